@@ -1,0 +1,270 @@
+/*
+ * cufactor.h — the public C11 API of cufactor, a matrix-factorization engine for
+ * explicit ratings (r̂ = μ + b_u + b_i + p_u·q_i) with a double-precision CPU
+ * reference and CUDA backends.
+ *
+ * Conventions (all functions):
+ *   - Fallible functions return a cf_status and, when `err` is not NULL, fill it with
+ *     a one-line message naming the file, line, field or parameter at fault.
+ *   - The library never prints and never exits.
+ *   - Objects are opaque handles; every cf_X_destroy(&p) accepts NULL or a pointer to
+ *     NULL and sets *p to NULL.
+ *   - No CUDA type appears here: a build without the CUDA toolkit has the same API.
+ */
+#ifndef CUFACTOR_H
+#define CUFACTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CF_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------ status */
+
+typedef enum cf_status {
+    CF_OK = 0,
+    CF_ERR_INVALID,     /* bad argument or configuration value */
+    CF_ERR_NOMEM,       /* an allocation failed */
+    CF_ERR_IO,          /* open / read / write / rename failed */
+    CF_ERR_PARSE,       /* input data is malformed */
+    CF_ERR_CORRUPT,     /* a model or checkpoint file fails validation */
+    CF_ERR_NUMERIC,     /* non-finite value, or a system that is not positive definite */
+    CF_ERR_UNSUPPORTED, /* not built in or not available (e.g. no GPU backend) */
+    CF_ERR_DEVICE,      /* a CUDA runtime or library call failed */
+    CF_ERR_NOT_FOUND,   /* an unknown user or item ID */
+    CF_ERR_INTERRUPTED  /* training stopped on request (see cf_train_request_stop) */
+} cf_status;
+
+#define CF_ERROR_MSG_MAX 512
+
+typedef struct cf_error {
+    cf_status status;
+    char msg[CF_ERROR_MSG_MAX];
+} cf_error;
+
+/* Short stable name of a status ("ok", "parse error", ...). Never NULL. */
+const char *cf_status_name(cf_status s);
+
+/* ------------------------------------------------------------------ config */
+
+typedef enum cf_algo {
+    CF_ALGO_ALS = 0,   /* alternating exact block solves */
+    CF_ALGO_SGD,       /* stochastic gradient descent, per rating */
+    CF_ALGO_GD,        /* full-batch gradient descent */
+    CF_ALGO_MINIBATCH, /* mini-batch gradient descent */
+    CF_ALGO_ALSGD,     /* ALS alternation with L gradient steps per block */
+    CF_ALGO_CCD        /* cyclic coordinate descent */
+} cf_algo;
+
+typedef enum cf_reg {
+    CF_REG_PLAIN = 0, /* w = 1 */
+    CF_REG_WEIGHTED,  /* w = n_row (ALS-WR) */
+    CF_REG_MEAN       /* (1/|Ω|)Σ(...)² + λΣ‖·‖²  ≡  plain with λ·|Ω| */
+} cf_reg;
+
+typedef enum cf_device { CF_DEVICE_AUTO = 0, CF_DEVICE_CPU, CF_DEVICE_GPU } cf_device;
+typedef enum cf_lr_schedule { CF_LR_CONST = 0, CF_LR_INVSCALE } cf_lr_schedule;
+typedef enum cf_sgd_schedule {
+    CF_SCHED_SHUFFLE = 0, /* one seeded permutation of all ratings per epoch (CPU reference) */
+    CF_SCHED_BLOCKS,      /* B×B blocks in conflict-free waves (reproducible, GPU-equivalent) */
+    CF_SCHED_HOGWILD      /* lock-free, GPU only */
+} cf_sgd_schedule;
+typedef enum cf_optimizer { CF_OPT_PLAIN = 0, CF_OPT_ADAM } cf_optimizer;
+
+typedef struct cf_config {
+    cf_algo algo;          /* default ALS */
+    int32_t factors;       /* K, default 32 */
+    int32_t iters;         /* iterations (ALS sweeps / epochs), default 15 */
+    double lambda;         /* λ, default 0.05 (weighted), see cf_reg */
+    cf_reg reg;            /* default CF_REG_WEIGHTED */
+    int bias;              /* 1: r̂ = μ + b_u + b_i + p·q (default); 0: r̂ = p·q */
+    double tol;            /* stop when |ΔL|/L < tol; 0 disables (default 0) */
+    uint64_t seed;         /* default 42 */
+    int32_t threads;       /* CPU threads, 0 = all cores (default 0) */
+    double init_scale;     /* initial factors ~ N(0, init_scale²/K), default 0.1 */
+    cf_device device;      /* default CF_DEVICE_AUTO */
+    int32_t gpu_id;        /* default 0 */
+    /* gradient-based solvers */
+    double lr;             /* η_0, default 0.01 */
+    cf_lr_schedule lr_schedule; /* default CF_LR_CONST */
+    double lr_decay;       /* β of η_t = η_0/(1+β t^1.5), default 0.1 */
+    cf_sgd_schedule schedule;   /* default CF_SCHED_SHUFFLE */
+    int32_t blocks;        /* B for the blocks schedule, default 8 */
+    int64_t batch;         /* mini-batch size, default 10000 */
+    cf_optimizer optimizer;/* default CF_OPT_PLAIN */
+    int32_t inner;         /* ALS+GD inner steps L, default 5 */
+    int32_t early_stop;    /* patience P on the test split, 0 disables (default 0) */
+    int32_t restarts;      /* random initializations, keep best (default 1) */
+} cf_config;
+
+/* Fills `cfg` with the documented defaults. */
+void cf_config_default(cf_config *cfg);
+
+/* Checks every field; on failure names the field and the accepted range. */
+cf_status cf_config_validate(const cf_config *cfg, cf_error *err);
+
+/* Names <-> enums, as used by the CLI and the model file. parse returns 0 on success, -1 if unknown. */
+const char *cf_algo_name(cf_algo a);
+int cf_algo_parse(const char *s, cf_algo *out);
+const char *cf_reg_name(cf_reg r);
+int cf_reg_parse(const char *s, cf_reg *out);
+const char *cf_device_name(cf_device d);
+int cf_device_parse(const char *s, cf_device *out);
+
+/* ------------------------------------------------------------------ data */
+
+typedef enum cf_format {
+    CF_FORMAT_AUTO = 0, /* Matrix Market if the banner says so, else delimited */
+    CF_FORMAT_DELIM,    /* user item rating [ignored...]: tab, comma, space or "::" */
+    CF_FORMAT_MM        /* Matrix Market coordinate real|integer general */
+} cf_format;
+
+typedef struct cf_read_options {
+    cf_format format;   /* default CF_FORMAT_AUTO */
+    int skip_bad_lines; /* 1: skip and count malformed lines instead of failing (default 0) */
+    size_t max_line;    /* longest accepted line in bytes, default 65536 */
+} cf_read_options;
+
+void cf_read_options_default(cf_read_options *opt);
+
+typedef struct cf_read_report {
+    int64_t bytes;        /* size of the file */
+    int64_t lines;        /* lines seen (including header and comments) */
+    int64_t ratings;      /* ratings kept */
+    int64_t skipped;      /* malformed lines skipped (skip_bad_lines) */
+    int64_t duplicates;   /* (user, item) pairs seen again: the last one is kept */
+    int header;           /* 1 if a header line was skipped */
+    cf_format format;     /* the format used */
+    char delimiter[4];    /* "\t", ",", " ", "::" (delimited only) */
+    char first_bad[160];  /* with skip_bad_lines: "file:line: reason" of the first skipped line */
+} cf_read_report;
+
+/* A set of ratings with the user and item ID maps (external token <-> dense index).
+ * Each rating is in the training part or the test part. */
+typedef struct cf_dataset cf_dataset;
+
+/* Reads a ratings file. All ratings are in the training part. */
+cf_status cf_dataset_read(const char *path, const cf_read_options *opt, cf_dataset **out,
+                          cf_read_report *rep, cf_error *err);
+
+/* Reads a second file into the test part of `ds`, mapping its IDs through ds's maps
+ * (IDs never seen are added and have no training ratings: "unseen"). */
+cf_status cf_dataset_read_test(cf_dataset *ds, const char *path, const cf_read_options *opt,
+                               cf_read_report *rep, cf_error *err);
+
+/* Moves a seeded random fraction `ratio` of the training ratings into the test part. */
+cf_status cf_dataset_split(cf_dataset *ds, double ratio, uint64_t seed, cf_error *err);
+
+typedef struct cf_dataset_info {
+    int64_t n_users, n_items;   /* distinct IDs in the maps */
+    int64_t n_train, n_test;    /* ratings in each part */
+    int64_t test_unseen;        /* test ratings whose user or item has no training rating */
+} cf_dataset_info;
+
+void cf_dataset_info_get(const cf_dataset *ds, cf_dataset_info *info);
+void cf_dataset_destroy(cf_dataset **ds);
+
+/* Synthetic data: a planted rank-k model with biases, power-law user and item
+ * popularity, Gaussian noise σ, ratings clipped to [1, 5]. */
+typedef struct cf_gen_options {
+    int64_t users, items, ratings;
+    int32_t rank;
+    double noise;      /* σ */
+    uint64_t seed;
+    double zipf;       /* popularity exponent, default 0.8; 0 = uniform */
+    int round;         /* 1: round ratings to integers 1..5 (MovieLens-like), default 0 */
+} cf_gen_options;
+
+void cf_gen_options_default(cf_gen_options *opt);
+/* Generates into memory (all ratings in the training part). Duplicate pairs are drawn again. */
+cf_status cf_generate(const cf_gen_options *opt, cf_dataset **out, cf_error *err);
+/* Writes a dataset's training part as delimited text "user<TAB>item<TAB>rating\n",
+ * atomically (temporary file + rename). */
+cf_status cf_dataset_write(const cf_dataset *ds, const char *path, cf_error *err);
+
+/* ------------------------------------------------------------------ model */
+
+typedef struct cf_model cf_model;
+
+typedef struct cf_model_info {
+    int64_t n_users, n_items;
+    int32_t factors;
+    int bias;
+    double mu;
+    cf_config config;   /* the configuration it was trained with */
+} cf_model_info;
+
+void cf_model_info_get(const cf_model *m, cf_model_info *info);
+void cf_model_destroy(cf_model **m);
+
+/* Atomic save: written to a temporary file in the same directory, fsync'ed, renamed. */
+cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err);
+/* Validates magic, version, dimensions, sizes, checksum and finiteness. */
+cf_status cf_model_load(const char *path, cf_model **out, cf_error *err);
+/* Writes P.npy (n_users×K), Q.npy (n_items×K), user_bias.npy, item_bias.npy (float64),
+ * users.txt, items.txt (one ID per line, in row order) and meta.json (μ, dims). */
+cf_status cf_model_export_npy(const cf_model *m, const char *dir, cf_error *err);
+
+/* r̂ for external IDs. An unknown user or item is CF_ERR_NOT_FOUND. */
+cf_status cf_model_predict(const cf_model *m, const char *user, const char *item, double *out,
+                           cf_error *err);
+
+typedef struct cf_recommendation {
+    const char *item;   /* points into the model; valid while the model lives */
+    double score;
+} cf_recommendation;
+
+/* Top-n items by r̂ for `user`, excluding the items the user rated in `exclude`'s
+ * training and test parts (may be NULL). `out` has room for n; *n_out receives the count. */
+cf_status cf_model_recommend(const cf_model *m, const char *user, int32_t n,
+                             const cf_dataset *exclude, cf_recommendation *out, int32_t *n_out,
+                             cf_error *err);
+
+typedef struct cf_eval_report {
+    double rmse, mae;
+    int64_t count;     /* ratings evaluated (all ratings of both parts of the dataset) */
+    int64_t unseen;    /* of which user or item unknown to the model: predicted by μ (+ the known bias) */
+} cf_eval_report;
+
+cf_status cf_model_evaluate(const cf_model *m, const cf_dataset *ds, cf_eval_report *rep,
+                            cf_error *err);
+
+/* ------------------------------------------------------------------ training */
+
+typedef struct cf_iter_info {
+    int32_t iter;           /* 1-based */
+    double train_rmse;
+    double test_rmse;       /* NaN when there is no test part */
+    double objective;       /* L of DESIGN.md §1 (sum form) */
+    double seconds;         /* wall time of this iteration's update */
+    double ratings_per_sec; /* training ratings processed per second of update */
+} cf_iter_info;
+
+/* Called once per iteration; return non-zero to stop after it. */
+typedef int (*cf_progress_fn)(const cf_iter_info *info, void *user);
+
+typedef struct cf_train_report {
+    int32_t iters;          /* iterations run */
+    double train_rmse, test_rmse, objective;
+    double seconds;         /* wall time of the whole training, upload/download included */
+    int64_t n_train, n_test, test_unseen;
+    char device[64];        /* "cpu" or the GPU name */
+    char notice[256];       /* e.g. "no usable GPU: using the CPU"; empty if none */
+    char stop_reason[64];   /* "iters", "tol", "early-stop", "callback" */
+} cf_train_report;
+
+/* Trains on ds's training part, reports on its test part. `progress` may be NULL. */
+cf_status cf_train(const cf_dataset *ds, const cf_config *cfg, cf_progress_fn progress,
+                   void *user, cf_model **out, cf_train_report *rep, cf_error *err);
+
+/* 1 when a GPU backend is built in and a device is usable, else 0 (fills `why`). */
+int cf_gpu_available(char *why, size_t why_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CUFACTOR_H */

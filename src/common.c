@@ -1,0 +1,122 @@
+/* common.c — error filling, checked allocation, RNG, clock, regularization weight. */
+#include "common.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+cf_status cf_fail(cf_error *err, cf_status status, const char *fmt, ...) {
+    if (err) {
+        err->status = status;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+void cf_error_clear(cf_error *err) {
+    if (err) {
+        err->status = CF_OK;
+        err->msg[0] = '\0';
+    }
+}
+
+const char *cf_status_name(cf_status s) {
+    switch (s) {
+    case CF_OK: return "ok";
+    case CF_ERR_INVALID: return "invalid argument";
+    case CF_ERR_NOMEM: return "out of memory";
+    case CF_ERR_IO: return "I/O error";
+    case CF_ERR_PARSE: return "parse error";
+    case CF_ERR_CORRUPT: return "corrupt file";
+    case CF_ERR_NUMERIC: return "numerical failure";
+    case CF_ERR_UNSUPPORTED: return "unsupported";
+    case CF_ERR_DEVICE: return "device error";
+    case CF_ERR_NOT_FOUND: return "not found";
+    case CF_ERR_INTERRUPTED: return "interrupted";
+    }
+    return "unknown status";
+}
+
+void *cf_malloc(size_t bytes, cf_error *err, const char *what) {
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) cf_fail(err, CF_ERR_NOMEM, "out of memory allocating %zu bytes for %s", bytes, what);
+    return p;
+}
+
+void *cf_calloc(size_t n, size_t size, cf_error *err, const char *what) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) cf_fail(err, CF_ERR_NOMEM, "out of memory allocating %zu×%zu bytes for %s", n, size, what);
+    return p;
+}
+
+/* ---- RNG */
+
+uint64_t cf_splitmix64(uint64_t *state) {
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void cf_rng_seed(cf_rng *r, uint64_t seed) {
+    uint64_t s = seed;
+    for (int k = 0; k < 4; k++) r->s[k] = cf_splitmix64(&s);
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t cf_rng_next(cf_rng *r) {
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+double cf_rng_uniform(cf_rng *r) { return (double)(cf_rng_next(r) >> 11) * 0x1.0p-53; }
+
+double cf_rng_normal(cf_rng *r) {
+    double u1 = cf_rng_uniform(r), u2 = cf_rng_uniform(r);
+    if (u1 < 1e-300) u1 = 1e-300;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+uint64_t cf_rng_below(cf_rng *r, uint64_t n) {
+    /* Lemire's nearly divisionless method with rejection: unbiased. */
+    uint64_t x = cf_rng_next(r);
+    __uint128_t m = (__uint128_t)x * n;
+    uint64_t l = (uint64_t)m;
+    if (l < n) {
+        uint64_t t = -n % n;
+        while (l < t) {
+            x = cf_rng_next(r);
+            m = (__uint128_t)x * n;
+            l = (uint64_t)m;
+        }
+    }
+    return (uint64_t)(m >> 64);
+}
+
+double cf_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double cf_reg_lambda(cf_reg reg, double lambda, int64_t n_row, int64_t nnz) {
+    switch (reg) {
+    case CF_REG_PLAIN: return lambda;
+    case CF_REG_WEIGHTED: return lambda * (double)n_row;
+    case CF_REG_MEAN: return lambda * (double)nnz;
+    }
+    return lambda;
+}

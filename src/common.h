@@ -1,0 +1,48 @@
+/*
+ * common.h — small shared helpers of the library: error filling, checked allocation,
+ * a seeded RNG (splitmix64 + xoshiro256**), a wall clock, and the regularization
+ * weight of DESIGN.md §1 that every backend uses.
+ */
+#ifndef CF_COMMON_H
+#define CF_COMMON_H
+
+#include "cufactor.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+/* Fills err (if not NULL) with status and a printf-style message; returns status. */
+cf_status cf_fail(cf_error *err, cf_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Clears err to CF_OK / "". */
+void cf_error_clear(cf_error *err);
+
+/* malloc/calloc that fill err with CF_ERR_NOMEM and the byte count on failure. */
+void *cf_malloc(size_t bytes, cf_error *err, const char *what);
+void *cf_calloc(size_t n, size_t size, cf_error *err, const char *what);
+
+/* ---- RNG: xoshiro256** seeded by splitmix64. Deterministic across platforms. */
+typedef struct cf_rng { uint64_t s[4]; } cf_rng;
+void cf_rng_seed(cf_rng *r, uint64_t seed);
+uint64_t cf_rng_next(cf_rng *r);
+double cf_rng_uniform(cf_rng *r);              /* [0, 1) with 53 random bits */
+double cf_rng_normal(cf_rng *r);               /* N(0, 1), Box–Muller */
+uint64_t cf_rng_below(cf_rng *r, uint64_t n);  /* uniform in [0, n), unbiased; n > 0 */
+/* splitmix64 step, also usable as a hash of a 64-bit value. */
+uint64_t cf_splitmix64(uint64_t *state);
+
+/* ---- wall clock in seconds (monotonic). */
+double cf_now(void);
+
+/* ---- regularization: the effective λ·w of one row (DESIGN.md §1).
+ *   plain:    λ
+ *   weighted: λ · n_row
+ *   mean:     λ · |Ω|   (nnz = |Ω|, the number of training ratings)          */
+double cf_reg_lambda(cf_reg reg, double lambda, int64_t n_row, int64_t nnz);
+
+#endif

@@ -1,0 +1,94 @@
+/* config.c — defaults, validation and enum names of cf_config. */
+#include "common.h"
+
+#include <math.h>
+#include <string.h>
+
+void cf_config_default(cf_config *c) {
+    memset(c, 0, sizeof *c);
+    c->algo = CF_ALGO_ALS;
+    c->factors = 32;
+    c->iters = 15;
+    c->lambda = 0.05;
+    c->reg = CF_REG_WEIGHTED;
+    c->bias = 1;
+    c->tol = 0.0;
+    c->seed = 42;
+    c->threads = 0;
+    c->init_scale = 0.1;
+    c->device = CF_DEVICE_AUTO;
+    c->gpu_id = 0;
+    c->lr = 0.01;
+    c->lr_schedule = CF_LR_CONST;
+    c->lr_decay = 0.1;
+    c->schedule = CF_SCHED_SHUFFLE;
+    c->blocks = 8;
+    c->batch = 10000;
+    c->optimizer = CF_OPT_PLAIN;
+    c->inner = 5;
+    c->early_stop = 0;
+    c->restarts = 1;
+}
+
+#define BAD(...) return cf_fail(err, CF_ERR_INVALID, __VA_ARGS__)
+
+cf_status cf_config_validate(const cf_config *c, cf_error *err) {
+    if (!c) BAD("config: NULL");
+    if ((unsigned)c->algo > CF_ALGO_CCD) BAD("algo: unknown value %d", (int)c->algo);
+    if (c->factors < 1 || c->factors > 4096) BAD("factors: %d, must be in 1..4096", c->factors);
+    if (c->iters < 1 || c->iters > 1000000) BAD("iters: %d, must be in 1..1000000", c->iters);
+    if (!isfinite(c->lambda) || c->lambda < 0) BAD("lambda: %g, must be a finite value >= 0", c->lambda);
+    if ((unsigned)c->reg > CF_REG_MEAN) BAD("reg: unknown value %d", (int)c->reg);
+    if (c->bias != 0 && c->bias != 1) BAD("bias: %d, must be 0 or 1", c->bias);
+    if (!isfinite(c->tol) || c->tol < 0) BAD("tol: %g, must be a finite value >= 0", c->tol);
+    if (c->threads < 0 || c->threads > 4096) BAD("threads: %d, must be in 0..4096 (0 = all cores)", c->threads);
+    if (!isfinite(c->init_scale) || c->init_scale <= 0) BAD("init_scale: %g, must be > 0", c->init_scale);
+    if ((unsigned)c->device > CF_DEVICE_GPU) BAD("device: unknown value %d", (int)c->device);
+    if (c->gpu_id < 0) BAD("gpu_id: %d, must be >= 0", c->gpu_id);
+    if (!isfinite(c->lr) || c->lr <= 0) BAD("lr: %g, must be a finite value > 0", c->lr);
+    if ((unsigned)c->lr_schedule > CF_LR_INVSCALE) BAD("lr_schedule: unknown value %d", (int)c->lr_schedule);
+    if (!isfinite(c->lr_decay) || c->lr_decay < 0) BAD("lr_decay: %g, must be a finite value >= 0", c->lr_decay);
+    if ((unsigned)c->schedule > CF_SCHED_HOGWILD) BAD("schedule: unknown value %d", (int)c->schedule);
+    if (c->blocks < 1 || c->blocks > 4096) BAD("blocks: %d, must be in 1..4096", c->blocks);
+    if (c->batch < 1) BAD("batch: %lld, must be >= 1", (long long)c->batch);
+    if ((unsigned)c->optimizer > CF_OPT_ADAM) BAD("optimizer: unknown value %d", (int)c->optimizer);
+    if (c->inner < 1 || c->inner > 100000) BAD("inner: %d, must be in 1..100000", c->inner);
+    if (c->early_stop < 0) BAD("early_stop: %d, must be >= 0 (0 disables)", c->early_stop);
+    if (c->restarts < 1 || c->restarts > 1000) BAD("restarts: %d, must be in 1..1000", c->restarts);
+    return CF_OK;
+}
+
+static const char *const algo_names[] = {"als", "sgd", "gd", "minibatch", "alsgd", "ccd"};
+static const char *const reg_names[] = {"plain", "weighted", "mean"};
+static const char *const device_names[] = {"auto", "cpu", "gpu"};
+
+static int parse_name(const char *s, const char *const *names, int n) {
+    for (int k = 0; s && k < n; k++)
+        if (strcmp(s, names[k]) == 0) return k;
+    return -1;
+}
+
+#define NAME_OF(arr, v) ((unsigned)(v) < sizeof arr / sizeof *arr ? arr[v] : "?")
+
+const char *cf_algo_name(cf_algo a) { return NAME_OF(algo_names, a); }
+const char *cf_reg_name(cf_reg r) { return NAME_OF(reg_names, r); }
+const char *cf_device_name(cf_device d) { return NAME_OF(device_names, d); }
+
+int cf_algo_parse(const char *s, cf_algo *out) {
+    int k = parse_name(s, algo_names, 6);
+    if (k < 0) return -1;
+    *out = (cf_algo)k;
+    return 0;
+}
+int cf_reg_parse(const char *s, cf_reg *out) {
+    int k = parse_name(s, reg_names, 3);
+    if (k < 0) return -1;
+    *out = (cf_reg)k;
+    return 0;
+}
+int cf_device_parse(const char *s, cf_device *out) {
+    int k = parse_name(s, device_names, 3);
+    if (k < 0) return -1;
+    *out = (cf_device)k;
+    return 0;
+}

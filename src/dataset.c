@@ -1,0 +1,195 @@
+/* dataset.c — the rating set with its ID maps: append, deduplicate, split, query. */
+#include "dataset.h"
+
+#include "common.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+cf_dataset *cf_dataset_create(void) {
+    cf_dataset *ds = calloc(1, sizeof *ds);
+    if (!ds) return NULL;
+    ds->users = cf_idmap_create();
+    ds->items = cf_idmap_create();
+    if (!ds->users || !ds->items) cf_dataset_destroy(&ds);
+    return ds;
+}
+
+void cf_triplets_free(cf_triplets *t) {
+    if (!t) return;
+    free(t->u);
+    free(t->i);
+    free(t->r);
+    memset(t, 0, sizeof *t);
+}
+
+void cf_dataset_destroy(cf_dataset **pds) {
+    if (!pds || !*pds) return;
+    cf_dataset *ds = *pds;
+    cf_idmap_destroy(&ds->users);
+    cf_idmap_destroy(&ds->items);
+    cf_triplets_free(&ds->all);
+    free(ds->is_test);
+    free(ds);
+    *pds = NULL;
+}
+
+static int reserve(cf_dataset *ds, int64_t need) {
+    cf_triplets *t = &ds->all;
+    if (need <= t->cap) return 0;
+    int64_t cap = t->cap ? t->cap : 1024;
+    while (cap < need) cap += cap / 2 + 1;
+    uint32_t *u = realloc(t->u, (size_t)cap * sizeof *u);
+    if (!u) return -1;
+    t->u = u;
+    uint32_t *i = realloc(t->i, (size_t)cap * sizeof *i);
+    if (!i) return -1;
+    t->i = i;
+    float *r = realloc(t->r, (size_t)cap * sizeof *r);
+    if (!r) return -1;
+    t->r = r;
+    uint8_t *p = realloc(ds->is_test, (size_t)cap);
+    if (!p) return -1;
+    ds->is_test = p;
+    t->cap = cap;
+    return 0;
+}
+
+int cf_dataset_push(cf_dataset *ds, uint32_t u, uint32_t i, float r, int part) {
+    if (ds->all.n == ds->all.cap && reserve(ds, ds->all.n + 1)) return -1;
+    int64_t k = ds->all.n++;
+    ds->all.u[k] = u;
+    ds->all.i[k] = i;
+    ds->all.r[k] = r;
+    ds->is_test[k] = (uint8_t)(part != 0);
+    return 0;
+}
+
+/* Stable counting sort of positions `in[0..m)` by key[in[k]] (< nkeys) into `out`. */
+static int counting_sort(const uint32_t *in, uint32_t *out, int64_t m, const uint32_t *key,
+                         int64_t nkeys, int64_t base) {
+    int64_t *cnt = calloc((size_t)nkeys + 1, sizeof *cnt);
+    if (!cnt) return -1;
+    for (int64_t k = 0; k < m; k++) cnt[key[base + in[k]] + 1]++;
+    for (int64_t c = 0; c < nkeys; c++) cnt[c + 1] += cnt[c];
+    for (int64_t k = 0; k < m; k++) out[cnt[key[base + in[k]]]++] = in[k];
+    free(cnt);
+    return 0;
+}
+
+int64_t cf_dataset_dedup(cf_dataset *ds, int64_t from, cf_error *err) {
+    cf_triplets *t = &ds->all;
+    int64_t m = t->n - from;
+    if (m <= 1) return 0;
+    if (m > (int64_t)UINT32_MAX) {
+        /* positions are 32-bit here; 4G ratings from one file would need a wider sort */
+        cf_fail(err, CF_ERR_INVALID, "more than %u ratings in one file are not supported", UINT32_MAX);
+        return -1;
+    }
+    uint32_t *a = malloc((size_t)m * sizeof *a), *b = malloc((size_t)m * sizeof *b);
+    if (!a || !b) goto oom;
+    for (int64_t k = 0; k < m; k++) a[k] = (uint32_t)k;
+    /* by item, then stably by user: order (user, item, file position) */
+    if (counting_sort(a, b, m, t->i, cf_idmap_size(ds->items), from)) goto oom;
+    if (counting_sort(b, a, m, t->u, cf_idmap_size(ds->users), from)) goto oom;
+
+    /* keep the last of each run of equal (user, item): it is the latest in the file */
+    uint32_t *u = malloc((size_t)m * sizeof *u), *it = malloc((size_t)m * sizeof *it);
+    float *r = malloc((size_t)m * sizeof *r);
+    uint8_t *p = malloc((size_t)m);
+    if (!u || !it || !r || !p) {
+        free(u), free(it), free(r), free(p);
+        goto oom;
+    }
+    int64_t kept = 0;
+    for (int64_t k = 0; k < m; k++) {
+        int64_t s = from + a[k];
+        if (k + 1 < m) {
+            int64_t nx = from + a[k + 1];
+            if (t->u[nx] == t->u[s] && t->i[nx] == t->i[s]) continue;
+        }
+        u[kept] = t->u[s], it[kept] = t->i[s], r[kept] = t->r[s], p[kept] = ds->is_test[s];
+        kept++;
+    }
+    memcpy(t->u + from, u, (size_t)kept * sizeof *u);
+    memcpy(t->i + from, it, (size_t)kept * sizeof *it);
+    memcpy(t->r + from, r, (size_t)kept * sizeof *r);
+    memcpy(ds->is_test + from, p, (size_t)kept);
+    t->n = from + kept;
+    free(u), free(it), free(r), free(p), free(a), free(b);
+    return m - kept;
+oom:
+    free(a), free(b);
+    cf_fail(err, CF_ERR_NOMEM, "out of memory removing duplicate ratings (%lld ratings)", (long long)m);
+    return -1;
+}
+
+cf_status cf_dataset_part(const cf_dataset *ds, int part, cf_triplets *out, cf_error *err) {
+    memset(out, 0, sizeof *out);
+    int64_t m = 0;
+    for (int64_t k = 0; k < ds->all.n; k++) m += ds->is_test[k] == (uint8_t)(part != 0);
+    out->u = cf_malloc((size_t)m * sizeof *out->u, err, "ratings part");
+    out->i = cf_malloc((size_t)m * sizeof *out->i, err, "ratings part");
+    out->r = cf_malloc((size_t)m * sizeof *out->r, err, "ratings part");
+    if (!out->u || !out->i || !out->r) {
+        cf_triplets_free(out);
+        return CF_ERR_NOMEM;
+    }
+    int64_t j = 0;
+    for (int64_t k = 0; k < ds->all.n; k++) {
+        if (ds->is_test[k] != (uint8_t)(part != 0)) continue;
+        out->u[j] = ds->all.u[k], out->i[j] = ds->all.i[k], out->r[j] = ds->all.r[k];
+        j++;
+    }
+    out->n = out->cap = m;
+    return CF_OK;
+}
+
+cf_status cf_dataset_split(cf_dataset *ds, double ratio, uint64_t seed, cf_error *err) {
+    if (!(ratio >= 0.0 && ratio < 1.0))
+        return cf_fail(err, CF_ERR_INVALID, "test ratio %g: must be in [0, 1)", ratio);
+    int64_t n_train = 0;
+    for (int64_t k = 0; k < ds->all.n; k++) n_train += !ds->is_test[k];
+    int64_t want = (int64_t)llround(ratio * (double)n_train);
+    if (want == 0) return CF_OK;
+    int64_t *idx = cf_malloc((size_t)n_train * sizeof *idx, err, "split");
+    if (!idx) return CF_ERR_NOMEM;
+    int64_t j = 0;
+    for (int64_t k = 0; k < ds->all.n; k++)
+        if (!ds->is_test[k]) idx[j++] = k;
+    /* partial Fisher–Yates: the first `want` positions become a uniform random subset */
+    cf_rng rng;
+    cf_rng_seed(&rng, seed ^ 0x5eed5b1177ULL);
+    for (int64_t k = 0; k < want; k++) {
+        int64_t s = k + (int64_t)cf_rng_below(&rng, (uint64_t)(n_train - k));
+        int64_t tmp = idx[k];
+        idx[k] = idx[s];
+        idx[s] = tmp;
+        ds->is_test[idx[k]] = 1;
+    }
+    free(idx);
+    return CF_OK;
+}
+
+void cf_dataset_info_get(const cf_dataset *ds, cf_dataset_info *info) {
+    memset(info, 0, sizeof *info);
+    info->n_users = cf_idmap_size(ds->users);
+    info->n_items = cf_idmap_size(ds->items);
+    uint8_t *seen_u = calloc((size_t)info->n_users + 1, 1);
+    uint8_t *seen_i = calloc((size_t)info->n_items + 1, 1);
+    for (int64_t k = 0; k < ds->all.n; k++) {
+        if (ds->is_test[k]) {
+            info->n_test++;
+        } else {
+            info->n_train++;
+            if (seen_u) seen_u[ds->all.u[k]] = 1;
+            if (seen_i) seen_i[ds->all.i[k]] = 1;
+        }
+    }
+    if (seen_u && seen_i)
+        for (int64_t k = 0; k < ds->all.n; k++)
+            if (ds->is_test[k] && (!seen_u[ds->all.u[k]] || !seen_i[ds->all.i[k]])) info->test_unseen++;
+    free(seen_u);
+    free(seen_i);
+}

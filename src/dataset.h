@@ -1,0 +1,43 @@
+/*
+ * dataset.h — the cf_dataset behind the public handle: triplets (u, i, r) in dense
+ * indices, a part flag per rating (train/test), and the two ID maps.
+ */
+#ifndef CF_DATASET_H
+#define CF_DATASET_H
+
+#include "cufactor.h"
+#include "idmap.h"
+
+#include <stdint.h>
+
+typedef struct cf_triplets {
+    int64_t n, cap;
+    uint32_t *u;   /* user index */
+    uint32_t *i;   /* item index */
+    float *r;      /* rating */
+} cf_triplets;
+
+struct cf_dataset {
+    cf_idmap *users, *items;
+    cf_triplets all;     /* every rating, train and test */
+    uint8_t *is_test;    /* all.cap entries: 1 = test part */
+};
+
+/* An empty dataset with empty maps; NULL when out of memory. */
+cf_dataset *cf_dataset_create(void);
+
+/* Appends one rating (part = 0 train, 1 test). 0 ok, -1 out of memory. */
+int cf_dataset_push(cf_dataset *ds, uint32_t u, uint32_t i, float r, int part);
+
+/* Removes duplicate (user, item) pairs within the ratings of `part` appended at or
+ * after index `from`, keeping the last one in file order; returns how many were removed.
+ * O(n + users + items) by two stable counting sorts; the surviving ratings of that
+ * range end up sorted by (user, item). -1 when out of memory. */
+int64_t cf_dataset_dedup(cf_dataset *ds, int64_t from, cf_error *err);
+
+/* Copies the ratings of one part (0 train, 1 test) into `out` (owned by the caller). */
+cf_status cf_dataset_part(const cf_dataset *ds, int part, cf_triplets *out, cf_error *err);
+
+void cf_triplets_free(cf_triplets *t);
+
+#endif

@@ -1,0 +1,78 @@
+/* factors.c — allocation, seeded initialization and prediction of the factor state. */
+#include "factors.h"
+
+#include "common.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+cf_status cf_factors_alloc(cf_factors *f, int64_t n_users, int64_t n_items, int32_t k, int bias,
+                           cf_error *err) {
+    memset(f, 0, sizeof *f);
+    f->n_users = n_users, f->n_items = n_items, f->k = k, f->bias = bias;
+    f->P = cf_calloc((size_t)n_users * (size_t)k, sizeof(double), err, "user factors P");
+    f->Q = cf_calloc((size_t)n_items * (size_t)k, sizeof(double), err, "item factors Q");
+    f->bu = cf_calloc((size_t)n_users, sizeof(double), err, "user biases");
+    f->bi = cf_calloc((size_t)n_items, sizeof(double), err, "item biases");
+    if (!f->P || !f->Q || !f->bu || !f->bi) {
+        cf_factors_free(f);
+        return CF_ERR_NOMEM;
+    }
+    return CF_OK;
+}
+
+void cf_factors_free(cf_factors *f) {
+    if (!f) return;
+    free(f->P), free(f->Q), free(f->bu), free(f->bi);
+    f->P = f->Q = f->bu = f->bi = NULL;
+}
+
+cf_status cf_factors_copy(cf_factors *dst, const cf_factors *src, cf_error *err) {
+    cf_status st = cf_factors_alloc(dst, src->n_users, src->n_items, src->k, src->bias, err);
+    if (st) return st;
+    dst->mu = src->mu;
+    memcpy(dst->P, src->P, (size_t)src->n_users * (size_t)src->k * sizeof(double));
+    memcpy(dst->Q, src->Q, (size_t)src->n_items * (size_t)src->k * sizeof(double));
+    memcpy(dst->bu, src->bu, (size_t)src->n_users * sizeof(double));
+    memcpy(dst->bi, src->bi, (size_t)src->n_items * sizeof(double));
+    return CF_OK;
+}
+
+void cf_factors_init_random(cf_factors *f, double scale, uint64_t seed) {
+    cf_rng rng;
+    cf_rng_seed(&rng, seed);
+    double sd = scale / sqrt((double)f->k);
+    size_t np = (size_t)f->n_users * (size_t)f->k, nq = (size_t)f->n_items * (size_t)f->k;
+    for (size_t k = 0; k < np; k++) f->P[k] = sd * cf_rng_normal(&rng);
+    for (size_t k = 0; k < nq; k++) f->Q[k] = sd * cf_rng_normal(&rng);
+    memset(f->bu, 0, (size_t)f->n_users * sizeof(double));
+    memset(f->bi, 0, (size_t)f->n_items * sizeof(double));
+}
+
+double cf_predict(const cf_factors *f, uint32_t u, uint32_t i) {
+    const double *p = f->P + (size_t)u * (size_t)f->k, *q = f->Q + (size_t)i * (size_t)f->k;
+    double dot = 0;
+    for (int32_t k = 0; k < f->k; k++) dot += p[k] * q[k];
+    return f->bias ? f->mu + f->bu[u] + f->bi[i] + dot : dot;
+}
+
+static int64_t first_nonfinite(const double *a, int64_t n) {
+    for (int64_t k = 0; k < n; k++)
+        if (!isfinite(a[k])) return k;
+    return -1;
+}
+
+int cf_factors_check_finite(const cf_factors *f, char *buf, size_t len) {
+    int64_t k = f->k, at;
+    if ((at = first_nonfinite(f->P, f->n_users * k)) >= 0)
+        return snprintf(buf, len, "user factor row %lld", (long long)(at / k)), 1;
+    if ((at = first_nonfinite(f->Q, f->n_items * k)) >= 0)
+        return snprintf(buf, len, "item factor row %lld", (long long)(at / k)), 1;
+    if ((at = first_nonfinite(f->bu, f->n_users)) >= 0)
+        return snprintf(buf, len, "user bias row %lld", (long long)at), 1;
+    if ((at = first_nonfinite(f->bi, f->n_items)) >= 0)
+        return snprintf(buf, len, "item bias row %lld", (long long)at), 1;
+    if (!isfinite(f->mu)) return snprintf(buf, len, "global mean"), 1;
+    return 0;
+}

@@ -1,0 +1,39 @@
+/*
+ * factors.h — the trainable state: P (n_users × K), Q (n_items × K), row-major, the
+ * biases b_u, b_i and the fixed global mean μ, all in double precision on the host.
+ * Backends receive it at open and give it back at download.
+ *   r̂(u,i) = μ + b_u + b_i + p_u·q_i      (bias = 1)
+ *   r̂(u,i) = p_u·q_i                      (bias = 0: μ = 0, b = 0)
+ */
+#ifndef CF_FACTORS_H
+#define CF_FACTORS_H
+
+#include "cufactor.h"
+
+#include <stdint.h>
+
+typedef struct cf_factors {
+    int64_t n_users, n_items;
+    int32_t k;
+    int bias;
+    double mu;
+    double *P, *Q;     /* n_users*k, n_items*k */
+    double *bu, *bi;   /* n_users, n_items (zeros when bias = 0) */
+} cf_factors;
+
+cf_status cf_factors_alloc(cf_factors *f, int64_t n_users, int64_t n_items, int32_t k, int bias,
+                           cf_error *err);
+void cf_factors_free(cf_factors *f);
+cf_status cf_factors_copy(cf_factors *dst, const cf_factors *src, cf_error *err);
+
+/* Seeded initialization shared by every backend: P, Q ~ N(0, scale²/K) from one
+ * stream (P first, then Q), biases 0. */
+void cf_factors_init_random(cf_factors *f, double scale, uint64_t seed);
+
+/* r̂(u, i) */
+double cf_predict(const cf_factors *f, uint32_t u, uint32_t i);
+
+/* Index of the first non-finite value, as "P row 12" etc. into buf; 0 if all finite. */
+int cf_factors_check_finite(const cf_factors *f, char *buf, size_t len);
+
+#endif

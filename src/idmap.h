@@ -1,0 +1,32 @@
+/*
+ * idmap.h — external ID token <-> dense index (0..n-1), an open-addressing hash map
+ * with the tokens kept in one arena, in insertion order.
+ */
+#ifndef CF_IDMAP_H
+#define CF_IDMAP_H
+
+#include "cufactor.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cf_idmap cf_idmap;
+
+cf_idmap *cf_idmap_create(void);             /* NULL when out of memory */
+void cf_idmap_destroy(cf_idmap **m);
+cf_idmap *cf_idmap_clone(const cf_idmap *m); /* NULL when out of memory */
+
+int64_t cf_idmap_size(const cf_idmap *m);
+
+/* Index of the token, adding it if new. Returns 0, or -1 when out of memory.
+ * *added (may be NULL) tells whether it was new. Tokens are byte strings of length len
+ * (not NUL-terminated); len must be < 2^16. */
+int cf_idmap_intern(cf_idmap *m, const char *tok, size_t len, uint32_t *idx, int *added);
+
+/* Index of the token, or -1 when absent. */
+int64_t cf_idmap_find(const cf_idmap *m, const char *tok, size_t len);
+
+/* The token of an index (NUL-terminated, owned by the map); *len may be NULL. */
+const char *cf_idmap_name(const cf_idmap *m, uint32_t idx, size_t *len);
+
+#endif

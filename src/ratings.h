@@ -1,0 +1,34 @@
+/*
+ * ratings.h — the training matrix R (n_users × n_items, nnz ratings) in both
+ * compressed layouts: CSR by user (row u: its items and ratings) and CSC by item
+ * (column i: its users and ratings). Offsets are 64-bit so > 2^31 ratings work;
+ * indices are 32-bit. Built in O(nnz + n_users + n_items) by counting sort; within a
+ * row (column) entries keep the order of the input triplets.
+ */
+#ifndef CF_RATINGS_H
+#define CF_RATINGS_H
+
+#include "cufactor.h"
+#include "dataset.h"
+
+#include <stdint.h>
+
+typedef struct cf_ratings {
+    int64_t n_users, n_items, nnz;
+    /* CSR by user: row u's entries are [row_ptr[u], row_ptr[u+1]) */
+    int64_t *row_ptr;  /* n_users + 1 */
+    uint32_t *row_col; /* nnz item indices */
+    float *row_val;    /* nnz ratings */
+    /* CSC by item: column i's entries are [col_ptr[i], col_ptr[i+1]) */
+    int64_t *col_ptr;  /* n_items + 1 */
+    uint32_t *col_row; /* nnz user indices */
+    float *col_val;    /* nnz ratings */
+    double mean;       /* mean of all ratings (0 when nnz = 0) */
+} cf_ratings;
+
+/* Builds both layouts from triplets whose indices are < n_users, < n_items. */
+cf_status cf_ratings_build(const cf_triplets *t, int64_t n_users, int64_t n_items,
+                           cf_ratings *out, cf_error *err);
+void cf_ratings_free(cf_ratings *r);
+
+#endif
