@@ -177,6 +177,8 @@ typedef struct cf_gen_options {
     uint64_t seed;
     double zipf;       /* popularity exponent, default 0.8; 0 = uniform */
     int round;         /* 1: round ratings to integers 1..5 (MovieLens-like), default 0 */
+    int clip;          /* 1: clip ratings to [1, 5] (default); 0: keep the raw planted value */
+    double mu;         /* planted global mean, default 3.5 */
 } cf_gen_options;
 
 void cf_gen_options_default(cf_gen_options *opt);
