@@ -347,7 +347,8 @@ cf_status cf_model_load(const char *path, cf_model **out, cf_error *err) {
     memset(&f, 0, sizeof f);
     cf_idmap *users = NULL, *items = NULL;
     unsigned char *rest = NULL;
-    int fd = open(path, O_RDONLY);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below) */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return cf_fail(err, CF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
@@ -358,6 +359,7 @@ cf_status cf_model_load(const char *path, cf_model **out, cf_error *err) {
         st = cf_fail(err, CF_ERR_IO, "%s: not a regular file", path);
         goto done;
     }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     uint64_t size = (uint64_t)sb.st_size;
 
     /* ---- fixed header */

@@ -859,6 +859,11 @@ Test(model_io, load_io_errors) {
     cr_assert(strstr(err.msg, missing), "%s", err.msg);
     cr_assert_eq(cf_model_load(dir, &m, &err), CF_ERR_IO, "a directory: %s", err.msg);
     cr_assert_null(m);
+    char *fifo = cf_test_path(dir, "fifo");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    cr_assert_eq(cf_model_load(fifo, &m, &err), CF_ERR_IO, "a FIFO, without waiting for a writer");
+    cr_assert(strstr(err.msg, "not a regular file"), "%s", err.msg);
+    free(fifo);
     cf_test_rmtree(dir);
     free(missing), free(dir);
 }
