@@ -58,12 +58,17 @@ const char *const *cli_device_names(void);
 void cli_print_read(const char *what, const char *path, const cf_read_report *rep);
 
 /* The progress callback: prints the header before iteration 1 and one line per
- * iteration to stderr. `user` is unused (may be NULL). Never stops training. */
+ * iteration to the FILE * in `user` (NULL: stderr). Never stops training. */
 int cli_progress(const cf_iter_info *info, void *user);
 
 /* --device gpu where no GPU is usable: prints the error and returns CLI_EXIT_ERROR;
  * otherwise returns CLI_EXIT_OK. */
 int cli_check_device(cf_device dev);
+
+/* --device auto where no GPU is usable: prints the one-line notice (after `indent`)
+ * to f before training and returns 1; otherwise 0 (the trainer may still fill
+ * cf_train_report.notice, e.g. when the GPU lacks the algorithm: print that after). */
+int cli_device_notice(cf_device dev, FILE *f, const char *indent);
 
 /* JSON output: one object, written with these helpers. */
 void json_string(FILE *f, const char *s);  /* a quoted, escaped string, or null for NULL */

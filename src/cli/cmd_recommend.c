@@ -63,6 +63,9 @@ int cmd_recommend(int argc, char **argv) {
         cli_print_read("exclude", exclude, &rrep);
     }
     if (cf_model_recommend(model, user, n, ex, rec, &got, &err) != CF_OK) goto fail_rec;
+    if (got < n)
+        fprintf(stderr, "note: only %d item%s left to recommend to '%s'%s\n", (int)got, got == 1 ? "" : "s", user,
+                exclude ? " after the exclusions" : "");
 
     if (json) {
         int first = 1;

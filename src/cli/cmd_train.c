@@ -147,14 +147,7 @@ int cmd_train(int argc, char **argv) {
     }
 
     /* ---- device notice, before the iterations (the library repeats it in rep.notice) */
-    int notice_shown = 0;
-    if (cfg.device == CF_DEVICE_AUTO && !quiet) {
-        char why[256] = "";
-        if (!cf_gpu_available(why, sizeof why)) {
-            fprintf(stderr, "notice: no usable GPU (%s): training on the CPU\n", why);
-            notice_shown = 1;
-        }
-    }
+    int notice_shown = quiet ? 0 : cli_device_notice(cfg.device, stderr, "");
     if (!quiet)
         fprintf(stderr, "train: %s, K=%d, %d iterations, lambda=%g (%s), bias %s, seed %llu\n", cf_algo_name(cfg.algo),
                 (int)cfg.factors, (int)cfg.iters, cfg.lambda, cf_reg_name(cfg.reg), cfg.bias ? "on" : "off",

@@ -92,19 +92,27 @@ void cli_print_read(const char *what, const char *path, const cf_read_report *re
 }
 
 int cli_progress(const cf_iter_info *it, void *user) {
-    (void)user;
+    FILE *f = user ? (FILE *)user : stderr;
     if (it->iter == 1)
-        fprintf(stderr, "%5s  %10s  %10s  %14s  %8s  %10s\n", "iter", "train_rmse", "test_rmse", "objective",
-                "seconds", "ratings/s");
+        fprintf(f, "%5s  %10s  %10s  %14s  %8s  %10s\n", "iter", "train_rmse", "test_rmse", "objective", "seconds",
+                "ratings/s");
     char test[32];
     if (isnan(it->test_rmse))
         snprintf(test, sizeof test, "-");
     else
         snprintf(test, sizeof test, "%.6f", it->test_rmse);
-    fprintf(stderr, "%5d  %10.6f  %10s  %14.6e  %8.3f  %10.3e\n", (int)it->iter, it->train_rmse, test,
-            it->objective, it->seconds, it->ratings_per_sec);
-    fflush(stderr);
+    fprintf(f, "%5d  %10.6f  %10s  %14.6e  %8.3f  %10.3e\n", (int)it->iter, it->train_rmse, test, it->objective,
+            it->seconds, it->ratings_per_sec);
+    fflush(f);
     return 0;
+}
+
+int cli_device_notice(cf_device dev, FILE *f, const char *indent) {
+    char why[256] = "";
+    if (dev != CF_DEVICE_AUTO || cf_gpu_available(why, sizeof why)) return 0;
+    /* the same words as the library's cf_train_report.notice */
+    fprintf(f, "%snotice: no usable GPU (%s): using the CPU\n", indent, why);
+    return 1;
 }
 
 int cli_check_device(cf_device dev) {
