@@ -66,15 +66,31 @@ int cf_dataset_push(cf_dataset *ds, uint32_t u, uint32_t i, float r, int part) {
     return 0;
 }
 
-/* Stable counting sort of positions `in[0..m)` by key[in[k]] (< nkeys) into `out`. */
-static int counting_sort(const uint32_t *in, uint32_t *out, int64_t m, const uint32_t *key,
-                         int64_t nkeys, int64_t base) {
+/* Stable counting sort of the ratings at from.. by user, moving them (one scatter
+ * pass): afterwards the range is grouped by user in index order, each user's ratings
+ * still in file order. 0 ok, -1 out of memory. */
+static int group_by_user(cf_dataset *ds, int64_t from) {
+    cf_triplets *t = &ds->all;
+    int64_t m = t->n - from, nkeys = cf_idmap_size(ds->users);
     int64_t *cnt = calloc((size_t)nkeys + 1, sizeof *cnt);
-    if (!cnt) return -1;
-    for (int64_t k = 0; k < m; k++) cnt[key[base + in[k]] + 1]++;
+    uint32_t *u = malloc((size_t)m * sizeof *u), *it = malloc((size_t)m * sizeof *it);
+    float *r = malloc((size_t)m * sizeof *r);
+    uint8_t *p = malloc((size_t)m);
+    if (!cnt || !u || !it || !r || !p) {
+        free(cnt), free(u), free(it), free(r), free(p);
+        return -1;
+    }
+    for (int64_t k = from; k < t->n; k++) cnt[t->u[k] + 1]++;
     for (int64_t c = 0; c < nkeys; c++) cnt[c + 1] += cnt[c];
-    for (int64_t k = 0; k < m; k++) out[cnt[key[base + in[k]]]++] = in[k];
-    free(cnt);
+    for (int64_t k = from; k < t->n; k++) {
+        int64_t d = cnt[t->u[k]]++;
+        u[d] = t->u[k], it[d] = t->i[k], r[d] = t->r[k], p[d] = ds->is_test[k];
+    }
+    memcpy(t->u + from, u, (size_t)m * sizeof *u);
+    memcpy(t->i + from, it, (size_t)m * sizeof *it);
+    memcpy(t->r + from, r, (size_t)m * sizeof *r);
+    memcpy(ds->is_test + from, p, (size_t)m);
+    free(cnt), free(u), free(it), free(r), free(p);
     return 0;
 }
 
@@ -105,11 +121,11 @@ static void sort_u64(uint64_t *keys, uint64_t *tmp, int64_t m) {
     if (a != keys) memcpy(keys, a, (size_t)m * sizeof *keys);
 }
 
-/* cf_dataset_dedup when the range is already grouped by user in nondecreasing index
- * order (a file grouped by user, read into fresh maps): each user's run is put in item
- * order on its own (key = item << 32 | position in the run, so equal items keep file
- * order) and the last of equal items kept. Cache-friendly, and temporaries only of the
- * longest run. Same result as the general path. -1 when out of memory. */
+/* Dedup of a range grouped by user in nondecreasing index order (a file grouped by
+ * user read into fresh maps is already; group_by_user makes any range so): each user's
+ * run is put in item order on its own (key = item << 32 | position in the run, so equal
+ * items keep file order) and the last of equal items kept. Cache-friendly, temporaries
+ * only of the longest run. Returns the count removed, -1 when out of memory. */
 static int64_t dedup_user_grouped(cf_dataset *ds, int64_t from) {
     cf_triplets *t = &ds->all;
     uint64_t *key = NULL, *tmp = NULL;
@@ -172,50 +188,14 @@ int64_t cf_dataset_dedup(cf_dataset *ds, int64_t from, cf_error *err) {
         cf_fail(err, CF_ERR_INVALID, "more than %u ratings in one file are not supported", UINT32_MAX);
         return -1;
     }
+    /* (user, item, file position) order: group by user first unless the file already
+     * is (one stable scatter pass), then sort each user's run by item on its own */
     int64_t k = from + 1;
     while (k < t->n && t->u[k] >= t->u[k - 1]) k++;
-    if (k == t->n) {
-        int64_t removed = dedup_user_grouped(ds, from);
-        if (removed < 0)
-            cf_fail(err, CF_ERR_NOMEM, "out of memory removing duplicate ratings (%lld ratings)", (long long)m);
-        return removed;
-    }
-    uint32_t *a = malloc((size_t)m * sizeof *a), *b = malloc((size_t)m * sizeof *b);
-    if (!a || !b) goto oom;
-    for (int64_t k = 0; k < m; k++) a[k] = (uint32_t)k;
-    /* by item, then stably by user: order (user, item, file position) */
-    if (counting_sort(a, b, m, t->i, cf_idmap_size(ds->items), from)) goto oom;
-    if (counting_sort(b, a, m, t->u, cf_idmap_size(ds->users), from)) goto oom;
-
-    /* keep the last of each run of equal (user, item): it is the latest in the file */
-    uint32_t *u = malloc((size_t)m * sizeof *u), *it = malloc((size_t)m * sizeof *it);
-    float *r = malloc((size_t)m * sizeof *r);
-    uint8_t *p = malloc((size_t)m);
-    if (!u || !it || !r || !p) {
-        free(u), free(it), free(r), free(p);
-        goto oom;
-    }
-    int64_t kept = 0;
-    for (int64_t k = 0; k < m; k++) {
-        int64_t s = from + a[k];
-        if (k + 1 < m) {
-            int64_t nx = from + a[k + 1];
-            if (t->u[nx] == t->u[s] && t->i[nx] == t->i[s]) continue;
-        }
-        u[kept] = t->u[s], it[kept] = t->i[s], r[kept] = t->r[s], p[kept] = ds->is_test[s];
-        kept++;
-    }
-    memcpy(t->u + from, u, (size_t)kept * sizeof *u);
-    memcpy(t->i + from, it, (size_t)kept * sizeof *it);
-    memcpy(t->r + from, r, (size_t)kept * sizeof *r);
-    memcpy(ds->is_test + from, p, (size_t)kept);
-    t->n = from + kept;
-    free(u), free(it), free(r), free(p), free(a), free(b);
-    return m - kept;
-oom:
-    free(a), free(b);
-    cf_fail(err, CF_ERR_NOMEM, "out of memory removing duplicate ratings (%lld ratings)", (long long)m);
-    return -1;
+    int64_t removed = k < t->n && group_by_user(ds, from) ? -1 : dedup_user_grouped(ds, from);
+    if (removed < 0)
+        cf_fail(err, CF_ERR_NOMEM, "out of memory removing duplicate ratings (%lld ratings)", (long long)m);
+    return removed;
 }
 
 cf_status cf_dataset_part(const cf_dataset *ds, int part, cf_triplets *out, cf_error *err) {
