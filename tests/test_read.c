@@ -406,6 +406,62 @@ Test(read, numeric_and_user_caches_agree_with_plain_order) {
     free(lines);
 }
 
+/* Tricky lines, read both where the SSE2 fast path sees them (32 readable bytes: a
+ * long comment follows) and where it cannot (the line ends the file): same result,
+ * and the expected one. */
+Test(read, fast_and_general_paths_agree_on_tricky_lines) {
+    struct {
+        const char *first, *line;
+        const char *user, *item; /* expected second rating, or NULL: none (comment) */
+        float r;
+        const char *reason;      /* expected error, or NULL */
+    } cases[] = {
+        {"1\t1\t1", "2\t3\t4\t", "2", "3", 4, NULL},
+        {"1\t1\t1", "2\t3\t4\t\t", "2", "3", 4, NULL},
+        {"1\t1\t1", "2\t3\t4\t99999999", "2", "3", 4, NULL},
+        {"1\t1\t1", "2\t3\t\t5", NULL, NULL, 0, "missing rating field"},
+        {"1\t1\t1", "\t3\t4", NULL, NULL, 0, "empty user ID"},
+        {"1\t1\t1", "2\t\t4", NULL, NULL, 0, "empty item ID"},
+        {"1\t1\t1", "2\t3", NULL, NULL, 0, "missing rating field"},
+        {"1\t1\t1", "2#\t3\t4", "2#", "3", 4, NULL},
+        {"1\t1\t1", "#2\t3\t4", NULL, NULL, 0, NULL},
+        {"1\t1\t1", "2 \t 3\t4", "2", "3", 4, NULL},
+        {"1\t1\t1", "2\t3\t4\r", "2", "3", 4, NULL},
+        {"1\t1\t1", "2\t3\t4x", NULL, NULL, 0, "rating is not a number"},
+        {"1\t1\t1", "2\t3\tnan", NULL, NULL, 0, "rating is not finite"},
+        {"1\t1\t1", "a:b\t\"q\"\t4.5", "a:b", "\"q\"", 4.5f, NULL},
+        {"1,1,1", "2,3,4,", "2", "3", 4, NULL},
+        {"1,1,1", "\"2\",3,4", "2", "3", 4, NULL},
+        {"1,1,1", "2,3,4\t", "2", "3", 4, NULL},
+        {"1,1,1", "2,,4", NULL, NULL, 0, "empty item ID"},
+        {"1,1,1", "2,3", NULL, NULL, 0, "missing rating field"},
+        {"1,1,1", "2\t,3,4", "2\t", "3", 4, NULL},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        for (int fast = 0; fast < 2; fast++) {
+            char text[256], name[32];
+            snprintf(text, sizeof text, "%s\n%s\n%s", cases[k].first, cases[k].line,
+                     fast ? "# padding so that 32 bytes are readable after the line\n" : "");
+            snprintf(name, sizeof name, "t%zu_%d", k, fast);
+            cf_dataset *ds;
+            cf_read_report rep;
+            cf_error err;
+            cf_status st = read_text(name, text, (size_t)-1, NULL, &ds, &rep, &err);
+            if (cases[k].reason) {
+                cr_assert_eq(st, CF_ERR_PARSE, "case %zu fast %d: %s", k, fast, cf_status_name(st));
+                char want[128];
+                snprintf(want, sizeof want, "%s:2: %s", name, cases[k].reason);
+                cr_assert(strstr(err.msg, want), "case %zu fast %d: '%s' lacks '%s'", k, fast, err.msg, want);
+                continue;
+            }
+            cr_assert_eq(st, CF_OK, "case %zu fast %d: %s", k, fast, err.msg);
+            trip want[2] = {{"1", "1", 1}, {cases[k].user, cases[k].item, cases[k].r}};
+            expect_triplets(ds, 0, want, cases[k].user ? 2 : 1);
+            cf_dataset_destroy(&ds);
+        }
+    }
+}
+
 /* ------------------------------------------------------------------ bad input */
 
 Test(read, missing_item_field) { expect_parse_error("a.tsv", "1\t2\t3\n4\n", NULL, 2, "missing item field"); }
@@ -492,6 +548,14 @@ Test(read, offending_text_is_escaped_and_cut) {
     cr_assert_eq(strlen(shown), 83, "80 bytes and '...': %s", shown);
     cr_assert_str_eq(shown + 80, "...");
     cr_assert_eq(strncmp(shown, "1 2 yyyy", 8), 0);
+}
+
+Test(read, nul_byte_in_id) {
+    cf_dataset *ds;
+    cf_read_report rep;
+    cf_error err;
+    cr_assert_eq(read_text("nul.tsv", "1\t2\t3\na\0b\t2\t3\n", 16, NULL, &ds, &rep, &err), CF_ERR_PARSE);
+    cr_assert(strstr(err.msg, "nul.tsv:2: NUL byte in a field: a\\x00b\\t2\\t3"), "%s", err.msg);
 }
 
 Test(read, unterminated_quote) {
@@ -741,6 +805,58 @@ Test(read, read_test_maps_ids_through_the_training_maps) {
     expect_triplets(ds, 1, tst, 5);
     free(test);
     cf_dataset_destroy(&ds);
+}
+
+/* ------------------------------------------------------------------ robustness */
+
+/* Mutated fixtures (bytes flipped, cut, spliced): every read ends in OK or a parse error
+ * with a "file:line:" or "file:" message, and a successful read holds finite ratings. */
+Test(read, mutated_files_fail_cleanly) {
+    const char *seeds[] = {"userId,movieId,rating,timestamp\n1,31,2.5,1260759144\n\"a\",\"b,c\",3\n",
+                           "1::1193::5::978300760\n2::661::3::978302109\n",
+                           "%%MatrixMarket matrix coordinate real general\n% c\n3 3 2\n1 2 3.5\n3 3 1e1\n",
+                           "196\t242\t3\t881250949\r\n186\t302\t3\t891717742\r\n"};
+    const char alphabet[] = "0123456789.,:\t \n\r\"%#eE+-naif\x00\xff";
+    uint64_t st = 7;
+    for (int k = 0; k < 400; k++) {
+        const char *seed = seeds[k % 4];
+        char buf[256];
+        size_t len = strlen(seed);
+        memcpy(buf, seed, len);
+        int edits = 1 + (int)(cf_splitmix64(&st) % 4);
+        for (int e = 0; e < edits; e++) {
+            size_t at = (size_t)(cf_splitmix64(&st) % len);
+            switch (cf_splitmix64(&st) % 3) {
+            case 0: buf[at] = alphabet[cf_splitmix64(&st) % (sizeof alphabet - 1)]; break;
+            case 1: len = at + 1; break; /* cut */
+            default: /* duplicate a span */
+                if (len + 20 < sizeof buf) {
+                    memmove(buf + at + 20, buf + at, len - at);
+                    len += 20;
+                }
+            }
+        }
+        cf_read_options opt;
+        cf_read_options_default(&opt);
+        opt.skip_bad_lines = k & 1;
+        char name[32];
+        snprintf(name, sizeof name, "m%d", k);
+        cf_dataset *ds;
+        cf_read_report rep;
+        cf_error err;
+        cf_status s = read_text(name, buf, len, &opt, &ds, &rep, &err);
+        cr_assert(s == CF_OK || s == CF_ERR_PARSE, "case %d: %s: %s", k, cf_status_name(s), err.msg);
+        if (s == CF_OK) {
+            cr_assert(rep.ratings > 0 && rep.ratings == ds->all.n);
+            for (int64_t j = 0; j < ds->all.n; j++) cr_assert(isfinite(ds->all.r[j]));
+            cf_dataset_destroy(&ds);
+        } else {
+            char where[64];
+            snprintf(where, sizeof where, "/%s:", name);
+            cr_assert(strstr(err.msg, where), "case %d: %s", k, err.msg);
+            cr_assert_null(ds);
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ number parser */
