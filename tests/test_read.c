@@ -554,7 +554,7 @@ Test(read, nul_byte_in_id) {
     cf_dataset *ds;
     cf_read_report rep;
     cf_error err;
-    cr_assert_eq(read_text("nul.tsv", "1\t2\t3\na\0b\t2\t3\n", 16, NULL, &ds, &rep, &err), CF_ERR_PARSE);
+    cr_assert_eq(read_text("nul.tsv", "1\t2\t3\na\0b\t2\t3\n", 15, NULL, &ds, &rep, &err), CF_ERR_PARSE);
     cr_assert(strstr(err.msg, "nul.tsv:2: NUL byte in a field: a\\x00b\\t2\\t3"), "%s", err.msg);
 }
 
