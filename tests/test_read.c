@@ -406,6 +406,24 @@ Test(read, numeric_and_user_caches_agree_with_plain_order) {
     free(lines);
 }
 
+/* The fixtures in tests/data hold the same six ratings in three formats. */
+Test(read, data_dir_fixtures_agree) {
+    const char *files[] = {"tiny_u.data", "tiny_ratings.csv", "tiny.mtx"};
+    trip want[] = {{"1", "10", 5}, {"1", "20", 3}, {"2", "10", 4}, {"3", "30", 1}, {"2", "20", 2.5f}, {"3", "10", 4.5f}};
+    for (int k = 0; k < 3; k++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", CF_TEST_DATA_DIR, files[k]);
+        cf_dataset *ds;
+        cf_read_report rep;
+        cf_error err;
+        cr_assert_eq(cf_dataset_read(path, NULL, &ds, &rep, &err), CF_OK, "%s", err.msg);
+        expect_triplets(ds, 0, want, 6);
+        cr_assert_eq(rep.format, k == 2 ? CF_FORMAT_MM : CF_FORMAT_DELIM);
+        cr_assert_eq(rep.header, k == 1);
+        cf_dataset_destroy(&ds);
+    }
+}
+
 /* Tricky lines, read both where the SSE2 fast path sees them (32 readable bytes: a
  * long comment follows) and where it cannot (the line ends the file): same result,
  * and the expected one. */
