@@ -534,16 +534,20 @@ static cf_status mm_banner(reader *r, const char *ls, size_t ll, int *integer) {
     return CF_OK;
 }
 
-/* Interns the index token `tok` (already checked to be a decimal in 1..limit) in its
- * canonical decimal form. */
+/* Interns index v by its decimal text, the ID of a Matrix Market row or column. */
 static inline int mm_intern(cf_idmap *m, num_cache *c, uint64_t v, uint32_t *idx) {
+    if (v < c->cap && c->slot[v]) { /* the usual case: seen before */
+        *idx = c->slot[v] - 1;
+        return 0;
+    }
     char buf[24];
-    int n = snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
-    return intern(m, c, buf, (size_t)n, idx);
+    int n = 24;
+    do buf[--n] = (char)('0' + v % 10), v /= 10;
+    while (v);
+    return intern(m, c, buf + n, (size_t)(24 - n), idx);
 }
 
 static cf_status parse_mm(reader *r, const char *p, const char *end) {
-    cf_read_report *rep = r->rep;
     const size_t max_line = r->opt->max_line;
     const char *ls;
     size_t ll, raw;
@@ -627,7 +631,6 @@ static cf_status parse_mm(reader *r, const char *p, const char *end) {
         return cf_fail(r->err, CF_ERR_PARSE,
                        "%s:%lld: truncated body: the size line promises %llu entries, found %llu", r->path,
                        (long long)r->line, (unsigned long long)nnz, (unsigned long long)entries);
-    (void)rep;
     return CF_OK;
 }
 
