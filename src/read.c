@@ -16,11 +16,13 @@
  *     against M and N). The IDs are the indices in decimal ("3" stays "3"; a written
  *     "03" is the same index and becomes "3").
  *
- * Speed: the file is mmap'ed (read() into a buffer for pipes and the like), lines are
- * found with memchr, numbers by the hand-written parser of read_num.h, and IDs go
- * through two caches before the hash map: the previous line's user token (files are
- * usually grouped by user) and, for canonical decimal tokens below 2^23, a direct
- * array from the number to its index.
+ * Speed: the file is mmap'ed (read() into a buffer for pipes and the like). Plain
+ * tab/comma lines shorter than 32 bytes are split with two SSE2 compares (fast_line);
+ * every other line goes through the general path (memchr for the line end, byte loops
+ * for the fields), which is also the one that reports errors. Numbers go through the
+ * hand-written parser of read_num.h; IDs through two caches before the hash map: the
+ * previous line's user token (files are usually grouped by user) and, for canonical
+ * decimal tokens below 2^23, a direct array from the number to its index.
  *
  * Errors: CF_ERR_PARSE "FILE:LINE: reason: <the line, escaped, cut to ~80 bytes>",
  * CF_ERR_IO "FILE: strerror". With skip_bad_lines, malformed lines (over-long ones
