@@ -8,11 +8,14 @@
  *
  * Method: the first 19 significant digits go into a uint64 mantissa m with a decimal
  * exponent e, so the field is m·10^e up to a relative error below 1e-18 (digits after the
- * 19th are dropped). When m ≤ 2^53 and |e| ≤ 22, both m and 10^|e| are exact doubles and
- * one IEEE multiply or divide gives the correctly rounded double; otherwise 10^e is
- * applied in steps of 1e22 (a few double roundings, ~1e-15 relative). The double is then
- * rounded to float: the result is the nearest float, or in rare double-rounding and
- * slow-path cases one ulp away — correct to float precision.
+ * 19th are dropped). Then (Clinger's fast path):
+ *   - m < 2^24 and |e| ≤ 10 (every rating with up to 7 significant digits): m and 10^|e|
+ *     are exact floats, so one float multiply or divide gives the correctly rounded
+ *     float, the same as strtof;
+ *   - m ≤ 2^53 and |e| ≤ 22: the same in double, then rounded to float;
+ *   - otherwise 10^e is applied in double in steps of 1e22 (~1e-15 relative).
+ * The last two round twice, so in rare cases the result is one float ulp from the
+ * nearest — correct to float precision.
  *
  * "nan", "inf", "infinity" (any case, signed) and values beyond the float range
  * (e.g. 1e999, 1e39) are reported as CF_NUM_NONFINITE, not as syntax errors, so that
@@ -85,6 +88,12 @@ static inline int cf_parse_float(const char *s, size_t len, float *out) {
     }
     if (k != len) return CF_NUM_SYNTAX;
 
+    static const float pow10f[11] = {1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f, 1e6f, 1e7f, 1e8f, 1e9f, 1e10f};
+    if (m < (1u << 24) && e >= -10 && e <= 10) {
+        float f = e < 0 ? (float)m / pow10f[-e] : (float)m * pow10f[e];
+        *out = neg ? -f : f;
+        return CF_NUM_OK;
+    }
     double v;
     if (m == 0) {
         v = 0.0;

@@ -424,6 +424,43 @@ Test(read, data_dir_fixtures_agree) {
     }
 }
 
+/* What cf_dataset_write writes, the reader reads back exactly: same IDs, same floats. */
+Test(read, round_trip_with_the_dataset_writer) {
+    cf_gen_options g;
+    cf_gen_options_default(&g);
+    g.users = 300, g.items = 120, g.ratings = 4000, g.rank = 3, g.noise = 0.3, g.seed = 11;
+    cf_dataset *src, *back;
+    cf_error err;
+    cr_assert_eq(cf_generate(&g, &src, &err), CF_OK, "%s", err.msg);
+    char *path = cf_test_path(dir, "gen.tsv");
+    cr_assert_eq(cf_dataset_write(src, path, &err), CF_OK, "%s", err.msg);
+    cf_read_report rep;
+    cr_assert_eq(cf_dataset_read(path, NULL, &back, &rep, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(rep.ratings, src->all.n);
+    cr_assert_eq(rep.duplicates, 0);
+    for (int64_t k = 0; k < src->all.n; k++) {
+        size_t ul, il;
+        const char *u = cf_idmap_name(src->users, src->all.u[k], &ul);
+        const char *i = cf_idmap_name(src->items, src->all.i[k], &il);
+        int64_t bu = cf_idmap_find(back->users, u, ul), bi = cf_idmap_find(back->items, i, il);
+        cr_assert(bu >= 0 && bi >= 0, "(%s, %s) missing", u, i);
+        int64_t lo = 0, hi = back->all.n - 1; /* read ratings are sorted by (user, item) */
+        while (lo < hi) {
+            int64_t mid = (lo + hi) / 2;
+            if (back->all.u[mid] < (uint32_t)bu || (back->all.u[mid] == (uint32_t)bu && back->all.i[mid] < (uint32_t)bi))
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        cr_assert(back->all.u[lo] == (uint32_t)bu && back->all.i[lo] == (uint32_t)bi, "(%s, %s) missing", u, i);
+        cr_assert_eq(back->all.r[lo], src->all.r[k], "(%s, %s): %.9g read back as %.9g", u, i,
+                     (double)src->all.r[k], (double)back->all.r[lo]);
+    }
+    cf_dataset_destroy(&src);
+    cf_dataset_destroy(&back);
+    free(path);
+}
+
 /* Tricky lines, read both where the SSE2 fast path sees them (32 readable bytes: a
  * long comment follows) and where it cannot (the line ends the file): same result,
  * and the expected one. */
@@ -898,6 +935,17 @@ Test(read, number_parser_matches_strtof) {
         cr_assert_eq(got, want, "'%s': %.9g, strtof %.9g", exact[k], (double)got, (double)want);
     }
     cr_assert(signbit(parse_ok("-0")), "-0 keeps its sign");
+
+    /* up to 7 significant digits and |exponent| ≤ 10 (all real ratings): exactly strtof */
+    uint64_t st7 = 5;
+    for (int k = 0; k < 20000; k++) {
+        char s[64];
+        uint64_t m = cf_splitmix64(&st7) % 10000000;
+        int ex = (int)(cf_splitmix64(&st7) % 21) - 10;
+        snprintf(s, sizeof s, "%llue%d", (unsigned long long)m, ex);
+        float want = strtof(s, NULL), got = parse_ok(s);
+        cr_assert_eq(got, want, "'%s': %.9g, strtof %.9g", s, (double)got, (double)want);
+    }
 
     /* random decimals: equal to strtof, or one float ulp away at most (double rounding) */
     uint64_t st = 12345;
