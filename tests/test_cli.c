@@ -748,6 +748,8 @@ Test(cli, usage_errors_exit_2) {
     expect_usage("-n: '0' is out of range", cli("recommend", "model.cfm", "--user", "1", "-n", "0", NULL));
     expect_usage("--ratings is required", cli("gen", "--users", "5", "--items", "5", "--rank", "2", "--noise", "0.1",
                                               "--out", "x.tsv", NULL));
+    expect_usage("ratings", cli("gen", "--users", "3", "--items", "3", "--ratings", "10", "--rank", "1", "--noise", "0",
+                                "--out", "x.tsv", NULL)); /* more ratings than pairs: cf_generate's check */
     expect_usage("--npy is required", cli("export", "model.cfm", NULL));
     expect_usage("unknown option '--factors'", cli("demo", "--factors", "3", NULL));
     expect_usage("unknown command 'fit'", cli("fit", "data.tsv", NULL));
@@ -755,7 +757,7 @@ Test(cli, usage_errors_exit_2) {
 }
 
 Test(cli, data_errors_exit_1_with_file_and_line) {
-    cf_test_write(dir, "bad.tsv", "1\t1\t4\n2\t1\t3\n3\t2\tabc\n4\t2\t5\n", (size_t)-1);
+    free(cf_test_write(dir, "bad.tsv", "1\t1\t4\n2\t1\t3\n3\t2\tabc\n4\t2\t5\n", (size_t)-1));
     run_result r = cli("train", "bad.tsv", "--model", "m.cfm", NULL);
     cr_assert_eq(r.code, 1, "exit %d: %s", r.code, r.err);
     cr_assert(strstr(r.err, "cufactor: error: "), "%s", r.err);
@@ -766,13 +768,19 @@ Test(cli, data_errors_exit_1_with_file_and_line) {
     cr_assert_eq(count_entries(dir, "m.cfm"), 0, "a temporary model file was left");
     free(m);
 
+    /* an unwritable --model is refused before reading or training */
+    r = cli("train", "bad.tsv", "--model", "no/such/dir/m.cfm", NULL);
+    cr_assert_eq(r.code, 1, "%s", r.err);
+    cr_assert(strstr(r.err, "--model no/such/dir/m.cfm: cannot write in the directory 'no/such/dir'"), "%s", r.err);
+    run_free(&r);
+
     r = cli("train", "missing.tsv", NULL);
     cr_assert_eq(r.code, 1, "%s", r.err);
     cr_assert(strstr(r.err, "missing.tsv"), "%s", r.err);
     run_free(&r);
 
     /* a file that is not a model */
-    cf_test_write(dir, "fake.cfm", "this is not a model\n", (size_t)-1);
+    free(cf_test_write(dir, "fake.cfm", "this is not a model\n", (size_t)-1));
     r = cli("eval", "fake.cfm", "bad.tsv", NULL);
     cr_assert_eq(r.code, 1, "%s", r.err);
     cr_assert(strstr(r.err, "fake.cfm"), "%s", r.err);

@@ -70,6 +70,11 @@ int cli_check_device(cf_device dev);
  * cf_train_report.notice, e.g. when the GPU lacks the algorithm: print that after). */
 int cli_device_notice(cf_device dev, FILE *f, const char *indent);
 
+/* Fails early (prints the error, returns CLI_EXIT_ERROR) when an output file could
+ * not be created: its directory is missing or not writable, or it is a directory.
+ * `flag` names the option in the message ("--model"). Else CLI_EXIT_OK. */
+int cli_check_writable(const char *path, const char *flag);
+
 /* JSON output: one object, written with these helpers. */
 void json_string(FILE *f, const char *s);  /* a quoted, escaped string, or null for NULL */
 void json_number(FILE *f, double x);      /* shortest round-trip form, null if not finite */

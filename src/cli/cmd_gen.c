@@ -46,6 +46,7 @@ int cmd_gen(int argc, char **argv) {
     int rc = cli_parse(&spec, argc, argv, NULL);
     if (rc >= 0) return rc;
 
+    if (cli_check_writable(out, "--out") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
     cf_error err = {0};
     cf_dataset *ds = NULL;
     double t0 = cli_now();

@@ -114,6 +114,8 @@ int cmd_train(int argc, char **argv) {
     cf_error err = {0};
     if (cf_config_validate(&cfg, &err) != CF_OK) return cli_usage_error(&spec, "%s", err.msg);
     if (cli_check_device(cfg.device) != CLI_EXIT_OK) return CLI_EXIT_ERROR;
+    /* an unwritable --model fails now, not after the training */
+    if (model_path && cli_check_writable(model_path, "--model") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
 
     /* ---- data */
     cf_dataset *ds = NULL;

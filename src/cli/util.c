@@ -122,6 +122,22 @@ int cli_check_device(cf_device dev) {
     return cli_failf("--device gpu: no usable GPU: %s", why[0] ? why : "unknown reason");
 }
 
+int cli_check_writable(const char *path, const char *flag) {
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (access(dir, W_OK | X_OK) != 0)
+        return cli_failf("%s %s: cannot write in the directory '%s': %s", flag, path, dir, strerror(errno));
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return cli_failf("%s %s: is a directory", flag, path);
+    return CLI_EXIT_OK;
+}
+
 /* ------------------------------------------------------------------ JSON */
 
 void json_string(FILE *f, const char *s) {
