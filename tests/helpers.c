@@ -58,3 +58,43 @@ void cf_test_rmtree(const char *dir) {
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) { /* best effort */ }
 }
+
+/* ---- planted problem (see helpers.h) */
+#include "common.h"
+
+#include <math.h>
+
+void cf_test_make_planted(const cf_test_planted *p, cf_ratings *train, cf_triplets *test) {
+    cf_rng rng;
+    cf_rng_seed(&rng, p->seed);
+    int64_t nu = p->n_users, ni = p->n_items;
+    int k = p->rank;
+    double *P = malloc(sizeof(double) * (size_t)(nu * k)), *Q = malloc(sizeof(double) * (size_t)(ni * k));
+    double *bu = malloc(sizeof(double) * (size_t)nu), *bi = malloc(sizeof(double) * (size_t)ni);
+    for (int64_t x = 0; x < nu * k; x++) P[x] = cf_rng_normal(&rng) / sqrt(sqrt((double)k));
+    for (int64_t x = 0; x < ni * k; x++) Q[x] = cf_rng_normal(&rng) / sqrt(sqrt((double)k));
+    for (int64_t x = 0; x < nu; x++) bu[x] = p->bias ? 0.3 * cf_rng_normal(&rng) : 0.0;
+    for (int64_t x = 0; x < ni; x++) bi[x] = p->bias ? 0.4 * cf_rng_normal(&rng) : 0.0;
+    cf_triplets tr = {0}, te = {0};
+    int64_t cap = (int64_t)((double)(nu * ni) * p->density * 1.2) + 64;
+    tr.u = malloc(sizeof(uint32_t) * (size_t)cap), tr.i = malloc(sizeof(uint32_t) * (size_t)cap);
+    tr.r = malloc(sizeof(float) * (size_t)cap);
+    te.u = malloc(sizeof(uint32_t) * (size_t)cap), te.i = malloc(sizeof(uint32_t) * (size_t)cap);
+    te.r = malloc(sizeof(float) * (size_t)cap);
+    for (int64_t u = 0; u < nu; u++)
+        for (int64_t i = 0; i < ni; i++) {
+            if (cf_rng_uniform(&rng) >= p->density) continue;
+            double r = (p->bias ? p->mu + bu[u] + bi[i] : 0.0) + p->sigma * cf_rng_normal(&rng);
+            for (int x = 0; x < k; x++) r += P[u * k + x] * Q[i * k + x];
+            cf_triplets *t = cf_rng_uniform(&rng) < p->test_ratio ? &te : &tr;
+            if (t->n == cap) continue;
+            t->u[t->n] = (uint32_t)u, t->i[t->n] = (uint32_t)i, t->r[t->n] = (float)r;
+            t->n++;
+        }
+    tr.cap = tr.n, te.cap = te.n;
+    cf_error err;
+    if (cf_ratings_build(&tr, nu, ni, train, &err) != CF_OK) abort();
+    cf_triplets_free(&tr);
+    *test = te;
+    free(P), free(Q), free(bu), free(bi);
+}

@@ -3,6 +3,7 @@
 #define CF_TEST_HELPERS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* A fresh directory under $TMPDIR (or /tmp); the returned string is malloc'ed. */
 char *cf_test_tmpdir(void);
@@ -16,3 +17,16 @@ char *cf_test_read(const char *path, size_t *len);
 void cf_test_rmtree(const char *dir);
 
 #endif
+
+/* ---- a planted problem: r = μ + b_u + b_i + p*_u·q*_i + N(0, σ²), unclipped, with
+ * every (u, i) pair kept with probability `density`; a fraction `test_ratio` of the
+ * ratings goes to *test. Everything from `seed`. */
+#include "ratings.h"
+typedef struct cf_test_planted {
+    int64_t n_users, n_items;
+    int rank;
+    double density, sigma, mu, test_ratio;
+    int bias;
+    uint64_t seed;
+} cf_test_planted;
+void cf_test_make_planted(const cf_test_planted *p, cf_ratings *train, cf_triplets *test);

@@ -1,0 +1,175 @@
+/*
+ * backend.c — the CPU reference backend's table: open / evaluate / download / upload /
+ * close. The update steps live one per solver file (als.c, sgd.c, gd.c, alsgd.c, ccd.c).
+ *
+ * Evaluation (DESIGN.md §1):
+ *   sse = Σ_{(u,i)} (r_ui − r̂_ui)²,  sae = Σ |r_ui − r̂_ui|
+ *   reg = Σ_u Λ_u (‖p_u‖² + b_u²) + Σ_i Λ_i (‖q_i‖² + b_i²),  Λ = cf_reg_lambda(...)
+ * Sums are formed per fixed chunk of rows and the chunks added in order, so the result
+ * does not depend on the number of threads.
+ */
+#include "cpu.h"
+
+#include "common.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+cf_side_view cf_cpu_side(cf_backend *b, cf_side side) {
+    const cf_ratings *R = b->R;
+    cf_side_view v;
+    if (side == CF_SIDE_USERS) {
+        v.n_rows = R->n_users, v.n_other = R->n_items;
+        v.ptr = R->row_ptr, v.idx = R->row_col, v.val = R->row_val;
+        v.X = b->f.P, v.bx = b->f.bu, v.Y = b->f.Q, v.by = b->f.bi;
+    } else {
+        v.n_rows = R->n_items, v.n_other = R->n_users;
+        v.ptr = R->col_ptr, v.idx = R->col_row, v.val = R->col_val;
+        v.X = b->f.Q, v.bx = b->f.bi, v.Y = b->f.P, v.by = b->f.bu;
+    }
+    return v;
+}
+
+static cf_status cpu_open(const cf_ratings *train, const cf_triplets *test, const cf_config *cfg,
+                          const cf_factors *init, cf_backend **out, cf_error *err) {
+    *out = NULL;
+    if (init->n_users != train->n_users || init->n_items != train->n_items ||
+        init->k != cfg->factors)
+        return cf_fail(err, CF_ERR_INVALID,
+                       "cpu backend: initial factors %lld×%lld K=%d do not match the data %lld×%lld K=%d",
+                       (long long)init->n_users, (long long)init->n_items, init->k,
+                       (long long)train->n_users, (long long)train->n_items, cfg->factors);
+    cf_backend *b = cf_calloc(1, sizeof *b, err, "cpu backend");
+    if (!b) return CF_ERR_NOMEM;
+    b->R = train;
+    b->test = test;
+    b->cfg = *cfg;
+    b->threads = cfg->threads > 0 ? cfg->threads : omp_get_num_procs();
+    if (b->threads < 1) b->threads = 1;
+    /* Parallelism is ours (OpenMP over rows); BLAS calls inside a row stay sequential,
+     * which keeps every row's arithmetic identical whatever the thread count. */
+    openblas_set_num_threads(1);
+    snprintf(b->name, sizeof b->name, "cpu (%d thread%s)", b->threads, b->threads == 1 ? "" : "s");
+    cf_status st = cf_factors_copy(&b->f, init, err);
+    if (st) {
+        free(b);
+        return st;
+    }
+    *out = b;
+    return CF_OK;
+}
+
+static void cpu_close(cf_backend *b) {
+    if (!b) return;
+    if (b->solver_free && b->solver_state) b->solver_free(b->solver_state);
+    cf_factors_free(&b->f);
+    free(b);
+}
+
+static const char *cpu_device_name(cf_backend *b) { return b->name; }
+
+static cf_status cpu_download(cf_backend *b, cf_factors *out, cf_error *err) {
+    if (out->n_users != b->f.n_users || out->n_items != b->f.n_items || out->k != b->f.k)
+        return cf_fail(err, CF_ERR_INVALID, "cpu backend: download target has other dimensions");
+    size_t np = (size_t)b->f.n_users * (size_t)b->f.k, nq = (size_t)b->f.n_items * (size_t)b->f.k;
+    memcpy(out->P, b->f.P, np * sizeof(double));
+    memcpy(out->Q, b->f.Q, nq * sizeof(double));
+    memcpy(out->bu, b->f.bu, (size_t)b->f.n_users * sizeof(double));
+    memcpy(out->bi, b->f.bi, (size_t)b->f.n_items * sizeof(double));
+    out->mu = b->f.mu;
+    out->bias = b->f.bias;
+    return CF_OK;
+}
+
+static cf_status cpu_upload(cf_backend *b, const cf_factors *in, cf_error *err) {
+    if (in->n_users != b->f.n_users || in->n_items != b->f.n_items || in->k != b->f.k)
+        return cf_fail(err, CF_ERR_INVALID, "cpu backend: uploaded factors have other dimensions");
+    size_t np = (size_t)in->n_users * (size_t)in->k, nq = (size_t)in->n_items * (size_t)in->k;
+    memcpy(b->f.P, in->P, np * sizeof(double));
+    memcpy(b->f.Q, in->Q, nq * sizeof(double));
+    memcpy(b->f.bu, in->bu, (size_t)in->n_users * sizeof(double));
+    memcpy(b->f.bi, in->bi, (size_t)in->n_items * sizeof(double));
+    b->f.mu = in->mu;
+    return CF_OK;
+}
+
+/* Σ_rows Λ_row (‖x_row‖² + b_row²) over one side, chunked for determinism. */
+static double side_reg(cf_backend *b, cf_side side) {
+    cf_side_view v = cf_cpu_side(b, side);
+    int64_t K = b->f.k, nnz = b->R->nnz;
+    double part[CF_CPU_REDUCE_CHUNKS] = {0};
+#pragma omp parallel for schedule(dynamic, 1) num_threads(b->threads)
+    for (int c = 0; c < CF_CPU_REDUCE_CHUNKS; c++) {
+        int64_t lo = v.n_rows * c / CF_CPU_REDUCE_CHUNKS, hi = v.n_rows * (c + 1) / CF_CPU_REDUCE_CHUNKS;
+        double s = 0;
+        for (int64_t r = lo; r < hi; r++) {
+            double lam = cf_reg_lambda(b->cfg.reg, b->cfg.lambda, v.ptr[r + 1] - v.ptr[r], nnz);
+            const double *x = v.X + r * K;
+            double sq = v.bx[r] * v.bx[r];
+            for (int64_t k = 0; k < K; k++) sq += x[k] * x[k];
+            s += lam * sq;
+        }
+        part[c] = s;
+    }
+    double s = 0;
+    for (int c = 0; c < CF_CPU_REDUCE_CHUNKS; c++) s += part[c];
+    return s;
+}
+
+static cf_status cpu_evaluate(cf_backend *b, cf_eval_set which, cf_eval *out, cf_error *err) {
+    (void)err;
+    memset(out, 0, sizeof *out);
+    double sse[CF_CPU_REDUCE_CHUNKS] = {0}, sae[CF_CPU_REDUCE_CHUNKS] = {0};
+    const cf_factors *f = &b->f;
+    if (which == CF_EVAL_TRAIN) {
+        const cf_ratings *R = b->R;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(b->threads)
+        for (int c = 0; c < CF_CPU_REDUCE_CHUNKS; c++) {
+            int64_t lo = R->n_users * c / CF_CPU_REDUCE_CHUNKS, hi = R->n_users * (c + 1) / CF_CPU_REDUCE_CHUNKS;
+            double s2 = 0, s1 = 0;
+            for (int64_t u = lo; u < hi; u++)
+                for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++) {
+                    double d = (double)R->row_val[e] - cf_predict(f, (uint32_t)u, R->row_col[e]);
+                    s2 += d * d, s1 += fabs(d);
+                }
+            sse[c] = s2, sae[c] = s1;
+        }
+        out->n = R->nnz;
+        out->reg = side_reg(b, CF_SIDE_USERS) + side_reg(b, CF_SIDE_ITEMS);
+    } else {
+        const cf_triplets *t = b->test;
+        int64_t n = t ? t->n : 0;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(b->threads)
+        for (int c = 0; c < CF_CPU_REDUCE_CHUNKS; c++) {
+            int64_t lo = n * c / CF_CPU_REDUCE_CHUNKS, hi = n * (c + 1) / CF_CPU_REDUCE_CHUNKS;
+            double s2 = 0, s1 = 0;
+            for (int64_t e = lo; e < hi; e++) {
+                double d = (double)t->r[e] - cf_predict(f, t->u[e], t->i[e]);
+                s2 += d * d, s1 += fabs(d);
+            }
+            sse[c] = s2, sae[c] = s1;
+        }
+        out->n = n;
+    }
+    for (int c = 0; c < CF_CPU_REDUCE_CHUNKS; c++) out->sse += sse[c], out->sae += sae[c];
+    return CF_OK;
+}
+
+const cf_backend_ops cf_cpu_backend = {
+    .name = "cpu",
+    .open = cpu_open,
+    .als_half = cf_cpu_als_half,
+    .alsgd_half = NULL, /* cf_cpu_alsgd_half */
+    .sgd_epoch = NULL,  /* cf_cpu_sgd_epoch */
+    .gd_epoch = NULL,   /* cf_cpu_gd_epoch */
+    .ccd_sweep = NULL,  /* cf_cpu_ccd_sweep */
+    .evaluate = cpu_evaluate,
+    .download = cpu_download,
+    .upload = cpu_upload,
+    .device_name = cpu_device_name,
+    .close = cpu_close,
+};

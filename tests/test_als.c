@@ -1,0 +1,229 @@
+/* test_als.c — the CPU ALS reference: optimality of a half-step, monotone objective,
+ * recovery of a planted model, thread-count invariance, empty rows, all λ modes. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "backend.h"
+#include "common.h"
+#include "cpu/cpu.h"
+#include "helpers.h"
+
+static cf_config cfg_with(int K, double lambda, cf_reg reg, int bias, int threads) {
+    cf_config c;
+    cf_config_default(&c);
+    c.factors = K, c.lambda = lambda, c.reg = reg, c.bias = bias, c.threads = threads;
+    return c;
+}
+
+static cf_backend *open_cpu(const cf_ratings *R, const cf_triplets *test, const cf_config *c, uint64_t seed) {
+    cf_factors init;
+    cf_error err;
+    cr_assert_eq(cf_factors_alloc(&init, R->n_users, R->n_items, c->factors, c->bias, &err), CF_OK);
+    cf_factors_init_random(&init, c->init_scale, seed);
+    init.mu = c->bias ? R->mean : 0.0;
+    cf_backend *b = NULL;
+    cr_assert_eq(cf_cpu_backend.open(R, test, c, &init, &b, &err), CF_OK, "%s", err.msg);
+    cf_factors_free(&init);
+    return b;
+}
+
+static double objective(cf_backend *b) {
+    cf_eval e;
+    cf_error err;
+    cr_assert_eq(cf_cpu_backend.evaluate(b, CF_EVAL_TRAIN, &e, &err), CF_OK);
+    return e.sse + e.reg;
+}
+
+/* L written out directly from its definition, independent of the backend's evaluate. */
+static double objective_direct(const cf_backend *b) {
+    const cf_ratings *R = b->R;
+    const cf_factors *f = &b->f;
+    double L = 0;
+    for (int64_t u = 0; u < R->n_users; u++)
+        for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++) {
+            double d = R->row_val[e] - cf_predict(f, (uint32_t)u, R->row_col[e]);
+            L += d * d;
+        }
+    for (int64_t u = 0; u < R->n_users; u++) {
+        double lam = cf_reg_lambda(b->cfg.reg, b->cfg.lambda, R->row_ptr[u + 1] - R->row_ptr[u], R->nnz);
+        double s = f->bu[u] * f->bu[u];
+        for (int k = 0; k < f->k; k++) s += f->P[u * f->k + k] * f->P[u * f->k + k];
+        L += lam * s;
+    }
+    for (int64_t i = 0; i < R->n_items; i++) {
+        double lam = cf_reg_lambda(b->cfg.reg, b->cfg.lambda, R->col_ptr[i + 1] - R->col_ptr[i], R->nnz);
+        double s = f->bi[i] * f->bi[i];
+        for (int k = 0; k < f->k; k++) s += f->Q[i * f->k + k] * f->Q[i * f->k + k];
+        L += lam * s;
+    }
+    return L;
+}
+
+static const cf_test_planted small = {.n_users = 120, .n_items = 90, .rank = 3, .density = 0.25,
+                                      .sigma = 0.1, .mu = 3.5, .test_ratio = 0.1, .bias = 1, .seed = 7};
+
+/* ∂L/∂x_u = −2 Σ_i (r_ui − r̂_ui) z_i + 2 Λ_u x_u must vanish after the user half-step. */
+static void check_stationary(cf_reg reg, int bias, double lambda) {
+    cf_test_planted p = small;
+    p.bias = bias;
+    cf_ratings R;
+    cf_triplets test;
+    cf_test_make_planted(&p, &R, &test);
+    cf_config c = cfg_with(5, lambda, reg, bias, 2);
+    cf_backend *b = open_cpu(&R, &test, &c, 3);
+    cf_error err;
+    cr_assert_eq(cf_cpu_als_half(b, CF_SIDE_USERS, &err), CF_OK, "%s", err.msg);
+    const cf_factors *f = &b->f;
+    int K = f->k;
+    double worst = 0;
+    for (int64_t u = 0; u < R.n_users; u++) {
+        int64_t n = R.row_ptr[u + 1] - R.row_ptr[u];
+        double lam = cf_reg_lambda(reg, lambda, n, R.nnz);
+        double g[8] = {0}, scale = 0;
+        for (int64_t e = R.row_ptr[u]; e < R.row_ptr[u + 1]; e++) {
+            uint32_t i = R.row_col[e];
+            double res = R.row_val[e] - cf_predict(f, (uint32_t)u, i);
+            for (int k = 0; k < K; k++) g[k] += -2 * res * f->Q[i * K + k], scale += fabs(res * f->Q[i * K + k]);
+            if (bias) g[K] += -2 * res, scale += fabs(res);
+        }
+        for (int k = 0; k < K; k++) g[k] += 2 * lam * f->P[u * K + k], scale += fabs(lam * f->P[u * K + k]);
+        if (bias) g[K] += 2 * lam * f->bu[u];
+        double gn = 0;
+        for (int k = 0; k < K + bias; k++) gn += g[k] * g[k];
+        double rel = sqrt(gn) / (scale + 1e-12);
+        if (rel > worst) worst = rel;
+    }
+    cr_log_info("stationarity (reg %s, bias %d): worst relative gradient %.3g", cf_reg_name(reg), bias, worst);
+    cr_assert_lt(worst, 1e-9, "gradient after the exact block solve is not ~0: %.3g", worst);
+    cf_cpu_backend.close(b);
+    cf_ratings_free(&R);
+    cf_triplets_free(&test);
+}
+
+Test(als, half_step_is_stationary_weighted_bias) { check_stationary(CF_REG_WEIGHTED, 1, 0.05); }
+Test(als, half_step_is_stationary_plain_bias) { check_stationary(CF_REG_PLAIN, 1, 0.5); }
+Test(als, half_step_is_stationary_mean_nobias) { check_stationary(CF_REG_MEAN, 0, 1e-4); }
+
+Test(als, objective_never_increases) {
+    cf_ratings R;
+    cf_triplets test;
+    cf_test_make_planted(&small, &R, &test);
+    for (int reg = CF_REG_PLAIN; reg <= CF_REG_MEAN; reg++) {
+        cf_config c = cfg_with(6, reg == CF_REG_MEAN ? 1e-4 : 0.05, (cf_reg)reg, 1, 2);
+        cf_backend *b = open_cpu(&R, &test, &c, 11);
+        cf_error err;
+        double prev = INFINITY;
+        for (int it = 0; it < 8; it++) {
+            for (int s = 0; s < 2; s++) {
+                cr_assert_eq(cf_cpu_als_half(b, (cf_side)s, &err), CF_OK, "%s", err.msg);
+                double L = objective(b);
+                cr_assert_float_eq(L, objective_direct(b), 1e-9 * L, "evaluate disagrees with the definition of L");
+                cr_assert_leq(L, prev * (1 + 1e-12), "reg %s, sweep %d side %d: L rose from %.12g to %.12g",
+                              cf_reg_name((cf_reg)reg), it, s, prev, L);
+                prev = L;
+            }
+        }
+        cf_cpu_backend.close(b);
+    }
+    cf_ratings_free(&R);
+    cf_triplets_free(&test);
+}
+
+Test(als, recovers_planted_model) {
+    const double sigma = 0.1;
+    cf_test_planted p = {.n_users = 500, .n_items = 400, .rank = 3, .density = 0.3, .sigma = sigma,
+                         .mu = 3.5, .test_ratio = 0.1, .bias = 1, .seed = 2024};
+    cf_ratings R;
+    cf_triplets test;
+    cf_test_make_planted(&p, &R, &test);
+    cf_config c = cfg_with(3, 0.002, CF_REG_WEIGHTED, 1, 2);
+    cf_backend *b = open_cpu(&R, &test, &c, 5);
+    cf_error err;
+    for (int it = 0; it < 15; it++) {
+        cr_assert_eq(cf_cpu_als_half(b, CF_SIDE_USERS, &err), CF_OK);
+        cr_assert_eq(cf_cpu_als_half(b, CF_SIDE_ITEMS, &err), CF_OK);
+    }
+    cf_eval e;
+    cr_assert_eq(cf_cpu_backend.evaluate(b, CF_EVAL_TEST, &e, &err), CF_OK);
+    double rmse = sqrt(e.sse / (double)e.n);
+    cr_log_info("planted rank-3, σ = %.2f: held-out RMSE %.4f over %lld ratings", sigma, rmse, (long long)e.n);
+    cr_assert_gt(e.n, 1000);
+    cr_assert_leq(rmse, 1.1 * sigma, "held-out RMSE %.4f > 1.1σ", rmse);
+    cr_assert_geq(rmse, 0.8 * sigma, "held-out RMSE %.4f below the noise floor: test leaks into training?", rmse);
+    cf_cpu_backend.close(b);
+    cf_ratings_free(&R);
+    cf_triplets_free(&test);
+}
+
+Test(als, same_result_for_one_and_two_threads) {
+    cf_ratings R;
+    cf_triplets test;
+    cf_test_make_planted(&small, &R, &test);
+    cf_backend *b[2];
+    for (int t = 0; t < 2; t++) {
+        cf_config c = cfg_with(7, 0.05, CF_REG_WEIGHTED, 1, t + 1);
+        b[t] = open_cpu(&R, &test, &c, 99);
+        cf_error err;
+        for (int it = 0; it < 3; it++) {
+            cr_assert_eq(cf_cpu_als_half(b[t], CF_SIDE_USERS, &err), CF_OK);
+            cr_assert_eq(cf_cpu_als_half(b[t], CF_SIDE_ITEMS, &err), CF_OK);
+        }
+    }
+    size_t np = (size_t)R.n_users * 7, nq = (size_t)R.n_items * 7;
+    cr_assert(memcmp(b[0]->f.P, b[1]->f.P, np * sizeof(double)) == 0, "P differs between 1 and 2 threads");
+    cr_assert(memcmp(b[0]->f.Q, b[1]->f.Q, nq * sizeof(double)) == 0, "Q differs between 1 and 2 threads");
+    cr_assert(memcmp(b[0]->f.bu, b[1]->f.bu, (size_t)R.n_users * sizeof(double)) == 0);
+    cr_assert(memcmp(b[0]->f.bi, b[1]->f.bi, (size_t)R.n_items * sizeof(double)) == 0);
+    cr_assert_eq(objective(b[0]), objective(b[1]));
+    for (int t = 0; t < 2; t++) cf_cpu_backend.close(b[t]);
+    cf_ratings_free(&R);
+    cf_triplets_free(&test);
+}
+
+/* A 3-user × 2-item problem solved by hand: user 0 rated both items, user 1 one, user 2
+ * none. With Q fixed and no biases, x_u = (Σ q qᵀ + Λ I)⁻¹ Σ r q. */
+Test(als, hand_solved_rows_and_empty_row) {
+    cf_triplets t = {0};
+    uint32_t u[] = {0, 0, 1};
+    uint32_t i[] = {0, 1, 1};
+    float r[] = {4.0f, 2.0f, 3.0f};
+    t.u = u, t.i = i, t.r = r, t.n = 3;
+    cf_ratings R;
+    cf_error err;
+    cr_assert_eq(cf_ratings_build(&t, 3, 2, &R, &err), CF_OK);
+    cf_config c = cfg_with(2, 0.5, CF_REG_PLAIN, 0, 1);
+    cf_backend *b = open_cpu(&R, NULL, &c, 1);
+    double Q[] = {1.0, 0.0, 1.0, 2.0}; /* q_0 = (1, 0), q_1 = (1, 2) */
+    memcpy(b->f.Q, Q, sizeof Q);
+    b->f.P[4] = b->f.P[5] = 9.0; /* the empty row must come back zero */
+    cr_assert_eq(cf_cpu_als_half(b, CF_SIDE_USERS, &err), CF_OK);
+    /* user 0: A = [[2.5, 2], [2, 4.5]], rhs = 4·(1,0) + 2·(1,2) = (6, 4); det = 7.25 */
+    cr_assert_float_eq(b->f.P[0], (4.5 * 6 - 2 * 4) / 7.25, 1e-12);
+    cr_assert_float_eq(b->f.P[1], (2.5 * 4 - 2 * 6) / 7.25, 1e-12);
+    /* user 1: A = [[1.5, 2], [2, 4.5]], rhs = (3, 6); det = 2.75 */
+    cr_assert_float_eq(b->f.P[2], (4.5 * 3 - 2 * 6) / 2.75, 1e-12);
+    cr_assert_float_eq(b->f.P[3], (1.5 * 6 - 2 * 3) / 2.75, 1e-12);
+    cr_assert_eq(b->f.P[4], 0.0);
+    cr_assert_eq(b->f.P[5], 0.0);
+    cf_cpu_backend.close(b);
+    cf_ratings_free(&R);
+}
+
+Test(als, singular_system_is_an_error_naming_the_row) {
+    cf_triplets t = {0};
+    uint32_t u[] = {0, 1};
+    uint32_t i[] = {0, 0};
+    float r[] = {4.0f, 2.0f};
+    t.u = u, t.i = i, t.r = r, t.n = 2;
+    cf_ratings R;
+    cf_error err;
+    cr_assert_eq(cf_ratings_build(&t, 2, 1, &R, &err), CF_OK);
+    cf_config c = cfg_with(3, 0.0, CF_REG_PLAIN, 1, 1); /* λ = 0 and one rating: rank 1 < 4 */
+    cf_backend *b = open_cpu(&R, NULL, &c, 1);
+    cr_assert_eq(cf_cpu_als_half(b, CF_SIDE_USERS, &err), CF_ERR_NUMERIC);
+    cr_assert(strstr(err.msg, "user row 0") != NULL, "message: %s", err.msg);
+    cr_assert(strstr(err.msg, "--lambda") != NULL, "message: %s", err.msg);
+    cf_cpu_backend.close(b);
+    cf_ratings_free(&R);
+}

@@ -1,0 +1,85 @@
+/* test_ratings.c — CSR/CSC construction: invariants, round trip, order, empty rows. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "ratings.h"
+
+static void random_triplets(cf_triplets *t, int64_t n, int64_t nu, int64_t ni, uint64_t seed) {
+    cf_rng rng;
+    cf_rng_seed(&rng, seed);
+    t->u = malloc(sizeof(uint32_t) * (size_t)n), t->i = malloc(sizeof(uint32_t) * (size_t)n);
+    t->r = malloc(sizeof(float) * (size_t)n);
+    for (int64_t k = 0; k < n; k++) {
+        t->u[k] = (uint32_t)cf_rng_below(&rng, (uint64_t)nu);
+        t->i[k] = (uint32_t)cf_rng_below(&rng, (uint64_t)ni);
+        t->r[k] = (float)k; /* the value identifies the triplet */
+    }
+    t->n = t->cap = n;
+}
+
+Test(ratings, csr_csc_invariants_and_round_trip) {
+    const int64_t n = 5000, nu = 97, ni = 61;
+    cf_triplets t;
+    random_triplets(&t, n, nu + 3, ni, 1); /* indices < nu + 3: three maybe-empty rows beyond */
+    cf_ratings R;
+    cf_error err;
+    cr_assert_eq(cf_ratings_build(&t, nu + 5, ni, &R, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(R.nnz, n);
+    cr_assert_eq(R.row_ptr[0], 0);
+    cr_assert_eq(R.row_ptr[nu + 5], n);
+    cr_assert_eq(R.col_ptr[0], 0);
+    cr_assert_eq(R.col_ptr[ni], n);
+    cr_assert_eq(R.row_ptr[nu + 4], R.row_ptr[nu + 5], "rows past the data must be empty");
+    int *seen = calloc((size_t)n, sizeof *seen);
+    double sum = 0;
+    for (int64_t u = 0; u < nu + 5; u++) {
+        cr_assert_leq(R.row_ptr[u], R.row_ptr[u + 1]);
+        float prev = -1;
+        for (int64_t e = R.row_ptr[u]; e < R.row_ptr[u + 1]; e++) {
+            int64_t k = (int64_t)R.row_val[e];
+            cr_assert_eq(t.u[k], (uint32_t)u);
+            cr_assert_eq(t.i[k], R.row_col[e]);
+            cr_assert_gt(R.row_val[e], prev, "CSR row %lld is not in input order", (long long)u);
+            prev = R.row_val[e];
+            seen[k]++;
+            sum += R.row_val[e];
+        }
+    }
+    for (int64_t i = 0; i < ni; i++) {
+        float prev = -1;
+        for (int64_t e = R.col_ptr[i]; e < R.col_ptr[i + 1]; e++) {
+            int64_t k = (int64_t)R.col_val[e];
+            cr_assert_eq(t.i[k], (uint32_t)i);
+            cr_assert_eq(t.u[k], R.col_row[e]);
+            cr_assert_gt(R.col_val[e], prev);
+            prev = R.col_val[e];
+            seen[k]++;
+        }
+    }
+    for (int64_t k = 0; k < n; k++) cr_assert_eq(seen[k], 2, "triplet %lld appears %d times", (long long)k, seen[k]);
+    cr_assert_float_eq(R.mean, sum / (double)n, 1e-9);
+    free(seen);
+    cf_ratings_free(&R);
+    cf_triplets_free(&t);
+}
+
+Test(ratings, index_outside_the_matrix_is_rejected) {
+    cf_triplets t;
+    random_triplets(&t, 10, 5, 5, 2);
+    t.i[7] = 5;
+    cf_ratings R;
+    cf_error err;
+    cr_assert_eq(cf_ratings_build(&t, 5, 5, &R, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "rating 7") != NULL, "%s", err.msg);
+    cf_triplets_free(&t);
+}
+
+Test(ratings, offsets_are_64_bit) {
+    /* The layout must address > 2^31 ratings: offsets are int64_t, not int. */
+    cf_ratings R;
+    cr_assert_eq(sizeof R.row_ptr[0], 8);
+    cr_assert_eq(sizeof R.col_ptr[0], 8);
+    cr_assert_eq(sizeof R.nnz, 8);
+}
