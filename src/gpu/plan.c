@@ -263,6 +263,14 @@ cf_status cf_gpu_plan_alloc(cf_backend *b, cf_error *err) {
             cf_gpu_batch *bt = &s->batches[k];
             cf_gpu_work w = {h_units + nu, h_red + nr, s->h_sys_row + ns, 0, 0, 0, 0};
             cf_gpu_work_make(s, NULL, bt->r0, bt->r1 - bt->r0, 0, seg, &b->cfg, b->nnz, &w);
+            if (w.n_sys != bt->n_sys || w.n_slots != bt->n_slots) {
+                st = cf_fail(err, CF_ERR_INVALID,
+                             "gpu plan: %s batch %d counts %lld systems / %lld slots, the cut "
+                             "%lld / %lld (internal error) (%s:%d)",
+                             s->name, (int)k, (long long)w.n_sys, (long long)w.n_slots,
+                             (long long)bt->n_sys, (long long)bt->n_slots, __FILE__, __LINE__);
+                goto cleanup;
+            }
             bt->unit0 = nu, bt->n_units = w.n_units;
             bt->red0 = nr, bt->n_red = w.n_red;
             bt->sys0 = ns; /* n_sys and n_slots were set by the cut, and agree with w */

@@ -41,6 +41,10 @@
 #include "ratings.h"
 
 #ifdef CUFACTOR_HAVE_CUDA
+#include "gpu/gpu_impl.h" /* the work lists, tested on the host */
+#endif
+
+#ifdef CUFACTOR_HAVE_CUDA
 
 #define REQUIRE_GPU()                                                       \
     do {                                                                    \
@@ -588,6 +592,189 @@ Test(gpu_als, stats_count_gram_flops) {
     cr_assert_geq(s.device_used_peak_bytes, s.alloc_peak_bytes);
     cf_gpu_backend()->close(gb);
     cf_factors_free(&init);
+    fixture_free(&fx);
+}
+
+/* The Gram work lists (host code, no device needed): every entry of every row is covered
+ * by exactly one unit, no unit is longer than the segment length, the first segment of
+ * a row carries Λ_row into the row's own slot and the others go to extra slots that one
+ * reduction adds back, and units come longest first. */
+Test(gpu_als, work_lists_cover_every_entry_once) {
+    const int64_t len[] = {0, 1, 5, 10000, 3, 0, 4097, 4096, 8193, 2};
+    const int n_rows = 10;
+    int64_t ptr[11] = {0};
+    for (int r = 0; r < n_rows; r++) ptr[r + 1] = ptr[r] + len[r];
+    cf_gpu_side s;
+    memset(&s, 0, sizeof s);
+    s.name = "user", s.n_rows = n_rows, s.nnz = ptr[n_rows], s.h_ptr = ptr;
+    cf_config c = config_of(8, 1, CF_REG_WEIGHTED, 0.25);
+    const int64_t segs[] = {1, 3, 4096, 100000};
+    for (int si = 0; si < 4; si++)
+        for (int keep = 0; keep < 2; keep++) {
+            const int64_t seg = segs[si];
+            cf_gpu_work cnt, w;
+            cf_gpu_work_count(&s, NULL, 0, n_rows, keep, seg, &cnt);
+            w.units = malloc(sizeof *w.units * (size_t)cnt.n_units);
+            w.red = malloc(sizeof *w.red * (size_t)(cnt.n_red + 1));
+            w.sys_row = malloc(sizeof *w.sys_row * (size_t)(cnt.n_sys + 1));
+            int *hit = calloc((size_t)s.nnz + 1, sizeof(int));
+            int *slot_row = malloc(sizeof(int) * (size_t)(cnt.n_slots + 1));
+            cr_assert(w.units && w.red && w.sys_row && hit && slot_row);
+            cf_gpu_work_make(&s, NULL, 0, n_rows, keep, seg, &c, s.nnz, &w);
+            cr_assert_eq(w.n_units, cnt.n_units);
+            cr_assert_eq(w.n_red, cnt.n_red);
+            cr_assert_eq(w.n_slots, cnt.n_slots);
+            int64_t expect_sys = 0;
+            for (int r = 0; r < n_rows; r++) expect_sys += (len[r] > 0 || keep);
+            cr_assert_eq(w.n_sys, expect_sys, "seg %lld keep %d", (long long)seg, keep);
+            /* systems are the rows in order */
+            int64_t j = 0;
+            for (int r = 0; r < n_rows; r++)
+                if (len[r] > 0 || keep) cr_assert_eq(w.sys_row[j++], r);
+            for (int64_t x = 0; x < w.n_slots; x++) slot_row[x] = -1;
+            for (int64_t u = 0; u < w.n_units; u++) {
+                const cf_gram_unit *g = &w.units[u];
+                cr_assert(g->end - g->begin <= seg && g->begin <= g->end);
+                if (u > 0) cr_assert_geq(w.units[u - 1].end - w.units[u - 1].begin, g->end - g->begin);
+                cr_assert(g->slot >= 0 && g->slot < w.n_slots);
+                cr_assert_eq(slot_row[g->slot], -1, "slot %d used twice", g->slot);
+                int row = -1;
+                if (g->slot < w.n_sys) { /* a row's own slot: Λ_row on the diagonal */
+                    row = (int)w.sys_row[g->slot];
+                    cr_assert_eq(g->lam, (float)cf_reg_lambda(c.reg, c.lambda, len[row], s.nnz));
+                } else {
+                    cr_assert_eq(g->lam, 0.0f);
+                    for (int64_t q = 0; q < w.n_red; q++)
+                        if (g->slot >= w.red[q].src && g->slot < w.red[q].src + w.red[q].count)
+                            row = (int)w.sys_row[w.red[q].dst];
+                }
+                cr_assert(row >= 0, "unit %lld in slot %d belongs to no row", (long long)u, g->slot);
+                slot_row[g->slot] = row;
+                cr_assert(g->begin >= ptr[row] && g->end <= ptr[row + 1], "unit outside its row %d", row);
+                for (int64_t e = g->begin; e < g->end; e++) hit[e]++;
+            }
+            for (int64_t e = 0; e < s.nnz; e++)
+                cr_assert_eq(hit[e], 1, "seg %lld: entry %lld covered %d times", (long long)seg,
+                             (long long)e, hit[e]);
+            for (int64_t x = 0; x < w.n_slots; x++) cr_assert_neq(slot_row[x], -1, "slot %lld unused", (long long)x);
+            /* one reduction per row with more than one segment */
+            int64_t multi = 0;
+            for (int r = 0; r < n_rows; r++) multi += len[r] > seg;
+            cr_assert_eq(w.n_red, multi);
+            free(w.units), free(w.red), free(w.sys_row), free(hit), free(slot_row);
+        }
+}
+
+/* The memory planner (host code, no device needed): batches tile each side's rows in
+ * order, each batch's work fits the budget unless it is a single row, the counts agree
+ * with the rows, the buffers are sized by the largest batch, and data that cannot fit is
+ * an error stating bytes needed and free. */
+static size_t row_work(int d, int ld, int64_t len, int64_t seg) {
+    int64_t nseg = len ? (len + seg - 1) / seg : 0;
+    return (size_t)nseg * (size_t)d * (size_t)d * 4 + (nseg ? sizeof(float *) : 0) + (size_t)ld * 4 +
+           (size_t)len * 4 + 4;
+}
+
+static void plan_case(size_t free_bytes, size_t batch_bytes, int64_t seg, int expect_multi) {
+    fixture fx;
+    fixture_make(&fx, 5);
+    cf_backend *b = calloc(1, sizeof *b);
+    cr_assert(b);
+    b->cfg = config_of(32, 1, CF_REG_WEIGHTED, 0.05);
+    b->k = 32, b->bias = 1, b->d = 33, b->ld = 36, b->nnz = fx.R.nnz;
+    b->tune.batch_bytes = batch_bytes, b->tune.segment = seg;
+    snprintf(b->name, sizeof b->name, "test device");
+    b->side[0] = (cf_gpu_side){.name = "user", .n_rows = fx.R.n_users, .n_other = fx.R.n_items,
+                               .nnz = fx.R.nnz, .h_ptr = fx.R.row_ptr};
+    b->side[1] = (cf_gpu_side){.name = "item", .n_rows = fx.R.n_items, .n_other = fx.R.n_users,
+                               .nnz = fx.R.nnz, .h_ptr = fx.R.col_ptr};
+    cf_error err = {0};
+    cr_assert_eq(cf_gpu_plan(b, free_bytes, 1 << 20, &err), CF_OK, "%s", err.msg);
+    int64_t mx_slots = 0, mx_rows = 0;
+    for (int sd = 0; sd < 2; sd++) {
+        const cf_gpu_side *S = &b->side[sd];
+        cr_assert_geq(S->n_batches, 1);
+        if (expect_multi) cr_assert_gt(S->n_batches, 1, "side %d: one batch", sd);
+        int64_t next = 0;
+        for (int k = 0; k < S->n_batches; k++) {
+            const cf_gpu_batch *bt = &S->batches[k];
+            cr_assert_eq(bt->r0, next);
+            cr_assert_gt(bt->r1, bt->r0);
+            cr_assert_eq(bt->e0, S->h_ptr[bt->r0]);
+            cr_assert_eq(bt->e1, S->h_ptr[bt->r1]);
+            size_t work = 0;
+            int64_t sys = 0, slots = 0;
+            for (int64_t r = bt->r0; r < bt->r1; r++) {
+                int64_t len = S->h_ptr[r + 1] - S->h_ptr[r];
+                work += row_work(33, 36, len, b->stats.segment);
+                sys += len > 0, slots += len ? (len + b->stats.segment - 1) / b->stats.segment : 0;
+            }
+            cr_assert_eq(bt->n_sys, sys);
+            cr_assert_eq(bt->n_slots, slots);
+            if (batch_bytes && bt->r1 - bt->r0 > 1)
+                cr_assert_leq(work, batch_bytes, "side %d batch %d: %zu bytes of work", sd, k, work);
+            if (slots > mx_slots) mx_slots = slots;
+            if (bt->r1 - bt->r0 > mx_rows) mx_rows = bt->r1 - bt->r0;
+            next = bt->r1;
+        }
+        cr_assert_eq(next, S->n_rows);
+    }
+    cr_assert_eq(b->max_slots, mx_slots);
+    cr_assert_eq(b->max_rows, mx_rows);
+    for (int sd = 0; sd < 2; sd++) free(b->side[sd].batches);
+    free(b);
+    fixture_free(&fx);
+}
+
+Test(gpu_als, planner_one_batch_when_memory_allows) { plan_case((size_t)8 << 30, 0, 0, 0); }
+Test(gpu_als, planner_many_batches_within_budget) { plan_case((size_t)8 << 30, 200 * 1024, 0, 1); }
+Test(gpu_als, planner_short_segments) { plan_case((size_t)8 << 30, 64 * 1024, 5, 1); }
+
+/* The budget comes from the free memory: with 300 MiB free, less the 64 MiB + 5 % reserve
+ * and the data, the 10 003 item Grams of d = 33 (43 MB) still fit in one batch, but at
+ * d = 257 (2.6 GB) they are cut. */
+Test(gpu_als, planner_budget_from_free_memory) {
+    fixture fx;
+    fixture_make(&fx, 5);
+    for (int big = 0; big < 2; big++) {
+        cf_backend *b = calloc(1, sizeof *b);
+        cr_assert(b);
+        int K = big ? 256 : 32;
+        b->cfg = config_of(K, 1, CF_REG_WEIGHTED, 0.05);
+        b->k = K, b->bias = 1, b->d = K + 1, b->ld = (K + 4) / 4 * 4, b->nnz = fx.R.nnz;
+        snprintf(b->name, sizeof b->name, "test device");
+        b->side[0] = (cf_gpu_side){.name = "user", .n_rows = fx.R.n_users, .nnz = fx.R.nnz, .h_ptr = fx.R.row_ptr};
+        b->side[1] = (cf_gpu_side){.name = "item", .n_rows = fx.R.n_items, .nnz = fx.R.nnz, .h_ptr = fx.R.col_ptr};
+        cf_error err = {0};
+        size_t free_bytes = (size_t)300 << 20;
+        cr_assert_eq(cf_gpu_plan(b, free_bytes, 1 << 20, &err), CF_OK, "%s", err.msg);
+        if (big) cr_assert_gt(b->side[1].n_batches, 1);
+        else cr_assert_eq(b->side[1].n_batches, 1);
+        cr_assert_leq(b->stats.work_bytes + b->stats.data_bytes, free_bytes, "work %zu data %zu",
+                      b->stats.work_bytes, b->stats.data_bytes);
+        for (int sd = 0; sd < 2; sd++) free(b->side[sd].batches);
+        free(b);
+    }
+    fixture_free(&fx);
+}
+
+Test(gpu_als, planner_reports_needed_and_free) {
+    fixture fx;
+    fixture_make(&fx, 5);
+    cf_backend *b = calloc(1, sizeof *b);
+    cr_assert(b);
+    b->cfg = config_of(32, 1, CF_REG_WEIGHTED, 0.05);
+    b->k = 32, b->bias = 1, b->d = 33, b->ld = 36, b->nnz = fx.R.nnz;
+    snprintf(b->name, sizeof b->name, "test device");
+    b->side[0] = (cf_gpu_side){.name = "user", .n_rows = fx.R.n_users, .nnz = fx.R.nnz, .h_ptr = fx.R.row_ptr};
+    b->side[1] = (cf_gpu_side){.name = "item", .n_rows = fx.R.n_items, .nnz = fx.R.nnz, .h_ptr = fx.R.col_ptr};
+    cf_error err = {0};
+    cr_assert_eq(cf_gpu_plan(b, (size_t)100 << 20, (size_t)90 << 20, &err), CF_ERR_DEVICE);
+    cr_assert(strstr(err.msg, "test device: needs ") == err.msg, "%s", err.msg);
+    cr_assert(strstr(err.msg, ", 104857600 free; try --device cpu") != NULL, "%s", err.msg);
+    long long needed = atoll(err.msg + strlen("test device: needs "));
+    cr_assert_gt(needed, 100LL << 20, "%s", err.msg);
+    free(b);
     fixture_free(&fx);
 }
 
