@@ -266,6 +266,55 @@ cf_status cf_train(const cf_dataset *ds, const cf_config *cfg, cf_progress_fn pr
 /* 1 when a GPU backend is built in and a device is usable, else 0 (fills `why`). */
 int cf_gpu_available(char *why, size_t why_len);
 
+
+/* ------------------------------------------------------------------ cross-validation */
+
+/* k-fold cross-validation over a grid of K × λ: every rating of the dataset (both
+ * parts) gets a seeded fold; for each cell and fold f the cell is trained with
+ * cf_train on the other folds and scored by the RMSE on fold f. */
+typedef struct cf_cv_options {
+    const int32_t *factors; /* the K axis, strictly increasing, n_factors ≥ 1 values */
+    int32_t n_factors;
+    const double *lambdas;  /* the λ axis, strictly increasing, n_lambdas ≥ 1 values */
+    int32_t n_lambdas;
+    int32_t folds;          /* F ≥ 2, default 5 */
+    uint64_t seed;          /* seed of the fold assignment, default 42 */
+    int refit;              /* 1: train the best cell on all the data into result.model (default 1) */
+    /* Called after each fold of each cell (may be NULL): il, ik index the grid. */
+    void (*on_fold)(int32_t il, int32_t ik, int32_t fold, double rmse, void *user);
+    void *user;
+} cf_cv_options;
+
+void cf_cv_options_default(cf_cv_options *opt);
+
+typedef struct cf_cv_result {
+    int32_t n_factors, n_lambdas, folds;
+    double *fold_rmse;   /* [(il·n_factors + ik)·folds + f]: validation RMSE of fold f */
+    double *mean, *std;  /* [il·n_factors + ik]: mean and sample std (n−1) over the folds */
+    int32_t best_l, best_k; /* indices of the cell of least mean RMSE (first on ties) */
+    int border;          /* 1: the best cell is on the grid's border (see cf_cv_pick_best) */
+    cf_model *model;     /* the refit of the best cell on all the data (NULL without refit) */
+    cf_train_report refit_report;
+} cf_cv_result;
+
+/* Fold of each of n ratings: a seeded permutation dealt round-robin, so fold sizes
+ * differ by at most one. `fold` has room for n. */
+cf_status cf_cv_folds(int64_t n, int32_t folds, uint64_t seed, int32_t *fold, cf_error *err);
+
+/* The argmin of mean[il·n_factors + ik] (first on ties) into *best_l, *best_k; returns
+ * 1 when it lies on the border of an axis with more than one value (its K or λ is the
+ * axis' first or last value: "enlarge the grid"), else 0. */
+int cf_cv_pick_best(const double *mean, int32_t n_lambdas, int32_t n_factors, int32_t *best_l,
+                    int32_t *best_k);
+
+/* Runs the grid with `base` for every other setting (its factors and lambda are
+ * replaced per cell). On success `res` owns arrays to release with cf_cv_result_free. */
+cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_options *opt,
+                    cf_cv_result *res, cf_error *err);
+
+/* Frees the arrays and the model; accepts NULL and a zeroed result. */
+void cf_cv_result_free(cf_cv_result *res);
+
 #ifdef __cplusplus
 }
 #endif

@@ -20,6 +20,7 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2 };
  * int cmd_NAME(int argc, char **argv) (argv[0] is the subcommand's name). */
 #define CLI_COMMANDS(X)                                                                  \
     X(train, "train a model on a ratings file, report held-out RMSE, save it")           \
+    X(cv, "k-fold cross-validation over a grid of K × lambda, refit the best cell")      \
     X(eval, "RMSE and MAE of a saved model on a ratings file")                           \
     X(predict, "predicted ratings for a file of (user, item) pairs")                     \
     X(recommend, "top-N items for one user")                                             \

@@ -1,0 +1,420 @@
+/*
+ * cmd_cv.c — `cufactor cv DATA --grid factors=... --grid lambda=...`: k-fold
+ * cross-validation over a grid of K × λ (cf_cv_run). Prints one line per cell and fold
+ * to stderr, then a table of mean ± std validation RMSE (rows λ, columns K), the best
+ * cell and a warning when it lies on the border of the grid; or one JSON object with
+ * --json. --svg writes a heatmap of the table (atomically), --model saves the refit of
+ * the best cell on all the data.
+ *
+ * --grid may be given twice (once per axis), which the option parser of args.c does
+ * not allow for one option: the --grid arguments are taken out of argv before it.
+ */
+#include "args.h"
+#include "cli.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { GRID_MAX = 64 };
+
+typedef struct grid {
+    int32_t factors[GRID_MAX];
+    int n_factors;
+    double lambdas[GRID_MAX];
+    int n_lambdas;
+} grid;
+
+static int cmp_i32(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+static int cmp_dbl(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Parses "factors=8,16" or "lambda=0.01,0.1" into g (values sorted). 0 ok, else
+ * writes a message into msg and returns -1. */
+static int parse_grid(const char *text, grid *g, char *msg, size_t msg_len) {
+    const char *eq = strchr(text, '=');
+    if (!eq || eq == text || !eq[1]) {
+        snprintf(msg, msg_len, "--grid %s: expected AXIS=V1,V2,... with AXIS factors or lambda", text);
+        return -1;
+    }
+    size_t name_len = (size_t)(eq - text);
+    int is_k;
+    if (name_len == 7 && strncmp(text, "factors", 7) == 0) is_k = 1;
+    else if (name_len == 6 && strncmp(text, "lambda", 6) == 0) is_k = 0;
+    else {
+        snprintf(msg, msg_len, "--grid %s: unknown axis '%.*s' (factors or lambda)", text, (int)name_len, text);
+        return -1;
+    }
+    if ((is_k ? g->n_factors : g->n_lambdas) > 0) {
+        snprintf(msg, msg_len, "--grid %.*s given twice", (int)name_len, text);
+        return -1;
+    }
+    int n = 0;
+    const char *p = eq + 1;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char buf[64];
+        if (len == 0 || len >= sizeof buf) {
+            snprintf(msg, msg_len, "--grid %s: empty or overlong value", text);
+            return -1;
+        }
+        memcpy(buf, p, len);
+        buf[len] = 0;
+        if (n >= GRID_MAX) {
+            snprintf(msg, msg_len, "--grid %s: more than %d values", text, GRID_MAX);
+            return -1;
+        }
+        if (is_k) {
+            int64_t v;
+            if (cli_parse_i64(buf, &v) != 0 || v < 1 || v > 100000) {
+                snprintf(msg, msg_len, "--grid %s: '%s' is not a factor count in [1, 100000]", text, buf);
+                return -1;
+            }
+            g->factors[n++] = (int32_t)v;
+        } else {
+            double v;
+            if (cli_parse_double(buf, &v) != 0 || !(v >= 0)) {
+                snprintf(msg, msg_len, "--grid %s: '%s' is not a lambda ≥ 0", text, buf);
+                return -1;
+            }
+            g->lambdas[n++] = v;
+        }
+        if (!comma) break;
+        p = comma + 1;
+    }
+    if (is_k) qsort(g->factors, (size_t)n, sizeof *g->factors, cmp_i32), g->n_factors = n;
+    else qsort(g->lambdas, (size_t)n, sizeof *g->lambdas, cmp_dbl), g->n_lambdas = n;
+    for (int j = 1; j < n; j++)
+        if (is_k ? g->factors[j] == g->factors[j - 1] : g->lambdas[j] == g->lambdas[j - 1]) {
+            snprintf(msg, msg_len, "--grid %s: a value is repeated", text);
+            return -1;
+        }
+    return 0;
+}
+
+typedef struct fold_log {
+    const grid *g;
+    int32_t folds;
+    int quiet;
+} fold_log;
+
+static void on_fold(int32_t il, int32_t ik, int32_t fold, double rmse, void *user) {
+    const fold_log *lg = user;
+    if (lg->quiet) return;
+    fprintf(stderr, "cv: K=%-5d lambda=%-8g fold %d/%d  validation RMSE %.6f\n", (int)lg->g->factors[ik],
+            lg->g->lambdas[il], (int)fold + 1, (int)lg->folds, rmse);
+}
+
+/* ---- SVG heatmap: one rect per cell on a green (low) → red (high) ramp. */
+static void ramp(double t, int *r, int *g, int *b) {
+    if (!(t >= 0)) t = 0;
+    if (t > 1) t = 1;
+    /* green (46,160,67) → yellow (250,220,80) → red (214,39,40) */
+    double r0, g0, b0, r1, g1, b1, s;
+    if (t < 0.5) r0 = 46, g0 = 160, b0 = 67, r1 = 250, g1 = 220, b1 = 80, s = t / 0.5;
+    else r0 = 250, g0 = 220, b0 = 80, r1 = 214, g1 = 39, b1 = 40, s = (t - 0.5) / 0.5;
+    *r = (int)lround(r0 + (r1 - r0) * s), *g = (int)lround(g0 + (g1 - g0) * s), *b = (int)lround(b0 + (b1 - b0) * s);
+}
+
+static int write_svg(const char *path, const grid *gr, const cf_cv_result *res, cf_error *err) {
+    cli_out o;
+    if (cli_out_open(&o, path, err) != 0) return -1;
+    FILE *f = o.f;
+    const int cw = 90, ch = 40, left = 90, top = 50;
+    int w = left + cw * gr->n_factors + 20, h = top + ch * gr->n_lambdas + 50;
+    double lo = INFINITY, hi = -INFINITY;
+    for (int c = 0; c < gr->n_factors * gr->n_lambdas; c++) {
+        if (res->mean[c] < lo) lo = res->mean[c];
+        if (res->mean[c] > hi) hi = res->mean[c];
+    }
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
+               "font-size=\"12\">\n", w, h);
+    fprintf(f, "<text x=\"%d\" y=\"20\" font-size=\"14\">mean validation RMSE, %d-fold CV</text>\n", left,
+            (int)res->folds);
+    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">K</text>\n", left + cw * gr->n_factors / 2, h - 10);
+    fprintf(f, "<text x=\"15\" y=\"%d\" text-anchor=\"middle\" transform=\"rotate(-90 15 %d)\">λ</text>\n",
+            top + ch * gr->n_lambdas / 2, top + ch * gr->n_lambdas / 2);
+    for (int k = 0; k < gr->n_factors; k++)
+        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%d</text>\n", left + cw * k + cw / 2,
+                top + ch * gr->n_lambdas + 18, (int)gr->factors[k]);
+    for (int l = 0; l < gr->n_lambdas; l++) {
+        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%g</text>\n", left - 8, top + ch * l + ch / 2 + 4,
+                gr->lambdas[l]);
+        for (int k = 0; k < gr->n_factors; k++) {
+            double v = res->mean[l * gr->n_factors + k];
+            int r, g, b;
+            ramp(hi > lo ? (v - lo) / (hi - lo) : 0.0, &r, &g, &b);
+            fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"rgb(%d,%d,%d)\"/>\n", left + cw * k,
+                    top + ch * l, cw, ch, r, g, b);
+            fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%.4f</text>\n", left + cw * k + cw / 2,
+                    top + ch * l + ch / 2 + 4, v);
+        }
+    }
+    /* the best cell outlined (a polyline, so that the file holds exactly one rect per cell) */
+    int bx = left + cw * res->best_k, by = top + ch * res->best_l;
+    fprintf(f, "<polyline points=\"%d,%d %d,%d %d,%d %d,%d %d,%d\" fill=\"none\" stroke=\"black\" "
+               "stroke-width=\"3\"/>\n", bx, by, bx + cw, by, bx + cw, by + ch, bx, by + ch, bx, by);
+    fprintf(f, "</svg>\n");
+    return cli_out_commit(&o, err);
+}
+
+int cmd_cv(int argc, char **argv) {
+    cf_config cfg;
+    cf_config_default(&cfg);
+    cf_read_options ropt;
+    cf_read_options_default(&ropt);
+    cf_cv_options cvo;
+    cf_cv_options_default(&cvo);
+    cvo.seed = cfg.seed;
+
+    const char *model_path = NULL, *svg_path = NULL, *grid_help = NULL;
+    int json = 0, quiet = 0;
+    int format = (int)ropt.format, algo = (int)cfg.algo, reg = (int)cfg.reg, device = (int)cfg.device;
+    int lr_schedule = (int)cfg.lr_schedule, schedule = (int)cfg.schedule, optimizer = (int)cfg.optimizer;
+
+    cli_opt opts[] = {
+        {.kind = CLI_SECTION, .name = "grid"},
+        {.name = "grid", .kind = CLI_STR, .dest = &grid_help, .metavar = "AXIS=V,...", .no_default = 1,
+         .help = "factors=8,16,32 or lambda=0.01,0.1 (give both; required)"},
+        {.name = "folds", .kind = CLI_I32, .dest = &cvo.folds, .metavar = "F", .lo = 2, .hi = 1000,
+         .help = "number of folds"},
+        {.kind = CLI_SECTION, .name = "data"},
+        {.name = "format", .kind = CLI_CHOICE, .dest = &format, .choices = cli_format_names,
+         .help = "input format (auto: Matrix Market if the banner says so, else delimited)"},
+        {.name = "skip-bad-lines", .kind = CLI_FLAG, .dest = &ropt.skip_bad_lines, .flag_value = 1,
+         .help = "skip and count malformed lines instead of failing"},
+        {.kind = CLI_SECTION, .name = "model (every cell)"},
+        {.name = "algo", .kind = CLI_CHOICE, .dest = &algo, .choices = cli_algo_names(), .help = "algorithm"},
+        {.name = "iters", .kind = CLI_I32, .dest = &cfg.iters, .metavar = "N",
+         .help = "iterations (ALS sweeps, epochs)"},
+        {.name = "reg", .kind = CLI_CHOICE, .dest = &reg, .choices = cli_reg_names(),
+         .help = "λ weighting: plain λ, weighted λ·n_row, mean λ·|Ω|"},
+        {.name = "no-bias", .kind = CLI_FLAG, .dest = &cfg.bias, .flag_value = 0,
+         .help = "no μ, b_u, b_i: r̂ = p_u·q_i (biases are on by default)"},
+        {.name = "tol", .kind = CLI_DOUBLE, .dest = &cfg.tol, .metavar = "T",
+         .help = "stop when the relative objective change is below T (0 = off)"},
+        {.name = "init-scale", .kind = CLI_DOUBLE, .dest = &cfg.init_scale, .metavar = "S",
+         .help = "initial factors ~ N(0, S²/K)"},
+        {.name = "seed", .kind = CLI_U64, .dest = &cfg.seed, .metavar = "S",
+         .help = "seed of the initialization and of the folds"},
+        {.kind = CLI_SECTION, .name = "gradient methods (sgd, gd, minibatch, alsgd)"},
+        {.name = "lr", .kind = CLI_DOUBLE, .dest = &cfg.lr, .metavar = "E", .help = "learning rate η_0"},
+        {.name = "lr-schedule", .kind = CLI_CHOICE, .dest = &lr_schedule, .choices = cli_lr_schedule_names,
+         .help = "constant, or η_t = η_0/(1 + β t^1.5)"},
+        {.name = "lr-decay", .kind = CLI_DOUBLE, .dest = &cfg.lr_decay, .metavar = "B",
+         .help = "β of the invscale schedule"},
+        {.name = "schedule", .kind = CLI_CHOICE, .dest = &schedule, .choices = cli_schedule_names,
+         .help = "SGD order of updates"},
+        {.name = "blocks", .kind = CLI_I32, .dest = &cfg.blocks, .metavar = "B",
+         .help = "B×B blocks of the blocks schedule"},
+        {.name = "batch", .kind = CLI_I64, .dest = &cfg.batch, .metavar = "N", .help = "mini-batch size"},
+        {.name = "optimizer", .kind = CLI_CHOICE, .dest = &optimizer, .choices = cli_optimizer_names,
+         .help = "gradient step rule"},
+        {.name = "inner", .kind = CLI_I32, .dest = &cfg.inner, .metavar = "L",
+         .help = "gradient steps per block (alsgd)"},
+        {.kind = CLI_SECTION, .name = "execution"},
+        {.name = "device", .kind = CLI_CHOICE, .dest = &device, .choices = cli_device_names(),
+         .help = "auto: the GPU when usable, else the CPU with a notice"},
+        {.name = "gpu-id", .kind = CLI_I32, .dest = &cfg.gpu_id, .metavar = "N", .help = "CUDA device number"},
+        {.name = "threads", .kind = CLI_I32, .dest = &cfg.threads, .metavar = "T",
+         .help = "CPU threads (0 = all cores)"},
+        {.kind = CLI_SECTION, .name = "output"},
+        {.name = "model", .kind = CLI_STR, .dest = &model_path, .metavar = "OUT",
+         .help = "save the refit of the best cell on all the data here (.cfm)"},
+        {.name = "svg", .kind = CLI_STR, .dest = &svg_path, .metavar = "FILE",
+         .help = "write a heatmap of the mean validation RMSE (written atomically)"},
+        {.name = "json", .kind = CLI_FLAG, .dest = &json, .flag_value = 1,
+         .help = "print one JSON object to stdout instead of the table"},
+        {.name = "quiet", .kind = CLI_FLAG, .dest = &quiet, .flag_value = 1,
+         .help = "print nothing to stderr but errors"},
+    };
+    static const char *const positional[] = {"DATA", NULL};
+    cli_spec spec = {
+        .cmd = "cv",
+        .args = "DATA --grid factors=K1,K2,... --grid lambda=L1,L2,... [options]",
+        .summary = "k-fold cross-validation over a grid of K × λ: every rating of DATA is put in one of F\n"
+                   "seeded folds; each cell is trained F times on F−1 folds and scored by the RMSE on the\n"
+                   "fold left out. Prints the mean and std per cell, the best cell, then refits it on all\n"
+                   "the data (saved with --model).",
+        .positional = positional,
+        .opts = opts,
+        .n_opts = (int)(sizeof opts / sizeof *opts),
+        .notes = "The std is the sample standard deviation over the folds. When the best cell has the\n"
+                 "smallest or largest K or λ of its axis, the optimum may lie outside: enlarge the grid.",
+    };
+
+    /* take the --grid arguments out of argv (they may repeat) */
+    char **rest = malloc(((size_t)argc + 1) * sizeof *rest);
+    const char **grid_args = malloc(((size_t)argc + 1) * sizeof *grid_args);
+    if (!rest || !grid_args) {
+        free(rest);
+        free(grid_args);
+        return cli_failf("out of memory");
+    }
+    int n_rest = 0, n_grid = 0, ended = 0;
+    for (int a = 0; a < argc; a++) {
+        if (a > 0 && !ended && strcmp(argv[a], "--") == 0) ended = 1;
+        if (a > 0 && !ended && strcmp(argv[a], "--grid") == 0) {
+            if (a + 1 >= argc) {
+                free(rest);
+                free(grid_args);
+                return cli_usage_error(&spec, "--grid needs a value");
+            }
+            grid_args[n_grid++] = argv[++a];
+        } else if (a > 0 && !ended && strncmp(argv[a], "--grid=", 7) == 0) {
+            grid_args[n_grid++] = argv[a] + 7;
+        } else {
+            rest[n_rest++] = argv[a];
+        }
+    }
+    rest[n_rest] = NULL;
+    const char *data = NULL;
+    int rc = cli_parse(&spec, n_rest, rest, &data);
+    free(rest);
+    if (rc >= 0) {
+        free(grid_args);
+        return rc;
+    }
+    grid g;
+    memset(&g, 0, sizeof g);
+    char msg[256];
+    for (int j = 0; j < n_grid; j++)
+        if (parse_grid(grid_args[j], &g, msg, sizeof msg) != 0) {
+            free(grid_args);
+            return cli_usage_error(&spec, "%s", msg);
+        }
+    free(grid_args);
+    if (g.n_factors == 0 || g.n_lambdas == 0)
+        return cli_usage_error(&spec, "give both --grid factors=... and --grid lambda=...");
+
+    ropt.format = (cf_format)format;
+    cfg.algo = (cf_algo)algo;
+    cfg.reg = (cf_reg)reg;
+    cfg.device = (cf_device)device;
+    cfg.lr_schedule = (cf_lr_schedule)lr_schedule;
+    cfg.schedule = (cf_sgd_schedule)schedule;
+    cfg.optimizer = (cf_optimizer)optimizer;
+    cvo.seed = cfg.seed;
+    cvo.factors = g.factors, cvo.n_factors = g.n_factors;
+    cvo.lambdas = g.lambdas, cvo.n_lambdas = g.n_lambdas;
+    cf_error err = {0};
+    for (int l = 0; l < g.n_lambdas; l++)
+        for (int k = 0; k < g.n_factors; k++) {
+            cf_config c = cfg;
+            c.factors = g.factors[k], c.lambda = g.lambdas[l];
+            if (cf_config_validate(&c, &err) != CF_OK) return cli_usage_error(&spec, "%s", err.msg);
+        }
+    if (cli_check_device(cfg.device) != CLI_EXIT_OK) return CLI_EXIT_ERROR;
+    if (model_path && cli_check_writable(model_path, "--model") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
+    if (svg_path && cli_check_writable(svg_path, "--svg") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
+
+    cf_dataset *ds = NULL;
+    cf_cv_result res;
+    memset(&res, 0, sizeof res);
+    cf_read_report rrep;
+    if (cf_dataset_read(data, &ropt, &ds, &rrep, &err) != CF_OK) goto fail;
+    if (!quiet) cli_print_read("read", data, &rrep);
+    if (!quiet) {
+        cli_device_notice(cfg.device, stderr, "");
+        fprintf(stderr, "cv: %s, %d folds (seed %llu), %d×%d cells, %d iterations, %s λ, bias %s\n",
+                cf_algo_name(cfg.algo), (int)cvo.folds, (unsigned long long)cvo.seed, g.n_lambdas, g.n_factors,
+                (int)cfg.iters, cf_reg_name(cfg.reg), cfg.bias ? "on" : "off");
+    }
+    fold_log lg = {.g = &g, .folds = cvo.folds, .quiet = quiet};
+    cvo.on_fold = on_fold, cvo.user = &lg;
+    double t0 = cli_now();
+    if (cf_cv_run(ds, &cfg, &cvo, &res, &err) != CF_OK) goto fail;
+    double secs = cli_now() - t0;
+    if (model_path && cf_model_save(res.model, model_path, &err) != CF_OK) goto fail;
+    if (svg_path && write_svg(svg_path, &g, &res, &err) != 0) goto fail;
+
+    int bk = g.factors[res.best_k];
+    double bl = g.lambdas[res.best_l];
+    double bmean = res.mean[res.best_l * g.n_factors + res.best_k];
+    double bstd = res.std[res.best_l * g.n_factors + res.best_k];
+    if (json) {
+        int first = 1;
+        FILE *o = stdout;
+        fputc('{', o);
+        json_key(o, &first, "data"), json_string(o, data);
+        json_key(o, &first, "algo"), json_string(o, cf_algo_name(cfg.algo));
+        json_key(o, &first, "folds"), fprintf(o, "%d", (int)cvo.folds);
+        json_key(o, &first, "seed"), fprintf(o, "%llu", (unsigned long long)cvo.seed);
+        json_key(o, &first, "iters"), fprintf(o, "%d", (int)cfg.iters);
+        json_key(o, &first, "reg"), json_string(o, cf_reg_name(cfg.reg));
+        json_key(o, &first, "factors"), fputc('[', o);
+        for (int k = 0; k < g.n_factors; k++) fprintf(o, "%s%d", k ? "," : "", (int)g.factors[k]);
+        fputc(']', o);
+        json_key(o, &first, "lambda"), fputc('[', o);
+        for (int l = 0; l < g.n_lambdas; l++) fputs(l ? "," : "", o), json_number(o, g.lambdas[l]);
+        fputc(']', o);
+        json_key(o, &first, "cells"), fputc('[', o);
+        for (int l = 0; l < g.n_lambdas; l++)
+            for (int k = 0; k < g.n_factors; k++) {
+                int c = l * g.n_factors + k, f2 = 1;
+                fputs(c ? ",{" : "{", o);
+                json_key(o, &f2, "factors"), fprintf(o, "%d", (int)g.factors[k]);
+                json_key(o, &f2, "lambda"), json_number(o, g.lambdas[l]);
+                json_key(o, &f2, "mean_rmse"), json_number(o, res.mean[c]);
+                json_key(o, &f2, "std_rmse"), json_number(o, res.std[c]);
+                json_key(o, &f2, "fold_rmse"), fputc('[', o);
+                for (int f = 0; f < res.folds; f++)
+                    fputs(f ? "," : "", o), json_number(o, res.fold_rmse[(int64_t)c * res.folds + f]);
+                fputs("]}", o);
+            }
+        fputc(']', o);
+        json_key(o, &first, "best"), fputc('{', o);
+        {
+            int f2 = 1;
+            json_key(o, &f2, "factors"), fprintf(o, "%d", bk);
+            json_key(o, &f2, "lambda"), json_number(o, bl);
+            json_key(o, &f2, "mean_rmse"), json_number(o, bmean);
+            json_key(o, &f2, "std_rmse"), json_number(o, bstd);
+        }
+        fputc('}', o);
+        json_key(o, &first, "border"), fputs(res.border ? "true" : "false", o);
+        json_key(o, &first, "refit_train_rmse"), json_number(o, res.refit_report.train_rmse);
+        json_key(o, &first, "seconds"), json_number(o, secs);
+        json_key(o, &first, "model"), json_string(o, model_path);
+        json_key(o, &first, "svg"), json_string(o, svg_path);
+        fputs("}\n", o);
+    } else {
+        printf("mean ± std validation RMSE, %d-fold CV (%s, %d iterations)\n", (int)cvo.folds,
+               cf_algo_name(cfg.algo), (int)cfg.iters);
+        printf("%-10s", "lambda\\K");
+        for (int k = 0; k < g.n_factors; k++) printf("  %19d", (int)g.factors[k]);
+        putchar('\n');
+        for (int l = 0; l < g.n_lambdas; l++) {
+            printf("%-10g", g.lambdas[l]);
+            for (int k = 0; k < g.n_factors; k++) {
+                int c = l * g.n_factors + k;
+                printf("  %c%.6f ± %.6f", (l == res.best_l && k == res.best_k) ? '*' : ' ', res.mean[c], res.std[c]);
+            }
+            putchar('\n');
+        }
+        printf("best        K=%d lambda=%g: RMSE %.6f ± %.6f\n", bk, bl, bmean, bstd);
+        if (res.border) printf("warning     the best cell is on the border of the grid: enlarge the grid\n");
+        printf("refit       K=%d lambda=%g on all %lld ratings: train RMSE %.6f\n", bk, bl,
+               (long long)res.refit_report.n_train, res.refit_report.train_rmse);
+        printf("seconds     %.3f\n", secs);
+        printf("model       %s\n", model_path ? model_path : "not saved (use --model OUT)");
+        if (svg_path) printf("heatmap     %s\n", svg_path);
+    }
+    fflush(stdout);
+    cf_cv_result_free(&res);
+    cf_dataset_destroy(&ds);
+    return CLI_EXIT_OK;
+
+fail:
+    cf_cv_result_free(&res);
+    cf_dataset_destroy(&ds);
+    return cli_fail(&err);
+}

@@ -1,0 +1,163 @@
+/*
+ * cv.c — k-fold cross-validation over a grid of K × λ (cf_cv_run).
+ *
+ * Folds: the n ratings of the dataset (both parts) are permuted with a seeded
+ * Fisher–Yates shuffle and dealt round-robin, rating perm[j] to fold j mod F, so every
+ * rating is in exactly one fold and fold sizes differ by at most one.
+ *
+ * For each cell (λ_l, K_k) and fold f, cf_train runs on a view of the dataset that
+ * shares its ratings and ID maps but has its own part flags (fold f = test part, the
+ * other folds = training part); the validation RMSE of the cell and fold is the
+ * trainer's test RMSE (validation pairs whose user or item has no training rating in
+ * that fold are predicted with μ and the known bias, as in cf_train). The cell's score
+ * is the mean over the folds, with the sample standard deviation
+ *     s = sqrt( Σ_f (rmse_f − mean)² / (F − 1) ).
+ * The best cell is the argmin of the mean; it is "on the border" when its K or λ is the
+ * first or last value of an axis that has more than one value. The best cell is then
+ * refit on all the ratings (no test part).
+ */
+#include "common.h"
+#include "dataset.h"
+
+#include <math.h>
+#include <string.h>
+
+void cf_cv_options_default(cf_cv_options *opt) {
+    memset(opt, 0, sizeof *opt);
+    opt->folds = 5;
+    opt->seed = 42;
+    opt->refit = 1;
+}
+
+cf_status cf_cv_folds(int64_t n, int32_t folds, uint64_t seed, int32_t *fold, cf_error *err) {
+    if (folds < 2) return cf_fail(err, CF_ERR_INVALID, "folds %d: must be at least 2", (int)folds);
+    if (n < folds)
+        return cf_fail(err, CF_ERR_INVALID, "%lld ratings cannot fill %d folds", (long long)n, (int)folds);
+    int64_t *perm = cf_malloc((size_t)n * sizeof *perm, err, "cv folds");
+    if (!perm) return CF_ERR_NOMEM;
+    for (int64_t j = 0; j < n; j++) perm[j] = j;
+    cf_rng rng;
+    cf_rng_seed(&rng, seed ^ 0xcf0f01d5ULL);
+    for (int64_t j = n - 1; j > 0; j--) {
+        int64_t s = (int64_t)cf_rng_below(&rng, (uint64_t)(j + 1));
+        int64_t t = perm[j];
+        perm[j] = perm[s];
+        perm[s] = t;
+    }
+    for (int64_t j = 0; j < n; j++) fold[perm[j]] = (int32_t)(j % folds);
+    free(perm);
+    return CF_OK;
+}
+
+int cf_cv_pick_best(const double *mean, int32_t n_lambdas, int32_t n_factors, int32_t *best_l,
+                    int32_t *best_k) {
+    int32_t bl = 0, bk = 0;
+    double best = INFINITY;
+    for (int32_t l = 0; l < n_lambdas; l++)
+        for (int32_t k = 0; k < n_factors; k++) {
+            double v = mean[(int64_t)l * n_factors + k];
+            if (v < best) best = v, bl = l, bk = k;
+        }
+    *best_l = bl, *best_k = bk;
+    int on_k = n_factors > 1 && (bk == 0 || bk == n_factors - 1);
+    int on_l = n_lambdas > 1 && (bl == 0 || bl == n_lambdas - 1);
+    return on_k || on_l;
+}
+
+void cf_cv_result_free(cf_cv_result *res) {
+    if (!res) return;
+    free(res->fold_rmse);
+    free(res->mean);
+    free(res->std);
+    cf_model_destroy(&res->model);
+    memset(res, 0, sizeof *res);
+}
+
+static cf_status check_options(const cf_cv_options *opt, cf_error *err) {
+    if (!opt->factors || opt->n_factors < 1)
+        return cf_fail(err, CF_ERR_INVALID, "cv grid: no factors (K) values");
+    if (!opt->lambdas || opt->n_lambdas < 1)
+        return cf_fail(err, CF_ERR_INVALID, "cv grid: no lambda values");
+    for (int32_t k = 1; k < opt->n_factors; k++)
+        if (!(opt->factors[k] > opt->factors[k - 1]))
+            return cf_fail(err, CF_ERR_INVALID, "cv grid: factors must be strictly increasing (%d after %d)",
+                           (int)opt->factors[k], (int)opt->factors[k - 1]);
+    for (int32_t l = 1; l < opt->n_lambdas; l++)
+        if (!(opt->lambdas[l] > opt->lambdas[l - 1]))
+            return cf_fail(err, CF_ERR_INVALID, "cv grid: lambda must be strictly increasing (%g after %g)",
+                           opt->lambdas[l], opt->lambdas[l - 1]);
+    if (opt->folds < 2) return cf_fail(err, CF_ERR_INVALID, "cv folds %d: must be at least 2", (int)opt->folds);
+    return CF_OK;
+}
+
+cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_options *opt,
+                    cf_cv_result *res, cf_error *err) {
+    memset(res, 0, sizeof *res);
+    cf_status st = check_options(opt, err);
+    if (st) return st;
+    /* every cell's configuration must be valid before any training */
+    for (int32_t l = 0; l < opt->n_lambdas; l++)
+        for (int32_t k = 0; k < opt->n_factors; k++) {
+            cf_config c = *base;
+            c.factors = opt->factors[k], c.lambda = opt->lambdas[l];
+            if ((st = cf_config_validate(&c, err))) return st;
+        }
+    int64_t n = ds->all.n;
+    int32_t F = opt->folds, NL = opt->n_lambdas, NK = opt->n_factors;
+    int64_t cells = (int64_t)NL * NK;
+    int32_t *fold = cf_malloc((size_t)(n > 0 ? n : 1) * sizeof *fold, err, "cv folds");
+    uint8_t *mask = cf_calloc((size_t)(ds->all.cap > 0 ? ds->all.cap : 1), 1, err, "cv part flags");
+    res->fold_rmse = cf_malloc((size_t)(cells * F) * sizeof(double), err, "cv results");
+    res->mean = cf_malloc((size_t)cells * sizeof(double), err, "cv results");
+    res->std = cf_malloc((size_t)cells * sizeof(double), err, "cv results");
+    if (!fold || !mask || !res->fold_rmse || !res->mean || !res->std) {
+        st = CF_ERR_NOMEM;
+        goto fail;
+    }
+    res->n_factors = NK, res->n_lambdas = NL, res->folds = F;
+    if ((st = cf_cv_folds(n, F, opt->seed, fold, err))) goto fail;
+
+    /* a view sharing ds's ratings and maps, with its own part flags */
+    cf_dataset view = *ds;
+    view.is_test = mask;
+    for (int32_t f = 0; f < F; f++) {
+        for (int64_t j = 0; j < n; j++) mask[j] = fold[j] == f;
+        for (int32_t l = 0; l < NL; l++)
+            for (int32_t k = 0; k < NK; k++) {
+                cf_config c = *base;
+                c.factors = opt->factors[k], c.lambda = opt->lambdas[l];
+                cf_model *m = NULL;
+                cf_train_report rep;
+                if ((st = cf_train(&view, &c, NULL, NULL, &m, &rep, err))) goto fail;
+                cf_model_destroy(&m);
+                res->fold_rmse[((int64_t)l * NK + k) * F + f] = rep.test_rmse;
+                if (opt->on_fold) opt->on_fold(l, k, f, rep.test_rmse, opt->user);
+            }
+    }
+    for (int64_t c = 0; c < cells; c++) {
+        const double *r = res->fold_rmse + c * F;
+        double s = 0;
+        for (int32_t f = 0; f < F; f++) s += r[f];
+        double mean = s / F, v = 0;
+        for (int32_t f = 0; f < F; f++) v += (r[f] - mean) * (r[f] - mean);
+        res->mean[c] = mean;
+        res->std[c] = sqrt(v / (F - 1));
+    }
+    res->border = cf_cv_pick_best(res->mean, NL, NK, &res->best_l, &res->best_k);
+
+    if (opt->refit) {
+        memset(mask, 0, (size_t)(ds->all.cap > 0 ? ds->all.cap : 1));
+        cf_config c = *base;
+        c.factors = opt->factors[res->best_k], c.lambda = opt->lambdas[res->best_l];
+        if ((st = cf_train(&view, &c, NULL, NULL, &res->model, &res->refit_report, err))) goto fail;
+    }
+    free(fold);
+    free(mask);
+    return CF_OK;
+
+fail:
+    free(fold);
+    free(mask);
+    cf_cv_result_free(res);
+    return st;
+}
