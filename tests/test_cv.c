@@ -1,0 +1,349 @@
+/* test_cv.c — k-fold cross-validation (cf_cv_run) through the public API: the fold
+ * assignment, the per-cell means against folds retrained here with cf_train, the
+ * argmin and border logic, the refit; and `cufactor cv` through the real binary.
+ *
+ * Data: cf_generate, 3000 ratings (250 users × 120 items, planted rank 3, σ = 0.3);
+ * grid K ∈ {2, 4} × λ ∈ {0.05, 0.5}, 3 folds, 3 ALS sweeps on one CPU thread. */
+#include <criterion/criterion.h>
+
+#include "cufactor.h"
+#include "dataset.h"
+#include "helpers.h"
+
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { N_RATINGS = 3000, FOLDS = 3 };
+static const int32_t KS[2] = {2, 4};
+static const double LS[2] = {0.05, 0.5};
+
+static cf_dataset *make_data(void) {
+    cf_gen_options g;
+    cf_gen_options_default(&g);
+    g.users = 250, g.items = 120, g.ratings = N_RATINGS, g.rank = 3, g.noise = 0.3, g.seed = 11;
+    cf_dataset *ds = NULL;
+    cf_error err;
+    cr_assert_eq(cf_generate(&g, &ds, &err), CF_OK, "%s", err.msg);
+    return ds;
+}
+
+static cf_config base_cfg(void) {
+    cf_config c;
+    cf_config_default(&c);
+    c.device = CF_DEVICE_CPU, c.threads = 1, c.iters = 3, c.seed = 5;
+    return c;
+}
+
+static cf_cv_options grid_opts(void) {
+    cf_cv_options o;
+    cf_cv_options_default(&o);
+    o.factors = KS, o.n_factors = 2, o.lambdas = LS, o.n_lambdas = 2, o.folds = FOLDS, o.seed = 77;
+    return o;
+}
+
+/* ------------------------------------------------------------------ folds */
+
+static void check_folds(int64_t n, int32_t F, uint64_t seed) {
+    int32_t *fold = malloc((size_t)n * sizeof *fold);
+    int64_t *size = calloc((size_t)F, sizeof *size);
+    cf_error err;
+    for (int64_t j = 0; j < n; j++) fold[j] = -1;
+    cr_assert_eq(cf_cv_folds(n, F, seed, fold, &err), CF_OK, "%s", err.msg);
+    for (int64_t j = 0; j < n; j++) {
+        cr_assert(fold[j] >= 0 && fold[j] < F, "rating %lld: fold %d", (long long)j, (int)fold[j]);
+        size[fold[j]]++;
+    }
+    int64_t lo = n, hi = 0, sum = 0;
+    for (int32_t f = 0; f < F; f++) {
+        lo = size[f] < lo ? size[f] : lo;
+        hi = size[f] > hi ? size[f] : hi;
+        sum += size[f];
+    }
+    cr_assert_eq(sum, n);
+    cr_assert_leq(hi - lo, 1, "fold sizes %lld..%lld", (long long)lo, (long long)hi);
+    cr_assert_eq(lo, n / F);
+    free(fold);
+    free(size);
+}
+
+Test(cv, folds_cover_every_rating_once_with_sizes_within_one) {
+    check_folds(3001, 3, 1);
+    check_folds(100, 7, 2);
+    check_folds(10, 10, 3);
+    check_folds(5, 2, 4);
+}
+
+Test(cv, same_seed_same_folds_other_seed_other_folds) {
+    enum { N = 2000 };
+    static int32_t a[N], b[N], c[N];
+    cf_error err;
+    cr_assert_eq(cf_cv_folds(N, 5, 9, a, &err), CF_OK);
+    cr_assert_eq(cf_cv_folds(N, 5, 9, b, &err), CF_OK);
+    cr_assert_eq(cf_cv_folds(N, 5, 10, c, &err), CF_OK);
+    cr_assert_eq(memcmp(a, b, sizeof a), 0);
+    int differ = 0;
+    for (int j = 0; j < N; j++) differ += a[j] != c[j];
+    cr_assert_gt(differ, N / 2, "only %d of %d ratings changed fold with the seed", differ, N);
+}
+
+Test(cv, folds_refuse_bad_arguments) {
+    int32_t f[4];
+    cf_error err;
+    cr_assert_eq(cf_cv_folds(4, 1, 1, f, &err), CF_ERR_INVALID);
+    cr_assert_eq(cf_cv_folds(4, 5, 1, f, &err), CF_ERR_INVALID);
+}
+
+/* ------------------------------------------------------------------ the grid */
+
+Test(cv, cell_means_equal_folds_retrained_with_cf_train, .timeout = 60) {
+    cf_dataset *ds = make_data();
+    cf_config base = base_cfg();
+    cf_cv_options o = grid_opts();
+    cf_cv_result res;
+    cf_error err;
+    cr_assert_eq(cf_cv_run(ds, &base, &o, &res, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(res.n_factors, 2);
+    cr_assert_eq(res.n_lambdas, 2);
+    cr_assert_eq(res.folds, FOLDS);
+
+    /* the folds of the run, recomputed, and a view of ds with fold f as the test part */
+    int32_t *fold = malloc(N_RATINGS * sizeof *fold);
+    cr_assert_eq(ds->all.n, N_RATINGS);
+    cr_assert_eq(cf_cv_folds(N_RATINGS, FOLDS, o.seed, fold, &err), CF_OK);
+    uint8_t *mask = calloc((size_t)ds->all.cap, 1);
+    cf_dataset view = *ds;
+    view.is_test = mask;
+    for (int l = 0; l < 2; l++)
+        for (int k = 0; k < 2; k++) {
+            double rmse[FOLDS], sum = 0;
+            for (int f = 0; f < FOLDS; f++) {
+                for (int64_t j = 0; j < N_RATINGS; j++) mask[j] = fold[j] == f;
+                cf_config c = base;
+                c.factors = KS[k], c.lambda = LS[l];
+                cf_model *m = NULL;
+                cf_train_report rep;
+                cr_assert_eq(cf_train(&view, &c, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
+                cr_assert_eq(rep.n_test, N_RATINGS / FOLDS);
+                rmse[f] = rep.test_rmse;
+                sum += rmse[f];
+                cr_assert(isfinite(rmse[f]) && rmse[f] > 0.1 && rmse[f] < 2.0, "rmse %g", rmse[f]);
+                cr_assert_eq(res.fold_rmse[(l * 2 + k) * FOLDS + f], rmse[f], "cell (%d,%d) fold %d", l, k, f);
+                cf_model_destroy(&m);
+            }
+            double mean = sum / FOLDS, v = 0;
+            for (int f = 0; f < FOLDS; f++) v += (rmse[f] - mean) * (rmse[f] - mean);
+            cr_assert_float_eq(res.mean[l * 2 + k], mean, 1e-15);
+            cr_assert_float_eq(res.std[l * 2 + k], sqrt(v / (FOLDS - 1)), 1e-15);
+        }
+    free(mask);
+    free(fold);
+
+    /* the best cell is the argmin of the means */
+    int bl = 0, bk = 0;
+    for (int l = 0; l < 2; l++)
+        for (int k = 0; k < 2; k++)
+            if (res.mean[l * 2 + k] < res.mean[bl * 2 + bk]) bl = l, bk = k;
+    cr_assert_eq(res.best_l, bl);
+    cr_assert_eq(res.best_k, bk);
+    /* a 2×2 grid: every cell is on the border */
+    cr_assert_eq(res.border, 1);
+
+    /* the refit: the best cell, trained on every rating */
+    cr_assert_not_null(res.model);
+    cf_model_info mi;
+    cf_model_info_get(res.model, &mi);
+    cr_assert_eq(mi.factors, KS[bk]);
+    cr_assert_eq(mi.config.lambda, LS[bl]);
+    cr_assert_eq(res.refit_report.n_train, N_RATINGS);
+    cr_assert_eq(res.refit_report.n_test, 0);
+    /* the dataset is left as it was: all ratings in the training part */
+    cf_dataset_info di;
+    cf_dataset_info_get(ds, &di);
+    cr_assert_eq(di.n_train, N_RATINGS);
+    cr_assert_eq(di.n_test, 0);
+
+    cf_cv_result_free(&res);
+    cf_cv_result_free(&res); /* a freed (zeroed) result is accepted again */
+    cf_cv_result_free(NULL);
+    cf_dataset_destroy(&ds);
+}
+
+Test(cv, refit_follows_the_best_cell_with_one_cell_grid) {
+    cf_dataset *ds = make_data();
+    cf_config base = base_cfg();
+    cf_cv_options o = grid_opts();
+    static const int32_t k3[1] = {3};
+    static const double l1[1] = {0.2};
+    o.factors = k3, o.n_factors = 1, o.lambdas = l1, o.n_lambdas = 1;
+    cf_cv_result res;
+    cf_error err;
+    cr_assert_eq(cf_cv_run(ds, &base, &o, &res, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(res.best_l, 0);
+    cr_assert_eq(res.best_k, 0);
+    cr_assert_eq(res.border, 0);
+    cf_model_info mi;
+    cf_model_info_get(res.model, &mi);
+    cr_assert_eq(mi.factors, 3);
+    cf_cv_result_free(&res);
+    /* without refit there is no model */
+    o.refit = 0;
+    cr_assert_eq(cf_cv_run(ds, &base, &o, &res, &err), CF_OK, "%s", err.msg);
+    cr_assert_null(res.model);
+    cf_cv_result_free(&res);
+    cf_dataset_destroy(&ds);
+}
+
+Test(cv, run_refuses_unsorted_or_empty_grids_and_bad_configs) {
+    cf_dataset *ds = make_data();
+    cf_config base = base_cfg();
+    cf_cv_options o = grid_opts();
+    cf_cv_result res;
+    cf_error err;
+    static const int32_t down[2] = {4, 2};
+    o.factors = down;
+    cr_assert_eq(cf_cv_run(ds, &base, &o, &res, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "factors"), "%s", err.msg);
+    o = grid_opts();
+    o.n_lambdas = 0;
+    cr_assert_eq(cf_cv_run(ds, &base, &o, &res, &err), CF_ERR_INVALID);
+    o = grid_opts();
+    o.folds = 1;
+    cr_assert_eq(cf_cv_run(ds, &base, &o, &res, &err), CF_ERR_INVALID);
+    o = grid_opts();
+    static const double neg[2] = {-1.0, 0.5};
+    o.lambdas = neg;
+    cr_assert_eq(cf_cv_run(ds, &base, &o, &res, &err), CF_ERR_INVALID, "%s", err.msg);
+    cr_assert_null(res.mean);
+    cf_dataset_destroy(&ds);
+}
+
+/* ------------------------------------------------------------------ argmin and border on given numbers */
+
+Test(cv, pick_best_and_border_on_given_numbers) {
+    int32_t bl, bk;
+    /* 3 λ × 3 K, least in the middle: not on the border */
+    const double mid[9] = {0.9, 0.8, 0.95, 0.85, 0.70, 0.81, 0.99, 0.9, 0.92};
+    cr_assert_eq(cf_cv_pick_best(mid, 3, 3, &bl, &bk), 0);
+    cr_assert_eq(bl, 1);
+    cr_assert_eq(bk, 1);
+    /* least at the first λ, middle K: border */
+    const double top[9] = {0.9, 0.6, 0.95, 0.85, 0.70, 0.81, 0.99, 0.9, 0.92};
+    cr_assert_eq(cf_cv_pick_best(top, 3, 3, &bl, &bk), 1);
+    cr_assert_eq(bl, 0);
+    cr_assert_eq(bk, 1);
+    /* least at the middle λ, last K: border */
+    const double right[9] = {0.9, 0.8, 0.95, 0.85, 0.70, 0.61, 0.99, 0.9, 0.92};
+    cr_assert_eq(cf_cv_pick_best(right, 3, 3, &bl, &bk), 1);
+    cr_assert_eq(bl, 1);
+    cr_assert_eq(bk, 2);
+    /* one λ (an axis of one value is never a border), K in the middle */
+    const double row[3] = {0.8, 0.7, 0.75};
+    cr_assert_eq(cf_cv_pick_best(row, 1, 3, &bl, &bk), 0);
+    cr_assert_eq(bl, 0);
+    cr_assert_eq(bk, 1);
+    /* one λ, K at the end */
+    const double row2[3] = {0.8, 0.7, 0.65};
+    cr_assert_eq(cf_cv_pick_best(row2, 1, 3, &bl, &bk), 1);
+    cr_assert_eq(bk, 2);
+    /* one K, λ in the middle; then λ last */
+    const double col[3] = {0.8, 0.7, 0.75}, col2[3] = {0.8, 0.7, 0.6};
+    cr_assert_eq(cf_cv_pick_best(col, 3, 1, &bl, &bk), 0);
+    cr_assert_eq(bl, 1);
+    cr_assert_eq(bk, 0);
+    cr_assert_eq(cf_cv_pick_best(col2, 3, 1, &bl, &bk), 1);
+    cr_assert_eq(bl, 2);
+    /* a single cell */
+    const double one[1] = {0.5};
+    cr_assert_eq(cf_cv_pick_best(one, 1, 1, &bl, &bk), 0);
+    /* ties: the first in row order */
+    const double tie[4] = {0.9, 0.5, 0.5, 0.9};
+    cf_cv_pick_best(tie, 2, 2, &bl, &bk);
+    cr_assert_eq(bl, 0);
+    cr_assert_eq(bk, 1);
+}
+
+/* ------------------------------------------------------------------ the CLI */
+
+static int run_cli(const char *dir, const char *const *args, char **out, char **errs) {
+    const char *argv[32];
+    int n = 0;
+    argv[n++] = CF_CLI_PATH;
+    for (; *args; args++) argv[n++] = *args;
+    argv[n] = NULL;
+    char *op = cf_test_path(dir, "stdout.txt"), *ep = cf_test_path(dir, "stderr.txt");
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        int fo = open(op, O_WRONLY | O_CREAT | O_TRUNC, 0644), fe = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0 || chdir(dir) != 0) _exit(127);
+        execv(CF_CLI_PATH, (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    *out = cf_test_read(op, NULL);
+    *errs = cf_test_read(ep, NULL);
+    free(op);
+    free(ep);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int count(const char *s, const char *part) {
+    int n = 0;
+    for (const char *p = strstr(s, part); p; p = strstr(p + 1, part)) n++;
+    return n;
+}
+
+Test(cv, cli_table_svg_and_usage_error, .timeout = 60) {
+    char *dir = cf_test_tmpdir();
+    cf_dataset *ds = make_data();
+    char *data = cf_test_path(dir, "d.tsv");
+    cf_error err;
+    cr_assert_eq(cf_dataset_write(ds, data, &err), CF_OK, "%s", err.msg);
+    cf_dataset_destroy(&ds);
+
+    const char *ok[] = {"cv", data, "--grid", "factors=4,2", "--grid=lambda=0.05,0.5,0.2", "--folds", "3",
+                        "--iters", "3", "--device", "cpu", "--threads", "1", "--svg", "h.svg", "--model", "m.cfm",
+                        NULL};
+    char *out, *errs;
+    int rc = run_cli(dir, ok, &out, &errs);
+    cr_assert_eq(rc, 0, "stderr: %s", errs);
+    cr_assert(strstr(out, "lambda\\K"), "%s", out);
+    cr_assert(strstr(out, "best"), "%s", out);
+    cr_assert_eq(count(out, " ± "), 1 + 6 + 1, "%s", out); /* the title, six cells, the best line */
+    /* the rows come sorted by λ although the grid was given unsorted */
+    const char *r1 = strstr(out, "\n0.05 "), *r2 = strstr(out, "\n0.2 "), *r3 = strstr(out, "\n0.5 ");
+    cr_assert(r1 && r2 && r3 && r1 < r2 && r2 < r3, "rows not sorted by lambda: %s", out);
+    cr_assert_eq(count(errs, "validation RMSE"), 6 * 3, "%s", errs);
+    char *svg_path = cf_test_path(dir, "h.svg");
+    char *svg = cf_test_read(svg_path, NULL);
+    cr_assert_not_null(svg, "no SVG written");
+    cr_assert_eq(count(svg, "<rect"), 6, "%s", svg);
+    cr_assert(strstr(svg, "</svg>"));
+    char *model_path = cf_test_path(dir, "m.cfm");
+    cf_model *m = NULL;
+    cr_assert_eq(cf_model_load(model_path, &m, &err), CF_OK, "%s", err.msg);
+    cf_model_destroy(&m);
+    free(out), free(errs), free(svg), free(svg_path), free(model_path);
+
+    const char *bad[] = {"cv", data, "--grid", "factors=2;4", "--grid", "lambda=0.1", NULL};
+    rc = run_cli(dir, bad, &out, &errs);
+    cr_assert_eq(rc, 2, "stderr: %s", errs);
+    cr_assert(strstr(errs, "--grid"), "%s", errs);
+    free(out), free(errs);
+    const char *bad2[] = {"cv", data, "--grid", "depth=2", "--grid", "lambda=0.1", NULL};
+    rc = run_cli(dir, bad2, &out, &errs);
+    cr_assert_eq(rc, 2, "stderr: %s", errs);
+    free(out), free(errs);
+
+    free(data);
+    cf_test_rmtree(dir);
+    free(dir);
+}
