@@ -79,7 +79,7 @@ typedef struct cf_config {
     cf_algo algo;          /* default ALS */
     int32_t factors;       /* K, default 32 */
     int32_t iters;         /* iterations (ALS sweeps / epochs), default 15 */
-    double lambda;         /* λ, default 0.05 (weighted), see cf_reg */
+    double lambda;         /* λ, default 0.1 (weighted), see cf_reg */
     cf_reg reg;            /* default CF_REG_WEIGHTED */
     int bias;              /* 1: r̂ = μ + b_u + b_i + p·q (default); 0: r̂ = p·q */
     double tol;            /* stop when |ΔL|/L < tol; 0 disables (default 0) */

@@ -9,7 +9,7 @@ void cf_config_default(cf_config *c) {
     c->algo = CF_ALGO_ALS;
     c->factors = 32;
     c->iters = 15;
-    c->lambda = 0.05;
+    c->lambda = 0.1;
     c->reg = CF_REG_WEIGHTED;
     c->bias = 1;
     c->tol = 0.0;

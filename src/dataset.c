@@ -66,16 +66,117 @@ int cf_dataset_push(cf_dataset *ds, uint32_t u, uint32_t i, float r, int part) {
     return 0;
 }
 
-/* Stable counting sort of positions `in[0..m)` by key[in[k]] (< nkeys) into `out`. */
-static int counting_sort(const uint32_t *in, uint32_t *out, int64_t m, const uint32_t *key,
-                         int64_t nkeys, int64_t base) {
+/* Stable counting sort of the ratings at from.. by user, moving them (one scatter
+ * pass): afterwards the range is grouped by user in index order, each user's ratings
+ * still in file order. 0 ok, -1 out of memory. */
+static int group_by_user(cf_dataset *ds, int64_t from) {
+    cf_triplets *t = &ds->all;
+    int64_t m = t->n - from, nkeys = cf_idmap_size(ds->users);
     int64_t *cnt = calloc((size_t)nkeys + 1, sizeof *cnt);
-    if (!cnt) return -1;
-    for (int64_t k = 0; k < m; k++) cnt[key[base + in[k]] + 1]++;
+    uint32_t *u = malloc((size_t)m * sizeof *u), *it = malloc((size_t)m * sizeof *it);
+    float *r = malloc((size_t)m * sizeof *r);
+    uint8_t *p = malloc((size_t)m);
+    if (!cnt || !u || !it || !r || !p) {
+        free(cnt), free(u), free(it), free(r), free(p);
+        return -1;
+    }
+    for (int64_t k = from; k < t->n; k++) cnt[t->u[k] + 1]++;
     for (int64_t c = 0; c < nkeys; c++) cnt[c + 1] += cnt[c];
-    for (int64_t k = 0; k < m; k++) out[cnt[key[base + in[k]]]++] = in[k];
-    free(cnt);
+    for (int64_t k = from; k < t->n; k++) {
+        int64_t d = cnt[t->u[k]]++;
+        u[d] = t->u[k], it[d] = t->i[k], r[d] = t->r[k], p[d] = ds->is_test[k];
+    }
+    memcpy(t->u + from, u, (size_t)m * sizeof *u);
+    memcpy(t->i + from, it, (size_t)m * sizeof *it);
+    memcpy(t->r + from, r, (size_t)m * sizeof *r);
+    memcpy(ds->is_test + from, p, (size_t)m);
+    free(cnt), free(u), free(it), free(r), free(p);
     return 0;
+}
+
+/* Sorts keys[0..m) ascending (keys are distinct): insertion sort on chunks of 32, then
+ * bottom-up merges through tmp[0..m). */
+static void sort_u64(uint64_t *keys, uint64_t *tmp, int64_t m) {
+    for (int64_t c = 0; c < m; c += 32) {
+        int64_t e = c + 32 < m ? c + 32 : m;
+        for (int64_t k = c + 1; k < e; k++) {
+            uint64_t x = keys[k];
+            int64_t j = k;
+            for (; j > c && keys[j - 1] > x; j--) keys[j] = keys[j - 1];
+            keys[j] = x;
+        }
+    }
+    uint64_t *a = keys, *b = tmp;
+    for (int64_t w = 32; w < m; w *= 2) {
+        for (int64_t lo = 0; lo < m; lo += 2 * w) {
+            int64_t mid = lo + w < m ? lo + w : m, hi = lo + 2 * w < m ? lo + 2 * w : m;
+            int64_t x = lo, y = mid, o = lo;
+            while (x < mid && y < hi) b[o++] = a[x] < a[y] ? a[x++] : a[y++];
+            while (x < mid) b[o++] = a[x++];
+            while (y < hi) b[o++] = a[y++];
+        }
+        uint64_t *s = a;
+        a = b, b = s;
+    }
+    if (a != keys) memcpy(keys, a, (size_t)m * sizeof *keys);
+}
+
+/* Dedup of a range grouped by user in nondecreasing index order (a file grouped by
+ * user read into fresh maps is already; group_by_user makes any range so): each user's
+ * run is put in item order on its own (key = item << 32 | position in the run, so equal
+ * items keep file order) and the last of equal items kept. Cache-friendly, temporaries
+ * only of the longest run. Returns the count removed, -1 when out of memory. */
+static int64_t dedup_user_grouped(cf_dataset *ds, int64_t from) {
+    cf_triplets *t = &ds->all;
+    uint64_t *key = NULL, *tmp = NULL;
+    float *r = NULL;
+    uint8_t *p = NULL;
+    int64_t cap = 0, out = from;
+    for (int64_t s = from; s < t->n;) {
+        int64_t e = s + 1;
+        int sorted = 1;
+        for (; e < t->n && t->u[e] == t->u[s]; e++) sorted &= t->i[e] > t->i[e - 1];
+        int64_t m = e - s;
+        if (sorted) { /* strictly increasing items: no duplicate, already in order */
+            if (out != s) {
+                memmove(t->u + out, t->u + s, (size_t)m * sizeof *t->u);
+                memmove(t->i + out, t->i + s, (size_t)m * sizeof *t->i);
+                memmove(t->r + out, t->r + s, (size_t)m * sizeof *t->r);
+                memmove(ds->is_test + out, ds->is_test + s, (size_t)m);
+            }
+            out += m, s = e;
+            continue;
+        }
+        if (m > cap) {
+            free(key), free(tmp), free(r), free(p);
+            cap = m * 2;
+            key = malloc((size_t)cap * sizeof *key), tmp = malloc((size_t)cap * sizeof *tmp);
+            r = malloc((size_t)cap * sizeof *r), p = malloc((size_t)cap);
+            if (!key || !tmp || !r || !p) {
+                free(key), free(tmp), free(r), free(p);
+                return -1;
+            }
+        }
+        for (int64_t k = 0; k < m; k++) {
+            key[k] = (uint64_t)t->i[s + k] << 32 | (uint64_t)k;
+            r[k] = t->r[s + k];
+            p[k] = ds->is_test[s + k];
+        }
+        sort_u64(key, tmp, m);
+        uint32_t u = t->u[s];
+        for (int64_t k = 0; k < m; k++) {
+            if (k + 1 < m && key[k + 1] >> 32 == key[k] >> 32) continue; /* a later one wins */
+            uint32_t pos = (uint32_t)key[k];
+            t->u[out] = u, t->i[out] = (uint32_t)(key[k] >> 32), t->r[out] = r[pos];
+            ds->is_test[out] = p[pos];
+            out++;
+        }
+        s = e;
+    }
+    free(key), free(tmp), free(r), free(p);
+    int64_t removed = t->n - out;
+    t->n = out;
+    return removed;
 }
 
 int64_t cf_dataset_dedup(cf_dataset *ds, int64_t from, cf_error *err) {
@@ -87,42 +188,14 @@ int64_t cf_dataset_dedup(cf_dataset *ds, int64_t from, cf_error *err) {
         cf_fail(err, CF_ERR_INVALID, "more than %u ratings in one file are not supported", UINT32_MAX);
         return -1;
     }
-    uint32_t *a = malloc((size_t)m * sizeof *a), *b = malloc((size_t)m * sizeof *b);
-    if (!a || !b) goto oom;
-    for (int64_t k = 0; k < m; k++) a[k] = (uint32_t)k;
-    /* by item, then stably by user: order (user, item, file position) */
-    if (counting_sort(a, b, m, t->i, cf_idmap_size(ds->items), from)) goto oom;
-    if (counting_sort(b, a, m, t->u, cf_idmap_size(ds->users), from)) goto oom;
-
-    /* keep the last of each run of equal (user, item): it is the latest in the file */
-    uint32_t *u = malloc((size_t)m * sizeof *u), *it = malloc((size_t)m * sizeof *it);
-    float *r = malloc((size_t)m * sizeof *r);
-    uint8_t *p = malloc((size_t)m);
-    if (!u || !it || !r || !p) {
-        free(u), free(it), free(r), free(p);
-        goto oom;
-    }
-    int64_t kept = 0;
-    for (int64_t k = 0; k < m; k++) {
-        int64_t s = from + a[k];
-        if (k + 1 < m) {
-            int64_t nx = from + a[k + 1];
-            if (t->u[nx] == t->u[s] && t->i[nx] == t->i[s]) continue;
-        }
-        u[kept] = t->u[s], it[kept] = t->i[s], r[kept] = t->r[s], p[kept] = ds->is_test[s];
-        kept++;
-    }
-    memcpy(t->u + from, u, (size_t)kept * sizeof *u);
-    memcpy(t->i + from, it, (size_t)kept * sizeof *it);
-    memcpy(t->r + from, r, (size_t)kept * sizeof *r);
-    memcpy(ds->is_test + from, p, (size_t)kept);
-    t->n = from + kept;
-    free(u), free(it), free(r), free(p), free(a), free(b);
-    return m - kept;
-oom:
-    free(a), free(b);
-    cf_fail(err, CF_ERR_NOMEM, "out of memory removing duplicate ratings (%lld ratings)", (long long)m);
-    return -1;
+    /* (user, item, file position) order: group by user first unless the file already
+     * is (one stable scatter pass), then sort each user's run by item on its own */
+    int64_t k = from + 1;
+    while (k < t->n && t->u[k] >= t->u[k - 1]) k++;
+    int64_t removed = k < t->n && group_by_user(ds, from) ? -1 : dedup_user_grouped(ds, from);
+    if (removed < 0)
+        cf_fail(err, CF_ERR_NOMEM, "out of memory removing duplicate ratings (%lld ratings)", (long long)m);
+    return removed;
 }
 
 cf_status cf_dataset_part(const cf_dataset *ds, int part, cf_triplets *out, cf_error *err) {

@@ -31,8 +31,10 @@ int cf_dataset_push(cf_dataset *ds, uint32_t u, uint32_t i, float r, int part);
 
 /* Removes duplicate (user, item) pairs within the ratings of `part` appended at or
  * after index `from`, keeping the last one in file order; returns how many were removed.
- * O(n + users + items) by two stable counting sorts; the surviving ratings of that
- * range end up sorted by (user, item). -1 when out of memory. */
+ * A stable counting sort by user (skipped when the range is already grouped by user in
+ * index order, as a user-grouped file is), then each user's run sorted by item:
+ * O(n + users + Σ run·log run). The surviving ratings of that range end up sorted by
+ * (user, item). -1 when out of memory. */
 int64_t cf_dataset_dedup(cf_dataset *ds, int64_t from, cf_error *err);
 
 /* Copies the ratings of one part (0 train, 1 test) into `out` (owned by the caller). */

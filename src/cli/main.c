@@ -1,2 +1,91 @@
-/* placeholder until the CLI lands */
-int main(void) { return 0; }
+/*
+ * main.c — the cufactor command-line program: global --help / --version and the
+ * dispatch to subcommands. The subcommand list is CLI_COMMANDS in cli.h.
+ *
+ * Exit codes: 0 ok, 1 runtime or data error, 2 usage error.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} cli_command;
+
+#define CLI_ENTRY(name, summary) {#name, summary, cmd_##name},
+static const cli_command commands[] = {CLI_COMMANDS(CLI_ENTRY)};
+#undef CLI_ENTRY
+static const int n_commands = (int)(sizeof commands / sizeof *commands);
+
+static void print_usage(FILE *f) {
+    fprintf(f, "usage: cufactor COMMAND [ARGS] [options]\n");
+}
+
+static void print_help(void) {
+    print_usage(stdout);
+    printf("\ncufactor %s — matrix factorization for explicit ratings: r̂ = μ + b_u + b_i + p_u·q_i\n",
+           CF_VERSION_STRING);
+    printf("\ncommands:\n");
+    for (int k = 0; k < n_commands; k++) printf("  %-10s  %s\n", commands[k].name, commands[k].summary);
+    printf("\nglobal options:\n");
+    printf("  %-10s  %s\n", "--help", "show this help (cufactor COMMAND --help: the options of COMMAND)");
+    printf("  %-10s  %s\n", "--version", "show the version and whether a GPU backend is usable");
+    printf("\nexit codes: 0 ok, 1 runtime or data error, 2 usage error\n");
+    printf("start with:  cufactor demo\n");
+}
+
+static void print_version(void) {
+    char why[256] = "";
+    int gpu = cf_gpu_available(why, sizeof why);
+    printf("cufactor %s\n", CF_VERSION_STRING);
+    printf("GPU: %s\n", gpu ? "usable" : why[0] ? why : "not usable");
+}
+
+static const cli_command *find_command(const char *name) {
+    for (int k = 0; k < n_commands; k++)
+        if (strcmp(commands[k].name, name) == 0) return &commands[k];
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "cufactor: missing COMMAND\n");
+        print_usage(stderr);
+        fprintf(stderr, "see cufactor --help\n");
+        return CLI_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+        print_help();
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+        print_version();
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(name, "help") == 0) {
+        /* "cufactor help CMD" is "cufactor CMD --help" */
+        if (argc < 3) {
+            print_help();
+            return CLI_EXIT_OK;
+        }
+        const cli_command *c = find_command(argv[2]);
+        if (c) {
+            char help[] = "--help";
+            char *args[] = {argv[2], help, NULL};
+            return c->run(2, args);
+        }
+        name = argv[2];
+    }
+    const cli_command *c = find_command(name);
+    if (!c) {
+        fprintf(stderr, "cufactor: unknown command '%s'\n", name);
+        print_usage(stderr);
+        fprintf(stderr, "see cufactor --help\n");
+        return CLI_EXIT_USAGE;
+    }
+    return c->run(argc - 1, argv + 1);
+}

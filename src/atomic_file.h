@@ -1,0 +1,60 @@
+/*
+ * atomic_file.h — buffered output that appears at its path all at once or not at all.
+ *
+ * The data goes to a temporary file "PATH.tmp.XXXXXX" in the same directory (mkstemp);
+ * commit flushes, fsyncs, closes and renames it over PATH, so a reader of PATH sees
+ * either the old file or the complete new one, never a torn one. Any failure (open,
+ * write, fsync, close, rename) removes the temporary file, leaves an existing PATH
+ * untouched and reports CF_ERR_IO naming the path and strerror(errno).
+ *
+ * Writes are buffered in a large block and errors are sticky: the caller streams
+ * everything with cf_afile_write / cf_afile_space and checks once, at commit.
+ *
+ *   cf_afile f;
+ *   if (cf_afile_open(&f, path, 0, err)) return err->status;
+ *   cf_afile_write(&f, data, n);              // any number of times
+ *   return cf_afile_commit(&f, err);          // or cf_afile_abort(&f) to give up
+ */
+#ifndef CF_ATOMIC_FILE_H
+#define CF_ATOMIC_FILE_H
+
+#include "cufactor.h"
+
+#include <stddef.h>
+
+typedef struct cf_afile {
+    int fd;            /* the temporary file, -1 once closed */
+    char *path;        /* final path (owned copy) */
+    char *tmp;         /* temporary path (owned) */
+    unsigned char *buf;
+    size_t cap, len;   /* buffer size and bytes pending in it */
+    int err_no;        /* first errno seen by a write, 0 if none */
+    const char *what;  /* the step that failed ("write", "fsync", ...) */
+} cf_afile;
+
+/* Default buffer size: 4 MiB. */
+#define CF_AFILE_BUFSIZE ((size_t)4 << 20)
+
+/* Creates the temporary file next to `path`. bufsize 0 = CF_AFILE_BUFSIZE.
+ * On failure *f holds nothing that needs freeing. */
+cf_status cf_afile_open(cf_afile *f, const char *path, size_t bufsize, cf_error *err);
+
+/* Appends n bytes (sticky error: checked at commit). */
+void cf_afile_write(cf_afile *f, const void *data, size_t n);
+
+/* Appends a NUL-terminated string. */
+void cf_afile_puts(cf_afile *f, const char *s);
+
+/* Room for `need` bytes (need <= cap) at the end of the buffer, flushing first when
+ * there is less; the caller writes there and then calls cf_afile_advance(f, used). */
+unsigned char *cf_afile_space(cf_afile *f, size_t need);
+static inline void cf_afile_advance(cf_afile *f, size_t used) { f->len += used; }
+
+/* Flush, fsync, close, rename over the path. Frees everything in *f, also on failure
+ * (then the temporary file is removed). */
+cf_status cf_afile_commit(cf_afile *f, cf_error *err);
+
+/* Gives up: closes and removes the temporary file, frees *f. Accepts a closed *f. */
+void cf_afile_abort(cf_afile *f);
+
+#endif

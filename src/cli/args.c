@@ -1,0 +1,271 @@
+/*
+ * args.c — the strict option parser and the help generator of the CLI (see args.h).
+ */
+#include "args.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_parse_i64(const char *s, int64_t *out) {
+    if (!s || !*s || isspace((unsigned char)*s)) return -1;
+    const char *p = s;
+    if (*p == '+' || *p == '-') p++;
+    if (!isdigit((unsigned char)*p)) return -1;
+    for (const char *q = p; *q; q++)
+        if (!isdigit((unsigned char)*q)) return -1;
+    errno = 0;
+    char *end = NULL;
+    long long v = strtoll(s, &end, 10);
+    if (errno == ERANGE || *end) return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+int cli_parse_double(const char *s, double *out) {
+    if (!s || !*s || isspace((unsigned char)*s)) return -1;
+    errno = 0;
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno == ERANGE || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+static void print_usage_line(FILE *f, const cli_spec *spec) {
+    fprintf(f, "usage: cufactor %s %s\n", spec->cmd, spec->args ? spec->args : "");
+}
+
+int cli_usage_error(const cli_spec *spec, const char *fmt, ...) {
+    fprintf(stderr, "cufactor %s: ", spec->cmd);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    print_usage_line(stderr, spec);
+    fprintf(stderr, "see cufactor %s --help\n", spec->cmd);
+    return 2;
+}
+
+const cli_opt *cli_find(const cli_spec *spec, const char *name) {
+    for (int k = 0; k < spec->n_opts; k++)
+        if (spec->opts[k].kind != CLI_SECTION && strcmp(spec->opts[k].name, name) == 0)
+            return &spec->opts[k];
+    return NULL;
+}
+
+/* "a|b|c" for a choice list, into buf. */
+static const char *join_choices(const char *const *choices, char *buf, size_t cap) {
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int k = 0; choices && choices[k]; k++) {
+        int w = snprintf(buf + n, cap - n, "%s%s", k ? "|" : "", choices[k]);
+        if (w < 0 || (size_t)w >= cap - n) break;
+        n += (size_t)w;
+    }
+    return buf;
+}
+
+static void int_range(const cli_opt *o, int64_t *lo, int64_t *hi) {
+    if (o->lo == 0 && o->hi == 0) {
+        *lo = o->kind == CLI_I32 ? INT32_MIN : INT64_MIN;
+        *hi = o->kind == CLI_I32 ? INT32_MAX : INT64_MAX;
+    } else {
+        *lo = o->lo;
+        *hi = o->hi;
+    }
+}
+
+/* The current value of an option's destination as text, for "[default: ...]".
+ * Returns 0 when there is nothing to show. */
+static int default_text(const cli_opt *o, char *buf, size_t cap) {
+    if (o->no_default || o->required || !o->dest) return 0;
+    switch (o->kind) {
+    case CLI_I32: snprintf(buf, cap, "%d", (int)*(const int32_t *)o->dest); return 1;
+    case CLI_I64: snprintf(buf, cap, "%lld", (long long)*(const int64_t *)o->dest); return 1;
+    case CLI_U64: snprintf(buf, cap, "%llu", (unsigned long long)*(const uint64_t *)o->dest); return 1;
+    case CLI_DOUBLE: snprintf(buf, cap, "%g", *(const double *)o->dest); return 1;
+    case CLI_STR: {
+        const char *s = *(const char *const *)o->dest;
+        if (!s) return 0;
+        snprintf(buf, cap, "%s", s);
+        return 1;
+    }
+    case CLI_CHOICE: snprintf(buf, cap, "%s", o->choices[*(const int *)o->dest]); return 1;
+    case CLI_SECTION:
+    case CLI_FLAG: return 0;
+    }
+    return 0;
+}
+
+void cli_print_help(const cli_spec *spec) {
+    print_usage_line(stdout, spec);
+    if (spec->summary) printf("\n%s\n", spec->summary);
+    for (int k = 0; k < spec->n_opts; k++) {
+        const cli_opt *o = &spec->opts[k];
+        if (o->kind == CLI_SECTION) {
+            printf("\n%s:\n", o->name);
+            continue;
+        }
+        if (k == 0) printf("\noptions:\n");
+        char left[160], choices[200], def[200];
+        const char *meta = o->metavar;
+        if (o->kind == CLI_CHOICE && !meta) meta = join_choices(o->choices, choices, sizeof choices);
+        if (o->short_name)
+            snprintf(left, sizeof left, "-%c, --%s%s%s", o->short_name, o->name, meta ? " " : "", meta ? meta : "");
+        else
+            snprintf(left, sizeof left, "--%s%s%s", o->name, meta ? " " : "", meta ? meta : "");
+        if (strlen(left) > 26)
+            printf("  %s\n  %-26s  ", left, "");
+        else
+            printf("  %-26s  ", left);
+        printf("%s", o->help ? o->help : "");
+        if (o->required)
+            printf(" (required)");
+        else if (default_text(o, def, sizeof def))
+            printf(" [default: %s]", def);
+        printf("\n");
+    }
+    printf("  %-26s  %s\n", "-h, --help", "show this help and exit");
+    if (spec->notes) printf("\n%s\n", spec->notes);
+}
+
+/* Stores one value into an option; returns 2 (after a usage message) or 0. */
+static int set_value(const cli_spec *spec, cli_opt *o, const char *v) {
+    switch (o->kind) {
+    case CLI_I32:
+    case CLI_I64: {
+        int64_t x, lo, hi;
+        if (cli_parse_i64(v, &x) != 0) {
+            /* tell "not an integer" from "too large for any integer" */
+            const char *p = v + (*v == '+' || *v == '-');
+            int digits = *p != '\0';
+            for (; *p; p++) digits &= isdigit((unsigned char)*p) != 0;
+            if (digits && !isspace((unsigned char)*v))
+                return cli_usage_error(spec, "--%s: '%s' is out of range", o->name, v);
+            return cli_usage_error(spec, "--%s: '%s' is not an integer", o->name, v);
+        }
+        int_range(o, &lo, &hi);
+        if (x < lo || x > hi)
+            return cli_usage_error(spec, "--%s: '%s' is out of range: must be in %lld..%lld", o->name, v,
+                                   (long long)lo, (long long)hi);
+        if (o->kind == CLI_I32)
+            *(int32_t *)o->dest = (int32_t)x;
+        else
+            *(int64_t *)o->dest = x;
+        return 0;
+    }
+    case CLI_U64: {
+        const char *p = v;
+        int ok = *p != '\0';
+        for (; *p; p++) ok &= isdigit((unsigned char)*p) != 0;
+        if (!ok) return cli_usage_error(spec, "--%s: '%s' is not a non-negative integer", o->name, v);
+        errno = 0;
+        unsigned long long x = strtoull(v, NULL, 10);
+        if (errno == ERANGE) return cli_usage_error(spec, "--%s: '%s' is out of range", o->name, v);
+        *(uint64_t *)o->dest = (uint64_t)x;
+        return 0;
+    }
+    case CLI_DOUBLE: {
+        double x;
+        if (cli_parse_double(v, &x) != 0)
+            return cli_usage_error(spec, "--%s: '%s' is not a finite number", o->name, v);
+        if (!(o->dlo == 0 && o->dhi == 0) && (x < o->dlo || x > o->dhi))
+            return cli_usage_error(spec, "--%s: '%s' is out of range: must be in [%g, %g]", o->name, v, o->dlo,
+                                   o->dhi);
+        *(double *)o->dest = x;
+        return 0;
+    }
+    case CLI_STR:
+        if (!*v) return cli_usage_error(spec, "--%s: empty value", o->name);
+        *(const char **)o->dest = v;
+        return 0;
+    case CLI_CHOICE:
+        for (int k = 0; o->choices[k]; k++)
+            if (strcmp(v, o->choices[k]) == 0) {
+                *(int *)o->dest = k;
+                return 0;
+            }
+        {
+            char buf[200];
+            return cli_usage_error(spec, "--%s: '%s' is not one of %s", o->name, v,
+                                   join_choices(o->choices, buf, sizeof buf));
+        }
+    case CLI_FLAG: *(int *)o->dest = o->flag_value; return 0;
+    case CLI_SECTION: return 0;
+    }
+    return 0;
+}
+
+static cli_opt *find_long(cli_spec *spec, const char *name, size_t len) {
+    for (int k = 0; k < spec->n_opts; k++) {
+        cli_opt *o = &spec->opts[k];
+        if (o->kind != CLI_SECTION && strlen(o->name) == len && strncmp(o->name, name, len) == 0) return o;
+    }
+    return NULL;
+}
+
+static cli_opt *find_short(cli_spec *spec, char c) {
+    for (int k = 0; k < spec->n_opts; k++)
+        if (spec->opts[k].kind != CLI_SECTION && spec->opts[k].short_name == c) return &spec->opts[k];
+    return NULL;
+}
+
+int cli_parse(cli_spec *spec, int argc, char **argv, const char **pos) {
+    /* --help wins over everything else before "--", so that a broken command line can
+     * still ask for help. */
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--") == 0) break;
+        if (strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") == 0) {
+            cli_print_help(spec);
+            return 0;
+        }
+    }
+    int n_pos = 0, want = 0;
+    while (spec->positional && spec->positional[want]) want++;
+    int only_positional = 0;
+    for (int a = 1; a < argc; a++) {
+        const char *arg = argv[a];
+        if (!only_positional && strcmp(arg, "--") == 0) {
+            only_positional = 1;
+            continue;
+        }
+        if (only_positional || arg[0] != '-' || arg[1] == '\0') {
+            if (n_pos >= want) return cli_usage_error(spec, "unexpected argument '%s'", arg);
+            pos[n_pos++] = arg;
+            continue;
+        }
+        cli_opt *o = NULL;
+        const char *value = NULL;
+        if (arg[1] == '-') {
+            const char *name = arg + 2, *eq = strchr(name, '=');
+            size_t len = eq ? (size_t)(eq - name) : strlen(name);
+            o = find_long(spec, name, len);
+            if (!o) return cli_usage_error(spec, "unknown option '%.*s'", (int)(len + 2), arg);
+            if (eq) value = eq + 1;
+        } else {
+            o = find_short(spec, arg[1]);
+            if (!o) return cli_usage_error(spec, "unknown option '%.2s'", arg);
+            if (arg[2]) value = arg[2] == '=' ? arg + 3 : arg + 2;
+        }
+        if (o->kind == CLI_FLAG) {
+            if (value) return cli_usage_error(spec, "--%s takes no value", o->name);
+        } else if (!value) {
+            if (a + 1 >= argc) return cli_usage_error(spec, "--%s: missing value", o->name);
+            value = argv[++a];
+        }
+        int rc = set_value(spec, o, value);
+        if (rc) return rc;
+        o->seen = 1;
+    }
+    if (n_pos < want) return cli_usage_error(spec, "missing %s", spec->positional[n_pos]);
+    for (int k = 0; k < spec->n_opts; k++)
+        if (spec->opts[k].required && !spec->opts[k].seen)
+            return cli_usage_error(spec, "--%s is required", spec->opts[k].name);
+    return -1;
+}

@@ -1,0 +1,97 @@
+/*
+ * cli.h — what the subcommands of the cufactor CLI share: the command list, exit
+ * codes, error printing, the per-iteration progress printer, read/split reports,
+ * JSON output helpers and all-or-nothing text output files.
+ *
+ * The CLI uses the public API (cufactor.h) only.
+ */
+#ifndef CF_CLI_H
+#define CF_CLI_H
+
+#include "cufactor.h"
+
+#include <stdio.h>
+
+/* Exit codes. */
+enum { CLI_EXIT_OK = 0, CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2 };
+
+/* The subcommands, in the order of `cufactor --help`: X(name, one-line summary).
+ * Adding a subcommand is one line here plus its cmd_NAME.c defining
+ * int cmd_NAME(int argc, char **argv) (argv[0] is the subcommand's name). */
+#define CLI_COMMANDS(X)                                                                  \
+    X(train, "train a model on a ratings file, report held-out RMSE, save it")           \
+    X(eval, "RMSE and MAE of a saved model on a ratings file")                           \
+    X(predict, "predicted ratings for a file of (user, item) pairs")                     \
+    X(recommend, "top-N items for one user")                                             \
+    X(gen, "write a synthetic ratings file with a planted low-rank structure")           \
+    X(export, "write a model's factors and biases as NumPy .npy files")                  \
+    X(demo, "generate a MovieLens-sized set, train, evaluate and recommend (no input)")
+
+#define CLI_DECLARE(name, summary) int cmd_##name(int argc, char **argv);
+CLI_COMMANDS(CLI_DECLARE)
+#undef CLI_DECLARE
+
+/* Prints "cufactor: error: <msg>" to stderr; returns CLI_EXIT_ERROR. */
+int cli_fail(const cf_error *err);
+/* Same with a printf-style message of the CLI's own. */
+int cli_failf(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+/* Monotonic wall clock in seconds. */
+double cli_now(void);
+
+/* Names of enums the public API has no name function for, indexed by the enum value
+ * (NULL-terminated, for CLI_CHOICE). */
+extern const char *const cli_format_names[];      /* cf_format */
+extern const char *const cli_lr_schedule_names[]; /* cf_lr_schedule */
+extern const char *const cli_schedule_names[];    /* cf_sgd_schedule */
+extern const char *const cli_optimizer_names[];   /* cf_optimizer */
+/* Names from the library's own name functions (cf_algo_name, ...), NULL-terminated. */
+const char *const *cli_algo_names(void);
+const char *const *cli_reg_names(void);
+const char *const *cli_device_names(void);
+
+/* One stderr line describing a read: file, format, delimiter, counts, skips. */
+void cli_print_read(const char *what, const char *path, const cf_read_report *rep);
+
+/* The progress callback: prints the header before iteration 1 and one line per
+ * iteration to the FILE * in `user` (NULL: stderr). Never stops training. */
+int cli_progress(const cf_iter_info *info, void *user);
+
+/* --device gpu where no GPU is usable: prints the error and returns CLI_EXIT_ERROR;
+ * otherwise returns CLI_EXIT_OK. */
+int cli_check_device(cf_device dev);
+
+/* --device auto where no GPU is usable: prints the one-line notice (after `indent`)
+ * to f before training and returns 1; otherwise 0 (the trainer may still fill
+ * cf_train_report.notice, e.g. when the GPU lacks the algorithm: print that after). */
+int cli_device_notice(cf_device dev, FILE *f, const char *indent);
+
+/* Fails early (prints the error, returns CLI_EXIT_ERROR) when an output file could
+ * not be created: its directory is missing or not writable, or it is a directory.
+ * `flag` names the option in the message ("--model"). Else CLI_EXIT_OK. */
+int cli_check_writable(const char *path, const char *flag);
+
+/* JSON output: one object, written with these helpers. */
+void json_string(FILE *f, const char *s);  /* a quoted, escaped string, or null for NULL */
+void json_number(FILE *f, double x);      /* shortest round-trip form, null if not finite */
+void json_key(FILE *f, int *first, const char *key); /* ',' as needed, "key": */
+
+/* An output file that appears only when complete: text is written to a temporary
+ * file in the target's directory and renamed over the target on commit. With
+ * path == NULL the output goes to stdout, buffered in an anonymous temporary file
+ * until commit, so that a failure never leaves half an output either way. */
+typedef struct cli_out {
+    FILE *f;            /* write here */
+    char *path;         /* target (NULL: stdout) */
+    char *tmp;          /* temporary path (NULL for stdout) */
+} cli_out;
+
+int cli_out_open(cli_out *o, const char *path, cf_error *err); /* 0 ok, -1 (err filled) */
+int cli_out_commit(cli_out *o, cf_error *err);                 /* 0 ok, -1; closes */
+void cli_out_abort(cli_out *o);                                /* removes the temporary */
+
+#endif

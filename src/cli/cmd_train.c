@@ -1,0 +1,222 @@
+/*
+ * cmd_train.c — `cufactor train DATA`: read a ratings file, hold out a test part (a
+ * seeded random fraction or a second file), train, print one line per iteration to
+ * stderr and a summary (or one JSON object) to stdout, and save the model only after
+ * training succeeded (cf_model_save writes atomically).
+ */
+#include "args.h"
+#include "cli.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+int cmd_train(int argc, char **argv) {
+    cf_config cfg;
+    cf_config_default(&cfg);
+    cf_read_options ropt;
+    cf_read_options_default(&ropt);
+
+    const char *test_file = NULL, *model_path = NULL;
+    double test_ratio = 0.1;
+    int json = 0, quiet = 0;
+    int format = (int)ropt.format, algo = (int)cfg.algo, reg = (int)cfg.reg, device = (int)cfg.device;
+    int lr_schedule = (int)cfg.lr_schedule, schedule = (int)cfg.schedule, optimizer = (int)cfg.optimizer;
+
+    cli_opt opts[] = {
+        {.kind = CLI_SECTION, .name = "data"},
+        {.name = "test", .kind = CLI_STR, .dest = &test_file, .metavar = "FILE",
+         .help = "held-out ratings from a file instead of a random split"},
+        {.name = "test-ratio", .kind = CLI_DOUBLE, .dest = &test_ratio, .metavar = "F",
+         .help = "fraction of DATA held out at random, seeded by --seed (0 = no test part)"},
+        {.name = "format", .kind = CLI_CHOICE, .dest = &format, .choices = cli_format_names,
+         .help = "input format (auto: Matrix Market if the banner says so, else delimited)"},
+        {.name = "skip-bad-lines", .kind = CLI_FLAG, .dest = &ropt.skip_bad_lines, .flag_value = 1,
+         .help = "skip and count malformed lines instead of failing"},
+        {.kind = CLI_SECTION, .name = "model"},
+        {.name = "algo", .kind = CLI_CHOICE, .dest = &algo, .choices = cli_algo_names(), .help = "algorithm"},
+        {.name = "factors", .kind = CLI_I32, .dest = &cfg.factors, .metavar = "K", .help = "latent factors K"},
+        {.name = "iters", .kind = CLI_I32, .dest = &cfg.iters, .metavar = "N",
+         .help = "iterations (ALS sweeps, epochs)"},
+        {.name = "lambda", .kind = CLI_DOUBLE, .dest = &cfg.lambda, .metavar = "L",
+         .help = "regularization strength λ"},
+        {.name = "reg", .kind = CLI_CHOICE, .dest = &reg, .choices = cli_reg_names(),
+         .help = "λ weighting: plain λ, weighted λ·n_row, mean λ·|Ω|"},
+        {.name = "no-bias", .kind = CLI_FLAG, .dest = &cfg.bias, .flag_value = 0,
+         .help = "no μ, b_u, b_i: r̂ = p_u·q_i (biases are on by default)"},
+        {.name = "tol", .kind = CLI_DOUBLE, .dest = &cfg.tol, .metavar = "T",
+         .help = "stop when the relative objective change is below T (0 = off)"},
+        {.name = "init-scale", .kind = CLI_DOUBLE, .dest = &cfg.init_scale, .metavar = "S",
+         .help = "initial factors ~ N(0, S²/K)"},
+        {.name = "seed", .kind = CLI_U64, .dest = &cfg.seed, .metavar = "S",
+         .help = "seed of the initialization and of the split"},
+        {.name = "restarts", .kind = CLI_I32, .dest = &cfg.restarts, .metavar = "R",
+         .help = "random initializations, the best is kept"},
+        {.name = "early-stop", .kind = CLI_I32, .dest = &cfg.early_stop, .metavar = "P",
+         .help = "stop after P iterations without a better test RMSE (0 = off)"},
+        {.kind = CLI_SECTION, .name = "gradient methods (sgd, gd, minibatch, alsgd)"},
+        {.name = "lr", .kind = CLI_DOUBLE, .dest = &cfg.lr, .metavar = "E", .help = "learning rate η_0"},
+        {.name = "lr-schedule", .kind = CLI_CHOICE, .dest = &lr_schedule, .choices = cli_lr_schedule_names,
+         .help = "constant, or η_t = η_0/(1 + β t^1.5)"},
+        {.name = "lr-decay", .kind = CLI_DOUBLE, .dest = &cfg.lr_decay, .metavar = "B",
+         .help = "β of the invscale schedule"},
+        {.name = "schedule", .kind = CLI_CHOICE, .dest = &schedule, .choices = cli_schedule_names,
+         .help = "SGD order of updates"},
+        {.name = "blocks", .kind = CLI_I32, .dest = &cfg.blocks, .metavar = "B",
+         .help = "B×B blocks of the blocks schedule"},
+        {.name = "batch", .kind = CLI_I64, .dest = &cfg.batch, .metavar = "N", .help = "mini-batch size"},
+        {.name = "optimizer", .kind = CLI_CHOICE, .dest = &optimizer, .choices = cli_optimizer_names,
+         .help = "gradient step rule"},
+        {.name = "inner", .kind = CLI_I32, .dest = &cfg.inner, .metavar = "L",
+         .help = "gradient steps per block (alsgd)"},
+        {.kind = CLI_SECTION, .name = "execution"},
+        {.name = "device", .kind = CLI_CHOICE, .dest = &device, .choices = cli_device_names(),
+         .help = "auto: the GPU when usable, else the CPU with a notice"},
+        {.name = "gpu-id", .kind = CLI_I32, .dest = &cfg.gpu_id, .metavar = "N", .help = "CUDA device number"},
+        {.name = "threads", .kind = CLI_I32, .dest = &cfg.threads, .metavar = "T",
+         .help = "CPU threads (0 = all cores)"},
+        {.kind = CLI_SECTION, .name = "output"},
+        {.name = "model", .kind = CLI_STR, .dest = &model_path, .metavar = "OUT",
+         .help = "save the trained model here (.cfm, written atomically)"},
+        {.name = "json", .kind = CLI_FLAG, .dest = &json, .flag_value = 1,
+         .help = "print one JSON object to stdout instead of the summary"},
+        {.name = "quiet", .kind = CLI_FLAG, .dest = &quiet, .flag_value = 1,
+         .help = "print nothing to stderr but errors"},
+    };
+    static const char *const positional[] = {"DATA", NULL};
+    cli_spec spec = {
+        .cmd = "train",
+        .args = "DATA [options]",
+        .summary = "Train a matrix-factorization model r̂ = μ + b_u + b_i + p_u·q_i on the ratings in DATA\n"
+                   "(lines \"user item rating [ignored...]\" separated by tab, comma, space or '::', or\n"
+                   "Matrix Market). Prints one line per iteration to stderr and a summary to stdout.",
+        .positional = positional,
+        .opts = opts,
+        .n_opts = (int)(sizeof opts / sizeof *opts),
+        .notes = "Test pairs whose user or item has no training rating (\"unseen\") are predicted with\n"
+                 "μ and the known bias. --reg mean takes the λ of the course form (1/|Ω|)Σe² + λΣ‖·‖².",
+    };
+    const char *data = NULL;
+    int rc = cli_parse(&spec, argc, argv, &data);
+    if (rc >= 0) return rc;
+
+    if (cli_find(&spec, "test")->seen && cli_find(&spec, "test-ratio")->seen)
+        return cli_usage_error(&spec, "--test and --test-ratio exclude each other");
+    if (!(test_ratio >= 0.0 && test_ratio < 1.0))
+        return cli_usage_error(&spec, "--test-ratio: %g is out of range: must be in [0, 1)", test_ratio);
+    ropt.format = (cf_format)format;
+    cfg.algo = (cf_algo)algo;
+    cfg.reg = (cf_reg)reg;
+    cfg.device = (cf_device)device;
+    cfg.lr_schedule = (cf_lr_schedule)lr_schedule;
+    cfg.schedule = (cf_sgd_schedule)schedule;
+    cfg.optimizer = (cf_optimizer)optimizer;
+    cf_error err = {0};
+    if (cf_config_validate(&cfg, &err) != CF_OK) return cli_usage_error(&spec, "%s", err.msg);
+    if (cli_check_device(cfg.device) != CLI_EXIT_OK) return CLI_EXIT_ERROR;
+    /* an unwritable --model fails now, not after the training */
+    if (model_path && cli_check_writable(model_path, "--model") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
+
+    /* ---- data */
+    cf_dataset *ds = NULL;
+    cf_model *model = NULL;
+    cf_read_report rrep;
+    double t0 = cli_now();
+    if (cf_dataset_read(data, &ropt, &ds, &rrep, &err) != CF_OK) goto fail;
+    if (!quiet) cli_print_read("read", data, &rrep);
+    if (test_file) {
+        if (cf_dataset_read_test(ds, test_file, &ropt, &rrep, &err) != CF_OK) goto fail;
+        if (!quiet) cli_print_read("test", test_file, &rrep);
+    } else if (test_ratio > 0) {
+        if (cf_dataset_split(ds, test_ratio, cfg.seed, &err) != CF_OK) goto fail;
+    }
+    cf_dataset_info info;
+    cf_dataset_info_get(ds, &info);
+    if (!quiet) {
+        fprintf(stderr, "data: %lld users, %lld items (%.2f s to read)\n", (long long)info.n_users,
+                (long long)info.n_items, cli_now() - t0);
+        if (test_file)
+            fprintf(stderr, "split: %lld train, %lld test from %s", (long long)info.n_train,
+                    (long long)info.n_test, test_file);
+        else if (test_ratio > 0)
+            fprintf(stderr, "split: %lld train, %lld test (random %g, seed %llu)", (long long)info.n_train,
+                    (long long)info.n_test, test_ratio, (unsigned long long)cfg.seed);
+        else
+            fprintf(stderr, "split: %lld train, no test part", (long long)info.n_train);
+        if (info.n_test > 0)
+            fprintf(stderr, "; %lld test ratings have a user or item unseen in training", (long long)info.test_unseen);
+        fputc('\n', stderr);
+    }
+
+    /* ---- device notice, before the iterations (the library repeats it in rep.notice) */
+    int notice_shown = quiet ? 0 : cli_device_notice(cfg.device, stderr, "");
+    if (!quiet)
+        fprintf(stderr, "train: %s, K=%d, %d iterations, lambda=%g (%s), bias %s, seed %llu\n", cf_algo_name(cfg.algo),
+                (int)cfg.factors, (int)cfg.iters, cfg.lambda, cf_reg_name(cfg.reg), cfg.bias ? "on" : "off",
+                (unsigned long long)cfg.seed);
+
+    /* ---- train, then save */
+    cf_train_report rep;
+    memset(&rep, 0, sizeof rep);
+    if (cf_train(ds, &cfg, quiet ? NULL : cli_progress, NULL, &model, &rep, &err) != CF_OK) goto fail;
+    if (!quiet && !notice_shown && rep.notice[0]) fprintf(stderr, "notice: %s\n", rep.notice);
+    if (model_path && cf_model_save(model, model_path, &err) != CF_OK) goto fail;
+
+    /* ---- report */
+    if (json) {
+        int first = 1;
+        FILE *o = stdout;
+        fputc('{', o);
+        json_key(o, &first, "algo"), json_string(o, cf_algo_name(cfg.algo));
+        json_key(o, &first, "device"), json_string(o, rep.device);
+        json_key(o, &first, "notice"), json_string(o, rep.notice[0] ? rep.notice : NULL);
+        json_key(o, &first, "factors"), fprintf(o, "%d", (int)cfg.factors);
+        json_key(o, &first, "iters"), fprintf(o, "%d", (int)rep.iters);
+        json_key(o, &first, "max_iters"), fprintf(o, "%d", (int)cfg.iters);
+        json_key(o, &first, "stop_reason"), json_string(o, rep.stop_reason);
+        json_key(o, &first, "lambda"), json_number(o, cfg.lambda);
+        json_key(o, &first, "reg"), json_string(o, cf_reg_name(cfg.reg));
+        json_key(o, &first, "bias"), fputs(cfg.bias ? "true" : "false", o);
+        json_key(o, &first, "seed"), fprintf(o, "%llu", (unsigned long long)cfg.seed);
+        json_key(o, &first, "threads"), fprintf(o, "%d", (int)cfg.threads);
+        json_key(o, &first, "train_rmse"), json_number(o, rep.train_rmse);
+        json_key(o, &first, "test_rmse"), json_number(o, rep.n_test > 0 ? rep.test_rmse : NAN);
+        json_key(o, &first, "objective"), json_number(o, rep.objective);
+        json_key(o, &first, "seconds"), json_number(o, rep.seconds);
+        json_key(o, &first, "data"), json_string(o, data);
+        json_key(o, &first, "test_file"), json_string(o, test_file);
+        json_key(o, &first, "test_ratio"), json_number(o, test_file ? NAN : test_ratio);
+        json_key(o, &first, "n_users"), fprintf(o, "%lld", (long long)info.n_users);
+        json_key(o, &first, "n_items"), fprintf(o, "%lld", (long long)info.n_items);
+        json_key(o, &first, "n_train"), fprintf(o, "%lld", (long long)rep.n_train);
+        json_key(o, &first, "n_test"), fprintf(o, "%lld", (long long)rep.n_test);
+        json_key(o, &first, "test_unseen"), fprintf(o, "%lld", (long long)rep.test_unseen);
+        json_key(o, &first, "model"), json_string(o, model_path);
+        fputs("}\n", o);
+    } else {
+        printf("algo        %s\n", cf_algo_name(cfg.algo));
+        printf("device      %s\n", rep.device);
+        printf("factors     %d\n", (int)cfg.factors);
+        printf("iterations  %d (stop: %s)\n", (int)rep.iters, rep.stop_reason[0] ? rep.stop_reason : "?");
+        printf("lambda      %g (%s)\n", cfg.lambda, cf_reg_name(cfg.reg));
+        printf("bias        %s\n", cfg.bias ? "on" : "off");
+        printf("train RMSE  %.6f on %lld ratings\n", rep.train_rmse, (long long)rep.n_train);
+        if (rep.n_test > 0)
+            printf("test RMSE   %.6f on %lld ratings (%lld with a user or item unseen in training)\n", rep.test_rmse,
+                   (long long)rep.n_test, (long long)rep.test_unseen);
+        else
+            printf("test RMSE   - (no test part)\n");
+        printf("objective   %.6e\n", rep.objective);
+        printf("seconds     %.3f\n", rep.seconds);
+        printf("model       %s\n", model_path ? model_path : "not saved (use --model OUT)");
+    }
+    fflush(stdout);
+    cf_model_destroy(&model);
+    cf_dataset_destroy(&ds);
+    return CLI_EXIT_OK;
+
+fail:
+    cf_model_destroy(&model);
+    cf_dataset_destroy(&ds);
+    return cli_fail(&err);
+}

@@ -1,0 +1,81 @@
+/*
+ * gpu.h — private interface of the GPU backend beyond the backend table, for tests,
+ * benchmarks and the `verify` command: tuning knobs (forced batch sizes, segment
+ * lengths, a simulated memory limit), per-phase timers and memory figures, the Gram
+ * matrices of chosen rows, and the device's measured SGEMM rate.
+ *
+ * Everything here works on the `cf_backend *` returned by cf_gpu_backend()->open or
+ * cf_gpu_open_tuned(); passing another backend's handle is undefined. No CUDA type
+ * appears in this header.
+ */
+#ifndef CF_GPU_H
+#define CF_GPU_H
+
+#include "backend.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cf_gpu_tuning {
+    /* Bytes of device memory the per-batch work buffers (Gram matrices, right-hand
+     * sides, targets) may use; 0 = planned from cudaMemGetInfo (default). Small values
+     * force many batches, to test the batching on small data. */
+    size_t batch_bytes;
+    /* Longest run of entries one Gram block accumulates; longer rows are split into
+     * segments summed by a second pass. 0 = default (CF_GPU_DEFAULT_SEGMENT). */
+    int64_t segment;
+    /* Pretend the device has only this many free bytes (0 = the real figure): tests the
+     * "does not fit" error without a small GPU. */
+    size_t mem_limit;
+    /* 1: record CUDA events around the phases of each half-step (see cf_gpu_stats). */
+    int timing;
+} cf_gpu_tuning;
+
+#define CF_GPU_DEFAULT_SEGMENT 4096
+
+void cf_gpu_tuning_default(cf_gpu_tuning *t);
+
+/* cf_gpu_backend()->open with explicit tuning (t == NULL: defaults). */
+cf_status cf_gpu_open_tuned(const cf_ratings *train, const cf_triplets *test, const cf_config *cfg,
+                            const cf_factors *init, const cf_gpu_tuning *t, cf_backend **out,
+                            cf_error *err);
+
+typedef struct cf_gpu_stats {
+    /* Accumulated over half-steps since open or the last reset (timing = 1 only), ms. */
+    double gram_ms;   /* Gram kernel + segment reduction */
+    double rhs_ms;    /* targets + offsets + SpMM */
+    double solve_ms;  /* potrf + potrs batched + scatter */
+    double gram_flops;  /* useful flops of the Gram step: Σ_rows n_r · d(d+1) */
+    int64_t half_steps;
+    /* Plan of the run. */
+    int32_t batches_users, batches_items;
+    int64_t segment;              /* segment length in use */
+    size_t data_bytes;            /* resident data: R in both layouts, factors, test set */
+    size_t work_bytes;            /* per-batch buffers (Grams, RHS, targets, pointers, info) */
+    size_t alloc_peak_bytes;      /* peak of cufactor's own device allocations */
+    size_t device_used_peak_bytes;/* peak of (total − free) seen by cudaMemGetInfo after each
+                                     half-step: includes the context and library workspaces */
+    size_t device_total_bytes;
+    int sm_count;
+} cf_gpu_stats;
+
+void cf_gpu_stats_get(cf_backend *b, cf_gpu_stats *out);
+void cf_gpu_stats_reset_timers(cf_backend *b);
+
+/* Dimension of the per-row systems (K + bias) of an open GPU backend. */
+int cf_gpu_system_dim(cf_backend *b);
+
+/* Test hook: forms the Gram matrices A_r = Σ z zᵀ + Λ_r I of `n_rows` rows of `side` (any
+ * rows, also without ratings) with the backend's own kernels and current factors, and
+ * copies them into h_out (n_rows × d × d floats, column-major, d = cf_gpu_system_dim()).
+ * The kernels write the lower triangle (what the solver reads); it is mirrored here. */
+cf_status cf_gpu_form_grams(cf_backend *b, cf_side side, const int64_t *rows, int64_t n_rows,
+                            float *h_out, cf_error *err);
+
+/* Bench hook: the device's FP32 rate by a timed cuBLAS SGEMM (n × n × n, median of
+ * `reps` runs after a warm-up) in GFLOP/s, on the backend's cuBLAS handle and stream.
+ * tf32 = 1 measures with TF32 tensor-core math allowed (CUBLAS_TF32_TENSOR_OP_MATH). */
+cf_status cf_gpu_sgemm_gflops(cf_backend *b, int n, int reps, int tf32, double *gflops,
+                              cf_error *err);
+
+#endif

@@ -1,0 +1,186 @@
+/*
+ * gpu_impl.h — internals of the GPU backend shared by the files of src/gpu: the
+ * context (struct cf_backend of this backend), the per-side device data and batch plan,
+ * and one checking macro per API.
+ *
+ * Context: one device, one non-blocking stream, one handle each of cuBLAS, cuSOLVER and
+ * cuSPARSE bound to that stream. Resident for the whole run: R in both layouts (CSR by
+ * user, CSC by item = CSR of Rᵀ; int64 offsets, uint32 indices, fp32 ratings), the
+ * factors and biases in fp32, the test triplets, and each side's Gram work plan. Work
+ * buffers (Gram matrices, right-hand sides, targets) hold one batch of rows and are
+ * shared by both sides; batch sizes come from the memory planner (plan.c).
+ *
+ * Checking macros: each evaluates a call, and on failure writes
+ *     "<call> failed: <error string> (file:line)"
+ * into `err` with CF_ERR_DEVICE, sets the local `st` and jumps to the local label
+ * `cleanup`. Functions using them declare `cf_status st = CF_OK;` and `cleanup:`.
+ */
+#ifndef CF_GPU_IMPL_H
+#define CF_GPU_IMPL_H
+
+#include "backend.h"
+#include "common.h"
+#include "gpu.h"
+#include "kernels.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#include <cusolverDn.h>
+#include <cusparse.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+const char *cf_cusolver_status_string(cusolverStatus_t s);
+
+#define CF_CHECK_(ok, call, what)                                                            \
+    do {                                                                                     \
+        if (!(ok)) {                                                                         \
+            st = cf_fail(err, CF_ERR_DEVICE, "%s failed: %s (%s:%d)", call, what, __FILE__, \
+                         __LINE__);                                                          \
+            goto cleanup;                                                                    \
+        }                                                                                    \
+    } while (0)
+
+#define CF_CUDA(call)                                                    \
+    do {                                                                 \
+        cudaError_t e_ = (call);                                         \
+        CF_CHECK_(e_ == cudaSuccess, #call, cudaGetErrorString(e_));     \
+    } while (0)
+
+/* Kernel launchers return the launch's cudaError_t as an int (kernels.h). */
+#define CF_LAUNCH(call)                                                              \
+    do {                                                                             \
+        cudaError_t e_ = (cudaError_t)(call);                                        \
+        CF_CHECK_(e_ == cudaSuccess, #call, cudaGetErrorString(e_));                 \
+    } while (0)
+
+#define CF_CUBLAS(call)                                                              \
+    do {                                                                             \
+        cublasStatus_t s_ = (call);                                                  \
+        CF_CHECK_(s_ == CUBLAS_STATUS_SUCCESS, #call, cublasGetStatusString(s_));    \
+    } while (0)
+
+#define CF_CUSOLVER(call)                                                               \
+    do {                                                                                \
+        cusolverStatus_t s_ = (call);                                                   \
+        CF_CHECK_(s_ == CUSOLVER_STATUS_SUCCESS, #call, cf_cusolver_status_string(s_)); \
+    } while (0)
+
+#define CF_CUSPARSE(call)                                                            \
+    do {                                                                             \
+        cusparseStatus_t s_ = (call);                                                \
+        CF_CHECK_(s_ == CUSPARSE_STATUS_SUCCESS, #call, cusparseGetErrorString(s_)); \
+    } while (0)
+
+/* One batch of rows [r0, r1) of a side, solved together. */
+typedef struct cf_gpu_batch {
+    int64_t r0, r1;       /* rows */
+    int64_t e0, e1;       /* their entries: [ptr[r0], ptr[r1]) */
+    int64_t unit0, n_units; /* Gram work units, in the side's unit array */
+    int64_t red0, n_red;  /* segment reductions, in the side's reduction array */
+    int64_t sys0, n_sys;  /* rows with ratings (systems), in the side's system arrays */
+    int64_t n_slots;      /* Gram slots: n_sys + extra segment slots */
+} cf_gpu_batch;
+
+/* A side (users or items) as the rows of a CSR matrix, its factors and its plan. */
+typedef struct cf_gpu_side {
+    const char *name;       /* "user", "item": for messages */
+    int64_t n_rows, n_other, nnz;
+    const int64_t *h_ptr;   /* host offsets (borrowed from cf_ratings) */
+    int64_t *d_ptr;         /* n_rows + 1 */
+    uint32_t *d_idx;        /* nnz: indices of the other side */
+    float *d_val;           /* nnz: ratings */
+    float *d_F;             /* n_rows × ld: factors, 1 in column K with biases, zero padding */
+    float *d_b;             /* n_rows: biases (zeros without) */
+    /* plan */
+    cf_gram_unit *d_units;  /* all batches' units, each batch's longest first */
+    cf_gram_reduce *d_red;
+    float **d_Bptr;         /* per system: its right-hand side in the RHS buffer */
+    int *d_info;            /* per system: potrf info */
+    int64_t n_units, n_red, n_sys;
+    int64_t *h_sys_row;     /* per system: the row (for error messages) */
+    cf_gpu_batch *batches;
+    int32_t n_batches;
+} cf_gpu_side;
+
+struct cf_backend {
+    cf_config cfg;
+    int k, d, ld;           /* factors, unknowns per row (K + bias), row stride of F */
+    int bias;
+    double mu;
+    int64_t nnz;            /* |Ω|, training ratings */
+    cf_gpu_tuning tune;
+    int device;
+    char name[128];
+    int sm_count;
+
+    cudaStream_t stream;
+    cublasHandle_t cublas;
+    cusolverDnHandle_t cusolver;
+    cusparseHandle_t cusparse;
+
+    cf_gpu_side side[2];    /* CF_SIDE_USERS, CF_SIDE_ITEMS */
+
+    /* test triplets */
+    int64_t n_test;
+    uint32_t *d_test_u, *d_test_i;
+    float *d_test_r;
+
+    /* shared work buffers, sized by the plan */
+    float *d_gram;          /* max slots × d × d */
+    float **d_Aptr;         /* max systems: d_gram + j·d² */
+    float *d_rhs;           /* max batch rows × ld */
+    float *d_t;             /* max batch entries */
+    int32_t *d_off32;       /* max batch rows + 1 */
+    int *d_potrs_info;
+    void *d_spmm_buf;
+    size_t spmm_buf_bytes;
+    cusparseSpMMAlg_t spmm_alg; /* chosen at the first SpMM (spmm_alg_set) */
+    int spmm_alg_set;
+    double *d_partial;      /* CF_REDUCE_BLOCKS × 3 */
+    int *h_info;            /* max systems of a side (host) */
+    int64_t max_slots, max_sys, max_rows, max_entries;
+
+    /* accounting */
+    size_t alloc_bytes, alloc_peak;
+    cf_gpu_stats stats;
+    cudaEvent_t ev[4];      /* phase boundaries of one batch (timing only) */
+};
+
+/* Tracked device allocation (zero-filled), counted in the peak figure. */
+cf_status cf_gpu_alloc(cf_backend *b, void **p, size_t bytes, const char *what, cf_error *err);
+void cf_gpu_free(cf_backend *b, void *p, size_t bytes);
+
+/* Plans both sides' batches on the host (plan.c): `free_bytes` is the device memory free
+ * before anything was uploaded, `data_bytes` what the resident data will take. Fails with
+ * CF_ERR_DEVICE, stating bytes needed and free, when the data and one batch do not fit. */
+cf_status cf_gpu_plan(cf_backend *b, size_t free_bytes, size_t data_bytes, cf_error *err);
+/* Allocates the work buffers and uploads the work lists of the plan (plan.c). */
+cf_status cf_gpu_plan_alloc(cf_backend *b, cf_error *err);
+
+/* Gram work of a set of rows: the rows `rows[0..n)` (or, with rows == NULL, the range
+ * [first, first + n)) become systems 0, 1, ... in that order; rows without ratings are
+ * skipped unless keep_empty (then they get a unit writing Λ·I). Rows longer than `seg`
+ * are cut into equal segments whose partial Grams go to extra slots after the systems,
+ * with one reduction each. Units come out longest first (ties by slot, then entry), so
+ * long rows start early. Output arrays need room for cf_gpu_work_count()'s figures. */
+typedef struct cf_gpu_work {
+    cf_gram_unit *units;
+    cf_gram_reduce *red;
+    int64_t *sys_row;       /* may be NULL: the row of each system */
+    int64_t n_units, n_red, n_sys, n_slots;
+} cf_gpu_work;
+
+void cf_gpu_work_count(const cf_gpu_side *s, const int64_t *rows, int64_t first, int64_t n,
+                       int keep_empty, int64_t seg, cf_gpu_work *count);
+void cf_gpu_work_make(const cf_gpu_side *s, const int64_t *rows, int64_t first, int64_t n,
+                      int keep_empty, int64_t seg, const cf_config *cfg, int64_t nnz,
+                      cf_gpu_work *out);
+
+/* The evaluate entry of the table (eval.c). */
+cf_status cf_gpu_evaluate(cf_backend *b, cf_eval_set which, cf_eval *out, cf_error *err);
+/* The als_half entry (als.c). */
+cf_status cf_gpu_als_half(cf_backend *b, cf_side side, cf_error *err);
+
+#endif

@@ -1,0 +1,250 @@
+/*
+ * model.c — using a trained model: info, predict, recommend, evaluate.
+ *
+ *   r̂(u, i) = μ + b_u + b_i + p_u·q_i     (bias = 1; cf_predict of factors.h)
+ *   r̂(u, i) = p_u·q_i                     (bias = 0)
+ *
+ * Users and items are addressed by their external ID strings; the model's maps give
+ * their rows. A dataset passed in (exclude, evaluate) has its own maps, so its indices
+ * are translated to the model's by looking each of its ID strings up once.
+ *
+ * recommend: scores every item for the user and keeps the best n in a binary min-heap
+ * whose root is the worst kept candidate: O(n_items log n). "Better" means a higher
+ * score, or an equal score and a lower item index, so results are deterministic.
+ *
+ * evaluate: a rating whose user or item the model does not know ("unseen") is
+ * predicted with zero factors for the unknown side, i.e. μ plus whichever bias is
+ * known (0 when the model has no biases) — what the trainer does for test rows with
+ * no training ratings.
+ *     RMSE = sqrt(Σ e² / n),  MAE = Σ |e| / n,  e = r − r̂, over both parts.
+ */
+#include "model.h"
+
+#include "common.h"
+#include "dataset.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+cf_model *cf_model_wrap(cf_factors *f, cf_idmap *users, cf_idmap *items, const cf_config *cfg) {
+    cf_model *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->f = *f;
+    memset(f, 0, sizeof *f);
+    m->users = users;
+    m->items = items;
+    if (cfg) {
+        m->config = *cfg;
+    } else {
+        cf_config_default(&m->config);
+        m->config.factors = m->f.k;
+        m->config.bias = m->f.bias;
+    }
+    return m;
+}
+
+void cf_model_destroy(cf_model **pm) {
+    if (!pm || !*pm) return;
+    cf_model *m = *pm;
+    cf_factors_free(&m->f);
+    cf_idmap_destroy(&m->users);
+    cf_idmap_destroy(&m->items);
+    free(m);
+    *pm = NULL;
+}
+
+void cf_model_info_get(const cf_model *m, cf_model_info *info) {
+    memset(info, 0, sizeof *info);
+    if (!m) return;
+    info->n_users = m->f.n_users;
+    info->n_items = m->f.n_items;
+    info->factors = m->f.k;
+    info->bias = m->f.bias;
+    info->mu = m->f.mu;
+    info->config = m->config;
+}
+
+static int64_t find_id(const cf_idmap *map, const char *id) {
+    return cf_idmap_find(map, id, strlen(id));
+}
+
+cf_status cf_model_predict(const cf_model *m, const char *user, const char *item, double *out,
+                           cf_error *err) {
+    if (!m || !user || !item || !out)
+        return cf_fail(err, CF_ERR_INVALID, "cf_model_predict: %s is NULL",
+                       !m ? "model" : !user ? "user" : !item ? "item" : "out");
+    int64_t u = find_id(m->users, user);
+    if (u < 0) return cf_fail(err, CF_ERR_NOT_FOUND, "unknown user ID '%s'", user);
+    int64_t i = find_id(m->items, item);
+    if (i < 0) return cf_fail(err, CF_ERR_NOT_FOUND, "unknown item ID '%s'", item);
+    *out = cf_predict(&m->f, (uint32_t)u, (uint32_t)i);
+    return CF_OK;
+}
+
+/* ---------------------------------------------------------------- recommend */
+
+typedef struct cand {
+    double score;
+    uint32_t item;
+} cand;
+
+/* a ranks before b: higher score, then lower item index */
+static int better(cand a, cand b) {
+    return a.score > b.score || (a.score == b.score && a.item < b.item);
+}
+
+/* Min-heap by `better`: h[0] is the worst kept candidate. */
+static void sift_down(cand *h, int64_t n, int64_t k) {
+    for (;;) {
+        int64_t l = 2 * k + 1, r = l + 1, w = k;
+        if (l < n && better(h[w], h[l])) w = l;
+        if (r < n && better(h[w], h[r])) w = r;
+        if (w == k) return;
+        cand t = h[k];
+        h[k] = h[w];
+        h[w] = t;
+        k = w;
+    }
+}
+
+static void sift_up(cand *h, int64_t k) {
+    while (k > 0) {
+        int64_t p = (k - 1) / 2;
+        if (!better(h[p], h[k])) return;
+        cand t = h[k];
+        h[k] = h[p];
+        h[p] = t;
+        k = p;
+    }
+}
+
+/* Marks in `excl` (n_items of the model) the items that user `user` rated in ds. */
+static void mark_rated(const cf_model *m, const cf_dataset *ds, const char *user, uint8_t *excl,
+                       int64_t *map_cache) {
+    int64_t du = find_id(ds->users, user);
+    if (du < 0) return;
+    for (int64_t k = 0; k < ds->all.n; k++) {
+        if (ds->all.u[k] != (uint32_t)du) continue;
+        uint32_t di = ds->all.i[k];
+        /* map_cache[di]: -2 not looked up yet, -1 unknown to the model, else model index */
+        if (map_cache[di] == -2) {
+            size_t len;
+            const char *name = cf_idmap_name(ds->items, di, &len);
+            map_cache[di] = name ? cf_idmap_find(m->items, name, len) : -1;
+        }
+        if (map_cache[di] >= 0) excl[map_cache[di]] = 1;
+    }
+}
+
+cf_status cf_model_recommend(const cf_model *m, const char *user, int32_t n,
+                             const cf_dataset *exclude, cf_recommendation *out, int32_t *n_out,
+                             cf_error *err) {
+    if (n_out) *n_out = 0;
+    if (!m || !user || !out || !n_out)
+        return cf_fail(err, CF_ERR_INVALID, "cf_model_recommend: %s is NULL",
+                       !m ? "model" : !user ? "user" : !out ? "out" : "n_out");
+    if (n < 1) return cf_fail(err, CF_ERR_INVALID, "recommend: n = %d, must be >= 1", (int)n);
+    int64_t u = find_id(m->users, user);
+    if (u < 0) return cf_fail(err, CF_ERR_NOT_FOUND, "unknown user ID '%s'", user);
+
+    int64_t n_items = m->f.n_items;
+    uint8_t *excl = NULL;
+    if (exclude) {
+        int64_t n_ds_items = cf_idmap_size(exclude->items);
+        excl = cf_calloc((size_t)n_items, 1, err, "recommend exclusion set");
+        int64_t *cache = cf_malloc((size_t)n_ds_items * sizeof *cache, err, "recommend item map");
+        if (!excl || !cache) {
+            free(excl);
+            free(cache);
+            return CF_ERR_NOMEM;
+        }
+        for (int64_t k = 0; k < n_ds_items; k++) cache[k] = -2;
+        mark_rated(m, exclude, user, excl, cache);
+        free(cache);
+    }
+
+    int64_t cap = (int64_t)n < n_items ? (int64_t)n : n_items;
+    cand *heap = cf_malloc((size_t)cap * sizeof *heap, err, "recommend heap");
+    if (!heap) {
+        free(excl);
+        return CF_ERR_NOMEM;
+    }
+    int64_t size = 0;
+    for (int64_t i = 0; i < n_items; i++) {
+        if (excl && excl[i]) continue;
+        cand c = {cf_predict(&m->f, (uint32_t)u, (uint32_t)i), (uint32_t)i};
+        if (size < cap) {
+            heap[size] = c;
+            sift_up(heap, size++);
+        } else if (cap > 0 && better(c, heap[0])) {
+            heap[0] = c;
+            sift_down(heap, size, 0);
+        }
+    }
+    /* pop the worst to the back: out[] ends up best first */
+    for (int64_t k = size - 1; k >= 0; k--) {
+        out[k].item = cf_idmap_name(m->items, heap[0].item, NULL);
+        out[k].score = heap[0].score;
+        heap[0] = heap[k];
+        sift_down(heap, k, 0);
+    }
+    *n_out = (int32_t)size;
+    free(heap);
+    free(excl);
+    return CF_OK;
+}
+
+/* ---------------------------------------------------------------- evaluate */
+
+/* to[k] = index in `model_map` of the ID of index k in `ds_map`, or -1 when unknown. */
+static int64_t *translate(const cf_idmap *ds_map, const cf_idmap *model_map, cf_error *err,
+                          const char *what) {
+    int64_t n = cf_idmap_size(ds_map);
+    int64_t *to = cf_malloc((size_t)n * sizeof *to, err, what);
+    if (!to) return NULL;
+    for (int64_t k = 0; k < n; k++) {
+        size_t len;
+        const char *name = cf_idmap_name(ds_map, (uint32_t)k, &len);
+        to[k] = cf_idmap_find(model_map, name, len);
+    }
+    return to;
+}
+
+cf_status cf_model_evaluate(const cf_model *m, const cf_dataset *ds, cf_eval_report *rep,
+                            cf_error *err) {
+    if (!m || !ds || !rep)
+        return cf_fail(err, CF_ERR_INVALID, "cf_model_evaluate: %s is NULL",
+                       !m ? "model" : !ds ? "dataset" : "report");
+    memset(rep, 0, sizeof *rep);
+    int64_t *tu = translate(ds->users, m->users, err, "evaluate user map");
+    if (!tu) return CF_ERR_NOMEM;
+    int64_t *ti = translate(ds->items, m->items, err, "evaluate item map");
+    if (!ti) {
+        free(tu);
+        return CF_ERR_NOMEM;
+    }
+    const cf_factors *f = &m->f;
+    double sse = 0, sae = 0;
+    int64_t unseen = 0;
+    for (int64_t k = 0; k < ds->all.n; k++) {
+        int64_t u = tu[ds->all.u[k]], i = ti[ds->all.i[k]];
+        double pred;
+        if (u >= 0 && i >= 0) {
+            pred = cf_predict(f, (uint32_t)u, (uint32_t)i);
+        } else {
+            unseen++;
+            pred = f->bias ? f->mu + (u >= 0 ? f->bu[u] : 0.0) + (i >= 0 ? f->bi[i] : 0.0) : 0.0;
+        }
+        double e = (double)ds->all.r[k] - pred;
+        sse += e * e;
+        sae += fabs(e);
+    }
+    free(tu);
+    free(ti);
+    rep->count = ds->all.n;
+    rep->unseen = unseen;
+    rep->rmse = rep->count ? sqrt(sse / (double)rep->count) : NAN;
+    rep->mae = rep->count ? sae / (double)rep->count : NAN;
+    return CF_OK;
+}

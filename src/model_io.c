@@ -1,0 +1,574 @@
+/*
+ * model_io.c — the .cfm model file (save / load) and the NumPy export.
+ *
+ * .cfm format, version 1. All integers and floats little-endian; f64 = IEEE-754 binary64.
+ *
+ *   offset  size  field
+ *        0     8  magic "CUFACTOR"
+ *        8     4  u32 version = 1
+ *       12     4  u32 header size = 164 (bytes from offset 0 to the first array)
+ *       16     8  i64 n_users
+ *       24     8  i64 n_items
+ *       32     4  i32 K (factors)
+ *       36     4  i32 flags: bit 0 = biases on; other bits 0
+ *       40     8  f64 μ
+ *       48   116  the training cf_config, field by field in declaration order:
+ *                 i32 algo, i32 factors, i32 iters, f64 lambda, i32 reg, i32 bias,
+ *                 f64 tol, u64 seed, i32 threads, f64 init_scale, i32 device,
+ *                 i32 gpu_id, f64 lr, i32 lr_schedule, f64 lr_decay, i32 schedule,
+ *                 i32 blocks, i64 batch, i32 optimizer, i32 inner, i32 early_stop,
+ *                 i32 restarts
+ *      164        f64 P[n_users][K], f64 Q[n_items][K], f64 b_u[n_users], f64 b_i[n_items]
+ *                 (row-major; biases are stored, as zeros, also when flags bit 0 is 0)
+ *                 user IDs: u64 count (= n_users), then per ID: u32 length + bytes
+ *                 item IDs: u64 count (= n_items), then per ID: u32 length + bytes
+ *                 (IDs in row order; length <= 65535; no NUL byte; no duplicates)
+ *       end-8  8  u64 checksum of every preceding byte (below)
+ *
+ * Checksum ("FNV-1a-64 by words"): h = 0xcbf29ce484222325; the bytes are taken as
+ * consecutive little-endian u64 words w, each folded in by
+ *     h ^= w;  h *= 0x100000001b3;  h ^= h >> 32;
+ * the last (length mod 8) bytes b are then folded in one at a time the same way
+ * (h ^= b; h *= 0x100000001b3; h ^= h >> 32), and finally the total byte count n:
+ *     h ^= n;  h *= 0x100000001b3;  h ^= h >> 32.
+ * Every step is a bijection of h, so a change confined to one word is always detected.
+ *
+ * Save is atomic (atomic_file.h). Load trusts nothing: magic, version, header size,
+ * dimension ranges and their consistency with the file size (before any allocation),
+ * the config through cf_config_validate, the checksum, finiteness of every value, ID
+ * counts, lengths and uniqueness, and the absence of trailing bytes. A malformed file
+ * is CF_ERR_CORRUPT, a failing read CF_ERR_IO; both messages start with the path.
+ *
+ * NumPy export: NPY format 1.0, dtype '<f8', C order; the header dict is padded with
+ * spaces and ends in '\n' so that the data starts at a multiple of 64 bytes.
+ */
+#include "atomic_file.h"
+#include "common.h"
+#include "model.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "model_io.c writes the little-endian .cfm format by memcpy: port it before using a big-endian host"
+#endif
+
+#define CFM_MAGIC "CUFACTOR"
+#define CFM_VERSION 1u
+#define CFM_CONFIG_SIZE 116
+#define CFM_HEADER_SIZE (48 + CFM_CONFIG_SIZE)
+#define CFM_MAX_ROWS ((int64_t)UINT32_MAX - 1) /* what an idmap can hold */
+#define CFM_MAX_K 4096
+#define CFM_MAX_ID 65535
+
+/* ---------------------------------------------------------------- checksum */
+
+typedef struct cfm_hash {
+    uint64_t h, n;
+    unsigned char tail[8];
+    unsigned ntail;
+} cfm_hash;
+
+#define FNV_PRIME 0x100000001b3ULL
+
+static inline uint64_t mix(uint64_t h, uint64_t w) {
+    h ^= w;
+    h *= FNV_PRIME;
+    return h ^ (h >> 32);
+}
+
+static void hash_init(cfm_hash *s) {
+    memset(s, 0, sizeof *s);
+    s->h = 0xcbf29ce484222325ULL;
+}
+
+static void hash_update(cfm_hash *s, const void *data, size_t len) {
+    const unsigned char *p = data;
+    s->n += len;
+    if (s->ntail) {
+        while (s->ntail < 8 && len) s->tail[s->ntail++] = *p++, len--;
+        if (s->ntail < 8) return;
+        uint64_t w;
+        memcpy(&w, s->tail, 8);
+        s->h = mix(s->h, w);
+        s->ntail = 0;
+    }
+    uint64_t h = s->h;
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = mix(h, w);
+    }
+    s->h = h;
+    memcpy(s->tail, p, len);
+    s->ntail = (unsigned)len;
+}
+
+static uint64_t hash_final(const cfm_hash *s) {
+    uint64_t h = s->h;
+    for (unsigned k = 0; k < s->ntail; k++) h = mix(h, s->tail[k]);
+    return mix(h, s->n);
+}
+
+/* ---------------------------------------------------------------- header encoding */
+
+typedef struct cursor {
+    unsigned char *p;
+    size_t at;
+} cursor;
+
+static void put_bytes(cursor *c, const void *v, size_t n) { memcpy(c->p + c->at, v, n), c->at += n; }
+static void put_i32(cursor *c, int32_t v) { put_bytes(c, &v, 4); }
+static void put_u32(cursor *c, uint32_t v) { put_bytes(c, &v, 4); }
+static void put_i64(cursor *c, int64_t v) { put_bytes(c, &v, 8); }
+static void put_u64(cursor *c, uint64_t v) { put_bytes(c, &v, 8); }
+static void put_f64(cursor *c, double v) { put_bytes(c, &v, 8); }
+
+static void get_bytes(cursor *c, void *v, size_t n) { memcpy(v, c->p + c->at, n), c->at += n; }
+static int32_t get_i32(cursor *c) { int32_t v; get_bytes(c, &v, 4); return v; }
+static uint32_t get_u32(cursor *c) { uint32_t v; get_bytes(c, &v, 4); return v; }
+static int64_t get_i64(cursor *c) { int64_t v; get_bytes(c, &v, 8); return v; }
+static uint64_t get_u64(cursor *c) { uint64_t v; get_bytes(c, &v, 8); return v; }
+static double get_f64(cursor *c) { double v; get_bytes(c, &v, 8); return v; }
+
+static void encode_config(cursor *c, const cf_config *g) {
+    put_i32(c, (int32_t)g->algo);
+    put_i32(c, g->factors);
+    put_i32(c, g->iters);
+    put_f64(c, g->lambda);
+    put_i32(c, (int32_t)g->reg);
+    put_i32(c, (int32_t)g->bias);
+    put_f64(c, g->tol);
+    put_u64(c, g->seed);
+    put_i32(c, g->threads);
+    put_f64(c, g->init_scale);
+    put_i32(c, (int32_t)g->device);
+    put_i32(c, g->gpu_id);
+    put_f64(c, g->lr);
+    put_i32(c, (int32_t)g->lr_schedule);
+    put_f64(c, g->lr_decay);
+    put_i32(c, (int32_t)g->schedule);
+    put_i32(c, g->blocks);
+    put_i64(c, g->batch);
+    put_i32(c, (int32_t)g->optimizer);
+    put_i32(c, g->inner);
+    put_i32(c, g->early_stop);
+    put_i32(c, g->restarts);
+}
+
+/* Enum fields are range-checked by cf_config_validate afterwards; an out-of-range i32
+ * stored into the enum is only compared, never used as an index, before that. */
+static void decode_config(cursor *c, cf_config *g) {
+    memset(g, 0, sizeof *g);
+    g->algo = (cf_algo)get_i32(c);
+    g->factors = get_i32(c);
+    g->iters = get_i32(c);
+    g->lambda = get_f64(c);
+    g->reg = (cf_reg)get_i32(c);
+    g->bias = get_i32(c);
+    g->tol = get_f64(c);
+    g->seed = get_u64(c);
+    g->threads = get_i32(c);
+    g->init_scale = get_f64(c);
+    g->device = (cf_device)get_i32(c);
+    g->gpu_id = get_i32(c);
+    g->lr = get_f64(c);
+    g->lr_schedule = (cf_lr_schedule)get_i32(c);
+    g->lr_decay = get_f64(c);
+    g->schedule = (cf_sgd_schedule)get_i32(c);
+    g->blocks = get_i32(c);
+    g->batch = get_i64(c);
+    g->optimizer = (cf_optimizer)get_i32(c);
+    g->inner = get_i32(c);
+    g->early_stop = get_i32(c);
+    g->restarts = get_i32(c);
+}
+
+/* ---------------------------------------------------------------- save */
+
+typedef struct cfm_writer {
+    cf_afile f;
+    cfm_hash h;
+} cfm_writer;
+
+static void wr(cfm_writer *w, const void *p, size_t n) {
+    hash_update(&w->h, p, n);
+    cf_afile_write(&w->f, p, n);
+}
+
+static void wr_ids(cfm_writer *w, const cf_idmap *map) {
+    uint64_t n = (uint64_t)cf_idmap_size(map);
+    wr(w, &n, 8);
+    for (uint64_t k = 0; k < n; k++) {
+        size_t len;
+        const char *name = cf_idmap_name(map, (uint32_t)k, &len);
+        uint32_t l32 = (uint32_t)len;
+        wr(w, &l32, 4);
+        wr(w, name, len);
+    }
+}
+
+cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err) {
+    if (!m || !path || !*path)
+        return cf_fail(err, CF_ERR_INVALID, "cf_model_save: %s", !m ? "model is NULL" : "empty path");
+    const cf_factors *f = &m->f;
+    if (f->n_users < 0 || f->n_users > CFM_MAX_ROWS || f->n_items < 0 || f->n_items > CFM_MAX_ROWS ||
+        f->k < 1 || f->k > CFM_MAX_K)
+        return cf_fail(err, CF_ERR_INVALID, "%s: model dimensions %lld × %lld × K=%d out of range",
+                       path, (long long)f->n_users, (long long)f->n_items, (int)f->k);
+    if (cf_idmap_size(m->users) != f->n_users || cf_idmap_size(m->items) != f->n_items)
+        return cf_fail(err, CF_ERR_INVALID,
+                       "%s: the model has %lld users and %lld items but %lld and %lld IDs", path,
+                       (long long)f->n_users, (long long)f->n_items,
+                       (long long)cf_idmap_size(m->users), (long long)cf_idmap_size(m->items));
+    char where[96];
+    if (cf_factors_check_finite(f, where, sizeof where))
+        return cf_fail(err, CF_ERR_NUMERIC, "%s: not saved: non-finite value in %s", path, where);
+    cf_error cerr;
+    if (cf_config_validate(&m->config, &cerr))
+        return cf_fail(err, CF_ERR_INVALID, "%s: not saved: model config: %s", path, cerr.msg);
+
+    unsigned char hdr[CFM_HEADER_SIZE];
+    cursor c = {hdr, 0};
+    put_bytes(&c, CFM_MAGIC, 8);
+    put_u32(&c, CFM_VERSION);
+    put_u32(&c, CFM_HEADER_SIZE);
+    put_i64(&c, f->n_users);
+    put_i64(&c, f->n_items);
+    put_i32(&c, f->k);
+    put_i32(&c, f->bias ? 1 : 0);
+    put_f64(&c, f->mu);
+    encode_config(&c, &m->config);
+
+    cfm_writer w;
+    hash_init(&w.h);
+    cf_status st = cf_afile_open(&w.f, path, 0, err);
+    if (st) return st;
+    size_t k = (size_t)f->k;
+    wr(&w, hdr, sizeof hdr);
+    wr(&w, f->P, (size_t)f->n_users * k * sizeof(double));
+    wr(&w, f->Q, (size_t)f->n_items * k * sizeof(double));
+    wr(&w, f->bu, (size_t)f->n_users * sizeof(double));
+    wr(&w, f->bi, (size_t)f->n_items * sizeof(double));
+    wr_ids(&w, m->users);
+    wr_ids(&w, m->items);
+    uint64_t sum = hash_final(&w.h);
+    cf_afile_write(&w.f, &sum, 8);
+    return cf_afile_commit(&w.f, err);
+}
+
+/* ---------------------------------------------------------------- load */
+
+#define CORRUPT(...) do { st = cf_fail(err, CF_ERR_CORRUPT, __VA_ARGS__); goto done; } while (0)
+
+/* Reads exactly n bytes: 0 ok, 1 end of file first, -1 read error (errno set). */
+static int read_full(int fd, void *buf, size_t n) {
+    unsigned char *p = buf;
+    while (n > 0) {
+        size_t chunk = n < ((size_t)1 << 30) ? n : ((size_t)1 << 30);
+        ssize_t r = read(fd, p, chunk);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (r == 0) return 1;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+/* Parses one ID list at *at of buf (len bytes) into a new map of exactly `want` IDs. */
+static cf_status parse_ids(const char *path, const char *what, const unsigned char *buf, size_t len,
+                           size_t *at, int64_t want, cf_idmap **out, cf_error *err) {
+    *out = NULL;
+    if (len - *at < 8)
+        return cf_fail(err, CF_ERR_CORRUPT, "%s: %s ID list: truncated count", path, what);
+    uint64_t count;
+    memcpy(&count, buf + *at, 8);
+    *at += 8;
+    if (count != (uint64_t)want)
+        return cf_fail(err, CF_ERR_CORRUPT, "%s: %llu %s IDs for %lld %ss", path,
+                       (unsigned long long)count, what, (long long)want, what);
+    cf_idmap *map = cf_idmap_create();
+    if (!map) return cf_fail(err, CF_ERR_NOMEM, "%s: out of memory for the %s IDs", path, what);
+    for (uint64_t k = 0; k < count; k++) {
+        uint32_t l;
+        if (len - *at < 4) {
+            cf_idmap_destroy(&map);
+            return cf_fail(err, CF_ERR_CORRUPT, "%s: %s ID %llu: truncated length", path, what,
+                           (unsigned long long)k);
+        }
+        memcpy(&l, buf + *at, 4);
+        *at += 4;
+        if (l > CFM_MAX_ID || l > len - *at) {
+            cf_idmap_destroy(&map);
+            return cf_fail(err, CF_ERR_CORRUPT, "%s: %s ID %llu: length %u beyond %s", path, what,
+                           (unsigned long long)k, l,
+                           l > CFM_MAX_ID ? "the 65535-byte limit" : "the end of the file");
+        }
+        const char *tok = (const char *)buf + *at;
+        if (memchr(tok, '\0', l)) {
+            cf_idmap_destroy(&map);
+            return cf_fail(err, CF_ERR_CORRUPT, "%s: %s ID %llu contains a NUL byte", path, what,
+                           (unsigned long long)k);
+        }
+        uint32_t idx;
+        int added;
+        if (cf_idmap_intern(map, tok, l, &idx, &added)) {
+            cf_idmap_destroy(&map);
+            return cf_fail(err, CF_ERR_NOMEM, "%s: out of memory for the %s IDs", path, what);
+        }
+        if (!added) {
+            cf_status st = cf_fail(err, CF_ERR_CORRUPT, "%s: duplicate %s ID '%.*s' (rows %u and %llu)",
+                                   path, what, (int)(l > 64 ? 64 : l), tok, idx,
+                                   (unsigned long long)k);
+            cf_idmap_destroy(&map);
+            return st;
+        }
+        *at += l;
+    }
+    *out = map;
+    return CF_OK;
+}
+
+cf_status cf_model_load(const char *path, cf_model **out, cf_error *err) {
+    if (out) *out = NULL;
+    if (!path || !*path || !out)
+        return cf_fail(err, CF_ERR_INVALID, "cf_model_load: %s", !out ? "out is NULL" : "empty path");
+    cf_status st = CF_OK;
+    cf_factors f;
+    memset(&f, 0, sizeof f);
+    cf_idmap *users = NULL, *items = NULL;
+    unsigned char *rest = NULL;
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below) */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return cf_fail(err, CF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        st = cf_fail(err, CF_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+        goto done;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        st = cf_fail(err, CF_ERR_IO, "%s: not a regular file", path);
+        goto done;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    uint64_t size = (uint64_t)sb.st_size;
+
+    /* ---- fixed header */
+    unsigned char hdr[CFM_HEADER_SIZE];
+    size_t hlen = size < CFM_HEADER_SIZE ? (size_t)size : CFM_HEADER_SIZE;
+    int r = read_full(fd, hdr, hlen);
+    if (r < 0) {
+        st = cf_fail(err, CF_ERR_IO, "%s: read failed: %s", path, strerror(errno));
+        goto done;
+    }
+    if (r > 0) CORRUPT("%s: file shrank while reading: truncated", path);
+    if (hlen < 8) CORRUPT("%s: not a cufactor model (%zu bytes, too short for the magic)", path, hlen);
+    if (memcmp(hdr, CFM_MAGIC, 8) != 0) CORRUPT("%s: not a cufactor model (bad magic)", path);
+    if (hlen < 16) CORRUPT("%s: truncated header (%zu bytes)", path, hlen);
+    cursor c = {hdr, 8};
+    uint32_t version = get_u32(&c), header_size = get_u32(&c);
+    if (version != CFM_VERSION)
+        CORRUPT("%s: model file version %u not supported (this build reads version %u)", path,
+                version, CFM_VERSION);
+    if (header_size != CFM_HEADER_SIZE)
+        CORRUPT("%s: header size %u, version 1 has %d", path, header_size, CFM_HEADER_SIZE);
+    if (hlen < CFM_HEADER_SIZE) CORRUPT("%s: truncated header (%zu bytes)", path, hlen);
+    int64_t nu = get_i64(&c), ni = get_i64(&c);
+    int32_t K = get_i32(&c), flags = get_i32(&c);
+    double mu = get_f64(&c);
+    if (nu < 0 || nu > CFM_MAX_ROWS) CORRUPT("%s: n_users %lld out of range", path, (long long)nu);
+    if (ni < 0 || ni > CFM_MAX_ROWS) CORRUPT("%s: n_items %lld out of range", path, (long long)ni);
+    if (K < 1 || K > CFM_MAX_K) CORRUPT("%s: K = %d, must be in 1..%d", path, (int)K, CFM_MAX_K);
+    if (flags & ~1) CORRUPT("%s: unknown flags 0x%x", path, (unsigned)flags);
+    if (!isfinite(mu)) CORRUPT("%s: global mean is not finite", path);
+    cf_config cfg;
+    decode_config(&c, &cfg);
+    cf_error cerr;
+    if (cf_config_validate(&cfg, &cerr)) CORRUPT("%s: stored config: %s", path, cerr.msg);
+
+    /* ---- sizes implied by the dimensions, checked against the file before allocating.
+     * nu, ni < 2^32 and K <= 4096, so every product below stays under 2^60. */
+    uint64_t unu = (uint64_t)nu, uni = (uint64_t)ni, uk = (uint64_t)K;
+    uint64_t array_bytes = 8 * (unu * uk + uni * uk + unu + uni);
+    uint64_t arrays_end = CFM_HEADER_SIZE + array_bytes;
+    uint64_t min_size = arrays_end + 8 + 4 * unu + 8 + 4 * uni + 8;
+    uint64_t max_size = min_size + CFM_MAX_ID * (unu + uni);
+    if (size < min_size)
+        CORRUPT("%s: %llu bytes, but %lld × %lld × K=%d needs at least %llu: truncated or corrupt",
+                path, (unsigned long long)size, (long long)nu, (long long)ni, (int)K,
+                (unsigned long long)min_size);
+    if (size > max_size)
+        CORRUPT("%s: %llu bytes, more than %lld × %lld × K=%d can hold: corrupt", path,
+                (unsigned long long)size, (long long)nu, (long long)ni, (int)K);
+
+    /* ---- arrays, straight into the factors */
+    cfm_hash h;
+    hash_init(&h);
+    hash_update(&h, hdr, CFM_HEADER_SIZE);
+    st = cf_factors_alloc(&f, nu, ni, K, flags & 1, err);
+    if (st) goto done;
+    f.mu = mu;
+    struct { void *p; size_t n; } arr[4] = {
+        {f.P, (size_t)(unu * uk) * 8}, {f.Q, (size_t)(uni * uk) * 8},
+        {f.bu, (size_t)unu * 8}, {f.bi, (size_t)uni * 8}};
+    for (int a = 0; a < 4; a++) {
+        r = read_full(fd, arr[a].p, arr[a].n);
+        if (r < 0) {
+            st = cf_fail(err, CF_ERR_IO, "%s: read failed: %s", path, strerror(errno));
+            goto done;
+        }
+        if (r > 0) CORRUPT("%s: file shrank while reading: truncated", path);
+        hash_update(&h, arr[a].p, arr[a].n);
+    }
+
+    /* ---- ID lists and checksum */
+    size_t rest_len = (size_t)(size - arrays_end);
+    rest = cf_malloc(rest_len, err, "model ID lists");
+    if (!rest) {
+        st = CF_ERR_NOMEM;
+        goto done;
+    }
+    r = read_full(fd, rest, rest_len);
+    if (r < 0) {
+        st = cf_fail(err, CF_ERR_IO, "%s: read failed: %s", path, strerror(errno));
+        goto done;
+    }
+    if (r > 0) CORRUPT("%s: file shrank while reading: truncated", path);
+    hash_update(&h, rest, rest_len - 8);
+    uint64_t stored;
+    memcpy(&stored, rest + rest_len - 8, 8);
+    if (stored != hash_final(&h)) CORRUPT("%s: checksum mismatch: file is corrupt", path);
+
+    char where[96];
+    if (cf_factors_check_finite(&f, where, sizeof where))
+        CORRUPT("%s: non-finite value in %s", path, where);
+
+    size_t at = 0, ids_len = rest_len - 8;
+    st = parse_ids(path, "user", rest, ids_len, &at, nu, &users, err);
+    if (st) goto done;
+    st = parse_ids(path, "item", rest, ids_len, &at, ni, &items, err);
+    if (st) goto done;
+    if (at != ids_len)
+        CORRUPT("%s: %zu trailing bytes after the item IDs", path, ids_len - at);
+
+    *out = cf_model_wrap(&f, users, items, &cfg);
+    if (!*out) {
+        st = cf_fail(err, CF_ERR_NOMEM, "%s: out of memory for the model", path);
+        goto done;
+    }
+    users = items = NULL;
+done:
+    close(fd);
+    free(rest);
+    cf_factors_free(&f);
+    cf_idmap_destroy(&users);
+    cf_idmap_destroy(&items);
+    return st;
+}
+
+/* ---------------------------------------------------------------- NumPy export */
+
+static char *join(const char *dir, const char *name, cf_error *err) {
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = cf_malloc(n, err, "export path");
+    if (p) snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* A float64 array (cols = 0: 1-D of `rows`) as dir/name in NPY 1.0. */
+static cf_status write_npy(const char *dir, const char *name, const double *data, int64_t rows,
+                           int32_t cols, cf_error *err) {
+    char dict[160];
+    int dl = cols ? snprintf(dict, sizeof dict,
+                             "{'descr': '<f8', 'fortran_order': False, 'shape': (%lld, %d), }",
+                             (long long)rows, (int)cols)
+                  : snprintf(dict, sizeof dict,
+                             "{'descr': '<f8', 'fortran_order': False, 'shape': (%lld,), }",
+                             (long long)rows);
+    /* preamble: magic (6) + version (2) + u16 header length (2) */
+    size_t total = 10 + (size_t)dl + 1; /* + the final '\n' */
+    size_t padded = (total + 63) / 64 * 64;
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0, 0};
+    uint16_t hl = (uint16_t)(padded - 10);
+    pre[8] = (unsigned char)(hl & 0xff);
+    pre[9] = (unsigned char)(hl >> 8);
+
+    char *path = join(dir, name, err);
+    if (!path) return CF_ERR_NOMEM;
+    cf_afile f;
+    cf_status st = cf_afile_open(&f, path, 0, err);
+    free(path);
+    if (st) return st;
+    cf_afile_write(&f, pre, 10);
+    cf_afile_write(&f, dict, (size_t)dl);
+    for (size_t k = total; k < padded; k++) cf_afile_write(&f, " ", 1);
+    cf_afile_write(&f, "\n", 1);
+    cf_afile_write(&f, data, (size_t)rows * (size_t)(cols ? cols : 1) * sizeof(double));
+    return cf_afile_commit(&f, err);
+}
+
+static cf_status write_ids_txt(const char *dir, const char *name, const cf_idmap *map, cf_error *err) {
+    char *path = join(dir, name, err);
+    if (!path) return CF_ERR_NOMEM;
+    cf_afile f;
+    cf_status st = cf_afile_open(&f, path, 0, err);
+    free(path);
+    if (st) return st;
+    int64_t n = cf_idmap_size(map);
+    for (int64_t k = 0; k < n; k++) {
+        size_t len;
+        const char *id = cf_idmap_name(map, (uint32_t)k, &len);
+        cf_afile_write(&f, id, len);
+        cf_afile_write(&f, "\n", 1);
+    }
+    return cf_afile_commit(&f, err);
+}
+
+cf_status cf_model_export_npy(const cf_model *m, const char *dir, cf_error *err) {
+    if (!m || !dir || !*dir)
+        return cf_fail(err, CF_ERR_INVALID, "cf_model_export_npy: %s",
+                       !m ? "model is NULL" : "empty directory");
+    const cf_factors *f = &m->f;
+    char where[96];
+    if (cf_factors_check_finite(f, where, sizeof where))
+        return cf_fail(err, CF_ERR_NUMERIC, "%s: not exported: non-finite value in %s", dir, where);
+    if (mkdir(dir, 0755) != 0) {
+        int e = errno;
+        struct stat sb;
+        if (e != EEXIST)
+            return cf_fail(err, CF_ERR_IO, "%s: cannot create directory: %s", dir, strerror(e));
+        if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            return cf_fail(err, CF_ERR_IO, "%s: exists and is not a directory", dir);
+    }
+    cf_status st;
+    if ((st = write_npy(dir, "P.npy", f->P, f->n_users, f->k, err))) return st;
+    if ((st = write_npy(dir, "Q.npy", f->Q, f->n_items, f->k, err))) return st;
+    if ((st = write_npy(dir, "user_bias.npy", f->bu, f->n_users, 0, err))) return st;
+    if ((st = write_npy(dir, "item_bias.npy", f->bi, f->n_items, 0, err))) return st;
+    if ((st = write_ids_txt(dir, "users.txt", m->users, err))) return st;
+    if ((st = write_ids_txt(dir, "items.txt", m->items, err))) return st;
+
+    char json[256];
+    int jl = snprintf(json, sizeof json,
+                      "{\"mu\": %.17g, \"n_users\": %lld, \"n_items\": %lld, \"factors\": %d, "
+                      "\"bias\": %s}\n",
+                      f->mu, (long long)f->n_users, (long long)f->n_items, (int)f->k,
+                      f->bias ? "true" : "false");
+    char *path = join(dir, "meta.json", err);
+    if (!path) return CF_ERR_NOMEM;
+    cf_afile af;
+    st = cf_afile_open(&af, path, 0, err);
+    free(path);
+    if (st) return st;
+    cf_afile_write(&af, json, (size_t)jl);
+    return cf_afile_commit(&af, err);
+}

@@ -1,0 +1,721 @@
+/*
+ * read.c — the ratings file readers: delimited text and Matrix Market coordinate
+ * files into a cf_dataset (cf_dataset_read, cf_dataset_read_test).
+ *
+ * Formats (CF_FORMAT_AUTO: Matrix Market when the first line starts with
+ * "%%MatrixMarket", else delimited):
+ *   - delimited: `user item rating [ignored columns...]`. The delimiter comes from the
+ *     first data line: "::" if present (MovieLens ratings.dat), else tab (u.data), else
+ *     comma (ratings.csv), else runs of spaces/tabs (LIBMF text). If that line's rating
+ *     field is not a number it is a header and is skipped. Blank lines and '#' lines are
+ *     skipped, CRLF is accepted, a UTF-8 byte-order mark at the start is ignored. IDs
+ *     are byte tokens (spaces around them trimmed; in comma files one pair of double
+ *     quotes stripped).
+ *   - Matrix Market: "%%MatrixMarket matrix coordinate real|integer general", '%'
+ *     comments, the size line "M N NNZ", then NNZ entries "i j v" (1-based, checked
+ *     against M and N). The IDs are the indices in decimal ("3" stays "3"; a written
+ *     "03" is the same index and becomes "3").
+ *
+ * Speed: the file is mmap'ed (read() into a buffer for pipes and the like). Plain
+ * tab/comma lines shorter than 32 bytes are split with two SSE2 compares (fast_line);
+ * every other line goes through the general path (memchr for the line end, byte loops
+ * for the fields), which is also the one that reports errors. Numbers go through the
+ * hand-written parser of read_num.h; IDs through two caches before the hash map: the
+ * previous line's user token (files are usually grouped by user) and, for canonical
+ * decimal tokens below 2^23, a direct array from the number to its index.
+ *
+ * Errors: CF_ERR_PARSE "FILE:LINE: reason: <the line, escaped, cut to ~80 bytes>",
+ * CF_ERR_IO "FILE: strerror". With skip_bad_lines, malformed lines (over-long ones
+ * included) are counted in rep->skipped instead; structural errors (Matrix Market
+ * banner, size line, truncated body) and an empty result stay errors. A failed read
+ * leaves no ratings behind (see read_into).
+ */
+#include "common.h"
+#include "dataset.h"
+#include "idmap.h"
+#include "read_num.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void cf_read_options_default(cf_read_options *opt) {
+    if (!opt) return;
+    opt->format = CF_FORMAT_AUTO;
+    opt->skip_bad_lines = 0;
+    opt->max_line = 65536;
+}
+
+/* ------------------------------------------------------------------ file in memory */
+
+typedef struct file_buf {
+    const char *data;
+    size_t size;
+    void *map;       /* mmap'ed region (size bytes), or NULL */
+    char *heap;      /* read() buffer, or NULL */
+} file_buf;
+
+static void file_close(file_buf *fb) {
+    if (fb->map) munmap(fb->map, fb->size);
+    free(fb->heap);
+    memset(fb, 0, sizeof *fb);
+}
+
+static cf_status io_fail(cf_error *err, const char *path, const char *what, int e) {
+    char buf[128];
+    const char *msg = strerror_r(e, buf, sizeof buf); /* GNU strerror_r (_GNU_SOURCE) */
+    return cf_fail(err, CF_ERR_IO, "%s: %s: %s", path, what, msg);
+}
+
+/* Maps a regular file, or reads anything else (pipe, FIFO, /proc file) into memory. */
+static cf_status file_open(const char *path, file_buf *fb, cf_error *err) {
+    memset(fb, 0, sizeof *fb);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return io_fail(err, path, "cannot open", errno);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return io_fail(err, path, "cannot stat", e);
+    }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        return io_fail(err, path, "cannot read", EISDIR);
+    }
+    if (S_ISREG(st.st_mode) && st.st_size > 0) {
+        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+        if (m != MAP_FAILED) {
+            madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+            fb->map = m;
+            fb->data = m;
+            fb->size = (size_t)st.st_size;
+            close(fd);
+            return CF_OK;
+        }
+        /* not mappable (some file systems): read it instead */
+    }
+    size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        close(fd);
+        return cf_fail(err, CF_ERR_NOMEM, "%s: out of memory allocating %zu bytes to read it", path, cap);
+    }
+    for (;;) {
+        if (n == cap) {
+            char *b = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+            if (!b) {
+                free(buf);
+                close(fd);
+                return cf_fail(err, CF_ERR_NOMEM, "%s: out of memory reading it (%zu bytes so far)", path, n);
+            }
+            buf = b;
+            cap *= 2;
+        }
+        ssize_t k = read(fd, buf + n, cap - n);
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            int e = errno;
+            free(buf);
+            close(fd);
+            return io_fail(err, path, "cannot read", e);
+        }
+        if (k == 0) break;
+        n += (size_t)k;
+    }
+    close(fd);
+    fb->heap = buf;
+    fb->data = buf;
+    fb->size = n;
+    return CF_OK;
+}
+
+/* ------------------------------------------------------------------ ID interning */
+
+/* slot[v] = index + 1 of the decimal token v (0: not seen yet); grows on demand. */
+typedef struct num_cache {
+    uint32_t *slot;
+    size_t cap;
+} num_cache;
+
+#define NUM_CACHE_MAX ((size_t)1 << 23)
+
+/* Index of a token in `m`, through the numeric cache when the token is a canonical
+ * decimal (no sign, no leading zero) below NUM_CACHE_MAX. 0 ok, -1 out of memory. */
+static inline int intern(cf_idmap *m, num_cache *c, const char *tok, size_t len, uint32_t *idx) {
+    if (len <= 7 && (tok[0] != '0' || len == 1)) {
+        size_t v = 0, k = 0;
+        for (; k < len; k++) {
+            unsigned d = (unsigned)(unsigned char)tok[k] - '0';
+            if (d > 9) break;
+            v = v * 10 + d;
+        }
+        if (k == len && v < NUM_CACHE_MAX) {
+            if (v < c->cap && c->slot[v]) {
+                *idx = c->slot[v] - 1;
+                return 0;
+            }
+            if (cf_idmap_intern(m, tok, len, idx, NULL)) return -1;
+            if (v >= c->cap) {
+                size_t cap = c->cap ? c->cap : 1024;
+                while (cap <= v) cap *= 2;
+                uint32_t *s = realloc(c->slot, cap * sizeof *s);
+                if (!s) return 0; /* the cache is an optimization: carry on without it */
+                memset(s + c->cap, 0, (cap - c->cap) * sizeof *s);
+                c->slot = s;
+                c->cap = cap;
+            }
+            c->slot[v] = *idx + 1;
+            return 0;
+        }
+    }
+    return cf_idmap_intern(m, tok, len, idx, NULL);
+}
+
+/* ------------------------------------------------------------------ reader state */
+
+typedef struct reader {
+    const char *path;
+    const cf_read_options *opt;
+    cf_read_report *rep;
+    cf_error *err;
+    cf_dataset *ds;
+    int part;
+    int64_t line;              /* 1-based number of the current line */
+    num_cache ucache, icache;
+    const char *prev_user;     /* previous line's user token (points into the file) */
+    size_t prev_user_len;
+    uint32_t prev_user_idx;
+} reader;
+
+#define SHOW_MAX 80
+
+/* Writes the first SHOW_MAX bytes of s as printable ASCII ("\t", "\r", "\\", "\xNN"
+ * for the rest), with "..." when cut. */
+static void escape_text(char *dst, size_t cap, const char *s, size_t len) {
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0, n = len < SHOW_MAX ? len : SHOW_MAX;
+    for (size_t k = 0; k < n && o + 5 < cap; k++) {
+        unsigned char c = (unsigned char)s[k];
+        if (c == '\t') {
+            dst[o++] = '\\', dst[o++] = 't';
+        } else if (c == '\r') {
+            dst[o++] = '\\', dst[o++] = 'r';
+        } else if (c == '\\') {
+            dst[o++] = '\\', dst[o++] = '\\';
+        } else if (c >= 0x20 && c < 0x7f) {
+            dst[o++] = (char)c;
+        } else {
+            dst[o++] = '\\', dst[o++] = 'x', dst[o++] = hex[c >> 4], dst[o++] = hex[c & 15];
+        }
+    }
+    if (n < len && o + 4 <= cap) memcpy(dst + o, "...", 3), o += 3;
+    dst[o < cap ? o : cap - 1] = '\0';
+}
+
+/* A malformed line: skipped and counted (returns 0) with skip_bad_lines, else the
+ * CF_ERR_PARSE "FILE:LINE: reason: text" error (returns -1). */
+static int bad_line(reader *r, const char *ls, size_t ll, const char *reason) {
+    if (r->opt->skip_bad_lines) {
+        if (r->rep->skipped++ == 0)
+            snprintf(r->rep->first_bad, sizeof r->rep->first_bad, "%s:%lld: %s", r->path,
+                     (long long)r->line, reason);
+        return 0;
+    }
+    char shown[SHOW_MAX * 4 + 8];
+    escape_text(shown, sizeof shown, ls, ll);
+    cf_fail(r->err, CF_ERR_PARSE, "%s:%lld: %s: %s", r->path, (long long)r->line, reason, shown);
+    return -1;
+}
+
+/* A structural error that skip_bad_lines does not skip. */
+static cf_status fatal_line(reader *r, const char *ls, size_t ll, const char *reason) {
+    char shown[SHOW_MAX * 4 + 8];
+    escape_text(shown, sizeof shown, ls, ll);
+    return cf_fail(r->err, CF_ERR_PARSE, "%s:%lld: %s: %s", r->path, (long long)r->line, reason, shown);
+}
+
+static cf_status nomem(reader *r) {
+    return cf_fail(r->err, CF_ERR_NOMEM, "%s:%lld: out of memory storing the ratings", r->path,
+                   (long long)r->line);
+}
+
+/* Interns user and item tokens and appends the rating. 0 ok, -1 out of memory. */
+static inline int add_rating(reader *r, const char *ut, size_t ul, const char *it, size_t il, float v) {
+    uint32_t u, i;
+    if (r->prev_user && ul == r->prev_user_len && memcmp(ut, r->prev_user, ul) == 0) {
+        u = r->prev_user_idx;
+    } else {
+        if (intern(r->ds->users, &r->ucache, ut, ul, &u)) return -1;
+        r->prev_user = ut, r->prev_user_len = ul, r->prev_user_idx = u;
+    }
+    if (intern(r->ds->items, &r->icache, it, il, &i)) return -1;
+    return cf_dataset_push(r->ds, u, i, v, r->part);
+}
+
+/* Next line of [p, end): sets *ls and *ll to the line without its '\n' and trailing
+ * whitespace ('\r', ' ', '\t'), returns the start of the following line. */
+static inline const char *next_line(const char *p, const char *end, const char **ls, size_t *ll,
+                                    size_t *raw_len) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *le = nl ? nl : end;
+    *raw_len = (size_t)(le - p);
+    while (le > p && (le[-1] == '\r' || le[-1] == ' ' || le[-1] == '\t')) le--;
+    *ls = p;
+    *ll = (size_t)(le - p);
+    return nl ? nl + 1 : end;
+}
+
+#define MAX_ID_LEN 65535 /* cf_idmap's limit on a token */
+
+/* ------------------------------------------------------------------ delimited text */
+
+enum delim { D_COLONS, D_TAB, D_COMMA, D_SPACE };
+static const char *const delim_text[] = {"::", "\t", ",", " "};
+
+static enum delim detect_delim(const char *s, size_t n) {
+    int tab = 0, comma = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (s[k] == ':' && k + 1 < n && s[k + 1] == ':') return D_COLONS;
+        tab |= s[k] == '\t';
+        comma |= s[k] == ',';
+    }
+    return tab ? D_TAB : comma ? D_COMMA : D_SPACE;
+}
+
+typedef struct fields {
+    const char *s[3];
+    size_t n[3];
+    int count;           /* fields found, at most 3 */
+    const char *error;   /* a quoting error, or NULL */
+} fields;
+
+/* Trims spaces around [*s, *s + *n) and, for comma files, one pair of double quotes. */
+static inline void trim_field(const char **s, size_t *n, int quotes) {
+    const char *a = *s, *b = *s + *n;
+    while (a < b && a[0] == ' ') a++;
+    while (b > a && b[-1] == ' ') b--;
+    if (quotes && b - a >= 2 && a[0] == '"' && b[-1] == '"') a++, b--;
+    *s = a;
+    *n = (size_t)(b - a);
+}
+
+/* cf_idmap keeps tokens NUL-terminated, so a NUL inside an ID would never match itself:
+ * a NUL byte in the first three fields is an error. */
+#define NUL_FIELD "NUL byte in a field"
+
+/* Splits a line (non-empty, no trailing whitespace) into its first three fields. */
+static inline void split_fields(const char *p, const char *e, enum delim d, fields *f) {
+    f->count = 0;
+    f->error = NULL;
+    if (d == D_SPACE) {
+        while (f->count < 3) {
+            while (p < e && (*p == ' ' || *p == '\t')) p++;
+            if (p == e) return;
+            const char *t = p;
+            while (p < e && *p != ' ' && *p != '\t' && *p != '\0') p++;
+            if (p < e && *p == '\0') {
+                f->error = NUL_FIELD;
+                return;
+            }
+            f->s[f->count] = t;
+            f->n[f->count++] = (size_t)(p - t);
+        }
+        return;
+    }
+    const char c = d == D_COLONS ? ':' : d == D_TAB ? '\t' : ',';
+    for (;;) {
+        const char *t = p;
+        if (d == D_COMMA) {
+            /* a quoted field may hold commas: skip to its closing quote first */
+            const char *q = t;
+            while (q < e && *q == ' ') q++;
+            if (q < e && *q == '"') {
+                const char *close = memchr(q + 1, '"', (size_t)(e - q - 1));
+                if (!close) {
+                    f->error = "unterminated quoted field";
+                    return;
+                }
+                p = close + 1;
+            }
+        }
+        if (d == D_COLONS) {
+            while (p < e && !(p[0] == ':' && p + 1 < e && p[1] == ':') && *p != '\0') p++;
+        } else {
+            while (p < e && *p != c && *p != '\0') p++;
+        }
+        if (p < e && *p == '\0') {
+            f->error = NUL_FIELD;
+            return;
+        }
+        f->s[f->count] = t;
+        f->n[f->count] = (size_t)(p - t);
+        trim_field(&f->s[f->count], &f->n[f->count], d == D_COMMA);
+        f->count++;
+        if (f->count == 3 || p == e) return;
+        p += d == D_COLONS ? 2 : 1;
+    }
+}
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define HAVE_FAST_LINE 1
+
+/* Bit k set where the 32 bytes a|b hold c. */
+static inline uint32_t eq_mask32(__m128i a, __m128i b, char c) {
+    const __m128i v = _mm_set1_epi8(c);
+    return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(a, v)) |
+           (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(b, v)) << 16;
+}
+
+/* The common line of a tab or comma file, "u<d>i<d>r[<d>ignored]\n", found with two
+ * 16-byte compares instead of byte loops (32 bytes at p must be readable). Takes only
+ * lines the general path would split the same way: shorter than 32 bytes and max_line,
+ * no space, CR, NUL or quote (nor tab in comma files), not starting with '#', three
+ * non-empty fields. Fills f and returns the line length without its '\n', or -1 for
+ * "use the general path". */
+static inline int fast_line(const char *p, char d, size_t max_line, fields *f) {
+    const __m128i a = _mm_loadu_si128((const __m128i *)p), b = _mm_loadu_si128((const __m128i *)(p + 16));
+    uint32_t nl = eq_mask32(a, b, '\n');
+    if (!nl) return -1;
+    int len = __builtin_ctz(nl);
+    uint32_t in = (1u << len) - 1;
+    uint32_t special = eq_mask32(a, b, ' ') | eq_mask32(a, b, '\r') | eq_mask32(a, b, '\0') | eq_mask32(a, b, '"');
+    if (d == ',') special |= eq_mask32(a, b, '\t');
+    if ((special & in) || (size_t)len > max_line || p[0] == '#') return -1;
+    uint32_t dm = eq_mask32(a, b, d) & in;
+    if (!dm) return -1;
+    int d1 = __builtin_ctz(dm);
+    dm &= dm - 1;
+    if (!dm) return -1;
+    int d2 = __builtin_ctz(dm);
+    dm &= dm - 1;
+    int d3 = dm ? __builtin_ctz(dm) : len;
+    if (d1 == 0 || d2 == d1 + 1 || d3 == d2 + 1) return -1; /* an empty field */
+    f->s[0] = p, f->n[0] = (size_t)d1;
+    f->s[1] = p + d1 + 1, f->n[1] = (size_t)(d2 - d1 - 1);
+    f->s[2] = p + d2 + 1, f->n[2] = (size_t)(d3 - d2 - 1);
+    f->count = 3;
+    return len;
+}
+#endif
+
+static cf_status parse_delim(reader *r, const char *p, const char *end) {
+    cf_read_report *rep = r->rep;
+    const size_t max_line = r->opt->max_line;
+    int have_delim = 0;
+    enum delim d = D_SPACE;
+    fields f;
+    while (p < end) {
+#ifdef HAVE_FAST_LINE
+        if (have_delim && (d == D_TAB || d == D_COMMA) && end - p >= 32) {
+            int len = fast_line(p, d == D_TAB ? '\t' : ',', max_line, &f);
+            float v;
+            if (len >= 0 && cf_parse_float(f.s[2], f.n[2], &v) == CF_NUM_OK) {
+                r->line++;
+                if (add_rating(r, f.s[0], f.n[0], f.s[1], f.n[1], v)) return nomem(r);
+                p += len + 1;
+                continue;
+            }
+            /* anything unusual: the general path below reads the same line */
+        }
+#endif
+        const char *ls;
+        size_t ll, raw;
+        p = next_line(p, end, &ls, &ll, &raw);
+        r->line++;
+        if (raw > max_line) {
+            char why[96];
+            snprintf(why, sizeof why, "line longer than max_line (%zu bytes)", max_line);
+            if (bad_line(r, ls, ll, why)) return CF_ERR_PARSE;
+            continue;
+        }
+        /* blank (only whitespace) and '#' comment lines */
+        size_t lead = 0;
+        while (lead < ll && (ls[lead] == ' ' || ls[lead] == '\t')) lead++;
+        if (lead == ll || ls[lead] == '#') continue;
+
+        int first = !have_delim;
+        if (first) {
+            d = detect_delim(ls, ll);
+            have_delim = 1;
+            memcpy(rep->delimiter, delim_text[d], strlen(delim_text[d]) + 1);
+        }
+        split_fields(ls, ls + ll, d, &f);
+        const char *why = f.error;
+        if (!why) {
+            if (f.count < 2) why = "missing item field";
+            else if (f.count < 3 || f.n[2] == 0) why = "missing rating field";
+            else if (f.n[0] == 0) why = "empty user ID";
+            else if (f.n[1] == 0) why = "empty item ID";
+            else if (f.n[0] > MAX_ID_LEN || f.n[1] > MAX_ID_LEN) why = "ID longer than 65535 bytes";
+        }
+        float v = 0.0f;
+        if (!why) {
+            int st = cf_parse_float(f.s[2], f.n[2], &v);
+            if (st == CF_NUM_SYNTAX && first) {
+                rep->header = 1; /* e.g. "userId,movieId,rating,timestamp" */
+                continue;
+            }
+            if (st == CF_NUM_SYNTAX) why = "rating is not a number";
+            else if (st == CF_NUM_NONFINITE) why = "rating is not finite (NaN, Inf or beyond the float range)";
+        }
+        if (why) {
+            if (bad_line(r, ls, ll, why)) return CF_ERR_PARSE;
+            continue;
+        }
+        if (add_rating(r, f.s[0], f.n[0], f.s[1], f.n[1], v)) return nomem(r);
+    }
+    return CF_OK;
+}
+
+/* ------------------------------------------------------------------ Matrix Market */
+
+/* Splits on runs of spaces/tabs into at most `max` tokens; returns the number of
+ * tokens, or max + 1 when there are more. */
+static int split_ws(const char *p, const char *e, const char **ts, size_t *tn, int max) {
+    int n = 0;
+    for (;;) {
+        while (p < e && (*p == ' ' || *p == '\t')) p++;
+        if (p == e) return n;
+        if (n == max) return max + 1;
+        const char *t = p;
+        while (p < e && *p != ' ' && *p != '\t') p++;
+        ts[n] = t;
+        tn[n++] = (size_t)(p - t);
+    }
+}
+
+static int word_is(const char *t, size_t n, const char *w) {
+    return n == strlen(w) && strncasecmp(t, w, n) == 0;
+}
+
+/* Unsigned decimal (digits only, < 2^63). 0 ok, -1 not one. */
+static int parse_u64(const char *t, size_t n, uint64_t *out) {
+    if (n == 0 || n > 18) return -1;
+    uint64_t v = 0;
+    for (size_t k = 0; k < n; k++) {
+        unsigned d = (unsigned)(unsigned char)t[k] - '0';
+        if (d > 9) return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Checks the banner line: "%%MatrixMarket matrix coordinate real|integer general". */
+static cf_status mm_banner(reader *r, const char *ls, size_t ll, int *integer) {
+    const char *t[6];
+    size_t n[6];
+    int nt = split_ws(ls, ls + ll, t, n, 5);
+    if (nt < 1 || n[0] < 14 || strncasecmp(t[0], "%%MatrixMarket", 14) != 0 || n[0] != 14)
+        return fatal_line(r, ls, ll,
+                          "bad Matrix Market banner: expected '%%MatrixMarket matrix coordinate real general'");
+    if (nt != 5)
+        return fatal_line(r, ls, ll,
+                          "bad Matrix Market banner: expected 5 words '%%MatrixMarket matrix coordinate "
+                          "real|integer general'");
+    char why[160];
+    const char *bad = NULL, *want = NULL;
+    int which = 0;
+    if (!word_is(t[1], n[1], "matrix")) which = 1, bad = "object", want = "matrix";
+    else if (!word_is(t[2], n[2], "coordinate")) which = 2, bad = "format", want = "coordinate";
+    else if (!word_is(t[3], n[3], "real") && !word_is(t[3], n[3], "integer"))
+        which = 3, bad = "field", want = "real or integer";
+    else if (!word_is(t[4], n[4], "general")) which = 4, bad = "symmetry", want = "general";
+    if (bad) {
+        snprintf(why, sizeof why, "unsupported Matrix Market %s '%.*s' (supported: %s)", bad,
+                 (int)(n[which] < 40 ? n[which] : 40), t[which], want);
+        return fatal_line(r, ls, ll, why);
+    }
+    *integer = word_is(t[3], n[3], "integer");
+    return CF_OK;
+}
+
+/* Interns index v by its decimal text, the ID of a Matrix Market row or column. */
+static inline int mm_intern(cf_idmap *m, num_cache *c, uint64_t v, uint32_t *idx) {
+    if (v < c->cap && c->slot[v]) { /* the usual case: seen before */
+        *idx = c->slot[v] - 1;
+        return 0;
+    }
+    char buf[24];
+    int n = 24;
+    do buf[--n] = (char)('0' + v % 10), v /= 10;
+    while (v);
+    return intern(m, c, buf + n, (size_t)(24 - n), idx);
+}
+
+static cf_status parse_mm(reader *r, const char *p, const char *end) {
+    const size_t max_line = r->opt->max_line;
+    const char *ls;
+    size_t ll, raw;
+    int integer = 0;
+    uint64_t rows = 0, cols = 0, nnz = 0, entries = 0;
+    int have_size = 0;
+
+    if (p == end) return cf_fail(r->err, CF_ERR_PARSE, "%s: empty file: no ratings", r->path);
+    p = next_line(p, end, &ls, &ll, &raw);
+    r->line++;
+    if (raw > max_line) return fatal_line(r, ls, ll, "line longer than max_line");
+    cf_status st = mm_banner(r, ls, ll, &integer);
+    if (st) return st;
+
+    while (p < end) {
+        p = next_line(p, end, &ls, &ll, &raw);
+        r->line++;
+        if (raw > max_line) {
+            if (!have_size) return fatal_line(r, ls, ll, "line longer than max_line");
+            char why[96];
+            snprintf(why, sizeof why, "line longer than max_line (%zu bytes)", max_line);
+            if (bad_line(r, ls, ll, why)) return CF_ERR_PARSE;
+            entries++;
+            continue;
+        }
+        size_t lead = 0;
+        while (lead < ll && (ls[lead] == ' ' || ls[lead] == '\t')) lead++;
+        if (lead == ll || ls[lead] == '%') continue;
+
+        const char *t[3];
+        size_t n[3];
+        int nt = split_ws(ls, ls + ll, t, n, 3);
+        if (!have_size) {
+            if (nt != 3 || parse_u64(t[0], n[0], &rows) || parse_u64(t[1], n[1], &cols) ||
+                parse_u64(t[2], n[2], &nnz))
+                return fatal_line(r, ls, ll, "bad size line: expected 'M N NNZ' (three non-negative integers)");
+            have_size = 1;
+            continue;
+        }
+        /* an entry "i j v" */
+        char why[128];
+        why[0] = '\0';
+        uint64_t i = 0, j = 0;
+        float v = 0.0f;
+        if (entries >= nnz) {
+            snprintf(why, sizeof why, "more entries than the size line's NNZ (%llu)", (unsigned long long)nnz);
+        } else if (nt < 2) {
+            snprintf(why, sizeof why, "missing column index");
+        } else if (nt < 3) {
+            snprintf(why, sizeof why, "missing value");
+        } else if (nt > 3) {
+            snprintf(why, sizeof why, "extra field after the value");
+        } else if (parse_u64(t[0], n[0], &i) || i < 1 || i > rows) {
+            snprintf(why, sizeof why, "row index '%.*s' outside 1..%llu (M of the size line)",
+                     (int)(n[0] < 24 ? n[0] : 24), t[0], (unsigned long long)rows);
+        } else if (parse_u64(t[1], n[1], &j) || j < 1 || j > cols) {
+            snprintf(why, sizeof why, "column index '%.*s' outside 1..%llu (N of the size line)",
+                     (int)(n[1] < 24 ? n[1] : 24), t[1], (unsigned long long)cols);
+        } else {
+            int ps = cf_parse_float(t[2], n[2], &v);
+            if (ps == CF_NUM_SYNTAX) snprintf(why, sizeof why, "value is not a number");
+            else if (ps == CF_NUM_NONFINITE)
+                snprintf(why, sizeof why, "value is not finite (NaN, Inf or beyond the float range)");
+            else if (integer && v != floorf(v))
+                snprintf(why, sizeof why, "value is not an integer (the banner says integer)");
+        }
+        entries++;
+        if (why[0]) {
+            if (bad_line(r, ls, ll, why)) return CF_ERR_PARSE;
+            continue;
+        }
+        uint32_t u, it;
+        if (mm_intern(r->ds->users, &r->ucache, i, &u) || mm_intern(r->ds->items, &r->icache, j, &it) ||
+            cf_dataset_push(r->ds, u, it, v, r->part))
+            return nomem(r);
+    }
+    if (!have_size)
+        return cf_fail(r->err, CF_ERR_PARSE, "%s:%lld: missing size line 'M N NNZ' after the banner", r->path,
+                       (long long)r->line);
+    if (entries < nnz)
+        return cf_fail(r->err, CF_ERR_PARSE,
+                       "%s:%lld: truncated body: the size line promises %llu entries, found %llu", r->path,
+                       (long long)r->line, (unsigned long long)nnz, (unsigned long long)entries);
+    return CF_OK;
+}
+
+/* ------------------------------------------------------------------ driver */
+
+/* Reads `path` into part `part` of ds. On failure ds->all is cut back to the ratings it
+ * had before, so no half-read file remains; IDs interned on the way stay in the maps
+ * (a map entry without ratings is harmless: it is an ID with no ratings, like an
+ * unseen test ID). */
+static cf_status read_into(cf_dataset *ds, int part, const char *path, const cf_read_options *opt_in,
+                           cf_read_report *rep_in, cf_error *err) {
+    cf_read_options defaults;
+    cf_read_report local;
+    const cf_read_options *opt = opt_in;
+    if (!opt) {
+        cf_read_options_default(&defaults);
+        opt = &defaults;
+    }
+    cf_read_report *rep = rep_in ? rep_in : &local;
+    memset(rep, 0, sizeof *rep);
+    cf_error_clear(err);
+    if (opt->format != CF_FORMAT_AUTO && opt->format != CF_FORMAT_DELIM && opt->format != CF_FORMAT_MM)
+        return cf_fail(err, CF_ERR_INVALID, "read options: format %d is not a cf_format", (int)opt->format);
+    if (opt->max_line < 1)
+        return cf_fail(err, CF_ERR_INVALID, "read options: max_line must be at least 1");
+
+    file_buf fb;
+    cf_status st = file_open(path, &fb, err);
+    if (st) return st;
+    rep->bytes = (int64_t)fb.size;
+
+    const char *p = fb.data, *end = fb.data + fb.size;
+    if (end - p >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3; /* UTF-8 byte-order mark */
+    cf_format fmt = opt->format;
+    if (fmt == CF_FORMAT_AUTO)
+        fmt = (end - p >= 14 && strncasecmp(p, "%%MatrixMarket", 14) == 0) ? CF_FORMAT_MM : CF_FORMAT_DELIM;
+    rep->format = fmt;
+
+    reader r = {.path = path, .opt = opt, .rep = rep, .err = err, .ds = ds, .part = part};
+    const int64_t from = ds->all.n;
+    st = fmt == CF_FORMAT_MM ? parse_mm(&r, p, end) : parse_delim(&r, p, end);
+    rep->lines = r.line;
+    free(r.ucache.slot);
+    free(r.icache.slot);
+    file_close(&fb);
+    if (st == CF_OK && ds->all.n == from) {
+        if (rep->skipped)
+            st = cf_fail(err, CF_ERR_PARSE, "%s: no ratings: all %lld data lines are malformed; first: %s", path,
+                         (long long)rep->skipped, rep->first_bad);
+        else
+            st = cf_fail(err, CF_ERR_PARSE, "%s: empty file: no ratings", path);
+    }
+    if (st == CF_OK) {
+        int64_t dup = cf_dataset_dedup(ds, from, err);
+        if (dup < 0) st = err ? err->status : CF_ERR_NOMEM;
+        else rep->duplicates = dup;
+    }
+    if (st != CF_OK) {
+        ds->all.n = from;
+        return st;
+    }
+    rep->ratings = ds->all.n - from;
+    return CF_OK;
+}
+
+cf_status cf_dataset_read(const char *path, const cf_read_options *opt, cf_dataset **out,
+                          cf_read_report *rep, cf_error *err) {
+    if (out) *out = NULL;
+    if (!path || !out) return cf_fail(err, CF_ERR_INVALID, "cf_dataset_read: %s is NULL", !path ? "path" : "out");
+    cf_dataset *ds = cf_dataset_create();
+    if (!ds) return cf_fail(err, CF_ERR_NOMEM, "%s: out of memory creating the dataset", path);
+    cf_status st = read_into(ds, 0, path, opt, rep, err);
+    if (st != CF_OK) {
+        cf_dataset_destroy(&ds);
+        return st;
+    }
+    *out = ds;
+    return CF_OK;
+}
+
+cf_status cf_dataset_read_test(cf_dataset *ds, const char *path, const cf_read_options *opt,
+                               cf_read_report *rep, cf_error *err) {
+    if (!ds || !path)
+        return cf_fail(err, CF_ERR_INVALID, "cf_dataset_read_test: %s is NULL", !ds ? "ds" : "path");
+    return read_into(ds, 1, path, opt, rep, err);
+}

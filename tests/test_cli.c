@@ -1,0 +1,963 @@
+/*
+ * test_cli.c — the cufactor command-line program end to end, through the real binary
+ * (CF_CLI_PATH) run with fork/exec in a temporary directory, stdout and stderr
+ * captured to files.
+ *
+ * The chain gen → train --model --json → eval → predict → recommend → export is
+ * checked against independent computations: the test reads the generated file
+ * itself, loads the saved model with cf_model_load and recomputes RMSE, predictions,
+ * rankings and r̂ = μ + b_u + b_i + P[u]·Q[i] from the exported .npy files. Usage
+ * errors must exit 2, data errors 1 with file:line, and no failure may leave an
+ * output file behind.
+ *
+ * Data: 200 users × 150 items, 6000 ratings, planted rank 3, σ = 0.3, unclipped
+ * (--no-clip), so the noise in the file is exactly the planted Gaussian.
+ */
+#include <criterion/criterion.h>
+
+#include "cufactor.h"
+#include "helpers.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { N_USERS = 200, N_ITEMS = 150, N_RATINGS = 6000, RANK = 3, ITERS = 8 };
+static const double SIGMA = 0.3;
+
+/* ------------------------------------------------------------------ running the CLI */
+
+static char *dir;
+
+static void setup(void) {
+    dir = cf_test_tmpdir();
+    cr_assert_not_null(dir);
+}
+
+static void teardown(void) {
+    cf_test_rmtree(dir);
+    free(dir);
+}
+
+TestSuite(cli, .init = setup, .fini = teardown, .timeout = 120);
+
+typedef struct run_result {
+    int code;  /* exit status, or 128 + signal */
+    char *out; /* stdout, NUL-terminated */
+    char *err; /* stderr */
+} run_result;
+
+static void run_free(run_result *r) {
+    free(r->out);
+    free(r->err);
+}
+
+/* Runs `cufactor ARGS...` (NULL-terminated) in `dir` with TMPDIR=dir. */
+static run_result cli(const char *first, ...) {
+    const char *argv[64];
+    int n = 0;
+    argv[n++] = CF_CLI_PATH;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a; a = va_arg(ap, const char *)) {
+        cr_assert_lt(n, 63);
+        argv[n++] = a;
+    }
+    va_end(ap);
+    argv[n] = NULL;
+    char *out_path = cf_test_path(dir, "stdout.txt"), *err_path = cf_test_path(dir, "stderr.txt");
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0 || chdir(dir) != 0) _exit(127);
+        setenv("TMPDIR", dir, 1);
+        execv(CF_CLI_PATH, (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    run_result r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = cf_test_read(out_path, NULL);
+    r.err = cf_test_read(err_path, NULL);
+    cr_assert(r.out && r.err);
+    unlink(out_path);
+    unlink(err_path);
+    free(out_path);
+    free(err_path);
+    return r;
+}
+
+static int exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Number of directory entries of `dir` whose name contains `part`. */
+static int count_entries(const char *d, const char *part) {
+    DIR *dp = opendir(d);
+    cr_assert_not_null(dp);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(dp));)
+        if (strstr(e->d_name, part)) n++;
+    closedir(dp);
+    return n;
+}
+
+/* ------------------------------------------------------------------ tiny JSON reading */
+
+/* stdout must be exactly one JSON object on one line. */
+static void assert_one_json_object(const char *s) {
+    size_t n = strlen(s);
+    cr_assert(n >= 3 && s[0] == '{' && s[n - 1] == '\n' && s[n - 2] == '}', "not one JSON object: %s", s);
+    cr_assert_null(memchr(s, '\n', n - 1), "more than one line on stdout: %s", s);
+    int depth = 0, in_str = 0;
+    for (size_t k = 0; k + 1 < n; k++) {
+        char c = s[k];
+        if (in_str) {
+            if (c == '\\') k++;
+            else if (c == '"') in_str = 0;
+            continue;
+        }
+        if (c == '"') in_str = 1;
+        else if (c == '{' || c == '[') depth++;
+        else if (c == '}' || c == ']') {
+            depth--;
+            cr_assert(depth > 0 || k == n - 2, "text after the JSON object: %s", s);
+        }
+    }
+    cr_assert_eq(depth, 0, "unbalanced JSON: %s", s);
+}
+
+/* The value text after "key": (first occurrence), or NULL. */
+static const char *json_value(const char *s, const char *key) {
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(s, pat);
+    return p ? p + strlen(pat) : NULL;
+}
+
+/* A number field; NAN when null. Fails the test when absent or not a number. */
+static double json_num(const char *s, const char *key) {
+    const char *v = json_value(s, key);
+    cr_assert_not_null(v, "no \"%s\" in %s", key, s);
+    if (strncmp(v, "null", 4) == 0) return NAN;
+    char *end = NULL;
+    double x = strtod(v, &end);
+    cr_assert(end != v && (*end == ',' || *end == '}'), "\"%s\" is not a number in %s", key, s);
+    return x;
+}
+
+/* A string field into buf; returns 0 when null. */
+static int json_str(const char *s, const char *key, char *buf, size_t cap) {
+    const char *v = json_value(s, key);
+    cr_assert_not_null(v, "no \"%s\" in %s", key, s);
+    if (strncmp(v, "null", 4) == 0) return 0;
+    cr_assert_eq(*v, '"');
+    const char *e = strchr(v + 1, '"');
+    cr_assert_not_null(e);
+    snprintf(buf, cap, "%.*s", (int)(e - v - 1), v + 1);
+    return 1;
+}
+
+/* ------------------------------------------------------------------ the data file */
+
+typedef struct rows {
+    int n;
+    char (*user)[32];
+    char (*item)[32];
+    double *r;
+} rows;
+
+/* Reads a "user<TAB>item<TAB>rating" file (what gen writes). */
+static rows read_rows(const char *path) {
+    char *text = cf_test_read(path, NULL);
+    cr_assert_not_null(text, "cannot read %s", path);
+    rows t = {0};
+    int cap = 1024;
+    t.user = malloc(sizeof *t.user * (size_t)cap), t.item = malloc(sizeof *t.item * (size_t)cap);
+    t.r = malloc(sizeof *t.r * (size_t)cap);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (t.n == cap) {
+            cap *= 2;
+            t.user = realloc(t.user, sizeof *t.user * (size_t)cap), t.item = realloc(t.item, sizeof *t.item * (size_t)cap);
+            t.r = realloc(t.r, sizeof *t.r * (size_t)cap);
+        }
+        char *tab1 = strchr(line, '\t'), *tab2 = tab1 ? strchr(tab1 + 1, '\t') : NULL;
+        cr_assert(tab2 && !strchr(tab2 + 1, '\t'), "%s: line %d is not 3 tab-separated fields: %s", path, t.n + 1,
+                  line);
+        cr_assert(tab1 - line < 32 && tab2 - tab1 - 1 < 32);
+        snprintf(t.user[t.n], 32, "%.*s", (int)(tab1 - line), line);
+        snprintf(t.item[t.n], 32, "%.*s", (int)(tab2 - tab1 - 1), tab1 + 1);
+        char *end = NULL;
+        t.r[t.n] = strtod(tab2 + 1, &end);
+        cr_assert(end != tab2 + 1 && *end == '\0' && isfinite(t.r[t.n]), "bad rating on line %d: %s", t.n + 1,
+                  tab2 + 1);
+        t.n++;
+    }
+    free(text);
+    return t;
+}
+
+static void rows_free(rows *t) {
+    free(t->user), free(t->item), free(t->r);
+}
+
+static char *data_path(void) { return cf_test_path(dir, "data.tsv"); }
+static char *model_file(void) { return cf_test_path(dir, "model.cfm"); }
+
+static void gen_data(void) {
+    run_result r = cli("gen", "--users", "200", "--items", "150", "--ratings", "6000", "--rank", "3", "--noise", "0.3",
+                       "--seed", "7", "--no-clip", "--out", "data.tsv", NULL);
+    cr_assert_eq(r.code, 0, "gen failed (%d): %s", r.code, r.err);
+    run_free(&r);
+}
+
+/* gen, then train --model --json; returns the JSON text (malloc'ed). */
+static char *gen_and_train(void) {
+    gen_data();
+    run_result r = cli("train", "data.tsv", "--factors", "3", "--iters", "8", "--threads", "2", "--seed", "11",
+                       "--model", "model.cfm", "--json", NULL);
+    cr_assert_eq(r.code, 0, "train failed (%d): %s", r.code, r.err);
+    free(r.err);
+    return r.out;
+}
+
+static cf_model *load_model(void) {
+    char *p = model_file();
+    cf_model *m = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_model_load(p, &m, &err), CF_OK, "cf_model_load: %s", err.msg);
+    free(p);
+    return m;
+}
+
+static double predict_or_nan(const cf_model *m, const char *u, const char *i) {
+    double x;
+    cf_error err = {0};
+    cf_status st = cf_model_predict(m, u, i, &x, &err);
+    if (st == CF_ERR_NOT_FOUND) return NAN;
+    cr_assert_eq(st, CF_OK, "cf_model_predict(%s, %s): %s", u, i, err.msg);
+    return x;
+}
+
+/* ------------------------------------------------------------------ gen */
+
+Test(cli, gen_writes_the_requested_ratings) {
+    gen_data();
+    char *p = data_path();
+    rows t = read_rows(p);
+    cr_assert_eq(t.n, N_RATINGS);
+    /* distinct (user, item) pairs: sort the keys and look at neighbours */
+    char (*key)[64] = malloc(sizeof *key * (size_t)t.n);
+    for (int k = 0; k < t.n; k++) snprintf(key[k], 64, "%s\t%s", t.user[k], t.item[k]);
+    qsort(key, (size_t)t.n, sizeof *key, (int (*)(const void *, const void *))strcmp);
+    for (int k = 1; k < t.n; k++) cr_assert_str_neq(key[k - 1], key[k], "duplicate pair %s", key[k]);
+    free(key);
+    rows_free(&t);
+
+    /* --round: whole stars in 1..5 */
+    run_result r = cli("gen", "--users", "50", "--items", "40", "--ratings", "500", "--rank", "2", "--noise", "0.5",
+                       "--round", "--out", "round.tsv", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "500 ratings"), "summary: %s", r.out);
+    run_free(&r);
+    char *rp = cf_test_path(dir, "round.tsv");
+    t = read_rows(rp);
+    cr_assert_eq(t.n, 500);
+    for (int k = 0; k < t.n; k++)
+        cr_assert(t.r[k] == floor(t.r[k]) && t.r[k] >= 1 && t.r[k] <= 5, "not a whole star: %g", t.r[k]);
+    rows_free(&t);
+    free(rp);
+    free(p);
+}
+
+/* ------------------------------------------------------------------ train */
+
+Test(cli, train_json_reports_a_fit_near_the_noise) {
+    char *json = gen_and_train();
+    assert_one_json_object(json);
+    char s[256];
+    cr_assert(json_str(json, "algo", s, sizeof s) && strcmp(s, "als") == 0, "%s", json);
+    cr_assert(json_str(json, "device", s, sizeof s) && s[0], "%s", json);
+    cr_assert(json_str(json, "model", s, sizeof s) && strcmp(s, "model.cfm") == 0, "%s", json);
+    cr_assert(json_str(json, "reg", s, sizeof s), "%s", json);
+    cr_assert_eq(json_num(json, "factors"), 3);
+    cr_assert_eq(json_num(json, "iters"), ITERS);
+    cf_config def;
+    cf_config_default(&def);
+    cr_assert_eq(json_num(json, "lambda"), def.lambda);
+    cr_assert(strstr(json, "\"bias\":true"), "%s", json);
+    double n_train = json_num(json, "n_train"), n_test = json_num(json, "n_test");
+    cr_assert_eq(n_train + n_test, N_RATINGS);
+    /* 10 % held out at random: within 4 binomial standard deviations of 600 */
+    cr_assert(fabs(n_test - 600) <= 4 * sqrt(N_RATINGS * 0.1 * 0.9), "n_test %g", n_test);
+    cr_assert(json_num(json, "test_unseen") >= 0 && json_num(json, "test_unseen") <= n_test);
+    cr_assert(json_num(json, "seconds") >= 0);
+    cr_assert(isfinite(json_num(json, "objective")) && json_num(json, "objective") > 0);
+
+    /* Held-out RMSE bound. With p = (k+1)(users+items) fitted parameters (factors and
+     * a bias per row) and n training ratings, a least-squares fit's out-of-sample
+     * error is about σ²(1 + p/(n − p)); allow 20 % on top of that. */
+    double p = (RANK + 1.0) * (N_USERS + N_ITEMS), bound = 1.2 * SIGMA * sqrt(1.0 + p / (n_train - p));
+    double test_rmse = json_num(json, "test_rmse"), train_rmse = json_num(json, "train_rmse");
+    cr_assert(isfinite(test_rmse) && test_rmse < bound, "test RMSE %g, bound %g", test_rmse, bound);
+    cr_assert(isfinite(train_rmse) && train_rmse < test_rmse + 0.05, "train %g test %g", train_rmse, test_rmse);
+
+    /* ... and far better than predicting the mean: the spread of the ratings */
+    char *dp = data_path();
+    rows t = read_rows(dp);
+    double mean = 0, var = 0;
+    for (int k = 0; k < t.n; k++) mean += t.r[k] / t.n;
+    for (int k = 0; k < t.n; k++) var += (t.r[k] - mean) * (t.r[k] - mean) / t.n;
+    cr_assert(test_rmse < 0.5 * sqrt(var), "test RMSE %g vs the ratings' std %g", test_rmse, sqrt(var));
+    rows_free(&t);
+    free(dp);
+
+    char *mp = model_file();
+    cr_assert(exists(mp));
+    free(mp);
+    free(json);
+}
+
+Test(cli, train_prints_one_progress_line_per_iteration) {
+    gen_data();
+    run_result r = cli("train", "data.tsv", "--iters", "5", "--factors", "4", "--test-ratio", "0.2", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.err, "read data.tsv"), "%s", r.err);
+    cr_assert(strstr(r.err, "6000 ratings"), "%s", r.err);
+    cr_assert(strstr(r.err, "train_rmse"), "no header: %s", r.err);
+    /* lines "    k  train  test  objective  seconds  rate" numbered 1..5 in order */
+    int next = 1;
+    char *copy = strdup(r.err);
+    for (char *line = strtok(copy, "\n"); line; line = strtok(NULL, "\n")) {
+        int it;
+        double tr, te, obj, sec, rate;
+        if (sscanf(line, "%d %lf %lf %lf %lf %lf", &it, &tr, &te, &obj, &sec, &rate) == 6) {
+            cr_assert_eq(it, next, "iteration %d where %d expected", it, next);
+            cr_assert(tr > 0 && te > 0 && obj > 0 && sec >= 0 && rate > 0, "%s", line);
+            next++;
+        }
+    }
+    free(copy);
+    cr_assert_eq(next, 6, "%d progress lines in: %s", next - 1, r.err);
+    cr_assert(strstr(r.out, "test RMSE"), "%s", r.out);
+    run_free(&r);
+
+    /* --quiet: nothing on stderr; --test-ratio 0: no test part, test_rmse null */
+    r = cli("train", "data.tsv", "--iters", "2", "--test-ratio", "0", "--quiet", "--json", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_str_empty(r.err);
+    assert_one_json_object(r.out);
+    cr_assert(isnan(json_num(r.out, "test_rmse")), "%s", r.out);
+    cr_assert_eq(json_num(r.out, "n_test"), 0);
+    cr_assert_eq(json_num(r.out, "n_train"), N_RATINGS);
+    char s[64];
+    cr_assert_eq(json_str(r.out, "model", s, sizeof s), 0, "model should be null: %s", r.out);
+    run_free(&r);
+}
+
+Test(cli, train_with_a_test_file) {
+    gen_data();
+    /* split the data file by line parity into two files */
+    char *dp = data_path();
+    rows t = read_rows(dp);
+    char *a = cf_test_path(dir, "a.tsv"), *b = cf_test_path(dir, "b.tsv");
+    FILE *fa = fopen(a, "w"), *fb = fopen(b, "w");
+    int nb = 0;
+    for (int k = 0; k < t.n; k++) {
+        FILE *f = k % 5 == 0 ? fb : fa;
+        nb += k % 5 == 0;
+        fprintf(f, "%s,%s,%.17g\n", t.user[k], t.item[k], t.r[k]);
+    }
+    fclose(fa), fclose(fb);
+    run_result r = cli("train", "a.tsv", "--test", "b.tsv", "--iters", "3", "--json", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_eq(json_num(r.out, "n_test"), nb);
+    cr_assert_eq(json_num(r.out, "n_train"), t.n - nb);
+    cr_assert(strstr(r.err, "delimited (comma)"), "%s", r.err);
+    run_free(&r);
+    rows_free(&t);
+    free(a), free(b), free(dp);
+}
+
+/* ------------------------------------------------------------------ eval */
+
+Test(cli, eval_matches_a_recomputation_from_the_model) {
+    free(gen_and_train());
+    cf_model *m = load_model();
+    char *dp = data_path();
+    rows t = read_rows(dp);
+    /* the pairs the model knows, into known.tsv; RMSE and MAE computed here */
+    char *kp = cf_test_path(dir, "known.tsv");
+    FILE *f = fopen(kp, "w");
+    double sse = 0, sae = 0;
+    int n = 0, unknown = 0;
+    for (int k = 0; k < t.n; k++) {
+        double x = predict_or_nan(m, t.user[k], t.item[k]);
+        if (isnan(x)) {
+            unknown++;
+            continue;
+        }
+        /* the library keeps ratings in float32: compare with the same value */
+        double r = (double)(float)t.r[k];
+        fprintf(f, "%s\t%s\t%.17g\n", t.user[k], t.item[k], r);
+        sse += (x - r) * (x - r);
+        sae += fabs(x - r);
+        n++;
+    }
+    fclose(f);
+    cr_assert_gt(n, N_RATINGS / 2);
+    run_result r = cli("eval", "model.cfm", "known.tsv", "--json", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    assert_one_json_object(r.out);
+    double rmse = sqrt(sse / n), mae = sae / n;
+    cr_assert_eq(json_num(r.out, "count"), n);
+    cr_assert_eq(json_num(r.out, "unseen"), 0);
+    cr_assert(fabs(json_num(r.out, "rmse") - rmse) <= 1e-9 * rmse, "eval %.17g, here %.17g", json_num(r.out, "rmse"),
+              rmse);
+    cr_assert(fabs(json_num(r.out, "mae") - mae) <= 1e-9 * mae, "eval %.17g, here %.17g", json_num(r.out, "mae"), mae);
+    run_free(&r);
+
+    /* the whole file: every rating counted, the unknown ones as unseen */
+    r = cli("eval", "model.cfm", "data.tsv", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    long long count = -1, unseen = -1;
+    const char *c = strstr(r.out, "count"), *u = strstr(r.out, "unseen");
+    cr_assert(c && u, "%s", r.out);
+    sscanf(c, "count %lld", &count);
+    sscanf(u, "unseen %lld", &unseen);
+    cr_assert_eq(count, N_RATINGS);
+    cr_assert_eq(unseen, unknown);
+    run_free(&r);
+
+    rows_free(&t);
+    cf_model_destroy(&m);
+    free(kp), free(dp);
+}
+
+/* ------------------------------------------------------------------ predict */
+
+Test(cli, predict_equals_the_library_for_every_delimiter) {
+    free(gen_and_train());
+    cf_model *m = load_model();
+    char *dp = data_path();
+    rows t = read_rows(dp);
+    /* 40 pairs the model knows */
+    int pick[40], np = 0;
+    for (int k = 0; k < t.n && np < 40; k += 37)
+        if (!isnan(predict_or_nan(m, t.user[k], t.item[k]))) pick[np++] = k;
+    cr_assert_eq(np, 40);
+    const char *delims[] = {"\t", ",", "::", " "};
+    for (int d = 0; d < 4; d++) {
+        char *pp = cf_test_path(dir, "pairs.txt");
+        FILE *f = fopen(pp, "w");
+        fprintf(f, "# pairs to score\n\n");
+        for (int k = 0; k < np; k++) {
+            /* extra columns (the rating, a timestamp) must be ignored */
+            fprintf(f, "%s%s%s%s%g%s123456\n", t.user[pick[k]], delims[d], t.item[pick[k]], delims[d], t.r[pick[k]],
+                    delims[d]);
+            if (k == 10) fprintf(f, "\n   \n# a comment\n");
+        }
+        fclose(f);
+        int to_file = d % 2 == 1;
+        run_result r = to_file ? cli("predict", "model.cfm", "pairs.txt", "--out", "pred.tsv", NULL)
+                               : cli("predict", "model.cfm", "pairs.txt", NULL);
+        cr_assert_eq(r.code, 0, "delimiter '%s': %s", delims[d], r.err);
+        char *po = cf_test_path(dir, "pred.tsv");
+        char *text = to_file ? cf_test_read(po, NULL) : strdup(r.out);
+        cr_assert_not_null(text);
+        if (to_file) cr_assert_str_empty(r.out);
+        int k = 0;
+        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"), k++) {
+            cr_assert_lt(k, np, "more output lines than pairs");
+            char u[64], i[64];
+            double x;
+            cr_assert_eq(sscanf(line, "%63[^\t]\t%63[^\t]\t%lf", u, i, &x), 3, "bad line: %s", line);
+            cr_assert_str_eq(u, t.user[pick[k]]);
+            cr_assert_str_eq(i, t.item[pick[k]]);
+            double want = predict_or_nan(m, u, i);
+            cr_assert(fabs(x - want) <= 1e-9, "%s %s: printed %.17g, library %.17g", u, i, x, want);
+        }
+        cr_assert_eq(k, np, "delimiter '%s': %d lines for %d pairs", delims[d], k, np);
+        free(text);
+        unlink(po);
+        free(po);
+        free(pp);
+        run_free(&r);
+    }
+    rows_free(&t);
+    cf_model_destroy(&m);
+    free(dp);
+}
+
+Test(cli, predict_unknown_id_fails_and_leaves_no_output) {
+    free(gen_and_train());
+    char *dp = data_path();
+    rows t = read_rows(dp);
+    char *pp = cf_test_path(dir, "pairs.txt");
+    FILE *f = fopen(pp, "w");
+    fprintf(f, "%s %s\n%s %s\nnobody %s\n", t.user[0], t.item[0], t.user[1], t.item[1], t.item[2]);
+    fclose(f);
+    run_result r = cli("predict", "model.cfm", "pairs.txt", "--out", "pred.tsv", NULL);
+    cr_assert_eq(r.code, 1, "exit %d: %s", r.code, r.err);
+    cr_assert(strstr(r.err, "pairs.txt:3: unknown user 'nobody'"), "%s", r.err);
+    char *po = cf_test_path(dir, "pred.tsv");
+    cr_assert_not(exists(po), "a partial output file was left");
+    cr_assert_eq(count_entries(dir, "pred.tsv"), 0, "a temporary output file was left");
+    run_free(&r);
+
+    /* an unknown item, to stdout: nothing printed */
+    f = fopen(pp, "w");
+    fprintf(f, "%s,%s\n%s,nothing-like-it\n", t.user[0], t.item[0], t.user[1]);
+    fclose(f);
+    r = cli("predict", "model.cfm", "pairs.txt", NULL);
+    cr_assert_eq(r.code, 1, "%s", r.err);
+    cr_assert(strstr(r.err, "pairs.txt:2: unknown item 'nothing-like-it'"), "%s", r.err);
+    cr_assert_str_empty(r.out, "partial output on stdout: %s", r.out);
+    run_free(&r);
+    rows_free(&t);
+    free(po), free(pp), free(dp);
+}
+
+/* ------------------------------------------------------------------ recommend */
+
+Test(cli, recommend_returns_the_top_unrated_items) {
+    free(gen_and_train());
+    cf_model *m = load_model();
+    char *dp = data_path();
+    rows t = read_rows(dp);
+    /* a user with many ratings who still has unrated items: among the users of the
+     * first 500 lines, the most frequent one with at most N_ITEMS - 20 ratings */
+    int best = -1, best_n = 0;
+    for (int k = 0; k < 500; k++) {
+        int c = 0;
+        for (int j = 0; j < t.n; j++) c += strcmp(t.user[j], t.user[k]) == 0;
+        if (c > best_n && c <= N_ITEMS - 20) best_n = c, best = k;
+    }
+    cr_assert_geq(best, 0);
+    const char *user = t.user[best];
+    const char **rated = malloc(sizeof *rated * (size_t)t.n);
+    int n_rated = 0;
+    for (int j = 0; j < t.n; j++)
+        if (strcmp(t.user[j], user) == 0) rated[n_rated++] = t.item[j];
+    cr_assert_gt(n_rated, 10);
+    run_result r = cli("recommend", "model.cfm", "--user", user, "-n", "7", "--exclude", "data.tsv", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    char item[7][64];
+    double score[7];
+    int k = 0;
+    char *text = strdup(r.out);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"), k++) {
+        cr_assert_lt(k, 7, "more than 7 lines: %s", r.out);
+        int rank;
+        cr_assert_eq(sscanf(line, "%d\t%63[^\t]\t%lf", &rank, item[k], &score[k]), 3, "bad line: %s", line);
+        cr_assert_eq(rank, k + 1);
+        if (k) cr_assert_geq(score[k - 1], score[k], "not descending: %s", r.out);
+        for (int j = 0; j < n_rated; j++)
+            cr_assert_str_neq(rated[j], item[k], "recommended item %s was rated by %s", item[k], user);
+        for (int j = 0; j < k; j++) cr_assert_str_neq(item[j], item[k], "item %s twice", item[k]);
+        double want = predict_or_nan(m, user, item[k]);
+        cr_assert(fabs(score[k] - want) <= 1e-9, "score %.17g, library %.17g", score[k], want);
+    }
+    free(text);
+    cr_assert_eq(k, 7, "%d lines: %s", k, r.out);
+    /* no unrated item of the file scores above the 7th */
+    for (int j = 0; j < t.n; j++) {
+        int was_rated = 0;
+        for (int q = 0; q < n_rated && !was_rated; q++) was_rated = strcmp(rated[q], t.item[j]) == 0;
+        if (was_rated) continue;
+        double x = predict_or_nan(m, user, t.item[j]);
+        if (isnan(x)) continue; /* an item only in the test part, unknown to the model */
+        int listed = 0;
+        for (int q = 0; q < 7; q++) listed |= strcmp(item[q], t.item[j]) == 0;
+        cr_assert(listed || x <= score[6] + 1e-12, "unrated item %s scores %.17g above the 7th (%.17g)", t.item[j],
+                  x, score[6]);
+    }
+    run_free(&r);
+
+    r = cli("recommend", "model.cfm", "--user", user, "--n=3", "--json", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    assert_one_json_object(r.out);
+    int ranks = 0;
+    for (const char *p = r.out; (p = strstr(p, "\"rank\":")); p++) ranks++;
+    cr_assert_eq(ranks, 3, "%s", r.out);
+    run_free(&r);
+
+    r = cli("recommend", "model.cfm", "--user", "nobody", NULL);
+    cr_assert_eq(r.code, 1, "%s", r.err);
+    cr_assert(strstr(r.err, "cufactor: error:"), "%s", r.err);
+    run_free(&r);
+    free(rated);
+    rows_free(&t);
+    cf_model_destroy(&m);
+    free(dp);
+}
+
+/* ------------------------------------------------------------------ export */
+
+/* Reads an .npy of float64: checks the header, fills shape, returns the data. */
+static double *read_npy(const char *path, long long shape[2], int *ndim) {
+    size_t len = 0;
+    char *b = cf_test_read(path, &len);
+    cr_assert_not_null(b, "cannot read %s", path);
+    cr_assert(len >= 10 && memcmp(b, "\x93NUMPY", 6) == 0, "%s: no NumPy magic", path);
+    size_t hlen, off;
+    if (b[6] == 1) {
+        hlen = (size_t)(unsigned char)b[8] | (size_t)(unsigned char)b[9] << 8;
+        off = 10;
+    } else {
+        cr_assert(b[6] == 2 || b[6] == 3, "%s: version %d", path, b[6]);
+        hlen = (size_t)(unsigned char)b[8] | (size_t)(unsigned char)b[9] << 8 | (size_t)(unsigned char)b[10] << 16 |
+               (size_t)(unsigned char)b[11] << 24;
+        off = 12;
+    }
+    cr_assert_leq(off + hlen, len);
+    char *h = strndup(b + off, hlen);
+    off += hlen;
+    cr_assert_eq(off % 16, 0, "%s: data not aligned (%zu)", path, off);
+    cr_assert(strstr(h, "'descr': '<f8'"), "%s: %s", path, h);
+    cr_assert(strstr(h, "'fortran_order': False"), "%s: %s", path, h);
+    const char *s = strstr(h, "'shape': (");
+    cr_assert_not_null(s, "%s: %s", path, h);
+    shape[0] = shape[1] = 1;
+    *ndim = sscanf(s, "'shape': (%lld, %lld)", &shape[0], &shape[1]);
+    if (*ndim == 2 && strstr(s, ",)")) *ndim = 1; /* (n,) */
+    cr_assert(*ndim >= 1, "%s: %s", path, h);
+    if (*ndim == 1) shape[1] = 1;
+    cr_assert_eq(len - off, (size_t)(shape[0] * shape[1]) * 8, "%s: %zu data bytes for shape %lld×%lld", path,
+                 len - off, shape[0], shape[1]);
+    double *x = malloc(len - off + 8);
+    memcpy(x, b + off, len - off);
+    free(h);
+    free(b);
+    return x;
+}
+
+/* Lines of a text file as strings (one ID per line). */
+static char **read_lines(const char *path, int *n) {
+    char *text = cf_test_read(path, NULL);
+    cr_assert_not_null(text, "cannot read %s", path);
+    int cap = 16;
+    char **v = malloc(sizeof *v * (size_t)cap);
+    *n = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (*n == cap) v = realloc(v, sizeof *v * (size_t)(cap *= 2));
+        v[(*n)++] = strdup(line);
+    }
+    free(text);
+    return v;
+}
+
+static int index_of(char **v, int n, const char *s) {
+    for (int k = 0; k < n; k++)
+        if (strcmp(v[k], s) == 0) return k;
+    return -1;
+}
+
+Test(cli, export_npy_reproduces_the_predictions) {
+    free(gen_and_train());
+    run_result r = cli("export", "model.cfm", "--npy", "npy", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    run_free(&r);
+    cf_model *m = load_model();
+    cf_model_info mi;
+    cf_model_info_get(m, &mi);
+    char *npy = cf_test_path(dir, "npy");
+    const char *names[] = {"P.npy", "Q.npy", "user_bias.npy", "item_bias.npy", "users.txt", "items.txt", "meta.json"};
+    char *path[7];
+    for (int k = 0; k < 7; k++) {
+        path[k] = cf_test_path(npy, names[k]);
+        cr_assert(exists(path[k]), "%s missing", path[k]);
+    }
+    long long sp[2], sq[2], sbu[2], sbi[2];
+    int nd;
+    double *P = read_npy(path[0], sp, &nd);
+    cr_assert(nd == 2 && sp[0] == mi.n_users && sp[1] == mi.factors && mi.factors == 3, "P shape %lld×%lld", sp[0],
+              sp[1]);
+    double *Q = read_npy(path[1], sq, &nd);
+    cr_assert(nd == 2 && sq[0] == mi.n_items && sq[1] == mi.factors, "Q shape %lld×%lld", sq[0], sq[1]);
+    double *bu = read_npy(path[2], sbu, &nd);
+    cr_assert(nd == 1 && sbu[0] == mi.n_users);
+    double *bi = read_npy(path[3], sbi, &nd);
+    cr_assert(nd == 1 && sbi[0] == mi.n_items);
+    int nu, ni;
+    char **users = read_lines(path[4], &nu), **items = read_lines(path[5], &ni);
+    cr_assert_eq(nu, mi.n_users);
+    cr_assert_eq(ni, mi.n_items);
+    /* r̂ = μ + b_u + b_i + P[u]·Q[i] from the exported arrays equals the library's */
+    char *dp = data_path();
+    rows t = read_rows(dp);
+    for (int k = 0; k < t.n; k += 97) {
+        int u = index_of(users, nu, t.user[k]), i = index_of(items, ni, t.item[k]);
+        double want = predict_or_nan(m, t.user[k], t.item[k]);
+        if (isnan(want)) continue;
+        cr_assert(u >= 0 && i >= 0, "%s / %s not in the exported ID lists", t.user[k], t.item[k]);
+        double x = mi.mu + bu[u] + bi[i];
+        for (int f = 0; f < mi.factors; f++) x += P[(size_t)u * 3 + f] * Q[(size_t)i * 3 + f];
+        cr_assert(fabs(x - want) <= 1e-9, "%s %s: from npy %.17g, library %.17g", t.user[k], t.item[k], x, want);
+    }
+    rows_free(&t);
+    for (int k = 0; k < nu; k++) free(users[k]);
+    for (int k = 0; k < ni; k++) free(items[k]);
+    free(users), free(items), free(P), free(Q), free(bu), free(bi), free(dp), free(npy);
+    for (int k = 0; k < 7; k++) free(path[k]);
+    cf_model_destroy(&m);
+}
+
+/* ------------------------------------------------------------------ errors */
+
+static void expect_usage(const char *msg, run_result r) {
+    cr_assert_eq(r.code, 2, "exit %d, stderr: %s", r.code, r.err);
+    cr_assert(strstr(r.err, msg), "'%s' not in: %s", msg, r.err);
+    cr_assert(strstr(r.err, "usage: cufactor"), "no usage line: %s", r.err);
+    cr_assert_str_empty(r.out);
+    run_free(&r);
+}
+
+Test(cli, usage_errors_exit_2) {
+    expect_usage("cufactor train: --factors: 'abc' is not an integer",
+                 cli("train", "data.tsv", "--factors", "abc", NULL));
+    expect_usage("see cufactor train --help", cli("train", "data.tsv", "--factors=4x", NULL));
+    expect_usage("--factors: '99999999999' is out of range", cli("train", "data.tsv", "--factors", "99999999999", NULL));
+    expect_usage("--lambda: '0.1x' is not a finite number", cli("train", "data.tsv", "--lambda", "0.1x", NULL));
+    expect_usage("--lambda: 'nan' is not a finite number", cli("train", "data.tsv", "--lambda", "nan", NULL));
+    expect_usage("--seed: '-1' is not a non-negative integer", cli("train", "data.tsv", "--seed", "-1", NULL));
+    expect_usage("unknown option '--bogus'", cli("train", "data.tsv", "--bogus", "1", NULL));
+    expect_usage("--factors: missing value", cli("train", "data.tsv", "--factors", NULL));
+    expect_usage("missing DATA", cli("train", "--factors", "4", NULL));
+    expect_usage("unexpected argument 'extra.tsv'", cli("train", "data.tsv", "extra.tsv", NULL));
+    expect_usage("--algo: 'svd' is not one of", cli("train", "data.tsv", "--algo", "svd", NULL));
+    expect_usage("--json takes no value", cli("train", "data.tsv", "--json=yes", NULL));
+    expect_usage("exclude each other", cli("train", "data.tsv", "--test", "t.tsv", "--test-ratio", "0.2", NULL));
+    expect_usage("--test-ratio", cli("train", "data.tsv", "--test-ratio", "1", NULL));
+    expect_usage("factors", cli("train", "data.tsv", "--factors", "0", NULL)); /* cf_config_validate */
+    expect_usage("missing MODEL", cli("eval", NULL));
+    expect_usage("missing PAIRS", cli("predict", "model.cfm", NULL));
+    expect_usage("--user is required", cli("recommend", "model.cfm", NULL));
+    expect_usage("-n: '0' is out of range", cli("recommend", "model.cfm", "--user", "1", "-n", "0", NULL));
+    expect_usage("--ratings is required", cli("gen", "--users", "5", "--items", "5", "--rank", "2", "--noise", "0.1",
+                                              "--out", "x.tsv", NULL));
+    expect_usage("ratings", cli("gen", "--users", "3", "--items", "3", "--ratings", "10", "--rank", "1", "--noise", "0",
+                                "--out", "x.tsv", NULL)); /* more ratings than pairs: cf_generate's check */
+    expect_usage("--npy is required", cli("export", "model.cfm", NULL));
+    expect_usage("unknown option '--factors'", cli("demo", "--factors", "3", NULL));
+    expect_usage("unknown command 'fit'", cli("fit", "data.tsv", NULL));
+    expect_usage("missing COMMAND", cli(NULL));
+}
+
+Test(cli, data_errors_exit_1_with_file_and_line) {
+    free(cf_test_write(dir, "bad.tsv", "1\t1\t4\n2\t1\t3\n3\t2\tabc\n4\t2\t5\n", (size_t)-1));
+    run_result r = cli("train", "bad.tsv", "--model", "m.cfm", NULL);
+    cr_assert_eq(r.code, 1, "exit %d: %s", r.code, r.err);
+    cr_assert(strstr(r.err, "cufactor: error: "), "%s", r.err);
+    cr_assert(strstr(r.err, "bad.tsv:3"), "no file:line in: %s", r.err);
+    run_free(&r);
+    char *m = cf_test_path(dir, "m.cfm");
+    cr_assert_not(exists(m), "a model was written after a failure");
+    cr_assert_eq(count_entries(dir, "m.cfm"), 0, "a temporary model file was left");
+    free(m);
+
+    /* an unwritable --model is refused before reading or training */
+    r = cli("train", "bad.tsv", "--model", "no/such/dir/m.cfm", NULL);
+    cr_assert_eq(r.code, 1, "%s", r.err);
+    cr_assert(strstr(r.err, "--model no/such/dir/m.cfm: cannot write in the directory 'no/such/dir'"), "%s", r.err);
+    run_free(&r);
+
+    r = cli("train", "missing.tsv", NULL);
+    cr_assert_eq(r.code, 1, "%s", r.err);
+    cr_assert(strstr(r.err, "missing.tsv"), "%s", r.err);
+    run_free(&r);
+
+    /* a file that is not a model */
+    free(cf_test_write(dir, "fake.cfm", "this is not a model\n", (size_t)-1));
+    r = cli("eval", "fake.cfm", "bad.tsv", NULL);
+    cr_assert_eq(r.code, 1, "%s", r.err);
+    cr_assert(strstr(r.err, "fake.cfm"), "%s", r.err);
+    run_free(&r);
+}
+
+Test(cli, skip_bad_lines_reports_the_first_one) {
+    gen_data();
+    char *dp = data_path();
+    FILE *f = fopen(dp, "a");
+    fprintf(f, "u1\ti1\tfour\n");
+    fclose(f);
+    run_result r = cli("train", "data.tsv", "--iters", "1", NULL);
+    cr_assert_eq(r.code, 1, "%s", r.err);
+    cr_assert(strstr(r.err, "data.tsv:6001"), "%s", r.err);
+    run_free(&r);
+    r = cli("train", "data.tsv", "--iters", "1", "--skip-bad-lines", "--json", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.err, "1 bad lines skipped"), "%s", r.err);
+    cr_assert(strstr(r.err, "data.tsv:6001"), "%s", r.err);
+    cr_assert_eq(json_num(r.out, "n_train") + json_num(r.out, "n_test"), N_RATINGS);
+    run_free(&r);
+    free(dp);
+}
+
+Test(cli, device_gpu_without_a_gpu_is_a_clear_error) {
+    char why[256] = "";
+    if (cf_gpu_available(why, sizeof why)) cr_skip_test("a GPU is usable here");
+    gen_data();
+    run_result r = cli("train", "data.tsv", "--device", "gpu", "--model", "g.cfm", NULL);
+    cr_assert_eq(r.code, 1, "exit %d: %s", r.code, r.err);
+    cr_assert(strstr(r.err, "cufactor: error: --device gpu"), "%s", r.err);
+    cr_assert(strstr(r.err, why), "reason '%s' not in: %s", why, r.err);
+    char *g = cf_test_path(dir, "g.cfm");
+    cr_assert_not(exists(g));
+    free(g);
+    run_free(&r);
+
+    /* auto: the CPU, with a one-line notice on stderr and in the JSON */
+    r = cli("train", "data.tsv", "--iters", "1", "--json", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    char s[256];
+    cr_assert(json_str(r.out, "device", s, sizeof s) && strstr(s, "cpu"), "%s", r.out);
+    cr_assert(json_str(r.out, "notice", s, sizeof s) && s[0], "no notice: %s", r.out);
+    const char *nl = strstr(r.err, "notice:");
+    cr_assert_not_null(nl, "%s", r.err);
+    run_free(&r);
+}
+
+/* ------------------------------------------------------------------ help */
+
+typedef struct help_case {
+    const char *cmd;
+    const char *flags[32];
+} help_case;
+
+Test(cli, every_help_lists_every_flag) {
+    static const help_case cases[] = {
+        {"train", {"--test", "--test-ratio", "--format", "--skip-bad-lines", "--algo", "--factors", "--iters",
+                   "--lambda", "--reg", "--no-bias", "--tol", "--device", "--gpu-id", "--seed", "--threads",
+                   "--init-scale", "--lr", "--lr-schedule", "--lr-decay", "--schedule", "--blocks", "--batch",
+                   "--optimizer", "--inner", "--early-stop", "--restarts", "--model", "--json", "--quiet", NULL}},
+        {"eval", {"--format", "--skip-bad-lines", "--json", NULL}},
+        {"predict", {"--out", NULL}},
+        {"recommend", {"--user", "-n", "--exclude", "--json", NULL}},
+        {"gen", {"--users", "--items", "--ratings", "--rank", "--noise", "--seed", "--zipf", "--round", "--no-clip",
+                 "--out", NULL}},
+        {"export", {"--npy", NULL}},
+        {"demo", {"--threads", "--device", "--keep", NULL}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        run_result r = cli(cases[c].cmd, "--help", NULL);
+        cr_assert_eq(r.code, 0, "%s --help: exit %d", cases[c].cmd, r.code);
+        char usage[64];
+        snprintf(usage, sizeof usage, "usage: cufactor %s", cases[c].cmd);
+        cr_assert(strstr(r.out, usage), "%s", r.out);
+        for (int f = 0; cases[c].flags[f]; f++) {
+            /* the flag followed by a blank, '=' or ',' (so --lr does not match --lr-decay) */
+            char pat[3][64];
+            snprintf(pat[0], 64, "%s ", cases[c].flags[f]);
+            snprintf(pat[1], 64, "%s\n", cases[c].flags[f]);
+            snprintf(pat[2], 64, "%s,", cases[c].flags[f]);
+            cr_assert(strstr(r.out, pat[0]) || strstr(r.out, pat[1]) || strstr(r.out, pat[2]),
+                      "cufactor %s --help does not mention %s:\n%s", cases[c].cmd, cases[c].flags[f], r.out);
+        }
+        run_free(&r);
+        /* "cufactor help CMD" is the same text */
+        r = cli("help", cases[c].cmd, NULL);
+        cr_assert_eq(r.code, 0);
+        cr_assert(strstr(r.out, usage), "%s", r.out);
+        run_free(&r);
+    }
+    run_result r = cli("--help", NULL);
+    cr_assert_eq(r.code, 0);
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) cr_assert(strstr(r.out, cases[c].cmd), "%s", r.out);
+    run_free(&r);
+}
+
+/* The help text of `flag`: its line "  --flag ..." and, when the left column was too
+ * long and the text went to the next line, that line too. */
+static char *help_line(const char *help, const char *flag) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\n  --%s ", flag);
+    const char *p = strstr(help, pat);
+    cr_assert_not_null(p, "no %s in help", flag);
+    p++;
+    const char *e = strchr(p, '\n');
+    char *line = strndup(p, e ? (size_t)(e - p) : strlen(p));
+    if (e && !strstr(line, "[default") && !strstr(line, "(required)")) {
+        const char *e2 = strchr(e + 1, '\n');
+        free(line);
+        line = strndup(p, e2 ? (size_t)(e2 - p) : strlen(p));
+    }
+    return line;
+}
+
+static void expect_default(const char *help, const char *flag, const char *value) {
+    char *line = help_line(help, flag);
+    char want[128];
+    snprintf(want, sizeof want, "[default: %s]", value);
+    cr_assert(strstr(line, want), "--%s: '%s' not in '%s'", flag, want, line);
+    free(line);
+}
+
+Test(cli, help_defaults_come_from_the_library) {
+    cf_config c;
+    cf_config_default(&c);
+    cf_read_options ro;
+    cf_read_options_default(&ro);
+    cf_gen_options g;
+    cf_gen_options_default(&g);
+    char v[64];
+    run_result r = cli("train", "--help", NULL);
+    snprintf(v, sizeof v, "%d", c.factors), expect_default(r.out, "factors", v);
+    snprintf(v, sizeof v, "%d", c.iters), expect_default(r.out, "iters", v);
+    snprintf(v, sizeof v, "%g", c.lambda), expect_default(r.out, "lambda", v);
+    snprintf(v, sizeof v, "%llu", (unsigned long long)c.seed), expect_default(r.out, "seed", v);
+    snprintf(v, sizeof v, "%g", c.lr), expect_default(r.out, "lr", v);
+    snprintf(v, sizeof v, "%lld", (long long)c.batch), expect_default(r.out, "batch", v);
+    expect_default(r.out, "algo", cf_algo_name(c.algo));
+    expect_default(r.out, "reg", cf_reg_name(c.reg));
+    expect_default(r.out, "device", cf_device_name(c.device));
+    expect_default(r.out, "test-ratio", "0.1");
+    run_free(&r);
+    r = cli("gen", "--help", NULL);
+    snprintf(v, sizeof v, "%llu", (unsigned long long)g.seed), expect_default(r.out, "seed", v);
+    snprintf(v, sizeof v, "%g", g.zipf), expect_default(r.out, "zipf", v);
+    run_free(&r);
+}
+
+Test(cli, version) {
+    run_result r = cli("--version", NULL);
+    cr_assert_eq(r.code, 0);
+    cr_assert(strstr(r.out, CF_VERSION_STRING), "%s", r.out);
+    run_free(&r);
+}
+
+/* ------------------------------------------------------------------ demo */
+
+Test(cli, demo_beats_the_mean_baseline_and_cleans_up) {
+    run_result r = cli("demo", "--threads", "2", NULL);
+    cr_assert_eq(r.code, 0, "demo failed (%d): %s\n%s", r.code, r.err, r.out);
+    double model = NAN, base = NAN, sigma = NAN;
+    const char *p = strstr(r.out, "model (ALS)");
+    cr_assert_not_null(p, "%s", r.out);
+    sscanf(p, "model (ALS) %lf", &model);
+    p = strstr(r.out, "predict the training mean");
+    cr_assert_not_null(p, "%s", r.out);
+    sscanf(p, "predict the training mean %lf", &base);
+    p = strstr(r.out, "planted noise σ");
+    cr_assert_not_null(p, "%s", r.out);
+    sscanf(p + strlen("planted noise σ"), "%lf", &sigma);
+    cr_assert(isfinite(model) && isfinite(base) && isfinite(sigma), "%s", r.out);
+    cr_assert(model < base && model > sigma, "model %g, baseline %g, σ %g", model, base, sigma);
+    cr_assert_eq(count_entries(dir, "cufactor-demo"), 0, "the demo left its temporary directory");
+    int recs = 0;
+    for (const char *q = r.out; (q = strstr(q, "   user ")); q++) recs++;
+    cr_assert_eq(recs, 2, "%s", r.out);
+    run_free(&r);
+}

@@ -1,0 +1,294 @@
+/*
+ * test_dataset.c — the rating set (src/dataset.c): duplicate removal, the seeded
+ * train/test split, and copying a part out.
+ *
+ * Expectations are computed independently here: the deduplicated set by a brute-force
+ * "last write wins" table, the split by set arithmetic over rating identities.
+ */
+#include <criterion/criterion.h>
+
+#include "common.h"
+#include "cufactor.h"
+#include "dataset.h"
+#include "idmap.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A dataset with users "u0".."u{nu-1}" and items "i0".."i{ni-1}" in its maps. */
+static cf_dataset *make_dataset(int nu, int ni) {
+    cf_dataset *ds = cf_dataset_create();
+    cr_assert(ds);
+    char name[32];
+    for (int k = 0; k < nu; k++) {
+        uint32_t idx;
+        int n = snprintf(name, sizeof name, "u%d", k);
+        cr_assert_eq(cf_idmap_intern(ds->users, name, (size_t)n, &idx, NULL), 0);
+        cr_assert_eq(idx, (uint32_t)k);
+    }
+    for (int k = 0; k < ni; k++) {
+        uint32_t idx;
+        int n = snprintf(name, sizeof name, "i%d", k);
+        cr_assert_eq(cf_idmap_intern(ds->items, name, (size_t)n, &idx, NULL), 0);
+    }
+    return ds;
+}
+
+static void push(cf_dataset *ds, uint32_t u, uint32_t i, float r, int part) {
+    cr_assert_eq(cf_dataset_push(ds, u, i, r, part), 0);
+}
+
+typedef struct rating {
+    uint32_t u, i;
+    float r;
+    int part;
+} rating;
+
+static int cmp_ui(const void *a, const void *b) {
+    const rating *x = a, *y = b;
+    if (x->u != y->u) return x->u < y->u ? -1 : 1;
+    if (x->i != y->i) return x->i < y->i ? -1 : 1;
+    return 0;
+}
+
+/* Expected dedup of in[0..n): for each (u, i) the last one, sorted by (u, i). */
+static int64_t brute_dedup(const rating *in, int64_t n, rating *out) {
+    int64_t m = 0;
+    for (int64_t k = 0; k < n; k++) {
+        int later = 0;
+        for (int64_t j = k + 1; j < n && !later; j++) later = in[j].u == in[k].u && in[j].i == in[k].i;
+        if (!later) out[m++] = in[k];
+    }
+    qsort(out, (size_t)m, sizeof *out, cmp_ui); /* pairs are unique now: order is total */
+    return m;
+}
+
+static void expect_range(const cf_dataset *ds, int64_t from, const rating *want, int64_t n) {
+    cr_assert_eq(ds->all.n - from, n, "%lld ratings, expected %lld", (long long)(ds->all.n - from), (long long)n);
+    for (int64_t k = 0; k < n; k++) {
+        int64_t s = from + k;
+        cr_assert(ds->all.u[s] == want[k].u && ds->all.i[s] == want[k].i,
+                  "position %lld: (%u, %u), expected (%u, %u)", (long long)k, ds->all.u[s], ds->all.i[s],
+                  want[k].u, want[k].i);
+        cr_assert_eq(ds->all.r[s], want[k].r, "position %lld", (long long)k);
+        cr_assert_eq(ds->is_test[s], want[k].part, "position %lld", (long long)k);
+    }
+}
+
+Test(dataset, dedup_hand_made_keeps_last_sorted) {
+    cf_dataset *ds = make_dataset(3, 4);
+    /* file order, users interleaved: (2,1) twice, (0,3) three times */
+    push(ds, 2, 1, 1.0f, 0);
+    push(ds, 0, 3, 2.0f, 0);
+    push(ds, 1, 0, 3.0f, 0);
+    push(ds, 0, 3, 4.0f, 0);
+    push(ds, 2, 1, 5.0f, 0);
+    push(ds, 0, 0, 1.5f, 0);
+    push(ds, 0, 3, 2.5f, 0);
+    cf_error err;
+    cr_assert_eq(cf_dataset_dedup(ds, 0, &err), 3);
+    rating want[] = {{0, 0, 1.5f, 0}, {0, 3, 2.5f, 0}, {1, 0, 3.0f, 0}, {2, 1, 5.0f, 0}};
+    expect_range(ds, 0, want, 4);
+    cf_dataset_destroy(&ds);
+    cr_assert_null(ds);
+    cf_dataset_destroy(&ds); /* NULL is fine */
+    cf_dataset_destroy(NULL);
+}
+
+Test(dataset, dedup_grouped_by_user_matches_hand_result) {
+    cf_dataset *ds = make_dataset(3, 5);
+    /* users nondecreasing (the grouped path); items unsorted within users */
+    push(ds, 0, 4, 1.0f, 1);
+    push(ds, 0, 1, 2.0f, 1);
+    push(ds, 0, 4, 3.0f, 1);
+    push(ds, 1, 0, 4.0f, 1);
+    push(ds, 1, 2, 4.5f, 1); /* a run already in order */
+    push(ds, 2, 3, 5.0f, 1);
+    push(ds, 2, 3, 1.0f, 1);
+    push(ds, 2, 0, 2.0f, 1);
+    cf_error err;
+    cr_assert_eq(cf_dataset_dedup(ds, 0, &err), 2);
+    rating want[] = {{0, 1, 2.0f, 1}, {0, 4, 3.0f, 1}, {1, 0, 4.0f, 1}, {1, 2, 4.5f, 1}, {2, 0, 2.0f, 1},
+                     {2, 3, 1.0f, 1}};
+    expect_range(ds, 0, want, 6);
+    cf_dataset_destroy(&ds);
+}
+
+/* Random data through both dedup paths (shuffled: counting sorts; grouped by user:
+ * per-run sorts), against the brute-force result; ratings before `from` untouched. */
+Test(dataset, dedup_random_against_brute_force) {
+    const int nu = 40, ni = 30, n = 3000, from = 100;
+    rating *in = malloc(n * sizeof *in), *want = malloc(n * sizeof *want);
+    uint64_t st = 99;
+    for (int grouped = 0; grouped < 2; grouped++) {
+        for (int k = 0; k < n; k++) {
+            in[k].u = (uint32_t)(cf_splitmix64(&st) % (uint64_t)nu);
+            in[k].i = (uint32_t)(cf_splitmix64(&st) % (uint64_t)ni);
+            in[k].r = (float)k; /* identifies the line: "last" is checkable */
+            in[k].part = (int)(cf_splitmix64(&st) & 1);
+        }
+        if (grouped) { /* stable sort of the range by user: insertion sort on a copy */
+            for (int k = from + 1; k < n; k++) {
+                rating x = in[k];
+                int j = k;
+                for (; j > from && in[j - 1].u > x.u; j--) in[j] = in[j - 1];
+                in[j] = x;
+            }
+        }
+        cf_dataset *ds = make_dataset(nu, ni);
+        for (int k = 0; k < n; k++) push(ds, in[k].u, in[k].i, in[k].r, in[k].part);
+        int64_t m = brute_dedup(in + from, n - from, want);
+        cf_error err;
+        cr_assert_eq(cf_dataset_dedup(ds, from, &err), (n - from) - m, "grouped %d", grouped);
+        expect_range(ds, from, want, m);
+        for (int k = 0; k < from; k++) { /* the earlier ratings, as pushed */
+            cr_assert(ds->all.u[k] == in[k].u && ds->all.i[k] == in[k].i && ds->all.r[k] == in[k].r);
+            cr_assert_eq(ds->is_test[k], in[k].part);
+        }
+        cf_dataset_destroy(&ds);
+    }
+    free(in);
+    free(want);
+}
+
+Test(dataset, dedup_of_nothing) {
+    cf_dataset *ds = make_dataset(2, 2);
+    cf_error err;
+    cr_assert_eq(cf_dataset_dedup(ds, 0, &err), 0);
+    push(ds, 1, 1, 3.0f, 0);
+    cr_assert_eq(cf_dataset_dedup(ds, 0, &err), 0);
+    cr_assert_eq(cf_dataset_dedup(ds, 1, &err), 0);
+    cr_assert_eq(ds->all.n, 1);
+    cf_dataset_destroy(&ds);
+}
+
+/* ------------------------------------------------------------------ split and parts */
+
+/* n ratings, user k % 50, item k % 70, r = k: the value identifies the rating. */
+static cf_dataset *numbered(int n) {
+    cf_dataset *ds = make_dataset(50, 70);
+    for (int k = 0; k < n; k++) push(ds, (uint32_t)(k % 50), (uint32_t)(k % 70), (float)k, 0);
+    return ds;
+}
+
+/* flags[k] = 1 when the rating numbered k is in the test part. */
+static void test_flags(const cf_dataset *ds, int n, char *flags) {
+    memset(flags, 0, (size_t)n);
+    for (int64_t k = 0; k < ds->all.n; k++)
+        if (ds->is_test[k]) flags[(int)ds->all.r[k]] = 1;
+}
+
+Test(dataset, split_is_seeded_and_sized) {
+    const int n = 1000;
+    char *a = malloc(n), *b = malloc(n), *c = malloc(n);
+    cf_error err;
+    cf_dataset *d1 = numbered(n), *d2 = numbered(n), *d3 = numbered(n);
+    cr_assert_eq(cf_dataset_split(d1, 0.2, 7, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_dataset_split(d2, 0.2, 7, &err), CF_OK);
+    cr_assert_eq(cf_dataset_split(d3, 0.2, 8, &err), CF_OK);
+    test_flags(d1, n, a), test_flags(d2, n, b), test_flags(d3, n, c);
+    cr_assert_eq(memcmp(a, b, n), 0, "same seed, same test set");
+    cr_assert_neq(memcmp(a, c, n), 0, "another seed, another test set");
+    int count = 0, common = 0;
+    for (int k = 0; k < n; k++) count += a[k], common += a[k] && c[k];
+    cr_assert_eq(count, 200);
+    /* two independent 20% subsets share about 40 ratings; far from all 200 */
+    cr_assert_lt(common, 100, "%d in common", common);
+    cf_dataset_info info;
+    cf_dataset_info_get(d1, &info);
+    cr_assert_eq(info.n_test, 200);
+    cr_assert_eq(info.n_train, 800);
+    cf_dataset_destroy(&d1), cf_dataset_destroy(&d2), cf_dataset_destroy(&d3);
+
+    /* round(ratio·n): 0.25·999 = 249.75 → 250; 0.0015·1000 = 1.5 → 2; 0.0004·1000 = 0.4 → 0 */
+    struct {
+        int n;
+        double ratio;
+        int want;
+    } sizes[] = {{999, 0.25, 250}, {1000, 0.0015, 2}, {1000, 0.0004, 0}, {1000, 0.0, 0}, {7, 0.5, 4}};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        cf_dataset *ds = numbered(sizes[k].n);
+        cr_assert_eq(cf_dataset_split(ds, sizes[k].ratio, 1, &err), CF_OK);
+        cf_dataset_info_get(ds, &info);
+        cr_assert_eq(info.n_test, sizes[k].want, "n %d ratio %g: %lld test ratings", sizes[k].n, sizes[k].ratio,
+                     (long long)info.n_test);
+        cf_dataset_destroy(&ds);
+    }
+    free(a), free(b), free(c);
+}
+
+Test(dataset, split_parts_partition_all_ratings) {
+    const int n = 777;
+    cf_dataset *ds = numbered(n);
+    cf_error err;
+    cr_assert_eq(cf_dataset_split(ds, 0.3, 2024, &err), CF_OK);
+    cf_triplets tr, te;
+    cr_assert_eq(cf_dataset_part(ds, 0, &tr, &err), CF_OK);
+    cr_assert_eq(cf_dataset_part(ds, 1, &te, &err), CF_OK);
+    cr_assert_eq(te.n, (int64_t)llround(0.3 * n));
+    cr_assert_eq(tr.n + te.n, n);
+    char *seen = calloc(n, 1);
+    for (int part = 0; part < 2; part++) {
+        const cf_triplets *t = part ? &te : &tr;
+        for (int64_t k = 0; k < t->n; k++) {
+            int id = (int)t->r[k];
+            cr_assert(id >= 0 && id < n);
+            cr_assert(!seen[id], "rating %d in both parts or twice", id);
+            seen[id] = 1;
+            cr_assert_eq(t->u[k], (uint32_t)(id % 50), "rating %d keeps its user", id);
+            cr_assert_eq(t->i[k], (uint32_t)(id % 70), "rating %d keeps its item", id);
+        }
+        for (int64_t k = 1; k < t->n; k++) cr_assert_lt(t->r[k - 1], t->r[k], "a part keeps dataset order");
+    }
+    for (int k = 0; k < n; k++) cr_assert(seen[k], "rating %d lost", k);
+
+    /* a second split moves only training ratings: round(0.5 · 544) more */
+    int64_t before = te.n;
+    cf_triplets_free(&tr), cf_triplets_free(&te);
+    cr_assert_eq(cf_dataset_split(ds, 0.5, 3, &err), CF_OK);
+    cf_dataset_info info;
+    cf_dataset_info_get(ds, &info);
+    cr_assert_eq(info.n_test, before + llround(0.5 * (double)(n - before)));
+    cr_assert_eq(info.n_train + info.n_test, n);
+    free(seen);
+    cf_dataset_destroy(&ds);
+}
+
+Test(dataset, split_rejects_bad_ratio) {
+    cf_dataset *ds = numbered(10);
+    cf_error err;
+    cr_assert_eq(cf_dataset_split(ds, 1.0, 1, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "ratio"), "%s", err.msg);
+    cr_assert_eq(cf_dataset_split(ds, -0.1, 1, &err), CF_ERR_INVALID);
+    cr_assert_eq(cf_dataset_split(ds, NAN, 1, &err), CF_ERR_INVALID);
+    cf_dataset_destroy(&ds);
+}
+
+Test(dataset, part_copies_each_part_in_order) {
+    cf_dataset *ds = make_dataset(3, 3);
+    push(ds, 0, 1, 1.0f, 0);
+    push(ds, 1, 2, 2.0f, 1);
+    push(ds, 2, 0, 3.0f, 0);
+    push(ds, 2, 2, 4.0f, 1);
+    cf_triplets t;
+    cf_error err;
+    cr_assert_eq(cf_dataset_part(ds, 1, &t, &err), CF_OK);
+    cr_assert_eq(t.n, 2);
+    cr_assert(t.u[0] == 1 && t.i[0] == 2 && t.r[0] == 2.0f);
+    cr_assert(t.u[1] == 2 && t.i[1] == 2 && t.r[1] == 4.0f);
+    cf_triplets_free(&t);
+    cr_assert_null(t.u);
+    cr_assert_eq(cf_dataset_part(ds, 0, &t, &err), CF_OK);
+    cr_assert_eq(t.n, 2);
+    cr_assert(t.u[0] == 0 && t.i[0] == 1 && t.r[0] == 1.0f);
+    cr_assert(t.u[1] == 2 && t.i[1] == 0 && t.r[1] == 3.0f);
+    cf_triplets_free(&t);
+    cf_dataset_info info;
+    cf_dataset_info_get(ds, &info);
+    cr_assert_eq(info.n_train, 2);
+    cr_assert_eq(info.n_test, 2);
+    cr_assert_eq(info.test_unseen, 2, "(1,2): user 1 and item 2 untrained; (2,2): item 2");
+    cf_dataset_destroy(&ds);
+}

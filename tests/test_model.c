@@ -1,0 +1,1047 @@
+/*
+ * test_model.c — the model in use (predict, recommend, evaluate), the .cfm file
+ * (round trip, layout and checksum as documented in src/model_io.c, corruption,
+ * truncation, hostile contents, atomic save) and the NumPy export.
+ *
+ * Models are built by hand with cf_model_wrap; expected values are written out from
+ * the hand-picked numbers. Hostile files are assembled byte by byte by a writer in
+ * this file that follows the documented layout, with the documented checksum
+ * re-implemented here, independently of the library's code.
+ */
+#include <criterion/criterion.h>
+
+#include "common.h"
+#include "dataset.h"
+#include "helpers.h"
+#include "model.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ fixtures */
+
+static cf_idmap *make_map(const char *const *names, int n) {
+    cf_idmap *m = cf_idmap_create();
+    cr_assert_not_null(m);
+    for (int k = 0; k < n; k++) {
+        uint32_t idx;
+        int added;
+        cr_assert_eq(cf_idmap_intern(m, names[k], strlen(names[k]), &idx, &added), 0);
+        cr_assert_eq(idx, (uint32_t)k);
+        cr_assert_eq(added, 1);
+    }
+    return m;
+}
+
+/* The hand model: K = 2, μ = 3, three users, five items.
+ *   alice p = ( 1.0, 0.5), b = 0.1      i1 q = ( 0.5, 0.25), b =  0.0
+ *   bob   p = (-0.5, 2.0), b = -0.2     i2 q = ( 1.0, -1.0), b =  0.5
+ *   carol p = ( 0.0, 0.0), b = 0.3      i3 q = ( 0.2, 0.4 ), b = -0.25
+ *                                       i4 q = ( 0.5, 0.25), b =  0.0   (= i1)
+ *                                       i5 q = (-1.0, 0.5 ), b =  1.0          */
+static const char *const USERS[] = {"alice", "bob", "carol"};
+static const char *const ITEMS[] = {"i1", "i2", "i3", "i4", "i5"};
+static const double HP[] = {1.0, 0.5, -0.5, 2.0, 0.0, 0.0};
+static const double HQ[] = {0.5, 0.25, 1.0, -1.0, 0.2, 0.4, 0.5, 0.25, -1.0, 0.5};
+static const double HBU[] = {0.1, -0.2, 0.3};
+static const double HBI[] = {0.0, 0.5, -0.25, 0.0, 1.0};
+
+static cf_model *hand_model(int bias) {
+    cf_factors f;
+    cf_error err;
+    cr_assert_eq(cf_factors_alloc(&f, 3, 5, 2, bias, &err), CF_OK);
+    memcpy(f.P, HP, sizeof HP);
+    memcpy(f.Q, HQ, sizeof HQ);
+    if (bias) {
+        memcpy(f.bu, HBU, sizeof HBU);
+        memcpy(f.bi, HBI, sizeof HBI);
+        f.mu = 3.0;
+    }
+    cf_config cfg;
+    cf_config_default(&cfg);
+    cfg.factors = 2;
+    cfg.bias = bias;
+    cf_model *m = cf_model_wrap(&f, make_map(USERS, 3), make_map(ITEMS, 5), &cfg);
+    cr_assert_not_null(m);
+    cr_assert_null(f.P, "wrap takes the arrays and zeroes the caller's struct");
+    return m;
+}
+
+/* A model with awkward values and IDs: signed zeros, subnormals, huge and tiny values,
+ * an empty ID, a 1000-byte ID, UTF-8 bytes; every config field off its default. */
+static cf_model *odd_model(int64_t nu, int64_t ni, int32_t k, uint64_t seed) {
+    cf_factors f;
+    cf_error err;
+    cr_assert_eq(cf_factors_alloc(&f, nu, ni, k, 1, &err), CF_OK);
+    cf_rng rng;
+    cf_rng_seed(&rng, seed);
+    static const double special[] = {0.0, -0.0, 5e-324, -2.2250738585072014e-308, 1.7976931348623157e308,
+                                     -1e-300, 1.0 / 3.0};
+    double *arrs[4] = {f.P, f.Q, f.bu, f.bi};
+    int64_t lens[4] = {nu * k, ni * k, nu, ni};
+    for (int a = 0; a < 4; a++)
+        for (int64_t j = 0; j < lens[a]; j++)
+            arrs[a][j] = j < 7 ? special[(j + a) % 7] : cf_rng_normal(&rng) * 3.0;
+    f.mu = 3.604166666666667;
+    cf_idmap *users = cf_idmap_create(), *items = cf_idmap_create();
+    char tok[1100];
+    uint32_t idx;
+    for (int64_t u = 0; u < nu; u++) {
+        size_t len;
+        if (u == 0) len = 0;
+        else if (u == 1) memset(tok, 'x', 1000), len = 1000;
+        else if (u == 2) len = (size_t)snprintf(tok, sizeof tok, "Zoë-π-%d", 2);
+        else len = (size_t)snprintf(tok, sizeof tok, "user %lld", (long long)u);
+        cr_assert_eq(cf_idmap_intern(users, tok, len, &idx, NULL), 0);
+    }
+    for (int64_t i = 0; i < ni; i++) {
+        size_t len = (size_t)snprintf(tok, sizeof tok, "%lld", (long long)(1000 + i * 7));
+        cr_assert_eq(cf_idmap_intern(items, tok, len, &idx, NULL), 0);
+    }
+    cf_config cfg;
+    cf_config_default(&cfg);
+    cfg.algo = CF_ALGO_SGD;
+    cfg.factors = k;
+    cfg.iters = 3;
+    cfg.lambda = 0.125;
+    cfg.reg = CF_REG_PLAIN;
+    cfg.bias = 1;
+    cfg.tol = 1e-4;
+    cfg.seed = 0xdeadbeefcafebabeULL;
+    cfg.threads = 3;
+    cfg.init_scale = 0.3;
+    cfg.device = CF_DEVICE_CPU;
+    cfg.gpu_id = 2;
+    cfg.lr = 0.02;
+    cfg.lr_schedule = CF_LR_INVSCALE;
+    cfg.lr_decay = 0.5;
+    cfg.schedule = CF_SCHED_BLOCKS;
+    cfg.blocks = 5;
+    cfg.batch = 12345678901LL;
+    cfg.optimizer = CF_OPT_ADAM;
+    cfg.inner = 9;
+    cfg.early_stop = 4;
+    cfg.restarts = 2;
+    cf_model *m = cf_model_wrap(&f, users, items, &cfg);
+    cr_assert_not_null(m);
+    return m;
+}
+
+/* Entries of a directory other than . and .. */
+static int count_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+    closedir(d);
+    return n;
+}
+
+/* ------------------------------------------------------------------ predict */
+
+Test(model, predict_matches_hand_computation) {
+    cf_model *m = hand_model(1);
+    cf_error err;
+    double r;
+    /* alice × i2: μ + b_alice + b_i2 + p·q */
+    cr_assert_eq(cf_model_predict(m, "alice", "i2", &r, &err), CF_OK);
+    cr_assert_float_eq(r, 3.0 + 0.1 + 0.5 + (1.0 * 1.0 + 0.5 * -1.0), 1e-12);
+    cr_assert_eq(cf_model_predict(m, "bob", "i5", &r, &err), CF_OK);
+    cr_assert_float_eq(r, 3.0 - 0.2 + 1.0 + (-0.5 * -1.0 + 2.0 * 0.5), 1e-12);
+    cr_assert_eq(cf_model_predict(m, "carol", "i3", &r, &err), CF_OK);
+    cr_assert_float_eq(r, 3.0 + 0.3 - 0.25 + 0.0, 1e-12);
+    cf_model_destroy(&m);
+    cr_assert_null(m);
+    cf_model_destroy(&m); /* NULL is accepted */
+    cf_model_destroy(NULL);
+}
+
+Test(model, predict_without_bias_is_the_dot_product) {
+    cf_model *m = hand_model(0);
+    cf_error err;
+    double r;
+    cr_assert_eq(cf_model_predict(m, "bob", "i2", &r, &err), CF_OK);
+    cr_assert_float_eq(r, -0.5 * 1.0 + 2.0 * -1.0, 1e-12);
+    cf_model_destroy(&m);
+}
+
+Test(model, predict_unknown_ids_are_not_found) {
+    cf_model *m = hand_model(1);
+    cf_error err;
+    double r = 42;
+    cr_assert_eq(cf_model_predict(m, "mallory", "i1", &r, &err), CF_ERR_NOT_FOUND);
+    cr_assert_eq(err.status, CF_ERR_NOT_FOUND);
+    cr_assert(strstr(err.msg, "user") && strstr(err.msg, "mallory"), "%s", err.msg);
+    cr_assert_eq(cf_model_predict(m, "alice", "i9", &r, &err), CF_ERR_NOT_FOUND);
+    cr_assert(strstr(err.msg, "item") && strstr(err.msg, "i9"), "%s", err.msg);
+    cr_assert_eq(r, 42, "out is untouched on failure");
+    /* an ID that is a prefix of a known one is still unknown */
+    cr_assert_eq(cf_model_predict(m, "alic", "i1", &r, &err), CF_ERR_NOT_FOUND);
+    cf_model_destroy(&m);
+}
+
+Test(model, info_reports_dims_and_config) {
+    cf_model *m = hand_model(1);
+    cf_model_info info;
+    cf_model_info_get(m, &info);
+    cr_assert_eq(info.n_users, 3);
+    cr_assert_eq(info.n_items, 5);
+    cr_assert_eq(info.factors, 2);
+    cr_assert_eq(info.bias, 1);
+    cr_assert_eq(info.mu, 3.0);
+    cr_assert_eq(info.config.factors, 2);
+    cr_assert_eq(info.config.algo, CF_ALGO_ALS);
+    cf_model_destroy(&m);
+}
+
+/* ------------------------------------------------------------------ recommend */
+
+/* alice's scores: i1 = i4 = 3.725 (a tie), i2 = 4.1, i3 = 3.25, i5 = 3.35 */
+static const double A_I1 = 3.0 + 0.1 + 0.0 + (1.0 * 0.5 + 0.5 * 0.25);
+static const double A_I2 = 3.0 + 0.1 + 0.5 + (1.0 * 1.0 + 0.5 * -1.0);
+static const double A_I3 = 3.0 + 0.1 - 0.25 + (1.0 * 0.2 + 0.5 * 0.4);
+static const double A_I5 = 3.0 + 0.1 + 1.0 + (1.0 * -1.0 + 0.5 * 0.5);
+
+static void expect_recs(const cf_recommendation *got, int32_t n_got, const char *const *items,
+                        const double *scores, int32_t n) {
+    cr_assert_eq(n_got, n, "got %d recommendations, expected %d", n_got, n);
+    for (int32_t k = 0; k < n; k++) {
+        cr_assert_str_eq(got[k].item, items[k], "rank %d: %s, expected %s", k, got[k].item, items[k]);
+        cr_assert_float_eq(got[k].score, scores[k], 1e-12, "rank %d score", k);
+    }
+}
+
+Test(model, recommend_orders_by_score_and_breaks_ties_by_index) {
+    cf_model *m = hand_model(1);
+    cf_error err;
+    cf_recommendation out[10];
+    int32_t n = -1;
+    cr_assert_eq(cf_model_recommend(m, "alice", 5, NULL, out, &n, &err), CF_OK);
+    const char *all[] = {"i2", "i1", "i4", "i5", "i3"};
+    const double sc[] = {A_I2, A_I1, A_I1, A_I5, A_I3};
+    expect_recs(out, n, all, sc, 5);
+    /* the tie i1 = i4 sits on the cut: the lower index wins */
+    cr_assert_eq(cf_model_recommend(m, "alice", 2, NULL, out, &n, &err), CF_OK);
+    expect_recs(out, n, all, sc, 2);
+    cr_assert_eq(cf_model_recommend(m, "alice", 3, NULL, out, &n, &err), CF_OK);
+    expect_recs(out, n, all, sc, 3);
+    cr_assert_eq(cf_model_recommend(m, "alice", 1, NULL, out, &n, &err), CF_OK);
+    expect_recs(out, n, all, sc, 1);
+    /* more than there are items: all of them */
+    cr_assert_eq(cf_model_recommend(m, "alice", 10, NULL, out, &n, &err), CF_OK);
+    expect_recs(out, n, all, sc, 5);
+    cf_model_destroy(&m);
+}
+
+Test(model, recommend_excludes_rated_items_by_id) {
+    cf_model *m = hand_model(1);
+    cf_error err;
+    /* the dataset has its own maps, in another order, with IDs the model lacks */
+    cf_dataset *ds = cf_dataset_create();
+    cr_assert_not_null(ds);
+    uint32_t u_bob, u_alice, i_zz, i_i4, i_i2, i_i3, i_i1;
+    cr_assert_eq(cf_idmap_intern(ds->users, "bob", 3, &u_bob, NULL), 0);
+    cr_assert_eq(cf_idmap_intern(ds->users, "alice", 5, &u_alice, NULL), 0);
+    cr_assert_eq(cf_idmap_intern(ds->items, "zz", 2, &i_zz, NULL), 0);
+    cr_assert_eq(cf_idmap_intern(ds->items, "i4", 2, &i_i4, NULL), 0);
+    cr_assert_eq(cf_idmap_intern(ds->items, "i2", 2, &i_i2, NULL), 0);
+    cr_assert_eq(cf_idmap_intern(ds->items, "i3", 2, &i_i3, NULL), 0);
+    cr_assert_eq(cf_idmap_intern(ds->items, "i1", 2, &i_i1, NULL), 0);
+    cr_assert_eq(cf_dataset_push(ds, u_alice, i_i2, 5.0f, 0), 0); /* train part */
+    cr_assert_eq(cf_dataset_push(ds, u_alice, i_zz, 1.0f, 0), 0); /* unknown to the model */
+    cr_assert_eq(cf_dataset_push(ds, u_alice, i_i3, 2.0f, 1), 0); /* test part counts too */
+    cr_assert_eq(cf_dataset_push(ds, u_bob, i_i1, 4.0f, 0), 0);   /* someone else's */
+    cr_assert_eq(cf_dataset_push(ds, u_bob, i_i4, 4.0f, 1), 0);
+
+    cf_recommendation out[5];
+    int32_t n;
+    cr_assert_eq(cf_model_recommend(m, "alice", 5, ds, out, &n, &err), CF_OK);
+    const char *items[] = {"i1", "i4", "i5"};
+    const double sc[] = {A_I1, A_I1, A_I5};
+    expect_recs(out, n, items, sc, 3);
+    /* bob rated i1 and i4: his list is i2, i3, i5 in score order */
+    cr_assert_eq(cf_model_recommend(m, "bob", 5, ds, out, &n, &err), CF_OK);
+    cr_assert_eq(n, 3);
+    double b2 = 3.0 - 0.2 + 0.5 + (-0.5 * 1.0 + 2.0 * -1.0);
+    double b3 = 3.0 - 0.2 - 0.25 + (-0.5 * 0.2 + 2.0 * 0.4);
+    double b5 = 3.0 - 0.2 + 1.0 + (-0.5 * -1.0 + 2.0 * 0.5);
+    const char *bob_items[] = {"i5", "i3", "i2"};
+    const double bob_sc[] = {b5, b3, b2};
+    cr_assert(b5 > b3 && b3 > b2, "the hand numbers give this order");
+    expect_recs(out, n, bob_items, bob_sc, 3);
+    /* carol is not in the dataset: nothing excluded */
+    cr_assert_eq(cf_model_recommend(m, "carol", 5, ds, out, &n, &err), CF_OK);
+    cr_assert_eq(n, 5);
+    cf_dataset_destroy(&ds);
+    cf_model_destroy(&m);
+}
+
+Test(model, recommend_everything_excluded_gives_nothing) {
+    cf_model *m = hand_model(1);
+    cf_error err;
+    cf_dataset *ds = cf_dataset_create();
+    uint32_t u, i;
+    cr_assert_eq(cf_idmap_intern(ds->users, "carol", 5, &u, NULL), 0);
+    for (int k = 4; k >= 0; k--) {
+        cr_assert_eq(cf_idmap_intern(ds->items, ITEMS[k], strlen(ITEMS[k]), &i, NULL), 0);
+        cr_assert_eq(cf_dataset_push(ds, u, i, 3.0f, k % 2), 0);
+    }
+    cf_recommendation out[3];
+    int32_t n = 99;
+    cr_assert_eq(cf_model_recommend(m, "carol", 3, ds, out, &n, &err), CF_OK);
+    cr_assert_eq(n, 0);
+    cf_dataset_destroy(&ds);
+    cf_model_destroy(&m);
+}
+
+Test(model, recommend_rejects_bad_arguments) {
+    cf_model *m = hand_model(1);
+    cf_error err;
+    cf_recommendation out[3];
+    int32_t n;
+    cr_assert_eq(cf_model_recommend(m, "mallory", 3, NULL, out, &n, &err), CF_ERR_NOT_FOUND);
+    cr_assert(strstr(err.msg, "mallory"), "%s", err.msg);
+    cr_assert_eq(n, 0);
+    cr_assert_eq(cf_model_recommend(m, "alice", 0, NULL, out, &n, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "n"), "%s", err.msg);
+    cr_assert_eq(cf_model_recommend(m, "alice", -3, NULL, out, &n, &err), CF_ERR_INVALID);
+    cf_model_destroy(&m);
+}
+
+/* ------------------------------------------------------------------ evaluate */
+
+Test(model, evaluate_known_and_unseen) {
+    cf_model *m = hand_model(1);
+    cf_error err;
+    cf_dataset *ds = cf_dataset_create();
+    uint32_t carol, alice, dave, i3, i1, nw;
+    cr_assert_eq(cf_idmap_intern(ds->users, "carol", 5, &carol, NULL), 0);
+    cr_assert_eq(cf_idmap_intern(ds->users, "alice", 5, &alice, NULL), 0);
+    cr_assert_eq(cf_idmap_intern(ds->users, "dave", 4, &dave, NULL), 0);
+    cr_assert_eq(cf_idmap_intern(ds->items, "i3", 2, &i3, NULL), 0);
+    cr_assert_eq(cf_idmap_intern(ds->items, "i1", 2, &i1, NULL), 0);
+    cr_assert_eq(cf_idmap_intern(ds->items, "new", 3, &nw, NULL), 0);
+    cr_assert_eq(cf_dataset_push(ds, alice, i1, 4.0f, 0), 0);
+    cr_assert_eq(cf_dataset_push(ds, carol, i3, 2.0f, 1), 0);
+    cr_assert_eq(cf_dataset_push(ds, dave, i1, 5.0f, 0), 0);
+    cr_assert_eq(cf_dataset_push(ds, alice, nw, 1.0f, 1), 0);
+    cr_assert_eq(cf_dataset_push(ds, dave, nw, 3.5f, 0), 0);
+    double e[5] = {
+        4.0 - A_I1,                 /* known */
+        2.0 - (3.0 + 0.3 - 0.25),   /* known: carol has zero factors */
+        5.0 - (3.0 + 0.0),          /* unknown user: μ + b_i1 */
+        1.0 - (3.0 + 0.1),          /* unknown item: μ + b_alice */
+        3.5 - 3.0,                  /* both unknown: μ */
+    };
+    double sse = 0, sae = 0;
+    for (int k = 0; k < 5; k++) sse += e[k] * e[k], sae += fabs(e[k]);
+    cf_eval_report rep;
+    cr_assert_eq(cf_model_evaluate(m, ds, &rep, &err), CF_OK);
+    cr_assert_eq(rep.count, 5);
+    cr_assert_eq(rep.unseen, 3);
+    cr_assert_float_eq(rep.rmse, sqrt(sse / 5), 1e-12);
+    cr_assert_float_eq(rep.mae, sae / 5, 1e-12);
+
+    /* without biases an unseen rating is predicted as 0 */
+    cf_model *m0 = hand_model(0);
+    cr_assert_eq(cf_model_evaluate(m0, ds, &rep, &err), CF_OK);
+    double e0[5] = {4.0 - (1.0 * 0.5 + 0.5 * 0.25), 2.0 - 0.0, 5.0, 1.0, 3.5};
+    sse = sae = 0;
+    for (int k = 0; k < 5; k++) sse += e0[k] * e0[k], sae += fabs(e0[k]);
+    cr_assert_eq(rep.unseen, 3);
+    cr_assert_float_eq(rep.rmse, sqrt(sse / 5), 1e-12);
+    cr_assert_float_eq(rep.mae, sae / 5, 1e-12);
+    cf_model_destroy(&m0);
+    cf_dataset_destroy(&ds);
+    cf_model_destroy(&m);
+}
+
+Test(model, evaluate_empty_dataset_is_nan) {
+    cf_model *m = hand_model(1);
+    cf_error err;
+    cf_dataset *ds = cf_dataset_create();
+    cf_eval_report rep;
+    cr_assert_eq(cf_model_evaluate(m, ds, &rep, &err), CF_OK);
+    cr_assert_eq(rep.count, 0);
+    cr_assert(isnan(rep.rmse) && isnan(rep.mae));
+    cf_dataset_destroy(&ds);
+    cf_model_destroy(&m);
+}
+
+/* ------------------------------------------------------------------ save / load */
+
+static void assert_same_model(const cf_model *a, const cf_model *b) {
+    const cf_factors *fa = &a->f, *fb = &b->f;
+    cr_assert_eq(fa->n_users, fb->n_users);
+    cr_assert_eq(fa->n_items, fb->n_items);
+    cr_assert_eq(fa->k, fb->k);
+    cr_assert_eq(fa->bias, fb->bias);
+    cr_assert_eq(memcmp(&fa->mu, &fb->mu, 8), 0, "mu bit-exact");
+    size_t k = (size_t)fa->k;
+    cr_assert_eq(memcmp(fa->P, fb->P, (size_t)fa->n_users * k * 8), 0, "P bit-exact");
+    cr_assert_eq(memcmp(fa->Q, fb->Q, (size_t)fa->n_items * k * 8), 0, "Q bit-exact");
+    cr_assert_eq(memcmp(fa->bu, fb->bu, (size_t)fa->n_users * 8), 0, "b_u bit-exact");
+    cr_assert_eq(memcmp(fa->bi, fb->bi, (size_t)fa->n_items * 8), 0, "b_i bit-exact");
+    const cf_idmap *ma[2] = {a->users, a->items}, *mb[2] = {b->users, b->items};
+    for (int s = 0; s < 2; s++) {
+        cr_assert_eq(cf_idmap_size(ma[s]), cf_idmap_size(mb[s]));
+        for (int64_t j = 0; j < cf_idmap_size(ma[s]); j++) {
+            size_t la, lb;
+            const char *na = cf_idmap_name(ma[s], (uint32_t)j, &la);
+            const char *nb = cf_idmap_name(mb[s], (uint32_t)j, &lb);
+            cr_assert(la == lb && memcmp(na, nb, la) == 0, "ID %lld of map %d", (long long)j, s);
+        }
+    }
+    const cf_config *ca = &a->config, *cb = &b->config;
+#define SAME(field) cr_assert(memcmp(&ca->field, &cb->field, sizeof ca->field) == 0, "config." #field)
+    SAME(algo); SAME(factors); SAME(iters); SAME(lambda); SAME(reg); SAME(bias); SAME(tol);
+    SAME(seed); SAME(threads); SAME(init_scale); SAME(device); SAME(gpu_id); SAME(lr);
+    SAME(lr_schedule); SAME(lr_decay); SAME(schedule); SAME(blocks); SAME(batch);
+    SAME(optimizer); SAME(inner); SAME(early_stop); SAME(restarts);
+#undef SAME
+}
+
+Test(model_io, round_trip_is_bit_exact) {
+    char *dir = cf_test_tmpdir();
+    char *path = cf_test_path(dir, "m.cfm");
+    cf_error err;
+    cf_model *models[3] = {hand_model(1), hand_model(0), odd_model(57, 23, 7, 11)};
+    for (int k = 0; k < 3; k++) {
+        cr_assert_eq(cf_model_save(models[k], path, &err), CF_OK, "%s", err.msg);
+        cf_model *back = NULL;
+        cr_assert_eq(cf_model_load(path, &back, &err), CF_OK, "%s", err.msg);
+        assert_same_model(models[k], back);
+        cf_model_destroy(&back);
+        cf_model_destroy(&models[k]);
+    }
+    cr_assert_eq(count_entries(dir), 1, "only the model file, no temporary left");
+    cf_test_rmtree(dir);
+    free(path), free(dir);
+}
+
+Test(model_io, loaded_model_predicts_by_id) {
+    char *dir = cf_test_tmpdir();
+    char *path = cf_test_path(dir, "m.cfm");
+    cf_error err;
+    cf_model *m = hand_model(1), *back = NULL;
+    cr_assert_eq(cf_model_save(m, path, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_model_load(path, &back, &err), CF_OK, "%s", err.msg);
+    double r;
+    cr_assert_eq(cf_model_predict(back, "alice", "i2", &r, &err), CF_OK);
+    cr_assert_float_eq(r, A_I2, 1e-12);
+    cf_recommendation out[2];
+    int32_t n;
+    cr_assert_eq(cf_model_recommend(back, "alice", 2, NULL, out, &n, &err), CF_OK);
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(out[0].item, "i2");
+    cr_assert_str_eq(out[1].item, "i1");
+    cf_model_destroy(&back);
+    cf_model_destroy(&m);
+    cf_test_rmtree(dir);
+    free(path), free(dir);
+}
+
+/* ---- the documented layout and checksum, re-implemented here */
+
+static uint64_t doc_mix(uint64_t h, uint64_t w) {
+    h ^= w;
+    h *= 0x100000001b3ULL;
+    return h ^ (h >> 32);
+}
+
+static uint64_t doc_checksum(const unsigned char *p, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        uint64_t w = 0;
+        for (int b = 7; b >= 0; b--) w = (w << 8) | p[k + (size_t)b];
+        h = doc_mix(h, w);
+    }
+    for (; k < n; k++) h = doc_mix(h, p[k]);
+    return doc_mix(h, (uint64_t)n);
+}
+
+static uint64_t le64(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int b = 7; b >= 0; b--) v = (v << 8) | p[b];
+    return v;
+}
+static uint32_t le32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static double lef64(const unsigned char *p) {
+    uint64_t v = le64(p);
+    double d;
+    memcpy(&d, &v, 8);
+    return d;
+}
+
+Test(model_io, file_layout_is_as_documented) {
+    char *dir = cf_test_tmpdir();
+    char *path = cf_test_path(dir, "m.cfm");
+    cf_error err;
+    cf_model *m = odd_model(5, 4, 3, 2);
+    cr_assert_eq(cf_model_save(m, path, &err), CF_OK, "%s", err.msg);
+    size_t n;
+    unsigned char *b = (unsigned char *)cf_test_read(path, &n);
+    cr_assert_not_null(b);
+    cr_assert_eq(memcmp(b, "CUFACTOR", 8), 0);
+    cr_assert_eq(le32(b + 8), 1u, "version");
+    cr_assert_eq(le32(b + 12), 164u, "header size");
+    cr_assert_eq(le64(b + 16), 5u);
+    cr_assert_eq(le64(b + 24), 4u);
+    cr_assert_eq(le32(b + 32), 3u);
+    cr_assert_eq(le32(b + 36), 1u, "flags: bias");
+    cr_assert_eq(lef64(b + 40), m->f.mu);
+    cr_assert_eq(le32(b + 48), (uint32_t)CF_ALGO_SGD, "config.algo");
+    cr_assert_eq(lef64(b + 60), 0.125, "config.lambda");
+    cr_assert_eq(le64(b + 84), 0xdeadbeefcafebabeULL, "config.seed");
+    cr_assert_eq(le64(b + 140), 12345678901ULL, "config.batch");
+    cr_assert_eq(le32(b + 160), 2u, "config.restarts, last field");
+    /* arrays: P[0][0] then Q, b_u, b_i */
+    size_t at = 164;
+    for (int64_t j = 0; j < 15; j++, at += 8) cr_assert_eq(memcmp(b + at, &m->f.P[j], 8), 0, "P %lld", (long long)j);
+    for (int64_t j = 0; j < 12; j++, at += 8) cr_assert_eq(memcmp(b + at, &m->f.Q[j], 8), 0);
+    for (int64_t j = 0; j < 5; j++, at += 8) cr_assert_eq(memcmp(b + at, &m->f.bu[j], 8), 0);
+    for (int64_t j = 0; j < 4; j++, at += 8) cr_assert_eq(memcmp(b + at, &m->f.bi[j], 8), 0);
+    /* IDs */
+    cr_assert_eq(le64(b + at), 5u, "user count");
+    at += 8;
+    cr_assert_eq(le32(b + at), 0u, "user 0 is the empty ID");
+    at += 4;
+    cr_assert_eq(le32(b + at), 1000u);
+    at += 4 + 1000;
+    for (int u = 2; u < 5; u++) at += 4 + le32(b + at);
+    cr_assert_eq(le64(b + at), 4u, "item count");
+    at += 8;
+    cr_assert_eq(le32(b + at), 4u);
+    cr_assert_eq(memcmp(b + at + 4, "1000", 4), 0);
+    at += 8;
+    for (int i = 1; i < 4; i++) at += 4 + le32(b + at);
+    cr_assert_eq(at + 8, n, "the checksum is the last 8 bytes");
+    cr_assert_eq(le64(b + at), doc_checksum(b, at), "checksum as documented");
+    free(b);
+    cf_model_destroy(&m);
+    cf_test_rmtree(dir);
+    free(path), free(dir);
+}
+
+/* ---- corruption and truncation of a real file */
+
+static char *saved_small_model(char **dir, size_t *len, unsigned char **bytes) {
+    *dir = cf_test_tmpdir();
+    char *path = cf_test_path(*dir, "m.cfm");
+    cf_error err;
+    cf_model *m = odd_model(4, 3, 2, 5);
+    cr_assert_eq(cf_model_save(m, path, &err), CF_OK, "%s", err.msg);
+    cf_model_destroy(&m);
+    *bytes = (unsigned char *)cf_test_read(path, len);
+    cr_assert_not_null(*bytes);
+    return path;
+}
+
+Test(model_io, every_flipped_byte_is_corrupt) {
+    char *dir;
+    size_t n;
+    unsigned char *orig;
+    char *path = saved_small_model(&dir, &n, &orig);
+    char *bad = cf_test_path(dir, "bad.cfm");
+    cf_error err;
+    static const unsigned char masks[] = {0x01, 0x80, 0xff};
+    free(cf_test_write(dir, "bad.cfm", (const char *)orig, n));
+    FILE *fp = fopen(bad, "r+b");
+    cr_assert_not_null(fp);
+    setvbuf(fp, NULL, _IONBF, 0);
+    for (size_t off = 0; off < n; off++) {
+        for (int mk = 0; mk < 3; mk++) {
+            /* patch one byte in place, load, put it back */
+            unsigned char c = orig[off] ^ masks[mk];
+            cr_assert(fseek(fp, (long)off, SEEK_SET) == 0 && fwrite(&c, 1, 1, fp) == 1);
+            cf_model *m = NULL;
+            cf_status st = cf_model_load(bad, &m, &err);
+            cr_assert_eq(st, CF_ERR_CORRUPT, "offset %zu of %zu, mask 0x%02x: %s (%s)", off, n,
+                         masks[mk], cf_status_name(st), st ? err.msg : "loaded");
+            cr_assert_null(m);
+            cr_assert(strstr(err.msg, bad), "message names the path: %s", err.msg);
+            cr_assert(fseek(fp, (long)off, SEEK_SET) == 0 && fwrite(&orig[off], 1, 1, fp) == 1);
+        }
+    }
+    fclose(fp);
+    cf_model *m = NULL;
+    cr_assert_eq(cf_model_load(bad, &m, &err), CF_OK, "restored file loads: %s", err.msg);
+    cf_model_destroy(&m);
+    free(orig), free(bad), free(path);
+    cf_test_rmtree(dir);
+    free(dir);
+}
+
+Test(model_io, every_truncation_fails_cleanly) {
+    char *dir;
+    size_t n;
+    unsigned char *orig;
+    char *path = saved_small_model(&dir, &n, &orig);
+    char *bad = cf_test_path(dir, "short.cfm");
+    cf_error err;
+    free(cf_test_write(dir, "short.cfm", (const char *)orig, n));
+    /* from the longest cut down to the empty file, truncating one file in place */
+    for (size_t len = n; len-- > 0;) {
+        cr_assert_eq(truncate(bad, (off_t)len), 0);
+        cf_model *m = NULL;
+        cf_status st = cf_model_load(bad, &m, &err);
+        cr_assert(st == CF_ERR_CORRUPT || st == CF_ERR_IO, "length %zu of %zu: %s", len, n,
+                  cf_status_name(st));
+        cr_assert_null(m);
+    }
+    /* and appending anything is corrupt too */
+    unsigned char *longer = malloc(n + 1);
+    memcpy(longer, orig, n);
+    longer[n] = 0;
+    free(cf_test_write(dir, "short.cfm", (const char *)longer, n + 1));
+    cf_model *m = NULL;
+    cr_assert_eq(cf_model_load(bad, &m, &err), CF_ERR_CORRUPT);
+    free(longer), free(orig), free(bad), free(path);
+    cf_test_rmtree(dir);
+    free(dir);
+}
+
+/* ---- hostile files assembled here, with valid checksums */
+
+typedef struct buf {
+    unsigned char *p;
+    size_t n, cap;
+} buf;
+
+static void b_put(buf *b, const void *v, size_t n) {
+    if (b->n + n > b->cap) {
+        b->cap = (b->n + n) * 2 + 64;
+        b->p = realloc(b->p, b->cap);
+        cr_assert_not_null(b->p);
+    }
+    memcpy(b->p + b->n, v, n);
+    b->n += n;
+}
+static void b_u32(buf *b, uint32_t v) {
+    unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
+    b_put(b, x, 4);
+}
+static void b_u64(buf *b, uint64_t v) {
+    b_u32(b, (uint32_t)v);
+    b_u32(b, (uint32_t)(v >> 32));
+}
+static void b_f64(buf *b, double d) {
+    uint64_t v;
+    memcpy(&v, &d, 8);
+    b_u64(b, v);
+}
+
+/* What to build: a 2-user, 3-item, K=2 model by default, with knobs to break it. */
+typedef struct spec {
+    const char *magic;
+    uint32_t version, header_size;
+    int64_t nu, ni;
+    int32_t k, flags;
+    double mu;
+    int32_t cfg_factors, cfg_reg;
+    double p0;                  /* P[0][0] */
+    const char *users[3];       /* NULL-terminated lists */
+    const char *items[4];
+    uint64_t user_count;        /* as stored */
+    uint32_t bad_len;           /* if non-zero: stored length of the last item ID */
+    size_t trailing;            /* extra zero bytes before the checksum */
+} spec;
+
+static spec good_spec(void) {
+    spec s = {"CUFACTOR", 1, 164, 2, 3, 2, 1, 3.5, 2, CF_REG_WEIGHTED, 0.25,
+              {"u1", "u2", NULL}, {"a", "b", "c", NULL}, 2, 0, 0};
+    return s;
+}
+
+static buf build(const spec *s) {
+    buf b = {NULL, 0, 0};
+    b_put(&b, s->magic, 8);
+    b_u32(&b, s->version);
+    b_u32(&b, s->header_size);
+    b_u64(&b, (uint64_t)s->nu);
+    b_u64(&b, (uint64_t)s->ni);
+    b_u32(&b, (uint32_t)s->k);
+    b_u32(&b, (uint32_t)s->flags);
+    b_f64(&b, s->mu);
+    cf_config c;
+    cf_config_default(&c);
+    /* config, field by field as documented */
+    b_u32(&b, (uint32_t)c.algo);
+    b_u32(&b, (uint32_t)s->cfg_factors);
+    b_u32(&b, (uint32_t)c.iters);
+    b_f64(&b, c.lambda);
+    b_u32(&b, (uint32_t)s->cfg_reg);
+    b_u32(&b, (uint32_t)c.bias);
+    b_f64(&b, c.tol);
+    b_u64(&b, c.seed);
+    b_u32(&b, (uint32_t)c.threads);
+    b_f64(&b, c.init_scale);
+    b_u32(&b, (uint32_t)c.device);
+    b_u32(&b, (uint32_t)c.gpu_id);
+    b_f64(&b, c.lr);
+    b_u32(&b, (uint32_t)c.lr_schedule);
+    b_f64(&b, c.lr_decay);
+    b_u32(&b, (uint32_t)c.schedule);
+    b_u32(&b, (uint32_t)c.blocks);
+    b_u64(&b, (uint64_t)c.batch);
+    b_u32(&b, (uint32_t)c.optimizer);
+    b_u32(&b, (uint32_t)c.inner);
+    b_u32(&b, (uint32_t)c.early_stop);
+    b_u32(&b, (uint32_t)c.restarts);
+    cr_assert_eq(b.n, 164u, "builder header");
+    /* arrays sized from the real 2 × 3 × 2 content, whatever the header claims */
+    for (int j = 0; j < 2 * 2; j++) b_f64(&b, j == 0 ? s->p0 : 0.5 * j);
+    for (int j = 0; j < 3 * 2; j++) b_f64(&b, -0.25 * j);
+    for (int j = 0; j < 2; j++) b_f64(&b, 0.1 * j);
+    for (int j = 0; j < 3; j++) b_f64(&b, -0.1 * j);
+    b_u64(&b, s->user_count);
+    for (int j = 0; s->users[j]; j++) {
+        b_u32(&b, (uint32_t)strlen(s->users[j]));
+        b_put(&b, s->users[j], strlen(s->users[j]));
+    }
+    int n_items = 0;
+    while (s->items[n_items]) n_items++;
+    b_u64(&b, (uint64_t)n_items);
+    for (int j = 0; j < n_items; j++) {
+        uint32_t len = (uint32_t)strlen(s->items[j]);
+        b_u32(&b, j == n_items - 1 && s->bad_len ? s->bad_len : len);
+        b_put(&b, s->items[j], len);
+    }
+    for (size_t t = 0; t < s->trailing; t++) b_put(&b, "", 1);
+    b_u64(&b, doc_checksum(b.p, b.n));
+    return b;
+}
+
+/* Loads the built file; returns the status and leaves the message in err. */
+static cf_status load_spec(const spec *s, cf_error *err, cf_model **out) {
+    char *dir = cf_test_tmpdir();
+    buf b = build(s);
+    char *path = cf_test_write(dir, "h.cfm", (const char *)b.p, b.n);
+    cf_model *m = NULL;
+    cf_status st = cf_model_load(path, &m, err);
+    if (out) *out = m;
+    else cf_model_destroy(&m);
+    free(b.p), free(path);
+    cf_test_rmtree(dir);
+    free(dir);
+    return st;
+}
+
+static void expect_corrupt(const spec *s, const char *words) {
+    cf_error err;
+    cf_status st = load_spec(s, &err, NULL);
+    cr_assert_eq(st, CF_ERR_CORRUPT, "%s: got %s (%s)", words, cf_status_name(st), err.msg);
+    cr_assert(strstr(err.msg, "h.cfm"), "message names the file: %s", err.msg);
+    cr_assert(strstr(err.msg, words), "message says '%s': %s", words, err.msg);
+}
+
+Test(model_io, hand_built_file_loads) {
+    spec s = good_spec();
+    cf_error err;
+    cf_model *m = NULL;
+    cr_assert_eq(load_spec(&s, &err, &m), CF_OK, "%s", err.msg);
+    double r;
+    /* u2 × c: μ + b_u2 + b_c + p_u2·q_c = 3.5 + 0.1 − 0.2 + (1.0·−1.0 + 1.5·−1.25) */
+    cr_assert_eq(cf_model_predict(m, "u2", "c", &r, &err), CF_OK);
+    cr_assert_float_eq(r, 3.5 + 0.1 - 0.2 + (1.0 * -1.0 + 1.5 * -1.25), 1e-12);
+    cf_model_destroy(&m);
+}
+
+Test(model_io, hostile_headers) {
+    spec s = good_spec();
+    s.magic = "CUFACTOX";
+    expect_corrupt(&s, "not a cufactor model");
+    s = good_spec();
+    s.version = 2;
+    expect_corrupt(&s, "version 2 not supported");
+    s = good_spec();
+    s.header_size = 200;
+    expect_corrupt(&s, "header size");
+    s = good_spec();
+    s.nu = (int64_t)1 << 40;
+    expect_corrupt(&s, "n_users");
+    s = good_spec();
+    s.nu = -1;
+    expect_corrupt(&s, "n_users");
+    s = good_spec();
+    s.ni = 1000000000; /* 8 GB of factors claimed by a tiny file: refused before allocating */
+    expect_corrupt(&s, "needs at least");
+    s = good_spec();
+    s.k = 0;
+    expect_corrupt(&s, "K");
+    s = good_spec();
+    s.k = 5000;
+    expect_corrupt(&s, "K");
+    s = good_spec();
+    s.k = 1; /* passes the size checks, but the ID lists no longer line up */
+    expect_corrupt(&s, "IDs");
+    s = good_spec();
+    s.flags = 3;
+    expect_corrupt(&s, "flags");
+    s = good_spec();
+    s.mu = NAN;
+    expect_corrupt(&s, "mean");
+    s = good_spec();
+    s.cfg_factors = 0;
+    expect_corrupt(&s, "factors");
+    s = good_spec();
+    s.cfg_reg = 7;
+    expect_corrupt(&s, "reg");
+}
+
+Test(model_io, hostile_contents) {
+    spec s = good_spec();
+    s.p0 = INFINITY;
+    expect_corrupt(&s, "non-finite");
+    s = good_spec();
+    s.p0 = NAN;
+    expect_corrupt(&s, "non-finite");
+    s = good_spec();
+    s.users[1] = "u1";
+    expect_corrupt(&s, "duplicate user ID 'u1'");
+    s = good_spec();
+    s.items[2] = "a";
+    expect_corrupt(&s, "duplicate item ID");
+    s = good_spec();
+    s.user_count = 3;
+    expect_corrupt(&s, "user IDs");
+    s = good_spec();
+    s.bad_len = 100000;
+    expect_corrupt(&s, "length");
+    s = good_spec();
+    s.bad_len = 40; /* within the limit, beyond the end */
+    expect_corrupt(&s, "length");
+    s = good_spec();
+    s.trailing = 3;
+    expect_corrupt(&s, "trailing");
+}
+
+Test(model_io, id_with_nul_byte_is_corrupt) {
+    /* build a good file, then turn the 'a' of item "a" into a NUL and fix the checksum */
+    spec s = good_spec();
+    buf b = build(&s);
+    size_t at = b.n - 8 - (4 + 1) * 3; /* items: (len 1 + 1 byte) × 3 */
+    cr_assert_eq(b.p[at + 4], 'a');
+    b.p[at + 4] = '\0';
+    uint64_t h = doc_checksum(b.p, b.n - 8);
+    for (int k = 0; k < 8; k++) b.p[b.n - 8 + (size_t)k] = (unsigned char)(h >> (8 * k));
+    char *dir = cf_test_tmpdir();
+    char *path = cf_test_write(dir, "nul.cfm", (const char *)b.p, b.n);
+    cf_error err;
+    cf_model *m = NULL;
+    cr_assert_eq(cf_model_load(path, &m, &err), CF_ERR_CORRUPT, "%s", err.msg);
+    cr_assert(strstr(err.msg, "NUL"), "%s", err.msg);
+    free(b.p), free(path);
+    cf_test_rmtree(dir);
+    free(dir);
+}
+
+Test(model_io, load_io_errors) {
+    char *dir = cf_test_tmpdir();
+    char *missing = cf_test_path(dir, "missing.cfm");
+    cf_error err;
+    cf_model *m = NULL;
+    cr_assert_eq(cf_model_load(missing, &m, &err), CF_ERR_IO);
+    cr_assert(strstr(err.msg, missing), "%s", err.msg);
+    cr_assert_eq(cf_model_load(dir, &m, &err), CF_ERR_IO, "a directory: %s", err.msg);
+    cr_assert_null(m);
+    char *fifo = cf_test_path(dir, "fifo");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    cr_assert_eq(cf_model_load(fifo, &m, &err), CF_ERR_IO, "a FIFO, without waiting for a writer");
+    cr_assert(strstr(err.msg, "not a regular file"), "%s", err.msg);
+    free(fifo);
+    cf_test_rmtree(dir);
+    free(missing), free(dir);
+}
+
+/* ---- atomic save */
+
+Test(model_io, save_into_missing_directory) {
+    char *dir = cf_test_tmpdir();
+    char *path = cf_test_path(dir, "nope/m.cfm");
+    cf_error err;
+    cf_model *m = hand_model(1);
+    cr_assert_eq(cf_model_save(m, path, &err), CF_ERR_IO);
+    cr_assert(strstr(err.msg, path) && strstr(err.msg, strerror(ENOENT)), "%s", err.msg);
+    cr_assert_eq(count_entries(dir), 0, "nothing created");
+    cf_model_destroy(&m);
+    cf_test_rmtree(dir);
+    free(path), free(dir);
+}
+
+Test(model_io, save_over_a_directory_fails_and_cleans_up) {
+    char *dir = cf_test_tmpdir();
+    char *path = cf_test_path(dir, "m.cfm");
+    cr_assert_eq(mkdir(path, 0755), 0);
+    cf_error err;
+    cf_model *m = hand_model(1);
+    cr_assert_eq(cf_model_save(m, path, &err), CF_ERR_IO);
+    cr_assert(strstr(err.msg, path), "%s", err.msg);
+    struct stat sb;
+    cr_assert(stat(path, &sb) == 0 && S_ISDIR(sb.st_mode), "the directory is still there");
+    cr_assert_eq(count_entries(dir), 1, "no temporary file left");
+    cf_model_destroy(&m);
+    cf_test_rmtree(dir);
+    free(path), free(dir);
+}
+
+Test(model_io, failing_write_leaves_existing_model_untouched) {
+    char *dir = cf_test_tmpdir();
+    char *path = cf_test_path(dir, "m.cfm");
+    cf_error err;
+    cf_model *small = hand_model(1);
+    cr_assert_eq(cf_model_save(small, path, &err), CF_OK, "%s", err.msg);
+    size_t n0;
+    char *before = cf_test_read(path, &n0);
+    /* writes beyond 1 KiB now fail with EFBIG (SIGXFSZ ignored) */
+    cf_model *big = odd_model(200, 100, 8, 3);
+    struct rlimit old, lim;
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 1024;
+    signal(SIGXFSZ, SIG_IGN);
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    cf_status st = cf_model_save(big, path, &err);
+    setrlimit(RLIMIT_FSIZE, &old);
+    cr_assert_eq(st, CF_ERR_IO, "%s", err.msg);
+    cr_assert(strstr(err.msg, path) && strstr(err.msg, strerror(EFBIG)), "%s", err.msg);
+    size_t n1;
+    char *after = cf_test_read(path, &n1);
+    cr_assert(n0 == n1 && memcmp(before, after, n0) == 0, "the old model is intact");
+    cr_assert_eq(count_entries(dir), 1, "no temporary file left");
+    /* and a save into "m.cfm/x" (a file as directory) fails without touching m.cfm */
+    char *under = cf_test_path(path, "x");
+    cr_assert_eq(cf_model_save(big, under, &err), CF_ERR_IO);
+    free(after);
+    after = cf_test_read(path, &n1);
+    cr_assert(n0 == n1 && memcmp(before, after, n0) == 0);
+    free(before), free(after), free(under);
+    cf_model_destroy(&small);
+    cf_model_destroy(&big);
+    cf_test_rmtree(dir);
+    free(path), free(dir);
+}
+
+Test(model_io, save_refuses_non_finite_and_bad_config) {
+    char *dir = cf_test_tmpdir();
+    char *path = cf_test_path(dir, "m.cfm");
+    cf_error err;
+    cf_model *m = hand_model(1);
+    m->f.Q[3] = NAN;
+    cr_assert_eq(cf_model_save(m, path, &err), CF_ERR_NUMERIC);
+    cr_assert(strstr(err.msg, "item factor row 1"), "%s", err.msg);
+    m->f.Q[3] = 0.0;
+    m->config.lambda = -1;
+    cr_assert_eq(cf_model_save(m, path, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "lambda"), "%s", err.msg);
+    cr_assert_eq(count_entries(dir), 0);
+    cf_model_destroy(&m);
+    cf_test_rmtree(dir);
+    free(path), free(dir);
+}
+
+/* ------------------------------------------------------------------ NumPy export */
+
+/* Parses an NPY v1.0 float64 file; returns the data (malloc'ed) and the shape text. */
+static double *read_npy(const char *path, char *shape, size_t shape_len, size_t *count) {
+    size_t n;
+    unsigned char *b = (unsigned char *)cf_test_read(path, &n);
+    cr_assert_not_null(b, "%s", path);
+    cr_assert(n >= 10 && memcmp(b, "\x93NUMPY", 6) == 0, "NPY magic");
+    cr_assert(b[6] == 1 && b[7] == 0, "version 1.0");
+    size_t hl = (size_t)b[8] | (size_t)b[9] << 8;
+    cr_assert_eq((10 + hl) % 64, 0u, "header padded to 64 bytes");
+    cr_assert(10 + hl <= n);
+    cr_assert_eq(b[10 + hl - 1], '\n', "header ends in a newline");
+    char *hdr = strndup((const char *)b + 10, hl);
+    cr_assert(strstr(hdr, "'descr': '<f8'"), "%s", hdr);
+    cr_assert(strstr(hdr, "'fortran_order': False"), "%s", hdr);
+    const char *sh = strstr(hdr, "'shape': (");
+    cr_assert_not_null(sh, "%s", hdr);
+    sh += strlen("'shape': ");
+    const char *end = strchr(sh, ')');
+    snprintf(shape, shape_len, "%.*s", (int)(end - sh + 1), sh);
+    free(hdr);
+    *count = (n - 10 - hl) / 8;
+    cr_assert_eq((n - 10 - hl) % 8, 0u);
+    double *d = malloc(*count * 8 + 8);
+    memcpy(d, b + 10 + hl, *count * 8);
+    free(b);
+    return d;
+}
+
+Test(model_io, export_npy_reads_back) {
+    char *dir = cf_test_tmpdir();
+    char *out = cf_test_path(dir, "export");
+    cf_error err;
+    cf_model *m = hand_model(1);
+    cr_assert_eq(cf_model_export_npy(m, out, &err), CF_OK, "%s", err.msg);
+    struct {
+        const char *name, *shape;
+        const double *want;
+        size_t n;
+    } files[] = {{"P.npy", "(3, 2)", HP, 6}, {"Q.npy", "(5, 2)", HQ, 10},
+                 {"user_bias.npy", "(3,)", HBU, 3}, {"item_bias.npy", "(5,)", HBI, 5}};
+    for (int f = 0; f < 4; f++) {
+        char *p = cf_test_path(out, files[f].name);
+        char shape[64];
+        size_t count;
+        double *d = read_npy(p, shape, sizeof shape, &count);
+        cr_assert_str_eq(shape, files[f].shape, "%s", files[f].name);
+        cr_assert_eq(count, files[f].n);
+        cr_assert_eq(memcmp(d, files[f].want, count * 8), 0, "%s values", files[f].name);
+        free(d), free(p);
+    }
+    char *p = cf_test_path(out, "users.txt");
+    char *txt = cf_test_read(p, NULL);
+    cr_assert_str_eq(txt, "alice\nbob\ncarol\n");
+    free(txt), free(p);
+    p = cf_test_path(out, "items.txt");
+    txt = cf_test_read(p, NULL);
+    cr_assert_str_eq(txt, "i1\ni2\ni3\ni4\ni5\n");
+    free(txt), free(p);
+    p = cf_test_path(out, "meta.json");
+    txt = cf_test_read(p, NULL);
+    const char *mu = strstr(txt, "\"mu\":");
+    cr_assert_not_null(mu, "%s", txt);
+    cr_assert_eq(strtod(mu + 5, NULL), 3.0, "%s", txt);
+    cr_assert(strstr(txt, "\"n_users\": 3") && strstr(txt, "\"n_items\": 5") &&
+                  strstr(txt, "\"factors\": 2") && strstr(txt, "\"bias\": true"),
+              "%s", txt);
+    free(txt), free(p);
+    cr_assert_eq(count_entries(out), 7, "seven files, no temporaries");
+    /* exporting again into the existing directory works */
+    cr_assert_eq(cf_model_export_npy(m, out, &err), CF_OK, "%s", err.msg);
+    cf_model_destroy(&m);
+    cf_test_rmtree(dir);
+    free(out), free(dir);
+}
+
+Test(model_io, export_errors) {
+    char *dir = cf_test_tmpdir();
+    cf_error err;
+    cf_model *m = hand_model(0);
+    char *deep = cf_test_path(dir, "a/b");
+    cr_assert_eq(cf_model_export_npy(m, deep, &err), CF_ERR_IO, "only one level is created");
+    cr_assert(strstr(err.msg, deep), "%s", err.msg);
+    char *file = cf_test_write(dir, "f", "x", 1);
+    cr_assert_eq(cf_model_export_npy(m, file, &err), CF_ERR_IO, "a file is not a directory");
+    cr_assert_eq(count_entries(dir), 1);
+    cf_model_destroy(&m);
+    cf_test_rmtree(dir);
+    free(deep), free(file), free(dir);
+}
