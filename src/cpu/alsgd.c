@@ -1,0 +1,116 @@
+/*
+ * alsgd.c — ALS with inexact block updates: the ALS alternation, but each row of the
+ * side being updated takes cfg.inner gradient steps on its block problem instead of
+ * the exact solve (CPU reference).
+ *
+ * Block problem of one row (other side fixed), DESIGN.md §2, for a user u:
+ *   x = [p_u; b_u],  z_j = [q_j; 1],  t_j = r_uj − μ − b_j   (j ∈ I_u, the row's items)
+ *   f(x) = Σ_j (t_j − z_jᵀx)² + Λ_u ‖x‖²  =  xᵀA x − 2 cᵀx + const,
+ *   A = ZᵀZ + Λ_u I,  c = Zᵀt,  ∇f(x) = 2(A x − c) = −2 Σ_j (t_j − z_jᵀx) z_j + 2 Λ_u x.
+ * Without biases x = p_u, z_j = q_j, t_j = r_uj. Items are the same with the roles swapped.
+ * The exact minimizer A⁻¹c is the ALS update; here x ← x − h ∇f(x), cfg.inner times.
+ *
+ * Step size. ∇f is Lipschitz with constant 2‖A‖₂ ≤ 2(‖Z‖_F² + Λ_u), so the per-row step
+ *   h = 1 / (2 (Σ_j ‖z_j‖² + Λ_u))
+ * decreases f at every step whatever the data, and the sweep never increases L (like
+ * ALS). One --lr cannot fit every row of the sum objective (a row's curvature grows
+ * with its count), so this solver uses h and ignores the lr passed by the trainer.
+ * Against the exact Lipschitz step h* = 1/(2‖A‖₂), h = h* · ‖A‖₂/(‖Z‖_F² + Λ) ≤ h*;
+ * with biases the constant column of Z carries much of ‖Z‖_F², so little is lost, and
+ * h costs O(n_row·K) where ‖A‖₂ would need A itself or a power iteration.
+ * As cfg.inner → ∞ the update converges to the exact ALS block solve.
+ *
+ * Rows without ratings are set to zero. Rows are independent: OpenMP over rows, each
+ * row computed by one thread in a fixed order (identical for any thread count). The
+ * updated rows are checked for finiteness (CF_ERR_NUMERIC names the 1-based
+ * iteration — the count of user half-steps — and the first bad row).
+ */
+#include "cpu.h"
+#include "solvers.h"
+
+#include "common.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct alsgd_state {
+    int64_t iteration; /* user half-steps done (an ALS iteration = users then items) */
+} alsgd_state;
+
+static void alsgd_state_free(void *p) { free(p); }
+
+cf_status cf_cpu_alsgd_half(cf_backend *b, cf_side side, double lr, cf_error *err) {
+    (void)lr; /* the per-row step h of the header comment is used instead */
+    alsgd_state *s = cf_cpu_state_get(b, alsgd_state_free);
+    if (!s) {
+        if (!(s = cf_calloc(1, sizeof *s, err, "alsgd state"))) return CF_ERR_NOMEM;
+        cf_cpu_state_set(b, s, alsgd_state_free);
+    }
+    if (side == CF_SIDE_USERS) s->iteration++;
+
+    cf_side_view v = cf_cpu_side(b, side);
+    const cf_factors *f = &b->f;
+    int32_t K = f->k, bias = f->bias, D = K + bias; /* unknowns per row */
+    int64_t nnz = b->R->nnz, inner = b->cfg.inner;
+    double *scratch = cf_malloc((size_t)b->threads * (size_t)D * sizeof *scratch, err,
+                                "alsgd gradient rows");
+    if (!scratch) return CF_ERR_NOMEM;
+    int64_t bad_row = -1;
+
+#pragma omp parallel num_threads(b->threads)
+    {
+        double *grad = scratch + (size_t)omp_get_thread_num() * (size_t)D;
+#pragma omp for schedule(dynamic, 16)
+        for (int64_t r = 0; r < v.n_rows; r++) {
+            double *x = v.X + (size_t)r * (size_t)K; /* x[0..K) = p; the bias is v.bx[r] */
+            double xb = bias ? v.bx[r] : 0.0;
+            int64_t lo = v.ptr[r], hi = v.ptr[r + 1];
+            if (lo == hi) {
+                memset(x, 0, (size_t)K * sizeof *x);
+                if (bias) v.bx[r] = 0.0;
+                continue;
+            }
+            double lam = cf_reg_lambda(b->cfg.reg, b->cfg.lambda, hi - lo, nnz);
+            /* h = 1 / (2 (‖Z‖_F² + Λ)) */
+            double fro = bias ? (double)(hi - lo) : 0.0;
+            for (int64_t e = lo; e < hi; e++) {
+                const double *y = v.Y + (size_t)v.idx[e] * (size_t)K;
+                for (int32_t k = 0; k < K; k++) fro += y[k] * y[k];
+            }
+            double h = 1.0 / (2.0 * (fro + lam));
+            for (int64_t step = 0; step < inner; step++) {
+                /* ∇f = 2Λx − 2 Σ_j (t_j − z_jᵀx) z_j */
+                for (int32_t k = 0; k < K; k++) grad[k] = 2.0 * lam * x[k];
+                if (bias) grad[K] = 2.0 * lam * xb;
+                for (int64_t e = lo; e < hi; e++) {
+                    const double *y = v.Y + (size_t)v.idx[e] * (size_t)K;
+                    double t = (double)v.val[e] - (bias ? f->mu + v.by[v.idx[e]] : 0.0);
+                    double zx = xb;
+                    for (int32_t k = 0; k < K; k++) zx += y[k] * x[k];
+                    double res2 = 2.0 * (t - zx);
+                    for (int32_t k = 0; k < K; k++) grad[k] -= res2 * y[k];
+                    if (bias) grad[K] -= res2;
+                }
+                for (int32_t k = 0; k < K; k++) x[k] -= h * grad[k];
+                if (bias) xb -= h * grad[K];
+            }
+            if (bias) v.bx[r] = xb;
+            int finite = isfinite(xb);
+            for (int32_t k = 0; k < K; k++) finite &= isfinite(x[k]) != 0;
+            if (!finite) {
+#pragma omp critical(cf_alsgd_bad)
+                if (bad_row < 0 || r < bad_row) bad_row = r;
+            }
+        }
+    }
+    free(scratch);
+    if (bad_row >= 0)
+        return cf_fail(err, CF_ERR_NUMERIC,
+                       "alsgd: non-finite value at iteration %lld in %s row %lld; check the "
+                       "ratings and --lambda (the step size is chosen per row)",
+                       (long long)s->iteration, side == CF_SIDE_USERS ? "user" : "item",
+                       (long long)bad_row);
+    return CF_OK;
+}

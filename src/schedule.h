@@ -1,0 +1,88 @@
+/*
+ * schedule.h — the seeded orders in which the SGD solvers visit the ratings, defined
+ * once as plain data so that the CPU reference and the GPU backend run exactly the
+ * same order.
+ *
+ * Seeds. Every random stream is derived from the user's seed (cfg.seed), a stream tag
+ * and an index (e.g. the epoch) by cf_sched_seed(); a stream is a cf_rng (common.h)
+ * seeded with it, and a permutation of 0..n−1 is the identity shuffled by
+ * Fisher–Yates from the top with cf_rng_below(): for j = n−1 down to 1, swap a[j]
+ * with a[cf_rng_below(j + 1)] (cf_sched_permutation()).
+ *
+ * The `shuffle` order (SGD's plain reference): epoch t visits the CSR entries in the
+ * order of the permutation of 0..nnz−1 drawn from stream (seed, CF_STREAM_SHUFFLE, t).
+ *
+ * The `blocks` order (B = cfg.blocks), reproducible and parallel:
+ *   1. Bands. perm_u = permutation of 0..n_users−1 from (seed, CF_STREAM_USER_BANDS, 0),
+ *      user u lies in band  band_u(u) = ⌊perm_u[u] · B / n_users⌋;  likewise items
+ *      from (seed, CF_STREAM_ITEM_BANDS, 0):  band_i(i) = ⌊perm_i[i] · B / n_items⌋.
+ *      Each band holds ⌊n/B⌋ or ⌈n/B⌉ rows. Block (a, c) holds the ratings whose user
+ *      is in band a and item in band c.
+ *   2. Order within a block. The permutation of 0..nnz−1 from
+ *      (seed, CF_STREAM_BLOCK_ORDER, 0) lists all CSR entries; each block keeps the
+ *      entries in the order they appear in that list. Bands and within-block orders
+ *      are fixed for the whole training.
+ *   3. Waves. Epoch t has B waves. σ_t = the permutation of 0..B−1 from
+ *      (seed, CF_STREAM_WAVES, t). Wave w (0 ≤ w < B) processes the B blocks
+ *      (a, (a + σ_t[w]) mod B) for a = 0..B−1. No two blocks of a wave share a user
+ *      band or an item band, so they touch disjoint rows of P and Q and may run in
+ *      any order or in parallel with the same result; over the B waves every block,
+ *      hence every rating, is visited exactly once per epoch.
+ *   Within a block the ratings are processed one after the other, in block order.
+ *
+ * As data (cf_blocks): block_ptr (B·B + 1 offsets, block (a, c) at a·B + c) into
+ * `entry` (the CSR entry index of each rating, so its item is R->row_col[entry] and
+ * its rating R->row_val[entry]) and `user` (its user). The GPU uploads these three
+ * arrays once and, per epoch, the B wave shifts of cf_blocks_epoch_shifts().
+ */
+#ifndef CF_SCHEDULE_H
+#define CF_SCHEDULE_H
+
+#include "common.h"
+#include "ratings.h"
+
+#include <stdint.h>
+
+/* Stream tags of cf_sched_seed(). */
+enum {
+    CF_STREAM_SHUFFLE = 1,     /* SGD shuffle order, index = epoch */
+    CF_STREAM_USER_BANDS = 2,  /* blocks: user permutation */
+    CF_STREAM_ITEM_BANDS = 3,  /* blocks: item permutation */
+    CF_STREAM_BLOCK_ORDER = 4, /* blocks: order of the ratings within blocks */
+    CF_STREAM_WAVES = 5,       /* blocks: wave shifts σ_t, index = epoch */
+    CF_STREAM_MINIBATCH = 6    /* mini-batch GD order, index = epoch */
+};
+
+/* The seed of stream (seed, tag, index): splitmix64 applied three times, mixing in the
+ * tag and the index in turn. */
+uint64_t cf_sched_seed(uint64_t seed, uint64_t tag, uint64_t index);
+
+/* a[0..n) = a permutation of 0..n−1 drawn from the stream seeded with `stream_seed`. */
+void cf_sched_permutation(int64_t *a, int64_t n, uint64_t stream_seed);
+
+typedef struct cf_blocks {
+    int32_t B;
+    int64_t n_users, n_items, nnz;
+    uint64_t seed;          /* the user's seed the schedule was built from */
+    uint32_t *user_band;    /* n_users: band_u(u) */
+    uint32_t *item_band;    /* n_items: band_i(i) */
+    int64_t *block_ptr;     /* B·B + 1: block (a, c) is [block_ptr[a·B+c], block_ptr[a·B+c+1]) */
+    int64_t *entry;         /* nnz: CSR entry index of each scheduled rating */
+    uint32_t *user;         /* nnz: its user */
+} cf_blocks;
+
+/* Builds the bands and blocks of R for B blocks per side (1 ≤ B) from `seed`.
+ * On failure *out is left zeroed (cf_blocks_free is still safe). */
+cf_status cf_blocks_build(const cf_ratings *R, int32_t B, uint64_t seed, cf_blocks *out,
+                          cf_error *err);
+void cf_blocks_free(cf_blocks *s); /* accepts NULL and a zeroed struct */
+
+/* shift[0..B) = σ_t of epoch t: wave w processes blocks (a, (a + shift[w]) mod B). */
+void cf_blocks_epoch_shifts(const cf_blocks *s, int32_t epoch, int32_t *shift);
+
+/* Index (a·B + c) of the block that user band a processes in a wave of shift `shift`. */
+static inline int64_t cf_blocks_wave_block(const cf_blocks *s, int32_t shift, int32_t a) {
+    return (int64_t)a * s->B + (a + shift) % s->B;
+}
+
+#endif

@@ -1,0 +1,266 @@
+/* test_schedule.c — the seeded SGD orders of schedule.h: the `blocks` schedule's waves
+ * are conflict-free, every rating is visited once per epoch, bands are balanced, and SGD
+ * over it is reproducible (same seed and any thread count → identical factors; another
+ * seed → another order); the `shuffle` order is a fresh permutation per epoch. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "common.h"
+#include "cpu/cpu.h"
+#include "helpers.h"
+#include "schedule.h"
+
+static const cf_test_planted prob = {.n_users = 97, .n_items = 61, .rank = 3, .density = 0.3,
+                                     .sigma = 0.1, .mu = 3.5, .test_ratio = 0.1, .bias = 1,
+                                     .seed = 5};
+
+/* The user of each CSR entry, from the row offsets. */
+static uint32_t *users_of_entries(const cf_ratings *R) {
+    uint32_t *eu = malloc((size_t)R->nnz * sizeof *eu);
+    for (int64_t u = 0; u < R->n_users; u++)
+        for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++) eu[e] = (uint32_t)u;
+    return eu;
+}
+
+static void check_schedule(int32_t B) {
+    cf_ratings R;
+    cf_triplets test;
+    cf_test_make_planted(&prob, &R, &test);
+    cf_blocks s;
+    cf_error err;
+    cr_assert_eq(cf_blocks_build(&R, B, 42, &s, &err), CF_OK, "%s", err.msg);
+    uint32_t *eu = users_of_entries(&R);
+
+    /* bands: each holds ⌊n/B⌋ or ⌈n/B⌉ rows */
+    int64_t *cnt = calloc((size_t)B, sizeof *cnt);
+    for (int64_t u = 0; u < R.n_users; u++) cnt[s.user_band[u]]++;
+    for (int32_t a = 0; a < B; a++)
+        cr_assert(cnt[a] == R.n_users / B || cnt[a] == (R.n_users + B - 1) / B, "user band %d holds %lld", a,
+                  (long long)cnt[a]);
+    memset(cnt, 0, (size_t)B * sizeof *cnt);
+    for (int64_t i = 0; i < R.n_items; i++) cnt[s.item_band[i]]++;
+    for (int32_t c = 0; c < B; c++)
+        cr_assert(cnt[c] == R.n_items / B || cnt[c] == (R.n_items + B - 1) / B, "item band %d holds %lld", c,
+                  (long long)cnt[c]);
+    free(cnt);
+
+    /* every scheduled rating lies in its block and names its own user */
+    for (int32_t a = 0; a < B; a++)
+        for (int32_t c = 0; c < B; c++)
+            for (int64_t t = s.block_ptr[a * B + c]; t < s.block_ptr[a * B + c + 1]; t++) {
+                int64_t e = s.entry[t];
+                cr_assert(e >= 0 && e < R.nnz);
+                cr_assert_eq(s.user[t], eu[e]);
+                cr_assert_eq(s.user_band[eu[e]], (uint32_t)a);
+                cr_assert_eq(s.item_band[R.row_col[e]], (uint32_t)c);
+            }
+
+    int32_t *shift = malloc((size_t)B * sizeof *shift);
+    int *visits = malloc((size_t)R.nnz * sizeof *visits);
+    int *user_wave = malloc((size_t)R.n_users * sizeof *user_wave);
+    int *item_wave = malloc((size_t)R.n_items * sizeof *item_wave);
+    int *user_block = malloc((size_t)R.n_users * sizeof *user_block);
+    int *item_block = malloc((size_t)R.n_items * sizeof *item_block);
+    for (int32_t epoch = 0; epoch < 3; epoch++) {
+        cf_blocks_epoch_shifts(&s, epoch, shift);
+        memset(visits, 0, (size_t)R.nnz * sizeof *visits);
+        for (int32_t w = 0; w < B; w++) {
+            /* within a wave: no two blocks share a user band or an item band, and no user or
+             * item is touched by two blocks */
+            int *ub = calloc((size_t)B, sizeof *ub), *ib = calloc((size_t)B, sizeof *ib);
+            for (int64_t u = 0; u < R.n_users; u++) user_wave[u] = -1;
+            for (int64_t i = 0; i < R.n_items; i++) item_wave[i] = -1;
+            for (int32_t a = 0; a < B; a++) {
+                int64_t blk = cf_blocks_wave_block(&s, shift[w], a);
+                int32_t row_band = (int32_t)(blk / B), col_band = (int32_t)(blk % B);
+                cr_assert_eq(row_band, a);
+                cr_assert_eq(ub[row_band]++, 0, "epoch %d wave %d: user band %d twice", epoch, w, row_band);
+                cr_assert_eq(ib[col_band]++, 0, "epoch %d wave %d: item band %d twice", epoch, w, col_band);
+                for (int64_t t = s.block_ptr[blk]; t < s.block_ptr[blk + 1]; t++) {
+                    int64_t e = s.entry[t];
+                    uint32_t u = s.user[t], i = R.row_col[e];
+                    visits[e]++;
+                    cr_assert(user_wave[u] < 0 || user_block[u] == a, "user %u in two blocks of a wave", u);
+                    cr_assert(item_wave[i] < 0 || item_block[i] == a, "item %u in two blocks of a wave", i);
+                    user_wave[u] = w, user_block[u] = a;
+                    item_wave[i] = w, item_block[i] = a;
+                }
+            }
+            free(ub), free(ib);
+        }
+        for (int64_t e = 0; e < R.nnz; e++)
+            cr_assert_eq(visits[e], 1, "epoch %d: rating %lld visited %d times", epoch, (long long)e, visits[e]);
+    }
+    free(shift), free(visits), free(user_wave), free(item_wave), free(user_block), free(item_block);
+    free(eu);
+    cf_blocks_free(&s);
+    cf_ratings_free(&R);
+    cf_triplets_free(&test);
+}
+
+Test(blocks, waves_are_conflict_free_and_cover_every_rating_B4) { check_schedule(4); }
+Test(blocks, waves_are_conflict_free_and_cover_every_rating_B7) { check_schedule(7); }
+Test(blocks, one_block_is_every_rating) { check_schedule(1); }
+/* more bands than items: some blocks are empty, nothing breaks */
+Test(blocks, more_bands_than_rows) { check_schedule(64); }
+
+Test(blocks, wave_shifts_are_a_permutation_that_changes_with_the_epoch) {
+    cf_blocks s = {.B = 8, .seed = 42};
+    int32_t a[8], b[8];
+    cf_blocks_epoch_shifts(&s, 0, a);
+    cf_blocks_epoch_shifts(&s, 1, b);
+    int seen[8] = {0};
+    for (int w = 0; w < 8; w++) seen[a[w]]++;
+    for (int w = 0; w < 8; w++) cr_assert_eq(seen[w], 1);
+    cr_assert_neq(memcmp(a, b, sizeof a), 0, "epochs 0 and 1 have the same wave order");
+}
+
+Test(blocks, different_seed_gives_a_different_order) {
+    cf_ratings R;
+    cf_triplets test;
+    cf_test_make_planted(&prob, &R, &test);
+    cf_blocks s1, s2, s3;
+    cr_assert_eq(cf_blocks_build(&R, 4, 42, &s1, NULL), CF_OK);
+    cr_assert_eq(cf_blocks_build(&R, 4, 42, &s2, NULL), CF_OK);
+    cr_assert_eq(cf_blocks_build(&R, 4, 43, &s3, NULL), CF_OK);
+    size_t n = (size_t)R.nnz * sizeof(int64_t);
+    cr_assert_eq(memcmp(s1.entry, s2.entry, n), 0);
+    cr_assert_eq(memcmp(s1.user_band, s2.user_band, (size_t)R.n_users * sizeof(uint32_t)), 0);
+    cr_assert_neq(memcmp(s1.entry, s3.entry, n), 0);
+    cr_assert_neq(memcmp(s1.user_band, s3.user_band, (size_t)R.n_users * sizeof(uint32_t)), 0);
+    cf_blocks_free(&s1), cf_blocks_free(&s2), cf_blocks_free(&s3);
+    cf_ratings_free(&R);
+    cf_triplets_free(&test);
+}
+
+/* ------------------------------------------------------------------ SGD over the blocks */
+
+static cf_backend *open_sgd(const cf_ratings *R, int32_t B, uint64_t seed, int threads,
+                            cf_sgd_schedule sched) {
+    cf_config c;
+    cf_config_default(&c);
+    c.algo = CF_ALGO_SGD, c.factors = 4, c.lambda = 0.02, c.schedule = sched, c.blocks = B;
+    c.seed = seed, c.threads = threads;
+    cf_factors init;
+    cr_assert_eq(cf_factors_alloc(&init, R->n_users, R->n_items, 4, 1, NULL), CF_OK);
+    cf_factors_init_random(&init, 0.1, 3); /* the same start for every seed */
+    init.mu = R->mean;
+    cf_backend *b = NULL;
+    cf_error err;
+    cr_assert_eq(cf_cpu_backend.open(R, NULL, &c, &init, &b, &err), CF_OK, "%s", err.msg);
+    cf_factors_free(&init);
+    return b;
+}
+
+static int same_factors(const cf_factors *a, const cf_factors *b) {
+    size_t np = (size_t)a->n_users * (size_t)a->k, nq = (size_t)a->n_items * (size_t)a->k;
+    return !memcmp(a->P, b->P, np * sizeof(double)) && !memcmp(a->Q, b->Q, nq * sizeof(double)) &&
+           !memcmp(a->bu, b->bu, (size_t)a->n_users * sizeof(double)) &&
+           !memcmp(a->bi, b->bi, (size_t)a->n_items * sizeof(double));
+}
+
+static void two_epochs(cf_backend *b) {
+    cf_error err;
+    for (int32_t t = 0; t < 2; t++) cr_assert_eq(cf_cpu_sgd_epoch(b, t, 0.02, &err), CF_OK, "%s", err.msg);
+}
+
+Test(blocks_sgd, same_seed_same_factors_for_one_and_two_threads) {
+    cf_ratings R;
+    cf_triplets test;
+    cf_test_make_planted(&prob, &R, &test);
+    cf_backend *a = open_sgd(&R, 6, 42, 1, CF_SCHED_BLOCKS);
+    cf_backend *b = open_sgd(&R, 6, 42, 2, CF_SCHED_BLOCKS);
+    cf_backend *c = open_sgd(&R, 6, 42, 2, CF_SCHED_BLOCKS);
+    cf_backend *d = open_sgd(&R, 6, 43, 2, CF_SCHED_BLOCKS);
+    two_epochs(a), two_epochs(b), two_epochs(c), two_epochs(d);
+    cr_assert(same_factors(&a->f, &b->f), "1 and 2 threads differ");
+    cr_assert(same_factors(&b->f, &c->f), "two runs with 2 threads differ");
+    cr_assert(!same_factors(&b->f, &d->f), "seeds 42 and 43 gave the same factors");
+    cf_cpu_backend.close(a), cf_cpu_backend.close(b), cf_cpu_backend.close(c), cf_cpu_backend.close(d);
+    cf_ratings_free(&R);
+    cf_triplets_free(&test);
+}
+
+/* A blocks epoch (run in parallel) equals the SGD rule applied one rating at a time in
+ * the order written in schedule.h — waves w, blocks (a, (a + σ[w]) mod B) for a = 0..B−1,
+ * each block in its order — replayed here sequentially (weighted mode: λ'_u = λ n_u / n_u). */
+Test(blocks_sgd, epoch_follows_the_documented_order) {
+    cf_ratings R;
+    cf_triplets test;
+    cf_test_make_planted(&prob, &R, &test);
+    cf_backend *b = open_sgd(&R, 5, 42, 2, CF_SCHED_BLOCKS);
+    cf_factors f;
+    cr_assert_eq(cf_factors_copy(&f, &b->f, NULL), CF_OK);
+    cf_error err;
+    cr_assert_eq(cf_cpu_sgd_epoch(b, 0, 0.02, &err), CF_OK, "%s", err.msg);
+    cf_blocks s;
+    cr_assert_eq(cf_blocks_build(&R, 5, 42, &s, NULL), CF_OK);
+    int32_t shift[5];
+    cf_blocks_epoch_shifts(&s, 0, shift);
+    const double eta = 0.02, lam = 0.02;
+    const int K = 4;
+    for (int w = 0; w < 5; w++)
+        for (int a = 0; a < 5; a++) {
+            int64_t blk = (int64_t)a * 5 + (a + shift[w]) % 5;
+            for (int64_t t = s.block_ptr[blk]; t < s.block_ptr[blk + 1]; t++) {
+                int64_t e = s.entry[t];
+                uint32_t u = s.user[t], i = R.row_col[e];
+                double *p = f.P + u * K, *q = f.Q + i * K;
+                double nu = (double)(R.row_ptr[u + 1] - R.row_ptr[u]), ni = (double)(R.col_ptr[i + 1] - R.col_ptr[i]);
+                double lu = lam * nu / nu, li = lam * ni / ni;
+                double err_ui = R.row_val[e] - cf_predict(&f, u, i);
+                f.bu[u] += eta * (err_ui - lu * f.bu[u]);
+                f.bi[i] += eta * (err_ui - li * f.bi[i]);
+                for (int k = 0; k < K; k++) {
+                    double pk = p[k];
+                    p[k] += eta * (err_ui * q[k] - lu * pk);
+                    q[k] += eta * (err_ui * pk - li * q[k]);
+                }
+            }
+        }
+    cr_assert(same_factors(&f, &b->f), "the blocks epoch is not the documented order");
+    cf_blocks_free(&s);
+    cf_factors_free(&f);
+    cf_cpu_backend.close(b);
+    cf_ratings_free(&R);
+    cf_triplets_free(&test);
+}
+
+/* ------------------------------------------------------------------ shuffle */
+
+Test(shuffle, permutation_is_complete_and_fresh_each_epoch) {
+    enum { N = 1000 };
+    int64_t *a = malloc(N * sizeof *a), *b = malloc(N * sizeof *b);
+    cf_sched_permutation(a, N, cf_sched_seed(42, CF_STREAM_SHUFFLE, 0));
+    cf_sched_permutation(b, N, cf_sched_seed(42, CF_STREAM_SHUFFLE, 1));
+    int seen[N] = {0};
+    int64_t fixed = 0;
+    for (int j = 0; j < N; j++) {
+        cr_assert(a[j] >= 0 && a[j] < N);
+        seen[a[j]]++;
+        fixed += a[j] == j;
+    }
+    for (int j = 0; j < N; j++) cr_assert_eq(seen[j], 1);
+    cr_assert_lt(fixed, 10, "%lld fixed points: hardly shuffled", (long long)fixed);
+    cr_assert_neq(memcmp(a, b, N * sizeof *a), 0);
+    cf_sched_permutation(b, N, cf_sched_seed(42, CF_STREAM_SHUFFLE, 0));
+    cr_assert_eq(memcmp(a, b, N * sizeof *a), 0);
+    free(a), free(b);
+}
+
+Test(shuffle, same_seed_same_factors) {
+    cf_ratings R;
+    cf_triplets test;
+    cf_test_make_planted(&prob, &R, &test);
+    cf_backend *a = open_sgd(&R, 1, 42, 2, CF_SCHED_SHUFFLE);
+    cf_backend *b = open_sgd(&R, 1, 42, 1, CF_SCHED_SHUFFLE);
+    cf_backend *c = open_sgd(&R, 1, 7, 1, CF_SCHED_SHUFFLE);
+    two_epochs(a), two_epochs(b), two_epochs(c);
+    cr_assert(same_factors(&a->f, &b->f));
+    cr_assert(!same_factors(&a->f, &c->f));
+    cf_cpu_backend.close(a), cf_cpu_backend.close(b), cf_cpu_backend.close(c);
+    cf_ratings_free(&R);
+    cf_triplets_free(&test);
+}
