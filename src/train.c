@@ -139,11 +139,12 @@ static cf_status run_once(const cf_backend_ops *ops, const cf_ratings *R, const 
             goto done;
         }
         res->iters = it + 1;
-        res->last = info;
+        int keep_best = cfg->early_stop > 0 && te.n; /* then res->last is the best iteration's */
+        if (!keep_best) res->last = info;
         int stop = progress ? progress(&info, user) : 0;
         if (stop) res->stop = "callback";
 
-        if (cfg->early_stop > 0 && te.n) {
+        if (keep_best) {
             if (info.test_rmse < best_test) { /* keep the best model seen */
                 best_test = info.test_rmse;
                 since_best = 0;

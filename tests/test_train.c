@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cufactor.h"
+#include "dataset.h"
 #include "model.h"
 
 static cf_dataset *planted(uint64_t seed) {
@@ -158,5 +159,67 @@ Test(train, all_ratings_in_test_is_an_error) {
     cf_model *m = NULL;
     cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m, NULL, &err), CF_ERR_INVALID);
     cr_assert(strstr(err.msg, "no training ratings") != NULL, "%s", err.msg);
+    cf_dataset_destroy(&ds);
+}
+
+typedef struct { double best_test; int calls; } best_log;
+static int track_best(const cf_iter_info *info, void *user) {
+    best_log *b = user;
+    if (b->calls++ == 0 || info->test_rmse < b->best_test) b->best_test = info->test_rmse;
+    return 0;
+}
+
+/* RMSE of the model on the dataset's test part, recomputed from its predictions. */
+static double model_test_rmse(const cf_model *m, const cf_dataset *ds) {
+    double s = 0;
+    int64_t n = 0;
+    for (int64_t k = 0; k < ds->all.n; k++) {
+        if (!ds->is_test[k]) continue;
+        double d = ds->all.r[k] - cf_predict(&m->f, ds->all.u[k], ds->all.i[k]);
+        s += d * d, n++;
+    }
+    return sqrt(s / (double)n);
+}
+
+Test(train, early_stop_keeps_the_best_model_seen) {
+    cf_dataset *ds = planted(8);
+    cf_config c = cpu_cfg(2);
+    c.factors = 16, c.lambda = 1e-4, c.reg = CF_REG_PLAIN, c.iters = 40, c.early_stop = 2; /* overfits */
+    best_log log = {0};
+    cf_model *m = NULL;
+    cf_train_report rep;
+    cf_error err;
+    cr_assert_eq(cf_train(ds, &c, track_best, &log, &m, &rep, &err), CF_OK, "%s", err.msg);
+    cr_assert_str_eq(rep.stop_reason, "early-stop");
+    cr_assert_lt(log.calls, 40);
+    cr_assert_eq(rep.test_rmse, log.best_test, "reported %.6f, best seen %.6f", rep.test_rmse, log.best_test);
+    cr_assert_float_eq(model_test_rmse(m, ds), log.best_test, 1e-12, "the kept model is not the best one");
+    cf_model_destroy(&m);
+    cf_dataset_destroy(&ds);
+}
+
+Test(train, restarts_keep_the_best_initialization) {
+    cf_dataset *ds = planted(9);
+    cf_config c = cpu_cfg(2);
+    c.iters = 2, c.restarts = 3;
+    cf_model *m = NULL;
+    cf_train_report rep;
+    cf_error err;
+    cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
+    /* the same three runs one by one: restart r uses seed + r·0x9e3779b97f4a7c15 */
+    double best = INFINITY;
+    for (int r = 0; r < 3; r++) {
+        cf_config one = c;
+        one.restarts = 1;
+        one.seed = c.seed + (uint64_t)r * 0x9e3779b97f4a7c15ULL;
+        cf_model *mr = NULL;
+        cf_train_report rr;
+        cr_assert_eq(cf_train(ds, &one, NULL, NULL, &mr, &rr, &err), CF_OK);
+        if (rr.test_rmse < best) best = rr.test_rmse;
+        cf_model_destroy(&mr);
+    }
+    cr_assert_eq(rep.test_rmse, best);
+    cr_assert_float_eq(model_test_rmse(m, ds), best, 1e-12);
+    cf_model_destroy(&m);
     cf_dataset_destroy(&ds);
 }
