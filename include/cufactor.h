@@ -36,7 +36,7 @@ typedef enum cf_status {
     CF_ERR_UNSUPPORTED, /* not built in or not available (e.g. no GPU backend) */
     CF_ERR_DEVICE,      /* a CUDA runtime or library call failed */
     CF_ERR_NOT_FOUND,   /* an unknown user or item ID */
-    CF_ERR_INTERRUPTED  /* training stopped on request (see cf_train_request_stop) */
+    CF_ERR_INTERRUPTED  /* training stopped on request (reserved for signal handling) */
 } cf_status;
 
 #define CF_ERROR_MSG_MAX 512
