@@ -205,7 +205,7 @@ int cmd_cv(int argc, char **argv) {
          .help = "initial factors ~ N(0, S²/K)"},
         {.name = "seed", .kind = CLI_U64, .dest = &cfg.seed, .metavar = "S",
          .help = "seed of the initialization and of the folds"},
-        {.kind = CLI_SECTION, .name = "gradient methods (sgd, gd, minibatch, alsgd)"},
+        {.kind = CLI_SECTION, .name = "gradient methods (sgd, gd, minibatch; alsgd uses its own safe step)"},
         {.name = "lr", .kind = CLI_DOUBLE, .dest = &cfg.lr, .metavar = "E", .help = "learning rate η_0"},
         {.name = "lr-schedule", .kind = CLI_CHOICE, .dest = &lr_schedule, .choices = cli_lr_schedule_names,
          .help = "constant, or η_t = η_0/(1 + β t^1.5)"},

@@ -54,7 +54,7 @@ int cmd_train(int argc, char **argv) {
          .help = "random initializations, the best is kept"},
         {.name = "early-stop", .kind = CLI_I32, .dest = &cfg.early_stop, .metavar = "P",
          .help = "stop after P iterations without a better test RMSE (0 = off)"},
-        {.kind = CLI_SECTION, .name = "gradient methods (sgd, gd, minibatch, alsgd)"},
+        {.kind = CLI_SECTION, .name = "gradient methods (sgd, gd, minibatch; alsgd uses its own safe step)"},
         {.name = "lr", .kind = CLI_DOUBLE, .dest = &cfg.lr, .metavar = "E", .help = "learning rate η_0"},
         {.name = "lr-schedule", .kind = CLI_CHOICE, .dest = &lr_schedule, .choices = cli_lr_schedule_names,
          .help = "constant, or η_t = η_0/(1 + β t^1.5)"},
