@@ -11,6 +11,7 @@
  */
 #include "args.h"
 #include "cli.h"
+#include "config_opts.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -177,55 +178,20 @@ int cmd_cv(int argc, char **argv) {
 
     const char *model_path = NULL, *svg_path = NULL, *grid_help = NULL;
     int json = 0, quiet = 0;
-    int format = (int)ropt.format, algo = (int)cfg.algo, reg = (int)cfg.reg, device = (int)cfg.device;
-    int lr_schedule = (int)cfg.lr_schedule, schedule = (int)cfg.schedule, optimizer = (int)cfg.optimizer;
+    cli_config_opts co;
+    cli_config_opts_init(&co, &cfg, &ropt);
 
-    cli_opt opts[] = {
-        {.kind = CLI_SECTION, .name = "grid"},
-        {.name = "grid", .kind = CLI_STR, .dest = &grid_help, .metavar = "AXIS=V,...", .no_default = 1,
-         .help = "factors=8,16,32 or lambda=0.01,0.1 (give both; required)"},
-        {.name = "folds", .kind = CLI_I32, .dest = &cvo.folds, .metavar = "F", .lo = 2, .hi = 1000,
-         .help = "number of folds"},
-        {.kind = CLI_SECTION, .name = "data"},
-        {.name = "format", .kind = CLI_CHOICE, .dest = &format, .choices = cli_format_names,
-         .help = "input format (auto: Matrix Market if the banner says so, else delimited)"},
-        {.name = "skip-bad-lines", .kind = CLI_FLAG, .dest = &ropt.skip_bad_lines, .flag_value = 1,
-         .help = "skip and count malformed lines instead of failing"},
-        {.kind = CLI_SECTION, .name = "model (every cell)"},
-        {.name = "algo", .kind = CLI_CHOICE, .dest = &algo, .choices = cli_algo_names(), .help = "algorithm"},
-        {.name = "iters", .kind = CLI_I32, .dest = &cfg.iters, .metavar = "N",
-         .help = "iterations (ALS sweeps, epochs)"},
-        {.name = "reg", .kind = CLI_CHOICE, .dest = &reg, .choices = cli_reg_names(),
-         .help = "λ weighting: plain λ, weighted λ·n_row, mean λ·|Ω|"},
-        {.name = "no-bias", .kind = CLI_FLAG, .dest = &cfg.bias, .flag_value = 0,
-         .help = "no μ, b_u, b_i: r̂ = p_u·q_i (biases are on by default)"},
-        {.name = "tol", .kind = CLI_DOUBLE, .dest = &cfg.tol, .metavar = "T",
-         .help = "stop when the relative objective change is below T (0 = off)"},
-        {.name = "init-scale", .kind = CLI_DOUBLE, .dest = &cfg.init_scale, .metavar = "S",
-         .help = "initial factors ~ N(0, S²/K)"},
-        {.name = "seed", .kind = CLI_U64, .dest = &cfg.seed, .metavar = "S",
-         .help = "seed of the initialization and of the folds"},
-        {.kind = CLI_SECTION, .name = "gradient methods (sgd, gd, minibatch; alsgd uses its own safe step)"},
-        {.name = "lr", .kind = CLI_DOUBLE, .dest = &cfg.lr, .metavar = "E", .help = "learning rate η_0"},
-        {.name = "lr-schedule", .kind = CLI_CHOICE, .dest = &lr_schedule, .choices = cli_lr_schedule_names,
-         .help = "constant, or η_t = η_0/(1 + β t^1.5)"},
-        {.name = "lr-decay", .kind = CLI_DOUBLE, .dest = &cfg.lr_decay, .metavar = "B",
-         .help = "β of the invscale schedule"},
-        {.name = "schedule", .kind = CLI_CHOICE, .dest = &schedule, .choices = cli_schedule_names,
-         .help = "SGD order of updates"},
-        {.name = "blocks", .kind = CLI_I32, .dest = &cfg.blocks, .metavar = "B",
-         .help = "B×B blocks of the blocks schedule"},
-        {.name = "batch", .kind = CLI_I64, .dest = &cfg.batch, .metavar = "N", .help = "mini-batch size"},
-        {.name = "optimizer", .kind = CLI_CHOICE, .dest = &optimizer, .choices = cli_optimizer_names,
-         .help = "gradient step rule"},
-        {.name = "inner", .kind = CLI_I32, .dest = &cfg.inner, .metavar = "L",
-         .help = "gradient steps per block (alsgd)"},
-        {.kind = CLI_SECTION, .name = "execution"},
-        {.name = "device", .kind = CLI_CHOICE, .dest = &device, .choices = cli_device_names(),
-         .help = "auto: the GPU when usable, else the CPU with a notice"},
-        {.name = "gpu-id", .kind = CLI_I32, .dest = &cfg.gpu_id, .metavar = "N", .help = "CUDA device number"},
-        {.name = "threads", .kind = CLI_I32, .dest = &cfg.threads, .metavar = "T",
-         .help = "CPU threads (0 = all cores)"},
+    cli_opt opts[CLI_CONFIG_MAX_OPTS + 8];
+    int n = 0;
+    opts[n++] = (cli_opt){.kind = CLI_SECTION, .name = "grid"};
+    opts[n++] = (cli_opt){.name = "grid", .kind = CLI_STR, .dest = &grid_help, .metavar = "AXIS=V,...",
+                          .no_default = 1, .help = "factors=8,16,32 or lambda=0.01,0.1 (give both; required)"};
+    opts[n++] = (cli_opt){.name = "folds", .kind = CLI_I32, .dest = &cvo.folds, .metavar = "F", .lo = 2,
+                          .hi = 1000, .help = "number of folds"};
+    opts[n++] = (cli_opt){.kind = CLI_SECTION, .name = "data"};
+    n += cli_config_read_opts(&co, opts + n);
+    n += cli_config_train_opts(&co, opts + n, 0, "model (every cell)");
+    const cli_opt out_opts[] = {
         {.kind = CLI_SECTION, .name = "output"},
         {.name = "model", .kind = CLI_STR, .dest = &model_path, .metavar = "OUT",
          .help = "save the refit of the best cell on all the data here (.cfm)"},
@@ -236,6 +202,8 @@ int cmd_cv(int argc, char **argv) {
         {.name = "quiet", .kind = CLI_FLAG, .dest = &quiet, .flag_value = 1,
          .help = "print nothing to stderr but errors"},
     };
+    memcpy(opts + n, out_opts, sizeof out_opts);
+    n += (int)(sizeof out_opts / sizeof *out_opts);
     static const char *const positional[] = {"DATA", NULL};
     cli_spec spec = {
         .cmd = "cv",
@@ -246,7 +214,7 @@ int cmd_cv(int argc, char **argv) {
                    "the data (saved with --model).",
         .positional = positional,
         .opts = opts,
-        .n_opts = (int)(sizeof opts / sizeof *opts),
+        .n_opts = n,
         .notes = "The std is the sample standard deviation over the folds. When the best cell has the\n"
                  "smallest or largest K or λ of its axis, the optimum may lie outside: enlarge the grid.",
     };
@@ -295,13 +263,7 @@ int cmd_cv(int argc, char **argv) {
     if (g.n_factors == 0 || g.n_lambdas == 0)
         return cli_usage_error(&spec, "give both --grid factors=... and --grid lambda=...");
 
-    ropt.format = (cf_format)format;
-    cfg.algo = (cf_algo)algo;
-    cfg.reg = (cf_reg)reg;
-    cfg.device = (cf_device)device;
-    cfg.lr_schedule = (cf_lr_schedule)lr_schedule;
-    cfg.schedule = (cf_sgd_schedule)schedule;
-    cfg.optimizer = (cf_optimizer)optimizer;
+    cli_config_opts_apply(&co);
     cvo.seed = cfg.seed;
     cvo.factors = g.factors, cvo.n_factors = g.n_factors;
     cvo.lambdas = g.lambdas, cvo.n_lambdas = g.n_lambdas;

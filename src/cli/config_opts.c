@@ -1,0 +1,96 @@
+/*
+ * config_opts.c — the one table of training options shared by train and cv (see
+ * config_opts.h). Each entry points into the cf_config / cf_read_options of the caller,
+ * so the help shows the library's defaults and the parser writes straight into them.
+ */
+#include "config_opts.h"
+
+#include "cli.h"
+
+#include <string.h>
+
+void cli_config_opts_init(cli_config_opts *c, cf_config *cfg, cf_read_options *ropt) {
+    memset(c, 0, sizeof *c);
+    c->cfg = cfg;
+    c->ropt = ropt;
+    c->format = (int)ropt->format;
+    c->algo = (int)cfg->algo;
+    c->reg = (int)cfg->reg;
+    c->device = (int)cfg->device;
+    c->lr_schedule = (int)cfg->lr_schedule;
+    c->schedule = (int)cfg->schedule;
+    c->optimizer = (int)cfg->optimizer;
+}
+
+int cli_config_read_opts(cli_config_opts *c, cli_opt *out) {
+    const cli_opt t[] = {
+        {.name = "format", .kind = CLI_CHOICE, .dest = &c->format, .choices = cli_format_names,
+         .help = "input format (auto: Matrix Market if the banner says so, else delimited)"},
+        {.name = "skip-bad-lines", .kind = CLI_FLAG, .dest = &c->ropt->skip_bad_lines, .flag_value = 1,
+         .help = "skip and count malformed lines instead of failing"},
+    };
+    int n = (int)(sizeof t / sizeof *t);
+    memcpy(out, t, sizeof t);
+    return n;
+}
+
+int cli_config_train_opts(cli_config_opts *c, cli_opt *out, unsigned groups, const char *model_title) {
+    cf_config *cfg = c->cfg;
+    int n = 0;
+#define ADD(...) (out[n++] = (cli_opt){__VA_ARGS__})
+    ADD(.kind = CLI_SECTION, .name = model_title);
+    ADD(.name = "algo", .kind = CLI_CHOICE, .dest = &c->algo, .choices = cli_algo_names(), .help = "algorithm");
+    if (groups & CLI_CFG_FACTORS_LAMBDA)
+        ADD(.name = "factors", .kind = CLI_I32, .dest = &cfg->factors, .metavar = "K", .help = "latent factors K");
+    ADD(.name = "iters", .kind = CLI_I32, .dest = &cfg->iters, .metavar = "N", .help = "iterations (ALS sweeps, epochs)");
+    if (groups & CLI_CFG_FACTORS_LAMBDA)
+        ADD(.name = "lambda", .kind = CLI_DOUBLE, .dest = &cfg->lambda, .metavar = "L",
+            .help = "regularization strength λ");
+    ADD(.name = "reg", .kind = CLI_CHOICE, .dest = &c->reg, .choices = cli_reg_names(),
+        .help = "λ weighting: plain λ, weighted λ·n_row, mean λ·|Ω|");
+    ADD(.name = "no-bias", .kind = CLI_FLAG, .dest = &cfg->bias, .flag_value = 0,
+        .help = "no μ, b_u, b_i: r̂ = p_u·q_i (biases are on by default)");
+    ADD(.name = "tol", .kind = CLI_DOUBLE, .dest = &cfg->tol, .metavar = "T",
+        .help = "stop when the relative objective change is below T (0 = off)");
+    ADD(.name = "init-scale", .kind = CLI_DOUBLE, .dest = &cfg->init_scale, .metavar = "S",
+        .help = "initial factors ~ N(0, S²/K)");
+    ADD(.name = "seed", .kind = CLI_U64, .dest = &cfg->seed, .metavar = "S",
+        .help = "seed of the initialization and of the split / folds");
+    if (groups & CLI_CFG_SELECTION) {
+        ADD(.name = "restarts", .kind = CLI_I32, .dest = &cfg->restarts, .metavar = "R",
+            .help = "random initializations, the best is kept");
+        ADD(.name = "early-stop", .kind = CLI_I32, .dest = &cfg->early_stop, .metavar = "P",
+            .help = "stop after P iterations without a better test RMSE (0 = off)");
+    }
+    ADD(.kind = CLI_SECTION, .name = "gradient methods (sgd, gd, minibatch; alsgd uses its own safe step)");
+    ADD(.name = "lr", .kind = CLI_DOUBLE, .dest = &cfg->lr, .metavar = "E", .help = "learning rate η_0");
+    ADD(.name = "lr-schedule", .kind = CLI_CHOICE, .dest = &c->lr_schedule, .choices = cli_lr_schedule_names,
+        .help = "constant, or η_t = η_0/(1 + β t^1.5)");
+    ADD(.name = "lr-decay", .kind = CLI_DOUBLE, .dest = &cfg->lr_decay, .metavar = "B",
+        .help = "β of the invscale schedule");
+    ADD(.name = "schedule", .kind = CLI_CHOICE, .dest = &c->schedule, .choices = cli_schedule_names,
+        .help = "SGD order of updates");
+    ADD(.name = "blocks", .kind = CLI_I32, .dest = &cfg->blocks, .metavar = "B",
+        .help = "B×B blocks of the blocks schedule");
+    ADD(.name = "batch", .kind = CLI_I64, .dest = &cfg->batch, .metavar = "N", .help = "mini-batch size");
+    ADD(.name = "optimizer", .kind = CLI_CHOICE, .dest = &c->optimizer, .choices = cli_optimizer_names,
+        .help = "gradient step rule");
+    ADD(.name = "inner", .kind = CLI_I32, .dest = &cfg->inner, .metavar = "L", .help = "gradient steps per block (alsgd)");
+    ADD(.kind = CLI_SECTION, .name = "execution");
+    ADD(.name = "device", .kind = CLI_CHOICE, .dest = &c->device, .choices = cli_device_names(),
+        .help = "auto: the GPU when usable, else the CPU with a notice");
+    ADD(.name = "gpu-id", .kind = CLI_I32, .dest = &cfg->gpu_id, .metavar = "N", .help = "CUDA device number");
+    ADD(.name = "threads", .kind = CLI_I32, .dest = &cfg->threads, .metavar = "T", .help = "CPU threads (0 = all cores)");
+#undef ADD
+    return n;
+}
+
+void cli_config_opts_apply(const cli_config_opts *c) {
+    c->ropt->format = (cf_format)c->format;
+    c->cfg->algo = (cf_algo)c->algo;
+    c->cfg->reg = (cf_reg)c->reg;
+    c->cfg->device = (cf_device)c->device;
+    c->cfg->lr_schedule = (cf_lr_schedule)c->lr_schedule;
+    c->cfg->schedule = (cf_sgd_schedule)c->schedule;
+    c->cfg->optimizer = (cf_optimizer)c->optimizer;
+}

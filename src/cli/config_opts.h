@@ -1,0 +1,52 @@
+/*
+ * config_opts.h — the options that fill a cf_config and a cf_read_options, written once
+ * and shared by every subcommand that trains (train, cv, ...), so that a flag, its
+ * range, its help line and its default cannot differ between them.
+ *
+ * Use:
+ *     cli_config_opts co;
+ *     cli_config_opts_init(&co, &cfg, &ropt);    // cfg, ropt already hold the defaults
+ *     cli_opt opts[CLI_CONFIG_MAX_OPTS + 8];
+ *     int n = 0;
+ *     ... opts[n++] = the command's own entries ...
+ *     n += cli_config_read_opts(&co, opts + n);
+ *     n += cli_config_train_opts(&co, opts + n, CLI_CFG_ALL, "model");
+ *     ... parse ...
+ *     cli_config_opts_apply(&co);                // the CLI_CHOICE indices -> the enums
+ */
+#ifndef CF_CLI_CONFIG_OPTS_H
+#define CF_CLI_CONFIG_OPTS_H
+
+#include "args.h"
+#include "cufactor.h"
+
+/* The most entries the two functions below append together (sections included). */
+#define CLI_CONFIG_MAX_OPTS 40
+
+typedef struct cli_config_opts {
+    cf_config *cfg;
+    cf_read_options *ropt;
+    /* CLI_CHOICE destinations (an int index each), copied into cfg / ropt by apply */
+    int format, algo, reg, device, lr_schedule, schedule, optimizer;
+} cli_config_opts;
+
+/* Which optional groups of cli_config_train_opts to include. */
+enum {
+    CLI_CFG_FACTORS_LAMBDA = 1u << 0, /* --factors, --lambda (cv takes them from its grid) */
+    CLI_CFG_SELECTION = 1u << 1,      /* --restarts, --early-stop */
+    CLI_CFG_ALL = CLI_CFG_FACTORS_LAMBDA | CLI_CFG_SELECTION
+};
+
+void cli_config_opts_init(cli_config_opts *c, cf_config *cfg, cf_read_options *ropt);
+
+/* Appends --format and --skip-bad-lines to out; returns how many entries. */
+int cli_config_read_opts(cli_config_opts *c, cli_opt *out);
+
+/* Appends the sections "<model_title>", "gradient methods" and "execution" with their
+ * options (`groups`: CLI_CFG_*); returns how many entries. */
+int cli_config_train_opts(cli_config_opts *c, cli_opt *out, unsigned groups, const char *model_title);
+
+/* Copies the parsed CLI_CHOICE indices into cfg and ropt. */
+void cli_config_opts_apply(const cli_config_opts *c);
+
+#endif
