@@ -315,6 +315,50 @@ cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_opt
 /* Frees the arrays and the model; accepts NULL and a zeroed result. */
 void cf_cv_result_free(cf_cv_result *res);
 
+/* ------------------------------------------------------------------ verification */
+
+/* GPU against the CPU reference: both backends start from the identical initial
+ * factors (the trainer's, from cfg->seed) and run cfg->iters iterations of cfg->algo
+ * side by side on ds's training part. After each iteration both are evaluated and
+ * their factors compared row by row: for a row x = (p, b) of either side,
+ *     rel(x) = ‖x_cand − x_ref‖ / max(‖x_cand‖, ‖x_ref‖)      (0 when both are 0),
+ * and the iteration passes when
+ *     median rel ≤ rtol,  |L_cand − L_ref| ≤ rtol·|L_ref|,  max rel ≤ max_rtol,
+ *     |RMSE_test,cand − RMSE_test,ref| ≤ rmse_rtol·RMSE_test,ref.
+ * Schedules whose order is not fixed (SGD hogwild) are judged by the test RMSE only. */
+typedef struct cf_verify_options {
+    cf_device candidate; /* CF_DEVICE_GPU (default); CF_DEVICE_CPU checks the tool itself */
+    double rtol;         /* default 1e-3 (see README: what fp32 against fp64 achieves) */
+    double max_rtol;     /* default 5e-2 */
+    double rmse_rtol;    /* default 5e-3 */
+} cf_verify_options;
+
+void cf_verify_options_default(cf_verify_options *opt);
+
+typedef struct cf_verify_iter {
+    int32_t iter;                        /* 1-based */
+    double obj_ref, obj_cand;            /* L = sse + reg on the training part */
+    double test_ref, test_cand;          /* test RMSE (NaN without a test part) */
+    double rel_median, rel_max;          /* over every user and item row */
+    char rel_max_row[48];                /* "user 17" (the internal index) */
+    int rows_checked;                    /* 0 where the schedule's order is not fixed */
+    int ok;                              /* 1 when within every tolerance */
+} cf_verify_iter;
+
+/* Called once per iteration; return non-zero to stop after it. */
+typedef int (*cf_verify_fn)(const cf_verify_iter *it, void *user);
+
+typedef struct cf_verify_report {
+    int32_t iters, failed;               /* iterations run, iterations beyond tolerance */
+    double worst_median, worst_max, worst_obj, worst_rmse; /* worst relative differences seen */
+    char ref_device[64], cand_device[64];
+} cf_verify_report;
+
+/* CF_OK when the comparison ran (rep->failed tells whether it agreed); an error when
+ * either backend could not run (e.g. no usable GPU: CF_ERR_UNSUPPORTED). */
+cf_status cf_verify(const cf_dataset *ds, const cf_config *cfg, const cf_verify_options *opt,
+                    cf_verify_fn fn, void *user, cf_verify_report *rep, cf_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,7 @@
 #include "common.h"
 #include "dataset.h"
 #include "model.h"
+#include "train.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -260,4 +261,11 @@ done:
     cf_factors_free(&result);
     cf_factors_free(&trial);
     return st;
+}
+
+int cf_backend_implements(const cf_backend_ops *ops, cf_algo a) { return implements(ops, a); }
+
+cf_status cf_train_step(const cf_backend_ops *ops, cf_backend *b, const cf_config *cfg, int32_t epoch,
+                        cf_error *err) {
+    return step(ops, b, cfg, epoch, err);
 }

@@ -850,6 +850,9 @@ Test(cli, every_help_lists_every_flag) {
                  "--out", NULL}},
         {"export", {"--npy", NULL}},
         {"demo", {"--threads", "--device", "--keep", NULL}},
+        {"verify", {"--test", "--test-ratio", "--algo", "--factors", "--iters", "--lambda", "--reg", "--no-bias",
+                    "--schedule", "--candidate", "--rtol", "--max-rtol", "--rmse-rtol", "--json", NULL}},
+        {"cv", {"--grid", "--folds", "--algo", "--iters", "--reg", "--seed", "--model", "--svg", NULL}},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         run_result r = cli(cases[c].cmd, "--help", NULL);
@@ -881,6 +884,41 @@ Test(cli, every_help_lists_every_flag) {
 
 /* The help text of `flag`: its line "  --flag ..." and, when the left column was too
  * long and the text went to the next line, that line too. */
+/* ------------------------------------------------------------------ verify */
+
+Test(cli, verify_self_check_prints_a_row_per_iteration_and_agrees) {
+    gen_data();
+    run_result r = cli("verify", "data.tsv", "--candidate", "cpu", "--factors", "3", "--iters", "3", "--threads", "2",
+                       NULL);
+    cr_assert_eq(r.code, 0, "verify (%d): %s", r.code, r.err);
+    cr_assert(strstr(r.out, "verdict     agree (0 of 3 iterations beyond tolerance)"), "%s", r.out);
+    int rows = 0;
+    for (const char *p = r.out; (p = strstr(p, " ok\n")); p++) rows++;
+    cr_assert_eq(rows, 3, "one agreeing row per iteration:\n%s", r.out);
+    run_free(&r);
+
+    r = cli("verify", "data.tsv", "--candidate", "cpu", "--factors", "3", "--iters", "2", "--json", "--quiet", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    assert_one_json_object(r.out);
+    cr_assert_eq(json_num(r.out, "failed"), 0);
+    cr_assert_eq(json_num(r.out, "iters"), 2);
+    cr_assert_eq(json_num(r.out, "worst_max"), 0);
+    run_free(&r);
+}
+
+Test(cli, verify_without_a_gpu_says_so_and_offers_the_self_check) {
+    char why[200];
+    if (cf_gpu_available(why, sizeof why)) cr_skip_test("a GPU is usable here");
+    gen_data();
+    run_result r = cli("verify", "data.tsv", NULL);
+    cr_assert_eq(r.code, 1);
+    cr_assert(strstr(r.err, "verify needs a usable GPU"), "%s", r.err);
+    cr_assert(strstr(r.err, "--candidate cpu"), "%s", r.err);
+    run_free(&r);
+    expect_usage("--candidate: give gpu or cpu", cli("verify", "data.tsv", "--candidate", "auto", NULL));
+    expect_usage("--rtol", cli("verify", "data.tsv", "--rtol", "-1", NULL));
+}
+
 static char *help_line(const char *help, const char *flag) {
     char pat[64];
     snprintf(pat, sizeof pat, "\n  --%s ", flag);

@@ -21,6 +21,7 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2 };
 #define CLI_COMMANDS(X)                                                                  \
     X(train, "train a model on a ratings file, report held-out RMSE, save it")           \
     X(cv, "k-fold cross-validation over a grid of K × lambda, refit the best cell")      \
+    X(verify, "run the GPU and the CPU reference side by side, compare per iteration")   \
     X(eval, "RMSE and MAE of a saved model on a ratings file")                           \
     X(predict, "predicted ratings for a file of (user, item) pairs")                     \
     X(recommend, "top-N items for one user")                                             \

@@ -18,8 +18,8 @@ int cmd_train(int argc, char **argv) {
     cf_read_options ropt;
     cf_read_options_default(&ropt);
 
-    const char *test_file = NULL, *model_path = NULL;
-    double test_ratio = 0.1;
+    const char *model_path = NULL;
+    cli_split split = {.test_file = NULL, .test_ratio = 0.1};
     int json = 0, quiet = 0;
     cli_config_opts co;
     cli_config_opts_init(&co, &cfg, &ropt);
@@ -27,10 +27,7 @@ int cmd_train(int argc, char **argv) {
     cli_opt opts[CLI_CONFIG_MAX_OPTS + 8];
     int n = 0;
     opts[n++] = (cli_opt){.kind = CLI_SECTION, .name = "data"};
-    opts[n++] = (cli_opt){.name = "test", .kind = CLI_STR, .dest = &test_file, .metavar = "FILE",
-                          .help = "held-out ratings from a file instead of a random split"};
-    opts[n++] = (cli_opt){.name = "test-ratio", .kind = CLI_DOUBLE, .dest = &test_ratio, .metavar = "F",
-                          .help = "fraction of DATA held out at random, seeded by --seed (0 = no test part)"};
+    n += cli_split_opts(&split, opts + n);
     n += cli_config_read_opts(&co, opts + n);
     n += cli_config_train_opts(&co, opts + n, CLI_CFG_ALL, "model");
     const cli_opt out_opts[] = {
@@ -61,10 +58,7 @@ int cmd_train(int argc, char **argv) {
     int rc = cli_parse(&spec, argc, argv, &data);
     if (rc >= 0) return rc;
 
-    if (cli_find(&spec, "test")->seen && cli_find(&spec, "test-ratio")->seen)
-        return cli_usage_error(&spec, "--test and --test-ratio exclude each other");
-    if (!(test_ratio >= 0.0 && test_ratio < 1.0))
-        return cli_usage_error(&spec, "--test-ratio: %g is out of range: must be in [0, 1)", test_ratio);
+    if ((rc = cli_split_check(&split, &spec)) >= 0) return rc;
     cli_config_opts_apply(&co);
     cf_error err = {0};
     if (cf_config_validate(&cfg, &err) != CF_OK) return cli_usage_error(&spec, "%s", err.msg);
@@ -75,33 +69,8 @@ int cmd_train(int argc, char **argv) {
     /* ---- data */
     cf_dataset *ds = NULL;
     cf_model *model = NULL;
-    cf_read_report rrep;
-    double t0 = cli_now();
-    if (cf_dataset_read(data, &ropt, &ds, &rrep, &err) != CF_OK) goto fail;
-    if (!quiet) cli_print_read("read", data, &rrep);
-    if (test_file) {
-        if (cf_dataset_read_test(ds, test_file, &ropt, &rrep, &err) != CF_OK) goto fail;
-        if (!quiet) cli_print_read("test", test_file, &rrep);
-    } else if (test_ratio > 0) {
-        if (cf_dataset_split(ds, test_ratio, cfg.seed, &err) != CF_OK) goto fail;
-    }
     cf_dataset_info info;
-    cf_dataset_info_get(ds, &info);
-    if (!quiet) {
-        fprintf(stderr, "data: %lld users, %lld items (%.2f s to read)\n", (long long)info.n_users,
-                (long long)info.n_items, cli_now() - t0);
-        if (test_file)
-            fprintf(stderr, "split: %lld train, %lld test from %s", (long long)info.n_train,
-                    (long long)info.n_test, test_file);
-        else if (test_ratio > 0)
-            fprintf(stderr, "split: %lld train, %lld test (random %g, seed %llu)", (long long)info.n_train,
-                    (long long)info.n_test, test_ratio, (unsigned long long)cfg.seed);
-        else
-            fprintf(stderr, "split: %lld train, no test part", (long long)info.n_train);
-        if (info.n_test > 0)
-            fprintf(stderr, "; %lld test ratings have a user or item unseen in training", (long long)info.test_unseen);
-        fputc('\n', stderr);
-    }
+    if (cli_read_split(data, &split, &ropt, cfg.seed, quiet, &ds, &info, &err) != CF_OK) goto fail;
 
     /* ---- device notice, before the iterations (the library repeats it in rep.notice) */
     int notice_shown = quiet ? 0 : cli_device_notice(cfg.device, stderr, "");
@@ -139,8 +108,8 @@ int cmd_train(int argc, char **argv) {
         json_key(o, &first, "objective"), json_number(o, rep.objective);
         json_key(o, &first, "seconds"), json_number(o, rep.seconds);
         json_key(o, &first, "data"), json_string(o, data);
-        json_key(o, &first, "test_file"), json_string(o, test_file);
-        json_key(o, &first, "test_ratio"), json_number(o, test_file ? NAN : test_ratio);
+        json_key(o, &first, "test_file"), json_string(o, split.test_file);
+        json_key(o, &first, "test_ratio"), json_number(o, split.test_file ? NAN : split.test_ratio);
         json_key(o, &first, "n_users"), fprintf(o, "%lld", (long long)info.n_users);
         json_key(o, &first, "n_items"), fprintf(o, "%lld", (long long)info.n_items);
         json_key(o, &first, "n_train"), fprintf(o, "%lld", (long long)rep.n_train);

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 
+#include <stdio.h>
 #include <string.h>
 
 void cli_config_opts_init(cli_config_opts *c, cf_config *cfg, cf_read_options *ropt) {
@@ -93,4 +94,60 @@ void cli_config_opts_apply(const cli_config_opts *c) {
     c->cfg->lr_schedule = (cf_lr_schedule)c->lr_schedule;
     c->cfg->schedule = (cf_sgd_schedule)c->schedule;
     c->cfg->optimizer = (cf_optimizer)c->optimizer;
+}
+
+int cli_split_opts(cli_split *s, cli_opt *out) {
+    const cli_opt t[] = {
+        {.name = "test", .kind = CLI_STR, .dest = &s->test_file, .metavar = "FILE",
+         .help = "held-out ratings from a file instead of a random split"},
+        {.name = "test-ratio", .kind = CLI_DOUBLE, .dest = &s->test_ratio, .metavar = "F",
+         .help = "fraction of DATA held out at random, seeded by --seed (0 = no test part)"},
+    };
+    memcpy(out, t, sizeof t);
+    return (int)(sizeof t / sizeof *t);
+}
+
+int cli_split_check(const cli_split *s, const cli_spec *spec) {
+    if (cli_find(spec, "test")->seen && cli_find(spec, "test-ratio")->seen)
+        return cli_usage_error(spec, "--test and --test-ratio exclude each other");
+    if (!(s->test_ratio >= 0.0 && s->test_ratio < 1.0))
+        return cli_usage_error(spec, "--test-ratio: %g is out of range: must be in [0, 1)", s->test_ratio);
+    return -1;
+}
+
+cf_status cli_read_split(const char *data, const cli_split *s, const cf_read_options *ropt, uint64_t seed,
+                         int quiet, cf_dataset **out, cf_dataset_info *info, cf_error *err) {
+    cf_dataset *ds = NULL;
+    cf_read_report rrep;
+    double t0 = cli_now();
+    cf_status st = cf_dataset_read(data, ropt, &ds, &rrep, err);
+    if (st) return st;
+    if (!quiet) cli_print_read("read", data, &rrep);
+    if (s->test_file) {
+        if ((st = cf_dataset_read_test(ds, s->test_file, ropt, &rrep, err))) goto fail;
+        if (!quiet) cli_print_read("test", s->test_file, &rrep);
+    } else if (s->test_ratio > 0) {
+        if ((st = cf_dataset_split(ds, s->test_ratio, seed, err))) goto fail;
+    }
+    cf_dataset_info_get(ds, info);
+    if (!quiet) {
+        fprintf(stderr, "data: %lld users, %lld items (%.2f s to read)\n", (long long)info->n_users,
+                (long long)info->n_items, cli_now() - t0);
+        if (s->test_file)
+            fprintf(stderr, "split: %lld train, %lld test from %s", (long long)info->n_train,
+                    (long long)info->n_test, s->test_file);
+        else if (s->test_ratio > 0)
+            fprintf(stderr, "split: %lld train, %lld test (random %g, seed %llu)", (long long)info->n_train,
+                    (long long)info->n_test, s->test_ratio, (unsigned long long)seed);
+        else
+            fprintf(stderr, "split: %lld train, no test part", (long long)info->n_train);
+        if (info->n_test > 0)
+            fprintf(stderr, "; %lld test ratings have a user or item unseen in training", (long long)info->test_unseen);
+        fputc('\n', stderr);
+    }
+    *out = ds;
+    return CF_OK;
+fail:
+    cf_dataset_destroy(&ds);
+    return st;
 }

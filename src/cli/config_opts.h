@@ -46,6 +46,25 @@ int cli_config_read_opts(cli_config_opts *c, cli_opt *out);
  * options (`groups`: CLI_CFG_*); returns how many entries. */
 int cli_config_train_opts(cli_config_opts *c, cli_opt *out, unsigned groups, const char *model_title);
 
+/* The held-out part of a training run: a second file, or a seeded random fraction. */
+typedef struct cli_split {
+    const char *test_file; /* --test FILE (NULL: none) */
+    double test_ratio;     /* --test-ratio F, default 0.1 */
+} cli_split;
+
+/* Appends --test and --test-ratio (s must hold the defaults); returns how many entries. */
+int cli_split_opts(cli_split *s, cli_opt *out);
+
+/* After parsing: --test and --test-ratio exclude each other, the ratio lies in [0, 1).
+ * Returns -1 when fine, else the usage exit code (the message printed). */
+int cli_split_check(const cli_split *s, const cli_spec *spec);
+
+/* Reads DATA, then the test file or the seeded split (seed); unless quiet, prints the
+ * read reports and the "data:" / "split:" lines to stderr. On success *out holds the
+ * dataset and *info its shape. */
+cf_status cli_read_split(const char *data, const cli_split *s, const cf_read_options *ropt, uint64_t seed,
+                         int quiet, cf_dataset **out, cf_dataset_info *info, cf_error *err);
+
 /* Copies the parsed CLI_CHOICE indices into cfg and ropt. */
 void cli_config_opts_apply(const cli_config_opts *c);
 

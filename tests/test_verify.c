@@ -1,0 +1,188 @@
+/* test_verify.c — cf_verify and `cufactor verify` without a GPU: the row comparison and
+ * the tolerance judgement on hand-made factors, the CPU self-check of every algorithm
+ * (its reference run must be the trainer's run, to the bit), and the clear error where
+ * no GPU is usable. The GPU-against-CPU figures come from the GPU session (README). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cufactor.h"
+#include "factors.h"
+#include "verify.h"
+
+static cf_factors make(int64_t nu, int64_t ni, int32_t k) {
+    cf_factors f;
+    cf_error err;
+    cr_assert_eq(cf_factors_alloc(&f, nu, ni, k, 1, &err), CF_OK);
+    cf_factors_init_random(&f, 1.0, 7);
+    for (int64_t u = 0; u < nu; u++) f.bu[u] = 0.1 * (double)(u + 1);
+    for (int64_t i = 0; i < ni; i++) f.bi[i] = -0.2 * (double)(i + 1);
+    return f;
+}
+
+Test(verify, identical_factors_differ_by_nothing) {
+    cf_factors a = make(4, 3, 2), b = make(4, 3, 2);
+    double rel[7];
+    cf_verify_iter it = {0};
+    cf_verify_compare_rows(&a, &b, rel, &it);
+    cr_assert_eq(it.rel_median, 0.0);
+    cr_assert_eq(it.rel_max, 0.0);
+    cf_factors_free(&a);
+    cf_factors_free(&b);
+}
+
+Test(verify, a_scaled_row_gives_its_exact_relative_difference_and_is_named) {
+    cf_factors a = make(4, 3, 2), b = make(4, 3, 2);
+    /* item 1 (bias included) scaled by 1.1: rel = 0.1‖x‖ / (1.1‖x‖) = 1/11 */
+    b.Q[1 * 2 + 0] *= 1.1, b.Q[1 * 2 + 1] *= 1.1, b.bi[1] *= 1.1;
+    double rel[7];
+    cf_verify_iter it = {0};
+    cf_verify_compare_rows(&a, &b, rel, &it);
+    cr_assert_float_eq(it.rel_max, 1.0 / 11.0, 1e-15);
+    cr_assert_str_eq(it.rel_max_row, "item 1");
+    cr_assert_eq(it.rel_median, 0.0, "one row of seven differs: the median is 0");
+    /* four of seven rows differ by 1/11 (users 0..2 too): the median is 1/11 */
+    for (int u = 0; u < 3; u++) {
+        b.P[u * 2] *= 1.1, b.P[u * 2 + 1] *= 1.1, b.bu[u] *= 1.1;
+    }
+    cf_verify_compare_rows(&a, &b, rel, &it);
+    cr_assert_float_eq(it.rel_median, 1.0 / 11.0, 1e-15);
+    /* a row zero in both runs counts as equal; a NaN is the largest difference */
+    memset(a.P + 3 * 2, 0, 2 * sizeof(double)), memset(b.P + 3 * 2, 0, 2 * sizeof(double));
+    a.bu[3] = b.bu[3] = 0;
+    b.Q[2 * 2] = NAN;
+    cf_verify_compare_rows(&a, &b, rel, &it);
+    cr_assert(isnan(it.rel_max));
+    cr_assert_str_eq(it.rel_max_row, "item 2");
+    cf_factors_free(&a);
+    cf_factors_free(&b);
+}
+
+Test(verify, judge_applies_each_tolerance) {
+    cf_verify_options o;
+    cf_verify_options_default(&o);
+    cr_assert_eq(o.candidate, CF_DEVICE_GPU);
+    cr_assert_eq(o.rtol, 1e-3);
+    cf_verify_iter base = {.iter = 1, .obj_ref = 1000, .obj_cand = 1000.5, .test_ref = 0.9, .test_cand = 0.9036,
+                           .rel_median = 5e-4, .rel_max = 0.04, .rows_checked = 1};
+    double dobj, drmse;
+    cf_verify_iter it = base;
+    cr_assert_eq(cf_verify_judge(&it, &o, &dobj, &drmse), 1);
+    cr_assert_float_eq(dobj, 5e-4, 1e-12);
+    cr_assert_float_eq(drmse, 0.004, 1e-9);
+    it = base, it.rel_median = 2e-3;
+    cr_assert_eq(cf_verify_judge(&it, &o, &dobj, &drmse), 0, "median beyond rtol");
+    it = base, it.rel_max = 0.06;
+    cr_assert_eq(cf_verify_judge(&it, &o, &dobj, &drmse), 0, "max beyond max_rtol");
+    it = base, it.obj_cand = 1002;
+    cr_assert_eq(cf_verify_judge(&it, &o, &dobj, &drmse), 0, "objective beyond rtol");
+    it = base, it.test_cand = 0.906;
+    cr_assert_eq(cf_verify_judge(&it, &o, &dobj, &drmse), 0, "test RMSE beyond rmse_rtol");
+    /* an order-free schedule is judged by the test RMSE alone */
+    it = base, it.rows_checked = 0, it.rel_median = 0.5, it.rel_max = 1.5, it.obj_cand = 2000;
+    cr_assert_eq(cf_verify_judge(&it, &o, &dobj, &drmse), 1);
+    /* no test part on either side is not a difference; NaN on one side is */
+    it = base, it.test_ref = NAN, it.test_cand = NAN;
+    cr_assert_eq(cf_verify_judge(&it, &o, &dobj, &drmse), 1);
+    it = base, it.test_cand = NAN;
+    cr_assert_eq(cf_verify_judge(&it, &o, &dobj, &drmse), 0);
+}
+
+static cf_dataset *planted(void) {
+    cf_gen_options g;
+    cf_gen_options_default(&g);
+    g.users = 200, g.items = 120, g.ratings = 6000, g.rank = 3, g.noise = 0.3, g.seed = 5, g.clip = 0;
+    cf_dataset *ds = NULL;
+    cf_error err;
+    cr_assert_eq(cf_generate(&g, &ds, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_dataset_split(ds, 0.1, 3, &err), CF_OK);
+    return ds;
+}
+
+typedef struct { int calls; double last_obj, last_test; int all_rows_checked; } vlog;
+static int on_iter(const cf_verify_iter *it, void *user) {
+    vlog *l = user;
+    l->calls++;
+    cr_assert_eq(it->iter, l->calls);
+    cr_assert_eq(it->obj_ref, it->obj_cand, "iteration %d", it->iter);
+    l->last_obj = it->obj_ref;
+    l->last_test = it->test_ref;
+    l->all_rows_checked &= it->rows_checked;
+    return 0;
+}
+
+/* The self-check reproduces the trainer: the reference's last objective and test
+ * RMSE are exactly cf_train's for the same configuration. */
+Test(verify, cpu_self_check_agrees_and_its_reference_is_the_trainer, .timeout = 60) {
+    static const cf_algo algos[] = {CF_ALGO_ALS, CF_ALGO_ALSGD, CF_ALGO_SGD, CF_ALGO_GD, CF_ALGO_MINIBATCH,
+                                    CF_ALGO_CCD};
+    cf_dataset *ds = planted();
+    for (size_t a = 0; a < sizeof algos / sizeof *algos; a++) {
+        cf_config c;
+        cf_config_default(&c);
+        c.algo = algos[a], c.device = CF_DEVICE_CPU, c.threads = 2, c.factors = 5, c.iters = 3;
+        c.schedule = CF_SCHED_BLOCKS, c.lr = 0.005, c.batch = 1000;
+        cf_verify_options o;
+        cf_verify_options_default(&o);
+        o.candidate = CF_DEVICE_CPU;
+        o.rtol = o.max_rtol = o.rmse_rtol = 0; /* the CPU against itself: exactly equal */
+        vlog l = {.all_rows_checked = 1};
+        cf_verify_report rep;
+        cf_error err;
+        cr_assert_eq(cf_verify(ds, &c, &o, on_iter, &l, &rep, &err), CF_OK, "%s: %s", cf_algo_name(c.algo), err.msg);
+        cr_assert_eq(rep.iters, 3);
+        cr_assert_eq(l.calls, 3);
+        cr_assert_eq(rep.failed, 0, "%s", cf_algo_name(c.algo));
+        cr_assert_eq(rep.worst_max, 0.0);
+        cr_assert_eq(l.all_rows_checked, 1, "blocks SGD and every other algorithm compare rows");
+        cr_assert(strncmp(rep.cand_device, "cpu", 3) == 0);
+
+        cf_model *m = NULL;
+        cf_train_report tr;
+        cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m, &tr, &err), CF_OK, "%s", err.msg);
+        cr_assert_eq(tr.objective, l.last_obj, "%s: verify %.17g, train %.17g", cf_algo_name(c.algo), l.last_obj,
+                     tr.objective);
+        cr_assert_eq(tr.test_rmse, l.last_test, "%s", cf_algo_name(c.algo));
+        cf_model_destroy(&m);
+    }
+    cf_dataset_destroy(&ds);
+}
+
+Test(verify, shuffled_sgd_is_judged_by_the_test_rmse_alone) {
+    cf_dataset *ds = planted();
+    cf_config c;
+    cf_config_default(&c);
+    c.algo = CF_ALGO_SGD, c.device = CF_DEVICE_CPU, c.threads = 1, c.factors = 4, c.iters = 2;
+    cf_verify_options o;
+    cf_verify_options_default(&o);
+    o.candidate = CF_DEVICE_CPU;
+    vlog l = {.all_rows_checked = 1};
+    cf_verify_report rep;
+    cf_error err;
+    cr_assert_eq(cf_verify(ds, &c, &o, on_iter, &l, &rep, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(l.all_rows_checked, 0);
+    cr_assert_eq(rep.failed, 0);
+    cf_dataset_destroy(&ds);
+}
+
+Test(verify, no_usable_gpu_is_a_clear_error) {
+    char why[200];
+    if (cf_gpu_available(why, sizeof why)) cr_skip_test("a GPU is usable here: the GPU tests cover verify");
+    cf_dataset *ds = planted();
+    cf_config c;
+    cf_config_default(&c);
+    c.factors = 4, c.iters = 1;
+    cf_verify_report rep;
+    cf_error err;
+    cr_assert_eq(cf_verify(ds, &c, NULL, NULL, NULL, &rep, &err), CF_ERR_UNSUPPORTED);
+    cr_assert(strstr(err.msg, "verify needs a usable GPU") != NULL, "%s", err.msg);
+    cr_assert(strstr(err.msg, why) != NULL, "the reason is given: %s", err.msg);
+    /* bad tolerances are refused before anything runs */
+    cf_verify_options o;
+    cf_verify_options_default(&o);
+    o.candidate = CF_DEVICE_CPU, o.rtol = -1;
+    cr_assert_eq(cf_verify(ds, &c, &o, NULL, NULL, &rep, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "tolerances") != NULL, "%s", err.msg);
+    cf_dataset_destroy(&ds);
+}
