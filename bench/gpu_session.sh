@@ -14,6 +14,8 @@
 #   bench/gpu_session.sh bench [ARGS]  on the device: bench_als (default: the full
 #                                      Netflix shape, K = 100,128); ARGS go to bench_als
 #   bench/gpu_session.sh quick         on the device: bench_als at a tenth of the size
+#   bench/gpu_session.sh verify        on the device: `cufactor verify` (GPU against the CPU
+#                                      reference) on a 5 M-rating power-law set, K = 32 and 100
 #
 # With the device tool, from the repository root, for example:
 #   run(command="bench/gpu_session.sh test", carry=["build-gpu"])
@@ -42,6 +44,8 @@ pack)
         -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
     cmake --build build-gpu/cmake -j"$(nproc)" --target test_gpu_als
     cp build-gpu/cmake/test_gpu_als build-gpu/bin/
+    cmake --build build-gpu/cmake -j"$(nproc)" --target cufactor
+    cp build-gpu/cmake/cufactor build-gpu/bin/
     if cmake --build build-gpu/cmake -j"$(nproc)" --target bench_als; then
         cp build-gpu/cmake/bench_als build-gpu/bin/
     else
@@ -88,8 +92,20 @@ quick)
     build-gpu/bin/bench_als --users 48019 --ratings 10000000 --cpu-scale 0.2 --json "$out/bench_als_quick.jsonl" "$@" 2>&1 |
         tee "$out/bench_als_quick.log"
     ;;
+verify)
+    unpack
+    data="$out/verify.tsv"
+    build-gpu/bin/cufactor gen --users 100000 --items 10000 --ratings 5000000 --rank 16 --noise 0.5 --out "$data"
+    rc=0
+    for k in 32 100; do
+        echo "== verify als K=$k"
+        build-gpu/bin/cufactor verify "$data" --factors "$k" --iters 5 2>&1 | tee "$out/verify_als_K$k.log" || rc=1
+    done
+    rm -f "$data"
+    exit $rc
+    ;;
 *)
-    sed -n '2,23p' "$0"
+    sed -n '2,25p' "$0"
     exit 2
     ;;
 esac
