@@ -14,6 +14,7 @@
 #ifndef CUFACTOR_H
 #define CUFACTOR_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,7 +37,7 @@ typedef enum cf_status {
     CF_ERR_UNSUPPORTED, /* not built in or not available (e.g. no GPU backend) */
     CF_ERR_DEVICE,      /* a CUDA runtime or library call failed */
     CF_ERR_NOT_FOUND,   /* an unknown user or item ID */
-    CF_ERR_INTERRUPTED  /* training stopped on request (reserved for signal handling) */
+    CF_ERR_INTERRUPTED  /* training stopped on request (cf_train_options.stop): no model */
 } cf_status;
 
 #define CF_ERROR_MSG_MAX 512
@@ -256,12 +257,65 @@ typedef struct cf_train_report {
     int64_t n_train, n_test, test_unseen;
     char device[64];        /* "cpu" or the GPU name */
     char notice[256];       /* e.g. "no usable GPU: using the CPU"; empty if none */
-    char stop_reason[64];   /* "iters", "tol", "early-stop", "callback" */
+    char stop_reason[64];   /* "iters", "tol", "early-stop", "callback", "interrupted" */
+    int32_t resumed_from;   /* iterations of the run in progress done before --resume (0: fresh) */
+    int32_t checkpoints;    /* checkpoint files written by this call */
 } cf_train_report;
 
 /* Trains on ds's training part, reports on its test part. `progress` may be NULL. */
 cf_status cf_train(const cf_dataset *ds, const cf_config *cfg, cf_progress_fn progress,
                    void *user, cf_model **out, cf_train_report *rep, cf_error *err);
+
+/* ------------------------------------------------------------------ checkpoint / resume
+ *
+ * A checkpoint holds the whole state of a training at an iteration boundary: the
+ * config, the identity of the data (shape and a hash of the training and test parts
+ * and of the ID maps), the restart in progress and its iteration count, the current
+ * factors and biases, the early-stopping best model and counters, the previous
+ * objective (tol), the best finished restart, and the solver's own state (Adam moments
+ * and step count, step counters). The random streams of the solvers are functions of
+ * (seed, stream, epoch) (schedule.h), so the iteration number is their state. On the
+ * CPU a resumed run ends bit-identical to an uninterrupted one.
+ *
+ * The file (".cfc") is little-endian with a magic, a version and a checksum, written
+ * atomically (temporary file + rename): a crash leaves the previous checkpoint intact.
+ * A truncated, corrupt or other-version file is CF_ERR_CORRUPT naming the path.
+ * The GPU backend cannot write or resume checkpoints yet (CF_ERR_UNSUPPORTED). */
+typedef struct cf_train_options {
+    /* Where to write checkpoints (NULL: never). */
+    const char *checkpoint;
+    /* Write one after every N-th iteration of a run that goes on (0: only when stopped
+     * through `stop`). Default 10. */
+    int32_t checkpoint_every;
+    /* Continue from this checkpoint (NULL: a fresh start). `cfg` must equal the
+     * checkpoint's config except iters, threads, device and gpu_id (CF_ERR_INVALID
+     * names the first field that differs), and the dataset must be the same
+     * (CF_ERR_INVALID otherwise). */
+    const char *resume;
+    /* Stop request, polled at every iteration boundary (e.g. set by a signal handler
+     * of the application: the library installs none). When it is non-zero and work
+     * remains, the trainer writes the checkpoint (if configured) and returns
+     * CF_ERR_INTERRUPTED without a model; rep->iters tells how far it got. */
+    const volatile sig_atomic_t *stop;
+} cf_train_options;
+
+void cf_train_options_default(cf_train_options *opt);
+
+/* cf_train with checkpoints, resume and a stop request; `opt` NULL = cf_train. */
+cf_status cf_train_ex(const cf_dataset *ds, const cf_config *cfg, const cf_train_options *opt,
+                      cf_progress_fn progress, void *user, cf_model **out, cf_train_report *rep,
+                      cf_error *err);
+
+/* What a checkpoint file holds, validated in full (magic, version, sizes, checksum). */
+typedef struct cf_checkpoint_info {
+    cf_config config;        /* the training's config */
+    int32_t restart;         /* 0-based index of the run in progress */
+    int32_t iter;            /* iterations of that run done */
+    int64_t n_users, n_items, n_train, n_test;
+    char backend[16];        /* "cpu" */
+} cf_checkpoint_info;
+
+cf_status cf_checkpoint_info_get(const char *path, cf_checkpoint_info *info, cf_error *err);
 
 /* 1 when a GPU backend is built in and a device is usable, else 0 (fills `why`). */
 int cf_gpu_available(char *why, size_t why_len);

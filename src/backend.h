@@ -30,6 +30,19 @@ typedef struct cf_eval {
 
 typedef struct cf_backend cf_backend; /* each backend defines its own struct */
 
+/* The solver's state beyond the factors, for checkpoints (checkpoint.h):
+ *   counter  steps taken so far: Adam's t (gd, minibatch), user half-steps (alsgd),
+ *            sweeps (ccd); 0 for the others
+ *   m, v     Adam's first and second moments, shaped like the factors, when
+ *            has_moments (allocated by export, freed with cf_solver_state_free). */
+typedef struct cf_solver_state {
+    int64_t counter;
+    int has_moments;
+    cf_factors m, v;
+} cf_solver_state;
+
+void cf_solver_state_free(cf_solver_state *s); /* accepts NULL and a zeroed struct */
+
 typedef struct cf_backend_ops {
     const char *name; /* "cpu", "gpu" */
 
@@ -53,6 +66,10 @@ typedef struct cf_backend_ops {
     cf_status (*download)(cf_backend *b, cf_factors *out, cf_error *err);
     /* Replaces the current factors (e.g. to restore the best model seen). */
     cf_status (*upload)(cf_backend *b, const cf_factors *in, cf_error *err);
+    /* Checkpoints: copy the solver state out / install it into a backend just opened
+     * with the checkpoint's factors. NULL: this backend cannot checkpoint. */
+    cf_status (*state_export)(cf_backend *b, cf_solver_state *out, cf_error *err);
+    cf_status (*state_import)(cf_backend *b, const cf_solver_state *in, cf_error *err);
     /* A short description of the device ("cpu (2 threads)", "NVIDIA H100 ..."). */
     const char *(*device_name)(cf_backend *b);
     void (*close)(cf_backend *b); /* accepts NULL */

@@ -19,4 +19,10 @@ struct cf_model {
  * (ownership then stays with the caller). */
 cf_model *cf_model_wrap(cf_factors *f, cf_idmap *users, cf_idmap *items, const cf_config *cfg);
 
+/* The training config in the .cfm encoding (model_io.c: 116 bytes, field by field,
+ * little-endian), shared with the checkpoint file. decode does not validate. */
+#define CF_CFM_CONFIG_SIZE 116
+void cf_cfm_config_encode(unsigned char out[CF_CFM_CONFIG_SIZE], const cf_config *cfg);
+void cf_cfm_config_decode(const unsigned char in[CF_CFM_CONFIG_SIZE], cf_config *cfg);
+
 #endif

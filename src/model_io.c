@@ -572,3 +572,15 @@ cf_status cf_model_export_npy(const cf_model *m, const char *dir, cf_error *err)
     cf_afile_write(&af, json, (size_t)jl);
     return cf_afile_commit(&af, err);
 }
+
+/* ---------------------------------------------------------------- shared with checkpoint.c */
+
+void cf_cfm_config_encode(unsigned char out[CF_CFM_CONFIG_SIZE], const cf_config *cfg) {
+    cursor c = {out, 0};
+    encode_config(&c, cfg);
+}
+
+void cf_cfm_config_decode(const unsigned char in[CF_CFM_CONFIG_SIZE], cf_config *cfg) {
+    cursor c = {(unsigned char *)in, 0};
+    decode_config(&c, cfg);
+}

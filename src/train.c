@@ -9,6 +9,7 @@
  * Learning rate of epoch t (0-based): η_0 (const) or η_0 / (1 + β t^1.5) (invscale).
  */
 #include "backend.h"
+#include "checkpoint.h"
 #include "common.h"
 #include "dataset.h"
 #include "model.h"
@@ -88,9 +89,37 @@ static cf_status step(const cf_backend_ops *ops, cf_backend *b, const cf_config 
 typedef struct run_result {
     cf_iter_info last;   /* metrics of the model kept */
     int32_t iters;       /* iterations run */
-    const char *stop;    /* why it stopped */
+    int stop;            /* why it stopped (CF_STOP_*) */
     char device[64];
 } run_result;
+
+/* What one call of cf_train_ex works with; `st` is the whole resumable state. */
+typedef struct train_ctx {
+    const cf_backend_ops *ops;
+    const cf_ratings *R;
+    const cf_triplets *test;
+    const cf_config *cfg;
+    const cf_train_options *opt;
+    cf_progress_fn progress;
+    void *user;
+    cf_train_state *st;
+    int resuming;        /* st holds a run in progress loaded from opt->resume */
+    cf_train_report *rep;
+} train_ctx;
+
+static int stop_requested(const train_ctx *c) { return c->opt->stop && *c->opt->stop; }
+
+/* Completes st with the backend's factors and solver state and writes the checkpoint. */
+static cf_status save_checkpoint(train_ctx *c, cf_backend *b, cf_error *err) {
+    cf_train_state *st = c->st;
+    cf_status s;
+    if ((s = c->ops->download(b, &st->cur, err))) return s;
+    cf_solver_state_free(&st->solver);
+    if ((s = c->ops->state_export(b, &st->solver, err))) return s;
+    if ((s = cf_checkpoint_save(st, c->opt->checkpoint, err))) return s;
+    c->rep->checkpoints++;
+    return CF_OK;
+}
 
 /* Names the first non-finite value of the backend's factors for a divergence message. */
 static cf_status diverged(const cf_backend_ops *ops, cf_backend *b, const cf_config *cfg, int32_t iter,
@@ -102,25 +131,41 @@ static cf_status diverged(const cf_backend_ops *ops, cf_backend *b, const cf_con
                    cf_algo_name(cfg->algo), iter, where);
 }
 
-/* One training run from the initialization of `seed`; leaves the kept model in *out
- * (allocated by the caller with the data's dimensions). */
-static cf_status run_once(const cf_backend_ops *ops, const cf_ratings *R, const cf_triplets *test,
-                          const cf_config *cfg, uint64_t seed, cf_progress_fn progress, void *user,
-                          cf_factors *out, run_result *res, cf_error *err) {
-    cf_factors init = {0}, best = {0};
+/* One training run of restart st->restart, from the initialization of `seed` or, when
+ * resuming, from the saved state; leaves the kept model in *out (allocated by the caller
+ * with the data's dimensions). At every iteration boundary with work left a stop
+ * request writes the checkpoint and ends the run with CF_ERR_INTERRUPTED. */
+static cf_status run_once(train_ctx *c, uint64_t seed, cf_factors *out, run_result *res, cf_error *err) {
+    const cf_backend_ops *ops = c->ops;
+    const cf_ratings *R = c->R;
+    const cf_config *cfg = c->cfg;
+    cf_train_state *S = c->st;
     cf_backend *b = NULL;
-    cf_status st = cf_factors_alloc(&init, R->n_users, R->n_items, cfg->factors, cfg->bias, err);
-    if (st) return st;
-    cf_factors_init_random(&init, cfg->init_scale, seed);
-    init.mu = cfg->bias ? R->mean : 0.0;
-    if ((st = ops->open(R, test, cfg, &init, &b, err))) goto done;
+    cf_status st = CF_OK;
+    if (!c->resuming) { /* a fresh run */
+        cf_factors_init_random(&S->cur, cfg->init_scale, seed);
+        S->cur.mu = cfg->bias ? R->mean : 0.0;
+        S->iter = 0, S->prev_obj = NAN, S->best_test = INFINITY, S->since_best = 0, S->have_best = 0;
+        memset(&S->last, 0, sizeof S->last);
+        cf_solver_state_free(&S->solver);
+    }
+    if ((st = ops->open(R, c->test, cfg, &S->cur, &b, err))) goto done;
+    if (c->resuming && (st = ops->state_import(b, &S->solver, err))) goto done;
+    c->resuming = 0;
     snprintf(res->device, sizeof res->device, "%s", ops->device_name(b));
 
-    double prev_obj = NAN, best_test = INFINITY;
-    int32_t since_best = 0;
-    int have_best = 0;
-    res->stop = "iters";
-    for (int32_t it = 0; it < cfg->iters; it++) {
+    res->stop = CF_STOP_ITERS;
+    res->iters = S->iter;
+    res->last = S->last;
+    for (int32_t it = S->iter; it < cfg->iters; it++) {
+        if (stop_requested(c)) { /* the boundary after iteration `it` */
+            if (c->opt->checkpoint && (st = save_checkpoint(c, b, err))) goto done;
+            res->stop = -1;
+            st = cf_fail(err, CF_ERR_INTERRUPTED, "interrupted after iteration %d of %d%s%s", it, cfg->iters,
+                         c->opt->checkpoint ? "; checkpoint written to " : " (no checkpoint configured)",
+                         c->opt->checkpoint ? c->opt->checkpoint : "");
+            goto done;
+        }
         double t0 = cf_now();
         if ((st = step(ops, b, cfg, it, err))) goto done;
         double secs = cf_now() - t0;
@@ -139,36 +184,41 @@ static cf_status run_once(const cf_backend_ops *ops, const cf_ratings *R, const 
             st = diverged(ops, b, cfg, it + 1, out, err);
             goto done;
         }
-        res->iters = it + 1;
-        int keep_best = cfg->early_stop > 0 && te.n; /* then res->last is the best iteration's */
-        if (!keep_best) res->last = info;
-        int stop = progress ? progress(&info, user) : 0;
-        if (stop) res->stop = "callback";
+        res->iters = S->iter = it + 1;
+        int keep_best = cfg->early_stop > 0 && te.n; /* then S->last is the best iteration's */
+        if (!keep_best) S->last = info;
+        int stop = c->progress ? c->progress(&info, c->user) : 0;
+        if (stop) res->stop = CF_STOP_CALLBACK;
 
         if (keep_best) {
-            if (info.test_rmse < best_test) { /* keep the best model seen */
-                best_test = info.test_rmse;
-                since_best = 0;
-                if (!have_best && (st = cf_factors_alloc(&best, R->n_users, R->n_items, cfg->factors,
-                                                         cfg->bias, err)))
+            if (info.test_rmse < S->best_test) { /* keep the best model seen */
+                S->best_test = info.test_rmse;
+                S->since_best = 0;
+                if (!S->best.P &&
+                    (st = cf_factors_alloc(&S->best, R->n_users, R->n_items, cfg->factors, cfg->bias, err)))
                     goto done;
-                if ((st = ops->download(b, &best, err))) goto done;
-                have_best = 1;
-                res->last = info;
-            } else if (++since_best >= cfg->early_stop) {
-                res->stop = "early-stop";
+                if ((st = ops->download(b, &S->best, err))) goto done;
+                S->have_best = 1;
+                S->last = info;
+            } else if (++S->since_best >= cfg->early_stop) {
+                res->stop = CF_STOP_EARLY;
                 stop = 1;
             }
         }
-        if (!stop && cfg->tol > 0 && it > 0 && fabs(prev_obj - info.objective) <= cfg->tol * fabs(prev_obj)) {
-            res->stop = "tol";
+        if (!stop && cfg->tol > 0 && it > 0 && fabs(S->prev_obj - info.objective) <= cfg->tol * fabs(S->prev_obj)) {
+            res->stop = CF_STOP_TOL;
             stop = 1;
         }
-        prev_obj = info.objective;
+        S->prev_obj = info.objective;
+        res->last = S->last;
         if (stop) break;
+        int every = c->opt->checkpoint_every;
+        if (c->opt->checkpoint && every > 0 && (it + 1) % every == 0 && it + 1 < cfg->iters &&
+            (st = save_checkpoint(c, b, err)))
+            goto done;
     }
-    if (have_best) {
-        if ((st = ops->upload(b, &best, err))) goto done;
+    if (S->have_best) {
+        if ((st = ops->upload(b, &S->best, err))) goto done;
         if ((st = ops->download(b, out, err))) goto done;
     } else if ((st = ops->download(b, out, err))) {
         goto done;
@@ -179,29 +229,75 @@ static cf_status run_once(const cf_backend_ops *ops, const cf_ratings *R, const 
                      cf_algo_name(cfg->algo), where);
 done:
     if (b) ops->close(b);
-    cf_factors_free(&init);
-    cf_factors_free(&best);
     return st;
+}
+
+void cf_train_options_default(cf_train_options *opt) {
+    memset(opt, 0, sizeof *opt);
+    opt->checkpoint_every = 10;
+}
+
+/* The checks of a resume: same config (but iters, threads, device, gpu_id), same data,
+ * a backend that can take the state. */
+static cf_status check_resume(const train_ctx *c, const cf_train_state *S, uint64_t data_hash,
+                              int64_t n_train, int64_t n_test, cf_error *err) {
+    const char *path = c->opt->resume;
+    cf_status st = cf_checkpoint_config_check(&S->cfg, c->cfg, path, err);
+    if (st) return st;
+    if (S->cur.n_users != c->R->n_users || S->cur.n_items != c->R->n_items || S->n_train != n_train ||
+        S->n_test != n_test || S->data_hash != data_hash)
+        return cf_fail(err, CF_ERR_INVALID,
+                       "%s: the checkpoint was written for other data (%lld users, %lld items, %lld train and "
+                       "%lld test ratings%s; here %lld, %lld, %lld, %lld): resume with the same ratings file, "
+                       "the same --test / --test-ratio and the same --seed",
+                       path, (long long)S->cur.n_users, (long long)S->cur.n_items, (long long)S->n_train,
+                       (long long)S->n_test, S->data_hash != data_hash ? ", other contents" : "",
+                       (long long)c->R->n_users, (long long)c->R->n_items, (long long)n_train, (long long)n_test);
+    return CF_OK;
 }
 
 cf_status cf_train(const cf_dataset *ds, const cf_config *cfg, cf_progress_fn progress, void *user,
                    cf_model **out, cf_train_report *rep, cf_error *err) {
+    return cf_train_ex(ds, cfg, NULL, progress, user, out, rep, err);
+}
+
+cf_status cf_train_ex(const cf_dataset *ds, const cf_config *cfg, const cf_train_options *opt,
+                      cf_progress_fn progress, void *user, cf_model **out, cf_train_report *rep,
+                      cf_error *err) {
     cf_train_report local;
+    cf_train_options no_opt;
     if (!rep) rep = &local;
     memset(rep, 0, sizeof *rep);
+    if (!opt) {
+        cf_train_options_default(&no_opt);
+        opt = &no_opt;
+    }
     *out = NULL;
     cf_error_clear(err);
     if (!ds) return cf_fail(err, CF_ERR_INVALID, "cf_train: dataset is NULL");
     cf_status st = cf_config_validate(cfg, err);
     if (st) return st;
+    if (opt->checkpoint_every < 0)
+        return cf_fail(err, CF_ERR_INVALID, "checkpoint_every: %d, must be >= 0", opt->checkpoint_every);
+    if ((opt->checkpoint && !*opt->checkpoint) || (opt->resume && !*opt->resume))
+        return cf_fail(err, CF_ERR_INVALID, "%s: empty path", opt->resume && !*opt->resume ? "resume" : "checkpoint");
     double t_start = cf_now();
 
     const cf_backend_ops *ops = NULL;
     if ((st = pick_backend(cfg, &ops, rep, err))) return st;
+    if ((opt->checkpoint || opt->resume) && (!ops->state_export || !ops->state_import))
+        return cf_fail(err, CF_ERR_UNSUPPORTED,
+                       "the %s backend cannot %s checkpoints yet; use --device cpu", ops->name,
+                       opt->resume ? "resume from" : "write");
 
     cf_triplets train = {0}, test = {0};
     cf_ratings R = {0};
-    cf_factors result = {0}, trial = {0};
+    cf_factors trial = {0};
+    cf_train_state S;
+    memset(&S, 0, sizeof S);
+    run_result res = {0};
+    train_ctx c = {.ops = ops, .R = &R, .test = &test, .cfg = cfg, .opt = opt, .progress = progress,
+                   .user = user, .st = &S, .rep = rep};
     if ((st = cf_dataset_part(ds, 0, &train, err))) goto done;
     if ((st = cf_dataset_part(ds, 1, &test, err))) goto done;
     if (train.n == 0) {
@@ -210,42 +306,57 @@ cf_status cf_train(const cf_dataset *ds, const cf_config *cfg, cf_progress_fn pr
     }
     int64_t n_users = cf_idmap_size(ds->users), n_items = cf_idmap_size(ds->items);
     if ((st = cf_ratings_build(&train, n_users, n_items, &R, err))) goto done;
+    int64_t n_train = train.n;
     cf_triplets_free(&train);
     cf_dataset_info info;
     cf_dataset_info_get(ds, &info);
     rep->n_train = info.n_train, rep->n_test = info.n_test, rep->test_unseen = info.test_unseen;
 
-    if ((st = cf_factors_alloc(&result, n_users, n_items, cfg->factors, cfg->bias, err))) goto done;
-    if (cfg->restarts > 1 &&
-        (st = cf_factors_alloc(&trial, n_users, n_items, cfg->factors, cfg->bias, err)))
-        goto done;
+    uint64_t data_hash = opt->checkpoint || opt->resume ? cf_checkpoint_data_hash(&R, &test, ds->users, ds->items) : 0;
+    if (opt->resume) {
+        if ((st = cf_checkpoint_load(opt->resume, &S, err))) goto done;
+        if ((st = check_resume(&c, &S, data_hash, n_train, test.n, err))) goto done;
+        c.resuming = 1;
+        rep->resumed_from = S.iter;
+    } else {
+        if ((st = cf_factors_alloc(&S.cur, n_users, n_items, cfg->factors, cfg->bias, err))) goto done;
+        S.best_score = INFINITY;
+    }
+    S.cfg = *cfg;
+    S.data_hash = data_hash;
+    S.n_train = n_train, S.n_test = test.n;
+    snprintf(S.backend, sizeof S.backend, "%s", ops->name);
+    if ((st = cf_factors_alloc(&trial, n_users, n_items, cfg->factors, cfg->bias, err))) goto done;
+
     /* Restarts: independent initializations; keep the best by test RMSE (by the
-     * objective when there is no test part). */
-    double best_score = INFINITY;
-    for (int32_t r = 0; r < cfg->restarts; r++) {
-        uint64_t seed = cfg->seed + (uint64_t)r * 0x9e3779b97f4a7c15ULL;
-        cf_factors *dst = r == 0 ? &result : &trial;
-        run_result res = {0};
-        if ((st = run_once(ops, &R, &test, cfg, seed, progress, user, dst, &res, err))) goto done;
+     * objective when there is no test part) in S.result. */
+    for (; S.restart < cfg->restarts; S.restart++) {
+        uint64_t seed = cfg->seed + (uint64_t)S.restart * 0x9e3779b97f4a7c15ULL;
+        memset(&res, 0, sizeof res);
+        if ((st = run_once(&c, seed, &trial, &res, err))) goto done;
         double score = test.n ? res.last.test_rmse : res.last.objective;
-        if (r == 0 || score < best_score) {
-            best_score = score;
-            if (r > 0) { /* swap the better run into result */
-                cf_factors tmp = result;
-                result = trial;
-                trial = tmp;
-            }
-            rep->iters = res.iters;
-            rep->train_rmse = res.last.train_rmse;
-            rep->test_rmse = res.last.test_rmse;
-            rep->objective = res.last.objective;
-            snprintf(rep->stop_reason, sizeof rep->stop_reason, "%s", res.stop);
-            snprintf(rep->device, sizeof rep->device, "%s", res.device);
+        if (!S.have_result || score < S.best_score) { /* swap the better run into S.result */
+            cf_factors tmp = S.result;
+            S.result = trial;
+            trial = tmp;
+            if (!trial.P && (st = cf_factors_alloc(&trial, n_users, n_items, cfg->factors, cfg->bias, err)))
+                goto done;
+            S.have_result = 1;
+            S.best_score = score;
+            S.result_iters = res.iters;
+            S.result_stop = res.stop;
+            S.result_last = res.last;
         }
     }
+    rep->iters = S.result_iters;
+    rep->train_rmse = S.result_last.train_rmse;
+    rep->test_rmse = S.result_last.test_rmse;
+    rep->objective = S.result_last.objective;
+    snprintf(rep->stop_reason, sizeof rep->stop_reason, "%s", cf_stop_names[S.result_stop]);
+    snprintf(rep->device, sizeof rep->device, "%s", res.device);
 
     cf_idmap *users = cf_idmap_clone(ds->users), *items = cf_idmap_clone(ds->items);
-    cf_model *m = users && items ? cf_model_wrap(&result, users, items, cfg) : NULL;
+    cf_model *m = users && items ? cf_model_wrap(&S.result, users, items, cfg) : NULL;
     if (!m) {
         cf_idmap_destroy(&users);
         cf_idmap_destroy(&items);
@@ -255,11 +366,17 @@ cf_status cf_train(const cf_dataset *ds, const cf_config *cfg, cf_progress_fn pr
     *out = m;
     rep->seconds = cf_now() - t_start;
 done:
+    if (st == CF_ERR_INTERRUPTED) { /* how far it got */
+        rep->iters = S.iter;
+        snprintf(rep->stop_reason, sizeof rep->stop_reason, "interrupted");
+        snprintf(rep->device, sizeof rep->device, "%s", res.device);
+        rep->seconds = cf_now() - t_start;
+    }
     cf_triplets_free(&train);
     cf_triplets_free(&test);
     cf_ratings_free(&R);
-    cf_factors_free(&result);
     cf_factors_free(&trial);
+    cf_train_state_free(&S);
     return st;
 }
 

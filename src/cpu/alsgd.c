@@ -23,7 +23,8 @@
  * Rows without ratings are set to zero. Rows are independent: OpenMP over rows, each
  * row computed by one thread in a fixed order (identical for any thread count). The
  * updated rows are checked for finiteness (CF_ERR_NUMERIC names the 1-based
- * iteration — the count of user half-steps — and the first bad row).
+ * iteration — the count of user half-steps — and the first bad row). That count is the
+ * solver's only state (checkpoints: cf_cpu_alsgd_state_export / _import).
  */
 #include "cpu.h"
 #include "solvers.h"
@@ -41,13 +42,33 @@ typedef struct alsgd_state {
 
 static void alsgd_state_free(void *p) { free(p); }
 
+static alsgd_state *alsgd_state_get(cf_backend *b, cf_error *err) {
+    alsgd_state *s = cf_cpu_state_get(b, alsgd_state_free);
+    if (!s && (s = cf_calloc(1, sizeof *s, err, "alsgd state"))) cf_cpu_state_set(b, s, alsgd_state_free);
+    return s;
+}
+
+cf_status cf_cpu_alsgd_state_export(cf_backend *b, cf_solver_state *out, cf_error *err) {
+    (void)err;
+    memset(out, 0, sizeof *out);
+    alsgd_state *s = cf_cpu_state_get(b, alsgd_state_free);
+    out->counter = s ? s->iteration : 0;
+    return CF_OK;
+}
+
+cf_status cf_cpu_alsgd_state_import(cf_backend *b, const cf_solver_state *in, cf_error *err) {
+    if (in->has_moments || in->counter < 0)
+        return cf_fail(err, CF_ERR_INVALID, "alsgd state: %s", in->has_moments ? "unexpected moments" : "count < 0");
+    alsgd_state *s = alsgd_state_get(b, err);
+    if (!s) return CF_ERR_NOMEM;
+    s->iteration = in->counter;
+    return CF_OK;
+}
+
 cf_status cf_cpu_alsgd_half(cf_backend *b, cf_side side, double lr, cf_error *err) {
     (void)lr; /* the per-row step h of the header comment is used instead */
-    alsgd_state *s = cf_cpu_state_get(b, alsgd_state_free);
-    if (!s) {
-        if (!(s = cf_calloc(1, sizeof *s, err, "alsgd state"))) return CF_ERR_NOMEM;
-        cf_cpu_state_set(b, s, alsgd_state_free);
-    }
+    alsgd_state *s = alsgd_state_get(b, err);
+    if (!s) return CF_ERR_NOMEM;
     if (side == CF_SIDE_USERS) s->iteration++;
 
     cf_side_view v = cf_cpu_side(b, side);

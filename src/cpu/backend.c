@@ -159,6 +159,32 @@ static cf_status cpu_evaluate(cf_backend *b, cf_eval_set which, cf_eval *out, cf
     return CF_OK;
 }
 
+/* Checkpoints: ALS and SGD keep nothing beyond the factors (their orders are drawn
+ * from (seed, stream, epoch)); the others hand over to their solver file. */
+static cf_status cpu_state_export(cf_backend *b, cf_solver_state *out, cf_error *err) {
+    switch (b->cfg.algo) {
+    case CF_ALGO_GD:
+    case CF_ALGO_MINIBATCH: return cf_cpu_gd_state_export(b, out, err);
+    case CF_ALGO_ALSGD: return cf_cpu_alsgd_state_export(b, out, err);
+    case CF_ALGO_CCD: return cf_cpu_ccd_state_export(b, out, err);
+    default: memset(out, 0, sizeof *out); return CF_OK;
+    }
+}
+
+static cf_status cpu_state_import(cf_backend *b, const cf_solver_state *in, cf_error *err) {
+    switch (b->cfg.algo) {
+    case CF_ALGO_GD:
+    case CF_ALGO_MINIBATCH: return cf_cpu_gd_state_import(b, in, err);
+    case CF_ALGO_ALSGD: return cf_cpu_alsgd_state_import(b, in, err);
+    case CF_ALGO_CCD: return cf_cpu_ccd_state_import(b, in, err);
+    default:
+        if (in->counter != 0 || in->has_moments)
+            return cf_fail(err, CF_ERR_INVALID, "cpu backend: %s keeps no solver state, the checkpoint has one",
+                           cf_algo_name(b->cfg.algo));
+        return CF_OK;
+    }
+}
+
 const cf_backend_ops cf_cpu_backend = {
     .name = "cpu",
     .open = cpu_open,
@@ -170,6 +196,8 @@ const cf_backend_ops cf_cpu_backend = {
     .evaluate = cpu_evaluate,
     .download = cpu_download,
     .upload = cpu_upload,
+    .state_export = cpu_state_export,
+    .state_import = cpu_state_import,
     .device_name = cpu_device_name,
     .close = cpu_close,
 };

@@ -22,7 +22,9 @@
  * (each coordinate touches only its own row's residuals), so OpenMP over rows gives the
  * same result as the sequential order for any thread count.
  * Rows without ratings are set to zero; after each sweep every factor is checked for
- * finiteness (CF_ERR_NUMERIC names the 1-based sweep and the first bad row).
+ * finiteness (CF_ERR_NUMERIC names the 1-based sweep and the first bad row). The sweep
+ * count is the solver's only state across sweeps (the residuals are recomputed), which
+ * is what checkpoints keep (cf_cpu_ccd_state_export / _import).
  */
 #include "cpu.h"
 #include "solvers.h"
@@ -30,6 +32,7 @@
 #include "common.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct ccd_state {
     double *res;    /* residuals of the side being updated, in its compressed order */
@@ -91,16 +94,38 @@ static void ccd_half(cf_backend *b, cf_side side, double *res) {
     }
 }
 
-cf_status cf_cpu_ccd_sweep(cf_backend *b, cf_error *err) {
+static ccd_state *ccd_state_get(cf_backend *b, cf_error *err) {
     ccd_state *s = cf_cpu_state_get(b, ccd_state_free);
-    if (!s) {
-        if (!(s = cf_calloc(1, sizeof *s, err, "ccd state"))) return CF_ERR_NOMEM;
-        if (!(s->res = cf_malloc((size_t)b->R->nnz * sizeof *s->res, err, "ccd residuals"))) {
-            free(s);
-            return CF_ERR_NOMEM;
-        }
-        cf_cpu_state_set(b, s, ccd_state_free);
+    if (s) return s;
+    if (!(s = cf_calloc(1, sizeof *s, err, "ccd state"))) return NULL;
+    if (!(s->res = cf_malloc((size_t)b->R->nnz * sizeof *s->res, err, "ccd residuals"))) {
+        free(s);
+        return NULL;
     }
+    cf_cpu_state_set(b, s, ccd_state_free);
+    return s;
+}
+
+cf_status cf_cpu_ccd_state_export(cf_backend *b, cf_solver_state *out, cf_error *err) {
+    (void)err;
+    memset(out, 0, sizeof *out);
+    ccd_state *s = cf_cpu_state_get(b, ccd_state_free);
+    out->counter = s ? s->sweeps : 0;
+    return CF_OK;
+}
+
+cf_status cf_cpu_ccd_state_import(cf_backend *b, const cf_solver_state *in, cf_error *err) {
+    if (in->has_moments || in->counter < 0)
+        return cf_fail(err, CF_ERR_INVALID, "ccd state: %s", in->has_moments ? "unexpected moments" : "count < 0");
+    ccd_state *s = ccd_state_get(b, err);
+    if (!s) return CF_ERR_NOMEM;
+    s->sweeps = in->counter;
+    return CF_OK;
+}
+
+cf_status cf_cpu_ccd_sweep(cf_backend *b, cf_error *err) {
+    ccd_state *s = ccd_state_get(b, err);
+    if (!s) return CF_ERR_NOMEM;
     s->sweeps++;
     cf_cpu_zero_empty_rows(b);
     ccd_half(b, CF_SIDE_USERS, s->res);

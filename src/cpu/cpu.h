@@ -33,6 +33,14 @@ cf_status cf_cpu_sgd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *er
 cf_status cf_cpu_gd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *err);
 cf_status cf_cpu_ccd_sweep(cf_backend *b, cf_error *err);
 
+/* Checkpoint state of the solvers that keep one (see cf_solver_state in backend.h). */
+cf_status cf_cpu_gd_state_export(cf_backend *b, cf_solver_state *out, cf_error *err);
+cf_status cf_cpu_gd_state_import(cf_backend *b, const cf_solver_state *in, cf_error *err);
+cf_status cf_cpu_alsgd_state_export(cf_backend *b, cf_solver_state *out, cf_error *err);
+cf_status cf_cpu_alsgd_state_import(cf_backend *b, const cf_solver_state *in, cf_error *err);
+cf_status cf_cpu_ccd_state_export(cf_backend *b, cf_solver_state *out, cf_error *err);
+cf_status cf_cpu_ccd_state_import(cf_backend *b, const cf_solver_state *in, cf_error *err);
+
 /* A side's view: rows of `side` (users or items), their entries in R, and the factor
  * arrays of this side (X, bx) and of the other side (Y, by). */
 typedef struct cf_side_view {

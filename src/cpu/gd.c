@@ -30,6 +30,8 @@
  * epochs (and across batches). With bias = 0 the biases stay 0.
  * Rows without ratings are set to zero (solvers.h); every factor is checked for
  * finiteness at the end of an epoch.
+ * Checkpoints: the Adam moments and step count are the only state that is not derived
+ * from the data and the config (cf_cpu_gd_state_export / _import).
  */
 #include "cpu.h"
 #include "schedule.h"
@@ -282,4 +284,41 @@ cf_status cf_cpu_gd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *err
         if ((st = take_step(b, s, lr, err))) return st;
     }
     return cf_cpu_check_finite(b, algo, "epoch", (int64_t)epoch + 1, "try a smaller --lr", err);
+}
+
+cf_status cf_cpu_gd_state_export(cf_backend *b, cf_solver_state *out, cf_error *err) {
+    memset(out, 0, sizeof *out);
+    gd_state *s = cf_cpu_state_get(b, gd_state_free);
+    if (!s) return CF_OK; /* no step taken yet */
+    out->counter = s->adam_t;
+    if (!s->m.P) return CF_OK;
+    cf_status st;
+    if ((st = cf_factors_copy(&out->m, &s->m, err)) || (st = cf_factors_copy(&out->v, &s->v, err))) {
+        cf_solver_state_free(out);
+        return st;
+    }
+    out->has_moments = 1;
+    return CF_OK;
+}
+
+cf_status cf_cpu_gd_state_import(cf_backend *b, const cf_solver_state *in, cf_error *err) {
+    if (in->counter < 0) return cf_fail(err, CF_ERR_INVALID, "gd state: step count %lld < 0", (long long)in->counter);
+    if (in->counter == 0 && !in->has_moments) return CF_OK; /* the state of a fresh start */
+    if (in->has_moments && b->cfg.optimizer != CF_OPT_ADAM)
+        return cf_fail(err, CF_ERR_INVALID, "gd state: Adam moments, but the optimizer is plain");
+    gd_state *s;
+    cf_status st = gd_state_get(b, &s, err);
+    if (st) return st;
+    s->adam_t = in->counter;
+    if (!in->has_moments) return CF_OK;
+    const cf_factors *f = &b->f;
+    if (in->m.n_users != f->n_users || in->m.n_items != f->n_items || in->m.k != f->k ||
+        in->v.n_users != f->n_users || in->v.n_items != f->n_items || in->v.k != f->k)
+        return cf_fail(err, CF_ERR_INVALID, "gd state: the Adam moments have other dimensions than the factors");
+    cf_factors_free(&s->m), cf_factors_free(&s->v);
+    if ((st = cf_factors_copy(&s->m, &in->m, err)) || (st = cf_factors_copy(&s->v, &in->v, err))) {
+        cf_factors_free(&s->m), cf_factors_free(&s->v);
+        return st;
+    }
+    return CF_OK;
 }
