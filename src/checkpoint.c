@@ -432,8 +432,18 @@ uint64_t cf_checkpoint_data_hash(const cf_ratings *R, const cf_triplets *test, c
     return cf_hash64_final(&h);
 }
 
+/* v as %g, or with all 17 digits where %g would not tell it from `other`. */
+static const char *dstr(char buf[32], double v, double other) {
+    char o[32];
+    snprintf(buf, 32, "%g", v);
+    snprintf(o, sizeof o, "%g", other);
+    if (strcmp(buf, o) == 0) snprintf(buf, 32, "%.17g", v);
+    return buf;
+}
+
 cf_status cf_checkpoint_config_check(const cf_config *saved, const cf_config *now, const char *path,
                                      cf_error *err) {
+    char b1[32], b2[32];
 #define SAME_I(f)                                                                                      \
     if (saved->f != now->f)                                                                            \
         return cf_fail(err, CF_ERR_INVALID,                                                            \
@@ -443,10 +453,10 @@ cf_status cf_checkpoint_config_check(const cf_config *saved, const cf_config *no
 #define SAME_D(f)                                                                                      \
     if (memcmp(&saved->f, &now->f, sizeof(double)) != 0)                                               \
         return cf_fail(err, CF_ERR_INVALID,                                                            \
-                       "%s: " #f " is %.17g here but %.17g in the checkpoint; a resumed training "     \
+                       "%s: " #f " is %s here but %s in the checkpoint; a resumed training "           \
                        "keeps the checkpoint's settings (only iters, threads, device, gpu_id may "     \
                        "change)",                                                                      \
-                       path, now->f, saved->f)
+                       path, dstr(b1, now->f, saved->f), dstr(b2, saved->f, now->f))
     SAME_I(algo);
     SAME_I(factors);
     SAME_D(lambda);

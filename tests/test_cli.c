@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -834,7 +835,7 @@ Test(cli, device_gpu_without_a_gpu_is_a_clear_error) {
 
 typedef struct help_case {
     const char *cmd;
-    const char *flags[32];
+    const char *flags[40];
 } help_case;
 
 Test(cli, every_help_lists_every_flag) {
@@ -842,7 +843,8 @@ Test(cli, every_help_lists_every_flag) {
         {"train", {"--test", "--test-ratio", "--format", "--skip-bad-lines", "--algo", "--factors", "--iters",
                    "--lambda", "--reg", "--no-bias", "--tol", "--device", "--gpu-id", "--seed", "--threads",
                    "--init-scale", "--lr", "--lr-schedule", "--lr-decay", "--schedule", "--blocks", "--batch",
-                   "--optimizer", "--inner", "--early-stop", "--restarts", "--model", "--json", "--quiet", NULL}},
+                   "--optimizer", "--inner", "--early-stop", "--restarts", "--model", "--json", "--quiet",
+                   "--checkpoint", "--checkpoint-every", "--resume", NULL}},
         {"eval", {"--format", "--skip-bad-lines", "--json", NULL}},
         {"predict", {"--out", NULL}},
         {"recommend", {"--user", "-n", "--exclude", "--json", NULL}},
@@ -880,6 +882,105 @@ Test(cli, every_help_lists_every_flag) {
     cr_assert_eq(r.code, 0);
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) cr_assert(strstr(r.out, cases[c].cmd), "%s", r.out);
     run_free(&r);
+}
+
+/* ------------------------------------------------------------------ Ctrl-C and resume */
+
+/* Ctrl-C during `train`: started with far more iterations than it can run, SIGINT is
+ * sent once the first progress line is out; the run must stop at an iteration
+ * boundary i with exit 130, write the checkpoint, leave no --model and no temporary
+ * file; resuming it with --iters i+2 must give the same model file, byte for byte, as
+ * an uninterrupted run of i+2 iterations. */
+Test(cli, sigint_stops_with_a_checkpoint_and_resume_matches) {
+    gen_data();
+    char *out_path = cf_test_path(dir, "int.out"), *err_path = cf_test_path(dir, "int.err");
+    const char *argv[] = {CF_CLI_PATH, "train", "data.tsv", "--device", "cpu", "--factors", "12", "--threads", "2",
+                          "--iters", "1000000", "--checkpoint", "ck.cfc", "--checkpoint-every", "0",
+                          "--model", "never.cfm", NULL};
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0 || chdir(dir) != 0) _exit(127);
+        setenv("TMPDIR", dir, 1);
+        execv(CF_CLI_PATH, (char *const *)argv);
+        _exit(127);
+    }
+    /* wait (up to 60 s) for the header and one progress line */
+    int seen = 0;
+    for (int t = 0; t < 60000 && !seen; t++) {
+        char *e = cf_test_read(err_path, NULL);
+        const char *h = e ? strstr(e, "ratings/s\n") : NULL;
+        seen = h && strchr(h + 10, '\n') != NULL;
+        free(e);
+        if (!seen) usleep(1000);
+    }
+    cr_assert(seen, "no progress line within 60 s");
+    cr_assert_eq(kill(pid, SIGINT), 0);
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    char *err = cf_test_read(err_path, NULL);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 130, "status 0x%x: %s", status, err);
+    cr_assert(strstr(err, "stopping at the end of this iteration"), "%s", err);
+    const char *m = strstr(err, "interrupted after iteration ");
+    cr_assert_not_null(m, "%s", err);
+    int stopped = atoi(m + strlen("interrupted after iteration "));
+    cr_assert(stopped >= 1 && stopped < 1000000, "%s", err);
+    cr_assert(strstr(err, "checkpoint written to ck.cfc"), "%s", err);
+    cr_assert(strstr(err, "--resume ck.cfc"), "%s", err);
+    free(err);
+    char *ck = cf_test_path(dir, "ck.cfc"), *never = cf_test_path(dir, "never.cfm");
+    cr_assert(exists(ck));
+    cr_assert(!exists(never), "--model was written on interrupt");
+    cr_assert_eq(count_entries(dir, ".tmp"), 0);
+    cf_checkpoint_info info;
+    cf_error e;
+    cr_assert_eq(cf_checkpoint_info_get(ck, &info, &e), CF_OK, "%s", e.msg);
+    cr_assert_eq(info.iter, stopped);
+    cr_assert_eq(info.config.factors, 12);
+
+    char iters[32];
+    snprintf(iters, sizeof iters, "%d", stopped + 2);
+    run_result r = cli("train", "data.tsv", "--resume", "ck.cfc", "--iters", iters, "--model", "resumed.cfm",
+                       "--json", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_eq(json_num(r.out, "iters"), stopped + 2, "%s", r.out);
+    cr_assert_eq(json_num(r.out, "resumed_from"), stopped, "%s", r.out);
+    cr_assert(strstr(r.err, "resume: ck.cfc: run 1 of 1 at iteration"), "%s", r.err);
+    run_free(&r);
+    r = cli("train", "data.tsv", "--device", "cpu", "--factors", "12", "--threads", "2", "--iters", iters,
+            "--model", "straight.cfm", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    run_free(&r);
+    size_t la, lb;
+    char *pa = cf_test_path(dir, "resumed.cfm"), *pb = cf_test_path(dir, "straight.cfm");
+    char *a = cf_test_read(pa, &la), *b = cf_test_read(pb, &lb);
+    cr_assert(a && b);
+    cr_assert(la == lb && memcmp(a, b, la) == 0, "the resumed model differs from the uninterrupted one");
+    free(a), free(b), free(pa), free(pb);
+
+    /* other data, or another λ: a clear error, exit 1 */
+    r = cli("gen", "--users", "50", "--items", "40", "--ratings", "500", "--rank", "2", "--noise", "0.5",
+            "--out", "other.tsv", NULL);
+    cr_assert_eq(r.code, 0);
+    run_free(&r);
+    r = cli("train", "other.tsv", "--resume", "ck.cfc", NULL);
+    cr_assert_eq(r.code, 1, "%s", r.err);
+    cr_assert(strstr(r.err, "ck.cfc: the checkpoint was written for other data"), "%s", r.err);
+    run_free(&r);
+    r = cli("train", "data.tsv", "--resume", "ck.cfc", "--lambda", "0.3", NULL);
+    cr_assert_eq(r.code, 1, "%s", r.err);
+    cr_assert(strstr(r.err, "lambda is 0.3 here but 0.1 in the checkpoint"), "%s", r.err);
+    run_free(&r);
+    /* a damaged checkpoint */
+    char *bad = cf_test_write(dir, "bad.cfc", "CFCKPT\r\n\x01\0\0\0", 12);
+    r = cli("train", "data.tsv", "--resume", "bad.cfc", NULL);
+    cr_assert_eq(r.code, 1, "%s", r.err);
+    cr_assert(strstr(r.err, "bad.cfc: truncated checkpoint header"), "%s", r.err);
+    run_free(&r);
+    free(bad), free(ck), free(never), free(out_path), free(err_path);
 }
 
 /* The help text of `flag`: its line "  --flag ..." and, when the left column was too

@@ -12,8 +12,9 @@
 
 #include <stdio.h>
 
-/* Exit codes. */
-enum { CLI_EXIT_OK = 0, CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2 };
+/* Exit codes. 130 = 128 + SIGINT, what shells report for a command stopped by Ctrl-C:
+ * `train` stopped at an iteration boundary by SIGINT or SIGTERM (interrupt.c). */
+enum { CLI_EXIT_OK = 0, CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2, CLI_EXIT_INTERRUPTED = 130 };
 
 /* The subcommands, in the order of `cufactor --help`: X(name, one-line summary).
  * Adding a subcommand is one line here plus its cmd_NAME.c defining
@@ -41,6 +42,12 @@ int cli_failf(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
+
+/* Installs the SIGINT / SIGTERM handlers of a training (interrupt.c) and returns the
+ * flag they set, for cf_train_options.stop; `quiet` silences the handler's notice.
+ * cli_interrupt_restore puts the previous handlers back. */
+const volatile sig_atomic_t *cli_interrupt_install(int quiet);
+void cli_interrupt_restore(void);
 
 /* Monotonic wall clock in seconds. */
 double cli_now(void);

@@ -3,6 +3,12 @@
  * seeded random fraction or a second file), train, print one line per iteration to
  * stderr and a summary (or one JSON object) to stdout, and save the model only after
  * training succeeded (cf_model_save writes atomically).
+ *
+ * Checkpoints: --checkpoint FILE [--checkpoint-every N] writes the training state every
+ * N iterations and when stopped by Ctrl-C / SIGTERM (interrupt.c: exit 130, --model is
+ * not written then); --resume FILE continues from one: the settings come from the
+ * checkpoint, and the options given on the command line override them (the library
+ * refuses any change but --iters, --threads, --device, --gpu-id).
  */
 #include "args.h"
 #include "cli.h"
@@ -20,17 +26,26 @@ int cmd_train(int argc, char **argv) {
 
     const char *model_path = NULL;
     cli_split split = {.test_file = NULL, .test_ratio = 0.1};
+    cf_train_options topt;
+    cf_train_options_default(&topt);
     int json = 0, quiet = 0;
     cli_config_opts co;
     cli_config_opts_init(&co, &cfg, &ropt);
 
-    cli_opt opts[CLI_CONFIG_MAX_OPTS + 8];
+    cli_opt opts[CLI_CONFIG_MAX_OPTS + 16];
     int n = 0;
     opts[n++] = (cli_opt){.kind = CLI_SECTION, .name = "data"};
     n += cli_split_opts(&split, opts + n);
     n += cli_config_read_opts(&co, opts + n);
     n += cli_config_train_opts(&co, opts + n, CLI_CFG_ALL, "model");
     const cli_opt out_opts[] = {
+        {.kind = CLI_SECTION, .name = "checkpoints (CPU only; Ctrl-C stops after the current iteration, exit 130)"},
+        {.name = "checkpoint", .kind = CLI_STR, .dest = &topt.checkpoint, .metavar = "FILE",
+         .help = "write the training state here (atomically) every N iterations and on Ctrl-C"},
+        {.name = "checkpoint-every", .kind = CLI_I32, .dest = &topt.checkpoint_every, .metavar = "N", .lo = 0,
+         .hi = 1000000, .help = "iterations between checkpoints (0 = only on Ctrl-C / SIGTERM)"},
+        {.name = "resume", .kind = CLI_STR, .dest = &topt.resume, .metavar = "FILE",
+         .help = "continue the training saved in FILE (its settings; --iters may change)"},
         {.kind = CLI_SECTION, .name = "output"},
         {.name = "model", .kind = CLI_STR, .dest = &model_path, .metavar = "OUT",
          .help = "save the trained model here (.cfm, written atomically)"},
@@ -59,12 +74,27 @@ int cmd_train(int argc, char **argv) {
     if (rc >= 0) return rc;
 
     if ((rc = cli_split_check(&split, &spec)) >= 0) return rc;
-    cli_config_opts_apply(&co);
     cf_error err = {0};
+    if (topt.resume) {
+        /* the checkpoint's settings, then the options given here on top of them */
+        cf_checkpoint_info ck;
+        if (cf_checkpoint_info_get(topt.resume, &ck, &err) != CF_OK) return cli_fail(&err);
+        cfg = ck.config;
+        cli_config_opts_init(&co, &cfg, &ropt);
+        if ((rc = cli_parse(&spec, argc, argv, &data)) >= 0) return rc;
+        if (!topt.checkpoint) topt.checkpoint = topt.resume; /* keep saving where it came from */
+        if (!quiet)
+            fprintf(stderr, "resume: %s: run %d of %d at iteration %d\n", topt.resume, (int)ck.restart + 1,
+                    (int)ck.config.restarts, (int)ck.iter);
+    }
+    if (cli_find(&spec, "checkpoint-every")->seen && !topt.checkpoint)
+        return cli_usage_error(&spec, "--checkpoint-every needs --checkpoint FILE (or --resume FILE)");
+    cli_config_opts_apply(&co);
     if (cf_config_validate(&cfg, &err) != CF_OK) return cli_usage_error(&spec, "%s", err.msg);
     if (cli_check_device(cfg.device) != CLI_EXIT_OK) return CLI_EXIT_ERROR;
     /* an unwritable --model fails now, not after the training */
     if (model_path && cli_check_writable(model_path, "--model") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
+    if (topt.checkpoint && cli_check_writable(topt.checkpoint, "--checkpoint") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
 
     /* ---- data */
     cf_dataset *ds = NULL;
@@ -82,7 +112,18 @@ int cmd_train(int argc, char **argv) {
     /* ---- train, then save */
     cf_train_report rep;
     memset(&rep, 0, sizeof rep);
-    if (cf_train(ds, &cfg, quiet ? NULL : cli_progress, NULL, &model, &rep, &err) != CF_OK) goto fail;
+    topt.stop = cli_interrupt_install(quiet);
+    cf_status st = cf_train_ex(ds, &cfg, &topt, quiet ? NULL : cli_progress, NULL, &model, &rep, &err);
+    cli_interrupt_restore();
+    if (st == CF_ERR_INTERRUPTED) { /* no --model: the checkpoint is the way to keep the work */
+        fprintf(stderr, "cufactor: %s\n", err.msg);
+        if (topt.checkpoint)
+            fprintf(stderr, "cufactor: continue with: cufactor train %s --resume %s (same data options)\n", data,
+                    topt.checkpoint);
+        cf_dataset_destroy(&ds);
+        return CLI_EXIT_INTERRUPTED;
+    }
+    if (st != CF_OK) goto fail;
     if (!quiet && !notice_shown && rep.notice[0]) fprintf(stderr, "notice: %s\n", rep.notice);
     if (model_path && cf_model_save(model, model_path, &err) != CF_OK) goto fail;
 
@@ -116,6 +157,9 @@ int cmd_train(int argc, char **argv) {
         json_key(o, &first, "n_test"), fprintf(o, "%lld", (long long)rep.n_test);
         json_key(o, &first, "test_unseen"), fprintf(o, "%lld", (long long)rep.test_unseen);
         json_key(o, &first, "model"), json_string(o, model_path);
+        json_key(o, &first, "checkpoint"), json_string(o, topt.checkpoint);
+        json_key(o, &first, "checkpoints_written"), fprintf(o, "%d", (int)rep.checkpoints);
+        json_key(o, &first, "resumed_from"), fprintf(o, "%d", (int)rep.resumed_from);
         fputs("}\n", o);
     } else {
         printf("algo        %s\n", cf_algo_name(cfg.algo));
@@ -133,6 +177,8 @@ int cmd_train(int argc, char **argv) {
         printf("objective   %.6e\n", rep.objective);
         printf("seconds     %.3f\n", rep.seconds);
         printf("model       %s\n", model_path ? model_path : "not saved (use --model OUT)");
+        if (topt.checkpoint)
+            printf("checkpoint  %s (%d written this run)\n", topt.checkpoint, (int)rep.checkpoints);
     }
     fflush(stdout);
     cf_model_destroy(&model);

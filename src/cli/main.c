@@ -2,7 +2,8 @@
  * main.c — the cufactor command-line program: global --help / --version and the
  * dispatch to subcommands. The subcommand list is CLI_COMMANDS in cli.h.
  *
- * Exit codes: 0 ok, 1 runtime or data error, 2 usage error.
+ * Exit codes: 0 ok, 1 runtime or data error, 2 usage error, 130 training interrupted
+ * (SIGINT / SIGTERM; see interrupt.c).
  */
 #include "cli.h"
 
@@ -33,7 +34,7 @@ static void print_help(void) {
     printf("\nglobal options:\n");
     printf("  %-10s  %s\n", "--help", "show this help (cufactor COMMAND --help: the options of COMMAND)");
     printf("  %-10s  %s\n", "--version", "show the version and whether a GPU backend is usable");
-    printf("\nexit codes: 0 ok, 1 runtime or data error, 2 usage error\n");
+    printf("\nexit codes: 0 ok, 1 runtime or data error, 2 usage error, 130 training interrupted (Ctrl-C)\n");
     printf("start with:  cufactor demo\n");
 }
 

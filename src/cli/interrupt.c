@@ -1,0 +1,47 @@
+/*
+ * interrupt.c — Ctrl-C (SIGINT) and SIGTERM during a training: the first one sets a
+ * flag that the trainer polls at every iteration boundary (cf_train_options.stop): it
+ * finishes the current iteration, writes the checkpoint if one is configured and
+ * returns CF_ERR_INTERRUPTED (exit code CLI_EXIT_INTERRUPTED). The handler is installed
+ * with SA_RESETHAND, so a second signal of the same kind takes the default action and
+ * ends the process at once (outputs are atomic: no torn file is left at any path).
+ * The library installs no handler; only the CLI does, and only around cf_train_ex.
+ */
+#include "cli.h"
+
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t quiet_flag;
+static struct sigaction old_int, old_term;
+
+static void on_signal(int sig) {
+    (void)sig;
+    stop_flag = 1;
+    if (!quiet_flag) { /* write(2) is async-signal-safe, stdio is not */
+        static const char msg[] =
+            "\ncufactor: interrupt: stopping at the end of this iteration (once more to abort at once)\n";
+        ssize_t r = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)r;
+    }
+}
+
+const volatile sig_atomic_t *cli_interrupt_install(int quiet) {
+    stop_flag = 0;
+    quiet_flag = quiet ? 1 : 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND | SA_RESTART;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    return &stop_flag;
+}
+
+void cli_interrupt_restore(void) {
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+}
