@@ -7,6 +7,11 @@
  * mini-batch — one epoch; CCD — one sweep. After each, the backend evaluates
  * L = sse + reg on the training part (DESIGN.md §1) and the RMSE of the test part.
  * Learning rate of epoch t (0-based): η_0 (const) or η_0 / (1 + β t^1.5) (invscale).
+ *
+ * Device: --device gpu takes the GPU backend or fails; --device auto takes it when a
+ * device is usable and implements the algorithm, and when its open then fails on the
+ * device (the data does not fit its free memory or --gpu-mem-limit) trains on the CPU
+ * instead, with the GPU's error in cf_train_report.notice (cf_train_falls_back).
  */
 #include "backend.h"
 #include "common.h"
@@ -36,11 +41,11 @@ static int implements(const cf_backend_ops *ops, cf_algo a) {
 }
 
 /* Chooses the backend for cfg->device; fills rep->notice when auto falls back. */
-static cf_status pick_backend(const cf_config *cfg, const cf_backend_ops **out, cf_train_report *rep,
-                              cf_error *err) {
-    const cf_backend_ops *gpu = cf_gpu_backend();
-    char why[200] = "";
-    int usable = cf_gpu_available(why, sizeof why);
+static cf_status pick_backend(const cf_gpu_seam *seam, const cf_config *cfg,
+                              const cf_backend_ops **out, cf_train_report *rep, cf_error *err) {
+    const cf_backend_ops *gpu = seam->ops;
+    const char *why = seam->why ? seam->why : "";
+    int usable = seam->usable;
     const char *algo = cf_algo_name(cfg->algo);
     if (cfg->device == CF_DEVICE_GPU) {
         if (!usable || !gpu) return cf_fail(err, CF_ERR_UNSUPPORTED, "--device gpu: %s", why);
@@ -85,7 +90,13 @@ static cf_status step(const cf_backend_ops *ops, cf_backend *b, const cf_config 
     return cf_fail(err, CF_ERR_INVALID, "algo: unknown value %d", (int)cfg->algo);
 }
 
+int cf_train_falls_back(cf_device device, cf_status open_status) {
+    return device == CF_DEVICE_AUTO &&
+           (open_status == CF_ERR_DEVICE || open_status == CF_ERR_UNSUPPORTED);
+}
+
 typedef struct run_result {
+    int open_failed;     /* the error came from the backend's open */
     cf_iter_info last;   /* metrics of the model kept */
     int32_t iters;       /* iterations run */
     const char *stop;    /* why it stopped */
@@ -113,7 +124,10 @@ static cf_status run_once(const cf_backend_ops *ops, const cf_ratings *R, const 
     if (st) return st;
     cf_factors_init_random(&init, cfg->init_scale, seed);
     init.mu = cfg->bias ? R->mean : 0.0;
-    if ((st = ops->open(R, test, cfg, &init, &b, err))) goto done;
+    if ((st = ops->open(R, test, cfg, &init, &b, err))) {
+        res->open_failed = 1;
+        goto done;
+    }
     snprintf(res->device, sizeof res->device, "%s", ops->device_name(b));
 
     double prev_obj = NAN, best_test = INFINITY;
@@ -186,6 +200,15 @@ done:
 
 cf_status cf_train(const cf_dataset *ds, const cf_config *cfg, cf_progress_fn progress, void *user,
                    cf_model **out, cf_train_report *rep, cf_error *err) {
+    char why[200] = "";
+    cf_gpu_seam seam = {cf_gpu_backend(), 0, why};
+    seam.usable = cf_gpu_available(why, sizeof why);
+    return cf_train_with(&seam, ds, cfg, progress, user, out, rep, err);
+}
+
+cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_config *cfg,
+                        cf_progress_fn progress, void *user, cf_model **out,
+                        cf_train_report *rep, cf_error *err) {
     cf_train_report local;
     if (!rep) rep = &local;
     memset(rep, 0, sizeof *rep);
@@ -197,7 +220,7 @@ cf_status cf_train(const cf_dataset *ds, const cf_config *cfg, cf_progress_fn pr
     double t_start = cf_now();
 
     const cf_backend_ops *ops = NULL;
-    if ((st = pick_backend(cfg, &ops, rep, err))) return st;
+    if ((st = pick_backend(gpu, cfg, &ops, rep, err))) return st;
 
     cf_triplets train = {0}, test = {0};
     cf_ratings R = {0};
@@ -226,7 +249,20 @@ cf_status cf_train(const cf_dataset *ds, const cf_config *cfg, cf_progress_fn pr
         uint64_t seed = cfg->seed + (uint64_t)r * 0x9e3779b97f4a7c15ULL;
         cf_factors *dst = r == 0 ? &result : &trial;
         run_result res = {0};
-        if ((st = run_once(ops, &R, &test, cfg, seed, progress, user, dst, &res, err))) goto done;
+        st = run_once(ops, &R, &test, cfg, seed, progress, user, dst, &res, err);
+        if (st && res.open_failed && ops != &cf_cpu_backend && cf_train_falls_back(cfg->device, st)) {
+            /* --device auto: the GPU cannot take this run; the CPU can */
+            char msg[CF_ERROR_MSG_MAX];
+            snprintf(msg, sizeof msg, "%s", err ? err->msg : cf_status_name(st));
+            size_t n = strlen(msg), tail = strlen("; try --device cpu");
+            if (n >= tail && strcmp(msg + n - tail, "; try --device cpu") == 0) msg[n - tail] = 0;
+            snprintf(rep->notice, sizeof rep->notice, "GPU: %s: using the CPU", msg);
+            cf_error_clear(err);
+            ops = &cf_cpu_backend;
+            memset(&res, 0, sizeof res);
+            st = run_once(ops, &R, &test, cfg, seed, progress, user, dst, &res, err);
+        }
+        if (st) goto done;
         double score = test.n ? res.last.test_rmse : res.last.objective;
         if (r == 0 || score < best_score) {
             best_score = score;

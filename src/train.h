@@ -1,7 +1,9 @@
 /*
  * train.h — the trainer's pieces that other drivers of the backend table reuse
  * (cf_verify runs two backends side by side with the trainer's own iteration), so an
- * iteration means the same thing everywhere.
+ * iteration means the same thing everywhere; and the trainer's seam for tests: cf_train
+ * with the GPU backend given explicitly, and the pure decision of the --device auto
+ * fallback.
  */
 #ifndef CF_TRAIN_H
 #define CF_TRAIN_H
@@ -15,5 +17,24 @@ int cf_backend_implements(const cf_backend_ops *ops, cf_algo a);
  * ALS+GD the user side then the item side, SGD / GD / mini-batch one epoch, CCD one sweep. */
 cf_status cf_train_step(const cf_backend_ops *ops, cf_backend *b, const cf_config *cfg, int32_t epoch,
                         cf_error *err);
+
+/* cf_train(...) is cf_train_with(&{cf_gpu_backend(), cf_gpu_available(...), why}, ...).
+ * A test passes a table of its own (e.g. one whose open fails like an out-of-memory
+ * plan) to exercise the device choice and the fallback on a machine without a GPU. */
+typedef struct cf_gpu_seam {
+    const cf_backend_ops *ops; /* NULL: no GPU backend built in */
+    int usable;                /* a device is usable */
+    const char *why;           /* why not, when !usable */
+} cf_gpu_seam;
+
+cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_config *cfg,
+                        cf_progress_fn progress, void *user, cf_model **out,
+                        cf_train_report *rep, cf_error *err);
+
+/* 1 when a GPU backend whose open failed with `open_status` is replaced by the CPU:
+ * only under CF_DEVICE_AUTO, and only for failures of the device itself (CF_ERR_DEVICE:
+ * the data does not fit the memory or the limit, an allocation or CUDA call failed;
+ * CF_ERR_UNSUPPORTED). Bad arguments, host memory and the like are not retried. */
+int cf_train_falls_back(cf_device device, cf_status open_status);
 
 #endif

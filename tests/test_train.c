@@ -4,9 +4,11 @@
 #include <math.h>
 #include <string.h>
 
+#include "common.h"
 #include "cufactor.h"
 #include "dataset.h"
 #include "model.h"
+#include "train.h"
 
 static cf_dataset *planted(uint64_t seed) {
     cf_gen_options g;
@@ -222,4 +224,97 @@ Test(train, restarts_keep_the_best_initialization) {
     cr_assert_float_eq(model_test_rmse(m, ds), best, 1e-12);
     cf_model_destroy(&m);
     cf_dataset_destroy(&ds);
+}
+
+/* ---- --device auto falls back to the CPU when the GPU backend cannot open (e.g. the
+ * data does not fit its memory or --gpu-mem-limit). A fake GPU table stands in for the
+ * device (train.h's seam), so this runs on any machine. */
+static int fake_opens;
+static cf_status fake_status;
+static cf_status fake_open(const cf_ratings *train, const cf_triplets *test, const cf_config *cfg,
+                           const cf_factors *init, cf_backend **out, cf_error *err) {
+    (void)train, (void)test, (void)cfg, (void)init;
+    fake_opens++;
+    *out = NULL;
+    return cf_fail(err, fake_status,
+                   "fake GPU: needs 123456789 bytes (data 1, work lists 2, one batch of the longest "
+                   "row 3, library reserve 4), 1048576 allowed by --gpu-mem-limit (80000000000 free "
+                   "on the device); try --device cpu");
+}
+static cf_status fake_half(cf_backend *b, cf_side s, cf_error *err) {
+    (void)b, (void)s;
+    return cf_fail(err, CF_ERR_INVALID, "never called");
+}
+static const cf_backend_ops fake_gpu = {.name = "gpu", .open = fake_open, .als_half = fake_half};
+
+Test(train, falls_back_decision) {
+    cr_assert_eq(cf_train_falls_back(CF_DEVICE_AUTO, CF_ERR_DEVICE), 1);
+    cr_assert_eq(cf_train_falls_back(CF_DEVICE_AUTO, CF_ERR_UNSUPPORTED), 1);
+    cr_assert_eq(cf_train_falls_back(CF_DEVICE_GPU, CF_ERR_DEVICE), 0);
+    cr_assert_eq(cf_train_falls_back(CF_DEVICE_CPU, CF_ERR_DEVICE), 0);
+    cr_assert_eq(cf_train_falls_back(CF_DEVICE_AUTO, CF_ERR_INVALID), 0);
+    cr_assert_eq(cf_train_falls_back(CF_DEVICE_AUTO, CF_ERR_NOMEM), 0);
+    cr_assert_eq(cf_train_falls_back(CF_DEVICE_AUTO, CF_ERR_NUMERIC), 0);
+}
+
+Test(train, auto_falls_back_to_the_cpu_when_the_gpu_cannot_open) {
+    cf_dataset *ds = planted(8);
+    cf_config c = cpu_cfg(1);
+    c.iters = 3, c.restarts = 2;
+    cf_gpu_seam seam = {&fake_gpu, 1, ""};
+    cf_model *m = NULL, *ref = NULL;
+    cf_train_report rep, rep_ref;
+    cf_error err;
+    /* the reference: the same run on the CPU */
+    cr_assert_eq(cf_train_with(&seam, ds, &c, NULL, NULL, &ref, &rep_ref, &err), CF_OK, "%s", err.msg);
+    cr_assert_str_eq(rep_ref.notice, "");
+
+    c.device = CF_DEVICE_AUTO;
+    fake_status = CF_ERR_DEVICE, fake_opens = 0;
+    cr_assert_eq(cf_train_with(&seam, ds, &c, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(fake_opens, 1, "the GPU is tried once, the restarts stay on the CPU");
+    cr_assert_eq(err.status, CF_OK, "the GPU's error is cleared: %s", err.msg);
+    cr_assert(strncmp(rep.notice, "GPU: fake GPU: needs 123456789 bytes", 36) == 0, "%s", rep.notice);
+    cr_assert(strstr(rep.notice, "1048576 allowed by --gpu-mem-limit (80000000000 free on the device): "
+                                 "using the CPU") != NULL, "%s", rep.notice);
+    cr_assert_null(strstr(rep.notice, "try --device cpu"), "%s", rep.notice);
+    cr_assert(strncmp(rep.device, "cpu", 3) == 0, "%s", rep.device);
+    cr_assert_eq(rep.iters, 3);
+    /* and it is exactly the CPU run */
+    cr_assert_eq(rep.objective, rep_ref.objective);
+    cf_eval_report e1, e2;
+    cr_assert_eq(cf_model_evaluate(m, ds, &e1, &err), CF_OK);
+    cr_assert_eq(cf_model_evaluate(ref, ds, &e2, &err), CF_OK);
+    cr_assert_eq(e1.rmse, e2.rmse);
+    cf_model_destroy(&m);
+
+    /* --device gpu: the error, no fallback */
+    c.device = CF_DEVICE_GPU, fake_opens = 0;
+    cr_assert_eq(cf_train_with(&seam, ds, &c, NULL, NULL, &m, &rep, &err), CF_ERR_DEVICE);
+    cr_assert_null(m);
+    cr_assert_eq(fake_opens, 1);
+    cr_assert(strstr(err.msg, "needs 123456789 bytes") && strstr(err.msg, "; try --device cpu"), "%s", err.msg);
+
+    /* auto, but a failure that is not the device's: reported, not retried */
+    c.device = CF_DEVICE_AUTO, fake_status = CF_ERR_INVALID, fake_opens = 0;
+    cr_assert_eq(cf_train_with(&seam, ds, &c, NULL, NULL, &m, &rep, &err), CF_ERR_INVALID);
+    cr_assert_null(m);
+    cr_assert_eq(fake_opens, 1);
+    cr_assert_str_eq(rep.notice, "");
+    cf_model_destroy(&ref);
+    cf_dataset_destroy(&ds);
+}
+
+Test(train, gpu_mem_limit_is_validated) {
+    cf_config c;
+    cf_config_default(&c);
+    cr_assert_eq(c.gpu_mem_limit, 0u, "no limit by default");
+    cf_error err;
+    c.gpu_mem_limit = CF_GPU_MEM_LIMIT_MIN - 1;
+    cr_assert_eq(cf_config_validate(&c, &err), CF_ERR_INVALID);
+    cr_assert_str_eq(err.msg, "gpu_mem_limit: 1048575 bytes, must be 0 (no limit) or at least 1048576 (1 MiB)");
+    c.gpu_mem_limit = CF_GPU_MEM_LIMIT_MIN;
+    cr_assert_eq(cf_config_validate(&c, &err), CF_OK, "%s", err.msg);
+    c.gpu_mem_limit = UINT64_MAX;
+    cr_assert_eq(cf_config_validate(&c, &err), CF_OK, "%s", err.msg);
 }
