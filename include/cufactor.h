@@ -215,7 +215,10 @@ cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err);
 /* Validates magic, version, dimensions, sizes, checksum and finiteness. */
 cf_status cf_model_load(const char *path, cf_model **out, cf_error *err);
 /* Writes P.npy (n_users×K), Q.npy (n_items×K), user_bias.npy, item_bias.npy (float64),
- * users.txt, items.txt (one ID per line, in row order) and meta.json (μ, dims). */
+ * users.txt, items.txt (one ID per line, in row order) and meta.json (μ, dims), creating
+ * `dir` if missing. All seven are written as temporaries and renamed into place only when
+ * all were written: on failure none of an earlier export's files is replaced, no
+ * temporary is left, and a directory created by the call is removed again. */
 cf_status cf_model_export_npy(const cf_model *m, const char *dir, cf_error *err);
 
 /* r̂ for external IDs. An unknown user or item is CF_ERR_NOT_FOUND. */
