@@ -103,11 +103,70 @@ typedef struct run_result {
     char device[64];
 } run_result;
 
-/* Names the first non-finite value of the backend's factors for a divergence message. */
-static cf_status diverged(const cf_backend_ops *ops, cf_backend *b, const cf_config *cfg, int32_t iter,
-                          cf_factors *scratch, cf_error *err) {
-    char where[96] = "the objective";
-    if (ops->download(b, scratch, NULL) == CF_OK) cf_factors_check_finite(scratch, where, sizeof where);
+/* " ('ID')" of row idx of map (shortened), or "" without a map. */
+static void id_of(const cf_idmap *map, uint32_t idx, char *buf, size_t len) {
+    size_t n = 0;
+    const char *id = map ? cf_idmap_name(map, idx, &n) : NULL;
+    if (!id) {
+        buf[0] = 0;
+        return;
+    }
+    snprintf(buf, len, " ('%.*s%s')", (int)(n > 40 ? 40 : n), id, n > 40 ? "..." : "");
+}
+
+int cf_objective_nonfinite_term(const cf_ratings *R, const cf_triplets *test, const cf_factors *f,
+                                const cf_config *cfg, const cf_idmap *users, const cf_idmap *items,
+                                char *buf, size_t len) {
+    char a[64], b[64];
+    /* Σ (r − r̂)² over the training ratings, row by row */
+    for (int64_t u = 0; u < R->n_users; u++)
+        for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++) {
+            uint32_t i = R->row_col[e];
+            double pred = cf_predict(f, (uint32_t)u, i), d = (double)R->row_val[e] - pred;
+            if (isfinite(d * d)) continue;
+            id_of(users, (uint32_t)u, a, sizeof a), id_of(items, i, b, sizeof b);
+            return snprintf(buf, len, "(r - r^)^2 of user row %lld%s and item row %u%s (r = %g, r^ = %g)",
+                            (long long)u, a, i, b, (double)R->row_val[e], pred), 1;
+        }
+    /* λ_row w_row (‖x_row‖² + b_row²) of each side */
+    for (int sd = 0; sd < 2; sd++) {
+        int64_t n = sd ? R->n_items : R->n_users;
+        const int64_t *ptr = sd ? R->col_ptr : R->row_ptr;
+        const double *F = sd ? f->Q : f->P, *bias = sd ? f->bi : f->bu;
+        for (int64_t r = 0; r < n; r++) {
+            double sq = f->bias ? bias[r] * bias[r] : 0.0;
+            for (int32_t k = 0; k < f->k; k++) sq += F[r * f->k + k] * F[r * f->k + k];
+            double term = cf_reg_lambda(cfg->reg, cfg->lambda, ptr[r + 1] - ptr[r], R->nnz) * sq;
+            if (isfinite(term)) continue;
+            id_of(sd ? items : users, (uint32_t)r, a, sizeof a);
+            return snprintf(buf, len, "the regularization of %s row %lld%s (squared norm %g)",
+                            sd ? "item" : "user", (long long)r, a, sq), 1;
+        }
+    }
+    /* the test RMSE */
+    for (int64_t j = 0; test && j < test->n; j++) {
+        double pred = cf_predict(f, test->u[j], test->i[j]), d = (double)test->r[j] - pred;
+        if (isfinite(d * d)) continue;
+        id_of(users, test->u[j], a, sizeof a), id_of(items, test->i[j], b, sizeof b);
+        return snprintf(buf, len, "the test error of user row %u%s and item row %u%s (r = %g, r^ = %g)",
+                        test->u[j], a, test->i[j], b, (double)test->r[j], pred), 1;
+    }
+    return 0;
+}
+
+/* Names the first non-finite value of the backend's factors for a divergence message;
+ * when every factor is finite (the objective overflowed first), the first term of the
+ * objective that is not. */
+static cf_status diverged(const cf_backend_ops *ops, cf_backend *b, const cf_ratings *R,
+                          const cf_triplets *test, const cf_config *cfg, const cf_idmap *users,
+                          const cf_idmap *items, int32_t iter, cf_factors *scratch, cf_error *err) {
+    char where[256] = "the objective";
+    if (ops->download(b, scratch, NULL) == CF_OK &&
+        !cf_factors_check_finite(scratch, where, sizeof where)) {
+        char term[200];
+        if (cf_objective_nonfinite_term(R, test, scratch, cfg, users, items, term, sizeof term))
+            snprintf(where, sizeof where, "the objective: %s", term);
+    }
     return cf_fail(err, CF_ERR_NUMERIC,
                    "%s diverged at iteration %d: non-finite value in %s; try a smaller --lr or a larger --lambda",
                    cf_algo_name(cfg->algo), iter, where);
@@ -116,8 +175,9 @@ static cf_status diverged(const cf_backend_ops *ops, cf_backend *b, const cf_con
 /* One training run from the initialization of `seed`; leaves the kept model in *out
  * (allocated by the caller with the data's dimensions). */
 static cf_status run_once(const cf_backend_ops *ops, const cf_ratings *R, const cf_triplets *test,
-                          const cf_config *cfg, uint64_t seed, cf_progress_fn progress, void *user,
-                          cf_factors *out, run_result *res, cf_error *err) {
+                          const cf_config *cfg, const cf_idmap *users, const cf_idmap *items,
+                          uint64_t seed, cf_progress_fn progress, void *user, cf_factors *out,
+                          run_result *res, cf_error *err) {
     cf_factors init = {0}, best = {0};
     cf_backend *b = NULL;
     cf_status st = cf_factors_alloc(&init, R->n_users, R->n_items, cfg->factors, cfg->bias, err);
@@ -150,7 +210,7 @@ static cf_status run_once(const cf_backend_ops *ops, const cf_ratings *R, const 
             .ratings_per_sec = secs > 0 ? (double)R->nnz / secs : 0,
         };
         if (!isfinite(info.objective) || (te.n && !isfinite(info.test_rmse))) {
-            st = diverged(ops, b, cfg, it + 1, out, err);
+            st = diverged(ops, b, R, test, cfg, users, items, it + 1, out, err);
             goto done;
         }
         res->iters = it + 1;
@@ -249,7 +309,7 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
         uint64_t seed = cfg->seed + (uint64_t)r * 0x9e3779b97f4a7c15ULL;
         cf_factors *dst = r == 0 ? &result : &trial;
         run_result res = {0};
-        st = run_once(ops, &R, &test, cfg, seed, progress, user, dst, &res, err);
+        st = run_once(ops, &R, &test, cfg, ds->users, ds->items, seed, progress, user, dst, &res, err);
         if (st && res.open_failed && ops != &cf_cpu_backend && cf_train_falls_back(cfg->device, st)) {
             /* --device auto: the GPU cannot take this run; the CPU can */
             char msg[CF_ERROR_MSG_MAX];
@@ -260,7 +320,7 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
             cf_error_clear(err);
             ops = &cf_cpu_backend;
             memset(&res, 0, sizeof res);
-            st = run_once(ops, &R, &test, cfg, seed, progress, user, dst, &res, err);
+            st = run_once(ops, &R, &test, cfg, ds->users, ds->items, seed, progress, user, dst, &res, err);
         }
         if (st) goto done;
         double score = test.n ? res.last.test_rmse : res.last.objective;

@@ -9,6 +9,7 @@
 #define CF_TRAIN_H
 
 #include "backend.h"
+#include "idmap.h"
 
 /* 1 when `ops` implements algorithm `a`. */
 int cf_backend_implements(const cf_backend_ops *ops, cf_algo a);
@@ -36,5 +37,13 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
  * the data does not fit the memory or the limit, an allocation or CUDA call failed;
  * CF_ERR_UNSUPPORTED). Bad arguments, host memory and the like are not retried. */
 int cf_train_falls_back(cf_device device, cf_status open_status);
+
+/* For a divergence message when every factor is finite but L (or the test RMSE) is not:
+ * names the first term that is not finite — (r − r̂)² of a training rating, λ_r w_r(‖x_r‖²
+ * + b_r²) of a row, or the error of a test rating — by row and, with the maps, by ID into
+ * buf; returns 1, or 0 when every term is finite. users/items may be NULL. */
+int cf_objective_nonfinite_term(const cf_ratings *R, const cf_triplets *test, const cf_factors *f,
+                                const cf_config *cfg, const cf_idmap *users, const cf_idmap *items,
+                                char *buf, size_t len);
 
 #endif

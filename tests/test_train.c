@@ -2,12 +2,15 @@
  * cf_train, determinism across thread counts, stopping rules, device selection. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common.h"
 #include "cufactor.h"
 #include "dataset.h"
+#include "factors.h"
 #include "model.h"
+#include "ratings.h"
 #include "train.h"
 
 static cf_dataset *planted(uint64_t seed) {
@@ -317,4 +320,71 @@ Test(train, gpu_mem_limit_is_validated) {
     cr_assert_eq(cf_config_validate(&c, &err), CF_OK, "%s", err.msg);
     c.gpu_mem_limit = UINT64_MAX;
     cr_assert_eq(cf_config_validate(&c, &err), CF_OK, "%s", err.msg);
+}
+
+/* ---- non-finite values: the divergence message names the iteration and the row. */
+
+static int count_iters(const cf_iter_info *info, void *user) {
+    *(int *)user = info->iter;
+    return 0;
+}
+
+/* Full-batch GD with η = 0.5 grows the factors by orders of magnitude per step: the sum
+ * of squares overflows (iteration 5 or 6 here) while every factor is still finite, so the
+ * message names the first overflowing term of the objective rather than a factor. */
+Test(train, objective_overflow_names_the_term_and_iteration) {
+    cf_dataset *ds = planted(9);
+    cf_config c = cpu_cfg(1);
+    c.algo = CF_ALGO_GD, c.lr = 0.5, c.iters = 200;
+    int last_ok = 0;
+    cf_model *m = NULL;
+    cf_error err;
+    cr_assert_eq(cf_train(ds, &c, count_iters, &last_ok, &m, NULL, &err), CF_ERR_NUMERIC, "%s", err.msg);
+    cr_assert_null(m);
+    char want[64];
+    snprintf(want, sizeof want, "gd diverged at iteration %d: ", last_ok + 1);
+    cr_assert(strstr(err.msg, want) == err.msg, "expected '%s': %s", want, err.msg);
+    cr_assert(strstr(err.msg, "non-finite value in the objective: (r - r^)^2 of user row ") != NULL, "%s", err.msg);
+    cr_assert(strstr(err.msg, "and item row ") != NULL, "%s", err.msg);
+    cf_dataset_destroy(&ds);
+}
+
+/* The term finder on hand-made data: 3 users × 3 items, ratings (0,0), (0,1), (1,0);
+ * user 2 and item 2 have none. */
+Test(train, nonfinite_term_finder) {
+    cf_triplets t = {0};
+    uint32_t tu[] = {0, 0, 1}, ti[] = {0, 1, 0};
+    float tr[] = {1, 2, 3};
+    t.u = tu, t.i = ti, t.r = tr, t.n = t.cap = 3;
+    cf_ratings R;
+    cf_factors f;
+    cf_error err;
+    cr_assert_eq(cf_ratings_build(&t, 3, 3, &R, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_factors_alloc(&f, 3, 3, 2, 1, &err), CF_OK);
+    cf_config c;
+    cf_config_default(&c);
+    c.reg = CF_REG_PLAIN, c.lambda = 0.5;
+    for (int j = 0; j < 6; j++) f.P[j] = 1.0, f.Q[j] = 1.0;
+    char buf[200];
+    cr_assert_eq(cf_objective_nonfinite_term(&R, NULL, &f, &c, NULL, NULL, buf, sizeof buf), 0);
+    /* user 1's prediction overflows: 1e200·1 + 1e200·1 = 2e200, squared inf */
+    f.P[2] = f.P[3] = 1e200;
+    cr_assert_eq(cf_objective_nonfinite_term(&R, NULL, &f, &c, NULL, NULL, buf, sizeof buf), 1);
+    cr_assert_str_eq(buf, "(r - r^)^2 of user row 1 and item row 0 (r = 3, r^ = 2e+200)");
+    /* item 2 has no rating: only its regularization term can overflow */
+    f.P[2] = f.P[3] = 1.0;
+    f.Q[4] = 1e160;
+    cr_assert_eq(cf_objective_nonfinite_term(&R, NULL, &f, &c, NULL, NULL, buf, sizeof buf), 1);
+    cr_assert_str_eq(buf, "the regularization of item row 2 (squared norm inf)");
+    /* norms of 2e200 are finite, their product in a test prediction is not */
+    f.Q[4] = f.Q[5] = 1e100, f.P[4] = f.P[5] = 1e100;
+    cr_assert_eq(cf_objective_nonfinite_term(&R, NULL, &f, &c, NULL, NULL, buf, sizeof buf), 0);
+    cf_triplets te = t;
+    uint32_t eu[] = {2}, ei[] = {2};
+    float er[] = {4};
+    te.u = eu, te.i = ei, te.r = er, te.n = te.cap = 1;
+    cr_assert_eq(cf_objective_nonfinite_term(&R, &te, &f, &c, NULL, NULL, buf, sizeof buf), 1);
+    cr_assert_str_eq(buf, "the test error of user row 2 and item row 2 (r = 4, r^ = 2e+200)");
+    cf_factors_free(&f);
+    cf_ratings_free(&R);
 }
