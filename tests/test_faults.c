@@ -428,3 +428,36 @@ Test(faults, kill_during_save_leaves_old_or_new_model, .timeout = 300) {
     cf_model_destroy(&B);
     free(path);
 }
+
+/* ------------------------------------------------------------------ --gpu-mem-limit */
+
+Test(faults, gpu_mem_limit_option_reads_byte_counts) {
+    make_data_and_model();
+    static const struct {
+        const char *v;
+        int code;
+        const char *msg;
+    } cases[] = {
+        {"1000", 2, "'1000' is 1000 bytes: must be 0 (no limit) or at least 1048576"},
+        {"1023K", 2, "'1023K' is 1047552 bytes"},
+        {"2X", 2, "'2X' is not a byte count"},
+        {"-5M", 2, "'-5M' is not a byte count"},
+        {"M", 2, "'M' is not a byte count"},
+        {"16777216T", 2, "'16777216T' is not a byte count"}, /* 2^64 */
+        {"99999999999999999999", 2, "is not a byte count"},
+        {"1M", 0, NULL},
+        {"1024KiB", 0, NULL},
+        {"512M", 0, NULL},
+        {"2G", 0, NULL},
+        {"0", 0, NULL},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        run_result r = cli(0, NULL, "train", "r.tsv", "--factors", "2", "--iters", "1", "--gpu-mem-limit",
+                           cases[k].v, NULL);
+        cr_assert_eq(r.code, cases[k].code, "%s: exit %d: %s", cases[k].v, r.code, r.err);
+        if (cases[k].msg)
+            cr_assert(strstr(r.err, "--gpu-mem-limit: ") && strstr(r.err, cases[k].msg), "%s: %s", cases[k].v,
+                      r.err);
+        run_free(&r);
+    }
+}

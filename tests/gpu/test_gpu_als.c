@@ -884,6 +884,32 @@ Test(gpu_als, mem_limit_too_small_says_needed_and_limit) {
     fixture_free(&fx);
 }
 
+/* More than 2^31 ratings on one side (host code: only the offsets exist): rows of 1.5·10^9,
+ * 2^31 − 1 and 10 entries, 3.6·10^9 in all. Every batch keeps ≤ INT32_MAX entries (the
+ * 32-bit cuSPARSE offsets) and its 64-bit entry range matches the offsets. */
+Test(gpu_als, planner_offsets_beyond_2_31) {
+    static int64_t ptr[4] = {0, 1500000000LL, 1500000000LL + INT32_MAX, 1500000000LL + INT32_MAX + 10};
+    static int64_t other[2] = {0, 0};
+    cf_backend *b = calloc(1, sizeof *b);
+    cr_assert(b);
+    b->cfg = config_of(1, 0, CF_REG_PLAIN, 0.05);
+    b->k = 1, b->bias = 0, b->d = 1, b->ld = 4, b->nnz = ptr[3];
+    snprintf(b->name, sizeof b->name, "test device");
+    b->side[0] = (cf_gpu_side){.name = "user", .n_rows = 3, .nnz = ptr[3], .h_ptr = ptr};
+    b->side[1] = (cf_gpu_side){.name = "item", .n_rows = 1, .nnz = 0, .h_ptr = other};
+    cf_error err = {0};
+    cr_assert_eq(cf_gpu_plan(b, (size_t)1 << 40, (size_t)1 << 20, &err), CF_OK, "%s", err.msg);
+    const cf_gpu_side *S = &b->side[0];
+    cr_assert_eq(S->n_batches, 3, "no two rows fit 2^31 − 1 entries: one batch each, not %d", S->n_batches);
+    for (int k = 0; k < S->n_batches; k++) {
+        cr_assert_leq(S->batches[k].e1 - S->batches[k].e0, INT32_MAX);
+        cr_assert_eq(S->batches[k].e0, ptr[S->batches[k].r0]);
+        cr_assert_eq(S->batches[k].e1, ptr[S->batches[k].r1]);
+    }
+    cr_assert_eq(S->batches[S->n_batches - 1].e1, 3647483657LL);
+    plan_backend_free(b);
+}
+
 /* On a device: cf_train with --gpu-mem-limit too small fails under --device gpu and falls
  * back to the CPU under --device auto; a workable limit trains on the GPU in batches. */
 Test(gpu_als, mem_limit_through_the_trainer) {
