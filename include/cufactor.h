@@ -89,6 +89,10 @@ typedef struct cf_config {
     double init_scale;     /* initial factors ~ N(0, init_scale²/K), default 0.1 */
     cf_device device;      /* default CF_DEVICE_AUTO */
     int32_t gpu_id;        /* default 0 */
+    /* Device memory the GPU backend may plan with, in bytes: it uses min(free, limit),
+     * cutting the ALS batches smaller; 0 = no limit (default). Not stored in the model
+     * file (a property of the run, like threads). */
+    uint64_t gpu_mem_limit;
     /* gradient-based solvers */
     double lr;             /* η_0, default 0.01 */
     cf_lr_schedule lr_schedule; /* default CF_LR_CONST */
@@ -101,6 +105,9 @@ typedef struct cf_config {
     int32_t early_stop;    /* patience P on the test split, 0 disables (default 0) */
     int32_t restarts;      /* random initializations, keep best (default 1) */
 } cf_config;
+
+/* Smallest non-zero cf_config.gpu_mem_limit accepted. */
+#define CF_GPU_MEM_LIMIT_MIN ((uint64_t)1 << 20)
 
 /* Fills `cfg` with the documented defaults. */
 void cf_config_default(cf_config *cfg);
@@ -209,7 +216,10 @@ cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err);
 /* Validates magic, version, dimensions, sizes, checksum and finiteness. */
 cf_status cf_model_load(const char *path, cf_model **out, cf_error *err);
 /* Writes P.npy (n_users×K), Q.npy (n_items×K), user_bias.npy, item_bias.npy (float64),
- * users.txt, items.txt (one ID per line, in row order) and meta.json (μ, dims). */
+ * users.txt, items.txt (one ID per line, in row order) and meta.json (μ, dims), creating
+ * `dir` if missing. All seven are written as temporaries and renamed into place only when
+ * all were written: on failure none of an earlier export's files is replaced, no
+ * temporary is left, and a directory created by the call is removed again. */
 cf_status cf_model_export_npy(const cf_model *m, const char *dir, cf_error *err);
 
 /* r̂ for external IDs. An unknown user or item is CF_ERR_NOT_FOUND. */
@@ -256,7 +266,9 @@ typedef struct cf_train_report {
     double seconds;         /* wall time of the whole training, upload/download included */
     int64_t n_train, n_test, test_unseen;
     char device[64];        /* "cpu" or the GPU name */
-    char notice[256];       /* e.g. "no usable GPU: using the CPU"; empty if none */
+    /* e.g. "no usable GPU: using the CPU", or, when the GPU backend could not open
+     * under --device auto (out of memory), "GPU: <its error>: using the CPU"; empty if none */
+    char notice[CF_ERROR_MSG_MAX + 64];
     char stop_reason[64];   /* "iters", "tol", "early-stop", "callback", "interrupted" */
     int32_t resumed_from;   /* iterations of the run in progress done before --resume (0: fresh) */
     int32_t checkpoints;    /* checkpoint files written by this call */

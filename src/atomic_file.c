@@ -113,19 +113,36 @@ static void sync_parent_dir(const char *path) {
     free(dir);
 }
 
-cf_status cf_afile_commit(cf_afile *f, cf_error *err) {
+cf_status cf_afile_finish(cf_afile *f, cf_error *err) {
     afile_flush(f);
     if (!f->err_no && fsync(f->fd) != 0) f->err_no = errno, f->what = "fsync";
     if (close(f->fd) != 0 && !f->err_no) f->err_no = errno, f->what = "close";
     f->fd = -1;
-    if (!f->err_no && rename(f->tmp, f->path) != 0) f->err_no = errno, f->what = "rename";
+    free(f->buf);
+    f->buf = NULL;
+    f->cap = f->len = 0;
     if (f->err_no) {
         cf_status st = cf_fail(err, CF_ERR_IO, "%s: %s failed: %s", f->path, f->what,
                                strerror(f->err_no));
         cf_afile_abort(f);
         return st;
     }
+    return CF_OK;
+}
+
+cf_status cf_afile_publish(cf_afile *f, cf_error *err) {
+    if (rename(f->tmp, f->path) != 0) {
+        int e = errno;
+        cf_status st = cf_fail(err, CF_ERR_IO, "%s: rename failed: %s", f->path, strerror(e));
+        cf_afile_abort(f);
+        return st;
+    }
     sync_parent_dir(f->path);
     afile_free(f);
     return CF_OK;
+}
+
+cf_status cf_afile_commit(cf_afile *f, cf_error *err) {
+    cf_status st = cf_afile_finish(f, err);
+    return st ? st : cf_afile_publish(f, err);
 }

@@ -54,6 +54,14 @@ static inline void cf_afile_advance(cf_afile *f, size_t used) { f->len += used; 
  * (then the temporary file is removed). */
 cf_status cf_afile_commit(cf_afile *f, cf_error *err);
 
+/* The two halves of commit, for writers of several files that must appear together:
+ * finish flushes, fsyncs and closes the temporary file (on failure it is removed and *f
+ * freed); publish renames it over the path and frees *f (on failure the temporary is
+ * removed). Write every file and finish each, then publish them all: a failure while
+ * writing (disk full) then replaces none of the old files. */
+cf_status cf_afile_finish(cf_afile *f, cf_error *err);
+cf_status cf_afile_publish(cf_afile *f, cf_error *err);
+
 /* Gives up: closes and removes the temporary file, frees *f. Accepts a closed *f. */
 void cf_afile_abort(cf_afile *f);
 

@@ -18,6 +18,7 @@ void cf_config_default(cf_config *c) {
     c->init_scale = 0.1;
     c->device = CF_DEVICE_AUTO;
     c->gpu_id = 0;
+    c->gpu_mem_limit = 0;
     c->lr = 0.01;
     c->lr_schedule = CF_LR_CONST;
     c->lr_decay = 0.1;
@@ -45,6 +46,9 @@ cf_status cf_config_validate(const cf_config *c, cf_error *err) {
     if (!isfinite(c->init_scale) || c->init_scale <= 0) BAD("init_scale: %g, must be > 0", c->init_scale);
     if ((unsigned)c->device > CF_DEVICE_GPU) BAD("device: unknown value %d", (int)c->device);
     if (c->gpu_id < 0) BAD("gpu_id: %d, must be >= 0", c->gpu_id);
+    if (c->gpu_mem_limit != 0 && c->gpu_mem_limit < CF_GPU_MEM_LIMIT_MIN)
+        BAD("gpu_mem_limit: %llu bytes, must be 0 (no limit) or at least %llu (1 MiB)",
+            (unsigned long long)c->gpu_mem_limit, (unsigned long long)CF_GPU_MEM_LIMIT_MIN);
     if (!isfinite(c->lr) || c->lr <= 0) BAD("lr: %g, must be a finite value > 0", c->lr);
     if ((unsigned)c->lr_schedule > CF_LR_INVSCALE) BAD("lr_schedule: unknown value %d", (int)c->lr_schedule);
     if (!isfinite(c->lr_decay) || c->lr_decay < 0) BAD("lr_decay: %g, must be a finite value >= 0", c->lr_decay);

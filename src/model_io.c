@@ -485,8 +485,8 @@ static char *join(const char *dir, const char *name, cf_error *err) {
 }
 
 /* A float64 array (cols = 0: 1-D of `rows`) as dir/name in NPY 1.0. */
-static cf_status write_npy(const char *dir, const char *name, const double *data, int64_t rows,
-                           int32_t cols, cf_error *err) {
+static cf_status write_npy(cf_afile *f, const char *dir, const char *name, const double *data,
+                           int64_t rows, int32_t cols, cf_error *err) {
     char dict[160];
     int dl = cols ? snprintf(dict, sizeof dict,
                              "{'descr': '<f8', 'fortran_order': False, 'shape': (%lld, %d), }",
@@ -504,33 +504,48 @@ static cf_status write_npy(const char *dir, const char *name, const double *data
 
     char *path = join(dir, name, err);
     if (!path) return CF_ERR_NOMEM;
-    cf_afile f;
-    cf_status st = cf_afile_open(&f, path, 0, err);
+    cf_status st = cf_afile_open(f, path, 0, err);
     free(path);
     if (st) return st;
-    cf_afile_write(&f, pre, 10);
-    cf_afile_write(&f, dict, (size_t)dl);
-    for (size_t k = total; k < padded; k++) cf_afile_write(&f, " ", 1);
-    cf_afile_write(&f, "\n", 1);
-    cf_afile_write(&f, data, (size_t)rows * (size_t)(cols ? cols : 1) * sizeof(double));
-    return cf_afile_commit(&f, err);
+    cf_afile_write(f, pre, 10);
+    cf_afile_write(f, dict, (size_t)dl);
+    for (size_t k = total; k < padded; k++) cf_afile_write(f, " ", 1);
+    cf_afile_write(f, "\n", 1);
+    cf_afile_write(f, data, (size_t)rows * (size_t)(cols ? cols : 1) * sizeof(double));
+    return cf_afile_finish(f, err);
 }
 
-static cf_status write_ids_txt(const char *dir, const char *name, const cf_idmap *map, cf_error *err) {
+static cf_status write_ids_txt(cf_afile *f, const char *dir, const char *name, const cf_idmap *map,
+                               cf_error *err) {
     char *path = join(dir, name, err);
     if (!path) return CF_ERR_NOMEM;
-    cf_afile f;
-    cf_status st = cf_afile_open(&f, path, 0, err);
+    cf_status st = cf_afile_open(f, path, 0, err);
     free(path);
     if (st) return st;
     int64_t n = cf_idmap_size(map);
     for (int64_t k = 0; k < n; k++) {
         size_t len;
         const char *id = cf_idmap_name(map, (uint32_t)k, &len);
-        cf_afile_write(&f, id, len);
-        cf_afile_write(&f, "\n", 1);
+        cf_afile_write(f, id, len);
+        cf_afile_write(f, "\n", 1);
     }
-    return cf_afile_commit(&f, err);
+    return cf_afile_finish(f, err);
+}
+
+static cf_status write_meta(cf_afile *f, const char *dir, const cf_factors *fa, cf_error *err) {
+    char json[256];
+    int jl = snprintf(json, sizeof json,
+                      "{\"mu\": %.17g, \"n_users\": %lld, \"n_items\": %lld, \"factors\": %d, "
+                      "\"bias\": %s}\n",
+                      fa->mu, (long long)fa->n_users, (long long)fa->n_items, (int)fa->k,
+                      fa->bias ? "true" : "false");
+    char *path = join(dir, "meta.json", err);
+    if (!path) return CF_ERR_NOMEM;
+    cf_status st = cf_afile_open(f, path, 0, err);
+    free(path);
+    if (st) return st;
+    cf_afile_write(f, json, (size_t)jl);
+    return cf_afile_finish(f, err);
 }
 
 cf_status cf_model_export_npy(const cf_model *m, const char *dir, cf_error *err) {
@@ -541,7 +556,8 @@ cf_status cf_model_export_npy(const cf_model *m, const char *dir, cf_error *err)
     char where[96];
     if (cf_factors_check_finite(f, where, sizeof where))
         return cf_fail(err, CF_ERR_NUMERIC, "%s: not exported: non-finite value in %s", dir, where);
-    if (mkdir(dir, 0755) != 0) {
+    int created = mkdir(dir, 0777) == 0;
+    if (!created) {
         int e = errno;
         struct stat sb;
         if (e != EEXIST)
@@ -549,28 +565,31 @@ cf_status cf_model_export_npy(const cf_model *m, const char *dir, cf_error *err)
         if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
             return cf_fail(err, CF_ERR_IO, "%s: exists and is not a directory", dir);
     }
-    cf_status st;
-    if ((st = write_npy(dir, "P.npy", f->P, f->n_users, f->k, err))) return st;
-    if ((st = write_npy(dir, "Q.npy", f->Q, f->n_items, f->k, err))) return st;
-    if ((st = write_npy(dir, "user_bias.npy", f->bu, f->n_users, 0, err))) return st;
-    if ((st = write_npy(dir, "item_bias.npy", f->bi, f->n_items, 0, err))) return st;
-    if ((st = write_ids_txt(dir, "users.txt", m->users, err))) return st;
-    if ((st = write_ids_txt(dir, "items.txt", m->items, err))) return st;
-
-    char json[256];
-    int jl = snprintf(json, sizeof json,
-                      "{\"mu\": %.17g, \"n_users\": %lld, \"n_items\": %lld, \"factors\": %d, "
-                      "\"bias\": %s}\n",
-                      f->mu, (long long)f->n_users, (long long)f->n_items, (int)f->k,
-                      f->bias ? "true" : "false");
-    char *path = join(dir, "meta.json", err);
-    if (!path) return CF_ERR_NOMEM;
-    cf_afile af;
-    st = cf_afile_open(&af, path, 0, err);
-    free(path);
-    if (st) return st;
-    cf_afile_write(&af, json, (size_t)jl);
-    return cf_afile_commit(&af, err);
+    /* All seven files are written and synced as temporaries first and renamed into place
+     * only then: a failure while writing (disk full) replaces none of an earlier export's
+     * files and leaves no temporary behind. */
+    enum { N_FILES = 7 };
+    cf_afile af[N_FILES];
+    int n = 0;
+    cf_status st = CF_OK;
+    for (; n < N_FILES && !st; n++) {
+        switch (n) {
+        case 0: st = write_npy(&af[n], dir, "P.npy", f->P, f->n_users, f->k, err); break;
+        case 1: st = write_npy(&af[n], dir, "Q.npy", f->Q, f->n_items, f->k, err); break;
+        case 2: st = write_npy(&af[n], dir, "user_bias.npy", f->bu, f->n_users, 0, err); break;
+        case 3: st = write_npy(&af[n], dir, "item_bias.npy", f->bi, f->n_items, 0, err); break;
+        case 4: st = write_ids_txt(&af[n], dir, "users.txt", m->users, err); break;
+        case 5: st = write_ids_txt(&af[n], dir, "items.txt", m->items, err); break;
+        default: st = write_meta(&af[n], dir, f, err); break;
+        }
+    }
+    if (st) n--; /* the failed one cleaned up after itself */
+    for (int k = 0; k < n; k++) {
+        if (!st) st = cf_afile_publish(&af[k], err);
+        else cf_afile_abort(&af[k]);
+    }
+    if (st && created) rmdir(dir); /* only removes it when empty */
+    return st;
 }
 
 /* ---------------------------------------------------------------- shared with checkpoint.c */

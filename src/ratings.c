@@ -13,12 +13,16 @@ void cf_ratings_free(cf_ratings *r) {
     memset(r, 0, sizeof *r);
 }
 
+void cf_ratings_offsets(int64_t *ptr, int64_t n) {
+    for (int64_t c = 0; c < n; c++) ptr[c + 1] += ptr[c];
+}
+
 /* One compressed layout: entries grouped by key[] (stable), carrying other[] and val[]. */
 static void compress(const uint32_t *key, const uint32_t *other, const float *val, int64_t nnz,
                      int64_t nkeys, int64_t *ptr, uint32_t *out_other, float *out_val) {
     memset(ptr, 0, (size_t)(nkeys + 1) * sizeof *ptr);
     for (int64_t k = 0; k < nnz; k++) ptr[key[k] + 1]++;
-    for (int64_t c = 0; c < nkeys; c++) ptr[c + 1] += ptr[c];
+    cf_ratings_offsets(ptr, nkeys);
     /* ptr[c] is used as the write cursor of group c, then shifted back */
     for (int64_t k = 0; k < nnz; k++) {
         int64_t dst = ptr[key[k]]++;

@@ -31,4 +31,9 @@ cf_status cf_ratings_build(const cf_triplets *t, int64_t n_users, int64_t n_item
                            cf_ratings *out, cf_error *err);
 void cf_ratings_free(cf_ratings *r);
 
+/* The offsets step of the build: ptr[0..n] holds 0 and the n group counts (ptr[c + 1] =
+ * entries of group c) and becomes the 64-bit offsets in place (ptr[c + 1] = Σ_{≤c} counts).
+ * Separate so that > 2^31 ratings can be tested from counts alone. */
+void cf_ratings_offsets(int64_t *ptr, int64_t n);
+
 #endif

@@ -7,6 +7,11 @@
  * mini-batch — one epoch; CCD — one sweep. After each, the backend evaluates
  * L = sse + reg on the training part (DESIGN.md §1) and the RMSE of the test part.
  * Learning rate of epoch t (0-based): η_0 (const) or η_0 / (1 + β t^1.5) (invscale).
+ *
+ * Device: --device gpu takes the GPU backend or fails; --device auto takes it when a
+ * device is usable and implements the algorithm, and when its open then fails on the
+ * device (the data does not fit its free memory or --gpu-mem-limit) trains on the CPU
+ * instead, with the GPU's error in cf_train_report.notice (cf_train_falls_back).
  */
 #include "backend.h"
 #include "checkpoint.h"
@@ -37,11 +42,11 @@ static int implements(const cf_backend_ops *ops, cf_algo a) {
 }
 
 /* Chooses the backend for cfg->device; fills rep->notice when auto falls back. */
-static cf_status pick_backend(const cf_config *cfg, const cf_backend_ops **out, cf_train_report *rep,
-                              cf_error *err) {
-    const cf_backend_ops *gpu = cf_gpu_backend();
-    char why[200] = "";
-    int usable = cf_gpu_available(why, sizeof why);
+static cf_status pick_backend(const cf_gpu_seam *seam, const cf_config *cfg,
+                              const cf_backend_ops **out, cf_train_report *rep, cf_error *err) {
+    const cf_backend_ops *gpu = seam->ops;
+    const char *why = seam->why ? seam->why : "";
+    int usable = seam->usable;
     const char *algo = cf_algo_name(cfg->algo);
     if (cfg->device == CF_DEVICE_GPU) {
         if (!usable || !gpu) return cf_fail(err, CF_ERR_UNSUPPORTED, "--device gpu: %s", why);
@@ -86,7 +91,13 @@ static cf_status step(const cf_backend_ops *ops, cf_backend *b, const cf_config 
     return cf_fail(err, CF_ERR_INVALID, "algo: unknown value %d", (int)cfg->algo);
 }
 
+int cf_train_falls_back(cf_device device, cf_status open_status) {
+    return device == CF_DEVICE_AUTO &&
+           (open_status == CF_ERR_DEVICE || open_status == CF_ERR_UNSUPPORTED);
+}
+
 typedef struct run_result {
+    int open_failed;     /* the error came from the backend's open */
     cf_iter_info last;   /* metrics of the model kept */
     int32_t iters;       /* iterations run */
     int stop;            /* why it stopped (CF_STOP_*) */
@@ -102,6 +113,7 @@ typedef struct train_ctx {
     const cf_train_options *opt;
     cf_progress_fn progress;
     void *user;
+    const cf_idmap *users, *items; /* for divergence messages */
     cf_train_state *st;
     int resuming;        /* st holds a run in progress loaded from opt->resume */
     cf_train_report *rep;
@@ -121,11 +133,70 @@ static cf_status save_checkpoint(train_ctx *c, cf_backend *b, cf_error *err) {
     return CF_OK;
 }
 
-/* Names the first non-finite value of the backend's factors for a divergence message. */
-static cf_status diverged(const cf_backend_ops *ops, cf_backend *b, const cf_config *cfg, int32_t iter,
-                          cf_factors *scratch, cf_error *err) {
-    char where[96] = "the objective";
-    if (ops->download(b, scratch, NULL) == CF_OK) cf_factors_check_finite(scratch, where, sizeof where);
+/* " ('ID')" of row idx of map (shortened), or "" without a map. */
+static void id_of(const cf_idmap *map, uint32_t idx, char *buf, size_t len) {
+    size_t n = 0;
+    const char *id = map ? cf_idmap_name(map, idx, &n) : NULL;
+    if (!id) {
+        buf[0] = 0;
+        return;
+    }
+    snprintf(buf, len, " ('%.*s%s')", (int)(n > 40 ? 40 : n), id, n > 40 ? "..." : "");
+}
+
+int cf_objective_nonfinite_term(const cf_ratings *R, const cf_triplets *test, const cf_factors *f,
+                                const cf_config *cfg, const cf_idmap *users, const cf_idmap *items,
+                                char *buf, size_t len) {
+    char a[64], b[64];
+    /* Σ (r − r̂)² over the training ratings, row by row */
+    for (int64_t u = 0; u < R->n_users; u++)
+        for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++) {
+            uint32_t i = R->row_col[e];
+            double pred = cf_predict(f, (uint32_t)u, i), d = (double)R->row_val[e] - pred;
+            if (isfinite(d * d)) continue;
+            id_of(users, (uint32_t)u, a, sizeof a), id_of(items, i, b, sizeof b);
+            return snprintf(buf, len, "(r - r^)^2 of user row %lld%s and item row %u%s (r = %g, r^ = %g)",
+                            (long long)u, a, i, b, (double)R->row_val[e], pred), 1;
+        }
+    /* λ_row w_row (‖x_row‖² + b_row²) of each side */
+    for (int sd = 0; sd < 2; sd++) {
+        int64_t n = sd ? R->n_items : R->n_users;
+        const int64_t *ptr = sd ? R->col_ptr : R->row_ptr;
+        const double *F = sd ? f->Q : f->P, *bias = sd ? f->bi : f->bu;
+        for (int64_t r = 0; r < n; r++) {
+            double sq = f->bias ? bias[r] * bias[r] : 0.0;
+            for (int32_t k = 0; k < f->k; k++) sq += F[r * f->k + k] * F[r * f->k + k];
+            double term = cf_reg_lambda(cfg->reg, cfg->lambda, ptr[r + 1] - ptr[r], R->nnz) * sq;
+            if (isfinite(term)) continue;
+            id_of(sd ? items : users, (uint32_t)r, a, sizeof a);
+            return snprintf(buf, len, "the regularization of %s row %lld%s (squared norm %g)",
+                            sd ? "item" : "user", (long long)r, a, sq), 1;
+        }
+    }
+    /* the test RMSE */
+    for (int64_t j = 0; test && j < test->n; j++) {
+        double pred = cf_predict(f, test->u[j], test->i[j]), d = (double)test->r[j] - pred;
+        if (isfinite(d * d)) continue;
+        id_of(users, test->u[j], a, sizeof a), id_of(items, test->i[j], b, sizeof b);
+        return snprintf(buf, len, "the test error of user row %u%s and item row %u%s (r = %g, r^ = %g)",
+                        test->u[j], a, test->i[j], b, (double)test->r[j], pred), 1;
+    }
+    return 0;
+}
+
+/* Names the first non-finite value of the backend's factors for a divergence message;
+ * when every factor is finite (the objective overflowed first), the first term of the
+ * objective that is not. */
+static cf_status diverged(const cf_backend_ops *ops, cf_backend *b, const cf_ratings *R,
+                          const cf_triplets *test, const cf_config *cfg, const cf_idmap *users,
+                          const cf_idmap *items, int32_t iter, cf_factors *scratch, cf_error *err) {
+    char where[256] = "the objective";
+    if (ops->download(b, scratch, NULL) == CF_OK &&
+        !cf_factors_check_finite(scratch, where, sizeof where)) {
+        char term[200];
+        if (cf_objective_nonfinite_term(R, test, scratch, cfg, users, items, term, sizeof term))
+            snprintf(where, sizeof where, "the objective: %s", term);
+    }
     return cf_fail(err, CF_ERR_NUMERIC,
                    "%s diverged at iteration %d: non-finite value in %s; try a smaller --lr or a larger --lambda",
                    cf_algo_name(cfg->algo), iter, where);
@@ -149,7 +220,10 @@ static cf_status run_once(train_ctx *c, uint64_t seed, cf_factors *out, run_resu
         memset(&S->last, 0, sizeof S->last);
         cf_solver_state_free(&S->solver);
     }
-    if ((st = ops->open(R, c->test, cfg, &S->cur, &b, err))) goto done;
+    if ((st = ops->open(R, c->test, cfg, &S->cur, &b, err))) {
+        res->open_failed = 1;
+        goto done;
+    }
     if (c->resuming && (st = ops->state_import(b, &S->solver, err))) goto done;
     c->resuming = 0;
     snprintf(res->device, sizeof res->device, "%s", ops->device_name(b));
@@ -181,7 +255,7 @@ static cf_status run_once(train_ctx *c, uint64_t seed, cf_factors *out, run_resu
             .ratings_per_sec = secs > 0 ? (double)R->nnz / secs : 0,
         };
         if (!isfinite(info.objective) || (te.n && !isfinite(info.test_rmse))) {
-            st = diverged(ops, b, cfg, it + 1, out, err);
+            st = diverged(ops, b, R, c->test, cfg, c->users, c->items, it + 1, out, err);
             goto done;
         }
         res->iters = S->iter = it + 1;
@@ -264,6 +338,15 @@ cf_status cf_train(const cf_dataset *ds, const cf_config *cfg, cf_progress_fn pr
 cf_status cf_train_ex(const cf_dataset *ds, const cf_config *cfg, const cf_train_options *opt,
                       cf_progress_fn progress, void *user, cf_model **out, cf_train_report *rep,
                       cf_error *err) {
+    char why[200] = "";
+    cf_gpu_seam seam = {cf_gpu_backend(), 0, why};
+    seam.usable = cf_gpu_available(why, sizeof why);
+    return cf_train_with(&seam, ds, cfg, opt, progress, user, out, rep, err);
+}
+
+cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_config *cfg,
+                        const cf_train_options *opt, cf_progress_fn progress, void *user, cf_model **out,
+                        cf_train_report *rep, cf_error *err) {
     cf_train_report local;
     cf_train_options no_opt;
     if (!rep) rep = &local;
@@ -284,7 +367,7 @@ cf_status cf_train_ex(const cf_dataset *ds, const cf_config *cfg, const cf_train
     double t_start = cf_now();
 
     const cf_backend_ops *ops = NULL;
-    if ((st = pick_backend(cfg, &ops, rep, err))) return st;
+    if ((st = pick_backend(gpu, cfg, &ops, rep, err))) return st;
     if ((opt->checkpoint || opt->resume) && (!ops->state_export || !ops->state_import))
         return cf_fail(err, CF_ERR_UNSUPPORTED,
                        "the %s backend cannot %s checkpoints yet; use --device cpu", ops->name,
@@ -297,7 +380,7 @@ cf_status cf_train_ex(const cf_dataset *ds, const cf_config *cfg, const cf_train
     memset(&S, 0, sizeof S);
     run_result res = {0};
     train_ctx c = {.ops = ops, .R = &R, .test = &test, .cfg = cfg, .opt = opt, .progress = progress,
-                   .user = user, .st = &S, .rep = rep};
+                   .user = user, .users = ds->users, .items = ds->items, .st = &S, .rep = rep};
     if ((st = cf_dataset_part(ds, 0, &train, err))) goto done;
     if ((st = cf_dataset_part(ds, 1, &test, err))) goto done;
     if (train.n == 0) {
@@ -333,7 +416,21 @@ cf_status cf_train_ex(const cf_dataset *ds, const cf_config *cfg, const cf_train
     for (; S.restart < cfg->restarts; S.restart++) {
         uint64_t seed = cfg->seed + (uint64_t)S.restart * 0x9e3779b97f4a7c15ULL;
         memset(&res, 0, sizeof res);
-        if ((st = run_once(&c, seed, &trial, &res, err))) goto done;
+        st = run_once(&c, seed, &trial, &res, err);
+        if (st && res.open_failed && c.ops != &cf_cpu_backend && cf_train_falls_back(cfg->device, st)) {
+            /* --device auto: the GPU cannot take this run; the CPU can */
+            char msg[CF_ERROR_MSG_MAX];
+            snprintf(msg, sizeof msg, "%s", err ? err->msg : cf_status_name(st));
+            size_t n = strlen(msg), tail = strlen("; try --device cpu");
+            if (n >= tail && strcmp(msg + n - tail, "; try --device cpu") == 0) msg[n - tail] = 0;
+            snprintf(rep->notice, sizeof rep->notice, "GPU: %s: using the CPU", msg);
+            cf_error_clear(err);
+            c.ops = &cf_cpu_backend;
+            snprintf(S.backend, sizeof S.backend, "%s", c.ops->name);
+            memset(&res, 0, sizeof res);
+            st = run_once(&c, seed, &trial, &res, err);
+        }
+        if (st) goto done;
         double score = test.n ? res.last.test_rmse : res.last.objective;
         if (!S.have_result || score < S.best_score) { /* swap the better run into S.result */
             cf_factors tmp = S.result;

@@ -83,3 +83,17 @@ Test(ratings, offsets_are_64_bit) {
     cr_assert_eq(sizeof R.col_ptr[0], 8);
     cr_assert_eq(sizeof R.nnz, 8);
 }
+
+/* More than 2^31 (and 2^32) ratings: the offsets are 64-bit. Built from counts alone, as
+ * a user with 1.5·10^9 ratings, one with 2^31 + 5, one with none and one with 2^32. */
+Test(ratings, offsets_beyond_2_31_from_counts) {
+    const int64_t c0 = 1500000000LL, c1 = (1LL << 31) + 5, c3 = 1LL << 32;
+    int64_t ptr[5] = {0, c0, c1, 0, c3};
+    cf_ratings_offsets(ptr, 4);
+    cr_assert_eq(ptr[0], 0);
+    cr_assert_eq(ptr[1], 1500000000LL);
+    cr_assert_eq(ptr[2], 3647483653LL);
+    cr_assert_eq(ptr[3], 3647483653LL);
+    cr_assert_eq(ptr[4], 3647483653LL + 4294967296LL);
+    cr_assert_eq(ptr[2] - ptr[1], c1, "row 1's length survives");
+}

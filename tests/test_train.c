@@ -2,11 +2,16 @@
  * cf_train, determinism across thread counts, stopping rules, device selection. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "common.h"
 #include "cufactor.h"
 #include "dataset.h"
+#include "factors.h"
 #include "model.h"
+#include "ratings.h"
+#include "train.h"
 
 static cf_dataset *planted(uint64_t seed) {
     cf_gen_options g;
@@ -222,4 +227,164 @@ Test(train, restarts_keep_the_best_initialization) {
     cr_assert_float_eq(model_test_rmse(m, ds), best, 1e-12);
     cf_model_destroy(&m);
     cf_dataset_destroy(&ds);
+}
+
+/* ---- --device auto falls back to the CPU when the GPU backend cannot open (e.g. the
+ * data does not fit its memory or --gpu-mem-limit). A fake GPU table stands in for the
+ * device (train.h's seam), so this runs on any machine. */
+static int fake_opens;
+static cf_status fake_status;
+static cf_status fake_open(const cf_ratings *train, const cf_triplets *test, const cf_config *cfg,
+                           const cf_factors *init, cf_backend **out, cf_error *err) {
+    (void)train, (void)test, (void)cfg, (void)init;
+    fake_opens++;
+    *out = NULL;
+    return cf_fail(err, fake_status,
+                   "fake GPU: needs 123456789 bytes (data 1, work lists 2, one batch of the longest "
+                   "row 3, library reserve 4), 1048576 allowed by --gpu-mem-limit (80000000000 free "
+                   "on the device); try --device cpu");
+}
+static cf_status fake_half(cf_backend *b, cf_side s, cf_error *err) {
+    (void)b, (void)s;
+    return cf_fail(err, CF_ERR_INVALID, "never called");
+}
+static const cf_backend_ops fake_gpu = {.name = "gpu", .open = fake_open, .als_half = fake_half};
+
+Test(train, falls_back_decision) {
+    cr_assert_eq(cf_train_falls_back(CF_DEVICE_AUTO, CF_ERR_DEVICE), 1);
+    cr_assert_eq(cf_train_falls_back(CF_DEVICE_AUTO, CF_ERR_UNSUPPORTED), 1);
+    cr_assert_eq(cf_train_falls_back(CF_DEVICE_GPU, CF_ERR_DEVICE), 0);
+    cr_assert_eq(cf_train_falls_back(CF_DEVICE_CPU, CF_ERR_DEVICE), 0);
+    cr_assert_eq(cf_train_falls_back(CF_DEVICE_AUTO, CF_ERR_INVALID), 0);
+    cr_assert_eq(cf_train_falls_back(CF_DEVICE_AUTO, CF_ERR_NOMEM), 0);
+    cr_assert_eq(cf_train_falls_back(CF_DEVICE_AUTO, CF_ERR_NUMERIC), 0);
+}
+
+Test(train, auto_falls_back_to_the_cpu_when_the_gpu_cannot_open) {
+    cf_dataset *ds = planted(8);
+    cf_config c = cpu_cfg(1);
+    c.iters = 3, c.restarts = 2;
+    cf_gpu_seam seam = {&fake_gpu, 1, ""};
+    cf_model *m = NULL, *ref = NULL;
+    cf_train_report rep, rep_ref;
+    cf_error err;
+    /* the reference: the same run on the CPU */
+    cr_assert_eq(cf_train_with(&seam, ds, &c, NULL, NULL, NULL, &ref, &rep_ref, &err), CF_OK, "%s", err.msg);
+    cr_assert_str_eq(rep_ref.notice, "");
+
+    c.device = CF_DEVICE_AUTO;
+    fake_status = CF_ERR_DEVICE, fake_opens = 0;
+    cr_assert_eq(cf_train_with(&seam, ds, &c, NULL, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(fake_opens, 1, "the GPU is tried once, the restarts stay on the CPU");
+    cr_assert_eq(err.status, CF_OK, "the GPU's error is cleared: %s", err.msg);
+    cr_assert(strncmp(rep.notice, "GPU: fake GPU: needs 123456789 bytes", 36) == 0, "%s", rep.notice);
+    cr_assert(strstr(rep.notice, "1048576 allowed by --gpu-mem-limit (80000000000 free on the device): "
+                                 "using the CPU") != NULL, "%s", rep.notice);
+    cr_assert_null(strstr(rep.notice, "try --device cpu"), "%s", rep.notice);
+    cr_assert(strncmp(rep.device, "cpu", 3) == 0, "%s", rep.device);
+    cr_assert_eq(rep.iters, 3);
+    /* and it is exactly the CPU run */
+    cr_assert_eq(rep.objective, rep_ref.objective);
+    cf_eval_report e1, e2;
+    cr_assert_eq(cf_model_evaluate(m, ds, &e1, &err), CF_OK);
+    cr_assert_eq(cf_model_evaluate(ref, ds, &e2, &err), CF_OK);
+    cr_assert_eq(e1.rmse, e2.rmse);
+    cf_model_destroy(&m);
+
+    /* --device gpu: the error, no fallback */
+    c.device = CF_DEVICE_GPU, fake_opens = 0;
+    cr_assert_eq(cf_train_with(&seam, ds, &c, NULL, NULL, NULL, &m, &rep, &err), CF_ERR_DEVICE);
+    cr_assert_null(m);
+    cr_assert_eq(fake_opens, 1);
+    cr_assert(strstr(err.msg, "needs 123456789 bytes") && strstr(err.msg, "; try --device cpu"), "%s", err.msg);
+
+    /* auto, but a failure that is not the device's: reported, not retried */
+    c.device = CF_DEVICE_AUTO, fake_status = CF_ERR_INVALID, fake_opens = 0;
+    cr_assert_eq(cf_train_with(&seam, ds, &c, NULL, NULL, NULL, &m, &rep, &err), CF_ERR_INVALID);
+    cr_assert_null(m);
+    cr_assert_eq(fake_opens, 1);
+    cr_assert_str_eq(rep.notice, "");
+    cf_model_destroy(&ref);
+    cf_dataset_destroy(&ds);
+}
+
+Test(train, gpu_mem_limit_is_validated) {
+    cf_config c;
+    cf_config_default(&c);
+    cr_assert_eq(c.gpu_mem_limit, 0u, "no limit by default");
+    cf_error err;
+    c.gpu_mem_limit = CF_GPU_MEM_LIMIT_MIN - 1;
+    cr_assert_eq(cf_config_validate(&c, &err), CF_ERR_INVALID);
+    cr_assert_str_eq(err.msg, "gpu_mem_limit: 1048575 bytes, must be 0 (no limit) or at least 1048576 (1 MiB)");
+    c.gpu_mem_limit = CF_GPU_MEM_LIMIT_MIN;
+    cr_assert_eq(cf_config_validate(&c, &err), CF_OK, "%s", err.msg);
+    c.gpu_mem_limit = UINT64_MAX;
+    cr_assert_eq(cf_config_validate(&c, &err), CF_OK, "%s", err.msg);
+}
+
+/* ---- non-finite values: the divergence message names the iteration and the row. */
+
+static int count_iters(const cf_iter_info *info, void *user) {
+    *(int *)user = info->iter;
+    return 0;
+}
+
+/* Full-batch GD with η = 0.5 grows the factors by orders of magnitude per step: the sum
+ * of squares overflows (iteration 5 or 6 here) while every factor is still finite, so the
+ * message names the first overflowing term of the objective rather than a factor. */
+Test(train, objective_overflow_names_the_term_and_iteration) {
+    cf_dataset *ds = planted(9);
+    cf_config c = cpu_cfg(1);
+    c.algo = CF_ALGO_GD, c.lr = 0.5, c.iters = 200;
+    int last_ok = 0;
+    cf_model *m = NULL;
+    cf_error err;
+    cr_assert_eq(cf_train(ds, &c, count_iters, &last_ok, &m, NULL, &err), CF_ERR_NUMERIC, "%s", err.msg);
+    cr_assert_null(m);
+    char want[64];
+    snprintf(want, sizeof want, "gd diverged at iteration %d: ", last_ok + 1);
+    cr_assert(strstr(err.msg, want) == err.msg, "expected '%s': %s", want, err.msg);
+    cr_assert(strstr(err.msg, "non-finite value in the objective: (r - r^)^2 of user row ") != NULL, "%s", err.msg);
+    cr_assert(strstr(err.msg, "and item row ") != NULL, "%s", err.msg);
+    cf_dataset_destroy(&ds);
+}
+
+/* The term finder on hand-made data: 3 users × 3 items, ratings (0,0), (0,1), (1,0);
+ * user 2 and item 2 have none. */
+Test(train, nonfinite_term_finder) {
+    cf_triplets t = {0};
+    uint32_t tu[] = {0, 0, 1}, ti[] = {0, 1, 0};
+    float tr[] = {1, 2, 3};
+    t.u = tu, t.i = ti, t.r = tr, t.n = t.cap = 3;
+    cf_ratings R;
+    cf_factors f;
+    cf_error err;
+    cr_assert_eq(cf_ratings_build(&t, 3, 3, &R, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_factors_alloc(&f, 3, 3, 2, 1, &err), CF_OK);
+    cf_config c;
+    cf_config_default(&c);
+    c.reg = CF_REG_PLAIN, c.lambda = 0.5;
+    for (int j = 0; j < 6; j++) f.P[j] = 1.0, f.Q[j] = 1.0;
+    char buf[200];
+    cr_assert_eq(cf_objective_nonfinite_term(&R, NULL, &f, &c, NULL, NULL, buf, sizeof buf), 0);
+    /* user 1's prediction overflows: 1e200·1 + 1e200·1 = 2e200, squared inf */
+    f.P[2] = f.P[3] = 1e200;
+    cr_assert_eq(cf_objective_nonfinite_term(&R, NULL, &f, &c, NULL, NULL, buf, sizeof buf), 1);
+    cr_assert_str_eq(buf, "(r - r^)^2 of user row 1 and item row 0 (r = 3, r^ = 2e+200)");
+    /* item 2 has no rating: only its regularization term can overflow */
+    f.P[2] = f.P[3] = 1.0;
+    f.Q[4] = 1e160;
+    cr_assert_eq(cf_objective_nonfinite_term(&R, NULL, &f, &c, NULL, NULL, buf, sizeof buf), 1);
+    cr_assert_str_eq(buf, "the regularization of item row 2 (squared norm inf)");
+    /* norms of 2e200 are finite, their product in a test prediction is not */
+    f.Q[4] = f.Q[5] = 1e100, f.P[4] = f.P[5] = 1e100;
+    cr_assert_eq(cf_objective_nonfinite_term(&R, NULL, &f, &c, NULL, NULL, buf, sizeof buf), 0);
+    cf_triplets te = t;
+    uint32_t eu[] = {2}, ei[] = {2};
+    float er[] = {4};
+    te.u = eu, te.i = ei, te.r = er, te.n = te.cap = 1;
+    cr_assert_eq(cf_objective_nonfinite_term(&R, &te, &f, &c, NULL, NULL, buf, sizeof buf), 1);
+    cr_assert_str_eq(buf, "the test error of user row 2 and item row 2 (r = 4, r^ = 2e+200)");
+    cf_factors_free(&f);
+    cf_ratings_free(&R);
 }

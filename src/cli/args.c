@@ -89,6 +89,7 @@ static int default_text(const cli_opt *o, char *buf, size_t cap) {
     case CLI_I32: snprintf(buf, cap, "%d", (int)*(const int32_t *)o->dest); return 1;
     case CLI_I64: snprintf(buf, cap, "%lld", (long long)*(const int64_t *)o->dest); return 1;
     case CLI_U64: snprintf(buf, cap, "%llu", (unsigned long long)*(const uint64_t *)o->dest); return 1;
+    case CLI_BYTES: snprintf(buf, cap, "%llu", (unsigned long long)*(const uint64_t *)o->dest); return 1;
     case CLI_DOUBLE: snprintf(buf, cap, "%g", *(const double *)o->dest); return 1;
     case CLI_STR: {
         const char *s = *(const char *const *)o->dest;
@@ -135,6 +136,36 @@ void cli_print_help(const cli_spec *spec) {
     if (spec->notes) printf("\n%s\n", spec->notes);
 }
 
+int cli_parse_bytes(const char *s, uint64_t *out) {
+    const char *p = s;
+    uint64_t x = 0;
+    if (!isdigit((unsigned char)*p)) return -1;
+    for (; isdigit((unsigned char)*p); p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (x > (UINT64_MAX - d) / 10) return -1;
+        x = x * 10 + d;
+    }
+    int shift = 0;
+    switch (toupper((unsigned char)*p)) {
+    case 'K': shift = 10; break;
+    case 'M': shift = 20; break;
+    case 'G': shift = 30; break;
+    case 'T': shift = 40; break;
+    case 'B':
+    case '\0': break;
+    default: return -1;
+    }
+    if (shift) {
+        p++;
+        if (*p == 'i') p++;
+    }
+    if (toupper((unsigned char)*p) == 'B') p++;
+    if (*p) return -1;
+    if (shift && x > (UINT64_MAX >> shift)) return -1;
+    *out = x << shift;
+    return 0;
+}
+
 /* Stores one value into an option; returns 2 (after a usage message) or 0. */
 static int set_value(const cli_spec *spec, cli_opt *o, const char *v) {
     switch (o->kind) {
@@ -169,6 +200,17 @@ static int set_value(const cli_spec *spec, cli_opt *o, const char *v) {
         unsigned long long x = strtoull(v, NULL, 10);
         if (errno == ERANGE) return cli_usage_error(spec, "--%s: '%s' is out of range", o->name, v);
         *(uint64_t *)o->dest = (uint64_t)x;
+        return 0;
+    }
+    case CLI_BYTES: {
+        uint64_t x;
+        if (cli_parse_bytes(v, &x) != 0)
+            return cli_usage_error(spec, "--%s: '%s' is not a byte count (e.g. 1048576, 512M, 2G)",
+                                   o->name, v);
+        if (x != 0 && o->lo > 0 && x < (uint64_t)o->lo)
+            return cli_usage_error(spec, "--%s: '%s' is %llu bytes: must be 0 (no limit) or at least %lld",
+                                   o->name, v, (unsigned long long)x, (long long)o->lo);
+        *(uint64_t *)o->dest = x;
         return 0;
     }
     case CLI_DOUBLE: {

@@ -24,6 +24,8 @@ typedef enum cli_kind {
     CLI_I32,         /* int32_t, within [lo, hi] */
     CLI_I64,         /* int64_t, within [lo, hi] */
     CLI_U64,         /* uint64_t, any value (seeds) */
+    CLI_BYTES,       /* uint64_t byte count: digits with an optional K, M, G or T suffix (powers
+                        of 1024, "B"/"iB" allowed after it); 0, or at least `lo` when lo > 0 */
     CLI_DOUBLE,      /* finite double, within [dlo, dhi] */
     CLI_STR,         /* const char *, pointing into argv */
     CLI_CHOICE       /* int: the index of the value in `choices` (NULL-terminated) */
@@ -54,6 +56,10 @@ typedef struct cli_spec {
     int n_opts;
     const char *notes;        /* text after the options (may be NULL) */
 } cli_spec;
+
+/* A byte count as CLI_BYTES reads it ("512M", "2G", "1048576"); 0 on success, -1 if
+ * malformed or beyond 2^64 − 1. */
+int cli_parse_bytes(const char *s, uint64_t *out);
 
 /* Parses argv[1..argc-1] (argv[0] is the subcommand's name). On success fills pos[]
  * (one per name in spec->positional) and returns -1. Otherwise returns the exit code:

@@ -35,10 +35,6 @@ int cmd_export(int argc, char **argv) {
     cf_error err = {0};
     cf_model *model = NULL;
     if (cf_model_load(model_path, &model, &err) != CF_OK) return cli_fail(&err);
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-        cf_model_destroy(&model);
-        return cli_failf("%s: cannot create the directory: %s", dir, strerror(errno));
-    }
     if (cf_model_export_npy(model, dir, &err) != CF_OK) {
         cf_model_destroy(&model);
         return cli_fail(&err);

@@ -81,6 +81,9 @@ int cli_config_train_opts(cli_config_opts *c, cli_opt *out, unsigned groups, con
     ADD(.name = "device", .kind = CLI_CHOICE, .dest = &c->device, .choices = cli_device_names(),
         .help = "auto: the GPU when usable, else the CPU with a notice");
     ADD(.name = "gpu-id", .kind = CLI_I32, .dest = &cfg->gpu_id, .metavar = "N", .help = "CUDA device number");
+    ADD(.name = "gpu-mem-limit", .kind = CLI_BYTES, .dest = &cfg->gpu_mem_limit, .metavar = "BYTES",
+        .lo = (int64_t)CF_GPU_MEM_LIMIT_MIN,
+        .help = "GPU memory to plan with (e.g. 512M, 2G; 0 = all that is free); too little: auto uses the CPU");
     ADD(.name = "threads", .kind = CLI_I32, .dest = &cfg->threads, .metavar = "T", .help = "CPU threads (0 = all cores)");
 #undef ADD
     return n;

@@ -7,6 +7,8 @@
  */
 #include "cli.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -52,6 +54,10 @@ static const cli_command *find_command(const char *name) {
 }
 
 int main(int argc, char **argv) {
+    /* Under a file-size limit (ulimit -f) a write past it fails with EFBIG, which every
+     * writer reports and cleans up after, instead of the default SIGXFSZ killing the
+     * process with a temporary file left behind. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         fprintf(stderr, "cufactor: missing COMMAND\n");
         print_usage(stderr);
@@ -88,5 +94,15 @@ int main(int argc, char **argv) {
         fprintf(stderr, "see cufactor --help\n");
         return CLI_EXIT_USAGE;
     }
-    return c->run(argc - 1, argv + 1);
+    int rc = c->run(argc - 1, argv + 1);
+    /* What went to stdout must have arrived (stdout on a full disk, a closed pipe): a
+     * command whose output was lost does not exit 0. */
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        int e = errno;
+        fprintf(stderr, "cufactor: error: writing to stdout failed: %s\n",
+                e ? strerror(e) : "the output is incomplete");
+        if (rc == CLI_EXIT_OK) rc = CLI_EXIT_ERROR;
+    }
+    return rc;
 }

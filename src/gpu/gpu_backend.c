@@ -261,6 +261,9 @@ cf_status cf_gpu_open_tuned(const cf_ratings *train, const cf_triplets *test, co
         b->tune = *tune;
     else
         cf_gpu_tuning_default(&b->tune);
+    /* --gpu-mem-limit, unless a test's tuning sets its own */
+    if (!b->tune.mem_limit && cfg->gpu_mem_limit)
+        b->tune.mem_limit = cfg->gpu_mem_limit > SIZE_MAX ? SIZE_MAX : (size_t)cfg->gpu_mem_limit;
     snprintf(b->name, sizeof b->name, "gpu");
     cf_gpu_side *U = &b->side[CF_SIDE_USERS], *I = &b->side[CF_SIDE_ITEMS];
     U->name = "user", U->n_rows = train->n_users, U->n_other = train->n_items;
@@ -297,7 +300,6 @@ cf_status cf_gpu_open_tuned(const cf_ratings *train, const cf_triplets *test, co
     /* Plan against the free memory, before anything large is allocated. */
     size_t free_bytes = 0, total_bytes = 0;
     CF_CUDA(cudaMemGetInfo(&free_bytes, &total_bytes));
-    if (b->tune.mem_limit && b->tune.mem_limit < free_bytes) free_bytes = b->tune.mem_limit;
     size_t data = side_data_bytes(b, U) + side_data_bytes(b, I) +
                   (size_t)n_test * (2 * sizeof(uint32_t) + sizeof(float)) +
                   CF_REDUCE_BLOCKS * 3 * sizeof(double);

@@ -152,10 +152,18 @@ struct cf_backend {
 cf_status cf_gpu_alloc(cf_backend *b, void **p, size_t bytes, const char *what, cf_error *err);
 void cf_gpu_free(cf_backend *b, void *p, size_t bytes);
 
-/* Plans both sides' batches on the host (plan.c): `free_bytes` is the device memory free
- * before anything was uploaded, `data_bytes` what the resident data will take. Fails with
- * CF_ERR_DEVICE, stating bytes needed and free, when the data and one batch do not fit. */
-cf_status cf_gpu_plan(cf_backend *b, size_t free_bytes, size_t data_bytes, cf_error *err);
+/* The bytes the planner may use: min(free, limit), limit 0 = no limit. */
+size_t cf_gpu_budget(size_t free_bytes, size_t limit);
+
+/* Plans both sides' batches on the host (plan.c), a pure function of the sides' row
+ * lengths, b->k/d/ld, b->tune and the two figures: `device_free` is the device memory
+ * free before anything was uploaded (the planner uses cf_gpu_budget(device_free,
+ * b->tune.mem_limit) of it), `data_bytes` what the resident data will take. A smaller
+ * budget gives more, smaller batches. Fails with CF_ERR_DEVICE when the data and one
+ * batch do not fit: "<device>: needs N bytes (...), M free; try --device cpu", or with a
+ * limit below the free memory "..., L allowed by --gpu-mem-limit (M free on the
+ * device); try --device cpu". */
+cf_status cf_gpu_plan(cf_backend *b, size_t device_free, size_t data_bytes, cf_error *err);
 /* Allocates the work buffers and uploads the work lists of the plan (plan.c). */
 cf_status cf_gpu_plan_alloc(cf_backend *b, cf_error *err);
 

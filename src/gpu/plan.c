@@ -11,8 +11,8 @@
  *     targets t        entries floats
  *     32-bit offsets   rows + 1, and a pointer per system for the batched solver.
  * Batches are cut greedily in row order so that a batch's work fits the budget: the free
- * device memory (cudaMemGetInfo) less the data and a reserve for the libraries'
- * workspaces (64 MiB + 5 % of free). Whole-side Grams of the Netflix users at K = 128
+ * device memory (cudaMemGetInfo, or --gpu-mem-limit when that is less: cf_gpu_budget)
+ * less the data and a reserve for the libraries' workspaces (64 MiB + 5 % of it). Whole-side Grams of the Netflix users at K = 128
  * would take 31 GB: the planner makes as many batches as the device needs. If the data
  * and one batch holding the largest row cannot fit, open fails with CF_ERR_DEVICE
  * stating the bytes needed and free. A batch also keeps its entries ≤ INT32_MAX (32-bit
@@ -27,6 +27,7 @@
 #include "gpu_impl.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,9 +153,25 @@ static size_t work_bytes_of(const cf_backend *b, const plan_max *mx) {
            ((size_t)mx->rows + 1) * sizeof(int32_t) + sizeof(int);
 }
 
-cf_status cf_gpu_plan(cf_backend *b, size_t free_bytes, size_t data_bytes, cf_error *err) {
+size_t cf_gpu_budget(size_t free_bytes, size_t limit) {
+    return limit && limit < free_bytes ? limit : free_bytes;
+}
+
+/* "N free" or "N allowed by --gpu-mem-limit (M free on the device)": what the plan had. */
+static void describe_budget(char *buf, size_t len, size_t free_bytes, size_t limit) {
+    if (limit && limit < free_bytes)
+        snprintf(buf, len, "%zu allowed by --gpu-mem-limit (%zu free on the device)", limit,
+                 free_bytes);
+    else
+        snprintf(buf, len, "%zu free", free_bytes);
+}
+
+cf_status cf_gpu_plan(cf_backend *b, size_t device_free, size_t data_bytes, cf_error *err) {
     const int64_t seg = b->tune.segment > 0 ? b->tune.segment : CF_GPU_DEFAULT_SEGMENT;
     b->stats.segment = seg;
+    const size_t free_bytes = cf_gpu_budget(device_free, b->tune.mem_limit);
+    char have[128];
+    describe_budget(have, sizeof have, device_free, b->tune.mem_limit);
 
     /* Work lists: their size does not depend on the batching. */
     size_t lists = 0, min_work = 0;
@@ -175,8 +192,8 @@ cf_status cf_gpu_plan(cf_backend *b, size_t free_bytes, size_t data_bytes, cf_er
     if (fixed + min_work > free_bytes || fixed + min_work < fixed)
         return cf_fail(err, CF_ERR_DEVICE,
                        "%s: needs %zu bytes (data %zu, work lists %zu, one batch of the longest "
-                       "row %zu, library reserve %zu), %zu free; try --device cpu",
-                       b->name, fixed + min_work, data_bytes, lists, min_work, reserve, free_bytes);
+                       "row %zu, library reserve %zu), %s; try --device cpu",
+                       b->name, fixed + min_work, data_bytes, lists, min_work, reserve, have);
 
     size_t avail = free_bytes - fixed;
     size_t budget = b->tune.batch_bytes ? b->tune.batch_bytes : avail;
@@ -191,8 +208,8 @@ cf_status cf_gpu_plan(cf_backend *b, size_t free_bytes, size_t data_bytes, cf_er
         if (attempt == 16 || budget <= min_work)
             return cf_fail(err, CF_ERR_DEVICE,
                            "%s: needs %zu bytes (data %zu, work lists %zu, batch buffers %zu), "
-                           "%zu free; try --device cpu",
-                           b->name, fixed - reserve + work, data_bytes, lists, work, free_bytes);
+                           "%s; try --device cpu",
+                           b->name, fixed - reserve + work, data_bytes, lists, work, have);
         budget = budget / 4 * 3;
         if (budget < min_work) budget = min_work;
     }

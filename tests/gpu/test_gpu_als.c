@@ -563,7 +563,8 @@ Test(gpu_als, too_little_memory_says_needed_and_free) {
     cf_error err = {0};
     cr_assert_eq(cf_gpu_open_tuned(&fx.R, &fx.test, &c, &init, &t, &gb, &err), CF_ERR_DEVICE);
     cr_assert_null(gb);
-    cr_assert(strstr(err.msg, " 1048576 free; try --device cpu") != NULL, "%s", err.msg);
+    cr_assert(strstr(err.msg, " 1048576 allowed by --gpu-mem-limit (") != NULL, "%s", err.msg);
+    cr_assert(strstr(err.msg, " free on the device); try --device cpu") != NULL, "%s", err.msg);
     cf_factors_free(&init);
     fixture_free(&fx);
 }
@@ -776,6 +777,168 @@ Test(gpu_als, planner_reports_needed_and_free) {
     cr_assert_gt(needed, 100LL << 20, "%s", err.msg);
     free(b);
     fixture_free(&fx);
+}
+
+/* --gpu-mem-limit (host code, no device needed): the planner uses min(free, limit), so a
+ * smaller limit cuts more batches. The side of 10 003 items at K = 256 needs 2.6 GB of Gram
+ * matrices: with 8 GiB free one batch; under each limit at least
+ * ceil(work of the side / (limit − data − reserve)) batches, and a limit at or above the
+ * free memory changes nothing. */
+static cf_backend *plan_backend(const fixture *fx, int K, size_t limit) {
+    cf_backend *b = calloc(1, sizeof *b);
+    cr_assert(b);
+    b->cfg = config_of(K, 1, CF_REG_WEIGHTED, 0.05);
+    b->k = K, b->bias = 1, b->d = K + 1, b->ld = (K + 4) / 4 * 4, b->nnz = fx->R.nnz;
+    b->tune.mem_limit = limit;
+    snprintf(b->name, sizeof b->name, "test device");
+    b->side[0] = (cf_gpu_side){.name = "user", .n_rows = fx->R.n_users, .nnz = fx->R.nnz, .h_ptr = fx->R.row_ptr};
+    b->side[1] = (cf_gpu_side){.name = "item", .n_rows = fx->R.n_items, .nnz = fx->R.nnz, .h_ptr = fx->R.col_ptr};
+    return b;
+}
+
+static void plan_backend_free(cf_backend *b) {
+    for (int sd = 0; sd < 2; sd++) free(b->side[sd].batches);
+    free(b);
+}
+
+Test(gpu_als, mem_limit_budget_is_the_minimum) {
+    cr_assert_eq(cf_gpu_budget(1000, 0), 1000);
+    cr_assert_eq(cf_gpu_budget(1000, 600), 600);
+    cr_assert_eq(cf_gpu_budget(1000, 1000), 1000);
+    cr_assert_eq(cf_gpu_budget(1000, 5000), 1000);
+}
+
+Test(gpu_als, mem_limit_shrinks_batches) {
+    fixture fx;
+    fixture_make(&fx, 5);
+    const size_t device_free = (size_t)8 << 30, data = (size_t)1 << 20;
+    const size_t limits[] = {0, (size_t)16 << 30, (size_t)2 << 30, (size_t)1 << 30, (size_t)400 << 20,
+                             (size_t)200 << 20};
+    const int n_limits = 6;
+    int32_t prev = 0, counts[6];
+    cf_error err = {0};
+    for (int j = 0; j < n_limits; j++) {
+        cf_backend *b = plan_backend(&fx, 256, limits[j]);
+        cr_assert_eq(cf_gpu_plan(b, device_free, data, &err), CF_OK, "limit %zu: %s", limits[j], err.msg);
+        const cf_gpu_side *S = &b->side[CF_SIDE_ITEMS];
+        counts[j] = S->n_batches;
+        size_t budget = cf_gpu_budget(device_free, limits[j]);
+        size_t reserve = ((size_t)64 << 20) + budget / 20;
+        /* everything planned fits the budget */
+        cr_assert_leq(b->stats.data_bytes + b->stats.work_bytes + reserve, budget,
+                      "limit %zu: data %zu + work %zu + reserve %zu", limits[j], b->stats.data_bytes,
+                      b->stats.work_bytes, reserve);
+        /* the item side's total work, at least one batch per budget's worth */
+        size_t total = 0;
+        for (int64_t r = 0; r < S->n_rows; r++)
+            total += row_work(b->d, b->ld, S->h_ptr[r + 1] - S->h_ptr[r], b->stats.segment);
+        size_t avail = budget - reserve - b->stats.data_bytes;
+        int64_t at_least = (int64_t)((total + avail - 1) / avail);
+        cr_assert_geq(S->n_batches, at_least, "limit %zu: %d batches for %zu bytes of work in %zu",
+                      limits[j], S->n_batches, total, avail);
+        cr_assert_geq(S->n_batches, prev, "a smaller limit never gives fewer batches");
+        prev = S->n_batches;
+        plan_backend_free(b);
+    }
+    cr_log_info("item batches under limits none, 16G, 2G, 1G, 400M, 200M: %d %d %d %d %d %d", counts[0],
+                counts[1], counts[2], counts[3], counts[4], counts[5]);
+    cr_assert_eq(counts[0], 1, "8 GiB free: the 2.6 GB side in one batch");
+    cr_assert_eq(counts[1], 1, "a limit above the free memory changes nothing");
+    cr_assert_gt(counts[2], 1);
+    cr_assert_gt(counts[5], counts[3], "200 MiB: %d batches, 1 GiB: %d", counts[5], counts[3]);
+    cr_assert_geq(counts[5], 20, "200 MiB for 2.6 GB of Grams: %d batches", counts[5]);
+    /* the same plan as a device with only `limit` free */
+    cf_backend *a = plan_backend(&fx, 256, (size_t)400 << 20), *b = plan_backend(&fx, 256, 0);
+    cr_assert_eq(cf_gpu_plan(a, device_free, data, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_gpu_plan(b, (size_t)400 << 20, data, &err), CF_OK, "%s", err.msg);
+    for (int sd = 0; sd < 2; sd++) {
+        cr_assert_eq(a->side[sd].n_batches, b->side[sd].n_batches);
+        for (int k = 0; k < a->side[sd].n_batches; k++)
+            cr_assert_eq(a->side[sd].batches[k].r1, b->side[sd].batches[k].r1);
+    }
+    plan_backend_free(a);
+    plan_backend_free(b);
+    fixture_free(&fx);
+}
+
+Test(gpu_als, mem_limit_too_small_says_needed_and_limit) {
+    fixture fx;
+    fixture_make(&fx, 5);
+    cf_error err = {0};
+    cf_backend *b = plan_backend(&fx, 32, (size_t)1 << 20);
+    cr_assert_eq(cf_gpu_plan(b, (size_t)8 << 30, (size_t)1 << 20, &err), CF_ERR_DEVICE);
+    cr_assert_eq(err.status, CF_ERR_DEVICE);
+    cr_assert(strstr(err.msg, "test device: needs ") == err.msg, "%s", err.msg);
+    long long needed = atoll(err.msg + strlen("test device: needs "));
+    cr_assert_gt(needed, 64LL << 20, "the reserve alone is 64 MiB: %s", err.msg);
+    cr_assert(strstr(err.msg, " bytes (data 1048576, work lists ") != NULL, "%s", err.msg);
+    cr_assert(strstr(err.msg, "), 1048576 allowed by --gpu-mem-limit (8589934592 free on the device); "
+                              "try --device cpu") != NULL, "%s", err.msg);
+    plan_backend_free(b);
+    /* a limit above what is free: the message speaks of the free memory only */
+    b = plan_backend(&fx, 32, (size_t)1 << 40);
+    cr_assert_eq(cf_gpu_plan(b, (size_t)50 << 20, (size_t)1 << 20, &err), CF_ERR_DEVICE);
+    cr_assert(strstr(err.msg, "), 52428800 free; try --device cpu") != NULL, "%s", err.msg);
+    cr_assert_null(strstr(err.msg, "--gpu-mem-limit"), "%s", err.msg);
+    plan_backend_free(b);
+    fixture_free(&fx);
+}
+
+/* More than 2^31 ratings on one side (host code: only the offsets exist): rows of 1.5·10^9,
+ * 2^31 − 1 and 10 entries, 3.6·10^9 in all. Every batch keeps ≤ INT32_MAX entries (the
+ * 32-bit cuSPARSE offsets) and its 64-bit entry range matches the offsets. */
+Test(gpu_als, planner_offsets_beyond_2_31) {
+    static int64_t ptr[4] = {0, 1500000000LL, 1500000000LL + INT32_MAX, 1500000000LL + INT32_MAX + 10};
+    static int64_t other[2] = {0, 0};
+    cf_backend *b = calloc(1, sizeof *b);
+    cr_assert(b);
+    b->cfg = config_of(1, 0, CF_REG_PLAIN, 0.05);
+    b->k = 1, b->bias = 0, b->d = 1, b->ld = 4, b->nnz = ptr[3];
+    snprintf(b->name, sizeof b->name, "test device");
+    b->side[0] = (cf_gpu_side){.name = "user", .n_rows = 3, .nnz = ptr[3], .h_ptr = ptr};
+    b->side[1] = (cf_gpu_side){.name = "item", .n_rows = 1, .nnz = 0, .h_ptr = other};
+    cf_error err = {0};
+    cr_assert_eq(cf_gpu_plan(b, (size_t)1 << 40, (size_t)1 << 20, &err), CF_OK, "%s", err.msg);
+    const cf_gpu_side *S = &b->side[0];
+    cr_assert_eq(S->n_batches, 3, "no two rows fit 2^31 − 1 entries: one batch each, not %d", S->n_batches);
+    for (int k = 0; k < S->n_batches; k++) {
+        cr_assert_leq(S->batches[k].e1 - S->batches[k].e0, INT32_MAX);
+        cr_assert_eq(S->batches[k].e0, ptr[S->batches[k].r0]);
+        cr_assert_eq(S->batches[k].e1, ptr[S->batches[k].r1]);
+    }
+    cr_assert_eq(S->batches[S->n_batches - 1].e1, 3647483657LL);
+    plan_backend_free(b);
+}
+
+/* On a device: cf_train with --gpu-mem-limit too small fails under --device gpu and falls
+ * back to the CPU under --device auto; a workable limit trains on the GPU in batches. */
+Test(gpu_als, mem_limit_through_the_trainer) {
+    REQUIRE_GPU();
+    cf_gen_options g;
+    cf_gen_options_default(&g);
+    g.users = 300, g.items = 200, g.ratings = 6000, g.rank = 3, g.noise = 0.2, g.seed = 4;
+    cf_dataset *ds = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_generate(&g, &ds, &err), CF_OK, "%s", err.msg);
+    cf_config c = config_of(8, 1, CF_REG_WEIGHTED, 0.05);
+    c.iters = 2, c.device = CF_DEVICE_GPU, c.gpu_mem_limit = (uint64_t)1 << 20;
+    cf_model *m = NULL;
+    cf_train_report rep;
+    cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m, &rep, &err), CF_ERR_DEVICE);
+    cr_assert_null(m);
+    cr_assert(strstr(err.msg, "1048576 allowed by --gpu-mem-limit") && strstr(err.msg, "try --device cpu"),
+              "%s", err.msg);
+    c.device = CF_DEVICE_AUTO;
+    cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
+    cr_assert(strstr(rep.notice, "GPU: ") == rep.notice && strstr(rep.notice, "using the CPU"), "%s", rep.notice);
+    cr_assert(strncmp(rep.device, "cpu", 3) == 0, "%s", rep.device);
+    cf_model_destroy(&m);
+    c.gpu_mem_limit = (uint64_t)256 << 20;
+    cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
+    cr_assert_str_eq(rep.notice, "");
+    cr_assert(strncmp(rep.device, "cpu", 3) != 0, "%s", rep.device);
+    cf_model_destroy(&m);
+    cf_dataset_destroy(&ds);
 }
 
 /* Argument checks come before any device work, so this one runs without a GPU too. */
