@@ -16,6 +16,9 @@
 #   bench/gpu_session.sh quick         on the device: bench_als at a tenth of the size
 #   bench/gpu_session.sh verify        on the device: `cufactor verify` (GPU against the CPU
 #                                      reference) on a 5 M-rating power-law set, K = 32 and 100
+#   bench/gpu_session.sh sgd [ARGS]    on the device (issue 5): test_gpu_sgd verbose, memcheck
+#                                      and racecheck over GPU SGD/GD tests, then bench_sgd
+#                                      (default: full Netflix shape, K = 128); ARGS go to bench_sgd
 #
 # With the device tool, from the repository root, for example:
 #   run(command="bench/gpu_session.sh test", carry=["build-gpu"])
@@ -42,12 +45,12 @@ pack)
     mkdir -p build-gpu/bin
     cmake -S . -B build-gpu/cmake -DCMAKE_BUILD_TYPE=Release -DCUFACTOR_CUDA=ON -DCUFACTOR_WERROR=ON \
         -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
-    cmake --build build-gpu/cmake -j"$(nproc)" --target test_gpu_als
-    cp build-gpu/cmake/test_gpu_als build-gpu/bin/
+    cmake --build build-gpu/cmake -j"$(nproc)" --target test_gpu_als test_gpu_sgd
+    cp build-gpu/cmake/test_gpu_als build-gpu/cmake/test_gpu_sgd build-gpu/bin/
     cmake --build build-gpu/cmake -j"$(nproc)" --target cufactor
     cp build-gpu/cmake/cufactor build-gpu/bin/
-    if cmake --build build-gpu/cmake -j"$(nproc)" --target bench_als; then
-        cp build-gpu/cmake/bench_als build-gpu/bin/
+    if cmake --build build-gpu/cmake -j"$(nproc)" --target bench_als bench_sgd; then
+        cp build-gpu/cmake/bench_als build-gpu/cmake/bench_sgd build-gpu/bin/
     else
         echo "gpu_session: bench_als did not build (is cf_generate on this branch?); packing the tests only" >&2
     fi
@@ -104,8 +107,27 @@ verify)
     rm -f "$data"
     exit $rc
     ;;
+sgd)
+    unpack
+    rc=0
+    build-gpu/bin/test_gpu_sgd --verbose --jobs 1 2>&1 | tee "$out/test_gpu_sgd.log" || rc=1
+    cs="compute-sanitizer --target-processes all --error-exitcode 3"
+    for t in gpu_sgd/single_update_K33 gpu_sgd/blocks_vs_cpu_K100 gpu_sgd/blocks_vs_cpu_K300_from_memory \
+             gpu_sgd/single_update_K100_fp16 gpu_sgd/divergence_names_epoch_and_row gpu_gd/full_batch_adam_equals_cpu \
+             gpu_gd/minibatch_equals_cpu; do
+        echo "== memcheck $t"
+        $cs --tool memcheck build-gpu/bin/test_gpu_sgd --filter "$t" --jobs 1 2>&1 | tee -a "$out/sgd_memcheck.log" || rc=1
+    done
+    # racecheck looks at shared memory: the SGD kernels use none (hogwild's global-memory races are by design)
+    for t in gpu_sgd/blocks_vs_cpu_K33 gpu_sgd/divergence_names_epoch_and_row; do
+        echo "== racecheck $t"
+        $cs --tool racecheck build-gpu/bin/test_gpu_sgd --filter "$t" --jobs 1 2>&1 | tee -a "$out/sgd_racecheck.log" || rc=1
+    done
+    build-gpu/bin/bench_sgd --json "$out/bench_sgd.jsonl" "$@" 2>&1 | tee "$out/bench_sgd.log" || rc=1
+    exit $rc
+    ;;
 *)
-    sed -n '2,25p' "$0"
+    sed -n '2,28p' "$0"
     exit 2
     ;;
 esac

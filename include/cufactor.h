@@ -72,9 +72,12 @@ typedef enum cf_lr_schedule { CF_LR_CONST = 0, CF_LR_INVSCALE } cf_lr_schedule;
 typedef enum cf_sgd_schedule {
     CF_SCHED_SHUFFLE = 0, /* one seeded permutation of all ratings per epoch (CPU reference) */
     CF_SCHED_BLOCKS,      /* B×B blocks in conflict-free waves (reproducible, GPU-equivalent) */
-    CF_SCHED_HOGWILD      /* lock-free, GPU only */
+    CF_SCHED_HOGWILD      /* lock-free, any order (GPU); the CPU runs it as SHUFFLE */
 } cf_sgd_schedule;
 typedef enum cf_optimizer { CF_OPT_PLAIN = 0, CF_OPT_ADAM } cf_optimizer;
+/* Storage of the factors during training. Arithmetic is fp32 on the GPU, double on the
+ * CPU either way; fp16 (half the bytes per update) is accepted for GPU SGD only. */
+typedef enum cf_precision { CF_PRECISION_FP32 = 0, CF_PRECISION_FP16 } cf_precision;
 
 typedef struct cf_config {
     cf_algo algo;          /* default ALS */
@@ -104,6 +107,7 @@ typedef struct cf_config {
     int32_t inner;         /* ALS+GD inner steps L, default 5 */
     int32_t early_stop;    /* patience P on the test split, 0 disables (default 0) */
     int32_t restarts;      /* random initializations, keep best (default 1) */
+    cf_precision precision;/* factor storage, default CF_PRECISION_FP32 (fp16: GPU SGD only) */
 } cf_config;
 
 /* Smallest non-zero cf_config.gpu_mem_limit accepted. */
@@ -122,6 +126,8 @@ const char *cf_reg_name(cf_reg r);
 int cf_reg_parse(const char *s, cf_reg *out);
 const char *cf_device_name(cf_device d);
 int cf_device_parse(const char *s, cf_device *out);
+const char *cf_precision_name(cf_precision p);
+int cf_precision_parse(const char *s, cf_precision *out);
 
 /* ------------------------------------------------------------------ data */
 

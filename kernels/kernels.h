@@ -96,6 +96,88 @@ int launch_reg(const int64_t *d_ptr, int64_t n_rows, const float *d_F, const flo
                int ld, int use_bias, double lambda, int reg_mode, int64_t nnz, double *d_partial,
                cf_stream_t stream);
 
+
+/* ------------------------------------------------------------------ SGD (sgd.cu) */
+
+/* Everything one SGD update reads and writes (DESIGN.md §2, src/cpu/sgd.c):
+ *   e = r − (μ + b_u + b_i + p_u·q_i)      (r − p_u·q_i without biases)
+ *   b_u += η (e − λ'_u b_u),  b_i += η (e − λ'_i b_i),
+ *   p_u += η (e q_i − λ'_u p_u),  q_i += η (e p_u_old − λ'_i q_i).
+ * Ratings in schedule order as three arrays (su, si, sr). P and Q hold the factors in
+ * `half` (fp16 = 1: IEEE binary16, row stride ld_half) or in float (fp16 = 0: the
+ * side's F with row stride ld); biases and λ' (per-rating shares Λ_row / n_row) are fp32. */
+typedef struct cf_sgd_args {
+    const uint32_t *su, *si;
+    const float *sr;
+    void *P, *Q;
+    int ld;              /* row stride of P and Q, in elements of their type */
+    int fp16;
+    float *bu, *bi;
+    const float *lam_u, *lam_i;
+    float mu;
+    int use_bias;
+    int k;
+    float lr;
+} cf_sgd_args;
+
+/* Hogwild: ratings [0, n) in runs of `run` consecutive ratings; a persistent grid (as
+ * many warps as stay resident) takes runs round-robin, no locks, no atomics. */
+int launch_sgd_hogwild(const cf_sgd_args *a, int64_t n, int64_t run, cf_stream_t stream);
+
+/* One wave of the blocks schedule: warp a (0 ≤ a < B) applies, in order, the ratings of
+ * block (a, (a + shift) mod B), i.e. [block_ptr[blk], block_ptr[blk+1]) with
+ * blk = a·B + (a + shift) mod B. */
+int launch_sgd_wave(const cf_sgd_args *a, const int64_t *d_block_ptr, int B, int shift,
+                    cf_stream_t stream);
+
+/* Warps resident per SM for the SGD kernels at this K and storage (for reports). */
+int cf_sgd_warps_per_sm(int k, int fp16);
+
+/* Rows without entries (ptr[r+1] == ptr[r]): F[r][0..k) = 0 and b[r] = 0; also
+ * H[r][0..k) = 0 when H (fp16, row stride k) is not NULL. */
+int launch_zero_empty_rows(const int64_t *d_ptr, int64_t n_rows, float *d_F, int ld, float *d_b,
+                           void *d_H, int k, cf_stream_t stream);
+
+/* fp32 F (row stride ld) ↔ fp16 H (row stride k), columns 0..k-1, round to nearest even. */
+int launch_factors_to_half(const float *d_F, int ld, int64_t n_rows, int k, void *d_H,
+                           cf_stream_t stream);
+int launch_half_to_factors(const void *d_H, int64_t n_rows, int k, float *d_F, int ld,
+                           cf_stream_t stream);
+
+/* NaN guard: the first row r with a non-finite F[r][0..k) and the first with a
+ * non-finite b[r] (use_bias): writes 2 × CF_REDUCE_BLOCKS int64, partial[blk] (factors)
+ * and partial[CF_REDUCE_BLOCKS + blk] (biases), each the least bad row that block saw or
+ * INT64_MAX; the host takes the minimum. */
+int launch_first_nonfinite(const float *d_F, const float *d_b, int64_t n_rows, int k, int ld,
+                           int use_bias, int64_t *d_partial, cf_stream_t stream);
+
+/* ------------------------------------------------------------------ GD (gd.cu) */
+
+/* Residuals over a CSR side: e[x] = val[x] − r̂ for every entry x of rows [0, n_rows), with
+ * r̂ = μ + b_u + b_i + p_u·q_i summed in that order whichever side the rows are
+ * (rows_are_users = 1: rows are users, F_r = P), so both layouts give the same e. */
+int launch_residuals_csr(const int64_t *d_ptr, const uint32_t *d_idx, const float *d_val,
+                         int64_t n_rows, const float *d_F_r, const float *d_b_r,
+                         const float *d_F_c, const float *d_b_c, int k, int ld, float mu,
+                         int use_bias, int rows_are_users, float *d_e, cf_stream_t stream);
+
+/* The same for n ratings given as triplets (u[j], i[j], r[j]). */
+int launch_residuals_coo(const uint32_t *d_u, const uint32_t *d_i, const float *d_r, int64_t n,
+                         const float *d_F_u, const float *d_b_u, const float *d_F_i,
+                         const float *d_b_i, int k, int ld, float mu, int use_bias, float *d_e,
+                         cf_stream_t stream);
+
+/* One gradient step on every row of a side (src/cpu/gd.c). C = E·Z_other from SpMM (row
+ * stride ld; column k is Σ e when use_bias). For x = F[r][c] (c < k) or b[r] (c = k):
+ *   g = −2 C[r][c] + 2 · scale · Λ_r · x,   Λ_r = cf_reg_lambda(reg_mode, λ, n_r, nnz)
+ *   plain: x −= η g;  Adam (m, v not NULL, row stride ld, column k for the bias):
+ *   m = β1 m + (1−β1) g, v = β2 v + (1−β2) g², x −= η (m/c1) / (√(v/c2) + ε)
+ * with β1 = 0.9, β2 = 0.999, ε = 1e-8, c1 = 1 − β1^t, c2 = 1 − β2^t from the host. */
+int launch_gd_step(const int64_t *d_ptr, int64_t n_rows, const float *d_C, float *d_F, float *d_b,
+                   float *d_m, float *d_v, int k, int ld, int use_bias, double lambda,
+                   int reg_mode, int64_t nnz, double scale, float lr, float c1, float c2,
+                   cf_stream_t stream);
+
 #ifdef __cplusplus
 }
 #endif

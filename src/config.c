@@ -29,6 +29,7 @@ void cf_config_default(cf_config *c) {
     c->inner = 5;
     c->early_stop = 0;
     c->restarts = 1;
+    c->precision = CF_PRECISION_FP32;
 }
 
 #define BAD(...) return cf_fail(err, CF_ERR_INVALID, __VA_ARGS__)
@@ -59,12 +60,20 @@ cf_status cf_config_validate(const cf_config *c, cf_error *err) {
     if (c->inner < 1 || c->inner > 100000) BAD("inner: %d, must be in 1..100000", c->inner);
     if (c->early_stop < 0) BAD("early_stop: %d, must be >= 0 (0 disables)", c->early_stop);
     if (c->restarts < 1 || c->restarts > 1000) BAD("restarts: %d, must be in 1..1000", c->restarts);
+    if ((unsigned)c->precision > CF_PRECISION_FP16) BAD("precision: unknown value %d", (int)c->precision);
+    if (c->precision == CF_PRECISION_FP16 && c->algo != CF_ALGO_SGD)
+        BAD("precision: fp16 is implemented for --algo sgd only (on the GPU), not for --algo %s; "
+            "use --precision fp32", cf_algo_name(c->algo));
+    if (c->precision == CF_PRECISION_FP16 && c->device == CF_DEVICE_CPU)
+        BAD("precision: fp16 factor storage is GPU-only; the CPU reference computes in double "
+            "(use --device gpu or --precision fp32)");
     return CF_OK;
 }
 
 static const char *const algo_names[] = {"als", "sgd", "gd", "minibatch", "alsgd", "ccd"};
 static const char *const reg_names[] = {"plain", "weighted", "mean"};
 static const char *const device_names[] = {"auto", "cpu", "gpu"};
+static const char *const precision_names[] = {"fp32", "fp16"};
 
 static int parse_name(const char *s, const char *const *names, int n) {
     for (int k = 0; s && k < n; k++)
@@ -77,6 +86,7 @@ static int parse_name(const char *s, const char *const *names, int n) {
 const char *cf_algo_name(cf_algo a) { return NAME_OF(algo_names, a); }
 const char *cf_reg_name(cf_reg r) { return NAME_OF(reg_names, r); }
 const char *cf_device_name(cf_device d) { return NAME_OF(device_names, d); }
+const char *cf_precision_name(cf_precision p) { return NAME_OF(precision_names, p); }
 
 int cf_algo_parse(const char *s, cf_algo *out) {
     int k = parse_name(s, algo_names, 6);
@@ -94,5 +104,11 @@ int cf_device_parse(const char *s, cf_device *out) {
     int k = parse_name(s, device_names, 3);
     if (k < 0) return -1;
     *out = (cf_device)k;
+    return 0;
+}
+int cf_precision_parse(const char *s, cf_precision *out) {
+    int k = parse_name(s, precision_names, 2);
+    if (k < 0) return -1;
+    *out = (cf_precision)k;
     return 0;
 }

@@ -10,7 +10,9 @@
  *       16     8  i64 n_users
  *       24     8  i64 n_items
  *       32     4  i32 K (factors)
- *       36     4  i32 flags: bit 0 = biases on; other bits 0
+ *       36     4  i32 flags: bit 0 = biases on; bit 1 = trained with fp16 factor storage
+ *                 (config.precision, which has no slot in the config block below: files
+ *                 written before it existed have bit 1 = 0, i.e. fp32); other bits 0
  *       40     8  f64 μ
  *       48   116  the training cf_config, field by field in declaration order:
  *                 i32 algo, i32 factors, i32 iters, f64 lambda, i32 reg, i32 bias,
@@ -242,7 +244,7 @@ cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err) {
     put_i64(&c, f->n_users);
     put_i64(&c, f->n_items);
     put_i32(&c, f->k);
-    put_i32(&c, f->bias ? 1 : 0);
+    put_i32(&c, (f->bias ? 1 : 0) | (m->config.precision == CF_PRECISION_FP16 ? 2 : 0));
     put_f64(&c, f->mu);
     encode_config(&c, &m->config);
 
@@ -388,10 +390,11 @@ cf_status cf_model_load(const char *path, cf_model **out, cf_error *err) {
     if (nu < 0 || nu > CFM_MAX_ROWS) CORRUPT("%s: n_users %lld out of range", path, (long long)nu);
     if (ni < 0 || ni > CFM_MAX_ROWS) CORRUPT("%s: n_items %lld out of range", path, (long long)ni);
     if (K < 1 || K > CFM_MAX_K) CORRUPT("%s: K = %d, must be in 1..%d", path, (int)K, CFM_MAX_K);
-    if (flags & ~1) CORRUPT("%s: unknown flags 0x%x", path, (unsigned)flags);
+    if (flags & ~3) CORRUPT("%s: unknown flags 0x%x", path, (unsigned)flags);
     if (!isfinite(mu)) CORRUPT("%s: global mean is not finite", path);
     cf_config cfg;
     decode_config(&c, &cfg);
+    cfg.precision = (flags & 2) ? CF_PRECISION_FP16 : CF_PRECISION_FP32;
     cf_error cerr;
     if (cf_config_validate(&cfg, &cerr)) CORRUPT("%s: stored config: %s", path, cerr.msg);
 

@@ -838,13 +838,29 @@ typedef struct help_case {
     const char *flags[40];
 } help_case;
 
+/* --precision fp16 is GPU SGD only: refused with a message naming the field. */
+Test(cli, precision_fp16_is_checked) {
+    run_result r = cli("train", CF_TEST_DATA_DIR "/tiny_u.data", "--algo", "als", "--precision", "fp16", NULL);
+    cr_assert_neq(r.code, 0);
+    cr_assert(strstr(r.err, "precision") && strstr(r.err, "sgd"), "%s", r.err);
+    run_free(&r);
+    r = cli("train", CF_TEST_DATA_DIR "/tiny_u.data", "--algo", "sgd", "--device", "cpu", "--precision", "fp16", NULL);
+    cr_assert_neq(r.code, 0);
+    cr_assert(strstr(r.err, "precision") && strstr(r.err, "GPU"), "%s", r.err);
+    run_free(&r);
+    r = cli("train", CF_TEST_DATA_DIR "/tiny_u.data", "--precision", "fp8", NULL);
+    cr_assert_neq(r.code, 0);
+    cr_assert(strstr(r.err, "fp8") || strstr(r.err, "precision"), "%s", r.err);
+    run_free(&r);
+}
+
 Test(cli, every_help_lists_every_flag) {
     static const help_case cases[] = {
         {"train", {"--test", "--test-ratio", "--format", "--skip-bad-lines", "--algo", "--factors", "--iters",
                    "--lambda", "--reg", "--no-bias", "--tol", "--device", "--gpu-id", "--seed", "--threads",
                    "--init-scale", "--lr", "--lr-schedule", "--lr-decay", "--schedule", "--blocks", "--batch",
-                   "--optimizer", "--inner", "--early-stop", "--restarts", "--model", "--json", "--quiet",
-                   "--checkpoint", "--checkpoint-every", "--resume", NULL}},
+                   "--optimizer", "--inner", "--early-stop", "--restarts", "--precision", "--model", "--json",
+                   "--quiet", "--checkpoint", "--checkpoint-every", "--resume", "--gpu-mem-limit", NULL}},
         {"eval", {"--format", "--skip-bad-lines", "--json", NULL}},
         {"predict", {"--out", NULL}},
         {"recommend", {"--user", "-n", "--exclude", "--json", NULL}},

@@ -407,7 +407,7 @@ static void assert_same_model(const cf_model *a, const cf_model *b) {
     SAME(algo); SAME(factors); SAME(iters); SAME(lambda); SAME(reg); SAME(bias); SAME(tol);
     SAME(seed); SAME(threads); SAME(init_scale); SAME(device); SAME(gpu_id); SAME(lr);
     SAME(lr_schedule); SAME(lr_decay); SAME(schedule); SAME(blocks); SAME(batch);
-    SAME(optimizer); SAME(inner); SAME(early_stop); SAME(restarts);
+    SAME(optimizer); SAME(inner); SAME(early_stop); SAME(restarts); SAME(precision);
 #undef SAME
 }
 
@@ -761,6 +761,39 @@ Test(model_io, hand_built_file_loads) {
     cf_model_destroy(&m);
 }
 
+/* config.precision travels in flags bit 1; a file without it (every file written before
+ * the field existed) loads as fp32. */
+Test(model_io, precision_is_flags_bit_1) {
+    char *dir = cf_test_tmpdir();
+    char *path = cf_test_path(dir, "m.cfm");
+    cf_error err;
+    cf_model *m = hand_model(1);
+    m->config.algo = CF_ALGO_SGD;
+    m->config.device = CF_DEVICE_GPU;
+    m->config.precision = CF_PRECISION_FP16;
+    cr_assert_eq(cf_model_save(m, path, &err), CF_OK, "%s", err.msg);
+    FILE *fp = fopen(path, "rb");
+    unsigned char b[40];
+    cr_assert(fp && fread(b, 1, 40, fp) == 40);
+    fclose(fp);
+    cr_assert_eq(le32(b + 36), 3u, "flags: bias | fp16");
+    cf_model *back = NULL;
+    cr_assert_eq(cf_model_load(path, &back, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(back->config.precision, CF_PRECISION_FP16);
+    assert_same_model(m, back);
+    cf_model_destroy(&back);
+    cf_model_destroy(&m);
+
+    spec s = good_spec(); /* flags = 1: an old file */
+    cr_assert_eq(load_spec(&s, &err, &back), CF_OK, "%s", err.msg);
+    cr_assert_eq(back->config.precision, CF_PRECISION_FP32);
+    cf_model_destroy(&back);
+    s.flags = 3; /* fp16 with the stored algo als: the config check refuses it */
+    expect_corrupt(&s, "precision");
+    cf_test_rmtree(dir);
+    free(path), free(dir);
+}
+
 Test(model_io, hostile_headers) {
     spec s = good_spec();
     s.magic = "CUFACTOX";
@@ -790,7 +823,7 @@ Test(model_io, hostile_headers) {
     s.k = 1; /* passes the size checks, but the ID lists no longer line up */
     expect_corrupt(&s, "IDs");
     s = good_spec();
-    s.flags = 3;
+    s.flags = 5; /* bit 2 is not defined (bit 1 is fp16 storage) */
     expect_corrupt(&s, "flags");
     s = good_spec();
     s.mu = NAN;

@@ -271,16 +271,65 @@ Test(sgd, update_matches_hand_computation_plain_bias) { check_sgd_by_hand(CF_REG
 Test(sgd, update_matches_hand_computation_weighted_bias) { check_sgd_by_hand(CF_REG_WEIGHTED, 0.2, 1); }
 Test(sgd, update_matches_hand_computation_mean_nobias) { check_sgd_by_hand(CF_REG_MEAN, 0.1, 0); }
 
-Test(sgd, hogwild_is_gpu_only) {
+/* On the CPU, hogwild is the shuffle order (sgd.c): the same factors, bit for bit. */
+Test(sgd, hogwild_on_cpu_is_the_shuffle_order) {
+    cf_ratings R;
+    tiny_ratings(&R);
+    cf_factors out[2];
+    for (int k = 0; k < 2; k++) {
+        cf_config c = cfg_with(CF_ALGO_SGD, 2, 0.1, CF_REG_PLAIN, 1, 1);
+        c.schedule = k ? CF_SCHED_HOGWILD : CF_SCHED_SHUFFLE;
+        cf_backend *b = open_cpu(&R, NULL, &c, 1);
+        cf_error err;
+        for (int e = 0; e < 3; e++) cr_assert_eq(cf_cpu_sgd_epoch(b, e, 0.05, &err), CF_OK, "%s", err.msg);
+        cr_assert_eq(cf_factors_alloc(&out[k], R.n_users, R.n_items, 2, 1, &err), CF_OK);
+        cr_assert_eq(cf_cpu_backend.download(b, &out[k], &err), CF_OK);
+        cf_cpu_backend.close(b);
+    }
+    size_t np = (size_t)R.n_users * 2, nq = (size_t)R.n_items * 2;
+    cr_assert_eq(memcmp(out[0].P, out[1].P, np * sizeof(double)), 0);
+    cr_assert_eq(memcmp(out[0].Q, out[1].Q, nq * sizeof(double)), 0);
+    cr_assert_eq(memcmp(out[0].bu, out[1].bu, (size_t)R.n_users * sizeof(double)), 0);
+    cr_assert_eq(memcmp(out[0].bi, out[1].bi, (size_t)R.n_items * sizeof(double)), 0);
+    /* and the epochs did move the factors */
+    cf_factors init;
+    cf_error err;
+    cr_assert_eq(cf_factors_alloc(&init, R.n_users, R.n_items, 2, 1, &err), CF_OK);
+    cf_factors_init_random(&init, 0.1, 1);
+    cr_assert(memcmp(init.P, out[0].P, np * sizeof(double)) != 0);
+    cf_factors_free(&init), cf_factors_free(&out[0]), cf_factors_free(&out[1]);
+    cf_ratings_free(&R);
+}
+
+Test(sgd, fp16_is_refused_on_the_cpu) {
     cf_ratings R;
     tiny_ratings(&R);
     cf_config c = cfg_with(CF_ALGO_SGD, 2, 0.1, CF_REG_PLAIN, 1, 1);
-    c.schedule = CF_SCHED_HOGWILD;
-    cf_backend *b = open_cpu(&R, NULL, &c, 1);
+    c.precision = CF_PRECISION_FP16;
     cf_error err;
-    cr_assert_eq(cf_cpu_sgd_epoch(b, 0, 0.01, &err), CF_ERR_UNSUPPORTED);
-    cr_assert(strstr(err.msg, "hogwild") && strstr(err.msg, "GPU"), "%s", err.msg);
-    cf_cpu_backend.close(b);
+    cr_assert_eq(cf_config_validate(&c, &err), CF_OK, "fp16 SGD with device auto is a valid config");
+    cf_factors init;
+    cr_assert_eq(cf_factors_alloc(&init, R.n_users, R.n_items, 2, 1, &err), CF_OK);
+    cf_backend *b = NULL;
+    cr_assert_eq(cf_cpu_backend.open(&R, NULL, &c, &init, &b, &err), CF_ERR_UNSUPPORTED);
+    cr_assert_null(b);
+    cr_assert(strstr(err.msg, "fp16") && strstr(err.msg, "GPU"), "%s", err.msg);
+    c.device = CF_DEVICE_CPU;
+    cr_assert_eq(cf_config_validate(&c, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "precision"), "%s", err.msg);
+    c.device = CF_DEVICE_AUTO;
+    c.algo = CF_ALGO_GD;
+    cr_assert_eq(cf_config_validate(&c, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "precision") && strstr(err.msg, "gd"), "%s", err.msg);
+    c.algo = CF_ALGO_SGD;
+    c.precision = (cf_precision)7;
+    cr_assert_eq(cf_config_validate(&c, &err), CF_ERR_INVALID);
+    cf_precision p;
+    cr_assert_eq(cf_precision_parse("fp16", &p), 0);
+    cr_assert_eq(p, CF_PRECISION_FP16);
+    cr_assert_str_eq(cf_precision_name(CF_PRECISION_FP32), "fp32");
+    cr_assert_eq(cf_precision_parse("fp64", &p), -1);
+    cf_factors_free(&init);
     cf_ratings_free(&R);
 }
 

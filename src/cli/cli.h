@@ -58,6 +58,7 @@ extern const char *const cli_format_names[];      /* cf_format */
 extern const char *const cli_lr_schedule_names[]; /* cf_lr_schedule */
 extern const char *const cli_schedule_names[];    /* cf_sgd_schedule */
 extern const char *const cli_optimizer_names[];   /* cf_optimizer */
+extern const char *const cli_precision_names[];   /* cf_precision */
 /* Names from the library's own name functions (cf_algo_name, ...), NULL-terminated. */
 const char *const *cli_algo_names(void);
 const char *const *cli_reg_names(void);

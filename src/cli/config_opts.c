@@ -21,6 +21,7 @@ void cli_config_opts_init(cli_config_opts *c, cf_config *cfg, cf_read_options *r
     c->lr_schedule = (int)cfg->lr_schedule;
     c->schedule = (int)cfg->schedule;
     c->optimizer = (int)cfg->optimizer;
+    c->precision = (int)cfg->precision;
 }
 
 int cli_config_read_opts(cli_config_opts *c, cli_opt *out) {
@@ -84,6 +85,8 @@ int cli_config_train_opts(cli_config_opts *c, cli_opt *out, unsigned groups, con
     ADD(.name = "gpu-mem-limit", .kind = CLI_BYTES, .dest = &cfg->gpu_mem_limit, .metavar = "BYTES",
         .lo = (int64_t)CF_GPU_MEM_LIMIT_MIN,
         .help = "GPU memory to plan with (e.g. 512M, 2G; 0 = all that is free); too little: auto uses the CPU");
+    ADD(.name = "precision", .kind = CLI_CHOICE, .dest = &c->precision, .choices = cli_precision_names,
+        .help = "factor storage during training; fp16 (arithmetic in fp32) for --algo sgd on the GPU only");
     ADD(.name = "threads", .kind = CLI_I32, .dest = &cfg->threads, .metavar = "T", .help = "CPU threads (0 = all cores)");
 #undef ADD
     return n;
@@ -97,6 +100,7 @@ void cli_config_opts_apply(const cli_config_opts *c) {
     c->cfg->lr_schedule = (cf_lr_schedule)c->lr_schedule;
     c->cfg->schedule = (cf_sgd_schedule)c->schedule;
     c->cfg->optimizer = (cf_optimizer)c->optimizer;
+    c->cfg->precision = (cf_precision)c->precision;
 }
 
 int cli_split_opts(cli_split *s, cli_opt *out) {

@@ -43,6 +43,10 @@ static cf_status cpu_open(const cf_ratings *train, const cf_triplets *test, cons
                        "cpu backend: initial factors %lld×%lld K=%d do not match the data %lld×%lld K=%d",
                        (long long)init->n_users, (long long)init->n_items, init->k,
                        (long long)train->n_users, (long long)train->n_items, cfg->factors);
+    if (cfg->precision == CF_PRECISION_FP16)
+        return cf_fail(err, CF_ERR_UNSUPPORTED,
+                       "precision fp16: the CPU reference stores and computes in double; fp16 "
+                       "factor storage is GPU-only (use --device gpu, or --precision fp32)");
     cf_backend *b = cf_calloc(1, sizeof *b, err, "cpu backend");
     if (!b) return CF_ERR_NOMEM;
     b->R = train;

@@ -18,7 +18,10 @@
  * Orders (schedule.h): CF_SCHED_SHUFFLE, a fresh seeded permutation of all ratings per
  * epoch, run sequentially; CF_SCHED_BLOCKS, B waves of B independent blocks, each wave's
  * blocks run in parallel (OpenMP), each block in its fixed order: identical factors for
- * any thread count. CF_SCHED_HOGWILD is GPU-only.
+ * any thread count. CF_SCHED_HOGWILD (lock-free, any order, on the GPU) runs here as
+ * CF_SCHED_SHUFFLE: one thread applying the updates one after the other is one of the
+ * orders a lock-free run may take, and the shuffle order is the GPU hogwild run's
+ * reference (it visits the same ratings with the same per-epoch learning rate).
  * Rows without ratings are set to zero (solvers.h). After each epoch every factor is
  * checked for finiteness (CF_ERR_NUMERIC names the epoch, 1-based, and the first bad row).
  */
@@ -47,7 +50,7 @@ static void sgd_state_free(void *p) {
 static cf_status sgd_state_make(cf_backend *b, sgd_state **out, cf_error *err) {
     sgd_state *s = cf_calloc(1, sizeof *s, err, "sgd state");
     if (!s) return CF_ERR_NOMEM;
-    s->schedule = b->cfg.schedule;
+    s->schedule = b->cfg.schedule == CF_SCHED_HOGWILD ? CF_SCHED_SHUFFLE : b->cfg.schedule;
     cf_status st;
     if ((st = cf_cpu_row_lambdas(b, CF_SIDE_USERS, 1, &s->lam_u, err)) ||
         (st = cf_cpu_row_lambdas(b, CF_SIDE_ITEMS, 1, &s->lam_i, err)))
@@ -89,13 +92,10 @@ static inline void sgd_update(cf_factors *f, uint32_t u, uint32_t i, double r, d
 }
 
 cf_status cf_cpu_sgd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *err) {
-    if (b->cfg.schedule == CF_SCHED_HOGWILD)
-        return cf_fail(err, CF_ERR_UNSUPPORTED,
-                       "sgd: schedule hogwild is GPU-only; on the CPU use --schedule shuffle "
-                       "or --schedule blocks");
     if (epoch < 0) return cf_fail(err, CF_ERR_INVALID, "sgd: epoch %d, must be >= 0", epoch);
     sgd_state *s = cf_cpu_state_get(b, sgd_state_free);
-    if (s && s->schedule != b->cfg.schedule) {
+    cf_sgd_schedule want = b->cfg.schedule == CF_SCHED_HOGWILD ? CF_SCHED_SHUFFLE : b->cfg.schedule;
+    if (s && s->schedule != want) {
         sgd_state_free(s);
         cf_cpu_state_set(b, NULL, NULL);
         s = NULL;

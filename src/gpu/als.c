@@ -107,6 +107,10 @@ cf_status cf_gpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
     if (side != CF_SIDE_USERS && side != CF_SIDE_ITEMS)
         return cf_fail(err, CF_ERR_INVALID, "gpu als_half: side %d is neither users nor items",
                        (int)side);
+    if (!b->planned)
+        return cf_fail(err, CF_ERR_INVALID,
+                       "gpu als_half: the backend was opened for --algo %s, without the ALS plan",
+                       cf_algo_name(b->cfg.algo));
     cf_gpu_side *S = &b->side[side];
     const cf_gpu_side *O = &b->side[1 - side];
     const int timing = b->tune.timing && b->ev[0];

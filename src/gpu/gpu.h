@@ -57,6 +57,14 @@ typedef struct cf_gpu_stats {
                                      half-step: includes the context and library workspaces */
     size_t device_total_bytes;
     int sm_count;
+    /* SGD / GD (timing = 1 only for the ms): time of the update kernels of the epochs
+     * (SGD: the hogwild kernel or the B wave launches, without the NaN guard and the fp16
+     * conversions; GD: residuals + SpMM + steps), and the ratings they processed. */
+    double sgd_ms;
+    int64_t sgd_updates, sgd_epochs;
+    double gd_ms;
+    int64_t gd_epochs;
+    int sgd_warps_per_sm;         /* resident warps per SM of the hogwild kernel */
 } cf_gpu_stats;
 
 void cf_gpu_stats_get(cf_backend *b, cf_gpu_stats *out);
@@ -77,5 +85,15 @@ cf_status cf_gpu_form_grams(cf_backend *b, cf_side side, const int64_t *rows, in
  * tf32 = 1 measures with TF32 tensor-core math allowed (CUBLAS_TF32_TENSOR_OP_MATH). */
 cf_status cf_gpu_sgemm_gflops(cf_backend *b, int n, int reps, int tf32, double *gflops,
                               cf_error *err);
+
+/* Bench hook: device-to-device cudaMemcpy bandwidth on the backend's stream: copies of
+ * `bytes` (median of `reps` after a warm-up), counted as 2·bytes moved (read + write),
+ * in GB/s (1e9 bytes). The reference for the SGD kernels' achieved bandwidth. */
+cf_status cf_gpu_copy_bandwidth(cf_backend *b, size_t bytes, int reps, double *gbps, cf_error *err);
+
+/* Bytes the SGD kernel moves per update by its own count: p_u and q_i read and written
+ * (4·K·s, s = 4 fp32 or 2 fp16), the rating's (u, i, r) (12), λ'_u and λ'_i (8), and
+ * with biases b_u, b_i read and written (16). */
+double cf_gpu_sgd_bytes_per_update(int k, int fp16, int bias);
 
 #endif

@@ -2,7 +2,10 @@
  * gpu_backend.c — the GPU backend's table and life cycle: device choice, the context
  * (stream and cuBLAS / cuSOLVER / cuSPARSE handles), upload of R (CSR by user, CSC by
  * item, 64-bit offsets) and of the factors once at open, download of the factors once at
- * the end, and close. The algorithms live in als.c (ALS half-step) and eval.c.
+ * the end, and close. The algorithms live in als.c (ALS half-step), sgd.c (SGD epoch),
+ * gd.c (GD / mini-batch epoch) and eval.c. The ALS batch plan (Gram buffers sized from
+ * the free memory) is made at open for --algo als only; SGD and GD make their state at
+ * their first epoch.
  *
  * The factors are resident in fp32 (F = [P | 1 | 0-padding], biases apart, see
  * kernels.h); the host's double-precision cf_factors is converted on upload and
@@ -95,6 +98,9 @@ static void gpu_close(cf_backend *b) {
     if (!b) return;
     /* Errors are ignored here: close must release what it can. */
     if (b->stream) cudaStreamSynchronize(b->stream);
+    cf_gpu_sgd_free(b);
+    cf_gpu_gd_free(b);
+    cudaFree(b->d_bad);
     for (int sd = 0; sd < 2; sd++) side_free(b, &b->side[sd]);
     cudaFree(b->d_test_u), cudaFree(b->d_test_i), cudaFree(b->d_test_r);
     cudaFree(b->d_gram), cudaFree(b->d_Aptr), cudaFree(b->d_rhs), cudaFree(b->d_t);
@@ -155,6 +161,7 @@ static cf_status gpu_upload(cf_backend *b, const cf_factors *in, cf_error *err) 
     st = upload_side(b, &b->side[CF_SIDE_USERS], in->P, in->bu, h, err);
     if (!st) st = upload_side(b, &b->side[CF_SIDE_ITEMS], in->Q, in->bi, h, err);
     if (!st) b->mu = b->bias ? in->mu : 0.0;
+    b->fp16_stale = 1; /* SGD's fp16 copies are rebuilt from F at the next epoch */
     free(h);
     return st;
 }
@@ -251,6 +258,7 @@ cf_status cf_gpu_open_tuned(const cf_ratings *train, const cf_triplets *test, co
     b = cf_calloc(1, sizeof *b, err, "GPU backend");
     if (!b) return CF_ERR_NOMEM;
     b->cfg = *cfg;
+    b->R = train;
     b->k = cfg->factors;
     b->bias = cfg->bias ? 1 : 0;
     b->d = b->k + b->bias;
@@ -303,7 +311,17 @@ cf_status cf_gpu_open_tuned(const cf_ratings *train, const cf_triplets *test, co
     size_t data = side_data_bytes(b, U) + side_data_bytes(b, I) +
                   (size_t)n_test * (2 * sizeof(uint32_t) + sizeof(float)) +
                   CF_REDUCE_BLOCKS * 3 * sizeof(double);
-    if ((st = cf_gpu_plan(b, free_bytes, data, err))) goto cleanup;
+    if (cfg->algo == CF_ALGO_ALS) {
+        if ((st = cf_gpu_plan(b, free_bytes, data, err))) goto cleanup;
+        b->planned = 1;
+    } else {
+        b->stats.segment = b->tune.segment > 0 ? b->tune.segment : CF_GPU_DEFAULT_SEGMENT;
+        if (data > free_bytes) {
+            st = cf_fail(err, CF_ERR_DEVICE, "%s: needs %zu bytes for the data, %zu free; try --device cpu",
+                         b->name, data, free_bytes);
+            goto cleanup;
+        }
+    }
 
     /* Resident data. */
     if ((st = upload_csr(b, U, train->row_ptr, train->row_col, train->row_val, err)) ||
@@ -326,7 +344,9 @@ cf_status cf_gpu_open_tuned(const cf_ratings *train, const cf_triplets *test, co
     }
     if ((st = cf_gpu_alloc(b, (void **)&b->d_partial, CF_REDUCE_BLOCKS * 3 * sizeof(double),
                            "reduction partials", err)) ||
-        (st = cf_gpu_plan_alloc(b, err)) || (st = gpu_upload(b, init, err)))
+        (st = cf_gpu_alloc(b, (void **)&b->d_bad, 2 * CF_REDUCE_BLOCKS * sizeof(int64_t),
+                           "NaN guard partials", err)) ||
+        (b->planned && (st = cf_gpu_plan_alloc(b, err))) || (st = gpu_upload(b, init, err)))
         goto cleanup;
     CF_CUDA(cudaStreamSynchronize(b->stream));
 
@@ -350,8 +370,8 @@ static const cf_backend_ops gpu_ops = {
     .open = gpu_open,
     .als_half = cf_gpu_als_half,
     .alsgd_half = NULL,
-    .sgd_epoch = NULL,
-    .gd_epoch = NULL,
+    .sgd_epoch = cf_gpu_sgd_epoch,
+    .gd_epoch = cf_gpu_gd_epoch,
     .ccd_sweep = NULL,
     .evaluate = cf_gpu_evaluate,
     .download = gpu_download,

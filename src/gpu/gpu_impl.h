@@ -19,6 +19,7 @@
 #define CF_GPU_IMPL_H
 
 #include "backend.h"
+#include "ratings.h"
 #include "common.h"
 #include "gpu.h"
 #include "kernels.h"
@@ -106,6 +107,7 @@ typedef struct cf_gpu_side {
 
 struct cf_backend {
     cf_config cfg;
+    const cf_ratings *R;    /* the host training matrix (borrowed, outlives the backend) */
     int k, d, ld;           /* factors, unknowns per row (K + bias), row stride of F */
     int bias;
     double mu;
@@ -141,6 +143,12 @@ struct cf_backend {
     double *d_partial;      /* CF_REDUCE_BLOCKS × 3 */
     int *h_info;            /* max systems of a side (host) */
     int64_t max_slots, max_sys, max_rows, max_entries;
+
+    int planned;            /* the ALS batch plan exists (open plans it for --algo als only) */
+    int fp16_stale;         /* the fp16 copies of the factors are older than F (upload) */
+    struct cf_gpu_sgd *sgd; /* SGD state, made at the first epoch (sgd.c) */
+    struct cf_gpu_gd *gd;   /* GD / mini-batch state, made at the first epoch (gd.c) */
+    int64_t *d_bad;         /* 2 × CF_REDUCE_BLOCKS: the NaN guard's partials */
 
     /* accounting */
     size_t alloc_bytes, alloc_peak;
@@ -190,5 +198,16 @@ void cf_gpu_work_make(const cf_gpu_side *s, const int64_t *rows, int64_t first, 
 cf_status cf_gpu_evaluate(cf_backend *b, cf_eval_set which, cf_eval *out, cf_error *err);
 /* The als_half entry (als.c). */
 cf_status cf_gpu_als_half(cf_backend *b, cf_side side, cf_error *err);
+/* The sgd_epoch entry (sgd.c) and its state's release (accepts a backend without one). */
+cf_status cf_gpu_sgd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *err);
+void cf_gpu_sgd_free(cf_backend *b);
+/* The gd_epoch entry, full batch or mini-batch by cfg.algo (gd.c), and its release. */
+cf_status cf_gpu_gd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *err);
+void cf_gpu_gd_free(cf_backend *b);
+/* NaN guard after an epoch (sgd.c): CF_ERR_NUMERIC "<algo>: non-finite value at epoch
+ * <epoch> in <user|item> <factor|bias> row <r>; <hint>", naming the first bad row in the
+ * CPU's order (user factors, item factors, user biases, item biases). */
+cf_status cf_gpu_check_finite(cf_backend *b, const char *algo, int64_t epoch, const char *hint,
+                              cf_error *err);
 
 #endif

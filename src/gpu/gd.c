@@ -1,0 +1,269 @@
+/*
+ * gd.c — full-batch and mini-batch gradient descent on the GPU through cuSPARSE
+ * (DESIGN.md §2; the CPU reference, its derivation and its conventions are src/cpu/gd.c).
+ *
+ * Objective (sum form), Λ_row = cf_reg_lambda(reg, λ, n_row, |Ω|), e_ui = r_ui − r̂_ui:
+ *     L = Σ_Ω e_ui² + Σ_u Λ_u (‖p_u‖² + b_u²) + Σ_i Λ_i (‖q_i‖² + b_i²)
+ *     ∇P = −2 E Q + 2 Λ_u P     ∇b_u = −2 Σ_i e_ui + 2 Λ_u b_u
+ *     ∇Q = −2 Eᵀ P + 2 Λ_i Q    ∇b_i = −2 Σ_u e_ui + 2 Λ_i b_i
+ *
+ * Full batch (CF_ALGO_GD), one step per epoch from the same parameters:
+ *   1. E in both layouts by a kernel: e per CSR entry (users) and per CSC entry (items),
+ *      the same arithmetic in the same order, so both hold the same values;
+ *   2. C_u = E · [Q | 1] and C_i = Eᵀ · [P | 1] by cuSPARSE SpMM over the CSR and the CSC
+ *      (as CSR of Rᵀ), not transposed, so deterministic; column K is Σ e with biases;
+ *   3. both sides step (kernel): θ −= η g or Adam, g = −2 C + 2 Λ θ.
+ * Mini-batch (CF_ALGO_MINIBATCH): the CPU's batches of the epoch (src/sgd_work.h) as COO,
+ *   uploaded once per epoch; per batch S: e on S (kernel), C_u = E_S·[Q|1] (SpMM, COO)
+ *   and C_i = E_Sᵀ·[P|1] (SpMM on the transpose: may round differently run to run),
+ *   then every row steps with the regularization scaled by |S|/|Ω|.
+ * Adam: β1 = 0.9, β2 = 0.999, ε = 1e-8, bias correction from the host's step count
+ * (moments and count persist across epochs and batches), as on the CPU.
+ * Rows without ratings are set to zero at each epoch; the NaN guard runs after each.
+ * cuSPARSE takes 32-bit offsets here: more than 2^31 − 1 ratings is a clear error.
+ */
+#include "gpu_impl.h"
+
+#include "sgd_work.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct cf_gpu_gd {
+    float *d_E_u, *d_E_i;       /* residuals per CSR entry / per CSC entry (full batch) */
+    int32_t *d_off_u, *d_off_i; /* 32-bit offsets of both layouts */
+    float *d_C_u, *d_C_i;       /* SpMM products, n_rows × ld per side */
+    float *d_m[2], *d_v[2];     /* Adam moments per side, n_rows × ld */
+    int64_t adam_t;
+    /* mini-batch */
+    cf_sgd_work coo;            /* host: this epoch's batches */
+    uint32_t *h_entry_user;
+    int64_t *h_scratch;
+    uint32_t *d_cu, *d_ci;
+    float *d_cr, *d_E_b;
+    void *d_buf;
+    size_t buf_bytes, bytes;
+} cf_gpu_gd;
+
+void cf_gpu_gd_free(cf_backend *b) {
+    cf_gpu_gd *g = b ? b->gd : NULL;
+    if (!g) return;
+    cudaFree(g->d_E_u), cudaFree(g->d_E_i), cudaFree(g->d_off_u), cudaFree(g->d_off_i);
+    cudaFree(g->d_C_u), cudaFree(g->d_C_i);
+    for (int s = 0; s < 2; s++) cudaFree(g->d_m[s]), cudaFree(g->d_v[s]);
+    cudaFree(g->d_cu), cudaFree(g->d_ci), cudaFree(g->d_cr), cudaFree(g->d_E_b), cudaFree(g->d_buf);
+    b->alloc_bytes -= g->bytes < b->alloc_bytes ? g->bytes : b->alloc_bytes;
+    cf_sgd_work_free(&g->coo);
+    free(g->h_entry_user), free(g->h_scratch);
+    free(g);
+    b->gd = NULL;
+}
+
+static cf_status gd_alloc(cf_backend *b, void **p, size_t bytes, const char *what, cf_error *err) {
+    cf_status st = cf_gpu_alloc(b, p, bytes, what, err);
+    if (!st) b->gd->bytes += bytes;
+    return st;
+}
+
+static cf_status make_state(cf_backend *b, cf_error *err) {
+    cf_status st = CF_OK;
+    const cf_gpu_side *U = &b->side[CF_SIDE_USERS], *I = &b->side[CF_SIDE_ITEMS];
+    const int mini = b->cfg.algo == CF_ALGO_MINIBATCH;
+    if (b->nnz > INT32_MAX)
+        return cf_fail(err, CF_ERR_UNSUPPORTED,
+                       "%s on the GPU: %lld ratings, at most 2^31 − 1 (32-bit cuSPARSE offsets); "
+                       "use --device cpu",
+                       mini ? "minibatch" : "gd", (long long)b->nnz);
+    cf_gpu_gd *g = cf_calloc(1, sizeof *g, err, "GPU GD state");
+    if (!g) return CF_ERR_NOMEM;
+    b->gd = g;
+    const size_t nnz = (size_t)b->nnz, ld = (size_t)b->ld;
+    if ((st = gd_alloc(b, (void **)&g->d_C_u, (size_t)U->n_rows * ld * sizeof(float), "GD user products", err)) ||
+        (st = gd_alloc(b, (void **)&g->d_C_i, (size_t)I->n_rows * ld * sizeof(float), "GD item products", err)))
+        goto cleanup;
+    if (!mini) {
+        if ((st = gd_alloc(b, (void **)&g->d_E_u, nnz * sizeof(float), "GD residuals (CSR)", err)) ||
+            (st = gd_alloc(b, (void **)&g->d_E_i, nnz * sizeof(float), "GD residuals (CSC)", err)) ||
+            (st = gd_alloc(b, (void **)&g->d_off_u, ((size_t)U->n_rows + 1) * sizeof(int32_t), "GD user offsets", err)) ||
+            (st = gd_alloc(b, (void **)&g->d_off_i, ((size_t)I->n_rows + 1) * sizeof(int32_t), "GD item offsets", err)))
+            goto cleanup;
+        CF_LAUNCH(launch_offsets32(U->d_ptr, U->n_rows, g->d_off_u, b->stream));
+        CF_LAUNCH(launch_offsets32(I->d_ptr, I->n_rows, g->d_off_i, b->stream));
+    } else {
+        const cf_ratings *R = b->R;
+        size_t batch = (size_t)(b->cfg.batch < b->nnz ? b->cfg.batch : (b->nnz > 0 ? b->nnz : 1));
+        g->h_entry_user = cf_malloc((nnz ? nnz : 1) * sizeof *g->h_entry_user, err, "entry users");
+        g->h_scratch = cf_malloc((2 * nnz + 1) * sizeof *g->h_scratch, err, "mini-batch scratch");
+        if (!g->h_entry_user || !g->h_scratch) {
+            st = CF_ERR_NOMEM;
+            goto cleanup;
+        }
+        for (int64_t u = 0; u < R->n_users; u++)
+            for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++) g->h_entry_user[e] = (uint32_t)u;
+        if ((st = gd_alloc(b, (void **)&g->d_cu, nnz * sizeof(uint32_t), "mini-batch users", err)) ||
+            (st = gd_alloc(b, (void **)&g->d_ci, nnz * sizeof(uint32_t), "mini-batch items", err)) ||
+            (st = gd_alloc(b, (void **)&g->d_cr, nnz * sizeof(float), "mini-batch ratings", err)) ||
+            (st = gd_alloc(b, (void **)&g->d_E_b, batch * sizeof(float), "mini-batch residuals", err)))
+            goto cleanup;
+    }
+    if (b->alloc_peak > b->stats.alloc_peak_bytes) b->stats.alloc_peak_bytes = b->alloc_peak;
+cleanup:
+    if (st) cf_gpu_gd_free(b);
+    return st;
+}
+
+static cf_status grow_buffer(cf_backend *b, cf_gpu_gd *g, size_t need, cf_error *err) {
+    cf_status st = CF_OK;
+    if (need <= g->buf_bytes) return CF_OK;
+    CF_CUDA(cudaStreamSynchronize(b->stream)); /* the old buffer may still be in use */
+    cf_gpu_free(b, g->d_buf, g->buf_bytes);
+    g->bytes -= g->buf_bytes;
+    g->d_buf = NULL, g->buf_bytes = 0;
+    if ((st = gd_alloc(b, &g->d_buf, need, "GD SpMM workspace", err))) return st;
+    g->buf_bytes = need;
+cleanup:
+    return st;
+}
+
+/* C = op(A) · Z (row-major, leading dimension ld, d columns), A given, Z = other side's F. */
+static cf_status spmm(cf_backend *b, cf_gpu_gd *g, cusparseSpMatDescr_t A, cusparseOperation_t op,
+                      int64_t z_rows, const float *d_Z, int64_t c_rows, float *d_C,
+                      cusparseSpMMAlg_t alg, cf_error *err) {
+    cf_status st = CF_OK;
+    cusparseDnMatDescr_t mZ = NULL, mC = NULL;
+    const float one = 1.0f, zero = 0.0f;
+    size_t need = 0;
+    CF_CUSPARSE(cusparseCreateDnMat(&mZ, z_rows, b->d, b->ld, (void *)d_Z, CUDA_R_32F, CUSPARSE_ORDER_ROW));
+    CF_CUSPARSE(cusparseCreateDnMat(&mC, c_rows, b->d, b->ld, d_C, CUDA_R_32F, CUSPARSE_ORDER_ROW));
+    CF_CUSPARSE(cusparseSpMM_bufferSize(b->cusparse, op, CUSPARSE_OPERATION_NON_TRANSPOSE, &one, A, mZ,
+                                        &zero, mC, CUDA_R_32F, alg, &need));
+    if ((st = grow_buffer(b, g, need, err))) goto cleanup;
+    CF_CUSPARSE(cusparseSpMM(b->cusparse, op, CUSPARSE_OPERATION_NON_TRANSPOSE, &one, A, mZ, &zero, mC,
+                             CUDA_R_32F, alg, g->d_buf));
+cleanup:
+    if (mZ) cusparseDestroyDnMat(mZ);
+    if (mC) cusparseDestroyDnMat(mC);
+    return st;
+}
+
+/* Both sides step along C_u, C_i (scale: the regularization's share, 1 for full batch). */
+static cf_status step_both(cf_backend *b, cf_gpu_gd *g, double lr, double scale, cf_error *err) {
+    cf_status st = CF_OK;
+    const int adam = b->cfg.optimizer == CF_OPT_ADAM;
+    float c1 = 1.0f, c2 = 1.0f;
+    if (adam) {
+        for (int s = 0; s < 2; s++) {
+            if (g->d_m[s]) continue;
+            size_t bytes = (size_t)b->side[s].n_rows * (size_t)b->ld * sizeof(float);
+            if ((st = gd_alloc(b, (void **)&g->d_m[s], bytes, "Adam first moments", err)) ||
+                (st = gd_alloc(b, (void **)&g->d_v[s], bytes, "Adam second moments", err)))
+                return st;
+        }
+        g->adam_t++;
+        c1 = (float)(1.0 - pow(0.9, (double)g->adam_t));
+        c2 = (float)(1.0 - pow(0.999, (double)g->adam_t));
+    }
+    const float *C[2] = {g->d_C_u, g->d_C_i};
+    for (int s = 0; s < 2; s++) {
+        cf_gpu_side *S = &b->side[s];
+        CF_LAUNCH(launch_gd_step(S->d_ptr, S->n_rows, C[s], S->d_F, S->d_b, adam ? g->d_m[s] : NULL,
+                                 adam ? g->d_v[s] : NULL, b->k, b->ld, b->bias, b->cfg.lambda,
+                                 (int)b->cfg.reg, b->nnz, scale, (float)lr, c1, c2, b->stream));
+    }
+cleanup:
+    return st;
+}
+
+static cf_status full_batch(cf_backend *b, cf_gpu_gd *g, double lr, cf_error *err) {
+    cf_status st = CF_OK;
+    cusparseSpMatDescr_t Au = NULL, Ai = NULL;
+    cf_gpu_side *U = &b->side[CF_SIDE_USERS], *I = &b->side[CF_SIDE_ITEMS];
+    const float mu = (float)b->mu;
+    /* 1. E over the CSR (rows = users) and over the CSC (rows = items) */
+    CF_LAUNCH(launch_residuals_csr(U->d_ptr, U->d_idx, U->d_val, U->n_rows, U->d_F, U->d_b, I->d_F,
+                                   I->d_b, b->k, b->ld, mu, b->bias, 1, g->d_E_u, b->stream));
+    CF_LAUNCH(launch_residuals_csr(I->d_ptr, I->d_idx, I->d_val, I->n_rows, I->d_F, I->d_b, U->d_F,
+                                   U->d_b, b->k, b->ld, mu, b->bias, 0, g->d_E_i, b->stream));
+    /* 2. C_u = E·[Q|1], C_i = Eᵀ·[P|1] (CSR_ALG2 with A not transposed: deterministic) */
+    CF_CUSPARSE(cusparseCreateCsr(&Au, U->n_rows, I->n_rows, b->nnz, g->d_off_u, U->d_idx, g->d_E_u,
+                                  CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO,
+                                  CUDA_R_32F));
+    CF_CUSPARSE(cusparseCreateCsr(&Ai, I->n_rows, U->n_rows, b->nnz, g->d_off_i, I->d_idx, g->d_E_i,
+                                  CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO,
+                                  CUDA_R_32F));
+    if ((st = spmm(b, g, Au, CUSPARSE_OPERATION_NON_TRANSPOSE, I->n_rows, I->d_F, U->n_rows, g->d_C_u,
+                   CUSPARSE_SPMM_CSR_ALG2, err)) ||
+        (st = spmm(b, g, Ai, CUSPARSE_OPERATION_NON_TRANSPOSE, U->n_rows, U->d_F, I->n_rows, g->d_C_i,
+                   CUSPARSE_SPMM_CSR_ALG2, err)))
+        goto cleanup;
+    /* 3. one simultaneous step */
+    st = step_both(b, g, lr, 1.0, err);
+cleanup:
+    if (Au) cusparseDestroySpMat(Au);
+    if (Ai) cusparseDestroySpMat(Ai);
+    return st;
+}
+
+static cf_status mini_batches(cf_backend *b, cf_gpu_gd *g, int32_t epoch, double lr, cf_error *err) {
+    cf_status st = CF_OK;
+    cusparseSpMatDescr_t A = NULL;
+    cf_gpu_side *U = &b->side[CF_SIDE_USERS], *I = &b->side[CF_SIDE_ITEMS];
+    const int64_t n = b->nnz, batch = b->cfg.batch;
+    if ((st = cf_minibatch_coo(b->R, g->h_entry_user, b->cfg.seed, epoch, batch, g->h_scratch, &g->coo, err)))
+        return st;
+    if (n) {
+        CF_CUDA(cudaMemcpy(g->d_cu, g->coo.u, (size_t)n * sizeof(uint32_t), cudaMemcpyHostToDevice));
+        CF_CUDA(cudaMemcpy(g->d_ci, g->coo.i, (size_t)n * sizeof(uint32_t), cudaMemcpyHostToDevice));
+        CF_CUDA(cudaMemcpy(g->d_cr, g->coo.r, (size_t)n * sizeof(float), cudaMemcpyHostToDevice));
+    }
+    for (int64_t from = 0; from < n; from += batch) {
+        const int64_t m = n - from < batch ? n - from : batch;
+        CF_LAUNCH(launch_residuals_coo(g->d_cu + from, g->d_ci + from, g->d_cr + from, m, U->d_F, U->d_b,
+                                       I->d_F, I->d_b, b->k, b->ld, (float)b->mu, b->bias, g->d_E_b,
+                                       b->stream));
+        /* E_S: n_users × n_items, COO sorted by user (sgd_work.h), 32-bit indices */
+        CF_CUSPARSE(cusparseCreateCoo(&A, U->n_rows, I->n_rows, m, g->d_cu + from, g->d_ci + from,
+                                      g->d_E_b, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F));
+        if ((st = spmm(b, g, A, CUSPARSE_OPERATION_NON_TRANSPOSE, I->n_rows, I->d_F, U->n_rows,
+                       g->d_C_u, CUSPARSE_SPMM_ALG_DEFAULT, err)) ||
+            (st = spmm(b, g, A, CUSPARSE_OPERATION_TRANSPOSE, U->n_rows, U->d_F, I->n_rows, g->d_C_i,
+                       CUSPARSE_SPMM_ALG_DEFAULT, err)))
+            goto cleanup;
+        cusparseDestroySpMat(A);
+        A = NULL;
+        if ((st = step_both(b, g, lr, (double)m / (double)n, err))) goto cleanup;
+    }
+cleanup:
+    if (A) cusparseDestroySpMat(A);
+    return st;
+}
+
+cf_status cf_gpu_gd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *err) {
+    cf_status st = CF_OK;
+    if (!b) return cf_fail(err, CF_ERR_INVALID, "gpu gd: backend is NULL");
+    const int mini = b->cfg.algo == CF_ALGO_MINIBATCH;
+    const char *algo = mini ? "minibatch" : "gd";
+    if (epoch < 0) return cf_fail(err, CF_ERR_INVALID, "%s: epoch %d, must be >= 0", algo, epoch);
+    if (!(lr > 0)) return cf_fail(err, CF_ERR_INVALID, "%s: lr %g, must be > 0", algo, lr);
+    if (!b->gd && (st = make_state(b, err))) return st;
+    cf_gpu_gd *g = b->gd;
+    const int timing = b->tune.timing && b->ev[0];
+    for (int s = 0; s < 2; s++) {
+        cf_gpu_side *S = &b->side[s];
+        CF_LAUNCH(launch_zero_empty_rows(S->d_ptr, S->n_rows, S->d_F, b->ld, S->d_b, NULL, b->k, b->stream));
+    }
+    if (timing) CF_CUDA(cudaEventRecord(b->ev[0], b->stream));
+    if ((st = mini ? mini_batches(b, g, epoch, lr, err) : full_batch(b, g, lr, err))) goto cleanup;
+    if (timing) {
+        float ms = 0.0f;
+        CF_CUDA(cudaEventRecord(b->ev[1], b->stream));
+        CF_CUDA(cudaEventSynchronize(b->ev[1]));
+        CF_CUDA(cudaEventElapsedTime(&ms, b->ev[0], b->ev[1]));
+        b->stats.gd_ms += ms;
+    }
+    b->stats.gd_epochs++;
+    st = cf_gpu_check_finite(b, algo, (int64_t)epoch + 1, "try a smaller --lr", err);
+cleanup:
+    return st;
+}

@@ -1,0 +1,235 @@
+/*
+ * sgd.c — one SGD epoch on the GPU (DESIGN.md §2), and the NaN guard shared with gd.c.
+ *
+ * Objective and update rule: as the CPU reference src/cpu/sgd.c (sum form, per-rating
+ * shares λ'_row = Λ_row / n_row of the row's regularization), one rating at a time:
+ *     e = r − r̂,  b_u += η(e − λ'_u b_u),  b_i += η(e − λ'_i b_i),
+ *     p_u += η(e q_i − λ'_u p_u),  q_i += η(e p_u_old − λ'_i q_i),
+ * with the trainer's learning rate of the epoch (const or η_0/(1 + β t^1.5)).
+ *
+ * Schedules (kernels/sgd.cu has the kernels, src/sgd_work.h the orders):
+ *   blocks  — the CPU's block/wave schedule (schedule.h): the ratings uploaded once in
+ *             block order with the B·B + 1 block offsets; per epoch the wave shifts σ_t
+ *             from cf_blocks_epoch_shifts and B launches, one warp per block of a wave.
+ *             Reproducible, and equal to the CPU `blocks` run up to rounding.
+ *   hogwild — the ratings uploaded once in the CPU's shuffle order of epoch 0; per epoch
+ *             one persistent launch whose warps take runs of HOGWILD_RUN consecutive
+ *             ratings. Lock-free and not reproducible. `shuffle` (the CPU's sequential
+ *             order, the default) runs as hogwild here: one warp at a time would idle
+ *             the device.
+ * Rows without ratings are set to zero at the start of each epoch, as on the CPU.
+ *
+ * fp16 (cfg.precision): P and Q are kept in half precision (row stride K) for the update
+ * kernels; F (fp32) is refreshed from them after every epoch, so evaluate, download and
+ * the NaN guard read what the halves hold. After an upload the halves are rebuilt from F.
+ *
+ * NaN guard: after every epoch each side's factors and biases are scanned on the device;
+ * a non-finite value is CF_ERR_NUMERIC naming the epoch (1-based) and the first bad row,
+ * as the CPU does.
+ */
+#include "gpu_impl.h"
+
+#include "sgd_work.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Ratings per run of a hogwild warp: long enough to stream, short enough to balance. */
+#define HOGWILD_RUN 256
+
+typedef struct cf_gpu_sgd {
+    cf_sgd_schedule schedule; /* CF_SCHED_BLOCKS or CF_SCHED_HOGWILD */
+    int64_t n;
+    uint32_t *d_su, *d_si;
+    float *d_sr;
+    float *d_lam_u, *d_lam_i;   /* λ' per row */
+    cf_blocks blocks;           /* blocks: the host schedule (for the wave shifts) */
+    int64_t *d_block_ptr;
+    int32_t *h_shift;
+    void *d_Ph, *d_Qh;          /* fp16 factors (row stride K), NULL in fp32 */
+    size_t bytes;               /* device bytes of this state */
+} cf_gpu_sgd;
+
+void cf_gpu_sgd_free(cf_backend *b) {
+    cf_gpu_sgd *s = b ? b->sgd : NULL;
+    if (!s) return;
+    cudaFree(s->d_su), cudaFree(s->d_si), cudaFree(s->d_sr);
+    cudaFree(s->d_lam_u), cudaFree(s->d_lam_i), cudaFree(s->d_block_ptr);
+    cudaFree(s->d_Ph), cudaFree(s->d_Qh);
+    b->alloc_bytes -= s->bytes < b->alloc_bytes ? s->bytes : b->alloc_bytes;
+    cf_blocks_free(&s->blocks);
+    free(s->h_shift);
+    free(s);
+    b->sgd = NULL;
+}
+
+double cf_gpu_sgd_bytes_per_update(int k, int fp16, int bias) {
+    return 4.0 * k * (fp16 ? 2.0 : 4.0) + 12.0 + 8.0 + (bias ? 16.0 : 0.0);
+}
+
+static cf_status state_alloc(cf_backend *b, cf_gpu_sgd *s, void **p, size_t bytes, const char *what,
+                             cf_error *err) {
+    cf_status st = cf_gpu_alloc(b, p, bytes, what, err);
+    if (!st) s->bytes += bytes;
+    return st;
+}
+
+/* λ'_row = Λ_row / n_row (0 for an empty row) of one side, uploaded as floats. */
+static cf_status upload_lambdas(cf_backend *b, cf_gpu_sgd *s, const cf_gpu_side *S, float **d_out,
+                                cf_error *err) {
+    cf_status st = CF_OK;
+    float *h = cf_malloc((size_t)(S->n_rows > 0 ? S->n_rows : 1) * sizeof *h, err, "SGD lambdas");
+    if (!h) return CF_ERR_NOMEM;
+    for (int64_t r = 0; r < S->n_rows; r++) {
+        int64_t n = S->h_ptr[r + 1] - S->h_ptr[r];
+        h[r] = n ? (float)(cf_reg_lambda(b->cfg.reg, b->cfg.lambda, n, b->nnz) / (double)n) : 0.0f;
+    }
+    if ((st = state_alloc(b, s, (void **)d_out, (size_t)S->n_rows * sizeof(float), "SGD lambdas", err)))
+        goto cleanup;
+    if (S->n_rows)
+        CF_CUDA(cudaMemcpy(*d_out, h, (size_t)S->n_rows * sizeof(float), cudaMemcpyHostToDevice));
+cleanup:
+    free(h);
+    return st;
+}
+
+/* Schedule, work list, λ' and (fp16) the halves, from the host matrix R. */
+static cf_status make_state(cf_backend *b, const cf_ratings *R, cf_gpu_sgd **out, cf_error *err) {
+    cf_status st = CF_OK;
+    cf_sgd_work w = {0};
+    cf_gpu_sgd *s = cf_calloc(1, sizeof *s, err, "GPU SGD state");
+    if (!s) return CF_ERR_NOMEM;
+    b->sgd = s;
+    s->schedule = b->cfg.schedule == CF_SCHED_BLOCKS ? CF_SCHED_BLOCKS : CF_SCHED_HOGWILD;
+    s->n = b->nnz;
+    if (s->schedule == CF_SCHED_BLOCKS) {
+        if ((st = cf_blocks_build(R, b->cfg.blocks, b->cfg.seed, &s->blocks, err)) ||
+            (st = cf_sgd_work_blocks(R, &s->blocks, &w, err)))
+            goto cleanup;
+        size_t nb = (size_t)b->cfg.blocks * (size_t)b->cfg.blocks + 1;
+        s->h_shift = cf_malloc((size_t)b->cfg.blocks * sizeof *s->h_shift, err, "wave shifts");
+        if (!s->h_shift) {
+            st = CF_ERR_NOMEM;
+            goto cleanup;
+        }
+        if ((st = state_alloc(b, s, (void **)&s->d_block_ptr, nb * sizeof(int64_t), "block offsets", err)))
+            goto cleanup;
+        CF_CUDA(cudaMemcpy(s->d_block_ptr, s->blocks.block_ptr, nb * sizeof(int64_t),
+                           cudaMemcpyHostToDevice));
+    } else if ((st = cf_sgd_work_hogwild(R, b->cfg.seed, &w, err))) {
+        goto cleanup;
+    }
+    const size_t n = (size_t)s->n;
+    if ((st = state_alloc(b, s, (void **)&s->d_su, n * sizeof(uint32_t), "SGD users", err)) ||
+        (st = state_alloc(b, s, (void **)&s->d_si, n * sizeof(uint32_t), "SGD items", err)) ||
+        (st = state_alloc(b, s, (void **)&s->d_sr, n * sizeof(float), "SGD ratings", err)))
+        goto cleanup;
+    if (n) {
+        CF_CUDA(cudaMemcpy(s->d_su, w.u, n * sizeof(uint32_t), cudaMemcpyHostToDevice));
+        CF_CUDA(cudaMemcpy(s->d_si, w.i, n * sizeof(uint32_t), cudaMemcpyHostToDevice));
+        CF_CUDA(cudaMemcpy(s->d_sr, w.r, n * sizeof(float), cudaMemcpyHostToDevice));
+    }
+    if ((st = upload_lambdas(b, s, &b->side[CF_SIDE_USERS], &s->d_lam_u, err)) ||
+        (st = upload_lambdas(b, s, &b->side[CF_SIDE_ITEMS], &s->d_lam_i, err)))
+        goto cleanup;
+    if (b->cfg.precision == CF_PRECISION_FP16) {
+        const size_t half = 2; /* sizeof(__half) */
+        if ((st = state_alloc(b, s, &s->d_Ph,
+                              (size_t)b->side[CF_SIDE_USERS].n_rows * (size_t)b->k * half,
+                              "fp16 user factors", err)) ||
+            (st = state_alloc(b, s, &s->d_Qh,
+                              (size_t)b->side[CF_SIDE_ITEMS].n_rows * (size_t)b->k * half,
+                              "fp16 item factors", err)))
+            goto cleanup;
+        b->fp16_stale = 1;
+    }
+    if (b->alloc_peak > b->stats.alloc_peak_bytes) b->stats.alloc_peak_bytes = b->alloc_peak;
+    b->stats.sgd_warps_per_sm = cf_sgd_warps_per_sm(b->k, b->cfg.precision == CF_PRECISION_FP16);
+    *out = s;
+cleanup:
+    cf_sgd_work_free(&w);
+    if (st) cf_gpu_sgd_free(b);
+    return st;
+}
+
+cf_status cf_gpu_check_finite(cf_backend *b, const char *algo, int64_t epoch, const char *hint,
+                              cf_error *err) {
+    cf_status st = CF_OK;
+    int64_t h[2][2 * CF_REDUCE_BLOCKS];
+    for (int sd = 0; sd < 2; sd++) {
+        const cf_gpu_side *S = &b->side[sd];
+        CF_LAUNCH(launch_first_nonfinite(S->d_F, S->d_b, S->n_rows, b->k, b->ld, b->bias, b->d_bad,
+                                         b->stream));
+        CF_CUDA(cudaMemcpyAsync(h[sd], b->d_bad, sizeof h[sd], cudaMemcpyDeviceToHost, b->stream));
+        CF_CUDA(cudaStreamSynchronize(b->stream));
+    }
+    /* the CPU's order: user factors, item factors, user biases, item biases */
+    for (int what = 0; what < 2; what++)
+        for (int sd = 0; sd < 2; sd++) {
+            int64_t bad = INT64_MAX;
+            for (int j = 0; j < CF_REDUCE_BLOCKS; j++)
+                if (h[sd][what * CF_REDUCE_BLOCKS + j] < bad) bad = h[sd][what * CF_REDUCE_BLOCKS + j];
+            if (bad != INT64_MAX)
+                return cf_fail(err, CF_ERR_NUMERIC, "%s: non-finite value at epoch %lld in %s %s row %lld; %s",
+                               algo, (long long)epoch, b->side[sd].name, what ? "bias" : "factor",
+                               (long long)bad, hint);
+        }
+cleanup:
+    return st;
+}
+
+cf_status cf_gpu_sgd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *err) {
+    cf_status st = CF_OK;
+    if (!b) return cf_fail(err, CF_ERR_INVALID, "gpu sgd: backend is NULL");
+    if (epoch < 0) return cf_fail(err, CF_ERR_INVALID, "sgd: epoch %d, must be >= 0", epoch);
+    if (!(lr > 0)) return cf_fail(err, CF_ERR_INVALID, "sgd: lr %g, must be > 0", lr);
+    cf_gpu_sgd *s = b->sgd;
+    if (!s && (st = make_state(b, b->R, &s, err))) return st;
+    cf_gpu_side *U = &b->side[CF_SIDE_USERS], *I = &b->side[CF_SIDE_ITEMS];
+    const int fp16 = b->cfg.precision == CF_PRECISION_FP16;
+    const int timing = b->tune.timing && b->ev[0];
+
+    /* rows without ratings are zero (also in the halves once they exist) */
+    CF_LAUNCH(launch_zero_empty_rows(U->d_ptr, U->n_rows, U->d_F, b->ld, U->d_b,
+                                     fp16 && !b->fp16_stale ? s->d_Ph : NULL, b->k, b->stream));
+    CF_LAUNCH(launch_zero_empty_rows(I->d_ptr, I->n_rows, I->d_F, b->ld, I->d_b,
+                                     fp16 && !b->fp16_stale ? s->d_Qh : NULL, b->k, b->stream));
+    if (fp16 && b->fp16_stale) {
+        CF_LAUNCH(launch_factors_to_half(U->d_F, b->ld, U->n_rows, b->k, s->d_Ph, b->stream));
+        CF_LAUNCH(launch_factors_to_half(I->d_F, b->ld, I->n_rows, b->k, s->d_Qh, b->stream));
+        b->fp16_stale = 0;
+    }
+
+    cf_sgd_args a = {
+        .su = s->d_su, .si = s->d_si, .sr = s->d_sr,
+        .P = fp16 ? s->d_Ph : (void *)U->d_F, .Q = fp16 ? s->d_Qh : (void *)I->d_F,
+        .ld = fp16 ? b->k : b->ld, .fp16 = fp16,
+        .bu = U->d_b, .bi = I->d_b, .lam_u = s->d_lam_u, .lam_i = s->d_lam_i,
+        .mu = (float)b->mu, .use_bias = b->bias, .k = b->k, .lr = (float)lr,
+    };
+    if (timing) CF_CUDA(cudaEventRecord(b->ev[0], b->stream));
+    if (s->schedule == CF_SCHED_BLOCKS) {
+        const int32_t B = s->blocks.B;
+        cf_blocks_epoch_shifts(&s->blocks, epoch, s->h_shift);
+        for (int32_t w = 0; w < B; w++)
+            CF_LAUNCH(launch_sgd_wave(&a, s->d_block_ptr, B, s->h_shift[w], b->stream));
+    } else {
+        CF_LAUNCH(launch_sgd_hogwild(&a, s->n, HOGWILD_RUN, b->stream));
+    }
+    if (timing) {
+        float ms = 0.0f;
+        CF_CUDA(cudaEventRecord(b->ev[1], b->stream));
+        CF_CUDA(cudaEventSynchronize(b->ev[1]));
+        CF_CUDA(cudaEventElapsedTime(&ms, b->ev[0], b->ev[1]));
+        b->stats.sgd_ms += ms;
+    }
+    b->stats.sgd_updates += s->n;
+    b->stats.sgd_epochs++;
+    if (fp16) {
+        CF_LAUNCH(launch_half_to_factors(s->d_Ph, U->n_rows, b->k, U->d_F, b->ld, b->stream));
+        CF_LAUNCH(launch_half_to_factors(s->d_Qh, I->n_rows, b->k, I->d_F, b->ld, b->stream));
+    }
+    st = cf_gpu_check_finite(b, "sgd", (int64_t)epoch + 1, "try a smaller --lr", err);
+cleanup:
+    return st;
+}

@@ -1,0 +1,90 @@
+/* sgd_work.c — schedule orders as device work lists (sgd_work.h). */
+#include "sgd_work.h"
+
+#include <string.h>
+
+void cf_sgd_work_free(cf_sgd_work *w) {
+    if (!w) return;
+    free(w->u), free(w->i), free(w->r);
+    memset(w, 0, sizeof *w);
+}
+
+static cf_status work_alloc(cf_sgd_work *w, int64_t n, cf_error *err) {
+    memset(w, 0, sizeof *w);
+    size_t m = (size_t)(n > 0 ? n : 1);
+    w->u = cf_malloc(m * sizeof *w->u, err, "SGD work list users");
+    w->i = cf_malloc(m * sizeof *w->i, err, "SGD work list items");
+    w->r = cf_malloc(m * sizeof *w->r, err, "SGD work list ratings");
+    if (!w->u || !w->i || !w->r) {
+        cf_sgd_work_free(w);
+        return CF_ERR_NOMEM;
+    }
+    w->n = n;
+    return CF_OK;
+}
+
+cf_status cf_sgd_work_hogwild(const cf_ratings *R, uint64_t seed, cf_sgd_work *out, cf_error *err) {
+    cf_status st = work_alloc(out, R->nnz, err);
+    if (st) return st;
+    int64_t *order = cf_malloc((size_t)(R->nnz > 0 ? R->nnz : 1) * sizeof *order, err, "hogwild order");
+    uint32_t *eu = cf_malloc((size_t)(R->nnz > 0 ? R->nnz : 1) * sizeof *eu, err, "entry users");
+    if (!order || !eu) {
+        free(order), free(eu);
+        cf_sgd_work_free(out);
+        return CF_ERR_NOMEM;
+    }
+    for (int64_t u = 0; u < R->n_users; u++)
+        for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++) eu[e] = (uint32_t)u;
+    cf_sched_permutation(order, R->nnz, cf_sched_seed(seed, CF_STREAM_SHUFFLE, 0));
+    for (int64_t t = 0; t < R->nnz; t++) {
+        int64_t e = order[t];
+        out->u[t] = eu[e], out->i[t] = R->row_col[e], out->r[t] = R->row_val[e];
+    }
+    free(order), free(eu);
+    return CF_OK;
+}
+
+cf_status cf_sgd_work_blocks(const cf_ratings *R, const cf_blocks *bl, cf_sgd_work *out,
+                             cf_error *err) {
+    if (bl->nnz != R->nnz || bl->n_users != R->n_users || bl->n_items != R->n_items) {
+        memset(out, 0, sizeof *out);
+        return cf_fail(err, CF_ERR_INVALID,
+                       "sgd work list: the blocks schedule was built for %lld × %lld with %lld "
+                       "ratings, the matrix is %lld × %lld with %lld",
+                       (long long)bl->n_users, (long long)bl->n_items, (long long)bl->nnz,
+                       (long long)R->n_users, (long long)R->n_items, (long long)R->nnz);
+    }
+    cf_status st = work_alloc(out, R->nnz, err);
+    if (st) return st;
+    for (int64_t t = 0; t < R->nnz; t++) {
+        int64_t e = bl->entry[t];
+        out->u[t] = bl->user[t], out->i[t] = R->row_col[e], out->r[t] = R->row_val[e];
+    }
+    return CF_OK;
+}
+
+cf_status cf_minibatch_coo(const cf_ratings *R, const uint32_t *entry_user, uint64_t seed,
+                           int32_t epoch, int64_t batch, int64_t *scratch, cf_sgd_work *w,
+                           cf_error *err) {
+    if (batch < 1) return cf_fail(err, CF_ERR_INVALID, "batch: %lld, must be >= 1", (long long)batch);
+    if (!w->u) {
+        cf_status st = work_alloc(w, R->nnz, err);
+        if (st) return st;
+    }
+    const int64_t n = R->nnz;
+    int64_t *order = scratch, *cursor = scratch + n;
+    /* the CPU's order of this epoch (gd.c), batch k = order[k·batch .. (k+1)·batch) */
+    cf_sched_permutation(order, n, cf_sched_seed(seed, CF_STREAM_MINIBATCH, (uint64_t)epoch));
+    /* batch of each entry, in place of its position: cursor[e] = ⌊pos(e)/batch⌋ */
+    for (int64_t t = 0; t < n; t++) cursor[order[t]] = t / batch;
+    /* a counting sort by batch of the entries taken in CSR order: batch k's slots are
+     * [k·batch, ...) and fill in increasing entry order */
+    const int64_t n_batches = n ? (n + batch - 1) / batch : 0;
+    int64_t *next = order; /* the permutation is no longer needed: reuse as cursors */
+    for (int64_t k = 0; k < n_batches; k++) next[k] = k * batch;
+    for (int64_t e = 0; e < n; e++) {
+        int64_t dst = next[cursor[e]]++;
+        w->u[dst] = entry_user[e], w->i[dst] = R->row_col[e], w->r[dst] = R->row_val[e];
+    }
+    return CF_OK;
+}

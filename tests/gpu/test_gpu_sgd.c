@@ -1,0 +1,509 @@
+/*
+ * test_gpu_sgd.c — GPU SGD and GD (issue 5) against the CPU reference, and the host-side
+ * pieces they rest on (fp16 conversions, schedule → device work lists), which run
+ * everywhere, CI included.
+ *
+ * GPU tests check cf_gpu_available() first and skip (cr_skip_test) where no device is
+ * usable; CUDA is touched only inside tests (Criterion forks one process per test).
+ *
+ * Data: 300 users × 200 items, a planted rank-4 model with biases plus noise σ = 0.3,
+ * ~25 ratings per user (user 299 and item 199 have none), 600 test ratings.
+ *
+ * Tolerances (GPU fp32, u = 6e-8; CPU double):
+ *   - one update, and one `blocks` epoch: the same sequence of updates in both, each
+ *     rounding to fp32 on the GPU; after one epoch (≈ 25 updates per row) the error is
+ *     ≲ 25·K·u relative to the row's scale. Asserted per factor
+ *     |gpu − cpu| ≤ 1e-5·|cpu| + 1e-6·max|cpu|, the maximum logged (cr_log_info).
+ *   - hogwild vs the CPU's shuffle order after 20 epochs: test RMSE within 0.5 %.
+ *   - fp16 storage vs fp32 (hogwild, 20 epochs): test RMSE within 1 % (fp16 keeps 11
+ *     significant bits: relative 5e-4 per stored factor, far below the noise σ).
+ *   - full-batch GD, one step from the same factors: sums of ≤ 300 terms in fp32 (SpMM)
+ *     vs double: per parameter ≤ 1e-4·|cpu| + 1e-6·max|cpu|.
+ */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "common.h"
+#include "dataset.h"
+#include "factors.h"
+#include "gpu/gpu.h"
+#include "half.h"
+#include "ratings.h"
+#include "schedule.h"
+#include "sgd_work.h"
+
+/* ------------------------------------------------------------------ fixture */
+
+#define FX_USERS 300
+#define FX_ITEMS 200
+
+typedef struct fixture {
+    cf_ratings R;
+    cf_triplets test;
+} fixture;
+
+static void fixture_make(fixture *fx, uint64_t seed) {
+    cf_rng rng;
+    cf_rng_seed(&rng, seed);
+    double P[FX_USERS * 4], Q[FX_ITEMS * 4], bu[FX_USERS], bi[FX_ITEMS];
+    for (int x = 0; x < FX_USERS * 4; x++) P[x] = 0.6 * cf_rng_normal(&rng);
+    for (int x = 0; x < FX_ITEMS * 4; x++) Q[x] = 0.6 * cf_rng_normal(&rng);
+    for (int x = 0; x < FX_USERS; x++) bu[x] = 0.3 * cf_rng_normal(&rng);
+    for (int x = 0; x < FX_ITEMS; x++) bi[x] = 0.3 * cf_rng_normal(&rng);
+    cf_triplets t = {0}, te = {0};
+    int64_t cap = FX_USERS * 40;
+    t.u = malloc(sizeof(uint32_t) * (size_t)cap), t.i = malloc(sizeof(uint32_t) * (size_t)cap);
+    t.r = malloc(sizeof(float) * (size_t)cap);
+    te.u = malloc(sizeof(uint32_t) * (size_t)cap), te.i = malloc(sizeof(uint32_t) * (size_t)cap);
+    te.r = malloc(sizeof(float) * (size_t)cap);
+    cr_assert(t.u && t.i && t.r && te.u && te.i && te.r);
+    static unsigned char seen[FX_USERS][FX_ITEMS];
+    memset(seen, 0, sizeof seen);
+    for (int u = 0; u < FX_USERS - 1; u++) {
+        int n = 15 + (int)cf_rng_below(&rng, 21);
+        for (int j = 0; j < n; j++) {
+            int i = (int)cf_rng_below(&rng, FX_ITEMS - 1);
+            if (seen[u][i]) continue;
+            seen[u][i] = 1;
+            double r = 3.5 + bu[u] + bi[i] + 0.3 * cf_rng_normal(&rng);
+            for (int k = 0; k < 4; k++) r += P[u * 4 + k] * Q[i * 4 + k];
+            cf_triplets *dst = cf_rng_below(&rng, 10) == 0 ? &te : &t;
+            dst->u[dst->n] = (uint32_t)u, dst->i[dst->n] = (uint32_t)i, dst->r[dst->n] = (float)r;
+            dst->n++;
+        }
+    }
+    t.cap = t.n, te.cap = te.n;
+    cr_assert_eq(cf_ratings_build(&t, FX_USERS, FX_ITEMS, &fx->R, NULL), CF_OK);
+    cf_triplets_free(&t);
+    fx->test = te;
+}
+
+static void fixture_free(fixture *fx) {
+    cf_ratings_free(&fx->R);
+    cf_triplets_free(&fx->test);
+}
+
+/* ------------------------------------------------------------------ host: fp16 */
+
+static uint16_t h_of(float x) { return cf_half_from_float(x); }
+
+Test(half, known_values) {
+    cr_assert_eq(h_of(0.0f), 0x0000);
+    cr_assert_eq(h_of(-0.0f), 0x8000);
+    cr_assert_eq(h_of(1.0f), 0x3c00);
+    cr_assert_eq(h_of(-2.0f), 0xc000);
+    cr_assert_eq(h_of(0.1f), 0x2e66); /* 0.0999755859375 */
+    cr_assert_eq(h_of(65504.0f), 0x7bff);
+    cr_assert_eq(h_of(65519.0f), 0x7bff, "below the midpoint to 2^16: the largest half");
+    cr_assert_eq(h_of(65520.0f), 0x7c00, "the midpoint rounds to even: infinity");
+    cr_assert_eq(h_of(INFINITY), 0x7c00);
+    cr_assert_eq(h_of(-1e10f), 0xfc00);
+    cr_assert(isnan(cf_half_to_float(h_of(NAN))));
+    cr_assert_eq(h_of(ldexpf(1.0f, -14)), 0x0400, "smallest normal");
+    cr_assert_eq(h_of(ldexpf(1.0f, -24)), 0x0001, "smallest subnormal");
+    cr_assert_eq(h_of(ldexpf(1.0f, -25)), 0x0000, "half of it: tie to even (0)");
+    cr_assert_eq(h_of(ldexpf(3.0f, -25)), 0x0002, "1.5 ulp: tie to even (2)");
+    cr_assert_eq(h_of(ldexpf(1.0f, -26)), 0x0000);
+    cr_assert_eq(h_of(1.0f + ldexpf(1.0f, -11)), 0x3c00, "1 + ulp/2: tie to even (down)");
+    cr_assert_eq(h_of(1.0f + ldexpf(3.0f, -11)), 0x3c02, "1 + 3ulp/2: tie to even (up)");
+    cr_assert_eq(h_of(1.0f + ldexpf(1.0f, -11) + ldexpf(1.0f, -20)), 0x3c01, "above the tie: up");
+    cr_assert_eq(h_of(2047.5f), 0x6800, "2047.5 lies between 2047 and 2048: even is 2048");
+    cr_assert_float_eq(cf_half_to_float(0x3555), 0.333251953125f, 0.0f);
+    cr_assert_float_eq(cf_half_to_float(0x0001), ldexpf(1.0f, -24), 0.0f);
+    cr_assert_float_eq(cf_half_to_float(0x83ff), -ldexpf(1023.0f, -24), 0.0f);
+}
+
+/* Every finite half converts to float and back to itself, and every midpoint between two
+ * neighbours rounds to the even one (the last mantissa bit 0). */
+Test(half, every_value_round_trips_and_midpoints_round_to_even) {
+    for (uint32_t h = 0; h < 0x10000; h++) {
+        if ((h & 0x7c00) == 0x7c00) continue; /* inf, NaN */
+        float f = cf_half_to_float((uint16_t)h);
+        cr_assert_eq(cf_half_from_float(f), (uint16_t)h, "0x%04x", h);
+        if ((h & 0x7fff) == 0x7bff) continue;  /* the largest: its successor is inf */
+        float next = cf_half_to_float((uint16_t)(h + 1));
+        float mid = (float)(((double)f + (double)next) / 2.0); /* exact in float */
+        uint16_t want = (h & 1) ? (uint16_t)(h + 1) : (uint16_t)h;
+        if ((h & 0x7fff) == 0 && (h & 0x8000)) continue; /* −0 → −2^-24: midpoint sign games */
+        cr_assert_eq(cf_half_from_float(mid), want, "midpoint after 0x%04x", h);
+    }
+}
+
+/* ------------------------------------------------------------------ host: work lists */
+
+Test(sgd_work, blocks_list_is_the_cpu_block_order) {
+    fixture fx;
+    fixture_make(&fx, 3);
+    cf_blocks bl;
+    cf_error err;
+    cr_assert_eq(cf_blocks_build(&fx.R, 5, 77, &bl, &err), CF_OK, "%s", err.msg);
+    cf_sgd_work w;
+    cr_assert_eq(cf_sgd_work_blocks(&fx.R, &bl, &w, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(w.n, fx.R.nnz);
+    for (int64_t t = 0; t < w.n; t++) {
+        int64_t e = bl.entry[t];
+        cr_assert_eq(w.u[t], bl.user[t]);
+        cr_assert_eq(w.i[t], fx.R.row_col[e]);
+        cr_assert_eq(w.r[t], fx.R.row_val[e]);
+        /* and the entry belongs to the block its position says */
+        cr_assert(e >= fx.R.row_ptr[w.u[t]] && e < fx.R.row_ptr[w.u[t] + 1]);
+    }
+    for (int32_t a = 0; a < 5; a++)
+        for (int32_t c = 0; c < 5; c++)
+            for (int64_t t = bl.block_ptr[a * 5 + c]; t < bl.block_ptr[a * 5 + c + 1]; t++) {
+                cr_assert_eq(bl.user_band[w.u[t]], (uint32_t)a);
+                cr_assert_eq(bl.item_band[w.i[t]], (uint32_t)c);
+            }
+    cf_blocks bad = bl;
+    bad.nnz = bl.nnz - 1;
+    cf_sgd_work w2;
+    cr_assert_eq(cf_sgd_work_blocks(&fx.R, &bad, &w2, &err), CF_ERR_INVALID);
+    cr_assert_null(w2.u);
+    cf_sgd_work_free(&w);
+    cf_blocks_free(&bl);
+    fixture_free(&fx);
+}
+
+Test(sgd_work, hogwild_list_is_the_epoch_0_shuffle) {
+    fixture fx;
+    fixture_make(&fx, 4);
+    cf_sgd_work w;
+    cf_error err;
+    cr_assert_eq(cf_sgd_work_hogwild(&fx.R, 9, &w, &err), CF_OK, "%s", err.msg);
+    int64_t *order = malloc((size_t)fx.R.nnz * sizeof *order);
+    cf_sched_permutation(order, fx.R.nnz, cf_sched_seed(9, CF_STREAM_SHUFFLE, 0));
+    int64_t in_order = 0;
+    for (int64_t t = 0; t < w.n; t++) {
+        int64_t e = order[t];
+        cr_assert(e >= fx.R.row_ptr[w.u[t]] && e < fx.R.row_ptr[w.u[t] + 1], "user of entry %lld", (long long)e);
+        cr_assert_eq(w.i[t], fx.R.row_col[e]);
+        cr_assert_eq(w.r[t], fx.R.row_val[e]);
+        in_order += t > 0 && w.u[t] >= w.u[t - 1];
+    }
+    cr_assert_lt(in_order, w.n * 3 / 4, "shuffled, not in CSR order (%lld ascending steps)", (long long)in_order);
+    free(order);
+    cf_sgd_work_free(&w);
+    fixture_free(&fx);
+}
+
+Test(sgd_work, minibatch_batches_are_the_cpu_batches_sorted_by_entry) {
+    fixture fx;
+    fixture_make(&fx, 5);
+    const cf_ratings *R = &fx.R;
+    const int64_t n = R->nnz, batch = 97;
+    uint32_t *eu = malloc((size_t)n * sizeof *eu);
+    for (int64_t u = 0; u < R->n_users; u++)
+        for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++) eu[e] = (uint32_t)u;
+    int64_t *scratch = malloc((size_t)(2 * n) * sizeof *scratch), *order = malloc((size_t)n * sizeof *order);
+    int64_t *pos = malloc((size_t)n * sizeof *pos);
+    cf_sgd_work w = {0};
+    cf_error err;
+    for (int32_t epoch = 0; epoch < 2; epoch++) {
+        cr_assert_eq(cf_minibatch_coo(R, eu, 11, epoch, batch, scratch, &w, &err), CF_OK, "%s", err.msg);
+        cf_sched_permutation(order, n, cf_sched_seed(11, CF_STREAM_MINIBATCH, (uint64_t)epoch));
+        for (int64_t t = 0; t < n; t++) pos[order[t]] = t;
+        /* slot t holds an entry e of batch ⌊t/batch⌋, entries increasing within a batch */
+        int64_t prev_e = -1;
+        for (int64_t t = 0; t < n; t++) {
+            uint32_t u = w.u[t];
+            int64_t e = -1;
+            for (int64_t x = R->row_ptr[u]; x < R->row_ptr[u + 1]; x++)
+                if (R->row_col[x] == w.i[t]) e = x;
+            cr_assert_geq(e, 0, "slot %lld: (%u, %u) is a rating", (long long)t, u, w.i[t]);
+            cr_assert_eq(w.r[t], R->row_val[e]);
+            cr_assert_eq(pos[e] / batch, t / batch, "slot %lld: entry %lld belongs to batch %lld",
+                         (long long)t, (long long)e, (long long)(pos[e] / batch));
+            if (t % batch) cr_assert_gt(e, prev_e, "sorted within the batch");
+            prev_e = e;
+        }
+    }
+    cr_assert_eq(cf_minibatch_coo(R, eu, 11, 0, 0, scratch, &w, &err), CF_ERR_INVALID);
+    cf_sgd_work_free(&w);
+    free(eu), free(scratch), free(order), free(pos);
+    fixture_free(&fx);
+}
+
+#ifdef CUFACTOR_HAVE_CUDA
+/* ------------------------------------------------------------------ GPU */
+
+#define REQUIRE_GPU()                                                       \
+    do {                                                                    \
+        char why_[256] = "";                                                \
+        if (!cf_gpu_available(why_, sizeof why_)) cr_skip_test("%s", why_); \
+    } while (0)
+
+static cf_config sgd_config(int K, cf_sgd_schedule sched, int B) {
+    cf_config c;
+    cf_config_default(&c);
+    c.algo = CF_ALGO_SGD, c.factors = K, c.schedule = sched, c.blocks = B;
+    c.lambda = 0.05, c.lr = 0.02, c.reg = CF_REG_WEIGHTED, c.seed = 5;
+    return c;
+}
+
+static void init_factors(cf_factors *f, const cf_ratings *R, const cf_config *c, uint64_t seed) {
+    cr_assert_eq(cf_factors_alloc(f, R->n_users, R->n_items, c->factors, c->bias, NULL), CF_OK);
+    cf_factors_init_random(f, 0.3, seed);
+    f->mu = c->bias ? R->mean : 0.0;
+    if (c->bias) {
+        cf_rng rng;
+        cf_rng_seed(&rng, seed + 1);
+        for (int64_t u = 0; u < f->n_users; u++) f->bu[u] = 0.1 * cf_rng_normal(&rng);
+        for (int64_t i = 0; i < f->n_items; i++) f->bi[i] = 0.1 * cf_rng_normal(&rng);
+    }
+}
+
+/* Runs `epochs` epochs of algo cfg on a backend, returns the factors (caller frees). */
+static void run_epochs(const cf_backend_ops *ops, const cf_ratings *R, const cf_triplets *test,
+                       const cf_config *c, const cf_factors *init, int epochs, cf_factors *out,
+                       double *test_rmse) {
+    cf_backend *b = NULL;
+    cf_error err = {0};
+    cr_assert_eq(ops->open(R, test, c, init, &b, &err), CF_OK, "%s open: %s", ops->name, err.msg);
+    for (int e = 0; e < epochs; e++) {
+        double lr = c->lr;
+        cf_status st = c->algo == CF_ALGO_SGD ? ops->sgd_epoch(b, e, lr, &err) : ops->gd_epoch(b, e, lr, &err);
+        cr_assert_eq(st, CF_OK, "%s epoch %d: %s", ops->name, e, err.msg);
+    }
+    cr_assert_eq(cf_factors_alloc(out, init->n_users, init->n_items, init->k, init->bias, NULL), CF_OK);
+    cr_assert_eq(ops->download(b, out, &err), CF_OK, "%s", err.msg);
+    if (test_rmse) {
+        cf_eval ev;
+        cr_assert_eq(ops->evaluate(b, CF_EVAL_TEST, &ev, &err), CF_OK, "%s", err.msg);
+        *test_rmse = sqrt(ev.sse / (double)ev.n);
+    }
+    ops->close(b);
+}
+
+/* max over all parameters of |g − c| / (rtol·|c| + atol·max|c|); ≤ 1 passes. Logs the
+ * largest relative difference. */
+static double compare(const cf_factors *g, const cf_factors *c, double rtol, double atol, const char *what) {
+    const double *A[4] = {g->P, g->Q, g->bu, g->bi}, *Bv[4] = {c->P, c->Q, c->bu, c->bi};
+    int64_t n[4] = {g->n_users * g->k, g->n_items * g->k, g->n_users, g->n_items};
+    double scale = 0, worst = 0, max_rel = 0;
+    int64_t at = -1;
+    int wa = 0;
+    for (int a = 0; a < 4; a++)
+        for (int64_t j = 0; j < n[a]; j++) scale = fmax(scale, fabs(Bv[a][j]));
+    for (int a = 0; a < (g->bias ? 4 : 2); a++)
+        for (int64_t j = 0; j < n[a]; j++) {
+            double d = fabs(A[a][j] - Bv[a][j]);
+            double q = d / (rtol * fabs(Bv[a][j]) + atol * scale);
+            if (fabs(Bv[a][j]) > 1e-3 * scale) max_rel = fmax(max_rel, d / fabs(Bv[a][j]));
+            if (q > worst) worst = q, at = j, wa = a;
+        }
+    cr_log_info("%s: max relative difference %.3g (values above 1e-3·max), worst ratio %.3g at array %d index %lld",
+                what, max_rel, worst, wa, (long long)at);
+    return worst;
+}
+
+static void blocks_vs_cpu(int K, int bias) {
+    REQUIRE_GPU();
+    fixture fx;
+    fixture_make(&fx, 21);
+    cf_config c = sgd_config(K, CF_SCHED_BLOCKS, 4);
+    c.bias = bias;
+    cf_factors init, g, cpu;
+    init_factors(&init, &fx.R, &c, 8);
+    run_epochs(cf_gpu_backend(), &fx.R, &fx.test, &c, &init, 1, &g, NULL);
+    run_epochs(&cf_cpu_backend, &fx.R, &fx.test, &c, &init, 1, &cpu, NULL);
+    char what[64];
+    snprintf(what, sizeof what, "blocks K=%d bias=%d", K, bias);
+    double worst = compare(&g, &cpu, 1e-5, 1e-6, what);
+    cr_assert_leq(worst, 1.0, "%s: worst ratio %g", what, worst);
+    /* and the epoch did something: the factors moved well beyond the tolerance */
+    double moved = 0;
+    for (int64_t j = 0; j < init.n_users * K; j++) moved = fmax(moved, fabs(cpu.P[j] - init.P[j]));
+    cr_assert_gt(moved, 1e-3);
+    cf_factors_free(&init), cf_factors_free(&g), cf_factors_free(&cpu);
+    fixture_free(&fx);
+}
+
+Test(gpu_sgd, blocks_vs_cpu_K1) { blocks_vs_cpu(1, 1); }
+Test(gpu_sgd, blocks_vs_cpu_K31) { blocks_vs_cpu(31, 1); }
+Test(gpu_sgd, blocks_vs_cpu_K32_nobias) { blocks_vs_cpu(32, 0); }
+Test(gpu_sgd, blocks_vs_cpu_K33) { blocks_vs_cpu(33, 1); }
+Test(gpu_sgd, blocks_vs_cpu_K100) { blocks_vs_cpu(100, 1); }
+Test(gpu_sgd, blocks_vs_cpu_K128) { blocks_vs_cpu(128, 1); }
+Test(gpu_sgd, blocks_vs_cpu_K256) { blocks_vs_cpu(256, 1); }
+Test(gpu_sgd, blocks_vs_cpu_K300_from_memory) { blocks_vs_cpu(300, 1); }
+
+/* One rating: the kernel's single update against the rule of DESIGN.md §2 in double. */
+static void single_update(int K, int fp16) {
+    REQUIRE_GPU();
+    uint32_t us[] = {1}, is[] = {0};
+    float rs[] = {4.25f};
+    cf_triplets t = {.n = 1, .cap = 1, .u = us, .i = is, .r = rs};
+    cf_ratings R;
+    cr_assert_eq(cf_ratings_build(&t, 2, 1, &R, NULL), CF_OK);
+    cf_config c = sgd_config(K, CF_SCHED_BLOCKS, 1);
+    c.lambda = 0.1, c.reg = CF_REG_PLAIN, c.lr = 0.05;
+    if (fp16) c.precision = CF_PRECISION_FP16, c.schedule = CF_SCHED_HOGWILD;
+    cf_factors init, g;
+    init_factors(&init, &R, &c, 3);
+    if (fp16) /* start from values fp16 holds exactly */
+        for (int k = 0; k < K; k++) init.P[K + k] = cf_half_round((float)init.P[K + k]), init.Q[k] = cf_half_round((float)init.Q[k]);
+    run_epochs(cf_gpu_backend(), &R, NULL, &c, &init, 1, &g, NULL);
+    /* the rule, λ' = λ/1 (plain, one rating per row) */
+    const double *p = init.P + K, *q = init.Q;
+    double dot = 0;
+    for (int k = 0; k < K; k++) dot += p[k] * q[k];
+    double e = 4.25 - (init.mu + init.bu[1] + init.bi[0] + dot), eta = 0.05, lam = 0.1;
+    double worst = 0;
+    for (int k = 0; k < K; k++) {
+        double pk = p[k] + eta * (e * q[k] - lam * p[k]), qk = q[k] + eta * (e * p[k] - lam * q[k]);
+        double tol_p = fp16 ? fabs(pk) * 1.0e-3 + 1e-7 : fabs(pk) * 1e-5 + 1e-7;
+        double tol_q = fp16 ? fabs(qk) * 1.0e-3 + 1e-7 : fabs(qk) * 1e-5 + 1e-7;
+        cr_assert_leq(fabs(g.P[K + k] - pk), tol_p, "K=%d p[%d]: %.9g vs %.9g", K, k, g.P[K + k], pk);
+        cr_assert_leq(fabs(g.Q[k] - qk), tol_q, "K=%d q[%d]: %.9g vs %.9g", K, k, g.Q[k], qk);
+        if (fp16) cr_assert_eq(cf_half_round((float)g.P[K + k]), (float)g.P[K + k], "stored in fp16");
+        worst = fmax(worst, fabs(g.P[K + k] - pk) / fmax(fabs(pk), 1e-12));
+    }
+    double bu = init.bu[1] + eta * (e - lam * init.bu[1]);
+    cr_assert_float_eq(g.bu[1], bu, 1e-5 * fabs(bu) + 1e-7);
+    cr_assert_float_eq(g.bu[0], 0.0, 0.0, "user 0 has no rating: zero");
+    cr_assert_float_eq(g.P[0], 0.0, 0.0, "user 0 has no rating: zero");
+    cr_log_info("single update K=%d fp16=%d: max relative difference of p_u %.3g", K, fp16, worst);
+    cf_factors_free(&init), cf_factors_free(&g);
+    cf_ratings_free(&R);
+}
+
+Test(gpu_sgd, single_update_K1) { single_update(1, 0); }
+Test(gpu_sgd, single_update_K33) { single_update(33, 0); }
+Test(gpu_sgd, single_update_K128) { single_update(128, 0); }
+Test(gpu_sgd, single_update_K256_fp16) { single_update(256, 1); }
+Test(gpu_sgd, single_update_K100_fp16) { single_update(100, 1); }
+
+Test(gpu_sgd, blocks_is_bit_reproducible) {
+    REQUIRE_GPU();
+    fixture fx;
+    fixture_make(&fx, 22);
+    cf_config c = sgd_config(64, CF_SCHED_BLOCKS, 8);
+    cf_factors init, a, b;
+    init_factors(&init, &fx.R, &c, 9);
+    run_epochs(cf_gpu_backend(), &fx.R, &fx.test, &c, &init, 3, &a, NULL);
+    run_epochs(cf_gpu_backend(), &fx.R, &fx.test, &c, &init, 3, &b, NULL);
+    cr_assert_eq(memcmp(a.P, b.P, (size_t)a.n_users * 64 * sizeof(double)), 0);
+    cr_assert_eq(memcmp(a.Q, b.Q, (size_t)a.n_items * 64 * sizeof(double)), 0);
+    cr_assert_eq(memcmp(a.bu, b.bu, (size_t)a.n_users * sizeof(double)), 0);
+    cr_assert_eq(memcmp(a.bi, b.bi, (size_t)a.n_items * sizeof(double)), 0);
+    cr_assert(memcmp(a.P, init.P, (size_t)a.n_users * 64 * sizeof(double)) != 0);
+    cf_factors_free(&init), cf_factors_free(&a), cf_factors_free(&b);
+    fixture_free(&fx);
+}
+
+static void hogwild_vs_cpu(int K, cf_precision prec, double *gpu_rmse) {
+    fixture fx;
+    fixture_make(&fx, 23);
+    cf_config c = sgd_config(K, CF_SCHED_HOGWILD, 8);
+    c.precision = prec;
+    cf_factors init, g, cpu;
+    double rg, rc;
+    init_factors(&init, &fx.R, &c, 10);
+    run_epochs(cf_gpu_backend(), &fx.R, &fx.test, &c, &init, 20, &g, &rg);
+    c.precision = CF_PRECISION_FP32;
+    run_epochs(&cf_cpu_backend, &fx.R, &fx.test, &c, &init, 20, &cpu, &rc);
+    cr_log_info("hogwild K=%d %s: test RMSE gpu %.5f cpu (shuffle) %.5f, relative %.3g", K,
+                cf_precision_name(prec), rg, rc, fabs(rg - rc) / rc);
+    cr_assert_leq(fabs(rg - rc), 0.005 * rc, "gpu %g cpu %g", rg, rc);
+    cr_assert_lt(rc, 0.9, "the CPU run learned something (planted σ = 0.3): %g", rc);
+    *gpu_rmse = rg;
+    cf_factors_free(&init), cf_factors_free(&g), cf_factors_free(&cpu);
+    fixture_free(&fx);
+}
+
+Test(gpu_sgd, hogwild_within_half_percent_of_cpu_K32) {
+    REQUIRE_GPU();
+    double r;
+    hogwild_vs_cpu(32, CF_PRECISION_FP32, &r);
+}
+
+Test(gpu_sgd, fp16_within_one_percent_of_fp32_K128) {
+    REQUIRE_GPU();
+    double r32, r16;
+    hogwild_vs_cpu(128, CF_PRECISION_FP32, &r32);
+    hogwild_vs_cpu(128, CF_PRECISION_FP16, &r16);
+    cr_log_info("fp16 %.5f vs fp32 %.5f test RMSE", r16, r32);
+    cr_assert_leq(fabs(r16 - r32), 0.01 * r32);
+}
+
+Test(gpu_sgd, divergence_names_epoch_and_row) {
+    REQUIRE_GPU();
+    fixture fx;
+    fixture_make(&fx, 24);
+    cf_config c = sgd_config(16, CF_SCHED_BLOCKS, 2);
+    c.lr = 50.0;
+    cf_factors init;
+    init_factors(&init, &fx.R, &c, 11);
+    cf_backend *b = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_gpu_backend()->open(&fx.R, &fx.test, &c, &init, &b, &err), CF_OK, "%s", err.msg);
+    cf_status st = CF_OK;
+    int e;
+    for (e = 0; e < 20 && st == CF_OK; e++) st = cf_gpu_backend()->sgd_epoch(b, e, c.lr, &err);
+    cr_assert_eq(st, CF_ERR_NUMERIC, "lr 50 diverges: %s", err.msg);
+    cr_assert(strstr(err.msg, "sgd: non-finite value at epoch") && strstr(err.msg, "row"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "--lr"), "%s", err.msg);
+    cf_gpu_backend()->close(b);
+    cf_factors_free(&init);
+    fixture_free(&fx);
+}
+
+static void gd_vs_cpu(cf_algo algo, cf_optimizer opt, int epochs, double rtol) {
+    REQUIRE_GPU();
+    fixture fx;
+    fixture_make(&fx, 25);
+    cf_config c = sgd_config(33, CF_SCHED_SHUFFLE, 8);
+    c.algo = algo, c.optimizer = opt, c.lr = opt == CF_OPT_ADAM ? 0.01 : 0.002, c.batch = 500;
+    cf_factors init, g, cpu;
+    init_factors(&init, &fx.R, &c, 12);
+    run_epochs(cf_gpu_backend(), &fx.R, &fx.test, &c, &init, epochs, &g, NULL);
+    run_epochs(&cf_cpu_backend, &fx.R, &fx.test, &c, &init, epochs, &cpu, NULL);
+    char what[80];
+    snprintf(what, sizeof what, "%s %s, %d epoch(s)", cf_algo_name(algo), opt ? "adam" : "plain", epochs);
+    double worst = compare(&g, &cpu, rtol, 1e-6, what);
+    cr_assert_leq(worst, 1.0, "%s: worst ratio %g", what, worst);
+    cf_factors_free(&init), cf_factors_free(&g), cf_factors_free(&cpu);
+    fixture_free(&fx);
+}
+
+Test(gpu_gd, full_batch_step_equals_cpu) { gd_vs_cpu(CF_ALGO_GD, CF_OPT_PLAIN, 1, 1e-4); }
+Test(gpu_gd, full_batch_adam_equals_cpu) { gd_vs_cpu(CF_ALGO_GD, CF_OPT_ADAM, 2, 1e-3); }
+Test(gpu_gd, minibatch_equals_cpu) { gd_vs_cpu(CF_ALGO_MINIBATCH, CF_OPT_PLAIN, 2, 1e-3); }
+
+/* The trainer picks the GPU for SGD now, and a model comes out. */
+Test(gpu_sgd, trainer_runs_sgd_on_the_gpu) {
+    REQUIRE_GPU();
+    cf_gen_options go;
+    cf_gen_options_default(&go);
+    go.users = 500, go.items = 300, go.ratings = 20000, go.rank = 4, go.noise = 0.3, go.seed = 3;
+    cf_dataset *ds = NULL;
+    cf_error err;
+    cr_assert_eq(cf_generate(&go, &ds, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_dataset_split(ds, 0.1, 1, &err), CF_OK);
+    cf_config c = sgd_config(32, CF_SCHED_HOGWILD, 8);
+    c.device = CF_DEVICE_GPU, c.iters = 15, c.precision = CF_PRECISION_FP16;
+    cf_model *m = NULL;
+    cf_train_report rep;
+    cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
+    cr_assert(strcmp(rep.device, "cpu") != 0, "%s", rep.device);
+    cr_assert_lt(rep.test_rmse, 0.6, "planted σ = 0.3: %g", rep.test_rmse);
+    cf_model_destroy(&m);
+    cf_dataset_destroy(&ds);
+}
+
+#else
+
+Test(gpu_sgd, no_gpu_backend_without_cuda) {
+    cr_assert_null(cf_gpu_backend());
+    char why[128] = "";
+    cr_assert_eq(cf_gpu_available(why, sizeof why), 0);
+    cr_assert(strstr(why, "without CUDA"), "%s", why);
+}
+
+#endif
