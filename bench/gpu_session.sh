@@ -15,7 +15,8 @@
 #                                      Netflix shape, K = 100,128); ARGS go to bench_als
 #   bench/gpu_session.sh quick         on the device: bench_als at a tenth of the size
 #   bench/gpu_session.sh verify        on the device: `cufactor verify` (GPU against the CPU
-#                                      reference) on a 5 M-rating power-law set, K = 32 and 100
+#                                      reference) on a 5 M-rating power-law set: ALS K = 32, 100;
+#                                      SGD blocks / hogwild and GD+Adam at K = 128
 #   bench/gpu_session.sh sgd [ARGS]    on the device (issue 5): test_gpu_sgd verbose, memcheck
 #                                      and racecheck over GPU SGD/GD tests, then bench_sgd
 #                                      (default: full Netflix shape, K = 128); ARGS go to bench_sgd
@@ -103,6 +104,13 @@ verify)
     for k in 32 100; do
         echo "== verify als K=$k"
         build-gpu/bin/cufactor verify "$data" --factors "$k" --iters 5 2>&1 | tee "$out/verify_als_K$k.log" || rc=1
+    done
+    # issue 5: blocks SGD row by row, hogwild by the test RMSE, GD with Adam
+    for a in "--algo sgd --schedule blocks --blocks 64 --lr 0.005" "--algo sgd --schedule hogwild --lr 0.005" \
+             "--algo gd --optimizer adam --lr 0.001"; do
+        echo "== verify $a K=128"
+        # shellcheck disable=SC2086
+        build-gpu/bin/cufactor verify "$data" --factors 128 --iters 5 $a 2>&1 | tee -a "$out/verify_sgd_gd.log" || rc=1
     done
     rm -f "$data"
     exit $rc
