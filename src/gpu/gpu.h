@@ -78,4 +78,13 @@ cf_status cf_gpu_form_grams(cf_backend *b, cf_side side, const int64_t *rows, in
 cf_status cf_gpu_sgemm_gflops(cf_backend *b, int n, int reps, int tf32, double *gflops,
                               cf_error *err);
 
+/* Bench hook: device-to-device copy bandwidth in GB/s (bytes read + bytes written per
+ * second, 2·bytes/t) by cudaMemcpyAsync of `bytes` on the backend's stream, timed with
+ * CUDA events, median of `reps` after a warm-up. */
+cf_status cf_gpu_copy_gbps(cf_backend *b, size_t bytes, int reps, double *gbps, cf_error *err);
+
+/* The CUDA driver and runtime versions (cudaDriverGetVersion / cudaRuntimeGetVersion,
+ * e.g. 12040 for 12.4); 0 where the call fails. */
+void cf_gpu_versions(int *driver, int *runtime);
+
 #endif
