@@ -3,7 +3,7 @@
 # Installs what is missing when run as root (or with sudo available); otherwise says
 # what to install and fails.
 set -euo pipefail
-pkgs=(cmake make gcc pkg-config libopenblas-dev liblapacke-dev libcriterion-dev)
+pkgs=(cmake make gcc pkg-config libopenblas-dev liblapacke-dev libcriterion-dev libcjson-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -96,4 +96,8 @@ cf_status cf_gpu_copy_bandwidth(cf_backend *b, size_t bytes, int reps, double *g
  * with biases b_u, b_i read and written (16). */
 double cf_gpu_sgd_bytes_per_update(int k, int fp16, int bias);
 
+/* The CUDA driver and runtime versions (cudaDriverGetVersion / cudaRuntimeGetVersion,
+ * e.g. 12040 for 12.4); 0 where the call fails. */
+void cf_gpu_versions(int *driver, int *runtime);
+
 #endif

@@ -156,14 +156,14 @@ cf_status cf_gpu_copy_bandwidth(cf_backend *b, size_t bytes, int reps, double *g
     double *ms = NULL;
     cudaEvent_t e0 = NULL, e1 = NULL;
     if (!b || !gbps || bytes == 0 || reps < 1)
-        return cf_fail(err, CF_ERR_INVALID, "gpu copy_bandwidth: bad argument (bytes %zu, reps %d)",
-                       bytes, reps);
+        return cf_fail(err, CF_ERR_INVALID, "gpu copy_bandwidth: bad argument (bytes %zu, reps %d)", bytes, reps);
     *gbps = 0.0;
-    ms = cf_malloc((size_t)reps * sizeof *ms, err, "copy times");
+    ms = cf_malloc((size_t)reps * sizeof(double), err, "copy times");
     if (!ms) return CF_ERR_NOMEM;
     if ((st = cf_gpu_alloc(b, &d_src, bytes, "copy source", err)) ||
         (st = cf_gpu_alloc(b, &d_dst, bytes, "copy destination", err)))
         goto cleanup;
+    CF_CUDA(cudaMemsetAsync(d_src, 1, bytes, b->stream));
     CF_CUDA(cudaEventCreate(&e0));
     CF_CUDA(cudaEventCreate(&e1));
     CF_CUDA(cudaMemcpyAsync(d_dst, d_src, bytes, cudaMemcpyDeviceToDevice, b->stream)); /* warm-up */
@@ -177,6 +177,7 @@ cf_status cf_gpu_copy_bandwidth(cf_backend *b, size_t bytes, int reps, double *g
         ms[r] = t;
     }
     qsort(ms, (size_t)reps, sizeof *ms, cmp_double);
+    /* each byte is read once and written once */
     *gbps = 2.0 * (double)bytes / (ms[reps / 2] * 1e-3) / 1e9;
 cleanup:
     if (e0) cudaEventDestroy(e0);
@@ -185,4 +186,11 @@ cleanup:
     cf_gpu_free(b, d_dst, bytes);
     free(ms);
     return st;
+}
+
+void cf_gpu_versions(int *driver, int *runtime) {
+    int v = 0;
+    if (driver) *driver = cudaDriverGetVersion(&v) == cudaSuccess ? v : 0;
+    v = 0;
+    if (runtime) *runtime = cudaRuntimeGetVersion(&v) == cudaSuccess ? v : 0;
 }

@@ -1,0 +1,529 @@
+/*
+ * test_bench.c — `cufactor bench`: the result schema, the regression comparison on
+ * hand-made result files, the suites file parser, the binary data cache, the history
+ * extraction, and the repository's quick suite run end to end as a correctness check
+ * (one timed iteration per case; no timing is asserted anywhere).
+ */
+#include "cufactor_bench.h"
+#include "helpers.h"
+
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char *dir;
+
+static void setup(void) { dir = cf_test_tmpdir(); }
+static void teardown(void) {
+    cf_test_rmtree(dir);
+    free(dir);
+}
+
+TestSuite(bench, .init = setup, .fini = teardown, .timeout = 300);
+
+/* ------------------------------------------------------------------ helpers */
+
+typedef struct run_result {
+    int code;
+    char *out, *err;
+} run_result;
+
+/* Runs `cufactor ARGS...` (NULL-terminated) in `dir`. */
+static run_result cli(const char *first, ...) {
+    const char *argv[64];
+    int n = 0;
+    argv[n++] = CF_CLI_PATH;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a; a = va_arg(ap, const char *)) argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    char *op = cf_test_path(dir, "stdout.txt"), *ep = cf_test_path(dir, "stderr.txt");
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        int fo = open(op, O_WRONLY | O_CREAT | O_TRUNC, 0644), fe = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0 || chdir(dir) != 0) _exit(127);
+        execv(CF_CLI_PATH, (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    run_result r = {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), cf_test_read(op, NULL),
+                    cf_test_read(ep, NULL)};
+    cr_assert(r.out && r.err);
+    free(op), free(ep);
+    return r;
+}
+
+static void run_free(run_result *r) { free(r->out), free(r->err); }
+
+/* A tiny synthetic set: 300 users × 120 items, 6000 ratings, 10 % test. */
+static cf_bench_dataset_spec tiny_spec(void) {
+    cf_bench_dataset_spec s;
+    memset(&s, 0, sizeof s);
+    snprintf(s.name, sizeof s.name, "tiny");
+    s.source = CF_BENCH_SYNTH;
+    cf_gen_options_default(&s.gen);
+    s.gen.users = 300, s.gen.items = 120, s.gen.ratings = 6000, s.gen.rank = 3, s.gen.noise = 0.3;
+    s.test_ratio = 0.1, s.split_seed = 7;
+    return s;
+}
+
+static cf_bench_case tiny_case(cf_algo algo, int k, double lo, double hi) {
+    cf_bench_case c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.name, sizeof c.name, "%s-k%d", cf_algo_name(algo), k);
+    snprintf(c.dataset, sizeof c.dataset, "tiny");
+    cf_config_default(&c.cfg);
+    c.cfg.algo = algo, c.cfg.device = CF_DEVICE_CPU, c.cfg.factors = k, c.cfg.iters = 4, c.cfg.threads = 1;
+    c.cfg.lambda = 0.05;
+    snprintf(c.precision, sizeof c.precision, "fp64");
+    c.repeats = 2, c.rmse_lo = lo, c.rmse_hi = hi;
+    return c;
+}
+
+/* Runs one case on the tiny set and returns its JSON line (malloc'ed). */
+static char *record_of(cf_bench_case *c, cf_bench_result *res_out) {
+    cf_bench_dataset_spec s = tiny_spec();
+    cf_bench_data *d = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_bench_data_load(&s, NULL, &d, &err), CF_OK, "%s", err.msg);
+    cf_bench_data_info di;
+    cf_bench_data_info_get(d, &di);
+    cf_bench_ceilings ceil = {0};
+    cf_bench_result res;
+    cr_assert_eq(cf_bench_run_case(c, d, &ceil, &res, &err), CF_OK, "%s", err.msg);
+    cf_bench_meta meta = {.date = "2030-01-01T00:00:00Z", .commit = "abc123", .suite = "test"};
+    char *line = NULL;
+    cr_assert_eq(cf_bench_result_json(&meta, c, &di, &res, &line, &err), CF_OK, "%s", err.msg);
+    if (res_out) {
+        *res_out = res;
+        res_out->test_rmse = res_out->train_rmse = res_out->iter_seconds = NULL;
+    }
+    cf_bench_result_free(&res);
+    cf_bench_data_destroy(&d);
+    return line;
+}
+
+static const cJSON *at(const cJSON *o, const char *a, const char *b) {
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
+    return b ? cJSON_GetObjectItemCaseSensitive(x, b) : x;
+}
+
+/* ------------------------------------------------------------------ schema */
+
+Test(bench, record_has_every_required_key_with_its_type) {
+    cf_bench_case c = tiny_case(CF_ALGO_ALS, 4, 0.0, 10.0);
+    cf_bench_result res;
+    char *line = record_of(&c, &res);
+    cf_error err = {0};
+    cr_assert_eq(cf_bench_validate_record(line, &err), CF_OK, "%s", err.msg);
+    cJSON *o = cJSON_Parse(line);
+    cr_assert_not_null(o);
+    /* Independently of the validator: keys and types the issue names. */
+    static const char *const strs[][2] = {{"date", NULL}, {"commit", NULL}, {"case", NULL}, {"status", NULL},
+                                          {"device", "name"}, {"device", "kind"}, {"host", "cpu_model"},
+                                          {"dataset", "name"}, {"dataset", "hash"}, {"config", "algo"},
+                                          {"config", "precision"}, {"model", "bound"}, {"ceilings", "gemm"}};
+    for (size_t j = 0; j < sizeof strs / sizeof *strs; j++)
+        cr_assert(cJSON_IsString(at(o, strs[j][0], strs[j][1])), "%s.%s", strs[j][0], strs[j][1] ? strs[j][1] : "");
+    cr_assert(cJSON_IsNull(at(o, "device", "driver_version")));
+    cr_assert(cJSON_IsNull(at(o, "device", "cuda_version")));
+    cr_assert_str_eq(at(o, "status", NULL)->valuestring, "ok");
+    cr_assert_eq(at(o, "dataset", "users")->valuedouble, 300);
+    cr_assert_eq(at(o, "dataset", "items")->valuedouble, 120);
+    cr_assert_eq(at(o, "dataset", "ratings")->valuedouble, 6000);
+    cr_assert_eq(at(o, "dataset", "train")->valuedouble + at(o, "dataset", "test")->valuedouble, 6000);
+    cr_assert_eq(strlen(at(o, "dataset", "hash")->valuestring), 16);
+    cr_assert_eq(at(o, "config", "factors")->valuedouble, 4);
+    cr_assert_eq(at(o, "host", "threads")->valuedouble, 1);
+    cr_assert_eq(cJSON_GetArraySize(at(o, "test_rmse_per_iter", NULL)), 4);
+    cr_assert_eq(cJSON_GetArraySize(at(o, "seconds_per_iter", "all")), 2);
+    cr_assert_eq(at(o, "protocol", "warmup")->valuedouble, 2);
+    /* Medians and derived figures agree with each other. */
+    double med = at(o, "seconds_per_iter", "median")->valuedouble;
+    double a0 = cJSON_GetArrayItem(at(o, "seconds_per_iter", "all"), 0)->valuedouble;
+    double a1 = cJSON_GetArrayItem(at(o, "seconds_per_iter", "all"), 1)->valuedouble;
+    cr_assert_float_eq(med, 0.5 * (a0 + a1), 1e-12 * (a0 + a1));
+    double train = at(o, "dataset", "train")->valuedouble;
+    cr_assert_float_eq(at(o, "updates_per_sec", NULL)->valuedouble, train / med, 1e-9 * train / med);
+    double flops = at(o, "model", "flops_per_iter")->valuedouble;
+    cr_assert_float_eq(at(o, "gflops", NULL)->valuedouble, flops / med / 1e9, 1e-9 * flops / med / 1e9);
+    cr_assert_gt(at(o, "ceilings", "copy_gbps")->valuedouble, 0);
+    cr_assert_gt(at(o, "ceilings", "gemm_gflops")->valuedouble, 0);
+    cr_assert_float_eq(at(o, "share", "flops")->valuedouble,
+                       at(o, "gflops", NULL)->valuedouble / at(o, "ceilings", "gemm_gflops")->valuedouble, 1e-9);
+    cr_assert(cJSON_IsNumber(at(o, "phases", "users")) && cJSON_IsNumber(at(o, "phases", "items")));
+    cr_assert_gt(at(o, "memory", "host_peak_bytes")->valuedouble, 1e6);
+    cr_assert(cJSON_IsNull(at(o, "memory", "device_peak_bytes")));
+    /* The check value is the last test RMSE of the per-iteration list and lies in the range. */
+    double last = cJSON_GetArrayItem(at(o, "test_rmse_per_iter", NULL), 3)->valuedouble;
+    cr_assert_eq(at(o, "check", "test_rmse")->valuedouble, last);
+    cr_assert_float_eq(res.check_rmse, last, 1e-12);
+    cJSON_Delete(o);
+    free(line);
+}
+
+Test(bench, validator_names_a_missing_key_and_a_wrong_type) {
+    cf_bench_case c = tiny_case(CF_ALGO_SGD, 4, 0.0, 10.0);
+    char *line = record_of(&c, NULL);
+    cf_error err = {0};
+    cJSON *o = cJSON_Parse(line);
+    cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "dataset"), "hash");
+    char *bad = cJSON_PrintUnformatted(o);
+    cr_assert_eq(cf_bench_validate_record(bad, &err), CF_ERR_PARSE);
+    cr_assert(strstr(err.msg, "missing key 'dataset.hash'"), "%s", err.msg);
+    free(bad);
+    cJSON_Delete(o);
+
+    o = cJSON_Parse(line);
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "updates_per_sec", cJSON_CreateString("fast"));
+    bad = cJSON_PrintUnformatted(o);
+    cr_assert_eq(cf_bench_validate_record(bad, &err), CF_ERR_PARSE);
+    cr_assert(strstr(err.msg, "key 'updates_per_sec': string, expected number"), "%s", err.msg);
+    free(bad);
+    cJSON_Delete(o);
+
+    o = cJSON_Parse(line); /* an ok record may not have null timings */
+    cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "seconds_per_iter"), "median",
+                                           cJSON_CreateNull());
+    bad = cJSON_PrintUnformatted(o);
+    cr_assert_eq(cf_bench_validate_record(bad, &err), CF_ERR_PARSE);
+    cr_assert(strstr(err.msg, "seconds_per_iter.median"), "%s", err.msg);
+    free(bad);
+    cJSON_Delete(o);
+    cr_assert_eq(cf_bench_validate_record("{\"schema\":1", &err), CF_ERR_PARSE);
+    free(line);
+}
+
+Test(bench, a_case_outside_its_rmse_range_fails_and_reports_no_time) {
+    cf_bench_case c = tiny_case(CF_ALGO_ALS, 4, 0.0, 0.01); /* unreachable: noise σ = 0.3 */
+    cf_bench_result res;
+    char *line = record_of(&c, &res);
+    cr_assert_eq(res.status, CF_BENCH_FAILED);
+    cr_assert(strstr(res.reason, "check failed: test RMSE"), "%s", res.reason);
+    cf_error err = {0};
+    cr_assert_eq(cf_bench_validate_record(line, &err), CF_OK, "%s", err.msg);
+    cJSON *o = cJSON_Parse(line);
+    cr_assert_str_eq(at(o, "status", NULL)->valuestring, "failed");
+    cr_assert(cJSON_IsNull(at(o, "seconds_per_iter", "median")));
+    cr_assert(cJSON_IsNull(at(o, "updates_per_sec", NULL)));
+    cr_assert(cJSON_IsFalse(at(o, "check", "passed")));
+    cr_assert_gt(at(o, "check", "test_rmse")->valuedouble, 0.01);
+    cJSON_Delete(o);
+    free(line);
+}
+
+Test(bench, gpu_case_without_gpu_is_skipped_with_a_reason) {
+    char why[256] = "";
+    if (cf_gpu_available(why, sizeof why)) cr_skip_test("a GPU is usable here");
+    cf_bench_case c = tiny_case(CF_ALGO_ALS, 4, 0.0, 10.0);
+    c.cfg.device = CF_DEVICE_GPU;
+    snprintf(c.precision, sizeof c.precision, "fp32");
+    cf_bench_dataset_spec s = tiny_spec();
+    cf_bench_data *d = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_bench_data_load(&s, NULL, &d, &err), CF_OK, "%s", err.msg);
+    cf_bench_ceilings ceil = {0};
+    cf_bench_result res;
+    cr_assert_eq(cf_bench_run_case(&c, d, &ceil, &res, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(res.status, CF_BENCH_SKIPPED);
+    cr_assert(strstr(res.reason, "no usable GPU"), "%s", res.reason);
+    cf_bench_result_free(&res);
+    cf_bench_data_destroy(&d);
+}
+
+/* ------------------------------------------------------------------ comparison */
+
+/* A hand-made record from the template: case name, K, median s/iter, run date. */
+static char *made(const char *tmpl, const char *name, int k, double median, const char *date) {
+    cJSON *o = cJSON_Parse(tmpl);
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "case", cJSON_CreateString(name));
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "date", cJSON_CreateString(date));
+    cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "config"), "factors",
+                                           cJSON_CreateNumber(k));
+    cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "seconds_per_iter"), "median",
+                                           cJSON_CreateNumber(median));
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "updates_per_sec", cJSON_CreateNumber(1000.0 / median));
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+static char *write_lines(const char *name, char **lines, int n) {
+    size_t len = 1;
+    for (int j = 0; j < n; j++) len += strlen(lines[j]) + 1;
+    char *buf = calloc(1, len);
+    for (int j = 0; j < n; j++) strcat(strcat(buf, lines[j]), "\n");
+    char *p = cf_test_write(dir, name, buf, (size_t)-1);
+    free(buf);
+    for (int j = 0; j < n; j++) free(lines[j]);
+    return p;
+}
+
+/* old: slow-a (an older 2.0, then 1.0), five-b 1.0, k8-c with K=8 1.0.
+ * new: slow-a 1.15 (+15 %), five-b 1.05 (+5 %), k8-c with K=16 (another config). */
+static void make_history(char **oldp, char **newp) {
+    cf_bench_case c = tiny_case(CF_ALGO_ALS, 4, 0.0, 10.0);
+    char *t = record_of(&c, NULL);
+    char *old[] = {made(t, "slow-a", 4, 2.0, "2030-01-01T00:00:00Z"), made(t, "slow-a", 4, 1.0, "2030-01-02T00:00:00Z"),
+                   made(t, "five-b", 5, 1.0, "2030-01-02T00:00:00Z"), made(t, "k8-c", 8, 1.0, "2030-01-02T00:00:00Z")};
+    char *nw[] = {made(t, "slow-a", 4, 1.15, "2030-01-03T00:00:00Z"), made(t, "five-b", 5, 1.05, "2030-01-03T00:00:00Z"),
+                  made(t, "k8-c", 16, 1.0, "2030-01-03T00:00:00Z")};
+    *oldp = write_lines("old.jsonl", old, 4);
+    *newp = write_lines("new.jsonl", nw, 3);
+    free(t);
+}
+
+Test(bench, compare_fails_15_percent_passes_5_percent_and_skips_other_configs) {
+    char *oldp, *newp;
+    make_history(&oldp, &newp);
+    cf_bench_cmp_row *rows = NULL;
+    int n = 0, bad = 0;
+    cf_error err = {0};
+    cr_assert_eq(cf_bench_compare(oldp, newp, 10, &rows, &n, &bad, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(bad, 1);
+    cr_assert_str_eq(rows[0].case_name, "slow-a");
+    cr_assert_eq(rows[0].verdict, CF_CMP_REGRESSED);
+    cr_assert_float_eq(rows[0].before, 1.0, 1e-12); /* the last record, not the older 2.0 */
+    cr_assert_float_eq(rows[0].change, 0.15, 1e-9);
+    cr_assert_eq(rows[1].verdict, CF_CMP_SAME);
+    cr_assert_float_eq(rows[1].change, 0.05, 1e-9);
+    cr_assert_eq(rows[2].verdict, CF_CMP_NEW); /* K = 16 was never run: not compared with K = 8 */
+    cr_assert(isnan(rows[2].before));
+    free(rows);
+    /* A looser threshold lets the 15 % through. */
+    cr_assert_eq(cf_bench_compare(oldp, newp, 20, &rows, &n, &bad, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(bad, 0);
+    cr_assert_eq(rows[0].verdict, CF_CMP_SAME);
+    free(rows);
+    /* A missing history is empty: everything is new. */
+    char *none = cf_test_path(dir, "none.jsonl");
+    cr_assert_eq(cf_bench_compare(none, newp, 10, &rows, &n, &bad, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(n, 3);
+    for (int j = 0; j < n; j++) cr_assert_eq(rows[j].verdict, CF_CMP_NEW);
+    free(rows), free(none);
+
+    run_result r = cli("bench", "compare", oldp, newp, NULL);
+    cr_assert_eq(r.code, 3, "%s%s", r.out, r.err);
+    cr_assert(strstr(r.out, "+15.0%") && strstr(r.out, "REGRESSED") && strstr(r.out, "+5.0%"), "%s", r.out);
+    run_free(&r);
+    r = cli("bench", "compare", oldp, newp, "--threshold", "20", NULL);
+    cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
+    run_free(&r);
+    free(oldp), free(newp);
+}
+
+Test(bench, compare_names_the_line_of_a_bad_record) {
+    char *oldp, *newp;
+    make_history(&oldp, &newp);
+    FILE *f = fopen(oldp, "a");
+    fputs("{\"schema\":1}\n", f);
+    fclose(f);
+    cf_bench_cmp_row *rows = NULL;
+    int n = 0, bad = 0;
+    cf_error err = {0};
+    cr_assert_eq(cf_bench_compare(oldp, newp, 10, &rows, &n, &bad, &err), CF_ERR_PARSE);
+    cr_assert(strstr(err.msg, "old.jsonl:5: missing key"), "%s", err.msg);
+    free(oldp), free(newp);
+}
+
+Test(bench, history_has_one_block_per_config_and_counts_runs) {
+    char *oldp, *newp;
+    make_history(&oldp, &newp);
+    char *all = cf_test_path(dir, "all.jsonl"), *dat = cf_test_path(dir, "h.dat");
+    char *a = cf_test_read(oldp, NULL), *b = cf_test_read(newp, NULL);
+    size_t la = strlen(a), lb = strlen(b);
+    char *ab = malloc(la + lb + 1);
+    memcpy(ab, a, la), memcpy(ab + la, b, lb + 1);
+    free(cf_test_write(dir, "all.jsonl", ab, (size_t)-1));
+    int ns = 0, nr = 0;
+    cf_error err = {0};
+    cr_assert_eq(cf_bench_history(all, dat, &ns, &nr, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(nr, 3);
+    cr_assert_eq(ns, 4); /* slow-a, five-b, k8-c K=8, k8-c K=16 */
+    char *txt = cf_test_read(dat, NULL);
+    cr_assert(strstr(txt, "\"slow-a\"\n0 abc123 500\n1 abc123 1000\n2 abc123 869.565"), "%s", txt);
+    cr_assert(strstr(txt, "\"k8-c #2\"\n2 abc123 1000\n"), "%s", txt);
+    free(txt), free(a), free(b), free(ab), free(all), free(dat), free(oldp), free(newp);
+}
+
+/* ------------------------------------------------------------------ suites file */
+
+static cf_status parse_text(const char *text, cf_error *err) {
+    char *p = cf_test_write(dir, "s.conf", text, (size_t)-1);
+    cf_bench_file *f = NULL;
+    cf_status st = cf_bench_file_read(p, &f, err);
+    cf_bench_file_destroy(&f);
+    free(p);
+    return st;
+}
+
+Test(bench, suites_file_errors_name_line_and_field) {
+    cf_error err = {0};
+    const char *ds = "dataset d synth users=10 items=10 ratings=50\n";
+    char buf[1024];
+    struct {
+        const char *text, *want;
+    } cases[] = {
+        {"suite q\ncase a data=d algo=als device=cpu rmse=0:1 k=zero\n", "s.conf:3: field 'k': 'zero'"},
+        {"suite q\ncase a data=d algo=als device=cpu\n", "s.conf:3: case 'a': missing field 'rmse'"},
+        {"suite q\ncase a data=d algo=als device=cpu rmse=1:0.5\n", "s.conf:3: field 'rmse'"},
+        {"suite q\ncase a data=d algo=als device=cpu rmse=0:1 precision=fp32\n", "precision': fp32 is not available on the cpu"},
+        {"suite q\ncase a data=d algo=als device=cpu rmse=0:1 iters=3 repeats=3\n", "field 'repeats'"},
+        {"suite q\ncase a data=nope algo=als device=cpu rmse=0:1\n", "field 'data': no data set 'nope'"},
+        {"case a data=d algo=als device=cpu rmse=0:1\n", "s.conf:2: a case before any 'suite' line"},
+        {"suite q\ncase a data=d algo=nmf device=cpu rmse=0:1\n", "s.conf:3: field 'algo': unknown algorithm 'nmf'"},
+        {"suite q\nsuite q\n", "s.conf:3: suite 'q' defined twice"},
+        {"bogus\n", "s.conf:2: unknown line kind 'bogus'"},
+    };
+    for (size_t j = 0; j < sizeof cases / sizeof *cases; j++) {
+        snprintf(buf, sizeof buf, "%s%s", ds, cases[j].text);
+        cr_assert_eq(parse_text(buf, &err), CF_ERR_PARSE, "case %zu", j);
+        cr_assert(strstr(err.msg, cases[j].want), "case %zu: %s", j, err.msg);
+    }
+    cr_assert_eq(parse_text("dataset d synth users=10 items=10\nsuite q\n", &err), CF_ERR_PARSE);
+    cr_assert(strstr(err.msg, "s.conf:1: data set 'd': synth needs"), "%s", err.msg);
+}
+
+Test(bench, repository_suites_file_has_quick_and_nightly) {
+    cf_bench_file *f = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_bench_file_read(CF_SOURCE_DIR "/bench/suites.conf", &f, &err), CF_OK, "%s", err.msg);
+    const cf_bench_suite *q = cf_bench_find_suite(f, "quick"), *n = cf_bench_find_suite(f, "nightly");
+    cr_assert(q && n);
+    for (int j = 0; j < q->n_cases; j++) cr_assert_eq(q->cases[j].cfg.device, CF_DEVICE_CPU);
+    int gpu_als_100 = 0, gpu_als_128 = 0, gpu_sgd = 0, cpu = 0;
+    for (int j = 0; j < n->n_cases; j++) {
+        const cf_bench_case *c = &n->cases[j];
+        if (c->cfg.device == CF_DEVICE_GPU) {
+            cr_assert_str_eq(c->precision, "fp32");
+            if (!strcmp(c->dataset, "netflix") && c->cfg.algo == CF_ALGO_ALS) {
+                gpu_als_100 += c->cfg.factors == 100;
+                gpu_als_128 += c->cfg.factors == 128;
+            }
+            gpu_sgd += !strcmp(c->dataset, "netflix") && c->cfg.algo == CF_ALGO_SGD;
+        } else {
+            cr_assert_str_eq(c->precision, "fp64");
+            cpu++;
+        }
+    }
+    cr_assert(gpu_als_100 && gpu_als_128 && gpu_sgd && cpu);
+    const cf_bench_dataset_spec *nf = cf_bench_find_dataset(f, "netflix");
+    cr_assert(nf && nf->gen.users == 480189 && nf->gen.items == 17770 && nf->gen.ratings == 100000000);
+    cf_bench_file_destroy(&f);
+}
+
+/* ------------------------------------------------------------------ cache */
+
+Test(bench, cache_round_trip_and_corruption_is_detected) {
+    uint32_t u[5] = {0, 1, 2, 1, 0}, i[5] = {3, 1, 0, 2, 2};
+    float r[5] = {1, 2.5f, 3, 4, 5};
+    char *p = cf_test_path(dir, "c.cfbd");
+    cf_error err = {0};
+    cr_assert_eq(cf_bench_cache_write(p, 77, 3, 4, 5, u, i, r, &err), CF_OK, "%s", err.msg);
+    int64_t nu, ni, n;
+    uint32_t *ru, *ri;
+    float *rr;
+    uint64_t h;
+    cr_assert_eq(cf_bench_cache_read(p, 77, &nu, &ni, &n, &ru, &ri, &rr, &h, &err), CF_OK, "%s", err.msg);
+    cr_assert(nu == 3 && ni == 4 && n == 5);
+    cr_assert_eq(h, cf_bench_hash(3, 4, 5, u, i, r));
+    for (int j = 0; j < 5; j++) cr_assert(ru[j] == u[j] && ri[j] == i[j] && rr[j] == r[j]);
+    free(ru), free(ri), free(rr);
+    cr_assert_eq(cf_bench_cache_read(p, 78, &nu, &ni, &n, &ru, &ri, &rr, &h, &err), CF_ERR_CORRUPT);
+    cr_assert(strstr(err.msg, "another data set spec"), "%s", err.msg);
+    /* Flip one rating's bits: the content hash catches it. */
+    FILE *f = fopen(p, "r+b");
+    fseek(f, 56 + 40 + 4, SEEK_SET);
+    float x = 2.0f;
+    fwrite(&x, 4, 1, f);
+    fclose(f);
+    cr_assert_eq(cf_bench_cache_read(p, 77, &nu, &ni, &n, &ru, &ri, &rr, &h, &err), CF_ERR_CORRUPT);
+    cr_assert(strstr(err.msg, "content hash"), "%s", err.msg);
+    cr_assert_null(ru);
+    /* Truncated. */
+    cr_assert_eq(truncate(p, 60), 0);
+    cr_assert_eq(cf_bench_cache_read(p, 77, &nu, &ni, &n, &ru, &ri, &rr, &h, &err), CF_ERR_CORRUPT);
+    cr_assert(strstr(err.msg, "file has 60 bytes"), "%s", err.msg);
+    free(p);
+}
+
+Test(bench, synthetic_set_from_the_cache_equals_the_generated_one) {
+    cf_bench_dataset_spec s = tiny_spec();
+    cf_bench_data *a = NULL, *b = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_bench_data_load(&s, dir, &a, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_bench_data_load(&s, dir, &b, &err), CF_OK, "%s", err.msg);
+    cf_bench_data_info ia, ib;
+    cf_bench_data_info_get(a, &ia);
+    cf_bench_data_info_get(b, &ib);
+    cr_assert_eq(ia.from_cache, 0);
+    cr_assert_eq(ib.from_cache, 1);
+    cr_assert_eq(ia.hash, ib.hash);
+    cr_assert(ia.n_train == ib.n_train && ia.n_test == ib.n_test && ia.n_test > 400 && ia.n_test < 800);
+    cf_bench_data_destroy(&a), cf_bench_data_destroy(&b);
+    s.gen.seed = 2; /* another spec: another file, another hash */
+    cr_assert_eq(cf_bench_data_load(&s, dir, &a, &err), CF_OK, "%s", err.msg);
+    cf_bench_data_info_get(a, &ia);
+    cr_assert_eq(ia.from_cache, 0);
+    cr_assert_neq(ia.hash, ib.hash);
+    cf_bench_data_destroy(&a);
+}
+
+/* ------------------------------------------------------------------ the quick suite, end to end */
+
+Test(bench, quick_suite_runs_and_every_case_passes_its_check) {
+    char *out = cf_test_path(dir, "quick.jsonl"), *cache = cf_test_path(dir, "cache");
+    run_result r = cli("bench", "run", "--suites", CF_SOURCE_DIR "/bench/suites.conf", "--suite", "quick",
+                       "--repeats", "1", "--cache", cache, "--out", out, "--commit", "test", NULL);
+    cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
+    cr_assert(strstr(r.out, "0 failed"), "%s", r.out);
+    char *txt = cf_test_read(out, NULL);
+    cr_assert_not_null(txt);
+    int n = 0;
+    for (char *line = strtok(txt, "\n"); line; line = strtok(NULL, "\n"), n++) {
+        cf_error err = {0};
+        cr_assert_eq(cf_bench_validate_record(line, &err), CF_OK, "%s", err.msg);
+        cJSON *o = cJSON_Parse(line);
+        cr_assert_str_eq(at(o, "status", NULL)->valuestring, "ok", "%s", line);
+        cr_assert_eq(at(o, "protocol", "repeats")->valuedouble, 1);
+        cr_assert_str_eq(at(o, "commit", NULL)->valuestring, "test");
+        double rm = at(o, "check", "test_rmse")->valuedouble;
+        cr_assert(rm >= at(o, "check", "lo")->valuedouble && rm <= at(o, "check", "hi")->valuedouble);
+        cJSON_Delete(o);
+    }
+    cr_assert_eq(n, 4);
+    run_free(&r);
+    r = cli("bench", "validate", out, NULL);
+    cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
+    cr_assert(strstr(r.out, "4 records, all valid"), "%s", r.out);
+    run_free(&r);
+    free(txt), free(out), free(cache);
+}
+
+Test(bench, usage_errors) {
+    run_result r = cli("bench", NULL);
+    cr_assert_eq(r.code, 2);
+    run_free(&r);
+    r = cli("bench", "run", "--suites", CF_SOURCE_DIR "/bench/suites.conf", "--suite", "nope", NULL);
+    cr_assert_eq(r.code, 1);
+    cr_assert(strstr(r.err, "no suite 'nope'") && strstr(r.err, "quick"), "%s", r.err);
+    run_free(&r);
+    r = cli("bench", "run", "--rmse", "2:1", NULL);
+    cr_assert_eq(r.code, 2, "%s", r.err);
+    run_free(&r);
+    r = cli("bench", "compare", "only-one", NULL);
+    cr_assert_eq(r.code, 2);
+    run_free(&r);
+}
