@@ -381,6 +381,9 @@ Test(bench, suites_file_errors_name_line_and_field) {
         {"suite q\ncase a data=d algo=als device=cpu rmse=1:0.5\n", "s.conf:3: field 'rmse'"},
         {"suite q\ncase a data=d algo=als device=cpu rmse=0:1 precision=fp32\n", "precision': fp32 is not available on the cpu"},
         {"suite q\ncase a data=d algo=als device=cpu rmse=0:1 iters=3 repeats=3\n", "field 'repeats'"},
+        {"suite q\ncase a data=d algo=sgd device=cpu rmse=0:1 precision=fp16\n", "precision': fp16 is not available on the cpu"},
+        {"suite q\ncase a data=d algo=als device=gpu rmse=0:1 precision=fp16\n", "fp16"},
+        {"suite q\ncase a data=d algo=sgd device=gpu rmse=0:1 precision=fp8\n", "expected fp64, fp32 or fp16"},
         {"suite q\ncase a data=nope algo=als device=cpu rmse=0:1\n", "field 'data': no data set 'nope'"},
         {"case a data=d algo=als device=cpu rmse=0:1\n", "s.conf:2: a case before any 'suite' line"},
         {"suite q\ncase a data=d algo=nmf device=cpu rmse=0:1\n", "s.conf:3: field 'algo': unknown algorithm 'nmf'"},
@@ -407,7 +410,9 @@ Test(bench, repository_suites_file_has_quick_and_nightly) {
     for (int j = 0; j < n->n_cases; j++) {
         const cf_bench_case *c = &n->cases[j];
         if (c->cfg.device == CF_DEVICE_GPU) {
-            cr_assert_str_eq(c->precision, "fp32");
+            cr_assert(!strcmp(c->precision, "fp32") || (!strcmp(c->precision, "fp16") && c->cfg.algo == CF_ALGO_SGD &&
+                                                          c->cfg.precision == CF_PRECISION_FP16),
+                      "%s: %s", c->name, c->precision);
             if (!strcmp(c->dataset, "netflix") && c->cfg.algo == CF_ALGO_ALS) {
                 gpu_als_100 += c->cfg.factors == 100;
                 gpu_als_128 += c->cfg.factors == 128;

@@ -6,7 +6,7 @@
  *                      [test=F split-seed=S]
  *   dataset NAME file PATH [test=F split-seed=S]
  *   suite NAME
- *   case NAME data=DATASET algo=ALGO device=cpu|gpu rmse=LO:HI [precision=fp64|fp32]
+ *   case NAME data=DATASET algo=ALGO device=cpu|gpu rmse=LO:HI [precision=fp64|fp32|fp16]
  *             [k=K lambda=L reg=R bias=0|1 iters=N repeats=N lr=ETA lr-schedule=S
  *              lr-decay=B schedule=S blocks=B batch=N inner=L threads=T seed=S init-scale=X]
  *
@@ -181,9 +181,11 @@ static cf_status case_kv(const ctx *c, cf_bench_case *cs, char *k, char *v, int 
         return CF_OK;
     }
     if (!strcmp(k, "precision")) {
-        if (strcmp(v, "fp64") && strcmp(v, "fp32"))
-            return FAIL(c, "field 'precision': '%s', expected fp64 or fp32", v);
+        if (strcmp(v, "fp64") && strcmp(v, "fp32") && strcmp(v, "fp16"))
+            return FAIL(c, "field 'precision': '%s', expected fp64, fp32 or fp16", v);
         snprintf(cs->precision, sizeof cs->precision, "%s", v);
+        /* fp16: the factors stored in half precision (GPU SGD), arithmetic in fp32 */
+        g->precision = strcmp(v, "fp16") ? CF_PRECISION_FP32 : CF_PRECISION_FP16;
         return CF_OK;
     }
     if (!strcmp(k, "k")) {
@@ -249,7 +251,8 @@ static cf_status finish_case(const ctx *c, const cf_bench_case *cs, const int *h
     for (int j = 0; j < 4; j++)
         if (!have[j]) return FAIL(c, "case '%s': missing field '%s'", cs->name, req[j]);
     const char *want = cs->cfg.device == CF_DEVICE_GPU ? "fp32" : "fp64";
-    if (strcmp(cs->precision, want))
+    int fp16_on_gpu = cs->cfg.device == CF_DEVICE_GPU && !strcmp(cs->precision, "fp16");
+    if (strcmp(cs->precision, want) && !fp16_on_gpu)
         return FAIL(c, "case '%s': field 'precision': %s is not available on the %s (it computes in %s)",
                     cs->name, cs->precision, cf_device_name(cs->cfg.device), want);
     if (cs->repeats >= cs->cfg.iters)
