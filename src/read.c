@@ -341,6 +341,10 @@ static inline void split_fields(const char *p, const char *e, enum delim d, fiel
                     f->error = "unterminated quoted field";
                     return;
                 }
+                if (memchr(q + 1, '\0', (size_t)(close - q - 1))) { /* the scan below starts after it */
+                    f->error = NUL_FIELD;
+                    return;
+                }
                 p = close + 1;
             }
         }
