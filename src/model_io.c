@@ -35,7 +35,8 @@
  *
  * Save is atomic (atomic_file.h). Load trusts nothing: magic, version, header size,
  * dimension ranges and their consistency with the file size (before any allocation),
- * the config through cf_config_validate, the checksum, finiteness of every value, ID
+ * the config through cf_config_validate, the checksum, finiteness of every value, a bound
+ * on every prediction (CF_PREDICTION_LIMIT, factors.h; save refuses what load would), ID
  * counts, lengths and uniqueness, and the absence of trailing bytes. A malformed file
  * is CF_ERR_CORRUPT, a failing read CF_ERR_IO; both messages start with the path.
  *
@@ -230,6 +231,10 @@ cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err) {
     char where[96];
     if (cf_factors_check_finite(f, where, sizeof where))
         return cf_fail(err, CF_ERR_NUMERIC, "%s: not saved: non-finite value in %s", path, where);
+    double bound = cf_factors_prediction_bound(f);
+    if (!(bound <= CF_PREDICTION_LIMIT)) /* load would refuse it */
+        return cf_fail(err, CF_ERR_NUMERIC, "%s: not saved: factor values so large that predictions may reach %.3g (limit %g)",
+                       path, bound, CF_PREDICTION_LIMIT);
     cf_error cerr;
     if (cf_config_validate(&m->config, &cerr))
         return cf_fail(err, CF_ERR_INVALID, "%s: not saved: model config: %s", path, cerr.msg);
@@ -455,6 +460,10 @@ static cf_status load_from(const char *path, uint64_t size, cfm_source *src, cf_
     char where[96];
     if (cf_factors_check_finite(&f, where, sizeof where))
         CORRUPT("%s: non-finite value in %s", path, where);
+    double bound = cf_factors_prediction_bound(&f);
+    if (!(bound <= CF_PREDICTION_LIMIT))
+        CORRUPT("%s: factor values so large that predictions may reach %.3g (limit %g)", path, bound,
+                CF_PREDICTION_LIMIT);
 
     size_t at = 0, ids_len = rest_len - 8;
     st = parse_ids(path, "user", rest, ids_len, &at, nu, &users, err);

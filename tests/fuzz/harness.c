@@ -202,6 +202,22 @@ static int check_model(cf_fuzz_outcome *o, const char *what, const cf_model *m) 
         cf_status st = cf_model_predict(m, u, i, &r, &err);
         if (st != CF_OK || !isfinite(r))
             return violated(o, "%s: predict(first user, first item): %s, %g", what, cf_status_name(st), r);
+        /* every pair of a small model (the loader bounds |r̂| by CF_PREDICTION_LIMIT) */
+        for (int64_t a = 0; a < info.n_users && a * info.n_items <= 4096; a++)
+            for (int64_t b = 0; b < info.n_items; b++)
+                if (!(fabs(cf_predict(&m->f, (uint32_t)a, (uint32_t)b)) <= CF_PREDICTION_LIMIT))
+                    return violated(o, "%s: r̂(%lld, %lld) = %g beyond the limit", what, (long long)a,
+                                    (long long)b, cf_predict(&m->f, (uint32_t)a, (uint32_t)b));
+        /* top 3 for the first user: finite scores, best first */
+        cf_recommendation rec[3];
+        int32_t nrec = -1;
+        st = cf_model_recommend(m, u, 3, NULL, rec, &nrec, &err);
+        if (st != CF_OK || nrec != (info.n_items < 3 ? (int32_t)info.n_items : 3))
+            return violated(o, "%s: recommend: %s, %d items", what, cf_status_name(st), (int)nrec);
+        for (int32_t k = 0; k < nrec; k++)
+            if (!isfinite(rec[k].score) || (k > 0 && rec[k].score > rec[k - 1].score) ||
+                cf_idmap_find(m->items, rec[k].item, strlen(rec[k].item)) < 0)
+                return violated(o, "%s: recommendation %d: '%s' %g", what, (int)k, rec[k].item, rec[k].score);
     }
     return 0;
 }
