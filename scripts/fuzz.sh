@@ -13,11 +13,14 @@ case $secs in ''|*[!0-9]*) echo "usage: scripts/fuzz.sh [SECONDS_PER_TARGET]" >&
 dir=$root/build-fuzz
 command -v clang >/dev/null || { echo "fuzz.sh: clang not found (Debian: apt-get install clang libclang-rt-14-dev libomp-dev)" >&2; exit 1; }
 
-cmake -S "$root" -B "$dir" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCUFACTOR_CUDA=OFF \
-  -DCUFACTOR_FUZZ=ON -DCUFACTOR_TESTS=OFF -DCUFACTOR_BENCH=OFF -DCUFACTOR_WERROR=ON >/dev/null
-cmake --build "$dir" -j"$(nproc)" --target fuzz_delim fuzz_mm fuzz_model >/dev/null
-
 work=$(mktemp -d "${TMPDIR:-/tmp}/cufactor-fuzz.XXXXXX")
+if ! { cmake -S "$root" -B "$dir" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCUFACTOR_CUDA=OFF \
+         -DCUFACTOR_FUZZ=ON -DCUFACTOR_TESTS=OFF -DCUFACTOR_BENCH=OFF -DCUFACTOR_WERROR=ON &&
+       cmake --build "$dir" -j"$(nproc)" --target fuzz_delim fuzz_mm fuzz_model; } >"$work/build.log" 2>&1; then
+  tail -40 "$work/build.log"
+  echo "fuzz.sh: building the fuzz targets failed; log: $work/build.log" >&2
+  exit 1
+fi
 failed=0
 for t in delim mm model; do
   corpus=$work/$t/corpus
