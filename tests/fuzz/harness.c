@@ -50,13 +50,14 @@ static int check_error(cf_fuzz_outcome *o, const char *what, cf_status st, const
 
 /* ------------------------------------------------------------------ readers */
 
-/* Every ID non-empty, without NUL, and found again under its own name. */
-static int check_ids(cf_fuzz_outcome *o, const char *what, const cf_idmap *m) {
+/* Every ID without NUL, non-empty unless allowed (a model file may hold an empty ID; the
+ * readers refuse one), and found again under its own name. */
+static int check_ids(cf_fuzz_outcome *o, const char *what, const cf_idmap *m, int allow_empty) {
     int64_t n = cf_idmap_size(m);
     for (int64_t k = 0; k < n; k++) {
         size_t len;
         const char *name = cf_idmap_name(m, (uint32_t)k, &len);
-        if (len == 0 || strlen(name) != len)
+        if ((len == 0 && !allow_empty) || strlen(name) != len)
             return violated(o, "%s ID %lld: length %zu, strlen %zu", what, (long long)k, len, strlen(name));
         if (cf_idmap_find(m, name, len) != k)
             return violated(o, "%s ID %lld is not found under its own name", what, (long long)k);
@@ -85,7 +86,7 @@ static int check_read_ok(cf_fuzz_outcome *o, const char *what, const cf_dataset 
             return violated(o, "%s: ratings %lld and %lld not in strict (user, item) order", what,
                             (long long)k - 1, (long long)k);
     }
-    return check_ids(o, "user", ds->users) || check_ids(o, "item", ds->items);
+    return check_ids(o, "user", ds->users, 0) || check_ids(o, "item", ds->items, 0);
 }
 
 /* One read of the bytes into part `part` of ds; checks the outcome either way. */
@@ -195,7 +196,7 @@ static int check_model(cf_fuzz_outcome *o, const char *what, const cf_model *m) 
         return violated(o, "%s: non-finite value in %s", what, where);
     cf_error err;
     if (cf_config_validate(&info.config, &err)) return violated(o, "%s: config invalid: %s", what, err.msg);
-    if (check_ids(o, "user", m->users) || check_ids(o, "item", m->items)) return 1;
+    if (check_ids(o, "user", m->users, 1) || check_ids(o, "item", m->items, 1)) return 1;
     if (info.n_users > 0 && info.n_items > 0) {
         const char *u = cf_idmap_name(m->users, 0, NULL), *i = cf_idmap_name(m->items, 0, NULL);
         double r;
