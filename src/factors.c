@@ -76,3 +76,16 @@ int cf_factors_check_finite(const cf_factors *f, char *buf, size_t len) {
     if (!isfinite(f->mu)) return snprintf(buf, len, "global mean"), 1;
     return 0;
 }
+
+static double max_abs(const double *a, int64_t n) {
+    double m = 0;
+    for (int64_t k = 0; k < n; k++) m = fmax(m, fabs(a[k]));
+    return m;
+}
+
+double cf_factors_prediction_bound(const cf_factors *f) {
+    int64_t k = f->k;
+    double dot = (double)k * max_abs(f->P, f->n_users * k) * max_abs(f->Q, f->n_items * k);
+    if (!f->bias) return dot;
+    return fabs(f->mu) + max_abs(f->bu, f->n_users) + max_abs(f->bi, f->n_items) + dot;
+}

@@ -36,4 +36,14 @@ double cf_predict(const cf_factors *f, uint32_t u, uint32_t i);
 /* Index of the first non-finite value, as "P row 12" etc. into buf; 0 if all finite. */
 int cf_factors_check_finite(const cf_factors *f, char *buf, size_t len);
 
+/* Largest |r̂| a model file may imply. The bound
+ *     |r̂(u,i)| ≤ |μ| + max|b_u| + max|b_i| + K · max|P| · max|Q|
+ * holds for every pair and every partial sum of the dot product, so below this limit no
+ * prediction overflows, nor does a sum of squared errors against float ratings over any
+ * number of ratings (1e200 · 2^63 < DBL_MAX). Trained models are many orders below it. */
+#define CF_PREDICTION_LIMIT 1e100
+
+/* The bound above for finite factors (+inf when it overflows). */
+double cf_factors_prediction_bound(const cf_factors *f);
+
 #endif

@@ -9,6 +9,9 @@
 #include "factors.h"
 #include "idmap.h"
 
+#include <stddef.h>
+#include <stdint.h>
+
 struct cf_model {
     cf_factors f;
     cf_idmap *users, *items;  /* row u of P is users[u]; row i of Q is items[i] */
@@ -24,5 +27,13 @@ cf_model *cf_model_wrap(cf_factors *f, cf_idmap *users, cf_idmap *items, const c
 #define CF_CFM_CONFIG_SIZE 116
 void cf_cfm_config_encode(unsigned char out[CF_CFM_CONFIG_SIZE], const cf_config *cfg);
 void cf_cfm_config_decode(const unsigned char in[CF_CFM_CONFIG_SIZE], cf_config *cfg);
+
+/* cf_model_load on the `size` bytes at `data` (the contents of a .cfm file); `name`
+ * stands for the path in messages. The same parser and checks as cf_model_load. */
+cf_status cf_model_load_memory(const char *name, const void *data, size_t size, cf_model **out, cf_error *err);
+
+/* The .cfm checksum (model_io.c) of n bytes: what a file whose first n bytes are `data`
+ * must store in its last 8. */
+uint64_t cf_cfm_checksum(const void *data, size_t n);
 
 #endif

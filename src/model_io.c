@@ -37,7 +37,8 @@
  *
  * Save is atomic (atomic_file.h). Load trusts nothing: magic, version, header size,
  * dimension ranges and their consistency with the file size (before any allocation),
- * the config through cf_config_validate, the checksum, finiteness of every value, ID
+ * the config through cf_config_validate, the checksum, finiteness of every value, a bound
+ * on every prediction (CF_PREDICTION_LIMIT, factors.h; save refuses what load would), ID
  * counts, lengths and uniqueness, and the absence of trailing bytes. A malformed file
  * is CF_ERR_CORRUPT, a failing read CF_ERR_IO; both messages start with the path.
  *
@@ -232,6 +233,10 @@ cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err) {
     char where[96];
     if (cf_factors_check_finite(f, where, sizeof where))
         return cf_fail(err, CF_ERR_NUMERIC, "%s: not saved: non-finite value in %s", path, where);
+    double bound = cf_factors_prediction_bound(f);
+    if (!(bound <= CF_PREDICTION_LIMIT)) /* load would refuse it */
+        return cf_fail(err, CF_ERR_NUMERIC, "%s: not saved: factor values so large that predictions may reach %.3g (limit %g)",
+                       path, bound, CF_PREDICTION_LIMIT);
     cf_error cerr;
     if (cf_config_validate(&m->config, &cerr))
         return cf_fail(err, CF_ERR_INVALID, "%s: not saved: model config: %s", path, cerr.msg);
@@ -269,12 +274,25 @@ cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err) {
 
 #define CORRUPT(...) do { st = cf_fail(err, CF_ERR_CORRUPT, __VA_ARGS__); goto done; } while (0)
 
-/* Reads exactly n bytes: 0 ok, 1 end of file first, -1 read error (errno set). */
-static int read_full(int fd, void *buf, size_t n) {
+/* Where a model's bytes come from: a file descriptor, or memory (cf_model_load_memory). */
+typedef struct cfm_source {
+    int fd;                    /* -1 for memory */
+    const unsigned char *mem;
+    size_t at, len;
+} cfm_source;
+
+/* Reads exactly n bytes: 0 ok, 1 end of input first, -1 read error (errno set). */
+static int read_full(cfm_source *s, void *buf, size_t n) {
+    if (s->fd < 0) {
+        if (n > s->len - s->at) return 1;
+        if (n) memcpy(buf, s->mem + s->at, n);
+        s->at += n;
+        return 0;
+    }
     unsigned char *p = buf;
     while (n > 0) {
         size_t chunk = n < ((size_t)1 << 30) ? n : ((size_t)1 << 30);
-        ssize_t r = read(fd, p, chunk);
+        ssize_t r = read(s->fd, p, chunk);
         if (r < 0) {
             if (errno == EINTR) continue;
             return -1;
@@ -340,34 +358,25 @@ static cf_status parse_ids(const char *path, const char *what, const unsigned ch
     return CF_OK;
 }
 
-cf_status cf_model_load(const char *path, cf_model **out, cf_error *err) {
-    if (out) *out = NULL;
-    if (!path || !*path || !out)
-        return cf_fail(err, CF_ERR_INVALID, "cf_model_load: %s", !out ? "out is NULL" : "empty path");
+uint64_t cf_cfm_checksum(const void *data, size_t n) {
+    cfm_hash h;
+    hash_init(&h);
+    hash_update(&h, data, n);
+    return hash_final(&h);
+}
+
+/* Parses and checks a model of `size` bytes read from src; `path` names it in messages. */
+static cf_status load_from(const char *path, uint64_t size, cfm_source *src, cf_model **out, cf_error *err) {
     cf_status st = CF_OK;
     cf_factors f;
     memset(&f, 0, sizeof f);
     cf_idmap *users = NULL, *items = NULL;
     unsigned char *rest = NULL;
-    /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below) */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return cf_fail(err, CF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        st = cf_fail(err, CF_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
-        goto done;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        st = cf_fail(err, CF_ERR_IO, "%s: not a regular file", path);
-        goto done;
-    }
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    uint64_t size = (uint64_t)sb.st_size;
 
     /* ---- fixed header */
     unsigned char hdr[CFM_HEADER_SIZE];
     size_t hlen = size < CFM_HEADER_SIZE ? (size_t)size : CFM_HEADER_SIZE;
-    int r = read_full(fd, hdr, hlen);
+    int r = read_full(src, hdr, hlen);
     if (r < 0) {
         st = cf_fail(err, CF_ERR_IO, "%s: read failed: %s", path, strerror(errno));
         goto done;
@@ -424,7 +433,7 @@ cf_status cf_model_load(const char *path, cf_model **out, cf_error *err) {
         {f.P, (size_t)(unu * uk) * 8}, {f.Q, (size_t)(uni * uk) * 8},
         {f.bu, (size_t)unu * 8}, {f.bi, (size_t)uni * 8}};
     for (int a = 0; a < 4; a++) {
-        r = read_full(fd, arr[a].p, arr[a].n);
+        r = read_full(src, arr[a].p, arr[a].n);
         if (r < 0) {
             st = cf_fail(err, CF_ERR_IO, "%s: read failed: %s", path, strerror(errno));
             goto done;
@@ -440,7 +449,7 @@ cf_status cf_model_load(const char *path, cf_model **out, cf_error *err) {
         st = CF_ERR_NOMEM;
         goto done;
     }
-    r = read_full(fd, rest, rest_len);
+    r = read_full(src, rest, rest_len);
     if (r < 0) {
         st = cf_fail(err, CF_ERR_IO, "%s: read failed: %s", path, strerror(errno));
         goto done;
@@ -454,6 +463,10 @@ cf_status cf_model_load(const char *path, cf_model **out, cf_error *err) {
     char where[96];
     if (cf_factors_check_finite(&f, where, sizeof where))
         CORRUPT("%s: non-finite value in %s", path, where);
+    double bound = cf_factors_prediction_bound(&f);
+    if (!(bound <= CF_PREDICTION_LIMIT))
+        CORRUPT("%s: factor values so large that predictions may reach %.3g (limit %g)", path, bound,
+                CF_PREDICTION_LIMIT);
 
     size_t at = 0, ids_len = rest_len - 8;
     st = parse_ids(path, "user", rest, ids_len, &at, nu, &users, err);
@@ -470,12 +483,42 @@ cf_status cf_model_load(const char *path, cf_model **out, cf_error *err) {
     }
     users = items = NULL;
 done:
-    close(fd);
     free(rest);
     cf_factors_free(&f);
     cf_idmap_destroy(&users);
     cf_idmap_destroy(&items);
     return st;
+}
+
+cf_status cf_model_load(const char *path, cf_model **out, cf_error *err) {
+    if (out) *out = NULL;
+    if (!path || !*path || !out)
+        return cf_fail(err, CF_ERR_INVALID, "cf_model_load: %s", !out ? "out is NULL" : "empty path");
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below) */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return cf_fail(err, CF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    cf_status st;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        st = cf_fail(err, CF_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+    } else if (!S_ISREG(sb.st_mode)) {
+        st = cf_fail(err, CF_ERR_IO, "%s: not a regular file", path);
+    } else {
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        cfm_source src = {.fd = fd};
+        st = load_from(path, (uint64_t)sb.st_size, &src, out, err);
+    }
+    close(fd);
+    return st;
+}
+
+cf_status cf_model_load_memory(const char *name, const void *data, size_t size, cf_model **out, cf_error *err) {
+    if (out) *out = NULL;
+    if (!name || !out || (!data && size))
+        return cf_fail(err, CF_ERR_INVALID, "cf_model_load_memory: %s is NULL",
+                       !name ? "name" : !out ? "out" : "data");
+    cfm_source src = {.fd = -1, .mem = data, .len = size};
+    return load_from(name, size, &src, out, err);
 }
 
 /* ---------------------------------------------------------------- NumPy export */

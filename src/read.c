@@ -33,6 +33,7 @@
 #include "common.h"
 #include "dataset.h"
 #include "idmap.h"
+#include "read.h"
 #include "read_num.h"
 
 #include <errno.h>
@@ -340,6 +341,10 @@ static inline void split_fields(const char *p, const char *e, enum delim d, fiel
                     f->error = "unterminated quoted field";
                     return;
                 }
+                if (memchr(q + 1, '\0', (size_t)(close - q - 1))) { /* the scan below starts after it */
+                    f->error = NUL_FIELD;
+                    return;
+                }
                 p = close + 1;
             }
         }
@@ -638,52 +643,40 @@ static cf_status parse_mm(reader *r, const char *p, const char *end) {
 
 /* ------------------------------------------------------------------ driver */
 
-/* Reads `path` into part `part` of ds. On failure ds->all is cut back to the ratings it
- * had before, so no half-read file remains; IDs interned on the way stay in the maps
- * (a map entry without ratings is harmless: it is an ID with no ratings, like an
- * unseen test ID). */
-static cf_status read_into(cf_dataset *ds, int part, const char *path, const cf_read_options *opt_in,
-                           cf_read_report *rep_in, cf_error *err) {
-    cf_read_options defaults;
-    cf_read_report local;
-    const cf_read_options *opt = opt_in;
-    if (!opt) {
-        cf_read_options_default(&defaults);
-        opt = &defaults;
-    }
-    cf_read_report *rep = rep_in ? rep_in : &local;
-    memset(rep, 0, sizeof *rep);
-    cf_error_clear(err);
+static cf_status check_options(const cf_read_options *opt, cf_error *err) {
     if (opt->format != CF_FORMAT_AUTO && opt->format != CF_FORMAT_DELIM && opt->format != CF_FORMAT_MM)
         return cf_fail(err, CF_ERR_INVALID, "read options: format %d is not a cf_format", (int)opt->format);
     if (opt->max_line < 1)
         return cf_fail(err, CF_ERR_INVALID, "read options: max_line must be at least 1");
+    return CF_OK;
+}
 
-    file_buf fb;
-    cf_status st = file_open(path, &fb, err);
-    if (st) return st;
-    rep->bytes = (int64_t)fb.size;
-
-    const char *p = fb.data, *end = fb.data + fb.size;
+/* The readers proper, on bytes in memory (see read.h). On failure ds->all is cut back to
+ * the ratings it had before, so no half-read file remains; IDs interned on the way stay
+ * in the maps (a map entry without ratings is harmless: it is an ID with no ratings,
+ * like an unseen test ID). */
+static cf_status read_bytes(cf_dataset *ds, int part, const char *name, const char *data, size_t size,
+                            const cf_read_options *opt, cf_read_report *rep, cf_error *err) {
+    rep->bytes = (int64_t)size;
+    const char *p = data, *end = data + size;
     if (end - p >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3; /* UTF-8 byte-order mark */
     cf_format fmt = opt->format;
     if (fmt == CF_FORMAT_AUTO)
         fmt = (end - p >= 14 && strncasecmp(p, "%%MatrixMarket", 14) == 0) ? CF_FORMAT_MM : CF_FORMAT_DELIM;
     rep->format = fmt;
 
-    reader r = {.path = path, .opt = opt, .rep = rep, .err = err, .ds = ds, .part = part};
+    reader r = {.path = name, .opt = opt, .rep = rep, .err = err, .ds = ds, .part = part};
     const int64_t from = ds->all.n;
-    st = fmt == CF_FORMAT_MM ? parse_mm(&r, p, end) : parse_delim(&r, p, end);
+    cf_status st = fmt == CF_FORMAT_MM ? parse_mm(&r, p, end) : parse_delim(&r, p, end);
     rep->lines = r.line;
     free(r.ucache.slot);
     free(r.icache.slot);
-    file_close(&fb);
     if (st == CF_OK && ds->all.n == from) {
         if (rep->skipped)
-            st = cf_fail(err, CF_ERR_PARSE, "%s: no ratings: all %lld data lines are malformed; first: %s", path,
+            st = cf_fail(err, CF_ERR_PARSE, "%s: no ratings: all %lld data lines are malformed; first: %s", name,
                          (long long)rep->skipped, rep->first_bad);
         else
-            st = cf_fail(err, CF_ERR_PARSE, "%s: empty file: no ratings", path);
+            st = cf_fail(err, CF_ERR_PARSE, "%s: empty file: no ratings", name);
     }
     if (st == CF_OK) {
         int64_t dup = cf_dataset_dedup(ds, from, err);
@@ -696,6 +689,47 @@ static cf_status read_into(cf_dataset *ds, int part, const char *path, const cf_
     }
     rep->ratings = ds->all.n - from;
     return CF_OK;
+}
+
+/* The public readers' options (NULL: defaults, put in *defaults) and report (NULL: *local),
+ * the report zeroed and err cleared; then the options checked. */
+static cf_status read_setup(const cf_read_options **opt, cf_read_options *defaults, cf_read_report **rep,
+                            cf_read_report *local, cf_error *err) {
+    if (!*opt) {
+        cf_read_options_default(defaults);
+        *opt = defaults;
+    }
+    if (!*rep) *rep = local;
+    memset(*rep, 0, sizeof **rep);
+    cf_error_clear(err);
+    return check_options(*opt, err);
+}
+
+cf_status cf_read_memory(cf_dataset *ds, int part, const char *name, const void *data, size_t size,
+                         const cf_read_options *opt, cf_read_report *rep, cf_error *err) {
+    if (!ds || !name || (!data && size))
+        return cf_fail(err, CF_ERR_INVALID, "cf_read_memory: %s is NULL", !ds ? "ds" : !name ? "name" : "data");
+    if (part != 0 && part != 1) return cf_fail(err, CF_ERR_INVALID, "cf_read_memory: part %d is not 0 or 1", part);
+    cf_read_options defaults;
+    cf_read_report local;
+    cf_status st = read_setup(&opt, &defaults, &rep, &local, err);
+    if (st) return st;
+    return read_bytes(ds, part, name, size ? data : "", size, opt, rep, err);
+}
+
+/* Reads `path` into part `part` of ds: the file mapped (or read) into memory, then read_bytes. */
+static cf_status read_into(cf_dataset *ds, int part, const char *path, const cf_read_options *opt,
+                           cf_read_report *rep, cf_error *err) {
+    cf_read_options defaults;
+    cf_read_report local;
+    cf_status st = read_setup(&opt, &defaults, &rep, &local, err);
+    if (st) return st;
+    file_buf fb;
+    st = file_open(path, &fb, err);
+    if (st) return st;
+    st = read_bytes(ds, part, path, fb.size ? fb.data : "", fb.size, opt, rep, err);
+    file_close(&fb);
+    return st;
 }
 
 cf_status cf_dataset_read(const char *path, const cf_read_options *opt, cf_dataset **out,

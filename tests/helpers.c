@@ -98,3 +98,13 @@ void cf_test_make_planted(const cf_test_planted *p, cf_ratings *train, cf_triple
     *test = te;
     free(P), free(Q), free(bu), free(bi);
 }
+
+const char *cf_test_sanitizer_report(const char *text) {
+    if (!text) return NULL;
+    const char *hit = strstr(text, "Sanitizer");
+    const char *ub = strstr(text, "runtime error: ");
+    if (!hit || (ub && ub < hit)) hit = ub;
+    if (!hit) return NULL;
+    while (hit > text && hit[-1] != '\n') hit--;
+    return hit;
+}

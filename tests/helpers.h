@@ -13,6 +13,10 @@ char *cf_test_write(const char *dir, const char *name, const char *data, size_t 
 char *cf_test_path(const char *dir, const char *name);
 /* Whole file contents (malloc'ed, NUL-terminated), NULL if unreadable; *len may be NULL. */
 char *cf_test_read(const char *path, size_t *len);
+/* The first line of a sanitizer report (ASan, LSan, UBSan) in `text` (a spawned CLI's
+ * stderr), or NULL. In the CUFACTOR_SANITIZE build the CLI that tests run is sanitized
+ * too; its reports must fail the test even when the exit code looks like an expected one. */
+const char *cf_test_sanitizer_report(const char *text);
 /* Removes a directory tree (best effort). */
 void cf_test_rmtree(const char *dir);
 

@@ -92,6 +92,8 @@ static run_result cli(const char *first, ...) {
     r.out = cf_test_read(out_path, NULL);
     r.err = cf_test_read(err_path, NULL);
     cr_assert(r.out && r.err);
+    const char *report = cf_test_sanitizer_report(r.err);
+    cr_assert_null(report, "cufactor %s: sanitizer report: %.400s", first, report);
     unlink(out_path);
     unlink(err_path);
     free(out_path);

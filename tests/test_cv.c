@@ -290,6 +290,8 @@ static int run_cli(const char *dir, const char *const *args, char **out, char **
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     *out = cf_test_read(op, NULL);
     *errs = cf_test_read(ep, NULL);
+    const char *report = cf_test_sanitizer_report(*errs);
+    cr_assert_null(report, "cufactor %s: sanitizer report: %.400s", n > 1 ? argv[1] : "", report);
     free(op);
     free(ep);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

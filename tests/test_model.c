@@ -75,7 +75,8 @@ static cf_model *hand_model(int bias) {
     return m;
 }
 
-/* A model with awkward values and IDs: signed zeros, subnormals, huge and tiny values,
+/* A model with awkward values and IDs: signed zeros, subnormals, huge (1e45: K·1e45·1e45 stays
+ * under CF_PREDICTION_LIMIT, so every prediction is finite) and tiny values,
  * an empty ID, a 1000-byte ID, UTF-8 bytes; every config field off its default. */
 static cf_model *odd_model(int64_t nu, int64_t ni, int32_t k, uint64_t seed) {
     cf_factors f;
@@ -83,7 +84,7 @@ static cf_model *odd_model(int64_t nu, int64_t ni, int32_t k, uint64_t seed) {
     cr_assert_eq(cf_factors_alloc(&f, nu, ni, k, 1, &err), CF_OK);
     cf_rng rng;
     cf_rng_seed(&rng, seed);
-    static const double special[] = {0.0, -0.0, 5e-324, -2.2250738585072014e-308, 1.7976931348623157e308,
+    static const double special[] = {0.0, -0.0, 5e-324, -2.2250738585072014e-308, 1e45,
                                      -1e-300, 1.0 / 3.0};
     double *arrs[4] = {f.P, f.Q, f.bu, f.bi};
     int64_t lens[4] = {nu * k, ni * k, nu, ni};
@@ -834,6 +835,37 @@ Test(model_io, hostile_headers) {
     s = good_spec();
     s.cfg_reg = 7;
     expect_corrupt(&s, "reg");
+}
+
+/* found by fuzz_model: finite factors near DBL_MAX made r̂ = -inf. A file whose values can
+ * overflow a prediction is corrupt, and save refuses to write one. */
+Test(model_io, predictions_beyond_the_limit_are_refused) {
+    spec s = good_spec();
+    s.p0 = 1e300;
+    expect_corrupt(&s, "predictions may reach");
+    s = good_spec();
+    s.p0 = -1.7976931348623157e308;
+    expect_corrupt(&s, "predictions may reach");
+
+    cf_model *m = hand_model(1);
+    char *d = cf_test_tmpdir(), *path = cf_test_path(d, "big.cfm");
+    cf_error err;
+    /* bound = |μ| + max|b_u| + max|b_i| + K·max|P|·max|Q| = 3 + 0.3 + 1 + 2·x·1 */
+    m->f.P[3] = 0.25e100; /* bound 0.5e100 */
+    cr_expect_eq(cf_model_save(m, path, &err), CF_OK, "under the limit: %s", err.msg);
+    cf_model *back = NULL;
+    cr_expect_eq(cf_model_load(path, &back, &err), CF_OK, "%s", err.msg);
+    cf_model_destroy(&back);
+    unlink(path);
+    m->f.P[3] = 1e100; /* bound 2e100 */
+    cr_expect_eq(cf_model_save(m, path, &err), CF_ERR_NUMERIC);
+    cr_expect(strstr(err.msg, "not saved: factor values so large that predictions may reach 2e+100 (limit 1e+100)"),
+              "%s", err.msg);
+    cr_expect_eq(count_entries(d), 0, "nothing written");
+    cf_model_destroy(&m);
+    free(path);
+    cf_test_rmtree(d);
+    free(d);
 }
 
 Test(model_io, hostile_contents) {

@@ -613,6 +613,24 @@ Test(read, nul_byte_in_id) {
     cr_assert(strstr(err.msg, "nul.tsv:2: NUL byte in a field: a\\x00b\\t2\\t3"), "%s", err.msg);
 }
 
+/* found by fuzz_delim: a NUL inside a quoted comma field went into the ID map, where the
+ * NUL-terminated token no longer matched itself */
+Test(read, nul_byte_in_quoted_id) {
+    cf_dataset *ds;
+    cf_read_report rep;
+    cf_error err;
+    cr_assert_eq(read_text("nulq.csv", "1,2,3\n\"a\0b\",2,3\n", 16, NULL, &ds, &rep, &err), CF_ERR_PARSE);
+    cr_assert(strstr(err.msg, "nulq.csv:2: NUL byte in a field: \"a\\x00b\",2,3"), "%s", err.msg);
+    cr_assert_null(ds);
+    cf_read_options opt;
+    cf_read_options_default(&opt);
+    opt.skip_bad_lines = 1;
+    cr_assert_eq(read_text("nulq.csv", "1,2,3\n\"a\0b\",2,3\n", 16, &opt, &ds, &rep, &err), CF_OK, "%s", err.msg);
+    cr_expect_eq(rep.skipped, 1);
+    cr_expect_eq(rep.ratings, 1);
+    cf_dataset_destroy(&ds);
+}
+
 Test(read, unterminated_quote) {
     expect_parse_error("q.csv", "1,2,3\n\"abc,2,3\n", NULL, 2, "unterminated quoted field");
 }

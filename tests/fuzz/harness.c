@@ -1,0 +1,281 @@
+/*
+ * harness.c — the fuzz target bodies (see harness.h). Every check writes what broke into
+ * o->violation and stops; nothing here aborts, so the Criterion regression test can
+ * report the broken invariant as a normal failure.
+ */
+#include "harness.h"
+
+#include "dataset.h"
+#include "idmap.h"
+#include "model.h"
+#include "read.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int violated(cf_fuzz_outcome *o, const char *fmt, ...) {
+    if (o->violation[0]) return 1; /* keep the first */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(o->violation, sizeof o->violation, fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+void cf_fuzz_check(const cf_fuzz_outcome *o) {
+    if (!o->violation[0]) return;
+    fprintf(stderr, "fuzz invariant broken: %s\n  (status %s, message: %s)\n", o->violation,
+            cf_status_name(o->status), o->msg);
+    abort();
+}
+
+/* A failed call: an expected status and a message that starts with the input's name. */
+static int check_error(cf_fuzz_outcome *o, const char *what, cf_status st, const cf_error *err,
+                       cf_status expected) {
+    if (st != expected && st != CF_ERR_NOMEM)
+        return violated(o, "%s: status %s, expected OK, %s or NOMEM", what, cf_status_name(st),
+                        cf_status_name(expected));
+    if (err->status != st) return violated(o, "%s: returned %s but err says %s", what, cf_status_name(st),
+                                           cf_status_name(err->status));
+    size_t n = strnlen(err->msg, sizeof err->msg);
+    if (n == 0 || n == sizeof err->msg) return violated(o, "%s: empty or unterminated message", what);
+    if (strncmp(err->msg, CF_FUZZ_NAME, strlen(CF_FUZZ_NAME)) != 0)
+        return violated(o, "%s: message does not start with the file name: %s", what, err->msg);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ readers */
+
+/* Every ID without NUL, non-empty unless allowed (a model file may hold an empty ID; the
+ * readers refuse one), and found again under its own name. */
+static int check_ids(cf_fuzz_outcome *o, const char *what, const cf_idmap *m, int allow_empty) {
+    int64_t n = cf_idmap_size(m);
+    for (int64_t k = 0; k < n; k++) {
+        size_t len;
+        const char *name = cf_idmap_name(m, (uint32_t)k, &len);
+        if ((len == 0 && !allow_empty) || strlen(name) != len)
+            return violated(o, "%s ID %lld: length %zu, strlen %zu", what, (long long)k, len, strlen(name));
+        if (cf_idmap_find(m, name, len) != k)
+            return violated(o, "%s ID %lld is not found under its own name", what, (long long)k);
+    }
+    return 0;
+}
+
+/* The ratings [from, n) of part `part` after a successful read. */
+static int check_read_ok(cf_fuzz_outcome *o, const char *what, const cf_dataset *ds, int64_t from, int part,
+                         const cf_read_report *rep, cf_format fmt) {
+    const cf_triplets *t = &ds->all;
+    int64_t nu = cf_idmap_size(ds->users), ni = cf_idmap_size(ds->items);
+    if (t->n <= from) return violated(o, "%s: success without a rating", what);
+    if (rep->ratings != t->n - from)
+        return violated(o, "%s: report says %lld ratings, dataset has %lld", what, (long long)rep->ratings,
+                        (long long)(t->n - from));
+    if (rep->format != fmt) return violated(o, "%s: format %d, forced %d", what, (int)rep->format, (int)fmt);
+    for (int64_t k = from; k < t->n; k++) {
+        if (t->u[k] >= nu || t->i[k] >= ni)
+            return violated(o, "%s: rating %lld has index (%u, %u) outside %lld × %lld", what, (long long)k,
+                            t->u[k], t->i[k], (long long)nu, (long long)ni);
+        if (!isfinite(t->r[k])) return violated(o, "%s: rating %lld is not finite", what, (long long)k);
+        if (ds->is_test[k] != part) return violated(o, "%s: rating %lld in the wrong part", what, (long long)k);
+        /* dedup leaves the range sorted by (user, item) without repeats */
+        if (k > from && (t->u[k - 1] > t->u[k] || (t->u[k - 1] == t->u[k] && t->i[k - 1] >= t->i[k])))
+            return violated(o, "%s: ratings %lld and %lld not in strict (user, item) order", what,
+                            (long long)k - 1, (long long)k);
+    }
+    return check_ids(o, "user", ds->users, 0) || check_ids(o, "item", ds->items, 0);
+}
+
+/* One read of the bytes into part `part` of ds; checks the outcome either way. */
+static int one_read(cf_fuzz_outcome *o, const char *what, cf_dataset *ds, int part, const uint8_t *data,
+                    size_t size, const cf_read_options *opt, cf_read_report *rep, cf_status *st_out) {
+    cf_error err;
+    int64_t before = ds->all.n;
+    cf_status st = cf_read_memory(ds, part, CF_FUZZ_NAME, data, size, opt, rep, &err);
+    *st_out = st;
+    if (st != CF_OK) {
+        if (check_error(o, what, st, &err, CF_ERR_PARSE)) return 1;
+        if (ds->all.n != before)
+            return violated(o, "%s: failed but left %lld ratings behind", what, (long long)(ds->all.n - before));
+        return 0;
+    }
+    if (!opt->skip_bad_lines && rep->skipped) return violated(o, "%s: strict read skipped lines", what);
+    return check_read_ok(o, what, ds, before, part, rep, opt->format);
+}
+
+static int same_triplets(const cf_triplets *a, const cf_triplets *b, int64_t n) {
+    return memcmp(a->u, b->u, (size_t)n * 4) == 0 && memcmp(a->i, b->i, (size_t)n * 4) == 0 &&
+           memcmp(a->r, b->r, (size_t)n * 4) == 0;
+}
+
+void cf_fuzz_read(const uint8_t *data, size_t size, cf_format fmt, cf_fuzz_outcome *o) {
+    memset(o, 0, sizeof *o);
+    cf_dataset *strict = cf_dataset_create(), *lenient = cf_dataset_create(), *shortl = cf_dataset_create();
+    if (!strict || !lenient || !shortl) {
+        violated(o, "out of memory creating datasets");
+        goto done;
+    }
+    cf_read_options opt;
+    cf_read_options_default(&opt);
+    opt.format = fmt;
+    cf_read_report rep, rep2, rep3;
+
+    /* 1. strict: the default options */
+    cf_error err;
+    o->status = cf_read_memory(strict, 0, CF_FUZZ_NAME, data, size, &opt, &rep, &err);
+    if (o->status != CF_OK) snprintf(o->msg, sizeof o->msg, "%s", err.msg);
+    if (o->status != CF_OK ? check_error(o, "strict read", o->status, &err, CF_ERR_PARSE) ||
+                                 (strict->all.n && violated(o, "strict read failed but kept ratings"))
+                           : rep.skipped ? violated(o, "strict read skipped lines")
+                                         : check_read_ok(o, "strict read", strict, 0, 0, &rep, fmt))
+        goto done;
+    o->count = strict->all.n;
+
+    /* 2. skip_bad_lines: succeeds whenever strict does, with the same ratings; turns a
+     *    strict failure into success only by skipping a line */
+    opt.skip_bad_lines = 1;
+    if (one_read(o, "lenient read", lenient, 0, data, size, &opt, &rep2, &o->status2)) goto done;
+    if (o->status == CF_OK) {
+        if (o->status2 != CF_OK) {
+            violated(o, "strict read succeeded, lenient read failed (%s)", cf_status_name(o->status2));
+            goto done;
+        }
+        if (rep2.skipped || lenient->all.n != strict->all.n || !same_triplets(&lenient->all, &strict->all, strict->all.n)) {
+            violated(o, "lenient read differs from the strict one (%lld vs %lld ratings, %lld skipped)",
+                     (long long)lenient->all.n, (long long)strict->all.n, (long long)rep2.skipped);
+            goto done;
+        }
+    } else if (o->status == CF_ERR_PARSE && o->status2 == CF_OK && rep2.skipped == 0) {
+        violated(o, "strict read failed (%s) but the lenient one skipped nothing", o->msg);
+        goto done;
+    }
+
+    /* 3. skip_bad_lines with a short max_line: the over-long-line paths */
+    opt.max_line = 24;
+    cf_status st3;
+    if (one_read(o, "short-line read", shortl, 0, data, size, &opt, &rep3, &st3)) goto done;
+
+    /* 4. the same bytes as the test part of the strict dataset: the same ratings again,
+     *    the same IDs, and the training part untouched */
+    if (o->status == CF_OK) {
+        opt.skip_bad_lines = 0;
+        opt.max_line = 65536;
+        int64_t n0 = strict->all.n, nu = cf_idmap_size(strict->users), ni = cf_idmap_size(strict->items);
+        cf_status st4;
+        if (one_read(o, "test-part read", strict, 1, data, size, &opt, &rep3, &st4)) goto done;
+        if (st4 != CF_OK || strict->all.n != 2 * n0 || cf_idmap_size(strict->users) != nu ||
+            cf_idmap_size(strict->items) != ni || !same_triplets(&strict->all, &lenient->all, n0))
+            violated(o, "test-part read: status %s, %lld ratings (expected %lld), maps %lld × %lld (were %lld × %lld)",
+                     cf_status_name(st4), (long long)strict->all.n, (long long)(2 * n0),
+                     (long long)cf_idmap_size(strict->users), (long long)cf_idmap_size(strict->items),
+                     (long long)nu, (long long)ni);
+    }
+done:
+    cf_dataset_destroy(&strict);
+    cf_dataset_destroy(&lenient);
+    cf_dataset_destroy(&shortl);
+}
+
+/* ------------------------------------------------------------------ model loader */
+
+/* A loaded model: consistent dimensions, finite values, a valid config, IDs that find
+ * their rows, and a finite prediction for the first user and item. */
+static int check_model(cf_fuzz_outcome *o, const char *what, const cf_model *m) {
+    cf_model_info info;
+    cf_model_info_get(m, &info);
+    if (info.n_users != cf_idmap_size(m->users) || info.n_items != cf_idmap_size(m->items))
+        return violated(o, "%s: %lld × %lld model with %lld and %lld IDs", what, (long long)info.n_users,
+                        (long long)info.n_items, (long long)cf_idmap_size(m->users),
+                        (long long)cf_idmap_size(m->items));
+    if (info.factors < 1) return violated(o, "%s: K = %d", what, (int)info.factors);
+    char where[96];
+    if (cf_factors_check_finite(&m->f, where, sizeof where))
+        return violated(o, "%s: non-finite value in %s", what, where);
+    cf_error err;
+    if (cf_config_validate(&info.config, &err)) return violated(o, "%s: config invalid: %s", what, err.msg);
+    if (check_ids(o, "user", m->users, 1) || check_ids(o, "item", m->items, 1)) return 1;
+    if (info.n_users > 0 && info.n_items > 0) {
+        const char *u = cf_idmap_name(m->users, 0, NULL), *i = cf_idmap_name(m->items, 0, NULL);
+        double r;
+        cf_status st = cf_model_predict(m, u, i, &r, &err);
+        if (st != CF_OK || !isfinite(r))
+            return violated(o, "%s: predict(first user, first item): %s, %g", what, cf_status_name(st), r);
+        /* every pair of a small model (the loader bounds |r̂| by CF_PREDICTION_LIMIT) */
+        for (int64_t a = 0; a < info.n_users && a * info.n_items <= 4096; a++)
+            for (int64_t b = 0; b < info.n_items; b++)
+                if (!(fabs(cf_predict(&m->f, (uint32_t)a, (uint32_t)b)) <= CF_PREDICTION_LIMIT))
+                    return violated(o, "%s: r̂(%lld, %lld) = %g beyond the limit", what, (long long)a,
+                                    (long long)b, cf_predict(&m->f, (uint32_t)a, (uint32_t)b));
+        /* top 3 for the first user: finite scores, best first */
+        cf_recommendation rec[3];
+        int32_t nrec = -1;
+        st = cf_model_recommend(m, u, 3, NULL, rec, &nrec, &err);
+        if (st != CF_OK || nrec != (info.n_items < 3 ? (int32_t)info.n_items : 3))
+            return violated(o, "%s: recommend: %s, %d items", what, cf_status_name(st), (int)nrec);
+        for (int32_t k = 0; k < nrec; k++)
+            if (!isfinite(rec[k].score) || (k > 0 && rec[k].score > rec[k - 1].score) ||
+                cf_idmap_find(m->items, rec[k].item, strlen(rec[k].item)) < 0)
+                return violated(o, "%s: recommendation %d: '%s' %g", what, (int)k, rec[k].item, rec[k].score);
+    }
+    return 0;
+}
+
+/* Saves m to tmpdir and compares the file with the bytes it was loaded from. */
+static int check_roundtrip(cf_fuzz_outcome *o, const cf_model *m, const uint8_t *data, size_t size,
+                           const char *tmpdir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/roundtrip.cfm", tmpdir);
+    cf_error err;
+    if (cf_model_save(m, path, &err) != CF_OK) return violated(o, "round trip: save failed: %s", err.msg);
+    FILE *f = fopen(path, "rb");
+    if (!f) return violated(o, "round trip: cannot open %s", path);
+    uint8_t *back = malloc(size + 1);
+    size_t n = back ? fread(back, 1, size + 1, f) : 0;
+    fclose(f);
+    unlink(path);
+    int differs = !back || n != size || memcmp(back, data, size) != 0;
+    free(back);
+    return differs ? violated(o, "round trip: the saved file (%zu bytes) differs from the loaded one (%zu)", n, size)
+                   : 0;
+}
+
+/* One load; checks the outcome either way. */
+static int one_load(cf_fuzz_outcome *o, const char *what, const uint8_t *data, size_t size, const char *tmpdir,
+                    cf_status *st_out, int64_t *count) {
+    cf_model *m = NULL;
+    cf_error err;
+    cf_status st = cf_model_load_memory(CF_FUZZ_NAME, data, size, &m, &err);
+    *st_out = st;
+    if (st != CF_OK) {
+        if (m) return violated(o, "%s: failed but returned a model", what);
+        if (o->msg[0] == '\0') snprintf(o->msg, sizeof o->msg, "%s", err.msg);
+        return check_error(o, what, st, &err, CF_ERR_CORRUPT);
+    }
+    int bad = !m ? violated(o, "%s: success without a model", what) : check_model(o, what, m);
+    if (!bad && count) *count = cf_idmap_size(m->users) + cf_idmap_size(m->items);
+    if (!bad && tmpdir) bad = check_roundtrip(o, m, data, size, tmpdir);
+    cf_model_destroy(&m);
+    return bad;
+}
+
+void cf_fuzz_model(const uint8_t *data, size_t size, const char *tmpdir, cf_fuzz_outcome *o) {
+    memset(o, 0, sizeof *o);
+    if (one_load(o, "load", data, size, tmpdir, &o->status, &o->count)) return;
+    o->status2 = o->status;
+    if (size < 8) return;
+    uint8_t *fixed = malloc(size);
+    if (!fixed) {
+        violated(o, "out of memory copying the input");
+        return;
+    }
+    memcpy(fixed, data, size);
+    uint64_t sum = cf_cfm_checksum(fixed, size - 8);
+    memcpy(fixed + size - 8, &sum, 8);
+    if (!one_load(o, "load with the checksum fixed", fixed, size, tmpdir, &o->status2, NULL) &&
+        o->status == CF_OK && o->status2 != CF_OK)
+        violated(o, "loads as given, but not with its own checksum rewritten");
+    free(fixed);
+}
