@@ -4,7 +4,8 @@
 # RelWithDebInfo), builds the library, the CLI and the tests, and runs ctest. The tests
 # that spawn the cufactor CLI run this build's sanitized CLI, and fail on any sanitizer
 # report in its stderr. A report exits with code 86 (ASAN_OPTIONS / UBSAN_OPTIONS are
-# set per test in CMakeLists.txt). No suppression file is needed today.
+# set per test in CMakeLists.txt). tests/lsan.supp holds the one suppression: a leak inside
+# libcriterion itself (see that file).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=$root/build-asan
