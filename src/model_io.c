@@ -41,6 +41,8 @@
  * on every prediction (CF_PREDICTION_LIMIT, factors.h; save refuses what load would), ID
  * counts, lengths and uniqueness, and the absence of trailing bytes. A malformed file
  * is CF_ERR_CORRUPT, a failing read CF_ERR_IO; both messages start with the path.
+ * cf_model_load_memory (model.h) runs the same loader on bytes in memory (load_from reads
+ * through a cfm_source: a file descriptor or a buffer).
  *
  * NumPy export: NPY format 1.0, dtype '<f8', C order; the header dict is padded with
  * spaces and ends in '\n' so that the data starts at a multiple of 64 bytes.

@@ -16,6 +16,10 @@
  *     against M and N). The IDs are the indices in decimal ("3" stays "3"; a written
  *     "03" is the same index and becomes "3").
  *
+ * cf_read_memory (read.h) runs the same parsers on bytes already in memory: the path
+ * readers map their file and call it, so tests and fuzz targets that feed bytes exercise
+ * exactly what files get.
+ *
  * Speed: the file is mmap'ed (read() into a buffer for pipes and the like). Plain
  * tab/comma lines shorter than 32 bytes are split with two SSE2 compares (fast_line);
  * every other line goes through the general path (memchr for the line end, byte loops
