@@ -479,6 +479,8 @@ done:
 
 int cf_backend_implements(const cf_backend_ops *ops, cf_algo a) { return implements(ops, a); }
 
+double cf_train_lr(const cf_config *cfg, int32_t epoch) { return lr_at(cfg, epoch); }
+
 cf_status cf_train_step(const cf_backend_ops *ops, cf_backend *b, const cf_config *cfg, int32_t epoch,
                         cf_error *err) {
     return step(ops, b, cfg, epoch, err);

@@ -43,6 +43,7 @@
 #include "backend.h"
 #include "common.h"
 #include "factors.h"
+#include "train.h"
 #ifdef CUFACTOR_HAVE_CUDA
 #include "gpu/gpu.h"
 #endif
@@ -213,23 +214,6 @@ cf_status cf_bench_cpu_ceilings(int threads, cf_bench_ceilings *out, cf_error *e
 
 /* ------------------------------------------------------------------ one case */
 
-static double lr_at(const cf_config *c, int32_t epoch) { /* the trainer's schedule (train.c) */
-    if (c->lr_schedule == CF_LR_INVSCALE) return c->lr / (1.0 + c->lr_decay * pow((double)epoch, 1.5));
-    return c->lr;
-}
-
-static int implements(const cf_backend_ops *ops, cf_algo a) {
-    switch (a) {
-    case CF_ALGO_ALS: return ops->als_half != NULL;
-    case CF_ALGO_ALSGD: return ops->alsgd_half != NULL;
-    case CF_ALGO_SGD: return ops->sgd_epoch != NULL;
-    case CF_ALGO_GD:
-    case CF_ALGO_MINIBATCH: return ops->gd_epoch != NULL;
-    case CF_ALGO_CCD: return ops->ccd_sweep != NULL;
-    }
-    return 0;
-}
-
 /* One iteration with per-phase wall times into ph[]. */
 static cf_status step(const cf_backend_ops *ops, cf_backend *b, const cf_config *c, int32_t epoch, double *ph,
                       cf_error *err) {
@@ -239,17 +223,17 @@ static cf_status step(const cf_backend_ops *ops, cf_backend *b, const cf_config 
     case CF_ALGO_ALS:
     case CF_ALGO_ALSGD:
         st = c->algo == CF_ALGO_ALS ? ops->als_half(b, CF_SIDE_USERS, err)
-                                    : ops->alsgd_half(b, CF_SIDE_USERS, lr_at(c, epoch), err);
+                                    : ops->alsgd_half(b, CF_SIDE_USERS, cf_train_lr(c, epoch), err);
         if (st) return st;
         ph[0] = cf_now() - t0;
         t0 = cf_now();
         st = c->algo == CF_ALGO_ALS ? ops->als_half(b, CF_SIDE_ITEMS, err)
-                                    : ops->alsgd_half(b, CF_SIDE_ITEMS, lr_at(c, epoch), err);
+                                    : ops->alsgd_half(b, CF_SIDE_ITEMS, cf_train_lr(c, epoch), err);
         ph[1] = cf_now() - t0;
         return st;
-    case CF_ALGO_SGD: st = ops->sgd_epoch(b, epoch, lr_at(c, epoch), err); break;
+    case CF_ALGO_SGD: st = ops->sgd_epoch(b, epoch, cf_train_lr(c, epoch), err); break;
     case CF_ALGO_GD:
-    case CF_ALGO_MINIBATCH: st = ops->gd_epoch(b, epoch, lr_at(c, epoch), err); break;
+    case CF_ALGO_MINIBATCH: st = ops->gd_epoch(b, epoch, cf_train_lr(c, epoch), err); break;
     case CF_ALGO_CCD: st = ops->ccd_sweep(b, err); break;
     default: return cf_fail(err, CF_ERR_INVALID, "algo: unknown value %d", (int)c->algo);
     }
@@ -296,7 +280,7 @@ cf_status cf_bench_run_case(const cf_bench_case *c, const cf_bench_data *data, c
             skip(res, "no usable GPU (%s)%s", why, "");
             return CF_OK;
         }
-        if (!implements(ops, cfg->algo)) {
+        if (!cf_backend_implements(ops, cfg->algo)) {
             skip(res, "the GPU backend does not implement --algo %s yet%s", cf_algo_name(cfg->algo), "");
             return CF_OK;
         }
