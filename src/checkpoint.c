@@ -44,6 +44,7 @@
 #include "checkpoint.h"
 
 #include "atomic_file.h"
+#include "bytecodec.h"
 #include "common.h"
 #include "hash64.h"
 #include "idmap.h"
@@ -89,34 +90,16 @@ void cf_train_state_free(cf_train_state *s) {
 
 /* ---------------------------------------------------------------- header encoding */
 
-typedef struct cursor {
-    unsigned char *p;
-    size_t at;
-} cursor;
-
-static void put(cursor *c, const void *v, size_t n) { memcpy(c->p + c->at, v, n), c->at += n; }
-static void put_i32(cursor *c, int32_t v) { put(c, &v, 4); }
-static void put_u32(cursor *c, uint32_t v) { put(c, &v, 4); }
-static void put_i64(cursor *c, int64_t v) { put(c, &v, 8); }
-static void put_u64(cursor *c, uint64_t v) { put(c, &v, 8); }
-static void put_f64(cursor *c, double v) { put(c, &v, 8); }
-static void get(cursor *c, void *v, size_t n) { memcpy(v, c->p + c->at, n), c->at += n; }
-static int32_t get_i32(cursor *c) { int32_t v; get(c, &v, 4); return v; }
-static uint32_t get_u32(cursor *c) { uint32_t v; get(c, &v, 4); return v; }
-static int64_t get_i64(cursor *c) { int64_t v; get(c, &v, 8); return v; }
-static uint64_t get_u64(cursor *c) { uint64_t v; get(c, &v, 8); return v; }
-static double get_f64(cursor *c) { double v; get(c, &v, 8); return v; }
-
-static void put_info(cursor *c, const cf_iter_info *i) {
-    put_i32(c, i->iter);
-    put_f64(c, i->train_rmse), put_f64(c, i->test_rmse), put_f64(c, i->objective);
-    put_f64(c, i->seconds), put_f64(c, i->ratings_per_sec);
+static void put_info(cf_cursor *c, const cf_iter_info *i) {
+    cf_put_i32(c, i->iter);
+    cf_put_f64(c, i->train_rmse), cf_put_f64(c, i->test_rmse), cf_put_f64(c, i->objective);
+    cf_put_f64(c, i->seconds), cf_put_f64(c, i->ratings_per_sec);
 }
 
-static void get_info(cursor *c, cf_iter_info *i) {
-    i->iter = get_i32(c);
-    i->train_rmse = get_f64(c), i->test_rmse = get_f64(c), i->objective = get_f64(c);
-    i->seconds = get_f64(c), i->ratings_per_sec = get_f64(c);
+static void get_info(cf_cursor *c, cf_iter_info *i) {
+    i->iter = cf_get_i32(c);
+    i->train_rmse = cf_get_f64(c), i->test_rmse = cf_get_f64(c), i->objective = cf_get_f64(c);
+    i->seconds = cf_get_f64(c), i->ratings_per_sec = cf_get_f64(c);
 }
 
 /* Bytes of one factor set. */
@@ -167,34 +150,34 @@ cf_status cf_checkpoint_save(const cf_train_state *s, const char *path, cf_error
 
     unsigned char hdr[CKPT_HEADER_SIZE];
     memset(hdr, 0, sizeof hdr);
-    cursor c = {hdr, 0};
-    put(&c, CKPT_MAGIC, 8);
-    put_u32(&c, CKPT_VERSION);
-    put_u32(&c, CKPT_HEADER_SIZE);
-    put_i64(&c, f->n_users);
-    put_i64(&c, f->n_items);
-    put_i32(&c, f->k);
-    put_u32(&c, flags);
+    cf_cursor c = {hdr, 0};
+    cf_put_bytes(&c, CKPT_MAGIC, 8);
+    cf_put_u32(&c, CKPT_VERSION);
+    cf_put_u32(&c, CKPT_HEADER_SIZE);
+    cf_put_i64(&c, f->n_users);
+    cf_put_i64(&c, f->n_items);
+    cf_put_i32(&c, f->k);
+    cf_put_u32(&c, flags);
     cf_cfm_config_encode(hdr + c.at, &s->cfg);
     c.at += CF_CFM_CONFIG_SIZE;
-    put_u64(&c, s->data_hash);
-    put_i64(&c, s->n_train);
-    put_i64(&c, s->n_test);
+    cf_put_u64(&c, s->data_hash);
+    cf_put_i64(&c, s->n_train);
+    cf_put_i64(&c, s->n_test);
     char name[16] = {0};
     snprintf(name, sizeof name, "%s", s->backend);
-    put(&c, name, 16);
-    put_i32(&c, s->restart);
-    put_i32(&c, s->iter);
-    put_f64(&c, f->mu);
-    put_f64(&c, s->prev_obj);
-    put_f64(&c, s->best_test);
-    put_i32(&c, s->since_best);
-    put_f64(&c, s->best_score);
+    cf_put_bytes(&c, name, 16);
+    cf_put_i32(&c, s->restart);
+    cf_put_i32(&c, s->iter);
+    cf_put_f64(&c, f->mu);
+    cf_put_f64(&c, s->prev_obj);
+    cf_put_f64(&c, s->best_test);
+    cf_put_i32(&c, s->since_best);
+    cf_put_f64(&c, s->best_score);
     put_info(&c, &s->last);
-    put_i32(&c, s->result_iters);
-    put_i32(&c, s->result_stop);
+    cf_put_i32(&c, s->result_iters);
+    cf_put_i32(&c, s->result_stop);
     put_info(&c, &s->result_last);
-    put_i64(&c, s->solver.counter);
+    cf_put_i64(&c, s->solver.counter);
     if (c.at != CKPT_HEADER_SIZE) /* a layout edit that forgot the header size */
         return cf_fail(err, CF_ERR_INVALID, "%s: checkpoint header is %zu bytes, expected %d", path, c.at,
                        CKPT_HEADER_SIZE);
@@ -282,17 +265,17 @@ cf_status cf_checkpoint_load(const char *path, cf_train_state *s, cf_error *err)
     if (hlen < 8 || memcmp(hdr, CKPT_MAGIC, 8) != 0)
         CORRUPT("%s: not a cufactor checkpoint (bad magic)", path);
     if (hlen < 16) CORRUPT("%s: truncated checkpoint header (%zu bytes)", path, hlen);
-    cursor c = {hdr, 8};
-    uint32_t version = get_u32(&c), header_size = get_u32(&c);
+    cf_cursor c = {hdr, 8};
+    uint32_t version = cf_get_u32(&c), header_size = cf_get_u32(&c);
     if (version != CKPT_VERSION)
         CORRUPT("%s: checkpoint version %u not supported (this build reads version %u)", path, version,
                 CKPT_VERSION);
     if (header_size != CKPT_HEADER_SIZE)
         CORRUPT("%s: header size %u, version 1 has %d", path, header_size, CKPT_HEADER_SIZE);
     if (hlen < CKPT_HEADER_SIZE) CORRUPT("%s: truncated checkpoint header (%zu bytes)", path, hlen);
-    int64_t nu = get_i64(&c), ni = get_i64(&c);
-    int32_t K = get_i32(&c);
-    uint32_t flags = get_u32(&c);
+    int64_t nu = cf_get_i64(&c), ni = cf_get_i64(&c);
+    int32_t K = cf_get_i32(&c);
+    uint32_t flags = cf_get_u32(&c);
     if (nu < 0 || nu > CKPT_MAX_ROWS) CORRUPT("%s: n_users %lld out of range", path, (long long)nu);
     if (ni < 0 || ni > CKPT_MAX_ROWS) CORRUPT("%s: n_items %lld out of range", path, (long long)ni);
     if (K < 1 || K > CKPT_MAX_K) CORRUPT("%s: K = %d, must be in 1..%d", path, (int)K, CKPT_MAX_K);
@@ -306,22 +289,22 @@ cf_status cf_checkpoint_load(const char *path, cf_train_state *s, cf_error *err)
 
     cf_cfm_config_decode(hdr + c.at, &s->cfg);
     c.at += CF_CFM_CONFIG_SIZE;
-    s->data_hash = get_u64(&c);
-    s->n_train = get_i64(&c);
-    s->n_test = get_i64(&c);
-    get(&c, s->backend, 16);
-    s->restart = get_i32(&c);
-    s->iter = get_i32(&c);
-    double mu = get_f64(&c);
-    s->prev_obj = get_f64(&c);
-    s->best_test = get_f64(&c);
-    s->since_best = get_i32(&c);
-    s->best_score = get_f64(&c);
+    s->data_hash = cf_get_u64(&c);
+    s->n_train = cf_get_i64(&c);
+    s->n_test = cf_get_i64(&c);
+    cf_get_bytes(&c, s->backend, 16);
+    s->restart = cf_get_i32(&c);
+    s->iter = cf_get_i32(&c);
+    double mu = cf_get_f64(&c);
+    s->prev_obj = cf_get_f64(&c);
+    s->best_test = cf_get_f64(&c);
+    s->since_best = cf_get_i32(&c);
+    s->best_score = cf_get_f64(&c);
     get_info(&c, &s->last);
-    s->result_iters = get_i32(&c);
-    s->result_stop = get_i32(&c);
+    s->result_iters = cf_get_i32(&c);
+    s->result_stop = cf_get_i32(&c);
     get_info(&c, &s->result_last);
-    s->solver.counter = get_i64(&c);
+    s->solver.counter = cf_get_i64(&c);
     s->have_result = !!(flags & F_RESULT);
     s->have_best = !!(flags & F_BEST);
     s->solver.has_moments = !!(flags & F_MOMENTS);

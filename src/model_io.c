@@ -48,7 +48,9 @@
  * spaces and ends in '\n' so that the data starts at a multiple of 64 bytes.
  */
 #include "atomic_file.h"
+#include "bytecodec.h"
 #include "common.h"
+#include "hash64.h"
 #include "model.h"
 
 #include <errno.h>
@@ -72,138 +74,68 @@
 #define CFM_MAX_K 4096
 #define CFM_MAX_ID 65535
 
-/* ---------------------------------------------------------------- checksum */
-
-typedef struct cfm_hash {
-    uint64_t h, n;
-    unsigned char tail[8];
-    unsigned ntail;
-} cfm_hash;
-
-#define FNV_PRIME 0x100000001b3ULL
-
-static inline uint64_t mix(uint64_t h, uint64_t w) {
-    h ^= w;
-    h *= FNV_PRIME;
-    return h ^ (h >> 32);
-}
-
-static void hash_init(cfm_hash *s) {
-    memset(s, 0, sizeof *s);
-    s->h = 0xcbf29ce484222325ULL;
-}
-
-static void hash_update(cfm_hash *s, const void *data, size_t len) {
-    const unsigned char *p = data;
-    s->n += len;
-    if (s->ntail) {
-        while (s->ntail < 8 && len) s->tail[s->ntail++] = *p++, len--;
-        if (s->ntail < 8) return;
-        uint64_t w;
-        memcpy(&w, s->tail, 8);
-        s->h = mix(s->h, w);
-        s->ntail = 0;
-    }
-    uint64_t h = s->h;
-    for (; len >= 8; p += 8, len -= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = mix(h, w);
-    }
-    s->h = h;
-    memcpy(s->tail, p, len);
-    s->ntail = (unsigned)len;
-}
-
-static uint64_t hash_final(const cfm_hash *s) {
-    uint64_t h = s->h;
-    for (unsigned k = 0; k < s->ntail; k++) h = mix(h, s->tail[k]);
-    return mix(h, s->n);
-}
-
-/* ---------------------------------------------------------------- header encoding */
-
-typedef struct cursor {
-    unsigned char *p;
-    size_t at;
-} cursor;
-
-static void put_bytes(cursor *c, const void *v, size_t n) { memcpy(c->p + c->at, v, n), c->at += n; }
-static void put_i32(cursor *c, int32_t v) { put_bytes(c, &v, 4); }
-static void put_u32(cursor *c, uint32_t v) { put_bytes(c, &v, 4); }
-static void put_i64(cursor *c, int64_t v) { put_bytes(c, &v, 8); }
-static void put_u64(cursor *c, uint64_t v) { put_bytes(c, &v, 8); }
-static void put_f64(cursor *c, double v) { put_bytes(c, &v, 8); }
-
-static void get_bytes(cursor *c, void *v, size_t n) { memcpy(v, c->p + c->at, n), c->at += n; }
-static int32_t get_i32(cursor *c) { int32_t v; get_bytes(c, &v, 4); return v; }
-static uint32_t get_u32(cursor *c) { uint32_t v; get_bytes(c, &v, 4); return v; }
-static int64_t get_i64(cursor *c) { int64_t v; get_bytes(c, &v, 8); return v; }
-static uint64_t get_u64(cursor *c) { uint64_t v; get_bytes(c, &v, 8); return v; }
-static double get_f64(cursor *c) { double v; get_bytes(c, &v, 8); return v; }
-
-static void encode_config(cursor *c, const cf_config *g) {
-    put_i32(c, (int32_t)g->algo);
-    put_i32(c, g->factors);
-    put_i32(c, g->iters);
-    put_f64(c, g->lambda);
-    put_i32(c, (int32_t)g->reg);
-    put_i32(c, (int32_t)g->bias);
-    put_f64(c, g->tol);
-    put_u64(c, g->seed);
-    put_i32(c, g->threads);
-    put_f64(c, g->init_scale);
-    put_i32(c, (int32_t)g->device);
-    put_i32(c, g->gpu_id);
-    put_f64(c, g->lr);
-    put_i32(c, (int32_t)g->lr_schedule);
-    put_f64(c, g->lr_decay);
-    put_i32(c, (int32_t)g->schedule);
-    put_i32(c, g->blocks);
-    put_i64(c, g->batch);
-    put_i32(c, (int32_t)g->optimizer);
-    put_i32(c, g->inner);
-    put_i32(c, g->early_stop);
-    put_i32(c, g->restarts);
+static void encode_config(cf_cursor *c, const cf_config *g) {
+    cf_put_i32(c, (int32_t)g->algo);
+    cf_put_i32(c, g->factors);
+    cf_put_i32(c, g->iters);
+    cf_put_f64(c, g->lambda);
+    cf_put_i32(c, (int32_t)g->reg);
+    cf_put_i32(c, (int32_t)g->bias);
+    cf_put_f64(c, g->tol);
+    cf_put_u64(c, g->seed);
+    cf_put_i32(c, g->threads);
+    cf_put_f64(c, g->init_scale);
+    cf_put_i32(c, (int32_t)g->device);
+    cf_put_i32(c, g->gpu_id);
+    cf_put_f64(c, g->lr);
+    cf_put_i32(c, (int32_t)g->lr_schedule);
+    cf_put_f64(c, g->lr_decay);
+    cf_put_i32(c, (int32_t)g->schedule);
+    cf_put_i32(c, g->blocks);
+    cf_put_i64(c, g->batch);
+    cf_put_i32(c, (int32_t)g->optimizer);
+    cf_put_i32(c, g->inner);
+    cf_put_i32(c, g->early_stop);
+    cf_put_i32(c, g->restarts);
 }
 
 /* Enum fields are range-checked by cf_config_validate afterwards; an out-of-range i32
  * stored into the enum is only compared, never used as an index, before that. */
-static void decode_config(cursor *c, cf_config *g) {
+static void decode_config(cf_cursor *c, cf_config *g) {
     memset(g, 0, sizeof *g);
-    g->algo = (cf_algo)get_i32(c);
-    g->factors = get_i32(c);
-    g->iters = get_i32(c);
-    g->lambda = get_f64(c);
-    g->reg = (cf_reg)get_i32(c);
-    g->bias = get_i32(c);
-    g->tol = get_f64(c);
-    g->seed = get_u64(c);
-    g->threads = get_i32(c);
-    g->init_scale = get_f64(c);
-    g->device = (cf_device)get_i32(c);
-    g->gpu_id = get_i32(c);
-    g->lr = get_f64(c);
-    g->lr_schedule = (cf_lr_schedule)get_i32(c);
-    g->lr_decay = get_f64(c);
-    g->schedule = (cf_sgd_schedule)get_i32(c);
-    g->blocks = get_i32(c);
-    g->batch = get_i64(c);
-    g->optimizer = (cf_optimizer)get_i32(c);
-    g->inner = get_i32(c);
-    g->early_stop = get_i32(c);
-    g->restarts = get_i32(c);
+    g->algo = (cf_algo)cf_get_i32(c);
+    g->factors = cf_get_i32(c);
+    g->iters = cf_get_i32(c);
+    g->lambda = cf_get_f64(c);
+    g->reg = (cf_reg)cf_get_i32(c);
+    g->bias = cf_get_i32(c);
+    g->tol = cf_get_f64(c);
+    g->seed = cf_get_u64(c);
+    g->threads = cf_get_i32(c);
+    g->init_scale = cf_get_f64(c);
+    g->device = (cf_device)cf_get_i32(c);
+    g->gpu_id = cf_get_i32(c);
+    g->lr = cf_get_f64(c);
+    g->lr_schedule = (cf_lr_schedule)cf_get_i32(c);
+    g->lr_decay = cf_get_f64(c);
+    g->schedule = (cf_sgd_schedule)cf_get_i32(c);
+    g->blocks = cf_get_i32(c);
+    g->batch = cf_get_i64(c);
+    g->optimizer = (cf_optimizer)cf_get_i32(c);
+    g->inner = cf_get_i32(c);
+    g->early_stop = cf_get_i32(c);
+    g->restarts = cf_get_i32(c);
 }
 
 /* ---------------------------------------------------------------- save */
 
 typedef struct cfm_writer {
     cf_afile f;
-    cfm_hash h;
+    cf_hash64 h;
 } cfm_writer;
 
 static void wr(cfm_writer *w, const void *p, size_t n) {
-    hash_update(&w->h, p, n);
+    cf_hash64_update(&w->h, p, n);
     cf_afile_write(&w->f, p, n);
 }
 
@@ -244,19 +176,19 @@ cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err) {
         return cf_fail(err, CF_ERR_INVALID, "%s: not saved: model config: %s", path, cerr.msg);
 
     unsigned char hdr[CFM_HEADER_SIZE];
-    cursor c = {hdr, 0};
-    put_bytes(&c, CFM_MAGIC, 8);
-    put_u32(&c, CFM_VERSION);
-    put_u32(&c, CFM_HEADER_SIZE);
-    put_i64(&c, f->n_users);
-    put_i64(&c, f->n_items);
-    put_i32(&c, f->k);
-    put_i32(&c, (f->bias ? 1 : 0) | (m->config.precision == CF_PRECISION_FP16 ? 2 : 0));
-    put_f64(&c, f->mu);
+    cf_cursor c = {hdr, 0};
+    cf_put_bytes(&c, CFM_MAGIC, 8);
+    cf_put_u32(&c, CFM_VERSION);
+    cf_put_u32(&c, CFM_HEADER_SIZE);
+    cf_put_i64(&c, f->n_users);
+    cf_put_i64(&c, f->n_items);
+    cf_put_i32(&c, f->k);
+    cf_put_i32(&c, (f->bias ? 1 : 0) | (m->config.precision == CF_PRECISION_FP16 ? 2 : 0));
+    cf_put_f64(&c, f->mu);
     encode_config(&c, &m->config);
 
     cfm_writer w;
-    hash_init(&w.h);
+    cf_hash64_init(&w.h);
     cf_status st = cf_afile_open(&w.f, path, 0, err);
     if (st) return st;
     size_t k = (size_t)f->k;
@@ -267,7 +199,7 @@ cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err) {
     wr(&w, f->bi, (size_t)f->n_items * sizeof(double));
     wr_ids(&w, m->users);
     wr_ids(&w, m->items);
-    uint64_t sum = hash_final(&w.h);
+    uint64_t sum = cf_hash64_final(&w.h);
     cf_afile_write(&w.f, &sum, 8);
     return cf_afile_commit(&w.f, err);
 }
@@ -361,10 +293,10 @@ static cf_status parse_ids(const char *path, const char *what, const unsigned ch
 }
 
 uint64_t cf_cfm_checksum(const void *data, size_t n) {
-    cfm_hash h;
-    hash_init(&h);
-    hash_update(&h, data, n);
-    return hash_final(&h);
+    cf_hash64 h;
+    cf_hash64_init(&h);
+    cf_hash64_update(&h, data, n);
+    return cf_hash64_final(&h);
 }
 
 /* Parses and checks a model of `size` bytes read from src; `path` names it in messages. */
@@ -387,17 +319,17 @@ static cf_status load_from(const char *path, uint64_t size, cfm_source *src, cf_
     if (hlen < 8) CORRUPT("%s: not a cufactor model (%zu bytes, too short for the magic)", path, hlen);
     if (memcmp(hdr, CFM_MAGIC, 8) != 0) CORRUPT("%s: not a cufactor model (bad magic)", path);
     if (hlen < 16) CORRUPT("%s: truncated header (%zu bytes)", path, hlen);
-    cursor c = {hdr, 8};
-    uint32_t version = get_u32(&c), header_size = get_u32(&c);
+    cf_cursor c = {hdr, 8};
+    uint32_t version = cf_get_u32(&c), header_size = cf_get_u32(&c);
     if (version != CFM_VERSION)
         CORRUPT("%s: model file version %u not supported (this build reads version %u)", path,
                 version, CFM_VERSION);
     if (header_size != CFM_HEADER_SIZE)
         CORRUPT("%s: header size %u, version 1 has %d", path, header_size, CFM_HEADER_SIZE);
     if (hlen < CFM_HEADER_SIZE) CORRUPT("%s: truncated header (%zu bytes)", path, hlen);
-    int64_t nu = get_i64(&c), ni = get_i64(&c);
-    int32_t K = get_i32(&c), flags = get_i32(&c);
-    double mu = get_f64(&c);
+    int64_t nu = cf_get_i64(&c), ni = cf_get_i64(&c);
+    int32_t K = cf_get_i32(&c), flags = cf_get_i32(&c);
+    double mu = cf_get_f64(&c);
     if (nu < 0 || nu > CFM_MAX_ROWS) CORRUPT("%s: n_users %lld out of range", path, (long long)nu);
     if (ni < 0 || ni > CFM_MAX_ROWS) CORRUPT("%s: n_items %lld out of range", path, (long long)ni);
     if (K < 1 || K > CFM_MAX_K) CORRUPT("%s: K = %d, must be in 1..%d", path, (int)K, CFM_MAX_K);
@@ -425,9 +357,9 @@ static cf_status load_from(const char *path, uint64_t size, cfm_source *src, cf_
                 (unsigned long long)size, (long long)nu, (long long)ni, (int)K);
 
     /* ---- arrays, straight into the factors */
-    cfm_hash h;
-    hash_init(&h);
-    hash_update(&h, hdr, CFM_HEADER_SIZE);
+    cf_hash64 h;
+    cf_hash64_init(&h);
+    cf_hash64_update(&h, hdr, CFM_HEADER_SIZE);
     st = cf_factors_alloc(&f, nu, ni, K, flags & 1, err);
     if (st) goto done;
     f.mu = mu;
@@ -441,7 +373,7 @@ static cf_status load_from(const char *path, uint64_t size, cfm_source *src, cf_
             goto done;
         }
         if (r > 0) CORRUPT("%s: file shrank while reading: truncated", path);
-        hash_update(&h, arr[a].p, arr[a].n);
+        cf_hash64_update(&h, arr[a].p, arr[a].n);
     }
 
     /* ---- ID lists and checksum */
@@ -457,10 +389,10 @@ static cf_status load_from(const char *path, uint64_t size, cfm_source *src, cf_
         goto done;
     }
     if (r > 0) CORRUPT("%s: file shrank while reading: truncated", path);
-    hash_update(&h, rest, rest_len - 8);
+    cf_hash64_update(&h, rest, rest_len - 8);
     uint64_t stored;
     memcpy(&stored, rest + rest_len - 8, 8);
-    if (stored != hash_final(&h)) CORRUPT("%s: checksum mismatch: file is corrupt", path);
+    if (stored != cf_hash64_final(&h)) CORRUPT("%s: checksum mismatch: file is corrupt", path);
 
     char where[96];
     if (cf_factors_check_finite(&f, where, sizeof where))
@@ -643,11 +575,11 @@ cf_status cf_model_export_npy(const cf_model *m, const char *dir, cf_error *err)
 /* ---------------------------------------------------------------- shared with checkpoint.c */
 
 void cf_cfm_config_encode(unsigned char out[CF_CFM_CONFIG_SIZE], const cf_config *cfg) {
-    cursor c = {out, 0};
+    cf_cursor c = {out, 0};
     encode_config(&c, cfg);
 }
 
 void cf_cfm_config_decode(const unsigned char in[CF_CFM_CONFIG_SIZE], cf_config *cfg) {
-    cursor c = {(unsigned char *)in, 0};
+    cf_cursor c = {(unsigned char *)in, 0};
     decode_config(&c, cfg);
 }
