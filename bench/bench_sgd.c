@@ -23,6 +23,7 @@
  *                  [--blocks B] [--gpu-id N] [--seed S] [--json FILE]
  */
 #include "backend.h"
+#include "cufactor_bench.h"
 #include "common.h"
 #include "dataset.h"
 #include "factors.h"
@@ -161,15 +162,6 @@ static double validate(const bench_opts *o) {
     return worst;
 }
 
-static void git_commit(char *buf, size_t len) {
-    snprintf(buf, len, "unknown");
-    FILE *p = popen("git rev-parse --short HEAD 2>/dev/null", "r");
-    if (!p) return;
-    if (fgets(buf, (int)len, p)) buf[strcspn(buf, "\n")] = '\0';
-    if (!buf[0]) snprintf(buf, len, "unknown");
-    pclose(p);
-}
-
 int main(int argc, char **argv) {
     bench_opts o;
     parse(argc, argv, &o);
@@ -179,9 +171,8 @@ int main(int argc, char **argv) {
         return 0;
     }
     char commit[64], date[32];
-    git_commit(commit, sizeof commit);
-    time_t now = time(NULL);
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    cf_bench_git_commit(commit, sizeof commit);
+    cf_bench_utc_now(date, sizeof date);
     FILE *jf = o.json ? fopen(o.json, "a") : NULL;
     if (o.json && !jf) {
         fprintf(stderr, "bench_sgd: cannot open %s for appending\n", o.json);

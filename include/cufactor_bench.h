@@ -174,6 +174,11 @@ typedef struct cf_bench_meta {
     const char *suite;
 } cf_bench_meta;
 
+/* What a result records of its run: the short commit of the working tree ("unknown"
+ * outside git; 12 hex digits) and the current UTC time in ISO 8601. */
+void cf_bench_git_commit(char *buf, size_t len);
+void cf_bench_utc_now(char *buf, size_t len);
+
 /* One JSON object (no newline), malloc'ed into *out. Schema in bench/README of
  * README.md "Performance"; checked by cf_bench_validate_record. */
 cf_status cf_bench_result_json(const cf_bench_meta *meta, const cf_bench_case *c,

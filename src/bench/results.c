@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static cf_status validate_line_internal(const char *line, cf_error *err);
 
@@ -553,4 +554,19 @@ done:
     free(run), free(series);
     recs_free(r, n);
     return st;
+}
+
+void cf_bench_git_commit(char *buf, size_t len) {
+    snprintf(buf, len, "unknown");
+    FILE *p = popen("git rev-parse --short=12 HEAD 2>/dev/null", "r");
+    if (!p) return;
+    if (fgets(buf, (int)len, p)) buf[strcspn(buf, "\n")] = '\0';
+    if (pclose(p) != 0 || !buf[0]) snprintf(buf, len, "unknown");
+}
+
+void cf_bench_utc_now(char *buf, size_t len) {
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }

@@ -21,14 +21,6 @@
 
 enum { CLI_EXIT_REGRESSION = 3 };
 
-static void git_commit(char *buf, size_t len) {
-    snprintf(buf, len, "unknown");
-    FILE *p = popen("git rev-parse --short=12 HEAD 2>/dev/null", "r");
-    if (!p) return;
-    if (fgets(buf, (int)len, p)) buf[strcspn(buf, "\n")] = '\0';
-    if (pclose(p) != 0 || !buf[0]) snprintf(buf, len, "unknown");
-}
-
 static const char *const bench_device_names[] = {"all", "cpu", "gpu", NULL};
 
 static int bench_run(int argc, char **argv) {
@@ -97,9 +89,8 @@ static int bench_run(int argc, char **argv) {
     }
     char sha[64], date[32];
     if (commit) snprintf(sha, sizeof sha, "%s", commit);
-    else git_commit(sha, sizeof sha);
-    time_t now = time(NULL);
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    else cf_bench_git_commit(sha, sizeof sha);
+    cf_bench_utc_now(date, sizeof date);
     cf_bench_meta meta = {.date = date, .commit = sha, .suite = suite};
     cf_bench_dataset_spec user_spec;
     if (data) {
