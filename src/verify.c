@@ -13,8 +13,8 @@
  *     median rel ≤ rtol,   max rel ≤ max_rtol,   |ΔL| ≤ rtol·|L_ref|,
  *     |ΔRMSE_test| ≤ rmse_rtol·RMSE_test,ref.
  * SGD with a schedule whose order is not fixed on the device (anything but blocks) is
- * judged by the test RMSE alone: its factors legitimately differ row by row; hogwild,
- * which has no CPU form, is compared with the CPU's shuffle schedule.
+ * judged by the test RMSE alone: its factors legitimately differ row by row (the CPU
+ * runs hogwild as its shuffle order, src/cpu/sgd.c).
  */
 #include "backend.h"
 #include "common.h"
@@ -154,18 +154,14 @@ cf_status cf_verify(const cf_dataset *ds, const cf_config *cfg, const cf_verify_
         st = cf_fail(err, CF_ERR_NOMEM, "verify: out of memory");
         goto done;
     }
-    /* hogwild has no CPU form: the reference runs the CPU's shuffle schedule */
-    cf_config ref_cfg = *cfg;
-    if (ref_cfg.algo == CF_ALGO_SGD && ref_cfg.schedule == CF_SCHED_HOGWILD && ref_ops == &cf_cpu_backend)
-        ref_cfg.schedule = CF_SCHED_SHUFFLE;
-    if ((st = ref_ops->open(&R, &test, &ref_cfg, &init, &br, err))) goto done;
+    if ((st = ref_ops->open(&R, &test, cfg, &init, &br, err))) goto done;
     if ((st = cand_ops->open(&R, &test, cfg, &init, &bc, err))) goto done;
     snprintf(rep->ref_device, sizeof rep->ref_device, "%s", ref_ops->device_name(br));
     snprintf(rep->cand_device, sizeof rep->cand_device, "%s", cand_ops->device_name(bc));
 
     int check_rows = !(cfg->algo == CF_ALGO_SGD && cfg->schedule != CF_SCHED_BLOCKS);
     for (int32_t t = 0; t < cfg->iters; t++) {
-        if ((st = cf_train_step(ref_ops, br, &ref_cfg, t, err))) goto done;
+        if ((st = cf_train_step(ref_ops, br, cfg, t, err))) goto done;
         if ((st = cf_train_step(cand_ops, bc, cfg, t, err))) goto done;
         cf_eval rtr, rte, ctr, cte;
         if ((st = ref_ops->evaluate(br, CF_EVAL_TRAIN, &rtr, err))) goto done;
