@@ -12,21 +12,12 @@
  * block; the host adds the partials in block order, so results do not vary run to run.
  */
 #include "kernels.h"
+#include "warp.cuh"
 
 #include <cuda_runtime.h>
 
 #define EVAL_THREADS 256
 #define EVAL_WARPS (EVAL_THREADS / 32)
-
-/* p·q over k terms by one warp; every lane returns the same sum. */
-__device__ static float warp_dot(const float *__restrict__ p, const float *__restrict__ q, int k) {
-    const int lane = threadIdx.x & 31;
-    float s = 0.0f;
-    for (int c = lane; c < k; c += 32) s = fmaf(p[c], q[c], s);
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-    return s;
-}
 
 /* Sums this block's per-warp (sse, sae, n) in warp order and writes them to out[0..2]. */
 __device__ static void block_store3(double sse, double sae, double n, double *out) {
@@ -56,12 +47,11 @@ __global__ void __launch_bounds__(EVAL_THREADS)
     double sse = 0, sae = 0, cnt = 0; /* meaningful on lane 0 */
     for (int64_t r = warp; r < n_rows; r += n_warps) {
         const float *p = Fr + r * ld;
-        const float base = use_bias ? mu + br[r] : 0.0f;
         for (int64_t e = ptr[r]; e < ptr[r + 1]; e++) {
             const uint32_t c = idx[e];
-            const float dot = warp_dot(p, Fc + (int64_t)c * ld, k);
-            const float pred = use_bias ? base + bc[c] + dot : dot;
-            const double err = (double)(val[e] - pred);
+            /* rows are users (rows < 2^31: open checks) */
+            const double err = (double)cf_warp_residual(val[e], p, Fc + (int64_t)c * ld, k, mu, br, bc,
+                                                        (uint32_t)r, c, use_bias);
             sse += err * err;
             sae += fabs(err);
             cnt += 1.0;
@@ -90,9 +80,8 @@ __global__ void __launch_bounds__(EVAL_THREADS)
     double sse = 0, sae = 0, cnt = 0;
     for (int64_t j = warp; j < n; j += n_warps) {
         const uint32_t a = u[j], b = i[j];
-        const float dot = warp_dot(Fu + (int64_t)a * ld, Fi + (int64_t)b * ld, k);
-        const float pred = use_bias ? mu + bu[a] + bi[b] + dot : dot;
-        const double err = (double)(r[j] - pred);
+        const double err = (double)cf_warp_residual(r[j], Fu + (int64_t)a * ld, Fi + (int64_t)b * ld, k,
+                                                    mu, bu, bi, a, b, use_bias);
         sse += err * err;
         sae += fabs(err);
         cnt += 1.0;

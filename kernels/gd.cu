@@ -26,11 +26,6 @@ static unsigned grid_for(int64_t n, int per_block) {
     return (unsigned)(b < 1 ? 1 : b);
 }
 
-/* r̂ in the CPU's order: ((μ + b_u) + b_i) + p·q. */
-__device__ __forceinline__ float predict(float mu, float b_user, float b_item, float dot, int use_bias) {
-    return use_bias ? mu + b_user + b_item + dot : dot;
-}
-
 __global__ void __launch_bounds__(GD_THREADS)
     residuals_csr_kernel(const int64_t *__restrict__ ptr, const uint32_t *__restrict__ idx,
                          const float *__restrict__ val, int64_t n_rows, const float *__restrict__ Fr,
@@ -44,12 +39,13 @@ __global__ void __launch_bounds__(GD_THREADS)
         const float *p = Fr + r * ld;
         for (int64_t x = ptr[r]; x < ptr[r + 1]; x++) {
             const uint32_t c = idx[x];
-            /* the product in the users' operand order, so both layouts round alike */
-            const float dot = rows_are_users ? cf_warp_dot(p, Fc + (int64_t)c * ld, k)
-                                             : cf_warp_dot(Fc + (int64_t)c * ld, p, k);
-            const float bu = use_bias ? (rows_are_users ? br[r] : bc[c]) : 0.0f;
-            const float bi = use_bias ? (rows_are_users ? bc[c] : br[r]) : 0.0f;
-            if (lane == 0) e_out[x] = val[x] - predict(mu, bu, bi, dot, use_bias);
+            const float *q = Fc + (int64_t)c * ld;
+            /* (user, item) in the users' order whichever side the rows are, so both layouts
+             * give the same e (rows < 2^31: open checks) */
+            const float e = rows_are_users
+                                ? cf_warp_residual(val[x], p, q, k, mu, br, bc, (uint32_t)r, c, use_bias)
+                                : cf_warp_residual(val[x], q, p, k, mu, bc, br, c, (uint32_t)r, use_bias);
+            if (lane == 0) e_out[x] = e;
         }
     }
 }
@@ -76,9 +72,9 @@ __global__ void __launch_bounds__(GD_THREADS)
     const int64_t n_warps = (int64_t)gridDim.x * GD_WARPS;
     for (int64_t j = warp; j < n; j += n_warps) {
         const uint32_t a = u[j], b = i[j];
-        const float dot = cf_warp_dot(Fu + (int64_t)a * ld, Fi + (int64_t)b * ld, k);
-        if ((threadIdx.x & 31) == 0)
-            e_out[j] = r[j] - predict(mu, use_bias ? bu[a] : 0.0f, use_bias ? bi[b] : 0.0f, dot, use_bias);
+        const float e = cf_warp_residual(r[j], Fu + (int64_t)a * ld, Fi + (int64_t)b * ld, k, mu, bu, bi,
+                                         a, b, use_bias);
+        if ((threadIdx.x & 31) == 0) e_out[j] = e;
     }
 }
 

@@ -63,7 +63,7 @@ __device__ __forceinline__ float sgd_error_and_biases(const cf_sgd_args &a, uint
         b_i = __shfl_sync(CF_FULL_MASK, b_i, 0);
     }
     /* r̂ summed as the CPU does: ((μ + b_u) + b_i) + p·q */
-    const float e = r - (a.use_bias ? a.mu + b_u + b_i + dot : dot);
+    const float e = r - cf_dev_predict(a.mu, b_u, b_i, dot, a.use_bias);
     if (a.use_bias && lane == 0) {
         a.bu[u] = b_u + a.lr * (e - lu * b_u);
         a.bi[i] = b_i + a.lr * (e - li * b_i);

@@ -1,8 +1,12 @@
-/* warp.cuh — warp-level helpers shared by sgd.cu and gd.cu (device code only). */
+/* warp.cuh — warp-level helpers shared by sgd.cu, gd.cu and eval.cu (device code only):
+ * the butterfly sum, the dot product of two factor rows, and the residual of one rating.
+ * Every function here must be called by all 32 lanes of a warp together (full-mask
+ * shuffles): callers keep their loops warp-uniform. */
 #ifndef CF_WARP_CUH
 #define CF_WARP_CUH
 
 #include <cuda_runtime.h>
+#include <stdint.h>
 
 #define CF_FULL_MASK 0xffffffffu
 
@@ -21,6 +25,23 @@ __device__ __forceinline__ float cf_warp_dot(const float *__restrict__ p,
     float s = 0.0f;
     for (int c = lane; c < k; c += 32) s = fmaf(p[c], q[c], s);
     return cf_warp_sum(s);
+}
+
+/* r̂ in the CPU's order of additions: ((μ + b_u) + b_i) + p·q; p·q alone without biases. */
+__device__ __forceinline__ float cf_dev_predict(float mu, float b_u, float b_i, float dot, int use_bias) {
+    return use_bias ? mu + b_u + b_i + dot : dot;
+}
+
+/* e = r − r̂(u, i) of one rating by one warp, p_u and q_i the rows of user u and item i
+ * (k terms), bu / bi the bias arrays (read only when use_bias). Every lane returns the same
+ * e; GD's residuals and the evaluation use this one function, so they agree bit for bit. */
+__device__ __forceinline__ float cf_warp_residual(float r, const float *__restrict__ p_u,
+                                                  const float *__restrict__ q_i, int k, float mu,
+                                                  const float *__restrict__ bu,
+                                                  const float *__restrict__ bi, uint32_t u,
+                                                  uint32_t i, int use_bias) {
+    const float dot = cf_warp_dot(p_u, q_i, k);
+    return r - cf_dev_predict(mu, use_bias ? bu[u] : 0.0f, use_bias ? bi[i] : 0.0f, dot, use_bias);
 }
 
 #endif

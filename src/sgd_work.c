@@ -63,12 +63,28 @@ cf_status cf_sgd_work_blocks(const cf_ratings *R, const cf_blocks *bl, cf_sgd_wo
     return CF_OK;
 }
 
+cf_status cf_entries_by_item(const cf_ratings *R, int64_t *out, cf_error *err) {
+    int64_t *next = cf_calloc((size_t)R->n_items + 1, sizeof *next, err, "item cursors");
+    if (!next) return CF_ERR_NOMEM;
+    for (int64_t e = 0; e < R->nnz; e++) next[R->row_col[e] + 1]++;
+    for (int64_t i = 0; i < R->n_items; i++) next[i + 1] += next[i];
+    for (int64_t e = 0; e < R->nnz; e++) out[next[R->row_col[e]]++] = e;
+    free(next);
+    return CF_OK;
+}
+
 cf_status cf_minibatch_coo(const cf_ratings *R, const uint32_t *entry_user, uint64_t seed,
                            int32_t epoch, int64_t batch, int64_t *scratch, cf_sgd_work *w,
-                           cf_error *err) {
+                           const int64_t *item_order, cf_sgd_work *by_item, cf_error *err) {
     if (batch < 1) return cf_fail(err, CF_ERR_INVALID, "batch: %lld, must be >= 1", (long long)batch);
+    if (!item_order != !by_item)
+        return cf_fail(err, CF_ERR_INVALID, "mini-batch COO: item_order and by_item go together");
     if (!w->u) {
         cf_status st = work_alloc(w, R->nnz, err);
+        if (st) return st;
+    }
+    if (by_item && !by_item->u) {
+        cf_status st = work_alloc(by_item, R->nnz, err);
         if (st) return st;
     }
     const int64_t n = R->nnz;
@@ -85,6 +101,13 @@ cf_status cf_minibatch_coo(const cf_ratings *R, const uint32_t *entry_user, uint
     for (int64_t e = 0; e < n; e++) {
         int64_t dst = next[cursor[e]]++;
         w->u[dst] = entry_user[e], w->i[dst] = R->row_col[e], w->r[dst] = R->row_val[e];
+    }
+    if (!by_item) return CF_OK;
+    /* the same counting sort, the entries taken in item order */
+    for (int64_t k = 0; k < n_batches; k++) next[k] = k * batch;
+    for (int64_t t = 0; t < n; t++) {
+        int64_t e = item_order[t], dst = next[cursor[e]]++;
+        by_item->u[dst] = entry_user[e], by_item->i[dst] = R->row_col[e], by_item->r[dst] = R->row_val[e];
     }
     return CF_OK;
 }

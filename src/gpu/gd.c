@@ -11,12 +11,21 @@
  *   1. E in both layouts by a kernel: e per CSR entry (users) and per CSC entry (items),
  *      the same arithmetic in the same order, so both hold the same values;
  *   2. C_u = E · [Q | 1] and C_i = Eᵀ · [P | 1] by cuSPARSE SpMM over the CSR and the CSC
- *      (as CSR of Rᵀ), not transposed, so deterministic; column K is Σ e with biases;
+ *      (as CSR of Rᵀ), both with opA = NON_TRANSPOSE; column K is Σ e with biases;
  *   3. both sides step (kernel): θ −= η g or Adam, g = −2 C + 2 Λ θ.
- * Mini-batch (CF_ALGO_MINIBATCH): the CPU's batches of the epoch (src/sgd_work.h) as COO,
- *   uploaded once per epoch; per batch S: e on S (kernel), C_u = E_S·[Q|1] (SpMM, COO)
- *   and C_i = E_Sᵀ·[P|1] (SpMM on the transpose: may round differently run to run),
- *   then every row steps with the regularization scaled by |S|/|Ω|.
+ * Mini-batch (CF_ALGO_MINIBATCH): the CPU's batches of the epoch (src/sgd_work.h) as COO
+ *   twice, sorted by user and sorted by item, uploaded once per epoch; per batch S: e on S
+ *   in both orders (one kernel, the same arithmetic: the same values), C_u = E_S·[Q|1]
+ *   over the user-sorted COO (n_users × n_items) and C_i = E_Sᵀ·[P|1] over the item-sorted
+ *   COO (n_items × n_users), both with opA = NON_TRANSPOSE, then every row steps with the
+ *   regularization scaled by |S|/|Ω|.
+ * cuSPARSE (docs: CUDA 12.8 cuSPARSE generic API, cusparseSpMM): CSR_ALG2 and COO_ALG4 are
+ *   the algorithms documented for row-major dense operands; no SpMM algorithm except
+ *   COO_ALG2, CSR_ALG3 and BSR_ALG1 is documented bit-deterministic, so GD rounds may differ
+ *   run to run in the last bits. Each is tried once with cusparseSpMM_bufferSize and
+ *   CUSPARSE_SPMM_ALG_DEFAULT is used where it is refused (spmm_alg_for). The transposed
+ *   COO product the first version used is avoided: the algorithm table documents no
+ *   transposed row-major COO case, and COO row-major support only dates from 11.7u1.
  * Adam: β1 = 0.9, β2 = 0.999, ε = 1e-8, bias correction from the host's step count
  * (moments and count persist across epochs and batches), as on the CPU.
  * Rows without ratings are set to zero at each epoch; the NaN guard runs after each.
@@ -37,11 +46,15 @@ typedef struct cf_gpu_gd {
     float *d_m[2], *d_v[2];     /* Adam moments per side, n_rows × ld */
     int64_t adam_t;
     /* mini-batch */
-    cf_sgd_work coo;            /* host: this epoch's batches */
+    cf_sgd_work coo, coo_i;     /* host: this epoch's batches, sorted by user / by item */
     uint32_t *h_entry_user;
-    int64_t *h_scratch;
-    uint32_t *d_cu, *d_ci;
-    float *d_cr, *d_E_b;
+    int64_t *h_scratch;         /* 2·nnz */
+    int64_t *h_item_order;      /* the CSR entries sorted by item (cf_entries_by_item) */
+    uint32_t *d_cu, *d_ci, *d_cu_i, *d_ci_i; /* device: users, items of both orders */
+    float *d_cr, *d_cr_i, *d_E_b, *d_E_bi;   /* ratings, residuals of both orders */
+    /* SpMM algorithm per sparse format (0 CSR, 1 COO), chosen at its first use */
+    cusparseSpMMAlg_t alg[2];
+    int alg_set[2];
     void *d_buf;
     size_t buf_bytes, bytes;
 } cf_gpu_gd;
@@ -53,9 +66,10 @@ void cf_gpu_gd_free(cf_backend *b) {
     cudaFree(g->d_C_u), cudaFree(g->d_C_i);
     for (int s = 0; s < 2; s++) cudaFree(g->d_m[s]), cudaFree(g->d_v[s]);
     cudaFree(g->d_cu), cudaFree(g->d_ci), cudaFree(g->d_cr), cudaFree(g->d_E_b), cudaFree(g->d_buf);
+    cudaFree(g->d_cu_i), cudaFree(g->d_ci_i), cudaFree(g->d_cr_i), cudaFree(g->d_E_bi);
     b->alloc_bytes -= g->bytes < b->alloc_bytes ? g->bytes : b->alloc_bytes;
-    cf_sgd_work_free(&g->coo);
-    free(g->h_entry_user), free(g->h_scratch);
+    cf_sgd_work_free(&g->coo), cf_sgd_work_free(&g->coo_i);
+    free(g->h_entry_user), free(g->h_scratch), free(g->h_item_order);
     free(g);
     b->gd = NULL;
 }
@@ -95,16 +109,22 @@ static cf_status make_state(cf_backend *b, cf_error *err) {
         size_t batch = (size_t)(b->cfg.batch < b->nnz ? b->cfg.batch : (b->nnz > 0 ? b->nnz : 1));
         g->h_entry_user = cf_malloc((nnz ? nnz : 1) * sizeof *g->h_entry_user, err, "entry users");
         g->h_scratch = cf_malloc((2 * nnz + 1) * sizeof *g->h_scratch, err, "mini-batch scratch");
-        if (!g->h_entry_user || !g->h_scratch) {
+        g->h_item_order = cf_malloc((nnz ? nnz : 1) * sizeof *g->h_item_order, err, "mini-batch item order");
+        if (!g->h_entry_user || !g->h_scratch || !g->h_item_order) {
             st = CF_ERR_NOMEM;
             goto cleanup;
         }
         for (int64_t u = 0; u < R->n_users; u++)
             for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++) g->h_entry_user[e] = (uint32_t)u;
+        if ((st = cf_entries_by_item(R, g->h_item_order, err))) goto cleanup;
         if ((st = gd_alloc(b, (void **)&g->d_cu, nnz * sizeof(uint32_t), "mini-batch users", err)) ||
             (st = gd_alloc(b, (void **)&g->d_ci, nnz * sizeof(uint32_t), "mini-batch items", err)) ||
             (st = gd_alloc(b, (void **)&g->d_cr, nnz * sizeof(float), "mini-batch ratings", err)) ||
-            (st = gd_alloc(b, (void **)&g->d_E_b, batch * sizeof(float), "mini-batch residuals", err)))
+            (st = gd_alloc(b, (void **)&g->d_cu_i, nnz * sizeof(uint32_t), "mini-batch users (by item)", err)) ||
+            (st = gd_alloc(b, (void **)&g->d_ci_i, nnz * sizeof(uint32_t), "mini-batch items (by item)", err)) ||
+            (st = gd_alloc(b, (void **)&g->d_cr_i, nnz * sizeof(float), "mini-batch ratings (by item)", err)) ||
+            (st = gd_alloc(b, (void **)&g->d_E_b, batch * sizeof(float), "mini-batch residuals", err)) ||
+            (st = gd_alloc(b, (void **)&g->d_E_bi, batch * sizeof(float), "mini-batch residuals (by item)", err)))
             goto cleanup;
     }
     if (b->alloc_peak > b->stats.alloc_peak_bytes) b->stats.alloc_peak_bytes = b->alloc_peak;
@@ -126,21 +146,39 @@ cleanup:
     return st;
 }
 
-/* C = op(A) · Z (row-major, leading dimension ld, d columns), A given, Z = other side's F. */
-static cf_status spmm(cf_backend *b, cf_gpu_gd *g, cusparseSpMatDescr_t A, cusparseOperation_t op,
-                      int64_t z_rows, const float *d_Z, int64_t c_rows, float *d_C,
-                      cusparseSpMMAlg_t alg, cf_error *err) {
+/* The SpMM algorithm for sparse format `fmt` (0 CSR, 1 COO): the one documented for
+ * row-major dense operands (CSR_ALG2, COO_ALG4) where this cuSPARSE's bufferSize accepts it
+ * for this product, else CUSPARSE_SPMM_ALG_DEFAULT; decided at the first product. */
+static cusparseSpMMAlg_t spmm_alg_for(cf_backend *b, cf_gpu_gd *g, int fmt, cusparseSpMatDescr_t A,
+                                      cusparseDnMatDescr_t mZ, cusparseDnMatDescr_t mC) {
+    if (!g->alg_set[fmt]) {
+        const float one = 1.0f, zero = 0.0f;
+        const cusparseSpMMAlg_t want = fmt ? CUSPARSE_SPMM_COO_ALG4 : CUSPARSE_SPMM_CSR_ALG2;
+        size_t need = 0;
+        cusparseStatus_t s = cusparseSpMM_bufferSize(b->cusparse, CUSPARSE_OPERATION_NON_TRANSPOSE,
+                                                     CUSPARSE_OPERATION_NON_TRANSPOSE, &one, A, mZ, &zero,
+                                                     mC, CUDA_R_32F, want, &need);
+        g->alg[fmt] = s == CUSPARSE_STATUS_SUCCESS ? want : CUSPARSE_SPMM_ALG_DEFAULT;
+        g->alg_set[fmt] = 1;
+    }
+    return g->alg[fmt];
+}
+
+/* C = A · Z (A not transposed; Z, C row-major, leading dimension ld, d columns), A given
+ * (fmt 0 CSR, 1 COO), Z = the other side's F. */
+static cf_status spmm(cf_backend *b, cf_gpu_gd *g, cusparseSpMatDescr_t A, int fmt, int64_t z_rows,
+                      const float *d_Z, int64_t c_rows, float *d_C, cf_error *err) {
     cf_status st = CF_OK;
     cusparseDnMatDescr_t mZ = NULL, mC = NULL;
     const float one = 1.0f, zero = 0.0f;
+    const cusparseOperation_t N = CUSPARSE_OPERATION_NON_TRANSPOSE;
     size_t need = 0;
     CF_CUSPARSE(cusparseCreateDnMat(&mZ, z_rows, b->d, b->ld, (void *)d_Z, CUDA_R_32F, CUSPARSE_ORDER_ROW));
     CF_CUSPARSE(cusparseCreateDnMat(&mC, c_rows, b->d, b->ld, d_C, CUDA_R_32F, CUSPARSE_ORDER_ROW));
-    CF_CUSPARSE(cusparseSpMM_bufferSize(b->cusparse, op, CUSPARSE_OPERATION_NON_TRANSPOSE, &one, A, mZ,
-                                        &zero, mC, CUDA_R_32F, alg, &need));
+    const cusparseSpMMAlg_t alg = spmm_alg_for(b, g, fmt, A, mZ, mC);
+    CF_CUSPARSE(cusparseSpMM_bufferSize(b->cusparse, N, N, &one, A, mZ, &zero, mC, CUDA_R_32F, alg, &need));
     if ((st = grow_buffer(b, g, need, err))) goto cleanup;
-    CF_CUSPARSE(cusparseSpMM(b->cusparse, op, CUSPARSE_OPERATION_NON_TRANSPOSE, &one, A, mZ, &zero, mC,
-                             CUDA_R_32F, alg, g->d_buf));
+    CF_CUSPARSE(cusparseSpMM(b->cusparse, N, N, &one, A, mZ, &zero, mC, CUDA_R_32F, alg, g->d_buf));
 cleanup:
     if (mZ) cusparseDestroyDnMat(mZ);
     if (mC) cusparseDestroyDnMat(mC);
@@ -185,17 +223,15 @@ static cf_status full_batch(cf_backend *b, cf_gpu_gd *g, double lr, cf_error *er
                                    I->d_b, b->k, b->ld, mu, b->bias, 1, g->d_E_u, b->stream));
     CF_LAUNCH(launch_residuals_csr(I->d_ptr, I->d_idx, I->d_val, I->n_rows, I->d_F, I->d_b, U->d_F,
                                    U->d_b, b->k, b->ld, mu, b->bias, 0, g->d_E_i, b->stream));
-    /* 2. C_u = E·[Q|1], C_i = Eᵀ·[P|1] (CSR_ALG2 with A not transposed: deterministic) */
+    /* 2. C_u = E·[Q|1], C_i = Eᵀ·[P|1], both CSR with A not transposed */
     CF_CUSPARSE(cusparseCreateCsr(&Au, U->n_rows, I->n_rows, b->nnz, g->d_off_u, U->d_idx, g->d_E_u,
                                   CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO,
                                   CUDA_R_32F));
     CF_CUSPARSE(cusparseCreateCsr(&Ai, I->n_rows, U->n_rows, b->nnz, g->d_off_i, I->d_idx, g->d_E_i,
                                   CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO,
                                   CUDA_R_32F));
-    if ((st = spmm(b, g, Au, CUSPARSE_OPERATION_NON_TRANSPOSE, I->n_rows, I->d_F, U->n_rows, g->d_C_u,
-                   CUSPARSE_SPMM_CSR_ALG2, err)) ||
-        (st = spmm(b, g, Ai, CUSPARSE_OPERATION_NON_TRANSPOSE, U->n_rows, U->d_F, I->n_rows, g->d_C_i,
-                   CUSPARSE_SPMM_CSR_ALG2, err)))
+    if ((st = spmm(b, g, Au, 0, I->n_rows, I->d_F, U->n_rows, g->d_C_u, err)) ||
+        (st = spmm(b, g, Ai, 0, U->n_rows, U->d_F, I->n_rows, g->d_C_i, err)))
         goto cleanup;
     /* 3. one simultaneous step */
     st = step_both(b, g, lr, 1.0, err);
@@ -207,35 +243,47 @@ cleanup:
 
 static cf_status mini_batches(cf_backend *b, cf_gpu_gd *g, int32_t epoch, double lr, cf_error *err) {
     cf_status st = CF_OK;
-    cusparseSpMatDescr_t A = NULL;
+    cusparseSpMatDescr_t Au = NULL, Ai = NULL;
     cf_gpu_side *U = &b->side[CF_SIDE_USERS], *I = &b->side[CF_SIDE_ITEMS];
     const int64_t n = b->nnz, batch = b->cfg.batch;
-    if ((st = cf_minibatch_coo(b->R, g->h_entry_user, b->cfg.seed, epoch, batch, g->h_scratch, &g->coo, err)))
+    const size_t n4 = (size_t)n * 4; /* bytes of one list's array (uint32 or float) */
+    if ((st = cf_minibatch_coo(b->R, g->h_entry_user, b->cfg.seed, epoch, batch, g->h_scratch, &g->coo,
+                               g->h_item_order, &g->coo_i, err)))
         return st;
     if (n) {
-        CF_CUDA(cudaMemcpy(g->d_cu, g->coo.u, (size_t)n * sizeof(uint32_t), cudaMemcpyHostToDevice));
-        CF_CUDA(cudaMemcpy(g->d_ci, g->coo.i, (size_t)n * sizeof(uint32_t), cudaMemcpyHostToDevice));
-        CF_CUDA(cudaMemcpy(g->d_cr, g->coo.r, (size_t)n * sizeof(float), cudaMemcpyHostToDevice));
+        CF_CUDA(cudaMemcpy(g->d_cu, g->coo.u, n4, cudaMemcpyHostToDevice));
+        CF_CUDA(cudaMemcpy(g->d_ci, g->coo.i, n4, cudaMemcpyHostToDevice));
+        CF_CUDA(cudaMemcpy(g->d_cr, g->coo.r, n4, cudaMemcpyHostToDevice));
+        CF_CUDA(cudaMemcpy(g->d_cu_i, g->coo_i.u, n4, cudaMemcpyHostToDevice));
+        CF_CUDA(cudaMemcpy(g->d_ci_i, g->coo_i.i, n4, cudaMemcpyHostToDevice));
+        CF_CUDA(cudaMemcpy(g->d_cr_i, g->coo_i.r, n4, cudaMemcpyHostToDevice));
     }
     for (int64_t from = 0; from < n; from += batch) {
         const int64_t m = n - from < batch ? n - from : batch;
+        /* e on S in both orders: the same kernel on the same ratings gives the same values */
         CF_LAUNCH(launch_residuals_coo(g->d_cu + from, g->d_ci + from, g->d_cr + from, m, U->d_F, U->d_b,
                                        I->d_F, I->d_b, b->k, b->ld, (float)b->mu, b->bias, g->d_E_b,
                                        b->stream));
-        /* E_S: n_users × n_items, COO sorted by user (sgd_work.h), 32-bit indices */
-        CF_CUSPARSE(cusparseCreateCoo(&A, U->n_rows, I->n_rows, m, g->d_cu + from, g->d_ci + from,
-                                      g->d_E_b, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F));
-        if ((st = spmm(b, g, A, CUSPARSE_OPERATION_NON_TRANSPOSE, I->n_rows, I->d_F, U->n_rows,
-                       g->d_C_u, CUSPARSE_SPMM_ALG_DEFAULT, err)) ||
-            (st = spmm(b, g, A, CUSPARSE_OPERATION_TRANSPOSE, U->n_rows, U->d_F, I->n_rows, g->d_C_i,
-                       CUSPARSE_SPMM_ALG_DEFAULT, err)))
+        CF_LAUNCH(launch_residuals_coo(g->d_cu_i + from, g->d_ci_i + from, g->d_cr_i + from, m, U->d_F,
+                                       U->d_b, I->d_F, I->d_b, b->k, b->ld, (float)b->mu, b->bias,
+                                       g->d_E_bi, b->stream));
+        /* E_S: n_users × n_items sorted by user; E_Sᵀ: n_items × n_users sorted by item.
+         * 32-bit indices (< 2^31: open checks the sides), arrays 4-byte aligned as
+         * cusparseCreateCoo requires. */
+        CF_CUSPARSE(cusparseCreateCoo(&Au, U->n_rows, I->n_rows, m, g->d_cu + from, g->d_ci + from, g->d_E_b,
+                                      CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F));
+        CF_CUSPARSE(cusparseCreateCoo(&Ai, I->n_rows, U->n_rows, m, g->d_ci_i + from, g->d_cu_i + from,
+                                      g->d_E_bi, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F));
+        if ((st = spmm(b, g, Au, 1, I->n_rows, I->d_F, U->n_rows, g->d_C_u, err)) ||
+            (st = spmm(b, g, Ai, 1, U->n_rows, U->d_F, I->n_rows, g->d_C_i, err)))
             goto cleanup;
-        cusparseDestroySpMat(A);
-        A = NULL;
+        cusparseDestroySpMat(Au), cusparseDestroySpMat(Ai);
+        Au = Ai = NULL;
         if ((st = step_both(b, g, lr, (double)m / (double)n, err))) goto cleanup;
     }
 cleanup:
-    if (A) cusparseDestroySpMat(A);
+    if (Au) cusparseDestroySpMat(Au);
+    if (Ai) cusparseDestroySpMat(Ai);
     return st;
 }
 

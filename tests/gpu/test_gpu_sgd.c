@@ -192,7 +192,37 @@ Test(sgd_work, hogwild_list_is_the_epoch_0_shuffle) {
     fixture_free(&fx);
 }
 
-Test(sgd_work, minibatch_batches_are_the_cpu_batches_sorted_by_entry) {
+/* The CSR entry of rating (u, i), or −1. */
+static int64_t entry_of(const cf_ratings *R, uint32_t u, uint32_t i) {
+    for (int64_t x = R->row_ptr[u]; x < R->row_ptr[u + 1]; x++)
+        if (R->row_col[x] == i) return x;
+    return -1;
+}
+
+Test(sgd_work, entries_by_item_is_a_stable_sort_by_item) {
+    fixture fx;
+    fixture_make(&fx, 6);
+    const cf_ratings *R = &fx.R;
+    int64_t *order = malloc((size_t)R->nnz * sizeof *order);
+    unsigned char *seen = calloc((size_t)R->nnz, 1);
+    cf_error err;
+    cr_assert_eq(cf_entries_by_item(R, order, &err), CF_OK, "%s", err.msg);
+    for (int64_t t = 0; t < R->nnz; t++) {
+        cr_assert(order[t] >= 0 && order[t] < R->nnz);
+        cr_assert_eq(seen[order[t]], 0, "entry %lld listed twice", (long long)order[t]);
+        seen[order[t]] = 1;
+        if (t == 0) continue;
+        uint32_t a = R->row_col[order[t - 1]], b = R->row_col[order[t]];
+        cr_assert(a < b || (a == b && order[t - 1] < order[t]), "position %lld: item %u entry %lld after item %u entry %lld",
+                  (long long)t, b, (long long)order[t], a, (long long)order[t - 1]);
+    }
+    /* item 199 has no rating: the last item listed is 198 */
+    cr_assert_eq(R->row_col[order[R->nnz - 1]], FX_ITEMS - 2);
+    free(order), free(seen);
+    fixture_free(&fx);
+}
+
+Test(sgd_work, minibatch_batches_are_the_cpu_batches_sorted_by_entry_and_by_item) {
     fixture fx;
     fixture_make(&fx, 5);
     const cf_ratings *R = &fx.R;
@@ -201,20 +231,20 @@ Test(sgd_work, minibatch_batches_are_the_cpu_batches_sorted_by_entry) {
     for (int64_t u = 0; u < R->n_users; u++)
         for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++) eu[e] = (uint32_t)u;
     int64_t *scratch = malloc((size_t)(2 * n) * sizeof *scratch), *order = malloc((size_t)n * sizeof *order);
-    int64_t *pos = malloc((size_t)n * sizeof *pos);
-    cf_sgd_work w = {0};
+    int64_t *pos = malloc((size_t)n * sizeof *pos), *by_item_order = malloc((size_t)n * sizeof *by_item_order);
+    cf_sgd_work w = {0}, wi = {0};
     cf_error err;
+    cr_assert_eq(cf_entries_by_item(R, by_item_order, &err), CF_OK, "%s", err.msg);
     for (int32_t epoch = 0; epoch < 2; epoch++) {
-        cr_assert_eq(cf_minibatch_coo(R, eu, 11, epoch, batch, scratch, &w, &err), CF_OK, "%s", err.msg);
+        cr_assert_eq(cf_minibatch_coo(R, eu, 11, epoch, batch, scratch, &w, by_item_order, &wi, &err), CF_OK, "%s",
+                     err.msg);
         cf_sched_permutation(order, n, cf_sched_seed(11, CF_STREAM_MINIBATCH, (uint64_t)epoch));
         for (int64_t t = 0; t < n; t++) pos[order[t]] = t;
         /* slot t holds an entry e of batch ⌊t/batch⌋, entries increasing within a batch */
         int64_t prev_e = -1;
         for (int64_t t = 0; t < n; t++) {
             uint32_t u = w.u[t];
-            int64_t e = -1;
-            for (int64_t x = R->row_ptr[u]; x < R->row_ptr[u + 1]; x++)
-                if (R->row_col[x] == w.i[t]) e = x;
+            int64_t e = entry_of(R, u, w.i[t]);
             cr_assert_geq(e, 0, "slot %lld: (%u, %u) is a rating", (long long)t, u, w.i[t]);
             cr_assert_eq(w.r[t], R->row_val[e]);
             cr_assert_eq(pos[e] / batch, t / batch, "slot %lld: entry %lld belongs to batch %lld",
@@ -222,10 +252,38 @@ Test(sgd_work, minibatch_batches_are_the_cpu_batches_sorted_by_entry) {
             if (t % batch) cr_assert_gt(e, prev_e, "sorted within the batch");
             prev_e = e;
         }
+        /* the item-sorted list: the same batches at the same slots, sorted by item, then entry */
+        prev_e = -1;
+        for (int64_t t = 0; t < n; t++) {
+            int64_t e = entry_of(R, wi.u[t], wi.i[t]);
+            cr_assert_geq(e, 0, "item list slot %lld: (%u, %u) is a rating", (long long)t, wi.u[t], wi.i[t]);
+            cr_assert_eq(wi.r[t], R->row_val[e]);
+            cr_assert_eq(pos[e] / batch, t / batch, "item list slot %lld: entry %lld belongs to batch %lld",
+                         (long long)t, (long long)e, (long long)(pos[e] / batch));
+            if (t % batch)
+                cr_assert(wi.i[t] > wi.i[t - 1] || (wi.i[t] == wi.i[t - 1] && e > prev_e),
+                          "item list slot %lld: sorted by item, then entry", (long long)t);
+            prev_e = e;
+        }
+        /* and each rating once: with the batch check above, batch k holds the same ratings
+         * in both lists */
+        unsigned char *seen = calloc((size_t)n, 1);
+        for (int64_t t = 0; t < n; t++) {
+            int64_t e = entry_of(R, wi.u[t], wi.i[t]);
+            cr_assert_eq(seen[e], 0, "item list: entry %lld twice", (long long)e);
+            seen[e] = 1;
+        }
+        free(seen);
     }
-    cr_assert_eq(cf_minibatch_coo(R, eu, 11, 0, 0, scratch, &w, &err), CF_ERR_INVALID);
-    cf_sgd_work_free(&w);
-    free(eu), free(scratch), free(order), free(pos);
+    cr_assert_eq(cf_minibatch_coo(R, eu, 11, 0, 0, scratch, &w, NULL, NULL, &err), CF_ERR_INVALID);
+    cr_assert_eq(cf_minibatch_coo(R, eu, 11, 0, 5, scratch, &w, by_item_order, NULL, &err), CF_ERR_INVALID);
+    /* without the item list the user list is the same as with it */
+    cf_sgd_work w2 = {0};
+    cr_assert_eq(cf_minibatch_coo(R, eu, 11, 1, batch, scratch, &w2, NULL, NULL, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(memcmp(w2.u, w.u, (size_t)n * sizeof *w.u), 0);
+    cr_assert_eq(memcmp(w2.i, w.i, (size_t)n * sizeof *w.i), 0);
+    cf_sgd_work_free(&w), cf_sgd_work_free(&wi), cf_sgd_work_free(&w2);
+    free(eu), free(scratch), free(order), free(pos), free(by_item_order);
     fixture_free(&fx);
 }
 
@@ -454,27 +512,40 @@ Test(gpu_sgd, divergence_names_epoch_and_row) {
     fixture_free(&fx);
 }
 
-static void gd_vs_cpu(cf_algo algo, cf_optimizer opt, int epochs, double rtol) {
+static void gd_vs_cpu_shape(cf_algo algo, cf_optimizer opt, int epochs, double rtol, int K, int bias,
+                            int64_t batch) {
     REQUIRE_GPU();
     fixture fx;
     fixture_make(&fx, 25);
-    cf_config c = sgd_config(33, CF_SCHED_SHUFFLE, 8);
-    c.algo = algo, c.optimizer = opt, c.lr = opt == CF_OPT_ADAM ? 0.01 : 0.002, c.batch = 500;
+    cf_config c = sgd_config(K, CF_SCHED_SHUFFLE, 8);
+    c.algo = algo, c.optimizer = opt, c.lr = opt == CF_OPT_ADAM ? 0.01 : 0.002, c.batch = batch;
+    c.bias = bias;
     cf_factors init, g, cpu;
     init_factors(&init, &fx.R, &c, 12);
     run_epochs(cf_gpu_backend(), &fx.R, &fx.test, &c, &init, epochs, &g, NULL);
     run_epochs(&cf_cpu_backend, &fx.R, &fx.test, &c, &init, epochs, &cpu, NULL);
-    char what[80];
-    snprintf(what, sizeof what, "%s %s, %d epoch(s)", cf_algo_name(algo), opt ? "adam" : "plain", epochs);
+    char what[128];
+    snprintf(what, sizeof what, "%s %s K=%d bias=%d batch=%lld, %d epoch(s)", cf_algo_name(algo),
+             opt ? "adam" : "plain", K, bias, (long long)batch, epochs);
     double worst = compare(&g, &cpu, rtol, 1e-6, what);
     cr_assert_leq(worst, 1.0, "%s: worst ratio %g", what, worst);
     cf_factors_free(&init), cf_factors_free(&g), cf_factors_free(&cpu);
     fixture_free(&fx);
 }
 
+static void gd_vs_cpu(cf_algo algo, cf_optimizer opt, int epochs, double rtol) {
+    gd_vs_cpu_shape(algo, opt, epochs, rtol, 33, 1, 500);
+}
+
 Test(gpu_gd, full_batch_step_equals_cpu) { gd_vs_cpu(CF_ALGO_GD, CF_OPT_PLAIN, 1, 1e-4); }
 Test(gpu_gd, full_batch_adam_equals_cpu) { gd_vs_cpu(CF_ALGO_GD, CF_OPT_ADAM, 2, 1e-3); }
 Test(gpu_gd, minibatch_equals_cpu) { gd_vs_cpu(CF_ALGO_MINIBATCH, CF_OPT_PLAIN, 2, 1e-3); }
+/* d = K + bias = 1 (one dense column, row stride 4: cuSPARSE may route n = 1 to SpMV) and
+ * batches of 97 ratings (batch slices start at 4-byte but not 16-byte boundaries). */
+Test(gpu_gd, full_batch_K1_nobias_equals_cpu) { gd_vs_cpu_shape(CF_ALGO_GD, CF_OPT_PLAIN, 1, 1e-4, 1, 0, 500); }
+Test(gpu_gd, minibatch_K1_nobias_batch97_equals_cpu) {
+    gd_vs_cpu_shape(CF_ALGO_MINIBATCH, CF_OPT_PLAIN, 2, 1e-3, 1, 0, 97);
+}
 
 /* The trainer picks the GPU for SGD now, and a model comes out. */
 Test(gpu_sgd, trainer_runs_sgd_on_the_gpu) {
