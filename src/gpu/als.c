@@ -19,7 +19,7 @@
  *      dense operands with leading dimension ld). Z_other's column K is the constant 1,
  *      so the product's column K is the bias component Σ t_e.
  *   3. Solve: cusolverDnSpotrfBatched + cusolverDnSpotrsBatched (lower, one right-hand
- *      side each, solved in place), then the solutions are scattered into F and the
+ *      side each, solved in place; at most CF_GPU_SOLVE_CHUNK systems a call), then the solutions are scattered into F and the
  *      biases (zero for rows without ratings).
  * After the last batch the potrf info of every system comes back in one copy; a
  * non-zero info is CF_ERR_NUMERIC naming the row.
@@ -114,6 +114,7 @@ cf_status cf_gpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
     cf_gpu_side *S = &b->side[side];
     const cf_gpu_side *O = &b->side[1 - side];
     const int timing = b->tune.timing && b->ev[0];
+    const int64_t chunk = b->solve_chunk > 0 ? b->solve_chunk : CF_GPU_SOLVE_CHUNK;
 
     for (int32_t k = 0; k < S->n_batches; k++) {
         const cf_gpu_batch *bt = &S->batches[k];
@@ -128,13 +129,14 @@ cf_status cf_gpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
         if ((st = batch_rhs(b, S, O, bt, err))) goto cleanup;
         if (timing) CF_CUDA(cudaEventRecord(b->ev[2], b->stream));
         /* 3. Batched Cholesky solves, in place in the RHS buffer, then scatter. */
-        if (bt->n_sys > 0) {
+        for (int64_t j0 = 0; j0 < bt->n_sys; j0 += chunk) {
+            const int n = (int)(bt->n_sys - j0 < chunk ? bt->n_sys - j0 : chunk);
             CF_CUSOLVER(cusolverDnSpotrfBatched(b->cusolver, CUBLAS_FILL_MODE_LOWER, b->d,
-                                                b->d_Aptr, b->d, S->d_info + bt->sys0,
-                                                (int)bt->n_sys));
+                                                b->d_Aptr + j0, b->d, S->d_info + bt->sys0 + j0,
+                                                n));
             CF_CUSOLVER(cusolverDnSpotrsBatched(b->cusolver, CUBLAS_FILL_MODE_LOWER, b->d, 1,
-                                                b->d_Aptr, b->d, S->d_Bptr + bt->sys0, b->d,
-                                                b->d_potrs_info, (int)bt->n_sys));
+                                                b->d_Aptr + j0, b->d, S->d_Bptr + bt->sys0 + j0,
+                                                b->d, b->d_potrs_info, n));
         }
         CF_LAUNCH(launch_scatter(b->d_rhs, bt->r0, rows, S->d_ptr, b->k, b->ld, b->bias, S->d_F,
                                  S->d_b, b->stream));

@@ -74,6 +74,14 @@ const char *cf_cusolver_status_string(cusolverStatus_t s);
         CF_CHECK_(s_ == CUSPARSE_STATUS_SUCCESS, #call, cusparseGetErrorString(s_)); \
     } while (0)
 
+/* Most systems handed to one cusolverDnSpotrfBatched / cusolverDnSpotrsBatched call; a
+ * batch with more is solved in several calls. cuSOLVER documents no such limit: this is
+ * a guard, because cuBLAS's batched triangular solve failed with
+ * CUBLAS_STATUS_EXECUTION_FAILED beyond 524 280 = 8 × 65 535 matrices before CUDA 12.1
+ * (pytorch/pytorch#97211, worked around in pytorch/pytorch#117636), and a batched
+ * Cholesky solve may be built on it. The Netflix users (480 189) fit in one call. */
+#define CF_GPU_SOLVE_CHUNK 524280
+
 /* One batch of rows [r0, r1) of a side, solved together. */
 typedef struct cf_gpu_batch {
     int64_t r0, r1;       /* rows */
@@ -143,6 +151,7 @@ struct cf_backend {
     double *d_partial;      /* CF_REDUCE_BLOCKS × 3 */
     int *h_info;            /* max systems of a side (host) */
     int64_t max_slots, max_sys, max_rows, max_entries;
+    int64_t solve_chunk;    /* systems per batched solver call: CF_GPU_SOLVE_CHUNK (tests lower it) */
 
     int planned;            /* the ALS batch plan exists (open plans it for --algo als only) */
     int fp16_stale;         /* the fp16 copies of the factors are older than F (upload) */
