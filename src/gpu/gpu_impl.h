@@ -183,6 +183,15 @@ size_t cf_gpu_budget(size_t free_bytes, size_t limit);
 cf_status cf_gpu_plan(cf_backend *b, size_t device_free, size_t data_bytes, cf_error *err);
 /* Allocates the work buffers and uploads the work lists of the plan (plan.c). */
 cf_status cf_gpu_plan_alloc(cf_backend *b, cf_error *err);
+/* The host half of cf_gpu_plan_alloc (plan.c), a pure function of the plan: side `s`'s
+ * work lists batch by batch into `units` (s->n_units), `red` (s->n_red) and `sys_row`
+ * (s->n_sys: each system's row), and each batch's unit0/n_units, red0/n_red and sys0.
+ * Within a batch, unit slots, reduction slots and systems count from 0 (the shared Gram
+ * buffer and d_Aptr), and system j's right-hand side is row sys_row[sys0 + j] − r0 of the
+ * shared RHS buffer. Fails (CF_ERR_INVALID, internal error) if a batch's lists disagree
+ * with the counts of the cut. */
+cf_status cf_gpu_plan_lists(cf_backend *b, cf_gpu_side *s, cf_gram_unit *units,
+                            cf_gram_reduce *red, int64_t *sys_row, cf_error *err);
 
 /* Gram work of a set of rows: the rows `rows[0..n)` (or, with rows == NULL, the range
  * [first, first + n)) become systems 0, 1, ... in that order; rows without ratings are
