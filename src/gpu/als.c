@@ -76,14 +76,25 @@ static cf_status batch_rhs(cf_backend *b, const cf_gpu_side *S, const cf_gpu_sid
         b->spmm_alg = s == CUSPARSE_STATUS_SUCCESS ? CUSPARSE_SPMM_CSR_ALG2 : CUSPARSE_SPMM_ALG_DEFAULT;
         b->spmm_alg_set = 1;
     }
-    const cusparseSpMMAlg_t alg = b->spmm_alg;
-    CF_CUSPARSE(cusparseSpMM_bufferSize(b->cusparse, CUSPARSE_OPERATION_NON_TRANSPOSE,
-                                        CUSPARSE_OPERATION_NON_TRANSPOSE, &one, mA, mB, &zero, mC,
-                                        CUDA_R_32F, alg, &need));
-    if ((st = grow_spmm_buffer(b, need, err))) goto cleanup;
-    CF_CUSPARSE(cusparseSpMM(b->cusparse, CUSPARSE_OPERATION_NON_TRANSPOSE,
-                             CUSPARSE_OPERATION_NON_TRANSPOSE, &one, mA, mB, &zero, mC, CUDA_R_32F,
-                             alg, b->d_spmm_buf));
+    for (;;) {
+        const cusparseSpMMAlg_t alg = b->spmm_alg;
+        CF_CUSPARSE(cusparseSpMM_bufferSize(b->cusparse, CUSPARSE_OPERATION_NON_TRANSPOSE,
+                                            CUSPARSE_OPERATION_NON_TRANSPOSE, &one, mA, mB, &zero,
+                                            mC, CUDA_R_32F, alg, &need));
+        if ((st = grow_spmm_buffer(b, need, err))) goto cleanup;
+        cusparseStatus_t s = cusparseSpMM(b->cusparse, CUSPARSE_OPERATION_NON_TRANSPOSE,
+                                          CUSPARSE_OPERATION_NON_TRANSPOSE, &one, mA, mB, &zero, mC,
+                                          CUDA_R_32F, alg, b->d_spmm_buf);
+        /* A cuSPARSE whose bufferSize accepts ALG2 but whose SpMM refuses it for these
+         * operands: the default algorithm, from then on. */
+        if (s == CUSPARSE_STATUS_NOT_SUPPORTED && alg != CUSPARSE_SPMM_ALG_DEFAULT) {
+            b->spmm_alg = CUSPARSE_SPMM_ALG_DEFAULT;
+            continue;
+        }
+        CF_CHECK_(s == CUSPARSE_STATUS_SUCCESS, "cusparseSpMM(T · Z_other, row-major)",
+                  cusparseGetErrorString(s));
+        break;
+    }
 cleanup:
     if (mA) cusparseDestroySpMat(mA);
     if (mB) cusparseDestroyDnMat(mB);
