@@ -3,8 +3,10 @@
  * context (struct cf_backend of this backend), the per-side device data and batch plan,
  * and one checking macro per API.
  *
- * Context: one device, one non-blocking stream, one handle each of cuBLAS, cuSOLVER and
- * cuSPARSE bound to that stream. Resident for the whole run: R in both layouts (CSR by
+ * Context: one device, one stream created with default flags (a blocking stream: the
+ * synchronous cudaMemcpy calls of upload/download and plan_alloc run on the legacy default
+ * stream and are ordered with it only because of that; do not make it non-blocking), one
+ * handle each of cuBLAS, cuSOLVER and cuSPARSE bound to that stream. Resident for the whole run: R in both layouts (CSR by
  * user, CSC by item = CSR of Rᵀ; int64 offsets, uint32 indices, fp32 ratings), the
  * factors and biases in fp32, the test triplets, and each side's Gram work plan. Work
  * buffers (Gram matrices, right-hand sides, targets) hold one batch of rows and are
