@@ -70,6 +70,8 @@ extern "C" size_t cf_gram_shared_bytes(int d) {
     return (size_t)s.chunk * (size_t)s.stride * sizeof(float);
 }
 
+extern "C" int cf_gram_block_threads(int d) { return gram_shape_of(d).threads; }
+
 __global__ void __launch_bounds__(GRAM_MAX_THREADS)
     gram_kernel(const cf_gram_unit *__restrict__ units, const uint32_t *__restrict__ idx,
                 const float *__restrict__ F, int d, int ld, int stride, int chunk,

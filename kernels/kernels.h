@@ -49,8 +49,10 @@ typedef struct cf_gram_reduce {
  * the host adds the partials in block order, so results do not vary run to run. */
 #define CF_REDUCE_BLOCKS 512
 
-/* Shared memory of one Gram block, in bytes (for the host's reporting and tests). */
+/* Shared memory of one Gram block, in bytes, and its threads (for the host's reporting
+ * and tests). */
 size_t cf_gram_shared_bytes(int d);
+int cf_gram_block_threads(int d);
 
 /* A_slot = Σ_{e ∈ [begin,end)} z_e z_eᵀ + lam·I, z_e = F_other[idx[e]][0..d-1].
  * One block per unit; units should come longest first. */

@@ -19,7 +19,7 @@
  *      dense operands with leading dimension ld). Z_other's column K is the constant 1,
  *      so the product's column K is the bias component Σ t_e.
  *   3. Solve: cusolverDnSpotrfBatched + cusolverDnSpotrsBatched (lower, one right-hand
- *      side each, solved in place), then the solutions are scattered into F and the
+ *      side each, solved in place; at most CF_GPU_SOLVE_CHUNK systems a call), then the solutions are scattered into F and the
  *      biases (zero for rows without ratings).
  * After the last batch the potrf info of every system comes back in one copy; a
  * non-zero info is CF_ERR_NUMERIC naming the row.
@@ -76,14 +76,25 @@ static cf_status batch_rhs(cf_backend *b, const cf_gpu_side *S, const cf_gpu_sid
         b->spmm_alg = s == CUSPARSE_STATUS_SUCCESS ? CUSPARSE_SPMM_CSR_ALG2 : CUSPARSE_SPMM_ALG_DEFAULT;
         b->spmm_alg_set = 1;
     }
-    const cusparseSpMMAlg_t alg = b->spmm_alg;
-    CF_CUSPARSE(cusparseSpMM_bufferSize(b->cusparse, CUSPARSE_OPERATION_NON_TRANSPOSE,
-                                        CUSPARSE_OPERATION_NON_TRANSPOSE, &one, mA, mB, &zero, mC,
-                                        CUDA_R_32F, alg, &need));
-    if ((st = grow_spmm_buffer(b, need, err))) goto cleanup;
-    CF_CUSPARSE(cusparseSpMM(b->cusparse, CUSPARSE_OPERATION_NON_TRANSPOSE,
-                             CUSPARSE_OPERATION_NON_TRANSPOSE, &one, mA, mB, &zero, mC, CUDA_R_32F,
-                             alg, b->d_spmm_buf));
+    for (;;) {
+        const cusparseSpMMAlg_t alg = b->spmm_alg;
+        CF_CUSPARSE(cusparseSpMM_bufferSize(b->cusparse, CUSPARSE_OPERATION_NON_TRANSPOSE,
+                                            CUSPARSE_OPERATION_NON_TRANSPOSE, &one, mA, mB, &zero,
+                                            mC, CUDA_R_32F, alg, &need));
+        if ((st = grow_spmm_buffer(b, need, err))) goto cleanup;
+        cusparseStatus_t s = cusparseSpMM(b->cusparse, CUSPARSE_OPERATION_NON_TRANSPOSE,
+                                          CUSPARSE_OPERATION_NON_TRANSPOSE, &one, mA, mB, &zero, mC,
+                                          CUDA_R_32F, alg, b->d_spmm_buf);
+        /* A cuSPARSE whose bufferSize accepts ALG2 but whose SpMM refuses it for these
+         * operands: the default algorithm, from then on. */
+        if (s == CUSPARSE_STATUS_NOT_SUPPORTED && alg != CUSPARSE_SPMM_ALG_DEFAULT) {
+            b->spmm_alg = CUSPARSE_SPMM_ALG_DEFAULT;
+            continue;
+        }
+        CF_CHECK_(s == CUSPARSE_STATUS_SUCCESS, "cusparseSpMM(T · Z_other, row-major)",
+                  cusparseGetErrorString(s));
+        break;
+    }
 cleanup:
     if (mA) cusparseDestroySpMat(mA);
     if (mB) cusparseDestroyDnMat(mB);
@@ -114,6 +125,7 @@ cf_status cf_gpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
     cf_gpu_side *S = &b->side[side];
     const cf_gpu_side *O = &b->side[1 - side];
     const int timing = b->tune.timing && b->ev[0];
+    const int64_t chunk = b->solve_chunk > 0 ? b->solve_chunk : CF_GPU_SOLVE_CHUNK;
 
     for (int32_t k = 0; k < S->n_batches; k++) {
         const cf_gpu_batch *bt = &S->batches[k];
@@ -128,13 +140,14 @@ cf_status cf_gpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
         if ((st = batch_rhs(b, S, O, bt, err))) goto cleanup;
         if (timing) CF_CUDA(cudaEventRecord(b->ev[2], b->stream));
         /* 3. Batched Cholesky solves, in place in the RHS buffer, then scatter. */
-        if (bt->n_sys > 0) {
+        for (int64_t j0 = 0; j0 < bt->n_sys; j0 += chunk) {
+            const int n = (int)(bt->n_sys - j0 < chunk ? bt->n_sys - j0 : chunk);
             CF_CUSOLVER(cusolverDnSpotrfBatched(b->cusolver, CUBLAS_FILL_MODE_LOWER, b->d,
-                                                b->d_Aptr, b->d, S->d_info + bt->sys0,
-                                                (int)bt->n_sys));
+                                                b->d_Aptr + j0, b->d, S->d_info + bt->sys0 + j0,
+                                                n));
             CF_CUSOLVER(cusolverDnSpotrsBatched(b->cusolver, CUBLAS_FILL_MODE_LOWER, b->d, 1,
-                                                b->d_Aptr, b->d, S->d_Bptr + bt->sys0, b->d,
-                                                b->d_potrs_info, (int)bt->n_sys));
+                                                b->d_Aptr + j0, b->d, S->d_Bptr + bt->sys0 + j0,
+                                                b->d, b->d_potrs_info, n));
         }
         CF_LAUNCH(launch_scatter(b->d_rhs, bt->r0, rows, S->d_ptr, b->k, b->ld, b->bias, S->d_F,
                                  S->d_b, b->stream));

@@ -265,6 +265,7 @@ cf_status cf_gpu_open_tuned(const cf_ratings *train, const cf_triplets *test, co
     b->ld = (b->d + 3) / 4 * 4;
     b->nnz = train->nnz;
     b->n_test = n_test;
+    b->solve_chunk = CF_GPU_SOLVE_CHUNK;
     if (tune)
         b->tune = *tune;
     else

@@ -3,8 +3,10 @@
  * context (struct cf_backend of this backend), the per-side device data and batch plan,
  * and one checking macro per API.
  *
- * Context: one device, one non-blocking stream, one handle each of cuBLAS, cuSOLVER and
- * cuSPARSE bound to that stream. Resident for the whole run: R in both layouts (CSR by
+ * Context: one device, one stream created with default flags (a blocking stream: the
+ * synchronous cudaMemcpy calls of upload/download and plan_alloc run on the legacy default
+ * stream and are ordered with it only because of that; do not make it non-blocking), one
+ * handle each of cuBLAS, cuSOLVER and cuSPARSE bound to that stream. Resident for the whole run: R in both layouts (CSR by
  * user, CSC by item = CSR of Rᵀ; int64 offsets, uint32 indices, fp32 ratings), the
  * factors and biases in fp32, the test triplets, and each side's Gram work plan. Work
  * buffers (Gram matrices, right-hand sides, targets) hold one batch of rows and are
@@ -73,6 +75,14 @@ const char *cf_cusolver_status_string(cusolverStatus_t s);
         cusparseStatus_t s_ = (call);                                                \
         CF_CHECK_(s_ == CUSPARSE_STATUS_SUCCESS, #call, cusparseGetErrorString(s_)); \
     } while (0)
+
+/* Most systems handed to one cusolverDnSpotrfBatched / cusolverDnSpotrsBatched call; a
+ * batch with more is solved in several calls. cuSOLVER documents no such limit: this is
+ * a guard, because cuBLAS's batched triangular solve failed with
+ * CUBLAS_STATUS_EXECUTION_FAILED beyond 524 280 = 8 × 65 535 matrices before CUDA 12.1
+ * (pytorch/pytorch#97211, worked around in pytorch/pytorch#117636), and a batched
+ * Cholesky solve may be built on it. The Netflix users (480 189) fit in one call. */
+#define CF_GPU_SOLVE_CHUNK 524280
 
 /* One batch of rows [r0, r1) of a side, solved together. */
 typedef struct cf_gpu_batch {
@@ -143,6 +153,7 @@ struct cf_backend {
     double *d_partial;      /* CF_REDUCE_BLOCKS × 3 */
     int *h_info;            /* max systems of a side (host) */
     int64_t max_slots, max_sys, max_rows, max_entries;
+    int64_t solve_chunk;    /* systems per batched solver call: CF_GPU_SOLVE_CHUNK (tests lower it) */
 
     int planned;            /* the ALS batch plan exists (open plans it for --algo als only) */
     int fp16_stale;         /* the fp16 copies of the factors are older than F (upload) */
@@ -174,6 +185,15 @@ size_t cf_gpu_budget(size_t free_bytes, size_t limit);
 cf_status cf_gpu_plan(cf_backend *b, size_t device_free, size_t data_bytes, cf_error *err);
 /* Allocates the work buffers and uploads the work lists of the plan (plan.c). */
 cf_status cf_gpu_plan_alloc(cf_backend *b, cf_error *err);
+/* The host half of cf_gpu_plan_alloc (plan.c), a pure function of the plan: side `s`'s
+ * work lists batch by batch into `units` (s->n_units), `red` (s->n_red) and `sys_row`
+ * (s->n_sys: each system's row), and each batch's unit0/n_units, red0/n_red and sys0.
+ * Within a batch, unit slots, reduction slots and systems count from 0 (the shared Gram
+ * buffer and d_Aptr), and system j's right-hand side is row sys_row[sys0 + j] − r0 of the
+ * shared RHS buffer. Fails (CF_ERR_INVALID, internal error) if a batch's lists disagree
+ * with the counts of the cut. */
+cf_status cf_gpu_plan_lists(cf_backend *b, cf_gpu_side *s, cf_gram_unit *units,
+                            cf_gram_reduce *red, int64_t *sys_row, cf_error *err);
 
 /* Gram work of a set of rows: the rows `rows[0..n)` (or, with rows == NULL, the range
  * [first, first + n)) become systems 0, 1, ... in that order; rows without ratings are

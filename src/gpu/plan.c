@@ -233,9 +233,36 @@ cf_status cf_gpu_plan(cf_backend *b, size_t device_free, size_t data_bytes, cf_e
     return CF_OK;
 }
 
+cf_status cf_gpu_plan_lists(cf_backend *b, cf_gpu_side *s, cf_gram_unit *units,
+                            cf_gram_reduce *red, int64_t *sys_row, cf_error *err) {
+    int64_t nu = 0, nr = 0, ns = 0;
+    for (int32_t k = 0; k < s->n_batches; k++) {
+        cf_gpu_batch *bt = &s->batches[k];
+        cf_gpu_work w = {units + nu, red + nr, sys_row + ns, 0, 0, 0, 0};
+        cf_gpu_work_make(s, NULL, bt->r0, bt->r1 - bt->r0, 0, b->stats.segment, &b->cfg, b->nnz,
+                         &w);
+        if (w.n_sys != bt->n_sys || w.n_slots != bt->n_slots)
+            return cf_fail(err, CF_ERR_INVALID,
+                           "gpu plan: %s batch %d counts %lld systems / %lld slots, the cut "
+                           "%lld / %lld (internal error) (%s:%d)",
+                           s->name, (int)k, (long long)w.n_sys, (long long)w.n_slots,
+                           (long long)bt->n_sys, (long long)bt->n_slots, __FILE__, __LINE__);
+        bt->unit0 = nu, bt->n_units = w.n_units;
+        bt->red0 = nr, bt->n_red = w.n_red;
+        bt->sys0 = ns; /* n_sys and n_slots were set by the cut, and agree with w */
+        nu += w.n_units, nr += w.n_red, ns += w.n_sys;
+    }
+    if (nu != s->n_units || nr != s->n_red || ns != s->n_sys)
+        return cf_fail(err, CF_ERR_INVALID,
+                       "gpu plan: %s side's batches hold %lld units / %lld reductions / %lld "
+                       "systems, the whole side %lld / %lld / %lld (internal error) (%s:%d)",
+                       s->name, (long long)nu, (long long)nr, (long long)ns, (long long)s->n_units,
+                       (long long)s->n_red, (long long)s->n_sys, __FILE__, __LINE__);
+    return CF_OK;
+}
+
 cf_status cf_gpu_plan_alloc(cf_backend *b, cf_error *err) {
     cf_status st = CF_OK;
-    const int64_t seg = b->stats.segment;
     const size_t dd = (size_t)b->d * (size_t)b->d;
     cf_gram_unit *h_units = NULL;
     cf_gram_reduce *h_red = NULL;
@@ -275,27 +302,14 @@ cf_status cf_gpu_plan_alloc(cf_backend *b, cf_error *err) {
             st = CF_ERR_NOMEM;
             goto cleanup;
         }
-        int64_t nu = 0, nr = 0, ns = 0;
+        if ((st = cf_gpu_plan_lists(b, s, h_units, h_red, s->h_sys_row, err))) goto cleanup;
+        /* B pointer of each system: its row's place in the RHS buffer. */
         for (int32_t k = 0; k < s->n_batches; k++) {
-            cf_gpu_batch *bt = &s->batches[k];
-            cf_gpu_work w = {h_units + nu, h_red + nr, s->h_sys_row + ns, 0, 0, 0, 0};
-            cf_gpu_work_make(s, NULL, bt->r0, bt->r1 - bt->r0, 0, seg, &b->cfg, b->nnz, &w);
-            if (w.n_sys != bt->n_sys || w.n_slots != bt->n_slots) {
-                st = cf_fail(err, CF_ERR_INVALID,
-                             "gpu plan: %s batch %d counts %lld systems / %lld slots, the cut "
-                             "%lld / %lld (internal error) (%s:%d)",
-                             s->name, (int)k, (long long)w.n_sys, (long long)w.n_slots,
-                             (long long)bt->n_sys, (long long)bt->n_slots, __FILE__, __LINE__);
-                goto cleanup;
-            }
-            bt->unit0 = nu, bt->n_units = w.n_units;
-            bt->red0 = nr, bt->n_red = w.n_red;
-            bt->sys0 = ns; /* n_sys and n_slots were set by the cut, and agree with w */
-            /* B pointer of each system: its row's place in the RHS buffer. */
-            for (int64_t j = 0; j < w.n_sys; j++)
-                h_ptrs[ns + j] = b->d_rhs + (size_t)(s->h_sys_row[ns + j] - bt->r0) * (size_t)b->ld;
-            nu += w.n_units, nr += w.n_red, ns += w.n_sys;
+            const cf_gpu_batch *bt = &s->batches[k];
+            for (int64_t j = bt->sys0; j < bt->sys0 + bt->n_sys; j++)
+                h_ptrs[j] = b->d_rhs + (size_t)(s->h_sys_row[j] - bt->r0) * (size_t)b->ld;
         }
+        const int64_t nu = s->n_units, nr = s->n_red, ns = s->n_sys;
         if ((st = cf_gpu_alloc(b, (void **)&s->d_units, (size_t)nu * sizeof *h_units,
                                "Gram work units", err)) ||
             (st = cf_gpu_alloc(b, (void **)&s->d_red, (size_t)nr * sizeof *h_red,

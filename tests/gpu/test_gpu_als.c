@@ -274,7 +274,9 @@ static void check_half_step(const char *label, const fixture *fx, const cf_confi
     cf_factors_free(&g), cf_factors_free(&h);
 }
 
-static void half_step_case(int K, int bias, cf_reg reg, const cf_gpu_tuning *tune) {
+/* solve_chunk > 0: at most that many systems per cuSOLVER batched call. */
+static void half_step_case_chunked(int K, int bias, cf_reg reg, const cf_gpu_tuning *tune,
+                                   int64_t solve_chunk) {
     REQUIRE_GPU();
     fixture fx;
     fixture_make(&fx, 2024);
@@ -282,16 +284,21 @@ static void half_step_case(int K, int bias, cf_reg reg, const cf_gpu_tuning *tun
     cf_factors init;
     init_factors(&init, &fx, &c, 99);
     cf_backend *gb = open_gpu(&fx, &c, &init, tune);
+    if (solve_chunk > 0) gb->solve_chunk = solve_chunk;
     cf_backend *cb = open_cpu(&fx, &c, &init);
     char label[96];
-    snprintf(label, sizeof label, "K=%d bias=%d reg=%s%s", K, bias, cf_reg_name(reg),
-             tune ? " (tuned)" : "");
+    snprintf(label, sizeof label, "K=%d bias=%d reg=%s%s%s", K, bias, cf_reg_name(reg),
+             tune ? " (tuned)" : "", solve_chunk > 0 ? " (chunked solves)" : "");
     check_half_step(label, &fx, &c, &init, gb, cb, CF_SIDE_USERS);
     check_half_step(label, &fx, &c, &init, gb, cb, CF_SIDE_ITEMS);
     cf_gpu_backend()->close(gb);
     cf_cpu_backend.close(cb);
     cf_factors_free(&init);
     fixture_free(&fx);
+}
+
+static void half_step_case(int K, int bias, cf_reg reg, const cf_gpu_tuning *tune) {
+    half_step_case_chunked(K, bias, reg, tune, 0);
 }
 
 Test(gpu_als, half_step_K1) { half_step_case(1, 1, CF_REG_WEIGHTED, NULL); }
@@ -315,6 +322,10 @@ Test(gpu_als, half_step_many_batches_short_segments) {
     t.segment = 3;
     half_step_case(32, 1, CF_REG_WEIGHTED, &t);
 }
+
+/* Each batch's systems solved 7 at a time (CF_GPU_SOLVE_CHUNK lowered): the 10 000 item
+ * systems in 1 429 pairs of potrf/potrs calls, the 47 user systems in 7. */
+Test(gpu_als, half_step_solves_in_chunks) { half_step_case_chunked(16, 1, CF_REG_WEIGHTED, NULL, 7); }
 
 Test(gpu_als, half_step_many_batches_K128_nobias) {
     cf_gpu_tuning t;
@@ -799,6 +810,126 @@ static cf_backend *plan_backend(const fixture *fx, int K, size_t limit) {
 static void plan_backend_free(cf_backend *b) {
     for (int sd = 0; sd < 2; sd++) free(b->side[sd].batches);
     free(b);
+}
+
+/* The batch tables the device reads (host code, no device needed): the planner's cut and
+ * cf_gpu_plan_lists, the host half of cf_gpu_plan_alloc, for several K, segment lengths
+ * and batch budgets. Everything a kernel or cuSOLVER indexes must stay inside the buffers
+ * sized by the plan: per batch, unit entries inside the batch's entry range (the targets
+ * buffer), unit and reduction slots below n_slots ≤ max_slots (the Gram buffer), systems
+ * ≤ max_sys (d_Aptr), RHS rows below the batch's row count ≤ max_rows; and every slot of
+ * a batch is written by exactly one unit before the reduction or potrf reads it. Across
+ * the side, each row with ratings is one system and a row without none: with the
+ * frequency-weighted λ its Λ is λ·0 = 0, and its zero Gram matrix must never reach potrf. */
+static void check_plan_tables(int K, int bias, int64_t seg, size_t batch_bytes) {
+    fixture fx;
+    fixture_make(&fx, 5);
+    cf_backend *b = plan_backend(&fx, K, 0);
+    b->bias = bias, b->d = K + bias, b->ld = (b->d + 3) / 4 * 4, b->cfg.bias = bias;
+    b->tune.segment = seg, b->tune.batch_bytes = batch_bytes;
+    cf_error err = {0};
+    cr_assert_eq(cf_gpu_plan(b, (size_t)8 << 30, (size_t)1 << 20, &err), CF_OK, "%s", err.msg);
+    int64_t batches = 0;
+    for (int sd = 0; sd < 2; sd++) {
+        cf_gpu_side *S = &b->side[sd];
+        cf_gram_unit *units = malloc(sizeof *units * (size_t)(S->n_units + 1));
+        cf_gram_reduce *red = malloc(sizeof *red * (size_t)(S->n_red + 1));
+        int64_t *sys_row = malloc(sizeof *sys_row * (size_t)(S->n_sys + 1));
+        int *hit = calloc((size_t)S->nnz + 1, sizeof(int));
+        int *slot_hit = malloc(sizeof(int) * (size_t)(b->max_slots + 1));
+        cr_assert(units && red && sys_row && hit && slot_hit);
+        cr_assert_eq(cf_gpu_plan_lists(b, S, units, red, sys_row, &err), CF_OK, "%s", err.msg);
+        int64_t nu = 0, nr = 0, ns = 0, nonempty = 0;
+        for (int64_t r = 0; r < S->n_rows; r++) nonempty += S->h_ptr[r + 1] > S->h_ptr[r];
+        cr_assert_eq(S->n_sys, nonempty, "side %d: %lld systems for %lld rows with ratings", sd,
+                     (long long)S->n_sys, (long long)nonempty);
+        for (int k = 0; k < S->n_batches; k++) {
+            const cf_gpu_batch *bt = &S->batches[k];
+            const int64_t rows = bt->r1 - bt->r0;
+            cr_assert(bt->unit0 == nu && bt->red0 == nr && bt->sys0 == ns, "side %d batch %d offsets", sd, k);
+            cr_assert_leq(bt->n_slots, b->max_slots);
+            cr_assert_leq(bt->n_sys, b->max_sys);
+            cr_assert_leq(rows, b->max_rows);
+            cr_assert_leq(bt->e1 - bt->e0, b->max_entries);
+            cr_assert_leq(bt->e1 - bt->e0, INT32_MAX);
+            for (int64_t x = 0; x < bt->n_slots; x++) slot_hit[x] = 0;
+            for (int64_t u = bt->unit0; u < bt->unit0 + bt->n_units; u++) {
+                const cf_gram_unit *g = &units[u];
+                cr_assert(g->begin >= bt->e0 && g->begin <= g->end && g->end <= bt->e1,
+                          "side %d batch %d unit %lld: entries [%lld, %lld) outside [%lld, %lld)", sd, k,
+                          (long long)u, (long long)g->begin, (long long)g->end, (long long)bt->e0,
+                          (long long)bt->e1);
+                cr_assert_leq(g->end - g->begin, b->stats.segment);
+                cr_assert(g->slot >= 0 && g->slot < bt->n_slots, "side %d batch %d: slot %d of %lld", sd, k,
+                          g->slot, (long long)bt->n_slots);
+                slot_hit[g->slot]++;
+                if (g->slot < bt->n_sys) { /* a system's own slot: its row's entries and Λ */
+                    const int64_t row = sys_row[bt->sys0 + g->slot];
+                    cr_assert(g->begin >= S->h_ptr[row] && g->end <= S->h_ptr[row + 1]);
+                    cr_assert_eq(g->lam, (float)cf_reg_lambda(b->cfg.reg, b->cfg.lambda,
+                                                              S->h_ptr[row + 1] - S->h_ptr[row], b->nnz));
+                    cr_assert_gt(g->lam, 0.0f, "row %lld with ratings gets Λ %g", (long long)row, g->lam);
+                } else {
+                    cr_assert_eq(g->lam, 0.0f);
+                }
+                for (int64_t e = g->begin; e < g->end; e++) hit[e]++;
+            }
+            for (int64_t x = 0; x < bt->n_slots; x++)
+                cr_assert_eq(slot_hit[x], 1, "side %d batch %d: slot %lld written by %d units", sd, k,
+                             (long long)x, slot_hit[x]);
+            for (int64_t q = bt->red0; q < bt->red0 + bt->n_red; q++) {
+                cr_assert(red[q].dst >= 0 && red[q].dst < bt->n_sys);
+                cr_assert(red[q].count >= 1 && red[q].src >= bt->n_sys &&
+                          (int64_t)red[q].src + red[q].count <= bt->n_slots);
+            }
+            for (int64_t j = bt->sys0; j < bt->sys0 + bt->n_sys; j++) {
+                const int64_t row = sys_row[j];
+                cr_assert(row >= bt->r0 && row < bt->r1, "system row %lld outside [%lld, %lld)", (long long)row,
+                          (long long)bt->r0, (long long)bt->r1);
+                cr_assert_gt(S->h_ptr[row + 1], S->h_ptr[row], "row %lld without ratings is a system", (long long)row);
+                if (j > bt->sys0) cr_assert_gt(row, sys_row[j - 1]);
+                /* its right-hand side: row (row − r0) of the RHS buffer of max_rows rows */
+                cr_assert_lt(row - bt->r0, b->max_rows);
+            }
+            nu += bt->n_units, nr += bt->n_red, ns += bt->n_sys;
+        }
+        cr_assert(nu == S->n_units && nr == S->n_red && ns == S->n_sys);
+        for (int64_t e = 0; e < S->nnz; e++)
+            cr_assert_eq(hit[e], 1, "side %d: entry %lld covered %d times", sd, (long long)e, hit[e]);
+        batches += S->n_batches;
+        free(units), free(red), free(sys_row), free(hit), free(slot_hit);
+    }
+    cr_log_info("K=%d bias=%d segment %lld budget %zu: %lld batches", K, bias, (long long)seg, batch_bytes,
+                (long long)batches);
+    if (batch_bytes) cr_assert_gt(batches, 2);
+    plan_backend_free(b);
+    fixture_free(&fx);
+}
+
+Test(gpu_als, plan_tables_one_batch) { check_plan_tables(32, 1, 0, 0); }
+Test(gpu_als, plan_tables_many_batches_short_segments) { check_plan_tables(32, 1, 3, 64 * 1024); }
+Test(gpu_als, plan_tables_K1_nobias) { check_plan_tables(1, 0, 5, 4096); }
+Test(gpu_als, plan_tables_K128_nobias) { check_plan_tables(128, 0, 700, 1 << 20); }
+Test(gpu_als, plan_tables_K200) { check_plan_tables(200, 1, 4096, 4 << 20); }
+
+/* The Gram kernel's launch shape (host code in gram.cu, no device needed): for every d up
+ * to 1 024 (K up to 1 023 with a bias) the block is whole warps, within the kernel's
+ * __launch_bounds__(256), and the staging buffer fits the 48 KiB of dynamic shared memory
+ * a launch may take without the cudaFuncSetAttribute opt-in, with room for at least one
+ * vector padded to whole 8-wide tiles. */
+Test(gpu_als, gram_launch_shape_within_limits) {
+    for (int d = 1; d <= 1024; d++) {
+        const int threads = cf_gram_block_threads(d);
+        const size_t smem = cf_gram_shared_bytes(d);
+        const size_t padded = (size_t)(d + 7) / 8 * 8 * sizeof(float);
+        cr_assert(threads >= 32 && threads <= 256 && threads % 32 == 0, "d %d: %d threads", d, threads);
+        cr_assert(smem >= padded && smem <= 48 * 1024 && smem % padded == 0, "d %d: %zu bytes", d, smem);
+    }
+    /* the shapes recorded in bench/gpu_als_notes.md */
+    cr_assert_eq(cf_gram_block_threads(101), 96);
+    cr_assert_eq(cf_gram_shared_bytes(101), 32448);
+    cr_assert_eq(cf_gram_block_threads(129), 160);
+    cr_assert_eq(cf_gram_block_threads(201), 192);
 }
 
 Test(gpu_als, mem_limit_budget_is_the_minimum) {
