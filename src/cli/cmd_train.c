@@ -18,6 +18,22 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The progress printer, preceded once by the library's device notice (set before the
+ * first iteration: auto fell back to the CPU), so that it shows before the iterations. */
+typedef struct train_progress {
+    const cf_train_report *rep;
+    int notice_shown;
+} train_progress;
+
+static int progress_with_notice(const cf_iter_info *info, void *user) {
+    train_progress *p = user;
+    if (!p->notice_shown && p->rep->notice[0]) {
+        fprintf(stderr, "notice: %s\n", p->rep->notice);
+        p->notice_shown = 1;
+    }
+    return cli_progress(info, NULL);
+}
+
 int cmd_train(int argc, char **argv) {
     cf_config cfg;
     cf_config_default(&cfg);
@@ -39,7 +55,9 @@ int cmd_train(int argc, char **argv) {
     n += cli_config_read_opts(&co, opts + n);
     n += cli_config_train_opts(&co, opts + n, CLI_CFG_ALL, "model");
     const cli_opt out_opts[] = {
-        {.kind = CLI_SECTION, .name = "checkpoints (CPU only; Ctrl-C stops after the current iteration, exit 130)"},
+        {.kind = CLI_SECTION,
+         .name = "checkpoints (CPU only: --device auto then uses the CPU; Ctrl-C stops after the current "
+                 "iteration, exit 130)"},
         {.name = "checkpoint", .kind = CLI_STR, .dest = &topt.checkpoint, .metavar = "FILE",
          .help = "write the training state here (atomically) every N iterations and on Ctrl-C"},
         {.name = "checkpoint-every", .kind = CLI_I32, .dest = &topt.checkpoint_every, .metavar = "N", .lo = 0,
@@ -113,7 +131,9 @@ int cmd_train(int argc, char **argv) {
     cf_train_report rep;
     memset(&rep, 0, sizeof rep);
     topt.stop = cli_interrupt_install(quiet);
-    cf_status st = cf_train_ex(ds, &cfg, &topt, quiet ? NULL : cli_progress, NULL, &model, &rep, &err);
+    train_progress tp = {&rep, notice_shown};
+    cf_status st = cf_train_ex(ds, &cfg, &topt, quiet ? NULL : progress_with_notice, &tp, &model, &rep, &err);
+    notice_shown = tp.notice_shown;
     cli_interrupt_restore();
     if (st == CF_ERR_INTERRUPTED) { /* no --model: the checkpoint is the way to keep the work */
         fprintf(stderr, "cufactor: %s\n", err.msg);
