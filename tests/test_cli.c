@@ -869,9 +869,10 @@ Test(cli, every_help_lists_every_flag) {
         {"gen", {"--users", "--items", "--ratings", "--rank", "--noise", "--seed", "--zipf", "--round", "--no-clip",
                  "--out", NULL}},
         {"export", {"--npy", NULL}},
-        {"demo", {"--threads", "--device", "--keep", NULL}},
+        {"demo", {"--threads", "--device", "--gpu-id", "--gpu-mem-limit", "--seed", "--keep", NULL}},
         {"verify", {"--test", "--test-ratio", "--algo", "--factors", "--iters", "--lambda", "--reg", "--no-bias",
-                    "--schedule", "--candidate", "--rtol", "--max-rtol", "--rmse-rtol", "--json", NULL}},
+                    "--schedule", "--candidate", "--rtol", "--max-rtol", "--rmse-rtol", "--json", "--device",
+                    "--gpu-id", "--gpu-mem-limit", NULL}},
         {"cv", {"--grid", "--folds", "--algo", "--iters", "--reg", "--seed", "--model", "--svg", NULL}},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {

@@ -624,3 +624,38 @@ Test(faults, gpu_mem_limit_option_reads_byte_counts) {
         run_free(&r);
     }
 }
+
+/* verify and demo take --gpu-mem-limit from the same table as train: the same byte
+ * counts, the same bound and messages. Accepted values: verify runs its CPU self-check
+ * (exit 0); demo, not to run the whole demo, is stopped by a bad --threads after the
+ * limit parsed (exit 2 naming threads, not the limit). */
+Test(faults, gpu_mem_limit_in_verify_and_demo) {
+    make_data_and_model();
+    static const struct {
+        const char *v, *msg; /* msg NULL: accepted */
+    } cases[] = {
+        {"1000", "'1000' is 1000 bytes: must be 0 (no limit) or at least 1048576"},
+        {"1023K", "'1023K' is 1047552 bytes"},
+        {"2X", "'2X' is not a byte count"},
+        {"16777216T", "'16777216T' is not a byte count"},
+        {"1M", NULL},
+        {"1024KiB", NULL},
+        {"2G", NULL},
+        {"0", NULL},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        const char *v = cases[k].v, *msg = cases[k].msg;
+        run_result r = cli(0, NULL, "verify", "r.tsv", "--candidate", "cpu", "--factors", "2", "--iters", "1",
+                           "--quiet", "--gpu-mem-limit", v, NULL);
+        cr_assert_eq(r.code, msg ? 2 : 0, "verify %s: exit %d: %s", v, r.code, r.err);
+        if (msg) cr_assert(strstr(r.err, "--gpu-mem-limit: ") && strstr(r.err, msg), "verify %s: %s", v, r.err);
+        run_free(&r);
+        r = cli(0, NULL, "demo", "--gpu-mem-limit", v, "--threads", "-1", NULL);
+        cr_assert_eq(r.code, 2, "demo %s: exit %d: %s", v, r.code, r.err);
+        if (msg)
+            cr_assert(strstr(r.err, "--gpu-mem-limit: ") && strstr(r.err, msg), "demo %s: %s", v, r.err);
+        else
+            cr_assert(strstr(r.err, "threads: -1") && !strstr(r.err, "gpu-mem-limit"), "demo %s: %s", v, r.err);
+        run_free(&r);
+    }
+}
