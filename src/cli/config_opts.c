@@ -112,6 +112,19 @@ void cli_config_opts_apply(const cli_config_opts *c) {
     c->cfg->precision = (cf_precision)c->precision;
 }
 
+int cli_output_opts_add(cli_output_opts *o, cli_opt *out, const char *model_help, const cli_opt *own, int n_own,
+                        const char *json_help) {
+    int n = 0;
+    out[n++] = (cli_opt){.kind = CLI_SECTION, .name = "output"};
+    if (model_help)
+        out[n++] = (cli_opt){.name = "model", .kind = CLI_STR, .dest = &o->model, .metavar = "OUT", .help = model_help};
+    for (int k = 0; k < n_own; k++) out[n++] = own[k];
+    out[n++] = (cli_opt){.name = "json", .kind = CLI_FLAG, .dest = &o->json, .flag_value = 1, .help = json_help};
+    out[n++] = (cli_opt){.name = "quiet", .kind = CLI_FLAG, .dest = &o->quiet, .flag_value = 1,
+                         .help = "print nothing to stderr but errors"};
+    return n;
+}
+
 int cli_split_opts(cli_split *s, cli_opt *out) {
     const cli_opt t[] = {
         {.name = "test", .kind = CLI_STR, .dest = &s->test_file, .metavar = "FILE",

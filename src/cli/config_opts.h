@@ -50,6 +50,19 @@ int cli_config_train_opts(cli_config_opts *c, cli_opt *out, unsigned groups, con
  * includes them in its "execution" section; demo takes them alone); returns how many. */
 int cli_config_device_opts(cli_config_opts *c, cli_opt *out);
 
+/* The "output" section of the commands that train (train, cv, verify). */
+typedef struct cli_output_opts {
+    const char *model; /* --model OUT (NULL: not given) */
+    int json, quiet;   /* --json, --quiet */
+} cli_output_opts;
+
+/* Appends the section "output": --model OUT with `model_help` (left out when NULL), the
+ * command's own n_own entries `own` (e.g. cv's --svg), --json with `json_help` (what it
+ * prints instead of the human-readable output) and --quiet; returns how many entries
+ * (at most 4 + n_own). o must hold the defaults (NULL, 0, 0). */
+int cli_output_opts_add(cli_output_opts *o, cli_opt *out, const char *model_help, const cli_opt *own, int n_own,
+                        const char *json_help);
+
 /* The held-out part of a training run: a second file, or a seeded random fraction. */
 typedef struct cli_split {
     const char *test_file; /* --test FILE (NULL: none) */
