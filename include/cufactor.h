@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -201,6 +202,19 @@ cf_status cf_generate(const cf_gen_options *opt, cf_dataset **out, cf_error *err
 /* Writes a dataset's training part as delimited text "user<TAB>item<TAB>rating\n",
  * atomically (temporary file + rename). */
 cf_status cf_dataset_write(const cf_dataset *ds, const char *path, cf_error *err);
+
+/* ------------------------------------------------------------------ atomic output files */
+
+/* A text output that appears at `path` only when complete, written the way
+ * cf_model_save writes: into an unnamed file in path's directory (or, where the
+ * filesystem refuses O_TMPFILE, "PATH.tmp.XXXXXX"), fsync'ed, then renamed over path.
+ * A process killed meanwhile leaves the old file and (with O_TMPFILE) no temporary.
+ * Write to *stream with stdio; errors are collected and reported by commit, naming the
+ * path. Commit and abort close the stream and free *f; both accept *f == NULL. */
+typedef struct cf_output cf_output;
+cf_status cf_output_open(const char *path, cf_output **out, FILE **stream, cf_error *err);
+cf_status cf_output_commit(cf_output **f, cf_error *err);
+void cf_output_abort(cf_output **f);
 
 /* ------------------------------------------------------------------ model */
 

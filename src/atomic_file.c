@@ -1,7 +1,9 @@
 /*
- * atomic_file.c — buffered write to "PATH.tmp.XXXXXX", then fsync + rename over PATH
- * (see atomic_file.h). The new file gets the permission bits of the file it replaces,
- * or 0644 when there is none.
+ * atomic_file.c — buffered write to an unnamed O_TMPFILE inode in PATH's directory (or,
+ * where that is refused, to "PATH.tmp.XXXXXX" from mkstemp), then fsync, link to a
+ * fresh "PATH.tmp.XXXXXX", rename over PATH, fsync the directory (see atomic_file.h).
+ * The new file gets the permission bits of the file it replaces, or 0644 when there is
+ * none.
  */
 #include "atomic_file.h"
 
@@ -12,8 +14,50 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+static int use_tmpfile = 1;
+void (*cf_afile_after_flush)(const cf_afile *f) = NULL;
+
+int cf_afile_use_tmpfile(int on) {
+    int was = use_tmpfile;
+    use_tmpfile = on != 0;
+    return was;
+}
+
+/* The directory part of path ("." for a bare name, "/" for "/x"); NULL when out of memory. */
+static char *dir_of(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+}
+
+/* Opens an unnamed file in path's directory: the fd, or -1 with errno set. */
+static int open_unnamed(const char *path) {
+#ifdef O_TMPFILE
+    /* linking it later goes through /proc/self/fd: without /proc it could never be named */
+    if (access("/proc/self/fd", X_OK) != 0) {
+        errno = EOPNOTSUPP;
+        return -1;
+    }
+    char *dir = dir_of(path);
+    if (!dir) return -1;
+    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    int e = errno;
+    free(dir);
+    errno = e;
+    return fd;
+#else
+    (void)path;
+    errno = EOPNOTSUPP;
+    return -1;
+#endif
+}
+
+/* O_TMPFILE refused by the filesystem or kernel (not a fault of the destination). */
+static int tmpfile_refused(int e) { return e == EOPNOTSUPP || e == EISDIR || e == EINVAL; }
 
 static void afile_free(cf_afile *f) {
     free(f->path);
@@ -40,7 +84,19 @@ cf_status cf_afile_open(cf_afile *f, const char *path, size_t bufsize, cf_error 
     memcpy(f->path, path, n + 1);
     memcpy(f->tmp, path, n);
     memcpy(f->tmp + n, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
-    f->fd = mkstemp(f->tmp);
+    if (use_tmpfile) {
+        f->fd = open_unnamed(path);
+        if (f->fd >= 0)
+            f->anon = 1;
+        else if (!tmpfile_refused(errno)) { /* ENOENT, ENOTDIR, EACCES, ENOSPC...: mkstemp would fail too */
+            int e = errno;
+            cf_status st = cf_fail(err, CF_ERR_IO, "%s: cannot create a temporary file next to it: %s",
+                                   path, strerror(e));
+            afile_free(f);
+            return st;
+        }
+    }
+    if (!f->anon) f->fd = mkstemp(f->tmp);
     if (f->fd < 0) {
         int e = errno;
         cf_status st = cf_fail(err, CF_ERR_IO, "%s: cannot create a temporary file next to it: %s",
@@ -50,7 +106,7 @@ cf_status cf_afile_open(cf_afile *f, const char *path, size_t bufsize, cf_error 
     }
     struct stat sb;
     mode_t mode = stat(path, &sb) == 0 && S_ISREG(sb.st_mode) ? (sb.st_mode & 07777) : 0644;
-    if (fchmod(f->fd, mode) != 0) { /* keep mkstemp's 0600: still a valid file */ }
+    if (fchmod(f->fd, mode) != 0) { /* keep 0600: still a valid file */ }
     return CF_OK;
 }
 
@@ -71,6 +127,7 @@ static void afile_flush(cf_afile *f) {
         }
     }
     f->len = 0;
+    if (cf_afile_after_flush) cf_afile_after_flush(f);
 }
 
 void cf_afile_write(cf_afile *f, const void *data, size_t n) {
@@ -96,14 +153,14 @@ void cf_afile_abort(cf_afile *f) {
     if (!f) return;
     if (f->fd >= 0) close(f->fd);
     f->fd = -1;
-    if (f->tmp) unlink(f->tmp);
+    if (f->tmp && !f->anon) unlink(f->tmp); /* an unnamed file has nothing to remove */
+    f->anon = 0;
     afile_free(f);
 }
 
 /* Makes the rename durable; failures here are not reported (the data is safe). */
 static void sync_parent_dir(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    char *dir = dir_of(path);
     if (!dir) return;
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
     if (fd >= 0) {
@@ -116,8 +173,10 @@ static void sync_parent_dir(const char *path) {
 cf_status cf_afile_finish(cf_afile *f, cf_error *err) {
     afile_flush(f);
     if (!f->err_no && fsync(f->fd) != 0) f->err_no = errno, f->what = "fsync";
-    if (close(f->fd) != 0 && !f->err_no) f->err_no = errno, f->what = "close";
-    f->fd = -1;
+    if (!f->anon) { /* an unnamed file stays open until publish links it */
+        if (close(f->fd) != 0 && !f->err_no) f->err_no = errno, f->what = "close";
+        f->fd = -1;
+    }
     free(f->buf);
     f->buf = NULL;
     f->cap = f->len = 0;
@@ -130,7 +189,51 @@ cf_status cf_afile_finish(cf_afile *f, cf_error *err) {
     return CF_OK;
 }
 
+/* Replaces the trailing XXXXXX of f->tmp by 6 characters from a per-process sequence
+ * mixed with the pid and the clock (splitmix64 finalizer). */
+static void fill_suffix(char *tmp) {
+    static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    static _Atomic uint64_t counter;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 40) ^
+                 (++counter * 0x9e3779b97f4a7c15ULL);
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    char *p = tmp + strlen(tmp) - 6;
+    for (int k = 0; k < 6; k++, x /= 62) p[k] = chars[x % 62];
+}
+
+/* Gives the unnamed file the name f->tmp (a fresh PATH.tmp.XXXXXX) and closes it; 0 or errno. */
+static int link_unnamed(cf_afile *f) {
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", f->fd);
+    int e = 0;
+    for (int tries = 0; tries < 100; tries++) {
+        fill_suffix(f->tmp);
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, f->tmp, AT_SYMLINK_FOLLOW) == 0) {
+            f->anon = 0; /* named now: abort unlinks it */
+            e = 0;
+            break;
+        }
+        e = errno;
+        if (e != EEXIST) break;
+    }
+    if (close(f->fd) != 0 && !e) e = errno;
+    f->fd = -1;
+    return e;
+}
+
 cf_status cf_afile_publish(cf_afile *f, cf_error *err) {
+    if (f->anon) {
+        int e = link_unnamed(f);
+        if (e) {
+            cf_status st = cf_fail(err, CF_ERR_IO, "%s: linking the finished file failed: %s", f->path, strerror(e));
+            cf_afile_abort(f);
+            return st;
+        }
+    }
     if (rename(f->tmp, f->path) != 0) {
         int e = errno;
         cf_status st = cf_fail(err, CF_ERR_IO, "%s: rename failed: %s", f->path, strerror(e));
@@ -145,4 +248,65 @@ cf_status cf_afile_publish(cf_afile *f, cf_error *err) {
 cf_status cf_afile_commit(cf_afile *f, cf_error *err) {
     cf_status st = cf_afile_finish(f, err);
     return st ? st : cf_afile_publish(f, err);
+}
+
+/* ------------------------------------------------------------------ cf_output (cufactor.h) */
+
+struct cf_output {
+    cf_afile af;
+    FILE *stream; /* fopencookie stream whose writes go into af */
+};
+
+static ssize_t output_write(void *cookie, const char *buf, size_t size) {
+    cf_afile *af = cookie;
+    cf_afile_write(af, buf, size);
+    if (af->err_no) {
+        errno = af->err_no;
+        return -1;
+    }
+    return (ssize_t)size;
+}
+
+cf_status cf_output_open(const char *path, cf_output **out, FILE **stream, cf_error *err) {
+    *out = NULL;
+    *stream = NULL;
+    cf_output *o = cf_malloc(sizeof *o, err, "output file");
+    if (!o) return CF_ERR_NOMEM;
+    cf_status st = cf_afile_open(&o->af, path, 0, err);
+    if (st) {
+        free(o);
+        return st;
+    }
+    cookie_io_functions_t io = {.read = NULL, .write = output_write, .seek = NULL, .close = NULL};
+    o->stream = fopencookie(&o->af, "w", io);
+    if (!o->stream) {
+        int e = errno;
+        cf_afile_abort(&o->af);
+        free(o);
+        return cf_fail(err, CF_ERR_NOMEM, "%s: cannot open an output stream: %s", path, strerror(e));
+    }
+    *out = o;
+    *stream = o->stream;
+    return CF_OK;
+}
+
+cf_status cf_output_commit(cf_output **f, cf_error *err) {
+    cf_output *o = f ? *f : NULL;
+    if (!o) return CF_OK;
+    *f = NULL;
+    /* fclose hands the stdio buffer to af; a write error there is af's sticky error */
+    if (fclose(o->stream) != 0 && !o->af.err_no) o->af.err_no = errno ? errno : EIO, o->af.what = "write";
+    cf_status st = cf_afile_commit(&o->af, err);
+    free(o);
+    return st;
+}
+
+void cf_output_abort(cf_output **f) {
+    cf_output *o = f ? *f : NULL;
+    if (!o) return;
+    *f = NULL;
+    o->af.err_no = EIO; /* nothing more reaches the file while the stream closes */
+    fclose(o->stream);
+    cf_afile_abort(&o->af);
+    free(o);
 }

@@ -1,11 +1,17 @@
 /*
  * atomic_file.h — buffered output that appears at its path all at once or not at all.
  *
- * The data goes to a temporary file "PATH.tmp.XXXXXX" in the same directory (mkstemp);
- * commit flushes, fsyncs, closes and renames it over PATH, so a reader of PATH sees
- * either the old file or the complete new one, never a torn one. Any failure (open,
- * write, fsync, close, rename) removes the temporary file, leaves an existing PATH
- * untouched and reports CF_ERR_IO naming the path and strerror(errno).
+ * The data goes to an unnamed file in PATH's directory (Linux O_TMPFILE): a process
+ * killed while writing leaves nothing behind, the kernel frees the inode. Commit
+ * flushes and fsyncs it, links it to a fresh name "PATH.tmp.XXXXXX" (linkat through
+ * /proc/self/fd), renames that over PATH and fsyncs the directory: a name exists only
+ * for the microseconds between the link and the rename. Where O_TMPFILE is refused
+ * (EOPNOTSUPP, EISDIR, EINVAL: filesystems or kernels without it) or /proc is missing,
+ * the data goes to "PATH.tmp.XXXXXX" from mkstemp instead, as before, and a kill then
+ * leaves that file. Either way a reader of PATH sees the old file or the complete new
+ * one, never a torn one. Any failure (open, write, fsync, link, close, rename) removes
+ * the temporary, leaves an existing PATH untouched and reports CF_ERR_IO naming the
+ * path and strerror(errno).
  *
  * Writes are buffered in a large block and errors are sticky: the caller streams
  * everything with cf_afile_write / cf_afile_space and checks once, at commit.
@@ -24,8 +30,9 @@
 
 typedef struct cf_afile {
     int fd;            /* the temporary file, -1 once closed */
+    int anon;          /* fd is an unnamed O_TMPFILE inode (tmp not yet linked) */
     char *path;        /* final path (owned copy) */
-    char *tmp;         /* temporary path (owned) */
+    char *tmp;         /* temporary path (owned): mkstemp's, or the name linked at publish */
     unsigned char *buf;
     size_t cap, len;   /* buffer size and bytes pending in it */
     int err_no;        /* first errno seen by a write, 0 if none */
@@ -64,5 +71,12 @@ cf_status cf_afile_publish(cf_afile *f, cf_error *err);
 
 /* Gives up: closes and removes the temporary file, frees *f. Accepts a closed *f. */
 void cf_afile_abort(cf_afile *f);
+
+/* Test hooks (process-wide; tests only). cf_afile_use_tmpfile(0) makes every later open
+ * take the mkstemp path as if O_TMPFILE were refused; (1) restores the default; returns
+ * the previous setting. cf_afile_after_flush, when set, is called after each buffer is
+ * written to the file (a test stops a save there, mid-write, to kill it). */
+int cf_afile_use_tmpfile(int on);
+extern void (*cf_afile_after_flush)(const cf_afile *f);
 
 #endif

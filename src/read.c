@@ -226,9 +226,16 @@ static void escape_text(char *dst, size_t cap, const char *s, size_t len) {
  * CF_ERR_PARSE "FILE:LINE: reason: text" error (returns -1). */
 static int bad_line(reader *r, const char *ls, size_t ll, const char *reason) {
     if (r->opt->skip_bad_lines) {
-        if (r->rep->skipped++ == 0)
-            snprintf(r->rep->first_bad, sizeof r->rep->first_bad, "%s:%lld: %s", r->path,
-                     (long long)r->line, reason);
+        if (r->rep->skipped++ == 0) { /* "FILE:LINE: reason", cut to the field (it is a summary) */
+            char *fb = r->rep->first_bad;
+            size_t cap = sizeof r->rep->first_bad;
+            int n = snprintf(fb, cap, "%s:%lld: ", r->path, (long long)r->line);
+            if (n >= 0 && (size_t)n < cap) {
+                size_t room = cap - (size_t)n - 1, len = strlen(reason);
+                memcpy(fb + n, reason, len < room ? len : room);
+                fb[(size_t)n + (len < room ? len : room)] = '\0';
+            }
+        }
         return 0;
     }
     char shown[SHOW_MAX * 4 + 8];
@@ -413,6 +420,22 @@ static inline int fast_line(const char *p, char d, size_t max_line, fields *f) {
 }
 #endif
 
+/* The reason for a line over max_line, naming its longest field (user ID, item ID or
+ * rating: usually the culprit), e.g. "line longer than max_line (65536 bytes, this one
+ * 65540): its longest field is the user ID (65536 bytes)". */
+static void long_line_reason(char *why, size_t cap, const char *ls, size_t ll, size_t raw, size_t max_line,
+                             enum delim d) {
+    static const char *const names[3] = {"user ID", "item ID", "rating"};
+    int n = snprintf(why, cap, "line longer than max_line (%zu bytes, this one %zu)", max_line, raw);
+    fields f;
+    split_fields(ls, ls + ll, d, &f);
+    if (f.error || f.count == 0 || n < 0 || (size_t)n >= cap) return;
+    int longest = 0;
+    for (int k = 1; k < f.count; k++)
+        if (f.n[k] > f.n[longest]) longest = k;
+    snprintf(why + n, cap - (size_t)n, ": its longest field is the %s (%zu bytes)", names[longest], f.n[longest]);
+}
+
 static cf_status parse_delim(reader *r, const char *p, const char *end) {
     cf_read_report *rep = r->rep;
     const size_t max_line = r->opt->max_line;
@@ -438,8 +461,8 @@ static cf_status parse_delim(reader *r, const char *p, const char *end) {
         p = next_line(p, end, &ls, &ll, &raw);
         r->line++;
         if (raw > max_line) {
-            char why[96];
-            snprintf(why, sizeof why, "line longer than max_line (%zu bytes)", max_line);
+            char why[160];
+            long_line_reason(why, sizeof why, ls, ll, raw, max_line, have_delim ? d : detect_delim(ls, ll));
             if (bad_line(r, ls, ll, why)) return CF_ERR_PARSE;
             continue;
         }
@@ -455,13 +478,18 @@ static cf_status parse_delim(reader *r, const char *p, const char *end) {
             memcpy(rep->delimiter, delim_text[d], strlen(delim_text[d]) + 1);
         }
         split_fields(ls, ls + ll, d, &f);
+        char id_why[64];
         const char *why = f.error;
         if (!why) {
             if (f.count < 2) why = "missing item field";
             else if (f.count < 3 || f.n[2] == 0) why = "missing rating field";
             else if (f.n[0] == 0) why = "empty user ID";
             else if (f.n[1] == 0) why = "empty item ID";
-            else if (f.n[0] > MAX_ID_LEN || f.n[1] > MAX_ID_LEN) why = "ID longer than 65535 bytes";
+            else if (f.n[0] > MAX_ID_LEN || f.n[1] > MAX_ID_LEN) {
+                snprintf(id_why, sizeof id_why, "%s ID longer than %d bytes (%zu)", f.n[0] > MAX_ID_LEN ? "user" : "item",
+                         MAX_ID_LEN, f.n[0] > MAX_ID_LEN ? f.n[0] : f.n[1]);
+                why = id_why;
+            }
         }
         float v = 0.0f;
         if (!why) {

@@ -12,6 +12,8 @@
  * device is usable and implements the algorithm, and when its open then fails on the
  * device (the data does not fit its free memory or --gpu-mem-limit) trains on the CPU
  * instead, with the GPU's error in cf_train_report.notice (cf_train_falls_back).
+ * Checkpoints (--checkpoint, --resume) need a backend with state_export/state_import:
+ * auto then takes the CPU when the GPU backend lacks them (with a notice), gpu fails.
  */
 #include "backend.h"
 #include "checkpoint.h"
@@ -41,8 +43,11 @@ static int implements(const cf_backend_ops *ops, cf_algo a) {
     return 0;
 }
 
-/* Chooses the backend for cfg->device; fills rep->notice when auto falls back. */
-static cf_status pick_backend(const cf_gpu_seam *seam, const cf_config *cfg,
+static int can_checkpoint(const cf_backend_ops *ops) { return ops->state_export && ops->state_import; }
+
+/* Chooses the backend for cfg->device (`ckpt`: the run writes or resumes a checkpoint);
+ * fills rep->notice when auto falls back. */
+static cf_status pick_backend(const cf_gpu_seam *seam, const cf_config *cfg, int ckpt,
                               const cf_backend_ops **out, cf_train_report *rep, cf_error *err) {
     const cf_backend_ops *gpu = seam->ops;
     const char *why = seam->why ? seam->why : "";
@@ -55,15 +60,19 @@ static cf_status pick_backend(const cf_gpu_seam *seam, const cf_config *cfg,
                            "--device gpu: the GPU backend does not implement --algo %s yet; use --device cpu",
                            algo);
         *out = gpu;
-    } else if (cfg->device == CF_DEVICE_AUTO && usable && gpu && implements(gpu, cfg->algo)) {
+    } else if (cfg->device == CF_DEVICE_AUTO && usable && gpu && implements(gpu, cfg->algo) &&
+               (!ckpt || can_checkpoint(gpu))) {
         *out = gpu;
     } else {
         if (cfg->device == CF_DEVICE_AUTO) {
             if (!usable || !gpu)
                 snprintf(rep->notice, sizeof rep->notice, "no usable GPU (%s): using the CPU", why);
-            else
+            else if (!implements(gpu, cfg->algo))
                 snprintf(rep->notice, sizeof rep->notice,
                          "the GPU backend does not implement --algo %s yet: using the CPU", algo);
+            else
+                snprintf(rep->notice, sizeof rep->notice,
+                         "--device auto: checkpointing needs the CPU backend; training on the CPU");
         }
         *out = &cf_cpu_backend;
     }
@@ -367,8 +376,8 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     double t_start = cf_now();
 
     const cf_backend_ops *ops = NULL;
-    if ((st = pick_backend(gpu, cfg, &ops, rep, err))) return st;
-    if ((opt->checkpoint || opt->resume) && (!ops->state_export || !ops->state_import))
+    if ((st = pick_backend(gpu, cfg, opt->checkpoint || opt->resume, &ops, rep, err))) return st;
+    if ((opt->checkpoint || opt->resume) && !can_checkpoint(ops))
         return cf_fail(err, CF_ERR_UNSUPPORTED,
                        "the %s backend cannot %s checkpoints yet; use --device cpu", ops->name,
                        opt->resume ? "resume from" : "write");

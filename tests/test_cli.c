@@ -869,9 +869,10 @@ Test(cli, every_help_lists_every_flag) {
         {"gen", {"--users", "--items", "--ratings", "--rank", "--noise", "--seed", "--zipf", "--round", "--no-clip",
                  "--out", NULL}},
         {"export", {"--npy", NULL}},
-        {"demo", {"--threads", "--device", "--keep", NULL}},
+        {"demo", {"--threads", "--device", "--gpu-id", "--gpu-mem-limit", "--seed", "--keep", NULL}},
         {"verify", {"--test", "--test-ratio", "--algo", "--factors", "--iters", "--lambda", "--reg", "--no-bias",
-                    "--schedule", "--candidate", "--rtol", "--max-rtol", "--rmse-rtol", "--json", NULL}},
+                    "--schedule", "--candidate", "--rtol", "--max-rtol", "--rmse-rtol", "--json", "--device",
+                    "--gpu-id", "--gpu-mem-limit", NULL}},
         {"cv", {"--grid", "--folds", "--algo", "--iters", "--reg", "--seed", "--model", "--svg", NULL}},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
@@ -899,6 +900,47 @@ Test(cli, every_help_lists_every_flag) {
     run_result r = cli("--help", NULL);
     cr_assert_eq(r.code, 0);
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) cr_assert(strstr(r.out, cases[c].cmd), "%s", r.out);
+    run_free(&r);
+}
+
+/* The "output" section of train, cv and verify comes from one table (config_opts.c):
+ * each command's section, line for line, in its order (cv's own --svg after --model). */
+Test(cli, output_sections_of_the_training_commands) {
+    static const struct {
+        const char *cmd, *section;
+    } cases[] = {
+        {"train", "output:\n"
+                  "  --model OUT                 save the trained model here (.cfm, written atomically)\n"
+                  "  --json                      print one JSON object to stdout instead of the summary\n"
+                  "  --quiet                     print nothing to stderr but errors\n"
+                  "  -h, --help"},
+        {"cv", "output:\n"
+               "  --model OUT                 save the refit of the best cell on all the data here (.cfm)\n"
+               "  --svg FILE                  write a heatmap of the mean validation RMSE (written atomically)\n"
+               "  --json                      print one JSON object to stdout instead of the table\n"
+               "  --quiet                     print nothing to stderr but errors\n"
+               "  -h, --help"},
+        {"verify", "output:\n"
+                   "  --json                      print one JSON object to stdout instead of the table\n"
+                   "  --quiet                     print nothing to stderr but errors\n"
+                   "  -h, --help"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        run_result r = cli(cases[c].cmd, "--help", NULL);
+        cr_assert_eq(r.code, 0);
+        const char *sec = strstr(r.out, "\noutput:\n");
+        cr_assert_not_null(sec, "%s --help has no output section:\n%s", cases[c].cmd, r.out);
+        cr_assert_eq(strncmp(sec + 1, cases[c].section, strlen(cases[c].section)), 0,
+                     "%s --help, output section:\n%.400s\nwanted:\n%s", cases[c].cmd, sec + 1, cases[c].section);
+        run_free(&r);
+    }
+    /* and the flags do what they say: --quiet silences stderr, --json prints one object */
+    gen_data();
+    run_result r = cli("verify", "data.tsv", "--candidate", "cpu", "--iters", "1", "--factors", "2", "--quiet",
+                       "--json", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_str_eq(r.err, "");
+    assert_one_json_object(r.out);
     run_free(&r);
 }
 

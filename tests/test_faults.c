@@ -15,6 +15,7 @@
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 
+#include "atomic_file.h"
 #include "common.h"
 #include "cufactor.h"
 #include "factors.h"
@@ -386,9 +387,10 @@ static int same_factors(const cf_model *a, const cf_model *b) {
 }
 
 /* A child saves models A and B in turn to one path; it is SIGKILLed after 0.5 to 300 ms.
- * Each time the path must load, and hold A or B exactly. What the kill leaves: the
- * temporary file of the interrupted save (counted and logged); the next save does not
- * remove other saves' temporaries (they may belong to a live writer). */
+ * Each time the path must load, and hold A or B exactly. What the kill leaves: with
+ * O_TMPFILE nothing, unless the kill fell in the microseconds between the link of the
+ * finished file and its rename (counted and logged); the next save does not remove
+ * other saves' temporaries (they may belong to a live writer). */
 Test(faults, kill_during_save_leaves_old_or_new_model, .timeout = 300) {
     cf_model *A = big_model(1), *B = big_model(2);
     char *path = at("m.cfm");
@@ -429,6 +431,167 @@ Test(faults, kill_during_save_leaves_old_or_new_model, .timeout = 300) {
     free(path);
 }
 
+/* Entries of d whose name starts with `prefix`. */
+static int entries_starting(const char *d, const char *prefix) {
+    DIR *dp = opendir(d);
+    cr_assert_not_null(dp, "%s", d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(dp));)
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) n++;
+    closedir(dp);
+    return n;
+}
+
+/* The child's cf_afile_after_flush: reports 'U' (unnamed O_TMPFILE) or 'N' (named
+ * temporary) on the pipe once the first 4 MiB are in the file, then waits to be killed. */
+static int hook_fd = -1;
+static void report_and_wait(const cf_afile *f) {
+    char c = f->anon ? 'U' : 'N';
+    if (write(hook_fd, &c, 1) != 1) _exit(3);
+    for (;;) pause();
+}
+
+/* Saves `m` to path in a child stopped after its first 4 MiB and SIGKILLs it there;
+ * returns what the child reported ('U' or 'N'). */
+static char kill_save_mid_write(const cf_model *m, const char *path, int use_tmpfile) {
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        close(p[0]);
+        hook_fd = p[1];
+        cf_afile_use_tmpfile(use_tmpfile);
+        cf_afile_after_flush = report_and_wait;
+        cf_model_save(m, path, NULL);
+        _exit(2); /* the save finished without a flush: the model is too small for this test */
+    }
+    close(p[1]);
+    char c = 0;
+    ssize_t got = read(p[0], &c, 1);
+    close(p[0]);
+    cr_assert_eq(kill(pid, SIGKILL), 0);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert_eq(got, 1, "the child never reached a flush (status 0x%x)", status);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the child ended otherwise: 0x%x", status);
+    return c;
+}
+
+/* 1 when the filesystem of d accepts O_TMPFILE. */
+static int tmpfile_supported(const char *d) {
+    int fd = open(d, O_TMPFILE | O_WRONLY, 0600);
+    if (fd < 0) return 0;
+    close(fd);
+    return 1;
+}
+
+/* A save killed after it wrote 4 of its 7 MB: the old model loads unchanged and, the data
+ * living in an unnamed O_TMPFILE inode, no m.cfm.tmp.* is left in the directory. */
+Test(faults, save_killed_mid_write_leaves_no_temporary) {
+    if (!tmpfile_supported(dir)) cr_skip_test("O_TMPFILE is refused in %s", dir);
+    cf_model *A = big_model(1), *B = big_model(2);
+    char *path = at("m.cfm");
+    cf_error err;
+    cr_assert_eq(cf_model_save(A, path, &err), CF_OK, "%s", err.msg);
+    for (int k = 0; k < 3; k++) {
+        cr_assert_eq(kill_save_mid_write(B, path, 1), 'U', "the save did not write to an unnamed file");
+        cr_assert_eq(entries_starting(dir, "m.cfm.tmp."), 0, "kill %d left a temporary", k + 1);
+        cr_assert_eq(entries_in(dir), 1, "only m.cfm");
+    }
+    cf_model *m = NULL;
+    cr_assert_eq(cf_model_load(path, &m, &err), CF_OK, "%s", err.msg);
+    cr_assert(same_factors(m, A), "the old model changed");
+    cf_model_destroy(&m);
+    /* an unkilled save still replaces it, leaving nothing else */
+    cr_assert_eq(cf_model_save(B, path, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_model_load(path, &m, &err), CF_OK, "%s", err.msg);
+    cr_assert(same_factors(m, B));
+    cr_assert_eq(entries_in(dir), 1);
+    cf_model_destroy(&m);
+    cf_model_destroy(&A);
+    cf_model_destroy(&B);
+    free(path);
+}
+
+/* The mkstemp fallback (where O_TMPFILE is refused; forced here by the hook): a save
+ * writes "m.cfm.tmp.XXXXXX" by name, so a kill mid-write leaves exactly that one file
+ * and the old model; a finished save replaces the model and leaves no temporary of its
+ * own, keeping the permission bits of the file it replaces. */
+Test(faults, mkstemp_fallback_saves_atomically) {
+    cf_model *A = big_model(1), *B = big_model(2);
+    char *path = at("m.cfm");
+    cf_error err;
+    cr_assert_eq(cf_model_save(A, path, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(chmod(path, 0640), 0);
+    cr_assert_eq(kill_save_mid_write(B, path, 0), 'N', "the fallback wrote to an unnamed file");
+    cr_assert_eq(entries_starting(dir, "m.cfm.tmp."), 1, "a named temporary is what the fallback leaves");
+    cf_model *m = NULL;
+    cr_assert_eq(cf_model_load(path, &m, &err), CF_OK, "%s", err.msg);
+    cr_assert(same_factors(m, A));
+    cf_model_destroy(&m);
+    int was = cf_afile_use_tmpfile(0);
+    cr_assert_eq(was, 1, "O_TMPFILE is the default");
+    cr_assert_eq(cf_model_save(B, path, &err), CF_OK, "%s", err.msg);
+    cf_afile_use_tmpfile(1);
+    cr_assert_eq(cf_model_load(path, &m, &err), CF_OK, "%s", err.msg);
+    cr_assert(same_factors(m, B));
+    cf_model_destroy(&m);
+    cr_assert_eq(entries_starting(dir, "m.cfm.tmp."), 1, "only the killed save's temporary");
+    struct stat sb;
+    cr_assert_eq(stat(path, &sb), 0);
+    cr_assert_eq(sb.st_mode & 07777, 0640u);
+    cf_model_destroy(&A);
+    cf_model_destroy(&B);
+    free(path);
+}
+
+/* cf_output, the CLI's text writer, on both paths: what was written appears at commit
+ * with the bits of the replaced file (0644 for a new one); abort keeps the old file;
+ * neither leaves a temporary. */
+Test(faults, text_output_commit_and_abort) {
+    for (int use = 0; use < 2; use++) {
+        cf_afile_use_tmpfile(use);
+        char *path = at(use ? "a.txt" : "b.txt");
+        cf_output *o = NULL;
+        FILE *f = NULL;
+        cf_error err;
+        cr_assert_eq(cf_output_open(path, &o, &f, &err), CF_OK, "%s", err.msg);
+        for (int k = 0; k < 100000; k++) fprintf(f, "line %d\n", k); /* 1.1 MB: several stdio buffers */
+        cr_assert_eq(cf_output_commit(&o, &err), CF_OK, "%s", err.msg);
+        cr_assert_null(o);
+        size_t n = 0;
+        char *text = cf_test_read(path, &n);
+        cr_assert_eq(n, 1088890u, "%zu bytes", n);
+        cr_assert_eq(strncmp(text, "line 0\nline 1\n", 14), 0);
+        cr_assert_eq(strcmp(text + n - 11, "line 99999\n"), 0, "%s", text + n - 11);
+        free(text);
+        struct stat sb;
+        cr_assert_eq(stat(path, &sb), 0);
+        cr_assert_eq(sb.st_mode & 07777, 0644u);
+        cr_assert_eq(cf_output_open(path, &o, &f, &err), CF_OK, "%s", err.msg);
+        fputs("half", f);
+        cf_output_abort(&o);
+        cr_assert_null(o);
+        text = cf_test_read(path, &n);
+        cr_assert_eq(n, 1088890u, "abort changed the file");
+        free(text);
+        cr_assert_eq(temps_in(dir), 0, "use_tmpfile %d", use);
+        free(path);
+    }
+    cf_afile_use_tmpfile(1);
+    /* an unwritable destination: the error names it and the reason */
+    cf_output *o = NULL;
+    FILE *f = NULL;
+    cf_error err;
+    char *bad = at("nodir/x.txt");
+    cr_assert_eq(cf_output_open(bad, &o, &f, &err), CF_ERR_IO);
+    cr_assert(strstr(err.msg, "nodir/x.txt") && strstr(err.msg, strerror(ENOENT)), "%s", err.msg);
+    cr_assert_null(o);
+    free(bad);
+}
+
 /* ------------------------------------------------------------------ --gpu-mem-limit */
 
 Test(faults, gpu_mem_limit_option_reads_byte_counts) {
@@ -458,6 +621,41 @@ Test(faults, gpu_mem_limit_option_reads_byte_counts) {
         if (cases[k].msg)
             cr_assert(strstr(r.err, "--gpu-mem-limit: ") && strstr(r.err, cases[k].msg), "%s: %s", cases[k].v,
                       r.err);
+        run_free(&r);
+    }
+}
+
+/* verify and demo take --gpu-mem-limit from the same table as train: the same byte
+ * counts, the same bound and messages. Accepted values: verify runs its CPU self-check
+ * (exit 0); demo, not to run the whole demo, is stopped by a bad --threads after the
+ * limit parsed (exit 2 naming threads, not the limit). */
+Test(faults, gpu_mem_limit_in_verify_and_demo) {
+    make_data_and_model();
+    static const struct {
+        const char *v, *msg; /* msg NULL: accepted */
+    } cases[] = {
+        {"1000", "'1000' is 1000 bytes: must be 0 (no limit) or at least 1048576"},
+        {"1023K", "'1023K' is 1047552 bytes"},
+        {"2X", "'2X' is not a byte count"},
+        {"16777216T", "'16777216T' is not a byte count"},
+        {"1M", NULL},
+        {"1024KiB", NULL},
+        {"2G", NULL},
+        {"0", NULL},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        const char *v = cases[k].v, *msg = cases[k].msg;
+        run_result r = cli(0, NULL, "verify", "r.tsv", "--candidate", "cpu", "--factors", "2", "--iters", "1",
+                           "--quiet", "--gpu-mem-limit", v, NULL);
+        cr_assert_eq(r.code, msg ? 2 : 0, "verify %s: exit %d: %s", v, r.code, r.err);
+        if (msg) cr_assert(strstr(r.err, "--gpu-mem-limit: ") && strstr(r.err, msg), "verify %s: %s", v, r.err);
+        run_free(&r);
+        r = cli(0, NULL, "demo", "--gpu-mem-limit", v, "--threads", "-1", NULL);
+        cr_assert_eq(r.code, 2, "demo %s: exit %d: %s", v, r.code, r.err);
+        if (msg)
+            cr_assert(strstr(r.err, "--gpu-mem-limit: ") && strstr(r.err, msg), "demo %s: %s", v, r.err);
+        else
+            cr_assert(strstr(r.err, "threads: -1") && !strstr(r.err, "gpu-mem-limit"), "demo %s: %s", v, r.err);
         run_free(&r);
     }
 }

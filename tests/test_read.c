@@ -7,12 +7,15 @@
  * the right line and the reason. Numbers are checked against the C library's strtof.
  */
 #include <criterion/criterion.h>
+#include <criterion/logging.h>
 
 #include "common.h"
 #include "cufactor.h"
 #include "dataset.h"
 #include "helpers.h"
+#include "factors.h"
 #include "idmap.h"
+#include "model.h"
 #include "read_num.h"
 
 #include <errno.h>
@@ -22,6 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char *dir;
@@ -1014,4 +1018,200 @@ Test(read, number_parser_rejects) {
     cr_assert_eq(cf_parse_float("3.5\t1260759144", 3, &v), CF_NUM_OK);
     cr_assert_eq(v, 3.5f);
     cr_assert_eq(parse_ok("1e-99999"), 0.0f);
+}
+
+/* ------------------------------------------------------------------ huge and long IDs */
+
+/* "<user>\t7\t4\n" with a user ID of `n` bytes 'a'..'z' repeating; returns the text. */
+static char *line_with_id(size_t n, int item_side) {
+    char *t = malloc(n + 16);
+    cr_assert_not_null(t);
+    size_t o = 0;
+    if (item_side) memcpy(t, "7\t", 2), o = 2;
+    for (size_t k = 0; k < n; k++) t[o++] = (char)('a' + k % 26);
+    memcpy(t + o, item_side ? "\t4\n" : "\t7\t4\n", item_side ? 4 : 6);
+    return t;
+}
+
+/* The default max_line is 65536 bytes. A line of exactly that many (the user ID takes
+ * 65532 of them) is read, the ID whole; an ID of exactly the limit, or one byte more,
+ * makes the line too long: the error names the file, the line and the field. */
+Test(read, id_of_the_line_limit_and_one_over) {
+    cf_read_options opt;
+    cf_read_options_default(&opt);
+    cr_assert_eq(opt.max_line, 65536u);
+    char *ok = line_with_id(65532, 0); /* 65532 + "\t7\t4" = 65536 bytes before the '\n' */
+    cr_assert_eq(strlen(ok), 65537u);
+    cf_dataset *ds = NULL;
+    cf_read_report rep;
+    cf_error err;
+    cr_assert_eq(read_text("ok.tsv", ok, (size_t)-1, &opt, &ds, &rep, &err), CF_OK, "%s", err.msg);
+    size_t len = 0;
+    const char *name = cf_idmap_name(ds->users, 0, &len);
+    cr_assert_eq(len, 65532u);
+    cr_assert_eq(memcmp(name, ok, len), 0);
+    cf_dataset_destroy(&ds);
+    free(ok);
+
+    /* one byte over in the line (the rating crosses), the ID exactly the limit, one over;
+     * each after a good line, so the error is on line 2; then an item ID, on line 1 */
+    static const struct {
+        size_t id_len;
+        int item_side;
+        const char *want;
+    } cases[] = {
+        {65533, 0, "line longer than max_line (65536 bytes, this one 65537): its longest field is the user ID (65533 "
+                   "bytes)"},
+        {65536, 0, "line longer than max_line (65536 bytes, this one 65540): its longest field is the user ID (65536 "
+                   "bytes)"},
+        {65537, 0, "line longer than max_line (65536 bytes, this one 65541): its longest field is the user ID (65537 "
+                   "bytes)"},
+        {65537, 1, "line longer than max_line (65536 bytes, this one 65541): its longest field is the item ID (65537 "
+                   "bytes)"},
+    };
+    for (int k = 0; k < 4; k++) {
+        char *bad = line_with_id(cases[k].id_len, cases[k].item_side);
+        size_t n = strlen(bad);
+        char *text = malloc(n + 16);
+        memcpy(text, "u\t7\t4\n", 6);
+        memcpy(text + 6, bad, n + 1);
+        char name2[32];
+        snprintf(name2, sizeof name2, "long%d.tsv", k);
+        expect_parse_error(name2, cases[k].item_side ? bad : text, &opt, cases[k].item_side ? 1 : 2, cases[k].want);
+        free(text), free(bad);
+    }
+
+    /* with max_line raised, cf_idmap's own limit of 65535 bytes per ID speaks */
+    opt.max_line = 1 << 20;
+    char *max_id = line_with_id(65535, 0);
+    cr_assert_eq(read_text("max.tsv", max_id, (size_t)-1, &opt, &ds, &rep, &err), CF_OK, "%s", err.msg);
+    cf_idmap_name(ds->users, 0, &len);
+    cr_assert_eq(len, 65535u);
+    cf_dataset_destroy(&ds);
+    free(max_id);
+    char *over = line_with_id(65536, 0);
+    expect_parse_error("over.tsv", over, &opt, 1, "user ID longer than 65535 bytes (65536)");
+    free(over);
+    over = line_with_id(65536, 1);
+    expect_parse_error("over_item.tsv", over, &opt, 1, "item ID longer than 65535 bytes (65536)");
+    free(over);
+}
+
+/* Numeric IDs at and past the 64-bit limits are opaque tokens in every delimited format:
+ * each maps to its own index, spelled byte for byte as in the file (no number is parsed,
+ * so nothing overflows or wraps: "18446744073709551616" is not "0", "0018..." is not
+ * "18..."). */
+static const char *const huge_ids[] = {
+    "9223372036854775807",  "9223372036854775808",  "18446744073709551615", "18446744073709551616",
+    "-9223372036854775808", "-9223372036854775809", "99999999999999999999999999999999999999999",
+    "018446744073709551616", "1e19",                "0",
+};
+#define N_HUGE (sizeof huge_ids / sizeof *huge_ids)
+
+Test(read, huge_numeric_ids_are_opaque_tokens) {
+    static const struct {
+        const char *name, *sep, *header;
+    } fmts[] = {
+        {"ratings.dat", "::", ""},                          /* MovieLens 1M */
+        {"u.data", "\t", ""},                               /* MovieLens 100K */
+        {"ratings.csv", ",", "userId,movieId,rating,timestamp\n"}, /* MovieLens 20M, CSV */
+        {"libmf.txt", " ", ""},                             /* LIBMF */
+    };
+    for (size_t f = 0; f < sizeof fmts / sizeof *fmts; f++) {
+        char text[4096];
+        size_t o = (size_t)snprintf(text, sizeof text, "%s", fmts[f].header);
+        /* user huge_ids[k] rates item huge_ids[N-1-k] with k % 5 + 1 stars */
+        for (size_t k = 0; k < N_HUGE; k++)
+            o += (size_t)snprintf(text + o, sizeof text - o, "%s%s%s%s%zu%s\n", huge_ids[k], fmts[f].sep,
+                                  huge_ids[N_HUGE - 1 - k], fmts[f].sep, k % 5 + 1,
+                                  fmts[f].header[0] ? ",978300760" : "");
+        cf_dataset *ds = NULL;
+        cf_read_report rep;
+        cf_error err;
+        cr_assert_eq(read_text(fmts[f].name, text, o, NULL, &ds, &rep, &err), CF_OK, "%s: %s", fmts[f].name, err.msg);
+        cr_assert_str_eq(rep.delimiter, fmts[f].sep, "%s", fmts[f].name);
+        cr_assert_eq(cf_idmap_size(ds->users), (int64_t)N_HUGE, "%s", fmts[f].name);
+        cr_assert_eq(cf_idmap_size(ds->items), (int64_t)N_HUGE, "%s", fmts[f].name);
+        trip want[N_HUGE];
+        for (size_t k = 0; k < N_HUGE; k++) {
+            want[k] = (trip){huge_ids[k], huge_ids[N_HUGE - 1 - k], (float)(k % 5 + 1)};
+            int64_t u = cf_idmap_find(ds->users, huge_ids[k], strlen(huge_ids[k]));
+            cr_assert_eq(u, (int64_t)k, "%s: user %s has index %lld", fmts[f].name, huge_ids[k], (long long)u);
+        }
+        expect_triplets(ds, 0, want, (int64_t)N_HUGE);
+        cf_dataset_destroy(&ds);
+    }
+}
+
+/* Matrix Market IDs are indices, checked against the size line: past 2^63 or 2^64 they
+ * are an error naming the file, the line and the index (never a wrap to a small one). */
+Test(read, mm_huge_indices_are_errors) {
+    expect_parse_error("h1.mtx", BANNER "2 2 1\n18446744073709551617 1 1\n", NULL, 3,
+                       "row index '18446744073709551617' outside 1..2");
+    expect_parse_error("h2.mtx", BANNER "2 2 1\n1 9223372036854775809 1\n", NULL, 3,
+                       "column index '9223372036854775809' outside 1..2");
+    expect_parse_error("h3.mtx", BANNER "2 2 1\n1 18446744073709551616 1\n", NULL, 3,
+                       "column index '18446744073709551616' outside 1..2");
+}
+
+/* A million distinct IDs (20-digit numbers near 2^64, and "u<k>") survive a model save
+ * and load: same count, every index spelled the same and found again. */
+Test(read, million_ids_round_trip_through_the_model_file, .timeout = 60) {
+    const int64_t nu = 1000000, ni = 1000;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cf_idmap *users = cf_idmap_create(), *items = cf_idmap_create();
+    cr_assert(users && items);
+    char tok[32];
+    uint32_t idx;
+    int added;
+    for (int64_t u = 0; u < nu; u++) {
+        int len = u % 2 ? snprintf(tok, sizeof tok, "%llu", 18446744073709551615ULL - (unsigned long long)u * 7919)
+                        : snprintf(tok, sizeof tok, "u%lld", (long long)u);
+        cr_assert_eq(cf_idmap_intern(users, tok, (size_t)len, &idx, &added), 0);
+        cr_assert(added && idx == (uint32_t)u, "%s", tok);
+    }
+    for (int64_t i = 0; i < ni; i++) {
+        int len = snprintf(tok, sizeof tok, "%llu", 9223372036854775808ULL + (unsigned long long)i);
+        cr_assert_eq(cf_idmap_intern(items, tok, (size_t)len, &idx, &added), 0);
+    }
+    cf_factors f;
+    cf_error err;
+    cr_assert_eq(cf_factors_alloc(&f, nu, ni, 2, 1, &err), CF_OK, "%s", err.msg);
+    for (int64_t j = 0; j < nu * 2; j++) f.P[j] = (double)j;
+    for (int64_t j = 0; j < ni * 2; j++) f.Q[j] = -(double)j;
+    cf_config cfg;
+    cf_config_default(&cfg);
+    cfg.factors = 2;
+    cf_model *m = cf_model_wrap(&f, users, items, &cfg);
+    cr_assert_not_null(m);
+    char *path = cf_test_path(dir, "million.cfm");
+    cr_assert_eq(cf_model_save(m, path, &err), CF_OK, "%s", err.msg);
+    cf_model *back = NULL;
+    cr_assert_eq(cf_model_load(path, &back, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_idmap_size(back->users), nu);
+    cr_assert_eq(cf_idmap_size(back->items), ni);
+    for (int64_t u = 0; u < nu; u++) {
+        size_t la, lb;
+        const char *a = cf_idmap_name(m->users, (uint32_t)u, &la), *b = cf_idmap_name(back->users, (uint32_t)u, &lb);
+        cr_assert(la == lb && memcmp(a, b, la) == 0, "user %lld: '%s' came back as '%s'", (long long)u, a, b);
+        cr_assert_eq(cf_idmap_find(back->users, a, la), u, "user %s", a);
+        cr_assert_eq(back->f.P[2 * u + 1], (double)(2 * u + 1));
+    }
+    for (int64_t i = 0; i < ni; i++) {
+        size_t la;
+        const char *a = cf_idmap_name(m->items, (uint32_t)i, &la);
+        cr_assert_eq(cf_idmap_find(back->items, a, la), i, "item %s", a);
+    }
+    /* a prediction by the user's own ID: μ + b_u + b_i + p_u·q_i, by the numbers above */
+    double r;
+    snprintf(tok, sizeof tok, "%llu", 18446744073709551615ULL - 7919); /* user 1 */
+    cr_assert_eq(cf_model_predict(back, tok, "9223372036854775809", &r, &err), CF_OK, "%s", err.msg);
+    cr_assert_float_eq(r, back->f.mu + back->f.bu[1] + back->f.bi[1] + 2.0 * -2.0 + 3.0 * -3.0, 1e-9);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    cr_log_info("a million IDs: build, save, load, check in %.2f s",
+                (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+    cf_model_destroy(&back);
+    cf_model_destroy(&m);
+    free(path);
 }

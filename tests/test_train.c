@@ -12,6 +12,9 @@
 #include "model.h"
 #include "ratings.h"
 #include "train.h"
+#include "helpers.h"
+
+#include <sys/stat.h>
 
 static cf_dataset *planted(uint64_t seed) {
     cf_gen_options g;
@@ -387,4 +390,64 @@ Test(train, nonfinite_term_finder) {
     cr_assert_str_eq(buf, "the test error of user row 2 and item row 2 (r = 4, r^ = 2e+200)");
     cf_factors_free(&f);
     cf_ratings_free(&R);
+}
+
+/* ---- checkpoints need a backend that exports its state; the GPU's does not (the fake
+ * table here has no state_export either): --device auto trains on the CPU with a
+ * notice, without opening the GPU; --device gpu is an error naming the fix. */
+Test(train, auto_with_checkpoints_trains_on_the_cpu_and_gpu_refuses) {
+    cf_dataset *ds = planted(9);
+    cf_config c = cpu_cfg(1);
+    c.iters = 2, c.device = CF_DEVICE_AUTO;
+    cf_gpu_seam seam = {&fake_gpu, 1, ""};
+    char *dir = cf_test_tmpdir();
+    cr_assert_not_null(dir);
+    char *ck = cf_test_path(dir, "run.cfc");
+    cf_train_options opt;
+    cf_train_options_default(&opt);
+    opt.checkpoint = ck, opt.checkpoint_every = 1;
+    cf_model *m = NULL;
+    cf_train_report rep;
+    cf_error err;
+    static const char *notice = "--device auto: checkpointing needs the CPU backend; training on the CPU";
+
+    /* without a checkpoint, auto takes the (fake) GPU: it is opened, fails, falls back */
+    fake_status = CF_ERR_DEVICE, fake_opens = 0;
+    cr_assert_eq(cf_train_with(&seam, ds, &c, NULL, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(fake_opens, 1);
+    cf_model_destroy(&m);
+
+    /* with one, the GPU is never opened */
+    fake_opens = 0;
+    cr_assert_eq(cf_train_with(&seam, ds, &c, &opt, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(fake_opens, 0, "the GPU was opened");
+    cr_assert_str_eq(rep.notice, notice);
+    cr_assert(strncmp(rep.device, "cpu", 3) == 0, "%s", rep.device);
+    cr_assert_eq(rep.iters, 2);
+    cr_assert_eq(rep.checkpoints, 1, "iteration 1 of 2 (the last writes none)");
+    struct stat sb;
+    cr_assert_eq(stat(ck, &sb), 0, "no checkpoint at %s", ck);
+    cf_model_destroy(&m);
+
+    /* resuming under auto: the CPU again, same notice */
+    c.iters = 3;
+    opt.resume = ck;
+    cr_assert_eq(cf_train_with(&seam, ds, &c, &opt, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(fake_opens, 0);
+    cr_assert_str_eq(rep.notice, notice);
+    cr_assert_eq(rep.resumed_from, 1, "the last checkpoint was after iteration 1");
+    cf_model_destroy(&m);
+
+    /* --device gpu: a clear error for writing and for resuming, nothing opened */
+    c.device = CF_DEVICE_GPU;
+    cr_assert_eq(cf_train_with(&seam, ds, &c, &opt, NULL, NULL, &m, &rep, &err), CF_ERR_UNSUPPORTED);
+    cr_assert_str_eq(err.msg, "the gpu backend cannot resume from checkpoints yet; use --device cpu");
+    opt.resume = NULL;
+    cr_assert_eq(cf_train_with(&seam, ds, &c, &opt, NULL, NULL, &m, &rep, &err), CF_ERR_UNSUPPORTED);
+    cr_assert_str_eq(err.msg, "the gpu backend cannot write checkpoints yet; use --device cpu");
+    cr_assert_null(m);
+    cr_assert_eq(fake_opens, 0);
+    cf_test_rmtree(dir);
+    free(ck), free(dir);
+    cf_dataset_destroy(&ds);
 }

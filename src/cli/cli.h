@@ -91,14 +91,13 @@ void json_string(FILE *f, const char *s);  /* a quoted, escaped string, or null 
 void json_number(FILE *f, double x);      /* shortest round-trip form, null if not finite */
 void json_key(FILE *f, int *first, const char *key); /* ',' as needed, "key": */
 
-/* An output file that appears only when complete: text is written to a temporary
- * file in the target's directory and renamed over the target on commit. With
- * path == NULL the output goes to stdout, buffered in an anonymous temporary file
- * until commit, so that a failure never leaves half an output either way. */
+/* An output file that appears only when complete: cf_output (cufactor.h) writes it to
+ * an unnamed temporary in the target's directory and renames it over the target on
+ * commit. With path == NULL the output goes to stdout, buffered in an anonymous
+ * temporary file until commit, so that a failure never leaves half an output either way. */
 typedef struct cli_out {
     FILE *f;            /* write here */
-    char *path;         /* target (NULL: stdout) */
-    char *tmp;          /* temporary path (NULL for stdout) */
+    cf_output *file;    /* the target's writer (NULL: stdout) */
 } cli_out;
 
 int cli_out_open(cli_out *o, const char *path, cf_error *err); /* 0 ok, -1 (err filled) */

@@ -176,12 +176,12 @@ int cmd_cv(int argc, char **argv) {
     cf_cv_options_default(&cvo);
     cvo.seed = cfg.seed;
 
-    const char *model_path = NULL, *svg_path = NULL, *grid_help = NULL;
-    int json = 0, quiet = 0;
+    const char *svg_path = NULL, *grid_help = NULL;
+    cli_output_opts oo = {NULL, 0, 0};
     cli_config_opts co;
     cli_config_opts_init(&co, &cfg, &ropt);
 
-    cli_opt opts[CLI_CONFIG_MAX_OPTS + 8];
+    cli_opt opts[CLI_CONFIG_MAX_OPTS + 12];
     int n = 0;
     opts[n++] = (cli_opt){.kind = CLI_SECTION, .name = "grid"};
     opts[n++] = (cli_opt){.name = "grid", .kind = CLI_STR, .dest = &grid_help, .metavar = "AXIS=V,...",
@@ -191,19 +191,10 @@ int cmd_cv(int argc, char **argv) {
     opts[n++] = (cli_opt){.kind = CLI_SECTION, .name = "data"};
     n += cli_config_read_opts(&co, opts + n);
     n += cli_config_train_opts(&co, opts + n, 0, "model (every cell)");
-    const cli_opt out_opts[] = {
-        {.kind = CLI_SECTION, .name = "output"},
-        {.name = "model", .kind = CLI_STR, .dest = &model_path, .metavar = "OUT",
-         .help = "save the refit of the best cell on all the data here (.cfm)"},
-        {.name = "svg", .kind = CLI_STR, .dest = &svg_path, .metavar = "FILE",
-         .help = "write a heatmap of the mean validation RMSE (written atomically)"},
-        {.name = "json", .kind = CLI_FLAG, .dest = &json, .flag_value = 1,
-         .help = "print one JSON object to stdout instead of the table"},
-        {.name = "quiet", .kind = CLI_FLAG, .dest = &quiet, .flag_value = 1,
-         .help = "print nothing to stderr but errors"},
-    };
-    memcpy(opts + n, out_opts, sizeof out_opts);
-    n += (int)(sizeof out_opts / sizeof *out_opts);
+    const cli_opt svg_opt = {.name = "svg", .kind = CLI_STR, .dest = &svg_path, .metavar = "FILE",
+                             .help = "write a heatmap of the mean validation RMSE (written atomically)"};
+    n += cli_output_opts_add(&oo, opts + n, "save the refit of the best cell on all the data here (.cfm)", &svg_opt, 1,
+                             "print one JSON object to stdout instead of the table");
     static const char *const positional[] = {"DATA", NULL};
     cli_spec spec = {
         .cmd = "cv",
@@ -275,7 +266,7 @@ int cmd_cv(int argc, char **argv) {
             if (cf_config_validate(&c, &err) != CF_OK) return cli_usage_error(&spec, "%s", err.msg);
         }
     if (cli_check_device(cfg.device) != CLI_EXIT_OK) return CLI_EXIT_ERROR;
-    if (model_path && cli_check_writable(model_path, "--model") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
+    if (oo.model && cli_check_writable(oo.model, "--model") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
     if (svg_path && cli_check_writable(svg_path, "--svg") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
 
     cf_dataset *ds = NULL;
@@ -283,26 +274,26 @@ int cmd_cv(int argc, char **argv) {
     memset(&res, 0, sizeof res);
     cf_read_report rrep;
     if (cf_dataset_read(data, &ropt, &ds, &rrep, &err) != CF_OK) goto fail;
-    if (!quiet) cli_print_read("read", data, &rrep);
-    if (!quiet) {
+    if (!oo.quiet) cli_print_read("read", data, &rrep);
+    if (!oo.quiet) {
         cli_device_notice(cfg.device, stderr, "");
         fprintf(stderr, "cv: %s, %d folds (seed %llu), %d×%d cells, %d iterations, %s λ, bias %s\n",
                 cf_algo_name(cfg.algo), (int)cvo.folds, (unsigned long long)cvo.seed, g.n_lambdas, g.n_factors,
                 (int)cfg.iters, cf_reg_name(cfg.reg), cfg.bias ? "on" : "off");
     }
-    fold_log lg = {.g = &g, .folds = cvo.folds, .quiet = quiet};
+    fold_log lg = {.g = &g, .folds = cvo.folds, .quiet = oo.quiet};
     cvo.on_fold = on_fold, cvo.user = &lg;
     double t0 = cli_now();
     if (cf_cv_run(ds, &cfg, &cvo, &res, &err) != CF_OK) goto fail;
     double secs = cli_now() - t0;
-    if (model_path && cf_model_save(res.model, model_path, &err) != CF_OK) goto fail;
+    if (oo.model && cf_model_save(res.model, oo.model, &err) != CF_OK) goto fail;
     if (svg_path && write_svg(svg_path, &g, &res, &err) != 0) goto fail;
 
     int bk = g.factors[res.best_k];
     double bl = g.lambdas[res.best_l];
     double bmean = res.mean[res.best_l * g.n_factors + res.best_k];
     double bstd = res.std[res.best_l * g.n_factors + res.best_k];
-    if (json) {
+    if (oo.json) {
         int first = 1;
         FILE *o = stdout;
         fputc('{', o);
@@ -345,7 +336,7 @@ int cmd_cv(int argc, char **argv) {
         json_key(o, &first, "border"), fputs(res.border ? "true" : "false", o);
         json_key(o, &first, "refit_train_rmse"), json_number(o, res.refit_report.train_rmse);
         json_key(o, &first, "seconds"), json_number(o, secs);
-        json_key(o, &first, "model"), json_string(o, model_path);
+        json_key(o, &first, "model"), json_string(o, oo.model);
         json_key(o, &first, "svg"), json_string(o, svg_path);
         fputs("}\n", o);
     } else {
@@ -367,7 +358,7 @@ int cmd_cv(int argc, char **argv) {
         printf("refit       K=%d lambda=%g on all %lld ratings: train RMSE %.6f\n", bk, bl,
                (long long)res.refit_report.n_train, res.refit_report.train_rmse);
         printf("seconds     %.3f\n", secs);
-        printf("model       %s\n", model_path ? model_path : "not saved (use --model OUT)");
+        printf("model       %s\n", oo.model ? oo.model : "not saved (use --model OUT)");
         if (svg_path) printf("heatmap     %s\n", svg_path);
     }
     fflush(stdout);

@@ -17,6 +17,7 @@
  */
 #include "args.h"
 #include "cli.h"
+#include "config_opts.h"
 
 #include <errno.h>
 #include <math.h>
@@ -87,17 +88,19 @@ int cmd_demo(int argc, char **argv) {
     cf_config cfg;
     cf_config_default(&cfg);
     const char *keep = NULL;
-    int device = (int)cfg.device;
-    cli_opt opts[] = {
-        {.name = "threads", .kind = CLI_I32, .dest = &cfg.threads, .metavar = "T",
-         .help = "CPU threads (0 = all cores)"},
-        {.name = "device", .kind = CLI_CHOICE, .dest = &device, .choices = cli_device_names(),
-         .help = "auto: the GPU when usable, else the CPU with a notice"},
-        {.name = "seed", .kind = CLI_U64, .dest = &cfg.seed, .metavar = "S",
-         .help = "seed of the data, the split and the initialization"},
-        {.name = "keep", .kind = CLI_STR, .dest = &keep, .metavar = "DIR",
-         .help = "work in DIR (created if missing) and keep ratings.tsv, train.tsv, model.cfm there"},
-    };
+    cf_read_options ropt;
+    cf_read_options_default(&ropt);
+    cli_config_opts co;
+    cli_config_opts_init(&co, &cfg, &ropt);
+    cli_opt opts[16];
+    int n = 0;
+    opts[n++] = (cli_opt){.name = "threads", .kind = CLI_I32, .dest = &cfg.threads, .metavar = "T",
+                          .help = "CPU threads (0 = all cores)"};
+    n += cli_config_device_opts(&co, opts + n);
+    opts[n++] = (cli_opt){.name = "seed", .kind = CLI_U64, .dest = &cfg.seed, .metavar = "S",
+                          .help = "seed of the data, the split and the initialization"};
+    opts[n++] = (cli_opt){.name = "keep", .kind = CLI_STR, .dest = &keep, .metavar = "DIR",
+                          .help = "work in DIR (created if missing) and keep ratings.tsv, train.tsv, model.cfm there"};
     cli_spec spec = {
         .cmd = "demo",
         .args = "[options]",
@@ -106,11 +109,11 @@ int cmd_demo(int argc, char **argv) {
                    "back, train ALS with the defaults on a random 90/10 split, compare the test RMSE with\n"
                    "σ and with predicting the training mean, and recommend 5 items to two users.",
         .opts = opts,
-        .n_opts = (int)(sizeof opts / sizeof *opts),
+        .n_opts = n,
     };
     int rc = cli_parse(&spec, argc, argv, NULL);
     if (rc >= 0) return rc;
-    cfg.device = (cf_device)device;
+    cli_config_opts_apply(&co);
     cf_error err = {0};
     if (cf_config_validate(&cfg, &err) != CF_OK) return cli_usage_error(&spec, "%s", err.msg);
     if (cli_check_device(cfg.device) != CLI_EXIT_OK) return CLI_EXIT_ERROR;
@@ -156,8 +159,6 @@ int cmd_demo(int argc, char **argv) {
     printf("   wrote %s\n", all_path);
 
     /* 2. read back, split, write the training part for the baseline */
-    cf_read_options ropt;
-    cf_read_options_default(&ropt);
     cf_read_report rrep;
     if (cf_dataset_read(all_path, &ropt, &ds, &rrep, &err) != CF_OK ||
         cf_dataset_split(ds, 0.1, cfg.seed, &err) != CF_OK || cf_dataset_write(ds, train_path, &err) != CF_OK) {

@@ -18,17 +18,32 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The progress printer, preceded once by the library's device notice (set before the
+ * first iteration: auto fell back to the CPU), so that it shows before the iterations. */
+typedef struct train_progress {
+    const cf_train_report *rep;
+    int notice_shown;
+} train_progress;
+
+static int progress_with_notice(const cf_iter_info *info, void *user) {
+    train_progress *p = user;
+    if (!p->notice_shown && p->rep->notice[0]) {
+        fprintf(stderr, "notice: %s\n", p->rep->notice);
+        p->notice_shown = 1;
+    }
+    return cli_progress(info, NULL);
+}
+
 int cmd_train(int argc, char **argv) {
     cf_config cfg;
     cf_config_default(&cfg);
     cf_read_options ropt;
     cf_read_options_default(&ropt);
 
-    const char *model_path = NULL;
     cli_split split = {.test_file = NULL, .test_ratio = 0.1};
     cf_train_options topt;
     cf_train_options_default(&topt);
-    int json = 0, quiet = 0;
+    cli_output_opts oo = {NULL, 0, 0};
     cli_config_opts co;
     cli_config_opts_init(&co, &cfg, &ropt);
 
@@ -39,23 +54,20 @@ int cmd_train(int argc, char **argv) {
     n += cli_config_read_opts(&co, opts + n);
     n += cli_config_train_opts(&co, opts + n, CLI_CFG_ALL, "model");
     const cli_opt out_opts[] = {
-        {.kind = CLI_SECTION, .name = "checkpoints (CPU only; Ctrl-C stops after the current iteration, exit 130)"},
+        {.kind = CLI_SECTION,
+         .name = "checkpoints (CPU only: --device auto then uses the CPU; Ctrl-C stops after the current "
+                 "iteration, exit 130)"},
         {.name = "checkpoint", .kind = CLI_STR, .dest = &topt.checkpoint, .metavar = "FILE",
          .help = "write the training state here (atomically) every N iterations and on Ctrl-C"},
         {.name = "checkpoint-every", .kind = CLI_I32, .dest = &topt.checkpoint_every, .metavar = "N", .lo = 0,
          .hi = 1000000, .help = "iterations between checkpoints (0 = only on Ctrl-C / SIGTERM)"},
         {.name = "resume", .kind = CLI_STR, .dest = &topt.resume, .metavar = "FILE",
          .help = "continue the training saved in FILE (its settings; --iters may change)"},
-        {.kind = CLI_SECTION, .name = "output"},
-        {.name = "model", .kind = CLI_STR, .dest = &model_path, .metavar = "OUT",
-         .help = "save the trained model here (.cfm, written atomically)"},
-        {.name = "json", .kind = CLI_FLAG, .dest = &json, .flag_value = 1,
-         .help = "print one JSON object to stdout instead of the summary"},
-        {.name = "quiet", .kind = CLI_FLAG, .dest = &quiet, .flag_value = 1,
-         .help = "print nothing to stderr but errors"},
     };
     memcpy(opts + n, out_opts, sizeof out_opts);
     n += (int)(sizeof out_opts / sizeof *out_opts);
+    n += cli_output_opts_add(&oo, opts + n, "save the trained model here (.cfm, written atomically)", NULL, 0,
+                             "print one JSON object to stdout instead of the summary");
     static const char *const positional[] = {"DATA", NULL};
     cli_spec spec = {
         .cmd = "train",
@@ -83,7 +95,7 @@ int cmd_train(int argc, char **argv) {
         cli_config_opts_init(&co, &cfg, &ropt);
         if ((rc = cli_parse(&spec, argc, argv, &data)) >= 0) return rc;
         if (!topt.checkpoint) topt.checkpoint = topt.resume; /* keep saving where it came from */
-        if (!quiet)
+        if (!oo.quiet)
             fprintf(stderr, "resume: %s: run %d of %d at iteration %d\n", topt.resume, (int)ck.restart + 1,
                     (int)ck.config.restarts, (int)ck.iter);
     }
@@ -93,18 +105,18 @@ int cmd_train(int argc, char **argv) {
     if (cf_config_validate(&cfg, &err) != CF_OK) return cli_usage_error(&spec, "%s", err.msg);
     if (cli_check_device(cfg.device) != CLI_EXIT_OK) return CLI_EXIT_ERROR;
     /* an unwritable --model fails now, not after the training */
-    if (model_path && cli_check_writable(model_path, "--model") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
+    if (oo.model && cli_check_writable(oo.model, "--model") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
     if (topt.checkpoint && cli_check_writable(topt.checkpoint, "--checkpoint") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
 
     /* ---- data */
     cf_dataset *ds = NULL;
     cf_model *model = NULL;
     cf_dataset_info info;
-    if (cli_read_split(data, &split, &ropt, cfg.seed, quiet, &ds, &info, &err) != CF_OK) goto fail;
+    if (cli_read_split(data, &split, &ropt, cfg.seed, oo.quiet, &ds, &info, &err) != CF_OK) goto fail;
 
     /* ---- device notice, before the iterations (the library repeats it in rep.notice) */
-    int notice_shown = quiet ? 0 : cli_device_notice(cfg.device, stderr, "");
-    if (!quiet)
+    int notice_shown = oo.quiet ? 0 : cli_device_notice(cfg.device, stderr, "");
+    if (!oo.quiet)
         fprintf(stderr, "train: %s, K=%d, %d iterations, lambda=%g (%s), bias %s, seed %llu\n", cf_algo_name(cfg.algo),
                 (int)cfg.factors, (int)cfg.iters, cfg.lambda, cf_reg_name(cfg.reg), cfg.bias ? "on" : "off",
                 (unsigned long long)cfg.seed);
@@ -112,8 +124,10 @@ int cmd_train(int argc, char **argv) {
     /* ---- train, then save */
     cf_train_report rep;
     memset(&rep, 0, sizeof rep);
-    topt.stop = cli_interrupt_install(quiet);
-    cf_status st = cf_train_ex(ds, &cfg, &topt, quiet ? NULL : cli_progress, NULL, &model, &rep, &err);
+    topt.stop = cli_interrupt_install(oo.quiet);
+    train_progress tp = {&rep, notice_shown};
+    cf_status st = cf_train_ex(ds, &cfg, &topt, oo.quiet ? NULL : progress_with_notice, &tp, &model, &rep, &err);
+    notice_shown = tp.notice_shown;
     cli_interrupt_restore();
     if (st == CF_ERR_INTERRUPTED) { /* no --model: the checkpoint is the way to keep the work */
         fprintf(stderr, "cufactor: %s\n", err.msg);
@@ -124,11 +138,11 @@ int cmd_train(int argc, char **argv) {
         return CLI_EXIT_INTERRUPTED;
     }
     if (st != CF_OK) goto fail;
-    if (!quiet && !notice_shown && rep.notice[0]) fprintf(stderr, "notice: %s\n", rep.notice);
-    if (model_path && cf_model_save(model, model_path, &err) != CF_OK) goto fail;
+    if (!oo.quiet && !notice_shown && rep.notice[0]) fprintf(stderr, "notice: %s\n", rep.notice);
+    if (oo.model && cf_model_save(model, oo.model, &err) != CF_OK) goto fail;
 
     /* ---- report */
-    if (json) {
+    if (oo.json) {
         int first = 1;
         FILE *o = stdout;
         fputc('{', o);
@@ -156,7 +170,7 @@ int cmd_train(int argc, char **argv) {
         json_key(o, &first, "n_train"), fprintf(o, "%lld", (long long)rep.n_train);
         json_key(o, &first, "n_test"), fprintf(o, "%lld", (long long)rep.n_test);
         json_key(o, &first, "test_unseen"), fprintf(o, "%lld", (long long)rep.test_unseen);
-        json_key(o, &first, "model"), json_string(o, model_path);
+        json_key(o, &first, "model"), json_string(o, oo.model);
         json_key(o, &first, "checkpoint"), json_string(o, topt.checkpoint);
         json_key(o, &first, "checkpoints_written"), fprintf(o, "%d", (int)rep.checkpoints);
         json_key(o, &first, "resumed_from"), fprintf(o, "%d", (int)rep.resumed_from);
@@ -176,7 +190,7 @@ int cmd_train(int argc, char **argv) {
             printf("test RMSE   - (no test part)\n");
         printf("objective   %.6e\n", rep.objective);
         printf("seconds     %.3f\n", rep.seconds);
-        printf("model       %s\n", model_path ? model_path : "not saved (use --model OUT)");
+        printf("model       %s\n", oo.model ? oo.model : "not saved (use --model OUT)");
         if (topt.checkpoint)
             printf("checkpoint  %s (%d written this run)\n", topt.checkpoint, (int)rep.checkpoints);
     }

@@ -60,7 +60,8 @@ int cmd_verify(int argc, char **argv) {
     cf_verify_options vopt;
     cf_verify_options_default(&vopt);
     static const char *const candidate_names[] = {"auto", "cpu", "gpu", NULL}; /* cf_device order */
-    int candidate = (int)vopt.candidate, json = 0, quiet = 0;
+    int candidate = (int)vopt.candidate;
+    cli_output_opts oo = {NULL, 0, 0};
     cli_split split = {.test_file = NULL, .test_ratio = 0.1};
 
     cli_config_opts co;
@@ -81,14 +82,10 @@ int cmd_verify(int argc, char **argv) {
          .help = "bound on the largest per-row relative factor difference"},
         {.name = "rmse-rtol", .kind = CLI_DOUBLE, .dest = &vopt.rmse_rtol, .metavar = "R", .dlo = 0, .dhi = 1,
          .help = "bound on the relative test RMSE difference"},
-        {.kind = CLI_SECTION, .name = "output"},
-        {.name = "json", .kind = CLI_FLAG, .dest = &json, .flag_value = 1,
-         .help = "print one JSON object to stdout instead of the table"},
-        {.name = "quiet", .kind = CLI_FLAG, .dest = &quiet, .flag_value = 1,
-         .help = "print nothing to stderr but errors"},
     };
     memcpy(opts + n, own, sizeof own);
     n += (int)(sizeof own / sizeof *own);
+    n += cli_output_opts_add(&oo, opts + n, NULL, NULL, 0, "print one JSON object to stdout instead of the table");
     static const char *const positional[] = {"DATA", NULL};
     cli_spec spec = {
         .cmd = "verify",
@@ -121,23 +118,23 @@ int cmd_verify(int argc, char **argv) {
 
     cf_dataset *ds = NULL;
     cf_dataset_info info;
-    if (cli_read_split(data, &split, &ropt, cfg.seed, quiet, &ds, &info, &err) != CF_OK) return cli_fail(&err);
-    if (!quiet)
+    if (cli_read_split(data, &split, &ropt, cfg.seed, oo.quiet, &ds, &info, &err) != CF_OK) return cli_fail(&err);
+    if (!oo.quiet)
         fprintf(stderr, "verify: %s, K=%d, %d iterations, lambda=%g (%s), bias %s; rtol %g, max-rtol %g, "
                         "rmse-rtol %g\n",
                 cf_algo_name(cfg.algo), (int)cfg.factors, (int)cfg.iters, cfg.lambda, cf_reg_name(cfg.reg),
                 cfg.bias ? "on" : "off", vopt.rtol, vopt.max_rtol, vopt.rmse_rtol);
-    verify_print pr = {.f = stdout, .json = json, .first = 1};
-    if (json) fputs("{\"iterations\":[", stdout);
+    verify_print pr = {.f = stdout, .json = oo.json, .first = 1};
+    if (oo.json) fputs("{\"iterations\":[", stdout);
     cf_verify_report rep;
     cf_status st = cf_verify(ds, &cfg, &vopt, print_iter, &pr, &rep, &err);
     cf_dataset_destroy(&ds);
     if (st != CF_OK) {
-        if (json) fputs("]}\n", stdout);
+        if (oo.json) fputs("]}\n", stdout);
         fflush(stdout);
         return cli_fail(&err);
     }
-    if (json) {
+    if (oo.json) {
         int first = 1;
         fputs("],", stdout);
         json_key(stdout, &first, "reference"), json_string(stdout, rep.ref_device);

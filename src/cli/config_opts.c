@@ -1,5 +1,5 @@
 /*
- * config_opts.c — the one table of training options shared by train and cv (see
+ * config_opts.c — the one table of training options shared by train, cv, verify and demo (see
  * config_opts.h). Each entry points into the cf_config / cf_read_options of the caller,
  * so the help shows the library's defaults and the parser writes straight into them.
  */
@@ -34,6 +34,20 @@ int cli_config_read_opts(cli_config_opts *c, cli_opt *out) {
     int n = (int)(sizeof t / sizeof *t);
     memcpy(out, t, sizeof t);
     return n;
+}
+
+int cli_config_device_opts(cli_config_opts *c, cli_opt *out) {
+    cf_config *cfg = c->cfg;
+    const cli_opt t[] = {
+        {.name = "device", .kind = CLI_CHOICE, .dest = &c->device, .choices = cli_device_names(),
+         .help = "auto: the GPU when usable, else the CPU with a notice"},
+        {.name = "gpu-id", .kind = CLI_I32, .dest = &cfg->gpu_id, .metavar = "N", .help = "CUDA device number"},
+        {.name = "gpu-mem-limit", .kind = CLI_BYTES, .dest = &cfg->gpu_mem_limit, .metavar = "BYTES",
+         .lo = (int64_t)CF_GPU_MEM_LIMIT_MIN,
+         .help = "GPU memory to plan with (e.g. 512M, 2G; 0 = all that is free); too little: auto uses the CPU"},
+    };
+    memcpy(out, t, sizeof t);
+    return (int)(sizeof t / sizeof *t);
 }
 
 int cli_config_train_opts(cli_config_opts *c, cli_opt *out, unsigned groups, const char *model_title) {
@@ -79,12 +93,7 @@ int cli_config_train_opts(cli_config_opts *c, cli_opt *out, unsigned groups, con
         .help = "gradient step rule");
     ADD(.name = "inner", .kind = CLI_I32, .dest = &cfg->inner, .metavar = "L", .help = "gradient steps per block (alsgd)");
     ADD(.kind = CLI_SECTION, .name = "execution");
-    ADD(.name = "device", .kind = CLI_CHOICE, .dest = &c->device, .choices = cli_device_names(),
-        .help = "auto: the GPU when usable, else the CPU with a notice");
-    ADD(.name = "gpu-id", .kind = CLI_I32, .dest = &cfg->gpu_id, .metavar = "N", .help = "CUDA device number");
-    ADD(.name = "gpu-mem-limit", .kind = CLI_BYTES, .dest = &cfg->gpu_mem_limit, .metavar = "BYTES",
-        .lo = (int64_t)CF_GPU_MEM_LIMIT_MIN,
-        .help = "GPU memory to plan with (e.g. 512M, 2G; 0 = all that is free); too little: auto uses the CPU");
+    n += cli_config_device_opts(c, out + n);
     ADD(.name = "precision", .kind = CLI_CHOICE, .dest = &c->precision, .choices = cli_precision_names,
         .help = "factor storage during training; fp16 (arithmetic in fp32) for --algo sgd on the GPU only");
     ADD(.name = "threads", .kind = CLI_I32, .dest = &cfg->threads, .metavar = "T", .help = "CPU threads (0 = all cores)");
@@ -101,6 +110,19 @@ void cli_config_opts_apply(const cli_config_opts *c) {
     c->cfg->schedule = (cf_sgd_schedule)c->schedule;
     c->cfg->optimizer = (cf_optimizer)c->optimizer;
     c->cfg->precision = (cf_precision)c->precision;
+}
+
+int cli_output_opts_add(cli_output_opts *o, cli_opt *out, const char *model_help, const cli_opt *own, int n_own,
+                        const char *json_help) {
+    int n = 0;
+    out[n++] = (cli_opt){.kind = CLI_SECTION, .name = "output"};
+    if (model_help)
+        out[n++] = (cli_opt){.name = "model", .kind = CLI_STR, .dest = &o->model, .metavar = "OUT", .help = model_help};
+    for (int k = 0; k < n_own; k++) out[n++] = own[k];
+    out[n++] = (cli_opt){.name = "json", .kind = CLI_FLAG, .dest = &o->json, .flag_value = 1, .help = json_help};
+    out[n++] = (cli_opt){.name = "quiet", .kind = CLI_FLAG, .dest = &o->quiet, .flag_value = 1,
+                         .help = "print nothing to stderr but errors"};
+    return n;
 }
 
 int cli_split_opts(cli_split *s, cli_opt *out) {

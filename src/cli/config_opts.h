@@ -1,6 +1,6 @@
 /*
  * config_opts.h — the options that fill a cf_config and a cf_read_options, written once
- * and shared by every subcommand that trains (train, cv, ...), so that a flag, its
+ * and shared by every subcommand that trains (train, cv, verify, demo), so that a flag, its
  * range, its help line and its default cannot differ between them.
  *
  * Use:
@@ -45,6 +45,23 @@ int cli_config_read_opts(cli_config_opts *c, cli_opt *out);
 /* Appends the sections "<model_title>", "gradient methods" and "execution" with their
  * options (`groups`: CLI_CFG_*); returns how many entries. */
 int cli_config_train_opts(cli_config_opts *c, cli_opt *out, unsigned groups, const char *model_title);
+
+/* Appends --device, --gpu-id and --gpu-mem-limit (no section; cli_config_train_opts
+ * includes them in its "execution" section; demo takes them alone); returns how many. */
+int cli_config_device_opts(cli_config_opts *c, cli_opt *out);
+
+/* The "output" section of the commands that train (train, cv, verify). */
+typedef struct cli_output_opts {
+    const char *model; /* --model OUT (NULL: not given) */
+    int json, quiet;   /* --json, --quiet */
+} cli_output_opts;
+
+/* Appends the section "output": --model OUT with `model_help` (left out when NULL), the
+ * command's own n_own entries `own` (e.g. cv's --svg), --json with `json_help` (what it
+ * prints instead of the human-readable output) and --quiet; returns how many entries
+ * (at most 4 + n_own). o must hold the defaults (NULL, 0, 0). */
+int cli_output_opts_add(cli_output_opts *o, cli_opt *out, const char *model_help, const cli_opt *own, int n_own,
+                        const char *json_help);
 
 /* The held-out part of a training run: a second file, or a seeded random fraction. */
 typedef struct cli_split {

@@ -202,63 +202,25 @@ static void set_err(cf_error *err, cf_status st, const char *fmt, ...) {
 
 int cli_out_open(cli_out *o, const char *path, cf_error *err) {
     memset(o, 0, sizeof *o);
-    if (!path) {
-        o->f = tmpfile();
-        if (!o->f) {
-            set_err(err, CF_ERR_IO, "cannot create a temporary file for the output: %s", strerror(errno));
-            return -1;
-        }
-        return 0;
-    }
-    size_t n = strlen(path);
-    o->path = malloc(n + 1);
-    o->tmp = malloc(n + 32);
-    if (!o->path || !o->tmp) {
-        free(o->path);
-        free(o->tmp);
-        o->path = o->tmp = NULL;
-        set_err(err, CF_ERR_NOMEM, "out of memory for the output path %s", path);
-        return -1;
-    }
-    memcpy(o->path, path, n + 1);
-    /* dir/name -> dir/.name.tmp.XXXXXX: same directory, so rename is atomic */
-    const char *slash = strrchr(path, '/');
-    size_t dir_len = slash ? (size_t)(slash - path + 1) : 0;
-    snprintf(o->tmp, n + 32, "%.*s.%s.tmp.XXXXXX", (int)dir_len, path, path + dir_len);
-    int fd = mkstemp(o->tmp);
-    if (fd < 0) {
-        set_err(err, CF_ERR_IO, "%s: cannot create the output file: %s", path, strerror(errno));
-        free(o->path);
-        free(o->tmp);
-        o->path = o->tmp = NULL;
-        return -1;
-    }
-    mode_t mask = umask(0); /* mkstemp makes 0600; give the file the usual 0666 & ~umask */
-    umask(mask);
-    if (fchmod(fd, 0666 & ~mask) != 0) { /* keep 0600: not worth failing for */ }
-    o->f = fdopen(fd, "w");
+    if (path) return cf_output_open(path, &o->file, &o->f, err) == CF_OK ? 0 : -1;
+    o->f = tmpfile();
     if (!o->f) {
-        set_err(err, CF_ERR_IO, "%s: cannot open the output file: %s", path, strerror(errno));
-        close(fd);
-        unlink(o->tmp);
-        free(o->path);
-        free(o->tmp);
-        o->path = o->tmp = NULL;
+        set_err(err, CF_ERR_IO, "cannot create a temporary file for the output: %s", strerror(errno));
         return -1;
     }
     return 0;
 }
 
 void cli_out_abort(cli_out *o) {
-    if (o->f) fclose(o->f);
-    if (o->tmp) unlink(o->tmp);
-    free(o->path);
-    free(o->tmp);
+    if (o->file)
+        cf_output_abort(&o->file);
+    else if (o->f)
+        fclose(o->f);
     memset(o, 0, sizeof *o);
 }
 
 int cli_out_commit(cli_out *o, cf_error *err) {
-    if (!o->path) {
+    if (!o->file) {
         /* stdout: copy the buffered output */
         int ok = fflush(o->f) == 0 && !ferror(o->f) && fseek(o->f, 0, SEEK_SET) == 0;
         char buf[1 << 16];
@@ -270,21 +232,7 @@ int cli_out_commit(cli_out *o, cf_error *err) {
         if (!ok) set_err(err, CF_ERR_IO, "writing the output to stdout failed: %s", strerror(errno));
         return ok ? 0 : -1;
     }
-    int ok = fflush(o->f) == 0 && !ferror(o->f) && fsync(fileno(o->f)) == 0;
-    ok = (fclose(o->f) == 0) && ok;
-    o->f = NULL;
-    if (!ok) {
-        set_err(err, CF_ERR_IO, "%s: write failed: %s", o->path, strerror(errno));
-        cli_out_abort(o);
-        return -1;
-    }
-    if (rename(o->tmp, o->path) != 0) {
-        set_err(err, CF_ERR_IO, "%s: cannot rename the finished output into place: %s", o->path, strerror(errno));
-        cli_out_abort(o);
-        return -1;
-    }
-    free(o->path);
-    free(o->tmp);
+    int rc = cf_output_commit(&o->file, err) == CF_OK ? 0 : -1;
     memset(o, 0, sizeof *o);
-    return 0;
+    return rc;
 }
