@@ -57,8 +57,13 @@ shift || true
 unpack() {
     [ -d "$bin" ] || { echo "gpu_session: $bin missing: run 'bench/gpu_session.sh pack' here and carry build-gpu" >&2; exit 2; }
     # Unpacked outside build-gpu (≈ 60 MB unpacked), which must stay small enough to carry.
+    # (Python's tarfile where the image has no xz binary.)
     if [ -f build-gpu/libs.tar.xz ] && [ ! -d "$libdir" ]; then
-        mkdir -p "$libdir" && tar xJf build-gpu/libs.tar.xz -C "$libdir"
+        mkdir -p "$libdir"
+        tar xJf build-gpu/libs.tar.xz -C "$libdir" 2>/dev/null ||
+            python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
+                build-gpu/libs.tar.xz "$libdir" ||
+            { echo "gpu_session: cannot unpack build-gpu/libs.tar.xz" >&2; rm -rf "$libdir"; exit 2; }
     fi
     mkdir -p "$out" "$logs"
     commit=$(cat build-gpu/COMMIT 2>/dev/null || echo unknown)
@@ -120,8 +125,11 @@ finish() {
     printf '%s: %s, %d s in all (budget %d s), commit %s\n' "$mode" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
         $((SECONDS - t_start)) "$budget" "$commit" >>"$summary"
     cp "$summary" "$logs/summary.txt"
-    tar czf "$out/logs.tar.gz" -C "$work" logs
     cp "$summary" "$out/summary.txt"
+    tar czf "$out/logs.tar.gz" -C "$work" logs 2>/dev/null ||
+        python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1], "w:gz").add(sys.argv[2], "logs")' \
+            "$out/logs.tar.gz" "$logs" ||
+        echo "gpu_session: could not pack the logs" >&2
     echo "== summary ($out: $(find "$out" -type f | wc -l) files)"
     cat "$summary"
     local n
@@ -182,7 +190,8 @@ all)
     header
     rm -f "$out/verify.jsonl"
     san=(compute-sanitizer --target-processes all --error-exitcode 3)
-    step env 10 1 bash -c 'nvidia-smi; compute-sanitizer --version | tail -1; ldd "$1"/* | grep "not found"; "$1"/cufactor --version; true' _ "$bin"
+    step env 10 1 bash -c 'nvidia-smi; uname -r; ldd --version | head -1; nproc; compute-sanitizer --version | tail -1;
+        ldd "$1"/* | grep "not found"; "$1"/cufactor --version; true' _ "$bin"
     step test_gpu_als 70 20 "$bin/test_gpu_als" --verbose --jobs 1
     step test_gpu_sgd 70 20 "$bin/test_gpu_sgd" --verbose --jobs 1
     step verify-gen 15 3 "$bin/cufactor" gen --users 100000 --items 10000 --ratings 5000000 --rank 16 --noise 0.5 \
