@@ -70,7 +70,13 @@ unpack() {
     nvidia-smi -L || true
     # Only the steps see the packed libraries (Debian's builds of libz, libcrypto, ... must
     # not replace the device image's own under its tools: tar, gzip, nvidia-smi).
-    ldpath="$libdir:${LD_LIBRARY_PATH:-}"
+    # The CUDA 13 runtime libraries (cuBLAS, cuSOLVER, cuSPARSE) come from the device's own
+    # toolkit; put its lib64 on the path too in case the image's loader does not know it.
+    cudalib=""
+    for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
+        [ -d "$d" ] && cudalib="$cudalib:$d"
+    done
+    ldpath="$libdir$cudalib:${LD_LIBRARY_PATH:-}"
     case "$mode" in all | all2) ;; *) export LD_LIBRARY_PATH="$ldpath" ;; esac
 }
 
@@ -204,11 +210,12 @@ all)
     rm -f "$work/verify.tsv"
     # Criterion forks a process per test: the sanitizer follows the children.
     step memcheck-als 40 15 bash -c 'for t in gram_K7 half_step_K32 half_step_many_batches_short_segments \
-            evaluate_bias_weighted not_positive_definite_names_row; do echo "== memcheck gpu_als/$t";
+            evaluate_bias_weighted not_positive_definite_names_row half_step_solves_in_chunks; do echo "== memcheck gpu_als/$t";
             "${@:2}" --tool memcheck "$1"/test_gpu_als --filter "gpu_als/$t" --jobs 1 || rc=1; done; exit ${rc:-0}' \
         _ "$bin" "${san[@]}"
     step memcheck-sgd 40 15 bash -c 'for t in gpu_sgd/single_update_K33 gpu_sgd/blocks_vs_cpu_K100 \
-            gpu_sgd/single_update_K100_fp16 gpu_gd/minibatch_equals_cpu; do echo "== memcheck $t";
+            gpu_sgd/single_update_K100_fp16 gpu_gd/minibatch_equals_cpu \
+            gpu_gd/minibatch_K1_nobias_batch97_equals_cpu; do echo "== memcheck $t";
             "${@:2}" --tool memcheck "$1"/test_gpu_sgd --filter "$t" --jobs 1 || rc=1; done; exit ${rc:-0}' \
         _ "$bin" "${san[@]}"
     # racecheck looks at shared memory: the Gram kernel's staging; the SGD kernels use none,

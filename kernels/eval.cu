@@ -107,10 +107,7 @@ __global__ void __launch_bounds__(EVAL_THREADS)
     double s = 0;
     for (int64_t r = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; r < n_rows;
          r += (int64_t)gridDim.x * blockDim.x) {
-        /* Λ_r as cf_reg_lambda(): plain λ, weighted λ·n_r, mean λ·|Ω| */
-        const double lam = reg_mode == 0   ? lambda
-                           : reg_mode == 1 ? lambda * (double)(ptr[r + 1] - ptr[r])
-                                           : lambda * (double)nnz;
+        const double lam = cf_dev_reg_lambda(reg_mode, lambda, ptr[r + 1] - ptr[r], nnz);
         double sq = 0;
         const float *x = F + r * ld;
         for (int c = 0; c < k; c++) sq += (double)x[c] * (double)x[c];

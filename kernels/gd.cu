@@ -103,10 +103,7 @@ __global__ void gd_step_kernel(const int64_t *__restrict__ ptr, int64_t n_rows,
          x += (int64_t)gridDim.x * blockDim.x) {
         const int64_t r = x / w;
         const int c = (int)(x - r * w);
-        /* Λ_r as cf_reg_lambda(): plain λ, weighted λ·n_r, mean λ·|Ω| */
-        const double lam = reg_mode == 0   ? lambda
-                           : reg_mode == 1 ? lambda * (double)(ptr[r + 1] - ptr[r])
-                                           : lambda * (double)nnz;
+        const double lam = cf_dev_reg_lambda(reg_mode, lambda, ptr[r + 1] - ptr[r], nnz);
         float *theta = c < k ? &F[r * ld + c] : &b[r];
         const float g = -2.0f * C[r * ld + c] + (float)(2.0 * scale * lam) * *theta;
         if (!m) {

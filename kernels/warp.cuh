@@ -44,4 +44,11 @@ __device__ __forceinline__ float cf_warp_residual(float r, const float *__restri
     return r - cf_dev_predict(mu, use_bias ? bu[u] : 0.0f, use_bias ? bi[i] : 0.0f, dot, use_bias);
 }
 
+/* Λ_r as cf_reg_lambda() (DESIGN.md §1) for the kernels' mode code (gpu_impl.h
+ * cf_gpu_reg_mode): 0 plain λ, 1 weighted λ·n_r, 2 mean λ·|Ω|. */
+__device__ __forceinline__ double cf_dev_reg_lambda(int reg_mode, double lambda, int64_t n_r,
+                                                    int64_t nnz) {
+    return reg_mode == 0 ? lambda : reg_mode == 1 ? lambda * (double)n_r : lambda * (double)nnz;
+}
+
 #endif

@@ -68,8 +68,10 @@ static cf_status batch_rhs(cf_backend *b, const cf_gpu_side *S, const cf_gpu_sid
                                     CUSPARSE_ORDER_ROW));
     size_t need = 0;
     if (!b->spmm_alg_set) {
-        /* CSR_ALG2 suits row-major operands; with A not transposed SpMM gives run-to-run
-         * identical results. Fall back to the default where this cuSPARSE refuses ALG2. */
+        /* CSR_ALG2 suits row-major operands (cuSPARSE's SpMM table). It is not among the
+         * algorithms documented as bit-deterministic (COO_ALG2, CSR_ALG3): the GPU test
+         * reproducible_run_to_run says whether it is in practice. Fall back to the default
+         * where this cuSPARSE refuses ALG2. */
         cusparseStatus_t s = cusparseSpMM_bufferSize(
             b->cusparse, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &one, mA,
             mB, &zero, mC, CUDA_R_32F, CUSPARSE_SPMM_CSR_ALG2, &need);

@@ -24,7 +24,6 @@ cleanup:
     return st;
 }
 
-static int reg_mode(cf_reg r) { return r == CF_REG_PLAIN ? 0 : r == CF_REG_WEIGHTED ? 1 : 2; }
 
 cf_status cf_gpu_evaluate(cf_backend *b, cf_eval_set which, cf_eval *out, cf_error *err) {
     cf_status st = CF_OK;
@@ -43,7 +42,7 @@ cf_status cf_gpu_evaluate(cf_backend *b, cf_eval_set which, cf_eval *out, cf_err
         for (int sd = 0; sd < 2; sd++) {
             const cf_gpu_side *X = &b->side[sd];
             CF_LAUNCH(launch_reg(X->d_ptr, X->n_rows, X->d_F, X->d_b, b->k, b->ld, b->bias,
-                                 b->cfg.lambda, reg_mode(b->cfg.reg), b->nnz, b->d_partial,
+                                 b->cfg.lambda, cf_gpu_reg_mode(b->cfg.reg), b->nnz, b->d_partial,
                                  b->stream));
             if ((st = sum_partials(b, 1, s, err))) goto cleanup;
             out->reg += s[0];

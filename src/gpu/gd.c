@@ -207,7 +207,7 @@ static cf_status step_both(cf_backend *b, cf_gpu_gd *g, double lr, double scale,
         cf_gpu_side *S = &b->side[s];
         CF_LAUNCH(launch_gd_step(S->d_ptr, S->n_rows, C[s], S->d_F, S->d_b, adam ? g->d_m[s] : NULL,
                                  adam ? g->d_v[s] : NULL, b->k, b->ld, b->bias, b->cfg.lambda,
-                                 (int)b->cfg.reg, b->nnz, scale, (float)lr, c1, c2, b->stream));
+                                 cf_gpu_reg_mode(b->cfg.reg), b->nnz, scale, (float)lr, c1, c2, b->stream));
     }
 cleanup:
     return st;

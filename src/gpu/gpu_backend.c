@@ -50,9 +50,12 @@ cf_status cf_gpu_alloc(cf_backend *b, void **p, size_t bytes, const char *what, 
                        what, cudaGetErrorString(e), __FILE__, __LINE__);
     }
     e = cudaMemsetAsync(*p, 0, bytes, b->stream);
-    if (e != cudaSuccess)
+    if (e != cudaSuccess) {
+        (void)cudaFree(*p);
+        *p = NULL;
         return cf_fail(err, CF_ERR_DEVICE, "cudaMemsetAsync(%zu bytes) for %s failed: %s (%s:%d)",
                        bytes, what, cudaGetErrorString(e), __FILE__, __LINE__);
+    }
     b->alloc_bytes += bytes;
     if (b->alloc_bytes > b->alloc_peak) b->alloc_peak = b->alloc_bytes;
     return CF_OK;

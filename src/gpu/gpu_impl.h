@@ -76,6 +76,12 @@ const char *cf_cusolver_status_string(cusolverStatus_t s);
         CF_CHECK_(s_ == CUSPARSE_STATUS_SUCCESS, #call, cusparseGetErrorString(s_)); \
     } while (0)
 
+/* The kernels' regularization-mode code (warp.cuh cf_dev_reg_lambda: 0 plain, 1 weighted
+ * by the row's count, 2 mean), mapped by name so it never depends on cf_reg's enum order. */
+static inline int cf_gpu_reg_mode(cf_reg r) {
+    return r == CF_REG_PLAIN ? 0 : r == CF_REG_WEIGHTED ? 1 : 2;
+}
+
 /* Most systems handed to one cusolverDnSpotrfBatched / cusolverDnSpotrsBatched call; a
  * batch with more is solved in several calls. cuSOLVER documents no such limit: this is
  * a guard, because cuBLAS's batched triangular solve failed with
