@@ -68,10 +68,10 @@ static cf_status batch_rhs(cf_backend *b, const cf_gpu_side *S, const cf_gpu_sid
                                     CUSPARSE_ORDER_ROW));
     size_t need = 0;
     if (!b->spmm_alg_set) {
-        /* CSR_ALG2 suits row-major operands (cuSPARSE's SpMM table). It is not among the
-         * algorithms documented as bit-deterministic (COO_ALG2, CSR_ALG3): the GPU test
-         * reproducible_run_to_run says whether it is in practice. Fall back to the default
-         * where this cuSPARSE refuses ALG2. */
+        /* CSR_ALG2 suits row-major operands (cuSPARSE's SpMM table). cuSPARSE warns of
+         * run-to-run differences for a transposed A only; A is never transposed here, and
+         * the GPU test reproducible_run_to_run checks the whole step. Fall back to the
+         * default where this cuSPARSE refuses ALG2. */
         cusparseStatus_t s = cusparseSpMM_bufferSize(
             b->cusparse, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &one, mA,
             mB, &zero, mC, CUDA_R_32F, CUSPARSE_SPMM_CSR_ALG2, &need);
