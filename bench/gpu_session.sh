@@ -76,6 +76,15 @@ unpack() {
     for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
         [ -d "$d" ] && cudalib="$cudalib:$d"
     done
+    # Last resort, behind the toolkit: the CUDA 13 libraries of the image's Python wheels
+    # (nvidia-cublas, nvidia-cusolver, nvidia-cusparse, ...), in case its toolkit lacks one.
+    if command -v python3 >/dev/null 2>&1; then
+        for sp in $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null); do
+            for d in "$sp"/nvidia/*/lib "$sp"/nvidia/cu13/lib; do
+                [ -d "$d" ] && case ":$cudalib:" in *":$d:"*) ;; *) cudalib="$cudalib:$d" ;; esac
+            done
+        done
+    fi
     ldpath="$libdir$cudalib:${LD_LIBRARY_PATH:-}"
     case "$mode" in all | all2) ;; *) export LD_LIBRARY_PATH="$ldpath" ;; esac
 }
