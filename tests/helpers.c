@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 char *cf_test_tmpdir(void) {
@@ -107,4 +109,27 @@ const char *cf_test_sanitizer_report(const char *text) {
     if (!hit) return NULL;
     while (hit > text && hit[-1] != '\n') hit--;
     return hit;
+}
+
+int cf_test_spawn(const char *dir, const char *const *argv, char **out, char **err) {
+    *out = *err = NULL;
+    char *op = cf_test_path(dir, "stdout.txt"), *ep = cf_test_path(dir, "stderr.txt");
+    int code = -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fo = open(op, O_WRONLY | O_CREAT | O_TRUNC, 0644), fe = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0 || chdir(dir) != 0) _exit(127);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0;
+    if (pid > 0 && waitpid(pid, &status, 0) == pid) {
+        *out = cf_test_read(op, NULL);
+        *err = cf_test_read(ep, NULL);
+        if (*out && *err) code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    free(op);
+    free(ep);
+    return code;
 }

@@ -45,22 +45,11 @@ static run_result cli(const char *first, ...) {
     for (const char *a = first; a; a = va_arg(ap, const char *)) argv[n++] = a;
     va_end(ap);
     argv[n] = NULL;
-    char *op = cf_test_path(dir, "stdout.txt"), *ep = cf_test_path(dir, "stderr.txt");
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1);
-    if (pid == 0) {
-        int fo = open(op, O_WRONLY | O_CREAT | O_TRUNC, 0644), fe = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0 || chdir(dir) != 0) _exit(127);
-        execv(CF_CLI_PATH, (char *const *)argv);
-        _exit(127);
-    }
-    int status = 0;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    run_result r = {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), cf_test_read(op, NULL),
-                    cf_test_read(ep, NULL)};
-    cr_assert(r.out && r.err);
-    free(op), free(ep);
+    run_result r;
+    r.code = cf_test_spawn(dir, argv, &r.out, &r.err);
+    cr_assert_neq(r.code, -1, "could not run %s", CF_CLI_PATH);
+    const char *report = cf_test_sanitizer_report(r.err);
+    cr_assert_null(report, "cufactor %s: sanitizer report: %.400s", first, report);
     return r;
 }
 

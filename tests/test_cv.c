@@ -276,25 +276,11 @@ static int run_cli(const char *dir, const char *const *args, char **out, char **
     argv[n++] = CF_CLI_PATH;
     for (; *args; args++) argv[n++] = *args;
     argv[n] = NULL;
-    char *op = cf_test_path(dir, "stdout.txt"), *ep = cf_test_path(dir, "stderr.txt");
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1);
-    if (pid == 0) {
-        int fo = open(op, O_WRONLY | O_CREAT | O_TRUNC, 0644), fe = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0 || chdir(dir) != 0) _exit(127);
-        execv(CF_CLI_PATH, (char *const *)argv);
-        _exit(127);
-    }
-    int status = 0;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    *out = cf_test_read(op, NULL);
-    *errs = cf_test_read(ep, NULL);
+    int code = cf_test_spawn(dir, argv, out, errs);
+    cr_assert_neq(code, -1, "could not run %s", CF_CLI_PATH);
     const char *report = cf_test_sanitizer_report(*errs);
     cr_assert_null(report, "cufactor %s: sanitizer report: %.400s", n > 1 ? argv[1] : "", report);
-    free(op);
-    free(ep);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return code;
 }
 
 static int count(const char *s, const char *part) {
