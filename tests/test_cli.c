@@ -1173,6 +1173,54 @@ Test(cli, help_shows_only_accepted_values) {
     run_free(&r);
 }
 
+/* README.md documents every option that some `cufactor ... --help` lists: each long
+ * name the help prints at the start of an option line appears in README as `--name`
+ * followed by something that cannot continue a name (so --lr is not found in --lr-decay). */
+static int readme_mentions(const char *readme, const char *flag) {
+    size_t n = strlen(flag);
+    for (const char *p = strstr(readme, flag); p; p = strstr(p + 1, flag)) {
+        char c = p[n];
+        if (!(islower((unsigned char)c) || isdigit((unsigned char)c) || c == '-')) return 1;
+    }
+    return 0;
+}
+
+Test(cli, readme_documents_every_flag_of_every_help) {
+    char *path = NULL;
+    cr_assert(asprintf(&path, "%s/README.md", CF_SOURCE_DIR) > 0);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    static char readme[1 << 20];
+    size_t len = fread(readme, 1, sizeof readme - 1, f);
+    fclose(f);
+    readme[len] = '\0';
+    static const char *const cmds[][2] = {{"train", NULL}, {"cv", NULL},      {"verify", NULL},  {"eval", NULL},
+                                          {"predict", NULL}, {"recommend", NULL}, {"gen", NULL},  {"export", NULL},
+                                          {"demo", NULL},  {"bench", "run"},  {"bench", "compare"},
+                                          {"bench", "history"}};
+    int checked = 0;
+    for (size_t c = 0; c < sizeof cmds / sizeof *cmds; c++) {
+        run_result r = cmds[c][1] ? cli(cmds[c][0], cmds[c][1], "--help", NULL) : cli(cmds[c][0], "--help", NULL);
+        cr_assert_eq(r.code, 0, "%s --help: exit %d", cmds[c][0], r.code);
+        /* option lines: "  --name ..." or "  -n, --name ..." */
+        for (const char *p = r.out; (p = strstr(p, "\n  -")) != NULL;) {
+            p += 3;
+            const char *dash = p[0] == '-' && p[1] != '-' ? strstr(p, "--") : p;
+            if (!dash) continue;
+            size_t n = strspn(dash + 2, "abcdefghijklmnopqrstuvwxyz0123456789-");
+            char flag[64];
+            snprintf(flag, sizeof flag, "--%.*s", (int)n, dash + 2);
+            if (strcmp(flag, "--help") == 0) continue;
+            cr_assert(readme_mentions(readme, flag), "README.md does not mention %s (cufactor %s%s%s --help)", flag,
+                      cmds[c][0], cmds[c][1] ? " " : "", cmds[c][1] ? cmds[c][1] : "");
+            checked++;
+        }
+        run_free(&r);
+    }
+    cr_assert_gt(checked, 60, "only %d option lines found in the helps", checked);
+    free(path);
+}
+
 Test(cli, version) {
     run_result r = cli("--version", NULL);
     cr_assert_eq(r.code, 0);
