@@ -1221,6 +1221,18 @@ Test(cli, readme_documents_every_flag_of_every_help) {
     free(path);
 }
 
+/* The global help names every exit code the commands use (main.c, cmd_bench.c). */
+Test(cli, global_help_lists_the_exit_codes) {
+    run_result r = cli("--help", NULL);
+    cr_assert_eq(r.code, 0);
+    const char *codes[] = {"0 ok", "1 runtime or data error", "2 usage error", "3 a benchmark regression",
+                           "130 training interrupted"};
+    for (size_t k = 0; k < sizeof codes / sizeof *codes; k++)
+        cr_assert(strstr(r.out, codes[k]), "'%s' not in:\n%s", codes[k], r.out);
+    cr_assert(strstr(r.out, "help CMD"), "%s", r.out);
+    run_free(&r);
+}
+
 Test(cli, version) {
     run_result r = cli("--version", NULL);
     cr_assert_eq(r.code, 0);

@@ -37,7 +37,8 @@ static void print_help(void) {
     printf("\nglobal options:\n");
     printf("  %-10s  %s\n", "--help", "show this help (cufactor COMMAND --help: the options of COMMAND)");
     printf("  %-10s  %s\n", "--version", "show the version and whether a GPU backend is usable");
-    printf("\nexit codes: 0 ok, 1 runtime or data error, 2 usage error, 130 training interrupted (Ctrl-C)\n");
+    printf("  %-10s  %s\n", "help CMD", "the same as cufactor CMD --help");
+    printf("\nexit codes: 0 ok, 1 runtime or data error, 2 usage error, 3 a benchmark regression (bench compare),\n            130 training interrupted (Ctrl-C)\n");
     printf("start with:  cufactor demo\n");
 }
 
