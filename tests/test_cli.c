@@ -18,6 +18,7 @@
 #include "cufactor.h"
 #include "helpers.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
@@ -759,6 +760,36 @@ Test(cli, usage_errors_exit_2) {
     expect_usage("missing COMMAND", cli(NULL));
 }
 
+/* A mistyped command, subcommand or option names the closest one (a typo, a swap of
+ * two letters, a start of a longer name); a name far from every candidate gets none. */
+Test(cli, unknown_names_suggest_the_closest) {
+    expect_usage("unknown command 'trian' (did you mean 'train'?)", cli("trian", "data.tsv", NULL));
+    expect_usage("unknown command 'recomend' (did you mean 'recommend'?)", cli("recomend", NULL));
+    expect_usage("unknown command 'verfy' (did you mean 'verify'?)", cli("help", "verfy", NULL));
+    expect_usage("unknown subcommand 'rnu' (did you mean 'run'?)", cli("bench", "rnu", NULL));
+    expect_usage("unknown option '--factor' (did you mean '--factors'?)",
+                 cli("train", "data.tsv", "--factor", "4", NULL));
+    expect_usage("unknown option '--lamda' (did you mean '--lambda'?)",
+                 cli("train", "data.tsv", "--lamda=0.1", NULL));
+    expect_usage("unknown option '--test-ration' (did you mean '--test-ratio'?)",
+                 cli("train", "data.tsv", "--test-ration", "0.2", NULL));
+    expect_usage("unknown option '--fact' (did you mean '--factors'?)", cli("train", "data.tsv", "--fact", "4", NULL));
+    expect_usage("unknown option '--itres' (did you mean '--iters'?)",
+                 cli("cv", "data.tsv", "--grid", "factors=2", "--grid", "lambda=0.1", "--itres", "2", NULL));
+    expect_usage("unknown option '--hlep' (did you mean '--help'?)", cli("gen", "--hlep", NULL));
+    /* far from everything, or the start of several names: no guess */
+    const char *none[][4] = {{"train", "data.tsv", "--bogus", "1"}, {"demo", "--factors", "3", NULL},
+                             {"train", "data.tsv", "--gpu", "0"}, {"fit", "data.tsv", NULL, NULL}};
+    for (size_t k = 0; k < sizeof none / sizeof *none; k++) {
+        run_result r = cli(none[k][0], none[k][1], none[k][2], none[k][3], NULL);
+        cr_assert_eq(r.code, 2, "%s %s: exit %d", none[k][0], none[k][1], r.code);
+        cr_assert(strstr(r.err, "unknown "), "%s", r.err);
+        cr_assert(!strstr(r.err, "did you mean"), "%s %s %s: a guess where none fits: %s", none[k][0], none[k][1],
+                  none[k][2] ? none[k][2] : "", r.err);
+        run_free(&r);
+    }
+}
+
 Test(cli, data_errors_exit_1_with_file_and_line) {
     free(cf_test_write(dir, "bad.tsv", "1\t1\t4\n2\t1\t3\n3\t2\tabc\n4\t2\t5\n", (size_t)-1));
     run_result r = cli("train", "bad.tsv", "--model", "m.cfm", NULL);
@@ -1127,6 +1158,78 @@ Test(cli, help_defaults_come_from_the_library) {
     r = cli("gen", "--help", NULL);
     snprintf(v, sizeof v, "%llu", (unsigned long long)g.seed), expect_default(r.out, "seed", v);
     snprintf(v, sizeof v, "%g", g.zipf), expect_default(r.out, "zipf", v);
+    run_free(&r);
+}
+
+/* The help shows only values an option accepts: verify's --candidate takes gpu or cpu
+ * (its list holds "auto" only to keep the cf_device order; auto is a usage error). */
+Test(cli, help_shows_only_accepted_values) {
+    run_result r = cli("verify", "--help", NULL);
+    cr_assert_eq(r.code, 0);
+    char *line = help_line(r.out, "candidate");
+    cr_assert(strstr(line, "--candidate gpu|cpu "), "%s", line);
+    cr_assert(!strstr(line, "auto"), "%s", line);
+    free(line);
+    run_free(&r);
+}
+
+/* README.md documents every option that some `cufactor ... --help` lists: each long
+ * name the help prints at the start of an option line appears in README as `--name`
+ * followed by something that cannot continue a name (so --lr is not found in --lr-decay). */
+static int readme_mentions(const char *readme, const char *flag) {
+    size_t n = strlen(flag);
+    for (const char *p = strstr(readme, flag); p; p = strstr(p + 1, flag)) {
+        char c = p[n];
+        if (!(islower((unsigned char)c) || isdigit((unsigned char)c) || c == '-')) return 1;
+    }
+    return 0;
+}
+
+Test(cli, readme_documents_every_flag_of_every_help) {
+    char *path = NULL;
+    cr_assert(asprintf(&path, "%s/README.md", CF_SOURCE_DIR) > 0);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    static char readme[1 << 20];
+    size_t len = fread(readme, 1, sizeof readme - 1, f);
+    fclose(f);
+    readme[len] = '\0';
+    static const char *const cmds[][2] = {{"train", NULL}, {"cv", NULL},      {"verify", NULL},  {"eval", NULL},
+                                          {"predict", NULL}, {"recommend", NULL}, {"gen", NULL},  {"export", NULL},
+                                          {"demo", NULL},  {"bench", "run"},  {"bench", "compare"},
+                                          {"bench", "history"}};
+    int checked = 0;
+    for (size_t c = 0; c < sizeof cmds / sizeof *cmds; c++) {
+        run_result r = cmds[c][1] ? cli(cmds[c][0], cmds[c][1], "--help", NULL) : cli(cmds[c][0], "--help", NULL);
+        cr_assert_eq(r.code, 0, "%s --help: exit %d", cmds[c][0], r.code);
+        /* option lines: "  --name ..." or "  -n, --name ..." */
+        for (const char *p = r.out; (p = strstr(p, "\n  -")) != NULL;) {
+            p += 3;
+            const char *dash = p[0] == '-' && p[1] != '-' ? strstr(p, "--") : p;
+            if (!dash) continue;
+            size_t n = strspn(dash + 2, "abcdefghijklmnopqrstuvwxyz0123456789-");
+            char flag[64];
+            snprintf(flag, sizeof flag, "--%.*s", (int)n, dash + 2);
+            if (strcmp(flag, "--help") == 0) continue;
+            cr_assert(readme_mentions(readme, flag), "README.md does not mention %s (cufactor %s%s%s --help)", flag,
+                      cmds[c][0], cmds[c][1] ? " " : "", cmds[c][1] ? cmds[c][1] : "");
+            checked++;
+        }
+        run_free(&r);
+    }
+    cr_assert_gt(checked, 60, "only %d option lines found in the helps", checked);
+    free(path);
+}
+
+/* The global help names every exit code the commands use (main.c, cmd_bench.c). */
+Test(cli, global_help_lists_the_exit_codes) {
+    run_result r = cli("--help", NULL);
+    cr_assert_eq(r.code, 0);
+    const char *codes[] = {"0 ok", "1 runtime or data error", "2 usage error", "3 a benchmark regression",
+                           "130 training interrupted"};
+    for (size_t k = 0; k < sizeof codes / sizeof *codes; k++)
+        cr_assert(strstr(r.out, codes[k]), "'%s' not in:\n%s", codes[k], r.out);
+    cr_assert(strstr(r.out, "help CMD"), "%s", r.out);
     run_free(&r);
 }
 

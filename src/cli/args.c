@@ -244,6 +244,52 @@ static int set_value(const cli_spec *spec, cli_opt *o, const char *v) {
     return 0;
 }
 
+/* Optimal string alignment distance between a[0..la) and b[0..lb): the Levenshtein
+ * distance plus swaps of two neighbouring characters. Names longer than 63 bytes get
+ * SIZE_MAX (nothing to suggest for them). */
+static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb) {
+    enum { MAX = 64 };
+    if (la >= MAX || lb >= MAX) return SIZE_MAX;
+    size_t d[MAX][MAX];
+    for (size_t i = 0; i <= la; i++) d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = a[i - 1] != b[j - 1];
+            size_t best = d[i - 1][j - 1] + cost;             /* keep or substitute */
+            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1; /* delete from a */
+            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1; /* insert into a */
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;                     /* swap two neighbours */
+            d[i][j] = best;
+        }
+    return d[la][lb];
+}
+
+void cli_suggest_init(cli_suggest *s, const char *word, size_t len) {
+    memset(s, 0, sizeof *s);
+    s->word = word;
+    s->len = len;
+    s->best_dist = len <= 4 ? 1 : 2; /* the largest distance still worth suggesting */
+}
+
+void cli_suggest_add(cli_suggest *s, const char *candidate) {
+    size_t lc = strlen(candidate);
+    size_t dist = edit_distance(s->word, s->len, candidate, lc);
+    if (dist != 0 && (s->best ? dist < s->best_dist : dist <= s->best_dist)) {
+        s->best = candidate;
+        s->best_dist = dist;
+    }
+    if (s->len >= 3 && s->len < lc && strncmp(candidate, s->word, s->len) == 0) {
+        s->prefix_of = s->n_prefix ? NULL : candidate;
+        s->n_prefix++;
+    }
+}
+
+const char *cli_suggest_best(const cli_suggest *s) {
+    return s->best ? s->best : s->n_prefix == 1 ? s->prefix_of : NULL;
+}
+
 static cli_opt *find_long(cli_spec *spec, const char *name, size_t len) {
     for (int k = 0; k < spec->n_opts; k++) {
         cli_opt *o = &spec->opts[k];
@@ -288,7 +334,18 @@ int cli_parse(cli_spec *spec, int argc, char **argv, const char **pos) {
             const char *name = arg + 2, *eq = strchr(name, '=');
             size_t len = eq ? (size_t)(eq - name) : strlen(name);
             o = find_long(spec, name, len);
-            if (!o) return cli_usage_error(spec, "unknown option '%.*s'", (int)(len + 2), arg);
+            if (!o) {
+                cli_suggest sg;
+                cli_suggest_init(&sg, name, len);
+                for (int k = 0; k < spec->n_opts; k++)
+                    if (spec->opts[k].kind != CLI_SECTION) cli_suggest_add(&sg, spec->opts[k].name);
+                cli_suggest_add(&sg, "help");
+                const char *best = cli_suggest_best(&sg);
+                if (best)
+                    return cli_usage_error(spec, "unknown option '%.*s' (did you mean '--%s'?)", (int)(len + 2), arg,
+                                           best);
+                return cli_usage_error(spec, "unknown option '%.*s'", (int)(len + 2), arg);
+            }
             if (eq) value = eq + 1;
         } else {
             o = find_short(spec, arg[1]);

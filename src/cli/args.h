@@ -16,6 +16,7 @@
 #ifndef CF_CLI_ARGS_H
 #define CF_CLI_ARGS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum cli_kind {
@@ -79,6 +80,25 @@ void cli_print_help(const cli_spec *spec);
 
 /* The option named `name` in spec (NULL if absent), e.g. to ask whether it was seen. */
 const cli_opt *cli_find(const cli_spec *spec, const char *name);
+
+/* "Did you mean": the candidate closest to a mistyped name, by edit distance
+ * (insertions, deletions, substitutions and swaps of two neighbours, each 1). A
+ * candidate is suggested when it is at most 1 edit away from a word of up to 4
+ * characters, 2 from a longer one, or else when the word is the start of exactly one
+ * candidate (at least 3 characters: "--fact" for "--factors"). Ties go to the
+ * candidate added first. Usage: init, add every candidate, then best (NULL: none). */
+typedef struct cli_suggest {
+    const char *word;   /* the mistyped name (not NUL-terminated: len) */
+    size_t len;
+    const char *best;   /* closest candidate so far within the limit */
+    size_t best_dist;
+    const char *prefix_of; /* the one candidate the word starts, NULL if none or several */
+    int n_prefix;
+} cli_suggest;
+
+void cli_suggest_init(cli_suggest *s, const char *word, size_t len);
+void cli_suggest_add(cli_suggest *s, const char *candidate);
+const char *cli_suggest_best(const cli_suggest *s);
 
 /* Strict number parsers shared with the commands (0 ok, -1 not a number / out of range). */
 int cli_parse_i64(const char *s, int64_t *out);

@@ -345,7 +345,15 @@ int cmd_bench(int argc, char **argv) {
     if (!strcmp(sub, "compare")) return bench_compare(argc - 1, argv + 1);
     if (!strcmp(sub, "history")) return bench_history(argc - 1, argv + 1);
     if (!strcmp(sub, "validate")) return bench_validate(argc - 1, argv + 1);
-    fprintf(stderr, "cufactor bench: unknown subcommand '%s'\n", sub);
+    static const char *const subs[] = {"run", "compare", "history", "validate"};
+    cli_suggest sg;
+    cli_suggest_init(&sg, sub, strlen(sub));
+    for (size_t k = 0; k < sizeof subs / sizeof *subs; k++) cli_suggest_add(&sg, subs[k]);
+    const char *best = cli_suggest_best(&sg);
+    if (best)
+        fprintf(stderr, "cufactor bench: unknown subcommand '%s' (did you mean '%s'?)\n", sub, best);
+    else
+        fprintf(stderr, "cufactor bench: unknown subcommand '%s'\n", sub);
     bench_usage(stderr);
     return CLI_EXIT_USAGE;
 }

@@ -18,7 +18,7 @@ int cmd_eval(int argc, char **argv) {
         {.name = "skip-bad-lines", .kind = CLI_FLAG, .dest = &ropt.skip_bad_lines, .flag_value = 1,
          .help = "skip and count malformed lines instead of failing"},
         {.name = "json", .kind = CLI_FLAG, .dest = &json, .flag_value = 1,
-         .help = "print one JSON object: rmse, mae, count, unseen"},
+         .help = "print one JSON object: model, data, rmse, mae, count, unseen, skipped"},
     };
     static const char *const positional[] = {"MODEL", "DATA", NULL};
     cli_spec spec = {

@@ -62,7 +62,7 @@ int cmd_train(int argc, char **argv) {
         {.name = "checkpoint-every", .kind = CLI_I32, .dest = &topt.checkpoint_every, .metavar = "N", .lo = 0,
          .hi = 1000000, .help = "iterations between checkpoints (0 = only on Ctrl-C / SIGTERM)"},
         {.name = "resume", .kind = CLI_STR, .dest = &topt.resume, .metavar = "FILE",
-         .help = "continue the training saved in FILE (its settings; --iters may change)"},
+         .help = "continue the training saved in FILE with its settings (only --iters, --threads, --device, --gpu-id may change)"},
     };
     memcpy(opts + n, out_opts, sizeof out_opts);
     n += (int)(sizeof out_opts / sizeof *out_opts);

@@ -75,6 +75,7 @@ int cmd_verify(int argc, char **argv) {
     const cli_opt own[] = {
         {.kind = CLI_SECTION, .name = "verification"},
         {.name = "candidate", .kind = CLI_CHOICE, .dest = &candidate, .choices = candidate_names,
+         .metavar = "gpu|cpu", /* "auto" is in the list only to keep the cf_device order */
          .help = "what is checked against the CPU reference (cpu: a self-check of the tool)"},
         {.name = "rtol", .kind = CLI_DOUBLE, .dest = &vopt.rtol, .metavar = "R", .dlo = 0, .dhi = 1,
          .help = "bound on the median per-row relative factor difference and the objective's"},

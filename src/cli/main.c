@@ -5,6 +5,7 @@
  * Exit codes: 0 ok, 1 runtime or data error, 2 usage error, 130 training interrupted
  * (SIGINT / SIGTERM; see interrupt.c).
  */
+#include "args.h"
 #include "cli.h"
 
 #include <errno.h>
@@ -36,7 +37,8 @@ static void print_help(void) {
     printf("\nglobal options:\n");
     printf("  %-10s  %s\n", "--help", "show this help (cufactor COMMAND --help: the options of COMMAND)");
     printf("  %-10s  %s\n", "--version", "show the version and whether a GPU backend is usable");
-    printf("\nexit codes: 0 ok, 1 runtime or data error, 2 usage error, 130 training interrupted (Ctrl-C)\n");
+    printf("  %-10s  %s\n", "help CMD", "the same as cufactor CMD --help");
+    printf("\nexit codes: 0 ok, 1 runtime or data error, 2 usage error, 3 a benchmark regression (bench compare),\n            130 training interrupted (Ctrl-C)\n");
     printf("start with:  cufactor demo\n");
 }
 
@@ -89,7 +91,14 @@ int main(int argc, char **argv) {
     }
     const cli_command *c = find_command(name);
     if (!c) {
-        fprintf(stderr, "cufactor: unknown command '%s'\n", name);
+        cli_suggest sg;
+        cli_suggest_init(&sg, name, strlen(name));
+        for (int k = 0; k < n_commands; k++) cli_suggest_add(&sg, commands[k].name);
+        const char *best = cli_suggest_best(&sg);
+        if (best)
+            fprintf(stderr, "cufactor: unknown command '%s' (did you mean '%s'?)\n", name, best);
+        else
+            fprintf(stderr, "cufactor: unknown command '%s'\n", name);
         print_usage(stderr);
         fprintf(stderr, "see cufactor --help\n");
         return CLI_EXIT_USAGE;
