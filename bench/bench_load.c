@@ -1,7 +1,7 @@
 /*
  * bench_load.c — throughput of the ratings reader (cf_dataset_read).
  *
- * Usage: bench_load [FILE] [MB]
+ * Usage: bench_load [FILE | --mb MB]
  *   FILE given: reads that file.
  *   No FILE: generates a MovieLens/Netflix-like tab-separated file
  *   "user<TAB>item<TAB>rating<TAB>timestamp" of about MB megabytes (default 300) in
@@ -103,15 +103,39 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+static const char usage[] = "usage: bench_load [FILE | --mb MB]\n"
+                            "  FILE     read this ratings file 3 times\n"
+                            "  --mb MB  no file: generate a Netflix-like text file of about MB megabytes\n"
+                            "           (default 300) in $TMPDIR, read it 3 times, delete it\n";
+
 int main(int argc, char **argv) {
     char path[4096];
+    const char *file = NULL;
+    double mb = 300.0;
+    for (int a = 1; a < argc; a++) {
+        if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!strcmp(argv[a], "--mb")) {
+            char *end = NULL;
+            mb = a + 1 < argc ? strtod(argv[++a], &end) : 0;
+            if (!end || *end || !(mb > 0 && mb < 1e7)) {
+                fprintf(stderr, "bench_load: --mb needs a size in megabytes in (0, 1e7)\n%s", usage);
+                return 2;
+            }
+        } else if (argv[a][0] == '-' || file) {
+            fprintf(stderr, "bench_load: unexpected argument '%s'\n%s", argv[a], usage);
+            return 2;
+        } else {
+            file = argv[a];
+        }
+    }
     int generated = 0;
-    if (argc > 1) {
-        snprintf(path, sizeof path, "%s", argv[1]);
+    if (file) {
+        snprintf(path, sizeof path, "%s", file);
     } else {
         const char *dir = getenv("TMPDIR");
         snprintf(path, sizeof path, "%s/cufactor-bench-load-%d.tsv", dir && *dir ? dir : "/tmp", (int)getpid());
-        double mb = argc > 2 ? atof(argv[2]) : 300.0;
         double t = now();
         if (generate(path, mb * 1e6)) {
             fprintf(stderr, "bench_load: cannot write %s\n", path);
