@@ -38,7 +38,8 @@ typedef enum cf_status {
     CF_ERR_UNSUPPORTED, /* not built in or not available (e.g. no GPU backend) */
     CF_ERR_DEVICE,      /* a CUDA runtime or library call failed */
     CF_ERR_NOT_FOUND,   /* an unknown user or item ID */
-    CF_ERR_INTERRUPTED  /* training stopped on request (cf_train_options.stop): no model */
+    CF_ERR_INTERRUPTED  /* stopped on request: training (cf_train_options.stop), no model; or a
+                           read cancelled by its progress callback, no ratings added */
 } cf_status;
 
 #define CF_ERROR_MSG_MAX 512
@@ -138,10 +139,23 @@ typedef enum cf_format {
     CF_FORMAT_MM        /* Matrix Market coordinate real|integer general */
 } cf_format;
 
+/* Progress of a read, for a bar on a terminal. `phase` is one of two static strings:
+ *   "reading"       done, total: bytes of the file parsed so far, its size;
+ *   "deduplicating" done, total: ratings checked for repeated (user, item) pairs so far,
+ *                   the ratings read (sorting them by user and item; after "reading").
+ * Each phase calls it once with done = 0, then at most every max(1 % of total, 2^22)
+ * units with done non-decreasing, and once with done == total when the phase is
+ * complete (not when the read failed). A non-zero return cancels the read: it returns
+ * CF_ERR_INTERRUPTED ("reading FILE: cancelled at byte N", or "... cancelled while
+ * removing duplicates ...") and adds no ratings. */
+typedef int (*cf_read_progress_fn)(const char *phase, int64_t done, int64_t total, void *user);
+
 typedef struct cf_read_options {
     cf_format format;   /* default CF_FORMAT_AUTO */
     int skip_bad_lines; /* 1: skip and count malformed lines instead of failing (default 0) */
     size_t max_line;    /* longest accepted line in bytes, default 65536 */
+    cf_read_progress_fn progress; /* NULL (the default): no progress calls */
+    void *progress_user;          /* passed to progress as `user` */
 } cf_read_options;
 
 void cf_read_options_default(cf_read_options *opt);

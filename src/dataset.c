@@ -2,6 +2,7 @@
 #include "dataset.h"
 
 #include "common.h"
+#include "progress.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -126,13 +127,17 @@ static void sort_u64(uint64_t *keys, uint64_t *tmp, int64_t m) {
  * run is put in item order on its own (key = item << 32 | position in the run, so equal
  * items keep file order) and the last of equal items kept. Cache-friendly, temporaries
  * only of the longest run. Returns the count removed, -1 when out of memory. */
-static int64_t dedup_user_grouped(cf_dataset *ds, int64_t from) {
+static int64_t dedup_user_grouped(cf_dataset *ds, int64_t from, cf_progress *pg) {
     cf_triplets *t = &ds->all;
     uint64_t *key = NULL, *tmp = NULL;
     float *r = NULL;
     uint8_t *p = NULL;
     int64_t cap = 0, out = from;
     for (int64_t s = from; s < t->n;) {
+        if (pg && cf_progress_at(pg, s - from)) {
+            free(key), free(tmp), free(r), free(p);
+            return -2;
+        }
         int64_t e = s + 1;
         int sorted = 1;
         for (; e < t->n && t->u[e] == t->u[s]; e++) sorted &= t->i[e] > t->i[e - 1];
@@ -180,6 +185,10 @@ static int64_t dedup_user_grouped(cf_dataset *ds, int64_t from) {
 }
 
 int64_t cf_dataset_dedup(cf_dataset *ds, int64_t from, cf_error *err) {
+    return cf_dataset_dedup_progress(ds, from, NULL, err);
+}
+
+int64_t cf_dataset_dedup_progress(cf_dataset *ds, int64_t from, cf_progress *pg, cf_error *err) {
     cf_triplets *t = &ds->all;
     int64_t m = t->n - from;
     if (m <= 1) return 0;
@@ -192,8 +201,8 @@ int64_t cf_dataset_dedup(cf_dataset *ds, int64_t from, cf_error *err) {
      * is (one stable scatter pass), then sort each user's run by item on its own */
     int64_t k = from + 1;
     while (k < t->n && t->u[k] >= t->u[k - 1]) k++;
-    int64_t removed = k < t->n && group_by_user(ds, from) ? -1 : dedup_user_grouped(ds, from);
-    if (removed < 0)
+    int64_t removed = k < t->n && group_by_user(ds, from) ? -1 : dedup_user_grouped(ds, from, pg);
+    if (removed == -1)
         cf_fail(err, CF_ERR_NOMEM, "out of memory removing duplicate ratings (%lld ratings)", (long long)m);
     return removed;
 }

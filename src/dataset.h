@@ -37,6 +37,12 @@ int cf_dataset_push(cf_dataset *ds, uint32_t u, uint32_t i, float r, int part);
  * (user, item). -1 when out of memory. */
 int64_t cf_dataset_dedup(cf_dataset *ds, int64_t from, cf_error *err);
 
+/* The same, reporting through pg (progress.h, units: ratings of the range checked;
+ * the caller has started the phase and ends it). -2 (err untouched) when the callback
+ * cancels: the range is then in no useful order and the caller drops it. */
+struct cf_progress;
+int64_t cf_dataset_dedup_progress(cf_dataset *ds, int64_t from, struct cf_progress *pg, cf_error *err);
+
 /* Copies the ratings of one part (0 train, 1 test) into `out` (owned by the caller). */
 cf_status cf_dataset_part(const cf_dataset *ds, int part, cf_triplets *out, cf_error *err);
 

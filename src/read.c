@@ -28,6 +28,11 @@
  * previous line's user token (files are usually grouped by user) and, for canonical
  * decimal tokens below 2^23, a direct array from the number to its index.
  *
+ * Progress (cf_read_options.progress, paced by progress.h): phase "reading" in bytes,
+ * checked at the start of each line (one compare when there is no callback), then
+ * phase "deduplicating" in ratings, from cf_dataset_dedup_progress. A cancel is
+ * CF_ERR_INTERRUPTED and, like any failure, leaves no ratings behind.
+ *
  * Errors: CF_ERR_PARSE "FILE:LINE: reason: <the line, escaped, cut to ~80 bytes>",
  * CF_ERR_IO "FILE: strerror". With skip_bad_lines, malformed lines (over-long ones
  * included) are counted in rep->skipped instead; structural errors (Matrix Market
@@ -37,6 +42,7 @@
 #include "common.h"
 #include "dataset.h"
 #include "idmap.h"
+#include "progress.h"
 #include "read.h"
 #include "read_num.h"
 
@@ -54,6 +60,8 @@ void cf_read_options_default(cf_read_options *opt) {
     opt->format = CF_FORMAT_AUTO;
     opt->skip_bad_lines = 0;
     opt->max_line = 65536;
+    opt->progress = NULL;
+    opt->progress_user = NULL;
 }
 
 /* ------------------------------------------------------------------ file in memory */
@@ -195,6 +203,8 @@ typedef struct reader {
     const char *prev_user;     /* previous line's user token (points into the file) */
     size_t prev_user_len;
     uint32_t prev_user_idx;
+    const char *base;          /* the first byte of the file (progress counts from it) */
+    cf_progress pg;            /* phase "reading", in bytes */
 } reader;
 
 #define SHOW_MAX 80
@@ -250,6 +260,18 @@ static cf_status fatal_line(reader *r, const char *ls, size_t ll, const char *re
     escape_text(shown, sizeof shown, ls, ll);
     return cf_fail(r->err, CF_ERR_PARSE, "%s:%lld: %s: %s", r->path, (long long)r->line, reason, shown);
 }
+
+/* The progress callback asked to stop at byte `at`. */
+static cf_status cancelled(reader *r, int64_t at) {
+    return cf_fail(r->err, CF_ERR_INTERRUPTED, "reading %s: cancelled at byte %lld", r->path, (long long)at);
+}
+
+/* At the start of each line: the progress call when its point is reached. */
+#define PROGRESS_AT(r, p)                                                        \
+    do {                                                                         \
+        if (cf_progress_at(&(r)->pg, (int64_t)((p) - (r)->base)))                \
+            return cancelled((r), (int64_t)((p) - (r)->base));                   \
+    } while (0)
 
 static cf_status nomem(reader *r) {
     return cf_fail(r->err, CF_ERR_NOMEM, "%s:%lld: out of memory storing the ratings", r->path,
@@ -443,6 +465,7 @@ static cf_status parse_delim(reader *r, const char *p, const char *end) {
     enum delim d = D_SPACE;
     fields f;
     while (p < end) {
+        PROGRESS_AT(r, p);
 #ifdef HAVE_FAST_LINE
         if (have_delim && (d == D_TAB || d == D_COMMA) && end - p >= 32) {
             int len = fast_line(p, d == D_TAB ? '\t' : ',', max_line, &f);
@@ -602,6 +625,7 @@ static cf_status parse_mm(reader *r, const char *p, const char *end) {
     if (st) return st;
 
     while (p < end) {
+        PROGRESS_AT(r, p);
         p = next_line(p, end, &ls, &ll, &raw);
         r->line++;
         if (raw > max_line) {
@@ -697,9 +721,13 @@ static cf_status read_bytes(cf_dataset *ds, int part, const char *name, const ch
         fmt = (end - p >= 14 && strncasecmp(p, "%%MatrixMarket", 14) == 0) ? CF_FORMAT_MM : CF_FORMAT_DELIM;
     rep->format = fmt;
 
-    reader r = {.path = name, .opt = opt, .rep = rep, .err = err, .ds = ds, .part = part};
+    reader r = {.path = name, .opt = opt, .rep = rep, .err = err, .ds = ds, .part = part, .base = data};
     const int64_t from = ds->all.n;
-    cf_status st = fmt == CF_FORMAT_MM ? parse_mm(&r, p, end) : parse_delim(&r, p, end);
+    cf_status st = CF_OK;
+    if (cf_progress_start(&r.pg, opt->progress, opt->progress_user, "reading", (int64_t)size))
+        st = cancelled(&r, 0);
+    if (st == CF_OK) st = fmt == CF_FORMAT_MM ? parse_mm(&r, p, end) : parse_delim(&r, p, end);
+    if (st == CF_OK && cf_progress_end(&r.pg)) st = cancelled(&r, (int64_t)size);
     rep->lines = r.line;
     free(r.ucache.slot);
     free(r.icache.slot);
@@ -710,10 +738,21 @@ static cf_status read_bytes(cf_dataset *ds, int part, const char *name, const ch
         else
             st = cf_fail(err, CF_ERR_PARSE, "%s: empty file: no ratings", name);
     }
-    if (st == CF_OK) {
-        int64_t dup = cf_dataset_dedup(ds, from, err);
-        if (dup < 0) st = err ? err->status : CF_ERR_NOMEM;
-        else rep->duplicates = dup;
+    if (st == CF_OK) { /* phase "deduplicating", in ratings */
+        cf_progress dp;
+        int64_t dup = -2;
+        if (!cf_progress_start(&dp, opt->progress, opt->progress_user, "deduplicating", ds->all.n - from)) {
+            dup = cf_dataset_dedup_progress(ds, from, &dp, err);
+            if (dup >= 0 && cf_progress_end(&dp)) dup = -2;
+        }
+        if (dup == -2)
+            st = cf_fail(err, CF_ERR_INTERRUPTED,
+                         "reading %s: cancelled while removing duplicates (%lld of %lld ratings checked)", name,
+                         (long long)dp.last, (long long)dp.total);
+        else if (dup < 0)
+            st = err ? err->status : CF_ERR_NOMEM;
+        else
+            rep->duplicates = dup;
     }
     if (st != CF_OK) {
         ds->all.n = from;

@@ -104,6 +104,8 @@ Test(read, options_default) {
     cr_assert_eq(o.format, CF_FORMAT_AUTO);
     cr_assert_eq(o.skip_bad_lines, 0);
     cr_assert_eq(o.max_line, 65536);
+    cr_assert_null(o.progress);
+    cr_assert_null(o.progress_user);
 }
 
 Test(read, movielens_udata_tab) {

@@ -68,6 +68,16 @@ const char *const *cli_device_names(void);
 /* One stderr line describing a read: file, format, delimiter, counts, skips. */
 void cli_print_read(const char *what, const char *path, const cf_read_report *rep);
 
+/* The CLI's readers of ratings files: cf_dataset_read / cf_dataset_read_test, with a
+ * one-line progress bar on stderr when stderr is a terminal and not `quiet` (percent,
+ * MB read, MB/s; redrawn with '\r' at most 10 times a second, erased when the read
+ * succeeds, ended with a newline when it fails so that the error starts a line).
+ * Anywhere else (pipes, files, CI logs) stderr is untouched. */
+cf_status cli_dataset_read(const char *path, const cf_read_options *ropt, int quiet, cf_dataset **out,
+                           cf_read_report *rep, cf_error *err);
+cf_status cli_dataset_read_test(cf_dataset *ds, const char *path, const cf_read_options *ropt, int quiet,
+                                cf_read_report *rep, cf_error *err);
+
 /* The progress callback: prints the header before iteration 1 and one line per
  * iteration to the FILE * in `user` (NULL: stderr). Never stops training. */
 int cli_progress(const cf_iter_info *info, void *user);

@@ -273,7 +273,7 @@ int cmd_cv(int argc, char **argv) {
     cf_cv_result res;
     memset(&res, 0, sizeof res);
     cf_read_report rrep;
-    if (cf_dataset_read(data, &ropt, &ds, &rrep, &err) != CF_OK) goto fail;
+    if (cli_dataset_read(data, &ropt, oo.quiet, &ds, &rrep, &err) != CF_OK) goto fail;
     if (!oo.quiet) cli_print_read("read", data, &rrep);
     if (!oo.quiet) {
         cli_device_notice(cfg.device, stderr, "");

@@ -42,7 +42,7 @@ int cmd_eval(int argc, char **argv) {
     cf_read_report rrep;
     cf_eval_report ev;
     if (cf_model_load(pos[0], &model, &err) != CF_OK) goto fail;
-    if (cf_dataset_read(pos[1], &ropt, &ds, &rrep, &err) != CF_OK) goto fail;
+    if (cli_dataset_read(pos[1], &ropt, 0, &ds, &rrep, &err) != CF_OK) goto fail;
     cli_print_read("read", pos[1], &rrep);
     if (cf_model_evaluate(model, ds, &ev, &err) != CF_OK) goto fail;
 

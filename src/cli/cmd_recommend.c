@@ -59,7 +59,7 @@ int cmd_recommend(int argc, char **argv) {
         return cli_failf("out of memory for %d recommendations", (int)n);
     }
     if (exclude) {
-        if (cf_dataset_read(exclude, &ropt, &ex, &rrep, &err) != CF_OK) goto fail_rec;
+        if (cli_dataset_read(exclude, &ropt, 0, &ex, &rrep, &err) != CF_OK) goto fail_rec;
         cli_print_read("exclude", exclude, &rrep);
     }
     if (cf_model_recommend(model, user, n, ex, rec, &got, &err) != CF_OK) goto fail_rec;

@@ -149,11 +149,11 @@ cf_status cli_read_split(const char *data, const cli_split *s, const cf_read_opt
     cf_dataset *ds = NULL;
     cf_read_report rrep;
     double t0 = cli_now();
-    cf_status st = cf_dataset_read(data, ropt, &ds, &rrep, err);
+    cf_status st = cli_dataset_read(data, ropt, quiet, &ds, &rrep, err);
     if (st) return st;
     if (!quiet) cli_print_read("read", data, &rrep);
     if (s->test_file) {
-        if ((st = cf_dataset_read_test(ds, s->test_file, ropt, &rrep, err))) goto fail;
+        if ((st = cli_dataset_read_test(ds, s->test_file, ropt, quiet, &rrep, err))) goto fail;
         if (!quiet) cli_print_read("test", s->test_file, &rrep);
     } else if (s->test_ratio > 0) {
         if ((st = cf_dataset_split(ds, s->test_ratio, seed, err))) goto fail;

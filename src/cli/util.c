@@ -1,7 +1,7 @@
 /*
  * util.c — helpers shared by the subcommands (see cli.h): error printing, enum name
- * lists, read reports, the progress printer, the GPU check, JSON output and
- * all-or-nothing output files.
+ * lists, read reports, the progress printer, the GPU check, JSON output,
+ * all-or-nothing output files and the progress bar of the ratings reads.
  */
 #include "cli.h"
 
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -235,4 +236,103 @@ int cli_out_commit(cli_out *o, cf_error *err) {
     int rc = cf_output_commit(&o->file, err) == CF_OK ? 0 : -1;
     memset(o, 0, sizeof *o);
     return rc;
+}
+
+/* ------------------------------------------------------------------ load progress bar */
+
+/* State of the bar of one read (the user of its cf_read_progress_fn). */
+typedef struct load_bar {
+    const char *name;            /* the file's base name */
+    int cols;                    /* terminal width */
+    double t0, last_draw, read_end;
+    int64_t bytes, bytes_total;  /* phase "reading" */
+    int64_t dedup, dedup_total;  /* phase "deduplicating" (dedup_total < 0: not started) */
+    int shown;                   /* characters of the line now on screen (0: none) */
+} load_bar;
+
+#define BAR_MIN_REDRAW 0.1 /* seconds between redraws: at most 10 a second */
+
+static int bar_percent(int64_t done, int64_t total) {
+    return total > 0 ? (int)(100.0 * (double)done / (double)total) : 100;
+}
+
+/* Redraws the line: "reading NAME  37%  73.8 / 199.4 MB  172.3 MB/s" (MB = 10^6 bytes),
+ * then during the duplicate removal "..., removing duplicates  45%". The name is cut
+ * at its start to fit the terminal; a line shorter than the last is padded over it. */
+static void bar_draw(load_bar *b, double now) {
+    char tail[160];
+    size_t n = 0;
+    double secs = (b->read_end > 0 ? b->read_end : now) - b->t0;
+    n += (size_t)snprintf(tail, sizeof tail, "%3d%%  %.1f / %.1f MB", bar_percent(b->bytes, b->bytes_total),
+                          (double)b->bytes / 1e6, (double)b->bytes_total / 1e6);
+    if (secs > 0 && b->bytes > 0 && n < sizeof tail)
+        n += (size_t)snprintf(tail + n, sizeof tail - n, "  %.1f MB/s", (double)b->bytes / 1e6 / secs);
+    if (b->dedup_total >= 0 && n < sizeof tail)
+        snprintf(tail + n, sizeof tail - n, ", removing duplicates %3d%%", bar_percent(b->dedup, b->dedup_total));
+    int room = b->cols - 1 - (int)strlen("reading  ") - (int)strlen(tail); /* for the name */
+    int len = (int)strlen(b->name);
+    char line[512];
+    int w;
+    if (room >= len)
+        w = snprintf(line, sizeof line, "reading %s %s", b->name, tail);
+    else if (room >= 8)
+        w = snprintf(line, sizeof line, "reading ...%s %s", b->name + len - (room - 3), tail);
+    else
+        w = snprintf(line, sizeof line, "reading %s", tail);
+    if (w < 0) return;
+    if ((size_t)w >= sizeof line) w = (int)sizeof line - 1;
+    fprintf(stderr, "\r%s%*s", line, b->shown > w ? b->shown - w : 0, "");
+    fflush(stderr);
+    b->shown = w > b->shown ? w : b->shown;
+    b->last_draw = now;
+}
+
+/* cf_read_progress_fn of the bar: records the phase's position, redraws at most every
+ * BAR_MIN_REDRAW seconds and at the end of the reading phase. Never cancels. */
+static int bar_progress(const char *phase, int64_t done, int64_t total, void *user) {
+    load_bar *b = user;
+    double now = cli_now();
+    int end_of_reading = 0;
+    if (strcmp(phase, "reading") == 0) {
+        b->bytes = done, b->bytes_total = total;
+        if (done == total) b->read_end = now, end_of_reading = 1;
+    } else {
+        b->dedup = done, b->dedup_total = total;
+    }
+    if (end_of_reading || b->shown == 0 || now - b->last_draw >= BAR_MIN_REDRAW) bar_draw(b, now);
+    return 0;
+}
+
+/* The bar for reading `path` into ds (NULL: a new dataset in *out). */
+static cf_status read_with_bar(cf_dataset *ds, const char *path, const cf_read_options *ropt, int quiet,
+                               cf_dataset **out, cf_read_report *rep, cf_error *err) {
+    if (quiet || !isatty(STDERR_FILENO))
+        return ds ? cf_dataset_read_test(ds, path, ropt, rep, err) : cf_dataset_read(path, ropt, out, rep, err);
+    const char *slash = strrchr(path, '/');
+    load_bar b = {.name = slash && slash[1] ? slash + 1 : path, .cols = 80, .t0 = cli_now(), .dedup_total = -1};
+    struct winsize ws;
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20) b.cols = ws.ws_col;
+    cf_read_options o;
+    if (ropt)
+        o = *ropt;
+    else
+        cf_read_options_default(&o);
+    o.progress = bar_progress, o.progress_user = &b;
+    cf_status st = ds ? cf_dataset_read_test(ds, path, &o, rep, err) : cf_dataset_read(path, &o, out, rep, err);
+    if (b.shown && st == CF_OK)
+        fprintf(stderr, "\r%*s\r", b.shown, ""); /* the summary line takes its place */
+    else if (b.shown)
+        fputc('\n', stderr); /* keeps where it stopped above the error */
+    fflush(stderr);
+    return st;
+}
+
+cf_status cli_dataset_read(const char *path, const cf_read_options *ropt, int quiet, cf_dataset **out,
+                           cf_read_report *rep, cf_error *err) {
+    return read_with_bar(NULL, path, ropt, quiet, out, rep, err);
+}
+
+cf_status cli_dataset_read_test(cf_dataset *ds, const char *path, const cf_read_options *ropt, int quiet,
+                                cf_read_report *rep, cf_error *err) {
+    return read_with_bar(ds, path, ropt, quiet, NULL, rep, err);
 }
