@@ -1040,6 +1040,11 @@ Test(cli, sigint_stops_with_a_checkpoint_and_resume_matches) {
     cr_assert_eq(json_num(r.out, "iters"), stopped + 2, "%s", r.out);
     cr_assert_eq(json_num(r.out, "resumed_from"), stopped, "%s", r.out);
     cr_assert(strstr(r.err, "resume: ck.cfc: run 1 of 1 at iteration"), "%s", r.err);
+    /* the iteration table has its header although it starts past iteration 1 */
+    char first_row[32];
+    snprintf(first_row, sizeof first_row, "\n%5d  ", stopped + 1);
+    const char *hdr = strstr(r.err, " iter  train_rmse"), *row = strstr(r.err, first_row);
+    cr_assert(hdr && row && hdr < row, "no header before iteration %d: %s", stopped + 1, r.err);
     run_free(&r);
     r = cli("train", "data.tsv", "--device", "cpu", "--factors", "12", "--threads", "2", "--iters", iters,
             "--model", "straight.cfm", NULL);

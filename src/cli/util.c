@@ -95,7 +95,8 @@ void cli_print_read(const char *what, const char *path, const cf_read_report *re
 
 int cli_progress(const cf_iter_info *it, void *user) {
     FILE *f = user ? (FILE *)user : stderr;
-    if (it->iter == 1)
+    static int header_shown; /* one training per process; a resumed run starts past iter 1 */
+    if (it->iter == 1 || !header_shown)
         fprintf(f, "%5s  %10s  %10s  %14s  %8s  %10s\n", "iter", "train_rmse", "test_rmse", "objective", "seconds",
                 "ratings/s");
     char test[32];
@@ -105,6 +106,7 @@ int cli_progress(const cf_iter_info *it, void *user) {
         snprintf(test, sizeof test, "%.6f", it->test_rmse);
     fprintf(f, "%5d  %10.6f  %10s  %14.6e  %8.3f  %10.3e\n", (int)it->iter, it->train_rmse, test, it->objective,
             it->seconds, it->ratings_per_sec);
+    header_shown = 1;
     fflush(f);
     return 0;
 }
