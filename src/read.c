@@ -740,9 +740,11 @@ static cf_status read_bytes(cf_dataset *ds, int part, const char *name, const ch
     }
     if (st == CF_OK) { /* phase "deduplicating", in ratings */
         cf_progress dp;
+        cf_error local; /* the failure's own status even when the caller passed no err */
+        cf_error *e = err ? err : &local;
         int64_t dup = -2;
         if (!cf_progress_start(&dp, opt->progress, opt->progress_user, "deduplicating", ds->all.n - from)) {
-            dup = cf_dataset_dedup_progress(ds, from, &dp, err);
+            dup = cf_dataset_dedup_progress(ds, from, &dp, e);
             if (dup >= 0 && cf_progress_end(&dp)) dup = -2;
         }
         if (dup == -2)
@@ -750,7 +752,7 @@ static cf_status read_bytes(cf_dataset *ds, int part, const char *name, const ch
                          "reading %s: cancelled while removing duplicates (%lld of %lld ratings checked)", name,
                          (long long)dp.last, (long long)dp.total);
         else if (dup < 0)
-            st = err ? err->status : CF_ERR_NOMEM;
+            st = e->status;
         else
             rep->duplicates = dup;
     }
