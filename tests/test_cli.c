@@ -1231,7 +1231,7 @@ Test(cli, global_help_lists_the_exit_codes) {
     run_result r = cli("--help", NULL);
     cr_assert_eq(r.code, 0);
     const char *codes[] = {"0 ok", "1 runtime or data error", "2 usage error", "3 a benchmark regression",
-                           "130 training interrupted"};
+                           "130 interrupted by Ctrl-C or SIGTERM (a training, or the read of a ratings file)"};
     for (size_t k = 0; k < sizeof codes / sizeof *codes; k++)
         cr_assert(strstr(r.out, codes[k]), "'%s' not in:\n%s", codes[k], r.out);
     cr_assert(strstr(r.out, "help CMD"), "%s", r.out);

@@ -13,7 +13,8 @@
 #include <stdio.h>
 
 /* Exit codes. 130 = 128 + SIGINT, what shells report for a command stopped by Ctrl-C:
- * `train` stopped at an iteration boundary by SIGINT or SIGTERM (interrupt.c). */
+ * `train` stopped at an iteration boundary by SIGINT or SIGTERM, or any command stopped
+ * by them while reading a ratings file (interrupt.c). */
 enum { CLI_EXIT_OK = 0, CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2, CLI_EXIT_INTERRUPTED = 130 };
 
 /* The subcommands, in the order of `cufactor --help`: X(name, one-line summary).
@@ -35,7 +36,9 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2, CLI_EXIT_INTERRU
 CLI_COMMANDS(CLI_DECLARE)
 #undef CLI_DECLARE
 
-/* Prints "cufactor: error: <msg>" to stderr; returns CLI_EXIT_ERROR. */
+/* Prints "cufactor: error: <msg>" to stderr; returns CLI_EXIT_ERROR. An error of status
+ * CF_ERR_INTERRUPTED (a read stopped by Ctrl-C / SIGTERM) is no error: prints
+ * "cufactor: <msg>" and returns CLI_EXIT_INTERRUPTED. */
 int cli_fail(const cf_error *err);
 /* Same with a printf-style message of the CLI's own. */
 int cli_failf(const char *fmt, ...)
@@ -44,10 +47,11 @@ int cli_failf(const char *fmt, ...)
 #endif
     ;
 
-/* Installs the SIGINT / SIGTERM handlers of a training (interrupt.c) and returns the
- * flag they set, for cf_train_options.stop; `quiet` silences the handler's notice.
+/* Installs the SIGINT / SIGTERM handlers (interrupt.c) and returns the flag they set,
+ * for cf_train_options.stop or a read's progress callback; the handler writes `notice`
+ * (a string that outlives the handler; NULL: nothing) to stderr when a signal comes.
  * cli_interrupt_restore puts the previous handlers back. */
-const volatile sig_atomic_t *cli_interrupt_install(int quiet);
+const volatile sig_atomic_t *cli_interrupt_install(const char *notice);
 void cli_interrupt_restore(void);
 
 /* Monotonic wall clock in seconds. */
@@ -72,7 +76,14 @@ void cli_print_read(const char *what, const char *path, const cf_read_report *re
  * one-line progress bar on stderr when stderr is a terminal and not `quiet` (percent,
  * MB read, MB/s; redrawn with '\r' at most 10 times a second, erased when the read
  * succeeds, ended with a newline when it fails so that the error starts a line).
- * Anywhere else (pipes, files, CI logs) stderr is untouched. */
+ * Anywhere else (pipes, files, CI logs) stderr is untouched.
+ *
+ * Ctrl-C / SIGTERM during the read (the interrupt handlers are installed for its
+ * duration) cancel it: CF_ERR_INTERRUPTED, "interrupted while reading PATH", for which
+ * cli_fail returns CLI_EXIT_INTERRUPTED. A signal that comes after the library's last
+ * progress call gives the same answer: a new dataset is then destroyed (*out NULL);
+ * cli_dataset_read_test leaves ds holding the test part, and its caller (which stops
+ * on any error) destroys ds. A second signal of the same kind ends the process at once. */
 cf_status cli_dataset_read(const char *path, const cf_read_options *ropt, int quiet, cf_dataset **out,
                            cf_read_report *rep, cf_error *err);
 cf_status cli_dataset_read_test(cf_dataset *ds, const char *path, const cf_read_options *ropt, int quiet,

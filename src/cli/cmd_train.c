@@ -124,7 +124,8 @@ int cmd_train(int argc, char **argv) {
     /* ---- train, then save */
     cf_train_report rep;
     memset(&rep, 0, sizeof rep);
-    topt.stop = cli_interrupt_install(oo.quiet);
+    topt.stop = cli_interrupt_install(
+        oo.quiet ? NULL : "\ncufactor: interrupt: stopping at the end of this iteration (once more to abort at once)\n");
     train_progress tp = {&rep, notice_shown};
     cf_status st = cf_train_ex(ds, &cfg, &topt, oo.quiet ? NULL : progress_with_notice, &tp, &model, &rep, &err);
     notice_shown = tp.notice_shown;

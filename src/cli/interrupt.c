@@ -5,7 +5,9 @@
  * returns CF_ERR_INTERRUPTED (exit code CLI_EXIT_INTERRUPTED). The handler is installed
  * with SA_RESETHAND, so a second signal of the same kind takes the default action and
  * ends the process at once (outputs are atomic: no torn file is left at any path).
- * The library installs no handler; only the CLI does, and only around cf_train_ex.
+ * The library installs no handler; only the CLI does: around cf_train_ex, and around
+ * every read of a ratings file (util.c, cli_dataset_read*), whose progress callback
+ * returns the flag so that the read cancels with CF_ERR_INTERRUPTED (exit 130 too).
  */
 #include "cli.h"
 
@@ -14,23 +16,23 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t stop_flag;
-static volatile sig_atomic_t quiet_flag;
+static const char *notice_msg; /* set before the handler is installed, read-only in it */
+static size_t notice_len;
 static struct sigaction old_int, old_term;
 
 static void on_signal(int sig) {
     (void)sig;
     stop_flag = 1;
-    if (!quiet_flag) { /* write(2) is async-signal-safe, stdio is not */
-        static const char msg[] =
-            "\ncufactor: interrupt: stopping at the end of this iteration (once more to abort at once)\n";
-        ssize_t r = write(STDERR_FILENO, msg, sizeof msg - 1);
+    if (notice_msg) { /* write(2) is async-signal-safe, stdio is not */
+        ssize_t r = write(STDERR_FILENO, notice_msg, notice_len);
         (void)r;
     }
 }
 
-const volatile sig_atomic_t *cli_interrupt_install(int quiet) {
+const volatile sig_atomic_t *cli_interrupt_install(const char *notice) {
     stop_flag = 0;
-    quiet_flag = quiet ? 1 : 0;
+    notice_msg = notice;
+    notice_len = notice ? strlen(notice) : 0;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

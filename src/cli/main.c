@@ -2,7 +2,8 @@
  * main.c — the cufactor command-line program: global --help / --version and the
  * dispatch to subcommands. The subcommand list is CLI_COMMANDS in cli.h.
  *
- * Exit codes: 0 ok, 1 runtime or data error, 2 usage error, 130 training interrupted
+ * Exit codes: 0 ok, 1 runtime or data error, 2 usage error, 130 interrupted while training
+ * or while reading a ratings file
  * (SIGINT / SIGTERM; see interrupt.c).
  */
 #include "args.h"
@@ -38,7 +39,7 @@ static void print_help(void) {
     printf("  %-10s  %s\n", "--help", "show this help (cufactor COMMAND --help: the options of COMMAND)");
     printf("  %-10s  %s\n", "--version", "show the version and whether a GPU backend is usable");
     printf("  %-10s  %s\n", "help CMD", "the same as cufactor CMD --help");
-    printf("\nexit codes: 0 ok, 1 runtime or data error, 2 usage error, 3 a benchmark regression (bench compare),\n            130 training interrupted (Ctrl-C)\n");
+    printf("\nexit codes: 0 ok, 1 runtime or data error, 2 usage error, 3 a benchmark regression (bench compare),\n            130 interrupted by Ctrl-C or SIGTERM (a training, or the read of a ratings file)\n");
     printf("start with:  cufactor demo\n");
 }
 

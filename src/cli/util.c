@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,10 @@
 #include <unistd.h>
 
 int cli_fail(const cf_error *err) {
+    if (err && err->status == CF_ERR_INTERRUPTED && err->msg[0]) {
+        fprintf(stderr, "cufactor: %s\n", err->msg);
+        return CLI_EXIT_INTERRUPTED;
+    }
     fprintf(stderr, "cufactor: error: %s\n", err && err->msg[0] ? err->msg : "unknown failure");
     return CLI_EXIT_ERROR;
 }
@@ -242,17 +247,51 @@ int cli_out_commit(cli_out *o, cf_error *err) {
 
 /* ------------------------------------------------------------------ load progress bar */
 
-/* State of the bar of one read (the user of its cf_read_progress_fn). */
+/* State of one read: its bar (the user of its cf_read_progress_fn) and the stop flag. */
 typedef struct load_bar {
     const char *name;            /* the file's base name */
+    int draw;                    /* 1: draw the bar (stderr is a terminal, not quiet) */
     int cols;                    /* terminal width */
     double t0, last_draw, read_end;
     int64_t bytes, bytes_total;  /* phase "reading" */
     int64_t dedup, dedup_total;  /* phase "deduplicating" (dedup_total < 0: not started) */
     int shown;                   /* characters of the line now on screen (0: none) */
+    const volatile sig_atomic_t *stop; /* set by SIGINT / SIGTERM (interrupt.c) */
+    int hook;                    /* test hook of this read (TEST_HOOK_*), done at its first call */
 } load_bar;
 
 #define BAR_MIN_REDRAW 0.1 /* seconds between redraws: at most 10 a second */
+
+/* A test-only hook that makes the interrupt of a read deterministic (tests/test_cli_interrupt.c):
+ * CUFACTOR_TEST_READ_HOOK=raise[@PATH] raises SIGINT at the read's first progress call,
+ * =wait[@PATH] writes "cufactor: test hook: waiting for a signal" to stderr there and
+ * waits (up to 60 s) for SIGINT / SIGTERM from outside. With @PATH only the read of
+ * PATH (as given on the command line) is hooked. Unset: nothing. */
+enum { TEST_HOOK_NONE, TEST_HOOK_RAISE, TEST_HOOK_WAIT };
+
+static int test_hook_of(const char *path) {
+    const char *h = getenv("CUFACTOR_TEST_READ_HOOK");
+    if (!h || !*h) return TEST_HOOK_NONE;
+    const char *at = strchr(h, '@');
+    size_t n = at ? (size_t)(at - h) : strlen(h);
+    if (at && strcmp(at + 1, path) != 0) return TEST_HOOK_NONE;
+    if (n == 5 && strncmp(h, "raise", 5) == 0) return TEST_HOOK_RAISE;
+    if (n == 4 && strncmp(h, "wait", 4) == 0) return TEST_HOOK_WAIT;
+    return TEST_HOOK_NONE;
+}
+
+static void test_hook_run(load_bar *b) {
+    int hook = b->hook;
+    b->hook = TEST_HOOK_NONE;
+    if (hook == TEST_HOOK_RAISE) {
+        raise(SIGINT);
+    } else if (hook == TEST_HOOK_WAIT) {
+        fprintf(stderr, "cufactor: test hook: waiting for a signal\n");
+        fflush(stderr);
+        struct timespec ms = {0, 1000000};
+        for (int i = 0; i < 60000 && !*b->stop; i++) nanosleep(&ms, NULL);
+    }
+}
 
 static int bar_percent(int64_t done, int64_t total) {
     return total > 0 ? (int)(100.0 * (double)done / (double)total) : 100;
@@ -289,43 +328,65 @@ static void bar_draw(load_bar *b, double now) {
     b->last_draw = now;
 }
 
-/* cf_read_progress_fn of the bar: records the phase's position, redraws at most every
- * BAR_MIN_REDRAW seconds and at the end of the reading phase. Never cancels. */
-static int bar_progress(const char *phase, int64_t done, int64_t total, void *user) {
+/* cf_read_progress_fn of every CLI read: records the phase's position, redraws the bar
+ * (when drawn) at most every BAR_MIN_REDRAW seconds and at the end of the reading
+ * phase, and cancels the read once SIGINT / SIGTERM has set the stop flag. */
+static int read_progress(const char *phase, int64_t done, int64_t total, void *user) {
     load_bar *b = user;
-    double now = cli_now();
+    if (b->hook) test_hook_run(b);
     int end_of_reading = 0;
     if (strcmp(phase, "reading") == 0) {
         b->bytes = done, b->bytes_total = total;
-        if (done == total) b->read_end = now, end_of_reading = 1;
+        end_of_reading = done == total;
     } else {
         b->dedup = done, b->dedup_total = total;
     }
-    if (end_of_reading || b->shown == 0 || now - b->last_draw >= BAR_MIN_REDRAW) bar_draw(b, now);
-    return 0;
+    if (b->draw) {
+        double now = cli_now();
+        if (end_of_reading) b->read_end = now;
+        if (end_of_reading || b->shown == 0 || now - b->last_draw >= BAR_MIN_REDRAW) bar_draw(b, now);
+    }
+    return *b->stop != 0;
 }
 
-/* The bar for reading `path` into ds (NULL: a new dataset in *out). */
+/* Reads `path` into ds (NULL: a new dataset in *out) with the bar and the interrupt
+ * handlers of the read. */
 static cf_status read_with_bar(cf_dataset *ds, const char *path, const cf_read_options *ropt, int quiet,
                                cf_dataset **out, cf_read_report *rep, cf_error *err) {
-    if (quiet || !isatty(STDERR_FILENO))
-        return ds ? cf_dataset_read_test(ds, path, ropt, rep, err) : cf_dataset_read(path, ropt, out, rep, err);
     const char *slash = strrchr(path, '/');
     load_bar b = {.name = slash && slash[1] ? slash + 1 : path, .cols = 80, .t0 = cli_now(), .dedup_total = -1};
+    b.draw = !quiet && isatty(STDERR_FILENO);
     struct winsize ws;
-    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20) b.cols = ws.ws_col;
+    if (b.draw && ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20) b.cols = ws.ws_col;
+    b.hook = test_hook_of(path);
     cf_read_options o;
     if (ropt)
         o = *ropt;
     else
         cf_read_options_default(&o);
-    o.progress = bar_progress, o.progress_user = &b;
+    o.progress = read_progress, o.progress_user = &b;
+    /* no notice from the handler: the read stops within one progress step */
+    b.stop = cli_interrupt_install(NULL);
     cf_status st = ds ? cf_dataset_read_test(ds, path, &o, rep, err) : cf_dataset_read(path, &o, out, rep, err);
-    if (b.shown && st == CF_OK)
+    cli_interrupt_restore();
+    int stopped = *b.stop != 0; /* also after the last progress call: the signal is not lost */
+    if (b.shown && st == CF_OK && !stopped)
         fprintf(stderr, "\r%*s\r", b.shown, ""); /* the summary line takes its place */
     else if (b.shown)
-        fputc('\n', stderr); /* keeps where it stopped above the error */
+        fputc('\n', stderr); /* keeps where it stopped above the message */
     fflush(stderr);
+    if (stopped && (st == CF_OK || st == CF_ERR_INTERRUPTED)) {
+        if (st == CF_OK && !ds) cf_dataset_destroy(out);
+        st = CF_ERR_INTERRUPTED;
+        if (err) {
+            err->status = st;
+            if (b.dedup_total >= 0)
+                snprintf(err->msg, sizeof err->msg, "interrupted while reading %s (removing duplicates)", path);
+            else
+                snprintf(err->msg, sizeof err->msg, "interrupted while reading %s (at byte %lld of %lld)", path,
+                         (long long)b.bytes, (long long)b.bytes_total);
+        }
+    }
     return st;
 }
 

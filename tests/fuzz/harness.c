@@ -107,8 +107,121 @@ static int one_read(cf_fuzz_outcome *o, const char *what, cf_dataset *ds, int pa
 }
 
 static int same_triplets(const cf_triplets *a, const cf_triplets *b, int64_t n) {
-    return memcmp(a->u, b->u, (size_t)n * 4) == 0 && memcmp(a->i, b->i, (size_t)n * 4) == 0 &&
-           memcmp(a->r, b->r, (size_t)n * 4) == 0;
+    return n == 0 || (memcmp(a->u, b->u, (size_t)n * 4) == 0 && memcmp(a->i, b->i, (size_t)n * 4) == 0 &&
+                      memcmp(a->r, b->r, (size_t)n * 4) == 0);
+}
+
+/* ------------------------------------------------------------------ cancel */
+
+/* A progress callback that counts its calls and cancels at call `cancel_at` (1-based;
+ * 0: never); a call after the cancelling one is a broken contract. */
+typedef struct cancel_at {
+    int calls, cancel_at, after_cancel;
+} cancel_at;
+
+static int cancel_progress(const char *phase, int64_t done, int64_t total, void *user) {
+    (void)phase, (void)done, (void)total;
+    cancel_at *c = user;
+    if (c->cancel_at && c->calls >= c->cancel_at) c->after_cancel = 1;
+    return ++c->calls == c->cancel_at;
+}
+
+static uint64_t fnv1a(const uint8_t *data, size_t size) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t k = 0; k < size; k++) h = (h ^ data[k]) * 1099511628211ull;
+    return h;
+}
+
+/* A read cancelled at call N: CF_ERR_INTERRUPTED with the reader's message, ds's ratings
+ * and parts exactly as before (IDs may stay in the maps: read.c documents it). */
+static int check_cancelled(cf_fuzz_outcome *o, const char *what, cf_status st, const cf_error *err,
+                           const cancel_at *c, const cf_dataset *ds, const cf_triplets *before,
+                           const uint8_t *is_test_before) {
+    if (c->after_cancel) return violated(o, "%s: progress called again after cancelling", what);
+    if (st != CF_ERR_INTERRUPTED)
+        return violated(o, "%s: cancelled at call %d of %d, status %s", what, c->cancel_at, c->calls,
+                        cf_status_name(st));
+    if (err->status != st) return violated(o, "%s: err says %s", what, cf_status_name(err->status));
+    if (strncmp(err->msg, "reading " CF_FUZZ_NAME ": cancelled ", strlen("reading " CF_FUZZ_NAME ": cancelled ")))
+        return violated(o, "%s: message: %s", what, err->msg);
+    if (ds->all.n != before->n || !same_triplets(&ds->all, before, before->n) ||
+        (before->n && memcmp(ds->is_test, is_test_before, (size_t)before->n) != 0))
+        return violated(o, "%s: the dataset changed (%lld ratings, were %lld)", what, (long long)ds->all.n,
+                        (long long)before->n);
+    return 0;
+}
+
+/* 5.-7.: the strict read again with a callback that never cancels (the same outcome; it
+ * counts the C calls), then cancelled at call N = 1 + hash % (C + 1) (N = C + 1: no
+ * cancel, the same outcome again), and when the strict read succeeded, a read of the
+ * same bytes into the test part of `full` (holding the strict read's ratings)
+ * cancelled at call 1 + (hash >> 32) % C, which must leave `full` as it was. */
+static void cancel_reads(cf_fuzz_outcome *o, const uint8_t *data, size_t size, cf_format fmt,
+                         const cf_dataset *strict_ref, cf_dataset *full) {
+    cf_read_options opt;
+    cf_read_options_default(&opt);
+    opt.format = fmt;
+    opt.progress = cancel_progress;
+    cf_dataset *a = cf_dataset_create(), *b = cf_dataset_create();
+    uint8_t *is_test = NULL;
+    cf_triplets snap = {0};
+    if (!a || !b) {
+        violated(o, "out of memory creating datasets");
+        goto done;
+    }
+    cf_read_report rep;
+    cf_error err;
+    cancel_at count = {0, 0, 0};
+    opt.progress_user = &count;
+    cf_status st = cf_read_memory(a, 0, CF_FUZZ_NAME, data, size, &opt, &rep, &err);
+    if (st != o->status || (st != CF_OK && strcmp(err.msg, o->msg) != 0) || a->all.n != strict_ref->all.n ||
+        !same_triplets(&a->all, &strict_ref->all, a->all.n)) {
+        violated(o, "read with a progress callback: %s (%s), %lld ratings; without: %s, %lld", cf_status_name(st),
+                 st ? err.msg : "", (long long)a->all.n, cf_status_name(o->status), (long long)strict_ref->all.n);
+        goto done;
+    }
+    if (count.calls < 1) {
+        violated(o, "read with a progress callback: no call");
+        goto done;
+    }
+    uint64_t h = fnv1a(data, size);
+    int c_calls = count.calls;
+    cancel_at cut = {0, 1 + (int)(h % (uint64_t)(c_calls + 1)), 0};
+    opt.progress_user = &cut;
+    st = cf_read_memory(b, 0, CF_FUZZ_NAME, data, size, &opt, &rep, &err);
+    if (cut.cancel_at <= c_calls) {
+        cf_triplets none = {0};
+        if (check_cancelled(o, "cancelled read", st, &err, &cut, b, &none, NULL)) goto done;
+    } else if (st != o->status || b->all.n != strict_ref->all.n || !same_triplets(&b->all, &strict_ref->all, b->all.n)) {
+        violated(o, "read with a callback that never cancels: %s, %lld ratings", cf_status_name(st),
+                 (long long)b->all.n);
+        goto done;
+    }
+    if (o->status != CF_OK || !full) goto done;
+
+    /* the test part of a dataset that has ratings: cancelled, it keeps them all */
+    int64_t n = full->all.n, nu = cf_idmap_size(full->users), ni = cf_idmap_size(full->items);
+    snap.n = n;
+    snap.u = malloc((size_t)n * 4), snap.i = malloc((size_t)n * 4), snap.r = malloc((size_t)n * 4);
+    is_test = malloc((size_t)n);
+    if (!snap.u || !snap.i || !snap.r || !is_test) {
+        violated(o, "out of memory for a snapshot");
+        goto done;
+    }
+    memcpy(snap.u, full->all.u, (size_t)n * 4), memcpy(snap.i, full->all.i, (size_t)n * 4);
+    memcpy(snap.r, full->all.r, (size_t)n * 4), memcpy(is_test, full->is_test, (size_t)n);
+    cancel_at cut2 = {0, 1 + (int)((h >> 32) % (uint64_t)c_calls), 0};
+    opt.progress_user = &cut2;
+    st = cf_read_memory(full, 1, CF_FUZZ_NAME, data, size, &opt, &rep, &err);
+    if (check_cancelled(o, "cancelled test-part read", st, &err, &cut2, full, &snap, is_test)) goto done;
+    if (cf_idmap_size(full->users) != nu || cf_idmap_size(full->items) != ni)
+        violated(o, "cancelled test-part read: maps %lld × %lld, were %lld × %lld (the same IDs)",
+                 (long long)cf_idmap_size(full->users), (long long)cf_idmap_size(full->items), (long long)nu,
+                 (long long)ni);
+done:
+    free(snap.u), free(snap.i), free(snap.r), free(is_test);
+    cf_dataset_destroy(&a);
+    cf_dataset_destroy(&b);
 }
 
 void cf_fuzz_read(const uint8_t *data, size_t size, cf_format fmt, cf_fuzz_outcome *o) {
@@ -173,6 +286,7 @@ void cf_fuzz_read(const uint8_t *data, size_t size, cf_format fmt, cf_fuzz_outco
                      (long long)cf_idmap_size(strict->users), (long long)cf_idmap_size(strict->items),
                      (long long)nu, (long long)ni);
     }
+    if (!o->violation[0]) cancel_reads(o, data, size, fmt, o->status == CF_OK ? lenient : strict, strict);
 done:
     cf_dataset_destroy(&strict);
     cf_dataset_destroy(&lenient);

@@ -32,7 +32,12 @@ typedef struct cf_fuzz_outcome {
 
 /* The ratings readers with the format forced to `fmt` (CF_FORMAT_DELIM or CF_FORMAT_MM):
  * strict; with skip_bad_lines; with skip_bad_lines and a 24-byte max_line; and, when the
- * strict read succeeded, the same bytes again into the test part of that dataset. */
+ * strict read succeeded, the same bytes again into the test part of that dataset. Then
+ * the cancel path: the strict read with a progress callback that never cancels (the
+ * same outcome) and with one that cancels at call N (N from the input's hash; past the
+ * last call: the same outcome): CF_ERR_INTERRUPTED and no ratings; and, when the strict
+ * read succeeded, a cancelled read into the test part, which leaves every rating, part
+ * and map size as it was. */
 void cf_fuzz_read(const uint8_t *data, size_t size, cf_format fmt, cf_fuzz_outcome *o);
 
 /* The model loader, on the bytes as given and (size >= 8) on a copy whose last 8 bytes
