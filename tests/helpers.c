@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -132,4 +133,14 @@ int cf_test_spawn(const char *dir, const char *const *argv, char **out, char **e
     free(op);
     free(ep);
     return code;
+}
+
+int cf_test_count_entries(const char *d, const char *part) {
+    DIR *dp = opendir(d);
+    if (!dp) return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(dp));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strstr(e->d_name, part)) n++;
+    closedir(dp);
+    return n;
 }

@@ -22,8 +22,27 @@ const char *cf_test_sanitizer_report(const char *text);
  * and *err (malloc'ed, NUL-terminated). Returns the exit status, 128 + the signal for a
  * killed child, or -1 when it could not be started, waited for or read back. */
 int cf_test_spawn(const char *dir, const char *const *argv, char **out, char **err);
+/* Entries of directory d (not "." and "..") whose name contains `part`; -1 when d
+ * cannot be opened. */
+int cf_test_count_entries(const char *d, const char *part);
 /* Removes a directory tree (best effort). */
 void cf_test_rmtree(const char *dir);
+
+/* In a test file that includes <criterion/criterion.h> (and <stdlib.h>): declares
+ * `static char *dir`, a fresh temporary directory made before each test of suite `name`
+ * and removed after it, and the suite itself with a per-test timeout in seconds. */
+#define CF_TEST_SUITE_WITH_TMPDIR(name, timeout_s)                                                 \
+    static char *dir;                                                                              \
+    static void cf_test_dir_setup_(void) {                                                         \
+        dir = cf_test_tmpdir();                                                                    \
+        cr_assert_not_null(dir, "cannot create a temporary directory");                            \
+    }                                                                                              \
+    static void cf_test_dir_teardown_(void) {                                                      \
+        if (dir) cf_test_rmtree(dir);                                                              \
+        free(dir);                                                                                 \
+        dir = NULL;                                                                                \
+    }                                                                                              \
+    TestSuite(name, .init = cf_test_dir_setup_, .fini = cf_test_dir_teardown_, .timeout = (timeout_s))
 
 #endif
 

@@ -18,15 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char *dir;
-
-static void setup(void) { dir = cf_test_tmpdir(); }
-static void teardown(void) {
-    cf_test_rmtree(dir);
-    free(dir);
-}
-
-TestSuite(bench, .init = setup, .fini = teardown, .timeout = 300);
+CF_TEST_SUITE_WITH_TMPDIR(bench, 300);
 
 /* ------------------------------------------------------------------ helpers */
 

@@ -19,15 +19,7 @@
 
 #include "cufactor.h"
 
-static char *dir;
-
-static void setup(void) { dir = cf_test_tmpdir(); }
-static void teardown(void) {
-    cf_test_rmtree(dir);
-    free(dir);
-}
-
-TestSuite(bench_programs, .init = setup, .fini = teardown, .timeout = 120);
+CF_TEST_SUITE_WITH_TMPDIR(bench_programs, 120);
 
 #if defined(CF_BENCH_ALS_PATH) && defined(CF_BENCH_SGD_PATH)
 

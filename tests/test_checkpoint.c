@@ -18,13 +18,7 @@
 #include "helpers.h"
 #include "model.h"
 
-static char *dir;
-static void setup(void) { dir = cf_test_tmpdir(); }
-static void teardown(void) {
-    cf_test_rmtree(dir);
-    free(dir);
-}
-TestSuite(ckpt, .init = setup, .fini = teardown, .timeout = 300);
+CF_TEST_SUITE_WITH_TMPDIR(ckpt, 300);
 
 static cf_dataset *planted(uint64_t seed, double density_ratings) {
     cf_gen_options g;

@@ -36,19 +36,7 @@ static const double SIGMA = 0.3;
 
 /* ------------------------------------------------------------------ running the CLI */
 
-static char *dir;
-
-static void setup(void) {
-    dir = cf_test_tmpdir();
-    cr_assert_not_null(dir);
-}
-
-static void teardown(void) {
-    cf_test_rmtree(dir);
-    free(dir);
-}
-
-TestSuite(cli, .init = setup, .fini = teardown, .timeout = 120);
+CF_TEST_SUITE_WITH_TMPDIR(cli, 120);
 
 typedef struct run_result {
     int code;  /* exit status, or 128 + signal */
@@ -107,14 +95,10 @@ static int exists(const char *path) {
     return stat(path, &st) == 0;
 }
 
-/* Number of directory entries of `dir` whose name contains `part`. */
+/* Number of directory entries of `d` whose name contains `part`. */
 static int count_entries(const char *d, const char *part) {
-    DIR *dp = opendir(d);
-    cr_assert_not_null(dp);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(dp));)
-        if (strstr(e->d_name, part)) n++;
-    closedir(dp);
+    int n = cf_test_count_entries(d, part);
+    cr_assert_geq(n, 0, "cannot list %s", d);
     return n;
 }
 

@@ -27,19 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char *dir;
-
-static void setup(void) {
-    dir = cf_test_tmpdir();
-    cr_assert_not_null(dir);
-}
-
-static void teardown(void) {
-    cf_test_rmtree(dir);
-    free(dir);
-}
-
-TestSuite(cli_interrupt, .init = setup, .fini = teardown, .timeout = 120);
+CF_TEST_SUITE_WITH_TMPDIR(cli_interrupt, 120);
 
 typedef struct child {
     pid_t pid;
@@ -113,12 +101,8 @@ static long long size_of(const char *name) {
 
 /* Entries of dir whose name contains `part`. */
 static int count_entries(const char *part) {
-    DIR *dp = opendir(dir);
-    cr_assert_not_null(dp);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(dp));)
-        if (strstr(e->d_name, part)) n++;
-    closedir(dp);
+    int n = cf_test_count_entries(dir, part);
+    cr_assert_geq(n, 0, "cannot list %s", dir);
     return n;
 }
 

@@ -38,19 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static char *dir;
-
-static void setup(void) {
-    dir = cf_test_tmpdir();
-    cr_assert_not_null(dir);
-}
-
-static void teardown(void) {
-    cf_test_rmtree(dir);
-    free(dir);
-}
-
-TestSuite(faults, .init = setup, .fini = teardown, .timeout = 120);
+CF_TEST_SUITE_WITH_TMPDIR(faults, 120);
 
 typedef struct run_result {
     int code;  /* exit status, or 128 + signal */
@@ -127,13 +115,8 @@ static char *at(const char *name) { return cf_test_path(dir, name); }
 
 /* Entries of directory d whose name contains ".tmp". */
 static int temps_in(const char *d) {
-    DIR *dp = opendir(d);
-    if (!dp) return 0;
-    int n = 0;
-    for (struct dirent *e; (e = readdir(dp));)
-        if (strstr(e->d_name, ".tmp")) n++;
-    closedir(dp);
-    return n;
+    int n = cf_test_count_entries(d, ".tmp");
+    return n < 0 ? 0 : n; /* a directory that does not exist holds none */
 }
 
 static int entries_in(const char *d) {

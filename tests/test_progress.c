@@ -33,19 +33,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-static char *dir;
-
-static void setup(void) {
-    dir = cf_test_tmpdir();
-    cr_assert(dir, "cannot create a temporary directory");
-}
-static void teardown(void) {
-    if (dir) cf_test_rmtree(dir);
-    free(dir);
-    dir = NULL;
-}
-
-TestSuite(progress, .init = setup, .fini = teardown);
+CF_TEST_SUITE_WITH_TMPDIR(progress, 300);
 
 /* ------------------------------------------------------------------ recorder */
 
@@ -381,18 +369,26 @@ static int wait_exit(pid_t pid) {
     return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
 }
 
-/* Runs the CLI with stderr (and stdin) on a pseudo-terminal in raw mode (so the
- * terminal adds no '\r' of its own), stdout to /dev/null. */
-static run_out run_pty(char *const argv[]) {
+/* forkpty with a raw 100-column terminal (the terminal adds no '\r' of its own): the
+ * child's pid (0 in the child), *master the parent's end; skips the test where this
+ * machine has no pseudo-terminals. */
+static pid_t pty_fork(int *master) {
     struct termios tio;
     memset(&tio, 0, sizeof tio);
     cfmakeraw(&tio);
     struct winsize ws = {.ws_row = 24, .ws_col = 100};
-    int master;
-    pid_t pid = forkpty(&master, NULL, &tio, &ws);
+    pid_t pid = forkpty(master, NULL, &tio, &ws);
     if (pid == -1 && (errno == ENOENT || errno == ENODEV || errno == ENXIO))
         cr_skip_test("no pseudo-terminal on this machine (forkpty: %s)", strerror(errno));
     cr_assert_neq(pid, -1, "forkpty: %s", strerror(errno));
+    return pid;
+}
+
+/* Runs the CLI with stderr (and stdin) on a pseudo-terminal in raw mode (so the
+ * terminal adds no '\r' of its own), stdout to /dev/null. */
+static run_out run_pty(char *const argv[]) {
+    int master;
+    pid_t pid = pty_fork(&master);
     if (pid == 0) child_exec(argv);
     run_out o;
     drain(master, &o);
@@ -523,15 +519,8 @@ Test(progress, cli_sigint_on_a_terminal_stops_the_read, .timeout = 300) {
     char *argv[] = {"cufactor", "eval", model, data, NULL};
     int landed = 0;
     for (int attempt = 0; attempt < 5 && !landed; attempt++) {
-        struct termios tio;
-        memset(&tio, 0, sizeof tio);
-        cfmakeraw(&tio);
-        struct winsize ws = {.ws_row = 24, .ws_col = 100};
         int master;
-        pid_t pid = forkpty(&master, NULL, &tio, &ws);
-        if (pid == -1 && (errno == ENOENT || errno == ENODEV || errno == ENXIO))
-            cr_skip_test("no pseudo-terminal on this machine (forkpty: %s)", strerror(errno));
-        cr_assert_neq(pid, -1, "forkpty: %s", strerror(errno));
+        pid_t pid = pty_fork(&master);
         if (pid == 0) {
             unsetenv("CUFACTOR_TEST_READ_HOOK");
             child_exec(argv);

@@ -28,19 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static char *dir;
-
-static void setup(void) {
-    dir = cf_test_tmpdir();
-    cr_assert(dir, "cannot create a temporary directory");
-}
-static void teardown(void) {
-    if (dir) cf_test_rmtree(dir);
-    free(dir);
-    dir = NULL;
-}
-
-TestSuite(read, .init = setup, .fini = teardown);
+CF_TEST_SUITE_WITH_TMPDIR(read, 300);
 
 typedef struct trip {
     const char *user, *item;
