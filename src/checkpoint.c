@@ -49,6 +49,7 @@
 #include "hash64.h"
 #include "idmap.h"
 #include "model.h"
+#include "sumfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -113,24 +114,6 @@ static int n_sets(uint32_t flags) {
 
 /* ---------------------------------------------------------------- save */
 
-typedef struct writer {
-    cf_afile f;
-    cf_hash64 h;
-} writer;
-
-static void wr(writer *w, const void *p, size_t n) {
-    cf_hash64_update(&w->h, p, n);
-    cf_afile_write(&w->f, p, n);
-}
-
-static void wr_set(writer *w, const cf_factors *f) {
-    size_t k = (size_t)f->k;
-    wr(w, f->P, (size_t)f->n_users * k * sizeof(double));
-    wr(w, f->Q, (size_t)f->n_items * k * sizeof(double));
-    wr(w, f->bu, (size_t)f->n_users * sizeof(double));
-    wr(w, f->bi, (size_t)f->n_items * sizeof(double));
-}
-
 static int same_dims(const cf_factors *a, const cf_factors *b) {
     return a->n_users == b->n_users && a->n_items == b->n_items && a->k == b->k && a->P && b->P;
 }
@@ -182,18 +165,15 @@ cf_status cf_checkpoint_save(const cf_train_state *s, const char *path, cf_error
         return cf_fail(err, CF_ERR_INVALID, "%s: checkpoint header is %zu bytes, expected %d", path, c.at,
                        CKPT_HEADER_SIZE);
 
-    writer w;
-    cf_hash64_init(&w.h);
-    cf_status st = cf_afile_open(&w.f, path, 0, err);
+    cf_sumfile w;
+    cf_status st = cf_sumfile_open(&w, path, err);
     if (st) return st;
-    wr(&w, hdr, sizeof hdr);
-    wr_set(&w, f);
-    if (s->have_result) wr_set(&w, &s->result);
-    if (s->have_best) wr_set(&w, &s->best);
-    if (s->solver.has_moments) wr_set(&w, &s->solver.m), wr_set(&w, &s->solver.v);
-    uint64_t sum = cf_hash64_final(&w.h);
-    cf_afile_write(&w.f, &sum, 8);
-    return cf_afile_commit(&w.f, err);
+    cf_sumfile_write(&w, hdr, sizeof hdr);
+    cf_sumfile_write_factors(&w, f);
+    if (s->have_result) cf_sumfile_write_factors(&w, &s->result);
+    if (s->have_best) cf_sumfile_write_factors(&w, &s->best);
+    if (s->solver.has_moments) cf_sumfile_write_factors(&w, &s->solver.m), cf_sumfile_write_factors(&w, &s->solver.v);
+    return cf_sumfile_commit(&w, err);
 }
 
 /* ---------------------------------------------------------------- load */

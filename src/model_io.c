@@ -52,6 +52,7 @@
 #include "common.h"
 #include "hash64.h"
 #include "model.h"
+#include "sumfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -129,25 +130,15 @@ static void decode_config(cf_cursor *c, cf_config *g) {
 
 /* ---------------------------------------------------------------- save */
 
-typedef struct cfm_writer {
-    cf_afile f;
-    cf_hash64 h;
-} cfm_writer;
-
-static void wr(cfm_writer *w, const void *p, size_t n) {
-    cf_hash64_update(&w->h, p, n);
-    cf_afile_write(&w->f, p, n);
-}
-
-static void wr_ids(cfm_writer *w, const cf_idmap *map) {
+static void wr_ids(cf_sumfile *w, const cf_idmap *map) {
     uint64_t n = (uint64_t)cf_idmap_size(map);
-    wr(w, &n, 8);
+    cf_sumfile_write(w, &n, 8);
     for (uint64_t k = 0; k < n; k++) {
         size_t len;
         const char *name = cf_idmap_name(map, (uint32_t)k, &len);
         uint32_t l32 = (uint32_t)len;
-        wr(w, &l32, 4);
-        wr(w, name, len);
+        cf_sumfile_write(w, &l32, 4);
+        cf_sumfile_write(w, name, len);
     }
 }
 
@@ -187,21 +178,14 @@ cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err) {
     cf_put_f64(&c, f->mu);
     encode_config(&c, &m->config);
 
-    cfm_writer w;
-    cf_hash64_init(&w.h);
-    cf_status st = cf_afile_open(&w.f, path, 0, err);
+    cf_sumfile w;
+    cf_status st = cf_sumfile_open(&w, path, err);
     if (st) return st;
-    size_t k = (size_t)f->k;
-    wr(&w, hdr, sizeof hdr);
-    wr(&w, f->P, (size_t)f->n_users * k * sizeof(double));
-    wr(&w, f->Q, (size_t)f->n_items * k * sizeof(double));
-    wr(&w, f->bu, (size_t)f->n_users * sizeof(double));
-    wr(&w, f->bi, (size_t)f->n_items * sizeof(double));
+    cf_sumfile_write(&w, hdr, sizeof hdr);
+    cf_sumfile_write_factors(&w, f);
     wr_ids(&w, m->users);
     wr_ids(&w, m->items);
-    uint64_t sum = cf_hash64_final(&w.h);
-    cf_afile_write(&w.f, &sum, 8);
-    return cf_afile_commit(&w.f, err);
+    return cf_sumfile_commit(&w, err);
 }
 
 /* ---------------------------------------------------------------- load */
