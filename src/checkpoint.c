@@ -180,29 +180,12 @@ cf_status cf_checkpoint_save(const cf_train_state *s, const char *path, cf_error
 
 #define CORRUPT(...) do { st = cf_fail(err, CF_ERR_CORRUPT, __VA_ARGS__); goto done; } while (0)
 
-/* Reads exactly n bytes: 0 ok, 1 end of file first, -1 read error (errno set). */
-static int read_full(int fd, void *buf, size_t n) {
-    unsigned char *p = buf;
-    while (n > 0) {
-        size_t chunk = n < ((size_t)1 << 30) ? n : ((size_t)1 << 30);
-        ssize_t r = read(fd, p, chunk);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        if (r == 0) return 1;
-        p += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 static cf_status read_set(int fd, const char *path, cf_factors *f, cf_hash64 *h, cf_error *err) {
     size_t k = (size_t)f->k;
     struct { void *p; size_t n; } arr[4] = {{f->P, (size_t)f->n_users * k * 8}, {f->Q, (size_t)f->n_items * k * 8},
                                             {f->bu, (size_t)f->n_users * 8}, {f->bi, (size_t)f->n_items * 8}};
     for (int a = 0; a < 4; a++) {
-        int r = read_full(fd, arr[a].p, arr[a].n);
+        int r = cf_read_full(fd, arr[a].p, arr[a].n);
         if (r < 0) return cf_fail(err, CF_ERR_IO, "%s: read failed: %s", path, strerror(errno));
         if (r > 0) return cf_fail(err, CF_ERR_CORRUPT, "%s: file shrank while reading: truncated", path);
         cf_hash64_update(h, arr[a].p, arr[a].n);
@@ -236,7 +219,7 @@ cf_status cf_checkpoint_load(const char *path, cf_train_state *s, cf_error *err)
 
     unsigned char hdr[CKPT_HEADER_SIZE];
     size_t hlen = size < CKPT_HEADER_SIZE ? (size_t)size : CKPT_HEADER_SIZE;
-    int r = read_full(fd, hdr, hlen);
+    int r = cf_read_full(fd, hdr, hlen);
     if (r < 0) {
         st = cf_fail(err, CF_ERR_IO, "%s: read failed: %s", path, strerror(errno));
         goto done;
@@ -303,7 +286,7 @@ cf_status cf_checkpoint_load(const char *path, cf_train_state *s, cf_error *err)
     }
     s->cur.mu = s->result.mu = s->best.mu = mu;
     uint64_t stored;
-    r = read_full(fd, &stored, 8);
+    r = cf_read_full(fd, &stored, 8);
     if (r < 0) {
         st = cf_fail(err, CF_ERR_IO, "%s: read failed: %s", path, strerror(errno));
         goto done;

@@ -1,10 +1,12 @@
 /* common.c — error filling, checked allocation, RNG, clock, regularization weight. */
 #include "common.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 cf_status cf_fail(cf_error *err, cf_status status, const char *fmt, ...) {
     if (err) {
@@ -119,4 +121,20 @@ double cf_reg_lambda(cf_reg reg, double lambda, int64_t n_row, int64_t nnz) {
     case CF_REG_MEAN: return lambda * (double)nnz;
     }
     return lambda;
+}
+
+int cf_read_full(int fd, void *buf, size_t n) {
+    unsigned char *p = buf;
+    while (n > 0) {
+        size_t chunk = n < ((size_t)1 << 30) ? n : ((size_t)1 << 30);
+        ssize_t r = read(fd, p, chunk);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (r == 0) return 1;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
 }

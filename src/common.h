@@ -24,6 +24,9 @@ void cf_error_clear(cf_error *err);
 
 /* malloc/calloc that fill err with CF_ERR_NOMEM and the byte count on failure. */
 void *cf_malloc(size_t bytes, cf_error *err, const char *what);
+/* Reads exactly n bytes from fd (in chunks of at most 1 GiB, retrying on EINTR):
+ * 0 done, 1 end of file first, -1 read error (errno set). */
+int cf_read_full(int fd, void *buf, size_t n);
 void *cf_calloc(size_t n, size_t size, cf_error *err, const char *what);
 
 /* ---- RNG: xoshiro256** seeded by splitmix64. Deterministic across platforms. */

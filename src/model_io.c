@@ -207,19 +207,7 @@ static int read_full(cfm_source *s, void *buf, size_t n) {
         s->at += n;
         return 0;
     }
-    unsigned char *p = buf;
-    while (n > 0) {
-        size_t chunk = n < ((size_t)1 << 30) ? n : ((size_t)1 << 30);
-        ssize_t r = read(s->fd, p, chunk);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        if (r == 0) return 1;
-        p += r;
-        n -= (size_t)r;
-    }
-    return 0;
+    return cf_read_full(s->fd, buf, n);
 }
 
 /* Parses one ID list at *at of buf (len bytes) into a new map of exactly `want` IDs. */
