@@ -112,18 +112,37 @@ const char *cf_test_sanitizer_report(const char *text) {
     return hit;
 }
 
-int cf_test_spawn(const char *dir, const char *const *argv, char **out, char **err) {
-    *out = *err = NULL;
+int cf_test_start(const char *dir, const char *const *argv, const char *const *env) {
     char *op = cf_test_path(dir, "stdout.txt"), *ep = cf_test_path(dir, "stderr.txt");
-    int code = -1;
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
         int fo = open(op, O_WRONLY | O_CREAT | O_TRUNC, 0644), fe = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0 || chdir(dir) != 0) _exit(127);
+        setenv("TMPDIR", dir, 1);
+        for (; env && *env; env++) {
+            const char *eq = strchr(*env, '=');
+            if (!eq) {
+                unsetenv(*env);
+                continue;
+            }
+            char name[128];
+            snprintf(name, sizeof name, "%.*s", (int)(eq - *env), *env);
+            setenv(name, eq + 1, 1);
+        }
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
+    free(op);
+    free(ep);
+    return pid > 0 ? (int)pid : -1;
+}
+
+int cf_test_spawn(const char *dir, const char *const *argv, char **out, char **err) {
+    *out = *err = NULL;
+    char *op = cf_test_path(dir, "stdout.txt"), *ep = cf_test_path(dir, "stderr.txt");
+    int code = -1;
+    pid_t pid = cf_test_start(dir, argv, NULL);
     int status = 0;
     if (pid > 0 && waitpid(pid, &status, 0) == pid) {
         *out = cf_test_read(op, NULL);

@@ -17,10 +17,14 @@ char *cf_test_read(const char *path, size_t *len);
  * stderr), or NULL. In the CUFACTOR_SANITIZE build the CLI that tests run is sanitized
  * too; its reports must fail the test even when the exit code looks like an expected one. */
 const char *cf_test_sanitizer_report(const char *text);
-/* Runs argv[0] (a path) with argv, NULL-terminated, in the working directory `dir`, its
- * stdout and stderr going to dir/stdout.txt and dir/stderr.txt, which come back in *out
- * and *err (malloc'ed, NUL-terminated). Returns the exit status, 128 + the signal for a
- * killed child, or -1 when it could not be started, waited for or read back. */
+/* Starts argv[0] (a path) with argv, NULL-terminated, in the working directory `dir` with
+ * TMPDIR=dir, its stdout and stderr going to dir/stdout.txt and dir/stderr.txt; `env`
+ * (NULL-terminated, or NULL) adds "NAME=value" settings, and "NAME" alone unsets NAME.
+ * Returns the child's pid (not waited for), or -1. */
+int cf_test_start(const char *dir, const char *const *argv, const char *const *env);
+/* cf_test_start without env, waited for: dir/stdout.txt and dir/stderr.txt come back in
+ * *out and *err (malloc'ed, NUL-terminated). Returns the exit status, 128 + the signal for
+ * a killed child, or -1 when it could not be started, waited for or read back. */
 int cf_test_spawn(const char *dir, const char *const *argv, char **out, char **err);
 /* Entries of directory d (not "." and "..") whose name contains `part`; -1 when d
  * cannot be opened. */

@@ -62,25 +62,10 @@ static run_result cli(const char *first, ...) {
     }
     va_end(ap);
     argv[n] = NULL;
-    char *out_path = cf_test_path(dir, "stdout.txt"), *err_path = cf_test_path(dir, "stderr.txt");
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1);
-    if (pid == 0) {
-        int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0 || chdir(dir) != 0) _exit(127);
-        setenv("TMPDIR", dir, 1);
-        execv(CF_CLI_PATH, (char *const *)argv);
-        _exit(127);
-    }
-    int status = 0;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
     run_result r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = cf_test_read(out_path, NULL);
-    r.err = cf_test_read(err_path, NULL);
-    cr_assert(r.out && r.err);
+    r.code = cf_test_spawn(dir, argv, &r.out, &r.err);
+    cr_assert_neq(r.code, -1, "could not run %s", CF_CLI_PATH);
+    char *out_path = cf_test_path(dir, "stdout.txt"), *err_path = cf_test_path(dir, "stderr.txt");
     const char *report = cf_test_sanitizer_report(r.err);
     cr_assert_null(report, "cufactor %s: sanitizer report: %.400s", first, report);
     unlink(out_path);
@@ -968,21 +953,12 @@ Test(cli, output_sections_of_the_training_commands) {
  * an uninterrupted run of i+2 iterations. */
 Test(cli, sigint_stops_with_a_checkpoint_and_resume_matches) {
     gen_data();
-    char *out_path = cf_test_path(dir, "int.out"), *err_path = cf_test_path(dir, "int.err");
+    char *err_path = cf_test_path(dir, "stderr.txt");
     const char *argv[] = {CF_CLI_PATH, "train", "data.tsv", "--device", "cpu", "--factors", "12", "--threads", "2",
                           "--iters", "1000000", "--checkpoint", "ck.cfc", "--checkpoint-every", "0",
                           "--model", "never.cfm", NULL};
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = cf_test_start(dir, argv, NULL);
     cr_assert_neq(pid, -1);
-    if (pid == 0) {
-        int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0 || chdir(dir) != 0) _exit(127);
-        setenv("TMPDIR", dir, 1);
-        execv(CF_CLI_PATH, (char *const *)argv);
-        _exit(127);
-    }
     /* wait (up to 60 s) for the header and one progress line */
     int seen = 0;
     for (int t = 0; t < 60000 && !seen; t++) {
@@ -1060,7 +1036,7 @@ Test(cli, sigint_stops_with_a_checkpoint_and_resume_matches) {
     cr_assert_eq(r.code, 1, "%s", r.err);
     cr_assert(strstr(r.err, "bad.cfc: truncated checkpoint header"), "%s", r.err);
     run_free(&r);
-    free(bad), free(ck), free(never), free(out_path), free(err_path);
+    free(bad), free(ck), free(never), free(err_path);
 }
 
 /* The help text of `flag`: its line "  --flag ..." and, when the left column was too

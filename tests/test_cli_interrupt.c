@@ -43,21 +43,11 @@ static child start(const char *hook, const char *const *args) {
     for (; args[n - 1]; n++) argv[n] = args[n - 1];
     argv[n] = NULL;
     child c = {0, cf_test_path(dir, "stdout.txt"), cf_test_path(dir, "stderr.txt")};
-    fflush(NULL);
-    c.pid = fork();
+    char setting[512];
+    snprintf(setting, sizeof setting, "CUFACTOR_TEST_READ_HOOK=%s", hook ? hook : "");
+    const char *env[] = {hook ? setting : "CUFACTOR_TEST_READ_HOOK", NULL};
+    c.pid = cf_test_start(dir, argv, env);
     cr_assert_neq(c.pid, -1);
-    if (c.pid == 0) {
-        int fo = open(c.out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int fe = open(c.err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0 || chdir(dir) != 0) _exit(127);
-        setenv("TMPDIR", dir, 1);
-        if (hook)
-            setenv("CUFACTOR_TEST_READ_HOOK", hook, 1);
-        else
-            unsetenv("CUFACTOR_TEST_READ_HOOK");
-        execv(CF_CLI_PATH, (char *const *)argv);
-        _exit(127);
-    }
     return c;
 }
 
