@@ -14,7 +14,7 @@
 #include "kernels.h"
 #include "warp.cuh"
 
-#include <cuda_runtime.h>
+#include "launch.cuh"
 
 #define EVAL_THREADS 256
 #define EVAL_WARPS (EVAL_THREADS / 32)
@@ -64,7 +64,7 @@ extern "C" int launch_eval_csr(const int64_t *d_ptr, const uint32_t *d_idx, cons
                                int64_t n_rows, const float *d_F_r, const float *d_b_r,
                                const float *d_F_c, const float *d_b_c, int k, int ld, float mu,
                                int use_bias, double *d_partial, cf_stream_t stream) {
-    eval_csr_kernel<<<CF_REDUCE_BLOCKS, EVAL_THREADS, 0, stream>>>(
+    CF_LAUNCH_KERNEL(eval_csr_kernel, CF_REDUCE_BLOCKS, EVAL_THREADS, 0, stream,
         d_ptr, d_idx, d_val, n_rows, d_F_r, d_b_r, d_F_c, d_b_c, k, ld, mu, use_bias, d_partial);
     return (int)cudaGetLastError();
 }
@@ -94,7 +94,7 @@ extern "C" int launch_eval_triplets(const uint32_t *d_u, const uint32_t *d_i, co
                                     const float *d_F_i, const float *d_b_i, int k, int ld,
                                     float mu, int use_bias, double *d_partial,
                                     cf_stream_t stream) {
-    eval_triplets_kernel<<<CF_REDUCE_BLOCKS, EVAL_THREADS, 0, stream>>>(
+    CF_LAUNCH_KERNEL(eval_triplets_kernel, CF_REDUCE_BLOCKS, EVAL_THREADS, 0, stream,
         d_u, d_i, d_r, n, d_F_u, d_b_u, d_F_i, d_b_i, k, ld, mu, use_bias, d_partial);
     return (int)cudaGetLastError();
 }
@@ -126,8 +126,7 @@ __global__ void __launch_bounds__(EVAL_THREADS)
 extern "C" int launch_reg(const int64_t *d_ptr, int64_t n_rows, const float *d_F, const float *d_b,
                           int k, int ld, int use_bias, double lambda, int reg_mode, int64_t nnz,
                           double *d_partial, cf_stream_t stream) {
-    reg_kernel<<<CF_REDUCE_BLOCKS, EVAL_THREADS, 0, stream>>>(d_ptr, n_rows, d_F, d_b, k, ld,
-                                                              use_bias, lambda, reg_mode, nnz,
-                                                              d_partial);
+    CF_LAUNCH_KERNEL(reg_kernel, CF_REDUCE_BLOCKS, EVAL_THREADS, 0, stream,
+        d_ptr, n_rows, d_F, d_b, k, ld, use_bias, lambda, reg_mode, nnz, d_partial);
     return (int)cudaGetLastError();
 }

@@ -14,7 +14,7 @@
 #include "kernels.h"
 #include "warp.cuh"
 
-#include <cuda_runtime.h>
+#include "launch.cuh"
 #include <stdint.h>
 
 #define GD_THREADS 256
@@ -56,7 +56,7 @@ extern "C" int launch_residuals_csr(const int64_t *d_ptr, const uint32_t *d_idx,
                                     int use_bias, int rows_are_users, float *d_e,
                                     cf_stream_t stream) {
     if (n_rows <= 0) return (int)cudaSuccess;
-    residuals_csr_kernel<<<grid_for(n_rows, GD_WARPS), GD_THREADS, 0, stream>>>(
+    CF_LAUNCH_KERNEL(residuals_csr_kernel, grid_for(n_rows, GD_WARPS), GD_THREADS, 0, stream,
         d_ptr, d_idx, d_val, n_rows, d_F_r, d_b_r, d_F_c, d_b_c, k, ld, mu, use_bias,
         rows_are_users, d_e);
     return (int)cudaGetLastError();
@@ -83,7 +83,7 @@ extern "C" int launch_residuals_coo(const uint32_t *d_u, const uint32_t *d_i, co
                                     const float *d_F_i, const float *d_b_i, int k, int ld, float mu,
                                     int use_bias, float *d_e, cf_stream_t stream) {
     if (n <= 0) return (int)cudaSuccess;
-    residuals_coo_kernel<<<grid_for(n, GD_WARPS), GD_THREADS, 0, stream>>>(
+    CF_LAUNCH_KERNEL(residuals_coo_kernel, grid_for(n, GD_WARPS), GD_THREADS, 0, stream,
         d_u, d_i, d_r, n, d_F_u, d_b_u, d_F_i, d_b_i, k, ld, mu, use_bias, d_e);
     return (int)cudaGetLastError();
 }
@@ -124,7 +124,7 @@ extern "C" int launch_gd_step(const int64_t *d_ptr, int64_t n_rows, const float 
                               float c1, float c2, cf_stream_t stream) {
     if (n_rows <= 0) return (int)cudaSuccess;
     const int64_t total = n_rows * (int64_t)(k + (use_bias ? 1 : 0));
-    gd_step_kernel<<<grid_for(total, GD_THREADS), GD_THREADS, 0, stream>>>(
+    CF_LAUNCH_KERNEL(gd_step_kernel, grid_for(total, GD_THREADS), GD_THREADS, 0, stream,
         d_ptr, n_rows, d_C, d_F, d_b, d_m, d_v, k, ld, use_bias, lambda, reg_mode, nnz, scale, lr,
         c1, c2);
     return (int)cudaGetLastError();

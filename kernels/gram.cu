@@ -31,7 +31,7 @@
  */
 #include "kernels.h"
 
-#include <cuda_runtime.h>
+#include "launch.cuh"
 
 #define GRAM_T 8
 #define GRAM_MAX_THREADS 256
@@ -76,7 +76,7 @@ __global__ void __launch_bounds__(GRAM_MAX_THREADS)
     gram_kernel(const cf_gram_unit *__restrict__ units, const uint32_t *__restrict__ idx,
                 const float *__restrict__ F, int d, int ld, int stride, int chunk,
                 float *__restrict__ A) {
-    extern __shared__ float4 sz4[]; /* chunk × stride floats */
+    CF_EXTERN_SHARED(float4, sz4); /* chunk × stride floats */
     const cf_gram_unit u = units[blockIdx.x];
     const int nt = stride / GRAM_T;
     const int ntiles = nt * (nt + 1) / 2;
@@ -156,8 +156,8 @@ extern "C" int launch_gram(const cf_gram_unit *d_units, int64_t n_units, const u
     const gram_shape s = gram_shape_of(d);
     const size_t smem = (size_t)s.chunk * (size_t)s.stride * sizeof(float);
     if (smem > GRAM_SMEM_LIMIT) return (int)cudaErrorInvalidValue; /* d > 12288 */
-    gram_kernel<<<(unsigned)n_units, s.threads, smem, stream>>>(d_units, d_idx, d_F_other, d, ld,
-                                                                s.stride, s.chunk, d_A);
+    CF_LAUNCH_KERNEL(gram_kernel, (unsigned)n_units, s.threads, smem, stream,
+        d_units, d_idx, d_F_other, d, ld, s.stride, s.chunk, d_A);
     return (int)cudaGetLastError();
 }
 
@@ -181,6 +181,6 @@ extern "C" int launch_gram_reduce(const cf_gram_reduce *d_items, int64_t n_items
                                   float *d_A, cf_stream_t stream) {
     if (n_items <= 0) return (int)cudaSuccess;
     if (d < 1 || n_items > 0x7fffffffLL) return (int)cudaErrorInvalidValue;
-    gram_reduce_kernel<<<(unsigned)n_items, 256, 0, stream>>>(d_items, d, d_A);
+    CF_LAUNCH_KERNEL(gram_reduce_kernel, (unsigned)n_items, 256, 0, stream, d_items, d, d_A);
     return (int)cudaGetLastError();
 }

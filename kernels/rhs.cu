@@ -13,7 +13,7 @@
  */
 #include "kernels.h"
 
-#include <cuda_runtime.h>
+#include "launch.cuh"
 
 #define EW_THREADS 256
 
@@ -35,8 +35,8 @@ extern "C" int launch_targets(const float *d_val, const uint32_t *d_idx, int64_t
                               const float *d_b_other, float mu, int use_bias, float *d_t,
                               cf_stream_t stream) {
     if (n <= 0) return (int)cudaSuccess;
-    targets_kernel<<<ew_blocks(n), EW_THREADS, 0, stream>>>(d_val, d_idx, n, d_b_other, mu,
-                                                             use_bias, d_t);
+    CF_LAUNCH_KERNEL(targets_kernel, ew_blocks(n), EW_THREADS, 0, stream,
+        d_val, d_idx, n, d_b_other, mu, use_bias, d_t);
     return (int)cudaGetLastError();
 }
 
@@ -51,7 +51,8 @@ __global__ void offsets32_kernel(const int64_t *__restrict__ ptr, int64_t n_rows
 extern "C" int launch_offsets32(const int64_t *d_ptr, int64_t n_rows, int32_t *d_off,
                                 cf_stream_t stream) {
     if (n_rows < 0) return (int)cudaErrorInvalidValue;
-    offsets32_kernel<<<ew_blocks(n_rows + 1), EW_THREADS, 0, stream>>>(d_ptr, n_rows, d_off);
+    CF_LAUNCH_KERNEL(offsets32_kernel, ew_blocks(n_rows + 1), EW_THREADS, 0, stream,
+        d_ptr, n_rows, d_off);
     return (int)cudaGetLastError();
 }
 
@@ -79,7 +80,7 @@ extern "C" int launch_scatter(const float *d_rhs, int64_t r0, int64_t n_rows, co
                               cf_stream_t stream) {
     if (n_rows <= 0) return (int)cudaSuccess;
     const int64_t total = n_rows * (int64_t)(k + (use_bias ? 1 : 0));
-    scatter_kernel<<<ew_blocks(total), EW_THREADS, 0, stream>>>(d_rhs, r0, n_rows, d_ptr, k, ld,
-                                                                 use_bias, d_F, d_b);
+    CF_LAUNCH_KERNEL(scatter_kernel, ew_blocks(total), EW_THREADS, 0, stream,
+        d_rhs, r0, n_rows, d_ptr, k, ld, use_bias, d_F, d_b);
     return (int)cudaGetLastError();
 }

@@ -39,7 +39,7 @@
 #include "warp.cuh"
 
 #include <cuda_fp16.h>
-#include <cuda_runtime.h>
+#include "launch.cuh"
 #include <stdint.h>
 
 #define SGD_THREADS 128
@@ -207,7 +207,8 @@ extern "C" int launch_sgd_hogwild(const cf_sgd_args *a, int64_t n, int64_t run, 
     const int64_t runs = (n + run - 1) / run, need = (runs + SGD_WARPS - 1) / SGD_WARPS;
     if (grid > need) grid = need;
     if (grid < 1) grid = 1;
-    hogwild_kernel_for(a->k, a->fp16)<<<(unsigned)grid, SGD_THREADS, 0, stream>>>(*a, n, run);
+    CF_LAUNCH_KERNEL(hogwild_kernel_for(a->k, a->fp16), (unsigned)grid, SGD_THREADS, 0, stream,
+        *a, n, run);
     return (int)cudaGetLastError();
 }
 
@@ -215,7 +216,8 @@ extern "C" int launch_sgd_wave(const cf_sgd_args *a, const int64_t *d_block_ptr,
                                cf_stream_t stream) {
     if (B < 1 || shift < 0 || shift >= B) return (int)cudaErrorInvalidValue;
     const unsigned grid = (unsigned)((B + SGD_WARPS - 1) / SGD_WARPS);
-    wave_kernel_for(a->k, a->fp16)<<<grid, SGD_THREADS, 0, stream>>>(*a, d_block_ptr, B, shift);
+    CF_LAUNCH_KERNEL(wave_kernel_for(a->k, a->fp16), grid, SGD_THREADS, 0, stream,
+        *a, d_block_ptr, B, shift);
     return (int)cudaGetLastError();
 }
 
@@ -249,7 +251,7 @@ __global__ void zero_empty_kernel(const int64_t *__restrict__ ptr, int64_t n_row
 extern "C" int launch_zero_empty_rows(const int64_t *d_ptr, int64_t n_rows, float *d_F, int ld,
                                       float *d_b, void *d_H, int k, cf_stream_t stream) {
     if (n_rows <= 0) return (int)cudaSuccess;
-    zero_empty_kernel<<<ew_blocks(n_rows * (int64_t)(k + 1)), EW_THREADS, 0, stream>>>(
+    CF_LAUNCH_KERNEL(zero_empty_kernel, ew_blocks(n_rows * (int64_t)(k + 1)), EW_THREADS, 0, stream,
         d_ptr, n_rows, d_F, ld, d_b, (__half *)d_H, k);
     return (int)cudaGetLastError();
 }
@@ -277,15 +279,15 @@ __global__ void from_half_kernel(const __half *__restrict__ H, int64_t n_rows, i
 extern "C" int launch_factors_to_half(const float *d_F, int ld, int64_t n_rows, int k, void *d_H,
                                       cf_stream_t stream) {
     if (n_rows <= 0) return (int)cudaSuccess;
-    to_half_kernel<<<ew_blocks(n_rows * (int64_t)k), EW_THREADS, 0, stream>>>(d_F, ld, n_rows, k,
-                                                                              (__half *)d_H);
+    CF_LAUNCH_KERNEL(to_half_kernel, ew_blocks(n_rows * (int64_t)k), EW_THREADS, 0, stream,
+        d_F, ld, n_rows, k, (__half *)d_H);
     return (int)cudaGetLastError();
 }
 
 extern "C" int launch_half_to_factors(const void *d_H, int64_t n_rows, int k, float *d_F, int ld,
                                       cf_stream_t stream) {
     if (n_rows <= 0) return (int)cudaSuccess;
-    from_half_kernel<<<ew_blocks(n_rows * (int64_t)k), EW_THREADS, 0, stream>>>(
+    CF_LAUNCH_KERNEL(from_half_kernel, ew_blocks(n_rows * (int64_t)k), EW_THREADS, 0, stream,
         (const __half *)d_H, n_rows, k, d_F, ld);
     return (int)cudaGetLastError();
 }
@@ -325,7 +327,7 @@ __global__ void __launch_bounds__(EW_THREADS)
 
 extern "C" int launch_first_nonfinite(const float *d_F, const float *d_b, int64_t n_rows, int k,
                                       int ld, int use_bias, int64_t *d_partial, cf_stream_t stream) {
-    first_nonfinite_kernel<<<CF_REDUCE_BLOCKS, EW_THREADS, 0, stream>>>(d_F, d_b, n_rows, k, ld,
-                                                                        use_bias, d_partial);
+    CF_LAUNCH_KERNEL(first_nonfinite_kernel, CF_REDUCE_BLOCKS, EW_THREADS, 0, stream,
+        d_F, d_b, n_rows, k, ld, use_bias, d_partial);
     return (int)cudaGetLastError();
 }

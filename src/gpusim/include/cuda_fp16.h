@@ -1,0 +1,30 @@
+/* cuda_fp16.h — stand-in for the toolkit's header in the CPU simulation build: __half as
+ * IEEE binary16 storage and the conversions the kernels use, bit-exact with CUDA's
+ * (round to nearest even; src/half.c, which the host code and tests use as well). */
+#ifndef CF_GPUSIM_CUDA_FP16_H
+#define CF_GPUSIM_CUDA_FP16_H
+#include <stdint.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+uint16_t cf_half_from_float(float f);
+float cf_half_to_float(uint16_t h);
+#ifdef __cplusplus
+}
+
+/* A distinct type (no implicit conversion from float), like __half under
+ * __CUDA_NO_HALF_CONVERSIONS__: every rounding in a kernel is written out. */
+struct alignas(2) __half {
+    uint16_t x;
+};
+struct alignas(4) __half2 {
+    __half x, y;
+};
+static inline __half __float2half_rn(float f) { return __half{cf_half_from_float(f)}; }
+static inline __half __float2half(float f) { return __float2half_rn(f); }
+static inline float __half2float(__half h) { return cf_half_to_float(h.x); }
+static inline __half2 __floats2half2_rn(float a, float b) { return __half2{__float2half_rn(a), __float2half_rn(b)}; }
+static inline float __low2float(__half2 h) { return __half2float(h.x); }
+static inline float __high2float(__half2 h) { return __half2float(h.y); }
+#endif
+#endif

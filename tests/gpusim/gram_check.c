@@ -1,0 +1,91 @@
+/*
+ * gram_check.c — a small program that runs launch_gram (kernels/gram.cu, or a copy of it
+ * with a planted bug) on the simulated device and compares every Gram matrix with the sum
+ * formed here in double. Exit 0: all agree; 1: a matrix differs (printed); the simulation
+ * itself aborts on a synchronization fault and AddressSanitizer on an out-of-bounds access.
+ * test_gpusim runs it on the real kernel (must pass) and on planted copies (must fail).
+ *
+ * Data: d = 8 and d = 21 (one and several 8×8 tiles per thread), rows of 1, 127, 128, 300
+ * entries (a partial chunk, exactly one chunk of 128 staged vectors, several chunks), z
+ * random in [-1, 1). Tolerance: fp32 sums of ≤ 300 products of magnitude ≤ 1 in a fixed
+ * order are within 300·2⁻²⁴·Σ|z_p z_q| ≤ 2e-5·300 of the double sum; asserted 1e-3
+ * absolute, far above rounding and far below what a wrong or missing term (≥ 1e-2 for
+ * these data, or NaN from the poison) gives.
+ */
+#include <cuda_runtime_api.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "kernels.h"
+
+static double urand(unsigned long long *s) {
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (double)(*s >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+}
+
+#define CHECK(x)                                                                           \
+    do {                                                                                   \
+        cudaError_t e_ = (x);                                                              \
+        if (e_ != cudaSuccess) {                                                           \
+            fprintf(stderr, "gram_check: %s: %s\n", #x, cudaGetErrorString(e_));           \
+            return 2;                                                                      \
+        }                                                                                  \
+    } while (0)
+
+static int run(int d) {
+    const int ld = (d + 3) / 4 * 4, n_other = 50;
+    const int64_t lens[] = {1, 127, 128, 300};
+    const int n_units = 4;
+    int64_t nnz = 0;
+    for (int j = 0; j < n_units; j++) nnz += lens[j];
+    unsigned long long seed = 12345 + (unsigned long long)d;
+    float *F = calloc((size_t)n_other * ld, sizeof *F);
+    uint32_t *idx = malloc((size_t)nnz * sizeof *idx);
+    cf_gram_unit units[4];
+    for (int r = 0; r < n_other; r++)
+        for (int c = 0; c < d; c++) F[r * ld + c] = (float)urand(&seed);
+    for (int64_t e = 0; e < nnz; e++) idx[e] = (uint32_t)((urand(&seed) + 1.0) * 0.5 * (n_other - 1));
+    int64_t at = 0;
+    for (int j = 0; j < n_units; j++) {
+        units[j].begin = at, units[j].end = at + lens[j], units[j].slot = j, units[j].lam = 0.5f;
+        at += lens[j];
+    }
+    float *dF, *dA;
+    uint32_t *didx;
+    cf_gram_unit *du;
+    const size_t dd = (size_t)d * d;
+    CHECK(cudaMalloc((void **)&dF, (size_t)n_other * ld * sizeof(float)));
+    CHECK(cudaMalloc((void **)&didx, (size_t)nnz * sizeof(uint32_t)));
+    CHECK(cudaMalloc((void **)&du, sizeof units));
+    CHECK(cudaMalloc((void **)&dA, n_units * dd * sizeof(float)));
+    CHECK(cudaMemcpy(dF, F, (size_t)n_other * ld * sizeof(float), cudaMemcpyHostToDevice));
+    CHECK(cudaMemcpy(didx, idx, (size_t)nnz * sizeof(uint32_t), cudaMemcpyHostToDevice));
+    CHECK(cudaMemcpy(du, units, sizeof units, cudaMemcpyHostToDevice));
+    CHECK((cudaError_t)launch_gram(du, n_units, didx, dF, d, ld, dA, NULL));
+    float *A = malloc(n_units * dd * sizeof(float));
+    CHECK(cudaMemcpy(A, dA, n_units * dd * sizeof(float), cudaMemcpyDeviceToHost));
+    int bad = 0;
+    for (int j = 0; j < n_units; j++)
+        for (int p = 0; p < d; p++)
+            for (int q = p; q < d; q++) { /* lower triangle: row q, column p */
+                double s = p == q ? 0.5 : 0.0;
+                for (int64_t e = units[j].begin; e < units[j].end; e++)
+                    s += (double)F[idx[e] * ld + p] * F[idx[e] * ld + q];
+                const double g = A[j * dd + (size_t)p * d + q];
+                if (!(fabs(g - s) <= 1e-3)) {
+                    if (bad++ < 5)
+                        fprintf(stderr, "gram_check: d=%d unit %d A[%d][%d] = %g, expected %g\n", d, j, q, p, g, s);
+                }
+            }
+    cudaFree(dF), cudaFree(didx), cudaFree(du), cudaFree(dA);
+    free(F), free(idx), free(A);
+    return bad ? 1 : 0;
+}
+
+int main(void) {
+    int rc = run(8);
+    if (!rc) rc = run(21);
+    if (!rc) printf("gram_check: all Gram matrices agree\n");
+    return rc;
+}
