@@ -328,13 +328,21 @@ static void thread_entry(void *p) {
 }
 
 static void deadlock() {
-    std::string s;
-    int shown = 0;
+    /* one line per distinct wait, with how many threads wait there and the first of them */
+    std::vector<std::pair<std::string, std::pair<const thread_state *, int>>> waits;
     for (auto &t : blk->th) {
         if (t.state == EXITED) continue;
-        if (shown++ < 12) s += "\n    " + thread_name(t) + ": " + where(t);
+        std::string w = where(t);
+        auto it = std::find_if(waits.begin(), waits.end(), [&](const auto &x) { return x.first == w; });
+        if (it == waits.end())
+            waits.push_back({w, {&t, 1}});
+        else
+            it->second.second++;
     }
-    if (shown > 12) s += "\n    ...";
+    std::string s;
+    for (auto &w : waits)
+        s += "\n    " + std::to_string(w.second.second) + " thread(s) from " + thread_name(*w.second.first) + ": " +
+             w.first;
     fail(nullptr, "no thread can go on (a barrier or warp collective reached by part of its threads):%s", s.c_str());
 }
 
@@ -748,6 +756,9 @@ cudaError_t cf_sim_enqueue(cudaStream_t s, void (*fn)(void *), void *arg) {
 
 int cf_sim_is_device_range(const void *p, size_t n) { return find_alloc(p, n ? n : 1) != D().allocs.end(); }
 
-void cf_sim_set_seed(unsigned long long seed) { D().seed = seed; }
+void cf_sim_set_seed(unsigned long long seed) {
+    D().seed = seed;
+    D().launches = 0; /* the same seed replays the same orders from here */
+}
 
 } /* extern "C" */

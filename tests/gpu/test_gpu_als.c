@@ -39,6 +39,7 @@
 #include "factors.h"
 #include "gpu/gpu.h"
 #include "ratings.h"
+#include "gpu_test.h"
 
 #ifdef CUFACTOR_HAVE_CUDA
 #include "gpu/gpu_impl.h" /* the work lists, tested on the host */
@@ -46,11 +47,6 @@
 
 #ifdef CUFACTOR_HAVE_CUDA
 
-#define REQUIRE_GPU()                                                       \
-    do {                                                                    \
-        char why_[256] = "";                                                \
-        if (!cf_gpu_available(why_, sizeof why_)) cr_skip_test("%s", why_); \
-    } while (0)
 
 #define FX_USERS 48
 #define FX_ITEMS 10003
@@ -465,18 +461,25 @@ Test(gpu_als, three_iterations_track_cpu) {
     fixture_free(&fx);
 }
 
-/* Two runs from the same start give bit-identical factors (DESIGN.md §7). */
-Test(gpu_als, reproducible_run_to_run) {
+/* Two runs from the same start give bit-identical factors (DESIGN.md §7); under the
+ * simulation the two runs take their blocks in different orders. */
+static void reproducible_case(int K, int half_steps, const cf_gpu_tuning *tune) {
     REQUIRE_GPU();
     fixture fx;
     fixture_make(&fx, 9);
-    cf_config c = config_of(48, 1, CF_REG_WEIGHTED, 0.05);
+    cf_config c = config_of(K, 1, CF_REG_WEIGHTED, 0.05);
     cf_factors init, out[2];
     init_factors(&init, &fx, &c, 2);
     cf_error err = {0};
     for (int run = 0; run < 2; run++) {
-        cf_backend *gb = open_gpu(&fx, &c, &init, NULL);
-        for (int sd = 0; sd < 4; sd++)
+        gpu_test_order_seed(101 + (unsigned long long)run);
+        cf_backend *gb = open_gpu(&fx, &c, &init, tune);
+        if (tune) {
+            cf_gpu_stats stats;
+            cf_gpu_stats_get(gb, &stats);
+            cr_assert_gt(stats.batches_users + stats.batches_items, 4, "the tuning was meant to make many batches");
+        }
+        for (int sd = 0; sd < half_steps; sd++)
             cr_assert_eq(cf_gpu_backend()->als_half(gb, (cf_side)(sd % 2), &err), CF_OK, "%s", err.msg);
         cr_assert_eq(cf_factors_alloc(&out[run], init.n_users, init.n_items, c.factors, 1, &err), CF_OK);
         cr_assert_eq(cf_gpu_backend()->download(gb, &out[run], &err), CF_OK, "%s", err.msg);
@@ -488,6 +491,18 @@ Test(gpu_als, reproducible_run_to_run) {
     cr_assert(memcmp(out[0].bi, out[1].bi, sizeof(double) * (size_t)init.n_items) == 0);
     cf_factors_free(&out[0]), cf_factors_free(&out[1]), cf_factors_free(&init);
     fixture_free(&fx);
+}
+
+Test(gpu_als, reproducible_run_to_run) { reproducible_case(48, 4, NULL); }
+
+/* K = 128 in many batches (a small work budget and short segments: long rows cut into
+ * segments summed by the reduction), users then items. */
+Test(gpu_als, reproducible_run_to_run_K128_many_batches) {
+    cf_gpu_tuning t;
+    cf_gpu_tuning_default(&t);
+    t.batch_bytes = 2u << 20;
+    t.segment = 1000;
+    reproducible_case(128, 2, &t);
 }
 
 /* Download returns what upload put in, to fp32 precision, and μ exactly. */
@@ -611,7 +626,7 @@ Test(gpu_als, stats_count_gram_flops) {
  * by exactly one unit, no unit is longer than the segment length, the first segment of
  * a row carries Λ_row into the row's own slot and the others go to extra slots that one
  * reduction adds back, and units come longest first. */
-Test(gpu_als, work_lists_cover_every_entry_once) {
+Test(host_plan, work_lists_cover_every_entry_once) {
     const int64_t len[] = {0, 1, 5, 10000, 3, 0, 4097, 4096, 8193, 2};
     const int n_rows = 10;
     int64_t ptr[11] = {0};
@@ -738,14 +753,14 @@ static void plan_case(size_t free_bytes, size_t batch_bytes, int64_t seg, int ex
     fixture_free(&fx);
 }
 
-Test(gpu_als, planner_one_batch_when_memory_allows) { plan_case((size_t)8 << 30, 0, 0, 0); }
-Test(gpu_als, planner_many_batches_within_budget) { plan_case((size_t)8 << 30, 200 * 1024, 0, 1); }
-Test(gpu_als, planner_short_segments) { plan_case((size_t)8 << 30, 64 * 1024, 5, 1); }
+Test(host_plan, planner_one_batch_when_memory_allows) { plan_case((size_t)8 << 30, 0, 0, 0); }
+Test(host_plan, planner_many_batches_within_budget) { plan_case((size_t)8 << 30, 200 * 1024, 0, 1); }
+Test(host_plan, planner_short_segments) { plan_case((size_t)8 << 30, 64 * 1024, 5, 1); }
 
 /* The budget comes from the free memory: with 300 MiB free, less the 64 MiB + 5 % reserve
  * and the data, the 10 003 item Grams of d = 33 (43 MB) still fit in one batch, but at
  * d = 257 (2.6 GB) they are cut. */
-Test(gpu_als, planner_budget_from_free_memory) {
+Test(host_plan, planner_budget_from_free_memory) {
     fixture fx;
     fixture_make(&fx, 5);
     for (int big = 0; big < 2; big++) {
@@ -770,7 +785,7 @@ Test(gpu_als, planner_budget_from_free_memory) {
     fixture_free(&fx);
 }
 
-Test(gpu_als, planner_reports_needed_and_free) {
+Test(host_plan, planner_reports_needed_and_free) {
     fixture fx;
     fixture_make(&fx, 5);
     cf_backend *b = calloc(1, sizeof *b);
@@ -906,18 +921,18 @@ static void check_plan_tables(int K, int bias, int64_t seg, size_t batch_bytes) 
     fixture_free(&fx);
 }
 
-Test(gpu_als, plan_tables_one_batch) { check_plan_tables(32, 1, 0, 0); }
-Test(gpu_als, plan_tables_many_batches_short_segments) { check_plan_tables(32, 1, 3, 64 * 1024); }
-Test(gpu_als, plan_tables_K1_nobias) { check_plan_tables(1, 0, 5, 4096); }
-Test(gpu_als, plan_tables_K128_nobias) { check_plan_tables(128, 0, 700, 1 << 20); }
-Test(gpu_als, plan_tables_K200) { check_plan_tables(200, 1, 4096, 4 << 20); }
+Test(host_plan, plan_tables_one_batch) { check_plan_tables(32, 1, 0, 0); }
+Test(host_plan, plan_tables_many_batches_short_segments) { check_plan_tables(32, 1, 3, 64 * 1024); }
+Test(host_plan, plan_tables_K1_nobias) { check_plan_tables(1, 0, 5, 4096); }
+Test(host_plan, plan_tables_K128_nobias) { check_plan_tables(128, 0, 700, 1 << 20); }
+Test(host_plan, plan_tables_K200) { check_plan_tables(200, 1, 4096, 4 << 20); }
 
 /* The Gram kernel's launch shape (host code in gram.cu, no device needed): for every d up
  * to 1 024 (K up to 1 023 with a bias) the block is whole warps, within the kernel's
  * __launch_bounds__(256), and the staging buffer fits the 48 KiB of dynamic shared memory
  * a launch may take without the cudaFuncSetAttribute opt-in, with room for at least one
  * vector padded to whole 8-wide tiles. */
-Test(gpu_als, gram_launch_shape_within_limits) {
+Test(host_plan, gram_launch_shape_within_limits) {
     for (int d = 1; d <= 1024; d++) {
         const int threads = cf_gram_block_threads(d);
         const size_t smem = cf_gram_shared_bytes(d);
@@ -932,14 +947,14 @@ Test(gpu_als, gram_launch_shape_within_limits) {
     cr_assert_eq(cf_gram_block_threads(201), 192);
 }
 
-Test(gpu_als, mem_limit_budget_is_the_minimum) {
+Test(host_plan, mem_limit_budget_is_the_minimum) {
     cr_assert_eq(cf_gpu_budget(1000, 0), 1000);
     cr_assert_eq(cf_gpu_budget(1000, 600), 600);
     cr_assert_eq(cf_gpu_budget(1000, 1000), 1000);
     cr_assert_eq(cf_gpu_budget(1000, 5000), 1000);
 }
 
-Test(gpu_als, mem_limit_shrinks_batches) {
+Test(host_plan, mem_limit_shrinks_batches) {
     fixture fx;
     fixture_make(&fx, 5);
     const size_t device_free = (size_t)8 << 30, data = (size_t)1 << 20;
@@ -992,7 +1007,7 @@ Test(gpu_als, mem_limit_shrinks_batches) {
     fixture_free(&fx);
 }
 
-Test(gpu_als, mem_limit_too_small_says_needed_and_limit) {
+Test(host_plan, mem_limit_too_small_says_needed_and_limit) {
     fixture fx;
     fixture_make(&fx, 5);
     cf_error err = {0};
@@ -1018,7 +1033,7 @@ Test(gpu_als, mem_limit_too_small_says_needed_and_limit) {
 /* More than 2^31 ratings on one side (host code: only the offsets exist): rows of 1.5·10^9,
  * 2^31 − 1 and 10 entries, 3.6·10^9 in all. Every batch keeps ≤ INT32_MAX entries (the
  * 32-bit cuSPARSE offsets) and its 64-bit entry range matches the offsets. */
-Test(gpu_als, planner_offsets_beyond_2_31) {
+Test(host_plan, planner_offsets_beyond_2_31) {
     static int64_t ptr[4] = {0, 1500000000LL, 1500000000LL + INT32_MAX, 1500000000LL + INT32_MAX + 10};
     static int64_t other[2] = {0, 0};
     cf_backend *b = calloc(1, sizeof *b);
@@ -1073,7 +1088,7 @@ Test(gpu_als, mem_limit_through_the_trainer) {
 }
 
 /* Argument checks come before any device work, so this one runs without a GPU too. */
-Test(gpu_als, open_rejects_mismatched_factors) {
+Test(host_plan, open_rejects_mismatched_factors) {
     fixture fx;
     fixture_make(&fx, 1);
     cf_config c = config_of(8, 1, CF_REG_WEIGHTED, 0.05);

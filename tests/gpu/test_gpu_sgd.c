@@ -37,6 +37,7 @@
 #include "ratings.h"
 #include "schedule.h"
 #include "sgd_work.h"
+#include "gpu_test.h"
 
 /* ------------------------------------------------------------------ fixture */
 
@@ -93,7 +94,7 @@ static void fixture_free(fixture *fx) {
 
 static uint16_t h_of(float x) { return cf_half_from_float(x); }
 
-Test(half, known_values) {
+Test(host_half, known_values) {
     cr_assert_eq(h_of(0.0f), 0x0000);
     cr_assert_eq(h_of(-0.0f), 0x8000);
     cr_assert_eq(h_of(1.0f), 0x3c00);
@@ -121,7 +122,7 @@ Test(half, known_values) {
 
 /* Every finite half converts to float and back to itself, and every midpoint between two
  * neighbours rounds to the even one (the last mantissa bit 0). */
-Test(half, every_value_round_trips_and_midpoints_round_to_even) {
+Test(host_half, every_value_round_trips_and_midpoints_round_to_even) {
     for (uint32_t h = 0; h < 0x10000; h++) {
         if ((h & 0x7c00) == 0x7c00) continue; /* inf, NaN */
         float f = cf_half_to_float((uint16_t)h);
@@ -137,7 +138,7 @@ Test(half, every_value_round_trips_and_midpoints_round_to_even) {
 
 /* ------------------------------------------------------------------ host: work lists */
 
-Test(sgd_work, blocks_list_is_the_cpu_block_order) {
+Test(host_sgd_work, blocks_list_is_the_cpu_block_order) {
     fixture fx;
     fixture_make(&fx, 3);
     cf_blocks bl;
@@ -170,7 +171,7 @@ Test(sgd_work, blocks_list_is_the_cpu_block_order) {
     fixture_free(&fx);
 }
 
-Test(sgd_work, hogwild_list_is_the_epoch_0_shuffle) {
+Test(host_sgd_work, hogwild_list_is_the_epoch_0_shuffle) {
     fixture fx;
     fixture_make(&fx, 4);
     cf_sgd_work w;
@@ -199,7 +200,7 @@ static int64_t entry_of(const cf_ratings *R, uint32_t u, uint32_t i) {
     return -1;
 }
 
-Test(sgd_work, entries_by_item_is_a_stable_sort_by_item) {
+Test(host_sgd_work, entries_by_item_is_a_stable_sort_by_item) {
     fixture fx;
     fixture_make(&fx, 6);
     const cf_ratings *R = &fx.R;
@@ -222,7 +223,7 @@ Test(sgd_work, entries_by_item_is_a_stable_sort_by_item) {
     fixture_free(&fx);
 }
 
-Test(sgd_work, minibatch_batches_are_the_cpu_batches_sorted_by_entry_and_by_item) {
+Test(host_sgd_work, minibatch_batches_are_the_cpu_batches_sorted_by_entry_and_by_item) {
     fixture fx;
     fixture_make(&fx, 5);
     const cf_ratings *R = &fx.R;
@@ -290,11 +291,6 @@ Test(sgd_work, minibatch_batches_are_the_cpu_batches_sorted_by_entry_and_by_item
 #ifdef CUFACTOR_HAVE_CUDA
 /* ------------------------------------------------------------------ GPU */
 
-#define REQUIRE_GPU()                                                       \
-    do {                                                                    \
-        char why_[256] = "";                                                \
-        if (!cf_gpu_available(why_, sizeof why_)) cr_skip_test("%s", why_); \
-    } while (0)
 
 static cf_config sgd_config(int K, cf_sgd_schedule sched, int B) {
     cf_config c;
@@ -444,7 +440,9 @@ Test(gpu_sgd, blocks_is_bit_reproducible) {
     cf_config c = sgd_config(64, CF_SCHED_BLOCKS, 8);
     cf_factors init, a, b;
     init_factors(&init, &fx.R, &c, 9);
+    gpu_test_order_seed(1); /* under the simulation: the two runs in different block orders */
     run_epochs(cf_gpu_backend(), &fx.R, &fx.test, &c, &init, 3, &a, NULL);
+    gpu_test_order_seed(2);
     run_epochs(cf_gpu_backend(), &fx.R, &fx.test, &c, &init, 3, &b, NULL);
     cr_assert_eq(memcmp(a.P, b.P, (size_t)a.n_users * 64 * sizeof(double)), 0);
     cr_assert_eq(memcmp(a.Q, b.Q, (size_t)a.n_items * 64 * sizeof(double)), 0);

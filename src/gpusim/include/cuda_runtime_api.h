@@ -122,7 +122,8 @@ cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end);
 cudaError_t cf_sim_enqueue(cudaStream_t stream, void (*fn)(void *), void *arg);
 int cf_sim_is_device_range(const void *p, size_t n);
 /* Seed of the blocks' and threads' run order of the launches that follow (default:
- * CUFACTOR_SIM_SEED, else 1): a determinism test runs the same work under two seeds. */
+ * CUFACTOR_SIM_SEED, else 1): a determinism test runs the same work under two seeds.
+ * Setting a seed restarts its sequence: the same seed replays the same orders. */
 void cf_sim_set_seed(unsigned long long seed);
 
 #ifdef __cplusplus

@@ -1,0 +1,53 @@
+/*
+ * gpu_test.h — what the GPU test files share (include once, after criterion.h):
+ *
+ *   REQUIRE_GPU()  skips the test (cr_skip_test) where no usable device exists, with
+ *                  cf_gpu_available()'s reason. Under the CPU simulation of the GPU
+ *                  (CUFACTOR_GPU_SIM) a device always exists: nothing skips there.
+ *
+ *   gpu_test_order_seed(s)  under the simulation, the seed of the order in which the
+ *                  blocks (and a block's threads) of the following launches run, so a
+ *                  determinism test can run the same work in two orders; a no-op on a GPU
+ *                  (whose order is whatever the hardware does).
+ *
+ *   Suites: tests that need a device are in suites named gpu_*, tests of the host side
+ *   of the GPU code (planner, work lists, fp16 conversions, SGD work lists) in host_*;
+ *   CMakeLists.txt registers the two as separate ctest entries (NAME_host, NAME), so the
+ *   host tests always count, and prints the GPU entry as "Skipped" — not "Passed" — when
+ *   every test in it skipped: this file's report hook prints the line that ctest's
+ *   SKIP_REGULAR_EXPRESSION looks for, only when no test ran at all.
+ */
+#ifndef CF_TEST_GPU_TEST_H
+#define CF_TEST_GPU_TEST_H
+
+#include <criterion/criterion.h>
+#include <criterion/hooks.h>
+
+#include <stdio.h>
+
+#include "gpu/gpu.h"
+
+#ifdef CUFACTOR_GPU_SIM
+#include <cuda_runtime_api.h>
+static inline void gpu_test_order_seed(unsigned long long s) { cf_sim_set_seed(s); }
+#else
+static inline void gpu_test_order_seed(unsigned long long s) { (void)s; }
+#endif
+
+#define REQUIRE_GPU()                                                       \
+    do {                                                                    \
+        char why_[256] = "";                                                \
+        if (!cf_gpu_available(why_, sizeof why_)) cr_skip_test("%s", why_); \
+    } while (0)
+
+ReportHook(POST_ALL)(struct criterion_global_stats *st) {
+    if (st->tests_skipped > 0 && st->tests_passed == 0 && st->tests_failed == 0 && st->tests_crashed == 0) {
+        char why[256] = "";
+        cf_gpu_available(why, sizeof why);
+        printf("cufactor-tests: all %zu GPU tests of this run skipped: %s\n", st->tests_skipped,
+               why[0] ? why : "no usable GPU");
+        fflush(stdout);
+    }
+}
+
+#endif

@@ -1,0 +1,211 @@
+/*
+ * test_gpusim.c — the rules of the CPU simulation of the GPU (src/gpusim), in the
+ * simulation build only: what warp collectives return, that a barrier or collective
+ * reached by part of its threads stops the kernel, that launches beyond the device's
+ * limits fail as on hardware, that blocks run in a seeded order, that fresh shared and
+ * device memory reads as the poison pattern, that work waits in the stream's queue until a
+ * synchronizing call, and that planted bugs in a copy of the real Gram kernel are caught.
+ *
+ * Each fault test expects the simulation to abort (SIGABRT) — Criterion runs every test
+ * in its own process. The planted-bug tests run tests/gpusim/gram_check.c linked with the
+ * real kernels/gram.cu (must pass: the control) and with copies made by CMake with one
+ * change each (must fail): an off-by-one in the shared-memory staging index, the barrier
+ * between staging and use removed, and that barrier made divergent.
+ */
+#include <criterion/criterion.h>
+
+#include <cuda_runtime_api.h>
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+
+int launch_shuffles(int *d_out, int threads);
+int launch_fault(int which, int *d_out);
+int launch_order(int *d_counter, int *d_order, int blocks);
+int launch_shape(float *d_out, unsigned threads, unsigned gx, unsigned gy, size_t smem);
+int set_shape_smem(int bytes);
+int launch_read_before_write(float *d_out);
+int launch_smem_overflow(float *d_out);
+
+static void *dev_alloc(size_t n) {
+    void *p = NULL;
+    cr_assert_eq(cudaMalloc(&p, n), cudaSuccess);
+    return p;
+}
+
+Test(gpusim, warp_collectives_return_what_cuda_documents) {
+    const int threads = 64;
+    int *d = dev_alloc(threads * 8 * sizeof(int)), h[64 * 8];
+    cr_assert_eq(launch_shuffles(d, threads), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(h, d, sizeof h, cudaMemcpyDeviceToHost), cudaSuccess);
+    unsigned ballot = 0;
+    for (int l = 0; l < 32; l++)
+        if (l % 3 == 0) ballot |= 1u << l;
+    for (int t = 0; t < threads; t++) {
+        const int l = t & 31, *o = h + t * 8;
+        cr_expect_eq(o[0], (l * 7) % 32 * 10, "thread %d: __shfl_sync", t);
+        cr_expect_eq(o[1], (l ^ 5) * 10, "thread %d: __shfl_xor_sync", t);
+        cr_expect_eq(o[2], (l >= 3 ? l - 3 : l) * 10, "thread %d: __shfl_up_sync", t);
+        cr_expect_eq(o[3], (l + 3 < 32 ? l + 3 : l) * 10, "thread %d: __shfl_down_sync", t);
+        cr_expect_eq(o[4], ((l & ~7) + 2) * 10, "thread %d: __shfl_sync width 8", t);
+        cr_expect_eq(o[5], ((l % 8) + 3 < 8 ? l + 3 : l) * 10, "thread %d: __shfl_down_sync width 8", t);
+        cr_expect_eq((unsigned)o[6], ballot, "thread %d: __ballot_sync", t);
+        cr_expect_eq(o[7], l >= 16 ? l ^ 1 : -1, "thread %d: half-warp __shfl_xor_sync", t);
+    }
+    cudaFree(d);
+}
+
+static void fault(int which) {
+    int *d = dev_alloc(64 * sizeof(int));
+    cr_assert_eq(launch_fault(which, d), cudaSuccess); /* queued: the fault shows when it runs */
+    cudaDeviceSynchronize();
+    cr_assert_fail("the simulation ran fault kernel %d to the end", which);
+}
+Test(gpusim, divergent_syncthreads_aborts, .signal = SIGABRT) { fault(0); }
+Test(gpusim, shuffle_naming_an_exited_lane_aborts, .signal = SIGABRT) { fault(1); }
+Test(gpusim, one_mask_at_two_call_sites_aborts, .signal = SIGABRT) { fault(2); }
+Test(gpusim, full_mask_in_a_partial_warp_aborts, .signal = SIGABRT) { fault(3); }
+
+Test(gpusim, launches_beyond_the_limits_fail_as_on_hardware) {
+    float *d = dev_alloc(sizeof(float));
+    cr_expect_eq(launch_shape(d, 1024, 1, 1, 1024 * 4), cudaSuccess);
+    cr_expect_eq(launch_shape(d, 1025, 1, 1, 0), cudaErrorInvalidConfiguration);
+    cr_expect_eq(launch_shape(d, 0, 1, 1, 0), cudaErrorInvalidConfiguration);
+    cr_expect_eq(launch_shape(d, 32, 0, 1, 0), cudaErrorInvalidConfiguration);
+    cr_expect_eq(launch_shape(d, 32, 1, 65536, 0), cudaErrorInvalidConfiguration);
+    cr_expect_eq(launch_shape(d, 32, 1, 1, 48 * 1024 + 4), cudaErrorInvalidValue);
+    cr_expect_eq(set_shape_smem(100 * 1024), cudaSuccess);
+    cr_expect_eq(launch_shape(d, 32, 1, 1, 100 * 1024), cudaSuccess);
+    cr_expect_eq(launch_shape(d, 32, 1, 1, 100 * 1024 + 4), cudaErrorInvalidValue);
+    cr_expect_eq(set_shape_smem(232448 + 1), cudaErrorInvalidValue);
+    cr_expect_eq(cudaGetLastError(), cudaErrorInvalidValue, "the last error is kept until read");
+    cr_expect_eq(cudaGetLastError(), cudaSuccess);
+    cr_expect_eq(cudaDeviceSynchronize(), cudaSuccess);
+    float h = 0;
+    cr_expect_eq(cudaMemcpy(&h, d, sizeof h, cudaMemcpyDeviceToHost), cudaSuccess);
+    cr_expect_eq(h, 1.0f);
+    cudaFree(d);
+}
+
+static void block_order(unsigned long long seed, int n, int *order) {
+    int *d_c = dev_alloc(sizeof(int)), *d_o = dev_alloc((size_t)n * sizeof(int));
+    cr_assert_eq(cudaMemset(d_c, 0, sizeof(int)), cudaSuccess);
+    cf_sim_set_seed(seed);
+    cr_assert_eq(launch_order(d_c, d_o, n), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(order, d_o, (size_t)n * sizeof(int), cudaMemcpyDeviceToHost), cudaSuccess);
+    cudaFree(d_c), cudaFree(d_o);
+    char *seen = calloc((size_t)n, 1);
+    for (int k = 0; k < n; k++) {
+        cr_assert(order[k] >= 0 && order[k] < n && !seen[order[k]], "block %d ran twice or never", order[k]);
+        seen[order[k]] = 1;
+    }
+    free(seen);
+}
+
+Test(gpusim, blocks_run_in_a_seeded_shuffled_order) {
+    enum { N = 200 };
+    int a[N], b[N], c[N], ident = 1;
+    block_order(7, N, a);
+    block_order(8, N, b);
+    for (int k = 0; k < N; k++) ident &= a[k] == k;
+    cr_expect(!ident, "blocks ran in index order");
+    cr_expect(memcmp(a, b, sizeof a) != 0, "two seeds gave the same order");
+    /* the same seed and the same launch count since it was set: the same order */
+    block_order(7, N, c);
+    cr_expect(memcmp(a, c, sizeof a) == 0, "the same seed gave another order");
+}
+
+Test(gpusim, fresh_shared_and_device_memory_is_poison) {
+    float *d = dev_alloc(128 * sizeof(float)), h[128];
+    cr_assert_eq(cudaMemcpy(h, d, sizeof h, cudaMemcpyDeviceToHost), cudaSuccess);
+    for (int j = 0; j < 128; j++) cr_expect(isnan(h[j]), "fresh device memory [%d] = %g", j, h[j]);
+    cr_assert_eq(launch_read_before_write(d), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(h, d, sizeof h, cudaMemcpyDeviceToHost), cudaSuccess);
+    /* two blocks ran: the second must not see the first one's writes either */
+    for (int j = 0; j < 128; j++) cr_expect(isnan(h[j]), "shared memory read before a write [%d] = %g", j, h[j]);
+    cudaFree(d);
+}
+
+Test(gpusim, queued_work_runs_at_a_synchronizing_call) {
+    cudaStream_t s;
+    cr_assert_eq(cudaStreamCreate(&s), cudaSuccess);
+    unsigned char *d = dev_alloc(16);
+    cr_assert_eq(cudaMemsetAsync(d, 7, 16, s), cudaSuccess);
+    /* device memory is host memory here: look before synchronizing (never valid on a GPU) */
+    cr_expect_eq(d[3], 0xff, "the memset ran before the stream was synchronized");
+    cr_assert_eq(cudaStreamSynchronize(s), cudaSuccess);
+    cr_expect_eq(d[3], 7);
+    unsigned char h[16] = {1};
+    cr_expect_eq(cudaMemcpy(h, d, 17, cudaMemcpyDeviceToHost), cudaErrorInvalidValue, "a copy past the allocation");
+    cr_expect_eq(cudaMemcpy(d, h, 16, cudaMemcpyDeviceToHost), cudaErrorInvalidValue, "the wrong direction");
+    cudaFree(d);
+    cudaStreamDestroy(s);
+}
+
+Test(gpusim, device_memory_is_limited_and_reported) {
+    size_t free0, total;
+    cr_assert_eq(cudaMemGetInfo(&free0, &total), cudaSuccess);
+    void *p = NULL;
+    cr_expect_eq(cudaMalloc(&p, total + 1), cudaErrorMemoryAllocation);
+    cr_assert_eq(cudaMalloc(&p, (size_t)1 << 20), cudaSuccess);
+    size_t free1;
+    cr_assert_eq(cudaMemGetInfo(&free1, &total), cudaSuccess);
+    cr_expect_eq(free0 - free1, (size_t)1 << 20);
+    cr_expect_eq(cudaFree(p), cudaSuccess);
+    cr_expect_eq(cudaFree((char *)p + 8), cudaErrorInvalidValue, "freeing what cudaMalloc did not return");
+}
+
+#ifdef __SANITIZE_ADDRESS__
+/* AddressSanitizer's report exits with ASAN_OPTIONS' exitcode (86, CMakeLists.txt). */
+Test(gpusim, shared_memory_overflow_is_an_asan_report, .exit_code = 86) {
+    float *d = dev_alloc(32 * sizeof(float));
+    cr_assert_eq(launch_smem_overflow(d), cudaSuccess);
+    cudaDeviceSynchronize();
+    cr_assert_fail("no AddressSanitizer report");
+}
+#endif
+
+/* ---- planted bugs in copies of kernels/gram.cu ---- */
+static int run_gram_check(const char *exe, char **err) {
+    char *dir = cf_test_tmpdir(), *out = NULL;
+    const char *argv[] = {exe, NULL};
+    int st = cf_test_spawn(dir, argv, &out, err);
+    cr_log_info("%s: status %d\n%s%s", exe, st, out ? out : "", *err ? *err : "");
+    free(out);
+    cf_test_rmtree(dir);
+    free(dir);
+    return st;
+}
+
+Test(gpusim_planted, real_gram_kernel_passes) {
+    char *err = NULL;
+    cr_expect_eq(run_gram_check(CF_GRAM_CHECK_DIR "/gram_check", &err), 0, "%s", err);
+    free(err);
+}
+Test(gpusim_planted, off_by_one_shared_index_is_caught) {
+    char *err = NULL;
+    int st = run_gram_check(CF_GRAM_CHECK_DIR "/gram_check_off_by_one", &err);
+    cr_expect_neq(st, 0, "the off-by-one went unnoticed");
+#ifdef __SANITIZE_ADDRESS__
+    cr_expect(err && strstr(err, "AddressSanitizer"), "no ASan report: %s", err);
+#endif
+    free(err);
+}
+Test(gpusim_planted, missing_syncthreads_is_caught) {
+    char *err = NULL;
+    cr_expect_eq(run_gram_check(CF_GRAM_CHECK_DIR "/gram_check_no_sync", &err), 1,
+                 "the missing barrier went unnoticed (or crashed): %s", err);
+    free(err);
+}
+Test(gpusim_planted, divergent_syncthreads_is_caught) {
+    char *err = NULL;
+    int st = run_gram_check(CF_GRAM_CHECK_DIR "/gram_check_divergent_sync", &err);
+    cr_expect_eq(st, 128 + SIGABRT);
+    cr_expect(err && strstr(err, "cufactor-sim: kernel gram_kernel") && strstr(err, "__syncthreads"),
+              "the report names neither the kernel nor the barrier: %s", err);
+    free(err);
+}
