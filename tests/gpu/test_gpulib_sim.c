@@ -19,7 +19,9 @@
  *     (3 roundings); its error is ≤ (L + 3)·u·mag, mag = |alpha|·Σ|a||b| + |beta·C|.
  *     Asserted with a factor 2 on top: |got − ref| ≤ 2·(L + 3)·u·mag. A dropped, doubled
  *     or misplaced term is of the size of mag itself and fails it.
- *   - CSR and COO of the same matrix sum in the same order: bitwise equal.
+ *   - CSR and COO of the same matrix sum in the same order: bitwise equal. That order is
+ *     storage order in fp32: exact expected values where double sums or another order
+ *     would round differently (1 + twenty 1e-8 stays 1; twenty 1e-8 + 1 does not).
  *   - Cholesky (n = 7, A = M Mᵀ + n·I, M in [-1, 1): κ(A) ≲ 10): backward error of an
  *     fp32 Cholesky solve ≤ c·n·u with c ≈ 3 (Higham, Thm 10.4), i.e. ≈ 1.3e-6; asserted
  *     ‖b − A x‖∞ / (‖A‖∞ ‖x‖∞) ≤ 1e-5, ‖L Lᵀ − A‖max ≤ 1e-5·‖A‖max, and the forward
@@ -217,6 +219,27 @@ Test(gpulib_sim, spmm_coo_matches_reference_and_csr_bitwise) {
     cr_assert(memcmp(Cc, Co, sizeof(float) * ROWS * LDC) == 0,
               "CSR and COO sum in the same order: results must be bitwise equal");
     free_sparse(&A), free(B), free(C0), free(Cc), free(Co);
+}
+
+/* The sums are fp32 in storage order (not double, not reordered): 1 followed by twenty
+ * 1e-8 stays 1 (each 1e-8 is below half an ulp of 1), twenty 1e-8 followed by 1 is not. */
+Test(gpulib_sim, spmm_sums_in_fp32_in_storage_order) {
+    cf_error err = {0};
+    enum { T = 21 };
+    int32_t off[3] = {0, T, 2 * T};
+    uint32_t row[2 * T], col[2 * T];
+    float val[2 * T], B[1] = {1.0f}, C[2];
+    for (int e = 0; e < 2 * T; e++) row[e] = e < T ? 0 : 1, col[e] = 0, val[e] = 1e-8f;
+    val[0] = 1.0f, val[2 * T - 1] = 1.0f;
+    for (int fmt = 0; fmt < 2; fmt++) {
+        C[0] = C[1] = NAN;
+        cf_status st = fmt ? cf_gpulib_spmm_coo(lib, 2, 1, 2 * T, row, col, val, 1, 1.0f, B, 1, 0.0f, C, 1, &err)
+                           : cf_gpulib_spmm_csr(lib, 2, 1, 2 * T, off, col, val, 1, 1.0f, B, 1, 0.0f, C, 1, &err);
+        cr_assert_eq(st, CF_OK, "%s", err.msg);
+        cr_assert_eq(C[0], 1.0f, "%s: 1 + 20·1e-8 in fp32 in order is 1, got %a", fmt ? "COO" : "CSR", (double)C[0]);
+        cr_assert(C[1] > 1.0f + 1e-7f, "%s: 20·1e-8 + 1 is 1 + 2e-7 to fp32 precision, got %a", fmt ? "COO" : "CSR",
+                  (double)C[1]);
+    }
 }
 
 Test(gpulib_sim, spmm_refuses_what_cusparse_refuses) {
