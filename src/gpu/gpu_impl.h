@@ -61,12 +61,12 @@
 /* Appends ", called at file:line" to err's message (err may be NULL). */
 void cf_gpu_lib_caller(cf_error *err, const char *file, int line);
 
-#define CF_GPULIB(call)                                  \
-    do {                                                 \
-        if ((st = (call)) != CF_OK) {                    \
+#define CF_GPULIB(call)                                 \
+    do {                                                \
+        if ((st = (call)) != CF_OK) {                   \
             cf_gpu_lib_caller(err, __FILE__, __LINE__); \
-            goto cleanup;                                \
-        }                                                \
+            goto cleanup;                               \
+        }                                               \
     } while (0)
 
 /* The kernels' regularization-mode code (warp.cuh cf_dev_reg_lambda: 0 plain, 1 weighted

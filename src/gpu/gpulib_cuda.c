@@ -153,7 +153,8 @@ cleanup:
 static cf_status grow_buffer(cf_gpulib *h, size_t need, cf_error *err) {
     cf_status st = CF_OK;
     if (need <= h->buf_bytes) return CF_OK;
-    CHECK_CUDA(cudaStreamSynchronize(h->stream), "cudaStreamSynchronize (before growing the SpMM workspace)");
+    CHECK_CUDA(cudaStreamSynchronize(h->stream),
+               "cudaStreamSynchronize (before growing the SpMM workspace)");
     if (h->d_buf) cudaFree(h->d_buf);
     h->d_buf = NULL, h->buf_bytes = 0;
     cudaError_t e = cudaMalloc(&h->d_buf, need);

@@ -288,7 +288,8 @@ cf_status cf_gpulib_sgemm(cf_gpulib *h, int tf32, int m, int n, int k, float alp
     const char *mode = tf32 ? "TF32_TENSOR_OP_MATH" : "PEDANTIC_MATH";
     if (m < 0 || n < 0 || k < 0 || lda < (m > 1 ? m : 1) || ldb < (k > 1 ? k : 1) ||
         ldc < (m > 1 ? m : 1))
-        return LIB_FAIL(S_CUBLAS_INVALID, "cublasSgemm(N, N, m %d, n %d, k %d, lda %d, ldb %d, ldc %d, %s)",
+        return LIB_FAIL(S_CUBLAS_INVALID,
+                        "cublasSgemm(N, N, m %d, n %d, k %d, lda %d, ldb %d, ldc %d, %s)",
                         m, n, k, lda, ldb, ldc, mode);
     if ((st = sync_stream(h, err))) return st;
     if (m == 0 || n == 0) return CF_OK;

@@ -63,7 +63,9 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
 }
 
 const char *cudaGetErrorString(cudaError_t error) {
-    return error == cudaSuccess ? "no error" : error == cudaErrorLaunchFailure ? "unspecified launch failure" : "invalid argument";
+    return error == cudaSuccess              ? "no error"
+           : error == cudaErrorLaunchFailure ? "unspecified launch failure"
+                                             : "invalid argument";
 }
 #endif
 
@@ -233,8 +235,9 @@ Test(gpulib_sim, spmm_sums_in_fp32_in_storage_order) {
     val[0] = 1.0f, val[2 * T - 1] = 1.0f;
     for (int fmt = 0; fmt < 2; fmt++) {
         C[0] = C[1] = NAN;
-        cf_status st = fmt ? cf_gpulib_spmm_coo(lib, 2, 1, 2 * T, row, col, val, 1, 1.0f, B, 1, 0.0f, C, 1, &err)
-                           : cf_gpulib_spmm_csr(lib, 2, 1, 2 * T, off, col, val, 1, 1.0f, B, 1, 0.0f, C, 1, &err);
+        cf_status st =
+            fmt ? cf_gpulib_spmm_coo(lib, 2, 1, 2 * T, row, col, val, 1, 1.0f, B, 1, 0.0f, C, 1, &err)
+                : cf_gpulib_spmm_csr(lib, 2, 1, 2 * T, off, col, val, 1, 1.0f, B, 1, 0.0f, C, 1, &err);
         cr_assert_eq(st, CF_OK, "%s", err.msg);
         cr_assert_eq(C[0], 1.0f, "%s: 1 + 20·1e-8 in fp32 in order is 1, got %a", fmt ? "COO" : "CSR", (double)C[0]);
         cr_assert(C[1] > 1.0f + 1e-7f, "%s: 20·1e-8 + 1 is 1 + 2e-7 to fp32 precision, got %a", fmt ? "COO" : "CSR",
