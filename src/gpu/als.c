@@ -15,12 +15,13 @@
  *   1. Gram:  A_r for the batch's rows with ratings (kernels/gram.cu), lower triangle,
  *      long rows in segments + a reduction;
  *   2. RHS:   t_e = r_e − μ − b_other (kernel), then B = T · Z_other for all rows of the
- *      batch by cuSPARSE SpMM (CSR with 32-bit offsets rebased to the batch, row-major
- *      dense operands with leading dimension ld). Z_other's column K is the constant 1,
- *      so the product's column K is the bias component Σ t_e.
- *   3. Solve: cusolverDnSpotrfBatched + cusolverDnSpotrsBatched (lower, one right-hand
- *      side each, solved in place; at most CF_GPU_SOLVE_CHUNK systems a call), then the solutions are scattered into F and the
- *      biases (zero for rows without ratings).
+ *      batch by cuSPARSE SpMM (cf_gpulib_spmm_csr: CSR with 32-bit offsets rebased to the
+ *      batch, row-major dense operands with leading dimension ld). Z_other's column K is
+ *      the constant 1, so the product's column K is the bias component Σ t_e.
+ *   3. Solve: cusolverDnSpotrfBatched + cusolverDnSpotrsBatched (cf_gpulib_spotrf_batched
+ *      / _spotrs_batched: lower, one right-hand side each, solved in place; at most
+ *      CF_GPU_SOLVE_CHUNK systems a call), then the solutions are scattered into F and
+ *      the biases (zero for rows without ratings).
  * After the last batch the potrf info of every system comes back in one copy; a
  * non-zero info is CF_ERR_NUMERIC naming the row.
  */
@@ -29,78 +30,27 @@
 #include <stdio.h>
 #include <string.h>
 
-static cf_status grow_spmm_buffer(cf_backend *b, size_t need, cf_error *err) {
-    cf_status st = CF_OK;
-    if (need <= b->spmm_buf_bytes) return CF_OK;
-    CF_CUDA(cudaStreamSynchronize(b->stream)); /* the old buffer may still be in use */
-    cf_gpu_free(b, b->d_spmm_buf, b->spmm_buf_bytes);
-    b->d_spmm_buf = NULL, b->spmm_buf_bytes = 0;
-    if ((st = cf_gpu_alloc(b, &b->d_spmm_buf, need, "SpMM workspace", err))) return st;
-    b->spmm_buf_bytes = need;
-    if (b->alloc_peak > b->stats.alloc_peak_bytes) b->stats.alloc_peak_bytes = b->alloc_peak;
-cleanup:
-    return st;
-}
-
 /* B[r0..r1) = T · Z_other over one batch; see the file comment. */
 static cf_status batch_rhs(cf_backend *b, const cf_gpu_side *S, const cf_gpu_side *O,
                            const cf_gpu_batch *bt, cf_error *err) {
     cf_status st = CF_OK;
-    cusparseSpMatDescr_t mA = NULL;
-    cusparseDnMatDescr_t mB = NULL, mC = NULL;
-    const float one = 1.0f, zero = 0.0f;
     const int64_t rows = bt->r1 - bt->r0, ent = bt->e1 - bt->e0;
     if (rows == 0 || ent == 0) return CF_OK; /* the scatter zeroes rows without entries */
 
     CF_LAUNCH(launch_targets(S->d_val + bt->e0, S->d_idx + bt->e0, ent, O->d_b, (float)b->mu,
                              b->bias, b->d_t, b->stream));
     CF_LAUNCH(launch_offsets32(S->d_ptr + bt->r0, rows, b->d_off32, b->stream));
-    /* T: rows × n_other, CSR, 32-bit offsets and indices (the planner keeps a batch's
-     * entries ≤ INT32_MAX; indices < n_other ≤ INT32_MAX). */
-    CF_CUSPARSE(cusparseCreateCsr(&mA, rows, O->n_rows, ent, b->d_off32, S->d_idx + bt->e0, b->d_t,
-                                  CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO,
-                                  CUDA_R_32F));
-    /* Z_other: n_other × d, row-major, leading dimension ld (row stride of F). */
-    CF_CUSPARSE(cusparseCreateDnMat(&mB, O->n_rows, b->d, b->ld, O->d_F, CUDA_R_32F,
-                                    CUSPARSE_ORDER_ROW));
-    /* B: rows × d, row-major, leading dimension ld: row j at d_rhs + j·ld. */
-    CF_CUSPARSE(cusparseCreateDnMat(&mC, rows, b->d, b->ld, b->d_rhs, CUDA_R_32F,
-                                    CUSPARSE_ORDER_ROW));
-    size_t need = 0;
-    if (!b->spmm_alg_set) {
-        /* CSR_ALG2 suits row-major operands (cuSPARSE's SpMM table). cuSPARSE warns of
-         * run-to-run differences for a transposed A only; A is never transposed here, and
-         * the GPU test reproducible_run_to_run checks the whole step. Fall back to the
-         * default where this cuSPARSE refuses ALG2. */
-        cusparseStatus_t s = cusparseSpMM_bufferSize(
-            b->cusparse, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &one, mA,
-            mB, &zero, mC, CUDA_R_32F, CUSPARSE_SPMM_CSR_ALG2, &need);
-        b->spmm_alg = s == CUSPARSE_STATUS_SUCCESS ? CUSPARSE_SPMM_CSR_ALG2 : CUSPARSE_SPMM_ALG_DEFAULT;
-        b->spmm_alg_set = 1;
-    }
-    for (;;) {
-        const cusparseSpMMAlg_t alg = b->spmm_alg;
-        CF_CUSPARSE(cusparseSpMM_bufferSize(b->cusparse, CUSPARSE_OPERATION_NON_TRANSPOSE,
-                                            CUSPARSE_OPERATION_NON_TRANSPOSE, &one, mA, mB, &zero,
-                                            mC, CUDA_R_32F, alg, &need));
-        if ((st = grow_spmm_buffer(b, need, err))) goto cleanup;
-        cusparseStatus_t s = cusparseSpMM(b->cusparse, CUSPARSE_OPERATION_NON_TRANSPOSE,
-                                          CUSPARSE_OPERATION_NON_TRANSPOSE, &one, mA, mB, &zero, mC,
-                                          CUDA_R_32F, alg, b->d_spmm_buf);
-        /* A cuSPARSE whose bufferSize accepts ALG2 but whose SpMM refuses it for these
-         * operands: the default algorithm, from then on. */
-        if (s == CUSPARSE_STATUS_NOT_SUPPORTED && alg != CUSPARSE_SPMM_ALG_DEFAULT) {
-            b->spmm_alg = CUSPARSE_SPMM_ALG_DEFAULT;
-            continue;
-        }
-        CF_CHECK_(s == CUSPARSE_STATUS_SUCCESS, "cusparseSpMM(T · Z_other, row-major)",
-                  cusparseGetErrorString(s));
-        break;
-    }
+    /* B = 1 · T · Z_other + 0 · B, with
+     *   T:       rows × n_other, CSR, 32-bit offsets and indices (the planner keeps a
+     *            batch's entries ≤ INT32_MAX; indices < n_other ≤ INT32_MAX);
+     *   Z_other: n_other × d, row-major, leading dimension ld (row stride of F);
+     *   B:       rows × d, row-major, leading dimension ld: row j at d_rhs + j·ld.
+     * CSR_ALG2 (or the default where refused) inside gpulib; A is never transposed, and
+     * the GPU test reproducible_run_to_run checks the whole step. */
+    CF_GPULIB(cf_gpulib_spmm_csr(b->lib, rows, O->n_rows, ent, b->d_off32, S->d_idx + bt->e0,
+                                 b->d_t, b->d, 1.0f, O->d_F, b->ld, 0.0f, b->d_rhs, b->ld, err));
+    cf_gpu_count_lib_workspace(b);
 cleanup:
-    if (mA) cusparseDestroySpMat(mA);
-    if (mB) cusparseDestroyDnMat(mB);
-    if (mC) cusparseDestroyDnMat(mC);
     return st;
 }
 
@@ -144,12 +94,11 @@ cf_status cf_gpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
         /* 3. Batched Cholesky solves, in place in the RHS buffer, then scatter. */
         for (int64_t j0 = 0; j0 < bt->n_sys; j0 += chunk) {
             const int n = (int)(bt->n_sys - j0 < chunk ? bt->n_sys - j0 : chunk);
-            CF_CUSOLVER(cusolverDnSpotrfBatched(b->cusolver, CUBLAS_FILL_MODE_LOWER, b->d,
-                                                b->d_Aptr + j0, b->d, S->d_info + bt->sys0 + j0,
-                                                n));
-            CF_CUSOLVER(cusolverDnSpotrsBatched(b->cusolver, CUBLAS_FILL_MODE_LOWER, b->d, 1,
-                                                b->d_Aptr + j0, b->d, S->d_Bptr + bt->sys0 + j0,
-                                                b->d, b->d_potrs_info, n));
+            CF_GPULIB(cf_gpulib_spotrf_batched(b->lib, b->d, b->d_Aptr + j0, b->d,
+                                               S->d_info + bt->sys0 + j0, n, err));
+            CF_GPULIB(cf_gpulib_spotrs_batched(b->lib, b->d, b->d_Aptr + j0, b->d,
+                                               S->d_Bptr + bt->sys0 + j0, b->d, b->d_potrs_info,
+                                               n, err));
         }
         CF_LAUNCH(launch_scatter(b->d_rhs, bt->r0, rows, S->d_ptr, b->k, b->ld, b->bias, S->d_F,
                                  S->d_b, b->stream));

@@ -19,11 +19,12 @@
  *   over the user-sorted COO (n_users × n_items) and C_i = E_Sᵀ·[P|1] over the item-sorted
  *   COO (n_items × n_users), both with opA = NON_TRANSPOSE, then every row steps with the
  *   regularization scaled by |S|/|Ω|.
- * cuSPARSE (docs: CUDA 12.8 cuSPARSE generic API, cusparseSpMM): CSR_ALG2 and COO_ALG4 are
- *   the algorithms documented for row-major dense operands; no SpMM algorithm except
- *   COO_ALG2, CSR_ALG3 and BSR_ALG1 is documented bit-deterministic, so GD rounds may differ
- *   run to run in the last bits. Each is tried once with cusparseSpMM_bufferSize and
- *   CUSPARSE_SPMM_ALG_DEFAULT is used where it is refused (spmm_alg_for). The transposed
+ * cuSPARSE (docs: CUDA 12.8 cuSPARSE generic API, cusparseSpMM), through gpulib.h's
+ *   cf_gpulib_spmm_csr / _coo: CSR_ALG2 and COO_ALG4 are the algorithms documented for
+ *   row-major dense operands; no SpMM algorithm except COO_ALG2, CSR_ALG3 and BSR_ALG1 is
+ *   documented bit-deterministic, so GD rounds may differ run to run in the last bits.
+ *   gpulib tries each once with cusparseSpMM_bufferSize and uses CUSPARSE_SPMM_ALG_DEFAULT
+ *   where it is refused (by bufferSize or by cusparseSpMM itself). The transposed
  *   COO product the first version used is avoided: the algorithm table documents no
  *   transposed row-major COO case, and COO row-major support only dates from 11.7u1.
  * Adam: β1 = 0.9, β2 = 0.999, ε = 1e-8, bias correction from the host's step count
@@ -52,11 +53,7 @@ typedef struct cf_gpu_gd {
     int64_t *h_item_order;      /* the CSR entries sorted by item (cf_entries_by_item) */
     uint32_t *d_cu, *d_ci, *d_cu_i, *d_ci_i; /* device: users, items of both orders */
     float *d_cr, *d_cr_i, *d_E_b, *d_E_bi;   /* ratings, residuals of both orders */
-    /* SpMM algorithm per sparse format (0 CSR, 1 COO), chosen at its first use */
-    cusparseSpMMAlg_t alg[2];
-    int alg_set[2];
-    void *d_buf;
-    size_t buf_bytes, bytes;
+    size_t bytes;
 } cf_gpu_gd;
 
 void cf_gpu_gd_free(cf_backend *b) {
@@ -65,7 +62,7 @@ void cf_gpu_gd_free(cf_backend *b) {
     cudaFree(g->d_E_u), cudaFree(g->d_E_i), cudaFree(g->d_off_u), cudaFree(g->d_off_i);
     cudaFree(g->d_C_u), cudaFree(g->d_C_i);
     for (int s = 0; s < 2; s++) cudaFree(g->d_m[s]), cudaFree(g->d_v[s]);
-    cudaFree(g->d_cu), cudaFree(g->d_ci), cudaFree(g->d_cr), cudaFree(g->d_E_b), cudaFree(g->d_buf);
+    cudaFree(g->d_cu), cudaFree(g->d_ci), cudaFree(g->d_cr), cudaFree(g->d_E_b);
     cudaFree(g->d_cu_i), cudaFree(g->d_ci_i), cudaFree(g->d_cr_i), cudaFree(g->d_E_bi);
     b->alloc_bytes -= g->bytes < b->alloc_bytes ? g->bytes : b->alloc_bytes;
     cf_sgd_work_free(&g->coo), cf_sgd_work_free(&g->coo_i);
@@ -133,55 +130,28 @@ cleanup:
     return st;
 }
 
-static cf_status grow_buffer(cf_backend *b, cf_gpu_gd *g, size_t need, cf_error *err) {
+/* C = E · Z over a CSR E (A not transposed; Z = the other side's F, z_rows × d, and C,
+ * c_rows × d, row-major with leading dimension ld). */
+static cf_status spmm_csr(cf_backend *b, const int32_t *d_off, const uint32_t *d_idx,
+                          const float *d_E, int64_t z_rows, const float *d_Z, int64_t c_rows,
+                          float *d_C, cf_error *err) {
     cf_status st = CF_OK;
-    if (need <= g->buf_bytes) return CF_OK;
-    CF_CUDA(cudaStreamSynchronize(b->stream)); /* the old buffer may still be in use */
-    cf_gpu_free(b, g->d_buf, g->buf_bytes);
-    g->bytes -= g->buf_bytes;
-    g->d_buf = NULL, g->buf_bytes = 0;
-    if ((st = gd_alloc(b, &g->d_buf, need, "GD SpMM workspace", err))) return st;
-    g->buf_bytes = need;
+    CF_GPULIB(cf_gpulib_spmm_csr(b->lib, c_rows, z_rows, b->nnz, d_off, d_idx, d_E, b->d, 1.0f, d_Z,
+                                 b->ld, 0.0f, d_C, b->ld, err));
+    cf_gpu_count_lib_workspace(b);
 cleanup:
     return st;
 }
 
-/* The SpMM algorithm for sparse format `fmt` (0 CSR, 1 COO): the one documented for
- * row-major dense operands (CSR_ALG2, COO_ALG4) where this cuSPARSE's bufferSize accepts it
- * for this product, else CUSPARSE_SPMM_ALG_DEFAULT; decided at the first product. */
-static cusparseSpMMAlg_t spmm_alg_for(cf_backend *b, cf_gpu_gd *g, int fmt, cusparseSpMatDescr_t A,
-                                      cusparseDnMatDescr_t mZ, cusparseDnMatDescr_t mC) {
-    if (!g->alg_set[fmt]) {
-        const float one = 1.0f, zero = 0.0f;
-        const cusparseSpMMAlg_t want = fmt ? CUSPARSE_SPMM_COO_ALG4 : CUSPARSE_SPMM_CSR_ALG2;
-        size_t need = 0;
-        cusparseStatus_t s = cusparseSpMM_bufferSize(b->cusparse, CUSPARSE_OPERATION_NON_TRANSPOSE,
-                                                     CUSPARSE_OPERATION_NON_TRANSPOSE, &one, A, mZ, &zero,
-                                                     mC, CUDA_R_32F, want, &need);
-        g->alg[fmt] = s == CUSPARSE_STATUS_SUCCESS ? want : CUSPARSE_SPMM_ALG_DEFAULT;
-        g->alg_set[fmt] = 1;
-    }
-    return g->alg[fmt];
-}
-
-/* C = A · Z (A not transposed; Z, C row-major, leading dimension ld, d columns), A given
- * (fmt 0 CSR, 1 COO), Z = the other side's F. */
-static cf_status spmm(cf_backend *b, cf_gpu_gd *g, cusparseSpMatDescr_t A, int fmt, int64_t z_rows,
-                      const float *d_Z, int64_t c_rows, float *d_C, cf_error *err) {
+/* The same over m entries in COO (rows sorted), for the mini-batches. */
+static cf_status spmm_coo(cf_backend *b, int64_t m, const uint32_t *d_row, const uint32_t *d_col,
+                          const float *d_E, int64_t z_rows, const float *d_Z, int64_t c_rows,
+                          float *d_C, cf_error *err) {
     cf_status st = CF_OK;
-    cusparseDnMatDescr_t mZ = NULL, mC = NULL;
-    const float one = 1.0f, zero = 0.0f;
-    const cusparseOperation_t N = CUSPARSE_OPERATION_NON_TRANSPOSE;
-    size_t need = 0;
-    CF_CUSPARSE(cusparseCreateDnMat(&mZ, z_rows, b->d, b->ld, (void *)d_Z, CUDA_R_32F, CUSPARSE_ORDER_ROW));
-    CF_CUSPARSE(cusparseCreateDnMat(&mC, c_rows, b->d, b->ld, d_C, CUDA_R_32F, CUSPARSE_ORDER_ROW));
-    const cusparseSpMMAlg_t alg = spmm_alg_for(b, g, fmt, A, mZ, mC);
-    CF_CUSPARSE(cusparseSpMM_bufferSize(b->cusparse, N, N, &one, A, mZ, &zero, mC, CUDA_R_32F, alg, &need));
-    if ((st = grow_buffer(b, g, need, err))) goto cleanup;
-    CF_CUSPARSE(cusparseSpMM(b->cusparse, N, N, &one, A, mZ, &zero, mC, CUDA_R_32F, alg, g->d_buf));
+    CF_GPULIB(cf_gpulib_spmm_coo(b->lib, c_rows, z_rows, m, d_row, d_col, d_E, b->d, 1.0f, d_Z,
+                                 b->ld, 0.0f, d_C, b->ld, err));
+    cf_gpu_count_lib_workspace(b);
 cleanup:
-    if (mZ) cusparseDestroyDnMat(mZ);
-    if (mC) cusparseDestroyDnMat(mC);
     return st;
 }
 
@@ -215,7 +185,6 @@ cleanup:
 
 static cf_status full_batch(cf_backend *b, cf_gpu_gd *g, double lr, cf_error *err) {
     cf_status st = CF_OK;
-    cusparseSpMatDescr_t Au = NULL, Ai = NULL;
     cf_gpu_side *U = &b->side[CF_SIDE_USERS], *I = &b->side[CF_SIDE_ITEMS];
     const float mu = (float)b->mu;
     /* 1. E over the CSR (rows = users) and over the CSC (rows = items) */
@@ -224,26 +193,19 @@ static cf_status full_batch(cf_backend *b, cf_gpu_gd *g, double lr, cf_error *er
     CF_LAUNCH(launch_residuals_csr(I->d_ptr, I->d_idx, I->d_val, I->n_rows, I->d_F, I->d_b, U->d_F,
                                    U->d_b, b->k, b->ld, mu, b->bias, 0, g->d_E_i, b->stream));
     /* 2. C_u = E·[Q|1], C_i = Eᵀ·[P|1], both CSR with A not transposed */
-    CF_CUSPARSE(cusparseCreateCsr(&Au, U->n_rows, I->n_rows, b->nnz, g->d_off_u, U->d_idx, g->d_E_u,
-                                  CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO,
-                                  CUDA_R_32F));
-    CF_CUSPARSE(cusparseCreateCsr(&Ai, I->n_rows, U->n_rows, b->nnz, g->d_off_i, I->d_idx, g->d_E_i,
-                                  CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO,
-                                  CUDA_R_32F));
-    if ((st = spmm(b, g, Au, 0, I->n_rows, I->d_F, U->n_rows, g->d_C_u, err)) ||
-        (st = spmm(b, g, Ai, 0, U->n_rows, U->d_F, I->n_rows, g->d_C_i, err)))
+    if ((st = spmm_csr(b, g->d_off_u, U->d_idx, g->d_E_u, I->n_rows, I->d_F, U->n_rows, g->d_C_u,
+                       err)) ||
+        (st = spmm_csr(b, g->d_off_i, I->d_idx, g->d_E_i, U->n_rows, U->d_F, I->n_rows, g->d_C_i,
+                       err)))
         goto cleanup;
     /* 3. one simultaneous step */
     st = step_both(b, g, lr, 1.0, err);
 cleanup:
-    if (Au) cusparseDestroySpMat(Au);
-    if (Ai) cusparseDestroySpMat(Ai);
     return st;
 }
 
 static cf_status mini_batches(cf_backend *b, cf_gpu_gd *g, int32_t epoch, double lr, cf_error *err) {
     cf_status st = CF_OK;
-    cusparseSpMatDescr_t Au = NULL, Ai = NULL;
     cf_gpu_side *U = &b->side[CF_SIDE_USERS], *I = &b->side[CF_SIDE_ITEMS];
     const int64_t n = b->nnz, batch = b->cfg.batch;
     const size_t n4 = (size_t)n * 4; /* bytes of one list's array (uint32 or float) */
@@ -267,23 +229,17 @@ static cf_status mini_batches(cf_backend *b, cf_gpu_gd *g, int32_t epoch, double
         CF_LAUNCH(launch_residuals_coo(g->d_cu_i + from, g->d_ci_i + from, g->d_cr_i + from, m, U->d_F,
                                        U->d_b, I->d_F, I->d_b, b->k, b->ld, (float)b->mu, b->bias,
                                        g->d_E_bi, b->stream));
-        /* E_S: n_users × n_items sorted by user; E_Sᵀ: n_items × n_users sorted by item.
-         * 32-bit indices (< 2^31: open checks the sides), arrays 4-byte aligned as
-         * cusparseCreateCoo requires. */
-        CF_CUSPARSE(cusparseCreateCoo(&Au, U->n_rows, I->n_rows, m, g->d_cu + from, g->d_ci + from, g->d_E_b,
-                                      CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F));
-        CF_CUSPARSE(cusparseCreateCoo(&Ai, I->n_rows, U->n_rows, m, g->d_ci_i + from, g->d_cu_i + from,
-                                      g->d_E_bi, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F));
-        if ((st = spmm(b, g, Au, 1, I->n_rows, I->d_F, U->n_rows, g->d_C_u, err)) ||
-            (st = spmm(b, g, Ai, 1, U->n_rows, U->d_F, I->n_rows, g->d_C_i, err)))
+        /* C_u = E_S·[Q|1] with E_S n_users × n_items sorted by user; C_i = E_Sᵀ·[P|1] with
+         * E_Sᵀ n_items × n_users sorted by item. 32-bit indices (< 2^31: open checks the
+         * sides), arrays 4-byte aligned as cusparseCreateCoo requires. */
+        if ((st = spmm_coo(b, m, g->d_cu + from, g->d_ci + from, g->d_E_b, I->n_rows, I->d_F,
+                           U->n_rows, g->d_C_u, err)) ||
+            (st = spmm_coo(b, m, g->d_ci_i + from, g->d_cu_i + from, g->d_E_bi, U->n_rows, U->d_F,
+                           I->n_rows, g->d_C_i, err)))
             goto cleanup;
-        cusparseDestroySpMat(Au), cusparseDestroySpMat(Ai);
-        Au = Ai = NULL;
         if ((st = step_both(b, g, lr, (double)m / (double)n, err))) goto cleanup;
     }
 cleanup:
-    if (Au) cusparseDestroySpMat(Au);
-    if (Ai) cusparseDestroySpMat(Ai);
     return st;
 }
 

@@ -81,7 +81,7 @@ cf_status cf_gpu_form_grams(cf_backend *b, cf_side side, const int64_t *rows, in
                             float *h_out, cf_error *err);
 
 /* Bench hook: the device's FP32 rate by a timed cuBLAS SGEMM (n × n × n, median of
- * `reps` runs after a warm-up) in GFLOP/s, on the backend's cuBLAS handle and stream.
+ * `reps` runs after a warm-up) in GFLOP/s, through the backend's gpulib handle (gpulib.h) on its stream.
  * tf32 = 1 measures with TF32 tensor-core math allowed (CUBLAS_TF32_TENSOR_OP_MATH). */
 cf_status cf_gpu_sgemm_gflops(cf_backend *b, int n, int reps, int tf32, double *gflops,
                               cf_error *err);

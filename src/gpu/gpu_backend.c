@@ -1,6 +1,6 @@
 /*
  * gpu_backend.c — the GPU backend's table and life cycle: device choice, the context
- * (stream and cuBLAS / cuSOLVER / cuSPARSE handles), upload of R (CSR by user, CSC by
+ * (stream and the cf_gpulib handle of gpulib.h), upload of R (CSR by user, CSC by
  * item, 64-bit offsets) and of the factors once at open, download of the factors once at
  * the end, and close. The algorithms live in als.c (ALS half-step), sgd.c (SGD epoch),
  * gd.c (GD / mini-batch epoch) and eval.c. The ALS batch plan (Gram buffers sized from
@@ -23,20 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *cf_cusolver_status_string(cusolverStatus_t s) {
-    switch (s) {
-    case CUSOLVER_STATUS_SUCCESS: return "success";
-    case CUSOLVER_STATUS_NOT_INITIALIZED: return "not initialized";
-    case CUSOLVER_STATUS_ALLOC_FAILED: return "allocation failed";
-    case CUSOLVER_STATUS_INVALID_VALUE: return "invalid value";
-    case CUSOLVER_STATUS_ARCH_MISMATCH: return "architecture mismatch";
-    case CUSOLVER_STATUS_EXECUTION_FAILED: return "execution failed";
-    case CUSOLVER_STATUS_INTERNAL_ERROR: return "internal error";
-    case CUSOLVER_STATUS_MATRIX_TYPE_NOT_SUPPORTED: return "matrix type not supported";
-    case CUSOLVER_STATUS_NOT_SUPPORTED: return "not supported";
-    default: break;
-    }
-    return "unknown cuSOLVER status";
+void cf_gpu_lib_caller(cf_error *err, const char *file, int line) {
+    if (!err) return;
+    size_t len = strlen(err->msg);
+    if (len + 1 < sizeof err->msg)
+        snprintf(err->msg + len, sizeof err->msg - len, ", called at %s:%d", file, line);
 }
 
 cf_status cf_gpu_alloc(cf_backend *b, void **p, size_t bytes, const char *what, cf_error *err) {
@@ -65,6 +56,15 @@ void cf_gpu_free(cf_backend *b, void *p, size_t bytes) {
     if (!p) return;
     cudaFree(p);
     b->alloc_bytes -= bytes < b->alloc_bytes ? bytes : b->alloc_bytes;
+}
+
+void cf_gpu_count_lib_workspace(cf_backend *b) {
+    const size_t now = cf_gpulib_workspace_bytes(b->lib);
+    if (now <= b->lib_bytes) return;
+    b->alloc_bytes += now - b->lib_bytes;
+    b->lib_bytes = now;
+    if (b->alloc_bytes > b->alloc_peak) b->alloc_peak = b->alloc_bytes;
+    if (b->alloc_peak > b->stats.alloc_peak_bytes) b->stats.alloc_peak_bytes = b->alloc_peak;
 }
 
 int cf_gpu_available(char *why, size_t why_len) {
@@ -107,14 +107,11 @@ static void gpu_close(cf_backend *b) {
     for (int sd = 0; sd < 2; sd++) side_free(b, &b->side[sd]);
     cudaFree(b->d_test_u), cudaFree(b->d_test_i), cudaFree(b->d_test_r);
     cudaFree(b->d_gram), cudaFree(b->d_Aptr), cudaFree(b->d_rhs), cudaFree(b->d_t);
-    cudaFree(b->d_off32), cudaFree(b->d_potrs_info), cudaFree(b->d_spmm_buf),
-        cudaFree(b->d_partial);
+    cudaFree(b->d_off32), cudaFree(b->d_potrs_info), cudaFree(b->d_partial);
     free(b->h_info);
     for (int j = 0; j < 4; j++)
         if (b->ev[j]) cudaEventDestroy(b->ev[j]);
-    if (b->cusparse) cusparseDestroy(b->cusparse);
-    if (b->cusolver) cusolverDnDestroy(b->cusolver);
-    if (b->cublas) cublasDestroy(b->cublas);
+    cf_gpulib_destroy(&b->lib);
     if (b->stream) cudaStreamDestroy(b->stream);
     (void)cudaGetLastError();
     free(b);
@@ -300,12 +297,7 @@ cf_status cf_gpu_open_tuned(const cf_ratings *train, const cf_triplets *test, co
              prop.minor);
     b->sm_count = prop.multiProcessorCount;
     CF_CUDA(cudaStreamCreate(&b->stream));
-    CF_CUBLAS(cublasCreate(&b->cublas));
-    CF_CUBLAS(cublasSetStream(b->cublas, b->stream));
-    CF_CUSOLVER(cusolverDnCreate(&b->cusolver));
-    CF_CUSOLVER(cusolverDnSetStream(b->cusolver, b->stream));
-    CF_CUSPARSE(cusparseCreate(&b->cusparse));
-    CF_CUSPARSE(cusparseSetStream(b->cusparse, b->stream));
+    CF_GPULIB(cf_gpulib_create(b->stream, &b->lib, err));
     if (b->tune.timing)
         for (int j = 0; j < 4; j++) CF_CUDA(cudaEventCreate(&b->ev[j]));
 

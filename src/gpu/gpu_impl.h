@@ -6,7 +6,8 @@
  * Context: one device, one stream created with default flags (a blocking stream: the
  * synchronous cudaMemcpy calls of upload/download and plan_alloc run on the legacy default
  * stream and are ordered with it only because of that; do not make it non-blocking), one
- * handle each of cuBLAS, cuSOLVER and cuSPARSE bound to that stream. Resident for the whole run: R in both layouts (CSR by
+ * cf_gpulib handle (gpulib.h: cuBLAS, cuSOLVER and cuSPARSE, or their CPU simulation)
+ * bound to that stream. Resident for the whole run: R in both layouts (CSR by
  * user, CSC by item = CSR of Rᵀ; int64 offsets, uint32 indices, fp32 ratings), the
  * factors and biases in fp32, the test triplets, and each side's Gram work plan. Work
  * buffers (Gram matrices, right-hand sides, targets) hold one batch of rows and are
@@ -16,6 +17,8 @@
  *     "<call> failed: <error string> (file:line)"
  * into `err` with CF_ERR_DEVICE, sets the local `st` and jumps to the local label
  * `cleanup`. Functions using them declare `cf_status st = CF_OK;` and `cleanup:`.
+ * CF_GPULIB does the same for a cf_gpulib_* call, whose message (written by gpulib) names
+ * the library call, its sizes and status; it appends ", called at file:line".
  */
 #ifndef CF_GPU_IMPL_H
 #define CF_GPU_IMPL_H
@@ -26,15 +29,12 @@
 #include "gpu.h"
 #include "kernels.h"
 
-#include <cublas_v2.h>
+#include "gpulib.h"
+
 #include <cuda_runtime_api.h>
-#include <cusolverDn.h>
-#include <cusparse.h>
 
 #include <stddef.h>
 #include <stdint.h>
-
-const char *cf_cusolver_status_string(cusolverStatus_t s);
 
 #define CF_CHECK_(ok, call, what)                                                            \
     do {                                                                                     \
@@ -58,22 +58,15 @@ const char *cf_cusolver_status_string(cusolverStatus_t s);
         CF_CHECK_(e_ == cudaSuccess, #call, cudaGetErrorString(e_));                 \
     } while (0)
 
-#define CF_CUBLAS(call)                                                              \
-    do {                                                                             \
-        cublasStatus_t s_ = (call);                                                  \
-        CF_CHECK_(s_ == CUBLAS_STATUS_SUCCESS, #call, cublasGetStatusString(s_));    \
-    } while (0)
+/* Appends ", called at file:line" to err's message (err may be NULL). */
+void cf_gpu_lib_caller(cf_error *err, const char *file, int line);
 
-#define CF_CUSOLVER(call)                                                               \
-    do {                                                                                \
-        cusolverStatus_t s_ = (call);                                                   \
-        CF_CHECK_(s_ == CUSOLVER_STATUS_SUCCESS, #call, cf_cusolver_status_string(s_)); \
-    } while (0)
-
-#define CF_CUSPARSE(call)                                                            \
-    do {                                                                             \
-        cusparseStatus_t s_ = (call);                                                \
-        CF_CHECK_(s_ == CUSPARSE_STATUS_SUCCESS, #call, cusparseGetErrorString(s_)); \
+#define CF_GPULIB(call)                                 \
+    do {                                                \
+        if ((st = (call)) != CF_OK) {                   \
+            cf_gpu_lib_caller(err, __FILE__, __LINE__); \
+            goto cleanup;                               \
+        }                                               \
     } while (0)
 
 /* The kernels' regularization-mode code (warp.cuh cf_dev_reg_lambda: 0 plain, 1 weighted
@@ -82,12 +75,14 @@ static inline int cf_gpu_reg_mode(cf_reg r) {
     return r == CF_REG_PLAIN ? 0 : r == CF_REG_WEIGHTED ? 1 : 2;
 }
 
-/* Most systems handed to one cusolverDnSpotrfBatched / cusolverDnSpotrsBatched call; a
- * batch with more is solved in several calls. cuSOLVER documents no such limit: this is
- * a guard, because cuBLAS's batched triangular solve failed with
- * CUBLAS_STATUS_EXECUTION_FAILED beyond 524 280 = 8 × 65 535 matrices before CUDA 12.1
- * (pytorch/pytorch#97211, worked around in pytorch/pytorch#117636), and a batched
- * Cholesky solve may be built on it. The Netflix users (480 189) fit in one call. */
+/* Most systems handed to one cf_gpulib_spotrf_batched / cf_gpulib_spotrs_batched call
+ * (cusolverDnSpotrfBatched / cusolverDnSpotrsBatched); a batch with more is solved in
+ * several calls, by the caller (als.c), so that the simulation build runs the same
+ * chunked offsets. cuSOLVER documents no such limit: this is a guard, because cuBLAS's
+ * batched triangular solve failed with CUBLAS_STATUS_EXECUTION_FAILED beyond
+ * 524 280 = 8 × 65 535 matrices before CUDA 12.1 (pytorch/pytorch#97211, worked around
+ * in pytorch/pytorch#117636), and a batched Cholesky solve may be built on it. The
+ * Netflix users (480 189) fit in one call. */
 #define CF_GPU_SOLVE_CHUNK 524280
 
 /* One batch of rows [r0, r1) of a side, solved together. */
@@ -134,9 +129,7 @@ struct cf_backend {
     int sm_count;
 
     cudaStream_t stream;
-    cublasHandle_t cublas;
-    cusolverDnHandle_t cusolver;
-    cusparseHandle_t cusparse;
+    cf_gpulib *lib;         /* cuBLAS / cuSOLVER / cuSPARSE on `stream` (gpulib.h) */
 
     cf_gpu_side side[2];    /* CF_SIDE_USERS, CF_SIDE_ITEMS */
 
@@ -152,10 +145,6 @@ struct cf_backend {
     float *d_t;             /* max batch entries */
     int32_t *d_off32;       /* max batch rows + 1 */
     int *d_potrs_info;
-    void *d_spmm_buf;
-    size_t spmm_buf_bytes;
-    cusparseSpMMAlg_t spmm_alg; /* chosen at the first SpMM (spmm_alg_set) */
-    int spmm_alg_set;
     double *d_partial;      /* CF_REDUCE_BLOCKS × 3 */
     int *h_info;            /* max systems of a side (host) */
     int64_t max_slots, max_sys, max_rows, max_entries;
@@ -169,6 +158,7 @@ struct cf_backend {
 
     /* accounting */
     size_t alloc_bytes, alloc_peak;
+    size_t lib_bytes;       /* lib's workspace as last counted in alloc_bytes */
     cf_gpu_stats stats;
     cudaEvent_t ev[4];      /* phase boundaries of one batch (timing only) */
 };
@@ -176,6 +166,9 @@ struct cf_backend {
 /* Tracked device allocation (zero-filled), counted in the peak figure. */
 cf_status cf_gpu_alloc(cf_backend *b, void **p, size_t bytes, const char *what, cf_error *err);
 void cf_gpu_free(cf_backend *b, void *p, size_t bytes);
+/* Counts the growth of the gpulib workspace (cf_gpulib_workspace_bytes) since the last call
+ * in alloc_bytes and the peaks; call after the library calls that may grow it (SpMM). */
+void cf_gpu_count_lib_workspace(cf_backend *b);
 
 /* The bytes the planner may use: min(free, limit), limit 0 = no limit. */
 size_t cf_gpu_budget(size_t free_bytes, size_t limit);

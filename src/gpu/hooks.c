@@ -95,7 +95,6 @@ cf_status cf_gpu_sgemm_gflops(cf_backend *b, int n, int reps, int tf32, double *
     float *d_A = NULL, *d_B = NULL, *d_C = NULL, *h = NULL;
     double *ms = NULL;
     cudaEvent_t e0 = NULL, e1 = NULL;
-    int mode_set = 0;
     const size_t bytes = (size_t)n * (size_t)n * sizeof(float);
     if (!b || !gflops || n < 1 || reps < 1)
         return cf_fail(err, CF_ERR_INVALID, "gpu sgemm_gflops: bad argument (n %d, reps %d)", n, reps);
@@ -118,18 +117,14 @@ cf_status cf_gpu_sgemm_gflops(cf_backend *b, int n, int reps, int tf32, double *
     CF_CUDA(cudaMemcpy(d_B, h, bytes, cudaMemcpyHostToDevice));
     CF_CUDA(cudaEventCreate(&e0));
     CF_CUDA(cudaEventCreate(&e1));
-    CF_CUBLAS(cublasSetMathMode(b->cublas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH));
-    mode_set = 1;
-    const float one = 1.0f, zero = 0.0f;
-    /* C = A·B, all n × n column-major: the layouts do not matter for the rate. */
+    /* C = A·B, all n × n column-major: the layouts do not matter for the rate. tf32 lets
+     * cuBLAS use TF32 tensor cores (gpulib sets and resets the math mode per call). */
     for (int w = 0; w < 2; w++)
-        CF_CUBLAS(cublasSgemm(b->cublas, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, d_A, n, d_B, n,
-                              &zero, d_C, n));
+        CF_GPULIB(cf_gpulib_sgemm(b->lib, tf32, n, n, n, 1.0f, d_A, n, d_B, n, 0.0f, d_C, n, err));
     for (int r = 0; r < reps; r++) {
         float t = 0.0f;
         CF_CUDA(cudaEventRecord(e0, b->stream));
-        CF_CUBLAS(cublasSgemm(b->cublas, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, d_A, n, d_B, n,
-                              &zero, d_C, n));
+        CF_GPULIB(cf_gpulib_sgemm(b->lib, tf32, n, n, n, 1.0f, d_A, n, d_B, n, 0.0f, d_C, n, err));
         CF_CUDA(cudaEventRecord(e1, b->stream));
         CF_CUDA(cudaEventSynchronize(e1));
         CF_CUDA(cudaEventElapsedTime(&t, e0, e1));
@@ -138,7 +133,6 @@ cf_status cf_gpu_sgemm_gflops(cf_backend *b, int n, int reps, int tf32, double *
     qsort(ms, (size_t)reps, sizeof *ms, cmp_double);
     *gflops = 2.0 * (double)n * (double)n * (double)n / (ms[reps / 2] * 1e-3) / 1e9;
 cleanup:
-    if (mode_set) cublasSetMathMode(b->cublas, CUBLAS_DEFAULT_MATH);
     if (e0) cudaEventDestroy(e0);
     if (e1) cudaEventDestroy(e1);
     if (b) {
