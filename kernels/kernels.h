@@ -63,10 +63,10 @@ int launch_gram(const cf_gram_unit *d_units, int64_t n_units, const uint32_t *d_
 int launch_gram_reduce(const cf_gram_reduce *d_items, int64_t n_items, int d, float *d_A,
                        cf_stream_t stream);
 
-/* Bias-adjusted targets of n entries: t[e] = r[e] − μ − b_other[idx[e]] (use_bias),
+/* Bias-adjusted targets of n entries: t[e] = r[e] − μ − b_other[idx[e]] (use_bias; in double, then rounded),
  * t[e] = r[e] otherwise. */
 int launch_targets(const float *d_val, const uint32_t *d_idx, int64_t n, const float *d_b_other,
-                   float mu, int use_bias, float *d_t, cf_stream_t stream);
+                   double mu, int use_bias, float *d_t, cf_stream_t stream);
 
 /* 32-bit offsets of a batch of rows for cuSPARSE: off[j] = ptr[j] − ptr[0], j ∈ [0, n]. */
 int launch_offsets32(const int64_t *d_ptr, int64_t n_rows, int32_t *d_off, cf_stream_t stream);

@@ -24,15 +24,18 @@ static unsigned ew_blocks(int64_t n) {
 }
 
 __global__ void targets_kernel(const float *__restrict__ val, const uint32_t *__restrict__ idx,
-                               int64_t n, const float *__restrict__ b_other, float mu,
+                               int64_t n, const float *__restrict__ b_other, double mu,
                                int use_bias, float *__restrict__ t) {
     for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n;
          e += (int64_t)gridDim.x * blockDim.x)
-        t[e] = use_bias ? val[e] - mu - b_other[idx[e]] : val[e];
+        /* in double: μ rounded to fp32 (3.6 → error up to 1.2e-7) would shift every t by that
+         * much, which is most of t where r − μ − b nearly cancels (the H200's half_step
+         * failures: residual 2.4e-4 at a short item row; 2.4e-5 with μ in double) */
+        t[e] = use_bias ? (float)((double)val[e] - mu - (double)b_other[idx[e]]) : val[e];
 }
 
 extern "C" int launch_targets(const float *d_val, const uint32_t *d_idx, int64_t n,
-                              const float *d_b_other, float mu, int use_bias, float *d_t,
+                              const float *d_b_other, double mu, int use_bias, float *d_t,
                               cf_stream_t stream) {
     if (n <= 0) return (int)cudaSuccess;
     CF_LAUNCH_KERNEL(targets_kernel, ew_blocks(n), EW_THREADS, 0, stream,

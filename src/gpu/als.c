@@ -37,7 +37,7 @@ static cf_status batch_rhs(cf_backend *b, const cf_gpu_side *S, const cf_gpu_sid
     const int64_t rows = bt->r1 - bt->r0, ent = bt->e1 - bt->e0;
     if (rows == 0 || ent == 0) return CF_OK; /* the scatter zeroes rows without entries */
 
-    CF_LAUNCH(launch_targets(S->d_val + bt->e0, S->d_idx + bt->e0, ent, O->d_b, (float)b->mu,
+    CF_LAUNCH(launch_targets(S->d_val + bt->e0, S->d_idx + bt->e0, ent, O->d_b, b->mu,
                              b->bias, b->d_t, b->stream));
     CF_LAUNCH(launch_offsets32(S->d_ptr + bt->r0, rows, b->d_off32, b->stream));
     /* B = 1 · T · Z_other + 0 · B, with

@@ -83,7 +83,7 @@ static void teardown(void) {
     cr_assert_null(lib, "destroy must null the handle");
 }
 
-TestSuite(gpulib_sim, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(host_gpulib_sim, .init = setup, .fini = teardown, .timeout = 60);
 
 static float urand(cf_rng *r) { return (float)(2.0 * cf_rng_uniform(r) - 1.0); }
 
@@ -164,7 +164,7 @@ static void check_spmm(const sparse *A, int64_t n, float alpha, const float *B, 
 
 enum { ROWS = 37, COLS = 23, N = 5, LDB = 8, LDC = 7 };
 
-Test(gpulib_sim, spmm_csr_alpha_beta_ld) {
+Test(host_gpulib_sim, spmm_csr_alpha_beta_ld) {
     cf_error err = {0};
     sparse A = make_sparse(ROWS, COLS, 0.3, 4, 11);
     float *B = rand_floats((size_t)COLS * LDB, 12);
@@ -181,7 +181,7 @@ Test(gpulib_sim, spmm_csr_alpha_beta_ld) {
     free_sparse(&A), free(B), free(C0), free(C);
 }
 
-Test(gpulib_sim, spmm_beta0_overwrites_nan) {
+Test(host_gpulib_sim, spmm_beta0_overwrites_nan) {
     cf_error err = {0};
     sparse A = make_sparse(ROWS, COLS, 0.3, 9, 21);
     float *B = rand_floats((size_t)COLS * LDB, 22);
@@ -203,7 +203,7 @@ Test(gpulib_sim, spmm_beta0_overwrites_nan) {
     free_sparse(&A), free(B), free(C0), free(C);
 }
 
-Test(gpulib_sim, spmm_coo_matches_reference_and_csr_bitwise) {
+Test(host_gpulib_sim, spmm_coo_matches_reference_and_csr_bitwise) {
     cf_error err = {0};
     sparse A = make_sparse(ROWS, COLS, 0.4, ROWS - 1, 31); /* the last row empty */
     float *B = rand_floats((size_t)COLS * LDB, 32);
@@ -225,7 +225,7 @@ Test(gpulib_sim, spmm_coo_matches_reference_and_csr_bitwise) {
 
 /* The sums are fp32 in storage order (not double, not reordered): 1 followed by twenty
  * 1e-8 stays 1 (each 1e-8 is below half an ulp of 1), twenty 1e-8 followed by 1 is not. */
-Test(gpulib_sim, spmm_sums_in_fp32_in_storage_order) {
+Test(host_gpulib_sim, spmm_sums_in_fp32_in_storage_order) {
     cf_error err = {0};
     enum { T = 21 };
     int32_t off[3] = {0, T, 2 * T};
@@ -245,7 +245,7 @@ Test(gpulib_sim, spmm_sums_in_fp32_in_storage_order) {
     }
 }
 
-Test(gpulib_sim, spmm_refuses_what_cusparse_refuses) {
+Test(host_gpulib_sim, spmm_refuses_what_cusparse_refuses) {
     cf_error err = {0};
     sparse A = make_sparse(ROWS, COLS, 0.3, -1, 41);
     float *B = rand_floats((size_t)COLS * LDB, 42);
@@ -336,7 +336,7 @@ static void solve_double(const double *A, const double *b, double *x) {
     }
 }
 
-Test(gpulib_sim, potrf_potrs_batched_one_indefinite) {
+Test(host_gpulib_sim, potrf_potrs_batched_one_indefinite) {
     cf_error err = {0};
     double A[BATCH][SN * SN], b[BATCH][SN];
     float *Af[BATCH], *Bf[BATCH];
@@ -400,7 +400,7 @@ Test(gpulib_sim, potrf_potrs_batched_one_indefinite) {
     for (int k = 0; k < BATCH; k++) free(Af[k]), free(Bf[k]);
 }
 
-Test(gpulib_sim, potrf_potrs_refuse_what_cusolver_refuses) {
+Test(host_gpulib_sim, potrf_potrs_refuse_what_cusolver_refuses) {
     cf_error err = {0};
     float a[4] = {4, 1, 1, 4}, rhs[2] = {1, 2};
     float *Ap[1] = {a}, *Bp[1] = {rhs};
@@ -423,7 +423,7 @@ Test(gpulib_sim, potrf_potrs_refuse_what_cusolver_refuses) {
 
 /* ------------------------------------------------------------------ SGEMM */
 
-Test(gpulib_sim, sgemm_fp32_alpha_beta_ld) {
+Test(host_gpulib_sim, sgemm_fp32_alpha_beta_ld) {
     cf_error err = {0};
     enum { M = 13, GN = 11, K = 17, GLDA = 15, GLDB = 19, GLDC = 14 };
     float *A = rand_floats((size_t)GLDA * K, 61), *B = rand_floats((size_t)GLDB * GN, 62);
@@ -458,7 +458,7 @@ Test(gpulib_sim, sgemm_fp32_alpha_beta_ld) {
     free(A), free(B), free(C0), free(C);
 }
 
-Test(gpulib_sim, sgemm_tf32_rounds_inputs) {
+Test(host_gpulib_sim, sgemm_tf32_rounds_inputs) {
     cf_error err = {0};
     const float e12 = 0x1p-12f, e11 = 0x1p-11f, e10 = 0x1p-10f;
     /* C (5 × 1) = A (5 × 1) · B (1 × 1), B = 1 + 2^-12, which TF32 rounds down to 1 */
@@ -477,7 +477,7 @@ Test(gpulib_sim, sgemm_tf32_rounds_inputs) {
     cr_assert_eq(C[0], 1 + e11, "fp32: C[0] = %a", (double)C[0]);
 }
 
-Test(gpulib_sim, sgemm_refuses_what_cublas_refuses) {
+Test(host_gpulib_sim, sgemm_refuses_what_cublas_refuses) {
     cf_error err = {0};
     float A[4] = {1, 2, 3, 4}, B[4] = {1, 0, 0, 1}, C[4] = {9, 9, 9, 9};
     cr_assert_eq(cf_gpulib_sgemm(lib, 0, 2, 2, 2, 1.0f, A, 1, B, 2, 0.0f, C, 2, &err), CF_ERR_DEVICE);
@@ -501,7 +501,7 @@ static void fill_queued(void) {
     q_val[0] = 3.0f;
 }
 
-Test(gpulib_sim, computes_after_the_stream_synchronizes) {
+Test(host_gpulib_sim, computes_after_the_stream_synchronizes) {
     cf_error err = {0};
     int32_t off[3] = {0, 1, 1};
     uint32_t col[1] = {5};
@@ -529,7 +529,7 @@ Test(gpulib_sim, computes_after_the_stream_synchronizes) {
     cr_assert_eq(gc[0], 4.0f);
 }
 
-Test(gpulib_sim, a_failed_synchronization_is_reported_and_nothing_written) {
+Test(host_gpulib_sim, a_failed_synchronization_is_reported_and_nothing_written) {
     cf_error err = {0};
     int32_t off[2] = {0, 1};
     uint32_t col[1] = {0};
