@@ -119,6 +119,7 @@ Test(bench, record_has_every_required_key_with_its_type) {
         cr_assert(cJSON_IsString(at(o, strs[j][0], strs[j][1])), "%s.%s", strs[j][0], strs[j][1] ? strs[j][1] : "");
     cr_assert(cJSON_IsNull(at(o, "device", "driver_version")));
     cr_assert(cJSON_IsNull(at(o, "device", "cuda_version")));
+    cr_assert(cJSON_IsNull(at(o, "device", "nvidia_driver")));
     cr_assert_str_eq(at(o, "status", NULL)->valuestring, "ok");
     cr_assert_eq(at(o, "dataset", "users")->valuedouble, 300);
     cr_assert_eq(at(o, "dataset", "items")->valuedouble, 120);
@@ -184,6 +185,85 @@ Test(bench, validator_names_a_missing_key_and_a_wrong_type) {
     cJSON_Delete(o);
     cr_assert_eq(cf_bench_validate_record("{\"schema\":1", &err), CF_ERR_PARSE);
     free(line);
+}
+
+/* The NVIDIA driver's version, from the two texts a machine offers: the first line of
+ * /proc/driver/nvidia/version (proprietary and open kernel modules) and nvidia-smi's csv. */
+Test(bench, nvidia_driver_version_is_read_from_proc_or_nvidia_smi) {
+    char v[32];
+    cr_assert_eq(cf_bench_parse_nvidia_driver(
+                     "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.159.04  Thu Oct 30 19:37:28 UTC 2025\n"
+                     "GCC version:  gcc version 12.2.0 (Debian 12.2.0-14)\n",
+                     v, sizeof v),
+                 1);
+    cr_assert_str_eq(v, "580.159.04");
+    cr_assert_eq(cf_bench_parse_nvidia_driver("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  535.104.05  "
+                                              "Release Build  (dvs-builder@U16-I3-B03-4-3)  Sat Aug 19 01:15:15 UTC "
+                                              "2023\nGCC version:  gcc version 11.4.0\n",
+                                              v, sizeof v),
+                 1);
+    cr_assert_str_eq(v, "535.104.05");
+    cr_assert_eq(cf_bench_parse_nvidia_driver("580.159.04\n580.159.04\n", v, sizeof v), 1); /* two GPUs */
+    cr_assert_str_eq(v, "580.159.04");
+    cr_assert_eq(cf_bench_parse_nvidia_driver("  550.54 \r\n", v, sizeof v), 1);
+    cr_assert_str_eq(v, "550.54");
+    /* Nothing that is not a driver version: never the CUDA version, the GCC one or a guess. */
+    static const char *const none[] = {"",
+                                       "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.\n",
+                                       "13.0 (CUDA)\n",
+                                       "[N/A]\n",
+                                       "NVRM version: NVIDIA UNIX x86_64 Kernel Module\nGCC version:  gcc version 12.2.0\n",
+                                       "580\n",
+                                       "580.159.\n",
+                                       "x580.159.04\n"};
+    for (size_t j = 0; j < sizeof none / sizeof *none; j++) {
+        v[0] = 'x';
+        cr_assert_eq(cf_bench_parse_nvidia_driver(none[j], v, sizeof v), 0, "%s", none[j]);
+        cr_assert_str_eq(v, "", "%s", none[j]);
+    }
+    char small[6]; /* too small for the version: nothing, not a cut version */
+    cr_assert_eq(cf_bench_parse_nvidia_driver("580.159.04\n", small, sizeof small), 0);
+    cr_assert_str_eq(small, "");
+    cr_assert_eq(cf_bench_parse_nvidia_driver(NULL, v, sizeof v), 0);
+    /* On this machine: a version or "" (no NVIDIA driver), never anything else. */
+    cf_bench_nvidia_driver(v, sizeof v);
+    if (v[0]) {
+        char again[32];
+        cr_assert_eq(cf_bench_parse_nvidia_driver(v, again, sizeof again), 1, "%s", v);
+    }
+}
+
+/* Records from before device.nvidia_driver existed (bench/results/gpu.jsonl's first ones)
+ * stay valid; when present it is a string or null. Every committed results file validates. */
+Test(bench, nvidia_driver_key_is_optional_and_committed_results_are_valid) {
+    cf_bench_case c = tiny_case(CF_ALGO_ALS, 4, 0.0, 10.0);
+    char *line = record_of(&c, NULL);
+    cf_error err = {0};
+    cJSON *o = cJSON_Parse(line);
+    cJSON *dev = cJSON_GetObjectItemCaseSensitive(o, "device");
+    cJSON_DeleteItemFromObjectCaseSensitive(dev, "nvidia_driver");
+    char *old = cJSON_PrintUnformatted(o);
+    cr_assert_eq(cf_bench_validate_record(old, &err), CF_OK, "%s", err.msg);
+    cJSON_AddItemToObject(dev, "nvidia_driver", cJSON_CreateNumber(580));
+    char *bad = cJSON_PrintUnformatted(o);
+    cr_assert_eq(cf_bench_validate_record(bad, &err), CF_ERR_PARSE);
+    cr_assert(strstr(err.msg, "device.nvidia_driver"), "%s", err.msg);
+    free(old), free(bad), free(line);
+    cJSON_Delete(o);
+    static const char *const files[] = {CF_SOURCE_DIR "/bench/results/cpu.jsonl",
+                                        CF_SOURCE_DIR "/bench/results/gpu.jsonl"};
+    for (size_t j = 0; j < sizeof files / sizeof *files; j++) {
+        FILE *f = fopen(files[j], "r");
+        cr_assert_not_null(f, "%s", files[j]);
+        char buf[1 << 16];
+        int n = 0;
+        while (fgets(buf, sizeof buf, f)) {
+            n++;
+            cr_assert_eq(cf_bench_validate_record(buf, &err), CF_OK, "%s line %d: %s", files[j], n, err.msg);
+        }
+        fclose(f);
+        cr_assert_gt(n, 0, "%s", files[j]);
+    }
 }
 
 Test(bench, a_case_outside_its_rmse_range_fails_and_reports_no_time) {

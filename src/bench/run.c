@@ -307,6 +307,7 @@ cf_status cf_bench_run_case(const cf_bench_case *c, const cf_bench_data *data, c
         tune.timing = 1;
         st = cf_gpu_open_tuned(R, test, cfg, &init, &tune, &b, err);
         cf_gpu_versions(&res->driver_version, &res->cuda_version);
+        cf_bench_nvidia_driver(res->nvidia_driver, sizeof res->nvidia_driver);
     } else
 #endif
         st = ops->open(R, test, cfg, &init, &b, err);
