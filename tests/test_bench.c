@@ -490,6 +490,42 @@ Test(bench, repository_suites_file_has_quick_and_nightly) {
     cf_bench_file_destroy(&f);
 }
 
+/* The GPU cases' rmse= ranges were set from their first records (bench/results/gpu.jsonl,
+ * H200, 2026-12-04; the comments in suites.conf): each recorded test RMSE lies inside its
+ * case's range, and the range is not looser than 5 % over it nor reaches 0.80 (iteration 2). */
+Test(bench, gpu_rmse_ranges_hold_the_recorded_gpu_runs) {
+    cf_bench_file *f = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_bench_file_read(CF_SOURCE_DIR "/bench/suites.conf", &f, &err), CF_OK, "%s", err.msg);
+    const cf_bench_suite *n = cf_bench_find_suite(f, "nightly");
+    cr_assert_not_null(n);
+    FILE *r = fopen(CF_SOURCE_DIR "/bench/results/gpu.jsonl", "r");
+    cr_assert_not_null(r);
+    char line[1 << 16];
+    int checked = 0;
+    while (fgets(line, sizeof line, r)) {
+        cJSON *o = cJSON_Parse(line);
+        cr_assert_not_null(o);
+        const char *name = at(o, "case", NULL)->valuestring;
+        double rmse = at(o, "check", "test_rmse")->valuedouble;
+        for (int j = 0; j < n->n_cases; j++) {
+            const cf_bench_case *c = &n->cases[j];
+            if (strcmp(c->name, name)) continue;
+            cr_assert(rmse >= c->rmse_lo && rmse <= c->rmse_hi, "%s: recorded %g outside %g:%g", name, rmse,
+                      c->rmse_lo, c->rmse_hi);
+            cr_assert_leq(c->rmse_hi, rmse * 1.05 + 0.01, "%s: hi %g, recorded %g", name, c->rmse_hi, rmse);
+            cr_assert_lt(c->rmse_hi, 0.80, "%s", name);
+            checked++;
+        }
+        cJSON_Delete(o);
+    }
+    fclose(r);
+    int gpu_cases = 0;
+    for (int j = 0; j < n->n_cases; j++) gpu_cases += n->cases[j].cfg.device == CF_DEVICE_GPU;
+    cr_assert_geq(checked, gpu_cases, "every GPU case has a record");
+    cf_bench_file_destroy(&f);
+}
+
 /* ------------------------------------------------------------------ cache */
 
 Test(bench, cache_round_trip_and_corruption_is_detected) {
