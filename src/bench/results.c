@@ -8,7 +8,7 @@
  *   schema int, date str (UTC start of the run), commit str, suite str, case str,
  *   status "ok"|"failed", reason str|null,
  *   device {kind str, name str, driver_version str|null, cuda_version str|null,
- *           nvidia_driver str|null (optional: absent in records before 2026-12-05)},
+ *           nvidia_driver str|null (optional: absent in the first GPU run's records)},
  *     driver_version is cudaDriverGetVersion ("13.0": the CUDA driver API version),
  *     cuda_version cudaRuntimeGetVersion, nvidia_driver the NVIDIA driver ("580.159.04",
  *     null when it could not be read),
