@@ -4,6 +4,7 @@
  * extraction, and the repository's quick suite run end to end as a correctness check
  * (one timed iteration per case; no timing is asserted anywhere).
  */
+#include "bench/bench_impl.h"
 #include "cufactor_bench.h"
 #include "helpers.h"
 
@@ -185,6 +186,27 @@ Test(bench, validator_names_a_missing_key_and_a_wrong_type) {
     cJSON_Delete(o);
     cr_assert_eq(cf_bench_validate_record("{\"schema\":1", &err), CF_ERR_PARSE);
     free(line);
+}
+
+/* The SGD byte model counts the factors at their storage's size: 2 bytes in fp16 (the
+ * first GPU records counted 4, which put the fp16 case at 113 % of the copy bandwidth). */
+Test(bench, sgd_byte_model_counts_fp16_factors_at_two_bytes) {
+    cf_ratings R;
+    memset(&R, 0, sizeof R);
+    R.nnz = 1000, R.n_users = 10, R.n_items = 20;
+    cf_config c;
+    cf_config_default(&c);
+    c.algo = CF_ALGO_SGD, c.factors = 128;
+    double f32, b32, f16, b16;
+    const char *bound;
+    c.precision = CF_PRECISION_FP32;
+    cf_bench_model(&c, &R, 4, &f32, &b32, &bound);
+    c.precision = CF_PRECISION_FP16;
+    cf_bench_model(&c, &R, 4, &f16, &b16, &bound);
+    cr_assert_eq(b32, 1000.0 * (4 * 128 * 4 + 4 * 4 + 12));
+    cr_assert_eq(b16, 1000.0 * (4 * 128 * 2 + 4 * 4 + 12));
+    cr_assert_eq(f16, f32, "the same arithmetic");
+    cr_assert_str_eq(bound, "memory");
 }
 
 /* The NVIDIA driver's version, from the two texts a machine offers: the first line of
