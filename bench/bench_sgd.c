@@ -19,7 +19,11 @@
  * starting with '{'), also appended to --json FILE. Without a usable GPU (or built
  * without CUDA) it says so and exits 0.
  *
- * Usage: bench_sgd [--factors K] [--epochs N] [--blocks B]
+ * --schedule and --precision run a part of that grid (a GPU session times hogwild alone and
+ * blocks, the slow one, last under its own limit: bench/gpu_session.sh).
+ *
+ * Usage: bench_sgd [--factors K] [--epochs N] [--blocks B] [--schedule hogwild|blocks|all]
+ *                  [--precision fp32|fp16|all]
  *                  [the data, device and output options of bench_common.h: --users N
  *                  --items N --ratings N --zipf Z --seed S --gpu-id N --json FILE
  *                  --commit SHA --cache DIR --no-cache --suites FILE]
@@ -40,18 +44,37 @@
 
 typedef struct sgd_opts {
     int32_t factors, epochs, blocks;
+    const char *schedule, *precision; /* "hogwild" / "blocks" / "all", "fp32" / "fp16" / "all" */
+    int sched_on[2], prec_on[2];      /* {hogwild, blocks}, {fp32, fp16} */
 } sgd_opts;
 
+/* "all" or one of the two names: which of the pair to run; -1 when it is neither. */
+static int pick(const char *v, const char *a, const char *b, int on[2]) {
+    on[0] = !strcmp(v, "all") || !strcmp(v, a);
+    on[1] = !strcmp(v, "all") || !strcmp(v, b);
+    return on[0] || on[1] ? 0 : -1;
+}
+
 static void parse(int argc, char **argv, bench_common *c, sgd_opts *o) {
-    o->factors = 128, o->epochs = 5, o->blocks = 1024;
+    o->factors = 128, o->epochs = 5, o->blocks = 1024, o->schedule = "all", o->precision = "all";
     const bench_opt own[] = {
         {"factors", BOPT_I32, &o->factors, 1, 1024, 0, "K", "latent dimension"},
         {"epochs", BOPT_I32, &o->epochs, 1, 64, 0, "N", "timed epochs (after one warm-up)"},
         {"blocks", BOPT_I32, &o->blocks, 1, 4096, 0, "B", "grid of the blocks schedule (B × B)"},
+        {"schedule", BOPT_STR, &o->schedule, 0, 0, 0, "S", "hogwild, blocks or all"},
+        {"precision", BOPT_STR, &o->precision, 0, 0, 0, "P", "factor storage: fp32, fp16 or all"},
     };
     bench_parse(c, "bench_sgd", "GPU SGD on Netflix-shaped synthetic data (issue 5): updates per second and GB/s\n"
                 "against the copy bandwidth, hogwild and blocks, fp32 and fp16 storage.",
                 own, (int)(sizeof own / sizeof *own), argc, argv);
+    if (pick(o->schedule, "hogwild", "blocks", o->sched_on)) {
+        fprintf(stderr, "bench_sgd: --schedule: '%s': give hogwild, blocks or all\n", o->schedule);
+        exit(2);
+    }
+    if (pick(o->precision, "fp32", "fp16", o->prec_on)) {
+        fprintf(stderr, "bench_sgd: --precision: '%s': give fp32, fp16 or all\n", o->precision);
+        exit(2);
+    }
 }
 
 #ifdef CUFACTOR_HAVE_CUDA
@@ -121,6 +144,7 @@ static int run(bench_common *bc, const sgd_opts *o) {
            "B/update", "GB/s", "of copy");
     for (int si = 0; si < 2; si++)
         for (int pi = 0; pi < 2; pi++) {
+            if (!o->sched_on[si] || !o->prec_on[pi]) continue;
             cf_config c = config_for(bc, o, scheds[si], precs[pi]);
             cf_factors init;
             bench_init_factors(bc, R, &c, &init);

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# gpu_session.sh — the checks and benchmarks that need a GPU (issues 4, 5, 6), in two steps,
-# because the lent GPU machine has CUDA and compute-sanitizer but not OpenBLAS, LAPACKE,
-# cJSON or Criterion. bench/GPU_SESSION.md says which calls to make and what to do with
-# what comes back.
+# gpu_session.sh — the checks and benchmarks that need a GPU, as ONE prepared call of at
+# most 6 minutes on the lent GPU machine (one H200, 16 host cores; a 15-minute lease per
+# session, all calls together, ≈ 30 s to start): room for the call, its start and one
+# rerun. The GPU machine has CUDA and compute-sanitizer but not OpenBLAS, LAPACKE, cJSON or
+# Criterion, hence two parts. bench/GPU_SESSION.md is the plan: the calls to make, the
+# budget table, what to do with what comes back.
 #
 #   bench/gpu_session.sh pack          here (no GPU needed): builds the GPU tests, cufactor and
 #                                      the two GPU benches for sm_90 (H100/H200) into
@@ -11,35 +13,35 @@
 #                                      shared libraries the device image lacks into
 #                                      build-gpu/libs.tar.xz; build-gpu/ (≈ 16 MB) is git-ignored
 #                                      and travels by `carry`.
-#   bench/gpu_session.sh all           on the device, ONE call (≤ 9 min): in order of value the GPU
-#                                      tests (verbose), `cufactor verify` (ALS K = 32, 100; SGD
-#                                      blocks / hogwild, GD+Adam at K = 128), compute-sanitizer
-#                                      memcheck over a subset and racecheck over the Gram kernel
-#                                      and one SGD test, the quick benches (10 M ratings), then the
-#                                      full Netflix benches if time is left.
-#   bench/gpu_session.sh all2 [--no-full]
-#                                      on the device, a second call: the full Netflix benches
-#                                      (unless --no-full: the first call ran them), then the GPU
-#                                      cases of the nightly suite (bench/nightly.sh --devices gpu
-#                                      with the packed cufactor).
+#   bench/gpu_session.sh all [STEP...] on the device: every step below in order (or only the
+#                                      STEPs named: a rerun), each under `timeout`.
+#   bench/gpu_session.sh plan          prints the steps: limit, minimum, estimate (s).
 #
-# `all` and `all2` run every step under `timeout` (a step's limit is the smaller of its own
-# and the time left of CF_GPU_SESSION_BUDGET, default 540 s; a step that cannot get its
-# minimum is skipped and says so); a failing step does not stop the later ones. Each step's
-# output goes to its log; $OUT receives at most 8 files: summary.txt (step, status, exit code,
-# seconds, limit), logs.tar.gz (every log, the verify JSON), bench_als.jsonl, bench_sgd.jsonl,
-# verify.jsonl (all) or gpu.jsonl (all2: bench/results/gpu.jsonl with the nightly records
-# appended). The exit code is 0 when every step that ran passed, 1 otherwise.
+# The steps, in order of value (limits and estimates: the table `steps` below and
+# GPU_SESSION.md): env; test_gpu_als, test_gpu_sgd (Criterion --jobs 16 --verbose);
+# verify-gen, verify-als-k100, verify-sgd-blocks-k128, verify-sgd-hogwild-k128 (cufactor
+# verify against the 16-thread CPU reference, 5 M ratings); memcheck, racecheck
+# (compute-sanitizer over the Gram / ALS half-step and SGD tests, in parallel); bench-data
+# (the Netflix-shaped set into bench/cache); bench_als (K = 100, 128); bench_sgd-hogwild
+# (fp32, fp16); nightly-gpu (the nightly suite's GPU cases via bench/nightly.sh); last,
+# bench_sgd-blocks (fp32, fp16, B = 1024) with its own short limit.
 #
-# Single steps, for a rerun of one thing (logs and JSON lines to $OUT):
-#   test | sanitize | verify | quick | bench [ARGS → bench_als] | sgd [ARGS → bench_sgd]
+# A step's limit is the smaller of its own and what is left of CF_GPU_SESSION_BUDGET
+# (default 320 s); a step that cannot get its minimum is skipped and says so; a failing or
+# timed-out step does not stop the later ones. Everything lands under $OUT as it happens
+# (a call cut short still brings back what was done): summary.txt (one line per step:
+# status ok / FAILED / TIMEOUT / skipped, exit code, seconds, limit, estimate; then the
+# total), logs/STEP.log (and logs/memcheck-TEST.log, logs/racecheck-TEST.log),
+# verify.jsonl, bench_als.jsonl, bench_sgd.jsonl, nightly-gpu.jsonl (the new records) and
+# gpu.jsonl (bench/results/gpu.jsonl with them appended). Exit code 0 when every step that
+# ran passed, 1 otherwise.
 #
-# Dry run here, without a GPU: CF_GPU_SESSION_DRYRUN=1 prints each step's command instead of
-# running it; CF_GPU_SESSION_BIN=DIR runs the programs of DIR instead of build-gpu/bin (stubs),
-# with CF_GPU_SESSION_BUDGET=SECONDS to try the timeouts.
+# Dry run here, without a GPU: CF_GPU_SESSION_DRYRUN=1 writes each step's command to its
+# log instead of running it; CF_GPU_SESSION_BIN=DIR runs the programs of DIR instead of
+# build-gpu/bin (stubs), with CF_GPU_SESSION_BUDGET=SECONDS to try the timeouts.
 #
-# With the device tool, from the repository root:
-#   run(command="bench/gpu_session.sh all", carry=["build-gpu"], timeout_s=600)
+# With the device tool, from the repository root (GPU_SESSION.md):
+#   run(command="bench/gpu_session.sh all", carry=["build-gpu"], timeout_s=345)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -47,12 +49,33 @@ out=${OUT:-$root/build-gpu/out}
 bin=${CF_GPU_SESSION_BIN:-build-gpu/bin}
 case "$bin" in /*) ;; *) bin=$root/$bin ;; esac
 dry=${CF_GPU_SESSION_DRYRUN:-0}
-budget=${CF_GPU_SESSION_BUDGET:-540}
+budget=${CF_GPU_SESSION_BUDGET:-320}
 work=${TMPDIR:-/tmp}/cf-gpu-session
-logs=$work/logs
 libdir=${TMPDIR:-/tmp}/cf-gpu-libs
 mode=${1:-}
 shift || true
+sel="$*"       # the STEPs named after `all` (none: every step)
+only=" $sel "
+
+# The steps: name, limit (s), minimum to start (s), estimate (s). The estimates come from
+# the first H200 session (2026-12-04, bench/results/h200-2026-12-04/): see GPU_SESSION.md
+# for how each was derived; summary.txt measures them again.
+steps="
+env 15 1 3
+test_gpu_als 45 15 10
+test_gpu_sgd 45 15 8
+verify-gen 15 3 3
+verify-als-k100 40 10 13
+verify-sgd-blocks-k128 25 8 7
+verify-sgd-hogwild-k128 35 8 10
+memcheck 45 15 12
+racecheck 45 15 12
+bench-data 60 20 20
+bench_als 75 30 28
+bench_sgd-hogwild 60 25 28
+nightly-gpu 150 60 70
+bench_sgd-blocks 60 30 35
+"
 
 unpack() {
     [ -d "$bin" ] || { echo "gpu_session: $bin missing: run 'bench/gpu_session.sh pack' here and carry build-gpu" >&2; exit 2; }
@@ -65,9 +88,8 @@ unpack() {
                 build-gpu/libs.tar.xz "$libdir" ||
             { echo "gpu_session: cannot unpack build-gpu/libs.tar.xz" >&2; rm -rf "$libdir"; exit 2; }
     fi
-    mkdir -p "$out" "$logs"
+    mkdir -p "$out/logs"
     commit=$(cat build-gpu/COMMIT 2>/dev/null || echo unknown)
-    nvidia-smi -L || true
     # Only the steps see the packed libraries (Debian's builds of libz, libcrypto, ... must
     # not replace the device image's own under its tools: tar, gzip, nvidia-smi).
     # The CUDA 13 runtime libraries (cuBLAS, cuSOLVER, cuSPARSE) come from the device's own
@@ -86,34 +108,41 @@ unpack() {
         done
     fi
     ldpath="$libdir$cudalib:${LD_LIBRARY_PATH:-}"
-    case "$mode" in all | all2) ;; *) export LD_LIBRARY_PATH="$ldpath" ;; esac
+    # compute-sanitizer where the image's PATH lacks the toolkit's bin.
+    if ! command -v compute-sanitizer >/dev/null 2>&1; then
+        for d in /usr/local/cuda/bin /usr/local/cuda/compute-sanitizer; do
+            if [ -x "$d/compute-sanitizer" ]; then PATH=$PATH:$d; break; fi
+        done
+    fi
 }
 
 # ---------------------------------------------------------------- steps with a time budget
 t_start=$SECONDS
 failed=0
-summary=$work/summary.txt
+summary=$out/summary.txt
 
-header() { printf '%-34s %-9s %4s %6s %6s\n' step status exit "wall s" "limit" >"$summary"; }
-
-# step NAME MAX MIN CMD...: runs CMD (argv, no shell) under `timeout`, its output in
-# $logs/NAME.log; the limit is min(MAX, seconds left of the budget); skipped below MIN.
+# step NAME CMD...: runs CMD (argv, no shell) under `timeout`, its output in
+# $out/logs/NAME.log; the limit is min(the step's own, seconds left of the budget); skipped
+# below the step's minimum, or when STEPs were named and NAME is not one of them.
 step() {
-    local name=$1 max=$2 min=$3
-    shift 3
+    local name=$1 max min est
+    shift
+    read -r max min est < <(printf '%s\n' "$steps" | awk -v n="$name" '$1 == n {print $2, $3, $4}') || true
+    [ -n "${max:-}" ] || { echo "gpu_session: step $name is not in the table" >&2; exit 2; }
+    if [ -n "$sel" ] && [[ "$only" != *" $name "* ]]; then return 0; fi
     local left=$((budget - (SECONDS - t_start)))
     local lim=$((max < left ? max : left))
     if [ "$lim" -lt "$min" ]; then
-        printf '%-34s %-9s %4s %6s %6s  %s\n' "$name" skipped - 0 "$lim" "only ${left}s of the budget left, needs $min" >>"$summary"
+        printf '%-26s %-8s %4s %6s %6s %6s  %s\n' "$name" skipped - 0 "$lim" "$est" "only ${left}s of the budget left, needs $min" >>"$summary"
         echo "== [$name] skipped: only ${left}s left (needs $min)"
         return 0
     fi
-    echo "== [$name] limit ${lim}s: $*"
-    local t0=$SECONDS rc=0 status
-    if [ "$dry" = 1 ]; then
-        echo "$@" >"$logs/$name.log"
-    else
-        timeout -k 10 "$lim" env LD_LIBRARY_PATH="$ldpath" "$@" >"$logs/$name.log" 2>&1 </dev/null || rc=$?
+    echo "== [$name] limit ${lim}s (estimate ${est}s)"
+    local t0=$SECONDS rc=0 status log=$out/logs/$name.log
+    # The log's first line: the command (cut at 400 characters).
+    { printf '$ '; printf '%q ' "$@" | cut -c1-400; } >"$log"
+    if [ "$dry" != 1 ]; then
+        timeout -k 5 "$lim" env LD_LIBRARY_PATH="$ldpath" "$@" >>"$log" 2>&1 </dev/null || rc=$?
     fi
     case $rc in
     0) status=ok ;;
@@ -121,52 +150,54 @@ step() {
     *) status=FAILED ;;
     esac
     [ $rc -eq 0 ] || failed=1
-    printf '%-34s %-9s %4d %6d %6d\n' "$name" "$status" "$rc" $((SECONDS - t0)) "$lim" >>"$summary"
-    tail -n 3 "$logs/$name.log" | cut -c1-200 | sed 's/^/   | /'
+    printf '%-26s %-8s %4d %6d %6d %6d\n' "$name" "$status" "$rc" $((SECONDS - t0)) "$lim" "$est" >>"$summary"
+    tail -n 3 "$log" | cut -c1-200 | sed 's/^/   | /'
     echo "== [$name] $status (exit $rc, $((SECONDS - t0)) s)"
 }
 
-# The end of `all` / `all2`: logs into one archive (huge logs cut to their first 2 and last
-# 4 MiB), the summary, at most 8 files in $OUT.
-finish() {
-    local f
-    for f in "$logs"/*; do
-        [ -f "$f" ] || continue
-        if [ "$(stat -c %s "$f")" -gt $((8 << 20)) ]; then
-            { head -c $((2 << 20)) "$f"; printf '\n[... cut by gpu_session.sh ...]\n'; tail -c $((4 << 20)) "$f"; } >"$f.cut"
-            mv "$f.cut" "$f"
-        fi
-    done
-    printf '%s: %s, %d s in all (budget %d s), commit %s\n' "$mode" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-        $((SECONDS - t_start)) "$budget" "$commit" >>"$summary"
-    cp "$summary" "$logs/summary.txt"
-    cp "$summary" "$out/summary.txt"
-    tar czf "$out/logs.tar.gz" -C "$work" logs 2>/dev/null ||
-        python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1], "w:gz").add(sys.argv[2], "logs")' \
-            "$out/logs.tar.gz" "$logs" ||
-        echo "gpu_session: could not pack the logs" >&2
-    echo "== summary ($out: $(find "$out" -type f | wc -l) files)"
-    cat "$summary"
-    local n
-    n=$(find "$out" -type f | wc -l)
-    [ "$n" -le 8 ] || echo "gpu_session: $n files in $out: only 8 come back" >&2
-    exit $failed
-}
-
-# verify_step NAME MAX ARGS...: `cufactor verify --json` on the verify set; the table's
-# header goes to the log, the JSON object to verify.jsonl (one line, tagged with the step).
+# verify_step NAME ARGS...: `cufactor verify --json` on the verify set; the JSON object goes
+# to the log and, tagged with the step, to $OUT/verify.jsonl (one line).
 verify_step() {
-    local name=$1 max=$2
-    shift 2
-    step "$name" "$max" 10 bash -c '
-        j=$("$0" verify "$1" --json "${@:2}") || rc=$?
+    local name=$1
+    shift
+    # shellcheck disable=SC2016 # the inner script's own variables
+    step "$name" bash -c '
+        j=$("$0" verify "$1" --json "${@:4}") || rc=$?
         printf "%s\n" "$j"
-        [ -n "$j" ] && printf "{\"step\":\"%s\",\"args\":\"%s\",\"result\":%s}\n" "'"$name"'" "${*:2}" "$j" >>"'"$out"'/verify.jsonl"
-        exit ${rc:-0}' "$bin/cufactor" "$work/verify.tsv" "$@"
+        [ -n "$j" ] && printf "{\"step\":\"%s\",\"args\":\"%s\",\"result\":%s}\n" "$2" "${*:4}" "$j" >>"$3/verify.jsonl"
+        exit ${rc:-0}' "$bin/cufactor" "$work/verify.tsv" "$name" "$out" "$@"
 }
 
-# The ratings of the quick benches: the nightly suite's synth-10m shape (cached as such).
-quick_shape=(--users 48019 --ratings 10000000)
+# sanitize_step NAME TOOL SUMMARY-REGEX BINARY:TEST...: compute-sanitizer TOOL over each test
+# alone (Criterion forks a process per test: the sanitizer follows the children), all at
+# once, one log each (logs/NAME-TEST.log). The step passes when every log has the tool's
+# clean summary; a test's own assertion failing (the known failures) does not count here:
+# the test steps judge those.
+sanitize_step() {
+    local name=$1 tool=$2 clean=$3
+    shift 3
+    # shellcheck disable=SC2016 # the inner script's own variables
+    step "$name" bash -c '
+        name=$1 tool=$2 clean=$3 bin=$4 out=$5; shift 5
+        for bt in "$@"; do
+            b=${bt%%:*} t=${bt#*:}
+            compute-sanitizer --tool "$tool" --target-processes all "$bin/$b" --filter "$t" --jobs 1 \
+                >"$out/logs/$name-${t//\//_}.log" 2>&1 &
+        done
+        wait
+        rc=0
+        for bt in "$@"; do
+            t=${bt#*:} f="$out/logs/$name-${t//\//_}.log"
+            # clean: the tool'"'"'s summary says so, and no summary line says otherwise
+            if grep -Eq "$clean" "$f" && ! grep -E "(ERROR|RACECHECK) SUMMARY" "$f" | grep -vEq "$clean"; then
+                r=clean
+            else
+                r=NOT-CLEAN rc=1
+            fi
+            printf "%-50s %-9s %s\n" "$t" "$r" "$(grep -m1 -o "Synthesis: .*" "$f")"
+        done
+        exit $rc' _ "$name" "$tool" "$clean" "$bin" "$out" "$@"
+}
 
 case "$mode" in
 pack)
@@ -178,7 +209,7 @@ pack)
     mkdir -p build-gpu/bin
     cmake -S . -B "$cm" -DCMAKE_BUILD_TYPE=Release -DCUFACTOR_CUDA=ON -DCUFACTOR_WERROR=ON \
         -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
-    cmake --build "$cm" -j"$(nproc)" --target test_gpu_als test_gpu_sgd cufactor bench_als bench_sgd
+    cmake --build "$cm" -j"${CF_PACK_JOBS:-$(nproc)}" --target test_gpu_als test_gpu_sgd cufactor bench_als bench_sgd
     cp "$cm"/test_gpu_als "$cm"/test_gpu_sgd "$cm"/cufactor "$cm"/bench_als "$cm"/bench_sgd build-gpu/bin/
     # The commit the binaries were built from: the device's copy of the tree has no .git.
     c=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
@@ -195,139 +226,79 @@ pack)
     # The device tool carries at most 64 MiB with the working tree.
     [ "$(du -sm build-gpu | cut -f1)" -le 48 ] || { echo "gpu_session: build-gpu is over 48 MiB: too big to carry" >&2; exit 1; }
     ;;
+plan)
+    printf '%-26s %6s %6s %9s\n' step limit min estimate
+    printf '%s\n' "$steps" | awk 'NF == 4 {printf "%-26s %6d %6d %9d\n", $1, $2, $3, $4; l += $2; e += $4}
+        END {printf "%-26s %6d %6s %9d   (budget '"$budget"' s)\n", "sum", l, "", e}'
+    ;;
 all)
-    # Step limits (s): env 10 + tests 2×70 + verify 15 (data) + 40 + 20 + 25 + 25 + 30 +
-    # sanitizers 3×40 + quick benches 50 + 40 = 515 of the 540 s budget; the full benches get
-    # what is left. The verify limits: its CPU reference took, on the 2-core VM (loaded), per
-    # iteration at K = 128 on this set ≈ 2.5 s (SGD blocks), 5.5 s (hogwild, one thread),
-    # 6.5 s (GD+Adam), 16 s (ALS); hence 3 iterations but for ALS K = 32.
-    rm -rf "$work" && mkdir -p "$logs" && unpack
-    header
+    for s in $only; do
+        printf '%s\n' "$steps" | awk -v n="$s" '$1 == n {f = 1} END {exit !f}' ||
+            { echo "gpu_session: no step '$s' (bench/gpu_session.sh plan lists them)" >&2; exit 2; }
+    done
+    rm -rf "$work" && mkdir -p "$work"
+    unpack
     rm -f "$out/verify.jsonl"
-    san=(compute-sanitizer --target-processes all --error-exitcode 3)
-    step env 10 1 bash -c 'nvidia-smi; uname -r; ldd --version | head -1; nproc; compute-sanitizer --version | tail -1;
-        ldd "$1"/* | grep "not found"; "$1"/cufactor --version; true' _ "$bin"
-    step test_gpu_als 70 20 "$bin/test_gpu_als" --verbose --jobs 1
-    step test_gpu_sgd 70 20 "$bin/test_gpu_sgd" --verbose --jobs 1
-    step verify-gen 15 3 "$bin/cufactor" gen --users 100000 --items 10000 --ratings 5000000 --rank 16 --noise 0.5 \
+    printf '%-26s %-8s %4s %6s %6s %6s\n' step status exit "wall s" limit "est s" >"$summary"
+    # shellcheck disable=SC2016 # the inner script's own variables
+    step env bash -c 'nvidia-smi; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv;
+        cat /proc/driver/nvidia/version; uname -r; ldd --version | head -1; nproc; free -g | head -2;
+        compute-sanitizer --version | tail -1; ldd "$1"/* | grep "not found"; "$1"/cufactor --version; true' _ "$bin"
+    # Criterion: one process per test, 16 at a time (the host has 16 cores; the first run's
+    # tests took 45.9 s and 32.9 s one after the other, the longest 3.2 s and 6.4 s).
+    step test_gpu_als "$bin/test_gpu_als" --verbose --jobs 16
+    step test_gpu_sgd "$bin/test_gpu_sgd" --verbose --jobs 16
+    # cufactor verify on 5 M ratings (100 k × 10 k), 3 iterations: the kernels that change
+    # next (ALS Gram+RHS+solve, SGD hogwild and blocks) against the CPU reference.
+    step verify-gen "$bin/cufactor" gen --users 100000 --items 10000 --ratings 5000000 --rank 16 --noise 0.5 \
         --out "$work/verify.tsv"
-    verify_step verify-als-k100 40 --factors 100 --iters 3
-    verify_step verify-als-k32 20 --factors 32 --iters 5
-    verify_step verify-sgd-blocks-k128 25 --factors 128 --iters 3 --algo sgd --schedule blocks --blocks 64 --lr 0.005
-    verify_step verify-sgd-hogwild-k128 25 --factors 128 --iters 3 --algo sgd --schedule hogwild --lr 0.005
-    verify_step verify-gd-adam-k128 30 --factors 128 --iters 3 --algo gd --optimizer adam --lr 0.001
+    verify_step verify-als-k100 --factors 100 --iters 3
+    verify_step verify-sgd-blocks-k128 --factors 128 --iters 3 --algo sgd --schedule blocks --blocks 64 --lr 0.005
+    verify_step verify-sgd-hogwild-k128 --factors 128 --iters 3 --algo sgd --schedule hogwild --lr 0.005
     rm -f "$work/verify.tsv"
-    # Criterion forks a process per test: the sanitizer follows the children.
-    step memcheck-als 40 15 bash -c 'for t in gram_K7 half_step_K32 half_step_many_batches_short_segments \
-            evaluate_bias_weighted not_positive_definite_names_row half_step_solves_in_chunks; do echo "== memcheck gpu_als/$t";
-            "${@:2}" --tool memcheck "$1"/test_gpu_als --filter "gpu_als/$t" --jobs 1 || rc=1; done; exit ${rc:-0}' \
-        _ "$bin" "${san[@]}"
-    step memcheck-sgd 40 15 bash -c 'for t in gpu_sgd/single_update_K33 gpu_sgd/blocks_vs_cpu_K100 \
-            gpu_sgd/single_update_K100_fp16 gpu_gd/minibatch_equals_cpu \
-            gpu_gd/minibatch_K1_nobias_batch97_equals_cpu; do echo "== memcheck $t";
-            "${@:2}" --tool memcheck "$1"/test_gpu_sgd --filter "$t" --jobs 1 || rc=1; done; exit ${rc:-0}' \
-        _ "$bin" "${san[@]}"
-    # racecheck looks at shared memory: the Gram kernel's staging; the SGD kernels use none,
-    # so the one SGD test is a check that stays silent (hogwild's races are by design).
-    step racecheck 40 15 bash -c 'echo "== racecheck gpu_als/gram_K100";
-            "${@:2}" --tool racecheck "$1"/test_gpu_als --filter gpu_als/gram_K100 --jobs 1 || rc=1;
-            echo "== racecheck gpu_sgd/blocks_vs_cpu_K33";
-            "${@:2}" --tool racecheck "$1"/test_gpu_sgd --filter gpu_sgd/blocks_vs_cpu_K33 --jobs 1 || rc=1; exit ${rc:-0}' \
-        _ "$bin" "${san[@]}"
-    step bench_als-quick 50 25 "$bin/bench_als" "${quick_shape[@]}" --cpu-scale 0.2 --commit "$commit" --json "$out/bench_als.jsonl"
-    step bench_sgd-quick 40 20 "$bin/bench_sgd" "${quick_shape[@]}" --commit "$commit" --json "$out/bench_sgd.jsonl"
-    # Whatever is left: the full Netflix shape (generated once into bench/cache, then read back).
-    step bench_als-full 600 150 "$bin/bench_als" --commit "$commit" --json "$out/bench_als.jsonl"
-    step bench_sgd-full 600 90 "$bin/bench_sgd" --commit "$commit" --json "$out/bench_sgd.jsonl"
-    finish
-    ;;
-all2)
-    rm -rf "$work" && mkdir -p "$logs" && unpack
-    header
-    if [ "${1:-}" != --no-full ]; then
-        step bench_als-full 240 150 "$bin/bench_als" --commit "$commit" --json "$out/bench_als.jsonl"
-        step bench_sgd-full 150 90 "$bin/bench_sgd" --commit "$commit" --json "$out/bench_sgd.jsonl"
+    # compute-sanitizer over the kernels that change: the Gram kernel (alone and in a whole
+    # ALS half step: Gram, RHS, solve) and the SGD update kernels (fp32, fp16, hogwild, blocks).
+    sanitize_step memcheck memcheck 'ERROR SUMMARY: 0 errors' \
+        test_gpu_als:gpu_als/gram_K7 test_gpu_als:gpu_als/gram_K256_short_segments \
+        test_gpu_als:gpu_als/half_step_K32 test_gpu_sgd:gpu_sgd/single_update_K33 \
+        test_gpu_sgd:gpu_sgd/single_update_K100_fp16 test_gpu_sgd:gpu_sgd/blocks_vs_cpu_K100 \
+        test_gpu_sgd:gpu_sgd/hogwild_within_half_percent_of_cpu_K32
+    # racecheck looks at shared memory: the Gram kernel's staging (and a fused kernel's).
+    sanitize_step racecheck racecheck 'RACECHECK SUMMARY: 0 hazards' \
+        test_gpu_als:gpu_als/gram_K100 test_gpu_als:gpu_als/half_step_K32 \
+        test_gpu_sgd:gpu_sgd/blocks_vs_cpu_K33
+    # The Netflix shape (480,189 × 17,770, 100 M ratings) once into bench/cache; the benches
+    # and the nightly suite read it back (≈ 14 s each on the H200 host).
+    step bench-data "$bin/bench_sgd" --data-only
+    step bench_als "$bin/bench_als" --factors 100,128 --iters 3 --cpu-scale 0.02 --commit "$commit" \
+        --json "$out/bench_als.jsonl"
+    step bench_sgd-hogwild "$bin/bench_sgd" --schedule hogwild --epochs 3 --commit "$commit" \
+        --json "$out/bench_sgd.jsonl"
+    # The nightly suite's GPU cases with the packed cufactor (no cmake, no OpenBLAS there):
+    # they append to bench/results/gpu.jsonl, which comes back whole, and its new lines alone.
+    n0=$(wc -l <bench/results/gpu.jsonl 2>/dev/null || echo 0)
+    step nightly-gpu env CUFACTOR_BIN="$bin/cufactor" CUFACTOR_COMMIT="$commit" bench/nightly.sh --devices gpu
+    if [ -f "$out/logs/nightly-gpu.log" ] && [ -f bench/results/gpu.jsonl ]; then
+        cp bench/results/gpu.jsonl "$out/gpu.jsonl"
+        tail -n +$((n0 + 1)) bench/results/gpu.jsonl >"$out/nightly-gpu.jsonl"
     fi
-    # The nightly suite's GPU cases with the packed cufactor (no cmake, no OpenBLAS there);
-    # they append to bench/results/gpu.jsonl, which comes back whole.
-    step nightly-gpu 600 60 env CUFACTOR_BIN="$bin/cufactor" CUFACTOR_COMMIT="$commit" \
-        bench/nightly.sh --devices gpu
-    [ ! -f bench/results/gpu.jsonl ] || cp bench/results/gpu.jsonl "$out/gpu.jsonl"
-    finish
-    ;;
-# ---------------------------------------------------------------- single steps
-test)
-    unpack
-    set -o pipefail
-    "$bin"/test_gpu_als --verbose --jobs 1 2>&1 | tee "$out/test_gpu_als.log"
-    ;;
-sanitize)
-    unpack
-    # Criterion forks a process per test: follow the children.
-    cs="compute-sanitizer --target-processes all --error-exitcode 3"
-    rc=0
-    for t in gram_K7 gram_K128_nobias gram_K256_short_segments half_step_K32 half_step_many_batches_short_segments \
-             evaluate_bias_weighted not_positive_definite_names_row upload_download_round_trip; do
-        echo "== memcheck $t"
-        $cs --tool memcheck "$bin"/test_gpu_als --filter "gpu_als/$t" --jobs 1 2>&1 | tee -a "$out/memcheck.log" || rc=1
+    # Last, with its own short limit: the blocks schedule (B = 1024), one timed epoch.
+    step bench_sgd-blocks "$bin/bench_sgd" --schedule blocks --epochs 1 --commit "$commit" \
+        --json "$out/bench_sgd.jsonl"
+    # Logs over 4 MiB are cut to their first 1 and last 2 MiB.
+    for f in "$out"/logs/*; do
+        if [ ! -f "$f" ] || [ "$(stat -c %s "$f")" -le $((4 << 20)) ]; then continue; fi
+        { head -c $((1 << 20)) "$f"; printf '\n[... cut by gpu_session.sh ...]\n'; tail -c $((2 << 20)) "$f"; } >"$f.cut"
+        mv "$f.cut" "$f"
     done
-    for t in gram_K100 gram_K256_short_segments; do
-        echo "== racecheck $t"
-        $cs --tool racecheck "$bin"/test_gpu_als --filter "gpu_als/$t" --jobs 1 2>&1 | tee -a "$out/racecheck.log" || rc=1
-    done
-    echo "== initcheck half_step_K7"
-    $cs --tool initcheck "$bin"/test_gpu_als --filter "gpu_als/half_step_K7" --jobs 1 2>&1 | tee -a "$out/initcheck.log" || rc=1
-    exit $rc
-    ;;
-bench)
-    unpack
-    "$bin"/bench_als --commit "$commit" --json "$out/bench_als.jsonl" "$@" 2>&1 | tee "$out/bench_als.log"
-    ;;
-quick)
-    unpack
-    "$bin"/bench_als "${quick_shape[@]}" --cpu-scale 0.2 --commit "$commit" --json "$out/bench_als_quick.jsonl" "$@" 2>&1 |
-        tee "$out/bench_als_quick.log"
-    ;;
-verify)
-    unpack
-    data="$out/verify.tsv"
-    "$bin"/cufactor gen --users 100000 --items 10000 --ratings 5000000 --rank 16 --noise 0.5 --out "$data"
-    rc=0
-    for k in 32 100; do
-        echo "== verify als K=$k"
-        "$bin"/cufactor verify "$data" --factors "$k" --iters 5 2>&1 | tee "$out/verify_als_K$k.log" || rc=1
-    done
-    # issue 5: blocks SGD row by row, hogwild by the test RMSE, GD with Adam
-    for a in "--algo sgd --schedule blocks --blocks 64 --lr 0.005" "--algo sgd --schedule hogwild --lr 0.005" \
-             "--algo gd --optimizer adam --lr 0.001"; do
-        echo "== verify $a K=128"
-        # shellcheck disable=SC2086
-        "$bin"/cufactor verify "$data" --factors 128 --iters 5 $a 2>&1 | tee -a "$out/verify_sgd_gd.log" || rc=1
-    done
-    rm -f "$data"
-    exit $rc
-    ;;
-sgd)
-    unpack
-    rc=0
-    "$bin"/test_gpu_sgd --verbose --jobs 1 2>&1 | tee "$out/test_gpu_sgd.log" || rc=1
-    cs="compute-sanitizer --target-processes all --error-exitcode 3"
-    for t in gpu_sgd/single_update_K33 gpu_sgd/blocks_vs_cpu_K100 gpu_sgd/blocks_vs_cpu_K300_from_memory \
-             gpu_sgd/single_update_K100_fp16 gpu_sgd/divergence_names_epoch_and_row gpu_gd/full_batch_adam_equals_cpu \
-             gpu_gd/minibatch_equals_cpu; do
-        echo "== memcheck $t"
-        $cs --tool memcheck "$bin"/test_gpu_sgd --filter "$t" --jobs 1 2>&1 | tee -a "$out/sgd_memcheck.log" || rc=1
-    done
-    # racecheck looks at shared memory: the SGD kernels use none (hogwild's global-memory races are by design)
-    for t in gpu_sgd/blocks_vs_cpu_K33 gpu_sgd/divergence_names_epoch_and_row; do
-        echo "== racecheck $t"
-        $cs --tool racecheck "$bin"/test_gpu_sgd --filter "$t" --jobs 1 2>&1 | tee -a "$out/sgd_racecheck.log" || rc=1
-    done
-    "$bin"/bench_sgd --commit "$commit" --json "$out/bench_sgd.jsonl" "$@" 2>&1 | tee "$out/bench_sgd.log" || rc=1
-    exit $rc
+    printf 'all%s: %s, %d s in all (budget %d s), commit %s\n' "${sel:+ $sel}" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+        $((SECONDS - t_start)) "$budget" "$commit" >>"$summary"
+    echo "== summary ($out: $(find "$out" -type f | wc -l) files)"
+    cat "$summary"
+    exit $failed
     ;;
 *)
-    sed -n '2,42p' "$0"
+    sed -n '2,41p' "$0"
     exit 2
     ;;
 esac

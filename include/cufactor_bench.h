@@ -137,7 +137,10 @@ typedef struct cf_bench_result {
     char reason[512];          /* why FAILED or SKIPPED */
     char device_kind[8];       /* "cpu" / "gpu" */
     char device_name[128];
-    int driver_version, cuda_version; /* e.g. 12040; 0 = not applicable (CPU) */
+    int driver_version, cuda_version; /* e.g. 13000: cudaDriverGetVersion (the CUDA driver API
+                                         version, not the NVIDIA driver's) and
+                                         cudaRuntimeGetVersion; 0 = not applicable (CPU) */
+    char nvidia_driver[32];    /* the NVIDIA driver's version, "580.159.04"; "" = unknown or CPU */
     char cpu_model[128];
     int threads;               /* CPU threads the case used */
     int32_t iters, repeats;
@@ -178,6 +181,15 @@ typedef struct cf_bench_meta {
  * outside git; 12 hex digits) and the current UTC time in ISO 8601. */
 void cf_bench_git_commit(char *buf, size_t len);
 void cf_bench_utc_now(char *buf, size_t len);
+
+/* The NVIDIA driver's version ("580.159.04") in `text`: the contents of
+ * /proc/driver/nvidia/version (its "NVRM version: ... Kernel Module ... 580.159.04 ..."
+ * line) or the output of `nvidia-smi --query-gpu=driver_version --format=csv,noheader`
+ * (the version alone on its first line). Returns 1 and the version in out (len ≥ 2), or
+ * 0 and out = "" when the text holds none: an unknown format gives nothing, never a guess. */
+int cf_bench_parse_nvidia_driver(const char *text, char *out, size_t len);
+/* The same on this machine: /proc/driver/nvidia/version, else nvidia-smi; "" when neither. */
+void cf_bench_nvidia_driver(char *out, size_t len);
 
 /* One JSON object (no newline), malloc'ed into *out. Schema in bench/README of
  * README.md "Performance"; checked by cf_bench_validate_record. */

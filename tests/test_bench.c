@@ -4,6 +4,7 @@
  * extraction, and the repository's quick suite run end to end as a correctness check
  * (one timed iteration per case; no timing is asserted anywhere).
  */
+#include "bench/bench_impl.h"
 #include "cufactor_bench.h"
 #include "helpers.h"
 
@@ -119,6 +120,7 @@ Test(bench, record_has_every_required_key_with_its_type) {
         cr_assert(cJSON_IsString(at(o, strs[j][0], strs[j][1])), "%s.%s", strs[j][0], strs[j][1] ? strs[j][1] : "");
     cr_assert(cJSON_IsNull(at(o, "device", "driver_version")));
     cr_assert(cJSON_IsNull(at(o, "device", "cuda_version")));
+    cr_assert(cJSON_IsNull(at(o, "device", "nvidia_driver")));
     cr_assert_str_eq(at(o, "status", NULL)->valuestring, "ok");
     cr_assert_eq(at(o, "dataset", "users")->valuedouble, 300);
     cr_assert_eq(at(o, "dataset", "items")->valuedouble, 120);
@@ -184,6 +186,106 @@ Test(bench, validator_names_a_missing_key_and_a_wrong_type) {
     cJSON_Delete(o);
     cr_assert_eq(cf_bench_validate_record("{\"schema\":1", &err), CF_ERR_PARSE);
     free(line);
+}
+
+/* The SGD byte model counts the factors at their storage's size: 2 bytes in fp16 (the
+ * first GPU records counted 4, which put the fp16 case at 113 % of the copy bandwidth). */
+Test(bench, sgd_byte_model_counts_fp16_factors_at_two_bytes) {
+    cf_ratings R;
+    memset(&R, 0, sizeof R);
+    R.nnz = 1000, R.n_users = 10, R.n_items = 20;
+    cf_config c;
+    cf_config_default(&c);
+    c.algo = CF_ALGO_SGD, c.factors = 128;
+    double f32, b32, f16, b16;
+    const char *bound;
+    c.precision = CF_PRECISION_FP32;
+    cf_bench_model(&c, &R, 4, &f32, &b32, &bound);
+    c.precision = CF_PRECISION_FP16;
+    cf_bench_model(&c, &R, 4, &f16, &b16, &bound);
+    cr_assert_eq(b32, 1000.0 * (4 * 128 * 4 + 4 * 4 + 12));
+    cr_assert_eq(b16, 1000.0 * (4 * 128 * 2 + 4 * 4 + 12));
+    cr_assert_eq(f16, f32, "the same arithmetic");
+    cr_assert_str_eq(bound, "memory");
+}
+
+/* The NVIDIA driver's version, from the two texts a machine offers: the first line of
+ * /proc/driver/nvidia/version (proprietary and open kernel modules) and nvidia-smi's csv. */
+Test(bench, nvidia_driver_version_is_read_from_proc_or_nvidia_smi) {
+    char v[32];
+    cr_assert_eq(cf_bench_parse_nvidia_driver(
+                     "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.159.04  Thu Oct 30 19:37:28 UTC 2025\n"
+                     "GCC version:  gcc version 12.2.0 (Debian 12.2.0-14)\n",
+                     v, sizeof v),
+                 1);
+    cr_assert_str_eq(v, "580.159.04");
+    cr_assert_eq(cf_bench_parse_nvidia_driver("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  535.104.05  "
+                                              "Release Build  (dvs-builder@U16-I3-B03-4-3)  Sat Aug 19 01:15:15 UTC "
+                                              "2023\nGCC version:  gcc version 11.4.0\n",
+                                              v, sizeof v),
+                 1);
+    cr_assert_str_eq(v, "535.104.05");
+    cr_assert_eq(cf_bench_parse_nvidia_driver("580.159.04\n580.159.04\n", v, sizeof v), 1); /* two GPUs */
+    cr_assert_str_eq(v, "580.159.04");
+    cr_assert_eq(cf_bench_parse_nvidia_driver("  550.54 \r\n", v, sizeof v), 1);
+    cr_assert_str_eq(v, "550.54");
+    /* Nothing that is not a driver version: never the CUDA version, the GCC one or a guess. */
+    static const char *const none[] = {"",
+                                       "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.\n",
+                                       "13.0 (CUDA)\n",
+                                       "[N/A]\n",
+                                       "NVRM version: NVIDIA UNIX x86_64 Kernel Module\nGCC version:  gcc version 12.2.0\n",
+                                       "580\n",
+                                       "580.159.\n",
+                                       "x580.159.04\n"};
+    for (size_t j = 0; j < sizeof none / sizeof *none; j++) {
+        v[0] = 'x';
+        cr_assert_eq(cf_bench_parse_nvidia_driver(none[j], v, sizeof v), 0, "%s", none[j]);
+        cr_assert_str_eq(v, "", "%s", none[j]);
+    }
+    char small[6]; /* too small for the version: nothing, not a cut version */
+    cr_assert_eq(cf_bench_parse_nvidia_driver("580.159.04\n", small, sizeof small), 0);
+    cr_assert_str_eq(small, "");
+    cr_assert_eq(cf_bench_parse_nvidia_driver(NULL, v, sizeof v), 0);
+    /* On this machine: a version or "" (no NVIDIA driver), never anything else. */
+    cf_bench_nvidia_driver(v, sizeof v);
+    if (v[0]) {
+        char again[32];
+        cr_assert_eq(cf_bench_parse_nvidia_driver(v, again, sizeof again), 1, "%s", v);
+    }
+}
+
+/* Records from before device.nvidia_driver existed (bench/results/gpu.jsonl's first ones)
+ * stay valid; when present it is a string or null. Every committed results file validates. */
+Test(bench, nvidia_driver_key_is_optional_and_committed_results_are_valid) {
+    cf_bench_case c = tiny_case(CF_ALGO_ALS, 4, 0.0, 10.0);
+    char *line = record_of(&c, NULL);
+    cf_error err = {0};
+    cJSON *o = cJSON_Parse(line);
+    cJSON *dev = cJSON_GetObjectItemCaseSensitive(o, "device");
+    cJSON_DeleteItemFromObjectCaseSensitive(dev, "nvidia_driver");
+    char *old = cJSON_PrintUnformatted(o);
+    cr_assert_eq(cf_bench_validate_record(old, &err), CF_OK, "%s", err.msg);
+    cJSON_AddItemToObject(dev, "nvidia_driver", cJSON_CreateNumber(580));
+    char *bad = cJSON_PrintUnformatted(o);
+    cr_assert_eq(cf_bench_validate_record(bad, &err), CF_ERR_PARSE);
+    cr_assert(strstr(err.msg, "device.nvidia_driver"), "%s", err.msg);
+    free(old), free(bad), free(line);
+    cJSON_Delete(o);
+    static const char *const files[] = {CF_SOURCE_DIR "/bench/results/cpu.jsonl",
+                                        CF_SOURCE_DIR "/bench/results/gpu.jsonl"};
+    for (size_t j = 0; j < sizeof files / sizeof *files; j++) {
+        FILE *f = fopen(files[j], "r");
+        cr_assert_not_null(f, "%s", files[j]);
+        char buf[1 << 16];
+        int n = 0;
+        while (fgets(buf, sizeof buf, f)) {
+            n++;
+            cr_assert_eq(cf_bench_validate_record(buf, &err), CF_OK, "%s line %d: %s", files[j], n, err.msg);
+        }
+        fclose(f);
+        cr_assert_gt(n, 0, "%s", files[j]);
+    }
 }
 
 Test(bench, a_case_outside_its_rmse_range_fails_and_reports_no_time) {
@@ -407,6 +509,42 @@ Test(bench, repository_suites_file_has_quick_and_nightly) {
     cr_assert(gpu_als_100 && gpu_als_128 && gpu_sgd && cpu);
     const cf_bench_dataset_spec *nf = cf_bench_find_dataset(f, "netflix");
     cr_assert(nf && nf->gen.users == 480189 && nf->gen.items == 17770 && nf->gen.ratings == 100000000);
+    cf_bench_file_destroy(&f);
+}
+
+/* The GPU cases' rmse= ranges were set from their first records (bench/results/gpu.jsonl,
+ * H200, 2026-12-04; the comments in suites.conf): each recorded test RMSE lies inside its
+ * case's range, and the range is not looser than 5 % over it nor reaches 0.80 (iteration 2). */
+Test(bench, gpu_rmse_ranges_hold_the_recorded_gpu_runs) {
+    cf_bench_file *f = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_bench_file_read(CF_SOURCE_DIR "/bench/suites.conf", &f, &err), CF_OK, "%s", err.msg);
+    const cf_bench_suite *n = cf_bench_find_suite(f, "nightly");
+    cr_assert_not_null(n);
+    FILE *r = fopen(CF_SOURCE_DIR "/bench/results/gpu.jsonl", "r");
+    cr_assert_not_null(r);
+    char line[1 << 16];
+    int checked = 0;
+    while (fgets(line, sizeof line, r)) {
+        cJSON *o = cJSON_Parse(line);
+        cr_assert_not_null(o);
+        const char *name = at(o, "case", NULL)->valuestring;
+        double rmse = at(o, "check", "test_rmse")->valuedouble;
+        for (int j = 0; j < n->n_cases; j++) {
+            const cf_bench_case *c = &n->cases[j];
+            if (strcmp(c->name, name)) continue;
+            cr_assert(rmse >= c->rmse_lo && rmse <= c->rmse_hi, "%s: recorded %g outside %g:%g", name, rmse,
+                      c->rmse_lo, c->rmse_hi);
+            cr_assert_leq(c->rmse_hi, rmse * 1.05 + 0.01, "%s: hi %g, recorded %g", name, c->rmse_hi, rmse);
+            cr_assert_lt(c->rmse_hi, 0.80, "%s", name);
+            checked++;
+        }
+        cJSON_Delete(o);
+    }
+    fclose(r);
+    int gpu_cases = 0;
+    for (int j = 0; j < n->n_cases; j++) gpu_cases += n->cases[j].cfg.device == CF_DEVICE_GPU;
+    cr_assert_geq(checked, gpu_cases, "every GPU case has a record");
     cf_bench_file_destroy(&f);
 }
 

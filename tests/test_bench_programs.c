@@ -80,6 +80,14 @@ Test(bench_programs, bad_options_exit_2_naming_the_option) {
     cr_assert_eq(r.code, 2);
     cr_assert(strstr(r.err, "unknown option '--epochs'"), "%s", r.err);
     run_free(&r);
+    r = run(CF_BENCH_SGD_PATH, "--schedule", "shuffle", NULL);
+    cr_assert_eq(r.code, 2);
+    cr_assert(strstr(r.err, "--schedule: 'shuffle': give hogwild, blocks or all"), "%s", r.err);
+    run_free(&r);
+    r = run(CF_BENCH_SGD_PATH, "--precision", "fp64", NULL);
+    cr_assert_eq(r.code, 2);
+    cr_assert(strstr(r.err, "--precision: 'fp64': give fp32, fp16 or all"), "%s", r.err);
+    run_free(&r);
     r = run(CF_BENCH_SGD_PATH, "--json", NULL);
     cr_assert_eq(r.code, 2);
     cr_assert(strstr(r.err, "--json: missing value"), "%s", r.err);
@@ -98,6 +106,8 @@ Test(bench_programs, help_lists_own_and_common_options_with_defaults) {
     r = run(CF_BENCH_SGD_PATH, "--help", NULL);
     cr_assert_eq(r.code, 0);
     cr_assert(strstr(r.out, "--blocks B"), "%s", r.out);
+    cr_assert(strstr(r.out, "--schedule S"), "%s", r.out);
+    cr_assert(strstr(r.out, "--precision P"), "%s", r.out);
     cr_assert(strstr(r.out, "[1024]"), "%s", r.out);
     cr_assert(strstr(r.out, "--ratings N"), "%s", r.out);
     run_free(&r);

@@ -2,7 +2,9 @@
  * the tolerance judgement on hand-made factors, the CPU self-check of every algorithm
  * (its reference run must be the trainer's run, to the bit), and the clear error where
  * no GPU is usable. The GPU-against-CPU figures come from the GPU session (README). */
+#include <cjson/cJSON.h>
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,21 +65,25 @@ Test(verify, judge_applies_each_tolerance) {
     cf_verify_options o;
     cf_verify_options_default(&o);
     cr_assert_eq(o.candidate, CF_DEVICE_GPU);
-    cr_assert_eq(o.rtol, 1e-3);
-    cf_verify_iter base = {.iter = 1, .obj_ref = 1000, .obj_cand = 1000.5, .test_ref = 0.9, .test_cand = 0.9036,
-                           .rel_median = 5e-4, .rel_max = 0.04, .rows_checked = 1};
+    cr_assert_eq(o.rtol, 1e-4);
+    cr_assert_eq(o.max_rtol, 1e-2);
+    cr_assert_eq(o.rmse_rtol, 1e-2);
+    /* each figure at half its tolerance, then each one at 1.5 times it */
+    cf_verify_iter base = {.iter = 1, .obj_ref = 1000, .obj_cand = 1000 * (1 + o.rtol / 2), .test_ref = 0.9,
+                           .test_cand = 0.9 * (1 + o.rmse_rtol / 2), .rel_median = o.rtol / 2,
+                           .rel_max = o.max_rtol / 2, .rows_checked = 1};
     double dobj, drmse;
     cf_verify_iter it = base;
     cr_assert_eq(cf_verify_judge(&it, &o, &dobj, &drmse), 1);
-    cr_assert_float_eq(dobj, 5e-4, 1e-12);
-    cr_assert_float_eq(drmse, 0.004, 1e-9);
-    it = base, it.rel_median = 2e-3;
+    cr_assert_float_eq(dobj, o.rtol / 2, 1e-12);
+    cr_assert_float_eq(drmse, o.rmse_rtol / 2, 1e-9);
+    it = base, it.rel_median = 1.5 * o.rtol;
     cr_assert_eq(cf_verify_judge(&it, &o, &dobj, &drmse), 0, "median beyond rtol");
-    it = base, it.rel_max = 0.06;
+    it = base, it.rel_max = 1.5 * o.max_rtol;
     cr_assert_eq(cf_verify_judge(&it, &o, &dobj, &drmse), 0, "max beyond max_rtol");
-    it = base, it.obj_cand = 1002;
+    it = base, it.obj_cand = 1000 * (1 + 1.5 * o.rtol);
     cr_assert_eq(cf_verify_judge(&it, &o, &dobj, &drmse), 0, "objective beyond rtol");
-    it = base, it.test_cand = 0.906;
+    it = base, it.test_cand = 0.9 * (1 + 1.5 * o.rmse_rtol);
     cr_assert_eq(cf_verify_judge(&it, &o, &dobj, &drmse), 0, "test RMSE beyond rmse_rtol");
     /* an order-free schedule is judged by the test RMSE alone */
     it = base, it.rows_checked = 0, it.rel_median = 0.5, it.rel_max = 1.5, it.obj_cand = 2000;
@@ -87,6 +93,47 @@ Test(verify, judge_applies_each_tolerance) {
     cr_assert_eq(cf_verify_judge(&it, &o, &dobj, &drmse), 1);
     it = base, it.test_cand = NAN;
     cr_assert_eq(cf_verify_judge(&it, &o, &dobj, &drmse), 0);
+}
+
+/* The defaults accept every iteration of the first GPU run (H200, 2026-12-04), which they
+ * were set from, and each with some headroom (src/verify.c): a later tightening that would
+ * reject that run, or a loosening past 1000× its figures, shows here. */
+Test(verify, defaults_accept_the_recorded_h200_run_with_headroom) {
+    FILE *f = fopen(CF_SOURCE_DIR "/bench/results/h200-2026-12-04/verify.jsonl", "r");
+    cr_assert_not_null(f);
+    cf_verify_options o;
+    cf_verify_options_default(&o);
+    char line[1 << 14];
+    int runs = 0, iters = 0;
+    while (fgets(line, sizeof line, f)) {
+        cJSON *r = cJSON_Parse(line);
+        cr_assert_not_null(r, "line %d", runs + 1);
+        const cJSON *res = cJSON_GetObjectItemCaseSensitive(r, "result"), *x;
+        cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(res, "iterations")) {
+#define NUM(k) cJSON_GetObjectItemCaseSensitive(x, k)->valuedouble
+            cf_verify_iter it = {.iter = (int32_t)NUM("iter"), .obj_ref = NUM("objective_ref"),
+                                 .obj_cand = NUM("objective_cand"), .test_ref = NUM("test_rmse_ref"),
+                                 .test_cand = NUM("test_rmse_cand"), .rel_median = NUM("rel_median"),
+                                 .rel_max = NUM("rel_max"),
+                                 .rows_checked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "rows_checked"))};
+#undef NUM
+            double dobj, drmse;
+            cr_assert_eq(cf_verify_judge(&it, &o, &dobj, &drmse), 1, "run %d iteration %d", runs + 1, it.iter);
+            cr_assert_leq(drmse * 4, o.rmse_rtol, "run %d iteration %d: rmse %g", runs + 1, it.iter, drmse);
+            if (it.rows_checked) {
+                cr_assert_leq(it.rel_median * 50, o.rtol, "run %d iteration %d", runs + 1, it.iter);
+                cr_assert_leq(it.rel_max * 1000, o.max_rtol, "run %d iteration %d", runs + 1, it.iter);
+                cr_assert_leq(dobj * 1000, o.rtol, "run %d iteration %d", runs + 1, it.iter);
+                cr_assert_geq(it.rel_median * 1000, o.rtol, "run %d: rtol over 1000x the measured", runs + 1);
+            }
+            iters++;
+        }
+        cJSON_Delete(r);
+        runs++;
+    }
+    fclose(f);
+    cr_assert_eq(runs, 3);
+    cr_assert_eq(iters, 9);
 }
 
 static cf_dataset *planted(void) {

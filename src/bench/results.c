@@ -7,7 +7,11 @@
  * case failed its check):
  *   schema int, date str (UTC start of the run), commit str, suite str, case str,
  *   status "ok"|"failed", reason str|null,
- *   device {kind str, name str, driver_version str|null, cuda_version str|null},
+ *   device {kind str, name str, driver_version str|null, cuda_version str|null,
+ *           nvidia_driver str|null (optional: absent in the first GPU run's records)},
+ *     driver_version is cudaDriverGetVersion ("13.0": the CUDA driver API version),
+ *     cuda_version cudaRuntimeGetVersion, nvidia_driver the NVIDIA driver ("580.159.04",
+ *     null when it could not be read),
  *   host {cpu_model str, threads int},
  *   dataset {name str, source str, users int, items int, ratings int, train int, test int,
  *            hash str (16 hex digits)},
@@ -122,6 +126,7 @@ cf_status cf_bench_result_json(const cf_bench_meta *meta, const cf_bench_case *c
     put_str(x, "name", res->device_name);
     put(x, "driver_version", version_str(res->driver_version));
     put(x, "cuda_version", version_str(res->cuda_version));
+    put(x, "nvidia_driver", str_or_null(res->nvidia_driver[0] ? res->nvidia_driver : NULL));
     put(o, "host", x = cJSON_CreateObject());
     put_str(x, "cpu_model", res->cpu_model);
     put_int(x, "threads", res->threads);
@@ -198,7 +203,9 @@ cf_status cf_bench_result_json(const cf_bench_meta *meta, const cf_bench_case *c
 
 /* ------------------------------------------------------------------ schema */
 
-enum { T_STR = 1, T_INT = 2, T_REAL = 4, T_BOOL = 8, T_NULL = 16, T_OBJ = 32, T_ARR = 64 };
+enum { T_STR = 1, T_INT = 2, T_REAL = 4, T_BOOL = 8, T_NULL = 16, T_OBJ = 32, T_ARR = 64, T_OPT = 128 };
+/* T_OPT: the key may be absent (added after records were committed); when present, it has one
+ * of the other types. */
 #define T_NUM (T_INT | T_REAL)
 
 typedef struct field {
@@ -212,6 +219,7 @@ static const field schema[] = {
     {"status", T_STR, 0}, {"reason", T_STR | T_NULL, T_NULL},
     {"device", T_OBJ, 0}, {"device.kind", T_STR, 0}, {"device.name", T_STR, 0},
     {"device.driver_version", T_STR | T_NULL, 0}, {"device.cuda_version", T_STR | T_NULL, 0},
+    {"device.nvidia_driver", T_STR | T_NULL | T_OPT, 0},
     {"host", T_OBJ, 0}, {"host.cpu_model", T_STR, 0}, {"host.threads", T_INT, 0},
     {"dataset", T_OBJ, 0}, {"dataset.name", T_STR, 0}, {"dataset.source", T_STR, 0}, {"dataset.users", T_INT, 0},
     {"dataset.items", T_INT, 0}, {"dataset.ratings", T_INT, 0}, {"dataset.train", T_INT, 0},
@@ -295,8 +303,9 @@ static cf_status validate_obj(const cJSON *o, cf_error *err) {
         const cJSON *v = get_path(o, schema[f].path);
         int want = ok && schema[f].ok_types ? schema[f].ok_types : schema[f].types;
         char b1[64], b2[64];
+        if (!v && (schema[f].types & T_OPT)) continue;
         if (!v) return cf_fail(err, CF_ERR_PARSE, "missing key '%s'", schema[f].path);
-        if (!(type_of(v) & want))
+        if (!(type_of(v) & want & ~T_OPT))
             return cf_fail(err, CF_ERR_PARSE, "key '%s': %s, expected %s%s", schema[f].path,
                            type_names(type_of(v), b1, sizeof b1), type_names(want, b2, sizeof b2),
                            ok && schema[f].ok_types ? " (status ok)" : "");
@@ -562,6 +571,73 @@ void cf_bench_git_commit(char *buf, size_t len) {
     if (!p) return;
     if (fgets(buf, (int)len, p)) buf[strcspn(buf, "\n")] = '\0';
     if (pclose(p) != 0 || !buf[0]) snprintf(buf, len, "unknown");
+}
+
+/* A version: 2 to 4 dot-separated runs of digits ("580.159.04", "535.104.05", "550.54"). */
+static int is_version(const char *s, size_t n) {
+    int dots = 0, digits = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (s[j] >= '0' && s[j] <= '9') digits++;
+        else if (s[j] == '.' && digits) dots++, digits = 0;
+        else return 0;
+    }
+    return digits > 0 && dots >= 1 && dots <= 3;
+}
+
+static int put_version(const char *s, size_t n, char *out, size_t len) {
+    if (!is_version(s, n) || n + 1 > len) return 0;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return 1;
+}
+
+int cf_bench_parse_nvidia_driver(const char *text, char *out, size_t len) {
+    if (!out || len == 0) return 0;
+    out[0] = '\0';
+    if (!text) return 0;
+    const char *nvrm = strstr(text, "NVRM version:");
+    if (nvrm) {
+        /* "NVRM version: NVIDIA UNIX [Open ]Kernel Module [for ARCH]  580.159.04  <build, date>":
+         * the first token after "Module" (on that line) that is a version. */
+        const char *eol = strchr(nvrm, '\n');
+        if (!eol) eol = nvrm + strlen(nvrm);
+        const char *m = strstr(nvrm, "Module");
+        if (!m || m > eol) return 0;
+        for (const char *p = m + 6; p < eol;) {
+            while (p < eol && (*p == ' ' || *p == '\t')) p++;
+            const char *q = p;
+            while (q < eol && *q != ' ' && *q != '\t' && *q != '\r') q++;
+            if (q > p && put_version(p, (size_t)(q - p), out, len)) return 1;
+            p = q + (q < eol);
+        }
+        return 0;
+    }
+    /* nvidia-smi's csv,noheader: the version alone on the first line (one line per GPU). */
+    const char *p = text;
+    while (*p == ' ' || *p == '\t') p++;
+    size_t n = strcspn(p, "\r\n");
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
+    return put_version(p, n, out, len);
+}
+
+void cf_bench_nvidia_driver(char *out, size_t len) {
+    char buf[1024];
+    size_t n = 0;
+    if (!out || len == 0) return;
+    out[0] = '\0';
+    FILE *f = fopen("/proc/driver/nvidia/version", "r");
+    if (f) {
+        n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        if (cf_bench_parse_nvidia_driver(buf, out, len)) return;
+    }
+    FILE *p = popen("nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null", "r");
+    if (!p) return;
+    n = fread(buf, 1, sizeof buf - 1, p);
+    buf[n] = '\0';
+    if (pclose(p) == 0) cf_bench_parse_nvidia_driver(buf, out, len);
+    else out[0] = '\0';
 }
 
 void cf_bench_utc_now(char *buf, size_t len) {

@@ -28,7 +28,9 @@
  *           bytes = 2·L·n·(d·s + 8) + 2·L·m·d·s;  bound: memory
  *   SGD:    per rating a dot product (2K), two K-vector updates (5 flops an element)
  *           and the biases: flops = n·(12K + 10);
- *           bytes = n·(4·K·s + 4·s + 12) (read and write p_u, q_i, b_u, b_i);  bound: memory
+ *           bytes = n·(4·K·f + 4·s + 12) (read and write p_u, q_i, b_u, b_i), f = the
+ *           factors' storage: s, or 2 with precision fp16 (the biases stay fp32; the
+ *           first GPU records, 2026-12-04, counted f = 4 for fp16 too);  bound: memory
  *   GD, mini-batch: residuals (2K + 4 per rating), the products E·Q and Eᵀ·P (2·2K per
  *           rating), the update (4 per factor): flops = n·(6K + 4) + 4·m·K;
  *           bytes = n·(2K·s + s + 12) + 2·n·(K·s + s + 8) + 3·m·K·s;  bound: memory
@@ -71,7 +73,7 @@ void cf_bench_model(const cf_config *c, const cf_ratings *R, int elem, double *f
         break;
     case CF_ALGO_SGD:
         *flops = n * (12 * K + 10);
-        *bytes = n * (4 * K * s + 4 * s + 12);
+        *bytes = n * (4 * K * (c->precision == CF_PRECISION_FP16 ? 2 : s) + 4 * s + 12);
         break;
     case CF_ALGO_GD:
     case CF_ALGO_MINIBATCH:
@@ -307,6 +309,7 @@ cf_status cf_bench_run_case(const cf_bench_case *c, const cf_bench_data *data, c
         tune.timing = 1;
         st = cf_gpu_open_tuned(R, test, cfg, &init, &tune, &b, err);
         cf_gpu_versions(&res->driver_version, &res->cuda_version);
+        cf_bench_nvidia_driver(res->nvidia_driver, sizeof res->nvidia_driver);
     } else
 #endif
         st = ops->open(R, test, cfg, &init, &b, err);
