@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# deps.sh — makes sure the Debian packages the build needs are installed.
+# deps.sh — makes sure the Debian packages the build needs are installed (g++: the CPU
+# simulation of the GPU, scripts/sim.sh, compiles the kernels as C++).
 # Installs what is missing when run as root (or with sudo available); otherwise says
 # what to install and fails.
 set -euo pipefail
-pkgs=(cmake make gcc pkg-config libopenblas-dev liblapacke-dev libcriterion-dev libcjson-dev)
+pkgs=(cmake make gcc g++ pkg-config libopenblas-dev liblapacke-dev libcriterion-dev libcjson-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

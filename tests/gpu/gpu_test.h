@@ -3,7 +3,8 @@
  *
  *   REQUIRE_GPU()  skips the test (cr_skip_test) where no usable device exists, with
  *                  cf_gpu_available()'s reason. Under the CPU simulation of the GPU
- *                  (CUFACTOR_GPU_SIM) a device always exists: nothing skips there.
+ *                  (CUFACTOR_GPU_SIM) a device always exists: there it fails instead,
+ *                  so no GPU test can skip under the simulation.
  *
  *   gpu_test_order_seed(s)  under the simulation, the seed of the order in which the
  *                  blocks (and a block's threads) of the following launches run, so a
@@ -34,11 +35,20 @@ static inline void gpu_test_order_seed(unsigned long long s) { cf_sim_set_seed(s
 static inline void gpu_test_order_seed(unsigned long long s) { (void)s; }
 #endif
 
+#ifdef CUFACTOR_GPU_SIM
+/* the simulated device always exists: a test that cannot get it fails */
+#define REQUIRE_GPU()                                                                        \
+    do {                                                                                     \
+        char why_[256] = "";                                                                 \
+        if (!cf_gpu_available(why_, sizeof why_)) cr_assert_fail("simulated GPU: %s", why_); \
+    } while (0)
+#else
 #define REQUIRE_GPU()                                                       \
     do {                                                                    \
         char why_[256] = "";                                                \
         if (!cf_gpu_available(why_, sizeof why_)) cr_skip_test("%s", why_); \
     } while (0)
+#endif
 
 ReportHook(POST_ALL)(struct criterion_global_stats *st) {
     if (st->tests_skipped > 0 && st->tests_passed == 0 && st->tests_failed == 0 && st->tests_crashed == 0) {
