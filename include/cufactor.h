@@ -224,7 +224,10 @@ cf_status cf_dataset_write(const cf_dataset *ds, const char *path, cf_error *err
  * filesystem refuses O_TMPFILE, "PATH.tmp.XXXXXX"), fsync'ed, then renamed over path.
  * A process killed meanwhile leaves the old file and (with O_TMPFILE) no temporary.
  * Write to *stream with stdio; errors are collected and reported by commit, naming the
- * path. Commit and abort close the stream and free *f; both accept *f == NULL. */
+ * path. Commit and abort close the stream and free *f; both accept *f == NULL.
+ * Only regular files are replaced: a path that is a device node, FIFO, socket or
+ * directory is refused (CF_ERR_IO); a symbolic link is written through to its target,
+ * atomically (the same holds for cf_model_save, cf_dataset_write and checkpoints). */
 typedef struct cf_output cf_output;
 cf_status cf_output_open(const char *path, cf_output **out, FILE **stream, cf_error *err);
 cf_status cf_output_commit(cf_output **f, cf_error *err);

@@ -103,9 +103,16 @@ int cli_check_device(cf_device dev);
 int cli_device_notice(cf_device dev, FILE *f, const char *indent);
 
 /* Fails early (prints the error, returns CLI_EXIT_ERROR) when an output file could
- * not be created: its directory is missing or not writable, or it is a directory.
+ * not be created: its directory is missing, not a directory or not writable (the reason
+ * from the call that failed), or the path exists and is not a regular file (a
+ * directory, device, FIFO or socket; a symbolic link is followed to its target).
  * `flag` names the option in the message ("--model"). Else CLI_EXIT_OK. */
 int cli_check_writable(const char *path, const char *flag);
+/* "a FIFO", "a character device", ... for a st_mode (messages). */
+const char *cli_file_kind(unsigned mode);
+/* 1 when paths a and b name the same file: the same inode when both exist, else the
+ * same base name in the same (canonical) directory. */
+int cli_same_file(const char *a, const char *b);
 
 /* JSON output: one object, written with these helpers. */
 void json_string(FILE *f, const char *s);  /* a quoted, escaped string, or null for NULL */

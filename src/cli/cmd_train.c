@@ -95,6 +95,11 @@ int cmd_train(int argc, char **argv) {
         cli_config_opts_init(&co, &cfg, &ropt);
         if ((rc = cli_parse(&spec, argc, argv, &data)) >= 0) return rc;
         if (!topt.checkpoint) topt.checkpoint = topt.resume; /* keep saving where it came from */
+        if (cfg.iters <= ck.iter) /* nothing would be trained: the model would be the checkpoint's */
+            return cli_usage_error(&spec,
+                                   "--resume %s: the checkpoint is at iteration %d of run %d, so --iters %d "
+                                   "leaves nothing to train; give --iters above %d",
+                                   topt.resume, (int)ck.iter, (int)ck.restart + 1, (int)cfg.iters, (int)ck.iter);
         if (!oo.quiet)
             fprintf(stderr, "resume: %s: run %d of %d at iteration %d\n", topt.resume, (int)ck.restart + 1,
                     (int)ck.config.restarts, (int)ck.iter);
@@ -104,6 +109,9 @@ int cmd_train(int argc, char **argv) {
     cli_config_opts_apply(&co);
     if (cf_config_validate(&cfg, &err) != CF_OK) return cli_usage_error(&spec, "%s", err.msg);
     if (cli_check_device(cfg.device) != CLI_EXIT_OK) return CLI_EXIT_ERROR;
+    if (oo.model && topt.checkpoint && cli_same_file(oo.model, topt.checkpoint))
+        return cli_usage_error(&spec, "--model %s and the checkpoint %s%s are the same file: give them different paths",
+                               oo.model, topt.checkpoint, topt.resume && topt.checkpoint == topt.resume ? " (from --resume)" : "");
     /* an unwritable --model fails now, not after the training */
     if (oo.model && cli_check_writable(oo.model, "--model") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
     if (topt.checkpoint && cli_check_writable(topt.checkpoint, "--checkpoint") != CLI_EXIT_OK) return CLI_EXIT_ERROR;

@@ -140,11 +140,56 @@ int cli_check_writable(const char *path, const char *flag) {
         snprintf(dir, sizeof dir, "/");
     else
         snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    /* the reason from the call that fails: stat says "Not a directory" or "No such file
+     * or directory" where access() alone would answer EACCES for a path through a file */
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return cli_failf("%s %s: cannot write in the directory '%s': %s", flag, path, dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return cli_failf("%s %s: cannot write in the directory '%s': %s", flag, path, dir, strerror(ENOTDIR));
     if (access(dir, W_OK | X_OK) != 0)
         return cli_failf("%s %s: cannot write in the directory '%s': %s", flag, path, dir, strerror(errno));
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return cli_failf("%s %s: is a directory", flag, path);
+    struct stat lst;
+    if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode) && stat(path, &st) != 0)
+        return cli_failf("%s %s: a symbolic link whose target cannot be used (%s): refusing to write through it",
+                         flag, path, strerror(errno));
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) return cli_failf("%s %s: is a directory", flag, path);
+        if (!S_ISREG(st.st_mode))
+            return cli_failf("%s %s: is not a regular file (%s): refusing to replace it", flag, path,
+                             cli_file_kind(st.st_mode));
+    }
     return CLI_EXIT_OK;
+}
+
+const char *cli_file_kind(unsigned mode) {
+    switch (mode & S_IFMT) {
+    case S_IFREG: return "a regular file";
+    case S_IFDIR: return "a directory";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    case S_IFIFO: return "a FIFO";
+    case S_IFSOCK: return "a socket";
+    case S_IFLNK: return "a symbolic link";
+    }
+    return "not a regular file";
+}
+
+int cli_same_file(const char *a, const char *b) {
+    if (strcmp(a, b) == 0) return 1;
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    /* one does not exist yet: compare the canonical directories and the base names */
+    const char *ba = strrchr(a, '/'), *bb = strrchr(b, '/');
+    const char *na = ba ? ba + 1 : a, *nb = bb ? bb + 1 : b;
+    if (strcmp(na, nb) != 0) return 0;
+    char da[4096], db[4096];
+    snprintf(da, sizeof da, "%.*s", ba ? (int)(ba - a) + 1 : 1, ba ? a : ".");
+    snprintf(db, sizeof db, "%.*s", bb ? (int)(bb - b) + 1 : 1, bb ? b : ".");
+    char *ra = realpath(da, NULL), *rb = realpath(db, NULL);
+    int same = ra && rb && strcmp(ra, rb) == 0;
+    free(ra), free(rb);
+    return same;
 }
 
 /* ------------------------------------------------------------------ JSON */

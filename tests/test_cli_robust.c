@@ -1,0 +1,207 @@
+/*
+ * test_cli_robust.c — the CLI where a user's paths and input go wrong (issue 17): output
+ * targets that are not regular files, the same file for --model and --checkpoint, the
+ * real reason an output directory is unusable, a resume that would train nothing,
+ * predict's pair reader and the ids its messages print, eval --quiet, the hint printed
+ * after an interrupted training, bench run outside the repository root.
+ *
+ * Each test runs the real binary (CF_CLI_PATH) in a fresh temporary directory.
+ */
+#include <criterion/criterion.h>
+
+#include "cufactor.h"
+#include "helpers.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+CF_TEST_SUITE_WITH_TMPDIR(cli_robust, 120);
+
+typedef struct run_result {
+    int code;
+    char *out, *err;
+} run_result;
+
+static void run_free(run_result *r) {
+    free(r->out);
+    free(r->err);
+}
+
+/* Runs `cufactor ARGS...` (NULL-terminated) in dir. */
+static run_result cli(const char *first, ...) {
+    const char *argv[64];
+    int n = 0;
+    argv[n++] = CF_CLI_PATH;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a; a = va_arg(ap, const char *)) {
+        cr_assert_lt(n, 63);
+        argv[n++] = a;
+    }
+    va_end(ap);
+    argv[n] = NULL;
+    run_result r;
+    r.code = cf_test_spawn(dir, argv, &r.out, &r.err);
+    cr_assert_neq(r.code, -1, "could not run %s", CF_CLI_PATH);
+    const char *report = cf_test_sanitizer_report(r.err);
+    cr_assert_null(report, "cufactor %s: sanitizer report: %.400s", first, report);
+    char *o = cf_test_path(dir, "stdout.txt"), *e = cf_test_path(dir, "stderr.txt");
+    unlink(o), unlink(e);
+    free(o), free(e);
+    return r;
+}
+
+static int count(const char *part) { return cf_test_count_entries(dir, part); }
+
+static void gen_small(void) {
+    run_result r = cli("gen", "--users", "60", "--items", "40", "--ratings", "900", "--rank", "2", "--noise", "0.3",
+                       "--seed", "3", "--out", "data.tsv", NULL);
+    cr_assert_eq(r.code, 0, "gen: %s", r.err);
+    run_free(&r);
+}
+
+static void train_model(void) {
+    gen_small();
+    run_result r = cli("train", "data.tsv", "--factors", "2", "--iters", "2", "--threads", "1", "--model", "m.cfm",
+                       "--quiet", NULL);
+    cr_assert_eq(r.code, 0, "train: %s", r.err);
+    run_free(&r);
+}
+
+/* ------------------------------------------------------------------ item 10 */
+
+Test(cli_robust, model_and_checkpoint_on_the_same_file_is_refused) {
+    gen_small();
+    run_result r = cli("train", "data.tsv", "--iters", "2", "--checkpoint", "x.cfm", "--model", "x.cfm", NULL);
+    cr_assert_eq(r.code, 2, "%d: %s", r.code, r.err);
+    cr_assert(strstr(r.err, "--model x.cfm and the checkpoint x.cfm are the same file"), "%s", r.err);
+    run_free(&r);
+    /* spelled differently: ./x.cfm and x.cfm, or through a symbolic link */
+    r = cli("train", "data.tsv", "--iters", "2", "--checkpoint", "./x.cfm", "--model", "x.cfm", NULL);
+    cr_assert_eq(r.code, 2, "%d: %s", r.code, r.err);
+    run_free(&r);
+    char *target = cf_test_write(dir, "real.cfc", "old", 3), *link = cf_test_path(dir, "link.cfc");
+    cr_assert_eq(symlink("real.cfc", link), 0);
+    r = cli("train", "data.tsv", "--iters", "2", "--checkpoint", "real.cfc", "--model", "link.cfc", NULL);
+    cr_assert_eq(r.code, 2, "%d: %s", r.code, r.err);
+    run_free(&r);
+    cr_assert_eq(count("x.cfm"), 0);
+    /* a resume whose checkpoint would be overwritten by --model */
+    r = cli("train", "data.tsv", "--factors", "2", "--iters", "2", "--checkpoint", "ck.cfc", "--checkpoint-every", "1",
+            "--quiet", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    run_free(&r);
+    r = cli("train", "data.tsv", "--resume", "ck.cfc", "--iters", "4", "--model", "ck.cfc", NULL);
+    cr_assert_eq(r.code, 2, "%d: %s", r.code, r.err);
+    cr_assert(strstr(r.err, "(from --resume)"), "%s", r.err);
+    run_free(&r);
+    free(target), free(link);
+}
+
+/* ------------------------------------------------------------------ item 11 */
+
+Test(cli_robust, output_under_a_regular_file_says_not_a_directory) {
+    gen_small();
+    char *f = cf_test_write(dir, "regfile", "x", 1);
+    run_result r = cli("train", "data.tsv", "--iters", "1", "--model", "regfile/m.cfm", NULL);
+    cr_assert_eq(r.code, 1, "%d: %s", r.code, r.err);
+    cr_assert(strstr(r.err, "Not a directory"), "%s", r.err);
+    cr_assert_null(strstr(r.err, "Permission denied"), "%s", r.err);
+    run_free(&r);
+    r = cli("gen", "--users", "5", "--items", "5", "--ratings", "10", "--rank", "1", "--noise", "0.1", "--out",
+            "missing/r.tsv", NULL);
+    cr_assert_eq(r.code, 1, "%d: %s", r.code, r.err);
+    cr_assert(strstr(r.err, "No such file or directory"), "%s", r.err);
+    run_free(&r);
+    free(f);
+}
+
+/* ------------------------------------------------------------------ item 2 */
+
+Test(cli_robust, resume_with_iters_at_or_below_the_checkpoint_is_refused) {
+    gen_small();
+    run_result r = cli("train", "data.tsv", "--factors", "2", "--iters", "3", "--checkpoint", "ck.cfc",
+                       "--checkpoint-every", "2", "--quiet", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    run_free(&r);
+    cf_checkpoint_info info;
+    cf_error e;
+    char *ck = cf_test_path(dir, "ck.cfc");
+    cr_assert_eq(cf_checkpoint_info_get(ck, &info, &e), CF_OK, "%s", e.msg);
+    cr_assert_eq(info.iter, 2);
+    const char *iters[] = {"1", "2"};
+    for (int k = 0; k < 2; k++) {
+        r = cli("train", "data.tsv", "--resume", "ck.cfc", "--iters", iters[k], "--model", "m.cfm", NULL);
+        cr_assert_eq(r.code, 2, "--iters %s: %d: %s", iters[k], r.code, r.err);
+        cr_assert(strstr(r.err, "the checkpoint is at iteration 2") && strstr(r.err, "leaves nothing to train"), "%s",
+                  r.err);
+        cr_assert_eq(count("m.cfm"), 0, "a model was saved");
+        run_free(&r);
+    }
+    r = cli("train", "data.tsv", "--resume", "ck.cfc", "--iters", "3", "--model", "m.cfm", "--quiet", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "iterations  3"), "%s", r.out);
+    run_free(&r);
+    free(ck);
+}
+
+/* ------------------------------------------------------------------ item 7 */
+
+Test(cli_robust, outputs_onto_a_fifo_are_refused_and_it_stays_a_fifo) {
+    train_model();
+    char *fifo = cf_test_path(dir, "fifo");
+    cr_assert_eq(mkfifo(fifo, 0600), 0, "mkfifo: %s", strerror(errno));
+    run_result r = cli("train", "data.tsv", "--iters", "1", "--model", "fifo", NULL);
+    cr_assert_eq(r.code, 1, "%d: %s", r.code, r.err);
+    cr_assert(strstr(r.err, "--model fifo: is not a regular file (a FIFO)"), "%s", r.err);
+    run_free(&r);
+    r = cli("gen", "--users", "5", "--items", "5", "--ratings", "10", "--rank", "1", "--noise", "0.1", "--out", "fifo",
+            NULL);
+    cr_assert_eq(r.code, 1, "%d: %s", r.code, r.err);
+    cr_assert(strstr(r.err, "fifo"), "%s", r.err);
+    run_free(&r);
+    char *pairs = cf_test_write(dir, "pairs.tsv", "u1\ti1\n", (size_t)-1);
+    (void)pairs;
+    r = cli("predict", "m.cfm", "data.tsv", "--out", "fifo", NULL);
+    cr_assert_eq(r.code, 1, "%d: %s", r.code, r.err);
+    cr_assert(strstr(r.err, "fifo: is a FIFO, not a regular file: refusing to replace it"), "%s", r.err);
+    run_free(&r);
+    struct stat st;
+    cr_assert_eq(lstat(fifo, &st), 0);
+    cr_assert(S_ISFIFO(st.st_mode), "the FIFO was replaced");
+    cr_assert_eq(count(".tmp"), 0);
+    free(fifo), free(pairs);
+}
+
+Test(cli_robust, a_symlinked_output_is_written_through_to_its_target) {
+    train_model();
+    cr_assert_eq(mkdir(cf_test_path(dir, "store"), 0755), 0);
+    char *target = cf_test_write(dir, "store/target.tsv", "old\n", (size_t)-1);
+    char *link = cf_test_path(dir, "out.tsv");
+    cr_assert_eq(symlink("store/target.tsv", link), 0);
+    run_result r = cli("predict", "m.cfm", "data.tsv", "--out", "out.tsv", NULL);
+    cr_assert_eq(r.code, 0, "%d: %s", r.code, r.err);
+    run_free(&r);
+    struct stat st;
+    cr_assert_eq(lstat(link, &st), 0);
+    cr_assert(S_ISLNK(st.st_mode), "the link was replaced by a regular file");
+    char *text = cf_test_read(target, NULL);
+    cr_assert(text && strncmp(text, "old", 3) != 0 && strchr(text, '\t'), "target not rewritten: %s", text);
+    free(text);
+    /* a dangling link is refused before any work */
+    char *dangling = cf_test_path(dir, "dangling.cfm");
+    cr_assert_eq(symlink("nowhere/x.cfm", dangling), 0);
+    r = cli("train", "data.tsv", "--iters", "1", "--model", "dangling.cfm", NULL);
+    cr_assert_eq(r.code, 1, "%d: %s", r.code, r.err);
+    cr_assert(strstr(r.err, "symbolic link"), "%s", r.err);
+    run_free(&r);
+    cr_assert_eq(lstat(dangling, &st), 0);
+    cr_assert(S_ISLNK(st.st_mode));
+    free(target), free(link), free(dangling);
+}
