@@ -147,7 +147,11 @@ typedef enum cf_format {
  * units with done non-decreasing, and once with done == total when the phase is
  * complete (not when the read failed). A non-zero return cancels the read: it returns
  * CF_ERR_INTERRUPTED ("reading FILE: cancelled at byte N", or "... cancelled while
- * removing duplicates ...") and adds no ratings. */
+ * removing duplicates ...") and adds no ratings.
+ * A third phase, "waiting" (done: bytes received so far, total: -1), is called only when
+ * a blocking open() or read() of a pipe or FIFO returns EINTR (a signal handler installed
+ * without SA_RESTART ran): non-zero cancels ("... cancelled while waiting for input"),
+ * zero waits on. */
 typedef int (*cf_read_progress_fn)(const char *phase, int64_t done, int64_t total, void *user);
 
 typedef struct cf_read_options {

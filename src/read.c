@@ -85,10 +85,23 @@ static cf_status io_fail(cf_error *err, const char *path, const char *what, int 
     return cf_fail(err, CF_ERR_IO, "%s: %s: %s", path, what, msg);
 }
 
-/* Maps a regular file, or reads anything else (pipe, FIFO, /proc file) into memory. */
-static cf_status file_open(const char *path, file_buf *fb, cf_error *err) {
+/* A blocking open() or read() came back with EINTR (a signal handler installed without
+ * SA_RESTART ran): asks the progress callback (phase "waiting", `got` bytes so far)
+ * whether to give up. 1: cancel (err filled with CF_ERR_INTERRUPTED), 0: retry. */
+static int wait_cancelled(const cf_read_options *opt, const char *path, int64_t got, cf_error *err) {
+    if (!opt || !opt->progress || !opt->progress("waiting", got, -1, opt->progress_user)) return 0;
+    cf_fail(err, CF_ERR_INTERRUPTED, "reading %s: cancelled while waiting for input (%lld bytes received)", path,
+            (long long)got);
+    return 1;
+}
+
+/* Maps a regular file, or reads anything else (pipe, FIFO, /proc file) into memory. A
+ * signal that interrupts a blocking open() or read() asks the callback (wait_cancelled). */
+static cf_status file_open(const char *path, const cf_read_options *opt, file_buf *fb, cf_error *err) {
     memset(fb, 0, sizeof *fb);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd;
+    while ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR)
+        if (wait_cancelled(opt, path, 0, err)) return CF_ERR_INTERRUPTED;
     if (fd < 0) return io_fail(err, path, "cannot open", errno);
     struct stat st;
     if (fstat(fd, &st) != 0) {
@@ -131,7 +144,12 @@ static cf_status file_open(const char *path, file_buf *fb, cf_error *err) {
         }
         ssize_t k = read(fd, buf + n, cap - n);
         if (k < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR) {
+                if (!wait_cancelled(opt, path, (int64_t)n, err)) continue;
+                free(buf);
+                close(fd);
+                return CF_ERR_INTERRUPTED;
+            }
             int e = errno;
             free(buf);
             close(fd);
@@ -798,7 +816,7 @@ static cf_status read_into(cf_dataset *ds, int part, const char *path, const cf_
     cf_status st = read_setup(&opt, &defaults, &rep, &local, err);
     if (st) return st;
     file_buf fb;
-    st = file_open(path, &fb, err);
+    st = file_open(path, opt, &fb, err);
     if (st) return st;
     st = read_bytes(ds, part, path, fb.size ? fb.data : "", fb.size, opt, rep, err);
     file_close(&fb);

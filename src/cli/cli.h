@@ -52,6 +52,8 @@ int cli_failf(const char *fmt, ...)
  * (a string that outlives the handler; NULL: nothing) to stderr when a signal comes.
  * cli_interrupt_restore puts the previous handlers back. */
 const volatile sig_atomic_t *cli_interrupt_install(const char *notice);
+/* The same without SA_RESTART, for reads: a blocked open() / read() returns EINTR. */
+const volatile sig_atomic_t *cli_interrupt_install_io(const char *notice);
 void cli_interrupt_restore(void);
 
 /* Monotonic wall clock in seconds. */

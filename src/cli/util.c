@@ -303,6 +303,7 @@ typedef struct load_bar {
     int shown;                   /* characters of the line now on screen (0: none) */
     const volatile sig_atomic_t *stop; /* set by SIGINT / SIGTERM (interrupt.c) */
     int hook;                    /* test hook of this read (TEST_HOOK_*), done at its first call */
+    int64_t waited;              /* bytes received when a blocked open/read was interrupted; -1: never */
 } load_bar;
 
 #define BAR_MIN_REDRAW 0.1 /* seconds between redraws: at most 10 a second */
@@ -378,6 +379,10 @@ static void bar_draw(load_bar *b, double now) {
  * phase, and cancels the read once SIGINT / SIGTERM has set the stop flag. */
 static int read_progress(const char *phase, int64_t done, int64_t total, void *user) {
     load_bar *b = user;
+    if (strcmp(phase, "waiting") == 0) { /* a blocking open/read was interrupted */
+        b->waited = done;
+        return *b->stop != 0;
+    }
     if (b->hook) test_hook_run(b);
     int end_of_reading = 0;
     if (strcmp(phase, "reading") == 0) {
@@ -399,7 +404,8 @@ static int read_progress(const char *phase, int64_t done, int64_t total, void *u
 static cf_status read_with_bar(cf_dataset *ds, const char *path, const cf_read_options *ropt, int quiet,
                                cf_dataset **out, cf_read_report *rep, cf_error *err) {
     const char *slash = strrchr(path, '/');
-    load_bar b = {.name = slash && slash[1] ? slash + 1 : path, .cols = 80, .t0 = cli_now(), .dedup_total = -1};
+    load_bar b = {.name = slash && slash[1] ? slash + 1 : path, .cols = 80, .t0 = cli_now(), .dedup_total = -1,
+                 .waited = -1};
     b.draw = !quiet && isatty(STDERR_FILENO);
     struct winsize ws;
     if (b.draw && ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20) b.cols = ws.ws_col;
@@ -410,8 +416,9 @@ static cf_status read_with_bar(cf_dataset *ds, const char *path, const cf_read_o
     else
         cf_read_options_default(&o);
     o.progress = read_progress, o.progress_user = &b;
-    /* no notice from the handler: the read stops within one progress step */
-    b.stop = cli_interrupt_install(NULL);
+    /* no notice from the handler: the read stops within one progress step; no SA_RESTART,
+     * so that a signal also ends an open() or read() blocked on a FIFO or pipe */
+    b.stop = cli_interrupt_install_io(NULL);
     cf_status st = ds ? cf_dataset_read_test(ds, path, &o, rep, err) : cf_dataset_read(path, &o, out, rep, err);
     cli_interrupt_restore();
     int stopped = *b.stop != 0; /* also after the last progress call: the signal is not lost */
@@ -425,7 +432,10 @@ static cf_status read_with_bar(cf_dataset *ds, const char *path, const cf_read_o
         st = CF_ERR_INTERRUPTED;
         if (err) {
             err->status = st;
-            if (b.dedup_total >= 0)
+            if (b.waited >= 0 && b.bytes_total == 0)
+                snprintf(err->msg, sizeof err->msg, "interrupted while waiting for input from %s (%lld bytes received)",
+                         path, (long long)b.waited);
+            else if (b.dedup_total >= 0)
                 snprintf(err->msg, sizeof err->msg, "interrupted while reading %s (removing duplicates)", path);
             else
                 snprintf(err->msg, sizeof err->msg, "interrupted while reading %s (at byte %lld of %lld)", path,
