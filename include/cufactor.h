@@ -345,10 +345,13 @@ typedef struct cf_train_options {
      * names the first field that differs), and the dataset must be the same
      * (CF_ERR_INVALID otherwise). */
     const char *resume;
-    /* Stop request, polled at every iteration boundary (e.g. set by a signal handler
-     * of the application: the library installs none). When it is non-zero and work
-     * remains, the trainer writes the checkpoint (if configured) and returns
-     * CF_ERR_INTERRUPTED without a model; rep->iters tells how far it got. */
+    /* Stop request (e.g. set by a signal handler of the application: the library
+     * installs none), polled at every iteration boundary and, on the CPU, inside an
+     * iteration once per row batch. When it is non-zero and work remains, the trainer
+     * abandons a partial iteration, writes the checkpoint of the last completed one (if
+     * configured; resuming from it is bit-identical to an uninterrupted run) and returns
+     * CF_ERR_INTERRUPTED without a model; rep->iters tells how far it got. The GPU
+     * backend sees the flag at iteration boundaries only. */
     const volatile sig_atomic_t *stop;
 } cf_train_options;
 

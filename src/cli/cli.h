@@ -13,7 +13,7 @@
 #include <stdio.h>
 
 /* Exit codes. 130 = 128 + SIGINT, what shells report for a command stopped by Ctrl-C:
- * `train` stopped at an iteration boundary by SIGINT or SIGTERM, or any command stopped
+ * `train` stopped by SIGINT or SIGTERM (the partial iteration abandoned), or any command stopped
  * by them while reading a ratings file (interrupt.c). */
 enum { CLI_EXIT_OK = 0, CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2, CLI_EXIT_INTERRUPTED = 130 };
 

@@ -1,8 +1,9 @@
 /*
  * interrupt.c — Ctrl-C (SIGINT) and SIGTERM during a training: the first one sets a
- * flag that the trainer polls at every iteration boundary (cf_train_options.stop): it
- * finishes the current iteration, writes the checkpoint if one is configured and
- * returns CF_ERR_INTERRUPTED (exit code CLI_EXIT_INTERRUPTED). The handler is installed
+ * flag that the trainer polls at every iteration boundary and, on the CPU, once per row
+ * batch inside an iteration (cf_train_options.stop): it abandons the partial iteration,
+ * writes the checkpoint of the last completed one if one is configured and returns
+ * CF_ERR_INTERRUPTED (exit code CLI_EXIT_INTERRUPTED). The handler is installed
  * with SA_RESETHAND, so a second signal of the same kind takes the default action and
  * ends the process at once (outputs are atomic: no torn file is left at any path).
  * The library installs no handler; only the CLI does: around cf_train_ex, and around
