@@ -339,6 +339,13 @@ static enum delim detect_delim(const char *s, size_t n) {
     return tab ? D_TAB : comma ? D_COMMA : D_SPACE;
 }
 
+/* 1 when the line holds any separator the delimited reader knows. */
+static int has_separator(const char *s, size_t n) {
+    for (size_t k = 0; k < n; k++)
+        if (s[k] == '\t' || s[k] == ',' || s[k] == ' ' || (s[k] == ':' && k + 1 < n && s[k + 1] == ':')) return 1;
+    return 0;
+}
+
 typedef struct fields {
     const char *s[3];
     size_t n[3];
@@ -519,10 +526,16 @@ static cf_status parse_delim(reader *r, const char *p, const char *end) {
             memcpy(rep->delimiter, delim_text[d], strlen(delim_text[d]) + 1);
         }
         split_fields(ls, ls + ll, d, &f);
-        char id_why[64];
+        char id_why[96];
         const char *why = f.error;
         if (!why) {
-            if (f.count < 2) why = "missing item field";
+            const char *other = memchr(ls, ';', ll) ? "';'" : memchr(ls, '|', ll) ? "'|'" : NULL;
+            if (f.count < 2 && !has_separator(ls, ll) && (first || other)) {
+                /* "u1;i1;4": name the problem, not its symptom ("missing item field") */
+                snprintf(id_why, sizeof id_why, "no supported separator (tab, comma, space, ::)%s%s",
+                         other ? "; found " : "", other ? other : "");
+                why = id_why;
+            } else if (f.count < 2) why = "missing item field";
             else if (f.count < 3 || f.n[2] == 0) why = "missing rating field";
             else if (f.n[0] == 0) why = "empty user ID";
             else if (f.n[1] == 0) why = "empty item ID";

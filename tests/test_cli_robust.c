@@ -205,3 +205,53 @@ Test(cli_robust, a_symlinked_output_is_written_through_to_its_target) {
     cr_assert(S_ISLNK(st.st_mode));
     free(target), free(link), free(dangling);
 }
+
+/* ------------------------------------------------------------------ item 16 */
+
+Test(cli_robust, eval_quiet_prints_nothing_to_stderr) {
+    train_model();
+    run_result r = cli("eval", "m.cfm", "data.tsv", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.err, "read data.tsv: "), "%s", r.err);
+    run_free(&r);
+    r = cli("eval", "m.cfm", "data.tsv", "--quiet", NULL);
+    cr_assert_eq(r.code, 0, "%d: %s", r.code, r.err);
+    cr_assert_str_eq(r.err, "");
+    cr_assert(strstr(r.out, "RMSE    "), "%s", r.out);
+    run_free(&r);
+    /* errors still show */
+    r = cli("eval", "m.cfm", "missing.tsv", "--quiet", NULL);
+    cr_assert_eq(r.code, 1);
+    cr_assert(strstr(r.err, "missing.tsv"), "%s", r.err);
+    run_free(&r);
+}
+
+Test(cli_robust, a_directory_given_with_a_trailing_slash_gives_single_slashes) {
+    run_result r = cli("demo", "--keep", "out/", "--threads", "1", NULL);
+    cr_assert_eq(r.code, 0, "%d: %s", r.code, r.err);
+    cr_assert(strstr(r.out, "out/ratings.tsv"), "%s", r.out);
+    cr_assert_null(strstr(r.out, "//"), "%s", r.out);
+    cr_assert_null(strstr(r.err, "//"), "%s", r.err);
+    run_free(&r);
+    r = cli("export", "out/model.cfm", "--npy", "exp/", NULL);
+    cr_assert_eq(r.code, 0, "%d: %s", r.code, r.err);
+    cr_assert_null(strstr(r.out, "//"), "%s", r.out);
+    cr_assert_null(strstr(r.err, "//"), "%s", r.err);
+    run_free(&r);
+}
+
+/* `bench run` started outside the repository root finds bench/suites.conf of the tree
+ * the program belongs to (it looked for a relative bench/suites.conf only). An unknown
+ * suite makes it stop right after reading the file. */
+Test(cli_robust, bench_run_outside_the_repository_root_finds_its_suites) {
+    run_result r = cli("bench", "run", "--suite", "no-such-suite", NULL);
+    cr_assert_eq(r.code, 1, "%d: %s", r.code, r.err);
+    cr_assert(strstr(r.err, "bench/suites.conf has no suite 'no-such-suite'; it has: "), "%s", r.err);
+    cr_assert(strstr(r.err, " quick"), "%s", r.err);
+    run_free(&r);
+    /* an explicit --suites is taken as given */
+    r = cli("bench", "run", "--suites", "mine.conf", NULL);
+    cr_assert_eq(r.code, 1, "%d: %s", r.code, r.err);
+    cr_assert(strstr(r.err, "mine.conf"), "%s", r.err);
+    run_free(&r);
+}
