@@ -176,6 +176,31 @@ typedef struct cf_read_report {
     char first_bad[160];  /* with skip_bad_lines: "file:line: reason" of the first skipped line */
 } cf_read_report;
 
+/* The delimited reader's tokenizer, for other line-oriented inputs (predict's pairs), so
+ * that they split, trim and limit lines exactly as the ratings reader does. `line` is
+ * one line without its '\n' (len bytes; NULs count as bytes); `*delim` is -1 before the
+ * first data line, which sets it (detected: "::", tab, comma, else blanks) for the next
+ * calls. A UTF-8 byte-order mark at the start of the first line is the caller's to drop.
+ * Returns 0 for a line to skip (blank, or '#' comment), 1 with up to three fields in
+ * out (pointers into line, trailing '\r' / blanks removed, comma fields unquoted once),
+ * or -1 with *why set to the reader's reason: "line longer than max_line (...)" (len >
+ * max_line, max_line 0: the reader's default 65536), "NUL byte in a field",
+ * "unterminated quoted field", "user ID longer than 65535 bytes (N)" or the item's. */
+typedef struct cf_line_fields {
+    const char *field[3];
+    size_t len[3];
+    int count;           /* fields found, at most 3 */
+} cf_line_fields;
+int cf_line_split(const char *line, size_t len, size_t max_line, int *delim, cf_line_fields *out, char *why,
+                  size_t why_cap);
+
+/* Text from a file (an ID, a line) made safe for a message, as the reader's errors show
+ * it: printable ASCII kept, '\t' '\r' '\\' and other bytes escaped ("\xNN"), at most
+ * 80 bytes of s shown, then "...". Writes at most cap bytes (cap >= 1), NUL-terminated;
+ * cap >= CF_SHOW_CAP holds any result. Returns dst. */
+#define CF_SHOW_CAP 332
+char *cf_text_show(char *dst, size_t cap, const char *s, size_t len);
+
 /* A set of ratings with the user and item ID maps (external token <-> dense index).
  * Each rating is in the training part or the test part. */
 typedef struct cf_dataset cf_dataset;

@@ -564,6 +564,48 @@ static cf_status parse_delim(reader *r, const char *p, const char *end) {
     return CF_OK;
 }
 
+/* ------------------------------------------------------------------ public tokenizer */
+
+int cf_line_split(const char *line, size_t len, size_t max_line, int *delim, cf_line_fields *out, char *why,
+                  size_t why_cap) {
+    memset(out, 0, sizeof *out);
+    if (why && why_cap) why[0] = 0;
+    if (!max_line) max_line = 65536;
+    const char *ls;
+    size_t ll, raw;
+    next_line(line, line + len, &ls, &ll, &raw);
+    enum delim d = *delim >= 0 && *delim <= D_SPACE ? (enum delim)*delim : detect_delim(ls, ll);
+    if (raw > max_line) {
+        if (why) long_line_reason(why, why_cap, ls, ll, raw, max_line, d);
+        return -1;
+    }
+    size_t lead = 0;
+    while (lead < ll && (ls[lead] == ' ' || ls[lead] == '\t')) lead++;
+    if (lead == ll || ls[lead] == '#') return 0;
+    *delim = (int)d;
+    fields f;
+    split_fields(ls, ls + ll, d, &f);
+    if (f.error) {
+        if (why) snprintf(why, why_cap, "%s", f.error);
+        return -1;
+    }
+    for (int k = 0; k < f.count; k++) {
+        if (k < 2 && f.n[k] > MAX_ID_LEN) {
+            if (why) snprintf(why, why_cap, "%s ID longer than %d bytes (%zu)", k ? "item" : "user", MAX_ID_LEN, f.n[k]);
+            return -1;
+        }
+        out->field[k] = f.s[k], out->len[k] = f.n[k];
+    }
+    out->count = f.count;
+    return 1;
+}
+
+char *cf_text_show(char *dst, size_t cap, const char *s, size_t len) {
+    if (!cap) return dst;
+    escape_text(dst, cap, s, len);
+    return dst;
+}
+
 /* ------------------------------------------------------------------ Matrix Market */
 
 /* Splits on runs of spaces/tabs into at most `max` tokens; returns the number of

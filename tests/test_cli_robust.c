@@ -255,3 +255,94 @@ Test(cli_robust, bench_run_outside_the_repository_root_finds_its_suites) {
     cr_assert(strstr(r.err, "mine.conf"), "%s", r.err);
     run_free(&r);
 }
+
+/* ------------------------------------------------------------------ items 12, 13 */
+
+/* The first user and item of data.tsv (gen writes "user<TAB>item<TAB>rating"). */
+static void first_pair(char *u, char *i, size_t cap) {
+    char *p = cf_test_path(dir, "data.tsv");
+    char *text = cf_test_read(p, NULL);
+    cr_assert_not_null(text);
+    char *t1 = strchr(text, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+    cr_assert(t1 && t2);
+    snprintf(u, cap, "%.*s", (int)(t1 - text), text);
+    snprintf(i, cap, "%.*s", (int)(t2 - t1 - 1), t1 + 1);
+    free(text), free(p);
+}
+
+/* predict reads PAIRS with the ratings reader's tokenizer and limits: a UTF-8 BOM is not
+ * part of the first ID, a NUL inside a line is an error naming the line, a line longer
+ * than max_line (65536) is an error, a quoted CSV field is unquoted. */
+Test(cli_robust, predict_reads_pairs_like_the_ratings_reader) {
+    train_model();
+    char u[64], i[64], text[256];
+    first_pair(u, i, sizeof u);
+    snprintf(text, sizeof text, "\xEF\xBB\xBF%s\t%s\n", u, i);
+    free(cf_test_write(dir, "bom.tsv", text, (size_t)-1));
+    run_result r = cli("predict", "m.cfm", "bom.tsv", NULL);
+    cr_assert_eq(r.code, 0, "a BOM made the first ID unknown: %s", r.err);
+    char want[160];
+    snprintf(want, sizeof want, "%s\t%s\t", u, i);
+    cr_assert(strncmp(r.out, want, strlen(want)) == 0, "%s", r.out);
+    run_free(&r);
+
+    int n = snprintf(text, sizeof text, "%s\t%s\n%s\t%s", u, i, u, i);
+    text[n++] = '\0';
+    n += snprintf(text + n, sizeof text - (size_t)n, "x\n");
+    free(cf_test_write(dir, "nul.tsv", text, (size_t)n));
+    r = cli("predict", "m.cfm", "nul.tsv", "--out", "p.tsv", NULL);
+    cr_assert_eq(r.code, 1, "a NUL inside a line was accepted: %d %s", r.code, r.out);
+    cr_assert(strstr(r.err, "nul.tsv:2: NUL byte in a field: "), "%s", r.err);
+    cr_assert(strstr(r.err, "\\x00x"), "the NUL is shown escaped: %s", r.err);
+    cr_assert_eq(count("p.tsv"), 0);
+    run_free(&r);
+
+    size_t big = 70000;
+    char *line = malloc(big + 64);
+    memset(line, 'a', big);
+    n = snprintf(line + big, 64, "\t%s\n", i);
+    free(cf_test_write(dir, "long.tsv", line, big + (size_t)n));
+    free(line);
+    r = cli("predict", "m.cfm", "long.tsv", NULL);
+    cr_assert_eq(r.code, 1, "%d", r.code);
+    cr_assert(strstr(r.err, "long.tsv:1: line longer than max_line (65536 bytes, this one "), "%.300s", r.err);
+    cr_assert_lt(strlen(r.err), 1000, "the line is printed whole (%zu bytes)", strlen(r.err));
+    run_free(&r);
+
+    snprintf(text, sizeof text, "userId,movieId,rating\n\"%s\",\"%s\",4\n", u, i);
+    free(cf_test_write(dir, "quoted.csv", text, (size_t)-1));
+    r = cli("predict", "m.cfm", "quoted.csv", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strncmp(r.out, want, strlen(want)) == 0, "%s", r.out);
+    run_free(&r);
+}
+
+/* An unknown ID in an error message is escaped and cut as the reader shows text: a
+ * 60 kB ID does not reach stderr whole, and an escape sequence reaches it as \x1b. */
+Test(cli_robust, unknown_ids_are_shown_escaped_and_cut) {
+    train_model();
+    size_t big = 60000;
+    char *text = malloc(big + 16);
+    memset(text, 'z', big);
+    memcpy(text + big, "\tx\n", 4);
+    free(cf_test_write(dir, "big.tsv", text, big + 3));
+    free(text);
+    run_result r = cli("predict", "m.cfm", "big.tsv", NULL);
+    cr_assert_eq(r.code, 1, "%d", r.code);
+    cr_assert(strstr(r.err, "big.tsv:1: unknown user 'zzzz"), "%.200s", r.err);
+    cr_assert(strstr(r.err, "...'"), "%.300s", r.err);
+    cr_assert_lt(strlen(r.err), 400, "%zu bytes on stderr", strlen(r.err));
+    run_free(&r);
+    free(cf_test_write(dir, "esc.tsv", "\x1b[31mred\tx\n", (size_t)-1));
+    r = cli("predict", "m.cfm", "esc.tsv", NULL);
+    cr_assert_eq(r.code, 1, "%d", r.code);
+    cr_assert_null(strchr(r.err, '\x1b'), "an escape byte reached stderr: %s", r.err);
+    cr_assert(strstr(r.err, "unknown user '\\x1b[31mred'"), "%s", r.err);
+    run_free(&r);
+    r = cli("recommend", "m.cfm", "--user", "\x1b]0;title\x07", NULL);
+    cr_assert_eq(r.code, 1, "%d", r.code);
+    cr_assert_null(strchr(r.err, '\x1b'), "%s", r.err);
+    cr_assert_null(strchr(r.err, '\x07'), "%s", r.err);
+    cr_assert(strstr(r.err, "unknown user ID '\\x1b]0;title\\x07'"), "%s", r.err);
+    run_free(&r);
+}
