@@ -172,7 +172,19 @@ Test(cli_robust, outputs_onto_a_fifo_are_refused_and_it_stays_a_fifo) {
     cr_assert_eq(r.code, 1, "%d: %s", r.code, r.err);
     cr_assert(strstr(r.err, "fifo: is a FIFO, not a regular file: refusing to replace it"), "%s", r.err);
     run_free(&r);
+    /* a device node: refused for what it is, not for its directory (/dev is not writable
+     * here; as root the rename would have replaced it) */
+    r = cli("train", "data.tsv", "--iters", "1", "--model", "/dev/null", NULL);
+    cr_assert_eq(r.code, 1, "%d: %s", r.code, r.err);
+    cr_assert(strstr(r.err, "--model /dev/null: is not a regular file (a character device)"), "%s", r.err);
+    run_free(&r);
+    r = cli("predict", "m.cfm", "data.tsv", "--out", "/dev/null", NULL);
+    cr_assert_eq(r.code, 1, "%d: %s", r.code, r.err);
+    cr_assert(strstr(r.err, "/dev/null: is a character device, not a regular file"), "%s", r.err);
+    run_free(&r);
     struct stat st;
+    cr_assert_eq(stat("/dev/null", &st), 0);
+    cr_assert(S_ISCHR(st.st_mode));
     cr_assert_eq(lstat(fifo, &st), 0);
     cr_assert(S_ISFIFO(st.st_mode), "the FIFO was replaced");
     cr_assert_eq(count(".tmp"), 0);

@@ -132,33 +132,41 @@ int cli_check_device(cf_device dev) {
 }
 
 int cli_check_writable(const char *path, const char *flag) {
-    const char *slash = strrchr(path, '/');
+    /* the target first: a non-regular file is the reason, whatever its directory allows */
+    struct stat st, lst;
+    char *real = NULL; /* a symbolic link's final target: the file is written next to it */
+    if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+        if (stat(path, &st) != 0 || !(real = realpath(path, NULL)))
+            return cli_failf("%s %s: a symbolic link whose target cannot be used (%s): refusing to write through it",
+                             flag, path, strerror(errno));
+    }
+    if (stat(path, &st) == 0) {
+        int bad = S_ISDIR(st.st_mode) ? 1 : !S_ISREG(st.st_mode) ? 2 : 0;
+        if (bad) {
+            free(real);
+            return bad == 1 ? cli_failf("%s %s: is a directory", flag, path)
+                            : cli_failf("%s %s: is not a regular file (%s): refusing to replace it", flag, path,
+                                        cli_file_kind(st.st_mode));
+        }
+    }
+    const char *target = real ? real : path;
+    const char *slash = strrchr(target, '/');
     char dir[4096];
     if (!slash)
         snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
+    else if (slash == target)
         snprintf(dir, sizeof dir, "/");
     else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - target), target);
+    free(real);
     /* the reason from the call that fails: stat says "Not a directory" or "No such file
      * or directory" where access() alone would answer EACCES for a path through a file */
-    struct stat st;
     if (stat(dir, &st) != 0)
         return cli_failf("%s %s: cannot write in the directory '%s': %s", flag, path, dir, strerror(errno));
     if (!S_ISDIR(st.st_mode))
         return cli_failf("%s %s: cannot write in the directory '%s': %s", flag, path, dir, strerror(ENOTDIR));
     if (access(dir, W_OK | X_OK) != 0)
         return cli_failf("%s %s: cannot write in the directory '%s': %s", flag, path, dir, strerror(errno));
-    struct stat lst;
-    if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode) && stat(path, &st) != 0)
-        return cli_failf("%s %s: a symbolic link whose target cannot be used (%s): refusing to write through it",
-                         flag, path, strerror(errno));
-    if (stat(path, &st) == 0) {
-        if (S_ISDIR(st.st_mode)) return cli_failf("%s %s: is a directory", flag, path);
-        if (!S_ISREG(st.st_mode))
-            return cli_failf("%s %s: is not a regular file (%s): refusing to replace it", flag, path,
-                             cli_file_kind(st.st_mode));
-    }
     return CLI_EXIT_OK;
 }
 
