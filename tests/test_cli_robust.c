@@ -358,3 +358,30 @@ Test(cli_robust, unknown_ids_are_shown_escaped_and_cut) {
     cr_assert(strstr(r.err, "unknown user ID '\\x1b]0;title\\x07'"), "%s", r.err);
     run_free(&r);
 }
+
+/* The library's writer itself (cf_model_save, through cf_afile): a FIFO is refused and
+ * stays a FIFO; a symbolic link is written through to its target and stays a link. */
+Test(cli_robust, model_save_refuses_a_fifo_and_writes_through_a_link) {
+    train_model();
+    char *mp = cf_test_path(dir, "m.cfm"), *fifo = cf_test_path(dir, "f.cfm"), *link = cf_test_path(dir, "l.cfm");
+    char *target = cf_test_write(dir, "t.cfm", "old", 3);
+    cf_model *m = NULL;
+    cf_error err;
+    cr_assert_eq(cf_model_load(mp, &m, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    cr_assert_eq(cf_model_save(m, fifo, &err), CF_ERR_IO);
+    cr_assert(strstr(err.msg, "f.cfm: is a FIFO, not a regular file: refusing to replace it"), "%s", err.msg);
+    struct stat st;
+    cr_assert_eq(lstat(fifo, &st), 0);
+    cr_assert(S_ISFIFO(st.st_mode));
+    cr_assert_eq(symlink("t.cfm", link), 0);
+    cr_assert_eq(cf_model_save(m, link, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(lstat(link, &st), 0);
+    cr_assert(S_ISLNK(st.st_mode), "the link was replaced");
+    cf_model *back = NULL;
+    cr_assert_eq(cf_model_load(target, &back, &err), CF_OK, "the target was not rewritten: %s", err.msg);
+    cf_model_destroy(&back);
+    cr_assert_eq(count(".tmp"), 0);
+    cf_model_destroy(&m);
+    free(mp), free(fifo), free(link), free(target);
+}
