@@ -147,7 +147,11 @@ typedef enum cf_format {
  * units with done non-decreasing, and once with done == total when the phase is
  * complete (not when the read failed). A non-zero return cancels the read: it returns
  * CF_ERR_INTERRUPTED ("reading FILE: cancelled at byte N", or "... cancelled while
- * removing duplicates ...") and adds no ratings. */
+ * removing duplicates ...") and adds no ratings.
+ * A third phase, "waiting" (done: bytes received so far, total: -1), is called only when
+ * a blocking open() or read() of a pipe or FIFO returns EINTR (a signal handler installed
+ * without SA_RESTART ran): non-zero cancels ("... cancelled while waiting for input"),
+ * zero waits on. */
 typedef int (*cf_read_progress_fn)(const char *phase, int64_t done, int64_t total, void *user);
 
 typedef struct cf_read_options {
@@ -171,6 +175,31 @@ typedef struct cf_read_report {
     char delimiter[4];    /* "\t", ",", " ", "::" (delimited only) */
     char first_bad[160];  /* with skip_bad_lines: "file:line: reason" of the first skipped line */
 } cf_read_report;
+
+/* The delimited reader's tokenizer, for other line-oriented inputs (predict's pairs), so
+ * that they split, trim and limit lines exactly as the ratings reader does. `line` is
+ * one line without its '\n' (len bytes; NULs count as bytes); `*delim` is -1 before the
+ * first data line, which sets it (detected: "::", tab, comma, else blanks) for the next
+ * calls. A UTF-8 byte-order mark at the start of the first line is the caller's to drop.
+ * Returns 0 for a line to skip (blank, or '#' comment), 1 with up to three fields in
+ * out (pointers into line, trailing '\r' / blanks removed, comma fields unquoted once),
+ * or -1 with *why set to the reader's reason: "line longer than max_line (...)" (len >
+ * max_line, max_line 0: the reader's default 65536), "NUL byte in a field",
+ * "unterminated quoted field", "user ID longer than 65535 bytes (N)" or the item's. */
+typedef struct cf_line_fields {
+    const char *field[3];
+    size_t len[3];
+    int count;           /* fields found, at most 3 */
+} cf_line_fields;
+int cf_line_split(const char *line, size_t len, size_t max_line, int *delim, cf_line_fields *out, char *why,
+                  size_t why_cap);
+
+/* Text from a file (an ID, a line) made safe for a message, as the reader's errors show
+ * it: printable ASCII kept, '\t' '\r' '\\' and other bytes escaped ("\xNN"), at most
+ * 80 bytes of s shown, then "...". Writes at most cap bytes (cap >= 1), NUL-terminated;
+ * cap >= CF_SHOW_CAP holds any result. Returns dst. */
+#define CF_SHOW_CAP 332
+char *cf_text_show(char *dst, size_t cap, const char *s, size_t len);
 
 /* A set of ratings with the user and item ID maps (external token <-> dense index).
  * Each rating is in the training part or the test part. */
@@ -224,7 +253,10 @@ cf_status cf_dataset_write(const cf_dataset *ds, const char *path, cf_error *err
  * filesystem refuses O_TMPFILE, "PATH.tmp.XXXXXX"), fsync'ed, then renamed over path.
  * A process killed meanwhile leaves the old file and (with O_TMPFILE) no temporary.
  * Write to *stream with stdio; errors are collected and reported by commit, naming the
- * path. Commit and abort close the stream and free *f; both accept *f == NULL. */
+ * path. Commit and abort close the stream and free *f; both accept *f == NULL.
+ * Only regular files are replaced: a path that is a device node, FIFO, socket or
+ * directory is refused (CF_ERR_IO); a symbolic link is written through to its target,
+ * atomically (the same holds for cf_model_save, cf_dataset_write and checkpoints). */
 typedef struct cf_output cf_output;
 cf_status cf_output_open(const char *path, cf_output **out, FILE **stream, cf_error *err);
 cf_status cf_output_commit(cf_output **f, cf_error *err);
@@ -338,10 +370,13 @@ typedef struct cf_train_options {
      * names the first field that differs), and the dataset must be the same
      * (CF_ERR_INVALID otherwise). */
     const char *resume;
-    /* Stop request, polled at every iteration boundary (e.g. set by a signal handler
-     * of the application: the library installs none). When it is non-zero and work
-     * remains, the trainer writes the checkpoint (if configured) and returns
-     * CF_ERR_INTERRUPTED without a model; rep->iters tells how far it got. */
+    /* Stop request (e.g. set by a signal handler of the application: the library
+     * installs none), polled at every iteration boundary and, on the CPU, inside an
+     * iteration once per row batch. When it is non-zero and work remains, the trainer
+     * abandons a partial iteration, writes the checkpoint of the last completed one (if
+     * configured; resuming from it is bit-identical to an uninterrupted run) and returns
+     * CF_ERR_INTERRUPTED without a model; rep->iters tells how far it got. The GPU
+     * backend sees the flag at iteration boundaries only. */
     const volatile sig_atomic_t *stop;
 } cf_train_options;
 

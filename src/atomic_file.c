@@ -3,7 +3,10 @@
  * where that is refused, to "PATH.tmp.XXXXXX" from mkstemp), then fsync, link to a
  * fresh "PATH.tmp.XXXXXX", rename over PATH, fsync the directory (see atomic_file.h).
  * The new file gets the permission bits of the file it replaces, or 0644 when there is
- * none.
+ * none. PATH may be a symbolic link: the file is then written next to its final target and
+ * renamed over that (the link stays, pointing at the new file). A PATH that exists and is
+ * not a regular file (device, FIFO, socket, directory; or a link to one, or a dangling
+ * link) is refused at open with CF_ERR_IO: the rename would replace it by a regular file.
  */
 #include "atomic_file.h"
 
@@ -68,10 +71,66 @@ static void afile_free(cf_afile *f) {
     f->cap = f->len = 0;
 }
 
+static cf_status open_resolved(cf_afile *f, const char *path, size_t bufsize, cf_error *err);
+
+static const char *kind_of(mode_t mode) {
+    switch (mode & S_IFMT) {
+    case S_IFDIR: return "a directory";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    case S_IFIFO: return "a FIFO";
+    case S_IFSOCK: return "a socket";
+    }
+    return "not a regular file";
+}
+
+/* The path the file will be renamed to: `path` itself, or the target of a symbolic link
+ * at `path` (followed all the way, canonical), so that a link keeps pointing at the new
+ * file. *target is malloc'ed (NULL when path is no link). Refuses (CF_ERR_IO) a dangling
+ * link and a destination that exists and is not a regular file: the rename would replace
+ * a device node, FIFO or socket by a regular file. */
+static cf_status resolve_target(const char *path, char **target, cf_error *err) {
+    *target = NULL;
+    struct stat sb;
+    if (lstat(path, &sb) != 0) return CF_OK; /* nothing there: a new file */
+    if (S_ISLNK(sb.st_mode)) {
+        char *t = realpath(path, NULL);
+        if (!t) {
+            int e = errno;
+            return cf_fail(err, CF_ERR_IO, "%s: a symbolic link whose target cannot be resolved (%s): "
+                           "refusing to write through it", path, strerror(e));
+        }
+        if (stat(t, &sb) != 0) {
+            int e = errno;
+            cf_status st = cf_fail(err, CF_ERR_IO, "%s: symbolic link to %s: %s", path, t, strerror(e));
+            free(t);
+            return st;
+        }
+        *target = t;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        cf_status st = cf_fail(err, CF_ERR_IO, "%s: %s%s, not a regular file: refusing to replace it", path,
+                               *target ? "a symbolic link to " : "is ", kind_of(sb.st_mode));
+        free(*target);
+        *target = NULL;
+        return st;
+    }
+    return CF_OK;
+}
+
 cf_status cf_afile_open(cf_afile *f, const char *path, size_t bufsize, cf_error *err) {
     memset(f, 0, sizeof *f);
     f->fd = -1;
     if (!path || !*path) return cf_fail(err, CF_ERR_INVALID, "output path: empty");
+    char *target = NULL;
+    cf_status rs = resolve_target(path, &target, err);
+    if (rs) return rs;
+    cf_status st0 = open_resolved(f, target ? target : path, bufsize, err);
+    free(target);
+    return st0;
+}
+
+static cf_status open_resolved(cf_afile *f, const char *path, size_t bufsize, cf_error *err) {
     size_t n = strlen(path);
     f->path = cf_malloc(n + 1, err, "output path");
     f->tmp = cf_malloc(n + sizeof ".tmp.XXXXXX", err, "temporary path");

@@ -13,6 +13,12 @@
  * the temporary, leaves an existing PATH untouched and reports CF_ERR_IO naming the
  * path and strerror(errno).
  *
+ * Only regular files are replaced: open refuses (CF_ERR_IO, "PATH: is a FIFO, not a
+ * regular file: refusing to replace it") a PATH that is a device node, FIFO, socket or
+ * directory. A symbolic link is written through atomically: the temporary goes next to
+ * the link's final target and is renamed over that target, so the link survives and
+ * points at the new file; a dangling link, or one to a non-regular file, is refused.
+ *
  * Writes are buffered in a large block and errors are sticky: the caller streams
  * everything with cf_afile_write / cf_afile_space and checks once, at commit.
  *

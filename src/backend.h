@@ -12,6 +12,8 @@
 #define CF_BACKEND_H
 
 #include "cufactor.h"
+
+#include <signal.h>
 #include "dataset.h"
 #include "factors.h"
 #include "ratings.h"
@@ -70,6 +72,12 @@ typedef struct cf_backend_ops {
      * with the checkpoint's factors. NULL: this backend cannot checkpoint. */
     cf_status (*state_export)(cf_backend *b, cf_solver_state *out, cf_error *err);
     cf_status (*state_import)(cf_backend *b, const cf_solver_state *in, cf_error *err);
+    /* Hands the trainer's stop flag (cf_train_options.stop, set by SIGINT / SIGTERM) to
+     * the backend, which polls it inside an update step (per row batch, between kernel
+     * batches) and then abandons the step: it returns CF_ERR_INTERRUPTED with the factors
+     * partly updated, and the trainer checkpoints the state from before the step.
+     * NULL: the backend polls nothing; the trainer sees the flag at iteration ends only. */
+    void (*set_stop)(cf_backend *b, const volatile sig_atomic_t *stop);
     /* A short description of the device ("cpu (2 threads)", "NVIDIA H100 ..."). */
     const char *(*device_name)(cf_backend *b);
     void (*close)(cf_backend *b); /* accepts NULL */

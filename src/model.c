@@ -69,15 +69,22 @@ static int64_t find_id(const cf_idmap *map, const char *id) {
     return cf_idmap_find(map, id, strlen(id));
 }
 
+/* "unknown user ID 'x'", the ID escaped and cut as the reader shows text (a 10 MB ID or
+ * terminal escape sequences must not reach stderr). */
+static cf_status not_found(cf_error *err, const char *what, const char *id) {
+    char shown[CF_SHOW_CAP];
+    return cf_fail(err, CF_ERR_NOT_FOUND, "unknown %s ID '%s'", what, cf_text_show(shown, sizeof shown, id, strlen(id)));
+}
+
 cf_status cf_model_predict(const cf_model *m, const char *user, const char *item, double *out,
                            cf_error *err) {
     if (!m || !user || !item || !out)
         return cf_fail(err, CF_ERR_INVALID, "cf_model_predict: %s is NULL",
                        !m ? "model" : !user ? "user" : !item ? "item" : "out");
     int64_t u = find_id(m->users, user);
-    if (u < 0) return cf_fail(err, CF_ERR_NOT_FOUND, "unknown user ID '%s'", user);
+    if (u < 0) return not_found(err, "user", user);
     int64_t i = find_id(m->items, item);
-    if (i < 0) return cf_fail(err, CF_ERR_NOT_FOUND, "unknown item ID '%s'", item);
+    if (i < 0) return not_found(err, "item", item);
     *out = cf_predict(&m->f, (uint32_t)u, (uint32_t)i);
     return CF_OK;
 }
@@ -146,7 +153,7 @@ cf_status cf_model_recommend(const cf_model *m, const char *user, int32_t n,
                        !m ? "model" : !user ? "user" : !out ? "out" : "n_out");
     if (n < 1) return cf_fail(err, CF_ERR_INVALID, "recommend: n = %d, must be >= 1", (int)n);
     int64_t u = find_id(m->users, user);
-    if (u < 0) return cf_fail(err, CF_ERR_NOT_FOUND, "unknown user ID '%s'", user);
+    if (u < 0) return not_found(err, "user", user);
 
     int64_t n_items = m->f.n_items;
     uint8_t *excl = NULL;

@@ -429,10 +429,12 @@ cf_status cf_model_load_memory(const char *name, const void *data, size_t size, 
 
 /* ---------------------------------------------------------------- NumPy export */
 
+/* dir/name, with one slash also when dir ends with '/'. */
 static char *join(const char *dir, const char *name, cf_error *err) {
-    size_t n = strlen(dir) + strlen(name) + 2;
+    size_t d = strlen(dir), n = d + strlen(name) + 2;
+    while (d > 1 && dir[d - 1] == '/') d--;
     char *p = cf_malloc(n, err, "export path");
-    if (p) snprintf(p, n, "%s/%s", dir, name);
+    if (p) snprintf(p, n, "%.*s%s%s", (int)d, dir, d == 1 && dir[0] == '/' ? "" : "/", name);
     return p;
 }
 

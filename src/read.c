@@ -85,10 +85,23 @@ static cf_status io_fail(cf_error *err, const char *path, const char *what, int 
     return cf_fail(err, CF_ERR_IO, "%s: %s: %s", path, what, msg);
 }
 
-/* Maps a regular file, or reads anything else (pipe, FIFO, /proc file) into memory. */
-static cf_status file_open(const char *path, file_buf *fb, cf_error *err) {
+/* A blocking open() or read() came back with EINTR (a signal handler installed without
+ * SA_RESTART ran): asks the progress callback (phase "waiting", `got` bytes so far)
+ * whether to give up. 1: cancel (err filled with CF_ERR_INTERRUPTED), 0: retry. */
+static int wait_cancelled(const cf_read_options *opt, const char *path, int64_t got, cf_error *err) {
+    if (!opt || !opt->progress || !opt->progress("waiting", got, -1, opt->progress_user)) return 0;
+    cf_fail(err, CF_ERR_INTERRUPTED, "reading %s: cancelled while waiting for input (%lld bytes received)", path,
+            (long long)got);
+    return 1;
+}
+
+/* Maps a regular file, or reads anything else (pipe, FIFO, /proc file) into memory. A
+ * signal that interrupts a blocking open() or read() asks the callback (wait_cancelled). */
+static cf_status file_open(const char *path, const cf_read_options *opt, file_buf *fb, cf_error *err) {
     memset(fb, 0, sizeof *fb);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd;
+    while ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR)
+        if (wait_cancelled(opt, path, 0, err)) return CF_ERR_INTERRUPTED;
     if (fd < 0) return io_fail(err, path, "cannot open", errno);
     struct stat st;
     if (fstat(fd, &st) != 0) {
@@ -131,7 +144,12 @@ static cf_status file_open(const char *path, file_buf *fb, cf_error *err) {
         }
         ssize_t k = read(fd, buf + n, cap - n);
         if (k < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR) {
+                if (!wait_cancelled(opt, path, (int64_t)n, err)) continue;
+                free(buf);
+                close(fd);
+                return CF_ERR_INTERRUPTED;
+            }
             int e = errno;
             free(buf);
             close(fd);
@@ -321,6 +339,13 @@ static enum delim detect_delim(const char *s, size_t n) {
     return tab ? D_TAB : comma ? D_COMMA : D_SPACE;
 }
 
+/* 1 when the line holds any separator the delimited reader knows. */
+static int has_separator(const char *s, size_t n) {
+    for (size_t k = 0; k < n; k++)
+        if (s[k] == '\t' || s[k] == ',' || s[k] == ' ' || (s[k] == ':' && k + 1 < n && s[k + 1] == ':')) return 1;
+    return 0;
+}
+
 typedef struct fields {
     const char *s[3];
     size_t n[3];
@@ -501,10 +526,16 @@ static cf_status parse_delim(reader *r, const char *p, const char *end) {
             memcpy(rep->delimiter, delim_text[d], strlen(delim_text[d]) + 1);
         }
         split_fields(ls, ls + ll, d, &f);
-        char id_why[64];
+        char id_why[96];
         const char *why = f.error;
         if (!why) {
-            if (f.count < 2) why = "missing item field";
+            const char *other = memchr(ls, ';', ll) ? "';'" : memchr(ls, '|', ll) ? "'|'" : NULL;
+            if (f.count < 2 && !has_separator(ls, ll) && (first || other)) {
+                /* "u1;i1;4": name the problem, not its symptom ("missing item field") */
+                snprintf(id_why, sizeof id_why, "no supported separator (tab, comma, space, ::)%s%s",
+                         other ? "; found " : "", other ? other : "");
+                why = id_why;
+            } else if (f.count < 2) why = "missing item field";
             else if (f.count < 3 || f.n[2] == 0) why = "missing rating field";
             else if (f.n[0] == 0) why = "empty user ID";
             else if (f.n[1] == 0) why = "empty item ID";
@@ -531,6 +562,48 @@ static cf_status parse_delim(reader *r, const char *p, const char *end) {
         if (add_rating(r, f.s[0], f.n[0], f.s[1], f.n[1], v)) return nomem(r);
     }
     return CF_OK;
+}
+
+/* ------------------------------------------------------------------ public tokenizer */
+
+int cf_line_split(const char *line, size_t len, size_t max_line, int *delim, cf_line_fields *out, char *why,
+                  size_t why_cap) {
+    memset(out, 0, sizeof *out);
+    if (why && why_cap) why[0] = 0;
+    if (!max_line) max_line = 65536;
+    const char *ls;
+    size_t ll, raw;
+    next_line(line, line + len, &ls, &ll, &raw);
+    enum delim d = *delim >= 0 && *delim <= D_SPACE ? (enum delim)*delim : detect_delim(ls, ll);
+    if (raw > max_line) {
+        if (why) long_line_reason(why, why_cap, ls, ll, raw, max_line, d);
+        return -1;
+    }
+    size_t lead = 0;
+    while (lead < ll && (ls[lead] == ' ' || ls[lead] == '\t')) lead++;
+    if (lead == ll || ls[lead] == '#') return 0;
+    *delim = (int)d;
+    fields f;
+    split_fields(ls, ls + ll, d, &f);
+    if (f.error) {
+        if (why) snprintf(why, why_cap, "%s", f.error);
+        return -1;
+    }
+    for (int k = 0; k < f.count; k++) {
+        if (k < 2 && f.n[k] > MAX_ID_LEN) {
+            if (why) snprintf(why, why_cap, "%s ID longer than %d bytes (%zu)", k ? "item" : "user", MAX_ID_LEN, f.n[k]);
+            return -1;
+        }
+        out->field[k] = f.s[k], out->len[k] = f.n[k];
+    }
+    out->count = f.count;
+    return 1;
+}
+
+char *cf_text_show(char *dst, size_t cap, const char *s, size_t len) {
+    if (!cap) return dst;
+    escape_text(dst, cap, s, len);
+    return dst;
 }
 
 /* ------------------------------------------------------------------ Matrix Market */
@@ -798,7 +871,7 @@ static cf_status read_into(cf_dataset *ds, int part, const char *path, const cf_
     cf_status st = read_setup(&opt, &defaults, &rep, &local, err);
     if (st) return st;
     file_buf fb;
-    st = file_open(path, &fb, err);
+    st = file_open(path, opt, &fb, err);
     if (st) return st;
     st = read_bytes(ds, part, path, fb.size ? fb.data : "", fb.size, opt, rep, err);
     file_close(&fb);

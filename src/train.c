@@ -235,6 +235,11 @@ static cf_status run_once(train_ctx *c, uint64_t seed, cf_factors *out, run_resu
     }
     if (c->resuming && (st = ops->state_import(b, &S->solver, err))) goto done;
     c->resuming = 0;
+    if (c->opt->stop && ops->set_stop) ops->set_stop(b, c->opt->stop);
+    /* A stop inside a step abandons it; a checkpoint then needs the state from before the
+     * step: kept in S->cur / S->solver before every step (a copy of the factors and the
+     * solver state, small beside an iteration) when both a flag and a checkpoint exist. */
+    int keep_before = c->opt->stop && c->opt->checkpoint && ops->set_stop;
     snprintf(res->device, sizeof res->device, "%s", ops->device_name(b));
 
     res->stop = CF_STOP_ITERS;
@@ -249,8 +254,33 @@ static cf_status run_once(train_ctx *c, uint64_t seed, cf_factors *out, run_resu
                          c->opt->checkpoint ? c->opt->checkpoint : "");
             goto done;
         }
+        if (keep_before) {
+            if ((st = ops->download(b, &S->cur, err))) goto done;
+            cf_solver_state_free(&S->solver);
+            if ((st = ops->state_export(b, &S->solver, err))) goto done;
+        }
         double t0 = cf_now();
-        if ((st = step(ops, b, cfg, it, err))) goto done;
+        if ((st = step(ops, b, cfg, it, err)) == CF_ERR_INTERRUPTED) {
+            /* Ctrl-C inside iteration it + 1: its partial updates are dropped; the
+             * checkpoint holds iteration it, as if the stop had come at its end */
+            cf_status cs = CF_OK;
+            if (keep_before && (cs = cf_checkpoint_save(S, c->opt->checkpoint, err)) == CF_OK) c->rep->checkpoints++;
+            if (cs) {
+                st = cs;
+                goto done;
+            }
+            res->stop = -1;
+            if (keep_before)
+                st = cf_fail(err, CF_ERR_INTERRUPTED,
+                             "interrupted during iteration %d of %d (abandoned); checkpoint of iteration %d "
+                             "written to %s", it + 1, cfg->iters, it, c->opt->checkpoint);
+            else
+                st = cf_fail(err, CF_ERR_INTERRUPTED,
+                             "interrupted during iteration %d of %d (abandoned; no checkpoint configured)", it + 1,
+                             cfg->iters);
+            goto done;
+        }
+        if (st) goto done;
         double secs = cf_now() - t0;
         cf_eval tr, te;
         if ((st = ops->evaluate(b, CF_EVAL_TRAIN, &tr, err))) goto done;

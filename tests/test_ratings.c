@@ -76,12 +76,29 @@ Test(ratings, index_outside_the_matrix_is_rejected) {
     cf_triplets_free(&t);
 }
 
+/* The offsets of rows past 2^31 and 2^32 ratings, through the layout's own arrays: a
+ * cf_ratings whose row_ptr / col_ptr hold them (filled by cf_ratings_offsets from counts,
+ * as cf_ratings_build does) gives every row its length back. An int or 32-bit offset
+ * would wrap (it was a sizeof check, which could not fail for a wrong computation). */
 Test(ratings, offsets_are_64_bit) {
-    /* The layout must address > 2^31 ratings: offsets are int64_t, not int. */
+    const int64_t counts[] = {(1LL << 31) - 1, 2, (1LL << 32) + 7, 0, 3};
+    const int64_t n = (int64_t)(sizeof counts / sizeof *counts);
     cf_ratings R;
-    cr_assert_eq(sizeof R.row_ptr[0], 8);
-    cr_assert_eq(sizeof R.col_ptr[0], 8);
-    cr_assert_eq(sizeof R.nnz, 8);
+    memset(&R, 0, sizeof R);
+    int64_t row[6] = {0}, col[6] = {0};
+    R.row_ptr = row, R.col_ptr = col, R.n_users = n, R.n_items = n;
+    for (int64_t k = 0; k < n; k++) row[k + 1] = counts[k], col[k + 1] = counts[n - 1 - k];
+    cf_ratings_offsets(R.row_ptr, R.n_users);
+    cf_ratings_offsets(R.col_ptr, R.n_items);
+    R.nnz = R.row_ptr[n];
+    cr_assert_eq(R.nnz, (1LL << 31) + (1LL << 32) + 11, "nnz %lld", (long long)R.nnz);
+    cr_assert_eq(R.col_ptr[n], R.nnz);
+    cr_assert_gt(R.row_ptr[2], (int64_t)INT32_MAX, "row 2 starts past 2^31");
+    cr_assert_gt(R.row_ptr[3], (int64_t)UINT32_MAX, "row 3 starts past 2^32");
+    for (int64_t k = 0; k < n; k++) {
+        cr_assert_eq(R.row_ptr[k + 1] - R.row_ptr[k], counts[k], "row %lld", (long long)k);
+        cr_assert_eq(R.col_ptr[k + 1] - R.col_ptr[k], counts[n - 1 - k], "column %lld", (long long)k);
+    }
 }
 
 /* More than 2^31 (and 2^32) ratings: the offsets are 64-bit. Built from counts alone, as

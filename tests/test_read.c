@@ -515,6 +515,17 @@ Test(read, fast_and_general_paths_agree_on_tricky_lines) {
 
 Test(read, missing_item_field) { expect_parse_error("a.tsv", "1\t2\t3\n4\n", NULL, 2, "missing item field"); }
 
+/* A file in a separator the reader does not know says so, not "missing item field"
+ * (issue 17 item 16): on the first line, and on a later line that holds ';' or '|'. */
+Test(read, unsupported_separator_is_named) {
+    expect_parse_error("semi.csv", "u1;i1;4\nu2;i2;3\n", NULL, 1,
+                       "no supported separator (tab, comma, space, ::); found ';'");
+    expect_parse_error("pipe.txt", "u1|i1|4\n", NULL, 1, "no supported separator (tab, comma, space, ::); found '|'");
+    expect_parse_error("one.txt", "u1\n", NULL, 1, "no supported separator (tab, comma, space, ::)");
+    expect_parse_error("later.tsv", "u1\ti1\t4\nu2;i2;3\n", NULL, 2,
+                       "no supported separator (tab, comma, space, ::); found ';'");
+}
+
 Test(read, missing_rating_field) {
     expect_parse_error("b.tsv", "1\t2\t3\n\n4\t5\n", NULL, 3, "missing rating field");
     expect_parse_error("b2.csv", "1,2,3\n4,5,\n", NULL, 2, "missing rating field");

@@ -13,7 +13,7 @@
 #include <stdio.h>
 
 /* Exit codes. 130 = 128 + SIGINT, what shells report for a command stopped by Ctrl-C:
- * `train` stopped at an iteration boundary by SIGINT or SIGTERM, or any command stopped
+ * `train` stopped by SIGINT or SIGTERM (the partial iteration abandoned), or any command stopped
  * by them while reading a ratings file (interrupt.c). */
 enum { CLI_EXIT_OK = 0, CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2, CLI_EXIT_INTERRUPTED = 130 };
 
@@ -52,6 +52,8 @@ int cli_failf(const char *fmt, ...)
  * (a string that outlives the handler; NULL: nothing) to stderr when a signal comes.
  * cli_interrupt_restore puts the previous handlers back. */
 const volatile sig_atomic_t *cli_interrupt_install(const char *notice);
+/* The same without SA_RESTART, for reads: a blocked open() / read() returns EINTR. */
+const volatile sig_atomic_t *cli_interrupt_install_io(const char *notice);
 void cli_interrupt_restore(void);
 
 /* Monotonic wall clock in seconds. */
@@ -103,9 +105,16 @@ int cli_check_device(cf_device dev);
 int cli_device_notice(cf_device dev, FILE *f, const char *indent);
 
 /* Fails early (prints the error, returns CLI_EXIT_ERROR) when an output file could
- * not be created: its directory is missing or not writable, or it is a directory.
+ * not be created: its directory is missing, not a directory or not writable (the reason
+ * from the call that failed), or the path exists and is not a regular file (a
+ * directory, device, FIFO or socket; a symbolic link is followed to its target).
  * `flag` names the option in the message ("--model"). Else CLI_EXIT_OK. */
 int cli_check_writable(const char *path, const char *flag);
+/* "a FIFO", "a character device", ... for a st_mode (messages). */
+const char *cli_file_kind(unsigned mode);
+/* 1 when paths a and b name the same file: the same inode when both exist, else the
+ * same base name in the same (canonical) directory. */
+int cli_same_file(const char *a, const char *b);
 
 /* JSON output: one object, written with these helpers. */
 void json_string(FILE *f, const char *s);  /* a quoted, escaped string, or null for NULL */

@@ -18,10 +18,49 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 enum { CLI_EXIT_REGRESSION = 3 };
 
 static const char *const bench_device_names[] = {"all", "cpu", "gpu", NULL};
+
+/* The directory that holds bench/suites.conf when --suites is not given: the working
+ * directory (the repository root, as before), else the tree of this executable
+ * (build/cufactor → ../bench), else the source tree it was built from. Fills root (""
+ * for the working directory); 0 when none has the file (the default path then fails
+ * with its own clear error). */
+static int bench_root(char *root, size_t cap) {
+    root[0] = 0;
+    if (access("bench/suites.conf", R_OK) == 0) return 1;
+    char exe[4096], try[4200];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+        const char *const up[] = {"/..", ""};
+        for (int k = 0; k < 2; k++) {
+            snprintf(try, sizeof try, "%s%s/bench/suites.conf", exe, up[k]);
+            if (access(try, R_OK) == 0) {
+                char *real = realpath(try, NULL);
+                if (real) {
+                    real[strlen(real) - strlen("/bench/suites.conf")] = 0;
+                    snprintf(root, cap, "%s/", real);
+                    free(real);
+                    return 1;
+                }
+            }
+        }
+    }
+#ifdef CUFACTOR_SOURCE_DIR
+    snprintf(try, sizeof try, "%s/bench/suites.conf", CUFACTOR_SOURCE_DIR);
+    if (access(try, R_OK) == 0) {
+        snprintf(root, cap, "%s/", CUFACTOR_SOURCE_DIR);
+        return 1;
+    }
+#endif
+    return 0;
+}
 
 static int bench_run(int argc, char **argv) {
     const char *suites = "bench/suites.conf", *suite = "quick", *data = NULL, *rmse = NULL, *only = NULL;
@@ -64,6 +103,17 @@ static int bench_run(int argc, char **argv) {
     };
     int rc = cli_parse(&spec, argc, argv, NULL);
     if (rc >= 0) return rc;
+    /* bench/suites.conf and bench/cache were relative to the working directory: outside
+     * the repository root `bench run` failed; find the tree that has them */
+    char root[4096], suites_buf[4200], cache_buf[4200];
+    if (!cli_find(&spec, "suites")->seen && bench_root(root, sizeof root) && root[0]) {
+        snprintf(suites_buf, sizeof suites_buf, "%sbench/suites.conf", root);
+        suites = suites_buf;
+        if (!cli_find(&spec, "cache")->seen) {
+            snprintf(cache_buf, sizeof cache_buf, "%sbench/cache", root);
+            cache = cache_buf;
+        }
+    }
     double rlo = -1, rhi = -1;
     if (rmse) {
         const char *colon = strchr(rmse, ':');

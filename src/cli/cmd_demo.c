@@ -77,10 +77,12 @@ static int sum_file(const char *path, demo_sums *s, int pick_users) {
     return rc;
 }
 
+/* dir/name, with one slash also when dir ends with '/' ("out/" gives "out/ratings.tsv"). */
 static char *join(const char *dir, const char *name) {
-    size_t n = strlen(dir) + strlen(name) + 2;
+    size_t d = strlen(dir), n = d + strlen(name) + 2;
+    while (d > 1 && dir[d - 1] == '/') d--;
     char *p = malloc(n);
-    if (p) snprintf(p, n, "%s/%s", dir, name);
+    if (p) snprintf(p, n, "%.*s%s%s", (int)d, dir, d == 1 && dir[0] == '/' ? "" : "/", name);
     return p;
 }
 

@@ -11,7 +11,7 @@
 int cmd_eval(int argc, char **argv) {
     cf_read_options ropt;
     cf_read_options_default(&ropt);
-    int format = (int)ropt.format, json = 0;
+    int format = (int)ropt.format, json = 0, quiet = 0;
     cli_opt opts[] = {
         {.name = "format", .kind = CLI_CHOICE, .dest = &format, .choices = cli_format_names,
          .help = "input format of DATA"},
@@ -19,6 +19,8 @@ int cmd_eval(int argc, char **argv) {
          .help = "skip and count malformed lines instead of failing"},
         {.name = "json", .kind = CLI_FLAG, .dest = &json, .flag_value = 1,
          .help = "print one JSON object: model, data, rmse, mae, count, unseen, skipped"},
+        {.name = "quiet", .kind = CLI_FLAG, .dest = &quiet, .flag_value = 1,
+         .help = "print nothing to stderr but errors (no read line, no load bar)"},
     };
     static const char *const positional[] = {"MODEL", "DATA", NULL};
     cli_spec spec = {
@@ -42,8 +44,8 @@ int cmd_eval(int argc, char **argv) {
     cf_read_report rrep;
     cf_eval_report ev;
     if (cf_model_load(pos[0], &model, &err) != CF_OK) goto fail;
-    if (cli_dataset_read(pos[1], &ropt, 0, &ds, &rrep, &err) != CF_OK) goto fail;
-    cli_print_read("read", pos[1], &rrep);
+    if (cli_dataset_read(pos[1], &ropt, quiet, &ds, &rrep, &err) != CF_OK) goto fail;
+    if (!quiet) cli_print_read("read", pos[1], &rrep);
     if (cf_model_evaluate(model, ds, &ev, &err) != CF_OK) goto fail;
 
     if (json) {

@@ -41,8 +41,10 @@ int cmd_export(int argc, char **argv) {
     }
     cf_model_info mi;
     cf_model_info_get(model, &mi);
-    printf("wrote %s/{P,Q,user_bias,item_bias}.npy, users.txt, items.txt, meta.json: %lld users, %lld items, K=%d\n",
-           dir, (long long)mi.n_users, (long long)mi.n_items, (int)mi.factors);
+    int d = (int)strlen(dir); /* "exp/" is printed "exp/{P,...}" */
+    while (d > 1 && dir[d - 1] == '/') d--;
+    printf("wrote %.*s%s{P,Q,user_bias,item_bias}.npy, users.txt, items.txt, meta.json: %lld users, %lld items, K=%d\n",
+           d, dir, d == 1 && dir[0] == '/' ? "" : "/", (long long)mi.n_users, (long long)mi.n_items, (int)mi.factors);
     cf_model_destroy(&model);
     return CLI_EXIT_OK;
 }

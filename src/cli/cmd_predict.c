@@ -5,7 +5,10 @@
  * PAIRS: one pair per line, separated by tab, comma, space or "::" (detected on the
  * first data line and used for the whole file); further columns are ignored, blank
  * lines and lines starting with '#' are skipped, and a first line whose third column
- * is not a number (a CSV header such as "userId,movieId,rating") is skipped too.
+ * is not a number (a CSV header such as "userId,movieId,rating") is skipped too. Lines
+ * are split by the ratings reader's tokenizer (cf_line_split) with its limits: a UTF-8
+ * BOM dropped, quoted CSV fields, NUL in a field and lines over max_line are errors; IDs
+ * in messages go through cf_text_show (escaped, cut at 80 bytes).
  * An unknown user or item is an error naming PAIRS:LINE; then nothing is written
  * (the output is committed only when every line succeeded).
  */
@@ -17,52 +20,40 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The delimiter of a data line: "::", tab, comma, else blanks (" "). */
-static const char *detect_delimiter(const char *line) {
-    if (strstr(line, "::")) return "::";
-    if (strchr(line, '\t')) return "\t";
-    if (strchr(line, ',')) return ",";
-    return " ";
-}
-
-static char *trim(char *s) {
-    while (*s == ' ' || *s == '\t') s++;
-    size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) s[--n] = '\0';
-    return s;
-}
-
-/* Splits `line` in place into at most `max` fields; returns the number found. */
-static int split_fields(char *line, const char *delim, char **field, int max) {
-    int n = 0;
-    if (strcmp(delim, " ") == 0) {
-        char *p = line;
-        while (n < max) {
-            while (*p == ' ' || *p == '\t') p++;
-            if (!*p) break;
-            field[n++] = p;
-            while (*p && *p != ' ' && *p != '\t') p++;
-            if (*p) *p++ = '\0';
-        }
-        return n;
-    }
-    size_t dl = strlen(delim);
-    char *p = line;
-    while (n < max) {
-        char *end = strstr(p, delim);
-        if (end) *end = '\0';
-        field[n++] = trim(p);
-        if (!end) break;
-        p = end + dl;
-    }
-    return n;
-}
-
-static int is_number(const char *s) {
-    char *end = NULL;
-    if (!*s) return 0;
-    strtod(s, &end);
+static int is_number(const char *s, size_t n) {
+    char buf[64], *end = NULL;
+    if (n == 0 || n >= sizeof buf) return 0;
+    memcpy(buf, s, n);
+    buf[n] = 0;
+    strtod(buf, &end);
     return *end == '\0';
+}
+
+/* Reads one line of `in` without its '\n' into *buf, keeping at most max + 1 bytes (the
+ * rest of a longer line is read and dropped; *raw counts it all). 0 at the end of the
+ * input, 1 with a line, -1 out of memory. NULs are kept as bytes. */
+static int read_line(FILE *in, char **buf, size_t *cap, size_t max, size_t *len, size_t *raw) {
+    size_t n = 0, all = 0;
+    int c, any = 0;
+    while ((c = getc(in)) != EOF) {
+        any = 1;
+        if (c == '\n') break;
+        all++;
+        if (n <= max) {
+            if (n + 1 >= *cap) {
+                size_t nc = *cap ? *cap * 2 : 256;
+                char *b = realloc(*buf, nc);
+                if (!b) return -1;
+                *buf = b, *cap = nc;
+            }
+            (*buf)[n++] = (char)c;
+        }
+    }
+    if (!any) return 0;
+    if (!*buf && !(*buf = malloc(*cap = 1))) return -1;
+    (*buf)[n] = 0;
+    *len = n, *raw = all;
+    return 1;
 }
 
 int cmd_predict(int argc, char **argv) {
@@ -106,45 +97,69 @@ int cmd_predict(int argc, char **argv) {
         return cli_fail(&err);
     }
 
-    const char *delim = NULL;
+    /* the ratings reader's tokenizer and limits (cf_line_split): BOM, NUL, max_line */
+    cf_read_options ropt;
+    cf_read_options_default(&ropt);
+    int delim = -1, first_data = 1;
     long long lineno = 0, n_pred = 0;
-    ssize_t len;
+    size_t len = 0, raw = 0;
     rc = CLI_EXIT_OK;
-    while ((len = getline(&line, &cap, in)) >= 0) {
+    int got;
+    while ((got = read_line(in, &line, &cap, ropt.max_line, &len, &raw)) > 0) {
         lineno++;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
         char *s = line;
-        while (*s == ' ' || *s == '\t') s++;
-        if (!*s || *s == '#') continue;
-        int first_data = delim == NULL;
-        if (first_data) delim = detect_delimiter(s);
-        char *field[3];
-        int nf = split_fields(s, delim, field, 3);
-        if (first_data && nf >= 3 && !is_number(field[2])) continue; /* a header line */
-        if (nf < 2 || !*field[0] || !*field[1]) {
+        if (lineno == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3, len -= 3, raw -= 3; /* UTF-8 BOM */
+        cf_line_fields lf;
+        char why[200];
+        int k;
+        if (raw > ropt.max_line) { /* only max_line + 1 bytes were kept */
+            snprintf(why, sizeof why, "line longer than max_line (%zu bytes, this one %zu)", ropt.max_line, raw);
+            k = -1;
+        } else {
+            k = cf_line_split(s, len, ropt.max_line, &delim, &lf, why, sizeof why);
+        }
+        if (k < 0) {
+            char shown[CF_SHOW_CAP];
+            rc = cli_failf("%s:%lld: %s: %s", pairs, lineno, why, cf_text_show(shown, sizeof shown, s, len));
+            break;
+        }
+        if (k == 0) continue;
+        int nf = lf.count;
+        if (first_data && nf >= 3 && !is_number(lf.field[2], lf.len[2])) { /* a header line */
+            first_data = 0;
+            continue;
+        }
+        first_data = 0;
+        if (nf < 2 || !lf.len[0] || !lf.len[1]) {
             rc = cli_failf("%s:%lld: expected \"user item\", found %d field%s", pairs, lineno, nf, nf == 1 ? "" : "s");
             break;
         }
+        char *user = (char *)lf.field[0], *item = (char *)lf.field[1];
+        user[lf.len[0]] = 0, item[lf.len[1]] = 0; /* the separators after them are not needed */
+        char su[CF_SHOW_CAP], si[CF_SHOW_CAP];
         double r;
-        if (cf_model_predict(model, field[0], field[1], &r, &err) != CF_OK) {
+        if (cf_model_predict(model, user, item, &r, &err) != CF_OK) {
             if (err.status == CF_ERR_NOT_FOUND) {
                 /* which one is unknown: a user the model knows can be given recommendations */
                 cf_recommendation probe;
                 int32_t n = 0;
                 cf_error e2 = {0};
-                int user_known = cf_model_recommend(model, field[0], 1, NULL, &probe, &n, &e2) != CF_ERR_NOT_FOUND;
+                int user_known = cf_model_recommend(model, user, 1, NULL, &probe, &n, &e2) != CF_ERR_NOT_FOUND;
                 if (user_known)
-                    rc = cli_failf("%s:%lld: unknown item '%s'", pairs, lineno, field[1]);
+                    rc = cli_failf("%s:%lld: unknown item '%s'", pairs, lineno,
+                                   cf_text_show(si, sizeof si, item, lf.len[1]));
                 else
-                    rc = cli_failf("%s:%lld: unknown user '%s'", pairs, lineno, field[0]);
+                    rc = cli_failf("%s:%lld: unknown user '%s'", pairs, lineno,
+                                   cf_text_show(su, sizeof su, user, lf.len[0]));
             } else {
                 rc = cli_failf("%s:%lld: %s", pairs, lineno, err.msg);
             }
             break;
         }
-        fprintf(out.f, "%s\t%s\t%.10f\n", field[0], field[1], r);
+        fprintf(out.f, "%s\t%s\t%.10f\n", user, item, r);
         n_pred++;
     }
+    if (got < 0 && rc == CLI_EXIT_OK) rc = cli_failf("%s:%lld: out of memory reading the line", pairs, lineno + 1);
     if (rc == CLI_EXIT_OK && ferror(in)) rc = cli_failf("%s: read error: %s", pairs, strerror(errno));
     free(line);
     fclose(in);

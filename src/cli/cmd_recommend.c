@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int cmd_recommend(int argc, char **argv) {
     cf_read_options ropt;
@@ -63,9 +64,11 @@ int cmd_recommend(int argc, char **argv) {
         cli_print_read("exclude", exclude, &rrep);
     }
     if (cf_model_recommend(model, user, n, ex, rec, &got, &err) != CF_OK) goto fail_rec;
-    if (got < n)
-        fprintf(stderr, "note: only %d item%s left to recommend to '%s'%s\n", (int)got, got == 1 ? "" : "s", user,
-                exclude ? " after the exclusions" : "");
+    if (got < n) {
+        char shown[CF_SHOW_CAP];
+        fprintf(stderr, "note: only %d item%s left to recommend to '%s'%s\n", (int)got, got == 1 ? "" : "s",
+                cf_text_show(shown, sizeof shown, user, strlen(user)), exclude ? " after the exclusions" : "");
+    }
 
     if (json) {
         int first = 1;

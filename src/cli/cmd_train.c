@@ -5,8 +5,8 @@
  * training succeeded (cf_model_save writes atomically).
  *
  * Checkpoints: --checkpoint FILE [--checkpoint-every N] writes the training state every
- * N iterations and when stopped by Ctrl-C / SIGTERM (interrupt.c: exit 130, --model is
- * not written then); --resume FILE continues from one: the settings come from the
+ * N iterations and when stopped by Ctrl-C / SIGTERM (interrupt.c: exit 130, the partial
+ * iteration abandoned and the last completed one checkpointed, --model not written then); --resume FILE continues from one: the settings come from the
  * checkpoint, and the options given on the command line override them (the library
  * refuses any change but --iters, --threads, --device, --gpu-id).
  */
@@ -55,8 +55,8 @@ int cmd_train(int argc, char **argv) {
     n += cli_config_train_opts(&co, opts + n, CLI_CFG_ALL, "model");
     const cli_opt out_opts[] = {
         {.kind = CLI_SECTION,
-         .name = "checkpoints (CPU only: --device auto then uses the CPU; Ctrl-C stops after the current "
-                 "iteration, exit 130)"},
+         .name = "checkpoints (CPU only: --device auto then uses the CPU; Ctrl-C abandons the current "
+                 "iteration and checkpoints the last completed one, exit 130)"},
         {.name = "checkpoint", .kind = CLI_STR, .dest = &topt.checkpoint, .metavar = "FILE",
          .help = "write the training state here (atomically) every N iterations and on Ctrl-C"},
         {.name = "checkpoint-every", .kind = CLI_I32, .dest = &topt.checkpoint_every, .metavar = "N", .lo = 0,
@@ -95,6 +95,11 @@ int cmd_train(int argc, char **argv) {
         cli_config_opts_init(&co, &cfg, &ropt);
         if ((rc = cli_parse(&spec, argc, argv, &data)) >= 0) return rc;
         if (!topt.checkpoint) topt.checkpoint = topt.resume; /* keep saving where it came from */
+        if (cfg.iters <= ck.iter) /* nothing would be trained: the model would be the checkpoint's */
+            return cli_usage_error(&spec,
+                                   "--resume %s: the checkpoint is at iteration %d of run %d, so --iters %d "
+                                   "leaves nothing to train; give --iters above %d",
+                                   topt.resume, (int)ck.iter, (int)ck.restart + 1, (int)cfg.iters, (int)ck.iter);
         if (!oo.quiet)
             fprintf(stderr, "resume: %s: run %d of %d at iteration %d\n", topt.resume, (int)ck.restart + 1,
                     (int)ck.config.restarts, (int)ck.iter);
@@ -104,6 +109,9 @@ int cmd_train(int argc, char **argv) {
     cli_config_opts_apply(&co);
     if (cf_config_validate(&cfg, &err) != CF_OK) return cli_usage_error(&spec, "%s", err.msg);
     if (cli_check_device(cfg.device) != CLI_EXIT_OK) return CLI_EXIT_ERROR;
+    if (oo.model && topt.checkpoint && cli_same_file(oo.model, topt.checkpoint))
+        return cli_usage_error(&spec, "--model %s and the checkpoint %s%s are the same file: give them different paths",
+                               oo.model, topt.checkpoint, topt.resume && topt.checkpoint == topt.resume ? " (from --resume)" : "");
     /* an unwritable --model fails now, not after the training */
     if (oo.model && cli_check_writable(oo.model, "--model") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
     if (topt.checkpoint && cli_check_writable(topt.checkpoint, "--checkpoint") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
@@ -125,16 +133,17 @@ int cmd_train(int argc, char **argv) {
     cf_train_report rep;
     memset(&rep, 0, sizeof rep);
     topt.stop = cli_interrupt_install(
-        oo.quiet ? NULL : "\ncufactor: interrupt: stopping at the end of this iteration (once more to abort at once)\n");
+        oo.quiet ? NULL
+                 : "\ncufactor: interrupt: stopping; the current iteration is abandoned (once more to abort at once)\n");
     train_progress tp = {&rep, notice_shown};
     cf_status st = cf_train_ex(ds, &cfg, &topt, oo.quiet ? NULL : progress_with_notice, &tp, &model, &rep, &err);
     notice_shown = tp.notice_shown;
     cli_interrupt_restore();
     if (st == CF_ERR_INTERRUPTED) { /* no --model: the checkpoint is the way to keep the work */
         fprintf(stderr, "cufactor: %s\n", err.msg);
-        if (topt.checkpoint)
-            fprintf(stderr, "cufactor: continue with: cufactor train %s --resume %s (same data options)\n", data,
-                    topt.checkpoint);
+        if (topt.checkpoint) /* the command that finishes the job, --model included */
+            fprintf(stderr, "cufactor: continue with: cufactor train %s --resume %s%s%s (same data options)\n", data,
+                    topt.checkpoint, oo.model ? " --model " : "", oo.model ? oo.model : "");
         cf_dataset_destroy(&ds);
         return CLI_EXIT_INTERRUPTED;
     }

@@ -132,19 +132,72 @@ int cli_check_device(cf_device dev) {
 }
 
 int cli_check_writable(const char *path, const char *flag) {
-    const char *slash = strrchr(path, '/');
+    /* the target first: a non-regular file is the reason, whatever its directory allows */
+    struct stat st, lst;
+    char *real = NULL; /* a symbolic link's final target: the file is written next to it */
+    if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+        if (stat(path, &st) != 0 || !(real = realpath(path, NULL)))
+            return cli_failf("%s %s: a symbolic link whose target cannot be used (%s): refusing to write through it",
+                             flag, path, strerror(errno));
+    }
+    if (stat(path, &st) == 0) {
+        int bad = S_ISDIR(st.st_mode) ? 1 : !S_ISREG(st.st_mode) ? 2 : 0;
+        if (bad) {
+            free(real);
+            return bad == 1 ? cli_failf("%s %s: is a directory", flag, path)
+                            : cli_failf("%s %s: is not a regular file (%s): refusing to replace it", flag, path,
+                                        cli_file_kind(st.st_mode));
+        }
+    }
+    const char *target = real ? real : path;
+    const char *slash = strrchr(target, '/');
     char dir[4096];
     if (!slash)
         snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
+    else if (slash == target)
         snprintf(dir, sizeof dir, "/");
     else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - target), target);
+    free(real);
+    /* the reason from the call that fails: stat says "Not a directory" or "No such file
+     * or directory" where access() alone would answer EACCES for a path through a file */
+    if (stat(dir, &st) != 0)
+        return cli_failf("%s %s: cannot write in the directory '%s': %s", flag, path, dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return cli_failf("%s %s: cannot write in the directory '%s': %s", flag, path, dir, strerror(ENOTDIR));
     if (access(dir, W_OK | X_OK) != 0)
         return cli_failf("%s %s: cannot write in the directory '%s': %s", flag, path, dir, strerror(errno));
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return cli_failf("%s %s: is a directory", flag, path);
     return CLI_EXIT_OK;
+}
+
+const char *cli_file_kind(unsigned mode) {
+    switch (mode & S_IFMT) {
+    case S_IFREG: return "a regular file";
+    case S_IFDIR: return "a directory";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    case S_IFIFO: return "a FIFO";
+    case S_IFSOCK: return "a socket";
+    case S_IFLNK: return "a symbolic link";
+    }
+    return "not a regular file";
+}
+
+int cli_same_file(const char *a, const char *b) {
+    if (strcmp(a, b) == 0) return 1;
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    /* one does not exist yet: compare the canonical directories and the base names */
+    const char *ba = strrchr(a, '/'), *bb = strrchr(b, '/');
+    const char *na = ba ? ba + 1 : a, *nb = bb ? bb + 1 : b;
+    if (strcmp(na, nb) != 0) return 0;
+    char da[4096], db[4096];
+    snprintf(da, sizeof da, "%.*s", ba ? (int)(ba - a) + 1 : 1, ba ? a : ".");
+    snprintf(db, sizeof db, "%.*s", bb ? (int)(bb - b) + 1 : 1, bb ? b : ".");
+    char *ra = realpath(da, NULL), *rb = realpath(db, NULL);
+    int same = ra && rb && strcmp(ra, rb) == 0;
+    free(ra), free(rb);
+    return same;
 }
 
 /* ------------------------------------------------------------------ JSON */
@@ -258,6 +311,7 @@ typedef struct load_bar {
     int shown;                   /* characters of the line now on screen (0: none) */
     const volatile sig_atomic_t *stop; /* set by SIGINT / SIGTERM (interrupt.c) */
     int hook;                    /* test hook of this read (TEST_HOOK_*), done at its first call */
+    int64_t waited;              /* bytes received when a blocked open/read was interrupted; -1: never */
 } load_bar;
 
 #define BAR_MIN_REDRAW 0.1 /* seconds between redraws: at most 10 a second */
@@ -333,6 +387,10 @@ static void bar_draw(load_bar *b, double now) {
  * phase, and cancels the read once SIGINT / SIGTERM has set the stop flag. */
 static int read_progress(const char *phase, int64_t done, int64_t total, void *user) {
     load_bar *b = user;
+    if (strcmp(phase, "waiting") == 0) { /* a blocking open/read was interrupted */
+        b->waited = done;
+        return *b->stop != 0;
+    }
     if (b->hook) test_hook_run(b);
     int end_of_reading = 0;
     if (strcmp(phase, "reading") == 0) {
@@ -354,7 +412,8 @@ static int read_progress(const char *phase, int64_t done, int64_t total, void *u
 static cf_status read_with_bar(cf_dataset *ds, const char *path, const cf_read_options *ropt, int quiet,
                                cf_dataset **out, cf_read_report *rep, cf_error *err) {
     const char *slash = strrchr(path, '/');
-    load_bar b = {.name = slash && slash[1] ? slash + 1 : path, .cols = 80, .t0 = cli_now(), .dedup_total = -1};
+    load_bar b = {.name = slash && slash[1] ? slash + 1 : path, .cols = 80, .t0 = cli_now(), .dedup_total = -1,
+                 .waited = -1};
     b.draw = !quiet && isatty(STDERR_FILENO);
     struct winsize ws;
     if (b.draw && ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20) b.cols = ws.ws_col;
@@ -365,8 +424,9 @@ static cf_status read_with_bar(cf_dataset *ds, const char *path, const cf_read_o
     else
         cf_read_options_default(&o);
     o.progress = read_progress, o.progress_user = &b;
-    /* no notice from the handler: the read stops within one progress step */
-    b.stop = cli_interrupt_install(NULL);
+    /* no notice from the handler: the read stops within one progress step; no SA_RESTART,
+     * so that a signal also ends an open() or read() blocked on a FIFO or pipe */
+    b.stop = cli_interrupt_install_io(NULL);
     cf_status st = ds ? cf_dataset_read_test(ds, path, &o, rep, err) : cf_dataset_read(path, &o, out, rep, err);
     cli_interrupt_restore();
     int stopped = *b.stop != 0; /* also after the last progress call: the signal is not lost */
@@ -380,7 +440,10 @@ static cf_status read_with_bar(cf_dataset *ds, const char *path, const cf_read_o
         st = CF_ERR_INTERRUPTED;
         if (err) {
             err->status = st;
-            if (b.dedup_total >= 0)
+            if (b.waited >= 0 && b.bytes_total == 0)
+                snprintf(err->msg, sizeof err->msg, "interrupted while waiting for input from %s (%lld bytes received)",
+                         path, (long long)b.waited);
+            else if (b.dedup_total >= 0)
                 snprintf(err->msg, sizeof err->msg, "interrupted while reading %s (removing duplicates)", path);
             else
                 snprintf(err->msg, sizeof err->msg, "interrupted while reading %s (at byte %lld of %lld)", path,

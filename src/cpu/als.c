@@ -54,6 +54,7 @@ cf_status cf_cpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
         if (!oom) {
 #pragma omp for schedule(dynamic, 64)
             for (int64_t r = 0; r < v.n_rows; r++) {
+                if (cf_cpu_stop_poll(b)) continue; /* Ctrl-C: skip the rest of the half-step */
                 int64_t lo = v.ptr[r], hi = v.ptr[r + 1], n = hi - lo;
                 double *xr = v.X + r * K;
                 if (n == 0) { /* no ratings: zero factors */
@@ -63,7 +64,8 @@ cf_status cf_cpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
                 }
                 memset(A, 0, sizeof(double) * (size_t)d * (size_t)d);
                 memset(x, 0, sizeof(double) * (size_t)d);
-                for (int64_t c = lo; c < hi; c += ALS_CHUNK) {
+                int stopped = 0;
+                for (int64_t c = lo; c < hi && !(stopped = c > lo && cf_cpu_stop_poll(b)); c += ALS_CHUNK) {
                     int m = (int)(hi - c < ALS_CHUNK ? hi - c : ALS_CHUNK);
                     for (int j = 0; j < m; j++) { /* gather z_j and t_j */
                         uint32_t o = v.idx[c + j];
@@ -79,6 +81,7 @@ cf_status cf_cpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
                     cblas_dsyrk(CblasColMajor, CblasUpper, CblasNoTrans, d, m, 1.0, Zt, d, 1.0, A, d);
                     cblas_dgemv(CblasColMajor, CblasNoTrans, d, m, 1.0, Zt, d, t, 1, 1.0, x, 1);
                 }
+                if (stopped) continue; /* a long row cut short: its system is incomplete */
                 double lam = cf_reg_lambda(b->cfg.reg, b->cfg.lambda, n, nnz);
                 for (int k = 0; k < d; k++) A[(size_t)k * d + k] += lam; /* + Λ I */
                 /* (A) x = rhs by Cholesky; x holds the solution afterwards */
@@ -95,6 +98,8 @@ cf_status cf_cpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
         free(Zt), free(t), free(A), free(x);
     }
     const char *what = side == CF_SIDE_USERS ? "user" : "item";
+    cf_status ist = cf_cpu_interrupted(b, "als", err);
+    if (ist) return ist;
     if (oom) return cf_fail(err, CF_ERR_NOMEM, "als: out of memory for the %d×%d per-thread workspace", d, ALS_CHUNK);
     if (bad_row >= 0)
         return cf_fail(err, CF_ERR_NUMERIC,

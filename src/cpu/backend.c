@@ -76,6 +76,15 @@ static void cpu_close(cf_backend *b) {
 
 static const char *cpu_device_name(cf_backend *b) { return b->name; }
 
+void (*cf_cpu_stop_poll_hook)(void) = NULL;
+
+static void cpu_set_stop(cf_backend *b, const volatile sig_atomic_t *stop) { b->stop = stop; }
+
+cf_status cf_cpu_interrupted(const cf_backend *b, const char *algo, cf_error *err) {
+    if (!b->stop || !*b->stop) return CF_OK;
+    return cf_fail(err, CF_ERR_INTERRUPTED, "%s: interrupted inside the step", algo);
+}
+
 static cf_status cpu_download(cf_backend *b, cf_factors *out, cf_error *err) {
     if (out->n_users != b->f.n_users || out->n_items != b->f.n_items || out->k != b->f.k)
         return cf_fail(err, CF_ERR_INVALID, "cpu backend: download target has other dimensions");
@@ -202,6 +211,7 @@ const cf_backend_ops cf_cpu_backend = {
     .upload = cpu_upload,
     .state_export = cpu_state_export,
     .state_import = cpu_state_import,
+    .set_stop = cpu_set_stop,
     .device_name = cpu_device_name,
     .close = cpu_close,
 };
