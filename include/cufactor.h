@@ -205,8 +205,10 @@ typedef struct cf_gen_options {
     double noise;      /* σ */
     uint64_t seed;
     double zipf;       /* popularity exponent, default 0.8; 0 = uniform */
-    int round;         /* 1: round ratings to integers 1..5 (MovieLens-like), default 0 */
-    int clip;          /* 1: clip ratings to [1, 5] (default); 0: keep the raw planted value */
+    int round;         /* 1: round ratings to integers 1..5 (MovieLens-like); 2: to half stars
+                          0.5, 1, ..., 5 (clipped to [0.5, 5]); default 0 */
+    int clip;          /* 1: clip ratings to [1, 5] ([0.5, 5] with half stars; default); 0: keep
+                          the raw planted value */
     double mu;         /* planted global mean, default 3.5 */
 } cf_gen_options;
 

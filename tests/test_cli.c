@@ -252,6 +252,29 @@ Test(cli, gen_writes_the_requested_ratings) {
         cr_assert(t.r[k] == floor(t.r[k]) && t.r[k] >= 1 && t.r[k] <= 5, "not a whole star: %g", t.r[k]);
     rows_free(&t);
     free(rp);
+
+    /* --half-stars: 0.5, 1, ..., 5, and 0.5 occurs (below the whole-star range) */
+    r = cli("gen", "--users", "50", "--items", "40", "--ratings", "500", "--rank", "2", "--noise", "1.5",
+            "--mu", "1.5", "--half-stars", "--out", "half.tsv", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    run_free(&r);
+    rp = cf_test_path(dir, "half.tsv");
+    t = read_rows(rp);
+    cr_assert_eq(t.n, 500);
+    int halves = 0, lowest = 0;
+    for (int k = 0; k < t.n; k++) {
+        cr_assert(2 * t.r[k] == floor(2 * t.r[k]) && t.r[k] >= 0.5 && t.r[k] <= 5, "not a half star: %g", t.r[k]);
+        halves += t.r[k] != floor(t.r[k]), lowest += t.r[k] == 0.5;
+    }
+    cr_assert_gt(halves, 0, "some ratings end in .5");
+    cr_assert_gt(lowest, 0, "0.5 occurs");
+    rows_free(&t);
+    free(rp);
+    r = cli("gen", "--users", "5", "--items", "4", "--ratings", "5", "--rank", "2", "--noise", "0.5", "--round",
+            "--half-stars", "--out", "both.tsv", NULL);
+    cr_assert_eq(r.code, 2, "--round with --half-stars is a usage error: %d %s", r.code, r.err);
+    cr_assert(strstr(r.err, "exclude"), "%s", r.err);
+    run_free(&r);
     free(p);
 }
 
