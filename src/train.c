@@ -385,6 +385,7 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     cf_triplets train = {0}, test = {0};
     cf_ratings R = {0};
     cf_factors trial = {0};
+    cf_config resolved;
     cf_train_state S;
     memset(&S, 0, sizeof S);
     run_result res = {0};
@@ -398,6 +399,10 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     }
     int64_t n_users = cf_idmap_size(ds->users), n_items = cf_idmap_size(ds->items);
     if ((st = cf_ratings_build(&train, n_users, n_items, &R, err))) goto done;
+    /* the settings left to be chosen (iters, lr, batch, optimizer 0 / auto), from the
+     * data: everything below, the backends, the model and the checkpoint see these */
+    cf_config_resolve_ratings(cfg, &R, &resolved);
+    cfg = c.cfg = &resolved;
     int64_t n_train = train.n;
     cf_triplets_free(&train);
     cf_dataset_info info;

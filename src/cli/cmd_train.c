@@ -113,6 +113,8 @@ int cmd_train(int argc, char **argv) {
     cf_model *model = NULL;
     cf_dataset_info info;
     if (cli_read_split(data, &split, &ropt, cfg.seed, oo.quiet, &ds, &info, &err) != CF_OK) goto fail;
+    /* the settings left to be chosen (iters, lr, batch, optimizer), as cf_train chooses them */
+    cf_config_resolve(&cfg, ds, &cfg);
 
     /* ---- device notice, before the iterations (the library repeats it in rep.notice) */
     int notice_shown = oo.quiet ? 0 : cli_device_notice(cfg.device, stderr, "");
@@ -120,6 +122,11 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "train: %s, K=%d, %d iterations, lambda=%g (%s), bias %s, seed %llu\n", cf_algo_name(cfg.algo),
                 (int)cfg.factors, (int)cfg.iters, cfg.lambda, cf_reg_name(cfg.reg), cfg.bias ? "on" : "off",
                 (unsigned long long)cfg.seed);
+    if (!oo.quiet && (cfg.algo == CF_ALGO_SGD || cfg.algo == CF_ALGO_GD || cfg.algo == CF_ALGO_MINIBATCH))
+        fprintf(stderr, "step: lr %g%s%s", cfg.lr,
+                cfg.algo == CF_ALGO_SGD ? "" : cfg.optimizer == CF_OPT_ADAM ? ", adam" : ", plain",
+                cfg.algo == CF_ALGO_MINIBATCH ? "" : "\n");
+    if (!oo.quiet && cfg.algo == CF_ALGO_MINIBATCH) fprintf(stderr, ", batch %lld\n", (long long)cfg.batch);
 
     /* ---- train, then save */
     cf_train_report rep;
