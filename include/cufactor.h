@@ -281,6 +281,12 @@ cf_status cf_model_export_npy(const cf_model *m, const char *dir, cf_error *err)
 /* r̂ for external IDs. An unknown user or item is CF_ERR_NOT_FOUND. */
 cf_status cf_model_predict(const cf_model *m, const char *user, const char *item, double *out,
                            cf_error *err);
+/* r̂ for external IDs, and for a pair whose user or item the model does not know
+ * ("unseen": *unseen = 1, else 0; unseen may be NULL) the fallback that eval uses: μ plus
+ * the known side's bias, or μ (the training mean) without biases. The model has rows for
+ * the IDs with training ratings only. */
+cf_status cf_model_predict_or_mean(const cf_model *m, const char *user, const char *item, double *out,
+                                   int *unseen, cf_error *err);
 
 typedef struct cf_recommendation {
     const char *item;   /* points into the model; valid while the model lives */
@@ -296,7 +302,8 @@ cf_status cf_model_recommend(const cf_model *m, const char *user, int32_t n,
 typedef struct cf_eval_report {
     double rmse, mae;
     int64_t count;     /* ratings evaluated (all ratings of both parts of the dataset) */
-    int64_t unseen;    /* of which user or item unknown to the model: predicted by μ (+ the known bias) */
+    int64_t unseen;    /* of which user or item unknown to the model: predicted by μ (+ the known
+                          bias; μ alone without biases, 0 for a model saved by an earlier build without) */
 } cf_eval_report;
 
 cf_status cf_model_evaluate(const cf_model *m, const cf_dataset *ds, cf_eval_report *rep,

@@ -505,7 +505,8 @@ Test(cli, predict_unknown_id_fails_and_leaves_no_output) {
     FILE *f = fopen(pp, "w");
     fprintf(f, "%s %s\n%s %s\nnobody %s\n", t.user[0], t.item[0], t.user[1], t.item[1], t.item[2]);
     fclose(f);
-    run_result r = cli("predict", "model.cfm", "pairs.txt", "--out", "pred.tsv", NULL);
+    /* --unknown error: the strict mode (the default answers the mean, test_unseen.c) */
+    run_result r = cli("predict", "model.cfm", "pairs.txt", "--out", "pred.tsv", "--unknown", "error", NULL);
     cr_assert_eq(r.code, 1, "exit %d: %s", r.code, r.err);
     cr_assert(strstr(r.err, "pairs.txt:3: unknown user 'nobody'"), "%s", r.err);
     char *po = cf_test_path(dir, "pred.tsv");
@@ -517,7 +518,7 @@ Test(cli, predict_unknown_id_fails_and_leaves_no_output) {
     f = fopen(pp, "w");
     fprintf(f, "%s,%s\n%s,nothing-like-it\n", t.user[0], t.item[0], t.user[1]);
     fclose(f);
-    r = cli("predict", "model.cfm", "pairs.txt", NULL);
+    r = cli("predict", "model.cfm", "pairs.txt", "--unknown", "error", NULL);
     cr_assert_eq(r.code, 1, "%s", r.err);
     cr_assert(strstr(r.err, "pairs.txt:2: unknown item 'nothing-like-it'"), "%s", r.err);
     cr_assert_str_empty(r.out, "partial output on stdout: %s", r.out);
