@@ -79,7 +79,13 @@ int cmd_train(int argc, char **argv) {
         .opts = opts,
         .n_opts = n,
         .notes = "Test pairs whose user or item has no training rating (\"unseen\") are predicted with\n"
-                 "μ and the known bias. --reg mean takes the λ of the course form (1/|Ω|)Σe² + λΣ‖·‖².",
+                 "μ and the known bias (μ, the training mean, with --no-bias); the model keeps rows for\n"
+                 "training IDs only. --reg and other tools: LIBMF's per-rating l2 (λ once per rating of\n"
+                 "a row) is --reg weighted (λ·n_row, the default); plain charges λ once per row, so an\n"
+                 "SGD step uses λ/n_row; mean takes the λ of the course form (1/|Ω|)Σe² + λΣ‖·‖².\n"
+                 "Defaults per --algo: iterations als, alsgd, ccd, sgd 15, gd 50, minibatch 5; step sgd\n"
+                 "--lr 0.05, gd and minibatch Adam --lr 0.02 (minibatch: 20 batches per epoch); an\n"
+                 "explicit --lr is used as given, with the plain step unless --optimizer adam.",
     };
     const char *data = NULL;
     int rc = cli_parse(&spec, argc, argv, &data);

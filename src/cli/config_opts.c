@@ -63,7 +63,7 @@ int cli_config_train_opts(cli_config_opts *c, cli_opt *out, unsigned groups, con
         ADD(.name = "lambda", .kind = CLI_DOUBLE, .dest = &cfg->lambda, .metavar = "L",
             .help = "regularization strength λ");
     ADD(.name = "reg", .kind = CLI_CHOICE, .dest = &c->reg, .choices = cli_reg_names(),
-        .help = "λ weighting: plain λ, weighted λ·n_row, mean λ·|Ω|");
+        .help = "λ weighting: plain λ (SGD: λ/n_row per rating), weighted λ·n_row (= LIBMF's per-rating l2), mean λ·|Ω|");
     ADD(.name = "no-bias", .kind = CLI_FLAG, .dest = &cfg->bias, .flag_value = 0,
         .help = "no μ, b_u, b_i: r̂ = p_u·q_i (biases are on by default)");
     ADD(.name = "tol", .kind = CLI_DOUBLE, .dest = &cfg->tol, .metavar = "T",
