@@ -76,7 +76,9 @@ typedef enum cf_sgd_schedule {
     CF_SCHED_BLOCKS,      /* B×B blocks in conflict-free waves (reproducible, GPU-equivalent) */
     CF_SCHED_HOGWILD      /* lock-free, any order (GPU); the CPU runs it as SHUFFLE */
 } cf_sgd_schedule;
-typedef enum cf_optimizer { CF_OPT_PLAIN = 0, CF_OPT_ADAM } cf_optimizer;
+/* CF_OPT_AUTO (the default) is Adam for gd and minibatch when lr is 0 (chosen), plain
+ * with an explicit lr and for the other algorithms (cf_config_resolve). */
+typedef enum cf_optimizer { CF_OPT_PLAIN = 0, CF_OPT_ADAM, CF_OPT_AUTO } cf_optimizer;
 /* Storage of the factors during training. Arithmetic is fp32 on the GPU, double on the
  * CPU either way; fp16 (half the bytes per update) is accepted for GPU SGD only. */
 typedef enum cf_precision { CF_PRECISION_FP32 = 0, CF_PRECISION_FP16 } cf_precision;
@@ -84,7 +86,8 @@ typedef enum cf_precision { CF_PRECISION_FP32 = 0, CF_PRECISION_FP16 } cf_precis
 typedef struct cf_config {
     cf_algo algo;          /* default ALS */
     int32_t factors;       /* K, default 32 */
-    int32_t iters;         /* iterations (ALS sweeps / epochs), default 15 */
+    int32_t iters;         /* iterations (ALS sweeps / epochs); 0 (default): the algorithm's own,
+                              see cf_config_resolve */
     double lambda;         /* λ, default 0.1 (weighted), see cf_reg */
     cf_reg reg;            /* default CF_REG_WEIGHTED */
     int bias;              /* 1: r̂ = μ + b_u + b_i + p·q (default); 0: r̂ = p·q */
@@ -99,13 +102,14 @@ typedef struct cf_config {
      * file (a property of the run, like threads). */
     uint64_t gpu_mem_limit;
     /* gradient-based solvers */
-    double lr;             /* η_0, default 0.01 */
+    double lr;             /* η_0; 0 (default): chosen for the algorithm and the data, see
+                              cf_config_resolve. An explicit value is used as given. */
     cf_lr_schedule lr_schedule; /* default CF_LR_CONST */
     double lr_decay;       /* β of η_t = η_0/(1+β t^1.5), default 0.1 */
     cf_sgd_schedule schedule;   /* default CF_SCHED_SHUFFLE */
     int32_t blocks;        /* B for the blocks schedule, default 8 */
-    int64_t batch;         /* mini-batch size, default 10000 */
-    cf_optimizer optimizer;/* default CF_OPT_PLAIN */
+    int64_t batch;         /* mini-batch size; 0 (default): ⌈|Ω|/20⌉, 20 steps per epoch */
+    cf_optimizer optimizer;/* default CF_OPT_AUTO */
     int32_t inner;         /* ALS+GD inner steps L, default 5 */
     int32_t early_stop;    /* patience P on the test split, 0 disables (default 0) */
     int32_t restarts;      /* random initializations, keep best (default 1) */
@@ -120,6 +124,22 @@ void cf_config_default(cf_config *cfg);
 
 /* Checks every field; on failure names the field and the accepted range. */
 cf_status cf_config_validate(const cf_config *cfg, cf_error *err);
+
+/* The settings a training of cfg->algo on ds's training part runs with: `out` is `in`
+ * with every field left to be chosen filled in (cf_train does this itself and stores the
+ * result in the model; call it to show or record them beforehand). The rules:
+ *   iters 0      als, alsgd, ccd, sgd 15; gd 50; minibatch 5
+ *   optimizer    auto: Adam for gd and minibatch when lr is 0; plain with an explicit lr
+ *                (as in earlier versions) and for the other algorithms
+ *   batch 0      minibatch: ⌈|Ω|/20⌉ (20 steps per epoch on any size); others 10000
+ *   lr 0         sgd 0.05; gd, minibatch with Adam 0.02 (Adam's step is in units of
+ *                the parameters, whatever the scale of the gradient, so one value fits
+ *                rows of any count); gd, minibatch plain 1 / (4 max_row (2 n_row + Λ_row)),
+ *                a bound of the objective's curvature at small factors (Gershgorin on the
+ *                bias block of the Hessian), halved; als, alsgd, ccd (unused) 0.01.
+ * ds may be NULL (no data: batch 10000, the plain step as for one rating per row). */
+struct cf_dataset;
+void cf_config_resolve(const cf_config *in, const struct cf_dataset *ds, cf_config *out);
 
 /* Names <-> enums, as used by the CLI and the model file. parse returns 0 on success, -1 if unknown. */
 const char *cf_algo_name(cf_algo a);
@@ -234,8 +254,10 @@ typedef struct cf_gen_options {
     double noise;      /* σ */
     uint64_t seed;
     double zipf;       /* popularity exponent, default 0.8; 0 = uniform */
-    int round;         /* 1: round ratings to integers 1..5 (MovieLens-like), default 0 */
-    int clip;          /* 1: clip ratings to [1, 5] (default); 0: keep the raw planted value */
+    int round;         /* 1: round ratings to integers 1..5 (MovieLens-like); 2: to half stars
+                          0.5, 1, ..., 5 (clipped to [0.5, 5]); default 0 */
+    int clip;          /* 1: clip ratings to [1, 5] ([0.5, 5] with half stars; default); 0: keep
+                          the raw planted value */
     double mu;         /* planted global mean, default 3.5 */
 } cf_gen_options;
 
@@ -291,6 +313,12 @@ cf_status cf_model_export_npy(const cf_model *m, const char *dir, cf_error *err)
 /* r̂ for external IDs. An unknown user or item is CF_ERR_NOT_FOUND. */
 cf_status cf_model_predict(const cf_model *m, const char *user, const char *item, double *out,
                            cf_error *err);
+/* r̂ for external IDs, and for a pair whose user or item the model does not know
+ * ("unseen": *unseen = 1, else 0; unseen may be NULL) the fallback that eval uses: μ plus
+ * the known side's bias, or μ (the training mean) without biases. The model has rows for
+ * the IDs with training ratings only. */
+cf_status cf_model_predict_or_mean(const cf_model *m, const char *user, const char *item, double *out,
+                                   int *unseen, cf_error *err);
 
 typedef struct cf_recommendation {
     const char *item;   /* points into the model; valid while the model lives */
@@ -306,7 +334,8 @@ cf_status cf_model_recommend(const cf_model *m, const char *user, int32_t n,
 typedef struct cf_eval_report {
     double rmse, mae;
     int64_t count;     /* ratings evaluated (all ratings of both parts of the dataset) */
-    int64_t unseen;    /* of which user or item unknown to the model: predicted by μ (+ the known bias) */
+    int64_t unseen;    /* of which user or item unknown to the model: predicted by μ (+ the known
+                          bias; μ alone without biases, 0 for a model saved by an earlier build without) */
 } cf_eval_report;
 
 cf_status cf_model_evaluate(const cf_model *m, const cf_dataset *ds, cf_eval_report *rep,

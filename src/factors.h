@@ -3,7 +3,8 @@
  * biases b_u, b_i and the fixed global mean μ, all in double precision on the host.
  * Backends receive it at open and give it back at download.
  *   r̂(u,i) = μ + b_u + b_i + p_u·q_i      (bias = 1)
- *   r̂(u,i) = p_u·q_i                      (bias = 0: μ = 0, b = 0)
+ *   r̂(u,i) = p_u·q_i                      (bias = 0: b = 0; μ is then 0 or, in a model,
+ *                                           the training mean, the prediction of an unseen pair)
  */
 #ifndef CF_FACTORS_H
 #define CF_FACTORS_H

@@ -7,8 +7,9 @@
  *         so that sd(p*_u·q*_i) = R^{1/2} σ_f² = 0.7 for any rank;
  *     b*_u ~ N(0, 0.25²),  b*_i ~ N(0, 0.35²);
  *     r_ui = mu + b*_u + b*_i + p*_u·q*_i + ε,  ε ~ N(0, noise²);
- *     then, if clip, r = min(5, max(1, r)); then, if round, r = round(r) (half away
- *     from zero). Stored as float.
+ *     then, if clip, r = min(5, max(1, r)); then, if round = 1, r = round(r) (half away
+ *     from zero). Half stars (round = 2, MovieLens-20M-like 0.5 .. 5): clip to
+ *     [0.5, 5] (when clip) and r = round(2r)/2. Stored as float (exact in binary).
  *   Without clip and round the ratings have mean mu and variance
  *   0.25² + 0.35² + 0.7² + noise² (over random users, items and noise).
  *
@@ -77,7 +78,7 @@ static cf_status validate(const cf_gen_options *o, cf_error *err) {
     if (!isfinite(o->noise) || o->noise < 0) BAD("noise: %g, must be a finite value >= 0", o->noise);
     if (!isfinite(o->zipf) || o->zipf < 0 || o->zipf > GEN_MAX_ZIPF)
         BAD("zipf: %g, must be in [0, %g]", o->zipf, GEN_MAX_ZIPF);
-    if (o->round != 0 && o->round != 1) BAD("round: %d, must be 0 or 1", o->round);
+    if (o->round < 0 || o->round > 2) BAD("round: %d, must be 0, 1 (whole stars) or 2 (half stars)", o->round);
     if (o->clip != 0 && o->clip != 1) BAD("clip: %d, must be 0 or 1", o->clip);
     if (!isfinite(o->mu)) BAD("mu: %g, must be finite", o->mu);
     return CF_OK;
@@ -422,8 +423,13 @@ cf_status cf_generate(const cf_gen_options *opt, cf_dataset **out, cf_error *err
             for (int32_t c = 0; c < rank; c++) dot += p[c] * q[c];
             double r = opt->mu + bu[u] + bi[i] + dot;
             if (opt->noise > 0) r += opt->noise * next_normal(&g_noise);
-            if (opt->clip) r = r < 1.0 ? 1.0 : r > 5.0 ? 5.0 : r;
-            if (opt->round) r = round(r);
+            if (opt->round == 2) { /* half stars 0.5 .. 5 */
+                if (opt->clip) r = r < 0.5 ? 0.5 : r > 5.0 ? 5.0 : r;
+                r = round(2.0 * r) / 2.0;
+            } else {
+                if (opt->clip) r = r < 1.0 ? 1.0 : r > 5.0 ? 5.0 : r;
+                if (opt->round) r = round(r);
+            }
             t->u[pos + k] = (uint32_t)u;
             t->r[pos + k] = (float)r;
         }

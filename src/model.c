@@ -12,10 +12,12 @@
  * whose root is the worst kept candidate: O(n_items log n). "Better" means a higher
  * score, or an equal score and a lower item index, so results are deterministic.
  *
- * evaluate: a rating whose user or item the model does not know ("unseen") is
- * predicted with zero factors for the unknown side, i.e. μ plus whichever bias is
- * known (0 when the model has no biases) — what the trainer does for test rows with
- * no training ratings.
+ * Unseen pairs (evaluate, cf_model_predict_or_mean): a pair whose user or item the model
+ * does not know is predicted with zero factors for the unknown side, i.e. μ plus
+ * whichever bias is known; without biases μ, the training mean (a model saved before
+ * this stored μ = 0 without biases and predicts 0) — what the trainer reports for test
+ * pairs with no training ratings. The model has rows for the IDs with training ratings
+ * only (train.c), so train, eval, predict and recommend agree on what is unseen.
  *     RMSE = sqrt(Σ e² / n),  MAE = Σ |e| / n,  e = r − r̂, over both parts.
  */
 #include "model.h"
@@ -86,6 +88,21 @@ cf_status cf_model_predict(const cf_model *m, const char *user, const char *item
     int64_t i = find_id(m->items, item);
     if (i < 0) return not_found(err, "item", item);
     *out = cf_predict(&m->f, (uint32_t)u, (uint32_t)i);
+    return CF_OK;
+}
+
+cf_status cf_model_predict_or_mean(const cf_model *m, const char *user, const char *item, double *out,
+                                   int *unseen, cf_error *err) {
+    if (!m || !user || !item || !out)
+        return cf_fail(err, CF_ERR_INVALID, "cf_model_predict_or_mean: %s is NULL",
+                       !m ? "model" : !user ? "user" : !item ? "item" : "out");
+    int64_t u = find_id(m->users, user), i = find_id(m->items, item);
+    const cf_factors *f = &m->f;
+    if (unseen) *unseen = u < 0 || i < 0;
+    if (u >= 0 && i >= 0)
+        *out = cf_predict(f, (uint32_t)u, (uint32_t)i);
+    else
+        *out = f->mu + (f->bias && u >= 0 ? f->bu[u] : 0.0) + (f->bias && i >= 0 ? f->bi[i] : 0.0);
     return CF_OK;
 }
 
@@ -241,7 +258,7 @@ cf_status cf_model_evaluate(const cf_model *m, const cf_dataset *ds, cf_eval_rep
             pred = cf_predict(f, (uint32_t)u, (uint32_t)i);
         } else {
             unseen++;
-            pred = f->bias ? f->mu + (u >= 0 ? f->bu[u] : 0.0) + (i >= 0 ? f->bi[i] : 0.0) : 0.0;
+            pred = f->mu + (f->bias && u >= 0 ? f->bu[u] : 0.0) + (f->bias && i >= 0 ? f->bi[i] : 0.0);
         }
         double e = (double)ds->all.r[k] - pred;
         sse += e * e;

@@ -126,6 +126,11 @@ typedef struct train_ctx {
     cf_train_state *st;
     int resuming;        /* st holds a run in progress loaded from opt->resume */
     cf_train_report *rep;
+    /* without biases: the test pairs with a user or item unseen in training are predicted
+     * by the training mean μ whatever the factors (as the model does, model.c), so they
+     * are kept out of the backend's test part and their error is added here */
+    double unseen_sse, unseen_sae;
+    int64_t unseen_n;
 } train_ctx;
 
 static int stop_requested(const train_ctx *c) { return c->opt->stop && *c->opt->stop; }
@@ -285,6 +290,7 @@ static cf_status run_once(train_ctx *c, uint64_t seed, cf_factors *out, run_resu
         cf_eval tr, te;
         if ((st = ops->evaluate(b, CF_EVAL_TRAIN, &tr, err))) goto done;
         if ((st = ops->evaluate(b, CF_EVAL_TEST, &te, err))) goto done;
+        te.sse += c->unseen_sse, te.sae += c->unseen_sae, te.n += c->unseen_n;
         cf_iter_info info = {
             .iter = it + 1,
             .train_rmse = tr.n ? sqrt(tr.sse / (double)tr.n) : NAN,
@@ -369,6 +375,52 @@ static cf_status check_resume(const train_ctx *c, const cf_train_state *S, uint6
     return CF_OK;
 }
 
+/* The model holds the users and items with training ratings only: an ID seen only in
+ * the test part has no row (it is unseen to eval, predict and recommend as it was to the
+ * training). Rows keep the dataset's order. Without biases μ is still stored, as the
+ * prediction of an unseen pair (cf_predict ignores it then). */
+static cf_status trained_rows(const cf_ratings *R, const cf_idmap *du, const cf_idmap *di, cf_factors *f,
+                              cf_idmap **ou, cf_idmap **oi, cf_error *err) {
+    int64_t nu = 0, ni = 0;
+    for (int64_t u = 0; u < R->n_users; u++) nu += R->row_ptr[u + 1] > R->row_ptr[u];
+    for (int64_t i = 0; i < R->n_items; i++) ni += R->col_ptr[i + 1] > R->col_ptr[i];
+    if (!f->bias) f->mu = R->mean;
+    cf_factors g = {0};
+    cf_idmap *mu = cf_idmap_create(), *mi = cf_idmap_create();
+    cf_status st = mu && mi ? cf_factors_alloc(&g, nu, ni, f->k, f->bias, err) : CF_ERR_NOMEM;
+    if (st) goto fail;
+    g.mu = f->mu;
+    size_t K = (size_t)f->k;
+    for (int sd = 0; sd < 2; sd++) {
+        int64_t n = sd ? R->n_items : R->n_users, out = 0;
+        const int64_t *ptr = sd ? R->col_ptr : R->row_ptr;
+        const cf_idmap *src = sd ? di : du;
+        cf_idmap *dst = sd ? mi : mu;
+        for (int64_t r = 0; r < n; r++) {
+            if (ptr[r + 1] == ptr[r]) continue;
+            size_t len;
+            const char *name = cf_idmap_name(src, (uint32_t)r, &len);
+            uint32_t idx;
+            int added;
+            if (cf_idmap_intern(dst, name, len, &idx, &added) != 0) {
+                st = CF_ERR_NOMEM;
+                goto fail;
+            }
+            memcpy((sd ? g.Q : g.P) + (size_t)out * K, (sd ? f->Q : f->P) + (size_t)r * K, K * sizeof(double));
+            (sd ? g.bi : g.bu)[out] = (sd ? f->bi : f->bu)[r];
+            out++;
+        }
+    }
+    cf_factors_free(f);
+    *f = g;
+    *ou = mu, *oi = mi;
+    return CF_OK;
+fail:
+    cf_factors_free(&g);
+    cf_idmap_destroy(&mu), cf_idmap_destroy(&mi);
+    return st == CF_ERR_NOMEM ? cf_fail(err, CF_ERR_NOMEM, "out of memory building the model") : st;
+}
+
 cf_status cf_train(const cf_dataset *ds, const cf_config *cfg, cf_progress_fn progress, void *user,
                    cf_model **out, cf_train_report *rep, cf_error *err) {
     return cf_train_ex(ds, cfg, NULL, progress, user, out, rep, err);
@@ -415,6 +467,7 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     cf_triplets train = {0}, test = {0};
     cf_ratings R = {0};
     cf_factors trial = {0};
+    cf_config resolved;
     cf_train_state S;
     memset(&S, 0, sizeof S);
     run_result res = {0};
@@ -428,6 +481,10 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     }
     int64_t n_users = cf_idmap_size(ds->users), n_items = cf_idmap_size(ds->items);
     if ((st = cf_ratings_build(&train, n_users, n_items, &R, err))) goto done;
+    /* the settings left to be chosen (iters, lr, batch, optimizer 0 / auto), from the
+     * data: everything below, the backends, the model and the checkpoint see these */
+    cf_config_resolve_ratings(cfg, &R, &resolved);
+    cfg = c.cfg = &resolved;
     int64_t n_train = train.n;
     cf_triplets_free(&train);
     cf_dataset_info info;
@@ -435,6 +492,20 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     rep->n_train = info.n_train, rep->n_test = info.n_test, rep->test_unseen = info.test_unseen;
 
     uint64_t data_hash = opt->checkpoint || opt->resume ? cf_checkpoint_data_hash(&R, &test, ds->users, ds->items) : 0;
+    if (!cfg->bias) { /* the unseen test pairs: μ (see train_ctx) */
+        int64_t kept = 0;
+        for (int64_t j = 0; j < test.n; j++) {
+            uint32_t u = test.u[j], i = test.i[j];
+            if (R.row_ptr[u + 1] > R.row_ptr[u] && R.col_ptr[i + 1] > R.col_ptr[i]) {
+                test.u[kept] = u, test.i[kept] = i, test.r[kept] = test.r[j];
+                kept++;
+                continue;
+            }
+            double e = (double)test.r[j] - R.mean;
+            c.unseen_sse += e * e, c.unseen_sae += fabs(e), c.unseen_n++;
+        }
+        test.n = kept;
+    }
     if (opt->resume) {
         if ((st = cf_checkpoint_load(opt->resume, &S, err))) goto done;
         if ((st = check_resume(&c, &S, data_hash, n_train, test.n, err))) goto done;
@@ -491,8 +562,10 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     snprintf(rep->stop_reason, sizeof rep->stop_reason, "%s", cf_stop_names[S.result_stop]);
     snprintf(rep->device, sizeof rep->device, "%s", res.device);
 
-    cf_idmap *users = cf_idmap_clone(ds->users), *items = cf_idmap_clone(ds->items);
-    cf_model *m = users && items ? cf_model_wrap(&S.result, users, items, cfg) : NULL;
+    cf_idmap *users = NULL, *items = NULL;
+    cf_model *m = NULL;
+    if ((st = trained_rows(&R, ds->users, ds->items, &S.result, &users, &items, err))) goto done;
+    m = cf_model_wrap(&S.result, users, items, cfg);
     if (!m) {
         cf_idmap_destroy(&users);
         cf_idmap_destroy(&items);

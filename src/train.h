@@ -17,6 +17,9 @@ int cf_backend_implements(const cf_backend_ops *ops, cf_algo a);
 /* The learning rate of 0-based epoch t: η_0 (const) or η_0 / (1 + β t^1.5) (invscale). */
 double cf_train_lr(const cf_config *cfg, int32_t epoch);
 
+/* cf_config_resolve for a training part already built as R (what cf_train uses). */
+void cf_config_resolve_ratings(const cf_config *in, const cf_ratings *R, cf_config *out);
+
 /* One iteration of cfg->algo (0-based `epoch`, which sets the learning rate): ALS and
  * ALS+GD the user side then the item side, SGD / GD / mini-batch one epoch, CCD one sweep. */
 cf_status cf_train_step(const cf_backend_ops *ops, cf_backend *b, const cf_config *cfg, int32_t epoch,

@@ -157,6 +157,9 @@ cf_status cf_verify(const cf_dataset *ds, const cf_config *cfg, const cf_verify_
     int64_t n_users = cf_idmap_size(ds->users), n_items = cf_idmap_size(ds->items);
     if ((st = cf_ratings_build(&train, n_users, n_items, &R, err))) goto done;
     cf_triplets_free(&train);
+    cf_config resolved; /* the settings cf_train would choose (iters, lr, batch, optimizer) */
+    cf_config_resolve_ratings(cfg, &R, &resolved);
+    cfg = &resolved;
 
     /* the trainer's initialization (first restart) */
     if ((st = cf_factors_alloc(&init, n_users, n_items, cfg->factors, cfg->bias, err))) goto done;

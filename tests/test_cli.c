@@ -252,6 +252,29 @@ Test(cli, gen_writes_the_requested_ratings) {
         cr_assert(t.r[k] == floor(t.r[k]) && t.r[k] >= 1 && t.r[k] <= 5, "not a whole star: %g", t.r[k]);
     rows_free(&t);
     free(rp);
+
+    /* --half-stars: 0.5, 1, ..., 5, and 0.5 occurs (below the whole-star range) */
+    r = cli("gen", "--users", "50", "--items", "40", "--ratings", "500", "--rank", "2", "--noise", "1.5",
+            "--mu", "1.5", "--half-stars", "--out", "half.tsv", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    run_free(&r);
+    rp = cf_test_path(dir, "half.tsv");
+    t = read_rows(rp);
+    cr_assert_eq(t.n, 500);
+    int halves = 0, lowest = 0;
+    for (int k = 0; k < t.n; k++) {
+        cr_assert(2 * t.r[k] == floor(2 * t.r[k]) && t.r[k] >= 0.5 && t.r[k] <= 5, "not a half star: %g", t.r[k]);
+        halves += t.r[k] != floor(t.r[k]), lowest += t.r[k] == 0.5;
+    }
+    cr_assert_gt(halves, 0, "some ratings end in .5");
+    cr_assert_gt(lowest, 0, "0.5 occurs");
+    rows_free(&t);
+    free(rp);
+    r = cli("gen", "--users", "5", "--items", "4", "--ratings", "5", "--rank", "2", "--noise", "0.5", "--round",
+            "--half-stars", "--out", "both.tsv", NULL);
+    cr_assert_eq(r.code, 2, "--round with --half-stars is a usage error: %d %s", r.code, r.err);
+    cr_assert(strstr(r.err, "exclude"), "%s", r.err);
+    run_free(&r);
     free(p);
 }
 
@@ -482,7 +505,8 @@ Test(cli, predict_unknown_id_fails_and_leaves_no_output) {
     FILE *f = fopen(pp, "w");
     fprintf(f, "%s %s\n%s %s\nnobody %s\n", t.user[0], t.item[0], t.user[1], t.item[1], t.item[2]);
     fclose(f);
-    run_result r = cli("predict", "model.cfm", "pairs.txt", "--out", "pred.tsv", NULL);
+    /* --unknown error: the strict mode (the default answers the mean, test_unseen.c) */
+    run_result r = cli("predict", "model.cfm", "pairs.txt", "--out", "pred.tsv", "--unknown", "error", NULL);
     cr_assert_eq(r.code, 1, "exit %d: %s", r.code, r.err);
     cr_assert(strstr(r.err, "pairs.txt:3: unknown user 'nobody'"), "%s", r.err);
     char *po = cf_test_path(dir, "pred.tsv");
@@ -494,7 +518,7 @@ Test(cli, predict_unknown_id_fails_and_leaves_no_output) {
     f = fopen(pp, "w");
     fprintf(f, "%s,%s\n%s,nothing-like-it\n", t.user[0], t.item[0], t.user[1]);
     fclose(f);
-    r = cli("predict", "model.cfm", "pairs.txt", NULL);
+    r = cli("predict", "model.cfm", "pairs.txt", "--unknown", "error", NULL);
     cr_assert_eq(r.code, 1, "%s", r.err);
     cr_assert(strstr(r.err, "pairs.txt:2: unknown item 'nothing-like-it'"), "%s", r.err);
     cr_assert_str_empty(r.out, "partial output on stdout: %s", r.out);

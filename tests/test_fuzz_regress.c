@@ -119,6 +119,8 @@ static cf_model *model_seed(int64_t nu, int64_t ni, int32_t k, int bias, const c
     cf_config_default(&cfg);
     cfg.factors = k;
     cfg.bias = bias;
+    /* the settings cf_train chooses when left at 0 / auto, as the seeds were written with */
+    cfg.iters = 15, cfg.lr = 0.01, cfg.batch = 10000, cfg.optimizer = CF_OPT_PLAIN;
     cf_model *m = cf_model_wrap(&f, users, items, &cfg);
     cr_assert_not_null(m);
     return m;

@@ -196,6 +196,17 @@ Test(gen, clip_and_round) {
     for (int v = 1; v <= 5; v++) cr_assert_gt(hist[v], 0, "value %d occurs", v);
     cf_dataset_destroy(&ds);
 
+    o.round = 2; /* half stars: every value 0.5, 1, ..., 5 occurs, nothing else */
+    ds = gen(&o);
+    int64_t half[11] = {0};
+    for (int64_t k = 0; k < ds->all.n; k++) {
+        float r = ds->all.r[k];
+        cr_assert(2 * r == floorf(2 * r) && r >= 0.5f && r <= 5.0f, "half-star rating %g", r);
+        half[(int)(2 * r)]++;
+    }
+    for (int v = 1; v <= 10; v++) cr_assert_gt(half[v], 0, "value %g occurs", v / 2.0);
+    cf_dataset_destroy(&ds);
+
     o.round = 0, o.clip = 0;
     ds = gen(&o);
     int64_t outside = 0;
@@ -430,7 +441,8 @@ Test(gen, invalid_options_name_the_field) {
     b = o, b.noise = NAN;          expect_invalid(b, "noise");
     b = o, b.zipf = -1;            expect_invalid(b, "zipf");
     b = o, b.zipf = INFINITY;      expect_invalid(b, "zipf");
-    b = o, b.round = 2;            expect_invalid(b, "round");
+    b = o, b.round = 3;            expect_invalid(b, "round");
+    b = o, b.round = -1;           expect_invalid(b, "round");
     b = o, b.clip = -1;            expect_invalid(b, "clip");
     b = o, b.mu = NAN;             expect_invalid(b, "mu");
     /* the edge that is allowed: every pair */

@@ -22,6 +22,8 @@ static cf_config cfg_with(cf_algo algo, int K, double lambda, cf_reg reg, int bi
     cf_config c;
     cf_config_default(&c);
     c.algo = algo, c.factors = K, c.lambda = lambda, c.reg = reg, c.bias = bias, c.threads = threads;
+    /* these tests are about the solvers at a given step: pin what cf_train would choose */
+    c.iters = 15, c.lr = 0.01, c.batch = 10000, c.optimizer = CF_OPT_PLAIN;
     return c;
 }
 

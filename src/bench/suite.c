@@ -322,6 +322,9 @@ static cf_status parse_line(const ctx *c, char *line, cf_bench_file *f) {
                 return FAIL(c, "case '%s' appears twice in suite '%s'", cs->name, s->name);
         cf_config_default(&cs->cfg);
         cs->cfg.iters = 4;
+        /* a case is a fixed configuration: the gradient settings that cf_train would
+         * choose from the data are pinned to the values the recorded results used */
+        cs->cfg.lr = 0.01, cs->cfg.batch = 10000, cs->cfg.optimizer = CF_OPT_PLAIN;
         cs->repeats = 3;
         cs->precision[0] = '\0';
         int have[4] = {0};

@@ -167,6 +167,13 @@ static int write_svg(const char *path, const grid *gr, const cf_cv_result *res, 
     return cli_out_commit(&o, err);
 }
 
+/* The iterations each cell trains (the algorithm's default when --iters is 0). */
+static int32_t cv_iters(const cf_config *cfg) {
+    cf_config r;
+    cf_config_resolve(cfg, NULL, &r);
+    return r.iters;
+}
+
 int cmd_cv(int argc, char **argv) {
     cf_config cfg;
     cf_config_default(&cfg);
@@ -279,7 +286,7 @@ int cmd_cv(int argc, char **argv) {
         cli_device_notice(cfg.device, stderr, "");
         fprintf(stderr, "cv: %s, %d folds (seed %llu), %d×%d cells, %d iterations, %s λ, bias %s\n",
                 cf_algo_name(cfg.algo), (int)cvo.folds, (unsigned long long)cvo.seed, g.n_lambdas, g.n_factors,
-                (int)cfg.iters, cf_reg_name(cfg.reg), cfg.bias ? "on" : "off");
+                (int)cv_iters(&cfg), cf_reg_name(cfg.reg), cfg.bias ? "on" : "off");
     }
     fold_log lg = {.g = &g, .folds = cvo.folds, .quiet = oo.quiet};
     cvo.on_fold = on_fold, cvo.user = &lg;
@@ -301,7 +308,7 @@ int cmd_cv(int argc, char **argv) {
         json_key(o, &first, "algo"), json_string(o, cf_algo_name(cfg.algo));
         json_key(o, &first, "folds"), fprintf(o, "%d", (int)cvo.folds);
         json_key(o, &first, "seed"), fprintf(o, "%llu", (unsigned long long)cvo.seed);
-        json_key(o, &first, "iters"), fprintf(o, "%d", (int)cfg.iters);
+        json_key(o, &first, "iters"), fprintf(o, "%d", (int)cv_iters(&cfg));
         json_key(o, &first, "reg"), json_string(o, cf_reg_name(cfg.reg));
         json_key(o, &first, "factors"), fputc('[', o);
         for (int k = 0; k < g.n_factors; k++) fprintf(o, "%s%d", k ? "," : "", (int)g.factors[k]);
@@ -341,7 +348,7 @@ int cmd_cv(int argc, char **argv) {
         fputs("}\n", o);
     } else {
         printf("mean ± std validation RMSE, %d-fold CV (%s, %d iterations)\n", (int)cvo.folds,
-               cf_algo_name(cfg.algo), (int)cfg.iters);
+               cf_algo_name(cfg.algo), (int)cv_iters(&cfg));
         printf("%-10s", "lambda\\K");
         for (int k = 0; k < g.n_factors; k++) printf("  %19d", (int)g.factors[k]);
         putchar('\n');

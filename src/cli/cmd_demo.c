@@ -178,8 +178,10 @@ int cmd_demo(int argc, char **argv) {
         goto done;
 
     /* 3. train */
+    cf_config shown; /* the iterations cf_train runs (the algorithm's default when --iters is 0) */
+    cf_config_resolve(&cfg, NULL, &shown);
     printf("3. training %s, K=%d, %d iterations, lambda=%g (%s)\n", cf_algo_name(cfg.algo), (int)cfg.factors,
-           (int)cfg.iters, cfg.lambda, cf_reg_name(cfg.reg));
+           (int)shown.iters, cfg.lambda, cf_reg_name(cfg.reg));
     int notice_shown = cli_device_notice(cfg.device, stdout, "   ");
     fflush(stdout);
     cf_train_report rep;

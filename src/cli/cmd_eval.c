@@ -1,7 +1,9 @@
 /*
  * cmd_eval.c — `cufactor eval MODEL DATA`: RMSE and MAE of a saved model over every
  * rating in a file. Ratings whose user or item the model does not know ("unseen")
- * are predicted with μ and the known bias, and counted.
+ * are predicted with μ and the known bias (μ alone without biases), and counted; when
+ * they are more than half, a warning on stderr asks whether DATA is from the set the
+ * model was trained on (exit 0 still).
  */
 #include "args.h"
 #include "cli.h"
@@ -47,6 +49,13 @@ int cmd_eval(int argc, char **argv) {
     if (cli_dataset_read(pos[1], &ropt, quiet, &ds, &rrep, &err) != CF_OK) goto fail;
     if (!quiet) cli_print_read("read", pos[1], &rrep);
     if (cf_model_evaluate(model, ds, &ev, &err) != CF_OK) goto fail;
+    /* most pairs unknown to the model: probably data from another set (other IDs) */
+    if (ev.count > 0 && 2 * ev.unseen > ev.count)
+        fprintf(stderr,
+                "warning: %lld of %lld ratings (%.0f %%) have a user or item the model has no training rating "
+                "for; they are predicted by the mean: is %s from the data %s was trained on?\n",
+                (long long)ev.unseen, (long long)ev.count, 100.0 * (double)ev.unseen / (double)ev.count, pos[1],
+                pos[0]);
 
     if (json) {
         int first = 1;

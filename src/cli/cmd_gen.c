@@ -29,6 +29,8 @@ int cmd_gen(int argc, char **argv) {
         {.name = "mu", .kind = CLI_DOUBLE, .dest = &g.mu, .metavar = "M", .help = "planted global mean"},
         {.name = "round", .kind = CLI_FLAG, .dest = &g.round, .flag_value = 1,
          .help = "round ratings to whole stars (MovieLens-like)"},
+        {.name = "half-stars", .kind = CLI_FLAG, .dest = &g.round, .flag_value = 2,
+         .help = "ratings in half stars 0.5, 1, ..., 5 (MovieLens-20M-like; clipped to [0.5, 5])"},
         {.name = "no-clip", .kind = CLI_FLAG, .dest = &g.clip, .flag_value = 0,
          .help = "keep the raw planted values instead of clipping to [1, 5]"},
         {.name = "out", .kind = CLI_STR, .dest = &out, .metavar = "FILE", .required = 1,
@@ -45,6 +47,8 @@ int cmd_gen(int argc, char **argv) {
     };
     int rc = cli_parse(&spec, argc, argv, NULL);
     if (rc >= 0) return rc;
+    if (cli_find(&spec, "round")->seen && cli_find(&spec, "half-stars")->seen)
+        return cli_usage_error(&spec, "--round and --half-stars exclude each other");
 
     if (cli_check_writable(out, "--out") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
     cf_error err = {0};

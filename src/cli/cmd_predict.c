@@ -9,8 +9,11 @@
  * are split by the ratings reader's tokenizer (cf_line_split) with its limits: a UTF-8
  * BOM dropped, quoted CSV fields, NUL in a field and lines over max_line are errors; IDs
  * in messages go through cf_text_show (escaped, cut at 80 bytes).
- * An unknown user or item is an error naming PAIRS:LINE; then nothing is written
- * (the output is committed only when every line succeeded).
+ * A pair whose user or item the model does not know (it had no training rating) gets
+ * the fallback of eval (cf_model_predict_or_mean: μ plus the known bias, or μ without
+ * biases) and is counted on stderr; --unknown error makes it an error naming PAIRS:LINE
+ * instead, and then nothing is written (the output is committed only when every line
+ * succeeded).
  */
 #include "args.h"
 #include "cli.h"
@@ -56,11 +59,21 @@ static int read_line(FILE *in, char **buf, size_t *cap, size_t max, size_t *len,
     return 1;
 }
 
+static int model_bias(const cf_model *m) {
+    cf_model_info info;
+    cf_model_info_get(m, &info);
+    return info.bias;
+}
+
 int cmd_predict(int argc, char **argv) {
     const char *out_path = NULL;
+    static const char *const unknown_names[] = {"mean", "error", NULL};
+    int unknown_error = 0;
     cli_opt opts[] = {
         {.name = "out", .kind = CLI_STR, .dest = &out_path, .metavar = "FILE",
          .help = "write here (atomically, only when every line succeeded) instead of stdout"},
+        {.name = "unknown", .kind = CLI_CHOICE, .dest = &unknown_error, .choices = unknown_names,
+         .help = "a user or item without training ratings: mean (μ + the known bias, counted on stderr) or error"},
     };
     static const char *const positional[] = {"MODEL", "PAIRS", NULL};
     cli_spec spec = {
@@ -68,8 +81,9 @@ int cmd_predict(int argc, char **argv) {
         .args = "MODEL PAIRS [options]",
         .summary = "Predict ratings with a saved model for each \"user item\" line of PAIRS (tab, comma,\n"
                    "space or '::' separated; more columns ignored; blank and '#' lines skipped). Prints\n"
-                   "\"user<TAB>item<TAB>prediction\" per pair. An unknown user or item is an error\n"
-                   "(exit 1) naming PAIRS:LINE, and then no output is written.",
+                   "\"user<TAB>item<TAB>prediction\" per pair. A user or item the model does not know\n"
+                   "gets μ plus the known bias (μ without biases), as in eval, and is counted on stderr;\n"
+                   "with --unknown error it is an error (exit 1) naming PAIRS:LINE, and no output is written.",
         .positional = positional,
         .opts = opts,
         .n_opts = (int)(sizeof opts / sizeof *opts),
@@ -101,7 +115,7 @@ int cmd_predict(int argc, char **argv) {
     cf_read_options ropt;
     cf_read_options_default(&ropt);
     int delim = -1, first_data = 1;
-    long long lineno = 0, n_pred = 0;
+    long long lineno = 0, n_pred = 0, n_unknown = 0;
     size_t len = 0, raw = 0;
     rc = CLI_EXIT_OK;
     int got;
@@ -138,7 +152,14 @@ int cmd_predict(int argc, char **argv) {
         user[lf.len[0]] = 0, item[lf.len[1]] = 0; /* the separators after them are not needed */
         char su[CF_SHOW_CAP], si[CF_SHOW_CAP];
         double r;
-        if (cf_model_predict(model, user, item, &r, &err) != CF_OK) {
+        int unseen = 0;
+        if (!unknown_error) {
+            if (cf_model_predict_or_mean(model, user, item, &r, &unseen, &err) != CF_OK) {
+                rc = cli_failf("%s:%lld: %s", pairs, lineno, err.msg);
+                break;
+            }
+            n_unknown += unseen;
+        } else if (cf_model_predict(model, user, item, &r, &err) != CF_OK) {
             if (err.status == CF_ERR_NOT_FOUND) {
                 /* which one is unknown: a user the model knows can be given recommendations */
                 cf_recommendation probe;
@@ -169,6 +190,10 @@ int cmd_predict(int argc, char **argv) {
         cli_out_abort(&out);
     }
     if (rc == CLI_EXIT_OK && out_path) fprintf(stderr, "wrote %lld predictions to %s\n", n_pred, out_path);
+    if (rc == CLI_EXIT_OK && n_unknown)
+        fprintf(stderr, "predict: %lld of %lld pairs have a user or item unknown to the model (no training "
+                        "rating): predicted by the mean%s\n",
+                n_unknown, n_pred, model_bias(model) ? " plus the known bias" : "");
     cf_model_destroy(&model);
     return rc;
 }

@@ -79,7 +79,13 @@ int cmd_train(int argc, char **argv) {
         .opts = opts,
         .n_opts = n,
         .notes = "Test pairs whose user or item has no training rating (\"unseen\") are predicted with\n"
-                 "μ and the known bias. --reg mean takes the λ of the course form (1/|Ω|)Σe² + λΣ‖·‖².",
+                 "μ and the known bias (μ, the training mean, with --no-bias); the model keeps rows for\n"
+                 "training IDs only. --reg and other tools: LIBMF's per-rating l2 (λ once per rating of\n"
+                 "a row) is --reg weighted (λ·n_row, the default); plain charges λ once per row, so an\n"
+                 "SGD step uses λ/n_row; mean takes the λ of the course form (1/|Ω|)Σe² + λΣ‖·‖².\n"
+                 "Defaults per --algo: iterations als, alsgd, ccd, sgd 15, gd 50, minibatch 5; step sgd\n"
+                 "--lr 0.05, gd and minibatch Adam --lr 0.02 (minibatch: 20 batches per epoch); an\n"
+                 "explicit --lr is used as given, with the plain step unless --optimizer adam.",
     };
     const char *data = NULL;
     int rc = cli_parse(&spec, argc, argv, &data);
@@ -121,6 +127,8 @@ int cmd_train(int argc, char **argv) {
     cf_model *model = NULL;
     cf_dataset_info info;
     if (cli_read_split(data, &split, &ropt, cfg.seed, oo.quiet, &ds, &info, &err) != CF_OK) goto fail;
+    /* the settings left to be chosen (iters, lr, batch, optimizer), as cf_train chooses them */
+    cf_config_resolve(&cfg, ds, &cfg);
 
     /* ---- device notice, before the iterations (the library repeats it in rep.notice) */
     int notice_shown = oo.quiet ? 0 : cli_device_notice(cfg.device, stderr, "");
@@ -128,6 +136,11 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "train: %s, K=%d, %d iterations, lambda=%g (%s), bias %s, seed %llu\n", cf_algo_name(cfg.algo),
                 (int)cfg.factors, (int)cfg.iters, cfg.lambda, cf_reg_name(cfg.reg), cfg.bias ? "on" : "off",
                 (unsigned long long)cfg.seed);
+    if (!oo.quiet && (cfg.algo == CF_ALGO_SGD || cfg.algo == CF_ALGO_GD || cfg.algo == CF_ALGO_MINIBATCH))
+        fprintf(stderr, "step: lr %g%s%s", cfg.lr,
+                cfg.algo == CF_ALGO_SGD ? "" : cfg.optimizer == CF_OPT_ADAM ? ", adam" : ", plain",
+                cfg.algo == CF_ALGO_MINIBATCH ? "" : "\n");
+    if (!oo.quiet && cfg.algo == CF_ALGO_MINIBATCH) fprintf(stderr, ", batch %lld\n", (long long)cfg.batch);
 
     /* ---- train, then save */
     cf_train_report rep;

@@ -121,6 +121,7 @@ int cmd_verify(int argc, char **argv) {
     cf_dataset *ds = NULL;
     cf_dataset_info info;
     if (cli_read_split(data, &split, &ropt, cfg.seed, oo.quiet, &ds, &info, &err) != CF_OK) return cli_fail(&err);
+    cf_config_resolve(&cfg, ds, &cfg); /* the settings cf_train would choose */
     if (!oo.quiet)
         fprintf(stderr, "verify: %s, K=%d, %d iterations, lambda=%g (%s), bias %s; rtol %g, max-rtol %g, "
                         "rmse-rtol %g\n",

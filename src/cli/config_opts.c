@@ -58,12 +58,12 @@ int cli_config_train_opts(cli_config_opts *c, cli_opt *out, unsigned groups, con
     ADD(.name = "algo", .kind = CLI_CHOICE, .dest = &c->algo, .choices = cli_algo_names(), .help = "algorithm");
     if (groups & CLI_CFG_FACTORS_LAMBDA)
         ADD(.name = "factors", .kind = CLI_I32, .dest = &cfg->factors, .metavar = "K", .help = "latent factors K");
-    ADD(.name = "iters", .kind = CLI_I32, .dest = &cfg->iters, .metavar = "N", .help = "iterations (ALS sweeps, epochs)");
+    ADD(.name = "iters", .kind = CLI_I32, .dest = &cfg->iters, .metavar = "N", .help = "iterations (ALS sweeps, epochs); 0 = per --algo: als, alsgd, ccd, sgd 15; gd 50; minibatch 5");
     if (groups & CLI_CFG_FACTORS_LAMBDA)
         ADD(.name = "lambda", .kind = CLI_DOUBLE, .dest = &cfg->lambda, .metavar = "L",
             .help = "regularization strength λ");
     ADD(.name = "reg", .kind = CLI_CHOICE, .dest = &c->reg, .choices = cli_reg_names(),
-        .help = "λ weighting: plain λ, weighted λ·n_row, mean λ·|Ω|");
+        .help = "λ weighting: plain λ (SGD: λ/n_row per rating), weighted λ·n_row (= LIBMF's per-rating l2), mean λ·|Ω|");
     ADD(.name = "no-bias", .kind = CLI_FLAG, .dest = &cfg->bias, .flag_value = 0,
         .help = "no μ, b_u, b_i: r̂ = p_u·q_i (biases are on by default)");
     ADD(.name = "tol", .kind = CLI_DOUBLE, .dest = &cfg->tol, .metavar = "T",
@@ -79,7 +79,8 @@ int cli_config_train_opts(cli_config_opts *c, cli_opt *out, unsigned groups, con
             .help = "stop after P iterations without a better test RMSE (0 = off)");
     }
     ADD(.kind = CLI_SECTION, .name = "gradient methods (sgd, gd, minibatch; alsgd uses its own safe step)");
-    ADD(.name = "lr", .kind = CLI_DOUBLE, .dest = &cfg->lr, .metavar = "E", .help = "learning rate η_0");
+    ADD(.name = "lr", .kind = CLI_DOUBLE, .dest = &cfg->lr, .metavar = "E",
+        .help = "learning rate η_0; 0 = chosen: sgd 0.05, gd/minibatch with Adam 0.02, plain 1/(4 max_row(2n+Λ))");
     ADD(.name = "lr-schedule", .kind = CLI_CHOICE, .dest = &c->lr_schedule, .choices = cli_lr_schedule_names,
         .help = "constant, or η_t = η_0/(1 + β t^1.5)");
     ADD(.name = "lr-decay", .kind = CLI_DOUBLE, .dest = &cfg->lr_decay, .metavar = "B",
@@ -88,9 +89,10 @@ int cli_config_train_opts(cli_config_opts *c, cli_opt *out, unsigned groups, con
         .help = "SGD order of updates");
     ADD(.name = "blocks", .kind = CLI_I32, .dest = &cfg->blocks, .metavar = "B",
         .help = "B×B blocks of the blocks schedule");
-    ADD(.name = "batch", .kind = CLI_I64, .dest = &cfg->batch, .metavar = "N", .help = "mini-batch size");
+    ADD(.name = "batch", .kind = CLI_I64, .dest = &cfg->batch, .metavar = "N",
+        .help = "mini-batch size (0 = a twentieth of the training ratings)");
     ADD(.name = "optimizer", .kind = CLI_CHOICE, .dest = &c->optimizer, .choices = cli_optimizer_names,
-        .help = "gradient step rule");
+        .help = "gradient step rule of gd, minibatch (auto: adam when --lr is not given, else plain)");
     ADD(.name = "inner", .kind = CLI_I32, .dest = &cfg->inner, .metavar = "L", .help = "gradient steps per block (alsgd)");
     ADD(.kind = CLI_SECTION, .name = "execution");
     n += cli_config_device_opts(c, out + n);

@@ -9,6 +9,7 @@
  * does not depend on the number of threads.
  */
 #include "cpu.h"
+#include "train.h"
 
 #include "common.h"
 
@@ -51,7 +52,7 @@ static cf_status cpu_open(const cf_ratings *train, const cf_triplets *test, cons
     if (!b) return CF_ERR_NOMEM;
     b->R = train;
     b->test = test;
-    b->cfg = *cfg;
+    cf_config_resolve_ratings(cfg, train, &b->cfg); /* batch, optimizer left to be chosen */
     b->threads = cfg->threads > 0 ? cfg->threads : omp_get_num_procs();
     if (b->threads < 1) b->threads = 1;
     /* Parallelism is ours (OpenMP over rows); BLAS calls inside a row stay sequential,

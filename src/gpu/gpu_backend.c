@@ -16,6 +16,7 @@
  * with the synchronous cudaMemcpy calls of upload/download.
  */
 #include "gpu_impl.h"
+#include "train.h"
 
 #include "ratings.h"
 
@@ -257,7 +258,7 @@ cf_status cf_gpu_open_tuned(const cf_ratings *train, const cf_triplets *test, co
 
     b = cf_calloc(1, sizeof *b, err, "GPU backend");
     if (!b) return CF_ERR_NOMEM;
-    b->cfg = *cfg;
+    cf_config_resolve_ratings(cfg, train, &b->cfg); /* batch, optimizer left to be chosen */
     b->R = train;
     b->k = cfg->factors;
     b->bias = cfg->bias ? 1 : 0;

@@ -1138,6 +1138,48 @@ Test(gpu_als, verify_agrees_with_the_cpu_over_five_iterations, .timeout = 300) {
     cf_dataset_destroy(&ds);
 }
 
+/* ---- issue 17 item 4: without biases an unseen test pair is predicted by the training
+ * mean on the GPU as on the CPU: the two test RMSEs of the same training agree (the
+ * unseen pairs' part is the trainer's, the seen pairs' the backend's), and the model has
+ * rows for the training IDs only. */
+Test(gpu_train, no_bias_unseen_test_pairs_match_the_cpu) {
+    REQUIRE_GPU();
+    cf_dataset *ds = cf_dataset_create();
+    cr_assert_not_null(ds);
+    cf_idmap_intern(ds->users, "u9", 2, &(uint32_t){0}, NULL); /* a test-only user */
+    for (uint32_t u = 1; u < 40; u++)
+        for (uint32_t i = 0; i < 30; i++)
+            if ((u * 7 + i * 3) % 4 == 0) {
+                char un[16], in[16];
+                uint32_t ui, ii;
+                int ul = snprintf(un, sizeof un, "u%u", 100 + u), il = snprintf(in, sizeof in, "i%u", i);
+                cf_idmap_intern(ds->users, un, (size_t)ul, &ui, NULL);
+                cf_idmap_intern(ds->items, in, (size_t)il, &ii, NULL);
+                cr_assert_eq(cf_dataset_push(ds, ui, ii, (float)(1 + (u * i) % 5), (u + i) % 9 == 0), 0);
+            }
+    uint32_t i0;
+    cf_idmap_intern(ds->items, "i0", 2, &i0, NULL);
+    cr_assert_eq(cf_dataset_push(ds, 0, i0, 4.0f, 1), 0); /* u9 in the test part only */
+    double rmse[2];
+    for (int g = 0; g < 2; g++) {
+        cf_config c;
+        cf_config_default(&c);
+        c.factors = 4, c.iters = 3, c.bias = 0, c.device = g ? CF_DEVICE_GPU : CF_DEVICE_CPU;
+        cf_model *m = NULL;
+        cf_train_report rep;
+        cf_error err = {0};
+        cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
+        cr_assert_geq(rep.test_unseen, 1);
+        cf_model_info info;
+        cf_model_info_get(m, &info);
+        cr_assert_eq(info.n_users, 39, "rows for training users only: %lld", (long long)info.n_users);
+        rmse[g] = rep.test_rmse;
+        cf_model_destroy(&m);
+    }
+    cr_assert_float_eq(rmse[1], rmse[0], 1e-4 * rmse[0], "GPU %.8g, CPU %.8g", rmse[1], rmse[0]);
+    cf_dataset_destroy(&ds);
+}
+
 #else /* built without CUDA: the GPU backend is absent and says so */
 
 Test(gpu_als, built_without_cuda) {
@@ -1146,5 +1188,6 @@ Test(gpu_als, built_without_cuda) {
     cr_assert(strstr(why, "without CUDA") != NULL, "%s", why);
     cr_assert_null(cf_gpu_backend());
 }
+
 
 #endif
