@@ -92,7 +92,7 @@ struct thread_view {
     unsigned lane, warp;
     void *dyn_smem;
 };
-extern thread_local thread_view *cur;
+extern thread_view *cur; /* set by the scheduler before it resumes a thread */
 
 /* Scheduling points (runtime.cpp). */
 void syncthreads(const char *file, int line);

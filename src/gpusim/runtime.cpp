@@ -39,16 +39,7 @@
 #include <string>
 #include <vector>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define CF_SIM_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CF_SIM_ASAN 1
-#endif
-#endif
-#ifdef CF_SIM_ASAN
-#include <sanitizer/asan_interface.h>
-#endif
+#include "asan.h"
 
 /* The linker's bounds of the static __shared__ section (absent when no kernel has any). */
 extern "C" char __start_cf_sim_shared[] __attribute__((weak));
@@ -56,7 +47,7 @@ extern "C" char __stop_cf_sim_shared[] __attribute__((weak));
 
 namespace cf_sim {
 
-thread_local thread_view *cur = nullptr;
+thread_view *cur = nullptr; /* one host thread drives the simulated device */
 
 /* ------------------------------------------------------------------ the device */
 static const size_t SMEM_DEFAULT = 48 * 1024, SMEM_OPTIN = 232448; /* sm_90: 227 KiB */
