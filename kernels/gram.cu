@@ -54,10 +54,14 @@
  * (b_other) per entry, and d²·4 per unit written. At K = 100 (d = 101, ld = 104): ≈ 10.3
  * kFLOP per ≈ 430 bytes ≈ 24 FLOP/byte ≫ the H200's ridge of 50.8/4.2 ≈ 12: the kernel
  * aims at the FP32 peak (Netflix shape, both sides: 2.07·10¹² flop ≈ 41 ms at 100 %).
- * The double accumulators raise the registers per thread (64 fp32 + 72 fp64 ≈ 208 live),
- * so fewer blocks stay resident than with the fp32-only kernel of 4a68aec (128 registers):
- * measure occupancy and the rate on the GPU (ncu), and see issue 14 item 4 for the
- * register-tiled / 3×TF32 tensor-core Gram that should replace this loop.
+ * The double accumulators raise the registers per thread: ptxas (sm_90, CUDA 13.0) 255,
+ * 0 spills, against 128 for the fp32-only kernel of 4a68aec. At d = 101 (96 threads) that
+ * is 2 resident blocks = 6 warps per SM instead of 15 (estimated, not measured): the
+ * 64 independent FMA chains per thread give the ILP, but whether 6 warps hide the shared
+ * loads is for the GPU to say (ncu, bench_als). If it does not, the leads are: a 4×8 or
+ * 8×4 tile per thread (half the accumulators), a two-level fp32 sum (blocks of 32 into an
+ * fp32 unit sum, valid because units are ≤ 4 096 entries: ~u·√128 ≈ 7e-7) in place of the
+ * doubles, or the register-tiled / 3×TF32 tensor-core Gram of issue 14 item 4.
  *
  * Determinism: every sum runs in a fixed order per unit (entries in CSR order, blocks of
  * 32, folds in order), segments are summed by gram_reduce_kernel in slot order, and no
