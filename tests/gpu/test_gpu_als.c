@@ -356,6 +356,7 @@ static void gram_case(int K, int bias, cf_reg reg, int64_t segment) {
     const int d = cf_gpu_system_dim(gb);
     cr_assert_eq(d, K + bias);
     const int64_t user_rows[] = {0, 1, 2, 3, 17, FX_USERS - 1};
+    double worst_a = 0, worst_b = 0; /* relative, Frobenius / 2-norm, over the rows */
     const int64_t item_rows[] = {0, 7, 500, FX_ITEMS - 1, FX_RATED_ITEMS - 1};
     for (int sd = 0; sd < 2; sd++) {
         const int64_t *rows = sd == 0 ? user_rows : item_rows;
@@ -378,6 +379,13 @@ static void gram_case(int K, int bias, cf_reg reg, int64_t segment) {
             }
             cr_assert(sqrt(be) <= 1e-5 * sqrt(bn), "K=%d bias=%d %s row %lld: ‖Δb‖ %g, ‖b‖ %g", K, bias,
                       sd ? "item" : "user", (long long)rows[j], sqrt(be), sqrt(bn));
+            if (bn > 0 && sqrt(be / bn) > worst_b) worst_b = sqrt(be / bn);
+            double fe = 0, fn = 0;
+            for (int x = 0; x < d * d; x++) {
+                double e = (double)G[(size_t)j * d * d + x] - A[x];
+                fe += e * e, fn += A[x] * A[x];
+            }
+            if (sqrt(fe / fn) > worst_a) worst_a = sqrt(fe / fn);
             double amax = 0, emax = 0;
             int at = 0;
             for (int x = 0; x < d * d; x++) {
@@ -392,6 +400,8 @@ static void gram_case(int K, int bias, cf_reg reg, int64_t segment) {
         }
         free(G), free(A), free(b), free(B);
     }
+    cr_log_info("gram K=%d bias=%d %s segment %lld: worst relative error over the rows: Gram %.3g, RHS %.3g", K, bias,
+                cf_reg_name(reg), (long long)(segment ? segment : CF_GPU_DEFAULT_SEGMENT), worst_a, worst_b);
     cf_gpu_backend()->close(gb);
     cf_factors_free(&init);
     fixture_free(&fx);
