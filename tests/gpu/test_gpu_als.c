@@ -1195,9 +1195,9 @@ Test(gpu_als, verify_agrees_with_the_cpu_over_five_iterations, .timeout = 300) {
  *   The solve, x from one user half-step (cuSOLVER batched fp32 Cholesky):
  *   ‖b − A x‖/(‖A‖_F‖x‖) in the double system ≤ 1e-5 (backward stable: ~d·u·‖A‖‖x‖ plus
  *   the rounding of A and b to fp32, ~1e-6).
- * Cost: ≈ 0.89 M ratings, K = 8; under the simulation ≈ 10 s (plain RelWithDebInfo build,
- * one core; the item side's 500 000 one-entry units are planned but never launched), about
- * 3× that under ASan. */
+ * Cost: ≈ 0.89 M ratings, K = 8 (the item side's 500 000 one-entry units are planned but
+ * never launched); measured under the simulation on 2 shared cores: ≈ 9 s in the plain
+ * RelWithDebInfo build, ≈ 16 s under ASan + UBSan (scripts/sim.sh's build). */
 #define LR_USERS 10
 #define LR_ITEMS 500000
 Test(gpu_als, gram_rhs_long_rows_fp64, .timeout = 600) {
