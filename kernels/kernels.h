@@ -33,16 +33,21 @@ typedef struct CUstream_st *cf_stream_t;
 
 /* One block of Gram work: the entries [begin, end) of one row (or a segment of a long
  * row) accumulated into Gram slot `slot`; `lam` is added to the diagonal (Λ of the row
- * for its first segment, 0 for further segments). begin == end writes lam·I. */
+ * for its first segment, 0 for further segments). begin == end writes lam·I and b = 0.
+ * The unit's right-hand side goes to row `row` of the RHS buffer when row ≥ 0 (the first
+ * or only segment of a row), to slot `slot` of the partial RHS buffer when row = −1. */
 typedef struct cf_gram_unit {
     int64_t begin, end;
     int32_t slot;
     float lam;
+    int32_t row;
 } cf_gram_unit;
 
-/* A long row's partial Grams: slots [src, src + count) are added, in order, into `dst`. */
+/* A long row's partial Grams: slots [src, src + count) are added, in order, into `dst`,
+ * and their partial right-hand sides (slots [src, src + count) of the partial RHS
+ * buffer) into row `row` of the RHS buffer. */
 typedef struct cf_gram_reduce {
-    int32_t dst, src, count;
+    int32_t dst, src, count, row;
 } cf_gram_reduce;
 
 /* Fixed grid of the reduction kernels (eval, reg): each block writes one partial sum,
@@ -54,21 +59,25 @@ typedef struct cf_gram_reduce {
 size_t cf_gram_shared_bytes(int d);
 int cf_gram_block_threads(int d);
 
-/* A_slot = Σ_{e ∈ [begin,end)} z_e z_eᵀ + lam·I, z_e = F_other[idx[e]][0..d-1].
+/* The normal equations of each unit in one pass (gram.cu), z_e = F_other[idx[e]][0..d-1]:
+ *   A_slot = Σ_{e ∈ [begin,end)} z_e z_eᵀ + lam·I          (lower triangle, column-major)
+ *   b      = Σ_{e ∈ [begin,end)} t_e z_e,  t_e = val[e] − μ − b_other[idx[e]] (use_bias; in
+ *            double, then rounded), t_e = val[e] otherwise
+ * with b written to d_rhs + row·ld (row ≥ 0) or d_rhs_part + slot·ld (row = −1).
+ * Blocks of ≤ 32 entries in fp32 folded into double accumulators (accuracy on long rows).
  * One block per unit; units should come longest first. */
 int launch_gram(const cf_gram_unit *d_units, int64_t n_units, const uint32_t *d_idx,
-                const float *d_F_other, int d, int ld, float *d_A, cf_stream_t stream);
+                const float *d_val, const float *d_F_other, const float *d_b_other, double mu,
+                int use_bias, int d, int ld, float *d_A, float *d_rhs, float *d_rhs_part,
+                cf_stream_t stream);
 
-/* A_dst += Σ_{s=src}^{src+count-1} A_s for each item, in slot order. */
-int launch_gram_reduce(const cf_gram_reduce *d_items, int64_t n_items, int d, float *d_A,
-                       cf_stream_t stream);
+/* For each item: A_dst += Σ_{s=src}^{src+count-1} A_s (lower triangle) and
+ * rhs[row] += Σ_s rhs_part[s], in slot order, summed in double and rounded once. */
+int launch_gram_reduce(const cf_gram_reduce *d_items, int64_t n_items, int d, int ld, float *d_A,
+                       float *d_rhs, const float *d_rhs_part, cf_stream_t stream);
 
-/* Bias-adjusted targets of n entries: t[e] = r[e] − μ − b_other[idx[e]] (use_bias; in double, then rounded),
- * t[e] = r[e] otherwise. */
-int launch_targets(const float *d_val, const uint32_t *d_idx, int64_t n, const float *d_b_other,
-                   double mu, int use_bias, float *d_t, cf_stream_t stream);
-
-/* 32-bit offsets of a batch of rows for cuSPARSE: off[j] = ptr[j] − ptr[0], j ∈ [0, n]. */
+/* 32-bit offsets of a batch of rows for cuSPARSE: off[j] = ptr[j] − ptr[0], j ∈ [0, n]
+ * (GD's SpMM; ALS no longer uses cuSPARSE). */
 int launch_offsets32(const int64_t *d_ptr, int64_t n_rows, int32_t *d_off, cf_stream_t stream);
 
 /* Solutions back into the factors, rows [r0, r0 + n_rows) of this side:

@@ -1,13 +1,9 @@
 /*
- * rhs.cu — the small element-wise kernels around the ALS right-hand sides and solves.
+ * rhs.cu — the small element-wise kernels around the batched solves.
  *
- * Right-hand side of row r (side S, other side fixed, z = [y; 1]):
- *     b_r = Σ_{e ∈ row r} t_e z_{c(e)},   t_e = r_e − μ − b_other[c(e)]
- * The host computes all b_r of a batch at once as the sparse-times-dense product
- * T · Z_other (cuSPARSE SpMM) where T has R's pattern and values t; the ones column of
- * Z_other gives the bias component Σ t_e. Here:
- *   - targets_kernel: t_e for a batch's entries (the values of T);
- *   - offsets32_kernel: the batch's CSR offsets rebased to 0 in 32 bits for cuSPARSE;
+ * The ALS right-hand sides b_r = Σ t_e z_e are formed with the Gram matrices in one pass
+ * (gram.cu); what is left here:
+ *   - offsets32_kernel: a side's CSR offsets rebased to 0 in 32 bits for cuSPARSE (GD);
  *   - scatter_kernel: solutions x_r = [p_r; b_r] back into F and the biases, zero for
  *     rows without ratings.
  */
@@ -21,26 +17,6 @@ static unsigned ew_blocks(int64_t n) {
     int64_t b = (n + EW_THREADS - 1) / EW_THREADS;
     if (b > 65535LL * 8) b = 65535LL * 8; /* grid-stride beyond this */
     return (unsigned)(b < 1 ? 1 : b);
-}
-
-__global__ void targets_kernel(const float *__restrict__ val, const uint32_t *__restrict__ idx,
-                               int64_t n, const float *__restrict__ b_other, double mu,
-                               int use_bias, float *__restrict__ t) {
-    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n;
-         e += (int64_t)gridDim.x * blockDim.x)
-        /* in double: μ rounded to fp32 (3.6 → error up to 1.2e-7) would shift every t by that
-         * much, which is most of t where r − μ − b nearly cancels (the H200's half_step
-         * failures: residual 2.4e-4 at a short item row; 2.4e-5 with μ in double) */
-        t[e] = use_bias ? (float)((double)val[e] - mu - (double)b_other[idx[e]]) : val[e];
-}
-
-extern "C" int launch_targets(const float *d_val, const uint32_t *d_idx, int64_t n,
-                              const float *d_b_other, double mu, int use_bias, float *d_t,
-                              cf_stream_t stream) {
-    if (n <= 0) return (int)cudaSuccess;
-    CF_LAUNCH_KERNEL(targets_kernel, ew_blocks(n), EW_THREADS, 0, stream,
-        d_val, d_idx, n, d_b_other, mu, use_bias, d_t);
-    return (int)cudaGetLastError();
 }
 
 __global__ void offsets32_kernel(const int64_t *__restrict__ ptr, int64_t n_rows,

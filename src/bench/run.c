@@ -10,7 +10,9 @@
  *
  * Phases. CPU, ALS and ALS+GD: the users half and the items half (wall clock around
  * each); other algorithms: one "epoch" phase. GPU ALS: the two halves by wall clock
- * and, inside them, gram / rhs / solve from the backend's CUDA events (cf_gpu_stats).
+ * and, inside them, gram / rhs / solve from the backend's CUDA events (cf_gpu_stats):
+ * `gram` is the fused pass forming the Gram matrices and right-hand sides together,
+ * `rhs` is 0 since that pass (kept so that the records keep their fields).
  *
  * Flop and byte models of one iteration (n = training ratings, m = users + items,
  * K factors, d = K + bias, s = bytes per element: 8 on the CPU, 4 on the GPU, 12 bytes

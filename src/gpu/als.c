@@ -12,12 +12,13 @@
  * otherwise).
  *
  * Per batch of rows (plan.c), on one stream:
- *   1. Gram:  A_r for the batch's rows with ratings (kernels/gram.cu), lower triangle,
- *      long rows in segments + a reduction;
- *   2. RHS:   t_e = r_e − μ − b_other (kernel), then B = T · Z_other for all rows of the
- *      batch by cuSPARSE SpMM (cf_gpulib_spmm_csr: CSR with 32-bit offsets rebased to the
- *      batch, row-major dense operands with leading dimension ld). Z_other's column K is
- *      the constant 1, so the product's column K is the bias component Σ t_e.
+ *   1. Gram and RHS in one pass (kernels/gram.cu): A_r (lower triangle) and
+ *      b_r = Σ (r − μ − b_other) z for the batch's rows with ratings, from the same staged
+ *      factors, in a fixed order; long rows in segments whose partial Grams and partial
+ *      right-hand sides one reduction adds in slot order (in double). b_r lands in the
+ *      row's place of the RHS buffer, d_rhs + (r − r0)·ld, where potrs and the scatter
+ *      read it. No cuSPARSE: two runs are bit-identical whatever the block order.
+ *   2. (the right-hand sides of step 1; no separate phase, rhs_ms stays 0)
  *   3. Solve: cusolverDnSpotrfBatched + cusolverDnSpotrsBatched (cf_gpulib_spotrf_batched
  *      / _spotrs_batched: lower, one right-hand side each, solved in place; at most
  *      CF_GPU_SOLVE_CHUNK systems a call), then the solutions are scattered into F and
@@ -30,36 +31,15 @@
 #include <stdio.h>
 #include <string.h>
 
-/* B[r0..r1) = T · Z_other over one batch; see the file comment. */
-static cf_status batch_rhs(cf_backend *b, const cf_gpu_side *S, const cf_gpu_side *O,
-                           const cf_gpu_batch *bt, cf_error *err) {
-    cf_status st = CF_OK;
-    const int64_t rows = bt->r1 - bt->r0, ent = bt->e1 - bt->e0;
-    if (rows == 0 || ent == 0) return CF_OK; /* the scatter zeroes rows without entries */
-
-    CF_LAUNCH(launch_targets(S->d_val + bt->e0, S->d_idx + bt->e0, ent, O->d_b, b->mu,
-                             b->bias, b->d_t, b->stream));
-    CF_LAUNCH(launch_offsets32(S->d_ptr + bt->r0, rows, b->d_off32, b->stream));
-    /* B = 1 · T · Z_other + 0 · B, with
-     *   T:       rows × n_other, CSR, 32-bit offsets and indices (the planner keeps a
-     *            batch's entries ≤ INT32_MAX; indices < n_other ≤ INT32_MAX);
-     *   Z_other: n_other × d, row-major, leading dimension ld (row stride of F);
-     *   B:       rows × d, row-major, leading dimension ld: row j at d_rhs + j·ld.
-     * CSR_ALG2 (or the default where refused) inside gpulib; A is never transposed, and
-     * the GPU test reproducible_run_to_run checks the whole step. */
-    CF_GPULIB(cf_gpulib_spmm_csr(b->lib, rows, O->n_rows, ent, b->d_off32, S->d_idx + bt->e0,
-                                 b->d_t, b->d, 1.0f, O->d_F, b->ld, 0.0f, b->d_rhs, b->ld, err));
-    cf_gpu_count_lib_workspace(b);
-cleanup:
-    return st;
-}
-
 static cf_status add_elapsed(cf_backend *b, cf_error *err) {
     cf_status st = CF_OK;
     float ms[3] = {0, 0, 0};
     CF_CUDA(cudaEventSynchronize(b->ev[3]));
     for (int j = 0; j < 3; j++) CF_CUDA(cudaEventElapsedTime(&ms[j], b->ev[j], b->ev[j + 1]));
-    b->stats.gram_ms += ms[0], b->stats.rhs_ms += ms[1], b->stats.solve_ms += ms[2];
+    /* ev[1] and ev[2] are recorded back to back (no RHS phase): rhs_ms stays 0 and the
+     * fused Gram + RHS pass counts in gram_ms. */
+    (void)ms[1];
+    b->stats.gram_ms += ms[0], b->stats.solve_ms += ms[2];
 cleanup:
     return st;
 }
@@ -83,13 +63,15 @@ cf_status cf_gpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
         const cf_gpu_batch *bt = &S->batches[k];
         const int64_t rows = bt->r1 - bt->r0;
         if (timing) CF_CUDA(cudaEventRecord(b->ev[0], b->stream));
-        /* 1. Gram matrices of the batch's rows with ratings (slots 0..n_sys-1). */
-        CF_LAUNCH(launch_gram(S->d_units + bt->unit0, bt->n_units, S->d_idx, O->d_F, b->d, b->ld,
-                              b->d_gram, b->stream));
-        CF_LAUNCH(launch_gram_reduce(S->d_red + bt->red0, bt->n_red, b->d, b->d_gram, b->stream));
+        /* 1. Gram matrices (slots 0..n_sys-1) and right-hand sides (RHS rows r − r0) of
+         *    the batch's rows with ratings, in one pass; long rows' segments reduced. */
+        CF_LAUNCH(launch_gram(S->d_units + bt->unit0, bt->n_units, S->d_idx, S->d_val, O->d_F,
+                              O->d_b, b->mu, b->bias, b->d, b->ld, b->d_gram, b->d_rhs,
+                              b->d_rhs_part, b->stream));
+        CF_LAUNCH(launch_gram_reduce(S->d_red + bt->red0, bt->n_red, b->d, b->ld, b->d_gram,
+                                     b->d_rhs, b->d_rhs_part, b->stream));
         if (timing) CF_CUDA(cudaEventRecord(b->ev[1], b->stream));
-        /* 2. Right-hand sides of all the batch's rows. */
-        if ((st = batch_rhs(b, S, O, bt, err))) goto cleanup;
+        /* 2. The right-hand sides came with step 1: the RHS phase is empty (rhs_ms 0). */
         if (timing) CF_CUDA(cudaEventRecord(b->ev[2], b->stream));
         /* 3. Batched Cholesky solves, in place in the RHS buffer, then scatter. */
         for (int64_t j0 = 0; j0 < bt->n_sys; j0 += chunk) {

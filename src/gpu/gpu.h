@@ -42,8 +42,9 @@ cf_status cf_gpu_open_tuned(const cf_ratings *train, const cf_triplets *test, co
 
 typedef struct cf_gpu_stats {
     /* Accumulated over half-steps since open or the last reset (timing = 1 only), ms. */
-    double gram_ms;   /* Gram kernel + segment reduction */
-    double rhs_ms;    /* targets + offsets + SpMM */
+    double gram_ms;   /* fused Gram + right-hand-side kernel + segment reduction */
+    double rhs_ms;    /* 0 since the fused pass (the RHS is formed in gram_ms's kernel);
+                         kept so that the records keep their fields */
     double solve_ms;  /* potrf + potrs batched + scatter */
     double gram_flops;  /* useful flops of the Gram step: Σ_rows n_r · d(d+1) */
     int64_t half_steps;
@@ -51,7 +52,7 @@ typedef struct cf_gpu_stats {
     int32_t batches_users, batches_items;
     int64_t segment;              /* segment length in use */
     size_t data_bytes;            /* resident data: R in both layouts, factors, test set */
-    size_t work_bytes;            /* per-batch buffers (Grams, RHS, targets, pointers, info) */
+    size_t work_bytes;            /* per-batch buffers (Grams, RHS, partial RHS, pointers, info) */
     size_t alloc_peak_bytes;      /* peak of cufactor's own device allocations */
     size_t device_used_peak_bytes;/* peak of (total − free) seen by cudaMemGetInfo after each
                                      half-step: includes the context and library workspaces */
@@ -79,6 +80,11 @@ int cf_gpu_system_dim(cf_backend *b);
  * The kernels write the lower triangle (what the solver reads); it is mirrored here. */
 cf_status cf_gpu_form_grams(cf_backend *b, cf_side side, const int64_t *rows, int64_t n_rows,
                             float *h_out, cf_error *err);
+/* The same, and the right-hand sides formed in the same pass into h_rhs (n_rows × d
+ * floats; b = Σ (r − μ − b_other) z, zero for a row without ratings) when h_rhs is not
+ * NULL. The factors, biases and μ are the backend's current ones. */
+cf_status cf_gpu_form_normal_equations(cf_backend *b, cf_side side, const int64_t *rows,
+                                       int64_t n_rows, float *h_out, float *h_rhs, cf_error *err);
 
 /* Bench hook: the device's FP32 rate by a timed cuBLAS SGEMM (n × n × n, median of
  * `reps` runs after a warm-up) in GFLOP/s, through the backend's gpulib handle (gpulib.h) on its stream.

@@ -107,8 +107,8 @@ static void gpu_close(cf_backend *b) {
     cudaFree(b->d_bad);
     for (int sd = 0; sd < 2; sd++) side_free(b, &b->side[sd]);
     cudaFree(b->d_test_u), cudaFree(b->d_test_i), cudaFree(b->d_test_r);
-    cudaFree(b->d_gram), cudaFree(b->d_Aptr), cudaFree(b->d_rhs), cudaFree(b->d_t);
-    cudaFree(b->d_off32), cudaFree(b->d_potrs_info), cudaFree(b->d_partial);
+    cudaFree(b->d_gram), cudaFree(b->d_Aptr), cudaFree(b->d_rhs), cudaFree(b->d_rhs_part);
+    cudaFree(b->d_potrs_info), cudaFree(b->d_partial);
     free(b->h_info);
     for (int j = 0; j < 4; j++)
         if (b->ev[j]) cudaEventDestroy(b->ev[j]);

@@ -10,7 +10,7 @@
  * bound to that stream. Resident for the whole run: R in both layouts (CSR by
  * user, CSC by item = CSR of Rᵀ; int64 offsets, uint32 indices, fp32 ratings), the
  * factors and biases in fp32, the test triplets, and each side's Gram work plan. Work
- * buffers (Gram matrices, right-hand sides, targets) hold one batch of rows and are
+ * buffers (Gram matrices, right-hand sides and partial ones) hold one batch of rows and are
  * shared by both sides; batch sizes come from the memory planner (plan.c).
  *
  * Checking macros: each evaluates a call, and on failure writes
@@ -142,8 +142,7 @@ struct cf_backend {
     float *d_gram;          /* max slots × d × d */
     float **d_Aptr;         /* max systems: d_gram + j·d² */
     float *d_rhs;           /* max batch rows × ld */
-    float *d_t;             /* max batch entries */
-    int32_t *d_off32;       /* max batch rows + 1 */
+    float *d_rhs_part;      /* max slots × ld: partial RHS of long rows' further segments */
     int *d_potrs_info;
     double *d_partial;      /* CF_REDUCE_BLOCKS × 3 */
     int *h_info;            /* max systems of a side (host) */

@@ -1,6 +1,7 @@
 /*
  * hooks.c — the GPU backend's private entry points for tests and benchmarks (gpu.h):
- * statistics, the Gram matrices of chosen rows, and the device's SGEMM rate.
+ * statistics, the Gram matrices and right-hand sides of chosen rows, and the device's
+ * SGEMM rate.
  */
 #include "gpu_impl.h"
 
@@ -25,13 +26,18 @@ int cf_gpu_system_dim(cf_backend *b) { return b ? b->d : 0; }
 
 cf_status cf_gpu_form_grams(cf_backend *b, cf_side side, const int64_t *rows, int64_t n_rows,
                             float *h_out, cf_error *err) {
+    return cf_gpu_form_normal_equations(b, side, rows, n_rows, h_out, NULL, err);
+}
+
+cf_status cf_gpu_form_normal_equations(cf_backend *b, cf_side side, const int64_t *rows,
+                                       int64_t n_rows, float *h_out, float *h_rhs, cf_error *err) {
     cf_status st = CF_OK;
     cf_gpu_work w;
     memset(&w, 0, sizeof w);
     cf_gram_unit *d_units = NULL;
     cf_gram_reduce *d_red = NULL;
-    float *d_A = NULL;
-    size_t units_bytes = 0, red_bytes = 0, a_bytes = 0;
+    float *d_A = NULL, *d_rhs = NULL, *d_part = NULL, *h_b = NULL;
+    size_t units_bytes = 0, red_bytes = 0, a_bytes = 0, rhs_bytes = 0, part_bytes = 0;
     if (!b || !rows || !h_out)
         return cf_fail(err, CF_ERR_INVALID, "gpu form_grams: %s is NULL",
                        !b ? "backend" : !rows ? "rows" : "h_out");
@@ -60,15 +66,31 @@ cf_status cf_gpu_form_grams(cf_backend *b, cf_side side, const int64_t *rows, in
     units_bytes = (size_t)w.n_units * sizeof *w.units;
     red_bytes = (size_t)w.n_red * sizeof *w.red;
     a_bytes = (size_t)w.n_slots * dd * sizeof(float);
+    /* unit j (row ≥ 0) writes RHS row j = system j; further segments their slot's part */
+    rhs_bytes = (size_t)n_rows * (size_t)b->ld * sizeof(float);
+    part_bytes = (size_t)w.n_slots * (size_t)b->ld * sizeof(float);
     if ((st = cf_gpu_alloc(b, (void **)&d_units, units_bytes, "Gram work units", err)) ||
         (st = cf_gpu_alloc(b, (void **)&d_red, red_bytes, "Gram reductions", err)) ||
-        (st = cf_gpu_alloc(b, (void **)&d_A, a_bytes, "Gram matrices", err)))
+        (st = cf_gpu_alloc(b, (void **)&d_A, a_bytes, "Gram matrices", err)) ||
+        (st = cf_gpu_alloc(b, (void **)&d_rhs, rhs_bytes, "right-hand sides", err)) ||
+        (st = cf_gpu_alloc(b, (void **)&d_part, part_bytes, "partial right-hand sides", err)))
         goto cleanup;
     CF_CUDA(cudaMemcpy(d_units, w.units, units_bytes, cudaMemcpyHostToDevice));
     if (red_bytes) CF_CUDA(cudaMemcpy(d_red, w.red, red_bytes, cudaMemcpyHostToDevice));
-    CF_LAUNCH(launch_gram(d_units, w.n_units, S->d_idx, O->d_F, b->d, b->ld, d_A, b->stream));
-    CF_LAUNCH(launch_gram_reduce(d_red, w.n_red, b->d, d_A, b->stream));
+    CF_LAUNCH(launch_gram(d_units, w.n_units, S->d_idx, S->d_val, O->d_F, O->d_b, b->mu, b->bias,
+                          b->d, b->ld, d_A, d_rhs, d_part, b->stream));
+    CF_LAUNCH(launch_gram_reduce(d_red, w.n_red, b->d, b->ld, d_A, d_rhs, d_part, b->stream));
     CF_CUDA(cudaStreamSynchronize(b->stream));
+    if (h_rhs) {
+        h_b = cf_malloc(rhs_bytes, err, "right-hand sides (host)");
+        if (!h_b) {
+            st = CF_ERR_NOMEM;
+            goto cleanup;
+        }
+        CF_CUDA(cudaMemcpy(h_b, d_rhs, rhs_bytes, cudaMemcpyDeviceToHost));
+        for (int64_t j = 0; j < n_rows; j++)
+            for (int c = 0; c < b->d; c++) h_rhs[(size_t)j * b->d + c] = h_b[(size_t)j * b->ld + c];
+    }
     /* Systems 0..n_rows-1 are the rows in the order given (keep_empty). */
     CF_CUDA(cudaMemcpy(h_out, d_A, (size_t)n_rows * dd * sizeof(float), cudaMemcpyDeviceToHost));
     for (int64_t j = 0; j < n_rows; j++) {
@@ -80,7 +102,9 @@ cleanup:
     cf_gpu_free(b, d_units, units_bytes);
     cf_gpu_free(b, d_red, red_bytes);
     cf_gpu_free(b, d_A, a_bytes);
-    free(w.units), free(w.red);
+    cf_gpu_free(b, d_rhs, rhs_bytes);
+    cf_gpu_free(b, d_part, part_bytes);
+    free(w.units), free(w.red), free(h_b);
     return st;
 }
 

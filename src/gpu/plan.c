@@ -7,22 +7,26 @@
  * (the "work", shared by both sides and sized by the larger):
  *     Gram slots      slots × d² floats   (one per row with ratings, plus one per extra
  *                                          segment of a long row)
+ *     partial RHS      slots × ld floats   (a long row's further segments' right-hand
+ *                                          sides, indexed by slot like the Grams)
  *     right-hand sides rows × ld floats
- *     targets t        entries floats
- *     32-bit offsets   rows + 1, and a pointer per system for the batched solver.
+ *     a pointer per system for the batched solver.
  * Batches are cut greedily in row order so that a batch's work fits the budget: the free
  * device memory (cudaMemGetInfo, or --gpu-mem-limit when that is less: cf_gpu_budget)
  * less the data and a reserve for the libraries' workspaces (64 MiB + 5 % of it). Whole-side Grams of the Netflix users at K = 128
  * would take 31 GB: the planner makes as many batches as the device needs. If the data
  * and one batch holding the largest row cannot fit, open fails with CF_ERR_DEVICE
- * stating the bytes needed and free. A batch also keeps its entries ≤ INT32_MAX (32-bit
- * cuSPARSE offsets) and its slots and rows ≤ INT32_MAX (cuSOLVER's batch count).
+ * stating the bytes needed and free. A batch also keeps its entries ≤ INT32_MAX and its
+ * slots and rows ≤ INT32_MAX (cuSOLVER's batch count, the units' 32-bit slots and rows).
  *
  * Work lists. For each batch the Gram units (cf_gram_unit: an entry range, its slot,
  * the Λ added to the diagonal) are made once at open and uploaded: rows longer than the
  * segment length are split into equal segments, each accumulated by its own block into
  * its own slot and summed afterwards in slot order (deterministic); units are ordered
- * longest first so that the long rows of a power-law side start first.
+ * longest first so that the long rows of a power-law side start first. A row's first
+ * segment writes its right-hand side straight into the row's place in the RHS buffer
+ * (unit.row = the row's index in the batch); the further segments write partial
+ * right-hand sides (unit.row = −1) that the reduction adds into it.
  */
 #include "gpu_impl.h"
 
@@ -85,10 +89,12 @@ void cf_gpu_work_make(const cf_gpu_side *s, const int64_t *rows, int64_t first, 
             u->end = k == nseg - 1 ? b0 + len : b0 + (k + 1) * part;
             u->slot = (int32_t)(k == 0 ? sys : extra + k - 1);
             u->lam = k == 0 ? lam : 0.0f;
+            u->row = k == 0 ? (int32_t)j : -1;
         }
         if (nseg > 1) {
             cf_gram_reduce *q = &out->red[nr++];
             q->dst = (int32_t)sys, q->src = (int32_t)extra, q->count = (int32_t)(nseg - 1);
+            q->row = (int32_t)j;
             extra += nseg - 1;
         }
         if (out->sys_row) out->sys_row[sys] = r;
@@ -102,10 +108,9 @@ void cf_gpu_work_make(const cf_gpu_side *s, const int64_t *rows, int64_t first, 
 static size_t row_work_bytes(const cf_backend *b, int64_t len, int64_t seg) {
     size_t slot = (size_t)b->d * (size_t)b->d * sizeof(float);
     int64_t nseg = row_segments(len, 0, seg);
-    return (size_t)nseg * slot + (nseg ? sizeof(float *) : 0) /* Aptr */
-           + (size_t)b->ld * sizeof(float)                    /* RHS row */
-           + (size_t)len * sizeof(float)                      /* targets */
-           + sizeof(int32_t);                                 /* offset */
+    return (size_t)nseg * slot + (nseg ? sizeof(float *) : 0)  /* Grams, Aptr */
+           + (size_t)nseg * (size_t)b->ld * sizeof(float)      /* partial RHS */
+           + (size_t)b->ld * sizeof(float);                    /* RHS row */
 }
 
 typedef struct plan_max {
@@ -149,8 +154,8 @@ static int64_t cut_batches(const cf_backend *b, const cf_gpu_side *s, size_t bud
 static size_t work_bytes_of(const cf_backend *b, const plan_max *mx) {
     size_t slot = (size_t)b->d * (size_t)b->d * sizeof(float);
     return (size_t)mx->slots * slot + (size_t)mx->sys * sizeof(float *) +
-           (size_t)mx->rows * (size_t)b->ld * sizeof(float) + (size_t)mx->entries * sizeof(float) +
-           ((size_t)mx->rows + 1) * sizeof(int32_t) + sizeof(int);
+           (size_t)mx->slots * (size_t)b->ld * sizeof(float) +
+           (size_t)mx->rows * (size_t)b->ld * sizeof(float) + sizeof(int);
 }
 
 size_t cf_gpu_budget(size_t free_bytes, size_t limit) {
@@ -276,10 +281,9 @@ cf_status cf_gpu_plan_alloc(cf_backend *b, cf_error *err) {
         (st = cf_gpu_alloc(b, (void **)&b->d_rhs,
                            (size_t)b->max_rows * (size_t)b->ld * sizeof(float), "right-hand sides",
                            err)) ||
-        (st = cf_gpu_alloc(b, (void **)&b->d_t, (size_t)b->max_entries * sizeof(float), "targets",
-                           err)) ||
-        (st = cf_gpu_alloc(b, (void **)&b->d_off32, ((size_t)b->max_rows + 1) * sizeof(int32_t),
-                           "32-bit offsets", err)) ||
+        (st = cf_gpu_alloc(b, (void **)&b->d_rhs_part,
+                           (size_t)b->max_slots * (size_t)b->ld * sizeof(float),
+                           "partial right-hand sides", err)) ||
         (st = cf_gpu_alloc(b, (void **)&b->d_potrs_info, sizeof(int), "potrs info", err)))
         goto cleanup;
 
