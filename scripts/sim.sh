@@ -15,9 +15,19 @@ cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCUFACTOR_GPU_SIM=
   -DCUFACTOR_SANITIZE="$san" -DCUFACTOR_WERROR=ON -DCUFACTOR_BENCH=OFF >/dev/null
 cmake --build "$dir" -j"$(nproc)" --target cufactor test_gpu_als test_gpu_sgd test_gpulib_sim test_gpusim
 cd "$dir"
-# the GPU tests and the simulation's own (ctest names: test_gpu_*, test_gpulib_sim*, test_gpusim)
-ctest --output-on-failure -R '^test_gpu' | tee sim-ctest.log
-if grep -Eq 'Skipped|Not Run' sim-ctest.log; then
+# the GPU tests and the simulation's own (ctest names: test_gpu_*, test_gpulib_sim*,
+# test_gpusim), verbose into sim-ctest.log; shown here: each program's count of tests
+# (Criterion's Synthesis line), each ctest result, and any failure
+set +e
+ctest -V -R '^test_gpu' >sim-ctest.log 2>&1
+rc=$?
+set -e
+grep -E 'Synthesis: Tested|Test +#[0-9]+: |tests passed|\[FAIL\]|Assertion|cufactor-sim:|ERROR: AddressSanitizer|runtime error' sim-ctest.log || true
+if [ "$rc" -ne 0 ]; then
+  echo "sim.sh: GPU tests failed under the simulation (full log: $dir/sim-ctest.log)" >&2
+  exit 1
+fi
+if grep -Eq '\(Skipped\)|Not Run' sim-ctest.log; then
   echo "sim.sh: a GPU test was skipped under the simulation" >&2
   exit 1
 fi
