@@ -61,6 +61,7 @@ cf_status cf_gpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
 
     for (int32_t k = 0; k < S->n_batches; k++) {
         const cf_gpu_batch *bt = &S->batches[k];
+        if (k > 0 && (st = cf_gpu_stop_poll(b, "als", err))) goto cleanup; /* Ctrl-C between batches */
         const int64_t rows = bt->r1 - bt->r0;
         if (timing) CF_CUDA(cudaEventRecord(b->ev[0], b->stream));
         /* 1. Gram matrices (slots 0..n_sys-1) and right-hand sides (RHS rows r − r0) of

@@ -221,6 +221,7 @@ static cf_status mini_batches(cf_backend *b, cf_gpu_gd *g, int32_t epoch, double
         CF_CUDA(cudaMemcpy(g->d_cr_i, g->coo_i.r, n4, cudaMemcpyHostToDevice));
     }
     for (int64_t from = 0; from < n; from += batch) {
+        if (from > 0 && (st = cf_gpu_stop_poll(b, "minibatch", err))) goto cleanup; /* Ctrl-C between batches */
         const int64_t m = n - from < batch ? n - from : batch;
         /* e on S in both orders: the same kernel on the same ratings gives the same values */
         CF_LAUNCH(launch_residuals_coo(g->d_cu + from, g->d_ci + from, g->d_cr + from, m, U->d_F, U->d_b,

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void cf_gpu_lib_caller(cf_error *err, const char *file, int line) {
     if (!err) return;
@@ -73,7 +74,16 @@ int cf_gpu_available(char *why, size_t why_len) {
     cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess) {
         (void)cudaGetLastError();
-        if (why && why_len) snprintf(why, why_len, "no usable CUDA device: %s", cudaGetErrorString(e));
+        if (why && why_len) {
+            /* The runtime answers "CUDA driver version is insufficient" also where no
+             * NVIDIA driver is loaded at all: say which it is. */
+            if (e == cudaErrorNoDevice)
+                snprintf(why, why_len, "no CUDA device found");
+            else if (e == cudaErrorInsufficientDriver && access("/proc/driver/nvidia/version", F_OK) != 0)
+                snprintf(why, why_len, "no NVIDIA driver found (no /proc/driver/nvidia/version)");
+            else
+                snprintf(why, why_len, "no usable CUDA device: %s", cudaGetErrorString(e));
+        }
         return 0;
     }
     /* The kernels are built for compute capability 7.5 and up (CMAKE_CUDA_ARCHITECTURES). */
@@ -362,6 +372,15 @@ static cf_status gpu_open(const cf_ratings *train, const cf_triplets *test, cons
     return cf_gpu_open_tuned(train, test, cfg, init, NULL, out, err);
 }
 
+static void gpu_set_stop(cf_backend *b, const volatile sig_atomic_t *stop) { b->stop = stop; }
+
+cf_status cf_gpu_stop_poll(cf_backend *b, const char *algo, cf_error *err) {
+    if (!b->stop || !*b->stop) return CF_OK;
+    cudaStreamSynchronize(b->stream); /* nothing of the abandoned step still runs */
+    (void)cudaGetLastError();
+    return cf_fail(err, CF_ERR_INTERRUPTED, "%s: interrupted inside the step", algo);
+}
+
 static const cf_backend_ops gpu_ops = {
     .name = "gpu",
     .open = gpu_open,
@@ -375,6 +394,7 @@ static const cf_backend_ops gpu_ops = {
     .upload = gpu_upload,
     .device_name = gpu_device_name,
     .close = gpu_close,
+    .set_stop = gpu_set_stop,
 };
 
 const cf_backend_ops *cf_gpu_backend(void) { return &gpu_ops; }

@@ -33,6 +33,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -149,6 +150,8 @@ struct cf_backend {
     int64_t max_slots, max_sys, max_rows, max_entries;
     int64_t solve_chunk;    /* systems per batched solver call: CF_GPU_SOLVE_CHUNK (tests lower it) */
 
+    const volatile sig_atomic_t *stop; /* set_stop: Ctrl-C / SIGTERM, polled between kernel batches */
+
     int planned;            /* the ALS batch plan exists (open plans it for --algo als only) */
     int fp16_stale;         /* the fp16 copies of the factors are older than F (upload) */
     struct cf_gpu_sgd *sgd; /* SGD state, made at the first epoch (sgd.c) */
@@ -211,6 +214,11 @@ void cf_gpu_work_count(const cf_gpu_side *s, const int64_t *rows, int64_t first,
 void cf_gpu_work_make(const cf_gpu_side *s, const int64_t *rows, int64_t first, int64_t n,
                       int keep_empty, int64_t seg, const cf_config *cfg, int64_t nnz,
                       cf_gpu_work *out);
+
+/* Stop request (set_stop) seen between two batches of kernels: CF_ERR_INTERRUPTED
+ * "<algo>: interrupted inside the step" after synchronizing the stream (the partial step
+ * is abandoned: the trainer drops it, as on the CPU); CF_OK otherwise. */
+cf_status cf_gpu_stop_poll(cf_backend *b, const char *algo, cf_error *err);
 
 /* The evaluate entry of the table (eval.c). */
 cf_status cf_gpu_evaluate(cf_backend *b, cf_eval_set which, cf_eval *out, cf_error *err);

@@ -211,8 +211,11 @@ cf_status cf_gpu_sgd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *er
     if (s->schedule == CF_SCHED_BLOCKS) {
         const int32_t B = s->blocks.B;
         cf_blocks_epoch_shifts(&s->blocks, epoch, s->h_shift);
-        for (int32_t w = 0; w < B; w++)
+        for (int32_t w = 0; w < B; w++) {
+            /* Ctrl-C between waves (every 64: a poll synchronizes nothing unless it stops) */
+            if (w > 0 && w % 64 == 0 && (st = cf_gpu_stop_poll(b, "sgd", err))) goto cleanup;
             CF_LAUNCH(launch_sgd_wave(&a, s->d_block_ptr, B, s->h_shift[w], b->stream));
+        }
     } else {
         CF_LAUNCH(launch_sgd_hogwild(&a, s->n, HOGWILD_RUN, b->stream));
     }

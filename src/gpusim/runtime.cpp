@@ -10,7 +10,8 @@
  *                         with cudaErrorMemoryAllocation, cudaMemGetInfo reports it
  *   CUFACTOR_SIM_SMS      multiprocessors (default 4): sizes the persistent grids
  *   CUFACTOR_SIM_SEED     seed of the block orders (default 1; cf_sim_set_seed changes it)
- *   CUFACTOR_SIM_DEVICES  0 makes cudaGetDeviceCount report no device (default 1)
+ *   CUFACTOR_SIM_DEVICES  0: cudaGetDeviceCount reports no device, -1: no driver
+ *                         (cudaErrorInsufficientDriver, as the runtime says then); default 1
  *
  * Order of work: every stream feeds one queue in issue order (a stronger order than the
  * hardware's, which cufactor's one blocking stream does not rely on either way). The queue
@@ -84,7 +85,7 @@ static device &D() {
         dev.mem = (size_t)env_long("CUFACTOR_SIM_MEM_MB", 4096, 1, 1L << 24) << 20;
         dev.sms = (int)env_long("CUFACTOR_SIM_SMS", 4, 1, 1024);
         dev.seed = (uint64_t)env_long("CUFACTOR_SIM_SEED", 1, 0, 1L << 62);
-        dev.count = (int)env_long("CUFACTOR_SIM_DEVICES", 1, 0, 1);
+        dev.count = (int)env_long("CUFACTOR_SIM_DEVICES", 1, -1, 1);
     }
     return dev;
 }
@@ -512,22 +513,23 @@ cudaError_t cudaPeekAtLastError(void) { return last_error; }
 
 cudaError_t cudaGetDeviceCount(int *count) {
     if (!count) return ret(cudaErrorInvalidValue);
-    *count = D().count;
-    return D().count ? cudaSuccess : ret(cudaErrorNoDevice);
+    *count = D().count > 0 ? D().count : 0;
+    /* -1: no driver, which the runtime reports as an insufficient driver */
+    return D().count > 0 ? cudaSuccess : ret(D().count < 0 ? cudaErrorInsufficientDriver : cudaErrorNoDevice);
 }
 cudaError_t cudaGetDevice(int *device) {
     if (!device) return ret(cudaErrorInvalidValue);
     *device = 0;
-    return D().count ? cudaSuccess : ret(cudaErrorNoDevice);
+    return D().count > 0 ? cudaSuccess : ret(cudaErrorNoDevice);
 }
 cudaError_t cudaSetDevice(int device) {
-    if (!D().count) return ret(cudaErrorNoDevice);
+    if (D().count <= 0) return ret(cudaErrorNoDevice);
     return device == 0 ? cudaSuccess : ret(cudaErrorInvalidDevice);
 }
 
 cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *p, int device) {
     if (!p) return ret(cudaErrorInvalidValue);
-    if (!D().count) return ret(cudaErrorNoDevice);
+    if (D().count <= 0) return ret(cudaErrorNoDevice);
     if (device != 0) return ret(cudaErrorInvalidDevice);
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "cufactor-sim (CPU simulation, %d SMs, %zu MiB)", D().sms, D().mem >> 20);
@@ -575,7 +577,7 @@ cudaError_t cudaRuntimeGetVersion(int *v) { return cudaDriverGetVersion(v); }
 
 cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes) {
     if (!free_bytes || !total_bytes) return ret(cudaErrorInvalidValue);
-    if (!D().count) return ret(cudaErrorNoDevice);
+    if (D().count <= 0) return ret(cudaErrorNoDevice);
     *total_bytes = D().mem;
     *free_bytes = D().mem - D().used;
     return cudaSuccess;
@@ -584,7 +586,7 @@ cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes) {
 cudaError_t cudaMalloc(void **ptr, size_t size) {
     if (!ptr) return ret(cudaErrorInvalidValue);
     *ptr = nullptr;
-    if (!D().count) return ret(cudaErrorNoDevice);
+    if (D().count <= 0) return ret(cudaErrorNoDevice);
     if (size == 0) return cudaSuccess;
     if (size > D().mem - D().used) return ret(cudaErrorMemoryAllocation);
     void *p = nullptr;
@@ -667,7 +669,7 @@ cudaError_t cudaMemset(void *ptr, int value, size_t n) {
 
 cudaError_t cudaStreamCreate(cudaStream_t *s) {
     if (!s) return ret(cudaErrorInvalidValue);
-    if (!D().count) return ret(cudaErrorNoDevice);
+    if (D().count <= 0) return ret(cudaErrorNoDevice);
     void *h = malloc(1);
     D().streams.insert(h);
     *s = (cudaStream_t)h;

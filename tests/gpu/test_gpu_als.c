@@ -37,9 +37,11 @@
 #include <criterion/logging.h>
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "common.h"
@@ -520,6 +522,59 @@ static void reproducible_case(int K, int half_steps, const cf_gpu_tuning *tune) 
     cr_assert(memcmp(out[0].bu, out[1].bu, sizeof(double) * (size_t)init.n_users) == 0);
     cr_assert(memcmp(out[0].bi, out[1].bi, sizeof(double) * (size_t)init.n_items) == 0);
     cf_factors_free(&out[0]), cf_factors_free(&out[1]), cf_factors_free(&init);
+    fixture_free(&fx);
+}
+
+#ifdef CUFACTOR_GPU_SIM
+/* Issue 17 item 16: without an NVIDIA driver the runtime says "CUDA driver version is
+ * insufficient"; cufactor says that no driver was found (the simulated device is told to
+ * behave as a machine without one, before its first call in this process). */
+Test(gpu_sim, no_driver_and_no_device_are_named) {
+    char why[256] = "";
+    setenv("CUFACTOR_SIM_DEVICES", "-1", 1);
+    cr_assert_eq(cf_gpu_available(why, sizeof why), 0);
+    if (access("/proc/driver/nvidia/version", F_OK) != 0)
+        cr_assert(strstr(why, "no NVIDIA driver found") != NULL, "%s", why);
+    else
+        cr_assert(strstr(why, "CUDA driver version is insufficient") != NULL, "%s", why);
+}
+Test(gpu_sim, no_device_is_named) {
+    char why[256] = "";
+    setenv("CUFACTOR_SIM_DEVICES", "0", 1);
+    cr_assert_eq(cf_gpu_available(why, sizeof why), 0);
+    cr_assert_str_eq(why, "no CUDA device found");
+}
+#endif
+
+/* Issue 17 item 9 on the GPU: a stop request (Ctrl-C) is seen between the batches of a
+ * half-step: CF_ERR_INTERRUPTED naming the algorithm; without the request the same
+ * half-step completes. The tuning makes several batches per side. */
+Test(gpu_als, stop_request_between_batches_interrupts_the_half_step) {
+    REQUIRE_GPU();
+    fixture fx;
+    fixture_make(&fx, 9);
+    cf_config c = config_of(8, 1, CF_REG_WEIGHTED, 0.05);
+    cf_factors init;
+    init_factors(&init, &fx, &c, 2);
+    cf_gpu_tuning t;
+    cf_gpu_tuning_default(&t);
+    t.batch_bytes = 64u << 10;
+    cf_backend *gb = open_gpu(&fx, &c, &init, &t);
+    cf_gpu_stats stats;
+    cf_gpu_stats_get(gb, &stats);
+    cr_assert_gt(stats.batches_items, 1, "the tuning was meant to make several batches");
+    static volatile sig_atomic_t flag;
+    const cf_backend_ops *gpu = cf_gpu_backend();
+    cr_assert_not_null(gpu->set_stop);
+    gpu->set_stop(gb, &flag);
+    cf_error err = {0};
+    flag = 0;
+    cr_assert_eq(gpu->als_half(gb, CF_SIDE_ITEMS, &err), CF_OK, "%s", err.msg);
+    flag = 1;
+    cr_assert_eq(gpu->als_half(gb, CF_SIDE_ITEMS, &err), CF_ERR_INTERRUPTED);
+    cr_assert(strstr(err.msg, "als: interrupted inside the step") != NULL, "%s", err.msg);
+    gpu->close(gb);
+    cf_factors_free(&init);
     fixture_free(&fx);
 }
 

@@ -24,6 +24,7 @@
 #include <criterion/logging.h>
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -432,6 +433,30 @@ Test(gpu_sgd, single_update_K33) { single_update(33, 0); }
 Test(gpu_sgd, single_update_K128) { single_update(128, 0); }
 Test(gpu_sgd, single_update_K256_fp16) { single_update(256, 1); }
 Test(gpu_sgd, single_update_K100_fp16) { single_update(100, 1); }
+
+/* Issue 17 item 9 on the GPU: the blocks schedule polls a stop request every 64 waves;
+ * hogwild is one launch per epoch and finishes it. */
+Test(gpu_sgd, stop_request_between_waves_interrupts_the_epoch) {
+    REQUIRE_GPU();
+    fixture fx;
+    fixture_make(&fx, 22);
+    cf_config c = sgd_config(8, CF_SCHED_BLOCKS, 130);
+    cf_factors init;
+    init_factors(&init, &fx.R, &c, 9);
+    const cf_backend_ops *gpu = cf_gpu_backend();
+    cf_backend *b = NULL;
+    cf_error err = {0};
+    cr_assert_eq(gpu->open(&fx.R, &fx.test, &c, &init, &b, &err), CF_OK, "%s", err.msg);
+    static volatile sig_atomic_t flag;
+    gpu->set_stop(b, &flag);
+    cr_assert_eq(gpu->sgd_epoch(b, 0, c.lr, &err), CF_OK, "%s", err.msg);
+    flag = 1;
+    cr_assert_eq(gpu->sgd_epoch(b, 1, c.lr, &err), CF_ERR_INTERRUPTED);
+    cr_assert(strstr(err.msg, "sgd: interrupted inside the step") != NULL, "%s", err.msg);
+    gpu->close(b);
+    cf_factors_free(&init);
+    fixture_free(&fx);
+}
 
 Test(gpu_sgd, blocks_is_bit_reproducible) {
     REQUIRE_GPU();
