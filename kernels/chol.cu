@@ -1,0 +1,217 @@
+/*
+ * chol.cu — the ALS solve fused into one kernel: for each system b of a batch,
+ *
+ *     A_b = L Lᵀ (Cholesky, lower),  L y = B_b,  Lᵀ x = y,  B_b := x      (d ≤ 129)
+ *
+ * with A_b the d × d Gram slot as kernels/gram.cu leaves it (column-major, leading
+ * dimension d, only the lower triangle read: the upper one may hold anything) and B_b
+ * the system's right-hand side (d floats), solved in place. info_b is LAPACK's /
+ * cuSOLVER's: 0, or j + 1 for the first column j whose pivot a_jj − Σ_{c<j} l_jc² is not
+ * positive (or NaN); such a system's B_b is left as it was (src/gpu/als.c then puts the
+ * row's old factors there, so the scatter leaves them unchanged, as the CPU does). A_b is
+ * only read.
+ *
+ * Shape: one warp per system, `spb` systems (warps) per block, each warp with its own
+ * slice of dynamic shared memory and no block-wide barrier. The warp copies the lower
+ * triangle of A_b with B_b appended as an extra row d (the augmented matrix [A; Bᵀ]) into
+ * shared memory, packed by columns: column j holds rows j..d at off(j) + (i − j),
+ * off(j) = j(d+1) − j(j−1)/2, d(d+3)/2 floats in all (34 KB at d = 129, 21 KB at
+ * d = 101). Lane ℓ owns rows i = ℓ + 32m (m < 5, so d + 1 ≤ 160) and keeps their partial
+ * sums in registers:
+ *   - factor + forward substitution, left-looking by columns j = 0..d−1: each lane forms
+ *     s_i = a_ij − Σ_{c<j} l_ic l_jc for its rows i ≥ j (l_jc a broadcast read, l_ic
+ *     consecutive across lanes: no bank conflicts); the pivot s_jj comes to every lane by
+ *     one shuffle, l_jj = √s_jj, l_ij = s_ij / l_jj is written back in place, and a
+ *     __syncwarp publishes column j. Row d (the right-hand side) goes through the same
+ *     recurrence, which is the forward substitution: l_dj = y_j.
+ *   - back substitution: each lane keeps y_i of its rows in registers; for j = d−1..0 the
+ *     owner of row j computes x_j = y_j / l_jj, one shuffle broadcasts it, and the lanes
+ *     update y_i −= l_ji x_j for i < j (L is read-only by then: no barrier needed).
+ *   2 warp collectives per column in the factorization, 1 per row in the solve.
+ * Arithmetic is fp32 with fused multiply-adds in a fixed order (columns c ascending), so
+ * the result does not depend on the block order or the run.
+ *
+ * Cost per system (d = K + bias): ≈ d³/6 multiply-adds = d³/3 flop for the factor and
+ * 2d² flop for the two triangular solves (≈ 0.36 Mflop at d = 101). Bytes: the lower
+ * triangle of A_b read once (≈ d²/2 · 4 B in 32-byte sectors of whole columns; up to
+ * d² · 4 B = 41 KB at d = 101 counting the sectors of the upper triangle the column reads
+ * touch), B_b read and written (2 · 4d B), info 4 B. Roofline on an H200 (50.8 TFLOP/s
+ * FP32, 4.2 TB/s): ≈ 9 flop/B, below the ridge (≈ 12 flop/B), so bandwidth-bound: the
+ * Netflix shape's 498 k systems of order 101 are ≈ 20 GB → ≈ 5 ms at 4.2 TB/s; the
+ * 0.17·10¹² flop take 3.5 ms at the FP32 peak. What may bind first instead: shared-memory
+ * bandwidth (about one LDS per FMA: ≈ 5.4 k warp-wide loads per system at d = 101, ≈ 10
+ * ms over 132 SMs at one LDS.32 per clock per SM) and occupancy (the packed triangle
+ * limits an SM to ≈ 10 systems at d = 101). Not measured yet: bench/GPU_SESSION.md.
+ * Tuning leads: panels of 4 columns (a lane's rows × 4 columns per broadcast: half the
+ * shared-memory loads), half-warps per system for d ≤ 32, reading A_b straight from the
+ * Gram kernel's registers (issue 14: no round trip through device memory).
+ *
+ * Beyond d = CF_CHOL_FUSED_MAX_D the launcher refuses (cudaErrorInvalidValue): the host
+ * uses cuSOLVER's batched potrf/potrs there.
+ */
+#include "kernels.h"
+
+#include "launch.cuh"
+#include "warp.cuh"
+
+#define CHOL_ROWS 5          /* rows per lane: d + 1 ≤ 32 · CHOL_ROWS */
+#define CHOL_MAX_WARPS 8     /* systems per block */
+#define CHOL_SMEM_LIMIT (48 * 1024) /* per block, without cudaFuncSetAttribute */
+
+#if CF_CHOL_FUSED_MAX_D + 1 > 32 * CHOL_ROWS
+#error "CF_CHOL_FUSED_MAX_D needs more rows per lane"
+#endif
+
+/* Floats of one system's packed augmented triangle. */
+static size_t chol_floats(int d) { return (size_t)d * (size_t)(d + 3) / 2; }
+
+extern "C" size_t cf_chol_shared_bytes(int d) {
+    return d < 1 || d > CF_CHOL_FUSED_MAX_D ? 0 : chol_floats(d) * sizeof(float);
+}
+
+extern "C" int cf_chol_systems_per_block(int d) {
+    const size_t per = cf_chol_shared_bytes(d);
+    if (per == 0) return 0;
+    int spb = (int)(CHOL_SMEM_LIMIT / per);
+    if (spb > CHOL_MAX_WARPS) spb = CHOL_MAX_WARPS;
+    return spb < 1 ? 1 : spb;
+}
+
+__device__ __forceinline__ int chol_off(int j, int d) { return j * (d + 1) - j * (j - 1) / 2; }
+
+__global__ void __launch_bounds__(32 * CHOL_MAX_WARPS)
+    chol_fused_kernel(int d, float *const *__restrict__ Aptr, float *const *__restrict__ Bptr,
+                      int *__restrict__ info, int batch) {
+    CF_EXTERN_SHARED(float, smem);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int spb = blockDim.x >> 5;
+    float *__restrict__ S = smem + (size_t)warp * chol_floats(d);
+
+    /* Warp-uniform loop over this warp's systems. */
+    for (int64_t sys = (int64_t)blockIdx.x * spb + warp; sys < batch;
+         sys += (int64_t)gridDim.x * spb) {
+        const float *__restrict__ A = Aptr[sys];
+        float *__restrict__ B = Bptr[sys];
+
+        /* Stage the lower triangle by columns (coalesced reads of rows j..d-1 of column
+         * j) and B as row d. */
+        for (int j = 0; j < d; j++) {
+            const int o = chol_off(j, d) - j;
+            for (int i = j + lane; i < d; i += 32) S[o + i] = A[(size_t)j * d + i];
+        }
+        for (int j = lane; j < d; j += 32) S[chol_off(j, d) + d - j] = B[j];
+        __syncwarp();
+
+        /* Factor [A; Bᵀ] by columns; row d becomes y = L⁻¹ B. */
+        int bad = 0;
+        for (int j = 0; j < d; j++) {
+            float acc[CHOL_ROWS];
+            const int oj = chol_off(j, d) - j;
+#pragma unroll
+            for (int m = 0; m < CHOL_ROWS; m++) {
+                const int i = lane + 32 * m;
+                acc[m] = (i >= j && i <= d) ? S[oj + i] : 0.0f;
+            }
+            int oc = 0; /* chol_off(c, d) */
+            for (int c = 0; c < j; c++) {
+                const float ljc = S[oc + j - c];
+#pragma unroll
+                for (int m = 0; m < CHOL_ROWS; m++) {
+                    const int i = lane + 32 * m;
+                    if (i >= j && i <= d) acc[m] = fmaf(-S[oc + i - c], ljc, acc[m]);
+                }
+                oc += d + 1 - c;
+            }
+            float mine = 0.0f;
+#pragma unroll
+            for (int m = 0; m < CHOL_ROWS; m++)
+                if (m == (j >> 5)) mine = acc[m];
+            const float ajj = __shfl_sync(CF_FULL_MASK, mine, j & 31);
+            if (!(ajj > 0.0f)) { /* not positive, or NaN: LAPACK's test */
+                bad = j + 1;
+                break;
+            }
+            const float ljj = sqrtf(ajj), rinv = 1.0f / ljj;
+#pragma unroll
+            for (int m = 0; m < CHOL_ROWS; m++) {
+                const int i = lane + 32 * m;
+                if (i >= j && i <= d) S[oj + i] = i == j ? ljj : acc[m] * rinv;
+            }
+            __syncwarp();
+        }
+        if (lane == 0) info[sys] = bad;
+        if (bad) {
+            __syncwarp(); /* S is reused by the next system */
+            continue;
+        }
+
+        /* Back substitution Lᵀ x = y: y_i of this lane's rows in registers. */
+        float y[CHOL_ROWS];
+        int oi[CHOL_ROWS];
+#pragma unroll
+        for (int m = 0; m < CHOL_ROWS; m++) {
+            const int i = lane + 32 * m;
+            oi[m] = i < d ? chol_off(i, d) - i : 0;
+            y[m] = i < d ? S[oi[m] + d] : 0.0f;
+        }
+        for (int j = d - 1; j >= 0; j--) {
+            float mine = 0.0f;
+#pragma unroll
+            for (int m = 0; m < CHOL_ROWS; m++)
+                if (m == (j >> 5)) mine = y[m] / S[chol_off(j, d)];
+            const float xj = __shfl_sync(CF_FULL_MASK, mine, j & 31);
+#pragma unroll
+            for (int m = 0; m < CHOL_ROWS; m++) {
+                const int i = lane + 32 * m;
+                if (i < j) y[m] = fmaf(-S[oi[m] + j], xj, y[m]);
+                else if (i == j) y[m] = xj;
+            }
+        }
+#pragma unroll
+        for (int m = 0; m < CHOL_ROWS; m++) {
+            const int i = lane + 32 * m;
+            if (i < d) B[i] = y[m];
+        }
+        __syncwarp(); /* S is reused by the next system */
+    }
+}
+
+extern "C" int launch_chol_fused(int d, float *const *d_A, float *const *d_B, int *d_info,
+                                 int batch, cf_stream_t stream) {
+    if (d < 1 || d > CF_CHOL_FUSED_MAX_D || batch < 0) return (int)cudaErrorInvalidValue;
+    if (batch == 0) return (int)cudaSuccess;
+    const int spb = cf_chol_systems_per_block(d);
+    int64_t blocks = ((int64_t)batch + spb - 1) / spb;
+    if (blocks > 65535LL * 16) blocks = 65535LL * 16; /* the warps loop beyond this */
+    CF_LAUNCH_KERNEL(chol_fused_kernel, (unsigned)blocks, 32 * spb,
+                     (size_t)spb * cf_chol_shared_bytes(d), stream, d, d_A, d_B, d_info, batch);
+    return (int)cudaGetLastError();
+}
+
+/* One thread per system: a system whose info is not 0 gets the row's current factors
+ * (and bias) as its "solution", so the scatter writes back what is there. */
+__global__ void keep_failed_kernel(const int *__restrict__ info, float *const *__restrict__ Bptr,
+                                   int64_t n_sys, const float *__restrict__ rhs, int64_t r0,
+                                   const float *__restrict__ F, const float *__restrict__ b, int k,
+                                   int ld, int use_bias) {
+    for (int64_t s = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; s < n_sys;
+         s += (int64_t)gridDim.x * blockDim.x) {
+        if (info[s] == 0) continue;
+        float *x = Bptr[s];
+        const int64_t r = r0 + (int64_t)(x - rhs) / ld;
+        for (int c = 0; c < k; c++) x[c] = F[r * ld + c];
+        if (use_bias) x[k] = b[r];
+    }
+}
+
+extern "C" int launch_keep_failed(const int *d_info, float *const *d_B, int64_t n_sys,
+                                  const float *d_rhs, int64_t r0, const float *d_F,
+                                  const float *d_b, int k, int ld, int use_bias,
+                                  cf_stream_t stream) {
+    if (n_sys <= 0) return (int)cudaSuccess;
+    int64_t blocks = (n_sys + 255) / 256;
+    if (blocks > 65535LL * 8) blocks = 65535LL * 8;
+    CF_LAUNCH_KERNEL(keep_failed_kernel, (unsigned)blocks, 256, 0, stream, d_info, d_B, n_sys,
+                     d_rhs, r0, d_F, d_b, k, ld, use_bias);
+    return (int)cudaGetLastError();
+}
