@@ -18,18 +18,24 @@
  * off(j) = j(d+1) − j(j−1)/2, d(d+3)/2 floats in all (34 KB at d = 129, 21 KB at
  * d = 101). Lane ℓ owns rows i = ℓ + 32m (m < 5, so d + 1 ≤ 160) and keeps their partial
  * sums in registers:
- *   - factor + forward substitution, left-looking by columns j = 0..d−1: each lane forms
- *     s_i = a_ij − Σ_{c<j} l_ic l_jc for its rows i ≥ j (l_jc a broadcast read, l_ic
- *     consecutive across lanes: no bank conflicts); the pivot s_jj comes to every lane by
- *     one shuffle, l_jj = √s_jj, l_ij = s_ij / l_jj is written back in place, and a
- *     __syncwarp publishes column j. Row d (the right-hand side) goes through the same
- *     recurrence, which is the forward substitution: l_dj = y_j.
+ *   - factor + forward substitution, left-looking, by panels of 4 columns j0..j0+3: for
+ *     each finished column c < j0 every lane reads the panel's l_{j0+p,c} (4 broadcast
+ *     reads) and, once per row of its own, l_ic (consecutive across lanes: no bank
+ *     conflicts), and does 4 FMAs per l_ic: s_{i,j0+p} −= l_ic l_{j0+p,c}. Then within the
+ *     panel, column by column: the pivot s_jj comes to every lane by a shuffle,
+ *     l_jj = √s_jj, l_ij = s_ij · (1/l_jj), and the panel's later columns are updated with
+ *     l_{j0+q,j} shuffled from its owner. The panel is written back in place and a
+ *     __syncwarp publishes it. Row d (the right-hand side) goes through the same
+ *     recurrence, which is the forward substitution: l_dj = y_j. The operations and their
+ *     order per element are those of the plain column-by-column algorithm (c ascending),
+ *     so the panel changes speed, not results.
  *   - back substitution: each lane keeps y_i of its rows in registers; for j = d−1..0 the
  *     owner of row j computes x_j = y_j / l_jj, one shuffle broadcasts it, and the lanes
  *     update y_i −= l_ji x_j for i < j (L is read-only by then: no barrier needed).
- *   2 warp collectives per column in the factorization, 1 per row in the solve.
- * Arithmetic is fp32 with fused multiply-adds in a fixed order (columns c ascending), so
- * the result does not depend on the block order or the run.
+ *   10 shuffles and 1 __syncwarp per panel, 1 shuffle per row in the solve; 80 registers,
+ *   no local memory (ptxas, sm_90).
+ * Arithmetic is fp32 with fused multiply-adds in a fixed order, so the result does not
+ * depend on the block order or the run.
  *
  * Cost per system (d = K + bias): ≈ d³/6 multiply-adds = d³/3 flop for the factor and
  * 2d² flop for the two triangular solves (≈ 0.36 Mflop at d = 101). Bytes: the lower
@@ -38,13 +44,16 @@
  * touch), B_b read and written (2 · 4d B), info 4 B. Roofline on an H200 (50.8 TFLOP/s
  * FP32, 4.2 TB/s): ≈ 9 flop/B, below the ridge (≈ 12 flop/B), so bandwidth-bound: the
  * Netflix shape's 498 k systems of order 101 are ≈ 20 GB → ≈ 5 ms at 4.2 TB/s; the
- * 0.17·10¹² flop take 3.5 ms at the FP32 peak. What may bind first instead: shared-memory
- * bandwidth (about one LDS per FMA: ≈ 5.4 k warp-wide loads per system at d = 101, ≈ 10
- * ms over 132 SMs at one LDS.32 per clock per SM) and occupancy (the packed triangle
- * limits an SM to ≈ 10 systems at d = 101). Not measured yet: bench/GPU_SESSION.md.
- * Tuning leads: panels of 4 columns (a lane's rows × 4 columns per broadcast: half the
- * shared-memory loads), half-warps per system for d ≤ 32, reading A_b straight from the
- * Gram kernel's registers (issue 14: no round trip through device memory).
+ * 0.17·10¹² flop take 3.5 ms at the FP32 peak. What may bind first instead is shared
+ * memory: counted per warp instruction, a system of order 101 issues ≈ 7.9 k shared loads
+ * in the factorization (17.2 k column by column, hence the panels), ≈ 15 ms for 498 k
+ * systems over 132 SMs at one shared-memory wavefront per clock (1.98 GHz); and occupancy
+ * (the packed triangle limits an SM to ≈ 10 systems at d = 101, 6 at d = 129), which the
+ * panel's 4 × rows independent FMA chains per lane are meant to cover. Not measured yet:
+ * bench/GPU_SESSION.md. Tuning leads: column starts padded to 16 bytes so the 4 panel
+ * broadcasts are one LDS.128 (≈ 40 % fewer shared loads), half-warps per system for
+ * d ≤ 32, reading A_b straight from the Gram kernel's registers (issue 14: no round trip
+ * through device memory).
  *
  * Beyond d = CF_CHOL_FUSED_MAX_D the launcher refuses (cudaErrorInvalidValue): the host
  * uses cuSOLVER's batched potrf/potrs there.
@@ -55,6 +64,7 @@
 #include "warp.cuh"
 
 #define CHOL_ROWS 5          /* rows per lane: d + 1 ≤ 32 · CHOL_ROWS */
+#define CHOL_PANEL 4         /* columns factored together */
 #define CHOL_MAX_WARPS 8     /* systems per block */
 #define CHOL_SMEM_LIMIT (48 * 1024) /* per block, without cudaFuncSetAttribute */
 
@@ -63,7 +73,7 @@
 #endif
 
 /* Floats of one system's packed augmented triangle. */
-static size_t chol_floats(int d) { return (size_t)d * (size_t)(d + 3) / 2; }
+__host__ __device__ static inline size_t chol_floats(int d) { return (size_t)d * (size_t)(d + 3) / 2; }
 
 extern "C" size_t cf_chol_shared_bytes(int d) {
     return d < 1 || d > CF_CHOL_FUSED_MAX_D ? 0 : chol_floats(d) * sizeof(float);
@@ -78,6 +88,17 @@ extern "C" int cf_chol_systems_per_block(int d) {
 }
 
 __device__ __forceinline__ int chol_off(int j, int d) { return j * (d + 1) - j * (j - 1) / 2; }
+
+/* v[r] for a warp-uniform r < CHOL_ROWS, without an indexed read: `if (m == r) x = v[m]`
+ * is turned by the compiler into v[r], which puts v in local memory (a 112-byte stack
+ * frame, seen with -Xptxas -v); masking the bits keeps v in registers. Exact for any
+ * value, NaN included. */
+__device__ __forceinline__ float chol_pick(const float (&v)[CHOL_ROWS], int r) {
+    unsigned bits = 0u;
+#pragma unroll
+    for (int m = 0; m < CHOL_ROWS; m++) bits |= __float_as_uint(v[m]) & (0u - (unsigned)(m == r));
+    return __uint_as_float(bits);
+}
 
 __global__ void __launch_bounds__(32 * CHOL_MAX_WARPS)
     chol_fused_kernel(int d, float *const *__restrict__ Aptr, float *const *__restrict__ Bptr,
@@ -102,40 +123,69 @@ __global__ void __launch_bounds__(32 * CHOL_MAX_WARPS)
         for (int j = lane; j < d; j += 32) S[chol_off(j, d) + d - j] = B[j];
         __syncwarp();
 
-        /* Factor [A; Bᵀ] by columns; row d becomes y = L⁻¹ B. */
+        /* Factor [A; Bᵀ] by panels of CHOL_PANEL columns; row d becomes y = L⁻¹ B. */
         int bad = 0;
-        for (int j = 0; j < d; j++) {
-            float acc[CHOL_ROWS];
-            const int oj = chol_off(j, d) - j;
+        for (int j0 = 0; j0 < d && !bad; j0 += CHOL_PANEL) {
+            const int nb = d - j0 < CHOL_PANEL ? d - j0 : CHOL_PANEL; /* warp-uniform */
+            /* acc[p][m]: element (i, j0 + p), i = lane + 32m; only i ≥ j0 + p is kept. */
+            float acc[CHOL_PANEL][CHOL_ROWS];
 #pragma unroll
-            for (int m = 0; m < CHOL_ROWS; m++) {
-                const int i = lane + 32 * m;
-                acc[m] = (i >= j && i <= d) ? S[oj + i] : 0.0f;
-            }
-            int oc = 0; /* chol_off(c, d) */
-            for (int c = 0; c < j; c++) {
-                const float ljc = S[oc + j - c];
+            for (int p = 0; p < CHOL_PANEL; p++) {
+                const int o = chol_off(j0 + p, d) - (j0 + p);
 #pragma unroll
                 for (int m = 0; m < CHOL_ROWS; m++) {
                     const int i = lane + 32 * m;
-                    if (i >= j && i <= d) acc[m] = fmaf(-S[oc + i - c], ljc, acc[m]);
+                    acc[p][m] = (p < nb && i >= j0 + p && i <= d) ? S[o + i] : 0.0f;
+                }
+            }
+            /* The columns c < j0, done: one broadcast l_{j0+p,c} per panel column, one
+             * l_ic per row, CHOL_PANEL FMAs per l_ic. */
+            int oc = 0; /* chol_off(c, d) */
+            for (int c = 0; c < j0; c++) {
+                float l[CHOL_PANEL];
+#pragma unroll
+                for (int p = 0; p < CHOL_PANEL; p++) l[p] = p < nb ? S[oc + j0 + p - c] : 0.0f;
+#pragma unroll
+                for (int m = 0; m < CHOL_ROWS; m++) {
+                    const int i = lane + 32 * m;
+                    if (i >= j0 && i <= d) {
+                        const float lic = S[oc + i - c];
+#pragma unroll
+                        for (int p = 0; p < CHOL_PANEL; p++) acc[p][m] = fmaf(-lic, l[p], acc[p][m]);
+                    }
                 }
                 oc += d + 1 - c;
             }
-            float mine = 0.0f;
+            /* Within the panel, column by column: pivot, scale, update the panel's later
+             * columns with l_{j0+q,j} from its owner lane (the same value it writes to S).
+             * No branch around the shuffles: past a failed pivot, or past column d − 1
+             * in the last panel (p ≥ nb), the values are garbage that is never stored. */
 #pragma unroll
-            for (int m = 0; m < CHOL_ROWS; m++)
-                if (m == (j >> 5)) mine = acc[m];
-            const float ajj = __shfl_sync(CF_FULL_MASK, mine, j & 31);
-            if (!(ajj > 0.0f)) { /* not positive, or NaN: LAPACK's test */
-                bad = j + 1;
-                break;
+            for (int p = 0; p < CHOL_PANEL; p++) {
+                const int j = j0 + p;
+                const float ajj = __shfl_sync(CF_FULL_MASK, chol_pick(acc[p], j >> 5), j & 31);
+                if (p < nb && !(ajj > 0.0f) && !bad) bad = j + 1; /* not positive, or NaN: LAPACK's test */
+                const float ljj = sqrtf(ajj), rinv = 1.0f / ljj;
+#pragma unroll
+                for (int m = 0; m < CHOL_ROWS; m++) acc[p][m] = lane + 32 * m == j ? ljj : acc[p][m] * rinv;
+#pragma unroll
+                for (int q = 1; q < CHOL_PANEL; q++) {
+                    if (q > p) {
+                        const float lqj = __shfl_sync(CF_FULL_MASK, chol_pick(acc[p], (j0 + q) >> 5), (j0 + q) & 31);
+#pragma unroll
+                        for (int m = 0; m < CHOL_ROWS; m++) acc[q][m] = fmaf(-acc[p][m], lqj, acc[q][m]);
+                    }
+                }
             }
-            const float ljj = sqrtf(ajj), rinv = 1.0f / ljj;
+            if (bad) break;
 #pragma unroll
-            for (int m = 0; m < CHOL_ROWS; m++) {
-                const int i = lane + 32 * m;
-                if (i >= j && i <= d) S[oj + i] = i == j ? ljj : acc[m] * rinv;
+            for (int p = 0; p < CHOL_PANEL; p++) {
+                const int o = chol_off(j0 + p, d) - (j0 + p);
+#pragma unroll
+                for (int m = 0; m < CHOL_ROWS; m++) {
+                    const int i = lane + 32 * m;
+                    if (p < nb && i >= j0 + p && i <= d) S[o + i] = acc[p][m];
+                }
             }
             __syncwarp();
         }
@@ -155,11 +205,7 @@ __global__ void __launch_bounds__(32 * CHOL_MAX_WARPS)
             y[m] = i < d ? S[oi[m] + d] : 0.0f;
         }
         for (int j = d - 1; j >= 0; j--) {
-            float mine = 0.0f;
-#pragma unroll
-            for (int m = 0; m < CHOL_ROWS; m++)
-                if (m == (j >> 5)) mine = y[m] / S[chol_off(j, d)];
-            const float xj = __shfl_sync(CF_FULL_MASK, mine, j & 31);
+            const float xj = __shfl_sync(CF_FULL_MASK, chol_pick(y, j >> 5) / S[chol_off(j, d)], j & 31);
 #pragma unroll
             for (int m = 0; m < CHOL_ROWS; m++) {
                 const int i = lane + 32 * m;
