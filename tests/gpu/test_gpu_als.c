@@ -686,7 +686,8 @@ Test(gpu_als, solver_fused_K128_nobias) { solver_case(128, 0, 1); }
 Test(gpu_als, solver_fused_beyond_limit_uses_cusolver) { solver_case(129, 1, 0); }
 
 /* The fused kernel on its own, against a Cholesky solve in double of the same fp32
- * matrices: orders around the warp size and the limit, batches of 2·spb + 1 systems (several
+ * matrices: orders around the warp size, the 4-column panels (d mod 4 = 0..3) and the
+ * limit, batches of 2·spb + 1 systems (several
  * per block, a partial last block). System 1 has a negative pivot at column p = d/2
  * (row and column p zero, a_pp = −1): info p + 1, B unchanged; system 2 (d > 2) a NaN on
  * the diagonal at column 1: info 2 (LAPACK's test stops at a NaN pivot too). The upper
@@ -695,7 +696,7 @@ Test(gpu_als, solver_fused_beyond_limit_uses_cusolver) { solver_case(129, 1, 0);
 static void chol_direct_case(int d) {
     REQUIRE_GPU();
     const int spb = cf_chol_systems_per_block(d);
-    cr_assert(spb >= 1 && cf_chol_shared_bytes(d) == sizeof(float) * (size_t)d * (size_t)(d + 3) / 2);
+    cr_assert(spb >= 1 && cf_chol_shared_bytes(d) >= sizeof(float) * (size_t)d * (size_t)(d + 3) / 2);
     const int batch = 2 * spb + 1, dd = d * d;
     const int p = d / 2;
     float *hA = malloc(sizeof(float) * (size_t)batch * dd), *hB = malloc(sizeof(float) * (size_t)batch * d);
@@ -786,21 +787,26 @@ static void chol_direct_case(int d) {
 
 Test(gpu_als, chol_fused_d1) { chol_direct_case(1); }
 Test(gpu_als, chol_fused_d2) { chol_direct_case(2); }
+Test(gpu_als, chol_fused_d3) { chol_direct_case(3); }
 Test(gpu_als, chol_fused_d8) { chol_direct_case(8); }
 Test(gpu_als, chol_fused_d32) { chol_direct_case(32); }
 Test(gpu_als, chol_fused_d33) { chol_direct_case(33); }
 Test(gpu_als, chol_fused_d101) { chol_direct_case(101); }
+Test(gpu_als, chol_fused_d127) { chol_direct_case(127); }
 Test(gpu_als, chol_fused_d129) { chol_direct_case(129); }
 
-/* The fused solve's launch shape (host code): d(d+3)/2 floats a system, at most 8
- * systems and 48 KiB a block (no cudaFuncSetAttribute needed), several systems a block
- * up to d = 101 (K = 100 with biases); nothing beyond CF_CHOL_FUSED_MAX_D, and the
- * launcher refuses that order. */
+/* The fused solve's launch shape (host code): the d(d+3)/2 floats of the augmented
+ * triangle plus at most 3 of padding per column and 3 at the end, in 16-byte units, a
+ * system; at most 8 systems and 48 KiB a block (no cudaFuncSetAttribute needed), several
+ * systems a block up to d = 101 (K = 100 with biases); nothing beyond
+ * CF_CHOL_FUSED_MAX_D, and the launcher refuses that order. */
 Test(host_plan, chol_fused_launch_shape) {
     for (int d = 1; d <= CF_CHOL_FUSED_MAX_D; d++) {
         const size_t bytes = cf_chol_shared_bytes(d);
         const int spb = cf_chol_systems_per_block(d);
-        cr_assert_eq(bytes, sizeof(float) * (size_t)d * (size_t)(d + 3) / 2, "d=%d", d);
+        const size_t tri = sizeof(float) * (size_t)d * (size_t)(d + 3) / 2;
+        cr_assert(bytes >= tri && bytes <= tri + sizeof(float) * (3 * (size_t)d + 3) && bytes % 16 == 0,
+                  "d=%d: %zu bytes", d, bytes);
         cr_assert(spb >= 1 && spb <= 8 && (size_t)spb * bytes <= 48 * 1024, "d=%d: %d × %zu bytes", d, spb, bytes);
         if (d <= 101) cr_assert_geq(spb, 2, "d=%d: %d systems per block", d, spb);
     }
