@@ -16,8 +16,9 @@
  * triangle of A_b with B_b appended as an extra row d (the augmented matrix [A; Bᵀ]) into
  * shared memory, packed by columns: column j holds rows j..d at base(j) + i, base(j) a
  * multiple of 4 (≤ 3 floats of padding a column, so rows j0..j0+3 are one aligned
- * float4), ≈ d(d+3)/2 + 1.5d floats in all (34.8 KB at d = 129, 21.6 KB at d = 101). Lane ℓ owns rows i = ℓ + 32m (m < 5, so d + 1 ≤ 160) and keeps their partial
- * sums in registers:
+ * float4), ≈ d(d+3)/2 + 1.5d floats in all (34.8 KB at d = 129, 21.6 KB at d = 101).
+ * Lane ℓ owns rows i = ℓ + 32m (m < 5, so d + 1 ≤ 160) and keeps their partial sums in
+ * registers:
  *   - factor + forward substitution, left-looking, by panels of 4 columns j0..j0+3: for
  *     each finished column c < j0 every lane reads the panel's l_{j0+p,c} (one broadcast
  *     float4) and, once per row of its own, l_ic (consecutive across lanes: no bank
