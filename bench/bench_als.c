@@ -29,7 +29,12 @@
  * appended to --json FILE. Without a usable GPU (or built without CUDA) it says so and
  * exits 0.
  *
+ * --als-solver cusolver|fused (default cusolver, as cf_config) chooses the GPU solve
+ * (README "GPU ALS solver"); the JSON records it as "als_solver" and the path the half-steps
+ * took as "solve_fused" (fused falls back to cuSOLVER beyond d = 129).
+ *
  * Usage: bench_als [--factors 100,128] [--iters N] [--cpu-scale F] [--no-cpu]
+ *                  [--als-solver cusolver|fused]
  *                  [the data, device and output options of bench_common.h: --users N
  *                  --items N --ratings N --zipf Z --seed S --gpu-id N --json FILE
  *                  --commit SHA --cache DIR --no-cache --suites FILE]
@@ -54,20 +59,31 @@ typedef struct als_opts {
     int32_t iters;
     double cpu_scale;
     int no_cpu;
+    const char *solver_name; /* --als-solver */
+    cf_als_solver solver;
 } als_opts;
 
 static void parse(int argc, char **argv, bench_common *c, als_opts *o) {
     o->factors_list = "100,128", o->iters = 5, o->cpu_scale = 0.05, o->no_cpu = 0;
+    cf_config dflt;
+    cf_config_default(&dflt);
+    o->solver = dflt.als_solver, o->solver_name = cf_als_solver_name(dflt.als_solver);
     const bench_opt own[] = {
         {"factors", BOPT_STR, &o->factors_list, 0, 0, 0, "K[,K...]", "latent dimensions, up to 8"},
         {"iters", BOPT_I32, &o->iters, 1, 1000, 0, "N", "timed iterations (after one warm-up)"},
         {"cpu-scale", BOPT_DOUBLE, &o->cpu_scale, 0, 1, 0, "F", "fraction of users and ratings the CPU runs on"},
         {"no-cpu", BOPT_FLAG, &o->no_cpu, 0, 0, 1, NULL, "no CPU reference (--cpu-scale 0)"},
+        {"als-solver", BOPT_STR, &o->solver_name, 0, 0, 0, "cusolver|fused",
+         "GPU solve: cuSOLVER batched potrf/potrs, or the fused shared-memory Cholesky"},
     };
     bench_parse(c, "bench_als", "GPU ALS on Netflix-shaped synthetic data (issue 4): seconds per iteration by phase,\n"
                 "Gram GFLOP/s against the SGEMM rate, peak memory, speed-up over the CPU reference.",
                 own, (int)(sizeof own / sizeof *own), argc, argv);
     if (o->no_cpu) o->cpu_scale = 0;
+    if (cf_als_solver_parse(o->solver_name, &o->solver) != 0) {
+        fprintf(stderr, "bench_als: --als-solver: '%s': use cusolver or fused\n", o->solver_name);
+        exit(2);
+    }
     o->n_factors = 0;
     for (const char *p = o->factors_list; *p;) {
         char *end;
@@ -84,10 +100,11 @@ static void parse(int argc, char **argv, bench_common *c, als_opts *o) {
 
 #ifdef CUFACTOR_HAVE_CUDA
 
-static cf_config config_for(const bench_common *bc, int K) {
+static cf_config config_for(const bench_common *bc, const als_opts *o, int K) {
     cf_config c;
     cf_config_default(&c);
     c.factors = K, c.bias = 1, c.reg = CF_REG_WEIGHTED, c.lambda = 0.05, c.gpu_id = bc->gpu_id;
+    c.als_solver = o->solver;
     return c;
 }
 
@@ -246,11 +263,12 @@ static int run(bench_common *bc, const als_opts *o) {
         Rs = cf_bench_data_train(small);
     }
     cf_bench_ceilings ceil = {0};
+    printf("ALS solver: %s\n", cf_als_solver_name(o->solver));
     printf("%-4s %10s %10s %9s %9s %11s %11s %7s %11s %7s %10s %9s %9s\n", "K", "s/iter", "gram+rhs s", "rhs s",
            "solve s", "gram GF/s", "fp32 GF/s", "share", "tf32 GF/s", "share", "peak GiB", "cpu s/it", "speed-up");
     for (int j = 0; j < o->n_factors; j++) {
         const int K = o->factors[j];
-        cf_config c = config_for(bc, K);
+        cf_config c = config_for(bc, o, K);
         gpu_result g, gs;
         run_gpu(bc, R, &c, o->iters, 1, &ceil, &g);
         double cpu_s = NAN, speed_same = NAN, speed_proj = NAN;
@@ -272,8 +290,8 @@ static int run(bench_common *bc, const als_opts *o) {
         bench_json jb;
         bench_json_begin(&jb, bc, "als", g.device, data, &ceil);
         bench_json_raw(&jb, "\"algo\":\"als\",\"K\":%d,\"bias\":1,\"reg\":\"weighted\",\"lambda\":0.05,"
-                            "\"iters_timed\":%d,",
-                       K, o->iters);
+                            "\"iters_timed\":%d,\"als_solver\":\"%s\",\"solve_fused\":%d,",
+                       K, o->iters, cf_als_solver_name(o->solver), g.stats.solve_fused);
         bench_json_num(&jb, "seconds_per_iter", g.iter_s);
         bench_json_num(&jb, "gram_s", g.gram_s);
         bench_json_num(&jb, "rhs_s", g.rhs_s);

@@ -19,12 +19,14 @@
 #
 # The steps, in order of value (limits and estimates: the table `steps` below and
 # GPU_SESSION.md): env; test_gpu_als, test_gpu_sgd (Criterion --jobs 16 --verbose);
-# verify-gen, verify-als-k100, verify-sgd-blocks-k128, verify-sgd-hogwild-k128 (cufactor
-# verify against the 16-thread CPU reference, 5 M ratings); memcheck, racecheck
-# (compute-sanitizer over the Gram / ALS half-step and SGD tests, in parallel); bench-data
-# (the Netflix-shaped set into bench/cache); bench_als (K = 100, 128); bench_sgd-hogwild
-# (fp32, fp16); nightly-gpu (the nightly suite's GPU cases via bench/nightly.sh); last,
-# bench_sgd-blocks (fp32, fp16, B = 1024) with its own short limit.
+# verify-gen, verify-als-k100 (and -fused: --als-solver fused), verify-sgd-blocks-k128,
+# verify-sgd-hogwild-k128 (cufactor verify against the 16-thread CPU reference, 5 M
+# ratings); memcheck, racecheck (compute-sanitizer over the Gram / ALS half-step, fused
+# solve and SGD tests, in parallel); bench-data (the Netflix-shaped set into bench/cache);
+# bench_als (K = 100, 128), bench_als-fused (the same with --als-solver fused, no CPU
+# reference); bench_sgd-hogwild (fp32, fp16); nightly-gpu (the nightly suite's GPU cases
+# via bench/nightly.sh); last, bench_sgd-blocks (fp32, fp16, B = 1024) with its own short
+# limit.
 #
 # A step's limit is the smaller of its own and what is left of CF_GPU_SESSION_BUDGET
 # (default 320 s); a step that cannot get its minimum is skipped and says so; a failing or
@@ -66,12 +68,14 @@ test_gpu_als 45 15 10
 test_gpu_sgd 45 15 8
 verify-gen 15 3 3
 verify-als-k100 40 10 13
+verify-als-k100-fused 40 10 13
 verify-sgd-blocks-k128 25 8 7
 verify-sgd-hogwild-k128 35 8 10
 memcheck 45 15 12
 racecheck 45 15 12
 bench-data 60 20 20
 bench_als 75 30 28
+bench_als-fused 60 20 20
 bench_sgd-hogwild 60 25 28
 nightly-gpu 150 60 70
 bench_sgd-blocks 60 30 35
@@ -253,6 +257,7 @@ all)
     step verify-gen "$bin/cufactor" gen --users 100000 --items 10000 --ratings 5000000 --rank 16 --noise 0.5 \
         --out "$work/verify.tsv"
     verify_step verify-als-k100 --factors 100 --iters 3
+    verify_step verify-als-k100-fused --factors 100 --iters 3 --als-solver fused
     verify_step verify-sgd-blocks-k128 --factors 128 --iters 3 --algo sgd --schedule blocks --blocks 64 --lr 0.005
     verify_step verify-sgd-hogwild-k128 --factors 128 --iters 3 --algo sgd --schedule hogwild --lr 0.005
     rm -f "$work/verify.tsv"
@@ -260,18 +265,24 @@ all)
     # ALS half step: Gram, RHS, solve) and the SGD update kernels (fp32, fp16, hogwild, blocks).
     sanitize_step memcheck memcheck 'ERROR SUMMARY: 0 errors' \
         test_gpu_als:gpu_als/gram_K7 test_gpu_als:gpu_als/gram_K256_short_segments \
-        test_gpu_als:gpu_als/half_step_K32 test_gpu_sgd:gpu_sgd/single_update_K33 \
+        test_gpu_als:gpu_als/half_step_K32 test_gpu_als:gpu_als/chol_fused_d101 \
+        test_gpu_als:gpu_als/solver_fused_K128 test_gpu_sgd:gpu_sgd/single_update_K33 \
         test_gpu_sgd:gpu_sgd/single_update_K100_fp16 test_gpu_sgd:gpu_sgd/blocks_vs_cpu_K100 \
         test_gpu_sgd:gpu_sgd/hogwild_within_half_percent_of_cpu_K32
     # racecheck looks at shared memory: the Gram kernel's staging (and a fused kernel's).
     sanitize_step racecheck racecheck 'RACECHECK SUMMARY: 0 hazards' \
         test_gpu_als:gpu_als/gram_K100 test_gpu_als:gpu_als/half_step_K32 \
+        test_gpu_als:gpu_als/chol_fused_d101 test_gpu_als:gpu_als/solver_fused_K128 \
         test_gpu_sgd:gpu_sgd/blocks_vs_cpu_K33
     # The Netflix shape (480,189 × 17,770, 100 M ratings) once into bench/cache; the benches
     # and the nightly suite read it back (≈ 14 s each on the H200 host).
     step bench-data "$bin/bench_sgd" --data-only
     step bench_als "$bin/bench_als" --factors 100,128 --iters 3 --cpu-scale 0.02 --commit "$commit" \
         --json "$out/bench_als.jsonl"
+    # The same with the fused solve (kernels/chol.cu), GPU only: which solver is faster
+    # decides the default of --als-solver (README "GPU ALS solver").
+    step bench_als-fused "$bin/bench_als" --factors 100,128 --iters 3 --no-cpu --als-solver fused \
+        --commit "$commit" --json "$out/bench_als.jsonl"
     step bench_sgd-hogwild "$bin/bench_sgd" --schedule hogwild --epochs 3 --commit "$commit" \
         --json "$out/bench_sgd.jsonl"
     # The nightly suite's GPU cases with the packed cufactor (no cmake, no OpenBLAS there):
@@ -298,7 +309,7 @@ all)
     exit $failed
     ;;
 *)
-    sed -n '2,41p' "$0"
+    sed -n '2,46p' "$0"
     exit 2
     ;;
 esac

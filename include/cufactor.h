@@ -83,6 +83,14 @@ typedef enum cf_optimizer { CF_OPT_PLAIN = 0, CF_OPT_ADAM, CF_OPT_AUTO } cf_opti
  * CPU either way; fp16 (half the bytes per update) is accepted for GPU SGD only. */
 typedef enum cf_precision { CF_PRECISION_FP32 = 0, CF_PRECISION_FP16 } cf_precision;
 
+/* How the GPU backend solves ALS's normal equations (the CPU always uses LAPACK dposv). */
+typedef enum cf_als_solver {
+    CF_ALS_SOLVER_CUSOLVER = 0, /* cusolverDnSpotrfBatched + SpotrsBatched (default) */
+    CF_ALS_SOLVER_FUSED         /* one kernel per batch: factor + both triangular solves in
+                                   shared memory (kernels/chol.cu) for d = K + bias ≤ 129,
+                                   cuSOLVER beyond */
+} cf_als_solver;
+
 typedef struct cf_config {
     cf_algo algo;          /* default ALS */
     int32_t factors;       /* K, default 32 */
@@ -114,6 +122,9 @@ typedef struct cf_config {
     int32_t early_stop;    /* patience P on the test split, 0 disables (default 0) */
     int32_t restarts;      /* random initializations, keep best (default 1) */
     cf_precision precision;/* factor storage, default CF_PRECISION_FP32 (fp16: GPU SGD only) */
+    /* GPU ALS solver, default CF_ALS_SOLVER_CUSOLVER. Not stored in the model file (a
+     * property of the run, like threads). */
+    cf_als_solver als_solver;
 } cf_config;
 
 /* Smallest non-zero cf_config.gpu_mem_limit accepted. */
@@ -150,6 +161,8 @@ const char *cf_device_name(cf_device d);
 int cf_device_parse(const char *s, cf_device *out);
 const char *cf_precision_name(cf_precision p);
 int cf_precision_parse(const char *s, cf_precision *out);
+const char *cf_als_solver_name(cf_als_solver s);
+int cf_als_solver_parse(const char *s, cf_als_solver *out);
 
 /* ------------------------------------------------------------------ data */
 

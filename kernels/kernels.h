@@ -15,8 +15,8 @@
  *   - a side's biases: n_rows floats (zeros when biases are off);
  *   - entries of a side in CSR form: int64 offsets, uint32 indices of the other side,
  *     float ratings;
- *   - Gram matrices: d × d floats each, column-major (cuSOLVER's layout; they are
- *     symmetric and written in full).
+ *   - Gram matrices: d × d floats each, column-major (cuSOLVER's layout); symmetric, and
+ *     only the lower triangle is written (gram.cu) and read (cuSOLVER lower, chol.cu).
  */
 #ifndef CF_KERNELS_H
 #define CF_KERNELS_H
@@ -85,6 +85,33 @@ int launch_offsets32(const int64_t *d_ptr, int64_t n_rows, int32_t *d_off, cf_st
  * rows with no entries (ptr[r+1] == ptr[r]) get the zero vector and bias 0. */
 int launch_scatter(const float *d_rhs, int64_t r0, int64_t n_rows, const int64_t *d_ptr, int k,
                    int ld, int use_bias, float *d_F, float *d_b, cf_stream_t stream);
+
+/* ------------------------------------------------------------------ solve (chol.cu) */
+
+/* Largest order the fused solve takes: K = 128 with biases. Beyond it the host uses
+ * cuSOLVER's batched potrf/potrs. */
+#define CF_CHOL_FUSED_MAX_D 129
+
+/* Dynamic shared memory per system and systems (warps) per block of the fused solve at
+ * order d; 0 for d outside 1..CF_CHOL_FUSED_MAX_D. */
+size_t cf_chol_shared_bytes(int d);
+int cf_chol_systems_per_block(int d);
+
+/* For each b < batch: A_b = L Lᵀ (lower; only the lower triangle of the column-major
+ * d × d A_b, leading dimension d, is read; A_b is not written), then B_b := A_b⁻¹ B_b
+ * (one right-hand side of d floats, in place). info[b] = 0, or j + 1 for the first
+ * column j with a pivot that is not positive (LAPACK/cuSOLVER potrf semantics); B_b is
+ * then left unchanged. cudaErrorInvalidValue for d outside 1..CF_CHOL_FUSED_MAX_D. */
+int launch_chol_fused(int d, float *const *d_A, float *const *d_B, int *d_info, int batch,
+                      cf_stream_t stream);
+
+/* Systems that failed keep their row's factors: for each system s < n_sys with
+ * info[s] != 0, B_s (a row of the batch's RHS buffer: row (B_s − rhs)/ld of the batch,
+ * i.e. row r0 + that of the side) := [F[r][0..k-1]; b[r] (use_bias)], so launch_scatter
+ * writes the row's current values back. */
+int launch_keep_failed(const int *d_info, float *const *d_B, int64_t n_sys, const float *d_rhs,
+                       int64_t r0, const float *d_F, const float *d_b, int k, int ld,
+                       int use_bias, cf_stream_t stream);
 
 /* Prediction errors over a CSR side: for every entry (r, c, v) of rows [0, n_rows),
  * e = v − r̂(r, c) with r̂ = μ + b_r[r] + b_c[c] + F_r[r]·F_c[c] (k terms; μ and the

@@ -33,6 +33,7 @@ void cf_config_default(cf_config *c) {
     c->early_stop = 0;
     c->restarts = 1;
     c->precision = CF_PRECISION_FP32;
+    c->als_solver = CF_ALS_SOLVER_CUSOLVER;
 }
 
 #define BAD(...) return cf_fail(err, CF_ERR_INVALID, __VA_ARGS__)
@@ -72,6 +73,7 @@ cf_status cf_config_validate(const cf_config *c, cf_error *err) {
     if (c->precision == CF_PRECISION_FP16 && c->device == CF_DEVICE_CPU)
         BAD("precision: fp16 factor storage is GPU-only; the CPU reference computes in double "
             "(use --device gpu or --precision fp32)");
+    if ((unsigned)c->als_solver > CF_ALS_SOLVER_FUSED) BAD("als_solver: unknown value %d", (int)c->als_solver);
     return CF_OK;
 }
 
@@ -152,6 +154,7 @@ static const char *const algo_names[] = {"als", "sgd", "gd", "minibatch", "alsgd
 static const char *const reg_names[] = {"plain", "weighted", "mean"};
 static const char *const device_names[] = {"auto", "cpu", "gpu"};
 static const char *const precision_names[] = {"fp32", "fp16"};
+static const char *const als_solver_names[] = {"cusolver", "fused"};
 
 static int parse_name(const char *s, const char *const *names, int n) {
     for (int k = 0; s && k < n; k++)
@@ -165,6 +168,7 @@ const char *cf_algo_name(cf_algo a) { return NAME_OF(algo_names, a); }
 const char *cf_reg_name(cf_reg r) { return NAME_OF(reg_names, r); }
 const char *cf_device_name(cf_device d) { return NAME_OF(device_names, d); }
 const char *cf_precision_name(cf_precision p) { return NAME_OF(precision_names, p); }
+const char *cf_als_solver_name(cf_als_solver s) { return NAME_OF(als_solver_names, s); }
 
 int cf_algo_parse(const char *s, cf_algo *out) {
     int k = parse_name(s, algo_names, 6);
@@ -188,5 +192,11 @@ int cf_precision_parse(const char *s, cf_precision *out) {
     int k = parse_name(s, precision_names, 2);
     if (k < 0) return -1;
     *out = (cf_precision)k;
+    return 0;
+}
+int cf_als_solver_parse(const char *s, cf_als_solver *out) {
+    int k = parse_name(s, als_solver_names, 2);
+    if (k < 0) return -1;
+    *out = (cf_als_solver)k;
     return 0;
 }

@@ -22,6 +22,7 @@ void cli_config_opts_init(cli_config_opts *c, cf_config *cfg, cf_read_options *r
     c->schedule = (int)cfg->schedule;
     c->optimizer = (int)cfg->optimizer;
     c->precision = (int)cfg->precision;
+    c->als_solver = (int)cfg->als_solver;
 }
 
 int cli_config_read_opts(cli_config_opts *c, cli_opt *out) {
@@ -98,6 +99,9 @@ int cli_config_train_opts(cli_config_opts *c, cli_opt *out, unsigned groups, con
     n += cli_config_device_opts(c, out + n);
     ADD(.name = "precision", .kind = CLI_CHOICE, .dest = &c->precision, .choices = cli_precision_names,
         .help = "factor storage during training; fp16 (arithmetic in fp32) for --algo sgd on the GPU only");
+    ADD(.name = "als-solver", .kind = CLI_CHOICE, .dest = &c->als_solver, .choices = cli_als_solver_names,
+        .help = "GPU ALS solve: cuSOLVER batched potrf/potrs, or the fused shared-memory Cholesky "
+                "(K + bias <= 129, cuSOLVER beyond); the CPU ignores it");
     ADD(.name = "threads", .kind = CLI_I32, .dest = &cfg->threads, .metavar = "T", .help = "CPU threads (0 = all cores)");
 #undef ADD
     return n;
@@ -112,6 +116,7 @@ void cli_config_opts_apply(const cli_config_opts *c) {
     c->cfg->schedule = (cf_sgd_schedule)c->schedule;
     c->cfg->optimizer = (cf_optimizer)c->optimizer;
     c->cfg->precision = (cf_precision)c->precision;
+    c->cfg->als_solver = (cf_als_solver)c->als_solver;
 }
 
 int cli_output_opts_add(cli_output_opts *o, cli_opt *out, const char *model_help, const cli_opt *own, int n_own,

@@ -19,12 +19,16 @@
  *      row's place of the RHS buffer, d_rhs + (r − r0)·ld, where potrs and the scatter
  *      read it. No cuSPARSE: two runs are bit-identical whatever the block order.
  *   2. (the right-hand sides of step 1; no separate phase, rhs_ms stays 0)
- *   3. Solve: cusolverDnSpotrfBatched + cusolverDnSpotrsBatched (cf_gpulib_spotrf_batched
- *      / _spotrs_batched: lower, one right-hand side each, solved in place; at most
- *      CF_GPU_SOLVE_CHUNK systems a call), then the solutions are scattered into F and
- *      the biases (zero for rows without ratings).
+ *   3. Solve (cfg.als_solver): cusolverDnSpotrfBatched + cusolverDnSpotrsBatched
+ *      (cf_gpulib_spotrf_batched / _spotrs_batched: lower, one right-hand side each,
+ *      solved in place; at most CF_GPU_SOLVE_CHUNK systems a call), or with
+ *      --als-solver fused and d ≤ CF_CHOL_FUSED_MAX_D the fused kernel (kernels/chol.cu:
+ *      factor and both triangular solves in shared memory, the same info); systems whose
+ *      info is not 0 get their row's current values (launch_keep_failed); then the
+ *      solutions are scattered into F and the biases (zero for rows without ratings).
  * After the last batch the potrf info of every system comes back in one copy; a
- * non-zero info is CF_ERR_NUMERIC naming the row.
+ * non-zero info is CF_ERR_NUMERIC naming the row, whose factors are unchanged (the
+ * CPU's behaviour; the other rows are updated, as there).
  */
 #include "gpu_impl.h"
 
@@ -58,6 +62,10 @@ cf_status cf_gpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
     const cf_gpu_side *O = &b->side[1 - side];
     const int timing = b->tune.timing && b->ev[0];
     const int64_t chunk = b->solve_chunk > 0 ? b->solve_chunk : CF_GPU_SOLVE_CHUNK;
+    /* --als-solver fused where the order fits its shared memory, cuSOLVER otherwise. */
+    const int fused = b->cfg.als_solver == CF_ALS_SOLVER_FUSED && b->d <= CF_CHOL_FUSED_MAX_D;
+    const char *potrf = fused ? "fused Cholesky (kernels/chol.cu)" : "cusolverDnSpotrfBatched";
+    b->stats.solve_fused = fused;
 
     for (int32_t k = 0; k < S->n_batches; k++) {
         const cf_gpu_batch *bt = &S->batches[k];
@@ -74,15 +82,25 @@ cf_status cf_gpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
         if (timing) CF_CUDA(cudaEventRecord(b->ev[1], b->stream));
         /* 2. The right-hand sides came with step 1: the RHS phase is empty (rhs_ms 0). */
         if (timing) CF_CUDA(cudaEventRecord(b->ev[2], b->stream));
-        /* 3. Batched Cholesky solves, in place in the RHS buffer, then scatter. */
+        /* 3. Batched Cholesky solves, in place in the RHS buffer; a system that failed
+         *    gets its row's current values as its solution (launch_keep_failed), so the
+         *    scatter leaves that row's factors and bias unchanged, as the CPU does. */
         for (int64_t j0 = 0; j0 < bt->n_sys; j0 += chunk) {
             const int n = (int)(bt->n_sys - j0 < chunk ? bt->n_sys - j0 : chunk);
+            if (fused) {
+                CF_LAUNCH(launch_chol_fused(b->d, b->d_Aptr + j0, S->d_Bptr + bt->sys0 + j0,
+                                            S->d_info + bt->sys0 + j0, n, b->stream));
+                continue;
+            }
             CF_GPULIB(cf_gpulib_spotrf_batched(b->lib, b->d, b->d_Aptr + j0, b->d,
                                                S->d_info + bt->sys0 + j0, n, err));
             CF_GPULIB(cf_gpulib_spotrs_batched(b->lib, b->d, b->d_Aptr + j0, b->d,
                                                S->d_Bptr + bt->sys0 + j0, b->d, b->d_potrs_info,
                                                n, err));
         }
+        CF_LAUNCH(launch_keep_failed(S->d_info + bt->sys0, S->d_Bptr + bt->sys0, bt->n_sys,
+                                     b->d_rhs, bt->r0, S->d_F, S->d_b, b->k, b->ld, b->bias,
+                                     b->stream));
         CF_LAUNCH(launch_scatter(b->d_rhs, bt->r0, rows, S->d_ptr, b->k, b->ld, b->bias, S->d_F,
                                  S->d_b, b->stream));
         if (timing) {
@@ -105,14 +123,14 @@ cf_status cf_gpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
             int64_t row = S->h_sys_row[j];
             st = cf_fail(err, CF_ERR_NUMERIC,
                          "ALS %s %lld (%lld ratings): the %d×%d system is not positive definite "
-                         "(cusolverDnSpotrfBatched: leading minor of order %d); raise lambda",
+                         "(%s: leading minor of order %d); raise lambda",
                          S->name, (long long)row, (long long)(S->h_ptr[row + 1] - S->h_ptr[row]),
-                         b->d, b->d, b->h_info[j]);
+                         b->d, b->d, potrf, b->h_info[j]);
             goto cleanup;
         }
         if (b->h_info[j] < 0) {
             st = cf_fail(err, CF_ERR_DEVICE,
-                         "cusolverDnSpotrfBatched: parameter %d is wrong (%s system %lld) (%s:%d)",
+                         "%s: parameter %d is wrong (%s system %lld) (%s:%d)", potrf,
                          -b->h_info[j], S->name, (long long)j, __FILE__, __LINE__);
             goto cleanup;
         }

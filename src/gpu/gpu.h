@@ -45,7 +45,7 @@ typedef struct cf_gpu_stats {
     double gram_ms;   /* fused Gram + right-hand-side kernel + segment reduction */
     double rhs_ms;    /* 0 since the fused pass (the RHS is formed in gram_ms's kernel);
                          kept so that the records keep their fields */
-    double solve_ms;  /* potrf + potrs batched + scatter */
+    double solve_ms;  /* potrf + potrs batched (or the fused solve) + scatter */
     double gram_flops;  /* useful flops of the Gram step: Σ_rows n_r · d(d+1) */
     int64_t half_steps;
     /* Plan of the run. */
@@ -66,6 +66,9 @@ typedef struct cf_gpu_stats {
     double gd_ms;
     int64_t gd_epochs;
     int sgd_warps_per_sm;         /* resident warps per SM of the hogwild kernel */
+    /* ALS: 1 when the last half-step solved with the fused kernel (--als-solver fused and
+     * d = K + bias ≤ CF_CHOL_FUSED_MAX_D), 0 with cuSOLVER. */
+    int solve_fused;
 } cf_gpu_stats;
 
 void cf_gpu_stats_get(cf_backend *b, cf_gpu_stats *out);

@@ -212,6 +212,17 @@ template <typename T> static inline T atomicCAS(T *a, T cmp, T v) {
 template <typename T> static inline T __ldg(const T *p) { return *p; }
 static inline float __fdividef(float a, float b) { return a / b; }
 static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
+/* Bit casts (the CUDA intrinsics): the same 32 bits reinterpreted. */
+static inline unsigned __float_as_uint(float x) {
+    unsigned u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+static inline float __uint_as_float(unsigned u) {
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
 using std::isfinite;
 using std::isnan;
 

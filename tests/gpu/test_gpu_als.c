@@ -32,6 +32,21 @@
  *     fp32 solve of an fp32-formed system gives ~1e-6; asserted ≤ 1e-4.
  *   - Evaluate: predictions in fp32 (relative error ~u), sums in double: sse and reg
  *     relative to the CPU ≤ 1e-5, counts exact.
+ *   - The ALS solvers (--als-solver fused, kernels/chol.cu, against cuSOLVER and the CPU;
+ *     solver_* on a small fixture so that K = 128 is cheap under the simulation):
+ *       · each against the CPU with the half-step tolerances above (the solve's error
+ *         is a small part of them: the Gram and right-hand side are formed in fp32);
+ *       · fused vs cuSOLVER, per row max ‖x_f − x_c‖/‖x_c‖ ≤ 1e-4: both are backward-
+ *         stable fp32 Cholesky solves of the same fp32 system, so they differ by
+ *         ≲ cond(A)·2d·u (d ≤ 130: 1.5e-5·cond); measured ≤ 1.2e-6 at K = 128 under the
+ *         simulation (cuSOLVER there is LAPACK's spotrf/spotrs), while a wrong row, a
+ *         wrong factor or another row's solution differs by O(1);
+ *       · the kernel alone (chol_fused_d*) against a double Cholesky of the same fp32
+ *         matrices: residual ‖b − A x‖/(‖A‖_F‖x‖) ≤ (d + 4)·u. A Cholesky solve is
+ *         normwise backward stable with a backward error of O(d·u)·‖A‖ (Higham, Accuracy
+ *         and Stability, Thm 10.4); + 4 covers the few roundings of every entry at tiny d
+ *         (d = 1: a square root and two divisions). Measured 1e-8..1e-7; info and the
+ *         untouched B of a failed system exact.
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -612,10 +627,288 @@ Test(gpu_als, upload_download_round_trip) {
     fixture_free(&fx);
 }
 
+/* ------------------------------------------------------------------ the ALS solvers
+ * --als-solver fused (kernels/chol.cu) against cuSOLVER's batched potrf/potrs (the
+ * reference path) and the CPU, on a small fixture so that K = 128 stays cheap under the
+ * simulation: 40 users × 150 items, user 0 without ratings, user u ≥ 1 rating 4..140 of
+ * items 0..146 (so the items have 0..~40 ratings each), items 147..149 without ratings;
+ * the same planted model as fixture_make. */
+#define SX_USERS 40
+#define SX_ITEMS 150
+#define SX_RATED 147
+
+static void small_fixture_make(fixture *fx, uint64_t seed) {
+    cf_rng rng;
+    cf_rng_seed(&rng, seed);
+    double P[SX_USERS * 4], Q[SX_ITEMS * 4], bu[SX_USERS], bi[SX_ITEMS];
+    for (int x = 0; x < SX_USERS * 4; x++) P[x] = 0.7 * cf_rng_normal(&rng);
+    for (int x = 0; x < SX_ITEMS * 4; x++) Q[x] = 0.7 * cf_rng_normal(&rng);
+    for (int x = 0; x < SX_USERS; x++) bu[x] = 0.3 * cf_rng_normal(&rng);
+    for (int x = 0; x < SX_ITEMS; x++) bi[x] = 0.4 * cf_rng_normal(&rng);
+    cf_triplets t = {0};
+    t.cap = SX_USERS * SX_RATED;
+    t.u = malloc(sizeof(uint32_t) * (size_t)t.cap);
+    t.i = malloc(sizeof(uint32_t) * (size_t)t.cap);
+    t.r = malloc(sizeof(float) * (size_t)t.cap);
+    cr_assert(t.u && t.i && t.r);
+    uint32_t perm[SX_RATED];
+    for (int u = 1; u < SX_USERS; u++) {
+        for (int i = 0; i < SX_RATED; i++) perm[i] = (uint32_t)i;
+        int n = 4 + (int)cf_rng_below(&rng, 137);
+        for (int j = 0; j < n; j++) {
+            int k = j + (int)cf_rng_below(&rng, (uint64_t)(SX_RATED - j));
+            uint32_t tmp = perm[j], it = perm[k];
+            perm[j] = it, perm[k] = tmp;
+            double r = 3.5 + bu[u] + bi[it] + 0.3 * cf_rng_normal(&rng);
+            for (int x = 0; x < 4; x++) r += P[u * 4 + x] * Q[it * 4 + x];
+            t.u[t.n] = (uint32_t)u, t.i[t.n] = it, t.r[t.n] = (float)r, t.n++;
+        }
+    }
+    cf_error err;
+    cr_assert_eq(cf_ratings_build(&t, SX_USERS, SX_ITEMS, &fx->R, &err), CF_OK, "%s", err.msg);
+    cf_triplets_free(&t);
+    cf_triplets te = {0};
+    te.n = te.cap = 50;
+    te.u = malloc(sizeof(uint32_t) * 50), te.i = malloc(sizeof(uint32_t) * 50);
+    te.r = malloc(sizeof(float) * 50);
+    for (int j = 0; j < 50; j++) {
+        te.u[j] = (uint32_t)cf_rng_below(&rng, SX_USERS);
+        te.i[j] = (uint32_t)cf_rng_below(&rng, SX_ITEMS);
+        te.r[j] = (float)(1.0 + 4.0 * cf_rng_uniform(&rng));
+    }
+    fx->test = te;
+}
+
+/* Per-row relative difference ‖x_a − x_b‖/‖x_b‖ over the rows with ratings of one side:
+ * returns the max, *median the median. */
+static double side_rel_diff(const fixture *fx, const cf_factors *a, const cf_factors *b,
+                            cf_side side, double *median, int64_t *worst_row) {
+    const int64_t n_rows = side == CF_SIDE_USERS ? fx->R.n_users : fx->R.n_items;
+    const int64_t *ptr = side == CF_SIDE_USERS ? fx->R.row_ptr : fx->R.col_ptr;
+    const int d = a->k + (a->bias ? 1 : 0);
+    double *rel = malloc(sizeof(double) * (size_t)n_rows), xa[260], xb[260], worst = 0;
+    int64_t n = 0;
+    cr_assert(rel);
+    *worst_row = -1;
+    for (int64_t r = 0; r < n_rows; r++) {
+        if (ptr[r + 1] == ptr[r]) continue;
+        row_of(a, side, r, xa);
+        row_of(b, side, r, xb);
+        double num = 0, den = 0;
+        for (int k = 0; k < d; k++) num += (xa[k] - xb[k]) * (xa[k] - xb[k]), den += xb[k] * xb[k];
+        cr_assert(isfinite(num) && den > 0, "row %lld: difference %g, norm² %g", (long long)r, num, den);
+        rel[n++] = sqrt(num / den);
+        if (rel[n - 1] > worst) worst = rel[n - 1], *worst_row = r;
+    }
+    qsort(rel, (size_t)n, sizeof *rel, cmp_double);
+    *median = n ? rel[n / 2] : 0.0;
+    free(rel);
+    return worst;
+}
+
+/* One half-step of each side with the fused solver and with cuSOLVER, from the same
+ * factors: each against the CPU (check_half_step: median ≤ 1e-4, max ≤ 1e-2, residual in
+ * the double system ≤ 1e-4), and the two against each other (max ≤ 1e-4, see the file
+ * comment); `expect_fused` is the path the fused backend must have taken (0: d beyond
+ * CF_CHOL_FUSED_MAX_D, cuSOLVER). */
+static void solver_case(int K, int bias, int expect_fused) {
+    REQUIRE_GPU();
+    fixture fx;
+    small_fixture_make(&fx, 31);
+    cf_config cc = config_of(K, bias, CF_REG_WEIGHTED, lambda_for(CF_REG_WEIGHTED));
+    cf_config cfz = cc;
+    cfz.als_solver = CF_ALS_SOLVER_FUSED;
+    cr_assert_eq(cc.als_solver, CF_ALS_SOLVER_CUSOLVER, "cuSOLVER is the default");
+    cf_factors init;
+    init_factors(&init, &fx, &cc, 12);
+    cf_backend *gz = open_gpu(&fx, &cfz, &init, NULL), *gc = open_gpu(&fx, &cc, &init, NULL);
+    cf_backend *cb = open_cpu(&fx, &cc, &init);
+    const int d = K + bias;
+    cr_log_info("K=%d bias=%d: d=%d, %d systems per block, %zu bytes of shared memory each", K, bias, d,
+                cf_chol_systems_per_block(d), cf_chol_shared_bytes(d));
+    cf_factors fz, fc;
+    cf_error err = {0};
+    cr_assert_eq(cf_factors_alloc(&fz, init.n_users, init.n_items, K, bias, &err), CF_OK);
+    cr_assert_eq(cf_factors_alloc(&fc, init.n_users, init.n_items, K, bias, &err), CF_OK);
+    char lz[64], lc[64];
+    snprintf(lz, sizeof lz, "fused K=%d bias=%d", K, bias);
+    snprintf(lc, sizeof lc, "cusolver K=%d bias=%d", K, bias);
+    for (int sd = 0; sd < 2; sd++) {
+        check_half_step(lz, &fx, &cfz, &init, gz, cb, (cf_side)sd);
+        check_half_step(lc, &fx, &cc, &init, gc, cb, (cf_side)sd);
+        cf_gpu_stats sz, sc;
+        cf_gpu_stats_get(gz, &sz), cf_gpu_stats_get(gc, &sc);
+        cr_assert_eq(sz.solve_fused, expect_fused, "%s: solve_fused %d", lz, sz.solve_fused);
+        cr_assert_eq(sc.solve_fused, 0, "%s: solve_fused %d", lc, sc.solve_fused);
+        cr_assert_eq(cf_gpu_backend()->download(gz, &fz, &err), CF_OK, "%s", err.msg);
+        cr_assert_eq(cf_gpu_backend()->download(gc, &fc, &err), CF_OK, "%s", err.msg);
+        double median;
+        int64_t row;
+        double worst = side_rel_diff(&fx, &fz, &fc, (cf_side)sd, &median, &row);
+        cr_log_info("K=%d bias=%d %s: fused vs cuSOLVER per-row relative difference median %.3g, max %.3g (row %lld)",
+                    K, bias, sd ? "items" : "users", median, worst, (long long)row);
+        cr_expect_leq(worst, 1e-4, "K=%d bias=%d %s: fused vs cuSOLVER %g at row %lld", K, bias,
+                      sd ? "items" : "users", worst, (long long)row);
+    }
+    cf_factors_free(&fz), cf_factors_free(&fc), cf_factors_free(&init);
+    cf_gpu_backend()->close(gz);
+    cf_gpu_backend()->close(gc);
+    cf_cpu_backend.close(cb);
+    fixture_free(&fx);
+}
+
+Test(gpu_als, solver_fused_K1) { solver_case(1, 1, 1); }
+Test(gpu_als, solver_fused_K1_nobias) { solver_case(1, 0, 1); }
+Test(gpu_als, solver_fused_K7) { solver_case(7, 1, 1); }
+Test(gpu_als, solver_fused_K7_nobias) { solver_case(7, 0, 1); }
+Test(gpu_als, solver_fused_K32) { solver_case(32, 1, 1); }
+Test(gpu_als, solver_fused_K32_nobias) { solver_case(32, 0, 1); }
+Test(gpu_als, solver_fused_K100) { solver_case(100, 1, 1); }
+Test(gpu_als, solver_fused_K100_nobias) { solver_case(100, 0, 1); }
+Test(gpu_als, solver_fused_K128) { solver_case(128, 1, 1); }          /* d = 129, the limit */
+Test(gpu_als, solver_fused_K128_nobias) { solver_case(128, 0, 1); }
+/* d = 130, one beyond the fused limit: --als-solver fused solves with cuSOLVER. */
+Test(gpu_als, solver_fused_beyond_limit_uses_cusolver) { solver_case(129, 1, 0); }
+
+/* The fused kernel on its own, against a Cholesky solve in double of the same fp32
+ * matrices: orders around the warp size, the 4-column panels (d mod 4 = 0..3) and the
+ * limit, batches of 2·spb + 1 systems (several
+ * per block, a partial last block). System 1 has a negative pivot at column p = d/2
+ * (row and column p zero, a_pp = −1): info p + 1, B unchanged; system 2 (d > 2) a NaN on
+ * the diagonal at column 1: info 2 (LAPACK's test stops at a NaN pivot too). The upper
+ * triangles hold NaN: they must not be read. A must not be written. Residual
+ * ‖b − A x‖/(‖A‖_F ‖x‖) ≤ (d + 4)·u (see the file comment). */
+static void chol_direct_case(int d) {
+    REQUIRE_GPU();
+    const int spb = cf_chol_systems_per_block(d);
+    cr_assert(spb >= 1 && cf_chol_shared_bytes(d) >= sizeof(float) * (size_t)d * (size_t)(d + 3) / 2);
+    const int batch = 2 * spb + 1, dd = d * d;
+    const int p = d / 2;
+    float *hA = malloc(sizeof(float) * (size_t)batch * dd), *hB = malloc(sizeof(float) * (size_t)batch * d);
+    float *oA = malloc(sizeof(float) * (size_t)batch * dd), *oB = malloc(sizeof(float) * (size_t)batch * d);
+    double *G = malloc(sizeof(double) * (size_t)d * (d + 5)), *L = malloc(sizeof(double) * (size_t)dd);
+    int *info = malloc(sizeof(int) * (size_t)batch);
+    cr_assert(hA && hB && oA && oB && G && L && info);
+    cf_rng rng;
+    cf_rng_seed(&rng, 1000 + (uint64_t)d);
+    for (int s = 0; s < batch; s++) {
+        float *A = hA + (size_t)s * dd;
+        for (int x = 0; x < d * (d + 5); x++) G[x] = cf_rng_normal(&rng);
+        for (int j = 0; j < d; j++)
+            for (int i = 0; i < d; i++) {
+                double a = 0;
+                for (int x = 0; x < d + 5; x++) a += G[i * (d + 5) + x] * G[j * (d + 5) + x];
+                A[j * d + i] = i >= j ? (float)(a / (d + 5) + (i == j ? 0.1 : 0.0)) : NAN;
+            }
+        for (int i = 0; i < d; i++) hB[(size_t)s * d + i] = (float)cf_rng_normal(&rng);
+    }
+    float *A1 = hA + (size_t)dd; /* system 1: pivot p is −1 */
+    for (int i = p; i < d; i++) A1[p * d + i] = 0.0f;
+    for (int j = 0; j < p; j++) A1[j * d + p] = 0.0f;
+    A1[p * d + p] = -1.0f;
+    if (d > 2) hA[(size_t)2 * dd + 1 * d + 1] = NAN; /* system 2: NaN pivot at column 1 */
+
+    float *dA, *dB, **dAp, **dBp;
+    int *dinfo;
+    cr_assert_eq(cudaMalloc((void **)&dA, sizeof(float) * (size_t)batch * dd), cudaSuccess);
+    cr_assert_eq(cudaMalloc((void **)&dB, sizeof(float) * (size_t)batch * d), cudaSuccess);
+    cr_assert_eq(cudaMalloc((void **)&dAp, sizeof(float *) * (size_t)batch), cudaSuccess);
+    cr_assert_eq(cudaMalloc((void **)&dBp, sizeof(float *) * (size_t)batch), cudaSuccess);
+    cr_assert_eq(cudaMalloc((void **)&dinfo, sizeof(int) * (size_t)batch), cudaSuccess);
+    float **hp = malloc(sizeof(float *) * (size_t)batch * 2);
+    cr_assert(hp);
+    for (int s = 0; s < batch; s++) hp[s] = dA + (size_t)s * dd, hp[batch + s] = dB + (size_t)s * d;
+    cr_assert_eq(cudaMemcpy(dA, hA, sizeof(float) * (size_t)batch * dd, cudaMemcpyHostToDevice), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(dB, hB, sizeof(float) * (size_t)batch * d, cudaMemcpyHostToDevice), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(dAp, hp, sizeof(float *) * (size_t)batch, cudaMemcpyHostToDevice), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(dBp, hp + batch, sizeof(float *) * (size_t)batch, cudaMemcpyHostToDevice), cudaSuccess);
+    cr_assert_eq(launch_chol_fused(d, dAp, dBp, dinfo, batch, NULL), 0);
+    cr_assert_eq(cudaDeviceSynchronize(), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(oA, dA, sizeof(float) * (size_t)batch * dd, cudaMemcpyDeviceToHost), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(oB, dB, sizeof(float) * (size_t)batch * d, cudaMemcpyDeviceToHost), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(info, dinfo, sizeof(int) * (size_t)batch, cudaMemcpyDeviceToHost), cudaSuccess);
+    cr_assert(memcmp(oA, hA, sizeof(float) * (size_t)batch * dd) == 0, "d=%d: A was written", d);
+
+    double worst = 0;
+    for (int s = 0; s < batch; s++) {
+        const float *A = hA + (size_t)s * dd, *b = hB + (size_t)s * d, *x = oB + (size_t)s * d;
+        const int want = s == 1 ? p + 1 : (s == 2 && d > 2) ? 2 : 0;
+        cr_assert_eq(info[s], want, "d=%d system %d: info %d, expected %d", d, s, info[s], want);
+        if (want) {
+            cr_assert(memcmp(x, b, sizeof(float) * (size_t)d) == 0, "d=%d system %d: B changed", d, s);
+            continue;
+        }
+        /* double Cholesky of the same fp32 lower triangle: it must succeed too */
+        for (int j = 0; j < d; j++)
+            for (int i = j; i < d; i++) {
+                double v = A[j * d + i];
+                for (int c = 0; c < j; c++) v -= L[c * d + i] * L[c * d + j];
+                if (i == j) {
+                    cr_assert_gt(v, 0.0, "d=%d system %d: the reference is not SPD", d, s);
+                    L[j * d + j] = sqrt(v);
+                } else {
+                    L[j * d + i] = v / L[j * d + j];
+                }
+            }
+        double rn = 0, an = 0, xn = 0;
+        for (int i = 0; i < d; i++) {
+            double r = b[i];
+            for (int j = 0; j < d; j++) {
+                double a = i >= j ? A[j * d + i] : A[i * d + j];
+                r -= a * x[j], an += a * a;
+            }
+            rn += r * r, xn += (double)x[i] * x[i];
+        }
+        double res = sqrt(rn) / (sqrt(an) * sqrt(xn));
+        cr_assert(isfinite(res), "d=%d system %d: residual %g", d, s, res);
+        if (res > worst) worst = res;
+    }
+    cr_log_info("fused Cholesky d=%d: %d systems, %d per block, max residual %.3g (bound (d+4)·u = %.3g)", d,
+                batch, spb, worst, (d + 4) * 5.96e-8);
+    cr_expect_leq(worst, (d + 4) * 5.96e-8, "d=%d: residual %g", d, worst);
+    cudaFree(dA), cudaFree(dB), cudaFree(dAp), cudaFree(dBp), cudaFree(dinfo);
+    free(hA), free(hB), free(oA), free(oB), free(G), free(L), free(info), free(hp);
+}
+
+Test(gpu_als, chol_fused_d1) { chol_direct_case(1); }
+Test(gpu_als, chol_fused_d2) { chol_direct_case(2); }
+Test(gpu_als, chol_fused_d3) { chol_direct_case(3); }
+Test(gpu_als, chol_fused_d8) { chol_direct_case(8); }
+Test(gpu_als, chol_fused_d32) { chol_direct_case(32); }
+Test(gpu_als, chol_fused_d33) { chol_direct_case(33); }
+Test(gpu_als, chol_fused_d101) { chol_direct_case(101); }
+Test(gpu_als, chol_fused_d127) { chol_direct_case(127); }
+Test(gpu_als, chol_fused_d129) { chol_direct_case(129); }
+
+/* The fused solve's launch shape (host code): the d(d+3)/2 floats of the augmented
+ * triangle plus at most 3 of padding per column and 3 at the end, in 16-byte units, a
+ * system; at most 8 systems and 48 KiB a block (no cudaFuncSetAttribute needed), several
+ * systems a block up to d = 101 (K = 100 with biases); nothing beyond
+ * CF_CHOL_FUSED_MAX_D, and the launcher refuses that order. */
+Test(host_plan, chol_fused_launch_shape) {
+    for (int d = 1; d <= CF_CHOL_FUSED_MAX_D; d++) {
+        const size_t bytes = cf_chol_shared_bytes(d);
+        const int spb = cf_chol_systems_per_block(d);
+        const size_t tri = sizeof(float) * (size_t)d * (size_t)(d + 3) / 2;
+        cr_assert(bytes >= tri && bytes <= tri + sizeof(float) * (3 * (size_t)d + 3) && bytes % 16 == 0,
+                  "d=%d: %zu bytes", d, bytes);
+        cr_assert(spb >= 1 && spb <= 8 && (size_t)spb * bytes <= 48 * 1024, "d=%d: %d × %zu bytes", d, spb, bytes);
+        if (d <= 101) cr_assert_geq(spb, 2, "d=%d: %d systems per block", d, spb);
+    }
+    cr_assert_eq(cf_chol_systems_per_block(8), 8);
+    cr_assert_eq(cf_chol_shared_bytes(CF_CHOL_FUSED_MAX_D + 1), 0u);
+    cr_assert_eq(cf_chol_systems_per_block(CF_CHOL_FUSED_MAX_D + 1), 0);
+    cr_assert_neq(launch_chol_fused(CF_CHOL_FUSED_MAX_D + 1, NULL, NULL, NULL, 1, NULL), 0);
+    cr_assert_neq(launch_chol_fused(0, NULL, NULL, NULL, 1, NULL), 0);
+}
+
 /* A system that is not positive definite is CF_ERR_NUMERIC naming its row: with λ = 0
  * user 1 rates only item 5, whose factors are zero, so its Gram matrix is e eᵀ (bias
- * component only) and Cholesky stops at order 1. Users 0 and 2 rate all six items. */
-Test(gpu_als, not_positive_definite_names_row) {
+ * component only) and Cholesky stops at order 1. Users 0 and 2 rate all six items.
+ * As on the CPU, the failed row keeps its factors and bias exactly (the GPU holds them in
+ * fp32: the initial values rounded to float) and the other rows are solved (they agree
+ * with the CPU's: 4×4 systems of 6 ratings, cond ≲ 10³ here, so ≤ 1e-3 relative). */
+static void npd_case(cf_als_solver solver, const char *solver_name) {
     REQUIRE_GPU();
     cf_triplets t = {0};
     uint32_t u[13], i[13];
@@ -630,6 +923,7 @@ Test(gpu_als, not_positive_definite_names_row) {
     cf_error err = {0};
     cr_assert_eq(cf_ratings_build(&t, 3, 6, &fx.R, &err), CF_OK);
     cf_config c = config_of(3, 1, CF_REG_PLAIN, 0.0);
+    c.als_solver = solver;
     cf_factors init;
     init_factors(&init, &fx, &c, 6);
     for (int k = 0; k < 3; k++) init.Q[5 * 3 + k] = 0.0;
@@ -637,9 +931,44 @@ Test(gpu_als, not_positive_definite_names_row) {
     cf_status st = cf_gpu_backend()->als_half(gb, CF_SIDE_USERS, &err);
     cr_assert_eq(st, CF_ERR_NUMERIC, "status %d: %s", (int)st, err.msg);
     cr_assert(strstr(err.msg, "user 1 ") != NULL, "message does not name user 1: %s", err.msg);
+    cr_assert(strstr(err.msg, "(1 ratings): the 4×4 system is not positive definite") != NULL, "%s", err.msg);
+    cr_assert(strstr(err.msg, solver_name) != NULL && strstr(err.msg, "leading minor of order 1); raise lambda"),
+              "%s", err.msg);
+    cf_gpu_stats stats;
+    cf_gpu_stats_get(gb, &stats);
+    cr_assert_eq(stats.solve_fused, solver == CF_ALS_SOLVER_FUSED);
+
+    cf_backend *cb = open_cpu(&fx, &c, &init);
+    cr_assert_eq(cf_cpu_backend.als_half(cb, CF_SIDE_USERS, &err), CF_ERR_NUMERIC, "cpu: %s", err.msg);
+    cf_factors g, h;
+    cr_assert_eq(cf_factors_alloc(&g, 3, 6, 3, 1, &err), CF_OK);
+    cr_assert_eq(cf_factors_alloc(&h, 3, 6, 3, 1, &err), CF_OK);
+    cr_assert_eq(cf_gpu_backend()->download(gb, &g, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_cpu_backend.download(cb, &h, &err), CF_OK, "%s", err.msg);
+    for (int k = 0; k < 3; k++) {
+        cr_assert_eq(g.P[3 + k], (double)(float)init.P[3 + k], "gpu: user 1 factor %d changed", k);
+        cr_assert_eq(h.P[3 + k], init.P[3 + k], "cpu: user 1 factor %d changed", k);
+    }
+    cr_assert_eq(g.bu[1], (double)(float)init.bu[1], "gpu: user 1 bias changed");
+    cr_assert_eq(h.bu[1], init.bu[1], "cpu: user 1 bias changed");
+    for (int uu = 0; uu < 3; uu += 2) {
+        double xg[4], xc[4], x0[4], num = 0, den = 0, moved = 0;
+        row_of(&g, CF_SIDE_USERS, uu, xg), row_of(&h, CF_SIDE_USERS, uu, xc), row_of(&init, CF_SIDE_USERS, uu, x0);
+        for (int k = 0; k < 4; k++)
+            num += (xg[k] - xc[k]) * (xg[k] - xc[k]), den += xc[k] * xc[k], moved += fabs(xg[k] - x0[k]);
+        cr_assert_leq(sqrt(num / den), 1e-3, "user %d: gpu vs cpu %g", uu, sqrt(num / den));
+        cr_assert_gt(moved, 0.1, "user %d was not solved", uu);
+    }
+    cf_factors_free(&g), cf_factors_free(&h);
+    cf_cpu_backend.close(cb);
     cf_gpu_backend()->close(gb);
     cf_factors_free(&init);
     cf_ratings_free(&fx.R);
+}
+
+Test(gpu_als, not_positive_definite_names_row) { npd_case(CF_ALS_SOLVER_CUSOLVER, "(cusolverDnSpotrfBatched: "); }
+Test(gpu_als, not_positive_definite_names_row_fused) {
+    npd_case(CF_ALS_SOLVER_FUSED, "(fused Cholesky (kernels/chol.cu): ");
 }
 
 Test(gpu_als, bad_gpu_id_is_device_error) {
