@@ -339,14 +339,15 @@ Test(cli_robust, unknown_ids_are_shown_escaped_and_cut) {
     memcpy(text + big, "\tx\n", 4);
     free(cf_test_write(dir, "big.tsv", text, big + 3));
     free(text);
-    run_result r = cli("predict", "m.cfm", "big.tsv", NULL);
+    /* --unknown error: by default an unknown ID is answered by the mean (issue 17 item 3) */
+    run_result r = cli("predict", "m.cfm", "big.tsv", "--unknown", "error", NULL);
     cr_assert_eq(r.code, 1, "%d", r.code);
     cr_assert(strstr(r.err, "big.tsv:1: unknown user 'zzzz"), "%.200s", r.err);
     cr_assert(strstr(r.err, "...'"), "%.300s", r.err);
     cr_assert_lt(strlen(r.err), 400, "%zu bytes on stderr", strlen(r.err));
     run_free(&r);
     free(cf_test_write(dir, "esc.tsv", "\x1b[31mred\tx\n", (size_t)-1));
-    r = cli("predict", "m.cfm", "esc.tsv", NULL);
+    r = cli("predict", "m.cfm", "esc.tsv", "--unknown", "error", NULL);
     cr_assert_eq(r.code, 1, "%d", r.code);
     cr_assert_null(strchr(r.err, '\x1b'), "an escape byte reached stderr: %s", r.err);
     cr_assert(strstr(r.err, "unknown user '\\x1b[31mred'"), "%s", r.err);
