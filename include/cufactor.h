@@ -156,6 +156,8 @@ typedef struct cf_read_options {
     size_t max_line;    /* longest accepted line in bytes, default 65536 */
     cf_read_progress_fn progress; /* NULL (the default): no progress calls */
     void *progress_user;          /* passed to progress as `user` */
+    int threads;        /* parser threads; 0 (the default): all cores. The result (ratings, ID
+                         * order, report, every message) is the same whatever the count. */
 } cf_read_options;
 
 void cf_read_options_default(cf_read_options *opt);

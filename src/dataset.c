@@ -57,6 +57,8 @@ static int reserve(cf_dataset *ds, int64_t need) {
     return 0;
 }
 
+int cf_dataset_reserve(cf_dataset *ds, int64_t need) { return reserve(ds, need); }
+
 int cf_dataset_push(cf_dataset *ds, uint32_t u, uint32_t i, float r, int part) {
     if (ds->all.n == ds->all.cap && reserve(ds, ds->all.n + 1)) return -1;
     int64_t k = ds->all.n++;

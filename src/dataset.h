@@ -26,6 +26,9 @@ struct cf_dataset {
 /* An empty dataset with empty maps; NULL when out of memory. */
 cf_dataset *cf_dataset_create(void);
 
+/* Room for `need` ratings in all (and is_test) without a reallocation. 0 ok, -1 out of memory. */
+int cf_dataset_reserve(cf_dataset *ds, int64_t need);
+
 /* Appends one rating (part = 0 train, 1 test). 0 ok, -1 out of memory. */
 int cf_dataset_push(cf_dataset *ds, uint32_t u, uint32_t i, float r, int part);
 

@@ -48,6 +48,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <omp.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -62,6 +65,7 @@ void cf_read_options_default(cf_read_options *opt) {
     opt->max_line = 65536;
     opt->progress = NULL;
     opt->progress_user = NULL;
+    opt->threads = 0;
 }
 
 /* ------------------------------------------------------------------ file in memory */
@@ -191,6 +195,9 @@ static inline int intern(cf_idmap *m, num_cache *c, const char *tok, size_t len,
 
 /* ------------------------------------------------------------------ reader state */
 
+struct chunk;
+struct par;
+
 typedef struct reader {
     const char *path;
     const cf_read_options *opt;
@@ -204,7 +211,13 @@ typedef struct reader {
     size_t prev_user_len;
     uint32_t prev_user_idx;
     const char *base;          /* the first byte of the file (progress counts from it) */
-    cf_progress pg;            /* phase "reading", in bytes */
+    cf_progress pg;            /* phase "reading", in bytes (in a chunk: only its `next`, the
+                                * byte where the chunk next publishes its progress) */
+    cf_idmap *users, *items;   /* where IDs are interned: ds's maps, or a chunk's own */
+    int master;                /* in a chunk: parsed by the calling thread, the one that
+                                * calls the progress callback */
+    struct chunk *ck;          /* NULL: the serial reader; else the chunk being parsed */
+    struct par *par;           /* the parallel read's shared state (chunks only) */
 } reader;
 
 #define SHOW_MAX 80
@@ -234,18 +247,24 @@ static void escape_text(char *dst, size_t cap, const char *s, size_t len) {
 
 /* A malformed line: skipped and counted (returns 0) with skip_bad_lines, else the
  * CF_ERR_PARSE "FILE:LINE: reason: text" error (returns -1). */
+static int chunk_bad_line(reader *r, const char *ls, size_t ll, const char *reason);
+
+/* rep->first_bad = "FILE:LINE: reason", cut to the field (it is a summary). */
+static void set_first_bad(cf_read_report *rep, const char *path, int64_t line, const char *reason) {
+    char *fb = rep->first_bad;
+    size_t cap = sizeof rep->first_bad;
+    int n = snprintf(fb, cap, "%s:%lld: ", path, (long long)line);
+    if (n >= 0 && (size_t)n < cap) {
+        size_t room = cap - (size_t)n - 1, len = strlen(reason);
+        memcpy(fb + n, reason, len < room ? len : room);
+        fb[(size_t)n + (len < room ? len : room)] = '\0';
+    }
+}
+
 static int bad_line(reader *r, const char *ls, size_t ll, const char *reason) {
+    if (r->ck) return chunk_bad_line(r, ls, ll, reason);
     if (r->opt->skip_bad_lines) {
-        if (r->rep->skipped++ == 0) { /* "FILE:LINE: reason", cut to the field (it is a summary) */
-            char *fb = r->rep->first_bad;
-            size_t cap = sizeof r->rep->first_bad;
-            int n = snprintf(fb, cap, "%s:%lld: ", r->path, (long long)r->line);
-            if (n >= 0 && (size_t)n < cap) {
-                size_t room = cap - (size_t)n - 1, len = strlen(reason);
-                memcpy(fb + n, reason, len < room ? len : room);
-                fb[(size_t)n + (len < room ? len : room)] = '\0';
-            }
-        }
+        if (r->rep->skipped++ == 0) set_first_bad(r->rep, r->path, r->line, reason);
         return 0;
     }
     char shown[SHOW_MAX * 4 + 8];
@@ -266,16 +285,36 @@ static cf_status cancelled(reader *r, int64_t at) {
     return cf_fail(r->err, CF_ERR_INTERRUPTED, "reading %s: cancelled at byte %lld", r->path, (long long)at);
 }
 
-/* At the start of each line: the progress call when its point is reached. */
+static cf_status chunk_progress(reader *r, int64_t at);
+
+/* At the start of each line: the progress call (serial) or the chunk's publication of
+ * its progress (parallel) when its point is reached; one compare otherwise. */
 #define PROGRESS_AT(r, p)                                                        \
     do {                                                                         \
-        if (cf_progress_at(&(r)->pg, (int64_t)((p) - (r)->base)))                \
-            return cancelled((r), (int64_t)((p) - (r)->base));                   \
+        int64_t at_ = (int64_t)((p) - (r)->base);                                \
+        if (at_ >= (r)->pg.next) {                                               \
+            if ((r)->ck) {                                                       \
+                cf_status s_ = chunk_progress((r), at_);                         \
+                if (s_) return s_;                                               \
+            } else if (cf_progress_call(&(r)->pg, at_)) {                        \
+                return cancelled((r), at_);                                      \
+            }                                                                    \
+        }                                                                        \
     } while (0)
 
+static cf_status chunk_nomem(reader *r);
+
 static cf_status nomem(reader *r) {
+    if (r->ck) return chunk_nomem(r);
     return cf_fail(r->err, CF_ERR_NOMEM, "%s:%lld: out of memory storing the ratings", r->path,
                    (long long)r->line);
+}
+
+static int chunk_push(reader *r, uint32_t u, uint32_t i, float v);
+
+/* Appends a rating in the reader's indices: to ds, or to the chunk's own triplets. */
+static inline int push_rating(reader *r, uint32_t u, uint32_t i, float v) {
+    return r->ck ? chunk_push(r, u, i, v) : cf_dataset_push(r->ds, u, i, v, r->part);
 }
 
 /* Interns user and item tokens and appends the rating. 0 ok, -1 out of memory. */
@@ -284,11 +323,11 @@ static inline int add_rating(reader *r, const char *ut, size_t ul, const char *i
     if (r->prev_user && ul == r->prev_user_len && memcmp(ut, r->prev_user, ul) == 0) {
         u = r->prev_user_idx;
     } else {
-        if (intern(r->ds->users, &r->ucache, ut, ul, &u)) return -1;
+        if (intern(r->users, &r->ucache, ut, ul, &u)) return -1;
         r->prev_user = ut, r->prev_user_len = ul, r->prev_user_idx = u;
     }
-    if (intern(r->ds->items, &r->icache, it, il, &i)) return -1;
-    return cf_dataset_push(r->ds, u, i, v, r->part);
+    if (intern(r->items, &r->icache, it, il, &i)) return -1;
+    return push_rating(r, u, i, v);
 }
 
 /* Next line of [p, end): sets *ls and *ll to the line without its '\n' and trailing
@@ -458,13 +497,23 @@ static void long_line_reason(char *why, size_t cap, const char *ls, size_t ll, s
     snprintf(why + n, cap - (size_t)n, ": its longest field is the %s (%zu bytes)", names[longest], f.n[longest]);
 }
 
-static cf_status parse_delim(reader *r, const char *p, const char *end) {
+/* Reads the delimited lines of [p, end). *have_delim and *d: whether the delimiter is
+ * known yet and which (in, out). With `head`, stops after the line that fixes the
+ * delimiter (the first data line, where a header is recognized) and sets *stop to the
+ * next line: what follows can be parsed in chunks. */
+static cf_status parse_delim(reader *r, const char *p, const char *end, int *have_delim_io, enum delim *d_io,
+                             int head, const char **stop) {
     cf_read_report *rep = r->rep;
     const size_t max_line = r->opt->max_line;
-    int have_delim = 0;
-    enum delim d = D_SPACE;
+    int have_delim = *have_delim_io;
+    enum delim d = *d_io;
     fields f;
+    if (stop) *stop = end;
     while (p < end) {
+        if (head && have_delim) {
+            *stop = p;
+            break;
+        }
         PROGRESS_AT(r, p);
 #ifdef HAVE_FAST_LINE
         if (have_delim && (d == D_TAB || d == D_COMMA) && end - p >= 32) {
@@ -498,6 +547,8 @@ static cf_status parse_delim(reader *r, const char *p, const char *end) {
         if (first) {
             d = detect_delim(ls, ll);
             have_delim = 1;
+            *have_delim_io = 1;
+            *d_io = d;
             memcpy(rep->delimiter, delim_text[d], strlen(delim_text[d]) + 1);
         }
         split_fields(ls, ls + ll, d, &f);
@@ -609,22 +660,39 @@ static inline int mm_intern(cf_idmap *m, num_cache *c, uint64_t v, uint32_t *idx
     return intern(m, c, buf + n, (size_t)(24 - n), idx);
 }
 
-static cf_status parse_mm(reader *r, const char *p, const char *end) {
+typedef struct mm_state {
+    int integer, have_size;
+    uint64_t rows, cols, nnz; /* of the size line */
+    uint64_t entries;         /* entry lines seen (bad ones included) */
+} mm_state;
+
+/* Reads Matrix Market lines of [p, end) with the state *m (in, out). `head`: [p, end) is
+ * the whole file; reads the banner and stops after the size line (*stop: the next line),
+ * so that the entries can be parsed in chunks. In a chunk m->nnz is UINT64_MAX (the
+ * check against the size line's NNZ is the merge's) and m->entries counts the chunk's. */
+static cf_status parse_mm(reader *r, const char *p, const char *end, mm_state *m, int head, const char **stop) {
     const size_t max_line = r->opt->max_line;
     const char *ls;
     size_t ll, raw;
-    int integer = 0;
-    uint64_t rows = 0, cols = 0, nnz = 0, entries = 0;
-    int have_size = 0;
+    const int integer = m->integer;
+    uint64_t rows = m->rows, cols = m->cols, nnz = m->nnz, entries = m->entries;
+    int have_size = m->have_size;
+    if (stop) *stop = end;
 
-    if (p == end) return cf_fail(r->err, CF_ERR_PARSE, "%s: empty file: no ratings", r->path);
-    p = next_line(p, end, &ls, &ll, &raw);
-    r->line++;
-    if (raw > max_line) return fatal_line(r, ls, ll, "line longer than max_line");
-    cf_status st = mm_banner(r, ls, ll, &integer);
-    if (st) return st;
+    if (head) {
+        if (p == end) return cf_fail(r->err, CF_ERR_PARSE, "%s: empty file: no ratings", r->path);
+        p = next_line(p, end, &ls, &ll, &raw);
+        r->line++;
+        if (raw > max_line) return fatal_line(r, ls, ll, "line longer than max_line");
+        cf_status st = mm_banner(r, ls, ll, &m->integer);
+        if (st) return st;
+    }
 
     while (p < end) {
+        if (head && have_size) {
+            *stop = p;
+            break;
+        }
         PROGRESS_AT(r, p);
         p = next_line(p, end, &ls, &ll, &raw);
         r->line++;
@@ -632,8 +700,9 @@ static cf_status parse_mm(reader *r, const char *p, const char *end) {
             if (!have_size) return fatal_line(r, ls, ll, "line longer than max_line");
             char why[96];
             snprintf(why, sizeof why, "line longer than max_line (%zu bytes)", max_line);
-            if (bad_line(r, ls, ll, why)) return CF_ERR_PARSE;
             entries++;
+            m->entries = entries;
+            if (bad_line(r, ls, ll, why)) return CF_ERR_PARSE;
             continue;
         }
         size_t lead = 0;
@@ -648,6 +717,7 @@ static cf_status parse_mm(reader *r, const char *p, const char *end) {
                 parse_u64(t[2], n[2], &nnz))
                 return fatal_line(r, ls, ll, "bad size line: expected 'M N NNZ' (three non-negative integers)");
             have_size = 1;
+            m->have_size = 1, m->rows = rows, m->cols = cols, m->nnz = nnz;
             continue;
         }
         /* an entry "i j v" */
@@ -678,23 +748,333 @@ static cf_status parse_mm(reader *r, const char *p, const char *end) {
                 snprintf(why, sizeof why, "value is not an integer (the banner says integer)");
         }
         entries++;
+        m->entries = entries;
         if (why[0]) {
             if (bad_line(r, ls, ll, why)) return CF_ERR_PARSE;
             continue;
         }
         uint32_t u, it;
-        if (mm_intern(r->ds->users, &r->ucache, i, &u) || mm_intern(r->ds->items, &r->icache, j, &it) ||
-            cf_dataset_push(r->ds, u, it, v, r->part))
+        if (mm_intern(r->users, &r->ucache, i, &u) || mm_intern(r->items, &r->icache, j, &it) ||
+            push_rating(r, u, it, v))
             return nomem(r);
     }
-    if (!have_size)
+    return CF_OK;
+}
+
+/* The checks at the end of a Matrix Market file. */
+static cf_status mm_finish(reader *r, const mm_state *m) {
+    if (!m->have_size)
         return cf_fail(r->err, CF_ERR_PARSE, "%s:%lld: missing size line 'M N NNZ' after the banner", r->path,
                        (long long)r->line);
-    if (entries < nnz)
+    if (m->entries < m->nnz)
         return cf_fail(r->err, CF_ERR_PARSE,
                        "%s:%lld: truncated body: the size line promises %llu entries, found %llu", r->path,
-                       (long long)r->line, (unsigned long long)nnz, (unsigned long long)entries);
+                       (long long)r->line, (unsigned long long)m->nnz, (unsigned long long)m->entries);
     return CF_OK;
+}
+
+/* ------------------------------------------------------------------ parallel reading
+ *
+ * After the serial head (delimited: the lines up to the first data line, which fixes
+ * the delimiter and the header; Matrix Market: banner and size line) the body is cut
+ * into chunks at line starts, one per thread, and each chunk is parsed by the same
+ * parse_delim / parse_mm into its own ID maps and triplets (chunk-local indices),
+ * counting its lines and noting its first bad line (local line number, reason, text).
+ * The merge then runs in file order: the first chunk with an error gives the error
+ * (its line = the lines of the head and of the chunks before it + its local line: the
+ * first bad line of the file, with the same text as the serial reader's); else each
+ * chunk's IDs are interned into the dataset's maps in the chunk's first-seen order,
+ * chunk after chunk, which is exactly the serial reader's order (first occurrence in the
+ * file), and the triplets are copied through the local → global tables in parallel to
+ * their place in file order. Hence the ratings, ID order, report and messages do not
+ * depend on the number of threads or on where the cuts fall. The one check that needs
+ * a global count, Matrix Market's "more entries than NNZ", is made at the merge: when
+ * it would fire, the body is read again serially (an error path).
+ *
+ * Progress: each chunk publishes the bytes it has parsed (every CHUNK_PUBLISH bytes, only
+ * when there is a callback) into an atomic sum; the calling thread (omp thread 0) calls
+ * the callback with that sum, so the callback runs on the caller's thread with done
+ * non-decreasing, and it keeps doing so, polling, once its own chunks are parsed. A
+ * cancel is seen by every chunk at its next publication. */
+
+size_t cf_read_chunk_min = (size_t)1 << 20;
+_Thread_local int cf_read_last_chunks;
+
+#define CHUNK_PUBLISH ((int64_t)1 << 18)
+
+typedef struct chunk {
+    const char *begin, *end;
+    cf_idmap *users, *items; /* the chunk's IDs in first-seen order */
+    cf_triplets t;           /* its ratings, in chunk-local indices */
+    int64_t lines;           /* lines parsed (up to the bad one when it stopped) */
+    mm_state mm;             /* Matrix Market: entries counts the chunk's entry lines */
+    int64_t skipped, first_bad_line;
+    char first_bad_reason[256];
+    cf_status st;            /* CF_ERR_PARSE / CF_ERR_NOMEM at err_line, CF_ERR_INTERRUPTED */
+    int64_t err_line;
+    char err_text[SHOW_MAX * 4 + 300]; /* "reason: shown text" */
+    int64_t published;       /* bytes of the chunk added to par.done */
+} chunk;
+
+typedef struct par {
+    cf_progress *pg;         /* the read's phase "reading" (called by the calling thread only) */
+    _Atomic int64_t done;    /* bytes parsed: the head and what the chunks published */
+    _Atomic int cancel;
+    _Atomic int finished;    /* chunks done */
+} par;
+
+static int chunk_bad_line(reader *r, const char *ls, size_t ll, const char *reason) {
+    chunk *c = r->ck;
+    if (r->opt->skip_bad_lines) {
+        if (c->skipped++ == 0) {
+            c->first_bad_line = r->line;
+            snprintf(c->first_bad_reason, sizeof c->first_bad_reason, "%s", reason);
+        }
+        return 0;
+    }
+    char shown[SHOW_MAX * 4 + 8];
+    escape_text(shown, sizeof shown, ls, ll);
+    c->st = CF_ERR_PARSE;
+    c->err_line = r->line;
+    snprintf(c->err_text, sizeof c->err_text, "%s: %s", reason, shown);
+    return -1;
+}
+
+static cf_status chunk_nomem(reader *r) {
+    r->ck->st = CF_ERR_NOMEM;
+    r->ck->err_line = r->line;
+    return CF_ERR_NOMEM;
+}
+
+static int chunk_push(reader *r, uint32_t u, uint32_t i, float v) {
+    cf_triplets *t = &r->ck->t;
+    if (t->n == t->cap) {
+        int64_t cap = t->cap ? t->cap + t->cap / 2 + 1 : 4096;
+        uint32_t *nu = realloc(t->u, (size_t)cap * sizeof *nu);
+        if (!nu) return -1;
+        t->u = nu;
+        uint32_t *ni = realloc(t->i, (size_t)cap * sizeof *ni);
+        if (!ni) return -1;
+        t->i = ni;
+        float *nr = realloc(t->r, (size_t)cap * sizeof *nr);
+        if (!nr) return -1;
+        t->r = nr;
+        t->cap = cap;
+    }
+    t->u[t->n] = u, t->i[t->n] = i, t->r[t->n] = v;
+    t->n++;
+    return 0;
+}
+
+/* The calling thread's progress call with the bytes parsed so far; non-zero: cancelled. */
+static int master_progress(par *P) {
+    int64_t d = atomic_load_explicit(&P->done, memory_order_relaxed);
+    if (d < P->pg->total && cf_progress_at(P->pg, d)) {
+        atomic_store(&P->cancel, 1);
+        return 1;
+    }
+    return 0;
+}
+
+static void chunk_publish(reader *r, int64_t at) {
+    chunk *c = r->ck;
+    int64_t in = at - (int64_t)(c->begin - r->base);
+    atomic_fetch_add_explicit(&r->par->done, in - c->published, memory_order_relaxed);
+    c->published = in;
+}
+
+static cf_status chunk_progress(reader *r, int64_t at) {
+    chunk_publish(r, at);
+    r->pg.next = at + CHUNK_PUBLISH;
+    if (atomic_load(&r->par->cancel) || (r->master && master_progress(r->par))) {
+        r->ck->st = CF_ERR_INTERRUPTED;
+        return CF_ERR_INTERRUPTED;
+    }
+    return CF_OK;
+}
+
+/* Parses chunk c like the serial reader would from its first line, into c's own maps. */
+static void run_chunk(const reader *proto, chunk *c, par *P, int master, int mm, enum delim d, const mm_state *m0) {
+    reader r;
+    memset(&r, 0, sizeof r);
+    r.path = proto->path, r.opt = proto->opt, r.rep = proto->rep, r.ds = proto->ds, r.part = proto->part;
+    r.base = proto->base;
+    r.ck = c, r.par = P, r.master = master;
+    r.users = c->users, r.items = c->items;
+    r.pg.next = proto->pg.fn ? (int64_t)(c->begin - r.base) + CHUNK_PUBLISH : INT64_MAX;
+    cf_status st;
+    if (mm) {
+        c->mm = *m0;
+        c->mm.nnz = UINT64_MAX;
+        c->mm.entries = 0;
+        st = parse_mm(&r, c->begin, c->end, &c->mm, 0, NULL);
+    } else {
+        int have = 1;
+        st = parse_delim(&r, c->begin, c->end, &have, &d, 0, NULL);
+    }
+    if (st && !c->st) c->st = st;
+    c->lines = r.line;
+    free(r.ucache.slot);
+    free(r.icache.slot);
+    if (!c->st && proto->pg.fn) chunk_publish(&r, (int64_t)(c->end - r.base));
+}
+
+static int read_threads(const cf_read_options *opt) {
+    int t = opt->threads > 0 ? opt->threads : omp_get_num_procs();
+    return t < 1 ? 1 : t;
+}
+
+/* Interns chunk c's IDs into the dataset's maps in c's order; fills map tables (NULL:
+ * not wanted). 0 ok, -1 out of memory. */
+static int merge_ids(cf_idmap *into, const cf_idmap *from, uint32_t *table) {
+    int64_t n = cf_idmap_size(from);
+    for (int64_t k = 0; k < n; k++) {
+        size_t len;
+        const char *name = cf_idmap_name(from, (uint32_t)k, &len);
+        uint32_t g;
+        if (cf_idmap_intern(into, name, len, &g, NULL)) return -1;
+        if (table) table[k] = g;
+    }
+    return 0;
+}
+
+/* The body [p, end) after the head: in chunks when it is large enough and there are
+ * threads, else serially (exactly the serial reader). */
+static cf_status parse_body(reader *r, const char *p, const char *end, int mm, int have_delim, enum delim d,
+                            mm_state *m) {
+    size_t len = (size_t)(end - p), minc = cf_read_chunk_min ? cf_read_chunk_min : 1;
+    int n = read_threads(r->opt);
+    if ((size_t)n > len / minc) n = (int)(len / minc);
+    cf_read_last_chunks = n < 2 || (!mm && !have_delim) ? 1 : n;
+    if (n < 2 || (!mm && !have_delim))
+        return mm ? parse_mm(r, p, end, m, 0, NULL) : parse_delim(r, p, end, &have_delim, &d, 0, NULL);
+    chunk *ck = calloc((size_t)n, sizeof *ck);
+    if (!ck) return nomem(r);
+    cf_status st = CF_OK;
+    const char *at = p;
+    for (int k = 0; k < n; k++) {
+        ck[k].begin = at;
+        const char *q = p + len / (size_t)n * (size_t)(k + 1);
+        if (k == n - 1 || q < at) q = k == n - 1 ? end : at;
+        const char *nl = q < end ? memchr(q, '\n', (size_t)(end - q)) : NULL;
+        at = k == n - 1 ? end : nl ? nl + 1 : end;
+        ck[k].end = at;
+        ck[k].users = cf_idmap_create();
+        ck[k].items = cf_idmap_create();
+        if (!ck[k].users || !ck[k].items) st = CF_ERR_NOMEM;
+    }
+    par P = {.pg = &r->pg};
+    atomic_init(&P.done, (int64_t)(p - r->base));
+    atomic_init(&P.cancel, 0);
+    atomic_init(&P.finished, 0);
+    if (!st) {
+#pragma omp parallel num_threads(n)
+        {
+            int me = omp_get_thread_num(), nt = omp_get_num_threads();
+            for (int k = me; k < n; k += nt) {
+                run_chunk(r, &ck[k], &P, me == 0, mm, d, m);
+                atomic_fetch_add(&P.finished, 1);
+            }
+            if (me == 0 && r->pg.fn) {
+                while (atomic_load(&P.finished) < n && !atomic_load(&P.cancel)) {
+                    struct timespec ts = {0, 1000000};
+                    nanosleep(&ts, NULL);
+                    master_progress(&P);
+                }
+            }
+        }
+    }
+    int bad = -1, fallback = 0;
+    int64_t line0 = r->line, lines = 0, total = 0;
+    if (st) {
+        st = nomem(r);
+        goto out;
+    }
+    if (atomic_load(&P.cancel)) {
+        st = cancelled(r, r->pg.last);
+        goto out;
+    }
+    for (int k = 0; k < n && bad < 0; k++)
+        if (ck[k].st) bad = k;
+    if (mm) { /* "more entries than NNZ" comes first when the entries up to the bad line pass NNZ */
+        uint64_t e = m->entries;
+        for (int k = 0; k <= (bad < 0 ? n - 1 : bad); k++) e += ck[k].mm.entries;
+        if (e > m->nnz) fallback = 1;
+    }
+    if (fallback) {
+        for (int k = 0; k < n; k++) {
+            cf_idmap_destroy(&ck[k].users);
+            cf_idmap_destroy(&ck[k].items);
+            cf_triplets_free(&ck[k].t);
+        }
+        free(ck);
+        return parse_mm(r, p, end, m, 0, NULL); /* the serial reader gives the error in order */
+    }
+    if (bad >= 0) { /* the first bad line of the file; the maps get the IDs seen before it */
+        for (int k = 0; k <= bad; k++) {
+            if (merge_ids(r->users, ck[k].users, NULL) || merge_ids(r->items, ck[k].items, NULL)) break;
+            if (k < bad) lines += ck[k].lines;
+        }
+        r->line = line0 + lines + ck[bad].err_line;
+        if (ck[bad].st == CF_ERR_PARSE)
+            st = cf_fail(r->err, CF_ERR_PARSE, "%s:%lld: %s", r->path, (long long)r->line, ck[bad].err_text);
+        else
+            st = nomem(r);
+        goto out;
+    }
+    for (int k = 0; k < n; k++) {
+        lines += ck[k].lines;
+        total += ck[k].t.n;
+        if (ck[k].skipped && r->rep->skipped == 0)
+            set_first_bad(r->rep, r->path, line0 + lines - ck[k].lines + ck[k].first_bad_line, ck[k].first_bad_reason);
+        r->rep->skipped += ck[k].skipped;
+        if (mm) m->entries += ck[k].mm.entries;
+    }
+    r->line = line0 + lines;
+    {
+        cf_dataset *ds = r->ds;
+        int64_t from = ds->all.n;
+        uint32_t **ut = calloc((size_t)n, sizeof *ut), **it = calloc((size_t)n, sizeof *it);
+        int64_t *off = malloc((size_t)n * sizeof *off);
+        int fail = !ut || !it || !off || cf_dataset_reserve(ds, from + total);
+        for (int k = 0; k < n && !fail; k++) {
+            ut[k] = malloc(((size_t)cf_idmap_size(ck[k].users) + 1) * sizeof **ut);
+            it[k] = malloc(((size_t)cf_idmap_size(ck[k].items) + 1) * sizeof **it);
+            if (!ut[k] || !it[k] || merge_ids(r->users, ck[k].users, ut[k]) || merge_ids(r->items, ck[k].items, it[k]))
+                fail = 1;
+        }
+        if (!fail) {
+            off[0] = from;
+            for (int k = 1; k < n; k++) off[k] = off[k - 1] + ck[k - 1].t.n;
+            const uint8_t part = (uint8_t)(r->part != 0);
+#pragma omp parallel for num_threads(n) schedule(static, 1)
+            for (int k = 0; k < n; k++) {
+                const cf_triplets *t = &ck[k].t;
+                const uint32_t *um = ut[k], *im = it[k];
+                int64_t o = off[k];
+                for (int64_t j = 0; j < t->n; j++) {
+                    ds->all.u[o + j] = um[t->u[j]];
+                    ds->all.i[o + j] = im[t->i[j]];
+                    ds->all.r[o + j] = t->r[j];
+                }
+                memset(ds->is_test + o, part, (size_t)t->n);
+            }
+            ds->all.n = from + total;
+        }
+        for (int k = 0; k < n && ut && it; k++) free(ut[k]), free(it[k]);
+        free(ut);
+        free(it);
+        free(off);
+        if (fail) st = cf_fail(r->err, CF_ERR_NOMEM, "%s: out of memory storing the ratings", r->path);
+    }
+out:
+    for (int k = 0; k < n; k++) {
+        cf_idmap_destroy(&ck[k].users);
+        cf_idmap_destroy(&ck[k].items);
+        cf_triplets_free(&ck[k].t);
+    }
+    free(ck);
+    return st;
 }
 
 /* ------------------------------------------------------------------ driver */
@@ -714,6 +1094,7 @@ static cf_status check_options(const cf_read_options *opt, cf_error *err) {
 static cf_status read_bytes(cf_dataset *ds, int part, const char *name, const char *data, size_t size,
                             const cf_read_options *opt, cf_read_report *rep, cf_error *err) {
     rep->bytes = (int64_t)size;
+    cf_read_last_chunks = 0;
     const char *p = data, *end = data + size;
     if (end - p >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3; /* UTF-8 byte-order mark */
     cf_format fmt = opt->format;
@@ -721,12 +1102,26 @@ static cf_status read_bytes(cf_dataset *ds, int part, const char *name, const ch
         fmt = (end - p >= 14 && strncasecmp(p, "%%MatrixMarket", 14) == 0) ? CF_FORMAT_MM : CF_FORMAT_DELIM;
     rep->format = fmt;
 
-    reader r = {.path = name, .opt = opt, .rep = rep, .err = err, .ds = ds, .part = part, .base = data};
+    reader r = {.path = name, .opt = opt, .rep = rep, .err = err, .ds = ds, .part = part, .base = data,
+                .users = ds->users, .items = ds->items};
     const int64_t from = ds->all.n;
     cf_status st = CF_OK;
     if (cf_progress_start(&r.pg, opt->progress, opt->progress_user, "reading", (int64_t)size))
         st = cancelled(&r, 0);
-    if (st == CF_OK) st = fmt == CF_FORMAT_MM ? parse_mm(&r, p, end) : parse_delim(&r, p, end);
+    if (st == CF_OK) {
+        const char *body = end;
+        if (fmt == CF_FORMAT_MM) {
+            mm_state m = {0};
+            st = parse_mm(&r, p, end, &m, 1, &body);
+            if (st == CF_OK) st = parse_body(&r, body, end, 1, 0, D_SPACE, &m);
+            if (st == CF_OK) st = mm_finish(&r, &m);
+        } else {
+            int have = 0;
+            enum delim d = D_SPACE;
+            st = parse_delim(&r, p, end, &have, &d, 1, &body);
+            if (st == CF_OK) st = parse_body(&r, body, end, 0, have, d, NULL);
+        }
+    }
     if (st == CF_OK && cf_progress_end(&r.pg)) st = cancelled(&r, (int64_t)size);
     rep->lines = r.line;
     free(r.ucache.slot);
