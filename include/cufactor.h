@@ -136,7 +136,9 @@ int cf_precision_parse(const char *s, cf_precision *out);
 typedef enum cf_format {
     CF_FORMAT_AUTO = 0, /* Matrix Market if the banner says so, else delimited */
     CF_FORMAT_DELIM,    /* user item rating [ignored...]: tab, comma, space or "::" */
-    CF_FORMAT_MM        /* Matrix Market coordinate real|integer general */
+    CF_FORMAT_MM,       /* Matrix Market coordinate real|integer general */
+    CF_FORMAT_BINARY    /* cufactor's binary dataset (`cufactor convert`): recognized by its
+                         * magic under CF_FORMAT_AUTO; only reported, never chosen */
 } cf_format;
 
 /* Progress of a read, for a bar on a terminal. `phase` is one of two static strings:
@@ -218,6 +220,12 @@ cf_status cf_generate(const cf_gen_options *opt, cf_dataset **out, cf_error *err
 /* Writes a dataset's training part as delimited text "user<TAB>item<TAB>rating\n",
  * atomically (temporary file + rename). */
 cf_status cf_dataset_write(const cf_dataset *ds, const char *path, cf_error *err);
+/* Writes a dataset (every rating, both ID maps) in cufactor's binary dataset format,
+ * atomically, with a checksum computed on `threads` threads (0: all cores). Every reader
+ * (cf_dataset_read, cf_dataset_read_test) recognizes such a file by its magic and loads
+ * it at memory speed. The ratings must be sorted by (user, item) without repeated pairs,
+ * as a dataset just read is (CF_ERR_INVALID otherwise). */
+cf_status cf_dataset_write_binary(const cf_dataset *ds, const char *path, int threads, cf_error *err);
 
 /* ------------------------------------------------------------------ atomic output files */
 

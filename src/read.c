@@ -39,6 +39,7 @@
  * banner, size line, truncated body) and an empty result stay errors. A failed read
  * leaves no ratings behind (see read_into).
  */
+#include "binfmt.h"
 #include "common.h"
 #include "dataset.h"
 #include "idmap.h"
@@ -1087,6 +1088,24 @@ static cf_status check_options(const cf_read_options *opt, cf_error *err) {
     return CF_OK;
 }
 
+/* A binary dataset (binfmt.h), with the two phases' first and last progress calls. */
+static cf_status read_binary(cf_dataset *ds, int part, const char *name, const char *data, size_t size,
+                             const cf_read_options *opt, cf_read_report *rep, cf_error *err) {
+    cf_progress pg;
+    if (cf_progress_start(&pg, opt->progress, opt->progress_user, "reading", (int64_t)size))
+        return cf_fail(err, CF_ERR_INTERRUPTED, "reading %s: cancelled at byte 0", name);
+    const int64_t from = ds->all.n;
+    cf_status st = cf_bin_load(ds, part, name, data, size, opt->threads, rep, err);
+    if (st) return st;
+    if (cf_progress_end(&pg) ||
+        cf_progress_start(&pg, opt->progress, opt->progress_user, "deduplicating", ds->all.n - from) ||
+        cf_progress_end(&pg)) {
+        ds->all.n = from;
+        return cf_fail(err, CF_ERR_INTERRUPTED, "reading %s: cancelled at byte %zu", name, size);
+    }
+    return CF_OK;
+}
+
 /* The readers proper, on bytes in memory (see read.h). On failure ds->all is cut back to
  * the ratings it had before, so no half-read file remains; IDs interned on the way stay
  * in the maps (a map entry without ratings is harmless: it is an ID with no ratings,
@@ -1095,6 +1114,7 @@ static cf_status read_bytes(cf_dataset *ds, int part, const char *name, const ch
                             const cf_read_options *opt, cf_read_report *rep, cf_error *err) {
     rep->bytes = (int64_t)size;
     cf_read_last_chunks = 0;
+    if (opt->format == CF_FORMAT_AUTO && cf_bin_is(data, size)) return read_binary(ds, part, name, data, size, opt, rep, err);
     const char *p = data, *end = data + size;
     if (end - p >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3; /* UTF-8 byte-order mark */
     cf_format fmt = opt->format;
