@@ -1159,7 +1159,7 @@ static cf_status read_bytes(cf_dataset *ds, int part, const char *name, const ch
         cf_error *e = err ? err : &local;
         int64_t dup = -2;
         if (!cf_progress_start(&dp, opt->progress, opt->progress_user, "deduplicating", ds->all.n - from)) {
-            dup = cf_dataset_dedup_progress(ds, from, &dp, e);
+            dup = cf_dataset_dedup_threads(ds, from, &dp, opt->threads, e);
             if (dup >= 0 && cf_progress_end(&dp)) dup = -2;
         }
         if (dup == -2)

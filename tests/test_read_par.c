@@ -234,3 +234,45 @@ Test(read_par, default_chunk_size_file) {
     cf_dataset_destroy(&o.ds);
     free(t);
 }
+
+/* The parallel duplicate removal: 1, 2, 3 and 5 threads keep the same ratings in the
+ * same order, grouped input (segments cut inside the range) and ungrouped alike. */
+Test(read_par, dedup_threads_agree) {
+    for (int grouped = 0; grouped < 2; grouped++) {
+        cf_dataset *ref = NULL;
+        int64_t ref_removed = -1;
+        static const int counts[] = {1, 2, 3, 5};
+        for (size_t c = 0; c < sizeof counts / sizeof *counts; c++) {
+            cf_dataset *ds = cf_dataset_create();
+            uint64_t s = 7;
+            for (int k = 0; k < 400000; k++) {
+                s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+                uint32_t u = grouped ? (uint32_t)(k / 37) : (uint32_t)((s >> 40) % 9000);
+                uint32_t i = (uint32_t)((s >> 20) % 60);
+                cr_assert_eq(cf_dataset_push(ds, u, i, (float)(k % 11), k % 3 == 0), 0);
+            }
+            for (uint32_t k = 0; k < 11000; k++) { /* the maps only need the sizes */
+                char name[16];
+                uint32_t idx;
+                snprintf(name, sizeof name, "%u", k);
+                cr_assert_eq(cf_idmap_intern(ds->users, name, strlen(name), &idx, NULL), 0);
+            }
+            cf_error err;
+            int64_t removed = cf_dataset_dedup_threads(ds, 0, NULL, counts[c], &err);
+            cr_assert_geq(removed, 0, "%s", err.msg);
+            if (!ref) {
+                ref = ds, ref_removed = removed;
+                cr_assert_gt(removed, 0);
+                continue;
+            }
+            cr_assert_eq(removed, ref_removed, "%d threads removed %lld, 1 thread %lld", counts[c], (long long)removed,
+                         (long long)ref_removed);
+            cr_assert_eq(memcmp(ds->all.u, ref->all.u, (size_t)ds->all.n * 4), 0, "%d threads: users differ", counts[c]);
+            cr_assert_eq(memcmp(ds->all.i, ref->all.i, (size_t)ds->all.n * 4), 0, "%d threads: items differ", counts[c]);
+            cr_assert_eq(memcmp(ds->all.r, ref->all.r, (size_t)ds->all.n * 4), 0, "%d threads: ratings differ", counts[c]);
+            cr_assert_eq(memcmp(ds->is_test, ref->is_test, (size_t)ds->all.n), 0, "%d threads: parts differ", counts[c]);
+            cf_dataset_destroy(&ds);
+        }
+        cf_dataset_destroy(&ref);
+    }
+}
