@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -121,15 +122,26 @@ static double median(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* CPU seconds (user + system) of the process so far. */
+static double cpu_now(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
+           1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
+static double last_cpu; /* CPU seconds of the latest timed_read */
+
 static int timed_read(const char *path, int threads, double *secs, cf_read_report *rep, cf_dataset **keep) {
     cf_read_options o;
     cf_read_options_default(&o);
     o.threads = threads;
     cf_dataset *ds = NULL;
     cf_error err;
-    double t = now();
+    double c = cpu_now(), t = now();
     cf_status st = cf_dataset_read(path, &o, &ds, rep, &err);
     *secs = now() - t;
+    last_cpu = cpu_now() - c;
     if (st != CF_OK) {
         fprintf(stderr, "bench_load: %s\n", err.msg);
         return -1;
@@ -193,6 +205,7 @@ int main(int argc, char **argv) {
     int nt = threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     double *t1 = calloc((size_t)runs, sizeof *t1), *tn = calloc((size_t)runs, sizeof *tn);
     double *tc = calloc((size_t)runs, sizeof *tc), *tb = calloc((size_t)runs, sizeof *tb);
+    double *c1 = calloc((size_t)runs, sizeof *c1), *cn = calloc((size_t)runs, sizeof *cn);
     cf_read_report rep, brep;
     cf_dataset_info info = {0};
     int rc = 1;
@@ -200,7 +213,10 @@ int main(int argc, char **argv) {
     for (int k = 0; k < runs; k++) {
         cf_dataset *ds = NULL, *db = NULL;
         cf_error err;
-        if (timed_read(path, 1, &t1[k], &rep, NULL) || timed_read(path, nt, &tn[k], &rep, &ds)) goto out;
+        if (timed_read(path, 1, &t1[k], &rep, NULL)) goto out;
+        c1[k] = last_cpu;
+        if (timed_read(path, nt, &tn[k], &rep, &ds)) goto out;
+        cn[k] = last_cpu;
         double t = now();
         cf_status st = cf_dataset_write_binary(ds, bin, nt, &err);
         tc[k] = now() - t;
@@ -225,18 +241,21 @@ int main(int argc, char **argv) {
         bsize.b = brep.bytes;
         cf_dataset_destroy(&ds);
         cf_dataset_destroy(&db);
-        printf("round %d: text 1 thread %.3f s, %d threads %.3f s, convert %.3f s, binary load %.3f s\n", k + 1, t1[k],
-               nt, tn[k], tc[k], tb[k]);
+        printf("round %d: text 1 thread %.3f s (cpu %.3f), %d threads %.3f s (cpu %.3f), convert %.3f s, binary load %.3f s\n",
+               k + 1, t1[k], c1[k], nt, tn[k], cn[k], tc[k], tb[k]);
         fflush(stdout);
     }
     double m1 = median(t1, runs), mn = median(tn, runs), mc = median(tc, runs), mbin = median(tb, runs);
-    double mbs = (double)rep.bytes / 1e6;
+    double mbs = (double)rep.bytes / 1e6, mc1 = median(c1, runs), mcn = median(cn, runs);
     printf("text %lld bytes  lines %lld  ratings %lld  duplicates %lld  users %lld  items %lld; binary %lld bytes\n",
            (long long)rep.bytes, (long long)rep.lines, (long long)rep.ratings, (long long)rep.duplicates,
            (long long)info.n_users, (long long)info.n_items, bsize.b);
     printf("medians of %d alternating rounds:\n", runs);
     printf("  text, 1 thread     %.3f s  %7.1f MB/s\n", m1, mbs / m1);
     printf("  text, %d threads    %.3f s  %7.1f MB/s   %.2fx the 1-thread read\n", nt, mn, mbs / mn, m1 / mn);
+    printf("  CPU seconds (user+sys) of the text read: 1 thread %.3f, %d threads %.3f (%.2fx: the work added by\n"
+           "  splitting; with %d free cores the wall-time speedup would be at most %.2fx)\n",
+           mc1, nt, mcn, mcn / mc1, nt, nt * mc1 / mcn);
     printf("  convert (write)    %.3f s  %7.1f MB/s of binary\n", mc, (double)bsize.b / 1e6 / mc);
     printf("  binary load        %.3f s  %7.1f MB/s of binary (%.1f MB/s text-equivalent)  %.2fx the %d-thread text read\n",
            mbin, (double)bsize.b / 1e6 / mbin, mbs / mbin, mn / mbin, nt);
@@ -244,13 +263,13 @@ int main(int argc, char **argv) {
         printf("{\"text_bytes\":%lld,\"binary_bytes\":%lld,\"ratings\":%lld,\"runs\":%d,\"threads\":%d,"
                "\"read_1t_s\":%.4f,\"read_nt_s\":%.4f,\"convert_s\":%.4f,\"binary_load_s\":%.4f,"
                "\"read_1t_mbs\":%.1f,\"read_nt_mbs\":%.1f,\"binary_load_mbs\":%.1f,"
-               "\"speedup_nt\":%.3f,\"binary_vs_nt\":%.3f}\n",
+               "\"speedup_nt\":%.3f,\"binary_vs_nt\":%.3f,\"cpu_1t_s\":%.4f,\"cpu_nt_s\":%.4f}\n",
                (long long)rep.bytes, bsize.b, (long long)rep.ratings, runs, nt, m1, mn, mc, mbin, mbs / m1, mbs / mn,
-               (double)bsize.b / 1e6 / mbin, m1 / mn, mn / mbin);
+               (double)bsize.b / 1e6 / mbin, m1 / mn, mn / mbin, mc1, mcn);
     rc = 0;
 out:
     if (generated) remove(path);
     remove(bin);
-    free(t1), free(tn), free(tc), free(tb);
+    free(t1), free(tn), free(tc), free(tb), free(c1), free(cn);
     return rc;
 }

@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define BLOCK ((uint64_t)1 << 20)
 
@@ -269,6 +270,9 @@ cf_status cf_bin_write(const cf_dataset *ds, const char *path, int threads, cf_e
         if (!(ds->all.u[k - 1] < ds->all.u[k] || (ds->all.u[k - 1] == ds->all.u[k] && ds->all.i[k - 1] < ds->all.i[k])))
             return cf_fail(err, CF_ERR_INVALID, "%s: the ratings are not sorted by (user, item) (rating %lld)", path,
                            (long long)k);
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) /* the rename would replace a device or a directory */
+        return cf_fail(err, CF_ERR_IO, "%s: exists and is not a regular file; not replacing it", path);
     uint64_t ub = 0, ib = 0;
     unsigned char *us = names_section(ds->users, &ub), *is = names_section(ds->items, &ib);
     cf_status st = CF_OK;

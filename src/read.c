@@ -805,7 +805,9 @@ _Thread_local int cf_read_last_chunks;
 
 typedef struct chunk {
     const char *begin, *end;
-    cf_idmap *users, *items; /* the chunk's IDs in first-seen order */
+    int direct;              /* the first chunk: IDs straight into the dataset's maps (they
+                              * continue the head's, in file order) and ratings into ds */
+    cf_idmap *users, *items; /* the other chunks' own IDs in first-seen order */
     cf_triplets t;           /* its ratings, in chunk-local indices */
     int64_t lines;           /* lines parsed (up to the bad one when it stopped) */
     mm_state mm;             /* Matrix Market: entries counts the chunk's entry lines */
@@ -848,6 +850,7 @@ static cf_status chunk_nomem(reader *r) {
 }
 
 static int chunk_push(reader *r, uint32_t u, uint32_t i, float v) {
+    if (r->ck->direct) return cf_dataset_push(r->ds, u, i, v, r->part);
     cf_triplets *t = &r->ck->t;
     if (t->n == t->cap) {
         int64_t cap = t->cap ? t->cap + t->cap / 2 + 1 : 4096;
@@ -901,7 +904,7 @@ static void run_chunk(const reader *proto, chunk *c, par *P, int master, int mm,
     r.path = proto->path, r.opt = proto->opt, r.rep = proto->rep, r.ds = proto->ds, r.part = proto->part;
     r.base = proto->base;
     r.ck = c, r.par = P, r.master = master;
-    r.users = c->users, r.items = c->items;
+    r.users = c->direct ? proto->users : c->users, r.items = c->direct ? proto->items : c->items;
     r.pg.next = proto->pg.fn ? (int64_t)(c->begin - r.base) + CHUNK_PUBLISH : INT64_MAX;
     cf_status st;
     if (mm) {
@@ -960,10 +963,15 @@ static cf_status parse_body(reader *r, const char *p, const char *end, int mm, i
         const char *nl = q < end ? memchr(q, '\n', (size_t)(end - q)) : NULL;
         at = k == n - 1 ? end : nl ? nl + 1 : end;
         ck[k].end = at;
+        if (k == 0) {
+            ck[k].direct = 1;
+            continue;
+        }
         ck[k].users = cf_idmap_create();
         ck[k].items = cf_idmap_create();
         if (!ck[k].users || !ck[k].items) st = CF_ERR_NOMEM;
     }
+    const int64_t n0 = r->ds->all.n; /* the ratings before the body (the first chunk's follow) */
     par P = {.pg = &r->pg};
     atomic_init(&P.done, (int64_t)(p - r->base));
     atomic_init(&P.cancel, 0);
@@ -1009,11 +1017,13 @@ static cf_status parse_body(reader *r, const char *p, const char *end, int mm, i
             cf_triplets_free(&ck[k].t);
         }
         free(ck);
+        r->ds->all.n = n0;
         return parse_mm(r, p, end, m, 0, NULL); /* the serial reader gives the error in order */
     }
     if (bad >= 0) { /* the first bad line of the file; the maps get the IDs seen before it */
         for (int k = 0; k <= bad; k++) {
-            if (merge_ids(r->users, ck[k].users, NULL) || merge_ids(r->items, ck[k].items, NULL)) break;
+            if (!ck[k].direct && (merge_ids(r->users, ck[k].users, NULL) || merge_ids(r->items, ck[k].items, NULL)))
+                break;
             if (k < bad) lines += ck[k].lines;
         }
         r->line = line0 + lines + ck[bad].err_line;
@@ -1038,18 +1048,18 @@ static cf_status parse_body(reader *r, const char *p, const char *end, int mm, i
         uint32_t **ut = calloc((size_t)n, sizeof *ut), **it = calloc((size_t)n, sizeof *it);
         int64_t *off = malloc((size_t)n * sizeof *off);
         int fail = !ut || !it || !off || cf_dataset_reserve(ds, from + total);
-        for (int k = 0; k < n && !fail; k++) {
+        for (int k = 1; k < n && !fail; k++) {
             ut[k] = malloc(((size_t)cf_idmap_size(ck[k].users) + 1) * sizeof **ut);
             it[k] = malloc(((size_t)cf_idmap_size(ck[k].items) + 1) * sizeof **it);
             if (!ut[k] || !it[k] || merge_ids(r->users, ck[k].users, ut[k]) || merge_ids(r->items, ck[k].items, it[k]))
                 fail = 1;
         }
         if (!fail) {
-            off[0] = from;
-            for (int k = 1; k < n; k++) off[k] = off[k - 1] + ck[k - 1].t.n;
+            off[0] = off[1] = from; /* the first chunk's ratings are in place */
+            for (int k = 2; k < n; k++) off[k] = off[k - 1] + ck[k - 1].t.n;
             const uint8_t part = (uint8_t)(r->part != 0);
-#pragma omp parallel for num_threads(n) schedule(static, 1)
-            for (int k = 0; k < n; k++) {
+#pragma omp parallel for num_threads(n - 1) schedule(static, 1)
+            for (int k = 1; k < n; k++) {
                 const cf_triplets *t = &ck[k].t;
                 const uint32_t *um = ut[k], *im = it[k];
                 int64_t o = off[k];

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 CF_TEST_SUITE_WITH_TMPDIR(binfmt, 300);
 
@@ -203,6 +204,15 @@ Test(binfmt, checked_contents_behind_a_valid_checksum) {
     b = cf_test_read(bad, &len);
     expect_bad("nan.cfd", b, len, "rating not finite");
     free(b);
+    /* a device or a directory is never replaced */
+    char *fifo = cf_test_path(dir, "fifo");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    cr_assert_eq(cf_dataset_write_binary(ds, fifo, 1, &err), CF_ERR_IO);
+    cr_assert(strstr(err.msg, "not a regular file"), "%s", err.msg);
+    struct stat sb;
+    cr_assert(stat(fifo, &sb) == 0 && S_ISFIFO(sb.st_mode), "the FIFO was replaced");
+    free(fifo);
+    cr_assert_eq(cf_dataset_write_binary(ds, dir, 1, &err), CF_ERR_IO);
     /* unsorted ratings are refused by the writer */
     uint32_t t = ds->all.u[0];
     ds->all.u[0] = ds->all.u[ds->all.n - 1], ds->all.u[ds->all.n - 1] = t;
