@@ -316,6 +316,12 @@ typedef struct cf_train_report {
     char stop_reason[64];   /* "iters", "tol", "early-stop", "callback", "interrupted" */
     int32_t resumed_from;   /* iterations of the run in progress done before --resume (0: fresh) */
     int32_t checkpoints;    /* checkpoint files written by this call */
+    /* Where `seconds` went (wall time; restarts add up): */
+    double seconds_prepare;    /* parts, CSR/CSC, factor allocation, checkpoint hash/load */
+    double seconds_upload;     /* opening the backend: data and factors to the device (GPU) or
+                                * the solver's own layouts (CPU); and downloads of the result */
+    double seconds_iterations; /* the updates (cf_iter_info.seconds summed) */
+    double seconds_eval;       /* RMSE / objective after each iteration */
 } cf_train_report;
 
 /* Trains on ds's training part, reports on its test part. `progress` may be NULL. */

@@ -229,7 +229,10 @@ static cf_status run_once(train_ctx *c, uint64_t seed, cf_factors *out, run_resu
         memset(&S->last, 0, sizeof S->last);
         cf_solver_state_free(&S->solver);
     }
-    if ((st = ops->open(R, c->test, cfg, &S->cur, &b, err))) {
+    double t_open = cf_now();
+    st = ops->open(R, c->test, cfg, &S->cur, &b, err);
+    c->rep->seconds_upload += cf_now() - t_open;
+    if (st) {
         res->open_failed = 1;
         goto done;
     }
@@ -252,9 +255,12 @@ static cf_status run_once(train_ctx *c, uint64_t seed, cf_factors *out, run_resu
         double t0 = cf_now();
         if ((st = step(ops, b, cfg, it, err))) goto done;
         double secs = cf_now() - t0;
+        c->rep->seconds_iterations += secs;
         cf_eval tr, te;
-        if ((st = ops->evaluate(b, CF_EVAL_TRAIN, &tr, err))) goto done;
-        if ((st = ops->evaluate(b, CF_EVAL_TEST, &te, err))) goto done;
+        st = ops->evaluate(b, CF_EVAL_TRAIN, &tr, err);
+        if (!st) st = ops->evaluate(b, CF_EVAL_TEST, &te, err);
+        c->rep->seconds_eval += cf_now() - t0 - secs;
+        if (st) goto done;
         cf_iter_info info = {
             .iter = it + 1,
             .train_rmse = tr.n ? sqrt(tr.sse / (double)tr.n) : NAN,
@@ -300,12 +306,11 @@ static cf_status run_once(train_ctx *c, uint64_t seed, cf_factors *out, run_resu
             (st = save_checkpoint(c, b, err)))
             goto done;
     }
-    if (S->have_best) {
-        if ((st = ops->upload(b, &S->best, err))) goto done;
-        if ((st = ops->download(b, out, err))) goto done;
-    } else if ((st = ops->download(b, out, err))) {
-        goto done;
-    }
+    double t_down = cf_now();
+    if (S->have_best && !(st = ops->upload(b, &S->best, err))) st = ops->download(b, out, err);
+    else if (!S->have_best) st = ops->download(b, out, err);
+    c->rep->seconds_upload += cf_now() - t_down;
+    if (st) goto done;
     char where[96];
     if (cf_factors_check_finite(out, where, sizeof where))
         st = cf_fail(err, CF_ERR_NUMERIC, "%s produced a non-finite value in %s; the model is not saved",
@@ -374,6 +379,7 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     if ((opt->checkpoint && !*opt->checkpoint) || (opt->resume && !*opt->resume))
         return cf_fail(err, CF_ERR_INVALID, "%s: empty path", opt->resume && !*opt->resume ? "resume" : "checkpoint");
     double t_start = cf_now();
+    rep->seconds_prepare = rep->seconds_upload = rep->seconds_iterations = rep->seconds_eval = 0;
 
     const cf_backend_ops *ops = NULL;
     if ((st = pick_backend(gpu, cfg, opt->checkpoint || opt->resume, &ops, rep, err))) return st;
@@ -420,6 +426,7 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     snprintf(S.backend, sizeof S.backend, "%s", ops->name);
     if ((st = cf_factors_alloc(&trial, n_users, n_items, cfg->factors, cfg->bias, err))) goto done;
 
+    rep->seconds_prepare = cf_now() - t_start;
     /* Restarts: independent initializations; keep the best by test RMSE (by the
      * objective when there is no test part) in S.result. */
     for (; S.restart < cfg->restarts; S.restart++) {

@@ -279,6 +279,23 @@ Test(binfmt, cli_convert_then_train_and_eval_give_the_text_results) {
     /* the same numbers; only the "data" path differs */
     cr_assert_str_eq(strstr(oa, "\"rmse\""), strstr(ob, "\"rmse\""));
     free(oa), free(ob);
+    /* the phase times: every phase present, non-negative, the library's within its total */
+    const char *tj[] = {CF_CLI_PATH, "train", bin, "--iters", "2", "--factors", "2", "--json", "--quiet", "--model", mb, NULL};
+    cr_assert_eq(run_cli(tj, &out, &errs), 0, "%s", errs);
+    double total = -1, ph[6];
+    const char *names[6] = {"read", "prepare", "upload", "iterations", "evaluation", "save"};
+    const char *sec = strstr(out, "\"seconds\":");
+    cr_assert(sec && sscanf(sec, "\"seconds\":%lf", &total) == 1, "%s", out);
+    const char *ps = strstr(out, "\"phase_seconds\":{");
+    cr_assert(ps, "no phase_seconds in %s", out);
+    for (int k = 0; k < 6; k++) {
+        char key[32];
+        snprintf(key, sizeof key, "\"%s\":", names[k]);
+        const char *at = strstr(ps, key);
+        cr_assert(at && sscanf(at + strlen(key), "%lf", &ph[k]) == 1 && ph[k] >= 0, "phase %s in %s", names[k], out);
+    }
+    cr_assert_leq(ph[1] + ph[2] + ph[3] + ph[4], total * 1.0001 + 1e-6, "the phases exceed the total: %s", out);
+    free(out), free(errs);
     /* a damaged file: exit 1, the message names it */
     size_t len;
     char *bytes = cf_test_read(bin, &len);
