@@ -778,7 +778,7 @@ static cf_status mm_finish(reader *r, const mm_state *m) {
  *
  * After the serial head (delimited: the lines up to the first data line, which fixes
  * the delimiter and the header; Matrix Market: banner and size line) the body is cut
- * into chunks at line starts, one per thread, and each chunk is parsed by the same
+ * into chunks at line starts, four per thread (taken in turn), and each chunk is parsed by the same
  * parse_delim / parse_mm into its own ID maps and triplets (chunk-local indices),
  * counting its lines and noting its first bad line (local line number, reason, text).
  * The merge then runs in file order: the first chunk with an error gives the error
@@ -802,6 +802,7 @@ size_t cf_read_chunk_min = (size_t)1 << 20;
 _Thread_local int cf_read_last_chunks;
 
 #define CHUNK_PUBLISH ((int64_t)1 << 18)
+#define CHUNKS_PER_THREAD 4
 
 typedef struct chunk {
     const char *begin, *end;
@@ -947,10 +948,13 @@ static int merge_ids(cf_idmap *into, const cf_idmap *from, uint32_t *table) {
 static cf_status parse_body(reader *r, const char *p, const char *end, int mm, int have_delim, enum delim d,
                             mm_state *m) {
     size_t len = (size_t)(end - p), minc = cf_read_chunk_min ? cf_read_chunk_min : 1;
-    int n = read_threads(r->opt);
+    /* CHUNKS_PER_THREAD chunks a thread, taken in turn: on a machine shared with other
+     * jobs a thread that gets less CPU parses fewer of them */
+    int team = read_threads(r->opt), n = team * CHUNKS_PER_THREAD;
     if ((size_t)n > len / minc) n = (int)(len / minc);
-    cf_read_last_chunks = n < 2 || (!mm && !have_delim) ? 1 : n;
-    if (n < 2 || (!mm && !have_delim))
+    if (team > n) team = n;
+    cf_read_last_chunks = team < 2 || (!mm && !have_delim) ? 1 : n;
+    if (team < 2 || (!mm && !have_delim))
         return mm ? parse_mm(r, p, end, m, 0, NULL) : parse_delim(r, p, end, &have_delim, &d, 0, NULL);
     chunk *ck = calloc((size_t)n, sizeof *ck);
     if (!ck) return nomem(r);
@@ -976,11 +980,13 @@ static cf_status parse_body(reader *r, const char *p, const char *end, int mm, i
     atomic_init(&P.done, (int64_t)(p - r->base));
     atomic_init(&P.cancel, 0);
     atomic_init(&P.finished, 0);
+    _Atomic int next_chunk;
+    atomic_init(&next_chunk, 0);
     if (!st) {
-#pragma omp parallel num_threads(n)
+#pragma omp parallel num_threads(team)
         {
-            int me = omp_get_thread_num(), nt = omp_get_num_threads();
-            for (int k = me; k < n; k += nt) {
+            int me = omp_get_thread_num();
+            for (int k; (k = atomic_fetch_add(&next_chunk, 1)) < n;) {
                 run_chunk(r, &ck[k], &P, me == 0, mm, d, m);
                 atomic_fetch_add(&P.finished, 1);
             }
@@ -1058,7 +1064,7 @@ static cf_status parse_body(reader *r, const char *p, const char *end, int mm, i
             off[0] = off[1] = from; /* the first chunk's ratings are in place */
             for (int k = 2; k < n; k++) off[k] = off[k - 1] + ck[k - 1].t.n;
             const uint8_t part = (uint8_t)(r->part != 0);
-#pragma omp parallel for num_threads(n - 1) schedule(static, 1)
+#pragma omp parallel for num_threads(team) schedule(dynamic, 1)
             for (int k = 1; k < n; k++) {
                 const cf_triplets *t = &ck[k].t;
                 const uint32_t *um = ut[k], *im = it[k];
