@@ -140,6 +140,10 @@ static uint64_t header_hash(const unsigned char *h) {
 static cf_status load_names(const char *name, const char *what, const unsigned char *p, uint64_t len,
                             uint64_t count, cf_idmap *m, uint32_t *table, int fresh, cf_error *err) {
     uint64_t at = 0;
+    /* count names of len bytes: the table, offsets and arena sized once (a hint: the
+     * checks below still hold for a lying header) */
+    if (count <= len / 2 && cf_idmap_reserve(m, cf_idmap_size(m) + (int64_t)count, len))
+        return cf_fail(err, CF_ERR_NOMEM, "%s: out of memory storing the %s IDs", name, what);
     for (uint64_t k = 0; k < count; k++) {
         if (len - at < 2)
             return cf_fail(err, CF_ERR_PARSE, "%s: corrupt binary dataset: the %s names end after %llu of %llu", name,
