@@ -809,7 +809,8 @@ typedef struct chunk {
     int direct;              /* the first chunk: IDs straight into the dataset's maps (they
                               * continue the head's, in file order) and ratings into ds */
     cf_idmap *users, *items; /* the other chunks' own IDs in first-seen order */
-    cf_triplets t;           /* its ratings, in chunk-local indices */
+    int64_t base, cap;       /* its slots in ds->all: [base, base + cap), cap = its lines */
+    int64_t n;               /* ratings stored there, in chunk-local indices */
     int64_t lines;           /* lines parsed (up to the bad one when it stopped) */
     mm_state mm;             /* Matrix Market: entries counts the chunk's entry lines */
     int64_t skipped, first_bad_line;
@@ -851,23 +852,11 @@ static cf_status chunk_nomem(reader *r) {
 }
 
 static int chunk_push(reader *r, uint32_t u, uint32_t i, float v) {
-    if (r->ck->direct) return cf_dataset_push(r->ds, u, i, v, r->part);
-    cf_triplets *t = &r->ck->t;
-    if (t->n == t->cap) {
-        int64_t cap = t->cap ? t->cap + t->cap / 2 + 1 : 4096;
-        uint32_t *nu = realloc(t->u, (size_t)cap * sizeof *nu);
-        if (!nu) return -1;
-        t->u = nu;
-        uint32_t *ni = realloc(t->i, (size_t)cap * sizeof *ni);
-        if (!ni) return -1;
-        t->i = ni;
-        float *nr = realloc(t->r, (size_t)cap * sizeof *nr);
-        if (!nr) return -1;
-        t->r = nr;
-        t->cap = cap;
-    }
-    t->u[t->n] = u, t->i[t->n] = i, t->r[t->n] = v;
-    t->n++;
+    chunk *c = r->ck;
+    if (c->direct) return cf_dataset_push(r->ds, u, i, v, r->part);
+    if (c->n == c->cap) return -1; /* cannot happen: a line holds at most one rating */
+    int64_t o = c->base + c->n++;
+    r->ds->all.u[o] = u, r->ds->all.i[o] = i, r->ds->all.r[o] = v;
     return 0;
 }
 
@@ -982,6 +971,23 @@ static cf_status parse_body(reader *r, const char *p, const char *end, int mm, i
     atomic_init(&P.finished, 0);
     _Atomic int next_chunk;
     atomic_init(&next_chunk, 0);
+    /* Each chunk's slots in ds->all: as many as its lines (a line holds at most one
+     * rating), so chunks store their ratings in place and only gaps need moving. */
+    if (!st) {
+#pragma omp parallel for num_threads(team) schedule(dynamic, 1)
+        for (int k = 0; k < n; k++) {
+            int64_t c = 0;
+            for (const char *q = ck[k].begin; q < ck[k].end; q++) {
+                q = memchr(q, '\n', (size_t)(ck[k].end - q));
+                if (!q) break;
+                c++;
+            }
+            ck[k].cap = c + (ck[k].end > ck[k].begin && ck[k].end[-1] != '\n');
+        }
+        int64_t at_slot = n0;
+        for (int k = 0; k < n; k++) ck[k].base = at_slot, at_slot += ck[k].cap;
+        if (cf_dataset_reserve(r->ds, at_slot)) st = CF_ERR_NOMEM;
+    }
     if (!st) {
 #pragma omp parallel num_threads(team)
         {
@@ -1000,7 +1006,7 @@ static cf_status parse_body(reader *r, const char *p, const char *end, int mm, i
         }
     }
     int bad = -1, fallback = 0;
-    int64_t line0 = r->line, lines = 0, total = 0;
+    int64_t line0 = r->line, lines = 0;
     if (st) {
         st = nomem(r);
         goto out;
@@ -1020,7 +1026,6 @@ static cf_status parse_body(reader *r, const char *p, const char *end, int mm, i
         for (int k = 0; k < n; k++) {
             cf_idmap_destroy(&ck[k].users);
             cf_idmap_destroy(&ck[k].items);
-            cf_triplets_free(&ck[k].t);
         }
         free(ck);
         r->ds->all.n = n0;
@@ -1041,7 +1046,6 @@ static cf_status parse_body(reader *r, const char *p, const char *end, int mm, i
     }
     for (int k = 0; k < n; k++) {
         lines += ck[k].lines;
-        total += ck[k].t.n;
         if (ck[k].skipped && r->rep->skipped == 0)
             set_first_bad(r->rep, r->path, line0 + lines - ck[k].lines + ck[k].first_bad_line, ck[k].first_bad_reason);
         r->rep->skipped += ck[k].skipped;
@@ -1050,45 +1054,45 @@ static cf_status parse_body(reader *r, const char *p, const char *end, int mm, i
     r->line = line0 + lines;
     {
         cf_dataset *ds = r->ds;
-        int64_t from = ds->all.n;
+        int64_t from = ds->all.n; /* after the first chunk's ratings */
         uint32_t **ut = calloc((size_t)n, sizeof *ut), **it = calloc((size_t)n, sizeof *it);
-        int64_t *off = malloc((size_t)n * sizeof *off);
-        int fail = !ut || !it || !off || cf_dataset_reserve(ds, from + total);
+        int fail = !ut || !it;
         for (int k = 1; k < n && !fail; k++) {
             ut[k] = malloc(((size_t)cf_idmap_size(ck[k].users) + 1) * sizeof **ut);
             it[k] = malloc(((size_t)cf_idmap_size(ck[k].items) + 1) * sizeof **it);
             if (!ut[k] || !it[k] || merge_ids(r->users, ck[k].users, ut[k]) || merge_ids(r->items, ck[k].items, it[k]))
                 fail = 1;
         }
-        if (!fail) {
-            off[0] = off[1] = from; /* the first chunk's ratings are in place */
-            for (int k = 2; k < n; k++) off[k] = off[k - 1] + ck[k - 1].t.n;
+        if (!fail) { /* local → global indices in place, then the chunks moved together */
             const uint8_t part = (uint8_t)(r->part != 0);
 #pragma omp parallel for num_threads(team) schedule(dynamic, 1)
             for (int k = 1; k < n; k++) {
-                const cf_triplets *t = &ck[k].t;
                 const uint32_t *um = ut[k], *im = it[k];
-                int64_t o = off[k];
-                for (int64_t j = 0; j < t->n; j++) {
-                    ds->all.u[o + j] = um[t->u[j]];
-                    ds->all.i[o + j] = im[t->i[j]];
-                    ds->all.r[o + j] = t->r[j];
-                }
-                memset(ds->is_test + o, part, (size_t)t->n);
+                uint32_t *u = ds->all.u + ck[k].base, *i = ds->all.i + ck[k].base;
+                for (int64_t j = 0; j < ck[k].n; j++) u[j] = um[u[j]], i[j] = im[i[j]];
+                memset(ds->is_test + ck[k].base, part, (size_t)ck[k].n);
             }
-            ds->all.n = from + total;
+            int64_t o = from;
+            for (int k = 1; k < n; k++) {
+                if (o != ck[k].base && ck[k].n) {
+                    memmove(ds->all.u + o, ds->all.u + ck[k].base, (size_t)ck[k].n * sizeof *ds->all.u);
+                    memmove(ds->all.i + o, ds->all.i + ck[k].base, (size_t)ck[k].n * sizeof *ds->all.i);
+                    memmove(ds->all.r + o, ds->all.r + ck[k].base, (size_t)ck[k].n * sizeof *ds->all.r);
+                    memmove(ds->is_test + o, ds->is_test + ck[k].base, (size_t)ck[k].n);
+                }
+                o += ck[k].n;
+            }
+            ds->all.n = o;
         }
         for (int k = 0; k < n && ut && it; k++) free(ut[k]), free(it[k]);
         free(ut);
         free(it);
-        free(off);
         if (fail) st = cf_fail(r->err, CF_ERR_NOMEM, "%s: out of memory storing the ratings", r->path);
     }
 out:
     for (int k = 0; k < n; k++) {
         cf_idmap_destroy(&ck[k].users);
         cf_idmap_destroy(&ck[k].items);
-        cf_triplets_free(&ck[k].t);
     }
     free(ck);
     return st;
