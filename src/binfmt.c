@@ -42,6 +42,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,7 +184,7 @@ cf_status cf_bin_load(cf_dataset *ds, int part, const char *name, const void *da
         return cf_fail(err, CF_ERR_PARSE, "%s: corrupt binary dataset: header checksum mismatch", name);
     uint64_t n = rd64(h + 16), nu = rd64(h + 24), ni = rd64(h + 32), ub = rd64(h + 40), ib = rd64(h + 48);
     uint64_t block = rd64(h + 56), want = rd64(h + 64);
-    if (hsize != CF_BIN_HEADER || block < 4096 || block > ((uint64_t)1 << 30) || nu > UINT32_MAX || ni > UINT32_MAX ||
+    if (hsize != CF_BIN_HEADER || block < 4096 || block % 4 || block > ((uint64_t)1 << 30) || nu > UINT32_MAX || ni > UINT32_MAX ||
         n > (uint64_t)size / 12 || ub > size || ib > size)
         return cf_fail(err, CF_ERR_PARSE, "%s: corrupt binary dataset: impossible header values", name);
     uint64_t expect = CF_BIN_HEADER + 12 * n + ub + ib;
@@ -203,41 +204,99 @@ cf_status cf_bin_load(cf_dataset *ds, int part, const char *name, const void *da
         {pay + 12 * n, NULL, ub},
         {pay + 12 * n + ub, NULL, ib},
     };
-    uint64_t got;
-    if (payload_hash(s, 5, block, T, &got))
-        return cf_fail(err, CF_ERR_NOMEM, "%s: out of memory checking it", name);
-    if (got != want)
-        return cf_fail(err, CF_ERR_PARSE, "%s: corrupt binary dataset: checksum mismatch (stored %016llx, computed %016llx)",
-                       name, (unsigned long long)want, (unsigned long long)got);
-    /* the IDs: with empty maps name k becomes index k (the tables are the identity) */
+    /* One parallel pass: each unit copies and hashes one block of each rating section
+     * (the same ratings k0..k1 in all three) and checks them (indices in range, (user,
+     * item) strictly increasing, finite) and sets their part; the name blocks are hashed
+     * as units of their own. With empty maps (a fresh dataset, the usual case) thread 0
+     * interns the names first, meanwhile: name k becomes index k. Errors are reported in
+     * the order header, checksum, names, ratings; a failure leaves the maps empty again. */
     const int fresh = cf_idmap_size(ds->users) == 0 && cf_idmap_size(ds->items) == 0;
+    const uint64_t per = block / 4; /* ratings per block */
+    const int64_t nrb = (int64_t)((n + per - 1) / per), nb3 = (int64_t)((ub + block - 1) / block);
+    const int64_t nb4 = (int64_t)((ib + block - 1) / block), units = nrb + nb3 + nb4;
+    uint64_t *bh = malloc((size_t)(3 * nrb + nb3 + nb4 + 1) * sizeof *bh);
     uint32_t *ut = malloc((size_t)(nu ? nu : 1) * sizeof *ut), *it = malloc((size_t)(ni ? ni : 1) * sizeof *it);
-    cf_status st = !ut || !it ? cf_fail(err, CF_ERR_NOMEM, "%s: out of memory storing the IDs", name) : CF_OK;
-    if (!st) st = load_names(name, "user", s[3].src, ub, nu, ds->users, ut, fresh, err);
-    if (!st) st = load_names(name, "item", s[4].src, ib, ni, ds->items, it, fresh, err);
-    if (!st) { /* every index in range, (user, item) strictly increasing, finite ratings; then remap */
-        uint32_t *u = ds->all.u + from, *i = ds->all.i + from;
-        float *r = ds->all.r + from;
-        int64_t bad = INT64_MAX;
-#pragma omp parallel for num_threads(T) schedule(static) reduction(min : bad)
-        for (int64_t k = 0; k < (int64_t)n; k++) {
-            int ok = u[k] < nu && i[k] < ni && isfinite(r[k]) &&
-                     (k == 0 || u[k - 1] < u[k] || (u[k - 1] == u[k] && i[k - 1] < i[k]));
-            if (!ok && k < bad) bad = k;
+    if (!bh || !ut || !it) {
+        free(bh), free(ut), free(it);
+        return cf_fail(err, CF_ERR_NOMEM, "%s: out of memory checking it", name);
+    }
+    const uint8_t pt = (uint8_t)(part != 0);
+    uint32_t *du = ds->all.u + from, *di = ds->all.i + from;
+    float *dr = ds->all.r + from;
+    int64_t bad = INT64_MAX;
+    cf_status names_st = CF_OK;
+    cf_error names_err;
+    _Atomic int64_t next;
+    atomic_init(&next, 0);
+#pragma omp parallel num_threads(T)
+    {
+        if (fresh && omp_get_thread_num() == 0) {
+            names_st = load_names(name, "user", s[3].src, ub, nu, ds->users, ut, 1, &names_err);
+            if (!names_st) names_st = load_names(name, "item", s[4].src, ib, ni, ds->items, it, 1, &names_err);
         }
-        if (bad != INT64_MAX) {
-            const char *why = u[bad] >= nu ? "user index out of range" : i[bad] >= ni ? "item index out of range"
-                              : !isfinite(r[bad]) ? "rating not finite" : "not sorted by (user, item): a repeated pair?";
-            st = cf_fail(err, CF_ERR_PARSE, "%s: corrupt binary dataset: rating %lld: %s", name, (long long)bad, why);
-        } else {
-            const uint8_t pt = (uint8_t)(part != 0);
-#pragma omp parallel for num_threads(T) schedule(static)
-            for (int64_t k = 0; k < (int64_t)n; k++) {
-                if (!fresh) u[k] = ut[u[k]], i[k] = it[i[k]];
-                ds->is_test[from + k] = pt;
+        int64_t my_bad = INT64_MAX;
+        for (int64_t x; (x = atomic_fetch_add(&next, 1)) < units;) {
+            if (x < nrb) {
+                uint64_t k0 = (uint64_t)x * per, k1 = k0 + per < n ? k0 + per : n, len = 4 * (k1 - k0);
+                for (int sec = 0; sec < 3; sec++) {
+                    memcpy(s[sec].dst + 4 * k0, s[sec].src + 4 * k0, len);
+                    bh[sec * nrb + x] = block_hash(s[sec].dst + 4 * k0, len);
+                }
+                uint32_t pu = 0, pi = 0; /* the rating before the block, from the file (unaligned-safe) */
+                if (k0) memcpy(&pu, s[0].src + 4 * (k0 - 1), 4), memcpy(&pi, s[1].src + 4 * (k0 - 1), 4);
+                for (uint64_t k = k0; k < k1; k++) {
+                    int ok = du[k] < nu && di[k] < ni && isfinite(dr[k]) &&
+                             (k == 0 || pu < du[k] || (pu == du[k] && pi < di[k]));
+                    if (!ok && (int64_t)k < my_bad) my_bad = (int64_t)k;
+                    pu = du[k], pi = di[k];
+                }
+                memset(ds->is_test + from + (int64_t)k0, pt, k1 - k0);
+            } else {
+                int sec = x < nrb + nb3 ? 3 : 4;
+                int64_t j = sec == 3 ? x - nrb : x - nrb - nb3;
+                uint64_t off = (uint64_t)j * block, len = s[sec].len - off < block ? s[sec].len - off : block;
+                bh[3 * nrb + (sec == 4 ? nb3 : 0) + j] = block_hash(s[sec].src + off, len);
             }
-            ds->all.n = from + (int64_t)n;
-            rep->ratings = (int64_t)n;
+        }
+#pragma omp critical(cf_bin_bad)
+        if (my_bad < bad) bad = my_bad;
+    }
+    cf_hash64 hs;
+    cf_hash64_init(&hs);
+    for (int64_t b = 0; b < 3 * nrb + nb3 + nb4; b++) {
+        unsigned char w[8];
+        wr64(w, bh[b]);
+        cf_hash64_update(&hs, w, 8);
+    }
+    uint64_t got = cf_hash64_final(&hs);
+    free(bh);
+    cf_status st = CF_OK;
+    if (got != want)
+        st = cf_fail(err, CF_ERR_PARSE, "%s: corrupt binary dataset: checksum mismatch (stored %016llx, computed %016llx)",
+                     name, (unsigned long long)want, (unsigned long long)got);
+    else if (fresh && names_st)
+        st = cf_fail(err, names_st, "%s", names_err.msg);
+    else if (!fresh && (st = load_names(name, "user", s[3].src, ub, nu, ds->users, ut, 0, err)) == CF_OK)
+        st = load_names(name, "item", s[4].src, ib, ni, ds->items, it, 0, err);
+    if (!st && bad != INT64_MAX) {
+        const char *why = du[bad] >= nu ? "user index out of range" : di[bad] >= ni ? "item index out of range"
+                          : !isfinite(dr[bad]) ? "rating not finite" : "not sorted by (user, item): a repeated pair?";
+        st = cf_fail(err, CF_ERR_PARSE, "%s: corrupt binary dataset: rating %lld: %s", name, (long long)bad, why);
+    }
+    if (!st && !fresh) {
+#pragma omp parallel for num_threads(T) schedule(static)
+        for (int64_t k = 0; k < (int64_t)n; k++) du[k] = ut[du[k]], di[k] = it[di[k]];
+    }
+    if (!st) {
+        ds->all.n = from + (int64_t)n;
+        rep->ratings = (int64_t)n;
+    } else if (fresh) { /* the maps were empty: leave them so */
+        cf_idmap *a = cf_idmap_create(), *b = cf_idmap_create();
+        if (a && b) {
+            cf_idmap_destroy(&ds->users), cf_idmap_destroy(&ds->items);
+            ds->users = a, ds->items = b;
+        } else {
+            cf_idmap_destroy(&a), cf_idmap_destroy(&b);
         }
     }
     free(ut);
