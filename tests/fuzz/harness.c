@@ -8,6 +8,7 @@
 #include "dataset.h"
 #include "idmap.h"
 #include "model.h"
+#include "binfmt.h"
 #include "read.h"
 
 #include <math.h>
@@ -74,7 +75,7 @@ static int check_read_ok(cf_fuzz_outcome *o, const char *what, const cf_dataset 
     if (rep->ratings != t->n - from)
         return violated(o, "%s: report says %lld ratings, dataset has %lld", what, (long long)rep->ratings,
                         (long long)(t->n - from));
-    if (rep->format != fmt) return violated(o, "%s: format %d, forced %d", what, (int)rep->format, (int)fmt);
+    if (fmt != CF_FORMAT_AUTO && rep->format != fmt) return violated(o, "%s: format %d, forced %d", what, (int)rep->format, (int)fmt);
     for (int64_t k = from; k < t->n; k++) {
         if (t->u[k] >= nu || t->i[k] >= ni)
             return violated(o, "%s: rating %lld has index (%u, %u) outside %lld × %lld", what, (long long)k,
@@ -335,6 +336,27 @@ void cf_fuzz_read(const uint8_t *data, size_t size, cf_format fmt, cf_fuzz_outco
                      (long long)nu, (long long)ni);
     }
     if (!o->violation[0]) cancel_reads(o, data, size, fmt, o->status == CF_OK ? lenient : strict, strict);
+    /* 5. bytes that start with the binary dataset's magic, read under CF_FORMAT_AUTO, go to
+     *    its loader: a clean error naming the input and no ratings, or a valid dataset,
+     *    with 1 thread and with 3 alike */
+    if (!o->violation[0] && cf_bin_is(data, size)) {
+        for (int threads = 1; threads <= 3 && !o->violation[0]; threads += 2) {
+            cf_dataset *bd = cf_dataset_create();
+            if (!bd) {
+                violated(o, "out of memory creating a dataset");
+                break;
+            }
+            cf_read_options bo;
+            cf_read_options_default(&bo);
+            bo.threads = threads;
+            cf_status bst;
+            cf_read_report brep;
+            if (!one_read(o, "binary read", bd, 0, data, size, &bo, &brep, &bst) && bst == CF_OK &&
+                brep.format != CF_FORMAT_BINARY)
+                violated(o, "binary read: format %d", (int)brep.format);
+            cf_dataset_destroy(&bd);
+        }
+    }
 done:
     cf_dataset_destroy(&strict);
     cf_dataset_destroy(&lenient);
