@@ -27,10 +27,15 @@
  * hand-written parser of read_num.h; IDs through two caches before the hash map: the
  * previous line's user token (files are usually grouped by user) and, for canonical
  * decimal tokens below 2^23, a direct array from the number to its index.
+ * Files of 2 MiB and more are parsed by cf_read_options.threads threads (0: all cores)
+ * in chunks merged in file order, with the one-thread result (see "parallel reading"
+ * below); the duplicate removal runs on segments of whole users, also deterministic.
+ * A file that starts with the binary dataset's magic (binfmt.h) is loaded, not parsed,
+ * under CF_FORMAT_AUTO.
  *
  * Progress (cf_read_options.progress, paced by progress.h): phase "reading" in bytes,
  * checked at the start of each line (one compare when there is no callback), then
- * phase "deduplicating" in ratings, from cf_dataset_dedup_progress. A cancel is
+ * phase "deduplicating" in ratings, from cf_dataset_dedup_threads. A cancel is
  * CF_ERR_INTERRUPTED and, like any failure, leaves no ratings behind.
  *
  * Errors: CF_ERR_PARSE "FILE:LINE: reason: <the line, escaped, cut to ~80 bytes>",
@@ -779,15 +784,17 @@ static cf_status mm_finish(reader *r, const mm_state *m) {
  * After the serial head (delimited: the lines up to the first data line, which fixes
  * the delimiter and the header; Matrix Market: banner and size line) the body is cut
  * into chunks at line starts, four per thread (taken in turn), and each chunk is parsed by the same
- * parse_delim / parse_mm into its own ID maps and triplets (chunk-local indices),
+ * parse_delim / parse_mm into its own ID maps and ratings (chunk-local indices),
  * counting its lines and noting its first bad line (local line number, reason, text).
  * The merge then runs in file order: the first chunk with an error gives the error
  * (its line = the lines of the head and of the chunks before it + its local line: the
  * first bad line of the file, with the same text as the serial reader's); else each
  * chunk's IDs are interned into the dataset's maps in the chunk's first-seen order,
  * chunk after chunk, which is exactly the serial reader's order (first occurrence in the
- * file), and the triplets are copied through the local → global tables in parallel to
- * their place in file order. Hence the ratings, ID order, report and messages do not
+ * file). The first chunk interns straight into the dataset's maps and appends to it (it
+ * continues the head); every other chunk stores its ratings in place, in slots of
+ * ds->all sized by its line count, and they are turned into global indices in place (in
+ * parallel) and moved together over the gaps left by lines without a rating. Hence the ratings, ID order, report and messages do not
  * depend on the number of threads or on where the cuts fall. The one check that needs
  * a global count, Matrix Market's "more entries than NNZ", is made at the merge: when
  * it would fire, the body is read again serially (an error path).
