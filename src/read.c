@@ -783,8 +783,8 @@ static cf_status mm_finish(reader *r, const mm_state *m) {
  *
  * After the serial head (delimited: the lines up to the first data line, which fixes
  * the delimiter and the header; Matrix Market: banner and size line) the body is cut
- * into chunks at line starts, four per thread (taken in turn), and each chunk is parsed by the same
- * parse_delim / parse_mm into its own ID maps and ratings (chunk-local indices),
+ * into chunks at line starts, four per thread (taken in turn), and each chunk is
+ * parsed by the same parse_delim / parse_mm into its own ID maps and ratings (chunk-local indices),
  * counting its lines and noting its first bad line (local line number, reason, text).
  * The merge then runs in file order: the first chunk with an error gives the error
  * (its line = the lines of the head and of the chunks before it + its local line: the
@@ -794,8 +794,9 @@ static cf_status mm_finish(reader *r, const mm_state *m) {
  * file). The first chunk interns straight into the dataset's maps and appends to it (it
  * continues the head); every other chunk stores its ratings in place, in slots of
  * ds->all sized by its line count, and they are turned into global indices in place (in
- * parallel) and moved together over the gaps left by lines without a rating. Hence the ratings, ID order, report and messages do not
- * depend on the number of threads or on where the cuts fall. The one check that needs
+ * parallel) and moved together over the gaps left by lines without a rating. Hence
+ * the ratings, ID order, report and messages do not depend on the number of threads
+ * or on where the cuts fall. The one check that needs
  * a global count, Matrix Market's "more entries than NNZ", is made at the merge: when
  * it would fire, the body is read again serially (an error path).
  *
