@@ -1,15 +1,20 @@
 /*
- * bench_load.c — throughput of the ratings reader (cf_dataset_read).
+ * bench_load.c — throughput of the ratings reader (cf_dataset_read) at 1 and N threads,
+ * of convert (cf_dataset_write_binary: checksum, write, fsync, rename) and of loading
+ * the binary dataset, side by side in one run.
  *
- * Usage: bench_load [FILE | --mb MB]
+ * Usage: bench_load [FILE | --mb MB] [--runs R] [--threads N] [--json]
  *   FILE given: reads that file.
  *   No FILE: generates a MovieLens/Netflix-like tab-separated file
  *   "user<TAB>item<TAB>rating<TAB>timestamp" of about MB megabytes (default 300) in
  *   $TMPDIR (or /tmp): 480k users, 17.7k items with power-law popularity, grouped by
  *   user, integer ratings 1..5, 9-10 digit timestamps. The file is deleted at the end.
- * Reads it 3 times and prints bytes, ratings, the median seconds, MB/s (10^6 bytes)
- * and million ratings per second. The first read is not a warm-up on purpose: the file
- * was just written, so it is in the page cache for every run alike.
+ * Each of R rounds (default 5) runs, in this order: the text read with 1 thread, with N
+ * threads (default: all cores), convert, the binary load with N threads: alternating, so
+ * that on a shared machine every side sees the same load. Prints each run and the
+ * medians: seconds, MB/s of the text file (10^6 bytes; the binary's own size for its
+ * load), the ratios N-thread/1-thread and binary/N-thread text; --json adds one JSON line.
+ * Every read is of a file in the page cache (it was just written or read).
  */
 #include "cufactor.h"
 
@@ -18,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -103,15 +109,53 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static const char usage[] = "usage: bench_load [FILE | --mb MB]\n"
-                            "  FILE     read this ratings file 3 times\n"
-                            "  --mb MB  no file: generate a Netflix-like text file of about MB megabytes\n"
-                            "           (default 300) in $TMPDIR, read it 3 times, delete it\n";
+static const char usage[] = "usage: bench_load [FILE | --mb MB] [--runs R] [--threads N] [--json]\n"
+                            "  FILE         read this ratings file\n"
+                            "  --mb MB      no file: generate a Netflix-like text file of about MB megabytes\n"
+                            "               (default 300) in $TMPDIR and delete it at the end\n"
+                            "  --runs R     rounds of (1 thread, N threads, convert, binary load), default 5\n"
+                            "  --threads N  the parallel side's threads (default 0: all cores)\n"
+                            "  --json       also print the medians as one JSON line\n";
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* CPU seconds (user + system) of the process so far. */
+static double cpu_now(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
+           1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
+static double last_cpu; /* CPU seconds of the latest timed_read */
+
+static int timed_read(const char *path, int threads, double *secs, cf_read_report *rep, cf_dataset **keep) {
+    cf_read_options o;
+    cf_read_options_default(&o);
+    o.threads = threads;
+    cf_dataset *ds = NULL;
+    cf_error err;
+    double c = cpu_now(), t = now();
+    cf_status st = cf_dataset_read(path, &o, &ds, rep, &err);
+    *secs = now() - t;
+    last_cpu = cpu_now() - c;
+    if (st != CF_OK) {
+        fprintf(stderr, "bench_load: %s\n", err.msg);
+        return -1;
+    }
+    if (keep) *keep = ds;
+    else cf_dataset_destroy(&ds);
+    return 0;
+}
 
 int main(int argc, char **argv) {
-    char path[4096];
+    char path[4096], bin[4200];
     const char *file = NULL;
     double mb = 300.0;
+    int runs = 5, threads = 0, json = 0;
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
             fputs(usage, stdout);
@@ -123,6 +167,17 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "bench_load: --mb needs a size in megabytes in (0, 1e7)\n%s", usage);
                 return 2;
             }
+        } else if (!strcmp(argv[a], "--runs") || !strcmp(argv[a], "--threads")) {
+            int v = a + 1 < argc ? atoi(argv[a + 1]) : -1;
+            if (v < (argv[a][2] == 'r' ? 1 : 0) || v > 1000) {
+                fprintf(stderr, "bench_load: %s needs a number\n%s", argv[a], usage);
+                return 2;
+            }
+            if (argv[a][2] == 'r') runs = v;
+            else threads = v;
+            a++;
+        } else if (!strcmp(argv[a], "--json")) {
+            json = 1;
         } else if (argv[a][0] == '-' || file) {
             fprintf(stderr, "bench_load: unexpected argument '%s'\n%s", argv[a], usage);
             return 2;
@@ -130,12 +185,13 @@ int main(int argc, char **argv) {
             file = argv[a];
         }
     }
+    const char *dir = getenv("TMPDIR");
+    dir = dir && *dir ? dir : "/tmp";
     int generated = 0;
     if (file) {
         snprintf(path, sizeof path, "%s", file);
     } else {
-        const char *dir = getenv("TMPDIR");
-        snprintf(path, sizeof path, "%s/cufactor-bench-load-%d.tsv", dir && *dir ? dir : "/tmp", (int)getpid());
+        snprintf(path, sizeof path, "%s/cufactor-bench-load-%d.tsv", dir, (int)getpid());
         double t = now();
         if (generate(path, mb * 1e6)) {
             fprintf(stderr, "bench_load: cannot write %s\n", path);
@@ -145,31 +201,75 @@ int main(int argc, char **argv) {
         generated = 1;
         printf("generated %s in %.2f s\n", path, now() - t);
     }
-    double secs[RUNS];
-    cf_read_report rep;
+    snprintf(bin, sizeof bin, "%s/cufactor-bench-load-%d.cfd", dir, (int)getpid());
+    int nt = threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    double *t1 = calloc((size_t)runs, sizeof *t1), *tn = calloc((size_t)runs, sizeof *tn);
+    double *tc = calloc((size_t)runs, sizeof *tc), *tb = calloc((size_t)runs, sizeof *tb);
+    double *c1 = calloc((size_t)runs, sizeof *c1), *cn = calloc((size_t)runs, sizeof *cn);
+    cf_read_report rep, brep;
     cf_dataset_info info = {0};
-    for (int k = 0; k < RUNS; k++) {
-        cf_dataset *ds = NULL;
+    int rc = 1;
+    struct stat_size { long long b; } bsize = {0};
+    for (int k = 0; k < runs; k++) {
+        cf_dataset *ds = NULL, *db = NULL;
         cf_error err;
+        if (timed_read(path, 1, &t1[k], &rep, NULL)) goto out;
+        c1[k] = last_cpu;
+        if (timed_read(path, nt, &tn[k], &rep, &ds)) goto out;
+        cn[k] = last_cpu;
         double t = now();
-        cf_status st = cf_dataset_read(path, NULL, &ds, &rep, &err);
-        secs[k] = now() - t;
+        cf_status st = cf_dataset_write_binary(ds, bin, nt, &err);
+        tc[k] = now() - t;
         if (st != CF_OK) {
             fprintf(stderr, "bench_load: %s\n", err.msg);
-            if (generated) remove(path);
-            return 1;
+            cf_dataset_destroy(&ds);
+            goto out;
         }
+        if (timed_read(bin, nt, &tb[k], &brep, &db)) {
+            cf_dataset_destroy(&ds);
+            goto out;
+        }
+        cf_dataset_info bi;
+        cf_dataset_info_get(db, &bi);
         cf_dataset_info_get(ds, &info);
+        if (bi.n_train != info.n_train || bi.n_users != info.n_users || bi.n_items != info.n_items) {
+            fprintf(stderr, "bench_load: the binary load differs from the text read\n");
+            cf_dataset_destroy(&ds);
+            cf_dataset_destroy(&db);
+            goto out;
+        }
+        bsize.b = brep.bytes;
         cf_dataset_destroy(&ds);
-        printf("run %d: %.3f s\n", k + 1, secs[k]);
+        cf_dataset_destroy(&db);
+        printf("round %d: text 1 thread %.3f s (cpu %.3f), %d threads %.3f s (cpu %.3f), convert %.3f s, binary load %.3f s\n",
+               k + 1, t1[k], c1[k], nt, tn[k], cn[k], tc[k], tb[k]);
+        fflush(stdout);
     }
-    if (generated) remove(path);
-    qsort(secs, RUNS, sizeof *secs, cmp_double);
-    double med = secs[RUNS / 2];
-    printf("bytes %lld  lines %lld  ratings %lld  duplicates %lld  users %lld  items %lld\n",
+    double m1 = median(t1, runs), mn = median(tn, runs), mc = median(tc, runs), mbin = median(tb, runs);
+    double mbs = (double)rep.bytes / 1e6, mc1 = median(c1, runs), mcn = median(cn, runs);
+    printf("text %lld bytes  lines %lld  ratings %lld  duplicates %lld  users %lld  items %lld; binary %lld bytes\n",
            (long long)rep.bytes, (long long)rep.lines, (long long)rep.ratings, (long long)rep.duplicates,
-           (long long)info.n_users, (long long)info.n_items);
-    printf("median %.3f s  %.1f MB/s  %.2f M ratings/s\n", med, (double)rep.bytes / med / 1e6,
-           (double)(rep.ratings + rep.duplicates) / med / 1e6);
-    return 0;
+           (long long)info.n_users, (long long)info.n_items, bsize.b);
+    printf("medians of %d alternating rounds:\n", runs);
+    printf("  text, 1 thread     %.3f s  %7.1f MB/s\n", m1, mbs / m1);
+    printf("  text, %d threads    %.3f s  %7.1f MB/s   %.2fx the 1-thread read\n", nt, mn, mbs / mn, m1 / mn);
+    printf("  CPU seconds (user+sys) of the text read: 1 thread %.3f, %d threads %.3f (%.2fx: the work added by\n"
+           "  splitting; with %d free cores the wall-time speedup would be at most %.2fx)\n",
+           mc1, nt, mcn, mcn / mc1, nt, nt * mc1 / mcn);
+    printf("  convert (write)    %.3f s  %7.1f MB/s of binary\n", mc, (double)bsize.b / 1e6 / mc);
+    printf("  binary load        %.3f s  %7.1f MB/s of binary (%.1f MB/s text-equivalent)  %.2fx the %d-thread text read\n",
+           mbin, (double)bsize.b / 1e6 / mbin, mbs / mbin, mn / mbin, nt);
+    if (json)
+        printf("{\"text_bytes\":%lld,\"binary_bytes\":%lld,\"ratings\":%lld,\"runs\":%d,\"threads\":%d,"
+               "\"read_1t_s\":%.4f,\"read_nt_s\":%.4f,\"convert_s\":%.4f,\"binary_load_s\":%.4f,"
+               "\"read_1t_mbs\":%.1f,\"read_nt_mbs\":%.1f,\"binary_load_mbs\":%.1f,"
+               "\"speedup_nt\":%.3f,\"binary_vs_nt\":%.3f,\"cpu_1t_s\":%.4f,\"cpu_nt_s\":%.4f}\n",
+               (long long)rep.bytes, bsize.b, (long long)rep.ratings, runs, nt, m1, mn, mc, mbin, mbs / m1, mbs / mn,
+               (double)bsize.b / 1e6 / mbin, m1 / mn, mn / mbin, mc1, mcn);
+    rc = 0;
+out:
+    if (generated) remove(path);
+    remove(bin);
+    free(t1), free(tn), free(tc), free(tb), free(c1), free(cn);
+    return rc;
 }

@@ -169,7 +169,9 @@ int cf_als_solver_parse(const char *s, cf_als_solver *out);
 typedef enum cf_format {
     CF_FORMAT_AUTO = 0, /* Matrix Market if the banner says so, else delimited */
     CF_FORMAT_DELIM,    /* user item rating [ignored...]: tab, comma, space or "::" */
-    CF_FORMAT_MM        /* Matrix Market coordinate real|integer general */
+    CF_FORMAT_MM,       /* Matrix Market coordinate real|integer general */
+    CF_FORMAT_BINARY    /* cufactor's binary dataset (`cufactor convert`): recognized by its
+                         * magic under CF_FORMAT_AUTO; only reported, never chosen */
 } cf_format;
 
 /* Progress of a read, for a bar on a terminal. `phase` is one of two static strings:
@@ -193,6 +195,8 @@ typedef struct cf_read_options {
     size_t max_line;    /* longest accepted line in bytes, default 65536 */
     cf_read_progress_fn progress; /* NULL (the default): no progress calls */
     void *progress_user;          /* passed to progress as `user` */
+    int threads;        /* parser threads; 0 (the default): all cores. The result (ratings, ID
+                         * order, report, every message) is the same whatever the count. */
 } cf_read_options;
 
 void cf_read_options_default(cf_read_options *opt);
@@ -280,6 +284,12 @@ cf_status cf_generate(const cf_gen_options *opt, cf_dataset **out, cf_error *err
 /* Writes a dataset's training part as delimited text "user<TAB>item<TAB>rating\n",
  * atomically (temporary file + rename). */
 cf_status cf_dataset_write(const cf_dataset *ds, const char *path, cf_error *err);
+/* Writes a dataset (every rating, both ID maps) in cufactor's binary dataset format,
+ * atomically, with a checksum computed on `threads` threads (0: all cores). Every reader
+ * (cf_dataset_read, cf_dataset_read_test) recognizes such a file by its magic and loads
+ * it at memory speed. The ratings must be sorted by (user, item) without repeated pairs,
+ * as a dataset just read is (CF_ERR_INVALID otherwise). */
+cf_status cf_dataset_write_binary(const cf_dataset *ds, const char *path, int threads, cf_error *err);
 
 /* ------------------------------------------------------------------ atomic output files */
 
@@ -380,6 +390,12 @@ typedef struct cf_train_report {
     char stop_reason[64];   /* "iters", "tol", "early-stop", "callback", "interrupted" */
     int32_t resumed_from;   /* iterations of the run in progress done before --resume (0: fresh) */
     int32_t checkpoints;    /* checkpoint files written by this call */
+    /* Where `seconds` went (wall time; restarts add up): */
+    double seconds_prepare;    /* parts, CSR/CSC, factor allocation, checkpoint hash/load */
+    double seconds_upload;     /* opening the backend: data and factors to the device (GPU) or
+                                * the solver's own layouts (CPU); and downloads of the result */
+    double seconds_iterations; /* the updates (cf_iter_info.seconds summed) */
+    double seconds_eval;       /* RMSE / objective after each iteration */
 } cf_train_report;
 
 /* Trains on ds's training part, reports on its test part. `progress` may be NULL. */

@@ -5,6 +5,8 @@
 #include "progress.h"
 
 #include <math.h>
+#include <omp.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +58,8 @@ static int reserve(cf_dataset *ds, int64_t need) {
     t->cap = cap;
     return 0;
 }
+
+int cf_dataset_reserve(cf_dataset *ds, int64_t need) { return reserve(ds, need); }
 
 int cf_dataset_push(cf_dataset *ds, uint32_t u, uint32_t i, float r, int part) {
     if (ds->all.n == ds->all.cap && reserve(ds, ds->all.n + 1)) return -1;
@@ -127,20 +131,47 @@ static void sort_u64(uint64_t *keys, uint64_t *tmp, int64_t m) {
  * run is put in item order on its own (key = item << 32 | position in the run, so equal
  * items keep file order) and the last of equal items kept. Cache-friendly, temporaries
  * only of the longest run. Returns the count removed, -1 when out of memory. */
-static int64_t dedup_user_grouped(cf_dataset *ds, int64_t from, cf_progress *pg) {
+/* The shared progress of a parallel dedup: segments publish the ratings they checked;
+ * the calling thread calls the callback with the sum; a cancel stops every segment. */
+typedef struct dedup_par {
+    cf_progress *pg;
+    _Atomic int64_t done;
+    _Atomic int cancel;
+} dedup_par;
+
+#define DEDUP_PUBLISH ((int64_t)1 << 16)
+
+/* Dedups the user runs of [s0, e0) (whole runs) in place, compacting to s0; returns the
+ * end of the kept ratings, -1 out of memory, -2 cancelled. Serial: par NULL, progress
+ * through pg (offsets from `from`). */
+static int64_t dedup_segment(cf_dataset *ds, int64_t from, int64_t s0, int64_t e0, cf_progress *pg, dedup_par *par,
+                             int master) {
     cf_triplets *t = &ds->all;
     uint64_t *key = NULL, *tmp = NULL;
     float *r = NULL;
     uint8_t *p = NULL;
-    int64_t cap = 0, out = from;
-    for (int64_t s = from; s < t->n;) {
-        if (pg && cf_progress_at(pg, s - from)) {
+    int64_t cap = 0, out = s0, published = s0, next_pub = s0 + DEDUP_PUBLISH;
+    for (int64_t s = s0; s < e0;) {
+        if (!par && pg && cf_progress_at(pg, s - from)) {
             free(key), free(tmp), free(r), free(p);
             return -2;
         }
+        if (par && s >= next_pub) {
+            atomic_fetch_add_explicit(&par->done, s - published, memory_order_relaxed);
+            published = s, next_pub = s + DEDUP_PUBLISH;
+            int stop = atomic_load_explicit(&par->cancel, memory_order_relaxed);
+            if (!stop && master && par->pg) {
+                int64_t d = atomic_load_explicit(&par->done, memory_order_relaxed);
+                if (d < par->pg->total && cf_progress_at(par->pg, d)) stop = 1, atomic_store(&par->cancel, 1);
+            }
+            if (stop) {
+                free(key), free(tmp), free(r), free(p);
+                return -2;
+            }
+        }
         int64_t e = s + 1;
         int sorted = 1;
-        for (; e < t->n && t->u[e] == t->u[s]; e++) sorted &= t->i[e] > t->i[e - 1];
+        for (; e < e0 && t->u[e] == t->u[s]; e++) sorted &= t->i[e] > t->i[e - 1];
         int64_t m = e - s;
         if (sorted) { /* strictly increasing items: no duplicate, already in order */
             if (out != s) {
@@ -179,6 +210,55 @@ static int64_t dedup_user_grouped(cf_dataset *ds, int64_t from, cf_progress *pg)
         s = e;
     }
     free(key), free(tmp), free(r), free(p);
+    if (par) atomic_fetch_add_explicit(&par->done, e0 - published, memory_order_relaxed);
+    return out;
+}
+
+/* dedup_segment over the whole range, on `threads` threads: the range cut into segments
+ * at user boundaries, each compacted in place, then the segments moved together in order.
+ * Each user's run is handled exactly as serially, so the result does not depend on the
+ * thread count. Progress (when pg has a callback) from the calling thread with the sum
+ * of what the segments checked. */
+static int64_t dedup_user_grouped(cf_dataset *ds, int64_t from, cf_progress *pg, int threads) {
+    cf_triplets *t = &ds->all;
+    const int64_t m = t->n - from;
+    int T = threads > 0 ? threads : omp_get_num_procs();
+    if (T > 64) T = 64;
+    if (m < ((int64_t)1 << 16) * T) T = (int)(m >> 16);
+    if (T < 2) {
+        int64_t out = dedup_segment(ds, from, from, t->n, pg, NULL, 1);
+        if (out < 0) return out;
+        int64_t removed = t->n - out;
+        t->n = out;
+        return removed;
+    }
+    int64_t b[65], o[64];
+    b[0] = from;
+    for (int k = 1; k < T; k++) {
+        int64_t x = from + m / T * k;
+        if (x < b[k - 1]) x = b[k - 1];
+        while (x < t->n && x > from && t->u[x] == t->u[x - 1]) x++;
+        b[k] = x;
+    }
+    b[T] = t->n;
+    dedup_par par = {.pg = pg && pg->fn ? pg : NULL};
+    atomic_init(&par.done, 0);
+    atomic_init(&par.cancel, 0);
+#pragma omp parallel for num_threads(T) schedule(static, 1)
+    for (int k = 0; k < T; k++) o[k] = dedup_segment(ds, from, b[k], b[k + 1], NULL, &par, omp_get_thread_num() == 0);
+    int64_t out = o[0];
+    for (int k = 0; k < T; k++)
+        if (o[k] < 0) return o[k] == -2 || atomic_load(&par.cancel) ? -2 : -1;
+    for (int k = 1; k < T; k++) {
+        int64_t len = o[k] - b[k];
+        if (out != b[k] && len > 0) {
+            memmove(t->u + out, t->u + b[k], (size_t)len * sizeof *t->u);
+            memmove(t->i + out, t->i + b[k], (size_t)len * sizeof *t->i);
+            memmove(t->r + out, t->r + b[k], (size_t)len * sizeof *t->r);
+            memmove(ds->is_test + out, ds->is_test + b[k], (size_t)len);
+        }
+        out += len;
+    }
     int64_t removed = t->n - out;
     t->n = out;
     return removed;
@@ -189,6 +269,10 @@ int64_t cf_dataset_dedup(cf_dataset *ds, int64_t from, cf_error *err) {
 }
 
 int64_t cf_dataset_dedup_progress(cf_dataset *ds, int64_t from, cf_progress *pg, cf_error *err) {
+    return cf_dataset_dedup_threads(ds, from, pg, 1, err);
+}
+
+int64_t cf_dataset_dedup_threads(cf_dataset *ds, int64_t from, cf_progress *pg, int threads, cf_error *err) {
     cf_triplets *t = &ds->all;
     int64_t m = t->n - from;
     if (m <= 1) return 0;
@@ -201,7 +285,7 @@ int64_t cf_dataset_dedup_progress(cf_dataset *ds, int64_t from, cf_progress *pg,
      * is (one stable scatter pass), then sort each user's run by item on its own */
     int64_t k = from + 1;
     while (k < t->n && t->u[k] >= t->u[k - 1]) k++;
-    int64_t removed = k < t->n && group_by_user(ds, from) ? -1 : dedup_user_grouped(ds, from, pg);
+    int64_t removed = k < t->n && group_by_user(ds, from) ? -1 : dedup_user_grouped(ds, from, pg, threads);
     if (removed == -1)
         cf_fail(err, CF_ERR_NOMEM, "out of memory removing duplicate ratings (%lld ratings)", (long long)m);
     return removed;

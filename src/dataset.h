@@ -26,6 +26,9 @@ struct cf_dataset {
 /* An empty dataset with empty maps; NULL when out of memory. */
 cf_dataset *cf_dataset_create(void);
 
+/* Room for `need` ratings in all (and is_test) without a reallocation. 0 ok, -1 out of memory. */
+int cf_dataset_reserve(cf_dataset *ds, int64_t need);
+
 /* Appends one rating (part = 0 train, 1 test). 0 ok, -1 out of memory. */
 int cf_dataset_push(cf_dataset *ds, uint32_t u, uint32_t i, float r, int part);
 
@@ -42,6 +45,9 @@ int64_t cf_dataset_dedup(cf_dataset *ds, int64_t from, cf_error *err);
  * cancels: the range is then in no useful order and the caller drops it. */
 struct cf_progress;
 int64_t cf_dataset_dedup_progress(cf_dataset *ds, int64_t from, struct cf_progress *pg, cf_error *err);
+/* The same on `threads` threads (0: all cores): the per-user sorting and compaction run
+ * on segments of whole users; the result is the serial one whatever the count. */
+int64_t cf_dataset_dedup_threads(cf_dataset *ds, int64_t from, struct cf_progress *pg, int threads, cf_error *err);
 
 /* Copies the ratings of one part (0 train, 1 test) into `out` (owned by the caller). */
 cf_status cf_dataset_part(const cf_dataset *ds, int part, cf_triplets *out, cf_error *err);

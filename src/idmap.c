@@ -119,6 +119,24 @@ static int grow_table(cf_idmap *m) {
     return 0;
 }
 
+int cf_idmap_reserve(cf_idmap *m, int64_t n, uint64_t bytes) {
+    while ((uint64_t)n * 2 > m->cap)
+        if (grow_table(m)) return -1;
+    if (n > m->offsets_cap) {
+        uint64_t *o = realloc(m->offsets, (size_t)n * sizeof *o);
+        if (!o) return -1;
+        m->offsets = o;
+        m->offsets_cap = n;
+    }
+    if (m->arena_len + bytes > m->arena_cap) {
+        char *a = realloc(m->arena, m->arena_len + bytes);
+        if (!a) return -1;
+        m->arena = a;
+        m->arena_cap = m->arena_len + bytes;
+    }
+    return 0;
+}
+
 int cf_idmap_intern(cf_idmap *m, const char *tok, size_t len, uint32_t *idx, int *added) {
     uint32_t h = hash_bytes(tok, len);
     uint64_t slot;

@@ -23,6 +23,10 @@ int64_t cf_idmap_size(const cf_idmap *m);
  * (not NUL-terminated); len must be < 2^16. */
 int cf_idmap_intern(cf_idmap *m, const char *tok, size_t len, uint32_t *idx, int *added);
 
+/* Room for n tokens in all holding `bytes` bytes (their lengths + 1 each) without
+ * growing. 0 ok, -1 out of memory. */
+int cf_idmap_reserve(cf_idmap *m, int64_t n, uint64_t bytes);
+
 /* Index of the token, or -1 when absent. */
 int64_t cf_idmap_find(const cf_idmap *m, const char *tok, size_t len);
 

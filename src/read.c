@@ -27,10 +27,15 @@
  * hand-written parser of read_num.h; IDs through two caches before the hash map: the
  * previous line's user token (files are usually grouped by user) and, for canonical
  * decimal tokens below 2^23, a direct array from the number to its index.
+ * Files of 2 MiB and more are parsed by cf_read_options.threads threads (0: all cores)
+ * in chunks merged in file order, with the one-thread result (see "parallel reading"
+ * below); the duplicate removal runs on segments of whole users, also deterministic.
+ * A file that starts with the binary dataset's magic (binfmt.h) is loaded, not parsed,
+ * under CF_FORMAT_AUTO.
  *
  * Progress (cf_read_options.progress, paced by progress.h): phase "reading" in bytes,
  * checked at the start of each line (one compare when there is no callback), then
- * phase "deduplicating" in ratings, from cf_dataset_dedup_progress. A cancel is
+ * phase "deduplicating" in ratings, from cf_dataset_dedup_threads. A cancel is
  * CF_ERR_INTERRUPTED and, like any failure, leaves no ratings behind.
  *
  * Errors: CF_ERR_PARSE "FILE:LINE: reason: <the line, escaped, cut to ~80 bytes>",
@@ -39,6 +44,7 @@
  * banner, size line, truncated body) and an empty result stay errors. A failed read
  * leaves no ratings behind (see read_into).
  */
+#include "binfmt.h"
 #include "common.h"
 #include "dataset.h"
 #include "idmap.h"
@@ -48,6 +54,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <omp.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -62,6 +71,7 @@ void cf_read_options_default(cf_read_options *opt) {
     opt->max_line = 65536;
     opt->progress = NULL;
     opt->progress_user = NULL;
+    opt->threads = 0;
 }
 
 /* ------------------------------------------------------------------ file in memory */
@@ -209,6 +219,9 @@ static inline int intern(cf_idmap *m, num_cache *c, const char *tok, size_t len,
 
 /* ------------------------------------------------------------------ reader state */
 
+struct chunk;
+struct par;
+
 typedef struct reader {
     const char *path;
     const cf_read_options *opt;
@@ -222,7 +235,13 @@ typedef struct reader {
     size_t prev_user_len;
     uint32_t prev_user_idx;
     const char *base;          /* the first byte of the file (progress counts from it) */
-    cf_progress pg;            /* phase "reading", in bytes */
+    cf_progress pg;            /* phase "reading", in bytes (in a chunk: only its `next`, the
+                                * byte where the chunk next publishes its progress) */
+    cf_idmap *users, *items;   /* where IDs are interned: ds's maps, or a chunk's own */
+    int master;                /* in a chunk: parsed by the calling thread, the one that
+                                * calls the progress callback */
+    struct chunk *ck;          /* NULL: the serial reader; else the chunk being parsed */
+    struct par *par;           /* the parallel read's shared state (chunks only) */
 } reader;
 
 #define SHOW_MAX 80
@@ -252,18 +271,24 @@ static void escape_text(char *dst, size_t cap, const char *s, size_t len) {
 
 /* A malformed line: skipped and counted (returns 0) with skip_bad_lines, else the
  * CF_ERR_PARSE "FILE:LINE: reason: text" error (returns -1). */
+static int chunk_bad_line(reader *r, const char *ls, size_t ll, const char *reason);
+
+/* rep->first_bad = "FILE:LINE: reason", cut to the field (it is a summary). */
+static void set_first_bad(cf_read_report *rep, const char *path, int64_t line, const char *reason) {
+    char *fb = rep->first_bad;
+    size_t cap = sizeof rep->first_bad;
+    int n = snprintf(fb, cap, "%s:%lld: ", path, (long long)line);
+    if (n >= 0 && (size_t)n < cap) {
+        size_t room = cap - (size_t)n - 1, len = strlen(reason);
+        memcpy(fb + n, reason, len < room ? len : room);
+        fb[(size_t)n + (len < room ? len : room)] = '\0';
+    }
+}
+
 static int bad_line(reader *r, const char *ls, size_t ll, const char *reason) {
+    if (r->ck) return chunk_bad_line(r, ls, ll, reason);
     if (r->opt->skip_bad_lines) {
-        if (r->rep->skipped++ == 0) { /* "FILE:LINE: reason", cut to the field (it is a summary) */
-            char *fb = r->rep->first_bad;
-            size_t cap = sizeof r->rep->first_bad;
-            int n = snprintf(fb, cap, "%s:%lld: ", r->path, (long long)r->line);
-            if (n >= 0 && (size_t)n < cap) {
-                size_t room = cap - (size_t)n - 1, len = strlen(reason);
-                memcpy(fb + n, reason, len < room ? len : room);
-                fb[(size_t)n + (len < room ? len : room)] = '\0';
-            }
-        }
+        if (r->rep->skipped++ == 0) set_first_bad(r->rep, r->path, r->line, reason);
         return 0;
     }
     char shown[SHOW_MAX * 4 + 8];
@@ -284,16 +309,36 @@ static cf_status cancelled(reader *r, int64_t at) {
     return cf_fail(r->err, CF_ERR_INTERRUPTED, "reading %s: cancelled at byte %lld", r->path, (long long)at);
 }
 
-/* At the start of each line: the progress call when its point is reached. */
+static cf_status chunk_progress(reader *r, int64_t at);
+
+/* At the start of each line: the progress call (serial) or the chunk's publication of
+ * its progress (parallel) when its point is reached; one compare otherwise. */
 #define PROGRESS_AT(r, p)                                                        \
     do {                                                                         \
-        if (cf_progress_at(&(r)->pg, (int64_t)((p) - (r)->base)))                \
-            return cancelled((r), (int64_t)((p) - (r)->base));                   \
+        int64_t at_ = (int64_t)((p) - (r)->base);                                \
+        if (at_ >= (r)->pg.next) {                                               \
+            if ((r)->ck) {                                                       \
+                cf_status s_ = chunk_progress((r), at_);                         \
+                if (s_) return s_;                                               \
+            } else if (cf_progress_call(&(r)->pg, at_)) {                        \
+                return cancelled((r), at_);                                      \
+            }                                                                    \
+        }                                                                        \
     } while (0)
 
+static cf_status chunk_nomem(reader *r);
+
 static cf_status nomem(reader *r) {
+    if (r->ck) return chunk_nomem(r);
     return cf_fail(r->err, CF_ERR_NOMEM, "%s:%lld: out of memory storing the ratings", r->path,
                    (long long)r->line);
+}
+
+static int chunk_push(reader *r, uint32_t u, uint32_t i, float v);
+
+/* Appends a rating in the reader's indices: to ds, or to the chunk's own triplets. */
+static inline int push_rating(reader *r, uint32_t u, uint32_t i, float v) {
+    return r->ck ? chunk_push(r, u, i, v) : cf_dataset_push(r->ds, u, i, v, r->part);
 }
 
 /* Interns user and item tokens and appends the rating. 0 ok, -1 out of memory. */
@@ -302,11 +347,11 @@ static inline int add_rating(reader *r, const char *ut, size_t ul, const char *i
     if (r->prev_user && ul == r->prev_user_len && memcmp(ut, r->prev_user, ul) == 0) {
         u = r->prev_user_idx;
     } else {
-        if (intern(r->ds->users, &r->ucache, ut, ul, &u)) return -1;
+        if (intern(r->users, &r->ucache, ut, ul, &u)) return -1;
         r->prev_user = ut, r->prev_user_len = ul, r->prev_user_idx = u;
     }
-    if (intern(r->ds->items, &r->icache, it, il, &i)) return -1;
-    return cf_dataset_push(r->ds, u, i, v, r->part);
+    if (intern(r->items, &r->icache, it, il, &i)) return -1;
+    return push_rating(r, u, i, v);
 }
 
 /* Next line of [p, end): sets *ls and *ll to the line without its '\n' and trailing
@@ -483,13 +528,23 @@ static void long_line_reason(char *why, size_t cap, const char *ls, size_t ll, s
     snprintf(why + n, cap - (size_t)n, ": its longest field is the %s (%zu bytes)", names[longest], f.n[longest]);
 }
 
-static cf_status parse_delim(reader *r, const char *p, const char *end) {
+/* Reads the delimited lines of [p, end). *have_delim and *d: whether the delimiter is
+ * known yet and which (in, out). With `head`, stops after the line that fixes the
+ * delimiter (the first data line, where a header is recognized) and sets *stop to the
+ * next line: what follows can be parsed in chunks. */
+static cf_status parse_delim(reader *r, const char *p, const char *end, int *have_delim_io, enum delim *d_io,
+                             int head, const char **stop) {
     cf_read_report *rep = r->rep;
     const size_t max_line = r->opt->max_line;
-    int have_delim = 0;
-    enum delim d = D_SPACE;
+    int have_delim = *have_delim_io;
+    enum delim d = *d_io;
     fields f;
+    if (stop) *stop = end;
     while (p < end) {
+        if (head && have_delim) {
+            *stop = p;
+            break;
+        }
         PROGRESS_AT(r, p);
 #ifdef HAVE_FAST_LINE
         if (have_delim && (d == D_TAB || d == D_COMMA) && end - p >= 32) {
@@ -523,6 +578,8 @@ static cf_status parse_delim(reader *r, const char *p, const char *end) {
         if (first) {
             d = detect_delim(ls, ll);
             have_delim = 1;
+            *have_delim_io = 1;
+            *d_io = d;
             memcpy(rep->delimiter, delim_text[d], strlen(delim_text[d]) + 1);
         }
         split_fields(ls, ls + ll, d, &f);
@@ -682,22 +739,39 @@ static inline int mm_intern(cf_idmap *m, num_cache *c, uint64_t v, uint32_t *idx
     return intern(m, c, buf + n, (size_t)(24 - n), idx);
 }
 
-static cf_status parse_mm(reader *r, const char *p, const char *end) {
+typedef struct mm_state {
+    int integer, have_size;
+    uint64_t rows, cols, nnz; /* of the size line */
+    uint64_t entries;         /* entry lines seen (bad ones included) */
+} mm_state;
+
+/* Reads Matrix Market lines of [p, end) with the state *m (in, out). `head`: [p, end) is
+ * the whole file; reads the banner and stops after the size line (*stop: the next line),
+ * so that the entries can be parsed in chunks. In a chunk m->nnz is UINT64_MAX (the
+ * check against the size line's NNZ is the merge's) and m->entries counts the chunk's. */
+static cf_status parse_mm(reader *r, const char *p, const char *end, mm_state *m, int head, const char **stop) {
     const size_t max_line = r->opt->max_line;
     const char *ls;
     size_t ll, raw;
-    int integer = 0;
-    uint64_t rows = 0, cols = 0, nnz = 0, entries = 0;
-    int have_size = 0;
+    const int integer = m->integer;
+    uint64_t rows = m->rows, cols = m->cols, nnz = m->nnz, entries = m->entries;
+    int have_size = m->have_size;
+    if (stop) *stop = end;
 
-    if (p == end) return cf_fail(r->err, CF_ERR_PARSE, "%s: empty file: no ratings", r->path);
-    p = next_line(p, end, &ls, &ll, &raw);
-    r->line++;
-    if (raw > max_line) return fatal_line(r, ls, ll, "line longer than max_line");
-    cf_status st = mm_banner(r, ls, ll, &integer);
-    if (st) return st;
+    if (head) {
+        if (p == end) return cf_fail(r->err, CF_ERR_PARSE, "%s: empty file: no ratings", r->path);
+        p = next_line(p, end, &ls, &ll, &raw);
+        r->line++;
+        if (raw > max_line) return fatal_line(r, ls, ll, "line longer than max_line");
+        cf_status st = mm_banner(r, ls, ll, &m->integer);
+        if (st) return st;
+    }
 
     while (p < end) {
+        if (head && have_size) {
+            *stop = p;
+            break;
+        }
         PROGRESS_AT(r, p);
         p = next_line(p, end, &ls, &ll, &raw);
         r->line++;
@@ -705,8 +779,9 @@ static cf_status parse_mm(reader *r, const char *p, const char *end) {
             if (!have_size) return fatal_line(r, ls, ll, "line longer than max_line");
             char why[96];
             snprintf(why, sizeof why, "line longer than max_line (%zu bytes)", max_line);
-            if (bad_line(r, ls, ll, why)) return CF_ERR_PARSE;
             entries++;
+            m->entries = entries;
+            if (bad_line(r, ls, ll, why)) return CF_ERR_PARSE;
             continue;
         }
         size_t lead = 0;
@@ -721,6 +796,7 @@ static cf_status parse_mm(reader *r, const char *p, const char *end) {
                 parse_u64(t[2], n[2], &nnz))
                 return fatal_line(r, ls, ll, "bad size line: expected 'M N NNZ' (three non-negative integers)");
             have_size = 1;
+            m->have_size = 1, m->rows = rows, m->cols = cols, m->nnz = nnz;
             continue;
         }
         /* an entry "i j v" */
@@ -751,23 +827,356 @@ static cf_status parse_mm(reader *r, const char *p, const char *end) {
                 snprintf(why, sizeof why, "value is not an integer (the banner says integer)");
         }
         entries++;
+        m->entries = entries;
         if (why[0]) {
             if (bad_line(r, ls, ll, why)) return CF_ERR_PARSE;
             continue;
         }
         uint32_t u, it;
-        if (mm_intern(r->ds->users, &r->ucache, i, &u) || mm_intern(r->ds->items, &r->icache, j, &it) ||
-            cf_dataset_push(r->ds, u, it, v, r->part))
+        if (mm_intern(r->users, &r->ucache, i, &u) || mm_intern(r->items, &r->icache, j, &it) ||
+            push_rating(r, u, it, v))
             return nomem(r);
     }
-    if (!have_size)
+    return CF_OK;
+}
+
+/* The checks at the end of a Matrix Market file. */
+static cf_status mm_finish(reader *r, const mm_state *m) {
+    if (!m->have_size)
         return cf_fail(r->err, CF_ERR_PARSE, "%s:%lld: missing size line 'M N NNZ' after the banner", r->path,
                        (long long)r->line);
-    if (entries < nnz)
+    if (m->entries < m->nnz)
         return cf_fail(r->err, CF_ERR_PARSE,
                        "%s:%lld: truncated body: the size line promises %llu entries, found %llu", r->path,
-                       (long long)r->line, (unsigned long long)nnz, (unsigned long long)entries);
+                       (long long)r->line, (unsigned long long)m->nnz, (unsigned long long)m->entries);
     return CF_OK;
+}
+
+/* ------------------------------------------------------------------ parallel reading
+ *
+ * After the serial head (delimited: the lines up to the first data line, which fixes
+ * the delimiter and the header; Matrix Market: banner and size line) the body is cut
+ * into chunks at line starts, four per thread (taken in turn), and each chunk is
+ * parsed by the same parse_delim / parse_mm into its own ID maps and ratings (chunk-local indices),
+ * counting its lines and noting its first bad line (local line number, reason, text).
+ * The merge then runs in file order: the first chunk with an error gives the error
+ * (its line = the lines of the head and of the chunks before it + its local line: the
+ * first bad line of the file, with the same text as the serial reader's); else each
+ * chunk's IDs are interned into the dataset's maps in the chunk's first-seen order,
+ * chunk after chunk, which is exactly the serial reader's order (first occurrence in the
+ * file). The first chunk interns straight into the dataset's maps and appends to it (it
+ * continues the head); every other chunk stores its ratings in place, in slots of
+ * ds->all sized by its line count, and they are turned into global indices in place (in
+ * parallel) and moved together over the gaps left by lines without a rating. Hence
+ * the ratings, ID order, report and messages do not depend on the number of threads
+ * or on where the cuts fall. The one check that needs
+ * a global count, Matrix Market's "more entries than NNZ", is made at the merge: when
+ * it would fire, the body is read again serially (an error path).
+ *
+ * Progress: each chunk publishes the bytes it has parsed (every CHUNK_PUBLISH bytes, only
+ * when there is a callback) into an atomic sum; the calling thread (omp thread 0) calls
+ * the callback with that sum, so the callback runs on the caller's thread with done
+ * non-decreasing, and it keeps doing so, polling, once its own chunks are parsed. A
+ * cancel is seen by every chunk at its next publication. */
+
+size_t cf_read_chunk_min = (size_t)1 << 20;
+_Thread_local int cf_read_last_chunks;
+
+#define CHUNK_PUBLISH ((int64_t)1 << 18)
+#define CHUNKS_PER_THREAD 4
+
+typedef struct chunk {
+    const char *begin, *end;
+    int direct;              /* the first chunk: IDs straight into the dataset's maps (they
+                              * continue the head's, in file order) and ratings into ds */
+    cf_idmap *users, *items; /* the other chunks' own IDs in first-seen order */
+    int64_t base, cap;       /* its slots in ds->all: [base, base + cap), cap = its lines */
+    int64_t n;               /* ratings stored there, in chunk-local indices */
+    int64_t lines;           /* lines parsed (up to the bad one when it stopped) */
+    mm_state mm;             /* Matrix Market: entries counts the chunk's entry lines */
+    int64_t skipped, first_bad_line;
+    char first_bad_reason[256];
+    cf_status st;            /* CF_ERR_PARSE / CF_ERR_NOMEM at err_line, CF_ERR_INTERRUPTED */
+    int64_t err_line;
+    char err_text[SHOW_MAX * 4 + 300]; /* "reason: shown text" */
+    int64_t published;       /* bytes of the chunk added to par.done */
+} chunk;
+
+typedef struct par {
+    cf_progress *pg;         /* the read's phase "reading" (called by the calling thread only) */
+    _Atomic int64_t done;    /* bytes parsed: the head and what the chunks published */
+    _Atomic int cancel;
+    _Atomic int finished;    /* chunks done */
+} par;
+
+static int chunk_bad_line(reader *r, const char *ls, size_t ll, const char *reason) {
+    chunk *c = r->ck;
+    if (r->opt->skip_bad_lines) {
+        if (c->skipped++ == 0) {
+            c->first_bad_line = r->line;
+            snprintf(c->first_bad_reason, sizeof c->first_bad_reason, "%s", reason);
+        }
+        return 0;
+    }
+    char shown[SHOW_MAX * 4 + 8];
+    escape_text(shown, sizeof shown, ls, ll);
+    c->st = CF_ERR_PARSE;
+    c->err_line = r->line;
+    snprintf(c->err_text, sizeof c->err_text, "%s: %s", reason, shown);
+    return -1;
+}
+
+static cf_status chunk_nomem(reader *r) {
+    r->ck->st = CF_ERR_NOMEM;
+    r->ck->err_line = r->line;
+    return CF_ERR_NOMEM;
+}
+
+static int chunk_push(reader *r, uint32_t u, uint32_t i, float v) {
+    chunk *c = r->ck;
+    if (c->direct) return cf_dataset_push(r->ds, u, i, v, r->part);
+    if (c->n == c->cap) return -1; /* cannot happen: a line holds at most one rating */
+    int64_t o = c->base + c->n++;
+    r->ds->all.u[o] = u, r->ds->all.i[o] = i, r->ds->all.r[o] = v;
+    return 0;
+}
+
+/* The calling thread's progress call with the bytes parsed so far; non-zero: cancelled. */
+static int master_progress(par *P) {
+    int64_t d = atomic_load_explicit(&P->done, memory_order_relaxed);
+    if (d < P->pg->total && cf_progress_at(P->pg, d)) {
+        atomic_store(&P->cancel, 1);
+        return 1;
+    }
+    return 0;
+}
+
+static void chunk_publish(reader *r, int64_t at) {
+    chunk *c = r->ck;
+    int64_t in = at - (int64_t)(c->begin - r->base);
+    atomic_fetch_add_explicit(&r->par->done, in - c->published, memory_order_relaxed);
+    c->published = in;
+}
+
+static cf_status chunk_progress(reader *r, int64_t at) {
+    chunk_publish(r, at);
+    r->pg.next = at + CHUNK_PUBLISH;
+    if (atomic_load(&r->par->cancel) || (r->master && master_progress(r->par))) {
+        r->ck->st = CF_ERR_INTERRUPTED;
+        return CF_ERR_INTERRUPTED;
+    }
+    return CF_OK;
+}
+
+/* Parses chunk c like the serial reader would from its first line, into c's own maps. */
+static void run_chunk(const reader *proto, chunk *c, par *P, int master, int mm, enum delim d, const mm_state *m0) {
+    reader r;
+    memset(&r, 0, sizeof r);
+    r.path = proto->path, r.opt = proto->opt, r.rep = proto->rep, r.ds = proto->ds, r.part = proto->part;
+    r.base = proto->base;
+    r.ck = c, r.par = P, r.master = master;
+    r.users = c->direct ? proto->users : c->users, r.items = c->direct ? proto->items : c->items;
+    r.pg.next = proto->pg.fn ? (int64_t)(c->begin - r.base) + CHUNK_PUBLISH : INT64_MAX;
+    cf_status st;
+    if (mm) {
+        c->mm = *m0;
+        c->mm.nnz = UINT64_MAX;
+        c->mm.entries = 0;
+        st = parse_mm(&r, c->begin, c->end, &c->mm, 0, NULL);
+    } else {
+        int have = 1;
+        st = parse_delim(&r, c->begin, c->end, &have, &d, 0, NULL);
+    }
+    if (st && !c->st) c->st = st;
+    c->lines = r.line;
+    free(r.ucache.slot);
+    free(r.icache.slot);
+    if (!c->st && proto->pg.fn) chunk_publish(&r, (int64_t)(c->end - r.base));
+}
+
+static int read_threads(const cf_read_options *opt) {
+    int t = opt->threads > 0 ? opt->threads : omp_get_num_procs();
+    return t < 1 ? 1 : t;
+}
+
+/* Interns chunk c's IDs into the dataset's maps in c's order; fills map tables (NULL:
+ * not wanted). 0 ok, -1 out of memory. */
+static int merge_ids(cf_idmap *into, const cf_idmap *from, uint32_t *table) {
+    int64_t n = cf_idmap_size(from);
+    for (int64_t k = 0; k < n; k++) {
+        size_t len;
+        const char *name = cf_idmap_name(from, (uint32_t)k, &len);
+        uint32_t g;
+        if (cf_idmap_intern(into, name, len, &g, NULL)) return -1;
+        if (table) table[k] = g;
+    }
+    return 0;
+}
+
+/* The body [p, end) after the head: in chunks when it is large enough and there are
+ * threads, else serially (exactly the serial reader). */
+static cf_status parse_body(reader *r, const char *p, const char *end, int mm, int have_delim, enum delim d,
+                            mm_state *m) {
+    size_t len = (size_t)(end - p), minc = cf_read_chunk_min ? cf_read_chunk_min : 1;
+    /* CHUNKS_PER_THREAD chunks a thread, taken in turn: on a machine shared with other
+     * jobs a thread that gets less CPU parses fewer of them */
+    int team = read_threads(r->opt), n = team * CHUNKS_PER_THREAD;
+    if ((size_t)n > len / minc) n = (int)(len / minc);
+    if (team > n) team = n;
+    cf_read_last_chunks = team < 2 || (!mm && !have_delim) ? 1 : n;
+    if (team < 2 || (!mm && !have_delim))
+        return mm ? parse_mm(r, p, end, m, 0, NULL) : parse_delim(r, p, end, &have_delim, &d, 0, NULL);
+    chunk *ck = calloc((size_t)n, sizeof *ck);
+    if (!ck) return nomem(r);
+    cf_status st = CF_OK;
+    const char *at = p;
+    for (int k = 0; k < n; k++) {
+        ck[k].begin = at;
+        const char *q = p + len / (size_t)n * (size_t)(k + 1);
+        if (k == n - 1 || q < at) q = k == n - 1 ? end : at;
+        const char *nl = q < end ? memchr(q, '\n', (size_t)(end - q)) : NULL;
+        at = k == n - 1 ? end : nl ? nl + 1 : end;
+        ck[k].end = at;
+        if (k == 0) {
+            ck[k].direct = 1;
+            continue;
+        }
+        ck[k].users = cf_idmap_create();
+        ck[k].items = cf_idmap_create();
+        if (!ck[k].users || !ck[k].items) st = CF_ERR_NOMEM;
+    }
+    const int64_t n0 = r->ds->all.n; /* the ratings before the body (the first chunk's follow) */
+    par P = {.pg = &r->pg};
+    atomic_init(&P.done, (int64_t)(p - r->base));
+    atomic_init(&P.cancel, 0);
+    atomic_init(&P.finished, 0);
+    _Atomic int next_chunk;
+    atomic_init(&next_chunk, 0);
+    /* Each chunk's slots in ds->all: as many as its lines (a line holds at most one
+     * rating), so chunks store their ratings in place and only gaps need moving. */
+    if (!st) {
+#pragma omp parallel for num_threads(team) schedule(dynamic, 1)
+        for (int k = 0; k < n; k++) {
+            int64_t c = 0;
+            for (const char *q = ck[k].begin; q < ck[k].end; q++) {
+                q = memchr(q, '\n', (size_t)(ck[k].end - q));
+                if (!q) break;
+                c++;
+            }
+            ck[k].cap = c + (ck[k].end > ck[k].begin && ck[k].end[-1] != '\n');
+        }
+        int64_t at_slot = n0;
+        for (int k = 0; k < n; k++) ck[k].base = at_slot, at_slot += ck[k].cap;
+        if (cf_dataset_reserve(r->ds, at_slot)) st = CF_ERR_NOMEM;
+    }
+    if (!st) {
+#pragma omp parallel num_threads(team)
+        {
+            int me = omp_get_thread_num();
+            for (int k; (k = atomic_fetch_add(&next_chunk, 1)) < n;) {
+                run_chunk(r, &ck[k], &P, me == 0, mm, d, m);
+                atomic_fetch_add(&P.finished, 1);
+            }
+            if (me == 0 && r->pg.fn) {
+                while (atomic_load(&P.finished) < n && !atomic_load(&P.cancel)) {
+                    struct timespec ts = {0, 1000000};
+                    nanosleep(&ts, NULL);
+                    master_progress(&P);
+                }
+            }
+        }
+    }
+    int bad = -1, fallback = 0;
+    int64_t line0 = r->line, lines = 0;
+    if (st) {
+        st = nomem(r);
+        goto out;
+    }
+    if (atomic_load(&P.cancel)) {
+        st = cancelled(r, r->pg.last);
+        goto out;
+    }
+    for (int k = 0; k < n && bad < 0; k++)
+        if (ck[k].st) bad = k;
+    if (mm) { /* "more entries than NNZ" comes first when the entries up to the bad line pass NNZ */
+        uint64_t e = m->entries;
+        for (int k = 0; k <= (bad < 0 ? n - 1 : bad); k++) e += ck[k].mm.entries;
+        if (e > m->nnz) fallback = 1;
+    }
+    if (fallback) {
+        for (int k = 0; k < n; k++) {
+            cf_idmap_destroy(&ck[k].users);
+            cf_idmap_destroy(&ck[k].items);
+        }
+        free(ck);
+        r->ds->all.n = n0;
+        return parse_mm(r, p, end, m, 0, NULL); /* the serial reader gives the error in order */
+    }
+    if (bad >= 0) { /* the first bad line of the file; the maps get the IDs seen before it */
+        for (int k = 0; k <= bad; k++) {
+            if (!ck[k].direct && (merge_ids(r->users, ck[k].users, NULL) || merge_ids(r->items, ck[k].items, NULL)))
+                break;
+            if (k < bad) lines += ck[k].lines;
+        }
+        r->line = line0 + lines + ck[bad].err_line;
+        if (ck[bad].st == CF_ERR_PARSE)
+            st = cf_fail(r->err, CF_ERR_PARSE, "%s:%lld: %s", r->path, (long long)r->line, ck[bad].err_text);
+        else
+            st = nomem(r);
+        goto out;
+    }
+    for (int k = 0; k < n; k++) {
+        lines += ck[k].lines;
+        if (ck[k].skipped && r->rep->skipped == 0)
+            set_first_bad(r->rep, r->path, line0 + lines - ck[k].lines + ck[k].first_bad_line, ck[k].first_bad_reason);
+        r->rep->skipped += ck[k].skipped;
+        if (mm) m->entries += ck[k].mm.entries;
+    }
+    r->line = line0 + lines;
+    {
+        cf_dataset *ds = r->ds;
+        int64_t from = ds->all.n; /* after the first chunk's ratings */
+        uint32_t **ut = calloc((size_t)n, sizeof *ut), **it = calloc((size_t)n, sizeof *it);
+        int fail = !ut || !it;
+        for (int k = 1; k < n && !fail; k++) {
+            ut[k] = malloc(((size_t)cf_idmap_size(ck[k].users) + 1) * sizeof **ut);
+            it[k] = malloc(((size_t)cf_idmap_size(ck[k].items) + 1) * sizeof **it);
+            if (!ut[k] || !it[k] || merge_ids(r->users, ck[k].users, ut[k]) || merge_ids(r->items, ck[k].items, it[k]))
+                fail = 1;
+        }
+        if (!fail) { /* local → global indices in place, then the chunks moved together */
+            const uint8_t part = (uint8_t)(r->part != 0);
+#pragma omp parallel for num_threads(team) schedule(dynamic, 1)
+            for (int k = 1; k < n; k++) {
+                const uint32_t *um = ut[k], *im = it[k];
+                uint32_t *u = ds->all.u + ck[k].base, *i = ds->all.i + ck[k].base;
+                for (int64_t j = 0; j < ck[k].n; j++) u[j] = um[u[j]], i[j] = im[i[j]];
+                memset(ds->is_test + ck[k].base, part, (size_t)ck[k].n);
+            }
+            int64_t o = from;
+            for (int k = 1; k < n; k++) {
+                if (o != ck[k].base && ck[k].n) {
+                    memmove(ds->all.u + o, ds->all.u + ck[k].base, (size_t)ck[k].n * sizeof *ds->all.u);
+                    memmove(ds->all.i + o, ds->all.i + ck[k].base, (size_t)ck[k].n * sizeof *ds->all.i);
+                    memmove(ds->all.r + o, ds->all.r + ck[k].base, (size_t)ck[k].n * sizeof *ds->all.r);
+                    memmove(ds->is_test + o, ds->is_test + ck[k].base, (size_t)ck[k].n);
+                }
+                o += ck[k].n;
+            }
+            ds->all.n = o;
+        }
+        for (int k = 0; k < n && ut && it; k++) free(ut[k]), free(it[k]);
+        free(ut);
+        free(it);
+        if (fail) st = cf_fail(r->err, CF_ERR_NOMEM, "%s: out of memory storing the ratings", r->path);
+    }
+out:
+    for (int k = 0; k < n; k++) {
+        cf_idmap_destroy(&ck[k].users);
+        cf_idmap_destroy(&ck[k].items);
+    }
+    free(ck);
+    return st;
 }
 
 /* ------------------------------------------------------------------ driver */
@@ -780,6 +1189,24 @@ static cf_status check_options(const cf_read_options *opt, cf_error *err) {
     return CF_OK;
 }
 
+/* A binary dataset (binfmt.h), with the two phases' first and last progress calls. */
+static cf_status read_binary(cf_dataset *ds, int part, const char *name, const char *data, size_t size,
+                             const cf_read_options *opt, cf_read_report *rep, cf_error *err) {
+    cf_progress pg;
+    if (cf_progress_start(&pg, opt->progress, opt->progress_user, "reading", (int64_t)size))
+        return cf_fail(err, CF_ERR_INTERRUPTED, "reading %s: cancelled at byte 0", name);
+    const int64_t from = ds->all.n;
+    cf_status st = cf_bin_load(ds, part, name, data, size, opt->threads, rep, err);
+    if (st) return st;
+    if (cf_progress_end(&pg) ||
+        cf_progress_start(&pg, opt->progress, opt->progress_user, "deduplicating", ds->all.n - from) ||
+        cf_progress_end(&pg)) {
+        ds->all.n = from;
+        return cf_fail(err, CF_ERR_INTERRUPTED, "reading %s: cancelled at byte %zu", name, size);
+    }
+    return CF_OK;
+}
+
 /* The readers proper, on bytes in memory (see read.h). On failure ds->all is cut back to
  * the ratings it had before, so no half-read file remains; IDs interned on the way stay
  * in the maps (a map entry without ratings is harmless: it is an ID with no ratings,
@@ -787,6 +1214,8 @@ static cf_status check_options(const cf_read_options *opt, cf_error *err) {
 static cf_status read_bytes(cf_dataset *ds, int part, const char *name, const char *data, size_t size,
                             const cf_read_options *opt, cf_read_report *rep, cf_error *err) {
     rep->bytes = (int64_t)size;
+    cf_read_last_chunks = 0;
+    if (opt->format == CF_FORMAT_AUTO && cf_bin_is(data, size)) return read_binary(ds, part, name, data, size, opt, rep, err);
     const char *p = data, *end = data + size;
     if (end - p >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3; /* UTF-8 byte-order mark */
     cf_format fmt = opt->format;
@@ -794,12 +1223,26 @@ static cf_status read_bytes(cf_dataset *ds, int part, const char *name, const ch
         fmt = (end - p >= 14 && strncasecmp(p, "%%MatrixMarket", 14) == 0) ? CF_FORMAT_MM : CF_FORMAT_DELIM;
     rep->format = fmt;
 
-    reader r = {.path = name, .opt = opt, .rep = rep, .err = err, .ds = ds, .part = part, .base = data};
+    reader r = {.path = name, .opt = opt, .rep = rep, .err = err, .ds = ds, .part = part, .base = data,
+                .users = ds->users, .items = ds->items};
     const int64_t from = ds->all.n;
     cf_status st = CF_OK;
     if (cf_progress_start(&r.pg, opt->progress, opt->progress_user, "reading", (int64_t)size))
         st = cancelled(&r, 0);
-    if (st == CF_OK) st = fmt == CF_FORMAT_MM ? parse_mm(&r, p, end) : parse_delim(&r, p, end);
+    if (st == CF_OK) {
+        const char *body = end;
+        if (fmt == CF_FORMAT_MM) {
+            mm_state m = {0};
+            st = parse_mm(&r, p, end, &m, 1, &body);
+            if (st == CF_OK) st = parse_body(&r, body, end, 1, 0, D_SPACE, &m);
+            if (st == CF_OK) st = mm_finish(&r, &m);
+        } else {
+            int have = 0;
+            enum delim d = D_SPACE;
+            st = parse_delim(&r, p, end, &have, &d, 1, &body);
+            if (st == CF_OK) st = parse_body(&r, body, end, 0, have, d, NULL);
+        }
+    }
     if (st == CF_OK && cf_progress_end(&r.pg)) st = cancelled(&r, (int64_t)size);
     rep->lines = r.line;
     free(r.ucache.slot);
@@ -817,7 +1260,7 @@ static cf_status read_bytes(cf_dataset *ds, int part, const char *name, const ch
         cf_error *e = err ? err : &local;
         int64_t dup = -2;
         if (!cf_progress_start(&dp, opt->progress, opt->progress_user, "deduplicating", ds->all.n - from)) {
-            dup = cf_dataset_dedup_progress(ds, from, &dp, e);
+            dup = cf_dataset_dedup_threads(ds, from, &dp, opt->threads, e);
             if (dup >= 0 && cf_progress_end(&dp)) dup = -2;
         }
         if (dup == -2)

@@ -19,4 +19,11 @@
 cf_status cf_read_memory(cf_dataset *ds, int part, const char *name, const void *data, size_t size,
                          const cf_read_options *opt, cf_read_report *rep, cf_error *err);
 
+/* The smallest body (bytes after the head) given to one thread: a file below 2 × this is
+ * read serially. 1 MiB; tests set it to 1 to cut tiny files into four chunks per thread. */
+extern size_t cf_read_chunk_min;
+
+/* The number of chunks the calling thread's latest read cut its body into (1: serial). */
+extern _Thread_local int cf_read_last_chunks;
+
 #endif

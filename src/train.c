@@ -234,7 +234,10 @@ static cf_status run_once(train_ctx *c, uint64_t seed, cf_factors *out, run_resu
         memset(&S->last, 0, sizeof S->last);
         cf_solver_state_free(&S->solver);
     }
-    if ((st = ops->open(R, c->test, cfg, &S->cur, &b, err))) {
+    double t_open = cf_now();
+    st = ops->open(R, c->test, cfg, &S->cur, &b, err);
+    c->rep->seconds_upload += cf_now() - t_open;
+    if (st) {
         res->open_failed = 1;
         goto done;
     }
@@ -287,9 +290,12 @@ static cf_status run_once(train_ctx *c, uint64_t seed, cf_factors *out, run_resu
         }
         if (st) goto done;
         double secs = cf_now() - t0;
+        c->rep->seconds_iterations += secs;
         cf_eval tr, te;
-        if ((st = ops->evaluate(b, CF_EVAL_TRAIN, &tr, err))) goto done;
-        if ((st = ops->evaluate(b, CF_EVAL_TEST, &te, err))) goto done;
+        st = ops->evaluate(b, CF_EVAL_TRAIN, &tr, err);
+        if (!st) st = ops->evaluate(b, CF_EVAL_TEST, &te, err);
+        c->rep->seconds_eval += cf_now() - t0 - secs;
+        if (st) goto done;
         te.sse += c->unseen_sse, te.sae += c->unseen_sae, te.n += c->unseen_n;
         cf_iter_info info = {
             .iter = it + 1,
@@ -336,12 +342,11 @@ static cf_status run_once(train_ctx *c, uint64_t seed, cf_factors *out, run_resu
             (st = save_checkpoint(c, b, err)))
             goto done;
     }
-    if (S->have_best) {
-        if ((st = ops->upload(b, &S->best, err))) goto done;
-        if ((st = ops->download(b, out, err))) goto done;
-    } else if ((st = ops->download(b, out, err))) {
-        goto done;
-    }
+    double t_down = cf_now();
+    if (S->have_best && !(st = ops->upload(b, &S->best, err))) st = ops->download(b, out, err);
+    else if (!S->have_best) st = ops->download(b, out, err);
+    c->rep->seconds_upload += cf_now() - t_down;
+    if (st) goto done;
     char where[96];
     if (cf_factors_check_finite(out, where, sizeof where))
         st = cf_fail(err, CF_ERR_NUMERIC, "%s produced a non-finite value in %s; the model is not saved",
@@ -456,6 +461,7 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     if ((opt->checkpoint && !*opt->checkpoint) || (opt->resume && !*opt->resume))
         return cf_fail(err, CF_ERR_INVALID, "%s: empty path", opt->resume && !*opt->resume ? "resume" : "checkpoint");
     double t_start = cf_now();
+    rep->seconds_prepare = rep->seconds_upload = rep->seconds_iterations = rep->seconds_eval = 0;
 
     const cf_backend_ops *ops = NULL;
     if ((st = pick_backend(gpu, cfg, opt->checkpoint || opt->resume, &ops, rep, err))) return st;
@@ -521,6 +527,7 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     snprintf(S.backend, sizeof S.backend, "%s", ops->name);
     if ((st = cf_factors_alloc(&trial, n_users, n_items, cfg->factors, cfg->bias, err))) goto done;
 
+    rep->seconds_prepare = cf_now() - t_start;
     /* Restarts: independent initializations; keep the best by test RMSE (by the
      * objective when there is no test part) in S.result. */
     for (; S.restart < cfg->restarts; S.restart++) {

@@ -29,6 +29,7 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2, CLI_EXIT_INTERRU
     X(recommend, "top-N items for one user")                                             \
     X(gen, "write a synthetic ratings file with a planted low-rank structure")           \
     X(export, "write a model's factors and biases as NumPy .npy files")                  \
+    X(convert, "write a ratings file as a binary dataset that every command loads fast")   \
     X(demo, "generate a MovieLens-sized set, train, evaluate and recommend (no input)")           \
     X(bench, "throughput benchmark suites: run, compare with the history, plot data")
 

@@ -109,6 +109,7 @@ int cli_config_train_opts(cli_config_opts *c, cli_opt *out, unsigned groups, con
 
 void cli_config_opts_apply(const cli_config_opts *c) {
     c->ropt->format = (cf_format)c->format;
+    c->ropt->threads = c->cfg->threads; /* --threads also sets the reader's (0: all cores) */
     c->cfg->algo = (cf_algo)c->algo;
     c->cfg->reg = (cf_reg)c->reg;
     c->cfg->device = (cf_device)c->device;

@@ -89,7 +89,9 @@ static const char *delimiter_name(const char *d) {
 }
 
 void cli_print_read(const char *what, const char *path, const cf_read_report *rep) {
-    if (rep->format == CF_FORMAT_MM)
+    if (rep->format == CF_FORMAT_BINARY)
+        fprintf(stderr, "%s %s: binary dataset", what, path);
+    else if (rep->format == CF_FORMAT_MM)
         fprintf(stderr, "%s %s: Matrix Market", what, path);
     else
         fprintf(stderr, "%s %s: delimited (%s)%s", what, path, delimiter_name(rep->delimiter),

@@ -8,6 +8,7 @@
 #include "dataset.h"
 #include "idmap.h"
 #include "model.h"
+#include "binfmt.h"
 #include "read.h"
 
 #include <math.h>
@@ -74,7 +75,7 @@ static int check_read_ok(cf_fuzz_outcome *o, const char *what, const cf_dataset 
     if (rep->ratings != t->n - from)
         return violated(o, "%s: report says %lld ratings, dataset has %lld", what, (long long)rep->ratings,
                         (long long)(t->n - from));
-    if (rep->format != fmt) return violated(o, "%s: format %d, forced %d", what, (int)rep->format, (int)fmt);
+    if (fmt != CF_FORMAT_AUTO && rep->format != fmt) return violated(o, "%s: format %d, forced %d", what, (int)rep->format, (int)fmt);
     for (int64_t k = from; k < t->n; k++) {
         if (t->u[k] >= nu || t->i[k] >= ni)
             return violated(o, "%s: rating %lld has index (%u, %u) outside %lld × %lld", what, (long long)k,
@@ -224,6 +225,50 @@ done:
     cf_dataset_destroy(&b);
 }
 
+/* The read of `ref` (made with 1 thread, options opt) again with 3 threads, the body cut
+ * into 3 chunks whatever its size: the same status, message, report, ratings and maps. */
+static int same_with_threads(cf_fuzz_outcome *o, const char *what, const uint8_t *data, size_t size,
+                             const cf_read_options *opt, const cf_dataset *ref, cf_status ref_st, const char *ref_msg,
+                             const cf_read_report *ref_rep) {
+    cf_read_options o3 = *opt;
+    o3.threads = 3;
+    size_t keep = cf_read_chunk_min;
+    cf_read_chunk_min = 1;
+    cf_dataset *ds = cf_dataset_create();
+    if (!ds) return violated(o, "out of memory creating a dataset");
+    cf_read_report rep;
+    cf_error err;
+    cf_status st = cf_read_memory(ds, 0, CF_FUZZ_NAME, data, size, &o3, &rep, &err);
+    cf_read_chunk_min = keep;
+    int bad = 0;
+    if (st != ref_st || (st != CF_OK && strcmp(err.msg, ref_msg) != 0))
+        bad = violated(o, "%s with 3 threads: %s (%s); with 1: %s (%s)", what, cf_status_name(st), st ? err.msg : "",
+                       cf_status_name(ref_st), ref_st ? ref_msg : "");
+    else if (memcmp(&rep, ref_rep, sizeof rep) != 0)
+        bad = violated(o, "%s with 3 threads: the report differs (lines %lld vs %lld, skipped %lld vs %lld)", what,
+                       (long long)rep.lines, (long long)ref_rep->lines, (long long)rep.skipped,
+                       (long long)ref_rep->skipped);
+    else if (ds->all.n != ref->all.n || !same_triplets(&ds->all, &ref->all, ds->all.n))
+        bad = violated(o, "%s with 3 threads: %lld ratings differ from 1 thread's %lld", what, (long long)ds->all.n,
+                       (long long)ref->all.n);
+    else if (cf_idmap_size(ds->users) != cf_idmap_size(ref->users) || cf_idmap_size(ds->items) != cf_idmap_size(ref->items))
+        bad = violated(o, "%s with 3 threads: maps %lld × %lld, with 1: %lld × %lld", what,
+                       (long long)cf_idmap_size(ds->users), (long long)cf_idmap_size(ds->items),
+                       (long long)cf_idmap_size(ref->users), (long long)cf_idmap_size(ref->items));
+    for (int m = 0; m < 2 && !bad; m++) {
+        const cf_idmap *a = m ? ds->items : ds->users, *b = m ? ref->items : ref->users;
+        for (int64_t k = 0; k < cf_idmap_size(a) && !bad; k++) {
+            size_t la, lb;
+            const char *na = cf_idmap_name(a, (uint32_t)k, &la), *nb = cf_idmap_name(b, (uint32_t)k, &lb);
+            if (la != lb || memcmp(na, nb, la) != 0)
+                bad = violated(o, "%s with 3 threads: %s %lld is '%s', with 1 '%s'", what, m ? "item" : "user",
+                               (long long)k, na, nb);
+        }
+    }
+    cf_dataset_destroy(&ds);
+    return bad;
+}
+
 void cf_fuzz_read(const uint8_t *data, size_t size, cf_format fmt, cf_fuzz_outcome *o) {
     memset(o, 0, sizeof *o);
     cf_dataset *strict = cf_dataset_create(), *lenient = cf_dataset_create(), *shortl = cf_dataset_create();
@@ -234,12 +279,14 @@ void cf_fuzz_read(const uint8_t *data, size_t size, cf_format fmt, cf_fuzz_outco
     cf_read_options opt;
     cf_read_options_default(&opt);
     opt.format = fmt;
+    opt.threads = 1; /* same_with_threads compares 3 threads with it */
     cf_read_report rep, rep2, rep3;
 
     /* 1. strict: the default options */
     cf_error err;
     o->status = cf_read_memory(strict, 0, CF_FUZZ_NAME, data, size, &opt, &rep, &err);
     if (o->status != CF_OK) snprintf(o->msg, sizeof o->msg, "%s", err.msg);
+    if (same_with_threads(o, "strict read", data, size, &opt, strict, o->status, o->msg, &rep)) goto done;
     if (o->status != CF_OK ? check_error(o, "strict read", o->status, &err, CF_ERR_PARSE) ||
                                  (strict->all.n && violated(o, "strict read failed but kept ratings"))
                            : rep.skipped ? violated(o, "strict read skipped lines")
@@ -251,6 +298,8 @@ void cf_fuzz_read(const uint8_t *data, size_t size, cf_format fmt, cf_fuzz_outco
      *    strict failure into success only by skipping a line */
     opt.skip_bad_lines = 1;
     if (one_read(o, "lenient read", lenient, 0, data, size, &opt, &rep2, &o->status2)) goto done;
+    if (o->status2 == CF_OK && same_with_threads(o, "lenient read", data, size, &opt, lenient, CF_OK, "", &rep2))
+        goto done;
     if (o->status == CF_OK) {
         if (o->status2 != CF_OK) {
             violated(o, "strict read succeeded, lenient read failed (%s)", cf_status_name(o->status2));
@@ -287,6 +336,27 @@ void cf_fuzz_read(const uint8_t *data, size_t size, cf_format fmt, cf_fuzz_outco
                      (long long)nu, (long long)ni);
     }
     if (!o->violation[0]) cancel_reads(o, data, size, fmt, o->status == CF_OK ? lenient : strict, strict);
+    /* 5. bytes that start with the binary dataset's magic, read under CF_FORMAT_AUTO, go to
+     *    its loader: a clean error naming the input and no ratings, or a valid dataset,
+     *    with 1 thread and with 3 alike */
+    if (!o->violation[0] && cf_bin_is(data, size)) {
+        for (int threads = 1; threads <= 3 && !o->violation[0]; threads += 2) {
+            cf_dataset *bd = cf_dataset_create();
+            if (!bd) {
+                violated(o, "out of memory creating a dataset");
+                break;
+            }
+            cf_read_options bo;
+            cf_read_options_default(&bo);
+            bo.threads = threads;
+            cf_status bst;
+            cf_read_report brep;
+            if (!one_read(o, "binary read", bd, 0, data, size, &bo, &brep, &bst) && bst == CF_OK &&
+                brep.format != CF_FORMAT_BINARY)
+                violated(o, "binary read: format %d", (int)brep.format);
+            cf_dataset_destroy(&bd);
+        }
+    }
 done:
     cf_dataset_destroy(&strict);
     cf_dataset_destroy(&lenient);
