@@ -189,3 +189,22 @@ const char *cf_idmap_name(const cf_idmap *m, uint32_t idx, size_t *len) {
     if (len) *len = strlen(t);
     return t;
 }
+
+int cf_idmap_truncate(cf_idmap *m, int64_t n) {
+    if (n < 0 || n > m->n) return -1;
+    if (n == m->n) return 0;
+    /* the arena and offsets keep their prefix; the table is rebuilt from the kept tokens
+     * (linear probing has no cheap removal) */
+    m->arena_len = m->offsets[n];
+    m->n = n;
+    memset(m->slots, 0, m->cap * sizeof *m->slots);
+    for (int64_t idx = 0; idx < n; idx++) {
+        const char *t = m->arena + m->offsets[idx];
+        const uint32_t h = hash_bytes(t, strlen(t));
+        uint64_t s = h & (m->cap - 1);
+        while (m->slots[s]) s = (s + 1) & (m->cap - 1);
+        m->slots[s] = (uint32_t)(idx + 1);
+        m->hashes[s] = h;
+    }
+    return 0;
+}

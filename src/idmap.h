@@ -29,6 +29,9 @@ int cf_idmap_reserve(cf_idmap *m, int64_t n, uint64_t bytes);
 
 /* Index of the token, or -1 when absent. */
 int64_t cf_idmap_find(const cf_idmap *m, const char *tok, size_t len);
+/* Keeps the first n tokens (indices 0..n-1) and forgets the rest: 0, or -1 when n is not
+ * in 0..size. Used to give a failed read back the maps it started from. */
+int cf_idmap_truncate(cf_idmap *m, int64_t n);
 
 /* The token of an index (NUL-terminated, owned by the map); *len may be NULL. */
 const char *cf_idmap_name(const cf_idmap *m, uint32_t idx, size_t *len);

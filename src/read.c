@@ -1046,6 +1046,9 @@ static cf_status parse_body(reader *r, const char *p, const char *end, int mm, i
         if (!ck[k].users || !ck[k].items) st = CF_ERR_NOMEM;
     }
     const int64_t n0 = r->ds->all.n; /* the ratings before the body (the first chunk's follow) */
+    /* the maps before the body: Matrix Market's "more entries than NNZ" re-reads the body
+     * serially from them (the first chunk interns straight into them; fuzz_mm found that) */
+    const int64_t users0 = cf_idmap_size(r->users), items0 = cf_idmap_size(r->items);
     par P = {.pg = &r->pg};
     atomic_init(&P.done, (int64_t)(p - r->base));
     atomic_init(&P.cancel, 0);
@@ -1110,6 +1113,7 @@ static cf_status parse_body(reader *r, const char *p, const char *end, int mm, i
         }
         free(ck);
         r->ds->all.n = n0;
+        cf_idmap_truncate(r->users, users0), cf_idmap_truncate(r->items, items0);
         return parse_mm(r, p, end, m, 0, NULL); /* the serial reader gives the error in order */
     }
     if (bad >= 0) { /* the first bad line of the file; the maps get the IDs seen before it */
