@@ -292,3 +292,30 @@ Test(dataset, part_copies_each_part_in_order) {
     cr_assert_eq(info.test_unseen, 2, "(1,2): user 1 and item 2 untrained; (2,2): item 2");
     cf_dataset_destroy(&ds);
 }
+
+/* cf_idmap_truncate keeps the first n tokens with their indices, forgets the rest (found
+ * no more; interned again they get the next indices), and refuses n beyond the size. */
+Test(dataset, idmap_truncate_forgets_the_tail) {
+    cf_idmap *m = cf_idmap_create();
+    cr_assert_not_null(m);
+    char tok[32];
+    uint32_t idx;
+    for (int j = 0; j < 3000; j++) { /* past the first table growth */
+        int len = snprintf(tok, sizeof tok, "id%d", j);
+        cr_assert_eq(cf_idmap_intern(m, tok, (size_t)len, &idx, NULL), 0);
+    }
+    cr_assert_eq(cf_idmap_truncate(m, 3001), -1);
+    cr_assert_eq(cf_idmap_truncate(m, 1000), 0);
+    cr_assert_eq(cf_idmap_size(m), 1000);
+    for (int j = 0; j < 3000; j++) {
+        int len = snprintf(tok, sizeof tok, "id%d", j);
+        cr_assert_eq(cf_idmap_find(m, tok, (size_t)len), j < 1000 ? j : -1, "%s", tok);
+    }
+    int added = 0;
+    cr_assert_eq(cf_idmap_intern(m, "id2999", 6, &idx, &added), 0);
+    cr_assert(added && idx == 1000, "added %d idx %u", added, idx);
+    size_t len = 0;
+    cr_assert_str_eq(cf_idmap_name(m, 999, &len), "id999");
+    cr_assert_str_eq(cf_idmap_name(m, 1000, &len), "id2999");
+    cf_idmap_destroy(&m);
+}
