@@ -122,7 +122,7 @@ enum tstate { RUNNABLE, WAIT_BAR, WAIT_WARP, EXITED };
 
 struct thread_state {
     thread_view view;
-    fiber fib;
+    fiber *fib = nullptr; /* its stack: the pool's (run_grid) */
     tstate state = RUNNABLE;
     /* where it waits */
     const char *file = nullptr;
@@ -177,7 +177,7 @@ static const char *op_name(warp_op op) {
 
 static void yield_running() {
     thread_state *t = blk->running;
-    fiber_yield(&blk->host, &t->fib, 0);
+    fiber_yield(&blk->host, t->fib, 0);
 }
 
 static std::string where(const thread_state &t) {
@@ -194,7 +194,7 @@ static std::string where(const thread_state &t) {
 }
 
 /* Releases the barrier when every thread of the block waits at it. */
-static bool try_release_barrier(thread_state *self) {
+static bool try_release_barrier() {
     if (blk->at_bar == 0 || blk->at_bar < blk->live) return false;
     const thread_state *first = nullptr;
     for (auto &t : blk->th) {
@@ -207,7 +207,6 @@ static bool try_release_barrier(thread_state *self) {
     for (auto &t : blk->th)
         if (t.state == WAIT_BAR) t.state = RUNNABLE;
     blk->at_bar = 0;
-    (void)self;
     return true;
 }
 
@@ -222,7 +221,7 @@ void syncthreads(const char *file, int line) {
     }
     t->state = WAIT_BAR, t->file = file, t->line = line;
     blk->at_bar++;
-    if (try_release_barrier(t)) return; /* the last one to arrive goes on at once */
+    if (try_release_barrier()) return; /* the last one to arrive goes on at once */
     while (t->state != RUNNABLE) yield_running();
 }
 
@@ -316,7 +315,7 @@ static void thread_entry(void *p) {
     thread_exit_checks(t);
     t->state = EXITED;
     blk->live--, blk->exited++;
-    fiber_yield(&blk->host, &t->fib, 1);
+    fiber_yield(&blk->host, t->fib, 1);
 }
 
 static void deadlock() {
@@ -377,6 +376,7 @@ static void run_grid(const launch_config &c, const std::function<void()> &body, 
     block_run *outer = blk;
     blk = &br;
     thread_view *outer_cur = cur;
+    std::vector<unsigned> run(nt); /* the threads' order in a block, reshuffled per block */
     for (uint64_t k = 0; k < nb; k++) {
         const uint64_t b = order[k];
         const uint3 bid{(unsigned)(b % c.grid.x), (unsigned)(b / c.grid.x % c.grid.y),
@@ -385,15 +385,14 @@ static void run_grid(const launch_config &c, const std::function<void()> &body, 
         memset(smem, POISON, c.smem);
         br.live = nt, br.exited = 0, br.at_bar = 0;
         /* threads in a seeded order per block (fixed while it runs) */
-        std::vector<unsigned> run(nt);
         for (unsigned j = 0; j < nt; j++) {
             thread_state &t = br.th[j];
             t.state = RUNNABLE;
             t.view.tid = uint3{j % c.block.x, j / c.block.x % c.block.y, j / (c.block.x * c.block.y)};
             t.view.bid = bid, t.view.bdim = c.block, t.view.gdim = c.grid;
             t.view.lane = j % 32, t.view.warp = j / 32, t.view.dyn_smem = smem;
-            t.fib = pool[j];
-            fiber_start(&br.host, &t.fib, thread_entry, &t);
+            t.fib = &pool[j];
+            fiber_start(&br.host, t.fib, thread_entry, &t);
             run[j] = j;
         }
         for (unsigned j = nt; j > 1; j--) std::swap(run[j - 1], run[splitmix(&s) % j]);
@@ -404,13 +403,12 @@ static void run_grid(const launch_config &c, const std::function<void()> &body, 
                 if (t.state != RUNNABLE) continue;
                 br.running = &t;
                 cur = &t.view;
-                fiber_resume(&br.host, &t.fib);
+                fiber_resume(&br.host, t.fib);
                 ran = true;
             }
             br.running = nullptr;
             if (!ran) deadlock();
         }
-        for (unsigned j = 0; j < nt; j++) pool[j].sp = br.th[j].fib.sp; /* (ucontext storage) */
     }
     cur = outer_cur;
     blk = outer;
@@ -740,14 +738,6 @@ cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b) {
     *ms = (float)(y->ms - x->ms);
     return cudaSuccess;
 }
-
-cudaError_t cf_sim_enqueue(cudaStream_t s, void (*fn)(void *), void *arg) {
-    if (!stream_ok(s) || !fn) return ret(cudaErrorInvalidValue);
-    D().queue.push_back([fn, arg]() { fn(arg); });
-    return cudaSuccess;
-}
-
-int cf_sim_is_device_range(const void *p, size_t n) { return find_alloc(p, n ? n : 1) != D().allocs.end(); }
 
 void cf_sim_set_seed(unsigned long long seed) {
     D().seed = seed;

@@ -114,13 +114,7 @@ cudaError_t cudaEventSynchronize(cudaEvent_t event);
 cudaError_t cudaEventQuery(cudaEvent_t event);
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end);
 
-/* ---- simulation-only entry points (no toolkit equivalent) ---------------------------
- * cf_sim_enqueue: runs fn(arg) on the stream after everything queued before it, as a
- * library call would (the CPU implementations of cuBLAS/cuSOLVER/cuSPARSE may use it or
- * simply synchronize the stream first). cf_sim_is_device_range: 1 when [p, p + n) lies in
- * one live simulated device allocation. */
-cudaError_t cf_sim_enqueue(cudaStream_t stream, void (*fn)(void *), void *arg);
-int cf_sim_is_device_range(const void *p, size_t n);
+/* ---- simulation-only entry point (no toolkit equivalent) -------------------------- */
 /* Seed of the blocks' and threads' run order of the launches that follow (default:
  * CUFACTOR_SIM_SEED, else 1): a determinism test runs the same work under two seeds.
  * Setting a seed restarts its sequence: the same seed replays the same orders. */
