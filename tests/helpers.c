@@ -1,6 +1,9 @@
 /* helpers.c — shared test helpers (see helpers.h). */
 #include "helpers.h"
 
+#include <criterion/criterion.h>
+#include <stdarg.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,4 +165,33 @@ int cf_test_count_entries(const char *d, const char *part) {
         if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strstr(e->d_name, part)) n++;
     closedir(dp);
     return n;
+}
+
+cf_test_run cf_test_cli(const char *dir, const char *first, ...) {
+    const char *argv[64];
+    int n = 0;
+    argv[n++] = CF_CLI_PATH;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a; a = va_arg(ap, const char *)) {
+        cr_assert_lt(n, 63, "too many arguments for cf_test_cli");
+        argv[n++] = a;
+    }
+    va_end(ap);
+    argv[n] = NULL;
+    cf_test_run r;
+    r.code = cf_test_spawn(dir, argv, &r.out, &r.err);
+    cr_assert_neq(r.code, -1, "could not run %s", CF_CLI_PATH);
+    const char *report = cf_test_sanitizer_report(r.err);
+    cr_assert_null(report, "cufactor %s: sanitizer report: %.400s", first, report);
+    char *o = cf_test_path(dir, "stdout.txt"), *e = cf_test_path(dir, "stderr.txt");
+    unlink(o), unlink(e);
+    free(o), free(e);
+    return r;
+}
+
+void cf_test_run_free(cf_test_run *r) {
+    free(r->out);
+    free(r->err);
+    r->out = r->err = NULL;
 }

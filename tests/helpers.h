@@ -26,6 +26,17 @@ int cf_test_start(const char *dir, const char *const *argv, const char *const *e
  * *out and *err (malloc'ed, NUL-terminated). Returns the exit status, 128 + the signal for
  * a killed child, or -1 when it could not be started, waited for or read back. */
 int cf_test_spawn(const char *dir, const char *const *argv, char **out, char **err);
+/* One run of the cufactor CLI under test (CF_CLI_PATH). */
+typedef struct cf_test_run {
+    int code;  /* exit status, or 128 + signal */
+    char *out; /* stdout, NUL-terminated */
+    char *err; /* stderr */
+} cf_test_run;
+/* Runs `cufactor ARGS...` (NULL-terminated, at most 62) in `dir` (cf_test_spawn): asserts
+ * that it started and that its stderr holds no sanitizer report, and removes
+ * dir/stdout.txt and dir/stderr.txt after reading them. */
+cf_test_run cf_test_cli(const char *dir, const char *first, ...);
+void cf_test_run_free(cf_test_run *r);
 /* Entries of directory d (not "." and "..") whose name contains `part`; -1 when d
  * cannot be opened. */
 int cf_test_count_entries(const char *d, const char *part);

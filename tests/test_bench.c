@@ -23,30 +23,10 @@ CF_TEST_SUITE_WITH_TMPDIR(bench, 300);
 
 /* ------------------------------------------------------------------ helpers */
 
-typedef struct run_result {
-    int code;
-    char *out, *err;
-} run_result;
-
-/* Runs `cufactor ARGS...` (NULL-terminated) in `dir`. */
-static run_result cli(const char *first, ...) {
-    const char *argv[64];
-    int n = 0;
-    argv[n++] = CF_CLI_PATH;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a; a = va_arg(ap, const char *)) argv[n++] = a;
-    va_end(ap);
-    argv[n] = NULL;
-    run_result r;
-    r.code = cf_test_spawn(dir, argv, &r.out, &r.err);
-    cr_assert_neq(r.code, -1, "could not run %s", CF_CLI_PATH);
-    const char *report = cf_test_sanitizer_report(r.err);
-    cr_assert_null(report, "cufactor %s: sanitizer report: %.400s", first, report);
-    return r;
-}
-
-static void run_free(run_result *r) { free(r->out), free(r->err); }
+typedef cf_test_run run_result;
+static void run_free(run_result *r) { cf_test_run_free(r); }
+/* Runs `cufactor ARGS...` (NULL-terminated) in dir (tests/helpers.h cf_test_cli). */
+#define cli(...) cf_test_cli(dir, __VA_ARGS__)
 
 /* A tiny synthetic set: 300 users × 120 items, 6000 ratings, 10 % test. */
 static cf_bench_dataset_spec tiny_spec(void) {

@@ -38,42 +38,10 @@ static const double SIGMA = 0.3;
 
 CF_TEST_SUITE_WITH_TMPDIR(cli, 120);
 
-typedef struct run_result {
-    int code;  /* exit status, or 128 + signal */
-    char *out; /* stdout, NUL-terminated */
-    char *err; /* stderr */
-} run_result;
-
-static void run_free(run_result *r) {
-    free(r->out);
-    free(r->err);
-}
-
-/* Runs `cufactor ARGS...` (NULL-terminated) in `dir` with TMPDIR=dir. */
-static run_result cli(const char *first, ...) {
-    const char *argv[64];
-    int n = 0;
-    argv[n++] = CF_CLI_PATH;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a; a = va_arg(ap, const char *)) {
-        cr_assert_lt(n, 63);
-        argv[n++] = a;
-    }
-    va_end(ap);
-    argv[n] = NULL;
-    run_result r;
-    r.code = cf_test_spawn(dir, argv, &r.out, &r.err);
-    cr_assert_neq(r.code, -1, "could not run %s", CF_CLI_PATH);
-    char *out_path = cf_test_path(dir, "stdout.txt"), *err_path = cf_test_path(dir, "stderr.txt");
-    const char *report = cf_test_sanitizer_report(r.err);
-    cr_assert_null(report, "cufactor %s: sanitizer report: %.400s", first, report);
-    unlink(out_path);
-    unlink(err_path);
-    free(out_path);
-    free(err_path);
-    return r;
-}
+typedef cf_test_run run_result;
+static void run_free(run_result *r) { cf_test_run_free(r); }
+/* Runs `cufactor ARGS...` (NULL-terminated) in dir (tests/helpers.h cf_test_cli). */
+#define cli(...) cf_test_cli(dir, __VA_ARGS__)
 
 static int exists(const char *path) {
     struct stat st;

@@ -83,6 +83,21 @@ typedef struct fixture {
     cf_triplets test;
 } fixture;
 
+/* n test triplets: uniform users and items (rated or not), ratings uniform in [1, 5). */
+static cf_triplets random_pairs(cf_rng *rng, int n, int users, int items) {
+    cf_triplets te = {0};
+    te.n = te.cap = n;
+    te.u = malloc(sizeof(uint32_t) * (size_t)n), te.i = malloc(sizeof(uint32_t) * (size_t)n);
+    te.r = malloc(sizeof(float) * (size_t)n);
+    cr_assert(te.u && te.i && te.r);
+    for (int j = 0; j < n; j++) {
+        te.u[j] = (uint32_t)cf_rng_below(rng, (uint64_t)users);
+        te.i[j] = (uint32_t)cf_rng_below(rng, (uint64_t)items);
+        te.r[j] = (float)(1.0 + 4.0 * cf_rng_uniform(rng));
+    }
+    return te;
+}
+
 static void fixture_make(fixture *fx, uint64_t seed) {
     cf_rng rng;
     cf_rng_seed(&rng, seed);
@@ -127,16 +142,7 @@ static void fixture_make(fixture *fx, uint64_t seed) {
     cf_triplets_free(&t);
 
     /* Test pairs: any user (also the one without ratings) and any item. */
-    cf_triplets te = {0};
-    te.n = te.cap = 400;
-    te.u = malloc(sizeof(uint32_t) * 400), te.i = malloc(sizeof(uint32_t) * 400);
-    te.r = malloc(sizeof(float) * 400);
-    for (int j = 0; j < 400; j++) {
-        te.u[j] = (uint32_t)cf_rng_below(&rng, FX_USERS);
-        te.i[j] = (uint32_t)cf_rng_below(&rng, FX_ITEMS);
-        te.r[j] = (float)(1.0 + 4.0 * cf_rng_uniform(&rng));
-    }
-    fx->test = te;
+    fx->test = random_pairs(&rng, 400, FX_USERS, FX_ITEMS);
 #undef PUSH
     free(Q), free(bi), free(perm);
 }
@@ -667,16 +673,7 @@ static void small_fixture_make(fixture *fx, uint64_t seed) {
     cf_error err;
     cr_assert_eq(cf_ratings_build(&t, SX_USERS, SX_ITEMS, &fx->R, &err), CF_OK, "%s", err.msg);
     cf_triplets_free(&t);
-    cf_triplets te = {0};
-    te.n = te.cap = 50;
-    te.u = malloc(sizeof(uint32_t) * 50), te.i = malloc(sizeof(uint32_t) * 50);
-    te.r = malloc(sizeof(float) * 50);
-    for (int j = 0; j < 50; j++) {
-        te.u[j] = (uint32_t)cf_rng_below(&rng, SX_USERS);
-        te.i[j] = (uint32_t)cf_rng_below(&rng, SX_ITEMS);
-        te.r[j] = (float)(1.0 + 4.0 * cf_rng_uniform(&rng));
-    }
-    fx->test = te;
+    fx->test = random_pairs(&rng, 50, SX_USERS, SX_ITEMS);
 }
 
 /* Per-row relative difference ‖x_a − x_b‖/‖x_b‖ over the rows with ratings of one side:
