@@ -7,8 +7,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-uint16_t cf_half_from_float(float f);
-float cf_half_to_float(uint16_t h);
+#include "half.h" /* cf_half_from_float, cf_half_to_float (src/half.c) */
 #ifdef __cplusplus
 }
 
