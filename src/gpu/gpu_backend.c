@@ -120,7 +120,7 @@ static void gpu_close(cf_backend *b) {
     cudaFree(b->d_gram), cudaFree(b->d_Aptr), cudaFree(b->d_rhs), cudaFree(b->d_rhs_part);
     cudaFree(b->d_potrs_info), cudaFree(b->d_partial);
     free(b->h_info);
-    for (int j = 0; j < 4; j++)
+    for (int j = 0; j < (int)(sizeof b->ev / sizeof *b->ev); j++)
         if (b->ev[j]) cudaEventDestroy(b->ev[j]);
     cf_gpulib_destroy(&b->lib);
     if (b->stream) cudaStreamDestroy(b->stream);
@@ -310,7 +310,8 @@ cf_status cf_gpu_open_tuned(const cf_ratings *train, const cf_triplets *test, co
     CF_CUDA(cudaStreamCreate(&b->stream));
     CF_GPULIB(cf_gpulib_create(b->stream, &b->lib, err));
     if (b->tune.timing)
-        for (int j = 0; j < 4; j++) CF_CUDA(cudaEventCreate(&b->ev[j]));
+        for (int j = 0; j < (int)(sizeof b->ev / sizeof *b->ev); j++)
+            CF_CUDA(cudaEventCreate(&b->ev[j]));
 
     /* Plan against the free memory, before anything large is allocated. */
     size_t free_bytes = 0, total_bytes = 0;

@@ -162,7 +162,7 @@ struct cf_backend {
     size_t alloc_bytes, alloc_peak;
     size_t lib_bytes;       /* lib's workspace as last counted in alloc_bytes */
     cf_gpu_stats stats;
-    cudaEvent_t ev[4];      /* phase boundaries of one batch (timing only) */
+    cudaEvent_t ev[3];      /* phase boundaries of one batch or epoch (timing only) */
 };
 
 /* Tracked device allocation (zero-filled), counted in the peak figure. */
