@@ -233,6 +233,18 @@ static void normal_equations(const fixture *fx, const cf_config *c, const cf_fac
     for (int p = 0; p < d; p++) A[p * d + p] += lam;
 }
 
+/* ‖b − A x‖ / (‖A‖_F ‖x‖) of a solution x of the d × d system A x = b (A in double, all
+ * d² entries): the backward error the half-step tests bound. */
+static double backward_residual(int d, const double *A, const double *b, const double *x) {
+    double rn = 0, an = 0, xn = 0;
+    for (int p = 0; p < d; p++) {
+        double r = b[p];
+        for (int q = 0; q < d; q++) r -= A[p * d + q] * x[q], an += A[p * d + q] * A[p * d + q];
+        rn += r * r, xn += x[p] * x[p];
+    }
+    return sqrt(rn) / (sqrt(an) * sqrt(xn));
+}
+
 /* One half-step of `side` on the GPU and on the CPU from the same factors `init`:
  * per-row relative difference (median asserted ≤ 1e-4, max ≤ 1e-2 and logged), rows
  * without ratings exactly zero, and the GPU solution's residual against the double
@@ -277,13 +289,7 @@ static void check_half_step(const char *label, const fixture *fx, const cf_confi
 
         /* residual of the GPU solution in the double system */
         normal_equations(fx, c, init, side, r, A, rhs);
-        double rn = 0, an = 0, xn = 0;
-        for (int p = 0; p < d; p++) {
-            double s = rhs[p];
-            for (int q = 0; q < d; q++) s -= A[p * d + q] * xg[q], an += A[p * d + q] * A[p * d + q];
-            rn += s * s, xn += xg[p] * xg[p];
-        }
-        double res = sqrt(rn) / (sqrt(an) * sqrt(xn));
+        double res = backward_residual(d, A, rhs, xg);
         if (res > worst_res) worst_res = res, worst_res_row = r;
     }
     qsort(rel, (size_t)n_rel, sizeof *rel, cmp_double);
@@ -1740,13 +1746,7 @@ Test(gpu_als, gram_rhs_long_rows_fp64, .timeout = 600) {
         double x[9];
         row_of(&g, CF_SIDE_USERS, u, x);
         normal_equations(&fx, &c, &init, CF_SIDE_USERS, u, A, b);
-        double rn = 0, an = 0, xn = 0;
-        for (int p = 0; p < d; p++) {
-            double r = b[p];
-            for (int q = 0; q < d; q++) r -= A[p * d + q] * x[q], an += A[p * d + q] * A[p * d + q];
-            rn += r * r, xn += x[p] * x[p];
-        }
-        double res = sqrt(rn) / (sqrt(an) * sqrt(xn));
+        double res = backward_residual(d, A, b, x);
         cr_assert(isfinite(res), "user %d: residual %g", u, res);
         if (res > worst_res) worst_res = res, worst_u = u;
     }
