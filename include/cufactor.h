@@ -552,6 +552,109 @@ typedef struct cf_verify_report {
 cf_status cf_verify(const cf_dataset *ds, const cf_config *cfg, const cf_verify_options *opt,
                     cf_verify_fn fn, void *user, cf_verify_report *rep, cf_error *err);
 
+
+/* ------------------------------------------------------------------ arrays (bindings)
+ *
+ * The interface for bindings such as the Python package (python/): ratings and IDs
+ * from caller arrays, results copied into caller buffers, the configuration set by
+ * name so that a binding need not mirror cf_config's layout.
+ *
+ * IDs come as a cf_ids: either n integers, whose token is their decimal form (so the
+ * integer 196 is the ID a ratings file writes as "196"), or n byte strings, ID k being
+ * chars[offsets[k] .. offsets[k+1]) (not NUL-terminated; empty IDs and IDs longer
+ * than 65535 bytes are refused, as the reader refuses them). */
+typedef struct cf_ids {
+    int64_t n;
+    const int64_t *ints;    /* n integer IDs, or NULL for strings */
+    const char *chars;      /* string IDs, concatenated */
+    const int64_t *offsets; /* n + 1 non-decreasing offsets into chars, offsets[0] = 0 */
+} cf_ids;
+
+typedef enum cf_which { CF_USERS = 0, CF_ITEMS } cf_which;
+
+/* What a pair with a user or item the model does not know gets: the fallback of eval
+ * and `cufactor predict` (cf_model_predict_or_mean: μ plus the known bias, μ alone
+ * without biases), or CF_ERR_NOT_FOUND (`predict --unknown error`). */
+typedef enum cf_unknown { CF_UNKNOWN_MEAN = 0, CF_UNKNOWN_ERROR } cf_unknown;
+
+/* A configuration on the heap (cf_config_default's values), for bindings; NULL when out
+ * of memory. cf_config_destroy accepts NULL and a pointer to NULL. */
+cf_config *cf_config_new(void);
+void cf_config_destroy(cf_config **cfg);
+/* Sets one field by the CLI's option name, from text: "algo", "factors", "iters",
+ * "lambda", "reg", "bias" (0 or 1), "tol", "seed", "threads", "init-scale", "device",
+ * "gpu-id", "gpu-mem-limit" (bytes), "lr", "lr-schedule", "lr-decay", "schedule",
+ * "blocks", "batch", "optimizer", "inner", "early-stop", "restarts", "precision",
+ * "als-solver". Values as the CLI takes them (numbers in full, choices by name). An
+ * unknown name or a value that does not parse is CF_ERR_INVALID naming both; ranges
+ * are cf_config_validate's (cf_train checks them). */
+cf_status cf_config_set(cf_config *cfg, const char *name, const char *value, cf_error *err);
+/* The field's value as text (the form cf_config_set takes back) into buf (cap bytes,
+ * NUL-terminated; 64 is enough). CF_ERR_INVALID for an unknown name. */
+cf_status cf_config_get(const cf_config *cfg, const char *name, char *buf, size_t cap, cf_error *err);
+
+/* An empty dataset (no IDs, no ratings). */
+cf_status cf_dataset_new(cf_dataset **out, cf_error *err);
+/* Appends n = users->n ratings (items->n must equal it) to part 0 (training) or 1
+ * (test), as cf_dataset_read (part 0) and cf_dataset_read_test (part 1) add a file's:
+ * IDs new to the dataset are interned in order of first appearance, a (user, item)
+ * pair repeated among these n keeps its last rating, and the added ratings end up
+ * sorted by (user index, item index). The same ratings in the same order as a file's
+ * lines therefore make the dataset that reading the file makes. Ratings are stored as
+ * float, as the reader stores them. Errors name the parameter and index
+ * ("ratings[3]: not finite (nan)", "users[5]: empty ID"); on failure the dataset's
+ * ratings are those it had (IDs interned on the way may stay, as with the reader). */
+cf_status cf_dataset_add(cf_dataset *ds, const cf_ids *users, const cf_ids *items, const float *ratings,
+                         int part, cf_error *err);
+/* The ratings of one part (0 training, 1 test) in dataset order: user and item indices
+ * (rows of cf_dataset_ids) and ratings, each array of n_train or n_test entries (any
+ * may be NULL). */
+cf_status cf_dataset_ratings(const cf_dataset *ds, int part, int64_t *users, int64_t *items, float *ratings,
+                             cf_error *err);
+
+/* The IDs of one side in index order (a model's row order) into caller buffers: *bytes
+ * receives the total length of the IDs (chars NULL: only that); with chars (cap bytes)
+ * and offsets (count + 1 entries) the IDs are copied as in cf_ids. CF_ERR_INVALID when
+ * cap is too small. */
+cf_status cf_dataset_ids(const cf_dataset *ds, cf_which side, char *chars, size_t cap, int64_t *offsets,
+                         size_t *bytes, cf_error *err);
+cf_status cf_model_ids(const cf_model *m, cf_which side, char *chars, size_t cap, int64_t *offsets, size_t *bytes,
+                       cf_error *err);
+/* The same IDs as integers, when every one is the decimal form of an int64 ("17",
+ * "-3"; not "017", "+3" or "1e3", whose integer would name another token); else
+ * CF_ERR_INVALID naming the first that is not, and the caller takes the strings. */
+cf_status cf_dataset_ids_int(const cf_dataset *ds, cf_which side, int64_t *out, cf_error *err);
+cf_status cf_model_ids_int(const cf_model *m, cf_which side, int64_t *out, cf_error *err);
+
+/* Copies of the model's parameters (any pointer may be NULL): P (n_users × K) and Q
+ * (n_items × K) row-major, b_u, b_i (zeros without biases); μ is cf_model_info's. */
+void cf_model_params(const cf_model *m, double *P, double *Q, double *bu, double *bi);
+/* The configuration the model was trained with (points into the model). */
+const cf_config *cf_model_config(const cf_model *m);
+
+/* r̂ for the n pairs (users[k], items[k]) into out[n]. A pair with an unknown user or
+ * item: see cf_unknown; unseen (may be NULL) gets 1 for such a pair, 0 otherwise.
+ * CF_UNKNOWN_ERROR: "pair k: unknown user ID 'x'" (or item), naming the first. */
+cf_status cf_model_predict_batch(const cf_model *m, const cf_ids *users, const cf_ids *items, cf_unknown unknown,
+                                 double *out, uint8_t *unseen, cf_error *err);
+/* The top n items for each of the users, as cf_model_recommend ranks them (higher
+ * score first, lower item row on ties), leaving out the items each user rated in
+ * `exclude` (both parts; may be NULL). Row k of items and scores (users->n × n,
+ * row-major) holds user k's: item rows of the model (cf_model_ids order) and r̂; a user
+ * with fewer than n candidates has the rest of the row padded with -1 and NaN, and
+ * counts[k] (counts may be NULL) tells how many are real. A user the model does not
+ * know: with CF_UNKNOWN_MEAN ranked by μ + b_i (the prediction of eval for an unseen
+ * user), with CF_UNKNOWN_ERROR "users[k]: unknown user ID 'x'". Users are ranked in
+ * parallel on `threads` threads (0: all cores); the result does not depend on it. */
+cf_status cf_model_recommend_batch(const cf_model *m, const cf_ids *users, int32_t n, const cf_dataset *exclude,
+                                   cf_unknown unknown, int threads, int64_t *items, double *scores,
+                                   int32_t *counts, cf_error *err);
+
+/* sizeof of a public struct by name ("cf_error", "cf_iter_info", "cf_train_report",
+ * "cf_read_report", "cf_train_options", "cf_read_options"), 0 for another name:
+ * bindings that mirror a struct check their layout against it. */
+size_t cf_struct_size(const char *name);
+
 #ifdef __cplusplus
 }
 #endif

@@ -108,10 +108,7 @@ cf_status cf_model_predict_or_mean(const cf_model *m, const char *user, const ch
 
 /* ---------------------------------------------------------------- recommend */
 
-typedef struct cand {
-    double score;
-    uint32_t item;
-} cand;
+typedef cf_topn_cand cand;
 
 /* a ranks before b: higher score, then lower item index */
 static int better(cand a, cand b) {
@@ -161,6 +158,33 @@ static void mark_rated(const cf_model *m, const cf_dataset *ds, const char *user
     }
 }
 
+int64_t cf_model_topn(const cf_factors *f, int64_t u, const uint8_t *excl, int64_t cap, cf_topn_cand *heap,
+                      uint32_t *items, double *scores) {
+    int64_t size = 0;
+    for (int64_t i = 0; i < f->n_items; i++) {
+        if (excl && excl[i]) continue;
+        /* an unknown user (u < 0) has zero factors and no bias: μ + b_i, as evaluate predicts */
+        double s = u >= 0 ? cf_predict(f, (uint32_t)u, (uint32_t)i) : f->mu + (f->bias ? f->bi[i] : 0.0);
+        cand c = {s, (uint32_t)i};
+        if (size < cap) {
+            heap[size] = c;
+            sift_up(heap, size++);
+        } else if (cap > 0 && better(c, heap[0])) {
+            heap[0] = c;
+            sift_down(heap, size, 0);
+        }
+    }
+    /* pop the worst to the back: the output ends up best first */
+    int64_t got = size;
+    for (int64_t k = size - 1; k >= 0; k--) {
+        items[k] = heap[0].item;
+        scores[k] = heap[0].score;
+        heap[0] = heap[k];
+        sift_down(heap, k, 0);
+    }
+    return got;
+}
+
 cf_status cf_model_recommend(const cf_model *m, const char *user, int32_t n,
                              const cf_dataset *exclude, cf_recommendation *out, int32_t *n_out,
                              cf_error *err) {
@@ -189,33 +213,21 @@ cf_status cf_model_recommend(const cf_model *m, const char *user, int32_t n,
     }
 
     int64_t cap = (int64_t)n < n_items ? (int64_t)n : n_items;
-    cand *heap = cf_malloc((size_t)cap * sizeof *heap, err, "recommend heap");
-    if (!heap) {
-        free(excl);
+    size_t cells = cap > 0 ? (size_t)cap : 1;
+    cand *heap = cf_malloc(cells * sizeof *heap, err, "recommend heap");
+    uint32_t *items = cf_malloc(cells * sizeof *items, err, "recommend items");
+    double *scores = cf_malloc(cells * sizeof *scores, err, "recommend scores");
+    if (!heap || !items || !scores) {
+        free(heap), free(items), free(scores), free(excl);
         return CF_ERR_NOMEM;
     }
-    int64_t size = 0;
-    for (int64_t i = 0; i < n_items; i++) {
-        if (excl && excl[i]) continue;
-        cand c = {cf_predict(&m->f, (uint32_t)u, (uint32_t)i), (uint32_t)i};
-        if (size < cap) {
-            heap[size] = c;
-            sift_up(heap, size++);
-        } else if (cap > 0 && better(c, heap[0])) {
-            heap[0] = c;
-            sift_down(heap, size, 0);
-        }
+    int64_t got = cf_model_topn(&m->f, u, excl, cap, heap, items, scores);
+    for (int64_t k = 0; k < got; k++) {
+        out[k].item = cf_idmap_name(m->items, items[k], NULL);
+        out[k].score = scores[k];
     }
-    /* pop the worst to the back: out[] ends up best first */
-    for (int64_t k = size - 1; k >= 0; k--) {
-        out[k].item = cf_idmap_name(m->items, heap[0].item, NULL);
-        out[k].score = heap[0].score;
-        heap[0] = heap[k];
-        sift_down(heap, k, 0);
-    }
-    *n_out = (int32_t)size;
-    free(heap);
-    free(excl);
+    *n_out = (int32_t)got;
+    free(heap), free(items), free(scores), free(excl);
     return CF_OK;
 }
 

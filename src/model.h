@@ -36,4 +36,15 @@ cf_status cf_model_load_memory(const char *name, const void *data, size_t size, 
  * must store in its last 8. */
 uint64_t cf_cfm_checksum(const void *data, size_t n);
 
+/* Top-`cap` items for row u of f (u < 0: a user the model does not know, scored μ + b_i),
+ * skipping the items with excl[i] != 0 (excl may be NULL): higher score first, the lower
+ * item index on ties. `heap` has room for cap entries; items and scores receive the
+ * result, best first. Returns how many were found (cap or fewer). O(n_items log cap). */
+typedef struct cf_topn_cand {
+    double score;
+    uint32_t item;
+} cf_topn_cand;
+int64_t cf_model_topn(const cf_factors *f, int64_t u, const uint8_t *excl, int64_t cap, cf_topn_cand *heap,
+                      uint32_t *items, double *scores);
+
 #endif

@@ -1,0 +1,383 @@
+/*
+ * api.c — the array interface for bindings (cufactor.h, "arrays"): datasets from ID and
+ * rating arrays, the IDs and parameters of a model copied out, batched predict and
+ * recommend.
+ *
+ * cf_dataset_add makes what the reader makes from the same ratings in the same order:
+ * IDs interned in order of first appearance, then cf_dataset_dedup on the added range
+ * (last rating of a repeated pair kept, the range sorted by (user, item)). Integer IDs
+ * are interned as their decimal form, the token a file holds.
+ *
+ * cf_model_recommend_batch: the items each user rated in `exclude` are gathered once,
+ * as a CSR of exclude-user → model item rows (one pass over the ratings), instead of one
+ * pass over all ratings per user as cf_model_recommend does for its single user; then
+ * each user's top n is cf_model_topn (model.c), so the ranking is cf_model_recommend's.
+ */
+#include "common.h"
+#include "dataset.h"
+#include "model.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ID_LEN 65535 /* cf_idmap's limit on a token, as in read.c */
+
+/* ---------------------------------------------------------------- IDs */
+
+/* The token of ID k of `ids`: into buf (decimal) for integers, else a pointer into chars. */
+static const char *id_token(const cf_ids *ids, int64_t k, char buf[24], size_t *len) {
+    if (ids->ints) {
+        int n = snprintf(buf, 24, "%" PRId64, ids->ints[k]);
+        *len = (size_t)n;
+        return buf;
+    }
+    *len = (size_t)(ids->offsets[k + 1] - ids->offsets[k]);
+    return ids->chars + ids->offsets[k];
+}
+
+/* Checks the shape of `ids` (named `what` in messages) for n entries. */
+static cf_status check_ids(const cf_ids *ids, const char *what, int64_t n, cf_error *err) {
+    if (!ids) return cf_fail(err, CF_ERR_INVALID, "%s: NULL", what);
+    if (ids->n != n) return cf_fail(err, CF_ERR_INVALID, "%s: %" PRId64 " IDs, expected %" PRId64, what, ids->n, n);
+    if (ids->n < 0) return cf_fail(err, CF_ERR_INVALID, "%s: negative count %" PRId64, what, ids->n);
+    if (ids->ints) return CF_OK;
+    if (!ids->offsets || (!ids->chars && ids->n > 0))
+        return cf_fail(err, CF_ERR_INVALID, "%s: neither integer IDs nor string IDs (chars and offsets) given", what);
+    if (ids->offsets[0] != 0) return cf_fail(err, CF_ERR_INVALID, "%s: offsets[0] = %" PRId64 ", must be 0", what, ids->offsets[0]);
+    for (int64_t k = 0; k < ids->n; k++) {
+        int64_t len = ids->offsets[k + 1] - ids->offsets[k];
+        if (len < 0)
+            return cf_fail(err, CF_ERR_INVALID, "%s: offsets decrease at %" PRId64 " (%" PRId64 " then %" PRId64 ")", what,
+                           k, ids->offsets[k], ids->offsets[k + 1]);
+        if (len == 0) return cf_fail(err, CF_ERR_INVALID, "%s[%" PRId64 "]: empty ID", what, k);
+        if (len > MAX_ID_LEN)
+            return cf_fail(err, CF_ERR_INVALID, "%s[%" PRId64 "]: ID longer than %d bytes (%" PRId64 ")", what, k,
+                           MAX_ID_LEN, len);
+    }
+    return CF_OK;
+}
+
+static const cf_idmap *side_map(const cf_idmap *users, const cf_idmap *items, cf_which side) {
+    return side == CF_ITEMS ? items : users;
+}
+
+static cf_status copy_ids(const cf_idmap *map, char *chars, size_t cap, int64_t *offsets, size_t *bytes,
+                          cf_error *err) {
+    int64_t n = cf_idmap_size(map);
+    size_t total = 0;
+    for (int64_t k = 0; k < n; k++) {
+        size_t len;
+        cf_idmap_name(map, (uint32_t)k, &len);
+        total += len;
+    }
+    if (bytes) *bytes = total;
+    if (!chars) return CF_OK;
+    if (cap < total) return cf_fail(err, CF_ERR_INVALID, "IDs: %zu bytes of room for %zu bytes of IDs", cap, total);
+    if (!offsets) return cf_fail(err, CF_ERR_INVALID, "IDs: offsets is NULL");
+    size_t at = 0;
+    offsets[0] = 0;
+    for (int64_t k = 0; k < n; k++) {
+        size_t len;
+        const char *name = cf_idmap_name(map, (uint32_t)k, &len);
+        memcpy(chars + at, name, len);
+        at += len;
+        offsets[k + 1] = (int64_t)at;
+    }
+    return CF_OK;
+}
+
+/* 1 when tok is the decimal form "%lld" prints for some int64 (stored in *v). */
+static int canonical_int(const char *tok, size_t len, int64_t *v) {
+    char buf[24], back[24];
+    if (len == 0 || len > 20) return 0;
+    memcpy(buf, tok, len);
+    buf[len] = 0;
+    if (!(buf[0] == '-' || (buf[0] >= '0' && buf[0] <= '9'))) return 0;
+    errno = 0;
+    char *end = NULL;
+    long long x = strtoll(buf, &end, 10);
+    if (errno || *end) return 0;
+    snprintf(back, sizeof back, "%lld", x);
+    if (strcmp(back, buf) != 0) return 0;
+    *v = (int64_t)x;
+    return 1;
+}
+
+static cf_status ids_int(const cf_idmap *map, const char *what, int64_t *out, cf_error *err) {
+    int64_t n = cf_idmap_size(map);
+    for (int64_t k = 0; k < n; k++) {
+        size_t len;
+        const char *name = cf_idmap_name(map, (uint32_t)k, &len);
+        if (!canonical_int(name, len, &out[k])) {
+            char shown[CF_SHOW_CAP];
+            return cf_fail(err, CF_ERR_INVALID, "%s ID %" PRId64 " '%s' is not an integer in decimal form", what, k,
+                           cf_text_show(shown, sizeof shown, name, len));
+        }
+    }
+    return CF_OK;
+}
+
+/* ---------------------------------------------------------------- dataset */
+
+cf_status cf_dataset_new(cf_dataset **out, cf_error *err) {
+    if (!out) return cf_fail(err, CF_ERR_INVALID, "cf_dataset_new: out is NULL");
+    *out = cf_dataset_create();
+    if (!*out) return cf_fail(err, CF_ERR_NOMEM, "out of memory for an empty dataset");
+    return CF_OK;
+}
+
+cf_status cf_dataset_add(cf_dataset *ds, const cf_ids *users, const cf_ids *items, const float *ratings,
+                         int part, cf_error *err) {
+    cf_error_clear(err);
+    if (!ds) return cf_fail(err, CF_ERR_INVALID, "cf_dataset_add: dataset is NULL");
+    if (part != 0 && part != 1) return cf_fail(err, CF_ERR_INVALID, "part: %d, must be 0 (training) or 1 (test)", part);
+    if (!users) return cf_fail(err, CF_ERR_INVALID, "users: NULL");
+    int64_t n = users->n;
+    cf_status st = check_ids(users, "users", n, err);
+    if (!st) st = check_ids(items, "items", n, err);
+    if (st) return st;
+    if (n > 0 && !ratings) return cf_fail(err, CF_ERR_INVALID, "ratings: NULL");
+    for (int64_t k = 0; k < n; k++)
+        if (!isfinite(ratings[k]))
+            return cf_fail(err, CF_ERR_INVALID, "ratings[%" PRId64 "]: not finite (%g)", k, (double)ratings[k]);
+    const int64_t from = ds->all.n;
+    if (n > UINT32_MAX || cf_dataset_reserve(ds, from + n) != 0)
+        return cf_fail(err, CF_ERR_NOMEM, "out of memory for %" PRId64 " more ratings", n);
+    for (int64_t k = 0; k < n; k++) {
+        char bu[24], bi[24];
+        size_t lu, li;
+        const char *tu = id_token(users, k, bu, &lu), *ti = id_token(items, k, bi, &li);
+        uint32_t u, i;
+        if (cf_idmap_intern(ds->users, tu, lu, &u, NULL) != 0 || cf_idmap_intern(ds->items, ti, li, &i, NULL) != 0 ||
+            cf_dataset_push(ds, u, i, ratings[k], part) != 0) {
+            ds->all.n = from;
+            return cf_fail(err, CF_ERR_NOMEM, "out of memory adding rating %" PRId64 " of %" PRId64, k, n);
+        }
+    }
+    if (cf_dataset_dedup(ds, from, err) < 0) {
+        ds->all.n = from;
+        return err ? err->status : CF_ERR_NOMEM;
+    }
+    return CF_OK;
+}
+
+cf_status cf_dataset_ratings(const cf_dataset *ds, int part, int64_t *users, int64_t *items, float *ratings,
+                             cf_error *err) {
+    if (!ds) return cf_fail(err, CF_ERR_INVALID, "cf_dataset_ratings: dataset is NULL");
+    if (part != 0 && part != 1) return cf_fail(err, CF_ERR_INVALID, "part: %d, must be 0 (training) or 1 (test)", part);
+    int64_t j = 0;
+    for (int64_t k = 0; k < ds->all.n; k++) {
+        if ((ds->is_test[k] != 0) != part) continue;
+        if (users) users[j] = ds->all.u[k];
+        if (items) items[j] = ds->all.i[k];
+        if (ratings) ratings[j] = ds->all.r[k];
+        j++;
+    }
+    return CF_OK;
+}
+
+cf_status cf_dataset_ids(const cf_dataset *ds, cf_which side, char *chars, size_t cap, int64_t *offsets,
+                         size_t *bytes, cf_error *err) {
+    if (!ds) return cf_fail(err, CF_ERR_INVALID, "cf_dataset_ids: dataset is NULL");
+    return copy_ids(side_map(ds->users, ds->items, side), chars, cap, offsets, bytes, err);
+}
+
+cf_status cf_dataset_ids_int(const cf_dataset *ds, cf_which side, int64_t *out, cf_error *err) {
+    if (!ds || !out) return cf_fail(err, CF_ERR_INVALID, "cf_dataset_ids_int: %s is NULL", !ds ? "dataset" : "out");
+    return ids_int(side_map(ds->users, ds->items, side), side == CF_ITEMS ? "item" : "user", out, err);
+}
+
+/* ---------------------------------------------------------------- model */
+
+cf_status cf_model_ids(const cf_model *m, cf_which side, char *chars, size_t cap, int64_t *offsets, size_t *bytes,
+                       cf_error *err) {
+    if (!m) return cf_fail(err, CF_ERR_INVALID, "cf_model_ids: model is NULL");
+    return copy_ids(side_map(m->users, m->items, side), chars, cap, offsets, bytes, err);
+}
+
+cf_status cf_model_ids_int(const cf_model *m, cf_which side, int64_t *out, cf_error *err) {
+    if (!m || !out) return cf_fail(err, CF_ERR_INVALID, "cf_model_ids_int: %s is NULL", !m ? "model" : "out");
+    return ids_int(side_map(m->users, m->items, side), side == CF_ITEMS ? "item" : "user", out, err);
+}
+
+void cf_model_params(const cf_model *m, double *P, double *Q, double *bu, double *bi) {
+    if (!m) return;
+    const cf_factors *f = &m->f;
+    size_t k = (size_t)f->k;
+    if (P && f->n_users) memcpy(P, f->P, (size_t)f->n_users * k * sizeof *P);
+    if (Q && f->n_items) memcpy(Q, f->Q, (size_t)f->n_items * k * sizeof *Q);
+    for (int64_t u = 0; bu && u < f->n_users; u++) bu[u] = f->bias && f->bu ? f->bu[u] : 0.0;
+    for (int64_t i = 0; bi && i < f->n_items; i++) bi[i] = f->bias && f->bi ? f->bi[i] : 0.0;
+}
+
+const cf_config *cf_model_config(const cf_model *m) { return m ? &m->config : NULL; }
+
+/* Row of ID k of `ids` in `map`, -1 when unknown. */
+static int64_t find_row(const cf_idmap *map, const cf_ids *ids, int64_t k) {
+    char buf[24];
+    size_t len;
+    const char *tok = id_token(ids, k, buf, &len);
+    return cf_idmap_find(map, tok, len);
+}
+
+static cf_status unknown_id(cf_error *err, const char *where, int64_t k, const char *what, const cf_ids *ids) {
+    char buf[24], shown[CF_SHOW_CAP];
+    size_t len;
+    const char *tok = id_token(ids, k, buf, &len);
+    return cf_fail(err, CF_ERR_NOT_FOUND, "%s %" PRId64 ": unknown %s ID '%s'", where, k, what,
+                   cf_text_show(shown, sizeof shown, tok, len));
+}
+
+cf_status cf_model_predict_batch(const cf_model *m, const cf_ids *users, const cf_ids *items, cf_unknown unknown,
+                                 double *out, uint8_t *unseen, cf_error *err) {
+    cf_error_clear(err);
+    if (!m || !users || !out)
+        return cf_fail(err, CF_ERR_INVALID, "cf_model_predict_batch: %s is NULL", !m ? "model" : !users ? "users" : "out");
+    if (unknown != CF_UNKNOWN_MEAN && unknown != CF_UNKNOWN_ERROR)
+        return cf_fail(err, CF_ERR_INVALID, "unknown: %d is not a cf_unknown", (int)unknown);
+    int64_t n = users->n;
+    cf_status st = check_ids(users, "users", n, err);
+    if (!st) st = check_ids(items, "items", n, err);
+    if (st) return st;
+    const cf_factors *f = &m->f;
+    for (int64_t k = 0; k < n; k++) {
+        int64_t u = find_row(m->users, users, k), i = find_row(m->items, items, k);
+        if (unseen) unseen[k] = u < 0 || i < 0;
+        if (u >= 0 && i >= 0) {
+            out[k] = cf_predict(f, (uint32_t)u, (uint32_t)i);
+        } else if (unknown == CF_UNKNOWN_ERROR) {
+            return unknown_id(err, "pair", k, u < 0 ? "user" : "item", u < 0 ? users : items);
+        } else {
+            /* the fallback of cf_model_predict_or_mean */
+            out[k] = f->mu + (f->bias && u >= 0 ? f->bu[u] : 0.0) + (f->bias && i >= 0 ? f->bi[i] : 0.0);
+        }
+    }
+    return CF_OK;
+}
+
+/* The items each user of `ds` rated (either part), as model item rows: CSR over ds's
+ * user indices in *ptr (n_ds_users + 1) and *idx. Items the model does not know are left
+ * out. */
+static cf_status exclusion_csr(const cf_model *m, const cf_dataset *ds, int64_t **ptr, int64_t **idx, cf_error *err) {
+    int64_t nu = cf_idmap_size(ds->users), ni = cf_idmap_size(ds->items);
+    int64_t *to = cf_malloc((size_t)(ni > 0 ? ni : 1) * sizeof *to, err, "recommend item map");
+    int64_t *p = cf_calloc((size_t)nu + 1, sizeof *p, err, "recommend exclusion rows");
+    if (!to || !p) {
+        free(to), free(p);
+        return CF_ERR_NOMEM;
+    }
+    for (int64_t k = 0; k < ni; k++) {
+        size_t len;
+        const char *name = cf_idmap_name(ds->items, (uint32_t)k, &len);
+        to[k] = cf_idmap_find(m->items, name, len);
+    }
+    for (int64_t k = 0; k < ds->all.n; k++)
+        if (to[ds->all.i[k]] >= 0) p[ds->all.u[k] + 1]++;
+    for (int64_t u = 0; u < nu; u++) p[u + 1] += p[u];
+    int64_t *x = cf_malloc((size_t)(p[nu] > 0 ? p[nu] : 1) * sizeof *x, err, "recommend exclusions");
+    int64_t *fill = cf_malloc((size_t)(nu > 0 ? nu : 1) * sizeof *fill, err, "recommend exclusion cursor");
+    if (!x || !fill) {
+        free(to), free(p), free(x), free(fill);
+        return CF_ERR_NOMEM;
+    }
+    memcpy(fill, p, (size_t)nu * sizeof *fill);
+    for (int64_t k = 0; k < ds->all.n; k++) {
+        int64_t i = to[ds->all.i[k]];
+        if (i >= 0) x[fill[ds->all.u[k]]++] = i;
+    }
+    free(to), free(fill);
+    *ptr = p, *idx = x;
+    return CF_OK;
+}
+
+cf_status cf_model_recommend_batch(const cf_model *m, const cf_ids *users, int32_t n, const cf_dataset *exclude,
+                                   cf_unknown unknown, int threads, int64_t *items, double *scores,
+                                   int32_t *counts, cf_error *err) {
+    cf_error_clear(err);
+    if (!m || !users || !items || !scores)
+        return cf_fail(err, CF_ERR_INVALID, "cf_model_recommend_batch: %s is NULL",
+                       !m ? "model" : !users ? "users" : !items ? "items" : "scores");
+    if (n < 1) return cf_fail(err, CF_ERR_INVALID, "n: %d, must be >= 1", (int)n);
+    if (unknown != CF_UNKNOWN_MEAN && unknown != CF_UNKNOWN_ERROR)
+        return cf_fail(err, CF_ERR_INVALID, "unknown: %d is not a cf_unknown", (int)unknown);
+    if (threads < 0) return cf_fail(err, CF_ERR_INVALID, "threads: %d, must be >= 0 (0 = all cores)", threads);
+    const int64_t nq = users->n;
+    cf_status st = check_ids(users, "users", nq, err);
+    if (st) return st;
+
+    /* rows first, serially: an unknown user is reported as the first one */
+    int64_t *row = cf_malloc((size_t)(nq > 0 ? nq : 1) * 2 * sizeof *row, err, "recommend user rows");
+    if (!row) return CF_ERR_NOMEM;
+    int64_t *drow = row + nq; /* the user's index in `exclude`, -1 when absent */
+    for (int64_t k = 0; k < nq; k++) {
+        row[k] = find_row(m->users, users, k);
+        drow[k] = exclude ? find_row(exclude->users, users, k) : -1;
+        if (row[k] < 0 && unknown == CF_UNKNOWN_ERROR) {
+            free(row);
+            return unknown_id(err, "users", k, "user", users);
+        }
+    }
+    int64_t *eptr = NULL, *eidx = NULL;
+    if (exclude && (st = exclusion_csr(m, exclude, &eptr, &eidx, err)) != CF_OK) {
+        free(row);
+        return st;
+    }
+
+    const int64_t n_items = m->f.n_items, cap = n < n_items ? n : n_items;
+    int nt = threads > 0 ? threads : omp_get_max_threads();
+    if (nt > nq) nt = nq > 0 ? (int)nq : 1;
+    /* per thread: an exclusion mask (n_items bytes, rounded up to keep what follows
+     * aligned), a heap of cap candidates, the row's items before widening to int64 */
+    const size_t cells = (size_t)(cap > 0 ? cap : 1);
+    const size_t hoff = ((size_t)n_items + 15) / 16 * 16;
+    const size_t per = (hoff + cells * (sizeof(cf_topn_cand) + sizeof(uint32_t)) + 15) / 16 * 16;
+    unsigned char *scratch = cf_calloc((size_t)nt, per, err, "recommend scratch");
+    if (!scratch) {
+        free(row), free(eptr), free(eidx);
+        return CF_ERR_NOMEM;
+    }
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 16)
+    for (int64_t k = 0; k < nq; k++) {
+        unsigned char *s = scratch + (size_t)omp_get_thread_num() * per;
+        uint8_t *excl = s;
+        cf_topn_cand *heap = (cf_topn_cand *)(void *)(s + hoff);
+        uint32_t *got_items = (uint32_t *)(void *)(heap + cells);
+        int64_t du = drow[k];
+        if (du >= 0)
+            for (int64_t e = eptr[du]; e < eptr[du + 1]; e++) excl[eidx[e]] = 1;
+        double *srow = scores + k * (int64_t)n;
+        int64_t got = cf_model_topn(&m->f, row[k], eptr ? excl : NULL, cap, heap, got_items, srow);
+        int64_t *irow = items + k * (int64_t)n;
+        for (int64_t j = 0; j < got; j++) irow[j] = got_items[j];
+        for (int64_t j = got; j < n; j++) irow[j] = -1, srow[j] = NAN;
+        if (counts) counts[k] = (int32_t)got;
+        if (du >= 0)
+            for (int64_t e = eptr[du]; e < eptr[du + 1]; e++) excl[eidx[e]] = 0;
+    }
+    free(scratch), free(row), free(eptr), free(eidx);
+    return CF_OK;
+}
+
+/* ---------------------------------------------------------------- layouts */
+
+size_t cf_struct_size(const char *name) {
+    static const struct {
+        const char *name;
+        size_t size;
+    } t[] = {
+        {"cf_error", sizeof(cf_error)},
+        {"cf_iter_info", sizeof(cf_iter_info)},
+        {"cf_train_report", sizeof(cf_train_report)},
+        {"cf_read_report", sizeof(cf_read_report)},
+        {"cf_train_options", sizeof(cf_train_options)},
+        {"cf_read_options", sizeof(cf_read_options)},
+    };
+    for (size_t k = 0; name && k < sizeof t / sizeof *t; k++)
+        if (strcmp(name, t[k].name) == 0) return t[k].size;
+    return 0;
+}

@@ -1,0 +1,426 @@
+/*
+ * test_api.c — the array interface for bindings (cufactor.h, "arrays"): datasets from
+ * arrays against the reader on the same ratings, the ID and parameter copies, batched
+ * predict against cf_model_predict_or_mean pair by pair, batched recommend against a
+ * reference that scores every item and sorts, and cf_config_set / cf_config_get.
+ */
+#include <criterion/criterion.h>
+
+#include "cufactor.h"
+#include "helpers.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+CF_TEST_SUITE_WITH_TMPDIR(api, 120);
+
+/* ------------------------------------------------------------------ fixtures */
+
+/* n ratings of a small random set with repeated pairs, users and items in no order */
+typedef struct triples {
+    int64_t n;
+    int64_t *u, *i;
+    float *r;
+} triples;
+
+static triples make_triples(int64_t n, int n_users, int n_items, uint64_t seed) {
+    triples t = {n, malloc((size_t)n * sizeof(int64_t)), malloc((size_t)n * sizeof(int64_t)),
+                 malloc((size_t)n * sizeof(float))};
+    uint64_t s = seed;
+    for (int64_t k = 0; k < n; k++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        t.u[k] = (int64_t)((s >> 33) % (uint64_t)n_users) * 7 - 20; /* negative IDs too */
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        t.i[k] = (int64_t)((s >> 33) % (uint64_t)n_items) * 13 + 1000;
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        t.r[k] = 1.0f + (float)((s >> 33) % 9) * 0.5f;
+    }
+    return t;
+}
+
+static void free_triples(triples *t) {
+    free(t->u), free(t->i), free(t->r);
+}
+
+static cf_ids int_ids(int64_t n, const int64_t *v) {
+    return (cf_ids){.n = n, .ints = v};
+}
+
+static char *write_triples(const triples *t) {
+    char *path = cf_test_path(dir, "ratings.tsv");
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    for (int64_t k = 0; k < t->n; k++) fprintf(f, "%lld\t%lld\t%.1f\n", (long long)t->u[k], (long long)t->i[k], t->r[k]);
+    fclose(f);
+    return path;
+}
+
+static cf_model *train(const cf_dataset *ds, int iters) {
+    cf_config cfg;
+    cf_config_default(&cfg);
+    cfg.factors = 4;
+    cfg.iters = iters;
+    cfg.device = CF_DEVICE_CPU;
+    cfg.threads = 2;
+    cf_model *m = NULL;
+    cf_error err = {0};
+    cf_status st = cf_train(ds, &cfg, NULL, NULL, &m, NULL, &err);
+    cr_assert_eq(st, CF_OK, "%s", err.msg);
+    return m;
+}
+
+/* every rating of a part and both ID maps, as the public API shows them */
+static void assert_same_dataset(const cf_dataset *a, const cf_dataset *b) {
+    cf_dataset_info ia, ib;
+    cf_dataset_info_get(a, &ia);
+    cf_dataset_info_get(b, &ib);
+    cr_assert_eq(ia.n_users, ib.n_users);
+    cr_assert_eq(ia.n_items, ib.n_items);
+    cr_assert_eq(ia.n_train, ib.n_train);
+    cr_assert_eq(ia.n_test, ib.n_test);
+    for (int side = 0; side < 2; side++) {
+        int64_t n = side ? ia.n_items : ia.n_users;
+        size_t ba = 0, bb = 0;
+        cr_assert_eq(cf_dataset_ids(a, (cf_which)side, NULL, 0, NULL, &ba, NULL), CF_OK);
+        cr_assert_eq(cf_dataset_ids(b, (cf_which)side, NULL, 0, NULL, &bb, NULL), CF_OK);
+        cr_assert_eq(ba, bb);
+        char *ca = malloc(ba + 1), *cb = malloc(bb + 1);
+        int64_t *oa = malloc((size_t)(n + 1) * sizeof *oa), *ob = malloc((size_t)(n + 1) * sizeof *ob);
+        cr_assert_eq(cf_dataset_ids(a, (cf_which)side, ca, ba, oa, &ba, NULL), CF_OK);
+        cr_assert_eq(cf_dataset_ids(b, (cf_which)side, cb, bb, ob, &bb, NULL), CF_OK);
+        cr_assert(memcmp(ca, cb, ba) == 0 && memcmp(oa, ob, (size_t)(n + 1) * sizeof *oa) == 0,
+                  "the %s maps differ", side ? "item" : "user");
+        free(ca), free(cb), free(oa), free(ob);
+    }
+    for (int part = 0; part < 2; part++) {
+        int64_t n = part ? ia.n_test : ia.n_train;
+        int64_t *ua = malloc((size_t)(n + 1) * 8), *ub = malloc((size_t)(n + 1) * 8);
+        int64_t *ja = malloc((size_t)(n + 1) * 8), *jb = malloc((size_t)(n + 1) * 8);
+        float *ra = malloc((size_t)(n + 1) * 4), *rb = malloc((size_t)(n + 1) * 4);
+        cr_assert_eq(cf_dataset_ratings(a, part, ua, ja, ra, NULL), CF_OK);
+        cr_assert_eq(cf_dataset_ratings(b, part, ub, jb, rb, NULL), CF_OK);
+        for (int64_t k = 0; k < n; k++)
+            cr_assert(ua[k] == ub[k] && ja[k] == jb[k] && ra[k] == rb[k],
+                      "part %d rating %lld: (%lld, %lld, %g) against (%lld, %lld, %g)", part, (long long)k,
+                      (long long)ua[k], (long long)ja[k], ra[k], (long long)ub[k], (long long)jb[k], rb[k]);
+        free(ua), free(ub), free(ja), free(jb), free(ra), free(rb);
+    }
+}
+
+/* ------------------------------------------------------------------ datasets */
+
+Test(api, arrays_make_the_readers_dataset_and_the_same_model) {
+    /* 3000 draws over 60 × 40 pairs: about half the pairs repeat, in no order */
+    triples t = make_triples(3000, 60, 40, 7);
+    char *path = write_triples(&t);
+    cf_dataset *file = NULL, *arr = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_dataset_read(path, NULL, &file, NULL, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_dataset_new(&arr, &err), CF_OK);
+    cf_ids u = int_ids(t.n, t.u), i = int_ids(t.n, t.i);
+    cr_assert_eq(cf_dataset_add(arr, &u, &i, t.r, 0, &err), CF_OK, "%s", err.msg);
+    assert_same_dataset(file, arr);
+
+    /* the same dataset trains the same model, bit for bit on the CPU */
+    cf_model *mf = train(file, 3), *ma = train(arr, 3);
+    cf_model_info info;
+    cf_model_info_get(mf, &info);
+    size_t np = (size_t)(info.n_users * info.factors), nq = (size_t)(info.n_items * info.factors);
+    double *pf = malloc(np * 8), *pa = malloc(np * 8), *qf = malloc(nq * 8), *qa = malloc(nq * 8);
+    cf_model_params(mf, pf, qf, NULL, NULL);
+    cf_model_params(ma, pa, qa, NULL, NULL);
+    cr_assert(memcmp(pf, pa, np * 8) == 0 && memcmp(qf, qa, nq * 8) == 0, "the factors differ");
+    free(pf), free(pa), free(qf), free(qa);
+    cf_model_destroy(&mf), cf_model_destroy(&ma);
+
+    /* a test part added to both: the reader's cf_dataset_read_test and part 1 */
+    triples t2 = make_triples(500, 80, 50, 99);
+    char *p2 = write_triples(&t2);
+    cr_assert_eq(cf_dataset_read_test(file, p2, NULL, NULL, &err), CF_OK, "%s", err.msg);
+    cf_ids u2 = int_ids(t2.n, t2.u), i2 = int_ids(t2.n, t2.i);
+    cr_assert_eq(cf_dataset_add(arr, &u2, &i2, t2.r, 1, &err), CF_OK, "%s", err.msg);
+    assert_same_dataset(file, arr);
+
+    cf_dataset_destroy(&file), cf_dataset_destroy(&arr);
+    free(path), free(p2);
+    free_triples(&t), free_triples(&t2);
+}
+
+Test(api, string_ids_last_duplicate_kept) {
+    const char chars[] = "alicebobalice" "xyx";
+    int64_t uo[] = {0, 5, 8, 13}, io[] = {0, 1, 2, 3};
+    cf_ids u = {.n = 3, .chars = chars, .offsets = uo}, i = {.n = 3, .chars = chars + 13, .offsets = io};
+    float r[] = {1, 2, 4}; /* (alice, x) twice: 4 is kept */
+    cf_dataset *ds = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_dataset_new(&ds, &err), CF_OK);
+    cr_assert_eq(cf_dataset_add(ds, &u, &i, r, 0, &err), CF_OK, "%s", err.msg);
+    cf_dataset_info info;
+    cf_dataset_info_get(ds, &info);
+    cr_assert_eq(info.n_train, 2);
+    cr_assert_eq(info.n_users, 2);
+    cr_assert_eq(info.n_items, 2);
+    int64_t uu[2], ii[2];
+    float rr[2];
+    cr_assert_eq(cf_dataset_ratings(ds, 0, uu, ii, rr, &err), CF_OK);
+    /* sorted by (user, item): alice-x 4, bob-y 2 */
+    cr_assert(uu[0] == 0 && ii[0] == 0 && rr[0] == 4.0f);
+    cr_assert(uu[1] == 1 && ii[1] == 1 && rr[1] == 2.0f);
+    /* string IDs are not integers */
+    int64_t ints[2];
+    cr_assert_eq(cf_dataset_ids_int(ds, CF_USERS, ints, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "'alice'"), "%s", err.msg);
+    cf_dataset_destroy(&ds);
+}
+
+Test(api, bad_arrays_named) {
+    cf_dataset *ds = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_dataset_new(&ds, &err), CF_OK);
+    int64_t a[] = {1, 2, 3}, b[] = {4, 5};
+    float r[] = {1, NAN, 3};
+    cf_ids u = int_ids(3, a), i = int_ids(2, b), i3 = int_ids(3, a);
+    cr_assert_eq(cf_dataset_add(ds, &u, &i, r, 0, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "items: 2 IDs, expected 3"), "%s", err.msg);
+    cr_assert_eq(cf_dataset_add(ds, &u, &i3, r, 0, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "ratings[1]: not finite"), "%s", err.msg);
+    cr_assert_eq(cf_dataset_add(ds, &u, &i3, r, 2, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "part: 2"), "%s", err.msg);
+    int64_t off[] = {0, 1, 1};
+    cf_ids s = {.n = 2, .chars = "ab", .offsets = off};
+    float r2[] = {1, 2};
+    cf_ids i2 = int_ids(2, b);
+    cr_assert_eq(cf_dataset_add(ds, &s, &i2, r2, 0, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "users[1]: empty ID"), "%s", err.msg);
+    cf_dataset_info info;
+    cf_dataset_info_get(ds, &info);
+    cr_assert_eq(info.n_train, 0, "a failed add left ratings");
+    cf_dataset_destroy(&ds);
+}
+
+Test(api, integer_ids_only_in_decimal_form) {
+    int64_t off[] = {0, 2, 5};
+    cf_ids s = {.n = 2, .chars = "17007", .offsets = off}; /* "17", "007" */
+    int64_t items[] = {1, 2};
+    cf_ids i = int_ids(2, items);
+    float r[] = {1, 2};
+    cf_dataset *ds = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_dataset_new(&ds, &err), CF_OK);
+    cr_assert_eq(cf_dataset_add(ds, &s, &i, r, 0, &err), CF_OK, "%s", err.msg);
+    int64_t out[2];
+    cr_assert_eq(cf_dataset_ids_int(ds, CF_USERS, out, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "'007'"), "%s", err.msg);
+    cr_assert_eq(cf_dataset_ids_int(ds, CF_ITEMS, out, &err), CF_OK, "%s", err.msg);
+    cr_assert(out[0] == 1 && out[1] == 2);
+    cf_dataset_destroy(&ds);
+}
+
+/* ------------------------------------------------------------------ model */
+
+/* a trained model on make_triples(2000, 50, 30) and its dataset */
+static cf_model *fixture_model(cf_dataset **ds_out, triples *t) {
+    *t = make_triples(2000, 50, 30, 3);
+    cf_dataset *ds = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_dataset_new(&ds, &err), CF_OK);
+    cf_ids u = int_ids(t->n, t->u), i = int_ids(t->n, t->i);
+    cr_assert_eq(cf_dataset_add(ds, &u, &i, t->r, 0, &err), CF_OK, "%s", err.msg);
+    *ds_out = ds;
+    return train(ds, 2);
+}
+
+Test(api, params_and_ids_give_the_predictions) {
+    triples t;
+    cf_dataset *ds;
+    cf_model *m = fixture_model(&ds, &t);
+    cf_model_info info;
+    cf_model_info_get(m, &info);
+    int64_t nu = info.n_users, ni = info.n_items, k = info.factors;
+    double *P = malloc((size_t)(nu * k) * 8), *Q = malloc((size_t)(ni * k) * 8);
+    double *bu = malloc((size_t)nu * 8), *bi = malloc((size_t)ni * 8);
+    int64_t *uid = malloc((size_t)nu * 8), *iid = malloc((size_t)ni * 8);
+    cf_model_params(m, P, Q, bu, bi);
+    cf_error err = {0};
+    cr_assert_eq(cf_model_ids_int(m, CF_USERS, uid, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_model_ids_int(m, CF_ITEMS, iid, &err), CF_OK, "%s", err.msg);
+    /* r̂ = μ + b_u + b_i + p·q from the copies, in cf_predict's order of summation: equal */
+    for (int64_t u = 0; u < nu; u += 7)
+        for (int64_t i = 0; i < ni; i += 3) {
+            double dot = 0;
+            for (int64_t j = 0; j < k; j++) dot += P[u * k + j] * Q[i * k + j];
+            char su[24], si[24];
+            snprintf(su, sizeof su, "%lld", (long long)uid[u]);
+            snprintf(si, sizeof si, "%lld", (long long)iid[i]);
+            double want;
+            cr_assert_eq(cf_model_predict(m, su, si, &want, &err), CF_OK, "%s", err.msg);
+            cr_assert_eq(info.mu + bu[u] + bi[i] + dot, want, "user row %lld item row %lld", (long long)u,
+                         (long long)i);
+        }
+    free(P), free(Q), free(bu), free(bi), free(uid), free(iid);
+    cf_model_destroy(&m), cf_dataset_destroy(&ds), free_triples(&t);
+}
+
+Test(api, predict_batch_is_predict_or_mean_per_pair) {
+    triples t;
+    cf_dataset *ds;
+    cf_model *m = fixture_model(&ds, &t);
+    /* known pairs plus unknown users (-999) and items (5) mixed in */
+    enum { N = 300 };
+    int64_t us[N], is[N];
+    for (int k = 0; k < N; k++) {
+        us[k] = k % 17 == 0 ? -999 : t.u[k];
+        is[k] = k % 23 == 0 ? 5 : t.i[(k * 7) % t.n];
+    }
+    cf_ids u = int_ids(N, us), i = int_ids(N, is);
+    double out[N];
+    uint8_t unseen[N];
+    cf_error err = {0};
+    cr_assert_eq(cf_model_predict_batch(m, &u, &i, CF_UNKNOWN_MEAN, out, unseen, &err), CF_OK, "%s", err.msg);
+    int n_unseen = 0;
+    for (int k = 0; k < N; k++) {
+        char su[24], si[24];
+        snprintf(su, sizeof su, "%lld", (long long)us[k]);
+        snprintf(si, sizeof si, "%lld", (long long)is[k]);
+        double want;
+        int un;
+        cr_assert_eq(cf_model_predict_or_mean(m, su, si, &want, &un, &err), CF_OK);
+        cr_assert_eq(out[k], want, "pair %d", k);
+        cr_assert_eq(unseen[k], un, "pair %d", k);
+        n_unseen += un;
+    }
+    cr_assert_gt(n_unseen, 20, "the fixture has unknown IDs");
+    cr_assert_eq(cf_model_predict_batch(m, &u, &i, CF_UNKNOWN_ERROR, out, NULL, &err), CF_ERR_NOT_FOUND);
+    cr_assert_str_eq(err.msg, "pair 0: unknown user ID '-999'");
+    us[0] = t.u[0];
+    cr_assert_eq(cf_model_predict_batch(m, &u, &i, CF_UNKNOWN_ERROR, out, NULL, &err), CF_ERR_NOT_FOUND);
+    cr_assert_str_eq(err.msg, "pair 0: unknown item ID '5'");
+    cf_model_destroy(&m), cf_dataset_destroy(&ds), free_triples(&t);
+}
+
+/* The reference recommendation: every item scored with cf_model_predict_or_mean, the
+ * ones the user rated in ds dropped, sorted by score (higher first, lower row on ties). */
+typedef struct scored {
+    double s;
+    int64_t row;
+} scored;
+static int by_rank(const void *a, const void *b) {
+    const scored *x = a, *y = b;
+    if (x->s != y->s) return x->s > y->s ? -1 : 1;
+    return (x->row > y->row) - (x->row < y->row);
+}
+static int64_t reference_top(const cf_model *m, const int64_t *iid, int64_t ni, int64_t user, const triples *seen,
+                             scored *out) {
+    int64_t c = 0;
+    for (int64_t i = 0; i < ni; i++) {
+        int rated = 0;
+        for (int64_t k = 0; seen && k < seen->n && !rated; k++) rated = seen->u[k] == user && seen->i[k] == iid[i];
+        if (rated) continue;
+        char su[24], si[24];
+        snprintf(su, sizeof su, "%lld", (long long)user);
+        snprintf(si, sizeof si, "%lld", (long long)iid[i]);
+        cr_assert_eq(cf_model_predict_or_mean(m, su, si, &out[c].s, NULL, NULL), CF_OK);
+        out[c++].row = i;
+    }
+    qsort(out, (size_t)c, sizeof *out, by_rank);
+    return c;
+}
+
+Test(api, recommend_batch_against_sorting_every_item) {
+    triples t;
+    cf_dataset *ds;
+    cf_model *m = fixture_model(&ds, &t);
+    cf_model_info info;
+    cf_model_info_get(m, &info);
+    int64_t ni = info.n_items;
+    int64_t *iid = malloc((size_t)ni * 8);
+    cr_assert_eq(cf_model_ids_int(m, CF_ITEMS, iid, NULL), CF_OK);
+    enum { NQ = 12, N = 40 }; /* N > items a user has left: the rows are padded */
+    int64_t users[NQ];
+    for (int k = 0; k < NQ; k++) users[k] = k == 5 ? 123456 : t.u[k * 13]; /* one unknown user */
+    cf_ids u = int_ids(NQ, users);
+    int64_t items1[NQ * N], items2[NQ * N];
+    double scores1[NQ * N], scores2[NQ * N];
+    int32_t counts[NQ];
+    cf_error err = {0};
+    for (int excl = 0; excl < 2; excl++) {
+        cr_assert_eq(cf_model_recommend_batch(m, &u, N, excl ? ds : NULL, CF_UNKNOWN_MEAN, 1, items1, scores1, counts,
+                                              &err),
+                     CF_OK, "%s", err.msg);
+        cr_assert_eq(cf_model_recommend_batch(m, &u, N, excl ? ds : NULL, CF_UNKNOWN_MEAN, 3, items2, scores2, NULL,
+                                              &err),
+                     CF_OK, "%s", err.msg);
+        cr_assert(memcmp(items1, items2, sizeof items1) == 0, "the thread count changed the result");
+        scored *ref = malloc((size_t)ni * sizeof *ref);
+        for (int q = 0; q < NQ; q++) {
+            int64_t c = reference_top(m, iid, ni, users[q], excl ? &t : NULL, ref);
+            int64_t want = c < N ? c : N;
+            cr_assert_eq(counts[q], want, "user %lld: %d items, expected %lld", (long long)users[q], counts[q],
+                         (long long)want);
+            for (int j = 0; j < N; j++) {
+                if (j < want) {
+                    cr_assert_eq(items1[q * N + j], ref[j].row, "user %lld rank %d", (long long)users[q], j);
+                    cr_assert_eq(scores1[q * N + j], ref[j].s, "user %lld rank %d", (long long)users[q], j);
+                } else {
+                    cr_assert(items1[q * N + j] == -1 && isnan(scores1[q * N + j]), "padding at rank %d", j);
+                }
+            }
+        }
+        free(ref);
+    }
+    cr_assert_eq(cf_model_recommend_batch(m, &u, N, NULL, CF_UNKNOWN_ERROR, 0, items1, scores1, NULL, &err),
+                 CF_ERR_NOT_FOUND);
+    cr_assert_str_eq(err.msg, "users 5: unknown user ID '123456'");
+    cr_assert_eq(cf_model_recommend_batch(m, &u, 0, NULL, CF_UNKNOWN_MEAN, 0, items1, scores1, NULL, &err),
+                 CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "n: 0"), "%s", err.msg);
+    free(iid);
+    cf_model_destroy(&m), cf_dataset_destroy(&ds), free_triples(&t);
+}
+
+/* ------------------------------------------------------------------ config by name */
+
+Test(api, config_set_get_round_trip) {
+    cf_config *c = cf_config_new();
+    cr_assert_not_null(c);
+    cf_error err = {0};
+    static const char *const set[][2] = {
+        {"algo", "sgd"},     {"factors", "17"},   {"iters", "3"},        {"lambda", "0.25"},  {"reg", "plain"},
+        {"bias", "0"},       {"seed", "18446744073709551615"},            {"lr", "0.125"},     {"schedule", "blocks"},
+        {"lr-schedule", "invscale"},              {"optimizer", "adam"}, {"batch", "123456789012"},
+        {"precision", "fp16"}, {"device", "cpu"}, {"als-solver", "fused"}, {"gpu-mem-limit", "1048576"},
+    };
+    for (size_t k = 0; k < sizeof set / sizeof *set; k++) {
+        cr_assert_eq(cf_config_set(c, set[k][0], set[k][1], &err), CF_OK, "%s", err.msg);
+        char buf[64];
+        cr_assert_eq(cf_config_get(c, set[k][0], buf, sizeof buf, &err), CF_OK);
+        cr_assert_str_eq(buf, set[k][1], "field %s", set[k][0]);
+    }
+    cr_assert_eq(c->algo, CF_ALGO_SGD);
+    cr_assert_eq(c->factors, 17);
+    cr_assert_eq(c->lambda, 0.25);
+    cr_assert_eq(c->bias, 0);
+    cr_assert_eq(c->seed, UINT64_MAX);
+    cr_assert_eq(c->schedule, CF_SCHED_BLOCKS);
+    cr_assert_eq(c->batch, 123456789012LL);
+    cr_assert_eq(cf_config_set(c, "factors", "12x", &err), CF_ERR_INVALID);
+    cr_assert_str_eq(err.msg, "factors: '12x' is not a 32-bit integer");
+    cr_assert_eq(cf_config_set(c, "factors", "4294967296", &err), CF_ERR_INVALID);
+    cr_assert_eq(cf_config_set(c, "lambda", "nan", &err), CF_ERR_INVALID);
+    cr_assert_eq(cf_config_set(c, "algo", "svd", &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "algo: 'svd'"), "%s", err.msg);
+    cr_assert_eq(cf_config_set(c, "bias", "2", &err), CF_ERR_INVALID);
+    cr_assert_eq(cf_config_set(c, "seed", "-1", &err), CF_ERR_INVALID);
+    cr_assert_eq(cf_config_set(c, "colour", "1", &err), CF_ERR_INVALID);
+    cr_assert_str_eq(err.msg, "unknown configuration field 'colour'");
+    cf_config_destroy(&c);
+    cr_assert_null(c);
+}
+
+Test(api, struct_sizes) {
+    cr_assert_eq(cf_struct_size("cf_train_report"), sizeof(cf_train_report));
+    cr_assert_eq(cf_struct_size("cf_iter_info"), sizeof(cf_iter_info));
+    cr_assert_eq(cf_struct_size("cf_nothing"), 0);
+}
