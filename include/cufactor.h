@@ -606,6 +606,12 @@ cf_status cf_dataset_new(cf_dataset **out, cf_error *err);
  * ratings are those it had (IDs interned on the way may stay, as with the reader). */
 cf_status cf_dataset_add(cf_dataset *ds, const cf_ids *users, const cf_ids *items, const float *ratings,
                          int part, cf_error *err);
+/* Interns IDs of one side in the given order without ratings (IDs the dataset has stay
+ * where they are): declaring a dataset's IDs (cf_dataset_ids) before its ratings
+ * rebuilds its maps in their order, whatever the order of the ratings. An ID without
+ * ratings is harmless (as an unseen test ID is): the model has rows for the IDs with
+ * training ratings only, in the dataset's order. */
+cf_status cf_dataset_add_ids(cf_dataset *ds, cf_which side, const cf_ids *ids, cf_error *err);
 /* The ratings of one part (0 training, 1 test) in dataset order: user and item indices
  * (rows of cf_dataset_ids) and ratings, each array of n_train or n_test entries (any
  * may be NULL). */
@@ -651,7 +657,8 @@ cf_status cf_model_recommend_batch(const cf_model *m, const cf_ids *users, int32
                                    int32_t *counts, cf_error *err);
 
 /* sizeof of a public struct by name ("cf_error", "cf_iter_info", "cf_train_report",
- * "cf_read_report", "cf_train_options", "cf_read_options"), 0 for another name:
+ * "cf_read_report", "cf_train_options", "cf_read_options", "cf_model_info",
+ * "cf_dataset_info"), 0 for another name:
  * bindings that mirror a struct check their layout against it. */
 size_t cf_struct_size(const char *name);
 

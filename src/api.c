@@ -166,6 +166,24 @@ cf_status cf_dataset_add(cf_dataset *ds, const cf_ids *users, const cf_ids *item
     return CF_OK;
 }
 
+cf_status cf_dataset_add_ids(cf_dataset *ds, cf_which side, const cf_ids *ids, cf_error *err) {
+    cf_error_clear(err);
+    if (!ds || !ids) return cf_fail(err, CF_ERR_INVALID, "cf_dataset_add_ids: %s is NULL", !ds ? "dataset" : "ids");
+    const char *what = side == CF_ITEMS ? "items" : "users";
+    cf_status st = check_ids(ids, what, ids->n, err);
+    if (st) return st;
+    cf_idmap *map = side == CF_ITEMS ? ds->items : ds->users;
+    for (int64_t k = 0; k < ids->n; k++) {
+        char buf[24];
+        size_t len;
+        const char *tok = id_token(ids, k, buf, &len);
+        uint32_t idx;
+        if (cf_idmap_intern(map, tok, len, &idx, NULL) != 0)
+            return cf_fail(err, CF_ERR_NOMEM, "out of memory interning %s[%" PRId64 "]", what, k);
+    }
+    return CF_OK;
+}
+
 cf_status cf_dataset_ratings(const cf_dataset *ds, int part, int64_t *users, int64_t *items, float *ratings,
                              cf_error *err) {
     if (!ds) return cf_fail(err, CF_ERR_INVALID, "cf_dataset_ratings: dataset is NULL");
@@ -376,6 +394,8 @@ size_t cf_struct_size(const char *name) {
         {"cf_read_report", sizeof(cf_read_report)},
         {"cf_train_options", sizeof(cf_train_options)},
         {"cf_read_options", sizeof(cf_read_options)},
+        {"cf_model_info", sizeof(cf_model_info)},
+        {"cf_dataset_info", sizeof(cf_dataset_info)},
     };
     for (size_t k = 0; name && k < sizeof t / sizeof *t; k++)
         if (strcmp(name, t[k].name) == 0) return t[k].size;

@@ -143,6 +143,35 @@ Test(api, arrays_make_the_readers_dataset_and_the_same_model) {
     cr_assert_eq(cf_dataset_add(arr, &u2, &i2, t2.r, 1, &err), CF_OK, "%s", err.msg);
     assert_same_dataset(file, arr);
 
+    /* the file's IDs declared first, then its ratings in another order (the dataset's
+     * own, sorted): the same dataset again */
+    cf_dataset *re = NULL;
+    cr_assert_eq(cf_dataset_new(&re, &err), CF_OK);
+    cf_dataset_info fi;
+    cf_dataset_info_get(file, &fi);
+    for (int side = 0; side < 2; side++) {
+        int64_t n = side ? fi.n_items : fi.n_users, *ids = malloc((size_t)n * 8);
+        cr_assert_eq(cf_dataset_ids_int(file, (cf_which)side, ids, &err), CF_OK, "%s", err.msg);
+        cf_ids d = int_ids(n, ids);
+        cr_assert_eq(cf_dataset_add_ids(re, (cf_which)side, &d, &err), CF_OK, "%s", err.msg);
+        free(ids);
+    }
+    for (int part = 0; part < 2; part++) {
+        int64_t n = part ? fi.n_test : fi.n_train;
+        int64_t *ur = malloc((size_t)n * 8), *ir = malloc((size_t)n * 8), *uid = malloc((size_t)fi.n_users * 8),
+                *iid = malloc((size_t)fi.n_items * 8);
+        float *rr = malloc((size_t)n * 4);
+        cr_assert_eq(cf_dataset_ratings(file, part, ur, ir, rr, &err), CF_OK);
+        cr_assert_eq(cf_dataset_ids_int(file, CF_USERS, uid, &err), CF_OK);
+        cr_assert_eq(cf_dataset_ids_int(file, CF_ITEMS, iid, &err), CF_OK);
+        for (int64_t k = 0; k < n; k++) ur[k] = uid[ur[k]], ir[k] = iid[ir[k]];
+        cf_ids du = int_ids(n, ur), di = int_ids(n, ir);
+        cr_assert_eq(cf_dataset_add(re, &du, &di, rr, part, &err), CF_OK, "%s", err.msg);
+        free(ur), free(ir), free(rr), free(uid), free(iid);
+    }
+    assert_same_dataset(file, re);
+    cf_dataset_destroy(&re);
+
     cf_dataset_destroy(&file), cf_dataset_destroy(&arr);
     free(path), free(p2);
     free_triples(&t), free_triples(&t2);
