@@ -1,0 +1,594 @@
+"""Estimators in scikit-learn's conventions over the C trainer: parameters only in
+``__init__``, ``fit`` returns self, learned attributes end in ``_``, ``get_params`` /
+``set_params``, ``score`` is −RMSE (greater is better). No training logic here: the
+C library trains, predicts and ranks; this module converts arguments and results.
+"""
+
+import ctypes as C
+import inspect
+import numbers
+import os
+import sys
+import threading
+
+import numpy as np
+
+from . import _lib
+from ._lib import lib, check, Error, CufactorError
+
+
+class NotFittedError(ValueError, AttributeError):
+    """The estimator is used before ``fit`` (or after an interrupted ``fit``)."""
+
+
+# Python parameter -> (the library's field name, cf_config_set's; kind)
+_PARAMS = {
+    "factors": ("factors", "int"),
+    "regularization": ("lambda", "float"),
+    "reg": ("reg", "str"),
+    "bias": ("bias", "bool"),
+    "iterations": ("iters", "int"),
+    "tol": ("tol", "float"),
+    "init_scale": ("init-scale", "float"),
+    "seed": ("seed", "int"),
+    "threads": ("threads", "int"),
+    "device": ("device", "str"),
+    "gpu_id": ("gpu-id", "int"),
+    "gpu_mem_limit": ("gpu-mem-limit", "int"),
+    "restarts": ("restarts", "int"),
+    "early_stopping": ("early-stop", "int"),
+    "lr": ("lr", "float"),
+    "lr_schedule": ("lr-schedule", "str"),
+    "lr_decay": ("lr-decay", "float"),
+    "schedule": ("schedule", "str"),
+    "blocks": ("blocks", "int"),
+    "precision": ("precision", "str"),
+    "optimizer": ("optimizer", "str"),
+    "batch_size": ("batch", "int"),
+    "inner_steps": ("inner", "int"),
+    "solver": ("als-solver", "str"),
+}
+# cf_config_validate names fields as the struct does ("init_scale"): back to the parameter
+_PARAM_OF_FIELD = {field.replace("-", "_"): name for name, (field, _) in _PARAMS.items()}
+
+_UNKNOWN = {"mean": _lib.CF_UNKNOWN_MEAN, "error": _lib.CF_UNKNOWN_ERROR}
+
+
+def _param_text(name, value, kind):
+    """The text cf_config_set takes for a parameter value, or ValueError naming it."""
+    if kind == "bool":
+        if isinstance(value, (bool, np.bool_)) or value in (0, 1):
+            return "1" if value else "0"
+        raise ValueError(f"{name}: expected True or False, got {value!r}")
+    if kind == "int":
+        if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+            return str(int(value))
+        raise ValueError(f"{name}: expected an integer, got {value!r}")
+    if kind == "float":
+        if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+            return repr(float(value))
+        raise ValueError(f"{name}: expected a number, got {value!r}")
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"{name}: expected a string, got {value!r}")
+
+
+def _param_value(text, kind):
+    if kind == "bool":
+        return text == "1"
+    if kind == "int":
+        return int(text)
+    if kind == "float":
+        return float(text)
+    return text
+
+
+class _Config:
+    """A cf_config on the C heap, destroyed with the object."""
+
+    def __init__(self):
+        p = lib.cf_config_new()
+        if not p:
+            raise MemoryError("cufactor: out of memory for a configuration")
+        self.handle = _lib.Handle(p, lib.cf_config_destroy)
+
+    def set(self, param, field, text):
+        err = Error()
+        if lib.cf_config_set(self.handle.value, field.encode(), text.encode(), C.byref(err)) != _lib.CF_OK:
+            msg = err.msg.decode("utf-8", "replace")
+            raise ValueError(f"{param}: {msg.split(': ', 1)[-1]}" if param else msg)
+
+    def validate(self):
+        err = Error()
+        if lib.cf_config_validate(self.handle.value, C.byref(err)) != _lib.CF_OK:
+            msg = err.msg.decode("utf-8", "replace")
+            field = msg.split(":", 1)[0]
+            param = _PARAM_OF_FIELD.get(field)
+            raise ValueError(f"{msg} (parameter {param})" if param and param != field else msg)
+
+
+def _config_get(cfg_ptr, field):
+    buf = C.create_string_buffer(64)
+    check(lib.cf_config_get, cfg_ptr, field.encode(), buf, 64)
+    return buf.value.decode()
+
+
+# ---------------------------------------------------------------- ratings in
+
+class Ratings:
+    """Ratings as ``cufactor.read_ratings`` returns them: ``users``, ``items`` (the IDs of each
+    rating), ``ratings`` (float32), and ``user_ids`` / ``item_ids``, every ID in the order the
+    file introduced it. Unpacks as ``users, items, ratings = read_ratings(path)``; ``fit`` on a
+    Ratings declares the IDs in that order first, so it trains exactly as the CLI on the file."""
+
+    def __init__(self, users, items, ratings, user_ids=None, item_ids=None, report=None):
+        self.users, self.items, self.ratings = users, items, ratings
+        self.user_ids, self.item_ids = user_ids, item_ids
+        self.report = report or {}
+
+    def __len__(self):
+        return len(self.ratings)
+
+    def __iter__(self):
+        return iter((self.users, self.items, self.ratings))
+
+    def __repr__(self):
+        return (f"Ratings({len(self)} ratings, {len(self.user_ids) if self.user_ids is not None else '?'} users, "
+                f"{len(self.item_ids) if self.item_ids is not None else '?'} items)")
+
+
+_USER_COLUMNS = ("user", "user_id", "userId", "userID", "users")
+_ITEM_COLUMNS = ("item", "item_id", "itemId", "itemID", "items", "movie", "movie_id", "movieId")
+_RATING_COLUMNS = ("rating", "ratings", "score", "value")
+
+
+def _column(df, names, what, name):
+    for c in names:
+        if c in df.columns:
+            return df[c].to_numpy()
+    raise ValueError(f"{name}: a DataFrame needs a {what} column named one of {', '.join(names)}; "
+                     f"it has {', '.join(map(str, df.columns))}")
+
+
+def _issparse(X):
+    sp = sys.modules.get("scipy.sparse")
+    return sp is not None and sp.issparse(X)
+
+
+def _triples(X, name):
+    """(users, items, ratings, declared (user_ids, item_ids) or None) from any accepted form."""
+    if isinstance(X, Ratings):
+        return X.users, X.items, X.ratings, (X.user_ids, X.item_ids)
+    if _issparse(X):
+        # every stored entry is a rating; rows are users, columns items, ids their indices.
+        # Declaring 0..n-1 first gives the model's rows in index order.
+        coo = X.tocsr().tocoo()
+        return (coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data,
+                (np.arange(X.shape[0], dtype=np.int64), np.arange(X.shape[1], dtype=np.int64)))
+    if hasattr(X, "columns") and hasattr(X, "iloc"):  # a pandas DataFrame
+        return (_column(X, _USER_COLUMNS, "user", name), _column(X, _ITEM_COLUMNS, "item", name),
+                _column(X, _RATING_COLUMNS, "rating", name), None)
+    if isinstance(X, (tuple, list)) and len(X) == 3:
+        return X[0], X[1], X[2], None
+    raise ValueError(f"{name}: expected a scipy.sparse matrix (users × items), a (users, items, ratings) "
+                     f"tuple of arrays, a pandas DataFrame or cufactor.Ratings, got {type(X).__name__}")
+
+
+def _add(ds, X, name, part):
+    users, items, ratings, declared = _triples(X, name)
+    try:
+        r = np.ascontiguousarray(np.asarray(ratings, dtype=np.float32).reshape(-1))
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{name}: ratings are not numbers: {e}") from None
+    u = _lib.IdArray(users, f"{name} users")
+    i = _lib.IdArray(items, f"{name} items")
+    if len(r) != u.n or i.n != u.n:
+        raise ValueError(f"{name}: {u.n} users, {i.n} items and {len(r)} ratings; expected as many of each")
+    if declared is not None:
+        for side, ids, what in ((_lib.CF_USERS, declared[0], "users"), (_lib.CF_ITEMS, declared[1], "items")):
+            if ids is not None:
+                d = _lib.IdArray(ids, f"{name} {what}")
+                check(lib.cf_dataset_add_ids, ds.value, side, d.ref)
+    check(lib.cf_dataset_add, ds.value, u.ref, i.ref, _lib.ptr(r), part)
+
+
+def _dataset(X, name="X", X_test=None):
+    ds = _lib.new_dataset()
+    _add(ds, X, name, 0)
+    if X_test is not None:
+        _add(ds, X_test, "X_test", 1)
+    return ds
+
+
+# ---------------------------------------------------------------- estimators
+
+class Factorizer:
+    """Matrix factorization r̂ = μ + b_u + b_i + p_u·q_i trained by the C library.
+
+    ``algo`` is one of als, sgd, gd, minibatch, alsgd, ccd (the subclasses ALS, SGD, GD,
+    MiniBatch, ALSGD and CCD fix it and take only their parameters). A parameter left at
+    None takes the library's default (``cufactor train --help`` lists them all).
+    """
+
+    _algo = None
+
+    def __init__(self, algo="als", factors=32, regularization=0.1, reg="weighted", bias=True, iterations=None,
+                 tol=0.0, init_scale=0.1, seed=42, threads=0, device="auto", gpu_id=0, gpu_mem_limit=0,
+                 restarts=1, early_stopping=0, lr=None, lr_schedule=None, lr_decay=None, schedule=None,
+                 blocks=None, precision=None, optimizer=None, batch_size=None, inner_steps=None, solver=None,
+                 verbose=False):
+        self.algo = algo
+        self.factors = factors
+        self.regularization = regularization
+        self.reg = reg
+        self.bias = bias
+        self.iterations = iterations
+        self.tol = tol
+        self.init_scale = init_scale
+        self.seed = seed
+        self.threads = threads
+        self.device = device
+        self.gpu_id = gpu_id
+        self.gpu_mem_limit = gpu_mem_limit
+        self.restarts = restarts
+        self.early_stopping = early_stopping
+        self.lr = lr
+        self.lr_schedule = lr_schedule
+        self.lr_decay = lr_decay
+        self.schedule = schedule
+        self.blocks = blocks
+        self.precision = precision
+        self.optimizer = optimizer
+        self.batch_size = batch_size
+        self.inner_steps = inner_steps
+        self.solver = solver
+        self.verbose = verbose
+
+    # ---- parameters
+
+    @classmethod
+    def _get_param_names(cls):
+        sig = inspect.signature(cls.__init__)
+        return sorted(p.name for p in sig.parameters.values() if p.name != "self" and p.kind == p.POSITIONAL_OR_KEYWORD)
+
+    def get_params(self, deep=True):
+        """The parameters given to ``__init__`` (scikit-learn's convention)."""
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params):
+        """Sets parameters by name; returns self. Unknown names are a ValueError."""
+        valid = self._get_param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"{name}: not a parameter of {type(self).__name__} (its parameters: {', '.join(valid)})")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self):
+        init = inspect.signature(type(self).__init__).parameters
+        shown = [f"{k}={v!r}" for k, v in self.get_params().items() if init[k].default is not v and init[k].default != v]
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    def _config(self):
+        cfg = _Config()
+        algo = self._algo or self.algo
+        if not isinstance(algo, str):
+            raise ValueError(f"algo: expected a string, got {algo!r}")
+        cfg.set("algo", "algo", algo)
+        for name, value in self.get_params().items():
+            if name in ("algo", "verbose") or value is None:
+                continue
+            field, kind = _PARAMS[name]
+            cfg.set(name, field, _param_text(name, value, kind))
+        cfg.validate()
+        return cfg
+
+    # ---- training
+
+    def fit(self, X, y=None, *, X_test=None):
+        """Trains on X: a scipy.sparse matrix (rows users, columns items, every stored entry a
+        rating), a ``(users, items, ratings)`` tuple of arrays (integer or string IDs), a pandas
+        DataFrame with user, item and rating columns, or ``cufactor.read_ratings``'s result.
+        ``X_test`` (the same forms) is evaluated after each iteration into ``history_``.
+
+        Ctrl-C (KeyboardInterrupt) stops the C trainer at its next check (within an iteration
+        on the CPU, at the iteration's end on the GPU) and re-raises; the estimator is then
+        left unfitted, whatever it held before. Returns self."""
+        del y  # scikit-learn's signature; the ratings are in X
+        cfg = self._config()
+        ds = _dataset(X, "X", X_test)
+        seen = ds if X_test is None else _dataset(X, "X")  # exclude_seen: the training part only
+
+        history = []
+        verbose = bool(self.verbose)
+
+        def on_iter(info_p, _user):
+            it = info_p.contents
+            history.append((it.iter, it.train_rmse, it.test_rmse, it.objective, it.seconds))
+            if verbose:
+                print(f"cufactor: iteration {it.iter}: train RMSE {it.train_rmse:.6f}, test RMSE "
+                      f"{it.test_rmse:.6f}, {it.seconds:.3f} s", file=sys.stderr, flush=True)
+            return 0
+
+        callback = _lib.PROGRESS_FN(on_iter)
+        stop = C.c_int(0)
+        opts = _lib.TrainOptions()
+        lib.cf_train_options_default(C.byref(opts))
+        opts.stop = C.pointer(stop)
+        model = C.c_void_p()
+        report = _lib.TrainReport()
+        err = Error()
+        result = {}
+
+        def run():  # the C call releases the GIL (ctypes)
+            result["status"] = lib.cf_train_ex(ds.value, cfg.handle.value, C.byref(opts), callback, None,
+                                               C.byref(model), C.byref(report), C.byref(err))
+
+        worker = threading.Thread(target=run, name="cufactor-fit", daemon=True)
+        worker.start()
+        try:
+            while worker.is_alive():
+                worker.join(0.05)
+        except KeyboardInterrupt:
+            stop.value = 1
+            while worker.is_alive():
+                try:
+                    worker.join(0.05)
+                except KeyboardInterrupt:  # a second Ctrl-C: still wait for the trainer to let go
+                    pass
+            if model.value:
+                lib.cf_model_destroy(C.byref(model))
+            self._forget()
+            raise
+        status = result.get("status", _lib.CF_ERR_INTERRUPTED)
+        if status != _lib.CF_OK:
+            self._forget()
+            raise _lib.error_from(status, err)
+        self._adopt(_lib.Handle(model.value, lib.cf_model_destroy), seen)
+        cols = list(zip(*history)) if history else [[]] * 5
+        self.history_ = {key: np.asarray(col, dtype=np.int64 if key == "iteration" else np.float64)
+                         for key, col in zip(("iteration", "train_rmse", "test_rmse", "objective", "seconds"), cols)}
+        self.n_iter_ = int(report.iters)
+        self.train_rmse_ = float(report.train_rmse)
+        self.device_ = report.device.decode("utf-8", "replace")
+        self.notice_ = report.notice.decode("utf-8", "replace") or None
+        self.stop_reason_ = report.stop_reason.decode("utf-8", "replace")
+        return self
+
+    _LEARNED = ("user_factors_", "item_factors_", "user_bias_", "item_bias_", "global_mean_", "user_ids_",
+                "item_ids_", "history_", "n_iter_", "train_rmse_", "device_", "notice_", "stop_reason_")
+
+    def _forget(self):
+        for name in self._LEARNED + ("_model", "_seen"):
+            self.__dict__.pop(name, None)
+
+    def _adopt(self, model, seen):
+        """Takes a model handle: copies its parameters and IDs into the learned attributes."""
+        info = _lib.model_info(model)
+        nu, ni, k = info.n_users, info.n_items, info.factors
+        P = np.empty((nu, k), dtype=np.float64)
+        Q = np.empty((ni, k), dtype=np.float64)
+        bu = np.empty(nu, dtype=np.float64)
+        bi = np.empty(ni, dtype=np.float64)
+        lib.cf_model_params(model.value, _lib.ptr(P), _lib.ptr(Q), _lib.ptr(bu), _lib.ptr(bi))
+        self._model = model
+        self._seen = seen
+        self.user_factors_, self.item_factors_ = P, Q
+        self.user_bias_, self.item_bias_ = bu, bi
+        self.global_mean_ = float(info.mu)
+        self.user_ids_ = _lib.model_ids(model.value, _lib.CF_USERS, nu)
+        self.item_ids_ = _lib.model_ids(model.value, _lib.CF_ITEMS, ni)
+
+    def _check_fitted(self):
+        if getattr(self, "_model", None) is None:
+            raise NotFittedError(f"this {type(self).__name__} is not fitted: call fit() or cufactor.load() first")
+
+    # ---- using the model
+
+    def predict(self, users, items, unknown="mean"):
+        """r̂ for each pair (users[k], items[k]) as a float64 array. A user or item without
+        training ratings gets μ plus the known side's bias (``unknown="mean"``, as
+        ``cufactor predict``) or raises LookupError naming it (``unknown="error"``)."""
+        self._check_fitted()
+        if unknown not in _UNKNOWN:
+            raise ValueError(f"unknown: expected 'mean' or 'error', got {unknown!r}")
+        u = _lib.IdArray(users, "users")
+        i = _lib.IdArray(items, "items")
+        if u.n != i.n:
+            raise ValueError(f"users and items: {u.n} users but {i.n} items; expected as many of each")
+        out = np.empty(u.n, dtype=np.float64)
+        check(lib.cf_model_predict_batch, self._model.value, u.ref, i.ref, _UNKNOWN[unknown], _lib.ptr(out), None)
+        return out
+
+    def recommend(self, users, n=10, exclude_seen=True, unknown="mean"):
+        """The top n items by r̂ for each user: ``(ids, scores)``, each of shape (len(users), n)
+        (shape (n,) for a single user), best first. ``exclude_seen`` leaves out the items the
+        user rated in the training data (kept from ``fit``; a loaded model has none). Where
+        fewer than n items remain, the row ends with score NaN and ID -1 (None for string IDs).
+        A user without training ratings is ranked by μ + b_i (``unknown="mean"``) or raises
+        LookupError (``unknown="error"``)."""
+        self._check_fitted()
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1 or n > 2**31 - 1:
+            raise ValueError(f"n: expected an integer >= 1, got {n!r}")
+        if unknown not in _UNKNOWN:
+            raise ValueError(f"unknown: expected 'mean' or 'error', got {unknown!r}")
+        seen = None
+        if exclude_seen:
+            seen = getattr(self, "_seen", None)
+            if seen is None:
+                raise ValueError("exclude_seen: this model has no training ratings to exclude (it was loaded from "
+                                 "a file); pass exclude_seen=False")
+        single = np.ndim(users) == 0
+        u = _lib.IdArray(users, "users")
+        n = int(n)
+        rows = np.empty((u.n, n), dtype=np.int64)
+        scores = np.empty((u.n, n), dtype=np.float64)
+        check(lib.cf_model_recommend_batch, self._model.value, u.ref, n, seen.value if seen else None,
+              _UNKNOWN[unknown], 0, _lib.ptr(rows), _lib.ptr(scores), None)
+        ids = self.item_ids_
+        if ids.dtype == object:
+            out = np.full(rows.shape, None, dtype=object)
+        else:
+            out = np.full(rows.shape, -1, dtype=ids.dtype)
+        real = rows >= 0
+        out[real] = ids[rows[real]]
+        return (out[0], scores[0]) if single else (out, scores)
+
+    def rmse(self, X):
+        """Root mean squared error of the model on the ratings X (any form ``fit`` takes);
+        pairs unknown to the model are predicted as ``predict(unknown="mean")`` does."""
+        self._check_fitted()
+        ds = _dataset(X, "X")
+        rep = _lib.EvalReport()
+        check(lib.cf_model_evaluate, self._model.value, ds.value, C.byref(rep))
+        return float(rep.rmse)
+
+    def score(self, X, y=None):
+        """−RMSE on X: greater is better, as scikit-learn's model selection expects."""
+        del y
+        return -self.rmse(X)
+
+    def save(self, path):
+        """Writes the model as a .cfm file (atomically), the CLI's format: ``cufactor predict``,
+        ``recommend`` and ``eval`` read it, and ``cufactor.load`` reads the CLI's."""
+        self._check_fitted()
+        check(lib.cf_model_save, self._model.value, os.fsencode(path))
+
+
+_COMMON = ("factors", "regularization", "reg", "bias", "iterations", "tol", "init_scale", "seed", "threads",
+           "device", "gpu_id", "gpu_mem_limit", "restarts", "early_stopping", "verbose")
+
+
+class ALS(Factorizer):
+    """Alternating least squares: each side solved exactly in turn (``cufactor train --algo als``)."""
+
+    _algo = "als"
+
+    def __init__(self, factors=32, regularization=0.1, reg="weighted", bias=True, iterations=15, tol=0.0,
+                 init_scale=0.1, seed=42, threads=0, device="auto", gpu_id=0, gpu_mem_limit=0, restarts=1,
+                 early_stopping=0, solver=None, verbose=False):
+        _init(self, locals())
+
+
+class SGD(Factorizer):
+    """Stochastic gradient descent, one rating at a time (``--algo sgd``); ``lr`` None: 0.05."""
+
+    _algo = "sgd"
+
+    def __init__(self, factors=32, regularization=0.1, reg="weighted", bias=True, iterations=15, tol=0.0,
+                 init_scale=0.1, seed=42, threads=0, device="auto", gpu_id=0, gpu_mem_limit=0, restarts=1,
+                 early_stopping=0, lr=None, lr_schedule=None, lr_decay=None, schedule=None, blocks=None,
+                 precision=None, verbose=False):
+        _init(self, locals())
+
+
+class GD(Factorizer):
+    """Full-batch gradient descent (``--algo gd``); Adam when ``lr`` is None."""
+
+    _algo = "gd"
+
+    def __init__(self, factors=32, regularization=0.1, reg="weighted", bias=True, iterations=50, tol=0.0,
+                 init_scale=0.1, seed=42, threads=0, device="auto", gpu_id=0, gpu_mem_limit=0, restarts=1,
+                 early_stopping=0, lr=None, lr_schedule=None, lr_decay=None, optimizer=None, verbose=False):
+        _init(self, locals())
+
+
+class MiniBatch(Factorizer):
+    """Mini-batch gradient descent (``--algo minibatch``); ``batch_size`` None: a twentieth of
+    the ratings."""
+
+    _algo = "minibatch"
+
+    def __init__(self, factors=32, regularization=0.1, reg="weighted", bias=True, iterations=5, tol=0.0,
+                 init_scale=0.1, seed=42, threads=0, device="auto", gpu_id=0, gpu_mem_limit=0, restarts=1,
+                 early_stopping=0, lr=None, lr_schedule=None, lr_decay=None, optimizer=None, batch_size=None,
+                 verbose=False):
+        _init(self, locals())
+
+
+class ALSGD(Factorizer):
+    """ALS alternation with ``inner_steps`` gradient steps per side (``--algo alsgd``)."""
+
+    _algo = "alsgd"
+
+    def __init__(self, factors=32, regularization=0.1, reg="weighted", bias=True, iterations=15, tol=0.0,
+                 init_scale=0.1, seed=42, threads=0, device="auto", gpu_id=0, gpu_mem_limit=0, restarts=1,
+                 early_stopping=0, inner_steps=None, verbose=False):
+        _init(self, locals())
+
+
+class CCD(Factorizer):
+    """Cyclic coordinate descent (``--algo ccd``)."""
+
+    _algo = "ccd"
+
+    def __init__(self, factors=32, regularization=0.1, reg="weighted", bias=True, iterations=15, tol=0.0,
+                 init_scale=0.1, seed=42, threads=0, device="auto", gpu_id=0, gpu_mem_limit=0, restarts=1,
+                 early_stopping=0, verbose=False):
+        _init(self, locals())
+
+
+def _init(self, given):
+    """Stores a subclass's __init__ arguments as they are (scikit-learn: no logic in __init__)."""
+    for name, value in given.items():
+        if name not in ("self", "__class__"):
+            setattr(self, name, value)
+
+
+_CLASSES = {"als": ALS, "sgd": SGD, "gd": GD, "minibatch": MiniBatch, "alsgd": ALSGD, "ccd": CCD}
+
+
+def load(path):
+    """A fitted estimator from a .cfm model file (the CLI's or ``save``'s): the class of its
+    algorithm, its parameters from the training configuration stored in the file."""
+    p = C.c_void_p()
+    check(lib.cf_model_load, os.fsencode(path), C.byref(p))
+    model = _lib.Handle(p.value, lib.cf_model_destroy)
+    cfg = lib.cf_model_config(model.value)
+    cls = _CLASSES.get(_config_get(cfg, "algo"), Factorizer)
+    est = cls()
+    for name in est._get_param_names():
+        if name in _PARAMS:
+            field, kind = _PARAMS[name]
+            setattr(est, name, _param_value(_config_get(cfg, field), kind))
+    est._adopt(model, None)
+    est.history_ = {}
+    return est
+
+
+_FORMATS = {"auto": 0, "delim": 1, "mm": 2}
+
+
+def read_ratings(path, format="auto", skip_bad_lines=False):
+    """Reads a ratings file with the C reader (delimited "user item rating" lines separated by
+    tab, comma, space or '::', Matrix Market, or cufactor's binary dataset), as the CLI reads
+    it: a repeated (user, item) pair keeps its last rating. Returns a ``Ratings``."""
+    if format not in _FORMATS:
+        raise ValueError(f"format: expected one of {', '.join(_FORMATS)}, got {format!r}")
+    opts = _lib.ReadOptions()
+    lib.cf_read_options_default(C.byref(opts))
+    opts.format = _FORMATS[format]
+    opts.skip_bad_lines = 1 if skip_bad_lines else 0
+    p = C.c_void_p()
+    rep = _lib.ReadReport()
+    check(lib.cf_dataset_read, os.fsencode(path), C.byref(opts), C.byref(p), C.byref(rep))
+    ds = _lib.Handle(p.value, lib.cf_dataset_destroy)
+    info = _lib.dataset_info(ds)
+    uid = _lib.dataset_ids(ds.value, _lib.CF_USERS, info.n_users)
+    iid = _lib.dataset_ids(ds.value, _lib.CF_ITEMS, info.n_items)
+    u = np.empty(info.n_train, dtype=np.int64)
+    i = np.empty(info.n_train, dtype=np.int64)
+    r = np.empty(info.n_train, dtype=np.float32)
+    check(lib.cf_dataset_ratings, ds.value, 0, _lib.ptr(u), _lib.ptr(i), _lib.ptr(r))
+    report = {"lines": rep.lines, "ratings": rep.ratings, "skipped": rep.skipped, "duplicates": rep.duplicates,
+              "header": bool(rep.header), "first_bad": rep.first_bad.decode("utf-8", "replace") or None}
+    return Ratings(uid[u], iid[i], r, uid, iid, report)
+
+
+def device_info():
+    """Which device ``device="auto"`` trains on: ``{"device": "gpu" or "cpu", "gpu": bool,
+    "reason": why not the GPU (None when it is used)}`` — e.g. "this cufactor was built
+    without CUDA", "no NVIDIA driver found (...)", "no CUDA device found"."""
+    why = C.create_string_buffer(256)
+    ok = bool(lib.cf_gpu_available(why, 256))
+    return {"device": "gpu" if ok else "cpu", "gpu": ok, "reason": None if ok else why.value.decode("utf-8", "replace")}

@@ -1,0 +1,179 @@
+"""Fit, predict, recommend and the scikit-learn conventions on a planted model."""
+
+import numpy as np
+import pytest
+
+import cufactor
+
+
+def rmse_of(model, part):
+    u, i, r = part
+    return float(np.sqrt(np.mean((model.predict(u, i) - r) ** 2)))
+
+
+def test_als_recovers_the_planted_model(planted):
+    # Held-out RMSE of a rank-K fit with n_u ≈ 54 ratings per user and n_i ≈ 81 per item: the
+    # noise σ plus the estimation error of the K + 1 parameters on each side, about
+    # σ·sqrt(1 + (K+1)(1/n_u + 1/n_i)) ≈ 1.07 σ. Bounds: below 1.3 σ (a fit that misses the
+    # structure is at the spread of p·q, about 10 σ); above 0.85 σ (on ~1800 held-out ratings
+    # the noise's own RMSE is within a few % of σ: lower means the test leaked into training).
+    m = cufactor.ALS(factors=planted.rank, regularization=0.001, iterations=25, device="cpu", seed=3)
+    assert m.fit(planted.train, X_test=planted.test) is m
+    test = rmse_of(m, planted.test)
+    assert 0.85 * planted.sigma < test < 1.3 * planted.sigma, test
+    # history_: one entry per iteration; its last test RMSE is the one computed here
+    assert len(m.history_["test_rmse"]) == m.n_iter_ == 25
+    assert m.history_["test_rmse"][-1] == pytest.approx(test, rel=1e-9)
+    assert m.rmse(planted.test) == pytest.approx(test, rel=1e-9)
+    assert m.score(planted.test) == pytest.approx(-test, rel=1e-9)
+
+
+@pytest.mark.parametrize("cls, kw", [(cufactor.SGD, dict(iterations=40)), (cufactor.GD, dict(iterations=200)),
+                                     (cufactor.MiniBatch, dict(iterations=30)), (cufactor.ALSGD, {}),
+                                     (cufactor.CCD, dict(iterations=30))])
+def test_every_algorithm_learns_the_structure(planted, cls, kw):
+    # The planted interaction p·q has a spread of about 1 (10 σ): the biases alone leave a
+    # held-out RMSE near 1. Each algorithm must capture most of the interaction: below 0.5.
+    m = cls(factors=planted.rank, regularization=0.01, device="cpu", seed=5, **kw).fit(planted.train)
+    assert rmse_of(m, planted.test) < 0.5
+
+
+def test_learned_attributes_give_the_predictions(planted):
+    m = cufactor.ALS(factors=3, iterations=3, device="cpu").fit(planted.train)
+    assert m.user_factors_.shape == (len(m.user_ids_), 3)
+    assert m.item_factors_.shape == (len(m.item_ids_), 3)
+    assert m.user_ids_.dtype == np.int64
+    u, i = m.user_ids_[[0, 5, 7]], m.item_ids_[[1, 2, 3]]
+    # r̂ from the attributes, summed in the library's order: the same doubles
+    ru = np.searchsorted(m.user_ids_, u, sorter=np.argsort(m.user_ids_))
+    rows_u = np.argsort(m.user_ids_)[ru]
+    ri = np.searchsorted(m.item_ids_, i, sorter=np.argsort(m.item_ids_))
+    rows_i = np.argsort(m.item_ids_)[ri]
+    want = [m.global_mean_ + m.user_bias_[a] + m.item_bias_[b] + sum(m.user_factors_[a] * m.item_factors_[b])
+            for a, b in zip(rows_u, rows_i)]
+    np.testing.assert_allclose(m.predict(u, i), want, rtol=1e-13)
+
+
+def test_unknown_ids_in_predict(planted):
+    m = cufactor.ALS(factors=3, iterations=2, device="cpu").fit(planted.train)
+    u0, i0 = m.user_ids_[0], m.item_ids_[0]
+    iu = 0
+    p = m.predict([u0, 1, u0], [i0, i0, 5])
+    assert p[1] == pytest.approx(m.global_mean_ + m.item_bias_[0], rel=1e-15)
+    assert p[2] == pytest.approx(m.global_mean_ + m.user_bias_[iu], rel=1e-15)
+    with pytest.raises(LookupError, match=r"pair 1: unknown user ID '1'"):
+        m.predict([u0, 1], [i0, i0], unknown="error")
+
+
+def test_recommend_against_sorting_every_item(planted):
+    m = cufactor.ALS(factors=4, iterations=5, device="cpu").fit(planted.train)
+    users = m.user_ids_[:6]
+    ids, scores = m.recommend(users, n=15)
+    assert ids.shape == scores.shape == (6, 15)
+    tu, ti, _ = planted.train
+    for k, user in enumerate(users):
+        all_scores = m.predict(np.full(len(m.item_ids_), user), m.item_ids_)
+        seen = set(ti[tu == user].tolist())
+        cand = [(-s, row) for row, s in enumerate(all_scores) if m.item_ids_[row] not in seen]
+        cand.sort()
+        want = [m.item_ids_[row] for _, row in cand[:15]]
+        assert ids[k].tolist() == want
+        np.testing.assert_array_equal(scores[k], [-s for s, _ in cand[:15]])
+    # without the exclusion the rated items come back; one user gives 1-d arrays
+    ids1, scores1 = m.recommend(users[0], n=len(m.item_ids_), exclude_seen=False)
+    assert ids1.shape == (len(m.item_ids_),) and sorted(ids1.tolist()) == sorted(m.item_ids_.tolist())
+    # more than there are: padded with -1 and NaN
+    ids2, scores2 = m.recommend(users[:1], n=len(m.item_ids_) + 3, exclude_seen=False)
+    assert (ids2[0, -3:] == -1).all() and np.isnan(scores2[0, -3:]).all()
+
+
+def test_input_forms_agree(planted):
+    pd = pytest.importorskip("pandas")
+    kw = dict(factors=3, iterations=3, device="cpu", threads=1)
+    a = cufactor.ALS(**kw).fit(planted.train)
+    u, i, r = planted.train
+    b = cufactor.ALS(**kw).fit(pd.DataFrame({"userId": u, "movieId": i, "rating": r, "ts": 0}))
+    np.testing.assert_array_equal(a.user_factors_, b.user_factors_)
+    np.testing.assert_array_equal(a.item_ids_, b.item_ids_)
+    # string IDs: the same tokens, the same model
+    c = cufactor.ALS(**kw).fit((u.astype(str), [str(x) for x in i], r))
+    assert c.user_ids_.dtype == np.int64  # every token is an integer in decimal form
+    np.testing.assert_array_equal(a.user_factors_, c.user_factors_)
+
+
+def test_sparse_matrix_rows_and_columns_are_the_ids(planted):
+    sp = pytest.importorskip("scipy.sparse")
+    u, i, r = planted.train
+    X = sp.csr_matrix((r, (u - 1000, i - 1000)), shape=(300, 200))
+    m = cufactor.ALS(factors=planted.rank, regularization=0.001, iterations=15, device="cpu").fit(X)
+    # rows of the model in index order (the users with ratings)
+    assert (np.diff(m.user_ids_) > 0).all() and (np.diff(m.item_ids_) > 0).all()
+    tu, ti, tr = planted.test
+    pred = m.predict(tu - 1000, ti - 1000)
+    assert np.sqrt(np.mean((pred - tr) ** 2)) < 1.3 * planted.sigma
+
+
+def test_params_follow_scikit_learn():
+    m = cufactor.SGD(lr=0.01, factors=8)
+    p = m.get_params()
+    assert p["lr"] == 0.01 and p["factors"] == 8 and p["iterations"] == 15 and "optimizer" not in p
+    assert m.set_params(lr=0.02, schedule="blocks") is m and m.lr == 0.02
+    with pytest.raises(ValueError, match="optimizer: not a parameter of SGD"):
+        m.set_params(optimizer="adam")
+    assert "lr=0.02" in repr(m)
+    g = cufactor.Factorizer(algo="ccd", iterations=2)
+    assert g.get_params()["algo"] == "ccd"
+    sklearn_base = pytest.importorskip("sklearn.base")
+    c = sklearn_base.clone(m)
+    assert c.get_params() == m.get_params() and c is not m
+
+
+def test_refit_on_other_data_replaces_everything(planted):
+    m = cufactor.ALS(factors=2, iterations=2, device="cpu").fit(planted.train)
+    m.fit(([1, 2, 2], [7, 7, 8], [1.0, 2.0, 3.0]))
+    assert m.user_ids_.tolist() == [1, 2] and m.item_ids_.tolist() == [7, 8]
+
+
+def test_device_info_says_why():
+    info = cufactor.device_info()
+    assert info["device"] in ("cpu", "gpu")
+    assert info["gpu"] == (info["device"] == "gpu")
+    assert (info["reason"] is None) == info["gpu"]
+    if not info["gpu"]:
+        assert info["reason"]  # e.g. "this cufactor was built without CUDA"
+
+
+def test_gil_is_released_during_fit(planted, monkeypatch):
+    # While the worker thread is inside the C trainer and before its first progress callback
+    # (the only Python it runs there), this thread must get to run Python: it could not if the
+    # foreign call held the GIL (checked: through ctypes.PyDLL, which holds it, 1 look). One ALS
+    # sweep of K = 96 on one thread lasts tens of the 1 ms this thread sleeps between looks.
+    import threading
+    import cufactor._estimator as est
+
+    state = {"in_c": False}
+
+    class Lib:
+        def __getattr__(self, name):
+            return getattr(est._lib.lib, name)
+
+        def cf_train_ex(self, *args):
+            state["in_c"] = True
+            try:
+                return est._lib.lib.cf_train_ex(*args)
+            finally:
+                state["in_c"] = False
+
+    monkeypatch.setattr(est, "lib", Lib())
+    m = cufactor.ALS(factors=96, iterations=1, device="cpu", threads=1)
+    done = []
+    t = threading.Thread(target=lambda: done.append(m.fit(planted.train)))
+    ticks_in_c = 0
+    t.start()
+    while t.is_alive():
+        if state["in_c"]:
+            ticks_in_c += 1
+        t.join(0.001)
+    assert done and m.n_iter_ == 1
+    # held, it would get one look at most: as the call returns, before the flag is cleared
+    assert ticks_in_c >= 3, ticks_in_c
