@@ -291,9 +291,10 @@ class Factorizer:
         DataFrame with user, item and rating columns, or ``cufactor.read_ratings``'s result.
         ``X_test`` (the same forms) is evaluated after each iteration into ``history_``.
 
-        Ctrl-C (KeyboardInterrupt) stops the C trainer at its next check (within an iteration
-        on the CPU, at the iteration's end on the GPU) and re-raises; the estimator is then
-        left unfitted, whatever it held before. Returns self."""
+        Bad parameters or data raise ValueError before anything changes. When the training
+        itself fails, or Ctrl-C (KeyboardInterrupt) stops it — the C trainer sees the request
+        within an iteration on the CPU, at the iteration's end on the GPU — the estimator is
+        left unfitted, whatever it held before, and the exception propagates. Returns self."""
         del y  # scikit-learn's signature; the ratings are in X
         cfg = self._config()
         ds = _dataset(X, "X", X_test)

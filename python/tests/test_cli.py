@@ -1,0 +1,95 @@
+"""Agreement with the command-line program on the same ratings: the CLI bundled in the
+package (cufactor.cli_path(), built from the same library sources in the same build) trains
+on a file, the package on the same ratings in the same order; on the CPU the factors are
+the same doubles. And .cfm files go both ways."""
+
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+import cufactor
+
+
+def cli(*args, cwd=None):
+    p = subprocess.run([cufactor.cli_path(), *map(str, args)], capture_output=True, text=True, cwd=cwd)
+    assert p.returncode == 0, f"cufactor {' '.join(map(str, args))}: exit {p.returncode}\n{p.stderr}"
+    return p
+
+
+def assert_same_model(a, b):
+    for name in ("user_ids_", "item_ids_", "user_factors_", "item_factors_", "user_bias_", "item_bias_"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert a.global_mean_ == b.global_mean_
+
+
+@pytest.mark.parametrize("algo, extra", [("als", {}), ("sgd", {}), ("ccd", {}), ("gd", {"lr": 0.001})])
+def test_cpu_factors_identical_to_the_cli(planted, tmp_path, algo, extra):
+    data = planted.write(tmp_path / "train.tsv", planted.train)
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in extra.items()]
+    cli("train", data, "--algo", algo, "--factors", 5, "--iters", 4, "--lambda", 0.05, "--seed", 11,
+        "--device", "cpu", "--threads", 2, "--test-ratio", 0, "--quiet", "--model", tmp_path / "cli.cfm", *flags)
+    from_cli = cufactor.load(tmp_path / "cli.cfm")
+    assert type(from_cli).__name__ == {"als": "ALS", "sgd": "SGD", "ccd": "CCD", "gd": "GD"}[algo]
+    assert from_cli.factors == 5 and from_cli.seed == 11 and from_cli.iterations == 4
+
+    kw = dict(algo=algo, factors=5, iterations=4, regularization=0.05, seed=11, device="cpu", threads=2, **extra)
+    # the same ratings in the same order as the file's lines
+    assert_same_model(from_cli, cufactor.Factorizer(**kw).fit(planted.train))
+    # the file through the C reader
+    assert_same_model(from_cli, cufactor.Factorizer(**kw).fit(cufactor.read_ratings(data)))
+
+
+def test_read_ratings_is_the_readers(tmp_path):
+    # a header, "::" separators, a repeated pair (the last kept), string IDs
+    path = tmp_path / "r.dat"
+    path.write_text("user::item::rating\nann::x::1\nbob::y::2\nann::x::4\nann::z::5\n")
+    r = cufactor.read_ratings(path)
+    assert r.report["header"] and r.report["duplicates"] == 1
+    assert r.user_ids.tolist() == ["ann", "bob"] and r.item_ids.tolist() == ["x", "y", "z"]
+    users, items, ratings = r
+    assert list(zip(users.tolist(), items.tolist(), ratings.tolist())) == [("ann", "x", 4.0), ("ann", "z", 5.0),
+                                                                          ("bob", "y", 2.0)]
+
+
+def test_save_load_round_trip_with_the_cli(planted, tmp_path):
+    m = cufactor.ALS(factors=4, iterations=5, device="cpu").fit(planted.train)
+    m.save(tmp_path / "py.cfm")
+    back = cufactor.load(tmp_path / "py.cfm")
+    assert_same_model(m, back)
+    # the parameters come back; those left to the library (None) come back as its values
+    given = {k: v for k, v in m.get_params().items() if v is not None}
+    assert {k: back.get_params()[k] for k in given} == given
+    # the CLI predicts from the package's file what the package predicts (printed with 10 decimals)
+    u, i, _ = planted.test
+    u, i = np.append(u[:50], 77), np.append(i[:50], i[0])  # one unknown user: the mean fallback
+    (tmp_path / "pairs.tsv").write_text("".join(f"{a}\t{b}\n" for a, b in zip(u, i)))
+    out = cli("predict", tmp_path / "py.cfm", tmp_path / "pairs.tsv").stdout.split("\n")
+    got = np.array([float(line.split("\t")[2]) for line in out if line])
+    np.testing.assert_allclose(got, m.predict(u, i), rtol=0, atol=6e-11)
+    # and recommends the same items, in the same order
+    user = m.user_ids_[3]
+    rec = cli("recommend", tmp_path / "py.cfm", "--user", user, "-n", 7).stdout.split("\n")
+    items = [int(line.split("\t")[1]) for line in rec if line and line[0].isdigit()]
+    assert items == back.recommend(user, n=7, exclude_seen=False)[0].tolist()
+
+
+def test_load_without_training_data_cannot_exclude_seen(planted, tmp_path):
+    m = cufactor.CCD(factors=2, iterations=1, device="cpu").fit(planted.train)
+    m.save(tmp_path / "m.cfm")
+    back = cufactor.load(tmp_path / "m.cfm")
+    with pytest.raises(ValueError, match="exclude_seen"):
+        back.recommend(m.user_ids_[0])
+    assert back.recommend(m.user_ids_[0], n=3, exclude_seen=False)[0].shape == (3,)
+
+
+def test_console_script_runs_the_cli():
+    # `cufactor` on PATH next to this Python (the package's console script)
+    import shutil
+    import sys
+    exe = shutil.which("cufactor", path=os.path.dirname(sys.executable))
+    if exe is None:
+        pytest.skip("the cufactor console script is not installed next to this Python")
+    p = subprocess.run([exe, "--version"], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.startswith("cufactor 0.1.0")
