@@ -208,7 +208,7 @@ class IdArray:
             raise ValueError(f"{name}: expected a 1-d array of IDs, got shape {a.shape}")
         self.n = len(a)
         self.name = name
-        if a.dtype.kind in "iub" or a.size == 0:
+        if a.dtype.kind in "iu" or a.size == 0:
             if a.dtype.kind == "u" and a.size and a.max() > np.iinfo(np.int64).max:
                 raise ValueError(f"{name}: an ID beyond the int64 range")
             self.ints = np.ascontiguousarray(a, dtype=np.int64)

@@ -32,10 +32,12 @@ def test_als_recovers_the_planted_model(planted):
                                      (cufactor.MiniBatch, dict(iterations=30)), (cufactor.ALSGD, {}),
                                      (cufactor.CCD, dict(iterations=30))])
 def test_every_algorithm_learns_the_structure(planted, cls, kw):
-    # The planted interaction p·q has a spread of about 1 (10 σ): the biases alone leave a
-    # held-out RMSE near 1. Each algorithm must capture most of the interaction: below 0.5.
+    # The planted interaction p·q has a spread of about 1 (10 σ); a rank-1 fit leaves a
+    # held-out RMSE of 0.88. Each algorithm must recover the rank-4 structure to within
+    # 1.5 σ: the gradient methods stop a little short of ALS's 1.08 σ in these iterations
+    # (measured 1.12–1.15 σ), and anything that misses a factor is several σ off.
     m = cls(factors=planted.rank, regularization=0.01, device="cpu", seed=5, **kw).fit(planted.train)
-    assert rmse_of(m, planted.test) < 0.5
+    assert rmse_of(m, planted.test) < 1.5 * planted.sigma
 
 
 def test_learned_attributes_give_the_predictions(planted):
