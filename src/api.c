@@ -146,7 +146,7 @@ cf_status cf_dataset_add(cf_dataset *ds, const cf_ids *users, const cf_ids *item
         if (!isfinite(ratings[k]))
             return cf_fail(err, CF_ERR_INVALID, "ratings[%" PRId64 "]: not finite (%g)", k, (double)ratings[k]);
     const int64_t from = ds->all.n;
-    if (n > UINT32_MAX || cf_dataset_reserve(ds, from + n) != 0)
+    if (cf_dataset_reserve(ds, from + n) != 0)
         return cf_fail(err, CF_ERR_NOMEM, "out of memory for %" PRId64 " more ratings", n);
     for (int64_t k = 0; k < n; k++) {
         char bu[24], bi[24];

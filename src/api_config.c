@@ -160,7 +160,16 @@ cf_status cf_config_set(cf_config *cfg, const char *name, const char *value, cf_
             for (int k = 0; f->names[k]; k++)
                 if (strcmp(f->names[k], value) == 0) v = k;
         }
-        if (v < 0) return bad(err, name, value, "one of its choices (see `cufactor train --help`)");
+        if (v < 0) {
+            char list[160] = "one of ";
+            for (int k = 0; k < 16; k++) { /* the names, from the same tables the parsers use */
+                const char *nm = f->show ? f->show(k) : f->names[k];
+                if (!nm || strcmp(nm, "?") == 0) break;
+                size_t at = strlen(list);
+                snprintf(list + at, sizeof list - at, "%s%s", k ? ", " : "", nm);
+            }
+            return bad(err, name, value, list);
+        }
         /* every enum field of cf_config is int-sized */
         memcpy(at, &v, sizeof v);
         return CF_OK;

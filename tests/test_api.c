@@ -439,7 +439,9 @@ Test(api, config_set_get_round_trip) {
     cr_assert_eq(cf_config_set(c, "factors", "4294967296", &err), CF_ERR_INVALID);
     cr_assert_eq(cf_config_set(c, "lambda", "nan", &err), CF_ERR_INVALID);
     cr_assert_eq(cf_config_set(c, "algo", "svd", &err), CF_ERR_INVALID);
-    cr_assert(strstr(err.msg, "algo: 'svd'"), "%s", err.msg);
+    cr_assert_str_eq(err.msg, "algo: 'svd' is not one of als, sgd, gd, minibatch, alsgd, ccd");
+    cr_assert_eq(cf_config_set(c, "schedule", "random", &err), CF_ERR_INVALID);
+    cr_assert_str_eq(err.msg, "schedule: 'random' is not one of shuffle, blocks, hogwild");
     cr_assert_eq(cf_config_set(c, "bias", "2", &err), CF_ERR_INVALID);
     cr_assert_eq(cf_config_set(c, "seed", "-1", &err), CF_ERR_INVALID);
     cr_assert_eq(cf_config_set(c, "colour", "1", &err), CF_ERR_INVALID);

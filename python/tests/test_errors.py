@@ -3,6 +3,7 @@ messages reach the exceptions, and Ctrl-C during fit raises KeyboardInterrupt an
 the estimator unfitted."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ TRIPLES = ([1, 2, 2], [7, 7, 8], [1.0, 2.0, 3.0])
     (lambda: cufactor.ALS(factors="8"), r"factors: expected an integer, got '8'"),
     (lambda: cufactor.ALS(regularization=-1.0), r"lambda: -1, must be .*\(parameter regularization\)"),
     (lambda: cufactor.ALS(iterations=2.5), r"iterations: expected an integer"),
-    (lambda: cufactor.ALS(device="tpu"), r"device: 'tpu' is not one of its choices"),
+    (lambda: cufactor.ALS(device="tpu"), r"device: 'tpu' is not one of auto, cpu, gpu"),
     (lambda: cufactor.ALS(bias="yes"), r"bias: expected True or False"),
     (lambda: cufactor.Factorizer(algo="svd"), r"algo: 'svd'"),
     (lambda: cufactor.SGD(precision="fp16", device="cpu"), r"precision: fp16 factor storage is GPU-only"),
@@ -102,7 +103,7 @@ def test_gpu_requested_without_one_says_why():
     info = cufactor.device_info()
     if info["gpu"]:
         pytest.skip("a GPU is usable here")
-    with pytest.raises(cufactor.CufactorError, match=info["reason"]) as e:
+    with pytest.raises(cufactor.CufactorError, match=re.escape(info["reason"])) as e:
         cufactor.ALS(device="gpu").fit(TRIPLES)
     assert e.value.status == "unsupported"
 
