@@ -9,6 +9,7 @@ import inspect
 import numbers
 import os
 import sys
+import tempfile
 import threading
 
 import numpy as np
@@ -384,6 +385,36 @@ class Factorizer:
         if getattr(self, "_model", None) is None:
             raise NotFittedError(f"this {type(self).__name__} is not fitted: call fit() or cufactor.load() first")
 
+    # ---- pickling (joblib, multiprocessing): the model travels as its .cfm bytes, the
+    # training ratings kept for exclude_seen as arrays
+
+    def __getstate__(self):
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_model", "_seen")}
+        if getattr(self, "_model", None) is not None:
+            with tempfile.TemporaryDirectory(prefix="cufactor-") as d:
+                path = os.path.join(d, "model.cfm")
+                check(lib.cf_model_save, self._model.value, os.fsencode(path))
+                with open(path, "rb") as f:
+                    state["_cfm"] = f.read()
+        if getattr(self, "_seen", None) is not None:
+            state["_seen_ratings"] = _ratings_of(self._seen)
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        cfm = state.pop("_cfm", None)
+        seen = state.pop("_seen_ratings", None)
+        self.__dict__.update(state)
+        if cfm is not None:
+            with tempfile.TemporaryDirectory(prefix="cufactor-") as d:
+                path = os.path.join(d, "model.cfm")
+                with open(path, "wb") as f:
+                    f.write(cfm)
+                p = C.c_void_p()
+                check(lib.cf_model_load, os.fsencode(path), C.byref(p))
+            self._model = _lib.Handle(p.value, lib.cf_model_destroy)
+            self._seen = _dataset(seen, "X") if seen is not None else None
+
     # ---- using the model
 
     def predict(self, users, items, unknown="mean"):
@@ -573,7 +604,16 @@ def read_ratings(path, format="auto", skip_bad_lines=False):
     p = C.c_void_p()
     rep = _lib.ReadReport()
     check(lib.cf_dataset_read, os.fsencode(path), C.byref(opts), C.byref(p), C.byref(rep))
-    ds = _lib.Handle(p.value, lib.cf_dataset_destroy)
+    ratings = _ratings_of(_lib.Handle(p.value, lib.cf_dataset_destroy))
+    ratings.report = {"lines": rep.lines, "ratings": rep.ratings, "skipped": rep.skipped,
+                      "duplicates": rep.duplicates, "header": bool(rep.header),
+                      "first_bad": rep.first_bad.decode("utf-8", "replace") or None}
+    return ratings
+
+
+def _ratings_of(ds):
+    """The training part of a C dataset as a Ratings, its IDs in the dataset's order (so that
+    fitting it rebuilds the same dataset)."""
     info = _lib.dataset_info(ds)
     uid = _lib.dataset_ids(ds.value, _lib.CF_USERS, info.n_users)
     iid = _lib.dataset_ids(ds.value, _lib.CF_ITEMS, info.n_items)
@@ -581,9 +621,7 @@ def read_ratings(path, format="auto", skip_bad_lines=False):
     i = np.empty(info.n_train, dtype=np.int64)
     r = np.empty(info.n_train, dtype=np.float32)
     check(lib.cf_dataset_ratings, ds.value, 0, _lib.ptr(u), _lib.ptr(i), _lib.ptr(r))
-    report = {"lines": rep.lines, "ratings": rep.ratings, "skipped": rep.skipped, "duplicates": rep.duplicates,
-              "header": bool(rep.header), "first_bad": rep.first_bad.decode("utf-8", "replace") or None}
-    return Ratings(uid[u], iid[i], r, uid, iid, report)
+    return Ratings(uid[u], iid[i], r, uid, iid)
 
 
 def device_info():

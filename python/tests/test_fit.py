@@ -179,3 +179,20 @@ def test_gil_is_released_during_fit(planted, monkeypatch):
     assert done and m.n_iter_ == 1
     # held, it would get one look at most: as the call returns, before the flag is cleared
     assert ticks_in_c >= 3, ticks_in_c
+
+
+def test_pickle_round_trip(planted):
+    import pickle
+    m = cufactor.ALS(factors=3, iterations=3, device="cpu").fit(planted.train)
+    back = pickle.loads(pickle.dumps(m))
+    assert back.get_params() == m.get_params()
+    for name in ("user_factors_", "item_factors_", "user_ids_", "item_ids_", "user_bias_", "item_bias_"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(m, name))
+    u, i, _ = planted.test
+    np.testing.assert_array_equal(back.predict(u, i), m.predict(u, i))
+    # the training ratings came along: the same items are excluded
+    users = m.user_ids_[:4]
+    for a, b in zip(back.recommend(users, n=20), m.recommend(users, n=20)):
+        np.testing.assert_array_equal(a, b)
+    # an unfitted one too
+    assert pickle.loads(pickle.dumps(cufactor.SGD(lr=0.01))).lr == 0.01
