@@ -29,6 +29,9 @@ typedef struct cf_gpu_tuning {
     size_t mem_limit;
     /* 1: record CUDA events around the phases of each half-step (see cf_gpu_stats). */
     int timing;
+    /* SGD hogwild: at most min(n_users, n_items) / sgd_rows_per_warp warps at once
+     * (src/sgd_work.h cf_hogwild_plan); 0 = CF_HOGWILD_ROWS_PER_WARP. */
+    int sgd_rows_per_warp;
 } cf_gpu_tuning;
 
 #define CF_GPU_DEFAULT_SEGMENT 4096
@@ -66,6 +69,8 @@ typedef struct cf_gpu_stats {
     double gd_ms;
     int64_t gd_epochs;
     int sgd_warps_per_sm;         /* resident warps per SM of the hogwild kernel */
+    int64_t sgd_hogwild_warps;    /* hogwild: warps at once, and ratings per run (the plan) */
+    int64_t sgd_hogwild_run;
     /* ALS: 1 when the last half-step solved with the fused kernel (--als-solver fused and
      * d = K + bias ≤ CF_CHOL_FUSED_MAX_D), 0 with cuSOLVER. */
     int solve_fused;
