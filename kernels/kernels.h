@@ -184,6 +184,11 @@ int64_t cf_sgd_resident_warps(int k, int fp16);
 int launch_sgd_wave(const cf_sgd_args *a, const int64_t *d_block_ptr, int B, int shift,
                     cf_stream_t stream);
 
+/* The L2 read ceiling's kernel (bench_sgd): `grid` blocks of 256 threads read the
+ * 16-byte words of d_buf[0, bytes) `reps` times through L2 (ld.global.cg) and write one
+ * float per thread to d_sink (grid·256 floats). */
+int launch_l2_read(const void *d_buf, int64_t bytes, int reps, float *d_sink, int grid, cf_stream_t stream);
+
 /* Warps resident per SM for the SGD kernels at this K and storage (for reports). */
 int cf_sgd_warps_per_sm(int k, int fp16);
 

@@ -431,6 +431,33 @@ extern "C" int launch_sgd_wave(const cf_sgd_args *a, const int64_t *d_block_ptr,
     return (int)cudaGetLastError();
 }
 
+/* ------------------------------------------------------------------ L2 ceiling */
+
+/* The L2 read ceiling for bench_sgd: every thread reads 16-byte words of a buffer that
+ * fits in L2 with ld.global.cg (L2, not L1: the path the SGD kernels' factor loads take),
+ * `reps` passes, grid-stride; 16·n4·reps bytes in all, nothing from DRAM after the first
+ * pass. FLOPs: 4 adds per word (to keep the loads). The sum goes to sink[thread]
+ * (grid·256 floats: noise beside the reads) so the loads are not dropped. */
+#define L2_THREADS 256
+__global__ void __launch_bounds__(L2_THREADS) l2_read_kernel(const float4 *__restrict__ buf, int64_t n4, int reps,
+                                                            float *__restrict__ sink) {
+    const int64_t t0 = blockIdx.x * (int64_t)blockDim.x + threadIdx.x, stride = (int64_t)gridDim.x * blockDim.x;
+    float acc = 0.0f;
+    for (int r = 0; r < reps; r++)
+        for (int64_t x = t0; x < n4; x += stride) {
+            const float4 v = __ldcg(buf + x);
+            acc += (v.x + v.y) + (v.z + v.w);
+        }
+    sink[t0] = acc;
+}
+
+extern "C" int launch_l2_read(const void *d_buf, int64_t bytes, int reps, float *d_sink, int grid, cf_stream_t stream) {
+    if (bytes < 16 || reps < 1 || grid < 1) return (int)cudaErrorInvalidValue;
+    CF_LAUNCH_KERNEL(l2_read_kernel, (unsigned)grid, L2_THREADS, 0, stream, (const float4 *)d_buf, bytes / 16, reps,
+                     d_sink);
+    return (int)cudaGetLastError();
+}
+
 /* ------------------------------------------------------------------ helpers */
 
 #define EW_THREADS 256

@@ -105,10 +105,25 @@ cf_status cf_gpu_sgemm_gflops(cf_backend *b, int n, int reps, int tf32, double *
  * in GB/s (1e9 bytes). The reference for the SGD kernels' achieved bandwidth. */
 cf_status cf_gpu_copy_bandwidth(cf_backend *b, size_t bytes, int reps, double *gbps, cf_error *err);
 
-/* Bytes the SGD kernel moves per update by its own count: p_u and q_i read and written
- * (4·K·s, s = 4 fp32 or 2 fp16), the rating's (u, i, r) (12), λ'_u and λ'_i (8), and
- * with biases b_u, b_i read and written (16). */
-double cf_gpu_sgd_bytes_per_update(int k, int fp16, int bias);
+/* Bench hook: the L2 read ceiling, GB/s: a kernel (kernels/sgd.cu l2_read_kernel) reads
+ * a device buffer of `bytes` (choose it well inside L2: bench_sgd takes 16 MiB) `reps`
+ * times through L2 (ld.global.cg, as the SGD kernels' factor loads), the fastest of three
+ * launches after one that brings it into L2; counted as bytes·reps read. */
+cf_status cf_gpu_l2_bandwidth(cf_backend *b, size_t bytes, int reps, double *gbps, cf_error *err);
+
+/* Bytes per SGD update by the kernel's own accesses (kernels/sgd.cu), s = 4 fp32 / 2 fp16:
+ * a row = 2Ks read + written, with biases its bias read + written (8), its λ' (4); the
+ * rating's (u, i, r) 12.
+ *   *l2_bytes   between the SMs and L2: rating + the item row + the user row once per
+ *               user segment (hogwild, list in user order: 1/ratings_per_user + 1/run
+ *               segments per update; blocks: every update).
+ *   *dram_bytes from DRAM: the rating (streamed once) + the user row per segment (the
+ *               user side, 480 k × K × s on the Netflix shape, does not stay in L2) + the
+ *               item row only when items_fit_l2 is 0 (the item side larger than L2).
+ * A model: L2 hits of user rows inside a segment and lines shared by runs are not
+ * counted; it is what bench_sgd divides by the measured ceilings. */
+void cf_gpu_sgd_traffic(int k, int fp16, int bias, int hogwild, double ratings_per_user, double run,
+                        int items_fit_l2, double *l2_bytes, double *dram_bytes);
 
 /* The CUDA driver and runtime versions (cudaDriverGetVersion / cudaRuntimeGetVersion,
  * e.g. 12040 for 12.4); 0 where the call fails. */

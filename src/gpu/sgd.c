@@ -63,8 +63,59 @@ void cf_gpu_sgd_free(cf_backend *b) {
     b->sgd = NULL;
 }
 
-double cf_gpu_sgd_bytes_per_update(int k, int fp16, int bias) {
-    return 4.0 * k * (fp16 ? 2.0 : 4.0) + 12.0 + 8.0 + (bias ? 16.0 : 0.0);
+void cf_gpu_sgd_traffic(int k, int fp16, int bias, int hogwild, double ratings_per_user, double run,
+                        int items_fit_l2, double *l2_bytes, double *dram_bytes) {
+    const double s = fp16 ? 2.0 : 4.0, bb = bias ? 8.0 : 0.0;
+    const double rating = 12.0;                      /* u, i, r: streamed once */
+    const double row = 2.0 * k * s + bb + 4.0;       /* a row read + written, its bias, its λ' */
+    /* user rows per update: hogwild's user-order runs reload p_u once per user segment (a
+     * run of `run` positions holds ≈ run / rpu + 1 segments); blocks' random in-block
+     * order, once per update */
+    double seg = 1.0;
+    if (hogwild) {
+        const double rpu = ratings_per_user > 1.0 ? ratings_per_user : 1.0;
+        seg = 1.0 / rpu + 1.0 / (run > 1.0 ? run : 1.0);
+        if (seg > 1.0) seg = 1.0;
+    }
+    *l2_bytes = rating + row + seg * row;
+    *dram_bytes = rating + seg * row + (items_fit_l2 ? 0.0 : row);
+}
+
+/* The L2 read ceiling (gpu.h). */
+cf_status cf_gpu_l2_bandwidth(cf_backend *b, size_t bytes, int reps, double *gbps, cf_error *err) {
+    cf_status st = CF_OK;
+    void *d_buf = NULL;
+    float *d_sink = NULL;
+    cudaEvent_t e0 = NULL, e1 = NULL;
+    const int grid = (b && b->sm_count > 0 ? b->sm_count : 1) * 8;
+    if (!b || !gbps || bytes < 16 || reps < 1)
+        return cf_fail(err, CF_ERR_INVALID, "gpu l2_bandwidth: bad argument (bytes %zu, reps %d)", bytes, reps);
+    *gbps = 0.0;
+    bytes = bytes / 16 * 16;
+    if ((st = cf_gpu_alloc(b, &d_buf, bytes, "L2 ceiling buffer", err)) ||
+        (st = cf_gpu_alloc(b, (void **)&d_sink, (size_t)grid * 256 * sizeof(float), "L2 ceiling sink", err)))
+        goto cleanup;
+    CF_CUDA(cudaMemsetAsync(d_buf, 0, bytes, b->stream));
+    CF_CUDA(cudaEventCreate(&e0));
+    CF_CUDA(cudaEventCreate(&e1));
+    CF_LAUNCH(launch_l2_read(d_buf, (int64_t)bytes, 1, d_sink, grid, b->stream)); /* into L2 */
+    float best = 0.0f;
+    for (int r = 0; r < 3; r++) { /* the fastest of three: the ceiling */
+        float t = 0.0f;
+        CF_CUDA(cudaEventRecord(e0, b->stream));
+        CF_LAUNCH(launch_l2_read(d_buf, (int64_t)bytes, reps, d_sink, grid, b->stream));
+        CF_CUDA(cudaEventRecord(e1, b->stream));
+        CF_CUDA(cudaEventSynchronize(e1));
+        CF_CUDA(cudaEventElapsedTime(&t, e0, e1));
+        if (r == 0 || t < best) best = t;
+    }
+    *gbps = best > 0.0f ? (double)bytes * reps / (best * 1e-3) / 1e9 : 0.0;
+cleanup:
+    if (e0) cudaEventDestroy(e0);
+    if (e1) cudaEventDestroy(e1);
+    cf_gpu_free(b, d_buf, bytes);
+    cf_gpu_free(b, d_sink, (size_t)grid * 256 * sizeof(float));
+    return st;
 }
 
 static cf_status state_alloc(cf_backend *b, cf_gpu_sgd *s, void **p, size_t bytes, const char *what,

@@ -594,6 +594,27 @@ Test(gpu_sgd, hogwild_launch_is_bounded_by_the_rows) {
     fixture_free(&fx);
 }
 
+/* bench_sgd's L2 ceiling runs (a positive figure) and refuses bad arguments. */
+Test(gpu_sgd, l2_ceiling_hook) {
+    REQUIRE_GPU();
+    fixture fx;
+    fixture_make(&fx, 23);
+    cf_config c = sgd_config(8, CF_SCHED_HOGWILD, 8);
+    cf_factors init;
+    init_factors(&init, &fx.R, &c, 10);
+    cf_backend *b = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_gpu_backend()->open(&fx.R, &fx.test, &c, &init, &b, &err), CF_OK, "%s", err.msg);
+    double g = -1;
+    cr_assert_eq(cf_gpu_l2_bandwidth(b, 64 << 10, 2, &g, &err), CF_OK, "%s", err.msg);
+    cr_assert_gt(g, 0.0);
+    cr_assert_eq(cf_gpu_l2_bandwidth(b, 8, 2, &g, &err), CF_ERR_INVALID);
+    cr_assert_eq(cf_gpu_l2_bandwidth(b, 64 << 10, 0, &g, &err), CF_ERR_INVALID);
+    cf_gpu_backend()->close(b);
+    cf_factors_free(&init);
+    fixture_free(&fx);
+}
+
 Test(gpu_sgd, hogwild_within_half_percent_of_cpu_K32) {
     REQUIRE_GPU();
     double r;
