@@ -9,10 +9,12 @@
  * clock of the whole epoch: kernels, fp16 conversions, NaN guard), the test RMSE (1 %
  * split) after every epoch, and the bytes one update moves by the kernel's own accesses,
  * modelled twice (cf_gpu_sgd_traffic, its assumptions in gpu.h):
- *   L2 bytes   (SM ↔ L2): the rating, the item row, the user row once per user segment;
+ *   L2 bytes   (SM ↔ L2): the rating, the user and item rows once per run of ratings
+ *              sharing them (hogwild: users in runs, items every update; blocks: items
+ *              in runs, users every update);
  *              divided by the L2 read ceiling measured in the same run
  *              (cf_gpu_l2_bandwidth: a 16 MiB buffer read 20 times through L2);
- *   DRAM bytes: the rating, the user row per segment, the item row only when the item
+ *   DRAM bytes: the rating, the user rows as above, the item rows only when the item
  *              side exceeds 24 MiB (else it stays in the 40–60 MB L2 of an A100/H100/
  *              H200); divided by the device-to-device copy bandwidth (1 GiB copies).
  * A share above 100 % means the model undercounts (e.g. cache hits it does not credit):
@@ -215,8 +217,15 @@ static int run(bench_common *bc, const sgd_opts *o) {
             double ups = upd / (ms * 1e-3);
             const double item_side = (double)R->n_items * c.factors * (pi ? 2.0 : 4.0);
             double l2b, drb;
-            cf_gpu_sgd_traffic(c.factors, pi, c.bias, si == 0, rpu, (double)st.sgd_hogwild_run,
-                               item_side <= 24.0 * (1 << 20), &l2b, &drb);
+            double user_rows = 1.0, item_rows = 1.0; /* row runs per update (gpu.h) */
+            if (si == 0) {
+                user_rows = 1.0 / (rpu > 1.0 ? rpu : 1.0) + 1.0 / (double)(st.sgd_hogwild_run > 0 ? st.sgd_hogwild_run : 1);
+            } else {
+                const double ipb = (double)R->n_items * (double)c.blocks / (double)(R->nnz > 0 ? R->nnz : 1);
+                item_rows = ipb < 1.0 ? ipb : 1.0;
+            }
+            if (user_rows > 1.0) user_rows = 1.0;
+            cf_gpu_sgd_traffic(c.factors, pi, c.bias, user_rows, item_rows, item_side <= 24.0 * (1 << 20), &l2b, &drb);
             const double l2g = ups * l2b / 1e9, drg = ups * drb / 1e9;
             const double sh_l2 = l2g / l2_gbps, sh_dram = drg / ceil.copy_gbps;
             printf("%-8s %-5s %11.4g %9.4f %7.0f %8.1f %5.1f%% %8.0f %9.1f %5.1f%% ", si ? "blocks" : "hogwild",

@@ -113,17 +113,18 @@ cf_status cf_gpu_l2_bandwidth(cf_backend *b, size_t bytes, int reps, double *gbp
 
 /* Bytes per SGD update by the kernel's own accesses (kernels/sgd.cu), s = 4 fp32 / 2 fp16:
  * a row = 2Ks read + written, with biases its bias read + written (8), its λ' (4); the
- * rating's (u, i, r) 12.
- *   *l2_bytes   between the SMs and L2: rating + the item row + the user row once per
- *               user segment (hogwild, list in user order: 1/ratings_per_user + 1/run
- *               segments per update; blocks: every update).
- *   *dram_bytes from DRAM: the rating (streamed once) + the user row per segment (the
- *               user side, 480 k × K × s on the Netflix shape, does not stay in L2) + the
- *               item row only when items_fit_l2 is 0 (the item side larger than L2).
- * A model: L2 hits of user rows inside a segment and lines shared by runs are not
- * counted; it is what bench_sgd divides by the measured ceilings. */
-void cf_gpu_sgd_traffic(int k, int fp16, int bias, int hogwild, double ratings_per_user, double run,
-                        int items_fit_l2, double *l2_bytes, double *dram_bytes);
+ * rating's (u, i, r) 12. A row is loaded and written back once per run of consecutive
+ * ratings that share it: user_rows and item_rows are such runs per update (hogwild, list
+ * in user order: 1/ratings_per_user + 1/run users, 1 item; blocks, sorted by item:
+ * 1 user, ≈ n_items·B/nnz items, at most 1).
+ *   *l2_bytes   between the SMs and L2: rating + (user_rows + item_rows) · row;
+ *   *dram_bytes from DRAM: the rating (streamed once) + user_rows · row (the user side,
+ *               480 k × K × s on the Netflix shape, does not stay in L2) + item_rows · row
+ *               only when items_fit_l2 is 0 (the item side larger than L2).
+ * A model: L2 hits of user rows between runs and lines shared by runs are not counted;
+ * it is what bench_sgd divides by the measured ceilings. */
+void cf_gpu_sgd_traffic(int k, int fp16, int bias, double user_rows, double item_rows, int items_fit_l2,
+                        double *l2_bytes, double *dram_bytes);
 
 /* The CUDA driver and runtime versions (cudaDriverGetVersion / cudaRuntimeGetVersion,
  * e.g. 12040 for 12.4); 0 where the call fails. */

@@ -63,22 +63,13 @@ void cf_gpu_sgd_free(cf_backend *b) {
     b->sgd = NULL;
 }
 
-void cf_gpu_sgd_traffic(int k, int fp16, int bias, int hogwild, double ratings_per_user, double run,
-                        int items_fit_l2, double *l2_bytes, double *dram_bytes) {
+void cf_gpu_sgd_traffic(int k, int fp16, int bias, double user_rows, double item_rows, int items_fit_l2,
+                        double *l2_bytes, double *dram_bytes) {
     const double s = fp16 ? 2.0 : 4.0, bb = bias ? 8.0 : 0.0;
-    const double rating = 12.0;                      /* u, i, r: streamed once */
-    const double row = 2.0 * k * s + bb + 4.0;       /* a row read + written, its bias, its λ' */
-    /* user rows per update: hogwild's user-order runs reload p_u once per user segment (a
-     * run of `run` positions holds ≈ run / rpu + 1 segments); blocks' random in-block
-     * order, once per update */
-    double seg = 1.0;
-    if (hogwild) {
-        const double rpu = ratings_per_user > 1.0 ? ratings_per_user : 1.0;
-        seg = 1.0 / rpu + 1.0 / (run > 1.0 ? run : 1.0);
-        if (seg > 1.0) seg = 1.0;
-    }
-    *l2_bytes = rating + row + seg * row;
-    *dram_bytes = rating + seg * row + (items_fit_l2 ? 0.0 : row);
+    const double rating = 12.0;                /* u, i, r: streamed once */
+    const double row = 2.0 * k * s + bb + 4.0; /* a row read + written, its bias, its λ' */
+    *l2_bytes = rating + (user_rows + item_rows) * row;
+    *dram_bytes = rating + user_rows * row + (items_fit_l2 ? 0.0 : item_rows * row);
 }
 
 /* The L2 read ceiling (gpu.h). */
