@@ -24,12 +24,25 @@ static cf_status work_alloc(cf_sgd_work *w, int64_t n, cf_error *err) {
 }
 
 cf_status cf_sgd_work_hogwild(const cf_ratings *R, uint64_t seed, cf_sgd_work *out, cf_error *err) {
-    (void)seed; /* the order is CSR order; the randomness is per epoch (cf_hogwild_epoch) */
     cf_status st = work_alloc(out, R->nnz, err);
     if (st) return st;
     for (int64_t u = 0; u < R->n_users; u++)
         for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++)
             out->u[e] = (uint32_t)u, out->i[e] = R->row_col[e], out->r[e] = R->row_val[e];
+    /* each user's ratings in a seeded random order (Fisher–Yates from the top, stream
+     * (seed, SHUFFLE, 0)) instead of by item */
+    cf_rng rng;
+    cf_rng_seed(&rng, cf_sched_seed(seed, CF_STREAM_SHUFFLE, 0));
+    for (int64_t u = 0; u < R->n_users; u++) {
+        const int64_t b = R->row_ptr[u];
+        for (int64_t j = R->row_ptr[u + 1] - 1 - b; j > 0; j--) {
+            const int64_t k = (int64_t)cf_rng_below(&rng, (uint64_t)j + 1);
+            uint32_t ti = out->i[b + j];
+            float tr = out->r[b + j];
+            out->i[b + j] = out->i[b + k], out->r[b + j] = out->r[b + k];
+            out->i[b + k] = ti, out->r[b + k] = tr;
+        }
+    }
     return CF_OK;
 }
 

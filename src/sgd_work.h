@@ -3,9 +3,10 @@
  * the order a schedule visits them, as parallel arrays (user, item, rating) that the
  * device streams coalesced. Plain C, built without CUDA too, so that CI tests it.
  *
- * hogwild: the CSR entries in CSR order (by user, each user's ratings as the CSR has
- *   them), so that consecutive ratings share the user's row (the device keeps it in
- *   registers). Each epoch the device applies the list as cf_hogwild_epoch orders it:
+ * hogwild: the CSR entries by user (users in CSR order, each user's ratings in a seeded
+ *   random order: Fisher–Yates from the top over stream (seed, CF_STREAM_SHUFFLE, 0),
+ *   user after user), so that consecutive ratings share the user's row (the device
+ *   keeps it in registers). Each epoch the device applies the list as cf_hogwild_epoch orders it:
  *   rotated by a random offset, cut into runs of consecutive ratings, the runs taken in a
  *   fresh random permutation by `warps` concurrent warps (lock-free, not reproducible).
  * blocks: the ratings of cf_blocks (schedule.h) in its order: block (a, c) at

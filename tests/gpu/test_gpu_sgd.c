@@ -172,20 +172,41 @@ Test(host_sgd_work, blocks_list_is_the_cpu_block_order) {
     fixture_free(&fx);
 }
 
-Test(host_sgd_work, hogwild_list_is_csr_order) {
+/* The CSR entry of rating (u, i), or −1. */
+static int64_t entry_of(const cf_ratings *R, uint32_t u, uint32_t i) {
+    for (int64_t x = R->row_ptr[u]; x < R->row_ptr[u + 1]; x++)
+        if (R->row_col[x] == i) return x;
+    return -1;
+}
+
+Test(host_sgd_work, hogwild_list_is_by_user_each_user_shuffled) {
     fixture fx;
     fixture_make(&fx, 4);
-    cf_sgd_work w;
+    cf_sgd_work w, w2, w3;
     cf_error err;
     cr_assert_eq(cf_sgd_work_hogwild(&fx.R, 9, &w, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_sgd_work_hogwild(&fx.R, 9, &w2, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_sgd_work_hogwild(&fx.R, 10, &w3, &err), CF_OK, "%s", err.msg);
     cr_assert_eq(w.n, fx.R.nnz);
-    for (int64_t u = 0; u < fx.R.n_users; u++)
-        for (int64_t e = fx.R.row_ptr[u]; e < fx.R.row_ptr[u + 1]; e++) {
-            cr_assert_eq(w.u[e], (uint32_t)u);
-            cr_assert_eq(w.i[e], fx.R.row_col[e]);
-            cr_assert_eq(w.r[e], fx.R.row_val[e]);
+    int64_t unsorted = 0, users = 0;
+    for (int64_t u = 0; u < fx.R.n_users; u++) {
+        const int64_t b = fx.R.row_ptr[u], n = fx.R.row_ptr[u + 1] - b;
+        int sorted = 1;
+        for (int64_t x = b; x < b + n; x++) {
+            cr_assert_eq(w.u[x], (uint32_t)u, "position %lld: the users in CSR order", (long long)x);
+            /* (u, i, r) is one of the user's CSR entries, each once (items are distinct in a row) */
+            int64_t e = entry_of(&fx.R, (uint32_t)u, w.i[x]);
+            cr_assert_geq(e, 0);
+            cr_assert_eq(w.r[x], fx.R.row_val[e]);
+            for (int64_t y = b; y < x; y++) cr_assert_neq(w.i[y], w.i[x], "user %lld: item %u twice", (long long)u, w.i[x]);
+            if (x > b && w.i[x] < w.i[x - 1]) sorted = 0;
         }
-    cf_sgd_work_free(&w);
+        users += n > 1, unsorted += n > 1 && !sorted;
+    }
+    cr_assert_gt(unsorted, users * 9 / 10, "shuffled within users: %lld of %lld not by item", (long long)unsorted, (long long)users);
+    cr_assert_eq(memcmp(w.i, w2.i, (size_t)w.n * sizeof *w.i), 0, "the same seed, the same list");
+    cr_assert_neq(memcmp(w.i, w3.i, (size_t)w.n * sizeof *w.i), 0, "another seed, another list");
+    cf_sgd_work_free(&w), cf_sgd_work_free(&w2), cf_sgd_work_free(&w3);
     fixture_free(&fx);
 }
 
@@ -259,13 +280,6 @@ Test(host_sgd_work, hogwild_epoch_order_applies_every_rating_once) {
         }
         free(seen);
     }
-}
-
-/* The CSR entry of rating (u, i), or −1. */
-static int64_t entry_of(const cf_ratings *R, uint32_t u, uint32_t i) {
-    for (int64_t x = R->row_ptr[u]; x < R->row_ptr[u + 1]; x++)
-        if (R->row_col[x] == i) return x;
-    return -1;
 }
 
 Test(host_sgd_work, entries_by_item_is_a_stable_sort_by_item) {
