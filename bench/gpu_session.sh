@@ -21,7 +21,8 @@
 # GPU_SESSION.md): env; test_gpu_als, test_gpu_sgd (Criterion --jobs 16 --verbose);
 # verify-gen, verify-als-k100 (and -fused: --als-solver fused), verify-sgd-blocks-k128,
 # verify-sgd-hogwild-k128 (cufactor verify against the 16-thread CPU reference, 5 M
-# ratings); memcheck, racecheck (compute-sanitizer over the Gram / ALS half-step, fused
+# ratings), verify-gen-ml100k, verify-sgd-hogwild-ml100k (hogwild on MovieLens-100k's
+# shape, 20 epochs); memcheck, racecheck (compute-sanitizer over the Gram / ALS half-step, fused
 # solve and SGD tests, in parallel); bench-data (the Netflix-shaped set into bench/cache);
 # bench_als (K = 100, 128), bench_als-fused (the same with --als-solver fused, no CPU
 # reference); bench_sgd-hogwild (fp32, fp16), bench_sgd-hogwild-rpw2 (fp16, the row bound
@@ -72,6 +73,8 @@ verify-als-k100 40 10 13
 verify-als-k100-fused 40 10 13
 verify-sgd-blocks-k128 25 8 7
 verify-sgd-hogwild-k128 35 8 10
+verify-gen-ml100k 10 2 1
+verify-sgd-hogwild-ml100k 20 5 5
 memcheck 45 15 12
 racecheck 45 15 12
 bench-data 60 20 20
@@ -262,6 +265,13 @@ all)
     verify_step verify-als-k100-fused --factors 100 --iters 3 --als-solver fused
     verify_step verify-sgd-blocks-k128 --factors 128 --iters 3 --algo sgd --schedule blocks --blocks 64 --lr 0.005
     verify_step verify-sgd-hogwild-k128 --factors 128 --iters 3 --algo sgd --schedule hogwild --lr 0.005
+    rm -f "$work/verify.tsv"
+    # Issue 15's small shape (MovieLens-100k: 943 × 1,682, 100 k ratings), where hogwild
+    # was 15 % worse than the CPU on 2026-12-04: 20 epochs of hogwild K = 32 against the
+    # CPU's shuffle by test RMSE (issue 15 asks ≤ 0.5 %; verify's own bound is 1 %).
+    step verify-gen-ml100k "$bin/cufactor" gen --users 943 --items 1682 --ratings 100000 --rank 8 --noise 0.5 \
+        --out "$work/verify.tsv"
+    verify_step verify-sgd-hogwild-ml100k --factors 32 --iters 20 --algo sgd --schedule hogwild --lr 0.01
     rm -f "$work/verify.tsv"
     # compute-sanitizer over the kernels that change: the Gram kernel (alone and in a whole
     # ALS half step: Gram, RHS, solve) and the SGD update kernels (fp32, fp16, hogwild, blocks).
