@@ -14,9 +14,9 @@
  * uint4). VEC and NV are the host's choice for K (regs_of): fast paths for K ≤ 32, 64,
  * 100, 128 and 256 (fp32 4 × 2 floats, fp16 8 halves per lane); other K loop over memory
  * (sgd_run_mem). The dot product is a butterfly of shuffles, so every lane holds e.
- * p_u and b_u stay in registers across consecutive ratings of one user and are written
- * back when the user changes; the next rating's q_i, b_i, λ'_i (and p_u, b_u, λ'_u for a
- * new user) are loaded before the current update. Factor and bias loads bypass L1
+ * A row (p_u with b_u, q_i with b_i) stays in registers across consecutive ratings that
+ * share it and is written back when it changes; the next rating's other rows are loaded
+ * before the current update. Factor and bias loads bypass L1
  * (__ldcg): L1 is not coherent across SMs, and a row cached there would hide other
  * warps' updates (on a small set, for the whole epoch).
  *
@@ -35,9 +35,10 @@
  *          the Netflix shape at B = 1024).
  *   Bytes from DRAM: the item side (17,770 × K × s: 4.5 MB fp16, 9 MB fp32 at K = 128)
  *          stays in the 50–60 MB of L2 of an H100/H200; the ratings stream once (12 B);
- *          p_u is read once and written once per user run (≈ 2Ks/208 + 12 per update).
- *   Roofline (K = 128, hogwild): ≈ 540 B/update cross L2 in fp16 (512 + 24 + the
- *          user share ≈ 2.5), ≈ 1,055 B in fp32; DRAM carries ≈ 15 B fp16 / 17 B fp32
+ *          p_u is read once and written once per user run (≈ (2Ks + 12)/min(208, run)).
+ *   Roofline (K = 128, hogwild, runs of 256): ≈ 540 B/update cross L2 in fp16 (item row
+ *          524 + rating 12 + user share ≈ 4.6), ≈ 1,055 B in fp32; DRAM carries ≈ 17 B
+ *          fp16 / 21 B fp32
  *          (ratings + user rows), so the L2 bandwidth is the ceiling: ≈ 18 G updates/s
  *          fp16 and 9 G/s fp32 at 10 TB/s of L2 (bench_sgd measures the L2 and DRAM
  *          ceilings in the same run and prints the share of each). Latency, not
