@@ -21,10 +21,12 @@
 # GPU_SESSION.md): env; test_gpu_als, test_gpu_sgd (Criterion --jobs 16 --verbose);
 # verify-gen, verify-als-k100 (and -fused: --als-solver fused), verify-sgd-blocks-k128,
 # verify-sgd-hogwild-k128 (cufactor verify against the 16-thread CPU reference, 5 M
-# ratings); memcheck, racecheck (compute-sanitizer over the Gram / ALS half-step, fused
+# ratings), verify-gen-ml100k, verify-sgd-hogwild-ml100k (hogwild on MovieLens-100k's
+# shape, 20 epochs); memcheck, racecheck (compute-sanitizer over the Gram / ALS half-step, fused
 # solve and SGD tests, in parallel); bench-data (the Netflix-shaped set into bench/cache);
 # bench_als (K = 100, 128), bench_als-fused (the same with --als-solver fused, no CPU
-# reference); bench_sgd-hogwild (fp32, fp16); nightly-gpu (the nightly suite's GPU cases
+# reference); bench_sgd-hogwild (fp32, fp16), bench_sgd-hogwild-rpw2 (fp16, the row bound
+# loosened to min(users, items)/2 warps); nightly-gpu (the nightly suite's GPU cases
 # via bench/nightly.sh); last, bench_sgd-blocks (fp32, fp16, B = 1024) with its own short
 # limit.
 #
@@ -71,12 +73,15 @@ verify-als-k100 40 10 13
 verify-als-k100-fused 40 10 13
 verify-sgd-blocks-k128 25 8 7
 verify-sgd-hogwild-k128 35 8 10
+verify-gen-ml100k 10 2 1
+verify-sgd-hogwild-ml100k 20 5 5
 memcheck 45 15 12
 racecheck 45 15 12
 bench-data 60 20 20
 bench_als 75 30 28
 bench_als-fused 60 20 20
 bench_sgd-hogwild 60 25 28
+bench_sgd-hogwild-rpw2 45 20 22
 nightly-gpu 150 60 70
 bench_sgd-blocks 60 30 35
 "
@@ -261,6 +266,13 @@ all)
     verify_step verify-sgd-blocks-k128 --factors 128 --iters 3 --algo sgd --schedule blocks --blocks 64 --lr 0.005
     verify_step verify-sgd-hogwild-k128 --factors 128 --iters 3 --algo sgd --schedule hogwild --lr 0.005
     rm -f "$work/verify.tsv"
+    # Issue 15's small shape (MovieLens-100k: 943 × 1,682, 100 k ratings), where hogwild
+    # was 15 % worse than the CPU on 2026-12-04: 20 epochs of hogwild K = 32 against the
+    # CPU's shuffle by test RMSE (issue 15 asks ≤ 0.5 %; verify's own bound is 1 %).
+    step verify-gen-ml100k "$bin/cufactor" gen --users 943 --items 1682 --ratings 100000 --rank 8 --noise 0.5 \
+        --out "$work/verify.tsv"
+    verify_step verify-sgd-hogwild-ml100k --factors 32 --iters 20 --algo sgd --schedule hogwild --lr 0.01
+    rm -f "$work/verify.tsv"
     # compute-sanitizer over the kernels that change: the Gram kernel (alone and in a whole
     # ALS half step: Gram, RHS, solve) and the SGD update kernels (fp32, fp16, hogwild, blocks).
     sanitize_step memcheck memcheck 'ERROR SUMMARY: 0 errors' \
@@ -268,7 +280,8 @@ all)
         test_gpu_als:gpu_als/half_step_K32 test_gpu_als:gpu_als/chol_fused_d101 \
         test_gpu_als:gpu_als/solver_fused_K128 test_gpu_sgd:gpu_sgd/single_update_K33 \
         test_gpu_sgd:gpu_sgd/single_update_K100_fp16 test_gpu_sgd:gpu_sgd/blocks_vs_cpu_K100 \
-        test_gpu_sgd:gpu_sgd/hogwild_within_half_percent_of_cpu_K32
+        test_gpu_sgd:gpu_sgd/hogwild_within_half_percent_of_cpu_K32 test_gpu_sgd:gpu_sgd/single_update_K256_fp16 \
+        test_gpu_sgd:gpu_sgd/blocks_vs_cpu_K256 test_gpu_sgd:gpu_sgd/blocks_vs_cpu_K300_from_memory
     # racecheck looks at shared memory: the Gram kernel's staging (and a fused kernel's).
     sanitize_step racecheck racecheck 'RACECHECK SUMMARY: 0 hazards' \
         test_gpu_als:gpu_als/gram_K100 test_gpu_als:gpu_als/half_step_K32 \
@@ -285,6 +298,11 @@ all)
         --commit "$commit" --json "$out/bench_als.jsonl"
     step bench_sgd-hogwild "$bin/bench_sgd" --schedule hogwild --epochs 3 --commit "$commit" \
         --json "$out/bench_sgd.jsonl"
+    # The same in fp16 with the row bound loosened (min(users, items)/2 warps: the whole
+    # device on the Netflix shape instead of 17,770/8 = 2,221 warps): the speed the bound
+    # costs, and from the RMSE per epoch whether the racing it admits costs quality.
+    step bench_sgd-hogwild-rpw2 "$bin/bench_sgd" --schedule hogwild --precision fp16 --rows-per-warp 2 --epochs 3 \
+        --commit "$commit" --json "$out/bench_sgd.jsonl"
     # The nightly suite's GPU cases with the packed cufactor (no cmake, no OpenBLAS there):
     # they append to bench/results/gpu.jsonl, which comes back whole, and its new lines alone.
     n0=$(wc -l <bench/results/gpu.jsonl 2>/dev/null || echo 0)

@@ -158,15 +158,36 @@ typedef struct cf_sgd_args {
     float lr;
 } cf_sgd_args;
 
-/* Hogwild: ratings [0, n) in runs of `run` consecutive ratings; a persistent grid (as
- * many warps as stay resident) takes runs round-robin, no locks, no atomics. */
-int launch_sgd_hogwild(const cf_sgd_args *a, int64_t n, int64_t run, cf_stream_t stream);
+/* One hogwild epoch's order (chosen on the host: src/sgd_work.h cf_hogwild_plan and
+ * cf_hogwild_epoch, tested there). Position x of [0, n) is the rating at (x + off) mod n
+ * of the work list (the list rotated, so run boundaries move every epoch); positions are
+ * cut into n_runs runs of `run` (the last one shorter). `warps` warps run at once; warp w
+ * takes j = w, w + warps, w + 2·warps, ... < n_runs and applies, in order, the positions
+ * of run CF_HOGWILD_RUN_OF(o, j) = (perm_a·j + perm_b) mod n_runs: with perm_a coprime to
+ * n_runs that is a permutation of the runs, a fresh one every epoch. */
+typedef struct cf_sgd_hogwild_order {
+    int64_t n, run, n_runs, warps, off;
+    uint64_t perm_a, perm_b; /* perm_a, perm_b < n_runs ≤ 2^32: the product fits 64 bits */
+} cf_sgd_hogwild_order;
+#define CF_HOGWILD_RUN_OF(o, j) ((int64_t)(((o).perm_a * (uint64_t)(j) + (o).perm_b) % (uint64_t)(o).n_runs))
+
+/* Hogwild: one epoch in the order `o`, o->warps warps at once, no locks, no atomics. */
+int launch_sgd_hogwild(const cf_sgd_args *a, const cf_sgd_hogwild_order *o, cf_stream_t stream);
+
+/* Warps of the hogwild kernel for this K and storage that the whole device holds at once
+ * (SMs × resident warps per SM), ≥ 1; 0 when the device cannot be queried. */
+int64_t cf_sgd_resident_warps(int k, int fp16);
 
 /* One wave of the blocks schedule: warp a (0 ≤ a < B) applies, in order, the ratings of
  * block (a, (a + shift) mod B), i.e. [block_ptr[blk], block_ptr[blk+1]) with
  * blk = a·B + (a + shift) mod B. */
 int launch_sgd_wave(const cf_sgd_args *a, const int64_t *d_block_ptr, int B, int shift,
                     cf_stream_t stream);
+
+/* The L2 read ceiling's kernel (bench_sgd): `grid` blocks of 256 threads read the
+ * 16-byte words of d_buf[0, bytes) `reps` times through L2 (ld.global.cg) and write one
+ * float per thread to d_sink (grid·256 floats). */
+int launch_l2_read(const void *d_buf, int64_t bytes, int reps, float *d_sink, int grid, cf_stream_t stream);
 
 /* Warps resident per SM for the SGD kernels at this K and storage (for reports). */
 int cf_sgd_warps_per_sm(int k, int fp16);

@@ -8,25 +8,51 @@
  *
  * λ' = Λ_row / n_row is the per-rating share of the row's regularization.
  *
- * A warp applies one rating at a time. Lane l holds elements l, l+32, l+64, ... of p_u
- * and q_i: V = ⌈K/32⌉ registers each (the kernel is instantiated for V = 1, 2, 4, 8 and
- * guards c < K, so any K ≤ 256 runs from registers; larger K loops over memory). The dot
- * product is a butterfly of shuffles, so every lane holds e. Lane 0 alone reads and
- * writes the biases and broadcasts them by shuffle; lane l alone reads and writes its
- * elements, so a warp's consecutive updates of the same row are ordered by program
- * order and need no fence.
+ * A warp applies one rating at a time (sgd_run_regs). Lane l holds NV chunks of VEC
+ * consecutive elements of p_u and q_i, chunk c at element (32c + l)·VEC, loaded and
+ * stored with one 4–16-byte access per chunk (float/float2/float4; __half/__half2/uint2/
+ * uint4). VEC and NV are the host's choice for K (regs_of): fast paths for K ≤ 32, 64,
+ * 100, 128 and 256 (fp32 4 × 2 floats, fp16 8 halves per lane); other K loop over memory
+ * (sgd_run_mem). The dot product is a butterfly of shuffles, so every lane holds e.
+ * A row (p_u with b_u, q_i with b_i) stays in registers across consecutive ratings that
+ * share it and is written back when it changes; the next rating's other rows are loaded
+ * before the current update. Factor and bias loads bypass L1
+ * (__ldcg): L1 is not coherent across SMs, and a row cached there would hide other
+ * warps' updates (on a small set, for the whole epoch).
  *
- * Streaming: the ratings are laid out in schedule order (src/sgd_work.h). A warp loads 32
+ * Streaming: the ratings are laid out in list order (src/sgd_work.h). A warp loads 32
  * consecutive (u, i, r) with one coalesced load per array (one rating per lane), then
  * applies them one after the other, taking each from its lane by shuffle.
  *
+ * Cost per update (K factors, element size s = 4 fp32 / 2 fp16, biases on):
+ *   FLOPs: 2K (dot) + 8K (two updates: e·q − λp, ·η, + p; the same for q) ≈ 10K
+ *          (K = 128: 1,280; the arithmetic intensity is ≈ 1 FLOP/byte: memory-bound).
+ *   Bytes between the SM and L2 (the kernel's own accesses): q_i read + written 2Ks,
+ *          b_i 8, λ'_i 4, the rating 12 (u, i, r); p_u 2Ks + 12 once per run of one
+ *          user's ratings (hogwild list in user order: Netflix averages 208 ratings per
+ *          user, so ≈ 2Ks/min(208, run) per update); blocks (sorted by item inside a
+ *          block) pays p_u on every update and q_i once per item run (≈ 5.5 ratings on
+ *          the Netflix shape at B = 1024).
+ *   Bytes from DRAM: the item side (17,770 × K × s: 4.5 MB fp16, 9 MB fp32 at K = 128)
+ *          stays in the 50–60 MB of L2 of an H100/H200; the ratings stream once (12 B);
+ *          p_u is read once and written once per user run (≈ (2Ks + 12)/min(208, run)).
+ *   Roofline (K = 128, hogwild, runs of 256): ≈ 540 B/update cross L2 in fp16 (item row
+ *          524 + rating 12 + user share ≈ 4.6), ≈ 1,055 B in fp32; DRAM carries ≈ 17 B
+ *          fp16 / 21 B fp32
+ *          (ratings + user rows), so the L2 bandwidth is the ceiling: ≈ 18 G updates/s
+ *          fp16 and 9 G/s fp32 at 10 TB/s of L2 (bench_sgd measures the L2 and DRAM
+ *          ceilings in the same run and prints the share of each). Latency, not
+ *          bandwidth, bounded the previous kernel (ncu: DRAM 12.8 %, L2 hit 83 %): hence
+ *          the prefetch, the register reuse of p_u and the wide loads.
+ *
  * Schedules:
- *   hogwild — a persistent grid (as many blocks as stay resident on every SM) whose
- *     warps take runs of consecutive ratings round-robin. Warps update shared rows
- *     without locks or atomics: lost or mixed updates of a popular row are the accepted
- *     race of Hogwild! (Niu et al. 2011; cuMF_SGD), which is why this schedule is not
- *     reproducible. compute-sanitizer racecheck reports nothing for it (it checks shared
- *     memory), and memcheck must stay clean.
+ *   hogwild — `warps` warps (host plan: ≤ resident, ≤ min(n_users, n_items) / 8, ≤ runs)
+ *     take runs of consecutive ratings in the epoch's random order (kernels.h
+ *     cf_sgd_hogwild_order). Warps update shared rows without locks or atomics: lost or
+ *     mixed updates of a popular row are the accepted race of Hogwild! (Niu et al. 2011;
+ *     cuMF_SGD), which is why this schedule is not reproducible. compute-sanitizer
+ *     racecheck reports nothing for it (it checks shared memory), and memcheck must stay
+ *     clean.
  *   blocks — one launch per wave, one warp per block of the wave; blocks of a wave touch
  *     disjoint rows of P and Q, each block's ratings in its fixed order: the sequence of
  *     updates of every row is the CPU reference's, so the result equals it up to
@@ -41,6 +67,7 @@
 #include <cuda_fp16.h>
 #include "launch.cuh"
 #include <stdint.h>
+#include <string.h>
 
 #define SGD_THREADS 128
 #define SGD_WARPS (SGD_THREADS / 32)
@@ -50,142 +77,328 @@ __device__ __forceinline__ float to_f(__half x) { return __half2float(x); }
 template <typename T> __device__ __forceinline__ T from_f(float x);
 template <> __device__ __forceinline__ float from_f<float>(float x) { return x; }
 template <> __device__ __forceinline__ __half from_f<__half>(float x) { return __float2half_rn(x); }
+/* x as the storage holds it: what a store and a reload would give */
+template <typename T> __device__ __forceinline__ float stored(float x) { return to_f(from_f<T>(x)); }
 
-/* e from the warp's dot product; lane 0 updates the biases. Every lane returns e. */
-__device__ __forceinline__ float sgd_error_and_biases(const cf_sgd_args &a, uint32_t u, uint32_t i,
-                                                      float r, float dot, float lu, float li) {
-    const int lane = threadIdx.x & 31;
-    dot = cf_warp_sum(dot);
-    float b_u = 0.0f, b_i = 0.0f;
-    if (a.use_bias) {
-        if (lane == 0) b_u = a.bu[u], b_i = a.bi[i];
-        b_u = __shfl_sync(CF_FULL_MASK, b_u, 0);
-        b_i = __shfl_sync(CF_FULL_MASK, b_i, 0);
+/* ------------------------------------------------------------------ a lane's slice of a row
+ * VEC consecutive elements at p (aligned to VEC·sizeof(T)) as floats, in one load of
+ * 4·VEC (fp32) or 2·VEC (fp16) bytes: float / float2 / float4, __half / __half2 / uint2
+ * (4 halves) / uint4 (8 halves). Loads are ld.global.cg (__ldcg): L2 only, not the SM's
+ * L1, which is not coherent across SMs; a cached copy of a row would hide other warps'
+ * updates for as long as the line stays in L1 (on a small set: the whole epoch). */
+template <typename T, int VEC> struct slice;
+template <> struct slice<float, 1> {
+    static __device__ __forceinline__ void load(const float *p, float *f) { f[0] = __ldcg(p); }
+    static __device__ __forceinline__ void store(float *p, const float *f) { *p = f[0]; }
+};
+template <> struct slice<float, 2> {
+    static __device__ __forceinline__ void load(const float *p, float *f) {
+        const float2 v = __ldcg((const float2 *)p);
+        f[0] = v.x, f[1] = v.y;
     }
-    /* r̂ summed as the CPU does: ((μ + b_u) + b_i) + p·q */
-    const float e = r - cf_dev_predict(a.mu, b_u, b_i, dot, a.use_bias);
-    if (a.use_bias && lane == 0) {
-        a.bu[u] = b_u + a.lr * (e - lu * b_u);
-        a.bi[i] = b_i + a.lr * (e - li * b_i);
+    static __device__ __forceinline__ void store(float *p, const float *f) { *(float2 *)p = make_float2(f[0], f[1]); }
+};
+template <> struct slice<float, 4> {
+    static __device__ __forceinline__ void load(const float *p, float *f) {
+        const float4 v = __ldcg((const float4 *)p);
+        f[0] = v.x, f[1] = v.y, f[2] = v.z, f[3] = v.w;
     }
-    return e;
+    static __device__ __forceinline__ void store(float *p, const float *f) {
+        *(float4 *)p = make_float4(f[0], f[1], f[2], f[3]);
+    }
+};
+/* halves packed in 32-bit words: word w holds elements 2w (low) and 2w + 1 (high) */
+__device__ __forceinline__ void unpack2(unsigned w, float *f) {
+    __half2 h;
+    memcpy(&h, &w, sizeof h);
+    f[0] = __low2float(h), f[1] = __high2float(h);
 }
+__device__ __forceinline__ unsigned pack2(const float *f) {
+    const __half2 h = __floats2half2_rn(f[0], f[1]);
+    unsigned w;
+    memcpy(&w, &h, sizeof w);
+    return w;
+}
+template <> struct slice<__half, 1> {
+    static __device__ __forceinline__ void load(const __half *p, float *f) { f[0] = __half2float(__ldcg(p)); }
+    static __device__ __forceinline__ void store(__half *p, const float *f) { *p = __float2half_rn(f[0]); }
+};
+template <> struct slice<__half, 2> {
+    static __device__ __forceinline__ void load(const __half *p, float *f) {
+        const __half2 h = __ldcg((const __half2 *)p);
+        f[0] = __low2float(h), f[1] = __high2float(h);
+    }
+    static __device__ __forceinline__ void store(__half *p, const float *f) { *(__half2 *)p = __floats2half2_rn(f[0], f[1]); }
+};
+template <> struct slice<__half, 4> {
+    static __device__ __forceinline__ void load(const __half *p, float *f) {
+        const uint2 v = __ldcg((const uint2 *)p);
+        unpack2(v.x, f), unpack2(v.y, f + 2);
+    }
+    static __device__ __forceinline__ void store(__half *p, const float *f) {
+        *(uint2 *)p = make_uint2(pack2(f), pack2(f + 2));
+    }
+};
+template <> struct slice<__half, 8> {
+    static __device__ __forceinline__ void load(const __half *p, float *f) {
+        const uint4 v = __ldcg((const uint4 *)p);
+        unpack2(v.x, f), unpack2(v.y, f + 2), unpack2(v.z, f + 4), unpack2(v.w, f + 6);
+    }
+    static __device__ __forceinline__ void store(__half *p, const float *f) {
+        *(uint4 *)p = make_uint4(pack2(f), pack2(f + 2), pack2(f + 4), pack2(f + 6));
+    }
+};
 
-/* One update (the rule at the top of the file) by the whole warp. */
-template <int V, typename T>
-__device__ __forceinline__ void sgd_update(const cf_sgd_args &a, uint32_t u, uint32_t i, float r) {
-    const int lane = threadIdx.x & 31;
-    const int K = a.k;
-    T *__restrict__ p = (T *)a.P + (size_t)u * (size_t)a.ld;
-    T *__restrict__ q = (T *)a.Q + (size_t)i * (size_t)a.ld;
-    const float lu = a.lam_u[u], li = a.lam_i[i], eta = a.lr;
-    float dot = 0.0f;
-    if constexpr (V > 0) {
-        /* p_u and q_i stay in registers between the dot product and the update */
-        float pr[V], qr[V];
+/* A row held by a warp: lane l has NV chunks of VEC elements, chunk c at element
+ * (32c + l)·VEC; chunks at or past K hold 0 and are neither loaded nor stored (K and the
+ * row stride are multiples of VEC: the host's choice, regs_of). */
+template <typename T, int VEC, int NV> struct row {
+    float f[VEC * NV];
+    __device__ __forceinline__ void load(const T *r, int K) {
+        const int lane = threadIdx.x & 31;
 #pragma unroll
-        for (int j = 0; j < V; j++) {
-            const int c = lane + 32 * j;
-            pr[j] = c < K ? to_f(p[c]) : 0.0f;
-            qr[j] = c < K ? to_f(q[c]) : 0.0f;
-            dot = fmaf(pr[j], qr[j], dot);
-        }
-        const float e = sgd_error_and_biases(a, u, i, r, dot, lu, li);
+        for (int c = 0; c < NV; c++) {
+            const int at = (32 * c + lane) * VEC;
+            if (at < K) {
+                slice<T, VEC>::load(r + at, f + c * VEC);
+            } else {
 #pragma unroll
-        for (int j = 0; j < V; j++) {
-            const int c = lane + 32 * j;
-            if (c < K) {
-                const float pk = pr[j], qk = qr[j];
-                p[c] = from_f<T>(pk + eta * (e * qk - lu * pk));
-                q[c] = from_f<T>(qk + eta * (e * pk - li * qk));
+                for (int v = 0; v < VEC; v++) f[c * VEC + v] = 0.0f;
             }
         }
-    } else {
-        for (int c = lane; c < K; c += 32) dot = fmaf(to_f(p[c]), to_f(q[c]), dot);
-        const float e = sgd_error_and_biases(a, u, i, r, dot, lu, li);
-        for (int c = lane; c < K; c += 32) {
-            const float pk = to_f(p[c]), qk = to_f(q[c]);
-            p[c] = from_f<T>(pk + eta * (e * qk - lu * pk));
-            q[c] = from_f<T>(qk + eta * (e * pk - li * qk));
+    }
+    __device__ __forceinline__ void store(T *r, int K) const {
+        const int lane = threadIdx.x & 31;
+#pragma unroll
+        for (int c = 0; c < NV; c++) {
+            const int at = (32 * c + lane) * VEC;
+            if (at < K) slice<T, VEC>::store(r + at, f + c * VEC);
         }
+    }
+};
+
+/* The rating at position x of the list: the rotation by `off` (hogwild; 0 for blocks). */
+__device__ __forceinline__ int64_t pos_of(int64_t x, int64_t off, int64_t n) {
+    const int64_t t = x + off;
+    return t >= n ? t - n : t;
+}
+
+/* The positions [begin, end) of the list, in order, by one warp, from registers
+ * (K ≤ 32·VEC·NV). Per rating: e = r − r̂, then the rule at the top of the file.
+ *   - The ratings stream in 32 at a time, one coalesced load per array (a rating per
+ *     lane), each taken from its lane by shuffle.
+ *   - p_u (b_u) stay in registers while consecutive ratings have the same user (the
+ *     hogwild list is in user order), q_i (b_i) while they have the same item (a
+ *     `blocks` block is sorted by item), and are written back when it changes: the same
+ *     values a store and a reload would give (fp16: rounded as stored), and no memory
+ *     round trip between consecutive updates of one row — the dependent chain of a hot
+ *     item in `blocks` is a chain of register updates.
+ *   - The next rating's rows (q_i, b_i, λ'_i when its item differs; p_u, b_u, λ'_u when
+ *     its user differs) are loaded before the current update, so their latency overlaps
+ *     it; a row being updated is never the one prefetched (the same row is kept instead).
+ * Every branch on u, i or the position is warp-uniform (values from shuffles). */
+template <typename T, int VEC, int NV>
+__device__ __forceinline__ void sgd_run_regs(const cf_sgd_args &a, int64_t begin, int64_t end, int64_t off,
+                                             int64_t n) {
+    if (begin >= end) return;
+    const int lane = threadIdx.x & 31;
+    const int K = a.k;
+    const size_t ld = (size_t)a.ld;
+    T *const P = (T *)a.P, *const Q = (T *)a.Q;
+    const float eta = a.lr;
+    const int bias = a.use_bias;
+
+    int64_t base = begin;
+    uint32_t my_u = 0, my_i = 0;
+    float my_r = 0.0f;
+    if (begin + lane < end) {
+        const int64_t t = pos_of(begin + lane, off, n);
+        my_u = a.su[t], my_i = a.si[t], my_r = a.sr[t];
+    }
+    uint32_t u = __shfl_sync(CF_FULL_MASK, my_u, 0), i = __shfl_sync(CF_FULL_MASK, my_i, 0);
+    float r = __shfl_sync(CF_FULL_MASK, my_r, 0);
+    row<T, VEC, NV> p{}, q{}, pn{}, qn{};
+    p.load(P + u * ld, K);
+    q.load(Q + i * ld, K);
+    float bu = bias ? __ldcg(a.bu + u) : 0.0f, bi = bias ? __ldcg(a.bi + i) : 0.0f;
+    float lu = __ldg(a.lam_u + u), li = __ldg(a.lam_i + i);
+
+    for (int64_t x = begin; x < end; x++) {
+        const int64_t xn = x + 1;
+        const bool more = xn < end;
+        uint32_t un = u, in = i;
+        float rn = 0.0f, bun = bu, bin = 0.0f, lun = lu, lin = 0.0f;
+        if (more) {
+            if (xn - base == 32) { /* the next 32 ratings */
+                base = xn;
+                if (base + lane < end) {
+                    const int64_t t = pos_of(base + lane, off, n);
+                    my_u = a.su[t], my_i = a.si[t], my_r = a.sr[t];
+                }
+            }
+            const int j = (int)(xn - base);
+            un = __shfl_sync(CF_FULL_MASK, my_u, j), in = __shfl_sync(CF_FULL_MASK, my_i, j);
+            rn = __shfl_sync(CF_FULL_MASK, my_r, j);
+            if (in != i) { /* the same item next: its row stays in registers */
+                qn.load(Q + in * ld, K);
+                bin = bias ? __ldcg(a.bi + in) : 0.0f;
+                lin = __ldg(a.lam_i + in);
+            }
+            if (un != u) {
+                pn.load(P + un * ld, K);
+                bun = bias ? __ldcg(a.bu + un) : 0.0f;
+                lun = __ldg(a.lam_u + un);
+            }
+        }
+        /* the update of (u, i, r) */
+        float dot = 0.0f;
+#pragma unroll
+        for (int v = 0; v < VEC * NV; v++) dot = fmaf(p.f[v], q.f[v], dot);
+        dot = cf_warp_sum(dot);
+        /* r̂ summed as the CPU does: ((μ + b_u) + b_i) + p·q */
+        const float e = r - cf_dev_predict(a.mu, bu, bi, dot, bias);
+#pragma unroll
+        for (int v = 0; v < VEC * NV; v++) {
+            const float pk = p.f[v], qk = q.f[v];
+            p.f[v] = stored<T>(pk + eta * (e * qk - lu * pk));
+            q.f[v] = stored<T>(qk + eta * (e * pk - li * qk));
+        }
+        if (bias) bu = bu + eta * (e - lu * bu), bi = bi + eta * (e - li * bi);
+        /* a row is written back when the next rating has another one (every lane stores
+         * the biases: one address, one value, one transaction; a lane then never reads a
+         * bias another lane wrote, which no warp collective orders) */
+        if (!more || in != i) {
+            q.store(Q + i * ld, K);
+            if (bias) a.bi[i] = bi;
+        }
+        if (!more || un != u) {
+            p.store(P + u * ld, K);
+            if (bias) a.bu[u] = bu;
+        }
+        if (!more) break;
+        if (in != i) q = qn, bi = bin, li = lin;
+        if (un != u) p = pn, bu = bun, lu = lun;
+        u = un, i = in, r = rn;
     }
 }
 
-/* The ratings [begin, end) of the schedule arrays, in order, by one warp. */
-template <int V, typename T>
-__device__ __forceinline__ void sgd_range(const cf_sgd_args &a, int64_t begin, int64_t end) {
+/* The same for any K, from memory (lane l takes elements l, l + 32, ...), one rating at a
+ * time with no prefetch: the path for K beyond the register instantiations. */
+template <typename T>
+__device__ __forceinline__ void sgd_run_mem(const cf_sgd_args &a, int64_t begin, int64_t end, int64_t off,
+                                            int64_t n) {
     const int lane = threadIdx.x & 31;
+    const int K = a.k;
+    const float eta = a.lr;
     for (int64_t base = begin; base < end; base += 32) {
-        const int64_t t = base + lane;
         uint32_t my_u = 0, my_i = 0;
         float my_r = 0.0f;
-        if (t < end) my_u = a.su[t], my_i = a.si[t], my_r = a.sr[t]; /* coalesced */
-        const int cnt = end - base < 32 ? (int)(end - base) : 32;    /* warp-uniform */
+        if (base + lane < end) {
+            const int64_t t = pos_of(base + lane, off, n);
+            my_u = a.su[t], my_i = a.si[t], my_r = a.sr[t]; /* coalesced */
+        }
+        const int cnt = end - base < 32 ? (int)(end - base) : 32; /* warp-uniform */
         for (int j = 0; j < cnt; j++) {
             const uint32_t u = __shfl_sync(CF_FULL_MASK, my_u, j);
             const uint32_t i = __shfl_sync(CF_FULL_MASK, my_i, j);
             const float r = __shfl_sync(CF_FULL_MASK, my_r, j);
-            sgd_update<V, T>(a, u, i, r);
+            T *const p = (T *)a.P + (size_t)u * (size_t)a.ld;
+            T *const q = (T *)a.Q + (size_t)i * (size_t)a.ld;
+            const float lu = __ldg(a.lam_u + u), li = __ldg(a.lam_i + i);
+            /* the biases read before the warp sum, a collective: no lane writes them before
+             * every lane has read them */
+            const float bu = a.use_bias ? __ldcg(a.bu + u) : 0.0f, bi = a.use_bias ? __ldcg(a.bi + i) : 0.0f;
+            float dot = 0.0f;
+            for (int c = lane; c < K; c += 32) dot = fmaf(to_f(__ldcg(p + c)), to_f(__ldcg(q + c)), dot);
+            dot = cf_warp_sum(dot);
+            const float e = r - cf_dev_predict(a.mu, bu, bi, dot, a.use_bias);
+            for (int c = lane; c < K; c += 32) {
+                const float pk = to_f(__ldcg(p + c)), qk = to_f(__ldcg(q + c));
+                p[c] = from_f<T>(pk + eta * (e * qk - lu * pk));
+                q[c] = from_f<T>(qk + eta * (e * pk - li * qk));
+            }
+            if (a.use_bias && lane == 0) {
+                a.bu[u] = bu + eta * (e - lu * bu);
+                a.bi[i] = bi + eta * (e - li * bi);
+            }
         }
     }
 }
 
-template <int V, typename T>
-__global__ void __launch_bounds__(SGD_THREADS)
-    sgd_hogwild_kernel(const cf_sgd_args a, int64_t n, int64_t run) {
-    const int64_t warp = (int64_t)blockIdx.x * SGD_WARPS + threadIdx.x / 32;
-    const int64_t stride = (int64_t)gridDim.x * SGD_WARPS * run;
-    for (int64_t s = warp * run; s < n; s += stride) sgd_range<V, T>(a, s, s + run < n ? s + run : n);
+/* VEC = 0: the memory path. */
+template <typename T, int VEC, int NV>
+__device__ __forceinline__ void sgd_run(const cf_sgd_args &a, int64_t begin, int64_t end, int64_t off, int64_t n) {
+    if constexpr (VEC > 0) {
+        sgd_run_regs<T, VEC, NV>(a, begin, end, off, n);
+    } else {
+        sgd_run_mem<T>(a, begin, end, off, n);
+    }
 }
 
-template <int V, typename T>
+template <typename T, int VEC, int NV>
+__global__ void __launch_bounds__(SGD_THREADS) sgd_hogwild_kernel(const cf_sgd_args a, const cf_sgd_hogwild_order o) {
+    const int64_t w = (int64_t)blockIdx.x * SGD_WARPS + threadIdx.x / 32;
+    if (w >= o.warps) return; /* whole warps: the grid's last block may have spare ones */
+    for (int64_t j = w; j < o.n_runs; j += o.warps) { /* warp-uniform */
+        const int64_t s = CF_HOGWILD_RUN_OF(o, j) * o.run;
+        sgd_run<T, VEC, NV>(a, s, s + o.run < o.n ? s + o.run : o.n, o.off, o.n);
+    }
+}
+
+template <typename T, int VEC, int NV>
 __global__ void __launch_bounds__(SGD_THREADS)
     sgd_wave_kernel(const cf_sgd_args a, const int64_t *__restrict__ block_ptr, int B, int shift) {
     const int w = blockIdx.x * SGD_WARPS + threadIdx.x / 32; /* the user band a */
     if (w >= B) return;                                      /* whole warps leave */
     const int64_t blk = (int64_t)w * B + (w + shift) % B;
-    sgd_range<V, T>(a, block_ptr[blk], block_ptr[blk + 1]);
+    sgd_run<T, VEC, NV>(a, block_ptr[blk], block_ptr[blk + 1], 0, INT64_MAX); /* no rotation */
 }
 
-/* Registers per lane for this K: the smallest instantiated V ≥ ⌈K/32⌉, 0 = from memory. */
-static int v_of(int k) {
-    const int v = (k + 31) / 32;
-    return v <= 1 ? 1 : v <= 2 ? 2 : v <= 4 ? 4 : v <= 8 ? 8 : 0;
+/* The register shape for K, storage and row stride: VEC elements per load (≤ 16 bytes:
+ * 4 floats or 8 halves), the narrowest with 32·VEC ≥ K, narrowed until it divides K and
+ * the row stride; NV chunks per lane. Returns the instantiation's index into the tables
+ * below, or 0 for the memory path. Fast paths: K = 32 (1 × 1), 64 (2 × 1), 100 and 128
+ * (4 × 1), 256 (fp32 4 × 2, fp16 8 × 1), and every K ≤ 32. */
+static int regs_of(int k, int ld, int fp16) {
+    const int max_vec = fp16 ? 8 : 4;
+    int vec = 1;
+    while (vec < max_vec && 32 * vec < k) vec *= 2;
+    while (vec > 1 && (k % vec || ld % vec)) vec /= 2;
+    const int nv = (k + 32 * vec - 1) / (32 * vec);
+    /* the instantiations: 1 = (1,1), 2 = (2,1), 3 = (4,1), 4 = (4,2) fp32 / (8,1) fp16 */
+    if (nv == 1) return vec == 1 ? 1 : vec == 2 ? 2 : vec == 4 ? 3 : 4;
+    if (nv == 2 && vec == 4 && !fp16) return 4;
+    return 0;
 }
 
-typedef void (*hogwild_fn)(const cf_sgd_args, int64_t, int64_t);
+typedef void (*hogwild_fn)(const cf_sgd_args, const cf_sgd_hogwild_order);
 typedef void (*wave_fn)(const cf_sgd_args, const int64_t *, int, int);
 
-/* The instantiation for this K and storage. */
-template <typename T> static hogwild_fn hogwild_of(int v) {
-    switch (v) {
-    case 1: return sgd_hogwild_kernel<1, T>;
-    case 2: return sgd_hogwild_kernel<2, T>;
-    case 4: return sgd_hogwild_kernel<4, T>;
-    case 8: return sgd_hogwild_kernel<8, T>;
-    default: return sgd_hogwild_kernel<0, T>;
-    }
+static hogwild_fn hogwild_kernel_for(int k, int ld, int fp16) {
+    static const hogwild_fn f32[5] = {sgd_hogwild_kernel<float, 0, 0>, sgd_hogwild_kernel<float, 1, 1>,
+                                      sgd_hogwild_kernel<float, 2, 1>, sgd_hogwild_kernel<float, 4, 1>,
+                                      sgd_hogwild_kernel<float, 4, 2>};
+    static const hogwild_fn f16[5] = {sgd_hogwild_kernel<__half, 0, 0>, sgd_hogwild_kernel<__half, 1, 1>,
+                                      sgd_hogwild_kernel<__half, 2, 1>, sgd_hogwild_kernel<__half, 4, 1>,
+                                      sgd_hogwild_kernel<__half, 8, 1>};
+    return (fp16 ? f16 : f32)[regs_of(k, ld, fp16)];
 }
-template <typename T> static wave_fn wave_of(int v) {
-    switch (v) {
-    case 1: return sgd_wave_kernel<1, T>;
-    case 2: return sgd_wave_kernel<2, T>;
-    case 4: return sgd_wave_kernel<4, T>;
-    case 8: return sgd_wave_kernel<8, T>;
-    default: return sgd_wave_kernel<0, T>;
-    }
-}
-static hogwild_fn hogwild_kernel_for(int k, int fp16) {
-    return fp16 ? hogwild_of<__half>(v_of(k)) : hogwild_of<float>(v_of(k));
-}
-static wave_fn wave_kernel_for(int k, int fp16) {
-    return fp16 ? wave_of<__half>(v_of(k)) : wave_of<float>(v_of(k));
+static wave_fn wave_kernel_for(int k, int ld, int fp16) {
+    static const wave_fn f32[5] = {sgd_wave_kernel<float, 0, 0>, sgd_wave_kernel<float, 1, 1>,
+                                   sgd_wave_kernel<float, 2, 1>, sgd_wave_kernel<float, 4, 1>,
+                                   sgd_wave_kernel<float, 4, 2>};
+    static const wave_fn f16[5] = {sgd_wave_kernel<__half, 0, 0>, sgd_wave_kernel<__half, 1, 1>,
+                                   sgd_wave_kernel<__half, 2, 1>, sgd_wave_kernel<__half, 4, 1>,
+                                   sgd_wave_kernel<__half, 8, 1>};
+    return (fp16 ? f16 : f32)[regs_of(k, ld, fp16)];
 }
 
-/* Resident blocks per SM of the hogwild kernel for this K and storage (≥ 1). */
+/* Resident blocks per SM of the hogwild kernel for this K and storage (≥ 1). The fp16 row
+ * stride is K; for fp32 K rounded up to 4 stands for the side's ld (same divisibility). */
 static int hogwild_blocks_per_sm(int k, int fp16) {
     int n = 0;
-    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, hogwild_kernel_for(k, fp16), SGD_THREADS,
+    const int ld = fp16 ? k : (k + 3) / 4 * 4;
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, hogwild_kernel_for(k, ld, fp16), SGD_THREADS,
                                                       0) != cudaSuccess) {
         (void)cudaGetLastError();
         return 1;
@@ -195,20 +408,24 @@ static int hogwild_blocks_per_sm(int k, int fp16) {
 
 extern "C" int cf_sgd_warps_per_sm(int k, int fp16) { return hogwild_blocks_per_sm(k, fp16) * SGD_WARPS; }
 
-extern "C" int launch_sgd_hogwild(const cf_sgd_args *a, int64_t n, int64_t run, cf_stream_t stream) {
-    if (n <= 0) return (int)cudaSuccess;
-    if (run < 1) return (int)cudaErrorInvalidValue;
+extern "C" int64_t cf_sgd_resident_warps(int k, int fp16) {
     int dev = 0, sms = 0;
-    cudaError_t e = cudaGetDevice(&dev);
-    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
-    if (e != cudaSuccess) return (int)e;
-    int64_t grid = (int64_t)sms * hogwild_blocks_per_sm(a->k, a->fp16);
-    /* no more warps than runs: every warp has work */
-    const int64_t runs = (n + run - 1) / run, need = (runs + SGD_WARPS - 1) / SGD_WARPS;
-    if (grid > need) grid = need;
-    if (grid < 1) grid = 1;
-    CF_LAUNCH_KERNEL(hogwild_kernel_for(a->k, a->fp16), (unsigned)grid, SGD_THREADS, 0, stream,
-        *a, n, run);
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    return (int64_t)sms * cf_sgd_warps_per_sm(k, fp16);
+}
+
+extern "C" int launch_sgd_hogwild(const cf_sgd_args *a, const cf_sgd_hogwild_order *o, cf_stream_t stream) {
+    if (o->n <= 0) return (int)cudaSuccess;
+    if (o->run < 1 || o->warps < 1 || o->n_runs < 1 || (o->n_runs - 1) * o->run >= o->n || o->n_runs * o->run < o->n ||
+        o->off < 0 || o->off >= o->n || o->n_runs > ((int64_t)1 << 32) || o->perm_a > UINT32_MAX ||
+        o->perm_b >= (uint64_t)o->n_runs)
+        return (int)cudaErrorInvalidValue;
+    const int64_t grid = (o->warps + SGD_WARPS - 1) / SGD_WARPS;
+    CF_LAUNCH_KERNEL(hogwild_kernel_for(a->k, a->ld, a->fp16), (unsigned)grid, SGD_THREADS, 0, stream, *a, *o);
     return (int)cudaGetLastError();
 }
 
@@ -216,8 +433,35 @@ extern "C" int launch_sgd_wave(const cf_sgd_args *a, const int64_t *d_block_ptr,
                                cf_stream_t stream) {
     if (B < 1 || shift < 0 || shift >= B) return (int)cudaErrorInvalidValue;
     const unsigned grid = (unsigned)((B + SGD_WARPS - 1) / SGD_WARPS);
-    CF_LAUNCH_KERNEL(wave_kernel_for(a->k, a->fp16), grid, SGD_THREADS, 0, stream,
+    CF_LAUNCH_KERNEL(wave_kernel_for(a->k, a->ld, a->fp16), grid, SGD_THREADS, 0, stream,
         *a, d_block_ptr, B, shift);
+    return (int)cudaGetLastError();
+}
+
+/* ------------------------------------------------------------------ L2 ceiling */
+
+/* The L2 read ceiling for bench_sgd: every thread reads 16-byte words of a buffer that
+ * fits in L2 with ld.global.cg (L2, not L1: the path the SGD kernels' factor loads take),
+ * `reps` passes, grid-stride; 16·n4·reps bytes in all, nothing from DRAM after the first
+ * pass. FLOPs: 4 adds per word (to keep the loads). The sum goes to sink[thread]
+ * (grid·256 floats: noise beside the reads) so the loads are not dropped. */
+#define L2_THREADS 256
+__global__ void __launch_bounds__(L2_THREADS) l2_read_kernel(const float4 *__restrict__ buf, int64_t n4, int reps,
+                                                            float *__restrict__ sink) {
+    const int64_t t0 = blockIdx.x * (int64_t)blockDim.x + threadIdx.x, stride = (int64_t)gridDim.x * blockDim.x;
+    float acc = 0.0f;
+    for (int r = 0; r < reps; r++)
+        for (int64_t x = t0; x < n4; x += stride) {
+            const float4 v = __ldcg(buf + x);
+            acc += (v.x + v.y) + (v.z + v.w);
+        }
+    sink[t0] = acc;
+}
+
+extern "C" int launch_l2_read(const void *d_buf, int64_t bytes, int reps, float *d_sink, int grid, cf_stream_t stream) {
+    if (bytes < 16 || reps < 1 || grid < 1) return (int)cudaErrorInvalidValue;
+    CF_LAUNCH_KERNEL(l2_read_kernel, (unsigned)grid, L2_THREADS, 0, stream, (const float4 *)d_buf, bytes / 16, reps,
+                     d_sink);
     return (int)cudaGetLastError();
 }
 

@@ -78,6 +78,18 @@ cf_status cf_blocks_build(const cf_ratings *R, int32_t B, uint64_t seed, cf_bloc
     for (int64_t u = 0; u < R->n_users; u++)
         for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++) entry_user[e] = (uint32_t)u;
     cf_sched_permutation(order, R->nnz, cf_sched_seed(seed, CF_STREAM_BLOCK_ORDER, 0));
+    /* the list sorted by item, stably (ties keep the permutation's order), through
+     * s.entry as scratch: the bucketing below keeps it, so a block holds its items'
+     * ratings one item after the other (schedule.h step 2) */
+    {
+        int64_t *at = cf_calloc((size_t)R->n_items + 1, sizeof *at, err, "block schedule item offsets");
+        if (!at) goto fail;
+        for (size_t t = 0; t < nnz; t++) at[R->row_col[order[t]] + 1]++;
+        for (int64_t i = 0; i < R->n_items; i++) at[i + 1] += at[i];
+        for (size_t t = 0; t < nnz; t++) s.entry[at[R->row_col[order[t]]]++] = order[t];
+        if (nnz) memcpy(order, s.entry, nnz * sizeof *order);
+        free(at);
+    }
 #define BLOCK_OF(e) ((size_t)s.user_band[entry_user[e]] * (size_t)B + s.item_band[R->row_col[e]])
     for (size_t e = 0; e < nnz; e++) s.block_ptr[BLOCK_OF(e) + 1]++;
     for (size_t k = 0; k < nblk; k++) s.block_ptr[k + 1] += s.block_ptr[k];

@@ -19,9 +19,12 @@
  *      Each band holds ⌊n/B⌋ or ⌈n/B⌉ rows. Block (a, c) holds the ratings whose user
  *      is in band a and item in band c.
  *   2. Order within a block. The permutation of 0..nnz−1 from
- *      (seed, CF_STREAM_BLOCK_ORDER, 0) lists all CSR entries; each block keeps the
- *      entries in the order they appear in that list. Bands and within-block orders
- *      are fixed for the whole training.
+ *      (seed, CF_STREAM_BLOCK_ORDER, 0) lists all CSR entries; each block keeps its
+ *      entries sorted by item, the entries of one item in the order they appear in that
+ *      list. (By item: the updates of one item come one after the other, so the GPU
+ *      keeps q_i in registers across them instead of a memory round trip per update —
+ *      the dependent chain of the busiest item is what bounds a `blocks` epoch.) Bands
+ *      and within-block orders are fixed for the whole training.
  *   3. Waves. Epoch t has B waves. σ_t = the permutation of 0..B−1 from
  *      (seed, CF_STREAM_WAVES, t). Wave w (0 ≤ w < B) processes the B blocks
  *      (a, (a + σ_t[w]) mod B) for a = 0..B−1. No two blocks of a wave share a user

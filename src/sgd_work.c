@@ -26,22 +26,60 @@ static cf_status work_alloc(cf_sgd_work *w, int64_t n, cf_error *err) {
 cf_status cf_sgd_work_hogwild(const cf_ratings *R, uint64_t seed, cf_sgd_work *out, cf_error *err) {
     cf_status st = work_alloc(out, R->nnz, err);
     if (st) return st;
-    int64_t *order = cf_malloc((size_t)(R->nnz > 0 ? R->nnz : 1) * sizeof *order, err, "hogwild order");
-    uint32_t *eu = cf_malloc((size_t)(R->nnz > 0 ? R->nnz : 1) * sizeof *eu, err, "entry users");
-    if (!order || !eu) {
-        free(order), free(eu);
-        cf_sgd_work_free(out);
-        return CF_ERR_NOMEM;
-    }
     for (int64_t u = 0; u < R->n_users; u++)
-        for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++) eu[e] = (uint32_t)u;
-    cf_sched_permutation(order, R->nnz, cf_sched_seed(seed, CF_STREAM_SHUFFLE, 0));
-    for (int64_t t = 0; t < R->nnz; t++) {
-        int64_t e = order[t];
-        out->u[t] = eu[e], out->i[t] = R->row_col[e], out->r[t] = R->row_val[e];
+        for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++)
+            out->u[e] = (uint32_t)u, out->i[e] = R->row_col[e], out->r[e] = R->row_val[e];
+    /* each user's ratings in a seeded random order (Fisher–Yates from the top, stream
+     * (seed, SHUFFLE, 0)) instead of by item */
+    cf_rng rng;
+    cf_rng_seed(&rng, cf_sched_seed(seed, CF_STREAM_SHUFFLE, 0));
+    for (int64_t u = 0; u < R->n_users; u++) {
+        const int64_t b = R->row_ptr[u];
+        for (int64_t j = R->row_ptr[u + 1] - 1 - b; j > 0; j--) {
+            const int64_t k = (int64_t)cf_rng_below(&rng, (uint64_t)j + 1);
+            uint32_t ti = out->i[b + j];
+            float tr = out->r[b + j];
+            out->i[b + j] = out->i[b + k], out->r[b + j] = out->r[b + k];
+            out->i[b + k] = ti, out->r[b + k] = tr;
+        }
     }
-    free(order), free(eu);
     return CF_OK;
+}
+
+void cf_hogwild_plan(int64_t nnz, int64_t n_users, int64_t n_items, int64_t resident, int rows_per_warp,
+                     cf_sgd_hogwild_order *o) {
+    memset(o, 0, sizeof *o);
+    if (rows_per_warp <= 0) rows_per_warp = CF_HOGWILD_ROWS_PER_WARP;
+    const int64_t rows = n_users < n_items ? n_users : n_items;
+    int64_t w = resident > 0 ? resident : 1;
+    if (rows / rows_per_warp < w) w = rows / rows_per_warp;
+    if (w < 1) w = 1;
+    int64_t run = nnz / (8 * w) / 32 * 32;
+    run = run < 32 ? 32 : run > 256 ? 256 : run;
+    o->n = nnz > 0 ? nnz : 0;
+    o->run = run;
+    o->n_runs = (o->n + run - 1) / run;
+    o->warps = w < o->n_runs ? w : o->n_runs > 0 ? o->n_runs : 1;
+}
+
+static uint64_t gcd64(uint64_t a, uint64_t b) {
+    while (b) {
+        uint64_t t = a % b;
+        a = b, b = t;
+    }
+    return a;
+}
+
+void cf_hogwild_epoch(cf_sgd_hogwild_order *o, uint64_t seed, int32_t epoch) {
+    cf_rng rng;
+    cf_rng_seed(&rng, cf_sched_seed(seed, CF_STREAM_SHUFFLE, (uint64_t)epoch));
+    o->off = o->n > 1 ? (int64_t)cf_rng_below(&rng, (uint64_t)o->n) : 0;
+    const uint64_t m = o->n_runs > 0 ? (uint64_t)o->n_runs : 1;
+    o->perm_a = 1;
+    if (m > 2)
+        do o->perm_a = 1 + cf_rng_below(&rng, m - 1);
+        while (gcd64(o->perm_a, m) != 1);
+    o->perm_b = cf_rng_below(&rng, m);
 }
 
 cf_status cf_sgd_work_blocks(const cf_ratings *R, const cf_blocks *bl, cf_sgd_work *out,

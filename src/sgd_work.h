@@ -3,10 +3,12 @@
  * the order a schedule visits them, as parallel arrays (user, item, rating) that the
  * device streams coalesced. Plain C, built without CUDA too, so that CI tests it.
  *
- * hogwild: the CSR entries in the order of the CPU's shuffle of epoch 0 (schedule.h,
- *   stream (seed, CF_STREAM_SHUFFLE, 0)); the device keeps that order for every epoch
- *   and lets its warps take runs of consecutive ratings from it, so the order actually
- *   applied is an interleaving of those runs (lock-free, not reproducible).
+ * hogwild: the CSR entries by user (users in CSR order, each user's ratings in a seeded
+ *   random order: Fisher–Yates from the top over stream (seed, CF_STREAM_SHUFFLE, 0),
+ *   user after user), so that consecutive ratings share the user's row (the device
+ *   keeps it in registers). Each epoch the device applies the list as cf_hogwild_epoch orders it:
+ *   rotated by a random offset, cut into runs of consecutive ratings, the runs taken in a
+ *   fresh random permutation by `warps` concurrent warps (lock-free, not reproducible).
  * blocks: the ratings of cf_blocks (schedule.h) in its order: block (a, c) at
  *   [block_ptr[a·B+c], block_ptr[a·B+c+1]), each block in its fixed order, so that one
  *   warp per block applies exactly the CPU reference's sequence of updates.
@@ -23,6 +25,7 @@
 #define CF_SGD_WORK_H
 
 #include "common.h"
+#include "kernels.h" /* cf_sgd_hogwild_order */
 #include "ratings.h"
 #include "schedule.h"
 
@@ -36,6 +39,31 @@ typedef struct cf_sgd_work {
 
 /* The hogwild order (see above). On failure *out is zeroed. */
 cf_status cf_sgd_work_hogwild(const cf_ratings *R, uint64_t seed, cf_sgd_work *out, cf_error *err);
+/* The hogwild launch shape for a matrix of nnz ratings over n_users × n_items rows on a
+ * device that holds `resident` warps of the kernel at once (0: unknown, taken as 1):
+ *
+ *   warps = min(resident, ⌊min(n_users, n_items) / rows_per_warp⌋, runs), at least 1;
+ *   run   = nnz / (8 · warps) rounded down to a multiple of 32, within [32, 256].
+ *
+ * Why the row bound: a warp's update of q_i is a read-modify-write of about a
+ * microsecond; another warp's update of the same row inside that window is lost (the
+ * accepted race of Hogwild!). With W warps at once, a row of the smaller side is under
+ * concurrent update about W / n_rows of the time for uniform popularity, more for popular
+ * rows. A device holds thousands of warps (H200: 132 SMs × up to 48), so on a small set
+ * (300 × 200 ratings matrix: ≈ 27 runs of 256 ratings, all at once) nearly every update
+ * would race, and the model suffers; on the Netflix shape (17,770 items) the bound is
+ * ≈ 2,200 warps at rows_per_warp 8 against ≈ 4,700 resident. rows_per_warp ≤ 0 means
+ * CF_HOGWILD_ROWS_PER_WARP. Runs: at least 8 per warp, so the permutation of runs mixes
+ * the order over the epoch, and 32..256 ratings long (a user's row reused across the run
+ * of its ratings). Sets n, run, n_runs, warps of *o (the epoch's fields zero). */
+#define CF_HOGWILD_ROWS_PER_WARP 8
+void cf_hogwild_plan(int64_t nnz, int64_t n_users, int64_t n_items, int64_t resident, int rows_per_warp,
+                     cf_sgd_hogwild_order *o);
+/* Epoch `epoch`'s order of a planned *o, from stream (seed, CF_STREAM_SHUFFLE, epoch):
+ * off uniform in [0, n), perm_a uniform among the values in [1, n_runs) coprime to n_runs
+ * (1 when n_runs ≤ 2), perm_b uniform in [0, n_runs). */
+void cf_hogwild_epoch(cf_sgd_hogwild_order *o, uint64_t seed, int32_t epoch);
+
 /* The blocks order of `bl` (built from R). On failure *out is zeroed. */
 cf_status cf_sgd_work_blocks(const cf_ratings *R, const cf_blocks *bl, cf_sgd_work *out,
                              cf_error *err);

@@ -117,6 +117,33 @@ Test(blocks, wave_shifts_are_a_permutation_that_changes_with_the_epoch) {
     cr_assert_neq(memcmp(a, b, sizeof a), 0, "epochs 0 and 1 have the same wave order");
 }
 
+/* schedule.h step 2: inside a block the ratings are sorted by item, one item's ratings in
+ * the order of the seeded list (stream BLOCK_ORDER). */
+Test(blocks, within_a_block_by_item_then_in_the_seeded_order) {
+    cf_ratings R;
+    cf_triplets test;
+    cf_test_make_planted(&prob, &R, &test);
+    cf_blocks s;
+    cr_assert_eq(cf_blocks_build(&R, 4, 42, &s, NULL), CF_OK);
+    int64_t *order = malloc((size_t)R.nnz * sizeof *order), *pos = malloc((size_t)R.nnz * sizeof *pos);
+    cf_sched_permutation(order, R.nnz, cf_sched_seed(42, CF_STREAM_BLOCK_ORDER, 0));
+    for (int64_t t = 0; t < R.nnz; t++) pos[order[t]] = t;
+    int64_t runs = 0; /* consecutive ratings of one item: what the order is for */
+    for (int64_t k = 0; k < 16; k++)
+        for (int64_t t = s.block_ptr[k] + 1; t < s.block_ptr[k + 1]; t++) {
+            int64_t e0 = s.entry[t - 1], e1 = s.entry[t];
+            uint32_t i0 = R.row_col[e0], i1 = R.row_col[e1];
+            cr_assert(i0 < i1 || (i0 == i1 && pos[e0] < pos[e1]), "block %lld position %lld: item %u (list %lld) after item %u (list %lld)",
+                      (long long)k, (long long)t, i1, (long long)pos[e1], i0, (long long)pos[e0]);
+            runs += i0 == i1;
+        }
+    cr_assert_gt(runs, R.nnz / 2, "most ratings follow one of the same item");
+    free(order), free(pos);
+    cf_blocks_free(&s);
+    cf_ratings_free(&R);
+    cf_triplets_free(&test);
+}
+
 Test(blocks, different_seed_gives_a_different_order) {
     cf_ratings R;
     cf_triplets test;

@@ -32,7 +32,13 @@
  *           and the biases: flops = n·(12K + 10);
  *           bytes = n·(4·K·f + 4·s + 12) (read and write p_u, q_i, b_u, b_i), f = the
  *           factors' storage: s, or 2 with precision fp16 (the biases stay fp32; the
- *           first GPU records, 2026-12-04, counted f = 4 for fp16 too);  bound: memory
+ *           first GPU records, 2026-12-04, counted f = 4 for fp16 too);  bound: memory.
+ *           On the GPU (issue 15) the DRAM bytes of the kernel's access pattern instead
+ *           (gpu.h cf_gpu_sgd_traffic: the ratings, the user rows once per run of a
+ *           user's ratings, the item rows only when the item side exceeds 24 MiB), so
+ *           that the share of the copy bandwidth is one the device can reach; most of
+ *           the kernel's traffic is L2 hits, which bench_sgd reports against an L2
+ *           ceiling.
  *   GD, mini-batch: residuals (2K + 4 per rating), the products E·Q and Eᵀ·P (2·2K per
  *           rating), the update (4 per factor): flops = n·(6K + 4) + 4·m·K;
  *           bytes = n·(2K·s + s + 12) + 2·n·(K·s + s + 8) + 3·m·K·s;  bound: memory
@@ -390,6 +396,23 @@ cf_status cf_bench_run_case(const cf_bench_case *c, const cf_bench_data *data, c
         cf_gpu_stats_get(b, &s); /* before the ceiling buffers count */
         res->device_peak_bytes = (int64_t)(s.device_used_peak_bytes > s.alloc_peak_bytes ? s.device_used_peak_bytes
                                                                                         : s.alloc_peak_bytes);
+        if (cfg->algo == CF_ALGO_SGD) { /* DRAM bytes by the kernel's access pattern (model above) */
+            const int fp16 = cfg->precision == CF_PRECISION_FP16;
+            const double nnz = R->nnz > 0 ? (double)R->nnz : 1.0;
+            double user_rows = 1.0, item_rows = 1.0, l2b, drb;
+            if (s.sgd_hogwild_run > 0) { /* hogwild: user runs */
+                user_rows = (double)R->n_users / nnz + 1.0 / (double)s.sgd_hogwild_run;
+            } else { /* blocks: item runs inside a block */
+                const double ipb = (double)R->n_items * (double)cfg->blocks / nnz;
+                item_rows = ipb < 1.0 ? ipb : 1.0;
+            }
+            if (user_rows > 1.0) user_rows = 1.0;
+            const double item_side = (double)R->n_items * cfg->factors * (fp16 ? 2.0 : 4.0);
+            cf_gpu_sgd_traffic(cfg->factors, fp16, cfg->bias, user_rows, item_rows, item_side <= 24.0 * (1 << 20), &l2b,
+                               &drb);
+            res->bytes_per_iter = nnz * drb;
+            res->gbps = res->bytes_per_iter / res->sec_median / 1e9;
+        }
         if ((st = cf_gpu_copy_bandwidth(b, (size_t)1 << 30, 9, &res->ceil.copy_gbps, err)) ||
             (st = cf_gpu_sgemm_gflops(b, 8192, 9, 0, &res->ceil.gemm_gflops, err)) ||
             (st = cf_gpu_sgemm_gflops(b, 8192, 9, 1, &res->ceil.tf32_gflops, err)))

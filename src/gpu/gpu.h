@@ -29,6 +29,9 @@ typedef struct cf_gpu_tuning {
     size_t mem_limit;
     /* 1: record CUDA events around the phases of each half-step (see cf_gpu_stats). */
     int timing;
+    /* SGD hogwild: at most min(n_users, n_items) / sgd_rows_per_warp warps at once
+     * (src/sgd_work.h cf_hogwild_plan); 0 = CF_HOGWILD_ROWS_PER_WARP. */
+    int sgd_rows_per_warp;
 } cf_gpu_tuning;
 
 #define CF_GPU_DEFAULT_SEGMENT 4096
@@ -66,6 +69,8 @@ typedef struct cf_gpu_stats {
     double gd_ms;
     int64_t gd_epochs;
     int sgd_warps_per_sm;         /* resident warps per SM of the hogwild kernel */
+    int64_t sgd_hogwild_warps;    /* hogwild: warps at once, and ratings per run (the plan) */
+    int64_t sgd_hogwild_run;
     /* ALS: 1 when the last half-step solved with the fused kernel (--als-solver fused and
      * d = K + bias ≤ CF_CHOL_FUSED_MAX_D), 0 with cuSOLVER. */
     int solve_fused;
@@ -100,10 +105,26 @@ cf_status cf_gpu_sgemm_gflops(cf_backend *b, int n, int reps, int tf32, double *
  * in GB/s (1e9 bytes). The reference for the SGD kernels' achieved bandwidth. */
 cf_status cf_gpu_copy_bandwidth(cf_backend *b, size_t bytes, int reps, double *gbps, cf_error *err);
 
-/* Bytes the SGD kernel moves per update by its own count: p_u and q_i read and written
- * (4·K·s, s = 4 fp32 or 2 fp16), the rating's (u, i, r) (12), λ'_u and λ'_i (8), and
- * with biases b_u, b_i read and written (16). */
-double cf_gpu_sgd_bytes_per_update(int k, int fp16, int bias);
+/* Bench hook: the L2 read ceiling, GB/s: a kernel (kernels/sgd.cu l2_read_kernel) reads
+ * a device buffer of `bytes` (choose it well inside L2: bench_sgd takes 16 MiB) `reps`
+ * times through L2 (ld.global.cg, as the SGD kernels' factor loads), the fastest of three
+ * launches after one that brings it into L2; counted as bytes·reps read. */
+cf_status cf_gpu_l2_bandwidth(cf_backend *b, size_t bytes, int reps, double *gbps, cf_error *err);
+
+/* Bytes per SGD update by the kernel's own accesses (kernels/sgd.cu), s = 4 fp32 / 2 fp16:
+ * a row = 2Ks read + written, with biases its bias read + written (8), its λ' (4); the
+ * rating's (u, i, r) 12. A row is loaded and written back once per run of consecutive
+ * ratings that share it: user_rows and item_rows are such runs per update (hogwild, list
+ * in user order: 1/ratings_per_user + 1/run users, 1 item; blocks, sorted by item:
+ * 1 user, ≈ n_items·B/nnz items, at most 1).
+ *   *l2_bytes   between the SMs and L2: rating + (user_rows + item_rows) · row;
+ *   *dram_bytes from DRAM: the rating (streamed once) + user_rows · row (the user side,
+ *               480 k × K × s on the Netflix shape, does not stay in L2) + item_rows · row
+ *               only when items_fit_l2 is 0 (the item side larger than L2).
+ * A model: L2 hits of user rows between runs and lines shared by runs are not counted;
+ * it is what bench_sgd divides by the measured ceilings. */
+void cf_gpu_sgd_traffic(int k, int fp16, int bias, double user_rows, double item_rows, int items_fit_l2,
+                        double *l2_bytes, double *dram_bytes);
 
 /* The CUDA driver and runtime versions (cudaDriverGetVersion / cudaRuntimeGetVersion,
  * e.g. 12040 for 12.4); 0 where the call fails. */

@@ -12,11 +12,13 @@
  *             block order with the B·B + 1 block offsets; per epoch the wave shifts σ_t
  *             from cf_blocks_epoch_shifts and B launches, one warp per block of a wave.
  *             Reproducible, and equal to the CPU `blocks` run up to rounding.
- *   hogwild — the ratings uploaded once in the CPU's shuffle order of epoch 0; per epoch
- *             one persistent launch whose warps take runs of HOGWILD_RUN consecutive
- *             ratings. Lock-free and not reproducible. `shuffle` (the CPU's sequential
- *             order, the default) runs as hogwild here: one warp at a time would idle
- *             the device.
+ *   hogwild — the ratings uploaded once in user (CSR) order; per epoch one launch of
+ *             the planned number of warps (cf_hogwild_plan: bounded by the device, by the
+ *             rows of the data and by the runs), which take runs of consecutive ratings
+ *             in the epoch's fresh random order (cf_hogwild_epoch: the list rotated by a
+ *             random offset, the runs permuted). Lock-free and not reproducible.
+ *             `shuffle` (the CPU's sequential order, the default) runs as hogwild here:
+ *             one warp at a time would idle the device.
  * Rows without ratings are set to zero at the start of each epoch, as on the CPU.
  *
  * fp16 (cfg.precision): P and Q are kept in half precision (row stride K) for the update
@@ -34,9 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Ratings per run of a hogwild warp: long enough to stream, short enough to balance. */
-#define HOGWILD_RUN 256
-
 typedef struct cf_gpu_sgd {
     cf_sgd_schedule schedule; /* CF_SCHED_BLOCKS or CF_SCHED_HOGWILD */
     int64_t n;
@@ -46,6 +45,7 @@ typedef struct cf_gpu_sgd {
     cf_blocks blocks;           /* blocks: the host schedule (for the wave shifts) */
     int64_t *d_block_ptr;
     int32_t *h_shift;
+    cf_sgd_hogwild_order order; /* hogwild: the plan (the epoch's fields set per epoch) */
     void *d_Ph, *d_Qh;          /* fp16 factors (row stride K), NULL in fp32 */
     size_t bytes;               /* device bytes of this state */
 } cf_gpu_sgd;
@@ -63,8 +63,50 @@ void cf_gpu_sgd_free(cf_backend *b) {
     b->sgd = NULL;
 }
 
-double cf_gpu_sgd_bytes_per_update(int k, int fp16, int bias) {
-    return 4.0 * k * (fp16 ? 2.0 : 4.0) + 12.0 + 8.0 + (bias ? 16.0 : 0.0);
+void cf_gpu_sgd_traffic(int k, int fp16, int bias, double user_rows, double item_rows, int items_fit_l2,
+                        double *l2_bytes, double *dram_bytes) {
+    const double s = fp16 ? 2.0 : 4.0, bb = bias ? 8.0 : 0.0;
+    const double rating = 12.0;                /* u, i, r: streamed once */
+    const double row = 2.0 * k * s + bb + 4.0; /* a row read + written, its bias, its λ' */
+    *l2_bytes = rating + (user_rows + item_rows) * row;
+    *dram_bytes = rating + user_rows * row + (items_fit_l2 ? 0.0 : item_rows * row);
+}
+
+/* The L2 read ceiling (gpu.h). */
+cf_status cf_gpu_l2_bandwidth(cf_backend *b, size_t bytes, int reps, double *gbps, cf_error *err) {
+    cf_status st = CF_OK;
+    void *d_buf = NULL;
+    float *d_sink = NULL;
+    cudaEvent_t e0 = NULL, e1 = NULL;
+    const int grid = (b && b->sm_count > 0 ? b->sm_count : 1) * 8;
+    if (!b || !gbps || bytes < 16 || reps < 1)
+        return cf_fail(err, CF_ERR_INVALID, "gpu l2_bandwidth: bad argument (bytes %zu, reps %d)", bytes, reps);
+    *gbps = 0.0;
+    bytes = bytes / 16 * 16;
+    if ((st = cf_gpu_alloc(b, &d_buf, bytes, "L2 ceiling buffer", err)) ||
+        (st = cf_gpu_alloc(b, (void **)&d_sink, (size_t)grid * 256 * sizeof(float), "L2 ceiling sink", err)))
+        goto cleanup;
+    CF_CUDA(cudaMemsetAsync(d_buf, 0, bytes, b->stream));
+    CF_CUDA(cudaEventCreate(&e0));
+    CF_CUDA(cudaEventCreate(&e1));
+    CF_LAUNCH(launch_l2_read(d_buf, (int64_t)bytes, 1, d_sink, grid, b->stream)); /* into L2 */
+    float best = 0.0f;
+    for (int r = 0; r < 3; r++) { /* the fastest of three: the ceiling */
+        float t = 0.0f;
+        CF_CUDA(cudaEventRecord(e0, b->stream));
+        CF_LAUNCH(launch_l2_read(d_buf, (int64_t)bytes, reps, d_sink, grid, b->stream));
+        CF_CUDA(cudaEventRecord(e1, b->stream));
+        CF_CUDA(cudaEventSynchronize(e1));
+        CF_CUDA(cudaEventElapsedTime(&t, e0, e1));
+        if (r == 0 || t < best) best = t;
+    }
+    *gbps = best > 0.0f ? (double)bytes * reps / (best * 1e-3) / 1e9 : 0.0;
+cleanup:
+    if (e0) cudaEventDestroy(e0);
+    if (e1) cudaEventDestroy(e1);
+    cf_gpu_free(b, d_buf, bytes);
+    cf_gpu_free(b, d_sink, (size_t)grid * 256 * sizeof(float));
+    return st;
 }
 
 static cf_status state_alloc(cf_backend *b, cf_gpu_sgd *s, void **p, size_t bytes, const char *what,
@@ -116,8 +158,12 @@ static cf_status make_state(cf_backend *b, const cf_ratings *R, cf_gpu_sgd **out
             goto cleanup;
         CF_CUDA(cudaMemcpy(s->d_block_ptr, s->blocks.block_ptr, nb * sizeof(int64_t),
                            cudaMemcpyHostToDevice));
-    } else if ((st = cf_sgd_work_hogwild(R, b->cfg.seed, &w, err))) {
-        goto cleanup;
+    } else {
+        if ((st = cf_sgd_work_hogwild(R, b->cfg.seed, &w, err))) goto cleanup;
+        const int fp16 = b->cfg.precision == CF_PRECISION_FP16;
+        cf_hogwild_plan(R->nnz, R->n_users, R->n_items, cf_sgd_resident_warps(b->k, fp16),
+                        b->tune.sgd_rows_per_warp, &s->order);
+        b->stats.sgd_hogwild_warps = s->order.warps, b->stats.sgd_hogwild_run = s->order.run;
     }
     const size_t n = (size_t)s->n;
     if ((st = state_alloc(b, s, (void **)&s->d_su, n * sizeof(uint32_t), "SGD users", err)) ||
@@ -217,7 +263,8 @@ cf_status cf_gpu_sgd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *er
             CF_LAUNCH(launch_sgd_wave(&a, s->d_block_ptr, B, s->h_shift[w], b->stream));
         }
     } else {
-        CF_LAUNCH(launch_sgd_hogwild(&a, s->n, HOGWILD_RUN, b->stream));
+        cf_hogwild_epoch(&s->order, b->cfg.seed, epoch);
+        CF_LAUNCH(launch_sgd_hogwild(&a, &s->order, b->stream));
     }
     if (timing) {
         float ms = 0.0f;

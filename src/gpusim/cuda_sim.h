@@ -72,12 +72,16 @@ struct alignas(8) float2 {
 struct alignas(16) int4 {
     int x, y, z, w;
 };
+struct alignas(8) uint2 {
+    unsigned x, y;
+};
 struct alignas(16) uint4 {
     unsigned x, y, z, w;
 };
 static inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
 static inline float2 make_float2(float x, float y) { return float2{x, y}; }
 static inline int4 make_int4(int x, int y, int z, int w) { return int4{x, y, z, w}; }
+static inline uint2 make_uint2(unsigned x, unsigned y) { return uint2{x, y}; }
 static inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return uint4{x, y, z, w}; }
 
 /* ------------------------------------------------------------------ the running thread */
@@ -210,6 +214,8 @@ template <typename T> static inline T atomicCAS(T *a, T cmp, T v) {
 
 /* ------------------------------------------------------------------ loads and math */
 template <typename T> static inline T __ldg(const T *p) { return *p; }
+/* ld.global.cg: cached in L2 only; one memory here */
+template <typename T> static inline T __ldcg(const T *p) { return *p; }
 static inline float __fdividef(float a, float b) { return a / b; }
 static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 /* Bit casts (the CUDA intrinsics): the same 32 bits reinterpreted. */

@@ -172,33 +172,114 @@ Test(host_sgd_work, blocks_list_is_the_cpu_block_order) {
     fixture_free(&fx);
 }
 
-Test(host_sgd_work, hogwild_list_is_the_epoch_0_shuffle) {
-    fixture fx;
-    fixture_make(&fx, 4);
-    cf_sgd_work w;
-    cf_error err;
-    cr_assert_eq(cf_sgd_work_hogwild(&fx.R, 9, &w, &err), CF_OK, "%s", err.msg);
-    int64_t *order = malloc((size_t)fx.R.nnz * sizeof *order);
-    cf_sched_permutation(order, fx.R.nnz, cf_sched_seed(9, CF_STREAM_SHUFFLE, 0));
-    int64_t in_order = 0;
-    for (int64_t t = 0; t < w.n; t++) {
-        int64_t e = order[t];
-        cr_assert(e >= fx.R.row_ptr[w.u[t]] && e < fx.R.row_ptr[w.u[t] + 1], "user of entry %lld", (long long)e);
-        cr_assert_eq(w.i[t], fx.R.row_col[e]);
-        cr_assert_eq(w.r[t], fx.R.row_val[e]);
-        in_order += t > 0 && w.u[t] >= w.u[t - 1];
-    }
-    cr_assert_lt(in_order, w.n * 3 / 4, "shuffled, not in CSR order (%lld ascending steps)", (long long)in_order);
-    free(order);
-    cf_sgd_work_free(&w);
-    fixture_free(&fx);
-}
-
 /* The CSR entry of rating (u, i), or −1. */
 static int64_t entry_of(const cf_ratings *R, uint32_t u, uint32_t i) {
     for (int64_t x = R->row_ptr[u]; x < R->row_ptr[u + 1]; x++)
         if (R->row_col[x] == i) return x;
     return -1;
+}
+
+Test(host_sgd_work, hogwild_list_is_by_user_each_user_shuffled) {
+    fixture fx;
+    fixture_make(&fx, 4);
+    cf_sgd_work w, w2, w3;
+    cf_error err;
+    cr_assert_eq(cf_sgd_work_hogwild(&fx.R, 9, &w, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_sgd_work_hogwild(&fx.R, 9, &w2, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_sgd_work_hogwild(&fx.R, 10, &w3, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(w.n, fx.R.nnz);
+    int64_t unsorted = 0, users = 0;
+    for (int64_t u = 0; u < fx.R.n_users; u++) {
+        const int64_t b = fx.R.row_ptr[u], n = fx.R.row_ptr[u + 1] - b;
+        int sorted = 1;
+        for (int64_t x = b; x < b + n; x++) {
+            cr_assert_eq(w.u[x], (uint32_t)u, "position %lld: the users in CSR order", (long long)x);
+            /* (u, i, r) is one of the user's CSR entries, each once (items are distinct in a row) */
+            int64_t e = entry_of(&fx.R, (uint32_t)u, w.i[x]);
+            cr_assert_geq(e, 0);
+            cr_assert_eq(w.r[x], fx.R.row_val[e]);
+            for (int64_t y = b; y < x; y++) cr_assert_neq(w.i[y], w.i[x], "user %lld: item %u twice", (long long)u, w.i[x]);
+            if (x > b && w.i[x] < w.i[x - 1]) sorted = 0;
+        }
+        users += n > 1, unsorted += n > 1 && !sorted;
+    }
+    cr_assert_gt(unsorted, users * 9 / 10, "shuffled within users: %lld of %lld not by item", (long long)unsorted, (long long)users);
+    cr_assert_eq(memcmp(w.i, w2.i, (size_t)w.n * sizeof *w.i), 0, "the same seed, the same list");
+    cr_assert_neq(memcmp(w.i, w3.i, (size_t)w.n * sizeof *w.i), 0, "another seed, another list");
+    cf_sgd_work_free(&w), cf_sgd_work_free(&w2), cf_sgd_work_free(&w3);
+    fixture_free(&fx);
+}
+
+/* The plan's invariants (sgd_work.h) for one shape, and its warps. */
+static int64_t plan_checked(int64_t nnz, int64_t nu, int64_t ni, int64_t resident, int rpw) {
+    cf_sgd_hogwild_order o;
+    cf_hogwild_plan(nnz, nu, ni, resident, rpw, &o);
+    const int64_t rows = nu < ni ? nu : ni;
+    const int r = rpw > 0 ? rpw : CF_HOGWILD_ROWS_PER_WARP;
+    cr_assert_eq(o.n, nnz);
+    cr_assert(o.run >= 32 && o.run <= 256 && o.run % 32 == 0, "run %lld", (long long)o.run);
+    cr_assert(o.n_runs * o.run >= nnz && (o.n_runs - 1) * o.run < nnz, "runs %lld × %lld cover %lld",
+              (long long)o.n_runs, (long long)o.run, (long long)nnz);
+    cr_assert_geq(o.warps, 1);
+    cr_assert_leq(o.warps, o.n_runs);
+    cr_assert_leq(o.warps, resident > 0 ? resident : 1);
+    if (rows >= r) cr_assert_leq(o.warps, rows / r, "%lld warps for %lld rows", (long long)o.warps, (long long)rows);
+    return o.warps;
+}
+
+Test(host_sgd_work, hogwild_plan_bounds_the_warps_by_the_rows) {
+    /* an H200 holds ≈ 132 × 36 warps of the kernel */
+    const int64_t dev = 132 * 36;
+    /* the test fixture (300 × 200, ≈ 6,700 ratings): 200 / 8 = 25 warps, not 27 runs of 256 */
+    cr_assert_eq(plan_checked(6700, 300, 200, dev, 0), 25);
+    /* MovieLens-100k's shape: 943 / 8 */
+    cr_assert_eq(plan_checked(100000, 943, 1682, dev, 0), 117);
+    /* the Netflix shape: 17,770 / 8 = 2,221 of the device's 4,752 */
+    cr_assert_eq(plan_checked(99072112, 480189, 17770, dev, 0), 2221);
+    cr_assert_eq(plan_checked(99072112, 480189, 17770, dev, 2), dev, "rows per warp 2: the device bounds it");
+    /* fewer rows than rows_per_warp, one rating, no device figure: one warp */
+    cr_assert_eq(plan_checked(50, 3, 1000, dev, 0), 1);
+    cr_assert_eq(plan_checked(1, 1, 1, dev, 0), 1);
+    cr_assert_eq(plan_checked(1000000, 5000, 5000, 0, 0), 1);
+    /* more warps than runs never */
+    cr_assert_eq(plan_checked(64, 1000, 1000, dev, 1), 2);
+}
+
+/* Every epoch's order (cf_hogwild_epoch), walked the way the kernel walks it (warp w takes
+ * j = w, w + warps, ...; run CF_HOGWILD_RUN_OF(o, j); positions rotated by off), applies
+ * every rating exactly once; the orders of two epochs differ and the same epoch repeats. */
+Test(host_sgd_work, hogwild_epoch_order_applies_every_rating_once) {
+    const int64_t shapes[][3] = {{6700, 300, 200}, {100000, 943, 1682}, {33, 40, 40}, {1, 1, 1}, {4096, 64, 64}};
+    for (size_t sh = 0; sh < sizeof shapes / sizeof *shapes; sh++) {
+        cf_sgd_hogwild_order o;
+        cf_hogwild_plan(shapes[sh][0], shapes[sh][1], shapes[sh][2], 132 * 36, 0, &o);
+        unsigned char *seen = calloc((size_t)o.n, 1);
+        int64_t first_prev = -1;
+        for (int32_t epoch = 0; epoch < 4; epoch++) {
+            cf_hogwild_epoch(&o, 17, epoch);
+            cf_sgd_hogwild_order again = o;
+            cf_hogwild_epoch(&again, 17, epoch);
+            cr_assert_eq(memcmp(&again, &o, sizeof o), 0, "the same seed and epoch: the same order");
+            cr_assert(o.off >= 0 && o.off < o.n && o.perm_b < (uint64_t)o.n_runs);
+            memset(seen, 0, (size_t)o.n);
+            int64_t first = -1;
+            for (int64_t w = 0; w < o.warps; w++)
+                for (int64_t j = w; j < o.n_runs; j += o.warps) {
+                    const int64_t r = CF_HOGWILD_RUN_OF(o, j);
+                    cr_assert(r >= 0 && r < o.n_runs);
+                    for (int64_t x = r * o.run; x < (r + 1) * o.run && x < o.n; x++) {
+                        const int64_t t = (x + o.off) % o.n;
+                        if (first < 0) first = t;
+                        cr_assert_eq(seen[t], 0, "shape %zu epoch %d: rating %lld twice", sh, epoch, (long long)t);
+                        seen[t] = 1;
+                    }
+                }
+            for (int64_t t = 0; t < o.n; t++) cr_assert_eq(seen[t], 1, "shape %zu epoch %d: rating %lld missed", sh, epoch, (long long)t);
+            if (o.n > 1000 && epoch > 0) cr_assert_neq(first, first_prev, "shape %zu: epoch %d starts where the last did", sh, epoch);
+            first_prev = first;
+        }
+        free(seen);
+    }
 }
 
 Test(host_sgd_work, entries_by_item_is_a_stable_sort_by_item) {
@@ -495,6 +576,56 @@ static void hogwild_vs_cpu(int K, cf_precision prec, double *gpu_rmse) {
     cr_assert_lt(rc, 0.9, "the CPU run learned something (planted σ = 0.3): %g", rc);
     *gpu_rmse = rg;
     cf_factors_free(&init), cf_factors_free(&g), cf_factors_free(&cpu);
+    fixture_free(&fx);
+}
+
+/* The hogwild launch the backend chose for the fixture: bounded by its rows (200 items /
+ * CF_HOGWILD_ROWS_PER_WARP), not by the device, which holds many more warps (the bound is
+ * what keeps racing updates rare on small data; the simulation runs warps one block at a
+ * time, so it is checked here as a shape, and on hardware by the RMSE tests below). */
+Test(gpu_sgd, hogwild_launch_is_bounded_by_the_rows) {
+    REQUIRE_GPU();
+    fixture fx;
+    fixture_make(&fx, 23);
+    cf_config c = sgd_config(32, CF_SCHED_HOGWILD, 8);
+    cf_factors init;
+    init_factors(&init, &fx.R, &c, 10);
+    cf_backend *b = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_gpu_backend()->open(&fx.R, &fx.test, &c, &init, &b, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_gpu_backend()->sgd_epoch(b, 0, c.lr, &err), CF_OK, "%s", err.msg);
+    cf_gpu_stats st;
+    cf_gpu_stats_get(b, &st);
+    const int64_t resident = cf_sgd_resident_warps(32, 0);
+    cr_log_info("hogwild on %lld × %lld, %lld ratings: %lld warps of runs of %lld (device: %lld resident)",
+                (long long)fx.R.n_users, (long long)fx.R.n_items, (long long)fx.R.nnz,
+                (long long)st.sgd_hogwild_warps, (long long)st.sgd_hogwild_run, (long long)resident);
+    cr_assert_gt(resident, FX_ITEMS / CF_HOGWILD_ROWS_PER_WARP, "the device alone would allow more");
+    cr_assert_eq(st.sgd_hogwild_warps, FX_ITEMS / CF_HOGWILD_ROWS_PER_WARP);
+    cr_assert_eq(st.sgd_hogwild_run, 32, "≈ 6,700 ratings / (8 × 25 warps), rounded to 32");
+    cf_gpu_backend()->close(b);
+    cf_factors_free(&init);
+    fixture_free(&fx);
+}
+
+/* bench_sgd's L2 ceiling runs (a positive figure) and refuses bad arguments. */
+Test(gpu_sgd, l2_ceiling_hook) {
+    REQUIRE_GPU();
+    fixture fx;
+    fixture_make(&fx, 23);
+    cf_config c = sgd_config(8, CF_SCHED_HOGWILD, 8);
+    cf_factors init;
+    init_factors(&init, &fx.R, &c, 10);
+    cf_backend *b = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_gpu_backend()->open(&fx.R, &fx.test, &c, &init, &b, &err), CF_OK, "%s", err.msg);
+    double g = -1;
+    cr_assert_eq(cf_gpu_l2_bandwidth(b, 64 << 10, 2, &g, &err), CF_OK, "%s", err.msg);
+    cr_assert_gt(g, 0.0);
+    cr_assert_eq(cf_gpu_l2_bandwidth(b, 8, 2, &g, &err), CF_ERR_INVALID);
+    cr_assert_eq(cf_gpu_l2_bandwidth(b, 64 << 10, 0, &g, &err), CF_ERR_INVALID);
+    cf_gpu_backend()->close(b);
+    cf_factors_free(&init);
     fixture_free(&fx);
 }
 
