@@ -16,8 +16,16 @@
  *                user names: U × (u16 length, bytes), item names: I × (u16 length, bytes)
  *   file size = 80 + 12 n + UB + IB exactly.
  *
+ * Version 2 (written only for unsorted ratings, so that a sorted file stays readable by
+ * every version-1 reader): header size 88; bytes 72..79 hold a u64 flags word, 80..87
+ * the header checksum of bytes 0..79, the payload starts at 88. Flag 1 (CF_BIN_UNSORTED):
+ * the ratings are in the writer's order (the bench cache keeps its generator's order, on
+ * which its seeded split depends); distinct pairs are then the writer's promise, and
+ * the text-equivalent readers (read.c) deduplicate after loading, which sorts. Other
+ * flag bits are refused.
+ *
  * Name k of a section is the ID of index k; names are non-empty, without NUL, distinct.
- * The ratings are sorted by (user index, item index), strictly: no (user, item) pair
+ * Without CF_BIN_UNSORTED the ratings are sorted by (user index, item index), strictly: no (user, item) pair
  * twice, so a load needs no duplicate removal (convert writes a dataset just read, which
  * the reader's duplicate removal left in that order).
  *
@@ -130,10 +138,10 @@ static int nthreads(int threads) {
     return t < 1 ? 1 : t;
 }
 
-static uint64_t header_hash(const unsigned char *h) {
+static uint64_t header_hash(const unsigned char *h, size_t len) {
     cf_hash64 s;
     cf_hash64_init(&s);
-    cf_hash64_update(&s, h, 72);
+    cf_hash64_update(&s, h, len);
     return cf_hash64_final(&s);
 }
 
@@ -169,7 +177,7 @@ static cf_status load_names(const char *name, const char *what, const unsigned c
 }
 
 cf_status cf_bin_load(cf_dataset *ds, int part, const char *name, const void *data, size_t size, int threads,
-                      cf_read_report *rep, cf_error *err) {
+                      cf_read_report *rep, int *sorted, cf_error *err) {
     const unsigned char *h = data;
     rep->bytes = (int64_t)size;
     rep->format = CF_FORMAT_BINARY;
@@ -177,17 +185,26 @@ cf_status cf_bin_load(cf_dataset *ds, int part, const char *name, const void *da
         return cf_fail(err, CF_ERR_PARSE, "%s: truncated binary dataset: %zu bytes, shorter than its %d-byte header",
                        name, size, CF_BIN_HEADER);
     uint32_t version = rd32(h + 8), hsize = rd32(h + 12);
-    if (version != CF_BIN_VERSION)
-        return cf_fail(err, CF_ERR_PARSE, "%s: binary dataset version %u; this cufactor reads version %u", name,
-                       version, CF_BIN_VERSION);
-    if (rd64(h + 72) != header_hash(h))
+    if (version != CF_BIN_VERSION && version != CF_BIN_VERSION2)
+        return cf_fail(err, CF_ERR_PARSE, "%s: binary dataset version %u; this cufactor reads versions %u and %u", name,
+                       version, CF_BIN_VERSION, CF_BIN_VERSION2);
+    const size_t hlen = version == CF_BIN_VERSION ? CF_BIN_HEADER : CF_BIN_HEADER2;
+    if (size < hlen)
+        return cf_fail(err, CF_ERR_PARSE, "%s: truncated binary dataset: %zu bytes, shorter than its %zu-byte header",
+                       name, size, hlen);
+    if (rd64(h + hlen - 8) != header_hash(h, hlen - 8))
         return cf_fail(err, CF_ERR_PARSE, "%s: corrupt binary dataset: header checksum mismatch", name);
+    const uint64_t flags = version == CF_BIN_VERSION ? 0 : rd64(h + 72);
+    if (flags & ~(uint64_t)CF_BIN_UNSORTED)
+        return cf_fail(err, CF_ERR_PARSE, "%s: binary dataset with flags %llx this cufactor does not know", name,
+                       (unsigned long long)flags);
+    const int unsorted = (flags & CF_BIN_UNSORTED) != 0;
     uint64_t n = rd64(h + 16), nu = rd64(h + 24), ni = rd64(h + 32), ub = rd64(h + 40), ib = rd64(h + 48);
     uint64_t block = rd64(h + 56), want = rd64(h + 64);
-    if (hsize != CF_BIN_HEADER || block < 4096 || block % 4 || block > ((uint64_t)1 << 30) || nu > UINT32_MAX || ni > UINT32_MAX ||
+    if (hsize != hlen || block < 4096 || block % 4 || block > ((uint64_t)1 << 30) || nu > UINT32_MAX || ni > UINT32_MAX ||
         n > (uint64_t)size / 12 || ub > size || ib > size)
         return cf_fail(err, CF_ERR_PARSE, "%s: corrupt binary dataset: impossible header values", name);
-    uint64_t expect = CF_BIN_HEADER + 12 * n + ub + ib;
+    uint64_t expect = hlen + 12 * n + ub + ib;
     if (expect != size)
         return cf_fail(err, CF_ERR_PARSE, "%s: %s binary dataset: %zu bytes, the header promises %llu", name,
                        size < expect ? "truncated" : "corrupt", size, (unsigned long long)expect);
@@ -196,7 +213,7 @@ cf_status cf_bin_load(cf_dataset *ds, int part, const char *name, const void *da
     const int64_t from = ds->all.n;
     if (cf_dataset_reserve(ds, from + (int64_t)n))
         return cf_fail(err, CF_ERR_NOMEM, "%s: out of memory storing %llu ratings", name, (unsigned long long)n);
-    const unsigned char *pay = h + CF_BIN_HEADER;
+    const unsigned char *pay = h + hlen;
     section s[5] = {
         {pay, (unsigned char *)(ds->all.u + from), 4 * n},
         {pay + 4 * n, (unsigned char *)(ds->all.i + from), 4 * n},
@@ -246,7 +263,7 @@ cf_status cf_bin_load(cf_dataset *ds, int part, const char *name, const void *da
                 if (k0) memcpy(&pu, s[0].src + 4 * (k0 - 1), 4), memcpy(&pi, s[1].src + 4 * (k0 - 1), 4);
                 for (uint64_t k = k0; k < k1; k++) {
                     int ok = du[k] < nu && di[k] < ni && isfinite(dr[k]) &&
-                             (k == 0 || pu < du[k] || (pu == du[k] && pi < di[k]));
+                             (unsorted || k == 0 || pu < du[k] || (pu == du[k] && pi < di[k]));
                     if (!ok && (int64_t)k < my_bad) my_bad = (int64_t)k;
                     pu = du[k], pi = di[k];
                 }
@@ -290,6 +307,7 @@ cf_status cf_bin_load(cf_dataset *ds, int part, const char *name, const void *da
     if (!st) {
         ds->all.n = from + (int64_t)n;
         rep->ratings = (int64_t)n;
+        if (sorted) *sorted = !unsorted;
     } else if (fresh) { /* the maps were empty: leave them so */
         cf_idmap *a = cf_idmap_create(), *b = cf_idmap_create();
         if (a && b) {
@@ -327,12 +345,21 @@ static unsigned char *names_section(const cf_idmap *m, uint64_t *len) {
 }
 
 cf_status cf_bin_write(const cf_dataset *ds, const char *path, int threads, cf_error *err) {
+    return cf_bin_write_ordered(ds, path, threads, 0, err);
+}
+
+cf_status cf_bin_write_ordered(const cf_dataset *ds, const char *path, int threads, int keep_order, cf_error *err) {
     if (!ds || !path) return cf_fail(err, CF_ERR_INVALID, "cf_bin_write: %s is NULL", !ds ? "ds" : "path");
     const int64_t n = ds->all.n;
-    for (int64_t k = 1; k < n; k++)
-        if (!(ds->all.u[k - 1] < ds->all.u[k] || (ds->all.u[k - 1] == ds->all.u[k] && ds->all.i[k - 1] < ds->all.i[k])))
-            return cf_fail(err, CF_ERR_INVALID, "%s: the ratings are not sorted by (user, item) (rating %lld)", path,
-                           (long long)k);
+    int unsorted = 0;
+    for (int64_t k = 1; k < n && !unsorted; k++)
+        if (!(ds->all.u[k - 1] < ds->all.u[k] || (ds->all.u[k - 1] == ds->all.u[k] && ds->all.i[k - 1] < ds->all.i[k]))) {
+            if (!keep_order)
+                return cf_fail(err, CF_ERR_INVALID, "%s: the ratings are not sorted by (user, item) (rating %lld)",
+                               path, (long long)k);
+            unsorted = 1;
+        }
+    const size_t hlen = unsorted ? CF_BIN_HEADER2 : CF_BIN_HEADER;
     struct stat sb;
     if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) /* the rename would replace a device or a directory */
         return cf_fail(err, CF_ERR_IO, "%s: exists and is not a regular file; not replacing it", path);
@@ -353,17 +380,18 @@ cf_status cf_bin_write(const cf_dataset *ds, const char *path, int threads, cf_e
         st = cf_fail(err, CF_ERR_NOMEM, "%s: out of memory computing the checksum", path);
         goto done;
     }
-    unsigned char h[CF_BIN_HEADER];
+    unsigned char h[CF_BIN_HEADER2];
     memset(h, 0, sizeof h);
     memcpy(h, CF_BIN_MAGIC, CF_BIN_MAGIC_LEN);
-    wr32(h + 8, CF_BIN_VERSION), wr32(h + 12, CF_BIN_HEADER);
+    wr32(h + 8, unsorted ? CF_BIN_VERSION2 : CF_BIN_VERSION), wr32(h + 12, (uint32_t)hlen);
     wr64(h + 16, (uint64_t)n), wr64(h + 24, (uint64_t)cf_idmap_size(ds->users));
     wr64(h + 32, (uint64_t)cf_idmap_size(ds->items)), wr64(h + 40, ub), wr64(h + 48, ib);
     wr64(h + 56, BLOCK), wr64(h + 64, sum);
-    wr64(h + 72, header_hash(h));
+    if (unsorted) wr64(h + 72, CF_BIN_UNSORTED);
+    wr64(h + hlen - 8, header_hash(h, hlen - 8));
     cf_afile f;
     if ((st = cf_afile_open(&f, path, 0, err))) goto done;
-    cf_afile_write(&f, h, sizeof h);
+    cf_afile_write(&f, h, hlen);
     for (int k = 0; k < 5; k++) cf_afile_write(&f, s[k].src, (size_t)s[k].len);
     st = cf_afile_commit(&f, err);
 done:
