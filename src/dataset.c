@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 cf_dataset *cf_dataset_create(void) {
     cf_dataset *ds = calloc(1, sizeof *ds);
@@ -38,6 +39,17 @@ void cf_dataset_destroy(cf_dataset **pds) {
     *pds = NULL;
 }
 
+/* Asks for transparent huge pages over a large array (a hint; THP in "madvise" mode,
+ * the usual default, gives them only on request): first-touch faults drop from one per
+ * 4 KiB to one per 2 MiB, which is most of the cost of filling a fresh array at memory
+ * speed (a binary load writes 12 bytes per rating into pages it faults in). */
+static void huge_hint(void *p, size_t bytes) {
+    const uintptr_t H = (uintptr_t)1 << 21;
+    if (bytes < 4 * H) return;
+    uintptr_t a = ((uintptr_t)p + H - 1) & ~(H - 1), e = ((uintptr_t)p + bytes) & ~(H - 1);
+    if (e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+}
+
 static int reserve(cf_dataset *ds, int64_t need) {
     cf_triplets *t = &ds->all;
     if (need <= t->cap) return 0;
@@ -56,6 +68,8 @@ static int reserve(cf_dataset *ds, int64_t need) {
     if (!p) return -1;
     ds->is_test = p;
     t->cap = cap;
+    huge_hint(t->u, (size_t)cap * sizeof *u), huge_hint(t->i, (size_t)cap * sizeof *i);
+    huge_hint(t->r, (size_t)cap * sizeof *r), huge_hint(ds->is_test, (size_t)cap);
     return 0;
 }
 

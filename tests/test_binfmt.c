@@ -351,3 +351,58 @@ Test(binfmt, cli_convert_then_train_and_eval_give_the_text_results) {
     free(out), free(errs), free(bytes), free(dam);
     free(csv), free(bin), free(ma), free(mb);
 }
+
+/* A dataset of n ratings, sorted by (user, item), without repeated pairs. */
+static cf_dataset *big_dataset(int64_t n) {
+    cf_dataset *ds = cf_dataset_create();
+    cr_assert_not_null(ds);
+    char nm[32];
+    uint32_t idx;
+    for (int64_t k = 0; k < n; k++) {
+        snprintf(nm, sizeof nm, "u%lld", (long long)(k / 3));
+        cr_assert_eq(cf_idmap_intern(ds->users, nm, strlen(nm), &idx, NULL), 0);
+        uint32_t u = idx;
+        snprintf(nm, sizeof nm, "i%lld", (long long)(k % 3 + 3 * (k / 3 % 50)));
+        cr_assert_eq(cf_idmap_intern(ds->items, nm, strlen(nm), &idx, NULL), 0);
+        cr_assert_eq(cf_dataset_push(ds, u, idx, (float)(k % 5) + 1, 0), 0);
+    }
+    return ds;
+}
+
+/* ds doctored in memory, written (in its order), loaded on 1..3 threads: the message
+ * names the first bad rating, whichever block and piece of the parallel check it is in. */
+static void expect_first_bad(cf_dataset *ds, const char *want) {
+    char *bad = cf_test_path(dir, "big.cfd");
+    cf_error err;
+    cr_assert_eq(cf_bin_write_ordered(ds, bad, 2, 1, &err), CF_OK, "%s", err.msg);
+    size_t len;
+    char *b = cf_test_read(bad, &len);
+    for (int threads = 1; threads <= 3; threads++) {
+        cf_dataset *got = cf_dataset_create();
+        cf_read_report rep;
+        cr_assert_eq(cf_bin_load(got, 0, "big.cfd", b, len, threads, &rep, NULL, &err), CF_ERR_PARSE);
+        cr_assert(strstr(err.msg, want), "%d threads: '%s' lacks '%s'", threads, err.msg, want);
+        cr_assert_eq(got->all.n, 0);
+        cf_dataset_destroy(&got);
+    }
+    free(b), free(bad);
+}
+
+Test(binfmt, the_first_bad_rating_is_named_across_blocks_and_pieces) {
+    const int64_t n = 700000; /* three 1 MiB blocks of 262144 ratings, pieces of 4096 */
+    cf_dataset *ds = big_dataset(n);
+    char *ok = cf_test_path(dir, "ok.cfd");
+    cf_error err;
+    cr_assert_eq(cf_dataset_write_binary(ds, ok, 2, &err), CF_OK, "%s", err.msg);
+    cf_dataset *back = NULL;
+    cr_assert_eq(cf_dataset_read(ok, NULL, &back, NULL, &err), CF_OK, "%s", err.msg);
+    same_dataset(ds, back);
+    cf_dataset_destroy(&back);
+    free(ok);
+    /* a correct file of several blocks loads (the order checked across pieces and blocks) */
+    ds->all.i[600001] = 1000000, ds->all.r[300000] = 0.0f / 0.0f;
+    expect_first_bad(ds, "rating 300000: rating not finite");
+    ds->all.r[300000] = 1;
+    expect_first_bad(ds, "rating 600001: item index out of range");
+    cf_dataset_destroy(&ds);
+}

@@ -319,3 +319,33 @@ Test(dataset, idmap_truncate_forgets_the_tail) {
     cr_assert_str_eq(cf_idmap_name(m, 1000, &len), "id2999");
     cf_idmap_destroy(&m);
 }
+
+/* cf_idmap_intern_many (the binary load's batch insert) gives what cf_idmap_intern gives
+ * token by token: indices, "added", repeats within a batch and against the map, across
+ * table growths and batches of more than 256. */
+Test(dataset, idmap_intern_many_matches_one_by_one) {
+    cf_idmap *a = cf_idmap_create(), *b = cf_idmap_create();
+    cr_assert(a && b);
+    enum { N = 5000 };
+    static char buf[N][16];
+    const char *tok[N];
+    size_t len[N];
+    uint32_t idx[N];
+    int added[N];
+    for (int round = 0; round < 3; round++) {
+        for (int j = 0; j < N; j++) { /* repeats: j * 7 % 3001 collides within and across rounds */
+            len[j] = (size_t)snprintf(buf[j], sizeof buf[j], "t%d", (j * 7 + round * 1000) % 3001);
+            tok[j] = buf[j];
+        }
+        cr_assert_eq(cf_idmap_intern_many(a, N, tok, len, idx, added), 0);
+        for (int j = 0; j < N; j++) {
+            uint32_t want;
+            int want_added;
+            cr_assert_eq(cf_idmap_intern(b, tok[j], len[j], &want, &want_added), 0);
+            cr_assert(idx[j] == want && added[j] == want_added, "round %d token %d: %u/%d vs %u/%d", round, j, idx[j],
+                      added[j], want, want_added);
+        }
+        cr_assert_eq(cf_idmap_size(a), cf_idmap_size(b));
+    }
+    cf_idmap_destroy(&a), cf_idmap_destroy(&b);
+}
