@@ -52,7 +52,6 @@
 #include "common.h"
 #include "hash64.h"
 #include "model.h"
-#include "sumfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -130,15 +129,18 @@ static void decode_config(cf_cursor *c, cf_config *g) {
 
 /* ---------------------------------------------------------------- save */
 
-static void wr_ids(cf_sumfile *w, const cf_idmap *map) {
+/* The ID section of a map (u64 count, then u32 length + bytes per ID) appended at *at
+ * of buf (NULL: only *at advances, to size it). */
+static void wr_ids(unsigned char *buf, size_t *at, const cf_idmap *map) {
     uint64_t n = (uint64_t)cf_idmap_size(map);
-    cf_sumfile_write(w, &n, 8);
+    if (buf) memcpy(buf + *at, &n, 8);
+    *at += 8;
     for (uint64_t k = 0; k < n; k++) {
         size_t len;
         const char *name = cf_idmap_name(map, (uint32_t)k, &len);
         uint32_t l32 = (uint32_t)len;
-        cf_sumfile_write(w, &l32, 4);
-        cf_sumfile_write(w, name, len);
+        if (buf) memcpy(buf + *at, &l32, 4), memcpy(buf + *at + 4, name, len);
+        *at += 4 + len;
     }
 }
 
@@ -178,14 +180,51 @@ cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err) {
     cf_put_f64(&c, f->mu);
     encode_config(&c, &m->config);
 
-    cf_sumfile w;
-    cf_status st = cf_sumfile_open(&w, path, err);
-    if (st) return st;
-    cf_sumfile_write(&w, hdr, sizeof hdr);
-    cf_sumfile_write_factors(&w, f);
-    wr_ids(&w, m->users);
-    wr_ids(&w, m->items);
-    return cf_sumfile_commit(&w, err);
+    /* The file's pieces in order: the header, P, Q, b_u, b_i (from the model's memory)
+     * and the two ID sections (serialized once). The checksum is one serial chain
+     * (≈ 2.2 GB/s): it runs on a second thread while the first writes the same pieces
+     * (large ones straight from the arrays, atomic_file.c), so a save costs about a
+     * write + fsync of its bytes instead of hash + copy + write + fsync in a row. */
+    size_t ids_len = 0;
+    wr_ids(NULL, &ids_len, m->users);
+    wr_ids(NULL, &ids_len, m->items);
+    unsigned char *ids = malloc(ids_len);
+    if (!ids) return cf_fail(err, CF_ERR_NOMEM, "%s: out of memory for the ID sections (%zu bytes)", path, ids_len);
+    size_t at = 0;
+    wr_ids(ids, &at, m->users);
+    wr_ids(ids, &at, m->items);
+    const size_t k = (size_t)f->k;
+    const struct {
+        const void *p;
+        size_t n;
+    } piece[6] = {{hdr, sizeof hdr},
+                  {f->P, (size_t)f->n_users * k * sizeof(double)},
+                  {f->Q, (size_t)f->n_items * k * sizeof(double)},
+                  {f->bu, (size_t)f->n_users * sizeof(double)},
+                  {f->bi, (size_t)f->n_items * sizeof(double)},
+                  {ids, ids_len}};
+    cf_afile af;
+    cf_status st = cf_afile_open(&af, path, 0, err);
+    if (st) {
+        free(ids);
+        return st;
+    }
+    uint64_t sum = 0;
+#pragma omp parallel sections num_threads(2)
+    {
+#pragma omp section
+        {
+            cf_hash64 h;
+            cf_hash64_init(&h);
+            for (int j = 0; j < 6; j++) cf_hash64_update(&h, piece[j].p, piece[j].n);
+            sum = cf_hash64_final(&h);
+        }
+#pragma omp section
+        for (int j = 0; j < 6; j++) cf_afile_write(&af, piece[j].p, piece[j].n);
+    }
+    free(ids);
+    cf_afile_write(&af, &sum, 8);
+    return cf_afile_commit(&af, err);
 }
 
 /* ---------------------------------------------------------------- load */
