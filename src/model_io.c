@@ -56,6 +56,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,13 +158,6 @@ cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err) {
                        "%s: the model has %lld users and %lld items but %lld and %lld IDs", path,
                        (long long)f->n_users, (long long)f->n_items,
                        (long long)cf_idmap_size(m->users), (long long)cf_idmap_size(m->items));
-    char where[96];
-    if (cf_factors_check_finite(f, where, sizeof where))
-        return cf_fail(err, CF_ERR_NUMERIC, "%s: not saved: non-finite value in %s", path, where);
-    double bound = cf_factors_prediction_bound(f);
-    if (!(bound <= CF_PREDICTION_LIMIT)) /* load would refuse it */
-        return cf_fail(err, CF_ERR_NUMERIC, "%s: not saved: factor values so large that predictions may reach %.3g (limit %g)",
-                       path, bound, CF_PREDICTION_LIMIT);
     cf_error cerr;
     if (cf_config_validate(&m->config, &cerr))
         return cf_fail(err, CF_ERR_INVALID, "%s: not saved: model config: %s", path, cerr.msg);
@@ -203,26 +197,46 @@ cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err) {
                   {f->bu, (size_t)f->n_users * sizeof(double)},
                   {f->bi, (size_t)f->n_items * sizeof(double)},
                   {ids, ids_len}};
+    /* The values' checks (finite; predictions bounded: load refuses what they refuse)
+     * are two more passes over the arrays: they too run while the bytes are written —
+     * into the unnamed temporary file, which is dropped if a check fails, so a model
+     * that fails them is still never saved and the old file stays. */
     cf_afile af;
     cf_status st = cf_afile_open(&af, path, 0, err);
-    if (st) {
-        free(ids);
-        return st;
-    }
+    char where[96] = "";
+    int bad = 0; /* 1: non-finite, 2: too large */
+    double bound = 0;
     uint64_t sum = 0;
-#pragma omp parallel sections num_threads(2)
-    {
-#pragma omp section
+    if (st == CF_OK) {
+#pragma omp parallel sections num_threads(omp_get_num_procs() >= 3 ? 3 : 2)
         {
-            cf_hash64 h;
-            cf_hash64_init(&h);
-            for (int j = 0; j < 6; j++) cf_hash64_update(&h, piece[j].p, piece[j].n);
-            sum = cf_hash64_final(&h);
-        }
 #pragma omp section
-        for (int j = 0; j < 6; j++) cf_afile_write(&af, piece[j].p, piece[j].n);
+            for (int j = 0; j < 6; j++) cf_afile_write(&af, piece[j].p, piece[j].n);
+#pragma omp section
+            {
+                if (cf_factors_check_finite(f, where, sizeof where)) bad = 1;
+                else if (!((bound = cf_factors_prediction_bound(f)) <= CF_PREDICTION_LIMIT)) bad = 2;
+            }
+#pragma omp section
+            {
+                cf_hash64 h;
+                cf_hash64_init(&h);
+                for (int j = 0; j < 6; j++) cf_hash64_update(&h, piece[j].p, piece[j].n);
+                sum = cf_hash64_final(&h);
+            }
+        }
+    } else { /* not opened: a model that fails its checks still says so first */
+        if (cf_factors_check_finite(f, where, sizeof where)) bad = 1;
+        else if (!((bound = cf_factors_prediction_bound(f)) <= CF_PREDICTION_LIMIT)) bad = 2;
     }
     free(ids);
+    if (bad) {
+        if (st == CF_OK) cf_afile_abort(&af);
+        if (bad == 1) return cf_fail(err, CF_ERR_NUMERIC, "%s: not saved: non-finite value in %s", path, where);
+        return cf_fail(err, CF_ERR_NUMERIC, "%s: not saved: factor values so large that predictions may reach %.3g (limit %g)",
+                       path, bound, CF_PREDICTION_LIMIT);
+    }
+    if (st) return st;
     cf_afile_write(&af, &sum, 8);
     return cf_afile_commit(&af, err);
 }
