@@ -1,5 +1,6 @@
 /*
- * binfmt.h — the binary dataset format (".cfd", written by `cufactor convert`): the
+ * binfmt.h — the binary dataset format (".cfd", written by `cufactor convert` and, as
+ * version 2 in its generator's order, by the bench cache, src/bench/data.c): the
  * ratings and both ID maps of a dataset, loaded at memory speed by the same entry points
  * as text (cf_dataset_read, cf_dataset_read_test, cf_read_memory), which recognize it by
  * its magic. Layout and checks: binfmt.c.
