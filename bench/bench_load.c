@@ -15,8 +15,26 @@
  * medians: seconds, MB/s of the text file (10^6 bytes; the binary's own size for its
  * load), the ratios N-thread/1-thread and binary/N-thread text; --json adds one JSON line.
  * Every read is of a file in the page cache (it was just written or read).
+ *
+ * Two more cases in every round, also alternating: the preparation of training (a seeded
+ * 10 % split, the train and test parts copied out, CSR + CSC built: what cf_train does
+ * before its backend starts) at 1 and N threads, reported per million ratings, the two
+ * results compared byte for byte; and saving a model (cf_model_save: .cfm, checksummed,
+ * atomic, fsync'ed) against writing and fsyncing the same number of bytes with plain
+ * write(2) calls into a fresh file in the same directory (--model-users U, default
+ * 120000, × 17770 items × K = 128 in fp64: ≈ 140 MB; the issue's Netflix shape is
+ * 480189 users, ≈ 520 MB).
  */
 #include "cufactor.h"
+
+#include "dataset.h"
+#include "factors.h"
+#include "idmap.h"
+#include "model.h"
+#include "ratings.h"
+
+#include <fcntl.h>
+#include <omp.h>
 
 #include <math.h>
 #include <stdint.h>
@@ -24,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -109,12 +128,13 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static const char usage[] = "usage: bench_load [FILE | --mb MB] [--runs R] [--threads N] [--json]\n"
+static const char usage[] = "usage: bench_load [FILE | --mb MB] [--runs R] [--threads N] [--model-users U] [--json]\n"
                             "  FILE         read this ratings file\n"
                             "  --mb MB      no file: generate a Netflix-like text file of about MB megabytes\n"
                             "               (default 300) in $TMPDIR and delete it at the end\n"
                             "  --runs R     rounds of (1 thread, N threads, convert, binary load), default 5\n"
                             "  --threads N  the parallel side's threads (default 0: all cores)\n"
+                            "  --model-users U  users of the saved model (x 17770 items x K=128), default 120000\n"
                             "  --json       also print the medians as one JSON line\n";
 
 static double median(double *v, int n) {
@@ -151,11 +171,78 @@ static int timed_read(const char *path, int threads, double *secs, cf_read_repor
     return 0;
 }
 
+/* The preparation of training on `threads` threads: split, parts, CSR + CSC (the
+ * dataset's test flags reset first, untimed). Returns the seconds; *R is the result. */
+static double timed_prepare(cf_dataset *ds, int threads, cf_ratings *R) {
+    memset(ds->is_test, 0, (size_t)ds->all.n);
+    omp_set_num_threads(threads);
+    cf_error err;
+    cf_triplets train, test;
+    double t = now();
+    if (cf_dataset_split(ds, 0.1, 42, &err) || cf_dataset_part_threads(ds, 0, threads, &train, &err) ||
+        cf_dataset_part_threads(ds, 1, threads, &test, &err) ||
+        cf_ratings_build_threads(&train, cf_idmap_size(ds->users), cf_idmap_size(ds->items), threads, R, &err)) {
+        fprintf(stderr, "bench_load: preparing: %s\n", err.msg);
+        exit(1);
+    }
+    double secs = now() - t;
+    cf_triplets_free(&train), cf_triplets_free(&test);
+    return secs;
+}
+
+static int same_ratings(const cf_ratings *a, const cf_ratings *b) {
+    size_t z = (size_t)a->nnz;
+    return a->nnz == b->nnz && !memcmp(a->row_ptr, b->row_ptr, ((size_t)a->n_users + 1) * 8) &&
+           !memcmp(a->col_ptr, b->col_ptr, ((size_t)a->n_items + 1) * 8) && !memcmp(a->row_col, b->row_col, z * 4) &&
+           !memcmp(a->row_val, b->row_val, z * 4) && !memcmp(a->col_row, b->col_row, z * 4) &&
+           !memcmp(a->col_val, b->col_val, z * 4) && a->mean == b->mean;
+}
+
+/* A model of nu × ni × K (seeded values, IDs "u%d" / "i%d"). */
+static cf_model *make_model(int64_t nu, int64_t ni, int32_t k) {
+    cf_factors f;
+    cf_error err;
+    if (cf_factors_alloc(&f, nu, ni, k, 1, &err)) return NULL;
+    double *arrs[4] = {f.P, f.Q, f.bu, f.bi};
+    int64_t lens[4] = {nu * k, ni * k, nu, ni};
+    for (int a = 0; a < 4; a++)
+        for (int64_t j = 0; j < lens[a]; j++) arrs[a][j] = (unif() - 0.5) * 0.2;
+    f.mu = 3.6;
+    cf_idmap *users = cf_idmap_create(), *items = cf_idmap_create();
+    char tok[32];
+    uint32_t idx;
+    for (int64_t u = 0; u < nu; u++) cf_idmap_intern(users, tok, (size_t)snprintf(tok, sizeof tok, "u%lld", (long long)u), &idx, NULL);
+    for (int64_t i = 0; i < ni; i++) cf_idmap_intern(items, tok, (size_t)snprintf(tok, sizeof tok, "i%lld", (long long)i), &idx, NULL);
+    cf_config cfg;
+    cf_config_default(&cfg);
+    cfg.factors = k;
+    return cf_model_wrap(&f, users, items, &cfg);
+}
+
+/* write(2) of n bytes into a fresh file, fsync, close: the floor a save is held to. */
+static double timed_raw_write(const char *path, const unsigned char *p, size_t n) {
+    double t = now();
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return -1;
+    for (size_t off = 0; off < n;) {
+        size_t c = n - off < ((size_t)4 << 20) ? n - off : ((size_t)4 << 20);
+        ssize_t w = write(fd, p + off, c);
+        if (w <= 0) {
+            close(fd);
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    if (fsync(fd) || close(fd)) return -1;
+    return now() - t;
+}
+
 int main(int argc, char **argv) {
     char path[4096], bin[4200];
     const char *file = NULL;
     double mb = 300.0;
     int runs = 5, threads = 0, json = 0;
+    long model_users = 120000;
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
             fputs(usage, stdout);
@@ -176,6 +263,12 @@ int main(int argc, char **argv) {
             if (argv[a][2] == 'r') runs = v;
             else threads = v;
             a++;
+        } else if (!strcmp(argv[a], "--model-users")) {
+            model_users = a + 1 < argc ? atol(argv[++a]) : 0;
+            if (model_users < 1 || model_users > 100000000) {
+                fprintf(stderr, "bench_load: --model-users needs a number\n%s", usage);
+                return 2;
+            }
         } else if (!strcmp(argv[a], "--json")) {
             json = 1;
         } else if (argv[a][0] == '-' || file) {
@@ -206,6 +299,29 @@ int main(int argc, char **argv) {
     double *t1 = calloc((size_t)runs, sizeof *t1), *tn = calloc((size_t)runs, sizeof *tn);
     double *tc = calloc((size_t)runs, sizeof *tc), *tb = calloc((size_t)runs, sizeof *tb);
     double *c1 = calloc((size_t)runs, sizeof *c1), *cn = calloc((size_t)runs, sizeof *cn);
+    double *p1 = calloc((size_t)runs, sizeof *p1), *pn = calloc((size_t)runs, sizeof *pn);
+    double *ts = calloc((size_t)runs, sizeof *ts), *tw = calloc((size_t)runs, sizeof *tw);
+    char mpath[4300], rpath[4300];
+    snprintf(mpath, sizeof mpath, "%s/cufactor-bench-load-%d.cfm", dir, (int)getpid());
+    snprintf(rpath, sizeof rpath, "%s/cufactor-bench-load-%d.raw", dir, (int)getpid());
+    double tm = now();
+    cf_model *model = make_model(model_users, 17770, 128);
+    unsigned char *raw = NULL;
+    size_t model_bytes = 0;
+    {
+        cf_error err;
+        struct stat sb;
+        if (!model || cf_model_save(model, mpath, &err) || stat(mpath, &sb)) {
+            fprintf(stderr, "bench_load: cannot make or save the model\n");
+            return 1;
+        }
+        model_bytes = (size_t)sb.st_size;
+        raw = malloc(model_bytes);
+        if (!raw) return 1;
+        for (size_t j = 0; j < model_bytes; j++) raw[j] = (unsigned char)(j * 131u >> 3);
+    }
+    printf("model %ld x 17770 x K=128: %zu bytes, made in %.2f s\n", model_users, model_bytes, now() - tm);
+    int64_t prep_n = 0;
     cf_read_report rep, brep;
     cf_dataset_info info = {0};
     int rc = 1;
@@ -239,10 +355,37 @@ int main(int argc, char **argv) {
             goto out;
         }
         bsize.b = brep.bytes;
+        /* preparation: 1 and N threads, alternating which goes first */
+        cf_ratings ra, rb;
+        if (k % 2 == 0) p1[k] = timed_prepare(db, 1, &ra), pn[k] = timed_prepare(db, nt, &rb);
+        else pn[k] = timed_prepare(db, nt, &rb), p1[k] = timed_prepare(db, 1, &ra);
+        omp_set_num_threads(nt);
+        if (!same_ratings(&ra, &rb)) {
+            fprintf(stderr, "bench_load: the %d-thread preparation differs from the 1-thread one\n", nt);
+            goto out;
+        }
+        prep_n = db->all.n;
+        cf_ratings_free(&ra), cf_ratings_free(&rb);
+        /* model save vs raw write + fsync of as many bytes, alternating */
+        for (int j = 0; j < 2; j++) {
+            if ((j == 0) == (k % 2 == 0)) {
+                double t0 = now();
+                if (cf_model_save(model, mpath, &err)) {
+                    fprintf(stderr, "bench_load: %s\n", err.msg);
+                    goto out;
+                }
+                ts[k] = now() - t0;
+            } else if ((tw[k] = timed_raw_write(rpath, raw, model_bytes)) < 0) {
+                fprintf(stderr, "bench_load: cannot write %s\n", rpath);
+                goto out;
+            }
+        }
+        remove(rpath);
         cf_dataset_destroy(&ds);
         cf_dataset_destroy(&db);
-        printf("round %d: text 1 thread %.3f s (cpu %.3f), %d threads %.3f s (cpu %.3f), convert %.3f s, binary load %.3f s\n",
-               k + 1, t1[k], c1[k], nt, tn[k], cn[k], tc[k], tb[k]);
+        printf("round %d: text 1 thread %.3f s (cpu %.3f), %d threads %.3f s (cpu %.3f), convert %.3f s, binary load %.3f s, "
+               "prepare 1 thread %.3f s, %d threads %.3f s, model save %.3f s, raw write+fsync %.3f s\n",
+               k + 1, t1[k], c1[k], nt, tn[k], cn[k], tc[k], tb[k], p1[k], nt, pn[k], ts[k], tw[k]);
         fflush(stdout);
     }
     double m1 = median(t1, runs), mn = median(tn, runs), mc = median(tc, runs), mbin = median(tb, runs);
@@ -259,6 +402,18 @@ int main(int argc, char **argv) {
     printf("  convert (write)    %.3f s  %7.1f MB/s of binary\n", mc, (double)bsize.b / 1e6 / mc);
     printf("  binary load        %.3f s  %7.1f MB/s of binary (%.1f MB/s text-equivalent)  %.2fx the %d-thread text read\n",
            mbin, (double)bsize.b / 1e6 / mbin, mbs / mbin, mn / mbin, nt);
+    double mp1 = median(p1, runs), mpn = median(pn, runs), mts = median(ts, runs), mtw = median(tw, runs);
+    double per = 1e6 / (double)prep_n;
+    printf("  prepare, 1 thread  %.3f s  %.4f s per million ratings (split, parts, CSR + CSC of %lld)\n", mp1,
+           mp1 * per, (long long)prep_n);
+    printf("  prepare, %d threads %.3f s  %.4f s per million ratings  %.2fx the 1-thread one (same bytes)\n", nt, mpn,
+           mpn * per, mp1 / mpn);
+    printf("  model save         %.3f s  %7.1f MB/s   %.2fx a raw write+fsync of the same %zu bytes (%.3f s, %.1f MB/s)\n",
+           mts, (double)model_bytes / 1e6 / mts, mts / mtw, model_bytes, mtw, (double)model_bytes / 1e6 / mtw);
+    if (json)
+        printf("{\"prepare_1t_s\":%.4f,\"prepare_nt_s\":%.4f,\"prepare_ratings\":%lld,\"model_bytes\":%zu,"
+               "\"model_save_s\":%.4f,\"raw_write_fsync_s\":%.4f,\"save_vs_raw\":%.3f}\n",
+               mp1, mpn, (long long)prep_n, model_bytes, mts, mtw, mts / mtw);
     if (json)
         printf("{\"text_bytes\":%lld,\"binary_bytes\":%lld,\"ratings\":%lld,\"runs\":%d,\"threads\":%d,"
                "\"read_1t_s\":%.4f,\"read_nt_s\":%.4f,\"convert_s\":%.4f,\"binary_load_s\":%.4f,"
@@ -270,6 +425,10 @@ int main(int argc, char **argv) {
 out:
     if (generated) remove(path);
     remove(bin);
+    remove(mpath), remove(rpath);
+    cf_model_destroy(&model);
+    free(raw);
+    free(p1), free(pn), free(ts), free(tw);
     free(t1), free(tn), free(tc), free(tb), free(c1), free(cn);
     return rc;
 }

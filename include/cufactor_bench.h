@@ -84,8 +84,8 @@ typedef struct cf_bench_data_info {
     char notice[256];          /* e.g. "cache X was corrupt (…): regenerated"; empty if none */
 } cf_bench_data_info;
 
-/* Synthetic sets are generated once and cached as `cache_dir`/NAME-SPECHASH.cfbd
- * (binary: header, u[], i[], r[], content hash; read back without any text parsing);
+/* Synthetic sets are generated once and cached as `cache_dir`/NAME-SPECHASH.cfd
+ * (the CFDATA binary dataset format, generator order kept; read without text parsing);
  * cache_dir NULL disables the cache. A file set is read with cf_dataset_read. The
  * test part is a seeded split of `test_ratio` of the ratings. */
 cf_status cf_bench_data_load(const cf_bench_dataset_spec *spec, const char *cache_dir,
@@ -99,15 +99,15 @@ void cf_bench_data_destroy(cf_bench_data **d);
 uint64_t cf_bench_hash(int64_t users, int64_t items, int64_t n, const uint32_t *u,
                        const uint32_t *i, const float *r);
 
-/* Cache file I/O (exposed for the tests). write is atomic; read checks the magic,
- * version, size and content hash (CF_ERR_CORRUPT naming the file otherwise). The
- * arrays returned by read are malloc'ed and owned by the caller. */
-cf_status cf_bench_cache_write(const char *path, uint64_t spec_hash, int64_t users, int64_t items,
-                               int64_t n, const uint32_t *u, const uint32_t *i, const float *r,
-                               cf_error *err);
-cf_status cf_bench_cache_read(const char *path, uint64_t spec_hash, int64_t *users, int64_t *items,
-                              int64_t *n, uint32_t **u, uint32_t **i, float **r, uint64_t *hash,
-                              cf_error *err);
+/* Cache file I/O (exposed for the tests): the CFDATA format of `cufactor convert`
+ * (src/binfmt.h), the dataset's rating order kept. write is atomic; read checks the
+ * header, size, checksum and indices (CF_ERR_PARSE naming the file otherwise) and hands
+ * the dataset's ratings over (t's arrays are the caller's: cf_triplets_free), with the
+ * number of users and items and the content hash. */
+struct cf_triplets;
+cf_status cf_bench_cache_write(const char *path, const cf_dataset *ds, cf_error *err);
+cf_status cf_bench_cache_read(const char *path, int64_t *users, int64_t *items, struct cf_triplets *t,
+                              uint64_t *hash, cf_error *err);
 
 /* ------------------------------------------------------------------ ceilings */
 

@@ -170,10 +170,11 @@ static cf_status open_resolved(cf_afile *f, const char *path, size_t bufsize, cf
 }
 
 /* Writes the pending buffer to the file, retrying short writes. */
-static void afile_flush(cf_afile *f) {
+/* write(2) of n bytes at p, all of them (sticky error). */
+static void write_all(cf_afile *f, const unsigned char *p, size_t n) {
     size_t off = 0;
-    while (!f->err_no && off < f->len) {
-        ssize_t w = write(f->fd, f->buf + off, f->len - off);
+    while (!f->err_no && off < n) {
+        ssize_t w = write(f->fd, p + off, n - off);
         if (w < 0) {
             if (errno == EINTR) continue;
             f->err_no = errno;
@@ -185,12 +186,25 @@ static void afile_flush(cf_afile *f) {
             off += (size_t)w;
         }
     }
+}
+
+static void afile_flush(cf_afile *f) {
+    write_all(f, f->buf, f->len);
     f->len = 0;
     if (cf_afile_after_flush) cf_afile_after_flush(f);
 }
 
 void cf_afile_write(cf_afile *f, const void *data, size_t n) {
     const unsigned char *p = data;
+    /* a large write goes out from the caller's memory, a buffer's worth per write(2)
+     * (the flush hook called after each, as for a buffer): no copy through the buffer */
+    if (n >= f->cap && !f->err_no) {
+        if (f->len) afile_flush(f);
+        for (; n >= f->cap && !f->err_no; p += f->cap, n -= f->cap) {
+            write_all(f, p, f->cap);
+            if (cf_afile_after_flush) cf_afile_after_flush(f);
+        }
+    }
     while (n > 0 && !f->err_no) {
         if (f->len == f->cap) afile_flush(f);
         size_t c = f->cap - f->len < n ? f->cap - f->len : n;

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -137,4 +138,11 @@ int cf_read_full(int fd, void *buf, size_t n) {
         n -= (size_t)r;
     }
     return 0;
+}
+
+void cf_hint_huge_pages(void *p, size_t bytes) {
+    const uintptr_t H = (uintptr_t)1 << 21;
+    if (!p || bytes < 4 * H) return;
+    uintptr_t a = ((uintptr_t)p + H - 1) & ~(H - 1), e = ((uintptr_t)p + bytes) & ~(H - 1);
+    if (e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
 }

@@ -49,8 +49,11 @@ int64_t cf_dataset_dedup_progress(cf_dataset *ds, int64_t from, struct cf_progre
  * on segments of whole users; the result is the serial one whatever the count. */
 int64_t cf_dataset_dedup_threads(cf_dataset *ds, int64_t from, struct cf_progress *pg, int threads, cf_error *err);
 
-/* Copies the ratings of one part (0 train, 1 test) into `out` (owned by the caller). */
+/* Copies the ratings of one part (0 train, 1 test) into `out` (owned by the caller), in
+ * index order, on omp_get_max_threads() threads (_threads: `threads`, 0 the same; the
+ * same bytes for any count). */
 cf_status cf_dataset_part(const cf_dataset *ds, int part, cf_triplets *out, cf_error *err);
+cf_status cf_dataset_part_threads(const cf_dataset *ds, int part, int threads, cf_triplets *out, cf_error *err);
 
 void cf_triplets_free(cf_triplets *t);
 

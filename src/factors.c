@@ -57,9 +57,26 @@ double cf_predict(const cf_factors *f, uint32_t u, uint32_t i) {
     return f->bias ? f->mu + f->bu[u] + f->bi[i] + dot : dot;
 }
 
+/* Both scans below run over every factor of a model before each save and after each
+ * load (8 bytes per value read once, nothing written): written on the bits, branch-free
+ * in blocks, so that they vectorize and run at memory speed rather than a compare and
+ * a branch (or a libm call) per value. Exact: the same answers as isfinite / fmax. */
+#define EXP_BITS 0x7ff0000000000000ULL
+#define ABS_BITS 0x7fffffffffffffffULL
+
 static int64_t first_nonfinite(const double *a, int64_t n) {
-    for (int64_t k = 0; k < n; k++)
-        if (!isfinite(a[k])) return k;
+    for (int64_t b = 0; b < n; b += 4096) {
+        int64_t e = n - b < 4096 ? n : b + 4096;
+        uint64_t bad = 0;
+        for (int64_t k = b; k < e; k++) {
+            uint64_t x;
+            memcpy(&x, &a[k], 8);
+            bad |= (uint64_t)((x & EXP_BITS) == EXP_BITS);
+        }
+        if (bad)
+            for (int64_t k = b; k < e; k++)
+                if (!isfinite(a[k])) return k;
+    }
     return -1;
 }
 
@@ -77,10 +94,20 @@ int cf_factors_check_finite(const cf_factors *f, char *buf, size_t len) {
     return 0;
 }
 
+/* max |a[k]| ignoring NaNs, as fmax(m, fabs(a[k])) from 0 gives: for non-NaN doubles
+ * the magnitude order is the unsigned order of the bits without the sign. */
 static double max_abs(const double *a, int64_t n) {
-    double m = 0;
-    for (int64_t k = 0; k < n; k++) m = fmax(m, fabs(a[k]));
-    return m;
+    uint64_t m = 0;
+    for (int64_t k = 0; k < n; k++) {
+        uint64_t x;
+        memcpy(&x, &a[k], 8);
+        x &= ABS_BITS;
+        x = x > EXP_BITS ? 0 : x; /* a NaN counts as nothing */
+        m = x > m ? x : m;
+    }
+    double d;
+    memcpy(&d, &m, 8);
+    return d;
 }
 
 double cf_factors_prediction_bound(const cf_factors *f) {

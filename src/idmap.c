@@ -178,6 +178,48 @@ int cf_idmap_intern(cf_idmap *m, const char *tok, size_t len, uint32_t *idx, int
     return 0;
 }
 
+/* The batch form: all hashes first, then the inserts in order with the slot of the
+ * token PF places ahead prefetched, so that the table's cache misses (a map of millions
+ * of IDs is tens of MB of table: every first probe misses) overlap instead of queueing
+ * one after the other. Same results as cf_idmap_intern on each token in turn. */
+#define PF 16
+int cf_idmap_intern_many(cf_idmap *m, size_t count, const char *const *tok, const size_t *len, uint32_t *idx,
+                         int *added) {
+    uint64_t bytes = 0;
+    for (size_t k = 0; k < count; k++) bytes += len[k] + 1;
+    if (m->n + (int64_t)count >= (int64_t)UINT32_MAX - 1 || cf_idmap_reserve(m, m->n + (int64_t)count, bytes))
+        return -1;
+    uint32_t h[256];
+    for (size_t b0 = 0; b0 < count; b0 += 256) {
+        size_t nb = count - b0 < 256 ? count - b0 : 256;
+        for (size_t k = 0; k < nb; k++) h[k] = hash_bytes(tok[b0 + k], len[b0 + k]);
+        const uint64_t mask = m->cap - 1; /* reserved: no growth below */
+        for (size_t k = 0; k < nb && k < PF; k++) __builtin_prefetch(&m->slots[h[k] & mask]);
+        for (size_t k = 0; k < nb; k++) {
+            if (k + PF < nb) {
+                __builtin_prefetch(&m->slots[h[k + PF] & mask]);
+                __builtin_prefetch(&m->hashes[h[k + PF] & mask]);
+            }
+            const size_t j = b0 + k;
+            uint64_t slot;
+            int64_t found = lookup(m, tok[j], len[j], h[k], &slot);
+            added[j] = found < 0;
+            if (found >= 0) {
+                idx[j] = (uint32_t)found;
+                continue;
+            }
+            memcpy(m->arena + m->arena_len, tok[j], len[j]);
+            m->arena[m->arena_len + len[j]] = '\0';
+            m->offsets[m->n] = m->arena_len;
+            m->arena_len += len[j] + 1;
+            m->slots[slot] = (uint32_t)(m->n + 1);
+            m->hashes[slot] = h[k];
+            idx[j] = (uint32_t)m->n++;
+        }
+    }
+    return 0;
+}
+
 int64_t cf_idmap_find(const cf_idmap *m, const char *tok, size_t len) {
     uint64_t slot;
     return lookup(m, tok, len, hash_bytes(tok, len), &slot);

@@ -26,9 +26,14 @@ typedef struct cf_ratings {
     double mean;       /* mean of all ratings (0 when nnz = 0) */
 } cf_ratings;
 
-/* Builds both layouts from triplets whose indices are < n_users, < n_items. */
+/* Builds both layouts from triplets whose indices are < n_users, < n_items, on
+ * omp_get_max_threads() threads. */
 cf_status cf_ratings_build(const cf_triplets *t, int64_t n_users, int64_t n_items,
                            cf_ratings *out, cf_error *err);
+/* The same on `threads` threads (0: omp_get_max_threads(); 1: the serial counting sort,
+ * the reference): the result is byte for byte the same whatever the count. */
+cf_status cf_ratings_build_threads(const cf_triplets *t, int64_t n_users, int64_t n_items, int threads,
+                                   cf_ratings *out, cf_error *err);
 void cf_ratings_free(cf_ratings *r);
 
 /* The offsets step of the build: ptr[0..n] holds 0 and the n group counts (ptr[c + 1] =

@@ -1200,11 +1200,25 @@ static cf_status read_binary(cf_dataset *ds, int part, const char *name, const c
     if (cf_progress_start(&pg, opt->progress, opt->progress_user, "reading", (int64_t)size))
         return cf_fail(err, CF_ERR_INTERRUPTED, "reading %s: cancelled at byte 0", name);
     const int64_t from = ds->all.n;
-    cf_status st = cf_bin_load(ds, part, name, data, size, opt->threads, rep, err);
+    int sorted = 1;
+    cf_status st = cf_bin_load(ds, part, name, data, size, opt->threads, rep, &sorted, err);
     if (st) return st;
     if (cf_progress_end(&pg) ||
-        cf_progress_start(&pg, opt->progress, opt->progress_user, "deduplicating", ds->all.n - from) ||
-        cf_progress_end(&pg)) {
+        cf_progress_start(&pg, opt->progress, opt->progress_user, "deduplicating", ds->all.n - from)) {
+        ds->all.n = from;
+        return cf_fail(err, CF_ERR_INTERRUPTED, "reading %s: cancelled at byte %zu", name, size);
+    }
+    if (!sorted) { /* a version-2 file in its writer's order: sorted and deduplicated as text would be */
+        int64_t dup = cf_dataset_dedup_threads(ds, from, &pg, opt->threads, err);
+        if (dup < 0) {
+            ds->all.n = from;
+            return dup == -2 ? cf_fail(err, CF_ERR_INTERRUPTED, "reading %s: cancelled while removing duplicates", name)
+                             : cf_fail(err, CF_ERR_NOMEM, "reading %s: out of memory removing duplicates", name);
+        }
+        rep->duplicates = dup;
+        rep->ratings = ds->all.n - from;
+    }
+    if (cf_progress_end(&pg)) {
         ds->all.n = from;
         return cf_fail(err, CF_ERR_INTERRUPTED, "reading %s: cancelled at byte %zu", name, size);
     }

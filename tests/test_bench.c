@@ -5,17 +5,21 @@
  * (one timed iteration per case; no timing is asserted anywhere).
  */
 #include "bench/bench_impl.h"
+#include "dataset.h"
+#include "idmap.h"
 #include "cufactor_bench.h"
 #include "helpers.h"
 
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -530,37 +534,108 @@ Test(bench, gpu_rmse_ranges_hold_the_recorded_gpu_runs) {
 
 /* ------------------------------------------------------------------ cache */
 
-Test(bench, cache_round_trip_and_corruption_is_detected) {
-    uint32_t u[5] = {0, 1, 2, 1, 0}, i[5] = {3, 1, 0, 2, 2};
+/* A dataset of 5 ratings over 3 users x 4 items, in the given (maybe unsorted) order. */
+static cf_dataset *small_dataset(const uint32_t *u, const uint32_t *i, const float *r, int n) {
+    cf_dataset *ds = cf_dataset_create();
+    cr_assert_not_null(ds);
+    for (int k = 0; k < 4; k++) {
+        char nm[8];
+        snprintf(nm, sizeof nm, "%c%d", 'x', k);
+        uint32_t idx;
+        if (k < 3) cr_assert_eq(cf_idmap_intern(ds->users, nm, strlen(nm), &idx, NULL), 0);
+        cr_assert_eq(cf_idmap_intern(ds->items, nm, strlen(nm), &idx, NULL), 0);
+    }
+    for (int k = 0; k < n; k++) cr_assert_eq(cf_dataset_push(ds, u[k], i[k], r[k], 0), 0);
+    return ds;
+}
+
+Test(bench, cache_round_trip_keeps_the_order_and_corruption_is_detected) {
+    uint32_t u[5] = {0, 1, 2, 1, 0}, i[5] = {3, 1, 0, 2, 2}; /* not sorted: the order must survive */
     float r[5] = {1, 2.5f, 3, 4, 5};
-    char *p = cf_test_path(dir, "c.cfbd");
+    char *p = cf_test_path(dir, "c.cfd");
     cf_error err = {0};
-    cr_assert_eq(cf_bench_cache_write(p, 77, 3, 4, 5, u, i, r, &err), CF_OK, "%s", err.msg);
-    int64_t nu, ni, n;
-    uint32_t *ru, *ri;
-    float *rr;
+    cf_dataset *ds = small_dataset(u, i, r, 5);
+    cr_assert_eq(cf_bench_cache_write(p, ds, &err), CF_OK, "%s", err.msg);
+    cf_dataset_destroy(&ds);
+    size_t len;
+    unsigned char *bytes = (unsigned char *)cf_test_read(p, &len);
+    cr_assert(len > 12 && !memcmp(bytes, "CFDATA\r\n", 8) && bytes[8] == 2, "a version-2 CFDATA file");
+    free(bytes);
+    int64_t nu, ni;
+    cf_triplets t;
     uint64_t h;
-    cr_assert_eq(cf_bench_cache_read(p, 77, &nu, &ni, &n, &ru, &ri, &rr, &h, &err), CF_OK, "%s", err.msg);
-    cr_assert(nu == 3 && ni == 4 && n == 5);
+    cr_assert_eq(cf_bench_cache_read(p, &nu, &ni, &t, &h, &err), CF_OK, "%s", err.msg);
+    cr_assert(nu == 3 && ni == 4 && t.n == 5);
     cr_assert_eq(h, cf_bench_hash(3, 4, 5, u, i, r));
-    for (int j = 0; j < 5; j++) cr_assert(ru[j] == u[j] && ri[j] == i[j] && rr[j] == r[j]);
-    free(ru), free(ri), free(rr);
-    cr_assert_eq(cf_bench_cache_read(p, 78, &nu, &ni, &n, &ru, &ri, &rr, &h, &err), CF_ERR_CORRUPT);
-    cr_assert(strstr(err.msg, "another data set spec"), "%s", err.msg);
-    /* Flip one rating's bits: the content hash catches it. */
+    for (int j = 0; j < 5; j++) cr_assert(t.u[j] == u[j] && t.i[j] == i[j] && t.r[j] == r[j]);
+    cf_triplets_free(&t);
+    /* Flip one rating's bits: the checksum catches it. */
     FILE *f = fopen(p, "r+b");
-    fseek(f, 56 + 40 + 4, SEEK_SET);
+    fseek(f, 88 + 40 + 4, SEEK_SET);
     float x = 2.0f;
     fwrite(&x, 4, 1, f);
     fclose(f);
-    cr_assert_eq(cf_bench_cache_read(p, 77, &nu, &ni, &n, &ru, &ri, &rr, &h, &err), CF_ERR_CORRUPT);
-    cr_assert(strstr(err.msg, "content hash"), "%s", err.msg);
-    cr_assert_null(ru);
+    cr_assert_eq(cf_bench_cache_read(p, &nu, &ni, &t, &h, &err), CF_ERR_PARSE);
+    cr_assert(strstr(err.msg, "c.cfd: corrupt binary dataset: checksum mismatch"), "%s", err.msg);
+    cr_assert_null(t.u);
     /* Truncated. */
-    cr_assert_eq(truncate(p, 60), 0);
-    cr_assert_eq(cf_bench_cache_read(p, 77, &nu, &ni, &n, &ru, &ri, &rr, &h, &err), CF_ERR_CORRUPT);
-    cr_assert(strstr(err.msg, "file has 60 bytes"), "%s", err.msg);
+    cr_assert_eq(truncate(p, 100), 0);
+    cr_assert_eq(cf_bench_cache_read(p, &nu, &ni, &t, &h, &err), CF_ERR_PARSE);
+    cr_assert(strstr(err.msg, "truncated binary dataset: 100 bytes"), "%s", err.msg);
     free(p);
+}
+
+/* An unsorted (version-2) file read as a dataset is deduplicated and sorted like text. */
+Test(bench, an_unsorted_cache_read_as_a_dataset_is_sorted) {
+    uint32_t u[5] = {0, 1, 2, 1, 0}, i[5] = {3, 1, 0, 2, 2};
+    float r[5] = {1, 2.5f, 3, 4, 5};
+    char *p = cf_test_path(dir, "d.cfd");
+    cf_error err = {0};
+    cf_dataset *ds = small_dataset(u, i, r, 5);
+    cr_assert_eq(cf_bench_cache_write(p, ds, &err), CF_OK, "%s", err.msg);
+    cf_dataset_destroy(&ds);
+    cf_read_report rep;
+    cr_assert_eq(cf_dataset_read(p, NULL, &ds, &rep, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(rep.ratings, 5);
+    cr_assert_eq(rep.format, CF_FORMAT_BINARY);
+    static const uint32_t su[5] = {0, 0, 1, 1, 2}, si[5] = {2, 3, 1, 2, 0};
+    static const float sr[5] = {5, 1, 2.5f, 4, 3};
+    cr_assert_eq(ds->all.n, 5);
+    for (int j = 0; j < 5; j++) cr_assert(ds->all.u[j] == su[j] && ds->all.i[j] == si[j] && ds->all.r[j] == sr[j]);
+    cf_dataset_destroy(&ds);
+    free(p);
+}
+
+/* A cache of the old CFBENCH format is not read: the set is regenerated, with a notice. */
+Test(bench, an_old_format_cache_is_regenerated_with_a_notice) {
+    cf_bench_dataset_spec s = tiny_spec();
+    s.gen.seed = 7;
+    char *cache = cf_test_path(dir, "oldcache");
+    mkdir(cache, 0777);
+    cf_bench_data *a = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_bench_data_load(&s, cache, &a, &err), CF_OK, "%s", err.msg);
+    cf_bench_data_info ia;
+    cf_bench_data_info_get(a, &ia);
+    cf_bench_data_destroy(&a);
+    /* rename the new file to the old name, as if an older cufactor had written it */
+    DIR *d = opendir(cache);
+    char from[2048] = "", to[2048] = "";
+    for (struct dirent *e; (e = readdir(d));)
+        if (strstr(e->d_name, ".cfd")) {
+            snprintf(from, sizeof from, "%s/%s", cache, e->d_name);
+            snprintf(to, sizeof to, "%.*sbd", (int)strlen(from) - 1, from);
+        }
+    closedir(d);
+    cr_assert(from[0] && rename(from, to) == 0, "%s", from);
+    cr_assert_eq(cf_bench_data_load(&s, cache, &a, &err), CF_OK, "%s", err.msg);
+    cf_bench_data_info ib;
+    cf_bench_data_info_get(a, &ib);
+    cr_assert_eq(ib.from_cache, 0);
+    cr_assert_eq(ib.hash, ia.hash);
+    cr_assert(strstr(ib.notice, "old CFBENCH format") && strstr(ib.notice, "can be deleted"), "%s", ib.notice);
+    cf_bench_data_destroy(&a);
+    free(cache);
 }
 
 Test(bench, synthetic_set_from_the_cache_equals_the_generated_one) {

@@ -49,7 +49,7 @@ static run_result run(const char *prog, ...) {
 
 static void run_free(run_result *r) { free(r->out), free(r->err); }
 
-/* Number of files in dir/sub whose name starts with `prefix` and ends in .cfbd. */
+/* Number of files in dir/sub whose name starts with `prefix` and ends in .cfd. */
 static int count_cache_files(const char *sub, const char *prefix) {
     char *p = cf_test_path(dir, sub);
     DIR *d = opendir(p);
@@ -58,7 +58,7 @@ static int count_cache_files(const char *sub, const char *prefix) {
     int n = 0;
     for (struct dirent *e; (e = readdir(d));) {
         size_t len = strlen(e->d_name);
-        n += !strncmp(e->d_name, prefix, strlen(prefix)) && len > 5 && !strcmp(e->d_name + len - 5, ".cfbd");
+        n += !strncmp(e->d_name, prefix, strlen(prefix)) && len > 4 && !strcmp(e->d_name + len - 4, ".cfd");
     }
     closedir(d);
     return n;

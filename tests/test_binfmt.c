@@ -14,6 +14,7 @@
 #include "common.h"
 #include "cufactor.h"
 #include "dataset.h"
+#include "hash64.h"
 #include "helpers.h"
 #include "idmap.h"
 #include "read.h"
@@ -169,8 +170,11 @@ Test(binfmt, bad_magic_version_header_and_checksum) {
     b[0] = 'X'; /* no magic: read as text, which this is not */
     expect_bad("magic.cfd", b, len, NULL);
     memcpy(b, bytes, len);
-    put32(b + 8, 2);
-    expect_bad("version.cfd", b, len, "version 2; this cufactor reads version 1");
+    put32(b + 8, 3);
+    expect_bad("version.cfd", b, len, "version 3; this cufactor reads versions 1 and 2");
+    memcpy(b, bytes, len);
+    put32(b + 8, 2); /* a version-1 header read as version 2: its checksum is elsewhere */
+    expect_bad("version2.cfd", b, len, "header checksum mismatch");
     memcpy(b, bytes, len);
     b[20] ^= 1; /* the rating count */
     expect_bad("header.cfd", b, len, "header checksum mismatch");
@@ -219,6 +223,46 @@ Test(binfmt, checked_contents_behind_a_valid_checksum) {
     cr_assert_eq(cf_dataset_write_binary(ds, bad, 1, &err), CF_ERR_INVALID);
     cf_dataset_destroy(&ds);
     free(csv), free(bad);
+}
+
+/* Version 2 (unsorted, the writer's order kept): loads through cf_bin_load in that
+ * order; an unknown flag bit behind a valid header checksum is refused by name. */
+Test(binfmt, version_2_keeps_the_order_and_refuses_unknown_flags) {
+    char *csv = cf_test_write(dir, "d2.csv", text, (size_t)-1), *v2 = cf_test_path(dir, "v2.cfd");
+    cf_error err;
+    cf_dataset *ds = read_ok(csv);
+    cr_assert_geq(ds->all.n, 2);
+    uint32_t tu = ds->all.u[0], ti = ds->all.i[0];
+    float tr = ds->all.r[0];
+    int64_t last = ds->all.n - 1;
+    ds->all.u[0] = ds->all.u[last], ds->all.i[0] = ds->all.i[last], ds->all.r[0] = ds->all.r[last];
+    ds->all.u[last] = tu, ds->all.i[last] = ti, ds->all.r[last] = tr;
+    cr_assert_eq(cf_bin_write_ordered(ds, v2, 1, 1, &err), CF_OK, "%s", err.msg);
+    size_t len;
+    char *b = cf_test_read(v2, &len);
+    cr_assert(len > CF_BIN_HEADER2 && b[8] == 2);
+    for (int threads = 1; threads <= 3; threads++) {
+        cf_dataset *got = cf_dataset_create();
+        cf_read_report rep;
+        int sorted = -1;
+        cr_assert_eq(cf_bin_load(got, 0, "v2.cfd", b, len, threads, &rep, &sorted, &err), CF_OK, "%s", err.msg);
+        cr_assert_eq(sorted, 0);
+        cr_assert_eq(got->all.n, ds->all.n);
+        cr_assert(!memcmp(got->all.u, ds->all.u, 4 * (size_t)ds->all.n) &&
+                  !memcmp(got->all.i, ds->all.i, 4 * (size_t)ds->all.n) &&
+                  !memcmp(got->all.r, ds->all.r, 4 * (size_t)ds->all.n), "%d threads: not the writer's order", threads);
+        cf_dataset_destroy(&got);
+    }
+    b[72] |= 2; /* an unknown flag, the header checksum made valid again */
+    cf_hash64 h;
+    cf_hash64_init(&h);
+    cf_hash64_update(&h, b, 80);
+    uint64_t sum = cf_hash64_final(&h);
+    for (int k = 0; k < 8; k++) b[80 + k] = (char)(sum >> (8 * k));
+    expect_bad("flags.cfd", b, len, "flags 3 this cufactor does not know");
+    free(b);
+    cf_dataset_destroy(&ds);
+    free(csv), free(v2);
 }
 
 /* Every byte of a small file changed in turn (three ways): an error naming the file or,
@@ -306,4 +350,59 @@ Test(binfmt, cli_convert_then_train_and_eval_give_the_text_results) {
     cr_assert(strstr(errs, "dam.cfd: corrupt binary dataset: checksum mismatch"), "%s", errs);
     free(out), free(errs), free(bytes), free(dam);
     free(csv), free(bin), free(ma), free(mb);
+}
+
+/* A dataset of n ratings, sorted by (user, item), without repeated pairs. */
+static cf_dataset *big_dataset(int64_t n) {
+    cf_dataset *ds = cf_dataset_create();
+    cr_assert_not_null(ds);
+    char nm[32];
+    uint32_t idx;
+    for (int64_t k = 0; k < n; k++) {
+        snprintf(nm, sizeof nm, "u%lld", (long long)(k / 3));
+        cr_assert_eq(cf_idmap_intern(ds->users, nm, strlen(nm), &idx, NULL), 0);
+        uint32_t u = idx;
+        snprintf(nm, sizeof nm, "i%lld", (long long)(k % 3 + 3 * (k / 3 % 50)));
+        cr_assert_eq(cf_idmap_intern(ds->items, nm, strlen(nm), &idx, NULL), 0);
+        cr_assert_eq(cf_dataset_push(ds, u, idx, (float)(k % 5) + 1, 0), 0);
+    }
+    return ds;
+}
+
+/* ds doctored in memory, written (in its order), loaded on 1..3 threads: the message
+ * names the first bad rating, whichever block and piece of the parallel check it is in. */
+static void expect_first_bad(cf_dataset *ds, const char *want) {
+    char *bad = cf_test_path(dir, "big.cfd");
+    cf_error err;
+    cr_assert_eq(cf_bin_write_ordered(ds, bad, 2, 1, &err), CF_OK, "%s", err.msg);
+    size_t len;
+    char *b = cf_test_read(bad, &len);
+    for (int threads = 1; threads <= 3; threads++) {
+        cf_dataset *got = cf_dataset_create();
+        cf_read_report rep;
+        cr_assert_eq(cf_bin_load(got, 0, "big.cfd", b, len, threads, &rep, NULL, &err), CF_ERR_PARSE);
+        cr_assert(strstr(err.msg, want), "%d threads: '%s' lacks '%s'", threads, err.msg, want);
+        cr_assert_eq(got->all.n, 0);
+        cf_dataset_destroy(&got);
+    }
+    free(b), free(bad);
+}
+
+Test(binfmt, the_first_bad_rating_is_named_across_blocks_and_pieces) {
+    const int64_t n = 700000; /* three 1 MiB blocks of 262144 ratings, pieces of 4096 */
+    cf_dataset *ds = big_dataset(n);
+    char *ok = cf_test_path(dir, "ok.cfd");
+    cf_error err;
+    cr_assert_eq(cf_dataset_write_binary(ds, ok, 2, &err), CF_OK, "%s", err.msg);
+    cf_dataset *back = NULL;
+    cr_assert_eq(cf_dataset_read(ok, NULL, &back, NULL, &err), CF_OK, "%s", err.msg);
+    same_dataset(ds, back);
+    cf_dataset_destroy(&back);
+    free(ok);
+    /* a correct file of several blocks loads (the order checked across pieces and blocks) */
+    ds->all.i[600001] = 1000000, ds->all.r[300000] = 0.0f / 0.0f;
+    expect_first_bad(ds, "rating 300000: rating not finite");
+    ds->all.r[300000] = 1;
+    expect_first_bad(ds, "rating 600001: item index out of range");
+    cf_dataset_destroy(&ds);
 }

@@ -13,6 +13,7 @@
 #include "idmap.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,4 +319,86 @@ Test(dataset, idmap_truncate_forgets_the_tail) {
     cr_assert_str_eq(cf_idmap_name(m, 999, &len), "id999");
     cr_assert_str_eq(cf_idmap_name(m, 1000, &len), "id2999");
     cf_idmap_destroy(&m);
+}
+
+/* cf_idmap_intern_many (the binary load's batch insert) gives what cf_idmap_intern gives
+ * token by token: indices, "added", repeats within a batch and against the map, across
+ * table growths and batches of more than 256. */
+Test(dataset, idmap_intern_many_matches_one_by_one) {
+    cf_idmap *a = cf_idmap_create(), *b = cf_idmap_create();
+    cr_assert(a && b);
+    enum { N = 5000 };
+    static char buf[N][16];
+    const char *tok[N];
+    size_t len[N];
+    uint32_t idx[N];
+    int added[N];
+    for (int round = 0; round < 3; round++) {
+        for (int j = 0; j < N; j++) { /* repeats: j * 7 % 3001 collides within and across rounds */
+            len[j] = (size_t)snprintf(buf[j], sizeof buf[j], "t%d", (j * 7 + round * 1000) % 3001);
+            tok[j] = buf[j];
+        }
+        cr_assert_eq(cf_idmap_intern_many(a, N, tok, len, idx, added), 0);
+        for (int j = 0; j < N; j++) {
+            uint32_t want;
+            int want_added;
+            cr_assert_eq(cf_idmap_intern(b, tok[j], len[j], &want, &want_added), 0);
+            cr_assert(idx[j] == want && added[j] == want_added, "round %d token %d: %u/%d vs %u/%d", round, j, idx[j],
+                      added[j], want, want_added);
+        }
+        cr_assert_eq(cf_idmap_size(a), cf_idmap_size(b));
+    }
+    cf_idmap_destroy(&a), cf_idmap_destroy(&b);
+}
+
+/* cf_dataset_part on 2 and 3 threads (past its 65536-rating threshold) copies the same
+ * bytes as on 1, for both parts of a seeded split. */
+Test(dataset, part_is_the_same_on_any_thread_count) {
+    cf_dataset *ds = cf_dataset_create();
+    cr_assert_not_null(ds);
+    const int64_t n = 150001;
+    cr_assert_eq(cf_dataset_reserve(ds, n), 0);
+    for (int64_t k = 0; k < n; k++) cr_assert_eq(cf_dataset_push(ds, (uint32_t)(k / 7), (uint32_t)(k % 7), (float)k, 0), 0);
+    cf_error err;
+    cr_assert_eq(cf_dataset_split(ds, 0.2, 5, &err), CF_OK, "%s", err.msg);
+    for (int part = 0; part < 2; part++) {
+        cf_triplets ref, got;
+        cr_assert_eq(cf_dataset_part_threads(ds, part, 1, &ref, &err), CF_OK);
+        cr_assert(ref.n > 20000);
+        for (int threads = 2; threads <= 3; threads++) {
+            cr_assert_eq(cf_dataset_part_threads(ds, part, threads, &got, &err), CF_OK);
+            cr_assert_eq(got.n, ref.n);
+            cr_assert(!memcmp(got.u, ref.u, (size_t)ref.n * 4) && !memcmp(got.i, ref.i, (size_t)ref.n * 4) &&
+                          !memcmp(got.r, ref.r, (size_t)ref.n * 4),
+                      "part %d, %d threads", part, threads);
+            cf_triplets_free(&got);
+        }
+        for (int64_t j = 1; j < ref.n; j++) cr_assert_lt(ref.r[j - 1], ref.r[j], "index order");
+        cf_triplets_free(&ref);
+    }
+    cf_dataset_destroy(&ds);
+}
+
+/* cf_dataset_split (its index gathering runs on omp_get_max_threads() threads) flags the
+ * same ratings whatever the thread count. */
+Test(dataset, split_is_the_same_on_any_thread_count) {
+    const int64_t n = 150001;
+    uint8_t *ref = NULL;
+    for (int threads = 1; threads <= 3; threads++) {
+        cf_dataset *ds = cf_dataset_create();
+        cr_assert_not_null(ds);
+        for (int64_t k = 0; k < n; k++)
+            cr_assert_eq(cf_dataset_push(ds, (uint32_t)(k / 7), (uint32_t)(k % 7), 1.0f, k % 11 == 0), 0);
+        omp_set_num_threads(threads);
+        cf_error err;
+        cr_assert_eq(cf_dataset_split(ds, 0.25, 9, &err), CF_OK, "%s", err.msg);
+        if (!ref) {
+            ref = malloc((size_t)n);
+            memcpy(ref, ds->is_test, (size_t)n);
+        } else {
+            cr_assert(!memcmp(ref, ds->is_test, (size_t)n), "%d threads", threads);
+        }
+        cf_dataset_destroy(&ds);
+    }
+    free(ref);
 }

@@ -1110,3 +1110,101 @@ Test(model_io, export_errors) {
     cf_test_rmtree(dir);
     free(deep), free(file), free(dir);
 }
+
+/* A model larger than the atomic file's 4 MiB buffer (P alone 4.8 MB: written straight
+ * from the arrays while another thread hashes): the file's last 8 bytes are the serial
+ * reference checksum of the rest, and it loads back the same. */
+Test(model_io, large_model_saved_with_the_parallel_hash_is_checksummed_and_loads) {
+    char *dir = cf_test_tmpdir();
+    char *path = cf_test_path(dir, "big.cfm");
+    cf_error err;
+    cf_model *m = odd_model(3000, 500, 200, 3), *back = NULL;
+    cr_assert_eq(cf_model_save(m, path, &err), CF_OK, "%s", err.msg);
+    size_t len;
+    unsigned char *bytes = (unsigned char *)cf_test_read(path, &len);
+    cr_assert(bytes && len > (size_t)3000 * 200 * 8 + 8);
+    uint64_t stored;
+    memcpy(&stored, bytes + len - 8, 8);
+    cr_assert_eq(stored, cf_cfm_checksum(bytes, len - 8));
+    cr_assert_eq(cf_model_load(path, &back, &err), CF_OK, "%s", err.msg);
+    assert_same_model(m, back);
+    free(bytes);
+    cf_model_destroy(&back);
+    cf_model_destroy(&m);
+    cf_test_rmtree(dir);
+    free(path), free(dir);
+}
+
+/* A model that fails the value checks (now run while the bytes go to the unnamed
+ * temporary) is still not saved, the old file stays byte for byte, and no temporary is
+ * left in the directory. */
+Test(model_io, a_model_failing_its_checks_leaves_the_old_file) {
+    char *dir = cf_test_tmpdir();
+    char *path = cf_test_path(dir, "keep.cfm");
+    cf_error err;
+    cf_model *m = odd_model(700, 300, 16, 5);
+    cr_assert_eq(cf_model_save(m, path, &err), CF_OK, "%s", err.msg);
+    size_t len0, len1;
+    char *before = cf_test_read(path, &len0);
+    m->f.Q[300 * 16 - 1] = NAN;
+    cr_assert_eq(cf_model_save(m, path, &err), CF_ERR_NUMERIC);
+    cr_assert(strstr(err.msg, "not saved: non-finite value in item factor row 299"), "%s", err.msg);
+    m->f.Q[300 * 16 - 1] = 1e200;
+    cr_assert_eq(cf_model_save(m, path, &err), CF_ERR_NUMERIC);
+    cr_assert(strstr(err.msg, "predictions may reach"), "%s", err.msg);
+    char *after = cf_test_read(path, &len1);
+    cr_assert(len0 == len1 && !memcmp(before, after, len0), "the old file changed");
+    DIR *d = opendir(dir);
+    int files = 0;
+    for (struct dirent *e; (e = readdir(d));) files += e->d_name[0] != '.';
+    closedir(d);
+    cr_assert_eq(files, 1, "a temporary was left");
+    free(before), free(after);
+    cf_model_destroy(&m);
+    cf_test_rmtree(dir);
+    free(path), free(dir);
+}
+
+/* The bit-level scans of factors.c against the plain ones: max |x| ignoring NaNs (fmax)
+ * for the prediction bound, and the first non-finite value's row, wherever it sits
+ * (inside and at the edges of the 4096-value blocks). */
+static double ref_max_abs(const double *a, int64_t n) {
+    double m = 0;
+    for (int64_t k = 0; k < n; k++) m = fmax(m, fabs(a[k]));
+    return m;
+}
+
+Test(model_io, factor_scans_match_the_plain_ones) {
+    cf_factors f;
+    cf_error err;
+    cr_assert_eq(cf_factors_alloc(&f, 1000, 70, 9, 1, &err), CF_OK);
+    cf_rng rng;
+    cf_rng_seed(&rng, 8);
+    for (int64_t j = 0; j < 9000; j++) f.P[j] = cf_rng_normal(&rng);
+    for (int64_t j = 0; j < 630; j++) f.Q[j] = -cf_rng_normal(&rng) * 1e-3;
+    for (int64_t j = 0; j < 1000; j++) f.bu[j] = j % 2 ? -0.0 : 5e-324 * (double)j;
+    for (int64_t j = 0; j < 70; j++) f.bi[j] = -(double)j;
+    f.mu = 3.5;
+    char where[96];
+    cr_assert_eq(cf_factors_check_finite(&f, where, sizeof where), 0);
+    double want = fabs(f.mu) + ref_max_abs(f.bu, 1000) + ref_max_abs(f.bi, 70) +
+                  9.0 * ref_max_abs(f.P, 9000) * ref_max_abs(f.Q, 630);
+    cr_assert_eq(cf_factors_prediction_bound(&f), want);
+    static const int64_t at[] = {0, 4095, 4096, 8191, 8999};
+    for (int a = 0; a < 5; a++) {
+        double keep = f.P[at[a]];
+        for (int v = 0; v < 3; v++) {
+            f.P[at[a]] = v == 0 ? NAN : v == 1 ? INFINITY : -INFINITY;
+            cr_assert_eq(cf_factors_check_finite(&f, where, sizeof where), 1);
+            char row[64];
+            snprintf(row, sizeof row, "user factor row %lld", (long long)(at[a] / 9));
+            cr_assert_str_eq(where, row);
+            if (v == 0) /* a NaN is ignored by fmax: the bound without it */
+                cr_assert_eq(cf_factors_prediction_bound(&f), fabs(f.mu) + ref_max_abs(f.bu, 1000) +
+                                                                  ref_max_abs(f.bi, 70) +
+                                                                  9.0 * ref_max_abs(f.P, 9000) * ref_max_abs(f.Q, 630));
+        }
+        f.P[at[a]] = keep;
+    }
+    cf_factors_free(&f);
+}

@@ -2,37 +2,36 @@
  * data.c — the data sets of `cufactor bench`: synthetic sets generated once and cached
  * in a binary file, user files read as text, a seeded train/test split, CSR + CSC.
  *
- * Cache file (little-endian, as this host writes it):
- *     offset  0  char[8]  magic "CFBENCH\0"
- *             8  u32      version (1)
- *            12  u32      0
- *            16  i64      users
- *            24  i64      items
- *            32  i64      n (ratings)
- *            40  u64      spec hash (of the generator options: a changed spec misses)
- *            48  u64      content hash (cf_bench_hash of the arrays below)
- *            56  u32[n] users, u32[n] items, f32[n] ratings
- * Read back with fread into the arrays (no text parsing); the size, the magic, the
- * version, the spec hash, the index ranges and the content hash are all checked.
+ * Cache file: the binary dataset format of `cufactor convert` (CFDATA, binfmt.h), named
+ * NAME-SPECHASH.cfd, where SPECHASH hashes the generator options (a changed spec is
+ * another file). The generator's rating order is kept (the seeded split below depends on
+ * it): a version-2 file flagged CF_BIN_UNSORTED where that order is not (user, item)
+ * order. Written atomically; read by cf_bin_load, which checks the header, the size,
+ * the parallel block checksum and every index. A file that fails any check is
+ * regenerated, with a notice naming the file and the reason.
+ *
+ * The cache of earlier versions ("CFBENCH", NAME-SPECHASH.cfbd) is no longer read: when
+ * one is found, the set is regenerated into the .cfd file and the notice says the old
+ * file can be deleted (regenerating a cached set takes seconds; a reader kept for a
+ * superseded private format would not be worth its tests).
  */
 #include "bench_impl.h"
 
-#include "atomic_file.h"
+#include "binfmt.h"
 #include "common.h"
 #include "dataset.h"
 #include "idmap.h"
 #include "ratings.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
-
-#define CACHE_MAGIC "CFBENCH"
-#define CACHE_VERSION 1u
-#define CACHE_HEADER 56
+#include <unistd.h>
 
 struct cf_bench_data {
     cf_bench_data_info info;
@@ -58,93 +57,45 @@ uint64_t cf_bench_hash(int64_t users, int64_t items, int64_t n, const uint32_t *
     return cf_splitmix64(&s);
 }
 
-static void put_u32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put_u64(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
-
-cf_status cf_bench_cache_write(const char *path, uint64_t spec_hash, int64_t users, int64_t items, int64_t n,
-                               const uint32_t *u, const uint32_t *i, const float *r, cf_error *err) {
-    unsigned char h[CACHE_HEADER] = {0};
-    memcpy(h, CACHE_MAGIC, 8);
-    put_u32(h + 8, CACHE_VERSION);
-    put_u64(h + 16, (uint64_t)users), put_u64(h + 24, (uint64_t)items), put_u64(h + 32, (uint64_t)n);
-    put_u64(h + 40, spec_hash);
-    put_u64(h + 48, cf_bench_hash(users, items, n, u, i, r));
-    cf_afile f;
-    cf_status st = cf_afile_open(&f, path, 0, err);
-    if (st) return st;
-    cf_afile_write(&f, h, sizeof h);
-    cf_afile_write(&f, u, (size_t)n * 4);
-    cf_afile_write(&f, i, (size_t)n * 4);
-    cf_afile_write(&f, r, (size_t)n * 4);
-    return cf_afile_commit(&f, err);
+cf_status cf_bench_cache_write(const char *path, const cf_dataset *ds, cf_error *err) {
+    return cf_bin_write_ordered(ds, path, 0, 1, err);
 }
 
-cf_status cf_bench_cache_read(const char *path, uint64_t spec_hash, int64_t *users, int64_t *items, int64_t *n,
-                              uint32_t **u, uint32_t **i, float **r, uint64_t *hash, cf_error *err) {
-    *u = NULL, *i = NULL, *r = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return cf_fail(err, CF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    cf_status st = CF_OK;
-    unsigned char h[CACHE_HEADER];
+cf_status cf_bench_cache_read(const char *path, int64_t *users, int64_t *items, cf_triplets *t, uint64_t *hash,
+                              cf_error *err) {
+    memset(t, 0, sizeof *t);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return cf_fail(err, CF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
-    uint64_t nu, ni, nn, sh, ch;
-    uint32_t ver;
-    if (fstat(fileno(fp), &sb) || fread(h, 1, sizeof h, fp) != sizeof h) {
-        st = cf_fail(err, CF_ERR_CORRUPT, "%s: shorter than the %d-byte header", path, CACHE_HEADER);
-        goto done;
+    if (fstat(fd, &sb)) {
+        int e = errno;
+        close(fd);
+        return cf_fail(err, CF_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
     }
-    memcpy(&ver, h + 8, 4), memcpy(&nu, h + 16, 8), memcpy(&ni, h + 24, 8), memcpy(&nn, h + 32, 8);
-    memcpy(&sh, h + 40, 8), memcpy(&ch, h + 48, 8);
-    if (memcmp(h, CACHE_MAGIC, 8)) {
-        st = cf_fail(err, CF_ERR_CORRUPT, "%s: not a cufactor bench cache (bad magic)", path);
-        goto done;
+    size_t size = (size_t)sb.st_size;
+    void *map = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0) : NULL;
+    close(fd);
+    if (size && map == MAP_FAILED) return cf_fail(err, CF_ERR_IO, "%s: cannot map: %s", path, strerror(errno));
+    cf_dataset *ds = cf_dataset_create();
+    cf_status st = CF_OK;
+    if (!ds) {
+        st = cf_fail(err, CF_ERR_NOMEM, "%s: out of memory", path);
+    } else if (!cf_bin_is(map, size)) {
+        st = cf_fail(err, CF_ERR_PARSE, "%s: not a binary dataset (no CFDATA magic)", path);
+    } else {
+        cf_read_report rep;
+        memset(&rep, 0, sizeof rep);
+        st = cf_bin_load(ds, 0, path, map, size, 0, &rep, NULL, err);
     }
-    if (ver != CACHE_VERSION) {
-        st = cf_fail(err, CF_ERR_CORRUPT, "%s: version %u, this cufactor reads %u", path, ver, CACHE_VERSION);
-        goto done;
+    if (size) munmap(map, size);
+    if (!st) {
+        /* the arrays become the caller's: no copy */
+        *t = ds->all;
+        memset(&ds->all, 0, sizeof ds->all);
+        *users = cf_idmap_size(ds->users), *items = cf_idmap_size(ds->items);
+        *hash = cf_bench_hash(*users, *items, t->n, t->u, t->i, t->r);
     }
-    if (sh != spec_hash) {
-        st = cf_fail(err, CF_ERR_CORRUPT, "%s: made for another data set spec (spec hash %016llx, want %016llx)",
-                     path, (unsigned long long)sh, (unsigned long long)spec_hash);
-        goto done;
-    }
-    if (nu < 1 || nu > UINT32_MAX || ni < 1 || ni > UINT32_MAX || nn > (uint64_t)INT64_MAX / 12 ||
-        (uint64_t)sb.st_size != CACHE_HEADER + 12 * nn) {
-        st = cf_fail(err, CF_ERR_CORRUPT, "%s: header says %llu users × %llu items, %llu ratings (%llu bytes) "
-                     "but the file has %lld bytes", path, (unsigned long long)nu, (unsigned long long)ni,
-                     (unsigned long long)nn, (unsigned long long)(CACHE_HEADER + 12 * nn), (long long)sb.st_size);
-        goto done;
-    }
-    size_t bytes = (size_t)nn * 4;
-    *u = cf_malloc(bytes ? bytes : 1, err, "cache users"), *i = cf_malloc(bytes ? bytes : 1, err, "cache items");
-    *r = cf_malloc(bytes ? bytes : 1, err, "cache ratings");
-    if (!*u || !*i || !*r) {
-        st = CF_ERR_NOMEM;
-        goto done;
-    }
-    if (fread(*u, 1, bytes, fp) != bytes || fread(*i, 1, bytes, fp) != bytes || fread(*r, 1, bytes, fp) != bytes) {
-        st = cf_fail(err, CF_ERR_IO, "%s: read error", path);
-        goto done;
-    }
-    for (uint64_t j = 0; j < nn; j++)
-        if ((*u)[j] >= nu || (*i)[j] >= ni || !isfinite((*r)[j])) {
-            st = cf_fail(err, CF_ERR_CORRUPT, "%s: rating %llu: (%u, %u, %g) out of range", path,
-                         (unsigned long long)j, (*u)[j], (*i)[j], (double)(*r)[j]);
-            goto done;
-        }
-    uint64_t got = cf_bench_hash((int64_t)nu, (int64_t)ni, (int64_t)nn, *u, *i, *r);
-    if (got != ch) {
-        st = cf_fail(err, CF_ERR_CORRUPT, "%s: content hash %016llx, header says %016llx", path,
-                     (unsigned long long)got, (unsigned long long)ch);
-        goto done;
-    }
-    *users = (int64_t)nu, *items = (int64_t)ni, *n = (int64_t)nn, *hash = ch;
-done:
-    fclose(fp);
-    if (st) {
-        free(*u), free(*i), free(*r);
-        *u = NULL, *i = NULL, *r = NULL;
-    }
+    cf_dataset_destroy(&ds);
     return st;
 }
 
@@ -170,34 +121,39 @@ static cf_status load_synth(const cf_bench_dataset_spec *s, const char *cache_di
     uint64_t spec_hash = text_hash(info->source);
     char path[1400] = "";
     if (cache_dir) {
-        snprintf(path, sizeof path, "%s/%s-%016llx.cfbd", cache_dir, s->name, (unsigned long long)spec_hash);
+        snprintf(path, sizeof path, "%s/%s-%016llx.cfd", cache_dir, s->name, (unsigned long long)spec_hash);
         struct stat sb;
         if (stat(path, &sb) == 0) {
             cf_error e = {0};
             uint64_t h;
-            if (cf_bench_cache_read(path, spec_hash, users, items, &t->n, &t->u, &t->i, &t->r, &h, &e) == CF_OK) {
-                t->cap = t->n;
+            if (cf_bench_cache_read(path, users, items, t, &h, &e) == CF_OK) {
                 info->from_cache = 1;
                 return CF_OK;
             }
             if (e.status == CF_ERR_NOMEM) return cf_fail(err, CF_ERR_NOMEM, "%s", e.msg);
             snprintf(info->notice, sizeof info->notice, "cache unusable (%.200s): regenerated", e.msg);
+        } else {
+            char old[1400];
+            snprintf(old, sizeof old, "%s/%s-%016llx.cfbd", cache_dir, s->name, (unsigned long long)spec_hash);
+            if (stat(old, &sb) == 0)
+                snprintf(info->notice, sizeof info->notice,
+                         "%.100s: a cache of the old CFBENCH format, no longer read: regenerated into the CFDATA "
+                         "format (.cfd); the old file can be deleted", old);
         }
     }
     cf_dataset *ds = NULL;
     cf_status st = cf_generate(&s->gen, &ds, err);
     if (st) return st;
-    st = cf_dataset_part(ds, 0, t, err);
-    *users = cf_idmap_size(ds->users), *items = cf_idmap_size(ds->items);
-    cf_dataset_destroy(&ds);
-    if (st) return st;
     if (cache_dir) {
         mkdir(cache_dir, 0777); /* an existing directory is fine; a failure shows at the write */
         cf_error e = {0};
-        if (cf_bench_cache_write(path, spec_hash, *users, *items, t->n, t->u, t->i, t->r, &e))
+        if (cf_bench_cache_write(path, ds, &e))
             snprintf(info->notice, sizeof info->notice, "could not write the cache (%.200s)", e.msg);
     }
-    return CF_OK;
+    st = cf_dataset_part(ds, 0, t, err);
+    *users = cf_idmap_size(ds->users), *items = cf_idmap_size(ds->items);
+    cf_dataset_destroy(&ds);
+    return st;
 }
 
 cf_status cf_bench_data_load(const cf_bench_dataset_spec *spec, const char *cache_dir, cf_bench_data **out,
