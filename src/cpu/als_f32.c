@@ -48,12 +48,12 @@ static side32 side_of(cf_backend *b, cf_side side) {
 /* Per-thread workspace. G: (ld + 1) rows of ldg doubles (d ≤ ld + 1 rows, column K ≤ ld). */
 typedef struct ws32 {
     int32_t ldg;
-    double *G, *rhs, *colsum;
+    double *G, *rhs, *colsum, *t;
     const float **z;
 } ws32;
 
 static void ws_free(ws32 *w) {
-    free(w->G), free(w->rhs), free(w->colsum), free((void *)w->z);
+    free(w->G), free(w->rhs), free(w->colsum), free(w->t), free((void *)w->z);
     memset(w, 0, sizeof *w);
 }
 
@@ -64,7 +64,8 @@ static int ws_alloc(ws32 *w, int32_t ld) {
     w->rhs = aligned_alloc(64, sizeof(double) * (size_t)w->ldg);
     w->colsum = aligned_alloc(64, sizeof(double) * (size_t)w->ldg);
     w->z = malloc(sizeof(float *) * CF_ALS32_CHUNK);
-    if (w->G && w->rhs && w->colsum && w->z) return 0;
+    w->t = malloc(sizeof(double) * CF_ALS32_CHUNK);
+    if (w->G && w->rhs && w->colsum && w->z && w->t) return 0;
     ws_free(w);
     return -1;
 }
@@ -85,15 +86,11 @@ static int form_row(const cf_backend *b, const side32 *v, int64_t r, ws32 *w) {
         const int m = (int)(hi - c < CF_ALS32_CHUNK ? hi - c : CF_ALS32_CHUNK);
         for (int j = 0; j < m; j++) {
             const uint32_t o = v->idx[c + j];
-            const float *z = v->Y + (size_t)o * (size_t)ld;
-            w->z[j] = z;
-            const double t = bias ? (double)v->val[c + j] - mu - (double)v->by[o] : (double)v->val[c + j];
-            kn->axpy_f2d(w->rhs, t, z, K);
-            if (bias) {
-                tsum += t;
-                kn->axpy_f2d(w->colsum, 1.0, z, K);
-            }
+            w->z[j] = v->Y + (size_t)o * (size_t)ld;
+            w->t[j] = bias ? (double)v->val[c + j] - mu - (double)v->by[o] : (double)v->val[c + j];
+            tsum += w->t[j];
         }
+        kn->rhs_chunk(w->z, w->t, m, K, w->rhs, bias ? w->colsum : NULL);
         kn->gram_chunk(w->z, m, ld, w->G, ldg, c == lo);
     }
     if (bias) { /* the bias row and column: Σ y_j, and n */

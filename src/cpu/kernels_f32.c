@@ -39,6 +39,7 @@ typedef double vd_scalar;
 #define vdstoreu(p, v) (*(p) = (v))
 #define vdset1(x) (x)
 #define vdfma(a, b, c) fma(a, b, c)
+#define vdadd(a, b) ((a) + (b))
 #define vd_from_f(p) ((double)*(p))
 #define vdhsum(v) (v)
 #define GR 4
@@ -64,6 +65,7 @@ typedef double vd_scalar;
 #undef vdstoreu
 #undef vdset1
 #undef vdfma
+#undef vdadd
 #undef vd_from_f
 #undef vdhsum
 #undef GR
@@ -102,6 +104,7 @@ KT static inline void fold_avx2(double *g, __m256 v, int add) {
 #define vdstoreu(p, v) _mm256_storeu_pd(p, v)
 #define vdset1(x) _mm256_set1_pd(x)
 #define vdfma(a, b, c) _mm256_fmadd_pd(a, b, c)
+#define vdadd(a, b) _mm256_add_pd(a, b)
 #define vd_from_f(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
 KT static inline double dhsum_avx2(__m256d v) {
     __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
@@ -131,6 +134,7 @@ KT static inline double dhsum_avx2(__m256d v) {
 #undef vdstoreu
 #undef vdset1
 #undef vdfma
+#undef vdadd
 #undef vd_from_f
 #undef vdhsum
 #undef GR
@@ -162,6 +166,7 @@ KT static inline void fold_avx512(double *g, __m512 v, int add) {
 #define vdstoreu(p, v) _mm512_storeu_pd(p, v)
 #define vdset1(x) _mm512_set1_pd(x)
 #define vdfma(a, b, c) _mm512_fmadd_pd(a, b, c)
+#define vdadd(a, b) _mm512_add_pd(a, b)
 #define vd_from_f(p) _mm512_cvtps_pd(_mm256_loadu_ps(p))
 #define vdhsum(v) _mm512_reduce_add_pd(v)
 #define GR 8

@@ -73,8 +73,9 @@ typedef struct cf_f32_kernels {
      * diagonal inside a vector are written too), summed in fp32 from zero over the chunk and
      * folded into the double G: stored when `first`, added otherwise. m ≤ CF_ALS32_CHUNK. */
     void (*gram_chunk)(const float *const *z, int m, int32_t ld, double *G, int32_t ldg, int first);
-    /* y (d doubles) += t · z (the first d floats of z), in double. */
-    void (*axpy_f2d)(double *y, double t, const float *z, int32_t d);
+    /* ALS right-hand side of one chunk, in double: rhs += Σ_j t_j z_j and, when colsum is
+     * not NULL (biases on), colsum += Σ_j z_j, over the first K floats of each z[j]. */
+    void (*rhs_chunk)(const float *const *z, const double *t, int m, int32_t K, double *rhs, double *colsum);
     /* Solves A x = b in place (x holds b on entry) by Cholesky A = UᵀU in double: A is
      * d × d symmetric, its upper triangle row-major with stride lda (overwritten by U; entries
      * left of the diagonal are scratch). Returns 0, or k + 1 when the leading minor of order
