@@ -23,13 +23,17 @@
  *
  * Execution without barriers. The waves fix the result: each user band's blocks run in
  * wave order, and so do each item band's; blocks of different bands touch disjoint rows.
- * The threads take the B² blocks in wave order (one atomic counter) and a thread starts
- * block (a, c) of wave w once band a's and band c's blocks of wave w − 1 are done
- * (per-band counters, acquire/release), so a slow block delays only the blocks that share
- * its bands, not a whole wave. Any thread count gives the same sequence of updates on
- * every row, hence bit-identical factors. (Progress: the earliest unfinished block depends
- * only on earlier, finished ones.) A waiting thread spins briefly, then yields the core.
- *
+ * So block (a, c) of wave w may start as soon as user band a's and item band c's blocks of
+ * wave w − 1 are done, whatever the other bands are doing. Per-band counters (C11
+ * atomics, acquire/release) record the waves done and, per user band, the next wave taken;
+ * a free thread scans the user bands (from its own share of them, so that it tends to keep
+ * the same bands and their rows in its core's cache) for one whose next block is ready and
+ * claims it by compare-and-swap. A slow or descheduled thread delays only the blocks that
+ * share its two bands (LIBMF's scheduler has the same freedom but may take the blocks of a
+ * band in any order; here the order per band is fixed). Any thread count gives the same
+ * sequence of updates on every row, hence bit-identical factors. (Progress: the unfinished
+ * block of the lowest wave has its earlier blocks done, so it is ready or running.) A
+ * thread that finds nothing ready spins briefly, then yields the core.
  * Ctrl-C: polled per block; a stopped epoch skips its remaining blocks.
  */
 #include "cpu32.h"
@@ -38,6 +42,7 @@
 #include "schedule.h"
 
 #include <math.h>
+#include <omp.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -51,6 +56,7 @@ typedef struct sgd32_state {
     float *lam_u, *lam_i;     /* λ'_row = Λ_row / n_row */
     int32_t *shift;           /* B: this epoch's wave shifts */
     atomic_int *row_done, *col_done; /* B each: waves finished per user / item band */
+    atomic_int *row_next;            /* B: the next wave of each user band to be taken */
 } sgd32_state;
 
 static void sgd32_state_free(void *p) {
@@ -58,6 +64,7 @@ static void sgd32_state_free(void *p) {
     if (!s) return;
     cf_blocks_free(&s->bl);
     free(s->items), free(s->lam_u), free(s->lam_i), free(s->shift), free(s->row_done), free(s->col_done);
+    free(s->row_next);
     free(s);
 }
 
@@ -105,7 +112,8 @@ static cf_status sgd32_state_make(cf_backend *b, sgd32_state **out, cf_error *er
     s->shift = cf_malloc((size_t)s->B * sizeof *s->shift, err, "sgd wave shifts");
     s->row_done = cf_malloc((size_t)s->B * sizeof *s->row_done, err, "sgd band counters");
     s->col_done = cf_malloc((size_t)s->B * sizeof *s->col_done, err, "sgd band counters");
-    if (!s->items || !s->shift || !s->row_done || !s->col_done) {
+    s->row_next = cf_malloc((size_t)s->B * sizeof *s->row_next, err, "sgd band counters");
+    if (!s->items || !s->shift || !s->row_done || !s->col_done || !s->row_next) {
         st = CF_ERR_NOMEM;
         goto fail;
     }
@@ -129,19 +137,6 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-/* Waits until *done ≥ w. */
-static void wait_for(atomic_int *done, int w) {
-    int spins = 0;
-    while (atomic_load_explicit(done, memory_order_acquire) < w) {
-        if (++spins < 256) {
-            cpu_relax();
-        } else {
-            sched_yield(); /* another job may want this core (or the one we wait for) */
-            spins = 0;
-        }
-    }
-}
-
 cf_status cf_cpu32_sgd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *err) {
     if (epoch < 0) return cf_fail(err, CF_ERR_INVALID, "sgd: epoch %d, must be >= 0", epoch);
     sgd32_state *s = cf_cpu32_state_get(b, sgd32_state_free);
@@ -161,29 +156,51 @@ cf_status cf_cpu32_sgd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *
     for (int32_t a = 0; a < B; a++) {
         atomic_init(&s->row_done[a], 0);
         atomic_init(&s->col_done[a], 0);
+        atomic_init(&s->row_next[a], 0);
     }
     const cf_sgd_args args = {.P = b->P, .Q = b->Q, .bu = b->bu, .bi = b->bi, .lam_u = s->lam_u,
                               .lam_i = s->lam_i, .eta = (float)lr, .mu = b->bias ? (float)b->mu : 0.0f,
                               .ld = b->ld, .bias = b->bias};
     const cf_f32_kernels *kn = b->kern;
-    const int64_t n_blocks = (int64_t)B * B;
     const int threads = b->threads < B ? b->threads : B;
-    atomic_llong next;
-    atomic_init(&next, 0);
+    atomic_int left;
+    atomic_init(&left, B * B);
 #pragma omp parallel num_threads(threads)
     {
-        for (;;) {
-            const int64_t q = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed);
-            if (q >= n_blocks) break;
-            const int32_t w = (int32_t)(q / B), a = (int32_t)(q % B), c = (a + s->shift[w]) % B;
-            wait_for(&s->row_done[a], w);
-            wait_for(&s->col_done[c], w);
+        /* each thread starts its search at its own share of the user bands, so that it tends
+         * to keep them (their rows stay in its core's cache) */
+        const int32_t first = (int32_t)((int64_t)omp_get_thread_num() * B / omp_get_num_threads());
+        int idle = 0;
+        while (atomic_load_explicit(&left, memory_order_acquire) > 0) {
+            int32_t a = -1, w = 0, c = 0;
+            for (int32_t i = 0; i < B && a < 0; i++) {
+                const int32_t x = (first + i) % B;
+                const int wx = atomic_load_explicit(&s->row_next[x], memory_order_relaxed);
+                if (wx >= B || atomic_load_explicit(&s->row_done[x], memory_order_acquire) != wx) continue;
+                const int32_t cx = (x + s->shift[wx]) % B;
+                if (atomic_load_explicit(&s->col_done[cx], memory_order_acquire) != wx) continue;
+                int expect = wx;
+                if (atomic_compare_exchange_strong_explicit(&s->row_next[x], &expect, wx + 1, memory_order_acq_rel,
+                                                            memory_order_relaxed))
+                    a = x, w = wx, c = cx;
+            }
+            if (a < 0) { /* nothing ready: the blocks this wave needs are running */
+                if (++idle < 256) {
+                    cpu_relax();
+                } else {
+                    sched_yield();
+                    idle = 0;
+                }
+                continue;
+            }
+            idle = 0;
             if (!cf_cpu32_stop_poll(b)) { /* Ctrl-C: the rest of the epoch is skipped */
                 const int64_t blk = (int64_t)a * B + c, lo = s->bl.block_ptr[blk];
                 kn->sgd_run(s->items + lo, s->bl.block_ptr[blk + 1] - lo, &args);
             }
             atomic_store_explicit(&s->row_done[a], w + 1, memory_order_release);
             atomic_store_explicit(&s->col_done[c], w + 1, memory_order_release);
+            atomic_fetch_sub_explicit(&left, 1, memory_order_acq_rel);
         }
     }
     cf_status ist = cf_cpu32_interrupted(b, "sgd", err);
