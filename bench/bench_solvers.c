@@ -1,9 +1,12 @@
 /*
- * bench_solvers.c — runs every CPU solver through the CPU backend table (the entry
+ * bench_solvers.c — runs every CPU solver through the CPU backend tables (the entry
  * points the trainer calls: open, one update per iteration, evaluate) on one synthetic
- * planted data set and prints, per algorithm, the seconds per iteration (update only,
- * the median over the iterations: robust to a busy shared machine) and the final
- * train / test RMSE and objective. ALS, ALS+GD and CCD do not use the learning rate.
+ * planted data set and prints, per algorithm and CPU path, the seconds per iteration
+ * (update only, the median over the iterations: robust to a busy shared machine) and the
+ * final train / test RMSE and objective. ALS, ALS+GD and CCD do not use the learning rate.
+ * Paths (--precision): fp64, the double-precision reference (every algorithm); fp32, the
+ * SIMD path (ALS and SGD); both (the default): the two one after the other on each row, so
+ * that they see the same machine load, and the fp32 row shows its speed-up.
  *
  * Data: r = μ + b_u + b_i + p*_u·q*_i + N(0, σ²), unclipped, planted rank `rank`,
  * users and items drawn with power-law popularity (weight ∝ (rank+1)^−0.8), a pair
@@ -11,6 +14,7 @@
  *
  * Usage: bench_solvers [--ratings N] [--users U] [--items I] [--factors K] [--threads T]
  *                      [--only LABEL[,LABEL...]] [--lr ETA] [--iters N] [--lambda L]
+ *                      [--precision fp64|fp32|both]
  * (--lr and --iters override the built-in choice of every run selected; λ is the
  * weighted-mode λ of every run, default 0.05).
  */
@@ -21,6 +25,7 @@
 #include "factors.h"
 #include "idmap.h"
 #include "ratings.h"
+#include "train.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -126,7 +131,7 @@ int main(int argc, char **argv) {
     int64_t n = 1000000, users = 20000, items = 5000;
     int32_t K = 32, threads = 0, iters = 0;
     double lr = 0, lambda = 0.05;
-    const char *only = NULL;
+    const char *only = NULL, *precision = "both";
     for (int a = 1; a + 1 < argc; a += 2) {
         if (!strcmp(argv[a], "--ratings")) n = atoll(argv[a + 1]);
         else if (!strcmp(argv[a], "--users")) users = atoll(argv[a + 1]);
@@ -137,10 +142,17 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[a], "--lr")) lr = atof(argv[a + 1]);
         else if (!strcmp(argv[a], "--lambda")) lambda = atof(argv[a + 1]);
         else if (!strcmp(argv[a], "--iters")) iters = atoi(argv[a + 1]);
+        else if (!strcmp(argv[a], "--precision")) precision = argv[a + 1];
         else {
             fprintf(stderr, "bench_solvers: unknown option %s\n", argv[a]);
             return 2;
         }
+    }
+    const int want64 = strcmp(precision, "fp32") != 0, want32 = strcmp(precision, "fp64") != 0;
+    if (!want64 && !want32) return 2;
+    if (strcmp(precision, "fp32") && strcmp(precision, "fp64") && strcmp(precision, "both")) {
+        fprintf(stderr, "bench_solvers: --precision: give fp64, fp32 or both\n");
+        return 2;
     }
     if (n < 1 || users < 1 || items < 1 || users > (1 << 30) || items > (1 << 30) || K < 1 ||
         n > users * items / 2) {
@@ -174,60 +186,56 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_solvers: %s\n", err.msg);
         return 1;
     }
-    printf("%-16s %6s %10s %10s %10s %10s %14s\n", "algo", "iters", "lr", "s/iter", "train", "test",
-           "objective");
+    printf("%-16s %-5s %6s %10s %10s %8s %10s %10s %14s\n", "algo", "path", "iters", "lr", "s/iter", "speed-up",
+           "train", "test", "objective");
     for (size_t r = 0; r < sizeof runs / sizeof *runs; r++) {
         if (only && !listed(only, runs[r].label)) continue;
-        cf_config c;
-        cf_config_default(&c);
-        c.algo = runs[r].algo, c.factors = K, c.iters = runs[r].iters, c.threads = threads;
-        c.device = CF_DEVICE_CPU, c.schedule = runs[r].schedule, c.optimizer = runs[r].optimizer;
-        if (runs[r].lr > 0) c.lr = runs[r].lr;
-        if (runs[r].batch > 0) c.batch = runs[r].batch;
-        if (lr > 0) c.lr = lr;
-        c.lambda = lambda; /* weighted */
-        if (iters > 0) c.iters = iters;
-        cf_factors init;
-        cf_backend *b = NULL;
-        if (cf_factors_alloc(&init, R.n_users, R.n_items, K, 1, &err)) return 1;
-        cf_factors_init_random(&init, c.init_scale, c.seed);
-        init.mu = R.mean;
-        if (cf_cpu_backend.open(&R, &test, &c, &init, &b, &err)) return 1;
-        cf_factors_free(&init);
-        double *secs = calloc((size_t)c.iters, sizeof *secs);
-        cf_status st = CF_OK;
-        int32_t it;
-        for (it = 0; it < c.iters && st == CF_OK; it++) {
-            double t0 = cf_now();
-            switch (c.algo) {
-            case CF_ALGO_ALS:
-                if (!(st = cf_cpu_backend.als_half(b, CF_SIDE_USERS, &err)))
-                    st = cf_cpu_backend.als_half(b, CF_SIDE_ITEMS, &err);
-                break;
-            case CF_ALGO_ALSGD:
-                if (!(st = cf_cpu_backend.alsgd_half(b, CF_SIDE_USERS, c.lr, &err)))
-                    st = cf_cpu_backend.alsgd_half(b, CF_SIDE_ITEMS, c.lr, &err);
-                break;
-            case CF_ALGO_SGD: st = cf_cpu_backend.sgd_epoch(b, it, c.lr, &err); break;
-            case CF_ALGO_GD:
-            case CF_ALGO_MINIBATCH: st = cf_cpu_backend.gd_epoch(b, it, c.lr, &err); break;
-            case CF_ALGO_CCD: st = cf_cpu_backend.ccd_sweep(b, &err); break;
+        double secs64 = 0;
+        for (int path = 0; path < 2; path++) {
+            const cf_backend_ops *ops = path ? &cf_cpu32_backend : &cf_cpu_backend;
+            if ((path ? !want32 : !want64) || !cf_backend_implements(ops, runs[r].algo)) continue;
+            cf_config c;
+            cf_config_default(&c);
+            c.algo = runs[r].algo, c.factors = K, c.iters = runs[r].iters, c.threads = threads;
+            c.device = CF_DEVICE_CPU, c.schedule = runs[r].schedule, c.optimizer = runs[r].optimizer;
+            if (runs[r].lr > 0) c.lr = runs[r].lr;
+            if (runs[r].batch > 0) c.batch = runs[r].batch;
+            if (lr > 0) c.lr = lr;
+            c.lambda = lambda; /* weighted */
+            if (iters > 0) c.iters = iters;
+            cf_factors init;
+            cf_backend *b = NULL;
+            if (cf_factors_alloc(&init, R.n_users, R.n_items, K, 1, &err)) return 1;
+            cf_factors_init_random(&init, c.init_scale, c.seed);
+            init.mu = R.mean;
+            if (ops->open(&R, &test, &c, &init, &b, &err)) return 1;
+            cf_factors_free(&init);
+            double *secs = calloc((size_t)c.iters, sizeof *secs);
+            cf_status st = CF_OK;
+            int32_t it;
+            for (it = 0; it < c.iters && st == CF_OK; it++) {
+                double t0 = cf_now();
+                st = cf_train_step(ops, b, &c, it, &err);
+                secs[it] = cf_now() - t0;
             }
-            secs[it] = cf_now() - t0;
+            if (st) {
+                printf("%-16s %-5s error: %s\n", runs[r].label, path ? "fp32" : "fp64", err.msg);
+            } else {
+                cf_eval tr, te;
+                ops->evaluate(b, CF_EVAL_TRAIN, &tr, &err);
+                ops->evaluate(b, CF_EVAL_TEST, &te, &err);
+                qsort(secs, (size_t)it, sizeof *secs, cmp_double);
+                double med = secs[it / 2];
+                char up[16] = "";
+                if (path == 0) secs64 = med;
+                else if (secs64 > 0) snprintf(up, sizeof up, "%.2fx", secs64 / med);
+                printf("%-16s %-5s %6d %10g %10.4f %8s %10.4f %10.4f %14.6g\n", runs[r].label, path ? "fp32" : "fp64",
+                       it, c.lr, med, up, sqrt(tr.sse / (double)tr.n), sqrt(te.sse / (double)te.n), tr.sse + tr.reg);
+            }
+            fflush(stdout);
+            free(secs);
+            ops->close(b);
         }
-        if (st) {
-            printf("%-16s error: %s\n", runs[r].label, err.msg);
-        } else {
-            cf_eval tr, te;
-            cf_cpu_backend.evaluate(b, CF_EVAL_TRAIN, &tr, &err);
-            cf_cpu_backend.evaluate(b, CF_EVAL_TEST, &te, &err);
-            qsort(secs, (size_t)it, sizeof *secs, cmp_double);
-            printf("%-16s %6d %10g %10.4f %10.4f %10.4f %14.6g\n", runs[r].label, it, c.lr, secs[it / 2],
-                   sqrt(tr.sse / (double)tr.n), sqrt(te.sse / (double)te.n), tr.sse + tr.reg);
-        }
-        fflush(stdout);
-        free(secs);
-        cf_cpu_backend.close(b);
     }
     cf_ratings_free(&R);
     cf_triplets_free(&train);

@@ -79,9 +79,11 @@ typedef enum cf_sgd_schedule {
 /* CF_OPT_AUTO (the default) is Adam for gd and minibatch when lr is 0 (chosen), plain
  * with an explicit lr and for the other algorithms (cf_config_resolve). */
 typedef enum cf_optimizer { CF_OPT_PLAIN = 0, CF_OPT_ADAM, CF_OPT_AUTO } cf_optimizer;
-/* Storage of the factors during training. Arithmetic is fp32 on the GPU, double on the
- * CPU either way; fp16 (half the bytes per update) is accepted for GPU SGD only. */
-typedef enum cf_precision { CF_PRECISION_FP32 = 0, CF_PRECISION_FP16 } cf_precision;
+/* Precision of training. fp32 (default): the GPU, and on the CPU the fast SIMD path (ALS
+ * and SGD; the other algorithms run on the double-precision reference); fp16: factor
+ * storage in half precision, arithmetic fp32, GPU SGD only; fp64: the CPU's
+ * double-precision reference (what verify compares against), CPU only. */
+typedef enum cf_precision { CF_PRECISION_FP32 = 0, CF_PRECISION_FP16, CF_PRECISION_FP64 } cf_precision;
 
 /* How the GPU backend solves ALS's normal equations (the CPU always uses LAPACK dposv). */
 typedef enum cf_als_solver {
@@ -113,7 +115,7 @@ typedef struct cf_config {
     double lr;             /* η_0; 0 (default): chosen for the algorithm and the data, see
                               cf_config_resolve. An explicit value is used as given. */
     cf_lr_schedule lr_schedule; /* default CF_LR_CONST */
-    double lr_decay;       /* β of η_t = η_0/(1+β t^1.5), default 0.1 */
+    double lr_decay;       /* β of η_t = η_0/(1+β t^1.5), default 0.3 */
     cf_sgd_schedule schedule;   /* default CF_SCHED_SHUFFLE */
     int32_t blocks;        /* B for the blocks schedule, default 8 */
     int64_t batch;         /* mini-batch size; 0 (default): ⌈|Ω|/20⌉, 20 steps per epoch */
@@ -121,7 +123,8 @@ typedef struct cf_config {
     int32_t inner;         /* ALS+GD inner steps L, default 5 */
     int32_t early_stop;    /* patience P on the test split, 0 disables (default 0) */
     int32_t restarts;      /* random initializations, keep best (default 1) */
-    cf_precision precision;/* factor storage, default CF_PRECISION_FP32 (fp16: GPU SGD only) */
+    cf_precision precision;/* default CF_PRECISION_FP32 (fp16: GPU SGD only; fp64: the CPU reference).
+                              fp64 is not stored in the model file (a property of the run) */
     /* GPU ALS solver, default CF_ALS_SOLVER_CUSOLVER. Not stored in the model file (a
      * property of the run, like threads). */
     cf_als_solver als_solver;
@@ -143,7 +146,10 @@ cf_status cf_config_validate(const cf_config *cfg, cf_error *err);
  *   optimizer    auto: Adam for gd and minibatch when lr is 0; plain with an explicit lr
  *                (as in earlier versions) and for the other algorithms
  *   batch 0      minibatch: ⌈|Ω|/20⌉ (20 steps per epoch on any size); others 10000
- *   lr 0         sgd 0.05; gd, minibatch with Adam 0.02 (Adam's step is in units of
+ *   lr 0         sgd η_t = η_0/(1 + β t^1.5) (the invscale schedule; β = lr_decay) with
+ *                η_0 = 0.2, or 0.1 without biases (p·q then carries the rating level: a
+ *                larger curvature ‖q‖²); a constant step stops improving early; gd,
+ *                minibatch with Adam 0.02 (Adam's step is in units of
  *                the parameters, whatever the scale of the gradient, so one value fits
  *                rows of any count); gd, minibatch plain 1 / (4 max_row (2 n_row + Λ_row)),
  *                a bound of the objective's curvature at small factors (Gershgorin on the

@@ -83,7 +83,18 @@ typedef struct cf_backend_ops {
     void (*close)(cf_backend *b); /* accepts NULL */
 } cf_backend_ops;
 
+/* The CPU backends: the double-precision reference (src/cpu/backend.c, "cpu"), which
+ * `verify` and the GPU tests compare against, and the fp32 SIMD path
+ * (src/cpu/backend_f32.c, "cpu-fp32"; ALS and SGD only), the default. */
 extern const cf_backend_ops cf_cpu_backend;
+extern const cf_backend_ops cf_cpu32_backend;
+
+/* The CPU backend that trains cfg: the reference for --precision fp64, else the fp32 path
+ * when it implements cfg->algo, else the reference (defined in train.c). */
+const cf_backend_ops *cf_cpu_backend_for(const cf_config *cfg);
+
+/* 1 for either CPU backend. */
+int cf_backend_is_cpu(const cf_backend_ops *ops);
 
 /* The GPU backend's table, or NULL when the library was built without CUDA. */
 const cf_backend_ops *cf_gpu_backend(void);

@@ -24,7 +24,7 @@ void cf_config_default(cf_config *c) {
     c->gpu_mem_limit = 0;
     c->lr = 0.0; /* chosen for the algorithm and the data (cf_config_resolve) */
     c->lr_schedule = CF_LR_CONST;
-    c->lr_decay = 0.1;
+    c->lr_decay = 0.3;
     c->schedule = CF_SCHED_SHUFFLE;
     c->blocks = 8;
     c->batch = 0; /* ⌈|Ω|/20⌉ */
@@ -66,13 +66,16 @@ cf_status cf_config_validate(const cf_config *c, cf_error *err) {
     if (c->inner < 1 || c->inner > 100000) BAD("inner: %d, must be in 1..100000", c->inner);
     if (c->early_stop < 0) BAD("early_stop: %d, must be >= 0 (0 disables)", c->early_stop);
     if (c->restarts < 1 || c->restarts > 1000) BAD("restarts: %d, must be in 1..1000", c->restarts);
-    if ((unsigned)c->precision > CF_PRECISION_FP16) BAD("precision: unknown value %d", (int)c->precision);
+    if ((unsigned)c->precision > CF_PRECISION_FP64) BAD("precision: unknown value %d", (int)c->precision);
     if (c->precision == CF_PRECISION_FP16 && c->algo != CF_ALGO_SGD)
         BAD("precision: fp16 is implemented for --algo sgd only (on the GPU), not for --algo %s; "
             "use --precision fp32", cf_algo_name(c->algo));
     if (c->precision == CF_PRECISION_FP16 && c->device == CF_DEVICE_CPU)
-        BAD("precision: fp16 factor storage is GPU-only; the CPU reference computes in double "
-            "(use --device gpu or --precision fp32)");
+        BAD("precision: fp16 factor storage is GPU-only; the CPU computes in fp32 or, with "
+            "--precision fp64, in double (use --device gpu or --precision fp32)");
+    if (c->precision == CF_PRECISION_FP64 && c->device == CF_DEVICE_GPU)
+        BAD("precision: fp64 is the CPU's double-precision reference; the GPU computes in fp32 "
+            "(use --device cpu or auto, or --precision fp32)");
     if ((unsigned)c->als_solver > CF_ALS_SOLVER_FUSED) BAD("als_solver: unknown value %d", (int)c->als_solver);
     return CF_OK;
 }
@@ -87,9 +90,20 @@ cf_status cf_config_validate(const cf_config *c, cf_error *err) {
  *  - minibatch: the same with 20 batches per epoch, so that 5 epochs are 100 steps on any
  *    size (with a fixed batch of 10 000 a 2 M set took 200 steps per epoch, a 100 k one 10).
  *  - sgd: a per-rating step is bounded by that rating's own curvature (≈ ‖q‖² + 1 with
- *    factors of order 1), not by a row's count, so 0.05 is stable at rating scale and
- *    reaches ALS within 5 % in the same 15 epochs where 0.01 stopped far short (0.975
- *    against ALS's 0.862 on the demo's set).
+ *    factors of order 1), not by a row's count, so a step of 0.05–0.1 is stable at rating
+ *    scale; a constant one stops improving the test RMSE early and then overfits (0.05
+ *    constant, no biases, 20 epochs: 0.933 on a MovieLens-100k-shaped set and 0.723 on a
+ *    10 M one, where LIBMF's adaptive step reaches 0.862 and 0.647). The chosen step
+ *    therefore decays: η_t = η_0 / (1 + β t^1.5) with β = lr_decay (0.3 by default) and
+ *    η_0 = 0.2 with biases, 0.1 without. Without biases p·q carries the whole rating level
+ *    (≈ 3.5), so ‖q‖², the per-rating curvature, is several times larger and the step
+ *    half as large: 0.854 and 0.650 there (K = 64, 20 epochs; bench/results/cpu32-*.md),
+ *    where η_0 = 0.15 gave 0.887 on the first; with biases 0.2 ends at or below ALS on the
+ *    three generated shapes of tests/test_defaults.c (15 epochs: 0.847, 0.813, 0.807
+ *    against ALS's 0.862, 0.822, 0.807; the former constant 0.05: 0.861, 0.827, 0.821),
+ *    where 0.1 stopped 6.9 % above ALS on the power-law one. It takes the invscale
+ *    schedule when lr_schedule is left const (the default); an explicit lr keeps the
+ *    schedule asked for.
  *  - plain gd / minibatch with no --lr: η = 1 / (2 C) with C = 2 max_row (2 n_row + Λ_row),
  *    a Gershgorin bound of the Hessian of L on the biases at small factors. */
 static void resolve_counts(const cf_config *in, int64_t n_train, int64_t max_user, int64_t max_item,
@@ -111,7 +125,8 @@ static void resolve_counts(const cf_config *in, int64_t n_train, int64_t max_use
         out->batch = in->algo == CF_ALGO_MINIBATCH && n_train > 0 ? (n_train + 19) / 20 : 10000;
     if (out->lr == 0) {
         if (in->algo == CF_ALGO_SGD) {
-            out->lr = 0.05;
+            out->lr = in->bias ? 0.2 : 0.1;
+            out->lr_schedule = CF_LR_INVSCALE;
         } else if (grad && out->optimizer == CF_OPT_ADAM) {
             out->lr = 0.02;
         } else if (grad) {
@@ -153,7 +168,7 @@ void cf_config_resolve_ratings(const cf_config *in, const cf_ratings *R, cf_conf
 static const char *const algo_names[] = {"als", "sgd", "gd", "minibatch", "alsgd", "ccd"};
 static const char *const reg_names[] = {"plain", "weighted", "mean"};
 static const char *const device_names[] = {"auto", "cpu", "gpu"};
-static const char *const precision_names[] = {"fp32", "fp16"};
+static const char *const precision_names[] = {"fp32", "fp16", "fp64"};
 static const char *const als_solver_names[] = {"cusolver", "fused"};
 
 static int parse_name(const char *s, const char *const *names, int n) {
@@ -189,7 +204,7 @@ int cf_device_parse(const char *s, cf_device *out) {
     return 0;
 }
 int cf_precision_parse(const char *s, cf_precision *out) {
-    int k = parse_name(s, precision_names, 2);
+    int k = parse_name(s, precision_names, 3);
     if (k < 0) return -1;
     *out = (cf_precision)k;
     return 0;

@@ -44,8 +44,10 @@ void cf_factors_init_random(cf_factors *f, double scale, uint64_t seed) {
     cf_rng_seed(&rng, seed);
     double sd = scale / sqrt((double)f->k);
     size_t np = (size_t)f->n_users * (size_t)f->k, nq = (size_t)f->n_items * (size_t)f->k;
-    for (size_t k = 0; k < np; k++) f->P[k] = sd * cf_rng_normal(&rng);
-    for (size_t k = 0; k < nq; k++) f->Q[k] = sd * cf_rng_normal(&rng);
+    /* without biases, p·q alone must reach the ratings' (positive) level: factors of one
+     * sign start it there instead of at the saddle p·q ≈ 0 of a symmetric start */
+    for (size_t k = 0; k < np; k++) f->P[k] = f->bias ? sd * cf_rng_normal(&rng) : sd * fabs(cf_rng_normal(&rng));
+    for (size_t k = 0; k < nq; k++) f->Q[k] = f->bias ? sd * cf_rng_normal(&rng) : sd * fabs(cf_rng_normal(&rng));
     memset(f->bu, 0, (size_t)f->n_users * sizeof(double));
     memset(f->bi, 0, (size_t)f->n_items * sizeof(double));
 }

@@ -28,7 +28,8 @@ void cf_factors_free(cf_factors *f);
 cf_status cf_factors_copy(cf_factors *dst, const cf_factors *src, cf_error *err);
 
 /* Seeded initialization shared by every backend: P, Q ~ N(0, scale²/K) from one
- * stream (P first, then Q), biases 0. */
+ * stream (P first, then Q), biases 0. Without biases (f->bias = 0) the absolute values
+ * |N(0, scale²/K)|: r̂ = p·q then starts positive, on the side of the ratings. */
 void cf_factors_init_random(cf_factors *f, double scale, uint64_t seed);
 
 /* r̂(u, i) */

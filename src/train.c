@@ -45,14 +45,31 @@ static int implements(const cf_backend_ops *ops, cf_algo a) {
 
 static int can_checkpoint(const cf_backend_ops *ops) { return ops->state_export && ops->state_import; }
 
+const cf_backend_ops *cf_cpu_backend_for(const cf_config *cfg) {
+    if (cfg->precision == CF_PRECISION_FP64) return &cf_cpu_backend;
+    return implements(&cf_cpu32_backend, cfg->algo) ? &cf_cpu32_backend : &cf_cpu_backend;
+}
+
+int cf_backend_is_cpu(const cf_backend_ops *ops) { return ops == &cf_cpu_backend || ops == &cf_cpu32_backend; }
+
+/* Appends "; " and the formatted text to the notice (or sets it when empty). */
+static void add_notice(cf_train_report *rep, const char *fmt, const char *arg) {
+    size_t n = strlen(rep->notice);
+    if (n && n + 2 < sizeof rep->notice) n += (size_t)snprintf(rep->notice + n, sizeof rep->notice - n, "; ");
+    if (n < sizeof rep->notice) snprintf(rep->notice + n, sizeof rep->notice - n, fmt, arg);
+}
+
 /* Chooses the backend for cfg->device (`ckpt`: the run writes or resumes a checkpoint);
- * fills rep->notice when auto falls back. */
+ * fills rep->notice when auto falls back, and when the CPU's fp32 path does not implement
+ * the algorithm (the fp64 reference trains it). --precision fp64 is the CPU reference:
+ * auto then takes the CPU. */
 static cf_status pick_backend(const cf_gpu_seam *seam, const cf_config *cfg, int ckpt,
                               const cf_backend_ops **out, cf_train_report *rep, cf_error *err) {
     const cf_backend_ops *gpu = seam->ops;
     const char *why = seam->why ? seam->why : "";
     int usable = seam->usable;
     const char *algo = cf_algo_name(cfg->algo);
+    const int fp64 = cfg->precision == CF_PRECISION_FP64;
     if (cfg->device == CF_DEVICE_GPU) {
         if (!usable || !gpu) return cf_fail(err, CF_ERR_UNSUPPORTED, "--device gpu: %s", why);
         if (!implements(gpu, cfg->algo))
@@ -61,12 +78,15 @@ static cf_status pick_backend(const cf_gpu_seam *seam, const cf_config *cfg, int
                            algo);
         *out = gpu;
     } else if (cfg->device == CF_DEVICE_AUTO && usable && gpu && implements(gpu, cfg->algo) &&
-               (!ckpt || can_checkpoint(gpu))) {
+               (!ckpt || can_checkpoint(gpu)) && !fp64) {
         *out = gpu;
     } else {
         if (cfg->device == CF_DEVICE_AUTO) {
             if (!usable || !gpu)
                 snprintf(rep->notice, sizeof rep->notice, "no usable GPU (%s): using the CPU", why);
+            else if (fp64)
+                snprintf(rep->notice, sizeof rep->notice,
+                         "--precision fp64: training on the CPU's double-precision reference");
             else if (!implements(gpu, cfg->algo))
                 snprintf(rep->notice, sizeof rep->notice,
                          "the GPU backend does not implement --algo %s yet: using the CPU", algo);
@@ -74,7 +94,10 @@ static cf_status pick_backend(const cf_gpu_seam *seam, const cf_config *cfg, int
                 snprintf(rep->notice, sizeof rep->notice,
                          "--device auto: checkpointing needs the CPU backend; training on the CPU");
         }
-        *out = &cf_cpu_backend;
+        *out = cf_cpu_backend_for(cfg);
+        if (*out == &cf_cpu_backend && !fp64 && cfg->precision != CF_PRECISION_FP16)
+            add_notice(rep, "the fp32 CPU path implements als and sgd: --algo %s trains on the fp64 reference",
+                       algo);
     }
     if (!implements(*out, cfg->algo))
         return cf_fail(err, CF_ERR_UNSUPPORTED, "--algo %s is not implemented by the %s backend", algo,
@@ -515,6 +538,15 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     if (opt->resume) {
         if ((st = cf_checkpoint_load(opt->resume, &S, err))) goto done;
         if ((st = check_resume(&c, &S, data_hash, n_train, test.n, err))) goto done;
+        if (strcmp(S.backend, ops->name) != 0 && cf_backend_is_cpu(ops)) {
+            /* the CPU's two paths round differently: a resume continues on the one that wrote it */
+            const int was64 = strcmp(S.backend, cf_cpu_backend.name) == 0;
+            st = cf_fail(err, CF_ERR_INVALID,
+                         "%s: the checkpoint was written by the %s backend and this run would use %s; "
+                         "resume with --precision %s",
+                         opt->resume, S.backend, ops->name, was64 ? "fp64" : "fp32");
+            goto done;
+        }
         c.resuming = 1;
         rep->resumed_from = S.iter;
     } else {
@@ -534,7 +566,7 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
         uint64_t seed = cfg->seed + (uint64_t)S.restart * 0x9e3779b97f4a7c15ULL;
         memset(&res, 0, sizeof res);
         st = run_once(&c, seed, &trial, &res, err);
-        if (st && res.open_failed && c.ops != &cf_cpu_backend && cf_train_falls_back(cfg->device, st)) {
+        if (st && res.open_failed && !cf_backend_is_cpu(c.ops) && cf_train_falls_back(cfg->device, st)) {
             /* --device auto: the GPU cannot take this run; the CPU can */
             char msg[CF_ERROR_MSG_MAX];
             snprintf(msg, sizeof msg, "%s", err ? err->msg : cf_status_name(st));
@@ -542,7 +574,7 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
             if (n >= tail && strcmp(msg + n - tail, "; try --device cpu") == 0) msg[n - tail] = 0;
             snprintf(rep->notice, sizeof rep->notice, "GPU: %s: using the CPU", msg);
             cf_error_clear(err);
-            c.ops = &cf_cpu_backend;
+            c.ops = cf_cpu_backend_for(cfg);
             snprintf(S.backend, sizeof S.backend, "%s", c.ops->name);
             memset(&res, 0, sizeof res);
             st = run_once(&c, seed, &trial, &res, err);

@@ -15,6 +15,11 @@
  * SGD with a schedule whose order is not fixed on the device (anything but blocks) is
  * judged by the test RMSE alone: its factors legitimately differ row by row (the CPU
  * runs hogwild as its shuffle order, src/cpu/sgd.c).
+ *
+ * The reference is always the double-precision CPU backend (cf_cpu_backend). The
+ * candidate is the GPU, or with candidate = cpu the CPU path that --precision selects
+ * (cf_cpu_backend_for): the fp32 SIMD path by default (ALS and SGD; the others fall to
+ * the reference), or with fp64 the reference itself, every difference then exactly 0.
  */
 #include "backend.h"
 #include "common.h"
@@ -107,13 +112,16 @@ int cf_verify_judge(cf_verify_iter *it, const cf_verify_options *opt, double *d_
 
 static cf_status candidate_ops(const cf_verify_options *opt, const cf_config *cfg, const cf_backend_ops **out,
                                cf_error *err) {
-    if (opt->candidate == CF_DEVICE_CPU) {
-        *out = &cf_cpu_backend;
+    if (opt->candidate == CF_DEVICE_CPU) { /* the CPU path --precision selects */
+        *out = cf_cpu_backend_for(cfg);
         return CF_OK;
     }
     if (opt->candidate != CF_DEVICE_GPU)
         return cf_fail(err, CF_ERR_INVALID, "verify: candidate must be gpu or cpu, not %s",
                        cf_device_name(opt->candidate));
+    if (cfg->precision == CF_PRECISION_FP64)
+        return cf_fail(err, CF_ERR_INVALID,
+                       "verify: --precision fp64 is the reference itself; the GPU candidate computes in fp32");
     char why[200] = "";
     int usable = cf_gpu_available(why, sizeof why);
     const cf_backend_ops *gpu = cf_gpu_backend();

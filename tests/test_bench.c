@@ -51,7 +51,7 @@ static cf_bench_case tiny_case(cf_algo algo, int k, double lo, double hi) {
     snprintf(c.dataset, sizeof c.dataset, "tiny");
     cf_config_default(&c.cfg);
     c.cfg.algo = algo, c.cfg.device = CF_DEVICE_CPU, c.cfg.factors = k, c.cfg.iters = 4, c.cfg.threads = 1;
-    c.cfg.lambda = 0.05;
+    c.cfg.lambda = 0.05, c.cfg.precision = CF_PRECISION_FP64; /* the reference, as suites.conf's default */
     snprintf(c.precision, sizeof c.precision, "fp64");
     c.repeats = 2, c.rmse_lo = lo, c.rmse_hi = hi;
     return c;
@@ -294,7 +294,7 @@ Test(bench, gpu_case_without_gpu_is_skipped_with_a_reason) {
     char why[256] = "";
     if (cf_gpu_available(why, sizeof why)) cr_skip_test("a GPU is usable here");
     cf_bench_case c = tiny_case(CF_ALGO_ALS, 4, 0.0, 10.0);
-    c.cfg.device = CF_DEVICE_GPU;
+    c.cfg.device = CF_DEVICE_GPU, c.cfg.precision = CF_PRECISION_FP32;
     snprintf(c.precision, sizeof c.precision, "fp32");
     cf_bench_dataset_spec s = tiny_spec();
     cf_bench_data *d = NULL;
@@ -446,7 +446,8 @@ Test(bench, suites_file_errors_name_line_and_field) {
         {"suite q\ncase a data=d algo=als device=cpu rmse=0:1 k=zero\n", "s.conf:3: field 'k': 'zero'"},
         {"suite q\ncase a data=d algo=als device=cpu\n", "s.conf:3: case 'a': missing field 'rmse'"},
         {"suite q\ncase a data=d algo=als device=cpu rmse=1:0.5\n", "s.conf:3: field 'rmse'"},
-        {"suite q\ncase a data=d algo=als device=cpu rmse=0:1 precision=fp32\n", "precision': fp32 is not available on the cpu"},
+        {"suite q\ncase a data=d algo=ccd device=cpu rmse=0:1 precision=fp32\n",
+         "precision': fp32 is not available on the cpu for ccd"},
         {"suite q\ncase a data=d algo=als device=cpu rmse=0:1 iters=3 repeats=3\n", "field 'repeats'"},
         {"suite q\ncase a data=d algo=sgd device=cpu rmse=0:1 precision=fp16\n", "precision': fp16 is not available on the cpu"},
         {"suite q\ncase a data=d algo=als device=gpu rmse=0:1 precision=fp16\n", "fp16"},
@@ -485,8 +486,12 @@ Test(bench, repository_suites_file_has_quick_and_nightly) {
                 gpu_als_128 += c->cfg.factors == 128;
             }
             gpu_sgd += !strcmp(c->dataset, "netflix") && c->cfg.algo == CF_ALGO_SGD;
-        } else {
-            cr_assert_str_eq(c->precision, "fp64");
+        } else { /* the reference, or the fp32 path where it exists */
+            cr_assert(!strcmp(c->precision, "fp64") ||
+                          (!strcmp(c->precision, "fp32") && (c->cfg.algo == CF_ALGO_ALS || c->cfg.algo == CF_ALGO_SGD)),
+                      "%s: %s", c->name, c->precision);
+            cr_assert_eq(c->cfg.precision, strcmp(c->precision, "fp32") ? CF_PRECISION_FP64 : CF_PRECISION_FP32,
+                         "%s", c->name);
             cpu++;
         }
     }
@@ -682,11 +687,11 @@ Test(bench, quick_suite_runs_and_every_case_passes_its_check) {
         cr_assert(rm >= at(o, "check", "lo")->valuedouble && rm <= at(o, "check", "hi")->valuedouble);
         cJSON_Delete(o);
     }
-    cr_assert_eq(n, 4);
+    cr_assert_eq(n, 6, "the quick suite's 4 fp64 cases and 2 fp32 ones");
     run_free(&r);
     r = cli("bench", "validate", out, NULL);
     cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
-    cr_assert(strstr(r.out, "4 records, all valid"), "%s", r.out);
+    cr_assert(strstr(r.out, "6 records, all valid"), "%s", r.out);
     run_free(&r);
     free(txt), free(out), free(cache);
 }

@@ -1080,8 +1080,8 @@ Test(cli, sigint_stops_with_a_checkpoint_and_resume_matches) {
 
 Test(cli, verify_self_check_prints_a_row_per_iteration_and_agrees) {
     gen_data();
-    run_result r = cli("verify", "data.tsv", "--candidate", "cpu", "--factors", "3", "--iters", "3", "--threads", "2",
-                       NULL);
+    run_result r = cli("verify", "data.tsv", "--candidate", "cpu", "--precision", "fp64", "--factors", "3", "--iters",
+                       "3", "--threads", "2", NULL);
     cr_assert_eq(r.code, 0, "verify (%d): %s", r.code, r.err);
     cr_assert(strstr(r.out, "verdict     agree (0 of 3 iterations beyond tolerance)"), "%s", r.out);
     int rows = 0;
@@ -1089,12 +1089,21 @@ Test(cli, verify_self_check_prints_a_row_per_iteration_and_agrees) {
     cr_assert_eq(rows, 3, "one agreeing row per iteration:\n%s", r.out);
     run_free(&r);
 
-    r = cli("verify", "data.tsv", "--candidate", "cpu", "--factors", "3", "--iters", "2", "--json", "--quiet", NULL);
+    r = cli("verify", "data.tsv", "--candidate", "cpu", "--precision", "fp64", "--factors", "3", "--iters", "2",
+            "--json", "--quiet", NULL);
     cr_assert_eq(r.code, 0, "%s", r.err);
     assert_one_json_object(r.out);
     cr_assert_eq(json_num(r.out, "failed"), 0);
     cr_assert_eq(json_num(r.out, "iters"), 2);
     cr_assert_eq(json_num(r.out, "worst_max"), 0);
+    run_free(&r);
+
+    /* without --precision fp64: the CPU's fp32 path against the reference, agreeing, not equal */
+    r = cli("verify", "data.tsv", "--candidate", "cpu", "--factors", "3", "--iters", "2", "--json", "--quiet", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_eq(json_num(r.out, "failed"), 0);
+    cr_assert_gt(json_num(r.out, "worst_max"), 0);
+    cr_assert_leq(json_num(r.out, "worst_max"), 1e-3);
     run_free(&r);
 }
 

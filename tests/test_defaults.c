@@ -118,5 +118,21 @@ Test(defaults, the_model_records_the_chosen_settings) {
     cf_config_resolve(&c, ds, &want);
     cr_assert_eq(want.optimizer, CF_OPT_PLAIN);
     cr_assert_eq(want.lr, 0.001);
+    /* sgd without --lr: 0.2 (0.1 without biases) with the invscale schedule (β = lr_decay,
+     * 0.3); with one, as asked */
+    c.algo = CF_ALGO_SGD, c.lr = 0;
+    cf_config_resolve(&c, ds, &want);
+    cr_assert_eq(want.lr, 0.2);
+    cr_assert_eq(want.lr_schedule, CF_LR_INVSCALE);
+    cr_assert_eq(want.lr_decay, 0.3);
+    cr_assert_eq(want.iters, 15);
+    c.bias = 0;
+    cf_config_resolve(&c, ds, &want);
+    cr_assert_eq(want.lr, 0.1);
+    cr_assert_eq(want.lr_schedule, CF_LR_INVSCALE);
+    c.lr = 0.05;
+    cf_config_resolve(&c, ds, &want);
+    cr_assert_eq(want.lr, 0.05);
+    cr_assert_eq(want.lr_schedule, CF_LR_CONST);
     cf_dataset_destroy(&ds);
 }

@@ -330,7 +330,14 @@ Test(sgd, fp16_is_refused_on_the_cpu) {
     cr_assert_eq(cf_precision_parse("fp16", &p), 0);
     cr_assert_eq(p, CF_PRECISION_FP16);
     cr_assert_str_eq(cf_precision_name(CF_PRECISION_FP32), "fp32");
-    cr_assert_eq(cf_precision_parse("fp64", &p), -1);
+    cr_assert_eq(cf_precision_parse("fp64", &p), 0);
+    cr_assert_eq(p, CF_PRECISION_FP64);
+    cr_assert_eq(cf_precision_parse("fp8", &p), -1);
+    /* the fp32 CPU path refuses fp16 too */
+    c.precision = CF_PRECISION_FP16;
+    cr_assert_eq(cf_cpu32_backend.open(&R, NULL, &c, &init, &b, &err), CF_ERR_UNSUPPORTED);
+    cr_assert_null(b);
+    cr_assert(strstr(err.msg, "fp16") && strstr(err.msg, "GPU"), "%s", err.msg);
     cf_factors_free(&init);
     cf_ratings_free(&R);
 }

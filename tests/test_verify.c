@@ -170,6 +170,7 @@ Test(verify, cpu_self_check_agrees_and_its_reference_is_the_trainer, .timeout = 
         cf_config_default(&c);
         c.algo = algos[a], c.device = CF_DEVICE_CPU, c.threads = 2, c.factors = 5, c.iters = 3;
         c.schedule = CF_SCHED_BLOCKS, c.lr = 0.005, c.batch = 1000;
+        c.precision = CF_PRECISION_FP64; /* the candidate is then the reference itself */
         cf_verify_options o;
         cf_verify_options_default(&o);
         o.candidate = CF_DEVICE_CPU;
@@ -201,6 +202,7 @@ Test(verify, shuffled_sgd_is_judged_by_the_test_rmse_alone) {
     cf_config c;
     cf_config_default(&c);
     c.algo = CF_ALGO_SGD, c.device = CF_DEVICE_CPU, c.threads = 1, c.factors = 4, c.iters = 2;
+    c.precision = CF_PRECISION_FP64;
     cf_verify_options o;
     cf_verify_options_default(&o);
     o.candidate = CF_DEVICE_CPU;
@@ -210,6 +212,56 @@ Test(verify, shuffled_sgd_is_judged_by_the_test_rmse_alone) {
     cr_assert_eq(cf_verify(ds, &c, &o, on_iter, &l, &rep, &err), CF_OK, "%s", err.msg);
     cr_assert_eq(l.all_rows_checked, 0);
     cr_assert_eq(rep.failed, 0);
+    cf_dataset_destroy(&ds);
+}
+
+typedef struct { int calls, rows_checked; } clog32;
+static int on_iter32(const cf_verify_iter *it, void *user) {
+    clog32 *l = user;
+    l->calls++;
+    l->rows_checked += it->rows_checked;
+    return 0;
+}
+
+/* --candidate cpu with the default precision checks the fp32 path against the fp64
+ * reference: ALS and blocks SGD row by row, within the GPU's default tolerances with
+ * room to spare (the differences are fp32 rounding: median ~1e-7), and not exactly 0 (it
+ * is really the other path); shuffled SGD (a blocks order with the fp32 path's own grid
+ * there) by the test RMSE. The other algorithms have no fp32 path: the reference runs
+ * against itself. */
+Test(verify, cpu_candidate_checks_the_fp32_path, .timeout = 60) {
+    cf_dataset *ds = planted();
+    static const struct { cf_algo algo; cf_sgd_schedule sched; int rows; } runs[] = {
+        {CF_ALGO_ALS, CF_SCHED_SHUFFLE, 1}, {CF_ALGO_SGD, CF_SCHED_BLOCKS, 1}, {CF_ALGO_SGD, CF_SCHED_SHUFFLE, 0},
+        {CF_ALGO_CCD, CF_SCHED_SHUFFLE, 1}};
+    for (size_t k = 0; k < sizeof runs / sizeof *runs; k++) {
+        cf_config c;
+        cf_config_default(&c);
+        c.algo = runs[k].algo, c.schedule = runs[k].sched, c.device = CF_DEVICE_CPU, c.threads = 2, c.factors = 5;
+        c.iters = 3, c.lr = 0.01;
+        cf_verify_options o;
+        cf_verify_options_default(&o);
+        o.candidate = CF_DEVICE_CPU;
+        clog32 l = {0};
+        cf_verify_report rep;
+        cf_error err;
+        cr_assert_eq(cf_verify(ds, &c, &o, on_iter32, &l, &rep, &err), CF_OK, "%zu: %s", k, err.msg);
+        cr_assert_eq(rep.failed, 0, "run %zu: median %g max %g obj %g rmse %g", k, rep.worst_median, rep.worst_max,
+                     rep.worst_obj, rep.worst_rmse);
+        cr_assert_eq(l.rows_checked, runs[k].rows ? 3 : 0, "run %zu", k);
+        if (runs[k].algo == CF_ALGO_CCD) {
+            cr_assert_eq(rep.worst_max, 0.0, "ccd has no fp32 path: the reference against itself");
+            cr_assert(strncmp(rep.cand_device, "cpu (", 5) == 0, "%s", rep.cand_device);
+            continue;
+        }
+        cr_assert(strstr(rep.cand_device, "fp32"), "%s", rep.cand_device);
+        if (runs[k].rows) { /* the same order: only rounding differs */
+            cr_assert_leq(rep.worst_rmse, 1e-4, "run %zu: %g", k, rep.worst_rmse);
+            cr_assert_gt(rep.worst_max, 0.0, "run %zu: identical to the reference?", k);
+            cr_assert_leq(rep.worst_median, 1e-5, "run %zu", k);
+            cr_assert_leq(rep.worst_max, 1e-3, "run %zu", k);
+        }
+    }
     cf_dataset_destroy(&ds);
 }
 

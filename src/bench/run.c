@@ -282,7 +282,7 @@ cf_status cf_bench_run_case(const cf_bench_case *c, const cf_bench_data *data, c
         return cf_fail(err, CF_ERR_INVALID, "case '%s': repeats %d, must be in 1..iters-1 = %d", c->name,
                        c->repeats, cfg->iters - 1);
 
-    const cf_backend_ops *ops = &cf_cpu_backend;
+    const cf_backend_ops *ops = cf_cpu_backend_for(cfg); /* the case's precision: fp64 or fp32 */
     if (gpu) {
         char why[200] = "";
         ops = cf_gpu_backend();
@@ -383,7 +383,9 @@ cf_status cf_bench_run_case(const cf_bench_case *c, const cf_bench_data *data, c
         if (res->iter_seconds[j] > res->sec_max) res->sec_max = res->iter_seconds[j];
     }
     for (int p = 0; p < res->n_phases; p++) res->phase_median[p] = median_of(phase + p * c->repeats, c->repeats);
-    cf_bench_model(cfg, R, gpu ? 4 : 8, &res->flops_per_iter, &res->bytes_per_iter, &res->bound);
+    const int fp32 = gpu || cfg->precision == CF_PRECISION_FP32; /* fp16: the model's own case */
+    cf_bench_model(cfg, R, fp32 || cfg->precision == CF_PRECISION_FP16 ? 4 : 8, &res->flops_per_iter,
+                   &res->bytes_per_iter, &res->bound);
     res->updates_per_sec = (double)R->nnz / res->sec_median;
     res->gflops = res->flops_per_iter / res->sec_median / 1e9;
     res->gbps = res->bytes_per_iter / res->sec_median / 1e9;
@@ -426,6 +428,11 @@ cf_status cf_bench_run_case(const cf_bench_case *c, const cf_bench_data *data, c
         if (!cpu_ceil->measured || cpu_ceil->threads != res->threads) /* once per thread count */
             if ((st = cf_bench_cpu_ceilings(res->threads, cpu_ceil, err))) goto done;
         res->ceil = *cpu_ceil;
+        if (fp32) { /* the fp32 path's GEMM ceiling is SGEMM's */
+            res->ceil.gemm_gflops = res->ceil.sgemm_gflops;
+            char *dg = strstr(res->ceil.gemm_name, "DGEMM");
+            if (dg) dg[0] = 'S';
+        }
     }
     res->share_flops = res->gflops / res->ceil.gemm_gflops;
     res->share_bw = res->gbps / res->ceil.copy_gbps;

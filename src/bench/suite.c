@@ -7,6 +7,8 @@
  *   dataset NAME file PATH [test=F split-seed=S]
  *   suite NAME
  *   case NAME data=DATASET algo=ALGO device=cpu|gpu rmse=LO:HI [precision=fp64|fp32|fp16]
+ *   (cpu: fp64, the reference, by default, or fp32, the SIMD path, for als and sgd; gpu:
+ *   fp32, or fp16 for sgd)
  *             [k=K lambda=L reg=R bias=0|1 iters=N repeats=N lr=ETA lr-schedule=S
  *              lr-decay=B schedule=S blocks=B batch=N inner=L threads=T seed=S init-scale=X]
  *
@@ -184,8 +186,9 @@ static cf_status case_kv(const ctx *c, cf_bench_case *cs, char *k, char *v, int 
         if (strcmp(v, "fp64") && strcmp(v, "fp32") && strcmp(v, "fp16"))
             return FAIL(c, "field 'precision': '%s', expected fp64, fp32 or fp16", v);
         snprintf(cs->precision, sizeof cs->precision, "%s", v);
-        /* fp16: the factors stored in half precision (GPU SGD), arithmetic in fp32 */
-        g->precision = strcmp(v, "fp16") ? CF_PRECISION_FP32 : CF_PRECISION_FP16;
+        /* fp16: the factors stored in half precision (GPU SGD), arithmetic in fp32; fp64: the
+         * CPU reference; fp32: the GPU or the CPU's fp32 path (finish_case checks the device) */
+        g->precision = !strcmp(v, "fp16") ? CF_PRECISION_FP16 : !strcmp(v, "fp64") ? CF_PRECISION_FP64 : CF_PRECISION_FP32;
         return CF_OK;
     }
     if (!strcmp(k, "k")) {
@@ -250,11 +253,14 @@ static cf_status finish_case(const ctx *c, const cf_bench_case *cs, const int *h
     static const char *const req[] = {"data", "algo", "device", "rmse"};
     for (int j = 0; j < 4; j++)
         if (!have[j]) return FAIL(c, "case '%s': missing field '%s'", cs->name, req[j]);
-    const char *want = cs->cfg.device == CF_DEVICE_GPU ? "fp32" : "fp64";
-    int fp16_on_gpu = cs->cfg.device == CF_DEVICE_GPU && !strcmp(cs->precision, "fp16");
-    if (strcmp(cs->precision, want) && !fp16_on_gpu)
-        return FAIL(c, "case '%s': field 'precision': %s is not available on the %s (it computes in %s)",
-                    cs->name, cs->precision, cf_device_name(cs->cfg.device), want);
+    const int gpu = cs->cfg.device == CF_DEVICE_GPU;
+    const char *want = gpu ? "fp32" : "fp64 or, for als and sgd, fp32";
+    int fp16_on_gpu = gpu && !strcmp(cs->precision, "fp16");
+    int fp32_on_cpu = !gpu && !strcmp(cs->precision, "fp32") &&
+                      (cs->cfg.algo == CF_ALGO_ALS || cs->cfg.algo == CF_ALGO_SGD);
+    if (strcmp(cs->precision, gpu ? "fp32" : "fp64") && !fp16_on_gpu && !fp32_on_cpu)
+        return FAIL(c, "case '%s': field 'precision': %s is not available on the %s for %s (it computes in %s)",
+                    cs->name, cs->precision, cf_device_name(cs->cfg.device), cf_algo_name(cs->cfg.algo), want);
     if (cs->repeats >= cs->cfg.iters)
         return FAIL(c, "case '%s': field 'repeats': %d timed iterations need iters >= %d (one warm-up)",
                     cs->name, cs->repeats, cs->repeats + 1);
@@ -332,8 +338,10 @@ static cf_status parse_line(const ctx *c, char *line, cf_bench_file *f) {
             char *k = NULL, *v = NULL;
             if ((st = split_kv(c, tok[j], &k, &v)) || (st = case_kv(c, cs, k, v, have))) return st;
         }
-        if (!cs->precision[0])
+        if (!cs->precision[0]) { /* a CPU case without precision= is the fp64 reference */
             snprintf(cs->precision, sizeof cs->precision, "%s", cs->cfg.device == CF_DEVICE_GPU ? "fp32" : "fp64");
+            if (cs->cfg.device != CF_DEVICE_GPU) cs->cfg.precision = CF_PRECISION_FP64;
+        }
         return finish_case(c, cs, have);
     }
     return FAIL(c, "unknown line kind '%s', expected dataset, suite or case", tok[0]);

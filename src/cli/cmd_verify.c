@@ -76,7 +76,8 @@ int cmd_verify(int argc, char **argv) {
         {.kind = CLI_SECTION, .name = "verification"},
         {.name = "candidate", .kind = CLI_CHOICE, .dest = &candidate, .choices = candidate_names,
          .metavar = "gpu|cpu", /* "auto" is in the list only to keep the cf_device order */
-         .help = "what is checked against the CPU reference (cpu: a self-check of the tool)"},
+         .help = "what is checked against the CPU's fp64 reference: the GPU, or cpu: the CPU path --precision "
+                 "selects (fp32: the fast SIMD path; fp64: the reference itself, a self-check of the tool)"},
         {.name = "rtol", .kind = CLI_DOUBLE, .dest = &vopt.rtol, .metavar = "R", .dlo = 0, .dhi = 1,
          .help = "bound on the median per-row relative factor difference and the objective's"},
         {.name = "max-rtol", .kind = CLI_DOUBLE, .dest = &vopt.max_rtol, .metavar = "R", .dlo = 0, .dhi = 2,
@@ -94,7 +95,8 @@ int cmd_verify(int argc, char **argv) {
         .summary = "Run the CPU reference (fp64) and the GPU (fp32) side by side from the identical initial\n"
                    "factors and print, per iteration, both objectives, both test RMSEs, and the median and\n"
                    "largest per-row relative difference of the factors. Exits 1 when an iteration is\n"
-                   "beyond the tolerances, 0 when every iteration agrees.",
+                   "beyond the tolerances, 0 when every iteration agrees. --candidate cpu checks the CPU's\n"
+                   "fp32 path instead (or, with --precision fp64, the reference against itself).",
         .positional = positional,
         .opts = opts,
         .n_opts = n,
@@ -116,7 +118,8 @@ int cmd_verify(int argc, char **argv) {
 
     char why[200] = "";
     if (vopt.candidate == CF_DEVICE_GPU && !cf_gpu_available(why, sizeof why))
-        return cli_failf("verify needs a usable GPU: %s (--candidate cpu runs the self-check)", why);
+        return cli_failf("verify needs a usable GPU: %s (--candidate cpu checks the CPU's fp32 path; with "
+                         "--precision fp64 it is a self-check)", why);
 
     cf_dataset *ds = NULL;
     cf_dataset_info info;

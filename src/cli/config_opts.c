@@ -81,9 +81,10 @@ int cli_config_train_opts(cli_config_opts *c, cli_opt *out, unsigned groups, con
     }
     ADD(.kind = CLI_SECTION, .name = "gradient methods (sgd, gd, minibatch; alsgd uses its own safe step)");
     ADD(.name = "lr", .kind = CLI_DOUBLE, .dest = &cfg->lr, .metavar = "E",
-        .help = "learning rate η_0; 0 = chosen: sgd 0.05, gd/minibatch with Adam 0.02, plain 1/(4 max_row(2n+Λ))");
+        .help = "learning rate η_0; 0 = chosen: sgd 0.2 (0.1 with --no-bias) with --lr-schedule invscale, "
+                "gd/minibatch with Adam 0.02, plain 1/(4 max_row(2n+Λ))");
     ADD(.name = "lr-schedule", .kind = CLI_CHOICE, .dest = &c->lr_schedule, .choices = cli_lr_schedule_names,
-        .help = "constant, or η_t = η_0/(1 + β t^1.5)");
+        .help = "constant, or η_t = η_0/(1 + β t^1.5) (sgd without --lr: invscale)");
     ADD(.name = "lr-decay", .kind = CLI_DOUBLE, .dest = &cfg->lr_decay, .metavar = "B",
         .help = "β of the invscale schedule");
     ADD(.name = "schedule", .kind = CLI_CHOICE, .dest = &c->schedule, .choices = cli_schedule_names,
@@ -98,7 +99,8 @@ int cli_config_train_opts(cli_config_opts *c, cli_opt *out, unsigned groups, con
     ADD(.kind = CLI_SECTION, .name = "execution");
     n += cli_config_device_opts(c, out + n);
     ADD(.name = "precision", .kind = CLI_CHOICE, .dest = &c->precision, .choices = cli_precision_names,
-        .help = "factor storage during training; fp16 (arithmetic in fp32) for --algo sgd on the GPU only");
+        .help = "fp32: the GPU, or the CPU's SIMD path (als, sgd; the others run in fp64); fp64: the CPU's "
+                "double-precision reference; fp16: factor storage for --algo sgd on the GPU");
     ADD(.name = "als-solver", .kind = CLI_CHOICE, .dest = &c->als_solver, .choices = cli_als_solver_names,
         .help = "GPU ALS solve: cuSOLVER batched potrf/potrs, or the fused shared-memory Cholesky "
                 "(K + bias <= 129, cuSOLVER beyond); the CPU ignores it");
