@@ -43,32 +43,7 @@ typedef double vd_scalar;
 #define vd_from_f(p) ((double)*(p))
 #define vdhsum(v) (v)
 #define GR 4
-#include "kernels_f32.inc"
-#undef KN
-#undef KT
-#undef KISA
-#undef VW
-#undef vf
-#undef vload
-#undef vstore
-#undef vset1
-#undef vzero
-#undef vfma
-#undef vmul
-#undef vadd
-#undef vhsum
-#undef vfold_store
-#undef vfold_add
-#undef VDW
-#undef vd
-#undef vdloadu
-#undef vdstoreu
-#undef vdset1
-#undef vdfma
-#undef vdadd
-#undef vd_from_f
-#undef vdhsum
-#undef GR
+#include "kernels_f32.inc" /* undefines the parameters above */
 
 #if CF_HAVE_X86
 /* ------------------------------------------------------------------ AVX2 + FMA */
@@ -112,32 +87,7 @@ KT static inline double dhsum_avx2(__m256d v) {
 }
 #define vdhsum(v) dhsum_avx2(v)
 #define GR 4
-#include "kernels_f32.inc"
-#undef KN
-#undef KT
-#undef KISA
-#undef VW
-#undef vf
-#undef vload
-#undef vstore
-#undef vset1
-#undef vzero
-#undef vfma
-#undef vmul
-#undef vadd
-#undef vhsum
-#undef vfold_store
-#undef vfold_add
-#undef VDW
-#undef vd
-#undef vdloadu
-#undef vdstoreu
-#undef vdset1
-#undef vdfma
-#undef vdadd
-#undef vd_from_f
-#undef vdhsum
-#undef GR
+#include "kernels_f32.inc" /* undefines the parameters above */
 
 /* ------------------------------------------------------------------ AVX-512 (F + DQ) */
 #define KN(name) name##_avx512
