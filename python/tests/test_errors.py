@@ -112,7 +112,13 @@ def test_ctrl_c_during_fit(tmp_path):
     # A fit of 10^6 iterations in a child Python; once two iterations are reported, SIGINT.
     # The child must raise KeyboardInterrupt out of fit, leave the estimator unfitted, and
     # stop long before the end (it prints how many iterations it reported).
+    # The child restores Python's own SIGINT handler first: a process started in the
+    # background by a non-interactive shell (CI run under `cmd &`) inherits SIGINT ignored,
+    # and Python then leaves it ignored, so Ctrl-C could never reach it; a user at a terminal
+    # has the handler this installs.
     script = textwrap.dedent("""
+        import signal
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         import sys
         import numpy as np
         import cufactor
