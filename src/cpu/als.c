@@ -54,7 +54,7 @@ cf_status cf_cpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
         if (!oom) {
 #pragma omp for schedule(dynamic, 64)
             for (int64_t r = 0; r < v.n_rows; r++) {
-                if (cf_cpu_stop_poll(b)) continue; /* Ctrl-C: skip the rest of the half-step */
+                if (cf_cpu_stop_poll(b->stop)) continue; /* Ctrl-C: skip the rest of the half-step */
                 int64_t lo = v.ptr[r], hi = v.ptr[r + 1], n = hi - lo;
                 double *xr = v.X + r * K;
                 if (n == 0) { /* no ratings: zero factors */
@@ -65,7 +65,7 @@ cf_status cf_cpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
                 memset(A, 0, sizeof(double) * (size_t)d * (size_t)d);
                 memset(x, 0, sizeof(double) * (size_t)d);
                 int stopped = 0;
-                for (int64_t c = lo; c < hi && !(stopped = c > lo && cf_cpu_stop_poll(b)); c += ALS_CHUNK) {
+                for (int64_t c = lo; c < hi && !(stopped = c > lo && cf_cpu_stop_poll(b->stop)); c += ALS_CHUNK) {
                     int m = (int)(hi - c < ALS_CHUNK ? hi - c : ALS_CHUNK);
                     for (int j = 0; j < m; j++) { /* gather z_j and t_j */
                         uint32_t o = v.idx[c + j];
@@ -98,7 +98,7 @@ cf_status cf_cpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
         free(Zt), free(t), free(A), free(x);
     }
     const char *what = side == CF_SIDE_USERS ? "user" : "item";
-    cf_status ist = cf_cpu_interrupted(b, "als", err);
+    cf_status ist = cf_cpu_interrupted(b->stop, "als", err);
     if (ist) return ist;
     if (oom) return cf_fail(err, CF_ERR_NOMEM, "als: out of memory for the %d×%d per-thread workspace", d, ALS_CHUNK);
     if (bad_row >= 0)

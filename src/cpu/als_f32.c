@@ -82,7 +82,7 @@ static int form_row(const cf_backend *b, const side32 *v, int64_t r, ws32 *w) {
     if (bias) memset(w->colsum, 0, sizeof(double) * (size_t)K);
     double tsum = 0;
     for (int64_t c = lo; c < hi; c += CF_ALS32_CHUNK) {
-        if (c > lo && cf_cpu32_stop_poll(b)) return 1;
+        if (c > lo && cf_cpu_stop_poll(b->stop)) return 1;
         const int m = (int)(hi - c < CF_ALS32_CHUNK ? hi - c : CF_ALS32_CHUNK);
         for (int j = 0; j < m; j++) {
             const uint32_t o = v->idx[c + j];
@@ -190,7 +190,7 @@ cf_status cf_cpu32_als_half(cf_backend *b, cf_side side, cf_error *err) {
 #pragma omp for schedule(dynamic, 1)
             for (int64_t q = 0; q < v.n_rows; q++) {
                 const int64_t r = order[q];
-                if (cf_cpu32_stop_poll(b)) continue; /* Ctrl-C: skip the rest of the half-step */
+                if (cf_cpu_stop_poll(b->stop)) continue; /* Ctrl-C: skip the rest of the half-step */
                 float *xr = v.X + (size_t)r * (size_t)ld;
                 if (v.ptr[r + 1] == v.ptr[r]) { /* no ratings: zero factors */
                     memset(xr, 0, sizeof(float) * (size_t)ld);
@@ -209,7 +209,7 @@ cf_status cf_cpu32_als_half(cf_backend *b, cf_side side, cf_error *err) {
         }
         ws_free(&w);
     }
-    cf_status ist = cf_cpu32_interrupted(b, "als", err);
+    cf_status ist = cf_cpu_interrupted(b->stop, "als", err);
     if (ist) return ist;
     if (oom) return cf_fail(err, CF_ERR_NOMEM, "als: out of memory for the per-thread workspace (d = %d)", d);
     if (bad_row >= 0)

@@ -85,7 +85,7 @@ cf_status cf_cpu_alsgd_half(cf_backend *b, cf_side side, double lr, cf_error *er
         double *grad = scratch + (size_t)omp_get_thread_num() * (size_t)D;
 #pragma omp for schedule(dynamic, 16)
         for (int64_t r = 0; r < v.n_rows; r++) {
-            if (cf_cpu_stop_poll(b)) continue; /* Ctrl-C: skip the rest of the half-step */
+            if (cf_cpu_stop_poll(b->stop)) continue; /* Ctrl-C: skip the rest of the half-step */
             double *x = v.X + (size_t)r * (size_t)K; /* x[0..K) = p; the bias is v.bx[r] */
             double xb = bias ? v.bx[r] : 0.0;
             int64_t lo = v.ptr[r], hi = v.ptr[r + 1];
@@ -128,7 +128,7 @@ cf_status cf_cpu_alsgd_half(cf_backend *b, cf_side side, double lr, cf_error *er
         }
     }
     free(scratch);
-    cf_status ist = cf_cpu_interrupted(b, "alsgd", err);
+    cf_status ist = cf_cpu_interrupted(b->stop, "alsgd", err);
     if (ist) return ist;
     if (bad_row >= 0)
         return cf_fail(err, CF_ERR_NUMERIC,

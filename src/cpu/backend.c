@@ -81,8 +81,8 @@ void (*cf_cpu_stop_poll_hook)(void) = NULL;
 
 static void cpu_set_stop(cf_backend *b, const volatile sig_atomic_t *stop) { b->stop = stop; }
 
-cf_status cf_cpu_interrupted(const cf_backend *b, const char *algo, cf_error *err) {
-    if (!b->stop || !*b->stop) return CF_OK;
+cf_status cf_cpu_interrupted(const volatile sig_atomic_t *stop, const char *algo, cf_error *err) {
+    if (!stop || !*stop) return CF_OK;
     return cf_fail(err, CF_ERR_INTERRUPTED, "%s: interrupted inside the step", algo);
 }
 

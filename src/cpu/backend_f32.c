@@ -93,11 +93,6 @@ static void cpu32_set_stop(cf_backend *b, const volatile sig_atomic_t *stop) { b
 
 cf_simd cf_cpu32_simd(const cf_backend *b) { return b->kern->isa; }
 
-cf_status cf_cpu32_interrupted(const cf_backend *b, const char *algo, cf_error *err) {
-    if (!cf_cpu32_stop_poll(b)) return CF_OK;
-    return cf_fail(err, CF_ERR_INTERRUPTED, "%s: interrupted inside the step", algo);
-}
-
 void *cf_cpu32_state_get(cf_backend *b, void (*free_fn)(void *)) {
     if (b->solver_state && b->solver_free == free_fn) return b->solver_state;
     if (b->solver_state && b->solver_free) b->solver_free(b->solver_state);

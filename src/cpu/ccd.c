@@ -55,7 +55,7 @@ static void ccd_half(cf_backend *b, cf_side side, double *res) {
 
 #pragma omp parallel for num_threads(b->threads) schedule(dynamic, 16)
     for (int64_t r = 0; r < v.n_rows; r++) {
-        if (cf_cpu_stop_poll(b)) continue; /* Ctrl-C: skip the rest of the sweep */
+        if (cf_cpu_stop_poll(b->stop)) continue; /* Ctrl-C: skip the rest of the sweep */
         double *x = v.X + (size_t)r * (size_t)K;
         int64_t lo = v.ptr[r], hi = v.ptr[r + 1];
         double lam = cf_reg_lambda(b->cfg.reg, b->cfg.lambda, hi - lo, nnz);
@@ -130,10 +130,10 @@ cf_status cf_cpu_ccd_sweep(cf_backend *b, cf_error *err) {
     s->sweeps++;
     cf_cpu_zero_empty_rows(b);
     ccd_half(b, CF_SIDE_USERS, s->res);
-    cf_status ist = cf_cpu_interrupted(b, "ccd", err);
+    cf_status ist = cf_cpu_interrupted(b->stop, "ccd", err);
     if (ist) return ist;
     ccd_half(b, CF_SIDE_ITEMS, s->res);
-    if ((ist = cf_cpu_interrupted(b, "ccd", err))) return ist;
+    if ((ist = cf_cpu_interrupted(b->stop, "ccd", err))) return ist;
     return cf_cpu_check_finite(b, "ccd", "sweep", s->sweeps,
                                "check the ratings and --lambda (--reg weighted is the most stable)",
                                err);

@@ -10,6 +10,7 @@
 #define CF_CPU_H
 
 #include "backend.h"
+#include "stop.h"
 
 struct cf_backend {
     const cf_ratings *R;      /* training matrix (borrowed) */
@@ -24,26 +25,6 @@ struct cf_backend {
     void (*solver_free)(void *state);
     const volatile sig_atomic_t *stop; /* the trainer's stop flag (set_stop), or NULL */
 };
-
-/* Ctrl-C inside an update step. The solvers poll the trainer's flag with cf_cpu_stop_poll
- * once per row (ALS, ALS+GD, CCD, GD's gradient passes; ALS also per chunk of a row's
- * ratings), per block (SGD blocks), per CF_CPU_STOP_EVERY ratings (SGD shuffle) and per
- * mini-batch; once it is set they skip the rest of the step, and cf_cpu_interrupted
- * turns the step's result into CF_ERR_INTERRUPTED. The factors are then partly updated:
- * the trainer discards them (it checkpoints the state saved before the step). */
-#define CF_CPU_STOP_EVERY 4096
-
-/* Test seam: called by every poll while a flag is set (NULL in production). */
-extern void (*cf_cpu_stop_poll_hook)(void);
-
-static inline int cf_cpu_stop_poll(const cf_backend *b) {
-    if (!b->stop) return 0;
-    if (cf_cpu_stop_poll_hook) cf_cpu_stop_poll_hook();
-    return *b->stop != 0;
-}
-
-/* CF_ERR_INTERRUPTED ("ALGO: interrupted inside the step") when the flag is set, else CF_OK. */
-cf_status cf_cpu_interrupted(const cf_backend *b, const char *algo, cf_error *err);
 
 /* Fixed number of chunks for deterministic parallel reductions. */
 #define CF_CPU_REDUCE_CHUNKS 256

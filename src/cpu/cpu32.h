@@ -21,6 +21,7 @@
 #define CF_CPU32_H
 
 #include "backend.h"
+#include "stop.h"
 #include "cpu32_api.h"
 #include "simd_f32.h"
 
@@ -42,20 +43,6 @@ struct cf_backend {
     void (*solver_free)(void *state);
     const volatile sig_atomic_t *stop;
 };
-
-/* The reference's test seam (cpu.h), shared: called by every poll while a flag is set. */
-extern void (*cf_cpu_stop_poll_hook)(void);
-
-/* Ctrl-C inside a step, polled as the reference does (cpu.h): per row (ALS, and per chunk of
- * a long row), per block (SGD). */
-static inline int cf_cpu32_stop_poll(const cf_backend *b) {
-    if (!b->stop) return 0;
-    if (cf_cpu_stop_poll_hook) cf_cpu_stop_poll_hook();
-    return *b->stop != 0;
-}
-
-/* CF_ERR_INTERRUPTED ("ALGO: interrupted inside the step") when the stop flag is set. */
-cf_status cf_cpu32_interrupted(const cf_backend *b, const char *algo, cf_error *err);
 
 /* The solver state of b if made by the solver whose free function is free_fn, else NULL
  * (another solver's state is freed first); and installing one. */

@@ -115,7 +115,7 @@ static void full_gradient(cf_backend *b, gd_state *s) {
     /* E: e_ui = r_ui − r̂_ui per CSR entry */
 #pragma omp parallel for num_threads(b->threads) schedule(dynamic, 64)
     for (int64_t u = 0; u < R->n_users; u++) {
-        if (cf_cpu_stop_poll(b)) continue; /* Ctrl-C: the step is abandoned */
+        if (cf_cpu_stop_poll(b->stop)) continue; /* Ctrl-C: the step is abandoned */
         const double *p = f->P + (size_t)u * (size_t)K;
         double base = f->bias ? f->mu + f->bu[u] : 0.0;
         for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++) {
@@ -127,7 +127,7 @@ static void full_gradient(cf_backend *b, gd_state *s) {
     /* ∇P = −2 E Q + 2 Λ_u P, ∇b_u = −2 Σ_i e_ui + 2 Λ_u b_u */
 #pragma omp parallel for num_threads(b->threads) schedule(dynamic, 64)
     for (int64_t u = 0; u < R->n_users; u++) {
-        if (cf_cpu_stop_poll(b)) continue;
+        if (cf_cpu_stop_poll(b->stop)) continue;
         const double *p = f->P + (size_t)u * (size_t)K;
         double *gp = g->P + (size_t)u * (size_t)K, lam = s->lam_u[u], esum = 0.0;
         for (int32_t k = 0; k < K; k++) gp[k] = 2.0 * lam * p[k];
@@ -141,7 +141,7 @@ static void full_gradient(cf_backend *b, gd_state *s) {
     /* ∇Q = −2 Eᵀ P + 2 Λ_i Q, ∇b_i = −2 Σ_u e_ui + 2 Λ_i b_i */
 #pragma omp parallel for num_threads(b->threads) schedule(dynamic, 64)
     for (int64_t i = 0; i < R->n_items; i++) {
-        if (cf_cpu_stop_poll(b)) continue;
+        if (cf_cpu_stop_poll(b->stop)) continue;
         const double *q = f->Q + (size_t)i * (size_t)K;
         double *gq = g->Q + (size_t)i * (size_t)K, lam = s->lam_i[i], esum = 0.0;
         for (int32_t k = 0; k < K; k++) gq[k] = 2.0 * lam * q[k];
@@ -278,17 +278,17 @@ cf_status cf_cpu_gd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *err
         cf_sched_permutation(s->order, R->nnz,
                              cf_sched_seed(b->cfg.seed, CF_STREAM_MINIBATCH, (uint64_t)epoch));
         for (int64_t from = 0; from < R->nnz; from += b->cfg.batch) {
-            if (cf_cpu_stop_poll(b)) break; /* Ctrl-C: the epoch is abandoned */
+            if (cf_cpu_stop_poll(b->stop)) break; /* Ctrl-C: the epoch is abandoned */
             int64_t n = R->nnz - from < b->cfg.batch ? R->nnz - from : b->cfg.batch;
             batch_gradient(b, s, from, n);
             if ((st = take_step(b, s, lr, err))) return st;
         }
     } else {
         full_gradient(b, s);
-        if ((st = cf_cpu_interrupted(b, algo, err))) return st; /* the gradient is incomplete */
+        if ((st = cf_cpu_interrupted(b->stop, algo, err))) return st; /* the gradient is incomplete */
         if ((st = take_step(b, s, lr, err))) return st;
     }
-    if ((st = cf_cpu_interrupted(b, algo, err))) return st;
+    if ((st = cf_cpu_interrupted(b->stop, algo, err))) return st;
     return cf_cpu_check_finite(b, algo, "epoch", (int64_t)epoch + 1, "try a smaller --lr", err);
 }
 

@@ -113,7 +113,7 @@ cf_status cf_cpu_sgd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *er
         cf_sched_permutation(s->order, R->nnz,
                              cf_sched_seed(b->cfg.seed, CF_STREAM_SHUFFLE, (uint64_t)epoch));
         for (int64_t t = 0; t < R->nnz; t++) {
-            if (t % CF_CPU_STOP_EVERY == 0 && cf_cpu_stop_poll(b)) break; /* Ctrl-C */
+            if (t % CF_CPU_STOP_EVERY == 0 && cf_cpu_stop_poll(b->stop)) break; /* Ctrl-C */
             int64_t e = s->order[t];
             uint32_t u = s->entry_user[e], i = R->row_col[e];
             sgd_update(f, u, i, R->row_val[e], lr, s->lam_u[u], s->lam_i[i]);
@@ -128,7 +128,7 @@ cf_status cf_cpu_sgd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *er
             /* the blocks of one wave touch disjoint rows of P and Q: any order, same result */
 #pragma omp parallel for num_threads(b->threads) schedule(dynamic, 1)
             for (int32_t a = 0; a < B; a++) {
-                if (cf_cpu_stop_poll(b)) continue; /* Ctrl-C: skip the rest of the epoch */
+                if (cf_cpu_stop_poll(b->stop)) continue; /* Ctrl-C: skip the rest of the epoch */
                 int64_t blk = cf_blocks_wave_block(bl, shift[w], a);
                 for (int64_t t = bl->block_ptr[blk]; t < bl->block_ptr[blk + 1]; t++) {
                     int64_t e = bl->entry[t];
@@ -139,7 +139,7 @@ cf_status cf_cpu_sgd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *er
         }
         free(shift);
     }
-    cf_status ist = cf_cpu_interrupted(b, "sgd", err);
+    cf_status ist = cf_cpu_interrupted(b->stop, "sgd", err);
     if (ist) return ist;
     return cf_cpu_check_finite(b, "sgd", "epoch", (int64_t)epoch + 1, "try a smaller --lr", err);
 }

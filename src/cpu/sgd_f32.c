@@ -194,7 +194,7 @@ cf_status cf_cpu32_sgd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *
                 continue;
             }
             idle = 0;
-            if (!cf_cpu32_stop_poll(b)) { /* Ctrl-C: the rest of the epoch is skipped */
+            if (!cf_cpu_stop_poll(b->stop)) { /* Ctrl-C: the rest of the epoch is skipped */
                 const int64_t blk = (int64_t)a * B + c, lo = s->bl.block_ptr[blk];
                 kn->sgd_run(s->items + lo, s->bl.block_ptr[blk + 1] - lo, &args);
             }
@@ -203,7 +203,7 @@ cf_status cf_cpu32_sgd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *
             atomic_fetch_sub_explicit(&left, 1, memory_order_acq_rel);
         }
     }
-    cf_status ist = cf_cpu32_interrupted(b, "sgd", err);
+    cf_status ist = cf_cpu_interrupted(b->stop, "sgd", err);
     if (ist) return ist;
     return cf_cpu32_check_finite(b, "sgd", "epoch", (int64_t)epoch + 1, "try a smaller --lr", err);
 }
