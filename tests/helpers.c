@@ -195,3 +195,30 @@ void cf_test_run_free(cf_test_run *r) {
     free(r->err);
     r->out = r->err = NULL;
 }
+
+const int64_t cf_test_lr_len[CF_TEST_LR_USERS] = {CF_TEST_LR_ITEMS, 250000, 60000, 30000, 17000,
+                                                  9000, 6000, 5000, 4500, 4100};
+
+void cf_test_long_rows(cf_rng *rng, double (*rating)(uint32_t u, uint32_t i, cf_rng *rng, void *ctx), void *ctx,
+                       cf_triplets *t) {
+    const int64_t *len = cf_test_lr_len;
+    int64_t cap = 0;
+    for (int u = 0; u < CF_TEST_LR_USERS; u++) cap += len[u];
+    memset(t, 0, sizeof *t);
+    t->u = malloc(sizeof(uint32_t) * (size_t)cap), t->i = malloc(sizeof(uint32_t) * (size_t)cap);
+    t->r = malloc(sizeof(float) * (size_t)cap);
+    uint32_t *perm = malloc(sizeof(uint32_t) * CF_TEST_LR_ITEMS);
+    cr_assert(t->u && t->i && t->r && perm);
+    for (uint32_t u = 0; u < CF_TEST_LR_USERS; u++) {
+        for (uint32_t i = 0; i < CF_TEST_LR_ITEMS; i++) perm[i] = i;
+        for (int64_t j = 0; j < len[u]; j++) { /* partial Fisher–Yates: distinct items */
+            int64_t k = j + (int64_t)cf_rng_below(rng, (uint64_t)(CF_TEST_LR_ITEMS - j));
+            uint32_t tmp = perm[j];
+            perm[j] = perm[k], perm[k] = tmp;
+            t->u[t->n] = u, t->i[t->n] = perm[j], t->r[t->n] = (float)rating(u, perm[j], rng, ctx);
+            t->n++;
+        }
+    }
+    t->cap = t->n;
+    free(perm);
+}

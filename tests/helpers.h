@@ -73,3 +73,14 @@ typedef struct cf_test_planted {
     uint64_t seed;
 } cf_test_planted;
 void cf_test_make_planted(const cf_test_planted *p, cf_ratings *train, cf_triplets *test);
+
+/* ---- long rows for the Gram accuracy tests (the fp32 CPU path and the GPU against fp64):
+ * CF_TEST_LR_USERS users, the first with a rating of every one of CF_TEST_LR_ITEMS items,
+ * the others with 250 000 down to 4 100 (cf_test_lr_len) distinct random items (a partial Fisher–Yates per
+ * row, drawn from rng). Each rating is rating(u, i, rng, ctx), drawn right after its item. */
+#include "common.h"
+#define CF_TEST_LR_USERS 10
+#define CF_TEST_LR_ITEMS 500000
+extern const int64_t cf_test_lr_len[CF_TEST_LR_USERS]; /* the rows' lengths */
+void cf_test_long_rows(cf_rng *rng, double (*rating)(uint32_t u, uint32_t i, cf_rng *rng, void *ctx), void *ctx,
+                       cf_triplets *t);

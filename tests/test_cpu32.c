@@ -303,30 +303,17 @@ static void normal_equations(const cf_ratings *R, const cf_factors *f, const cf_
     for (int p = 0; p < d; p++) A[p * d + p] += lam;
 }
 
-#define LR_USERS 10
-#define LR_ITEMS 500000
+#define LR_USERS CF_TEST_LR_USERS
+#define LR_ITEMS CF_TEST_LR_ITEMS
+static double noisy_rating(uint32_t u, uint32_t i, cf_rng *rng, void *ctx) {
+    (void)u, (void)i, (void)ctx;
+    return 3.6 + 0.8 * cf_rng_normal(rng);
+}
 Test(cpu32, long_rows_agree_with_fp64) {
-    static const int64_t len[LR_USERS] = {LR_ITEMS, 250000, 60000, 30000, 17000, 9000, 6000, 5000, 4500, 4100};
     cf_rng rng;
     cf_rng_seed(&rng, 4242);
-    int64_t cap = 0;
-    for (int u = 0; u < LR_USERS; u++) cap += len[u];
-    cf_triplets t = {0};
-    t.u = malloc(sizeof(uint32_t) * (size_t)cap), t.i = malloc(sizeof(uint32_t) * (size_t)cap);
-    t.r = malloc(sizeof(float) * (size_t)cap);
-    uint32_t *perm = malloc(sizeof(uint32_t) * LR_ITEMS);
-    cr_assert(t.u && t.i && t.r && perm);
-    for (int u = 0; u < LR_USERS; u++) {
-        for (int i = 0; i < LR_ITEMS; i++) perm[i] = (uint32_t)i;
-        for (int64_t j = 0; j < len[u]; j++) { /* distinct items */
-            int64_t k = j + (int64_t)cf_rng_below(&rng, (uint64_t)(LR_ITEMS - j));
-            uint32_t tmp = perm[j];
-            perm[j] = perm[k], perm[k] = tmp;
-            t.u[t.n] = (uint32_t)u, t.i[t.n] = perm[j], t.r[t.n] = (float)(3.6 + 0.8 * cf_rng_normal(&rng));
-            t.n++;
-        }
-    }
-    free(perm);
+    cf_triplets t;
+    cf_test_long_rows(&rng, noisy_rating, NULL, &t);
     cf_ratings R;
     cf_error err;
     cr_assert_eq(cf_ratings_build(&t, LR_USERS, LR_ITEMS, &R, &err), CF_OK, "%s", err.msg);
@@ -360,7 +347,7 @@ Test(cpu32, long_rows_agree_with_fp64) {
                         const int64_t i = R.row_col[e];
                         s = fmaf((float)init.Q[i * 8 + p], (float)init.Q[i * 8 + q], s);
                     }
-                    double ex = A[p * d + q] - (p == q ? cf_reg_lambda(c.reg, c.lambda, len[0], R.nnz) : 0.0);
+                    double ex = A[p * d + q] - (p == q ? cf_reg_lambda(c.reg, c.lambda, cf_test_lr_len[0], R.nnz) : 0.0);
                     pe += ((double)s - ex) * ((double)s - ex);
                 }
             worst_plain = sqrt(pe / na);

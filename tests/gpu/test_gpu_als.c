@@ -60,6 +60,7 @@
 
 #include "backend.h"
 #include "common.h"
+#include "helpers.h"
 #include "dataset.h"
 #include "factors.h"
 #include "gpu/gpu.h"
@@ -1632,46 +1633,35 @@ Test(gpu_train, no_bias_unseen_test_pairs_match_the_cpu) {
  * Cost: ≈ 0.89 M ratings, K = 8 (the item side's 500 000 one-entry units are planned but
  * never launched); measured under the simulation on 2 shared cores: ≈ 9 s in the plain
  * RelWithDebInfo build, ≈ 16 s under ASan + UBSan (scripts/sim.sh's build). */
-#define LR_USERS 10
-#define LR_ITEMS 500000
+#define LR_USERS CF_TEST_LR_USERS
+#define LR_ITEMS CF_TEST_LR_ITEMS
+typedef struct long_row_model { double *Pp, *bu, *Qp, *bi; } long_row_model;
+/* r = 3.6 + b_u + b_i + p_u·q_i + N(0, 0.3²), rank 4 */
+static double planted_long_rating(uint32_t u, uint32_t i, cf_rng *rng, void *ctx) {
+    const long_row_model *m = ctx;
+    double r = 3.6 + m->bu[u] + m->bi[i] + 0.3 * cf_rng_normal(rng);
+    for (int x = 0; x < 4; x++) r += m->Pp[u * 4 + x] * m->Qp[(size_t)i * 4 + x];
+    return r;
+}
 Test(gpu_als, gram_rhs_long_rows_fp64, .timeout = 600) {
     REQUIRE_GPU();
-    static const int64_t len[LR_USERS] = {LR_ITEMS, 250000, 60000, 30000, 17000, 9000, 6000, 5000, 4500, 4100};
     cf_rng rng;
     cf_rng_seed(&rng, 4242);
-    int64_t cap = 0;
-    for (int u = 0; u < LR_USERS; u++) cap += len[u];
-    cf_triplets t = {0};
-    t.u = malloc(sizeof(uint32_t) * (size_t)cap), t.i = malloc(sizeof(uint32_t) * (size_t)cap);
-    t.r = malloc(sizeof(float) * (size_t)cap);
-    uint32_t *perm = malloc(sizeof(uint32_t) * LR_ITEMS);
     double *Qp = malloc(sizeof(double) * LR_ITEMS * 4), *bi = malloc(sizeof(double) * LR_ITEMS);
-    cr_assert(t.u && t.i && t.r && perm && Qp && bi);
+    cr_assert(Qp && bi);
     double Pp[LR_USERS * 4], bu[LR_USERS];
     for (int x = 0; x < LR_USERS * 4; x++) Pp[x] = 0.5 * cf_rng_normal(&rng);
     for (int x = 0; x < LR_USERS; x++) bu[x] = 0.3 * cf_rng_normal(&rng);
     for (int x = 0; x < LR_ITEMS * 4; x++) Qp[x] = 0.5 * cf_rng_normal(&rng);
     for (int x = 0; x < LR_ITEMS; x++) bi[x] = 0.4 * cf_rng_normal(&rng);
-    for (int u = 0; u < LR_USERS; u++) {
-        for (int i = 0; i < LR_ITEMS; i++) perm[i] = (uint32_t)i;
-        for (int64_t j = 0; j < len[u]; j++) { /* partial Fisher–Yates: distinct items */
-            int64_t k = j + (int64_t)cf_rng_below(&rng, (uint64_t)(LR_ITEMS - j));
-            uint32_t tmp = perm[j];
-            perm[j] = perm[k], perm[k] = tmp;
-            const uint32_t i = perm[j];
-            double r = 3.6 + bu[u] + bi[i] + 0.3 * cf_rng_normal(&rng);
-            for (int x = 0; x < 4; x++) r += Pp[u * 4 + x] * Qp[(size_t)i * 4 + x];
-            t.u[t.n] = (uint32_t)u, t.i[t.n] = i, t.r[t.n] = (float)r;
-            t.n++;
-        }
-    }
-    t.cap = t.n;
+    cf_triplets t;
+    cf_test_long_rows(&rng, planted_long_rating, &(long_row_model){Pp, bu, Qp, bi}, &t);
     fixture fx;
     memset(&fx, 0, sizeof fx);
     cf_error err = {0};
     cr_assert_eq(cf_ratings_build(&t, LR_USERS, LR_ITEMS, &fx.R, &err), CF_OK, "%s", err.msg);
     cf_triplets_free(&t);
-    free(perm), free(Qp), free(bi);
+    free(Qp), free(bi);
 
     cf_config c = config_of(8, 1, CF_REG_WEIGHTED, 0.05);
     const int d = 9;
@@ -1690,7 +1680,7 @@ Test(gpu_als, gram_rhs_long_rows_fp64, .timeout = 600) {
     cr_assert_eq(cf_gpu_form_normal_equations(gb, CF_SIDE_USERS, rows, LR_USERS, G, B, &err), CF_OK, "%s",
                  err.msg);
     for (int u = 0; u < LR_USERS; u++) {
-        cr_assert_eq(fx.R.row_ptr[u + 1] - fx.R.row_ptr[u], len[u]);
+        cr_assert_eq(fx.R.row_ptr[u + 1] - fx.R.row_ptr[u], cf_test_lr_len[u]);
         normal_equations(&fx, &c, &init, CF_SIDE_USERS, u, A, b);
         double ea = 0, na = 0, eb = 0, nb = 0;
         for (int x = 0; x < d * d; x++) {
@@ -1714,7 +1704,7 @@ Test(gpu_als, gram_rhs_long_rows_fp64, .timeout = 600) {
                         const float zq = q < 8 ? (float)init.Q[i * 8 + q] : 1.0f;
                         sacc = fmaf(zp, zq, sacc);
                     }
-                    double lam = cf_reg_lambda(c.reg, c.lambda, len[u], fx.R.nnz);
+                    double lam = cf_reg_lambda(c.reg, c.lambda, cf_test_lr_len[u], fx.R.nnz);
                     double ex = A[p * d + q] - (p == q ? lam : 0.0);
                     pe += ((double)sacc - ex) * ((double)sacc - ex);
                 }
