@@ -84,8 +84,9 @@ int cmd_train(int argc, char **argv) {
                  "a row) is --reg weighted (λ·n_row, the default); plain charges λ once per row, so an\n"
                  "SGD step uses λ/n_row; mean takes the λ of the course form (1/|Ω|)Σe² + λΣ‖·‖².\n"
                  "Defaults per --algo: iterations als, alsgd, ccd, sgd 15, gd 50, minibatch 5; step sgd\n"
-                 "--lr 0.05, gd and minibatch Adam --lr 0.02 (minibatch: 20 batches per epoch); an\n"
-                 "explicit --lr is used as given, with the plain step unless --optimizer adam.",
+                 "η_0 0.2 (0.1 with --no-bias) decaying as invscale (--lr-decay 0.3), gd and minibatch\n"
+                 "Adam --lr 0.02 (minibatch: 20 batches per epoch); an explicit --lr is used as given,\n"
+                 "constant unless --lr-schedule says otherwise, plain unless --optimizer adam.",
     };
     const char *data = NULL;
     int rc = cli_parse(&spec, argc, argv, &data);
