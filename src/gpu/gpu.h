@@ -21,6 +21,9 @@ typedef struct cf_gpu_tuning {
      * sides, targets) may use; 0 = planned from cudaMemGetInfo (default). Small values
      * force many batches, to test the batching on small data. */
     size_t batch_bytes;
+    /* Upper bound of the planned work buffers when batch_bytes is 0: the plan takes
+     * min(free after the data, work_cap); 0 = CF_GPU_DEFAULT_WORK_CAP. */
+    size_t work_cap;
     /* Longest run of entries one Gram block accumulates; longer rows are split into
      * segments summed by a second pass. 0 = default (CF_GPU_DEFAULT_SEGMENT). */
     int64_t segment;
@@ -35,6 +38,11 @@ typedef struct cf_gpu_tuning {
 } cf_gpu_tuning;
 
 #define CF_GPU_DEFAULT_SEGMENT 4096
+/* 4 GiB of Gram slots and right-hand sides per batch: 100 k systems at K = 100, 64 k at
+ * K = 128, 16 k at K = 256 — hundreds of blocks per SM on a 132-SM H200, so larger
+ * batches buy nothing but memory (issue 14: peak ≤ 16 GiB at K = 100 on the Netflix
+ * shape, where all free memory made 21.4 GiB; plan.c). */
+#define CF_GPU_DEFAULT_WORK_CAP ((size_t)4 << 30)
 
 void cf_gpu_tuning_default(cf_gpu_tuning *t);
 

@@ -13,7 +13,11 @@
  *     a pointer per system for the batched solver.
  * Batches are cut greedily in row order so that a batch's work fits the budget: the free
  * device memory (cudaMemGetInfo, or --gpu-mem-limit when that is less: cf_gpu_budget)
- * less the data and a reserve for the libraries' workspaces (64 MiB + 5 % of it). Whole-side Grams of the Netflix users at K = 128
+ * less the data and a reserve for the libraries' workspaces (64 MiB + 5 % of it), and at
+ * most CF_GPU_DEFAULT_WORK_CAP (4 GiB, gpu.h): a batch of that size already holds far more
+ * systems than the device runs at once, and taking all free memory made the Netflix
+ * shape's peak 21.4 GiB at K = 100 on an H200 (issue 14 asks ≤ 16 GiB; with the cap: the
+ * data ≈ 1.9 GB + ≤ 4 GiB of work + the libraries' workspaces). Whole-side Grams of the Netflix users at K = 128
  * would take 31 GB: the planner makes as many batches as the device needs. If the data
  * and one batch holding the largest row cannot fit, open fails with CF_ERR_DEVICE
  * stating the bytes needed and free. A batch also keeps its entries ≤ INT32_MAX and its
@@ -201,7 +205,8 @@ cf_status cf_gpu_plan(cf_backend *b, size_t device_free, size_t data_bytes, cf_e
                        b->name, fixed + min_work, data_bytes, lists, min_work, reserve, have);
 
     size_t avail = free_bytes - fixed;
-    size_t budget = b->tune.batch_bytes ? b->tune.batch_bytes : avail;
+    size_t cap = b->tune.work_cap ? b->tune.work_cap : CF_GPU_DEFAULT_WORK_CAP;
+    size_t budget = b->tune.batch_bytes ? b->tune.batch_bytes : avail < cap ? avail : cap;
     plan_max mx;
     for (int attempt = 0;; attempt++) {
         memset(&mx, 0, sizeof mx);

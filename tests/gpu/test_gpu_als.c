@@ -1181,6 +1181,50 @@ Test(host_plan, planner_one_batch_when_memory_allows) { plan_case((size_t)8 << 3
 Test(host_plan, planner_many_batches_within_budget) { plan_case((size_t)8 << 30, 200 * 1024, 0, 1); }
 Test(host_plan, planner_short_segments) { plan_case((size_t)8 << 30, 64 * 1024, 5, 1); }
 
+/* However much memory is free, the planned work stays within CF_GPU_DEFAULT_WORK_CAP (or
+ * the tuning's work_cap): 40 000 users of one rating each at K = 256 (d = 257) need
+ * 40 000 × 264 KB ≈ 10.6 GB of Gram slots, which with 1 TiB "free" would be one batch;
+ * capped they are cut, every batch within the cap, and the buffers (sized by the largest
+ * batch) too. */
+static void plan_cap_case(size_t cap, size_t expect_cap) {
+    const int64_t n_users = 40000;
+    int64_t *row_ptr = malloc((size_t)(n_users + 1) * sizeof *row_ptr);
+    int64_t col_ptr[2] = {0, n_users};
+    cr_assert(row_ptr);
+    for (int64_t r = 0; r <= n_users; r++) row_ptr[r] = r;
+    cf_backend *b = calloc(1, sizeof *b);
+    cr_assert(b);
+    b->cfg = config_of(256, 1, CF_REG_WEIGHTED, 0.05);
+    b->k = 256, b->bias = 1, b->d = 257, b->ld = 260, b->nnz = n_users;
+    b->tune.work_cap = cap;
+    snprintf(b->name, sizeof b->name, "test device");
+    b->side[0] = (cf_gpu_side){.name = "user", .n_rows = n_users, .nnz = n_users, .h_ptr = row_ptr};
+    b->side[1] = (cf_gpu_side){.name = "item", .n_rows = 1, .nnz = n_users, .h_ptr = col_ptr};
+    cf_error err = {0};
+    cr_assert_eq(cf_gpu_plan(b, (size_t)1 << 40, 1 << 20, &err), CF_OK, "%s", err.msg);
+    const cf_gpu_side *U = &b->side[0];
+    size_t whole = 0;
+    for (int64_t r = 0; r < n_users; r++) whole += row_work(257, 260, 1, b->stats.segment);
+    cr_assert_gt(whole, expect_cap, "the case must need more than the cap");
+    cr_assert_geq((size_t)U->n_batches, whole / expect_cap, "%d batches", (int)U->n_batches);
+    for (int k = 0; k < U->n_batches; k++) {
+        const cf_gpu_batch *bt = &U->batches[k];
+        size_t work = 0;
+        for (int64_t r = bt->r0; r < bt->r1; r++) work += row_work(257, 260, 1, b->stats.segment);
+        cr_assert_leq(work, expect_cap, "batch %d: %zu bytes of work", k, work);
+    }
+    /* the buffers: each sized by its own largest batch, so at most the cap plus the
+     * item side's one long row (40 000 entries in 10 segments of 4 096) */
+    cr_assert_leq(b->stats.work_bytes, expect_cap + 10 * row_work(257, 260, 4096, 4096), "%zu",
+                  b->stats.work_bytes);
+    for (int sd = 0; sd < 2; sd++) free(b->side[sd].batches);
+    free(b);
+    free(row_ptr);
+}
+
+Test(host_plan, planner_caps_work_at_4_GiB_by_default) { plan_cap_case(0, CF_GPU_DEFAULT_WORK_CAP); }
+Test(host_plan, planner_caps_work_at_the_tuned_cap) { plan_cap_case((size_t)1 << 30, (size_t)1 << 30); }
+
 /* The budget comes from the free memory: with 300 MiB free, less the 64 MiB + 5 % reserve
  * and the data, the 10 003 item Grams of d = 33 (43 MB) still fit in one batch, but at
  * d = 257 (2.6 GB) they are cut. */
