@@ -259,6 +259,9 @@ cf_status cf_dataset_read_test(cf_dataset *ds, const char *path, const cf_read_o
 
 /* Moves a seeded random fraction `ratio` of the training ratings into the test part. */
 cf_status cf_dataset_split(cf_dataset *ds, double ratio, uint64_t seed, cf_error *err);
+/* The same on `threads` threads (0: all, as cf_dataset_split): the same split whatever
+ * the count (the seeded draws are one serial stream; the threads gather and flag). */
+cf_status cf_dataset_split_threads(cf_dataset *ds, double ratio, uint64_t seed, int threads, cf_error *err);
 
 typedef struct cf_dataset_info {
     int64_t n_users, n_items;   /* distinct IDs in the maps */

@@ -502,14 +502,14 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     run_result res = {0};
     train_ctx c = {.ops = ops, .R = &R, .test = &test, .cfg = cfg, .opt = opt, .progress = progress,
                    .user = user, .users = ds->users, .items = ds->items, .st = &S, .rep = rep};
-    if ((st = cf_dataset_part(ds, 0, &train, err))) goto done;
-    if ((st = cf_dataset_part(ds, 1, &test, err))) goto done;
+    if ((st = cf_dataset_part_threads(ds, 0, cfg->threads, &train, err))) goto done;
+    if ((st = cf_dataset_part_threads(ds, 1, cfg->threads, &test, err))) goto done;
     if (train.n == 0) {
         st = cf_fail(err, CF_ERR_INVALID, "no training ratings (the test part holds all %lld)", (long long)test.n);
         goto done;
     }
     int64_t n_users = cf_idmap_size(ds->users), n_items = cf_idmap_size(ds->items);
-    if ((st = cf_ratings_build(&train, n_users, n_items, &R, err))) goto done;
+    if ((st = cf_ratings_build_threads(&train, n_users, n_items, cfg->threads, &R, err))) goto done;
     /* the settings left to be chosen (iters, lr, batch, optimizer 0 / auto), from the
      * data: everything below, the backends, the model and the checkpoint see these */
     cf_config_resolve_ratings(cfg, &R, &resolved);

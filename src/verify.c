@@ -156,14 +156,14 @@ cf_status cf_verify(const cf_dataset *ds, const cf_config *cfg, const cf_verify_
     cf_factors init = {0}, fr = {0}, fc = {0};
     cf_backend *br = NULL, *bc = NULL;
     double *rel = NULL;
-    if ((st = cf_dataset_part(ds, 0, &train, err))) goto done;
-    if ((st = cf_dataset_part(ds, 1, &test, err))) goto done;
+    if ((st = cf_dataset_part_threads(ds, 0, cfg->threads, &train, err))) goto done;
+    if ((st = cf_dataset_part_threads(ds, 1, cfg->threads, &test, err))) goto done;
     if (train.n == 0) {
         st = cf_fail(err, CF_ERR_INVALID, "verify: no training ratings");
         goto done;
     }
     int64_t n_users = cf_idmap_size(ds->users), n_items = cf_idmap_size(ds->items);
-    if ((st = cf_ratings_build(&train, n_users, n_items, &R, err))) goto done;
+    if ((st = cf_ratings_build_threads(&train, n_users, n_items, cfg->threads, &R, err))) goto done;
     cf_triplets_free(&train);
     cf_config resolved; /* the settings cf_train would choose (iters, lr, batch, optimizer) */
     cf_config_resolve_ratings(cfg, &R, &resolved);

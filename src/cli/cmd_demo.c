@@ -163,7 +163,7 @@ int cmd_demo(int argc, char **argv) {
     /* 2. read back, split, write the training part for the baseline */
     cf_read_report rrep;
     if (cli_dataset_read(all_path, &ropt, 1, &ds, &rrep, &err) != CF_OK ||
-        cf_dataset_split(ds, 0.1, cfg.seed, &err) != CF_OK || cf_dataset_write(ds, train_path, &err) != CF_OK) {
+        cf_dataset_split_threads(ds, 0.1, cfg.seed, cfg.threads, &err) != CF_OK || cf_dataset_write(ds, train_path, &err) != CF_OK) {
         rc = cli_fail(&err);
         goto done;
     }

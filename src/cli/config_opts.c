@@ -166,7 +166,7 @@ cf_status cli_read_split(const char *data, const cli_split *s, const cf_read_opt
         if ((st = cli_dataset_read_test(ds, s->test_file, ropt, quiet, &rrep, err))) goto fail;
         if (!quiet) cli_print_read("test", s->test_file, &rrep);
     } else if (s->test_ratio > 0) {
-        if ((st = cf_dataset_split(ds, s->test_ratio, seed, err))) goto fail;
+        if ((st = cf_dataset_split_threads(ds, s->test_ratio, seed, ropt->threads, err))) goto fail;
     }
     cf_dataset_info_get(ds, info);
     if (!quiet) {
