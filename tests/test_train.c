@@ -162,6 +162,40 @@ Test(train, preparation_is_the_same_on_any_thread_count, .timeout = 120) {
     free(dir);
 }
 
+/* cf_train_options.phase: "preparing" once, then per restart "uploading" and
+ * "downloading", each called with 0 of 1 at its start and 1 of 1 at its end, in order;
+ * its answer does not stop anything. */
+typedef struct phase_log {
+    char text[512];
+    size_t n;
+} phase_log;
+static int on_phase(const char *phase, int64_t done, int64_t total, void *user) {
+    phase_log *l = user;
+    cr_assert_eq(total, 1);
+    l->n += (size_t)snprintf(l->text + l->n, sizeof l->text - l->n, "%s %lld;", phase, (long long)done);
+    return 1;
+}
+
+Test(train, phase_callback_marks_the_phases_around_the_iterations) {
+    cf_dataset *ds = planted(4);
+    cf_config c = cpu_cfg(1);
+    c.iters = 2, c.restarts = 2;
+    cf_train_options opt;
+    cf_train_options_default(&opt);
+    cr_assert_null(opt.phase);
+    phase_log log = {.n = 0};
+    opt.phase = on_phase, opt.phase_user = &log;
+    cf_model *m = NULL;
+    cf_train_report rep;
+    cf_error err;
+    cr_assert_eq(cf_train_ex(ds, &c, &opt, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(rep.iters, 2);
+    cr_assert_str_eq(log.text, "preparing 0;preparing 1;uploading 0;uploading 1;downloading 0;downloading 1;"
+                               "uploading 0;uploading 1;downloading 0;downloading 1;");
+    cf_model_destroy(&m);
+    cf_dataset_destroy(&ds);
+}
+
 Test(train, tolerance_stops_early) {
     cf_dataset *ds = planted(3);
     cf_config c = cpu_cfg(2);

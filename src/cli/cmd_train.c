@@ -152,7 +152,11 @@ int cmd_train(int argc, char **argv) {
         oo.quiet ? NULL
                  : "\ncufactor: interrupt: stopping; the current iteration is abandoned (once more to abort at once)\n");
     train_progress tp = {&rep, notice_shown};
+    cli_phase_line phase;
+    cli_phase_line_init(&phase, oo.quiet);
+    topt.phase = cli_phase_progress, topt.phase_user = &phase;
     cf_status st = cf_train_ex(ds, &cfg, &topt, oo.quiet ? NULL : progress_with_notice, &tp, &model, &rep, &err);
+    cli_phase_clear(&phase); /* a phase that failed (no end call) */
     notice_shown = tp.notice_shown;
     cli_interrupt_restore();
     if (st == CF_ERR_INTERRUPTED) { /* no --model: the checkpoint is the way to keep the work */
@@ -166,7 +170,10 @@ int cmd_train(int argc, char **argv) {
     if (st != CF_OK) goto fail;
     if (!oo.quiet && !notice_shown && rep.notice[0]) fprintf(stderr, "notice: %s\n", rep.notice);
     double t_save = cli_now();
-    if (oo.model && cf_model_save(model, oo.model, &err) != CF_OK) goto fail;
+    if (oo.model) cli_phase_show(&phase, "saving %s ...", oo.model);
+    st = oo.model ? cf_model_save(model, oo.model, &err) : CF_OK;
+    cli_phase_clear(&phase);
+    if (st != CF_OK) goto fail;
     t_save = oo.model ? cli_now() - t_save : 0.0;
 
     /* ---- report */
