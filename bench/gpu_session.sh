@@ -140,8 +140,9 @@ bench_load-nf: e2e-gen
 unpack() {
     [ -d "$bin" ] || { echo "gpu_session: $bin missing: run 'bench/gpu_session.sh pack' here and carry build-gpu" >&2; exit 2; }
     # Unpacked outside build-gpu (≈ 60 MB unpacked), which must stay small enough to carry.
-    # (Python's tarfile where the image has no xz binary.)
-    if [ -f build-gpu/libs.tar.xz ] && [ ! -d "$libdir" ]; then
+    # (Python's tarfile where the image has no xz binary.) Not for a dry run or other
+    # programs (CF_GPU_SESSION_BIN), which need none of them.
+    if [ "$dry" != 1 ] && [ -z "${CF_GPU_SESSION_BIN:-}" ] && [ -f build-gpu/libs.tar.xz ] && [ ! -d "$libdir" ]; then
         mkdir -p "$libdir"
         tar xJf build-gpu/libs.tar.xz -C "$libdir" 2>/dev/null ||
             python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
@@ -183,17 +184,28 @@ ran=" " # the steps run (or tried) in this call
 
 step_row() { printf '%s\n' "$steps" | awk -v n="$1" '$1 == n {print $2, $3, $4, $5}'; }
 
-# publish: summary.txt and results.tar.gz into $out (atomically: a call cut short brings
-# back the last complete pair). Logs over 4 MiB are cut to their first 1 and last 2 MiB.
-publish() {
-    local f
+# cut_logs KIB: logs over 4·KIB KiB cut to their first KIB and last 2·KIB KiB.
+cut_logs() {
+    local f k=$1
     for f in "$stage"/logs/*; do
-        if [ ! -f "$f" ] || [ "$(stat -c %s "$f")" -le $((4 << 20)) ]; then continue; fi
-        { head -c $((1 << 20)) "$f"; printf '\n[... cut by gpu_session.sh ...]\n'; tail -c $((2 << 20)) "$f"; } >"$f.cut"
+        if [ ! -f "$f" ] || [ "$(stat -c %s "$f")" -le $((4 * k << 10)) ]; then continue; fi
+        { head -c $((k << 10)) "$f"; printf '\n[... cut by gpu_session.sh ...]\n'; tail -c $((2 * k << 10)) "$f"; } >"$f.cut"
         mv "$f.cut" "$f"
     done
+}
+
+# publish: summary.txt and results.tar.gz into $out (atomically: a call cut short brings
+# back the last complete pair). Logs over 4 MiB are cut to their first 1 and last 2 MiB;
+# a tarball over 15 MiB (the tool brings back files of 16 MiB at most), to 128 + 256 KiB.
+publish() {
+    cut_logs 1024
     cp "$summary" "$out/summary.txt.part" && mv "$out/summary.txt.part" "$out/summary.txt"
-    tar czf "$out/results.tar.gz.part" -C "$stage" . && mv "$out/results.tar.gz.part" "$out/results.tar.gz"
+    tar czf "$out/results.tar.gz.part" -C "$stage" . || return 0
+    if [ "$(stat -c %s "$out/results.tar.gz.part")" -gt $((15 << 20)) ]; then
+        cut_logs 128
+        tar czf "$out/results.tar.gz.part" -C "$stage" . || return 0
+    fi
+    mv "$out/results.tar.gz.part" "$out/results.tar.gz"
 }
 
 # step NAME CMD...: runs CMD (argv, no shell) under `timeout`, its output in
@@ -454,7 +466,7 @@ run_e2e_train_bin() {
 # --als-gram, each reports "placeholder". At the merge: put the tc tests' names (or a
 # Criterion pattern) in tc_tests, check the options, the limits and estimates in the table.
 tc_tests="test_gpu_als:gpu_als/*tc*"
-has_tc() { [ "$dry" = 1 ] || "$bin/cufactor" train --help 2>/dev/null | grep -q -- '--als-gram'; }
+has_tc() { [ "$dry" = 1 ] || LD_LIBRARY_PATH="$ldpath" "$bin/cufactor" train --help 2>/dev/null | grep -q -- '--als-gram'; }
 run_slot_tc_memcheck() {
     has_tc || { placeholder slot-tc-memcheck "cufactor has no --als-gram yet"; return 0; }
     # shellcheck disable=SC2086 # tc_tests: one or more BINARY:TEST words
@@ -479,7 +491,7 @@ run_slot_tc_bench_als() {
 # CLI's own epochs on the same set (the bench cache, a CFDATA file every reader takes).
 # Until bench_sgd has that mode (its option in sgd_eval_opt), it reports "placeholder".
 sgd_eval_opt="--time-eval"
-has_sgd_eval() { [ "$dry" = 1 ] || "$bin/bench_sgd" --help 2>/dev/null | grep -q -- "$sgd_eval_opt"; }
+has_sgd_eval() { [ "$dry" = 1 ] || LD_LIBRARY_PATH="$ldpath" "$bin/bench_sgd" --help 2>/dev/null | grep -q -- "$sgd_eval_opt"; }
 run_slot_sgd_epochs() {
     has_sgd_eval || { placeholder slot-sgd-epochs "bench_sgd has no $sgd_eval_opt yet"; return 0; }
     # shellcheck disable=SC2016 # the inner script's own variables
@@ -514,10 +526,21 @@ have() {
     compgen -G "$p" >/dev/null
 }
 
+# ready STEP: the step's work is in this build (a slot's placeholder is not: it makes no
+# inputs then).
+ready() {
+    case $1 in
+    slot-tc-*) has_tc ;;
+    slot-sgd-*) has_sgd_eval ;;
+    *) return 0 ;;
+    esac
+}
+
 # do_step STEP: its producers first where their products are missing (and they did not
 # run in this call already), then the step.
 do_step() {
     local p
+    ready "$1" || { "run_${1//-/_}"; return 0; }
     for p in $(printf '%s\n' "$needs" | awk -v n="$1:" '$1 == n {$1 = ""; print}'); do
         if ! have "$p" && [[ "$ran" != *" $p "* ]]; then do_step "$p"; fi
     done

@@ -428,6 +428,32 @@ Test(scripts, gpu_session_end_to_end_steps_run_on_the_cpu, .timeout = 240) {
     free(bin);
 }
 
+/* The slots of work merged later: with this build (no --als-gram, no bench_sgd) each
+ * reports "placeholder", exits 0 and makes none of its inputs (no verify set, no bench
+ * cache). */
+Test(scripts, gpu_session_slots_are_placeholders_until_merged) {
+    char *bin = fake_bin();
+    char link[4300];
+    snprintf(link, sizeof link, "%s/cufactor", bin);
+    cr_assert_eq(symlink(CF_CLI_PATH, link), 0);
+    char binenv[4200];
+    snprintf(binenv, sizeof binenv, "CF_GPU_SESSION_BIN=%s", bin);
+    const char *env[] = {binenv, NULL};
+    char *out, *err;
+    cr_assert_eq(sh(GS " rerun slot-tc-memcheck slot-tc-racecheck slot-tc-verify slot-tc-bench_als slot-sgd-epochs",
+                    env, &out, &err),
+                 0, "%s%s", out, err);
+    free(out), free(err);
+    char *summary = read_out("summary.txt");
+    const char *slots[] = {"slot-tc-memcheck", "slot-tc-racecheck", "slot-tc-verify", "slot-tc-bench_als",
+                           "slot-sgd-epochs"};
+    for (int k = 0; k < 5; k++) cr_assert(has_status(summary, slots[k], "placeholder"), "%s:\n%s", slots[k], summary);
+    cr_assert(!strstr(summary, "verify-gen") && !strstr(summary, "bench-data"), "inputs made for a placeholder:\n%s",
+              summary);
+    free(summary);
+    free(bin);
+}
+
 Test(scripts, gpu_session_failed_prints_the_rerun_command) {
     char *s = cf_test_write(dir, "summary.txt",
                             "step                       status      exit wall s  limit  est s\n"
