@@ -97,7 +97,7 @@ int cmd_demo(int argc, char **argv) {
     cli_opt opts[16];
     int n = 0;
     opts[n++] = (cli_opt){.name = "threads", .kind = CLI_I32, .dest = &cfg.threads, .metavar = "T",
-                          .help = "CPU threads (0 = all cores)"};
+                          .help = "CPU threads reading, preparing and training (0 = all cores)"};
     n += cli_config_device_opts(&co, opts + n);
     opts[n++] = (cli_opt){.name = "seed", .kind = CLI_U64, .dest = &cfg.seed, .metavar = "S",
                           .help = "seed of the data, the split and the initialization"};

@@ -104,7 +104,8 @@ int cli_config_train_opts(cli_config_opts *c, cli_opt *out, unsigned groups, con
     ADD(.name = "als-solver", .kind = CLI_CHOICE, .dest = &c->als_solver, .choices = cli_als_solver_names,
         .help = "GPU ALS solve: cuSOLVER batched potrf/potrs, or the fused shared-memory Cholesky "
                 "(K + bias <= 129, cuSOLVER beyond); the CPU ignores it");
-    ADD(.name = "threads", .kind = CLI_I32, .dest = &cfg->threads, .metavar = "T", .help = "CPU threads (0 = all cores)");
+    ADD(.name = "threads", .kind = CLI_I32, .dest = &cfg->threads, .metavar = "T",
+        .help = "CPU threads reading, preparing and training (0 = all cores)");
 #undef ADD
     return n;
 }
