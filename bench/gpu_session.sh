@@ -95,10 +95,10 @@ bench_sgd-hogwild all 60 25 28
 bench_sgd-hogwild-rpw2 all 45 20 22
 nightly-gpu all 150 60 70
 bench_sgd-blocks all 60 30 35
-e2e-gen extra 60 25 20
-e2e-train-text extra 60 20 15
-e2e-convert extra 30 10 6
-e2e-train-bin extra 45 15 10
+e2e-gen extra 60 15 20
+e2e-train-text extra 60 12 15
+e2e-convert extra 30 5 6
+e2e-train-bin extra 45 8 10
 slot-tc-memcheck extra 45 15 15
 slot-tc-racecheck extra 45 15 15
 slot-tc-verify extra 40 10 13
