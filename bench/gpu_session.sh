@@ -461,10 +461,11 @@ run_e2e_train_bin() {
 
 # ==== SLOT (a), PLACEHOLDER: the tensor-core Gram (--als-gram tc), merged after this plan.
 # Its GPU tests run in `all` (test_gpu_als runs every test of the binary). Here: memcheck
-# and racecheck of its tests (the tc kernel stages its tiles in shared memory), `verify --als-gram tc` against the CPU, and `bench_als
-# --als-gram tc` beside the records of bench_als in `all`. Until cufactor knows
-# --als-gram, each reports "placeholder". At the merge: put the tc tests' names (or a
-# Criterion pattern) in tc_tests, check the options, the limits and estimates in the table.
+# and racecheck of its tests (the tc kernel stages its tiles in shared memory), `verify
+# --als-gram tc` against the CPU, and `bench_als --als-gram tc` beside the records of
+# bench_als in `all`. Until cufactor knows --als-gram, each reports "placeholder" and makes
+# no inputs. At the merge: put the tc tests' names (or a Criterion pattern) in tc_tests,
+# check the options, the limits and estimates in the table (and GPU_SESSION.md's).
 tc_tests="test_gpu_als:gpu_als/*tc*"
 has_tc() { [ "$dry" = 1 ] || LD_LIBRARY_PATH="$ldpath" "$bin/cufactor" train --help 2>/dev/null | grep -q -- '--als-gram'; }
 run_slot_tc_memcheck() {
