@@ -34,7 +34,6 @@
 #include "ratings.h"
 
 #include <fcntl.h>
-#include <omp.h>
 
 #include <math.h>
 #include <stdint.h>
@@ -175,11 +174,10 @@ static int timed_read(const char *path, int threads, double *secs, cf_read_repor
  * dataset's test flags reset first, untimed). Returns the seconds; *R is the result. */
 static double timed_prepare(cf_dataset *ds, int threads, cf_ratings *R) {
     memset(ds->is_test, 0, (size_t)ds->all.n);
-    omp_set_num_threads(threads);
     cf_error err;
     cf_triplets train, test;
     double t = now();
-    if (cf_dataset_split(ds, 0.1, 42, &err) || cf_dataset_part_threads(ds, 0, threads, &train, &err) ||
+    if (cf_dataset_split_threads(ds, 0.1, 42, threads, &err) || cf_dataset_part_threads(ds, 0, threads, &train, &err) ||
         cf_dataset_part_threads(ds, 1, threads, &test, &err) ||
         cf_ratings_build_threads(&train, cf_idmap_size(ds->users), cf_idmap_size(ds->items), threads, R, &err)) {
         fprintf(stderr, "bench_load: preparing: %s\n", err.msg);
@@ -359,7 +357,6 @@ int main(int argc, char **argv) {
         cf_ratings ra, rb;
         if (k % 2 == 0) p1[k] = timed_prepare(db, 1, &ra), pn[k] = timed_prepare(db, nt, &rb);
         else pn[k] = timed_prepare(db, nt, &rb), p1[k] = timed_prepare(db, 1, &ra);
-        omp_set_num_threads(nt);
         if (!same_ratings(&ra, &rb)) {
             fprintf(stderr, "bench_load: the %d-thread preparation differs from the 1-thread one\n", nt);
             goto out;

@@ -259,6 +259,9 @@ cf_status cf_dataset_read_test(cf_dataset *ds, const char *path, const cf_read_o
 
 /* Moves a seeded random fraction `ratio` of the training ratings into the test part. */
 cf_status cf_dataset_split(cf_dataset *ds, double ratio, uint64_t seed, cf_error *err);
+/* The same on `threads` threads (0: all, as cf_dataset_split): the same split whatever
+ * the count (the seeded draws are one serial stream; the threads gather and flag). */
+cf_status cf_dataset_split_threads(cf_dataset *ds, double ratio, uint64_t seed, int threads, cf_error *err);
 
 typedef struct cf_dataset_info {
     int64_t n_users, n_items;   /* distinct IDs in the maps */
@@ -442,6 +445,15 @@ typedef struct cf_train_options {
      * CF_ERR_INTERRUPTED without a model; rep->iters tells how far it got. The GPU
      * backend sees the flag at iteration boundaries only. */
     const volatile sig_atomic_t *stop;
+    /* The phases around the iterations (NULL, the default: no calls), with the protocol of
+     * cf_read_progress_fn: phase(name, 0, 1, phase_user) when one starts, phase(name, 1,
+     * 1, phase_user) when it ends (not when it failed). "preparing": the parts, CSR/CSC,
+     * the factors (seconds_prepare); "uploading": the backend's start, the data and factors
+     * to the device (part of seconds_upload), once per restart; "downloading": the factors
+     * back from it. The return value is ignored (a stop goes through `stop`). So that an
+     * application shows where a long run is before its first iteration. */
+    cf_read_progress_fn phase;
+    void *phase_user;
 } cf_train_options;
 
 void cf_train_options_default(cf_train_options *opt);
@@ -551,6 +563,11 @@ typedef struct cf_verify_report {
     int32_t iters, failed;               /* iterations run, iterations beyond tolerance */
     double worst_median, worst_max, worst_obj, worst_rmse; /* worst relative differences seen */
     char ref_device[64], cand_device[64];
+    /* Where the time went (seconds): the parts, CSR/CSC and initialization; the reference
+     * (its start, steps, evaluations, downloads); the candidate's start (the data and
+     * factors to its device); the candidate's steps, evaluations and downloads; the
+     * comparison of the factors. */
+    double seconds_prepare, seconds_reference, seconds_upload, seconds_candidate, seconds_compare;
 } cf_verify_report;
 
 /* CF_OK when the comparison ran (rep->failed tells whether it agreed); an error when

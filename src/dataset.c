@@ -341,12 +341,16 @@ cf_status cf_dataset_part(const cf_dataset *ds, int part, cf_triplets *out, cf_e
 }
 
 cf_status cf_dataset_split(cf_dataset *ds, double ratio, uint64_t seed, cf_error *err) {
+    return cf_dataset_split_threads(ds, ratio, seed, 0, err);
+}
+
+cf_status cf_dataset_split_threads(cf_dataset *ds, double ratio, uint64_t seed, int threads, cf_error *err) {
     if (!(ratio >= 0.0 && ratio < 1.0))
         return cf_fail(err, CF_ERR_INVALID, "test ratio %g: must be in [0, 1)", ratio);
-    /* the training ratings' indices in order, gathered on all threads (ranges counted,
-     * then filled at their prefix: the serial order) */
+    /* the training ratings' indices in order, gathered on `threads` threads (0: all;
+     * ranges counted, then filled at their prefix: the serial order) */
     const int64_t n = ds->all.n;
-    int T = omp_get_max_threads();
+    int T = threads > 0 ? threads : omp_get_max_threads();
     if (T < 1 || n < ((int64_t)1 << 16)) T = 1;
     int64_t cnt[T + 1];
     cnt[0] = 0;

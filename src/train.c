@@ -239,6 +239,12 @@ static cf_status diverged(const cf_backend_ops *ops, cf_backend *b, const cf_rat
                    cf_algo_name(cfg->algo), iter, where);
 }
 
+/* The phase callback of cf_train_options (cufactor.h): `done` 0 at a phase's start, 1 at
+ * its end. */
+static void phase_mark(const cf_train_options *opt, const char *phase, int64_t done) {
+    if (opt->phase) (void)opt->phase(phase, done, 1, opt->phase_user);
+}
+
 /* One training run of restart st->restart, from the initialization of `seed` or, when
  * resuming, from the saved state; leaves the kept model in *out (allocated by the caller
  * with the data's dimensions). At every iteration boundary with work left a stop
@@ -258,8 +264,10 @@ static cf_status run_once(train_ctx *c, uint64_t seed, cf_factors *out, run_resu
         cf_solver_state_free(&S->solver);
     }
     double t_open = cf_now();
+    phase_mark(c->opt, "uploading", 0);
     st = ops->open(R, c->test, cfg, &S->cur, &b, err);
     c->rep->seconds_upload += cf_now() - t_open;
+    if (!st) phase_mark(c->opt, "uploading", 1);
     if (st) {
         res->open_failed = 1;
         goto done;
@@ -366,10 +374,12 @@ static cf_status run_once(train_ctx *c, uint64_t seed, cf_factors *out, run_resu
             goto done;
     }
     double t_down = cf_now();
+    phase_mark(c->opt, "downloading", 0);
     if (S->have_best && !(st = ops->upload(b, &S->best, err))) st = ops->download(b, out, err);
     else if (!S->have_best) st = ops->download(b, out, err);
     c->rep->seconds_upload += cf_now() - t_down;
     if (st) goto done;
+    phase_mark(c->opt, "downloading", 1);
     char where[96];
     if (cf_factors_check_finite(out, where, sizeof where))
         st = cf_fail(err, CF_ERR_NUMERIC, "%s produced a non-finite value in %s; the model is not saved",
@@ -502,14 +512,15 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     run_result res = {0};
     train_ctx c = {.ops = ops, .R = &R, .test = &test, .cfg = cfg, .opt = opt, .progress = progress,
                    .user = user, .users = ds->users, .items = ds->items, .st = &S, .rep = rep};
-    if ((st = cf_dataset_part(ds, 0, &train, err))) goto done;
-    if ((st = cf_dataset_part(ds, 1, &test, err))) goto done;
+    phase_mark(opt, "preparing", 0);
+    if ((st = cf_dataset_part_threads(ds, 0, cfg->threads, &train, err))) goto done;
+    if ((st = cf_dataset_part_threads(ds, 1, cfg->threads, &test, err))) goto done;
     if (train.n == 0) {
         st = cf_fail(err, CF_ERR_INVALID, "no training ratings (the test part holds all %lld)", (long long)test.n);
         goto done;
     }
     int64_t n_users = cf_idmap_size(ds->users), n_items = cf_idmap_size(ds->items);
-    if ((st = cf_ratings_build(&train, n_users, n_items, &R, err))) goto done;
+    if ((st = cf_ratings_build_threads(&train, n_users, n_items, cfg->threads, &R, err))) goto done;
     /* the settings left to be chosen (iters, lr, batch, optimizer 0 / auto), from the
      * data: everything below, the backends, the model and the checkpoint see these */
     cf_config_resolve_ratings(cfg, &R, &resolved);
@@ -560,6 +571,7 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     if ((st = cf_factors_alloc(&trial, n_users, n_items, cfg->factors, cfg->bias, err))) goto done;
 
     rep->seconds_prepare = cf_now() - t_start;
+    phase_mark(opt, "preparing", 1);
     /* Restarts: independent initializations; keep the best by test RMSE (by the
      * objective when there is no test part) in S.result. */
     for (; S.restart < cfg->restarts; S.restart++) {

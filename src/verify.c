@@ -139,6 +139,7 @@ cf_status cf_verify(const cf_dataset *ds, const cf_config *cfg, const cf_verify_
     cf_verify_report local;
     if (!rep) rep = &local;
     memset(rep, 0, sizeof *rep);
+    const double t_start = cf_now();
     cf_error_clear(err);
     cf_verify_options opt;
     if (opt_in) opt = *opt_in;
@@ -156,14 +157,14 @@ cf_status cf_verify(const cf_dataset *ds, const cf_config *cfg, const cf_verify_
     cf_factors init = {0}, fr = {0}, fc = {0};
     cf_backend *br = NULL, *bc = NULL;
     double *rel = NULL;
-    if ((st = cf_dataset_part(ds, 0, &train, err))) goto done;
-    if ((st = cf_dataset_part(ds, 1, &test, err))) goto done;
+    if ((st = cf_dataset_part_threads(ds, 0, cfg->threads, &train, err))) goto done;
+    if ((st = cf_dataset_part_threads(ds, 1, cfg->threads, &test, err))) goto done;
     if (train.n == 0) {
         st = cf_fail(err, CF_ERR_INVALID, "verify: no training ratings");
         goto done;
     }
     int64_t n_users = cf_idmap_size(ds->users), n_items = cf_idmap_size(ds->items);
-    if ((st = cf_ratings_build(&train, n_users, n_items, &R, err))) goto done;
+    if ((st = cf_ratings_build_threads(&train, n_users, n_items, cfg->threads, &R, err))) goto done;
     cf_triplets_free(&train);
     cf_config resolved; /* the settings cf_train would choose (iters, lr, batch, optimizer) */
     cf_config_resolve_ratings(cfg, &R, &resolved);
@@ -180,22 +181,31 @@ cf_status cf_verify(const cf_dataset *ds, const cf_config *cfg, const cf_verify_
         st = cf_fail(err, CF_ERR_NOMEM, "verify: out of memory");
         goto done;
     }
+    double t_open = cf_now();
+    rep->seconds_prepare = t_open - t_start;
     if ((st = ref_ops->open(&R, &test, cfg, &init, &br, err))) goto done;
+    rep->seconds_reference += cf_now() - t_open, t_open = cf_now();
     if ((st = cand_ops->open(&R, &test, cfg, &init, &bc, err))) goto done;
+    rep->seconds_upload += cf_now() - t_open;
     snprintf(rep->ref_device, sizeof rep->ref_device, "%s", ref_ops->device_name(br));
     snprintf(rep->cand_device, sizeof rep->cand_device, "%s", cand_ops->device_name(bc));
 
     int check_rows = !(cfg->algo == CF_ALGO_SGD && cfg->schedule != CF_SCHED_BLOCKS);
     for (int32_t t = 0; t < cfg->iters; t++) {
-        if ((st = cf_train_step(ref_ops, br, cfg, t, err))) goto done;
-        if ((st = cf_train_step(cand_ops, bc, cfg, t, err))) goto done;
         cf_eval rtr, rte, ctr, cte;
+        double t0 = cf_now();
+        if ((st = cf_train_step(ref_ops, br, cfg, t, err))) goto done;
         if ((st = ref_ops->evaluate(br, CF_EVAL_TRAIN, &rtr, err))) goto done;
         if ((st = ref_ops->evaluate(br, CF_EVAL_TEST, &rte, err))) goto done;
+        if ((st = ref_ops->download(br, &fr, err))) goto done;
+        double t1 = cf_now();
+        rep->seconds_reference += t1 - t0;
+        if ((st = cf_train_step(cand_ops, bc, cfg, t, err))) goto done;
         if ((st = cand_ops->evaluate(bc, CF_EVAL_TRAIN, &ctr, err))) goto done;
         if ((st = cand_ops->evaluate(bc, CF_EVAL_TEST, &cte, err))) goto done;
-        if ((st = ref_ops->download(br, &fr, err))) goto done;
         if ((st = cand_ops->download(bc, &fc, err))) goto done;
+        double t2 = cf_now();
+        rep->seconds_candidate += t2 - t1;
 
         cf_verify_iter it = {
             .iter = t + 1,
@@ -216,6 +226,7 @@ cf_status cf_verify(const cf_dataset *ds, const cf_config *cfg, const cf_verify_
             if (!(d_obj <= rep->worst_obj)) rep->worst_obj = d_obj;
         }
         if (!(d_rmse <= rep->worst_rmse)) rep->worst_rmse = d_rmse;
+        rep->seconds_compare += cf_now() - t2;
         if (fn && fn(&it, user)) break;
     }
 done:

@@ -1104,6 +1104,17 @@ Test(cli, verify_self_check_prints_a_row_per_iteration_and_agrees) {
     cr_assert_eq(json_num(r.out, "failed"), 0);
     cr_assert_gt(json_num(r.out, "worst_max"), 0);
     cr_assert_leq(json_num(r.out, "worst_max"), 1e-3);
+    /* where the time went: every phase, non-negative; both sides trained */
+    const char *ph = json_value(r.out, "phase_seconds");
+    cr_assert(ph && *ph == '{', "%s", r.out);
+    const char *names[] = {"read", "prepare", "reference", "upload", "candidate", "compare"};
+    for (int k = 0; k < 6; k++) cr_assert_geq(json_num(ph, names[k]), 0, "%s", names[k]);
+    cr_assert_gt(json_num(ph, "reference"), 0);
+    cr_assert_gt(json_num(ph, "candidate"), 0);
+    run_free(&r);
+    r = cli("verify", "data.tsv", "--candidate", "cpu", "--factors", "3", "--iters", "2", "--quiet", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "\nphases      read "), "%s", r.out);
     run_free(&r);
 }
 

@@ -310,6 +310,7 @@ Test(cv, cli_table_svg_and_usage_error, .timeout = 60) {
     const char *r1 = strstr(out, "\n0.05 "), *r2 = strstr(out, "\n0.2 "), *r3 = strstr(out, "\n0.5 ");
     cr_assert(r1 && r2 && r3 && r1 < r2 && r2 < r3, "rows not sorted by lambda: %s", out);
     cr_assert_eq(count(errs, "validation RMSE"), 6 * 3, "%s", errs);
+    cr_assert(strstr(out, "\nphases      read "), "%s", out);
     char *svg_path = cf_test_path(dir, "h.svg");
     char *svg = cf_test_read(svg_path, NULL);
     cr_assert_not_null(svg, "no SVG written");
@@ -320,6 +321,27 @@ Test(cv, cli_table_svg_and_usage_error, .timeout = 60) {
     cr_assert_eq(cf_model_load(model_path, &m, &err), CF_OK, "%s", err.msg);
     cf_model_destroy(&m);
     free(out), free(errs), free(svg), free(svg_path), free(model_path);
+
+    /* --json: the phase seconds (read, folds, refit, save), each present and non-negative,
+     * the folds and the save taking time, all within the run's own seconds plus the read */
+    const char *js[] = {"cv", data, "--grid", "factors=2", "--grid", "lambda=0.1", "--folds", "2", "--iters", "2",
+                        "--device", "cpu", "--threads", "1", "--model", "m2.cfm", "--json", "--quiet", NULL};
+    rc = run_cli(dir, js, &out, &errs);
+    cr_assert_eq(rc, 0, "stderr: %s", errs);
+    double total = -1, ph[4];
+    const char *sec = strstr(out, "\"seconds\":"), *ps = strstr(out, "\"phase_seconds\":{");
+    cr_assert(sec && sscanf(sec, "\"seconds\":%lf", &total) == 1 && ps, "%s", out);
+    const char *names[4] = {"read", "folds", "refit", "save"};
+    for (int k = 0; k < 4; k++) {
+        char key[32];
+        snprintf(key, sizeof key, "\"%s\":", names[k]);
+        const char *at = strstr(ps, key);
+        cr_assert(at && sscanf(at + strlen(key), "%lf", &ph[k]) == 1 && ph[k] >= 0, "%s in %s", names[k], out);
+    }
+    cr_assert_gt(ph[1], 0, "%s", out);
+    cr_assert_gt(ph[3], 0, "%s", out);
+    cr_assert_leq(ph[1] + ph[2], total * 1.0001 + 1e-6, "%s", out);
+    free(out), free(errs);
 
     const char *bad[] = {"cv", data, "--grid", "factors=2;4", "--grid", "lambda=0.1", NULL};
     rc = run_cli(dir, bad, &out, &errs);

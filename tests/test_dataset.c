@@ -379,19 +379,26 @@ Test(dataset, part_is_the_same_on_any_thread_count) {
     cf_dataset_destroy(&ds);
 }
 
-/* cf_dataset_split (its index gathering runs on omp_get_max_threads() threads) flags the
- * same ratings whatever the thread count. */
+/* cf_dataset_split_threads flags the same ratings whatever the thread count it is given
+ * (1, 2, 3), and whatever the OpenMP default is meanwhile (set to a different count, so a
+ * path that ignored `threads` would still be exercised on several); cf_dataset_split (0:
+ * all threads) the same. */
 Test(dataset, split_is_the_same_on_any_thread_count) {
     const int64_t n = 150001;
     uint8_t *ref = NULL;
-    for (int threads = 1; threads <= 3; threads++) {
+    for (int threads = 0; threads <= 3; threads++) {
         cf_dataset *ds = cf_dataset_create();
         cr_assert_not_null(ds);
         for (int64_t k = 0; k < n; k++)
             cr_assert_eq(cf_dataset_push(ds, (uint32_t)(k / 7), (uint32_t)(k % 7), 1.0f, k % 11 == 0), 0);
-        omp_set_num_threads(threads);
+        omp_set_num_threads(4 - threads);
         cf_error err;
-        cr_assert_eq(cf_dataset_split(ds, 0.25, 9, &err), CF_OK, "%s", err.msg);
+        cr_assert_eq(threads ? cf_dataset_split_threads(ds, 0.25, 9, threads, &err) : cf_dataset_split(ds, 0.25, 9, &err),
+                     CF_OK, "%s", err.msg);
+        int64_t flagged = 0;
+        for (int64_t k = 0; k < n; k++) flagged += ds->is_test[k];
+        /* the pre-set test part (every 11th) and a quarter of the rest */
+        cr_assert_eq(flagged, (n + 10) / 11 + llround(0.25 * (double)(n - (n + 10) / 11)), "%d threads", threads);
         if (!ref) {
             ref = malloc((size_t)n);
             memcpy(ref, ds->is_test, (size_t)n);

@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -582,4 +583,59 @@ Test(gen, write_errors_leave_nothing) {
     cf_dataset_destroy(&ds);
     cf_test_rmtree(dir);
     free(sub), free(path), free(dir);
+}
+
+/* The writer formats on all threads past two blocks of 2^18 ratings, T blocks at a time:
+ * the file is the same bytes on 1, 2 and 3 threads (with a test part to skip and block
+ * ends inside it), it reads back as the training part, and a rating whose index has no
+ * ID is named (the first one in file order) with no file left behind. */
+Test(gen, write_is_the_same_on_any_thread_count, .timeout = 60) {
+    char *dir = cf_test_tmpdir();
+    cf_error err;
+    cf_gen_options o = opts(6000, 1000, 1700000);
+    cf_dataset *ds = gen(&o);
+    cr_assert_eq(cf_dataset_split(ds, 0.3, 4, &err), CF_OK);
+    char *ref = NULL;
+    size_t ref_len = 0;
+    for (int threads = 1; threads <= 3; threads++) {
+        omp_set_num_threads(threads);
+        char name[32];
+        snprintf(name, sizeof name, "r%d.tsv", threads);
+        char *path = cf_test_path(dir, name);
+        cr_assert_eq(cf_dataset_write(ds, path, &err), CF_OK, "%s", err.msg);
+        size_t len;
+        char *text = cf_test_read(path, &len);
+        cr_assert_not_null(text);
+        if (!ref) {
+            assert_file_matches(path, ds, 0);
+            ref = text, ref_len = len;
+        } else {
+            cr_assert(len == ref_len && memcmp(text, ref, len) == 0, "%d threads: the file differs", threads);
+            free(text);
+        }
+        free(path);
+    }
+    /* an index without an ID in the fifth block and another in the sixth (one round of 2
+     * and of 3 threads): the first is named */
+    const int64_t bad1 = 4 * ((int64_t)1 << 18) + 5, bad2 = 5 * ((int64_t)1 << 18) + 1;
+    ds->is_test[bad1] = ds->is_test[bad2] = 0;
+    uint32_t keep1 = ds->all.i[bad1], keep2 = ds->all.u[bad2];
+    ds->all.i[bad1] = 1000000, ds->all.u[bad2] = 2000000;
+    for (int threads = 1; threads <= 3; threads++) {
+        omp_set_num_threads(threads);
+        char *path = cf_test_path(dir, "bad.tsv");
+        cr_assert_eq(cf_dataset_write(ds, path, &err), CF_ERR_INVALID, "%d threads", threads);
+        char want[128];
+        snprintf(want, sizeof want, "rating %lld has an index without an ID", (long long)bad1);
+        cr_assert(strstr(err.msg, want), "%d threads: %s", threads, err.msg);
+        struct stat sb;
+        cr_assert_neq(stat(path, &sb), 0, "a file was left");
+        free(path);
+    }
+    ds->all.i[bad1] = keep1, ds->all.u[bad2] = keep2;
+    omp_set_num_threads(omp_get_num_procs());
+    free(ref);
+    cf_dataset_destroy(&ds);
+    cf_test_rmtree(dir);
+    free(dir);
 }

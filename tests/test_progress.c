@@ -432,11 +432,24 @@ static char *write_ratings(const char *name, int lines, int bad_line) {
 Test(progress, cli_train_draws_the_bar_on_a_terminal_only) {
     char *data = write_ratings("data.tsv", 20000, 0);
     char *test = write_ratings("held.tsv", 3000, 0);
+    char *model = cf_test_path(dir, "m.cfm");
     char *argv[] = {"cufactor", "train", data, "--test", test, "--iters", "1", "--factors", "2", "--threads", "1",
-                    NULL};
+                    "--model", model, NULL};
     run_out t = run_pty(argv);
     cr_assert_eq(t.status, 0, "exit %d: %s", t.status, t.text);
     cr_assert_not_null(strchr(t.text, '\r'), "no '\\r' on a terminal: %s", t.text);
+    /* the phases around the iterations show while they run, each erased by the next line */
+    const char *phases[] = {"\rtrain: preparing ...", "\rtrain: uploading ...", "\rtrain: downloading ...",
+                            "\rsaving "};
+    const char *prev = t.text;
+    for (int k = 0; k < 4; k++) {
+        const char *at = strstr(prev, phases[k]);
+        cr_assert_not_null(at, "no '%s' after the previous phase on a terminal: %s", phases[k] + 1, t.text);
+        const char *end = strchr(at + 1, '\r');
+        cr_assert(end && end[1] == ' ', "'%s' is not blanked: %s", phases[k] + 1, t.text);
+        prev = at + 1;
+    }
+    cr_assert_lt(strstr(t.text, "\rtrain: uploading ..."), strstr(t.text, " iter "), "uploading after the iterations");
     cr_assert_not_null(strstr(t.text, "\rreading data.tsv 100%"), "no 100%% bar for DATA: %s", t.text);
     cr_assert_not_null(strstr(t.text, "\rreading held.tsv 100%"), "no 100%% bar for --test: %s", t.text);
     /* erased: blanks between the last '\r' of a bar and the summary line that replaces it */
@@ -450,6 +463,7 @@ Test(progress, cli_train_draws_the_bar_on_a_terminal_only) {
     cr_assert_eq(p.status, 0, "exit %d: %s", p.status, p.text);
     cr_assert_null(memchr(p.text, '\r', p.len), "'\\r' on a pipe: %s", p.text);
     cr_assert_null(strstr(p.text, "reading "), "a bar on a pipe: %s", p.text);
+    cr_assert(!strstr(p.text, "preparing") && !strstr(p.text, "saving "), "a phase line on a pipe: %s", p.text);
     cr_assert_eq(strncmp(p.text, "read ", 5), 0, "stderr on a pipe starts with: %.40s", p.text);
     /* the same report lines as on the terminal (the bar only adds) */
     char read_line[4200], test_line[4200];
@@ -471,7 +485,7 @@ Test(progress, cli_train_draws_the_bar_on_a_terminal_only) {
     cr_assert_eq(qt.status, 0, "exit %d: %s", qt.status, qt.text);
     cr_assert_eq(qt.len, 0, "--quiet on a terminal wrote to stderr: %s", qt.text);
     free(qt.text);
-    free(data), free(test);
+    free(data), free(test), free(model);
 }
 
 Test(progress, cli_error_after_the_bar_starts_a_line) {

@@ -14,6 +14,7 @@
 #include "train.h"
 #include "helpers.h"
 
+#include <omp.h>
 #include <sys/stat.h>
 
 static cf_dataset *planted(uint64_t seed) {
@@ -89,6 +90,109 @@ Test(train, same_seed_same_model_for_one_and_two_threads) {
     cr_assert(memcmp(a->bi, b->bi, sizeof(double) * (size_t)a->n_items) == 0);
     cf_model_destroy(&m[0]);
     cf_model_destroy(&m[1]);
+    cf_dataset_destroy(&ds);
+}
+
+/* The whole preparation on 1, 2 and 3 threads, each count given as --threads gives it:
+ * a 4 MB text file read (the parallel reader past its 2 MiB threshold), split, the parts
+ * copied and CSR/CSC built (past their 65,536-rating thresholds) inside cf_train, then
+ * ALS: the datasets, the splits and the models are the same bytes for every count. The
+ * OpenMP default is set to another count each round, so a step that ignored `threads`
+ * would still run on several. */
+Test(train, preparation_is_the_same_on_any_thread_count, .timeout = 120) {
+    cf_gen_options g;
+    cf_gen_options_default(&g);
+    g.users = 5000, g.items = 1500, g.ratings = 200000, g.rank = 4, g.noise = 0.3, g.seed = 21;
+    cf_dataset *gen = NULL;
+    cf_error err;
+    cr_assert_eq(cf_generate(&g, &gen, &err), CF_OK, "%s", err.msg);
+    char *dir = cf_test_tmpdir();
+    cr_assert_not_null(dir);
+    char *path = cf_test_path(dir, "ratings.tsv");
+    cr_assert_eq(cf_dataset_write(gen, path, &err), CF_OK, "%s", err.msg);
+    cf_dataset_destroy(&gen);
+    struct stat sb;
+    cr_assert_eq(stat(path, &sb), 0);
+    cr_assert_gt(sb.st_size, 2 << 20, "the file must pass the parallel reader's threshold");
+
+    cf_dataset *ds[3] = {NULL, NULL, NULL};
+    cf_model *m[3] = {NULL, NULL, NULL};
+    cf_train_report rep[3];
+    for (int t = 0; t < 3; t++) {
+        omp_set_num_threads(3 - t);
+        cf_read_options ro;
+        cf_read_options_default(&ro);
+        ro.threads = t + 1;
+        cr_assert_eq(cf_dataset_read(path, &ro, &ds[t], NULL, &err), CF_OK, "%s", err.msg);
+        cr_assert_eq(cf_dataset_split_threads(ds[t], 0.1, 5, t + 1, &err), CF_OK, "%s", err.msg);
+        cf_config c = cpu_cfg(t + 1);
+        c.iters = 2;
+        cr_assert_eq(cf_train(ds[t], &c, NULL, NULL, &m[t], &rep[t], &err), CF_OK, "%s", err.msg);
+    }
+    omp_set_num_threads(omp_get_num_procs());
+    const cf_triplets *a = &ds[0]->all;
+    cr_assert_gt(a->n, 190000);
+    for (int t = 1; t < 3; t++) {
+        const cf_triplets *b = &ds[t]->all;
+        cr_assert_eq(b->n, a->n, "%d threads", t + 1);
+        cr_assert(!memcmp(a->u, b->u, (size_t)a->n * 4) && !memcmp(a->i, b->i, (size_t)a->n * 4) &&
+                      !memcmp(a->r, b->r, (size_t)a->n * 4),
+                  "%d threads: the ratings differ", t + 1);
+        cr_assert(!memcmp(ds[0]->is_test, ds[t]->is_test, (size_t)a->n), "%d threads: the split differs", t + 1);
+        cr_assert_eq(rep[t].n_train, rep[0].n_train);
+        cr_assert_eq(rep[t].n_test, rep[0].n_test);
+        cr_assert(!memcmp(&rep[t].test_rmse, &rep[0].test_rmse, sizeof(double)), "%d threads: test RMSE %.17g vs %.17g",
+                  t + 1, rep[t].test_rmse, rep[0].test_rmse);
+        const cf_factors *fa = &m[0]->f, *fb = &m[t]->f;
+        cr_assert_eq(fb->n_users, fa->n_users);
+        cr_assert_eq(fb->n_items, fa->n_items);
+        cr_assert(!memcmp(fa->P, fb->P, sizeof(double) * (size_t)(fa->n_users * fa->k)) &&
+                      !memcmp(fa->Q, fb->Q, sizeof(double) * (size_t)(fa->n_items * fa->k)) &&
+                      !memcmp(fa->bu, fb->bu, sizeof(double) * (size_t)fa->n_users) &&
+                      !memcmp(fa->bi, fb->bi, sizeof(double) * (size_t)fa->n_items),
+                  "%d threads: the model differs", t + 1);
+    }
+    cr_assert_gt(rep[0].n_test, 15000);
+    for (int t = 0; t < 3; t++) {
+        cf_model_destroy(&m[t]);
+        cf_dataset_destroy(&ds[t]);
+    }
+    cf_test_rmtree(dir);
+    free(path);
+    free(dir);
+}
+
+/* cf_train_options.phase: "preparing" once, then per restart "uploading" and
+ * "downloading", each called with 0 of 1 at its start and 1 of 1 at its end, in order;
+ * its answer does not stop anything. */
+typedef struct phase_log {
+    char text[512];
+    size_t n;
+} phase_log;
+static int on_phase(const char *phase, int64_t done, int64_t total, void *user) {
+    phase_log *l = user;
+    cr_assert_eq(total, 1);
+    l->n += (size_t)snprintf(l->text + l->n, sizeof l->text - l->n, "%s %lld;", phase, (long long)done);
+    return 1;
+}
+
+Test(train, phase_callback_marks_the_phases_around_the_iterations) {
+    cf_dataset *ds = planted(4);
+    cf_config c = cpu_cfg(1);
+    c.iters = 2, c.restarts = 2;
+    cf_train_options opt;
+    cf_train_options_default(&opt);
+    cr_assert_null(opt.phase);
+    phase_log log = {.n = 0};
+    opt.phase = on_phase, opt.phase_user = &log;
+    cf_model *m = NULL;
+    cf_train_report rep;
+    cf_error err;
+    cr_assert_eq(cf_train_ex(ds, &c, &opt, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(rep.iters, 2);
+    cr_assert_str_eq(log.text, "preparing 0;preparing 1;uploading 0;uploading 1;downloading 0;downloading 1;"
+                               "uploading 0;uploading 1;downloading 0;downloading 1;");
+    cf_model_destroy(&m);
     cf_dataset_destroy(&ds);
 }
 

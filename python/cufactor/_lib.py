@@ -96,13 +96,13 @@ class TrainReport(C.Structure):
                 ("seconds_iterations", C.c_double), ("seconds_eval", C.c_double)]
 
 
-class TrainOptions(C.Structure):
-    _fields_ = [("checkpoint", C.c_char_p), ("checkpoint_every", C.c_int32), ("resume", C.c_char_p),
-                ("stop", C.POINTER(C.c_int))]
-
-
 PROGRESS_FN = C.CFUNCTYPE(C.c_int, C.POINTER(IterInfo), C.c_void_p)
 READ_PROGRESS_FN = C.CFUNCTYPE(C.c_int, C.c_char_p, C.c_int64, C.c_int64, C.c_void_p)
+
+
+class TrainOptions(C.Structure):
+    _fields_ = [("checkpoint", C.c_char_p), ("checkpoint_every", C.c_int32), ("resume", C.c_char_p),
+                ("stop", C.POINTER(C.c_int)), ("phase", READ_PROGRESS_FN), ("phase_user", C.c_void_p)]
 
 
 class ReadOptions(C.Structure):

@@ -93,6 +93,22 @@ cf_status cli_dataset_read(const char *path, const cf_read_options *ropt, int qu
 cf_status cli_dataset_read_test(cf_dataset *ds, const char *path, const cf_read_options *ropt, int quiet,
                                 cf_read_report *rep, cf_error *err);
 
+/* A phase without a progress of its own (the training's "preparing", "uploading",
+ * "downloading"; saving the model): on a terminal (stderr, not quiet) its name shows on
+ * one line while it runs ("train: preparing ...", "saving m.cfm ...") and is erased when
+ * it ends, so that a long phase (seconds at Netflix size) is not a silent wait; anywhere
+ * else nothing is written. */
+typedef struct cli_phase_line {
+    int draw;  /* 1: stderr is a terminal and not quiet */
+    int shown; /* characters on screen (0: none) */
+} cli_phase_line;
+void cli_phase_line_init(cli_phase_line *l, int quiet);
+void cli_phase_show(cli_phase_line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_phase_clear(cli_phase_line *l);
+/* cf_train_options.phase with a cli_phase_line as its user: shows "train: PHASE ..." at a
+ * phase's start, erases it at its end. */
+int cli_phase_progress(const char *phase, int64_t done, int64_t total, void *user);
+
 /* The progress callback: prints the header before iteration 1 and one line per
  * iteration to the FILE * in `user` (NULL: stderr). Never stops training. */
 int cli_progress(const cf_iter_info *info, void *user);

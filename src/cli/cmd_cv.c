@@ -280,7 +280,9 @@ int cmd_cv(int argc, char **argv) {
     cf_cv_result res;
     memset(&res, 0, sizeof res);
     cf_read_report rrep;
+    double t_read = cli_now();
     if (cli_dataset_read(data, &ropt, oo.quiet, &ds, &rrep, &err) != CF_OK) goto fail;
+    t_read = cli_now() - t_read;
     if (!oo.quiet) cli_print_read("read", data, &rrep);
     if (!oo.quiet) {
         cli_device_notice(cfg.device, stderr, "");
@@ -293,7 +295,15 @@ int cmd_cv(int argc, char **argv) {
     double t0 = cli_now();
     if (cf_cv_run(ds, &cfg, &cvo, &res, &err) != CF_OK) goto fail;
     double secs = cli_now() - t0;
-    if (oo.model && cf_model_save(res.model, oo.model, &err) != CF_OK) goto fail;
+    /* the phases: the folds' trainings, the refit of the best cell, the save */
+    double t_refit = res.refit_report.seconds, t_folds = secs - t_refit, t_save = cli_now();
+    cli_phase_line phase;
+    cli_phase_line_init(&phase, oo.quiet);
+    if (oo.model) cli_phase_show(&phase, "saving %s ...", oo.model);
+    cf_status st = oo.model ? cf_model_save(res.model, oo.model, &err) : CF_OK;
+    cli_phase_clear(&phase);
+    if (st != CF_OK) goto fail;
+    t_save = oo.model ? cli_now() - t_save : 0.0;
     if (svg_path && write_svg(svg_path, &g, &res, &err) != 0) goto fail;
 
     int bk = g.factors[res.best_k];
@@ -343,6 +353,15 @@ int cmd_cv(int argc, char **argv) {
         json_key(o, &first, "border"), fputs(res.border ? "true" : "false", o);
         json_key(o, &first, "refit_train_rmse"), json_number(o, res.refit_report.train_rmse);
         json_key(o, &first, "seconds"), json_number(o, secs);
+        json_key(o, &first, "phase_seconds"), fputc('{', o);
+        {
+            int f2 = 1;
+            json_key(o, &f2, "read"), json_number(o, t_read);
+            json_key(o, &f2, "folds"), json_number(o, t_folds);
+            json_key(o, &f2, "refit"), json_number(o, t_refit);
+            json_key(o, &f2, "save"), json_number(o, t_save);
+        }
+        fputc('}', o);
         json_key(o, &first, "model"), json_string(o, oo.model);
         json_key(o, &first, "svg"), json_string(o, svg_path);
         fputs("}\n", o);
@@ -365,6 +384,7 @@ int cmd_cv(int argc, char **argv) {
         printf("refit       K=%d lambda=%g on all %lld ratings: train RMSE %.6f\n", bk, bl,
                (long long)res.refit_report.n_train, res.refit_report.train_rmse);
         printf("seconds     %.3f\n", secs);
+        printf("phases      read %.3f, folds %.3f, refit %.3f, save %.3f s\n", t_read, t_folds, t_refit, t_save);
         printf("model       %s\n", oo.model ? oo.model : "not saved (use --model OUT)");
         if (svg_path) printf("heatmap     %s\n", svg_path);
     }

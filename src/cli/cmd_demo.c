@@ -97,7 +97,7 @@ int cmd_demo(int argc, char **argv) {
     cli_opt opts[16];
     int n = 0;
     opts[n++] = (cli_opt){.name = "threads", .kind = CLI_I32, .dest = &cfg.threads, .metavar = "T",
-                          .help = "CPU threads (0 = all cores)"};
+                          .help = "CPU threads reading, preparing and training (0 = all cores)"};
     n += cli_config_device_opts(&co, opts + n);
     opts[n++] = (cli_opt){.name = "seed", .kind = CLI_U64, .dest = &cfg.seed, .metavar = "S",
                           .help = "seed of the data, the split and the initialization"};
@@ -163,7 +163,7 @@ int cmd_demo(int argc, char **argv) {
     /* 2. read back, split, write the training part for the baseline */
     cf_read_report rrep;
     if (cli_dataset_read(all_path, &ropt, 1, &ds, &rrep, &err) != CF_OK ||
-        cf_dataset_split(ds, 0.1, cfg.seed, &err) != CF_OK || cf_dataset_write(ds, train_path, &err) != CF_OK) {
+        cf_dataset_split_threads(ds, 0.1, cfg.seed, cfg.threads, &err) != CF_OK || cf_dataset_write(ds, train_path, &err) != CF_OK) {
         rc = cli_fail(&err);
         goto done;
     }

@@ -127,9 +127,9 @@ int cmd_train(int argc, char **argv) {
     cf_dataset *ds = NULL;
     cf_model *model = NULL;
     cf_dataset_info info;
-    double t_read = cli_now();
-    if (cli_read_split(data, &split, &ropt, cfg.seed, oo.quiet, &ds, &info, &err) != CF_OK) goto fail;
-    t_read = cli_now() - t_read;
+    double t_read = cli_now(), t_split = 0; /* the split is preparation (with cf_train's) */
+    if (cli_read_split(data, &split, &ropt, cfg.seed, oo.quiet, &ds, &info, &t_split, &err) != CF_OK) goto fail;
+    t_read = cli_now() - t_read - t_split;
     /* the settings left to be chosen (iters, lr, batch, optimizer), as cf_train chooses them */
     cf_config_resolve(&cfg, ds, &cfg);
 
@@ -152,7 +152,11 @@ int cmd_train(int argc, char **argv) {
         oo.quiet ? NULL
                  : "\ncufactor: interrupt: stopping; the current iteration is abandoned (once more to abort at once)\n");
     train_progress tp = {&rep, notice_shown};
+    cli_phase_line phase;
+    cli_phase_line_init(&phase, oo.quiet);
+    topt.phase = cli_phase_progress, topt.phase_user = &phase;
     cf_status st = cf_train_ex(ds, &cfg, &topt, oo.quiet ? NULL : progress_with_notice, &tp, &model, &rep, &err);
+    cli_phase_clear(&phase); /* a phase that failed (no end call) */
     notice_shown = tp.notice_shown;
     cli_interrupt_restore();
     if (st == CF_ERR_INTERRUPTED) { /* no --model: the checkpoint is the way to keep the work */
@@ -166,7 +170,10 @@ int cmd_train(int argc, char **argv) {
     if (st != CF_OK) goto fail;
     if (!oo.quiet && !notice_shown && rep.notice[0]) fprintf(stderr, "notice: %s\n", rep.notice);
     double t_save = cli_now();
-    if (oo.model && cf_model_save(model, oo.model, &err) != CF_OK) goto fail;
+    if (oo.model) cli_phase_show(&phase, "saving %s ...", oo.model);
+    st = oo.model ? cf_model_save(model, oo.model, &err) : CF_OK;
+    cli_phase_clear(&phase);
+    if (st != CF_OK) goto fail;
     t_save = oo.model ? cli_now() - t_save : 0.0;
 
     /* ---- report */
@@ -189,12 +196,14 @@ int cmd_train(int argc, char **argv) {
         json_key(o, &first, "train_rmse"), json_number(o, rep.train_rmse);
         json_key(o, &first, "test_rmse"), json_number(o, rep.n_test > 0 ? rep.test_rmse : NAN);
         json_key(o, &first, "objective"), json_number(o, rep.objective);
-        json_key(o, &first, "seconds"), json_number(o, rep.seconds);
+        /* from the split to the model: prepare (the split included), upload, iterations and
+         * evaluation lie within it */
+        json_key(o, &first, "seconds"), json_number(o, t_split + rep.seconds);
         json_key(o, &first, "phase_seconds"), fputc('{', o);
         {
             int f2 = 1;
             json_key(o, &f2, "read"), json_number(o, t_read);
-            json_key(o, &f2, "prepare"), json_number(o, rep.seconds_prepare);
+            json_key(o, &f2, "prepare"), json_number(o, t_split + rep.seconds_prepare);
             json_key(o, &f2, "upload"), json_number(o, rep.seconds_upload);
             json_key(o, &f2, "iterations"), json_number(o, rep.seconds_iterations);
             json_key(o, &f2, "evaluation"), json_number(o, rep.seconds_eval);
@@ -228,9 +237,10 @@ int cmd_train(int argc, char **argv) {
         else
             printf("test RMSE   - (no test part)\n");
         printf("objective   %.6e\n", rep.objective);
-        printf("seconds     %.3f\n", rep.seconds);
+        printf("seconds     %.3f\n", t_split + rep.seconds);
         printf("phases      read %.3f, prepare %.3f, upload %.3f, iterations %.3f, evaluation %.3f, save %.3f s\n",
-               t_read, rep.seconds_prepare, rep.seconds_upload, rep.seconds_iterations, rep.seconds_eval, t_save);
+               t_read, t_split + rep.seconds_prepare, rep.seconds_upload, rep.seconds_iterations, rep.seconds_eval,
+               t_save);
         printf("model       %s\n", oo.model ? oo.model : "not saved (use --model OUT)");
         if (topt.checkpoint)
             printf("checkpoint  %s (%d written this run)\n", topt.checkpoint, (int)rep.checkpoints);

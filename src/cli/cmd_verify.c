@@ -123,7 +123,10 @@ int cmd_verify(int argc, char **argv) {
 
     cf_dataset *ds = NULL;
     cf_dataset_info info;
-    if (cli_read_split(data, &split, &ropt, cfg.seed, oo.quiet, &ds, &info, &err) != CF_OK) return cli_fail(&err);
+    double t_read = cli_now(), t_split = 0; /* the split is preparation (with cf_verify's) */
+    if (cli_read_split(data, &split, &ropt, cfg.seed, oo.quiet, &ds, &info, &t_split, &err) != CF_OK)
+        return cli_fail(&err);
+    t_read = cli_now() - t_read - t_split;
     cf_config_resolve(&cfg, ds, &cfg); /* the settings cf_train would choose */
     if (!oo.quiet)
         fprintf(stderr, "verify: %s, K=%d, %d iterations, lambda=%g (%s), bias %s%s%s; rtol %g, max-rtol %g, "
@@ -159,13 +162,26 @@ int cmd_verify(int argc, char **argv) {
         json_key(stdout, &first, "worst_max"), json_number(stdout, rep.worst_max);
         json_key(stdout, &first, "worst_objective"), json_number(stdout, rep.worst_obj);
         json_key(stdout, &first, "worst_rmse"), json_number(stdout, rep.worst_rmse);
-        fputs("}\n", stdout);
+        json_key(stdout, &first, "phase_seconds"), fputc('{', stdout);
+        {
+            int f2 = 1;
+            json_key(stdout, &f2, "read"), json_number(stdout, t_read);
+            json_key(stdout, &f2, "prepare"), json_number(stdout, t_split + rep.seconds_prepare);
+            json_key(stdout, &f2, "reference"), json_number(stdout, rep.seconds_reference);
+            json_key(stdout, &f2, "upload"), json_number(stdout, rep.seconds_upload);
+            json_key(stdout, &f2, "candidate"), json_number(stdout, rep.seconds_candidate);
+            json_key(stdout, &f2, "compare"), json_number(stdout, rep.seconds_compare);
+        }
+        fputs("}}\n", stdout);
     } else {
         printf("reference   %s\ncandidate   %s\n", rep.ref_device, rep.cand_device);
         printf("worst       median rel %.3e, max rel %.3e, objective %.3e, test RMSE %.3e (relative)\n",
                rep.worst_median, rep.worst_max, rep.worst_obj, rep.worst_rmse);
         printf("verdict     %s (%d of %d iterations beyond tolerance)\n", rep.failed ? "DISAGREE" : "agree",
                (int)rep.failed, (int)rep.iters);
+        printf("phases      read %.3f, prepare %.3f, reference %.3f, upload %.3f, candidate %.3f, compare %.3f s\n",
+               t_read, t_split + rep.seconds_prepare, rep.seconds_reference, rep.seconds_upload, rep.seconds_candidate,
+               rep.seconds_compare);
     }
     fflush(stdout);
     if (rep.failed) {

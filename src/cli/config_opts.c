@@ -104,7 +104,8 @@ int cli_config_train_opts(cli_config_opts *c, cli_opt *out, unsigned groups, con
     ADD(.name = "als-solver", .kind = CLI_CHOICE, .dest = &c->als_solver, .choices = cli_als_solver_names,
         .help = "GPU ALS solve: cuSOLVER batched potrf/potrs, or the fused shared-memory Cholesky "
                 "(K + bias <= 129, cuSOLVER beyond); the CPU ignores it");
-    ADD(.name = "threads", .kind = CLI_I32, .dest = &cfg->threads, .metavar = "T", .help = "CPU threads (0 = all cores)");
+    ADD(.name = "threads", .kind = CLI_I32, .dest = &cfg->threads, .metavar = "T",
+        .help = "CPU threads reading, preparing and training (0 = all cores)");
 #undef ADD
     return n;
 }
@@ -155,7 +156,8 @@ int cli_split_check(const cli_split *s, const cli_spec *spec) {
 }
 
 cf_status cli_read_split(const char *data, const cli_split *s, const cf_read_options *ropt, uint64_t seed,
-                         int quiet, cf_dataset **out, cf_dataset_info *info, cf_error *err) {
+                         int quiet, cf_dataset **out, cf_dataset_info *info, double *split_seconds,
+                         cf_error *err) {
     cf_dataset *ds = NULL;
     cf_read_report rrep;
     double t0 = cli_now();
@@ -165,13 +167,16 @@ cf_status cli_read_split(const char *data, const cli_split *s, const cf_read_opt
     if (s->test_file) {
         if ((st = cli_dataset_read_test(ds, s->test_file, ropt, quiet, &rrep, err))) goto fail;
         if (!quiet) cli_print_read("test", s->test_file, &rrep);
-    } else if (s->test_ratio > 0) {
-        if ((st = cf_dataset_split(ds, s->test_ratio, seed, err))) goto fail;
+    }
+    double t_split = cli_now();
+    if (!s->test_file && s->test_ratio > 0) {
+        if ((st = cf_dataset_split_threads(ds, s->test_ratio, seed, ropt->threads, err))) goto fail;
     }
     cf_dataset_info_get(ds, info);
+    if (split_seconds) *split_seconds = cli_now() - t_split;
     if (!quiet) {
         fprintf(stderr, "data: %lld users, %lld items (%.2f s to read)\n", (long long)info->n_users,
-                (long long)info->n_items, cli_now() - t0);
+                (long long)info->n_items, t_split - t0);
         if (s->test_file)
             fprintf(stderr, "split: %lld train, %lld test from %s", (long long)info->n_train,
                     (long long)info->n_test, s->test_file);

@@ -78,9 +78,12 @@ int cli_split_check(const cli_split *s, const cli_spec *spec);
 
 /* Reads DATA, then the test file or the seeded split (seed); unless quiet, prints the
  * read reports and the "data:" / "split:" lines to stderr. On success *out holds the
- * dataset and *info its shape. */
+ * dataset and *info its shape, and *split_seconds (when not NULL) the seconds of the
+ * split and of counting the shape: preparation, not reading (the phase times put them
+ * under "prepare"). */
 cf_status cli_read_split(const char *data, const cli_split *s, const cf_read_options *ropt, uint64_t seed,
-                         int quiet, cf_dataset **out, cf_dataset_info *info, cf_error *err);
+                         int quiet, cf_dataset **out, cf_dataset_info *info, double *split_seconds,
+                         cf_error *err);
 
 /* Copies the parsed CLI_CHOICE indices into cfg and ropt. */
 void cli_config_opts_apply(const cli_config_opts *c);

@@ -301,6 +301,41 @@ int cli_out_commit(cli_out *o, cf_error *err) {
     return rc;
 }
 
+/* ------------------------------------------------------------------ phase line */
+
+void cli_phase_line_init(cli_phase_line *l, int quiet) {
+    l->draw = !quiet && isatty(STDERR_FILENO);
+    l->shown = 0;
+}
+
+void cli_phase_show(cli_phase_line *l, const char *fmt, ...) {
+    if (!l->draw) return;
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (w < 0) return;
+    if ((size_t)w >= sizeof line) w = (int)sizeof line - 1;
+    fprintf(stderr, "\r%s%*s", line, l->shown > w ? l->shown - w : 0, "");
+    fflush(stderr);
+    l->shown = w > l->shown ? w : l->shown;
+}
+
+void cli_phase_clear(cli_phase_line *l) {
+    if (!l->shown) return;
+    fprintf(stderr, "\r%*s\r", l->shown, "");
+    fflush(stderr);
+    l->shown = 0;
+}
+
+int cli_phase_progress(const char *phase, int64_t done, int64_t total, void *user) {
+    cli_phase_line *l = user;
+    if (done < total) cli_phase_show(l, "train: %s ...", phase);
+    else cli_phase_clear(l);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ load progress bar */
 
 /* State of one read: its bar (the user of its cf_read_progress_fn) and the stop flag. */
