@@ -353,7 +353,7 @@ cf_status cf_bench_run_case(const cf_bench_case *c, const cf_bench_data *data, c
         }
 #endif
         cf_eval tr, te;
-        if ((st = ops->evaluate(b, CF_EVAL_TRAIN, &tr, err)) || (st = ops->evaluate(b, CF_EVAL_TEST, &te, err)))
+        if ((st = cf_train_evaluate(ops, b, &tr, &te, err)))
             goto done;
         res->train_rmse[it] = tr.n ? sqrt(tr.sse / (double)tr.n) : NAN;
         res->test_rmse[it] = te.n ? sqrt(te.sse / (double)te.n) : NAN;
