@@ -7,8 +7,12 @@
  * For each (schedule, precision) of {hogwild, blocks} × {fp32, fp16} it reports updates
  * per second of the update kernels (CUDA events around them), seconds per epoch (wall
  * clock of the whole epoch: kernels, fp16 conversions, NaN guard), the test RMSE (1 %
- * split) after every epoch, and the bytes one update moves by the kernel's own accesses,
- * modelled twice (cf_gpu_sgd_traffic, its assumptions in gpu.h):
+ * split) after every epoch, the epoch as `cufactor train` runs it (issue 15 item 4: the
+ * trainer's own cf_train_step and then cf_train_evaluate — train sse/sae/n, reg of both
+ * sides, test — each timed by wall clock, in the same process on the same data; printed
+ * as "s/epoch + s evaluation = s, ratio× the bare epoch"; JSON eval_seconds_per_epoch,
+ * train_seconds_per_epoch, train_over_bare, train_rmse), and the bytes one update moves
+ * by the kernel's own accesses, modelled twice (cf_gpu_sgd_traffic, its assumptions in gpu.h):
  *   L2 bytes   (SM ↔ L2): the rating, the user and item rows once per run of ratings
  *              sharing them (hogwild: users in runs, items every update; blocks: items
  *              in runs, users every update);
@@ -201,15 +205,20 @@ static int run(bench_common *bc, const sgd_opts *o) {
             if (cf_gpu_backend()->sgd_epoch(b, 0, cf_train_lr(&c, 0), &err)) bench_die(bc, "warm-up epoch", &err);
             cf_gpu_stats st0;
             cf_gpu_stats_get(b, &st0);
-            double rmse[64], wall = 0;
+            /* each epoch as the trainer runs it (train.c): cf_train_step, then the
+             * figures it reports, cf_train_evaluate; each timed on its own */
+            double rmse[64], train_rmse[64], wall = 0, wall_eval = 0;
             const int ne = o->epochs;
             for (int e = 0; e < ne; e++) {
                 double t0 = cf_now();
-                if (cf_gpu_backend()->sgd_epoch(b, e + 1, cf_train_lr(&c, e + 1), &err)) bench_die(bc, "epoch", &err);
-                wall += cf_now() - t0;
-                cf_eval ev;
-                if (cf_gpu_backend()->evaluate(b, CF_EVAL_TEST, &ev, &err)) bench_die(bc, "evaluate", &err);
-                rmse[e] = sqrt(ev.sse / (double)ev.n);
+                if (cf_train_step(cf_gpu_backend(), b, &c, e + 1, &err)) bench_die(bc, "epoch", &err);
+                double t1 = cf_now();
+                wall += t1 - t0;
+                cf_eval tr, te;
+                if (cf_train_evaluate(cf_gpu_backend(), b, &tr, &te, &err)) bench_die(bc, "evaluate", &err);
+                wall_eval += cf_now() - t1;
+                rmse[e] = sqrt(te.sse / (double)te.n);
+                train_rmse[e] = sqrt(tr.sse / (double)tr.n);
             }
             cf_gpu_stats st;
             cf_gpu_stats_get(b, &st);
@@ -234,6 +243,9 @@ static int run(bench_common *bc, const sgd_opts *o) {
             printf("\n");
             if (sh_l2 > 1.0 || sh_dram > 1.0)
                 printf("  (a share above 100 %%: the traffic model undercounts for this case, see gpu.h)\n");
+            printf("  as cufactor train runs it: %.4f s/epoch + %.4f s evaluation (train, reg, test) = %.4f s, "
+                   "%.3fx the bare epoch\n", wall / ne, wall_eval / ne, (wall + wall_eval) / ne,
+                   (wall + wall_eval) / wall);
             if (si == 0)
                 printf("  hogwild: %lld warps at once (device: %d per SM), runs of %lld ratings\n",
                        (long long)st.sgd_hogwild_warps, st.sgd_warps_per_sm, (long long)st.sgd_hogwild_run);
@@ -246,6 +258,9 @@ static int run(bench_common *bc, const sgd_opts *o) {
             bench_json_num(&jb, "updates_per_sec", ups);
             bench_json_num(&jb, "seconds_per_epoch", wall / ne);
             bench_json_num(&jb, "kernel_ms_per_epoch", ms / ne);
+            bench_json_num(&jb, "eval_seconds_per_epoch", wall_eval / ne);
+            bench_json_num(&jb, "train_seconds_per_epoch", (wall + wall_eval) / ne);
+            bench_json_num(&jb, "train_over_bare", (wall + wall_eval) / wall);
             bench_json_num(&jb, "l2_ceiling_gbps", l2_gbps);
             bench_json_num(&jb, "l2_bytes_per_update", l2b);
             bench_json_num(&jb, "l2_gbps", l2g);
@@ -258,6 +273,8 @@ static int run(bench_common *bc, const sgd_opts *o) {
                            o->rows_per_warp);
             bench_json_raw(&jb, "\"test_rmse\":[");
             for (int e = 0; e < ne; e++) bench_json_raw(&jb, "%s%.6g", e ? "," : "", rmse[e]);
+            bench_json_raw(&jb, "],\"train_rmse\":[");
+            for (int e = 0; e < ne; e++) bench_json_raw(&jb, "%s%.6g", e ? "," : "", train_rmse[e]);
             bench_json_raw(&jb, "]");
             bench_json_end(&jb, bc);
             cf_gpu_backend()->close(b);
