@@ -12,15 +12,17 @@
  * sides, test — each timed by wall clock, in the same process on the same data; printed
  * as "s/epoch + s evaluation = s, ratio× the bare epoch"; JSON eval_seconds_per_epoch,
  * train_seconds_per_epoch, train_over_bare, train_rmse), and the bytes one update moves
- * by the kernel's own accesses, modelled twice (cf_gpu_sgd_traffic, its assumptions in gpu.h):
+ * by the kernel's own accesses, modelled twice (src/bench/bench_impl.h
+ * cf_bench_sgd_traffic_model, its assumptions there; `cufactor bench` uses the same):
  *   L2 bytes   (SM ↔ L2): the rating, the user and item rows once per run of ratings
  *              sharing them (hogwild: users in runs, items every update; blocks: items
  *              in runs, users every update);
  *              divided by the L2 read ceiling measured in the same run
  *              (cf_gpu_l2_bandwidth: a 16 MiB buffer read 20 times through L2);
- *   DRAM bytes: the rating, the user rows as above, the item rows only when the item
- *              side exceeds 24 MiB (else it stays in the 40–60 MB L2 of an A100/H100/
- *              H200); divided by the device-to-device copy bandwidth (1 GiB copies).
+ *   DRAM bytes: the rating, the user and item rows as above, except a side that stays
+ *              in L2 (≤ 24 MiB of factors, about half the 40–60 MB L2 of an A100/H100/
+ *              H200), read and written once per epoch; divided by the device-to-device
+ *              copy bandwidth (1 GiB copies).
  * A share above 100 % means the model undercounts (e.g. cache hits it does not credit):
  * it is printed as measured, never clipped, and flagged.
  *
@@ -224,17 +226,11 @@ static int run(bench_common *bc, const sgd_opts *o) {
             cf_gpu_stats_get(b, &st);
             double ms = st.sgd_ms - st0.sgd_ms, upd = (double)(st.sgd_updates - st0.sgd_updates);
             double ups = upd / (ms * 1e-3);
-            const double item_side = (double)R->n_items * c.factors * (pi ? 2.0 : 4.0);
-            double l2b, drb;
-            double user_rows = 1.0, item_rows = 1.0; /* row runs per update (gpu.h) */
-            if (si == 0) {
-                user_rows = 1.0 / (rpu > 1.0 ? rpu : 1.0) + 1.0 / (double)(st.sgd_hogwild_run > 0 ? st.sgd_hogwild_run : 1);
-            } else {
-                const double ipb = (double)R->n_items * (double)c.blocks / (double)(R->nnz > 0 ? R->nnz : 1);
-                item_rows = ipb < 1.0 ? ipb : 1.0;
-            }
-            if (user_rows > 1.0) user_rows = 1.0;
-            cf_gpu_sgd_traffic(c.factors, pi, c.bias, user_rows, item_rows, item_side <= 24.0 * (1 << 20), &l2b, &drb);
+            cf_bench_sgd_traffic tm; /* the model cufactor bench uses too (bench_impl.h) */
+            cf_bench_sgd_traffic_model(R->nnz, R->n_users, R->n_items, c.factors, pi, c.bias,
+                                       si == 0 ? (st.sgd_hogwild_run > 0 ? st.sgd_hogwild_run : 1) : 0, c.blocks,
+                                       CF_BENCH_L2_BUDGET, &tm);
+            const double l2b = tm.l2_bytes, drb = tm.dram_bytes;
             const double l2g = ups * l2b / 1e9, drg = ups * drb / 1e9;
             const double sh_l2 = l2g / l2_gbps, sh_dram = drg / ceil.copy_gbps;
             printf("%-8s %-5s %11.4g %9.4f %7.0f %8.1f %5.1f%% %8.0f %9.1f %5.1f%% ", si ? "blocks" : "hogwild",

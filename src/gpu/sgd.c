@@ -72,15 +72,6 @@ void cf_gpu_sgd_free(cf_backend *b) {
     b->sgd = NULL;
 }
 
-void cf_gpu_sgd_traffic(int k, int fp16, int bias, double user_rows, double item_rows, int items_fit_l2,
-                        double *l2_bytes, double *dram_bytes) {
-    const double s = fp16 ? 2.0 : 4.0, bb = bias ? 8.0 : 0.0;
-    const double rating = 12.0;                /* u, i, r: streamed once */
-    const double row = 2.0 * k * s + bb + 4.0; /* a row read + written, its bias, its λ' */
-    *l2_bytes = rating + (user_rows + item_rows) * row;
-    *dram_bytes = rating + user_rows * row + (items_fit_l2 ? 0.0 : item_rows * row);
-}
-
 /* The L2 read ceiling (gpu.h). */
 cf_status cf_gpu_l2_bandwidth(cf_backend *b, size_t bytes, int reps, double *gbps, cf_error *err) {
     cf_status st = CF_OK;
