@@ -7,16 +7,22 @@
  * For each (schedule, precision) of {hogwild, blocks} × {fp32, fp16} it reports updates
  * per second of the update kernels (CUDA events around them), seconds per epoch (wall
  * clock of the whole epoch: kernels, fp16 conversions, NaN guard), the test RMSE (1 %
- * split) after every epoch, and the bytes one update moves by the kernel's own accesses,
- * modelled twice (cf_gpu_sgd_traffic, its assumptions in gpu.h):
+ * split) after every epoch, the epoch as `cufactor train` runs it (issue 15 item 4: the
+ * trainer's own cf_train_step and then cf_train_evaluate — train sse/sae/n, reg of both
+ * sides, test — each timed by wall clock, in the same process on the same data; printed
+ * as "s/epoch + s evaluation = s, ratio× the bare epoch"; JSON eval_seconds_per_epoch,
+ * train_seconds_per_epoch, train_over_bare, train_rmse), and the bytes one update moves
+ * by the kernel's own accesses, modelled twice (src/bench/bench_impl.h
+ * cf_bench_sgd_traffic_model, its assumptions there; `cufactor bench` uses the same):
  *   L2 bytes   (SM ↔ L2): the rating, the user and item rows once per run of ratings
  *              sharing them (hogwild: users in runs, items every update; blocks: items
  *              in runs, users every update);
  *              divided by the L2 read ceiling measured in the same run
  *              (cf_gpu_l2_bandwidth: a 16 MiB buffer read 20 times through L2);
- *   DRAM bytes: the rating, the user rows as above, the item rows only when the item
- *              side exceeds 24 MiB (else it stays in the 40–60 MB L2 of an A100/H100/
- *              H200); divided by the device-to-device copy bandwidth (1 GiB copies).
+ *   DRAM bytes: the rating, the user and item rows as above, except a side that stays
+ *              in L2 (≤ 24 MiB of factors, about half the 40–60 MB L2 of an A100/H100/
+ *              H200), read and written once per epoch; divided by the device-to-device
+ *              copy bandwidth (1 GiB copies).
  * A share above 100 % means the model undercounts (e.g. cache hits it does not credit):
  * it is printed as measured, never clipped, and flagged.
  *
@@ -201,31 +207,30 @@ static int run(bench_common *bc, const sgd_opts *o) {
             if (cf_gpu_backend()->sgd_epoch(b, 0, cf_train_lr(&c, 0), &err)) bench_die(bc, "warm-up epoch", &err);
             cf_gpu_stats st0;
             cf_gpu_stats_get(b, &st0);
-            double rmse[64], wall = 0;
+            /* each epoch as the trainer runs it (train.c): cf_train_step, then the
+             * figures it reports, cf_train_evaluate; each timed on its own */
+            double rmse[64], train_rmse[64], wall = 0, wall_eval = 0;
             const int ne = o->epochs;
             for (int e = 0; e < ne; e++) {
                 double t0 = cf_now();
-                if (cf_gpu_backend()->sgd_epoch(b, e + 1, cf_train_lr(&c, e + 1), &err)) bench_die(bc, "epoch", &err);
-                wall += cf_now() - t0;
-                cf_eval ev;
-                if (cf_gpu_backend()->evaluate(b, CF_EVAL_TEST, &ev, &err)) bench_die(bc, "evaluate", &err);
-                rmse[e] = sqrt(ev.sse / (double)ev.n);
+                if (cf_train_step(cf_gpu_backend(), b, &c, e + 1, &err)) bench_die(bc, "epoch", &err);
+                double t1 = cf_now();
+                wall += t1 - t0;
+                cf_eval tr, te;
+                if (cf_train_evaluate(cf_gpu_backend(), b, &tr, &te, &err)) bench_die(bc, "evaluate", &err);
+                wall_eval += cf_now() - t1;
+                rmse[e] = sqrt(te.sse / (double)te.n);
+                train_rmse[e] = sqrt(tr.sse / (double)tr.n);
             }
             cf_gpu_stats st;
             cf_gpu_stats_get(b, &st);
             double ms = st.sgd_ms - st0.sgd_ms, upd = (double)(st.sgd_updates - st0.sgd_updates);
             double ups = upd / (ms * 1e-3);
-            const double item_side = (double)R->n_items * c.factors * (pi ? 2.0 : 4.0);
-            double l2b, drb;
-            double user_rows = 1.0, item_rows = 1.0; /* row runs per update (gpu.h) */
-            if (si == 0) {
-                user_rows = 1.0 / (rpu > 1.0 ? rpu : 1.0) + 1.0 / (double)(st.sgd_hogwild_run > 0 ? st.sgd_hogwild_run : 1);
-            } else {
-                const double ipb = (double)R->n_items * (double)c.blocks / (double)(R->nnz > 0 ? R->nnz : 1);
-                item_rows = ipb < 1.0 ? ipb : 1.0;
-            }
-            if (user_rows > 1.0) user_rows = 1.0;
-            cf_gpu_sgd_traffic(c.factors, pi, c.bias, user_rows, item_rows, item_side <= 24.0 * (1 << 20), &l2b, &drb);
+            cf_bench_sgd_traffic tm; /* the model cufactor bench uses too (bench_impl.h) */
+            cf_bench_sgd_traffic_model(R->nnz, R->n_users, R->n_items, c.factors, pi, c.bias,
+                                       si == 0 ? (st.sgd_hogwild_run > 0 ? st.sgd_hogwild_run : 1) : 0, c.blocks,
+                                       CF_BENCH_L2_BUDGET, &tm);
+            const double l2b = tm.l2_bytes, drb = tm.dram_bytes;
             const double l2g = ups * l2b / 1e9, drg = ups * drb / 1e9;
             const double sh_l2 = l2g / l2_gbps, sh_dram = drg / ceil.copy_gbps;
             printf("%-8s %-5s %11.4g %9.4f %7.0f %8.1f %5.1f%% %8.0f %9.1f %5.1f%% ", si ? "blocks" : "hogwild",
@@ -234,6 +239,9 @@ static int run(bench_common *bc, const sgd_opts *o) {
             printf("\n");
             if (sh_l2 > 1.0 || sh_dram > 1.0)
                 printf("  (a share above 100 %%: the traffic model undercounts for this case, see gpu.h)\n");
+            printf("  as cufactor train runs it: %.4f s/epoch + %.4f s evaluation (train, reg, test) = %.4f s, "
+                   "%.3fx the bare epoch\n", wall / ne, wall_eval / ne, (wall + wall_eval) / ne,
+                   (wall + wall_eval) / wall);
             if (si == 0)
                 printf("  hogwild: %lld warps at once (device: %d per SM), runs of %lld ratings\n",
                        (long long)st.sgd_hogwild_warps, st.sgd_warps_per_sm, (long long)st.sgd_hogwild_run);
@@ -246,6 +254,9 @@ static int run(bench_common *bc, const sgd_opts *o) {
             bench_json_num(&jb, "updates_per_sec", ups);
             bench_json_num(&jb, "seconds_per_epoch", wall / ne);
             bench_json_num(&jb, "kernel_ms_per_epoch", ms / ne);
+            bench_json_num(&jb, "eval_seconds_per_epoch", wall_eval / ne);
+            bench_json_num(&jb, "train_seconds_per_epoch", (wall + wall_eval) / ne);
+            bench_json_num(&jb, "train_over_bare", (wall + wall_eval) / wall);
             bench_json_num(&jb, "l2_ceiling_gbps", l2_gbps);
             bench_json_num(&jb, "l2_bytes_per_update", l2b);
             bench_json_num(&jb, "l2_gbps", l2g);
@@ -258,6 +269,8 @@ static int run(bench_common *bc, const sgd_opts *o) {
                            o->rows_per_warp);
             bench_json_raw(&jb, "\"test_rmse\":[");
             for (int e = 0; e < ne; e++) bench_json_raw(&jb, "%s%.6g", e ? "," : "", rmse[e]);
+            bench_json_raw(&jb, "],\"train_rmse\":[");
+            for (int e = 0; e < ne; e++) bench_json_raw(&jb, "%s%.6g", e ? "," : "", train_rmse[e]);
             bench_json_raw(&jb, "]");
             bench_json_end(&jb, bc);
             cf_gpu_backend()->close(b);

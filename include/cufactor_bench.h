@@ -121,6 +121,8 @@ typedef struct cf_bench_ceilings {
     double sgemm_gflops;  /* CPU: OpenBLAS SGEMM as well (for reference); GPU: the same as gemm */
     double tf32_gflops;   /* GPU only: cuBLAS SGEMM with TF32 tensor cores; NaN on the CPU */
     char gemm_name[96];   /* "OpenBLAS DGEMM n=1024, 2 threads" ... */
+    double l2_gbps;       /* GPU only: L2 read ceiling (16 MiB read 20 times through L2,
+                             ld.global.cg; cf_gpu_l2_bandwidth); NaN on the CPU */
 } cf_bench_ceilings;
 
 /* CPU ceilings with `threads` threads (0 = all cores). */
@@ -151,10 +153,15 @@ typedef struct cf_bench_result {
     int n_phases;
     char phase_name[CF_BENCH_MAX_PHASES][16];
     double phase_median[CF_BENCH_MAX_PHASES]; /* seconds per iteration, median */
-    double flops_per_iter, bytes_per_iter;    /* the models of bench_models.c */
-    double updates_per_sec, gflops, gbps;
+    double flops_per_iter, bytes_per_iter;    /* the models of run.c (GPU SGD: DRAM bytes) */
+    double l2_bytes_per_iter;                 /* GPU SGD: bytes between the SMs and L2; NaN elsewhere */
+    double updates_per_sec, gflops, gbps, l2_gbps;
     cf_bench_ceilings ceil;
-    double share_flops, share_bw;             /* gflops / gemm_gflops, gbps / copy_gbps */
+    double share_flops, share_bw, share_l2;   /* gflops / gemm_gflops, gbps / copy_gbps,
+                                                 l2_gbps / ceil.l2_gbps; NaN where not
+                                                 applicable or above 1 (see below) */
+    int share_over_ceiling;                   /* a modelled rate exceeded its measured ceiling:
+                                                 the model does not describe this case */
     const char *bound;                        /* "compute" or "memory": the relevant share */
     int64_t host_peak_bytes;                  /* VmHWM during the case (data included) */
     int64_t device_peak_bytes;                /* -1 on the CPU */

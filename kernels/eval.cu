@@ -1,132 +1,229 @@
 /*
- * eval.cu — training/test error and the regularization term of the objective
- * (DESIGN.md §1) on the device:
+ * eval.cu — the per-iteration figures of the trainer (DESIGN.md §1) in one launch:
  *
- *     sse = Σ (r − r̂)²,  sae = Σ |r − r̂|,  n,      r̂ = μ + b_u + b_i + p_u·q_i
- *     reg = Σ_rows Λ_row (‖x_row‖² + b_row²),       Λ_row = cf_reg_lambda(mode, λ, n_row, nnz)
+ *     train: sse = Σ (r − r̂)²,  sae = Σ |r − r̂|,  n    over the training ratings (CSR by user)
+ *     reg   = Σ_rows Λ_row (‖x_row‖² + b_row²)            both sides, Λ_row = cf_reg_lambda(...)
+ *     test:  sse, sae, n                                   over the test triplets
+ *     r̂ = μ + b_u + b_i + p_u·q_i  (p_u·q_i without biases)
  *
- * Prediction errors: one warp per rating (or per CSR row, walking its entries), lanes
- * split the K terms of the dot product and combine them with a butterfly of shuffles;
- * e is formed in fp32, squared and summed in double. Every reduction runs on a fixed grid
- * of CF_REDUCE_BLOCKS blocks with a fixed in-block order and writes one partial per
- * block; the host adds the partials in block order, so results do not vary run to run.
+ * so that the trainer's objective is L = sse + reg. Any part can be left out (a->train,
+ * a->test). One launch, one device→host copy of the partials and one synchronization per
+ * evaluation (src/gpu/eval.c), where there were four launches, three copies and three
+ * synchronizations.
+ *
+ * Layout of the work: lanes in groups of G (a power of two ≤ 32, the host's choice for K:
+ * about 4 chunks of 4 elements per lane), 32/G groups per warp. A group takes one rating
+ * (or one row for reg): lane l of the group holds chunks l, l + G, ... of the two rows,
+ * each loaded with one 16-byte (fp32: float4) or 8-byte (fp16: 4 halves) load through
+ * the read-only path, and the group's partial dot products meet in a butterfly of log2 G
+ * shuffles. Each group takes two ratings per step, so a warp has 2·32/G ratings' rows in
+ * flight (K = 128: 8 ratings, 16 float4 loads per lane) instead of one rating with one
+ * dependent 5-shuffle reduction at a time. Warps walk the users (rows of the CSR,
+ * grid-stride), the user's row re-read per rating from L1; the test set and the rows of
+ * the two sides for reg are cut the same way.
+ *
+ * Storage: T = float (the side's F, row stride ld, columns ≥ K masked: column K is the
+ * constant 1 of the bias) or __half (SGD's fp16 copies, row stride K, K a multiple of 4);
+ * F holds exactly the halves' values after an fp16 epoch (half → float is exact), so both
+ * give the same figures; the halves move half the bytes.
+ *
+ * Determinism: a fixed grid of CF_REDUCE_BLOCKS blocks, each rating/row given to a fixed
+ * warp and group, e formed in fp32, e², |e|, the counts and Λ·(‖x‖² + b²) (squares of
+ * floats, exact in double) summed in double in a fixed order: per group leader in its
+ * order, the warp by a butterfly, the block in warp order; the host adds the blocks'
+ * partials in block order. The same factors give the same bits whatever the block order.
+ * The dot product's fp32 order differs from the CPU's (and from the previous kernel's):
+ * the figures agree with the CPU reference up to fp32 rounding of r̂.
+ *
+ * Cost (nnz training ratings, t test ratings, m = users + items rows, K, s = 4 / 2 bytes):
+ *   FLOPs ≈ 2K·(nnz + t) + 2K·m (dot products and squares) + ≈ 8 per rating.
+ *   Bytes between SM and L2: nnz·(8 + K·s + 4) (index and rating, q_i, b_i) + the user
+ *         rows once per user (m_u·(K·s + 12)) + t·(12 + 2K·s + 8) + m·(K·s + 12).
+ *   Bytes from DRAM: the CSR ratings stream once (8 B each), the user rows once; the item
+ *         side (17,770 × K × s: 4.5 MB fp16 / 9 MB fp32 at K = 128) stays in L2.
+ *   Roofline (Netflix shape, 99 M ratings, K = 128): ≈ 270 B per rating cross L2 in fp16
+ *         (≈ 27 GB, ≈ 530 B / 53 GB in fp32) against ≈ 1 GB from DRAM: bound by the L2
+ *         bandwidth (bench_sgd measures that ceiling) — ≈ 3 ms fp16 / 6 ms fp32 at
+ *         9 TB/s of L2, ≈ 7–14 % of one SGD epoch; the previous kernel was bound by the
+ *         latency of one rating at a time per warp.
  */
 #include "kernels.h"
 #include "warp.cuh"
 
+#include <cuda_fp16.h>
 #include "launch.cuh"
+#include <string.h>
 
 #define EVAL_THREADS 256
 #define EVAL_WARPS (EVAL_THREADS / 32)
 
-/* Sums this block's per-warp (sse, sae, n) in warp order and writes them to out[0..2]. */
-__device__ static void block_store3(double sse, double sae, double n, double *out) {
-    __shared__ double part[EVAL_WARPS][3];
-    const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
-    if (lane == 0) {
-        part[warp][0] = sse;
-        part[warp][1] = sae;
-        part[warp][2] = n;
-    }
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        double a = 0, b = 0, c = 0;
-        for (int w = 0; w < EVAL_WARPS; w++) a += part[w][0], b += part[w][1], c += part[w][2];
-        out[0] = a, out[1] = b, out[2] = c;
-    }
+/* Four consecutive elements (16-byte-aligned floats or 8-byte-aligned halves) as floats,
+ * through the read-only path: nothing writes the factors while the kernel runs. */
+__device__ __forceinline__ void load4(const float *p, float *f) {
+    const float4 v = __ldg((const float4 *)p);
+    f[0] = v.x, f[1] = v.y, f[2] = v.z, f[3] = v.w;
+}
+__device__ __forceinline__ void load4(const __half *p, float *f) {
+    const uint2 v = __ldg((const uint2 *)p);
+    __half2 a, b;
+    memcpy(&a, &v.x, 4);
+    memcpy(&b, &v.y, 4);
+    f[0] = __low2float(a), f[1] = __high2float(a), f[2] = __low2float(b), f[3] = __high2float(b);
 }
 
-__global__ void __launch_bounds__(EVAL_THREADS)
-    eval_csr_kernel(const int64_t *__restrict__ ptr, const uint32_t *__restrict__ idx,
-                    const float *__restrict__ val, int64_t n_rows, const float *__restrict__ Fr,
-                    const float *__restrict__ br, const float *__restrict__ Fc,
-                    const float *__restrict__ bc, int k, int ld, float mu, int use_bias,
-                    double *__restrict__ partial) {
+/* This lane's part of p·q: chunks gl, gl + G, ... of 4 elements, elements ≥ k left out. */
+template <typename T>
+__device__ __forceinline__ float lane_dot(const T *__restrict__ p, const T *__restrict__ q, int k, int gl,
+                                          int G) {
+    float s = 0.0f;
+    const int nch = (k + 3) / 4;
+#pragma unroll 4
+    for (int c = gl; c < nch; c += G) {
+        float x[4], y[4];
+        load4(p + 4 * c, x);
+        load4(q + 4 * c, y);
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+            if (4 * c + j < k) s = fmaf(x[j], y[j], s);
+    }
+    return s;
+}
+
+/* This lane's part of ‖x‖² in double (squares of floats are exact in double). */
+template <typename T>
+__device__ __forceinline__ double lane_sq(const T *__restrict__ x, int k, int gl, int G) {
+    double s = 0.0;
+    const int nch = (k + 3) / 4;
+#pragma unroll 4
+    for (int c = gl; c < nch; c += G) {
+        float v[4];
+        load4(x + 4 * c, v);
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+            if (4 * c + j < k) s += (double)v[j] * (double)v[j];
+    }
+    return s;
+}
+
+/* Butterfly over the G lanes of each group (xor offsets < G stay inside the group); every
+ * lane of the group gets the same sum. All 32 lanes must call it. */
+template <typename V> __device__ __forceinline__ V group_sum(V s, int G) {
+    for (int o = G >> 1; o > 0; o >>= 1) s += __shfl_xor_sync(CF_FULL_MASK, s, o);
+    return s;
+}
+
+/* Adds e's contributions on the group's leader (gl == 0) for a valid rating. */
+__device__ __forceinline__ void add_err(int ok, float r, float mu, float b_u, float b_i, float dot, int use_bias,
+                                        double *acc) {
+    if (!ok) return;
+    const double e = (double)(r - cf_dev_predict(mu, b_u, b_i, dot, use_bias));
+    acc[0] += e * e;
+    acc[1] += fabs(e);
+    acc[2] += 1.0;
+}
+
+template <typename T>
+__global__ void __launch_bounds__(EVAL_THREADS) eval_all_kernel(cf_eval_args a, int G, double *__restrict__ partial) {
+    const int lane = threadIdx.x & 31, g = lane / G, gl = lane % G, NG = 32 / G;
     const int64_t warp = (int64_t)blockIdx.x * EVAL_WARPS + threadIdx.x / 32;
     const int64_t n_warps = (int64_t)gridDim.x * EVAL_WARPS;
-    double sse = 0, sae = 0, cnt = 0; /* meaningful on lane 0 */
-    for (int64_t r = warp; r < n_rows; r += n_warps) {
-        const float *p = Fr + r * ld;
-        for (int64_t e = ptr[r]; e < ptr[r + 1]; e++) {
-            const uint32_t c = idx[e];
-            /* rows are users (rows < 2^31: open checks) */
-            const double err = (double)cf_warp_residual(val[e], p, Fc + (int64_t)c * ld, k, mu, br, bc,
-                                                        (uint32_t)r, c, use_bias);
-            sse += err * err;
-            sae += fabs(err);
-            cnt += 1.0;
+    const T *__restrict__ P = (const T *)a.P, *__restrict__ Q = (const T *)a.Q;
+    const int64_t ld = a.ld;
+    const int lead = gl == 0;
+    /* acc: train sse, sae, n, reg, test sse, sae, n — meaningful on the group leaders */
+    double acc[CF_EVAL_SUMS] = {0, 0, 0, 0, 0, 0, 0};
+
+    if (a.train) {
+        /* training ratings: a warp per user, two ratings per group and step */
+        for (int64_t u = warp; u < a.n_users; u += n_warps) {
+            const int64_t beg = a.ptr_u[u], end = a.ptr_u[u + 1];
+            const T *p = P + u * ld;
+            const float b_u = a.use_bias ? a.bu[u] : 0.0f;
+            for (int64_t e0 = beg; e0 < end; e0 += 2 * NG) {
+                const int64_t ea = e0 + g, eb = e0 + NG + g;
+                const int va = ea < end, vb = eb < end;
+                const uint32_t ia = va ? a.idx_u[ea] : 0u, ib = vb ? a.idx_u[eb] : 0u;
+                const float ra = va ? a.val_u[ea] : 0.0f, rb = vb ? a.val_u[eb] : 0.0f;
+                float sa = va ? lane_dot(p, Q + (int64_t)ia * ld, a.k, gl, G) : 0.0f;
+                float sb = vb ? lane_dot(p, Q + (int64_t)ib * ld, a.k, gl, G) : 0.0f;
+                sa = group_sum(sa, G);
+                sb = group_sum(sb, G);
+                if (lead) {
+                    add_err(va, ra, a.mu, b_u, va && a.use_bias ? a.bi[ia] : 0.0f, sa, a.use_bias, acc);
+                    add_err(vb, rb, a.mu, b_u, vb && a.use_bias ? a.bi[ib] : 0.0f, sb, a.use_bias, acc);
+                }
+            }
+        }
+        /* regularization: a group per row, users then items */
+        for (int sd = 0; sd < 2; sd++) {
+            const int64_t n = sd ? a.n_items : a.n_users;
+            const int64_t *ptr = sd ? a.ptr_i : a.ptr_u;
+            const T *F = sd ? Q : P;
+            const float *bias = sd ? a.bi : a.bu;
+            for (int64_t r0 = warp * NG; r0 < n; r0 += n_warps * NG) {
+                const int64_t r = r0 + g;
+                const int ok = r < n;
+                double sq = ok ? lane_sq(F + r * ld, a.k, gl, G) : 0.0;
+                sq = group_sum(sq, G);
+                if (lead && ok) {
+                    if (a.use_bias) sq += (double)bias[r] * (double)bias[r];
+                    acc[3] += cf_dev_reg_lambda(a.reg_mode, a.lambda, ptr[r + 1] - ptr[r], a.nnz) * sq;
+                }
+            }
         }
     }
-    block_store3(sse, sae, cnt, partial + 3 * (size_t)blockIdx.x);
-}
-
-extern "C" int launch_eval_csr(const int64_t *d_ptr, const uint32_t *d_idx, const float *d_val,
-                               int64_t n_rows, const float *d_F_r, const float *d_b_r,
-                               const float *d_F_c, const float *d_b_c, int k, int ld, float mu,
-                               int use_bias, double *d_partial, cf_stream_t stream) {
-    CF_LAUNCH_KERNEL(eval_csr_kernel, CF_REDUCE_BLOCKS, EVAL_THREADS, 0, stream,
-        d_ptr, d_idx, d_val, n_rows, d_F_r, d_b_r, d_F_c, d_b_c, k, ld, mu, use_bias, d_partial);
-    return (int)cudaGetLastError();
-}
-
-__global__ void __launch_bounds__(EVAL_THREADS)
-    eval_triplets_kernel(const uint32_t *__restrict__ u, const uint32_t *__restrict__ i,
-                         const float *__restrict__ r, int64_t n, const float *__restrict__ Fu,
-                         const float *__restrict__ bu, const float *__restrict__ Fi,
-                         const float *__restrict__ bi, int k, int ld, float mu, int use_bias,
-                         double *__restrict__ partial) {
-    const int64_t warp = (int64_t)blockIdx.x * EVAL_WARPS + threadIdx.x / 32;
-    const int64_t n_warps = (int64_t)gridDim.x * EVAL_WARPS;
-    double sse = 0, sae = 0, cnt = 0;
-    for (int64_t j = warp; j < n; j += n_warps) {
-        const uint32_t a = u[j], b = i[j];
-        const double err = (double)cf_warp_residual(r[j], Fu + (int64_t)a * ld, Fi + (int64_t)b * ld, k,
-                                                    mu, bu, bi, a, b, use_bias);
-        sse += err * err;
-        sae += fabs(err);
-        cnt += 1.0;
+    if (a.test) {
+        /* test triplets: 2·32/G consecutive ones per warp and step */
+        for (int64_t j0 = warp * 2 * NG; j0 < a.n_test; j0 += n_warps * 2 * NG) {
+            const int64_t ja = j0 + g, jb = j0 + NG + g;
+            const int va = ja < a.n_test, vb = jb < a.n_test;
+            const uint32_t ua = va ? a.tu[ja] : 0u, ia = va ? a.ti[ja] : 0u;
+            const uint32_t ub = vb ? a.tu[jb] : 0u, ib = vb ? a.ti[jb] : 0u;
+            float sa = va ? lane_dot(P + (int64_t)ua * ld, Q + (int64_t)ia * ld, a.k, gl, G) : 0.0f;
+            float sb = vb ? lane_dot(P + (int64_t)ub * ld, Q + (int64_t)ib * ld, a.k, gl, G) : 0.0f;
+            sa = group_sum(sa, G);
+            sb = group_sum(sb, G);
+            if (lead) {
+                const int bias = a.use_bias;
+                add_err(va, va ? a.tr[ja] : 0.0f, a.mu, va && bias ? a.bu[ua] : 0.0f, va && bias ? a.bi[ia] : 0.0f, sa,
+                        bias, acc + 4);
+                add_err(vb, vb ? a.tr[jb] : 0.0f, a.mu, vb && bias ? a.bu[ub] : 0.0f, vb && bias ? a.bi[ib] : 0.0f, sb,
+                        bias, acc + 4);
+            }
+        }
     }
-    block_store3(sse, sae, cnt, partial + 3 * (size_t)blockIdx.x);
-}
 
-extern "C" int launch_eval_triplets(const uint32_t *d_u, const uint32_t *d_i, const float *d_r,
-                                    int64_t n, const float *d_F_u, const float *d_b_u,
-                                    const float *d_F_i, const float *d_b_i, int k, int ld,
-                                    float mu, int use_bias, double *d_partial,
-                                    cf_stream_t stream) {
-    CF_LAUNCH_KERNEL(eval_triplets_kernel, CF_REDUCE_BLOCKS, EVAL_THREADS, 0, stream,
-        d_u, d_i, d_r, n, d_F_u, d_b_u, d_F_i, d_b_i, k, ld, mu, use_bias, d_partial);
-    return (int)cudaGetLastError();
-}
-
-__global__ void __launch_bounds__(EVAL_THREADS)
-    reg_kernel(const int64_t *__restrict__ ptr, int64_t n_rows, const float *__restrict__ F,
-               const float *__restrict__ b, int k, int ld, int use_bias, double lambda,
-               int reg_mode, int64_t nnz, double *__restrict__ partial) {
-    __shared__ double part[EVAL_THREADS];
-    double s = 0;
-    for (int64_t r = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; r < n_rows;
-         r += (int64_t)gridDim.x * blockDim.x) {
-        const double lam = cf_dev_reg_lambda(reg_mode, lambda, ptr[r + 1] - ptr[r], nnz);
-        double sq = 0;
-        const float *x = F + r * ld;
-        for (int c = 0; c < k; c++) sq += (double)x[c] * (double)x[c];
-        if (use_bias) sq += (double)b[r] * (double)b[r];
-        s += lam * sq;
+    /* the warp's sums (non-leaders hold zeros), then the block's in warp order */
+    __shared__ double part[EVAL_WARPS][CF_EVAL_SUMS];
+#pragma unroll
+    for (int c = 0; c < CF_EVAL_SUMS; c++) {
+        double v = acc[c];
+        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(CF_FULL_MASK, v, o);
+        acc[c] = v;
     }
-    part[threadIdx.x] = s;
+    if (lane == 0)
+        for (int c = 0; c < CF_EVAL_SUMS; c++) part[threadIdx.x / 32][c] = acc[c];
     __syncthreads();
-    for (int h = EVAL_THREADS / 2; h > 0; h >>= 1) {
-        if ((int)threadIdx.x < h) part[threadIdx.x] += part[threadIdx.x + h];
-        __syncthreads();
+    if (threadIdx.x < CF_EVAL_SUMS) {
+        double s = 0.0;
+        for (int w = 0; w < EVAL_WARPS; w++) s += part[w][threadIdx.x];
+        partial[(size_t)blockIdx.x * CF_EVAL_SUMS + threadIdx.x] = s;
     }
-    if (threadIdx.x == 0) partial[blockIdx.x] = part[0];
 }
 
-extern "C" int launch_reg(const int64_t *d_ptr, int64_t n_rows, const float *d_F, const float *d_b,
-                          int k, int ld, int use_bias, double lambda, int reg_mode, int64_t nnz,
-                          double *d_partial, cf_stream_t stream) {
-    CF_LAUNCH_KERNEL(reg_kernel, CF_REDUCE_BLOCKS, EVAL_THREADS, 0, stream,
-        d_ptr, n_rows, d_F, d_b, k, ld, use_bias, lambda, reg_mode, nnz, d_partial);
+extern "C" int cf_eval_group_lanes(int k) {
+    const int per_lane = ((k + 3) / 4 + 3) / 4; /* chunks of 4 elements / 4 per lane */
+    int G = 1;
+    while (G < per_lane && G < 32) G <<= 1;
+    return G;
+}
+
+extern "C" int launch_eval_all(const cf_eval_args *a, double *d_partial, cf_stream_t stream) {
+    if (a->k < 1 || (a->fp16 && a->k % 4) || (!a->fp16 && a->ld % 4)) return (int)cudaErrorInvalidValue;
+    const int G = cf_eval_group_lanes(a->k);
+    if (a->fp16)
+        CF_LAUNCH_KERNEL(eval_all_kernel<__half>, CF_REDUCE_BLOCKS, EVAL_THREADS, 0, stream, *a, G, d_partial);
+    else
+        CF_LAUNCH_KERNEL(eval_all_kernel<float>, CF_REDUCE_BLOCKS, EVAL_THREADS, 0, stream, *a, G, d_partial);
     return (int)cudaGetLastError();
 }

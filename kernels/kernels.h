@@ -113,27 +113,43 @@ int launch_keep_failed(const int *d_info, float *const *d_B, int64_t n_sys, cons
                        int64_t r0, const float *d_F, const float *d_b, int k, int ld,
                        int use_bias, cf_stream_t stream);
 
-/* Prediction errors over a CSR side: for every entry (r, c, v) of rows [0, n_rows),
- * e = v − r̂(r, c) with r̂ = μ + b_r[r] + b_c[c] + F_r[r]·F_c[c] (k terms; μ and the
- * biases only when use_bias). Writes CF_REDUCE_BLOCKS × 3 doubles: Σe², Σ|e|, count. */
-int launch_eval_csr(const int64_t *d_ptr, const uint32_t *d_idx, const float *d_val,
-                    int64_t n_rows, const float *d_F_r, const float *d_b_r, const float *d_F_c,
-                    const float *d_b_c, int k, int ld, float mu, int use_bias, double *d_partial,
-                    cf_stream_t stream);
+/* The trainer's figures in one launch (eval.cu):
+ *   train (a->train): over the training ratings, CSR by user (ptr_u, idx_u, val_u) —
+ *            Σe², Σ|e|, n with e = v − r̂(u, i), r̂ = μ + b_u + b_i + p_u·q_i (k terms; μ
+ *            and the biases only when use_bias) — and reg = Σ_rows Λ_r (‖x_r‖² + b_r²)
+ *            over users (n_r from ptr_u) and items (n_r from ptr_i), Λ_r = lambda · (reg_mode:
+ *            0 plain → 1, 1 weighted → n_r, 2 mean → nnz), as cf_reg_lambda();
+ *   test (a->test): Σe², Σ|e|, n over the triplets (tu[j], ti[j], tr[j]), j < n_test.
+ * Factors: P (n_users rows) and Q (n_items rows), float with row stride ld (a multiple
+ * of 4; columns ≥ k ignored) or, fp16 = 1, __half with row stride ld = k (a multiple of
+ * 4); biases bu, bi fp32. Writes CF_REDUCE_BLOCKS × CF_EVAL_SUMS doubles, block-major:
+ * [train sse, train sae, train n, reg, test sse, test sae, test n] (zeros for a part left
+ * out); the host adds them in block order. cudaErrorInvalidValue for a bad k or ld. */
+#define CF_EVAL_SUMS 7
+typedef struct cf_eval_args {
+    int train, test;
+    const int64_t *ptr_u;
+    const uint32_t *idx_u;
+    const float *val_u;
+    int64_t n_users;
+    const int64_t *ptr_i;
+    int64_t n_items;
+    const uint32_t *tu, *ti;
+    const float *tr;
+    int64_t n_test;
+    const void *P, *Q;
+    int fp16, ld, k, use_bias;
+    const float *bu, *bi;
+    float mu;
+    int reg_mode;
+    double lambda;
+    int64_t nnz;
+} cf_eval_args;
 
-/* The same over triplets (u[j], i[j], r[j]), j < n. */
-int launch_eval_triplets(const uint32_t *d_u, const uint32_t *d_i, const float *d_r, int64_t n,
-                         const float *d_F_u, const float *d_b_u, const float *d_F_i,
-                         const float *d_b_i, int k, int ld, float mu, int use_bias,
-                         double *d_partial, cf_stream_t stream);
+int launch_eval_all(const cf_eval_args *a, double *d_partial, cf_stream_t stream);
 
-/* Regularization of one side: Σ_r Λ_r (‖F[r][0..k-1]‖² + b[r]²) with
- * Λ_r = lambda · (reg_mode: 0 plain → 1, 1 weighted → n_r, 2 mean → nnz), matching
- * cf_reg_lambda(). Writes CF_REDUCE_BLOCKS doubles. */
-int launch_reg(const int64_t *d_ptr, int64_t n_rows, const float *d_F, const float *d_b, int k,
-               int ld, int use_bias, double lambda, int reg_mode, int64_t nnz, double *d_partial,
-               cf_stream_t stream);
-
+/* Lanes per group of the eval kernel at this K (a power of two ≤ 32; for tests/reports). */
+int cf_eval_group_lanes(int k);
 
 /* ------------------------------------------------------------------ SGD (sgd.cu) */
 

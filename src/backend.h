@@ -64,6 +64,10 @@ typedef struct cf_backend_ops {
     cf_status (*ccd_sweep)(cf_backend *b, cf_error *err);
 
     cf_status (*evaluate)(cf_backend *b, cf_eval_set which, cf_eval *out, cf_error *err);
+    /* Both sets at once: exactly what evaluate(TRAIN) and evaluate(TEST) give, in one pass
+     * (the GPU: one launch, one copy, one synchronization). NULL: evaluate twice
+     * (train.h cf_train_evaluate chooses). */
+    cf_status (*evaluate_all)(cf_backend *b, cf_eval *train, cf_eval *test, cf_error *err);
     /* Copies the current factors into `out` (allocated by the caller with the same dims). */
     cf_status (*download)(cf_backend *b, cf_factors *out, cf_error *err);
     /* Replaces the current factors (e.g. to restore the best model seen). */

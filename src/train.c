@@ -323,8 +323,7 @@ static cf_status run_once(train_ctx *c, uint64_t seed, cf_factors *out, run_resu
         double secs = cf_now() - t0;
         c->rep->seconds_iterations += secs;
         cf_eval tr, te;
-        st = ops->evaluate(b, CF_EVAL_TRAIN, &tr, err);
-        if (!st) st = ops->evaluate(b, CF_EVAL_TEST, &te, err);
+        st = cf_train_evaluate(ops, b, &tr, &te, err);
         c->rep->seconds_eval += cf_now() - t0 - secs;
         if (st) goto done;
         te.sse += c->unseen_sse, te.sae += c->unseen_sae, te.n += c->unseen_n;
@@ -647,4 +646,10 @@ double cf_train_lr(const cf_config *cfg, int32_t epoch) { return lr_at(cfg, epoc
 cf_status cf_train_step(const cf_backend_ops *ops, cf_backend *b, const cf_config *cfg, int32_t epoch,
                         cf_error *err) {
     return step(ops, b, cfg, epoch, err);
+}
+
+cf_status cf_train_evaluate(const cf_backend_ops *ops, cf_backend *b, cf_eval *train, cf_eval *test, cf_error *err) {
+    if (ops->evaluate_all) return ops->evaluate_all(b, train, test, err);
+    cf_status st = ops->evaluate(b, CF_EVAL_TRAIN, train, err);
+    return st ? st : ops->evaluate(b, CF_EVAL_TEST, test, err);
 }

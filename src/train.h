@@ -25,6 +25,12 @@ void cf_config_resolve_ratings(const cf_config *in, const cf_ratings *R, cf_conf
 cf_status cf_train_step(const cf_backend_ops *ops, cf_backend *b, const cf_config *cfg, int32_t epoch,
                         cf_error *err);
 
+/* The figures the trainer reports after every iteration: the training set's (with the
+ * regularization term) into *train, the test set's into *test — one evaluate_all call
+ * where the backend has it (GPU: one launch and one synchronization), else evaluate
+ * twice. cufactor bench and bench_sgd time this same call. */
+cf_status cf_train_evaluate(const cf_backend_ops *ops, cf_backend *b, cf_eval *train, cf_eval *test, cf_error *err);
+
 /* cf_train_ex(...) is cf_train_with(&{cf_gpu_backend(), cf_gpu_available(...), why}, ...).
  * A test passes a table of its own (e.g. one whose open fails like an out-of-memory
  * plan) to exercise the device choice and the fallback on a machine without a GPU. */

@@ -193,6 +193,110 @@ Test(bench, sgd_byte_model_counts_fp16_factors_at_two_bytes) {
     cr_assert_str_eq(bound, "memory");
 }
 
+/* GPU SGD's traffic model (bench_impl.h cf_bench_sgd_traffic_model, the one of
+ * `cufactor bench` and bench_sgd): the factors at their storage's size, rows once per run,
+ * a side that stays in L2 read and written once per epoch. Values written out from the
+ * stated formula on the Netflix shape (hogwild runs of 256; blocks B = 1024) and on a
+ * small set whose two sides stay in L2. */
+Test(bench, sgd_traffic_model_by_precision_schedule_and_cache) {
+    const int64_t nnz = 98998850, nu = 480189, ni = 17770;
+    cf_bench_sgd_traffic t16, t32, tb, ts, tn;
+    cf_bench_sgd_traffic_model(nnz, nu, ni, 128, 1, 1, 256, 0, CF_BENCH_L2_BUDGET, &t16);
+    cf_bench_sgd_traffic_model(nnz, nu, ni, 128, 0, 1, 256, 0, CF_BENCH_L2_BUDGET, &t32);
+    const double row16 = 2 * 128 * 2 + 8 + 4, row32 = 2 * 128 * 4 + 8 + 4; /* 524, 1036 */
+    const double ur = (double)nu / (double)nnz + 1.0 / 256;
+    cr_assert_float_eq(t16.user_rows, ur, 1e-15);
+    cr_assert_eq(t16.item_rows, 1.0);
+    cr_assert(t16.items_in_l2 && !t16.users_in_l2, "4.5 MB of items stay in L2, 123 MB of users do not");
+    cr_assert(t32.items_in_l2 && !t32.users_in_l2, "9.1 MB of items stay in L2");
+    cr_assert_float_eq(t16.l2_bytes, 12 + (ur + 1) * row16, 1e-9);
+    cr_assert_float_eq(t32.l2_bytes, 12 + (ur + 1) * row32, 1e-9);
+    cr_assert_float_eq(t16.dram_bytes, 12 + ur * row16 + (double)ni * row16 / (double)nnz, 1e-9);
+    cr_assert_float_eq(t32.dram_bytes, 12 + ur * row32 + (double)ni * row32 / (double)nnz, 1e-9);
+    cr_assert_float_eq((t32.l2_bytes - 12) / (t16.l2_bytes - 12), row32 / row16, 1e-12, "fp16 moves half the factor bytes");
+    cr_assert_lt(t16.dram_bytes, 20.0, "≈ 17 B fp16 at K = 128 (sgd.cu header)");
+    /* no biases: no 8-byte bias per row */
+    cf_bench_sgd_traffic_model(nnz, nu, ni, 128, 1, 0, 256, 0, CF_BENCH_L2_BUDGET, &tn);
+    cr_assert_float_eq(tn.l2_bytes, 12 + (ur + 1) * (row16 - 8), 1e-9);
+    /* blocks: a user row every update, items in runs of ≈ nnz / (n_items · B) */
+    cf_bench_sgd_traffic_model(nnz, nu, ni, 128, 0, 1, 0, 1024, CF_BENCH_L2_BUDGET, &tb);
+    cr_assert_eq(tb.user_rows, 1.0);
+    cr_assert_float_eq(tb.item_rows, (double)ni * 1024 / (double)nnz, 1e-15);
+    cr_assert_float_eq(tb.dram_bytes, 12 + row32 + (double)ni * row32 / (double)nnz, 1e-9);
+    /* a small set: both sides stay in L2, DRAM carries the ratings and each row once */
+    cf_bench_sgd_traffic_model(100000, 943, 1682, 32, 0, 1, 64, 0, CF_BENCH_L2_BUDGET, &ts);
+    cr_assert(ts.users_in_l2 && ts.items_in_l2);
+    const double rows = 2 * 32 * 4 + 12;
+    cr_assert_float_eq(ts.dram_bytes, 12 + (943.0 + 1682.0) * rows / 100000, 1e-9);
+    cr_assert_gt(ts.l2_bytes, ts.dram_bytes);
+    /* the item side just above the budget comes from DRAM on every update */
+    cf_bench_sgd_traffic_model(nnz, nu, 24 * 1024 * 1024 / (128 * 4) + 1, 128, 0, 1, 256, 0, CF_BENCH_L2_BUDGET, &tb);
+    cr_assert(!tb.items_in_l2);
+    cr_assert_float_eq(tb.dram_bytes, 12 + ur * row32 + row32, 1e-9);
+}
+
+/* No share above 1: a modelled rate above its measured ceiling is not physical, so the
+ * share is NaN (null in the record) and flagged; a missing ceiling gives NaN unflagged. */
+Test(bench, shares_above_the_ceiling_are_not_reported) {
+    cf_bench_result r;
+    memset(&r, 0, sizeof r);
+    r.gflops = 50, r.ceil.gemm_gflops = 100;
+    r.gbps = 3000, r.ceil.copy_gbps = 4000;
+    r.l2_gbps = 2000, r.ceil.l2_gbps = 8000;
+    cf_bench_set_shares(&r);
+    cr_assert_float_eq(r.share_flops, 0.5, 1e-15);
+    cr_assert_float_eq(r.share_bw, 0.75, 1e-15);
+    cr_assert_float_eq(r.share_l2, 0.25, 1e-15);
+    cr_assert_eq(r.share_over_ceiling, 0);
+    r.gbps = 4520; /* 113 %: the first fp16 record's figure */
+    cf_bench_set_shares(&r);
+    cr_assert(isnan(r.share_bw) && r.share_over_ceiling);
+    cr_assert_float_eq(r.share_l2, 0.25, 1e-15, "the other shares stay");
+    r.gbps = 4000; /* exactly at the ceiling: possible */
+    r.l2_gbps = NAN, r.ceil.l2_gbps = NAN; /* a CPU case: no L2 figures */
+    cf_bench_set_shares(&r);
+    cr_assert_float_eq(r.share_bw, 1.0, 1e-15);
+    cr_assert(isnan(r.share_l2) && !r.share_over_ceiling);
+}
+
+/* The record carries the L2 members (null on the CPU) and a share that was over its
+ * ceiling as null with share.over_ceiling true; it still validates. */
+Test(bench, record_l2_members_and_over_ceiling) {
+    cf_bench_case c = tiny_case(CF_ALGO_SGD, 4, 0.0, 10.0);
+    cf_bench_result res;
+    char *line = record_of(&c, &res);
+    cf_error err = {0};
+    cr_assert_eq(cf_bench_validate_record(line, &err), CF_OK, "%s", err.msg);
+    cJSON *o = cJSON_Parse(line);
+    cr_assert(cJSON_IsNull(at(o, "l2_gbps", NULL)) && cJSON_IsNull(at(o, "model", "l2_bytes_per_iter")));
+    cr_assert(cJSON_IsNull(at(o, "ceilings", "l2_gbps")) && cJSON_IsNull(at(o, "share", "l2")));
+    cr_assert(cJSON_IsBool(at(o, "share", "over_ceiling")));
+    cJSON_Delete(o);
+    free(line);
+
+    /* the same result with a bandwidth above the copy ceiling */
+    cf_bench_dataset_spec s = tiny_spec();
+    cf_bench_data *d = NULL;
+    cr_assert_eq(cf_bench_data_load(&s, NULL, &d, &err), CF_OK, "%s", err.msg);
+    cf_bench_data_info di;
+    cf_bench_data_info_get(d, &di);
+    double te[4], tr[4], secs[2] = {res.sec_median, res.sec_median}; /* record_of dropped the arrays */
+    for (int j = 0; j < 4; j++) te[j] = tr[j] = res.check_rmse;
+    res.test_rmse = te, res.train_rmse = tr, res.iter_seconds = secs;
+    res.gbps = 2 * res.ceil.copy_gbps;
+    cf_bench_set_shares(&res);
+    cf_bench_meta meta = {.date = "2030-01-01T00:00:00Z", .commit = "abc123", .suite = "test"};
+    cr_assert_eq(cf_bench_result_json(&meta, &c, &di, &res, &line, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_bench_validate_record(line, &err), CF_OK, "%s", err.msg);
+    o = cJSON_Parse(line);
+    cr_assert(cJSON_IsNull(at(o, "share", "bandwidth")) && cJSON_IsNull(at(o, "share", "relevant")));
+    cr_assert(cJSON_IsTrue(at(o, "share", "over_ceiling")));
+    cr_assert_float_eq(at(o, "gbps", NULL)->valuedouble, res.gbps, 1e-9 * res.gbps, "the rate itself stays");
+    cJSON_Delete(o);
+    free(line);
+    cf_bench_data_destroy(&d);
+}
+
 /* The NVIDIA driver's version, from the two texts a machine offers: the first line of
  * /proc/driver/nvidia/version (proprietary and open kernel modules) and nvidia-smi's csv. */
 Test(bench, nvidia_driver_version_is_read_from_proc_or_nvidia_smi) {

@@ -24,9 +24,16 @@
  *   seconds_per_iter {median, min, max: num|null, all: [num]},
  *   phases {NAME: num, ...} (seconds per iteration, median),
  *   updates_per_sec, gflops, gbps: num|null,
- *   model {flops_per_iter num, bytes_per_iter num, bound str},
- *   ceilings {copy_gbps, gemm_gflops, sgemm_gflops, tf32_gflops: num|null, gemm str},
- *   share {flops num|null, bandwidth num|null, relevant num|null},
+ *   l2_gbps num|null (optional),
+ *   model {flops_per_iter num, bytes_per_iter num, bound str,
+ *          l2_bytes_per_iter num|null (optional)},
+ *   ceilings {copy_gbps, gemm_gflops, sgemm_gflops, tf32_gflops: num|null, gemm str,
+ *             l2_gbps num|null (optional)},
+ *   share {flops num|null, bandwidth num|null, relevant num|null,
+ *          l2 num|null (optional), over_ceiling bool (optional)},
+ *   (the optional members came with issue 15: GPU SGD's L2 traffic against the L2 ceiling
+ *   measured in the same run; a share is null, with over_ceiling true, where the model's
+ *   rate exceeds its measured ceiling — never above 1. Older records lack them.)
  *   memory {host_peak_bytes int|null, device_peak_bytes int|null}
  *
  * Two records are comparable when their key is equal: device name, CPU model, data
@@ -163,22 +170,27 @@ cf_status cf_bench_result_json(const cf_bench_meta *meta, const cf_bench_case *c
     put_num(o, "updates_per_sec", OKNUM(res->updates_per_sec));
     put_num(o, "gflops", OKNUM(res->gflops));
     put_num(o, "gbps", OKNUM(res->gbps));
+    put_num(o, "l2_gbps", OKNUM(res->l2_gbps));
 
     put(o, "model", x = cJSON_CreateObject());
     put_num(x, "flops_per_iter", OKNUM(res->flops_per_iter));
     put_num(x, "bytes_per_iter", OKNUM(res->bytes_per_iter));
     put_str(x, "bound", res->bound ? res->bound : "");
+    put_num(x, "l2_bytes_per_iter", OKNUM(res->l2_bytes_per_iter));
     put(o, "ceilings", x = cJSON_CreateObject());
     put_num(x, "copy_gbps", OKNUM(res->ceil.copy_gbps));
     put_num(x, "gemm_gflops", OKNUM(res->ceil.gemm_gflops));
     put_num(x, "sgemm_gflops", OKNUM(res->ceil.sgemm_gflops));
     put_num(x, "tf32_gflops", OKNUM(res->ceil.tf32_gflops));
     put_str(x, "gemm", res->ceil.gemm_name);
+    put_num(x, "l2_gbps", OKNUM(res->ceil.l2_gbps));
     double relevant = res->bound && !strcmp(res->bound, "compute") ? res->share_flops : res->share_bw;
     put(o, "share", x = cJSON_CreateObject());
     put_num(x, "flops", OKNUM(res->share_flops));
     put_num(x, "bandwidth", OKNUM(res->share_bw));
     put_num(x, "relevant", OKNUM(relevant));
+    put_num(x, "l2", OKNUM(res->share_l2));
+    put(x, "over_ceiling", cJSON_CreateBool(ok && res->share_over_ceiling));
     put(o, "memory", x = cJSON_CreateObject());
     put(x, "host_peak_bytes", ok && res->host_peak_bytes >= 0 ? cJSON_CreateNumber((double)res->host_peak_bytes)
                                                               : cJSON_CreateNull());
@@ -243,8 +255,12 @@ static const field schema[] = {
     {"ceilings", T_OBJ, 0}, {"ceilings.copy_gbps", T_NUM | T_NULL, T_NUM},
     {"ceilings.gemm_gflops", T_NUM | T_NULL, T_NUM}, {"ceilings.sgemm_gflops", T_NUM | T_NULL, T_NUM},
     {"ceilings.tf32_gflops", T_NUM | T_NULL, 0}, {"ceilings.gemm", T_STR, 0},
-    {"share", T_OBJ, 0}, {"share.flops", T_NUM | T_NULL, T_NUM}, {"share.bandwidth", T_NUM | T_NULL, T_NUM},
-    {"share.relevant", T_NUM | T_NULL, T_NUM},
+    {"share", T_OBJ, 0}, {"share.flops", T_NUM | T_NULL, T_NUM | T_NULL},
+    {"share.bandwidth", T_NUM | T_NULL, T_NUM | T_NULL},
+    {"share.relevant", T_NUM | T_NULL, T_NUM | T_NULL},
+    {"l2_gbps", T_NUM | T_NULL | T_OPT, 0}, {"model.l2_bytes_per_iter", T_NUM | T_NULL | T_OPT, 0},
+    {"ceilings.l2_gbps", T_NUM | T_NULL | T_OPT, 0}, {"share.l2", T_NUM | T_NULL | T_OPT, 0},
+    {"share.over_ceiling", T_BOOL | T_OPT, 0},
     {"memory", T_OBJ, 0}, {"memory.host_peak_bytes", T_INT | T_NULL, 0}, {"memory.device_peak_bytes", T_INT | T_NULL, 0},
 };
 

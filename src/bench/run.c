@@ -33,12 +33,17 @@
  *           bytes = n·(4·K·f + 4·s + 12) (read and write p_u, q_i, b_u, b_i), f = the
  *           factors' storage: s, or 2 with precision fp16 (the biases stay fp32; the
  *           first GPU records, 2026-12-04, counted f = 4 for fp16 too);  bound: memory.
- *           On the GPU (issue 15) the DRAM bytes of the kernel's access pattern instead
- *           (gpu.h cf_gpu_sgd_traffic: the ratings, the user rows once per run of a
- *           user's ratings, the item rows only when the item side exceeds 24 MiB), so
- *           that the share of the copy bandwidth is one the device can reach; most of
- *           the kernel's traffic is L2 hits, which bench_sgd reports against an L2
- *           ceiling.
+ *           On the GPU (issue 15) the kernel's access pattern instead, as bench_sgd
+ *           (bench_impl.h cf_bench_sgd_traffic_model, its assumptions there; the
+ *           factors at their storage's size): bytes_per_iter = the DRAM bytes (the
+ *           ratings, the user rows once per run of a user's ratings, a side that stays
+ *           in L2 once per epoch), against the copy bandwidth; l2_bytes_per_iter = the
+ *           bytes between the SMs and L2 (every row access), against the L2 read
+ *           ceiling measured in the same run (cf_gpu_l2_bandwidth).
+ * Shares: achieved rate / ceiling; one above 1 is not physically possible and means the
+ * model does not describe the case (the CPU's no-reuse count on cached data): it is
+ * recorded as null with share.over_ceiling, never as a share above 100 %
+ * (cf_bench_set_shares).
  *   GD, mini-batch: residuals (2K + 4 per rating), the products E·Q and Eᵀ·P (2·2K per
  *           rating), the update (4 per factor): flops = n·(6K + 4) + 4·m·K;
  *           bytes = n·(2K·s + s + 12) + 2·n·(K·s + s + 8) + 3·m·K·s;  bound: memory
@@ -96,6 +101,46 @@ void cf_bench_model(const cf_config *c, const cf_ratings *R, int elem, double *f
         *flops = *bytes = NAN;
     }
     *bound = "memory";
+}
+
+void cf_bench_sgd_traffic_model(int64_t nnz, int64_t n_users, int64_t n_items, int k, int fp16, int bias,
+                                int64_t hogwild_run, int32_t blocks, double l2_budget, cf_bench_sgd_traffic *out) {
+    const double n = nnz > 0 ? (double)nnz : 1.0, s = fp16 ? 2.0 : 4.0;
+    const double row = 2.0 * k * s + (bias ? 8.0 : 0.0) + 4.0, rating = 12.0;
+    double ur = 1.0, ir = 1.0;
+    if (hogwild_run > 0) { /* users in runs, a fresh item every update */
+        ur = (double)n_users / n + 1.0 / (double)hogwild_run;
+    } else { /* blocks: items in runs inside a block */
+        const double ipb = (double)n_items * (double)(blocks > 0 ? blocks : 1) / n;
+        ir = ipb;
+    }
+    if (ur > 1.0) ur = 1.0;
+    if (ir > 1.0) ir = 1.0;
+    const double item_side = (double)n_items * k * s, user_side = (double)n_users * k * s;
+    out->user_rows = ur, out->item_rows = ir;
+    out->items_in_l2 = item_side <= l2_budget;
+    out->users_in_l2 = user_side + (out->items_in_l2 ? item_side : 0.0) <= l2_budget;
+    out->l2_bytes = rating + (ur + ir) * row;
+    out->dram_bytes = rating + (out->users_in_l2 ? (double)n_users * row / n : ur * row) +
+                      (out->items_in_l2 ? (double)n_items * row / n : ir * row);
+}
+
+/* rate / ceiling, NaN where either is missing; *over set when it exceeds 1 (then NaN). */
+static double share_of(double rate, double ceiling, int *over) {
+    if (!(isfinite(rate) && isfinite(ceiling) && ceiling > 0)) return NAN;
+    const double x = rate / ceiling;
+    if (x > 1.0) {
+        *over = 1;
+        return NAN;
+    }
+    return x;
+}
+
+void cf_bench_set_shares(cf_bench_result *res) {
+    res->share_over_ceiling = 0;
+    res->share_flops = share_of(res->gflops, res->ceil.gemm_gflops, &res->share_over_ceiling);
+    res->share_bw = share_of(res->gbps, res->ceil.copy_gbps, &res->share_over_ceiling);
+    res->share_l2 = share_of(res->l2_gbps, res->ceil.l2_gbps, &res->share_over_ceiling);
 }
 
 /* ------------------------------------------------------------------ host facts */
@@ -276,6 +321,7 @@ cf_status cf_bench_run_case(const cf_bench_case *c, const cf_bench_data *data, c
     res->threads = cfg->threads > 0 ? cfg->threads : omp_get_num_procs();
     res->check_rmse = NAN;
     res->ceil.tf32_gflops = NAN;
+    res->ceil.l2_gbps = res->l2_bytes_per_iter = res->l2_gbps = res->share_l2 = NAN;
     cf_status st = cf_config_validate(cfg, err);
     if (st) return st;
     if (c->repeats < 1 || c->repeats >= cfg->iters)
@@ -353,7 +399,7 @@ cf_status cf_bench_run_case(const cf_bench_case *c, const cf_bench_data *data, c
         }
 #endif
         cf_eval tr, te;
-        if ((st = ops->evaluate(b, CF_EVAL_TRAIN, &tr, err)) || (st = ops->evaluate(b, CF_EVAL_TEST, &te, err)))
+        if ((st = cf_train_evaluate(ops, b, &tr, &te, err)))
             goto done;
         res->train_rmse[it] = tr.n ? sqrt(tr.sse / (double)tr.n) : NAN;
         res->test_rmse[it] = te.n ? sqrt(te.sse / (double)te.n) : NAN;
@@ -398,23 +444,17 @@ cf_status cf_bench_run_case(const cf_bench_case *c, const cf_bench_data *data, c
         cf_gpu_stats_get(b, &s); /* before the ceiling buffers count */
         res->device_peak_bytes = (int64_t)(s.device_used_peak_bytes > s.alloc_peak_bytes ? s.device_used_peak_bytes
                                                                                         : s.alloc_peak_bytes);
-        if (cfg->algo == CF_ALGO_SGD) { /* DRAM bytes by the kernel's access pattern (model above) */
-            const int fp16 = cfg->precision == CF_PRECISION_FP16;
-            const double nnz = R->nnz > 0 ? (double)R->nnz : 1.0;
-            double user_rows = 1.0, item_rows = 1.0, l2b, drb;
-            if (s.sgd_hogwild_run > 0) { /* hogwild: user runs */
-                user_rows = (double)R->n_users / nnz + 1.0 / (double)s.sgd_hogwild_run;
-            } else { /* blocks: item runs inside a block */
-                const double ipb = (double)R->n_items * (double)cfg->blocks / nnz;
-                item_rows = ipb < 1.0 ? ipb : 1.0;
-            }
-            if (user_rows > 1.0) user_rows = 1.0;
-            const double item_side = (double)R->n_items * cfg->factors * (fp16 ? 2.0 : 4.0);
-            cf_gpu_sgd_traffic(cfg->factors, fp16, cfg->bias, user_rows, item_rows, item_side <= 24.0 * (1 << 20), &l2b,
-                               &drb);
-            res->bytes_per_iter = nnz * drb;
+        if (cfg->algo == CF_ALGO_SGD) { /* the kernel's access pattern (model above) */
+            cf_bench_sgd_traffic t;
+            cf_bench_sgd_traffic_model(R->nnz, R->n_users, R->n_items, cfg->factors,
+                                       cfg->precision == CF_PRECISION_FP16, cfg->bias, s.sgd_hogwild_run,
+                                       cfg->blocks, CF_BENCH_L2_BUDGET, &t);
+            res->bytes_per_iter = (double)R->nnz * t.dram_bytes;
+            res->l2_bytes_per_iter = (double)R->nnz * t.l2_bytes;
             res->gbps = res->bytes_per_iter / res->sec_median / 1e9;
+            res->l2_gbps = res->l2_bytes_per_iter / res->sec_median / 1e9;
         }
+        if ((st = cf_gpu_l2_bandwidth(b, (size_t)16 << 20, 20, &res->ceil.l2_gbps, err))) goto done;
         if ((st = cf_gpu_copy_bandwidth(b, (size_t)1 << 30, 9, &res->ceil.copy_gbps, err)) ||
             (st = cf_gpu_sgemm_gflops(b, 8192, 9, 0, &res->ceil.gemm_gflops, err)) ||
             (st = cf_gpu_sgemm_gflops(b, 8192, 9, 1, &res->ceil.tf32_gflops, err)))
@@ -434,8 +474,8 @@ cf_status cf_bench_run_case(const cf_bench_case *c, const cf_bench_data *data, c
             if (dg) dg[0] = 'S';
         }
     }
-    res->share_flops = res->gflops / res->ceil.gemm_gflops;
-    res->share_bw = res->gbps / res->ceil.copy_gbps;
+    if (!gpu) res->ceil.l2_gbps = NAN;
+    cf_bench_set_shares(res);
     res->status = CF_BENCH_OK;
 done:
     if (b) ops->close(b);

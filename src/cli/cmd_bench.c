@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "cufactor_bench.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,11 +237,20 @@ static int bench_run(int argc, char **argv) {
         ran++;
         if (res.status == CF_BENCH_OK) {
             double share = res.bound && !strcmp(res.bound, "compute") ? res.share_flops : res.share_bw;
-            printf("%-22s %-4s %10.4g %10.4g %11.4g %8.3g %7.3g %6.1f%% %9.5f  ok (%s-bound; ceilings: %.1f GB/s "
-                   "copy, %.1f GFLOP/s %s)\n",
+            char sh[16], l2[96] = "";
+            /* a share is NaN where the model's rate exceeded its ceiling (not physical) */
+            if (isfinite(share)) snprintf(sh, sizeof sh, "%6.1f%%", 100 * share);
+            else snprintf(sh, sizeof sh, "%7s", res.share_over_ceiling ? ">ceil" : "-");
+            if (isfinite(res.l2_gbps) && isfinite(res.share_l2))
+                snprintf(l2, sizeof l2, "; L2 traffic %.4g GB/s, %.1f%% of the L2 ceiling %.1f GB/s", res.l2_gbps,
+                         100 * res.share_l2, res.ceil.l2_gbps);
+            else if (isfinite(res.l2_gbps))
+                snprintf(l2, sizeof l2, "; L2 traffic %.4g GB/s, L2 ceiling %.1f GB/s", res.l2_gbps, res.ceil.l2_gbps);
+            printf("%-22s %-4s %10.4g %10.4g %11.4g %8.3g %7.3g %s %9.5f  ok (%s-bound; ceilings: %.1f GB/s "
+                   "copy, %.1f GFLOP/s %s%s%s)\n",
                    c.name, res.device_kind, res.sec_median, res.sec_max, res.updates_per_sec, res.gflops, res.gbps,
-                   100 * share, res.check_rmse, res.bound, res.ceil.copy_gbps, res.ceil.gemm_gflops,
-                   res.ceil.gemm_name);
+                   sh, res.check_rmse, res.bound, res.ceil.copy_gbps, res.ceil.gemm_gflops, res.ceil.gemm_name, l2,
+                   res.share_over_ceiling ? "; a model's rate exceeded its measured ceiling: share not reported" : "");
         } else {
             failed++;
             printf("%-22s %-4s FAILED: %s\n", c.name, res.device_kind, res.reason);

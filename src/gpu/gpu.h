@@ -119,20 +119,9 @@ cf_status cf_gpu_copy_bandwidth(cf_backend *b, size_t bytes, int reps, double *g
  * launches after one that brings it into L2; counted as bytes·reps read. */
 cf_status cf_gpu_l2_bandwidth(cf_backend *b, size_t bytes, int reps, double *gbps, cf_error *err);
 
-/* Bytes per SGD update by the kernel's own accesses (kernels/sgd.cu), s = 4 fp32 / 2 fp16:
- * a row = 2Ks read + written, with biases its bias read + written (8), its λ' (4); the
- * rating's (u, i, r) 12. A row is loaded and written back once per run of consecutive
- * ratings that share it: user_rows and item_rows are such runs per update (hogwild, list
- * in user order: 1/ratings_per_user + 1/run users, 1 item; blocks, sorted by item:
- * 1 user, ≈ n_items·B/nnz items, at most 1).
- *   *l2_bytes   between the SMs and L2: rating + (user_rows + item_rows) · row;
- *   *dram_bytes from DRAM: the rating (streamed once) + user_rows · row (the user side,
- *               480 k × K × s on the Netflix shape, does not stay in L2) + item_rows · row
- *               only when items_fit_l2 is 0 (the item side larger than L2).
- * A model: L2 hits of user rows between runs and lines shared by runs are not counted;
- * it is what bench_sgd divides by the measured ceilings. */
-void cf_gpu_sgd_traffic(int k, int fp16, int bias, double user_rows, double item_rows, int items_fit_l2,
-                        double *l2_bytes, double *dram_bytes);
+/* The bytes-per-update model of the SGD kernels that bench_sgd and `cufactor bench`
+ * divide by these ceilings is src/bench/bench_impl.h cf_bench_sgd_traffic_model (host
+ * code, tested without a GPU). */
 
 /* The CUDA driver and runtime versions (cudaDriverGetVersion / cudaRuntimeGetVersion,
  * e.g. 12040 for 12.4); 0 where the call fails. */

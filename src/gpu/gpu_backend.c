@@ -318,7 +318,7 @@ cf_status cf_gpu_open_tuned(const cf_ratings *train, const cf_triplets *test, co
     CF_CUDA(cudaMemGetInfo(&free_bytes, &total_bytes));
     size_t data = side_data_bytes(b, U) + side_data_bytes(b, I) +
                   (size_t)n_test * (2 * sizeof(uint32_t) + sizeof(float)) +
-                  CF_REDUCE_BLOCKS * 3 * sizeof(double);
+                  CF_REDUCE_BLOCKS * CF_EVAL_SUMS * sizeof(double);
     if (cfg->algo == CF_ALGO_ALS) {
         if ((st = cf_gpu_plan(b, free_bytes, data, err))) goto cleanup;
         b->planned = 1;
@@ -350,7 +350,7 @@ cf_status cf_gpu_open_tuned(const cf_ratings *train, const cf_triplets *test, co
         CF_CUDA(cudaMemcpy(b->d_test_r, test->r, (size_t)n_test * sizeof(float),
                            cudaMemcpyHostToDevice));
     }
-    if ((st = cf_gpu_alloc(b, (void **)&b->d_partial, CF_REDUCE_BLOCKS * 3 * sizeof(double),
+    if ((st = cf_gpu_alloc(b, (void **)&b->d_partial, CF_REDUCE_BLOCKS * CF_EVAL_SUMS * sizeof(double),
                            "reduction partials", err)) ||
         (st = cf_gpu_alloc(b, (void **)&b->d_bad, 2 * CF_REDUCE_BLOCKS * sizeof(int64_t),
                            "NaN guard partials", err)) ||
@@ -391,6 +391,7 @@ static const cf_backend_ops gpu_ops = {
     .gd_epoch = cf_gpu_gd_epoch,
     .ccd_sweep = NULL,
     .evaluate = cf_gpu_evaluate,
+    .evaluate_all = cf_gpu_evaluate_all,
     .download = gpu_download,
     .upload = gpu_upload,
     .device_name = gpu_device_name,

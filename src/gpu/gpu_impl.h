@@ -145,7 +145,7 @@ struct cf_backend {
     float *d_rhs;           /* max batch rows × ld */
     float *d_rhs_part;      /* max slots × ld: partial RHS of long rows' further segments */
     int *d_potrs_info;
-    double *d_partial;      /* CF_REDUCE_BLOCKS × 3 */
+    double *d_partial;      /* CF_REDUCE_BLOCKS × CF_EVAL_SUMS (eval.c) */
     int *h_info;            /* max systems of a side (host) */
     int64_t max_slots, max_sys, max_rows, max_entries;
     int64_t solve_chunk;    /* systems per batched solver call: CF_GPU_SOLVE_CHUNK (tests lower it) */
@@ -222,11 +222,17 @@ cf_status cf_gpu_stop_poll(cf_backend *b, const char *algo, cf_error *err);
 
 /* The evaluate entry of the table (eval.c). */
 cf_status cf_gpu_evaluate(cf_backend *b, cf_eval_set which, cf_eval *out, cf_error *err);
+/* The evaluate_all entry: both sets in one launch and one synchronization (eval.c). */
+cf_status cf_gpu_evaluate_all(cf_backend *b, cf_eval *train, cf_eval *test, cf_error *err);
 /* The als_half entry (als.c). */
 cf_status cf_gpu_als_half(cf_backend *b, cf_side side, cf_error *err);
 /* The sgd_epoch entry (sgd.c) and its state's release (accepts a backend without one). */
 cf_status cf_gpu_sgd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *err);
 void cf_gpu_sgd_free(cf_backend *b);
+/* SGD's fp16 copies of the factors (row stride K) when they hold the current factors
+ * (fp16 storage, an epoch has run and nothing was uploaded since): 1 and *P, *Q set;
+ * else 0. F then holds exactly their values (sgd.c converts them after every epoch). */
+int cf_gpu_sgd_halves(cf_backend *b, const void **P, const void **Q);
 /* The gd_epoch entry, full batch or mini-batch by cfg.algo (gd.c), and its release. */
 cf_status cf_gpu_gd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *err);
 void cf_gpu_gd_free(cf_backend *b);

@@ -47,8 +47,17 @@ typedef struct cf_gpu_sgd {
     int32_t *h_shift;
     cf_sgd_hogwild_order order; /* hogwild: the plan (the epoch's fields set per epoch) */
     void *d_Ph, *d_Qh;          /* fp16 factors (row stride K), NULL in fp32 */
+    int halves_in_F;            /* F holds the halves' values (set after the conversion
+                                   that ends an epoch, cleared when an epoch starts) */
     size_t bytes;               /* device bytes of this state */
 } cf_gpu_sgd;
+
+int cf_gpu_sgd_halves(cf_backend *b, const void **P, const void **Q) {
+    const cf_gpu_sgd *s = b->sgd;
+    if (!s || !s->d_Ph || !s->d_Qh || b->fp16_stale || !s->halves_in_F) return 0;
+    *P = s->d_Ph, *Q = s->d_Qh;
+    return 1;
+}
 
 void cf_gpu_sgd_free(cf_backend *b) {
     cf_gpu_sgd *s = b ? b->sgd : NULL;
@@ -61,15 +70,6 @@ void cf_gpu_sgd_free(cf_backend *b) {
     free(s->h_shift);
     free(s);
     b->sgd = NULL;
-}
-
-void cf_gpu_sgd_traffic(int k, int fp16, int bias, double user_rows, double item_rows, int items_fit_l2,
-                        double *l2_bytes, double *dram_bytes) {
-    const double s = fp16 ? 2.0 : 4.0, bb = bias ? 8.0 : 0.0;
-    const double rating = 12.0;                /* u, i, r: streamed once */
-    const double row = 2.0 * k * s + bb + 4.0; /* a row read + written, its bias, its λ' */
-    *l2_bytes = rating + (user_rows + item_rows) * row;
-    *dram_bytes = rating + user_rows * row + (items_fit_l2 ? 0.0 : item_rows * row);
 }
 
 /* The L2 read ceiling (gpu.h). */
@@ -253,6 +253,7 @@ cf_status cf_gpu_sgd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *er
         .bu = U->d_b, .bi = I->d_b, .lam_u = s->d_lam_u, .lam_i = s->d_lam_i,
         .mu = (float)b->mu, .use_bias = b->bias, .k = b->k, .lr = (float)lr,
     };
+    s->halves_in_F = 0; /* until the conversion below: an interrupted epoch leaves F behind */
     if (timing) CF_CUDA(cudaEventRecord(b->ev[0], b->stream));
     if (s->schedule == CF_SCHED_BLOCKS) {
         const int32_t B = s->blocks.B;
@@ -278,6 +279,7 @@ cf_status cf_gpu_sgd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *er
     if (fp16) {
         CF_LAUNCH(launch_half_to_factors(s->d_Ph, U->n_rows, b->k, U->d_F, b->ld, b->stream));
         CF_LAUNCH(launch_half_to_factors(s->d_Qh, I->n_rows, b->k, I->d_F, b->ld, b->stream));
+        s->halves_in_F = 1;
     }
     st = cf_gpu_check_finite(b, "sgd", (int64_t)epoch + 1, "try a smaller --lr", err);
 cleanup:

@@ -39,6 +39,7 @@
 #include "schedule.h"
 #include "sgd_work.h"
 #include "gpu_test.h"
+#include "kernels.h"
 
 /* ------------------------------------------------------------------ fixture */
 
@@ -514,6 +515,130 @@ Test(gpu_sgd, single_update_K33) { single_update(33, 0); }
 Test(gpu_sgd, single_update_K128) { single_update(128, 0); }
 Test(gpu_sgd, single_update_K256_fp16) { single_update(256, 1); }
 Test(gpu_sgd, single_update_K100_fp16) { single_update(100, 1); }
+
+/* ------------------------------------------------------------------ evaluation (issue 15 item 4) */
+
+/* The trainer's figures (kernels/eval.cu, one launch for both sets) against the CPU
+ * reference's evaluate on the same factors. The GPU forms e in fp32 (r̂ ≈ 3.5 rounds to
+ * ≈ 2e-7 absolute; the fp32 dot product of K terms of size ≲ 0.1 adds ≲ K·6e-8·0.1) and
+ * sums e², |e| and Λ‖x‖² in double; the CPU is double throughout. sse, sae and reg agree
+ * to 1e-5 relative (the errors are ≈ 0.3–1, so an absolute 1e-6 in e is ≲ 1e-5 of e²);
+ * n exactly. Factors: after `epochs` SGD epochs of the given storage (fp16: the kernel
+ * reads SGD's half copies), downloaded and opened on the CPU. Also:
+ *   - evaluate_all gives bit for bit what evaluate(TRAIN) and evaluate(TEST) give;
+ *   - fp16: the half copies and F (the same values) give the same bits — F is read after
+ *     an upload of the same factors marks the halves stale;
+ *   - the same figures, bit for bit, when the blocks run in another order (simulation). */
+static void eval_vs_cpu(int K, int bias, cf_precision prec, cf_reg reg) {
+    REQUIRE_GPU();
+    fixture fx;
+    fixture_make(&fx, 77);
+    cf_config c = sgd_config(K, CF_SCHED_HOGWILD, 8);
+    c.bias = bias, c.precision = prec, c.reg = reg, c.lambda = reg == CF_REG_MEAN ? 1e-4 : 0.05;
+    cf_factors init, f;
+    init_factors(&init, &fx.R, &c, 12);
+    cf_error err = {0};
+    cf_backend *gb = NULL, *cb = NULL;
+    const cf_backend_ops *G = cf_gpu_backend();
+    cr_assert_eq(G->open(&fx.R, &fx.test, &c, &init, &gb, &err), CF_OK, "%s", err.msg);
+    cr_assert(G->evaluate_all != NULL);
+    for (int e = 0; e < 2; e++) cr_assert_eq(G->sgd_epoch(gb, e, c.lr, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_factors_alloc(&f, init.n_users, init.n_items, K, bias, NULL), CF_OK);
+    cr_assert_eq(G->download(gb, &f, &err), CF_OK, "%s", err.msg);
+
+    cf_eval all[2], one[2], again[2], ref[2];
+    gpu_test_order_seed(11);
+    cr_assert_eq(G->evaluate_all(gb, &all[0], &all[1], &err), CF_OK, "%s", err.msg);
+    gpu_test_order_seed(12); /* under the simulation: the blocks (and threads) in other orders */
+    cr_assert_eq(G->evaluate(gb, CF_EVAL_TRAIN, &one[0], &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(G->evaluate(gb, CF_EVAL_TEST, &one[1], &err), CF_OK, "%s", err.msg);
+    gpu_test_order_seed(13);
+    cr_assert_eq(G->evaluate_all(gb, &again[0], &again[1], &err), CF_OK, "%s", err.msg);
+    for (int s = 0; s < 2; s++) {
+        cr_assert_eq(memcmp(&all[s], &one[s], sizeof all[s]), 0, "set %d: evaluate_all differs from evaluate", s);
+        cr_assert_eq(memcmp(&all[s], &again[s], sizeof all[s]), 0, "set %d: not deterministic", s);
+    }
+    cr_assert_eq(one[1].reg, 0.0, "the test set carries no reg");
+
+    /* the same factors through F: upload marks the fp16 copies stale */
+    cr_assert_eq(G->upload(gb, &f, &err), CF_OK, "%s", err.msg);
+    cf_eval viaF[2];
+    cr_assert_eq(G->evaluate_all(gb, &viaF[0], &viaF[1], &err), CF_OK, "%s", err.msg);
+    for (int s = 0; s < 2; s++)
+        cr_assert_eq(memcmp(&all[s], &viaF[s], sizeof all[s]), 0, "set %d: fp16 copies and F disagree", s);
+
+    cf_config cc = c;
+    cc.device = CF_DEVICE_CPU, cc.precision = CF_PRECISION_FP64;
+    cr_assert_eq(cf_cpu_backend.open(&fx.R, &fx.test, &cc, &f, &cb, &err), CF_OK, "%s", err.msg);
+    for (int s = 0; s < 2; s++) {
+        cr_assert_eq(cf_cpu_backend.evaluate(cb, (cf_eval_set)s, &ref[s], &err), CF_OK, "%s", err.msg);
+        cr_assert_eq(all[s].n, ref[s].n, "set %d: n %lld vs %lld", s, (long long)all[s].n, (long long)ref[s].n);
+        cr_assert(ref[s].n > 0 && ref[s].sse > 0);
+        cr_expect_leq(fabs(all[s].sse - ref[s].sse), 1e-5 * ref[s].sse, "K=%d set %d: sse %.10g vs %.10g", K, s,
+                      all[s].sse, ref[s].sse);
+        cr_expect_leq(fabs(all[s].sae - ref[s].sae), 1e-5 * ref[s].sae, "K=%d set %d: sae %.10g vs %.10g", K, s,
+                      all[s].sae, ref[s].sae);
+    }
+    cr_assert(ref[0].reg > 0);
+    cr_expect_leq(fabs(all[0].reg - ref[0].reg), 1e-5 * ref[0].reg, "K=%d: reg %.10g vs %.10g", K, all[0].reg,
+                  ref[0].reg);
+    cr_log_info("eval K=%d bias=%d %s %s: train sse %.3g (rel %.2g), test sse %.3g (rel %.2g), reg %.3g (rel %.2g)",
+                K, bias, cf_precision_name(prec), cf_reg_name(reg), all[0].sse, fabs(all[0].sse / ref[0].sse - 1),
+                all[1].sse, fabs(all[1].sse / ref[1].sse - 1), all[0].reg, fabs(all[0].reg / ref[0].reg - 1));
+    cf_cpu_backend.close(cb);
+    G->close(gb);
+    cf_factors_free(&init), cf_factors_free(&f);
+    fixture_free(&fx);
+}
+
+Test(gpu_eval, K1_fp32_bias) { eval_vs_cpu(1, 1, CF_PRECISION_FP32, CF_REG_WEIGHTED); }
+Test(gpu_eval, K1_fp16_nobias) { eval_vs_cpu(1, 0, CF_PRECISION_FP16, CF_REG_PLAIN); }
+Test(gpu_eval, K7_fp32_nobias) { eval_vs_cpu(7, 0, CF_PRECISION_FP32, CF_REG_PLAIN); }
+Test(gpu_eval, K7_fp16_bias) { eval_vs_cpu(7, 1, CF_PRECISION_FP16, CF_REG_MEAN); }
+Test(gpu_eval, K32_fp16_bias) { eval_vs_cpu(32, 1, CF_PRECISION_FP16, CF_REG_WEIGHTED); }
+Test(gpu_eval, K100_fp32_bias) { eval_vs_cpu(100, 1, CF_PRECISION_FP32, CF_REG_WEIGHTED); }
+Test(gpu_eval, K128_fp16_bias) { eval_vs_cpu(128, 1, CF_PRECISION_FP16, CF_REG_WEIGHTED); }
+Test(gpu_eval, K128_fp32_nobias) { eval_vs_cpu(128, 0, CF_PRECISION_FP32, CF_REG_PLAIN); }
+Test(gpu_eval, K300_fp32_bias) { eval_vs_cpu(300, 1, CF_PRECISION_FP32, CF_REG_WEIGHTED); }
+
+/* Without a test set: evaluate_all fills the training figures and a zero test set. */
+Test(gpu_eval, no_test_set) {
+    REQUIRE_GPU();
+    fixture fx;
+    fixture_make(&fx, 78);
+    cf_config c = sgd_config(12, CF_SCHED_HOGWILD, 8);
+    cf_factors init;
+    init_factors(&init, &fx.R, &c, 3);
+    cf_error err = {0};
+    cf_backend *gb = NULL;
+    cr_assert_eq(cf_gpu_backend()->open(&fx.R, NULL, &c, &init, &gb, &err), CF_OK, "%s", err.msg);
+    cf_eval tr, te, one;
+    memset(&te, 0xff, sizeof te);
+    cr_assert_eq(cf_gpu_backend()->evaluate_all(gb, &tr, &te, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_gpu_backend()->evaluate(gb, CF_EVAL_TRAIN, &one, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(memcmp(&tr, &one, sizeof tr), 0);
+    cr_assert_eq(tr.n, fx.R.nnz);
+    cr_assert(te.n == 0 && te.sse == 0 && te.sae == 0 && te.reg == 0);
+    cf_gpu_backend()->close(gb);
+    cf_factors_free(&init);
+    fixture_free(&fx);
+}
+
+Test(host_eval, group_lanes_cover_the_row_in_about_four_chunks) {
+    cr_assert_eq(cf_eval_group_lanes(1), 1);
+    cr_assert_eq(cf_eval_group_lanes(16), 1);
+    cr_assert_eq(cf_eval_group_lanes(32), 2);
+    cr_assert_eq(cf_eval_group_lanes(100), 8);
+    cr_assert_eq(cf_eval_group_lanes(128), 8);
+    cr_assert_eq(cf_eval_group_lanes(256), 16);
+    cr_assert_eq(cf_eval_group_lanes(300), 32);
+    cr_assert_eq(cf_eval_group_lanes(4096), 32);
+    for (int k = 1; k <= 1024; k++) {
+        int G = cf_eval_group_lanes(k), nch = (k + 3) / 4;
+        cr_assert(G >= 1 && G <= 32 && (G & (G - 1)) == 0, "k=%d: G=%d", k, G);
+        cr_assert(G == 32 || (nch + G - 1) / G <= 4, "k=%d: %d chunks per lane", k, (nch + G - 1) / G);
+    }
+}
 
 /* Issue 17 item 9 on the GPU: the blocks schedule polls a stop request every 64 waves;
  * hogwild is one launch per epoch and finishes it. */
