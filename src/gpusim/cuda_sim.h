@@ -101,11 +101,14 @@ extern thread_view *cur; /* set by the scheduler before it resumes a thread */
 /* Scheduling points (runtime.cpp). */
 void syncthreads(const char *file, int line);
 
-enum warp_op { WARP_SHFL_IDX, WARP_SHFL_UP, WARP_SHFL_DOWN, WARP_SHFL_XOR, WARP_SYNC, WARP_BALLOT };
+enum warp_op { WARP_SHFL_IDX, WARP_SHFL_UP, WARP_SHFL_DOWN, WARP_SHFL_XOR, WARP_SYNC, WARP_BALLOT, WARP_UNIFORM };
 /* One warp collective: every lane of `mask` must reach the same call site with the same
  * mask; returns the value this lane receives (ballot: the mask of lanes with v != 0). */
 uint64_t warp_collective(warp_op op, unsigned mask, uint64_t v, int arg, int width, const char *file,
                          int line);
+/* WARP_UNIFORM (the wmma calls of include/mma.h): all 32 lanes, at one call site, with
+ * the same three keys (pointer, other arguments, fragment contents) on every lane. */
+void warp_uniform(const char *what, uint64_t ptr, uint64_t args, uint64_t content, const char *file, int line);
 
 template <typename T> static inline uint64_t to_bits(T v) {
     static_assert(sizeof(T) <= 8 && std::is_trivially_copyable<T>::value, "shuffle of a type > 8 bytes");

@@ -58,6 +58,7 @@ struct device {
     bool init = false;
     size_t mem = (size_t)4096 << 20, used = 0;
     int sms = 4, count = 1;
+    int cc_major = 9, cc_minor = 0; /* sm_90 unless cf_sim_set_compute_capability says otherwise */
     uint64_t seed = 1, launches = 0;
     std::map<uintptr_t, size_t> allocs;
     std::set<void *> streams, events;
@@ -131,6 +132,8 @@ struct thread_state {
     unsigned mask = 0;
     uint64_t value = 0, result = 0;
     int arg = 0, width = 32;
+    uint64_t ukey[3] = {0, 0, 0}; /* WARP_UNIFORM: pointer, other arguments, contents */
+    const char *uwhat = nullptr;
 };
 
 struct block_run {
@@ -171,6 +174,7 @@ static const char *op_name(warp_op op) {
     case WARP_SHFL_XOR: return "__shfl_xor_sync";
     case WARP_SYNC: return "__syncwarp";
     case WARP_BALLOT: return "__ballot_sync";
+    case WARP_UNIFORM: return "wmma::*_sync";
     }
     return "?";
 }
@@ -234,6 +238,16 @@ static unsigned warp_lanes(unsigned w) {
 static void complete_collective(unsigned w, unsigned mask) {
     thread_state *L = &blk->th[32 * w];
     const thread_state &any = L[__builtin_ctz(mask)];
+    if (any.op == WARP_UNIFORM) {
+        static const char *const key[3] = {"the pointer", "ldm or the layout", "a fragment's contents"};
+        for (unsigned l = 1; l < 32; l++)
+            for (int k = 0; k < 3; k++)
+                if (L[l].ukey[k] != L[0].ukey[k])
+                    fail(&L[l], "%s at %s:%d: %s differs across the warp (lane 0: %#llx, lane %u: %#llx); "
+                         "wmma needs warp-uniform arguments, and fragments hold one matrix per warp",
+                         L[l].uwhat, L[l].file, L[l].line, key[k], (unsigned long long)L[0].ukey[k], l,
+                         (unsigned long long)L[l].ukey[k]);
+    }
     const int width = any.width;
     unsigned ballot = 0;
     for (unsigned l = 0; l < 32; l++)
@@ -254,6 +268,7 @@ static void complete_collective(unsigned w, unsigned mask) {
         }
         case WARP_SYNC: break;
         case WARP_BALLOT: break;
+        case WARP_UNIFORM: break;
         }
         if (t.op == WARP_BALLOT)
             t.result = ballot;
@@ -292,6 +307,15 @@ uint64_t warp_collective(warp_op op, unsigned mask, uint64_t v, int arg, int wid
     if (all) complete_collective(w, mask);
     while (t->state != RUNNABLE) yield_running();
     return t->result;
+}
+
+void warp_uniform(const char *what, uint64_t ptr, uint64_t args, uint64_t content, const char *file, int line) {
+    thread_state *t = blk->running;
+    if (warp_lanes(t->view.warp) < 32)
+        fail(t, "%s at %s:%d: warp %u has %u threads; wmma needs all 32 lanes of a warp", what, file, line,
+             t->view.warp, warp_lanes(t->view.warp));
+    t->ukey[0] = ptr, t->ukey[1] = args, t->ukey[2] = content, t->uwhat = what;
+    (void)warp_collective(WARP_UNIFORM, 0xffffffffu, 0, 0, 32, file, line);
 }
 
 static void thread_exit_checks(thread_state *t) {
@@ -538,7 +562,7 @@ cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *p, int device) {
     p->maxThreadsPerBlock = 1024;
     p->maxThreadsDim[0] = 1024, p->maxThreadsDim[1] = 1024, p->maxThreadsDim[2] = 64;
     p->maxGridSize[0] = 0x7fffffff, p->maxGridSize[1] = 65535, p->maxGridSize[2] = 65535;
-    p->major = 9, p->minor = 0;
+    p->major = D().cc_major, p->minor = D().cc_minor;
     p->multiProcessorCount = D().sms;
     p->maxThreadsPerMultiProcessor = 2048;
     return cudaSuccess;
@@ -738,6 +762,8 @@ cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b) {
     *ms = (float)(y->ms - x->ms);
     return cudaSuccess;
 }
+
+void cf_sim_set_compute_capability(int major, int minor) { D().cc_major = major, D().cc_minor = minor; }
 
 void cf_sim_set_seed(unsigned long long seed) {
     D().seed = seed;

@@ -119,6 +119,10 @@ cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end);
  * CUFACTOR_SIM_SEED, else 1): a determinism test runs the same work under two seeds.
  * Setting a seed restarts its sequence: the same seed replays the same orders. */
 void cf_sim_set_seed(unsigned long long seed);
+/* The compute capability the simulated device reports from here on (default 9.0): a test
+ * of a host path that depends on it (e.g. the TF32 Gram's refusal below 8.0). The
+ * simulation itself emulates the same subset whatever it reports. */
+void cf_sim_set_compute_capability(int major, int minor);
 
 #ifdef __cplusplus
 }
