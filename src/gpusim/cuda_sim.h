@@ -19,6 +19,8 @@
  *     cudaMalloc likewise; dynamic shared memory is its own heap block, so AddressSanitizer
  *     catches an index past its end.
  *
+ * The TF32 subset of nvcuda::wmma is in include/mma.h (its own header: the model there).
+ *
  * What this proves and what it does not is in README ("GPU tests without a GPU").
  * Only what the kernels use is here; add to it with the documented CUDA semantics.
  */
@@ -49,6 +51,7 @@
 #define __forceinline__ inline
 #define __noinline__ __attribute__((noinline))
 #define __launch_bounds__(...)
+#define __align__(n) __attribute__((aligned(n)))
 /* Static shared memory: one instance per process (blocks run one at a time), in its own
  * section so that the runtime can fill it with the poison pattern before every block. */
 #define __shared__ static __attribute__((section("cf_sim_shared")))

@@ -392,7 +392,13 @@ static void run_grid(const launch_config &c, const std::function<void()> &body, 
     static std::vector<fiber> pool; /* stacks reused across launches */
     if (pool.size() < nt) pool.resize(nt);
     for (unsigned j = 0; j < nt; j++) fiber_alloc(&pool[j], STACK_BYTES);
-    void *smem = malloc(c.smem ? c.smem : 1);
+    /* 256-byte aligned, as the start of a block's shared window is on hardware (wmma's
+     * loads and stores check for 256-bit alignment) */
+    void *smem = nullptr;
+    if (posix_memalign(&smem, 256, c.smem ? c.smem : 1) != 0) {
+        fprintf(stderr, "cufactor-sim: no host memory for %zu bytes of shared memory\n", c.smem);
+        abort();
+    }
 
     block_run br;
     br.cfg = &c, br.body = &body, br.n = nt;
@@ -499,6 +505,7 @@ const char *cudaGetErrorName(cudaError_t e) {
     case cudaErrorNotReady: return "cudaErrorNotReady";
     case cudaErrorLaunchOutOfResources: return "cudaErrorLaunchOutOfResources";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+    case cudaErrorNotSupported: return "cudaErrorNotSupported";
     case cudaErrorUnknown: return "cudaErrorUnknown";
     }
     return "unrecognized error code";
@@ -521,6 +528,7 @@ const char *cudaGetErrorString(cudaError_t e) {
     case cudaErrorNotReady: return "device not ready";
     case cudaErrorLaunchOutOfResources: return "too many resources requested for launch";
     case cudaErrorLaunchFailure: return "unspecified launch failure";
+    case cudaErrorNotSupported: return "operation not supported";
     case cudaErrorUnknown: return "unknown error";
     }
     return "unrecognized error code";

@@ -57,11 +57,16 @@ namespace cf_sim {
 /* A warp collective whose three keys must be equal on every lane of the warp (all 32
  * lanes must take part): `what` names the call in the message (runtime.cpp). */
 void warp_uniform(const char *what, uint64_t ptr, uint64_t args, uint64_t content, const char *file, int line);
-/* 64-bit FNV-1a of a fragment's bytes (its contents, for warp_uniform). */
+/* A 64-bit hash of a fragment's contents (n a multiple of 8 bytes), for warp_uniform:
+ * word by word, multiply and xor-shift (the comparison of the lanes' fragments). */
 static inline uint64_t frag_hash(const void *p, size_t n) {
-    const unsigned char *b = (const unsigned char *)p;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t j = 0; j < n; j++) h = (h ^ b[j]) * 0x100000001b3ull;
+    uint64_t h = 0x9e3779b97f4a7c15ull;
+    for (size_t j = 0; j + 8 <= n; j += 8) {
+        uint64_t w;
+        memcpy(&w, (const char *)p + j, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 29;
+    }
     return h;
 }
 } // namespace cf_sim
@@ -184,15 +189,40 @@ static inline void mma_sync_(fragment<accumulator, M, N, K, float> &d, const fra
     h = h * 31u + ::cf_sim::frag_hash(b.x, sizeof b.x);
     h = h * 31u + ::cf_sim::frag_hash(c.x, sizeof c.x);
     ::cf_sim::warp_uniform("wmma::mma_sync", 0, 0, h, file, line);
-    float out[M][N];
+    /* The lanes hold the same inputs (checked above): the first lane of a warp to run
+     * computes, the others find the same inputs (compared in full, not by hash) in their
+     * warp's entry of this cache and copy the result. Only a speed-up: 32 times less
+     * arithmetic. */
+    typedef fragment<matrix_a, M, N, K, precision::tf32, LA> FA;
+    typedef fragment<matrix_b, M, N, K, precision::tf32, LB> FB;
+    typedef fragment<accumulator, M, N, K, float> FC;
+    struct entry {
+        bool valid;
+        FA a;
+        FB b;
+        FC c, d;
+    };
+    static entry cache[32]; /* by warp of the block (≤ 1024 threads) */
+    entry &e = cache[::cf_sim::cur->warp & 31u];
+    if (e.valid && memcmp(e.a.x, a.x, sizeof a.x) == 0 && memcmp(e.b.x, b.x, sizeof b.x) == 0 &&
+        memcmp(e.c.x, c.x, sizeof c.x) == 0) {
+        memcpy(d.x, e.d.x, sizeof d.x);
+        return;
+    }
+    memcpy(e.a.x, a.x, sizeof a.x), memcpy(e.b.x, b.x, sizeof b.x), memcpy(e.c.x, c.x, sizeof c.x);
+    float ta[M][K], tb[K][N]; /* the inputs as tf32, unscrambled */
+    for (int i = 0; i < M; i++)
+        for (int k = 0; k < K; k++) ta[i][k] = detail::tf32_trunc(a.at(i, k));
+    for (int k = 0; k < K; k++)
+        for (int j = 0; j < N; j++) tb[k][j] = detail::tf32_trunc(b.at(k, j));
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
             float s = c.at(i, j);
-            for (int k = 0; k < K; k++) s += detail::tf32_trunc(a.at(i, k)) * detail::tf32_trunc(b.at(k, j));
-            out[i][j] = s;
+            for (int k = 0; k < K; k++) s += ta[i][k] * tb[k][j];
+            e.d.at(i, j) = s;
         }
-    for (int i = 0; i < M; i++) /* d may be c */
-        for (int j = 0; j < N; j++) d.at(i, j) = out[i][j];
+    e.valid = true;
+    memcpy(d.x, e.d.x, sizeof d.x); /* d may be c */
 }
 
 } // namespace wmma
