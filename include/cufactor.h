@@ -93,6 +93,14 @@ typedef enum cf_als_solver {
                                    cuSOLVER beyond */
 } cf_als_solver;
 
+/* How the GPU backend forms ALS's Gram matrices and right-hand sides (the CPU ignores it). */
+typedef enum cf_als_gram {
+    CF_ALS_GRAM_SIMT = 0, /* FP32 FMA kernel, register-tiled (kernels/gram.cu; default) */
+    CF_ALS_GRAM_TC        /* tensor cores, 3xTF32 split to fp32-grade accuracy (kernels/gram_tc.cu);
+                             needs sm_80+ and K + bias <= 767, the SIMT kernel otherwise (with a
+                             notice) */
+} cf_als_gram;
+
 typedef struct cf_config {
     cf_algo algo;          /* default ALS */
     int32_t factors;       /* K, default 32 */
@@ -128,6 +136,8 @@ typedef struct cf_config {
     /* GPU ALS solver, default CF_ALS_SOLVER_CUSOLVER. Not stored in the model file (a
      * property of the run, like threads). */
     cf_als_solver als_solver;
+    /* GPU ALS Gram kernel, default CF_ALS_GRAM_SIMT. Not stored in the model file. */
+    cf_als_gram als_gram;
 } cf_config;
 
 /* Smallest non-zero cf_config.gpu_mem_limit accepted. */

@@ -126,12 +126,14 @@ int cmd_verify(int argc, char **argv) {
     if (cli_read_split(data, &split, &ropt, cfg.seed, oo.quiet, &ds, &info, &err) != CF_OK) return cli_fail(&err);
     cf_config_resolve(&cfg, ds, &cfg); /* the settings cf_train would choose */
     if (!oo.quiet)
-        fprintf(stderr, "verify: %s, K=%d, %d iterations, lambda=%g (%s), bias %s%s%s; rtol %g, max-rtol %g, "
+        fprintf(stderr, "verify: %s, K=%d, %d iterations, lambda=%g (%s), bias %s%s%s%s%s; rtol %g, max-rtol %g, "
                         "rmse-rtol %g\n",
                 cf_algo_name(cfg.algo), (int)cfg.factors, (int)cfg.iters, cfg.lambda, cf_reg_name(cfg.reg),
                 cfg.bias ? "on" : "off",
                 cfg.algo == CF_ALGO_ALS && vopt.candidate == CF_DEVICE_GPU ? ", GPU solver " : "",
                 cfg.algo == CF_ALGO_ALS && vopt.candidate == CF_DEVICE_GPU ? cf_als_solver_name(cfg.als_solver) : "",
+                cfg.algo == CF_ALGO_ALS && vopt.candidate == CF_DEVICE_GPU ? ", Gram " : "",
+                cfg.algo == CF_ALGO_ALS && vopt.candidate == CF_DEVICE_GPU ? cli_als_gram_names[cfg.als_gram] : "",
                 vopt.rtol, vopt.max_rtol, vopt.rmse_rtol);
     verify_print pr = {.f = stdout, .json = oo.json, .first = 1};
     if (oo.json) fputs("{\"iterations\":[", stdout);
