@@ -47,6 +47,10 @@
  *         and Stability, Thm 10.4); + 4 covers the few roundings of every entry at tiny d
  *         (d = 1: a square root and two divisions). Measured 1e-8..1e-7; info and the
  *         untouched B of a failed system exact.
+ *   - The tensor-core Gram (--als-gram tc, kernels/gram_tc.cu; suite gpu_als_tc): the same
+ *     checks with the same tolerances, which its 3×TF32 accuracy argument meets with room
+ *     (measured under the simulation: Gram ≤ 4.6e-8, RHS ≤ 3.7e-7 relative over gram_*'s
+ *     rows; long rows median 9e-8); tc against simt ≤ 2e-5 (the two bounds added).
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
