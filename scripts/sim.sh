@@ -5,7 +5,7 @@
 # tests, runs every GPU test (none may skip there: the simulated device always exists),
 # then `cufactor verify` — the simulated GPU against the CPU reference — on a small
 # generated set for ALS (both --als-solver, and --als-gram tc), SGD (blocks) and GD. Set
-# CUFACTOR_SIM_SANITIZE=OFF for a plain build (about 3× faster). Takes ≈ 15 min on 2
+# CUFACTOR_SIM_SANITIZE=OFF for a plain build (about 3× faster). Takes ≈ 18 min on 2
 # cores with the sanitizers.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
