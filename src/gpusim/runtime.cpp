@@ -49,6 +49,7 @@ extern "C" char __stop_cf_sim_shared[] __attribute__((weak));
 namespace cf_sim {
 
 thread_view *cur = nullptr; /* one host thread drives the simulated device */
+int mma_truncation = 0;      /* include/mma.h */
 
 /* ------------------------------------------------------------------ the device */
 static const size_t SMEM_DEFAULT = 48 * 1024, SMEM_OPTIN = 232448; /* sm_90: 227 KiB */
@@ -770,6 +771,8 @@ cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b) {
     *ms = (float)(y->ms - x->ms);
     return cudaSuccess;
 }
+
+void cf_sim_set_mma_truncation(int on) { cf_sim::mma_truncation = on != 0; }
 
 void cf_sim_set_compute_capability(int major, int minor) { D().cc_major = major, D().cc_minor = minor; }
 

@@ -1963,6 +1963,21 @@ Test(gpu_als_tc, refused_below_sm80_uses_simt_with_a_notice) {
     fixture_free(&fx);
 }
 
+/* The tensor cores' own accumulation modelled as truncating (every fp32 addition inside an
+ * mma rounded toward zero: cf_sim_set_mma_truncation, at least as biased as hardware
+ * that truncates): the issue's long-row bounds and gram_case's bounds still hold — what
+ * the kernel's separate big·big accumulator is for (gram_tc.cu, Accuracy). */
+Test(gpu_als_tc, gram_rhs_long_rows_fp64_truncating_mma, .timeout = 900) {
+    cf_sim_set_mma_truncation(1);
+    test_gram = CF_ALS_GRAM_TC;
+    long_rows_case();
+}
+Test(gpu_als_tc, gram_K100_truncating_mma) {
+    cf_sim_set_mma_truncation(1);
+    test_gram = CF_ALS_GRAM_TC;
+    gram_case(100, 1, CF_REG_WEIGHTED, 0);
+}
+
 /* A model trained with --als-gram tc on an sm_75 device: the report's notice says so. */
 Test(gpu_als_tc, train_report_has_the_notice) {
     REQUIRE_GPU();

@@ -256,6 +256,29 @@ Test(gpusim_wmma, mma_reads_tf32_inputs_and_accumulates_in_fp32) {
     for (int j = 0; j < 256; j++) cr_expect_eq(d1[j], 16777216.0f, "D[%d] = %.1f: not an fp32 accumulation", j, d1[j]);
 }
 
+/* Row 0: C = 1 plus one product of 0.75 ulp(1) (exact: 3·2⁻¹³ · 2⁻¹²); row 1: C = −1 and
+ * the product's negative. To nearest that is ±(1 + 2⁻²³), toward zero
+ * (cf_sim_set_mma_truncation) ±1; the other rows have C = 0.5 and no products:
+ * unchanged in both modes. */
+Test(gpusim_wmma, mma_truncation_model_rounds_toward_zero) {
+    float a[128] = {0}, b[128] = {0}, c[256], d[256];
+    a[0] = 3.0f / 8192.0f, a[8] = -3.0f / 8192.0f; /* rows 0 and 1, k = 0 */
+    for (int j = 0; j < 16; j++) b[j] = 1.0f / 4096.0f;
+    for (int x = 0; x < 256; x++) c[x] = x < 16 ? 1.0f : x < 32 ? -1.0f : 0.5f;
+    const float up = 1.0f + ldexpf(1.0f, -23);
+    for (int trunc = 0; trunc < 2; trunc++) {
+        cf_sim_set_mma_truncation(trunc);
+        wmma_product(a, b, c, d, 0);
+        for (int j = 0; j < 16; j++) {
+            cr_expect_eq(d[j], trunc ? 1.0f : up, "truncation %d: D[0][%d] = %.9g", trunc, j, d[j]);
+            cr_expect_eq(d[16 + j], trunc ? -1.0f : -up,
+                         "truncation %d: D[1][%d] = %.9g", trunc, j, d[16 + j]);
+        }
+        for (int x = 32; x < 256; x++) cr_expect_eq(d[x], 0.5f, "truncation %d: D[%d] = %.9g", trunc, x / 16, d[x]);
+    }
+    cf_sim_set_mma_truncation(0);
+}
+
 Test(gpusim_wmma, elementwise_operations_reach_every_element) {
     float a[128], d[256];
     for (int j = 0; j < 128; j++) a[j] = (float)j;

@@ -124,6 +124,9 @@ void cf_sim_set_seed(unsigned long long seed);
  * of a host path that depends on it (e.g. the TF32 Gram's refusal below 8.0). The
  * simulation itself emulates the same subset whatever it reports. */
 void cf_sim_set_compute_capability(int major, int minor);
+/* 1: the emulated wmma::mma_sync rounds each fp32 addition of its accumulation toward
+ * zero (a model of tensor cores that truncate), 0: to nearest (default). */
+void cf_sim_set_mma_truncation(int on);
 
 #ifdef __cplusplus
 }

@@ -37,7 +37,9 @@
  * accumulated in fp32, k in order, rounded to nearest. Hardware aligns the 8 products to
  * the largest exponent and may truncate instead: a kernel must not depend on the
  * accumulation's rounding beyond fp32 accuracy (gram_tc.cu's accuracy argument takes the
- * worse of the two). __float_to_tf32 is PTX cvt.rna.tf32.f32: round to nearest with ties
+ * worse of the two). cf_sim_set_mma_truncation(1) makes every one of those fp32 additions
+ * round toward zero instead, a model at least as biased as the hardware's, so a test can
+ * check a kernel's accuracy under it. __float_to_tf32 is PTX cvt.rna.tf32.f32: round to nearest with ties
  * away from zero, 10 explicit mantissa bits kept, the low 13 bits zero; NaN and infinity
  * pass through.
  */
@@ -46,6 +48,7 @@
 
 #include <cuda_runtime.h>
 
+#include <fenv.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +57,7 @@
 #include <type_traits>
 
 namespace cf_sim {
+extern int mma_truncation; /* runtime.cpp: cf_sim_set_mma_truncation */
 /* A warp collective whose three keys must be equal on every lane of the warp (all 32
  * lanes must take part): `what` names the call in the message (runtime.cpp). */
 void warp_uniform(const char *what, uint64_t ptr, uint64_t args, uint64_t content, const char *file, int line);
@@ -198,13 +202,15 @@ static inline void mma_sync_(fragment<accumulator, M, N, K, float> &d, const fra
     typedef fragment<accumulator, M, N, K, float> FC;
     struct entry {
         bool valid;
+        int truncation;
         FA a;
         FB b;
         FC c, d;
     };
     static entry cache[32]; /* by warp of the block (≤ 1024 threads) */
     entry &e = cache[::cf_sim::cur->warp & 31u];
-    if (e.valid && memcmp(e.a.x, a.x, sizeof a.x) == 0 && memcmp(e.b.x, b.x, sizeof b.x) == 0 &&
+    const int trunc = ::cf_sim::mma_truncation;
+    if (e.valid && e.truncation == trunc && memcmp(e.a.x, a.x, sizeof a.x) == 0 && memcmp(e.b.x, b.x, sizeof b.x) == 0 &&
         memcmp(e.c.x, c.x, sizeof c.x) == 0) {
         memcpy(d.x, e.d.x, sizeof d.x);
         return;
@@ -215,13 +221,16 @@ static inline void mma_sync_(fragment<accumulator, M, N, K, float> &d, const fra
         for (int k = 0; k < K; k++) ta[i][k] = detail::tf32_trunc(a.at(i, k));
     for (int k = 0; k < K; k++)
         for (int j = 0; j < N; j++) tb[k][j] = detail::tf32_trunc(b.at(k, j));
+    const int mode = fegetround();
+    if (trunc) fesetround(FE_TOWARDZERO); /* the products are exact either way */
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
-            float s = c.at(i, j);
-            for (int k = 0; k < K; k++) s += ta[i][k] * tb[k][j];
+            volatile float s = c.at(i, j); /* each addition rounded in the mode set */
+            for (int k = 0; k < K; k++) s = s + ta[i][k] * tb[k][j];
             e.d.at(i, j) = s;
         }
-    e.valid = true;
+    if (trunc) fesetround(mode);
+    e.valid = true, e.truncation = trunc;
     memcpy(d.x, e.d.x, sizeof d.x); /* d may be c */
 }
 
