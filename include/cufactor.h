@@ -561,6 +561,9 @@ typedef struct cf_verify_report {
     int32_t iters, failed;               /* iterations run, iterations beyond tolerance */
     double worst_median, worst_max, worst_obj, worst_rmse; /* worst relative differences seen */
     char ref_device[64], cand_device[64];
+    /* how the candidate runs this configuration where it differs from what was asked (e.g.
+     * --als-gram tc on a GPU without TF32 tensor cores: the SIMT Gram), or "" */
+    char notice[256];
 } cf_verify_report;
 
 /* CF_OK when the comparison ran (rep->failed tells whether it agreed); an error when

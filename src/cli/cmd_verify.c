@@ -150,6 +150,7 @@ int cmd_verify(int argc, char **argv) {
         fputs("],", stdout);
         json_key(stdout, &first, "reference"), json_string(stdout, rep.ref_device);
         json_key(stdout, &first, "candidate"), json_string(stdout, rep.cand_device);
+        if (rep.notice[0]) json_key(stdout, &first, "notice"), json_string(stdout, rep.notice);
         json_key(stdout, &first, "algo"), json_string(stdout, cf_algo_name(cfg.algo));
         json_key(stdout, &first, "factors"), fprintf(stdout, "%d", (int)cfg.factors);
         json_key(stdout, &first, "rtol"), json_number(stdout, vopt.rtol);
@@ -164,6 +165,7 @@ int cmd_verify(int argc, char **argv) {
         fputs("}\n", stdout);
     } else {
         printf("reference   %s\ncandidate   %s\n", rep.ref_device, rep.cand_device);
+        if (rep.notice[0]) printf("notice      %s\n", rep.notice);
         printf("worst       median rel %.3e, max rel %.3e, objective %.3e, test RMSE %.3e (relative)\n",
                rep.worst_median, rep.worst_max, rep.worst_obj, rep.worst_rmse);
         printf("verdict     %s (%d of %d iterations beyond tolerance)\n", rep.failed ? "DISAGREE" : "agree",

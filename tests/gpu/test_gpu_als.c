@@ -1978,7 +1978,8 @@ Test(gpu_als_tc, gram_K100_truncating_mma) {
     gram_case(100, 1, CF_REG_WEIGHTED, 0);
 }
 
-/* A model trained with --als-gram tc on an sm_75 device: the report's notice says so. */
+/* A model trained (and verified) with --als-gram tc on an sm_75 device: the reports'
+ * notice says so. */
 Test(gpu_als_tc, train_report_has_the_notice) {
     REQUIRE_GPU();
     cf_sim_set_compute_capability(7, 5);
@@ -1995,6 +1996,13 @@ Test(gpu_als_tc, train_report_has_the_notice) {
     cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
     cr_assert(strstr(rep.notice, "--als-gram tc") && strstr(rep.notice, "SIMT"), "notice: %s", rep.notice);
     cf_model_destroy(&m);
+    /* and cf_verify's report (what `cufactor verify` prints as "notice") */
+    cf_verify_options vo;
+    cf_verify_options_default(&vo);
+    vo.candidate = CF_DEVICE_GPU;
+    cf_verify_report vr;
+    cr_assert_eq(cf_verify(ds, &c, &vo, NULL, NULL, &vr, &err), CF_OK, "%s", err.msg);
+    cr_assert(strstr(vr.notice, "--als-gram tc") && strstr(vr.notice, "sm_75"), "verify notice: %s", vr.notice);
     cf_sim_set_compute_capability(9, 0); /* on sm_90: no notice */
     cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
     cr_assert_str_eq(rep.notice, "");
