@@ -33,8 +33,16 @@
  * (README "GPU ALS solver"); the JSON records it as "als_solver" and the path the half-steps
  * took as "solve_fused" (fused falls back to cuSOLVER beyond d = 129).
  *
+ * --als-gram simt|tc (default simt, as cf_config) chooses the Gram kernel (README "GPU ALS
+ * Gram"): tc is the 3×TF32 tensor-core kernel (kernels/gram_tc.cu). The JSON records it as
+ * "als_gram" and the kernel that ran as "gram_tc" (tc falls back to simt below sm_80).
+ * With tc it also reports the tensor-core FLOPs the kernel executes ("gram_executed_gflops":
+ * 3 mma per product over the upper block triangle of 16 × 16 tiles, 1536 FLOP per tile and
+ * entry, see gram_tc.cu) and their share of the TF32 rate: the useful rate against the FP32
+ * and TF32 ceilings says what the user gets, the executed rate how busy the tensor cores are.
+ *
  * Usage: bench_als [--factors 100,128] [--iters N] [--cpu-scale F] [--no-cpu]
- *                  [--als-solver cusolver|fused]
+ *                  [--als-solver cusolver|fused] [--als-gram simt|tc]
  *                  [the data, device and output options of bench_common.h: --users N
  *                  --items N --ratings N --zipf Z --seed S --gpu-id N --json FILE
  *                  --commit SHA --cache DIR --no-cache --suites FILE]
@@ -61,6 +69,8 @@ typedef struct als_opts {
     int no_cpu;
     const char *solver_name; /* --als-solver */
     cf_als_solver solver;
+    const char *gram_name; /* --als-gram */
+    cf_als_gram gram;
 } als_opts;
 
 static void parse(int argc, char **argv, bench_common *c, als_opts *o) {
@@ -68,6 +78,7 @@ static void parse(int argc, char **argv, bench_common *c, als_opts *o) {
     cf_config dflt;
     cf_config_default(&dflt);
     o->solver = dflt.als_solver, o->solver_name = cf_als_solver_name(dflt.als_solver);
+    o->gram = dflt.als_gram, o->gram_name = dflt.als_gram == CF_ALS_GRAM_TC ? "tc" : "simt";
     const bench_opt own[] = {
         {"factors", BOPT_STR, &o->factors_list, 0, 0, 0, "K[,K...]", "latent dimensions, up to 8"},
         {"iters", BOPT_I32, &o->iters, 1, 1000, 0, "N", "timed iterations (after one warm-up)"},
@@ -75,6 +86,8 @@ static void parse(int argc, char **argv, bench_common *c, als_opts *o) {
         {"no-cpu", BOPT_FLAG, &o->no_cpu, 0, 0, 1, NULL, "no CPU reference (--cpu-scale 0)"},
         {"als-solver", BOPT_STR, &o->solver_name, 0, 0, 0, "cusolver|fused",
          "GPU solve: cuSOLVER batched potrf/potrs, or the fused shared-memory Cholesky"},
+        {"als-gram", BOPT_STR, &o->gram_name, 0, 0, 0, "simt|tc",
+         "GPU Gram: the FP32 SIMT kernel, or 3xTF32 on tensor cores (sm_80+)"},
     };
     bench_parse(c, "bench_als", "GPU ALS on Netflix-shaped synthetic data (issue 4): seconds per iteration by phase,\n"
                 "Gram GFLOP/s against the SGEMM rate, peak memory, speed-up over the CPU reference.",
@@ -82,6 +95,14 @@ static void parse(int argc, char **argv, bench_common *c, als_opts *o) {
     if (o->no_cpu) o->cpu_scale = 0;
     if (cf_als_solver_parse(o->solver_name, &o->solver) != 0) {
         fprintf(stderr, "bench_als: --als-solver: '%s': use cusolver or fused\n", o->solver_name);
+        exit(2);
+    }
+    if (strcmp(o->gram_name, "simt") == 0)
+        o->gram = CF_ALS_GRAM_SIMT;
+    else if (strcmp(o->gram_name, "tc") == 0)
+        o->gram = CF_ALS_GRAM_TC;
+    else {
+        fprintf(stderr, "bench_als: --als-gram: '%s': use simt or tc\n", o->gram_name);
         exit(2);
     }
     o->n_factors = 0;
@@ -105,6 +126,7 @@ static cf_config config_for(const bench_common *bc, const als_opts *o, int K) {
     cf_config_default(&c);
     c.factors = K, c.bias = 1, c.reg = CF_REG_WEIGHTED, c.lambda = 0.05, c.gpu_id = bc->gpu_id;
     c.als_solver = o->solver;
+    c.als_gram = o->gram;
     return c;
 }
 
@@ -263,7 +285,7 @@ static int run(bench_common *bc, const als_opts *o) {
         Rs = cf_bench_data_train(small);
     }
     cf_bench_ceilings ceil = {0};
-    printf("ALS solver: %s\n", cf_als_solver_name(o->solver));
+    printf("ALS solver: %s; Gram: %s\n", cf_als_solver_name(o->solver), o->gram_name);
     printf("%-4s %10s %10s %9s %9s %11s %11s %7s %11s %7s %10s %9s %9s\n", "K", "s/iter", "gram+rhs s", "rhs s",
            "solve s", "gram GF/s", "fp32 GF/s", "share", "tf32 GF/s", "share", "peak GiB", "cpu s/it", "speed-up");
     for (int j = 0; j < o->n_factors; j++) {
@@ -284,14 +306,29 @@ static int run(bench_common *bc, const als_opts *o) {
         printf("%-4d %10.4f %10.4f %9.4f %9.4f %11.1f %11.1f %6.1f%% %11.1f %6.1f%% %10.2f %9.3f %8.1fx\n", K,
                g.iter_s, g.gram_s, g.rhs_s, g.solve_s, g.gram_gflops, ceil.gemm_gflops, 100 * share,
                ceil.tf32_gflops, 100 * share_tf32, peak_gib, cpu_s, speed_same);
+        /* the tensor-core kernel's executed FLOPs (gram_tc.cu): 1536 per 16 × 16 tile of the
+         * upper block triangle per entry, tiles over S = 16·⌈(d+1)/16⌉, both sides */
+        const int nt = (K + 1 + 1 + 15) / 16;
+        const double exec_gflops = g.stats.gram_tc
+                                       ? 2.0 * (double)R->nnz * 1536.0 * (nt * (nt + 1) / 2) / g.gram_s / 1e9
+                                       : NAN;
+        if (g.stats.gram_tc)
+            printf("  gram on tensor cores (3xTF32): executed %.1f GFLOP/s = %.1f%% of the TF32 rate; useful %.1f%% of "
+                   "TF32/3 (%.1f GFLOP/s, the fp32-grade ceiling of the split)\n",
+                   exec_gflops, 100 * exec_gflops / ceil.tf32_gflops, 300 * g.gram_gflops / ceil.tf32_gflops,
+                   ceil.tf32_gflops / 3);
+        else if (o->gram == CF_ALS_GRAM_TC)
+            printf("  --als-gram tc did not run (the device has no TF32 tensor cores): the SIMT Gram was timed\n");
         printf("  gram+rhs: one fused pass (Gram and right-hand sides, segment reduction); rhs 0: formed in it; "
                "other %.4f s (s/iter − gram − solve: launches, host syncs)\n",
                g.iter_s - g.gram_s - g.rhs_s - g.solve_s);
         bench_json jb;
         bench_json_begin(&jb, bc, "als", g.device, data, &ceil);
         bench_json_raw(&jb, "\"algo\":\"als\",\"K\":%d,\"bias\":1,\"reg\":\"weighted\",\"lambda\":0.05,"
-                            "\"iters_timed\":%d,\"als_solver\":\"%s\",\"solve_fused\":%d,",
-                       K, o->iters, cf_als_solver_name(o->solver), g.stats.solve_fused);
+                            "\"iters_timed\":%d,\"als_solver\":\"%s\",\"solve_fused\":%d,\"als_gram\":\"%s\","
+                            "\"gram_tc\":%d,",
+                       K, o->iters, cf_als_solver_name(o->solver), g.stats.solve_fused, o->gram_name,
+                       g.stats.gram_tc);
         bench_json_num(&jb, "seconds_per_iter", g.iter_s);
         bench_json_num(&jb, "gram_s", g.gram_s);
         bench_json_num(&jb, "rhs_s", g.rhs_s);
@@ -301,6 +338,8 @@ static int run(bench_common *bc, const als_opts *o) {
         bench_json_num(&jb, "gram_gflops", g.gram_gflops);
         bench_json_num(&jb, "gram_share_fp32", share);
         bench_json_num(&jb, "gram_share_tf32", share_tf32);
+        bench_json_num(&jb, "gram_executed_gflops", exec_gflops);
+        bench_json_num(&jb, "gram_executed_share_tf32", exec_gflops / ceil.tf32_gflops);
         bench_json_raw(&jb, "\"batches_users\":%d,\"batches_items\":%d,\"alloc_peak_bytes\":%zu,"
                             "\"device_used_peak_bytes\":%zu,",
                        g.stats.batches_users, g.stats.batches_items, g.stats.alloc_peak_bytes,

@@ -93,6 +93,14 @@ typedef enum cf_als_solver {
                                    cuSOLVER beyond */
 } cf_als_solver;
 
+/* How the GPU backend forms ALS's Gram matrices and right-hand sides (the CPU ignores it). */
+typedef enum cf_als_gram {
+    CF_ALS_GRAM_SIMT = 0, /* FP32 FMA kernel, register-tiled (kernels/gram.cu; default) */
+    CF_ALS_GRAM_TC        /* tensor cores, 3xTF32 split to fp32-grade accuracy (kernels/gram_tc.cu);
+                             needs sm_80+ and K + bias <= 767, the SIMT kernel otherwise (with a
+                             notice) */
+} cf_als_gram;
+
 typedef struct cf_config {
     cf_algo algo;          /* default ALS */
     int32_t factors;       /* K, default 32 */
@@ -128,6 +136,8 @@ typedef struct cf_config {
     /* GPU ALS solver, default CF_ALS_SOLVER_CUSOLVER. Not stored in the model file (a
      * property of the run, like threads). */
     cf_als_solver als_solver;
+    /* GPU ALS Gram kernel, default CF_ALS_GRAM_SIMT. Not stored in the model file. */
+    cf_als_gram als_gram;
 } cf_config;
 
 /* Smallest non-zero cf_config.gpu_mem_limit accepted. */
@@ -568,6 +578,9 @@ typedef struct cf_verify_report {
      * factors to its device); the candidate's steps, evaluations and downloads; the
      * comparison of the factors. */
     double seconds_prepare, seconds_reference, seconds_upload, seconds_candidate, seconds_compare;
+    /* how the candidate runs this configuration where it differs from what was asked (e.g.
+     * --als-gram tc on a GPU without TF32 tensor cores: the SIMT Gram), or "" */
+    char notice[256];
 } cf_verify_report;
 
 /* CF_OK when the comparison ran (rep->failed tells whether it agreed); an error when

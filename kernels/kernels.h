@@ -71,6 +71,23 @@ int launch_gram(const cf_gram_unit *d_units, int64_t n_units, const uint32_t *d_
                 int use_bias, int d, int ld, float *d_A, float *d_rhs, float *d_rhs_part,
                 cf_stream_t stream);
 
+/* The same contract on tensor cores with 3×TF32 (gram_tc.cu, --als-gram tc): identical
+ * outputs (layout, units, λ, RHS placement) to fp32-grade accuracy. Needs sm_80 and
+ * d ≤ CF_GRAM_TC_MAX_D: cudaErrorNotSupported below sm_80, cudaErrorInvalidValue beyond
+ * the largest d (the host then uses launch_gram). */
+#define CF_GRAM_TC_MAX_D 767
+int launch_gram_tc(const cf_gram_unit *d_units, int64_t n_units, const uint32_t *d_idx,
+                   const float *d_val, const float *d_F_other, const float *d_b_other, double mu,
+                   int use_bias, int d, int ld, float *d_A, float *d_rhs, float *d_rhs_part,
+                   cf_stream_t stream);
+/* 1 when launch_gram_tc can run at order d on the current device; else 0 and, when why is
+ * not NULL, the reason (one line) in why[0..why_len). */
+int cf_gram_tc_supported(int d, char *why, size_t why_len);
+/* Shared memory (bytes) and threads of one block of the TF32 Gram at order d (0 beyond
+ * CF_GRAM_TC_MAX_D), for reports and tests. */
+size_t cf_gram_tc_shared_bytes(int d);
+int cf_gram_tc_block_threads(int d);
+
 /* For each item: A_dst += Σ_{s=src}^{src+count-1} A_s (lower triangle) and
  * rhs[row] += Σ_s rhs_part[s], in slot order, summed in double and rounded once. */
 int launch_gram_reduce(const cf_gram_reduce *d_items, int64_t n_items, int d, int ld, float *d_A,

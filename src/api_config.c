@@ -29,6 +29,7 @@ void cf_config_destroy(cf_config **c) {
 /* F_CHOICE and F_BOOL fields are read and written as int */
 _Static_assert(sizeof(cf_algo) == sizeof(int) && sizeof(cf_reg) == sizeof(int) && sizeof(cf_device) == sizeof(int) &&
                    sizeof(cf_precision) == sizeof(int) && sizeof(cf_als_solver) == sizeof(int) &&
+                   sizeof(cf_als_gram) == sizeof(int) &&
                    sizeof(cf_lr_schedule) == sizeof(int) && sizeof(cf_sgd_schedule) == sizeof(int) &&
                    sizeof(cf_optimizer) == sizeof(int),
                "cf_config's enum fields are int-sized");
@@ -39,6 +40,7 @@ typedef enum { F_I32, F_I64, F_U64, F_DOUBLE, F_BOOL, F_CHOICE } kind;
 static const char *const lr_schedule_names[] = {"const", "invscale", NULL};
 static const char *const schedule_names[] = {"shuffle", "blocks", "hogwild", NULL};
 static const char *const optimizer_names[] = {"plain", "adam", "auto", NULL};
+static const char *const als_gram_names[] = {"simt", "tc", NULL}; /* cf_als_gram */
 
 typedef struct field {
     const char *name;
@@ -91,6 +93,7 @@ static const field fields[] = {
     {"restarts", F_I32, OFF(restarts), NULL, NULL, NULL},
     {"precision", F_CHOICE, OFF(precision), NULL, parse_precision, show_precision},
     {"als-solver", F_CHOICE, OFF(als_solver), NULL, parse_als_solver, show_als_solver},
+    {"als-gram", F_CHOICE, OFF(als_gram), als_gram_names, NULL, NULL},
 };
 
 static const field *find_field(const char *name) {

@@ -84,6 +84,10 @@ typedef struct cf_backend_ops {
     void (*set_stop)(cf_backend *b, const volatile sig_atomic_t *stop);
     /* A short description of the device ("cpu (2 threads)", "NVIDIA H100 ..."). */
     const char *(*device_name)(cf_backend *b);
+    /* A one-line notice about how the backend runs this configuration where it differs
+     * from what was asked (e.g. --als-gram tc on a GPU without TF32 tensor cores), or ""
+     * or NULL; the trainer adds it to cf_train_report.notice. NULL op: none. */
+    const char *(*notice)(cf_backend *b);
     void (*close)(cf_backend *b); /* accepts NULL */
 } cf_backend_ops;
 

@@ -34,6 +34,7 @@ void cf_config_default(cf_config *c) {
     c->restarts = 1;
     c->precision = CF_PRECISION_FP32;
     c->als_solver = CF_ALS_SOLVER_CUSOLVER;
+    c->als_gram = CF_ALS_GRAM_SIMT;
 }
 
 #define BAD(...) return cf_fail(err, CF_ERR_INVALID, __VA_ARGS__)
@@ -77,6 +78,7 @@ cf_status cf_config_validate(const cf_config *c, cf_error *err) {
         BAD("precision: fp64 is the CPU's double-precision reference; the GPU computes in fp32 "
             "(use --device cpu or auto, or --precision fp32)");
     if ((unsigned)c->als_solver > CF_ALS_SOLVER_FUSED) BAD("als_solver: unknown value %d", (int)c->als_solver);
+    if ((unsigned)c->als_gram > CF_ALS_GRAM_TC) BAD("als_gram: unknown value %d", (int)c->als_gram);
     return CF_OK;
 }
 

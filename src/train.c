@@ -280,6 +280,10 @@ static cf_status run_once(train_ctx *c, uint64_t seed, cf_factors *out, run_resu
      * solver state, small beside an iteration) when both a flag and a checkpoint exist. */
     int keep_before = c->opt->stop && c->opt->checkpoint && ops->set_stop;
     snprintf(res->device, sizeof res->device, "%s", ops->device_name(b));
+    if (ops->notice) { /* once, also over restarts */
+        const char *note = ops->notice(b);
+        if (note && note[0] && !strstr(c->rep->notice, note)) add_notice(c->rep, "%s", note);
+    }
 
     res->stop = CF_STOP_ITERS;
     res->iters = S->iter;

@@ -189,6 +189,8 @@ cf_status cf_verify(const cf_dataset *ds, const cf_config *cfg, const cf_verify_
     rep->seconds_upload += cf_now() - t_open;
     snprintf(rep->ref_device, sizeof rep->ref_device, "%s", ref_ops->device_name(br));
     snprintf(rep->cand_device, sizeof rep->cand_device, "%s", cand_ops->device_name(bc));
+    if (cand_ops->notice && cand_ops->notice(bc))
+        snprintf(rep->notice, sizeof rep->notice, "%s", cand_ops->notice(bc));
 
     int check_rows = !(cfg->algo == CF_ALGO_SGD && cfg->schedule != CF_SCHED_BLOCKS);
     for (int32_t t = 0; t < cfg->iters; t++) {

@@ -420,6 +420,7 @@ Test(api, config_set_get_round_trip) {
         {"bias", "0"},       {"seed", "18446744073709551615"},            {"lr", "0.125"},     {"schedule", "blocks"},
         {"lr-schedule", "invscale"},              {"optimizer", "adam"}, {"batch", "123456789012"},
         {"precision", "fp16"}, {"device", "cpu"}, {"als-solver", "fused"}, {"gpu-mem-limit", "1048576"},
+        {"als-gram", "tc"},
     };
     for (size_t k = 0; k < sizeof set / sizeof *set; k++) {
         cr_assert_eq(cf_config_set(c, set[k][0], set[k][1], &err), CF_OK, "%s", err.msg);
@@ -434,6 +435,9 @@ Test(api, config_set_get_round_trip) {
     cr_assert_eq(c->seed, UINT64_MAX);
     cr_assert_eq(c->schedule, CF_SCHED_BLOCKS);
     cr_assert_eq(c->batch, 123456789012LL);
+    cr_assert_eq(c->als_gram, CF_ALS_GRAM_TC);
+    cr_assert_eq(cf_config_set(c, "als-gram", "wmma", &err), CF_ERR_INVALID);
+    cr_assert_str_eq(err.msg, "als-gram: 'wmma' is not one of simt, tc");
     cr_assert_eq(cf_config_set(c, "factors", "12x", &err), CF_ERR_INVALID);
     cr_assert_str_eq(err.msg, "factors: '12x' is not a 32-bit integer");
     cr_assert_eq(cf_config_set(c, "factors", "4294967296", &err), CF_ERR_INVALID);

@@ -77,6 +77,10 @@ Test(bench_programs, bad_options_exit_2_naming_the_option) {
     cr_assert_eq(r.code, 2);
     cr_assert(strstr(r.err, "--factors: '100,abc'"), "%s", r.err);
     run_free(&r);
+    r = run(CF_BENCH_ALS_PATH, "--als-gram", "wmma", NULL);
+    cr_assert_eq(r.code, 2);
+    cr_assert(strstr(r.err, "--als-gram: 'wmma': use simt or tc"), "%s", r.err);
+    run_free(&r);
     r = run(CF_BENCH_ALS_PATH, "--epochs", "3", NULL); /* bench_sgd's, not bench_als's */
     cr_assert_eq(r.code, 2);
     cr_assert(strstr(r.err, "unknown option '--epochs'"), "%s", r.err);
@@ -103,6 +107,7 @@ Test(bench_programs, help_lists_own_and_common_options_with_defaults) {
     cr_assert(strstr(r.out, "--users N"), "%s", r.out);
     cr_assert(strstr(r.out, "[480189]"), "%s", r.out);
     cr_assert(strstr(r.out, "--data-only"), "%s", r.out);
+    cr_assert(strstr(r.out, "--als-gram simt|tc"), "%s", r.out);
     run_free(&r);
     r = run(CF_BENCH_SGD_PATH, "--help", NULL);
     cr_assert_eq(r.code, 0);

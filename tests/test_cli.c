@@ -878,6 +878,31 @@ Test(cli, als_solver_option) {
     run_free(&r);
 }
 
+/* --als-gram simt|tc (GPU ALS; the CPU ignores it): train and verify accept both, the help
+ * names the default (simt), anything else is refused naming the choices. */
+Test(cli, als_gram_option) {
+    run_result r = cli("train", CF_TEST_DATA_DIR "/tiny_u.data", "--device", "cpu", "--factors", "2", "--iters", "1",
+                       "--als-gram", "tc", "--quiet", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    run_free(&r);
+    r = cli("train", CF_TEST_DATA_DIR "/tiny_u.data", "--als-gram", "wmma", NULL);
+    cr_assert_eq(r.code, 2, "exit %d: %s", r.code, r.err);
+    cr_assert(strstr(r.err, "--als-gram: 'wmma' is not one of") && strstr(r.err, "simt") && strstr(r.err, "tc"), "%s",
+              r.err);
+    run_free(&r);
+    r = cli("train", "--help", NULL);
+    cr_assert_eq(r.code, 0);
+    const char *h = strstr(r.out, "--als-gram simt|tc"), *next = h ? strstr(h + 1, "\n  --") : NULL;
+    const char *dflt = h ? strstr(h, "[default: simt]") : NULL;
+    cr_assert(h && next && dflt && dflt < next, "the help of --als-gram names its default:\n%s", r.out);
+    run_free(&r);
+    gen_data();
+    r = cli("verify", "data.tsv", "--candidate", "cpu", "--factors", "2", "--iters", "1", "--als-gram", "tc",
+            "--quiet", NULL);
+    cr_assert_eq(r.code, 0, "verify (%d): %s", r.code, r.err);
+    run_free(&r);
+}
+
 Test(cli, every_help_lists_every_flag) {
     static const help_case cases[] = {
         {"train", {"--test", "--test-ratio", "--format", "--skip-bad-lines", "--algo", "--factors", "--iters",
@@ -885,7 +910,7 @@ Test(cli, every_help_lists_every_flag) {
                    "--init-scale", "--lr", "--lr-schedule", "--lr-decay", "--schedule", "--blocks", "--batch",
                    "--optimizer", "--inner", "--early-stop", "--restarts", "--precision", "--model", "--json",
                    "--quiet", "--checkpoint", "--checkpoint-every", "--resume", "--gpu-mem-limit", "--als-solver",
-                   NULL}},
+                   "--als-gram", NULL}},
         {"eval", {"--format", "--skip-bad-lines", "--json", NULL}},
         {"predict", {"--out", NULL}},
         {"recommend", {"--user", "-n", "--exclude", "--json", NULL}},
@@ -895,9 +920,9 @@ Test(cli, every_help_lists_every_flag) {
         {"demo", {"--threads", "--device", "--gpu-id", "--gpu-mem-limit", "--seed", "--keep", NULL}},
         {"verify", {"--test", "--test-ratio", "--algo", "--factors", "--iters", "--lambda", "--reg", "--no-bias",
                     "--schedule", "--candidate", "--rtol", "--max-rtol", "--rmse-rtol", "--json", "--device",
-                    "--gpu-id", "--gpu-mem-limit", "--als-solver", NULL}},
+                    "--gpu-id", "--gpu-mem-limit", "--als-solver", "--als-gram", NULL}},
         {"cv", {"--grid", "--folds", "--algo", "--iters", "--reg", "--seed", "--model", "--svg", "--als-solver",
-                NULL}},
+                "--als-gram", NULL}},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         run_result r = cli(cases[c].cmd, "--help", NULL);

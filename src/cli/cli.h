@@ -68,6 +68,7 @@ extern const char *const cli_schedule_names[];    /* cf_sgd_schedule */
 extern const char *const cli_optimizer_names[];   /* cf_optimizer */
 extern const char *const cli_precision_names[];   /* cf_precision */
 extern const char *const cli_als_solver_names[];  /* cf_als_solver */
+extern const char *const cli_als_gram_names[];    /* cf_als_gram */
 /* Names from the library's own name functions (cf_algo_name, ...), NULL-terminated. */
 const char *const *cli_algo_names(void);
 const char *const *cli_reg_names(void);

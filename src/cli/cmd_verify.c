@@ -129,12 +129,14 @@ int cmd_verify(int argc, char **argv) {
     t_read = cli_now() - t_read - t_split;
     cf_config_resolve(&cfg, ds, &cfg); /* the settings cf_train would choose */
     if (!oo.quiet)
-        fprintf(stderr, "verify: %s, K=%d, %d iterations, lambda=%g (%s), bias %s%s%s; rtol %g, max-rtol %g, "
+        fprintf(stderr, "verify: %s, K=%d, %d iterations, lambda=%g (%s), bias %s%s%s%s%s; rtol %g, max-rtol %g, "
                         "rmse-rtol %g\n",
                 cf_algo_name(cfg.algo), (int)cfg.factors, (int)cfg.iters, cfg.lambda, cf_reg_name(cfg.reg),
                 cfg.bias ? "on" : "off",
                 cfg.algo == CF_ALGO_ALS && vopt.candidate == CF_DEVICE_GPU ? ", GPU solver " : "",
                 cfg.algo == CF_ALGO_ALS && vopt.candidate == CF_DEVICE_GPU ? cf_als_solver_name(cfg.als_solver) : "",
+                cfg.algo == CF_ALGO_ALS && vopt.candidate == CF_DEVICE_GPU ? ", Gram " : "",
+                cfg.algo == CF_ALGO_ALS && vopt.candidate == CF_DEVICE_GPU ? cli_als_gram_names[cfg.als_gram] : "",
                 vopt.rtol, vopt.max_rtol, vopt.rmse_rtol);
     verify_print pr = {.f = stdout, .json = oo.json, .first = 1};
     if (oo.json) fputs("{\"iterations\":[", stdout);
@@ -151,6 +153,7 @@ int cmd_verify(int argc, char **argv) {
         fputs("],", stdout);
         json_key(stdout, &first, "reference"), json_string(stdout, rep.ref_device);
         json_key(stdout, &first, "candidate"), json_string(stdout, rep.cand_device);
+        if (rep.notice[0]) json_key(stdout, &first, "notice"), json_string(stdout, rep.notice);
         json_key(stdout, &first, "algo"), json_string(stdout, cf_algo_name(cfg.algo));
         json_key(stdout, &first, "factors"), fprintf(stdout, "%d", (int)cfg.factors);
         json_key(stdout, &first, "rtol"), json_number(stdout, vopt.rtol);
@@ -175,6 +178,7 @@ int cmd_verify(int argc, char **argv) {
         fputs("}}\n", stdout);
     } else {
         printf("reference   %s\ncandidate   %s\n", rep.ref_device, rep.cand_device);
+        if (rep.notice[0]) printf("notice      %s\n", rep.notice);
         printf("worst       median rel %.3e, max rel %.3e, objective %.3e, test RMSE %.3e (relative)\n",
                rep.worst_median, rep.worst_max, rep.worst_obj, rep.worst_rmse);
         printf("verdict     %s (%d of %d iterations beyond tolerance)\n", rep.failed ? "DISAGREE" : "agree",

@@ -23,6 +23,7 @@ void cli_config_opts_init(cli_config_opts *c, cf_config *cfg, cf_read_options *r
     c->optimizer = (int)cfg->optimizer;
     c->precision = (int)cfg->precision;
     c->als_solver = (int)cfg->als_solver;
+    c->als_gram = (int)cfg->als_gram;
 }
 
 int cli_config_read_opts(cli_config_opts *c, cli_opt *out) {
@@ -104,6 +105,10 @@ int cli_config_train_opts(cli_config_opts *c, cli_opt *out, unsigned groups, con
     ADD(.name = "als-solver", .kind = CLI_CHOICE, .dest = &c->als_solver, .choices = cli_als_solver_names,
         .help = "GPU ALS solve: cuSOLVER batched potrf/potrs, or the fused shared-memory Cholesky "
                 "(K + bias <= 129, cuSOLVER beyond); the CPU ignores it");
+    ADD(.name = "als-gram", .kind = CLI_CHOICE, .dest = &c->als_gram, .choices = cli_als_gram_names,
+        .help = "GPU ALS Gram kernel: simt (FP32 FMA), or tc (tensor cores, 3xTF32, fp32-grade accuracy; "
+                "sm_80+, K + bias <= 767, simt otherwise); simt stays the default until a GPU measures tc "
+                "faster; the CPU ignores it");
     ADD(.name = "threads", .kind = CLI_I32, .dest = &cfg->threads, .metavar = "T",
         .help = "CPU threads reading, preparing and training (0 = all cores)");
 #undef ADD
@@ -121,6 +126,7 @@ void cli_config_opts_apply(const cli_config_opts *c) {
     c->cfg->optimizer = (cf_optimizer)c->optimizer;
     c->cfg->precision = (cf_precision)c->precision;
     c->cfg->als_solver = (cf_als_solver)c->als_solver;
+    c->cfg->als_gram = (cf_als_gram)c->als_gram;
 }
 
 int cli_output_opts_add(cli_output_opts *o, cli_opt *out, const char *model_help, const cli_opt *own, int n_own,

@@ -47,6 +47,16 @@ cleanup:
     return st;
 }
 
+int cf_gpu_launch_gram(cf_backend *b, const cf_gram_unit *d_units, int64_t n_units, const cf_gpu_side *S,
+                       const cf_gpu_side *O, float *d_A, float *d_rhs, float *d_rhs_part) {
+    b->stats.gram_tc = b->gram_tc;
+    if (b->gram_tc)
+        return launch_gram_tc(d_units, n_units, S->d_idx, S->d_val, O->d_F, O->d_b, b->mu, b->bias, b->d, b->ld,
+                              d_A, d_rhs, d_rhs_part, b->stream);
+    return launch_gram(d_units, n_units, S->d_idx, S->d_val, O->d_F, O->d_b, b->mu, b->bias, b->d, b->ld, d_A,
+                       d_rhs, d_rhs_part, b->stream);
+}
+
 cf_status cf_gpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
     cf_status st = CF_OK;
     if (!b) return cf_fail(err, CF_ERR_INVALID, "gpu als_half: backend is NULL");
@@ -73,9 +83,8 @@ cf_status cf_gpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
         if (timing) CF_CUDA(cudaEventRecord(b->ev[0], b->stream));
         /* 1. Gram matrices (slots 0..n_sys-1) and right-hand sides (RHS rows r − r0) of
          *    the batch's rows with ratings, in one pass; long rows' segments reduced. */
-        CF_LAUNCH(launch_gram(S->d_units + bt->unit0, bt->n_units, S->d_idx, S->d_val, O->d_F,
-                              O->d_b, b->mu, b->bias, b->d, b->ld, b->d_gram, b->d_rhs,
-                              b->d_rhs_part, b->stream));
+        CF_LAUNCH(cf_gpu_launch_gram(b, S->d_units + bt->unit0, bt->n_units, S, O, b->d_gram,
+                                     b->d_rhs, b->d_rhs_part));
         CF_LAUNCH(launch_gram_reduce(S->d_red + bt->red0, bt->n_red, b->d, b->ld, b->d_gram,
                                      b->d_rhs, b->d_rhs_part, b->stream));
         if (timing) CF_CUDA(cudaEventRecord(b->ev[1], b->stream));

@@ -82,6 +82,9 @@ typedef struct cf_gpu_stats {
     /* ALS: 1 when the last half-step solved with the fused kernel (--als-solver fused and
      * d = K + bias ≤ CF_CHOL_FUSED_MAX_D), 0 with cuSOLVER. */
     int solve_fused;
+    /* ALS: 1 when the last half-step (or cf_gpu_form_normal_equations) formed the Gram on
+     * tensor cores (--als-gram tc where the device and d allow it), 0 with the SIMT kernel. */
+    int gram_tc;
 } cf_gpu_stats;
 
 void cf_gpu_stats_get(cf_backend *b, cf_gpu_stats *out);

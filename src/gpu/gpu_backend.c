@@ -208,6 +208,7 @@ static cf_status gpu_download(cf_backend *b, cf_factors *out, cf_error *err) {
 }
 
 static const char *gpu_device_name(cf_backend *b) { return b ? b->name : "gpu"; }
+static const char *gpu_notice(cf_backend *b) { return b ? b->notice : ""; }
 
 static size_t side_data_bytes(const cf_backend *b, const cf_gpu_side *s) {
     return ((size_t)s->n_rows + 1) * sizeof(int64_t) + (size_t)s->nnz * (sizeof(uint32_t) + sizeof(float)) +
@@ -307,6 +308,12 @@ cf_status cf_gpu_open_tuned(const cf_ratings *train, const cf_triplets *test, co
     snprintf(b->name, sizeof b->name, "%.96s (GPU %d, sm_%d%d)", prop.name, b->device, prop.major,
              prop.minor);
     b->sm_count = prop.multiProcessorCount;
+    if (cfg->algo == CF_ALGO_ALS && cfg->als_gram == CF_ALS_GRAM_TC) {
+        char why[160] = "";
+        b->gram_tc = cf_gram_tc_supported(b->d, why, sizeof why);
+        if (!b->gram_tc)
+            snprintf(b->notice, sizeof b->notice, "--als-gram tc: %s; using the SIMT Gram (kernels/gram.cu)", why);
+    }
     CF_CUDA(cudaStreamCreate(&b->stream));
     CF_GPULIB(cf_gpulib_create(b->stream, &b->lib, err));
     if (b->tune.timing)
@@ -395,6 +402,7 @@ static const cf_backend_ops gpu_ops = {
     .download = gpu_download,
     .upload = gpu_upload,
     .device_name = gpu_device_name,
+    .notice = gpu_notice,
     .close = gpu_close,
     .set_stop = gpu_set_stop,
 };

@@ -127,6 +127,10 @@ struct cf_backend {
     cf_gpu_tuning tune;
     int device;
     char name[128];
+    /* --als-gram tc and the device and d allow it (cf_gram_tc_supported): the Gram on
+     * tensor cores (kernels/gram_tc.cu); else the SIMT kernel, and `notice` says why */
+    int gram_tc;
+    char notice[256];
     int sm_count;
 
     cudaStream_t stream;
@@ -193,6 +197,11 @@ cf_status cf_gpu_plan_alloc(cf_backend *b, cf_error *err);
  * buffer and d_Aptr), and system j's right-hand side is row sys_row[sys0 + j] − r0 of the
  * shared RHS buffer. Fails (CF_ERR_INVALID, internal error) if a batch's lists disagree
  * with the counts of the cut. */
+/* launch_gram or, where b->gram_tc, launch_gram_tc (same arguments, same outputs);
+ * records which in b->stats.gram_tc. */
+int cf_gpu_launch_gram(cf_backend *b, const cf_gram_unit *d_units, int64_t n_units, const cf_gpu_side *S,
+                       const cf_gpu_side *O, float *d_A, float *d_rhs, float *d_rhs_part);
+
 cf_status cf_gpu_plan_lists(cf_backend *b, cf_gpu_side *s, cf_gram_unit *units,
                             cf_gram_reduce *red, int64_t *sys_row, cf_error *err);
 

@@ -77,8 +77,7 @@ cf_status cf_gpu_form_normal_equations(cf_backend *b, cf_side side, const int64_
         goto cleanup;
     CF_CUDA(cudaMemcpy(d_units, w.units, units_bytes, cudaMemcpyHostToDevice));
     if (red_bytes) CF_CUDA(cudaMemcpy(d_red, w.red, red_bytes, cudaMemcpyHostToDevice));
-    CF_LAUNCH(launch_gram(d_units, w.n_units, S->d_idx, S->d_val, O->d_F, O->d_b, b->mu, b->bias,
-                          b->d, b->ld, d_A, d_rhs, d_part, b->stream));
+    CF_LAUNCH(cf_gpu_launch_gram(b, d_units, w.n_units, S, O, d_A, d_rhs, d_part));
     CF_LAUNCH(launch_gram_reduce(d_red, w.n_red, b->d, b->ld, d_A, d_rhs, d_part, b->stream));
     CF_CUDA(cudaStreamSynchronize(b->stream));
     if (h_rhs) {

@@ -19,6 +19,8 @@
  *     cudaMalloc likewise; dynamic shared memory is its own heap block, so AddressSanitizer
  *     catches an index past its end.
  *
+ * The TF32 subset of nvcuda::wmma is in include/mma.h (its own header: the model there).
+ *
  * What this proves and what it does not is in README ("GPU tests without a GPU").
  * Only what the kernels use is here; add to it with the documented CUDA semantics.
  */
@@ -49,6 +51,7 @@
 #define __forceinline__ inline
 #define __noinline__ __attribute__((noinline))
 #define __launch_bounds__(...)
+#define __align__(n) __attribute__((aligned(n)))
 /* Static shared memory: one instance per process (blocks run one at a time), in its own
  * section so that the runtime can fill it with the poison pattern before every block. */
 #define __shared__ static __attribute__((section("cf_sim_shared")))
@@ -101,11 +104,14 @@ extern thread_view *cur; /* set by the scheduler before it resumes a thread */
 /* Scheduling points (runtime.cpp). */
 void syncthreads(const char *file, int line);
 
-enum warp_op { WARP_SHFL_IDX, WARP_SHFL_UP, WARP_SHFL_DOWN, WARP_SHFL_XOR, WARP_SYNC, WARP_BALLOT };
+enum warp_op { WARP_SHFL_IDX, WARP_SHFL_UP, WARP_SHFL_DOWN, WARP_SHFL_XOR, WARP_SYNC, WARP_BALLOT, WARP_UNIFORM };
 /* One warp collective: every lane of `mask` must reach the same call site with the same
  * mask; returns the value this lane receives (ballot: the mask of lanes with v != 0). */
 uint64_t warp_collective(warp_op op, unsigned mask, uint64_t v, int arg, int width, const char *file,
                          int line);
+/* WARP_UNIFORM (the wmma calls of include/mma.h): all 32 lanes, at one call site, with
+ * the same three keys (pointer, other arguments, fragment contents) on every lane. */
+void warp_uniform(const char *what, uint64_t ptr, uint64_t args, uint64_t content, const char *file, int line);
 
 template <typename T> static inline uint64_t to_bits(T v) {
     static_assert(sizeof(T) <= 8 && std::is_trivially_copyable<T>::value, "shuffle of a type > 8 bytes");

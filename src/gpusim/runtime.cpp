@@ -49,6 +49,7 @@ extern "C" char __stop_cf_sim_shared[] __attribute__((weak));
 namespace cf_sim {
 
 thread_view *cur = nullptr; /* one host thread drives the simulated device */
+int mma_truncation = 0;      /* include/mma.h */
 
 /* ------------------------------------------------------------------ the device */
 static const size_t SMEM_DEFAULT = 48 * 1024, SMEM_OPTIN = 232448; /* sm_90: 227 KiB */
@@ -58,6 +59,7 @@ struct device {
     bool init = false;
     size_t mem = (size_t)4096 << 20, used = 0;
     int sms = 4, count = 1;
+    int cc_major = 9, cc_minor = 0; /* sm_90 unless cf_sim_set_compute_capability says otherwise */
     uint64_t seed = 1, launches = 0;
     std::map<uintptr_t, size_t> allocs;
     std::set<void *> streams, events;
@@ -131,6 +133,8 @@ struct thread_state {
     unsigned mask = 0;
     uint64_t value = 0, result = 0;
     int arg = 0, width = 32;
+    uint64_t ukey[3] = {0, 0, 0}; /* WARP_UNIFORM: pointer, other arguments, contents */
+    const char *uwhat = nullptr;
 };
 
 struct block_run {
@@ -171,6 +175,7 @@ static const char *op_name(warp_op op) {
     case WARP_SHFL_XOR: return "__shfl_xor_sync";
     case WARP_SYNC: return "__syncwarp";
     case WARP_BALLOT: return "__ballot_sync";
+    case WARP_UNIFORM: return "wmma::*_sync";
     }
     return "?";
 }
@@ -234,6 +239,16 @@ static unsigned warp_lanes(unsigned w) {
 static void complete_collective(unsigned w, unsigned mask) {
     thread_state *L = &blk->th[32 * w];
     const thread_state &any = L[__builtin_ctz(mask)];
+    if (any.op == WARP_UNIFORM) {
+        static const char *const key[3] = {"the pointer", "ldm or the layout", "a fragment's contents"};
+        for (unsigned l = 1; l < 32; l++)
+            for (int k = 0; k < 3; k++)
+                if (L[l].ukey[k] != L[0].ukey[k])
+                    fail(&L[l], "%s at %s:%d: %s differs across the warp (lane 0: %#llx, lane %u: %#llx); "
+                         "wmma needs warp-uniform arguments, and fragments hold one matrix per warp",
+                         L[l].uwhat, L[l].file, L[l].line, key[k], (unsigned long long)L[0].ukey[k], l,
+                         (unsigned long long)L[l].ukey[k]);
+    }
     const int width = any.width;
     unsigned ballot = 0;
     for (unsigned l = 0; l < 32; l++)
@@ -254,6 +269,7 @@ static void complete_collective(unsigned w, unsigned mask) {
         }
         case WARP_SYNC: break;
         case WARP_BALLOT: break;
+        case WARP_UNIFORM: break;
         }
         if (t.op == WARP_BALLOT)
             t.result = ballot;
@@ -292,6 +308,15 @@ uint64_t warp_collective(warp_op op, unsigned mask, uint64_t v, int arg, int wid
     if (all) complete_collective(w, mask);
     while (t->state != RUNNABLE) yield_running();
     return t->result;
+}
+
+void warp_uniform(const char *what, uint64_t ptr, uint64_t args, uint64_t content, const char *file, int line) {
+    thread_state *t = blk->running;
+    if (warp_lanes(t->view.warp) < 32)
+        fail(t, "%s at %s:%d: warp %u has %u threads; wmma needs all 32 lanes of a warp", what, file, line,
+             t->view.warp, warp_lanes(t->view.warp));
+    t->ukey[0] = ptr, t->ukey[1] = args, t->ukey[2] = content, t->uwhat = what;
+    (void)warp_collective(WARP_UNIFORM, 0xffffffffu, 0, 0, 32, file, line);
 }
 
 static void thread_exit_checks(thread_state *t) {
@@ -368,7 +393,13 @@ static void run_grid(const launch_config &c, const std::function<void()> &body, 
     static std::vector<fiber> pool; /* stacks reused across launches */
     if (pool.size() < nt) pool.resize(nt);
     for (unsigned j = 0; j < nt; j++) fiber_alloc(&pool[j], STACK_BYTES);
-    void *smem = malloc(c.smem ? c.smem : 1);
+    /* 256-byte aligned, as the start of a block's shared window is on hardware (wmma's
+     * loads and stores check for 256-bit alignment) */
+    void *smem = nullptr;
+    if (posix_memalign(&smem, 256, c.smem ? c.smem : 1) != 0) {
+        fprintf(stderr, "cufactor-sim: no host memory for %zu bytes of shared memory\n", c.smem);
+        abort();
+    }
 
     block_run br;
     br.cfg = &c, br.body = &body, br.n = nt;
@@ -475,6 +506,7 @@ const char *cudaGetErrorName(cudaError_t e) {
     case cudaErrorNotReady: return "cudaErrorNotReady";
     case cudaErrorLaunchOutOfResources: return "cudaErrorLaunchOutOfResources";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+    case cudaErrorNotSupported: return "cudaErrorNotSupported";
     case cudaErrorUnknown: return "cudaErrorUnknown";
     }
     return "unrecognized error code";
@@ -497,6 +529,7 @@ const char *cudaGetErrorString(cudaError_t e) {
     case cudaErrorNotReady: return "device not ready";
     case cudaErrorLaunchOutOfResources: return "too many resources requested for launch";
     case cudaErrorLaunchFailure: return "unspecified launch failure";
+    case cudaErrorNotSupported: return "operation not supported";
     case cudaErrorUnknown: return "unknown error";
     }
     return "unrecognized error code";
@@ -538,7 +571,7 @@ cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *p, int device) {
     p->maxThreadsPerBlock = 1024;
     p->maxThreadsDim[0] = 1024, p->maxThreadsDim[1] = 1024, p->maxThreadsDim[2] = 64;
     p->maxGridSize[0] = 0x7fffffff, p->maxGridSize[1] = 65535, p->maxGridSize[2] = 65535;
-    p->major = 9, p->minor = 0;
+    p->major = D().cc_major, p->minor = D().cc_minor;
     p->multiProcessorCount = D().sms;
     p->maxThreadsPerMultiProcessor = 2048;
     return cudaSuccess;
@@ -738,6 +771,10 @@ cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b) {
     *ms = (float)(y->ms - x->ms);
     return cudaSuccess;
 }
+
+void cf_sim_set_mma_truncation(int on) { cf_sim::mma_truncation = on != 0; }
+
+void cf_sim_set_compute_capability(int major, int minor) { D().cc_major = major, D().cc_minor = minor; }
 
 void cf_sim_set_seed(unsigned long long seed) {
     D().seed = seed;

@@ -47,6 +47,10 @@
  *         and Stability, Thm 10.4); + 4 covers the few roundings of every entry at tiny d
  *         (d = 1: a square root and two divisions). Measured 1e-8..1e-7; info and the
  *         untouched B of a failed system exact.
+ *   - The tensor-core Gram (--als-gram tc, kernels/gram_tc.cu; suite gpu_als_tc): the same
+ *     checks with the same tolerances, which its 3×TF32 accuracy argument meets with room
+ *     (measured under the simulation: Gram ≤ 4.6e-8, RHS ≤ 3.7e-7 relative over gram_*'s
+ *     rows; long rows median 9e-8); tc against simt ≤ 2e-5 (the two bounds added).
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -153,11 +157,24 @@ static void fixture_free(fixture *fx) {
     cf_triplets_free(&fx->test);
 }
 
+/* The Gram kernel of the configurations this test makes (config_of): the SIMT kernel
+ * unless a *_tc test sets CF_ALS_GRAM_TC first (each test runs in its own process). The
+ * checks that the kernel asked for is the one that ran (stats.gram_tc) use it too. */
+static cf_als_gram test_gram = CF_ALS_GRAM_SIMT;
+
 static cf_config config_of(int K, int bias, cf_reg reg, double lambda) {
     cf_config c;
     cf_config_default(&c);
     c.factors = K, c.bias = bias, c.reg = reg, c.lambda = lambda;
+    c.als_gram = test_gram;
     return c;
+}
+
+/* The Gram kernel that ran last on gb is the one asked for. */
+static void expect_gram_kernel(cf_backend *gb, const char *label) {
+    cf_gpu_stats s;
+    cf_gpu_stats_get(gb, &s);
+    cr_assert_eq(s.gram_tc, test_gram == CF_ALS_GRAM_TC, "%s: the %s Gram ran", label, s.gram_tc ? "tc" : "simt");
 }
 
 /* λ per mode keeping the systems reasonably conditioned (see the file comment). */
@@ -219,7 +236,8 @@ static void normal_equations(const fixture *fx, const cf_config *c, const cf_fac
     const double *by = side == CF_SIDE_USERS ? f->bi : f->bu;
     memset(A, 0, sizeof(double) * (size_t)d * (size_t)d);
     memset(b, 0, sizeof(double) * (size_t)d);
-    double z[260];
+    double z[512];
+    cr_assert(d <= 512, "normal_equations: d = %d", d);
     for (int64_t e = ptr[r]; e < ptr[r + 1]; e++) {
         uint32_t o = idx[e];
         for (int k = 0; k < K; k++) z[k] = Y[(int64_t)o * K + k];
@@ -257,6 +275,7 @@ static void check_half_step(const char *label, const fixture *fx, const cf_confi
     cr_assert_eq(gpu->upload(gb, init, &err), CF_OK, "%s", err.msg);
     cr_assert_eq(cf_cpu_backend.upload(cb, init, &err), CF_OK, "%s", err.msg);
     cr_assert_eq(gpu->als_half(gb, side, &err), CF_OK, "%s: gpu als_half: %s", label, err.msg);
+    expect_gram_kernel(gb, label);
     cr_assert_eq(cf_cpu_backend.als_half(cb, side, &err), CF_OK, "%s: cpu: %s", label, err.msg);
     cf_factors g, h;
     cr_assert_eq(cf_factors_alloc(&g, init->n_users, init->n_items, init->k, init->bias, &err), CF_OK);
@@ -398,6 +417,7 @@ static void gram_case(int K, int bias, cf_reg reg, int64_t segment) {
         float *B = malloc(sizeof(float) * (size_t)n * (size_t)d);
         cr_assert(B);
         cr_assert_eq(cf_gpu_form_normal_equations(gb, (cf_side)sd, rows, n, G, B, &err), CF_OK, "%s", err.msg);
+        expect_gram_kernel(gb, "gram");
         for (int j = 0; j < n; j++) {
             normal_equations(&fx, &c, &init, (cf_side)sd, rows[j], A, b);
             /* the right-hand side of the same pass: ‖b_gpu − b‖ ≤ 1e-5·‖b‖ (file comment);
@@ -430,8 +450,9 @@ static void gram_case(int K, int bias, cf_reg reg, int64_t segment) {
         }
         free(G), free(A), free(b), free(B);
     }
-    cr_log_info("gram K=%d bias=%d %s segment %lld: worst relative error over the rows: Gram %.3g, RHS %.3g", K, bias,
-                cf_reg_name(reg), (long long)(segment ? segment : CF_GPU_DEFAULT_SEGMENT), worst_a, worst_b);
+    cr_log_info("gram (%s) K=%d bias=%d %s segment %lld: worst relative error over the rows: Gram %.3g, RHS %.3g",
+                test_gram == CF_ALS_GRAM_TC ? "tc" : "simt", K, bias, cf_reg_name(reg),
+                (long long)(segment ? segment : CF_GPU_DEFAULT_SEGMENT), worst_a, worst_b);
     cf_gpu_backend()->close(gb);
     cf_factors_free(&init);
     fixture_free(&fx);
@@ -490,7 +511,7 @@ Test(gpu_als, evaluate_nobias_plain) { eval_case(0, CF_REG_PLAIN); }
 Test(gpu_als, evaluate_bias_mean) { eval_case(1, CF_REG_MEAN); }
 
 /* Three full iterations on each: the objectives agree to 1e-4 relative and never rise. */
-Test(gpu_als, three_iterations_track_cpu) {
+static void three_iterations_case(void) {
     REQUIRE_GPU();
     fixture fx;
     fixture_make(&fx, 404);
@@ -504,6 +525,7 @@ Test(gpu_als, three_iterations_track_cpu) {
     for (int it = 1; it <= 3; it++) {
         for (int sd = 0; sd < 2; sd++) {
             cr_assert_eq(cf_gpu_backend()->als_half(gb, (cf_side)sd, &err), CF_OK, "%s", err.msg);
+            expect_gram_kernel(gb, "three iterations");
             cr_assert_eq(cf_cpu_backend.als_half(cb, (cf_side)sd, &err), CF_OK, "%s", err.msg);
         }
         cf_eval eg, ec;
@@ -520,6 +542,7 @@ Test(gpu_als, three_iterations_track_cpu) {
     cf_factors_free(&init);
     fixture_free(&fx);
 }
+Test(gpu_als, three_iterations_track_cpu) { three_iterations_case(); }
 
 /* Two runs from the same start give bit-identical factors (DESIGN.md §7); under the
  * simulation the two runs take their blocks in different orders. */
@@ -541,6 +564,7 @@ static void reproducible_case(int K, int half_steps, const cf_gpu_tuning *tune) 
         }
         for (int sd = 0; sd < half_steps; sd++)
             cr_assert_eq(cf_gpu_backend()->als_half(gb, (cf_side)(sd % 2), &err), CF_OK, "%s", err.msg);
+        expect_gram_kernel(gb, "reproducible");
         cr_assert_eq(cf_factors_alloc(&out[run], init.n_users, init.n_items, c.factors, 1, &err), CF_OK);
         cr_assert_eq(cf_gpu_backend()->download(gb, &out[run], &err), CF_OK, "%s", err.msg);
         cf_gpu_backend()->close(gb);
@@ -889,6 +913,31 @@ Test(gpu_als, chol_fused_d129) { chol_direct_case(129); }
  * system; at most 8 systems and 48 KiB a block (no cudaFuncSetAttribute needed), several
  * systems a block up to d = 101 (K = 100 with biases); nothing beyond
  * CF_CHOL_FUSED_MAX_D, and the launcher refuses that order. */
+/* The TF32 Gram's launch shape for every d it takes: whole warps, ≤ 512 threads (its
+ * __launch_bounds__), ≤ 48 KiB of dynamic shared memory (no opt-in needed), room for the
+ * two staged chunk × S arrays of at least one k-step (8 entries) and the warps' output
+ * tiles; the figures of bench/gpu_als_notes.md at d = 101, 129, 257; 0 beyond the limit. */
+Test(host_plan, gram_tc_launch_shape) {
+    for (int d = 1; d <= CF_GRAM_TC_MAX_D; d++) {
+        const int threads = cf_gram_tc_block_threads(d);
+        const size_t bytes = cf_gram_tc_shared_bytes(d), S = (size_t)(d + 1 + 15) / 16 * 16;
+        cr_assert(threads >= 32 && threads <= 512 && threads % 32 == 0, "d=%d: %d threads", d, threads);
+        cr_assert(bytes <= 48 * 1024 && bytes >= 2 * 8 * S * sizeof(float) && bytes >= (size_t)threads / 32 * 2048,
+                  "d=%d: %zu bytes", d, bytes);
+    }
+    cr_assert_eq(cf_gram_tc_block_threads(101), 512);
+    cr_assert_eq(cf_gram_tc_shared_bytes(101), 32768u);
+    cr_assert_eq(cf_gram_tc_block_threads(129), 13 * 32);
+    cr_assert_eq(cf_gram_tc_shared_bytes(129), 36864u);
+    cr_assert_eq(cf_gram_tc_block_threads(257), 14 * 32);
+    cr_assert_eq(cf_gram_tc_shared_bytes(257), 34816u);
+    cr_assert_eq(cf_gram_tc_shared_bytes(CF_GRAM_TC_MAX_D + 1), 0u);
+    cr_assert_eq(cf_gram_tc_block_threads(0), 0);
+    cr_assert_eq(launch_gram_tc(NULL, 1, NULL, NULL, NULL, NULL, 0.0, 1, CF_GRAM_TC_MAX_D + 1, 768, NULL, NULL, NULL,
+                                NULL),
+                 (int)cudaErrorInvalidValue);
+}
+
 Test(host_plan, chol_fused_launch_shape) {
     for (int d = 1; d <= CF_CHOL_FUSED_MAX_D; d++) {
         const size_t bytes = cf_chol_shared_bytes(d);
@@ -1687,7 +1736,7 @@ static double planted_long_rating(uint32_t u, uint32_t i, cf_rng *rng, void *ctx
     for (int x = 0; x < 4; x++) r += m->Pp[u * 4 + x] * m->Qp[(size_t)i * 4 + x];
     return r;
 }
-Test(gpu_als, gram_rhs_long_rows_fp64, .timeout = 600) {
+static void long_rows_case(void) {
     REQUIRE_GPU();
     cf_rng rng;
     cf_rng_seed(&rng, 4242);
@@ -1723,6 +1772,7 @@ Test(gpu_als, gram_rhs_long_rows_fp64, .timeout = 600) {
     cr_assert(G && B);
     cr_assert_eq(cf_gpu_form_normal_equations(gb, CF_SIDE_USERS, rows, LR_USERS, G, B, &err), CF_OK, "%s",
                  err.msg);
+    expect_gram_kernel(gb, "long rows");
     for (int u = 0; u < LR_USERS; u++) {
         cr_assert_eq(fx.R.row_ptr[u + 1] - fx.R.row_ptr[u], cf_test_lr_len[u]);
         normal_equations(&fx, &c, &init, CF_SIDE_USERS, u, A, b);
@@ -1759,9 +1809,10 @@ Test(gpu_als, gram_rhs_long_rows_fp64, .timeout = 600) {
     memcpy(sa, relA, sizeof sa), memcpy(sb, relb, sizeof sb);
     qsort(sa, LR_USERS, sizeof *sa, cmp_double), qsort(sb, LR_USERS, sizeof *sb, cmp_double);
     const double medA = sa[LR_USERS / 2], maxA = sa[LR_USERS - 1], medb = sb[LR_USERS / 2], maxb = sb[LR_USERS - 1];
-    cr_log_info("long rows (K=8, %d users, 4 100..500 000 ratings): Gram relative (Frobenius) median %.3g max %.3g "
-                "(user 0: %.3g; a plain fp32 running sum there: %.3g); RHS relative median %.3g max %.3g (user 0: %.3g)",
-                LR_USERS, medA, maxA, relA[0], worst_plain, medb, maxb, relb[0]);
+    cr_log_info("long rows (%s Gram, K=8, %d users, 4 100..500 000 ratings): Gram relative (Frobenius) median %.3g "
+                "max %.3g (user 0: %.3g; a plain fp32 running sum there: %.3g); RHS relative median %.3g max %.3g "
+                "(user 0: %.3g)",
+                test_gram == CF_ALS_GRAM_TC ? "tc" : "simt", LR_USERS, medA, maxA, relA[0], worst_plain, medb, maxb, relb[0]);
     cr_expect_gt(worst_plain, 1e-5, "a plain fp32 sum is within the bound (%g): the test no longer tells", worst_plain);
     cr_expect_leq(medA, 1e-6, "Gram median relative error %g", medA);
     cr_expect_leq(maxA, 1e-5, "Gram max relative error %g", maxA);
@@ -1792,6 +1843,217 @@ Test(gpu_als, gram_rhs_long_rows_fp64, .timeout = 600) {
     cf_factors_free(&init);
     cf_ratings_free(&fx.R);
 }
+Test(gpu_als, gram_rhs_long_rows_fp64, .timeout = 600) { long_rows_case(); }
+
+/* ------------------------------------------------------------------ the TF32 Gram
+ * --als-gram tc (kernels/gram_tc.cu, 3×TF32 on tensor cores) through the same checks as
+ * the SIMT kernel, with the same tolerances: the kernel's accuracy argument (its file
+ * comment) gives a few 1e-7 relative per row, inside the SIMT kernel's bounds above
+ * (1e-5·max|A| per entry, 1e-5·‖b‖, the long-row bounds, the half-step bounds). Under the
+ * simulation (src/gpusim/include/mma.h) the tensor core accumulates with rounding to
+ * nearest; hardware may truncate, which the kernel's two accumulators keep inside the
+ * bounds (file comment) — a GPU session must confirm it. Every check also asserts that the
+ * tc kernel is the one that ran (stats.gram_tc), so none can pass on the SIMT fallback.
+ * Orders: d = 2 (K = 1), 8, 16 (K = 15 with biases, K = 16 without: the target needs one
+ * more tile column), 33, 101, 128 (2 passes over each unit), 257 (6 passes, segments of 37).
+ * The simulation runs every lane of a wmma call (about 10× the SIMT kernel's time there),
+ * so the half-steps at K ≥ 100 take the small fixture of the solver tests, and the
+ * determinism tests fewer half-steps than their SIMT twins (K = 48: users and items;
+ * K = 128 in many batches: the users, whose long row is cut into segments). */
+Test(gpu_als_tc, gram_K1) { test_gram = CF_ALS_GRAM_TC; gram_case(1, 1, CF_REG_WEIGHTED, 0); }
+Test(gpu_als_tc, gram_K7) { test_gram = CF_ALS_GRAM_TC; gram_case(7, 1, CF_REG_PLAIN, 0); }
+Test(gpu_als_tc, gram_K15) { test_gram = CF_ALS_GRAM_TC; gram_case(15, 1, CF_REG_WEIGHTED, 0); }
+Test(gpu_als_tc, gram_K16_nobias) { test_gram = CF_ALS_GRAM_TC; gram_case(16, 0, CF_REG_PLAIN, 0); }
+Test(gpu_als_tc, gram_K32) { test_gram = CF_ALS_GRAM_TC; gram_case(32, 1, CF_REG_MEAN, 0); }
+Test(gpu_als_tc, gram_K100) { test_gram = CF_ALS_GRAM_TC; gram_case(100, 1, CF_REG_WEIGHTED, 0); }
+Test(gpu_als_tc, gram_K128_nobias) { test_gram = CF_ALS_GRAM_TC; gram_case(128, 0, CF_REG_PLAIN, 0); }
+Test(gpu_als_tc, gram_K256_short_segments) { test_gram = CF_ALS_GRAM_TC; gram_case(256, 1, CF_REG_WEIGHTED, 37); }
+
+Test(gpu_als_tc, half_step_K1) { test_gram = CF_ALS_GRAM_TC; half_step_case(1, 1, CF_REG_WEIGHTED, NULL); }
+Test(gpu_als_tc, half_step_K7) { test_gram = CF_ALS_GRAM_TC; half_step_case(7, 1, CF_REG_WEIGHTED, NULL); }
+Test(gpu_als_tc, half_step_K32) { test_gram = CF_ALS_GRAM_TC; half_step_case(32, 1, CF_REG_WEIGHTED, NULL); }
+/* K ≥ 100 on the small fixture (see above): the half-step checks of check_half_step. */
+static void half_step_small_case(int K, int bias, cf_reg reg) {
+    REQUIRE_GPU();
+    fixture fx;
+    small_fixture_make(&fx, 31);
+    cf_config c = config_of(K, bias, reg, lambda_for(reg));
+    cf_factors init;
+    init_factors(&init, &fx, &c, 12);
+    cf_backend *gb = open_gpu(&fx, &c, &init, NULL), *cb = open_cpu(&fx, &c, &init);
+    char label[64];
+    snprintf(label, sizeof label, "tc K=%d bias=%d reg=%s (small)", K, bias, cf_reg_name(reg));
+    check_half_step(label, &fx, &c, &init, gb, cb, CF_SIDE_USERS);
+    check_half_step(label, &fx, &c, &init, gb, cb, CF_SIDE_ITEMS);
+    cf_gpu_backend()->close(gb);
+    cf_cpu_backend.close(cb);
+    cf_factors_free(&init);
+    fixture_free(&fx);
+}
+Test(gpu_als_tc, half_step_K100) { test_gram = CF_ALS_GRAM_TC; half_step_small_case(100, 1, CF_REG_WEIGHTED); }
+Test(gpu_als_tc, half_step_K128) { test_gram = CF_ALS_GRAM_TC; half_step_small_case(128, 1, CF_REG_WEIGHTED); }
+Test(gpu_als_tc, half_step_nobias_mean_K128) { test_gram = CF_ALS_GRAM_TC; half_step_small_case(128, 0, CF_REG_MEAN); }
+Test(gpu_als_tc, half_step_nobias_plain) { test_gram = CF_ALS_GRAM_TC; half_step_case(7, 0, CF_REG_PLAIN, NULL); }
+Test(gpu_als_tc, half_step_many_batches_short_segments) {
+    test_gram = CF_ALS_GRAM_TC;
+    cf_gpu_tuning t;
+    cf_gpu_tuning_default(&t);
+    t.batch_bytes = 64 * 1024;
+    t.segment = 3;
+    half_step_case(32, 1, CF_REG_WEIGHTED, &t);
+}
+Test(gpu_als_tc, three_iterations_track_cpu) { test_gram = CF_ALS_GRAM_TC; three_iterations_case(); }
+Test(gpu_als_tc, reproducible_run_to_run) { test_gram = CF_ALS_GRAM_TC; reproducible_case(48, 2, NULL); }
+Test(gpu_als_tc, reproducible_run_to_run_K128_many_batches) {
+    test_gram = CF_ALS_GRAM_TC;
+    cf_gpu_tuning t;
+    cf_gpu_tuning_default(&t);
+    t.batch_bytes = 2u << 20;
+    t.segment = 1000;
+    reproducible_case(128, 1, &t);
+}
+Test(gpu_als_tc, gram_rhs_long_rows_fp64, .timeout = 900) { test_gram = CF_ALS_GRAM_TC; long_rows_case(); }
+
+/* tc against simt on the same rows: each is within 1e-5·max|A| of the double Gram
+ * (gram_case), so they agree to 2e-5·max|A| per entry and 2e-5·‖b‖; measured far closer
+ * (logged). A kernel that wrote another row's Gram, a transposed tile or the RHS of the
+ * wrong column differs by O(1). */
+Test(gpu_als_tc, tc_agrees_with_simt) {
+    REQUIRE_GPU();
+    fixture fx;
+    fixture_make(&fx, 77);
+    cf_config cs = config_of(40, 1, CF_REG_WEIGHTED, lambda_for(CF_REG_WEIGHTED)), ct = cs;
+    ct.als_gram = CF_ALS_GRAM_TC;
+    cf_factors init;
+    init_factors(&init, &fx, &cs, 5);
+    cf_backend *gs = open_gpu(&fx, &cs, &init, NULL), *gt = open_gpu(&fx, &ct, &init, NULL);
+    const int d = 41;
+    const int64_t rows[] = {0, 1, 2, 3, 17, 30, FX_USERS - 1};
+    const int n = 7;
+    float *As = malloc(sizeof(float) * n * d * d), *At = malloc(sizeof(float) * n * d * d);
+    float *bs = malloc(sizeof(float) * n * d), *bt = malloc(sizeof(float) * n * d);
+    cr_assert(As && At && bs && bt);
+    cf_error err = {0};
+    cr_assert_eq(cf_gpu_form_normal_equations(gs, CF_SIDE_USERS, rows, n, As, bs, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_gpu_form_normal_equations(gt, CF_SIDE_USERS, rows, n, At, bt, &err), CF_OK, "%s", err.msg);
+    cf_gpu_stats st;
+    cf_gpu_stats_get(gt, &st);
+    cr_assert_eq(st.gram_tc, 1);
+    cf_gpu_stats_get(gs, &st);
+    cr_assert_eq(st.gram_tc, 0);
+    double worst_a = 0, worst_b = 0;
+    for (int j = 0; j < n; j++) {
+        double amax = 0, ea = 0, bn = 0, eb = 0;
+        for (int x = 0; x < d * d; x++) {
+            const size_t o = (size_t)j * d * d + x;
+            amax = fmax(amax, fabs((double)As[o]));
+            ea = fmax(ea, fabs((double)At[o] - (double)As[o]));
+        }
+        for (int p = 0; p < d; p++) {
+            const double e = (double)bt[j * d + p] - (double)bs[j * d + p];
+            eb += e * e, bn += (double)bs[j * d + p] * (double)bs[j * d + p];
+        }
+        cr_expect_leq(ea, 2e-5 * amax, "row %lld: Gram tc vs simt %g (max |A| %g)", (long long)rows[j], ea, amax);
+        cr_expect_leq(sqrt(eb), 2e-5 * sqrt(bn), "row %lld: RHS tc vs simt %g (‖b‖ %g)",
+                      (long long)rows[j], sqrt(eb), sqrt(bn));
+        if (bn == 0) cr_expect_eq(eb, 0.0, "row %lld without ratings: b must be exactly 0", (long long)rows[j]);
+        if (amax > 0) worst_a = fmax(worst_a, ea / amax);
+        if (bn > 0) worst_b = fmax(worst_b, sqrt(eb / bn));
+    }
+    cr_log_info("tc vs simt, K=40: Gram max |Δ|/max|A| %.3g, RHS max ‖Δb‖/‖b‖ %.3g", worst_a, worst_b);
+    free(As), free(At), free(bs), free(bt);
+    cf_gpu_backend()->close(gs);
+    cf_gpu_backend()->close(gt);
+    cf_factors_free(&init);
+    fixture_free(&fx);
+}
+
+#ifdef CUFACTOR_GPU_SIM
+/* Below sm_80 there are no TF32 tensor cores: launch_gram_tc refuses with
+ * cudaErrorNotSupported, and --als-gram tc runs the SIMT kernel with a notice naming the
+ * reason (the simulated device told to report sm_75, before anything runs). Beyond
+ * CF_GRAM_TC_MAX_D the same, naming the limit. */
+Test(gpu_als_tc, refused_below_sm80_uses_simt_with_a_notice) {
+    REQUIRE_GPU();
+    cf_sim_set_compute_capability(7, 5);
+    test_gram = CF_ALS_GRAM_TC;
+    char why[160] = "";
+    cr_assert_eq(cf_gram_tc_supported(33, why, sizeof why), 0);
+    cr_assert(strstr(why, "sm_80") && strstr(why, "sm_75"), "%s", why);
+    cr_assert_eq(launch_gram_tc(NULL, 1, NULL, NULL, NULL, NULL, 0.0, 1, 33, 36, NULL, NULL, NULL, NULL),
+                 cudaErrorNotSupported);
+    fixture fx;
+    small_fixture_make(&fx, 31);
+    cf_config c = config_of(32, 1, CF_REG_WEIGHTED, lambda_for(CF_REG_WEIGHTED));
+    cf_factors init;
+    init_factors(&init, &fx, &c, 12);
+    cf_backend *gb = open_gpu(&fx, &c, &init, NULL);
+    const char *note = cf_gpu_backend()->notice(gb);
+    cr_assert(note && strstr(note, "--als-gram tc") && strstr(note, "sm_75") && strstr(note, "SIMT"), "notice: %s",
+              note ? note : "(none)");
+    cf_error err = {0};
+    cr_assert_eq(cf_gpu_backend()->als_half(gb, CF_SIDE_USERS, &err), CF_OK, "%s", err.msg);
+    cf_gpu_stats st;
+    cf_gpu_stats_get(gb, &st);
+    cr_assert_eq(st.gram_tc, 0, "the tc kernel ran on an sm_75 device");
+    cf_gpu_backend()->close(gb);
+    cf_sim_set_compute_capability(9, 0);
+    cr_assert_eq(cf_gram_tc_supported(CF_GRAM_TC_MAX_D + 1, why, sizeof why), 0);
+    cr_assert(strstr(why, "767"), "%s", why);
+    cr_assert_eq(cf_gram_tc_supported(CF_GRAM_TC_MAX_D, why, sizeof why), 1);
+    cf_sim_set_compute_capability(8, 0);
+    cr_assert_eq(cf_gram_tc_supported(1, why, sizeof why), 1, "sm_80 has TF32");
+    cf_factors_free(&init);
+    fixture_free(&fx);
+}
+
+/* The tensor cores' own accumulation modelled as truncating (every fp32 addition inside an
+ * mma rounded toward zero: cf_sim_set_mma_truncation, at least as biased as hardware
+ * that truncates): the issue's long-row bounds and gram_case's bounds still hold — what
+ * the kernel's separate big·big accumulator is for (gram_tc.cu, Accuracy). */
+Test(gpu_als_tc, gram_rhs_long_rows_fp64_truncating_mma, .timeout = 900) {
+    cf_sim_set_mma_truncation(1);
+    test_gram = CF_ALS_GRAM_TC;
+    long_rows_case();
+}
+Test(gpu_als_tc, gram_K100_truncating_mma) {
+    cf_sim_set_mma_truncation(1);
+    test_gram = CF_ALS_GRAM_TC;
+    gram_case(100, 1, CF_REG_WEIGHTED, 0);
+}
+
+/* A model trained (and verified) with --als-gram tc on an sm_75 device: the reports'
+ * notice says so. */
+Test(gpu_als_tc, train_report_has_the_notice) {
+    REQUIRE_GPU();
+    cf_sim_set_compute_capability(7, 5);
+    cf_gen_options g;
+    cf_gen_options_default(&g);
+    g.users = 300, g.items = 200, g.ratings = 6000, g.rank = 3, g.noise = 0.2, g.seed = 4;
+    cf_dataset *ds = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_generate(&g, &ds, &err), CF_OK, "%s", err.msg);
+    cf_config c = config_of(8, 1, CF_REG_WEIGHTED, 0.05);
+    c.als_gram = CF_ALS_GRAM_TC, c.device = CF_DEVICE_GPU, c.iters = 1;
+    cf_model *m = NULL;
+    cf_train_report rep;
+    cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
+    cr_assert(strstr(rep.notice, "--als-gram tc") && strstr(rep.notice, "SIMT"), "notice: %s", rep.notice);
+    cf_model_destroy(&m);
+    /* and cf_verify's report (what `cufactor verify` prints as "notice") */
+    cf_verify_options vo;
+    cf_verify_options_default(&vo);
+    vo.candidate = CF_DEVICE_GPU;
+    cf_verify_report vr;
+    cr_assert_eq(cf_verify(ds, &c, &vo, NULL, NULL, &vr, &err), CF_OK, "%s", err.msg);
+    cr_assert(strstr(vr.notice, "--als-gram tc") && strstr(vr.notice, "sm_75"), "verify notice: %s", vr.notice);
+    cf_sim_set_compute_capability(9, 0); /* on sm_90: no notice */
+    cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
+    cr_assert_str_eq(rep.notice, "");
+    cf_model_destroy(&m);
+    cf_dataset_destroy(&ds);
+}
+#endif
 
 #else /* built without CUDA: the GPU backend is absent and says so */
 

@@ -109,3 +109,102 @@ extern "C" int launch_smem_overflow(float *d_out) {
     CF_LAUNCH_KERNEL(smem_overflow_kernel, 1, 32, 32 * sizeof(float), (cudaStream_t)0, d_out);
     return (int)cudaGetLastError();
 }
+
+/* ---- the nvcuda::wmma subset (src/gpusim/include/mma.h) ---- */
+#include <mma.h>
+namespace wmma = nvcuda::wmma;
+
+/* D = A·B + C by one warp, A 16×8 and B 8×16 given row-major, C and D 16×16 row-major.
+ * variant bit 0: A loaded col-major (from its transpose, at_ = Aᵀ 8×16 row-major = A
+ * col-major with ldm 16); bit 1: B loaded col-major (from bt_ = Bᵀ, 16×8, ldm 8); bit 2: C
+ * loaded and D stored col-major. Every lane does the same, as wmma requires. */
+__global__ void wmma_product_kernel(const float *a, const float *at_, const float *b, const float *bt_,
+                                    const float *c, const float *ct, float *d, int variant) {
+    wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc;
+    const wmma::layout_t cl = (variant & 4) ? wmma::mem_col_major : wmma::mem_row_major;
+    wmma::load_matrix_sync(acc, (variant & 4) ? ct : c, 16, cl);
+    if (variant & 1) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fa;
+        wmma::load_matrix_sync(fa, at_, 16);
+        if (variant & 2) {
+            wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fb;
+            wmma::load_matrix_sync(fb, bt_, 8);
+            wmma::mma_sync(acc, fa, fb, acc);
+        } else {
+            wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb;
+            wmma::load_matrix_sync(fb, b, 16);
+            wmma::mma_sync(acc, fa, fb, acc);
+        }
+    } else {
+        wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa;
+        wmma::load_matrix_sync(fa, a, 8);
+        if (variant & 2) {
+            wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fb;
+            wmma::load_matrix_sync(fb, bt_, 8);
+            wmma::mma_sync(acc, fa, fb, acc);
+        } else {
+            wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb;
+            wmma::load_matrix_sync(fb, b, 16);
+            wmma::mma_sync(acc, fa, fb, acc);
+        }
+    }
+    wmma::store_matrix_sync(d, acc, 16, cl);
+}
+extern "C" int launch_wmma_product(const float *a, const float *at_, const float *b, const float *bt_,
+                                   const float *c, const float *ct, float *d, int variant) {
+    CF_LAUNCH_KERNEL(wmma_product_kernel, 1, 32, 0, (cudaStream_t)0, a, at_, b, bt_, c, ct, d, variant);
+    return (int)cudaGetLastError();
+}
+
+/* The same element-wise operation on every x[i]: x ↦ tf32(x) and x ↦ 2x + 1 (fill, scale). */
+__global__ void wmma_elementwise_kernel(const float *a, float *d) {
+    wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa;
+    wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb;
+    wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc;
+    wmma::load_matrix_sync(fa, a, 8);
+    for (int i = 0; i < fa.num_elements; i++) fa.x[i] = wmma::__float_to_tf32(fa.x[i]);
+    wmma::fill_fragment(fb, 0.0f);
+    wmma::fill_fragment(acc, 0.5f);
+    for (int i = 0; i < acc.num_elements; i++) acc.x[i] = 2.0f * acc.x[i] + 1.0f;
+    wmma::mma_sync(acc, fa, fb, acc); /* B = 0: D = C = 2 everywhere */
+    wmma::store_matrix_sync(d, acc, 16, wmma::mem_row_major);
+}
+extern "C" int launch_wmma_elementwise(const float *a, float *d) {
+    CF_LAUNCH_KERNEL(wmma_elementwise_kernel, 1, 32, 0, (cudaStream_t)0, a, d);
+    return (int)cudaGetLastError();
+}
+
+extern "C" float sim_float_to_tf32(float f) { return wmma::__float_to_tf32(f); }
+
+/* Faults wmma must not survive: 0 half the warp loads at another call site; 1 the lanes
+ * pass different pointers; 2 a lane-dependent element-wise operation, then mma; 3 a
+ * pointer that is not 256-bit aligned; 4 a warp of 16 threads. */
+__global__ void wmma_fault_kernel(const float *a, float *d, int which) {
+    wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa;
+    wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb;
+    wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc;
+    wmma::fill_fragment(acc, 0.0f);
+    const int lane = (int)(threadIdx.x & 31);
+    switch (which) {
+    case 0:
+        if (lane < 16)
+            wmma::load_matrix_sync(fa, a, 8);
+        else
+            wmma::load_matrix_sync(fa, a, 8);
+        break;
+    case 1: wmma::load_matrix_sync(fa, a + (lane & 1) * 128, 8); break;
+    case 2:
+        wmma::load_matrix_sync(fa, a, 8);
+        for (int i = 0; i < fa.num_elements; i++) fa.x[i] += (float)lane;
+        break;
+    case 3: wmma::load_matrix_sync(fa, a + 4, 8); break;
+    default: wmma::load_matrix_sync(fa, a, 8); break;
+    }
+    wmma::load_matrix_sync(fb, a, 16);
+    wmma::mma_sync(acc, fa, fb, acc);
+    wmma::store_matrix_sync(d, acc, 16, wmma::mem_row_major);
+}
+extern "C" int launch_wmma_fault(const float *a, float *d, int which) {
+    CF_LAUNCH_KERNEL(wmma_fault_kernel, 1, which == 4 ? 16 : 32, 0, (cudaStream_t)0, a, d, which);
+    return (int)cudaGetLastError();
+}

@@ -30,6 +30,11 @@ int launch_shape(float *d_out, unsigned threads, unsigned gx, unsigned gy, size_
 int set_shape_smem(int bytes);
 int launch_read_before_write(float *d_out);
 int launch_smem_overflow(float *d_out);
+int launch_wmma_product(const float *a, const float *at, const float *b, const float *bt, const float *c,
+                        const float *ct, float *d, int variant);
+int launch_wmma_elementwise(const float *a, float *d);
+int launch_wmma_fault(const float *a, float *d, int which);
+float sim_float_to_tf32(float f);
 
 static void *dev_alloc(size_t n) {
     void *p = NULL;
@@ -168,6 +173,175 @@ Test(gpusim, shared_memory_overflow_is_an_asan_report, .exit_code = 86) {
     cr_assert_fail("no AddressSanitizer report");
 }
 #endif
+
+/* ---- the nvcuda::wmma subset (src/gpusim/include/mma.h) ---- */
+static float bits_f(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+static uint32_t f_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+/* D = A·B + C through the wmma kernel, A 16×8, B 8×16, C 16×16 row-major, `variant` as in
+ * sim_kernels.cu (the transposes are made here). */
+static void wmma_product(const float *a, const float *b, const float *c, float *d, int variant) {
+    float at[128], bt[128], ct[256];
+    for (int i = 0; i < 16; i++)
+        for (int k = 0; k < 8; k++) at[k * 16 + i] = a[i * 8 + k], bt[i * 8 + k] = b[k * 16 + i];
+    for (int i = 0; i < 16; i++)
+        for (int j = 0; j < 16; j++) ct[j * 16 + i] = c[i * 16 + j];
+    float *dev = dev_alloc(7 * 256 * sizeof(float)), out[256];
+    cr_assert_eq(cudaMemcpy(dev, a, 128 * sizeof(float), cudaMemcpyHostToDevice), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(dev + 256, at, 128 * sizeof(float), cudaMemcpyHostToDevice), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(dev + 512, b, 128 * sizeof(float), cudaMemcpyHostToDevice), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(dev + 768, bt, 128 * sizeof(float), cudaMemcpyHostToDevice), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(dev + 1024, c, 256 * sizeof(float), cudaMemcpyHostToDevice), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(dev + 1280, ct, 256 * sizeof(float), cudaMemcpyHostToDevice), cudaSuccess);
+    cr_assert_eq(launch_wmma_product(dev, dev + 256, dev + 512, dev + 768, dev + 1024, dev + 1280, dev + 1536, variant),
+                 cudaSuccess);
+    cr_assert_eq(cudaMemcpy(out, dev + 1536, sizeof out, cudaMemcpyDeviceToHost), cudaSuccess);
+    cudaFree(dev);
+    for (int i = 0; i < 16; i++) /* back to row-major */
+        for (int j = 0; j < 16; j++) d[i * 16 + j] = (variant & 4) ? out[j * 16 + i] : out[i * 16 + j];
+}
+
+/* Inputs of at most 8 significant bits and small exponents: every product and partial sum
+ * is exact in fp32, so any order of accumulation gives the double-precision product, and
+ * the emulation must too, in all 8 combinations of layouts. */
+Test(gpusim_wmma, mma_is_the_plain_product_in_every_layout) {
+    float a[128], b[128], c[256], d[256];
+    cf_rng s;
+    cf_rng_seed(&s, 11);
+    for (int j = 0; j < 128; j++) a[j] = (float)((int)(cf_rng_below(&s, 255)) - 127) / 64.0f;
+    for (int j = 0; j < 128; j++) b[j] = (float)((int)(cf_rng_below(&s, 255)) - 127) / 32.0f;
+    for (int j = 0; j < 256; j++) c[j] = (float)((int)(cf_rng_below(&s, 255)) - 127);
+    for (int variant = 0; variant < 8; variant++) {
+        wmma_product(a, b, c, d, variant);
+        for (int i = 0; i < 16; i++)
+            for (int j = 0; j < 16; j++) {
+                double ref = c[i * 16 + j];
+                for (int k = 0; k < 8; k++) ref += (double)a[i * 8 + k] * (double)b[k * 16 + j];
+                cr_expect_eq((double)d[i * 16 + j], ref, "variant %d: D[%d][%d] = %.9g, expected %.9g", variant, i, j,
+                             d[i * 16 + j], ref);
+            }
+    }
+}
+
+/* The 13 low mantissa bits of an input are ignored (inputs are tf32): A and B with random
+ * low bits give bit-identical D to the same inputs with those bits cleared. And the sum
+ * is fp32: C = 2^24 plus eight products of 1 stays 2^24 (each +1 is a tie to even),
+ * where a wider accumulator would give 2^24 + 8. */
+Test(gpusim_wmma, mma_reads_tf32_inputs_and_accumulates_in_fp32) {
+    float a[128], b[128], at[128], bt[128], c[256], d1[256], d2[256];
+    cf_rng s;
+    cf_rng_seed(&s, 5);
+    for (int j = 0; j < 128; j++) {
+        a[j] = (float)(cf_rng_uniform(&s) * 2.0 - 1.0), b[j] = (float)(cf_rng_uniform(&s) * 2.0 - 1.0);
+        at[j] = bits_f(f_bits(a[j]) & 0xffffe000u), bt[j] = bits_f(f_bits(b[j]) & 0xffffe000u);
+    }
+    int low_bits = 0;
+    for (int j = 0; j < 128; j++) low_bits += at[j] != a[j];
+    cr_assert(low_bits > 100, "the inputs should have low bits set");
+    for (int j = 0; j < 256; j++) c[j] = (float)cf_rng_uniform(&s);
+    wmma_product(a, b, c, d1, 0);
+    wmma_product(at, bt, c, d2, 0);
+    cr_expect(memcmp(d1, d2, sizeof d1) == 0, "the low 13 bits of the inputs changed the product");
+    for (int j = 0; j < 128; j++) a[j] = 1.0f, b[j] = 1.0f;
+    for (int j = 0; j < 256; j++) c[j] = 16777216.0f;
+    wmma_product(a, b, c, d1, 0);
+    for (int j = 0; j < 256; j++) cr_expect_eq(d1[j], 16777216.0f, "D[%d] = %.1f: not an fp32 accumulation", j, d1[j]);
+}
+
+/* Row 0: C = 1 plus one product of 0.75 ulp(1) (exact: 3·2⁻¹³ · 2⁻¹²); row 1: C = −1 and
+ * the product's negative. To nearest that is ±(1 + 2⁻²³), toward zero
+ * (cf_sim_set_mma_truncation) ±1; the other rows have C = 0.5 and no products:
+ * unchanged in both modes. */
+Test(gpusim_wmma, mma_truncation_model_rounds_toward_zero) {
+    float a[128] = {0}, b[128] = {0}, c[256], d[256];
+    a[0] = 3.0f / 8192.0f, a[8] = -3.0f / 8192.0f; /* rows 0 and 1, k = 0 */
+    for (int j = 0; j < 16; j++) b[j] = 1.0f / 4096.0f;
+    for (int x = 0; x < 256; x++) c[x] = x < 16 ? 1.0f : x < 32 ? -1.0f : 0.5f;
+    const float up = 1.0f + ldexpf(1.0f, -23);
+    for (int trunc = 0; trunc < 2; trunc++) {
+        cf_sim_set_mma_truncation(trunc);
+        wmma_product(a, b, c, d, 0);
+        for (int j = 0; j < 16; j++) {
+            cr_expect_eq(d[j], trunc ? 1.0f : up, "truncation %d: D[0][%d] = %.9g", trunc, j, d[j]);
+            cr_expect_eq(d[16 + j], trunc ? -1.0f : -up,
+                         "truncation %d: D[1][%d] = %.9g", trunc, j, d[16 + j]);
+        }
+        for (int x = 32; x < 256; x++) cr_expect_eq(d[x], 0.5f, "truncation %d: D[%d] = %.9g", trunc, x / 16, d[x]);
+    }
+    cf_sim_set_mma_truncation(0);
+}
+
+Test(gpusim_wmma, elementwise_operations_reach_every_element) {
+    float a[128], d[256];
+    for (int j = 0; j < 128; j++) a[j] = (float)j;
+    float *dev = dev_alloc(512 * sizeof(float));
+    cr_assert_eq(cudaMemcpy(dev, a, sizeof a, cudaMemcpyHostToDevice), cudaSuccess);
+    cr_assert_eq(launch_wmma_elementwise(dev, dev + 256), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(d, dev + 256, sizeof d, cudaMemcpyDeviceToHost), cudaSuccess);
+    for (int j = 0; j < 256; j++) cr_expect_eq(d[j], 2.0f, "D[%d] = %g after fill 0.5, x ↦ 2x + 1, B = 0", j, d[j]);
+    cudaFree(dev);
+}
+
+/* PTX cvt.rna.tf32.f32: nearest, ties away from zero, 10 mantissa bits kept. */
+Test(gpusim_wmma, float_to_tf32_rounds_to_nearest_ties_away) {
+    const float ulp = 1.0f / 1024.0f; /* of tf32 at 1 */
+    cr_expect_eq(sim_float_to_tf32(1.0f), 1.0f);
+    cr_expect_eq(sim_float_to_tf32(1.0f + ulp), 1.0f + ulp);
+    /* the tie 1 + ulp/2: away from zero (round-to-even would give 1) */
+    cr_expect_eq(sim_float_to_tf32(1.0f + ulp / 2), 1.0f + ulp);
+    cr_expect_eq(sim_float_to_tf32(-(1.0f + ulp / 2)), -(1.0f + ulp));
+    cr_expect_eq(sim_float_to_tf32(1.0f + ulp / 2 - ldexpf(1.0f, -23)), 1.0f, "just below the tie: down");
+    cr_expect_eq(sim_float_to_tf32(1.0f + ulp / 2 + ldexpf(1.0f, -23)), 1.0f + ulp, "just above the tie: up");
+    cr_expect_eq(sim_float_to_tf32(1.0f + 1.5f * ulp), 1.0f + 2 * ulp, "a tie from an odd last bit: away");
+    /* the carry into the exponent, and past the largest tf32 to infinity */
+    cr_expect_eq(sim_float_to_tf32(2.0f - ulp / 2), 2.0f);
+    cr_expect(isinf(sim_float_to_tf32(3.4028235e38f)) && sim_float_to_tf32(3.4028235e38f) > 0);
+    cr_expect_eq(f_bits(sim_float_to_tf32(bits_f(0x7f7fefffu))), 0x7f7fe000u, "just below the last tie: the largest tf32");
+    /* subnormals round on the same bits; 0, infinity and NaN stay */
+    cr_expect_eq(f_bits(sim_float_to_tf32(bits_f(0x00001000u))), 0x00002000u);
+    cr_expect_eq(f_bits(sim_float_to_tf32(bits_f(0x00000fffu))), 0u);
+    cr_expect_eq(f_bits(sim_float_to_tf32(-0.0f)), 0x80000000u);
+    cr_expect(isinf(sim_float_to_tf32(INFINITY)) && sim_float_to_tf32(-INFINITY) < 0);
+    cr_expect(isnan(sim_float_to_tf32(NAN)));
+    /* the low 13 bits are zero for every finite result */
+    cf_rng s;
+    cf_rng_seed(&s, 3);
+    for (int j = 0; j < 10000; j++) {
+        float f = (float)((cf_rng_uniform(&s) - 0.5) * 1e6);
+        float t = sim_float_to_tf32(f);
+        cr_assert_eq(f_bits(t) & 0x1fffu, 0u, "tf32(%.9g) = %.9g has low bits", f, t);
+        cr_assert(fabsf(t - f) <= ldexpf(fabsf(f), -11), "tf32(%.9g) = %.9g: more than half an ulp away", f, t);
+    }
+}
+
+static void wmma_fault(int which) {
+    float *d = dev_alloc(1024 * sizeof(float));
+    cr_assert_eq(cudaMemset(d, 0, 1024 * sizeof(float)), cudaSuccess);
+    cr_assert_eq(launch_wmma_fault(d, d + 512, which), cudaSuccess);
+    cudaDeviceSynchronize();
+    cr_assert_fail("the simulation ran wmma fault kernel %d to the end", which);
+}
+Test(gpusim_wmma, divergent_load_matrix_sync_aborts, .signal = SIGABRT) { wmma_fault(0); }
+Test(gpusim_wmma, pointer_that_differs_across_the_warp_aborts, .signal = SIGABRT) { wmma_fault(1); }
+Test(gpusim_wmma, lane_dependent_fragment_contents_abort, .signal = SIGABRT) { wmma_fault(2); }
+Test(gpusim_wmma, misaligned_pointer_aborts, .signal = SIGABRT) { wmma_fault(3); }
+Test(gpusim_wmma, partial_warp_aborts, .signal = SIGABRT) { wmma_fault(4); }
+/* the control: the same kernel with warp-uniform arguments runs to the end */
+Test(gpusim_wmma, the_fault_kernel_without_a_fault_runs) {
+    float *d = dev_alloc(1024 * sizeof(float));
+    cr_assert_eq(cudaMemset(d, 0, 1024 * sizeof(float)), cudaSuccess);
+    cr_assert_eq(launch_wmma_fault(d, d + 512, 5), cudaSuccess);
+    cr_expect_eq(cudaDeviceSynchronize(), cudaSuccess);
+    cudaFree(d);
+}
 
 /* ---- planted bugs in copies of kernels/gram.cu ---- */
 static int run_gram_check(const char *exe, char **err) {

@@ -37,6 +37,7 @@ typedef enum cudaError {
     cudaErrorNotReady = 600,
     cudaErrorLaunchOutOfResources = 701,
     cudaErrorLaunchFailure = 719,
+    cudaErrorNotSupported = 801,
     cudaErrorUnknown = 999
 } cudaError_t;
 
@@ -119,6 +120,13 @@ cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end);
  * CUFACTOR_SIM_SEED, else 1): a determinism test runs the same work under two seeds.
  * Setting a seed restarts its sequence: the same seed replays the same orders. */
 void cf_sim_set_seed(unsigned long long seed);
+/* The compute capability the simulated device reports from here on (default 9.0): a test
+ * of a host path that depends on it (e.g. the TF32 Gram's refusal below 8.0). The
+ * simulation itself emulates the same subset whatever it reports. */
+void cf_sim_set_compute_capability(int major, int minor);
+/* 1: the emulated wmma::mma_sync rounds each fp32 addition of its accumulation toward
+ * zero (a model of tensor cores that truncate), 0: to nearest (default). */
+void cf_sim_set_mma_truncation(int on);
 
 #ifdef __cplusplus
 }
