@@ -33,7 +33,7 @@
 # (CF_GPU_SESSION_BUDGET; default 320 s for all, 270 s for extra and rerun); a step that
 # cannot get its minimum is skipped and says so; a failing or timed-out step does not stop
 # the later ones. The device tool brings back at most 8 files from $OUT, so $OUT holds two:
-# summary.txt (one line per step: status ok / FAILED / TIMEOUT / skipped / placeholder, exit
+# summary.txt (one line per step: status ok / FAILED / TIMEOUT / skipped, exit
 # code, seconds, limit, estimate; then the total) and results.tar.gz (summary.txt,
 # logs/STEP.log, logs/memcheck-TEST.log, logs/racecheck-TEST.log, and the records:
 # verify.jsonl, bench_als.jsonl, bench_sgd.jsonl, nightly-gpu.jsonl, gpu.jsonl, e2e.jsonl,
@@ -72,9 +72,8 @@ stage=$work/out-$mode # the call's files, packed into $out/results.tar.gz after 
 # The steps: name, call, limit (s), minimum to start (s), estimate (s). The estimates of
 # `all` come from the first H200 session (2026-12-04, bench/results/h200-2026-12-04/), those
 # of `extra` from runs on the 2-core VM scaled up: GPU_SESSION.md says how each was derived;
-# summary.txt measures them again. The slot-* rows are placeholders for work merged later
-# (the tensor-core Gram; the SGD epoch comparison): they report "placeholder" until the
-# build has what they run.
+# summary.txt measures them again. The slot-* rows check work merged after the plan was
+# written: (a) the tensor-core Gram, (b) the SGD epoch of `cufactor train` against bench_sgd's.
 steps="
 env all 15 1 3
 test_gpu_als all 45 15 10
@@ -88,23 +87,24 @@ verify-gen-ml100k all 10 2 1
 verify-sgd-hogwild-ml100k all 20 5 5
 memcheck all 45 15 12
 racecheck all 45 15 12
+sgd-eval-memcheck all 40 15 20
 bench-data all 60 20 20
-bench_als all 75 30 28
-bench_als-fused all 60 20 20
-bench_sgd-hogwild all 60 25 28
-bench_sgd-hogwild-rpw2 all 45 20 22
-nightly-gpu all 150 60 70
-bench_sgd-blocks all 60 30 35
+bench_als all 75 30 16
+bench_als-fused all 60 20 8
+bench_sgd-hogwild all 60 25 16
+bench_sgd-hogwild-rpw2 all 45 20 10
+sgd-train-epochs all 45 20 25
+nightly-gpu all 150 60 56
+bench_sgd-blocks all 60 30 23
 e2e-gen extra 60 15 20
 e2e-train-text extra 60 12 15
 e2e-convert extra 30 5 6
 e2e-train-bin extra 45 8 10
-slot-tc-memcheck extra 45 15 15
-slot-tc-racecheck extra 45 15 15
+slot-tc-memcheck extra 60 15 20
+slot-tc-racecheck extra 75 15 30
 slot-tc-verify extra 40 10 13
+slot-tc-verify-k128-fused extra 40 10 15
 slot-tc-bench_als extra 60 20 22
-slot-sgd-eval-memcheck extra 40 15 20
-slot-sgd-epochs extra 45 20 25
 bench_load-nf extra 100 40 60
 "
 
@@ -133,8 +133,9 @@ e2e-train-text: e2e-gen
 e2e-convert: e2e-gen
 e2e-train-bin: e2e-convert
 slot-tc-verify: verify-gen
+slot-tc-verify-k128-fused: verify-gen
 slot-tc-bench_als: bench-data
-slot-sgd-epochs: bench-data
+sgd-train-epochs: bench-data
 bench_load-nf: e2e-gen
 "
 
@@ -247,16 +248,6 @@ step() {
     printf '%-26s %-11s %4d %6d %6d %6d\n' "$name" "$status" "$rc" $((SECONDS - t0)) "$lim" "$est" >>"$summary"
     tail -n 3 "$log" | cut -c1-200 | sed 's/^/   | /'
     echo "== [$name] $status (exit $rc, $((SECONDS - t0)) s)"
-    publish
-}
-
-# placeholder NAME WHY: a slot whose work is not in this build yet (not a failure).
-placeholder() {
-    ran="$ran$1 "
-    local est
-    est=$(step_row "$1" | awk '{print $4}')
-    printf '%-26s %-11s %4s %6s %6s %6s  %s\n' "$1" placeholder - 0 - "$est" "$2" >>"$summary"
-    echo "== [$1] placeholder: $2"
     publish
 }
 
@@ -460,52 +451,48 @@ run_e2e_train_bin() {
         --factors 100 --iters 10 --json
 }
 
-# ==== SLOT (a), PLACEHOLDER: the tensor-core Gram (--als-gram tc), merged after this plan.
-# Its GPU tests run in `all` (test_gpu_als runs every test of the binary). Here: memcheck
-# and racecheck of its tests (the tc kernel stages its tiles in shared memory), `verify
-# --als-gram tc` against the CPU, and `bench_als --als-gram tc` beside the records of
-# bench_als in `all`. Until cufactor knows --als-gram, each reports "placeholder" and makes
-# no inputs. At the merge: put the tc tests' names (or a Criterion pattern) in tc_tests,
-# check the options, the limits and estimates in the table (and GPU_SESSION.md's).
-tc_tests="test_gpu_als:gpu_als/*tc*"
-has_tc() { [ "$dry" = 1 ] || LD_LIBRARY_PATH="$ldpath" "$bin/cufactor" train --help 2>/dev/null | grep -q -- '--als-gram'; }
+# ==== SLOT (a): the tensor-core Gram (--als-gram tc, kernels/gram_tc.cu). Its GPU tests run
+# in `all` (test_gpu_als runs every test of the binary, the 21 gpu_als_tc ones included:
+# read their "long rows (tc Gram …)" line, median ≤ 1e-6 on real tensor cores is the key
+# accuracy check). Here: memcheck and racecheck of a few of its tests (the kernel stages its
+# tiles in shared memory), `verify --als-gram tc` against the CPU at K = 100 (cuSOLVER) and
+# K = 128 (the fused solve), and `bench_als --als-gram tc` beside `all`'s simt bench_als:
+# the faster Gram becomes the default (README "GPU ALS Gram").
+tc_memcheck_tests="test_gpu_als:gpu_als_tc/gram_K15 test_gpu_als:gpu_als_tc/gram_K256_short_segments test_gpu_als:gpu_als_tc/half_step_K32"
+tc_racecheck_tests="test_gpu_als:gpu_als_tc/gram_K100 test_gpu_als:gpu_als_tc/half_step_K128"
 run_slot_tc_memcheck() {
-    has_tc || { placeholder slot-tc-memcheck "cufactor has no --als-gram yet"; return 0; }
-    # shellcheck disable=SC2086 # tc_tests: one or more BINARY:TEST words
-    sanitize_step slot-tc-memcheck memcheck 'ERROR SUMMARY: 0 errors' $tc_tests
+    # shellcheck disable=SC2086 # BINARY:TEST words
+    sanitize_step slot-tc-memcheck memcheck 'ERROR SUMMARY: 0 errors' $tc_memcheck_tests
 }
 run_slot_tc_racecheck() {
-    has_tc || { placeholder slot-tc-racecheck "cufactor has no --als-gram yet"; return 0; }
-    # shellcheck disable=SC2086 # tc_tests: one or more BINARY:TEST words
-    sanitize_step slot-tc-racecheck racecheck 'RACECHECK SUMMARY: 0 hazards' $tc_tests
+    # shellcheck disable=SC2086 # BINARY:TEST words
+    sanitize_step slot-tc-racecheck racecheck 'RACECHECK SUMMARY: 0 hazards' $tc_racecheck_tests
 }
 run_slot_tc_verify() {
-    has_tc || { placeholder slot-tc-verify "cufactor has no --als-gram yet"; return 0; }
     verify_step slot-tc-verify "$work/verify.tsv" --factors 100 --iters 3 --als-gram tc
 }
+run_slot_tc_verify_k128_fused() {
+    verify_step slot-tc-verify-k128-fused "$work/verify.tsv" --factors 128 --iters 3 --als-gram tc --als-solver fused
+}
 run_slot_tc_bench_als() {
-    has_tc || { placeholder slot-tc-bench_als "cufactor has no --als-gram yet"; return 0; }
     step slot-tc-bench_als "$bin/bench_als" --factors 100,128 --iters 3 --no-cpu --als-gram tc \
         --commit "$commit" --json "$stage/bench_als.jsonl"
 }
-# ==== SLOT (b): the SGD epoch of `cufactor train` against bench_sgd's (issue 15 item 4).
-# bench_sgd itself times each epoch also as train runs it (cf_train_step + cf_train_evaluate,
-# the "as cufactor train runs it: … ratio× the bare epoch" line and train_over_bare in its
-# records; bar ≤ 1.10) in `all`'s bench_sgd steps. Here: memcheck of the one-launch
-# evaluation kernel (eval_all_kernel) through its tests, then the CLI itself on the bench
-# cache at bench_sgd's settings (K = 128, hogwild fp16, λ 0.05 weighted, lr 0.005 const,
-# 1 % test): its per-iteration seconds and phase_seconds.evaluation beside bench_sgd's line.
+# ---- issue 15 item 4 (in `all`): the SGD epoch of `cufactor train` against bench_sgd's.
+# bench_sgd times each epoch also as train runs it (cf_train_step + cf_train_evaluate: the
+# "as cufactor train runs it: … ratio× the bare epoch" line and train_over_bare in its
+# records, bar ≤ 1.10) in the bench_sgd steps. Here: memcheck of the one-launch evaluation
+# kernel (eval_all_kernel) through its tests, and the CLI itself on the bench cache at
+# bench_sgd's settings (K = 128, hogwild fp16, λ 0.05 weighted, lr 0.005 const, 1 % test):
+# its per-iteration seconds and phase_seconds.evaluation beside bench_sgd's line.
 sgd_eval_tests="test_gpu_sgd:gpu_eval/K1_fp32_bias test_gpu_sgd:gpu_eval/K7_fp16_bias test_gpu_sgd:gpu_eval/K128_fp16_bias test_gpu_sgd:gpu_eval/K300_fp32_bias"
-has_sgd_eval() { [ "$dry" = 1 ] || grep -q train_over_bare "$bin/bench_sgd"; }
-run_slot_sgd_eval_memcheck() {
-    has_sgd_eval || { placeholder slot-sgd-eval-memcheck "bench_sgd does not time train's epoch yet"; return 0; }
+run_sgd_eval_memcheck() {
     # shellcheck disable=SC2086 # sgd_eval_tests: BINARY:TEST words
-    sanitize_step slot-sgd-eval-memcheck memcheck 'ERROR SUMMARY: 0 errors' $sgd_eval_tests
+    sanitize_step sgd-eval-memcheck memcheck 'ERROR SUMMARY: 0 errors' $sgd_eval_tests
 }
-run_slot_sgd_epochs() {
-    has_sgd_eval || { placeholder slot-sgd-epochs "bench_sgd does not time train's epoch yet"; return 0; }
+run_sgd_train_epochs() {
     # shellcheck disable=SC2016 # the inner script's own variables
-    step slot-sgd-epochs bash -c '
+    step sgd-train-epochs bash -c '
         bin=$1 dev=$2
         cache=$(ls bench/cache/*.cfd | head -1)
         "$bin/cufactor" train "$cache" --device "$dev" --algo sgd --schedule hogwild --precision fp16 \
@@ -534,21 +521,10 @@ have() {
     compgen -G "$p" >/dev/null
 }
 
-# ready STEP: the step's work is in this build (a slot's placeholder is not: it makes no
-# inputs then).
-ready() {
-    case $1 in
-    slot-tc-*) has_tc ;;
-    slot-sgd-*) has_sgd_eval ;;
-    *) return 0 ;;
-    esac
-}
-
 # do_step STEP: its producers first where their products are missing (and they did not
 # run in this call already), then the step.
 do_step() {
     local p
-    ready "$1" || { "run_${1//-/_}"; return 0; }
     for p in $(printf '%s\n' "$needs" | awk -v n="$1:" '$1 == n {$1 = ""; print}'); do
         if ! have "$p" && [[ "$ran" != *" $p "* ]]; then do_step "$p"; fi
     done

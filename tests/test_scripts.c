@@ -284,12 +284,16 @@ Test(scripts, gpu_session_dry_runs_of_both_calls) {
             cr_assert(strstr(out, "test_gpu_als --verbose --jobs 16"), "%s", out);
             cr_assert(strstr(out, "verify-ml100k.tsv verify-sgd-hogwild-ml100k"), "%s", out);
             cr_assert(strstr(out, "--factors 32 --iters 20 --algo sgd --schedule hogwild --lr 0.01"), "%s", out);
+            cr_assert(strstr(out, "test_gpu_sgd:gpu_eval/K128_fp16_bias"), "%s", out);
         } else {
             cr_assert(strstr(out, "cufactor train") && strstr(out, "nf.tsv --device gpu --algo als --factors 100 --iters 10 --json"),
                       "%s", out);
             cr_assert(strstr(out, "nf.cfd --device gpu --algo als --factors 100 --iters 10 --json"), "%s", out);
             cr_assert(strstr(out, "gen --users 480189 --items 17770 --ratings 100000000"), "%s", out);
-            cr_assert(strstr(out, "--als-gram tc"), "%s", out);
+            cr_assert(strstr(out, "--factors 100 --iters 3 --als-gram tc"), "%s", out);
+            cr_assert(strstr(out, "--factors 128 --iters 3 --als-gram tc --als-solver fused"), "%s", out);
+            cr_assert(strstr(out, "--iters 3 --no-cpu --als-gram tc --commit"), "%s", out);
+            cr_assert(strstr(out, "test_gpu_als:gpu_als_tc/gram_K100"), "%s", out);
         }
         free(out), free(err);
     }
@@ -428,39 +432,12 @@ Test(scripts, gpu_session_end_to_end_steps_run_on_the_cpu, .timeout = 240) {
     free(bin);
 }
 
-/* The slots of work merged later: with this build (no --als-gram, no bench_sgd) each
- * reports "placeholder", exits 0 and makes none of its inputs (no verify set, no bench
- * cache). */
-Test(scripts, gpu_session_slots_are_placeholders_until_merged) {
-    char *bin = fake_bin();
-    char link[4300];
-    snprintf(link, sizeof link, "%s/cufactor", bin);
-    cr_assert_eq(symlink(CF_CLI_PATH, link), 0);
-    char binenv[4200];
-    snprintf(binenv, sizeof binenv, "CF_GPU_SESSION_BIN=%s", bin);
-    const char *env[] = {binenv, NULL};
-    char *out, *err;
-    cr_assert_eq(sh(GS " rerun slot-tc-memcheck slot-tc-racecheck slot-tc-verify slot-tc-bench_als slot-sgd-epochs",
-                    env, &out, &err),
-                 0, "%s%s", out, err);
-    free(out), free(err);
-    char *summary = read_out("summary.txt");
-    const char *slots[] = {"slot-tc-memcheck", "slot-tc-racecheck", "slot-tc-verify", "slot-tc-bench_als",
-                           "slot-sgd-epochs"};
-    for (int k = 0; k < 5; k++) cr_assert(has_status(summary, slots[k], "placeholder"), "%s:\n%s", slots[k], summary);
-    cr_assert(!strstr(summary, "verify-gen") && !strstr(summary, "bench-data"), "inputs made for a placeholder:\n%s",
-              summary);
-    free(summary);
-    free(bin);
-}
-
 Test(scripts, gpu_session_failed_prints_the_rerun_command) {
     char *s = cf_test_write(dir, "summary.txt",
                             "step                       status      exit wall s  limit  est s\n"
                             "env                        ok             0      1     15      3\n"
                             "test_gpu_sgd               FAILED         1      9     45      8\n"
                             "nightly-gpu                TIMEOUT      124    150    150     70\n"
-                            "slot-tc-verify             placeholder    -      0      -     13  no --als-gram\n"
                             "bench_sgd-blocks           skipped        -      0     12     35  only 12s left\n"
                             "all: 2026-12-05T00:00:00Z, 330 s in all (budget 320 s), commit abc\n",
                             (size_t)-1);

@@ -48,6 +48,7 @@ _PARAMS = {
     "batch_size": ("batch", "int"),
     "inner_steps": ("inner", "int"),
     "solver": ("als-solver", "str"),
+    "gram": ("als-gram", "str"),
 }
 # cf_config_validate names fields as the struct does ("init_scale"): back to the parameter
 _PARAM_OF_FIELD = {field.replace("-", "_"): name for name, (field, _) in _PARAMS.items()}
@@ -217,7 +218,7 @@ class Factorizer:
                  tol=0.0, init_scale=0.1, seed=42, threads=0, device="auto", gpu_id=0, gpu_mem_limit=0,
                  restarts=1, early_stopping=0, lr=None, lr_schedule=None, lr_decay=None, schedule=None,
                  blocks=None, precision=None, optimizer=None, batch_size=None, inner_steps=None, solver=None,
-                 verbose=False):
+                 gram=None, verbose=False):
         self.algo = algo
         self.factors = factors
         self.regularization = regularization
@@ -243,6 +244,7 @@ class Factorizer:
         self.batch_size = batch_size
         self.inner_steps = inner_steps
         self.solver = solver
+        self.gram = gram
         self.verbose = verbose
 
     # ---- parameters
@@ -498,7 +500,7 @@ class ALS(Factorizer):
 
     def __init__(self, factors=32, regularization=0.1, reg="weighted", bias=True, iterations=15, tol=0.0,
                  init_scale=0.1, seed=42, threads=0, device="auto", gpu_id=0, gpu_mem_limit=0, restarts=1,
-                 early_stopping=0, solver=None, verbose=False):
+                 early_stopping=0, solver=None, gram=None, verbose=False):
         _init(self, locals())
 
 

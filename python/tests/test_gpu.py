@@ -19,6 +19,7 @@ def small():
 
 
 @pytest.mark.parametrize("cls, kw", [(cufactor.ALS, {}), (cufactor.ALS, {"solver": "fused"}),
+                                     (cufactor.ALS, {"gram": "tc"}),
                                      (cufactor.SGD, {"schedule": "blocks", "blocks": 4})])
 def test_gpu_agrees_with_the_cpu(small, cls, kw):
     # The GPU computes in fp32 where the CPU reference uses double; `cufactor verify`'s
