@@ -1,11 +1,78 @@
 /*
  * schedule.c — seeded streams, permutations and the `blocks` SGD schedule
- * (the definition and its math are in schedule.h).
+ * (the definition and its math are in schedule.h), built on `threads` threads with the
+ * same bytes whatever the count: the random draws are per item (one stream each, not
+ * one stream in sequence over all entries) and the sorts are stable parallel counting
+ * sorts (cf_sched_bucket_threads).
  */
 #include "schedule.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+
+int cf_sched_threads(int threads) {
+    int T = threads > 0 ? threads : omp_get_max_threads();
+    return T < 1 ? 1 : T;
+}
+
+/* The bucket of list position t. */
+static inline int64_t bucket_of(const int64_t *in, const uint32_t *key, const uint32_t *map, int64_t t) {
+    int64_t e = in ? in[t] : t;
+    return map ? map[key[e]] : key[e];
+}
+
+/* The counting sort on T threads: the list cut into T equal ranges, each thread counts
+ * its range's buckets (cnt[t][b]); the counts become, bucket by bucket and within a bucket
+ * range by range, each range's first slot in the bucket (the serial pass's slots); each
+ * thread scatters its range. */
+static int bucket_par(int64_t n, const int64_t *in, const uint32_t *key, const uint32_t *map, int64_t nb,
+                      int T, int64_t *out, int64_t *ptr) {
+    int64_t *cnt = calloc((size_t)T * (size_t)nb + 1, sizeof *cnt);
+    int64_t *base = malloc(((size_t)nb + 1) * sizeof *base);
+    if (!cnt || !base) {
+        free(cnt), free(base);
+        return -1;
+    }
+#pragma omp parallel num_threads(T)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        const int64_t k0 = n * t / nt, k1 = n * (t + 1) / nt;
+        int64_t *c = cnt + (size_t)t * (size_t)nb;
+        for (int64_t k = k0; k < k1; k++) c[bucket_of(in, key, map, k)]++;
+#pragma omp barrier
+#pragma omp for schedule(static)
+        for (int64_t g = 0; g < nb; g++) {
+            int64_t run = 0;
+            for (int j = 0; j < nt; j++) {
+                int64_t *x = cnt + (size_t)j * (size_t)nb + g, v = *x;
+                *x = run, run += v;
+            }
+            base[g + 1] = run;
+        }
+#pragma omp single
+        {
+            base[0] = 0;
+            for (int64_t g = 0; g < nb; g++) base[g + 1] += base[g];
+        }
+        for (int64_t k = k0; k < k1; k++) {
+            int64_t g = bucket_of(in, key, map, k);
+            out[base[g] + c[g]++] = in ? in[k] : k;
+        }
+    }
+    if (ptr) memcpy(ptr, base, ((size_t)nb + 1) * sizeof *ptr);
+    free(cnt), free(base);
+    return 0;
+}
+
+cf_status cf_sched_bucket_threads(int64_t n, const int64_t *in, const uint32_t *key, const uint32_t *map,
+                                  int64_t nb, int threads, int64_t *out, int64_t *ptr, cf_error *err) {
+    const int T = cf_sched_threads(threads);
+    if (T > 1 && !bucket_par(n, in, key, map, nb, T, out, ptr)) return CF_OK;
+    if (bucket_par(n, in, key, map, nb, 1, out, ptr))
+        return cf_fail(err, CF_ERR_NOMEM, "out of memory for %lld bucket counts", (long long)nb);
+    return CF_OK;
+}
 
 uint64_t cf_sched_seed(uint64_t seed, uint64_t tag, uint64_t index) {
     uint64_t s = seed;
@@ -47,68 +114,96 @@ void cf_blocks_free(cf_blocks *s) {
 
 cf_status cf_blocks_build(const cf_ratings *R, int32_t B, uint64_t seed, cf_blocks *out,
                           cf_error *err) {
+    return cf_blocks_build_threads(R, B, seed, 0, out, err);
+}
+
+cf_status cf_blocks_build_threads(const cf_ratings *R, int32_t B, uint64_t seed, int threads,
+                                  cf_blocks *out, cf_error *err) {
     memset(out, 0, sizeof *out);
     if (B < 1) return cf_fail(err, CF_ERR_INVALID, "blocks: %d, must be >= 1", B);
+    const int T = cf_sched_threads(threads);
     cf_blocks s = {.B = B, .n_users = R->n_users, .n_items = R->n_items, .nnz = R->nnz,
                    .seed = seed};
-    size_t nnz = (size_t)R->nnz, nblk = (size_t)B * (size_t)B;
-    int64_t *order = NULL;
-    uint32_t *entry_user = NULL;
+    const int64_t nnz = R->nnz, n_items = R->n_items;
+    const size_t nblk = (size_t)B * (size_t)B;
+    int64_t *list = NULL, *item_at = NULL, *band_at = NULL;
+    uint32_t *entry_user = NULL, *item_rank = NULL;
     s.user_band = cf_malloc((size_t)R->n_users * sizeof *s.user_band, err, "user bands");
-    s.item_band = cf_malloc((size_t)R->n_items * sizeof *s.item_band, err, "item bands");
+    s.item_band = cf_malloc((size_t)n_items * sizeof *s.item_band, err, "item bands");
     s.block_ptr = cf_calloc(nblk + 1, sizeof *s.block_ptr, err, "block offsets");
-    s.entry = cf_malloc(nnz * sizeof *s.entry, err, "block schedule entries");
-    s.user = cf_malloc(nnz * sizeof *s.user, err, "block schedule users");
-    order = cf_malloc(nnz * sizeof *order, err, "block schedule order");
-    entry_user = cf_malloc(nnz * sizeof *entry_user, err, "block schedule entry users");
+    s.entry = cf_malloc((size_t)nnz * sizeof *s.entry, err, "block schedule entries");
+    s.user = cf_malloc((size_t)nnz * sizeof *s.user, err, "block schedule users");
+    list = cf_malloc((size_t)nnz * sizeof *list, err, "block schedule list");
+    entry_user = cf_malloc((size_t)nnz * sizeof *entry_user, err, "block schedule entry users");
+    item_rank = cf_malloc(((size_t)n_items + 1) * sizeof *item_rank, err, "block schedule item ranks");
+    item_at = cf_malloc(((size_t)n_items + 1) * sizeof *item_at, err, "block schedule item offsets");
     cf_status st = CF_ERR_NOMEM;
-    if (!s.user_band || !s.item_band || !s.block_ptr || !s.entry || !s.user || !order ||
-        !entry_user)
+    if (!s.user_band || !s.item_band || !s.block_ptr || !s.entry || !s.user || !list ||
+        !entry_user || !item_rank || !item_at)
         goto fail;
 
-    /* 1. bands */
+    /* 1. bands (one permutation of the rows each: serial, O(rows)) */
     if ((st = make_bands(R->n_users, B, cf_sched_seed(seed, CF_STREAM_USER_BANDS, 0),
                          s.user_band, err)))
         goto fail;
-    if ((st = make_bands(R->n_items, B, cf_sched_seed(seed, CF_STREAM_ITEM_BANDS, 0),
+    if ((st = make_bands(n_items, B, cf_sched_seed(seed, CF_STREAM_ITEM_BANDS, 0),
                          s.item_band, err)))
         goto fail;
 
-    /* 2. blocks: a stable counting sort, by block, of the seeded list of entries */
-    for (int64_t u = 0; u < R->n_users; u++)
-        for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++) entry_user[e] = (uint32_t)u;
-    cf_sched_permutation(order, R->nnz, cf_sched_seed(seed, CF_STREAM_BLOCK_ORDER, 0));
-    /* the list sorted by item, stably (ties keep the permutation's order), through
-     * s.entry as scratch: the bucketing below keeps it, so a block holds its items'
-     * ratings one item after the other (schedule.h step 2) */
+    /* 2. item_rank[i] = rank of item i in the order (item band, item): a counting sort of
+     * the items by band (serial, O(items + B)) */
     {
-        int64_t *at = cf_calloc((size_t)R->n_items + 1, sizeof *at, err, "block schedule item offsets");
+        int64_t *at = cf_calloc((size_t)B + 1, sizeof *at, err, "item band offsets");
         if (!at) goto fail;
-        for (size_t t = 0; t < nnz; t++) at[R->row_col[order[t]] + 1]++;
-        for (int64_t i = 0; i < R->n_items; i++) at[i + 1] += at[i];
-        for (size_t t = 0; t < nnz; t++) s.entry[at[R->row_col[order[t]]]++] = order[t];
-        if (nnz) memcpy(order, s.entry, nnz * sizeof *order);
+        for (int64_t i = 0; i < n_items; i++) at[s.item_band[i] + 1]++;
+        for (int32_t c = 0; c < B; c++) at[c + 1] += at[c];
+        for (int64_t i = 0; i < n_items; i++) item_rank[i] = (uint32_t)at[s.item_band[i]]++;
         free(at);
     }
-#define BLOCK_OF(e) ((size_t)s.user_band[entry_user[e]] * (size_t)B + s.item_band[R->row_col[e]])
-    for (size_t e = 0; e < nnz; e++) s.block_ptr[BLOCK_OF(e) + 1]++;
-    for (size_t k = 0; k < nblk; k++) s.block_ptr[k + 1] += s.block_ptr[k];
-    /* block_ptr[k] serves as block k's write cursor, then is shifted back */
-    for (size_t t = 0; t < nnz; t++) {
-        int64_t e = order[t];
-        int64_t dst = s.block_ptr[BLOCK_OF(e)]++;
-        s.entry[dst] = e;
-        s.user[dst] = entry_user[e];
-    }
-#undef BLOCK_OF
-    for (size_t k = nblk; k > 0; k--) s.block_ptr[k] = s.block_ptr[k - 1];
-    s.block_ptr[0] = 0;
+#pragma omp parallel for num_threads(T) schedule(dynamic, 1024)
+    for (int64_t u = 0; u < R->n_users; u++)
+        for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++) entry_user[e] = (uint32_t)u;
 
-    free(order), free(entry_user);
+    /* 3. list = the entries sorted by (item band, item), ties in entry order; item_at[r] =
+     * the first slot of the item of rank r */
+    if ((st = cf_sched_bucket_threads(nnz, NULL, R->row_col, item_rank, n_items, T, list, item_at, err)))
+        goto fail;
+    /* 4. each item's ratings in a seeded random order: Fisher–Yates from the top over
+     * stream (seed, BLOCK_ORDER, item), item by item on any thread */
+#pragma omp parallel for num_threads(T) schedule(dynamic, 64)
+    for (int64_t r = 0; r < n_items; r++) {
+        const int64_t b = item_at[r], m = item_at[r + 1] - b;
+        if (m < 2) continue;
+        cf_rng rng;
+        cf_rng_seed(&rng, cf_sched_seed(seed, CF_STREAM_BLOCK_ORDER, (uint64_t)R->row_col[list[b]]));
+        for (int64_t j = m - 1; j > 0; j--) {
+            int64_t k = (int64_t)cf_rng_below(&rng, (uint64_t)j + 1);
+            int64_t x = list[b + j];
+            list[b + j] = list[b + k], list[b + k] = x;
+        }
+    }
+    /* 5. blocks: the list sorted stably by user band a. Band a's segment keeps the order
+     * (item band c, item, draw), so it holds blocks (a, 0), (a, 1), ... one after the other,
+     * each by item (schedule.h step 2). */
+    band_at = cf_malloc(((size_t)B + 1) * sizeof *band_at, err, "user band offsets");
+    if (!band_at) goto fail;
+    if ((st = cf_sched_bucket_threads(nnz, list, entry_user, s.user_band, B, T, s.entry, band_at, err)))
+        goto fail;
+#pragma omp parallel for num_threads(T) schedule(static)
+    for (int64_t t = 0; t < nnz; t++) s.user[t] = entry_user[s.entry[t]];
+    /* block_ptr: band a's block sizes counted in its segment, then the offsets */
+#pragma omp parallel for num_threads(T) schedule(dynamic, 1)
+    for (int32_t a = 0; a < B; a++) {
+        int64_t *cnt = s.block_ptr + (size_t)a * (size_t)B + 1;
+        for (int64_t t = band_at[a]; t < band_at[a + 1]; t++) cnt[s.item_band[R->row_col[s.entry[t]]]]++;
+    }
+    for (size_t k = 0; k < nblk; k++) s.block_ptr[k + 1] += s.block_ptr[k];
+
+    free(list), free(entry_user), free(item_rank), free(item_at), free(band_at);
     *out = s;
     return CF_OK;
 fail:
-    free(order), free(entry_user);
+    free(list), free(entry_user), free(item_rank), free(item_at), free(band_at);
     cf_blocks_free(&s);
     return st;
 }

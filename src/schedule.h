@@ -18,10 +18,13 @@
  *      from (seed, CF_STREAM_ITEM_BANDS, 0):  band_i(i) = ⌊perm_i[i] · B / n_items⌋.
  *      Each band holds ⌊n/B⌋ or ⌈n/B⌉ rows. Block (a, c) holds the ratings whose user
  *      is in band a and item in band c.
- *   2. Order within a block. The permutation of 0..nnz−1 from
- *      (seed, CF_STREAM_BLOCK_ORDER, 0) lists all CSR entries; each block keeps its
- *      entries sorted by item, the entries of one item in the order they appear in that
- *      list. (By item: the updates of one item come one after the other, so the GPU
+ *   2. Order within a block. Each item's CSR entries (in entry order) are shuffled by
+ *      Fisher–Yates from the top over its own stream (seed, CF_STREAM_BLOCK_ORDER, item);
+ *      each block keeps its entries sorted by item, the entries of one item in the order
+ *      of that item's shuffled list (a uniformly random order of the item's ratings in
+ *      the block: the distribution the former single permutation of all nnz entries
+ *      gave, but drawn item by item, so that the build runs on any number of threads
+ *      with the same result). (By item: the updates of one item come one after the other, so the GPU
  *      keeps q_i in registers across them instead of a memory round trip per update —
  *      the dependent chain of the busiest item is what bounds a `blocks` epoch.) Bands
  *      and within-block orders are fixed for the whole training.
@@ -37,6 +40,12 @@
  * `entry` (the CSR entry index of each rating, so its item is R->row_col[entry] and
  * its rating R->row_val[entry]) and `user` (its user). The GPU uploads these three
  * arrays once and, per epoch, the B wave shifts of cf_blocks_epoch_shifts().
+ *
+ * Threads. cf_blocks_build_threads and the work lists of sgd_work.h run on `threads`
+ * threads (0: omp_get_max_threads()) and give the same bytes for every count: random
+ * draws come from per-row streams, and the sorts are stable counting sorts done on
+ * contiguous ranges of the list per thread (cf_sched_bucket_threads). Only the bands
+ * (one permutation of the users, one of the items: O(rows), not O(ratings)) stay serial.
  */
 #ifndef CF_SCHEDULE_H
 #define CF_SCHEDULE_H
@@ -51,9 +60,10 @@ enum {
     CF_STREAM_SHUFFLE = 1,     /* SGD shuffle order, index = epoch */
     CF_STREAM_USER_BANDS = 2,  /* blocks: user permutation */
     CF_STREAM_ITEM_BANDS = 3,  /* blocks: item permutation */
-    CF_STREAM_BLOCK_ORDER = 4, /* blocks: order of the ratings within blocks */
+    CF_STREAM_BLOCK_ORDER = 4, /* blocks: an item's ratings within blocks, index = item */
     CF_STREAM_WAVES = 5,       /* blocks: wave shifts σ_t, index = epoch */
-    CF_STREAM_MINIBATCH = 6    /* mini-batch GD order, index = epoch */
+    CF_STREAM_MINIBATCH = 6,   /* mini-batch GD order, index = epoch */
+    CF_STREAM_USER_ORDER = 7   /* hogwild work list: a user's ratings, index = user */
 };
 
 /* The seed of stream (seed, tag, index): splitmix64 applied three times, mixing in the
@@ -62,6 +72,19 @@ uint64_t cf_sched_seed(uint64_t seed, uint64_t tag, uint64_t index);
 
 /* a[0..n) = a permutation of 0..n−1 drawn from the stream seeded with `stream_seed`. */
 void cf_sched_permutation(int64_t *a, int64_t n, uint64_t stream_seed);
+
+/* The thread count a `threads` argument means: itself when > 0, else omp_get_max_threads(). */
+int cf_sched_threads(int threads);
+
+/* A stable counting sort of a list into nb buckets on `threads` threads (0: all), the
+ * same bytes whatever the count: element t of the list is in[t] (in NULL: t itself), its
+ * bucket map[key[in[t]]] (map NULL: key[in[t]]), < nb. out[0..n) = the elements by
+ * bucket, ties in list order; ptr (NULL: not wanted) = the nb + 1 bucket offsets. Each
+ * thread counts a contiguous range of the list; the counts become offsets in (bucket,
+ * range) order; each thread scatters its range. T × nb counts of memory (falls back to
+ * one thread when they do not fit). */
+cf_status cf_sched_bucket_threads(int64_t n, const int64_t *in, const uint32_t *key, const uint32_t *map,
+                                  int64_t nb, int threads, int64_t *out, int64_t *ptr, cf_error *err);
 
 typedef struct cf_blocks {
     int32_t B;
@@ -74,10 +97,15 @@ typedef struct cf_blocks {
     uint32_t *user;         /* nnz: its user */
 } cf_blocks;
 
-/* Builds the bands and blocks of R for B blocks per side (1 ≤ B) from `seed`.
- * On failure *out is left zeroed (cf_blocks_free is still safe). */
+/* Builds the bands and blocks of R for B blocks per side (1 ≤ B) from `seed`, on
+ * omp_get_max_threads() threads. On failure *out is left zeroed (cf_blocks_free is still
+ * safe). */
 cf_status cf_blocks_build(const cf_ratings *R, int32_t B, uint64_t seed, cf_blocks *out,
                           cf_error *err);
+/* The same on `threads` threads (0: omp_get_max_threads()): byte for byte the same
+ * schedule whatever the count. */
+cf_status cf_blocks_build_threads(const cf_ratings *R, int32_t B, uint64_t seed, int threads,
+                                  cf_blocks *out, cf_error *err);
 void cf_blocks_free(cf_blocks *s); /* accepts NULL and a zeroed struct */
 
 /* shift[0..B) = σ_t of epoch t: wave w processes blocks (a, (a + shift[w]) mod B). */

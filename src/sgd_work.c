@@ -1,6 +1,10 @@
-/* sgd_work.c — schedule orders as device work lists (sgd_work.h). */
+/* sgd_work.c — schedule orders as device work lists (sgd_work.h). The hogwild and
+ * blocks lists and the by-item order are built on `threads` threads (0: all), the same
+ * bytes for every count: a user's shuffle draws from that user's own stream, the sort by
+ * item is cf_sched_bucket_threads (schedule.h). The per-epoch mini-batch COO is serial. */
 #include "sgd_work.h"
 
+#include <omp.h>
 #include <string.h>
 
 void cf_sgd_work_free(cf_sgd_work *w) {
@@ -24,18 +28,26 @@ static cf_status work_alloc(cf_sgd_work *w, int64_t n, cf_error *err) {
 }
 
 cf_status cf_sgd_work_hogwild(const cf_ratings *R, uint64_t seed, cf_sgd_work *out, cf_error *err) {
+    return cf_sgd_work_hogwild_threads(R, seed, 0, out, err);
+}
+
+cf_status cf_sgd_work_hogwild_threads(const cf_ratings *R, uint64_t seed, int threads, cf_sgd_work *out,
+                                      cf_error *err) {
     cf_status st = work_alloc(out, R->nnz, err);
     if (st) return st;
-    for (int64_t u = 0; u < R->n_users; u++)
-        for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++)
-            out->u[e] = (uint32_t)u, out->i[e] = R->row_col[e], out->r[e] = R->row_val[e];
-    /* each user's ratings in a seeded random order (Fisher–Yates from the top, stream
-     * (seed, SHUFFLE, 0)) instead of by item */
-    cf_rng rng;
-    cf_rng_seed(&rng, cf_sched_seed(seed, CF_STREAM_SHUFFLE, 0));
+    const int T = cf_sched_threads(threads);
+    /* each user's ratings in a seeded random order (Fisher–Yates from the top over the
+     * user's stream (seed, USER_ORDER, u)) instead of by item; users are independent, so
+     * any thread may take any user */
+#pragma omp parallel for num_threads(T) schedule(dynamic, 256)
     for (int64_t u = 0; u < R->n_users; u++) {
-        const int64_t b = R->row_ptr[u];
-        for (int64_t j = R->row_ptr[u + 1] - 1 - b; j > 0; j--) {
+        const int64_t b = R->row_ptr[u], m = R->row_ptr[u + 1] - b;
+        for (int64_t e = b; e < b + m; e++)
+            out->u[e] = (uint32_t)u, out->i[e] = R->row_col[e], out->r[e] = R->row_val[e];
+        if (m < 2) continue;
+        cf_rng rng;
+        cf_rng_seed(&rng, cf_sched_seed(seed, CF_STREAM_USER_ORDER, (uint64_t)u));
+        for (int64_t j = m - 1; j > 0; j--) {
             const int64_t k = (int64_t)cf_rng_below(&rng, (uint64_t)j + 1);
             uint32_t ti = out->i[b + j];
             float tr = out->r[b + j];
@@ -84,6 +96,11 @@ void cf_hogwild_epoch(cf_sgd_hogwild_order *o, uint64_t seed, int32_t epoch) {
 
 cf_status cf_sgd_work_blocks(const cf_ratings *R, const cf_blocks *bl, cf_sgd_work *out,
                              cf_error *err) {
+    return cf_sgd_work_blocks_threads(R, bl, 0, out, err);
+}
+
+cf_status cf_sgd_work_blocks_threads(const cf_ratings *R, const cf_blocks *bl, int threads, cf_sgd_work *out,
+                                     cf_error *err) {
     if (bl->nnz != R->nnz || bl->n_users != R->n_users || bl->n_items != R->n_items) {
         memset(out, 0, sizeof *out);
         return cf_fail(err, CF_ERR_INVALID,
@@ -94,6 +111,8 @@ cf_status cf_sgd_work_blocks(const cf_ratings *R, const cf_blocks *bl, cf_sgd_wo
     }
     cf_status st = work_alloc(out, R->nnz, err);
     if (st) return st;
+    const int T = cf_sched_threads(threads);
+#pragma omp parallel for num_threads(T) schedule(static)
     for (int64_t t = 0; t < R->nnz; t++) {
         int64_t e = bl->entry[t];
         out->u[t] = bl->user[t], out->i[t] = R->row_col[e], out->r[t] = R->row_val[e];
@@ -102,13 +121,11 @@ cf_status cf_sgd_work_blocks(const cf_ratings *R, const cf_blocks *bl, cf_sgd_wo
 }
 
 cf_status cf_entries_by_item(const cf_ratings *R, int64_t *out, cf_error *err) {
-    int64_t *next = cf_calloc((size_t)R->n_items + 1, sizeof *next, err, "item cursors");
-    if (!next) return CF_ERR_NOMEM;
-    for (int64_t e = 0; e < R->nnz; e++) next[R->row_col[e] + 1]++;
-    for (int64_t i = 0; i < R->n_items; i++) next[i + 1] += next[i];
-    for (int64_t e = 0; e < R->nnz; e++) out[next[R->row_col[e]]++] = e;
-    free(next);
-    return CF_OK;
+    return cf_entries_by_item_threads(R, 0, out, err);
+}
+
+cf_status cf_entries_by_item_threads(const cf_ratings *R, int threads, int64_t *out, cf_error *err) {
+    return cf_sched_bucket_threads(R->nnz, NULL, R->row_col, NULL, R->n_items, threads, out, NULL, err);
 }
 
 cf_status cf_minibatch_coo(const cf_ratings *R, const uint32_t *entry_user, uint64_t seed,

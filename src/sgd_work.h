@@ -4,8 +4,8 @@
  * device streams coalesced. Plain C, built without CUDA too, so that CI tests it.
  *
  * hogwild: the CSR entries by user (users in CSR order, each user's ratings in a seeded
- *   random order: Fisher–Yates from the top over stream (seed, CF_STREAM_SHUFFLE, 0),
- *   user after user), so that consecutive ratings share the user's row (the device
+ *   random order: Fisher–Yates from the top over the user's own stream
+ *   (seed, CF_STREAM_USER_ORDER, u), so that users are shuffled on any thread), so that consecutive ratings share the user's row (the device
  *   keeps it in registers). Each epoch the device applies the list as cf_hogwild_epoch orders it:
  *   rotated by a random offset, cut into runs of consecutive ratings, the runs taken in a
  *   fresh random permutation by `warps` concurrent warps (lock-free, not reproducible).
@@ -20,6 +20,9 @@
  *   Optionally the same batches sorted by item (then by CSR entry) into a second list:
  *   the COO of E_Sᵀ, so that the device forms Eᵀ·P with a non-transposed SpMM (the
  *   layout cuSPARSE documents for row-major operands) instead of opA = TRANSPOSE.
+ *
+ * Threads: the _threads forms run on `threads` threads (0: omp_get_max_threads()) and
+ * give the same bytes whatever the count; the plain forms are the _threads forms with 0.
  */
 #ifndef CF_SGD_WORK_H
 #define CF_SGD_WORK_H
@@ -39,6 +42,8 @@ typedef struct cf_sgd_work {
 
 /* The hogwild order (see above). On failure *out is zeroed. */
 cf_status cf_sgd_work_hogwild(const cf_ratings *R, uint64_t seed, cf_sgd_work *out, cf_error *err);
+cf_status cf_sgd_work_hogwild_threads(const cf_ratings *R, uint64_t seed, int threads, cf_sgd_work *out,
+                                      cf_error *err);
 /* The hogwild launch shape for a matrix of nnz ratings over n_users × n_items rows on a
  * device that holds `resident` warps of the kernel at once (0: unknown, taken as 1):
  *
@@ -67,11 +72,14 @@ void cf_hogwild_epoch(cf_sgd_hogwild_order *o, uint64_t seed, int32_t epoch);
 /* The blocks order of `bl` (built from R). On failure *out is zeroed. */
 cf_status cf_sgd_work_blocks(const cf_ratings *R, const cf_blocks *bl, cf_sgd_work *out,
                              cf_error *err);
+cf_status cf_sgd_work_blocks_threads(const cf_ratings *R, const cf_blocks *bl, int threads, cf_sgd_work *out,
+                                     cf_error *err);
 void cf_sgd_work_free(cf_sgd_work *w); /* accepts NULL and a zeroed struct */
 
 /* The CSR entries sorted by item, ties in entry order (a stable counting sort):
  * out[0..nnz). For cf_minibatch_coo's item-sorted batches; fixed for a matrix. */
 cf_status cf_entries_by_item(const cf_ratings *R, int64_t *out, cf_error *err);
+cf_status cf_entries_by_item_threads(const cf_ratings *R, int threads, int64_t *out, cf_error *err);
 
 /* Epoch `epoch`'s mini-batches into w (allocated with n = R->nnz by the caller, e.g. by a
  * previous call; pass a zeroed w the first time and it is allocated). `scratch` holds

@@ -1,7 +1,9 @@
 /* test_schedule.c — the seeded SGD orders of schedule.h: the `blocks` schedule's waves
  * are conflict-free, every rating is visited once per epoch, bands are balanced, and SGD
  * over it is reproducible (same seed and any thread count → identical factors; another
- * seed → another order); the `shuffle` order is a fresh permutation per epoch. */
+ * seed → another order); the `shuffle` order is a fresh permutation per epoch; the
+ * host-side orders (blocks, its work list, the hogwild list, entries by item) are the
+ * same bytes for 1, 2, 3 threads and the OpenMP default. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,9 @@
 #include "cpu/cpu.h"
 #include "helpers.h"
 #include "schedule.h"
+#include "sgd_work.h"
+
+#include <omp.h>
 
 static const cf_test_planted prob = {.n_users = 97, .n_items = 61, .rank = 3, .density = 0.3,
                                      .sigma = 0.1, .mu = 3.5, .test_ratio = 0.1, .bias = 1,
@@ -118,16 +123,25 @@ Test(blocks, wave_shifts_are_a_permutation_that_changes_with_the_epoch) {
 }
 
 /* schedule.h step 2: inside a block the ratings are sorted by item, one item's ratings in
- * the order of the seeded list (stream BLOCK_ORDER). */
+ * the order of that item's seeded list (its CSR entries in entry order, shuffled over
+ * stream (BLOCK_ORDER, item)), rebuilt here from the definition. */
 Test(blocks, within_a_block_by_item_then_in_the_seeded_order) {
     cf_ratings R;
     cf_triplets test;
     cf_test_make_planted(&prob, &R, &test);
     cf_blocks s;
     cr_assert_eq(cf_blocks_build(&R, 4, 42, &s, NULL), CF_OK);
-    int64_t *order = malloc((size_t)R.nnz * sizeof *order), *pos = malloc((size_t)R.nnz * sizeof *pos);
-    cf_sched_permutation(order, R.nnz, cf_sched_seed(42, CF_STREAM_BLOCK_ORDER, 0));
-    for (int64_t t = 0; t < R.nnz; t++) pos[order[t]] = t;
+    int64_t *pos = malloc((size_t)R.nnz * sizeof *pos), *list = malloc((size_t)R.nnz * sizeof *list);
+    int64_t *perm = malloc((size_t)R.nnz * sizeof *perm);
+    for (int64_t i = 0; i < R.n_items; i++) {
+        int64_t m = 0;
+        for (int64_t e = 0; e < R.nnz; e++)
+            if (R.row_col[e] == (uint32_t)i) list[m++] = e;
+        /* Fisher–Yates from the top on the list = the list taken in the order of the same
+         * shuffle of 0..m−1 */
+        cf_sched_permutation(perm, m, cf_sched_seed(42, CF_STREAM_BLOCK_ORDER, (uint64_t)i));
+        for (int64_t j = 0; j < m; j++) pos[list[perm[j]]] = j;
+    }
     int64_t runs = 0; /* consecutive ratings of one item: what the order is for */
     for (int64_t k = 0; k < 16; k++)
         for (int64_t t = s.block_ptr[k] + 1; t < s.block_ptr[k + 1]; t++) {
@@ -138,10 +152,121 @@ Test(blocks, within_a_block_by_item_then_in_the_seeded_order) {
             runs += i0 == i1;
         }
     cr_assert_gt(runs, R.nnz / 2, "most ratings follow one of the same item");
-    free(order), free(pos);
+    free(list), free(perm), free(pos);
     cf_blocks_free(&s);
     cf_ratings_free(&R);
     cf_triplets_free(&test);
+}
+
+/* ------------------------------------------------------------------ thread counts */
+
+/* A matrix large enough that every thread of a team gets a share of every pass. */
+static const cf_test_planted big = {.n_users = 700, .n_items = 450, .rank = 3, .density = 0.15,
+                                    .sigma = 0.1, .mu = 3.5, .test_ratio = 0.1, .bias = 1,
+                                    .seed = 8};
+
+static int same_blocks(const cf_blocks *a, const cf_blocks *b) {
+    size_t nb = (size_t)a->B * (size_t)a->B + 1, n = (size_t)a->nnz;
+    return a->B == b->B && a->nnz == b->nnz && !memcmp(a->block_ptr, b->block_ptr, nb * sizeof(int64_t)) &&
+           !memcmp(a->entry, b->entry, n * sizeof(int64_t)) && !memcmp(a->user, b->user, n * sizeof(uint32_t)) &&
+           !memcmp(a->user_band, b->user_band, (size_t)a->n_users * sizeof(uint32_t)) &&
+           !memcmp(a->item_band, b->item_band, (size_t)a->n_items * sizeof(uint32_t));
+}
+
+static int same_work(const cf_sgd_work *a, const cf_sgd_work *b) {
+    size_t n = (size_t)a->n;
+    return a->n == b->n && !memcmp(a->u, b->u, n * sizeof(uint32_t)) && !memcmp(a->i, b->i, n * sizeof(uint32_t)) &&
+           !memcmp(a->r, b->r, n * sizeof(float));
+}
+
+/* 1, 2, 3 threads and 0 (the OpenMP default, set to 4 and to 1) build the same bytes:
+ * the blocks schedule, its work list, the hogwild list and the entries by item. */
+Test(threads, sgd_orders_are_the_same_for_any_thread_count) {
+    cf_ratings R;
+    cf_triplets test;
+    cf_test_make_planted(&big, &R, &test);
+    cr_assert_gt(R.nnz, 30000);
+    const int counts[] = {1, 2, 3, 0, 0};
+    const int omp_default[] = {1, 1, 1, 4, 1};
+    enum { N = sizeof counts / sizeof *counts };
+    cf_blocks bl[N];
+    cf_sgd_work wb[N], wh[N];
+    int64_t *by_item[N];
+    const int saved = omp_get_max_threads();
+    cf_error err;
+    for (int k = 0; k < N; k++) {
+        omp_set_num_threads(omp_default[k]);
+        cr_assert_eq(cf_blocks_build_threads(&R, 7, 42, counts[k], &bl[k], &err), CF_OK, "%s", err.msg);
+        cr_assert_eq(cf_sgd_work_blocks_threads(&R, &bl[k], counts[k], &wb[k], &err), CF_OK, "%s", err.msg);
+        cr_assert_eq(cf_sgd_work_hogwild_threads(&R, 42, counts[k], &wh[k], &err), CF_OK, "%s", err.msg);
+        by_item[k] = malloc((size_t)R.nnz * sizeof *by_item[k]);
+        cr_assert_eq(cf_entries_by_item_threads(&R, counts[k], by_item[k], &err), CF_OK, "%s", err.msg);
+    }
+    omp_set_num_threads(saved);
+    for (int k = 1; k < N; k++) {
+        cr_assert(same_blocks(&bl[0], &bl[k]), "blocks: run %d (threads %d, default %d) differs from 1 thread", k,
+                  counts[k], omp_default[k]);
+        cr_assert(same_work(&wb[0], &wb[k]), "blocks work list: run %d differs", k);
+        cr_assert(same_work(&wh[0], &wh[k]), "hogwild work list: run %d differs", k);
+        cr_assert_eq(memcmp(by_item[0], by_item[k], (size_t)R.nnz * sizeof(int64_t)), 0, "entries by item: run %d", k);
+    }
+    /* the by-item order: a stable sort by item, every entry once */
+    unsigned char *seen = calloc((size_t)R.nnz, 1);
+    for (int64_t t = 0; t < R.nnz; t++) {
+        int64_t e = by_item[0][t];
+        cr_assert(e >= 0 && e < R.nnz && !seen[e]);
+        seen[e] = 1;
+        if (t) {
+            int64_t p = by_item[0][t - 1];
+            cr_assert(R.row_col[p] < R.row_col[e] || (R.row_col[p] == R.row_col[e] && p < e));
+        }
+    }
+    /* the blocks schedule: every rating exactly once, in its block, by item in a block */
+    memset(seen, 0, (size_t)R.nnz);
+    for (int64_t k = 0; k < 49; k++) {
+        cr_assert_leq(bl[0].block_ptr[k], bl[0].block_ptr[k + 1]);
+        for (int64_t t = bl[0].block_ptr[k]; t < bl[0].block_ptr[k + 1]; t++) {
+            int64_t e = bl[0].entry[t];
+            cr_assert(e >= 0 && e < R.nnz && !seen[e], "entry %lld", (long long)e);
+            seen[e] = 1;
+            cr_assert(e >= R.row_ptr[bl[0].user[t]] && e < R.row_ptr[bl[0].user[t] + 1]);
+            cr_assert_eq(bl[0].user_band[bl[0].user[t]] * 7 + bl[0].item_band[R.row_col[e]], (uint32_t)k);
+            if (t > bl[0].block_ptr[k]) cr_assert_leq(R.row_col[bl[0].entry[t - 1]], R.row_col[e]);
+        }
+    }
+    cr_assert_eq(bl[0].block_ptr[49], R.nnz);
+    free(seen);
+    for (int k = 0; k < N; k++) {
+        cf_blocks_free(&bl[k]), cf_sgd_work_free(&wb[k]), cf_sgd_work_free(&wh[k]);
+        free(by_item[k]);
+    }
+    cf_ratings_free(&R);
+    cf_triplets_free(&test);
+}
+
+/* The stable parallel counting sort itself, on a list with a map and more buckets than
+ * some threads have elements: the serial sort's bytes for 1..5 threads. */
+Test(threads, bucket_sort_is_stable_and_the_same_for_any_thread_count) {
+    enum { N = 5000, NB = 37, NK = 300 };
+    uint32_t *key = malloc(NK * sizeof *key), *map = malloc(NK * sizeof *map);
+    int64_t *in = malloc(N * sizeof *in), *ref = malloc(N * sizeof *ref), *out = malloc(N * sizeof *out);
+    int64_t ref_ptr[NB + 1], ptr[NB + 1];
+    cf_rng rng;
+    cf_rng_seed(&rng, 3);
+    for (int k = 0; k < NK; k++) key[k] = (uint32_t)cf_rng_below(&rng, NK), map[k] = (uint32_t)cf_rng_below(&rng, NB);
+    for (int t = 0; t < N; t++) in[t] = (int64_t)cf_rng_below(&rng, NK);
+    /* the reference: a plain serial stable counting sort */
+    int64_t at[NB + 1] = {0};
+    for (int t = 0; t < N; t++) at[map[key[in[t]]] + 1]++;
+    for (int b = 0; b < NB; b++) at[b + 1] += at[b];
+    memcpy(ref_ptr, at, sizeof at);
+    for (int t = 0; t < N; t++) ref[at[map[key[in[t]]]]++] = in[t];
+    for (int T = 1; T <= 5; T++) {
+        cr_assert_eq(cf_sched_bucket_threads(N, in, key, map, NB, T, out, ptr, NULL), CF_OK);
+        cr_assert_eq(memcmp(out, ref, N * sizeof *out), 0, "%d threads", T);
+        cr_assert_eq(memcmp(ptr, ref_ptr, sizeof ptr), 0, "%d threads: offsets", T);
+    }
+    free(key), free(map), free(in), free(ref), free(out);
 }
 
 Test(blocks, different_seed_gives_a_different_order) {

@@ -62,7 +62,7 @@ static cf_status sgd_state_make(cf_backend *b, sgd_state **out, cf_error *err) {
             st = CF_ERR_NOMEM;
             goto fail;
         }
-    } else if ((st = cf_blocks_build(b->R, b->cfg.blocks, b->cfg.seed, &s->blocks, err))) {
+    } else if ((st = cf_blocks_build_threads(b->R, b->cfg.blocks, b->cfg.seed, b->threads, &s->blocks, err))) {
         goto fail;
     }
     *out = s;

@@ -107,7 +107,7 @@ static cf_status sgd32_state_make(cf_backend *b, sgd32_state **out, cf_error *er
     cf_status st;
     if ((st = lambdas(b, CF_SIDE_USERS, &s->lam_u, err)) || (st = lambdas(b, CF_SIDE_ITEMS, &s->lam_i, err)))
         goto fail;
-    if ((st = cf_blocks_build(R, s->B, b->cfg.seed, &s->bl, err))) goto fail;
+    if ((st = cf_blocks_build_threads(R, s->B, b->cfg.seed, b->threads, &s->bl, err))) goto fail;
     s->items = cf_malloc((size_t)(R->nnz > 0 ? R->nnz : 1) * sizeof *s->items, err, "sgd schedule");
     s->shift = cf_malloc((size_t)s->B * sizeof *s->shift, err, "sgd wave shifts");
     s->row_done = cf_malloc((size_t)s->B * sizeof *s->row_done, err, "sgd band counters");

@@ -113,7 +113,7 @@ static cf_status make_state(cf_backend *b, cf_error *err) {
         }
         for (int64_t u = 0; u < R->n_users; u++)
             for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++) g->h_entry_user[e] = (uint32_t)u;
-        if ((st = cf_entries_by_item(R, g->h_item_order, err))) goto cleanup;
+        if ((st = cf_entries_by_item_threads(R, b->cfg.threads, g->h_item_order, err))) goto cleanup;
         if ((st = gd_alloc(b, (void **)&g->d_cu, nnz * sizeof(uint32_t), "mini-batch users", err)) ||
             (st = gd_alloc(b, (void **)&g->d_ci, nnz * sizeof(uint32_t), "mini-batch items", err)) ||
             (st = gd_alloc(b, (void **)&g->d_cr, nnz * sizeof(float), "mini-batch ratings", err)) ||

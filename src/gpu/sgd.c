@@ -145,8 +145,8 @@ static cf_status make_state(cf_backend *b, const cf_ratings *R, cf_gpu_sgd **out
     s->schedule = b->cfg.schedule == CF_SCHED_BLOCKS ? CF_SCHED_BLOCKS : CF_SCHED_HOGWILD;
     s->n = b->nnz;
     if (s->schedule == CF_SCHED_BLOCKS) {
-        if ((st = cf_blocks_build(R, b->cfg.blocks, b->cfg.seed, &s->blocks, err)) ||
-            (st = cf_sgd_work_blocks(R, &s->blocks, &w, err)))
+        if ((st = cf_blocks_build_threads(R, b->cfg.blocks, b->cfg.seed, b->cfg.threads, &s->blocks, err)) ||
+            (st = cf_sgd_work_blocks_threads(R, &s->blocks, b->cfg.threads, &w, err)))
             goto cleanup;
         size_t nb = (size_t)b->cfg.blocks * (size_t)b->cfg.blocks + 1;
         s->h_shift = cf_malloc((size_t)b->cfg.blocks * sizeof *s->h_shift, err, "wave shifts");
@@ -159,7 +159,7 @@ static cf_status make_state(cf_backend *b, const cf_ratings *R, cf_gpu_sgd **out
         CF_CUDA(cudaMemcpy(s->d_block_ptr, s->blocks.block_ptr, nb * sizeof(int64_t),
                            cudaMemcpyHostToDevice));
     } else {
-        if ((st = cf_sgd_work_hogwild(R, b->cfg.seed, &w, err))) goto cleanup;
+        if ((st = cf_sgd_work_hogwild_threads(R, b->cfg.seed, b->cfg.threads, &w, err))) goto cleanup;
         const int fp16 = b->cfg.precision == CF_PRECISION_FP16;
         cf_hogwild_plan(R->nnz, R->n_users, R->n_items, cf_sgd_resident_warps(b->k, fp16),
                         b->tune.sgd_rows_per_warp, &s->order);
