@@ -447,7 +447,9 @@ static void blocks_vs_cpu(int K, int bias) {
     c.bias = bias;
     cf_factors init, g, cpu;
     init_factors(&init, &fx.R, &c, 8);
+    c.threads = 3; /* the GPU's schedule prepared on 3 threads, the CPU's on 1: the same order */
     run_epochs(cf_gpu_backend(), &fx.R, &fx.test, &c, &init, 1, &g, NULL);
+    c.threads = 1;
     run_epochs(&cf_cpu_backend, &fx.R, &fx.test, &c, &init, 1, &cpu, NULL);
     char what[64];
     snprintf(what, sizeof what, "blocks K=%d bias=%d", K, bias);
@@ -672,8 +674,10 @@ Test(gpu_sgd, blocks_is_bit_reproducible) {
     cf_factors init, a, b;
     init_factors(&init, &fx.R, &c, 9);
     gpu_test_order_seed(1); /* under the simulation: the two runs in different block orders */
+    c.threads = 1;          /* and the host's schedule prepared on 1 and on 3 threads */
     run_epochs(cf_gpu_backend(), &fx.R, &fx.test, &c, &init, 3, &a, NULL);
     gpu_test_order_seed(2);
+    c.threads = 3;
     run_epochs(cf_gpu_backend(), &fx.R, &fx.test, &c, &init, 3, &b, NULL);
     cr_assert_eq(memcmp(a.P, b.P, (size_t)a.n_users * 64 * sizeof(double)), 0);
     cr_assert_eq(memcmp(a.Q, b.Q, (size_t)a.n_items * 64 * sizeof(double)), 0);
