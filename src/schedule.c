@@ -17,9 +17,8 @@ int cf_sched_threads(int threads) {
 }
 
 /* The bucket of list position t. */
-static inline int64_t bucket_of(const int64_t *in, const uint32_t *key, const uint32_t *map, int64_t t) {
-    int64_t e = in ? in[t] : t;
-    return map ? map[key[e]] : key[e];
+static inline int64_t bucket_of(const uint32_t *key, const uint32_t *map, int64_t t) {
+    return map ? map[key[t]] : key[t];
 }
 
 /* The counting sort on T threads: the list cut into T equal ranges, each thread counts
@@ -27,7 +26,7 @@ static inline int64_t bucket_of(const int64_t *in, const uint32_t *key, const ui
  * range by range, each range's first slot in the bucket (the serial pass's slots); each
  * thread scatters its range. */
 static int bucket_par(int64_t n, const int64_t *in, const uint32_t *key, const uint32_t *map, int64_t nb,
-                      int T, int64_t *out, int64_t *ptr) {
+                      const uint32_t *carry, int T, int64_t *out, uint32_t *carry_out, int64_t *ptr) {
     int64_t *cnt = calloc((size_t)T * (size_t)nb + 1, sizeof *cnt);
     int64_t *base = malloc(((size_t)nb + 1) * sizeof *base);
     if (!cnt || !base) {
@@ -39,7 +38,7 @@ static int bucket_par(int64_t n, const int64_t *in, const uint32_t *key, const u
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
         const int64_t k0 = n * t / nt, k1 = n * (t + 1) / nt;
         int64_t *c = cnt + (size_t)t * (size_t)nb;
-        for (int64_t k = k0; k < k1; k++) c[bucket_of(in, key, map, k)]++;
+        for (int64_t k = k0; k < k1; k++) c[bucket_of(key, map, k)]++;
 #pragma omp barrier
 #pragma omp for schedule(static)
         for (int64_t g = 0; g < nb; g++) {
@@ -56,8 +55,9 @@ static int bucket_par(int64_t n, const int64_t *in, const uint32_t *key, const u
             for (int64_t g = 0; g < nb; g++) base[g + 1] += base[g];
         }
         for (int64_t k = k0; k < k1; k++) {
-            int64_t g = bucket_of(in, key, map, k);
-            out[base[g] + c[g]++] = in ? in[k] : k;
+            int64_t g = bucket_of(key, map, k), dst = base[g] + c[g]++;
+            out[dst] = in ? in[k] : k;
+            if (carry) carry_out[dst] = carry[k];
         }
     }
     if (ptr) memcpy(ptr, base, ((size_t)nb + 1) * sizeof *ptr);
@@ -66,10 +66,11 @@ static int bucket_par(int64_t n, const int64_t *in, const uint32_t *key, const u
 }
 
 cf_status cf_sched_bucket_threads(int64_t n, const int64_t *in, const uint32_t *key, const uint32_t *map,
-                                  int64_t nb, int threads, int64_t *out, int64_t *ptr, cf_error *err) {
+                                  int64_t nb, const uint32_t *carry, int threads, int64_t *out, uint32_t *carry_out,
+                                  int64_t *ptr, cf_error *err) {
     const int T = cf_sched_threads(threads);
-    if (T > 1 && !bucket_par(n, in, key, map, nb, T, out, ptr)) return CF_OK;
-    if (bucket_par(n, in, key, map, nb, 1, out, ptr))
+    if (T > 1 && !bucket_par(n, in, key, map, nb, carry, T, out, carry_out, ptr)) return CF_OK;
+    if (bucket_par(n, in, key, map, nb, carry, 1, out, carry_out, ptr))
         return cf_fail(err, CF_ERR_NOMEM, "out of memory for %lld bucket counts", (long long)nb);
     return CF_OK;
 }
@@ -166,7 +167,8 @@ cf_status cf_blocks_build_threads(const cf_ratings *R, int32_t B, uint64_t seed,
 
     /* 3. list = the entries sorted by (item band, item), ties in entry order; item_at[r] =
      * the first slot of the item of rank r */
-    if ((st = cf_sched_bucket_threads(nnz, NULL, R->row_col, item_rank, n_items, T, list, item_at, err)))
+    if ((st = cf_sched_bucket_threads(nnz, NULL, R->row_col, item_rank, n_items, NULL, T, list, NULL, item_at,
+                                      err)))
         goto fail;
     /* 4. each item's ratings in a seeded random order: Fisher–Yates from the top over
      * stream (seed, BLOCK_ORDER, item), item by item on any thread */
@@ -184,13 +186,19 @@ cf_status cf_blocks_build_threads(const cf_ratings *R, int32_t B, uint64_t seed,
     }
     /* 5. blocks: the list sorted stably by user band a. Band a's segment keeps the order
      * (item band c, item, draw), so it holds blocks (a, 0), (a, 1), ... one after the other,
-     * each by item (schedule.h step 2). */
+     * each by item (schedule.h step 2). The users are gathered once in list order (into
+     * s.user) and carried by the sort (into entry_user), then the two buffers swap. */
     band_at = cf_malloc(((size_t)B + 1) * sizeof *band_at, err, "user band offsets");
     if (!band_at) goto fail;
-    if ((st = cf_sched_bucket_threads(nnz, list, entry_user, s.user_band, B, T, s.entry, band_at, err)))
-        goto fail;
 #pragma omp parallel for num_threads(T) schedule(static)
-    for (int64_t t = 0; t < nnz; t++) s.user[t] = entry_user[s.entry[t]];
+    for (int64_t t = 0; t < nnz; t++) s.user[t] = entry_user[list[t]];
+    if ((st = cf_sched_bucket_threads(nnz, list, s.user, s.user_band, B, s.user, T, s.entry, entry_user, band_at,
+                                      err)))
+        goto fail;
+    {
+        uint32_t *x = s.user;
+        s.user = entry_user, entry_user = x;
+    }
     /* block_ptr: band a's block sizes counted in its segment, then the offsets */
 #pragma omp parallel for num_threads(T) schedule(dynamic, 1)
     for (int32_t a = 0; a < B; a++) {

@@ -78,13 +78,15 @@ int cf_sched_threads(int threads);
 
 /* A stable counting sort of a list into nb buckets on `threads` threads (0: all), the
  * same bytes whatever the count: element t of the list is in[t] (in NULL: t itself), its
- * bucket map[key[in[t]]] (map NULL: key[in[t]]), < nb. out[0..n) = the elements by
- * bucket, ties in list order; ptr (NULL: not wanted) = the nb + 1 bucket offsets. Each
+ * bucket map[key[t]] (map NULL: key[t]), < nb. out[0..n) = the elements by bucket, ties
+ * in list order; with carry not NULL, carry_out[0..n) = carry[t] moved along with element
+ * t; ptr (NULL: not wanted) = the nb + 1 bucket offsets. Each
  * thread counts a contiguous range of the list; the counts become offsets in (bucket,
  * range) order; each thread scatters its range. T × nb counts of memory (falls back to
  * one thread when they do not fit). */
 cf_status cf_sched_bucket_threads(int64_t n, const int64_t *in, const uint32_t *key, const uint32_t *map,
-                                  int64_t nb, int threads, int64_t *out, int64_t *ptr, cf_error *err);
+                                  int64_t nb, const uint32_t *carry, int threads, int64_t *out, uint32_t *carry_out,
+                                  int64_t *ptr, cf_error *err);
 
 typedef struct cf_blocks {
     int32_t B;

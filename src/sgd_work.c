@@ -125,7 +125,7 @@ cf_status cf_entries_by_item(const cf_ratings *R, int64_t *out, cf_error *err) {
 }
 
 cf_status cf_entries_by_item_threads(const cf_ratings *R, int threads, int64_t *out, cf_error *err) {
-    return cf_sched_bucket_threads(R->nnz, NULL, R->row_col, NULL, R->n_items, threads, out, NULL, err);
+    return cf_sched_bucket_threads(R->nnz, NULL, R->row_col, NULL, R->n_items, NULL, threads, out, NULL, NULL, err);
 }
 
 cf_status cf_minibatch_coo(const cf_ratings *R, const uint32_t *entry_user, uint64_t seed,

@@ -244,29 +244,48 @@ Test(threads, sgd_orders_are_the_same_for_any_thread_count) {
     cf_triplets_free(&test);
 }
 
-/* The stable parallel counting sort itself, on a list with a map and more buckets than
- * some threads have elements: the serial sort's bytes for 1..5 threads. */
+/* The stable parallel counting sort itself, on a list with a map, a carried array and
+ * more buckets than some threads have elements: the serial sort's bytes for 1..5 threads. */
 Test(threads, bucket_sort_is_stable_and_the_same_for_any_thread_count) {
     enum { N = 5000, NB = 37, NK = 300 };
-    uint32_t *key = malloc(NK * sizeof *key), *map = malloc(NK * sizeof *map);
+    uint32_t *key = malloc(N * sizeof *key), *map = malloc(NK * sizeof *map), *carry = malloc(N * sizeof *carry);
+    uint32_t *ref_carry = malloc(N * sizeof *ref_carry), *carry_out = malloc(N * sizeof *carry_out);
     int64_t *in = malloc(N * sizeof *in), *ref = malloc(N * sizeof *ref), *out = malloc(N * sizeof *out);
     int64_t ref_ptr[NB + 1], ptr[NB + 1];
     cf_rng rng;
     cf_rng_seed(&rng, 3);
-    for (int k = 0; k < NK; k++) key[k] = (uint32_t)cf_rng_below(&rng, NK), map[k] = (uint32_t)cf_rng_below(&rng, NB);
-    for (int t = 0; t < N; t++) in[t] = (int64_t)cf_rng_below(&rng, NK);
+    for (int k = 0; k < NK; k++) map[k] = (uint32_t)cf_rng_below(&rng, NB);
+    for (int t = 0; t < N; t++) {
+        key[t] = (uint32_t)cf_rng_below(&rng, NK), carry[t] = (uint32_t)cf_rng_next(&rng);
+        in[t] = (int64_t)(cf_rng_next(&rng) >> 2);
+    }
     /* the reference: a plain serial stable counting sort */
     int64_t at[NB + 1] = {0};
-    for (int t = 0; t < N; t++) at[map[key[in[t]]] + 1]++;
+    for (int t = 0; t < N; t++) at[map[key[t]] + 1]++;
     for (int b = 0; b < NB; b++) at[b + 1] += at[b];
     memcpy(ref_ptr, at, sizeof at);
-    for (int t = 0; t < N; t++) ref[at[map[key[in[t]]]]++] = in[t];
+    for (int t = 0; t < N; t++) {
+        int64_t dst = at[map[key[t]]]++;
+        ref[dst] = in[t], ref_carry[dst] = carry[t];
+    }
     for (int T = 1; T <= 5; T++) {
-        cr_assert_eq(cf_sched_bucket_threads(N, in, key, map, NB, T, out, ptr, NULL), CF_OK);
+        memset(out, 0, N * sizeof *out), memset(carry_out, 0, N * sizeof *carry_out);
+        cr_assert_eq(cf_sched_bucket_threads(N, in, key, map, NB, carry, T, out, carry_out, ptr, NULL), CF_OK);
         cr_assert_eq(memcmp(out, ref, N * sizeof *out), 0, "%d threads", T);
+        cr_assert_eq(memcmp(carry_out, ref_carry, N * sizeof *carry_out), 0, "%d threads: carried", T);
         cr_assert_eq(memcmp(ptr, ref_ptr, sizeof ptr), 0, "%d threads: offsets", T);
     }
-    free(key), free(map), free(in), free(ref), free(out);
+    /* without a list (elements = positions) and without a map */
+    for (int t = 0; t < N; t++) key[t] %= NB;
+    memset(at, 0, sizeof at);
+    for (int t = 0; t < N; t++) at[key[t] + 1]++;
+    for (int b = 0; b < NB; b++) at[b + 1] += at[b];
+    for (int t = 0; t < N; t++) ref[at[key[t]]++] = t;
+    for (int T = 1; T <= 3; T++) {
+        cr_assert_eq(cf_sched_bucket_threads(N, NULL, key, NULL, NB, NULL, T, out, NULL, NULL, NULL), CF_OK);
+        cr_assert_eq(memcmp(out, ref, N * sizeof *out), 0, "%d threads, identity list", T);
+    }
+    free(key), free(map), free(carry), free(ref_carry), free(carry_out), free(in), free(ref), free(out);
 }
 
 Test(blocks, different_seed_gives_a_different_order) {
