@@ -347,7 +347,7 @@ cf_status cf_model_recommend_batch(const cf_model *m, const cf_ids *users, int32
     }
 
     const int64_t n_items = m->f.n_items, cap = n < n_items ? n : n_items;
-    int nt = threads > 0 ? threads : omp_get_max_threads();
+    int nt = cf_threads(threads);
     if (nt > nq) nt = nq > 0 ? (int)nq : 1;
     /* per thread: an exclusion mask (n_items bytes, rounded up to keep what follows
      * aligned), a heap of cap candidates, the row's items before widening to int64 */

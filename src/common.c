@@ -2,6 +2,7 @@
 #include "common.h"
 
 #include <errno.h>
+#include <omp.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -145,4 +146,9 @@ void cf_hint_huge_pages(void *p, size_t bytes) {
     if (!p || bytes < 4 * H) return;
     uintptr_t a = ((uintptr_t)p + H - 1) & ~(H - 1), e = ((uintptr_t)p + bytes) & ~(H - 1);
     if (e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+}
+
+int cf_threads(int threads) {
+    int T = threads > 0 ? threads : omp_get_max_threads();
+    return T < 1 ? 1 : T;
 }

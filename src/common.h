@@ -47,6 +47,9 @@ uint64_t cf_splitmix64(uint64_t *state);
 
 /* ---- wall clock in seconds (monotonic). */
 double cf_now(void);
+/* The thread count a `threads` argument means (--threads, cfg.threads, the _threads
+ * functions): itself when > 0, else omp_get_max_threads() (all cores, or OMP_NUM_THREADS). */
+int cf_threads(int threads);
 
 /* ---- regularization: the effective λ·w of one row (DESIGN.md §1).
  *   plain:    λ

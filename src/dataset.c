@@ -302,8 +302,8 @@ cf_status cf_dataset_part_threads(const cf_dataset *ds, int part, int threads, c
     memset(out, 0, sizeof *out);
     const uint8_t want = (uint8_t)(part != 0);
     const int64_t n = ds->all.n;
-    int T = threads > 0 ? threads : omp_get_max_threads();
-    if (T < 1 || n < ((int64_t)1 << 16)) T = 1;
+    int T = cf_threads(threads);
+    if (n < ((int64_t)1 << 16)) T = 1;
     int64_t *cnt = calloc((size_t)T + 1, sizeof *cnt);
     if (!cnt) return cf_fail(err, CF_ERR_NOMEM, "out of memory for the ratings part");
 #pragma omp parallel for num_threads(T) schedule(static)
@@ -350,8 +350,8 @@ cf_status cf_dataset_split_threads(cf_dataset *ds, double ratio, uint64_t seed, 
     /* the training ratings' indices in order, gathered on `threads` threads (0: all;
      * ranges counted, then filled at their prefix: the serial order) */
     const int64_t n = ds->all.n;
-    int T = threads > 0 ? threads : omp_get_max_threads();
-    if (T < 1 || n < ((int64_t)1 << 16)) T = 1;
+    int T = cf_threads(threads);
+    if (n < ((int64_t)1 << 16)) T = 1;
     int64_t cnt[T + 1];
     cnt[0] = 0;
 #pragma omp parallel for num_threads(T) schedule(static)

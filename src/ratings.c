@@ -84,8 +84,8 @@ cf_status cf_ratings_build(const cf_triplets *t, int64_t n_users, int64_t n_item
 cf_status cf_ratings_build_threads(const cf_triplets *t, int64_t n_users, int64_t n_items, int threads,
                                    cf_ratings *out, cf_error *err) {
     memset(out, 0, sizeof *out);
-    int T = threads > 0 ? threads : omp_get_max_threads();
-    if (T < 1 || t->n < ((int64_t)1 << 16)) T = 1; /* small: not worth a team */
+    int T = cf_threads(threads);
+    if (t->n < ((int64_t)1 << 16)) T = 1; /* small: not worth a team */
     int64_t first_bad = INT64_MAX;
 #pragma omp parallel for num_threads(T) schedule(static) reduction(min : first_bad)
     for (int64_t k = 0; k < t->n; k++)

@@ -11,11 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cf_sched_threads(int threads) {
-    int T = threads > 0 ? threads : omp_get_max_threads();
-    return T < 1 ? 1 : T;
-}
-
 /* The bucket of list position t. */
 static inline int64_t bucket_of(const uint32_t *key, const uint32_t *map, int64_t t) {
     return map ? map[key[t]] : key[t];
@@ -68,7 +63,7 @@ static int bucket_par(int64_t n, const int64_t *in, const uint32_t *key, const u
 cf_status cf_sched_bucket_threads(int64_t n, const int64_t *in, const uint32_t *key, const uint32_t *map,
                                   int64_t nb, const uint32_t *carry, int threads, int64_t *out, uint32_t *carry_out,
                                   int64_t *ptr, cf_error *err) {
-    const int T = cf_sched_threads(threads);
+    const int T = cf_threads(threads);
     if (T > 1 && !bucket_par(n, in, key, map, nb, carry, T, out, carry_out, ptr)) return CF_OK;
     if (bucket_par(n, in, key, map, nb, carry, 1, out, carry_out, ptr))
         return cf_fail(err, CF_ERR_NOMEM, "out of memory for %lld bucket counts", (long long)nb);
@@ -122,7 +117,7 @@ cf_status cf_blocks_build_threads(const cf_ratings *R, int32_t B, uint64_t seed,
                                   cf_blocks *out, cf_error *err) {
     memset(out, 0, sizeof *out);
     if (B < 1) return cf_fail(err, CF_ERR_INVALID, "blocks: %d, must be >= 1", B);
-    const int T = cf_sched_threads(threads);
+    const int T = cf_threads(threads);
     cf_blocks s = {.B = B, .n_users = R->n_users, .n_items = R->n_items, .nnz = R->nnz,
                    .seed = seed};
     const int64_t nnz = R->nnz, n_items = R->n_items;

@@ -73,9 +73,6 @@ uint64_t cf_sched_seed(uint64_t seed, uint64_t tag, uint64_t index);
 /* a[0..n) = a permutation of 0..n−1 drawn from the stream seeded with `stream_seed`. */
 void cf_sched_permutation(int64_t *a, int64_t n, uint64_t stream_seed);
 
-/* The thread count a `threads` argument means: itself when > 0, else omp_get_max_threads(). */
-int cf_sched_threads(int threads);
-
 /* A stable counting sort of a list into nb buckets on `threads` threads (0: all), the
  * same bytes whatever the count: element t of the list is in[t] (in NULL: t itself), its
  * bucket map[key[t]] (map NULL: key[t]), < nb. out[0..n) = the elements by bucket, ties

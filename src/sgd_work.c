@@ -35,7 +35,7 @@ cf_status cf_sgd_work_hogwild_threads(const cf_ratings *R, uint64_t seed, int th
                                       cf_error *err) {
     cf_status st = work_alloc(out, R->nnz, err);
     if (st) return st;
-    const int T = cf_sched_threads(threads);
+    const int T = cf_threads(threads);
     /* each user's ratings in a seeded random order (Fisher–Yates from the top over the
      * user's stream (seed, USER_ORDER, u)) instead of by item; users are independent, so
      * any thread may take any user */
@@ -111,7 +111,7 @@ cf_status cf_sgd_work_blocks_threads(const cf_ratings *R, const cf_blocks *bl, i
     }
     cf_status st = work_alloc(out, R->nnz, err);
     if (st) return st;
-    const int T = cf_sched_threads(threads);
+    const int T = cf_threads(threads);
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int64_t t = 0; t < R->nnz; t++) {
         int64_t e = bl->entry[t];

@@ -197,14 +197,12 @@ cf_status cf_verify(const cf_dataset *ds, const cf_config *cfg, const cf_verify_
         cf_eval rtr, rte, ctr, cte;
         double t0 = cf_now();
         if ((st = cf_train_step(ref_ops, br, cfg, t, err))) goto done;
-        if ((st = ref_ops->evaluate(br, CF_EVAL_TRAIN, &rtr, err))) goto done;
-        if ((st = ref_ops->evaluate(br, CF_EVAL_TEST, &rte, err))) goto done;
+        if ((st = cf_train_evaluate(ref_ops, br, &rtr, &rte, err))) goto done;
         if ((st = ref_ops->download(br, &fr, err))) goto done;
         double t1 = cf_now();
         rep->seconds_reference += t1 - t0;
         if ((st = cf_train_step(cand_ops, bc, cfg, t, err))) goto done;
-        if ((st = cand_ops->evaluate(bc, CF_EVAL_TRAIN, &ctr, err))) goto done;
-        if ((st = cand_ops->evaluate(bc, CF_EVAL_TEST, &cte, err))) goto done;
+        if ((st = cf_train_evaluate(cand_ops, bc, &ctr, &cte, err))) goto done;
         if ((st = cand_ops->download(bc, &fc, err))) goto done;
         double t2 = cf_now();
         rep->seconds_candidate += t2 - t1;

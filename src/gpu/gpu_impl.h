@@ -197,13 +197,13 @@ cf_status cf_gpu_plan_alloc(cf_backend *b, cf_error *err);
  * buffer and d_Aptr), and system j's right-hand side is row sys_row[sys0 + j] − r0 of the
  * shared RHS buffer. Fails (CF_ERR_INVALID, internal error) if a batch's lists disagree
  * with the counts of the cut. */
+cf_status cf_gpu_plan_lists(cf_backend *b, cf_gpu_side *s, cf_gram_unit *units,
+                            cf_gram_reduce *red, int64_t *sys_row, cf_error *err);
+
 /* launch_gram or, where b->gram_tc, launch_gram_tc (same arguments, same outputs);
  * records which in b->stats.gram_tc. */
 int cf_gpu_launch_gram(cf_backend *b, const cf_gram_unit *d_units, int64_t n_units, const cf_gpu_side *S,
                        const cf_gpu_side *O, float *d_A, float *d_rhs, float *d_rhs_part);
-
-cf_status cf_gpu_plan_lists(cf_backend *b, cf_gpu_side *s, cf_gram_unit *units,
-                            cf_gram_reduce *red, int64_t *sys_row, cf_error *err);
 
 /* Gram work of a set of rows: the rows `rows[0..n)` (or, with rows == NULL, the range
  * [first, first + n)) become systems 0, 1, ... in that order; rows without ratings are
