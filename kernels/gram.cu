@@ -70,6 +70,7 @@
 #include "kernels.h"
 
 #include "launch.cuh"
+#include "warp.cuh"
 
 #define GRAM_T 8
 #define GRAM_MAX_THREADS 256
@@ -167,7 +168,7 @@ __global__ void __launch_bounds__(GRAM_MAX_THREADS)
             /* and the targets, formed in double and rounded once (file comment) */
             for (int j = threadIdx.x; j < n; j += blockDim.x) {
                 const float r = __ldg(val + e0 + j);
-                st[j] = use_bias ? (float)((double)r - mu - (double)__ldg(b_other + idx[e0 + j])) : r;
+                st[j] = cf_dev_als_target(r, mu, use_bias ? __ldg(b_other + idx[e0 + j]) : 0.0f, use_bias);
             }
             __syncthreads();
             if (active) {

@@ -100,6 +100,7 @@
 #include "kernels.h"
 
 #include "launch.cuh"
+#include "warp.cuh"
 
 #include <mma.h>
 #include <stdio.h>
@@ -240,7 +241,7 @@ __global__ void __launch_bounds__(TC_MAX_WARPS * 32, 1)
                     if (c4 < ld4) v = __ldg(reinterpret_cast<const float4 *>(F + (size_t)c * (size_t)ld) + c4);
                     if (c4 == d4) { /* the target, in double and rounded once (gram.cu) */
                         const float r = __ldg(val + e0 + j);
-                        const float t = use_bias ? (float)((double)r - mu - (double)__ldg(b_other + c)) : r;
+                        const float t = cf_dev_als_target(r, mu, use_bias ? __ldg(b_other + c) : 0.0f, use_bias);
                         if (dr == 0) v.x = t;
                         else if (dr == 1) v.y = t;
                         else if (dr == 2) v.z = t;

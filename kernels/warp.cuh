@@ -1,7 +1,8 @@
-/* warp.cuh — warp-level helpers shared by sgd.cu, gd.cu and eval.cu (device code only):
- * the butterfly sum, the dot product of two factor rows, and the residual of one rating.
- * Every function here must be called by all 32 lanes of a warp together (full-mask
- * shuffles): callers keep their loops warp-uniform. */
+/* warp.cuh — device helpers shared by the kernels (device code only): the butterfly sum,
+ * the dot product of two factor rows and the residual of one rating (sgd.cu, gd.cu; the
+ * cf_warp_* functions must be called by all 32 lanes of a warp together: full-mask
+ * shuffles, so callers keep their loops warp-uniform), the prediction (sgd.cu, eval.cu),
+ * Λ_r (gd.cu, eval.cu) and the ALS target t (gram.cu, gram_tc.cu). */
 #ifndef CF_WARP_CUH
 #define CF_WARP_CUH
 
@@ -34,7 +35,8 @@ __device__ __forceinline__ float cf_dev_predict(float mu, float b_u, float b_i, 
 
 /* e = r − r̂(u, i) of one rating by one warp, p_u and q_i the rows of user u and item i
  * (k terms), bu / bi the bias arrays (read only when use_bias). Every lane returns the same
- * e; GD's residuals and the evaluation use this one function, so they agree bit for bit. */
+ * e. GD's residuals use it; eval.cu sums p·q in its own (lane-group) order, so its r̂ agrees
+ * with GD's up to fp32 rounding of the dot product. */
 __device__ __forceinline__ float cf_warp_residual(float r, const float *__restrict__ p_u,
                                                   const float *__restrict__ q_i, int k, float mu,
                                                   const float *__restrict__ bu,
@@ -49,6 +51,13 @@ __device__ __forceinline__ float cf_warp_residual(float r, const float *__restri
 __device__ __forceinline__ double cf_dev_reg_lambda(int reg_mode, double lambda, int64_t n_r,
                                                     int64_t nnz) {
     return reg_mode == 0 ? lambda : reg_mode == 1 ? lambda * (double)n_r : lambda * (double)nnz;
+}
+
+/* The ALS right-hand side's target t = r − μ − b_other (t = r without biases), formed in
+ * double and rounded once: μ rounded to fp32 first shifted every t by up to 1.2e-7 (the
+ * H200's half_step failures; gram.cu). Both Gram kernels use it, so their b agree. */
+__device__ __forceinline__ float cf_dev_als_target(float r, double mu, float b_other, int use_bias) {
+    return use_bias ? (float)((double)r - mu - (double)b_other) : r;
 }
 
 #endif
