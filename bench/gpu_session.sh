@@ -2,7 +2,7 @@
 # gpu_session.sh — the checks and benchmarks that need a GPU, as TWO prepared calls on the
 # lent GPU machine (one H200, 16 host cores; a 15-minute lease per session, all calls
 # together, ≈ 30 s to start a machine): `all`, the must-have steps, within 320 s; then
-# `extra`, issue 16's end-to-end runs and the slots of work merged later, within 270 s,
+# `extra`, issue 16's end-to-end runs and the slots of work merged later, within 300 s,
 # made only when `all` came back clean (otherwise that call is a `rerun` of what failed).
 # The GPU machine has CUDA and compute-sanitizer but not OpenBLAS, LAPACKE, cJSON or
 # Criterion, hence `pack` here first. bench/GPU_SESSION.md is the plan: the calls, the
@@ -19,7 +19,7 @@
 #                                       only the STEPs named), each under `timeout`.
 #   bench/gpu_session.sh extra [STEP...] on the device, call 2: the steps of `extra`.
 #   bench/gpu_session.sh rerun STEP...  on the device: the named steps of either call, in the
-#                                       table's order, within the 270 s of call 2's slot.
+#                                       table's order, within the 300 s of call 2's slot.
 #   bench/gpu_session.sh failed SUMMARY here: the `rerun` command for the steps that a
 #                                       summary.txt that came back marks FAILED, TIMEOUT or
 #                                       skipped.
@@ -30,7 +30,7 @@
 # whichever call it belongs to: a rerun or `extra` on a fresh machine needs nothing else.
 #
 # A step's limit is the smaller of its own and what is left of the call's budget
-# (CF_GPU_SESSION_BUDGET; default 320 s for all, 270 s for extra and rerun); a step that
+# (CF_GPU_SESSION_BUDGET; default 320 s for all, 300 s for extra and rerun); a step that
 # cannot get its minimum is skipped and says so; a failing or timed-out step does not stop
 # the later ones. The device tool brings back at most 8 files from $OUT, so $OUT holds two:
 # summary.txt (one line per step: status ok / FAILED / TIMEOUT / skipped, exit
@@ -50,7 +50,7 @@
 #
 # With the device tool, from the repository root (GPU_SESSION.md):
 #   run(command="bench/gpu_session.sh all", carry=["build-gpu"], timeout_s=345)
-#   run(command="bench/gpu_session.sh extra", carry=["build-gpu"], timeout_s=290)
+#   run(command="bench/gpu_session.sh extra", carry=["build-gpu"], timeout_s=325)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -62,7 +62,7 @@ out=${OUT:-$root/build-gpu/out/$mode}
 bin=${CF_GPU_SESSION_BIN:-build-gpu/bin}
 case "$bin" in /*) ;; *) bin=$root/$bin ;; esac
 dry=${CF_GPU_SESSION_DRYRUN:-0}
-case "$mode" in all) budget=${CF_GPU_SESSION_BUDGET:-320} ;; *) budget=${CF_GPU_SESSION_BUDGET:-270} ;; esac
+case "$mode" in all) budget=${CF_GPU_SESSION_BUDGET:-320} ;; *) budget=${CF_GPU_SESSION_BUDGET:-300} ;; esac
 dev=${CF_GPU_SESSION_DEVICE:-gpu}
 read -r nf_users nf_items nf_ratings <<<"${CF_GPU_SESSION_NF:-480189 17770 100000000}"
 work=${TMPDIR:-/tmp}/cf-gpu-session
@@ -105,6 +105,9 @@ slot-tc-racecheck extra 75 15 30
 slot-tc-verify extra 40 10 13
 slot-tc-verify-k128-fused extra 40 10 15
 slot-tc-bench_als extra 60 20 22
+slot-ring-memcheck extra 40 10 12
+slot-ring-blocks-d1 extra 45 20 23
+slot-ring-hogwild-d4 extra 45 20 12
 bench_load-nf extra 100 40 60
 "
 
@@ -136,6 +139,8 @@ slot-tc-verify: verify-gen
 slot-tc-verify-k128-fused: verify-gen
 slot-tc-bench_als: bench-data
 sgd-train-epochs: bench-data
+slot-ring-blocks-d1: bench-data
+slot-ring-hogwild-d4: bench-data
 bench_load-nf: e2e-gen
 "
 
@@ -478,6 +483,26 @@ run_slot_tc_bench_als() {
     step slot-tc-bench_als "$bin/bench_als" --factors 100,128 --iters 3 --no-cpu --als-gram tc \
         --commit "$commit" --json "$stage/bench_als.jsonl"
 }
+# ==== SLOT (c): the SGD kernels' look-ahead ring (kernels/sgd.cu; session 7). `all` runs the
+# defaults (blocks 8 ratings ahead, hogwild 1): its test_gpu_sgd has the ring tests, its
+# verify-sgd-blocks-k128 and bench_sgd-blocks run depth 8. Here: memcheck of the ring's
+# tests, the blocks epoch at depth 1 beside `all`'s depth-8 one (the "critical path … ns
+# each" line: ≈ 600–800 ns at depth 1 if each update waits on a DRAM read, ≈ 100 ns if the
+# ring hides it), and hogwild fp16 at depth 4 beside `all`'s depth-1 runs (updates/s and
+# test RMSE per epoch: the default of hogwild stays 1 unless 4 is faster at no cost in RMSE).
+ring_memcheck_tests="test_gpu_sgd:gpu_sgd/ring_depths_agree_blocks_K128 test_gpu_sgd:gpu_sgd/ring_depths_agree_hogwild_K32 test_gpu_sgd:gpu_sgd/blocks_vs_cpu_K256"
+run_slot_ring_memcheck() {
+    # shellcheck disable=SC2086 # BINARY:TEST words
+    sanitize_step slot-ring-memcheck memcheck 'ERROR SUMMARY: 0 errors' $ring_memcheck_tests
+}
+run_slot_ring_blocks_d1() {
+    step slot-ring-blocks-d1 "$bin/bench_sgd" --schedule blocks --epochs 1 --prefetch 1 --commit "$commit" \
+        --json "$stage/bench_sgd.jsonl"
+}
+run_slot_ring_hogwild_d4() {
+    step slot-ring-hogwild-d4 "$bin/bench_sgd" --schedule hogwild --precision fp16 --prefetch 4 --epochs 3 \
+        --commit "$commit" --json "$stage/bench_sgd.jsonl"
+}
 # ---- issue 15 item 4 (in `all`): the SGD epoch of `cufactor train` against bench_sgd's.
 # bench_sgd times each epoch also as train runs it (cf_train_step + cf_train_evaluate: the
 # "as cufactor train runs it: … ratio× the bare epoch" line and train_over_bare in its
@@ -566,13 +591,13 @@ plan)
     printf '%s\n' "$steps" | awk 'NF == 5 {
             printf "%-26s %-6s %6d %6d %9d\n", $1, $2, $3, $4, $5; l[$2] += $3; e[$2] += $5 }
         END {printf "%-26s %-6s %6d %6s %9d   (budget 320 s, call timeout_s 345)\n", "sum", "all", l["all"], "", e["all"]
-             printf "%-26s %-6s %6d %6s %9d   (budget 270 s, call timeout_s 290)\n", "sum", "extra", l["extra"], "", e["extra"]}'
+             printf "%-26s %-6s %6d %6s %9d   (budget 300 s, call timeout_s 325)\n", "sum", "extra", l["extra"], "", e["extra"]}'
     ;;
 failed)
     f=${1:?usage: bench/gpu_session.sh failed SUMMARY}
     s=$(awk '$2 == "FAILED" || $2 == "TIMEOUT" || $2 == "skipped" {printf " %s", $1}' "$f")
     if [ -z "$s" ]; then echo "gpu_session: $f: nothing failed, timed out or was skipped"; exit 0; fi
-    echo "run(command=\"bench/gpu_session.sh rerun$s\", carry=[\"build-gpu\"], timeout_s=290)"
+    echo "run(command=\"bench/gpu_session.sh rerun$s\", carry=[\"build-gpu\"], timeout_s=325)"
     ;;
 all | extra | rerun)
     [ "$mode" != rerun ] || [ -n "$sel" ] || { echo "gpu_session: rerun needs the STEPs to run (bench/gpu_session.sh plan lists them)" >&2; exit 2; }

@@ -15,14 +15,15 @@
  * 100, 128 and 256 (fp32 4 × 2 floats, fp16 8 halves per lane); other K loop over memory
  * (sgd_run_mem). The dot product is a butterfly of shuffles, so every lane holds e.
  * A row (p_u with b_u, q_i with b_i) stays in registers across consecutive ratings that
- * share it and is written back when it changes; the next rating's other rows are loaded
- * before the current update. Factor and bias loads bypass L1
+ * share it and is written back when it changes; the other rows are fetched D = 1, 4 or
+ * 8 ratings ahead (the ring: cf_sgd_depth; defaults in kernels.h, blocks 8, hogwild 1),
+ * with the same results at every depth. Factor and bias loads bypass L1
  * (__ldcg): L1 is not coherent across SMs, and a row cached there would hide other
  * warps' updates (on a small set, for the whole epoch).
  *
  * Streaming: the ratings are laid out in list order (src/sgd_work.h). A warp loads 32
- * consecutive (u, i, r) with one coalesced load per array (one rating per lane), then
- * applies them one after the other, taking each from its lane by shuffle.
+ * consecutive (u, i, r) with one coalesced load per array (one rating per lane), a batch
+ * ahead, and takes each from its lane by shuffle.
  *
  * Cost per update (K factors, element size s = 4 fp32 / 2 fp16, biases on):
  *   FLOPs: 2K (dot) + 8K (two updates: e·q − λp, ·η, + p; the same for q) ≈ 10K
@@ -44,6 +45,16 @@
  *          ceilings in the same run and prints the share of each). Latency, not
  *          bandwidth, bounded the previous kernel (ncu: DRAM 12.8 %, L2 hit 83 %): hence
  *          the prefetch, the register reuse of p_u and the wide loads.
+ *   Latency (blocks): an epoch is bounded by its longest dependent chain, the busiest
+ *          item band's ratings one after the other (Netflix shape, B = 1024: ≈ 0.53 M
+ *          updates on the critical path of the 100 M, of which 447 k are the busiest
+ *          item's; a per-wave barrier costs only ≈ 4 % over the pipelined longest path,
+ *          computed from the real block sizes, so there is no persistent kernel). Along
+ *          the chain q_i stays in registers and each p_u is a DRAM read (P is 245 MB in
+ *          fp32): with one rating of look-ahead an update costs the read's latency,
+ *          ≈ 0.6–0.8 µs (≈ 0.35 s an epoch, ≈ 0.3 G updates/s); with the rows fetched
+ *          D = 8 ratings ahead it costs the update's own dependent arithmetic (dot,
+ *          5 shuffles, the rule: ≈ 0.1 µs), ≈ 55 ms an epoch, ≈ 1.8 G/s — the aim.
  *
  * Schedules:
  *   hogwild — `warps` warps (host plan: ≤ resident, ≤ min(n_users, n_items) / 8, ≤ runs)
@@ -183,21 +194,98 @@ __device__ __forceinline__ int64_t pos_of(int64_t x, int64_t off, int64_t n) {
     return t >= n ? t - n : t;
 }
 
+/* Lane l's rating of the batch at position `at` (l's own position; nothing past end). */
+__device__ __forceinline__ void load_ids(const cf_sgd_args &a, int64_t at, int64_t end, int64_t off, int64_t n,
+                                         uint32_t &u, uint32_t &i, float &r) {
+    u = 0, i = 0, r = 0.0f;
+    if (at < end) {
+        const int64_t t = pos_of(at, off, n);
+        u = a.su[t], i = a.si[t], r = a.sr[t]; /* one coalesced load per array */
+    }
+}
+
+/* ------------------------------------------------------------------ the prefetch ring
+ * Flags of the rating at position y, set for a whole batch of 32 positions at once
+ * (batch_flags: D shuffle rounds per 32 ratings, off the update's dependent chain):
+ *   SAME_P   y − 1 has the same user: p_u continues in registers (the chain);
+ *   STALE_P  the user also appears at one of y − D … y − 2: the copy fetched D ratings
+ *            ahead may predate that rating's update, so p_u is read again when y comes
+ *            up (after that rating's write-back, by the same lanes: program order);
+ * and the same for the item. SAME wins over STALE (the chain holds the newest value).
+ * Positions before `begin` belong to another run: never SAME or STALE. */
+enum { RF_SAME_P = 1, RF_STALE_P = 2, RF_SAME_Q = 4, RF_STALE_Q = 8 };
+
+/* u, i: lane l's rating at position pos (this batch); pu, pi: lane l's of the batch
+ * before (any value when there is none: masked by begin). */
+template <int D>
+__device__ __forceinline__ uint32_t batch_flags(uint32_t u, uint32_t i, uint32_t pu, uint32_t pi, int64_t pos,
+                                                int64_t begin) {
+    const int lane = threadIdx.x & 31;
+    uint32_t f = 0;
+#pragma unroll
+    for (int k = 1; k <= D; k++) {
+        const int src = (lane - k) & 31; /* position pos − k: this batch's lane, or the last one's */
+        const uint32_t uc = __shfl_sync(CF_FULL_MASK, u, src), up = __shfl_sync(CF_FULL_MASK, pu, src);
+        const uint32_t ic = __shfl_sync(CF_FULL_MASK, i, src), ip = __shfl_sync(CF_FULL_MASK, pi, src);
+        const uint32_t uk = lane >= k ? uc : up, ik = lane >= k ? ic : ip;
+        if (pos - k >= begin) {
+            if (uk == u) f |= k == 1 ? RF_SAME_P : RF_STALE_P;
+            if (ik == i) f |= k == 1 ? RF_SAME_Q : RF_STALE_Q;
+        }
+    }
+    return f;
+}
+
+/* One rating of the ring: its ids and flags, and the rows fetched for it ahead of time
+ * (p, b_u unless SAME_P or STALE_P; λ'_u unless SAME_P; likewise q, b_i, λ'_i). */
+template <typename T, int VEC, int NV> struct slot {
+    row<T, VEC, NV> p, q;
+    float r, bu, bi, lu, li;
+    uint32_t u, i, fl;
+};
+
+template <typename T, int VEC, int NV>
+__device__ __forceinline__ void slot_fill(slot<T, VEC, NV> &s, const cf_sgd_args &a, uint32_t u, uint32_t i, float r,
+                                          uint32_t fl) {
+    const size_t ld = (size_t)a.ld;
+    s.u = u, s.i = i, s.r = r, s.fl = fl;
+    if (!(fl & RF_SAME_Q)) {
+        s.li = __ldg(a.lam_i + i);
+        if (!(fl & RF_STALE_Q)) {
+            s.q.load((const T *)a.Q + i * ld, a.k);
+            s.bi = a.use_bias ? __ldcg(a.bi + i) : 0.0f;
+        }
+    }
+    if (!(fl & RF_SAME_P)) {
+        s.lu = __ldg(a.lam_u + u);
+        if (!(fl & RF_STALE_P)) {
+            s.p.load((const T *)a.P + u * ld, a.k);
+            s.bu = a.use_bias ? __ldcg(a.bu + u) : 0.0f;
+        }
+    }
+}
+
 /* The positions [begin, end) of the list, in order, by one warp, from registers
  * (K ≤ 32·VEC·NV). Per rating: e = r − r̂, then the rule at the top of the file.
- *   - The ratings stream in 32 at a time, one coalesced load per array (a rating per
- *     lane), each taken from its lane by shuffle.
+ *   - The ids stream in 32 at a time, one coalesced load per array (a rating per lane),
+ *     the next batch loaded a whole batch before it is needed.
+ *   - A ring of D slots: when rating x comes up, its slot's rows become the current
+ *     ones and the slot is refilled with rating x + D, so each row is requested D
+ *     updates before it is used and D loads are in flight behind the update chain. The
+ *     `blocks` chain of a hot item is a run of one item over distinct users: q_i stays
+ *     in registers and every p_u is a DRAM read, whose latency (≈ 0.6–0.8 µs) one rating
+ *     of look-ahead cannot cover (an update is ≈ 0.1 µs of dependent arithmetic and
+ *     shuffles); D = 8 can. Hogwild's user runs keep p_u and read each q_i from L2.
  *   - p_u (b_u) stay in registers while consecutive ratings have the same user (the
  *     hogwild list is in user order), q_i (b_i) while they have the same item (a
- *     `blocks` block is sorted by item), and are written back when it changes: the same
- *     values a store and a reload would give (fp16: rounded as stored), and no memory
- *     round trip between consecutive updates of one row — the dependent chain of a hot
- *     item in `blocks` is a chain of register updates.
- *   - The next rating's rows (q_i, b_i, λ'_i when its item differs; p_u, b_u, λ'_u when
- *     its user differs) are loaded before the current update, so their latency overlaps
- *     it; a row being updated is never the one prefetched (the same row is kept instead).
+ *     `blocks` block is sorted by item), and are written back when the next rating has
+ *     another one: the same values a store and a reload would give (fp16: rounded as
+ *     stored), with no memory round trip between consecutive updates of one row.
+ *   - A row that an earlier rating in the look-ahead window updates is read again at its
+ *     turn (STALE): the warp applies its own updates in list order whatever D is, so
+ *     results do not depend on D (blocks: bit for bit, as the tests check).
  * Every branch on u, i or the position is warp-uniform (values from shuffles). */
-template <typename T, int VEC, int NV>
+template <typename T, int VEC, int NV, int D>
 __device__ __forceinline__ void sgd_run_regs(const cf_sgd_args &a, int64_t begin, int64_t end, int64_t off,
                                              int64_t n) {
     if (begin >= end) return;
@@ -208,77 +296,100 @@ __device__ __forceinline__ void sgd_run_regs(const cf_sgd_args &a, int64_t begin
     const float eta = a.lr;
     const int bias = a.use_bias;
 
+    /* ids of positions base + lane (c*) and base + 32 + lane (n*); n's flags when needed */
     int64_t base = begin;
-    uint32_t my_u = 0, my_i = 0;
-    float my_r = 0.0f;
-    if (begin + lane < end) {
-        const int64_t t = pos_of(begin + lane, off, n);
-        my_u = a.su[t], my_i = a.si[t], my_r = a.sr[t];
-    }
-    uint32_t u = __shfl_sync(CF_FULL_MASK, my_u, 0), i = __shfl_sync(CF_FULL_MASK, my_i, 0);
-    float r = __shfl_sync(CF_FULL_MASK, my_r, 0);
-    row<T, VEC, NV> p{}, q{}, pn{}, qn{};
-    p.load(P + u * ld, K);
-    q.load(Q + i * ld, K);
-    float bu = bias ? __ldcg(a.bu + u) : 0.0f, bi = bias ? __ldcg(a.bi + i) : 0.0f;
-    float lu = __ldg(a.lam_u + u), li = __ldg(a.lam_i + i);
+    uint32_t cu, ci, nu, ni;
+    float cr, nr;
+    load_ids(a, base + lane, end, off, n, cu, ci, cr);
+    load_ids(a, base + 32 + lane, end, off, n, nu, ni, nr);
+    uint32_t cf = batch_flags<D>(cu, ci, cu, ci, base + lane, begin), nf = 0;
+    bool n_flagged = false;
 
-    for (int64_t x = begin; x < end; x++) {
-        const int64_t xn = x + 1;
-        const bool more = xn < end;
-        uint32_t un = u, in = i;
-        float rn = 0.0f, bun = bu, bin = 0.0f, lun = lu, lin = 0.0f;
-        if (more) {
-            if (xn - base == 32) { /* the next 32 ratings */
-                base = xn;
-                if (base + lane < end) {
-                    const int64_t t = pos_of(base + lane, off, n);
-                    my_u = a.su[t], my_i = a.si[t], my_r = a.sr[t];
+    slot<T, VEC, NV> sl[D]{}; /* (zeros: read only after a fill, which the compiler cannot see) */
+#pragma unroll
+    for (int s = 0; s < D; s++)
+        if (begin + s < end)
+            slot_fill(sl[s], a, __shfl_sync(CF_FULL_MASK, cu, s), __shfl_sync(CF_FULL_MASK, ci, s),
+                      __shfl_sync(CF_FULL_MASK, cr, s), __shfl_sync(CF_FULL_MASK, cf, s));
+
+    row<T, VEC, NV> p{}, q{};
+    float bu = 0.0f, bi = 0.0f, lu = 0.0f, li = 0.0f;
+    for (int64_t x0 = begin; x0 < end; x0 += D) {
+#pragma unroll
+        for (int s = 0; s < D; s++) {
+            const int64_t x = x0 + s;
+            if (x < end) {
+                if (x - base == 32) { /* the next batch becomes the current one */
+                    base += 32;
+                    cu = nu, ci = ni, cr = nr, cf = nf, n_flagged = false;
+                    load_ids(a, base + 32 + lane, end, off, n, nu, ni, nr);
+                }
+                /* rating x: its slot's rows become the current ones (x = begin has no SAME) */
+                const uint32_t u = sl[s].u, i = sl[s].i, fl = sl[s].fl;
+                const float r = sl[s].r;
+                if (!(fl & RF_SAME_Q)) {
+                    li = sl[s].li;
+                    if (fl & RF_STALE_Q) {
+                        q.load(Q + i * ld, K);
+                        bi = bias ? __ldcg(a.bi + i) : 0.0f;
+                    } else {
+                        q = sl[s].q, bi = sl[s].bi;
+                    }
+                }
+                if (!(fl & RF_SAME_P)) {
+                    lu = sl[s].lu;
+                    if (fl & RF_STALE_P) {
+                        p.load(P + u * ld, K);
+                        bu = bias ? __ldcg(a.bu + u) : 0.0f;
+                    } else {
+                        p = sl[s].p, bu = sl[s].bu;
+                    }
+                }
+                /* the slot takes rating x + D */
+                const int64_t y = x + D;
+                if (y < end) {
+                    const int j = (int)(y - base); /* < 32 + D ≤ 64 */
+                    if (j >= 32 && !n_flagged) {
+                        nf = batch_flags<D>(nu, ni, cu, ci, base + 32 + lane, begin);
+                        n_flagged = true;
+                    }
+                    const bool nx = j >= 32;
+                    const int src = j & 31;
+                    slot_fill(sl[s], a, __shfl_sync(CF_FULL_MASK, nx ? nu : cu, src),
+                              __shfl_sync(CF_FULL_MASK, nx ? ni : ci, src),
+                              __shfl_sync(CF_FULL_MASK, nx ? nr : cr, src),
+                              __shfl_sync(CF_FULL_MASK, nx ? nf : cf, src));
+                }
+                /* the update of (u, i, r) */
+                float dot = 0.0f;
+#pragma unroll
+                for (int v = 0; v < VEC * NV; v++) dot = fmaf(p.f[v], q.f[v], dot);
+                dot = cf_warp_sum(dot);
+                /* r̂ summed as the CPU does: ((μ + b_u) + b_i) + p·q */
+                const float e = r - cf_dev_predict(a.mu, bu, bi, dot, bias);
+#pragma unroll
+                for (int v = 0; v < VEC * NV; v++) {
+                    const float pk = p.f[v], qk = q.f[v];
+                    p.f[v] = stored<T>(pk + eta * (e * qk - lu * pk));
+                    q.f[v] = stored<T>(qk + eta * (e * pk - li * qk));
+                }
+                if (bias) bu = bu + eta * (e - lu * bu), bi = bi + eta * (e - li * bi);
+                /* a row is written back when rating x + 1 (in the next slot) has another one
+                 * (every lane stores the biases: one address, one value, one transaction; a
+                 * lane then never reads a bias another lane wrote, which no warp collective
+                 * orders) */
+                const bool more = x + 1 < end;
+                const slot<T, VEC, NV> &sn = sl[(s + 1) % D];
+                if (!more || sn.i != i) {
+                    q.store(Q + i * ld, K);
+                    if (bias) a.bi[i] = bi;
+                }
+                if (!more || sn.u != u) {
+                    p.store(P + u * ld, K);
+                    if (bias) a.bu[u] = bu;
                 }
             }
-            const int j = (int)(xn - base);
-            un = __shfl_sync(CF_FULL_MASK, my_u, j), in = __shfl_sync(CF_FULL_MASK, my_i, j);
-            rn = __shfl_sync(CF_FULL_MASK, my_r, j);
-            if (in != i) { /* the same item next: its row stays in registers */
-                qn.load(Q + in * ld, K);
-                bin = bias ? __ldcg(a.bi + in) : 0.0f;
-                lin = __ldg(a.lam_i + in);
-            }
-            if (un != u) {
-                pn.load(P + un * ld, K);
-                bun = bias ? __ldcg(a.bu + un) : 0.0f;
-                lun = __ldg(a.lam_u + un);
-            }
         }
-        /* the update of (u, i, r) */
-        float dot = 0.0f;
-#pragma unroll
-        for (int v = 0; v < VEC * NV; v++) dot = fmaf(p.f[v], q.f[v], dot);
-        dot = cf_warp_sum(dot);
-        /* r̂ summed as the CPU does: ((μ + b_u) + b_i) + p·q */
-        const float e = r - cf_dev_predict(a.mu, bu, bi, dot, bias);
-#pragma unroll
-        for (int v = 0; v < VEC * NV; v++) {
-            const float pk = p.f[v], qk = q.f[v];
-            p.f[v] = stored<T>(pk + eta * (e * qk - lu * pk));
-            q.f[v] = stored<T>(qk + eta * (e * pk - li * qk));
-        }
-        if (bias) bu = bu + eta * (e - lu * bu), bi = bi + eta * (e - li * bi);
-        /* a row is written back when the next rating has another one (every lane stores
-         * the biases: one address, one value, one transaction; a lane then never reads a
-         * bias another lane wrote, which no warp collective orders) */
-        if (!more || in != i) {
-            q.store(Q + i * ld, K);
-            if (bias) a.bi[i] = bi;
-        }
-        if (!more || un != u) {
-            p.store(P + u * ld, K);
-            if (bias) a.bu[u] = bu;
-        }
-        if (!more) break;
-        if (in != i) q = qn, bi = bin, li = lin;
-        if (un != u) p = pn, bu = bun, lu = lun;
-        u = un, i = in, r = rn;
     }
 }
 
@@ -325,33 +436,33 @@ __device__ __forceinline__ void sgd_run_mem(const cf_sgd_args &a, int64_t begin,
     }
 }
 
-/* VEC = 0: the memory path. */
-template <typename T, int VEC, int NV>
+/* VEC = 0: the memory path (no ring: D unused). */
+template <typename T, int VEC, int NV, int D>
 __device__ __forceinline__ void sgd_run(const cf_sgd_args &a, int64_t begin, int64_t end, int64_t off, int64_t n) {
     if constexpr (VEC > 0) {
-        sgd_run_regs<T, VEC, NV>(a, begin, end, off, n);
+        sgd_run_regs<T, VEC, NV, D>(a, begin, end, off, n);
     } else {
         sgd_run_mem<T>(a, begin, end, off, n);
     }
 }
 
-template <typename T, int VEC, int NV>
+template <typename T, int VEC, int NV, int D>
 __global__ void __launch_bounds__(SGD_THREADS) sgd_hogwild_kernel(const cf_sgd_args a, const cf_sgd_hogwild_order o) {
     const int64_t w = (int64_t)blockIdx.x * SGD_WARPS + threadIdx.x / 32;
     if (w >= o.warps) return; /* whole warps: the grid's last block may have spare ones */
     for (int64_t j = w; j < o.n_runs; j += o.warps) { /* warp-uniform */
         const int64_t s = CF_HOGWILD_RUN_OF(o, j) * o.run;
-        sgd_run<T, VEC, NV>(a, s, s + o.run < o.n ? s + o.run : o.n, o.off, o.n);
+        sgd_run<T, VEC, NV, D>(a, s, s + o.run < o.n ? s + o.run : o.n, o.off, o.n);
     }
 }
 
-template <typename T, int VEC, int NV>
+template <typename T, int VEC, int NV, int D>
 __global__ void __launch_bounds__(SGD_THREADS)
     sgd_wave_kernel(const cf_sgd_args a, const int64_t *__restrict__ block_ptr, int B, int shift) {
     const int w = blockIdx.x * SGD_WARPS + threadIdx.x / 32; /* the user band a */
     if (w >= B) return;                                      /* whole warps leave */
     const int64_t blk = (int64_t)w * B + (w + shift) % B;
-    sgd_run<T, VEC, NV>(a, block_ptr[blk], block_ptr[blk + 1], 0, INT64_MAX); /* no rotation */
+    sgd_run<T, VEC, NV, D>(a, block_ptr[blk], block_ptr[blk + 1], 0, INT64_MAX); /* no rotation */
 }
 
 /* The register shape for K, storage and row stride: VEC elements per load (≤ 16 bytes:
@@ -371,34 +482,51 @@ static int regs_of(int k, int ld, int fp16) {
     return 0;
 }
 
+/* The ring depths built: 1, 4, 8 (index 0, 1, 2). Shape 4 (8 floats of each row per
+ * lane: a slot is ≈ 24 registers) stops at 4, so that 8 slots do not spill; the memory
+ * path has no ring. */
+extern "C" int cf_sgd_depth(int k, int ld, int fp16, int want) {
+    const int shape = regs_of(k, ld, fp16);
+    if (shape == 0) return 0;
+    const int d = want >= 8 ? 8 : want >= 2 ? 4 : 1;
+    return shape == 4 && d > 4 ? 4 : d;
+}
+static int ring_index(int k, int ld, int fp16, int want) {
+    const int d = cf_sgd_depth(k, ld, fp16, want);
+    return d == 8 ? 2 : d == 4 ? 1 : 0;
+}
+
 typedef void (*hogwild_fn)(const cf_sgd_args, const cf_sgd_hogwild_order);
 typedef void (*wave_fn)(const cf_sgd_args, const int64_t *, int, int);
 
-static hogwild_fn hogwild_kernel_for(int k, int ld, int fp16) {
-    static const hogwild_fn f32[5] = {sgd_hogwild_kernel<float, 0, 0>, sgd_hogwild_kernel<float, 1, 1>,
-                                      sgd_hogwild_kernel<float, 2, 1>, sgd_hogwild_kernel<float, 4, 1>,
-                                      sgd_hogwild_kernel<float, 4, 2>};
-    static const hogwild_fn f16[5] = {sgd_hogwild_kernel<__half, 0, 0>, sgd_hogwild_kernel<__half, 1, 1>,
-                                      sgd_hogwild_kernel<__half, 2, 1>, sgd_hogwild_kernel<__half, 4, 1>,
-                                      sgd_hogwild_kernel<__half, 8, 1>};
-    return (fp16 ? f16 : f32)[regs_of(k, ld, fp16)];
+/* [shape][ring index] for storage T; shape 4 is (4, 2) in fp32 and (8, 1) in fp16 */
+#define SGD_TABLE(KERNEL, T, V4, N4)                                                                                   \
+    {                                                                                                                  \
+        {KERNEL<T, 0, 0, 1>, KERNEL<T, 0, 0, 1>, KERNEL<T, 0, 0, 1>},                                                  \
+            {KERNEL<T, 1, 1, 1>, KERNEL<T, 1, 1, 4>, KERNEL<T, 1, 1, 8>},                                              \
+            {KERNEL<T, 2, 1, 1>, KERNEL<T, 2, 1, 4>, KERNEL<T, 2, 1, 8>},                                              \
+            {KERNEL<T, 4, 1, 1>, KERNEL<T, 4, 1, 4>, KERNEL<T, 4, 1, 8>},                                              \
+            {KERNEL<T, V4, N4, 1>, KERNEL<T, V4, N4, 4>, KERNEL<T, V4, N4, 4>},                                        \
+    }
+
+static hogwild_fn hogwild_kernel_for(int k, int ld, int fp16, int depth) {
+    static const hogwild_fn f32[5][3] = SGD_TABLE(sgd_hogwild_kernel, float, 4, 2);
+    static const hogwild_fn f16[5][3] = SGD_TABLE(sgd_hogwild_kernel, __half, 8, 1);
+    return (fp16 ? f16 : f32)[regs_of(k, ld, fp16)][ring_index(k, ld, fp16, depth)];
 }
-static wave_fn wave_kernel_for(int k, int ld, int fp16) {
-    static const wave_fn f32[5] = {sgd_wave_kernel<float, 0, 0>, sgd_wave_kernel<float, 1, 1>,
-                                   sgd_wave_kernel<float, 2, 1>, sgd_wave_kernel<float, 4, 1>,
-                                   sgd_wave_kernel<float, 4, 2>};
-    static const wave_fn f16[5] = {sgd_wave_kernel<__half, 0, 0>, sgd_wave_kernel<__half, 1, 1>,
-                                   sgd_wave_kernel<__half, 2, 1>, sgd_wave_kernel<__half, 4, 1>,
-                                   sgd_wave_kernel<__half, 8, 1>};
-    return (fp16 ? f16 : f32)[regs_of(k, ld, fp16)];
+static wave_fn wave_kernel_for(int k, int ld, int fp16, int depth) {
+    static const wave_fn f32[5][3] = SGD_TABLE(sgd_wave_kernel, float, 4, 2);
+    static const wave_fn f16[5][3] = SGD_TABLE(sgd_wave_kernel, __half, 8, 1);
+    return (fp16 ? f16 : f32)[regs_of(k, ld, fp16)][ring_index(k, ld, fp16, depth)];
 }
 
-/* Resident blocks per SM of the hogwild kernel for this K and storage (≥ 1). The fp16 row
- * stride is K; for fp32 K rounded up to 4 stands for the side's ld (same divisibility). */
-static int hogwild_blocks_per_sm(int k, int fp16) {
+/* Resident blocks per SM of the hogwild kernel for this K, storage and depth (≥ 1). The
+ * fp16 row stride is K; for fp32 K rounded up to 4 stands for the side's ld (same
+ * divisibility). */
+static int hogwild_blocks_per_sm(int k, int fp16, int depth) {
     int n = 0;
     const int ld = fp16 ? k : (k + 3) / 4 * 4;
-    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, hogwild_kernel_for(k, ld, fp16), SGD_THREADS,
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, hogwild_kernel_for(k, ld, fp16, depth), SGD_THREADS,
                                                       0) != cudaSuccess) {
         (void)cudaGetLastError();
         return 1;
@@ -406,34 +534,38 @@ static int hogwild_blocks_per_sm(int k, int fp16) {
     return n > 0 ? n : 1;
 }
 
-extern "C" int cf_sgd_warps_per_sm(int k, int fp16) { return hogwild_blocks_per_sm(k, fp16) * SGD_WARPS; }
+extern "C" int cf_sgd_warps_per_sm(int k, int fp16, int depth) {
+    return hogwild_blocks_per_sm(k, fp16, depth) * SGD_WARPS;
+}
 
-extern "C" int64_t cf_sgd_resident_warps(int k, int fp16) {
+extern "C" int64_t cf_sgd_resident_warps(int k, int fp16, int depth) {
     int dev = 0, sms = 0;
     if (cudaGetDevice(&dev) != cudaSuccess ||
         cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
         (void)cudaGetLastError();
         return 0;
     }
-    return (int64_t)sms * cf_sgd_warps_per_sm(k, fp16);
+    return (int64_t)sms * cf_sgd_warps_per_sm(k, fp16, depth);
 }
+
+static int valid_depth(int d) { return d == 1 || d == 4 || d == 8; }
 
 extern "C" int launch_sgd_hogwild(const cf_sgd_args *a, const cf_sgd_hogwild_order *o, cf_stream_t stream) {
     if (o->n <= 0) return (int)cudaSuccess;
-    if (o->run < 1 || o->warps < 1 || o->n_runs < 1 || (o->n_runs - 1) * o->run >= o->n || o->n_runs * o->run < o->n ||
+    if (!valid_depth(a->depth) || o->run < 1 || o->warps < 1 || o->n_runs < 1 || (o->n_runs - 1) * o->run >= o->n || o->n_runs * o->run < o->n ||
         o->off < 0 || o->off >= o->n || o->n_runs > ((int64_t)1 << 32) || o->perm_a > UINT32_MAX ||
         o->perm_b >= (uint64_t)o->n_runs)
         return (int)cudaErrorInvalidValue;
     const int64_t grid = (o->warps + SGD_WARPS - 1) / SGD_WARPS;
-    CF_LAUNCH_KERNEL(hogwild_kernel_for(a->k, a->ld, a->fp16), (unsigned)grid, SGD_THREADS, 0, stream, *a, *o);
+    CF_LAUNCH_KERNEL(hogwild_kernel_for(a->k, a->ld, a->fp16, a->depth), (unsigned)grid, SGD_THREADS, 0, stream, *a, *o);
     return (int)cudaGetLastError();
 }
 
 extern "C" int launch_sgd_wave(const cf_sgd_args *a, const int64_t *d_block_ptr, int B, int shift,
                                cf_stream_t stream) {
-    if (B < 1 || shift < 0 || shift >= B) return (int)cudaErrorInvalidValue;
+    if (B < 1 || shift < 0 || shift >= B || !valid_depth(a->depth)) return (int)cudaErrorInvalidValue;
     const unsigned grid = (unsigned)((B + SGD_WARPS - 1) / SGD_WARPS);
-    CF_LAUNCH_KERNEL(wave_kernel_for(a->k, a->ld, a->fp16), grid, SGD_THREADS, 0, stream,
+    CF_LAUNCH_KERNEL(wave_kernel_for(a->k, a->ld, a->fp16, a->depth), grid, SGD_THREADS, 0, stream,
         *a, d_block_ptr, B, shift);
     return (int)cudaGetLastError();
 }

@@ -211,6 +211,20 @@ fail:
     return st;
 }
 
+int64_t cf_blocks_chain(const cf_blocks *s) {
+    int64_t chain = 0;
+    for (int32_t shift = 0; shift < s->B; shift++) {
+        int64_t longest = 0;
+        for (int32_t a = 0; a < s->B; a++) {
+            const int64_t blk = cf_blocks_wave_block(s, shift, a);
+            const int64_t len = s->block_ptr[blk + 1] - s->block_ptr[blk];
+            if (len > longest) longest = len;
+        }
+        chain += longest;
+    }
+    return chain;
+}
+
 void cf_blocks_epoch_shifts(const cf_blocks *s, int32_t epoch, int32_t *shift) {
     /* the same Fisher–Yates as cf_sched_permutation, on 32-bit values */
     cf_rng rng;

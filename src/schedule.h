@@ -110,6 +110,12 @@ void cf_blocks_free(cf_blocks *s); /* accepts NULL and a zeroed struct */
 /* shift[0..B) = σ_t of epoch t: wave w processes blocks (a, (a + shift[w]) mod B). */
 void cf_blocks_epoch_shifts(const cf_blocks *s, int32_t epoch, int32_t *shift);
 
+/* The ratings on the critical path of a `blocks` epoch run wave by wave: Σ over the B
+ * wave shifts of the largest block of the wave (the same for every epoch: an epoch runs
+ * every shift once). A GPU epoch takes about this many dependent updates one after the
+ * other, whatever the number of warps (bench_sgd divides the epoch's time by it). */
+int64_t cf_blocks_chain(const cf_blocks *s);
+
 /* Index (a·B + c) of the block that user band a processes in a wave of shift `shift`. */
 static inline int64_t cf_blocks_wave_block(const cf_blocks *s, int32_t shift, int32_t a) {
     return (int64_t)a * s->B + (a + shift) % s->B;

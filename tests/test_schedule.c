@@ -122,6 +122,27 @@ Test(blocks, wave_shifts_are_a_permutation_that_changes_with_the_epoch) {
     cr_assert_neq(memcmp(a, b, sizeof a), 0, "epochs 0 and 1 have the same wave order");
 }
 
+/* The critical path: one block holds every rating; with B = 2 it is the larger block of
+ * each of the two waves, checked against the blocks themselves. */
+Test(blocks, chain_is_the_sum_of_each_waves_largest_block) {
+    cf_ratings R;
+    cf_triplets test;
+    cf_test_make_planted(&prob, &R, &test);
+    cf_blocks s;
+    cr_assert_eq(cf_blocks_build(&R, 1, 3, &s, NULL), CF_OK);
+    cr_assert_eq(cf_blocks_chain(&s), R.nnz);
+    cf_blocks_free(&s);
+    cr_assert_eq(cf_blocks_build(&R, 2, 3, &s, NULL), CF_OK);
+    const int64_t *p = s.block_ptr; /* blocks (0,0) (0,1) (1,0) (1,1) */
+    int64_t n00 = p[1] - p[0], n01 = p[2] - p[1], n10 = p[3] - p[2], n11 = p[4] - p[3];
+    int64_t w0 = n00 > n11 ? n00 : n11, w1 = n01 > n10 ? n01 : n10; /* shift 0: (0,0), (1,1) */
+    cr_assert_eq(cf_blocks_chain(&s), w0 + w1);
+    cr_assert_lt(cf_blocks_chain(&s), R.nnz, "two blocks at once shorten the path");
+    cf_blocks_free(&s);
+    cf_ratings_free(&R);
+    cf_triplets_free(&test);
+}
+
 /* schedule.h step 2: inside a block the ratings are sorted by item, one item's ratings in
  * the order of that item's seeded list (its CSR entries in entry order, shuffled over
  * stream (BLOCK_ORDER, item)), rebuilt here from the definition. */

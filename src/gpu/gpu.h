@@ -35,6 +35,10 @@ typedef struct cf_gpu_tuning {
     /* SGD hogwild: at most min(n_users, n_items) / sgd_rows_per_warp warps at once
      * (src/sgd_work.h cf_hogwild_plan); 0 = CF_HOGWILD_ROWS_PER_WARP. */
     int sgd_rows_per_warp;
+    /* SGD: ratings the update kernels fetch ahead (kernels/sgd.cu, the ring): 1, 4 or 8;
+     * 0 = CF_SGD_DEPTH_BLOCKS / CF_SGD_DEPTH_HOGWILD by schedule. Results do not depend
+     * on it (blocks: bit for bit); speed does (bench_sgd --prefetch). */
+    int sgd_prefetch;
 } cf_gpu_tuning;
 
 #define CF_GPU_DEFAULT_SEGMENT 4096
@@ -79,6 +83,8 @@ typedef struct cf_gpu_stats {
     int sgd_warps_per_sm;         /* resident warps per SM of the hogwild kernel */
     int64_t sgd_hogwild_warps;    /* hogwild: warps at once, and ratings per run (the plan) */
     int64_t sgd_hogwild_run;
+    int sgd_prefetch;             /* the ring depth the SGD kernels ran (cf_sgd_depth; 0: none) */
+    int64_t sgd_chain;            /* blocks: ratings on an epoch's critical path (cf_blocks_chain) */
     /* ALS: 1 when the last half-step solved with the fused kernel (--als-solver fused and
      * d = K + bias ≤ CF_CHOL_FUSED_MAX_D), 0 with cuSOLVER. */
     int solve_fused;

@@ -38,6 +38,7 @@
 
 typedef struct cf_gpu_sgd {
     cf_sgd_schedule schedule; /* CF_SCHED_BLOCKS or CF_SCHED_HOGWILD */
+    int depth;                /* the kernels' look-ahead ring (tune.sgd_prefetch resolved) */
     int64_t n;
     uint32_t *d_su, *d_si;
     float *d_sr;
@@ -144,10 +145,20 @@ static cf_status make_state(cf_backend *b, const cf_ratings *R, cf_gpu_sgd **out
     b->sgd = s;
     s->schedule = b->cfg.schedule == CF_SCHED_BLOCKS ? CF_SCHED_BLOCKS : CF_SCHED_HOGWILD;
     s->n = b->nnz;
+    const int fp16 = b->cfg.precision == CF_PRECISION_FP16;
+    {
+        const int want = b->tune.sgd_prefetch > 0 ? b->tune.sgd_prefetch
+                         : s->schedule == CF_SCHED_BLOCKS ? CF_SGD_DEPTH_BLOCKS
+                                                          : CF_SGD_DEPTH_HOGWILD;
+        const int ran = cf_sgd_depth(b->k, fp16 ? b->k : b->ld, fp16, want);
+        s->depth = ran > 0 ? ran : 1; /* the memory path ignores it */
+        b->stats.sgd_prefetch = ran;
+    }
     if (s->schedule == CF_SCHED_BLOCKS) {
         if ((st = cf_blocks_build_threads(R, b->cfg.blocks, b->cfg.seed, b->cfg.threads, &s->blocks, err)) ||
             (st = cf_sgd_work_blocks_threads(R, &s->blocks, b->cfg.threads, &w, err)))
             goto cleanup;
+        b->stats.sgd_chain = cf_blocks_chain(&s->blocks);
         size_t nb = (size_t)b->cfg.blocks * (size_t)b->cfg.blocks + 1;
         s->h_shift = cf_malloc((size_t)b->cfg.blocks * sizeof *s->h_shift, err, "wave shifts");
         if (!s->h_shift) {
@@ -160,8 +171,7 @@ static cf_status make_state(cf_backend *b, const cf_ratings *R, cf_gpu_sgd **out
                            cudaMemcpyHostToDevice));
     } else {
         if ((st = cf_sgd_work_hogwild_threads(R, b->cfg.seed, b->cfg.threads, &w, err))) goto cleanup;
-        const int fp16 = b->cfg.precision == CF_PRECISION_FP16;
-        cf_hogwild_plan(R->nnz, R->n_users, R->n_items, cf_sgd_resident_warps(b->k, fp16),
+        cf_hogwild_plan(R->nnz, R->n_users, R->n_items, cf_sgd_resident_warps(b->k, fp16, s->depth),
                         b->tune.sgd_rows_per_warp, &s->order);
         b->stats.sgd_hogwild_warps = s->order.warps, b->stats.sgd_hogwild_run = s->order.run;
     }
@@ -190,7 +200,7 @@ static cf_status make_state(cf_backend *b, const cf_ratings *R, cf_gpu_sgd **out
         b->fp16_stale = 1;
     }
     if (b->alloc_peak > b->stats.alloc_peak_bytes) b->stats.alloc_peak_bytes = b->alloc_peak;
-    b->stats.sgd_warps_per_sm = cf_sgd_warps_per_sm(b->k, b->cfg.precision == CF_PRECISION_FP16);
+    b->stats.sgd_warps_per_sm = cf_sgd_warps_per_sm(b->k, fp16, s->depth);
     *out = s;
 cleanup:
     cf_sgd_work_free(&w);
@@ -251,7 +261,7 @@ cf_status cf_gpu_sgd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *er
         .P = fp16 ? s->d_Ph : (void *)U->d_F, .Q = fp16 ? s->d_Qh : (void *)I->d_F,
         .ld = fp16 ? b->k : b->ld, .fp16 = fp16,
         .bu = U->d_b, .bi = I->d_b, .lam_u = s->d_lam_u, .lam_i = s->d_lam_i,
-        .mu = (float)b->mu, .use_bias = b->bias, .k = b->k, .lr = (float)lr,
+        .mu = (float)b->mu, .use_bias = b->bias, .k = b->k, .lr = (float)lr, .depth = s->depth,
     };
     s->halves_in_F = 0; /* until the conversion below: an interrupted epoch leaves F behind */
     if (timing) CF_CUDA(cudaEventRecord(b->ev[0], b->stream));

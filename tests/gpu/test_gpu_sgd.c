@@ -688,6 +688,123 @@ Test(gpu_sgd, blocks_is_bit_reproducible) {
     fixture_free(&fx);
 }
 
+/* ------------------------------------------------------------------ the look-ahead ring
+ * The kernels fetch each rating's rows D = 1, 4 or 8 ratings ahead (kernels/sgd.cu). A
+ * row that a rating inside the window updates must be read again at its turn (STALE) or
+ * continue in registers (SAME); a mistake there applies an update to an old row. The
+ * dense set below makes both happen on almost every rating: every user rates every item,
+ * so a `blocks` block (sorted by item) is runs of one item over the same few users, and
+ * the hogwild list (by user) runs of one user over the same items. With one warp the
+ * hogwild order is sequential too, so both schedules must give the same bytes at every
+ * depth, and blocks must match the CPU. */
+
+#define DN_USERS 6
+#define DN_ITEMS 40
+
+static void dense_make(cf_ratings *R, uint64_t seed) {
+    cf_rng rng;
+    cf_rng_seed(&rng, seed);
+    cf_triplets t = {0};
+    const int64_t n = DN_USERS * DN_ITEMS;
+    t.u = malloc(sizeof(uint32_t) * n), t.i = malloc(sizeof(uint32_t) * n), t.r = malloc(sizeof(float) * n);
+    cr_assert(t.u && t.i && t.r);
+    for (int u = 0; u < DN_USERS; u++)
+        for (int i = 0; i < DN_ITEMS; i++) {
+            t.u[t.n] = (uint32_t)u, t.i[t.n] = (uint32_t)i;
+            t.r[t.n] = (float)(1 + cf_rng_below(&rng, 5));
+            t.n++;
+        }
+    t.cap = t.n;
+    cr_assert_eq(cf_ratings_build(&t, DN_USERS, DN_ITEMS, R, NULL), CF_OK);
+    cf_triplets_free(&t);
+}
+
+/* `epochs` GPU epochs with the ring depth `prefetch` (and one hogwild warp); *ran = the
+ * depth the kernels ran. */
+static void run_depth(const cf_ratings *R, const cf_config *c, const cf_factors *init, int epochs, int prefetch,
+                      cf_factors *out, int *ran) {
+    cf_gpu_tuning t;
+    cf_gpu_tuning_default(&t);
+    t.sgd_prefetch = prefetch;
+    t.sgd_rows_per_warp = 1 << 20; /* hogwild: one warp, applying the list in order */
+    cf_backend *b = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_gpu_open_tuned(R, NULL, c, init, &t, &b, &err), CF_OK, "%s", err.msg);
+    for (int e = 0; e < epochs; e++)
+        cr_assert_eq(cf_gpu_backend()->sgd_epoch(b, e, c->lr, &err), CF_OK, "epoch %d: %s", e, err.msg);
+    cf_gpu_stats st;
+    cf_gpu_stats_get(b, &st);
+    *ran = st.sgd_prefetch;
+    cr_assert_eq(cf_factors_alloc(out, init->n_users, init->n_items, init->k, init->bias, NULL), CF_OK);
+    cr_assert_eq(cf_gpu_backend()->download(b, out, &err), CF_OK, "%s", err.msg);
+    cf_gpu_backend()->close(b);
+}
+
+static int same_factors(const cf_factors *a, const cf_factors *b) {
+    return !memcmp(a->P, b->P, sizeof(double) * (size_t)(a->n_users * a->k)) &&
+           !memcmp(a->Q, b->Q, sizeof(double) * (size_t)(a->n_items * a->k)) &&
+           (!a->bias || (!memcmp(a->bu, b->bu, sizeof(double) * (size_t)a->n_users) &&
+                         !memcmp(a->bi, b->bi, sizeof(double) * (size_t)a->n_items)));
+}
+
+/* K picks the register shape: 32 (1 float a lane), 64 (2), 128 (4), 256 (fp32 4 × 2 and
+ * fp16 8 × 1: a ring of at most 4). */
+static void depths_agree(int K, cf_sgd_schedule sched, cf_precision prec) {
+    REQUIRE_GPU();
+    cf_ratings R;
+    dense_make(&R, 31);
+    cf_config c = sgd_config(K, sched, 1); /* blocks: one block, the whole set by item */
+    c.precision = prec;
+    cf_factors init, f[3];
+    init_factors(&init, &R, &c, 12);
+    const int want[3] = {1, 4, 8};
+    int ran[3];
+    for (int d = 0; d < 3; d++) run_depth(&R, &c, &init, 2, want[d], &f[d], &ran[d]);
+    const int cap = K == 256 ? 4 : 8;
+    cr_assert_eq(ran[0], 1);
+    cr_assert_eq(ran[1], 4);
+    cr_assert_eq(ran[2], cap);
+    cr_assert(same_factors(&f[0], &f[1]), "K=%d %s %s: depth 4 differs from depth 1", K, sched == CF_SCHED_BLOCKS ? "blocks" : "hogwild",
+              cf_precision_name(prec));
+    cr_assert(same_factors(&f[0], &f[2]), "K=%d %s %s: depth %d differs from depth 1", K, sched == CF_SCHED_BLOCKS ? "blocks" : "hogwild",
+              cf_precision_name(prec), cap);
+    cr_assert(!same_factors(&f[0], &init), "the epochs moved the factors");
+    if (sched == CF_SCHED_BLOCKS && prec == CF_PRECISION_FP32) { /* and the order is the CPU's */
+        cf_factors cpu;
+        c.threads = 1;
+        run_epochs(&cf_cpu_backend, &R, NULL, &c, &init, 2, &cpu, NULL);
+        char what[64];
+        snprintf(what, sizeof what, "dense blocks K=%d depth %d", K, cap);
+        double worst = compare(&f[2], &cpu, 1e-5, 1e-6, what);
+        cr_assert_leq(worst, 1.0, "%s: worst ratio %g", what, worst);
+        cf_factors_free(&cpu);
+    }
+    for (int d = 0; d < 3; d++) cf_factors_free(&f[d]);
+    cf_factors_free(&init);
+    cf_ratings_free(&R);
+}
+
+Test(gpu_sgd, ring_depths_agree_blocks_K32) { depths_agree(32, CF_SCHED_BLOCKS, CF_PRECISION_FP32); }
+Test(gpu_sgd, ring_depths_agree_blocks_K64) { depths_agree(64, CF_SCHED_BLOCKS, CF_PRECISION_FP32); }
+Test(gpu_sgd, ring_depths_agree_blocks_K128) { depths_agree(128, CF_SCHED_BLOCKS, CF_PRECISION_FP32); }
+Test(gpu_sgd, ring_depths_agree_blocks_K256) { depths_agree(256, CF_SCHED_BLOCKS, CF_PRECISION_FP32); }
+Test(gpu_sgd, ring_depths_agree_blocks_K128_fp16) { depths_agree(128, CF_SCHED_BLOCKS, CF_PRECISION_FP16); }
+Test(gpu_sgd, ring_depths_agree_blocks_K256_fp16) { depths_agree(256, CF_SCHED_BLOCKS, CF_PRECISION_FP16); }
+Test(gpu_sgd, ring_depths_agree_hogwild_K32) { depths_agree(32, CF_SCHED_HOGWILD, CF_PRECISION_FP32); }
+Test(gpu_sgd, ring_depths_agree_hogwild_K128_fp16) { depths_agree(128, CF_SCHED_HOGWILD, CF_PRECISION_FP16); }
+
+/* The depths the kernels are built for, by register shape (the host's table). */
+Test(host_sgd, ring_depth_by_shape) {
+    cr_assert_eq(cf_sgd_depth(128, 128, 0, 0), 1);
+    cr_assert_eq(cf_sgd_depth(128, 128, 0, 3), 4);
+    cr_assert_eq(cf_sgd_depth(128, 128, 0, 8), 8);
+    cr_assert_eq(cf_sgd_depth(128, 128, 0, 100), 8);
+    cr_assert_eq(cf_sgd_depth(256, 256, 0, 8), 4, "fp32 K=256: 4 × 2 floats a lane, a ring of 4");
+    cr_assert_eq(cf_sgd_depth(256, 256, 1, 8), 4, "fp16 K=256: 8 halves a lane, a ring of 4");
+    cr_assert_eq(cf_sgd_depth(300, 300, 0, 8), 0, "K = 300: the memory path, no ring");
+    cr_assert_eq(cf_sgd_depth(7, 7, 1, 4), 4);
+}
+
 static void hogwild_vs_cpu(int K, cf_precision prec, double *gpu_rmse) {
     fixture fx;
     fixture_make(&fx, 23);
@@ -725,7 +842,7 @@ Test(gpu_sgd, hogwild_launch_is_bounded_by_the_rows) {
     cr_assert_eq(cf_gpu_backend()->sgd_epoch(b, 0, c.lr, &err), CF_OK, "%s", err.msg);
     cf_gpu_stats st;
     cf_gpu_stats_get(b, &st);
-    const int64_t resident = cf_sgd_resident_warps(32, 0);
+    const int64_t resident = cf_sgd_resident_warps(32, 0, CF_SGD_DEPTH_HOGWILD);
     cr_log_info("hogwild on %lld × %lld, %lld ratings: %lld warps of runs of %lld (device: %lld resident)",
                 (long long)fx.R.n_users, (long long)fx.R.n_items, (long long)fx.R.nnz,
                 (long long)st.sgd_hogwild_warps, (long long)st.sgd_hogwild_run, (long long)resident);
