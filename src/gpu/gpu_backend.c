@@ -314,6 +314,14 @@ cf_status cf_gpu_open_tuned(const cf_ratings *train, const cf_triplets *test, co
         if (!b->gram_tc)
             snprintf(b->notice, sizeof b->notice, "--als-gram tc: %s; using the SIMT Gram (kernels/gram.cu)", why);
     }
+    /* blocks runs one warp per block of a wave: a B below the SM count leaves most of the
+     * device idle (the CLI's default B = 8 is the CPU's), where the data would allow more */
+    if (cfg->algo == CF_ALGO_SGD && cfg->schedule == CF_SCHED_BLOCKS && cfg->blocks < b->sm_count &&
+        (train->n_users < train->n_items ? train->n_users : train->n_items) > cfg->blocks)
+        snprintf(b->notice, sizeof b->notice,
+                 "--schedule blocks --blocks %d runs %d warps at a time on this GPU's %d SMs: a larger --blocks "
+                 "(e.g. 1024, at most min(users, items)) keeps it busy",
+                 cfg->blocks, cfg->blocks, b->sm_count);
     CF_CUDA(cudaStreamCreate(&b->stream));
     CF_GPULIB(cf_gpulib_create(b->stream, &b->lib, err));
     if (b->tune.timing)

@@ -793,6 +793,33 @@ Test(gpu_sgd, ring_depths_agree_blocks_K256_fp16) { depths_agree(256, CF_SCHED_B
 Test(gpu_sgd, ring_depths_agree_hogwild_K32) { depths_agree(32, CF_SCHED_HOGWILD, CF_PRECISION_FP32); }
 Test(gpu_sgd, ring_depths_agree_hogwild_K128_fp16) { depths_agree(128, CF_SCHED_HOGWILD, CF_PRECISION_FP16); }
 
+/* blocks with fewer blocks than the device has SMs (the CPU's default B = 8 on an H200's
+ * 132): a notice names the flag; none once B reaches the SM count. */
+Test(gpu_sgd, small_blocks_grid_gets_a_notice) {
+    REQUIRE_GPU();
+    fixture fx;
+    fixture_make(&fx, 24);
+    cf_config c = sgd_config(16, CF_SCHED_BLOCKS, 2);
+    cf_factors init;
+    init_factors(&init, &fx.R, &c, 3);
+    cf_backend *b = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_gpu_backend()->open(&fx.R, &fx.test, &c, &init, &b, &err), CF_OK, "%s", err.msg);
+    cf_gpu_stats st;
+    cf_gpu_stats_get(b, &st);
+    const char *note = cf_gpu_backend()->notice(b);
+    cr_log_info("B = 2 on %d SMs: %s", st.sm_count, note);
+    if (st.sm_count > 2)
+        cr_assert(strstr(note, "--schedule blocks --blocks 2 runs 2 warps at a time") != NULL, "%s", note);
+    cf_gpu_backend()->close(b);
+    c.blocks = st.sm_count < FX_ITEMS ? st.sm_count : FX_ITEMS;
+    cr_assert_eq(cf_gpu_backend()->open(&fx.R, &fx.test, &c, &init, &b, &err), CF_OK, "%s", err.msg);
+    cr_assert_str_empty(cf_gpu_backend()->notice(b), "B = %d: %s", c.blocks, cf_gpu_backend()->notice(b));
+    cf_gpu_backend()->close(b);
+    cf_factors_free(&init);
+    fixture_free(&fx);
+}
+
 /* The depths the kernels are built for, by register shape (the host's table). */
 Test(host_sgd, ring_depth_by_shape) {
     cr_assert_eq(cf_sgd_depth(128, 128, 0, 0), 1);
