@@ -1,4 +1,5 @@
-/* ratings.c — CSR (by user) and CSC (by item) from triplets, by counting sort. */
+/* ratings.c — CSR (by user) and CSC (by item) from triplets, by counting sort (the one
+ * stable counting sort of the project: cf_bucket_sort_threads). */
 #include "ratings.h"
 
 #include "common.h"
@@ -18,62 +19,64 @@ void cf_ratings_offsets(int64_t *ptr, int64_t n) {
     for (int64_t c = 0; c < n; c++) ptr[c + 1] += ptr[c];
 }
 
-/* One compressed layout: entries grouped by key[] (stable), carrying other[] and val[]. */
-static void compress(const uint32_t *key, const uint32_t *other, const float *val, int64_t nnz,
-                     int64_t nkeys, int64_t *ptr, uint32_t *out_other, float *out_val) {
-    memset(ptr, 0, (size_t)(nkeys + 1) * sizeof *ptr);
-    for (int64_t k = 0; k < nnz; k++) ptr[key[k] + 1]++;
-    cf_ratings_offsets(ptr, nkeys);
-    /* ptr[c] is used as the write cursor of group c, then shifted back */
-    for (int64_t k = 0; k < nnz; k++) {
-        int64_t dst = ptr[key[k]]++;
-        out_other[dst] = other[k];
-        out_val[dst] = val[k];
-    }
-    for (int64_t c = nkeys; c > 0; c--) ptr[c] = ptr[c - 1];
-    ptr[0] = 0;
+static inline int64_t bucket_of(const uint32_t *key, const uint32_t *map, int64_t t) {
+    return map ? map[key[t]] : key[t];
 }
 
-/* The same on T threads, the identical result: the triplets cut into T equal ranges; each
- * thread counts its range's keys (cnt[t][c]), the per-key counts become each range's
- * start inside the key's group (ranges in order: what the serial pass gives), and each
- * thread scatters its range. Bytes: the triplets read twice (12 bytes per entry), 8 bytes
- * written per entry at random places of the output, T × nkeys × 8 of counts: bound by
- * the scatter's cache misses, as the serial pass is, but on every core. Returns -1 when
- * out of memory for the counts (the caller then uses the serial pass). */
-static int compress_par(const uint32_t *key, const uint32_t *other, const float *val, int64_t nnz, int64_t nkeys,
-                        int T, int64_t *ptr, uint32_t *out_other, float *out_val) {
-    int64_t *cnt = calloc((size_t)T * (size_t)(nkeys + 1), sizeof *cnt);
-    if (!cnt) return -1;
+/* The sort on T threads: the list cut into T equal ranges, each thread counts its range's
+ * buckets (cnt[t][b]); the counts become, bucket by bucket and within a bucket range by
+ * range, each range's first slot in the bucket (the serial pass's slots); each thread
+ * scatters its range. Bytes: the keys read twice, the moved arrays once, written at
+ * random places of the output: bound by the scatter's cache misses, on every core.
+ * Returns -1 when out of memory for the counts. */
+static int bucket_par(int64_t n, const uint32_t *key, const uint32_t *map, int64_t nb, const cf_bucket_move *mv,
+                      int T, int64_t *ptr) {
+    int64_t *cnt = calloc((size_t)T * (size_t)nb + 1, sizeof *cnt);
+    int64_t *base = malloc(((size_t)nb + 1) * sizeof *base);
+    if (!cnt || !base) {
+        free(cnt), free(base);
+        return -1;
+    }
 #pragma omp parallel num_threads(T)
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        const int64_t k0 = nnz * t / nt, k1 = nnz * (t + 1) / nt;
-        int64_t *c = cnt + (size_t)t * (size_t)(nkeys + 1);
-        for (int64_t k = k0; k < k1; k++) c[key[k]]++;
+        const int64_t k0 = n * t / nt, k1 = n * (t + 1) / nt;
+        int64_t *c = cnt + (size_t)t * (size_t)nb;
+        for (int64_t k = k0; k < k1; k++) c[bucket_of(key, map, k)]++;
 #pragma omp barrier
 #pragma omp for schedule(static)
-        for (int64_t g = 0; g < nkeys; g++) {
+        for (int64_t g = 0; g < nb; g++) {
             int64_t run = 0;
             for (int j = 0; j < nt; j++) {
-                int64_t *x = cnt + (size_t)j * (size_t)(nkeys + 1) + g, v = *x;
+                int64_t *x = cnt + (size_t)j * (size_t)nb + g, v = *x;
                 *x = run, run += v;
             }
-            ptr[g + 1] = run;
+            base[g + 1] = run;
         }
 #pragma omp single
         {
-            ptr[0] = 0;
-            cf_ratings_offsets(ptr, nkeys);
+            base[0] = 0;
+            cf_ratings_offsets(base, nb);
         }
         for (int64_t k = k0; k < k1; k++) {
-            int64_t dst = ptr[key[k]] + c[key[k]]++;
-            out_other[dst] = other[k];
-            out_val[dst] = val[k];
+            const int64_t g = bucket_of(key, map, k), dst = base[g] + c[g]++;
+            if (mv->out) mv->out[dst] = mv->in ? mv->in[k] : k;
+            if (mv->carry) mv->carry_out[dst] = mv->carry[k];
+            if (mv->val) mv->val_out[dst] = mv->val[k];
         }
     }
-    free(cnt);
+    if (ptr) memcpy(ptr, base, ((size_t)nb + 1) * sizeof *ptr);
+    free(cnt), free(base);
     return 0;
+}
+
+cf_status cf_bucket_sort_threads(int64_t n, const uint32_t *key, const uint32_t *map, int64_t nb,
+                                 const cf_bucket_move *mv, int threads, int64_t *ptr, cf_error *err) {
+    const int T = cf_threads(threads);
+    if (T > 1 && !bucket_par(n, key, map, nb, mv, T, ptr)) return CF_OK;
+    if (bucket_par(n, key, map, nb, mv, 1, ptr))
+        return cf_fail(err, CF_ERR_NOMEM, "out of memory for %lld bucket counts", (long long)nb);
+    return CF_OK;
 }
 
 cf_status cf_ratings_build(const cf_triplets *t, int64_t n_users, int64_t n_items, cf_ratings *out,
@@ -111,10 +114,15 @@ cf_status cf_ratings_build_threads(const cf_triplets *t, int64_t n_users, int64_
         cf_ratings_free(out);
         return CF_ERR_NOMEM;
     }
-    if (T == 1 || compress_par(t->u, t->i, t->r, t->n, n_users, T, out->row_ptr, out->row_col, out->row_val))
-        compress(t->u, t->i, t->r, t->n, n_users, out->row_ptr, out->row_col, out->row_val);
-    if (T == 1 || compress_par(t->i, t->u, t->r, t->n, n_items, T, out->col_ptr, out->col_row, out->col_val))
-        compress(t->i, t->u, t->r, t->n, n_items, out->col_ptr, out->col_row, out->col_val);
+    /* CSR: grouped by user, carrying item and value; CSC: by item, carrying user and value */
+    const cf_bucket_move by_user = {.carry = t->i, .carry_out = out->row_col, .val = t->r, .val_out = out->row_val};
+    const cf_bucket_move by_item = {.carry = t->u, .carry_out = out->col_row, .val = t->r, .val_out = out->col_val};
+    cf_status st;
+    if ((st = cf_bucket_sort_threads(t->n, t->u, NULL, n_users, &by_user, T, out->row_ptr, err)) ||
+        (st = cf_bucket_sort_threads(t->n, t->i, NULL, n_items, &by_item, T, out->col_ptr, err))) {
+        cf_ratings_free(out);
+        return st;
+    }
     /* the mean: one serial sum in index order, as ever (a parallel sum would round
      * differently and move every seeded result) */
     double s = 0;

@@ -36,6 +36,26 @@ cf_status cf_ratings_build_threads(const cf_triplets *t, int64_t n_users, int64_
                                    cf_ratings *out, cf_error *err);
 void cf_ratings_free(cf_ratings *r);
 
+/* The project's stable counting sort (CSR/CSC here; the SGD orders of schedule.c and
+ * sgd_work.c): n elements into nb buckets on `threads` threads (0: all), the same bytes
+ * whatever the count. Element t's bucket is map[key[t]] (map NULL: key[t]), < nb; it goes
+ * to slot dst (by bucket, ties in element order) and takes along what `mv` names, each
+ * pair NULL when not wanted: out[dst] = in ? in[t] : t, carry_out[dst] = carry[t],
+ * val_out[dst] = val[t]. ptr (NULL: not wanted) = the nb + 1 bucket offsets. Each thread
+ * counts a contiguous range of the elements; the counts become offsets in (bucket, range)
+ * order; each thread scatters its range. T × nb counts of memory (one thread when they do
+ * not fit; CF_ERR_NOMEM when not even those of one do). */
+typedef struct cf_bucket_move {
+    const int64_t *in;
+    int64_t *out;
+    const uint32_t *carry;
+    uint32_t *carry_out;
+    const float *val;
+    float *val_out;
+} cf_bucket_move;
+cf_status cf_bucket_sort_threads(int64_t n, const uint32_t *key, const uint32_t *map, int64_t nb,
+                                 const cf_bucket_move *mv, int threads, int64_t *ptr, cf_error *err);
+
 /* The offsets step of the build: ptr[0..n] holds 0 and the n group counts (ptr[c + 1] =
  * entries of group c) and becomes the 64-bit offsets in place (ptr[c + 1] = Σ_{≤c} counts).
  * Separate so that > 2^31 ratings can be tested from counts alone. */

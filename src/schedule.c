@@ -3,7 +3,7 @@
  * (the definition and its math are in schedule.h), built on `threads` threads with the
  * same bytes whatever the count: the random draws are per item (one stream each, not
  * one stream in sequence over all entries) and the sorts are stable parallel counting
- * sorts (cf_sched_bucket_threads).
+ * sorts (cf_bucket_sort_threads, ratings.h).
  */
 #include "schedule.h"
 
@@ -12,64 +12,6 @@
 #include <string.h>
 
 /* The bucket of list position t. */
-static inline int64_t bucket_of(const uint32_t *key, const uint32_t *map, int64_t t) {
-    return map ? map[key[t]] : key[t];
-}
-
-/* The counting sort on T threads: the list cut into T equal ranges, each thread counts
- * its range's buckets (cnt[t][b]); the counts become, bucket by bucket and within a bucket
- * range by range, each range's first slot in the bucket (the serial pass's slots); each
- * thread scatters its range. */
-static int bucket_par(int64_t n, const int64_t *in, const uint32_t *key, const uint32_t *map, int64_t nb,
-                      const uint32_t *carry, int T, int64_t *out, uint32_t *carry_out, int64_t *ptr) {
-    int64_t *cnt = calloc((size_t)T * (size_t)nb + 1, sizeof *cnt);
-    int64_t *base = malloc(((size_t)nb + 1) * sizeof *base);
-    if (!cnt || !base) {
-        free(cnt), free(base);
-        return -1;
-    }
-#pragma omp parallel num_threads(T)
-    {
-        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        const int64_t k0 = n * t / nt, k1 = n * (t + 1) / nt;
-        int64_t *c = cnt + (size_t)t * (size_t)nb;
-        for (int64_t k = k0; k < k1; k++) c[bucket_of(key, map, k)]++;
-#pragma omp barrier
-#pragma omp for schedule(static)
-        for (int64_t g = 0; g < nb; g++) {
-            int64_t run = 0;
-            for (int j = 0; j < nt; j++) {
-                int64_t *x = cnt + (size_t)j * (size_t)nb + g, v = *x;
-                *x = run, run += v;
-            }
-            base[g + 1] = run;
-        }
-#pragma omp single
-        {
-            base[0] = 0;
-            for (int64_t g = 0; g < nb; g++) base[g + 1] += base[g];
-        }
-        for (int64_t k = k0; k < k1; k++) {
-            int64_t g = bucket_of(key, map, k), dst = base[g] + c[g]++;
-            out[dst] = in ? in[k] : k;
-            if (carry) carry_out[dst] = carry[k];
-        }
-    }
-    if (ptr) memcpy(ptr, base, ((size_t)nb + 1) * sizeof *ptr);
-    free(cnt), free(base);
-    return 0;
-}
-
-cf_status cf_sched_bucket_threads(int64_t n, const int64_t *in, const uint32_t *key, const uint32_t *map,
-                                  int64_t nb, const uint32_t *carry, int threads, int64_t *out, uint32_t *carry_out,
-                                  int64_t *ptr, cf_error *err) {
-    const int T = cf_threads(threads);
-    if (T > 1 && !bucket_par(n, in, key, map, nb, carry, T, out, carry_out, ptr)) return CF_OK;
-    if (bucket_par(n, in, key, map, nb, carry, 1, out, carry_out, ptr))
-        return cf_fail(err, CF_ERR_NOMEM, "out of memory for %lld bucket counts", (long long)nb);
-    return CF_OK;
-}
-
 uint64_t cf_sched_seed(uint64_t seed, uint64_t tag, uint64_t index) {
     uint64_t s = seed;
     uint64_t h = cf_splitmix64(&s);
@@ -162,9 +104,10 @@ cf_status cf_blocks_build_threads(const cf_ratings *R, int32_t B, uint64_t seed,
 
     /* 3. list = the entries sorted by (item band, item), ties in entry order; item_at[r] =
      * the first slot of the item of rank r */
-    if ((st = cf_sched_bucket_threads(nnz, NULL, R->row_col, item_rank, n_items, NULL, T, list, NULL, item_at,
-                                      err)))
-        goto fail;
+    {
+        const cf_bucket_move mv = {.out = list};
+        if ((st = cf_bucket_sort_threads(nnz, R->row_col, item_rank, n_items, &mv, T, item_at, err))) goto fail;
+    }
     /* 4. each item's ratings in a seeded random order: Fisher–Yates from the top over
      * stream (seed, BLOCK_ORDER, item), item by item on any thread */
 #pragma omp parallel for num_threads(T) schedule(dynamic, 64)
@@ -187,9 +130,10 @@ cf_status cf_blocks_build_threads(const cf_ratings *R, int32_t B, uint64_t seed,
     if (!band_at) goto fail;
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int64_t t = 0; t < nnz; t++) s.user[t] = entry_user[list[t]];
-    if ((st = cf_sched_bucket_threads(nnz, list, s.user, s.user_band, B, s.user, T, s.entry, entry_user, band_at,
-                                      err)))
-        goto fail;
+    {
+        const cf_bucket_move mv = {.in = list, .out = s.entry, .carry = s.user, .carry_out = entry_user};
+        if ((st = cf_bucket_sort_threads(nnz, s.user, s.user_band, B, &mv, T, band_at, err))) goto fail;
+    }
     {
         uint32_t *x = s.user;
         s.user = entry_user, entry_user = x;

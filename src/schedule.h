@@ -44,7 +44,7 @@
  * Threads. cf_blocks_build_threads and the work lists of sgd_work.h run on `threads`
  * threads (0: omp_get_max_threads()) and give the same bytes for every count: random
  * draws come from per-row streams, and the sorts are stable counting sorts done on
- * contiguous ranges of the list per thread (cf_sched_bucket_threads). Only the bands
+ * contiguous ranges of the list per thread (cf_bucket_sort_threads, ratings.h). Only the bands
  * (one permutation of the users, one of the items: O(rows), not O(ratings)) stay serial.
  */
 #ifndef CF_SCHEDULE_H
@@ -72,18 +72,6 @@ uint64_t cf_sched_seed(uint64_t seed, uint64_t tag, uint64_t index);
 
 /* a[0..n) = a permutation of 0..n−1 drawn from the stream seeded with `stream_seed`. */
 void cf_sched_permutation(int64_t *a, int64_t n, uint64_t stream_seed);
-
-/* A stable counting sort of a list into nb buckets on `threads` threads (0: all), the
- * same bytes whatever the count: element t of the list is in[t] (in NULL: t itself), its
- * bucket map[key[t]] (map NULL: key[t]), < nb. out[0..n) = the elements by bucket, ties
- * in list order; with carry not NULL, carry_out[0..n) = carry[t] moved along with element
- * t; ptr (NULL: not wanted) = the nb + 1 bucket offsets. Each
- * thread counts a contiguous range of the list; the counts become offsets in (bucket,
- * range) order; each thread scatters its range. T × nb counts of memory (falls back to
- * one thread when they do not fit). */
-cf_status cf_sched_bucket_threads(int64_t n, const int64_t *in, const uint32_t *key, const uint32_t *map,
-                                  int64_t nb, const uint32_t *carry, int threads, int64_t *out, uint32_t *carry_out,
-                                  int64_t *ptr, cf_error *err);
 
 typedef struct cf_blocks {
     int32_t B;

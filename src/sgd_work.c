@@ -1,7 +1,7 @@
 /* sgd_work.c — schedule orders as device work lists (sgd_work.h). The hogwild and
  * blocks lists and the by-item order are built on `threads` threads (0: all), the same
  * bytes for every count: a user's shuffle draws from that user's own stream, the sort by
- * item is cf_sched_bucket_threads (schedule.h). The per-epoch mini-batch COO is serial. */
+ * item is cf_bucket_sort_threads (ratings.h). The per-epoch mini-batch COO is serial. */
 #include "sgd_work.h"
 
 #include <omp.h>
@@ -125,7 +125,8 @@ cf_status cf_entries_by_item(const cf_ratings *R, int64_t *out, cf_error *err) {
 }
 
 cf_status cf_entries_by_item_threads(const cf_ratings *R, int threads, int64_t *out, cf_error *err) {
-    return cf_sched_bucket_threads(R->nnz, NULL, R->row_col, NULL, R->n_items, NULL, threads, out, NULL, NULL, err);
+    const cf_bucket_move mv = {.out = out};
+    return cf_bucket_sort_threads(R->nnz, R->row_col, NULL, R->n_items, &mv, threads, NULL, err);
 }
 
 cf_status cf_minibatch_coo(const cf_ratings *R, const uint32_t *entry_user, uint64_t seed,

@@ -291,7 +291,8 @@ Test(threads, bucket_sort_is_stable_and_the_same_for_any_thread_count) {
     }
     for (int T = 1; T <= 5; T++) {
         memset(out, 0, N * sizeof *out), memset(carry_out, 0, N * sizeof *carry_out);
-        cr_assert_eq(cf_sched_bucket_threads(N, in, key, map, NB, carry, T, out, carry_out, ptr, NULL), CF_OK);
+        const cf_bucket_move mv = {.in = in, .out = out, .carry = carry, .carry_out = carry_out};
+        cr_assert_eq(cf_bucket_sort_threads(N, key, map, NB, &mv, T, ptr, NULL), CF_OK);
         cr_assert_eq(memcmp(out, ref, N * sizeof *out), 0, "%d threads", T);
         cr_assert_eq(memcmp(carry_out, ref_carry, N * sizeof *carry_out), 0, "%d threads: carried", T);
         cr_assert_eq(memcmp(ptr, ref_ptr, sizeof ptr), 0, "%d threads: offsets", T);
@@ -303,7 +304,8 @@ Test(threads, bucket_sort_is_stable_and_the_same_for_any_thread_count) {
     for (int b = 0; b < NB; b++) at[b + 1] += at[b];
     for (int t = 0; t < N; t++) ref[at[key[t]]++] = t;
     for (int T = 1; T <= 3; T++) {
-        cr_assert_eq(cf_sched_bucket_threads(N, NULL, key, NULL, NB, NULL, T, out, NULL, NULL, NULL), CF_OK);
+        const cf_bucket_move mv = {.out = out};
+        cr_assert_eq(cf_bucket_sort_threads(N, key, NULL, NB, &mv, T, NULL, NULL), CF_OK);
         cr_assert_eq(memcmp(out, ref, N * sizeof *out), 0, "%d threads, identity list", T);
     }
     free(key), free(map), free(carry), free(ref_carry), free(carry_out), free(in), free(ref), free(out);
