@@ -265,6 +265,22 @@ __device__ __forceinline__ void slot_fill(slot<T, VEC, NV> &s, const cf_sgd_args
     }
 }
 
+/* One side's row of the rating that comes up (row, bias, λ'), from its slot: kept when
+ * SAME (the chain in registers), read again when STALE, else the slot's prefetched copy. */
+template <typename T, int VEC, int NV>
+__device__ __forceinline__ void take_row(row<T, VEC, NV> &cur, float &b, float &l, const row<T, VEC, NV> &pre,
+                                         float pre_b, float pre_l, uint32_t same, uint32_t stale, const T *F,
+                                         const float *B, uint32_t r, size_t ld, int bias, int K) {
+    if (same) return;
+    l = pre_l;
+    if (stale) {
+        cur.load(F + r * ld, K);
+        b = bias ? __ldcg(B + r) : 0.0f;
+    } else {
+        cur = pre, b = pre_b;
+    }
+}
+
 /* The positions [begin, end) of the list, in order, by one warp, from registers
  * (K ≤ 32·VEC·NV). Per rating: e = r − r̂, then the rule at the top of the file.
  *   - The ids stream in 32 at a time, one coalesced load per array (a rating per lane),
@@ -327,24 +343,10 @@ __device__ __forceinline__ void sgd_run_regs(const cf_sgd_args &a, int64_t begin
                 /* rating x: its slot's rows become the current ones (x = begin has no SAME) */
                 const uint32_t u = sl[s].u, i = sl[s].i, fl = sl[s].fl;
                 const float r = sl[s].r;
-                if (!(fl & RF_SAME_Q)) {
-                    li = sl[s].li;
-                    if (fl & RF_STALE_Q) {
-                        q.load(Q + i * ld, K);
-                        bi = bias ? __ldcg(a.bi + i) : 0.0f;
-                    } else {
-                        q = sl[s].q, bi = sl[s].bi;
-                    }
-                }
-                if (!(fl & RF_SAME_P)) {
-                    lu = sl[s].lu;
-                    if (fl & RF_STALE_P) {
-                        p.load(P + u * ld, K);
-                        bu = bias ? __ldcg(a.bu + u) : 0.0f;
-                    } else {
-                        p = sl[s].p, bu = sl[s].bu;
-                    }
-                }
+                take_row(q, bi, li, sl[s].q, sl[s].bi, sl[s].li, fl & RF_SAME_Q, fl & RF_STALE_Q, Q, a.bi, i, ld,
+                         bias, K);
+                take_row(p, bu, lu, sl[s].p, sl[s].bu, sl[s].lu, fl & RF_SAME_P, fl & RF_STALE_P, P, a.bu, u, ld,
+                         bias, K);
                 /* the slot takes rating x + D */
                 const int64_t y = x + D;
                 if (y < end) {
