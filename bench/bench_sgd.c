@@ -30,7 +30,12 @@
  * users is compared with the CPU reference from the same start (max per-factor
  * relative difference must be ≤ 1e-4, else exit 1).
  *
- * Output: a table, and one JSON object per (schedule, precision) on stdout (lines
+ * --prefetch D[,D...] runs each case at each look-ahead depth of the kernels (1, 4 or 8
+ * ratings; 0 the backend's default: blocks 8, hogwild 1), one after the other in the same
+ * process, so the depths are compared side by side; for blocks it also prints the
+ * epoch's critical path (cf_blocks_chain) and the time of one dependent update on it.
+ *
+ * Output: a table, and one JSON object per (schedule, precision, depth) on stdout (lines
  * starting with '{'), also appended to --json FILE. Without a usable GPU (or built
  * without CUDA) it says so and exits 0.
  *
@@ -41,7 +46,7 @@
  *
  * Usage: bench_sgd [--factors K] [--epochs N] [--blocks B] [--schedule hogwild|blocks|all]
  *                  [--precision fp32|fp16|all] [--lr A] [--lr-schedule const|invscale]
- *                  [--lr-beta B] [--no-bias] [--lambda L] [--rows-per-warp R] [--prefetch D]
+ *                  [--lr-beta B] [--no-bias] [--lambda L] [--rows-per-warp R] [--prefetch D[,D...]]
  *                  [the data, device and output options of bench_common.h: --users N
  *                  --items N --ratings N --zipf Z --seed S --gpu-id N --json FILE
  *                  --commit SHA --cache DIR --no-cache --suites FILE]
@@ -62,7 +67,9 @@
 #include <string.h>
 
 typedef struct sgd_opts {
-    int32_t factors, epochs, blocks, rows_per_warp, prefetch;
+    int32_t factors, epochs, blocks, rows_per_warp;
+    const char *prefetch_list;        /* "0", "1,8": look-ahead depths, each case run at each */
+    int prefetch[4], n_prefetch;
     const char *schedule, *precision; /* "hogwild" / "blocks" / "all", "fp32" / "fp16" / "all" */
     int sched_on[2], prec_on[2];      /* {hogwild, blocks}, {fp32, fp16} */
     double lr, lr_beta, lambda;
@@ -80,7 +87,7 @@ static int pick(const char *v, const char *a, const char *b, int on[2]) {
 static void parse(int argc, char **argv, bench_common *c, sgd_opts *o) {
     o->factors = 128, o->epochs = 5, o->blocks = 1024, o->schedule = "all", o->precision = "all";
     o->lr = 0.005, o->lr_beta = 0.1, o->lambda = 0.05, o->lr_schedule = "const", o->bias = 1, o->rows_per_warp = 0;
-    o->prefetch = 0;
+    o->prefetch_list = "0";
     const bench_opt own[] = {
         {"lr", BOPT_DOUBLE, &o->lr, 1e-9, 10, 0, "A", "learning rate (of epoch 0)"},
         {"lr-schedule", BOPT_STR, &o->lr_schedule, 0, 0, 0, "S", "const, or invscale: A/(1 + B·t^1.5) (cuMF_SGD)"},
@@ -89,8 +96,9 @@ static void parse(int argc, char **argv, bench_common *c, sgd_opts *o) {
         {"no-bias", BOPT_FLAG, &o->bias, 0, 0, 0, NULL, "no biases: r̂ = p·q (cuMF_SGD)"},
         {"rows-per-warp", BOPT_I32, &o->rows_per_warp, 0, 1 << 20, 0, "R",
          "hogwild: at most min(users, items)/R warps at once (0: the default, 8)"},
-        {"prefetch", BOPT_I32, &o->prefetch, 0, 8, 0, "D",
-         "ratings the kernels fetch ahead: 1, 4 or 8 (0: the default, blocks 8, hogwild 1)"},
+        {"prefetch", BOPT_STR, &o->prefetch_list, 0, 0, 0, "D[,D...]",
+         "ratings the kernels fetch ahead: 1, 4 or 8 (0: the default, blocks 8, hogwild 1); a list runs each "
+         "case at each depth, one after the other in the same process"},
         {"factors", BOPT_I32, &o->factors, 1, 1024, 0, "K", "latent dimension"},
         {"epochs", BOPT_I32, &o->epochs, 1, 64, 0, "N", "timed epochs (after one warm-up)"},
         {"blocks", BOPT_I32, &o->blocks, 1, 4096, 0, "B", "grid of the blocks schedule (B × B)"},
@@ -113,6 +121,19 @@ static void parse(int argc, char **argv, bench_common *c, sgd_opts *o) {
         fprintf(stderr, "bench_sgd: --precision: '%s': give fp32, fp16 or all\n", o->precision);
         exit(2);
     }
+    o->n_prefetch = 0;
+    for (const char *p = o->prefetch_list; *p;) {
+        char *end;
+        long d = strtol(p, &end, 10);
+        if (end == p || d < 0 || d > 8 || o->n_prefetch == 4 || (*end && *end != ',')) {
+            fprintf(stderr, "bench_sgd: --prefetch: '%s': give up to 4 depths in 0..8, comma-separated\n",
+                    o->prefetch_list);
+            exit(2);
+        }
+        o->prefetch[o->n_prefetch++] = (int)d;
+        p = *end ? end + 1 : end;
+    }
+    if (!o->n_prefetch) o->prefetch[o->n_prefetch++] = 0;
 }
 
 #ifdef CUFACTOR_HAVE_CUDA
@@ -186,7 +207,8 @@ static int run(bench_common *bc, const sgd_opts *o) {
            o->lr_beta, o->bias ? "on" : "off", o->lambda, o->factors, rpu);
     int header = 0;
     for (int si = 0; si < 2; si++)
-        for (int pi = 0; pi < 2; pi++) {
+        for (int pi = 0; pi < 2; pi++)
+            for (int di = 0; di < o->n_prefetch; di++) { /* the depths of a case one after the other */
             if (!o->sched_on[si] || !o->prec_on[pi]) continue;
             cf_config c = config_for(bc, o, scheds[si], precs[pi]);
             cf_factors init;
@@ -195,7 +217,7 @@ static int run(bench_common *bc, const sgd_opts *o) {
             cf_gpu_tuning_default(&tune);
             tune.timing = 1;
             tune.sgd_rows_per_warp = o->rows_per_warp;
-            tune.sgd_prefetch = o->prefetch;
+            tune.sgd_prefetch = o->prefetch[di];
             cf_backend *b = NULL;
             cf_error err = {0};
             if (cf_gpu_open_tuned(R, test, &c, &init, &tune, &b, &err)) bench_die(bc, "gpu open", &err);
@@ -205,7 +227,7 @@ static int run(bench_common *bc, const sgd_opts *o) {
                 printf("ceiling: L2 read (16 MiB, ld.global.cg) %.1f GB/s\n", l2_gbps);
             }
             if (!header++)
-                printf("%-8s %-5s %11s %9s %7s %8s %6s %7s %8s %6s  test RMSE per epoch\n", "schedule", "prec",
+                printf("%-10s %-5s %11s %9s %7s %8s %6s %7s %8s %6s  test RMSE per epoch\n", "schedule/D", "prec",
                        "updates/s", "s/epoch", "L2 B/u", "L2 GB/s", "of L2", "DRAM B/u", "DRAM GB/s", "of copy");
             /* warm-up epoch (state upload, first launches), then reset the timers */
             if (cf_gpu_backend()->sgd_epoch(b, 0, cf_train_lr(&c, 0), &err)) bench_die(bc, "warm-up epoch", &err);
@@ -237,8 +259,9 @@ static int run(bench_common *bc, const sgd_opts *o) {
             const double l2b = tm.l2_bytes, drb = tm.dram_bytes;
             const double l2g = ups * l2b / 1e9, drg = ups * drb / 1e9;
             const double sh_l2 = l2g / l2_gbps, sh_dram = drg / ceil.copy_gbps;
-            printf("%-8s %-5s %11.4g %9.4f %7.0f %8.1f %5.1f%% %8.0f %9.1f %5.1f%% ", si ? "blocks" : "hogwild",
-                   cf_precision_name(precs[pi]), ups, wall / ne, l2b, l2g, 100.0 * sh_l2, drb, drg, 100.0 * sh_dram);
+            char sched_d[24]; /* the schedule and the look-ahead depth the kernels ran */
+            snprintf(sched_d, sizeof sched_d, "%s/%d", si ? "blocks" : "hogwild", st.sgd_prefetch);
+            printf("%-10s %-5s %11.4g %9.4f %7.0f %8.1f %5.1f%% %8.0f %9.1f %5.1f%% ", sched_d, cf_precision_name(precs[pi]), ups, wall / ne, l2b, l2g, 100.0 * sh_l2, drb, drg, 100.0 * sh_dram);
             for (int e = 0; e < ne; e++) printf(" %.4f", rmse[e]);
             printf("\n");
             if (sh_l2 > 1.0 || sh_dram > 1.0)

@@ -85,7 +85,7 @@ verify-sgd-blocks-k128 all 25 8 7
 verify-sgd-hogwild-k128 all 35 8 10
 verify-gen-ml100k all 10 2 1
 verify-sgd-hogwild-ml100k all 20 5 5
-memcheck all 45 15 12
+memcheck all 45 15 14
 racecheck all 45 15 12
 sgd-eval-memcheck all 40 15 20
 bench-data all 60 20 20
@@ -105,9 +105,8 @@ slot-tc-racecheck extra 75 15 30
 slot-tc-verify extra 40 10 13
 slot-tc-verify-k128-fused extra 40 10 15
 slot-tc-bench_als extra 60 20 22
-slot-ring-memcheck extra 40 10 12
-slot-ring-blocks-d1 extra 45 20 23
-slot-ring-hogwild-d4 extra 45 20 12
+slot-ring-blocks extra 50 20 25
+slot-ring-hogwild extra 45 20 20
 bench_load-nf extra 100 40 60
 "
 
@@ -139,8 +138,8 @@ slot-tc-verify: verify-gen
 slot-tc-verify-k128-fused: verify-gen
 slot-tc-bench_als: bench-data
 sgd-train-epochs: bench-data
-slot-ring-blocks-d1: bench-data
-slot-ring-hogwild-d4: bench-data
+slot-ring-blocks: bench-data
+slot-ring-hogwild: bench-data
 bench_load-nf: e2e-gen
 "
 
@@ -376,7 +375,8 @@ run_memcheck() {
         test_gpu_als:gpu_als/solver_fused_K128 test_gpu_sgd:gpu_sgd/single_update_K33 \
         test_gpu_sgd:gpu_sgd/single_update_K100_fp16 test_gpu_sgd:gpu_sgd/blocks_vs_cpu_K100 \
         test_gpu_sgd:gpu_sgd/hogwild_within_half_percent_of_cpu_K32 test_gpu_sgd:gpu_sgd/single_update_K256_fp16 \
-        test_gpu_sgd:gpu_sgd/blocks_vs_cpu_K256 test_gpu_sgd:gpu_sgd/blocks_vs_cpu_K300_from_memory
+        test_gpu_sgd:gpu_sgd/blocks_vs_cpu_K256 test_gpu_sgd:gpu_sgd/blocks_vs_cpu_K300_from_memory \
+        test_gpu_sgd:gpu_sgd/ring_depths_agree_blocks_K128 test_gpu_sgd:gpu_sgd/ring_depths_agree_hogwild_K32
 }
 # racecheck looks at shared memory: the Gram kernel's staging (and a fused kernel's).
 run_racecheck() {
@@ -485,22 +485,18 @@ run_slot_tc_bench_als() {
 }
 # ==== SLOT (c): the SGD kernels' look-ahead ring (kernels/sgd.cu; session 7). `all` runs the
 # defaults (blocks 8 ratings ahead, hogwild 1): its test_gpu_sgd has the ring tests, its
-# verify-sgd-blocks-k128 and bench_sgd-blocks run depth 8. Here: memcheck of the ring's
-# tests, the blocks epoch at depth 1 beside `all`'s depth-8 one (the "critical path … ns
-# each" line: ≈ 600–800 ns at depth 1 if each update waits on a DRAM read, ≈ 100 ns if the
-# ring hides it), and hogwild fp16 at depth 4 beside `all`'s depth-1 runs (updates/s and
-# test RMSE per epoch: the default of hogwild stays 1 unless 4 is faster at no cost in RMSE).
-ring_memcheck_tests="test_gpu_sgd:gpu_sgd/ring_depths_agree_blocks_K128 test_gpu_sgd:gpu_sgd/ring_depths_agree_hogwild_K32 test_gpu_sgd:gpu_sgd/blocks_vs_cpu_K256"
-run_slot_ring_memcheck() {
-    # shellcheck disable=SC2086 # BINARY:TEST words
-    sanitize_step slot-ring-memcheck memcheck 'ERROR SUMMARY: 0 errors' $ring_memcheck_tests
+# memcheck two of them, its verify-sgd-blocks-k128 and bench_sgd-blocks run depth 8. Here,
+# each depth beside the other in one process (bench_sgd --prefetch LIST): the blocks epoch
+# at depths 1 and 8 (the "critical path … ns each" lines: ≈ 600–800 ns at depth 1 if each
+# update waits on a DRAM read, ≈ 100 ns if the ring hides it), and hogwild fp16 at depths 1
+# and 4 (updates/s and test RMSE per epoch: hogwild's default stays 1 unless 4 is faster at
+# no cost in RMSE).
+run_slot_ring_blocks() {
+    step slot-ring-blocks "$bin/bench_sgd" --schedule blocks --precision fp32 --epochs 1 --prefetch 1,8 \
+        --commit "$commit" --json "$stage/bench_sgd.jsonl"
 }
-run_slot_ring_blocks_d1() {
-    step slot-ring-blocks-d1 "$bin/bench_sgd" --schedule blocks --epochs 1 --prefetch 1 --commit "$commit" \
-        --json "$stage/bench_sgd.jsonl"
-}
-run_slot_ring_hogwild_d4() {
-    step slot-ring-hogwild-d4 "$bin/bench_sgd" --schedule hogwild --precision fp16 --prefetch 4 --epochs 3 \
+run_slot_ring_hogwild() {
+    step slot-ring-hogwild "$bin/bench_sgd" --schedule hogwild --precision fp16 --epochs 3 --prefetch 1,4 \
         --commit "$commit" --json "$stage/bench_sgd.jsonl"
 }
 # ---- issue 15 item 4 (in `all`): the SGD epoch of `cufactor train` against bench_sgd's.
