@@ -198,7 +198,7 @@ typedef struct cf_sgd_args {
  * hogwild: 1. A row fetched D ratings ahead misses other warps' updates of it in the
  * meantime, and its write-back then undoes them: under the simulation's interleaving,
  * depth 4 cost 0.8 % of test RMSE on the 300 × 200 fixture (0.6943 against the CPU's
- * 0.6887; depth 1: 0.6891), past the 0.5 % bar. Whether the speed is worth it on large
+ * 0.6887; depth 1: 0.6888), past the 0.5 % bar. Whether the speed is worth it on large
  * data is for the GPU to measure: bench_sgd --prefetch 1|4|8 reports both. */
 #define CF_SGD_DEPTH_BLOCKS 8
 #define CF_SGD_DEPTH_HOGWILD 1
