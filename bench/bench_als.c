@@ -105,18 +105,7 @@ static void parse(int argc, char **argv, bench_common *c, als_opts *o) {
         fprintf(stderr, "bench_als: --als-gram: '%s': use simt or tc\n", o->gram_name);
         exit(2);
     }
-    o->n_factors = 0;
-    for (const char *p = o->factors_list; *p;) {
-        char *end;
-        long k = strtol(p, &end, 10);
-        if (end == p || k < 1 || k > 1024 || o->n_factors == 8 || (*end && *end != ',')) {
-            fprintf(stderr, "bench_als: --factors: '%s': give up to 8 values in 1..1024, comma-separated\n",
-                    o->factors_list);
-            exit(2);
-        }
-        o->factors[o->n_factors++] = (int)k;
-        p = *end ? end + 1 : end;
-    }
+    o->n_factors = bench_int_list("bench_als", "factors", o->factors_list, 1, 1024, 8, "values", o->factors);
 }
 
 #ifdef CUFACTOR_HAVE_CUDA

@@ -77,6 +77,23 @@ static const bench_opt *find(const bench_opt *o, int n, const char *name, size_t
     return NULL;
 }
 
+int bench_int_list(const char *prog, const char *opt, const char *text, int lo, int hi, int max, const char *what,
+                   int *out) {
+    int n = 0;
+    for (const char *p = text; *p;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < lo || v > hi || n == max || (*end && *end != ',')) {
+            fprintf(stderr, "%s: --%s: '%s': give up to %d %s in %d..%d, comma-separated\n", prog, opt, text, max,
+                    what, lo, hi);
+            exit(2);
+        }
+        out[n++] = (int)v;
+        p = *end ? end + 1 : end;
+    }
+    return n;
+}
+
 void bench_parse(bench_common *c, const char *prog, const char *summary, const bench_opt *own, int n_own,
                  int argc, char **argv) {
     memset(c, 0, sizeof *c);

@@ -66,6 +66,12 @@ typedef struct bench_common {
 void bench_parse(bench_common *c, const char *prog, const char *summary, const bench_opt *own, int n_own,
                  int argc, char **argv);
 
+/* A comma-separated list of at most `max` integers in lo..hi (an option's value) into
+ * out[]; returns how many. Anything else prints "PROG: --OPT: 'TEXT': give up to MAX WHAT
+ * in LO..HI, comma-separated" and exits 2. */
+int bench_int_list(const char *prog, const char *opt, const char *text, int lo, int hi, int max, const char *what,
+                   int *out);
+
 /* Exits 0 after "PROG: no usable GPU (why): nothing to measure" where no GPU is usable
  * (always in a build without CUDA). */
 void bench_require_gpu(const bench_common *c);

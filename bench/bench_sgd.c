@@ -121,18 +121,7 @@ static void parse(int argc, char **argv, bench_common *c, sgd_opts *o) {
         fprintf(stderr, "bench_sgd: --precision: '%s': give fp32, fp16 or all\n", o->precision);
         exit(2);
     }
-    o->n_prefetch = 0;
-    for (const char *p = o->prefetch_list; *p;) {
-        char *end;
-        long d = strtol(p, &end, 10);
-        if (end == p || d < 0 || d > 8 || o->n_prefetch == 4 || (*end && *end != ',')) {
-            fprintf(stderr, "bench_sgd: --prefetch: '%s': give up to 4 depths in 0..8, comma-separated\n",
-                    o->prefetch_list);
-            exit(2);
-        }
-        o->prefetch[o->n_prefetch++] = (int)d;
-        p = *end ? end + 1 : end;
-    }
+    o->n_prefetch = bench_int_list("bench_sgd", "prefetch", o->prefetch_list, 0, 8, 4, "depths", o->prefetch);
     if (!o->n_prefetch) o->prefetch[o->n_prefetch++] = 0;
 }
 
