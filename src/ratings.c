@@ -15,6 +15,12 @@ void cf_ratings_free(cf_ratings *r) {
     memset(r, 0, sizeof *r);
 }
 
+void cf_ratings_entry_users(const cf_ratings *R, int threads, uint32_t *out) {
+#pragma omp parallel for num_threads(cf_threads(threads)) schedule(dynamic, 1024)
+    for (int64_t u = 0; u < R->n_users; u++)
+        for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++) out[e] = (uint32_t)u;
+}
+
 void cf_ratings_offsets(int64_t *ptr, int64_t n) {
     for (int64_t c = 0; c < n; c++) ptr[c + 1] += ptr[c];
 }

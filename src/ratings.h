@@ -56,6 +56,9 @@ typedef struct cf_bucket_move {
 cf_status cf_bucket_sort_threads(int64_t n, const uint32_t *key, const uint32_t *map, int64_t nb,
                                  const cf_bucket_move *mv, int threads, int64_t *ptr, cf_error *err);
 
+/* out[e] = the user of CSR entry e (out holds nnz), on `threads` threads (0: all). */
+void cf_ratings_entry_users(const cf_ratings *R, int threads, uint32_t *out);
+
 /* The offsets step of the build: ptr[0..n] holds 0 and the n group counts (ptr[c + 1] =
  * entries of group c) and becomes the 64-bit offsets in place (ptr[c + 1] = Σ_{≤c} counts).
  * Separate so that > 2^31 ratings can be tested from counts alone. */

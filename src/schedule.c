@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The bucket of list position t. */
 uint64_t cf_sched_seed(uint64_t seed, uint64_t tag, uint64_t index) {
     uint64_t s = seed;
     uint64_t h = cf_splitmix64(&s);
@@ -30,9 +29,13 @@ uint64_t cf_sched_seed(uint64_t seed, uint64_t tag, uint64_t index) {
  * mini-batch GD, on the CPU and, for mini-batch, on the GPU's host side. */
 #define FY_AHEAD 16
 void cf_sched_permutation(int64_t *a, int64_t n, uint64_t stream_seed) {
+    for (int64_t j = 0; j < n; j++) a[j] = j;
+    cf_sched_shuffle(a, n, stream_seed);
+}
+
+void cf_sched_shuffle(int64_t *a, int64_t n, uint64_t stream_seed) {
     cf_rng rng;
     cf_rng_seed(&rng, stream_seed);
-    for (int64_t j = 0; j < n; j++) a[j] = j;
     int64_t ahead[FY_AHEAD]; /* the draw of step j is in ahead[(n − 1 − j) % FY_AHEAD] */
     for (int64_t w = 0; w < FY_AHEAD && n - 1 - w > 0; w++) {
         ahead[w] = (int64_t)cf_rng_below(&rng, (uint64_t)(n - 1 - w) + 1);
@@ -116,9 +119,7 @@ cf_status cf_blocks_build_threads(const cf_ratings *R, int32_t B, uint64_t seed,
         for (int64_t i = 0; i < n_items; i++) item_rank[i] = (uint32_t)at[s.item_band[i]]++;
         free(at);
     }
-#pragma omp parallel for num_threads(T) schedule(dynamic, 1024)
-    for (int64_t u = 0; u < R->n_users; u++)
-        for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++) entry_user[e] = (uint32_t)u;
+    cf_ratings_entry_users(R, T, entry_user);
 
     /* 3. list = the entries sorted by (item band, item), ties in entry order; item_at[r] =
      * the first slot of the item of rank r */
@@ -131,14 +132,8 @@ cf_status cf_blocks_build_threads(const cf_ratings *R, int32_t B, uint64_t seed,
 #pragma omp parallel for num_threads(T) schedule(dynamic, 64)
     for (int64_t r = 0; r < n_items; r++) {
         const int64_t b = item_at[r], m = item_at[r + 1] - b;
-        if (m < 2) continue;
-        cf_rng rng;
-        cf_rng_seed(&rng, cf_sched_seed(seed, CF_STREAM_BLOCK_ORDER, (uint64_t)R->row_col[list[b]]));
-        for (int64_t j = m - 1; j > 0; j--) {
-            int64_t k = (int64_t)cf_rng_below(&rng, (uint64_t)j + 1);
-            int64_t x = list[b + j];
-            list[b + j] = list[b + k], list[b + k] = x;
-        }
+        const uint64_t item = R->row_col[list[b]];
+        if (m > 1) cf_sched_shuffle(list + b, m, cf_sched_seed(seed, CF_STREAM_BLOCK_ORDER, item));
     }
     /* 5. blocks: the list sorted stably by user band a. Band a's segment keeps the order
      * (item band c, item, draw), so it holds blocks (a, 0), (a, 1), ... one after the other,

@@ -72,6 +72,10 @@ uint64_t cf_sched_seed(uint64_t seed, uint64_t tag, uint64_t index);
 
 /* a[0..n) = a permutation of 0..n−1 drawn from the stream seeded with `stream_seed`. */
 void cf_sched_permutation(int64_t *a, int64_t n, uint64_t stream_seed);
+/* a[0..n) shuffled in place by the same Fisher–Yates from the top (what
+ * cf_sched_permutation applies to the identity; the blocks build applies it to each
+ * item's ratings). */
+void cf_sched_shuffle(int64_t *a, int64_t n, uint64_t stream_seed);
 
 typedef struct cf_blocks {
     int32_t B;

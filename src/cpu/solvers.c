@@ -30,8 +30,7 @@ cf_status cf_cpu_row_lambdas(const cf_backend *b, cf_side side, int per_rating, 
 cf_status cf_cpu_entry_users(const cf_ratings *R, uint32_t **out, cf_error *err) {
     uint32_t *eu = cf_malloc((size_t)R->nnz * sizeof *eu, err, "user of each rating");
     if (!eu) return CF_ERR_NOMEM;
-    for (int64_t u = 0; u < R->n_users; u++)
-        for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++) eu[e] = (uint32_t)u;
+    cf_ratings_entry_users(R, 1, eu); /* one thread, as before (once per training) */
     *out = eu;
     return CF_OK;
 }

@@ -111,8 +111,7 @@ static cf_status make_state(cf_backend *b, cf_error *err) {
             st = CF_ERR_NOMEM;
             goto cleanup;
         }
-        for (int64_t u = 0; u < R->n_users; u++)
-            for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++) g->h_entry_user[e] = (uint32_t)u;
+        cf_ratings_entry_users(R, b->cfg.threads, g->h_entry_user);
         if ((st = cf_entries_by_item_threads(R, b->cfg.threads, g->h_item_order, err))) goto cleanup;
         if ((st = gd_alloc(b, (void **)&g->d_cu, nnz * sizeof(uint32_t), "mini-batch users", err)) ||
             (st = gd_alloc(b, (void **)&g->d_ci, nnz * sizeof(uint32_t), "mini-batch items", err)) ||
