@@ -132,8 +132,9 @@ cf_status cf_blocks_build_threads(const cf_ratings *R, int32_t B, uint64_t seed,
 #pragma omp parallel for num_threads(T) schedule(dynamic, 64)
     for (int64_t r = 0; r < n_items; r++) {
         const int64_t b = item_at[r], m = item_at[r + 1] - b;
+        if (m < 2) continue; /* (an item without ratings has no list[b] to read) */
         const uint64_t item = R->row_col[list[b]];
-        if (m > 1) cf_sched_shuffle(list + b, m, cf_sched_seed(seed, CF_STREAM_BLOCK_ORDER, item));
+        cf_sched_shuffle(list + b, m, cf_sched_seed(seed, CF_STREAM_BLOCK_ORDER, item));
     }
     /* 5. blocks: the list sorted stably by user band a. Band a's segment keeps the order
      * (item band c, item, draw), so it holds blocks (a, 0), (a, 1), ... one after the other,
