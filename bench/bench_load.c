@@ -24,6 +24,10 @@
  * write(2) calls into a fresh file in the same directory (--model-users U, default
  * 120000, × 17770 items × K = 128 in fp64: ≈ 140 MB; the issue's Netflix shape is
  * 480189 users, ≈ 520 MB).
+ * And one more: an epoch's mini-batch lists, the host work the GPU's mini-batch GD does
+ * every epoch (cf_minibatch_coo: the scatter permutation, the batches in entry order and
+ * each sorted by item; 20 batches as the default --batch), at 1 and N threads on the
+ * prepared training matrix, compared byte for byte.
  */
 #include "cufactor.h"
 
@@ -32,6 +36,7 @@
 #include "idmap.h"
 #include "model.h"
 #include "ratings.h"
+#include "sgd_work.h"
 
 #include <fcntl.h>
 
@@ -188,6 +193,25 @@ static double timed_prepare(cf_dataset *ds, int threads, cf_ratings *R) {
     return secs;
 }
 
+/* Epoch `epoch`'s mini-batch lists of R on `threads` threads (the buffers allocated by the
+ * caller's first call). Returns the seconds. */
+static double timed_minibatch(const cf_ratings *R, const uint32_t *eu, const int64_t *by_item, int64_t *scratch,
+                              int threads, int32_t epoch, cf_sgd_work *w, cf_sgd_work *wi) {
+    cf_error err;
+    double t = now();
+    if (cf_minibatch_coo(R, eu, 42, epoch, R->nnz > 20 ? (R->nnz + 19) / 20 : 1, threads, scratch, w, by_item, wi,
+                         &err)) {
+        fprintf(stderr, "bench_load: mini-batch lists: %s\n", err.msg);
+        exit(1);
+    }
+    return now() - t;
+}
+
+static int same_work(const cf_sgd_work *a, const cf_sgd_work *b) {
+    size_t z = (size_t)a->n * 4;
+    return a->n == b->n && !memcmp(a->u, b->u, z) && !memcmp(a->i, b->i, z) && !memcmp(a->r, b->r, z);
+}
+
 static int same_ratings(const cf_ratings *a, const cf_ratings *b) {
     size_t z = (size_t)a->nnz;
     return a->nnz == b->nnz && !memcmp(a->row_ptr, b->row_ptr, ((size_t)a->n_users + 1) * 8) &&
@@ -299,6 +323,7 @@ int main(int argc, char **argv) {
     double *c1 = calloc((size_t)runs, sizeof *c1), *cn = calloc((size_t)runs, sizeof *cn);
     double *p1 = calloc((size_t)runs, sizeof *p1), *pn = calloc((size_t)runs, sizeof *pn);
     double *ts = calloc((size_t)runs, sizeof *ts), *tw = calloc((size_t)runs, sizeof *tw);
+    double *b1 = calloc((size_t)runs, sizeof *b1), *bn = calloc((size_t)runs, sizeof *bn);
     char mpath[4300], rpath[4300];
     snprintf(mpath, sizeof mpath, "%s/cufactor-bench-load-%d.cfm", dir, (int)getpid());
     snprintf(rpath, sizeof rpath, "%s/cufactor-bench-load-%d.raw", dir, (int)getpid());
@@ -362,6 +387,31 @@ int main(int argc, char **argv) {
             goto out;
         }
         prep_n = db->all.n;
+        /* an epoch's mini-batch lists: 1 and N threads, alternating */
+        {
+            const int64_t n = ra.nnz ? ra.nnz : 1;
+            uint32_t *eu = malloc((size_t)n * sizeof *eu);
+            int64_t *by_item = malloc((size_t)n * sizeof *by_item), *scratch = malloc((size_t)n * 2 * sizeof *scratch);
+            cf_sgd_work w1 = {0}, wi1 = {0}, wn = {0}, win = {0};
+            if (!eu || !by_item || !scratch || cf_entries_by_item_threads(&ra, nt, by_item, &err)) {
+                fprintf(stderr, "bench_load: mini-batch lists: out of memory\n");
+                goto out;
+            }
+            cf_ratings_entry_users(&ra, nt, eu);
+            if (k % 2 == 0)
+                b1[k] = timed_minibatch(&ra, eu, by_item, scratch, 1, k, &w1, &wi1),
+                bn[k] = timed_minibatch(&ra, eu, by_item, scratch, nt, k, &wn, &win);
+            else
+                bn[k] = timed_minibatch(&ra, eu, by_item, scratch, nt, k, &wn, &win),
+                b1[k] = timed_minibatch(&ra, eu, by_item, scratch, 1, k, &w1, &wi1);
+            const int same = same_work(&w1, &wn) && same_work(&wi1, &win);
+            free(eu), free(by_item), free(scratch);
+            cf_sgd_work_free(&w1), cf_sgd_work_free(&wi1), cf_sgd_work_free(&wn), cf_sgd_work_free(&win);
+            if (!same) {
+                fprintf(stderr, "bench_load: the %d-thread mini-batch lists differ from the 1-thread ones\n", nt);
+                goto out;
+            }
+        }
         cf_ratings_free(&ra), cf_ratings_free(&rb);
         /* model save vs raw write + fsync of as many bytes, alternating */
         for (int j = 0; j < 2; j++) {
@@ -381,8 +431,9 @@ int main(int argc, char **argv) {
         cf_dataset_destroy(&ds);
         cf_dataset_destroy(&db);
         printf("round %d: text 1 thread %.3f s (cpu %.3f), %d threads %.3f s (cpu %.3f), convert %.3f s, binary load %.3f s, "
-               "prepare 1 thread %.3f s, %d threads %.3f s, model save %.3f s, raw write+fsync %.3f s\n",
-               k + 1, t1[k], c1[k], nt, tn[k], cn[k], tc[k], tb[k], p1[k], nt, pn[k], ts[k], tw[k]);
+               "prepare 1 thread %.3f s, %d threads %.3f s, mini-batch lists 1 thread %.3f s, %d threads %.3f s, "
+               "model save %.3f s, raw write+fsync %.3f s\n",
+               k + 1, t1[k], c1[k], nt, tn[k], cn[k], tc[k], tb[k], p1[k], nt, pn[k], b1[k], nt, bn[k], ts[k], tw[k]);
         fflush(stdout);
     }
     double m1 = median(t1, runs), mn = median(tn, runs), mc = median(tc, runs), mbin = median(tb, runs);
@@ -405,12 +456,17 @@ int main(int argc, char **argv) {
            mp1 * per, (long long)prep_n);
     printf("  prepare, %d threads %.3f s  %.4f s per million ratings  %.2fx the 1-thread one (same bytes)\n", nt, mpn,
            mpn * per, mp1 / mpn);
+    const double mb1 = median(b1, runs), mbn = median(bn, runs);
+    printf("  mini-batch lists, 1 thread  %.3f s  %.4f s per million ratings (an epoch's, 20 batches)\n", mb1, mb1 * per);
+    printf("  mini-batch lists, %d threads %.3f s  %.4f s per million ratings  %.2fx the 1-thread ones (same bytes)\n",
+           nt, mbn, mbn * per, mb1 / mbn);
     printf("  model save         %.3f s  %7.1f MB/s   %.2fx a raw write+fsync of the same %zu bytes (%.3f s, %.1f MB/s)\n",
            mts, (double)model_bytes / 1e6 / mts, mts / mtw, model_bytes, mtw, (double)model_bytes / 1e6 / mtw);
     if (json)
         printf("{\"prepare_1t_s\":%.4f,\"prepare_nt_s\":%.4f,\"prepare_ratings\":%lld,\"model_bytes\":%zu,"
-               "\"model_save_s\":%.4f,\"raw_write_fsync_s\":%.4f,\"save_vs_raw\":%.3f}\n",
-               mp1, mpn, (long long)prep_n, model_bytes, mts, mtw, mts / mtw);
+               "\"model_save_s\":%.4f,\"raw_write_fsync_s\":%.4f,\"save_vs_raw\":%.3f,"
+               "\"minibatch_lists_1t_s\":%.4f,\"minibatch_lists_nt_s\":%.4f}\n",
+               mp1, mpn, (long long)prep_n, model_bytes, mts, mtw, mts / mtw, mb1, mbn);
     if (json)
         printf("{\"text_bytes\":%lld,\"binary_bytes\":%lld,\"ratings\":%lld,\"runs\":%d,\"threads\":%d,"
                "\"read_1t_s\":%.4f,\"read_nt_s\":%.4f,\"convert_s\":%.4f,\"binary_load_s\":%.4f,"
@@ -425,7 +481,7 @@ out:
     remove(mpath), remove(rpath);
     cf_model_destroy(&model);
     free(raw);
-    free(p1), free(pn), free(ts), free(tw);
+    free(p1), free(pn), free(ts), free(tw), free(b1), free(bn);
     free(t1), free(tn), free(tc), free(tb), free(c1), free(cn);
     return rc;
 }

@@ -129,8 +129,40 @@ cf_status cf_entries_by_item_threads(const cf_ratings *R, int threads, int64_t *
     return cf_bucket_sort_threads(R->nnz, R->row_col, NULL, R->n_items, &mv, threads, NULL, err);
 }
 
+/* The stable counting sort by batch of the entries taken in the order of `take`
+ * (NULL: CSR order 0..n−1): batch k's slots are [k·batch, …), filled in the order the
+ * entries are taken. With T > 1, each thread takes a contiguous range of that order, so
+ * the table holds T counts per batch: next[t·nb + k] is thread t's next slot in batch k
+ * (ranges in order within a batch: the same slots as one thread). */
+static void batch_scatter(const cf_ratings *R, const uint32_t *entry_user, const int64_t *take, const int64_t *cursor,
+                          int64_t nb, int64_t batch, int T, int64_t *next, cf_sgd_work *out) {
+    const int64_t n = R->nnz;
+#pragma omp parallel num_threads(T)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        const int64_t lo = n / nt * t, hi = t == nt - 1 ? n : n / nt * (t + 1);
+        int64_t *mine = next + (int64_t)t * nb;
+        memset(mine, 0, (size_t)nb * sizeof *mine);
+        for (int64_t x = lo; x < hi; x++) mine[cursor[take ? take[x] : x]]++;
+#pragma omp barrier
+#pragma omp single
+        for (int64_t k = 0; k < nb; k++) {
+            int64_t at = k * batch;
+            for (int q = 0; q < nt; q++) {
+                const int64_t c = next[(int64_t)q * nb + k];
+                next[(int64_t)q * nb + k] = at;
+                at += c;
+            }
+        }
+        for (int64_t x = lo; x < hi; x++) {
+            const int64_t e = take ? take[x] : x, dst = mine[cursor[e]]++;
+            out->u[dst] = entry_user[e], out->i[dst] = R->row_col[e], out->r[dst] = R->row_val[e];
+        }
+    }
+}
+
 cf_status cf_minibatch_coo(const cf_ratings *R, const uint32_t *entry_user, uint64_t seed,
-                           int32_t epoch, int64_t batch, int64_t *scratch, cf_sgd_work *w,
+                           int32_t epoch, int64_t batch, int threads, int64_t *scratch, cf_sgd_work *w,
                            const int64_t *item_order, cf_sgd_work *by_item, cf_error *err) {
     if (batch < 1) return cf_fail(err, CF_ERR_INVALID, "batch: %lld, must be >= 1", (long long)batch);
     if (!item_order != !by_item)
@@ -146,24 +178,37 @@ cf_status cf_minibatch_coo(const cf_ratings *R, const uint32_t *entry_user, uint
     const int64_t n = R->nnz;
     int64_t *order = scratch, *cursor = scratch + n;
     /* the CPU's order of this epoch (gd.c), batch k = order[k·batch .. (k+1)·batch) */
-    cf_sched_permutation(order, n, cf_sched_seed(seed, CF_STREAM_MINIBATCH, (uint64_t)epoch));
+    cf_status st = cf_sched_scatter_permutation(order, n, cf_sched_seed(seed, CF_STREAM_MINIBATCH, (uint64_t)epoch),
+                                                threads, err);
+    if (st) return st;
+    int T = cf_threads(threads);
     /* batch of each entry, in place of its position: cursor[e] = ⌊pos(e)/batch⌋ */
+#pragma omp parallel for num_threads(T) schedule(static)
     for (int64_t t = 0; t < n; t++) cursor[order[t]] = t / batch;
-    /* a counting sort by batch of the entries taken in CSR order: batch k's slots are
-     * [k·batch, ...) and fill in increasing entry order */
-    const int64_t n_batches = n ? (n + batch - 1) / batch : 0;
-    int64_t *next = order; /* the permutation is no longer needed: reuse as cursors */
-    for (int64_t k = 0; k < n_batches; k++) next[k] = k * batch;
-    for (int64_t e = 0; e < n; e++) {
-        int64_t dst = next[cursor[e]]++;
-        w->u[dst] = entry_user[e], w->i[dst] = R->row_col[e], w->r[dst] = R->row_val[e];
-    }
+    /* the permutation is no longer needed: its n int64 hold the sort's table of T counts
+     * per batch (one thread where there are too many batches for that) */
+    const int64_t nb = n ? (n + batch - 1) / batch : 0;
+    if (T > 1 && (nb * T > n || n < 4 * (int64_t)T)) T = 1;
+    batch_scatter(R, entry_user, NULL, cursor, nb, batch, T, order, w);
     if (!by_item) return CF_OK;
-    /* the same counting sort, the entries taken in item order */
-    for (int64_t k = 0; k < n_batches; k++) next[k] = k * batch;
-    for (int64_t t = 0; t < n; t++) {
-        int64_t e = item_order[t], dst = next[cursor[e]]++;
-        by_item->u[dst] = entry_user[e], by_item->i[dst] = R->row_col[e], by_item->r[dst] = R->row_val[e];
+    if (nb * R->n_items >= n) { /* small batches: the entries gathered in item order */
+        batch_scatter(R, entry_user, item_order, cursor, nb, batch, T, order, by_item);
+        return CF_OK;
+    }
+    /* Each batch of w (in entry order) sorted by item on its own, stably: the same list,
+     * read in sequence instead of gathered at random through item_order (four cache misses
+     * a rating: 1.45 of 2.25 s at 30 M ratings on one core). ptr (n_items + 1 < n) in the
+     * permutation's space again. */
+    int64_t *ptr = order;
+    for (int64_t k = 0; k < nb; k++) {
+        const int64_t off = k * batch, m = n - off < batch ? n - off : batch;
+        const cf_bucket_move mv = {.carry = w->u + off, .carry_out = by_item->u + off, .val = w->r + off,
+                                   .val_out = by_item->r + off};
+        if ((st = cf_bucket_sort_threads(m, w->i + off, NULL, R->n_items, &mv, threads, ptr, err))) return st;
+        uint32_t *items = by_item->i + off;
+#pragma omp parallel for num_threads(cf_threads(threads)) schedule(static)
+        for (int64_t c = 0; c < R->n_items; c++)
+            for (int64_t x = ptr[c]; x < ptr[c + 1]; x++) items[x] = (uint32_t)c;
     }
     return CF_OK;
 }

@@ -12,8 +12,8 @@
  * blocks: the ratings of cf_blocks (schedule.h) in its order: block (a, c) at
  *   [block_ptr[a·B+c], block_ptr[a·B+c+1]), each block in its fixed order, so that one
  *   warp per block applies exactly the CPU reference's sequence of updates.
- * mini-batch: epoch t's batches (the permutation of stream (seed, CF_STREAM_MINIBATCH,
- *   t) cut into runs of `batch`, as the CPU's gd.c) as COO, batch k at [k·batch, ...),
+ * mini-batch: epoch t's batches (the scatter permutation, schedule.h, of stream (seed,
+ *   CF_STREAM_MINIBATCH, t) cut into runs of `batch`, as the CPU's gd.c) as COO, batch k at [k·batch, ...),
  *   the entries of each batch in CSR order (sorted by user, then as in the CSR), which
  *   is the layout cuSPARSE's COO SpMM expects. A batch's gradient is a sum over its
  *   ratings, so reordering within a batch changes only rounding.
@@ -86,9 +86,10 @@ cf_status cf_entries_by_item_threads(const cf_ratings *R, int threads, int64_t *
  * 2·nnz int64 (caller-owned). entry_user[e] is the user of CSR entry e.
  * With by_item and item_order (cf_entries_by_item) not NULL, also the same batches, at
  * the same slots, each sorted by item (ties in entry order), into by_item (allocated like
- * w). Either both are NULL or neither. */
+ * w). Either both are NULL or neither. On `threads` threads (0: omp_get_max_threads()),
+ * the same bytes whatever the count. */
 cf_status cf_minibatch_coo(const cf_ratings *R, const uint32_t *entry_user, uint64_t seed,
-                           int32_t epoch, int64_t batch, int64_t *scratch, cf_sgd_work *w,
+                           int32_t epoch, int64_t batch, int threads, int64_t *scratch, cf_sgd_work *w,
                            const int64_t *item_order, cf_sgd_work *by_item, cf_error *err);
 
 #endif

@@ -18,7 +18,8 @@
  * a small --lr; the non-finite guard stops a diverging run.
  *
  * Mini-batch (CF_ALGO_MINIBATCH): an epoch visits the ratings in a seeded permutation
- * (schedule.h, stream CF_STREAM_MINIBATCH, index = epoch) cut into batches of cfg.batch
+ * (the scatter permutation of schedule.h, drawn on cfg.threads with the same result for
+ * any count; stream CF_STREAM_MINIBATCH, index = epoch) cut into batches of cfg.batch
  * (the last one may be shorter). A batch S takes one step with
  *   g_S = −2 Σ_{(u,i)∈S} e_ui ∂r̂_ui/∂θ  +  (|S| / |Ω|) · 2 Λ θ   (every row, every batch),
  * an unbiased estimate of (|S|/|Ω|) ∇L: over one epoch the regularization adds up to
@@ -275,8 +276,10 @@ cf_status cf_cpu_gd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *err
     const cf_ratings *R = b->R;
 
     if (b->cfg.algo == CF_ALGO_MINIBATCH) {
-        cf_sched_permutation(s->order, R->nnz,
-                             cf_sched_seed(b->cfg.seed, CF_STREAM_MINIBATCH, (uint64_t)epoch));
+        if ((st = cf_sched_scatter_permutation(s->order, R->nnz,
+                                               cf_sched_seed(b->cfg.seed, CF_STREAM_MINIBATCH, (uint64_t)epoch),
+                                               b->cfg.threads, err)))
+            return st;
         for (int64_t from = 0; from < R->nnz; from += b->cfg.batch) {
             if (cf_cpu_stop_poll(b->stop)) break; /* Ctrl-C: the epoch is abandoned */
             int64_t n = R->nnz - from < b->cfg.batch ? R->nnz - from : b->cfg.batch;

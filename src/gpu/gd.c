@@ -208,7 +208,7 @@ static cf_status mini_batches(cf_backend *b, cf_gpu_gd *g, int32_t epoch, double
     cf_gpu_side *U = &b->side[CF_SIDE_USERS], *I = &b->side[CF_SIDE_ITEMS];
     const int64_t n = b->nnz, batch = b->cfg.batch;
     const size_t n4 = (size_t)n * 4; /* bytes of one list's array (uint32 or float) */
-    if ((st = cf_minibatch_coo(b->R, g->h_entry_user, b->cfg.seed, epoch, batch, g->h_scratch, &g->coo,
+    if ((st = cf_minibatch_coo(b->R, g->h_entry_user, b->cfg.seed, epoch, batch, b->cfg.threads, g->h_scratch, &g->coo,
                                g->h_item_order, &g->coo_i, err)))
         return st;
     if (n) {

@@ -39,6 +39,7 @@
 #include "schedule.h"
 #include "sgd_work.h"
 #include "gpu_test.h"
+#include "helpers.h"
 #include "kernels.h"
 
 /* ------------------------------------------------------------------ fixture */
@@ -306,69 +307,129 @@ Test(host_sgd_work, entries_by_item_is_a_stable_sort_by_item) {
     fixture_free(&fx);
 }
 
+/* Checks epoch `epoch`'s mini-batch lists w (CSR order in a batch) and wi (item order)
+ * of R against their definition: slot t holds an entry of batch ⌊pos/batch⌋ of the CPU's
+ * permutation (the scatter permutation of (seed 11, CF_STREAM_MINIBATCH, epoch)), sorted
+ * by entry in w and by item, then entry in wi, every rating once. */
+static void check_minibatch(const cf_ratings *R, int32_t epoch, int64_t batch, const cf_sgd_work *w,
+                            const cf_sgd_work *wi) {
+    const int64_t n = R->nnz;
+    int64_t *order = malloc((size_t)n * sizeof *order), *pos = malloc((size_t)n * sizeof *pos);
+    unsigned char *seen = calloc((size_t)n + 1, 1);
+    cr_assert(order && pos && seen);
+    cf_error err;
+    cr_assert_eq(cf_sched_scatter_permutation(order, n, cf_sched_seed(11, CF_STREAM_MINIBATCH, (uint64_t)epoch), 1,
+                                              &err),
+                 CF_OK, "%s", err.msg);
+    for (int64_t t = 0; t < n; t++) pos[order[t]] = t;
+    /* slot t holds an entry e of batch ⌊t/batch⌋, entries increasing within a batch */
+    int64_t prev_e = -1;
+    for (int64_t t = 0; t < n; t++) {
+        uint32_t u = w->u[t];
+        int64_t e = entry_of(R, u, w->i[t]);
+        cr_assert_geq(e, 0, "slot %lld: (%u, %u) is a rating", (long long)t, u, w->i[t]);
+        cr_assert_eq(w->r[t], R->row_val[e]);
+        cr_assert_eq(pos[e] / batch, t / batch, "slot %lld: entry %lld belongs to batch %lld", (long long)t,
+                     (long long)e, (long long)(pos[e] / batch));
+        if (t % batch) cr_assert_gt(e, prev_e, "sorted within the batch");
+        prev_e = e;
+    }
+    /* the item-sorted list: the same batches at the same slots, sorted by item, then entry */
+    prev_e = -1;
+    for (int64_t t = 0; t < n; t++) {
+        int64_t e = entry_of(R, wi->u[t], wi->i[t]);
+        cr_assert_geq(e, 0, "item list slot %lld: (%u, %u) is a rating", (long long)t, wi->u[t], wi->i[t]);
+        cr_assert_eq(wi->r[t], R->row_val[e]);
+        cr_assert_eq(pos[e] / batch, t / batch, "item list slot %lld: entry %lld belongs to batch %lld",
+                     (long long)t, (long long)e, (long long)(pos[e] / batch));
+        if (t % batch)
+            cr_assert(wi->i[t] > wi->i[t - 1] || (wi->i[t] == wi->i[t - 1] && e > prev_e),
+                      "item list slot %lld: sorted by item, then entry", (long long)t);
+        prev_e = e;
+        /* each rating once: with the batch check above, batch k holds the same ratings in
+         * both lists */
+        cr_assert_eq(seen[e], 0, "item list: entry %lld twice", (long long)e);
+        seen[e] = 1;
+    }
+    free(order), free(pos), free(seen);
+}
+
+static uint32_t *entry_users(const cf_ratings *R) {
+    uint32_t *eu = malloc((size_t)R->nnz * sizeof *eu);
+    cr_assert_not_null(eu);
+    for (int64_t u = 0; u < R->n_users; u++)
+        for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++) eu[e] = (uint32_t)u;
+    return eu;
+}
+
 Test(host_sgd_work, minibatch_batches_are_the_cpu_batches_sorted_by_entry_and_by_item) {
     fixture fx;
     fixture_make(&fx, 5);
     const cf_ratings *R = &fx.R;
     const int64_t n = R->nnz, batch = 97;
-    uint32_t *eu = malloc((size_t)n * sizeof *eu);
-    for (int64_t u = 0; u < R->n_users; u++)
-        for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++) eu[e] = (uint32_t)u;
-    int64_t *scratch = malloc((size_t)(2 * n) * sizeof *scratch), *order = malloc((size_t)n * sizeof *order);
-    int64_t *pos = malloc((size_t)n * sizeof *pos), *by_item_order = malloc((size_t)n * sizeof *by_item_order);
+    uint32_t *eu = entry_users(R);
+    int64_t *scratch = malloc((size_t)(2 * n) * sizeof *scratch), *by_item_order = malloc((size_t)n * sizeof *by_item_order);
     cf_sgd_work w = {0}, wi = {0};
     cf_error err;
     cr_assert_eq(cf_entries_by_item(R, by_item_order, &err), CF_OK, "%s", err.msg);
     for (int32_t epoch = 0; epoch < 2; epoch++) {
-        cr_assert_eq(cf_minibatch_coo(R, eu, 11, epoch, batch, scratch, &w, by_item_order, &wi, &err), CF_OK, "%s",
+        cr_assert_eq(cf_minibatch_coo(R, eu, 11, epoch, batch, 0, scratch, &w, by_item_order, &wi, &err), CF_OK, "%s",
                      err.msg);
-        cf_sched_permutation(order, n, cf_sched_seed(11, CF_STREAM_MINIBATCH, (uint64_t)epoch));
-        for (int64_t t = 0; t < n; t++) pos[order[t]] = t;
-        /* slot t holds an entry e of batch ⌊t/batch⌋, entries increasing within a batch */
-        int64_t prev_e = -1;
-        for (int64_t t = 0; t < n; t++) {
-            uint32_t u = w.u[t];
-            int64_t e = entry_of(R, u, w.i[t]);
-            cr_assert_geq(e, 0, "slot %lld: (%u, %u) is a rating", (long long)t, u, w.i[t]);
-            cr_assert_eq(w.r[t], R->row_val[e]);
-            cr_assert_eq(pos[e] / batch, t / batch, "slot %lld: entry %lld belongs to batch %lld",
-                         (long long)t, (long long)e, (long long)(pos[e] / batch));
-            if (t % batch) cr_assert_gt(e, prev_e, "sorted within the batch");
-            prev_e = e;
-        }
-        /* the item-sorted list: the same batches at the same slots, sorted by item, then entry */
-        prev_e = -1;
-        for (int64_t t = 0; t < n; t++) {
-            int64_t e = entry_of(R, wi.u[t], wi.i[t]);
-            cr_assert_geq(e, 0, "item list slot %lld: (%u, %u) is a rating", (long long)t, wi.u[t], wi.i[t]);
-            cr_assert_eq(wi.r[t], R->row_val[e]);
-            cr_assert_eq(pos[e] / batch, t / batch, "item list slot %lld: entry %lld belongs to batch %lld",
-                         (long long)t, (long long)e, (long long)(pos[e] / batch));
-            if (t % batch)
-                cr_assert(wi.i[t] > wi.i[t - 1] || (wi.i[t] == wi.i[t - 1] && e > prev_e),
-                          "item list slot %lld: sorted by item, then entry", (long long)t);
-            prev_e = e;
-        }
-        /* and each rating once: with the batch check above, batch k holds the same ratings
-         * in both lists */
-        unsigned char *seen = calloc((size_t)n, 1);
-        for (int64_t t = 0; t < n; t++) {
-            int64_t e = entry_of(R, wi.u[t], wi.i[t]);
-            cr_assert_eq(seen[e], 0, "item list: entry %lld twice", (long long)e);
-            seen[e] = 1;
-        }
-        free(seen);
+        check_minibatch(R, epoch, batch, &w, &wi);
     }
-    cr_assert_eq(cf_minibatch_coo(R, eu, 11, 0, 0, scratch, &w, NULL, NULL, &err), CF_ERR_INVALID);
-    cr_assert_eq(cf_minibatch_coo(R, eu, 11, 0, 5, scratch, &w, by_item_order, NULL, &err), CF_ERR_INVALID);
+    cr_assert_eq(cf_minibatch_coo(R, eu, 11, 0, 0, 0, scratch, &w, NULL, NULL, &err), CF_ERR_INVALID);
+    cr_assert_eq(cf_minibatch_coo(R, eu, 11, 0, 5, 0, scratch, &w, by_item_order, NULL, &err), CF_ERR_INVALID);
     /* without the item list the user list is the same as with it */
     cf_sgd_work w2 = {0};
-    cr_assert_eq(cf_minibatch_coo(R, eu, 11, 1, batch, scratch, &w2, NULL, NULL, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_minibatch_coo(R, eu, 11, 1, batch, 0, scratch, &w2, NULL, NULL, &err), CF_OK, "%s", err.msg);
     cr_assert_eq(memcmp(w2.u, w.u, (size_t)n * sizeof *w.u), 0);
     cr_assert_eq(memcmp(w2.i, w.i, (size_t)n * sizeof *w.i), 0);
     cf_sgd_work_free(&w), cf_sgd_work_free(&wi), cf_sgd_work_free(&w2);
-    free(eu), free(scratch), free(order), free(pos), free(by_item_order);
+    free(eu), free(scratch), free(by_item_order);
     fixture_free(&fx);
+}
+
+/* A set past one bucket of the scatter permutation (≈ 240 k ratings: 4 buckets, and each
+ * thread's range of the counting sorts is long): 1, 2 and 3 threads give the same lists,
+ * and they are the definition's; batch 5 has too many batches for a table per thread
+ * (one thread sorts), n/20 is the default's count. */
+Test(host_sgd_work, minibatch_batches_are_the_same_on_any_thread_count) {
+    cf_test_planted pl = {.n_users = 2000, .n_items = 600, .rank = 3, .density = 0.2, .sigma = 0.3, .mu = 3.5,
+                          .bias = 1, .seed = 21};
+    cf_ratings R;
+    cf_triplets none;
+    cf_test_make_planted(&pl, &R, &none);
+    const int64_t n = R.nnz;
+    cr_assert_gt(n, 3 * CF_SCATTER_BUCKET, "%lld ratings", (long long)n);
+    uint32_t *eu = entry_users(&R);
+    int64_t *scratch = malloc((size_t)(2 * n) * sizeof *scratch), *by_item_order = malloc((size_t)n * sizeof *by_item_order);
+    cf_error err;
+    cr_assert_eq(cf_entries_by_item(&R, by_item_order, &err), CF_OK, "%s", err.msg);
+    const int64_t batches[] = {5, 997, (n + 19) / 20};
+    for (size_t bx = 0; bx < sizeof batches / sizeof *batches; bx++) {
+        cf_sgd_work w1 = {0}, wi1 = {0};
+        cr_assert_eq(cf_minibatch_coo(&R, eu, 11, 3, batches[bx], 1, scratch, &w1, by_item_order, &wi1, &err), CF_OK,
+                     "%s", err.msg);
+        check_minibatch(&R, 3, batches[bx], &w1, &wi1);
+        for (int threads = 2; threads <= 3; threads++) {
+            cf_sgd_work w = {0}, wi = {0};
+            cr_assert_eq(cf_minibatch_coo(&R, eu, 11, 3, batches[bx], threads, scratch, &w, by_item_order, &wi, &err),
+                         CF_OK, "%s", err.msg);
+            const cf_sgd_work *a[2] = {&w1, &wi1}, *b[2] = {&w, &wi};
+            for (int l = 0; l < 2; l++) {
+                cr_assert_eq(memcmp(a[l]->u, b[l]->u, (size_t)n * 4), 0, "batch %lld, %d threads, list %d: users",
+                             (long long)batches[bx], threads, l);
+                cr_assert_eq(memcmp(a[l]->i, b[l]->i, (size_t)n * 4), 0, "batch %lld, %d threads, list %d: items",
+                             (long long)batches[bx], threads, l);
+                cr_assert_eq(memcmp(a[l]->r, b[l]->r, (size_t)n * 4), 0, "batch %lld, %d threads, list %d: ratings",
+                             (long long)batches[bx], threads, l);
+            }
+            cf_sgd_work_free(&w), cf_sgd_work_free(&wi);
+        }
+        cf_sgd_work_free(&w1), cf_sgd_work_free(&wi1);
+    }
+    free(eu), free(scratch), free(by_item_order);
+    cf_ratings_free(&R), cf_triplets_free(&none);
 }
 
 #ifdef CUFACTOR_HAVE_CUDA
@@ -939,24 +1000,29 @@ Test(gpu_sgd, divergence_names_epoch_and_row) {
     fixture_free(&fx);
 }
 
+static void gd_vs_cpu_on(const cf_ratings *R, const cf_triplets *test, cf_algo algo, cf_optimizer opt, int epochs,
+                         double rtol, int K, int bias, int64_t batch) {
+    cf_config c = sgd_config(K, CF_SCHED_SHUFFLE, 8);
+    c.algo = algo, c.optimizer = opt, c.lr = opt == CF_OPT_ADAM ? 0.01 : 0.002, c.batch = batch;
+    c.bias = bias;
+    cf_factors init, g, cpu;
+    init_factors(&init, R, &c, 12);
+    run_epochs(cf_gpu_backend(), R, test, &c, &init, epochs, &g, NULL);
+    run_epochs(&cf_cpu_backend, R, test, &c, &init, epochs, &cpu, NULL);
+    char what[160];
+    snprintf(what, sizeof what, "%s %s K=%d bias=%d batch=%lld, %lld ratings, %d epoch(s)", cf_algo_name(algo),
+             opt ? "adam" : "plain", K, bias, (long long)batch, (long long)R->nnz, epochs);
+    double worst = compare(&g, &cpu, rtol, 1e-6, what);
+    cr_assert_leq(worst, 1.0, "%s: worst ratio %g", what, worst);
+    cf_factors_free(&init), cf_factors_free(&g), cf_factors_free(&cpu);
+}
+
 static void gd_vs_cpu_shape(cf_algo algo, cf_optimizer opt, int epochs, double rtol, int K, int bias,
                             int64_t batch) {
     REQUIRE_GPU();
     fixture fx;
     fixture_make(&fx, 25);
-    cf_config c = sgd_config(K, CF_SCHED_SHUFFLE, 8);
-    c.algo = algo, c.optimizer = opt, c.lr = opt == CF_OPT_ADAM ? 0.01 : 0.002, c.batch = batch;
-    c.bias = bias;
-    cf_factors init, g, cpu;
-    init_factors(&init, &fx.R, &c, 12);
-    run_epochs(cf_gpu_backend(), &fx.R, &fx.test, &c, &init, epochs, &g, NULL);
-    run_epochs(&cf_cpu_backend, &fx.R, &fx.test, &c, &init, epochs, &cpu, NULL);
-    char what[128];
-    snprintf(what, sizeof what, "%s %s K=%d bias=%d batch=%lld, %d epoch(s)", cf_algo_name(algo),
-             opt ? "adam" : "plain", K, bias, (long long)batch, epochs);
-    double worst = compare(&g, &cpu, rtol, 1e-6, what);
-    cr_assert_leq(worst, 1.0, "%s: worst ratio %g", what, worst);
-    cf_factors_free(&init), cf_factors_free(&g), cf_factors_free(&cpu);
+    gd_vs_cpu_on(&fx.R, &fx.test, algo, opt, epochs, rtol, K, bias, batch);
     fixture_free(&fx);
 }
 
@@ -972,6 +1038,20 @@ Test(gpu_gd, minibatch_equals_cpu) { gd_vs_cpu(CF_ALGO_MINIBATCH, CF_OPT_PLAIN, 
 Test(gpu_gd, full_batch_K1_nobias_equals_cpu) { gd_vs_cpu_shape(CF_ALGO_GD, CF_OPT_PLAIN, 1, 1e-4, 1, 0, 500); }
 Test(gpu_gd, minibatch_K1_nobias_batch97_equals_cpu) {
     gd_vs_cpu_shape(CF_ALGO_MINIBATCH, CF_OPT_PLAIN, 2, 1e-3, 1, 0, 97);
+}
+/* Past one bucket of the scatter permutation (≈ 90 k ratings: 2 buckets), with 20
+ * batches (each sorted by item on its own) and with 928 (the item list gathered). */
+Test(gpu_gd, minibatch_past_one_bucket_equals_cpu) {
+    REQUIRE_GPU();
+    cf_test_planted pl = {.n_users = 1200, .n_items = 300, .rank = 3, .density = 0.25, .sigma = 0.3, .mu = 3.5,
+                          .bias = 1, .test_ratio = 0.02, .seed = 8};
+    cf_ratings R;
+    cf_triplets test;
+    cf_test_make_planted(&pl, &R, &test);
+    cr_assert_gt(R.nnz, CF_SCATTER_BUCKET, "%lld ratings", (long long)R.nnz);
+    gd_vs_cpu_on(&R, &test, CF_ALGO_MINIBATCH, CF_OPT_PLAIN, 1, 1e-3, 8, 1, (R.nnz + 19) / 20);
+    gd_vs_cpu_on(&R, &test, CF_ALGO_MINIBATCH, CF_OPT_PLAIN, 1, 1e-3, 8, 1, 97);
+    cf_ratings_free(&R), cf_triplets_free(&test);
 }
 
 /* The trainer picks the GPU for SGD now, and a model comes out. */
