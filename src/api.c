@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ID_LEN 65535 /* cf_idmap's limit on a token, as in read.c */
+#define MAX_ID_LEN 65535 /* cf_idmap's limit on a token, as in read_text.c */
 
 /* ---------------------------------------------------------------- IDs */
 

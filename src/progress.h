@@ -1,6 +1,6 @@
 /*
  * progress.h — the pacing of a read's progress callback (cf_read_progress_fn in
- * cufactor.h), shared by the parsers (read.c) and the duplicate removal (dataset.c).
+ * cufactor.h), shared by the parsers (read*.c) and the duplicate removal (dataset.c).
  *
  * A phase of `total` units calls fn once with 0, then whenever the caller reaches
  * `next` (at least max(total / 100, 2^22) units after the previous call), then once

@@ -1,5 +1,6 @@
 /*
- * read_num.h — the ratings readers' number parser (private to read.c and its tests).
+ * read_num.h — the ratings readers' number parser (private to read_text.c, read_mm.c and
+ * their tests).
  *
  * cf_parse_float parses one decimal field that is not NUL-terminated (the readers
  * work on a memory-mapped file): [+-]? digits [. digits] ([eE] [+-]? digits)?, with at

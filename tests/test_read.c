@@ -1,5 +1,5 @@
 /*
- * test_read.c — the ratings readers (src/read.c) and their number parser (read_num.h).
+ * test_read.c — the ratings readers (src/read*.c) and their number parser (read_num.h).
  *
  * Each format is read from a fixture string and checked triplet by triplet against the
  * (user token, item token, rating) written in the fixture, plus the report fields.

@@ -1,5 +1,5 @@
 /*
- * test_read_par.c — the parallel reader (src/read.c): for every supported format and
+ * test_read_par.c — the parallel reader (src/read_par.c): for every supported format and
  * quirk (tab, comma, spaces, "::", Matrix Market, header, quoted fields, BOM, CRLF,
  * comments, blank lines, duplicates), for good files, files with bad lines (strict and
  * skip_bad_lines), Matrix Market bodies with too many or too few entries, and a read
