@@ -57,6 +57,20 @@ void cf_sched_shuffle(int64_t *a, int64_t n, uint64_t stream_seed) {
 /* The scatter permutation (schedule.h). Chunk c's draws (the bucket of each of its
  * indices, in index order, from the chunk's own stream) are made twice, a count pass and
  * the scatter, so that nothing of size n is stored beside a. */
+/* Chunk c of the scatter permutation, indices [c·L, min((c+1)·L, n)), each drawing its
+ * bucket b in index order: counted (a NULL: slot[b]++) or placed (a[slot[b]++] = j). */
+static void scatter_chunk(int64_t *a, int64_t *slot, int64_t c, int64_t L, int64_t n, int64_t P,
+                          uint64_t stream_seed) {
+    cf_rng rng;
+    cf_rng_seed(&rng, cf_sched_seed(stream_seed, CF_STREAM_SCATTER_CHUNK, (uint64_t)c));
+    const int64_t hi = (c + 1) * L < n ? (c + 1) * L : n;
+    for (int64_t j = c * L; j < hi; j++) {
+        const uint64_t b = cf_rng_below(&rng, (uint64_t)P);
+        if (a) a[slot[b]++] = j;
+        else slot[b]++;
+    }
+}
+
 cf_status cf_sched_scatter_permutation(int64_t *a, int64_t n, uint64_t stream_seed, int threads, cf_error *err) {
     int64_t P = (n + CF_SCATTER_BUCKET - 1) / CF_SCATTER_BUCKET; /* buckets */
     if (P > CF_SCATTER_MAX_BUCKETS) P = CF_SCATTER_MAX_BUCKETS;
@@ -77,13 +91,7 @@ cf_status cf_sched_scatter_permutation(int64_t *a, int64_t n, uint64_t stream_se
     }
     const int T = cf_threads(threads);
 #pragma omp parallel for num_threads(T) schedule(dynamic, 1)
-    for (int64_t c = 0; c < C; c++) {
-        cf_rng rng;
-        cf_rng_seed(&rng, cf_sched_seed(stream_seed, CF_STREAM_SCATTER_CHUNK, (uint64_t)c));
-        const int64_t hi = (c + 1) * L < n ? (c + 1) * L : n;
-        int64_t *cnt = slot + c * P;
-        for (int64_t j = c * L; j < hi; j++) cnt[cf_rng_below(&rng, (uint64_t)P)]++;
-    }
+    for (int64_t c = 0; c < C; c++) scatter_chunk(NULL, slot + c * P, c, L, n, P, stream_seed);
     int64_t at = 0;
     for (int64_t b = 0; b < P; b++) {
         start[b] = at;
@@ -95,13 +103,7 @@ cf_status cf_sched_scatter_permutation(int64_t *a, int64_t n, uint64_t stream_se
     }
     start[P] = at;
 #pragma omp parallel for num_threads(T) schedule(dynamic, 1)
-    for (int64_t c = 0; c < C; c++) {
-        cf_rng rng;
-        cf_rng_seed(&rng, cf_sched_seed(stream_seed, CF_STREAM_SCATTER_CHUNK, (uint64_t)c));
-        const int64_t hi = (c + 1) * L < n ? (c + 1) * L : n;
-        int64_t *next = slot + c * P;
-        for (int64_t j = c * L; j < hi; j++) a[next[cf_rng_below(&rng, (uint64_t)P)]++] = j;
-    }
+    for (int64_t c = 0; c < C; c++) scatter_chunk(a, slot + c * P, c, L, n, P, stream_seed);
 #pragma omp parallel for num_threads(T) schedule(dynamic, 1)
     for (int64_t b = 0; b < P; b++)
         cf_sched_shuffle(a + start[b], start[b + 1] - start[b],
