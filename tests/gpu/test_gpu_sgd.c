@@ -456,6 +456,14 @@ static void init_factors(cf_factors *f, const cf_ratings *R, const cf_config *c,
     }
 }
 
+/* The GPU backend opened on the fixture (asserted). */
+static cf_backend *open_gpu(const fixture *fx, const cf_config *c, const cf_factors *init) {
+    cf_backend *b = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_gpu_backend()->open(&fx->R, &fx->test, c, init, &b, &err), CF_OK, "%s", err.msg);
+    return b;
+}
+
 /* Runs `epochs` epochs of algo cfg on a backend, returns the factors (caller frees). */
 static void run_epochs(const cf_backend_ops *ops, const cf_ratings *R, const cf_triplets *test,
                        const cf_config *c, const cf_factors *init, int epochs, cf_factors *out,
@@ -863,9 +871,7 @@ Test(gpu_sgd, small_blocks_grid_gets_a_notice) {
     cf_config c = sgd_config(16, CF_SCHED_BLOCKS, 2);
     cf_factors init;
     init_factors(&init, &fx.R, &c, 3);
-    cf_backend *b = NULL;
-    cf_error err = {0};
-    cr_assert_eq(cf_gpu_backend()->open(&fx.R, &fx.test, &c, &init, &b, &err), CF_OK, "%s", err.msg);
+    cf_backend *b = open_gpu(&fx, &c, &init);
     cf_gpu_stats st;
     cf_gpu_stats_get(b, &st);
     const char *note = cf_gpu_backend()->notice(b);
@@ -874,7 +880,7 @@ Test(gpu_sgd, small_blocks_grid_gets_a_notice) {
         cr_assert(strstr(note, "--schedule blocks --blocks 2 runs 2 warps at a time") != NULL, "%s", note);
     cf_gpu_backend()->close(b);
     c.blocks = st.sm_count < FX_ITEMS ? st.sm_count : FX_ITEMS;
-    cr_assert_eq(cf_gpu_backend()->open(&fx.R, &fx.test, &c, &init, &b, &err), CF_OK, "%s", err.msg);
+    b = open_gpu(&fx, &c, &init);
     cr_assert_str_empty(cf_gpu_backend()->notice(b), "B = %d: %s", c.blocks, cf_gpu_backend()->notice(b));
     cf_gpu_backend()->close(b);
     cf_factors_free(&init);
@@ -924,9 +930,8 @@ Test(gpu_sgd, hogwild_launch_is_bounded_by_the_rows) {
     cf_config c = sgd_config(32, CF_SCHED_HOGWILD, 8);
     cf_factors init;
     init_factors(&init, &fx.R, &c, 10);
-    cf_backend *b = NULL;
     cf_error err = {0};
-    cr_assert_eq(cf_gpu_backend()->open(&fx.R, &fx.test, &c, &init, &b, &err), CF_OK, "%s", err.msg);
+    cf_backend *b = open_gpu(&fx, &c, &init);
     cr_assert_eq(cf_gpu_backend()->sgd_epoch(b, 0, c.lr, &err), CF_OK, "%s", err.msg);
     cf_gpu_stats st;
     cf_gpu_stats_get(b, &st);
@@ -950,9 +955,8 @@ Test(gpu_sgd, l2_ceiling_hook) {
     cf_config c = sgd_config(8, CF_SCHED_HOGWILD, 8);
     cf_factors init;
     init_factors(&init, &fx.R, &c, 10);
-    cf_backend *b = NULL;
     cf_error err = {0};
-    cr_assert_eq(cf_gpu_backend()->open(&fx.R, &fx.test, &c, &init, &b, &err), CF_OK, "%s", err.msg);
+    cf_backend *b = open_gpu(&fx, &c, &init);
     double g = -1;
     cr_assert_eq(cf_gpu_l2_bandwidth(b, 64 << 10, 2, &g, &err), CF_OK, "%s", err.msg);
     cr_assert_gt(g, 0.0);
@@ -986,9 +990,8 @@ Test(gpu_sgd, divergence_names_epoch_and_row) {
     c.lr = 50.0;
     cf_factors init;
     init_factors(&init, &fx.R, &c, 11);
-    cf_backend *b = NULL;
     cf_error err = {0};
-    cr_assert_eq(cf_gpu_backend()->open(&fx.R, &fx.test, &c, &init, &b, &err), CF_OK, "%s", err.msg);
+    cf_backend *b = open_gpu(&fx, &c, &init);
     cf_status st = CF_OK;
     int e;
     for (e = 0; e < 20 && st == CF_OK; e++) st = cf_gpu_backend()->sgd_epoch(b, e, c.lr, &err);
