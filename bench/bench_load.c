@@ -24,7 +24,7 @@
  * write(2) calls into a fresh file in the same directory (--model-users U, default
  * 120000, × 17770 items × K = 128 in fp64: ≈ 140 MB; the issue's Netflix shape is
  * 480189 users, ≈ 520 MB).
- * And one more: an epoch's mini-batch lists, the host work the GPU's mini-batch GD does
+ * With --minibatch, one more: an epoch's mini-batch lists, the host work the GPU's mini-batch GD does
  * every epoch (cf_minibatch_coo: the scatter permutation, the batches in entry order and
  * each sorted by item; 20 batches as the default --batch), at 1 and N threads on the
  * prepared training matrix, compared byte for byte.
@@ -132,13 +132,15 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static const char usage[] = "usage: bench_load [FILE | --mb MB] [--runs R] [--threads N] [--model-users U] [--json]\n"
+static const char usage[] = "usage: bench_load [FILE | --mb MB] [--runs R] [--threads N] [--model-users U] [--minibatch] [--json]\n"
                             "  FILE         read this ratings file\n"
                             "  --mb MB      no file: generate a Netflix-like text file of about MB megabytes\n"
                             "               (default 300) in $TMPDIR and delete it at the end\n"
                             "  --runs R     rounds of (1 thread, N threads, convert, binary load), default 5\n"
                             "  --threads N  the parallel side's threads (default 0: all cores)\n"
                             "  --model-users U  users of the saved model (x 17770 items x K=128), default 120000\n"
+                            "  --minibatch  also time an epoch's mini-batch lists (GPU mini-batch GD's host work)\n"
+                            "               at 1 and N threads\n"
                             "  --json       also print the medians as one JSON line\n";
 
 static double median(double *v, int n) {
@@ -263,7 +265,7 @@ int main(int argc, char **argv) {
     char path[4096], bin[4200];
     const char *file = NULL;
     double mb = 300.0;
-    int runs = 5, threads = 0, json = 0;
+    int runs = 5, threads = 0, json = 0, minibatch = 0;
     long model_users = 120000;
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
@@ -291,6 +293,8 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "bench_load: --model-users needs a number\n%s", usage);
                 return 2;
             }
+        } else if (!strcmp(argv[a], "--minibatch")) {
+            minibatch = 1;
         } else if (!strcmp(argv[a], "--json")) {
             json = 1;
         } else if (argv[a][0] == '-' || file) {
@@ -388,7 +392,7 @@ int main(int argc, char **argv) {
         }
         prep_n = db->all.n;
         /* an epoch's mini-batch lists: 1 and N threads, alternating */
-        {
+        if (minibatch) {
             const int64_t n = ra.nnz ? ra.nnz : 1;
             uint32_t *eu = malloc((size_t)n * sizeof *eu);
             int64_t *by_item = malloc((size_t)n * sizeof *by_item), *scratch = malloc((size_t)n * 2 * sizeof *scratch);
@@ -431,9 +435,10 @@ int main(int argc, char **argv) {
         cf_dataset_destroy(&ds);
         cf_dataset_destroy(&db);
         printf("round %d: text 1 thread %.3f s (cpu %.3f), %d threads %.3f s (cpu %.3f), convert %.3f s, binary load %.3f s, "
-               "prepare 1 thread %.3f s, %d threads %.3f s, mini-batch lists 1 thread %.3f s, %d threads %.3f s, "
-               "model save %.3f s, raw write+fsync %.3f s\n",
-               k + 1, t1[k], c1[k], nt, tn[k], cn[k], tc[k], tb[k], p1[k], nt, pn[k], b1[k], nt, bn[k], ts[k], tw[k]);
+               "prepare 1 thread %.3f s, %d threads %.3f s, model save %.3f s, raw write+fsync %.3f s",
+               k + 1, t1[k], c1[k], nt, tn[k], cn[k], tc[k], tb[k], p1[k], nt, pn[k], ts[k], tw[k]);
+        if (minibatch) printf(", mini-batch lists 1 thread %.3f s, %d threads %.3f s", b1[k], nt, bn[k]);
+        printf("\n");
         fflush(stdout);
     }
     double m1 = median(t1, runs), mn = median(tn, runs), mc = median(tc, runs), mbin = median(tb, runs);
@@ -457,16 +462,20 @@ int main(int argc, char **argv) {
     printf("  prepare, %d threads %.3f s  %.4f s per million ratings  %.2fx the 1-thread one (same bytes)\n", nt, mpn,
            mpn * per, mp1 / mpn);
     const double mb1 = median(b1, runs), mbn = median(bn, runs);
-    printf("  mini-batch lists, 1 thread  %.3f s  %.4f s per million ratings (an epoch's, 20 batches)\n", mb1, mb1 * per);
-    printf("  mini-batch lists, %d threads %.3f s  %.4f s per million ratings  %.2fx the 1-thread ones (same bytes)\n",
-           nt, mbn, mbn * per, mb1 / mbn);
+    if (minibatch) {
+        printf("  mini-batch lists, 1 thread  %.3f s  %.4f s per million ratings (an epoch's, 20 batches)\n", mb1,
+               mb1 * per);
+        printf("  mini-batch lists, %d threads %.3f s  %.4f s per million ratings  %.2fx the 1-thread ones (same bytes)\n",
+               nt, mbn, mbn * per, mb1 / mbn);
+    }
     printf("  model save         %.3f s  %7.1f MB/s   %.2fx a raw write+fsync of the same %zu bytes (%.3f s, %.1f MB/s)\n",
            mts, (double)model_bytes / 1e6 / mts, mts / mtw, model_bytes, mtw, (double)model_bytes / 1e6 / mtw);
     if (json)
         printf("{\"prepare_1t_s\":%.4f,\"prepare_nt_s\":%.4f,\"prepare_ratings\":%lld,\"model_bytes\":%zu,"
-               "\"model_save_s\":%.4f,\"raw_write_fsync_s\":%.4f,\"save_vs_raw\":%.3f,"
-               "\"minibatch_lists_1t_s\":%.4f,\"minibatch_lists_nt_s\":%.4f}\n",
-               mp1, mpn, (long long)prep_n, model_bytes, mts, mtw, mts / mtw, mb1, mbn);
+               "\"model_save_s\":%.4f,\"raw_write_fsync_s\":%.4f,\"save_vs_raw\":%.3f",
+               mp1, mpn, (long long)prep_n, model_bytes, mts, mtw, mts / mtw);
+    if (json && minibatch) printf(",\"minibatch_lists_1t_s\":%.4f,\"minibatch_lists_nt_s\":%.4f", mb1, mbn);
+    if (json) printf("}\n");
     if (json)
         printf("{\"text_bytes\":%lld,\"binary_bytes\":%lld,\"ratings\":%lld,\"runs\":%d,\"threads\":%d,"
                "\"read_1t_s\":%.4f,\"read_nt_s\":%.4f,\"convert_s\":%.4f,\"binary_load_s\":%.4f,"
