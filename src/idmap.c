@@ -220,6 +220,44 @@ int cf_idmap_intern_many(cf_idmap *m, size_t count, const char *const *tok, cons
     return 0;
 }
 
+int cf_idmap_merge(cf_idmap *into, const cf_idmap *from, uint32_t *table) {
+    const int64_t n = from->n;
+    if (into->n + n >= (int64_t)UINT32_MAX - 1 || cf_idmap_reserve(into, into->n + n, from->arena_len)) return -1;
+    const uint64_t mask = into->cap - 1; /* reserved: no growth below */
+    uint32_t h[256];
+    for (int64_t b0 = 0; b0 < n; b0 += 256) {
+        const int64_t nb = n - b0 < 256 ? n - b0 : 256;
+        for (int64_t k = 0; k < nb; k++) {
+            const uint64_t o = from->offsets[b0 + k];
+            const uint64_t e = b0 + k + 1 < n ? from->offsets[b0 + k + 1] : from->arena_len;
+            h[k] = hash_bytes(from->arena + o, (size_t)(e - o - 1));
+        }
+        for (int64_t k = 0; k < nb && k < PF; k++) __builtin_prefetch(&into->slots[h[k] & mask]);
+        for (int64_t k = 0; k < nb; k++) {
+            if (k + PF < nb) {
+                __builtin_prefetch(&into->slots[h[k + PF] & mask]);
+                __builtin_prefetch(&into->hashes[h[k + PF] & mask]);
+            }
+            const int64_t j = b0 + k;
+            const uint64_t o = from->offsets[j], e = j + 1 < n ? from->offsets[j + 1] : from->arena_len;
+            const char *tok = from->arena + o;
+            const size_t len = (size_t)(e - o - 1);
+            uint64_t slot;
+            int64_t found = lookup(into, tok, len, h[k], &slot);
+            if (found < 0) {
+                memcpy(into->arena + into->arena_len, tok, len + 1);
+                into->offsets[into->n] = into->arena_len;
+                into->arena_len += len + 1;
+                into->slots[slot] = (uint32_t)(into->n + 1);
+                into->hashes[slot] = h[k];
+                found = into->n++;
+            }
+            if (table) table[j] = (uint32_t)found;
+        }
+    }
+    return 0;
+}
+
 int64_t cf_idmap_find(const cf_idmap *m, const char *tok, size_t len) {
     uint64_t slot;
     return lookup(m, tok, len, hash_bytes(tok, len), &slot);
