@@ -280,6 +280,9 @@ typedef struct cf_dataset_info {
 } cf_dataset_info;
 
 void cf_dataset_info_get(const cf_dataset *ds, cf_dataset_info *info);
+/* The same on `threads` threads (0: all cores, what cf_dataset_info_get uses): the same
+ * counts whatever the count. */
+void cf_dataset_info_get_threads(const cf_dataset *ds, int threads, cf_dataset_info *info);
 void cf_dataset_destroy(cf_dataset **ds);
 
 /* Synthetic data: a planted rank-k model with biases, power-law user and item

@@ -144,7 +144,9 @@ static void resolve_counts(const cf_config *in, int64_t n_train, int64_t max_use
 
 void cf_config_resolve(const cf_config *in, const struct cf_dataset *ds, cf_config *out) {
     int64_t n = 0, max_user = 0, max_item = 0;
-    if (ds) {
+    /* only gd and minibatch choose anything from the counts (resolve_counts): the others
+     * skip a pass over every rating (0.2 s for 100 M) */
+    if (ds && (in->algo == CF_ALGO_GD || in->algo == CF_ALGO_MINIBATCH)) {
         int64_t nu = cf_idmap_size(ds->users), ni = cf_idmap_size(ds->items);
         int64_t *cu = calloc((size_t)nu + 1, sizeof *cu), *ci = calloc((size_t)ni + 1, sizeof *ci);
         for (int64_t k = 0; cu && ci && k < ds->all.n; k++) {

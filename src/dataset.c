@@ -400,24 +400,40 @@ cf_status cf_dataset_split_threads(cf_dataset *ds, double ratio, uint64_t seed, 
     return CF_OK;
 }
 
-void cf_dataset_info_get(const cf_dataset *ds, cf_dataset_info *info) {
+void cf_dataset_info_get(const cf_dataset *ds, cf_dataset_info *info) { cf_dataset_info_get_threads(ds, 0, info); }
+
+/* Two passes over the ratings: the training ones counted and their users and items
+ * marked (a byte a row: relaxed atomic stores of 1, which any order leaves the same; a
+ * byte already set is not stored again, or the threads would pass its line back and forth),
+ * then the test ones whose user or item is unmarked counted. Sums of integers: the same
+ * whatever the thread count. 0.27 s for 100 M ratings on one core, and train asks twice. */
+void cf_dataset_info_get_threads(const cf_dataset *ds, int threads, cf_dataset_info *info) {
     memset(info, 0, sizeof *info);
     info->n_users = cf_idmap_size(ds->users);
     info->n_items = cf_idmap_size(ds->items);
-    uint8_t *seen_u = calloc((size_t)info->n_users + 1, 1);
-    uint8_t *seen_i = calloc((size_t)info->n_items + 1, 1);
-    for (int64_t k = 0; k < ds->all.n; k++) {
+    _Atomic unsigned char *seen_u = calloc((size_t)info->n_users + 1, 1);
+    _Atomic unsigned char *seen_i = calloc((size_t)info->n_items + 1, 1);
+    const int64_t n = ds->all.n;
+    const int T = n < ((int64_t)1 << 16) ? 1 : cf_threads(threads);
+    int64_t n_test = 0, unseen = 0;
+#pragma omp parallel for num_threads(T) schedule(static) reduction(+ : n_test)
+    for (int64_t k = 0; k < n; k++) {
         if (ds->is_test[k]) {
-            info->n_test++;
-        } else {
-            info->n_train++;
-            if (seen_u) seen_u[ds->all.u[k]] = 1;
-            if (seen_i) seen_i[ds->all.i[k]] = 1;
+            n_test++;
+        } else if (seen_u && seen_i) { /* stored only when not yet set: the lines stay shared */
+            _Atomic unsigned char *a = &seen_u[ds->all.u[k]], *b = &seen_i[ds->all.i[k]];
+            if (!atomic_load_explicit(a, memory_order_relaxed)) atomic_store_explicit(a, 1, memory_order_relaxed);
+            if (!atomic_load_explicit(b, memory_order_relaxed)) atomic_store_explicit(b, 1, memory_order_relaxed);
         }
     }
-    if (seen_u && seen_i)
-        for (int64_t k = 0; k < ds->all.n; k++)
-            if (ds->is_test[k] && (!seen_u[ds->all.u[k]] || !seen_i[ds->all.i[k]])) info->test_unseen++;
-    free(seen_u);
-    free(seen_i);
+    if (seen_u && seen_i) {
+#pragma omp parallel for num_threads(T) schedule(static) reduction(+ : unseen)
+        for (int64_t k = 0; k < n; k++)
+            if (ds->is_test[k] && (!atomic_load_explicit(&seen_u[ds->all.u[k]], memory_order_relaxed) ||
+                                   !atomic_load_explicit(&seen_i[ds->all.i[k]], memory_order_relaxed)))
+                unseen++;
+    }
+    info->n_test = n_test, info->n_train = n - n_test, info->test_unseen = unseen;
+    free((void *)seen_u);
+    free((void *)seen_i);
 }

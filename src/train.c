@@ -530,9 +530,17 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     cfg = c.cfg = &resolved;
     int64_t n_train = train.n;
     cf_triplets_free(&train);
-    cf_dataset_info info;
-    cf_dataset_info_get(ds, &info);
-    rep->n_train = info.n_train, rep->n_test = info.n_test, rep->test_unseen = info.test_unseen;
+    /* the report's counts from the parts (what cf_dataset_info_get counts, without two
+     * more passes over all ratings): a test pair is unseen when its user or item has no
+     * row or column in R */
+    rep->n_train = R.nnz, rep->n_test = test.n, rep->test_unseen = 0;
+    {
+        int64_t unseen = 0;
+#pragma omp parallel for num_threads(cf_threads(cfg->threads)) schedule(static) reduction(+ : unseen)
+        for (int64_t j = 0; j < test.n; j++)
+            unseen += R.row_ptr[test.u[j] + 1] == R.row_ptr[test.u[j]] || R.col_ptr[test.i[j] + 1] == R.col_ptr[test.i[j]];
+        rep->test_unseen = unseen;
+    }
 
     uint64_t data_hash = opt->checkpoint || opt->resume ? cf_checkpoint_data_hash(&R, &test, ds->users, ds->items) : 0;
     if (!cfg->bias) { /* the unseen test pairs: μ (see train_ctx) */

@@ -396,6 +396,44 @@ Test(dataset, idmap_merge_matches_interning_in_order) {
     cf_idmap_destroy(&into), cf_idmap_destroy(&ref);
 }
 
+/* cf_dataset_info_get_threads on 1, 2 and 3 threads (past its 65536-rating threshold)
+ * counts what a plain loop counts: 150 k ratings, 3 a user, 20 % held out, so that a few
+ * hundred users have only test ratings (unseen). */
+Test(dataset, info_counts_the_same_on_any_thread_count) {
+    cf_dataset *ds = cf_dataset_create();
+    cr_assert_not_null(ds);
+    const int64_t n = 150000;
+    cr_assert_eq(cf_dataset_reserve(ds, n), 0);
+    char id[32];
+    for (int64_t k = 0; k < n; k++) {
+        uint32_t u, i;
+        snprintf(id, sizeof id, "u%lld", (long long)(k / 3));
+        cr_assert_eq(cf_idmap_intern(ds->users, id, strlen(id), &u, NULL), 0);
+        snprintf(id, sizeof id, "i%lld", (long long)(k * 7919 % 1000));
+        cr_assert_eq(cf_idmap_intern(ds->items, id, strlen(id), &i, NULL), 0);
+        cr_assert_eq(cf_dataset_push(ds, u, i, 3.0f, 0), 0);
+    }
+    cf_error err;
+    cr_assert_eq(cf_dataset_split(ds, 0.2, 9, &err), CF_OK, "%s", err.msg);
+    int64_t n_test = 0, unseen = 0;
+    unsigned char *su = calloc(n / 3 + 1, 1), *si = calloc(1000, 1);
+    for (int64_t k = 0; k < n; k++)
+        if (!ds->is_test[k]) su[ds->all.u[k]] = 1, si[ds->all.i[k]] = 1;
+    for (int64_t k = 0; k < n; k++)
+        if (ds->is_test[k]) n_test++, unseen += !su[ds->all.u[k]] || !si[ds->all.i[k]];
+    free(su), free(si);
+    cr_assert_gt(unseen, 100, "the set has unseen test pairs: %lld", (long long)unseen);
+    for (int threads = 1; threads <= 3; threads++) {
+        cf_dataset_info info;
+        cf_dataset_info_get_threads(ds, threads, &info);
+        cr_assert(info.n_train == n - n_test && info.n_test == n_test && info.test_unseen == unseen &&
+                      info.n_users == n / 3 && info.n_items == 1000,
+                  "%d threads: train %lld test %lld unseen %lld users %lld items %lld", threads, (long long)info.n_train,
+                  (long long)info.n_test, (long long)info.test_unseen, (long long)info.n_users, (long long)info.n_items);
+    }
+    cf_dataset_destroy(&ds);
+}
+
 /* cf_dataset_part on 2 and 3 threads (past its 65536-rating threshold) copies the same
  * bytes as on 1, for both parts of a seeded split. */
 Test(dataset, part_is_the_same_on_any_thread_count) {

@@ -178,7 +178,7 @@ cf_status cli_read_split(const char *data, const cli_split *s, const cf_read_opt
     if (!s->test_file && s->test_ratio > 0) {
         if ((st = cf_dataset_split_threads(ds, s->test_ratio, seed, ropt->threads, err))) goto fail;
     }
-    cf_dataset_info_get(ds, info);
+    cf_dataset_info_get_threads(ds, ropt->threads, info);
     if (split_seconds) *split_seconds = cli_now() - t_split;
     if (!quiet) {
         fprintf(stderr, "data: %lld users, %lld items (%.2f s to read)\n", (long long)info->n_users,
