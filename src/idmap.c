@@ -222,40 +222,23 @@ int cf_idmap_intern_many(cf_idmap *m, size_t count, const char *const *tok, cons
 
 int cf_idmap_merge(cf_idmap *into, const cf_idmap *from, uint32_t *table) {
     const int64_t n = from->n;
-    if (into->n + n >= (int64_t)UINT32_MAX - 1 || cf_idmap_reserve(into, into->n + n, from->arena_len)) return -1;
-    const uint64_t mask = into->cap - 1; /* reserved: no growth below */
-    uint32_t h[256];
-    for (int64_t b0 = 0; b0 < n; b0 += 256) {
-        const int64_t nb = n - b0 < 256 ? n - b0 : 256;
-        for (int64_t k = 0; k < nb; k++) {
-            const uint64_t o = from->offsets[b0 + k];
-            const uint64_t e = b0 + k + 1 < n ? from->offsets[b0 + k + 1] : from->arena_len;
-            h[k] = hash_bytes(from->arena + o, (size_t)(e - o - 1));
+    if (n == 0) return 0;
+    /* from's tokens as cf_idmap_intern_many takes them, lengths from the arena offsets */
+    const char **tok = malloc((size_t)n * sizeof *tok);
+    size_t *len = malloc((size_t)n * sizeof *len);
+    int *added = malloc((size_t)n * sizeof *added);
+    uint32_t *idx = table ? table : malloc((size_t)n * sizeof *idx);
+    int rc = -1;
+    if (tok && len && added && idx) {
+        for (int64_t k = 0; k < n; k++) {
+            const uint64_t o = from->offsets[k], e = k + 1 < n ? from->offsets[k + 1] : from->arena_len;
+            tok[k] = from->arena + o, len[k] = (size_t)(e - o - 1);
         }
-        for (int64_t k = 0; k < nb && k < PF; k++) __builtin_prefetch(&into->slots[h[k] & mask]);
-        for (int64_t k = 0; k < nb; k++) {
-            if (k + PF < nb) {
-                __builtin_prefetch(&into->slots[h[k + PF] & mask]);
-                __builtin_prefetch(&into->hashes[h[k + PF] & mask]);
-            }
-            const int64_t j = b0 + k;
-            const uint64_t o = from->offsets[j], e = j + 1 < n ? from->offsets[j + 1] : from->arena_len;
-            const char *tok = from->arena + o;
-            const size_t len = (size_t)(e - o - 1);
-            uint64_t slot;
-            int64_t found = lookup(into, tok, len, h[k], &slot);
-            if (found < 0) {
-                memcpy(into->arena + into->arena_len, tok, len + 1);
-                into->offsets[into->n] = into->arena_len;
-                into->arena_len += len + 1;
-                into->slots[slot] = (uint32_t)(into->n + 1);
-                into->hashes[slot] = h[k];
-                found = into->n++;
-            }
-            if (table) table[j] = (uint32_t)found;
-        }
+        rc = cf_idmap_intern_many(into, (size_t)n, tok, len, idx, added);
     }
-    return 0;
+    free(tok), free(len), free(added);
+    if (idx != table) free(idx);
+    return rc;
 }
 
 int64_t cf_idmap_find(const cf_idmap *m, const char *tok, size_t len) {
