@@ -16,14 +16,14 @@
  * file); this merge runs while later chunks are parsed (merge_ready), and stops after the
  * first chunk with an error. That chunk gives the error (its line = the lines of the head
  * and of the chunks before it + its local line: the first bad line of the file, with the
- * same text as the serial reader's). The first chunk interns straight into the dataset's maps and appends to it (it
- * continues the head); every other chunk stores its ratings in place, in slots of
- * ds->all sized by its line count, and they are turned into global indices in place (in
- * parallel) and moved together over the gaps left by lines without a rating. Hence
- * the ratings, ID order, report and messages do not depend on the number of threads
- * or on where the cuts fall. The one check that needs
- * a global count, Matrix Market's "more entries than NNZ", is made at the merge: when
- * it would fire, the body is read again serially (an error path).
+ * same text as the serial reader's). The first chunk interns straight into the dataset's
+ * maps and appends to it (it continues the head); every other chunk stores its ratings in
+ * place, in slots of ds->all sized by its line count, and they are turned into global
+ * indices in place (in parallel) and moved together over the gaps left by lines without a
+ * rating. Hence the ratings, ID order, report and messages do not depend on the number of
+ * threads or on where the cuts fall. The one check that needs a global count, Matrix
+ * Market's "more entries than NNZ", is made after the parse: when it would fire, the body
+ * is read again serially (an error path).
  *
  * Progress: each chunk publishes the bytes it has parsed (every CHUNK_PUBLISH bytes, only
  * when there is a callback) into an atomic sum; the calling thread (omp thread 0) calls
@@ -142,12 +142,12 @@ static int read_threads(const cf_read_options *opt) {
  * chunk takes the merge over (busy) and merges every chunk from `merged` on that is
  * parsed, so the serial merge overlaps the parallel parse instead of following it (on 2
  * threads it was ≈ a tenth of a read's wall time, and its share grows with the threads:
- * every chunk brings its own copy of the item IDs). It
- * stops after the first chunk that failed: the maps then hold the IDs seen before its bad
- * line, as the serial reader's do. ut[k], it[k] (k ≥ 1): chunk k's local → global
- * indices, for the remap once all are merged. */
+ * every chunk brings its own copy of the item IDs). It stops after the first chunk that
+ * failed: the maps then hold the IDs seen before its bad line, as the serial reader's do.
+ * ut[k], it[k] (k ≥ 1): chunk k's local → global indices, for the remap once all are
+ * merged. */
 typedef struct merge_pipe {
-    _Atomic unsigned char *parsed; /* n flags, set (release) by the chunk's parser */
+    _Atomic unsigned char *parsed; /* n flags, each set by its chunk's parser */
     _Atomic int busy;              /* a thread is merging */
     _Atomic int merged;            /* chunks 0..merged−1 are merged */
     _Atomic int stop;              /* a chunk failed (merged) or memory ran out: no more */
