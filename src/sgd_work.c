@@ -191,7 +191,9 @@ cf_status cf_minibatch_coo(const cf_ratings *R, const uint32_t *entry_user, uint
     if (T > 1 && (nb * T > n || n < 4 * (int64_t)T)) T = 1;
     batch_scatter(R, entry_user, NULL, cursor, nb, batch, T, order, w);
     if (!by_item) return CF_OK;
-    if (nb * R->n_items >= n) { /* small batches: the entries gathered in item order */
+    /* small batches (nb·n_items ≥ n, asked without the product): the entries gathered in
+     * item order */
+    if (R->n_items == 0 || nb >= (n + R->n_items - 1) / R->n_items) {
         batch_scatter(R, entry_user, item_order, cursor, nb, batch, T, order, by_item);
         return CF_OK;
     }
