@@ -1,5 +1,6 @@
 /* dataset.c — the rating set with its ID maps: append, deduplicate, split, query. */
 #include "dataset.h"
+#include "ratings.h"
 
 #include "common.h"
 #include "progress.h"
@@ -74,31 +75,36 @@ int cf_dataset_push(cf_dataset *ds, uint32_t u, uint32_t i, float r, int part) {
     return 0;
 }
 
-/* Stable counting sort of the ratings at from.. by user, moving them (one scatter
- * pass): afterwards the range is grouped by user in index order, each user's ratings
- * still in file order. 0 ok, -1 out of memory. */
-static int group_by_user(cf_dataset *ds, int64_t from) {
+/* Stable counting sort of the ratings at from.. by user, moving them: afterwards the
+ * range is grouped by user in index order, each user's ratings still in file order. On
+ * `threads` threads (0: all cores) through cf_bucket_sort_threads, the same bytes for
+ * any count: a file not grouped by user (item-grouped, shuffled) was one serial scatter
+ * of every rating here. 0 ok, -1 out of memory. */
+static int group_by_user(cf_dataset *ds, int64_t from, int threads) {
     cf_triplets *t = &ds->all;
-    int64_t m = t->n - from, nkeys = cf_idmap_size(ds->users);
-    int64_t *cnt = calloc((size_t)nkeys + 1, sizeof *cnt);
-    uint32_t *u = malloc((size_t)m * sizeof *u), *it = malloc((size_t)m * sizeof *it);
+    const int64_t m = t->n - from, nkeys = cf_idmap_size(ds->users);
+    uint32_t *it = malloc((size_t)m * sizeof *it);
     float *r = malloc((size_t)m * sizeof *r);
     uint8_t *p = malloc((size_t)m);
-    if (!cnt || !u || !it || !r || !p) {
-        free(cnt), free(u), free(it), free(r), free(p);
+    int64_t *ptr = malloc(((size_t)nkeys + 1) * sizeof *ptr);
+    cf_error err;
+    const cf_bucket_move mv = {.carry = t->i + from, .carry_out = it, .val = t->r + from, .val_out = r,
+                               .byte = ds->is_test + from, .byte_out = p};
+    const int T = m < ((int64_t)1 << 16) ? 1 : threads > 0 ? threads : omp_get_num_procs();
+    if (!it || !r || !p || !ptr || cf_bucket_sort_threads(m, t->u + from, NULL, nkeys, &mv, T, ptr, &err)) {
+        free(it), free(r), free(p), free(ptr);
         return -1;
     }
-    for (int64_t k = from; k < t->n; k++) cnt[t->u[k] + 1]++;
-    for (int64_t c = 0; c < nkeys; c++) cnt[c + 1] += cnt[c];
-    for (int64_t k = from; k < t->n; k++) {
-        int64_t d = cnt[t->u[k]]++;
-        u[d] = t->u[k], it[d] = t->i[k], r[d] = t->r[k], p[d] = ds->is_test[k];
+    /* the users are the buckets, in order; the rest copied back */
+#pragma omp parallel num_threads(T)
+    {
+#pragma omp for schedule(dynamic, 4096) nowait
+        for (int64_t u = 0; u < nkeys; u++)
+            for (int64_t x = ptr[u]; x < ptr[u + 1]; x++) t->u[from + x] = (uint32_t)u;
+#pragma omp for schedule(static)
+        for (int64_t x = 0; x < m; x++) t->i[from + x] = it[x], t->r[from + x] = r[x], ds->is_test[from + x] = p[x];
     }
-    memcpy(t->u + from, u, (size_t)m * sizeof *u);
-    memcpy(t->i + from, it, (size_t)m * sizeof *it);
-    memcpy(t->r + from, r, (size_t)m * sizeof *r);
-    memcpy(ds->is_test + from, p, (size_t)m);
-    free(cnt), free(u), free(it), free(r), free(p);
+    free(it), free(r), free(p), free(ptr);
     return 0;
 }
 
@@ -288,7 +294,7 @@ int64_t cf_dataset_dedup_threads(cf_dataset *ds, int64_t from, cf_progress *pg, 
      * is (one stable scatter pass), then sort each user's run by item on its own */
     int64_t k = from + 1;
     while (k < t->n && t->u[k] >= t->u[k - 1]) k++;
-    int64_t removed = k < t->n && group_by_user(ds, from) ? -1 : dedup_user_grouped(ds, from, pg, threads);
+    int64_t removed = k < t->n && group_by_user(ds, from, threads) ? -1 : dedup_user_grouped(ds, from, pg, threads);
     if (removed == -1)
         cf_fail(err, CF_ERR_NOMEM, "out of memory removing duplicate ratings (%lld ratings)", (long long)m);
     return removed;

@@ -69,6 +69,7 @@ static int bucket_par(int64_t n, const uint32_t *key, const uint32_t *map, int64
             if (mv->out) mv->out[dst] = mv->in ? mv->in[k] : k;
             if (mv->carry) mv->carry_out[dst] = mv->carry[k];
             if (mv->val) mv->val_out[dst] = mv->val[k];
+            if (mv->byte) mv->byte_out[dst] = mv->byte[k];
         }
     }
     if (ptr) memcpy(ptr, base, ((size_t)nb + 1) * sizeof *ptr);

@@ -41,7 +41,7 @@ void cf_ratings_free(cf_ratings *r);
  * whatever the count. Element t's bucket is map[key[t]] (map NULL: key[t]), < nb; it goes
  * to slot dst (by bucket, ties in element order) and takes along what `mv` names, each
  * pair NULL when not wanted: out[dst] = in ? in[t] : t, carry_out[dst] = carry[t],
- * val_out[dst] = val[t]. ptr (NULL: not wanted) = the nb + 1 bucket offsets. Each thread
+ * val_out[dst] = val[t], byte_out[dst] = byte[t]. ptr (NULL: not wanted) = the nb + 1 bucket offsets. Each thread
  * counts a contiguous range of the elements; the counts become offsets in (bucket, range)
  * order; each thread scatters its range. T × nb counts of memory (one thread when they do
  * not fit; CF_ERR_NOMEM when not even those of one do). */
@@ -52,6 +52,8 @@ typedef struct cf_bucket_move {
     uint32_t *carry_out;
     const float *val;
     float *val_out;
+    const uint8_t *byte;
+    uint8_t *byte_out;
 } cf_bucket_move;
 cf_status cf_bucket_sort_threads(int64_t n, const uint32_t *key, const uint32_t *map, int64_t nb,
                                  const cf_bucket_move *mv, int threads, int64_t *ptr, cf_error *err);
