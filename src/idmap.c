@@ -223,27 +223,6 @@ int cf_idmap_intern_many(cf_idmap *m, size_t count, const char *const *tok, cons
     return 0;
 }
 
-int cf_idmap_merge(cf_idmap *into, const cf_idmap *from, uint32_t *table) {
-    const int64_t n = from->n;
-    if (n == 0) return 0;
-    /* from's tokens as cf_idmap_intern_many takes them, lengths from the arena offsets */
-    const char **tok = malloc((size_t)n * sizeof *tok);
-    size_t *len = malloc((size_t)n * sizeof *len);
-    int *added = malloc((size_t)n * sizeof *added);
-    uint32_t *idx = table ? table : malloc((size_t)n * sizeof *idx);
-    int rc = -1;
-    if (tok && len && added && idx) {
-        for (int64_t k = 0; k < n; k++) {
-            const uint64_t o = from->offsets[k], e = k + 1 < n ? from->offsets[k + 1] : from->arena_len;
-            tok[k] = from->arena + o, len[k] = (size_t)(e - o - 1);
-        }
-        rc = cf_idmap_intern_many(into, (size_t)n, tok, len, idx, added);
-    }
-    free(tok), free(len), free(added);
-    if (idx != table) free(idx);
-    return rc;
-}
-
 int64_t cf_idmap_find(const cf_idmap *m, const char *tok, size_t len) {
     uint64_t slot;
     return lookup(m, tok, len, hash_bytes(tok, len), &slot);

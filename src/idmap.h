@@ -29,12 +29,6 @@ int cf_idmap_intern(cf_idmap *m, const char *tok, size_t len, uint32_t *idx, int
 int cf_idmap_intern_many(cf_idmap *m, size_t count, const char *const *tok, const size_t *len, uint32_t *idx,
                          int *added);
 
-/* cf_idmap_intern of each of from's tokens in from's index order, into `into`: the same
- * map and the same results (table[k] = the index of from's token k in `into`; table may
- * be NULL), with the lengths taken from from's arena and the table's misses overlapped as
- * in cf_idmap_intern_many. 0, or -1 when out of memory. */
-int cf_idmap_merge(cf_idmap *into, const cf_idmap *from, uint32_t *table);
-
 /* Room for n tokens in all holding `bytes` bytes (their lengths + 1 each) without
  * growing. 0 ok, -1 out of memory. */
 int cf_idmap_reserve(cf_idmap *m, int64_t n, uint64_t bytes);

@@ -44,36 +44,82 @@ typedef struct num_cache {
 
 #define NUM_CACHE_MAX ((size_t)1 << 23)
 
+/* A chunk's own IDs of one kind (user or item) in first-seen order (read_par.c): entry
+ * j is a canonical decimal v below NUM_CACHE_MAX as v | ID_NUM, or the index of a token
+ * in the chunk's map; the chunk's ratings carry j. Decimal IDs, the usual kind, never
+ * enter the chunk's map: in a file not grouped by user every chunk sees almost every
+ * user, and hashing each of them into every chunk's map, then merging every chunk's map
+ * into the dataset's, cost more than one thread reading the file. */
+#define ID_NUM ((uint32_t)1 << 31)
+typedef struct id_seq {
+    uint32_t *e;
+    int64_t n, cap;
+    uint32_t *pos; /* chunk map index → its entry */
+    int64_t pos_cap;
+} id_seq;
+
+/* Grows a uint32 array to hold index `need` (zeroing what is new). 0 ok, -1 out of memory. */
+static inline int grow_u32(uint32_t **a, int64_t *cap, int64_t need) {
+    if (need < *cap) return 0;
+    int64_t c = *cap ? *cap : 1024;
+    while (c <= need) c *= 2;
+    uint32_t *x = realloc(*a, (size_t)c * sizeof *x);
+    if (!x) return -1;
+    memset(x + *cap, 0, (size_t)(c - *cap) * sizeof *x);
+    *a = x, *cap = c;
+    return 0;
+}
+
+/* The value of a canonical decimal token (no sign, no leading zero, ≤ 7 digits) below
+ * NUM_CACHE_MAX, or -1. */
+static inline int64_t canonical_decimal(const char *tok, size_t len) {
+    if (len == 0 || len > 7 || (tok[0] == '0' && len > 1)) return -1;
+    size_t v = 0;
+    for (size_t k = 0; k < len; k++) {
+        unsigned d = (unsigned)(unsigned char)tok[k] - '0';
+        if (d > 9) return -1;
+        v = v * 10 + d;
+    }
+    return v < NUM_CACHE_MAX ? (int64_t)v : -1;
+}
+
 /* Index of a token in `m`, through the numeric cache when the token is a canonical
- * decimal (no sign, no leading zero) below NUM_CACHE_MAX. 0 ok, -1 out of memory. */
-static inline int intern(cf_idmap *m, num_cache *c, const char *tok, size_t len, uint32_t *idx) {
-    if (len <= 7 && (tok[0] != '0' || len == 1)) {
-        size_t v = 0, k = 0;
-        for (; k < len; k++) {
-            unsigned d = (unsigned)(unsigned char)tok[k] - '0';
-            if (d > 9) break;
-            v = v * 10 + d;
-        }
-        if (k == len && v < NUM_CACHE_MAX) {
-            if (v < c->cap && c->slot[v]) {
-                *idx = c->slot[v] - 1;
-                return 0;
-            }
-            if (cf_idmap_intern(m, tok, len, idx, NULL)) return -1;
-            if (v >= c->cap) {
-                size_t cap = c->cap ? c->cap : 1024;
-                while (cap <= v) cap *= 2;
-                uint32_t *s = realloc(c->slot, cap * sizeof *s);
-                if (!s) return 0; /* the cache is an optimization: carry on without it */
-                memset(s + c->cap, 0, (cap - c->cap) * sizeof *s);
-                c->slot = s;
-                c->cap = cap;
-            }
-            c->slot[v] = *idx + 1;
+ * decimal below NUM_CACHE_MAX. With q (a chunk's reader): the token's entry in q instead,
+ * decimal tokens through the cache alone. 0 ok, -1 out of memory. */
+static inline int intern(cf_idmap *m, num_cache *c, id_seq *q, const char *tok, size_t len, uint32_t *idx) {
+    const int64_t v = canonical_decimal(tok, len);
+    if (v >= 0) {
+        if ((size_t)v < c->cap && c->slot[v]) {
+            *idx = c->slot[v] - 1;
             return 0;
         }
+        if (q) {
+            if (grow_u32(&q->e, &q->cap, q->n)) return -1;
+            *idx = (uint32_t)q->n;
+            q->e[q->n++] = (uint32_t)v | ID_NUM;
+        } else if (cf_idmap_intern(m, tok, len, idx, NULL)) {
+            return -1;
+        }
+        if ((size_t)v >= c->cap) {
+            int64_t cap = (int64_t)c->cap;
+            /* in a chunk the cache is the only record of the decimal IDs seen */
+            if (grow_u32(&c->slot, &cap, v)) return q ? -1 : 0; /* serially an optimization */
+            c->cap = (size_t)cap;
+        }
+        c->slot[v] = *idx + 1;
+        return 0;
     }
-    return cf_idmap_intern(m, tok, len, idx, NULL);
+    if (!q) return cf_idmap_intern(m, tok, len, idx, NULL);
+    uint32_t ci;
+    int added;
+    if (cf_idmap_intern(m, tok, len, &ci, &added)) return -1;
+    if (added) {
+        if (grow_u32(&q->pos, &q->pos_cap, ci) || grow_u32(&q->e, &q->cap, q->n)) return -1;
+        q->pos[ci] = (uint32_t)q->n;
+        q->e[q->n++] = ci;
+    }
+    *idx = q->pos[ci];
+    return 0;
 }
 
 /* ------------------------------------------------------------------ reader state */
@@ -120,7 +166,8 @@ typedef struct chunk {
     const char *begin, *end;
     int direct;              /* the first chunk: IDs straight into the dataset's maps (they
                               * continue the head's, in file order) and ratings into ds */
-    cf_idmap *users, *items; /* the other chunks' own IDs in first-seen order */
+    cf_idmap *users, *items; /* the other chunks' own non-decimal IDs */
+    id_seq useq, iseq;       /* and all their IDs in first-seen order (see id_seq) */
     int64_t base, cap;       /* its slots in ds->all: [base, base + cap), cap = its lines */
     int64_t n;               /* ratings stored there, in chunk-local indices */
     int64_t lines;           /* lines parsed (up to the bad one when it stopped) */
@@ -188,10 +235,10 @@ static inline int add_rating(reader *r, const char *ut, size_t ul, const char *i
     if (r->prev_user && ul == r->prev_user_len && memcmp(ut, r->prev_user, ul) == 0) {
         u = r->prev_user_idx;
     } else {
-        if (intern(r->users, &r->ucache, ut, ul, &u)) return -1;
+        if (intern(r->users, &r->ucache, r->ck && !r->ck->direct ? &r->ck->useq : NULL, ut, ul, &u)) return -1;
         r->prev_user = ut, r->prev_user_len = ul, r->prev_user_idx = u;
     }
-    if (intern(r->items, &r->icache, it, il, &i)) return -1;
+    if (intern(r->items, &r->icache, r->ck && !r->ck->direct ? &r->ck->iseq : NULL, it, il, &i)) return -1;
     return push_rating(r, u, i, v);
 }
 

@@ -87,7 +87,7 @@ static cf_status mm_banner(reader *r, const char *ls, size_t ll, int *integer) {
 }
 
 /* Interns index v by its decimal text, the ID of a Matrix Market row or column. */
-static inline int mm_intern(cf_idmap *m, num_cache *c, uint64_t v, uint32_t *idx) {
+static inline int mm_intern(cf_idmap *m, num_cache *c, id_seq *q, uint64_t v, uint32_t *idx) {
     if (v < c->cap && c->slot[v]) { /* the usual case: seen before */
         *idx = c->slot[v] - 1;
         return 0;
@@ -96,7 +96,7 @@ static inline int mm_intern(cf_idmap *m, num_cache *c, uint64_t v, uint32_t *idx
     int n = 24;
     do buf[--n] = (char)('0' + v % 10), v /= 10;
     while (v);
-    return intern(m, c, buf + n, (size_t)(24 - n), idx);
+    return intern(m, c, q, buf + n, (size_t)(24 - n), idx);
 }
 
 /* Reads Matrix Market lines of [p, end) with the state *m (in, out). `head`: [p, end) is
@@ -187,7 +187,8 @@ cf_status cf_read_parse_mm(reader *r, const char *p, const char *end, mm_state *
             continue;
         }
         uint32_t u, it;
-        if (mm_intern(r->users, &r->ucache, i, &u) || mm_intern(r->items, &r->icache, j, &it) ||
+        if (mm_intern(r->users, &r->ucache, r->ck && !r->ck->direct ? &r->ck->useq : NULL, i, &u) ||
+            mm_intern(r->items, &r->icache, r->ck && !r->ck->direct ? &r->ck->iseq : NULL, j, &it) ||
             push_rating(r, u, it, v))
             return cf_read_nomem(r);
     }

@@ -153,11 +153,68 @@ typedef struct merge_pipe {
     _Atomic int stop;              /* a chunk failed (merged) or memory ran out: no more */
     int nomem;
     uint32_t **ut, **it;
+    num_cache gu, gi; /* the dataset's maps' decimal IDs: value → index + 1 (complete once
+                       * ready: filled from the maps after the first chunk, then by merges) */
+    int ready;
 } merge_pipe;
+
+/* The decimal IDs of map m into g (value → index + 1). 0 ok, -1 out of memory. */
+static int decimal_ids(const cf_idmap *m, num_cache *g) {
+    for (int64_t k = 0; k < cf_idmap_size(m); k++) {
+        size_t len;
+        const char *name = cf_idmap_name(m, (uint32_t)k, &len);
+        const int64_t v = canonical_decimal(name, len);
+        if (v < 0) continue;
+        int64_t cap = (int64_t)g->cap;
+        if (grow_u32(&g->slot, &cap, v)) return -1;
+        g->cap = (size_t)cap;
+        g->slot[v] = (uint32_t)k + 1;
+    }
+    return 0;
+}
+
+/* A chunk's IDs of one kind (q, with its map cm) into the dataset's map `into` in the
+ * chunk's first-seen order: table[j] = the index of entry j. A decimal ID is looked up in
+ * g (no hashing; the usual case: every chunk of a shuffled file repeats most users) and
+ * interned only when new. 0 ok, -1 out of memory. */
+static int merge_seq(cf_idmap *into, num_cache *g, const cf_idmap *cm, const id_seq *q, uint32_t *table) {
+    for (int64_t j = 0; j < q->n; j++) {
+        const uint32_t e = q->e[j];
+        uint32_t idx;
+        if (e & ID_NUM) {
+            uint32_t v = e & ~ID_NUM;
+            if (v < g->cap && g->slot[v]) {
+                table[j] = g->slot[v] - 1;
+                continue;
+            }
+            char buf[16];
+            int n = 16;
+            do buf[--n] = (char)('0' + v % 10), v /= 10;
+            while (v);
+            int64_t cap = (int64_t)g->cap;
+            if (cf_idmap_intern(into, buf + n, (size_t)(16 - n), &idx, NULL) ||
+                grow_u32(&g->slot, &cap, e & ~ID_NUM))
+                return -1;
+            g->cap = (size_t)cap;
+            g->slot[e & ~ID_NUM] = idx + 1;
+        } else {
+            size_t len;
+            const char *name = cf_idmap_name(cm, e, &len);
+            if (cf_idmap_intern(into, name, len, &idx, NULL)) return -1;
+        }
+        table[j] = idx;
+    }
+    return 0;
+}
+
+static void free_seq(chunk *c) {
+    free(c->useq.e), free(c->useq.pos), free(c->iseq.e), free(c->iseq.pos);
+}
 
 static void free_pipe(merge_pipe *M, int n) {
     for (int k = 0; k < n && M->ut && M->it; k++) free(M->ut[k]), free(M->it[k]);
     free(M->ut), free(M->it), free((void *)M->parsed);
+    free(M->gu.slot), free(M->gi.slot);
 }
 
 static void merge_ready(reader *r, chunk *ck, int n, merge_pipe *M) {
@@ -168,10 +225,13 @@ static void merge_ready(reader *r, chunk *ck, int n, merge_pipe *M) {
                (k = atomic_load_explicit(&M->merged, memory_order_relaxed)) < n &&
                atomic_load(&M->parsed[k])) {
             if (!ck[k].direct) {
-                M->ut[k] = malloc(((size_t)cf_idmap_size(ck[k].users) + 1) * sizeof **M->ut);
-                M->it[k] = malloc(((size_t)cf_idmap_size(ck[k].items) + 1) * sizeof **M->it);
-                if (!M->ut[k] || !M->it[k] || cf_idmap_merge(r->users, ck[k].users, M->ut[k]) ||
-                    cf_idmap_merge(r->items, ck[k].items, M->it[k])) {
+                M->ut[k] = malloc(((size_t)ck[k].useq.n + 1) * sizeof **M->ut);
+                M->it[k] = malloc(((size_t)ck[k].iseq.n + 1) * sizeof **M->it);
+                if (!M->ready) /* the first chunk (direct) is parsed: the maps' decimal IDs so far */
+                    M->ready = !decimal_ids(r->users, &M->gu) && !decimal_ids(r->items, &M->gi);
+                if (!M->ut[k] || !M->it[k] || !M->ready ||
+                    merge_seq(r->users, &M->gu, ck[k].users, &ck[k].useq, M->ut[k]) ||
+                    merge_seq(r->items, &M->gi, ck[k].items, &ck[k].iseq, M->it[k])) {
                     M->nomem = 1;
                     atomic_store_explicit(&M->stop, 1, memory_order_relaxed);
                     break;
@@ -287,6 +347,7 @@ cf_status cf_read_parse_body(reader *r, const char *p, const char *end, int mm, 
         for (int k = 0; k < n; k++) {
             cf_idmap_destroy(&ck[k].users);
             cf_idmap_destroy(&ck[k].items);
+            free_seq(&ck[k]);
         }
         free(ck);
         free_pipe(&M, n);
@@ -344,6 +405,7 @@ out:
     for (int k = 0; k < n; k++) {
         cf_idmap_destroy(&ck[k].users);
         cf_idmap_destroy(&ck[k].items);
+        free_seq(&ck[k]);
     }
     free(ck);
     free_pipe(&M, n);

@@ -351,51 +351,6 @@ Test(dataset, idmap_intern_many_matches_one_by_one) {
     cf_idmap_destroy(&a), cf_idmap_destroy(&b);
 }
 
-/* cf_idmap_merge (the parallel reader's merge of a chunk's IDs) gives what cf_idmap_intern
- * of the source's tokens in its index order gives: the same map (tokens in order) and the
- * table of indices; across table growths, with repeats against the map, tokens of several
- * lengths (the lengths come from the source's arena), after a truncate of the source, and
- * from an empty map. */
-Test(dataset, idmap_merge_matches_interning_in_order) {
-    cf_idmap *into = cf_idmap_create(), *ref = cf_idmap_create();
-    cr_assert(into && ref);
-    for (int round = 0; round < 4; round++) {
-        cf_idmap *from = cf_idmap_create();
-        cr_assert(from);
-        const int n = round == 3 ? 0 : 3000 + 1500 * round;
-        char tok[32];
-        for (int j = 0; j < n; j++) {
-            const int v = (j * 13 + round * 2000) % 7001;
-            const size_t len = (size_t)snprintf(tok, sizeof tok, "%.*s%d", v % 5, "xxxxx", v);
-            uint32_t ignore;
-            cr_assert_eq(cf_idmap_intern(from, tok, len, &ignore, NULL), 0);
-        }
-        if (round == 2) cr_assert_eq(cf_idmap_truncate(from, cf_idmap_size(from) - 100), 0);
-        const int64_t m = cf_idmap_size(from);
-        uint32_t *table = malloc(((size_t)m + 1) * sizeof *table);
-        cr_assert_not_null(table);
-        cr_assert_eq(cf_idmap_merge(into, from, table), 0);
-        for (int64_t k = 0; k < m; k++) {
-            size_t len;
-            const char *name = cf_idmap_name(from, (uint32_t)k, &len);
-            uint32_t want;
-            cr_assert_eq(cf_idmap_intern(ref, name, len, &want, NULL), 0);
-            cr_assert_eq(table[k], want, "round %d token %lld '%s': %u, interning gives %u", round, (long long)k, name,
-                         table[k], want);
-        }
-        cr_assert_eq(cf_idmap_size(into), cf_idmap_size(ref));
-        for (int64_t k = 0; k < cf_idmap_size(ref); k++) {
-            size_t la, lb;
-            const char *a = cf_idmap_name(into, (uint32_t)k, &la), *b = cf_idmap_name(ref, (uint32_t)k, &lb);
-            cr_assert(la == lb && !memcmp(a, b, la), "round %d index %lld: '%s' vs '%s'", round, (long long)k, a, b);
-            cr_assert_eq(cf_idmap_find(into, b, lb), k);
-        }
-        free(table);
-        cf_idmap_destroy(&from);
-    }
-    cf_idmap_destroy(&into), cf_idmap_destroy(&ref);
-}
-
 /* cf_dataset_info_get_threads on 1, 2 and 3 threads (past its 65536-rating threshold)
  * counts what a plain loop counts: 150 k ratings, 3 a user, 20 % held out, so that a few
  * hundred users have only test ratings (unseen). */

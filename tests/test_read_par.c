@@ -166,6 +166,30 @@ Test(read_par, good_files_of_every_format_are_identical) {
         }
 }
 
+/* IDs of every kind, lines in no order (every chunk meets most IDs, and again after other
+ * chunks met them): canonical decimals (a chunk keeps them out of its map), "u7"-style
+ * strings, decimals with a leading zero and decimals past the reader's numeric cache
+ * (both kept as strings), "0" itself; the same result on any thread count, also into the
+ * test part of a dataset that already holds decimal and string IDs. */
+Test(read_par, id_kinds_mixed_in_a_shuffled_file) {
+    size_t cap = 4000 * 48, n = 0;
+    char *t = malloc(cap);
+    cr_assert(t);
+    uint64_t s = 12345;
+    for (int l = 0; l < 4000; l++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        const int u = (int)((s >> 33) % 300), i = (int)((s >> 13) % 200);
+        char ut[24], it[24];
+        static const char *const fmt[] = {"%d", "u%d", "0%d", "%d"};
+        snprintf(ut, sizeof ut, fmt[u % 4], u % 4 == 3 ? 8388608 + u : u);
+        snprintf(it, sizeof it, fmt[i % 4], i % 4 == 3 ? 9000000 + i : i);
+        n += (size_t)snprintf(t + n, cap - n, "%s\t%s\t%d\n", ut, it, 1 + l % 5);
+    }
+    cr_assert_eq(same_for_all_threads(t, n, 0, 0), CF_OK);
+    cr_assert_eq(same_for_all_threads(t, n, 0, 1), CF_OK, "into the test part");
+    free(t);
+}
+
 /* A bad line at each position (and a second one later): the same first bad line,
  * file:line and text, whatever the thread count; with skip_bad_lines the same counts. */
 Test(read_par, first_bad_line_in_file_order_whatever_the_cuts) {
