@@ -207,11 +207,14 @@ static int merge_seq(cf_idmap *into, num_cache *g, const cf_idmap *cm, const id_
     return 0;
 }
 
-static void free_seq(chunk *c) {
-    free(c->useq.e), free(c->useq.pos), free(c->iseq.e), free(c->iseq.pos);
-}
-
-static void free_pipe(merge_pipe *M, int n) {
+/* The chunks (their maps and ID lists) and the merge's tables. */
+static void free_chunks(chunk *ck, int n, merge_pipe *M) {
+    for (int k = 0; k < n; k++) {
+        cf_idmap_destroy(&ck[k].users);
+        cf_idmap_destroy(&ck[k].items);
+        free(ck[k].useq.e), free(ck[k].useq.pos), free(ck[k].iseq.e), free(ck[k].iseq.pos);
+    }
+    free(ck);
     for (int k = 0; k < n && M->ut && M->it; k++) free(M->ut[k]), free(M->it[k]);
     free(M->ut), free(M->it), free((void *)M->parsed);
     free(M->gu.slot), free(M->gi.slot);
@@ -344,13 +347,7 @@ cf_status cf_read_parse_body(reader *r, const char *p, const char *end, int mm, 
         if (e > m->nnz) fallback = 1;
     }
     if (fallback) {
-        for (int k = 0; k < n; k++) {
-            cf_idmap_destroy(&ck[k].users);
-            cf_idmap_destroy(&ck[k].items);
-            free_seq(&ck[k]);
-        }
-        free(ck);
-        free_pipe(&M, n);
+        free_chunks(ck, n, &M);
         r->ds->all.n = n0;
         cf_idmap_truncate(r->users, users0), cf_idmap_truncate(r->items, items0);
         return cf_read_parse_mm(r, p, end, m, 0, NULL); /* the serial reader gives the error in order */
@@ -402,12 +399,6 @@ cf_status cf_read_parse_body(reader *r, const char *p, const char *end, int mm, 
         if (fail) st = cf_fail(r->err, CF_ERR_NOMEM, "%s: out of memory storing the ratings", r->path);
     }
 out:
-    for (int k = 0; k < n; k++) {
-        cf_idmap_destroy(&ck[k].users);
-        cf_idmap_destroy(&ck[k].items);
-        free_seq(&ck[k]);
-    }
-    free(ck);
-    free_pipe(&M, n);
+    free_chunks(ck, n, &M);
     return st;
 }
