@@ -135,6 +135,31 @@ static void sort_u64(uint64_t *keys, uint64_t *tmp, int64_t m) {
     if (a != keys) memcpy(keys, a, (size_t)m * sizeof *keys);
 }
 
+/* The same order for a run built in position order (key = item << 32 | position, the
+ * positions increasing): a stable LSD radix sort on the item, 8 bits a pass over the
+ * `item_bits` the items need, through tmp; runs under RADIX_MIN keep sort_u64. A stable
+ * sort by item of keys in position order is their ascending order, so the bytes are the
+ * same; for a Netflix-sized user (≈ 200 ratings, 15-bit items) two counting passes replace
+ * ≈ 3 merge passes of unpredictable branches (sort_u64 was half of loading a 100 M-rating
+ * file with unsorted users). */
+#define RADIX_MIN 96
+static void sort_run(uint64_t *keys, uint64_t *tmp, int64_t m, int item_bits) {
+    if (m < RADIX_MIN) {
+        sort_u64(keys, tmp, m);
+        return;
+    }
+    uint64_t *a = keys, *b = tmp;
+    for (int shift = 32; shift < 32 + item_bits; shift += 8) {
+        int64_t cnt[257] = {0};
+        for (int64_t k = 0; k < m; k++) cnt[((a[k] >> shift) & 255) + 1]++;
+        for (int d = 0; d < 256; d++) cnt[d + 1] += cnt[d];
+        for (int64_t k = 0; k < m; k++) b[cnt[(a[k] >> shift) & 255]++] = a[k];
+        uint64_t *t = a;
+        a = b, b = t;
+    }
+    if (a != keys) memcpy(keys, a, (size_t)m * sizeof *keys);
+}
+
 /* Dedup of a range grouped by user in nondecreasing index order (a file grouped by
  * user read into fresh maps is already; group_by_user makes any range so): each user's
  * run is put in item order on its own (key = item << 32 | position in the run, so equal
@@ -202,12 +227,14 @@ static int64_t dedup_segment(cf_dataset *ds, int64_t from, int64_t s0, int64_t e
                 return -1;
             }
         }
+        uint32_t any = 0; /* the items' bits, for the radix passes */
         for (int64_t k = 0; k < m; k++) {
             key[k] = (uint64_t)t->i[s + k] << 32 | (uint64_t)k;
+            any |= t->i[s + k];
             r[k] = t->r[s + k];
             p[k] = ds->is_test[s + k];
         }
-        sort_u64(key, tmp, m);
+        sort_run(key, tmp, m, any ? 32 - __builtin_clz(any) : 0);
         uint32_t u = t->u[s];
         for (int64_t k = 0; k < m; k++) {
             if (k + 1 < m && key[k + 1] >> 32 == key[k] >> 32) continue; /* a later one wins */

@@ -154,6 +154,33 @@ Test(dataset, dedup_random_against_brute_force) {
     free(want);
 }
 
+/* Long user runs (≈ 1 500 ratings each: the radix path of the per-run sort, from 96) with
+ * items of 17 bits (three 8-bit passes) and many duplicates, grouped and shuffled, against
+ * the brute-force result. */
+Test(dataset, dedup_long_runs_against_brute_force) {
+    const int nu = 4, ni = 70000, n = 6000;
+    rating *in = malloc(n * sizeof *in), *want = malloc(n * sizeof *want);
+    uint64_t st = 7;
+    for (int grouped = 0; grouped < 2; grouped++) {
+        for (int k = 0; k < n; k++) {
+            in[k].u = grouped ? (uint32_t)(k * nu / n) : (uint32_t)(cf_splitmix64(&st) % (uint64_t)nu);
+            in[k].i = (uint32_t)(cf_splitmix64(&st) % 400 * 173); /* 400 items up to 69 027 */
+            in[k].r = (float)k;
+            in[k].part = (int)(cf_splitmix64(&st) & 1);
+        }
+        cf_dataset *ds = make_dataset(nu, ni);
+        for (int k = 0; k < n; k++) push(ds, in[k].u, in[k].i, in[k].r, in[k].part);
+        int64_t m = brute_dedup(in, n, want);
+        cr_assert_lt(m, n - 1000, "duplicates in plenty: %lld kept of %d", (long long)m, n);
+        cf_error err;
+        cr_assert_eq(cf_dataset_dedup(ds, 0, &err), n - m, "grouped %d", grouped);
+        expect_range(ds, 0, want, m);
+        cf_dataset_destroy(&ds);
+    }
+    free(in);
+    free(want);
+}
+
 Test(dataset, dedup_of_nothing) {
     cf_dataset *ds = make_dataset(2, 2);
     cf_error err;
