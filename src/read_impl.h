@@ -70,6 +70,15 @@ static inline int grow_u32(uint32_t **a, int64_t *cap, int64_t need) {
     return 0;
 }
 
+/* v in decimal at the end of buf[0..24): returns where it starts (the length is buf + 24
+ * minus that). */
+static inline char *decimal_text(uint64_t v, char buf[24]) {
+    char *p = buf + 24;
+    do *--p = (char)('0' + v % 10), v /= 10;
+    while (v);
+    return p;
+}
+
 /* The value of a canonical decimal token (no sign, no leading zero, ≤ 7 digits) below
  * NUM_CACHE_MAX, or -1. */
 static inline int64_t canonical_decimal(const char *tok, size_t len) {
@@ -156,6 +165,7 @@ typedef struct reader {
     int master;                /* in a chunk: parsed by the calling thread, the one that
                                 * calls the progress callback */
     struct chunk *ck;          /* NULL: the serial reader; else the chunk being parsed */
+    id_seq *useq, *iseq;       /* a chunk other than the first: its ID lists (else NULL) */
     struct par *par;           /* the parallel read's shared state (chunks only) */
 } reader;
 
@@ -235,10 +245,10 @@ static inline int add_rating(reader *r, const char *ut, size_t ul, const char *i
     if (r->prev_user && ul == r->prev_user_len && memcmp(ut, r->prev_user, ul) == 0) {
         u = r->prev_user_idx;
     } else {
-        if (intern(r->users, &r->ucache, r->ck && !r->ck->direct ? &r->ck->useq : NULL, ut, ul, &u)) return -1;
+        if (intern(r->users, &r->ucache, r->useq, ut, ul, &u)) return -1;
         r->prev_user = ut, r->prev_user_len = ul, r->prev_user_idx = u;
     }
-    if (intern(r->items, &r->icache, r->ck && !r->ck->direct ? &r->ck->iseq : NULL, it, il, &i)) return -1;
+    if (intern(r->items, &r->icache, r->iseq, it, il, &i)) return -1;
     return push_rating(r, u, i, v);
 }
 

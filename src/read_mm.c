@@ -93,10 +93,8 @@ static inline int mm_intern(cf_idmap *m, num_cache *c, id_seq *q, uint64_t v, ui
         return 0;
     }
     char buf[24];
-    int n = 24;
-    do buf[--n] = (char)('0' + v % 10), v /= 10;
-    while (v);
-    return intern(m, c, q, buf + n, (size_t)(24 - n), idx);
+    const char *t = decimal_text(v, buf);
+    return intern(m, c, q, t, (size_t)(buf + 24 - t), idx);
 }
 
 /* Reads Matrix Market lines of [p, end) with the state *m (in, out). `head`: [p, end) is
@@ -187,8 +185,7 @@ cf_status cf_read_parse_mm(reader *r, const char *p, const char *end, mm_state *
             continue;
         }
         uint32_t u, it;
-        if (mm_intern(r->users, &r->ucache, r->ck && !r->ck->direct ? &r->ck->useq : NULL, i, &u) ||
-            mm_intern(r->items, &r->icache, r->ck && !r->ck->direct ? &r->ck->iseq : NULL, j, &it) ||
+        if (mm_intern(r->users, &r->ucache, r->useq, i, &u) || mm_intern(r->items, &r->icache, r->iseq, j, &it) ||
             push_rating(r, u, it, v))
             return cf_read_nomem(r);
     }

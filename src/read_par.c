@@ -90,6 +90,7 @@ static void run_chunk(const reader *proto, chunk *c, par *P, int master, int mm,
     r.base = proto->base;
     r.ck = c, r.par = P, r.master = master;
     r.users = c->direct ? proto->users : c->users, r.items = c->direct ? proto->items : c->items;
+    r.useq = c->direct ? NULL : &c->useq, r.iseq = c->direct ? NULL : &c->iseq;
     r.pg.next = proto->pg.fn ? (int64_t)(c->begin - r.base) + CHUNK_PUBLISH : INT64_MAX;
     cf_status st;
     if (mm) {
@@ -182,21 +183,17 @@ static int merge_seq(cf_idmap *into, num_cache *g, const cf_idmap *cm, const id_
         const uint32_t e = q->e[j];
         uint32_t idx;
         if (e & ID_NUM) {
-            uint32_t v = e & ~ID_NUM;
+            const uint32_t v = e & ~ID_NUM;
             if (v < g->cap && g->slot[v]) {
                 table[j] = g->slot[v] - 1;
                 continue;
             }
-            char buf[16];
-            int n = 16;
-            do buf[--n] = (char)('0' + v % 10), v /= 10;
-            while (v);
+            char buf[24];
+            const char *t = decimal_text(v, buf);
             int64_t cap = (int64_t)g->cap;
-            if (cf_idmap_intern(into, buf + n, (size_t)(16 - n), &idx, NULL) ||
-                grow_u32(&g->slot, &cap, e & ~ID_NUM))
-                return -1;
+            if (cf_idmap_intern(into, t, (size_t)(buf + 24 - t), &idx, NULL) || grow_u32(&g->slot, &cap, v)) return -1;
             g->cap = (size_t)cap;
-            g->slot[e & ~ID_NUM] = idx + 1;
+            g->slot[v] = idx + 1;
         } else {
             size_t len;
             const char *name = cf_idmap_name(cm, e, &len);

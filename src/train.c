@@ -533,7 +533,7 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     /* the report's counts from the parts (what cf_dataset_info_get counts, without two
      * more passes over all ratings): a test pair is unseen when its user or item has no
      * row or column in R */
-    rep->n_train = R.nnz, rep->n_test = test.n, rep->test_unseen = 0;
+    rep->n_train = R.nnz, rep->n_test = test.n;
     {
         int64_t unseen = 0;
 #pragma omp parallel for num_threads(cf_threads(cfg->threads)) schedule(static) reduction(+ : unseen)

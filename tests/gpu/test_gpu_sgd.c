@@ -355,10 +355,9 @@ static void check_minibatch(const cf_ratings *R, int32_t epoch, int64_t batch, c
 }
 
 static uint32_t *entry_users(const cf_ratings *R) {
-    uint32_t *eu = malloc((size_t)R->nnz * sizeof *eu);
+    uint32_t *eu = malloc(((size_t)R->nnz + 1) * sizeof *eu);
     cr_assert_not_null(eu);
-    for (int64_t u = 0; u < R->n_users; u++)
-        for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++) eu[e] = (uint32_t)u;
+    cf_ratings_entry_users(R, 1, eu);
     return eu;
 }
 
