@@ -48,7 +48,11 @@ static int bucket_par(int64_t n, const uint32_t *key, const uint32_t *map, int64
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
         const int64_t k0 = n * t / nt, k1 = n * (t + 1) / nt;
         int64_t *c = cnt + (size_t)t * (size_t)nb;
-        for (int64_t k = k0; k < k1; k++) c[bucket_of(key, map, k)]++;
+        if (mv->sel) {
+            for (int64_t k = k0; k < k1; k++) c[bucket_of(key, map, k)] += mv->sel[k] == mv->sel_want;
+        } else {
+            for (int64_t k = k0; k < k1; k++) c[bucket_of(key, map, k)]++;
+        }
 #pragma omp barrier
 #pragma omp for schedule(static)
         for (int64_t g = 0; g < nb; g++) {
@@ -65,6 +69,7 @@ static int bucket_par(int64_t n, const uint32_t *key, const uint32_t *map, int64
             cf_ratings_offsets(base, nb);
         }
         for (int64_t k = k0; k < k1; k++) {
+            if (mv->sel && mv->sel[k] != mv->sel_want) continue;
             const int64_t g = bucket_of(key, map, k), dst = base[g] + c[g]++;
             if (mv->out) mv->out[dst] = mv->in ? mv->in[k] : k;
             if (mv->carry) mv->carry_out[dst] = mv->carry[k];
@@ -93,23 +98,36 @@ cf_status cf_ratings_build(const cf_triplets *t, int64_t n_users, int64_t n_item
 
 cf_status cf_ratings_build_threads(const cf_triplets *t, int64_t n_users, int64_t n_items, int threads,
                                    cf_ratings *out, cf_error *err) {
+    return cf_ratings_build_part(t, NULL, 0, n_users, n_items, threads, out, err);
+}
+
+cf_status cf_ratings_build_part(const cf_triplets *t, const uint8_t *part, uint8_t want, int64_t n_users,
+                                int64_t n_items, int threads, cf_ratings *out, cf_error *err) {
     memset(out, 0, sizeof *out);
     int T = cf_threads(threads);
     if (t->n < ((int64_t)1 << 16)) T = 1; /* small: not worth a team */
-    int64_t first_bad = INT64_MAX;
-#pragma omp parallel for num_threads(T) schedule(static) reduction(min : first_bad)
-    for (int64_t k = 0; k < t->n; k++)
+    /* the first index out of range, and the part's size (index k of the part: m_k) */
+    int64_t first_bad = INT64_MAX, m = 0;
+#pragma omp parallel for num_threads(T) schedule(static) reduction(min : first_bad) reduction(+ : m)
+    for (int64_t k = 0; k < t->n; k++) {
+        if (part && part[k] != want) continue;
+        m++;
         if (((int64_t)t->u[k] >= n_users || (int64_t)t->i[k] >= n_items) && k < first_bad) first_bad = k;
+    }
     if (first_bad != INT64_MAX) {
-        int64_t k = first_bad;
+        int64_t k = first_bad, j = 0; /* named by its place in the part, as when built from a copy */
+        if (part)
+            for (int64_t x = 0; x < k; x++) j += part[x] == want;
+        else
+            j = k;
         return cf_fail(err, CF_ERR_INVALID,
                        "rating %lld: index (%u, %u) outside the %lld × %lld matrix",
-                       (long long)k, t->u[k], t->i[k], (long long)n_users, (long long)n_items);
+                       (long long)j, t->u[k], t->i[k], (long long)n_users, (long long)n_items);
     }
     out->n_users = n_users;
     out->n_items = n_items;
-    out->nnz = t->n;
-    size_t nnz = (size_t)t->n;
+    out->nnz = m;
+    size_t nnz = (size_t)m;
     out->row_ptr = cf_malloc(((size_t)n_users + 1) * sizeof(int64_t), err, "CSR offsets");
     out->row_col = cf_malloc(nnz * sizeof(uint32_t), err, "CSR indices");
     out->row_val = cf_malloc(nnz * sizeof(float), err, "CSR values");
@@ -122,8 +140,10 @@ cf_status cf_ratings_build_threads(const cf_triplets *t, int64_t n_users, int64_
         return CF_ERR_NOMEM;
     }
     /* CSR: grouped by user, carrying item and value; CSC: by item, carrying user and value */
-    const cf_bucket_move by_user = {.carry = t->i, .carry_out = out->row_col, .val = t->r, .val_out = out->row_val};
-    const cf_bucket_move by_item = {.carry = t->u, .carry_out = out->col_row, .val = t->r, .val_out = out->col_val};
+    const cf_bucket_move by_user = {.carry = t->i, .carry_out = out->row_col, .val = t->r, .val_out = out->row_val,
+                                    .sel = part, .sel_want = want};
+    const cf_bucket_move by_item = {.carry = t->u, .carry_out = out->col_row, .val = t->r, .val_out = out->col_val,
+                                    .sel = part, .sel_want = want};
     cf_status st;
     if ((st = cf_bucket_sort_threads(t->n, t->u, NULL, n_users, &by_user, T, out->row_ptr, err)) ||
         (st = cf_bucket_sort_threads(t->n, t->i, NULL, n_items, &by_item, T, out->col_ptr, err))) {
@@ -131,9 +151,13 @@ cf_status cf_ratings_build_threads(const cf_triplets *t, int64_t n_users, int64_
         return st;
     }
     /* the mean: one serial sum in index order, as ever (a parallel sum would round
-     * differently and move every seeded result) */
+     * differently and move every seeded result); adding 0 for a rating of the other
+     * part leaves the sum exactly as it was */
     double s = 0;
-    for (int64_t k = 0; k < t->n; k++) s += t->r[k];
-    out->mean = t->n ? s / (double)t->n : 0.0;
+    if (part)
+        for (int64_t k = 0; k < t->n; k++) s += part[k] == want ? t->r[k] : 0.0f;
+    else
+        for (int64_t k = 0; k < t->n; k++) s += t->r[k];
+    out->mean = m ? s / (double)m : 0.0;
     return CF_OK;
 }

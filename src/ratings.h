@@ -34,6 +34,11 @@ cf_status cf_ratings_build(const cf_triplets *t, int64_t n_users, int64_t n_item
  * the reference): the result is byte for byte the same whatever the count. */
 cf_status cf_ratings_build_threads(const cf_triplets *t, int64_t n_users, int64_t n_items, int threads,
                                    cf_ratings *out, cf_error *err);
+/* The same from the ratings k of t with part[k] == want only (part NULL: all of them):
+ * byte for byte what building from a copy of those ratings in index order gives (e.g.
+ * cf_dataset_part's), without the copy. */
+cf_status cf_ratings_build_part(const cf_triplets *t, const uint8_t *part, uint8_t want, int64_t n_users,
+                                int64_t n_items, int threads, cf_ratings *out, cf_error *err);
 void cf_ratings_free(cf_ratings *r);
 
 /* The project's stable counting sort (CSR/CSC here; the SGD orders of schedule.c and
@@ -41,7 +46,9 @@ void cf_ratings_free(cf_ratings *r);
  * whatever the count. Element t's bucket is map[key[t]] (map NULL: key[t]), < nb; it goes
  * to slot dst (by bucket, ties in element order) and takes along what `mv` names, each
  * pair NULL when not wanted: out[dst] = in ? in[t] : t, carry_out[dst] = carry[t],
- * val_out[dst] = val[t], byte_out[dst] = byte[t]. ptr (NULL: not wanted) = the nb + 1 bucket offsets. Each thread
+ * val_out[dst] = val[t], byte_out[dst] = byte[t]. With `sel`, only the elements t with
+ * sel[t] == sel_want take part (the others are neither counted nor moved; slots as if
+ * the list held only those). ptr (NULL: not wanted) = the nb + 1 bucket offsets. Each thread
  * counts a contiguous range of the elements; the counts become offsets in (bucket, range)
  * order; each thread scatters its range. T × nb counts of memory (one thread when they do
  * not fit; CF_ERR_NOMEM when not even those of one do). */
@@ -54,6 +61,8 @@ typedef struct cf_bucket_move {
     float *val_out;
     const uint8_t *byte;
     uint8_t *byte_out;
+    const uint8_t *sel;
+    uint8_t sel_want;
 } cf_bucket_move;
 cf_status cf_bucket_sort_threads(int64_t n, const uint32_t *key, const uint32_t *map, int64_t nb,
                                  const cf_bucket_move *mv, int threads, int64_t *ptr, cf_error *err);

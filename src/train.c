@@ -506,7 +506,7 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
                        "the %s backend cannot %s checkpoints yet; use --device cpu", ops->name,
                        opt->resume ? "resume from" : "write");
 
-    cf_triplets train = {0}, test = {0};
+    cf_triplets test = {0};
     cf_ratings R = {0};
     cf_factors trial = {0};
     cf_config resolved;
@@ -516,20 +516,19 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     train_ctx c = {.ops = ops, .R = &R, .test = &test, .cfg = cfg, .opt = opt, .progress = progress,
                    .user = user, .users = ds->users, .items = ds->items, .st = &S, .rep = rep};
     phase_mark(opt, "preparing", 0);
-    if ((st = cf_dataset_part_threads(ds, 0, cfg->threads, &train, err))) goto done;
     if ((st = cf_dataset_part_threads(ds, 1, cfg->threads, &test, err))) goto done;
-    if (train.n == 0) {
+    if (ds->all.n == test.n) {
         st = cf_fail(err, CF_ERR_INVALID, "no training ratings (the test part holds all %lld)", (long long)test.n);
         goto done;
     }
     int64_t n_users = cf_idmap_size(ds->users), n_items = cf_idmap_size(ds->items);
-    if ((st = cf_ratings_build_threads(&train, n_users, n_items, cfg->threads, &R, err))) goto done;
+    /* CSR/CSC straight from the dataset's training part (no copy of it) */
+    if ((st = cf_ratings_build_part(&ds->all, ds->is_test, 0, n_users, n_items, cfg->threads, &R, err))) goto done;
     /* the settings left to be chosen (iters, lr, batch, optimizer 0 / auto), from the
      * data: everything below, the backends, the model and the checkpoint see these */
     cf_config_resolve_ratings(cfg, &R, &resolved);
     cfg = c.cfg = &resolved;
-    int64_t n_train = train.n;
-    cf_triplets_free(&train);
+    int64_t n_train = R.nnz;
     /* the report's counts from the parts (what cf_dataset_info_get counts, without two
      * more passes over all ratings): a test pair is unseen when its user or item has no
      * row or column in R */
@@ -643,7 +642,6 @@ done:
         snprintf(rep->device, sizeof rep->device, "%s", res.device);
         rep->seconds = cf_now() - t_start;
     }
-    cf_triplets_free(&train);
     cf_triplets_free(&test);
     cf_ratings_free(&R);
     cf_factors_free(&trial);

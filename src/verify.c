@@ -152,20 +152,18 @@ cf_status cf_verify(const cf_dataset *ds, const cf_config *cfg, const cf_verify_
     const cf_backend_ops *ref_ops = &cf_cpu_backend, *cand_ops = NULL;
     if ((st = candidate_ops(&opt, cfg, &cand_ops, err))) return st;
 
-    cf_triplets train = {0}, test = {0};
+    cf_triplets test = {0};
     cf_ratings R = {0};
     cf_factors init = {0}, fr = {0}, fc = {0};
     cf_backend *br = NULL, *bc = NULL;
     double *rel = NULL;
-    if ((st = cf_dataset_part_threads(ds, 0, cfg->threads, &train, err))) goto done;
     if ((st = cf_dataset_part_threads(ds, 1, cfg->threads, &test, err))) goto done;
-    if (train.n == 0) {
+    if (ds->all.n == test.n) {
         st = cf_fail(err, CF_ERR_INVALID, "verify: no training ratings");
         goto done;
     }
     int64_t n_users = cf_idmap_size(ds->users), n_items = cf_idmap_size(ds->items);
-    if ((st = cf_ratings_build_threads(&train, n_users, n_items, cfg->threads, &R, err))) goto done;
-    cf_triplets_free(&train);
+    if ((st = cf_ratings_build_part(&ds->all, ds->is_test, 0, n_users, n_items, cfg->threads, &R, err))) goto done;
     cf_config resolved; /* the settings cf_train would choose (iters, lr, batch, optimizer) */
     cf_config_resolve_ratings(cfg, &R, &resolved);
     cfg = &resolved;
@@ -232,7 +230,6 @@ cf_status cf_verify(const cf_dataset *ds, const cf_config *cfg, const cf_verify_
 done:
     if (br) ref_ops->close(br);
     if (bc) cand_ops->close(bc);
-    cf_triplets_free(&train);
     cf_triplets_free(&test);
     cf_ratings_free(&R);
     cf_factors_free(&init);

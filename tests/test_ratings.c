@@ -1,5 +1,6 @@
 /* test_ratings.c — CSR/CSC construction: invariants, round trip, order, empty rows. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,4 +151,53 @@ Test(ratings, parallel_build_is_the_serial_one) {
         cr_assert(strstr(err.msg, "rating 150000: index"), "%d threads: %s", c, err.msg);
     }
     free(t.u), free(t.i), free(t.r);
+}
+
+/* Building from one part of a list (the trainer's CSR/CSC from the dataset's training
+ * part, without copying it) is byte for byte the build from a copy of that part in index
+ * order, for 1, 2, 3 and 7 threads and both parts; an index out of range is named by its
+ * place in the part, as the copy's build names it. */
+Test(ratings, build_from_a_part_is_the_build_from_its_copy) {
+    cf_triplets t;
+    random_triplets(&t, 200003, 7001, 313, 12);
+    for (int64_t k = 0; k < t.n; k++) /* sums wider than a double: the mean's order shows */
+        t.r[k] = ldexpf(1.0f / (float)(1 + k % 13), (int)(k % 40) - 20);
+    uint8_t *part = malloc((size_t)t.n);
+    cr_assert(part);
+    for (int64_t k = 0; k < t.n; k++) part[k] = (uint8_t)((k * 2654435761u >> 7) % 10 == 3); /* ≈ 10 % */
+    cf_error err;
+    for (uint8_t want = 0; want <= 1; want++) {
+        cf_triplets copy = {0};
+        copy.u = malloc((size_t)t.n * 4), copy.i = malloc((size_t)t.n * 4), copy.r = malloc((size_t)t.n * 4);
+        cr_assert(copy.u && copy.i && copy.r);
+        for (int64_t k = 0; k < t.n; k++)
+            if (part[k] == want) copy.u[copy.n] = t.u[k], copy.i[copy.n] = t.i[k], copy.r[copy.n++] = t.r[k];
+        cr_assert(copy.n > 1000 && copy.n < t.n - 1000, "the part is a proper subset: %lld", (long long)copy.n);
+        cf_ratings ref, got;
+        cr_assert_eq(cf_ratings_build_threads(&copy, 7001, 313, 1, &ref, &err), CF_OK, "%s", err.msg);
+        const int counts[] = {1, 2, 3, 7};
+        for (int c = 0; c < 4; c++) {
+            cr_assert_eq(cf_ratings_build_part(&t, part, want, 7001, 313, counts[c], &got, &err), CF_OK, "%s",
+                         err.msg);
+            cr_assert_eq(got.nnz, copy.n);
+            same_ratings(&ref, &got, counts[c]);
+            cf_ratings_free(&got);
+        }
+        cf_ratings_free(&ref);
+        /* the part's 1001st rating out of range: both builds name rating 1000 */
+        int64_t k = 0, seen = 0;
+        while (seen < 1000 || part[k] != want) seen += part[k++] == want;
+        t.i[k] = 400;
+        copy.i[1000] = 400;
+        cr_assert_eq(cf_ratings_build_threads(&copy, 7001, 313, 1, &ref, &err), CF_ERR_INVALID);
+        cr_assert(strstr(err.msg, "rating 1000: index"), "%s", err.msg);
+        for (int c = 1; c <= 3; c++) {
+            cr_assert_eq(cf_ratings_build_part(&t, part, want, 7001, 313, c, &got, &err), CF_ERR_INVALID);
+            cr_assert(strstr(err.msg, "rating 1000: index (") && strstr(err.msg, ", 400) outside"), "%d threads: %s",
+                      c, err.msg);
+        }
+        t.i[k] = 0;
+        free(copy.u), free(copy.i), free(copy.r);
+    }
+    free(part), free(t.u), free(t.i), free(t.r);
 }
