@@ -88,10 +88,15 @@ uint64_t cf_rng_next(cf_rng *r) {
 
 double cf_rng_uniform(cf_rng *r) { return (double)(cf_rng_next(r) >> 11) * 0x1.0p-53; }
 
-double cf_rng_normal(cf_rng *r) {
-    double u1 = cf_rng_uniform(r), u2 = cf_rng_uniform(r);
+double cf_normal_from_bits(uint64_t a, uint64_t b) {
+    double u1 = (double)(a >> 11) * 0x1.0p-53, u2 = (double)(b >> 11) * 0x1.0p-53; /* cf_rng_uniform's */
     if (u1 < 1e-300) u1 = 1e-300;
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+double cf_rng_normal(cf_rng *r) {
+    uint64_t a = cf_rng_next(r);
+    return cf_normal_from_bits(a, cf_rng_next(r));
 }
 
 uint64_t cf_rng_below(cf_rng *r, uint64_t n) {

@@ -41,6 +41,9 @@ void cf_rng_seed(cf_rng *r, uint64_t seed);
 uint64_t cf_rng_next(cf_rng *r);
 double cf_rng_uniform(cf_rng *r);              /* [0, 1) with 53 random bits */
 double cf_rng_normal(cf_rng *r);               /* N(0, 1), Box–Muller */
+/* cf_rng_normal's value from its two generator outputs a then b (the same function:
+ * a stream's normals can be computed apart from drawing its outputs). */
+double cf_normal_from_bits(uint64_t a, uint64_t b);
 uint64_t cf_rng_below(cf_rng *r, uint64_t n);  /* uniform in [0, n), unbiased; n > 0 */
 /* splitmix64 step, also usable as a hash of a 64-bit value. */
 uint64_t cf_splitmix64(uint64_t *state);

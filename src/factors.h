@@ -31,6 +31,8 @@ cf_status cf_factors_copy(cf_factors *dst, const cf_factors *src, cf_error *err)
  * stream (P first, then Q), biases 0. Without biases (f->bias = 0) the absolute values
  * |N(0, scale²/K)|: r̂ = p·q then starts positive, on the side of the ratings. */
 void cf_factors_init_random(cf_factors *f, double scale, uint64_t seed);
+/* The same on `threads` threads (0: all cores): the same values whatever the count. */
+void cf_factors_init_random_threads(cf_factors *f, double scale, uint64_t seed, int threads);
 
 /* r̂(u, i) */
 double cf_predict(const cf_factors *f, uint32_t u, uint32_t i);

@@ -256,8 +256,10 @@ static cf_status run_once(train_ctx *c, uint64_t seed, cf_factors *out, run_resu
     cf_train_state *S = c->st;
     cf_backend *b = NULL;
     cf_status st = CF_OK;
-    if (!c->resuming) { /* a fresh run */
-        cf_factors_init_random(&S->cur, cfg->init_scale, seed);
+    if (!c->resuming) { /* a fresh run: its initialization is preparation */
+        const double t_init = cf_now();
+        cf_factors_init_random_threads(&S->cur, cfg->init_scale, seed, cfg->threads);
+        c->rep->seconds_prepare += cf_now() - t_init;
         S->cur.mu = cfg->bias ? R->mean : 0.0;
         S->iter = 0, S->prev_obj = NAN, S->best_test = INFINITY, S->since_best = 0, S->have_best = 0;
         memset(&S->last, 0, sizeof S->last);

@@ -170,7 +170,7 @@ cf_status cf_verify(const cf_dataset *ds, const cf_config *cfg, const cf_verify_
 
     /* the trainer's initialization (first restart) */
     if ((st = cf_factors_alloc(&init, n_users, n_items, cfg->factors, cfg->bias, err))) goto done;
-    cf_factors_init_random(&init, cfg->init_scale, cfg->seed);
+    cf_factors_init_random_threads(&init, cfg->init_scale, cfg->seed, cfg->threads);
     init.mu = cfg->bias ? R.mean : 0.0;
     if ((st = cf_factors_alloc(&fr, n_users, n_items, cfg->factors, cfg->bias, err))) goto done;
     if ((st = cf_factors_alloc(&fc, n_users, n_items, cfg->factors, cfg->bias, err))) goto done;

@@ -352,7 +352,7 @@ cf_status cf_bench_run_case(const cf_bench_case *c, const cf_bench_data *data, c
         goto done;
     }
     if ((st = cf_factors_alloc(&init, R->n_users, R->n_items, cfg->factors, cfg->bias, err))) goto done;
-    cf_factors_init_random(&init, cfg->init_scale, cfg->seed); /* as cf_train's first run */
+    cf_factors_init_random_threads(&init, cfg->init_scale, cfg->seed, cfg->threads); /* as cf_train's first run */
     init.mu = cfg->bias ? R->mean : 0.0;
 
     reset_peak_rss();
