@@ -42,4 +42,11 @@ for args in "--algo als --factors 32" "--algo als --factors 32 --als-solver fuse
   # shellcheck disable=SC2086
   ./cufactor verify "$data" $args --iters 3 2>&1 | tail -3
 done
+# cufactor train on the simulated device, CUDA started on a thread during the read
+echo "== cufactor train --device gpu --json (CUDA's start-up during the read)"
+./cufactor train "$data" --device gpu --algo als --factors 8 --iters 2 --json --quiet >sim-train.json
+grep -Eo '"device_start_seconds":[0-9][^,]*' sim-train.json || {
+  echo "sim.sh: train did not start the simulated device during the read: $(cat sim-train.json)" >&2
+  exit 1
+}
 echo "sim.sh: GPU tests and verify passed on the simulated device"

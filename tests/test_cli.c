@@ -822,6 +822,13 @@ Test(cli, device_gpu_without_a_gpu_is_a_clear_error) {
     cr_assert(json_str(r.out, "notice", s, sizeof s) && s[0], "no notice: %s", r.out);
     const char *nl = strstr(r.err, "notice:");
     cr_assert_not_null(nl, "%s", r.err);
+    /* CUDA's start-up was tried during the read (and found nothing): timed, non-negative */
+    cr_assert_geq(json_num(r.out, "device_start_seconds"), 0, "%s", r.out);
+    run_free(&r);
+    /* --device cpu: no start-up at all */
+    r = cli("train", "data.tsv", "--iters", "1", "--device", "cpu", "--json", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(isnan(json_num(r.out, "device_start_seconds")), "%s", r.out);
     run_free(&r);
 }
 

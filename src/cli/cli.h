@@ -11,6 +11,7 @@
 #include "cufactor.h"
 
 #include <stdio.h>
+#include <threads.h>
 
 /* Exit codes. 130 = 128 + SIGINT, what shells report for a command stopped by Ctrl-C:
  * `train` stopped by SIGINT or SIGTERM (the partial iteration abandoned), or any command stopped
@@ -117,6 +118,19 @@ int cli_progress(const cf_iter_info *info, void *user);
 /* --device gpu where no GPU is usable: prints the error and returns CLI_EXIT_ERROR;
  * otherwise returns CLI_EXIT_OK. */
 int cli_check_device(cf_device dev);
+
+/* CUDA's start-up (cf_gpu_warm_up) on a thread of its own while the command reads its
+ * data: started for --device gpu and auto (not cpu), waited for before the device is
+ * used. `seconds` is what the start-up took, `ready` its result (both 0 when not
+ * started). A thread that cannot be created is no error: the start-up then happens in
+ * cf_train as before. */
+typedef struct cli_gpu_warm {
+    int started, joined, ready, gpu_id;
+    double t0, seconds;
+    thrd_t thread;
+} cli_gpu_warm;
+void cli_gpu_warm_start(cli_gpu_warm *w, cf_device dev, int gpu_id);
+void cli_gpu_warm_wait(cli_gpu_warm *w); /* idempotent; accepts one never started */
 
 /* --device auto where no GPU is usable: prints the one-line notice (after `indent`)
  * to f before training and returns 1; otherwise 0 (the trainer may still fill

@@ -124,9 +124,12 @@ int cmd_verify(int argc, char **argv) {
     cf_dataset *ds = NULL;
     cf_dataset_info info;
     double t_read = cli_now(), t_split = 0; /* the split is preparation (with cf_verify's) */
-    if (cli_read_split(data, &split, &ropt, cfg.seed, oo.quiet, &ds, &info, &t_split, &err) != CF_OK)
-        return cli_fail(&err);
+    cli_gpu_warm warm; /* CUDA starts while the file is read */
+    cli_gpu_warm_start(&warm, vopt.candidate, cfg.gpu_id);
+    cf_status read_st = cli_read_split(data, &split, &ropt, cfg.seed, oo.quiet, &ds, &info, &t_split, &err);
     t_read = cli_now() - t_read - t_split;
+    cli_gpu_warm_wait(&warm);
+    if (read_st != CF_OK) return cli_fail(&err);
     cf_config_resolve(&cfg, ds, &cfg); /* the settings cf_train would choose */
     if (!oo.quiet)
         fprintf(stderr, "verify: %s, K=%d, %d iterations, lambda=%g (%s), bias %s%s%s%s%s; rtol %g, max-rtol %g, "

@@ -120,6 +120,27 @@ int cli_progress(const cf_iter_info *it, void *user) {
     return 0;
 }
 
+static int gpu_warm_main(void *arg) {
+    cli_gpu_warm *w = arg;
+    w->ready = cf_gpu_warm_up(w->gpu_id);
+    w->seconds = cli_now() - w->t0;
+    return 0;
+}
+
+void cli_gpu_warm_start(cli_gpu_warm *w, cf_device dev, int gpu_id) {
+    memset(w, 0, sizeof *w);
+    if (dev == CF_DEVICE_CPU) return;
+    w->gpu_id = gpu_id;
+    w->t0 = cli_now();
+    w->started = thrd_create(&w->thread, gpu_warm_main, w) == thrd_success;
+}
+
+void cli_gpu_warm_wait(cli_gpu_warm *w) {
+    if (!w->started || w->joined) return;
+    thrd_join(w->thread, NULL);
+    w->joined = 1;
+}
+
 int cli_device_notice(cf_device dev, FILE *f, const char *indent) {
     char why[256] = "";
     if (dev != CF_DEVICE_AUTO || cf_gpu_available(why, sizeof why)) return 0;

@@ -100,6 +100,18 @@ int cf_gpu_available(char *why, size_t why_len) {
     return 0;
 }
 
+int cf_gpu_warm_up(int gpu_id) {
+    /* cudaFree(NULL) is the runtime's way to create the device's primary context, which
+     * every later thread that sets this device shares */
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess || gpu_id < 0 || gpu_id >= count ||
+        cudaSetDevice(gpu_id) != cudaSuccess || cudaFree(NULL) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    return 1;
+}
+
 static void side_free(cf_backend *b, cf_gpu_side *s) {
     cudaFree(s->d_ptr), cudaFree(s->d_idx), cudaFree(s->d_val), cudaFree(s->d_F), cudaFree(s->d_b);
     cudaFree(s->d_units), cudaFree(s->d_red), cudaFree(s->d_Bptr), cudaFree(s->d_info);

@@ -10,3 +10,8 @@ int cf_gpu_available(char *why, size_t why_len) {
     if (why && why_len) snprintf(why, why_len, "this cufactor was built without CUDA");
     return 0;
 }
+
+int cf_gpu_warm_up(int gpu_id) {
+    (void)gpu_id;
+    return 0;
+}

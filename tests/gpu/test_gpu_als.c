@@ -60,6 +60,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <threads.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -1660,6 +1661,47 @@ Test(gpu_als, verify_agrees_with_the_cpu_over_five_iterations, .timeout = 300) {
         cr_assert_eq(rep.failed, 0, "%s: worst median %.3e max %.3e objective %.3e", cf_reg_name(c.reg),
                      rep.worst_median, rep.worst_max, rep.worst_obj);
     }
+    cf_dataset_destroy(&ds);
+}
+
+/* ---- CUDA's start-up on another thread, as `cufactor train` runs it while reading
+ * (cf_gpu_warm_up): the device is ready, and a training from this thread afterwards runs
+ * on it; a device that does not exist is 0, not an error. */
+static int warm_thread(void *ready) {
+    *(int *)ready = cf_gpu_warm_up(0);
+    return 0;
+}
+
+Test(gpu_train, warm_up_on_another_thread_then_train_here) {
+    REQUIRE_GPU();
+    int ready = -1;
+    thrd_t t;
+    cr_assert_eq(thrd_create(&t, warm_thread, &ready), thrd_success);
+    cr_assert_eq(thrd_join(t, NULL), thrd_success);
+    cr_assert_eq(ready, 1);
+    cr_assert_eq(cf_gpu_warm_up(0), 1, "a second call: still ready");
+    cr_assert_eq(cf_gpu_warm_up(1 << 20), 0);
+    cr_assert_eq(cf_gpu_warm_up(-1), 0);
+    cf_dataset *ds = cf_dataset_create();
+    cr_assert_not_null(ds);
+    for (uint32_t k = 0; k < 600; k++) {
+        char un[16], in[16];
+        uint32_t ui, ii;
+        int ul = snprintf(un, sizeof un, "u%u", k % 37), il = snprintf(in, sizeof in, "i%u", (k * 7) % 29);
+        cf_idmap_intern(ds->users, un, (size_t)ul, &ui, NULL);
+        cf_idmap_intern(ds->items, in, (size_t)il, &ii, NULL);
+        cr_assert_eq(cf_dataset_push(ds, ui, ii, (float)(1 + k % 5), k % 10 == 0), 0);
+    }
+    cf_config c;
+    cf_config_default(&c);
+    c.factors = 4, c.iters = 2, c.device = CF_DEVICE_GPU;
+    cf_model *m = NULL;
+    cf_train_report rep;
+    cf_error err = {0};
+    cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
+    cr_assert(strncmp(rep.device, "cpu", 3) != 0, "trained on the GPU: %s", rep.device);
+    cr_assert(isfinite(rep.test_rmse));
+    cf_model_destroy(&m);
     cf_dataset_destroy(&ds);
 }
 
