@@ -71,21 +71,6 @@ void cf_rng_seed(cf_rng *r, uint64_t seed) {
     for (int k = 0; k < 4; k++) r->s[k] = cf_splitmix64(&s);
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-uint64_t cf_rng_next(cf_rng *r) {
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
 double cf_rng_uniform(cf_rng *r) { return (double)(cf_rng_next(r) >> 11) * 0x1.0p-53; }
 
 double cf_normal_from_bits(uint64_t a, uint64_t b) {

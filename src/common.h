@@ -38,7 +38,19 @@ void *cf_calloc(size_t n, size_t size, cf_error *err, const char *what);
 /* ---- RNG: xoshiro256** seeded by splitmix64. Deterministic across platforms. */
 typedef struct cf_rng { uint64_t s[4]; } cf_rng;
 void cf_rng_seed(cf_rng *r, uint64_t seed);
-uint64_t cf_rng_next(cf_rng *r);
+/* xoshiro256** (Blackman & Vigna): inline, as the draws of the initialization and the
+ * split run serially, about a nanosecond each. */
+static inline uint64_t cf_rng_next(cf_rng *r) {
+    uint64_t *s = r->s;
+    const uint64_t x = s[1] * 5, result = ((x << 7) | (x >> 57)) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = (s[3] << 45) | (s[3] >> 19);
+    return result;
+}
 double cf_rng_uniform(cf_rng *r);              /* [0, 1) with 53 random bits */
 double cf_rng_normal(cf_rng *r);               /* N(0, 1), Box–Muller */
 /* cf_rng_normal's value from its two generator outputs a then b (the same function:

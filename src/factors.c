@@ -48,20 +48,22 @@ void cf_factors_init_random(cf_factors *f, double scale, uint64_t seed) {
 /* dst[j] = sd · N_j (|N_j| when absval) for j < n, N_j = cf_rng_normal's value from the
  * generator's next two outputs: the stream cf_rng_normal would give. The normals (log,
  * sqrt, cos: ≈ 25 ns each, 1.3 s for the Netflix shape at K = 100 on one core) are
- * computed by T threads from blocks of outputs drawn serially (≈ 1.5 ns an output): one
- * thread draws block b + 1 into the other half of bits (2 × 2·block outputs) while the
+ * computed by T threads from blocks of outputs drawn serially (≈ 0.8 ns an output):
+ * thread 0 draws block b + 1 into the other half of bits (2 × 2·block outputs) while the
  * rest start on block b, then joins them. The same values whatever T and block. */
 static void draw_bits(cf_rng *rng, uint64_t *bits, size_t m) {
-    for (size_t j = 0; j < 2 * m; j++) bits[j] = cf_rng_next(rng);
+    cf_rng r = *rng; /* in registers: *rng may share a cache line with what the other threads read */
+    for (size_t j = 0; j < 2 * m; j++) bits[j] = cf_rng_next(&r);
+    *rng = r;
 }
 
-static void fill_normals(double *dst, size_t n, cf_rng *rng, double sd, int absval, int T, uint64_t *bits,
-                         size_t block) {
-    if (n == 0) return;
+static void normals_team(double *dst, size_t n, cf_rng *rng, double sd, int absval, uint64_t *bits, size_t block) {
+    /* fresh memory: its pages first touched by the threads in contiguous ranges, each
+     * faulting (zeroing) its own, rather than all of them waiting on the page that the
+     * interleaved chunks below share */
+#pragma omp for schedule(static)
+    for (size_t j = 0; j < n; j += 512) dst[j] = 0.0;
     const size_t nb = (n + block - 1) / block;
-    draw_bits(rng, bits, n < block ? n : block);
-    if (n <= block) T = 1;
-#pragma omp parallel num_threads(T)
     for (size_t b = 0; b < nb; b++) {
         const size_t from = b * block, m = n - from < block ? n - from : block;
         const uint64_t *cur = bits + (b & 1) * 2 * block;
@@ -75,6 +77,14 @@ static void fill_normals(double *dst, size_t n, cf_rng *rng, double sd, int absv
             dst[from + j] = absval ? sd * fabs(z) : sd * z;
         }
     }
+}
+
+static void fill_normals(double *dst, size_t n, cf_rng *rng, double sd, int absval, int T, uint64_t *bits,
+                         size_t block) {
+    if (n == 0) return;
+    draw_bits(rng, bits, n < block ? n : block);
+#pragma omp parallel num_threads(n <= block ? 1 : T)
+    normals_team(dst, n, rng, sd, absval, bits, block);
 }
 
 void cf_factors_init_random_threads(cf_factors *f, double scale, uint64_t seed, int threads) {
