@@ -4,6 +4,7 @@
 
 #include "common.h"
 
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,34 @@ cf_status cf_ratings_build_threads(const cf_triplets *t, int64_t n_users, int64_
     return cf_ratings_build_part(t, NULL, 0, n_users, n_items, threads, out, err);
 }
 
+/* Σ r over the ratings of the part (part NULL: all), m of them: what one serial double
+ * sum in index order gives, as ever (a sum rounded in another order would move every
+ * seeded result). When every rating is a multiple of 2^-8 of magnitude ≤ 4096 (stars,
+ * halves, percentages) and m < 2^33, every partial sum in any order is a multiple of
+ * 2^-8 below 2^45, exact in a double; the threads' sums then add up to the serial sum
+ * bit for bit, and are used. Otherwise the serial sum (adding 0 for a rating of the
+ * other part leaves it as it was). */
+static double part_sum(const cf_triplets *t, const uint8_t *part, uint8_t want, int64_t m, int T) {
+    double s = 0;
+    int exact = m < ((int64_t)1 << 33);
+    if (T > 1 && exact) {
+#pragma omp parallel for num_threads(T) schedule(static) reduction(+ : s) reduction(& : exact)
+        for (int64_t k = 0; k < t->n; k++) {
+            const float r = part && part[k] != want ? 0.0f : t->r[k];
+            const float x = fabsf(r) <= 4096.0f ? r * 256.0f : 0.5f; /* 0.5: out of range, or NaN */
+            exact &= (float)(int32_t)x == x;
+            s += r;
+        }
+        if (exact) return s;
+        s = 0;
+    }
+    if (part)
+        for (int64_t k = 0; k < t->n; k++) s += part[k] == want ? t->r[k] : 0.0f;
+    else
+        for (int64_t k = 0; k < t->n; k++) s += t->r[k];
+    return s;
+}
+
 cf_status cf_ratings_build_part(const cf_triplets *t, const uint8_t *part, uint8_t want, int64_t n_users,
                                 int64_t n_items, int threads, cf_ratings *out, cf_error *err) {
     memset(out, 0, sizeof *out);
@@ -150,14 +179,6 @@ cf_status cf_ratings_build_part(const cf_triplets *t, const uint8_t *part, uint8
         cf_ratings_free(out);
         return st;
     }
-    /* the mean: one serial sum in index order, as ever (a parallel sum would round
-     * differently and move every seeded result); adding 0 for a rating of the other
-     * part leaves the sum exactly as it was */
-    double s = 0;
-    if (part)
-        for (int64_t k = 0; k < t->n; k++) s += part[k] == want ? t->r[k] : 0.0f;
-    else
-        for (int64_t k = 0; k < t->n; k++) s += t->r[k];
-    out->mean = m ? s / (double)m : 0.0;
+    out->mean = m ? part_sum(t, part, want, m, T) / (double)m : 0.0;
     return CF_OK;
 }

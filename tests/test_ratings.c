@@ -155,18 +155,22 @@ Test(ratings, parallel_build_is_the_serial_one) {
 
 /* Building from one part of a list (the trainer's CSR/CSC from the dataset's training
  * part, without copying it) is byte for byte the build from a copy of that part in index
- * order, for 1, 2, 3 and 7 threads and both parts; an index out of range is named by its
- * place in the part, as the copy's build names it. */
+ * order, for 1, 2, 3 and 7 threads and both parts, with ratings whose sums a double
+ * rounds (the mean must be the serial sum) and with multiples of 1/256 up to ±4096 (exact
+ * in any order: the threads' sum); an index out of range is named by its place in the
+ * part, as the copy's build names it. */
 Test(ratings, build_from_a_part_is_the_build_from_its_copy) {
     cf_triplets t;
     random_triplets(&t, 200003, 7001, 313, 12);
-    for (int64_t k = 0; k < t.n; k++) /* sums wider than a double: the mean's order shows */
-        t.r[k] = ldexpf(1.0f / (float)(1 + k % 13), (int)(k % 40) - 20);
     uint8_t *part = malloc((size_t)t.n);
     cr_assert(part);
     for (int64_t k = 0; k < t.n; k++) part[k] = (uint8_t)((k * 2654435761u >> 7) % 10 == 3); /* ≈ 10 % */
     cf_error err;
-    for (uint8_t want = 0; want <= 1; want++) {
+    for (int kind = 0; kind < 4; kind++) {
+        const uint8_t want = (uint8_t)(kind & 1);
+        for (int64_t k = 0; k < t.n; k++)
+            t.r[k] = kind < 2 ? ldexpf(1.0f / (float)(1 + k % 13), (int)(k % 40) - 20)
+                              : (float)(k % 8191 - 4095) + (float)(k % 256) / 256.0f;
         cf_triplets copy = {0};
         copy.u = malloc((size_t)t.n * 4), copy.i = malloc((size_t)t.n * 4), copy.r = malloc((size_t)t.n * 4);
         cr_assert(copy.u && copy.i && copy.r);
