@@ -281,8 +281,12 @@ int cmd_cv(int argc, char **argv) {
     memset(&res, 0, sizeof res);
     cf_read_report rrep;
     double t_read = cli_now();
-    if (cli_dataset_read(data, &ropt, oo.quiet, &ds, &rrep, &err) != CF_OK) goto fail;
+    cli_gpu_warm warm; /* CUDA starts while the file is read */
+    cli_gpu_warm_start(&warm, cfg.device, cfg.gpu_id);
+    cf_status read_st = cli_dataset_read(data, &ropt, oo.quiet, &ds, &rrep, &err);
     t_read = cli_now() - t_read;
+    cli_gpu_warm_wait(&warm);
+    if (read_st != CF_OK) goto fail;
     if (!oo.quiet) cli_print_read("read", data, &rrep);
     if (!oo.quiet) {
         cli_device_notice(cfg.device, stderr, "");
