@@ -397,13 +397,18 @@ cf_status cf_dataset_split_threads(cf_dataset *ds, double ratio, uint64_t seed, 
     const int64_t n_train = cnt[T];
     int64_t want = (int64_t)llround(ratio * (double)n_train);
     if (want == 0) return CF_OK;
-    int64_t *idx = cf_malloc((size_t)n_train * sizeof *idx, err, "split");
+    /* 32-bit positions: half the bytes to fault in, gather and swap at random (a file
+     * holds at most 2^32 − 1 ratings, read.c) */
+    if (n > (int64_t)UINT32_MAX)
+        return cf_fail(err, CF_ERR_INVALID, "split: %lld ratings; a random split takes at most %u",
+                       (long long)n, UINT32_MAX);
+    uint32_t *idx = cf_malloc((size_t)n_train * sizeof *idx, err, "split");
     if (!idx) return CF_ERR_NOMEM;
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int t = 0; t < T; t++) {
         int64_t j = cnt[t];
         for (int64_t k = n * t / T; k < n * (t + 1) / T; k++)
-            if (!ds->is_test[k]) idx[j++] = k;
+            if (!ds->is_test[k]) idx[j++] = (uint32_t)k;
     }
     /* partial Fisher–Yates: the first `want` positions become a uniform random subset.
      * Serial: one seeded stream of draws, each swap depending on the ones before; this
@@ -422,7 +427,8 @@ cf_status cf_dataset_split_threads(cf_dataset *ds, double ratio, uint64_t seed, 
             __builtin_prefetch(&idx[draw[j]], 1);
         }
         for (int j = 0; j < nb; j++) {
-            int64_t k = k0 + j, s = draw[j], tmp = idx[k];
+            const int64_t k = k0 + j, s = draw[j];
+            const uint32_t tmp = idx[k];
             idx[k] = idx[s];
             idx[s] = tmp;
         }
