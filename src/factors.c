@@ -71,7 +71,7 @@ static void normals_team(double *dst, size_t n, cf_rng *rng, double sd, int absv
             const size_t next = n - from - m < block ? n - from - m : block;
             draw_bits(rng, bits + ((b + 1) & 1) * 2 * block, next);
         }
-#pragma omp for schedule(dynamic, 1024)
+#pragma omp for schedule(dynamic, 4096)
         for (size_t j = 0; j < m; j++) {
             const double z = cf_normal_from_bits(cur[2 * j], cur[2 * j + 1]);
             dst[from + j] = absval ? sd * fabs(z) : sd * z;
@@ -83,7 +83,7 @@ static void fill_normals(double *dst, size_t n, cf_rng *rng, double sd, int absv
                          size_t block) {
     if (n == 0) return;
     draw_bits(rng, bits, n < block ? n : block);
-#pragma omp parallel num_threads(n <= block ? 1 : T)
+#pragma omp parallel num_threads(n < 65536 ? 1 : T)
     normals_team(dst, n, rng, sd, absval, bits, block);
 }
 
@@ -92,11 +92,13 @@ void cf_factors_init_random_threads(cf_factors *f, double scale, uint64_t seed, 
     cf_rng_seed(&rng, seed);
     double sd = scale / sqrt((double)f->k);
     size_t np = (size_t)f->n_users * (size_t)f->k, nq = (size_t)f->n_items * (size_t)f->k;
-    /* blocks of 32768 values (two of 512 KB of outputs), or of 128 on the stack without
-     * that memory */
-    uint64_t small[4 * 128], *bits = malloc(4 * 32768 * sizeof *bits);
-    const size_t block = bits ? 32768 : 128;
-    if (!bits) bits = small;
+    /* blocks of up to 2^20 values (two of 16 MB of outputs): few enough that a loaded
+     * machine, where a barrier can cost a time slice, does not pay one per small block;
+     * of 128 on the stack without that memory */
+    size_t block = np > nq ? np : nq;
+    block = block < 128 ? 128 : block > ((size_t)1 << 20) ? (size_t)1 << 20 : block;
+    uint64_t small[4 * 128], *bits = malloc(4 * block * sizeof *bits);
+    if (!bits) bits = small, block = 128;
     /* without biases, p·q alone must reach the ratings' (positive) level: factors of one
      * sign start it there instead of at the saddle p·q ≈ 0 of a symmetric start */
     fill_normals(f->P, np, &rng, sd, !f->bias, cf_threads(threads), bits, block);

@@ -1214,7 +1214,7 @@ Test(model_io, factor_scans_match_the_plain_ones) {
  * scale/√K (|·| without biases): the reference written out value by value, against the
  * blocked parallel draw on 1, 2, 3 and 7 threads, byte for byte, over several blocks. */
 Test(factors, init_random_is_the_serial_stream_on_any_thread_count) {
-    const int64_t nu = 3001, ni = 277;
+    const int64_t nu = 70001, ni = 277; /* P: 2.3 M values, three of the draw's blocks of 2^20 */
     const int32_t k = 33;
     for (int bias = 0; bias <= 1; bias++) {
         cf_factors ref, got;
