@@ -24,6 +24,8 @@
  * write(2) calls into a fresh file in the same directory (--model-users U, default
  * 120000, × 17770 items × K = 128 in fp64: ≈ 140 MB; the issue's Netflix shape is
  * 480189 users, ≈ 520 MB).
+ * And the seeded initialization of training (cf_factors_init_random_threads) of the data's
+ * users × items × K = 100 in fresh memory, at 1 and N threads, compared value for value.
  * With --minibatch, one more: an epoch's mini-batch lists, the host work the GPU's mini-batch GD does
  * every epoch (cf_minibatch_coo: the scatter permutation, the batches in entry order and
  * each sorted by item; 20 batches as the default --batch), at 1 and N threads on the
@@ -196,6 +198,21 @@ static double timed_prepare(cf_dataset *ds, int threads, cf_ratings *R) {
     return secs;
 }
 
+/* The seeded initialization of training (cf_factors_init_random_threads, as cf_train's
+ * first run) of nu × ni × K factors in fresh memory on `threads` threads: allocated,
+ * initialized (timed: the first touch of the pages included, as in cf_train), kept in
+ * *f for the comparison. Returns the seconds. */
+static double timed_init(int64_t nu, int64_t ni, int32_t k, int threads, cf_factors *f) {
+    cf_error err;
+    if (cf_factors_alloc(f, nu, ni, k, 1, &err)) {
+        fprintf(stderr, "bench_load: %s\n", err.msg);
+        exit(1);
+    }
+    double t = now();
+    cf_factors_init_random_threads(f, 0.1, 42, threads);
+    return now() - t;
+}
+
 /* Epoch `epoch`'s mini-batch lists of R on `threads` threads (the buffers allocated by the
  * caller's first call). Returns the seconds. */
 static double timed_minibatch(const cf_ratings *R, const uint32_t *eu, const int64_t *by_item, int64_t *scratch,
@@ -329,6 +346,7 @@ int main(int argc, char **argv) {
     double *p1 = calloc((size_t)runs, sizeof *p1), *pn = calloc((size_t)runs, sizeof *pn);
     double *ts = calloc((size_t)runs, sizeof *ts), *tw = calloc((size_t)runs, sizeof *tw);
     double *b1 = calloc((size_t)runs, sizeof *b1), *bn = calloc((size_t)runs, sizeof *bn);
+    double *i1 = calloc((size_t)runs, sizeof *i1), *in = calloc((size_t)runs, sizeof *in);
     char mpath[4300], rpath[4300];
     snprintf(mpath, sizeof mpath, "%s/cufactor-bench-load-%d.cfm", dir, (int)getpid());
     snprintf(rpath, sizeof rpath, "%s/cufactor-bench-load-%d.raw", dir, (int)getpid());
@@ -349,7 +367,7 @@ int main(int argc, char **argv) {
         for (size_t j = 0; j < model_bytes; j++) raw[j] = (unsigned char)(j * 131u >> 3);
     }
     printf("model %ld x 17770 x K=128: %zu bytes, made in %.2f s\n", model_users, model_bytes, now() - tm);
-    int64_t prep_n = 0;
+    int64_t prep_n = 0, init_shape[2] = {0, 0};
     cf_read_report rep, brep;
     cf_dataset_info info = {0};
     int rc = 1;
@@ -392,6 +410,21 @@ int main(int argc, char **argv) {
             goto out;
         }
         prep_n = db->all.n;
+        /* the initialization of the data's users × items × K = 100: 1 and N threads, alternating */
+        {
+            cf_factors f1, fn;
+            const int64_t nu = cf_idmap_size(db->users), ni = cf_idmap_size(db->items);
+            if (k % 2 == 0) i1[k] = timed_init(nu, ni, 100, 1, &f1), in[k] = timed_init(nu, ni, 100, nt, &fn);
+            else in[k] = timed_init(nu, ni, 100, nt, &fn), i1[k] = timed_init(nu, ni, 100, 1, &f1);
+            const int same = !memcmp(f1.P, fn.P, (size_t)(nu * 100) * sizeof(double)) &&
+                             !memcmp(f1.Q, fn.Q, (size_t)(ni * 100) * sizeof(double));
+            cf_factors_free(&f1), cf_factors_free(&fn);
+            if (!same) {
+                fprintf(stderr, "bench_load: the %d-thread initialization differs from the 1-thread one\n", nt);
+                goto out;
+            }
+            init_shape[0] = nu, init_shape[1] = ni;
+        }
         /* an epoch's mini-batch lists: 1 and N threads, alternating */
         if (minibatch) {
             const int64_t n = ra.nnz ? ra.nnz : 1;
@@ -436,8 +469,9 @@ int main(int argc, char **argv) {
         cf_dataset_destroy(&ds);
         cf_dataset_destroy(&db);
         printf("round %d: text 1 thread %.3f s (cpu %.3f), %d threads %.3f s (cpu %.3f), convert %.3f s, binary load %.3f s, "
-               "prepare 1 thread %.3f s, %d threads %.3f s, model save %.3f s, raw write+fsync %.3f s",
-               k + 1, t1[k], c1[k], nt, tn[k], cn[k], tc[k], tb[k], p1[k], nt, pn[k], ts[k], tw[k]);
+               "prepare 1 thread %.3f s, %d threads %.3f s, init 1 thread %.3f s, %d threads %.3f s, model save %.3f s, "
+               "raw write+fsync %.3f s",
+               k + 1, t1[k], c1[k], nt, tn[k], cn[k], tc[k], tb[k], p1[k], nt, pn[k], i1[k], nt, in[k], ts[k], tw[k]);
         if (minibatch) printf(", mini-batch lists 1 thread %.3f s, %d threads %.3f s", b1[k], nt, bn[k]);
         printf("\n");
         fflush(stdout);
@@ -462,6 +496,10 @@ int main(int argc, char **argv) {
            mp1 * per, (long long)prep_n);
     printf("  prepare, %d threads %.3f s  %.4f s per million ratings  %.2fx the 1-thread one (same bytes)\n", nt, mpn,
            mpn * per, mp1 / mpn);
+    const double mi1 = median(i1, runs), min_ = median(in, runs);
+    printf("  init, 1 thread     %.3f s  (P, Q of %lld x %lld x K=100, fresh memory)\n", mi1, (long long)init_shape[0],
+           (long long)init_shape[1]);
+    printf("  init, %d threads    %.3f s  %.2fx the 1-thread one (same values)\n", nt, min_, mi1 / min_);
     const double mb1 = median(b1, runs), mbn = median(bn, runs);
     if (minibatch) {
         printf("  mini-batch lists, 1 thread  %.3f s  %.4f s per million ratings (an epoch's, 20 batches)\n", mb1,
@@ -473,8 +511,9 @@ int main(int argc, char **argv) {
            mts, (double)model_bytes / 1e6 / mts, mts / mtw, model_bytes, mtw, (double)model_bytes / 1e6 / mtw);
     if (json)
         printf("{\"prepare_1t_s\":%.4f,\"prepare_nt_s\":%.4f,\"prepare_ratings\":%lld,\"model_bytes\":%zu,"
-               "\"model_save_s\":%.4f,\"raw_write_fsync_s\":%.4f,\"save_vs_raw\":%.3f",
-               mp1, mpn, (long long)prep_n, model_bytes, mts, mtw, mts / mtw);
+               "\"model_save_s\":%.4f,\"raw_write_fsync_s\":%.4f,\"save_vs_raw\":%.3f,\"init_k100_1t_s\":%.4f,"
+               "\"init_k100_nt_s\":%.4f",
+               mp1, mpn, (long long)prep_n, model_bytes, mts, mtw, mts / mtw, mi1, min_);
     if (json && minibatch) printf(",\"minibatch_lists_1t_s\":%.4f,\"minibatch_lists_nt_s\":%.4f", mb1, mbn);
     if (json) printf("}\n");
     if (json)
@@ -491,7 +530,7 @@ out:
     remove(mpath), remove(rpath);
     cf_model_destroy(&model);
     free(raw);
-    free(p1), free(pn), free(ts), free(tw), free(b1), free(bn);
+    free(p1), free(pn), free(ts), free(tw), free(b1), free(bn), free(i1), free(in);
     free(t1), free(tn), free(tc), free(tb), free(c1), free(cn);
     return rc;
 }

@@ -107,7 +107,7 @@ slot-tc-verify-k128-fused extra 40 10 15
 slot-tc-bench_als extra 60 20 22
 slot-ring-blocks extra 50 20 25
 slot-ring-hogwild extra 45 20 20
-bench_load-nf extra 100 40 60
+bench_load-nf extra 100 40 62
 "
 
 # What a step makes for later ones (STEP PATH; a path with * is a glob) and which step a
