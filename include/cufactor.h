@@ -490,9 +490,9 @@ cf_status cf_checkpoint_info_get(const char *path, cf_checkpoint_info *info, cf_
 /* 1 when a GPU backend is built in and a device is usable, else 0 (fills `why`). */
 int cf_gpu_available(char *why, size_t why_len);
 
-/* Starts CUDA on device gpu_id: the driver and the device's context, which take from a
- * fraction of a second to seconds on a large GPU and would otherwise be paid inside the
- * first cf_train on it. Safe to call from any thread, and more than once: a program that
+/* Starts CUDA on device gpu_id: the driver, the device's context and the math libraries
+ * (cuBLAS, cuSOLVER, cuSPARSE), which take from a fraction of a second to seconds on a
+ * large GPU and would otherwise be paid inside the first cf_train on it. Safe to call from any thread, and more than once: a program that
  * reads its data first calls it on another thread meanwhile (`cufactor train` does).
  * 1 when the device is ready, else 0 (no GPU backend built in, no such device, the
  * driver refused: cf_gpu_available says why); never an error of its own. */

@@ -109,6 +109,12 @@ int cf_gpu_warm_up(int gpu_id) {
         (void)cudaGetLastError();
         return 0;
     }
+    /* the math libraries' one-time start in this process (their first handles load and
+     * register their modules): a set of handles made and dropped here leaves the
+     * backend's own creation the quick part */
+    cf_gpulib *lib = NULL;
+    if (cf_gpulib_create(0, &lib, NULL) == CF_OK) cf_gpulib_destroy(&lib);
+    (void)cudaGetLastError();
     return 1;
 }
 
