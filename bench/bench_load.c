@@ -27,8 +27,8 @@
  * And the seeded initialization of training (cf_factors_init_random_threads) of the data's
  * users × items × K = 100 in fresh memory, at 1 and N threads, compared value for value.
  * With --minibatch, one more: an epoch's mini-batch lists, the host work the GPU's mini-batch GD does
- * every epoch (cf_minibatch_coo: the scatter permutation, the batches in entry order and
- * each sorted by item; 20 batches as the default --batch), at 1 and N threads on the
+ * every epoch (cf_minibatch_entries: the scatter permutation, the batches in entry order
+ * and each sorted by item, as CSR entry numbers; 20 batches as the default --batch), at 1 and N threads on the
  * prepared training matrix, compared byte for byte.
  */
 #include "cufactor.h"
@@ -213,23 +213,19 @@ static double timed_init(int64_t nu, int64_t ni, int32_t k, int threads, cf_fact
     return now() - t;
 }
 
-/* Epoch `epoch`'s mini-batch lists of R on `threads` threads (the buffers allocated by the
- * caller's first call). Returns the seconds. */
-static double timed_minibatch(const cf_ratings *R, const uint32_t *eu, const int64_t *by_item, int64_t *scratch,
-                              int threads, int32_t epoch, cf_sgd_work *w, cf_sgd_work *wi) {
+/* Epoch `epoch`'s mini-batch lists of R (as the GPU uploads them: CSR entry numbers, by
+ * user and by item, into e[0..nnz) and e[nnz..2·nnz)) on `threads` threads. Returns the
+ * seconds. */
+static double timed_minibatch(const cf_ratings *R, const int64_t *by_item, int64_t *scratch, int threads,
+                              int32_t epoch, uint32_t *e) {
     cf_error err;
     double t = now();
-    if (cf_minibatch_coo(R, eu, 42, epoch, R->nnz > 20 ? (R->nnz + 19) / 20 : 1, threads, scratch, w, by_item, wi,
-                         &err)) {
+    if (cf_minibatch_entries(R, 42, epoch, R->nnz > 20 ? (R->nnz + 19) / 20 : 1, threads, scratch, e, by_item,
+                             e + R->nnz, &err)) {
         fprintf(stderr, "bench_load: mini-batch lists: %s\n", err.msg);
         exit(1);
     }
     return now() - t;
-}
-
-static int same_work(const cf_sgd_work *a, const cf_sgd_work *b) {
-    size_t z = (size_t)a->n * 4;
-    return a->n == b->n && !memcmp(a->u, b->u, z) && !memcmp(a->i, b->i, z) && !memcmp(a->r, b->r, z);
 }
 
 static int same_ratings(const cf_ratings *a, const cf_ratings *b) {
@@ -428,23 +424,20 @@ int main(int argc, char **argv) {
         /* an epoch's mini-batch lists: 1 and N threads, alternating */
         if (minibatch) {
             const int64_t n = ra.nnz ? ra.nnz : 1;
-            uint32_t *eu = malloc((size_t)n * sizeof *eu);
+            uint32_t *e1 = malloc((size_t)n * 2 * sizeof *e1), *en = malloc((size_t)n * 2 * sizeof *en);
             int64_t *by_item = malloc((size_t)n * sizeof *by_item), *scratch = malloc((size_t)n * 2 * sizeof *scratch);
-            cf_sgd_work w1 = {0}, wi1 = {0}, wn = {0}, win = {0};
-            if (!eu || !by_item || !scratch || cf_entries_by_item_threads(&ra, nt, by_item, &err)) {
+            if (!e1 || !en || !by_item || !scratch || cf_entries_by_item_threads(&ra, nt, by_item, &err)) {
                 fprintf(stderr, "bench_load: mini-batch lists: out of memory\n");
                 goto out;
             }
-            cf_ratings_entry_users(&ra, nt, eu);
             if (k % 2 == 0)
-                b1[k] = timed_minibatch(&ra, eu, by_item, scratch, 1, k, &w1, &wi1),
-                bn[k] = timed_minibatch(&ra, eu, by_item, scratch, nt, k, &wn, &win);
+                b1[k] = timed_minibatch(&ra, by_item, scratch, 1, k, e1),
+                bn[k] = timed_minibatch(&ra, by_item, scratch, nt, k, en);
             else
-                bn[k] = timed_minibatch(&ra, eu, by_item, scratch, nt, k, &wn, &win),
-                b1[k] = timed_minibatch(&ra, eu, by_item, scratch, 1, k, &w1, &wi1);
-            const int same = same_work(&w1, &wn) && same_work(&wi1, &win);
-            free(eu), free(by_item), free(scratch);
-            cf_sgd_work_free(&w1), cf_sgd_work_free(&wi1), cf_sgd_work_free(&wn), cf_sgd_work_free(&win);
+                bn[k] = timed_minibatch(&ra, by_item, scratch, nt, k, en),
+                b1[k] = timed_minibatch(&ra, by_item, scratch, 1, k, e1);
+            const int same = !memcmp(e1, en, (size_t)ra.nnz * 2 * sizeof *e1);
+            free(e1), free(en), free(by_item), free(scratch);
             if (!same) {
                 fprintf(stderr, "bench_load: the %d-thread mini-batch lists differ from the 1-thread ones\n", nt);
                 goto out;

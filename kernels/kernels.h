@@ -277,6 +277,12 @@ int launch_residuals_coo(const uint32_t *d_u, const uint32_t *d_i, const float *
                          const float *d_b_i, int k, int ld, float mu, int use_bias, float *d_e,
                          cf_stream_t stream);
 
+/* The mini-batch lists from CSR entry numbers (gd.cu: gather_coo): for x < n, e = d_io[x]
+ * on entry; d_u[x] = d_entry_user[e], d_i[x] = d_idx[e], and d_io[x] = the float bits of
+ * d_val[e] on return (d_io is the ratings' buffer, used in place). */
+int launch_gather_coo(uint32_t *d_io, int64_t n, const uint32_t *d_entry_user, const uint32_t *d_idx,
+                      const float *d_val, uint32_t *d_u, uint32_t *d_i, cf_stream_t stream);
+
 /* One gradient step on every row of a side (src/cpu/gd.c). C = E·Z_other from SpMM (row
  * stride ld; column k is Σ e when use_bias). For x = F[r][c] (c < k) or b[r] (c = k):
  *   g = −2 C[r][c] + 2 · scale · Λ_r · x,   Λ_r = cf_reg_lambda(reg_mode, λ, n_r, nnz)

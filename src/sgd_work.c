@@ -130,13 +130,12 @@ cf_status cf_entries_by_item_threads(const cf_ratings *R, int threads, int64_t *
 }
 
 /* The stable counting sort by batch of the entries taken in the order of `take`
- * (NULL: CSR order 0..n−1): batch k's slots are [k·batch, …), filled in the order the
- * entries are taken. With T > 1, each thread takes a contiguous range of that order, so
- * the table holds T counts per batch: next[t·nb + k] is thread t's next slot in batch k
- * (ranges in order within a batch: the same slots as one thread). */
-static void batch_scatter(const cf_ratings *R, const uint32_t *entry_user, const int64_t *take, const int64_t *cursor,
-                          int64_t nb, int64_t batch, int T, int64_t *next, cf_sgd_work *out) {
-    const int64_t n = R->nnz;
+ * (NULL: CSR order 0..n−1): batch k's slots are [k·batch, …), filled with the entries'
+ * numbers in the order they are taken. With T > 1, each thread takes a contiguous range
+ * of that order, so the table holds T counts per batch: next[t·nb + k] is thread t's
+ * next slot in batch k (ranges in order within a batch: the same slots as one thread). */
+static void batch_scatter(int64_t n, const int64_t *take, const int64_t *cursor, int64_t nb, int64_t batch, int T,
+                          int64_t *next, uint32_t *out) {
 #pragma omp parallel num_threads(T)
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -155,27 +154,22 @@ static void batch_scatter(const cf_ratings *R, const uint32_t *entry_user, const
             }
         }
         for (int64_t x = lo; x < hi; x++) {
-            const int64_t e = take ? take[x] : x, dst = mine[cursor[e]]++;
-            out->u[dst] = entry_user[e], out->i[dst] = R->row_col[e], out->r[dst] = R->row_val[e];
+            const int64_t e = take ? take[x] : x;
+            out[mine[cursor[e]]++] = (uint32_t)e;
         }
     }
 }
 
-cf_status cf_minibatch_coo(const cf_ratings *R, const uint32_t *entry_user, uint64_t seed,
-                           int32_t epoch, int64_t batch, int threads, int64_t *scratch, cf_sgd_work *w,
-                           const int64_t *item_order, cf_sgd_work *by_item, cf_error *err) {
+cf_status cf_minibatch_entries(const cf_ratings *R, uint64_t seed, int32_t epoch, int64_t batch, int threads,
+                               int64_t *scratch, uint32_t *by_user, const int64_t *item_order, uint32_t *by_item,
+                               cf_error *err) {
     if (batch < 1) return cf_fail(err, CF_ERR_INVALID, "batch: %lld, must be >= 1", (long long)batch);
     if (!item_order != !by_item)
-        return cf_fail(err, CF_ERR_INVALID, "mini-batch COO: item_order and by_item go together");
-    if (!w->u) {
-        cf_status st = work_alloc(w, R->nnz, err);
-        if (st) return st;
-    }
-    if (by_item && !by_item->u) {
-        cf_status st = work_alloc(by_item, R->nnz, err);
-        if (st) return st;
-    }
+        return cf_fail(err, CF_ERR_INVALID, "mini-batch lists: item_order and by_item go together");
     const int64_t n = R->nnz;
+    if (n > (int64_t)UINT32_MAX)
+        return cf_fail(err, CF_ERR_INVALID, "mini-batch lists: %lld ratings, at most 2^32 − 1 (32-bit entries)",
+                       (long long)n);
     int64_t *order = scratch, *cursor = scratch + n;
     /* the CPU's order of this epoch (gd.c), batch k = order[k·batch .. (k+1)·batch) */
     cf_status st = cf_sched_scatter_permutation(order, n, cf_sched_seed(seed, CF_STREAM_MINIBATCH, (uint64_t)epoch),
@@ -189,28 +183,26 @@ cf_status cf_minibatch_coo(const cf_ratings *R, const uint32_t *entry_user, uint
      * per batch (one thread where there are too many batches for that) */
     const int64_t nb = n ? (n + batch - 1) / batch : 0;
     if (T > 1 && (nb * T > n || n < 4 * (int64_t)T)) T = 1;
-    batch_scatter(R, entry_user, NULL, cursor, nb, batch, T, order, w);
+    batch_scatter(n, NULL, cursor, nb, batch, T, order, by_user);
     if (!by_item) return CF_OK;
     /* small batches (nb·n_items ≥ n, asked without the product): the entries gathered in
      * item order */
     if (R->n_items == 0 || nb >= (n + R->n_items - 1) / R->n_items) {
-        batch_scatter(R, entry_user, item_order, cursor, nb, batch, T, order, by_item);
+        batch_scatter(n, item_order, cursor, nb, batch, T, order, by_item);
         return CF_OK;
     }
-    /* Each batch of w (in entry order) sorted by item on its own, stably: the same list,
-     * read in sequence instead of gathered at random through item_order (four cache misses
-     * a rating: 1.45 of 2.25 s at 30 M ratings on one core). ptr (n_items + 1 < n) in the
-     * permutation's space again. */
-    int64_t *ptr = order;
+    /* Each batch of by_user (in entry order) sorted by item on its own, stably: the same
+     * list, read in sequence instead of gathered at random through item_order (four cache
+     * misses a rating: 1.45 of 2.25 s at 30 M ratings on one core). The batch's items are
+     * gathered into the cursors' space (no longer needed), the bucket offsets go into the
+     * permutation's (n_items + 1 < n). */
+    uint32_t *items = (uint32_t *)cursor;
     for (int64_t k = 0; k < nb; k++) {
         const int64_t off = k * batch, m = n - off < batch ? n - off : batch;
-        const cf_bucket_move mv = {.carry = w->u + off, .carry_out = by_item->u + off, .val = w->r + off,
-                                   .val_out = by_item->r + off};
-        if ((st = cf_bucket_sort_threads(m, w->i + off, NULL, R->n_items, &mv, threads, ptr, err))) return st;
-        uint32_t *items = by_item->i + off;
 #pragma omp parallel for num_threads(cf_threads(threads)) schedule(static)
-        for (int64_t c = 0; c < R->n_items; c++)
-            for (int64_t x = ptr[c]; x < ptr[c + 1]; x++) items[x] = (uint32_t)c;
+        for (int64_t x = 0; x < m; x++) items[x] = R->row_col[by_user[off + x]];
+        const cf_bucket_move mv = {.carry = by_user + off, .carry_out = by_item + off};
+        if ((st = cf_bucket_sort_threads(m, items, NULL, R->n_items, &mv, threads, order, err))) return st;
     }
     return CF_OK;
 }

@@ -77,19 +77,21 @@ cf_status cf_sgd_work_blocks_threads(const cf_ratings *R, const cf_blocks *bl, i
 void cf_sgd_work_free(cf_sgd_work *w); /* accepts NULL and a zeroed struct */
 
 /* The CSR entries sorted by item, ties in entry order (a stable counting sort):
- * out[0..nnz). For cf_minibatch_coo's item-sorted batches; fixed for a matrix. */
+ * out[0..nnz). For cf_minibatch_entries' item-sorted batches; fixed for a matrix. */
 cf_status cf_entries_by_item(const cf_ratings *R, int64_t *out, cf_error *err);
 cf_status cf_entries_by_item_threads(const cf_ratings *R, int threads, int64_t *out, cf_error *err);
 
-/* Epoch `epoch`'s mini-batches into w (allocated with n = R->nnz by the caller, e.g. by a
- * previous call; pass a zeroed w the first time and it is allocated). `scratch` holds
- * 2·nnz int64 (caller-owned). entry_user[e] is the user of CSR entry e.
- * With by_item and item_order (cf_entries_by_item) not NULL, also the same batches, at
- * the same slots, each sorted by item (ties in entry order), into by_item (allocated like
- * w). Either both are NULL or neither. On `threads` threads (0: omp_get_max_threads()),
- * the same bytes whatever the count. */
-cf_status cf_minibatch_coo(const cf_ratings *R, const uint32_t *entry_user, uint64_t seed,
-                           int32_t epoch, int64_t batch, int threads, int64_t *scratch, cf_sgd_work *w,
-                           const int64_t *item_order, cf_sgd_work *by_item, cf_error *err);
+/* Epoch `epoch`'s mini-batches as CSR entry numbers: by_user[t] (nnz slots, caller-owned)
+ * is the entry at slot t, batch k holding slots [k·batch, (k+1)·batch) — the entries of
+ * batch k of the CPU's order (gd.c: the scatter permutation of (seed, MINIBATCH, epoch))
+ * in entry order, so sorted by user. With by_item and item_order (cf_entries_by_item) not
+ * NULL, also the same batches at the same slots, each sorted by item (ties in entry
+ * order), into by_item; either both are NULL or neither. `scratch` holds 2·nnz int64
+ * (caller-owned). On `threads` threads (0: omp_get_max_threads()), the same bytes
+ * whatever the count. The GPU uploads these (4 bytes a rating and list) and gathers the
+ * users, items and ratings on the device. */
+cf_status cf_minibatch_entries(const cf_ratings *R, uint64_t seed, int32_t epoch, int64_t batch, int threads,
+                               int64_t *scratch, uint32_t *by_user, const int64_t *item_order, uint32_t *by_item,
+                               cf_error *err);
 
 #endif

@@ -13,8 +13,10 @@
  *   2. C_u = E · [Q | 1] and C_i = Eᵀ · [P | 1] by cuSPARSE SpMM over the CSR and the CSC
  *      (as CSR of Rᵀ), both with opA = NON_TRANSPOSE; column K is Σ e with biases;
  *   3. both sides step (kernel): θ −= η g or Adam, g = −2 C + 2 Λ θ.
- * Mini-batch (CF_ALGO_MINIBATCH): the CPU's batches of the epoch (src/sgd_work.h) as COO
- *   twice, sorted by user and sorted by item, uploaded once per epoch; per batch S: e on S
+ * Mini-batch (CF_ALGO_MINIBATCH): the CPU's batches of the epoch (src/sgd_work.h) as CSR
+ *   entry numbers twice, sorted by user and sorted by item, uploaded once per epoch (4
+ *   bytes a rating and list) and turned into COO on the device (kernels/gd.cu gather_coo,
+ *   from R's CSR and each entry's user, resident); per batch S: e on S
  *   in both orders (one kernel, the same arithmetic: the same values), C_u = E_S·[Q|1]
  *   over the user-sorted COO (n_users × n_items) and C_i = E_Sᵀ·[P|1] over the item-sorted
  *   COO (n_items × n_users), both with opA = NON_TRANSPOSE, then every row steps with the
@@ -47,8 +49,8 @@ typedef struct cf_gpu_gd {
     float *d_m[2], *d_v[2];     /* Adam moments per side, n_rows × ld */
     int64_t adam_t;
     /* mini-batch */
-    cf_sgd_work coo, coo_i;     /* host: this epoch's batches, sorted by user / by item */
-    uint32_t *h_entry_user;
+    uint32_t *h_eu, *h_ei;      /* host: this epoch's batches as CSR entries, by user / by item */
+    uint32_t *d_entry_user;     /* device: the user of each CSR entry */
     int64_t *h_scratch;         /* 2·nnz */
     int64_t *h_item_order;      /* the CSR entries sorted by item (cf_entries_by_item) */
     uint32_t *d_cu, *d_ci, *d_cu_i, *d_ci_i; /* device: users, items of both orders */
@@ -65,8 +67,8 @@ void cf_gpu_gd_free(cf_backend *b) {
     cudaFree(g->d_cu), cudaFree(g->d_ci), cudaFree(g->d_cr), cudaFree(g->d_E_b);
     cudaFree(g->d_cu_i), cudaFree(g->d_ci_i), cudaFree(g->d_cr_i), cudaFree(g->d_E_bi);
     b->alloc_bytes -= g->bytes < b->alloc_bytes ? g->bytes : b->alloc_bytes;
-    cf_sgd_work_free(&g->coo), cf_sgd_work_free(&g->coo_i);
-    free(g->h_entry_user), free(g->h_scratch), free(g->h_item_order);
+    cudaFree(g->d_entry_user);
+    free(g->h_eu), free(g->h_ei), free(g->h_scratch), free(g->h_item_order);
     free(g);
     b->gd = NULL;
 }
@@ -104,15 +106,20 @@ static cf_status make_state(cf_backend *b, cf_error *err) {
     } else {
         const cf_ratings *R = b->R;
         size_t batch = (size_t)(b->cfg.batch < b->nnz ? b->cfg.batch : (b->nnz > 0 ? b->nnz : 1));
-        g->h_entry_user = cf_malloc((nnz ? nnz : 1) * sizeof *g->h_entry_user, err, "entry users");
+        g->h_eu = cf_malloc((nnz ? nnz : 1) * sizeof *g->h_eu, err, "mini-batch entries");
+        g->h_ei = cf_malloc((nnz ? nnz : 1) * sizeof *g->h_ei, err, "mini-batch entries (by item)");
         g->h_scratch = cf_malloc((2 * nnz + 1) * sizeof *g->h_scratch, err, "mini-batch scratch");
         g->h_item_order = cf_malloc((nnz ? nnz : 1) * sizeof *g->h_item_order, err, "mini-batch item order");
-        if (!g->h_entry_user || !g->h_scratch || !g->h_item_order) {
+        if (!g->h_eu || !g->h_ei || !g->h_scratch || !g->h_item_order) {
             st = CF_ERR_NOMEM;
             goto cleanup;
         }
-        cf_ratings_entry_users(R, b->cfg.threads, g->h_entry_user);
         if ((st = cf_entries_by_item_threads(R, b->cfg.threads, g->h_item_order, err))) goto cleanup;
+        /* each entry's user, on the device for the run (built in h_eu, which is free now) */
+        if ((st = gd_alloc(b, (void **)&g->d_entry_user, nnz * sizeof(uint32_t), "mini-batch entry users", err)))
+            goto cleanup;
+        cf_ratings_entry_users(R, b->cfg.threads, g->h_eu);
+        if (nnz) CF_CUDA(cudaMemcpy(g->d_entry_user, g->h_eu, nnz * sizeof(uint32_t), cudaMemcpyHostToDevice));
         if ((st = gd_alloc(b, (void **)&g->d_cu, nnz * sizeof(uint32_t), "mini-batch users", err)) ||
             (st = gd_alloc(b, (void **)&g->d_ci, nnz * sizeof(uint32_t), "mini-batch items", err)) ||
             (st = gd_alloc(b, (void **)&g->d_cr, nnz * sizeof(float), "mini-batch ratings", err)) ||
@@ -208,16 +215,16 @@ static cf_status mini_batches(cf_backend *b, cf_gpu_gd *g, int32_t epoch, double
     cf_gpu_side *U = &b->side[CF_SIDE_USERS], *I = &b->side[CF_SIDE_ITEMS];
     const int64_t n = b->nnz, batch = b->cfg.batch;
     const size_t n4 = (size_t)n * 4; /* bytes of one list's array (uint32 or float) */
-    if ((st = cf_minibatch_coo(b->R, g->h_entry_user, b->cfg.seed, epoch, batch, b->cfg.threads, g->h_scratch, &g->coo,
-                               g->h_item_order, &g->coo_i, err)))
+    if ((st = cf_minibatch_entries(b->R, b->cfg.seed, epoch, batch, b->cfg.threads, g->h_scratch, g->h_eu,
+                                   g->h_item_order, g->h_ei, err)))
         return st;
-    if (n) {
-        CF_CUDA(cudaMemcpy(g->d_cu, g->coo.u, n4, cudaMemcpyHostToDevice));
-        CF_CUDA(cudaMemcpy(g->d_ci, g->coo.i, n4, cudaMemcpyHostToDevice));
-        CF_CUDA(cudaMemcpy(g->d_cr, g->coo.r, n4, cudaMemcpyHostToDevice));
-        CF_CUDA(cudaMemcpy(g->d_cu_i, g->coo_i.u, n4, cudaMemcpyHostToDevice));
-        CF_CUDA(cudaMemcpy(g->d_ci_i, g->coo_i.i, n4, cudaMemcpyHostToDevice));
-        CF_CUDA(cudaMemcpy(g->d_cr_i, g->coo_i.r, n4, cudaMemcpyHostToDevice));
+    if (n) { /* the entries into the ratings' buffers, which the gathers turn into ratings */
+        CF_CUDA(cudaMemcpy(g->d_cr, g->h_eu, n4, cudaMemcpyHostToDevice));
+        CF_CUDA(cudaMemcpy(g->d_cr_i, g->h_ei, n4, cudaMemcpyHostToDevice));
+        CF_LAUNCH(launch_gather_coo((uint32_t *)g->d_cr, n, g->d_entry_user, U->d_idx, U->d_val, g->d_cu, g->d_ci,
+                                    b->stream));
+        CF_LAUNCH(launch_gather_coo((uint32_t *)g->d_cr_i, n, g->d_entry_user, U->d_idx, U->d_val, g->d_cu_i,
+                                    g->d_ci_i, b->stream));
     }
     for (int64_t from = 0; from < n; from += batch) {
         if (from > 0 && (st = cf_gpu_stop_poll(b, "minibatch", err))) goto cleanup; /* Ctrl-C between batches */

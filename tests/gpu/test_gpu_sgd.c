@@ -307,58 +307,42 @@ Test(host_sgd_work, entries_by_item_is_a_stable_sort_by_item) {
     fixture_free(&fx);
 }
 
-/* Checks epoch `epoch`'s mini-batch lists w (CSR order in a batch) and wi (item order)
+/* Checks epoch `epoch`'s mini-batch lists eu (CSR order in a batch) and ei (item order)
  * of R against their definition: slot t holds an entry of batch ⌊pos/batch⌋ of the CPU's
  * permutation (the scatter permutation of (seed 11, CF_STREAM_MINIBATCH, epoch)), sorted
- * by entry in w and by item, then entry in wi, every rating once. */
-static void check_minibatch(const cf_ratings *R, int32_t epoch, int64_t batch, const cf_sgd_work *w,
-                            const cf_sgd_work *wi) {
+ * by entry in eu and by item, then entry in ei, every rating once in each. */
+static void check_minibatch(const cf_ratings *R, int32_t epoch, int64_t batch, const uint32_t *eu,
+                            const uint32_t *ei) {
     const int64_t n = R->nnz;
     int64_t *order = malloc((size_t)n * sizeof *order), *pos = malloc((size_t)n * sizeof *pos);
-    unsigned char *seen = calloc((size_t)n + 1, 1);
-    cr_assert(order && pos && seen);
+    unsigned char *seen = calloc((size_t)n + 1, 1), *seen_i = calloc((size_t)n + 1, 1);
+    cr_assert(order && pos && seen && seen_i);
     cf_error err;
     cr_assert_eq(cf_sched_scatter_permutation(order, n, cf_sched_seed(11, CF_STREAM_MINIBATCH, (uint64_t)epoch), 1,
                                               &err),
                  CF_OK, "%s", err.msg);
     for (int64_t t = 0; t < n; t++) pos[order[t]] = t;
-    /* slot t holds an entry e of batch ⌊t/batch⌋, entries increasing within a batch */
-    int64_t prev_e = -1;
     for (int64_t t = 0; t < n; t++) {
-        uint32_t u = w->u[t];
-        int64_t e = entry_of(R, u, w->i[t]);
-        cr_assert_geq(e, 0, "slot %lld: (%u, %u) is a rating", (long long)t, u, w->i[t]);
-        cr_assert_eq(w->r[t], R->row_val[e]);
+        /* slot t holds an entry of batch ⌊t/batch⌋, entries increasing within a batch */
+        const int64_t e = eu[t];
+        cr_assert_lt(e, n, "slot %lld: entry %lld", (long long)t, (long long)e);
         cr_assert_eq(pos[e] / batch, t / batch, "slot %lld: entry %lld belongs to batch %lld", (long long)t,
                      (long long)e, (long long)(pos[e] / batch));
-        if (t % batch) cr_assert_gt(e, prev_e, "sorted within the batch");
-        prev_e = e;
-    }
-    /* the item-sorted list: the same batches at the same slots, sorted by item, then entry */
-    prev_e = -1;
-    for (int64_t t = 0; t < n; t++) {
-        int64_t e = entry_of(R, wi->u[t], wi->i[t]);
-        cr_assert_geq(e, 0, "item list slot %lld: (%u, %u) is a rating", (long long)t, wi->u[t], wi->i[t]);
-        cr_assert_eq(wi->r[t], R->row_val[e]);
-        cr_assert_eq(pos[e] / batch, t / batch, "item list slot %lld: entry %lld belongs to batch %lld",
-                     (long long)t, (long long)e, (long long)(pos[e] / batch));
-        if (t % batch)
-            cr_assert(wi->i[t] > wi->i[t - 1] || (wi->i[t] == wi->i[t - 1] && e > prev_e),
-                      "item list slot %lld: sorted by item, then entry", (long long)t);
-        prev_e = e;
-        /* each rating once: with the batch check above, batch k holds the same ratings in
-         * both lists */
-        cr_assert_eq(seen[e], 0, "item list: entry %lld twice", (long long)e);
+        if (t % batch) cr_assert_gt(e, (int64_t)eu[t - 1], "sorted within the batch");
+        cr_assert_eq(seen[e], 0, "entry %lld twice", (long long)e);
         seen[e] = 1;
+        /* the item-sorted list: the same batches at the same slots, sorted by item, then entry */
+        const int64_t f = ei[t];
+        cr_assert_lt(f, n, "item list slot %lld: entry %lld", (long long)t, (long long)f);
+        cr_assert_eq(pos[f] / batch, t / batch, "item list slot %lld: entry %lld belongs to batch %lld",
+                     (long long)t, (long long)f, (long long)(pos[f] / batch));
+        if (t % batch)
+            cr_assert(R->row_col[f] > R->row_col[ei[t - 1]] || (R->row_col[f] == R->row_col[ei[t - 1]] && f > ei[t - 1]),
+                      "item list slot %lld: sorted by item, then entry", (long long)t);
+        cr_assert_eq(seen_i[f], 0, "item list: entry %lld twice", (long long)f);
+        seen_i[f] = 1;
     }
-    free(order), free(pos), free(seen);
-}
-
-static uint32_t *entry_users(const cf_ratings *R) {
-    uint32_t *eu = malloc(((size_t)R->nnz + 1) * sizeof *eu);
-    cr_assert_not_null(eu);
-    cf_ratings_entry_users(R, 1, eu);
-    return eu;
+    free(order), free(pos), free(seen), free(seen_i);
 }
 
 Test(host_sgd_work, minibatch_batches_are_the_cpu_batches_sorted_by_entry_and_by_item) {
@@ -366,25 +350,21 @@ Test(host_sgd_work, minibatch_batches_are_the_cpu_batches_sorted_by_entry_and_by
     fixture_make(&fx, 5);
     const cf_ratings *R = &fx.R;
     const int64_t n = R->nnz, batch = 97;
-    uint32_t *eu = entry_users(R);
     int64_t *scratch = malloc((size_t)(2 * n) * sizeof *scratch), *by_item_order = malloc((size_t)n * sizeof *by_item_order);
-    cf_sgd_work w = {0}, wi = {0};
+    uint32_t *eu = malloc((size_t)n * 4), *ei = malloc((size_t)n * 4), *eu2 = malloc((size_t)n * 4);
     cf_error err;
     cr_assert_eq(cf_entries_by_item(R, by_item_order, &err), CF_OK, "%s", err.msg);
     for (int32_t epoch = 0; epoch < 2; epoch++) {
-        cr_assert_eq(cf_minibatch_coo(R, eu, 11, epoch, batch, 0, scratch, &w, by_item_order, &wi, &err), CF_OK, "%s",
+        cr_assert_eq(cf_minibatch_entries(R, 11, epoch, batch, 0, scratch, eu, by_item_order, ei, &err), CF_OK, "%s",
                      err.msg);
-        check_minibatch(R, epoch, batch, &w, &wi);
+        check_minibatch(R, epoch, batch, eu, ei);
     }
-    cr_assert_eq(cf_minibatch_coo(R, eu, 11, 0, 0, 0, scratch, &w, NULL, NULL, &err), CF_ERR_INVALID);
-    cr_assert_eq(cf_minibatch_coo(R, eu, 11, 0, 5, 0, scratch, &w, by_item_order, NULL, &err), CF_ERR_INVALID);
+    cr_assert_eq(cf_minibatch_entries(R, 11, 0, 0, 0, scratch, eu, NULL, NULL, &err), CF_ERR_INVALID);
+    cr_assert_eq(cf_minibatch_entries(R, 11, 0, 5, 0, scratch, eu, by_item_order, NULL, &err), CF_ERR_INVALID);
     /* without the item list the user list is the same as with it */
-    cf_sgd_work w2 = {0};
-    cr_assert_eq(cf_minibatch_coo(R, eu, 11, 1, batch, 0, scratch, &w2, NULL, NULL, &err), CF_OK, "%s", err.msg);
-    cr_assert_eq(memcmp(w2.u, w.u, (size_t)n * sizeof *w.u), 0);
-    cr_assert_eq(memcmp(w2.i, w.i, (size_t)n * sizeof *w.i), 0);
-    cf_sgd_work_free(&w), cf_sgd_work_free(&wi), cf_sgd_work_free(&w2);
-    free(eu), free(scratch), free(by_item_order);
+    cr_assert_eq(cf_minibatch_entries(R, 11, 1, batch, 0, scratch, eu2, NULL, NULL, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(memcmp(eu2, eu, (size_t)n * sizeof *eu), 0);
+    free(eu), free(ei), free(eu2), free(scratch), free(by_item_order);
     fixture_free(&fx);
 }
 
@@ -400,34 +380,26 @@ Test(host_sgd_work, minibatch_batches_are_the_same_on_any_thread_count) {
     cf_test_make_planted(&pl, &R, &none);
     const int64_t n = R.nnz;
     cr_assert_gt(n, 3 * CF_SCATTER_BUCKET, "%lld ratings", (long long)n);
-    uint32_t *eu = entry_users(&R);
     int64_t *scratch = malloc((size_t)(2 * n) * sizeof *scratch), *by_item_order = malloc((size_t)n * sizeof *by_item_order);
+    uint32_t *eu1 = malloc((size_t)n * 4), *ei1 = malloc((size_t)n * 4), *eu = malloc((size_t)n * 4),
+             *ei = malloc((size_t)n * 4);
     cf_error err;
     cr_assert_eq(cf_entries_by_item(&R, by_item_order, &err), CF_OK, "%s", err.msg);
     const int64_t batches[] = {5, 997, (n + 19) / 20};
     for (size_t bx = 0; bx < sizeof batches / sizeof *batches; bx++) {
-        cf_sgd_work w1 = {0}, wi1 = {0};
-        cr_assert_eq(cf_minibatch_coo(&R, eu, 11, 3, batches[bx], 1, scratch, &w1, by_item_order, &wi1, &err), CF_OK,
+        cr_assert_eq(cf_minibatch_entries(&R, 11, 3, batches[bx], 1, scratch, eu1, by_item_order, ei1, &err), CF_OK,
                      "%s", err.msg);
-        check_minibatch(&R, 3, batches[bx], &w1, &wi1);
+        check_minibatch(&R, 3, batches[bx], eu1, ei1);
         for (int threads = 2; threads <= 3; threads++) {
-            cf_sgd_work w = {0}, wi = {0};
-            cr_assert_eq(cf_minibatch_coo(&R, eu, 11, 3, batches[bx], threads, scratch, &w, by_item_order, &wi, &err),
+            cr_assert_eq(cf_minibatch_entries(&R, 11, 3, batches[bx], threads, scratch, eu, by_item_order, ei, &err),
                          CF_OK, "%s", err.msg);
-            const cf_sgd_work *a[2] = {&w1, &wi1}, *b[2] = {&w, &wi};
-            for (int l = 0; l < 2; l++) {
-                cr_assert_eq(memcmp(a[l]->u, b[l]->u, (size_t)n * 4), 0, "batch %lld, %d threads, list %d: users",
-                             (long long)batches[bx], threads, l);
-                cr_assert_eq(memcmp(a[l]->i, b[l]->i, (size_t)n * 4), 0, "batch %lld, %d threads, list %d: items",
-                             (long long)batches[bx], threads, l);
-                cr_assert_eq(memcmp(a[l]->r, b[l]->r, (size_t)n * 4), 0, "batch %lld, %d threads, list %d: ratings",
-                             (long long)batches[bx], threads, l);
-            }
-            cf_sgd_work_free(&w), cf_sgd_work_free(&wi);
+            cr_assert_eq(memcmp(eu1, eu, (size_t)n * 4), 0, "batch %lld, %d threads: by user", (long long)batches[bx],
+                         threads);
+            cr_assert_eq(memcmp(ei1, ei, (size_t)n * 4), 0, "batch %lld, %d threads: by item", (long long)batches[bx],
+                         threads);
         }
-        cf_sgd_work_free(&w1), cf_sgd_work_free(&wi1);
     }
-    free(eu), free(scratch), free(by_item_order);
+    free(eu1), free(ei1), free(eu), free(ei), free(scratch), free(by_item_order);
     cf_ratings_free(&R), cf_triplets_free(&none);
 }
 
