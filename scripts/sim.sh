@@ -4,7 +4,8 @@
 # needed) under AddressSanitizer + UndefinedBehaviorSanitizer, builds the CLI and the GPU
 # tests, runs every GPU test (none may skip there: the simulated device always exists),
 # then `cufactor verify` — the simulated GPU against the CPU reference — on a small
-# generated set for ALS (both --als-solver, and --als-gram tc), SGD (blocks) and GD. Set
+# generated set for ALS (both --als-solver, and --als-gram tc), SGD (blocks), GD and
+# mini-batch GD, and a `train --json` whose CUDA start overlaps the read. Set
 # CUFACTOR_SIM_SANITIZE=OFF for a plain build (about 3× faster). Takes ≈ 18 min on 2
 # cores with the sanitizers.
 set -euo pipefail
@@ -37,7 +38,8 @@ fi
 data=$dir/sim-verify.tsv
 ./cufactor gen --users 2000 --items 1000 --ratings 50000 --rank 8 --noise 0.3 --seed 3 --out "$data" >/dev/null
 for args in "--algo als --factors 32" "--algo als --factors 32 --als-solver fused" \
-  "--algo als --factors 32 --als-gram tc" "--algo sgd --schedule blocks --factors 32" "--algo gd --factors 16"; do
+  "--algo als --factors 32 --als-gram tc" "--algo sgd --schedule blocks --factors 32" "--algo gd --factors 16" \
+  "--algo minibatch --factors 16"; do
   echo "== cufactor verify $args --iters 3 (simulated GPU vs CPU)"
   # shellcheck disable=SC2086
   ./cufactor verify "$data" $args --iters 3 2>&1 | tail -3
