@@ -367,7 +367,8 @@ run_verify_sgd_hogwild_ml100k() {
         --schedule hogwild --lr 0.01
 }
 # compute-sanitizer over the kernels that change: the Gram kernel (alone and in a whole
-# ALS half step: Gram, RHS, solve) and the SGD update kernels (fp32, fp16, hogwild, blocks).
+# ALS half step: Gram, RHS, solve), the SGD update kernels (fp32, fp16, hogwild, blocks)
+# and mini-batch GD's gather of its batch lists.
 run_memcheck() {
     sanitize_step memcheck memcheck 'ERROR SUMMARY: 0 errors' \
         test_gpu_als:gpu_als/gram_K7 test_gpu_als:gpu_als/gram_K256_short_segments \
@@ -376,7 +377,8 @@ run_memcheck() {
         test_gpu_sgd:gpu_sgd/single_update_K100_fp16 test_gpu_sgd:gpu_sgd/blocks_vs_cpu_K100 \
         test_gpu_sgd:gpu_sgd/hogwild_within_half_percent_of_cpu_K32 test_gpu_sgd:gpu_sgd/single_update_K256_fp16 \
         test_gpu_sgd:gpu_sgd/blocks_vs_cpu_K256 test_gpu_sgd:gpu_sgd/blocks_vs_cpu_K300_from_memory \
-        test_gpu_sgd:gpu_sgd/ring_depths_agree_blocks_K128 test_gpu_sgd:gpu_sgd/ring_depths_agree_hogwild_K32
+        test_gpu_sgd:gpu_sgd/ring_depths_agree_blocks_K128 test_gpu_sgd:gpu_sgd/ring_depths_agree_hogwild_K32 \
+        test_gpu_sgd:gpu_gd/minibatch_K1_nobias_batch97_equals_cpu
 }
 # racecheck looks at shared memory: the Gram kernel's staging (and a fused kernel's).
 run_racecheck() {
