@@ -148,6 +148,8 @@ typedef struct train_ctx {
     const cf_idmap *users, *items; /* for divergence messages */
     cf_train_state *st;
     int resuming;        /* st holds a run in progress loaded from opt->resume */
+    int ready;           /* st->cur already holds the initialization of ready_seed */
+    uint64_t ready_seed;
     cf_train_report *rep;
     /* without biases: the test pairs with a user or item unseen in training are predicted
      * by the training mean μ whatever the factors (as the model does, model.c), so they
@@ -249,6 +251,13 @@ static void phase_mark(const cf_train_options *opt, const char *phase, int64_t d
  * resuming, from the saved state; leaves the kept model in *out (allocated by the caller
  * with the data's dimensions). At every iteration boundary with work left a stop
  * request writes the checkpoint and ends the run with CF_ERR_INTERRUPTED. */
+/* The seeded initialization of st->cur (counted as preparation). */
+static void init_factors(train_ctx *c, uint64_t seed) {
+    const double t_init = cf_now();
+    cf_factors_init_random_threads(&c->st->cur, c->cfg->init_scale, seed, c->cfg->threads);
+    c->rep->seconds_prepare += cf_now() - t_init;
+}
+
 static cf_status run_once(train_ctx *c, uint64_t seed, cf_factors *out, run_result *res, cf_error *err) {
     const cf_backend_ops *ops = c->ops;
     const cf_ratings *R = c->R;
@@ -257,9 +266,8 @@ static cf_status run_once(train_ctx *c, uint64_t seed, cf_factors *out, run_resu
     cf_backend *b = NULL;
     cf_status st = CF_OK;
     if (!c->resuming) { /* a fresh run: its initialization is preparation */
-        const double t_init = cf_now();
-        cf_factors_init_random_threads(&S->cur, cfg->init_scale, seed, cfg->threads);
-        c->rep->seconds_prepare += cf_now() - t_init;
+        if (!c->ready || c->ready_seed != seed) init_factors(c, seed);
+        c->ready = 0; /* used once: a rerun (the CPU after a failed GPU open) draws again */
         S->cur.mu = cfg->bias ? R->mean : 0.0;
         S->iter = 0, S->prev_obj = NAN, S->best_test = INFINITY, S->since_best = 0, S->have_best = 0;
         memset(&S->last, 0, sizeof S->last);
@@ -582,6 +590,10 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     snprintf(S.backend, sizeof S.backend, "%s", ops->name);
     if ((st = cf_factors_alloc(&trial, n_users, n_items, cfg->factors, cfg->bias, err))) goto done;
 
+    if (!opt->resume) { /* the first run's initialization while "preparing" is still shown */
+        init_factors(&c, cfg->seed);
+        c.ready = 1, c.ready_seed = cfg->seed;
+    }
     rep->seconds_prepare = cf_now() - t_start;
     phase_mark(opt, "preparing", 1);
     /* Restarts: independent initializations; keep the best by test RMSE (by the
