@@ -247,10 +247,6 @@ static void phase_mark(const cf_train_options *opt, const char *phase, int64_t d
     if (opt->phase) (void)opt->phase(phase, done, 1, opt->phase_user);
 }
 
-/* One training run of restart st->restart, from the initialization of `seed` or, when
- * resuming, from the saved state; leaves the kept model in *out (allocated by the caller
- * with the data's dimensions). At every iteration boundary with work left a stop
- * request writes the checkpoint and ends the run with CF_ERR_INTERRUPTED. */
 /* The seeded initialization of st->cur (counted as preparation). */
 static void init_factors(train_ctx *c, uint64_t seed) {
     const double t_init = cf_now();
@@ -258,6 +254,10 @@ static void init_factors(train_ctx *c, uint64_t seed) {
     c->rep->seconds_prepare += cf_now() - t_init;
 }
 
+/* One training run of restart st->restart, from the initialization of `seed` or, when
+ * resuming, from the saved state; leaves the kept model in *out (allocated by the caller
+ * with the data's dimensions). At every iteration boundary with work left a stop
+ * request writes the checkpoint and ends the run with CF_ERR_INTERRUPTED. */
 static cf_status run_once(train_ctx *c, uint64_t seed, cf_factors *out, run_result *res, cf_error *err) {
     const cf_backend_ops *ops = c->ops;
     const cf_ratings *R = c->R;
