@@ -39,6 +39,7 @@
 #include "model.h"
 #include "ratings.h"
 #include "sgd_work.h"
+#include "train.h"
 
 #include <fcntl.h>
 
@@ -179,17 +180,15 @@ static int timed_read(const char *path, int threads, double *secs, cf_read_repor
     return 0;
 }
 
-/* The preparation of training on `threads` threads, as cf_train does it: split, the test
- * part, CSR + CSC from the training part (the dataset's test flags reset first, untimed).
- * Returns the seconds; *R is the result. */
+/* The preparation of training on `threads` threads, as cf_train does it: split, then
+ * cf_train_data (the test part, CSR + CSC from the training part; the dataset's test
+ * flags reset first, untimed). Returns the seconds; *R is the result. */
 static double timed_prepare(cf_dataset *ds, int threads, cf_ratings *R) {
     memset(ds->is_test, 0, (size_t)ds->all.n);
     cf_error err;
     cf_triplets test;
     double t = now();
-    if (cf_dataset_split_threads(ds, 0.1, 42, threads, &err) || cf_dataset_part_threads(ds, 1, threads, &test, &err) ||
-        cf_ratings_build_part(&ds->all, ds->is_test, 0, cf_idmap_size(ds->users), cf_idmap_size(ds->items), threads,
-                              R, &err)) {
+    if (cf_dataset_split_threads(ds, 0.1, 42, threads, &err) || cf_train_data(ds, threads, "", R, &test, &err)) {
         fprintf(stderr, "bench_load: preparing: %s\n", err.msg);
         exit(1);
     }

@@ -123,10 +123,7 @@ static double part_sum(const cf_triplets *t, const uint8_t *part, uint8_t want, 
         if (exact) return s;
         s = 0;
     }
-    if (part)
-        for (int64_t k = 0; k < t->n; k++) s += part[k] == want ? t->r[k] : 0.0f;
-    else
-        for (int64_t k = 0; k < t->n; k++) s += t->r[k];
+    for (int64_t k = 0; k < t->n; k++) s += part && part[k] != want ? 0.0f : t->r[k];
     return s;
 }
 

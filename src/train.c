@@ -148,8 +148,7 @@ typedef struct train_ctx {
     const cf_idmap *users, *items; /* for divergence messages */
     cf_train_state *st;
     int resuming;        /* st holds a run in progress loaded from opt->resume */
-    int ready;           /* st->cur already holds the initialization of ready_seed */
-    uint64_t ready_seed;
+    int ready;           /* st->cur holds the first run's initialization (drawn while preparing) */
     cf_train_report *rep;
     /* without biases: the test pairs with a user or item unseen in training are predicted
      * by the training mean μ whatever the factors (as the model does, model.c), so they
@@ -247,6 +246,20 @@ static void phase_mark(const cf_train_options *opt, const char *phase, int64_t d
     if (opt->phase) (void)opt->phase(phase, done, 1, opt->phase_user);
 }
 
+cf_status cf_train_data(const cf_dataset *ds, int threads, const char *who, cf_ratings *R, cf_triplets *test,
+                        cf_error *err) {
+    memset(R, 0, sizeof *R);
+    cf_status st = cf_dataset_part_threads(ds, 1, threads, test, err);
+    if (!st && ds->all.n == test->n)
+        st = cf_fail(err, CF_ERR_INVALID, "%sno training ratings (the test part holds all %lld)", who,
+                     (long long)test->n);
+    if (!st)
+        st = cf_ratings_build_part(&ds->all, ds->is_test, 0, cf_idmap_size(ds->users), cf_idmap_size(ds->items),
+                                   threads, R, err);
+    if (st) cf_triplets_free(test);
+    return st;
+}
+
 /* The seeded initialization of st->cur (counted as preparation). */
 static void init_factors(train_ctx *c, uint64_t seed) {
     const double t_init = cf_now();
@@ -266,8 +279,8 @@ static cf_status run_once(train_ctx *c, uint64_t seed, cf_factors *out, run_resu
     cf_backend *b = NULL;
     cf_status st = CF_OK;
     if (!c->resuming) { /* a fresh run: its initialization is preparation */
-        if (!c->ready || c->ready_seed != seed) init_factors(c, seed);
-        c->ready = 0; /* used once: a rerun (the CPU after a failed GPU open) draws again */
+        if (!c->ready) init_factors(c, seed);
+        c->ready = 0; /* used once: a rerun (the CPU after a failed GPU open), a restart draw again */
         S->cur.mu = cfg->bias ? R->mean : 0.0;
         S->iter = 0, S->prev_obj = NAN, S->best_test = INFINITY, S->since_best = 0, S->have_best = 0;
         memset(&S->last, 0, sizeof S->last);
@@ -526,14 +539,8 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     train_ctx c = {.ops = ops, .R = &R, .test = &test, .cfg = cfg, .opt = opt, .progress = progress,
                    .user = user, .users = ds->users, .items = ds->items, .st = &S, .rep = rep};
     phase_mark(opt, "preparing", 0);
-    if ((st = cf_dataset_part_threads(ds, 1, cfg->threads, &test, err))) goto done;
-    if (ds->all.n == test.n) {
-        st = cf_fail(err, CF_ERR_INVALID, "no training ratings (the test part holds all %lld)", (long long)test.n);
-        goto done;
-    }
-    int64_t n_users = cf_idmap_size(ds->users), n_items = cf_idmap_size(ds->items);
-    /* CSR/CSC straight from the dataset's training part (no copy of it) */
-    if ((st = cf_ratings_build_part(&ds->all, ds->is_test, 0, n_users, n_items, cfg->threads, &R, err))) goto done;
+    if ((st = cf_train_data(ds, cfg->threads, "", &R, &test, err))) goto done;
+    int64_t n_users = R.n_users, n_items = R.n_items;
     /* the settings left to be chosen (iters, lr, batch, optimizer 0 / auto), from the
      * data: everything below, the backends, the model and the checkpoint see these */
     cf_config_resolve_ratings(cfg, &R, &resolved);
@@ -591,8 +598,8 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     if ((st = cf_factors_alloc(&trial, n_users, n_items, cfg->factors, cfg->bias, err))) goto done;
 
     if (!opt->resume) { /* the first run's initialization while "preparing" is still shown */
-        init_factors(&c, cfg->seed);
-        c.ready = 1, c.ready_seed = cfg->seed;
+        init_factors(&c, cfg->seed); /* restart 0's seed */
+        c.ready = 1;
     }
     rep->seconds_prepare = cf_now() - t_start;
     phase_mark(opt, "preparing", 1);

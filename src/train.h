@@ -17,6 +17,14 @@ int cf_backend_implements(const cf_backend_ops *ops, cf_algo a);
 /* The learning rate of 0-based epoch t: η_0 (const) or η_0 / (1 + β t^1.5) (invscale). */
 double cf_train_lr(const cf_config *cfg, int32_t epoch);
 
+/* What a training runs on, on `threads` threads: the dataset's test part copied into
+ * *test, its training part as CSR/CSC in *R (built straight from the dataset,
+ * cf_ratings_build_part). CF_ERR_INVALID "<who>no training ratings (the test part holds
+ * all N)" when the training part is empty (`who`: a prefix such as "verify: ", or "").
+ * On failure both are freed. cf_train, cf_verify and bench_load prepare this way. */
+cf_status cf_train_data(const cf_dataset *ds, int threads, const char *who, cf_ratings *R, cf_triplets *test,
+                        cf_error *err);
+
 /* cf_config_resolve for a training part already built as R (what cf_train uses). */
 void cf_config_resolve_ratings(const cf_config *in, const cf_ratings *R, cf_config *out);
 

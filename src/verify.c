@@ -157,13 +157,8 @@ cf_status cf_verify(const cf_dataset *ds, const cf_config *cfg, const cf_verify_
     cf_factors init = {0}, fr = {0}, fc = {0};
     cf_backend *br = NULL, *bc = NULL;
     double *rel = NULL;
-    if ((st = cf_dataset_part_threads(ds, 1, cfg->threads, &test, err))) goto done;
-    if (ds->all.n == test.n) {
-        st = cf_fail(err, CF_ERR_INVALID, "verify: no training ratings");
-        goto done;
-    }
-    int64_t n_users = cf_idmap_size(ds->users), n_items = cf_idmap_size(ds->items);
-    if ((st = cf_ratings_build_part(&ds->all, ds->is_test, 0, n_users, n_items, cfg->threads, &R, err))) goto done;
+    if ((st = cf_train_data(ds, cfg->threads, "verify: ", &R, &test, err))) goto done;
+    const int64_t n_users = R.n_users, n_items = R.n_items;
     cf_config resolved; /* the settings cf_train would choose (iters, lr, batch, optimizer) */
     cf_config_resolve_ratings(cfg, &R, &resolved);
     cfg = &resolved;

@@ -186,7 +186,6 @@ cf_status cf_bench_data_load(const cf_bench_dataset_spec *spec, const char *cach
     info->hash = cf_bench_hash(users, items, all.n, all.u, all.i, all.r);
 
     /* Seeded split in file order: rating j is a test rating when its draw < test_ratio. */
-    cf_triplets train = {0};
     cf_rng rng;
     cf_rng_seed(&rng, spec->split_seed);
     int64_t nt = 0;
@@ -196,32 +195,25 @@ cf_status cf_bench_data_load(const cf_bench_dataset_spec *spec, const char *cach
         goto fail;
     }
     for (int64_t j = 0; j < all.n; j++) nt += is_test[j] = cf_rng_uniform(&rng) < spec->test_ratio;
-    train.n = train.cap = all.n - nt;
-    d->test.n = d->test.cap = nt;
-    size_t a = (size_t)(train.n ? train.n : 1), b = (size_t)(nt ? nt : 1);
-    train.u = malloc(a * 4), train.i = malloc(a * 4), train.r = malloc(a * 4);
-    d->test.u = malloc(b * 4), d->test.i = malloc(b * 4), d->test.r = malloc(b * 4);
-    if (!train.u || !train.i || !train.r || !d->test.u || !d->test.i || !d->test.r) {
+    if (nt == all.n) {
         free(is_test);
-        cf_triplets_free(&train);
-        st = cf_fail(err, CF_ERR_NOMEM, "out of memory splitting %lld ratings", (long long)all.n);
-        goto fail;
-    }
-    int64_t ja = 0, jb = 0;
-    for (int64_t j = 0; j < all.n; j++) {
-        cf_triplets *dst = is_test[j] ? &d->test : &train;
-        int64_t k = is_test[j] ? jb++ : ja++;
-        dst->u[k] = all.u[j], dst->i[k] = all.i[j], dst->r[k] = all.r[j];
-    }
-    free(is_test);
-    cf_triplets_free(&all);
-    if (train.n == 0) {
-        cf_triplets_free(&train);
         st = cf_fail(err, CF_ERR_INVALID, "data set '%s': no training ratings after the split", spec->name);
         goto fail;
     }
-    st = cf_ratings_build(&train, users, items, &d->train, err);
-    cf_triplets_free(&train);
+    /* the test part copied out; CSR/CSC straight from the training part */
+    d->test.n = d->test.cap = nt;
+    size_t b = (size_t)(nt ? nt : 1);
+    d->test.u = malloc(b * 4), d->test.i = malloc(b * 4), d->test.r = malloc(b * 4);
+    if (!d->test.u || !d->test.i || !d->test.r) {
+        free(is_test);
+        st = cf_fail(err, CF_ERR_NOMEM, "out of memory splitting %lld ratings", (long long)all.n);
+        goto fail;
+    }
+    for (int64_t j = 0, k = 0; j < all.n; j++)
+        if (is_test[j]) d->test.u[k] = all.u[j], d->test.i[k] = all.i[j], d->test.r[k++] = all.r[j];
+    st = cf_ratings_build_part(&all, is_test, 0, users, items, 0, &d->train, err);
+    free(is_test);
+    cf_triplets_free(&all);
     if (st) goto fail;
     info->n_train = d->train.nnz, info->n_test = d->test.n;
     double sse = 0;

@@ -121,11 +121,11 @@ int cli_check_device(cf_device dev);
 
 /* CUDA's start-up (cf_gpu_warm_up) on a thread of its own while the command reads its
  * data: started for --device gpu and auto (not cpu), waited for before the device is
- * used. `seconds` is what the start-up took, `ready` its result (both 0 when not
- * started). A thread that cannot be created is no error: the start-up then happens in
- * cf_train as before. */
+ * used. `seconds` is what the start-up took (0 when not started). Its result is not
+ * needed: a device that did not start is reported by cf_train, as without it; nor is a
+ * thread that cannot be created an error (the start-up then happens in cf_train). */
 typedef struct cli_gpu_warm {
-    int started, joined, ready, gpu_id;
+    int started, joined, gpu_id;
     double t0, seconds;
     thrd_t thread;
 } cli_gpu_warm;

@@ -122,7 +122,7 @@ int cli_progress(const cf_iter_info *it, void *user) {
 
 static int gpu_warm_main(void *arg) {
     cli_gpu_warm *w = arg;
-    w->ready = cf_gpu_warm_up(w->gpu_id);
+    (void)cf_gpu_warm_up(w->gpu_id);
     w->seconds = cli_now() - w->t0;
     return 0;
 }
