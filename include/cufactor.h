@@ -461,7 +461,8 @@ typedef struct cf_train_options {
     /* The phases around the iterations (NULL, the default: no calls), with the protocol of
      * cf_read_progress_fn: phase(name, 0, 1, phase_user) when one starts, phase(name, 1,
      * 1, phase_user) when it ends (not when it failed). "preparing": the parts, CSR/CSC,
-     * the factors (seconds_prepare); "uploading": the backend's start, the data and factors
+     * the factors (seconds_prepare), and again for each later restart's initialization;
+     * "uploading": the backend's start, the data and factors
      * to the device (part of seconds_upload), once per restart; "downloading": the factors
      * back from it. The return value is ignored (a stop goes through `stop`). So that an
      * application shows where a long run is before its first iteration. */

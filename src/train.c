@@ -279,8 +279,12 @@ static cf_status run_once(train_ctx *c, uint64_t seed, cf_factors *out, run_resu
     cf_backend *b = NULL;
     cf_status st = CF_OK;
     if (!c->resuming) { /* a fresh run: its initialization is preparation */
-        if (!c->ready) init_factors(c, seed);
-        c->ready = 0; /* used once: a rerun (the CPU after a failed GPU open), a restart draw again */
+        if (!c->ready) { /* a later restart, or a rerun (the CPU after a failed GPU open) */
+            phase_mark(c->opt, "preparing", 0);
+            init_factors(c, seed);
+            phase_mark(c->opt, "preparing", 1);
+        }
+        c->ready = 0; /* used once */
         S->cur.mu = cfg->bias ? R->mean : 0.0;
         S->iter = 0, S->prev_obj = NAN, S->best_test = INFINITY, S->since_best = 0, S->have_best = 0;
         memset(&S->last, 0, sizeof S->last);

@@ -162,9 +162,10 @@ Test(train, preparation_is_the_same_on_any_thread_count, .timeout = 120) {
     free(dir);
 }
 
-/* cf_train_options.phase: "preparing" once, then per restart "uploading" and
- * "downloading", each called with 0 of 1 at its start and 1 of 1 at its end, in order;
- * its answer does not stop anything. */
+/* cf_train_options.phase: "preparing" (with restart 0's initialization), then per restart
+ * "uploading" and "downloading", a later restart's initialization as "preparing" before
+ * them, each called with 0 of 1 at its start and 1 of 1 at its end, in order; its answer
+ * does not stop anything. */
 typedef struct phase_log {
     char text[512];
     size_t n;
@@ -191,7 +192,7 @@ Test(train, phase_callback_marks_the_phases_around_the_iterations) {
     cr_assert_eq(cf_train_ex(ds, &c, &opt, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
     cr_assert_eq(rep.iters, 2);
     cr_assert_str_eq(log.text, "preparing 0;preparing 1;uploading 0;uploading 1;downloading 0;downloading 1;"
-                               "uploading 0;uploading 1;downloading 0;downloading 1;");
+                               "preparing 0;preparing 1;uploading 0;uploading 1;downloading 0;downloading 1;");
     cf_model_destroy(&m);
     cf_dataset_destroy(&ds);
 }
