@@ -418,9 +418,15 @@ __device__ __forceinline__ void sgd_run_mem(const cf_sgd_args &a, int64_t begin,
             T *const p = (T *)a.P + (size_t)u * (size_t)a.ld;
             T *const q = (T *)a.Q + (size_t)i * (size_t)a.ld;
             const float lu = __ldg(a.lam_u + u), li = __ldg(a.lam_i + i);
-            /* the biases read before the warp sum, a collective: no lane writes them before
-             * every lane has read them */
-            const float bu = a.use_bias ? __ldcg(a.bu + u) : 0.0f, bi = a.use_bias ? __ldcg(a.bi + i) : 0.0f;
+            /* The biases: lane 0 alone reads and writes them, the others get its values by
+             * shuffle. A shuffle orders no memory access, so lanes reading what lane 0 stored
+             * for the previous rating (the same user or item is common in both schedules)
+             * could see the old value on hardware and compute another e (the simulation
+             * switches fibers at a shuffle and cannot show it). */
+            float bu = 0.0f, bi = 0.0f;
+            if (a.use_bias && lane == 0) bu = __ldcg(a.bu + u), bi = __ldcg(a.bi + i);
+            bu = __shfl_sync(CF_FULL_MASK, bu, 0);
+            bi = __shfl_sync(CF_FULL_MASK, bi, 0);
             float dot = 0.0f;
             for (int c = lane; c < K; c += 32) dot = fmaf(to_f(__ldcg(p + c)), to_f(__ldcg(q + c)), dot);
             dot = cf_warp_sum(dot);
