@@ -195,17 +195,17 @@ __global__ void __launch_bounds__(TC_MAX_WARPS * 32, 1)
     typedef wmma::fragment<wmma::accumulator, 16, 16, 8, float> frag_c;
 
     CF_EXTERN_SHARED(tc_line, smem_lines);
-    float *__restrict__ zb = reinterpret_cast<float *>(smem_lines);    /* chunk × S: big */
-    float *__restrict__ zs = zb + (size_t)chunk * (size_t)stride;      /* chunk × S: small */
-    float4 *__restrict__ zb4 = reinterpret_cast<float4 *>(zb);
-    float4 *__restrict__ zs4 = reinterpret_cast<float4 *>(zs);
+    float *zb = reinterpret_cast<float *>(smem_lines);    /* chunk × S: big */
+    float *zs = zb + (size_t)chunk * (size_t)stride;      /* chunk × S: small */
+    float4 *zb4 = reinterpret_cast<float4 *>(zb);
+    float4 *zs4 = reinterpret_cast<float4 *>(zs);
     const cf_gram_unit u = units[blockIdx.x];
     const int nt = stride / TC_W, items = tc_items(nt);
     const int s4 = stride / 4, ld4 = ld / 4, d4 = d / 4, dr = d % 4;
     const int warp = (int)(threadIdx.x / 32), lane = (int)(threadIdx.x % 32), nwarps = (int)(blockDim.x / 32);
     float *__restrict__ Ad = A + (size_t)u.slot * (size_t)d * (size_t)d;
     float *__restrict__ bd = u.row >= 0 ? rhs + (size_t)u.row * (size_t)ld : rhs_part + (size_t)u.slot * (size_t)ld;
-    float *__restrict__ obuf = zb + (size_t)warp * TC_OUT_FLOATS; /* after the last chunk */
+    float *obuf = zb + (size_t)warp * TC_OUT_FLOATS; /* after the last chunk */
 
     for (int item0 = 0; item0 < items; item0 += nwarps) {
         const int item = item0 + warp;
