@@ -58,10 +58,12 @@ size_t cf_gpulib_workspace_bytes(const cf_gpulib *h);
 
 /* Batched Cholesky factorization, lower (cusolverDnSpotrfBatched, CUBLAS_FILL_MODE_LOWER).
  * For b in [0, batch): d_A[b] is an n × n fp32 column-major matrix with leading dimension
- * lda whose lower triangle holds the symmetric A_b (the strict upper triangle is neither
- * read nor written); on return its lower triangle holds L_b with A_b = L_b L_bᵀ.
- * d_info[b] = 0 on success, or i > 0 when the leading minor of order i is not positive
- * (not positive definite; L_b is then incomplete, the other matrices are still factored).
+ * lda whose lower triangle holds the symmetric A_b (the strict upper triangle is not read,
+ * and is overwritten: cuSOLVER documents it as workspace, "destroyed"); on return its lower
+ * triangle holds L_b with A_b = L_b L_bᵀ. d_info[b] = 0 on success, or i > 0 when the
+ * leading minor of order i is not positive (not positive definite; L_b is then
+ * incomplete, the other matrices are still factored). A NaN in A_b: unspecified (info
+ * may be 0 with NaN in L_b; the caller's finite checks see it).
  * d_A is a device array of `batch` device pointers. Invalid value: n < 0, lda < max(1, n),
  * batch < 1. */
 cf_status cf_gpulib_spotrf_batched(cf_gpulib *h, int n, float *const *d_A, int lda, int *d_info,

@@ -15,8 +15,10 @@
  * SpMM algorithm: per sparse format, at the first product of the handle, CSR_ALG2 / COO_ALG4
  * (documented for row-major dense operands) if cusparseSpMM_bufferSize accepts it, else
  * CUSPARSE_SPMM_ALG_DEFAULT; a CUSPARSE_STATUS_NOT_SUPPORTED from cusparseSpMM itself with
- * the preferred algorithm also switches that format to the default, from then on. cuSPARSE
- * warns of run-to-run differences for a transposed A only; A is never transposed here.
+ * the preferred algorithm also switches that format to the default, from then on. Neither
+ * CSR_ALG2 nor COO_ALG4 is documented as bitwise deterministic run to run (CSR_ALG3 and
+ * COO_ALG2 are): GD and mini-batch results on the GPU may differ in the last bits between
+ * runs (gd.c); ALS uses no SpMM.
  * The workspace grows to the largest bufferSize asked for; the stream is synchronized
  * before a smaller buffer is freed, since queued products may still use it.
  */

@@ -6,7 +6,9 @@
  * Mapping (semantics: src/gpu/gpulib.h, which the CUDA libraries define):
  *   cf_gpulib_spotrf_batched  LAPACKE_spotrf_work(col-major, 'L') per matrix; its info is
  *                             cuSOLVER's: 0, or the order of the first leading minor that
- *                             is not positive (LAPACK also stops at a NaN pivot)
+ *                             is not positive; then NaN in the strict upper triangle
+                             (cuSOLVER's workspace). A NaN pivot: OpenBLAS's spotrf goes
+                             on (info 0, NaN factors), as cuSOLVER is reported to
  *   cf_gpulib_spotrs_batched  LAPACKE_spotrs_work(col-major, 'L', nrhs 1) per system;
  *                             *d_info = 0
  *   cf_gpulib_spmm_csr / _coo a loop per row: C(i, j) = alpha·acc + beta·C(i, j), acc an
@@ -121,9 +123,14 @@ cf_status cf_gpulib_spotrf_batched(cf_gpulib *h, int n, float *const *d_A, int l
             return LIB_FAIL(S_INVALID,
                             "cusolverDnSpotrfBatched(lower, n %d, lda %d, batch %d): matrix %d is NULL",
                             n, lda, batch, b);
-    /* A_b = L_b L_bᵀ in place; info = order of the first non-positive leading minor. */
-    for (int b = 0; b < batch; b++)
+    /* A_b = L_b L_bᵀ in place; info = order of the first non-positive leading minor. The
+     * strict upper triangle is cuSOLVER's workspace ("destroyed after potrfBatched"):
+     * NaN here, so that a caller relying on it fails in the simulation too. */
+    for (int b = 0; b < batch; b++) {
         d_info[b] = (int)LAPACKE_spotrf_work(LAPACK_COL_MAJOR, 'L', n, d_A[b], lda);
+        for (int j = 1; j < n; j++)
+            for (int i = 0; i < j; i++) d_A[b][i + (size_t)j * (size_t)lda] = NAN;
+    }
     return CF_OK;
 }
 

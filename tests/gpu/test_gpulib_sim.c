@@ -3,7 +3,8 @@
  * for the simulation build, against straightforward double-precision loops: CSR and COO
  * SpMM (alpha, beta, leading dimensions above the column count, beta = 0 over NaN),
  * batched Cholesky factor + solve (one matrix not positive definite: its info, the
- * others solved, the upper triangles never touched), SGEMM in fp32 and with TF32 inputs,
+ * others solved, the upper triangles never read and left NaN as cuSOLVER's workspace,
+ * the padding rows never touched), SGEMM in fp32 and with TF32 inputs,
  * the argument checks, and the stream ordering (synchronize first, then compute).
  *
  * Build: outside the simulation build, CMake compiles gpulib_sim.c into this test with
@@ -353,9 +354,10 @@ Test(host_gpulib_sim, potrf_potrs_batched_one_indefinite) {
         cr_assert(Af[k] && Bf[k]);
         for (int j = 0; j < SN; j++)
             for (int i = 0; i < LDA; i++)
-                /* lower triangle = A; strict upper triangle and padding rows: NaN garbage that
-                 * must be neither read nor written */
-                Af[k][i + j * LDA] = (i >= j && i < SN) ? (float)A[k][i + j * SN] : NAN;
+                /* lower triangle = A; strict upper triangle: NaN that must not be read (in
+                 * matrix 0 a finite value, to see it overwritten); padding rows: 7, never
+                 * written */
+                Af[k][i + j * LDA] = i >= SN ? 7.0f : i >= j ? (float)A[k][i + j * SN] : k == 0 ? -3.0f : NAN;
         for (int i = 0; i < SN; i++) b[k][i] = (double)(Bf[k][i] = urand(&r));
         info[k] = -99;
     }
@@ -367,8 +369,10 @@ Test(host_gpulib_sim, potrf_potrs_batched_one_indefinite) {
         cr_assert_eq(info[k], k == BAD ? BAD_ORDER : 0, "info[%d] = %d", k, info[k]);
         for (int j = 0; j < SN; j++)
             for (int i = 0; i < LDA; i++)
-                if (!(i >= j && i < SN))
-                    cr_assert(isnan(Af[k][i + j * LDA]), "matrix %d: (%d, %d) outside the lower triangle was written", k, i, j);
+                if (i >= SN)
+                    cr_assert_eq(Af[k][i + j * LDA], 7.0f, "matrix %d: padding (%d, %d) was written", k, i, j);
+                else if (i < j) /* cuSOLVER: "destroyed"; the simulation leaves NaN */
+                    cr_assert(isnan(Af[k][i + j * LDA]), "matrix %d: (%d, %d) above the diagonal is not NaN", k, i, j);
         if (k == BAD) continue;
         /* L Lᵀ = A */
         double amax = 0.0, lerr = 0.0;
