@@ -18,6 +18,8 @@
 #   bench/gpu_session.sh all [STEP...]  on the device, call 1: the steps of `all` in order (or
 #                                       only the STEPs named), each under `timeout`.
 #   bench/gpu_session.sh extra [STEP...] on the device, call 2: the steps of `extra`.
+#   bench/gpu_session.sh profile        on the device, call 3 when 1 and 2 came back clean:
+#                                       Nsight Compute reports of the new kernels (120 s).
 #   bench/gpu_session.sh rerun STEP...  on the device: the named steps of either call, in the
 #                                       table's order, within the 300 s of call 2's slot.
 #   bench/gpu_session.sh failed SUMMARY here: the `rerun` command for the steps that a
@@ -30,7 +32,7 @@
 # whichever call it belongs to: a rerun or `extra` on a fresh machine needs nothing else.
 #
 # A step's limit is the smaller of its own and what is left of the call's budget
-# (CF_GPU_SESSION_BUDGET; default 320 s for all, 300 s for extra and rerun); a step that
+# (CF_GPU_SESSION_BUDGET; default 320 s for all, 300 s for extra and rerun, 120 s for profile); a step that
 # cannot get its minimum is skipped and says so; a failing or timed-out step does not stop
 # the later ones. The device tool brings back at most 8 files from $OUT, so $OUT holds two:
 # summary.txt (one line per step: status ok / FAILED / TIMEOUT / skipped, exit
@@ -51,6 +53,7 @@
 # With the device tool, from the repository root (GPU_SESSION.md):
 #   run(command="bench/gpu_session.sh all", carry=["build-gpu"], timeout_s=345)
 #   run(command="bench/gpu_session.sh extra", carry=["build-gpu"], timeout_s=325)
+#   run(command="bench/gpu_session.sh profile", carry=["build-gpu"], timeout_s=135)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -62,7 +65,7 @@ out=${OUT:-$root/build-gpu/out/$mode}
 bin=${CF_GPU_SESSION_BIN:-build-gpu/bin}
 case "$bin" in /*) ;; *) bin=$root/$bin ;; esac
 dry=${CF_GPU_SESSION_DRYRUN:-0}
-case "$mode" in all) budget=${CF_GPU_SESSION_BUDGET:-320} ;; *) budget=${CF_GPU_SESSION_BUDGET:-300} ;; esac
+case "$mode" in all) budget=${CF_GPU_SESSION_BUDGET:-320} ;; profile) budget=${CF_GPU_SESSION_BUDGET:-120} ;; *) budget=${CF_GPU_SESSION_BUDGET:-300} ;; esac
 dev=${CF_GPU_SESSION_DEVICE:-gpu}
 read -r nf_users nf_items nf_ratings <<<"${CF_GPU_SESSION_NF:-480189 17770 100000000}"
 work=${TMPDIR:-/tmp}/cf-gpu-session
@@ -108,6 +111,7 @@ slot-tc-bench_als extra 60 20 22
 slot-ring-blocks extra 50 20 25
 slot-ring-hogwild extra 45 20 20
 bench_load-nf extra 100 40 62
+ncu-kernels profile 90 30 40
 "
 
 # What a step makes for later ones (STEP PATH; a path with * is a glob) and which step a
@@ -141,6 +145,7 @@ sgd-train-epochs: bench-data
 slot-ring-blocks: bench-data
 slot-ring-hogwild: bench-data
 bench_load-nf: e2e-gen
+ncu-kernels: bench-data
 "
 
 unpack() {
@@ -533,6 +538,32 @@ run_bench_load_nf() {
         grep "^{" "$3/bench_load.out" >>"$3/bench_load.jsonl"; rm -f "$3/bench_load.out"
         exit ${rc:-0}' _ "$bin" "$work/nf.tsv" "$stage" "$nf_users"
 }
+# Call 3, `profile`, only when `all` and `extra` came back clean with the lease's time left
+# for it (GPU_SESSION.md): Nsight Compute on the first launch of each
+# new kernel on the Netflix shape (the SIMT and tensor-core Grams and the fused solve at
+# K = 100, hogwild fp16 at K = 128), one process each, text reports in logs/ncu-KERNEL.log:
+# speed of light, occupancy, launch statistics, memory and compute workloads — what a
+# later session without a GPU needs to tune them (2026-12-04's ncu figures are of the old
+# kernels).
+run_ncu_kernels() {
+    # shellcheck disable=SC2016 # the inner script's own variables
+    step ncu-kernels bash -c '
+        bin=$1 stage=$2 rc=0
+        prof() {
+            local tag=$1 k=$2
+            shift 2
+            ncu --clock-control none --target-processes all -k "regex:$k" -c 1 --section SpeedOfLight --section Occupancy \
+                --section LaunchStats --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis \
+                "$@" >"$stage/logs/ncu-$tag.log" 2>&1 || rc=1
+            grep -E "Duration|Registers Per|Achieved Occupancy|Memory Throughput|Compute \(SM\) Throughput" \
+                "$stage/logs/ncu-$tag.log" | sed "s/^/$tag: /"
+        }
+        prof gram "^gram_kernel" "$bin/bench_als" --factors 100 --iters 1 --no-cpu
+        prof gram_tc "^gram_tc_kernel" "$bin/bench_als" --factors 100 --iters 1 --no-cpu --als-gram tc
+        prof chol_fused "^chol_fused_kernel" "$bin/bench_als" --factors 100 --iters 1 --no-cpu --als-solver fused
+        prof sgd_hogwild_fp16 "sgd_hogwild_kernel" "$bin/bench_sgd" --schedule hogwild --precision fp16 --epochs 1
+        exit $rc' _ "$bin" "$stage"
+}
 
 # have STEP: its product is there (or, in a dry run, it ran in this call).
 have() {
@@ -589,7 +620,8 @@ plan)
     printf '%s\n' "$steps" | awk 'NF == 5 {
             printf "%-26s %-6s %6d %6d %9d\n", $1, $2, $3, $4, $5; l[$2] += $3; e[$2] += $5 }
         END {printf "%-26s %-6s %6d %6s %9d   (budget 320 s, call timeout_s 345)\n", "sum", "all", l["all"], "", e["all"]
-             printf "%-26s %-6s %6d %6s %9d   (budget 300 s, call timeout_s 325)\n", "sum", "extra", l["extra"], "", e["extra"]}'
+             printf "%-26s %-6s %6d %6s %9d   (budget 300 s, call timeout_s 325)\n", "sum", "extra", l["extra"], "", e["extra"]
+             printf "%-26s %-6s %6d %6s %9d   (budget 120 s, call timeout_s 135)\n", "sum", "profile", l["profile"], "", e["profile"]}'
     ;;
 failed)
     f=${1:?usage: bench/gpu_session.sh failed SUMMARY}
@@ -597,7 +629,7 @@ failed)
     if [ -z "$s" ]; then echo "gpu_session: $f: nothing failed, timed out or was skipped"; exit 0; fi
     echo "run(command=\"bench/gpu_session.sh rerun$s\", carry=[\"build-gpu\"], timeout_s=325)"
     ;;
-all | extra | rerun)
+all | extra | profile | rerun)
     [ "$mode" != rerun ] || [ -n "$sel" ] || { echo "gpu_session: rerun needs the STEPs to run (bench/gpu_session.sh plan lists them)" >&2; exit 2; }
     for s in $only; do
         row=$(step_row "$s")

@@ -4,7 +4,7 @@
  * a clear message, and stops at once on any other apt failure.
  *
  * bench/gpu_session.sh without a GPU: its step table and bench/GPU_SESSION.md's budget
- * tables agree; the dry runs of both calls (`all`, `extra`) list every step of the call
+ * tables agree; the dry runs of the three calls (`all`, `extra`, `profile`) list every step of the call
  * and leave at most the 8 files the device tool brings back; `rerun` makes a step's
  * inputs first and refuses unknown steps; the budget skips the steps it cannot give their
  * minimum; the end-to-end steps of issue 16 really run with the CPU build on a small file
@@ -140,7 +140,9 @@ static int sh(const char *cmd, const char *const *env, char **out, char **err) {
 }
 
 /* The steps of `plan`: name, call, limit, min, estimate; returns how many (the sum lines
- * into sums[0..1]: all, extra). */
+ * into sums[0..2]: all, extra, profile). */
+#define GS_CALLS 3
+static const char *const gs_calls[GS_CALLS] = {"all", "extra", "profile"};
 typedef struct gs_row {
     char name[64], call[16];
     int limit, min, est;
@@ -156,11 +158,12 @@ static int gs_plan(gs_row *rows, int cap, gs_row *sums) {
             cr_assert_lt(n, cap);
             rows[n++] = r;
         } else if (sscanf(line, "sum %15s %d %d", r.call, &r.limit, &r.est) == 3) {
-            cr_assert_lt(ns, 2);
+            cr_assert_lt(ns, GS_CALLS);
+            cr_assert_str_eq(r.call, gs_calls[ns]);
             sums[ns++] = r;
         }
     }
-    cr_assert_eq(ns, 2, "no sum lines in: %s", out);
+    cr_assert_eq(ns, GS_CALLS, "not one sum line per call in: %s", out);
     free(out), free(err);
     return n;
 }
@@ -181,12 +184,12 @@ static int md_row(const char *md, const char *name, int *limit, int *min, int *e
 }
 
 Test(scripts, gpu_session_plan_and_GPU_SESSION_md_agree) {
-    gs_row rows[64], sums[2];
+    gs_row rows[64], sums[GS_CALLS];
     int n = gs_plan(rows, 64, sums);
     cr_assert_gt(n, 20);
     char *md = cf_test_read(CF_SOURCE_DIR "/bench/GPU_SESSION.md", NULL);
     cr_assert_not_null(md);
-    int lim[2] = {0, 0}, est[2] = {0, 0}, seen_extra = 0;
+    int lim[GS_CALLS] = {0}, est[GS_CALLS] = {0}, last_call = 0;
     for (int k = 0; k < n; k++) {
         int l, m, e;
         cr_assert(md_row(md, rows[k].name, &l, &m, &e), "step %s: no row with limit, min, estimate in GPU_SESSION.md",
@@ -194,16 +197,17 @@ Test(scripts, gpu_session_plan_and_GPU_SESSION_md_agree) {
         cr_assert(l == rows[k].limit && m == rows[k].min && e == rows[k].est,
                   "step %s: GPU_SESSION.md says %d/%d/%d, the script %d/%d/%d", rows[k].name, l, m, e, rows[k].limit,
                   rows[k].min, rows[k].est);
-        int c = strcmp(rows[k].call, "extra") == 0;
-        cr_assert(c || strcmp(rows[k].call, "all") == 0, "step %s: call %s", rows[k].name, rows[k].call);
-        cr_assert(!seen_extra || c, "step %s of all after extra's steps", rows[k].name);
-        seen_extra |= c;
+        int c = 0;
+        while (c < GS_CALLS && strcmp(rows[k].call, gs_calls[c]) != 0) c++;
+        cr_assert_lt(c, GS_CALLS, "step %s: call %s", rows[k].name, rows[k].call);
+        cr_assert_geq(c, last_call, "step %s of %s after %s's steps", rows[k].name, rows[k].call, gs_calls[last_call]);
+        last_call = c;
         lim[c] += rows[k].limit, est[c] += rows[k].est;
         cr_assert_leq(rows[k].min, rows[k].limit, "%s", rows[k].name);
     }
     /* the sums, in the script and in both tables ("| | **sum** | | L | | **E** |") */
     const char *at = md;
-    for (int c = 0; c < 2; c++) {
+    for (int c = 0; c < GS_CALLS; c++) {
         cr_assert_eq(sums[c].limit, lim[c]);
         cr_assert_eq(sums[c].est, est[c]);
         at = strstr(at, "| | **sum** | |");
@@ -213,9 +217,10 @@ Test(scripts, gpu_session_plan_and_GPU_SESSION_md_agree) {
         cr_assert(l == lim[c] && e == est[c], "GPU_SESSION.md's sum row %d: %d/%d, the steps %d/%d", c, l, e, lim[c], est[c]);
         at++;
     }
-    /* within the budgets, with room: all 320 s, extra 300 s */
+    /* within the budgets, with room: all 320 s, extra 300 s, profile 120 s */
     cr_assert_leq(est[0], 320);
     cr_assert_leq(est[1], 300 - 40, "extra: %d s estimated leaves under 40 s of slack", est[1]);
+    cr_assert_leq(est[2], 120 - 40, "profile: %d s estimated leaves under 40 s of slack", est[2]);
     free(md);
 }
 
@@ -247,15 +252,15 @@ static char *read_out(const char *name) {
     return t;
 }
 
-Test(scripts, gpu_session_dry_runs_of_both_calls) {
-    gs_row rows[64], sums[2];
+Test(scripts, gpu_session_dry_runs_of_the_three_calls) {
+    gs_row rows[64], sums[GS_CALLS];
     int n = gs_plan(rows, 64, sums);
     char *bin = fake_bin();
     char binenv[4200];
     snprintf(binenv, sizeof binenv, "CF_GPU_SESSION_BIN=%s", bin);
     const char *env[] = {"CF_GPU_SESSION_DRYRUN=1", binenv, NULL};
-    const char *calls[2] = {"all", "extra"};
-    for (int c = 0; c < 2; c++) {
+    const char *const *calls = gs_calls;
+    for (int c = 0; c < GS_CALLS; c++) {
         char cmd[256], *out, *err;
         snprintf(cmd, sizeof cmd, "rm -rf out && %s %s", GS, calls[c]);
         cr_assert_eq(sh(cmd, env, &out, &err), 0, "%s: %s%s", calls[c], out, err);
@@ -275,7 +280,9 @@ Test(scripts, gpu_session_dry_runs_of_both_calls) {
             cr_assert_not_null(at, "%s: %s out of the table's order in\n%s", calls[c], rows[k].name, summary);
             last = at;
         }
-        cr_assert(strstr(summary, c ? "\nextra: " : "\nall: "), "%s", summary);
+        char tail[32];
+        snprintf(tail, sizeof tail, "\n%s: ", calls[c]);
+        cr_assert(strstr(summary, tail), "%s", summary);
         free(summary), free(out), free(err);
         /* the logs, each starting with its command */
         snprintf(cmd, sizeof cmd, "rm -rf x && mkdir x && tar xzf out/results.tar.gz -C x && head -qn1 x/logs/*.log");
@@ -285,6 +292,8 @@ Test(scripts, gpu_session_dry_runs_of_both_calls) {
             cr_assert(strstr(out, "verify-ml100k.tsv verify-sgd-hogwild-ml100k"), "%s", out);
             cr_assert(strstr(out, "--factors 32 --iters 20 --algo sgd --schedule hogwild --lr 0.01"), "%s", out);
             cr_assert(strstr(out, "test_gpu_sgd:gpu_eval/K128_fp16_bias"), "%s", out);
+        } else if (c == 2) {
+            cr_assert(strstr(out, "$ bash -c SCRIPT _ ") && strstr(out, "out-profile"), "%s", out); /* ncu: device only */
         } else {
             cr_assert(strstr(out, "cufactor train") && strstr(out, "nf.tsv --device gpu --algo als --factors 100 --iters 10 --json"),
                       "%s", out);
@@ -339,7 +348,7 @@ Test(scripts, gpu_session_rerun_makes_inputs_first_and_refuses_unknown_steps) {
 }
 
 Test(scripts, gpu_session_budget_skips_steps_below_their_minimum) {
-    gs_row rows[64], sums[2];
+    gs_row rows[64], sums[GS_CALLS];
     int n = gs_plan(rows, 64, sums);
     char *bin = fake_bin();
     char binenv[4200];
