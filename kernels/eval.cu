@@ -56,6 +56,7 @@
 
 #define EVAL_THREADS 256
 #define EVAL_WARPS (EVAL_THREADS / 32)
+#define EVAL_PART_BYTES (EVAL_WARPS * CF_EVAL_SUMS * sizeof(double)) /* the block's warp sums */
 
 /* Four consecutive elements (16-byte-aligned floats or 8-byte-aligned halves) as floats,
  * through the read-only path: nothing writes the factors while the kernel runs. */
@@ -193,8 +194,12 @@ __global__ void __launch_bounds__(EVAL_THREADS) eval_all_kernel(cf_eval_args a, 
         }
     }
 
-    /* the warp's sums (non-leaders hold zeros), then the block's in warp order */
-    __shared__ double part[EVAL_WARPS][CF_EVAL_SUMS];
+    /* the warp's sums (non-leaders hold zeros), then the block's in warp order; in dynamic
+     * shared memory (EVAL_PART_BYTES): a static __shared__ array in a template kernel is
+     * outside the simulation's shared section (launch.cuh), unpoisoned and shared by
+     * co-resident blocks there */
+    CF_EXTERN_SHARED(double, part_flat);
+    double(*part)[CF_EVAL_SUMS] = reinterpret_cast<double(*)[CF_EVAL_SUMS]>(part_flat);
 #pragma unroll
     for (int c = 0; c < CF_EVAL_SUMS; c++) {
         double v = acc[c];
@@ -222,8 +227,10 @@ extern "C" int launch_eval_all(const cf_eval_args *a, double *d_partial, cf_stre
     if (a->k < 1 || (a->fp16 && a->k % 4) || (!a->fp16 && a->ld % 4)) return (int)cudaErrorInvalidValue;
     const int G = cf_eval_group_lanes(a->k);
     if (a->fp16)
-        CF_LAUNCH_KERNEL(eval_all_kernel<__half>, CF_REDUCE_BLOCKS, EVAL_THREADS, 0, stream, *a, G, d_partial);
+        CF_LAUNCH_KERNEL(eval_all_kernel<__half>, CF_REDUCE_BLOCKS, EVAL_THREADS, EVAL_PART_BYTES, stream, *a, G,
+                         d_partial);
     else
-        CF_LAUNCH_KERNEL(eval_all_kernel<float>, CF_REDUCE_BLOCKS, EVAL_THREADS, 0, stream, *a, G, d_partial);
+        CF_LAUNCH_KERNEL(eval_all_kernel<float>, CF_REDUCE_BLOCKS, EVAL_THREADS, EVAL_PART_BYTES, stream, *a, G,
+                         d_partial);
     return (int)cudaGetLastError();
 }

@@ -4,7 +4,13 @@
  *       kernel<<<grid, block, smem, stream>>>(args...)
  *   CF_EXTERN_SHARED(type, name)
  *       extern __shared__ type name[]   (the block's dynamic shared memory)
- * The simulation's <cuda_runtime.h> defines both first; nvcc gets these. */
+ * The simulation's <cuda_runtime.h> defines both first; nvcc gets these.
+ *
+ * A static `__shared__` array only in a kernel that is not a template: the simulation
+ * gathers static shared variables in one linker section (to poison it per block and give
+ * each co-resident block its own copy), and GCC puts a template's static locals in their
+ * own COMDAT sections whatever the attribute says. A template kernel takes its shared
+ * memory from CF_EXTERN_SHARED (eval.cu's warp sums). */
 #ifndef CF_LAUNCH_CUH
 #define CF_LAUNCH_CUH
 

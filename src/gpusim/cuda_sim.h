@@ -52,8 +52,10 @@
 #define __noinline__ __attribute__((noinline))
 #define __launch_bounds__(...)
 #define __align__(n) __attribute__((aligned(n)))
-/* Static shared memory: one instance per process (blocks run one at a time), in its own
- * section so that the runtime can fill it with the poison pattern before every block. */
+/* Static shared memory: one instance per process, in its own section so that the runtime
+ * can fill it with the poison pattern before every block and, with co-resident blocks
+ * (cf_sim_set_resident), swap each block's copy in when its threads run. Not in a template
+ * kernel: GCC ignores the section of a template's static locals (launch.cuh). */
 #define __shared__ static __attribute__((section("cf_sim_shared")))
 #define __constant__ static
 

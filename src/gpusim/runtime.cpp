@@ -12,6 +12,8 @@
  *   CUFACTOR_SIM_SEED     seed of the block orders (default 1; cf_sim_set_seed changes it)
  *   CUFACTOR_SIM_DEVICES  0: cudaGetDeviceCount reports no device, -1: no driver
  *                         (cudaErrorInsufficientDriver, as the runtime says then); default 1
+ *   CUFACTOR_SIM_RESIDENT blocks of a grid that run at once, their warps interleaved at
+ *                         every barrier and collective (default 1; cf_sim_set_resident)
  *
  * Order of work: every stream feeds one queue in issue order (a stronger order than the
  * hardware's, which cufactor's one blocking stream does not rely on either way). The queue
@@ -61,6 +63,7 @@ struct device {
     int sms = 4, count = 1;
     int cc_major = 9, cc_minor = 0; /* sm_90 unless cf_sim_set_compute_capability says otherwise */
     uint64_t seed = 1, launches = 0;
+    int resident = 1; /* blocks of a grid that run at once (run_grid) */
     std::map<uintptr_t, size_t> allocs;
     std::set<void *> streams, events;
     std::map<const void *, int> max_dyn_smem;
@@ -88,6 +91,7 @@ static device &D() {
         dev.sms = (int)env_long("CUFACTOR_SIM_SMS", 4, 1, 1024);
         dev.seed = (uint64_t)env_long("CUFACTOR_SIM_SEED", 1, 0, 1L << 62);
         dev.count = (int)env_long("CUFACTOR_SIM_DEVICES", 1, -1, 1);
+        dev.resident = (int)env_long("CUFACTOR_SIM_RESIDENT", 1, 1, 4096);
     }
     return dev;
 }
@@ -382,6 +386,48 @@ static uint64_t splitmix(uint64_t *s) {
 
 static const size_t STACK_BYTES = 256 * 1024;
 
+/* The static __shared__ section's bytes that belong to variables (all of it; under ASan
+ * the stretches between its redzones), as (offset, length): what a block's copy holds
+ * while another resident block's is in the section. Found once. */
+static const std::vector<std::pair<size_t, size_t>> &static_shared_ranges() {
+    static std::vector<std::pair<size_t, size_t>> r;
+    static bool done = false;
+    if (done) return r;
+    done = true;
+    char *a = __start_cf_sim_shared, *b = __stop_cf_sim_shared;
+    if (!a || !b || b <= a) return r;
+#ifdef CF_SIM_ASAN
+    for (char *p = a; p < b;) {
+        while (p < b && __asan_address_is_poisoned(p)) p++;
+        char *q = p;
+        while (q < b && !__asan_address_is_poisoned(q)) q++;
+        if (q > p) r.push_back({(size_t)(p - a), (size_t)(q - p)});
+        p = q;
+    }
+#else
+    r.push_back({0, (size_t)(b - a)});
+#endif
+    return r;
+}
+
+/* One resident block: its threads, dynamic shared memory, thread order and, while another
+ * block's variables are in the static section, its own. */
+struct block_slot {
+    block_run br;
+    void *smem = nullptr;
+    std::vector<unsigned> run; /* the threads' order, reshuffled per block */
+    std::vector<char> statics;
+    bool active = false;
+};
+
+/* Runs a grid: its blocks in a seeded shuffled order, up to `resident` of them at once
+ * (the device's setting, cf_sim_set_resident), each block's threads in a seeded order.
+ * With one resident block (the default) a block runs to its end before the next starts.
+ * With several, the scheduler passes over the resident blocks in turn, each thread of a
+ * block running to its next barrier or warp collective, and a finished block's place
+ * goes to the next block of the order: warps of different blocks interleave at every
+ * collective, as co-resident blocks do on hardware, so kernels that race on purpose
+ * (hogwild SGD) see other warps' updates land between their reads and writes. */
 static void run_grid(const launch_config &c, const std::function<void()> &body, uint64_t order_seed) {
     const uint64_t nb = (uint64_t)c.grid.x * c.grid.y * c.grid.z;
     const unsigned nt = c.block.x * c.block.y * c.block.z;
@@ -389,31 +435,45 @@ static void run_grid(const launch_config &c, const std::function<void()> &body, 
     for (uint64_t j = 0; j < nb; j++) order[j] = j;
     uint64_t s = order_seed;
     for (uint64_t j = nb; j > 1; j--) std::swap(order[j - 1], order[splitmix(&s) % j]);
+    const unsigned R = (unsigned)std::min<uint64_t>(nb, (uint64_t)std::max(D().resident, 1));
 
     static std::vector<fiber> pool; /* stacks reused across launches */
-    if (pool.size() < nt) pool.resize(nt);
-    for (unsigned j = 0; j < nt; j++) fiber_alloc(&pool[j], STACK_BYTES);
-    /* 256-byte aligned, as the start of a block's shared window is on hardware (wmma's
-     * loads and stores check for 256-bit alignment) */
-    void *smem = nullptr;
-    if (posix_memalign(&smem, 256, c.smem ? c.smem : 1) != 0) {
-        fprintf(stderr, "cufactor-sim: no host memory for %zu bytes of shared memory\n", c.smem);
-        abort();
+    if (pool.size() < (size_t)R * nt) pool.resize((size_t)R * nt);
+    for (size_t j = 0; j < (size_t)R * nt; j++) fiber_alloc(&pool[j], STACK_BYTES);
+    std::vector<block_slot> slots(R);
+    for (auto &sl : slots) {
+        /* 256-byte aligned, as the start of a block's shared window is on hardware (wmma's
+         * loads and stores check for 256-bit alignment) */
+        if (posix_memalign(&sl.smem, 256, c.smem ? c.smem : 1) != 0) {
+            fprintf(stderr, "cufactor-sim: no host memory for %zu bytes of shared memory\n", c.smem);
+            abort();
+        }
+        sl.br.cfg = &c, sl.br.body = &body, sl.br.n = nt;
+        sl.br.th.resize(nt);
+        sl.run.resize(nt);
     }
+    char *const sec = __start_cf_sim_shared;
+    const auto &ranges = R > 1 ? static_shared_ranges() : std::vector<std::pair<size_t, size_t>>();
+    size_t sec_bytes = 0;
+    for (auto &r : ranges) sec_bytes = std::max(sec_bytes, r.first + r.second);
+    unsigned owner = 0; /* the slot whose static __shared__ variables are in the section */
 
-    block_run br;
-    br.cfg = &c, br.body = &body, br.n = nt;
-    br.th.resize(nt);
     block_run *outer = blk;
-    blk = &br;
     thread_view *outer_cur = cur;
-    std::vector<unsigned> run(nt); /* the threads' order in a block, reshuffled per block */
-    for (uint64_t k = 0; k < nb; k++) {
-        const uint64_t b = order[k];
+    uint64_t next = 0;
+    auto start_block = [&](unsigned k) {
+        block_slot &sl = slots[k];
+        const uint64_t b = order[next++];
         const uint3 bid{(unsigned)(b % c.grid.x), (unsigned)(b / c.grid.x % c.grid.y),
                         (unsigned)(b / ((uint64_t)c.grid.x * c.grid.y))};
-        poison_static_shared();
-        memset(smem, POISON, c.smem);
+        if (k == owner) {
+            poison_static_shared();
+        } else {
+            sl.statics.resize(sec_bytes);
+            for (auto &r : ranges) memset(sl.statics.data() + r.first, POISON, r.second);
+        }
+        memset(sl.smem, POISON, c.smem);
+        block_run &br = sl.br;
         br.live = nt, br.exited = 0, br.at_bar = 0;
         /* threads in a seeded order per block (fixed while it runs) */
         for (unsigned j = 0; j < nt; j++) {
@@ -421,29 +481,51 @@ static void run_grid(const launch_config &c, const std::function<void()> &body, 
             t.state = RUNNABLE;
             t.view.tid = uint3{j % c.block.x, j / c.block.x % c.block.y, j / (c.block.x * c.block.y)};
             t.view.bid = bid, t.view.bdim = c.block, t.view.gdim = c.grid;
-            t.view.lane = j % 32, t.view.warp = j / 32, t.view.dyn_smem = smem;
-            t.fib = &pool[j];
+            t.view.lane = j % 32, t.view.warp = j / 32, t.view.dyn_smem = sl.smem;
+            t.fib = &pool[(size_t)k * nt + j];
             fiber_start(&br.host, t.fib, thread_entry, &t);
-            run[j] = j;
+            sl.run[j] = j;
         }
-        for (unsigned j = nt; j > 1; j--) std::swap(run[j - 1], run[splitmix(&s) % j]);
-        while (br.live > 0) {
+        for (unsigned j = nt; j > 1; j--) std::swap(sl.run[j - 1], sl.run[splitmix(&s) % j]);
+        sl.active = true;
+    };
+    for (unsigned k = 0; k < R; k++) start_block(k);
+    for (bool any = true; any;) {
+        any = false;
+        for (unsigned k = 0; k < R; k++) {
+            block_slot &sl = slots[k];
+            if (!sl.active) continue;
+            any = true;
+            if (k != owner) { /* this block's static __shared__ variables into the section */
+                block_slot &o = slots[owner];
+                o.statics.resize(sec_bytes);
+                for (auto &r : ranges) {
+                    memcpy(o.statics.data() + r.first, sec + r.first, r.second);
+                    memcpy(sec + r.first, sl.statics.data() + r.first, r.second);
+                }
+                owner = k;
+            }
+            blk = &sl.br;
             bool ran = false;
-            for (unsigned j : run) {
-                thread_state &t = br.th[j];
+            for (unsigned j : sl.run) {
+                thread_state &t = sl.br.th[j];
                 if (t.state != RUNNABLE) continue;
-                br.running = &t;
+                sl.br.running = &t;
                 cur = &t.view;
-                fiber_resume(&br.host, t.fib);
+                fiber_resume(&sl.br.host, t.fib);
                 ran = true;
             }
-            br.running = nullptr;
+            sl.br.running = nullptr;
             if (!ran) deadlock();
+            if (sl.br.live == 0) {
+                sl.active = false;
+                if (next < nb) start_block(k);
+            }
         }
     }
     cur = outer_cur;
     blk = outer;
-    free(smem);
+    for (auto &sl : slots) free(sl.smem);
 }
 
 cudaError_t launch_erased(const launch_config &c, std::function<void()> body) {
@@ -775,6 +857,8 @@ cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b) {
 void cf_sim_set_mma_truncation(int on) { cf_sim::mma_truncation = on != 0; }
 
 void cf_sim_set_compute_capability(int major, int minor) { D().cc_major = major, D().cc_minor = minor; }
+
+void cf_sim_set_resident(int blocks) { D().resident = blocks < 1 ? 1 : blocks > 4096 ? 4096 : blocks; }
 
 void cf_sim_set_seed(unsigned long long seed) {
     D().seed = seed;

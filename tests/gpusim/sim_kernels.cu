@@ -69,6 +69,29 @@ extern "C" int launch_order(int *d_counter, int *d_order, int blocks) {
     return (int)cudaGetLastError();
 }
 
+/* Co-resident blocks: each block's static and dynamic shared memory hold its own values
+ * across steps separated by a barrier and a shuffle (the points where the simulation
+ * switches to other blocks), and trace[k] = block·steps + step of the k-th step done
+ * (one global counter): with blocks interleaved, several blocks' step 0 come first. */
+__global__ void resident_kernel(int *counter, int *trace, int *bad, int steps) {
+    __shared__ int st[32];
+    CF_EXTERN_SHARED(int, dyn);
+    const int me = (int)blockIdx.x;
+    for (int s = 0; s < steps; s++) {
+        st[threadIdx.x] = me * 1000 + s, dyn[threadIdx.x] = me * 1000 + s;
+        __syncthreads();
+        const int v = __shfl_sync(0xffffffffu, st[(threadIdx.x + 1) % 32], 0);
+        if (v != me * 1000 + s || dyn[(threadIdx.x + 5) % 32] != me * 1000 + s) atomicAdd(bad, 1);
+        if (threadIdx.x == 0) trace[atomicAdd(counter, 1)] = me * steps + s;
+        __syncthreads();
+    }
+}
+extern "C" int launch_resident(int *d_counter, int *d_trace, int *d_bad, int blocks, int steps) {
+    CF_LAUNCH_KERNEL(resident_kernel, blocks, 32, 32 * sizeof(int), (cudaStream_t)0, d_counter, d_trace, d_bad,
+                     steps);
+    return (int)cudaGetLastError();
+}
+
 /* Launch shapes: threads per block, grid (x, y), dynamic shared bytes. */
 __global__ void shape_kernel(float *out) {
     CF_EXTERN_SHARED(float, dyn);

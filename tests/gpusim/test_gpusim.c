@@ -26,6 +26,7 @@
 int launch_shuffles(int *d_out, int threads);
 int launch_fault(int which, int *d_out);
 int launch_order(int *d_counter, int *d_order, int blocks);
+int launch_resident(int *d_counters, int *d_trace, int *d_bad, int blocks, int steps);
 int launch_shape(float *d_out, unsigned threads, unsigned gx, unsigned gy, size_t smem);
 int set_shape_smem(int bytes);
 int launch_read_before_write(float *d_out);
@@ -122,6 +123,41 @@ Test(gpusim, blocks_run_in_a_seeded_shuffled_order) {
     /* the same seed and the same launch count since it was set: the same order */
     block_order(7, N, c);
     cr_expect(memcmp(a, c, sizeof a) == 0, "the same seed gave another order");
+}
+
+/* cf_sim_set_resident: with 1, a block runs to its end before the next starts (the trace
+ * holds each block's steps together); with 3, three blocks at a time interleave at every
+ * barrier and shuffle (the first steps done are three blocks' step 0, then their step 1),
+ * each with its own static and dynamic shared memory (none sees another's values), and a
+ * block that finishes hands its place to the next (every block does every step once). */
+static void resident_run(int resident, int blocks, int steps, int *trace, int *bad) {
+    int *d_c = dev_alloc(sizeof(int)), *d_t = dev_alloc(sizeof(int) * (size_t)(blocks * steps)),
+        *d_b = dev_alloc(sizeof(int));
+    cr_assert_eq(cudaMemset(d_c, 0, sizeof(int)), cudaSuccess);
+    cr_assert_eq(cudaMemset(d_b, 0, sizeof(int)), cudaSuccess);
+    cf_sim_set_resident(resident);
+    cr_assert_eq(launch_resident(d_c, d_t, d_b, blocks, steps), cudaSuccess);
+    cr_assert_eq(cudaDeviceSynchronize(), cudaSuccess);
+    cf_sim_set_resident(1);
+    cr_assert_eq(cudaMemcpy(trace, d_t, sizeof(int) * (size_t)(blocks * steps), cudaMemcpyDeviceToHost), cudaSuccess);
+    cr_assert_eq(cudaMemcpy(bad, d_b, sizeof(int), cudaMemcpyDeviceToHost), cudaSuccess);
+    cudaFree(d_c), cudaFree(d_t), cudaFree(d_b);
+}
+
+Test(gpusim, co_resident_blocks_interleave_with_their_own_shared_memory) {
+    enum { B = 7, S = 4 };
+    int t[B * S], bad = -1;
+    resident_run(1, B, S, t, &bad);
+    cr_assert_eq(bad, 0, "one resident block: %d wrong shared values", bad);
+    for (int k = 0; k < B * S; k++) /* block by block, each block's steps in order */
+        cr_assert_eq(t[k] % S, k % S, "one at a time: trace[%d] = block %d step %d", k, t[k] / S, t[k] % S);
+    resident_run(3, B, S, t, &bad);
+    cr_assert_eq(bad, 0, "three resident blocks: %d reads of another block's shared memory", bad);
+    for (int k = 0; k < 3 * S; k++) /* three blocks in lockstep: step k / 3 */
+        cr_assert_eq(t[k] % S, k / 3, "three at a time: trace[%d] = block %d step %d", k, t[k] / S, t[k] % S);
+    int seen[B * S] = {0};
+    for (int k = 0; k < B * S; k++) seen[t[k]]++;
+    for (int k = 0; k < B * S; k++) cr_assert_eq(seen[k], 1, "block %d step %d done %d times", k / S, k % S, seen[k]);
 }
 
 Test(gpusim, fresh_shared_and_device_memory_is_poison) {

@@ -120,6 +120,11 @@ cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end);
  * CUFACTOR_SIM_SEED, else 1): a determinism test runs the same work under two seeds.
  * Setting a seed restarts its sequence: the same seed replays the same orders. */
 void cf_sim_set_seed(unsigned long long seed);
+/* How many blocks of a grid run at once from here on (default: CUFACTOR_SIM_RESIDENT,
+ * else 1; at most 4096): 1 runs each block to its end before the next starts; with more,
+ * the warps of that many blocks interleave at every barrier and warp collective, as
+ * co-resident blocks do on hardware (a model of hogwild's concurrent updates). */
+void cf_sim_set_resident(int blocks);
 /* The compute capability the simulated device reports from here on (default 9.0): a test
  * of a host path that depends on it (e.g. the TF32 Gram's refusal below 8.0). The
  * simulation itself emulates the same subset whatever it reports. */
