@@ -4,8 +4,9 @@
 # needed) under AddressSanitizer + UndefinedBehaviorSanitizer, builds the CLI and the GPU
 # tests, runs every GPU test (none may skip there: the simulated device always exists),
 # then `cufactor verify` — the simulated GPU against the CPU reference — on a small
-# generated set for ALS (both --als-solver, and --als-gram tc), SGD (blocks), GD and
-# mini-batch GD, and a `train --json` whose CUDA start overlaps the read. Set
+# generated set for ALS (both --als-solver, and --als-gram tc), SGD (blocks, and hogwild
+# with its blocks co-resident), GD and mini-batch GD, and a `train --json` whose CUDA
+# start overlaps the read. Set
 # CUFACTOR_SIM_SANITIZE=OFF for a plain build (about 3× faster). Takes ≈ 18 min on 2
 # cores with the sanitizers.
 set -euo pipefail
@@ -44,6 +45,10 @@ for args in "--algo als --factors 32" "--algo als --factors 32 --als-solver fuse
   # shellcheck disable=SC2086
   ./cufactor verify "$data" $args --iters 3 2>&1 | tail -3
 done
+# hogwild with every block of its launch co-resident, warps racing as on a GPU (21 warps
+# here: one per 2,048 of the 45 k training ratings)
+echo "== cufactor verify --algo sgd --schedule hogwild --factors 32 --iters 3, blocks co-resident"
+CUFACTOR_SIM_RESIDENT=4096 ./cufactor verify "$data" --algo sgd --schedule hogwild --factors 32 --iters 3 2>&1 | tail -3
 # cufactor train on the simulated device, CUDA started on a thread during the read
 echo "== cufactor train --device gpu --json (CUDA's start-up during the read)"
 ./cufactor train "$data" --device gpu --algo als --factors 8 --iters 2 --json --quiet >sim-train.json

@@ -65,6 +65,7 @@ void cf_hogwild_plan(int64_t nnz, int64_t n_users, int64_t n_items, int64_t resi
     const int64_t rows = n_users < n_items ? n_users : n_items;
     int64_t w = resident > 0 ? resident : 1;
     if (rows / rows_per_warp < w) w = rows / rows_per_warp;
+    if (nnz / CF_HOGWILD_RATINGS_PER_WARP < w) w = nnz / CF_HOGWILD_RATINGS_PER_WARP;
     if (w < 1) w = 1;
     int64_t run = nnz / (8 * w) / 32 * 32;
     run = run < 32 ? 32 : run > 256 ? 256 : run;

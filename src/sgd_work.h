@@ -47,7 +47,8 @@ cf_status cf_sgd_work_hogwild_threads(const cf_ratings *R, uint64_t seed, int th
 /* The hogwild launch shape for a matrix of nnz ratings over n_users × n_items rows on a
  * device that holds `resident` warps of the kernel at once (0: unknown, taken as 1):
  *
- *   warps = min(resident, ⌊min(n_users, n_items) / rows_per_warp⌋, runs), at least 1;
+ *   warps = min(resident, ⌊min(n_users, n_items) / rows_per_warp⌋,
+ *               ⌊nnz / CF_HOGWILD_RATINGS_PER_WARP⌋, runs), at least 1;
  *   run   = nnz / (8 · warps) rounded down to a multiple of 32, within [32, 256].
  *
  * Why the row bound: a warp's update of q_i is a read-modify-write of about a
@@ -58,10 +59,22 @@ cf_status cf_sgd_work_hogwild_threads(const cf_ratings *R, uint64_t seed, int th
  * (300 × 200 ratings matrix: ≈ 27 runs of 256 ratings, all at once) nearly every update
  * would race, and the model suffers; on the Netflix shape (17,770 items) the bound is
  * ≈ 2,200 warps at rows_per_warp 8 against ≈ 4,700 resident. rows_per_warp ≤ 0 means
- * CF_HOGWILD_ROWS_PER_WARP. Runs: at least 8 per warp, so the permutation of runs mixes
- * the order over the epoch, and 32..256 ratings long (a user's row reused across the run
- * of its ratings). Sets n, run, n_runs, warps of *o (the epoch's fields zero). */
+ * CF_HOGWILD_ROWS_PER_WARP.
+ *
+ * Why the ratings bound: the row bound alone left small sets far from the CPU once the
+ * simulation ran the launch's blocks at once (cf_sim_set_resident, every warp interleaved
+ * at each collective, as co-resident on a GPU): the test RMSE gap to the CPU's shuffle
+ * grew with the warps, ≈ 0.08 % a warp on the 300 × 200 test fixture (6,700 ratings:
+ * 0.6 % at 8 warps, 3.2 % at 25) and ≈ 0.6 % at 117 warps on MovieLens-100k's shape
+ * (90 k training ratings), i.e. ≈ 450 % × warps / ratings on both. Each warp taking at
+ * least 2,048 ratings an epoch keeps that ≈ 0.2 %, under issue 15's 0.5 %. It binds only
+ * on small sets, where thousands of warps buy nothing: the Netflix shape (99 M ratings)
+ * stays at the row bound's 2,221 warps (≈ 0.01 % by the same fit). Runs: at least 8 per
+ * warp, so the permutation of runs mixes the order over the epoch, and 32..256 ratings
+ * long (a user's row reused across the run of its ratings). Sets n, run, n_runs, warps of
+ * *o (the epoch's fields zero). */
 #define CF_HOGWILD_ROWS_PER_WARP 8
+#define CF_HOGWILD_RATINGS_PER_WARP 2048
 void cf_hogwild_plan(int64_t nnz, int64_t n_users, int64_t n_items, int64_t resident, int rows_per_warp,
                      cf_sgd_hogwild_order *o);
 /* Epoch `epoch`'s order of a planned *o, from stream (seed, CF_STREAM_SHUFFLE, epoch):

@@ -14,7 +14,7 @@
  *             Reproducible, and equal to the CPU `blocks` run up to rounding.
  *   hogwild — the ratings uploaded once in user (CSR) order; per epoch one launch of
  *             the planned number of warps (cf_hogwild_plan: bounded by the device, by the
- *             rows of the data and by the runs), which take runs of consecutive ratings
+ *             rows and the ratings of the data and by the runs), which take runs of consecutive ratings
  *             in the epoch's fresh random order (cf_hogwild_epoch: the list rotated by a
  *             random offset, the runs permuted). Lock-free and not reproducible.
  *             `shuffle` (the CPU's sequential order, the default) runs as hogwild here:

@@ -385,6 +385,7 @@ static uint64_t splitmix(uint64_t *s) {
 }
 
 static const size_t STACK_BYTES = 256 * 1024;
+static const uint64_t RESIDENT_THREADS = 8192;
 
 /* The static __shared__ section's bytes that belong to variables (all of it; under ASan
  * the stretches between its redzones), as (offset, length): what a block's copy holds
@@ -421,7 +422,8 @@ struct block_slot {
 };
 
 /* Runs a grid: its blocks in a seeded shuffled order, up to `resident` of them at once
- * (the device's setting, cf_sim_set_resident), each block's threads in a seeded order.
+ * (the device's setting, cf_sim_set_resident; no more than RESIDENT_THREADS threads in
+ * all), each block's threads in a seeded order.
  * With one resident block (the default) a block runs to its end before the next starts.
  * With several, the scheduler passes over the resident blocks in turn, each thread of a
  * block running to its next barrier or warp collective, and a finished block's place
@@ -435,7 +437,10 @@ static void run_grid(const launch_config &c, const std::function<void()> &body, 
     for (uint64_t j = 0; j < nb; j++) order[j] = j;
     uint64_t s = order_seed;
     for (uint64_t j = nb; j > 1; j--) std::swap(order[j - 1], order[splitmix(&s) % j]);
-    const unsigned R = (unsigned)std::min<uint64_t>(nb, (uint64_t)std::max(D().resident, 1));
+    /* at most RESIDENT_THREADS threads at once: each is a fiber with its own stack
+     * mapping, and a process has a bounded number of mappings */
+    const uint64_t fit = std::max<uint64_t>(1, RESIDENT_THREADS / nt);
+    const unsigned R = (unsigned)std::min<uint64_t>(std::min<uint64_t>(nb, fit), (uint64_t)std::max(D().resident, 1));
 
     static std::vector<fiber> pool; /* stacks reused across launches */
     if (pool.size() < (size_t)R * nt) pool.resize((size_t)R * nt);

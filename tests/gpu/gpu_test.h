@@ -11,6 +11,12 @@
  *                  determinism test can run the same work in two orders; a no-op on a GPU
  *                  (whose order is whatever the hardware does).
  *
+ *   gpu_test_co_resident(on)  under the simulation, 1: every block of the following
+ *                  launches runs at once (up to 4096), warps interleaved at each barrier
+ *                  and collective, as co-resident blocks on a GPU — for the tests whose
+ *                  warps race on purpose (hogwild's quality); 0: one block at a time
+ *                  again. A no-op on a GPU, where blocks are co-resident anyway.
+ *
  *   Suites: tests that need a device are in suites named gpu_*, tests of the host side
  *   of the GPU code (planner, work lists, fp16 conversions, SGD work lists) in host_*;
  *   CMakeLists.txt registers the two as separate ctest entries (NAME_host, NAME), so the
@@ -31,8 +37,10 @@
 #ifdef CUFACTOR_GPU_SIM
 #include <cuda_runtime_api.h>
 static inline void gpu_test_order_seed(unsigned long long s) { cf_sim_set_seed(s); }
+static inline void gpu_test_co_resident(int on) { cf_sim_set_resident(on ? 4096 : 1); }
 #else
 static inline void gpu_test_order_seed(unsigned long long s) { (void)s; }
+static inline void gpu_test_co_resident(int on) { (void)on; }
 #endif
 
 /* the simulated device always exists: a test that cannot get it fails there */

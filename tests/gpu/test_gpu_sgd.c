@@ -226,16 +226,20 @@ static int64_t plan_checked(int64_t nnz, int64_t nu, int64_t ni, int64_t residen
     cr_assert_leq(o.warps, o.n_runs);
     cr_assert_leq(o.warps, resident > 0 ? resident : 1);
     if (rows >= r) cr_assert_leq(o.warps, rows / r, "%lld warps for %lld rows", (long long)o.warps, (long long)rows);
+    if (nnz >= CF_HOGWILD_RATINGS_PER_WARP)
+        cr_assert_leq(o.warps, nnz / CF_HOGWILD_RATINGS_PER_WARP, "%lld warps for %lld ratings", (long long)o.warps,
+                      (long long)nnz);
     return o.warps;
 }
 
-Test(host_sgd_work, hogwild_plan_bounds_the_warps_by_the_rows) {
+Test(host_sgd_work, hogwild_plan_bounds_the_warps_by_the_rows_and_the_ratings) {
     /* an H200 holds ≈ 132 × 36 warps of the kernel */
     const int64_t dev = 132 * 36;
-    /* the test fixture (300 × 200, ≈ 6,700 ratings): 200 / 8 = 25 warps, not 27 runs of 256 */
-    cr_assert_eq(plan_checked(6700, 300, 200, dev, 0), 25);
-    /* MovieLens-100k's shape: 943 / 8 */
-    cr_assert_eq(plan_checked(100000, 943, 1682, dev, 0), 117);
+    /* the test fixture (300 × 200, ≈ 6,700 ratings): 6,700 / 2,048 = 3 warps (the rows
+     * alone would allow 200 / 8 = 25) */
+    cr_assert_eq(plan_checked(6700, 300, 200, dev, 0), 3);
+    /* MovieLens-100k's shape: 100,000 / 2,048 = 48 (the rows: 943 / 8 = 117) */
+    cr_assert_eq(plan_checked(100000, 943, 1682, dev, 0), 48);
     /* the Netflix shape: 17,770 / 8 = 2,221 of the device's 4,752 */
     cr_assert_eq(plan_checked(99072112, 480189, 17770, dev, 0), 2221);
     cr_assert_eq(plan_checked(99072112, 480189, 17770, dev, 2), dev, "rows per warp 2: the device bounds it");
@@ -243,8 +247,10 @@ Test(host_sgd_work, hogwild_plan_bounds_the_warps_by_the_rows) {
     cr_assert_eq(plan_checked(50, 3, 1000, dev, 0), 1);
     cr_assert_eq(plan_checked(1, 1, 1, dev, 0), 1);
     cr_assert_eq(plan_checked(1000000, 5000, 5000, 0, 0), 1);
-    /* more warps than runs never */
-    cr_assert_eq(plan_checked(64, 1000, 1000, dev, 1), 2);
+    /* fewer than 2,048 ratings: one warp, whatever the rows allow */
+    cr_assert_eq(plan_checked(64, 1000, 1000, dev, 1), 1);
+    cr_assert_eq(plan_checked(2047, 1000, 1000, dev, 1), 1);
+    cr_assert_eq(plan_checked(4096, 1000, 1000, dev, 1), 2);
 }
 
 /* Every epoch's order (cf_hogwild_epoch), walked the way the kernel walks it (warp w takes
@@ -878,7 +884,9 @@ static void hogwild_vs_cpu(int K, cf_precision prec, double *gpu_rmse) {
     cf_factors init, g, cpu;
     double rg, rc;
     init_factors(&init, &fx.R, &c, 10);
+    gpu_test_co_resident(1); /* the simulation: all warps at once, racing as on a GPU */
     run_epochs(cf_gpu_backend(), &fx.R, &fx.test, &c, &init, 20, &g, &rg);
+    gpu_test_co_resident(0);
     c.precision = CF_PRECISION_FP32;
     run_epochs(&cf_cpu_backend, &fx.R, &fx.test, &c, &init, 20, &cpu, &rc);
     cr_log_info("hogwild K=%d %s: test RMSE gpu %.5f cpu (shuffle) %.5f, relative %.3g", K,
@@ -890,11 +898,12 @@ static void hogwild_vs_cpu(int K, cf_precision prec, double *gpu_rmse) {
     fixture_free(&fx);
 }
 
-/* The hogwild launch the backend chose for the fixture: bounded by its rows (200 items /
- * CF_HOGWILD_ROWS_PER_WARP), not by the device, which holds many more warps (the bound is
- * what keeps racing updates rare on small data; the simulation runs warps one block at a
- * time, so it is checked here as a shape, and on hardware by the RMSE tests below). */
-Test(gpu_sgd, hogwild_launch_is_bounded_by_the_rows) {
+/* The hogwild launch the backend chose for the fixture: bounded by its ratings (≈ 6,000
+ * training ratings / CF_HOGWILD_RATINGS_PER_WARP) and its rows (200 items /
+ * CF_HOGWILD_ROWS_PER_WARP), not by the device, which holds many more warps (the bounds
+ * are what keep racing updates rare on small data; the RMSE tests below run the launch
+ * with all its blocks co-resident under the simulation, as on hardware). */
+Test(gpu_sgd, hogwild_launch_is_bounded_by_the_ratings_and_rows) {
     REQUIRE_GPU();
     fixture fx;
     fixture_make(&fx, 23);
@@ -911,8 +920,10 @@ Test(gpu_sgd, hogwild_launch_is_bounded_by_the_rows) {
                 (long long)fx.R.n_users, (long long)fx.R.n_items, (long long)fx.R.nnz,
                 (long long)st.sgd_hogwild_warps, (long long)st.sgd_hogwild_run, (long long)resident);
     cr_assert_gt(resident, FX_ITEMS / CF_HOGWILD_ROWS_PER_WARP, "the device alone would allow more");
-    cr_assert_eq(st.sgd_hogwild_warps, FX_ITEMS / CF_HOGWILD_ROWS_PER_WARP);
-    cr_assert_eq(st.sgd_hogwild_run, 32, "≈ 6,700 ratings / (8 × 25 warps), rounded to 32");
+    const int64_t by_ratings = fx.R.nnz / CF_HOGWILD_RATINGS_PER_WARP;
+    cr_assert_lt(by_ratings, FX_ITEMS / CF_HOGWILD_ROWS_PER_WARP, "the fixture's ratings bind before its rows");
+    cr_assert_eq(st.sgd_hogwild_warps, by_ratings);
+    cr_assert_eq(st.sgd_hogwild_run, fx.R.nnz / (8 * by_ratings) / 32 * 32, "nnz / (8 × warps), rounded to 32");
     cf_gpu_backend()->close(b);
     cf_factors_free(&init);
     fixture_free(&fx);

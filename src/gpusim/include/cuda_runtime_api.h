@@ -121,7 +121,7 @@ cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end);
  * Setting a seed restarts its sequence: the same seed replays the same orders. */
 void cf_sim_set_seed(unsigned long long seed);
 /* How many blocks of a grid run at once from here on (default: CUFACTOR_SIM_RESIDENT,
- * else 1; at most 4096): 1 runs each block to its end before the next starts; with more,
+ * else 1; at most 4096, and at most 8192 threads in all): 1 runs each block to its end before the next starts; with more,
  * the warps of that many blocks interleave at every barrier and warp collective, as
  * co-resident blocks do on hardware (a model of hogwild's concurrent updates). */
 void cf_sim_set_resident(int blocks);
