@@ -46,9 +46,13 @@ for args in "--algo als --factors 32" "--algo als --factors 32 --als-solver fuse
   ./cufactor verify "$data" $args --iters 3 2>&1 | tail -3
 done
 # hogwild with every block of its launch co-resident, warps racing as on a GPU (21 warps
-# here: one per 2,048 of the 45 k training ratings)
-echo "== cufactor verify --algo sgd --schedule hogwild --factors 32 --iters 3, blocks co-resident"
-CUFACTOR_SIM_RESIDENT=4096 ./cufactor verify "$data" --algo sgd --schedule hogwild --factors 32 --iters 3 2>&1 | tail -3
+# here: one per 2,048 of the 45 k training ratings), end to end under the sanitizers.
+# Three iterations are on the steep part of the curve, where another order alone moves
+# the test RMSE by up to 2 % (one block at a time: +1.7 %, −1.4 %, −2.0 % against the
+# CPU's shuffle), hence --rmse-rtol 0.05; hogwild's quality is gpu_sgd's tests' (20 epochs).
+echo "== cufactor verify --algo sgd --schedule hogwild --factors 32 --iters 3 --rmse-rtol 0.05, blocks co-resident"
+CUFACTOR_SIM_RESIDENT=4096 ./cufactor verify "$data" --algo sgd --schedule hogwild --factors 32 --iters 3 \
+  --rmse-rtol 0.05 2>&1 | tail -3
 # cufactor train on the simulated device, CUDA started on a thread during the read
 echo "== cufactor train --device gpu --json (CUDA's start-up during the read)"
 ./cufactor train "$data" --device gpu --algo als --factors 8 --iters 2 --json --quiet >sim-train.json
