@@ -422,15 +422,15 @@ struct block_slot {
 };
 
 /* Runs a grid: its blocks in a seeded shuffled order, up to `resident` of them at once
- * (the device's setting, cf_sim_set_resident; no more than RESIDENT_THREADS threads in
- * all), each block's threads in a seeded order.
+ * (the device's setting when it was launched, cf_sim_set_resident; no more than
+ * RESIDENT_THREADS threads in all), each block's threads in a seeded order.
  * With one resident block (the default) a block runs to its end before the next starts.
  * With several, the scheduler passes over the resident blocks in turn, each thread of a
  * block running to its next barrier or warp collective, and a finished block's place
  * goes to the next block of the order: warps of different blocks interleave at every
  * collective, as co-resident blocks do on hardware, so kernels that race on purpose
  * (hogwild SGD) see other warps' updates land between their reads and writes. */
-static void run_grid(const launch_config &c, const std::function<void()> &body, uint64_t order_seed) {
+static void run_grid(const launch_config &c, const std::function<void()> &body, uint64_t order_seed, int resident) {
     const uint64_t nb = (uint64_t)c.grid.x * c.grid.y * c.grid.z;
     const unsigned nt = c.block.x * c.block.y * c.block.z;
     std::vector<uint64_t> order(nb);
@@ -440,7 +440,7 @@ static void run_grid(const launch_config &c, const std::function<void()> &body, 
     /* at most RESIDENT_THREADS threads at once: each is a fiber with its own stack
      * mapping, and a process has a bounded number of mappings */
     const uint64_t fit = std::max<uint64_t>(1, RESIDENT_THREADS / nt);
-    const unsigned R = (unsigned)std::min<uint64_t>(std::min<uint64_t>(nb, fit), (uint64_t)std::max(D().resident, 1));
+    const unsigned R = (unsigned)std::min<uint64_t>(std::min<uint64_t>(nb, fit), (uint64_t)std::max(resident, 1));
 
     static std::vector<fiber> pool; /* stacks reused across launches */
     if (pool.size() < (size_t)R * nt) pool.resize((size_t)R * nt);
@@ -551,7 +551,8 @@ cudaError_t launch_erased(const launch_config &c, std::function<void()> body) {
     if (c.smem > smem_max) return ret(cudaErrorInvalidValue);
     const uint64_t seed = d.seed * 0x9e3779b97f4a7c15ull + ++d.launches;
     auto cfg = std::make_shared<launch_config>(c);
-    d.queue.push_back([cfg, body = std::move(body), seed]() { run_grid(*cfg, body, seed); });
+    const int resident = d.resident; /* the setting at the launch, as the seed */
+    d.queue.push_back([cfg, body = std::move(body), seed, resident]() { run_grid(*cfg, body, seed, resident); });
     return cudaSuccess;
 }
 

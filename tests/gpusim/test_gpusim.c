@@ -137,8 +137,8 @@ static void resident_run(int resident, int blocks, int steps, int *trace, int *b
     cr_assert_eq(cudaMemset(d_b, 0, sizeof(int)), cudaSuccess);
     cf_sim_set_resident(resident);
     cr_assert_eq(launch_resident(d_c, d_t, d_b, blocks, steps), cudaSuccess);
+    cf_sim_set_resident(1); /* the launch keeps the setting it was made with */
     cr_assert_eq(cudaDeviceSynchronize(), cudaSuccess);
-    cf_sim_set_resident(1);
     cr_assert_eq(cudaMemcpy(trace, d_t, sizeof(int) * (size_t)(blocks * steps), cudaMemcpyDeviceToHost), cudaSuccess);
     cr_assert_eq(cudaMemcpy(bad, d_b, sizeof(int), cudaMemcpyDeviceToHost), cudaSuccess);
     cudaFree(d_c), cudaFree(d_t), cudaFree(d_b);
