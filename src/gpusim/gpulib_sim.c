@@ -7,8 +7,8 @@
  *   cf_gpulib_spotrf_batched  LAPACKE_spotrf_work(col-major, 'L') per matrix; its info is
  *                             cuSOLVER's: 0, or the order of the first leading minor that
  *                             is not positive; then NaN in the strict upper triangle
-                             (cuSOLVER's workspace). A NaN pivot: OpenBLAS's spotrf goes
-                             on (info 0, NaN factors), as cuSOLVER is reported to
+ *                             (cuSOLVER's workspace). A NaN pivot: OpenBLAS's spotrf goes
+ *                             on (info 0, NaN factors), as cuSOLVER is reported to
  *   cf_gpulib_spotrs_batched  LAPACKE_spotrs_work(col-major, 'L', nrhs 1) per system;
  *                             *d_info = 0
  *   cf_gpulib_spmm_csr / _coo a loop per row: C(i, j) = alpha·acc + beta·C(i, j), acc an

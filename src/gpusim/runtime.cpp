@@ -366,17 +366,6 @@ static void deadlock() {
     fail(nullptr, "no thread can go on (a barrier or warp collective reached by part of its threads):%s", s.c_str());
 }
 
-static void poison_static_shared() {
-    char *a = __start_cf_sim_shared, *b = __stop_cf_sim_shared;
-    if (!a || !b || b <= a) return;
-#ifdef CF_SIM_ASAN
-    for (char *p = a; p < b; p++)
-        if (!__asan_address_is_poisoned(p)) *p = (char)POISON;
-#else
-    memset(a, POISON, (size_t)(b - a));
-#endif
-}
-
 static uint64_t splitmix(uint64_t *s) {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -388,8 +377,9 @@ static const size_t STACK_BYTES = 256 * 1024;
 static const uint64_t RESIDENT_THREADS = 8192;
 
 /* The static __shared__ section's bytes that belong to variables (all of it; under ASan
- * the stretches between its redzones), as (offset, length): what a block's copy holds
- * while another resident block's is in the section. Found once. */
+ * the stretches between its redzones), as (offset, length): what is poisoned at each
+ * block's start, and what a block's copy holds while another resident block's is in the
+ * section. Found once. */
 static const std::vector<std::pair<size_t, size_t>> &static_shared_ranges() {
     static std::vector<std::pair<size_t, size_t>> r;
     static bool done = false;
@@ -409,6 +399,12 @@ static const std::vector<std::pair<size_t, size_t>> &static_shared_ranges() {
     r.push_back({0, (size_t)(b - a)});
 #endif
     return r;
+}
+
+/* `to` (the section itself, or a block's copy of it) filled with the poison pattern where
+ * variables lie. */
+static void poison_statics(char *to, const std::vector<std::pair<size_t, size_t>> &ranges) {
+    for (auto &r : ranges) memset(to + r.first, POISON, r.second);
 }
 
 /* One resident block: its threads, dynamic shared memory, thread order and, while another
@@ -458,9 +454,11 @@ static void run_grid(const launch_config &c, const std::function<void()> &body, 
         sl.run.resize(nt);
     }
     char *const sec = __start_cf_sim_shared;
-    const auto &ranges = R > 1 ? static_shared_ranges() : std::vector<std::pair<size_t, size_t>>();
+    const auto &ranges = static_shared_ranges();
     size_t sec_bytes = 0;
     for (auto &r : ranges) sec_bytes = std::max(sec_bytes, r.first + r.second);
+    if (R > 1)
+        for (auto &sl : slots) sl.statics.resize(sec_bytes);
     unsigned owner = 0; /* the slot whose static __shared__ variables are in the section */
 
     block_run *outer = blk;
@@ -471,12 +469,7 @@ static void run_grid(const launch_config &c, const std::function<void()> &body, 
         const uint64_t b = order[next++];
         const uint3 bid{(unsigned)(b % c.grid.x), (unsigned)(b / c.grid.x % c.grid.y),
                         (unsigned)(b / ((uint64_t)c.grid.x * c.grid.y))};
-        if (k == owner) {
-            poison_static_shared();
-        } else {
-            sl.statics.resize(sec_bytes);
-            for (auto &r : ranges) memset(sl.statics.data() + r.first, POISON, r.second);
-        }
+        poison_statics(k == owner ? sec : sl.statics.data(), ranges);
         memset(sl.smem, POISON, c.smem);
         block_run &br = sl.br;
         br.live = nt, br.exited = 0, br.at_bar = 0;
@@ -503,7 +496,6 @@ static void run_grid(const launch_config &c, const std::function<void()> &body, 
             any = true;
             if (k != owner) { /* this block's static __shared__ variables into the section */
                 block_slot &o = slots[owner];
-                o.statics.resize(sec_bytes);
                 for (auto &r : ranges) {
                     memcpy(o.statics.data() + r.first, sec + r.first, r.second);
                     memcpy(sec + r.first, sl.statics.data() + r.first, r.second);
