@@ -190,15 +190,17 @@ typedef struct cf_sgd_args {
     int k;
     float lr;
     int depth; /* the look-ahead ring of the register paths: 1, 4 or 8 ratings (sgd.cu) */
+    int item_add; /* 1: item rows and biases written back as atomic adds of the update (sgd.cu) */
 } cf_sgd_args;
 
 /* Default ring depths (cf_gpu_tuning.sgd_prefetch = 0). blocks: the hot item's chain
  * waits on a DRAM read of p_u per update (≈ 0.6–0.8 µs against ≈ 0.1 µs of arithmetic);
  * 8 ratings ahead cover it, and the result is the same bit for bit at every depth.
  * hogwild: 1. A row fetched D ratings ahead misses other warps' updates of it in the
- * meantime, and its write-back then undoes them: under the simulation's interleaving,
+ * meantime, and a stored write-back then undoes them: under the simulation's interleaving,
  * depth 4 cost 0.8 % of test RMSE on the 300 × 200 fixture (0.6943 against the CPU's
- * 0.6887; depth 1: 0.6888), past the 0.5 % bar. Whether the speed is worth it on large
+ * 0.6887; depth 1: 0.6888), past the 0.5 % bar (measured with item stores; with item adds,
+ * the default since, nothing is undone and only the staler gradient remains). Whether the speed is worth it on large
  * data is for the GPU to measure: bench_sgd --prefetch 1|4|8 reports both. */
 #define CF_SGD_DEPTH_BLOCKS 8
 #define CF_SGD_DEPTH_HOGWILD 1
@@ -222,12 +224,14 @@ typedef struct cf_sgd_hogwild_order {
 } cf_sgd_hogwild_order;
 #define CF_HOGWILD_RUN_OF(o, j) ((int64_t)(((o).perm_a * (uint64_t)(j) + (o).perm_b) % (uint64_t)(o).n_runs))
 
-/* Hogwild: one epoch in the order `o`, o->warps warps at once, no locks, no atomics. */
+/* Hogwild: one epoch in the order `o`, o->warps warps at once, no locks; item rows written
+ * back as atomic adds (a->item_add) or stores. */
 int launch_sgd_hogwild(const cf_sgd_args *a, const cf_sgd_hogwild_order *o, cf_stream_t stream);
 
-/* Warps of the hogwild kernel for this K, storage and ring depth that the whole device
- * holds at once (SMs × resident warps per SM), ≥ 1; 0 when the device cannot be queried. */
-int64_t cf_sgd_resident_warps(int k, int fp16, int depth);
+/* Warps of the hogwild kernel for this K, storage, ring depth and item writes (add: 1 for
+ * atomic adds) that the whole device holds at once (SMs × resident warps per SM), ≥ 1; 0
+ * when the device cannot be queried. */
+int64_t cf_sgd_resident_warps(int k, int fp16, int depth, int add);
 
 /* One wave of the blocks schedule: warp a (0 ≤ a < B) applies, in order, the ratings of
  * block (a, (a + shift) mod B), i.e. [block_ptr[blk], block_ptr[blk+1]) with
@@ -240,8 +244,9 @@ int launch_sgd_wave(const cf_sgd_args *a, const int64_t *d_block_ptr, int B, int
  * float per thread to d_sink (grid·256 floats). */
 int launch_l2_read(const void *d_buf, int64_t bytes, int reps, float *d_sink, int grid, cf_stream_t stream);
 
-/* Warps resident per SM for the SGD kernels at this K, storage and depth (for reports). */
-int cf_sgd_warps_per_sm(int k, int fp16, int depth);
+/* Warps resident per SM for the hogwild kernel at this K, storage, depth and item writes
+ * (for reports). */
+int cf_sgd_warps_per_sm(int k, int fp16, int depth, int add);
 
 /* Rows without entries (ptr[r+1] == ptr[r]): F[r][0..k) = 0 and b[r] = 0; also
  * H[r][0..k) = 0 when H (fp16, row stride k) is not NULL. */

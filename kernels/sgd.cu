@@ -28,8 +28,9 @@
  * Cost per update (K factors, element size s = 4 fp32 / 2 fp16, biases on):
  *   FLOPs: 2K (dot) + 8K (two updates: e·q − λp, ·η, + p; the same for q) ≈ 10K
  *          (K = 128: 1,280; the arithmetic intensity is ≈ 1 FLOP/byte: memory-bound).
- *   Bytes between the SM and L2 (the kernel's own accesses): q_i read + written 2Ks,
- *          b_i 8, λ'_i 4, the rating 12 (u, i, r); p_u 2Ks + 12 once per run of one
+ *   Bytes between the SM and L2 (the kernel's own accesses): q_i read + written 2Ks
+ *          (hogwild's add mode sends the Ks of the write as a reduction, which L2
+ *          applies to its copy: the same bytes on the wire, an L2 read-modify-write), b_i 8, λ'_i 4, the rating 12 (u, i, r); p_u 2Ks + 12 once per run of one
  *          user's ratings (hogwild list in user order: Netflix averages 208 ratings per
  *          user, so ≈ 2Ks/min(208, run) per update); blocks (sorted by item inside a
  *          block) pays p_u on every update and q_i once per item run (≈ 5.5 ratings on
@@ -59,9 +60,15 @@
  * Schedules:
  *   hogwild — `warps` warps (host plan: ≤ resident, ≤ min(n_users, n_items) / 8, ≤ runs)
  *     take runs of consecutive ratings in the epoch's random order (kernels.h
- *     cf_sgd_hogwild_order). Warps update shared rows without locks or atomics: lost or
- *     mixed updates of a popular row are the accepted race of Hogwild! (Niu et al. 2011;
- *     cuMF_SGD), which is why this schedule is not reproducible. compute-sanitizer
+ *     cf_sgd_hogwild_order). Warps update shared rows without locks: a warp's update is
+ *     computed from a row other warps may be updating (the accepted race of Hogwild!,
+ *     Niu et al. 2011), which is why this schedule is not reproducible. An item row
+ *     (q_i, b_i) is written back either as atomic adds of the warp's update
+ *     (a.item_add, the default: red.global.add — v4/v2 f32 or f16x2 on sm_90 — of
+ *     q − q_read, lane 0 alone for b_i, whose value the warp takes from lane 0; no other
+ *     warp's update is lost) or by a store of the warp's copy (cuMF_SGD's way: the
+ *     updates others made since the read are lost, which on skewed data slows learning:
+ *     src/gpu/gpu.h CF_SGD_ITEM_DEFAULT). A user row is one warp's within a run; stored. compute-sanitizer
  *     racecheck reports nothing for it (it checks shared memory), and memcheck must stay
  *     clean.
  *   blocks — one launch per wave, one warp per block of the wave; blocks of a wave touch
@@ -98,11 +105,53 @@ template <typename T> __device__ __forceinline__ float stored(float x) { return 
  * L1, which is not coherent across SMs; a cached copy of a row would hide other warps'
  * updates for as long as the line stays in L1 (on a small set: the whole epoch). */
 template <typename T, int VEC> struct slice;
+
+/* slice<T, VEC>::add(p, d): p[v] += d[v] as atomic reductions (hogwild's item rows in
+ * add mode: no other warp's update of the row is lost). fp32: one vector reduction on
+ * sm_90 (red.global.add.v2/v4.f32), one per element before; fp16: one v2/v4.f16x2 on sm_90,
+ * one per __half2 before (each half rounded to nearest once, noftz, as the simulation's). */
+__device__ __forceinline__ void red_f32(float *p, const float *d, int n) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    if (n == 4) {
+        atomicAdd((float4 *)p, make_float4(d[0], d[1], d[2], d[3]));
+        return;
+    }
+    if (n == 2) {
+        atomicAdd((float2 *)p, make_float2(d[0], d[1]));
+        return;
+    }
+#endif
+    for (int v = 0; v < n; v++) atomicAdd(p + v, d[v]);
+}
+__device__ __forceinline__ unsigned pack2(const float *f);
+__device__ __forceinline__ void red_f16(__half *p, const float *d, int n) {
+    if (n == 1) {
+        atomicAdd(p, __float2half_rn(d[0]));
+        return;
+    }
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    if (n == 8) {
+        asm volatile("red.relaxed.gpu.global.add.noftz.v4.f16x2 [%0], {%1, %2, %3, %4};" ::"l"(p), "r"(pack2(d)),
+                     "r"(pack2(d + 2)), "r"(pack2(d + 4)), "r"(pack2(d + 6))
+                     : "memory");
+        return;
+    }
+    if (n == 4) {
+        asm volatile("red.relaxed.gpu.global.add.noftz.v2.f16x2 [%0], {%1, %2};" ::"l"(p), "r"(pack2(d)),
+                     "r"(pack2(d + 2))
+                     : "memory");
+        return;
+    }
+#endif
+    for (int v = 0; v < n; v += 2) atomicAdd((__half2 *)(p + v), __floats2half2_rn(d[v], d[v + 1]));
+}
 template <> struct slice<float, 1> {
+    static __device__ __forceinline__ void add(float *p, const float *d) { red_f32(p, d, 1); }
     static __device__ __forceinline__ void load(const float *p, float *f) { f[0] = __ldcg(p); }
     static __device__ __forceinline__ void store(float *p, const float *f) { *p = f[0]; }
 };
 template <> struct slice<float, 2> {
+    static __device__ __forceinline__ void add(float *p, const float *d) { red_f32(p, d, 2); }
     static __device__ __forceinline__ void load(const float *p, float *f) {
         const float2 v = __ldcg((const float2 *)p);
         f[0] = v.x, f[1] = v.y;
@@ -110,6 +159,7 @@ template <> struct slice<float, 2> {
     static __device__ __forceinline__ void store(float *p, const float *f) { *(float2 *)p = make_float2(f[0], f[1]); }
 };
 template <> struct slice<float, 4> {
+    static __device__ __forceinline__ void add(float *p, const float *d) { red_f32(p, d, 4); }
     static __device__ __forceinline__ void load(const float *p, float *f) {
         const float4 v = __ldcg((const float4 *)p);
         f[0] = v.x, f[1] = v.y, f[2] = v.z, f[3] = v.w;
@@ -118,6 +168,10 @@ template <> struct slice<float, 4> {
         *(float4 *)p = make_float4(f[0], f[1], f[2], f[3]);
     }
 };
+/* one element: p += d */
+__device__ __forceinline__ void red_of(float *p, float d) { atomicAdd(p, d); }
+__device__ __forceinline__ void red_of(__half *p, float d) { atomicAdd(p, __float2half_rn(d)); }
+
 /* halves packed in 32-bit words: word w holds elements 2w (low) and 2w + 1 (high) */
 __device__ __forceinline__ void unpack2(unsigned w, float *f) {
     __half2 h;
@@ -131,10 +185,12 @@ __device__ __forceinline__ unsigned pack2(const float *f) {
     return w;
 }
 template <> struct slice<__half, 1> {
+    static __device__ __forceinline__ void add(__half *p, const float *d) { red_f16(p, d, 1); }
     static __device__ __forceinline__ void load(const __half *p, float *f) { f[0] = __half2float(__ldcg(p)); }
     static __device__ __forceinline__ void store(__half *p, const float *f) { *p = __float2half_rn(f[0]); }
 };
 template <> struct slice<__half, 2> {
+    static __device__ __forceinline__ void add(__half *p, const float *d) { red_f16(p, d, 2); }
     static __device__ __forceinline__ void load(const __half *p, float *f) {
         const __half2 h = __ldcg((const __half2 *)p);
         f[0] = __low2float(h), f[1] = __high2float(h);
@@ -142,6 +198,7 @@ template <> struct slice<__half, 2> {
     static __device__ __forceinline__ void store(__half *p, const float *f) { *(__half2 *)p = __floats2half2_rn(f[0], f[1]); }
 };
 template <> struct slice<__half, 4> {
+    static __device__ __forceinline__ void add(__half *p, const float *d) { red_f16(p, d, 4); }
     static __device__ __forceinline__ void load(const __half *p, float *f) {
         const uint2 v = __ldcg((const uint2 *)p);
         unpack2(v.x, f), unpack2(v.y, f + 2);
@@ -151,6 +208,7 @@ template <> struct slice<__half, 4> {
     }
 };
 template <> struct slice<__half, 8> {
+    static __device__ __forceinline__ void add(__half *p, const float *d) { red_f16(p, d, 8); }
     static __device__ __forceinline__ void load(const __half *p, float *f) {
         const uint4 v = __ldcg((const uint4 *)p);
         unpack2(v.x, f), unpack2(v.y, f + 2), unpack2(v.z, f + 4), unpack2(v.w, f + 6);
@@ -301,7 +359,7 @@ __device__ __forceinline__ void take_row(row<T, VEC, NV> &cur, float &b, float &
  *     turn (STALE): the warp applies its own updates in list order whatever D is, so
  *     results do not depend on D (blocks: bit for bit, as the tests check).
  * Every branch on u, i or the position is warp-uniform (values from shuffles). */
-template <typename T, int VEC, int NV, int D>
+template <typename T, int VEC, int NV, int D, bool ADD>
 __device__ __forceinline__ void sgd_run_regs(const cf_sgd_args &a, int64_t begin, int64_t end, int64_t off,
                                              int64_t n) {
     if (begin >= end) return;
@@ -330,6 +388,7 @@ __device__ __forceinline__ void sgd_run_regs(const cf_sgd_args &a, int64_t begin
 
     row<T, VEC, NV> p{}, q{};
     float bu = 0.0f, bi = 0.0f, lu = 0.0f, li = 0.0f;
+    constexpr bool add = ADD; /* item rows written back as adds (hogwild's a.item_add) */
     for (int64_t x0 = begin; x0 < end; x0 += D) {
 #pragma unroll
         for (int s = 0; s < D; s++) {
@@ -345,6 +404,7 @@ __device__ __forceinline__ void sgd_run_regs(const cf_sgd_args &a, int64_t begin
                 const float r = sl[s].r;
                 take_row(q, bi, li, sl[s].q, sl[s].bi, sl[s].li, fl & RF_SAME_Q, fl & RF_STALE_Q, Q, a.bi, i, ld,
                          bias, K);
+                if (add && !(fl & RF_SAME_Q)) bi = __shfl_sync(CF_FULL_MASK, bi, 0); /* lane 0's: it adds */
                 take_row(p, bu, lu, sl[s].p, sl[s].bu, sl[s].lu, fl & RF_SAME_P, fl & RF_STALE_P, P, a.bu, u, ld,
                          bias, K);
                 /* the slot takes rating x + D */
@@ -370,19 +430,33 @@ __device__ __forceinline__ void sgd_run_regs(const cf_sgd_args &a, int64_t begin
                 /* r̂ summed as the CPU does: ((μ + b_u) + b_i) + p·q */
                 const float e = r - cf_dev_predict(a.mu, bu, bi, dot, bias);
 #pragma unroll
-                for (int v = 0; v < VEC * NV; v++) {
-                    const float pk = p.f[v], qk = q.f[v];
-                    p.f[v] = stored<T>(pk + eta * (e * qk - lu * pk));
-                    q.f[v] = stored<T>(qk + eta * (e * pk - li * qk));
+                for (int c = 0; c < NV; c++) {
+                    float dq[VEC]; /* add mode: this rating's change of the lane's chunk of q_i */
+#pragma unroll
+                    for (int v = 0; v < VEC; v++) {
+                        const int x = c * VEC + v;
+                        const float pk = p.f[x], qk = q.f[x];
+                        p.f[x] = stored<T>(pk + eta * (e * qk - lu * pk));
+                        q.f[x] = stored<T>(qk + eta * (e * pk - li * qk));
+                        dq[v] = q.f[x] - qk; /* exact where the two are within a factor 2 */
+                    }
+                    const int at = (32 * c + lane) * VEC;
+                    if (add && at < K) slice<T, VEC>::add(Q + i * ld + at, dq);
                 }
-                if (bias) bu = bu + eta * (e - lu * bu), bi = bi + eta * (e - li * bi);
-                /* a row is written back when rating x + 1 (in the next slot) has another one
-                 * (every lane stores the biases: one address, one value, one transaction; a
-                 * lane then never reads a bias another lane wrote, which no warp collective
-                 * orders) */
+                if (bias) {
+                    const float step_i = eta * (e - li * bi);
+                    bu = bu + eta * (e - lu * bu), bi = bi + step_i;
+                    if (add && lane == 0) atomicAdd(a.bi + i, step_i);
+                }
+                /* Store mode: a row is written back when rating x + 1 (in the next slot) has
+                 * another one (every lane stores the biases: one address, one value, one
+                 * transaction; a lane then never reads a bias another lane wrote, which no
+                 * warp collective orders). Add mode adds each rating's change of q_i as it
+                 * is made (above): no copy of the row read is kept, and a chain of one item
+                 * (SAME) goes on from the warp's registers as in store mode. */
                 const bool more = x + 1 < end;
                 const slot<T, VEC, NV> &sn = sl[(s + 1) % D];
-                if (!more || sn.i != i) {
+                if (!add && (!more || sn.i != i)) {
                     q.store(Q + i * ld, K);
                     if (bias) a.bi[i] = bi;
                 }
@@ -397,7 +471,7 @@ __device__ __forceinline__ void sgd_run_regs(const cf_sgd_args &a, int64_t begin
 
 /* The same for any K, from memory (lane l takes elements l, l + 32, ...), one rating at a
  * time with no prefetch: the path for K beyond the register instantiations. */
-template <typename T>
+template <typename T, bool ADD>
 __device__ __forceinline__ void sgd_run_mem(const cf_sgd_args &a, int64_t begin, int64_t end, int64_t off,
                                             int64_t n) {
     const int lane = threadIdx.x & 31;
@@ -434,43 +508,54 @@ __device__ __forceinline__ void sgd_run_mem(const cf_sgd_args &a, int64_t begin,
             for (int c = lane; c < K; c += 32) {
                 const float pk = to_f(__ldcg(p + c)), qk = to_f(__ldcg(q + c));
                 p[c] = from_f<T>(pk + eta * (e * qk - lu * pk));
-                q[c] = from_f<T>(qk + eta * (e * pk - li * qk));
+                const T qn = from_f<T>(qk + eta * (e * pk - li * qk));
+                if (ADD) {
+                    const float d = to_f(qn) - qk;
+                    red_of(q + c, d);
+                } else {
+                    q[c] = qn;
+                }
             }
             if (a.use_bias && lane == 0) {
                 a.bu[u] = bu + eta * (e - lu * bu);
-                a.bi[i] = bi + eta * (e - li * bi);
+                if (ADD)
+                    atomicAdd(a.bi + i, eta * (e - li * bi));
+                else
+                    a.bi[i] = bi + eta * (e - li * bi);
             }
         }
     }
 }
 
 /* VEC = 0: the memory path (no ring: D unused). */
-template <typename T, int VEC, int NV, int D>
+template <typename T, int VEC, int NV, int D, bool ADD>
 __device__ __forceinline__ void sgd_run(const cf_sgd_args &a, int64_t begin, int64_t end, int64_t off, int64_t n) {
     if constexpr (VEC > 0) {
-        sgd_run_regs<T, VEC, NV, D>(a, begin, end, off, n);
+        sgd_run_regs<T, VEC, NV, D, ADD>(a, begin, end, off, n);
     } else {
-        sgd_run_mem<T>(a, begin, end, off, n);
+        sgd_run_mem<T, ADD>(a, begin, end, off, n);
     }
 }
 
-template <typename T, int VEC, int NV, int D>
+template <typename T, int VEC, int NV, int D, bool ADD>
 __global__ void __launch_bounds__(SGD_THREADS) sgd_hogwild_kernel(const cf_sgd_args a, const cf_sgd_hogwild_order o) {
     const int64_t w = (int64_t)blockIdx.x * SGD_WARPS + threadIdx.x / 32;
     if (w >= o.warps) return; /* whole warps: the grid's last block may have spare ones */
     for (int64_t j = w; j < o.n_runs; j += o.warps) { /* warp-uniform */
         const int64_t s = CF_HOGWILD_RUN_OF(o, j) * o.run;
-        sgd_run<T, VEC, NV, D>(a, s, s + o.run < o.n ? s + o.run : o.n, o.off, o.n);
+        sgd_run<T, VEC, NV, D, ADD>(a, s, s + o.run < o.n ? s + o.run : o.n, o.off, o.n);
     }
 }
 
-template <typename T, int VEC, int NV, int D>
+/* (ADD is false: the rows of a wave's blocks are disjoint, a block's rows are its warp's) */
+template <typename T, int VEC, int NV, int D, bool ADD>
 __global__ void __launch_bounds__(SGD_THREADS)
     sgd_wave_kernel(const cf_sgd_args a, const int64_t *__restrict__ block_ptr, int B, int shift) {
     const int w = blockIdx.x * SGD_WARPS + threadIdx.x / 32; /* the user band a */
     if (w >= B) return;                                      /* whole warps leave */
     const int64_t blk = (int64_t)w * B + (w + shift) % B;
-    sgd_run<T, VEC, NV, D>(a, block_ptr[blk], block_ptr[blk + 1], 0, INT64_MAX); /* no rotation */
+    static_assert(!ADD, "blocks stores its rows");
+    sgd_run<T, VEC, NV, D, false>(a, block_ptr[blk], block_ptr[blk + 1], 0, INT64_MAX); /* no rotation */
 }
 
 /* The register shape for K, storage and row stride: VEC elements per load (≤ 16 bytes:
@@ -507,34 +592,37 @@ static int ring_index(int k, int ld, int fp16, int want) {
 typedef void (*hogwild_fn)(const cf_sgd_args, const cf_sgd_hogwild_order);
 typedef void (*wave_fn)(const cf_sgd_args, const int64_t *, int, int);
 
-/* [shape][ring index] for storage T; shape 4 is (4, 2) in fp32 and (8, 1) in fp16 */
-#define SGD_TABLE(KERNEL, T, V4, N4)                                                                                   \
+/* [shape][ring index] for storage T and item writes A (true: adds); shape 4 is (4, 2) in
+ * fp32 and (8, 1) in fp16 */
+#define SGD_TABLE(KERNEL, T, V4, N4, A)                                                                                \
     {                                                                                                                  \
-        {KERNEL<T, 0, 0, 1>, KERNEL<T, 0, 0, 1>, KERNEL<T, 0, 0, 1>},                                                  \
-            {KERNEL<T, 1, 1, 1>, KERNEL<T, 1, 1, 4>, KERNEL<T, 1, 1, 8>},                                              \
-            {KERNEL<T, 2, 1, 1>, KERNEL<T, 2, 1, 4>, KERNEL<T, 2, 1, 8>},                                              \
-            {KERNEL<T, 4, 1, 1>, KERNEL<T, 4, 1, 4>, KERNEL<T, 4, 1, 8>},                                              \
-            {KERNEL<T, V4, N4, 1>, KERNEL<T, V4, N4, 4>, KERNEL<T, V4, N4, 4>},                                        \
+        {KERNEL<T, 0, 0, 1, A>, KERNEL<T, 0, 0, 1, A>, KERNEL<T, 0, 0, 1, A>},                                         \
+            {KERNEL<T, 1, 1, 1, A>, KERNEL<T, 1, 1, 4, A>, KERNEL<T, 1, 1, 8, A>},                                     \
+            {KERNEL<T, 2, 1, 1, A>, KERNEL<T, 2, 1, 4, A>, KERNEL<T, 2, 1, 8, A>},                                     \
+            {KERNEL<T, 4, 1, 1, A>, KERNEL<T, 4, 1, 4, A>, KERNEL<T, 4, 1, 8, A>},                                     \
+            {KERNEL<T, V4, N4, 1, A>, KERNEL<T, V4, N4, 4, A>, KERNEL<T, V4, N4, 4, A>},                               \
     }
 
-static hogwild_fn hogwild_kernel_for(int k, int ld, int fp16, int depth) {
-    static const hogwild_fn f32[5][3] = SGD_TABLE(sgd_hogwild_kernel, float, 4, 2);
-    static const hogwild_fn f16[5][3] = SGD_TABLE(sgd_hogwild_kernel, __half, 8, 1);
-    return (fp16 ? f16 : f32)[regs_of(k, ld, fp16)][ring_index(k, ld, fp16, depth)];
+static hogwild_fn hogwild_kernel_for(int k, int ld, int fp16, int depth, int add) {
+    static const hogwild_fn f32[2][5][3] = {SGD_TABLE(sgd_hogwild_kernel, float, 4, 2, false),
+                                            SGD_TABLE(sgd_hogwild_kernel, float, 4, 2, true)};
+    static const hogwild_fn f16[2][5][3] = {SGD_TABLE(sgd_hogwild_kernel, __half, 8, 1, false),
+                                            SGD_TABLE(sgd_hogwild_kernel, __half, 8, 1, true)};
+    return (fp16 ? f16 : f32)[add ? 1 : 0][regs_of(k, ld, fp16)][ring_index(k, ld, fp16, depth)];
 }
 static wave_fn wave_kernel_for(int k, int ld, int fp16, int depth) {
-    static const wave_fn f32[5][3] = SGD_TABLE(sgd_wave_kernel, float, 4, 2);
-    static const wave_fn f16[5][3] = SGD_TABLE(sgd_wave_kernel, __half, 8, 1);
+    static const wave_fn f32[5][3] = SGD_TABLE(sgd_wave_kernel, float, 4, 2, false);
+    static const wave_fn f16[5][3] = SGD_TABLE(sgd_wave_kernel, __half, 8, 1, false);
     return (fp16 ? f16 : f32)[regs_of(k, ld, fp16)][ring_index(k, ld, fp16, depth)];
 }
 
 /* Resident blocks per SM of the hogwild kernel for this K, storage and depth (≥ 1). The
  * fp16 row stride is K; for fp32 K rounded up to 4 stands for the side's ld (same
  * divisibility). */
-static int hogwild_blocks_per_sm(int k, int fp16, int depth) {
+static int hogwild_blocks_per_sm(int k, int fp16, int depth, int add) {
     int n = 0;
     const int ld = fp16 ? k : (k + 3) / 4 * 4;
-    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, hogwild_kernel_for(k, ld, fp16, depth), SGD_THREADS,
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, hogwild_kernel_for(k, ld, fp16, depth, add), SGD_THREADS,
                                                       0) != cudaSuccess) {
         (void)cudaGetLastError();
         return 1;
@@ -542,18 +630,18 @@ static int hogwild_blocks_per_sm(int k, int fp16, int depth) {
     return n > 0 ? n : 1;
 }
 
-extern "C" int cf_sgd_warps_per_sm(int k, int fp16, int depth) {
-    return hogwild_blocks_per_sm(k, fp16, depth) * SGD_WARPS;
+extern "C" int cf_sgd_warps_per_sm(int k, int fp16, int depth, int add) {
+    return hogwild_blocks_per_sm(k, fp16, depth, add) * SGD_WARPS;
 }
 
-extern "C" int64_t cf_sgd_resident_warps(int k, int fp16, int depth) {
+extern "C" int64_t cf_sgd_resident_warps(int k, int fp16, int depth, int add) {
     int dev = 0, sms = 0;
     if (cudaGetDevice(&dev) != cudaSuccess ||
         cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
         (void)cudaGetLastError();
         return 0;
     }
-    return (int64_t)sms * cf_sgd_warps_per_sm(k, fp16, depth);
+    return (int64_t)sms * cf_sgd_warps_per_sm(k, fp16, depth, add);
 }
 
 static int valid_depth(int d) { return d == 1 || d == 4 || d == 8; }
@@ -565,7 +653,7 @@ extern "C" int launch_sgd_hogwild(const cf_sgd_args *a, const cf_sgd_hogwild_ord
         o->perm_b >= (uint64_t)o->n_runs)
         return (int)cudaErrorInvalidValue;
     const int64_t grid = (o->warps + SGD_WARPS - 1) / SGD_WARPS;
-    CF_LAUNCH_KERNEL(hogwild_kernel_for(a->k, a->ld, a->fp16, a->depth), (unsigned)grid, SGD_THREADS, 0, stream, *a, *o);
+    CF_LAUNCH_KERNEL(hogwild_kernel_for(a->k, a->ld, a->fp16, a->depth, a->item_add), (unsigned)grid, SGD_THREADS, 0, stream, *a, *o);
     return (int)cudaGetLastError();
 }
 

@@ -39,7 +39,21 @@ typedef struct cf_gpu_tuning {
      * 0 = CF_SGD_DEPTH_BLOCKS / CF_SGD_DEPTH_HOGWILD by schedule. Results do not depend
      * on it (blocks: bit for bit); speed does (bench_sgd --prefetch). */
     int sgd_prefetch;
+    /* SGD hogwild: how a warp writes an item row (q_i, b_i) back (kernels/sgd.cu):
+     * CF_SGD_ITEM_ADD adds its update atomically, so no other warp's update of the row
+     * is lost; CF_SGD_ITEM_STORE stores its copy (cuMF_SGD's way: the updates other warps
+     * made since the warp read the row are lost); 0 = CF_SGD_ITEM_DEFAULT. blocks always
+     * stores (the rows of a wave's blocks are disjoint). bench_sgd --item-write. */
+    int sgd_item_write;
 } cf_gpu_tuning;
+
+enum { CF_SGD_ITEM_STORE = 1, CF_SGD_ITEM_ADD = 2 };
+/* Under the simulation with every warp racing (test RMSE against the CPU's shuffle,
+ * bench/gpu_sgd_notes.md "Session 11"): a MovieLens-100k shape 1.47 % behind at 20 epochs
+ * with stores, 0.38 % with adds; synth-1m (Zipf items) 4.8 % against 3.6 % at 6. Its
+ * cost on a GPU (an L2 reduction instead of a store, 16 bytes a lane) is for bench_sgd
+ * --item-write store,add to measure. */
+#define CF_SGD_ITEM_DEFAULT CF_SGD_ITEM_ADD
 
 #define CF_GPU_DEFAULT_SEGMENT 4096
 /* 4 GiB of Gram slots and right-hand sides per batch: 100 k systems at K = 100, 64 k at
@@ -84,6 +98,7 @@ typedef struct cf_gpu_stats {
     int64_t sgd_hogwild_warps;    /* hogwild: warps at once, and ratings per run (the plan) */
     int64_t sgd_hogwild_run;
     int sgd_prefetch;             /* the ring depth the SGD kernels ran (cf_sgd_depth; 0: none) */
+    int sgd_item_write;           /* hogwild: CF_SGD_ITEM_ADD or _STORE as it ran (blocks: STORE) */
     int64_t sgd_chain;            /* blocks: ratings on an epoch's critical path (cf_blocks_chain) */
     /* ALS: 1 when the last half-step solved with the fused kernel (--als-solver fused and
      * d = K + bias ≤ CF_CHOL_FUSED_MAX_D), 0 with cuSOLVER. */

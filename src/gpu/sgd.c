@@ -16,7 +16,10 @@
  *             the planned number of warps (cf_hogwild_plan: bounded by the device, by the
  *             rows and the ratings of the data and by the runs), which take runs of consecutive ratings
  *             in the epoch's fresh random order (cf_hogwild_epoch: the list rotated by a
- *             random offset, the runs permuted). Lock-free and not reproducible.
+ *             random offset, the runs permuted). Lock-free and not reproducible. A warp
+ *             writes an item row back as an atomic add of its update (default; or a
+ *             store of its copy: tune.sgd_item_write), its user rows by store (a run of
+ *             one user's ratings is one warp's).
  *             `shuffle` (the CPU's sequential order, the default) runs as hogwild here:
  *             one warp at a time would idle the device.
  * Rows without ratings are set to zero at the start of each epoch, as on the CPU.
@@ -39,6 +42,7 @@
 typedef struct cf_gpu_sgd {
     cf_sgd_schedule schedule; /* CF_SCHED_BLOCKS or CF_SCHED_HOGWILD */
     int depth;                /* the kernels' look-ahead ring (tune.sgd_prefetch resolved) */
+    int item_add;             /* hogwild: item rows written back as atomic adds (tune.sgd_item_write) */
     int64_t n;
     uint32_t *d_su, *d_si;
     float *d_sr;
@@ -154,6 +158,15 @@ static cf_status make_state(cf_backend *b, const cf_ratings *R, cf_gpu_sgd **out
         s->depth = ran > 0 ? ran : 1; /* the memory path ignores it */
         b->stats.sgd_prefetch = ran;
     }
+    {
+        const int want = b->tune.sgd_item_write ? b->tune.sgd_item_write : CF_SGD_ITEM_DEFAULT;
+        if (want != CF_SGD_ITEM_ADD && want != CF_SGD_ITEM_STORE) {
+            st = cf_fail(err, CF_ERR_INVALID, "gpu sgd: item write mode %d (give CF_SGD_ITEM_ADD or _STORE)", want);
+            goto cleanup;
+        }
+        s->item_add = s->schedule == CF_SCHED_HOGWILD && want == CF_SGD_ITEM_ADD;
+        b->stats.sgd_item_write = s->item_add ? CF_SGD_ITEM_ADD : CF_SGD_ITEM_STORE;
+    }
     if (s->schedule == CF_SCHED_BLOCKS) {
         if ((st = cf_blocks_build_threads(R, b->cfg.blocks, b->cfg.seed, b->cfg.threads, &s->blocks, err)) ||
             (st = cf_sgd_work_blocks_threads(R, &s->blocks, b->cfg.threads, &w, err)))
@@ -171,7 +184,7 @@ static cf_status make_state(cf_backend *b, const cf_ratings *R, cf_gpu_sgd **out
                            cudaMemcpyHostToDevice));
     } else {
         if ((st = cf_sgd_work_hogwild_threads(R, b->cfg.seed, b->cfg.threads, &w, err))) goto cleanup;
-        cf_hogwild_plan(R->nnz, R->n_users, R->n_items, cf_sgd_resident_warps(b->k, fp16, s->depth),
+        cf_hogwild_plan(R->nnz, R->n_users, R->n_items, cf_sgd_resident_warps(b->k, fp16, s->depth, s->item_add),
                         b->tune.sgd_rows_per_warp, &s->order);
         b->stats.sgd_hogwild_warps = s->order.warps, b->stats.sgd_hogwild_run = s->order.run;
     }
@@ -200,7 +213,7 @@ static cf_status make_state(cf_backend *b, const cf_ratings *R, cf_gpu_sgd **out
         b->fp16_stale = 1;
     }
     if (b->alloc_peak > b->stats.alloc_peak_bytes) b->stats.alloc_peak_bytes = b->alloc_peak;
-    b->stats.sgd_warps_per_sm = cf_sgd_warps_per_sm(b->k, fp16, s->depth);
+    b->stats.sgd_warps_per_sm = cf_sgd_warps_per_sm(b->k, fp16, s->depth, s->item_add);
     *out = s;
 cleanup:
     cf_sgd_work_free(&w);
@@ -262,6 +275,7 @@ cf_status cf_gpu_sgd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *er
         .ld = fp16 ? b->k : b->ld, .fp16 = fp16,
         .bu = U->d_b, .bi = I->d_b, .lam_u = s->d_lam_u, .lam_i = s->d_lam_i,
         .mu = (float)b->mu, .use_bias = b->bias, .k = b->k, .lr = (float)lr, .depth = s->depth,
+        .item_add = s->item_add,
     };
     s->halves_in_F = 0; /* until the conversion below: an interrupted epoch leaves F behind */
     if (timing) CF_CUDA(cudaEventRecord(b->ev[0], b->stream));

@@ -25,5 +25,18 @@ static inline float __half2float(__half h) { return cf_half_to_float(h.x); }
 static inline __half2 __floats2half2_rn(float a, float b) { return __half2{__float2half_rn(a), __float2half_rn(b)}; }
 static inline float __low2float(__half2 h) { return __half2float(h.x); }
 static inline float __high2float(__half2 h) { return __half2float(h.y); }
+/* The half atomics as the hardware computes them (the sum rounded to nearest once; atomic
+ * because the simulation's threads switch only at barriers and collectives). */
+static inline __half atomicAdd(__half *a, __half v) {
+    const __half old = *a;
+    *a = __float2half_rn(__half2float(old) + __half2float(v));
+    return old;
+}
+static inline __half2 atomicAdd(__half2 *a, __half2 v) {
+    const __half2 old = *a;
+    *a = __half2{__float2half_rn(__half2float(old.x) + __half2float(v.x)),
+                 __float2half_rn(__half2float(old.y) + __half2float(v.y))};
+    return old;
+}
 #endif
 #endif
