@@ -94,7 +94,7 @@ sgd-eval-memcheck all 40 15 20
 bench-data all 60 20 20
 bench_als all 75 30 16
 bench_als-fused all 60 20 8
-bench_sgd-hogwild all 60 25 16
+bench_sgd-hogwild all 80 30 28
 bench_sgd-hogwild-rpw2 all 45 20 10
 sgd-train-epochs all 45 20 25
 nightly-gpu all 150 60 56
@@ -406,7 +406,7 @@ run_bench_als_fused() {
         --commit "$commit" --json "$stage/bench_als.jsonl"
 }
 run_bench_sgd_hogwild() {
-    step bench_sgd-hogwild "$bin/bench_sgd" --schedule hogwild --epochs 3 --commit "$commit" \
+    step bench_sgd-hogwild "$bin/bench_sgd" --schedule hogwild --epochs 3 --item-write all --commit "$commit" \
         --json "$stage/bench_sgd.jsonl"
 }
 # The same in fp16 with the row bound loosened (min(users, items)/2 warps: the whole

@@ -93,6 +93,10 @@ Test(bench_programs, bad_options_exit_2_naming_the_option) {
     cr_assert_eq(r.code, 2);
     cr_assert(strstr(r.err, "--precision: 'fp64': give fp32, fp16 or all"), "%s", r.err);
     run_free(&r);
+    r = run(CF_BENCH_SGD_PATH, "--item-write", "atomic", NULL);
+    cr_assert_eq(r.code, 2);
+    cr_assert(strstr(r.err, "--item-write: 'atomic': give add, store, all or default"), "%s", r.err);
+    run_free(&r);
     r = run(CF_BENCH_SGD_PATH, "--json", NULL);
     cr_assert_eq(r.code, 2);
     cr_assert(strstr(r.err, "--json: missing value"), "%s", r.err);
@@ -114,6 +118,7 @@ Test(bench_programs, help_lists_own_and_common_options_with_defaults) {
     cr_assert(strstr(r.out, "--blocks B"), "%s", r.out);
     cr_assert(strstr(r.out, "--schedule S"), "%s", r.out);
     cr_assert(strstr(r.out, "--precision P"), "%s", r.out);
+    cr_assert(strstr(r.out, "--item-write W"), "%s", r.out);
     cr_assert(strstr(r.out, "[1024]"), "%s", r.out);
     cr_assert(strstr(r.out, "--ratings N"), "%s", r.out);
     run_free(&r);
