@@ -199,8 +199,10 @@ typedef struct cf_sgd_args {
  * hogwild: 1. A row fetched D ratings ahead misses other warps' updates of it in the
  * meantime, and a stored write-back then undoes them: under the simulation's interleaving,
  * depth 4 cost 0.8 % of test RMSE on the 300 × 200 fixture (0.6943 against the CPU's
- * 0.6887; depth 1: 0.6888), past the 0.5 % bar (measured with item stores; with item adds,
- * the default since, nothing is undone and only the staler gradient remains). Whether the speed is worth it on large
+ * 0.6887; depth 1: 0.6888), past the 0.5 % bar. That was with item stores; with item adds
+ * (the default since) nothing is undone, and depth 4 learns as depth 1 does (MovieLens-100k
+ * shape, 20 epochs, co-resident: test RMSE 0.7422 against 0.7416; stores 0.7710 against
+ * 0.7529; bench/gpu_sgd_notes.md "Session 11"), so the GPU's speed decides. Whether the speed is worth it on large
  * data is for the GPU to measure: bench_sgd --prefetch 1|4|8 reports both. */
 #define CF_SGD_DEPTH_BLOCKS 8
 #define CF_SGD_DEPTH_HOGWILD 1
