@@ -50,7 +50,8 @@ typedef struct cf_gpu_tuning {
 enum { CF_SGD_ITEM_STORE = 1, CF_SGD_ITEM_ADD = 2 };
 /* Under the simulation with every warp racing (test RMSE against the CPU's shuffle,
  * bench/gpu_sgd_notes.md "Session 11"): a MovieLens-100k shape 1.47 % behind at 20 epochs
- * with stores, 0.38 % with adds; synth-1m (Zipf items) 4.8 % against 3.6 % at 6. Its
+ * with stores, 0.38 % with adds; synth-1m (Zipf users: what remains there is heavy users'
+ * runs racing, not items) 4.8 % against 3.6 % at 6. Its
  * cost on a GPU (an L2 reduction instead of a store, 16 bytes a lane) is for bench_sgd
  * --item-write store,add to measure. */
 #define CF_SGD_ITEM_DEFAULT CF_SGD_ITEM_ADD
