@@ -43,6 +43,10 @@
  * update, the default, or a store of its copy: cuMF_SGD's way); `all` runs each hogwild
  * case both ways, one after the other in the same process (blocks always stores).
  *
+ * --runs fixed|users|all: how hogwild cuts its list into runs (a fixed length, the default
+ * above 16 M ratings; or whole users, so that a heavy user's row is one warp's, at the cost
+ * of that warp's longer run); `all` runs each hogwild case both ways.
+ *
  * --schedule and --precision run a part of that grid (a GPU session times hogwild alone and
  * blocks, the slow one, last under its own limit: bench/gpu_session.sh). cuMF_SGD's
  * settings: --lr 0.08 --lr-schedule invscale --lr-beta 0.3 --no-bias (its rule
@@ -51,7 +55,7 @@
  * Usage: bench_sgd [--factors K] [--epochs N] [--blocks B] [--schedule hogwild|blocks|all]
  *                  [--precision fp32|fp16|all] [--lr A] [--lr-schedule const|invscale]
  *                  [--lr-beta B] [--no-bias] [--lambda L] [--rows-per-warp R] [--prefetch D[,D...]]
- *                  [--item-write add|store|all]
+ *                  [--item-write add|store|all] [--runs fixed|users|all]
  *                  [the data, device and output options of bench_common.h: --users N
  *                  --items N --ratings N --zipf Z --seed S --gpu-id N --json FILE
  *                  --commit SHA --cache DIR --no-cache --suites FILE]
@@ -78,6 +82,8 @@ typedef struct sgd_opts {
     const char *schedule, *precision; /* "hogwild" / "blocks" / "all", "fp32" / "fp16" / "all" */
     const char *item_write;           /* hogwild: "default", "store", "add" or "all" */
     int write_on[2];                  /* {store, add}; neither: the backend's default */
+    const char *runs;                 /* hogwild: "default", "fixed", "users" or "all" */
+    int runs_on[2];                   /* {fixed, users}; neither: the backend's default */
     int sched_on[2], prec_on[2];      /* {hogwild, blocks}, {fp32, fp16} */
     double lr, lr_beta, lambda;
     const char *lr_schedule;          /* "const" / "invscale" */
@@ -94,7 +100,7 @@ static int pick(const char *v, const char *a, const char *b, int on[2]) {
 static void parse(int argc, char **argv, bench_common *c, sgd_opts *o) {
     o->factors = 128, o->epochs = 5, o->blocks = 1024, o->schedule = "all", o->precision = "all";
     o->lr = 0.005, o->lr_beta = 0.1, o->lambda = 0.05, o->lr_schedule = "const", o->bias = 1, o->rows_per_warp = 0;
-    o->prefetch_list = "0", o->item_write = "default";
+    o->prefetch_list = "0", o->item_write = "default", o->runs = "default";
     const bench_opt own[] = {
         {"lr", BOPT_DOUBLE, &o->lr, 1e-9, 10, 0, "A", "learning rate (of epoch 0)"},
         {"lr-schedule", BOPT_STR, &o->lr_schedule, 0, 0, 0, "S", "const, or invscale: A/(1 + B·t^1.5) (cuMF_SGD)"},
@@ -109,6 +115,9 @@ static void parse(int argc, char **argv, bench_common *c, sgd_opts *o) {
         {"item-write", BOPT_STR, &o->item_write, 0, 0, 0, "W",
          "hogwild: how a warp writes an item row back: add (atomic adds of its update), store (its copy, "
          "cuMF_SGD's way), all (both, one after the other in the same process) or default (the backend's: add)"},
+        {"runs", BOPT_STR, &o->runs, 0, 0, 0, "R",
+         "hogwild: runs of a fixed length (fixed) or of whole users (users: a user's row is one warp's), all (both, "
+         "one after the other) or default (the backend's: users up to 16 M ratings, fixed above)"},
         {"factors", BOPT_I32, &o->factors, 1, 1024, 0, "K", "latent dimension"},
         {"epochs", BOPT_I32, &o->epochs, 1, 64, 0, "N", "timed epochs (after one warm-up)"},
         {"blocks", BOPT_I32, &o->blocks, 1, 4096, 0, "B", "grid of the blocks schedule (B × B)"},
@@ -135,6 +144,12 @@ static void parse(int argc, char **argv, bench_common *c, sgd_opts *o) {
         o->write_on[0] = o->write_on[1] = 0;
     } else if (pick(o->item_write, "store", "add", o->write_on)) {
         fprintf(stderr, "bench_sgd: --item-write: '%s': give add, store, all or default\n", o->item_write);
+        exit(2);
+    }
+    if (!strcmp(o->runs, "default")) {
+        o->runs_on[0] = o->runs_on[1] = 0;
+    } else if (pick(o->runs, "fixed", "users", o->runs_on)) {
+        fprintf(stderr, "bench_sgd: --runs: '%s': give fixed, users, all or default\n", o->runs);
         exit(2);
     }
     o->n_prefetch = bench_int_list("bench_sgd", "prefetch", o->prefetch_list, 0, 8, 4, "depths", o->prefetch);
@@ -214,10 +229,12 @@ static int run(bench_common *bc, const sgd_opts *o) {
     for (int si = 0; si < 2; si++)
         for (int pi = 0; pi < 2; pi++)
             for (int di = 0; di < o->n_prefetch; di++) /* the depths of a case one after the other */
-            for (int wi = 0; wi < 2; wi++) { /* hogwild's item writes: store, add (or the default once) */
+            for (int wi = 0; wi < 2; wi++) /* hogwild's item writes: store, add (or the default once) */
+            for (int ri = 0; ri < 2; ri++) { /* hogwild's runs: fixed, whole users (or the default once) */
             if (!o->sched_on[si] || !o->prec_on[pi]) continue;
-            const int some_write = o->write_on[0] || o->write_on[1];
+            const int some_write = o->write_on[0] || o->write_on[1], some_runs = o->runs_on[0] || o->runs_on[1];
             if ((some_write && si == 0) ? !o->write_on[wi] : wi > 0) continue; /* blocks: once */
+            if ((some_runs && si == 0) ? !o->runs_on[ri] : ri > 0) continue;
             cf_config c = config_for(bc, o, scheds[si], precs[pi]);
             cf_factors init;
             bench_init_factors(bc, R, &c, &init);
@@ -227,6 +244,7 @@ static int run(bench_common *bc, const sgd_opts *o) {
             tune.sgd_rows_per_warp = o->rows_per_warp;
             tune.sgd_prefetch = o->prefetch[di];
             tune.sgd_item_write = (some_write && si == 0) ? (wi ? CF_SGD_ITEM_ADD : CF_SGD_ITEM_STORE) : 0;
+            tune.sgd_runs = (some_runs && si == 0) ? (ri ? CF_SGD_RUNS_USERS : CF_SGD_RUNS_FIXED) : 0;
             cf_backend *b = NULL;
             cf_error err = {0};
             if (cf_gpu_open_tuned(R, test, &c, &init, &tune, &b, &err)) bench_die(bc, "gpu open", &err);
@@ -236,7 +254,7 @@ static int run(bench_common *bc, const sgd_opts *o) {
                 printf("ceiling: L2 read (16 MiB, ld.global.cg) %.1f GB/s\n", l2_gbps);
             }
             if (!header++)
-                printf("%-17s %-5s %11s %9s %7s %8s %6s %7s %8s %6s  test RMSE per epoch\n", "schedule/D/write", "prec",
+                printf("%-23s %-5s %11s %9s %7s %8s %6s %7s %8s %6s  test RMSE per epoch\n", "schedule/D/write/runs", "prec",
                        "updates/s", "s/epoch", "L2 B/u", "L2 GB/s", "of L2", "DRAM B/u", "DRAM GB/s", "of copy");
             /* warm-up epoch (state upload, first launches), then reset the timers */
             if (cf_gpu_backend()->sgd_epoch(b, 0, cf_train_lr(&c, 0), &err)) bench_die(bc, "warm-up epoch", &err);
@@ -269,12 +287,13 @@ static int run(bench_common *bc, const sgd_opts *o) {
             const double l2g = ups * l2b / 1e9, drg = ups * drb / 1e9;
             const double sh_l2 = l2g / l2_gbps, sh_dram = drg / ceil.copy_gbps;
             const char *wname = st.sgd_item_write == CF_SGD_ITEM_ADD ? "add" : "store";
-            char sched_d[32]; /* the schedule, the look-ahead depth the kernels ran, hogwild's item write */
+            const char *rname = st.sgd_runs == CF_SGD_RUNS_USERS ? "users" : "fixed";
+            char sched_d[40]; /* the schedule, the look-ahead depth the kernels ran, hogwild's item write and runs */
             if (si)
                 snprintf(sched_d, sizeof sched_d, "blocks/%d", st.sgd_prefetch);
             else
-                snprintf(sched_d, sizeof sched_d, "hogwild/%d/%s", st.sgd_prefetch, wname);
-            printf("%-17s %-5s %11.4g %9.4f %7.0f %8.1f %5.1f%% %8.0f %9.1f %5.1f%% ", sched_d, cf_precision_name(precs[pi]), ups, wall / ne, l2b, l2g, 100.0 * sh_l2, drb, drg, 100.0 * sh_dram);
+                snprintf(sched_d, sizeof sched_d, "hogwild/%d/%s/%s", st.sgd_prefetch, wname, rname);
+            printf("%-23s %-5s %11.4g %9.4f %7.0f %8.1f %5.1f%% %8.0f %9.1f %5.1f%% ", sched_d, cf_precision_name(precs[pi]), ups, wall / ne, l2b, l2g, 100.0 * sh_l2, drb, drg, 100.0 * sh_dram);
             for (int e = 0; e < ne; e++) printf(" %.4f", rmse[e]);
             printf("\n");
             if (sh_l2 > 1.0 || sh_dram > 1.0)
@@ -315,7 +334,7 @@ static int run(bench_common *bc, const sgd_opts *o) {
             bench_json_raw(&jb, "\"warps_per_sm\":%d,\"hogwild_warps\":%lld,\"hogwild_run\":%lld,\"rows_per_warp\":%d,",
                            st.sgd_warps_per_sm, (long long)st.sgd_hogwild_warps, (long long)st.sgd_hogwild_run,
                            o->rows_per_warp);
-            bench_json_raw(&jb, "\"item_write\":\"%s\",", wname);
+            bench_json_raw(&jb, "\"item_write\":\"%s\",\"runs\":\"%s\",", wname, rname);
             bench_json_raw(&jb, "\"prefetch\":%d,\"chain_updates\":%lld,", st.sgd_prefetch,
                            si == 1 ? (long long)st.sgd_chain : 0LL);
             if (si == 1) bench_json_num(&jb, "ns_per_chain_update", ns_chain);

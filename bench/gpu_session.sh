@@ -112,6 +112,7 @@ slot-ring-blocks extra 50 20 25
 slot-ring-hogwild extra 45 20 20
 bench_load-nf extra 100 40 62
 ncu-kernels profile 90 30 40
+slot-runs-hogwild profile 40 15 20
 "
 
 # What a step makes for later ones (STEP PATH; a path with * is a glob) and which step a
@@ -146,6 +147,7 @@ slot-ring-blocks: bench-data
 slot-ring-hogwild: bench-data
 bench_load-nf: e2e-gen
 ncu-kernels: bench-data
+slot-runs-hogwild: bench-data
 "
 
 unpack() {
@@ -563,6 +565,13 @@ run_ncu_kernels() {
         prof chol_fused "^chol_fused_kernel" "$bin/bench_als" --factors 100 --iters 1 --no-cpu --als-solver fused
         prof sgd_hogwild_fp16 "sgd_hogwild_kernel" "$bin/bench_sgd" --schedule hogwild --precision fp16 --epochs 1
         exit $rc' _ "$bin" "$stage"
+}
+# ---- session 11: hogwild's runs of whole users against fixed runs (bench_sgd --runs all),
+# fp16, side by side: updates/s (the warp that draws the heaviest user runs longer) and
+# test RMSE per epoch (a heavy user's row no longer raced by several warps).
+run_slot_runs_hogwild() {
+    step slot-runs-hogwild "$bin/bench_sgd" --schedule hogwild --precision fp16 --epochs 3 --runs all \
+        --commit "$commit" --json "$stage/bench_sgd.jsonl"
 }
 
 # have STEP: its product is there (or, in a dry run, it ran in this call).

@@ -219,11 +219,35 @@ int cf_sgd_depth(int k, int ld, int fp16, int want);
  * cut into n_runs runs of `run` (the last one shorter). `warps` warps run at once; warp w
  * takes j = w, w + warps, w + 2·warps, ... < n_runs and applies, in order, the positions
  * of run CF_HOGWILD_RUN_OF(o, j) = (perm_a·j + perm_b) mod n_runs: with perm_a coprime to
- * n_runs that is a permutation of the runs, a fresh one every epoch. */
+ * n_runs that is a permutation of the runs, a fresh one every epoch.
+ * Whole users (user_ptr, the user side's CSR offsets on the device; NULL: off): a run
+ * applies the users that start in it, each to its end (cf_hogwild_whole_users), so a
+ * user's row is one warp's for the epoch however many runs the user spans. */
 typedef struct cf_sgd_hogwild_order {
     int64_t n, run, n_runs, warps, off;
     uint64_t perm_a, perm_b; /* perm_a, perm_b < n_runs ≤ 2^32: the product fits 64 bits */
+    const int64_t *user_ptr; /* whole users: the list's user offsets (device); NULL: fixed runs */
 } cf_sgd_hogwild_order;
+
+#if defined(__CUDACC__)
+#define CF_HOST_DEVICE __host__ __device__
+#else
+#define CF_HOST_DEVICE
+#endif
+/* Whole users: the positions [*b, *e) of the run [b, e) (x-space, b < e ≤ n) are moved
+ * to whole users of the list (in user order: user u at [user_ptr[u], user_ptr[u+1]), u =
+ * su[t]): a user that began before b is skipped (it belongs to the run where it starts),
+ * and the user at e − 1 is applied to its end, past e and, for the user that straddles
+ * the rotation, past n (positions up to n + its length: (x + off) − n stays < n). Every
+ * rating is then in exactly one run; *b ≥ *e when the run lies inside an earlier user. */
+static inline CF_HOST_DEVICE void cf_hogwild_whole_users(const uint32_t *su, const int64_t *user_ptr, int64_t off,
+                                                         int64_t n, int64_t *b, int64_t *e) {
+    const int64_t tb = *b + off >= n ? *b + off - n : *b + off;
+    const uint32_t ub = su[tb];
+    if (user_ptr[ub] != tb) *b += user_ptr[ub + 1] - tb;
+    const int64_t te = *e - 1 + off >= n ? *e - 1 + off - n : *e - 1 + off;
+    *e = *e - 1 + (user_ptr[su[te] + 1] - te);
+}
 #define CF_HOGWILD_RUN_OF(o, j) ((int64_t)(((o).perm_a * (uint64_t)(j) + (o).perm_b) % (uint64_t)(o).n_runs))
 
 /* Hogwild: one epoch in the order `o`, o->warps warps at once, no locks; item rows written

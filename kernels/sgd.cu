@@ -68,7 +68,11 @@
  *     q − q_read, lane 0 alone for b_i, whose value the warp takes from lane 0; no other
  *     warp's update is lost) or by a store of the warp's copy (cuMF_SGD's way: the
  *     updates others made since the read are lost, which on skewed data slows learning:
- *     src/gpu/gpu.h CF_SGD_ITEM_DEFAULT). A user row is one warp's within a run; stored. compute-sanitizer
+ *     src/gpu/gpu.h CF_SGD_ITEM_DEFAULT). A user row is one warp's within a run; stored. A
+ *     heavy user spans many runs, which warps may hold at once (each stores its copy at
+ *     the end of its run); with o.user_ptr (whole users) a run instead applies the users
+ *     that start in it, each to its end (kernels.h cf_hogwild_whole_users), so a user's
+ *     row is one warp's for the epoch. compute-sanitizer
  *     racecheck reports nothing for it (it checks shared memory), and memcheck must stay
  *     clean.
  *   blocks — one launch per wave, one warp per block of the wave; blocks of a wave touch
@@ -542,8 +546,9 @@ __global__ void __launch_bounds__(SGD_THREADS) sgd_hogwild_kernel(const cf_sgd_a
     const int64_t w = (int64_t)blockIdx.x * SGD_WARPS + threadIdx.x / 32;
     if (w >= o.warps) return; /* whole warps: the grid's last block may have spare ones */
     for (int64_t j = w; j < o.n_runs; j += o.warps) { /* warp-uniform */
-        const int64_t s = CF_HOGWILD_RUN_OF(o, j) * o.run;
-        sgd_run<T, VEC, NV, D, ADD>(a, s, s + o.run < o.n ? s + o.run : o.n, o.off, o.n);
+        int64_t s = CF_HOGWILD_RUN_OF(o, j) * o.run, e = s + o.run < o.n ? s + o.run : o.n;
+        if (o.user_ptr) cf_hogwild_whole_users(a.su, o.user_ptr, o.off, o.n, &s, &e); /* same loads, every lane */
+        sgd_run<T, VEC, NV, D, ADD>(a, s, e, o.off, o.n);
     }
 }
 

@@ -97,6 +97,10 @@ Test(bench_programs, bad_options_exit_2_naming_the_option) {
     cr_assert_eq(r.code, 2);
     cr_assert(strstr(r.err, "--item-write: 'atomic': give add, store, all or default"), "%s", r.err);
     run_free(&r);
+    r = run(CF_BENCH_SGD_PATH, "--runs", "items", NULL);
+    cr_assert_eq(r.code, 2);
+    cr_assert(strstr(r.err, "--runs: 'items': give fixed, users, all or default"), "%s", r.err);
+    run_free(&r);
     r = run(CF_BENCH_SGD_PATH, "--json", NULL);
     cr_assert_eq(r.code, 2);
     cr_assert(strstr(r.err, "--json: missing value"), "%s", r.err);
@@ -119,6 +123,7 @@ Test(bench_programs, help_lists_own_and_common_options_with_defaults) {
     cr_assert(strstr(r.out, "--schedule S"), "%s", r.out);
     cr_assert(strstr(r.out, "--precision P"), "%s", r.out);
     cr_assert(strstr(r.out, "--item-write W"), "%s", r.out);
+    cr_assert(strstr(r.out, "--runs R"), "%s", r.out);
     cr_assert(strstr(r.out, "[1024]"), "%s", r.out);
     cr_assert(strstr(r.out, "--ratings N"), "%s", r.out);
     run_free(&r);

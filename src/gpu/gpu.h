@@ -45,6 +45,13 @@ typedef struct cf_gpu_tuning {
      * made since the warp read the row are lost); 0 = CF_SGD_ITEM_DEFAULT. blocks always
      * stores (the rows of a wave's blocks are disjoint). bench_sgd --item-write. */
     int sgd_item_write;
+    /* SGD hogwild: how the list is cut into runs (kernels.h cf_sgd_hogwild_order):
+     * CF_SGD_RUNS_FIXED, runs of a fixed length (a heavy user spans many, and warps holding
+     * its row at once undo each other's learning when they store it), or
+     * CF_SGD_RUNS_USERS, runs of whole users (a user's row is one warp's for the epoch; the
+     * warp that draws the heaviest user does that much more work); 0 = by the data's size
+     * (cf_gpu_sgd_runs_for). bench_sgd --runs. */
+    int sgd_runs;
 } cf_gpu_tuning;
 
 enum { CF_SGD_ITEM_STORE = 1, CF_SGD_ITEM_ADD = 2 };
@@ -55,6 +62,16 @@ enum { CF_SGD_ITEM_STORE = 1, CF_SGD_ITEM_ADD = 2 };
  * cost on a GPU (an L2 reduction instead of a store, 16 bytes a lane) is for bench_sgd
  * --item-write store,add to measure. */
 #define CF_SGD_ITEM_DEFAULT CF_SGD_ITEM_ADD
+
+enum { CF_SGD_RUNS_FIXED = 1, CF_SGD_RUNS_USERS = 2 };
+/* The default runs for nnz training ratings: whole users up to CF_SGD_WHOLE_USERS_MAX_NNZ,
+ * fixed runs above. Under the simulation whole users remove hogwild's lag on sets with
+ * heavy users (synth-1m: 3.6 % behind the CPU at epoch 6 with fixed runs; bench/
+ * gpu_sgd_notes.md "Session 11"); their cost is one warp's longer run, a few ms an epoch
+ * on small data (17,770 dependent updates) but up to ≈ 38 % of an epoch on the Netflix
+ * shape, where the race is milder — which the GPU session measures (bench_sgd --runs all). */
+#define CF_SGD_WHOLE_USERS_MAX_NNZ ((int64_t)16 << 20)
+int cf_gpu_sgd_runs_for(int64_t nnz);
 
 #define CF_GPU_DEFAULT_SEGMENT 4096
 /* 4 GiB of Gram slots and right-hand sides per batch: 100 k systems at K = 100, 64 k at
@@ -100,6 +117,7 @@ typedef struct cf_gpu_stats {
     int64_t sgd_hogwild_run;
     int sgd_prefetch;             /* the ring depth the SGD kernels ran (cf_sgd_depth; 0: none) */
     int sgd_item_write;           /* hogwild: CF_SGD_ITEM_ADD or _STORE as it ran (blocks: STORE) */
+    int sgd_runs;                 /* hogwild: CF_SGD_RUNS_FIXED or _USERS as it ran (blocks: FIXED) */
     int64_t sgd_chain;            /* blocks: ratings on an epoch's critical path (cf_blocks_chain) */
     /* ALS: 1 when the last half-step solved with the fused kernel (--als-solver fused and
      * d = K + bias ≤ CF_CHOL_FUSED_MAX_D), 0 with cuSOLVER. */

@@ -19,7 +19,8 @@
  *             random offset, the runs permuted). Lock-free and not reproducible. A warp
  *             writes an item row back as an atomic add of its update (default; or a
  *             store of its copy: tune.sgd_item_write), its user rows by store (a run of
- *             one user's ratings is one warp's).
+ *             one user's ratings is one warp's; with tune.sgd_runs = CF_SGD_RUNS_USERS
+ *             a run takes whole users, so a heavy user's row is one warp's too).
  *             `shuffle` (the CPU's sequential order, the default) runs as hogwild here:
  *             one warp at a time would idle the device.
  * Rows without ratings are set to zero at the start of each epoch, as on the CPU.
@@ -38,6 +39,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+int cf_gpu_sgd_runs_for(int64_t nnz) {
+    return nnz <= CF_SGD_WHOLE_USERS_MAX_NNZ ? CF_SGD_RUNS_USERS : CF_SGD_RUNS_FIXED;
+}
 
 typedef struct cf_gpu_sgd {
     cf_sgd_schedule schedule; /* CF_SCHED_BLOCKS or CF_SCHED_HOGWILD */
@@ -167,6 +172,7 @@ static cf_status make_state(cf_backend *b, const cf_ratings *R, cf_gpu_sgd **out
         s->item_add = s->schedule == CF_SCHED_HOGWILD && want == CF_SGD_ITEM_ADD;
         b->stats.sgd_item_write = s->item_add ? CF_SGD_ITEM_ADD : CF_SGD_ITEM_STORE;
     }
+    b->stats.sgd_runs = CF_SGD_RUNS_FIXED; /* (hogwild below may say otherwise) */
     if (s->schedule == CF_SCHED_BLOCKS) {
         if ((st = cf_blocks_build_threads(R, b->cfg.blocks, b->cfg.seed, b->cfg.threads, &s->blocks, err)) ||
             (st = cf_sgd_work_blocks_threads(R, &s->blocks, b->cfg.threads, &w, err)))
@@ -187,6 +193,14 @@ static cf_status make_state(cf_backend *b, const cf_ratings *R, cf_gpu_sgd **out
         cf_hogwild_plan(R->nnz, R->n_users, R->n_items, cf_sgd_resident_warps(b->k, fp16, s->depth, s->item_add),
                         b->tune.sgd_rows_per_warp, &s->order);
         b->stats.sgd_hogwild_warps = s->order.warps, b->stats.sgd_hogwild_run = s->order.run;
+        const int runs = b->tune.sgd_runs ? b->tune.sgd_runs : cf_gpu_sgd_runs_for(R->nnz);
+        if (runs != CF_SGD_RUNS_FIXED && runs != CF_SGD_RUNS_USERS) {
+            st = cf_fail(err, CF_ERR_INVALID, "gpu sgd: runs mode %d (give CF_SGD_RUNS_FIXED or _USERS)", runs);
+            goto cleanup;
+        }
+        /* whole users: the list is the CSR order by user, so the user side's offsets are its own */
+        s->order.user_ptr = runs == CF_SGD_RUNS_USERS ? b->side[CF_SIDE_USERS].d_ptr : NULL;
+        b->stats.sgd_runs = runs;
     }
     const size_t n = (size_t)s->n;
     if ((st = state_alloc(b, s, (void **)&s->d_su, n * sizeof(uint32_t), "SGD users", err)) ||

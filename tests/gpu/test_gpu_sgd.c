@@ -290,6 +290,61 @@ Test(host_sgd_work, hogwild_epoch_order_applies_every_rating_once) {
     }
 }
 
+/* Whole users (cf_hogwild_whole_users, as the kernel applies it): over every epoch's order,
+ * every rating is applied exactly once, each user's ratings by one run in list order, on
+ * lists whose users span from 1 to many runs (heavy users of up to 40 runs), and a run that
+ * lies inside an earlier user applies nothing. */
+Test(host_sgd_work, hogwild_whole_users_apply_every_rating_once_by_one_run) {
+    const int64_t n_users = 700;
+    int64_t *ptr = malloc(sizeof(int64_t) * (size_t)(n_users + 1));
+    cf_rng rng;
+    cf_rng_seed(&rng, 3);
+    ptr[0] = 0;
+    for (int64_t u = 0; u < n_users; u++) /* mostly 1–60 ratings; every 50th user 2,000–10,000 */
+        ptr[u + 1] = ptr[u] + (u % 50 == 7 ? 2000 + (int64_t)cf_rng_below(&rng, 8001) : 1 + (int64_t)cf_rng_below(&rng, 60));
+    const int64_t n = ptr[n_users];
+    uint32_t *su = malloc(sizeof(uint32_t) * (size_t)n);
+    for (int64_t u = 0; u < n_users; u++)
+        for (int64_t t = ptr[u]; t < ptr[u + 1]; t++) su[t] = (uint32_t)u;
+    cf_sgd_hogwild_order o;
+    cf_hogwild_plan(n, n_users, 5000, 132 * 36, 0, &o);
+    cr_assert_eq(o.run, 256);
+    unsigned char *seen = calloc((size_t)n, 1);
+    int32_t *by = malloc(sizeof(int32_t) * (size_t)n_users);
+    for (int32_t epoch = 0; epoch < 6; epoch++) {
+        cf_hogwild_epoch(&o, 29, epoch);
+        memset(seen, 0, (size_t)n);
+        for (int64_t u = 0; u < n_users; u++) by[u] = -1;
+        int64_t empty = 0;
+        for (int64_t j = 0; j < o.n_runs; j++) {
+            const int64_t r = CF_HOGWILD_RUN_OF(o, j);
+            int64_t b = r * o.run, e = b + o.run < n ? b + o.run : n;
+            cf_hogwild_whole_users(su, ptr, o.off, n, &b, &e);
+            if (b >= e) {
+                empty++;
+                continue;
+            }
+            cr_assert_leq(e, 2 * n);
+            int64_t prev = -1;
+            for (int64_t x = b; x < e; x++) {
+                const int64_t t = x + o.off >= n ? x + o.off - n : x + o.off;
+                cr_assert(t >= 0 && t < n, "epoch %d run %lld: position %lld", epoch, (long long)r, (long long)x);
+                cr_assert_eq(seen[t], 0, "epoch %d: rating %lld twice", epoch, (long long)t);
+                seen[t] = 1;
+                const uint32_t u = su[t];
+                cr_assert(by[u] == -1 || by[u] == (int32_t)r, "epoch %d: user %u in runs %d and %lld", epoch, u, by[u],
+                          (long long)r);
+                by[u] = (int32_t)r;
+                if (prev >= 0 && su[prev] == u) cr_assert_eq(t, prev + 1, "a user's ratings in list order");
+                prev = t;
+            }
+        }
+        for (int64_t t = 0; t < n; t++) cr_assert_eq(seen[t], 1, "epoch %d: rating %lld missed", epoch, (long long)t);
+        cr_assert_gt(empty, 0, "epoch %d: some runs lie inside a heavy user", epoch);
+    }
+    free(ptr), free(su), free(seen), free(by);
+}
+
 Test(host_sgd_work, entries_by_item_is_a_stable_sort_by_item) {
     fixture fx;
     fixture_make(&fx, 6);
@@ -771,6 +826,25 @@ static void dense_make(cf_ratings *R, uint64_t seed) {
     cf_triplets_free(&t);
 }
 
+/* `epochs` SGD epochs on the GPU opened with tuning t (every block co-resident under the
+ * simulation when co_resident); the factors (caller frees) and the run's stats. */
+static void epochs_tuned(const cf_ratings *R, const cf_config *c, const cf_factors *init, const cf_gpu_tuning *t,
+                         int epochs, int co_resident, cf_factors *out, cf_gpu_stats *st) {
+    cf_backend *b = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_gpu_open_tuned(R, NULL, c, init, t, &b, &err), CF_OK, "%s", err.msg);
+    gpu_test_co_resident(co_resident);
+    cf_status s = CF_OK;
+    int e = 0;
+    for (; e < epochs && s == CF_OK; e++) s = cf_gpu_backend()->sgd_epoch(b, e, c->lr, &err);
+    gpu_test_co_resident(0);
+    cr_assert_eq(s, CF_OK, "epoch %d: %s", e - 1, err.msg);
+    cf_gpu_stats_get(b, st);
+    cr_assert_eq(cf_factors_alloc(out, init->n_users, init->n_items, init->k, init->bias, NULL), CF_OK);
+    cr_assert_eq(cf_gpu_backend()->download(b, out, &err), CF_OK, "%s", err.msg);
+    cf_gpu_backend()->close(b);
+}
+
 /* `epochs` GPU epochs with the ring depth `prefetch` (and one hogwild warp); *ran = the
  * depth the kernels ran. */
 static void run_depth(const cf_ratings *R, const cf_config *c, const cf_factors *init, int epochs, int prefetch,
@@ -779,17 +853,9 @@ static void run_depth(const cf_ratings *R, const cf_config *c, const cf_factors 
     cf_gpu_tuning_default(&t);
     t.sgd_prefetch = prefetch;
     t.sgd_rows_per_warp = 1 << 20; /* hogwild: one warp, applying the list in order */
-    cf_backend *b = NULL;
-    cf_error err = {0};
-    cr_assert_eq(cf_gpu_open_tuned(R, NULL, c, init, &t, &b, &err), CF_OK, "%s", err.msg);
-    for (int e = 0; e < epochs; e++)
-        cr_assert_eq(cf_gpu_backend()->sgd_epoch(b, e, c->lr, &err), CF_OK, "epoch %d: %s", e, err.msg);
     cf_gpu_stats st;
-    cf_gpu_stats_get(b, &st);
+    epochs_tuned(R, c, init, &t, epochs, 0, out, &st);
     *ran = st.sgd_prefetch;
-    cr_assert_eq(cf_factors_alloc(out, init->n_users, init->n_items, init->k, init->bias, NULL), CF_OK);
-    cr_assert_eq(cf_gpu_backend()->download(b, out, &err), CF_OK, "%s", err.msg);
-    cf_gpu_backend()->close(b);
 }
 
 static int same_factors(const cf_factors *a, const cf_factors *b) {
@@ -930,6 +996,9 @@ Test(gpu_sgd, hogwild_launch_is_bounded_by_the_ratings_and_rows) {
     cr_assert_lt(by_ratings, FX_ITEMS / CF_HOGWILD_ROWS_PER_WARP, "the fixture's ratings bind before its rows");
     cr_assert_eq(st.sgd_hogwild_warps, by_ratings);
     cr_assert_eq(st.sgd_hogwild_run, fx.R.nnz / (8 * by_ratings) / 32 * 32, "nnz / (8 × warps), rounded to 32");
+    cr_assert_eq(st.sgd_runs, CF_SGD_RUNS_USERS, "small data: runs of whole users by default");
+    cr_assert_eq(cf_gpu_sgd_runs_for(CF_SGD_WHOLE_USERS_MAX_NNZ), CF_SGD_RUNS_USERS);
+    cr_assert_eq(cf_gpu_sgd_runs_for(CF_SGD_WHOLE_USERS_MAX_NNZ + 1), CF_SGD_RUNS_FIXED);
     cf_gpu_backend()->close(b);
     cf_factors_free(&init);
     fixture_free(&fx);
@@ -1001,43 +1070,53 @@ static void hot_make(cf_ratings *R, uint64_t seed) {
     cf_triplets_free(&t);
 }
 
-/* One hogwild epoch on the hot set with item writes `mode`, every block co-resident under
- * the simulation; the factors (caller frees) and the warps that ran. */
-static void hot_epoch(const cf_ratings *R, const cf_config *c, const cf_factors *init, int mode, cf_factors *out,
-                      int64_t *warps) {
+/* One hogwild epoch with item writes `write` and runs `runs` (0: the defaults), every
+ * block co-resident under the simulation, the ratings bounding the warps (one per 2,048);
+ * the factors (caller frees) and the run's stats, which must say it ran that way. */
+static void race_epoch(const cf_ratings *R, const cf_config *c, const cf_factors *init, int write, int runs,
+                       cf_factors *out, cf_gpu_stats *gs) {
     cf_gpu_tuning t;
     cf_gpu_tuning_default(&t);
-    t.sgd_rows_per_warp = 1; /* the ratings bound the warps: 65,536 / 2,048 = 32 */
-    t.sgd_item_write = mode;
-    cf_backend *b = NULL;
-    cf_error err = {0};
-    cr_assert_eq(cf_gpu_open_tuned(R, NULL, c, init, &t, &b, &err), CF_OK, "%s", err.msg);
-    gpu_test_co_resident(1);
-    cf_status st = cf_gpu_backend()->sgd_epoch(b, 0, c->lr, &err);
-    gpu_test_co_resident(0);
-    cr_assert_eq(st, CF_OK, "%s", err.msg);
-    cf_gpu_stats gs;
-    cf_gpu_stats_get(b, &gs);
-    cr_assert_eq(gs.sgd_item_write, mode);
-    *warps = gs.sgd_hogwild_warps;
-    cr_assert_eq(cf_factors_alloc(out, init->n_users, init->n_items, init->k, init->bias, NULL), CF_OK);
-    cr_assert_eq(cf_gpu_backend()->download(b, out, &err), CF_OK, "%s", err.msg);
-    cf_gpu_backend()->close(b);
+    t.sgd_rows_per_warp = 1;
+    t.sgd_item_write = write, t.sgd_runs = runs;
+    epochs_tuned(R, c, init, &t, 1, 1, out, gs);
+    if (write) cr_assert_eq(gs->sgd_item_write, write);
+    if (runs) cr_assert_eq(gs->sgd_runs, runs);
 }
 
-/* Worst relative difference over the items of the epoch's change of b_i (bias_side 1) or
- * of q_i (2-norm), GPU against CPU. */
-static double item_change_error(const cf_factors *g, const cf_factors *cpu, const cf_factors *init, int bias_side) {
+/* The start of the lost-update tests, on sets where every rating is 5: hogwild K = 8,
+ * λ = 0, η = 1e-6 (an epoch is then linear to ≈ 0.2 %), μ = 3.5, zero biases and one
+ * side's factors zero (`zero`), so every e starts at 1.5 and that side's change is
+ * η Σ e·(1, z) over its ratings whatever their order. */
+static void linear_start(const cf_ratings *R, cf_side zero, uint64_t seed, cf_config *c, cf_factors *init) {
+    *c = sgd_config(8, CF_SCHED_HOGWILD, 8);
+    c->lambda = 0.0, c->reg = CF_REG_PLAIN, c->lr = 1e-6;
+    init_factors(init, R, c, seed);
+    init->mu = 3.5;
+    for (int64_t u = 0; u < init->n_users; u++) init->bu[u] = 0.0;
+    for (int64_t i = 0; i < init->n_items; i++) init->bi[i] = 0.0;
+    if (zero == CF_SIDE_ITEMS)
+        memset(init->Q, 0, sizeof(double) * (size_t)(init->n_items * init->k));
+    else
+        memset(init->P, 0, sizeof(double) * (size_t)(init->n_users * init->k));
+}
+
+/* Worst relative difference over the rows of one side of the epoch's change of their bias
+ * (bias 1) or factor row (2-norm), GPU against CPU. */
+static double change_error(const cf_factors *g, const cf_factors *cpu, const cf_factors *init, cf_side side,
+                           int bias) {
+    const int items = side == CF_SIDE_ITEMS;
+    const int64_t rows = items ? init->n_items : init->n_users;
+    const double *G = items ? g->Q : g->P, *C = items ? cpu->Q : cpu->P, *I0 = items ? init->Q : init->P;
+    const double *gb = items ? g->bi : g->bu, *cb = items ? cpu->bi : cpu->bu, *ib = items ? init->bi : init->bu;
     double worst = 0;
-    for (int64_t i = 0; i < init->n_items; i++) {
+    for (int64_t r = 0; r < rows; r++) {
         double num = 0, den = 0;
-        if (bias_side) {
-            num = fabs((g->bi[i] - init->bi[i]) - (cpu->bi[i] - init->bi[i]));
-            den = fabs(cpu->bi[i] - init->bi[i]);
+        if (bias) {
+            num = fabs((gb[r] - ib[r]) - (cb[r] - ib[r])), den = fabs(cb[r] - ib[r]);
         } else {
             for (int k = 0; k < init->k; k++) {
-                const double dg = g->Q[i * init->k + k] - init->Q[i * init->k + k];
-                const double dc = cpu->Q[i * init->k + k] - init->Q[i * init->k + k];
+                const double dg = G[r * init->k + k] - I0[r * init->k + k], dc = C[r * init->k + k] - I0[r * init->k + k];
                 num += (dg - dc) * (dg - dc), den += dc * dc;
             }
             num = sqrt(num), den = sqrt(den);
@@ -1061,28 +1140,80 @@ Test(gpu_sgd, hogwild_item_adds_lose_no_update) {
     REQUIRE_GPU();
     cf_ratings R;
     hot_make(&R, 41);
-    cf_config c = sgd_config(8, CF_SCHED_HOGWILD, 8);
-    c.lambda = 0.0, c.reg = CF_REG_PLAIN, c.lr = 1e-6;
+    cf_config c;
     cf_factors init, add, store, cpu;
-    init_factors(&init, &R, &c, 14);
-    init.mu = 3.5;
-    for (int64_t u = 0; u < init.n_users; u++) init.bu[u] = 0.0;
-    for (int64_t i = 0; i < init.n_items; i++) init.bi[i] = 0.0;
-    memset(init.Q, 0, sizeof(double) * (size_t)(init.n_items * init.k)); /* e = 1.5 at the start */
-    int64_t warps = 0, warps_store = 0;
-    hot_epoch(&R, &c, &init, CF_SGD_ITEM_ADD, &add, &warps);
-    hot_epoch(&R, &c, &init, CF_SGD_ITEM_STORE, &store, &warps_store);
+    linear_start(&R, CF_SIDE_ITEMS, 14, &c, &init);
+    cf_gpu_stats ga, gs;
+    race_epoch(&R, &c, &init, CF_SGD_ITEM_ADD, 0, &add, &ga);
+    race_epoch(&R, &c, &init, CF_SGD_ITEM_STORE, 0, &store, &gs);
+    const int64_t warps = ga.sgd_hogwild_warps;
     cr_assert_eq(warps, 32, "the ratings bound the warps (65,536 / 2,048): %lld", (long long)warps);
     c.threads = 1;
     run_epochs(&cf_cpu_backend, &R, NULL, &c, &init, 1, &cpu, NULL);
-    const double add_b = item_change_error(&add, &cpu, &init, 1), add_q = item_change_error(&add, &cpu, &init, 0);
-    const double st_b = item_change_error(&store, &cpu, &init, 1), st_q = item_change_error(&store, &cpu, &init, 0);
+    const double add_b = change_error(&add, &cpu, &init, CF_SIDE_ITEMS, 1);
+    const double add_q = change_error(&add, &cpu, &init, CF_SIDE_ITEMS, 0);
+    const double st_b = change_error(&store, &cpu, &init, CF_SIDE_ITEMS, 1);
+    const double st_q = change_error(&store, &cpu, &init, CF_SIDE_ITEMS, 0);
     cr_log_info("hot set, %lld warps racing, one epoch: item change off the CPU's by %.3g (bias) %.3g (row) with "
                 "adds, %.3g and %.3g with stores", (long long)warps, add_b, add_q, st_b, st_q);
     cr_assert_gt(cpu.bi[0] - init.bi[0], 0.002, "the epoch moved item 0's bias: %g", cpu.bi[0] - init.bi[0]);
     cr_assert_leq(add_b, 0.01, "an item's bias change is off the CPU's by %g", add_b);
     cr_assert_leq(add_q, 0.01, "an item's factor change is off the CPU's by %g", add_q);
     cf_factors_free(&init), cf_factors_free(&add), cf_factors_free(&store), cf_factors_free(&cpu);
+    cf_ratings_free(&R);
+}
+
+/* Heavy users: 16 users rate 2,048 of 4,096 items each (32,768 ratings, every rating 5):
+ * 16 warps (the ratings bound), runs of 256, so each user spans 8 of the 128 runs and about
+ * one other run of the user is in flight whenever one is. With fixed runs each warp holds
+ * the user's row for its run and stores it at the end, undoing the other run's updates;
+ * with whole users a user's row is one warp's. One epoch from P = 0 at η = 1e-6 (e = 1.5
+ * at the start; the change of b_u and p_u is η Σ e·(1, q_i) over the user's ratings to
+ * ≈ 0.2 %, as in hogwild_item_adds_lose_no_update): whole users agree with the CPU to 1 %. */
+Test(gpu_sgd, hogwild_whole_users_lose_no_user_update) {
+    REQUIRE_GPU();
+    enum { U = 16, I = 4096, PER = 2048 };
+    cf_rng rng;
+    cf_rng_seed(&rng, 43);
+    cf_triplets t;
+    triplets_make(&t, (int64_t)U * PER);
+    uint32_t *pool = malloc(sizeof(uint32_t) * I);
+    cr_assert_not_null(pool);
+    for (int u = 0; u < U; u++) {
+        for (int j = 0; j < I; j++) pool[j] = (uint32_t)j;
+        for (int j = 0; j < PER; j++) { /* PER distinct items (partial shuffle) */
+            const int at = j + (int)cf_rng_below(&rng, (uint64_t)(I - j));
+            const uint32_t i = pool[at];
+            pool[at] = pool[j], pool[j] = i;
+            t.u[t.n] = (uint32_t)u, t.i[t.n] = i, t.r[t.n] = 5.0f;
+            t.n++;
+        }
+    }
+    free(pool);
+    t.cap = t.n;
+    cf_ratings R;
+    cr_assert_eq(cf_ratings_build(&t, U, I, &R, NULL), CF_OK);
+    cf_triplets_free(&t);
+    cf_config c;
+    cf_factors init, whole, fixed, cpu;
+    linear_start(&R, CF_SIDE_USERS, 16, &c, &init);
+    cf_gpu_stats gw, gf;
+    race_epoch(&R, &c, &init, 0, CF_SGD_RUNS_USERS, &whole, &gw);
+    race_epoch(&R, &c, &init, 0, CF_SGD_RUNS_FIXED, &fixed, &gf);
+    cr_assert_eq(gw.sgd_hogwild_warps, 16, "the ratings bound the warps: %lld", (long long)gw.sgd_hogwild_warps);
+    cr_assert_eq(gw.sgd_hogwild_run, 256);
+    c.threads = 1;
+    run_epochs(&cf_cpu_backend, &R, NULL, &c, &init, 1, &cpu, NULL);
+    const double wb = change_error(&whole, &cpu, &init, CF_SIDE_USERS, 1);
+    const double wp = change_error(&whole, &cpu, &init, CF_SIDE_USERS, 0);
+    const double fb = change_error(&fixed, &cpu, &init, CF_SIDE_USERS, 1);
+    const double fp = change_error(&fixed, &cpu, &init, CF_SIDE_USERS, 0);
+    cr_log_info("16 heavy users, 16 warps, one epoch: user change off the CPU's by %.3g (bias) %.3g (row) with whole "
+                "users, %.3g and %.3g with fixed runs", wb, wp, fb, fp);
+    cr_assert_gt(cpu.bu[0] - init.bu[0], 0.002, "the epoch moved user 0's bias: %g", cpu.bu[0] - init.bu[0]);
+    cr_assert_leq(wb, 0.01, "a user's bias change is off the CPU's by %g", wb);
+    cr_assert_leq(wp, 0.01, "a user's factor change is off the CPU's by %g", wp);
+    cf_factors_free(&init), cf_factors_free(&whole), cf_factors_free(&fixed), cf_factors_free(&cpu);
     cf_ratings_free(&R);
 }
 
@@ -1104,13 +1235,9 @@ static void adds_equal_stores_one_warp(int K, cf_precision prec, double rtol) {
         cf_gpu_tuning_default(&t);
         t.sgd_rows_per_warp = 1 << 20; /* one warp */
         t.sgd_item_write = m ? CF_SGD_ITEM_ADD : CF_SGD_ITEM_STORE;
-        cf_backend *b = NULL;
-        cf_error err = {0};
-        cr_assert_eq(cf_gpu_open_tuned(&fx.R, NULL, &c, &init, &t, &b, &err), CF_OK, "%s", err.msg);
-        for (int e = 0; e < 2; e++) cr_assert_eq(cf_gpu_backend()->sgd_epoch(b, e, c.lr, &err), CF_OK, "%s", err.msg);
-        cr_assert_eq(cf_factors_alloc(&f[m], init.n_users, init.n_items, K, init.bias, NULL), CF_OK);
-        cr_assert_eq(cf_gpu_backend()->download(b, &f[m], &err), CF_OK, "%s", err.msg);
-        cf_gpu_backend()->close(b);
+        cf_gpu_stats st;
+        epochs_tuned(&fx.R, &c, &init, &t, 2, 0, &f[m], &st);
+        cr_assert_eq(st.sgd_item_write, t.sgd_item_write);
     }
     char what[64];
     snprintf(what, sizeof what, "one warp K=%d %s: adds vs stores", K, cf_precision_name(prec));
@@ -1143,6 +1270,14 @@ Test(gpu_sgd, item_write_mode_is_checked) {
     cr_assert_eq(st, CF_ERR_INVALID, "%s", err.msg);
     cr_assert(strstr(err.msg, "item write mode 7"), "%s", err.msg);
     if (b) cf_gpu_backend()->close(b);
+    t.sgd_item_write = 0, t.sgd_runs = 9;
+    b = NULL;
+    st = cf_gpu_open_tuned(&fx.R, NULL, &c, &init, &t, &b, &err);
+    if (st == CF_OK) st = cf_gpu_backend()->sgd_epoch(b, 0, c.lr, &err);
+    cr_assert_eq(st, CF_ERR_INVALID, "%s", err.msg);
+    cr_assert(strstr(err.msg, "runs mode 9"), "%s", err.msg);
+    if (b) cf_gpu_backend()->close(b);
+    t.sgd_runs = 0;
     /* blocks ignores it: its blocks' rows are disjoint, it always stores */
     c.schedule = CF_SCHED_BLOCKS;
     t.sgd_item_write = CF_SGD_ITEM_ADD;
