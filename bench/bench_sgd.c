@@ -97,6 +97,16 @@ static int pick(const char *v, const char *a, const char *b, int on[2]) {
     return on[0] || on[1] ? 0 : -1;
 }
 
+/* A hogwild mode option: "default" (neither: the backend's), a, b or "all"; exit 2 otherwise. */
+static void pick_mode(const char *opt, const char *v, const char *a, const char *b, int on[2]) {
+    if (!strcmp(v, "default")) {
+        on[0] = on[1] = 0;
+    } else if (pick(v, a, b, on)) {
+        fprintf(stderr, "bench_sgd: --%s: '%s': give %s, %s, all or default\n", opt, v, a, b);
+        exit(2);
+    }
+}
+
 static void parse(int argc, char **argv, bench_common *c, sgd_opts *o) {
     o->factors = 128, o->epochs = 5, o->blocks = 1024, o->schedule = "all", o->precision = "all";
     o->lr = 0.005, o->lr_beta = 0.1, o->lambda = 0.05, o->lr_schedule = "const", o->bias = 1, o->rows_per_warp = 0;
@@ -140,18 +150,8 @@ static void parse(int argc, char **argv, bench_common *c, sgd_opts *o) {
         fprintf(stderr, "bench_sgd: --precision: '%s': give fp32, fp16 or all\n", o->precision);
         exit(2);
     }
-    if (!strcmp(o->item_write, "default")) {
-        o->write_on[0] = o->write_on[1] = 0;
-    } else if (pick(o->item_write, "store", "add", o->write_on)) {
-        fprintf(stderr, "bench_sgd: --item-write: '%s': give add, store, all or default\n", o->item_write);
-        exit(2);
-    }
-    if (!strcmp(o->runs, "default")) {
-        o->runs_on[0] = o->runs_on[1] = 0;
-    } else if (pick(o->runs, "fixed", "users", o->runs_on)) {
-        fprintf(stderr, "bench_sgd: --runs: '%s': give fixed, users, all or default\n", o->runs);
-        exit(2);
-    }
+    pick_mode("item-write", o->item_write, "store", "add", o->write_on);
+    pick_mode("runs", o->runs, "fixed", "users", o->runs_on);
     o->n_prefetch = bench_int_list("bench_sgd", "prefetch", o->prefetch_list, 0, 8, 4, "depths", o->prefetch);
     if (!o->n_prefetch) o->prefetch[o->n_prefetch++] = 0;
 }

@@ -234,6 +234,10 @@ typedef struct cf_sgd_hogwild_order {
 #else
 #define CF_HOST_DEVICE
 #endif
+/* The list index of position x (0 ≤ x < 2n − off) of the list rotated by off. */
+static inline CF_HOST_DEVICE int64_t cf_hogwild_pos(int64_t x, int64_t off, int64_t n) {
+    return x + off >= n ? x + off - n : x + off;
+}
 /* Whole users: the positions [*b, *e) of the run [b, e) (x-space, b < e ≤ n) are moved
  * to whole users of the list (in user order: user u at [user_ptr[u], user_ptr[u+1]), u =
  * su[t]): a user that began before b is skipped (it belongs to the run where it starts),
@@ -242,10 +246,10 @@ typedef struct cf_sgd_hogwild_order {
  * rating is then in exactly one run; *b ≥ *e when the run lies inside an earlier user. */
 static inline CF_HOST_DEVICE void cf_hogwild_whole_users(const uint32_t *su, const int64_t *user_ptr, int64_t off,
                                                          int64_t n, int64_t *b, int64_t *e) {
-    const int64_t tb = *b + off >= n ? *b + off - n : *b + off;
+    const int64_t tb = cf_hogwild_pos(*b, off, n);
     const uint32_t ub = su[tb];
     if (user_ptr[ub] != tb) *b += user_ptr[ub + 1] - tb;
-    const int64_t te = *e - 1 + off >= n ? *e - 1 + off - n : *e - 1 + off;
+    const int64_t te = cf_hogwild_pos(*e - 1, off, n);
     *e = *e - 1 + (user_ptr[su[te] + 1] - te);
 }
 #define CF_HOGWILD_RUN_OF(o, j) ((int64_t)(((o).perm_a * (uint64_t)(j) + (o).perm_b) % (uint64_t)(o).n_runs))

@@ -172,10 +172,6 @@ template <> struct slice<float, 4> {
         *(float4 *)p = make_float4(f[0], f[1], f[2], f[3]);
     }
 };
-/* one element: p += d */
-__device__ __forceinline__ void red_of(float *p, float d) { atomicAdd(p, d); }
-__device__ __forceinline__ void red_of(__half *p, float d) { atomicAdd(p, __float2half_rn(d)); }
-
 /* halves packed in 32-bit words: word w holds elements 2w (low) and 2w + 1 (high) */
 __device__ __forceinline__ void unpack2(unsigned w, float *f) {
     __half2 h;
@@ -250,18 +246,13 @@ template <typename T, int VEC, int NV> struct row {
     }
 };
 
-/* The rating at position x of the list: the rotation by `off` (hogwild; 0 for blocks). */
-__device__ __forceinline__ int64_t pos_of(int64_t x, int64_t off, int64_t n) {
-    const int64_t t = x + off;
-    return t >= n ? t - n : t;
-}
 
 /* Lane l's rating of the batch at position `at` (l's own position; nothing past end). */
 __device__ __forceinline__ void load_ids(const cf_sgd_args &a, int64_t at, int64_t end, int64_t off, int64_t n,
                                          uint32_t &u, uint32_t &i, float &r) {
     u = 0, i = 0, r = 0.0f;
     if (at < end) {
-        const int64_t t = pos_of(at, off, n);
+        const int64_t t = cf_hogwild_pos(at, off, n);
         u = a.su[t], i = a.si[t], r = a.sr[t]; /* one coalesced load per array */
     }
 }
@@ -392,7 +383,6 @@ __device__ __forceinline__ void sgd_run_regs(const cf_sgd_args &a, int64_t begin
 
     row<T, VEC, NV> p{}, q{};
     float bu = 0.0f, bi = 0.0f, lu = 0.0f, li = 0.0f;
-    constexpr bool add = ADD; /* item rows written back as adds (hogwild's a.item_add) */
     for (int64_t x0 = begin; x0 < end; x0 += D) {
 #pragma unroll
         for (int s = 0; s < D; s++) {
@@ -408,7 +398,7 @@ __device__ __forceinline__ void sgd_run_regs(const cf_sgd_args &a, int64_t begin
                 const float r = sl[s].r;
                 take_row(q, bi, li, sl[s].q, sl[s].bi, sl[s].li, fl & RF_SAME_Q, fl & RF_STALE_Q, Q, a.bi, i, ld,
                          bias, K);
-                if (add && !(fl & RF_SAME_Q)) bi = __shfl_sync(CF_FULL_MASK, bi, 0); /* lane 0's: it adds */
+                if (ADD && !(fl & RF_SAME_Q)) bi = __shfl_sync(CF_FULL_MASK, bi, 0); /* lane 0's: it adds */
                 take_row(p, bu, lu, sl[s].p, sl[s].bu, sl[s].lu, fl & RF_SAME_P, fl & RF_STALE_P, P, a.bu, u, ld,
                          bias, K);
                 /* the slot takes rating x + D */
@@ -445,12 +435,12 @@ __device__ __forceinline__ void sgd_run_regs(const cf_sgd_args &a, int64_t begin
                         dq[v] = q.f[x] - qk; /* exact where the two are within a factor 2 */
                     }
                     const int at = (32 * c + lane) * VEC;
-                    if (add && at < K) slice<T, VEC>::add(Q + i * ld + at, dq);
+                    if (ADD && at < K) slice<T, VEC>::add(Q + i * ld + at, dq);
                 }
                 if (bias) {
                     const float step_i = eta * (e - li * bi);
                     bu = bu + eta * (e - lu * bu), bi = bi + step_i;
-                    if (add && lane == 0) atomicAdd(a.bi + i, step_i);
+                    if (ADD && lane == 0) atomicAdd(a.bi + i, step_i);
                 }
                 /* Store mode: a row is written back when rating x + 1 (in the next slot) has
                  * another one (every lane stores the biases: one address, one value, one
@@ -460,7 +450,7 @@ __device__ __forceinline__ void sgd_run_regs(const cf_sgd_args &a, int64_t begin
                  * (SAME) goes on from the warp's registers as in store mode. */
                 const bool more = x + 1 < end;
                 const slot<T, VEC, NV> &sn = sl[(s + 1) % D];
-                if (!add && (!more || sn.i != i)) {
+                if (!ADD && (!more || sn.i != i)) {
                     q.store(Q + i * ld, K);
                     if (bias) a.bi[i] = bi;
                 }
@@ -485,7 +475,7 @@ __device__ __forceinline__ void sgd_run_mem(const cf_sgd_args &a, int64_t begin,
         uint32_t my_u = 0, my_i = 0;
         float my_r = 0.0f;
         if (base + lane < end) {
-            const int64_t t = pos_of(base + lane, off, n);
+            const int64_t t = cf_hogwild_pos(base + lane, off, n);
             my_u = a.su[t], my_i = a.si[t], my_r = a.sr[t]; /* coalesced */
         }
         const int cnt = end - base < 32 ? (int)(end - base) : 32; /* warp-uniform */
@@ -515,17 +505,18 @@ __device__ __forceinline__ void sgd_run_mem(const cf_sgd_args &a, int64_t begin,
                 const T qn = from_f<T>(qk + eta * (e * pk - li * qk));
                 if (ADD) {
                     const float d = to_f(qn) - qk;
-                    red_of(q + c, d);
+                    slice<T, 1>::add(q + c, &d);
                 } else {
                     q[c] = qn;
                 }
             }
             if (a.use_bias && lane == 0) {
+                const float step_i = eta * (e - li * bi);
                 a.bu[u] = bu + eta * (e - lu * bu);
                 if (ADD)
-                    atomicAdd(a.bi + i, eta * (e - li * bi));
+                    atomicAdd(a.bi + i, step_i);
                 else
-                    a.bi[i] = bi + eta * (e - li * bi);
+                    a.bi[i] = bi + step_i;
             }
         }
     }

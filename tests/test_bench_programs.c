@@ -95,7 +95,7 @@ Test(bench_programs, bad_options_exit_2_naming_the_option) {
     run_free(&r);
     r = run(CF_BENCH_SGD_PATH, "--item-write", "atomic", NULL);
     cr_assert_eq(r.code, 2);
-    cr_assert(strstr(r.err, "--item-write: 'atomic': give add, store, all or default"), "%s", r.err);
+    cr_assert(strstr(r.err, "--item-write: 'atomic': give store, add, all or default"), "%s", r.err);
     run_free(&r);
     r = run(CF_BENCH_SGD_PATH, "--runs", "items", NULL);
     cr_assert_eq(r.code, 2);

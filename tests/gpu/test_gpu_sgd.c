@@ -327,7 +327,7 @@ Test(host_sgd_work, hogwild_whole_users_apply_every_rating_once_by_one_run) {
             cr_assert_leq(e, 2 * n);
             int64_t prev = -1;
             for (int64_t x = b; x < e; x++) {
-                const int64_t t = x + o.off >= n ? x + o.off - n : x + o.off;
+                const int64_t t = cf_hogwild_pos(x, o.off, n);
                 cr_assert(t >= 0 && t < n, "epoch %d run %lld: position %lld", epoch, (long long)r, (long long)x);
                 cr_assert_eq(seen[t], 0, "epoch %d: rating %lld twice", epoch, (long long)t);
                 seen[t] = 1;
@@ -1126,6 +1126,32 @@ static double change_error(const cf_factors *g, const cf_factors *cpu, const cf_
     return worst;
 }
 
+/* One co-resident hogwild epoch on R from linear_start (side `side` from zero factors)
+ * with each of the tunings {item write, runs} `good` and `bad`: with `good`, every row of `side` changes as the CPU's one-at-a-time epoch makes it
+ * change, to 1 % (bias and factor row); `bad` is logged beside it. `warps`: the warps the
+ * launch must have (the race the set is built for). */
+static void no_update_lost(const cf_ratings *R, cf_side side, uint64_t seed, const int good[2], const int bad[2],
+                           int64_t warps, const char *good_what, const char *bad_what) {
+    cf_config c;
+    cf_factors init, g, w, cpu;
+    linear_start(R, side, seed, &c, &init);
+    cf_gpu_stats gs, ws;
+    race_epoch(R, &c, &init, good[0], good[1], &g, &gs);
+    race_epoch(R, &c, &init, bad[0], bad[1], &w, &ws);
+    cr_assert_eq(gs.sgd_hogwild_warps, warps, "the ratings bound the warps: %lld", (long long)gs.sgd_hogwild_warps);
+    c.threads = 1;
+    run_epochs(&cf_cpu_backend, R, NULL, &c, &init, 1, &cpu, NULL);
+    const double gb = change_error(&g, &cpu, &init, side, 1), gr = change_error(&g, &cpu, &init, side, 0);
+    const double wb = change_error(&w, &cpu, &init, side, 1), wr = change_error(&w, &cpu, &init, side, 0);
+    cr_log_info("%s, %lld warps racing, one epoch: off the CPU's by %.3g (bias) %.3g (row), %s %.3g and %.3g",
+                good_what, (long long)warps, gb, gr, bad_what, wb, wr);
+    const double moved = side == CF_SIDE_ITEMS ? cpu.bi[0] - init.bi[0] : cpu.bu[0] - init.bu[0];
+    cr_assert_gt(moved, 0.002, "the epoch moved row 0's bias: %g", moved);
+    cr_assert_leq(gb, 0.01, "%s: a bias change is off the CPU's by %g", good_what, gb);
+    cr_assert_leq(gr, 0.01, "%s: a factor change is off the CPU's by %g", good_what, gr);
+    cf_factors_free(&init), cf_factors_free(&g), cf_factors_free(&w), cf_factors_free(&cpu);
+}
+
 /* With item writes as atomic adds no warp's update of an item is lost: on the hot set, with
  * 32 warps racing, every item's change over one epoch (its bias, its factor row) is the
  * CPU's (one rating at a time, in its shuffle order) to 1 %. From Q = 0 at η = 1e-6 the
@@ -1140,26 +1166,8 @@ Test(gpu_sgd, hogwild_item_adds_lose_no_update) {
     REQUIRE_GPU();
     cf_ratings R;
     hot_make(&R, 41);
-    cf_config c;
-    cf_factors init, add, store, cpu;
-    linear_start(&R, CF_SIDE_ITEMS, 14, &c, &init);
-    cf_gpu_stats ga, gs;
-    race_epoch(&R, &c, &init, CF_SGD_ITEM_ADD, 0, &add, &ga);
-    race_epoch(&R, &c, &init, CF_SGD_ITEM_STORE, 0, &store, &gs);
-    const int64_t warps = ga.sgd_hogwild_warps;
-    cr_assert_eq(warps, 32, "the ratings bound the warps (65,536 / 2,048): %lld", (long long)warps);
-    c.threads = 1;
-    run_epochs(&cf_cpu_backend, &R, NULL, &c, &init, 1, &cpu, NULL);
-    const double add_b = change_error(&add, &cpu, &init, CF_SIDE_ITEMS, 1);
-    const double add_q = change_error(&add, &cpu, &init, CF_SIDE_ITEMS, 0);
-    const double st_b = change_error(&store, &cpu, &init, CF_SIDE_ITEMS, 1);
-    const double st_q = change_error(&store, &cpu, &init, CF_SIDE_ITEMS, 0);
-    cr_log_info("hot set, %lld warps racing, one epoch: item change off the CPU's by %.3g (bias) %.3g (row) with "
-                "adds, %.3g and %.3g with stores", (long long)warps, add_b, add_q, st_b, st_q);
-    cr_assert_gt(cpu.bi[0] - init.bi[0], 0.002, "the epoch moved item 0's bias: %g", cpu.bi[0] - init.bi[0]);
-    cr_assert_leq(add_b, 0.01, "an item's bias change is off the CPU's by %g", add_b);
-    cr_assert_leq(add_q, 0.01, "an item's factor change is off the CPU's by %g", add_q);
-    cf_factors_free(&init), cf_factors_free(&add), cf_factors_free(&store), cf_factors_free(&cpu);
+    const int good[2] = {CF_SGD_ITEM_ADD, 0}, bad[2] = {CF_SGD_ITEM_STORE, 0};
+    no_update_lost(&R, CF_SIDE_ITEMS, 14, good, bad, 32, "hot set: item change with adds", "with stores");
     cf_ratings_free(&R);
 }
 
@@ -1194,26 +1202,9 @@ Test(gpu_sgd, hogwild_whole_users_lose_no_user_update) {
     cf_ratings R;
     cr_assert_eq(cf_ratings_build(&t, U, I, &R, NULL), CF_OK);
     cf_triplets_free(&t);
-    cf_config c;
-    cf_factors init, whole, fixed, cpu;
-    linear_start(&R, CF_SIDE_USERS, 16, &c, &init);
-    cf_gpu_stats gw, gf;
-    race_epoch(&R, &c, &init, 0, CF_SGD_RUNS_USERS, &whole, &gw);
-    race_epoch(&R, &c, &init, 0, CF_SGD_RUNS_FIXED, &fixed, &gf);
-    cr_assert_eq(gw.sgd_hogwild_warps, 16, "the ratings bound the warps: %lld", (long long)gw.sgd_hogwild_warps);
-    cr_assert_eq(gw.sgd_hogwild_run, 256);
-    c.threads = 1;
-    run_epochs(&cf_cpu_backend, &R, NULL, &c, &init, 1, &cpu, NULL);
-    const double wb = change_error(&whole, &cpu, &init, CF_SIDE_USERS, 1);
-    const double wp = change_error(&whole, &cpu, &init, CF_SIDE_USERS, 0);
-    const double fb = change_error(&fixed, &cpu, &init, CF_SIDE_USERS, 1);
-    const double fp = change_error(&fixed, &cpu, &init, CF_SIDE_USERS, 0);
-    cr_log_info("16 heavy users, 16 warps, one epoch: user change off the CPU's by %.3g (bias) %.3g (row) with whole "
-                "users, %.3g and %.3g with fixed runs", wb, wp, fb, fp);
-    cr_assert_gt(cpu.bu[0] - init.bu[0], 0.002, "the epoch moved user 0's bias: %g", cpu.bu[0] - init.bu[0]);
-    cr_assert_leq(wb, 0.01, "a user's bias change is off the CPU's by %g", wb);
-    cr_assert_leq(wp, 0.01, "a user's factor change is off the CPU's by %g", wp);
-    cf_factors_free(&init), cf_factors_free(&whole), cf_factors_free(&fixed), cf_factors_free(&cpu);
+    const int good[2] = {0, CF_SGD_RUNS_USERS}, bad[2] = {0, CF_SGD_RUNS_FIXED};
+    no_update_lost(&R, CF_SIDE_USERS, 16, good, bad, 16, "16 heavy users: user change with whole users",
+                   "with fixed runs");
     cf_ratings_free(&R);
 }
 
