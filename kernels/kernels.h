@@ -278,6 +278,8 @@ int launch_l2_read(const void *d_buf, int64_t bytes, int reps, float *d_sink, in
  * (for reports). */
 int cf_sgd_warps_per_sm(int k, int fp16, int depth, int add);
 
+/* ------------------------------------------------------------------ factor rows (rows.cu) */
+
 /* Rows without entries (ptr[r+1] == ptr[r]): F[r][0..k) = 0 and b[r] = 0; also
  * H[r][0..k) = 0 when H (fp16, row stride k) is not NULL. */
 int launch_zero_empty_rows(const int64_t *d_ptr, int64_t n_rows, float *d_F, int ld, float *d_b,

@@ -42,6 +42,8 @@
 #include "helpers.h"
 #include "kernels.h"
 
+#include <cuda_runtime_api.h> /* the NaN guard test: its arrays on the device */
+
 /* ------------------------------------------------------------------ fixture */
 
 #define FX_USERS 300
@@ -1302,6 +1304,61 @@ Test(gpu_sgd, divergence_names_epoch_and_row) {
     cf_gpu_backend()->close(b);
     cf_factors_free(&init);
     fixture_free(&fx);
+}
+
+/* The NaN guard's kernel (launch_first_nonfinite, rows.cu) against the plain scan: the
+ * least row with a non-finite factor among columns 0..K−1 (the padding up to ld is not
+ * looked at) and, with biases, the least with a non-finite bias; INT64_MAX for none. 10,000
+ * rows, more than the launch's 4,096 warps, so warps loop; K = 1, 33 (a lane takes two
+ * columns, most lanes one), 128; the bad values NaN, +inf and −inf, the first of them late
+ * in a row and placed after a later bad row in the warps' order. */
+Test(gpu_sgd, nan_guard_finds_the_first_bad_row) {
+    REQUIRE_GPU();
+    enum { ROWS = 10000 };
+    const int ks[] = {1, 33, 128};
+    for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++) {
+        const int k = ks[ki], ld = (k + 3) / 4 * 4;
+        float *F = malloc(sizeof(float) * (size_t)ROWS * (size_t)ld), *b = malloc(sizeof(float) * ROWS);
+        cr_assert(F && b);
+        float *dF = NULL, *db = NULL;
+        int64_t *dp = NULL, part[2 * CF_REDUCE_BLOCKS];
+        cr_assert_eq(cudaMalloc((void **)&dF, sizeof(float) * (size_t)ROWS * (size_t)ld), cudaSuccess);
+        cr_assert_eq(cudaMalloc((void **)&db, sizeof(float) * ROWS), cudaSuccess);
+        cr_assert_eq(cudaMalloc((void **)&dp, sizeof part), cudaSuccess);
+        for (int plant = 0; plant < 3; plant++) {
+            for (int64_t r = 0; r < ROWS; r++) {
+                for (int c = 0; c < ld; c++) F[r * ld + c] = c < k ? 0.01f * (float)((r + c) % 97) : NAN; /* padding */
+                b[r] = 0.5f;
+            }
+            if (plant >= 1) { /* factors: rows 9,999 (−inf), 7,001 (+inf at its last column), 4,200 (NaN) */
+                F[9999 * ld + 0] = -INFINITY, F[7001 * ld + k - 1] = INFINITY;
+                if (plant == 2) F[4200 * ld + k / 2] = NAN, b[8000] = NAN, b[5003] = INFINITY;
+            }
+            int64_t want_f = INT64_MAX, want_b = INT64_MAX; /* the CPU's scan */
+            for (int64_t r = ROWS - 1; r >= 0; r--) {
+                for (int c = 0; c < k; c++)
+                    if (!isfinite(F[r * ld + c])) want_f = r;
+                if (!isfinite(b[r])) want_b = r;
+            }
+            cr_assert_eq(cudaMemcpy(dF, F, sizeof(float) * (size_t)ROWS * (size_t)ld, cudaMemcpyHostToDevice), cudaSuccess);
+            cr_assert_eq(cudaMemcpy(db, b, sizeof(float) * ROWS, cudaMemcpyHostToDevice), cudaSuccess);
+            for (int use_bias = 0; use_bias < 2; use_bias++) {
+                cr_assert_eq(launch_first_nonfinite(dF, db, ROWS, k, ld, use_bias, dp, NULL), 0);
+                cr_assert_eq(cudaMemcpy(part, dp, sizeof part, cudaMemcpyDeviceToHost), cudaSuccess);
+                int64_t got_f = INT64_MAX, got_b = INT64_MAX;
+                for (int j = 0; j < CF_REDUCE_BLOCKS; j++) {
+                    if (part[j] < got_f) got_f = part[j];
+                    if (part[CF_REDUCE_BLOCKS + j] < got_b) got_b = part[CF_REDUCE_BLOCKS + j];
+                }
+                cr_assert_eq(got_f, want_f, "K=%d plant %d: factor row %lld, the CPU's %lld", k, plant, (long long)got_f,
+                             (long long)want_f);
+                cr_assert_eq(got_b, use_bias ? want_b : INT64_MAX, "K=%d plant %d bias %d: bias row %lld", k, plant,
+                             use_bias, (long long)got_b);
+            }
+        }
+        cudaFree(dF), cudaFree(db), cudaFree(dp);
+        free(F), free(b);
+    }
 }
 
 static void gd_vs_cpu_on(const cf_ratings *R, const cf_triplets *test, cf_algo algo, cf_optimizer opt, int epochs,
