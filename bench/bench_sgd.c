@@ -305,6 +305,9 @@ static int run(bench_common *bc, const sgd_opts *o) {
                 printf("  hogwild: %lld warps at once (device: %d per SM), runs of %lld ratings, look-ahead %d\n",
                        (long long)st.sgd_hogwild_warps, st.sgd_warps_per_sm, (long long)st.sgd_hogwild_run,
                        st.sgd_prefetch);
+            if (si == 0 && st.sgd_runs == CF_SGD_RUNS_USERS)
+                printf("  whole users: %lld users of more than %lld ratings first, each alone\n",
+                       (long long)st.sgd_heavy_users, (long long)st.sgd_heavy_min);
             /* blocks: the epoch over its critical path, the time of one dependent update
              * (kernels/sgd.cu: ≈ 0.6–0.8 µs when each waits on a DRAM read, ≈ 0.1 µs when
              * the look-ahead hides it) */
@@ -334,7 +337,8 @@ static int run(bench_common *bc, const sgd_opts *o) {
             bench_json_raw(&jb, "\"warps_per_sm\":%d,\"hogwild_warps\":%lld,\"hogwild_run\":%lld,\"rows_per_warp\":%d,",
                            st.sgd_warps_per_sm, (long long)st.sgd_hogwild_warps, (long long)st.sgd_hogwild_run,
                            o->rows_per_warp);
-            bench_json_raw(&jb, "\"item_write\":\"%s\",\"runs\":\"%s\",", wname, rname);
+            bench_json_raw(&jb, "\"item_write\":\"%s\",\"runs\":\"%s\",\"heavy_users\":%lld,\"heavy_min\":%lld,", wname,
+                           rname, (long long)st.sgd_heavy_users, (long long)st.sgd_heavy_min);
             bench_json_raw(&jb, "\"prefetch\":%d,\"chain_updates\":%lld,", st.sgd_prefetch,
                            si == 1 ? (long long)st.sgd_chain : 0LL);
             if (si == 1) bench_json_num(&jb, "ns_per_chain_update", ns_chain);

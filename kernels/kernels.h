@@ -213,20 +213,30 @@ typedef struct cf_sgd_args {
  * look-ahead). */
 int cf_sgd_depth(int k, int ld, int fp16, int want);
 
-/* One hogwild epoch's order (chosen on the host: src/sgd_work.h cf_hogwild_plan and
- * cf_hogwild_epoch, tested there). Position x of [0, n) is the rating at (x + off) mod n
- * of the work list (the list rotated, so run boundaries move every epoch); positions are
- * cut into n_runs runs of `run` (the last one shorter). `warps` warps run at once; warp w
- * takes j = w, w + warps, w + 2·warps, ... < n_runs and applies, in order, the positions
- * of run CF_HOGWILD_RUN_OF(o, j) = (perm_a·j + perm_b) mod n_runs: with perm_a coprime to
- * n_runs that is a permutation of the runs, a fresh one every epoch.
+/* One hogwild epoch's order (chosen on the host: src/sgd_work.h cf_hogwild_plan,
+ * cf_hogwild_epoch and cf_hogwild_heavy_users, tested there). Position x of [0, n) is the
+ * rating at (x + off) mod n of the work list (the list rotated, so run boundaries move
+ * every epoch); positions are cut into n_runs runs of `run` (the last one shorter). The
+ * epoch's work items are c = 0 .. n_heavy + n_runs − 1 (cf_hogwild_item), which `warps`
+ * warps take from the counter *next (zeroed by the launch) as each finishes its last:
+ * item c ≥ n_heavy is run CF_HOGWILD_RUN_OF(o, c − n_heavy) = (perm_a·j + perm_b) mod
+ * n_runs, with perm_a coprime to n_runs a permutation of the runs, a fresh one every epoch.
  * Whole users (user_ptr, the user side's CSR offsets on the device; NULL: off): a run
  * applies the users that start in it, each to its end (cf_hogwild_whole_users), so a
- * user's row is one warp's for the epoch however many runs the user spans. */
+ * user's row is one warp's for the epoch however many runs the user spans. The warp that
+ * draws a heavy user then works longest, so users of more than heavy_min ratings
+ * (heavy_min ≥ run) are items of their own, taken first (c < n_heavy: user heavy[(heavy_a·c
+ * + heavy_b) mod n_heavy], a fresh order every epoch) and left out of the runs: the epoch
+ * ends about when the mean warp's share does (src/sgd_work.h cf_hogwild_heavy_min). */
 typedef struct cf_sgd_hogwild_order {
     int64_t n, run, n_runs, warps, off;
-    uint64_t perm_a, perm_b; /* perm_a, perm_b < n_runs ≤ 2^32: the product fits 64 bits */
-    const int64_t *user_ptr; /* whole users: the list's user offsets (device); NULL: fixed runs */
+    uint64_t perm_a, perm_b;   /* perm_a, perm_b < n_runs ≤ 2^32: the product fits 64 bits */
+    const int64_t *user_ptr;   /* whole users: the list's user offsets (device); NULL: fixed runs */
+    const uint32_t *heavy;     /* whole users: the heavy users (device, n_heavy); NULL when none */
+    int64_t n_heavy;           /* 0 without whole users */
+    int64_t heavy_min;         /* whole users: runs leave out users of more ratings (≥ run) */
+    uint64_t heavy_a, heavy_b; /* the epoch's order of the heavy users: heavy_a coprime to n_heavy */
+    unsigned long long *next;  /* the epoch's work counter (device, 8 bytes; the launch zeroes it) */
 } cf_sgd_hogwild_order;
 
 #if defined(__CUDACC__)
@@ -242,20 +252,42 @@ static inline CF_HOST_DEVICE int64_t cf_hogwild_pos(int64_t x, int64_t off, int6
  * to whole users of the list (in user order: user u at [user_ptr[u], user_ptr[u+1]), u =
  * su[t]): a user that began before b is skipped (it belongs to the run where it starts),
  * and the user at e − 1 is applied to its end, past e and, for the user that straddles
- * the rotation, past n (positions up to n + its length: (x + off) − n stays < n). Every
- * rating is then in exactly one run; *b ≥ *e when the run lies inside an earlier user. */
+ * the rotation, past n (positions up to n + its length: (x + off) − n stays < n) — unless
+ * it has more than heavy_min ratings (a heavy user, an item of its own): then the run
+ * ends where that user starts. With heavy_min ≥ e − b a heavy user that starts in the run
+ * is its last. Every rating is then in exactly one run or heavy item; *b ≥ *e when the run
+ * lies inside an earlier user or starts with a heavy one. */
 static inline CF_HOST_DEVICE void cf_hogwild_whole_users(const uint32_t *su, const int64_t *user_ptr, int64_t off,
-                                                         int64_t n, int64_t *b, int64_t *e) {
+                                                         int64_t n, int64_t heavy_min, int64_t *b, int64_t *e) {
     const int64_t tb = cf_hogwild_pos(*b, off, n);
     const uint32_t ub = su[tb];
     if (user_ptr[ub] != tb) *b += user_ptr[ub + 1] - tb;
     const int64_t te = cf_hogwild_pos(*e - 1, off, n);
-    *e = *e - 1 + (user_ptr[su[te] + 1] - te);
+    const uint32_t ue = su[te];
+    *e = user_ptr[ue + 1] - user_ptr[ue] > heavy_min ? *e - 1 - (te - user_ptr[ue]) /* where it starts */
+                                                     : *e - 1 + (user_ptr[ue + 1] - te);
 }
 #define CF_HOGWILD_RUN_OF(o, j) ((int64_t)(((o).perm_a * (uint64_t)(j) + (o).perm_b) % (uint64_t)(o).n_runs))
 
-/* Hogwild: one epoch in the order `o`, o->warps warps at once, no locks; item rows written
- * back as atomic adds (a->item_add) or stores. */
+/* Work item c (0 ≤ c < n_heavy + n_runs) of the epoch's order *o over the list's users su:
+ * positions [*s, *e) of the list rotated by *off (cf_hogwild_pos; a heavy user unrotated).
+ * *s ≥ *e: nothing to apply. */
+static inline CF_HOST_DEVICE void cf_hogwild_item(const cf_sgd_hogwild_order *o, const uint32_t *su, int64_t c,
+                                                  int64_t *s, int64_t *e, int64_t *off) {
+    if (c < o->n_heavy) {
+        const uint32_t u = o->heavy[(o->heavy_a * (uint64_t)c + o->heavy_b) % (uint64_t)o->n_heavy];
+        *s = o->user_ptr[u], *e = o->user_ptr[u + 1], *off = 0;
+        return;
+    }
+    *s = CF_HOGWILD_RUN_OF(*o, c - o->n_heavy) * o->run;
+    *e = *s + o->run < o->n ? *s + o->run : o->n;
+    *off = o->off;
+    if (o->user_ptr) cf_hogwild_whole_users(su, o->user_ptr, o->off, o->n, o->heavy_min, s, e);
+}
+
+/* Hogwild: one epoch in the order `o`, o->warps warps at once taking the work items from
+ * o->next (zeroed here, on the stream), no locks; item rows written back as atomic adds
+ * (a->item_add) or stores. */
 int launch_sgd_hogwild(const cf_sgd_args *a, const cf_sgd_hogwild_order *o, cf_stream_t stream);
 
 /* Warps of the hogwild kernel for this K, storage, ring depth and item writes (add: 1 for

@@ -60,7 +60,9 @@
  * Schedules:
  *   hogwild — `warps` warps (host plan: ≤ resident, ≤ min(n_users, n_items) / 8, ≤ runs)
  *     take runs of consecutive ratings in the epoch's random order (kernels.h
- *     cf_sgd_hogwild_order). Warps update shared rows without locks: a warp's update is
+ *     cf_sgd_hogwild_order), each the next from a counter as it finishes its last, so a
+ *     warp that drew a long run does not hold up the epoch while others idle. Warps
+ *     update shared rows without locks: a warp's update is
  *     computed from a row other warps may be updating (the accepted race of Hogwild!,
  *     Niu et al. 2011), which is why this schedule is not reproducible. An item row
  *     (q_i, b_i) is written back either as atomic adds of the warp's update
@@ -72,7 +74,9 @@
  *     heavy user spans many runs, which warps may hold at once (each stores its copy at
  *     the end of its run); with o.user_ptr (whole users) a run instead applies the users
  *     that start in it, each to its end (kernels.h cf_hogwild_whole_users), so a user's
- *     row is one warp's for the epoch. compute-sanitizer
+ *     row is one warp's for the epoch; users of more ratings than a sixteenth of a warp's
+ *     share go first, each alone (cf_hogwild_item), so that the warps that apply them
+ *     finish with the rest (src/sgd_work.h cf_hogwild_heavy_min). compute-sanitizer
  *     racecheck reports nothing for it (it checks shared memory), and memcheck must stay
  *     clean.
  *   blocks — one launch per wave, one warp per block of the wave; blocks of a wave touch
@@ -380,14 +384,23 @@ __device__ __forceinline__ void sgd_run(const cf_sgd_args &a, int64_t begin, int
     }
 }
 
+/* Each warp takes the epoch's work items from the counter o.next (lane 0's atomic, about
+ * a microsecond against the ≥ 30 µs of an item's run of up to 256 ratings) until they run
+ * out. Claiming the next item before applying the current one would hide that microsecond
+ * but holds the claim across the run: 4 more registers, which cost the fp16 K = 128 store
+ * kernel one of its 6 blocks an SM (ptxas -v, sm_90), and so it is not done. */
 template <typename T, int VEC, int NV, int D, bool ADD>
 __global__ void __launch_bounds__(SGD_THREADS) sgd_hogwild_kernel(const cf_sgd_args a, const cf_sgd_hogwild_order o) {
     const int64_t w = (int64_t)blockIdx.x * SGD_WARPS + threadIdx.x / 32;
     if (w >= o.warps) return; /* whole warps: the grid's last block may have spare ones */
-    for (int64_t j = w; j < o.n_runs; j += o.warps) { /* warp-uniform */
-        int64_t s = CF_HOGWILD_RUN_OF(o, j) * o.run, e = s + o.run < o.n ? s + o.run : o.n;
-        if (o.user_ptr) cf_hogwild_whole_users(a.su, o.user_ptr, o.off, o.n, &s, &e); /* same loads, every lane */
-        sgd_run<T, VEC, NV, D, ADD>(a, s, e, o.off, o.n);
+    const bool lead = (threadIdx.x & 31) == 0;
+    const unsigned long long items = (unsigned long long)(o.n_heavy + o.n_runs);
+    for (;;) {
+        const unsigned long long c = __shfl_sync(CF_FULL_MASK, lead ? atomicAdd(o.next, 1ULL) : 0ULL, 0);
+        if (c >= items) break; /* warp-uniform */
+        int64_t s, e, off;
+        cf_hogwild_item(&o, a.su, (int64_t)c, &s, &e, &off); /* same loads, every lane */
+        sgd_run<T, VEC, NV, D, ADD>(a, s, e, off, o.n);
     }
 }
 
@@ -492,12 +505,17 @@ static int valid_depth(int d) { return d == 1 || d == 4 || d == 8; }
 
 extern "C" int launch_sgd_hogwild(const cf_sgd_args *a, const cf_sgd_hogwild_order *o, cf_stream_t stream) {
     if (o->n <= 0) return (int)cudaSuccess;
-    if (!valid_depth(a->depth) || o->run < 1 || o->warps < 1 || o->n_runs < 1 || (o->n_runs - 1) * o->run >= o->n || o->n_runs * o->run < o->n ||
-        o->off < 0 || o->off >= o->n || o->n_runs > ((int64_t)1 << 32) || o->perm_a > UINT32_MAX ||
-        o->perm_b >= (uint64_t)o->n_runs)
+    if (!valid_depth(a->depth) || o->run < 1 || o->warps < 1 || o->n_runs < 1 || (o->n_runs - 1) * o->run >= o->n ||
+        o->n_runs * o->run < o->n || o->off < 0 || o->off >= o->n || o->n_runs > ((int64_t)1 << 32) ||
+        o->perm_a > UINT32_MAX || o->perm_b >= (uint64_t)o->n_runs || !o->next || o->n_heavy < 0 ||
+        (o->n_heavy > 0 && (!o->heavy || !o->user_ptr || o->heavy_a > UINT32_MAX || o->heavy_b >= (uint64_t)o->n_heavy)) ||
+        (o->user_ptr && o->heavy_min < o->run))
         return (int)cudaErrorInvalidValue;
+    cudaError_t e = cudaMemsetAsync(o->next, 0, sizeof *o->next, stream);
+    if (e != cudaSuccess) return (int)e;
     const int64_t grid = (o->warps + SGD_WARPS - 1) / SGD_WARPS;
-    CF_LAUNCH_KERNEL(hogwild_kernel_for(a->k, a->ld, a->fp16, a->depth, a->item_add), (unsigned)grid, SGD_THREADS, 0, stream, *a, *o);
+    CF_LAUNCH_KERNEL(hogwild_kernel_for(a->k, a->ld, a->fp16, a->depth, a->item_add), (unsigned)grid, SGD_THREADS, 0,
+                     stream, *a, *o);
     return (int)cudaGetLastError();
 }
 

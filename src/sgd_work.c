@@ -93,6 +93,29 @@ void cf_hogwild_epoch(cf_sgd_hogwild_order *o, uint64_t seed, int32_t epoch) {
         do o->perm_a = 1 + cf_rng_below(&rng, m - 1);
         while (gcd64(o->perm_a, m) != 1);
     o->perm_b = cf_rng_below(&rng, m);
+    o->heavy_a = 1, o->heavy_b = 0;
+    if (o->n_heavy > 0) {
+        const uint64_t h = (uint64_t)o->n_heavy;
+        if (h > 2)
+            do o->heavy_a = 1 + cf_rng_below(&rng, h - 1);
+            while (gcd64(o->heavy_a, h) != 1);
+        o->heavy_b = cf_rng_below(&rng, h);
+    }
+}
+
+int64_t cf_hogwild_heavy_min(const cf_sgd_hogwild_order *o) {
+    const int64_t share = o->warps > 0 ? o->n / (16 * o->warps) : o->n;
+    return share > o->run ? share : o->run;
+}
+
+int64_t cf_hogwild_heavy_users(const int64_t *ptr, int64_t n_users, int64_t heavy_min, uint32_t *out) {
+    int64_t h = 0;
+    for (int64_t u = 0; u < n_users; u++)
+        if (ptr[u + 1] - ptr[u] > heavy_min) {
+            if (out) out[h] = (uint32_t)u;
+            h++;
+        }
+    return h;
 }
 
 cf_status cf_sgd_work_blocks(const cf_ratings *R, const cf_blocks *bl, cf_sgd_work *out,

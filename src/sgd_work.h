@@ -79,8 +79,32 @@ void cf_hogwild_plan(int64_t nnz, int64_t n_users, int64_t n_items, int64_t resi
                      cf_sgd_hogwild_order *o);
 /* Epoch `epoch`'s order of a planned *o, from stream (seed, CF_STREAM_SHUFFLE, epoch):
  * off uniform in [0, n), perm_a uniform among the values in [1, n_runs) coprime to n_runs
- * (1 when n_runs ≤ 2), perm_b uniform in [0, n_runs). */
+ * (1 when n_runs ≤ 2), perm_b uniform in [0, n_runs); then, when o->n_heavy > 0, heavy_a
+ * and heavy_b the same way for n_heavy (so the draws above do not depend on it). */
 void cf_hogwild_epoch(cf_sgd_hogwild_order *o, uint64_t seed, int32_t epoch);
+
+/* Whole users: the heavy users' threshold for a planned *o, the most ratings a run may
+ * take with its users: max(run, ⌊n / (16·warps)⌋), a sixteenth of the mean warp's share.
+ *
+ * Why: with whole users a warp applies the users that start in its run, each to its end;
+ * the warp that draws a user of many ratings works that much longer, and the epoch lasts
+ * as long as its slowest warp. Users are skewed (the bench's Netflix shape: the heaviest
+ * 16 k training ratings against a mean share of 40 k a warp; synth-10m: 16 k against 4 k).
+ * Users above the threshold are items of their own, taken first, so they run while the
+ * rest fills in around them; the warps take every item from a counter as they finish
+ * (cf_sgd_hogwild_order). bench/hogwild_balance.py models the slowest warp against the
+ * mean (the items handed out in the epoch's order, a rating a unit of time) on the
+ * bench's shapes at the H200's 2,640 resident warps: on the Netflix shape whole users
+ * taken by a fixed assignment of runs to warps (session 11's kernel) 2.31×, taken from the
+ * counter 1.37×, heavy users first 1.06× (at n / (8·warps): 1.12×); fixed runs 1.01×;
+ * MovieLens-100k's shape 2.16×, 1.60×, 1.10× (fixed runs 1.11×). Where one user alone
+ * holds more than a warp's share nothing does better than that user's length (synth-10m:
+ * 7.35× before, 4.22× now, floor 3.96×; synth-1m: 12.9×, 7.96×, floor 7.81×): there whole
+ * users cost epoch time for accuracy (CF_SGD_WHOLE_USERS_MAX_NNZ, src/gpu/gpu.h). */
+int64_t cf_hogwild_heavy_min(const cf_sgd_hogwild_order *o);
+/* The users of more than heavy_min ratings (user u: ptr[u+1] − ptr[u]) in user order into
+ * out (NULL: count only); returns their number. */
+int64_t cf_hogwild_heavy_users(const int64_t *ptr, int64_t n_users, int64_t heavy_min, uint32_t *out);
 
 /* The blocks order of `bl` (built from R). On failure *out is zeroed. */
 cf_status cf_sgd_work_blocks(const cf_ratings *R, const cf_blocks *bl, cf_sgd_work *out,

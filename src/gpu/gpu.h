@@ -49,7 +49,8 @@ typedef struct cf_gpu_tuning {
      * CF_SGD_RUNS_FIXED, runs of a fixed length (a heavy user spans many, and warps holding
      * its row at once undo each other's learning when they store it), or
      * CF_SGD_RUNS_USERS, runs of whole users (a user's row is one warp's for the epoch; the
-     * warp that draws the heaviest user does that much more work); 0 = by the data's size
+     * heaviest users go first, each alone, but the warp that applies one does that much
+     * more work); 0 = by the data's size
      * (cf_gpu_sgd_runs_for). bench_sgd --runs. */
     int sgd_runs;
 } cf_gpu_tuning;
@@ -67,9 +68,13 @@ enum { CF_SGD_RUNS_FIXED = 1, CF_SGD_RUNS_USERS = 2 };
 /* The default runs for nnz training ratings: whole users up to CF_SGD_WHOLE_USERS_MAX_NNZ,
  * fixed runs above. Under the simulation whole users remove hogwild's lag on sets with
  * heavy users (synth-1m: 3.6 % behind the CPU at epoch 6 with fixed runs; bench/
- * gpu_sgd_notes.md "Session 11"); their cost is one warp's longer run, a few ms an epoch
- * on small data (17,770 dependent updates) but up to ≈ 38 % of an epoch on the Netflix
- * shape, where the race is milder — which the GPU session measures (bench_sgd --runs all). */
+ * gpu_sgd_notes.md "Session 11"). Their cost is balance: with heavy users first and a
+ * counter (src/sgd_work.h cf_hogwild_heavy_min) the slowest warp is modelled at 1.06× the
+ * mean on the Netflix shape, where the race is milder, but on small skewed sets no warp
+ * can finish before the one applying the heaviest user (synth-1m: 16 k dependent updates,
+ * ≈ 8× a warp's share; a few ms an epoch). So whole users on small data, where accuracy is
+ * the point and the epoch short; what the GPU measures on large data (bench_sgd --runs all)
+ * decides there. */
 #define CF_SGD_WHOLE_USERS_MAX_NNZ ((int64_t)16 << 20)
 int cf_gpu_sgd_runs_for(int64_t nnz);
 
@@ -118,6 +123,8 @@ typedef struct cf_gpu_stats {
     int sgd_prefetch;             /* the ring depth the SGD kernels ran (cf_sgd_depth; 0: none) */
     int sgd_item_write;           /* hogwild: CF_SGD_ITEM_ADD or _STORE as it ran (blocks: STORE) */
     int sgd_runs;                 /* hogwild: CF_SGD_RUNS_FIXED or _USERS as it ran (blocks: FIXED) */
+    int64_t sgd_heavy_users;      /* whole users: users applied as items of their own, first */
+    int64_t sgd_heavy_min;        /* whole users: the ratings above which a user is one (0: none) */
     int64_t sgd_chain;            /* blocks: ratings on an epoch's critical path (cf_blocks_chain) */
     /* ALS: 1 when the last half-step solved with the fused kernel (--als-solver fused and
      * d = K + bias ≤ CF_CHOL_FUSED_MAX_D), 0 with cuSOLVER. */

@@ -16,11 +16,13 @@
  *             the planned number of warps (cf_hogwild_plan: bounded by the device, by the
  *             rows and the ratings of the data and by the runs), which take runs of consecutive ratings
  *             in the epoch's fresh random order (cf_hogwild_epoch: the list rotated by a
- *             random offset, the runs permuted). Lock-free and not reproducible. A warp
+ *             random offset, the runs permuted), each warp the next from a device
+ *             counter as it finishes. Lock-free and not reproducible. A warp
  *             writes an item row back as an atomic add of its update (default; or a
  *             store of its copy: tune.sgd_item_write), its user rows by store (a run of
  *             one user's ratings is one warp's; with tune.sgd_runs = CF_SGD_RUNS_USERS
- *             a run takes whole users, so a heavy user's row is one warp's too).
+ *             a run takes whole users, so a heavy user's row is one warp's too; users of
+ *             more than cf_hogwild_heavy_min ratings go first, each alone).
  *             `shuffle` (the CPU's sequential order, the default) runs as hogwild here:
  *             one warp at a time would idle the device.
  * Rows without ratings are set to zero at the start of each epoch, as on the CPU.
@@ -56,6 +58,8 @@ typedef struct cf_gpu_sgd {
     int64_t *d_block_ptr;
     int32_t *h_shift;
     cf_sgd_hogwild_order order; /* hogwild: the plan (the epoch's fields set per epoch) */
+    uint32_t *d_heavy;          /* whole users: the heavy users (order.heavy) */
+    unsigned long long *d_next; /* hogwild: the epoch's work counter (order.next) */
     void *d_Ph, *d_Qh;          /* fp16 factors (row stride K), NULL in fp32 */
     int halves_in_F;            /* F holds the halves' values (set after the conversion
                                    that ends an epoch, cleared when an epoch starts) */
@@ -74,7 +78,7 @@ void cf_gpu_sgd_free(cf_backend *b) {
     if (!s) return;
     cudaFree(s->d_su), cudaFree(s->d_si), cudaFree(s->d_sr);
     cudaFree(s->d_lam_u), cudaFree(s->d_lam_i), cudaFree(s->d_block_ptr);
-    cudaFree(s->d_Ph), cudaFree(s->d_Qh);
+    cudaFree(s->d_Ph), cudaFree(s->d_Qh), cudaFree(s->d_heavy), cudaFree(s->d_next);
     b->alloc_bytes -= s->bytes < b->alloc_bytes ? s->bytes : b->alloc_bytes;
     cf_blocks_free(&s->blocks);
     free(s->h_shift);
@@ -149,6 +153,7 @@ cleanup:
 static cf_status make_state(cf_backend *b, const cf_ratings *R, cf_gpu_sgd **out, cf_error *err) {
     cf_status st = CF_OK;
     cf_sgd_work w = {0};
+    uint32_t *heavy = NULL; /* whole users: the heavy users on the host, for the upload */
     cf_gpu_sgd *s = cf_calloc(1, sizeof *s, err, "GPU SGD state");
     if (!s) return CF_ERR_NOMEM;
     b->sgd = s;
@@ -198,9 +203,28 @@ static cf_status make_state(cf_backend *b, const cf_ratings *R, cf_gpu_sgd **out
             st = cf_fail(err, CF_ERR_INVALID, "gpu sgd: runs mode %d (give CF_SGD_RUNS_FIXED or _USERS)", runs);
             goto cleanup;
         }
-        /* whole users: the list is the CSR order by user, so the user side's offsets are its own */
-        s->order.user_ptr = runs == CF_SGD_RUNS_USERS ? b->side[CF_SIDE_USERS].d_ptr : NULL;
+        if ((st = state_alloc(b, s, (void **)&s->d_next, sizeof *s->d_next, "SGD work counter", err))) goto cleanup;
+        s->order.next = s->d_next;
         b->stats.sgd_runs = runs;
+        if (runs == CF_SGD_RUNS_USERS) {
+            /* the list is the CSR order by user, so the user side's offsets are its own */
+            const cf_gpu_side *U = &b->side[CF_SIDE_USERS];
+            s->order.user_ptr = U->d_ptr;
+            s->order.heavy_min = cf_hogwild_heavy_min(&s->order);
+            s->order.n_heavy = cf_hogwild_heavy_users(U->h_ptr, U->n_rows, s->order.heavy_min, NULL);
+            b->stats.sgd_heavy_users = s->order.n_heavy, b->stats.sgd_heavy_min = s->order.heavy_min;
+            if (s->order.n_heavy > 0) {
+                const size_t hb = (size_t)s->order.n_heavy * sizeof(uint32_t);
+                if (!(heavy = cf_malloc(hb, err, "heavy users"))) {
+                    st = CF_ERR_NOMEM;
+                    goto cleanup;
+                }
+                cf_hogwild_heavy_users(U->h_ptr, U->n_rows, s->order.heavy_min, heavy);
+                if ((st = state_alloc(b, s, (void **)&s->d_heavy, hb, "heavy users", err))) goto cleanup;
+                CF_CUDA(cudaMemcpy(s->d_heavy, heavy, hb, cudaMemcpyHostToDevice));
+                s->order.heavy = s->d_heavy;
+            }
+        }
     }
     const size_t n = (size_t)s->n;
     if ((st = state_alloc(b, s, (void **)&s->d_su, n * sizeof(uint32_t), "SGD users", err)) ||
@@ -231,6 +255,7 @@ static cf_status make_state(cf_backend *b, const cf_ratings *R, cf_gpu_sgd **out
     *out = s;
 cleanup:
     cf_sgd_work_free(&w);
+    free(heavy);
     if (st) cf_gpu_sgd_free(b);
     return st;
 }

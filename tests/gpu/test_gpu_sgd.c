@@ -255,9 +255,10 @@ Test(host_sgd_work, hogwild_plan_bounds_the_warps_by_the_rows_and_the_ratings) {
     cr_assert_eq(plan_checked(4096, 1000, 1000, dev, 1), 2);
 }
 
-/* Every epoch's order (cf_hogwild_epoch), walked the way the kernel walks it (warp w takes
- * j = w, w + warps, ...; run CF_HOGWILD_RUN_OF(o, j); positions rotated by off), applies
- * every rating exactly once; the orders of two epochs differ and the same epoch repeats. */
+/* Every epoch's order (cf_hogwild_epoch), walked the way the kernel walks it (the work
+ * items c = 0, 1, ... from the counter, cf_hogwild_item: run CF_HOGWILD_RUN_OF(o, c),
+ * positions rotated by off), applies every rating exactly once; the orders of two epochs
+ * differ and the same epoch repeats. */
 Test(host_sgd_work, hogwild_epoch_order_applies_every_rating_once) {
     const int64_t shapes[][3] = {{6700, 300, 200}, {100000, 943, 1682}, {33, 40, 40}, {1, 1, 1}, {4096, 64, 64}};
     for (size_t sh = 0; sh < sizeof shapes / sizeof *shapes; sh++) {
@@ -273,17 +274,17 @@ Test(host_sgd_work, hogwild_epoch_order_applies_every_rating_once) {
             cr_assert(o.off >= 0 && o.off < o.n && o.perm_b < (uint64_t)o.n_runs);
             memset(seen, 0, (size_t)o.n);
             int64_t first = -1;
-            for (int64_t w = 0; w < o.warps; w++)
-                for (int64_t j = w; j < o.n_runs; j += o.warps) {
-                    const int64_t r = CF_HOGWILD_RUN_OF(o, j);
-                    cr_assert(r >= 0 && r < o.n_runs);
-                    for (int64_t x = r * o.run; x < (r + 1) * o.run && x < o.n; x++) {
-                        const int64_t t = (x + o.off) % o.n;
-                        if (first < 0) first = t;
-                        cr_assert_eq(seen[t], 0, "shape %zu epoch %d: rating %lld twice", sh, epoch, (long long)t);
-                        seen[t] = 1;
-                    }
+            for (int64_t c = 0; c < o.n_runs; c++) {
+                int64_t b, e, off;
+                cf_hogwild_item(&o, NULL, c, &b, &e, &off);
+                cr_assert(b >= 0 && b % o.run == 0 && e == (b + o.run < o.n ? b + o.run : o.n) && off == o.off);
+                for (int64_t x = b; x < e; x++) {
+                    const int64_t t = (x + o.off) % o.n;
+                    if (first < 0) first = t;
+                    cr_assert_eq(seen[t], 0, "shape %zu epoch %d: rating %lld twice", sh, epoch, (long long)t);
+                    seen[t] = 1;
                 }
+            }
             for (int64_t t = 0; t < o.n; t++) cr_assert_eq(seen[t], 1, "shape %zu epoch %d: rating %lld missed", sh, epoch, (long long)t);
             if (o.n > 1000 && epoch > 0) cr_assert_neq(first, first_prev, "shape %zu: epoch %d starts where the last did", sh, epoch);
             first_prev = first;
@@ -292,11 +293,14 @@ Test(host_sgd_work, hogwild_epoch_order_applies_every_rating_once) {
     }
 }
 
-/* Whole users (cf_hogwild_whole_users, as the kernel applies it): over every epoch's order,
- * every rating is applied exactly once, each user's ratings by one run in list order, on
- * lists whose users span from 1 to many runs (heavy users of up to 40 runs), and a run that
- * lies inside an earlier user applies nothing. */
-Test(host_sgd_work, hogwild_whole_users_apply_every_rating_once_by_one_run) {
+/* Whole users (cf_hogwild_item and cf_hogwild_whole_users, as the kernel applies them):
+ * over every epoch's order, every rating is applied exactly once, each user's ratings by
+ * one work item in list order, on lists whose users span from 1 to many runs (heavy users
+ * of up to 40 runs); the users of more than heavy_min ratings are the first n_heavy items,
+ * in an order that changes with the epoch, and no run applies them; a run that lies inside
+ * an earlier user applies nothing. For the plan's threshold (= run here), one between
+ * (some users longer than a run go by runs, some alone) and none (every user by runs). */
+Test(host_sgd_work, hogwild_whole_users_apply_every_rating_once_by_one_item) {
     const int64_t n_users = 700;
     int64_t *ptr = malloc(sizeof(int64_t) * (size_t)(n_users + 1));
     cf_rng rng;
@@ -305,46 +309,65 @@ Test(host_sgd_work, hogwild_whole_users_apply_every_rating_once_by_one_run) {
     for (int64_t u = 0; u < n_users; u++) /* mostly 1–60 ratings; every 50th user 2,000–10,000 */
         ptr[u + 1] = ptr[u] + (u % 50 == 7 ? 2000 + (int64_t)cf_rng_below(&rng, 8001) : 1 + (int64_t)cf_rng_below(&rng, 60));
     const int64_t n = ptr[n_users];
-    uint32_t *su = malloc(sizeof(uint32_t) * (size_t)n);
+    uint32_t *su = malloc(sizeof(uint32_t) * (size_t)n), *heavy = malloc(sizeof(uint32_t) * (size_t)n_users);
     for (int64_t u = 0; u < n_users; u++)
         for (int64_t t = ptr[u]; t < ptr[u + 1]; t++) su[t] = (uint32_t)u;
     cf_sgd_hogwild_order o;
     cf_hogwild_plan(n, n_users, 5000, 132 * 36, 0, &o);
     cr_assert_eq(o.run, 256);
+    cr_assert_eq(cf_hogwild_heavy_min(&o), o.run, "the mean share / 16 is below a run: %lld", (long long)(n / (16 * o.warps)));
     unsigned char *seen = calloc((size_t)n, 1);
-    int32_t *by = malloc(sizeof(int32_t) * (size_t)n_users);
-    for (int32_t epoch = 0; epoch < 6; epoch++) {
-        cf_hogwild_epoch(&o, 29, epoch);
-        memset(seen, 0, (size_t)n);
-        for (int64_t u = 0; u < n_users; u++) by[u] = -1;
-        int64_t empty = 0;
-        for (int64_t j = 0; j < o.n_runs; j++) {
-            const int64_t r = CF_HOGWILD_RUN_OF(o, j);
-            int64_t b = r * o.run, e = b + o.run < n ? b + o.run : n;
-            cf_hogwild_whole_users(su, ptr, o.off, n, &b, &e);
-            if (b >= e) {
-                empty++;
-                continue;
+    int64_t *by = malloc(sizeof(int64_t) * (size_t)n_users);
+    const int64_t mins[] = {cf_hogwild_heavy_min(&o), 5000, INT64_MAX}, want_heavy[] = {14, 10, 0};
+    for (size_t m = 0; m < sizeof mins / sizeof *mins; m++) {
+        o.user_ptr = ptr, o.heavy = heavy, o.heavy_min = mins[m];
+        o.n_heavy = cf_hogwild_heavy_users(ptr, n_users, o.heavy_min, heavy);
+        cr_assert_eq(o.n_heavy, cf_hogwild_heavy_users(ptr, n_users, o.heavy_min, NULL));
+        cr_assert_eq(o.n_heavy, want_heavy[m], "threshold %lld: %lld heavy users", (long long)mins[m], (long long)o.n_heavy);
+        uint64_t a_prev = 0, b_prev = 0;
+        for (int32_t epoch = 0; epoch < 6; epoch++) {
+            cf_hogwild_epoch(&o, 29, epoch);
+            if (o.n_heavy > 2) {
+                cr_assert(o.heavy_a >= 1 && o.heavy_a < (uint64_t)o.n_heavy && o.heavy_b < (uint64_t)o.n_heavy);
+                cr_assert(epoch == 0 || o.heavy_a != a_prev || o.heavy_b != b_prev, "epoch %d: the heavy users' order repeats", epoch);
+                a_prev = o.heavy_a, b_prev = o.heavy_b;
             }
-            cr_assert_leq(e, 2 * n);
-            int64_t prev = -1;
-            for (int64_t x = b; x < e; x++) {
-                const int64_t t = cf_hogwild_pos(x, o.off, n);
-                cr_assert(t >= 0 && t < n, "epoch %d run %lld: position %lld", epoch, (long long)r, (long long)x);
-                cr_assert_eq(seen[t], 0, "epoch %d: rating %lld twice", epoch, (long long)t);
-                seen[t] = 1;
-                const uint32_t u = su[t];
-                cr_assert(by[u] == -1 || by[u] == (int32_t)r, "epoch %d: user %u in runs %d and %lld", epoch, u, by[u],
-                          (long long)r);
-                by[u] = (int32_t)r;
-                if (prev >= 0 && su[prev] == u) cr_assert_eq(t, prev + 1, "a user's ratings in list order");
-                prev = t;
+            memset(seen, 0, (size_t)n);
+            for (int64_t u = 0; u < n_users; u++) by[u] = -1;
+            int64_t empty = 0, spanning = 0;
+            for (int64_t c = 0; c < o.n_heavy + o.n_runs; c++) {
+                int64_t b, e, off;
+                cf_hogwild_item(&o, su, c, &b, &e, &off);
+                if (b >= e) {
+                    cr_assert_geq(c, o.n_heavy, "a heavy user applies its ratings");
+                    empty++;
+                    continue;
+                }
+                cr_assert_leq(e, 2 * n);
+                int64_t prev = -1;
+                for (int64_t x = b; x < e; x++) {
+                    const int64_t t = cf_hogwild_pos(x, off, n);
+                    cr_assert(t >= 0 && t < n, "epoch %d item %lld: position %lld", epoch, (long long)c, (long long)x);
+                    cr_assert_eq(seen[t], 0, "epoch %d: rating %lld twice", epoch, (long long)t);
+                    seen[t] = 1;
+                    const uint32_t u = su[t];
+                    const int64_t len = ptr[u + 1] - ptr[u];
+                    cr_assert(by[u] == -1 || by[u] == c, "epoch %d: user %u in items %lld and %lld", epoch, u,
+                              (long long)by[u], (long long)c);
+                    cr_assert_eq(len > o.heavy_min, c < o.n_heavy, "epoch %d: user %u (%lld ratings) in item %lld", epoch,
+                                 u, (long long)len, (long long)c);
+                    if (by[u] == -1 && len > o.run && c >= o.n_heavy) spanning++;
+                    by[u] = c;
+                    if (prev >= 0 && su[prev] == u) cr_assert_eq(t, prev + 1, "a user's ratings in list order");
+                    prev = t;
+                }
             }
+            for (int64_t t = 0; t < n; t++) cr_assert_eq(seen[t], 1, "epoch %d: rating %lld missed", epoch, (long long)t);
+            cr_assert_gt(empty, 0, "epoch %d: some runs lie inside or start with a heavy user", epoch);
+            cr_assert_eq(spanning, 14 - o.n_heavy, "epoch %d: users longer than a run applied by runs", epoch);
         }
-        for (int64_t t = 0; t < n; t++) cr_assert_eq(seen[t], 1, "epoch %d: rating %lld missed", epoch, (long long)t);
-        cr_assert_gt(empty, 0, "epoch %d: some runs lie inside a heavy user", epoch);
     }
-    free(ptr), free(su), free(seen), free(by);
+    free(ptr), free(su), free(heavy), free(seen), free(by);
 }
 
 Test(host_sgd_work, entries_by_item_is_a_stable_sort_by_item) {
@@ -1173,25 +1196,29 @@ Test(gpu_sgd, hogwild_item_adds_lose_no_update) {
     cf_ratings_free(&R);
 }
 
-/* Heavy users: 16 users rate 2,048 of 4,096 items each (32,768 ratings, every rating 5):
- * 16 warps (the ratings bound), runs of 256, so each user spans 8 of the 128 runs and about
- * one other run of the user is in flight whenever one is. With fixed runs each warp holds
- * the user's row for its run and stores it at the end, undoing the other run's updates;
- * with whole users a user's row is one warp's. One epoch from P = 0 at η = 1e-6 (e = 1.5
- * at the start; the change of b_u and p_u is η Σ e·(1, q_i) over the user's ratings to
- * ≈ 0.2 %, as in hogwild_item_adds_lose_no_update): whole users agree with the CPU to 1 %. */
+/* Heavy users: 16 users rate 2,048 of 4,096 items each, and 512 light users 16 each
+ * (40,960 ratings, every rating 5): 20 warps (the ratings bound), runs of 256, so each heavy
+ * user spans 8 of the 160 runs and about one other run of the user is in flight whenever
+ * one is. With fixed runs each warp holds the user's row for its run and stores it at the
+ * end, undoing the other run's updates; with whole users a user's row is one warp's: the
+ * heavy ones (more than 256 ratings: cf_hogwild_heavy_min) each alone, first, the light
+ * ones by the runs they start in. One epoch from P = 0 at η = 1e-6 (e = 1.5 at the start;
+ * the change of b_u and p_u is η Σ e·(1, q_i) over the user's ratings to ≈ 0.2 %, as in
+ * hogwild_item_adds_lose_no_update): whole users agree with the CPU to 1 %, which also
+ * says every rating was applied once (one of a light user's 16 more or less is 6 %). */
 Test(gpu_sgd, hogwild_whole_users_lose_no_user_update) {
     REQUIRE_GPU();
-    enum { U = 16, I = 4096, PER = 2048 };
+    enum { U = 16, I = 4096, PER = 2048, LIGHT = 512, LIGHT_PER = 16 };
     cf_rng rng;
     cf_rng_seed(&rng, 43);
     cf_triplets t;
-    triplets_make(&t, (int64_t)U * PER);
+    triplets_make(&t, (int64_t)U * PER + (int64_t)LIGHT * LIGHT_PER);
     uint32_t *pool = malloc(sizeof(uint32_t) * I);
     cr_assert_not_null(pool);
-    for (int u = 0; u < U; u++) {
+    for (int u = 0; u < U + LIGHT; u++) { /* heavy: u = 0, 33, ..., 495 */
+        const int heavy = u % 33 == 0, per = heavy ? PER : LIGHT_PER;
         for (int j = 0; j < I; j++) pool[j] = (uint32_t)j;
-        for (int j = 0; j < PER; j++) { /* PER distinct items (partial shuffle) */
+        for (int j = 0; j < per; j++) { /* per distinct items (partial shuffle) */
             const int at = j + (int)cf_rng_below(&rng, (uint64_t)(I - j));
             const uint32_t i = pool[at];
             pool[at] = pool[j], pool[j] = i;
@@ -1202,10 +1229,10 @@ Test(gpu_sgd, hogwild_whole_users_lose_no_user_update) {
     free(pool);
     t.cap = t.n;
     cf_ratings R;
-    cr_assert_eq(cf_ratings_build(&t, U, I, &R, NULL), CF_OK);
+    cr_assert_eq(cf_ratings_build(&t, U + LIGHT, I, &R, NULL), CF_OK);
     cf_triplets_free(&t);
     const int good[2] = {0, CF_SGD_RUNS_USERS}, bad[2] = {0, CF_SGD_RUNS_FIXED};
-    no_update_lost(&R, CF_SIDE_USERS, 16, good, bad, 16, "16 heavy users: user change with whole users",
+    no_update_lost(&R, CF_SIDE_USERS, 16, good, bad, 20, "16 heavy users among 528: user change with whole users",
                    "with fixed runs");
     cf_ratings_free(&R);
 }
