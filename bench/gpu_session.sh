@@ -567,8 +567,9 @@ run_ncu_kernels() {
         exit $rc' _ "$bin" "$stage"
 }
 # ---- session 11: hogwild's runs of whole users against fixed runs (bench_sgd --runs all),
-# fp16, side by side: updates/s (the warp that draws the heaviest user runs longer) and
-# test RMSE per epoch (a heavy user's row no longer raced by several warps).
+# fp16, side by side: updates/s (whole users: heavy users first, work from a counter since
+# session 12, modelled at 1.06x the mean warp on this shape) and test RMSE per epoch (a
+# heavy user's row no longer raced by several warps).
 run_slot_runs_hogwild() {
     step slot-runs-hogwild "$bin/bench_sgd" --schedule hogwild --precision fp16 --epochs 3 --runs all \
         --commit "$commit" --json "$stage/bench_sgd.jsonl"

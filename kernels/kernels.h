@@ -219,15 +219,17 @@ int cf_sgd_depth(int k, int ld, int fp16, int want);
  * every epoch); positions are cut into n_runs runs of `run` (the last one shorter). The
  * epoch's work items are c = 0 .. n_heavy + n_runs − 1 (cf_hogwild_item), which `warps`
  * warps take from the counter *next (zeroed by the launch) as each finishes its last:
- * item c ≥ n_heavy is run CF_HOGWILD_RUN_OF(o, c − n_heavy) = (perm_a·j + perm_b) mod
- * n_runs, with perm_a coprime to n_runs a permutation of the runs, a fresh one every epoch.
+ * item c ≥ n_heavy is run CF_HOGWILD_RUN_OF(o, j) = (perm_a·j + perm_b) mod n_runs for
+ * j = c − n_heavy, with perm_a coprime to n_runs a permutation of the runs, a fresh one
+ * every epoch.
  * Whole users (user_ptr, the user side's CSR offsets on the device; NULL: off): a run
  * applies the users that start in it, each to its end (cf_hogwild_whole_users), so a
  * user's row is one warp's for the epoch however many runs the user spans. The warp that
  * draws a heavy user then works longest, so users of more than heavy_min ratings
  * (heavy_min ≥ run) are items of their own, taken first (c < n_heavy: user heavy[(heavy_a·c
- * + heavy_b) mod n_heavy], a fresh order every epoch) and left out of the runs: the epoch
- * ends about when the mean warp's share does (src/sgd_work.h cf_hogwild_heavy_min). */
+ * + heavy_b) mod n_heavy], a fresh order every epoch) and left out of the runs: unless one
+ * user outweighs a warp's share, the epoch ends about when the mean warp's share does
+ * (src/sgd_work.h cf_hogwild_heavy_min). */
 typedef struct cf_sgd_hogwild_order {
     int64_t n, run, n_runs, warps, off;
     uint64_t perm_a, perm_b;   /* perm_a, perm_b < n_runs ≤ 2^32: the product fits 64 bits */
