@@ -83,24 +83,23 @@ static uint64_t gcd64(uint64_t a, uint64_t b) {
     return a;
 }
 
+/* A random affine permutation x ↦ (a·x + b) mod m of [0, m): a uniform among the values
+ * in [1, m) coprime to m (1 when m ≤ 2), b uniform in [0, m). */
+static void affine_perm(cf_rng *rng, uint64_t m, uint64_t *a, uint64_t *b) {
+    *a = 1;
+    if (m > 2)
+        do *a = 1 + cf_rng_below(rng, m - 1);
+        while (gcd64(*a, m) != 1);
+    *b = cf_rng_below(rng, m);
+}
+
 void cf_hogwild_epoch(cf_sgd_hogwild_order *o, uint64_t seed, int32_t epoch) {
     cf_rng rng;
     cf_rng_seed(&rng, cf_sched_seed(seed, CF_STREAM_SHUFFLE, (uint64_t)epoch));
     o->off = o->n > 1 ? (int64_t)cf_rng_below(&rng, (uint64_t)o->n) : 0;
-    const uint64_t m = o->n_runs > 0 ? (uint64_t)o->n_runs : 1;
-    o->perm_a = 1;
-    if (m > 2)
-        do o->perm_a = 1 + cf_rng_below(&rng, m - 1);
-        while (gcd64(o->perm_a, m) != 1);
-    o->perm_b = cf_rng_below(&rng, m);
+    affine_perm(&rng, o->n_runs > 0 ? (uint64_t)o->n_runs : 1, &o->perm_a, &o->perm_b);
     o->heavy_a = 1, o->heavy_b = 0;
-    if (o->n_heavy > 0) {
-        const uint64_t h = (uint64_t)o->n_heavy;
-        if (h > 2)
-            do o->heavy_a = 1 + cf_rng_below(&rng, h - 1);
-            while (gcd64(o->heavy_a, h) != 1);
-        o->heavy_b = cf_rng_below(&rng, h);
-    }
+    if (o->n_heavy > 0) affine_perm(&rng, (uint64_t)o->n_heavy, &o->heavy_a, &o->heavy_b);
 }
 
 int64_t cf_hogwild_heavy_min(const cf_sgd_hogwild_order *o) {
