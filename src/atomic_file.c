@@ -217,6 +217,12 @@ void cf_afile_write(cf_afile *f, const void *data, size_t n) {
 
 void cf_afile_puts(cf_afile *f, const char *s) { cf_afile_write(f, s, strlen(s)); }
 
+void cf_afile_sync_data(cf_afile *f) {
+    if (f->err_no) return;
+    afile_flush(f);
+    if (!f->err_no && fdatasync(f->fd) != 0) f->err_no = errno, f->what = "fdatasync";
+}
+
 unsigned char *cf_afile_space(cf_afile *f, size_t need) {
     if (f->cap - f->len < need) afile_flush(f);
     return f->buf + f->len;

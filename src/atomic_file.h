@@ -63,6 +63,12 @@ void cf_afile_puts(cf_afile *f, const char *s);
 unsigned char *cf_afile_space(cf_afile *f, size_t need);
 static inline void cf_afile_advance(cf_afile *f, size_t used) { f->len += used; }
 
+/* Writes out what was written so far and waits until it is on disk (fdatasync), so that
+ * the commit's fsync has only what follows and the file's metadata left: a writer thread
+ * calls it while another still computes what goes last (a checksum). Errors are sticky and
+ * reported by commit, as a write's. */
+void cf_afile_sync_data(cf_afile *f);
+
 /* Flush, fsync, close, rename over the path. Frees everything in *f, also on failure
  * (then the temporary file is removed). */
 cf_status cf_afile_commit(cf_afile *f, cf_error *err);

@@ -575,6 +575,45 @@ Test(faults, text_output_commit_and_abort) {
     free(bad);
 }
 
+/* cf_afile_sync_data midway (what a model save does once its pieces are written, while
+ * the checksum is still computed): the bytes before it, those still in the buffer when it
+ * was called and those after it all arrive, in order, on both temporary-file paths; an
+ * earlier write error stays the one reported. */
+Test(faults, afile_sync_data_midway_keeps_every_byte) {
+    unsigned char data[15000];
+    for (size_t k = 0; k < sizeof data; k++) data[k] = (unsigned char)(k * 7 + k / 251);
+    for (int use = 0; use < 2; use++) {
+        cf_afile_use_tmpfile(use);
+        char *path = at(use ? "s.bin" : "t.bin");
+        cf_afile f;
+        cf_error err;
+        cr_assert_eq(cf_afile_open(&f, path, 4096, &err), CF_OK, "%s", err.msg);
+        cf_afile_write(&f, data, 10000); /* two buffers' worth written, 1808 bytes pending */
+        cf_afile_sync_data(&f);
+        cr_assert_eq(f.len, 0u, "sync_data left %zu bytes in the buffer", f.len);
+        cf_afile_write(&f, data + 10000, 5000);
+        cr_assert_eq(cf_afile_commit(&f, &err), CF_OK, "%s", err.msg);
+        size_t n = 0;
+        char *back = cf_test_read(path, &n);
+        cr_assert(n == sizeof data && memcmp(back, data, n) == 0, "use_tmpfile %d: %zu bytes back", use, n);
+        free(back);
+        cr_assert_eq(temps_in(dir), 0, "use_tmpfile %d", use);
+        free(path);
+    }
+    cf_afile_use_tmpfile(1);
+    char *path = at("u.bin");
+    cf_afile f;
+    cf_error err;
+    cr_assert_eq(cf_afile_open(&f, path, 4096, &err), CF_OK, "%s", err.msg);
+    f.err_no = ENOSPC, f.what = "write"; /* as a failed write leaves it */
+    cf_afile_sync_data(&f);
+    cr_assert_eq(cf_afile_commit(&f, &err), CF_ERR_IO);
+    cr_assert(strstr(err.msg, "write failed") && strstr(err.msg, strerror(ENOSPC)), "%s", err.msg);
+    cr_assert_eq(access(path, F_OK), -1, "a failed file appeared");
+    cr_assert_eq(temps_in(dir), 0);
+    free(path);
+}
+
 /* ------------------------------------------------------------------ --gpu-mem-limit */
 
 Test(faults, gpu_mem_limit_option_reads_byte_counts) {
