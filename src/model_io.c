@@ -177,10 +177,10 @@ cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err) {
     /* The file's pieces in order: the header, P, Q, b_u, b_i (from the model's memory)
      * and the two ID sections (serialized once). The checksum is one serial chain
      * (≈ 2.2 GB/s): it runs on a second thread while the first writes the same pieces
-     * (large ones straight from the arrays, atomic_file.c) and, from 8 MiB on, waits
-     * for them to reach the disk (cf_afile_sync_data), so a save costs about a write +
-     * fsync of its bytes instead of hash + copy + write + fsync in a row; the commit's
-     * fsync then has only the 8-byte checksum and the metadata left. */
+     * (large ones straight from the arrays, atomic_file.c) and waits for them to reach
+     * the disk (cf_afile_sync_data), so a save costs about a write + fsync of its bytes
+     * instead of hash + copy + write + fsync in a row; the commit's fsync then has only
+     * the 8-byte checksum and the metadata left. */
     size_t ids_len = 0;
     wr_ids(NULL, &ids_len, m->users);
     wr_ids(NULL, &ids_len, m->items);
@@ -213,12 +213,9 @@ cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err) {
 #pragma omp parallel sections num_threads(omp_get_num_procs() >= 3 ? 3 : 2)
         {
 #pragma omp section
-            { /* the disk's part of the fsync overlaps the hash and the checks; a small
-               * model skips it (the early sync is a second journal commit, and there is
-               * little to overlap) */
-                size_t total = 0;
-                for (int j = 0; j < 6; j++) cf_afile_write(&af, piece[j].p, piece[j].n), total += piece[j].n;
-                if (total >= ((size_t)8 << 20)) cf_afile_sync_data(&af);
+            { /* the disk's part of the fsync overlaps the hash and the checks */
+                for (int j = 0; j < 6; j++) cf_afile_write(&af, piece[j].p, piece[j].n);
+                cf_afile_sync_data(&af);
             }
 #pragma omp section
             {
