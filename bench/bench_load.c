@@ -283,9 +283,14 @@ static double timed_raw_replace(const char *path, const char *dir, const unsigne
     char tmp[4400];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     double t = now();
-    if (timed_raw_write(tmp, p, n) < 0 || rename(tmp, path)) return -1;
+    if (timed_raw_write(tmp, p, n) < 0 || rename(tmp, path)) {
+        remove(tmp);
+        return -1;
+    }
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0 || fsync(fd) || close(fd)) return -1;
+    if (fd < 0) return -1;
+    const int bad = fsync(fd) != 0;
+    if (close(fd) != 0 || bad) return -1;
     return now() - t;
 }
 
@@ -377,7 +382,7 @@ int main(int argc, char **argv) {
         raw = malloc(model_bytes);
         if (!raw) return 1;
         for (size_t j = 0; j < model_bytes; j++) raw[j] = (unsigned char)(j * 131u >> 3);
-        if (timed_raw_write(rpath, raw, model_bytes) < 0) { /* round 1 replaces it as the save its model */
+        if (timed_raw_write(rpath, raw, model_bytes) < 0) { /* so that round 1 replaces a file on both sides */
             fprintf(stderr, "bench_load: cannot write %s\n", rpath);
             return 1;
         }
