@@ -88,19 +88,14 @@ void cf_hogwild_epoch(cf_sgd_hogwild_order *o, uint64_t seed, int32_t epoch);
  *
  * Why: with whole users a warp applies the users that start in its run, each to its end;
  * the warp that draws a user of many ratings works that much longer, and the epoch lasts
- * as long as its slowest warp. Users are skewed (the bench's Netflix shape: the heaviest
- * 16 k training ratings against a mean share of 40 k a warp; synth-10m: 16 k against 4 k).
- * Users above the threshold are items of their own, taken first, so they run while the
- * rest fills in around them; the warps take every item from a counter as they finish
- * (cf_sgd_hogwild_order). bench/hogwild_balance.py models the slowest warp against the
- * mean (the items handed out in the epoch's order, a rating a unit of time) on the
- * bench's shapes at the H200's 2,640 resident warps: on the Netflix shape whole users
- * taken by a fixed assignment of runs to warps (session 11's kernel) 2.31×, taken from the
- * counter 1.37×, heavy users first 1.06× (at n / (8·warps): 1.12×); fixed runs 1.01×;
- * MovieLens-100k's shape 2.16×, 1.60×, 1.10× (fixed runs 1.11×). Where one user alone
- * holds more than a warp's share nothing does better than that user's length (synth-10m:
- * 7.35× before, 4.22× now, floor 3.96×; synth-1m: 12.9×, 7.96×, floor 7.81×): there whole
- * users cost epoch time for accuracy (CF_SGD_WHOLE_USERS_MAX_NNZ, src/gpu/gpu.h). */
+ * as long as its slowest warp. Users above the threshold are items of their own, taken
+ * first, so they run while the rest fills in around them; the warps take every item from
+ * a counter as they finish (cf_sgd_hogwild_order). bench/hogwild_balance.py models the
+ * slowest warp against the mean on the bench's shapes (its figures, per way of handing
+ * out the work: bench/gpu_sgd_notes.md "Session 12"): 1.06× on the Netflix shape; where
+ * one user alone holds more than a warp's share nothing does better than that user's
+ * length, and whole users cost epoch time for accuracy (CF_SGD_WHOLE_USERS_MAX_NNZ,
+ * src/gpu/gpu.h). */
 int64_t cf_hogwild_heavy_min(const cf_sgd_hogwild_order *o);
 /* The users of more than heavy_min ratings (user u: ptr[u+1] − ptr[u]) in user order into
  * out (NULL: count only); returns their number. */
