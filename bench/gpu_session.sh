@@ -10,11 +10,12 @@
 #
 #   bench/gpu_session.sh pack           here (no GPU needed): builds the GPU tests, cufactor,
 #                                       the two GPU benches and bench_load for sm_90 (H100/H200)
-#                                       into build-gpu/bin (the CMake build stays in
-#                                       build-gpu-cmake), records the commit in build-gpu/COMMIT
-#                                       and packs the shared libraries the device image lacks
-#                                       into build-gpu/libs.tar.xz; build-gpu/ (≈ 16 MB) is
-#                                       git-ignored and travels by `carry`.
+#                                       and packs them into build-gpu/bin.tar.xz (the CMake
+#                                       build stays in build-gpu-cmake), records the commit in
+#                                       build-gpu/COMMIT and packs the shared libraries the
+#                                       device image lacks into build-gpu/libs.tar.xz;
+#                                       build-gpu/ (≈ 15 MB) is git-ignored and travels by
+#                                       `carry`.
 #   bench/gpu_session.sh all [STEP...]  on the device, call 1: the steps of `all` in order (or
 #                                       only the STEPs named), each under `timeout`.
 #   bench/gpu_session.sh extra [STEP...] on the device, call 2: the steps of `extra`.
@@ -150,17 +151,29 @@ ncu-kernels: bench-data
 slot-runs-hogwild: bench-data
 "
 
+# untar_xz FILE DIR: unpacks FILE into DIR (Python's tarfile where the image has no xz).
+untar_xz() {
+    mkdir -p "$2"
+    tar xJf "$1" -C "$2" 2>/dev/null ||
+        python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$1" "$2" ||
+        { echo "gpu_session: cannot unpack $1" >&2; return 1; }
+}
+
 unpack() {
+    # The programs travel packed: six binaries of ≈ 6 MB that each hold the same library
+    # and kernels are ≈ 35 MB, ≈ 3.4 MB in one xz stream (the carry's limit is 64 MiB with
+    # the working tree). Unpacked afresh by every call, so that a warm machine never runs
+    # the binaries of an earlier pack.
+    if [ -z "${CF_GPU_SESSION_BIN:-}" ] && [ -f build-gpu/bin.tar.xz ]; then
+        rm -rf "$work/bin"
+        untar_xz build-gpu/bin.tar.xz "$work" || { rm -rf "$work/bin"; exit 2; }
+        bin=$work/bin
+    fi
     [ -d "$bin" ] || { echo "gpu_session: $bin missing: run 'bench/gpu_session.sh pack' here and carry build-gpu" >&2; exit 2; }
-    # Unpacked outside build-gpu (≈ 60 MB unpacked), which must stay small enough to carry.
-    # (Python's tarfile where the image has no xz binary.) Not for a dry run or other
+    # The libraries, unpacked outside build-gpu too (≈ 60 MB). Not for a dry run or other
     # programs (CF_GPU_SESSION_BIN), which need none of them.
     if [ "$dry" != 1 ] && [ -z "${CF_GPU_SESSION_BIN:-}" ] && [ -f build-gpu/libs.tar.xz ] && [ ! -d "$libdir" ]; then
-        mkdir -p "$libdir"
-        tar xJf build-gpu/libs.tar.xz -C "$libdir" 2>/dev/null ||
-            python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
-                build-gpu/libs.tar.xz "$libdir" ||
-            { echo "gpu_session: cannot unpack build-gpu/libs.tar.xz" >&2; rm -rf "$libdir"; exit 2; }
+        untar_xz build-gpu/libs.tar.xz "$libdir" || { rm -rf "$libdir"; exit 2; }
     fi
     commit=$(cat build-gpu/COMMIT 2>/dev/null || echo unknown)
     # Only the steps see the packed libraries (Debian's builds of libz, libcrypto, ... must
@@ -621,6 +634,9 @@ pack)
         while read -r lib; do cp -L "$lib" build-gpu/libs/; done
     tar cJf build-gpu/libs.tar.xz -C build-gpu/libs .
     rm -rf build-gpu/libs
+    # The programs in one xz stream (unpack() says why).
+    tar cf - -C build-gpu bin | xz -T0 -6 >build-gpu/bin.tar.xz
+    rm -rf build-gpu/bin
     du -sh build-gpu
     # The device tool carries at most 64 MiB with the working tree.
     [ "$(du -sm build-gpu | cut -f1)" -le 48 ] || { echo "gpu_session: build-gpu is over 48 MiB: too big to carry" >&2; exit 1; }
