@@ -39,7 +39,8 @@ SHAPES = {
 
 
 def degrees(n_users, n_items, ratings, zipf=0.8):
-    """Ratings per user by popularity rank, as src/gen.c degrees_by_rank."""
+    """Ratings per user by popularity rank, as src/gen.c degrees_by_rank (python/tests/
+    test_bench_model.py checks it against `cufactor gen`)."""
     w = np.arange(1, n_users + 1, dtype=float) ** -zipf
     suf = np.append(np.cumsum(w[::-1])[::-1], 0.0)
     base = 1 if ratings >= n_users else 0
@@ -47,9 +48,12 @@ def degrees(n_users, n_items, ratings, zipf=0.8):
     deg = np.zeros(n_users, dtype=np.int64)
     k = 0
     while k < n_users and rem > 0 and rem * w[k] / suf[k] >= room - 1e-9:
-        deg[k] = base + room
-        rem -= room
+        give = min(room, rem)
+        deg[k] = base + give
+        rem -= give
         k += 1
+    if k == n_users:
+        return deg
     c = np.floor(rem * np.cumsum(w[k:]) / suf[k]).astype(np.int64)
     c[-1] = rem
     deg[k:] = base + np.diff(np.concatenate([[0], c]))
@@ -57,11 +61,18 @@ def degrees(n_users, n_items, ratings, zipf=0.8):
 
 
 def plan(nnz, n_users, n_items, resident, rows_per_warp=8, ratings_per_warp=2048):
-    """Warps and run length, as src/sgd_work.c cf_hogwild_plan."""
-    w = max(1, min(resident, min(n_users, n_items) // rows_per_warp, nnz // ratings_per_warp))
+    """Warps, run length and runs, as src/sgd_work.c cf_hogwild_plan (rows_per_warp <= 0: 8;
+    python/tests/test_bench_model.py checks it against tests/data/hogwild_plan.tsv)."""
+    rows_per_warp = rows_per_warp if rows_per_warp > 0 else 8
+    w = max(1, min(max(resident, 1), min(n_users, n_items) // rows_per_warp, nnz // ratings_per_warp))
     run = min(256, max(32, nnz // (8 * w) // 32 * 32))
     n_runs = -(-nnz // run)
     return min(w, n_runs), run, n_runs
+
+
+def heavy_min(nnz, warps, run, div=16):
+    """The heavy users' threshold, as src/sgd_work.c cf_hogwild_heavy_min (div 16)."""
+    return max(run, nnz // (div * warps))
 
 
 def slowest(costs, warps, counter):
@@ -83,7 +94,7 @@ def model(name, n_users, n_items, ratings, resident, rng, heavy_div):
     n = int(deg.sum())
     warps, run, n_runs = plan(n, n_users, n_items, resident)
     share = n / warps
-    heavy_min = max(run, n // (heavy_div * warps))
+    hmin = heavy_min(n, warps, run, heavy_div)
     start = (np.concatenate([[0], np.cumsum(deg)[:-1]]) - rng.integers(n)) % n  # x of each user's start
     run_of = start // run
     cost = lambda items: items + 2.0 * (items > 0)
@@ -91,7 +102,7 @@ def model(name, n_users, n_items, ratings, resident, rng, heavy_div):
     fixed = np.full(n_runs, float(run))
     fixed[-1] = n - (n_runs - 1) * run
     whole = np.bincount(run_of, weights=deg, minlength=n_runs)
-    heavy = deg > heavy_min
+    heavy = deg > hmin
     light = np.bincount(run_of[~heavy], weights=deg[~heavy], minlength=n_runs)
     first = deg[heavy][rng.permutation(int(heavy.sum()))].astype(float)
     rows = [
@@ -102,7 +113,7 @@ def model(name, n_users, n_items, ratings, resident, rng, heavy_div):
     ]
     print(f"{name}: {n_users} x {n_items}, {n} training ratings; {warps} warps, runs of {run}, "
           f"a warp's share {share:.0f}; heaviest user {deg.max()}; {int(heavy.sum())} users of more than "
-          f"{heavy_min} ratings ({100.0 * deg[heavy].sum() / n:.1f} % of them)")
+          f"{hmin} ratings ({100.0 * deg[heavy].sum() / n:.1f} % of them)")
     for what, t in rows:
         print(f"  {what:26s} slowest warp / mean {t / share:6.3f}")
     print(f"  {'floor':26s} slowest warp / mean {max(1.0, deg.max() / share):6.3f}")

@@ -3,7 +3,8 @@
  * over it is reproducible (same seed and any thread count → identical factors; another
  * seed → another order); the `shuffle` order is a fresh permutation per epoch; the
  * host-side orders (blocks, its work list, the hogwild list, entries by item) are the
- * same bytes for 1, 2, 3 threads and the OpenMP default. */
+ * same bytes for 1, 2, 3 threads and the OpenMP default; the hogwild plan matches the
+ * table that bench/hogwild_balance.py is checked against. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -570,4 +571,29 @@ Test(scatter, permutation_looks_uniform) {
     cr_log_info("scatter permutation: chi2 = %.1f over 81 degrees of freedom", chi2);
     cr_assert_lt(chi2, 160.0, "chi2 %.1f: index and position deciles are not independent", chi2);
     free(a);
+}
+
+/* The hogwild plan (sgd_work.h cf_hogwild_plan, cf_hogwild_heavy_min) for the shapes of
+ * tests/data/hogwild_plan.tsv. python/tests/test_bench_model.py checks
+ * bench/hogwild_balance.py's model of the plan against the same table, so the model
+ * cannot drift from the code it models. The plan's invariants: tests/gpu/test_gpu_sgd.c. */
+Test(hogwild, plan_matches_the_table_the_bench_model_is_checked_against) {
+    FILE *f = fopen(CF_TEST_DATA_DIR "/hogwild_plan.tsv", "r");
+    cr_assert_not_null(f);
+    char line[512];
+    int rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#') continue;
+        long long nnz, nu, ni, res, rpw, warps, run, n_runs, heavy;
+        cr_assert_eq(sscanf(line, "%lld %lld %lld %lld %lld %lld %lld %lld %lld", &nnz, &nu, &ni, &res, &rpw, &warps,
+                            &run, &n_runs, &heavy), 9, "line: %s", line);
+        cf_sgd_hogwild_order o;
+        cf_hogwild_plan(nnz, nu, ni, res, (int)rpw, &o);
+        cr_assert(o.warps == warps && o.run == run && o.n_runs == n_runs && cf_hogwild_heavy_min(&o) == heavy,
+                  "%s: planned %lld warps, runs of %lld, %lld runs, heavy above %lld", line, (long long)o.warps,
+                  (long long)o.run, (long long)o.n_runs, (long long)cf_hogwild_heavy_min(&o));
+        rows++;
+    }
+    fclose(f);
+    cr_assert_geq(rows, 10, "the table has %d rows", rows);
 }
