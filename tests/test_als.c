@@ -1,6 +1,9 @@
 /* test_als.c — the CPU ALS reference: optimality of a half-step, monotone objective,
- * recovery of a planted model, thread-count invariance, empty rows, all λ modes. */
+ * recovery of a planted model, thread-count invariance, empty rows, all λ modes; BLAS
+ * sequential with no pool of its own beside ours. */
+#include <cblas.h>
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <math.h>
 #include <string.h>
 
@@ -96,6 +99,39 @@ static void check_stationary(cf_reg reg, int bias, double lambda) {
     }
     cr_log_info("stationarity (reg %s, bias %d): worst relative gradient %.3g", cf_reg_name(reg), bias, worst);
     cr_assert_lt(worst, 1e-9, "gradient after the exact block solve is not ~0: %.3g", worst);
+    cf_cpu_backend.close(b);
+    cf_ratings_free(&R);
+    cf_triplets_free(&test);
+}
+
+/* The threads of this process (Linux: the entries of /proc/self/task). */
+static int os_threads(void) {
+    DIR *d = opendir("/proc/self/task");
+    cr_assert_not_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* cpu/backend.c makes BLAS sequential when the library loads and stops OpenBLAS's pool of
+ * workers; a CPU run must not start it again (OpenBLAS's pthread build restarts it on any
+ * openblas_set_num_threads, even to 1). One thread of ours, so that the count of the
+ * process's threads changes only if BLAS adds some. Neither check can fail on one core. */
+Test(als, blas_is_sequential_and_a_cpu_run_starts_no_blas_threads) {
+    cr_assert_eq(openblas_get_num_threads(), 1, "BLAS on %d threads after the library's load",
+                 openblas_get_num_threads());
+    cf_ratings R;
+    cf_triplets test;
+    cf_test_make_planted(&small, &R, &test);
+    const int before = os_threads();
+    cf_config c = cfg_with(6, 0.05, CF_REG_WEIGHTED, 1, 1);
+    cf_backend *b = open_cpu(&R, &test, &c, 11);
+    cf_error err;
+    for (int s = 0; s < 2; s++) cr_assert_eq(cf_cpu_als_half(b, (cf_side)s, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(os_threads(), before, "%d threads after an ALS iteration on one thread, %d before", os_threads(),
+                 before);
+    cr_assert_eq(openblas_get_num_threads(), 1);
     cf_cpu_backend.close(b);
     cf_ratings_free(&R);
     cf_triplets_free(&test);

@@ -244,7 +244,8 @@ cf_status cf_bench_cpu_ceilings(int threads, cf_bench_ceilings *out, cf_error *e
     cf_rng rng;
     cf_rng_seed(&rng, 12345);
     for (int j = 0; j < n * n; j++) A[j] = 2 * cf_rng_uniform(&rng) - 1, As[j] = (float)A[j];
-    openblas_set_num_threads(threads);
+    /* only when it changes: OpenBLAS restarts its stopped pool on any call (cpu/backend.c) */
+    if (openblas_get_num_threads() != threads) openblas_set_num_threads(threads);
     for (int r = -1; r < CEIL_REPS; r++) {
         double t0 = cf_now();
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0, A, n, A, n, 0.0, C, n);
@@ -257,7 +258,7 @@ cf_status cf_bench_cpu_ceilings(int threads, cf_bench_ceilings *out, cf_error *e
         if (r >= 0) t[r] = cf_now() - t0;
     }
     out->sgemm_gflops = 2.0 * n * n * (double)n / median_of(t, CEIL_REPS) / 1e9;
-    openblas_set_num_threads(1); /* the CPU backend's setting: BLAS inside a row stays sequential */
+    if (threads != 1) openblas_set_num_threads(1); /* the CPU backend's setting: BLAS inside a row stays sequential */
     out->tf32_gflops = NAN;
     snprintf(out->gemm_name, sizeof out->gemm_name, "OpenBLAS DGEMM n=%d, %d thread%s", n, threads,
              threads == 1 ? "" : "s");

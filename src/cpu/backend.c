@@ -20,6 +20,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* BLAS in this library is called only inside our own parallel loops over rows (als.c),
+ * so it runs on one thread, which also keeps every row's arithmetic the same whatever
+ * the thread count. OpenBLAS's pthread build (Debian's default) starts a pool of
+ * workers at load, one per core but one, and each worker spins (sched_yield) for ≈ 0.1 s
+ * before it sleeps: the first parallel phases of a run competed with them for the cores.
+ * On the 2-core VM, `cufactor train` of 100 k ratings spent 0.07–0.12 s instead of
+ * 0.006 s preparing in 7 of 10 runs (perf: libgomp barriers and sched_yield), and 0.006–
+ * 0.019 s with OPENBLAS_NUM_THREADS=1. So at load, before any of our threads, BLAS is
+ * made sequential and the pool stopped (blas_thread_shutdown_, the call OpenBLAS makes
+ * itself before a fork; weak, so another BLAS links too). Setting 1 again later must
+ * not happen while it is 1: OpenBLAS would start the pool again. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
+static void blas_sequential(void) {
+    if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+}
+
+__attribute__((constructor)) static void blas_pool_stop(void) {
+    blas_sequential();
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
+}
+
 cf_side_view cf_cpu_side(cf_backend *b, cf_side side) {
     const cf_ratings *R = b->R;
     cf_side_view v;
@@ -55,9 +77,8 @@ static cf_status cpu_open(const cf_ratings *train, const cf_triplets *test, cons
     cf_config_resolve_ratings(cfg, train, &b->cfg); /* batch, optimizer left to be chosen */
     b->threads = cfg->threads > 0 ? cfg->threads : omp_get_num_procs();
     if (b->threads < 1) b->threads = 1;
-    /* Parallelism is ours (OpenMP over rows); BLAS calls inside a row stay sequential,
-     * which keeps every row's arithmetic identical whatever the thread count. */
-    openblas_set_num_threads(1);
+    /* sequential again where a caller made BLAS parallel since (blas_pool_stop) */
+    blas_sequential();
     snprintf(b->name, sizeof b->name, "cpu (%d thread%s)", b->threads, b->threads == 1 ? "" : "s");
     cf_status st = cf_factors_copy(&b->f, init, err);
     if (st) {
