@@ -310,6 +310,13 @@ static cf_status read_bytes(cf_dataset *ds, int part, const char *name, const ch
         if (rep->skipped)
             st = cf_fail(err, CF_ERR_PARSE, "%s: no ratings: all %lld data lines are malformed; first: %s", name,
                          (long long)rep->skipped, rep->first_bad);
+        else if (rep->header) /* "1\t2\tx" alone is no header, but it reads as one */
+            st = cf_fail(err, CF_ERR_PARSE,
+                         "%s: no ratings: its only data line was read as a header (its rating field is not a number)",
+                         name);
+        else if (rep->lines > 0)
+            st = cf_fail(err, CF_ERR_PARSE, "%s: no ratings: %lld line%s, all blank or comments", name,
+                         (long long)rep->lines, rep->lines == 1 ? "" : "s");
         else
             st = cf_fail(err, CF_ERR_PARSE, "%s: empty file: no ratings", name);
     }

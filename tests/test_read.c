@@ -567,7 +567,13 @@ Test(read, line_longer_than_max_line) {
 }
 
 Test(read, empty_files) {
-    const char *texts[] = {"", "\n\n", "# only a comment\n", "userId,movieId,rating\n", "\xEF\xBB\xBF"};
+    /* what the file holds instead of ratings, named */
+    const char *texts[] = {"", "\n\n", "# only a comment\n", "userId,movieId,rating\n", "\xEF\xBB\xBF", "1\t2\tx\n"};
+    const char *why[] = {"empty file: no ratings", "no ratings: 2 lines, all blank or comments",
+                         "no ratings: 1 line, all blank or comments",
+                         "no ratings: its only data line was read as a header (its rating field is not a number)",
+                         "empty file: no ratings",
+                         "no ratings: its only data line was read as a header (its rating field is not a number)"};
     for (size_t k = 0; k < sizeof texts / sizeof *texts; k++) {
         char name[32], want[4200];
         snprintf(name, sizeof name, "empty%zu.csv", k);
@@ -576,7 +582,7 @@ Test(read, empty_files) {
         cf_error err;
         cr_assert_eq(read_text(name, texts[k], (size_t)-1, NULL, &ds, &rep, &err), CF_ERR_PARSE);
         cr_assert_null(ds);
-        snprintf(want, sizeof want, "%s/%s: empty file: no ratings", dir, name);
+        snprintf(want, sizeof want, "%s/%s: %s", dir, name, why[k]);
         cr_assert_str_eq(err.msg, want);
     }
     cf_read_options opt;
