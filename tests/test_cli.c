@@ -721,6 +721,32 @@ Test(cli, usage_errors_exit_2) {
     expect_usage("missing COMMAND", cli(NULL));
 }
 
+/* stdout up to its "seconds" line (the rest holds timings) */
+static char *until_seconds(char *out) {
+    char *t = strstr(out, "\nseconds");
+    cr_assert_not_null(t, "%s", out);
+    t[1] = '\0';
+    return out;
+}
+
+/* cv's --factors and --lambda, what a user of train types, are its grid axes: the same
+ * table and best cell as --grid factors=... --grid lambda=...; both forms of an axis at
+ * once is the usual "given twice". */
+Test(cli, cv_factors_and_lambda_are_the_grid_axes) {
+    gen_data();
+    run_result a = cli("cv", "data.tsv", "--grid", "factors=2,3", "--grid", "lambda=0.1,1", "--folds", "2", "--iters",
+                       "2", NULL);
+    run_result b = cli("cv", "data.tsv", "--factors", "3,2", "--lambda=1,0.1", "--folds", "2", "--iters", "2", NULL);
+    cr_assert_eq(a.code, 0, "%s", a.err);
+    cr_assert_eq(b.code, 0, "%s", b.err);
+    cr_assert(strstr(a.out, "best        K="), "%s", a.out);
+    cr_assert_str_eq(until_seconds(b.out), until_seconds(a.out));
+    run_free(&a), run_free(&b);
+    expect_usage("--grid factors given twice",
+                 cli("cv", "data.tsv", "--factors", "2", "--grid", "factors=3", "--lambda", "0.1", NULL));
+    expect_usage("--lambda needs a value", cli("cv", "data.tsv", "--factors", "2", "--lambda", NULL));
+}
+
 /* A mistyped command, subcommand or option names the closest one (a typo, a swap of
  * two letters, a start of a longer name); a name far from every candidate gets none. */
 Test(cli, unknown_names_suggest_the_closest) {

@@ -193,6 +193,10 @@ int cmd_cv(int argc, char **argv) {
     opts[n++] = (cli_opt){.kind = CLI_SECTION, .name = "grid"};
     opts[n++] = (cli_opt){.name = "grid", .kind = CLI_STR, .dest = &grid_help, .metavar = "AXIS=V,...",
                           .no_default = 1, .help = "factors=8,16,32 or lambda=0.01,0.1 (give both; required)"};
+    opts[n++] = (cli_opt){.name = "factors", .kind = CLI_STR, .dest = &grid_help, .metavar = "K1,K2,...",
+                          .no_default = 1, .help = "the same as --grid factors=K1,K2,..."};
+    opts[n++] = (cli_opt){.name = "lambda", .kind = CLI_STR, .dest = &grid_help, .metavar = "L1,L2,...",
+                          .no_default = 1, .help = "the same as --grid lambda=L1,L2,..."};
     opts[n++] = (cli_opt){.name = "folds", .kind = CLI_I32, .dest = &cvo.folds, .metavar = "F", .lo = 2,
                           .hi = 1000, .help = "number of folds"};
     opts[n++] = (cli_opt){.kind = CLI_SECTION, .name = "data"};
@@ -217,26 +221,44 @@ int cmd_cv(int argc, char **argv) {
                  "smallest or largest K or λ of its axis, the optimum may lie outside: enlarge the grid.",
     };
 
-    /* take the --grid arguments out of argv (they may repeat) */
+    /* take the --grid arguments out of argv (they may repeat); --factors V and --lambda V,
+     * what a user of train types, become --grid factors=V and --grid lambda=V (in arena) */
     char **rest = malloc(((size_t)argc + 1) * sizeof *rest);
     const char **grid_args = malloc(((size_t)argc + 1) * sizeof *grid_args);
-    if (!rest || !grid_args) {
+    size_t arena_len = 0;
+    for (int a = 0; a < argc; a++) arena_len += strlen(argv[a]) + 8;
+    char *arena = malloc(arena_len + 1), *at = arena;
+    if (!rest || !grid_args || !arena) {
         free(rest);
         free(grid_args);
+        free(arena);
         return cli_failf("out of memory");
     }
     int n_rest = 0, n_grid = 0, ended = 0;
     for (int a = 0; a < argc; a++) {
+        static const char *const axes[] = {"grid", "factors", "lambda"};
+        int axis = -1;
+        const char *val = NULL;
         if (a > 0 && !ended && strcmp(argv[a], "--") == 0) ended = 1;
-        if (a > 0 && !ended && strcmp(argv[a], "--grid") == 0) {
-            if (a + 1 >= argc) {
-                free(rest);
-                free(grid_args);
-                return cli_usage_error(&spec, "--grid needs a value");
+        for (int x = 0; a > 0 && !ended && x < 3 && axis < 0; x++) {
+            size_t l = strlen(axes[x]);
+            if (strncmp(argv[a], "--", 2) || strncmp(argv[a] + 2, axes[x], l)) continue;
+            if (argv[a][2 + l] == '=') axis = x, val = argv[a] + 3 + l;
+            else if (argv[a][2 + l] == '\0') {
+                if (a + 1 >= argc) {
+                    free(rest);
+                    free(grid_args);
+                    free(arena);
+                    return cli_usage_error(&spec, "--%s needs a value", axes[x]);
+                }
+                axis = x, val = argv[++a];
             }
-            grid_args[n_grid++] = argv[++a];
-        } else if (a > 0 && !ended && strncmp(argv[a], "--grid=", 7) == 0) {
-            grid_args[n_grid++] = argv[a] + 7;
+        }
+        if (axis == 0) {
+            grid_args[n_grid++] = val;
+        } else if (axis > 0) {
+            grid_args[n_grid++] = at;
+            at += sprintf(at, "%s=%s", axes[axis], val) + 1;
         } else {
             rest[n_rest++] = argv[a];
         }
@@ -247,6 +269,7 @@ int cmd_cv(int argc, char **argv) {
     free(rest);
     if (rc >= 0) {
         free(grid_args);
+        free(arena);
         return rc;
     }
     grid g;
@@ -255,9 +278,11 @@ int cmd_cv(int argc, char **argv) {
     for (int j = 0; j < n_grid; j++)
         if (parse_grid(grid_args[j], &g, msg, sizeof msg) != 0) {
             free(grid_args);
+            free(arena);
             return cli_usage_error(&spec, "%s", msg);
         }
     free(grid_args);
+    free(arena);
     if (g.n_factors == 0 || g.n_lambdas == 0)
         return cli_usage_error(&spec, "give both --grid factors=... and --grid lambda=...");
 
