@@ -11,7 +11,8 @@
  * cf_model_recommend_batch: the items each user rated in `exclude` are gathered once,
  * as a CSR of exclude-user → model item rows (one pass over the ratings), instead of one
  * pass over all ratings per user as cf_model_recommend does for its single user; then
- * each user's top n is cf_model_topn (model.c), so the ranking is cf_model_recommend's.
+ * the users' top n are cf_model_topn's (model.c), sixteen users scored together, so the
+ * ranking is cf_model_recommend's.
  */
 #include "common.h"
 #include "dataset.h"
@@ -347,35 +348,53 @@ cf_status cf_model_recommend_batch(const cf_model *m, const cf_ids *users, int32
     }
 
     const int64_t n_items = m->f.n_items, cap = n < n_items ? n : n_items;
+    const int64_t G = CF_TOPN_GROUP, groups = (nq + G - 1) / G;
     int nt = cf_threads(threads);
-    if (nt > nq) nt = nq > 0 ? (int)nq : 1;
-    /* per thread: an exclusion mask (n_items bytes, rounded up to keep what follows
-     * aligned), a heap of cap candidates, the row's items before widening to int64 */
+    if (nt > groups) nt = groups > 0 ? (int)groups : 1;
+    /* per thread, for a group of G users scored together (cf_model_topn): the scoring's
+     * doubles, G rows of cap scores, G exclusion masks (n_items bytes each, rounded up to
+     * keep what follows aligned), G heaps of cap candidates, G rows of cap items (before
+     * widening to int64) */
     const size_t cells = (size_t)(cap > 0 ? cap : 1);
+    const size_t dbl = (cf_model_topn_scratch(&m->f) + (size_t)G * cells) * sizeof(double);
     const size_t hoff = ((size_t)n_items + 15) / 16 * 16;
-    const size_t per = (hoff + cells * (sizeof(cf_topn_cand) + sizeof(uint32_t)) + 15) / 16 * 16;
+    const size_t per = (dbl + (size_t)G * (hoff + cells * (sizeof(cf_topn_cand) + sizeof(uint32_t))) + 15) / 16 * 16;
     unsigned char *scratch = cf_calloc((size_t)nt, per, err, "recommend scratch");
     if (!scratch) {
         free(row), free(eptr), free(eidx);
         return CF_ERR_NOMEM;
     }
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 16)
-    for (int64_t k = 0; k < nq; k++) {
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t g = 0; g < groups; g++) {
         unsigned char *s = scratch + (size_t)omp_get_thread_num() * per;
-        uint8_t *excl = s;
-        cf_topn_cand *heap = (cf_topn_cand *)(void *)(s + hoff);
-        uint32_t *got_items = (uint32_t *)(void *)(heap + cells);
-        int64_t du = drow[k];
-        if (du >= 0)
-            for (int64_t e = eptr[du]; e < eptr[du + 1]; e++) excl[eidx[e]] = 1;
-        double *srow = scores + k * (int64_t)n;
-        int64_t got = cf_model_topn(&m->f, row[k], eptr ? excl : NULL, cap, heap, got_items, srow);
-        int64_t *irow = items + k * (int64_t)n;
-        for (int64_t j = 0; j < got; j++) irow[j] = got_items[j];
-        for (int64_t j = got; j < n; j++) irow[j] = -1, srow[j] = NAN;
-        if (counts) counts[k] = (int32_t)got;
-        if (du >= 0)
-            for (int64_t e = eptr[du]; e < eptr[du + 1]; e++) excl[eidx[e]] = 0;
+        double *dscratch = (double *)(void *)s, *got_scores = dscratch + cf_model_topn_scratch(&m->f);
+        uint8_t *masks = s + dbl;
+        cf_topn_cand *heaps = (cf_topn_cand *)(void *)(masks + (size_t)G * hoff);
+        uint32_t *got_items = (uint32_t *)(void *)(heaps + (size_t)G * cells);
+        const int64_t k0 = g * G;
+        const int mg = (int)(nq - k0 < G ? nq - k0 : G);
+        const uint8_t *excl[CF_TOPN_GROUP];
+        int64_t got[CF_TOPN_GROUP];
+        for (int a = 0; a < mg; a++) {
+            const int64_t du = drow[k0 + a];
+            uint8_t *mask = masks + (size_t)a * hoff;
+            if (du >= 0)
+                for (int64_t e = eptr[du]; e < eptr[du + 1]; e++) mask[eidx[e]] = 1;
+            excl[a] = eptr ? mask : NULL;
+        }
+        cf_model_topn(&m->f, row + k0, mg, excl, cap, heaps, got_items, got_scores, (int64_t)cells, got, dscratch);
+        for (int a = 0; a < mg; a++) {
+            const int64_t k = k0 + a, du = drow[k];
+            double *srow = scores + k * (int64_t)n;
+            int64_t *irow = items + k * (int64_t)n;
+            const uint32_t *gi = got_items + (size_t)a * cells;
+            const double *gs = got_scores + (size_t)a * cells;
+            for (int64_t j = 0; j < got[a]; j++) irow[j] = gi[j], srow[j] = gs[j];
+            for (int64_t j = got[a]; j < n; j++) irow[j] = -1, srow[j] = NAN;
+            if (counts) counts[k] = (int32_t)got[a];
+            if (du >= 0)
+                for (int64_t e = eptr[du]; e < eptr[du + 1]; e++) masks[(size_t)a * hoff + eidx[e]] = 0;
+        }
     }
     free(scratch), free(row), free(eptr), free(eidx);
     return CF_OK;

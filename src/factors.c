@@ -115,6 +115,68 @@ double cf_predict(const cf_factors *f, uint32_t u, uint32_t i) {
     return f->bias ? f->mu + f->bu[u] + f->bi[i] + dot : dot;
 }
 
+size_t cf_score_qt_doubles(const cf_factors *f) { return (size_t)(f->k > 0 ? f->k : 1) * CF_SCORE_ITEMS; }
+
+/* acc[a][b] = Σ_k p_a[k] · qt[k·ld + b] for four users and eight items of a k-major
+ * block, k in order: the kernel of cf_score_block, in vectors of four doubles (GCC's
+ * vector extension: AVX2 registers in the "avx2" clone, pairs of SSE2 ones in the
+ * baseline; the clone is chosen when the program loads). Eight accumulators, each lane
+ * its own chain; multiply and add stay separate (ISO C mode does not contract them), so
+ * every lane computes cf_predict's sum exactly. */
+typedef double cf_v4d __attribute__((vector_size(32)));
+
+__attribute__((target_clones("avx2", "default"))) static void score_4x8(const double *const p[4], const double *qt,
+                                                                        size_t K, size_t ld, double acc[4][8]) {
+    cf_v4d a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0}, a20 = {0}, a21 = {0}, a30 = {0}, a31 = {0};
+    const double *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3];
+    for (size_t k = 0; k < K; k++) {
+        cf_v4d q0, q1;
+        memcpy(&q0, qt + k * ld, sizeof q0), memcpy(&q1, qt + k * ld + 4, sizeof q1);
+        const cf_v4d x0 = {p0[k], p0[k], p0[k], p0[k]}, x1 = {p1[k], p1[k], p1[k], p1[k]};
+        const cf_v4d x2 = {p2[k], p2[k], p2[k], p2[k]}, x3 = {p3[k], p3[k], p3[k], p3[k]};
+        a00 += x0 * q0, a01 += x0 * q1, a10 += x1 * q0, a11 += x1 * q1;
+        a20 += x2 * q0, a21 += x2 * q1, a30 += x3 * q0, a31 += x3 * q1;
+    }
+    memcpy(acc[0], &a00, 32), memcpy(acc[0] + 4, &a01, 32), memcpy(acc[1], &a10, 32), memcpy(acc[1] + 4, &a11, 32);
+    memcpy(acc[2], &a20, 32), memcpy(acc[2] + 4, &a21, 32), memcpy(acc[3], &a30, 32), memcpy(acc[3] + 4, &a31, 32);
+}
+
+void cf_score_block(const cf_factors *f, const uint32_t *users, int m, int64_t i0, int64_t n, double *qt,
+                    double *out) {
+    const size_t K = (size_t)f->k, ld = CF_SCORE_ITEMS;
+    const int64_t n8 = (n + 7) / 8 * 8;
+    /* Q's rows i0 .. i0 + n as columns, in tiles of 8 rows (each row read in order, each
+     * column of qt written 8 values at a time); zeros past n */
+    for (int64_t j0 = 0; j0 < n8; j0 += 8) {
+        const double *q[8];
+        for (int b = 0; b < 8; b++) q[b] = f->Q + (size_t)(i0 + (j0 + b < n ? j0 + b : j0)) * K;
+        double *t = qt + j0;
+        if (j0 + 8 <= n)
+            for (size_t k = 0; k < K; k++)
+                for (int b = 0; b < 8; b++) t[k * ld + (size_t)b] = q[b][k];
+        else
+            for (size_t k = 0; k < K; k++)
+                for (int b = 0; b < 8; b++) t[k * ld + (size_t)b] = j0 + b < n ? q[b][k] : 0.0;
+    }
+    for (int a0 = 0; a0 < m; a0 += 4) {
+        const double *p[4];
+        for (int a = 0; a < 4; a++) p[a] = f->P + (size_t)users[a0 + a < m ? a0 + a : a0] * K; /* past m: repeats */
+        for (int64_t j = 0; j < n8; j += 8) {
+            double acc[4][8];
+            score_4x8(p, qt + j, K, ld, acc);
+            for (int a = 0; a < 4 && a0 + a < m; a++) memcpy(out + (size_t)(a0 + a) * ld + j, acc[a], sizeof acc[a]);
+        }
+    }
+    if (!f->bias) return;
+    /* cf_predict's ((μ + b_u) + b_i) + p·q, the first sum once per user */
+    const double *bi = f->bi + i0;
+    for (int a = 0; a < m; a++) {
+        const double mb = f->mu + f->bu[users[a]];
+        double *o = out + (size_t)a * ld;
+        for (int64_t j = 0; j < n; j++) o[j] = mb + bi[j] + o[j];
+    }
+}
+
 /* Both scans below run over every factor of a model before each save and after each
  * load (8 bytes per value read once, nothing written): written on the bits, branch-free
  * in blocks, so that they vectorize and run at memory speed rather than a compare and

@@ -158,31 +158,59 @@ static void mark_rated(const cf_model *m, const cf_dataset *ds, const char *user
     }
 }
 
-int64_t cf_model_topn(const cf_factors *f, int64_t u, const uint8_t *excl, int64_t cap, cf_topn_cand *heap,
-                      uint32_t *items, double *scores) {
-    int64_t size = 0;
-    for (int64_t i = 0; i < f->n_items; i++) {
-        if (excl && excl[i]) continue;
-        /* an unknown user (u < 0) has zero factors and no bias: μ + b_i, as evaluate predicts */
-        double s = u >= 0 ? cf_predict(f, (uint32_t)u, (uint32_t)i) : f->mu + (f->bias ? f->bi[i] : 0.0);
-        cand c = {s, (uint32_t)i};
-        if (size < cap) {
-            heap[size] = c;
-            sift_up(heap, size++);
-        } else if (cap > 0 && better(c, heap[0])) {
-            heap[0] = c;
-            sift_down(heap, size, 0);
+size_t cf_model_topn_scratch(const cf_factors *f) {
+    return cf_score_qt_doubles(f) + (size_t)CF_TOPN_GROUP * CF_SCORE_ITEMS;
+}
+
+/* Offers candidate c to the heap of `size` (room for cap); returns the new size. */
+static int64_t heap_offer(cand *heap, int64_t size, int64_t cap, cand c) {
+    if (size < cap) {
+        heap[size] = c;
+        sift_up(heap, size++);
+    } else if (cap > 0 && better(c, heap[0])) {
+        heap[0] = c;
+        sift_down(heap, size, 0);
+    }
+    return size;
+}
+
+void cf_model_topn(const cf_factors *f, const int64_t *u, int m, const uint8_t *const *excl, int64_t cap,
+                   cf_topn_cand *heaps, uint32_t *items, double *scores, int64_t ld, int64_t *got, double *scratch) {
+    /* the known users of the group, scored together (cf_score_block) */
+    uint32_t rows[CF_TOPN_GROUP];
+    int slot[CF_TOPN_GROUP], nk = 0;
+    for (int a = 0; a < m; a++) {
+        slot[a] = u[a] >= 0 ? nk : -1;
+        if (u[a] >= 0) rows[nk++] = (uint32_t)u[a];
+        got[a] = 0;
+    }
+    double *qt = scratch, *s = scratch + cf_score_qt_doubles(f);
+    for (int64_t i0 = 0; i0 < f->n_items; i0 += CF_SCORE_ITEMS) {
+        const int64_t nb = f->n_items - i0 < CF_SCORE_ITEMS ? f->n_items - i0 : CF_SCORE_ITEMS;
+        if (nk) cf_score_block(f, rows, nk, i0, nb, qt, s);
+        for (int a = 0; a < m; a++) {
+            const uint8_t *ex = excl ? excl[a] : NULL;
+            const double *sa = slot[a] >= 0 ? s + (size_t)slot[a] * CF_SCORE_ITEMS : NULL;
+            cand *heap = heaps + (size_t)a * (size_t)cap;
+            for (int64_t j = 0; j < nb; j++) {
+                const int64_t i = i0 + j;
+                if (ex && ex[i]) continue;
+                /* an unknown user has zero factors and no bias: μ + b_i, as evaluate predicts */
+                const cand c = {sa ? sa[j] : f->mu + (f->bias ? f->bi[i] : 0.0), (uint32_t)i};
+                got[a] = heap_offer(heap, got[a], cap, c);
+            }
         }
     }
     /* pop the worst to the back: the output ends up best first */
-    int64_t got = size;
-    for (int64_t k = size - 1; k >= 0; k--) {
-        items[k] = heap[0].item;
-        scores[k] = heap[0].score;
-        heap[0] = heap[k];
-        sift_down(heap, k, 0);
+    for (int a = 0; a < m; a++) {
+        cand *heap = heaps + (size_t)a * (size_t)cap;
+        for (int64_t k = got[a] - 1; k >= 0; k--) {
+            items[a * ld + k] = heap[0].item;
+            scores[a * ld + k] = heap[0].score;
+            heap[0] = heap[k];
+            sift_down(heap, k, 0);
+        }
     }
-    return got;
 }
 
 cf_status cf_model_recommend(const cf_model *m, const char *user, int32_t n,
@@ -217,17 +245,20 @@ cf_status cf_model_recommend(const cf_model *m, const char *user, int32_t n,
     cand *heap = cf_malloc(cells * sizeof *heap, err, "recommend heap");
     uint32_t *items = cf_malloc(cells * sizeof *items, err, "recommend items");
     double *scores = cf_malloc(cells * sizeof *scores, err, "recommend scores");
-    if (!heap || !items || !scores) {
-        free(heap), free(items), free(scores), free(excl);
+    double *scratch = cf_malloc(cf_model_topn_scratch(&m->f) * sizeof *scratch, err, "recommend scratch");
+    if (!heap || !items || !scores || !scratch) {
+        free(heap), free(items), free(scores), free(excl), free(scratch);
         return CF_ERR_NOMEM;
     }
-    int64_t got = cf_model_topn(&m->f, u, excl, cap, heap, items, scores);
+    const uint8_t *ex[1] = {excl};
+    int64_t got;
+    cf_model_topn(&m->f, &u, 1, ex, cap, heap, items, scores, 0, &got, scratch);
     for (int64_t k = 0; k < got; k++) {
         out[k].item = cf_idmap_name(m->items, items[k], NULL);
         out[k].score = scores[k];
     }
     *n_out = (int32_t)got;
-    free(heap), free(items), free(scores), free(excl);
+    free(heap), free(items), free(scores), free(excl), free(scratch);
     return CF_OK;
 }
 

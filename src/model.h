@@ -36,15 +36,20 @@ cf_status cf_model_load_memory(const char *name, const void *data, size_t size, 
  * must store in its last 8. */
 uint64_t cf_cfm_checksum(const void *data, size_t n);
 
-/* Top-`cap` items for row u of f (u < 0: a user the model does not know, scored μ + b_i),
- * skipping the items with excl[i] != 0 (excl may be NULL): higher score first, the lower
- * item index on ties. `heap` has room for cap entries; items and scores receive the
- * result, best first. Returns how many were found (cap or fewer). O(n_items log cap). */
+/* Top-`cap` items for each of m ≤ CF_TOPN_GROUP users of f (rows u[a]; u[a] < 0: a user
+ * the model does not know, scored μ + b_i), skipping the items with excl[a][i] != 0
+ * (excl or excl[a] may be NULL): higher score first, the lower item index on ties; the
+ * scores are cf_predict's, bit for bit (factors.h cf_score_block, which scores the group
+ * together). `heaps` has room for m × cap entries, `scratch` for cf_model_topn_scratch(f)
+ * doubles; user a's result goes to items + a·ld and scores + a·ld, best first, and got[a]
+ * says how many were found (cap or fewer). O(n_items·K·m + n_items·log cap·m). */
 typedef struct cf_topn_cand {
     double score;
     uint32_t item;
 } cf_topn_cand;
-int64_t cf_model_topn(const cf_factors *f, int64_t u, const uint8_t *excl, int64_t cap, cf_topn_cand *heap,
-                      uint32_t *items, double *scores);
+#define CF_TOPN_GROUP 16
+size_t cf_model_topn_scratch(const cf_factors *f);
+void cf_model_topn(const cf_factors *f, const int64_t *u, int m, const uint8_t *const *excl, int64_t cap,
+                   cf_topn_cand *heaps, uint32_t *items, double *scores, int64_t ld, int64_t *got, double *scratch);
 
 #endif

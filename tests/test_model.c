@@ -208,6 +208,45 @@ Test(model, info_reports_dims_and_config) {
 
 /* ------------------------------------------------------------------ recommend */
 
+/* cf_score_block, recommend's scoring of several users at once, gives cf_predict's
+ * doubles bit for bit: for K from 1 to 129 (the 4 × 8 kernel's loop and remainders),
+ * with and without biases, 1 to 16 users (groups of four, a short last one, repeated
+ * users), blocks of 1 to CF_SCORE_ITEMS items at any offset (a short last octet). */
+Test(model, score_block_is_cf_predict_bit_for_bit) {
+    const int32_t ks[] = {1, 3, 8, 31, 32, 100, 129};
+    for (size_t kk = 0; kk < sizeof ks / sizeof *ks; kk++)
+        for (int bias = 0; bias < 2; bias++) {
+            cf_factors f;
+            cf_error err;
+            const int64_t nu = 40, ni = 700;
+            cr_assert_eq(cf_factors_alloc(&f, nu, ni, ks[kk], bias, &err), CF_OK);
+            cf_factors_init_random(&f, 1.0, 7 + (uint64_t)kk);
+            f.mu = 3.25;
+            for (int64_t u = 0; bias && u < nu; u++) f.bu[u] = 0.01 * (double)(u % 13) - 0.05;
+            for (int64_t i = 0; bias && i < ni; i++) f.bi[i] = 0.003 * (double)(i % 29) - 0.04;
+            double *qt = malloc(cf_score_qt_doubles(&f) * sizeof *qt);
+            double *out = malloc((size_t)16 * CF_SCORE_ITEMS * sizeof *out);
+            const int ms[] = {1, 3, 4, 7, 16};
+            const int64_t blocks[][2] = {{0, CF_SCORE_ITEMS}, {5, 1}, {256, 13}, {600, 100}, {689, 11}};
+            for (size_t mi = 0; mi < sizeof ms / sizeof *ms; mi++)
+                for (size_t b = 0; b < sizeof blocks / sizeof *blocks; b++) {
+                    uint32_t users[16];
+                    for (int a = 0; a < ms[mi]; a++) users[a] = (uint32_t)((a * 7 + (int)b) % 20); /* repeats too */
+                    cf_score_block(&f, users, ms[mi], blocks[b][0], blocks[b][1], qt, out);
+                    for (int a = 0; a < ms[mi]; a++)
+                        for (int64_t j = 0; j < blocks[b][1]; j++) {
+                            const double want = cf_predict(&f, users[a], (uint32_t)(blocks[b][0] + j));
+                            const double got = out[(size_t)a * CF_SCORE_ITEMS + (size_t)j];
+                            cr_assert(memcmp(&got, &want, sizeof got) == 0,
+                                      "K %d bias %d m %d: user %u item %lld: %.17g, cf_predict %.17g", ks[kk], bias,
+                                      ms[mi], users[a], (long long)(blocks[b][0] + j), got, want);
+                        }
+                }
+            free(qt), free(out);
+            cf_factors_free(&f);
+        }
+}
+
 /* alice's scores: i1 = i4 = 3.725 (a tie), i2 = 4.1, i3 = 3.25, i5 = 3.35 */
 static const double A_I1 = 3.0 + 0.1 + 0.0 + (1.0 * 0.5 + 0.5 * 0.25);
 static const double A_I2 = 3.0 + 0.1 + 0.5 + (1.0 * 1.0 + 0.5 * -1.0);
