@@ -497,6 +497,57 @@ Test(cli, predict_unknown_id_fails_and_leaves_no_output) {
 
 /* ------------------------------------------------------------------ recommend */
 
+/* --users FILE and --all-users: each user's lines are what --user gives that user (the
+ * same items, the same printed scores), in the file's (the model's) order; an unknown ID
+ * of FILE is an error naming FILE:LINE and writes no --out; --json gives one object per
+ * user and line. */
+Test(cli, recommend_many_users_is_one_at_a_time) {
+    free(gen_and_train());
+    const char *users_txt = "# some users\n3\n\n77\t1\n3\n150\n";
+    free(cf_test_write(dir, "users.txt", users_txt, strlen(users_txt)));
+    run_result all = cli("recommend", "model.cfm", "--users", "users.txt", "-n", "4", "--exclude", "data.tsv", NULL);
+    cr_assert_eq(all.code, 0, "%s", all.err);
+    const char *want_users[] = {"3", "77", "3", "150"};
+    size_t at = 0;
+    for (int k = 0; k < 4; k++) {
+        run_result one = cli("recommend", "model.cfm", "--user", want_users[k], "-n", "4", "--exclude", "data.tsv", NULL);
+        cr_assert_eq(one.code, 0, "%s", one.err);
+        for (char *line = one.out; *line; line = strchr(line, '\n') + 1) {
+            char expect[256];
+            const int len = snprintf(expect, sizeof expect, "%s\t%.*s", want_users[k], (int)(strchr(line, '\n') - line + 1),
+                                     line);
+            cr_assert_eq(strncmp(all.out + at, expect, (size_t)len), 0, "user %s: wanted %s at:\n%s", want_users[k],
+                         expect, all.out + at);
+            at += (size_t)len;
+        }
+        run_free(&one);
+    }
+    cr_assert_eq(all.out[at], '\0', "more lines than the users': %s", all.out + at);
+    run_free(&all);
+    /* every user of the model, one JSON object per user and line */
+    run_result js = cli("recommend", "model.cfm", "--all-users", "-n", "2", "--json", "--out", "all.jsonl", NULL);
+    cr_assert_eq(js.code, 0, "%s", js.err);
+    char *jp = cf_test_path(dir, "all.jsonl"), *jl = cf_test_read(jp, NULL);
+    cr_assert_not_null(jl);
+    cf_model *m = load_model();
+    cf_model_info mi;
+    cf_model_info_get(m, &mi);
+    cf_model_destroy(&m);
+    int lines = 0;
+    for (char *p = jl; (p = strchr(p, '\n')); p++) lines++;
+    cr_assert_eq(lines, mi.n_users, "%d lines for %lld users", lines, (long long)mi.n_users);
+    cr_assert(strncmp(jl, "{\"user\":", 8) == 0 && strstr(jl, "\"rank\":2"), "%.200s", jl);
+    free(jl), free(jp), run_free(&js);
+    /* an unknown user: FILE:LINE, no output file */
+    free(cf_test_write(dir, "bad.txt", "3\nnobody\n", 9));
+    run_result bad = cli("recommend", "model.cfm", "--users", "bad.txt", "--out", "bad.tsv", NULL);
+    cr_assert_eq(bad.code, 1);
+    cr_assert(strstr(bad.err, "bad.txt:2: unknown user 'nobody'"), "%s", bad.err);
+    char *bp = cf_test_path(dir, "bad.tsv");
+    cr_assert_neq(access(bp, F_OK), 0, "bad.tsv was written");
+    free(bp), run_free(&bad);
+}
+
 Test(cli, recommend_returns_the_top_unrated_items) {
     free(gen_and_train());
     cf_model *m = load_model();
@@ -709,7 +760,10 @@ Test(cli, usage_errors_exit_2) {
     expect_usage("factors", cli("train", "data.tsv", "--factors", "0", NULL)); /* cf_config_validate */
     expect_usage("missing MODEL", cli("eval", NULL));
     expect_usage("missing PAIRS", cli("predict", "model.cfm", NULL));
-    expect_usage("--user is required", cli("recommend", "model.cfm", NULL));
+    expect_usage("give one of --user ID, --users FILE, --all-users", cli("recommend", "model.cfm", NULL));
+    expect_usage("give one of --user ID, --users FILE, --all-users",
+                 cli("recommend", "model.cfm", "--user", "1", "--all-users", NULL));
+    expect_usage("--out is for many users", cli("recommend", "model.cfm", "--user", "1", "--out", "x", NULL));
     expect_usage("-n: '0' is out of range", cli("recommend", "model.cfm", "--user", "1", "-n", "0", NULL));
     expect_usage("--ratings is required", cli("gen", "--users", "5", "--items", "5", "--rank", "2", "--noise", "0.1",
                                               "--out", "x.tsv", NULL));

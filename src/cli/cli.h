@@ -163,6 +163,12 @@ typedef struct cli_out {
     cf_output *file;    /* the target's writer (NULL: stdout) */
 } cli_out;
 
+/* Reads one line of `in` (a stream only this thread reads) without its '\n' into *buf
+ * (*cap bytes, grown as needed), keeping at most max + 1 bytes: the rest of a longer line
+ * is read and dropped, *raw counts it all, *len what was kept. 0 at the end of the input,
+ * 1 with a line, -1 out of memory. NULs are kept as bytes. */
+int cli_read_line(FILE *in, char **buf, size_t *cap, size_t max, size_t *len, size_t *raw);
+
 int cli_out_open(cli_out *o, const char *path, cf_error *err); /* 0 ok, -1 (err filled) */
 int cli_out_commit(cli_out *o, cf_error *err);                 /* 0 ok, -1; closes */
 void cli_out_abort(cli_out *o);                                /* removes the temporary */

@@ -33,33 +33,6 @@ static int is_number(const char *s, size_t n) {
     return *end == '\0';
 }
 
-/* Reads one line of `in` without its '\n' into *buf, keeping at most max + 1 bytes (the
- * rest of a longer line is read and dropped; *raw counts it all). 0 at the end of the
- * input, 1 with a line, -1 out of memory. NULs are kept as bytes. */
-static int read_line(FILE *in, char **buf, size_t *cap, size_t max, size_t *len, size_t *raw) {
-    size_t n = 0, all = 0;
-    int c, any = 0;
-    while ((c = getc_unlocked(in)) != EOF) { /* one thread reads `in` */
-        any = 1;
-        if (c == '\n') break;
-        all++;
-        if (n <= max) {
-            if (n + 1 >= *cap) {
-                size_t nc = *cap ? *cap * 2 : 256;
-                char *b = realloc(*buf, nc);
-                if (!b) return -1;
-                *buf = b, *cap = nc;
-            }
-            (*buf)[n++] = (char)c;
-        }
-    }
-    if (!any) return 0;
-    if (!*buf && !(*buf = malloc(*cap = 1))) return -1;
-    (*buf)[n] = 0;
-    *len = n, *raw = all;
-    return 1;
-}
-
 static int model_bias(const cf_model *m) {
     cf_model_info info;
     cf_model_info_get(m, &info);
@@ -120,7 +93,7 @@ int cmd_predict(int argc, char **argv) {
     size_t len = 0, raw = 0;
     rc = CLI_EXIT_OK;
     int got;
-    while ((got = read_line(in, &line, &cap, ropt.max_line, &len, &raw)) > 0) {
+    while ((got = cli_read_line(in, &line, &cap, ropt.max_line, &len, &raw)) > 0) {
         lineno++;
         char *s = line;
         if (lineno == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3, len -= 3, raw -= 3; /* UTF-8 BOM */

@@ -522,3 +522,29 @@ cf_status cli_dataset_read_test(cf_dataset *ds, const char *path, const cf_read_
                                 cf_read_report *rep, cf_error *err) {
     return read_with_bar(ds, path, ropt, quiet, NULL, rep, err);
 }
+
+/* ------------------------------------------------------------------ line input */
+
+int cli_read_line(FILE *in, char **buf, size_t *cap, size_t max, size_t *len, size_t *raw) {
+    size_t n = 0, all = 0;
+    int c, any = 0;
+    while ((c = getc_unlocked(in)) != EOF) { /* one thread reads `in` */
+        any = 1;
+        if (c == '\n') break;
+        all++;
+        if (n <= max) {
+            if (n + 1 >= *cap) {
+                size_t nc = *cap ? *cap * 2 : 256;
+                char *b = realloc(*buf, nc);
+                if (!b) return -1;
+                *buf = b, *cap = nc;
+            }
+            (*buf)[n++] = (char)c;
+        }
+    }
+    if (!any) return 0;
+    if (!*buf && !(*buf = malloc(*cap = 1))) return -1;
+    (*buf)[n] = 0;
+    *len = n, *raw = all;
+    return 1;
+}
