@@ -148,7 +148,7 @@ static int recommend_many(cf_model *model, const cf_model_info *mi, const char *
         id_list_free(&users);
         return rc;
     }
-    char *name = malloc(2 * 65536 + 2), *iname = name + 65537;
+    char *name = malloc(2 * 65537), *iname = NULL; /* a user's and an item's ID, NUL-terminated */
     const int64_t nq = users.n, per = (int64_t)n * (int64_t)(sizeof(int64_t) + sizeof(double)) + (int64_t)sizeof(int32_t);
     int64_t B = BATCH_BYTES / per, twentieth = (nq + 19) / 20;
     if (B > twentieth && twentieth >= 4096) B = twentieth;
@@ -163,6 +163,7 @@ static int recommend_many(cf_model *model, const cf_model_info *mi, const char *
         rc = cli_failf("out of memory for the recommendations of %lld users", (long long)B);
         goto done;
     }
+    iname = name + 65537;
     /* every user of FILE known, before any ranking: the first unknown one by its line */
     if (users_path) {
         size_t l0;
