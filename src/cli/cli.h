@@ -27,7 +27,7 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2, CLI_EXIT_INTERRU
     X(verify, "run the GPU and the CPU reference side by side, compare per iteration")   \
     X(eval, "RMSE and MAE of a saved model on a ratings file")                           \
     X(predict, "predicted ratings for a file of (user, item) pairs")                     \
-    X(recommend, "top-N items for one user")                                             \
+    X(recommend, "top-N items for a user, a list of users or all")                       \
     X(gen, "write a synthetic ratings file with a planted low-rank structure")           \
     X(export, "write a model's factors and biases as NumPy .npy files")                  \
     X(convert, "write a ratings file as a binary dataset that every command loads fast")   \
