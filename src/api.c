@@ -9,8 +9,8 @@
  * are interned as their decimal form, the token a file holds.
  *
  * cf_model_recommend_batch: the items each user rated in `exclude` are gathered once,
- * as a CSR of exclude-user → model item rows (one pass over the ratings), instead of one
- * pass over all ratings per user as cf_model_recommend does for its single user; then
+ * as a CSR of the call's users → model item rows (exclusion_csr), instead of one pass
+ * over all ratings per user as cf_model_recommend does for its single user; then
  * the users' top n are cf_model_topn's (model.c), sixteen users scored together, so the
  * ranking is cf_model_recommend's.
  */
@@ -279,15 +279,37 @@ cf_status cf_model_predict_batch(const cf_model *m, const cf_ids *users, const c
     return CF_OK;
 }
 
-/* The items each user of `ds` rated (either part), as model item rows: CSR over ds's
- * user indices in *ptr (n_ds_users + 1) and *idx. Items the model does not know are left
- * out. */
-static cf_status exclusion_csr(const cf_model *m, const cf_dataset *ds, int64_t **ptr, int64_t **idx, cf_error *err) {
-    int64_t nu = cf_idmap_size(ds->users), ni = cf_idmap_size(ds->items);
+/* The model item rows that each of the call's users rated in ds, as a CSR over the
+ * users' positions k (drow[k]: the user's index in ds, -1 when absent): row k is
+ * x[p[k] .. p[k+1]). A dataset sorted by user (what the reader and cf_dataset_add leave:
+ * one sorted range) is checked in one sequential pass and each user's ratings found by
+ * binary search, so a call costs O(nnz) reads plus its users' ratings, and the CLI's
+ * batches of a large --exclude stay cheap; another order takes a counting pass over all
+ * ratings by ds user first. */
+static int64_t lower_u(const uint32_t *u, int64_t n, uint32_t v) {
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        const int64_t mid = lo + (hi - lo) / 2;
+        if (u[mid] < v) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+static cf_status exclusion_csr(const cf_model *m, const cf_dataset *ds, const int64_t *drow, int64_t nq, int64_t **ptr,
+                               int64_t **idx, cf_error *err) {
+    const int64_t nu = cf_idmap_size(ds->users), ni = cf_idmap_size(ds->items), nr = ds->all.n;
+    const uint32_t *U = ds->all.u, *I = ds->all.i;
+    int sorted = 1;
+    for (int64_t k = 1; k < nr && sorted; k++) sorted = U[k - 1] <= U[k];
     int64_t *to = cf_malloc((size_t)(ni > 0 ? ni : 1) * sizeof *to, err, "recommend item map");
-    int64_t *p = cf_calloc((size_t)nu + 1, sizeof *p, err, "recommend exclusion rows");
-    if (!to || !p) {
-        free(to), free(p);
+    int64_t *p = cf_calloc((size_t)nq + 1, sizeof *p, err, "recommend exclusion rows");
+    /* each ds user's ratings: [first[du], first[du+1]) of ds->all when sorted, else of
+     * `order` (the ratings' positions by ds user, a stable counting sort) */
+    int64_t *first = cf_calloc((size_t)(sorted ? 1 : nu + 1), sizeof *first, err, "recommend exclusion users");
+    int64_t *order = sorted ? NULL : cf_malloc((size_t)(nr > 0 ? nr : 1) * sizeof *order, err, "recommend exclusion order");
+    if (!to || !p || !first || (!sorted && !order)) {
+        free(to), free(p), free(first), free(order);
         return CF_ERR_NOMEM;
     }
     for (int64_t k = 0; k < ni; k++) {
@@ -295,21 +317,44 @@ static cf_status exclusion_csr(const cf_model *m, const cf_dataset *ds, int64_t 
         const char *name = cf_idmap_name(ds->items, (uint32_t)k, &len);
         to[k] = cf_idmap_find(m->items, name, len);
     }
-    for (int64_t k = 0; k < ds->all.n; k++)
-        if (to[ds->all.i[k]] >= 0) p[ds->all.u[k] + 1]++;
-    for (int64_t u = 0; u < nu; u++) p[u + 1] += p[u];
-    int64_t *x = cf_malloc((size_t)(p[nu] > 0 ? p[nu] : 1) * sizeof *x, err, "recommend exclusions");
-    int64_t *fill = cf_malloc((size_t)(nu > 0 ? nu : 1) * sizeof *fill, err, "recommend exclusion cursor");
-    if (!x || !fill) {
-        free(to), free(p), free(x), free(fill);
+    if (!sorted) {
+        for (int64_t k = 0; k < nr; k++) first[U[k] + 1]++;
+        for (int64_t du = 0; du < nu; du++) first[du + 1] += first[du];
+        int64_t *fill = cf_malloc((size_t)(nu > 0 ? nu : 1) * sizeof *fill, err, "recommend exclusion cursor");
+        if (!fill) {
+            free(to), free(p), free(first), free(order);
+            return CF_ERR_NOMEM;
+        }
+        memcpy(fill, first, (size_t)nu * sizeof *fill);
+        for (int64_t k = 0; k < nr; k++) order[fill[U[k]]++] = k;
+        free(fill);
+    }
+    /* rows k: their ratings' range (twice: count, then fill) */
+    int64_t *lo = cf_malloc((size_t)(nq > 0 ? 2 * nq : 1) * sizeof *lo, err, "recommend exclusion ranges");
+    if (!lo) {
+        free(to), free(p), free(first), free(order);
         return CF_ERR_NOMEM;
     }
-    memcpy(fill, p, (size_t)nu * sizeof *fill);
-    for (int64_t k = 0; k < ds->all.n; k++) {
-        int64_t i = to[ds->all.i[k]];
-        if (i >= 0) x[fill[ds->all.u[k]]++] = i;
+    int64_t *hi = lo + nq;
+    for (int64_t k = 0; k < nq; k++) {
+        const int64_t du = drow[k];
+        if (du < 0) lo[k] = hi[k] = 0;
+        else if (sorted) lo[k] = lower_u(U, nr, (uint32_t)du), hi[k] = lower_u(U, nr, (uint32_t)du + 1);
+        else lo[k] = first[du], hi[k] = first[du + 1];
+        for (int64_t e = lo[k]; e < hi[k]; e++) p[k + 1] += to[I[sorted ? e : order[e]]] >= 0;
     }
-    free(to), free(fill);
+    for (int64_t k = 0; k < nq; k++) p[k + 1] += p[k];
+    int64_t *x = cf_malloc((size_t)(p[nq] > 0 ? p[nq] : 1) * sizeof *x, err, "recommend exclusions");
+    if (!x) {
+        free(to), free(p), free(first), free(order), free(lo);
+        return CF_ERR_NOMEM;
+    }
+    for (int64_t k = 0, w = 0; k < nq; k++)
+        for (int64_t e = lo[k]; e < hi[k]; e++) {
+            const int64_t i = to[I[sorted ? e : order[e]]];
+            if (i >= 0) x[w++] = i;
+        }
+    free(to), free(first), free(order), free(lo);
     *ptr = p, *idx = x;
     return CF_OK;
 }
@@ -341,8 +386,8 @@ cf_status cf_model_recommend_batch(const cf_model *m, const cf_ids *users, int32
             return unknown_id(err, "users", k, "user", users);
         }
     }
-    int64_t *eptr = NULL, *eidx = NULL;
-    if (exclude && (st = exclusion_csr(m, exclude, &eptr, &eidx, err)) != CF_OK) {
+    int64_t *eptr = NULL, *eidx = NULL; /* row k: the model items users[k] rated in exclude */
+    if (exclude && (st = exclusion_csr(m, exclude, drow, nq, &eptr, &eidx, err)) != CF_OK) {
         free(row);
         return st;
     }
@@ -376,15 +421,13 @@ cf_status cf_model_recommend_batch(const cf_model *m, const cf_ids *users, int32
         const uint8_t *excl[CF_TOPN_GROUP];
         int64_t got[CF_TOPN_GROUP];
         for (int a = 0; a < mg; a++) {
-            const int64_t du = drow[k0 + a];
             uint8_t *mask = masks + (size_t)a * hoff;
-            if (du >= 0)
-                for (int64_t e = eptr[du]; e < eptr[du + 1]; e++) mask[eidx[e]] = 1;
+            for (int64_t e = eptr ? eptr[k0 + a] : 0; eptr && e < eptr[k0 + a + 1]; e++) mask[eidx[e]] = 1;
             excl[a] = eptr ? mask : NULL;
         }
         cf_model_topn(&m->f, row + k0, mg, excl, cap, heaps, got_items, got_scores, (int64_t)cells, got, dscratch);
         for (int a = 0; a < mg; a++) {
-            const int64_t k = k0 + a, du = drow[k];
+            const int64_t k = k0 + a;
             double *srow = scores + k * (int64_t)n;
             int64_t *irow = items + k * (int64_t)n;
             const uint32_t *gi = got_items + (size_t)a * cells;
@@ -392,8 +435,7 @@ cf_status cf_model_recommend_batch(const cf_model *m, const cf_ids *users, int32
             for (int64_t j = 0; j < got[a]; j++) irow[j] = gi[j], srow[j] = gs[j];
             for (int64_t j = got[a]; j < n; j++) irow[j] = -1, srow[j] = NAN;
             if (counts) counts[k] = (int32_t)got[a];
-            if (du >= 0)
-                for (int64_t e = eptr[du]; e < eptr[du + 1]; e++) masks[(size_t)a * hoff + eidx[e]] = 0;
+            for (int64_t e = eptr ? eptr[k] : 0; eptr && e < eptr[k + 1]; e++) masks[(size_t)a * hoff + eidx[e]] = 0;
         }
     }
     free(scratch), free(row), free(eptr), free(eidx);

@@ -376,17 +376,24 @@ Test(api, recommend_batch_against_sorting_every_item) {
     double scores1[NQ * N], scores2[NQ * N];
     int32_t counts[NQ];
     cf_error err = {0};
-    for (int excl = 0; excl < 2; excl++) {
-        cr_assert_eq(cf_model_recommend_batch(m, &u, N, excl ? ds : NULL, CF_UNKNOWN_MEAN, 1, items1, scores1, counts,
-                                              &err),
-                     CF_OK, "%s", err.msg);
-        cr_assert_eq(cf_model_recommend_batch(m, &u, N, excl ? ds : NULL, CF_UNKNOWN_MEAN, 3, items2, scores2, NULL,
-                                              &err),
-                     CF_OK, "%s", err.msg);
+    /* the same ratings added in two halves: two sorted ranges, not sorted by user as a
+     * whole (the exclusion's other path) */
+    cf_dataset *halves = NULL;
+    cr_assert_eq(cf_dataset_new(&halves, &err), CF_OK);
+    const int64_t h = t.n / 2;
+    cf_ids u1 = int_ids(h, t.u), i1 = int_ids(h, t.i), u2 = int_ids(t.n - h, t.u + h), i2 = int_ids(t.n - h, t.i + h);
+    cr_assert_eq(cf_dataset_add(halves, &u1, &i1, t.r, 0, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_dataset_add(halves, &u2, &i2, t.r + h, 0, &err), CF_OK, "%s", err.msg);
+    for (int excl = 0; excl < 3; excl++) {
+        const cf_dataset *ex = excl == 0 ? NULL : excl == 1 ? ds : halves;
+        cr_assert_eq(cf_model_recommend_batch(m, &u, N, ex, CF_UNKNOWN_MEAN, 1, items1, scores1, counts, &err), CF_OK,
+                     "%s", err.msg);
+        cr_assert_eq(cf_model_recommend_batch(m, &u, N, ex, CF_UNKNOWN_MEAN, 3, items2, scores2, NULL, &err), CF_OK,
+                     "%s", err.msg);
         cr_assert(memcmp(items1, items2, sizeof items1) == 0, "the thread count changed the result");
         scored *ref = malloc((size_t)ni * sizeof *ref);
         for (int q = 0; q < NQ; q++) {
-            int64_t c = reference_top(m, iid, ni, users[q], excl ? &t : NULL, ref);
+            int64_t c = reference_top(m, iid, ni, users[q], ex ? &t : NULL, ref);
             int64_t want = c < N ? c : N;
             cr_assert_eq(counts[q], want, "user %lld: %d items, expected %lld", (long long)users[q], counts[q],
                          (long long)want);
@@ -408,7 +415,7 @@ Test(api, recommend_batch_against_sorting_every_item) {
                  CF_ERR_INVALID);
     cr_assert(strstr(err.msg, "n: 0"), "%s", err.msg);
     free(iid);
-    cf_model_destroy(&m), cf_dataset_destroy(&ds), free_triples(&t);
+    cf_model_destroy(&m), cf_dataset_destroy(&ds), cf_dataset_destroy(&halves), free_triples(&t);
 }
 
 /* ------------------------------------------------------------------ config by name */
