@@ -6,8 +6,9 @@
  * Many users at once: --users FILE (one ID per line, its first field as the ratings
  * reader splits it; blank and '#' lines skipped) or --all-users (every user of the
  * model, in its order). cf_model_recommend_batch ranks them on --threads threads, in
- * batches of at most BATCH_BYTES of results (and at least 20 batches where they are
- * big enough, so that a terminal shows the progress); each user gives N lines
+ * batches of at most BATCH_BYTES of results (and 20 batches from 20,480 users on, so
+ * that a terminal shows the progress; a batch's exclusions cost one sequential pass over
+ * the --exclude ratings, api.c); each user gives N lines
  * "user<TAB>rank<TAB>item<TAB>score", or one JSON object per user and line (JSON
  * Lines), to --out FILE or stdout, which appear only when every user succeeded. An ID
  * of FILE the model does not know is an error naming FILE:LINE, found before any
@@ -151,7 +152,7 @@ static int recommend_many(cf_model *model, const cf_model_info *mi, const char *
     char *name = malloc(2 * 65537), *iname = NULL; /* a user's and an item's ID, NUL-terminated */
     const int64_t nq = users.n, per = (int64_t)n * (int64_t)(sizeof(int64_t) + sizeof(double)) + (int64_t)sizeof(int32_t);
     int64_t B = BATCH_BYTES / per, twentieth = (nq + 19) / 20;
-    if (B > twentieth && twentieth >= 4096) B = twentieth;
+    if (B > twentieth && twentieth >= 1024) B = twentieth;
     if (B < 1) B = 1;
     if (B > nq) B = nq;
     int64_t *items_k = malloc((size_t)(B * n) * sizeof *items_k), *boffs = malloc((size_t)(B + 1) * sizeof *boffs);
