@@ -17,6 +17,7 @@
 #include "common.h"
 #include "dataset.h"
 #include "model.h"
+#include "ratings.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -305,29 +306,19 @@ static cf_status exclusion_csr(const cf_model *m, const cf_dataset *ds, const in
     int64_t *to = cf_malloc((size_t)(ni > 0 ? ni : 1) * sizeof *to, err, "recommend item map");
     int64_t *p = cf_calloc((size_t)nq + 1, sizeof *p, err, "recommend exclusion rows");
     /* each ds user's ratings: [first[du], first[du+1]) of ds->all when sorted, else of
-     * `order` (the ratings' positions by ds user, a stable counting sort) */
+     * `order` (the ratings' positions by ds user: the project's stable counting sort) */
     int64_t *first = cf_calloc((size_t)(sorted ? 1 : nu + 1), sizeof *first, err, "recommend exclusion users");
     int64_t *order = sorted ? NULL : cf_malloc((size_t)(nr > 0 ? nr : 1) * sizeof *order, err, "recommend exclusion order");
-    if (!to || !p || !first || (!sorted && !order)) {
+    cf_status st = !to || !p || !first || (!sorted && !order) ? CF_ERR_NOMEM : CF_OK;
+    if (!st && !sorted) st = cf_bucket_sort_threads(nr, U, NULL, nu, &(cf_bucket_move){.out = order}, 1, first, err);
+    if (st) {
         free(to), free(p), free(first), free(order);
-        return CF_ERR_NOMEM;
+        return st;
     }
     for (int64_t k = 0; k < ni; k++) {
         size_t len;
         const char *name = cf_idmap_name(ds->items, (uint32_t)k, &len);
         to[k] = cf_idmap_find(m->items, name, len);
-    }
-    if (!sorted) {
-        for (int64_t k = 0; k < nr; k++) first[U[k] + 1]++;
-        for (int64_t du = 0; du < nu; du++) first[du + 1] += first[du];
-        int64_t *fill = cf_malloc((size_t)(nu > 0 ? nu : 1) * sizeof *fill, err, "recommend exclusion cursor");
-        if (!fill) {
-            free(to), free(p), free(first), free(order);
-            return CF_ERR_NOMEM;
-        }
-        memcpy(fill, first, (size_t)nu * sizeof *fill);
-        for (int64_t k = 0; k < nr; k++) order[fill[U[k]]++] = k;
-        free(fill);
     }
     /* rows k: their ratings' range (twice: count, then fill) */
     int64_t *lo = cf_malloc((size_t)(nq > 0 ? 2 * nq : 1) * sizeof *lo, err, "recommend exclusion ranges");
@@ -386,11 +377,17 @@ cf_status cf_model_recommend_batch(const cf_model *m, const cf_ids *users, int32
             return unknown_id(err, "users", k, "user", users);
         }
     }
+    st = cf_model_recommend_rows(m, row, drow, nq, n, exclude, threads, items, scores, counts, err);
+    free(row);
+    return st;
+}
+
+cf_status cf_model_recommend_rows(const cf_model *m, const int64_t *row, const int64_t *drow, int64_t nq, int32_t n,
+                                  const cf_dataset *exclude, int threads, int64_t *items, double *scores,
+                                  int32_t *counts, cf_error *err) {
+    cf_status st;
     int64_t *eptr = NULL, *eidx = NULL; /* row k: the model items users[k] rated in exclude */
-    if (exclude && (st = exclusion_csr(m, exclude, drow, nq, &eptr, &eidx, err)) != CF_OK) {
-        free(row);
-        return st;
-    }
+    if (exclude && (st = exclusion_csr(m, exclude, drow, nq, &eptr, &eidx, err)) != CF_OK) return st;
 
     const int64_t n_items = m->f.n_items, cap = n < n_items ? n : n_items;
     const int64_t G = CF_TOPN_GROUP, groups = (nq + G - 1) / G;
@@ -406,7 +403,7 @@ cf_status cf_model_recommend_batch(const cf_model *m, const cf_ids *users, int32
     const size_t per = (dbl + (size_t)G * (hoff + cells * (sizeof(cf_topn_cand) + sizeof(uint32_t))) + 15) / 16 * 16;
     unsigned char *scratch = cf_calloc((size_t)nt, per, err, "recommend scratch");
     if (!scratch) {
-        free(row), free(eptr), free(eidx);
+        free(eptr), free(eidx);
         return CF_ERR_NOMEM;
     }
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
@@ -438,7 +435,7 @@ cf_status cf_model_recommend_batch(const cf_model *m, const cf_ids *users, int32
             for (int64_t e = eptr ? eptr[k] : 0; eptr && e < eptr[k + 1]; e++) masks[(size_t)a * hoff + eidx[e]] = 0;
         }
     }
-    free(scratch), free(row), free(eptr), free(eidx);
+    free(scratch), free(eptr), free(eidx);
     return CF_OK;
 }
 

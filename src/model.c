@@ -140,24 +140,6 @@ static void sift_up(cand *h, int64_t k) {
     }
 }
 
-/* Marks in `excl` (n_items of the model) the items that user `user` rated in ds. */
-static void mark_rated(const cf_model *m, const cf_dataset *ds, const char *user, uint8_t *excl,
-                       int64_t *map_cache) {
-    int64_t du = find_id(ds->users, user);
-    if (du < 0) return;
-    for (int64_t k = 0; k < ds->all.n; k++) {
-        if (ds->all.u[k] != (uint32_t)du) continue;
-        uint32_t di = ds->all.i[k];
-        /* map_cache[di]: -2 not looked up yet, -1 unknown to the model, else model index */
-        if (map_cache[di] == -2) {
-            size_t len;
-            const char *name = cf_idmap_name(ds->items, di, &len);
-            map_cache[di] = name ? cf_idmap_find(m->items, name, len) : -1;
-        }
-        if (map_cache[di] >= 0) excl[map_cache[di]] = 1;
-    }
-}
-
 size_t cf_model_topn_scratch(const cf_factors *f) {
     return cf_score_qt_doubles(f) + (size_t)CF_TOPN_GROUP * CF_SCORE_ITEMS;
 }
@@ -224,42 +206,24 @@ cf_status cf_model_recommend(const cf_model *m, const char *user, int32_t n,
     int64_t u = find_id(m->users, user);
     if (u < 0) return not_found(err, "user", user);
 
-    int64_t n_items = m->f.n_items;
-    uint8_t *excl = NULL;
-    if (exclude) {
-        int64_t n_ds_items = cf_idmap_size(exclude->items);
-        excl = cf_calloc((size_t)n_items, 1, err, "recommend exclusion set");
-        int64_t *cache = cf_malloc((size_t)n_ds_items * sizeof *cache, err, "recommend item map");
-        if (!excl || !cache) {
-            free(excl);
-            free(cache);
-            return CF_ERR_NOMEM;
-        }
-        for (int64_t k = 0; k < n_ds_items; k++) cache[k] = -2;
-        mark_rated(m, exclude, user, excl, cache);
-        free(cache);
-    }
-
-    int64_t cap = (int64_t)n < n_items ? (int64_t)n : n_items;
-    size_t cells = cap > 0 ? (size_t)cap : 1;
-    cand *heap = cf_malloc(cells * sizeof *heap, err, "recommend heap");
-    uint32_t *items = cf_malloc(cells * sizeof *items, err, "recommend items");
-    double *scores = cf_malloc(cells * sizeof *scores, err, "recommend scores");
-    double *scratch = cf_malloc(cf_model_topn_scratch(&m->f) * sizeof *scratch, err, "recommend scratch");
-    if (!heap || !items || !scores || !scratch) {
-        free(heap), free(items), free(scores), free(excl), free(scratch);
+    /* one user of cf_model_recommend_rows (api.c): the batch's exclusions and ranking */
+    const int64_t cap = (int64_t)n < m->f.n_items ? (int64_t)n : m->f.n_items;
+    int64_t *items = cf_malloc((size_t)(cap > 0 ? cap : 1) * sizeof *items, err, "recommend items");
+    double *scores = cf_malloc((size_t)(cap > 0 ? cap : 1) * sizeof *scores, err, "recommend scores");
+    if (!items || !scores) {
+        free(items), free(scores);
         return CF_ERR_NOMEM;
     }
-    const uint8_t *ex[1] = {excl};
-    int64_t got;
-    cf_model_topn(&m->f, &u, 1, ex, cap, heap, items, scores, 0, &got, scratch);
-    for (int64_t k = 0; k < got; k++) {
-        out[k].item = cf_idmap_name(m->items, items[k], NULL);
+    const int64_t du = exclude ? find_id(exclude->users, user) : -1;
+    int32_t got = 0;
+    cf_status st = cf_model_recommend_rows(m, &u, &du, 1, (int32_t)cap, exclude, 1, items, scores, &got, err);
+    for (int32_t k = 0; st == CF_OK && k < got; k++) {
+        out[k].item = cf_idmap_name(m->items, (uint32_t)items[k], NULL);
         out[k].score = scores[k];
     }
-    *n_out = (int32_t)got;
-    free(heap), free(items), free(scores), free(excl), free(scratch);
-    return CF_OK;
+    if (st == CF_OK) *n_out = got;
+    free(items), free(scores);
+    return st;
 }
 
 /* ---------------------------------------------------------------- evaluate */

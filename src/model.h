@@ -48,6 +48,12 @@ typedef struct cf_topn_cand {
     uint32_t item;
 } cf_topn_cand;
 #define CF_TOPN_GROUP 16
+/* cf_model_recommend_batch (api.c) once the users are found: row[k] user k's row of the
+ * model (< 0: unknown, ranked by μ + b_i), drow[k] its index in exclude (< 0: none);
+ * cf_model_recommend calls it for its one user, so both rank and exclude alike. */
+cf_status cf_model_recommend_rows(const cf_model *m, const int64_t *row, const int64_t *drow, int64_t nq, int32_t n,
+                                  const cf_dataset *exclude, int threads, int64_t *items, double *scores,
+                                  int32_t *counts, cf_error *err);
 size_t cf_model_topn_scratch(const cf_factors *f);
 void cf_model_topn(const cf_factors *f, const int64_t *u, int m, const uint8_t *const *excl, int64_t cap,
                    cf_topn_cand *heaps, uint32_t *items, double *scores, int64_t ld, int64_t *got, double *scratch);

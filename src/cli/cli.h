@@ -163,11 +163,23 @@ typedef struct cli_out {
     cf_output *file;    /* the target's writer (NULL: stdout) */
 } cli_out;
 
-/* Reads one line of `in` (a stream only this thread reads) without its '\n' into *buf
- * (*cap bytes, grown as needed), keeping at most max + 1 bytes: the rest of a longer line
- * is read and dropped, *raw counts it all, *len what was kept. 0 at the end of the input,
- * 1 with a line, -1 out of memory. NULs are kept as bytes. */
-int cli_read_line(FILE *in, char **buf, size_t *cap, size_t max, size_t *len, size_t *raw);
+/* The data lines of a text file the user gives besides ratings (predict's pairs,
+ * recommend's users), split as the ratings reader splits a line (cf_line_split: the
+ * delimiter fixed by the first data line, quoting, NUL and the max_line limit), a UTF-8
+ * BOM dropped, blank and '#' lines skipped. Set in, path, max_line and delim = -1, the
+ * rest 0; `in` is read by this thread only. cli_lines_next: 1 with the next data line's
+ * fields in *lf (pointing into buf; lineno its number), 0 at the end, -1 with the error
+ * printed ("PATH:LINE: reason: text", out of memory, a read error). Free buf after. */
+typedef struct cli_lines {
+    FILE *in;
+    const char *path;
+    size_t max_line;
+    int delim;
+    long long lineno;
+    char *buf;
+    size_t cap;
+} cli_lines;
+int cli_lines_next(cli_lines *l, cf_line_fields *lf);
 
 int cli_out_open(cli_out *o, const char *path, cf_error *err); /* 0 ok, -1 (err filled) */
 int cli_out_commit(cli_out *o, cf_error *err);                 /* 0 ok, -1; closes */

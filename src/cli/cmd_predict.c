@@ -70,8 +70,6 @@ int cmd_predict(int argc, char **argv) {
     cf_error err = {0};
     cf_model *model = NULL;
     FILE *in = NULL;
-    char *line = NULL;
-    size_t cap = 0;
     cli_out out = {0};
     if (cf_model_load(pos[0], &model, &err) != CF_OK) return cli_fail(&err);
     in = fopen(pairs, "r");
@@ -88,30 +86,14 @@ int cmd_predict(int argc, char **argv) {
     /* the ratings reader's tokenizer and limits (cf_line_split): BOM, NUL, max_line */
     cf_read_options ropt;
     cf_read_options_default(&ropt);
-    int delim = -1, first_data = 1;
-    long long lineno = 0, n_pred = 0, n_unknown = 0;
-    size_t len = 0, raw = 0;
+    cli_lines lines = {.in = in, .path = pairs, .max_line = ropt.max_line, .delim = -1};
+    int first_data = 1;
+    long long n_pred = 0, n_unknown = 0;
     rc = CLI_EXIT_OK;
+    cf_line_fields lf;
     int got;
-    while ((got = cli_read_line(in, &line, &cap, ropt.max_line, &len, &raw)) > 0) {
-        lineno++;
-        char *s = line;
-        if (lineno == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3, len -= 3, raw -= 3; /* UTF-8 BOM */
-        cf_line_fields lf;
-        char why[200];
-        int k;
-        if (raw > ropt.max_line) { /* only max_line + 1 bytes were kept */
-            snprintf(why, sizeof why, "line longer than max_line (%zu bytes, this one %zu)", ropt.max_line, raw);
-            k = -1;
-        } else {
-            k = cf_line_split(s, len, ropt.max_line, &delim, &lf, why, sizeof why);
-        }
-        if (k < 0) {
-            char shown[CF_SHOW_CAP];
-            rc = cli_failf("%s:%lld: %s: %s", pairs, lineno, why, cf_text_show(shown, sizeof shown, s, len));
-            break;
-        }
-        if (k == 0) continue;
+    while ((got = cli_lines_next(&lines, &lf)) > 0) {
+        const long long lineno = lines.lineno;
         int nf = lf.count;
         if (first_data && nf >= 3 && !is_number(lf.field[2], lf.len[2])) { /* a header line */
             first_data = 0;
@@ -160,9 +142,8 @@ int cmd_predict(int argc, char **argv) {
         fwrite(num, 1, nl + 1, out.f);
         n_pred++;
     }
-    if (got < 0 && rc == CLI_EXIT_OK) rc = cli_failf("%s:%lld: out of memory reading the line", pairs, lineno + 1);
-    if (rc == CLI_EXIT_OK && ferror(in)) rc = cli_failf("%s: read error: %s", pairs, strerror(errno));
-    free(line);
+    if (got < 0) rc = CLI_EXIT_ERROR;
+    free(lines.buf);
     fclose(in);
     if (rc == CLI_EXIT_OK) {
         if (cli_out_commit(&out, &err) != 0) rc = cli_fail(&err);

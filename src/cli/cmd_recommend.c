@@ -88,42 +88,19 @@ static int read_users(const char *path, size_t max_line, id_list *l) {
     memset(l, 0, sizeof *l);
     FILE *in = fopen(path, "r");
     if (!in) return cli_failf("%s: cannot open: %s", path, strerror(errno));
-    char *line = NULL;
-    size_t cap = 0, len = 0, raw = 0;
-    int delim = -1, got, rc = CLI_EXIT_OK;
-    int64_t lineno = 0;
-    while ((got = cli_read_line(in, &line, &cap, max_line, &len, &raw)) > 0) {
-        lineno++;
-        char *s = line, why[200];
-        if (lineno == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3, len -= 3, raw -= 3; /* UTF-8 BOM */
-        cf_line_fields lf;
-        int k;
-        if (raw > max_line) {
-            snprintf(why, sizeof why, "line longer than max_line (%zu bytes, this one %zu)", max_line, raw);
-            k = -1;
-        } else {
-            k = cf_line_split(s, len, max_line, &delim, &lf, why, sizeof why);
-        }
-        if (k < 0) {
-            char shown[CF_SHOW_CAP];
-            rc = cli_failf("%s:%lld: %s: %s", path, (long long)lineno, why, cf_text_show(shown, sizeof shown, s, len));
-            break;
-        }
-        if (k == 0) continue;
-        if (lf.len[0] == 0) {
-            rc = cli_failf("%s:%lld: empty user ID", path, (long long)lineno);
-            break;
-        }
-        if (id_list_push(l, lf.field[0], lf.len[0], lineno)) {
-            rc = cli_failf("%s:%lld: out of memory for the users", path, (long long)lineno);
-            break;
-        }
+    cli_lines lines = {.in = in, .path = path, .max_line = max_line, .delim = -1};
+    cf_line_fields lf;
+    int got = 0, rc = CLI_EXIT_OK;
+    while (rc == CLI_EXIT_OK && (got = cli_lines_next(&lines, &lf)) > 0) {
+        if (lf.len[0] == 0)
+            rc = cli_failf("%s:%lld: empty user ID", path, lines.lineno);
+        else if (id_list_push(l, lf.field[0], lf.len[0], lines.lineno))
+            rc = cli_failf("%s:%lld: out of memory for the users", path, lines.lineno);
     }
-    if (got < 0 && rc == CLI_EXIT_OK) rc = cli_failf("%s:%lld: out of memory reading the line", path, (long long)lineno + 1);
-    if (rc == CLI_EXIT_OK && ferror(in)) rc = cli_failf("%s: read error: %s", path, strerror(errno));
-    if (rc == CLI_EXIT_OK && l->n == 0) rc = cli_failf("%s: no users: %lld line%s, all blank or comments", path,
-                                                      (long long)lineno, lineno == 1 ? "" : "s");
-    free(line);
+    if (got < 0) rc = CLI_EXIT_ERROR;
+    if (rc == CLI_EXIT_OK && l->n == 0)
+        rc = cli_failf("%s: no users: %lld line%s, all blank or comments", path, lines.lineno, lines.lineno == 1 ? "" : "s");
+    free(lines.buf);
     fclose(in);
     if (rc != CLI_EXIT_OK) id_list_free(l);
     return rc;
@@ -135,6 +112,42 @@ static const char *id_at(const id_list *l, int64_t k, char *buf, size_t *len) {
     memcpy(buf, l->chars + l->offsets[k], *len);
     buf[*len] = '\0';
     return buf;
+}
+
+/* One user's recommendations as output: "[user<TAB>]rank<TAB>item<TAB>score" lines (the
+ * score as printf's %.10f; the user column for many users), or one JSON object
+ * {"user":..., "items":[{"rank":..,"item":..,"score":..},...]} and a newline. */
+static void put_open(FILE *f, int json, const char *user) {
+    if (!json) return;
+    int first = 1;
+    fputc('{', f);
+    json_key(f, &first, "user"), json_string(f, user);
+    json_key(f, &first, "items");
+    fputc('[', f);
+}
+
+static void put_rec(FILE *f, int json, const char *user, size_t ulen, int rank, const char *item, size_t ilen,
+                    double score) {
+    if (json) {
+        int first = 1;
+        fputs(rank > 1 ? ",{" : "{", f);
+        json_key(f, &first, "rank"), fprintf(f, "%d", rank);
+        json_key(f, &first, "item"), json_string(f, item);
+        json_key(f, &first, "score"), json_number(f, score);
+        fputc('}', f);
+        return;
+    }
+    char num[CLI_FMT_F10_CAP];
+    const size_t nl = cli_fmt_f10(num, score);
+    num[nl] = '\n';
+    if (user) fwrite(user, 1, ulen, f), fputc('\t', f);
+    fprintf(f, "%d\t", rank);
+    fwrite(item, 1, ilen, f), fputc('\t', f);
+    fwrite(num, 1, nl + 1, f);
+}
+
+static void put_close(FILE *f, int json) {
+    if (json) fputs("]}\n", f);
 }
 
 /* --users / --all-users: see the header. */
@@ -205,34 +218,13 @@ static int recommend_many(cf_model *model, const cf_model_info *mi, const char *
             size_t ul;
             id_at(&users, b0 + k, name, &ul);
             short_users += counts[k] < n;
-            if (json) {
-                int first = 1;
-                fputc('{', out.f);
-                json_key(out.f, &first, "user"), json_string(out.f, name);
-                json_key(out.f, &first, "items");
-                fputc('[', out.f);
-            }
+            put_open(out.f, json, name);
             for (int32_t j = 0; j < counts[k]; j++) {
                 size_t il;
                 id_at(&items, items_k[k * n + j], iname, &il);
-                if (json) {
-                    int f2 = 1;
-                    fprintf(out.f, "%s{", j ? "," : "");
-                    json_key(out.f, &f2, "rank"), fprintf(out.f, "%d", (int)j + 1);
-                    json_key(out.f, &f2, "item"), json_string(out.f, iname);
-                    json_key(out.f, &f2, "score"), json_number(out.f, scores[k * n + j]);
-                    fputc('}', out.f);
-                } else {
-                    char num[CLI_FMT_F10_CAP];
-                    size_t nl = cli_fmt_f10(num, scores[k * n + j]);
-                    fwrite(name, 1, ul, out.f);
-                    fprintf(out.f, "\t%d\t", (int)j + 1);
-                    fwrite(iname, 1, il, out.f), fputc('\t', out.f);
-                    num[nl] = '\n';
-                    fwrite(num, 1, nl + 1, out.f);
-                }
+                put_rec(out.f, json, name, ul, (int)j + 1, iname, il, scores[k * n + j]);
             }
-            if (json) fputs("]}\n", out.f);
+            put_close(out.f, json);
         }
     }
     cli_phase_clear(&pl);
@@ -334,24 +326,9 @@ int cmd_recommend(int argc, char **argv) {
                 cf_text_show(shown, sizeof shown, user, strlen(user)), exclude ? " after the exclusions" : "");
     }
 
-    if (json) {
-        int first = 1;
-        putchar('{');
-        json_key(stdout, &first, "user"), json_string(stdout, user);
-        json_key(stdout, &first, "items");
-        putchar('[');
-        for (int32_t k = 0; k < got; k++) {
-            int f2 = 1;
-            printf("%s{", k ? "," : "");
-            json_key(stdout, &f2, "rank"), printf("%d", (int)k + 1);
-            json_key(stdout, &f2, "item"), json_string(stdout, rec[k].item);
-            json_key(stdout, &f2, "score"), json_number(stdout, rec[k].score);
-            putchar('}');
-        }
-        puts("]}");
-    } else {
-        for (int32_t k = 0; k < got; k++) printf("%d\t%s\t%.10f\n", (int)k + 1, rec[k].item, rec[k].score);
-    }
+    put_open(stdout, json, user);
+    for (int32_t k = 0; k < got; k++) put_rec(stdout, json, NULL, 0, (int)k + 1, rec[k].item, strlen(rec[k].item), rec[k].score);
+    put_close(stdout, json);
     free(rec);
     cf_dataset_destroy(&ex);
     cf_model_destroy(&model);

@@ -525,7 +525,10 @@ cf_status cli_dataset_read_test(cf_dataset *ds, const char *path, const cf_read_
 
 /* ------------------------------------------------------------------ line input */
 
-int cli_read_line(FILE *in, char **buf, size_t *cap, size_t max, size_t *len, size_t *raw) {
+/* One line of `in` without its '\n' into *buf (*cap bytes, grown), keeping at most max + 1
+ * bytes: the rest of a longer line is read and dropped, *raw counts it all, *len what was
+ * kept. 0 at the end of the input, 1 with a line, -1 out of memory. NULs kept as bytes. */
+static int read_line(FILE *in, char **buf, size_t *cap, size_t max, size_t *len, size_t *raw) {
     size_t n = 0, all = 0;
     int c, any = 0;
     while ((c = getc_unlocked(in)) != EOF) { /* one thread reads `in` */
@@ -547,4 +550,30 @@ int cli_read_line(FILE *in, char **buf, size_t *cap, size_t max, size_t *len, si
     (*buf)[n] = 0;
     *len = n, *raw = all;
     return 1;
+}
+
+int cli_lines_next(cli_lines *l, cf_line_fields *lf) {
+    size_t len = 0, raw = 0;
+    int got;
+    while ((got = read_line(l->in, &l->buf, &l->cap, l->max_line, &len, &raw)) > 0) {
+        l->lineno++;
+        char *s = l->buf, why[200];
+        if (l->lineno == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3, len -= 3, raw -= 3; /* UTF-8 BOM */
+        int k;
+        if (raw > l->max_line) { /* only max_line + 1 bytes were kept */
+            snprintf(why, sizeof why, "line longer than max_line (%zu bytes, this one %zu)", l->max_line, raw);
+            k = -1;
+        } else {
+            k = cf_line_split(s, len, l->max_line, &l->delim, lf, why, sizeof why);
+        }
+        if (k < 0) {
+            char shown[CF_SHOW_CAP];
+            cli_failf("%s:%lld: %s: %s", l->path, l->lineno, why, cf_text_show(shown, sizeof shown, s, len));
+            return -1;
+        }
+        if (k > 0) return 1;
+    }
+    if (got < 0) return cli_failf("%s:%lld: out of memory reading the line", l->path, l->lineno + 1), -1;
+    if (ferror(l->in)) return cli_failf("%s: read error: %s", l->path, strerror(errno)), -1;
+    return 0;
 }
