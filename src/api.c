@@ -8,11 +8,10 @@
  * (last rating of a repeated pair kept, the range sorted by (user, item)). Integer IDs
  * are interned as their decimal form, the token a file holds.
  *
- * cf_model_recommend_batch: the items each user rated in `exclude` are gathered once,
- * as a CSR of the call's users → model item rows (exclusion_csr), instead of one pass
- * over all ratings per user as cf_model_recommend does for its single user; then
- * the users' top n are cf_model_topn's (model.c), sixteen users scored together, so the
- * ranking is cf_model_recommend's.
+ * cf_model_recommend_batch (and cf_model_recommend, model.c, for its one user, through
+ * cf_model_recommend_rows): the items each user rated in `exclude` are gathered once, as
+ * a CSR of the call's users → model item rows (exclusion_csr); then the users' top n are
+ * cf_model_topn's (model.c), sixteen users scored together.
  */
 #include "common.h"
 #include "dataset.h"
