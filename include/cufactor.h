@@ -386,6 +386,45 @@ typedef struct cf_eval_report {
 cf_status cf_model_evaluate(const cf_model *m, const cf_dataset *ds, cf_eval_report *rep,
                             cf_error *err);
 
+/* Top-n ranking quality on held-out ratings (cf_model_rank_evaluate), the measures a
+ * recommender is used by; RMSE says how close the scores are, these whether the items a
+ * user went on to rate are among the n the model would have shown. For each evaluated
+ * user u, L_u is the model's top n (cf_model_recommend_batch's list, leaving out what u
+ * rated in `exclude`) and R_u the relevant items: u's ratings in the test data of at least
+ * relevant_min (every rating when relevant_min is NaN), less those u also rated in
+ * exclude (they cannot be recommended); h = |L_u ∩ R_u|, m = min(n, |R_u|).
+ *   precision = h / n            recall = h / |R_u|           hit_rate = [h > 0]
+ *   ndcg = Σ_{j: L_u[j] ∈ R_u} 1/log2(j + 2)  /  Σ_{j < m} 1/log2(j + 2)   (j from 0)
+ *   map  = Σ_{j: L_u[j] ∈ R_u} (hits in L_u[0..j]) / (j + 1)  /  m
+ * each the mean over the evaluated users; coverage = distinct items in any L_u / the
+ * model's items. A relevant item the model has no row for stays in R_u (a model cannot
+ * recommend what it never saw; counted in relevant_unknown). `popular` ranks every user's
+ * candidates by their number of ratings in `exclude` (the usual first baseline; ties: lower
+ * item row), with the same exclusions; NaN without exclude. */
+typedef struct cf_rank_metrics {
+    double precision, recall, ndcg, map, hit_rate, coverage;
+} cf_rank_metrics;
+
+typedef struct cf_rank_report {
+    int32_t n;                 /* list length */
+    int64_t users;             /* users evaluated: known to the model, R_u not empty */
+    int64_t users_unknown;     /* test users with a relevant rating that the model has no row for (skipped) */
+    int64_t users_no_relevant; /* test users the model knows whose R_u is empty (skipped) */
+    int64_t relevant;          /* Σ |R_u| over the evaluated users */
+    int64_t relevant_unknown;  /* of which items the model has no row for */
+    int64_t relevant_excluded; /* relevant test ratings left out because exclude has the pair */
+    cf_rank_metrics model, popular;
+} cf_rank_report;
+
+/* Ranks the top n for every user of `test` (both parts) with a relevant rating, on
+ * `threads` threads (0: all cores; the report does not depend on it), and fills rep as
+ * described above. exclude may be NULL (then nothing is excluded and popular is NaN).
+ * progress (may be NULL) is called as ("rank", users done, users, progress_user); a
+ * non-zero answer stops it (CF_ERR_INTERRUPTED, rep untouched). n >= 1. */
+cf_status cf_model_rank_evaluate(const cf_model *m, const cf_dataset *test, const cf_dataset *exclude, int32_t n,
+                                 double relevant_min, int threads, cf_read_progress_fn progress,
+                                 void *progress_user, cf_rank_report *rep, cf_error *err);
+
 /* ------------------------------------------------------------------ training */
 
 typedef struct cf_iter_info {
@@ -706,7 +745,7 @@ cf_status cf_model_recommend_batch(const cf_model *m, const cf_ids *users, int32
 
 /* sizeof of a public struct by name ("cf_error", "cf_iter_info", "cf_train_report",
  * "cf_read_report", "cf_train_options", "cf_read_options", "cf_model_info",
- * "cf_dataset_info"), 0 for another name:
+ * "cf_dataset_info", "cf_rank_report"), 0 for another name:
  * bindings that mirror a struct check their layout against it. */
 size_t cf_struct_size(const char *name);
 

@@ -10,7 +10,7 @@
  *
  * cf_model_recommend_batch (and cf_model_recommend, model.c, for its one user, through
  * cf_model_recommend_rows): the items each user rated in `exclude` are gathered once, as
- * a CSR of the call's users → model item rows (exclusion_csr); then the users' top n are
+ * a CSR of the call's users → model item rows (cf_exclusion_csr); then the users' top n are
  * cf_model_topn's (model.c), sixteen users scored together.
  */
 #include "common.h"
@@ -296,13 +296,13 @@ static int64_t lower_u(const uint32_t *u, int64_t n, uint32_t v) {
     return lo;
 }
 
-static cf_status exclusion_csr(const cf_model *m, const cf_dataset *ds, const int64_t *drow, int64_t nq, int64_t **ptr,
-                               int64_t **idx, cf_error *err) {
-    const int64_t nu = cf_idmap_size(ds->users), ni = cf_idmap_size(ds->items), nr = ds->all.n;
+cf_status cf_exclusion_csr(const cf_model *m, const cf_dataset *ds, const int64_t *drow, int64_t nq, int64_t **ptr,
+                           int64_t **idx, cf_error *err) {
+    const int64_t nu = cf_idmap_size(ds->users), nr = ds->all.n;
     const uint32_t *U = ds->all.u, *I = ds->all.i;
     int sorted = 1;
     for (int64_t k = 1; k < nr && sorted; k++) sorted = U[k - 1] <= U[k];
-    int64_t *to = cf_malloc((size_t)(ni > 0 ? ni : 1) * sizeof *to, err, "recommend item map");
+    int64_t *to = cf_idmap_translate(ds->items, m->items, err, "recommend item map");
     int64_t *p = cf_calloc((size_t)nq + 1, sizeof *p, err, "recommend exclusion rows");
     /* each ds user's ratings: [first[du], first[du+1]) of ds->all when sorted, else of
      * `order` (the ratings' positions by ds user: the project's stable counting sort) */
@@ -313,11 +313,6 @@ static cf_status exclusion_csr(const cf_model *m, const cf_dataset *ds, const in
     if (st) {
         free(to), free(p), free(first), free(order);
         return st;
-    }
-    for (int64_t k = 0; k < ni; k++) {
-        size_t len;
-        const char *name = cf_idmap_name(ds->items, (uint32_t)k, &len);
-        to[k] = cf_idmap_find(m->items, name, len);
     }
     /* rows k: their ratings' range (twice: count, then fill) */
     int64_t *lo = cf_malloc((size_t)(nq > 0 ? 2 * nq : 1) * sizeof *lo, err, "recommend exclusion ranges");
@@ -384,10 +379,17 @@ cf_status cf_model_recommend_batch(const cf_model *m, const cf_ids *users, int32
 cf_status cf_model_recommend_rows(const cf_model *m, const int64_t *row, const int64_t *drow, int64_t nq, int32_t n,
                                   const cf_dataset *exclude, int threads, int64_t *items, double *scores,
                                   int32_t *counts, cf_error *err) {
-    cf_status st;
     int64_t *eptr = NULL, *eidx = NULL; /* row k: the model items users[k] rated in exclude */
-    if (exclude && (st = exclusion_csr(m, exclude, drow, nq, &eptr, &eidx, err)) != CF_OK) return st;
+    cf_status st;
+    if (exclude && (st = cf_exclusion_csr(m, exclude, drow, nq, &eptr, &eidx, err)) != CF_OK) return st;
+    st = cf_model_topn_rows(m, row, nq, n, eptr, eidx, threads, items, scores, counts, err);
+    free(eptr), free(eidx);
+    return st;
+}
 
+cf_status cf_model_topn_rows(const cf_model *m, const int64_t *row, int64_t nq, int32_t n, const int64_t *eptr,
+                             const int64_t *eidx, int threads, int64_t *items, double *scores, int32_t *counts,
+                             cf_error *err) {
     const int64_t n_items = m->f.n_items, cap = n < n_items ? n : n_items;
     const int64_t G = CF_TOPN_GROUP, groups = (nq + G - 1) / G;
     int nt = cf_threads(threads);
@@ -401,10 +403,7 @@ cf_status cf_model_recommend_rows(const cf_model *m, const int64_t *row, const i
     const size_t hoff = ((size_t)n_items + 15) / 16 * 16;
     const size_t per = (dbl + (size_t)G * (hoff + cells * (sizeof(cf_topn_cand) + sizeof(uint32_t))) + 15) / 16 * 16;
     unsigned char *scratch = cf_calloc((size_t)nt, per, err, "recommend scratch");
-    if (!scratch) {
-        free(eptr), free(eidx);
-        return CF_ERR_NOMEM;
-    }
+    if (!scratch) return CF_ERR_NOMEM;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int64_t g = 0; g < groups; g++) {
         unsigned char *s = scratch + (size_t)omp_get_thread_num() * per;
@@ -434,7 +433,7 @@ cf_status cf_model_recommend_rows(const cf_model *m, const int64_t *row, const i
             for (int64_t e = eptr ? eptr[k] : 0; eptr && e < eptr[k + 1]; e++) masks[(size_t)a * hoff + eidx[e]] = 0;
         }
     }
-    free(scratch), free(eptr), free(eidx);
+    free(scratch);
     return CF_OK;
 }
 
@@ -453,6 +452,7 @@ size_t cf_struct_size(const char *name) {
         {"cf_read_options", sizeof(cf_read_options)},
         {"cf_model_info", sizeof(cf_model_info)},
         {"cf_dataset_info", sizeof(cf_dataset_info)},
+        {"cf_rank_report", sizeof(cf_rank_report)},
     };
     for (size_t k = 0; name && k < sizeof t / sizeof *t; k++)
         if (strcmp(name, t[k].name) == 0) return t[k].size;

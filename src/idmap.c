@@ -2,6 +2,7 @@
  * indices. Tokens live NUL-terminated in one growing arena; offsets[idx] locates the
  * token of idx. The table stores idx+1 (0 = empty slot) and is kept ≤ 50% full. */
 #include "idmap.h"
+#include "common.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -252,4 +253,16 @@ int cf_idmap_truncate(cf_idmap *m, int64_t n) {
         m->hashes[s] = h;
     }
     return 0;
+}
+
+int64_t *cf_idmap_translate(const cf_idmap *from, const cf_idmap *to_map, cf_error *err, const char *what) {
+    const int64_t n = cf_idmap_size(from);
+    int64_t *to = cf_malloc((size_t)(n > 0 ? n : 1) * sizeof *to, err, what);
+    if (!to) return NULL;
+    for (int64_t k = 0; k < n; k++) {
+        size_t len;
+        const char *name = cf_idmap_name(from, (uint32_t)k, &len);
+        to[k] = cf_idmap_find(to_map, name, len);
+    }
+    return to;
 }

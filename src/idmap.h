@@ -42,4 +42,9 @@ int cf_idmap_truncate(cf_idmap *m, int64_t n);
 /* The token of an index (NUL-terminated, owned by the map); *len may be NULL. */
 const char *cf_idmap_name(const cf_idmap *m, uint32_t idx, size_t *len);
 
+/* to[k] = the index in `to_map` of `from`'s token k, -1 when absent (from's size entries,
+ * the caller frees; NULL when out of memory, `what` naming it in err). */
+struct cf_error;
+int64_t *cf_idmap_translate(const cf_idmap *from, const cf_idmap *to_map, struct cf_error *err, const char *what);
+
 #endif

@@ -228,29 +228,15 @@ cf_status cf_model_recommend(const cf_model *m, const char *user, int32_t n,
 
 /* ---------------------------------------------------------------- evaluate */
 
-/* to[k] = index in `model_map` of the ID of index k in `ds_map`, or -1 when unknown. */
-static int64_t *translate(const cf_idmap *ds_map, const cf_idmap *model_map, cf_error *err,
-                          const char *what) {
-    int64_t n = cf_idmap_size(ds_map);
-    int64_t *to = cf_malloc((size_t)n * sizeof *to, err, what);
-    if (!to) return NULL;
-    for (int64_t k = 0; k < n; k++) {
-        size_t len;
-        const char *name = cf_idmap_name(ds_map, (uint32_t)k, &len);
-        to[k] = cf_idmap_find(model_map, name, len);
-    }
-    return to;
-}
-
 cf_status cf_model_evaluate(const cf_model *m, const cf_dataset *ds, cf_eval_report *rep,
                             cf_error *err) {
     if (!m || !ds || !rep)
         return cf_fail(err, CF_ERR_INVALID, "cf_model_evaluate: %s is NULL",
                        !m ? "model" : !ds ? "dataset" : "report");
     memset(rep, 0, sizeof *rep);
-    int64_t *tu = translate(ds->users, m->users, err, "evaluate user map");
+    int64_t *tu = cf_idmap_translate(ds->users, m->users, err, "evaluate user map");
     if (!tu) return CF_ERR_NOMEM;
-    int64_t *ti = translate(ds->items, m->items, err, "evaluate item map");
+    int64_t *ti = cf_idmap_translate(ds->items, m->items, err, "evaluate item map");
     if (!ti) {
         free(tu);
         return CF_ERR_NOMEM;

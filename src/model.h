@@ -54,6 +54,15 @@ typedef struct cf_topn_cand {
 cf_status cf_model_recommend_rows(const cf_model *m, const int64_t *row, const int64_t *drow, int64_t nq, int32_t n,
                                   const cf_dataset *exclude, int threads, int64_t *items, double *scores,
                                   int32_t *counts, cf_error *err);
+/* The items each of the nq users rated in ds (drow[k]: user k's index in ds, < 0: none)
+ * as a CSR of model item rows: user k's are (*idx)[(*ptr)[k] .. (*ptr)[k+1]), in ds's
+ * order; items the model does not know are left out. The caller frees both. */
+cf_status cf_exclusion_csr(const cf_model *m, const cf_dataset *ds, const int64_t *drow, int64_t nq, int64_t **ptr,
+                           int64_t **idx, cf_error *err);
+/* cf_model_recommend_rows with the exclusions given as such a CSR (eptr NULL: none). */
+cf_status cf_model_topn_rows(const cf_model *m, const int64_t *row, int64_t nq, int32_t n, const int64_t *eptr,
+                             const int64_t *eidx, int threads, int64_t *items, double *scores, int32_t *counts,
+                             cf_error *err);
 size_t cf_model_topn_scratch(const cf_factors *f);
 void cf_model_topn(const cf_factors *f, const int64_t *u, int m, const uint8_t *const *excl, int64_t cap,
                    cf_topn_cand *heaps, uint32_t *items, double *scores, int64_t ld, int64_t *got, double *scratch);

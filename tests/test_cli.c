@@ -990,6 +990,73 @@ Test(cli, als_gram_option) {
     run_free(&r);
 }
 
+/* eval --top: the JSON's ranking is the library's (cf_model_rank_evaluate on the same
+ * files, read with the CLI's defaults), the text form has the table, and the ranking
+ * options without --top are usage errors. */
+Test(cli, eval_top_is_the_library_ranking) {
+    gen_data();
+    char *dp = data_path();
+    rows t = read_rows(dp);
+    char *a = cf_test_path(dir, "a.tsv"), *b = cf_test_path(dir, "b.tsv");
+    FILE *fa = fopen(a, "w"), *fb = fopen(b, "w");
+    for (int k = 0; k < t.n; k++) fprintf(k % 5 == 0 ? fb : fa, "%s\t%s\t%.17g\n", t.user[k], t.item[k], t.r[k]);
+    fclose(fa), fclose(fb);
+    run_result r = cli("train", "a.tsv", "--test-ratio", "0", "--factors", "3", "--iters", "5", "--model", "m.cfm",
+                       "--quiet", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    run_free(&r);
+    r = cli("eval", "m.cfm", "b.tsv", "--top", "7", "--exclude", "a.tsv", "--relevant-min", "3.5", "--threads", "2",
+            "--json", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    assert_one_json_object(r.out);
+
+    cf_error err = {0};
+    cf_model *m = NULL;
+    cf_dataset *test = NULL, *ex = NULL;
+    cf_read_options ro;
+    cf_read_options_default(&ro);
+    char *mp = cf_test_path(dir, "m.cfm");
+    cr_assert_eq(cf_model_load(mp, &m, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_dataset_read(b, &ro, &test, NULL, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_dataset_read(a, &ro, &ex, NULL, &err), CF_OK, "%s", err.msg);
+    cf_rank_report want;
+    cr_assert_eq(cf_model_rank_evaluate(m, test, ex, 7, 3.5, 1, NULL, NULL, &want, &err), CF_OK, "%s", err.msg);
+    cr_assert_gt(want.users, 50, "a ranking over many users");
+    const char *rk = strstr(r.out, "\"ranking\":"), *pop = rk ? strstr(rk, "\"popular\":") : NULL;
+    cr_assert(rk && pop, "%s", r.out);
+    cr_assert_eq(json_num(rk, "n"), 7);
+    cr_assert_eq(json_num(rk, "relevant_min"), 3.5);
+    cr_assert_eq(json_num(rk, "users"), (double)want.users);
+    cr_assert_eq(json_num(rk, "relevant"), (double)want.relevant);
+    cr_assert_eq(json_num(rk, "relevant_excluded"), (double)want.relevant_excluded);
+    static const char *names[] = {"precision", "recall", "ndcg", "map", "hit_rate", "coverage"};
+    for (int q = 0; q < 6; q++) {
+        /* JSON numbers are the shortest round-trip form: equal as doubles */
+        cr_assert_eq(json_num(rk, names[q]), (&want.model.precision)[q], "model %s", names[q]);
+        cr_assert_eq(json_num(pop, names[q]), (&want.popular.precision)[q], "popular %s", names[q]);
+    }
+    run_free(&r);
+
+    r = cli("eval", "m.cfm", "b.tsv", "--top", "7", "--exclude", "a.tsv", "--quiet", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "ranking top 7:") && strstr(r.out, "precision@7") && strstr(r.out, "popular") &&
+                  strstr(r.out, "coverage"),
+              "%s", r.out);
+    cr_assert_eq(r.err[0], '\0', "--quiet: nothing on stderr: %s", r.err);
+    run_free(&r);
+    expect_usage("--exclude needs --top N", cli("eval", "m.cfm", "b.tsv", "--exclude", "a.tsv", NULL));
+    expect_usage("--relevant-min needs --top N", cli("eval", "m.cfm", "b.tsv", "--relevant-min", "4", NULL));
+    r = cli("eval", "m.cfm", "b.tsv", "--top", "3", "--exclude", "missing.tsv", NULL);
+    cr_assert_eq(r.code, 1);
+    cr_assert(strstr(r.err, "missing.tsv"), "%s", r.err);
+    run_free(&r);
+
+    cf_dataset_destroy(&test), cf_dataset_destroy(&ex);
+    cf_model_destroy(&m);
+    rows_free(&t);
+    free(a), free(b), free(dp), free(mp);
+}
+
 Test(cli, every_help_lists_every_flag) {
     static const help_case cases[] = {
         {"train", {"--test", "--test-ratio", "--format", "--skip-bad-lines", "--algo", "--factors", "--iters",
@@ -998,7 +1065,7 @@ Test(cli, every_help_lists_every_flag) {
                    "--optimizer", "--inner", "--early-stop", "--restarts", "--precision", "--model", "--json",
                    "--quiet", "--checkpoint", "--checkpoint-every", "--resume", "--gpu-mem-limit", "--als-solver",
                    "--als-gram", NULL}},
-        {"eval", {"--format", "--skip-bad-lines", "--json", NULL}},
+        {"eval", {"--format", "--skip-bad-lines", "--json", "--top", "--exclude", "--relevant-min", "--threads", NULL}},
         {"predict", {"--out", NULL}},
         {"recommend", {"--user", "-n", "--exclude", "--json", NULL}},
         {"gen", {"--users", "--items", "--ratings", "--rank", "--noise", "--seed", "--zipf", "--round", "--no-clip",

@@ -6,6 +6,7 @@ C library trains, predicts and ranks; this module converts arguments and results
 
 import ctypes as C
 import inspect
+import math
 import numbers
 import os
 import sys
@@ -476,6 +477,40 @@ class Factorizer:
         rep = _lib.EvalReport()
         check(lib.cf_model_evaluate, self._model.value, ds.value, C.byref(rep))
         return float(rep.rmse)
+
+    def rank_metrics(self, X, n=10, relevant_min=None, exclude_seen=True, threads=0):
+        """How well the model ranks, on held-out ratings X (any form ``fit`` takes): for each
+        user of X with a relevant rating (``relevant_min`` None: every rating; e.g. 4 for
+        4-5 stars), the top n of ``recommend`` against the items that user rated in X, as
+        ``cufactor eval --top`` reports them. Returns a dict: ``n``, ``users``,
+        ``users_unknown``, ``users_no_relevant``, ``relevant``, ``relevant_unknown``,
+        ``relevant_excluded`` and ``model`` (precision, recall, ndcg, map, hit_rate, coverage)
+        beside ``popular``, the same measures for ranking by popularity in the training data
+        (None when ``exclude_seen`` is False). ``exclude_seen`` leaves the training ratings
+        (kept from ``fit``) out of every list."""
+        self._check_fitted()
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1 or n > 2**31 - 1:
+            raise ValueError(f"n: expected an integer >= 1, got {n!r}")
+        if relevant_min is None:
+            relevant_min = math.nan
+        elif isinstance(relevant_min, bool) or not isinstance(relevant_min, numbers.Real) or \
+                not math.isfinite(relevant_min):
+            raise ValueError(f"relevant_min: expected a finite number or None, got {relevant_min!r}")
+        seen = None
+        if exclude_seen:
+            seen = getattr(self, "_seen", None)
+            if seen is None:
+                raise ValueError("exclude_seen: this model has no training ratings to exclude (it was loaded from "
+                                 "a file); pass exclude_seen=False")
+        ds = _dataset(X, "X")
+        rep = _lib.RankReport()
+        check(lib.cf_model_rank_evaluate, self._model.value, ds.value, seen.value if seen else None, int(n),
+              float(relevant_min), int(threads), None, None, C.byref(rep))
+        out = {name: getattr(rep, name) for name in ("n", "users", "users_unknown", "users_no_relevant", "relevant",
+                                                     "relevant_unknown", "relevant_excluded")}
+        out["model"] = {m: getattr(rep.model, m) for m in _lib.RANK_MEASURES}
+        out["popular"] = {m: getattr(rep.popular, m) for m in _lib.RANK_MEASURES} if seen else None
+        return out
 
     def score(self, X, y=None):
         """−RMSE on X: greater is better, as scikit-learn's model selection expects."""

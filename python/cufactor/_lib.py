@@ -131,6 +131,19 @@ class EvalReport(C.Structure):
     _fields_ = [("rmse", C.c_double), ("mae", C.c_double), ("count", C.c_int64), ("unseen", C.c_int64)]
 
 
+RANK_MEASURES = ("precision", "recall", "ndcg", "map", "hit_rate", "coverage")
+
+
+class RankMetrics(C.Structure):
+    _fields_ = [(name, C.c_double) for name in RANK_MEASURES]
+
+
+class RankReport(C.Structure):
+    _fields_ = [("n", C.c_int32), ("users", C.c_int64), ("users_unknown", C.c_int64),
+                ("users_no_relevant", C.c_int64), ("relevant", C.c_int64), ("relevant_unknown", C.c_int64),
+                ("relevant_excluded", C.c_int64), ("model", RankMetrics), ("popular", RankMetrics)]
+
+
 class Ids(C.Structure):
     _fields_ = [("n", C.c_int64), ("ints", C.c_void_p), ("chars", C.c_void_p), ("offsets", C.c_void_p)]
 
@@ -172,6 +185,7 @@ _PROTOS = {
     "cf_model_predict_batch": (_i, [_vp, C.POINTER(Ids), C.POINTER(Ids), _i, _vp, _vp, _E]),
     "cf_model_recommend_batch": (_i, [_vp, C.POINTER(Ids), _i32, _vp, _i, _i, _vp, _vp, _vp, _E]),
     "cf_model_evaluate": (_i, [_vp, _vp, C.POINTER(EvalReport), _E]),
+    "cf_model_rank_evaluate": (_i, [_vp, _vp, _vp, _i32, _d, _i, _vp, _vp, C.POINTER(RankReport), _E]),
 }
 for _name, (_res, _args) in _PROTOS.items():
     _f = getattr(lib, _name)
@@ -179,7 +193,8 @@ for _name, (_res, _args) in _PROTOS.items():
 
 for _struct, _name in [(Error, "cf_error"), (IterInfo, "cf_iter_info"), (TrainReport, "cf_train_report"),
                        (TrainOptions, "cf_train_options"), (ReadOptions, "cf_read_options"),
-                       (ReadReport, "cf_read_report"), (DatasetInfo, "cf_dataset_info")]:
+                       (ReadReport, "cf_read_report"), (DatasetInfo, "cf_dataset_info"),
+                       (RankReport, "cf_rank_report")]:
     if C.sizeof(_struct) != lib.cf_struct_size(_name.encode()):  # pragma: no cover - a stale binding
         raise ImportError(f"cufactor: the binding's {_name} ({C.sizeof(_struct)} bytes) does not match "
                           f"the library's ({lib.cf_struct_size(_name.encode())} bytes): rebuild the package")

@@ -89,6 +89,44 @@ def test_recommend_against_sorting_every_item(planted):
     assert (ids2[0, -3:] == -1).all() and np.isnan(scores2[0, -3:]).all()
 
 
+def test_rank_metrics_from_recommend(planted):
+    """rank_metrics is recommend's lists measured against the held-out ratings (the
+    definitions of cufactor.h, written out here), with the popularity baseline beside."""
+    m = cufactor.ALS(factors=4, iterations=5, device="cpu").fit(planted.train)
+    su, si, sr = planted.test
+    tu, ti, _ = planted.train
+    n = 5
+    relevant_min = float(np.median(sr))
+    got = m.rank_metrics(planted.test, n=n, relevant_min=relevant_min)
+    known = set(m.user_ids_.tolist())
+    users = sorted({u for u, r in zip(su.tolist(), sr.tolist()) if r >= relevant_min and u in known})
+    lists, _ = m.recommend(users, n=n)
+    sums = np.zeros(5)
+    evaluated = 0
+    for user, lst in zip(users, lists):
+        seen = set(ti[tu == user].tolist())
+        rel = {i for u, i, r in zip(su.tolist(), si.tolist(), sr.tolist())
+               if u == user and r >= relevant_min and i not in seen}
+        if not rel:
+            continue
+        evaluated += 1
+        hits = [j for j, item in enumerate(lst.tolist()) if item in rel]
+        mm = min(n, len(rel))
+        dcg = sum(1 / np.log2(j + 2) for j in hits)
+        idcg = sum(1 / np.log2(j + 2) for j in range(mm))
+        ap = sum((h + 1) / (j + 1) for h, j in enumerate(hits)) / mm
+        sums += [len(hits) / n, len(hits) / len(rel), dcg / idcg, ap, len(hits) > 0]
+    assert got["n"] == n and got["users"] == evaluated > 20
+    for name, want in zip(("precision", "recall", "ndcg", "map", "hit_rate"), sums / evaluated):
+        assert got["model"][name] == pytest.approx(want, rel=1e-12, abs=1e-15), name
+    assert 0 < got["model"]["coverage"] <= 1
+    assert set(got["popular"]) == set(got["model"])
+    assert m.rank_metrics(planted.test, n=n, exclude_seen=False)["popular"] is None
+    for bad in (dict(n=0), dict(n=True), dict(relevant_min=float("nan")), dict(relevant_min="4")):
+        with pytest.raises(ValueError):
+            m.rank_metrics(planted.test, **bad)
+
+
 def test_input_forms_agree(planted):
     pd = pytest.importorskip("pandas")
     kw = dict(factors=3, iterations=3, device="cpu", threads=1)

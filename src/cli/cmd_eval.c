@@ -4,23 +4,118 @@
  * are predicted with μ and the known bias (μ alone without biases), and counted; when
  * they are more than half, a warning on stderr asks whether DATA is from the set the
  * model was trained on (exit 0 still).
+ *
+ * --top N adds the ranking measures of cf_model_rank_evaluate (precision, recall, NDCG,
+ * MAP, hit rate, coverage of each user's top N; cufactor.h defines them), for the model
+ * and, with --exclude (the training ratings, left out of every list as recommend leaves
+ * them out), for the popularity baseline beside it. A terminal shows the users ranked so
+ * far; Ctrl-C stops the ranking (exit 130).
  */
 #include "args.h"
 #include "cli.h"
 
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
+
+/* the ranking's progress: "eval: ranking U of N users ..." on a terminal; stops on Ctrl-C */
+typedef struct rank_progress {
+    cli_phase_line line;
+    const volatile sig_atomic_t *stop;
+    double last;
+} rank_progress;
+
+static int rank_progress_fn(const char *phase, int64_t done, int64_t total, void *user) {
+    (void)phase;
+    rank_progress *p = user;
+    const double now = cli_now();
+    if (done < total && now - p->last >= 0.1) {
+        cli_phase_show(&p->line, "eval: ranking %lld of %lld users ...", (long long)done, (long long)total);
+        p->last = now;
+    } else if (done >= total) {
+        cli_phase_clear(&p->line);
+    }
+    return p->stop && *p->stop;
+}
+
+static void print_rank(const char *exclude, double relevant_min, const cf_rank_report *rk) {
+    printf("ranking top %d: %lld users", (int)rk->n, (long long)rk->users);
+    if (rk->users_unknown || rk->users_no_relevant) {
+        printf(" (skipped:");
+        if (rk->users_unknown) printf(" %lld unknown to the model", (long long)rk->users_unknown);
+        if (rk->users_unknown && rk->users_no_relevant) putchar(',');
+        if (rk->users_no_relevant) printf(" %lld without a relevant rating", (long long)rk->users_no_relevant);
+        putchar(')');
+    }
+    printf(", %lld relevant ratings", (long long)rk->relevant);
+    if (isnan(relevant_min)) printf(" (every rating)");
+    else printf(" (rating >= %g)", relevant_min);
+    if (rk->relevant_unknown) printf(", %lld of items the model does not know", (long long)rk->relevant_unknown);
+    if (rk->relevant_excluded) printf("; %lld also in %s left out", (long long)rk->relevant_excluded, exclude);
+    putchar('\n');
+    const char *names[] = {"precision", "recall", "ndcg", "map", "hit_rate", "coverage"};
+    const double *mv = &rk->model.precision, *pv = &rk->popular.precision;
+    printf("%-14s %10s%s\n", "", "model", exclude ? "    popular" : "");
+    for (int q = 0; q < 6; q++) {
+        char label[32];
+        snprintf(label, sizeof label, q < 5 ? "%s@%d" : "%s", names[q], (int)rk->n);
+        printf("%-14s %10.6f", label, mv[q]);
+        if (exclude) printf(" %10.6f", pv[q]);
+        putchar('\n');
+    }
+}
+
+static void json_rank(const char *exclude, double relevant_min, const cf_rank_report *rk) {
+    int first = 1;
+    putchar('{');
+    json_key(stdout, &first, "n"), printf("%d", (int)rk->n);
+    json_key(stdout, &first, "relevant_min"), json_number(stdout, relevant_min);
+    json_key(stdout, &first, "exclude"), json_string(stdout, exclude);
+    json_key(stdout, &first, "users"), printf("%lld", (long long)rk->users);
+    json_key(stdout, &first, "users_unknown"), printf("%lld", (long long)rk->users_unknown);
+    json_key(stdout, &first, "users_no_relevant"), printf("%lld", (long long)rk->users_no_relevant);
+    json_key(stdout, &first, "relevant"), printf("%lld", (long long)rk->relevant);
+    json_key(stdout, &first, "relevant_unknown"), printf("%lld", (long long)rk->relevant_unknown);
+    json_key(stdout, &first, "relevant_excluded"), printf("%lld", (long long)rk->relevant_excluded);
+    const char *names[] = {"precision", "recall", "ndcg", "map", "hit_rate", "coverage"};
+    const cf_rank_metrics *ms[2] = {&rk->model, &rk->popular};
+    for (int s = 0; s < 2; s++) {
+        json_key(stdout, &first, s ? "popular" : "model");
+        if (s && !exclude) {
+            fputs("null", stdout);
+            continue;
+        }
+        int f2 = 1;
+        putchar('{');
+        for (int q = 0; q < 6; q++) json_key(stdout, &f2, names[q]), json_number(stdout, (&ms[s]->precision)[q]);
+        putchar('}');
+    }
+    putchar('}');
+}
 
 int cmd_eval(int argc, char **argv) {
     cf_read_options ropt;
     cf_read_options_default(&ropt);
     int format = (int)ropt.format, json = 0, quiet = 0;
+    int32_t top = 0, threads = 0;
+    double relevant_min = NAN;
+    const char *exclude = NULL;
     cli_opt opts[] = {
         {.name = "format", .kind = CLI_CHOICE, .dest = &format, .choices = cli_format_names,
          .help = "input format of DATA"},
         {.name = "skip-bad-lines", .kind = CLI_FLAG, .dest = &ropt.skip_bad_lines, .flag_value = 1,
          .help = "skip and count malformed lines instead of failing"},
+        {.name = "top", .kind = CLI_I32, .dest = &top, .metavar = "N", .lo = 0, .hi = 1000000,
+         .help = "also rank: precision, recall, NDCG, MAP, hit rate and coverage of each user's top N (0 = off)"},
+        {.name = "exclude", .kind = CLI_STR, .dest = &exclude, .metavar = "DATA",
+         .help = "with --top: the training ratings, left out of the lists (as recommend --exclude); adds the popularity baseline"},
+        {.name = "relevant-min", .kind = CLI_DOUBLE, .dest = &relevant_min, .metavar = "R",
+         .no_default = 1,
+         .help = "with --top: a test rating counts as relevant when >= R (e.g. 4 of 5 stars; default: every rating)"},
+        {.name = "threads", .kind = CLI_I32, .dest = &threads, .metavar = "T", .lo = 0, .hi = 4096,
+         .help = "with --top: threads ranking the users (0 = all cores)"},
         {.name = "json", .kind = CLI_FLAG, .dest = &json, .flag_value = 1,
-         .help = "print one JSON object: model, data, rmse, mae, count, unseen, skipped"},
+         .help = "print one JSON object: model, data, rmse, mae, count, unseen, skipped (and ranking with --top)"},
         {.name = "quiet", .kind = CLI_FLAG, .dest = &quiet, .flag_value = 1,
          .help = "print nothing to stderr but errors (no read line, no load bar)"},
     };
@@ -30,7 +125,16 @@ int cmd_eval(int argc, char **argv) {
         .args = "MODEL DATA [options]",
         .summary = "Evaluate a saved model (.cfm) on every rating in DATA: RMSE, MAE, the number of ratings,\n"
                    "and how many have a user or item the model does not know (predicted with μ and the\n"
-                   "known bias).",
+                   "known bias). With --top N also how well it ranks: each user's top N against the\n"
+                   "items that user rated in DATA.",
+        .notes = "Ranking (--top N): for each user of DATA with a relevant rating, L = the model's top N\n"
+                 "(recommend's list, without the items of --exclude), R = the user's relevant items in\n"
+                 "DATA (less those in --exclude), h = |L ∩ R|, m = min(N, |R|): precision h/N, recall\n"
+                 "h/|R|, hit rate [h > 0], NDCG with binary gains 1/log2(position + 1), MAP the mean of\n"
+                 "precision at each hit divided by m; each the mean over those users; coverage the share\n"
+                 "of the model's items in any list. An item of R the model never saw stays in R. The\n"
+                 "popularity baseline (with --exclude) ranks items by their ratings in --exclude.\n"
+                 "Typical: cufactor eval m.cfm test.tsv --top 10 --exclude train.tsv --relevant-min 4",
         .positional = positional,
         .opts = opts,
         .n_opts = (int)(sizeof opts / sizeof *opts),
@@ -39,16 +143,33 @@ int cmd_eval(int argc, char **argv) {
     int rc = cli_parse(&spec, argc, argv, pos);
     if (rc >= 0) return rc;
     ropt.format = (cf_format)format;
+    if (!top && (exclude || !isnan(relevant_min) || threads))
+        return cli_usage_error(&spec, "--%s needs --top N",
+                               exclude ? "exclude" : !isnan(relevant_min) ? "relevant-min" : "threads");
 
     cf_error err = {0};
     cf_model *model = NULL;
-    cf_dataset *ds = NULL;
-    cf_read_report rrep;
+    cf_dataset *ds = NULL, *ex = NULL;
+    cf_read_report rrep, xrep;
     cf_eval_report ev;
+    cf_rank_report rk;
     if (cf_model_load(pos[0], &model, &err) != CF_OK) goto fail;
     if (cli_dataset_read(pos[1], &ropt, quiet, &ds, &rrep, &err) != CF_OK) goto fail;
     if (!quiet) cli_print_read("read", pos[1], &rrep);
+    if (exclude) {
+        if (cli_dataset_read(exclude, &ropt, quiet, &ex, &xrep, &err) != CF_OK) goto fail;
+        if (!quiet) cli_print_read("exclude", exclude, &xrep);
+    }
     if (cf_model_evaluate(model, ds, &ev, &err) != CF_OK) goto fail;
+    if (top) {
+        rank_progress rp = {.stop = cli_interrupt_install("eval: stopping the ranking"), .last = -1};
+        cli_phase_line_init(&rp.line, quiet);
+        const cf_status st = cf_model_rank_evaluate(model, ds, ex, top, relevant_min, threads, rank_progress_fn, &rp,
+                                                    &rk, &err);
+        cli_phase_clear(&rp.line);
+        cli_interrupt_restore();
+        if (st != CF_OK) goto fail;
+    }
     /* most pairs unknown to the model: probably data from another set (other IDs) */
     if (ev.count > 0 && 2 * ev.unseen > ev.count)
         fprintf(stderr,
@@ -67,18 +188,22 @@ int cmd_eval(int argc, char **argv) {
         json_key(stdout, &first, "count"), printf("%lld", (long long)ev.count);
         json_key(stdout, &first, "unseen"), printf("%lld", (long long)ev.unseen);
         json_key(stdout, &first, "skipped"), printf("%lld", (long long)rrep.skipped);
+        if (top) json_key(stdout, &first, "ranking"), json_rank(exclude, relevant_min, &rk);
         puts("}");
     } else {
         printf("RMSE    %.6f\n", ev.rmse);
         printf("MAE     %.6f\n", ev.mae);
         printf("count   %lld\n", (long long)ev.count);
         printf("unseen  %lld\n", (long long)ev.unseen);
+        if (top) print_rank(exclude, relevant_min, &rk);
     }
     cf_dataset_destroy(&ds);
+    cf_dataset_destroy(&ex);
     cf_model_destroy(&model);
     return CLI_EXIT_OK;
 fail:
     cf_dataset_destroy(&ds);
+    cf_dataset_destroy(&ex);
     cf_model_destroy(&model);
     return cli_fail(&err);
 }
