@@ -424,6 +424,12 @@ typedef struct cf_rank_report {
 cf_status cf_model_rank_evaluate(const cf_model *m, const cf_dataset *test, const cf_dataset *exclude, int32_t n,
                                  double relevant_min, int threads, cf_read_progress_fn progress,
                                  void *progress_user, cf_rank_report *rep, cf_error *err);
+/* The same on one dataset split as cf_train splits it: the ratings of ds's test part
+ * against lists that leave out its training part (popular counts the training part);
+ * what `cufactor train --top N` reports. */
+cf_status cf_model_rank_evaluate_split(const cf_model *m, const cf_dataset *ds, int32_t n, double relevant_min,
+                                       int threads, cf_read_progress_fn progress, void *progress_user,
+                                       cf_rank_report *rep, cf_error *err);
 
 /* ------------------------------------------------------------------ training */
 

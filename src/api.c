@@ -296,8 +296,8 @@ static int64_t lower_u(const uint32_t *u, int64_t n, uint32_t v) {
     return lo;
 }
 
-cf_status cf_exclusion_csr(const cf_model *m, const cf_dataset *ds, const int64_t *drow, int64_t nq, int64_t **ptr,
-                           int64_t **idx, cf_error *err) {
+cf_status cf_exclusion_csr(const cf_model *m, const cf_dataset *ds, int part, const int64_t *drow, int64_t nq,
+                           int64_t **ptr, int64_t **idx, cf_error *err) {
     const int64_t nu = cf_idmap_size(ds->users), nr = ds->all.n;
     const uint32_t *U = ds->all.u, *I = ds->all.i;
     int sorted = 1;
@@ -326,7 +326,10 @@ cf_status cf_exclusion_csr(const cf_model *m, const cf_dataset *ds, const int64_
         if (du < 0) lo[k] = hi[k] = 0;
         else if (sorted) lo[k] = lower_u(U, nr, (uint32_t)du), hi[k] = lower_u(U, nr, (uint32_t)du + 1);
         else lo[k] = first[du], hi[k] = first[du + 1];
-        for (int64_t e = lo[k]; e < hi[k]; e++) p[k + 1] += to[I[sorted ? e : order[e]]] >= 0;
+        for (int64_t e = lo[k]; e < hi[k]; e++) {
+            const int64_t t = sorted ? e : order[e];
+            p[k + 1] += to[I[t]] >= 0 && (part < 0 || ds->is_test[t] == part);
+        }
     }
     for (int64_t k = 0; k < nq; k++) p[k + 1] += p[k];
     int64_t *x = cf_malloc((size_t)(p[nq] > 0 ? p[nq] : 1) * sizeof *x, err, "recommend exclusions");
@@ -336,8 +339,8 @@ cf_status cf_exclusion_csr(const cf_model *m, const cf_dataset *ds, const int64_
     }
     for (int64_t k = 0, w = 0; k < nq; k++)
         for (int64_t e = lo[k]; e < hi[k]; e++) {
-            const int64_t i = to[I[sorted ? e : order[e]]];
-            if (i >= 0) x[w++] = i;
+            const int64_t t = sorted ? e : order[e], i = to[I[t]];
+            if (i >= 0 && (part < 0 || ds->is_test[t] == part)) x[w++] = i;
         }
     free(to), free(first), free(order), free(lo);
     *ptr = p, *idx = x;
@@ -381,7 +384,7 @@ cf_status cf_model_recommend_rows(const cf_model *m, const int64_t *row, const i
                                   int32_t *counts, cf_error *err) {
     int64_t *eptr = NULL, *eidx = NULL; /* row k: the model items users[k] rated in exclude */
     cf_status st;
-    if (exclude && (st = cf_exclusion_csr(m, exclude, drow, nq, &eptr, &eidx, err)) != CF_OK) return st;
+    if (exclude && (st = cf_exclusion_csr(m, exclude, -1, drow, nq, &eptr, &eidx, err)) != CF_OK) return st;
     st = cf_model_topn_rows(m, row, nq, n, eptr, eidx, threads, items, scores, counts, err);
     free(eptr), free(eidx);
     return st;

@@ -56,9 +56,10 @@ cf_status cf_model_recommend_rows(const cf_model *m, const int64_t *row, const i
                                   int32_t *counts, cf_error *err);
 /* The items each of the nq users rated in ds (drow[k]: user k's index in ds, < 0: none)
  * as a CSR of model item rows: user k's are (*idx)[(*ptr)[k] .. (*ptr)[k+1]), in ds's
- * order; items the model does not know are left out. The caller frees both. */
-cf_status cf_exclusion_csr(const cf_model *m, const cf_dataset *ds, const int64_t *drow, int64_t nq, int64_t **ptr,
-                           int64_t **idx, cf_error *err);
+ * order; items the model does not know are left out, and with part 0 or 1 the ratings of
+ * the other part (part < 0: both). The caller frees both. */
+cf_status cf_exclusion_csr(const cf_model *m, const cf_dataset *ds, int part, const int64_t *drow, int64_t nq,
+                           int64_t **ptr, int64_t **idx, cf_error *err);
 /* cf_model_recommend_rows with the exclusions given as such a CSR (eptr NULL: none). */
 cf_status cf_model_topn_rows(const cf_model *m, const int64_t *row, int64_t nq, int32_t n, const int64_t *eptr,
                              const int64_t *eidx, int threads, int64_t *items, double *scores, int32_t *counts,

@@ -79,8 +79,9 @@ static int cmp_pop(const void *a, const void *b) {
     return (x->row > y->row) - (x->row < y->row);
 }
 
-/* The model's items by their number of ratings in ds (the popularity baseline's order). */
-static int64_t *popular_order(const cf_model *m, const cf_dataset *ds, cf_error *err) {
+/* The model's items by their number of ratings in ds (of `part`, < 0: both; the
+ * popularity baseline's order). */
+static int64_t *popular_order(const cf_model *m, const cf_dataset *ds, int part, cf_error *err) {
     const int64_t ni = m->f.n_items;
     int64_t *to = cf_idmap_translate(ds->items, m->items, err, "rank popularity item map");
     pop_item *p = cf_calloc((size_t)(ni > 0 ? ni : 1), sizeof *p, err, "rank popularity counts");
@@ -92,7 +93,7 @@ static int64_t *popular_order(const cf_model *m, const cf_dataset *ds, cf_error 
     for (int64_t i = 0; i < ni; i++) p[i].row = i;
     for (int64_t k = 0; k < ds->all.n; k++) {
         const int64_t i = to[ds->all.i[k]];
-        if (i >= 0) p[i].count++;
+        if (i >= 0 && (part < 0 || ds->is_test[k] == part)) p[i].count++;
     }
     qsort(p, (size_t)ni, sizeof *p, cmp_pop);
     for (int64_t i = 0; i < ni; i++) order[i] = p[i].row;
@@ -100,21 +101,15 @@ static int64_t *popular_order(const cf_model *m, const cf_dataset *ds, cf_error 
     return order;
 }
 
-cf_status cf_model_rank_evaluate(const cf_model *m, const cf_dataset *test, const cf_dataset *exclude, int32_t n,
-                                 double relevant_min, int threads, cf_read_progress_fn progress,
-                                 void *progress_user, cf_rank_report *rep, cf_error *err) {
-    cf_error_clear(err);
-    if (!m || !test || !rep)
-        return cf_fail(err, CF_ERR_INVALID, "cf_model_rank_evaluate: %s is NULL",
-                       !m ? "model" : !test ? "test dataset" : "report");
-    if (n < 1) return cf_fail(err, CF_ERR_INVALID, "n: %d, must be >= 1", (int)n);
-    if (threads < 0) return cf_fail(err, CF_ERR_INVALID, "threads: %d, must be >= 0 (0 = all cores)", threads);
-    if (isinf(relevant_min) && relevant_min > 0)
-        return cf_fail(err, CF_ERR_INVALID, "relevant_min: +inf leaves no rating relevant");
-
+/* The ratings of `test` of part tpart (< 0: both) against lists without those of
+ * `exclude` of part xpart (< 0: both). */
+static cf_status rank_parts(const cf_model *m, const cf_dataset *test, int tpart, const cf_dataset *exclude,
+                            int xpart, int32_t n, double relevant_min, int threads, cf_read_progress_fn progress,
+                            void *progress_user, cf_rank_report *rep, cf_error *err) {
     cf_rank_report r = {.n = n};
     const int64_t nu = cf_idmap_size(test->users), nr = test->all.n, n_items = m->f.n_items;
     const int all_relevant = isnan(relevant_min);
+#define RELEVANT(t) ((tpart < 0 || test->is_test[t] == tpart) && (all_relevant || test->all.r[t] >= relevant_min))
     cf_status st = CF_OK;
     int64_t *urow = NULL, *irow = NULL, *first = NULL, *order = NULL, *eu = NULL, *rptr = NULL, *ritem = NULL;
     int64_t *pop = NULL, *eptr = NULL, *eidx = NULL, *lists = NULL, *plists = NULL, *drow = NULL, *rows = NULL;
@@ -135,7 +130,7 @@ cf_status cf_model_rank_evaluate(const cf_model *m, const cf_dataset *test, cons
     int64_t ne = 0, nrel_all = 0; /* users with a relevant rating the model knows; their relevant ratings */
     for (int64_t du = 0; du < nu; du++) {
         int64_t c = 0;
-        for (int64_t e = first[du]; e < first[du + 1]; e++) c += all_relevant || test->all.r[order[e]] >= relevant_min;
+        for (int64_t e = first[du]; e < first[du + 1]; e++) c += RELEVANT(order[e]);
         if (c == 0) {
             r.users_no_relevant += urow[du] >= 0;
             continue;
@@ -155,7 +150,7 @@ cf_status cf_model_rank_evaluate(const cf_model *m, const cf_dataset *test, cons
         if (urow[du] < 0) continue;
         const int64_t w0 = w;
         for (int64_t e = first[du]; e < first[du + 1]; e++)
-            if (all_relevant || test->all.r[order[e]] >= relevant_min) ritem[w++] = irow[test->all.i[order[e]]];
+            if (RELEVANT(order[e])) ritem[w++] = irow[test->all.i[order[e]]];
         if (w == w0) continue;
         qsort(ritem + w0, (size_t)(w - w0), sizeof *ritem, cmp_i64);
         eu[k++] = du, rptr[k] = w;
@@ -179,7 +174,7 @@ cf_status cf_model_rank_evaluate(const cf_model *m, const cf_dataset *test, cons
     seen = cf_calloc((size_t)(n_items > 0 ? n_items : 1) * 2, 1, err, "rank coverage");
     if (!drow || !lists || !scores || !counts || !vals || !nrel || !masks || !seen) goto nomem;
     rows = drow + B, plists = lists + B * (int64_t)n, excl_n = nrel + B, pseen = seen + (n_items > 0 ? n_items : 1);
-    if (exclude && !(pop = popular_order(m, exclude, err))) goto nomem;
+    if (exclude && !(pop = popular_order(m, exclude, xpart, err))) goto nomem;
 
     int64_t done_users = 0; /* progress: once at the start, then after every batch */
     if (progress && progress("rank", 0, ne, progress_user)) goto cancelled;
@@ -192,7 +187,7 @@ cf_status cf_model_rank_evaluate(const cf_model *m, const cf_dataset *test, cons
             rows[k] = urow[eu[b0 + k]];
             drow[k] = exclude ? cf_idmap_find(exclude->users, name, len) : -1;
         }
-        if (exclude && (st = cf_exclusion_csr(m, exclude, drow, nb, &eptr, &eidx, err)) != CF_OK) goto done;
+        if (exclude && (st = cf_exclusion_csr(m, exclude, xpart, drow, nb, &eptr, &eidx, err)) != CF_OK) goto done;
         if ((st = cf_model_topn_rows(m, rows, nb, n, eptr, eidx, threads, lists, scores, counts, err)) != CF_OK)
             goto done;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 16)
@@ -263,4 +258,32 @@ done:
     free(urow), free(irow), free(first), free(order), free(eu), free(rptr), free(ritem), free(pop), free(eptr);
     free(eidx), free(drow), free(lists), free(scores), free(counts), free(vals), free(nrel), free(masks), free(seen);
     return st;
+#undef RELEVANT
+}
+
+static cf_status check_args(const char *fn, const cf_model *m, const cf_dataset *test, int32_t n, double relevant_min,
+                            int threads, const cf_rank_report *rep, cf_error *err) {
+    cf_error_clear(err);
+    if (!m || !test || !rep)
+        return cf_fail(err, CF_ERR_INVALID, "%s: %s is NULL", fn, !m ? "model" : !test ? "dataset" : "report");
+    if (n < 1) return cf_fail(err, CF_ERR_INVALID, "n: %d, must be >= 1", (int)n);
+    if (threads < 0) return cf_fail(err, CF_ERR_INVALID, "threads: %d, must be >= 0 (0 = all cores)", threads);
+    if (isinf(relevant_min) && relevant_min > 0)
+        return cf_fail(err, CF_ERR_INVALID, "relevant_min: +inf leaves no rating relevant");
+    return CF_OK;
+}
+
+cf_status cf_model_rank_evaluate(const cf_model *m, const cf_dataset *test, const cf_dataset *exclude, int32_t n,
+                                 double relevant_min, int threads, cf_read_progress_fn progress,
+                                 void *progress_user, cf_rank_report *rep, cf_error *err) {
+    const cf_status st = check_args("cf_model_rank_evaluate", m, test, n, relevant_min, threads, rep, err);
+    return st ? st
+              : rank_parts(m, test, -1, exclude, -1, n, relevant_min, threads, progress, progress_user, rep, err);
+}
+
+cf_status cf_model_rank_evaluate_split(const cf_model *m, const cf_dataset *ds, int32_t n, double relevant_min,
+                                       int threads, cf_read_progress_fn progress, void *progress_user,
+                                       cf_rank_report *rep, cf_error *err) {
+    const cf_status st = check_args("cf_model_rank_evaluate_split", m, ds, n, relevant_min, threads, rep, err);
+    return st ? st : rank_parts(m, ds, 1, ds, 0, n, relevant_min, threads, progress, progress_user, rep, err);
 }

@@ -1057,6 +1057,44 @@ Test(cli, eval_top_is_the_library_ranking) {
     free(a), free(b), free(dp), free(mp);
 }
 
+/* train --top: the ranking of the test part is the library's on the same split
+ * (cf_model_rank_evaluate_split on the file split with the same seed and the saved model). */
+Test(cli, train_top_ranks_the_test_part) {
+    gen_data();
+    run_result r = cli("train", "data.tsv", "--factors", "3", "--iters", "4", "--seed", "5", "--top", "6",
+                       "--relevant-min", "3", "--model", "mt.cfm", "--json", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    assert_one_json_object(r.out);
+    cf_error err = {0};
+    cf_model *m = NULL;
+    cf_dataset *ds = NULL;
+    cf_read_options ro;
+    cf_read_options_default(&ro);
+    char *mp = cf_test_path(dir, "mt.cfm"), *dp = data_path();
+    cr_assert_eq(cf_model_load(mp, &m, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_dataset_read(dp, &ro, &ds, NULL, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_dataset_split(ds, 0.1, 5, &err), CF_OK, "%s", err.msg);
+    cf_rank_report want;
+    cr_assert_eq(cf_model_rank_evaluate_split(m, ds, 6, 3.0, 0, NULL, NULL, &want, &err), CF_OK, "%s", err.msg);
+    cr_assert_gt(want.users, 50);
+    const char *rk = strstr(r.out, "\"ranking\":{"), *pop = rk ? strstr(rk, "\"popular\":") : NULL;
+    cr_assert(rk && pop, "%s", r.out);
+    cr_assert_eq(json_num(rk, "users"), (double)want.users);
+    cr_assert_eq(json_num(rk, "relevant"), (double)want.relevant);
+    static const char *names[] = {"precision", "recall", "ndcg", "map", "hit_rate", "coverage"};
+    for (int q = 0; q < 6; q++) {
+        cr_assert_eq(json_num(rk, names[q]), (&want.model.precision)[q], "model %s", names[q]);
+        cr_assert_eq(json_num(pop, names[q]), (&want.popular.precision)[q], "popular %s", names[q]);
+    }
+    cr_assert(json_num(strstr(r.out, "\"phase_seconds\""), "ranking") >= 0);
+    run_free(&r);
+    expect_usage("--relevant-min needs --top N", cli("train", "data.tsv", "--relevant-min", "3", NULL));
+    expect_usage("--top ranks the test part", cli("train", "data.tsv", "--top", "5", "--test-ratio", "0", NULL));
+    cf_dataset_destroy(&ds);
+    cf_model_destroy(&m);
+    free(mp), free(dp);
+}
+
 Test(cli, every_help_lists_every_flag) {
     static const help_case cases[] = {
         {"train", {"--test", "--test-ratio", "--format", "--skip-bad-lines", "--algo", "--factors", "--iters",
@@ -1064,7 +1102,7 @@ Test(cli, every_help_lists_every_flag) {
                    "--init-scale", "--lr", "--lr-schedule", "--lr-decay", "--schedule", "--blocks", "--batch",
                    "--optimizer", "--inner", "--early-stop", "--restarts", "--precision", "--model", "--json",
                    "--quiet", "--checkpoint", "--checkpoint-every", "--resume", "--gpu-mem-limit", "--als-solver",
-                   "--als-gram", NULL}},
+                   "--als-gram", "--top", "--relevant-min", NULL}},
         {"eval", {"--format", "--skip-bad-lines", "--json", "--top", "--exclude", "--relevant-min", "--threads", NULL}},
         {"predict", {"--out", NULL}},
         {"recommend", {"--user", "-n", "--exclude", "--json", NULL}},
@@ -1107,13 +1145,18 @@ Test(cli, every_help_lists_every_flag) {
 }
 
 /* The "output" section of train, cv and verify comes from one table (config_opts.c):
- * each command's section, line for line, in its order (cv's own --svg after --model). */
+ * each command's section, line for line, in its order (the command's own entries, train's
+ * --top and --relevant-min, cv's --svg, after --model). */
 Test(cli, output_sections_of_the_training_commands) {
     static const struct {
         const char *cmd, *section;
     } cases[] = {
         {"train", "output:\n"
                   "  --model OUT                 save the trained model here (.cfm, written atomically)\n"
+                  "  --top N                     after training, rank the test part by each user's top N, beside "
+                  "popularity (as eval --top; 0 = off) [default: 0]\n"
+                  "  --relevant-min R            with --top: a test rating counts as relevant when >= R (default: "
+                  "every rating)\n"
                   "  --json                      print one JSON object to stdout instead of the summary\n"
                   "  --quiet                     print nothing to stderr but errors\n"
                   "  -h, --help"},

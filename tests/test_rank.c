@@ -4,8 +4,9 @@
  * A hand case whose lists and measures are worked out below from the numbers, every
  * counter of the report included; a seeded random case against a reference written
  * here the plain way (every item scored with cf_predict, sorted, the exclusions skipped,
- * each measure from its definition) at several n, thresholds and thread counts; the
- * report the same bit for bit for 1 and 2 threads; cancelling; bad arguments.
+ * each measure from its definition) at several n, thresholds and thread counts, also
+ * through one dataset split in two parts (cf_model_rank_evaluate_split); the report the
+ * same bit for bit for 1 and 2 threads; cancelling; bad arguments.
  */
 #include <criterion/criterion.h>
 
@@ -269,6 +270,11 @@ Test(rank, random_models_agree_with_the_plain_reference) {
                 t = xi[k - 1], xi[k - 1] = xi[j], xi[j] = t;
             }
         cf_dataset *test = dataset_of(tu, ti, tr, nt), *ex = dataset_of(xu, xi, xr, nx);
+        /* the same as one dataset split in two parts (exclude: training, test: test), as
+         * cf_train sees a file and its --test file: cf_model_rank_evaluate_split */
+        cf_dataset *both = dataset_of(xu, xi, xr, nx);
+        const cf_ids U = {.n = nt, .ints = tu}, I = {.n = nt, .ints = ti};
+        cr_assert_eq(cf_dataset_add(both, &U, &I, tr, 1, &err), CF_OK, "%s", err.msg);
         uint8_t *rel = calloc((size_t)(nu * ni_test), 1);
         const double mins[] = {NAN, 4.0, 5.0};
         const int32_t ns[] = {1, 5, 60};
@@ -295,9 +301,21 @@ Test(rank, random_models_agree_with_the_plain_reference) {
                     cr_assert_eq(got.relevant_excluded, want.relevant_excluded, "%s: relevant_excluded", what);
                     same_measures(&got.model, &want.model, what);
                     same_measures(&got.popular, &want.popular, what);
+                    if (!use_ex) continue;
+                    cf_rank_report split;
+                    cr_assert_eq(cf_model_rank_evaluate_split(m, both, ns[b], mins[a], 2, NULL, NULL, &split, &err),
+                                 CF_OK, "%s", err.msg);
+                    cr_assert_eq(split.users, want.users, "%s: split users", what);
+                    cr_assert_eq(split.users_unknown, got.users_unknown, "%s: split users_unknown", what);
+                    cr_assert_eq(split.users_no_relevant, got.users_no_relevant, "%s: split users_no_relevant", what);
+                    cr_assert_eq(split.relevant, want.relevant, "%s: split relevant", what);
+                    cr_assert_eq(split.relevant_unknown, want.relevant_unknown, "%s: split relevant_unknown", what);
+                    cr_assert_eq(split.relevant_excluded, want.relevant_excluded, "%s: split relevant_excluded", what);
+                    same_measures(&split.model, &want.model, what);
+                    same_measures(&split.popular, &want.popular, what);
                 }
         free(tu), free(ti), free(tr), free(xu), free(xi), free(xr), free(rated), free(rating), free(pop), free(rel);
-        cf_dataset_destroy(&test), cf_dataset_destroy(&ex);
+        cf_dataset_destroy(&test), cf_dataset_destroy(&ex), cf_dataset_destroy(&both);
         cf_model_destroy(&m);
     }
 }
@@ -350,6 +368,7 @@ Test(rank, bad_arguments) {
     cf_rank_report r;
     cr_assert_eq(cf_model_rank_evaluate(m, test, NULL, 0, NAN, 0, NULL, NULL, &r, &err), CF_ERR_INVALID);
     cr_assert(strstr(err.msg, "n: 0"), "%s", err.msg);
+    cr_assert_eq(cf_model_rank_evaluate_split(m, test, 0, NAN, 0, NULL, NULL, &r, &err), CF_ERR_INVALID);
     cr_assert_eq(cf_model_rank_evaluate(m, test, NULL, 1, NAN, -1, NULL, NULL, &r, &err), CF_ERR_INVALID);
     cr_assert_eq(cf_model_rank_evaluate(m, test, NULL, 1, INFINITY, 0, NULL, NULL, &r, &err), CF_ERR_INVALID);
     cr_assert_eq(cf_model_rank_evaluate(NULL, test, NULL, 1, NAN, 0, NULL, NULL, &r, &err), CF_ERR_INVALID);

@@ -111,6 +111,24 @@ void cli_phase_clear(cli_phase_line *l);
  * phase's start, erases it at its end. */
 int cli_phase_progress(const char *phase, int64_t done, int64_t total, void *user);
 
+/* The ranking measures (eval --top, train --top; rank_out.c). The progress: "CMD: ranking
+ * U of N users ..." on a terminal (not quiet), Ctrl-C / SIGTERM stop the ranking (the
+ * call returns CF_ERR_INTERRUPTED); _start installs the handlers, _end restores them. */
+typedef struct cli_rank_progress {
+    cli_phase_line line;
+    const char *cmd;
+    const volatile sig_atomic_t *stop;
+    double last;
+} cli_rank_progress;
+void cli_rank_progress_start(cli_rank_progress *p, const char *cmd, int quiet);
+int cli_rank_progress_fn(const char *phase, int64_t done, int64_t total, void *user);
+void cli_rank_progress_end(cli_rank_progress *p);
+/* The table ("ranking top N: ..." and a row per measure, the popular column when
+ * `popular`), `excluded` naming where left-out relevant ratings were found; and the JSON
+ * object ("exclude": the file or null). */
+void cli_rank_print(FILE *f, const cf_rank_report *rk, double relevant_min, const char *excluded, int popular);
+void cli_rank_json(FILE *f, const cf_rank_report *rk, double relevant_min, const char *exclude, int popular);
+
 /* The progress callback: prints the header before iteration 1 and one line per
  * iteration to the FILE * in `user` (NULL: stderr). Never stops training. */
 int cli_progress(const cf_iter_info *info, void *user);

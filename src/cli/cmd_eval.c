@@ -15,83 +15,7 @@
 #include "cli.h"
 
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
-
-/* the ranking's progress: "eval: ranking U of N users ..." on a terminal; stops on Ctrl-C */
-typedef struct rank_progress {
-    cli_phase_line line;
-    const volatile sig_atomic_t *stop;
-    double last;
-} rank_progress;
-
-static int rank_progress_fn(const char *phase, int64_t done, int64_t total, void *user) {
-    (void)phase;
-    rank_progress *p = user;
-    const double now = cli_now();
-    if (done < total && now - p->last >= 0.1) {
-        cli_phase_show(&p->line, "eval: ranking %lld of %lld users ...", (long long)done, (long long)total);
-        p->last = now;
-    } else if (done >= total) {
-        cli_phase_clear(&p->line);
-    }
-    return p->stop && *p->stop;
-}
-
-static void print_rank(const char *exclude, double relevant_min, const cf_rank_report *rk) {
-    printf("ranking top %d: %lld users", (int)rk->n, (long long)rk->users);
-    if (rk->users_unknown || rk->users_no_relevant) {
-        printf(" (skipped:");
-        if (rk->users_unknown) printf(" %lld unknown to the model", (long long)rk->users_unknown);
-        if (rk->users_unknown && rk->users_no_relevant) putchar(',');
-        if (rk->users_no_relevant) printf(" %lld without a relevant rating", (long long)rk->users_no_relevant);
-        putchar(')');
-    }
-    printf(", %lld relevant ratings", (long long)rk->relevant);
-    if (isnan(relevant_min)) printf(" (every rating)");
-    else printf(" (rating >= %g)", relevant_min);
-    if (rk->relevant_unknown) printf(", %lld of items the model does not know", (long long)rk->relevant_unknown);
-    if (rk->relevant_excluded) printf("; %lld also in %s left out", (long long)rk->relevant_excluded, exclude);
-    putchar('\n');
-    const char *names[] = {"precision", "recall", "ndcg", "map", "hit_rate", "coverage"};
-    const double *mv = &rk->model.precision, *pv = &rk->popular.precision;
-    printf("%-14s %10s%s\n", "", "model", exclude ? "    popular" : "");
-    for (int q = 0; q < 6; q++) {
-        char label[32];
-        snprintf(label, sizeof label, q < 5 ? "%s@%d" : "%s", names[q], (int)rk->n);
-        printf("%-14s %10.6f", label, mv[q]);
-        if (exclude) printf(" %10.6f", pv[q]);
-        putchar('\n');
-    }
-}
-
-static void json_rank(const char *exclude, double relevant_min, const cf_rank_report *rk) {
-    int first = 1;
-    putchar('{');
-    json_key(stdout, &first, "n"), printf("%d", (int)rk->n);
-    json_key(stdout, &first, "relevant_min"), json_number(stdout, relevant_min);
-    json_key(stdout, &first, "exclude"), json_string(stdout, exclude);
-    json_key(stdout, &first, "users"), printf("%lld", (long long)rk->users);
-    json_key(stdout, &first, "users_unknown"), printf("%lld", (long long)rk->users_unknown);
-    json_key(stdout, &first, "users_no_relevant"), printf("%lld", (long long)rk->users_no_relevant);
-    json_key(stdout, &first, "relevant"), printf("%lld", (long long)rk->relevant);
-    json_key(stdout, &first, "relevant_unknown"), printf("%lld", (long long)rk->relevant_unknown);
-    json_key(stdout, &first, "relevant_excluded"), printf("%lld", (long long)rk->relevant_excluded);
-    const char *names[] = {"precision", "recall", "ndcg", "map", "hit_rate", "coverage"};
-    const cf_rank_metrics *ms[2] = {&rk->model, &rk->popular};
-    for (int s = 0; s < 2; s++) {
-        json_key(stdout, &first, s ? "popular" : "model");
-        if (s && !exclude) {
-            fputs("null", stdout);
-            continue;
-        }
-        int f2 = 1;
-        putchar('{');
-        for (int q = 0; q < 6; q++) json_key(stdout, &f2, names[q]), json_number(stdout, (&ms[s]->precision)[q]);
-        putchar('}');
-    }
-    putchar('}');
-}
 
 int cmd_eval(int argc, char **argv) {
     cf_read_options ropt;
@@ -162,12 +86,11 @@ int cmd_eval(int argc, char **argv) {
     }
     if (cf_model_evaluate(model, ds, &ev, &err) != CF_OK) goto fail;
     if (top) {
-        rank_progress rp = {.stop = cli_interrupt_install("eval: stopping the ranking"), .last = -1};
-        cli_phase_line_init(&rp.line, quiet);
-        const cf_status st = cf_model_rank_evaluate(model, ds, ex, top, relevant_min, threads, rank_progress_fn, &rp,
-                                                    &rk, &err);
-        cli_phase_clear(&rp.line);
-        cli_interrupt_restore();
+        cli_rank_progress rp;
+        cli_rank_progress_start(&rp, "eval", quiet);
+        const cf_status st = cf_model_rank_evaluate(model, ds, ex, top, relevant_min, threads, cli_rank_progress_fn,
+                                                    &rp, &rk, &err);
+        cli_rank_progress_end(&rp);
         if (st != CF_OK) goto fail;
     }
     /* most pairs unknown to the model: probably data from another set (other IDs) */
@@ -188,14 +111,14 @@ int cmd_eval(int argc, char **argv) {
         json_key(stdout, &first, "count"), printf("%lld", (long long)ev.count);
         json_key(stdout, &first, "unseen"), printf("%lld", (long long)ev.unseen);
         json_key(stdout, &first, "skipped"), printf("%lld", (long long)rrep.skipped);
-        if (top) json_key(stdout, &first, "ranking"), json_rank(exclude, relevant_min, &rk);
+        if (top) json_key(stdout, &first, "ranking"), cli_rank_json(stdout, &rk, relevant_min, exclude, exclude != NULL);
         puts("}");
     } else {
         printf("RMSE    %.6f\n", ev.rmse);
         printf("MAE     %.6f\n", ev.mae);
         printf("count   %lld\n", (long long)ev.count);
         printf("unseen  %lld\n", (long long)ev.unseen);
-        if (top) print_rank(exclude, relevant_min, &rk);
+        if (top) cli_rank_print(stdout, &rk, relevant_min, exclude, exclude != NULL);
     }
     cf_dataset_destroy(&ds);
     cf_dataset_destroy(&ex);

@@ -66,7 +66,16 @@ int cmd_train(int argc, char **argv) {
     };
     memcpy(opts + n, out_opts, sizeof out_opts);
     n += (int)(sizeof out_opts / sizeof *out_opts);
-    n += cli_output_opts_add(&oo, opts + n, "save the trained model here (.cfm, written atomically)", NULL, 0,
+    int32_t top = 0;
+    double relevant_min = NAN;
+    const cli_opt rank_opts[] = {
+        {.name = "top", .kind = CLI_I32, .dest = &top, .metavar = "N", .lo = 0, .hi = 1000000,
+         .help = "after training, rank the test part by each user's top N, beside popularity (as eval --top; 0 = off)"},
+        {.name = "relevant-min", .kind = CLI_DOUBLE, .dest = &relevant_min, .metavar = "R", .no_default = 1,
+         .help = "with --top: a test rating counts as relevant when >= R (default: every rating)"},
+    };
+    n += cli_output_opts_add(&oo, opts + n, "save the trained model here (.cfm, written atomically)", rank_opts,
+                             (int)(sizeof rank_opts / sizeof *rank_opts),
                              "print one JSON object to stdout instead of the summary");
     static const char *const positional[] = {"DATA", NULL};
     cli_spec spec = {
@@ -93,6 +102,9 @@ int cmd_train(int argc, char **argv) {
     if (rc >= 0) return rc;
 
     if ((rc = cli_split_check(&split, &spec)) >= 0) return rc;
+    if (!top && !isnan(relevant_min)) return cli_usage_error(&spec, "--relevant-min needs --top N");
+    if (top && !split.test_file && split.test_ratio == 0)
+        return cli_usage_error(&spec, "--top ranks the test part: give --test FILE or a --test-ratio above 0");
     cf_error err = {0};
     if (topt.resume) {
         /* the checkpoint's settings, then the options given here on top of them */
@@ -181,6 +193,19 @@ int cmd_train(int argc, char **argv) {
     if (st != CF_OK) goto fail;
     t_save = oo.model ? cli_now() - t_save : 0.0;
 
+    /* ---- ranking of the test part (--top) */
+    cf_rank_report rk;
+    double t_rank = cli_now();
+    if (top) {
+        cli_rank_progress rp;
+        cli_rank_progress_start(&rp, "train", oo.quiet);
+        st = cf_model_rank_evaluate_split(model, ds, top, relevant_min, cfg.threads, cli_rank_progress_fn, &rp, &rk,
+                                          &err);
+        cli_rank_progress_end(&rp);
+        if (st != CF_OK) goto fail;
+    }
+    t_rank = top ? cli_now() - t_rank : 0.0;
+
     /* ---- report */
     if (oo.json) {
         int first = 1;
@@ -213,6 +238,7 @@ int cmd_train(int argc, char **argv) {
             json_key(o, &f2, "iterations"), json_number(o, rep.seconds_iterations);
             json_key(o, &f2, "evaluation"), json_number(o, rep.seconds_eval);
             json_key(o, &f2, "save"), json_number(o, t_save);
+            if (top) json_key(o, &f2, "ranking"), json_number(o, t_rank);
         }
         fputc('}', o);
         /* CUDA's start-up, overlapped with the read (null: not started, e.g. --device cpu) */
@@ -229,6 +255,7 @@ int cmd_train(int argc, char **argv) {
         json_key(o, &first, "checkpoint"), json_string(o, topt.checkpoint);
         json_key(o, &first, "checkpoints_written"), fprintf(o, "%d", (int)rep.checkpoints);
         json_key(o, &first, "resumed_from"), fprintf(o, "%d", (int)rep.resumed_from);
+        if (top) json_key(o, &first, "ranking"), cli_rank_json(o, &rk, relevant_min, NULL, 1);
         fputs("}\n", o);
     } else {
         printf("algo        %s\n", cf_algo_name(cfg.algo));
@@ -251,6 +278,10 @@ int cmd_train(int argc, char **argv) {
         printf("model       %s\n", oo.model ? oo.model : "not saved (use --model OUT)");
         if (topt.checkpoint)
             printf("checkpoint  %s (%d written this run)\n", topt.checkpoint, (int)rep.checkpoints);
+        if (top) {
+            printf("ranking     %.3f s\n", t_rank);
+            cli_rank_print(stdout, &rk, relevant_min, "the training part", 1);
+        }
     }
     fflush(stdout);
     cf_model_destroy(&model);

@@ -1,0 +1,88 @@
+/*
+ * rank_out.c — the ranking report of `eval --top` and `train --top` (cf_rank_report):
+ * its progress on a terminal, its text table and its JSON object.
+ */
+#include "cli.h"
+
+#include <math.h>
+#include <stdio.h>
+
+void cli_rank_progress_start(cli_rank_progress *p, const char *cmd, int quiet) {
+    p->cmd = cmd;
+    p->last = -1;
+    cli_phase_line_init(&p->line, quiet);
+    p->stop = cli_interrupt_install(quiet ? NULL : "\ncufactor: interrupt: stopping the ranking\n");
+}
+
+int cli_rank_progress_fn(const char *phase, int64_t done, int64_t total, void *user) {
+    (void)phase;
+    cli_rank_progress *p = user;
+    const double now = cli_now();
+    if (done < total && now - p->last >= 0.1) {
+        cli_phase_show(&p->line, "%s: ranking %lld of %lld users ...", p->cmd, (long long)done, (long long)total);
+        p->last = now;
+    } else if (done >= total) {
+        cli_phase_clear(&p->line);
+    }
+    return *p->stop != 0;
+}
+
+void cli_rank_progress_end(cli_rank_progress *p) {
+    cli_phase_clear(&p->line);
+    cli_interrupt_restore();
+}
+
+static const char *const MEASURES[] = {"precision", "recall", "ndcg", "map", "hit_rate", "coverage"};
+
+void cli_rank_print(FILE *f, const cf_rank_report *rk, double relevant_min, const char *excluded, int popular) {
+    fprintf(f, "ranking top %d: %lld users", (int)rk->n, (long long)rk->users);
+    if (rk->users_unknown || rk->users_no_relevant) {
+        fputs(" (skipped:", f);
+        if (rk->users_unknown) fprintf(f, " %lld unknown to the model", (long long)rk->users_unknown);
+        if (rk->users_unknown && rk->users_no_relevant) fputc(',', f);
+        if (rk->users_no_relevant) fprintf(f, " %lld without a relevant rating", (long long)rk->users_no_relevant);
+        fputc(')', f);
+    }
+    fprintf(f, ", %lld relevant ratings", (long long)rk->relevant);
+    if (isnan(relevant_min)) fputs(" (every rating)", f);
+    else fprintf(f, " (rating >= %g)", relevant_min);
+    if (rk->relevant_unknown) fprintf(f, ", %lld of items the model does not know", (long long)rk->relevant_unknown);
+    if (rk->relevant_excluded) fprintf(f, "; %lld also in %s left out", (long long)rk->relevant_excluded, excluded);
+    fputc('\n', f);
+    const double *mv = &rk->model.precision, *pv = &rk->popular.precision;
+    fprintf(f, "%-14s %10s%s\n", "", "model", popular ? "    popular" : "");
+    for (int q = 0; q < 6; q++) {
+        char label[32];
+        snprintf(label, sizeof label, q < 5 ? "%s@%d" : "%s", MEASURES[q], (int)rk->n);
+        fprintf(f, "%-14s %10.6f", label, mv[q]);
+        if (popular) fprintf(f, " %10.6f", pv[q]);
+        fputc('\n', f);
+    }
+}
+
+void cli_rank_json(FILE *f, const cf_rank_report *rk, double relevant_min, const char *exclude, int popular) {
+    int first = 1;
+    fputc('{', f);
+    json_key(f, &first, "n"), fprintf(f, "%d", (int)rk->n);
+    json_key(f, &first, "relevant_min"), json_number(f, relevant_min);
+    json_key(f, &first, "exclude"), json_string(f, exclude);
+    json_key(f, &first, "users"), fprintf(f, "%lld", (long long)rk->users);
+    json_key(f, &first, "users_unknown"), fprintf(f, "%lld", (long long)rk->users_unknown);
+    json_key(f, &first, "users_no_relevant"), fprintf(f, "%lld", (long long)rk->users_no_relevant);
+    json_key(f, &first, "relevant"), fprintf(f, "%lld", (long long)rk->relevant);
+    json_key(f, &first, "relevant_unknown"), fprintf(f, "%lld", (long long)rk->relevant_unknown);
+    json_key(f, &first, "relevant_excluded"), fprintf(f, "%lld", (long long)rk->relevant_excluded);
+    const cf_rank_metrics *ms[2] = {&rk->model, &rk->popular};
+    for (int s = 0; s < 2; s++) {
+        json_key(f, &first, s ? "popular" : "model");
+        if (s && !popular) {
+            fputs("null", f);
+            continue;
+        }
+        int f2 = 1;
+        fputc('{', f);
+        for (int q = 0; q < 6; q++) json_key(f, &f2, MEASURES[q]), json_number(f, (&ms[s]->precision)[q]);
+        fputc('}', f);
+    }
+    fputc('}', f);
+}
