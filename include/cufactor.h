@@ -405,6 +405,11 @@ typedef struct cf_rank_metrics {
     double precision, recall, ndcg, map, hit_rate, coverage;
 } cf_rank_metrics;
 
+/* One of them by name, in cf_rank_metrics' order (cv's selection). */
+typedef enum cf_rank_measure {
+    CF_RANK_PRECISION = 0, CF_RANK_RECALL, CF_RANK_NDCG, CF_RANK_MAP, CF_RANK_HIT_RATE
+} cf_rank_measure;
+
 typedef struct cf_rank_report {
     int32_t n;                 /* list length */
     int64_t users;             /* users evaluated: known to the model, R_u not empty */
@@ -558,8 +563,17 @@ typedef struct cf_cv_options {
     int32_t folds;          /* F ≥ 2, default 5 */
     uint64_t seed;          /* seed of the fold assignment, default 42 */
     int refit;              /* 1: train the best cell on all the data into result.model (default 1) */
-    /* Called after each fold of each cell (may be NULL): il, ik index the grid. */
-    void (*on_fold)(int32_t il, int32_t ik, int32_t fold, double rmse, void *user);
+    /* Selection by a ranking measure (default rank_n 0: by RMSE): with rank_n > 0 each cell
+     * and fold is also scored by rank_measure of the top rank_n lists of the fold's users
+     * (cf_model_rank_evaluate_split on the fold: its ratings of at least relevant_min, NaN
+     * every rating, against lists without the other folds' items), and the best cell is the
+     * one of the highest mean of it. */
+    int32_t rank_n;
+    cf_rank_measure rank_measure;
+    double relevant_min;    /* default NaN */
+    /* Called after each fold of each cell (may be NULL): il, ik index the grid; score is
+     * the ranking measure (NaN when rank_n is 0). */
+    void (*on_fold)(int32_t il, int32_t ik, int32_t fold, double rmse, double score, void *user);
     void *user;
 } cf_cv_options;
 
@@ -569,7 +583,9 @@ typedef struct cf_cv_result {
     int32_t n_factors, n_lambdas, folds;
     double *fold_rmse;   /* [(il·n_factors + ik)·folds + f]: validation RMSE of fold f */
     double *mean, *std;  /* [il·n_factors + ik]: mean and sample std (n−1) over the folds */
-    int32_t best_l, best_k; /* indices of the cell of least mean RMSE (first on ties) */
+    double *fold_score, *mean_score, *std_score; /* the same for the ranking measure (NULL when rank_n is 0) */
+    int32_t best_l, best_k; /* indices of the cell of least mean RMSE, or with rank_n of greatest mean
+                               score (first on ties) */
     int border;          /* 1: the best cell is on the grid's border (see cf_cv_pick_best) */
     cf_model *model;     /* the refit of the best cell on all the data (NULL without refit) */
     cf_train_report refit_report;

@@ -15,6 +15,11 @@
  * The best cell is the argmin of the mean; it is "on the border" when its K or λ is the
  * first or last value of an axis that has more than one value. The best cell is then
  * refit on all the ratings (no test part).
+ *
+ * With rank_n > 0 each fold's model also ranks the fold (cf_model_rank_evaluate_split on
+ * the view: the fold's users' top rank_n without their training items, against their
+ * ratings in the fold), its rank_measure is the cell and fold's score, averaged likewise,
+ * and the best cell is the argmax of the mean score (argmin of its negation).
  */
 #include "common.h"
 #include "dataset.h"
@@ -27,6 +32,20 @@ void cf_cv_options_default(cf_cv_options *opt) {
     opt->folds = 5;
     opt->seed = 42;
     opt->refit = 1;
+    opt->relevant_min = NAN;
+}
+
+/* mean and sample std of each cell's F values */
+static void cell_stats(const double *fold_v, int64_t cells, int32_t F, double *mean, double *std) {
+    for (int64_t c = 0; c < cells; c++) {
+        const double *r = fold_v + c * F;
+        double s = 0;
+        for (int32_t f = 0; f < F; f++) s += r[f];
+        double m = s / F, v = 0;
+        for (int32_t f = 0; f < F; f++) v += (r[f] - m) * (r[f] - m);
+        mean[c] = m;
+        std[c] = sqrt(v / (F - 1));
+    }
 }
 
 cf_status cf_cv_folds(int64_t n, int32_t folds, uint64_t seed, int32_t *fold, cf_error *err) {
@@ -69,6 +88,9 @@ void cf_cv_result_free(cf_cv_result *res) {
     free(res->fold_rmse);
     free(res->mean);
     free(res->std);
+    free(res->fold_score);
+    free(res->mean_score);
+    free(res->std_score);
     cf_model_destroy(&res->model);
     memset(res, 0, sizeof *res);
 }
@@ -87,6 +109,11 @@ static cf_status check_options(const cf_cv_options *opt, cf_error *err) {
             return cf_fail(err, CF_ERR_INVALID, "cv grid: lambda must be strictly increasing (%g after %g)",
                            opt->lambdas[l], opt->lambdas[l - 1]);
     if (opt->folds < 2) return cf_fail(err, CF_ERR_INVALID, "cv folds %d: must be at least 2", (int)opt->folds);
+    if (opt->rank_n < 0) return cf_fail(err, CF_ERR_INVALID, "cv rank_n %d: must be >= 0", (int)opt->rank_n);
+    if (opt->rank_n > 0 && !((int)opt->rank_measure >= CF_RANK_PRECISION && opt->rank_measure <= CF_RANK_HIT_RATE))
+        return cf_fail(err, CF_ERR_INVALID, "cv rank_measure %d: not a cf_rank_measure", (int)opt->rank_measure);
+    if (opt->rank_n > 0 && isinf(opt->relevant_min) && opt->relevant_min > 0)
+        return cf_fail(err, CF_ERR_INVALID, "cv relevant_min: +inf leaves no rating relevant");
     return CF_OK;
 }
 
@@ -110,7 +137,14 @@ cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_opt
     res->fold_rmse = cf_malloc((size_t)(cells * F) * sizeof(double), err, "cv results");
     res->mean = cf_malloc((size_t)cells * sizeof(double), err, "cv results");
     res->std = cf_malloc((size_t)cells * sizeof(double), err, "cv results");
-    if (!fold || !mask || !res->fold_rmse || !res->mean || !res->std) {
+    const int ranked = opt->rank_n > 0;
+    if (ranked) {
+        res->fold_score = cf_malloc((size_t)(cells * F) * sizeof(double), err, "cv results");
+        res->mean_score = cf_malloc((size_t)cells * sizeof(double), err, "cv results");
+        res->std_score = cf_malloc((size_t)cells * sizeof(double), err, "cv results");
+    }
+    if (!fold || !mask || !res->fold_rmse || !res->mean || !res->std ||
+        (ranked && (!res->fold_score || !res->mean_score || !res->std_score))) {
         st = CF_ERR_NOMEM;
         goto fail;
     }
@@ -129,21 +163,38 @@ cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_opt
                 cf_model *m = NULL;
                 cf_train_report rep;
                 if ((st = cf_train(&view, &c, NULL, NULL, &m, &rep, err))) goto fail;
+                double score = NAN;
+                if (ranked) {
+                    cf_rank_report rk;
+                    st = cf_model_rank_evaluate_split(m, &view, opt->rank_n, opt->relevant_min, base->threads, NULL,
+                                                      NULL, &rk, err);
+                    if (st) {
+                        cf_model_destroy(&m);
+                        goto fail;
+                    }
+                    score = (&rk.model.precision)[opt->rank_measure];
+                    res->fold_score[((int64_t)l * NK + k) * F + f] = score;
+                }
                 cf_model_destroy(&m);
                 res->fold_rmse[((int64_t)l * NK + k) * F + f] = rep.test_rmse;
-                if (opt->on_fold) opt->on_fold(l, k, f, rep.test_rmse, opt->user);
+                if (opt->on_fold) opt->on_fold(l, k, f, rep.test_rmse, score, opt->user);
             }
     }
-    for (int64_t c = 0; c < cells; c++) {
-        const double *r = res->fold_rmse + c * F;
-        double s = 0;
-        for (int32_t f = 0; f < F; f++) s += r[f];
-        double mean = s / F, v = 0;
-        for (int32_t f = 0; f < F; f++) v += (r[f] - mean) * (r[f] - mean);
-        res->mean[c] = mean;
-        res->std[c] = sqrt(v / (F - 1));
+    cell_stats(res->fold_rmse, cells, F, res->mean, res->std);
+    if (ranked) {
+        cell_stats(res->fold_score, cells, F, res->mean_score, res->std_score);
+        /* the argmax of the mean score: the argmin of its negation (NaN, no user to rank, never wins) */
+        double *neg = cf_malloc((size_t)cells * sizeof *neg, err, "cv scores");
+        if (!neg) {
+            st = CF_ERR_NOMEM;
+            goto fail;
+        }
+        for (int64_t c = 0; c < cells; c++) neg[c] = isnan(res->mean_score[c]) ? INFINITY : -res->mean_score[c];
+        res->border = cf_cv_pick_best(neg, NL, NK, &res->best_l, &res->best_k);
+        free(neg);
+    } else {
+        res->border = cf_cv_pick_best(res->mean, NL, NK, &res->best_l, &res->best_k);
     }
-    res->border = cf_cv_pick_best(res->mean, NL, NK, &res->best_l, &res->best_k);
 
     if (opt->refit) {
         memset(mask, 0, (size_t)(ds->all.cap > 0 ? ds->all.cap : 1));

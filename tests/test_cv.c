@@ -174,6 +174,68 @@ Test(cv, cell_means_equal_folds_retrained_with_cf_train, .timeout = 60) {
     cf_dataset_destroy(&ds);
 }
 
+/* Selection by a ranking measure: each fold's score is the measure of
+ * cf_model_rank_evaluate_split on the fold's view with the model cf_train makes there
+ * (retrained here), the means and stds are over the folds, and the best cell is the
+ * argmax of the mean score, which here differs from the argmin of RMSE's mean or not. */
+Test(cv, ranking_selection_scores_folds_as_rank_evaluate_split, .timeout = 60) {
+    cf_dataset *ds = make_data();
+    cf_config base = base_cfg();
+    cf_cv_options o = grid_opts();
+    o.rank_n = 5, o.rank_measure = CF_RANK_NDCG, o.relevant_min = 3.5;
+    cf_cv_result res;
+    cf_error err;
+    cr_assert_eq(cf_cv_run(ds, &base, &o, &res, &err), CF_OK, "%s", err.msg);
+    cr_assert_not_null(res.fold_score);
+    int32_t *fold = malloc(N_RATINGS * sizeof *fold);
+    cr_assert_eq(cf_cv_folds(N_RATINGS, FOLDS, o.seed, fold, &err), CF_OK);
+    uint8_t *mask = calloc((size_t)ds->all.cap, 1);
+    cf_dataset view = *ds;
+    view.is_test = mask;
+    double best = -1;
+    int bl = -1, bk = -1;
+    for (int l = 0; l < 2; l++)
+        for (int k = 0; k < 2; k++) {
+            double sc[FOLDS], sum = 0;
+            for (int f = 0; f < FOLDS; f++) {
+                for (int64_t j = 0; j < N_RATINGS; j++) mask[j] = fold[j] == f;
+                cf_config c = base;
+                c.factors = KS[k], c.lambda = LS[l];
+                cf_model *m = NULL;
+                cf_train_report rep;
+                cr_assert_eq(cf_train(&view, &c, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
+                cf_rank_report rk;
+                cr_assert_eq(cf_model_rank_evaluate_split(m, &view, 5, 3.5, 1, NULL, NULL, &rk, &err), CF_OK, "%s",
+                             err.msg);
+                cr_assert_gt(rk.users, 20);
+                sc[f] = rk.model.ndcg;
+                sum += sc[f];
+                cr_assert_eq(res.fold_score[(l * 2 + k) * FOLDS + f], sc[f], "cell (%d,%d) fold %d", l, k, f);
+                cr_assert_eq(res.fold_rmse[(l * 2 + k) * FOLDS + f], rep.test_rmse);
+                cf_model_destroy(&m);
+            }
+            double mean = sum / FOLDS, v = 0;
+            for (int f = 0; f < FOLDS; f++) v += (sc[f] - mean) * (sc[f] - mean);
+            cr_assert_float_eq(res.mean_score[l * 2 + k], mean, 1e-15);
+            cr_assert_float_eq(res.std_score[l * 2 + k], sqrt(v / (FOLDS - 1)), 1e-15);
+            if (mean > best) best = mean, bl = l, bk = k;
+        }
+    cr_assert_eq(res.best_l, bl);
+    cr_assert_eq(res.best_k, bk);
+    cf_model_info mi;
+    cf_model_info_get(res.model, &mi);
+    cr_assert_eq(mi.factors, KS[bk], "the refit is the best cell by the score");
+    cf_cv_result_free(&res);
+    cr_assert_null(res.fold_score);
+    /* bad selection options */
+    o.rank_measure = (cf_rank_measure)7;
+    cr_assert_eq(cf_cv_run(ds, &base, &o, &res, &err), CF_ERR_INVALID);
+    o.rank_measure = CF_RANK_MAP, o.rank_n = -1;
+    cr_assert_eq(cf_cv_run(ds, &base, &o, &res, &err), CF_ERR_INVALID);
+    free(mask), free(fold);
+    cf_dataset_destroy(&ds);
+}
+
 Test(cv, refit_follows_the_best_cell_with_one_cell_grid) {
     cf_dataset *ds = make_data();
     cf_config base = base_cfg();
@@ -341,6 +403,30 @@ Test(cv, cli_table_svg_and_usage_error, .timeout = 60) {
     cr_assert_gt(ph[1], 0, "%s", out);
     cr_assert_gt(ph[3], 0, "%s", out);
     cr_assert_leq(ph[1] + ph[2], total * 1.0001 + 1e-6, "%s", out);
+    free(out), free(errs);
+
+    /* --select hit_rate@4: the ranking measure's table, the best line, JSON fields */
+    const char *sel[] = {"cv", data, "--grid", "factors=2,4", "--grid", "lambda=0.1", "--folds", "2", "--iters", "2",
+                         "--device", "cpu", "--threads", "1", "--select", "hit_rate@4", NULL};
+    rc = run_cli(dir, sel, &out, &errs);
+    cr_assert_eq(rc, 0, "stderr: %s", errs);
+    cr_assert(strstr(out, "mean ± std validation hit_rate@4, 2-fold CV"), "%s", out);
+    cr_assert(strstr(out, ": hit_rate@4 ") && strstr(out, "(RMSE "), "%s", out);
+    cr_assert_eq(count(errs, "hit_rate@4 "), 2 * 2, "%s", errs);
+    free(out), free(errs);
+    const char *selj[] = {"cv", data, "--grid", "factors=2", "--grid", "lambda=0.1", "--folds", "2", "--iters", "2",
+                          "--device", "cpu", "--threads", "1", "--select", "precision@3", "--relevant-min", "4",
+                          "--json", "--quiet", NULL};
+    rc = run_cli(dir, selj, &out, &errs);
+    cr_assert_eq(rc, 0, "stderr: %s", errs);
+    cr_assert(strstr(out, "\"select\":\"precision@3\"") && strstr(out, "\"relevant_min\":4") &&
+                  strstr(out, "\"fold_score\":[") && strstr(out, "\"mean_score\":"),
+              "%s", out);
+    free(out), free(errs);
+    const char *bads[] = {"cv", data, "--grid", "factors=2", "--grid", "lambda=0.1", "--select", "ndcg@0", NULL};
+    rc = run_cli(dir, bads, &out, &errs);
+    cr_assert_eq(rc, 2, "stderr: %s", errs);
+    cr_assert(strstr(errs, "--select"), "%s", errs);
     free(out), free(errs);
 
     const char *bad[] = {"cv", data, "--grid", "factors=2;4", "--grid", "lambda=0.1", NULL};

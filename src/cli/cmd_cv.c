@@ -1,7 +1,8 @@
 /*
  * cmd_cv.c — `cufactor cv DATA --grid factors=... --grid lambda=...`: k-fold
  * cross-validation over a grid of K × λ (cf_cv_run). Prints one line per cell and fold
- * to stderr, then a table of mean ± std validation RMSE (rows λ, columns K), the best
+ * to stderr, then a table of mean ± std validation RMSE (rows λ, columns K; with
+ * --select MEASURE@N the ranking measure, which then picks the best cell), the best
  * cell and a warning when it lies on the border of the grid; or one JSON object with
  * --json. --svg writes a heatmap of the table (atomically), --model saves the refit of
  * the best cell on all the data.
@@ -100,17 +101,41 @@ static int parse_grid(const char *text, grid *g, char *msg, size_t msg_len) {
     return 0;
 }
 
+/* --select: "rmse" (n = 0) or MEASURE@N of cf_rank_measure's names. 0 ok, -1 bad. */
+static const char *const MEASURE_NAMES[] = {"precision", "recall", "ndcg", "map", "hit_rate"};
+
+static int parse_select(const char *text, int32_t *n, cf_rank_measure *measure) {
+    if (strcmp(text, "rmse") == 0) {
+        *n = 0;
+        return 0;
+    }
+    const char *at = strchr(text, '@');
+    if (!at) return -1;
+    for (int q = 0; q < 5; q++)
+        if (strlen(MEASURE_NAMES[q]) == (size_t)(at - text) && strncmp(text, MEASURE_NAMES[q], (size_t)(at - text)) == 0) {
+            char *end = NULL;
+            long v = strtol(at + 1, &end, 10);
+            if (end == at + 1 || *end || v < 1 || v > 1000000) return -1;
+            *n = (int32_t)v, *measure = (cf_rank_measure)q;
+            return 0;
+        }
+    return -1;
+}
+
 typedef struct fold_log {
     const grid *g;
     int32_t folds;
     int quiet;
+    const char *select; /* the measure's name ("ndcg@10"), NULL: RMSE */
 } fold_log;
 
-static void on_fold(int32_t il, int32_t ik, int32_t fold, double rmse, void *user) {
+static void on_fold(int32_t il, int32_t ik, int32_t fold, double rmse, double score, void *user) {
     const fold_log *lg = user;
     if (lg->quiet) return;
-    fprintf(stderr, "cv: K=%-5d lambda=%-8g fold %d/%d  validation RMSE %.6f\n", (int)lg->g->factors[ik],
+    fprintf(stderr, "cv: K=%-5d lambda=%-8g fold %d/%d  validation RMSE %.6f", (int)lg->g->factors[ik],
             lg->g->lambdas[il], (int)fold + 1, (int)lg->folds, rmse);
+    if (lg->select) fprintf(stderr, "  %s %.6f", lg->select, score);
+    fputc('\n', stderr);
 }
 
 /* ---- SVG heatmap: one rect per cell on a green (low) → red (high) ramp. */
@@ -124,7 +149,9 @@ static void ramp(double t, int *r, int *g, int *b) {
     *r = (int)lround(r0 + (r1 - r0) * s), *g = (int)lround(g0 + (g1 - g0) * s), *b = (int)lround(b0 + (b1 - b0) * s);
 }
 
-static int write_svg(const char *path, const grid *gr, const cf_cv_result *res, cf_error *err) {
+static int write_svg(const char *path, const grid *gr, const cf_cv_result *res, const char *select, cf_error *err) {
+    /* the table shown: the selected measure (higher is better: green at the top) or RMSE */
+    const double *mean = select ? res->mean_score : res->mean;
     cli_out o;
     if (cli_out_open(&o, path, err) != 0) return -1;
     FILE *f = o.f;
@@ -132,14 +159,14 @@ static int write_svg(const char *path, const grid *gr, const cf_cv_result *res, 
     int w = left + cw * gr->n_factors + 20, h = top + ch * gr->n_lambdas + 50;
     double lo = INFINITY, hi = -INFINITY;
     for (int c = 0; c < gr->n_factors * gr->n_lambdas; c++) {
-        if (res->mean[c] < lo) lo = res->mean[c];
-        if (res->mean[c] > hi) hi = res->mean[c];
+        if (mean[c] < lo) lo = mean[c];
+        if (mean[c] > hi) hi = mean[c];
     }
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
                "font-size=\"12\">\n", w, h);
-    fprintf(f, "<text x=\"%d\" y=\"20\" font-size=\"14\">mean validation RMSE, %d-fold CV</text>\n", left,
-            (int)res->folds);
+    fprintf(f, "<text x=\"%d\" y=\"20\" font-size=\"14\">mean validation %s, %d-fold CV</text>\n", left,
+            select ? select : "RMSE", (int)res->folds);
     fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">K</text>\n", left + cw * gr->n_factors / 2, h - 10);
     fprintf(f, "<text x=\"15\" y=\"%d\" text-anchor=\"middle\" transform=\"rotate(-90 15 %d)\">λ</text>\n",
             top + ch * gr->n_lambdas / 2, top + ch * gr->n_lambdas / 2);
@@ -150,9 +177,9 @@ static int write_svg(const char *path, const grid *gr, const cf_cv_result *res, 
         fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%g</text>\n", left - 8, top + ch * l + ch / 2 + 4,
                 gr->lambdas[l]);
         for (int k = 0; k < gr->n_factors; k++) {
-            double v = res->mean[l * gr->n_factors + k];
+            double v = mean[l * gr->n_factors + k];
             int r, g, b;
-            ramp(hi > lo ? (v - lo) / (hi - lo) : 0.0, &r, &g, &b);
+            ramp(hi > lo ? (select ? hi - v : v - lo) / (hi - lo) : 0.0, &r, &g, &b);
             fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"rgb(%d,%d,%d)\"/>\n", left + cw * k,
                     top + ch * l, cw, ch, r, g, b);
             fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%.4f</text>\n", left + cw * k + cw / 2,
@@ -199,6 +226,13 @@ int cmd_cv(int argc, char **argv) {
                           .no_default = 1, .help = "the same as --grid lambda=L1,L2,..."};
     opts[n++] = (cli_opt){.name = "folds", .kind = CLI_I32, .dest = &cvo.folds, .metavar = "F", .lo = 2,
                           .hi = 1000, .help = "number of folds"};
+    const char *select = "rmse";
+    opts[n++] = (cli_opt){.name = "select", .kind = CLI_STR, .dest = &select, .metavar = "MEASURE",
+                          .help = "pick the best cell by rmse (lowest), or by precision|recall|ndcg|map|hit_rate@N "
+                                  "(highest; the fold's users' top N, as eval --top)"};
+    opts[n++] = (cli_opt){.name = "relevant-min", .kind = CLI_DOUBLE, .dest = &cvo.relevant_min, .metavar = "R",
+                          .no_default = 1,
+                          .help = "with a ranking --select: a rating counts as relevant when >= R (default: every rating)"};
     opts[n++] = (cli_opt){.kind = CLI_SECTION, .name = "data"};
     n += cli_config_read_opts(&co, opts + n);
     n += cli_config_train_opts(&co, opts + n, 0, "model (every cell)");
@@ -212,8 +246,9 @@ int cmd_cv(int argc, char **argv) {
         .args = "DATA --grid factors=K1,K2,... --grid lambda=L1,L2,... [options]",
         .summary = "k-fold cross-validation over a grid of K × λ: every rating of DATA is put in one of F\n"
                    "seeded folds; each cell is trained F times on F−1 folds and scored by the RMSE on the\n"
-                   "fold left out. Prints the mean and std per cell, the best cell, then refits it on all\n"
-                   "the data (saved with --model).",
+                   "fold left out (or, with --select ndcg@10 etc., by how it ranks that fold's items).\n"
+                   "Prints the mean and std per cell, the best cell, then refits it on all the data\n"
+                   "(saved with --model).",
         .positional = positional,
         .opts = opts,
         .n_opts = n,
@@ -286,6 +321,12 @@ int cmd_cv(int argc, char **argv) {
     if (g.n_factors == 0 || g.n_lambdas == 0)
         return cli_usage_error(&spec, "give both --grid factors=... and --grid lambda=...");
 
+    if (parse_select(select, &cvo.rank_n, &cvo.rank_measure) != 0)
+        return cli_usage_error(&spec, "--select: '%s' is not rmse or precision|recall|ndcg|map|hit_rate@N (e.g. ndcg@10)",
+                               select);
+    if (!cvo.rank_n && !isnan(cvo.relevant_min))
+        return cli_usage_error(&spec, "--relevant-min needs a ranking --select (e.g. --select ndcg@10)");
+    const char *select_name = cvo.rank_n ? select : NULL;
     cli_config_opts_apply(&co);
     cvo.seed = cfg.seed;
     cvo.factors = g.factors, cvo.n_factors = g.n_factors;
@@ -319,7 +360,7 @@ int cmd_cv(int argc, char **argv) {
                 cf_algo_name(cfg.algo), (int)cvo.folds, (unsigned long long)cvo.seed, g.n_lambdas, g.n_factors,
                 (int)cv_iters(&cfg), cf_reg_name(cfg.reg), cfg.bias ? "on" : "off");
     }
-    fold_log lg = {.g = &g, .folds = cvo.folds, .quiet = oo.quiet};
+    fold_log lg = {.g = &g, .folds = cvo.folds, .quiet = oo.quiet, .select = select_name};
     cvo.on_fold = on_fold, cvo.user = &lg;
     double t0 = cli_now();
     if (cf_cv_run(ds, &cfg, &cvo, &res, &err) != CF_OK) goto fail;
@@ -333,7 +374,7 @@ int cmd_cv(int argc, char **argv) {
     cli_phase_clear(&phase);
     if (st != CF_OK) goto fail;
     t_save = oo.model ? cli_now() - t_save : 0.0;
-    if (svg_path && write_svg(svg_path, &g, &res, &err) != 0) goto fail;
+    if (svg_path && write_svg(svg_path, &g, &res, select_name, &err) != 0) goto fail;
 
     int bk = g.factors[res.best_k];
     double bl = g.lambdas[res.best_l];
@@ -349,6 +390,8 @@ int cmd_cv(int argc, char **argv) {
         json_key(o, &first, "seed"), fprintf(o, "%llu", (unsigned long long)cvo.seed);
         json_key(o, &first, "iters"), fprintf(o, "%d", (int)cv_iters(&cfg));
         json_key(o, &first, "reg"), json_string(o, cf_reg_name(cfg.reg));
+        json_key(o, &first, "select"), json_string(o, select_name ? select_name : "rmse");
+        json_key(o, &first, "relevant_min"), json_number(o, cvo.relevant_min);
         json_key(o, &first, "factors"), fputc('[', o);
         for (int k = 0; k < g.n_factors; k++) fprintf(o, "%s%d", k ? "," : "", (int)g.factors[k]);
         fputc(']', o);
@@ -367,7 +410,16 @@ int cmd_cv(int argc, char **argv) {
                 json_key(o, &f2, "fold_rmse"), fputc('[', o);
                 for (int f = 0; f < res.folds; f++)
                     fputs(f ? "," : "", o), json_number(o, res.fold_rmse[(int64_t)c * res.folds + f]);
-                fputs("]}", o);
+                fputc(']', o);
+                if (select_name) {
+                    json_key(o, &f2, "mean_score"), json_number(o, res.mean_score[c]);
+                    json_key(o, &f2, "std_score"), json_number(o, res.std_score[c]);
+                    json_key(o, &f2, "fold_score"), fputc('[', o);
+                    for (int f = 0; f < res.folds; f++)
+                        fputs(f ? "," : "", o), json_number(o, res.fold_score[(int64_t)c * res.folds + f]);
+                    fputc(']', o);
+                }
+                fputc('}', o);
             }
         fputc(']', o);
         json_key(o, &first, "best"), fputc('{', o);
@@ -377,6 +429,10 @@ int cmd_cv(int argc, char **argv) {
             json_key(o, &f2, "lambda"), json_number(o, bl);
             json_key(o, &f2, "mean_rmse"), json_number(o, bmean);
             json_key(o, &f2, "std_rmse"), json_number(o, bstd);
+            if (select_name) {
+                json_key(o, &f2, "mean_score"), json_number(o, res.mean_score[res.best_l * g.n_factors + res.best_k]);
+                json_key(o, &f2, "std_score"), json_number(o, res.std_score[res.best_l * g.n_factors + res.best_k]);
+            }
         }
         fputc('}', o);
         json_key(o, &first, "border"), fputs(res.border ? "true" : "false", o);
@@ -395,8 +451,10 @@ int cmd_cv(int argc, char **argv) {
         json_key(o, &first, "svg"), json_string(o, svg_path);
         fputs("}\n", o);
     } else {
-        printf("mean ± std validation RMSE, %d-fold CV (%s, %d iterations)\n", (int)cvo.folds,
-               cf_algo_name(cfg.algo), (int)cv_iters(&cfg));
+        /* the table of the measure that selects: RMSE, or the ranking measure */
+        const double *tmean = select_name ? res.mean_score : res.mean, *tstd = select_name ? res.std_score : res.std;
+        printf("mean ± std validation %s, %d-fold CV (%s, %d iterations)\n", select_name ? select_name : "RMSE",
+               (int)cvo.folds, cf_algo_name(cfg.algo), (int)cv_iters(&cfg));
         printf("%-10s", "lambda\\K");
         for (int k = 0; k < g.n_factors; k++) printf("  %19d", (int)g.factors[k]);
         putchar('\n');
@@ -404,11 +462,16 @@ int cmd_cv(int argc, char **argv) {
             printf("%-10g", g.lambdas[l]);
             for (int k = 0; k < g.n_factors; k++) {
                 int c = l * g.n_factors + k;
-                printf("  %c%.6f ± %.6f", (l == res.best_l && k == res.best_k) ? '*' : ' ', res.mean[c], res.std[c]);
+                printf("  %c%.6f ± %.6f", (l == res.best_l && k == res.best_k) ? '*' : ' ', tmean[c], tstd[c]);
             }
             putchar('\n');
         }
-        printf("best        K=%d lambda=%g: RMSE %.6f ± %.6f\n", bk, bl, bmean, bstd);
+        if (select_name)
+            printf("best        K=%d lambda=%g: %s %.6f ± %.6f (RMSE %.6f ± %.6f)\n", bk, bl, select_name,
+                   tmean[res.best_l * g.n_factors + res.best_k], tstd[res.best_l * g.n_factors + res.best_k], bmean,
+                   bstd);
+        else
+            printf("best        K=%d lambda=%g: RMSE %.6f ± %.6f\n", bk, bl, bmean, bstd);
         if (res.border) printf("warning     the best cell is on the border of the grid: enlarge the grid\n");
         printf("refit       K=%d lambda=%g on all %lld ratings: train RMSE %.6f\n", bk, bl,
                (long long)res.refit_report.n_train, res.refit_report.train_rmse);
