@@ -990,6 +990,16 @@ Test(cli, als_gram_option) {
     run_free(&r);
 }
 
+/* The measures of a "ranking" JSON object (rk: at its start, pop: at its "popular") are
+ * want's: JSON numbers are the shortest round-trip form, so equal as doubles. */
+static void same_ranking_json(const char *rk, const char *pop, const cf_rank_report *want) {
+    static const char *names[] = {"precision", "recall", "ndcg", "map", "hit_rate", "coverage"};
+    for (int q = 0; q < 6; q++) {
+        cr_assert_eq(json_num(rk, names[q]), (&want->model.precision)[q], "model %s", names[q]);
+        cr_assert_eq(json_num(pop, names[q]), (&want->popular.precision)[q], "popular %s", names[q]);
+    }
+}
+
 /* eval --top: the JSON's ranking is the library's (cf_model_rank_evaluate on the same
  * files, read with the CLI's defaults), the text form has the table, and the ranking
  * options without --top are usage errors. */
@@ -1029,12 +1039,7 @@ Test(cli, eval_top_is_the_library_ranking) {
     cr_assert_eq(json_num(rk, "users"), (double)want.users);
     cr_assert_eq(json_num(rk, "relevant"), (double)want.relevant);
     cr_assert_eq(json_num(rk, "relevant_excluded"), (double)want.relevant_excluded);
-    static const char *names[] = {"precision", "recall", "ndcg", "map", "hit_rate", "coverage"};
-    for (int q = 0; q < 6; q++) {
-        /* JSON numbers are the shortest round-trip form: equal as doubles */
-        cr_assert_eq(json_num(rk, names[q]), (&want.model.precision)[q], "model %s", names[q]);
-        cr_assert_eq(json_num(pop, names[q]), (&want.popular.precision)[q], "popular %s", names[q]);
-    }
+    same_ranking_json(rk, pop, &want);
     run_free(&r);
 
     r = cli("eval", "m.cfm", "b.tsv", "--top", "7", "--exclude", "a.tsv", "--quiet", NULL);
@@ -1081,11 +1086,7 @@ Test(cli, train_top_ranks_the_test_part) {
     cr_assert(rk && pop, "%s", r.out);
     cr_assert_eq(json_num(rk, "users"), (double)want.users);
     cr_assert_eq(json_num(rk, "relevant"), (double)want.relevant);
-    static const char *names[] = {"precision", "recall", "ndcg", "map", "hit_rate", "coverage"};
-    for (int q = 0; q < 6; q++) {
-        cr_assert_eq(json_num(rk, names[q]), (&want.model.precision)[q], "model %s", names[q]);
-        cr_assert_eq(json_num(pop, names[q]), (&want.popular.precision)[q], "popular %s", names[q]);
-    }
+    same_ranking_json(rk, pop, &want);
     cr_assert(json_num(strstr(r.out, "\"phase_seconds\""), "ranking") >= 0);
     run_free(&r);
     expect_usage("--relevant-min needs --top N", cli("train", "data.tsv", "--relevant-min", "3", NULL));

@@ -101,6 +101,19 @@ Test(cv, folds_refuse_bad_arguments) {
 
 /* ------------------------------------------------------------------ the grid */
 
+/* Cell (l, k) trained as cf_cv_run trains it on fold f: the view's part flags (its
+ * is_test, N_RATINGS entries) set to fold f, cf_train with the cell's K and λ. */
+static cf_model *train_fold(cf_dataset *view, const int32_t *fold, int f, const cf_config *base, int l, int k,
+                            cf_train_report *rep) {
+    for (int64_t j = 0; j < N_RATINGS; j++) view->is_test[j] = fold[j] == f;
+    cf_config c = *base;
+    c.factors = KS[k], c.lambda = LS[l];
+    cf_model *m = NULL;
+    cf_error err;
+    cr_assert_eq(cf_train(view, &c, NULL, NULL, &m, rep, &err), CF_OK, "%s", err.msg);
+    return m;
+}
+
 Test(cv, cell_means_equal_folds_retrained_with_cf_train, .timeout = 60) {
     cf_dataset *ds = make_data();
     cf_config base = base_cfg();
@@ -123,12 +136,8 @@ Test(cv, cell_means_equal_folds_retrained_with_cf_train, .timeout = 60) {
         for (int k = 0; k < 2; k++) {
             double rmse[FOLDS], sum = 0;
             for (int f = 0; f < FOLDS; f++) {
-                for (int64_t j = 0; j < N_RATINGS; j++) mask[j] = fold[j] == f;
-                cf_config c = base;
-                c.factors = KS[k], c.lambda = LS[l];
-                cf_model *m = NULL;
                 cf_train_report rep;
-                cr_assert_eq(cf_train(&view, &c, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
+                cf_model *m = train_fold(&view, fold, f, &base, l, k, &rep);
                 cr_assert_eq(rep.n_test, N_RATINGS / FOLDS);
                 rmse[f] = rep.test_rmse;
                 sum += rmse[f];
@@ -198,12 +207,8 @@ Test(cv, ranking_selection_scores_folds_as_rank_evaluate_split, .timeout = 60) {
         for (int k = 0; k < 2; k++) {
             double sc[FOLDS], sum = 0;
             for (int f = 0; f < FOLDS; f++) {
-                for (int64_t j = 0; j < N_RATINGS; j++) mask[j] = fold[j] == f;
-                cf_config c = base;
-                c.factors = KS[k], c.lambda = LS[l];
-                cf_model *m = NULL;
                 cf_train_report rep;
-                cr_assert_eq(cf_train(&view, &c, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
+                cf_model *m = train_fold(&view, fold, f, &base, l, k, &rep);
                 cf_rank_report rk;
                 cr_assert_eq(cf_model_rank_evaluate_split(m, &view, 5, 3.5, 1, NULL, NULL, &rk, &err), CF_OK, "%s",
                              err.msg);

@@ -57,6 +57,12 @@ _PARAM_OF_FIELD = {field.replace("-", "_"): name for name, (field, _) in _PARAMS
 _UNKNOWN = {"mean": _lib.CF_UNKNOWN_MEAN, "error": _lib.CF_UNKNOWN_ERROR}
 
 
+def _check_n(n):
+    """A list length n: an integer in [1, 2^31 - 1], else ValueError."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1 or n > 2**31 - 1:
+        raise ValueError(f"n: expected an integer >= 1, got {n!r}")
+
+
 def _param_text(name, value, kind):
     """The text cf_config_set takes for a parameter value, or ValueError naming it."""
     if kind == "bool":
@@ -443,16 +449,10 @@ class Factorizer:
         A user without training ratings is ranked by μ + b_i (``unknown="mean"``) or raises
         LookupError (``unknown="error"``)."""
         self._check_fitted()
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1 or n > 2**31 - 1:
-            raise ValueError(f"n: expected an integer >= 1, got {n!r}")
+        _check_n(n)
         if unknown not in _UNKNOWN:
             raise ValueError(f"unknown: expected 'mean' or 'error', got {unknown!r}")
-        seen = None
-        if exclude_seen:
-            seen = getattr(self, "_seen", None)
-            if seen is None:
-                raise ValueError("exclude_seen: this model has no training ratings to exclude (it was loaded from "
-                                 "a file); pass exclude_seen=False")
+        seen = self._seen_ratings(exclude_seen)
         single = np.ndim(users) == 0
         u = _lib.IdArray(users, "users")
         n = int(n)
@@ -478,6 +478,16 @@ class Factorizer:
         check(lib.cf_model_evaluate, self._model.value, ds.value, C.byref(rep))
         return float(rep.rmse)
 
+    def _seen_ratings(self, exclude_seen):
+        """The training ratings kept from fit (a dataset handle) when exclude_seen, else None."""
+        if not exclude_seen:
+            return None
+        seen = getattr(self, "_seen", None)
+        if seen is None:
+            raise ValueError("exclude_seen: this model has no training ratings to exclude (it was loaded from "
+                             "a file); pass exclude_seen=False")
+        return seen
+
     def rank_metrics(self, X, n=10, relevant_min=None, exclude_seen=True, threads=0):
         """How well the model ranks, on held-out ratings X (any form ``fit`` takes): for each
         user of X with a relevant rating (``relevant_min`` None: every rating; e.g. 4 for
@@ -489,19 +499,13 @@ class Factorizer:
         (None when ``exclude_seen`` is False). ``exclude_seen`` leaves the training ratings
         (kept from ``fit``) out of every list."""
         self._check_fitted()
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1 or n > 2**31 - 1:
-            raise ValueError(f"n: expected an integer >= 1, got {n!r}")
+        _check_n(n)
         if relevant_min is None:
             relevant_min = math.nan
         elif isinstance(relevant_min, bool) or not isinstance(relevant_min, numbers.Real) or \
                 not math.isfinite(relevant_min):
             raise ValueError(f"relevant_min: expected a finite number or None, got {relevant_min!r}")
-        seen = None
-        if exclude_seen:
-            seen = getattr(self, "_seen", None)
-            if seen is None:
-                raise ValueError("exclude_seen: this model has no training ratings to exclude (it was loaded from "
-                                 "a file); pass exclude_seen=False")
+        seen = self._seen_ratings(exclude_seen)
         ds = _dataset(X, "X")
         rep = _lib.RankReport()
         check(lib.cf_model_rank_evaluate, self._model.value, ds.value, seen.value if seen else None, int(n),

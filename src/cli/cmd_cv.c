@@ -194,6 +194,20 @@ static int write_svg(const char *path, const grid *gr, const cf_cv_result *res, 
     return cli_out_commit(&o, err);
 }
 
+/* "mean_NAME", "std_NAME" and "fold_NAME": [the F values] of one cell */
+static void json_cell_stats(FILE *o, int *first, const char *name, double mean, double std, const double *fold_v,
+                            int32_t folds) {
+    char key[32];
+    snprintf(key, sizeof key, "mean_%s", name);
+    json_key(o, first, key), json_number(o, mean);
+    snprintf(key, sizeof key, "std_%s", name);
+    json_key(o, first, key), json_number(o, std);
+    snprintf(key, sizeof key, "fold_%s", name);
+    json_key(o, first, key), fputc('[', o);
+    for (int32_t f = 0; f < folds; f++) fputs(f ? "," : "", o), json_number(o, fold_v[f]);
+    fputc(']', o);
+}
+
 /* The iterations each cell trains (the algorithm's default when --iters is 0). */
 static int32_t cv_iters(const cf_config *cfg) {
     cf_config r;
@@ -405,20 +419,11 @@ int cmd_cv(int argc, char **argv) {
                 fputs(c ? ",{" : "{", o);
                 json_key(o, &f2, "factors"), fprintf(o, "%d", (int)g.factors[k]);
                 json_key(o, &f2, "lambda"), json_number(o, g.lambdas[l]);
-                json_key(o, &f2, "mean_rmse"), json_number(o, res.mean[c]);
-                json_key(o, &f2, "std_rmse"), json_number(o, res.std[c]);
-                json_key(o, &f2, "fold_rmse"), fputc('[', o);
-                for (int f = 0; f < res.folds; f++)
-                    fputs(f ? "," : "", o), json_number(o, res.fold_rmse[(int64_t)c * res.folds + f]);
-                fputc(']', o);
-                if (select_name) {
-                    json_key(o, &f2, "mean_score"), json_number(o, res.mean_score[c]);
-                    json_key(o, &f2, "std_score"), json_number(o, res.std_score[c]);
-                    json_key(o, &f2, "fold_score"), fputc('[', o);
-                    for (int f = 0; f < res.folds; f++)
-                        fputs(f ? "," : "", o), json_number(o, res.fold_score[(int64_t)c * res.folds + f]);
-                    fputc(']', o);
-                }
+                json_cell_stats(o, &f2, "rmse", res.mean[c], res.std[c], res.fold_rmse + (int64_t)c * res.folds,
+                                res.folds);
+                if (select_name)
+                    json_cell_stats(o, &f2, "score", res.mean_score[c], res.std_score[c],
+                                    res.fold_score + (int64_t)c * res.folds, res.folds);
                 fputc('}', o);
             }
         fputc(']', o);
