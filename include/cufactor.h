@@ -765,6 +765,16 @@ cf_status cf_model_recommend_batch(const cf_model *m, const cf_ids *users, int32
                                    cf_unknown unknown, int threads, int64_t *items, double *scores,
                                    int32_t *counts, cf_error *err);
 
+/* The n items most similar to each of the given items by the cosine of their factors,
+ * cos(q_i, q_j) = q_i·q_j / (‖q_i‖‖q_j‖) (an item with all-zero factors: 0 to every item),
+ * the item itself left out; higher first, the lower item row on ties. Row k of out and
+ * scores (items->n × n, row-major) holds item k's: item rows of the model and cosines,
+ * padded with -1 and NaN past counts[k] (counts may be NULL). An unknown item is
+ * CF_ERR_NOT_FOUND: "items K: unknown item ID 'x'". threads: 0 all cores; the result
+ * does not depend on it. */
+cf_status cf_model_similar_items(const cf_model *m, const cf_ids *items, int32_t n, int threads, int64_t *out,
+                                 double *scores, int32_t *counts, cf_error *err);
+
 /* sizeof of a public struct by name ("cf_error", "cf_iter_info", "cf_train_report",
  * "cf_read_report", "cf_train_options", "cf_read_options", "cf_model_info",
  * "cf_dataset_info", "cf_rank_report"), 0 for another name:

@@ -11,7 +11,8 @@
  * cf_model_recommend_batch (and cf_model_recommend, model.c, for its one user, through
  * cf_model_recommend_rows): the items each user rated in `exclude` are gathered once, as
  * a CSR of the call's users → model item rows (cf_exclusion_csr); then the users' top n are
- * cf_model_topn's (model.c), sixteen users scored together.
+ * cf_model_topn's (model.c), sixteen users scored together. cf_model_similar_items
+ * ranks items by cosine through the same path (unit item rows as both sides).
  */
 #include "common.h"
 #include "dataset.h"
@@ -438,6 +439,53 @@ cf_status cf_model_topn_rows(const cf_model *m, const int64_t *row, int64_t nq, 
     }
     free(scratch);
     return CF_OK;
+}
+
+/* ---------------------------------------------------------------- similar items */
+
+/* cos(q_i, q_j) through the ranking of recommend: a cf_factors whose "users" and items
+ * are both the unit rows q_i / ‖q_i‖ (a zero row stays zero: similarity 0 to every
+ * item), without biases, so that cf_score_block's score is the dot product of unit rows;
+ * each query excludes itself (a one-entry exclusion CSR). */
+cf_status cf_model_similar_items(const cf_model *m, const cf_ids *items, int32_t n, int threads, int64_t *out,
+                                 double *scores, int32_t *counts, cf_error *err) {
+    cf_error_clear(err);
+    if (!m || !items || !out || !scores)
+        return cf_fail(err, CF_ERR_INVALID, "cf_model_similar_items: %s is NULL",
+                       !m ? "model" : !items ? "items" : !out ? "out" : "scores");
+    if (n < 1) return cf_fail(err, CF_ERR_INVALID, "n: %d, must be >= 1", (int)n);
+    if (threads < 0) return cf_fail(err, CF_ERR_INVALID, "threads: %d, must be >= 0 (0 = all cores)", threads);
+    const int64_t nq = items->n, ni = m->f.n_items, K = m->f.k;
+    cf_status st = check_ids(items, "items", nq, err);
+    if (st) return st;
+    int64_t *row = cf_malloc((size_t)(nq > 0 ? 3 * nq + 1 : 1) * sizeof *row, err, "similar item rows");
+    double *unit = cf_malloc((size_t)(ni * K > 0 ? ni * K : 1) * sizeof *unit, err, "similar unit rows");
+    if (!row || !unit) {
+        free(row), free(unit);
+        return CF_ERR_NOMEM;
+    }
+    int64_t *eptr = row + nq, *eidx = eptr + nq + 1;
+    for (int64_t k = 0; k < nq; k++) {
+        row[k] = find_row(m->items, items, k);
+        if (row[k] < 0) {
+            free(row), free(unit);
+            return unknown_id(err, "items", k, "item", items);
+        }
+        eptr[k] = k, eidx[k] = row[k];
+    }
+    eptr[nq] = nq;
+    for (int64_t i = 0; i < ni; i++) {
+        const double *q = m->f.Q + i * K;
+        double ss = 0;
+        for (int64_t d = 0; d < K; d++) ss += q[d] * q[d];
+        const double inv = ss > 0 ? 1.0 / sqrt(ss) : 0.0;
+        for (int64_t d = 0; d < K; d++) unit[i * K + d] = q[d] * inv;
+    }
+    cf_model view = *m;
+    view.f = (cf_factors){.n_users = ni, .n_items = ni, .k = m->f.k, .bias = 0, .mu = 0, .P = unit, .Q = unit};
+    st = cf_model_topn_rows(&view, row, nq, n, eptr, eidx, threads, out, scores, counts, err);
+    free(row), free(unit);
+    return st;
 }
 
 /* ---------------------------------------------------------------- layouts */

@@ -2,7 +2,8 @@
  * test_api.c — the array interface for bindings (cufactor.h, "arrays"): datasets from
  * arrays against the reader on the same ratings, the ID and parameter copies, batched
  * predict against cf_model_predict_or_mean pair by pair, batched recommend against a
- * reference that scores every item and sorts, and cf_config_set / cf_config_get.
+ * reference that scores every item and sorts, similar items against every cosine, and
+ * cf_config_set / cf_config_get.
  */
 #include <criterion/criterion.h>
 
@@ -416,6 +417,68 @@ Test(api, recommend_batch_against_sorting_every_item) {
     cr_assert(strstr(err.msg, "n: 0"), "%s", err.msg);
     free(iid);
     cf_model_destroy(&m), cf_dataset_destroy(&ds), cf_dataset_destroy(&halves), free_triples(&t);
+}
+
+/* cf_model_similar_items against every pair's cosine computed here: the unit rows
+ * q_i·(1/‖q_i‖) and their dot products in k order give the library's doubles bit for bit
+ * (its scoring is cf_predict's chain); the textbook q_i·q_j/(‖q_i‖‖q_j‖) within 1e-12. */
+Test(api, similar_items_against_every_cosine) {
+    triples t;
+    cf_dataset *ds;
+    cf_model *m = fixture_model(&ds, &t);
+    cf_model_info info;
+    cf_model_info_get(m, &info);
+    const int64_t ni = info.n_items, K = info.factors;
+    int64_t *iid = malloc((size_t)ni * 8);
+    double *Q = malloc((size_t)(ni * K) * sizeof *Q), *U = malloc((size_t)(ni * K) * sizeof *U);
+    cr_assert_eq(cf_model_ids_int(m, CF_ITEMS, iid, NULL), CF_OK);
+    cf_model_params(m, NULL, Q, NULL, NULL);
+    for (int64_t i = 0; i < ni; i++) {
+        double ss = 0;
+        for (int64_t d = 0; d < K; d++) ss += Q[i * K + d] * Q[i * K + d];
+        for (int64_t d = 0; d < K; d++) U[i * K + d] = Q[i * K + d] * (1.0 / sqrt(ss));
+    }
+    enum { NQ = 19, N = 35 }; /* N > ni - 1: padded rows; 19 queries: a short group of 16 */
+    int64_t query[NQ], out1[NQ * N], out2[NQ * N];
+    double sc1[NQ * N], sc2[NQ * N];
+    int32_t counts[NQ];
+    for (int q = 0; q < NQ; q++) query[q] = iid[(q * 7) % ni];
+    cf_ids ids = int_ids(NQ, query);
+    cf_error err = {0};
+    cr_assert_eq(cf_model_similar_items(m, &ids, N, 1, out1, sc1, counts, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_model_similar_items(m, &ids, N, 2, out2, sc2, NULL, &err), CF_OK, "%s", err.msg);
+    cr_assert(memcmp(out1, out2, sizeof out1) == 0 && memcmp(sc1, sc2, sizeof sc1) == 0, "1 and 2 threads differ");
+    scored *ref = malloc((size_t)ni * sizeof *ref);
+    for (int q = 0; q < NQ; q++) {
+        const int64_t a = (q * 7) % ni;
+        int64_t c = 0;
+        for (int64_t j = 0; j < ni; j++) {
+            if (j == a) continue;
+            double dot = 0, qq = 0, aa = 0, jj = 0;
+            for (int64_t d = 0; d < K; d++) dot += U[a * K + d] * U[j * K + d];
+            for (int64_t d = 0; d < K; d++)
+                qq += Q[a * K + d] * Q[j * K + d], aa += Q[a * K + d] * Q[a * K + d], jj += Q[j * K + d] * Q[j * K + d];
+            cr_assert(fabs(dot - qq / sqrt(aa * jj)) <= 1e-12, "cosine %.17g vs %.17g", dot, qq / sqrt(aa * jj));
+            ref[c].s = dot, ref[c++].row = j;
+        }
+        qsort(ref, (size_t)c, sizeof *ref, by_rank);
+        cr_assert_eq(counts[q], ni - 1, "every other item is a candidate");
+        for (int j = 0; j < N; j++) {
+            if (j < ni - 1) {
+                cr_assert_eq(out1[q * N + j], ref[j].row, "query %d rank %d", q, j);
+                cr_assert_eq(sc1[q * N + j], ref[j].s, "query %d rank %d", q, j);
+            } else {
+                cr_assert(out1[q * N + j] == -1 && isnan(sc1[q * N + j]), "padding at rank %d", j);
+            }
+        }
+    }
+    const int64_t bad[2] = {iid[0], 99999};
+    cf_ids b = int_ids(2, bad);
+    cr_assert_eq(cf_model_similar_items(m, &b, 3, 0, out1, sc1, NULL, &err), CF_ERR_NOT_FOUND);
+    cr_assert_str_eq(err.msg, "items 1: unknown item ID '99999'");
+    cr_assert_eq(cf_model_similar_items(m, &ids, 0, 0, out1, sc1, NULL, &err), CF_ERR_INVALID);
+    free(ref), free(iid), free(Q), free(U);
+    cf_model_destroy(&m), cf_dataset_destroy(&ds), free_triples(&t);
 }
 
 /* ------------------------------------------------------------------ config by name */

@@ -548,6 +548,76 @@ Test(cli, recommend_many_users_is_one_at_a_time) {
     free(bp), run_free(&bad);
 }
 
+static void expect_usage(const char *msg, run_result r);
+
+/* similar --item: the library's list (cf_model_similar_items) with cosines as %.10f;
+ * --items FILE: each item's lines with the item in front; --all-items --json --out: one
+ * object per model item; an unknown item of FILE is FILE:LINE with no output. */
+Test(cli, similar_items_single_many_and_all) {
+    free(gen_and_train());
+    cf_model *m = load_model();
+    cf_model_info mi;
+    cf_model_info_get(m, &mi);
+    const char *q = "17";
+    run_result one = cli("similar", "model.cfm", "--item", q, "-n", "5", NULL);
+    cr_assert_eq(one.code, 0, "%s", one.err);
+    const int64_t off[2] = {0, 2};
+    const cf_ids ids = {.n = 1, .chars = q, .offsets = off};
+    int64_t rows[5];
+    double sc[5];
+    cf_error err = {0};
+    cr_assert_eq(cf_model_similar_items(m, &ids, 5, 1, rows, sc, NULL, &err), CF_OK, "%s", err.msg);
+    size_t bytes = 0;
+    cr_assert_eq(cf_model_ids(m, CF_ITEMS, NULL, 0, NULL, &bytes, &err), CF_OK);
+    char *chars = malloc(bytes);
+    int64_t *offs = malloc((size_t)(mi.n_items + 1) * sizeof *offs);
+    cr_assert_eq(cf_model_ids(m, CF_ITEMS, chars, bytes, offs, &bytes, &err), CF_OK);
+    char want[1024];
+    size_t w = 0;
+    for (int k = 0; k < 5; k++)
+        w += (size_t)snprintf(want + w, sizeof want - w, "%d\t%.*s\t%.10f\n", k + 1,
+                              (int)(offs[rows[k] + 1] - offs[rows[k]]), chars + offs[rows[k]], sc[k]);
+    cr_assert_str_eq(one.out, want);
+    for (int k = 1; k < 5; k++) cr_assert_geq(sc[k - 1], sc[k]);
+    cr_assert(sc[0] <= 1.0 && sc[4] >= -1.0);
+
+    free(cf_test_write(dir, "items.txt", "# items\n17\n\n17\n", 15));
+    run_result many = cli("similar", "model.cfm", "--items", "items.txt", "-n", "5", NULL);
+    cr_assert_eq(many.code, 0, "%s", many.err);
+    char want2[2048];
+    size_t w2 = 0;
+    for (int rep = 0; rep < 2; rep++)
+        for (const char *line = one.out; *line; line = strchr(line, '\n') + 1)
+            w2 += (size_t)snprintf(want2 + w2, sizeof want2 - w2, "17\t%.*s", (int)(strchr(line, '\n') - line + 1), line);
+    cr_assert_str_eq(many.out, want2);
+    run_free(&many), run_free(&one);
+
+    run_result js = cli("similar", "model.cfm", "--all-items", "-n", "3", "--json", "--out", "sim.jsonl", NULL);
+    cr_assert_eq(js.code, 0, "%s", js.err);
+    char *jp = cf_test_path(dir, "sim.jsonl"), *jl = cf_test_read(jp, NULL);
+    cr_assert_not_null(jl);
+    int lines = 0;
+    for (char *p = jl; (p = strchr(p, '\n')); p++) lines++;
+    cr_assert_eq(lines, mi.n_items, "%d lines for %lld items", lines, (long long)mi.n_items);
+    cr_assert(strncmp(jl, "{\"item\":", 8) == 0 && strstr(jl, "\"rank\":3"), "%.200s", jl);
+    free(jl), free(jp), run_free(&js);
+
+    free(cf_test_write(dir, "bad.txt", "17\nnothing\n", 11));
+    run_result bad = cli("similar", "model.cfm", "--items", "bad.txt", NULL);
+    cr_assert_eq(bad.code, 1);
+    cr_assert(strstr(bad.err, "bad.txt:2: unknown item 'nothing'"), "%s", bad.err);
+    cr_assert_str_empty(bad.out);
+    run_free(&bad);
+    bad = cli("similar", "model.cfm", "--item", "nothing", NULL);
+    cr_assert_eq(bad.code, 1);
+    cr_assert(strstr(bad.err, "unknown item 'nothing'"), "%s", bad.err);
+    run_free(&bad);
+    expect_usage("give one of --item ID, --items FILE, --all-items", cli("similar", "model.cfm", NULL));
+    expect_usage("--out is for many items", cli("similar", "model.cfm", "--item", "17", "--out", "x", NULL));
+    free(chars), free(offs);
+    cf_model_destroy(&m);
+}
+
 Test(cli, recommend_returns_the_top_unrated_items) {
     free(gen_and_train());
     cf_model *m = load_model();
@@ -1107,6 +1177,7 @@ Test(cli, every_help_lists_every_flag) {
         {"eval", {"--format", "--skip-bad-lines", "--json", "--top", "--exclude", "--relevant-min", "--threads", NULL}},
         {"predict", {"--out", NULL}},
         {"recommend", {"--user", "-n", "--exclude", "--json", NULL}},
+        {"similar", {"--item", "--items", "--all-items", "-n", "--json", "--out", "--threads", NULL}},
         {"gen", {"--users", "--items", "--ratings", "--rank", "--noise", "--seed", "--zipf", "--round", "--no-clip",
                  "--out", NULL}},
         {"export", {"--npy", NULL}},

@@ -79,6 +79,42 @@ static cf_model *hand_model(int bias) {
 /* A model with awkward values and IDs: signed zeros, subnormals, huge (1e45: K·1e45·1e45 stays
  * under CF_PREDICTION_LIMIT, so every prediction is finite) and tiny values,
  * an empty ID, a 1000-byte ID, UTF-8 bytes; every config field off its default. */
+/* cf_model_similar_items on hand-picked item factors (K = 2, no users needed):
+ *   i1 (1, 0)   i2 (0, 1)   i3 (1, 1)   i4 (0, 0)   i5 (-2, 0)
+ * similar to i1: i3 cos 1/√2, then i2 and i4 at 0 (i4 has no direction: 0 by definition;
+ * the tie goes to the lower row), then i5 at -1; i1 itself is never listed. */
+Test(model, similar_items_hand_case) {
+    cf_factors f;
+    cf_error err;
+    cr_assert_eq(cf_factors_alloc(&f, 1, 5, 2, 0, &err), CF_OK);
+    const double Q[] = {1, 0, 0, 1, 1, 1, 0, 0, -2, 0};
+    memcpy(f.Q, Q, sizeof Q);
+    cf_config cfg;
+    cf_config_default(&cfg);
+    cfg.factors = 2, cfg.bias = 0;
+    static const char *const one[] = {"u"};
+    cf_model *m = cf_model_wrap(&f, make_map(one, 1), make_map(ITEMS, 5), &cfg);
+    cr_assert_not_null(m);
+    const char chars[] = "i1i4";
+    const int64_t offs[] = {0, 2, 4};
+    const cf_ids q = {.n = 2, .chars = chars, .offsets = offs};
+    int64_t out[2 * 5];
+    double sc[2 * 5];
+    int32_t counts[2];
+    cr_assert_eq(cf_model_similar_items(m, &q, 5, 0, out, sc, counts, &err), CF_OK, "%s", err.msg);
+    const int64_t want1[] = {2, 1, 3, 4, -1};
+    const double s1[] = {1 / sqrt(2.0), 0, 0, -1};
+    cr_assert_eq(counts[0], 4);
+    for (int j = 0; j < 5; j++) cr_assert_eq(out[j], want1[j], "rank %d: row %lld", j, (long long)out[j]);
+    for (int j = 0; j < 4; j++) cr_assert_float_eq(sc[j], s1[j], 1e-15, "rank %d: %.17g", j, sc[j]);
+    cr_assert(isnan(sc[4]));
+    /* i4 (no direction): 0 to every other item, so the rows in order */
+    const int64_t want4[] = {0, 1, 2, 4, -1};
+    for (int j = 0; j < 5; j++) cr_assert_eq(out[5 + j], want4[j]);
+    for (int j = 0; j < 4; j++) cr_assert_eq(sc[5 + j], 0.0);
+    cf_model_destroy(&m);
+}
+
 static cf_model *odd_model(int64_t nu, int64_t ni, int32_t k, uint64_t seed) {
     cf_factors f;
     cf_error err;

@@ -460,6 +460,27 @@ class Factorizer:
         scores = np.empty((u.n, n), dtype=np.float64)
         check(lib.cf_model_recommend_batch, self._model.value, u.ref, n, seen.value if seen else None,
               _UNKNOWN[unknown], 0, _lib.ptr(rows), _lib.ptr(scores), None)
+        out = self._item_ids_of(rows)
+        return (out[0], scores[0]) if single else (out, scores)
+
+    def similar_items(self, items, n=10):
+        """The n items most similar to each item by the cosine of their factors,
+        q_i·q_j / (‖q_i‖‖q_j‖), the item itself left out: ``(ids, scores)`` as ``recommend``
+        returns them (best first; -1 / None and NaN past the other items; shape (n,) for a
+        single item). An unknown item raises LookupError (``cufactor similar``)."""
+        self._check_fitted()
+        _check_n(n)
+        single = np.ndim(items) == 0
+        q = _lib.IdArray(items, "items")
+        n = int(n)
+        rows = np.empty((q.n, n), dtype=np.int64)
+        scores = np.empty((q.n, n), dtype=np.float64)
+        check(lib.cf_model_similar_items, self._model.value, q.ref, n, 0, _lib.ptr(rows), _lib.ptr(scores), None)
+        out = self._item_ids_of(rows)
+        return (out[0], scores[0]) if single else (out, scores)
+
+    def _item_ids_of(self, rows):
+        """Item IDs of model rows (-1: padding, as -1 or None for string IDs)."""
         ids = self.item_ids_
         if ids.dtype == object:
             out = np.full(rows.shape, None, dtype=object)
@@ -467,7 +488,7 @@ class Factorizer:
             out = np.full(rows.shape, -1, dtype=ids.dtype)
         real = rows >= 0
         out[real] = ids[rows[real]]
-        return (out[0], scores[0]) if single else (out, scores)
+        return out
 
     def rmse(self, X):
         """Root mean squared error of the model on the ratings X (any form ``fit`` takes);

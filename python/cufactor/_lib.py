@@ -185,6 +185,7 @@ _PROTOS = {
     "cf_model_predict_batch": (_i, [_vp, C.POINTER(Ids), C.POINTER(Ids), _i, _vp, _vp, _E]),
     "cf_model_recommend_batch": (_i, [_vp, C.POINTER(Ids), _i32, _vp, _i, _i, _vp, _vp, _vp, _E]),
     "cf_model_evaluate": (_i, [_vp, _vp, C.POINTER(EvalReport), _E]),
+    "cf_model_similar_items": (_i, [_vp, C.POINTER(Ids), _i32, _i, _vp, _vp, _vp, _E]),
     "cf_model_rank_evaluate": (_i, [_vp, _vp, _vp, _i32, _d, _i, _vp, _vp, C.POINTER(RankReport), _E]),
 }
 for _name, (_res, _args) in _PROTOS.items():

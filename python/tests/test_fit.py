@@ -127,6 +127,25 @@ def test_rank_metrics_from_recommend(planted):
             m.rank_metrics(planted.test, **bad)
 
 
+def test_similar_items_are_cosines(planted):
+    m = cufactor.ALS(factors=4, iterations=3, device="cpu").fit(planted.train)
+    Q = m.item_factors_
+    unit = Q / np.linalg.norm(Q, axis=1, keepdims=True)
+    items = m.item_ids_[:5]
+    ids, scores = m.similar_items(items, n=6)
+    assert ids.shape == scores.shape == (5, 6)
+    for k in range(5):
+        cos = unit @ unit[k]
+        cos[k] = -np.inf
+        order = np.argsort(-cos, kind="stable")[:6]
+        assert ids[k].tolist() == m.item_ids_[order].tolist()
+        np.testing.assert_allclose(scores[k], cos[order], rtol=0, atol=1e-12)
+    one_ids, one_scores = m.similar_items(items[0], n=len(m.item_ids_))
+    assert one_ids.shape == (len(m.item_ids_),) and one_ids[-1] == -1 and np.isnan(one_scores[-1])
+    with pytest.raises(LookupError):
+        m.similar_items([10**9])
+
+
 def test_input_forms_agree(planted):
     pd = pytest.importorskip("pandas")
     kw = dict(factors=3, iterations=3, device="cpu", threads=1)

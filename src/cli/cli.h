@@ -28,6 +28,7 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2, CLI_EXIT_INTERRU
     X(eval, "RMSE and MAE of a saved model on a ratings file")                           \
     X(predict, "predicted ratings for a file of (user, item) pairs")                     \
     X(recommend, "top-N items for a user, a list of users or all")                       \
+    X(similar, "the items most similar to an item (cosine of the factors), a list or all")  \
     X(gen, "write a synthetic ratings file with a planted low-rank structure")           \
     X(export, "write a model's factors and biases as NumPy .npy files")                  \
     X(convert, "write a ratings file as a binary dataset that every command loads fast")   \
@@ -110,6 +111,29 @@ void cli_phase_clear(cli_phase_line *l);
 /* cf_train_options.phase with a cli_phase_line as its user: shows "train: PHASE ..." at a
  * phase's start, erases it at its end. */
 int cli_phase_progress(const char *phase, int64_t done, int64_t total, void *user);
+
+/* Top-N lists for many queries (topn.c): `recommend` (side CF_USERS, ranked by
+ * cf_model_recommend_batch, excluding `exclude`) and `similar` (CF_ITEMS,
+ * cf_model_similar_items). Returns the exit code (errors printed). */
+typedef struct cli_topn {
+    cf_model *model;
+    const cf_model_info *mi;
+    cf_which side;
+    const char *ids_path;       /* FILE of query IDs; NULL: every ID of that side of the model */
+    int32_t n;
+    const cf_dataset *exclude;  /* users only (may be NULL) */
+    int threads, json;
+    const char *out_path;       /* NULL: stdout */
+    size_t max_line;
+} cli_topn;
+int cli_topn_many(const cli_topn *t);
+/* One query's list as output: "[query<TAB>]rank<TAB>item<TAB>score" lines (the score as
+ * printf's %.10f; the query column for many queries: query non-NULL), or one JSON object
+ * {KEY: query, "items": [{"rank", "item", "score"}, ...]} and a newline. */
+void cli_topn_open(FILE *f, int json, const char *key, const char *query);
+void cli_topn_put(FILE *f, int json, const char *query, size_t qlen, int rank, const char *item, size_t ilen,
+                  double score);
+void cli_topn_close(FILE *f, int json);
 
 /* The ranking measures (eval --top, train --top; rank_out.c). The progress: "CMD: ranking
  * U of N users ..." on a terminal (not quiet), Ctrl-C / SIGTERM stop the ranking (the
