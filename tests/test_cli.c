@@ -1575,5 +1575,6 @@ Test(cli, demo_beats_the_mean_baseline_and_cleans_up) {
     int recs = 0;
     for (const char *q = r.out; (q = strstr(q, "   user ")); q++) recs++;
     cr_assert_eq(recs, 2, "%s", r.out);
+    cr_assert(strstr(r.out, "   items most like item ") && strstr(r.out, "(cosine of the factors): item "), "%s", r.out);
     run_free(&r);
 }

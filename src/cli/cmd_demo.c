@@ -12,7 +12,8 @@
  *    training part (cf_dataset_write writes only the training part) give the sums
  *    Σr and Σr² of the test part by difference, and with μ = the training mean,
  *    Σ_test (r − μ)² = Σr² − 2μΣr + n μ²;
- * 5. show the top 5 recommendations for two users, excluding what they rated;
+ * 5. show the top 5 recommendations for two users, excluding what they rated, and the
+ *    items most like the first user's first recommendation;
  * 6. remove the temporary directory (unless --keep DIR).
  */
 #include "args.h"
@@ -29,6 +30,30 @@
 
 enum { DEMO_USERS = 943, DEMO_ITEMS = 1682, DEMO_RATINGS = 100000, DEMO_RANK = 10, DEMO_SHOWN = 2, DEMO_TOP = 5 };
 static const double demo_noise = 0.7;
+
+/* "   items most like item X (cosine of the factors): item a (0.93), ..." (cf_model_similar_items). */
+static int demo_similar(const cf_model *model, const char *item) {
+    cf_error err = {0};
+    const int64_t off[2] = {0, (int64_t)strlen(item)};
+    const cf_ids q = {.n = 1, .chars = item, .offsets = off};
+    int64_t rows[DEMO_TOP];
+    double cos[DEMO_TOP];
+    int32_t got = 0;
+    if (cf_model_similar_items(model, &q, DEMO_TOP, 0, rows, cos, &got, &err) != CF_OK) return cli_fail(&err);
+    cf_model_info mi;
+    cf_model_info_get(model, &mi);
+    int64_t *ids = malloc((size_t)mi.n_items * sizeof *ids); /* the demo's item IDs are integers */
+    if (!ids) return cli_failf("out of memory");
+    if (cf_model_ids_int(model, CF_ITEMS, ids, &err) != CF_OK) {
+        free(ids);
+        return cli_fail(&err);
+    }
+    printf("   items most like item %s (cosine of the factors):", item);
+    for (int32_t j = 0; j < got; j++) printf("%s item %lld (%.2f)", j ? "," : "", (long long)ids[rows[j]], cos[j]);
+    printf("\n");
+    free(ids);
+    return CLI_EXIT_OK;
+}
 
 /* Sums over a "user<TAB>item<TAB>rating" file; remembers the first DEMO_SHOWN
  * distinct users and counts their ratings. */
@@ -212,6 +237,7 @@ int cmd_demo(int argc, char **argv) {
 
     /* 5. recommendations */
     printf("5. top %d recommendations (items each user has not rated):\n", DEMO_TOP);
+    const char *first_item = NULL;
     for (int k = 0; k < all.n_users; k++) {
         cf_recommendation rec[DEMO_TOP];
         int32_t got = 0;
@@ -222,7 +248,9 @@ int cmd_demo(int argc, char **argv) {
         printf("   user %s (%lld ratings):", all.user[k], all.user_n[k]);
         for (int32_t j = 0; j < got; j++) printf("%s item %s (%.2f)", j ? "," : "", rec[j].item, rec[j].score);
         printf("\n");
+        if (k == 0 && got > 0) first_item = rec[0].item; /* points into the model */
     }
+    if (first_item && (rc = demo_similar(model, first_item)) != CLI_EXIT_OK) goto done;
     if (keep)
         printf("6. kept %s, %s and %s\n", all_path, train_path, model_path);
     printf("demo finished in %.2f s\n", cli_now() - t_start);
