@@ -153,6 +153,12 @@ static cf_status rank_parts(const cf_model *m, const cf_dataset *test, int tpart
             if (RELEVANT(order[e])) ritem[w++] = irow[test->all.i[order[e]]];
         if (w == w0) continue;
         qsort(ritem + w0, (size_t)(w - w0), sizeof *ritem, cmp_i64);
+        /* an item counts once (a pair in both parts of a dataset read whole); unknown
+         * items (-1) are distinct IDs and all stay */
+        int64_t u = w0;
+        for (int64_t j = w0; j < w; j++)
+            if (ritem[j] < 0 || j == w0 || ritem[j] != ritem[j - 1]) ritem[u++] = ritem[j];
+        w = u;
         eu[k++] = du, rptr[k] = w;
     }
     free(first), free(order), free(irow);

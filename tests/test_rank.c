@@ -141,6 +141,15 @@ Test(rank, hand_case_every_measure_and_counter) {
     cr_assert_eq(r.users, 3);
     cr_assert_eq(r.users_no_relevant, 0);
     cr_assert_eq(r.relevant, 5 + 2 + 1);
+    /* a pair in both parts of one dataset, read whole: the item counts once in R */
+    cf_dataset *dup = dataset_of(tu + 5, ti + 5, tr + 5, 1);
+    const cf_ids U = {.n = 1, .ints = tu + 5}, I = {.n = 1, .ints = ti + 5};
+    cr_assert_eq(cf_dataset_add(dup, &U, &I, tr + 5, 1, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_model_rank_evaluate(m, dup, NULL, 2, NAN, 0, NULL, NULL, &r, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(r.users, 1);
+    cr_assert_eq(r.relevant, 1, "user 1's item 0 once, not once per part");
+    NEAR(r.model.recall, 0.0);
+    cf_dataset_destroy(&dup);
     cf_dataset_destroy(&test), cf_dataset_destroy(&ex);
     cf_model_destroy(&m);
 }

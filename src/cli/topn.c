@@ -182,19 +182,16 @@ int cli_topn_many(const cli_topn *t) {
     /* every ID of FILE known, before any ranking: the first unknown one by its line (a
      * prediction of it with the model's first ID of the other side is the lookup) */
     if (ids_path) {
-        id_list other;
-        if ((rc = model_ids(model, by_user ? CF_ITEMS : CF_USERS, by_user ? mi->n_items : mi->n_users, &other)) !=
-            CLI_EXIT_OK)
-            goto done;
+        id_list users = {0}; /* the other side: the items are at hand, the users are loaded */
+        if (!by_user && (rc = model_ids(model, CF_USERS, mi->n_users, &users)) != CLI_EXIT_OK) goto done;
         size_t l0;
         char *other0 = malloc(65537);
+        if (other0) id_at(by_user ? &items : &users, 0, other0, &l0);
+        id_list_free(&users);
         if (!other0) {
-            id_list_free(&other);
             rc = cli_failf("out of memory");
             goto done;
         }
-        id_at(&other, 0, other0, &l0);
-        id_list_free(&other);
         for (int64_t k = 0; k < nq && rc == CLI_EXIT_OK; k++) {
             size_t len;
             double r;
