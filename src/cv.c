@@ -23,6 +23,7 @@
  */
 #include "common.h"
 #include "dataset.h"
+#include "model.h"
 
 #include <math.h>
 #include <string.h>
@@ -112,9 +113,7 @@ static cf_status check_options(const cf_cv_options *opt, cf_error *err) {
     if (opt->rank_n < 0) return cf_fail(err, CF_ERR_INVALID, "cv rank_n %d: must be >= 0", (int)opt->rank_n);
     if (opt->rank_n > 0 && !((int)opt->rank_measure >= CF_RANK_PRECISION && opt->rank_measure <= CF_RANK_HIT_RATE))
         return cf_fail(err, CF_ERR_INVALID, "cv rank_measure %d: not a cf_rank_measure", (int)opt->rank_measure);
-    if (opt->rank_n > 0 && isinf(opt->relevant_min) && opt->relevant_min > 0)
-        return cf_fail(err, CF_ERR_INVALID, "cv relevant_min: +inf leaves no rating relevant");
-    return CF_OK;
+    return opt->rank_n > 0 ? cf_rank_check(opt->rank_n, opt->relevant_min, 0, err) : CF_OK;
 }
 
 cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_options *opt,

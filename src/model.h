@@ -64,6 +64,16 @@ cf_status cf_exclusion_csr(const cf_model *m, const cf_dataset *ds, int part, co
 cf_status cf_model_topn_rows(const cf_model *m, const int64_t *row, int64_t nq, int32_t n, const int64_t *eptr,
                              const int64_t *eidx, int threads, int64_t *items, double *scores, int32_t *counts,
                              cf_error *err);
+/* cf_model_rank_evaluate's work (rank.c): the ratings of `test` of part tpart (< 0: both)
+ * against lists without those of `exclude` of part xpart (< 0: both), in batches of
+ * `batch` users (0: its own choice; tests force small batches; the report is the same).
+ * No argument checks. */
+cf_status cf_rank_parts(const cf_model *m, const cf_dataset *test, int tpart, const cf_dataset *exclude, int xpart,
+                        int32_t n, double relevant_min, int threads, int64_t batch, cf_read_progress_fn progress,
+                        void *progress_user, cf_rank_report *rep, cf_error *err);
+/* The ranking's arguments as cf_model_rank_evaluate checks them (rank.c): n >= 1,
+ * threads >= 0, relevant_min not +inf; cv checks its selection with it before training. */
+cf_status cf_rank_check(int32_t n, double relevant_min, int threads, cf_error *err);
 size_t cf_model_topn_scratch(const cf_factors *f);
 void cf_model_topn(const cf_factors *f, const int64_t *u, int m, const uint8_t *const *excl, int64_t cap,
                    cf_topn_cand *heaps, uint32_t *items, double *scores, int64_t ld, int64_t *got, double *scratch);

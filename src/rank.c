@@ -101,11 +101,9 @@ static int64_t *popular_order(const cf_model *m, const cf_dataset *ds, int part,
     return order;
 }
 
-/* The ratings of `test` of part tpart (< 0: both) against lists without those of
- * `exclude` of part xpart (< 0: both). */
-static cf_status rank_parts(const cf_model *m, const cf_dataset *test, int tpart, const cf_dataset *exclude,
-                            int xpart, int32_t n, double relevant_min, int threads, cf_read_progress_fn progress,
-                            void *progress_user, cf_rank_report *rep, cf_error *err) {
+cf_status cf_rank_parts(const cf_model *m, const cf_dataset *test, int tpart, const cf_dataset *exclude, int xpart,
+                        int32_t n, double relevant_min, int threads, int64_t batch, cf_read_progress_fn progress,
+                        void *progress_user, cf_rank_report *rep, cf_error *err) {
     cf_rank_report r = {.n = n};
     const int64_t nu = cf_idmap_size(test->users), nr = test->all.n, n_items = m->f.n_items;
     const int all_relevant = isnan(relevant_min);
@@ -164,22 +162,30 @@ static cf_status rank_parts(const cf_model *m, const cf_dataset *test, int tpart
     free(first), free(order), free(irow);
     first = order = irow = NULL;
 
-    /* 2. batches: sized so that the lists take about 64 MiB */
-    int64_t B = ((int64_t)1 << 26) / (24 * (int64_t)n);
-    B = B < 64 ? 64 : B > 4096 ? 4096 : B;
+    /* 2. batches: about twenty (progress steps; each batch's cf_exclusion_csr reads all
+     * of `exclude` once, so a fixed small batch would read it once per few thousand users),
+     * at least 4,096 users, and the lists within about 64 MiB */
+    /* the lists hold ld = min(n, items) entries: a longer list is padding (precision still
+     * divides by n) */
+    const int64_t ld = n < n_items ? n : n_items > 0 ? n_items : 1;
+    const int64_t by_mem = ((int64_t)1 << 26) / (24 * ld), twentieth = (ne + 19) / 20;
+    int64_t B = twentieth > 4096 ? twentieth : 4096;
+    if (B > by_mem) B = by_mem;
+    if (B < 64) B = 64;
+    if (batch > 0) B = batch;
     if (B > ne) B = ne > 0 ? ne : 1;
     const int nt = cf_threads(threads);
     const size_t hoff = ((size_t)n_items + 15) / 16 * 16;
     drow = cf_malloc((size_t)B * 2 * sizeof *drow, err, "rank batch rows");
-    lists = cf_malloc((size_t)B * (size_t)n * 2 * sizeof *lists, err, "rank lists");
-    scores = cf_malloc((size_t)B * (size_t)n * sizeof *scores, err, "rank scores");
+    lists = cf_malloc((size_t)(B * ld) * 2 * sizeof *lists, err, "rank lists");
+    scores = cf_malloc((size_t)(B * ld) * sizeof *scores, err, "rank scores");
     counts = cf_malloc((size_t)B * sizeof *counts, err, "rank list lengths");
     vals = cf_malloc((size_t)B * 2 * M_COUNT * sizeof *vals, err, "rank measures");
     nrel = cf_malloc((size_t)B * 2 * sizeof *nrel, err, "rank relevant counts");
     masks = cf_calloc((size_t)nt, hoff > 0 ? hoff : 16, err, "rank exclusion masks");
     seen = cf_calloc((size_t)(n_items > 0 ? n_items : 1) * 2, 1, err, "rank coverage");
     if (!drow || !lists || !scores || !counts || !vals || !nrel || !masks || !seen) goto nomem;
-    rows = drow + B, plists = lists + B * (int64_t)n, excl_n = nrel + B, pseen = seen + (n_items > 0 ? n_items : 1);
+    rows = drow + B, plists = lists + B * ld, excl_n = nrel + B, pseen = seen + (n_items > 0 ? n_items : 1);
     if (exclude && !(pop = popular_order(m, exclude, xpart, err))) goto nomem;
 
     int64_t done_users = 0; /* progress: once at the start, then after every batch */
@@ -194,7 +200,7 @@ static cf_status rank_parts(const cf_model *m, const cf_dataset *test, int tpart
             drow[k] = exclude ? cf_idmap_find(exclude->users, name, len) : -1;
         }
         if (exclude && (st = cf_exclusion_csr(m, exclude, xpart, drow, nb, &eptr, &eidx, err)) != CF_OK) goto done;
-        if ((st = cf_model_topn_rows(m, rows, nb, n, eptr, eidx, threads, lists, scores, counts, err)) != CF_OK)
+        if ((st = cf_model_topn_rows(m, rows, nb, (int32_t)ld, eptr, eidx, threads, lists, scores, counts, err)) != CF_OK)
             goto done;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 16)
         for (int64_t k = 0; k < nb; k++) {
@@ -209,13 +215,13 @@ static cf_status rank_parts(const cf_model *m, const cf_dataset *test, int tpart
             c -= drop;
             nrel[k] = c, excl_n[k] = drop;
             double *v = vals + (size_t)k * 2 * M_COUNT;
-            if (c > 0) measure(lists + k * (int64_t)n, counts[k], n, rel, c, v);
+            if (c > 0) measure(lists + k * ld, counts[k], n, rel, c, v);
             if (c > 0 && pop) {
-                int64_t *pl = plists + k * (int64_t)n, got = 0;
-                for (int64_t t = 0; t < n_items && got < n; t++)
+                int64_t *pl = plists + k * ld, got = 0;
+                for (int64_t t = 0; t < n_items && got < ld; t++)
                     if (!mask[pop[t]]) pl[got++] = pop[t];
                 measure(pl, got, n, rel, c, v + M_COUNT);
-                for (int64_t t = got; t < n; t++) pl[t] = -1;
+                for (int64_t t = got; t < ld; t++) pl[t] = -1;
             }
             for (int64_t e = eptr ? eptr[k] : 0; eptr && e < eptr[k + 1]; e++) mask[eidx[e]] = 0;
         }
@@ -234,9 +240,8 @@ static cf_status rank_parts(const cf_model *m, const cf_dataset *test, int tpart
             for (int64_t j = 0; j < nrel[k]; j++) r.relevant_unknown += rel[j] < 0;
             for (int s = 0; s < (pop ? 2 : 1); s++)
                 for (int q = 0; q < M_COUNT; q++) sum[s][q] += vals[(size_t)k * 2 * M_COUNT + (size_t)s * M_COUNT + q];
-            for (int64_t j = 0; j < counts[k]; j++) seen[lists[k * (int64_t)n + j]] = 1;
-            for (int64_t j = 0; pop && j < n && plists[k * (int64_t)n + j] >= 0; j++)
-                pseen[plists[k * (int64_t)n + j]] = 1;
+            for (int64_t j = 0; j < counts[k]; j++) seen[lists[k * ld + j]] = 1;
+            for (int64_t j = 0; pop && j < ld && plists[k * ld + j] >= 0; j++) pseen[plists[k * ld + j]] = 1;
         }
         done_users = b0 + nb;
         if (progress && progress("rank", done_users, ne, progress_user)) goto cancelled;
@@ -267,11 +272,7 @@ done:
 #undef RELEVANT
 }
 
-static cf_status check_args(const char *fn, const cf_model *m, const cf_dataset *test, int32_t n, double relevant_min,
-                            int threads, const cf_rank_report *rep, cf_error *err) {
-    cf_error_clear(err);
-    if (!m || !test || !rep)
-        return cf_fail(err, CF_ERR_INVALID, "%s: %s is NULL", fn, !m ? "model" : !test ? "dataset" : "report");
+cf_status cf_rank_check(int32_t n, double relevant_min, int threads, cf_error *err) {
     if (n < 1) return cf_fail(err, CF_ERR_INVALID, "n: %d, must be >= 1", (int)n);
     if (threads < 0) return cf_fail(err, CF_ERR_INVALID, "threads: %d, must be >= 0 (0 = all cores)", threads);
     if (isinf(relevant_min) && relevant_min > 0)
@@ -279,17 +280,25 @@ static cf_status check_args(const char *fn, const cf_model *m, const cf_dataset 
     return CF_OK;
 }
 
+static cf_status check_args(const char *fn, const cf_model *m, const cf_dataset *test, int32_t n, double relevant_min,
+                            int threads, const cf_rank_report *rep, cf_error *err) {
+    cf_error_clear(err);
+    if (!m || !test || !rep)
+        return cf_fail(err, CF_ERR_INVALID, "%s: %s is NULL", fn, !m ? "model" : !test ? "dataset" : "report");
+    return cf_rank_check(n, relevant_min, threads, err);
+}
+
 cf_status cf_model_rank_evaluate(const cf_model *m, const cf_dataset *test, const cf_dataset *exclude, int32_t n,
                                  double relevant_min, int threads, cf_read_progress_fn progress,
                                  void *progress_user, cf_rank_report *rep, cf_error *err) {
     const cf_status st = check_args("cf_model_rank_evaluate", m, test, n, relevant_min, threads, rep, err);
     return st ? st
-              : rank_parts(m, test, -1, exclude, -1, n, relevant_min, threads, progress, progress_user, rep, err);
+              : cf_rank_parts(m, test, -1, exclude, -1, n, relevant_min, threads, 0, progress, progress_user, rep, err);
 }
 
 cf_status cf_model_rank_evaluate_split(const cf_model *m, const cf_dataset *ds, int32_t n, double relevant_min,
                                        int threads, cf_read_progress_fn progress, void *progress_user,
                                        cf_rank_report *rep, cf_error *err) {
     const cf_status st = check_args("cf_model_rank_evaluate_split", m, ds, n, relevant_min, threads, rep, err);
-    return st ? st : rank_parts(m, ds, 1, ds, 0, n, relevant_min, threads, progress, progress_user, rep, err);
+    return st ? st : cf_rank_parts(m, ds, 1, ds, 0, n, relevant_min, threads, 0, progress, progress_user, rep, err);
 }

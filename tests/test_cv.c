@@ -237,6 +237,9 @@ Test(cv, ranking_selection_scores_folds_as_rank_evaluate_split, .timeout = 60) {
     cr_assert_eq(cf_cv_run(ds, &base, &o, &res, &err), CF_ERR_INVALID);
     o.rank_measure = CF_RANK_MAP, o.rank_n = -1;
     cr_assert_eq(cf_cv_run(ds, &base, &o, &res, &err), CF_ERR_INVALID);
+    o.rank_n = 3, o.relevant_min = INFINITY; /* refused before any training, as the ranking refuses it */
+    cr_assert_eq(cf_cv_run(ds, &base, &o, &res, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "relevant_min"), "%s", err.msg);
     free(mask), free(fold);
     cf_dataset_destroy(&ds);
 }

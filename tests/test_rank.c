@@ -6,7 +6,7 @@
  * here the plain way (every item scored with cf_predict, sorted, the exclusions skipped,
  * each measure from its definition) at several n, thresholds and thread counts, also
  * through one dataset split in two parts (cf_model_rank_evaluate_split); the report the
- * same bit for bit for 1 and 2 threads; cancelling; bad arguments.
+ * same bit for bit for 1 and 2 threads and for batches of 7 users; cancelling; bad arguments.
  */
 #include <criterion/criterion.h>
 
@@ -301,6 +301,12 @@ Test(rank, random_models_agree_with_the_plain_reference) {
                                                         &got2, &err),
                                  CF_OK, "%s", err.msg);
                     cr_assert_eq(memcmp(&got, &got2, sizeof got), 0, "1 and 2 threads: the same report, bit for bit");
+                    /* batches of 7 users (the automatic size takes them all at once here) */
+                    cf_rank_report got7;
+                    cr_assert_eq(cf_rank_parts(m, test, -1, use_ex ? ex : NULL, -1, ns[b], mins[a], 2, 7, NULL, NULL,
+                                               &got7, &err),
+                                 CF_OK, "%s", err.msg);
+                    cr_assert_eq(memcmp(&got, &got7, sizeof got), 0, "batches of 7 users: the same report, bit for bit");
                     char what[96];
                     snprintf(what, sizeof what, "round %d min %g n %d exclude %d", round, mins[a], (int)ns[b], use_ex);
                     cr_assert_eq(got.users, want.users, "%s: users", what);

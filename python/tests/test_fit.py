@@ -94,6 +94,7 @@ def test_rank_metrics_from_recommend(planted):
     definitions of cufactor.h, written out here), with the popularity baseline beside."""
     m = cufactor.ALS(factors=4, iterations=5, device="cpu").fit(planted.train)
     su, si, sr = planted.test
+    sr = sr.astype(np.float32).astype(np.float64)  # the library keeps ratings as float32: compare those
     tu, ti, _ = planted.train
     n = 5
     relevant_min = float(np.median(sr))

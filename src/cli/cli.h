@@ -119,7 +119,9 @@ typedef struct cli_topn {
     cf_model *model;
     const cf_model_info *mi;
     cf_which side;
-    const char *ids_path;       /* FILE of query IDs; NULL: every ID of that side of the model */
+    const char *one;            /* one query ID (similar --item): its lines without the query column */
+    const char *ids_path;       /* else a FILE of query IDs; NULL: every ID of that side of the model */
+    const char *model_path;     /* for the message about an unknown `one` */
     int32_t n;
     const cf_dataset *exclude;  /* users only (may be NULL) */
     int threads, json;
@@ -151,6 +153,8 @@ void cli_rank_progress_end(cli_rank_progress *p);
  * `popular`), `excluded` naming where left-out relevant ratings were found; and the JSON
  * object ("exclude": the file or null). */
 void cli_rank_print(FILE *f, const cf_rank_report *rk, double relevant_min, const char *excluded, int popular);
+/* The measures' names in cf_rank_metrics' order (the first five: cf_rank_measure's). */
+extern const char *const cli_rank_measure_names[6];
 void cli_rank_json(FILE *f, const cf_rank_report *rk, double relevant_min, const char *exclude, int popular);
 
 /* The progress callback: prints the header before iteration 1 and one line per

@@ -101,9 +101,7 @@ static int parse_grid(const char *text, grid *g, char *msg, size_t msg_len) {
     return 0;
 }
 
-/* --select: "rmse" (n = 0) or MEASURE@N of cf_rank_measure's names. 0 ok, -1 bad. */
-static const char *const MEASURE_NAMES[] = {"precision", "recall", "ndcg", "map", "hit_rate"};
-
+/* --select: "rmse" (n = 0) or MEASURE@N, MEASURE one of cf_rank_measure's names. 0 ok, -1 bad. */
 static int parse_select(const char *text, int32_t *n, cf_rank_measure *measure) {
     if (strcmp(text, "rmse") == 0) {
         *n = 0;
@@ -111,8 +109,9 @@ static int parse_select(const char *text, int32_t *n, cf_rank_measure *measure) 
     }
     const char *at = strchr(text, '@');
     if (!at) return -1;
-    for (int q = 0; q < 5; q++)
-        if (strlen(MEASURE_NAMES[q]) == (size_t)(at - text) && strncmp(text, MEASURE_NAMES[q], (size_t)(at - text)) == 0) {
+    for (int q = CF_RANK_PRECISION; q <= CF_RANK_HIT_RATE; q++)
+        if (strlen(cli_rank_measure_names[q]) == (size_t)(at - text) &&
+            strncmp(text, cli_rank_measure_names[q], (size_t)(at - text)) == 0) {
             char *end = NULL;
             long v = strtol(at + 1, &end, 10);
             if (end == at + 1 || *end || v < 1 || v > 1000000) return -1;
@@ -229,7 +228,7 @@ int cmd_cv(int argc, char **argv) {
     cli_config_opts co;
     cli_config_opts_init(&co, &cfg, &ropt);
 
-    cli_opt opts[CLI_CONFIG_MAX_OPTS + 12];
+    cli_opt opts[CLI_CONFIG_MAX_OPTS + 16];
     int n = 0;
     opts[n++] = (cli_opt){.kind = CLI_SECTION, .name = "grid"};
     opts[n++] = (cli_opt){.name = "grid", .kind = CLI_STR, .dest = &grid_help, .metavar = "AXIS=V,...",

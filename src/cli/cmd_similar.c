@@ -2,15 +2,13 @@
  * cmd_similar.c — `cufactor similar MODEL --item ID`: the N items most similar to an
  * item by the cosine of their factors (cf_model_similar_items: q_i·q_j / (‖q_i‖‖q_j‖),
  * the item itself left out), as "rank<TAB>item<TAB>score" lines or one JSON object;
- * many items (--items FILE, --all-items) through topn.c, as recommend's many users:
- * "item<TAB>rank<TAB>similar<TAB>score" lines or JSON Lines, --out all or nothing.
+ * many items (--items FILE, --all-items) as recommend's many users: "item<TAB>rank<TAB>
+ * similar<TAB>score" lines or JSON Lines, --out all or nothing. Both through topn.c.
  */
 #include "args.h"
 #include "cli.h"
 
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 int cmd_similar(int argc, char **argv) {
     const char *item = NULL, *items_path = NULL, *out_path = NULL;
@@ -60,48 +58,10 @@ int cmd_similar(int argc, char **argv) {
     cf_model_info mi;
     if (cf_model_load(model_path, &model, &err) != CF_OK) return cli_fail(&err);
     cf_model_info_get(model, &mi);
-    if (!item) {
-        const cli_topn t = {.model = model, .mi = &mi, .side = CF_ITEMS, .ids_path = items_path, .n = n,
-                            .threads = threads, .json = json, .out_path = out_path, .max_line = ropt.max_line};
-        rc = cli_topn_many(&t);
-        cf_model_destroy(&model);
-        return rc;
-    }
-    /* one item: its list, with the item IDs by row */
-    const int64_t offs[2] = {0, (int64_t)strlen(item)};
-    const cf_ids q = {.n = 1, .chars = item, .offsets = offs};
-    int64_t *rows = malloc((size_t)n * sizeof *rows), *ioffs = malloc((size_t)(mi.n_items + 1) * sizeof *ioffs);
-    double *scores = malloc((size_t)n * sizeof *scores);
-    char *chars = NULL, *name = malloc(65537); /* an item's ID, NUL-terminated (IDs are at most 65535 bytes) */
-    size_t bytes = 0;
-    int32_t got = 0;
-    cf_status st = rows && ioffs && scores && name ? CF_OK : CF_ERR_NOMEM;
-    if (!st) st = cf_model_ids(model, CF_ITEMS, NULL, 0, NULL, &bytes, &err);
-    if (!st && !(chars = malloc(bytes ? bytes : 1))) st = CF_ERR_NOMEM;
-    if (!st) st = cf_model_ids(model, CF_ITEMS, chars, bytes, ioffs, &bytes, &err);
-    if (!st) st = cf_model_similar_items(model, &q, n, 0, rows, scores, &got, &err);
-    if (st == CF_ERR_NOT_FOUND) {
-        char shown[CF_SHOW_CAP];
-        rc = cli_failf("unknown item '%s' (not in %s)", cf_text_show(shown, sizeof shown, item, strlen(item)),
-                       model_path);
-    } else if (st == CF_ERR_NOMEM && !err.msg[0]) {
-        rc = cli_failf("out of memory for %d similar items", (int)n);
-    } else if (st) {
-        rc = cli_fail(&err);
-    } else {
-        if (got < n) fprintf(stderr, "note: only %d other item%s in the model\n", (int)got, got == 1 ? "" : "s");
-        cli_topn_open(stdout, json, "item", item);
-        for (int32_t k = 0; k < got; k++) {
-            const int64_t r = rows[k];
-            const size_t len = (size_t)(ioffs[r + 1] - ioffs[r]);
-            memcpy(name, chars + ioffs[r], len);
-            name[len] = '\0';
-            cli_topn_put(stdout, json, NULL, 0, (int)k + 1, name, len, scores[k]);
-        }
-        cli_topn_close(stdout, json);
-        rc = CLI_EXIT_OK;
-    }
-    free(rows), free(ioffs), free(scores), free(chars), free(name);
+    const cli_topn t = {.model = model, .mi = &mi, .side = CF_ITEMS, .one = item, .ids_path = items_path,
+                        .model_path = model_path, .n = n, .threads = threads, .json = json, .out_path = out_path,
+                        .max_line = ropt.max_line};
+    rc = cli_topn_many(&t);
     cf_model_destroy(&model);
     return rc;
 }

@@ -32,7 +32,7 @@ void cli_rank_progress_end(cli_rank_progress *p) {
     cli_interrupt_restore();
 }
 
-static const char *const MEASURES[] = {"precision", "recall", "ndcg", "map", "hit_rate", "coverage"};
+const char *const cli_rank_measure_names[6] = {"precision", "recall", "ndcg", "map", "hit_rate", "coverage"};
 
 void cli_rank_print(FILE *f, const cf_rank_report *rk, double relevant_min, const char *excluded, int popular) {
     fprintf(f, "ranking top %d: %lld users", (int)rk->n, (long long)rk->users);
@@ -53,7 +53,7 @@ void cli_rank_print(FILE *f, const cf_rank_report *rk, double relevant_min, cons
     fprintf(f, "%-14s %10s%s\n", "", "model", popular ? "    popular" : "");
     for (int q = 0; q < 6; q++) {
         char label[32];
-        snprintf(label, sizeof label, q < 5 ? "%s@%d" : "%s", MEASURES[q], (int)rk->n);
+        snprintf(label, sizeof label, q < 5 ? "%s@%d" : "%s", cli_rank_measure_names[q], (int)rk->n);
         fprintf(f, "%-14s %10.6f", label, mv[q]);
         if (popular) fprintf(f, " %10.6f", pv[q]);
         fputc('\n', f);
@@ -81,7 +81,7 @@ void cli_rank_json(FILE *f, const cf_rank_report *rk, double relevant_min, const
         }
         int f2 = 1;
         fputc('{', f);
-        for (int q = 0; q < 6; q++) json_key(f, &f2, MEASURES[q]), json_number(f, (&ms[s]->precision)[q]);
+        for (int q = 0; q < 6; q++) json_key(f, &f2, cli_rank_measure_names[q]), json_number(f, (&ms[s]->precision)[q]);
         fputc('}', f);
     }
     fputc('}', f);

@@ -154,11 +154,16 @@ int cli_topn_many(const cli_topn *t) {
     const char *noun = by_user ? "user" : "item";
     cf_error err = {0};
     id_list queries, items; /* the queries (users or items), the model's items */
-    int rc = ids_path ? read_ids(ids_path, noun, t->max_line, &queries) : CLI_EXIT_OK;
+    int rc = CLI_EXIT_OK;
+    if (t->one) {
+        memset(&queries, 0, sizeof queries);
+        if (id_list_push(&queries, t->one, strlen(t->one), 0)) return cli_failf("out of memory");
+    } else if (ids_path) {
+        rc = read_ids(ids_path, noun, t->max_line, &queries);
+    } else {
+        rc = model_ids(model, t->side, by_user ? mi->n_users : mi->n_items, &queries);
+    }
     if (rc != CLI_EXIT_OK) return rc;
-    if (!ids_path &&
-        (rc = model_ids(model, t->side, by_user ? mi->n_users : mi->n_items, &queries)) != CLI_EXIT_OK)
-        return rc;
     if ((rc = model_ids(model, CF_ITEMS, mi->n_items, &items)) != CLI_EXIT_OK) {
         id_list_free(&queries);
         return rc;
@@ -181,7 +186,7 @@ int cli_topn_many(const cli_topn *t) {
     iname = name + 65537;
     /* every ID of FILE known, before any ranking: the first unknown one by its line (a
      * prediction of it with the model's first ID of the other side is the lookup) */
-    if (ids_path) {
+    if (ids_path || t->one) {
         id_list users = {0}; /* the other side: the items are at hand, the users are loaded */
         if (!by_user && (rc = model_ids(model, CF_USERS, mi->n_users, &users)) != CLI_EXIT_OK) goto done;
         size_t l0;
@@ -198,7 +203,10 @@ int cli_topn_many(const cli_topn *t) {
             id_at(&queries, k, name, &len);
             if (cf_model_predict(model, by_user ? name : other0, by_user ? other0 : name, &r, &err) == CF_OK) continue;
             char shown[CF_SHOW_CAP];
-            if (err.status == CF_ERR_NOT_FOUND)
+            if (err.status == CF_ERR_NOT_FOUND && t->one)
+                rc = cli_failf("unknown %s '%s' (not in %s)", noun, cf_text_show(shown, sizeof shown, name, len),
+                               t->model_path);
+            else if (err.status == CF_ERR_NOT_FOUND)
                 rc = cli_failf("%s:%lld: unknown %s '%s'", ids_path, (long long)queries.line[k], noun,
                                cf_text_show(shown, sizeof shown, name, len));
             else
@@ -237,7 +245,7 @@ int cli_topn_many(const cli_topn *t) {
             for (int32_t j = 0; j < counts[k]; j++) {
                 size_t il;
                 id_at(&items, items_k[k * n + j], iname, &il);
-                cli_topn_put(out.f, json, name, ul, (int)j + 1, iname, il, scores[k * n + j]);
+                cli_topn_put(out.f, json, t->one ? NULL : name, ul, (int)j + 1, iname, il, scores[k * n + j]);
             }
             cli_topn_close(out.f, json);
         }
@@ -250,7 +258,9 @@ int cli_topn_many(const cli_topn *t) {
     }
     out_open = 0;
     if (out_path) fprintf(stderr, "wrote the top %d of %lld %ss to %s\n", (int)n, (long long)nq, noun, out_path);
-    if (short_lists)
+    if (short_lists && t->one) /* similar --item: fewer items than n besides the query */
+        fprintf(stderr, "note: only %d other item%s in the model\n", (int)counts[0], counts[0] == 1 ? "" : "s");
+    else if (short_lists)
         fprintf(stderr, "note: %lld of %lld %ss have fewer than %d items left to %s%s\n", (long long)short_lists,
                 (long long)nq, noun, (int)n, by_user ? "recommend" : "list", t->exclude ? " after the exclusions" : "");
 done:
