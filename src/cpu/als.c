@@ -15,13 +15,15 @@
  *     (Σ_j z_j z_jᵀ + Λ I) x = Σ_j t_j z_j
  *
  * formed with BLAS (dsyrk for the Gram matrix over chunks of the row's ratings, dgemv
- * for the right side) and solved by LAPACK's Cholesky (dposv). A row with no ratings
+ * for the right side) and solved by LAPACK's Cholesky (dposv): cf_als_row_solve
+ * (als_row.h), which the fold-in of new users (foldin.c) calls too. A row with no ratings
  * gets x = 0. Rows are independent: OpenMP spreads them over threads, and each row's
  * arithmetic is the same whatever thread runs it, so results do not depend on the
  * thread count.
  */
 #include "cpu.h"
 
+#include "als_row.h"
 #include "common.h"
 
 #include <cblas.h>
@@ -29,24 +31,62 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ALS_CHUNK 512 /* ratings gathered per dsyrk call: bounds the workspace */
+int cf_als_row_ws_alloc(cf_als_row_ws *ws, int K, int bias) {
+    const int d = K + bias;
+    ws->K = K, ws->bias = bias, ws->d = d;
+    ws->Zt = malloc(sizeof(double) * (size_t)d * CF_ALS_CHUNK);
+    ws->t = malloc(sizeof(double) * CF_ALS_CHUNK);
+    ws->A = malloc(sizeof(double) * (size_t)d * (size_t)d);
+    ws->x = malloc(sizeof(double) * (size_t)d);
+    if (ws->Zt && ws->t && ws->A && ws->x) return 0;
+    cf_als_row_ws_free(ws);
+    return -1;
+}
+
+void cf_als_row_ws_free(cf_als_row_ws *ws) {
+    free(ws->Zt), free(ws->t), free(ws->A), free(ws->x);
+    ws->Zt = ws->t = ws->A = ws->x = NULL;
+}
+
+int cf_als_row_solve(cf_als_row_ws *ws, const double *Y, const double *by, double mu, const uint32_t *idx,
+                     const float *val, int64_t n, double lambda_row, const volatile sig_atomic_t *stop) {
+    const int K = ws->K, bias = ws->bias, d = ws->d;
+    double *Zt = ws->Zt, *t = ws->t, *A = ws->A, *x = ws->x;
+    memset(A, 0, sizeof(double) * (size_t)d * (size_t)d);
+    memset(x, 0, sizeof(double) * (size_t)d);
+    for (int64_t c = 0; c < n; c += CF_ALS_CHUNK) {
+        if (c > 0 && cf_cpu_stop_poll(stop)) return -1; /* a long row cut short */
+        int m = (int)(n - c < CF_ALS_CHUNK ? n - c : CF_ALS_CHUNK);
+        for (int j = 0; j < m; j++) { /* gather z_j and t_j */
+            uint32_t o = idx[c + j];
+            memcpy(Zt + (size_t)j * d, Y + (size_t)o * K, sizeof(double) * (size_t)K);
+            if (bias) {
+                Zt[(size_t)j * d + K] = 1.0;
+                t[j] = (double)val[c + j] - mu - by[o];
+            } else {
+                t[j] = (double)val[c + j];
+            }
+        }
+        /* A += Σ z_j z_jᵀ (upper triangle);  x += Σ t_j z_j */
+        cblas_dsyrk(CblasColMajor, CblasUpper, CblasNoTrans, d, m, 1.0, Zt, d, 1.0, A, d);
+        cblas_dgemv(CblasColMajor, CblasNoTrans, d, m, 1.0, Zt, d, t, 1, 1.0, x, 1);
+    }
+    for (int k = 0; k < d; k++) A[(size_t)k * d + k] += lambda_row; /* + Λ I */
+    /* (A) x = rhs by Cholesky; x holds the solution afterwards */
+    return (int)LAPACKE_dposv(LAPACK_COL_MAJOR, 'U', d, 1, A, d, x, d);
+}
 
 cf_status cf_cpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
     cf_side_view v = cf_cpu_side(b, side);
-    const int K = b->f.k, bias = b->f.bias, d = K + bias;
-    const double mu = b->f.mu;
+    const int K = b->f.k, bias = b->f.bias;
     const int64_t nnz = b->R->nnz;
     int64_t bad_row = -1; /* smallest row whose system is not positive definite */
     int oom = 0;
 
 #pragma omp parallel num_threads(b->threads)
     {
-        /* per-thread workspace: Zt (d × chunk, column-major = z_j as columns), t, A, x */
-        double *Zt = malloc(sizeof(double) * (size_t)d * ALS_CHUNK);
-        double *t = malloc(sizeof(double) * ALS_CHUNK);
-        double *A = malloc(sizeof(double) * (size_t)d * (size_t)d);
-        double *x = malloc(sizeof(double) * (size_t)d);
-        if (!Zt || !t || !A || !x) {
+        cf_als_row_ws ws;
+        if (cf_als_row_ws_alloc(&ws, K, bias)) {
 #pragma omp atomic write
             oom = 1;
         }
@@ -55,52 +95,31 @@ cf_status cf_cpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
 #pragma omp for schedule(dynamic, 64)
             for (int64_t r = 0; r < v.n_rows; r++) {
                 if (cf_cpu_stop_poll(b->stop)) continue; /* Ctrl-C: skip the rest of the half-step */
-                int64_t lo = v.ptr[r], hi = v.ptr[r + 1], n = hi - lo;
+                int64_t lo = v.ptr[r], n = v.ptr[r + 1] - lo;
                 double *xr = v.X + r * K;
                 if (n == 0) { /* no ratings: zero factors */
                     memset(xr, 0, sizeof(double) * (size_t)K);
                     v.bx[r] = 0.0;
                     continue;
                 }
-                memset(A, 0, sizeof(double) * (size_t)d * (size_t)d);
-                memset(x, 0, sizeof(double) * (size_t)d);
-                int stopped = 0;
-                for (int64_t c = lo; c < hi && !(stopped = c > lo && cf_cpu_stop_poll(b->stop)); c += ALS_CHUNK) {
-                    int m = (int)(hi - c < ALS_CHUNK ? hi - c : ALS_CHUNK);
-                    for (int j = 0; j < m; j++) { /* gather z_j and t_j */
-                        uint32_t o = v.idx[c + j];
-                        memcpy(Zt + (size_t)j * d, v.Y + (size_t)o * K, sizeof(double) * (size_t)K);
-                        if (bias) {
-                            Zt[(size_t)j * d + K] = 1.0;
-                            t[j] = (double)v.val[c + j] - mu - v.by[o];
-                        } else {
-                            t[j] = (double)v.val[c + j];
-                        }
-                    }
-                    /* A += Σ z_j z_jᵀ (upper triangle);  x += Σ t_j z_j */
-                    cblas_dsyrk(CblasColMajor, CblasUpper, CblasNoTrans, d, m, 1.0, Zt, d, 1.0, A, d);
-                    cblas_dgemv(CblasColMajor, CblasNoTrans, d, m, 1.0, Zt, d, t, 1, 1.0, x, 1);
-                }
-                if (stopped) continue; /* a long row cut short: its system is incomplete */
                 double lam = cf_reg_lambda(b->cfg.reg, b->cfg.lambda, n, nnz);
-                for (int k = 0; k < d; k++) A[(size_t)k * d + k] += lam; /* + Λ I */
-                /* (A) x = rhs by Cholesky; x holds the solution afterwards */
-                lapack_int info = LAPACKE_dposv(LAPACK_COL_MAJOR, 'U', d, 1, A, d, x, d);
+                int info = cf_als_row_solve(&ws, v.Y, v.by, b->f.mu, v.idx + lo, v.val + lo, n, lam, b->stop);
+                if (info < 0) continue; /* stopped inside a long row: its system is incomplete */
                 if (info != 0) {
 #pragma omp critical(cf_als_bad_row)
                     if (bad_row < 0 || r < bad_row) bad_row = r;
                     continue;
                 }
-                memcpy(xr, x, sizeof(double) * (size_t)K);
-                v.bx[r] = bias ? x[K] : 0.0;
+                memcpy(xr, ws.x, sizeof(double) * (size_t)K);
+                v.bx[r] = bias ? ws.x[K] : 0.0;
             }
         }
-        free(Zt), free(t), free(A), free(x);
+        cf_als_row_ws_free(&ws);
     }
     const char *what = side == CF_SIDE_USERS ? "user" : "item";
     cf_status ist = cf_cpu_interrupted(b->stop, "als", err);
     if (ist) return ist;
-    if (oom) return cf_fail(err, CF_ERR_NOMEM, "als: out of memory for the %d×%d per-thread workspace", d, ALS_CHUNK);
+    if (oom) return cf_fail(err, CF_ERR_NOMEM, "als: out of memory for the %d×%d per-thread workspace", K + bias, CF_ALS_CHUNK);
     if (bad_row >= 0)
         return cf_fail(err, CF_ERR_NUMERIC,
                        "als: the normal equations of %s row %lld are not positive definite "
