@@ -436,6 +436,42 @@ cf_status cf_model_rank_evaluate_split(const cf_model *m, const cf_dataset *ds, 
                                        int threads, cf_read_progress_fn progress, void *progress_user,
                                        cf_rank_report *rep, cf_error *err);
 
+/* Fold-in: rows for users from their ratings with the model's items fixed, so that a
+ * trained model serves users it was not trained on (or whose ratings changed) without
+ * retraining. For each user u of `ratings` (both parts), with I_u its ratings of items
+ * the model has rows for, x_u = [p_u; b_u] minimizes the model's own objective with Q,
+ * b_i and μ fixed (one ALS half-step for these users; foldin.c):
+ *     Σ_{i∈I_u} (r_ui − μ − b_i − q_i·p_u − b_u)² + Λ_u (‖p_u‖² + b_u²)
+ *     (without biases: Σ (r_ui − q_i·p_u)² + Λ_u ‖p_u‖²),   Λ_u = λ (plain) or λ·|I_u| (weighted)
+ * in double precision by Cholesky, as the CPU ALS solves its rows. A user with no rating
+ * of a known item gets zeros (predicted μ + b_i, like a user the model never saw). */
+typedef struct cf_fold_in_options {
+    double lambda;  /* λ; NaN (the default): the model's */
+    int reg;        /* a cf_reg; -1 (the default): the model's. A model trained with `mean`
+                       (Λ = λ·|Ω|) needs plain or weighted here: the model does not keep |Ω| */
+    int threads;    /* 0 (the default): all cores; the result does not depend on it */
+    cf_read_progress_fn progress; /* ("fold-in", users done, users, progress_user); non-zero
+                                     stops it (CF_ERR_INTERRUPTED); NULL: none */
+    void *progress_user;
+} cf_fold_in_options;
+
+void cf_fold_in_options_default(cf_fold_in_options *o);
+
+typedef struct cf_fold_in_report {
+    int64_t users;           /* rows of the new model: the users of `ratings` */
+    int64_t users_empty;     /* of which with no rating of a known item (zero rows) */
+    int64_t ratings;         /* ratings the rows were solved from */
+    int64_t ratings_unknown; /* ratings of items the model has no row for (not used) */
+} cf_fold_in_report;
+
+/* A new model *out whose users are those of `ratings`, in its ID order, with the rows
+ * above, and whose items, Q, b_i, μ and training config are m's; m is not changed.
+ * Everything that takes a model (predict, recommend, evaluate, rank, save) takes it.
+ * opt may be NULL (the defaults), rep too. A system that is not positive definite (λ = 0
+ * and fewer ratings than unknowns) is CF_ERR_NUMERIC naming the user. */
+cf_status cf_model_fold_in(const cf_model *m, const cf_dataset *ratings, const cf_fold_in_options *opt,
+                           cf_model **out, cf_fold_in_report *rep, cf_error *err);
+
 /* ------------------------------------------------------------------ training */
 
 typedef struct cf_iter_info {
@@ -777,7 +813,7 @@ cf_status cf_model_similar_items(const cf_model *m, const cf_ids *items, int32_t
 
 /* sizeof of a public struct by name ("cf_error", "cf_iter_info", "cf_train_report",
  * "cf_read_report", "cf_train_options", "cf_read_options", "cf_model_info",
- * "cf_dataset_info", "cf_rank_report"), 0 for another name:
+ * "cf_dataset_info", "cf_rank_report", "cf_fold_in_report", "cf_fold_in_options"), 0 for another name:
  * bindings that mirror a struct check their layout against it. */
 size_t cf_struct_size(const char *name);
 

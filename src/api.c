@@ -504,6 +504,8 @@ size_t cf_struct_size(const char *name) {
         {"cf_model_info", sizeof(cf_model_info)},
         {"cf_dataset_info", sizeof(cf_dataset_info)},
         {"cf_rank_report", sizeof(cf_rank_report)},
+        {"cf_fold_in_report", sizeof(cf_fold_in_report)},
+        {"cf_fold_in_options", sizeof(cf_fold_in_options)},
     };
     for (size_t k = 0; name && k < sizeof t / sizeof *t; k++)
         if (strcmp(name, t[k].name) == 0) return t[k].size;

@@ -1,0 +1,181 @@
+/*
+ * foldin.c — rows for users from their ratings, the model's items fixed ("fold-in";
+ * cf_model_fold_in in cufactor.h): how a trained model serves users it was not trained
+ * on, or users whose ratings changed, without retraining.
+ *
+ * For each user u of the ratings, with I_u its ratings of items the model has rows for,
+ * x_u = [p_u; b_u] minimizes the model's own objective (DESIGN.md §1) with Q, b_i and μ
+ * fixed:
+ *
+ *     f(x) = Σ_{i∈I_u} (r_ui − μ − b_i − z_iᵀ x)² + Λ_u ‖x‖²,   z_i = [q_i; 1]
+ *     (biases off: (r_ui − q_iᵀ p_u)² + Λ_u ‖p_u‖², z_i = q_i, x = p_u)
+ *     Λ_u = cf_reg_lambda(reg, λ, |I_u|, ·)
+ *
+ * which is one ALS half-step for these users alone: (Σ z zᵀ + Λ_u I) x = Σ (r − μ − b_i) z,
+ * solved by cf_als_row_solve (cpu/als_row.h), the CPU ALS's own row solve, in double
+ * precision, the ratings of each user in the dataset's order. A user with no rating of a
+ * known item gets x = 0 (its predictions are μ + b_i, as for a user the model never saw).
+ * Users are independent: batches of them (about twenty, for progress and Ctrl-C) are
+ * spread over threads, each row computed by one thread the same way whatever the count.
+ */
+#include "common.h"
+#include "cpu/als_row.h"
+#include "dataset.h"
+#include "model.h"
+#include "ratings.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cf_fold_in_options_default(cf_fold_in_options *o) {
+    memset(o, 0, sizeof *o);
+    o->lambda = NAN;
+    o->reg = -1;
+}
+
+/* The fold-in's λ and scheme: the options' where given, else the model's. */
+static cf_status fold_in_reg(const cf_model *m, const cf_fold_in_options *o, double *lambda, cf_reg *reg,
+                             cf_error *err) {
+    *lambda = isnan(o->lambda) ? m->config.lambda : o->lambda;
+    if (!isfinite(*lambda) || *lambda < 0)
+        return cf_fail(err, CF_ERR_INVALID, "fold-in: lambda %g, must be a finite value >= 0 (or NaN: the model's)",
+                       o->lambda);
+    if (o->reg != -1 && (o->reg < (int)CF_REG_PLAIN || o->reg > (int)CF_REG_MEAN))
+        return cf_fail(err, CF_ERR_INVALID, "fold-in: reg %d, must be a cf_reg or -1 (the model's)", o->reg);
+    *reg = o->reg == -1 ? m->config.reg : (cf_reg)o->reg;
+    if (*reg == CF_REG_MEAN)
+        return cf_fail(err, CF_ERR_INVALID,
+                       "fold-in: regularization 'mean' (Λ = λ·|Ω|) needs the training set's size, which a model does "
+                       "not keep; give the fold-in's own as 'plain' (Λ = λ per user) or 'weighted' (Λ = λ·n_u)");
+    return CF_OK;
+}
+
+cf_status cf_model_fold_in(const cf_model *m, const cf_dataset *ratings, const cf_fold_in_options *opt,
+                           cf_model **out, cf_fold_in_report *rep, cf_error *err) {
+    if (!out) return cf_fail(err, CF_ERR_INVALID, "cf_model_fold_in: out is NULL");
+    *out = NULL;
+    if (!m || !ratings) return cf_fail(err, CF_ERR_INVALID, "cf_model_fold_in: %s is NULL", m ? "ratings" : "model");
+    cf_fold_in_options o;
+    if (opt) o = *opt;
+    else cf_fold_in_options_default(&o);
+    if (o.threads < 0) return cf_fail(err, CF_ERR_INVALID, "fold-in: threads %d, must be >= 0", o.threads);
+    double lambda;
+    cf_reg reg;
+    cf_status st = fold_in_reg(m, &o, &lambda, &reg, err);
+    if (st) return st;
+
+    const int K = m->f.k, bias = m->f.bias;
+    const int64_t nu = cf_idmap_size(ratings->users), nr = ratings->all.n;
+    cf_fold_in_report r = {.users = nu};
+    cf_factors f = {0};
+    cf_idmap *users = NULL, *items = NULL;
+    int64_t *to = NULL, *ptr = NULL;
+    uint32_t *idx = NULL;
+    float *val = NULL;
+    uint8_t *known = NULL;
+    st = CF_ERR_NOMEM;
+
+    /* the ratings of known items grouped by user, in dataset order; items as model rows */
+    to = cf_idmap_translate(ratings->items, m->items, err, "fold-in item map");
+    known = cf_malloc((size_t)(nr > 0 ? nr : 1), err, "fold-in rating mask");
+    ptr = cf_malloc((size_t)(nu + 1) * sizeof *ptr, err, "fold-in user offsets");
+    if (!to || !known || !ptr) goto done;
+    for (int64_t t = 0; t < nr; t++) {
+        known[t] = to[ratings->all.i[t]] >= 0;
+        r.ratings += known[t];
+    }
+    r.ratings_unknown = nr - r.ratings;
+    idx = cf_malloc((size_t)(r.ratings > 0 ? r.ratings : 1) * sizeof *idx, err, "fold-in item rows");
+    val = cf_malloc((size_t)(r.ratings > 0 ? r.ratings : 1) * sizeof *val, err, "fold-in ratings");
+    if (!idx || !val) goto done;
+    const cf_bucket_move mv = {.carry = ratings->all.i, .carry_out = idx, .val = ratings->all.r, .val_out = val,
+                               .sel = known, .sel_want = 1};
+    if ((st = cf_bucket_sort_threads(nr, ratings->all.u, NULL, nu, &mv, o.threads, ptr, err)) != CF_OK) goto done;
+    st = CF_ERR_NOMEM;
+    for (int64_t e = 0; e < r.ratings; e++) idx[e] = (uint32_t)to[idx[e]];
+    for (int64_t u = 0; u < nu; u++) r.users_empty += ptr[u + 1] == ptr[u];
+
+    /* the new model: the dataset's users, the model's items */
+    if (cf_factors_alloc(&f, nu, m->f.n_items, K, bias, err) != CF_OK) goto done;
+    f.mu = m->f.mu;
+    memcpy(f.Q, m->f.Q, sizeof(double) * (size_t)m->f.n_items * (size_t)K);
+    memcpy(f.bi, m->f.bi, sizeof(double) * (size_t)m->f.n_items);
+    users = cf_idmap_clone(ratings->users);
+    items = cf_idmap_clone(m->items);
+    if (!users || !items) {
+        cf_fail(err, CF_ERR_NOMEM, "fold-in: out of memory for the ID maps");
+        goto done;
+    }
+
+    /* the rows, in about twenty batches of users */
+    const int threads = cf_threads(o.threads);
+    const int64_t B = nu / 20 > 256 ? nu / 20 : 256;
+    int64_t bad = -1; /* the first user whose system is not positive definite */
+    int oom = 0;
+    if (o.progress && o.progress("fold-in", 0, nu, o.progress_user)) goto cancelled;
+    for (int64_t u0 = 0; u0 < nu && bad < 0 && !oom; u0 += B) {
+        const int64_t u1 = nu - u0 < B ? nu : u0 + B;
+#pragma omp parallel num_threads(threads)
+        {
+            cf_als_row_ws ws;
+            if (cf_als_row_ws_alloc(&ws, K, bias)) {
+#pragma omp atomic write
+                oom = 1;
+            }
+#pragma omp barrier
+            if (!oom) {
+#pragma omp for schedule(dynamic, 16)
+                for (int64_t u = u0; u < u1; u++) {
+                    const int64_t lo = ptr[u], n = ptr[u + 1] - lo;
+                    if (n == 0) continue; /* zero row: cf_factors_alloc zeroed it */
+                    const double lam = cf_reg_lambda(reg, lambda, n, 0);
+                    if (cf_als_row_solve(&ws, m->f.Q, m->f.bi, m->f.mu, idx + lo, val + lo, n, lam, NULL) != 0) {
+#pragma omp critical(cf_fold_in_bad)
+                        if (bad < 0 || u < bad) bad = u;
+                        continue;
+                    }
+                    memcpy(f.P + u * K, ws.x, sizeof(double) * (size_t)K);
+                    if (bias) f.bu[u] = ws.x[K];
+                }
+            }
+            cf_als_row_ws_free(&ws);
+        }
+        if (!oom && bad < 0 && o.progress && o.progress("fold-in", u1, nu, o.progress_user)) goto cancelled;
+    }
+    if (oom) {
+        cf_fail(err, CF_ERR_NOMEM, "fold-in: out of memory for the %d×%d per-thread workspace", K + bias,
+                CF_ALS_CHUNK);
+        goto done;
+    }
+    if (bad >= 0) {
+        char shown[CF_SHOW_CAP];
+        size_t len;
+        const char *id = cf_idmap_name(ratings->users, (uint32_t)bad, &len);
+        cf_fail(err, CF_ERR_NUMERIC,
+                "fold-in: the normal equations of user '%s' (%lld ratings of known items) are not positive definite "
+                "(λ = %g, %s); use a larger lambda",
+                cf_text_show(shown, sizeof shown, id, len), (long long)(ptr[bad + 1] - ptr[bad]), lambda,
+                cf_reg_name(reg));
+        st = CF_ERR_NUMERIC;
+        goto done;
+    }
+    cf_model *nm = cf_model_wrap(&f, users, items, &m->config);
+    if (!nm) {
+        cf_fail(err, CF_ERR_NOMEM, "fold-in: out of memory for the model");
+        goto done;
+    }
+    users = items = NULL;
+    *out = nm;
+    if (rep) *rep = r;
+    st = CF_OK;
+    goto done;
+cancelled:
+    st = cf_fail(err, CF_ERR_INTERRUPTED, "fold-in: interrupted");
+done:
+    cf_factors_free(&f);
+    cf_idmap_destroy(&users), cf_idmap_destroy(&items);
+    free(to), free(ptr), free(idx), free(val), free(known);
+    return st;
+}

@@ -1,0 +1,331 @@
+/*
+ * test_foldin.c — cf_model_fold_in (cufactor.h, src/foldin.c): rows for users from their
+ * ratings with the model's items fixed.
+ *
+ * A hand case solved below on paper (plain and weighted λ giving the same Λ, a rating of
+ * an unknown item, a user with none of known items, the model left as it was); the
+ * fold-in is exactly ALS's user half-step: a model trained N iterations, its users folded
+ * in from the training ratings, has the rows of the same training run N + 1 iterations,
+ * bit for bit (biases on and off, both schemes, 1 and 2 threads); on random models with λ
+ * overridden the rows satisfy the normal equations formed here the plain way; a singular
+ * system names its user; cancelling; bad arguments.
+ */
+#include <criterion/criterion.h>
+
+#include "common.h"
+#include "dataset.h"
+#include "factors.h"
+#include "model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static cf_idmap *decimal_map(int64_t n) {
+    cf_idmap *m = cf_idmap_create();
+    cr_assert_not_null(m);
+    for (int64_t k = 0; k < n; k++) {
+        char tok[24];
+        uint32_t idx;
+        const int len = snprintf(tok, sizeof tok, "%lld", (long long)k);
+        cr_assert_eq(cf_idmap_intern(m, tok, (size_t)len, &idx, NULL), 0);
+    }
+    return m;
+}
+
+/* A model of nu users and ni items "0".."n-1" with the given arrays (NULL: zeros). */
+static cf_model *model_of(int64_t nu, int64_t ni, int K, int bias, double mu, const double *Q, const double *bi,
+                          double lambda, cf_reg reg) {
+    cf_factors f;
+    cf_error err;
+    cr_assert_eq(cf_factors_alloc(&f, nu, ni, K, bias, &err), CF_OK);
+    f.mu = mu;
+    if (Q) memcpy(f.Q, Q, sizeof(double) * (size_t)(ni * K));
+    if (bi && bias) memcpy(f.bi, bi, sizeof(double) * (size_t)ni);
+    cf_config cfg;
+    cf_config_default(&cfg);
+    cfg.factors = K, cfg.bias = bias, cfg.lambda = lambda, cfg.reg = reg;
+    cf_model *m = cf_model_wrap(&f, decimal_map(nu), decimal_map(ni), &cfg);
+    cr_assert_not_null(m);
+    return m;
+}
+
+/* n strings as a cf_ids (chars and offsets malloc'ed into *buf, *offs). */
+static cf_ids ids_of(const char *const *s, int64_t n, char **buf, int64_t **offs) {
+    size_t total = 0;
+    for (int64_t k = 0; k < n; k++) total += strlen(s[k]);
+    *buf = malloc(total + 1), *offs = malloc(sizeof(int64_t) * (size_t)(n + 1));
+    cr_assert(*buf && *offs);
+    (*offs)[0] = 0;
+    for (int64_t k = 0; k < n; k++) {
+        const size_t l = strlen(s[k]);
+        memcpy(*buf + (*offs)[k], s[k], l);
+        (*offs)[k + 1] = (*offs)[k] + (int64_t)l;
+    }
+    return (cf_ids){.n = n, .chars = *buf, .offsets = *offs};
+}
+
+static cf_dataset *dataset_str(const char *const *u, const char *const *i, const float *r, int64_t n) {
+    cf_dataset *ds;
+    cf_error err;
+    cr_assert_eq(cf_dataset_new(&ds, &err), CF_OK);
+    char *ub, *ib;
+    int64_t *uo, *io;
+    const cf_ids U = ids_of(u, n, &ub, &uo), I = ids_of(i, n, &ib, &io);
+    cr_assert_eq(cf_dataset_add(ds, &U, &I, r, 0, &err), CF_OK, "%s", err.msg);
+    free(ub), free(uo), free(ib), free(io);
+    return ds;
+}
+
+/* Items "0", "1" with q = (1, 2), b_i = (0.5, -0.5), μ = 3, K = 1, biases on.
+ * User "a" rates item 0 with 4 and item 1 with 5 (and "x", unknown to the model, with 3):
+ *   z_0 = (1, 1), t_0 = 4 - 3 - 0.5 = 0.5;  z_1 = (2, 1), t_1 = 5 - 3 + 0.5 = 2.5
+ *   Λ = 1 (plain λ 1, or weighted λ 0.5 × 2 ratings):
+ *   A = Σ z zᵀ + Λ I = [[6, 3], [3, 3]],  rhs = Σ t z = (5.5, 3)
+ *   x = A⁻¹ rhs = (3·5.5 − 3·3, 6·3 − 3·5.5) / 9 = (7.5/9, 1.5/9): p_a = 5/6, b_a = 1/6.
+ * User "b" rates only "x": a zero row. */
+Test(fold_in, hand_case) {
+    const double Q[] = {1, 2}, bi[] = {0.5, -0.5};
+    const char *const u[] = {"a", "a", "a", "b"}, *const it[] = {"0", "x", "1", "x"};
+    const float r[] = {4, 3, 5, 2};
+    cf_dataset *ds = dataset_str(u, it, r, 4);
+    for (int scheme = 0; scheme < 2; scheme++) {
+        cf_model *m = model_of(3, 2, 1, 1, 3.0, Q, bi, scheme ? 0.5 : 1.0, scheme ? CF_REG_WEIGHTED : CF_REG_PLAIN);
+        for (int threads = 1; threads <= 2; threads++) {
+            cf_fold_in_options o;
+            cf_fold_in_options_default(&o);
+            o.threads = threads;
+            cf_model *f = NULL;
+            cf_fold_in_report rep;
+            cf_error err = {0};
+            cr_assert_eq(cf_model_fold_in(m, ds, &o, &f, &rep, &err), CF_OK, "%s", err.msg);
+            cr_assert_eq(rep.users, 2);
+            cr_assert_eq(rep.users_empty, 1);
+            cr_assert_eq(rep.ratings, 2);
+            cr_assert_eq(rep.ratings_unknown, 2);
+            cf_model_info mi;
+            cf_model_info_get(f, &mi);
+            cr_assert_eq(mi.n_users, 2);
+            cr_assert_eq(mi.n_items, 2);
+            cr_assert_eq(mi.mu, 3.0);
+            cr_assert_eq(f->f.Q[1], 2.0);
+            cr_assert_eq(f->f.bi[1], -0.5);
+            cr_assert_float_eq(f->f.P[0], 5.0 / 6.0, 1e-14);
+            cr_assert_float_eq(f->f.bu[0], 1.0 / 6.0, 1e-14);
+            cr_assert_eq(f->f.P[1], 0.0);
+            cr_assert_eq(f->f.bu[1], 0.0);
+            double pred;
+            cr_assert_eq(cf_model_predict(f, "a", "1", &pred, &err), CF_OK, "%s", err.msg);
+            cr_assert_float_eq(pred, 3.0 + 1.0 / 6 - 0.5 + 2 * 5.0 / 6, 1e-13);
+            cr_assert_eq(cf_model_predict(f, "b", "0", &pred, &err), CF_OK, "%s", err.msg);
+            cr_assert_eq(pred, 3.5); /* μ + b_i: as a user the model never saw */
+            cr_assert_eq(cf_model_predict(f, "0", "0", &pred, &err), CF_ERR_NOT_FOUND); /* only ds's users */
+            cf_model_destroy(&f);
+        }
+        for (int k = 0; k < 3; k++) cr_assert_eq(m->f.P[k], 0.0, "the model itself is not changed");
+        cf_model_destroy(&m);
+    }
+    cf_dataset_destroy(&ds);
+}
+
+/* A model trained N ALS iterations, its users folded in from the training ratings with
+ * its own λ and scheme, has the user rows that iteration N + 1 computes: the same
+ * system, solved the same way (cf_als_row_solve), bit for bit. */
+Test(fold_in, is_the_als_user_half_step) {
+    cf_gen_options g;
+    cf_gen_options_default(&g);
+    g.users = 300, g.items = 200, g.ratings = 6000, g.rank = 4, g.noise = 0.3, g.seed = 11;
+    cf_dataset *ds = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_generate(&g, &ds, &err), CF_OK, "%s", err.msg);
+    for (int bias = 0; bias <= 1; bias++)
+        for (int weighted = 0; weighted <= 1; weighted++) {
+            cf_config c;
+            cf_config_default(&c);
+            c.algo = CF_ALGO_ALS, c.factors = 6, c.bias = bias, c.device = CF_DEVICE_CPU;
+            c.precision = CF_PRECISION_FP64, c.threads = 2;
+            c.reg = weighted ? CF_REG_WEIGHTED : CF_REG_PLAIN, c.lambda = weighted ? 0.05 : 2.0;
+            cf_model *m3 = NULL, *m4 = NULL;
+            c.iters = 3;
+            cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m3, NULL, &err), CF_OK, "%s", err.msg);
+            c.iters = 4;
+            cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m4, NULL, &err), CF_OK, "%s", err.msg);
+            for (int threads = 1; threads <= 2; threads++) {
+                cf_fold_in_options o;
+                cf_fold_in_options_default(&o);
+                o.threads = threads;
+                cf_model *f = NULL;
+                cf_fold_in_report rep;
+                cr_assert_eq(cf_model_fold_in(m3, ds, &o, &f, &rep, &err), CF_OK, "%s", err.msg);
+                cr_assert_eq(rep.users, 300);
+                cr_assert_eq(rep.users_empty, 0);
+                cr_assert_eq(rep.ratings, 6000);
+                cr_assert_eq(rep.ratings_unknown, 0);
+                cr_assert_eq(f->f.n_users, m4->f.n_users);
+                for (int64_t u = 0; u < f->f.n_users; u++) {
+                    size_t l1, l2;
+                    const char *a = cf_idmap_name(f->users, (uint32_t)u, &l1), *b = cf_idmap_name(m4->users, (uint32_t)u, &l2);
+                    cr_assert(l1 == l2 && memcmp(a, b, l1) == 0, "user row %lld: another ID", (long long)u);
+                }
+                cr_assert(memcmp(f->f.P, m4->f.P, sizeof(double) * (size_t)(f->f.n_users * 6)) == 0,
+                          "P differs from ALS's next user half-step (bias %d, weighted %d, threads %d)", bias,
+                          weighted, threads);
+                cr_assert(memcmp(f->f.bu, m4->f.bu, sizeof(double) * (size_t)f->f.n_users) == 0, "b_u differs");
+                cr_assert(memcmp(f->f.Q, m3->f.Q, sizeof(double) * (size_t)(f->f.n_items * 6)) == 0, "Q is m3's");
+                cf_model_destroy(&f);
+            }
+            cf_model_destroy(&m3), cf_model_destroy(&m4);
+        }
+    cf_dataset_destroy(&ds);
+}
+
+static double urand(uint64_t *s) {
+    return (double)(cf_splitmix64(s) >> 11) * 0x1.0p-53;
+}
+
+/* Random models (K 1..9, biases on and off), random users with ratings of known and
+ * unknown items, λ and scheme given in the options: each row x solves
+ * (Σ z zᵀ + Λ I) x = Σ t z, A and the right side formed here from the definitions, to a
+ * residual of 1e-12 relative (double precision on a system with Λ ≥ 0.1: condition
+ * numbers of a few hundred at most, so rounding leaves ~1e-14). */
+Test(fold_in, rows_solve_the_normal_equations) {
+    uint64_t s = 5;
+    for (int trial = 0; trial < 12; trial++) {
+        const int K = 1 + trial % 9, bias = trial % 2, ni = 30, nu = 20;
+        double *Q = malloc(sizeof(double) * (size_t)(ni * K)), bi[30];
+        for (int k = 0; k < ni * K; k++) Q[k] = urand(&s) - 0.5;
+        for (int k = 0; k < ni; k++) bi[k] = urand(&s) - 0.5;
+        cf_model *m = model_of(5, ni, K, bias, 3.2, Q, bi, 0.1, CF_REG_WEIGHTED);
+        /* users "u0".."u19": 0..25 ratings each, items "0".."34" (30..34 unknown) */
+        enum { CAP = 20 * 26 };
+        char ubuf[CAP][8], ibuf[CAP][8];
+        const char *us[CAP], *is[CAP];
+        float rs[CAP];
+        int64_t n = 0;
+        for (int u = 0; u < nu; u++) {
+            const int cnt = (int)(urand(&s) * 26);
+            for (int k = 0; k < cnt; k++) {
+                snprintf(ubuf[n], 8, "u%d", u);
+                snprintf(ibuf[n], 8, "%d", (int)(urand(&s) * 35));
+                us[n] = ubuf[n], is[n] = ibuf[n];
+                rs[n] = (float)(1 + 4 * urand(&s));
+                n++;
+            }
+        }
+        cf_dataset *ds = dataset_str(us, is, rs, n);
+        cf_fold_in_options o;
+        cf_fold_in_options_default(&o);
+        o.lambda = 0.1 + urand(&s), o.reg = trial % 3 == 0 ? CF_REG_PLAIN : CF_REG_WEIGHTED;
+        cf_model *f = NULL;
+        cf_error err = {0};
+        cr_assert_eq(cf_model_fold_in(m, ds, &o, &f, NULL, &err), CF_OK, "%s", err.msg);
+        const int d = K + bias;
+        for (int64_t u = 0; u < f->f.n_users; u++) {
+            double A[100] = {0}, rhs[10] = {0}, x[10], z[10];
+            for (int k = 0; k < K; k++) x[k] = f->f.P[u * K + k];
+            if (bias) x[K] = f->f.bu[u];
+            int64_t cnt = 0;
+            for (int64_t t = 0; t < ds->all.n; t++) {
+                if (ds->all.u[t] != u) continue;
+                size_t len;
+                const char *id = cf_idmap_name(ds->items, ds->all.i[t], &len);
+                const int64_t i = cf_idmap_find(m->items, id, len);
+                if (i < 0) continue;
+                cnt++;
+                for (int k = 0; k < K; k++) z[k] = Q[i * K + k];
+                if (bias) z[K] = 1.0;
+                const double tt = bias ? ds->all.r[t] - 3.2 - bi[i] : ds->all.r[t];
+                for (int a = 0; a < d; a++) {
+                    rhs[a] += tt * z[a];
+                    for (int b = 0; b < d; b++) A[a * d + b] += z[a] * z[b];
+                }
+            }
+            if (cnt == 0) {
+                for (int a = 0; a < d; a++) cr_assert_eq(x[a], 0.0, "a user without known items: zeros");
+                continue;
+            }
+            const double lam = o.reg == CF_REG_PLAIN ? o.lambda : o.lambda * (double)cnt;
+            double res = 0, an = 0, xn = 0, bn = 0;
+            for (int a = 0; a < d; a++) {
+                double ax = lam * x[a];
+                for (int b = 0; b < d; b++) ax += A[a * d + b] * x[b], an += A[a * d + b] * A[a * d + b];
+                res += (ax - rhs[a]) * (ax - rhs[a]), xn += x[a] * x[a], bn += rhs[a] * rhs[a];
+            }
+            an = sqrt(an) + lam * sqrt((double)d);
+            cr_assert_leq(sqrt(res), 1e-12 * (an * sqrt(xn) + sqrt(bn)), "trial %d user %lld: residual %g", trial,
+                          (long long)u, sqrt(res));
+        }
+        cf_model_destroy(&f), cf_model_destroy(&m);
+        cf_dataset_destroy(&ds);
+        free(Q);
+    }
+}
+
+/* K = 2 without biases, λ = 0: a user whose one item has q = (1, 0) has A = [[1, 0], [0, 0]],
+ * singular; the error names the user. */
+Test(fold_in, singular_system_names_the_user) {
+    const double Q[] = {1, 0, 0, 1};
+    cf_model *m = model_of(1, 2, 2, 0, 0.0, Q, NULL, 0.0, CF_REG_PLAIN);
+    const char *const u[] = {"ok", "ok", "solo"}, *const it[] = {"0", "1", "0"};
+    const float r[] = {1, 2, 3};
+    cf_dataset *ds = dataset_str(u, it, r, 3);
+    cf_model *f = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_model_fold_in(m, ds, NULL, &f, NULL, &err), CF_ERR_NUMERIC);
+    cr_assert_null(f);
+    cr_assert(strstr(err.msg, "user 'solo' (1 ratings of known items)") && strstr(err.msg, "larger lambda"), "%s",
+              err.msg);
+    cf_dataset_destroy(&ds);
+    cf_model_destroy(&m);
+}
+
+static int stop_at_start(const char *phase, int64_t done, int64_t total, void *user) {
+    (void)done, (void)total;
+    cr_assert_str_eq(phase, "fold-in");
+    ++*(int *)user;
+    return 1;
+}
+
+Test(fold_in, cancel_and_bad_arguments) {
+    const double Q[] = {1, 2};
+    cf_model *m = model_of(1, 2, 1, 1, 3.0, Q, NULL, 0.1, CF_REG_MEAN);
+    const char *const u[] = {"a"}, *const it[] = {"0"};
+    const float r[] = {4};
+    cf_dataset *ds = dataset_str(u, it, r, 1);
+    cf_fold_in_options o;
+    cf_fold_in_options_default(&o);
+    cf_model *f = NULL;
+    cf_error err = {0};
+    /* the model's scheme is mean: the fold-in needs its own */
+    cr_assert_eq(cf_model_fold_in(m, ds, &o, &f, NULL, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "'mean'") && strstr(err.msg, "'plain'"), "%s", err.msg);
+    o.reg = CF_REG_PLAIN;
+    int calls = 0;
+    o.progress = stop_at_start, o.progress_user = &calls;
+    cr_assert_eq(cf_model_fold_in(m, ds, &o, &f, NULL, &err), CF_ERR_INTERRUPTED);
+    cr_assert_eq(calls, 1);
+    cr_assert_null(f);
+    o.progress = NULL;
+    cr_assert_eq(cf_model_fold_in(m, ds, &o, &f, NULL, &err), CF_OK, "%s", err.msg);
+    cf_model_destroy(&f);
+    const struct {
+        double lambda;
+        int reg, threads;
+        const char *msg;
+    } bad[] = {
+        {-1, 0, 0, "lambda -1"}, {INFINITY, 0, 0, "lambda inf"}, {0.1, 3, 0, "reg 3"}, {0.1, -2, 0, "reg -2"},
+        {0.1, 0, -1, "threads -1"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        o.lambda = bad[k].lambda, o.reg = bad[k].reg, o.threads = bad[k].threads;
+        cr_assert_eq(cf_model_fold_in(m, ds, &o, &f, NULL, &err), CF_ERR_INVALID, "%s", bad[k].msg);
+        cr_assert(strstr(err.msg, bad[k].msg), "%s: %s", bad[k].msg, err.msg);
+        cr_assert_null(f);
+    }
+    cr_assert_eq(cf_model_fold_in(NULL, ds, NULL, &f, NULL, &err), CF_ERR_INVALID);
+    cr_assert_eq(cf_model_fold_in(m, NULL, NULL, &f, NULL, &err), CF_ERR_INVALID);
+    cr_assert_eq(cf_model_fold_in(m, ds, NULL, NULL, NULL, &err), CF_ERR_INVALID);
+    cf_dataset_destroy(&ds);
+    cf_model_destroy(&m);
+}
