@@ -618,6 +618,121 @@ Test(cli, similar_items_single_many_and_all) {
     cf_model_destroy(&m);
 }
 
+/* fold-in: users "n8", "n7" with the ratings users 8 and 7 have in data.tsv, and "nx"
+ * with one rating of an item the model does not know. The fold-in command saves what
+ * cf_model_fold_in makes of the same file, bit for bit; recommend, predict and eval with
+ * --fold-in give what they give with that saved model (recommend: DATA excluded); the
+ * single-user and option errors. */
+Test(cli, fold_in_serves_users_the_model_never_saw) {
+    free(gen_and_train());
+    char *dp = data_path();
+    rows t = read_rows(dp);
+    char hist[65536];
+    size_t w = 0;
+    int n_hist = 0;
+    for (int j = 0; j < t.n; j++)
+        if (strcmp(t.user[j], "8") == 0 || strcmp(t.user[j], "7") == 0) {
+            w += (size_t)snprintf(hist + w, sizeof hist - w, "n%s\t%s\t%.17g\n", t.user[j], t.item[j], t.r[j]);
+            n_hist++;
+            cr_assert_lt(w, sizeof hist - 100);
+        }
+    w += (size_t)snprintf(hist + w, sizeof hist - w, "nx\tzzz\t4\n");
+    char *hp = cf_test_write(dir, "hist.tsv", hist, w);
+
+    run_result r = cli("fold-in", "model.cfm", "hist.tsv", "--out", "new.cfm", "--threads", "2", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    char want[256];
+    snprintf(want, sizeof want,
+             "fold-in: 3 users from %d ratings of hist.tsv; 1 without a rating of an item the model knows "
+             "(ranked by μ + b_i); 1 ratings of items the model does not know ignored",
+             n_hist);
+    cr_assert(strstr(r.err, want), "want '%s' in: %s", want, r.err);
+    run_free(&r);
+    cf_model *m = load_model(), *mine = NULL, *saved = NULL;
+    cf_dataset *ds = NULL;
+    cf_read_options ro;
+    cf_read_options_default(&ro);
+    cf_error err = {0};
+    cr_assert_eq(cf_dataset_read(hp, &ro, &ds, NULL, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_model_fold_in(m, ds, NULL, &mine, NULL, &err), CF_OK, "%s", err.msg);
+    char *np = cf_test_path(dir, "new.cfm");
+    cr_assert_eq(cf_model_load(np, &saved, &err), CF_OK, "%s", err.msg);
+    cf_model_info a, b;
+    cf_model_info_get(mine, &a), cf_model_info_get(saved, &b);
+    cr_assert(a.n_users == 3 && b.n_users == 3 && a.n_items == b.n_items && a.factors == b.factors);
+    double *P1 = malloc(sizeof(double) * 3 * (size_t)a.factors), *P2 = malloc(sizeof(double) * 3 * (size_t)a.factors);
+    double bu1[3], bu2[3];
+    cf_model_params(mine, P1, NULL, bu1, NULL), cf_model_params(saved, P2, NULL, bu2, NULL);
+    cr_assert(memcmp(P1, P2, sizeof(double) * 3 * (size_t)a.factors) == 0 && memcmp(bu1, bu2, sizeof bu1) == 0,
+              "the saved rows differ from cf_model_fold_in's");
+    double x;
+    cr_assert_eq(cf_model_predict(saved, "n8", "17", &x, &err), CF_OK, "%s", err.msg);
+
+    /* recommend --fold-in: every user of hist.tsv, without what each rated there */
+    run_result direct = cli("recommend", "model.cfm", "--fold-in", "hist.tsv", "-n", "5", NULL);
+    run_result via = cli("recommend", "new.cfm", "--all-users", "--exclude", "hist.tsv", "-n", "5", NULL);
+    cr_assert_eq(direct.code, 0, "%s", direct.err);
+    cr_assert_eq(via.code, 0, "%s", via.err);
+    cr_assert_str_eq(direct.out, via.out);
+    cr_assert(strstr(direct.out, "n8\t1\t") && strstr(direct.out, "n7\t5\t") && strstr(direct.out, "nx\t5\t"), "%s",
+              direct.out);
+    for (int j = 0; j < t.n; j++) { /* n8's list holds none of user 8's items */
+        if (strcmp(t.user[j], "8")) continue;
+        char needle[64];
+        snprintf(needle, sizeof needle, "n8\t%c\t%s\t", '1', t.item[j]);
+        for (char c = '1'; c <= '5'; c++) {
+            needle[3] = c;
+            cr_assert_null(strstr(direct.out, needle), "n8 was recommended %s, rated in hist.tsv", t.item[j]);
+        }
+    }
+    run_free(&direct), run_free(&via);
+    direct = cli("recommend", "model.cfm", "--fold-in", "hist.tsv", "--user", "n7", "-n", "3", NULL);
+    via = cli("recommend", "new.cfm", "--user", "n7", "--exclude", "hist.tsv", "-n", "3", NULL);
+    cr_assert_eq(direct.code, 0, "%s", direct.err);
+    cr_assert_str_eq(direct.out, via.out);
+    run_free(&direct), run_free(&via);
+
+    /* predict and eval with --fold-in: what the saved model gives */
+    free(cf_test_write(dir, "pairs.tsv", "n8\t17\nn7\t2\nnx\t5\n3\t17\n", (size_t)-1));
+    direct = cli("predict", "model.cfm", "pairs.tsv", "--fold-in", "hist.tsv", NULL);
+    via = cli("predict", "new.cfm", "pairs.tsv", NULL);
+    cr_assert_eq(direct.code, 0, "%s", direct.err);
+    cr_assert_str_eq(direct.out, via.out);
+    run_free(&direct), run_free(&via);
+    direct = cli("eval", "model.cfm", "hist.tsv", "--fold-in", "hist.tsv", "--json", NULL);
+    via = cli("eval", "new.cfm", "hist.tsv", "--json", NULL);
+    cr_assert_eq(direct.code, 0, "%s", direct.err);
+    cr_assert_eq(via.code, 0, "%s", via.err);
+    const char *rm1 = strstr(direct.out, "\"rmse\":"), *rm2 = strstr(via.out, "\"rmse\":");
+    cr_assert(rm1 && rm2 && strncmp(rm1, rm2, (size_t)(strstr(rm2, ",\"skipped\"") - rm2)) == 0, "%s\n%s",
+              direct.out, via.out);
+    snprintf(want, sizeof want, "\"fold_in\":{\"data\":\"hist.tsv\",\"users\":3,\"users_empty\":1,\"ratings\":%d,"
+                                "\"ratings_unknown\":1}", n_hist);
+    cr_assert(strstr(direct.out, want), "want %s in %s", want, direct.out);
+    run_free(&direct), run_free(&via);
+
+    /* errors */
+    r = cli("recommend", "model.cfm", "--fold-in", "hist.tsv", "--user", "3", NULL);
+    cr_assert_eq(r.code, 1);
+    cr_assert(strstr(r.err, "user '3' is not in hist.tsv"), "%s", r.err);
+    cr_assert_str_empty(r.out);
+    run_free(&r);
+    r = cli("fold-in", "model.cfm", "missing.tsv", "--out", "other.cfm", NULL);
+    cr_assert_eq(r.code, 1);
+    cr_assert(strstr(r.err, "missing.tsv"), "%s", r.err);
+    run_free(&r);
+    char *op = cf_test_path(dir, "other.cfm");
+    cr_assert_not(exists(op), "a failed fold-in left other.cfm");
+    expect_usage("--fold-in-lambda needs --fold-in DATA", cli("recommend", "model.cfm", "--all-users",
+                                                             "--fold-in-lambda", "1", NULL));
+    expect_usage("--fold-in-reg needs --fold-in HISTORY", cli("eval", "model.cfm", "data.tsv", "--fold-in-reg",
+                                                             "plain", NULL));
+    expect_usage("--out", cli("fold-in", "model.cfm", "hist.tsv", NULL));
+    free(op), free(np), free(hp), free(dp), free(P1), free(P2);
+    cf_dataset_destroy(&ds);
+    cf_model_destroy(&m), cf_model_destroy(&mine), cf_model_destroy(&saved);
+}
+
 Test(cli, recommend_returns_the_top_unrated_items) {
     free(gen_and_train());
     cf_model *m = load_model();

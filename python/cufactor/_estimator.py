@@ -367,7 +367,7 @@ class Factorizer:
         return self
 
     _LEARNED = ("user_factors_", "item_factors_", "user_bias_", "item_bias_", "global_mean_", "user_ids_",
-                "item_ids_", "history_", "n_iter_", "train_rmse_", "device_", "notice_", "stop_reason_")
+                "item_ids_", "history_", "n_iter_", "train_rmse_", "device_", "notice_", "stop_reason_", "fold_in_")
 
     def _forget(self):
         for name in self._LEARNED + ("_model", "_seen"):
@@ -478,6 +478,37 @@ class Factorizer:
         check(lib.cf_model_similar_items, self._model.value, q.ref, n, 0, _lib.ptr(rows), _lib.ptr(scores), None)
         out = self._item_ids_of(rows)
         return (out[0], scores[0]) if single else (out, scores)
+
+    def fold_in(self, X, regularization=None, reg=None, threads=0):
+        """A fitted copy of this estimator for the users of X (any form ``fit`` takes), each
+        user's factors and bias solved from that user's ratings in X with this model's items
+        fixed: one ALS step for those users, no retraining (``cufactor fold-in``). For users
+        the model never saw, or whose ratings changed. Its ``recommend`` leaves out what each
+        rated in X (``exclude_seen``). ``regularization`` (λ) and ``reg`` ("plain" or
+        "weighted") default to the model's. ``fold_in_`` holds the counts: users, users_empty
+        (no rating of a known item: zero factors), ratings, ratings_unknown (ignored)."""
+        self._check_fitted()
+        o = _lib.FoldInOptions()
+        lib.cf_fold_in_options_default(C.byref(o))
+        if regularization is not None:
+            if isinstance(regularization, bool) or not isinstance(regularization, numbers.Real) or \
+                    not math.isfinite(regularization) or regularization < 0:
+                raise ValueError(f"regularization: expected a finite number >= 0 or None, got {regularization!r}")
+            o.lambda_ = float(regularization)
+        if reg is not None:
+            if reg not in ("plain", "weighted"):
+                raise ValueError(f"reg: expected 'plain', 'weighted' or None (the model's), got {reg!r}")
+            o.reg = 0 if reg == "plain" else 1
+        o.threads = int(threads)
+        ds = _dataset(X, "X")
+        p = C.c_void_p()
+        rep = _lib.FoldInReport()
+        check(lib.cf_model_fold_in, self._model.value, ds.value, C.byref(o), C.byref(p), C.byref(rep))
+        new = type(self)(**self.get_params())
+        new._adopt(_lib.Handle(p.value, lib.cf_model_destroy), ds)
+        new.history_ = {}
+        new.fold_in_ = {name: getattr(rep, name) for name in ("users", "users_empty", "ratings", "ratings_unknown")}
+        return new
 
     def _item_ids_of(self, rows):
         """Item IDs of model rows (-1: padding, as -1 or None for string IDs)."""

@@ -144,6 +144,16 @@ class RankReport(C.Structure):
                 ("relevant_excluded", C.c_int64), ("model", RankMetrics), ("popular", RankMetrics)]
 
 
+class FoldInOptions(C.Structure):
+    _fields_ = [("lambda_", C.c_double), ("reg", C.c_int), ("threads", C.c_int),
+                ("progress", READ_PROGRESS_FN), ("progress_user", C.c_void_p)]
+
+
+class FoldInReport(C.Structure):
+    _fields_ = [("users", C.c_int64), ("users_empty", C.c_int64), ("ratings", C.c_int64),
+                ("ratings_unknown", C.c_int64)]
+
+
 class Ids(C.Structure):
     _fields_ = [("n", C.c_int64), ("ints", C.c_void_p), ("chars", C.c_void_p), ("offsets", C.c_void_p)]
 
@@ -187,6 +197,8 @@ _PROTOS = {
     "cf_model_evaluate": (_i, [_vp, _vp, C.POINTER(EvalReport), _E]),
     "cf_model_similar_items": (_i, [_vp, C.POINTER(Ids), _i32, _i, _vp, _vp, _vp, _E]),
     "cf_model_rank_evaluate": (_i, [_vp, _vp, _vp, _i32, _d, _i, _vp, _vp, C.POINTER(RankReport), _E]),
+    "cf_fold_in_options_default": (None, [C.POINTER(FoldInOptions)]),
+    "cf_model_fold_in": (_i, [_vp, _vp, C.POINTER(FoldInOptions), C.POINTER(_vp), C.POINTER(FoldInReport), _E]),
 }
 for _name, (_res, _args) in _PROTOS.items():
     _f = getattr(lib, _name)
@@ -195,7 +207,8 @@ for _name, (_res, _args) in _PROTOS.items():
 for _struct, _name in [(Error, "cf_error"), (IterInfo, "cf_iter_info"), (TrainReport, "cf_train_report"),
                        (TrainOptions, "cf_train_options"), (ReadOptions, "cf_read_options"),
                        (ReadReport, "cf_read_report"), (DatasetInfo, "cf_dataset_info"),
-                       (RankReport, "cf_rank_report")]:
+                       (RankReport, "cf_rank_report"), (FoldInOptions, "cf_fold_in_options"),
+                       (FoldInReport, "cf_fold_in_report")]:
     if C.sizeof(_struct) != lib.cf_struct_size(_name.encode()):  # pragma: no cover - a stale binding
         raise ImportError(f"cufactor: the binding's {_name} ({C.sizeof(_struct)} bytes) does not match "
                           f"the library's ({lib.cf_struct_size(_name.encode())} bytes): rebuild the package")

@@ -147,6 +147,42 @@ def test_similar_items_are_cosines(planted):
         m.similar_items([10**9])
 
 
+def test_fold_in_solves_each_new_user_by_least_squares(planted):
+    # New users with the training ratings of three users: each row minimizes
+    # Σ (r − μ − b_i − q_i·p − b)² + Λ (‖p‖² + b²) with Q and b_i fixed, i.e. the normal
+    # equations (ZᵀZ + Λ I) x = Zᵀ t, solved here with numpy: the same doubles up to rounding
+    # (1e-10: double precision on systems with condition numbers of a few hundred).
+    m = cufactor.ALS(factors=3, iterations=4, device="cpu", regularization=0.05).fit(planted.train)
+    u, i, r = planted.train
+    picked = m.user_ids_[:3]
+    sel = np.isin(u, picked)
+    new_u = np.array([f"new-{x}" for x in u[sel]], dtype=object)
+    X = (np.append(new_u, "empty"), np.append(i[sel], 10**9), np.append(r[sel], 3.0))
+    f = m.fold_in(X, threads=2)
+    assert f is not m and isinstance(f, cufactor.ALS)
+    assert f.fold_in_ == {"users": 4, "users_empty": 1, "ratings": int(sel.sum()), "ratings_unknown": 1}
+    assert f.user_ids_.tolist() == [f"new-{x}" for x in picked] + ["empty"]
+    np.testing.assert_array_equal(f.item_factors_, m.item_factors_)
+    item_row = {x: k for k, x in enumerate(m.item_ids_.tolist())}
+    for k, uid in enumerate(picked):
+        rows = np.array([item_row[x] for x in i[u == uid]])
+        Z = np.hstack([m.item_factors_[rows], np.ones((len(rows), 1))])
+        t = r[u == uid].astype(np.float64) - m.global_mean_ - m.item_bias_[rows]
+        lam = 0.05 * len(rows)  # weighted, the model's
+        x = np.linalg.solve(Z.T @ Z + lam * np.eye(4), Z.T @ t)
+        np.testing.assert_allclose(np.append(f.user_factors_[k], f.user_bias_[k]), x, rtol=1e-10, atol=1e-12)
+    assert not f.user_factors_[3].any() and f.user_bias_[3] == 0
+    # recommend leaves out what each new user rated in X
+    ids, _ = f.recommend(f"new-{picked[0]}", n=5)
+    assert not set(ids.tolist()) & set(i[u == picked[0]].tolist())
+    plain = m.fold_in(X, regularization=1.5, reg="plain")
+    x0 = plain.user_factors_[0]
+    assert not np.array_equal(x0, f.user_factors_[0])
+    for bad in (dict(regularization=-1), dict(regularization=float("inf")), dict(reg="mean"), dict(reg="x")):
+        with pytest.raises(ValueError):
+            m.fold_in(X, **bad)
+
+
 def test_input_forms_agree(planted):
     pd = pytest.importorskip("pandas")
     kw = dict(factors=3, iterations=3, device="cpu", threads=1)

@@ -18,24 +18,25 @@
  * by them while reading a ratings file (interrupt.c). */
 enum { CLI_EXIT_OK = 0, CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2, CLI_EXIT_INTERRUPTED = 130 };
 
-/* The subcommands, in the order of `cufactor --help`: X(name, one-line summary).
- * Adding a subcommand is one line here plus its cmd_NAME.c defining
- * int cmd_NAME(int argc, char **argv) (argv[0] is the subcommand's name). */
-#define CLI_COMMANDS(X)                                                                  \
-    X(train, "train a model on a ratings file, report held-out RMSE, save it")           \
-    X(cv, "k-fold cross-validation over a grid of K × lambda, refit the best cell")      \
-    X(verify, "run the GPU and the CPU reference side by side, compare per iteration")   \
-    X(eval, "RMSE and MAE of a saved model on a ratings file")                           \
-    X(predict, "predicted ratings for a file of (user, item) pairs")                     \
-    X(recommend, "top-N items for a user, a list of users or all")                       \
-    X(similar, "the items most similar to an item (cosine of the factors), a list or all")  \
-    X(gen, "write a synthetic ratings file with a planted low-rank structure")           \
-    X(export, "write a model's factors and biases as NumPy .npy files")                  \
-    X(convert, "write a ratings file as a binary dataset that every command loads fast")   \
-    X(demo, "generate a MovieLens-sized set, train, evaluate and recommend (no input)")           \
-    X(bench, "throughput benchmark suites: run, compare with the history, plot data")
+/* The subcommands, in the order of `cufactor --help`: X(fn, "name", one-line summary).
+ * Adding a subcommand is one line here plus its cmd_FN.c defining
+ * int cmd_FN(int argc, char **argv) (argv[0] is the subcommand's name). */
+#define CLI_COMMANDS(X)                                                                                 \
+    X(train, "train", "train a model on a ratings file, report held-out RMSE, save it")                 \
+    X(cv, "cv", "k-fold cross-validation over a grid of K × lambda, refit the best cell")               \
+    X(verify, "verify", "run the GPU and the CPU reference side by side, compare per iteration")        \
+    X(eval, "eval", "RMSE and MAE of a saved model on a ratings file")                                  \
+    X(predict, "predict", "predicted ratings for a file of (user, item) pairs")                         \
+    X(recommend, "recommend", "top-N items for a user, a list of users or all")                         \
+    X(similar, "similar", "the items most similar to an item (cosine of the factors), a list or all")   \
+    X(fold_in, "fold-in", "a model for new users from their ratings, the items fixed (no retraining)")  \
+    X(gen, "gen", "write a synthetic ratings file with a planted low-rank structure")                   \
+    X(export, "export", "write a model's factors and biases as NumPy .npy files")                       \
+    X(convert, "convert", "write a ratings file as a binary dataset that every command loads fast")     \
+    X(demo, "demo", "generate a MovieLens-sized set, train, evaluate and recommend (no input)")         \
+    X(bench, "bench", "throughput benchmark suites: run, compare with the history, plot data")
 
-#define CLI_DECLARE(name, summary) int cmd_##name(int argc, char **argv);
+#define CLI_DECLARE(fn, name, summary) int cmd_##fn(int argc, char **argv);
 CLI_COMMANDS(CLI_DECLARE)
 #undef CLI_DECLARE
 
@@ -138,8 +139,9 @@ void cli_topn_put(FILE *f, int json, const char *query, size_t qlen, int rank, c
 void cli_topn_close(FILE *f, int json);
 
 /* The ranking measures (eval --top, train --top; rank_out.c). The progress: "CMD: ranking
- * U of N users ..." on a terminal (not quiet), Ctrl-C / SIGTERM stop the ranking (the
- * call returns CF_ERR_INTERRUPTED); _start installs the handlers, _end restores them. */
+ * U of N users ..." (the fold-in's: "CMD: fold-in U of N users ...") on a terminal (not
+ * quiet), Ctrl-C / SIGTERM stop the work (the call returns CF_ERR_INTERRUPTED); _start
+ * installs the handlers, _end restores them. */
 typedef struct cli_rank_progress {
     cli_phase_line line;
     const char *cmd;
@@ -153,6 +155,32 @@ void cli_rank_progress_end(cli_rank_progress *p);
  * `popular`), `excluded` naming where left-out relevant ratings were found; and the JSON
  * object ("exclude": the file or null). */
 void cli_rank_print(FILE *f, const cf_rank_report *rk, double relevant_min, const char *excluded, int popular);
+/* `--fold-in DATA` of recommend, eval and predict, and the fold-in command
+ * (cmd_fold_in.c): DATA's users get rows solved from their ratings there with the model's
+ * items fixed (cf_model_fold_in). CLI_FOLD_IN_OPTS(fi) are the three options of a
+ * command's table; cli_fold_in_apply reads DATA (the read line and a summary on stderr
+ * unless quiet; progress and Ctrl-C as the ranking's) and replaces *model by the new
+ * model, handing DATA to *data (NULL: destroyed) and the report to *rep (may be NULL). */
+struct cli_spec;
+typedef struct cli_fold_in {
+    const char *cmd;  /* for the progress line */
+    const char *path; /* DATA; NULL: no fold-in */
+    double lambda;    /* NaN: the model's */
+    int reg_choice;   /* index in cli_fold_in_reg_names: 0 the model's, 1 plain, 2 weighted */
+} cli_fold_in;
+extern const char *const cli_fold_in_reg_names[];
+#define CLI_FOLD_IN_OPTS(fi)                                                                                     \
+    {.name = "fold-in", .kind = CLI_STR, .dest = &(fi).path, .metavar = "DATA", .no_default = 1,                 \
+     .help = "users of DATA with rows solved from their ratings there, the items fixed (see cufactor fold-in)"}, \
+    {.name = "fold-in-lambda", .kind = CLI_DOUBLE, .dest = &(fi).lambda, .metavar = "L", .dlo = 0, .dhi = 1e300, \
+     .no_default = 1, .help = "with --fold-in: λ of those rows (default: the model's)"},                        \
+    {.name = "fold-in-reg", .kind = CLI_CHOICE, .dest = &(fi).reg_choice, .choices = cli_fold_in_reg_names,    \
+     .help = "with --fold-in: their regularization: the model's, plain (Λ = λ) or weighted (Λ = λ·n_u)"}
+cf_status cli_fold_in_apply(const cli_fold_in *fi, const cf_read_options *ropt, int threads, int quiet,
+                            cf_model **model, cf_dataset **data, cf_fold_in_report *rep, cf_error *err);
+/* "--fold-in-lambda" or "--fold-in-reg" when given without --fold-in (a usage error), else NULL. */
+const char *cli_fold_in_stray(const struct cli_spec *spec);
+
 /* The measures' names in cf_rank_metrics' order (the first five: cf_rank_measure's). */
 extern const char *const cli_rank_measure_names[6];
 void cli_rank_json(FILE *f, const cf_rank_report *rk, double relevant_min, const char *exclude, int popular);

@@ -10,6 +10,10 @@
  * and, with --exclude (the training ratings, left out of every list as recommend leaves
  * them out), for the popularity baseline beside it. A terminal shows the users ranked so
  * far; Ctrl-C stops the ranking (exit 130).
+ *
+ * --fold-in HISTORY evaluates users the model was not trained on: their rows solved from
+ * their ratings in HISTORY (cli_fold_in_apply, cmd_fold_in.c) replace the model's users;
+ * with --top, HISTORY is also what is excluded unless --exclude names another file.
  */
 #include "args.h"
 #include "cli.h"
@@ -24,6 +28,7 @@ int cmd_eval(int argc, char **argv) {
     int32_t top = 0, threads = 0;
     double relevant_min = NAN;
     const char *exclude = NULL;
+    cli_fold_in fi = {.cmd = "eval", .lambda = NAN};
     cli_opt opts[] = {
         {.name = "format", .kind = CLI_CHOICE, .dest = &format, .choices = cli_format_names,
          .help = "input format of DATA"},
@@ -37,7 +42,8 @@ int cmd_eval(int argc, char **argv) {
          .no_default = 1,
          .help = "with --top: a test rating counts as relevant when >= R (e.g. 4 of 5 stars; default: every rating)"},
         {.name = "threads", .kind = CLI_I32, .dest = &threads, .metavar = "T", .lo = 0, .hi = 4096,
-         .help = "with --top: threads ranking the users (0 = all cores)"},
+         .help = "with --top or --fold-in: threads ranking the users, solving their rows (0 = all cores)"},
+        CLI_FOLD_IN_OPTS(fi),
         {.name = "json", .kind = CLI_FLAG, .dest = &json, .flag_value = 1,
          .help = "print one JSON object: model, data, rmse, mae, count, unseen, skipped (and ranking with --top)"},
         {.name = "quiet", .kind = CLI_FLAG, .dest = &quiet, .flag_value = 1,
@@ -58,7 +64,11 @@ int cmd_eval(int argc, char **argv) {
                  "precision at each hit divided by m; each the mean over those users; coverage the share\n"
                  "of the model's items in any list. An item of R the model never saw stays in R. The\n"
                  "popularity baseline (with --exclude) ranks items by their ratings in --exclude.\n"
-                 "Typical: cufactor eval m.cfm test.tsv --top 10 --exclude train.tsv --relevant-min 4",
+                 "Typical: cufactor eval m.cfm test.tsv --top 10 --exclude train.tsv --relevant-min 4\n"
+                 "Users the model was not trained on (held-out users): --fold-in HISTORY solves their rows\n"
+                 "from their ratings in HISTORY (cufactor fold-in, in memory) and evaluates DATA with them;\n"
+                 "users not in HISTORY are then unseen. With --top, --exclude defaults to HISTORY.\n"
+                 "Typical: cufactor eval m.cfm heldout_test.tsv --fold-in heldout_history.tsv --top 10",
         .positional = positional,
         .opts = opts,
         .n_opts = (int)(sizeof opts / sizeof *opts),
@@ -67,9 +77,11 @@ int cmd_eval(int argc, char **argv) {
     int rc = cli_parse(&spec, argc, argv, pos);
     if (rc >= 0) return rc;
     ropt.format = (cf_format)format;
-    if (!top && (exclude || !isnan(relevant_min) || threads))
+    if (!top && (exclude || !isnan(relevant_min) || (threads && !fi.path)))
         return cli_usage_error(&spec, "--%s needs --top N",
                                exclude ? "exclude" : !isnan(relevant_min) ? "relevant-min" : "threads");
+    const char *stray = cli_fold_in_stray(&spec);
+    if (stray) return cli_usage_error(&spec, "%s needs --fold-in HISTORY", stray);
 
     cf_error err = {0};
     cf_model *model = NULL;
@@ -77,7 +89,12 @@ int cmd_eval(int argc, char **argv) {
     cf_read_report rrep, xrep;
     cf_eval_report ev;
     cf_rank_report rk;
+    cf_fold_in_report fr;
     if (cf_model_load(pos[0], &model, &err) != CF_OK) goto fail;
+    /* HISTORY's users in place of the model's; with --top their ratings there excluded unless --exclude */
+    if (fi.path && cli_fold_in_apply(&fi, &ropt, threads, quiet, &model, top && !exclude ? &ex : NULL, &fr, &err) != CF_OK)
+        goto fail;
+    if (fi.path && top && !exclude) exclude = fi.path;
     if (cli_dataset_read(pos[1], &ropt, quiet, &ds, &rrep, &err) != CF_OK) goto fail;
     if (!quiet) cli_print_read("read", pos[1], &rrep);
     if (exclude) {
@@ -94,7 +111,13 @@ int cmd_eval(int argc, char **argv) {
         if (st != CF_OK) goto fail;
     }
     /* most pairs unknown to the model: probably data from another set (other IDs) */
-    if (ev.count > 0 && 2 * ev.unseen > ev.count)
+    if (ev.count > 0 && 2 * ev.unseen > ev.count && fi.path)
+        fprintf(stderr,
+                "warning: %lld of %lld ratings (%.0f %%) have a user not in %s or an item the model has no training "
+                "rating for; they are predicted by the mean: are the users of %s those of %s?\n",
+                (long long)ev.unseen, (long long)ev.count, 100.0 * (double)ev.unseen / (double)ev.count, fi.path,
+                pos[1], fi.path);
+    else if (ev.count > 0 && 2 * ev.unseen > ev.count)
         fprintf(stderr,
                 "warning: %lld of %lld ratings (%.0f %%) have a user or item the model has no training rating "
                 "for; they are predicted by the mean: is %s from the data %s was trained on?\n",
@@ -112,6 +135,16 @@ int cmd_eval(int argc, char **argv) {
         json_key(stdout, &first, "unseen"), printf("%lld", (long long)ev.unseen);
         json_key(stdout, &first, "skipped"), printf("%lld", (long long)rrep.skipped);
         if (top) json_key(stdout, &first, "ranking"), cli_rank_json(stdout, &rk, relevant_min, exclude, exclude != NULL);
+        if (fi.path) {
+            int f2 = 1;
+            json_key(stdout, &first, "fold_in"), putchar('{');
+            json_key(stdout, &f2, "data"), json_string(stdout, fi.path);
+            json_key(stdout, &f2, "users"), printf("%lld", (long long)fr.users);
+            json_key(stdout, &f2, "users_empty"), printf("%lld", (long long)fr.users_empty);
+            json_key(stdout, &f2, "ratings"), printf("%lld", (long long)fr.ratings);
+            json_key(stdout, &f2, "ratings_unknown"), printf("%lld", (long long)fr.ratings_unknown);
+            putchar('}');
+        }
         puts("}");
     } else {
         printf("RMSE    %.6f\n", ev.rmse);

@@ -14,12 +14,16 @@
  * biases) and is counted on stderr; --unknown error makes it an error naming PAIRS:LINE
  * instead, and then nothing is written (the output is committed only when every line
  * succeeded).
+ *
+ * --fold-in DATA: the users of DATA with rows solved from their ratings there
+ * (cli_fold_in_apply, cmd_fold_in.c) in place of the model's.
  */
 #include "args.h"
 #include "cli.h"
 #include "fmt.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,11 +47,13 @@ int cmd_predict(int argc, char **argv) {
     const char *out_path = NULL;
     static const char *const unknown_names[] = {"mean", "error", NULL};
     int unknown_error = 0;
+    cli_fold_in fi = {.cmd = "predict", .lambda = NAN};
     cli_opt opts[] = {
         {.name = "out", .kind = CLI_STR, .dest = &out_path, .metavar = "FILE",
          .help = "write here (atomically, only when every line succeeded) instead of stdout"},
         {.name = "unknown", .kind = CLI_CHOICE, .dest = &unknown_error, .choices = unknown_names,
          .help = "a user or item without training ratings: mean (μ + the known bias, counted on stderr) or error"},
+        CLI_FOLD_IN_OPTS(fi),
     };
     static const char *const positional[] = {"MODEL", "PAIRS", NULL};
     cli_spec spec = {
@@ -58,6 +64,9 @@ int cmd_predict(int argc, char **argv) {
                    "\"user<TAB>item<TAB>prediction\" per pair. A user or item the model does not know\n"
                    "gets μ plus the known bias (μ without biases), as in eval, and is counted on stderr;\n"
                    "with --unknown error it is an error (exit 1) naming PAIRS:LINE, and no output is written.",
+        .notes = "Users the model was not trained on: --fold-in DATA solves a row for each user of DATA from\n"
+                 "that user's ratings there, the model's items fixed (cufactor fold-in, in memory); PAIRS\n"
+                 "then names those users.",
         .positional = positional,
         .opts = opts,
         .n_opts = (int)(sizeof opts / sizeof *opts),
@@ -66,12 +75,20 @@ int cmd_predict(int argc, char **argv) {
     int rc = cli_parse(&spec, argc, argv, pos);
     if (rc >= 0) return rc;
     const char *pairs = pos[1];
+    const char *stray = cli_fold_in_stray(&spec);
+    if (stray) return cli_usage_error(&spec, "%s needs --fold-in DATA", stray);
 
     cf_error err = {0};
     cf_model *model = NULL;
     FILE *in = NULL;
     cli_out out = {0};
-    if (cf_model_load(pos[0], &model, &err) != CF_OK) return cli_fail(&err);
+    cf_read_options ropt;
+    cf_read_options_default(&ropt);
+    if (cf_model_load(pos[0], &model, &err) != CF_OK ||
+        (fi.path && cli_fold_in_apply(&fi, &ropt, 0, 0, &model, NULL, NULL, &err) != CF_OK)) {
+        cf_model_destroy(&model);
+        return cli_fail(&err);
+    }
     in = fopen(pairs, "r");
     if (!in) {
         cf_model_destroy(&model);
@@ -84,8 +101,6 @@ int cmd_predict(int argc, char **argv) {
     }
 
     /* the ratings reader's tokenizer and limits (cf_line_split): BOM, NUL, max_line */
-    cf_read_options ropt;
-    cf_read_options_default(&ropt);
     cli_lines lines = {.in = in, .path = pairs, .max_line = ropt.max_line, .delim = -1};
     int first_data = 1;
     long long n_pred = 0, n_unknown = 0;

@@ -6,10 +6,16 @@
  * Many users at once: --users FILE or --all-users (every user of the model, in its
  * order), ranked by cf_model_recommend_batch through topn.c: "user<TAB>rank<TAB>item<TAB>
  * score" lines or JSON Lines, to --out FILE (all or nothing) or stdout.
+ *
+ * --fold-in DATA: the users of DATA with rows solved from their ratings there
+ * (cli_fold_in_apply, cmd_fold_in.c) take the model's users' place; all of them are
+ * ranked unless --user / --users picks some, without what they rated in DATA unless
+ * --exclude names another file.
  */
 #include "args.h"
 #include "cli.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +27,7 @@ int cmd_recommend(int argc, char **argv) {
     int32_t n = 10, threads = 0;
     int all_users = 0;
     int json = 0, format = (int)ropt.format;
+    cli_fold_in fi = {.cmd = "recommend", .lambda = NAN};
     cli_opt opts[] = {
         {.name = "user", .kind = CLI_STR, .dest = &user, .metavar = "ID", .no_default = 1,
          .help = "the user, in the IDs of the training file (or --users, --all-users)"},
@@ -42,14 +49,20 @@ int cmd_recommend(int argc, char **argv) {
          .help = "many users: write here (atomically, when every user succeeded) instead of stdout"},
         {.name = "threads", .kind = CLI_I32, .dest = &threads, .metavar = "T", .lo = 0, .hi = 4096,
          .help = "many users: threads ranking them (0 = all cores)"},
+        CLI_FOLD_IN_OPTS(fi),
     };
     static const char *const positional[] = {"MODEL", NULL};
     cli_spec spec = {
         .cmd = "recommend",
-        .args = "MODEL --user ID | --users FILE | --all-users [options]",
+        .args = "MODEL --user ID | --users FILE | --all-users | --fold-in DATA [options]",
         .summary = "The top-N items by predicted rating for one user of a saved model, best first,\n"
                    "as \"rank<TAB>item<TAB>score\" lines; for many users (--users FILE, --all-users)\n"
                    "as \"user<TAB>rank<TAB>item<TAB>score\" lines, ranked on all cores.",
+        .notes = "Users the model was not trained on: --fold-in DATA solves a row for each user of DATA\n"
+                 "from that user's ratings there, the model's items fixed (cufactor fold-in, in memory),\n"
+                 "and recommends to those users: all of them unless --user or --users picks some, without\n"
+                 "the items they rated in DATA unless --exclude names another file.\n"
+                 "Typical: cufactor recommend m.cfm --fold-in new_users.tsv -n 10",
         .positional = positional,
         .opts = opts,
         .n_opts = (int)(sizeof opts / sizeof *opts),
@@ -58,9 +71,13 @@ int cmd_recommend(int argc, char **argv) {
     int rc = cli_parse(&spec, argc, argv, &model_path);
     if (rc >= 0) return rc;
     ropt.format = (cf_format)format;
+    const char *stray = cli_fold_in_stray(&spec);
+    if (stray) return cli_usage_error(&spec, "%s needs --fold-in DATA", stray);
+    if (fi.path && !user && !users_path) all_users = 1; /* every user of DATA */
     if ((user != NULL) + (users_path != NULL) + all_users != 1)
-        return cli_usage_error(&spec, "give one of --user ID, --users FILE, --all-users");
-    if (user && (out_path || threads))
+        return cli_usage_error(&spec, "give one of --user ID, --users FILE, --all-users%s",
+                               fi.path ? " (or none with --fold-in: every user of DATA)" : ", --fold-in DATA");
+    if (user && (out_path || (threads && !fi.path)))
         return cli_usage_error(&spec, "--%s is for many users (--users, --all-users)", out_path ? "out" : "threads");
 
     cf_error err = {0};
@@ -70,6 +87,9 @@ int cmd_recommend(int argc, char **argv) {
     int32_t got = 0;
     cf_model_info mi;
     if (cf_model_load(model_path, &model, &err) != CF_OK) goto fail;
+    /* DATA's users in place of the model's; their ratings there excluded unless --exclude */
+    if (fi.path && cli_fold_in_apply(&fi, &ropt, threads, 0, &model, exclude ? NULL : &ex, NULL, &err) != CF_OK)
+        goto fail;
     cf_model_info_get(model, &mi);
     if ((int64_t)n > mi.n_items) n = (int32_t)mi.n_items;
     cf_recommendation *rec = calloc(n > 0 ? (size_t)n : 1, sizeof *rec);
@@ -91,7 +111,17 @@ int cmd_recommend(int argc, char **argv) {
         cf_model_destroy(&model);
         return rc;
     }
-    if (cf_model_recommend(model, user, n, ex, rec, &got, &err) != CF_OK) goto fail_rec;
+    if (cf_model_recommend(model, user, n, ex, rec, &got, &err) != CF_OK) {
+        if (err.status == CF_ERR_NOT_FOUND && fi.path) {
+            char shown[CF_SHOW_CAP];
+            free(rec);
+            cf_dataset_destroy(&ex);
+            cf_model_destroy(&model);
+            return cli_failf("user '%s' is not in %s (with --fold-in the users are those of DATA)",
+                             cf_text_show(shown, sizeof shown, user, strlen(user)), fi.path);
+        }
+        goto fail_rec;
+    }
     if (got < n) {
         char shown[CF_SHOW_CAP];
         fprintf(stderr, "note: only %d item%s left to recommend to '%s'%s\n", (int)got, got == 1 ? "" : "s",

@@ -20,7 +20,7 @@ typedef struct cli_command {
     int (*run)(int argc, char **argv);
 } cli_command;
 
-#define CLI_ENTRY(name, summary) {#name, summary, cmd_##name},
+#define CLI_ENTRY(fn, name, summary) {name, summary, cmd_##fn},
 static const cli_command commands[] = {CLI_COMMANDS(CLI_ENTRY)};
 #undef CLI_ENTRY
 static const int n_commands = (int)(sizeof commands / sizeof *commands);

@@ -1,25 +1,27 @@
 /*
  * rank_out.c — the ranking report of `eval --top` and `train --top` (cf_rank_report):
- * its progress on a terminal, its text table and its JSON object.
+ * its progress on a terminal (shared with the fold-in's), its text table and its JSON
+ * object.
  */
 #include "cli.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 void cli_rank_progress_start(cli_rank_progress *p, const char *cmd, int quiet) {
     p->cmd = cmd;
     p->last = -1;
     cli_phase_line_init(&p->line, quiet);
-    p->stop = cli_interrupt_install(quiet ? NULL : "\ncufactor: interrupt: stopping the ranking\n");
+    p->stop = cli_interrupt_install(quiet ? NULL : "\ncufactor: interrupt: stopping\n");
 }
 
 int cli_rank_progress_fn(const char *phase, int64_t done, int64_t total, void *user) {
-    (void)phase;
     cli_rank_progress *p = user;
     const double now = cli_now();
     if (done < total && now - p->last >= 0.1) {
-        cli_phase_show(&p->line, "%s: ranking %lld of %lld users ...", p->cmd, (long long)done, (long long)total);
+        cli_phase_show(&p->line, "%s: %s %lld of %lld users ...", p->cmd, strcmp(phase, "rank") ? phase : "ranking",
+                       (long long)done, (long long)total);
         p->last = now;
     } else if (done >= total) {
         cli_phase_clear(&p->line);

@@ -1,0 +1,122 @@
+/*
+ * cmd_fold_in.c — `cufactor fold-in MODEL DATA --out NEW`: a model for the users of DATA,
+ * each row solved from the user's ratings there with MODEL's items fixed
+ * (cf_model_fold_in: one ALS half-step, no retraining), saved as a .cfm that recommend,
+ * predict and eval take like any other. Also the shared `--fold-in DATA` of recommend,
+ * eval and predict (cli_fold_in_apply), which does the same in memory.
+ */
+#include "args.h"
+#include "cli.h"
+
+#include <math.h>
+#include <stdio.h>
+
+const char *const cli_fold_in_reg_names[] = {"model", "plain", "weighted", NULL};
+
+/* One stderr line: what the fold-in solved from what. */
+static void print_fold_in(const char *path, const cf_fold_in_report *r) {
+    fprintf(stderr, "fold-in: %lld users from %lld ratings of %s", (long long)r->users, (long long)r->ratings, path);
+    if (r->users_empty)
+        fprintf(stderr, "; %lld without a rating of an item the model knows (ranked by μ + b_i)",
+                (long long)r->users_empty);
+    if (r->ratings_unknown)
+        fprintf(stderr, "; %lld ratings of items the model does not know ignored", (long long)r->ratings_unknown);
+    fputc('\n', stderr);
+}
+
+cf_status cli_fold_in_apply(const cli_fold_in *fi, const cf_read_options *ropt, int threads, int quiet,
+                            cf_model **model, cf_dataset **data, cf_fold_in_report *rep, cf_error *err) {
+    cf_dataset *ds = NULL;
+    cf_read_report rrep;
+    cf_status st = cli_dataset_read(fi->path, ropt, quiet, &ds, &rrep, err);
+    if (st != CF_OK) return st;
+    if (!quiet) cli_print_read("fold-in", fi->path, &rrep);
+    cf_fold_in_options o;
+    cf_fold_in_options_default(&o);
+    o.lambda = fi->lambda, o.reg = fi->reg_choice - 1, o.threads = threads;
+    cli_rank_progress p;
+    cli_rank_progress_start(&p, fi->cmd, quiet);
+    o.progress = cli_rank_progress_fn, o.progress_user = &p;
+    cf_model *out = NULL;
+    cf_fold_in_report r;
+    st = cf_model_fold_in(*model, ds, &o, &out, &r, err);
+    cli_rank_progress_end(&p);
+    if (st != CF_OK) {
+        cf_dataset_destroy(&ds);
+        return st;
+    }
+    if (!quiet) print_fold_in(fi->path, &r);
+    cf_model_destroy(model);
+    *model = out;
+    if (rep) *rep = r;
+    if (data) *data = ds;
+    else cf_dataset_destroy(&ds);
+    return CF_OK;
+}
+
+const char *cli_fold_in_stray(const cli_spec *spec) {
+    const char *const *path = cli_find(spec, "fold-in")->dest;
+    if (*path) return NULL;
+    if (cli_find(spec, "fold-in-lambda")->seen) return "--fold-in-lambda";
+    if (cli_find(spec, "fold-in-reg")->seen) return "--fold-in-reg";
+    return NULL;
+}
+
+int cmd_fold_in(int argc, char **argv) {
+    cf_read_options ropt;
+    cf_read_options_default(&ropt);
+    int format = (int)ropt.format, quiet = 0, threads = 0;
+    const char *out_path = NULL;
+    cli_fold_in fi = {.cmd = "fold-in", .lambda = NAN};
+    cli_opt opts[] = {
+        {.name = "out", .kind = CLI_STR, .dest = &out_path, .metavar = "FILE", .required = 1,
+         .help = "the new model (.cfm, written atomically)"},
+        {.name = "lambda", .kind = CLI_DOUBLE, .dest = &fi.lambda, .metavar = "L", .dlo = 0, .dhi = 1e300,
+         .no_default = 1, .help = "λ of the users' rows (default: the model's)"},
+        {.name = "reg", .kind = CLI_CHOICE, .dest = &fi.reg_choice, .choices = cli_fold_in_reg_names,
+         .help = "their regularization: the model's, plain (Λ = λ) or weighted (Λ = λ·n_u)"},
+        {.name = "format", .kind = CLI_CHOICE, .dest = &format, .choices = cli_format_names,
+         .help = "input format of DATA"},
+        {.name = "skip-bad-lines", .kind = CLI_FLAG, .dest = &ropt.skip_bad_lines, .flag_value = 1,
+         .help = "skip and count malformed lines instead of failing"},
+        {.name = "threads", .kind = CLI_I32, .dest = &threads, .metavar = "T", .lo = 0, .hi = 4096,
+         .help = "threads reading DATA and solving the rows (0 = all cores; the model does not depend on it)"},
+        {.name = "quiet", .kind = CLI_FLAG, .dest = &quiet, .flag_value = 1,
+         .help = "print nothing to stderr but errors"},
+    };
+    static const char *const positional[] = {"MODEL", "DATA", NULL};
+    cli_spec spec = {
+        .cmd = "fold-in",
+        .args = "MODEL DATA --out NEW.cfm [options]",
+        .summary = "A model for the users of DATA without retraining: each user's factors and bias solved\n"
+                   "from that user's ratings in DATA with MODEL's items fixed (one ALS step for those users:\n"
+                   "the least-squares fit of MODEL's own objective, in double precision). For users MODEL\n"
+                   "was not trained on (new sign-ups) or whose ratings changed; NEW has DATA's users and\n"
+                   "MODEL's items, and recommend, predict and eval take it like any model.",
+        .notes = "A user of DATA with no rating of an item MODEL knows gets zeros (μ + b_i, as an unknown\n"
+                 "user); ratings of unknown items are ignored and counted. recommend, predict and eval\n"
+                 "do the same in memory with --fold-in DATA.\n"
+                 "Typical: cufactor fold-in m.cfm new_users.tsv --out m_new.cfm",
+        .positional = positional,
+        .opts = opts,
+        .n_opts = (int)(sizeof opts / sizeof *opts),
+    };
+    const char *pos[2] = {NULL, NULL};
+    int rc = cli_parse(&spec, argc, argv, pos);
+    if (rc >= 0) return rc;
+    ropt.format = (cf_format)format;
+    ropt.threads = threads;
+    fi.path = pos[1];
+
+    cf_error err = {0};
+    cf_model *model = NULL;
+    if (cf_model_load(pos[0], &model, &err) != CF_OK) goto fail;
+    if (cli_fold_in_apply(&fi, &ropt, threads, quiet, &model, NULL, NULL, &err) != CF_OK) goto fail;
+    if (cf_model_save(model, out_path, &err) != CF_OK) goto fail;
+    if (!quiet) fprintf(stderr, "wrote %s\n", out_path);
+    cf_model_destroy(&model);
+    return CLI_EXIT_OK;
+fail:
+    cf_model_destroy(&model);
+    return cli_fail(&err);
+}
