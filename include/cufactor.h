@@ -298,6 +298,11 @@ typedef struct cf_gen_options {
     int clip;          /* 1: clip ratings to [1, 5] ([0.5, 5] with half stars; default); 0: keep
                           the raw planted value */
     double mu;         /* planted global mean, default 3.5 */
+    double mnar;       /* β >= 0: which items a user rates depends on the planted ratings ("missing
+                          not at random"): item i is drawn with weight popularity_i · σ(β a_ui),
+                          a_ui = (b*_i + p*_u·q*_i) / sd, σ the logistic function, so users rate
+                          more of what they like, as real users do; 0 (default): popularity alone,
+                          the same data as before this option */
 } cf_gen_options;
 
 void cf_gen_options_default(cf_gen_options *opt);

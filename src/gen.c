@@ -29,6 +29,14 @@
  *   exponential-key method of Efraimidis–Spirakis (key_i = E_i / w_i, E_i ~ Exp(1);
  *   keep the d smallest keys), which has the same distribution and costs O(items).
  *   So every (user, item) pair is distinct.
+ *   Missing not at random (mnar = β > 0): item i's weight for user u is w_i · σ(β a_ui)
+ *   with a_ui = (b*_i + p*_u·q*_i) / sqrt(0.35² + 0.7²), the user's planted affinity in
+ *   units of its spread, and σ(x) = 1 / (1 + e^-x): a user rates what it likes more often,
+ *   so which items are rated carries the planted structure too, as in real data (where a
+ *   best-seller list is otherwise hard to beat at ranking). Sampling draws i by popularity
+ *   and keeps it with probability σ(β a_ui) (one more uniform from the same stream; a
+ *   rejection counts as a draw against the budget, which becomes 16d + 64), the exact
+ *   method uses the weights w_i σ(β a_ui). β = 0 draws nothing more: the data of before.
  *
  * IDs: users "1".."users" and items "1".."items", interned in index order.
  * Everything is a deterministic function of the options (four RNG streams derived from
@@ -48,6 +56,7 @@
 #define GEN_MAX_ROWS ((int64_t)INT32_MAX)
 #define GEN_MAX_RANK 4096
 #define GEN_MAX_ZIPF 10.0
+#define GEN_MAX_MNAR 100.0
 
 void cf_gen_options_default(cf_gen_options *o) {
     memset(o, 0, sizeof *o);
@@ -82,6 +91,8 @@ static cf_status validate(const cf_gen_options *o, cf_error *err) {
     if (o->round < 0 || o->round > 2) BAD("round: %d, must be 0, 1 (whole stars) or 2 (half stars)", o->round);
     if (o->clip != 0 && o->clip != 1) BAD("clip: %d, must be 0 or 1", o->clip);
     if (!isfinite(o->mu)) BAD("mu: %g, must be finite", o->mu);
+    if (!isfinite(o->mnar) || o->mnar < 0 || o->mnar > GEN_MAX_MNAR)
+        BAD("mnar: %g, must be in [0, %g]", o->mnar, GEN_MAX_MNAR);
     return CF_OK;
 }
 
@@ -265,12 +276,27 @@ static void select_smallest(keyed *a, int64_t n, int64_t d) {
     }
 }
 
-/* d distinct items by exponential keys: key_i = E_i / w_i, keep the d smallest. */
-static void sample_exact(const double *w, int64_t n, int64_t d, keyed *work, cf_rng *rng,
-                         uint32_t *out) {
+/* The planted selection bias of user row p for item i (β > 0): σ(β a_ui). */
+typedef struct mnar_model {
+    double beta, inv_sd;
+    const double *Q, *bi;
+    int32_t rank;
+} mnar_model;
+
+static double mnar_keep(const mnar_model *mm, const double *p, uint32_t i) {
+    const double *q = mm->Q + (size_t)i * (size_t)mm->rank;
+    double dot = 0;
+    for (int32_t c = 0; c < mm->rank; c++) dot += p[c] * q[c];
+    return 1.0 / (1.0 + exp(-mm->beta * (mm->bi[i] + dot) * mm->inv_sd));
+}
+
+/* d distinct items by exponential keys: key_i = E_i / w_i (w_i σ(β a_ui) with mm, for user
+ * row p), keep the d smallest. */
+static void sample_exact(const double *w, int64_t n, int64_t d, const mnar_model *mm, const double *p,
+                         keyed *work, cf_rng *rng, uint32_t *out) {
     for (int64_t i = 0; i < n; i++) {
         double u = ((double)(cf_rng_next(rng) >> 11) + 0.5) * 0x1.0p-53; /* (0, 1) */
-        work[i].key = -log(u) / w[i];
+        work[i].key = -log(u) / (mm ? w[i] * mnar_keep(mm, p, (uint32_t)i) : w[i]);
         work[i].item = (uint32_t)i;
     }
     select_smallest(work, n, d);
@@ -380,6 +406,9 @@ cf_status cf_generate(const cf_gen_options *opt, cf_dataset **out, cf_error *err
         goto done;
     }
     for (int64_t k = 0; k < U; k++) deg[perm_u[k]] = deg_rank[k];
+    const mnar_model mnar = {.beta = opt->mnar, .inv_sd = 1.0 / sqrt(0.35 * 0.35 + 0.7 * 0.7), .Q = Qst, .bi = bi,
+                             .rank = rank};
+    const mnar_model *mm = opt->mnar > 0 ? &mnar : NULL;
     int64_t pos = 0;
     for (int64_t u = 0; u < U; u++) {
         int64_t d = deg[u];
@@ -392,11 +421,13 @@ cf_status cf_generate(const cf_gen_options *opt, cf_dataset **out, cf_error *err
             if (!exact) {
                 /* rejection of repeats, tracked by stamp[i] == u + 1 */
                 uint32_t mark = (uint32_t)(u + 1);
-                int64_t got = 0, draws = 0, budget = 8 * d + 64;
+                const double *pu = Pst + (size_t)u * (size_t)rank;
+                int64_t got = 0, draws = 0, budget = (mm ? 16 : 8) * d + 64;
                 while (got < d && draws < budget) {
                     uint32_t it = alias_draw(&at, &rng_pair);
                     draws++;
                     if (stamp[it] == mark) continue;
+                    if (mm && cf_rng_uniform(&rng_pair) >= mnar_keep(mm, pu, it)) continue;
                     stamp[it] = mark;
                     items[got++] = it;
                 }
@@ -412,7 +443,7 @@ cf_status cf_generate(const cf_gen_options *opt, cf_dataset **out, cf_error *err
                         goto done;
                     }
                 }
-                sample_exact(wi_idx, I, d, work, &rng_pair, items);
+                sample_exact(wi_idx, I, d, mm, Pst + (size_t)u * (size_t)rank, work, &rng_pair, items);
             }
         }
         /* ratings of the planted model */

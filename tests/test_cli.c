@@ -55,6 +55,9 @@ static int count_entries(const char *d, const char *part) {
     return n;
 }
 
+/* A usage error (exit 2) whose stderr holds msg and the usage line, nothing on stdout. */
+static void expect_usage(const char *msg, run_result r);
+
 /* ------------------------------------------------------------------ tiny JSON reading */
 
 /* stdout must be exactly one JSON object on one line. */
@@ -243,6 +246,33 @@ Test(cli, gen_writes_the_requested_ratings) {
     cr_assert_eq(r.code, 2, "--round with --half-stars is a usage error: %d %s", r.code, r.err);
     cr_assert(strstr(r.err, "exclude"), "%s", r.err);
     run_free(&r);
+    /* --mnar: the library's data for the same options (test_gen checks its law), named in
+     * the summary; out of range is a usage error */
+    r = cli("gen", "--users", "50", "--items", "40", "--ratings", "500", "--rank", "2", "--noise", "0.5", "--mnar",
+            "2", "--out", "mnar.tsv", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "mnar 2, seed 1"), "summary: %s", r.out);
+    run_free(&r);
+    rp = cf_test_path(dir, "mnar.tsv");
+    t = read_rows(rp);
+    cf_gen_options g;
+    cf_gen_options_default(&g);
+    g.users = 50, g.items = 40, g.ratings = 500, g.rank = 2, g.noise = 0.5, g.mnar = 2;
+    cf_dataset *ds = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_generate(&g, &ds, &err), CF_OK, "%s", err.msg);
+    int64_t *uu = malloc(sizeof(int64_t) * 500), *ii = malloc(sizeof(int64_t) * 500);
+    float *rr = malloc(sizeof(float) * 500);
+    cr_assert_eq(cf_dataset_ratings(ds, 0, uu, ii, rr, &err), CF_OK);
+    cr_assert_eq(t.n, 500);
+    for (int k = 0; k < t.n; k++)
+        cr_assert(atoll(t.user[k]) == uu[k] + 1 && atoll(t.item[k]) == ii[k] + 1 && (float)t.r[k] == rr[k],
+                  "line %d: %s %s %g", k + 1, t.user[k], t.item[k], t.r[k]);
+    free(uu), free(ii), free(rr), free(rp);
+    rows_free(&t);
+    cf_dataset_destroy(&ds);
+    expect_usage("--mnar: '-1' is out of range", cli("gen", "--users", "5", "--items", "4", "--ratings", "5", "--rank",
+                                                      "2", "--noise", "0.5", "--mnar", "-1", "--out", "m.tsv", NULL));
     free(p);
 }
 
@@ -547,8 +577,6 @@ Test(cli, recommend_many_users_is_one_at_a_time) {
     cr_assert_neq(access(bp, F_OK), 0, "bad.tsv was written");
     free(bp), run_free(&bad);
 }
-
-static void expect_usage(const char *msg, run_result r);
 
 /* similar --item: the library's list (cf_model_similar_items) with cosines as %.10f;
  * --items FILE: each item's lines with the item in front; --all-items --json --out: one
@@ -1290,11 +1318,12 @@ Test(cli, every_help_lists_every_flag) {
                    "--quiet", "--checkpoint", "--checkpoint-every", "--resume", "--gpu-mem-limit", "--als-solver",
                    "--als-gram", "--top", "--relevant-min", NULL}},
         {"eval", {"--format", "--skip-bad-lines", "--json", "--top", "--exclude", "--relevant-min", "--threads", NULL}},
-        {"predict", {"--out", NULL}},
-        {"recommend", {"--user", "-n", "--exclude", "--json", NULL}},
+        {"predict", {"--out", "--fold-in", NULL}},
+        {"recommend", {"--user", "-n", "--exclude", "--json", "--fold-in", "--fold-in-lambda", "--fold-in-reg", NULL}},
+        {"fold-in", {"--out", "--lambda", "--reg", "--threads", NULL}},
         {"similar", {"--item", "--items", "--all-items", "-n", "--json", "--out", "--threads", NULL}},
         {"gen", {"--users", "--items", "--ratings", "--rank", "--noise", "--seed", "--zipf", "--round", "--no-clip",
-                 "--out", NULL}},
+                 "--mnar", "--out", NULL}},
         {"export", {"--npy", NULL}},
         {"demo", {"--threads", "--device", "--gpu-id", "--gpu-mem-limit", "--seed", "--keep", NULL}},
         {"verify", {"--test", "--test-ratio", "--algo", "--factors", "--iters", "--lambda", "--reg", "--no-bias",

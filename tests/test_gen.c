@@ -420,6 +420,87 @@ Test(gen, zipf_zero_is_uniform) {
     cf_dataset_destroy(&ds);
 }
 
+/* ---- missing not at random */
+
+/* Inclusion probabilities π_i of d distinct items drawn by successive sampling with
+ * weights w (the exponential-key view, exact for that method: π_i = 1 − exp(−w_i t), t
+ * solving Σ π_i = d). */
+static void inclusion(const double *w, int64_t n, int64_t d, double *pi) {
+    double lo = 0, hi = 1;
+    for (;;) {
+        double s = 0;
+        for (int64_t k = 0; k < n; k++) s += 1 - exp(-w[k] * hi);
+        if (s >= (double)d) break;
+        hi *= 2;
+    }
+    for (int it = 0; it < 60; it++) {
+        double mid = 0.5 * (lo + hi), s = 0;
+        for (int64_t k = 0; k < n; k++) s += 1 - exp(-w[k] * mid);
+        if (s < (double)d) lo = mid;
+        else hi = mid;
+    }
+    for (int64_t k = 0; k < n; k++) pi[k] = 1 - exp(-w[k] * lo);
+}
+
+/* With mnar = β, item i is drawn for user u with weight σ(β a_ui) (zipf 0: equal
+ * popularity), a_ui = (b*_i + p*_u·q*_i) / sd. Without noise, clip or rounding the full
+ * matrix of the same seed (mnar 0: the planted model does not depend on the sampling)
+ * holds every r_ui = μ + b*_u + sd·a_ui; its row-centred values c_ui = sd (a_ui − ā_u)
+ * give the weights up to the shift ā_u (the mean over 1,000 or 100 items of a spread-1
+ * variable: ≈ 0.03 or 0.1, small beside β a). The mean of c over the sampled pairs must
+ * match Σ_u Σ_i π_ui c_ui / R from the inclusion probabilities of those weights: within
+ * 0.02 (the sampling error of the mean is ≈ 0.005, the shift's effect about as much),
+ * against a bias of 0.46 (light users) and 0.28 (heavy) that mnar 2 makes (0 without it). Light users (50 of
+ * 1,000 items) go through the rejection sampler, heavy ones (70 of 100) through the
+ * exponential keys; the sampled ratings are the full matrix's, bit for bit. */
+Test(gen, mnar_draws_what_users_like) {
+    const int64_t shapes[2][3] = {{500, 1000, 25000}, {40, 100, 2800}};
+    for (int sh = 0; sh < 2; sh++) {
+        const int64_t U = shapes[sh][0], I = shapes[sh][1], R = shapes[sh][2];
+        cf_gen_options o = opts(U, I, U * I);
+        o.zipf = 0, o.rank = 4, o.noise = 0, o.clip = 0, o.round = 0, o.mu = 3, o.seed = 5;
+        cf_dataset *full = gen(&o);
+        double *c = malloc(sizeof(double) * (size_t)(U * I)), *w = malloc(sizeof(double) * (size_t)I);
+        double *pi = malloc(sizeof(double) * (size_t)I);
+        for (int64_t k = 0; k < full->all.n; k++) c[full->all.u[k] * I + full->all.i[k]] = full->all.r[k];
+        for (int64_t u = 0; u < U; u++) {
+            double m = 0;
+            for (int64_t i = 0; i < I; i++) m += c[u * I + i] / (double)I;
+            for (int64_t i = 0; i < I; i++) c[u * I + i] -= m;
+        }
+        const double sd = sqrt(0.35 * 0.35 + 0.7 * 0.7);
+        for (int b = 0; b < 2; b++) {
+            const double beta = b ? 2.0 : 0.0;
+            o.ratings = R, o.mnar = beta;
+            cf_dataset *ds = gen(&o);
+            assert_distinct_pairs(ds, U, I);
+            int64_t *deg = user_degrees(ds, U);
+            double got = 0, want = 0;
+            for (int64_t k = 0; k < ds->all.n; k++) {
+                const int64_t u = ds->all.u[k], i = ds->all.i[k];
+                got += c[u * I + i];
+                /* the same rating as the full matrix's (which lists every pair in (u, i) order) */
+                cr_assert(full->all.u[u * I + i] == (uint32_t)u && full->all.i[u * I + i] == (uint32_t)i);
+                cr_assert_eq(full->all.r[u * I + i], ds->all.r[k], "pair (%lld, %lld)", (long long)u, (long long)i);
+            }
+            for (int64_t u = 0; u < U; u++) {
+                for (int64_t i = 0; i < I; i++) w[i] = 1.0 / (1.0 + exp(-beta * c[u * I + i] / sd));
+                inclusion(w, I, deg[u], pi);
+                for (int64_t i = 0; i < I; i++) want += pi[i] * c[u * I + i];
+            }
+            got /= (double)R, want /= (double)R;
+            cr_log_info("%lld x %lld, mnar %g: mean centred rating of the drawn pairs %.4f, expected %.4f",
+                        (long long)U, (long long)I, beta, got, want);
+            cr_assert(fabs(got - want) < 0.02, "mnar %g: drawn pairs' mean %g, expected %g", beta, got, want);
+            if (beta > 0) cr_assert_gt(want, 0.1, "the bias is there to be seen (%g)", want);
+            free(deg);
+            cf_dataset_destroy(&ds);
+        }
+        free(c), free(w), free(pi);
+        cf_dataset_destroy(&full);
+    }
+}
+
 /* ---- options */
 
 static void expect_invalid(cf_gen_options o, const char *field) {
@@ -438,6 +519,9 @@ Test(gen, invalid_options_name_the_field) {
     b = o, b.ratings = 0;          expect_invalid(b, "ratings");
     b = o, b.ratings = 101;        expect_invalid(b, "ratings");
     b = o, b.rank = 0;             expect_invalid(b, "rank");
+    b = o, b.mnar = -1;            expect_invalid(b, "mnar");
+    b = o, b.mnar = NAN;           expect_invalid(b, "mnar");
+    b = o, b.mnar = 101;           expect_invalid(b, "mnar");
     b = o, b.noise = -0.1;         expect_invalid(b, "noise");
     b = o, b.noise = NAN;          expect_invalid(b, "noise");
     b = o, b.zipf = -1;            expect_invalid(b, "zipf");

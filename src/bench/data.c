@@ -106,6 +106,10 @@ static void synth_source(const cf_bench_dataset_spec *s, char *buf, size_t len) 
              "round=%d clip=%d mu=%.10g",
              (long long)g->users, (long long)g->items, (long long)g->ratings, (int)g->rank, g->noise, g->zipf,
              (unsigned long long)g->seed, g->round, g->clip, g->mu);
+    if (g->mnar > 0) { /* only when set: the text (and the cache's key) of every earlier data set stays */
+        const size_t at = strlen(buf);
+        if (at < len) snprintf(buf + at, len - at, " mnar=%.10g", g->mnar);
+    }
 }
 
 static uint64_t text_hash(const char *s) {

@@ -2,7 +2,7 @@
  * suite.c — the suites file of `cufactor bench` (bench/suites.conf): plain lines,
  * '#' starts a comment, fields separated by blanks.
  *
- *   dataset NAME synth users=N items=M ratings=Z [rank=R noise=S zipf=A seed=S round=0|1 mu=M]
+ *   dataset NAME synth users=N items=M ratings=Z [rank=R noise=S zipf=A seed=S round=0|1 mu=M mnar=B]
  *                      [test=F split-seed=S]
  *   dataset NAME file PATH [test=F split-seed=S]
  *   suite NAME
@@ -135,6 +135,7 @@ static cf_status dataset_kv(const ctx *c, cf_bench_dataset_spec *d, char *k, cha
     } else if (!strcmp(k, "noise")) NUM(parse_dbl, &g->noise, 0.0, 1e6);
     else if (!strcmp(k, "zipf")) NUM(parse_dbl, &g->zipf, 0.0, 10.0);
     else if (!strcmp(k, "mu")) NUM(parse_dbl, &g->mu, -1e6, 1e6);
+    else if (!strcmp(k, "mnar")) NUM(parse_dbl, &g->mnar, 0.0, 100.0);
     else if (!strcmp(k, "seed")) {
         if (parse_u64(v, &g->seed)) return FAIL(c, "field 'seed': '%s' is not a seed", v);
     } else if (!strcmp(k, "round")) {

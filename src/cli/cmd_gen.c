@@ -27,6 +27,8 @@ int cmd_gen(int argc, char **argv) {
         {.name = "zipf", .kind = CLI_DOUBLE, .dest = &g.zipf, .metavar = "A",
          .help = "power-law exponent of user and item popularity (0 = uniform)"},
         {.name = "mu", .kind = CLI_DOUBLE, .dest = &g.mu, .metavar = "M", .help = "planted global mean"},
+        {.name = "mnar", .kind = CLI_DOUBLE, .dest = &g.mnar, .metavar = "B", .dlo = 0, .dhi = 100,
+         .help = "users rate what they like more often: item weight popularity × σ(B × planted affinity) (0 = at random)"},
         {.name = "round", .kind = CLI_FLAG, .dest = &g.round, .flag_value = 1,
          .help = "round ratings to whole stars (MovieLens-like)"},
         {.name = "half-stars", .kind = CLI_FLAG, .dest = &g.round, .flag_value = 2,
@@ -41,7 +43,8 @@ int cmd_gen(int argc, char **argv) {
         .args = "--users N --items M --ratings Z --rank K --noise S --out FILE [options]",
         .summary = "Write synthetic ratings r = μ + b_u + b_i + p_u·q_i + ε, ε ~ N(0, σ²), with rank-K\n"
                    "planted factors and power-law user and item popularity, clipped to [1, 5] unless\n"
-                   "--no-clip, as \"user<TAB>item<TAB>rating\" lines.",
+                   "--no-clip, as \"user<TAB>item<TAB>rating\" lines. Which items a user rates follows\n"
+                   "popularity alone, or with --mnar B also the planted ratings (users rate what they like).",
         .opts = opts,
         .n_opts = (int)(sizeof opts / sizeof *opts),
     };
@@ -66,9 +69,11 @@ int cmd_gen(int argc, char **argv) {
     double t2 = cli_now();
     cf_dataset_info info;
     cf_dataset_info_get(ds, &info);
-    printf("wrote %s: %lld ratings, %lld users, %lld items (rank %d, noise %g, seed %llu) in %.2f s "
+    char mnar[48] = "";
+    if (g.mnar > 0) snprintf(mnar, sizeof mnar, ", mnar %g", g.mnar);
+    printf("wrote %s: %lld ratings, %lld users, %lld items (rank %d, noise %g%s, seed %llu) in %.2f s "
            "(generate %.2f s, write %.2f s)\n",
-           out, (long long)info.n_train, (long long)info.n_users, (long long)info.n_items, (int)g.rank, g.noise,
+           out, (long long)info.n_train, (long long)info.n_users, (long long)info.n_items, (int)g.rank, g.noise, mnar,
            (unsigned long long)g.seed, t2 - t0, t1 - t0, t2 - t1);
     cf_dataset_destroy(&ds);
     return CLI_EXIT_OK;
