@@ -738,6 +738,32 @@ Test(cli, fold_in_serves_users_the_model_never_saw) {
                                 "\"ratings_unknown\":1}", n_hist);
     cr_assert(strstr(direct.out, want), "want %s in %s", want, direct.out);
     run_free(&direct), run_free(&via);
+    /* eval --fold-in --top: HISTORY is what the lists leave out; later.tsv holds items n8 and
+     * n7 did not rate */
+    char later[4096];
+    size_t lw = 0;
+    for (int u = 0; u < 2; u++) {
+        const char *who = u ? "7" : "8";
+        for (int item = 1, got = 0; item <= N_ITEMS && got < 6; item++) {
+            char id[16];
+            snprintf(id, sizeof id, "%d", item);
+            int rated = 0;
+            for (int j = 0; j < t.n && !rated; j++) rated = !strcmp(t.user[j], who) && !strcmp(t.item[j], id);
+            if (rated) continue;
+            lw += (size_t)snprintf(later + lw, sizeof later - lw, "n%s\t%s\t%d\n", who, id, 1 + (item % 5));
+            got++;
+        }
+    }
+    free(cf_test_write(dir, "later.tsv", later, lw));
+    direct = cli("eval", "model.cfm", "later.tsv", "--fold-in", "hist.tsv", "--top", "20", "--json", NULL);
+    via = cli("eval", "new.cfm", "later.tsv", "--top", "20", "--exclude", "hist.tsv", "--json", NULL);
+    cr_assert_eq(direct.code, 0, "%s", direct.err);
+    cr_assert_eq(via.code, 0, "%s", via.err);
+    const char *rk1 = strstr(direct.out, "\"ranking\":"), *rk2 = strstr(via.out, "\"ranking\":");
+    cr_assert(rk1 && rk2 && strstr(rk1, ",\"fold_in\":"), "%s", direct.out);
+    cr_assert(strncmp(rk1, rk2, (size_t)(strstr(rk1, ",\"fold_in\":") - rk1)) == 0 && strstr(rk1, "\"users\":2,"),
+              "%s\n%s", direct.out, via.out);
+    run_free(&direct), run_free(&via);
 
     /* errors */
     r = cli("recommend", "model.cfm", "--fold-in", "hist.tsv", "--user", "3", NULL);

@@ -97,7 +97,7 @@ int cmd_eval(int argc, char **argv) {
     if (fi.path && top && !exclude) exclude = fi.path;
     if (cli_dataset_read(pos[1], &ropt, quiet, &ds, &rrep, &err) != CF_OK) goto fail;
     if (!quiet) cli_print_read("read", pos[1], &rrep);
-    if (exclude) {
+    if (exclude && !ex) { /* (with --fold-in and no --exclude, ex is HISTORY already) */
         if (cli_dataset_read(exclude, &ropt, quiet, &ex, &xrep, &err) != CF_OK) goto fail;
         if (!quiet) cli_print_read("exclude", exclude, &xrep);
     }
