@@ -323,6 +323,15 @@ Test(fold_in, cancel_and_bad_arguments) {
         cr_assert(strstr(err.msg, bad[k].msg), "%s: %s", bad[k].msg, err.msg);
         cr_assert_null(f);
     }
+    /* no ratings: a model of no users */
+    cf_dataset *empty = NULL;
+    cr_assert_eq(cf_dataset_new(&empty, &err), CF_OK);
+    cf_fold_in_report rep;
+    o.lambda = NAN, o.reg = CF_REG_PLAIN, o.threads = 0;
+    cr_assert_eq(cf_model_fold_in(m, empty, &o, &f, &rep, &err), CF_OK, "%s", err.msg);
+    cr_assert(rep.users == 0 && rep.ratings == 0 && f && f->f.n_users == 0 && f->f.n_items == 2);
+    cf_model_destroy(&f);
+    cf_dataset_destroy(&empty);
     cr_assert_eq(cf_model_fold_in(NULL, ds, NULL, &f, NULL, &err), CF_ERR_INVALID);
     cr_assert_eq(cf_model_fold_in(m, NULL, NULL, &f, NULL, &err), CF_ERR_INVALID);
     cr_assert_eq(cf_model_fold_in(m, ds, NULL, NULL, NULL, &err), CF_ERR_INVALID);

@@ -139,7 +139,7 @@ void cli_topn_put(FILE *f, int json, const char *query, size_t qlen, int rank, c
 void cli_topn_close(FILE *f, int json);
 
 /* The ranking measures (eval --top, train --top; rank_out.c). The progress: "CMD: ranking
- * U of N users ..." (the fold-in's: "CMD: fold-in U of N users ...") on a terminal (not
+ * U of N users ..." (the fold-in's: "CMD: folding in U of N users ...") on a terminal (not
  * quiet), Ctrl-C / SIGTERM stop the work (the call returns CF_ERR_INTERRUPTED); _start
  * installs the handlers, _end restores them. */
 typedef struct cli_rank_progress {

@@ -20,7 +20,7 @@ int cli_rank_progress_fn(const char *phase, int64_t done, int64_t total, void *u
     cli_rank_progress *p = user;
     const double now = cli_now();
     if (done < total && now - p->last >= 0.1) {
-        cli_phase_show(&p->line, "%s: %s %lld of %lld users ...", p->cmd, strcmp(phase, "rank") ? phase : "ranking",
+        cli_phase_show(&p->line, "%s: %s %lld of %lld users ...", p->cmd, strcmp(phase, "rank") ? "folding in" : "ranking",
                        (long long)done, (long long)total);
         p->last = now;
     } else if (done >= total) {
