@@ -222,3 +222,15 @@ void cf_test_long_rows(cf_rng *rng, double (*rating)(uint32_t u, uint32_t i, cf_
     t->cap = t->n;
     free(perm);
 }
+
+cf_idmap *cf_test_decimal_map(int64_t n) {
+    cf_idmap *m = cf_idmap_create();
+    cr_assert_not_null(m);
+    for (int64_t k = 0; k < n; k++) {
+        char tok[24];
+        uint32_t idx;
+        const int len = snprintf(tok, sizeof tok, "%lld", (long long)k);
+        cr_assert_eq(cf_idmap_intern(m, tok, (size_t)len, &idx, NULL), 0);
+    }
+    return m;
+}

@@ -84,3 +84,7 @@ void cf_test_make_planted(const cf_test_planted *p, cf_ratings *train, cf_triple
 extern const int64_t cf_test_lr_len[CF_TEST_LR_USERS]; /* the rows' lengths */
 void cf_test_long_rows(cf_rng *rng, double (*rating)(uint32_t u, uint32_t i, cf_rng *rng, void *ctx), void *ctx,
                        cf_triplets *t);
+
+/* ---- an ID map of the decimal tokens "0" .. "n-1" (what integer IDs intern as) */
+#include "idmap.h"
+cf_idmap *cf_test_decimal_map(int64_t n);

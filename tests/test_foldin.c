@@ -15,24 +15,13 @@
 #include "common.h"
 #include "dataset.h"
 #include "factors.h"
+#include "helpers.h"
 #include "model.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static cf_idmap *decimal_map(int64_t n) {
-    cf_idmap *m = cf_idmap_create();
-    cr_assert_not_null(m);
-    for (int64_t k = 0; k < n; k++) {
-        char tok[24];
-        uint32_t idx;
-        const int len = snprintf(tok, sizeof tok, "%lld", (long long)k);
-        cr_assert_eq(cf_idmap_intern(m, tok, (size_t)len, &idx, NULL), 0);
-    }
-    return m;
-}
 
 /* A model of nu users and ni items "0".."n-1" with the given arrays (NULL: zeros). */
 static cf_model *model_of(int64_t nu, int64_t ni, int K, int bias, double mu, const double *Q, const double *bi,
@@ -46,7 +35,7 @@ static cf_model *model_of(int64_t nu, int64_t ni, int K, int bias, double mu, co
     cf_config cfg;
     cf_config_default(&cfg);
     cfg.factors = K, cfg.bias = bias, cfg.lambda = lambda, cfg.reg = reg;
-    cf_model *m = cf_model_wrap(&f, decimal_map(nu), decimal_map(ni), &cfg);
+    cf_model *m = cf_model_wrap(&f, cf_test_decimal_map(nu), cf_test_decimal_map(ni), &cfg);
     cr_assert_not_null(m);
     return m;
 }

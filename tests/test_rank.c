@@ -13,25 +13,13 @@
 #include "common.h"
 #include "dataset.h"
 #include "factors.h"
+#include "helpers.h"
 #include "model.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* A map of the decimal tokens "0" .. "n-1" (what integer IDs intern as). */
-static cf_idmap *decimal_map(int64_t n) {
-    cf_idmap *m = cf_idmap_create();
-    cr_assert_not_null(m);
-    for (int64_t k = 0; k < n; k++) {
-        char tok[24];
-        uint32_t idx;
-        const int len = snprintf(tok, sizeof tok, "%lld", (long long)k);
-        cr_assert_eq(cf_idmap_intern(m, tok, (size_t)len, &idx, NULL), 0);
-    }
-    return m;
-}
 
 /* K = 1, no biases: r̂(u, i) = P[u]·Q[i]. */
 static cf_model *model_k1(const double *P, int64_t nu, const double *Q, int64_t ni) {
@@ -44,7 +32,7 @@ static cf_model *model_k1(const double *P, int64_t nu, const double *Q, int64_t 
     cf_config_default(&cfg);
     cfg.factors = 1;
     cfg.bias = 0;
-    cf_model *m = cf_model_wrap(&f, decimal_map(nu), decimal_map(ni), &cfg);
+    cf_model *m = cf_model_wrap(&f, cf_test_decimal_map(nu), cf_test_decimal_map(ni), &cfg);
     cr_assert_not_null(m);
     return m;
 }
@@ -92,7 +80,7 @@ Test(rank, hand_case_every_measure_and_counter) {
     cf_config cfg;
     cf_config_default(&cfg);
     cfg.factors = 1, cfg.bias = 0;
-    cf_model *m = cf_model_wrap(&f, users, decimal_map(5), &cfg);
+    cf_model *m = cf_model_wrap(&f, users, cf_test_decimal_map(5), &cfg);
     cr_assert_not_null(m);
 
     const int64_t tu[] = {0, 0, 0, 0, 0, 1, 1, 2, 3}, ti[] = {1, 3, 4, 0, 9, 0, 2, 1, 1};
@@ -248,7 +236,7 @@ Test(rank, random_models_agree_with_the_plain_reference) {
         cf_config cfg;
         cf_config_default(&cfg);
         cfg.factors = (int32_t)K;
-        cf_model *m = cf_model_wrap(&f, decimal_map(nu), decimal_map(ni), &cfg);
+        cf_model *m = cf_model_wrap(&f, cf_test_decimal_map(nu), cf_test_decimal_map(ni), &cfg);
         cr_assert_not_null(m);
 
         /* test: each (u, i) with probability 0.12, users up to nu + 2 (two unknown), items
