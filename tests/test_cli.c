@@ -1746,5 +1746,24 @@ Test(cli, demo_beats_the_mean_baseline_and_cleans_up) {
     for (const char *q = r.out; (q = strstr(q, "   user ")); q++) recs++;
     cr_assert_eq(recs, 2, "%s", r.out);
     cr_assert(strstr(r.out, "   items most like item ") && strstr(r.out, "(cosine of the factors): item "), "%s", r.out);
+    /* the new user: 5 stars to the first user's top 3, folded in; none of those 3 listed */
+    const char *nu = strstr(r.out, "   a new user who gave 5 stars to items ");
+    cr_assert_not_null(nu, "%s", r.out);
+    char a[16], b[16], c[16];
+    cr_assert_eq(sscanf(nu, "   a new user who gave 5 stars to items %15[0-9], %15[0-9] and %15[0-9]", a, b, c), 3, "%s", nu);
+    const char *u1 = strstr(r.out, "   user ");
+    char want[64];
+    snprintf(want, sizeof want, ": item %s (", a);
+    cr_assert(u1 && strstr(u1, want) && strstr(u1, want) < strstr(u1, "\n"), "the first user's first item: %s", r.out);
+    const char *list = strstr(nu, "(fold-in, no retraining):"), *end = strchr(nu, '\n');
+    cr_assert(list && end && list < end, "%s", nu);
+    int listed = 0;
+    for (const char *q = list; (q = strstr(q, " item ")) && q < end; q++) {
+        char it[16];
+        cr_assert_eq(sscanf(q, " item %15[0-9]", it), 1);
+        cr_assert(strcmp(it, a) && strcmp(it, b) && strcmp(it, c), "recommended %s, which the new user rated", it);
+        listed++;
+    }
+    cr_assert_eq(listed, 5, "%s", nu);
     run_free(&r);
 }

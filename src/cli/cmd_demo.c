@@ -12,8 +12,10 @@
  *    training part (cf_dataset_write writes only the training part) give the sums
  *    Σr and Σr² of the test part by difference, and with μ = the training mean,
  *    Σ_test (r − μ)² = Σr² − 2μΣr + n μ²;
- * 5. show the top 5 recommendations for two users, excluding what they rated, and the
- *    items most like the first user's first recommendation;
+ * 5. show the top 5 recommendations for two users, excluding what they rated, the
+ *    items most like the first user's first recommendation, and the top 5 for a new user
+ *    (not in the model) who gave 5 stars to the first user's top 3, folded in
+ *    (cf_model_fold_in: the user's row solved with the items fixed, no retraining);
  * 6. remove the temporary directory (unless --keep DIR).
  */
 #include "args.h"
@@ -53,6 +55,43 @@ static int demo_similar(const cf_model *model, const char *item) {
     printf("\n");
     free(ids);
     return CLI_EXIT_OK;
+}
+
+/* "   a new user who gave 5 stars to items a, b and c (fold-in, no retraining): item x (4.91), ..."
+ * The user's row is solved from those n ≤ 3 ratings with the items fixed (cf_model_fold_in). */
+static int demo_new_user(const cf_model *model, const cf_recommendation *liked, int n) {
+    char items[3 * 24];
+    int64_t ioff[4] = {0}, uoff[4] = {0};
+    float stars[3];
+    for (int k = 0; k < n; k++) {
+        const size_t len = strlen(liked[k].item);
+        if (len > 23) return CLI_EXIT_OK; /* not the demo's short integer IDs: nothing to show */
+        memcpy(items + ioff[k], liked[k].item, len);
+        ioff[k + 1] = ioff[k] + (int64_t)len;
+        uoff[k + 1] = 3 * (k + 1); /* every rating's user is "new" */
+        stars[k] = 5.0f;
+    }
+    const cf_ids users = {.n = n, .chars = "newnewnew", .offsets = uoff}, rated = {.n = n, .chars = items, .offsets = ioff};
+    cf_error err = {0};
+    cf_dataset *ds = NULL;
+    cf_model *fm = NULL;
+    cf_recommendation rec[DEMO_TOP];
+    int32_t got = 0;
+    int rc = CLI_EXIT_OK;
+    if (cf_dataset_new(&ds, &err) != CF_OK || cf_dataset_add(ds, &users, &rated, stars, 0, &err) != CF_OK ||
+        cf_model_fold_in(model, ds, NULL, &fm, NULL, &err) != CF_OK ||
+        cf_model_recommend(fm, "new", DEMO_TOP, ds, rec, &got, &err) != CF_OK) {
+        rc = cli_fail(&err);
+    } else {
+        printf("   a new user who gave 5 stars to items");
+        for (int k = 0; k < n; k++) printf("%s %s", k ? (k == n - 1 ? " and" : ",") : "", liked[k].item);
+        printf(" (fold-in, no retraining):");
+        for (int32_t j = 0; j < got; j++) printf("%s item %s (%.2f)", j ? "," : "", rec[j].item, rec[j].score);
+        printf("\n");
+    }
+    cf_model_destroy(&fm);
+    cf_dataset_destroy(&ds);
+    return rc;
 }
 
 /* Sums over a "user<TAB>item<TAB>rating" file; remembers the first DEMO_SHOWN
@@ -134,7 +173,8 @@ int cmd_demo(int argc, char **argv) {
         .summary = "Generate a MovieLens-100K-shaped synthetic set (943 users, 1682 items, 100,000\n"
                    "ratings in whole stars, planted rank 10, noise σ = 0.7), write it to a file, read it\n"
                    "back, train ALS with the defaults on a random 90/10 split, compare the test RMSE with\n"
-                   "σ and with predicting the training mean, and recommend 5 items to two users.",
+                   "σ and with predicting the training mean, recommend 5 items to two users, list the\n"
+                   "items most like one, and recommend to a new user without retraining (fold-in).",
         .opts = opts,
         .n_opts = n,
     };
@@ -238,6 +278,8 @@ int cmd_demo(int argc, char **argv) {
     /* 5. recommendations */
     printf("5. top %d recommendations (items each user has not rated):\n", DEMO_TOP);
     const char *first_item = NULL;
+    cf_recommendation first_recs[DEMO_TOP];
+    int32_t first_got = 0;
     for (int k = 0; k < all.n_users; k++) {
         cf_recommendation rec[DEMO_TOP];
         int32_t got = 0;
@@ -249,8 +291,11 @@ int cmd_demo(int argc, char **argv) {
         for (int32_t j = 0; j < got; j++) printf("%s item %s (%.2f)", j ? "," : "", rec[j].item, rec[j].score);
         printf("\n");
         if (k == 0 && got > 0) first_item = rec[0].item; /* points into the model */
+        if (k == 0) memcpy(first_recs, rec, sizeof rec), first_got = got;
     }
     if (first_item && (rc = demo_similar(model, first_item)) != CLI_EXIT_OK) goto done;
+    if (first_got > 0 && (rc = demo_new_user(model, first_recs, first_got < 3 ? first_got : 3)) != CLI_EXIT_OK)
+        goto done;
     if (keep)
         printf("6. kept %s, %s and %s\n", all_path, train_path, model_path);
     printf("demo finished in %.2f s\n", cli_now() - t_start);
