@@ -477,6 +477,35 @@ typedef struct cf_fold_in_report {
 cf_status cf_model_fold_in(const cf_model *m, const cf_dataset *ratings, const cf_fold_in_options *opt,
                            cf_model **out, cf_fold_in_report *rep, cf_error *err);
 
+/* Why a user gets an item: the score of the user's fold-in row (from the user's ratings in
+ * `ratings`, as cf_model_fold_in solves it) split over those ratings. With
+ * x_u = A⁻¹ Σ_j t_j z_j (A = Σ_j z_j z_jᵀ + Λ_u I, z_j = [q_j; 1], t_j = r_uj − μ − b_j; without
+ * biases z_j = q_j, t_j = r_uj) the score is linear in the t_j:
+ *     r̂_ui = μ + b_i + z_iᵀ x_u = μ + b_i + Σ_j t_j · z_jᵀ A⁻¹ z_i
+ * so rated item j contributes t_j · z_jᵀ A⁻¹ z_i: how much more (or less) the user's rating of
+ * j than j's own baseline, times how strongly the model ties j to i. */
+typedef struct cf_explanation {
+    double score;    /* r̂_ui of the fold-in row, as cf_model_predict gives it on that model */
+    double base;     /* μ + b_i (0 without biases): the score before the user's ratings */
+    int64_t ratings; /* the user's ratings of items the model knows: the terms */
+} cf_explanation;
+
+typedef struct cf_explain_term {
+    const char *item;     /* the rated item's ID (points into the model) */
+    double rating;        /* the user's rating of it */
+    double contribution;  /* t_j · z_jᵀ A⁻¹ z_i; all of them sum to score − base */
+} cf_explain_term;
+
+/* Explains the score of `item` for `user`, whose ratings are those of `user` in `ratings`
+ * (both parts; the training file for a trained user, or a new user's ratings): fills *ex
+ * and the n terms of largest contribution into terms (room for n; *n_terms gets how many:
+ * min(n, ex->ratings)), largest first, ties by the item's row. opt (may be NULL): λ and the
+ * scheme as cf_model_fold_in takes them (threads, progress unused). CF_ERR_NOT_FOUND for a
+ * user not in `ratings` or an item the model does not know. */
+cf_status cf_model_explain(const cf_model *m, const cf_dataset *ratings, const cf_fold_in_options *opt,
+                           const char *user, const char *item, int32_t n, cf_explain_term *terms, int32_t *n_terms,
+                           cf_explanation *ex, cf_error *err);
+
 /* ------------------------------------------------------------------ training */
 
 typedef struct cf_iter_info {
@@ -818,7 +847,8 @@ cf_status cf_model_similar_items(const cf_model *m, const cf_ids *items, int32_t
 
 /* sizeof of a public struct by name ("cf_error", "cf_iter_info", "cf_train_report",
  * "cf_read_report", "cf_train_options", "cf_read_options", "cf_model_info",
- * "cf_dataset_info", "cf_rank_report", "cf_fold_in_report", "cf_fold_in_options"), 0 for another name:
+ * "cf_dataset_info", "cf_rank_report", "cf_fold_in_report", "cf_fold_in_options", "cf_explanation",
+ * "cf_explain_term"), 0 for another name:
  * bindings that mirror a struct check their layout against it. */
 size_t cf_struct_size(const char *name);
 

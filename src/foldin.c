@@ -17,6 +17,13 @@
  * known item gets x = 0 (its predictions are μ + b_i, as for a user the model never saw).
  * Users are independent: batches of them (about twenty, for progress and Ctrl-C) are
  * spread over threads, each row computed by one thread the same way whatever the count.
+ *
+ * Explanation (cf_model_explain): the row is linear in the targets, x_u = A⁻¹ Σ_j t_j z_j,
+ * so a score splits over the user's ratings,
+ *
+ *     r̂_ui = μ + b_i + z_iᵀ x_u = μ + b_i + Σ_j t_j (z_jᵀ w),   w = A⁻¹ z_i,
+ *
+ * w from the Cholesky factor the row's solve leaves behind (dpotrs), one term per rating.
  */
 #include "common.h"
 #include "cpu/als_row.h"
@@ -24,6 +31,7 @@
 #include "model.h"
 #include "ratings.h"
 
+#include <lapacke.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -177,5 +185,107 @@ done:
     cf_factors_free(&f);
     cf_idmap_destroy(&users), cf_idmap_destroy(&items);
     free(to), free(ptr), free(idx), free(val), free(known);
+    return st;
+}
+
+typedef struct term_row {
+    double contribution;
+    uint32_t row;
+    float rating;
+} term_row;
+
+/* larger contribution first, then the lower item row */
+static int cmp_term(const void *a, const void *b) {
+    const term_row *x = a, *y = b;
+    if (x->contribution != y->contribution) return x->contribution < y->contribution ? 1 : -1;
+    return (x->row > y->row) - (x->row < y->row);
+}
+
+cf_status cf_model_explain(const cf_model *m, const cf_dataset *ratings, const cf_fold_in_options *opt,
+                           const char *user, const char *item, int32_t n, cf_explain_term *terms, int32_t *n_terms,
+                           cf_explanation *ex, cf_error *err) {
+    if (!m || !ratings || !user || !item || !ex || (n > 0 && !terms))
+        return cf_fail(err, CF_ERR_INVALID, "cf_model_explain: %s is NULL",
+                       !m ? "model" : !ratings ? "ratings" : !user ? "user" : !item ? "item" : !ex ? "ex" : "terms");
+    if (n < 0) return cf_fail(err, CF_ERR_INVALID, "explain: n %d, must be >= 0", (int)n);
+    cf_fold_in_options o;
+    if (opt) o = *opt;
+    else cf_fold_in_options_default(&o);
+    double lambda;
+    cf_reg reg;
+    cf_status st = fold_in_reg(m, &o, &lambda, &reg, err);
+    if (st) return st;
+    char shown[CF_SHOW_CAP];
+    const int64_t du = cf_idmap_find(ratings->users, user, strlen(user));
+    if (du < 0)
+        return cf_fail(err, CF_ERR_NOT_FOUND, "explain: user '%s' has no ratings in the data given",
+                       cf_text_show(shown, sizeof shown, user, strlen(user)));
+    const int64_t it = cf_idmap_find(m->items, item, strlen(item));
+    if (it < 0)
+        return cf_fail(err, CF_ERR_NOT_FOUND, "explain: unknown item ID '%s' (not in the model)",
+                       cf_text_show(shown, sizeof shown, item, strlen(item)));
+
+    const int K = m->f.k, bias = m->f.bias, d = K + bias;
+    const double mu = bias ? m->f.mu : 0.0, *Q = m->f.Q, *bi = m->f.bi;
+    int64_t *to = cf_idmap_translate(ratings->items, m->items, err, "explain item map");
+    if (!to) return CF_ERR_NOMEM;
+    int64_t cnt = 0;
+    for (int64_t t = 0; t < ratings->all.n; t++) cnt += ratings->all.u[t] == (uint32_t)du && to[ratings->all.i[t]] >= 0;
+    uint32_t *idx = cf_malloc((size_t)(cnt > 0 ? cnt : 1) * sizeof *idx, err, "explain item rows");
+    float *val = cf_malloc((size_t)(cnt > 0 ? cnt : 1) * sizeof *val, err, "explain ratings");
+    double *w = cf_malloc((size_t)d * sizeof *w, err, "explain w");
+    term_row *all = cf_malloc((size_t)(cnt > 0 ? cnt : 1) * sizeof *all, err, "explain terms");
+    cf_als_row_ws ws = {0};
+    st = CF_ERR_NOMEM;
+    if (!idx || !val || !w || !all) goto done;
+    if (cf_als_row_ws_alloc(&ws, K, bias)) {
+        cf_fail(err, CF_ERR_NOMEM, "explain: out of memory for the %d×%d workspace", d, CF_ALS_CHUNK);
+        goto done;
+    }
+    int64_t e = 0; /* the user's ratings of known items, in dataset order (as the fold-in takes them) */
+    for (int64_t t = 0; t < ratings->all.n; t++)
+        if (ratings->all.u[t] == (uint32_t)du && to[ratings->all.i[t]] >= 0)
+            idx[e] = (uint32_t)to[ratings->all.i[t]], val[e++] = ratings->all.r[t];
+    const double *q = Q + (size_t)it * (size_t)K;
+    cf_explanation r = {.base = bias ? mu + bi[it] : 0.0, .ratings = cnt};
+    if (cnt == 0) { /* a zero row: the base alone */
+        r.score = bias ? mu + 0.0 + bi[it] + 0.0 : 0.0;
+    } else {
+        const double lam = cf_reg_lambda(reg, lambda, cnt, 0);
+        if (cf_als_row_solve(&ws, Q, bi, mu, idx, val, cnt, lam, NULL) != 0) {
+            st = cf_fail(err, CF_ERR_NUMERIC,
+                         "explain: the normal equations of user '%s' (%lld ratings of known items) are not positive "
+                         "definite (λ = %g, %s); use a larger lambda",
+                         cf_text_show(shown, sizeof shown, user, strlen(user)), (long long)cnt, lambda,
+                         cf_reg_name(reg));
+            goto done;
+        }
+        double dot = 0; /* cf_predict's order: μ + b_u + b_i + Σ_k p_k q_k */
+        for (int k = 0; k < K; k++) dot += ws.x[k] * q[k];
+        r.score = bias ? mu + ws.x[K] + bi[it] + dot : dot;
+        /* w = A⁻¹ z_i from the factor U of A */
+        memcpy(w, q, sizeof(double) * (size_t)K);
+        if (bias) w[K] = 1.0;
+        LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'U', d, 1, ws.A, d, w, d);
+        for (int64_t j = 0; j < cnt; j++) {
+            const double *qj = Q + (size_t)idx[j] * (size_t)K;
+            double zw = bias ? w[K] : 0.0, tj = bias ? (double)val[j] - mu - bi[idx[j]] : (double)val[j];
+            for (int k = 0; k < K; k++) zw += qj[k] * w[k];
+            all[j] = (term_row){.contribution = tj * zw, .row = idx[j], .rating = val[j]};
+        }
+        qsort(all, (size_t)cnt, sizeof *all, cmp_term);
+    }
+    const int32_t got = (int64_t)n < cnt ? n : (int32_t)cnt;
+    for (int32_t j = 0; j < got; j++) {
+        size_t len;
+        terms[j] = (cf_explain_term){.item = cf_idmap_name(m->items, all[j].row, &len), .rating = all[j].rating,
+                                     .contribution = all[j].contribution};
+    }
+    if (n_terms) *n_terms = got;
+    *ex = r;
+    st = CF_OK;
+done:
+    cf_als_row_ws_free(&ws);
+    free(to), free(idx), free(val), free(w), free(all);
     return st;
 }

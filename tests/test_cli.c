@@ -765,6 +765,37 @@ Test(cli, fold_in_serves_users_the_model_never_saw) {
               "%s\n%s", direct.out, via.out);
     run_free(&direct), run_free(&via);
 
+    /* explain: n8's score of item 17 split over its ratings in hist.tsv, as the library splits it */
+    direct = cli("explain", "model.cfm", "hist.tsv", "--user", "n8", "--item", "17", "-n", "4", "--json", NULL);
+    cr_assert_eq(direct.code, 0, "%s", direct.err);
+    assert_one_json_object(direct.out);
+    cf_explain_term terms[4];
+    int32_t nt = 0;
+    cf_explanation ex;
+    cr_assert_eq(cf_model_explain(m, ds, NULL, "n8", "17", 4, terms, &nt, &ex, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(nt, 4);
+    cr_assert_eq(json_num(direct.out, "score"), ex.score, "%s", direct.out);
+    cr_assert_eq(json_num(direct.out, "ratings"), (double)ex.ratings);
+    char term0[128];
+    snprintf(term0, sizeof term0, "\"terms\":[{\"item\":\"%s\",", terms[0].item);
+    cr_assert(strstr(direct.out, term0), "want %s in %s", term0, direct.out);
+    cr_assert_eq(cf_model_predict(saved, "n8", "17", &x, &err), CF_OK);
+    cr_assert_eq(ex.score, x, "the explained score is the fold-in model's");
+    run_free(&direct);
+    direct = cli("explain", "model.cfm", "hist.tsv", "--user", "n8", "--item", "17", "-n", "2", "--quiet", NULL);
+    cr_assert_eq(direct.code, 0, "%s", direct.err);
+    cr_assert_str_empty(direct.err);
+    snprintf(want, sizeof want, "item 17 for user n8: %.4f = %.4f (μ + b_i) %+.4f from the user's %lld ratings in hist.tsv\n",
+             ex.score, ex.base, ex.score - ex.base, (long long)ex.ratings);
+    cr_assert(strncmp(direct.out, want, strlen(want)) == 0, "want '%s' first in: %s", want, direct.out);
+    cr_assert(strstr(direct.out, "(the other "), "%s", direct.out);
+    run_free(&direct);
+    r = cli("explain", "model.cfm", "hist.tsv", "--user", "8", "--item", "17", NULL);
+    cr_assert_eq(r.code, 1);
+    cr_assert(strstr(r.err, "user '8' has no ratings"), "%s", r.err);
+    run_free(&r);
+    expect_usage("--item is required", cli("explain", "model.cfm", "hist.tsv", "--user", "n8", NULL));
+
     /* errors */
     r = cli("recommend", "model.cfm", "--fold-in", "hist.tsv", "--user", "3", NULL);
     cr_assert_eq(r.code, 1);
@@ -1347,6 +1378,7 @@ Test(cli, every_help_lists_every_flag) {
         {"predict", {"--out", "--fold-in", NULL}},
         {"recommend", {"--user", "-n", "--exclude", "--json", "--fold-in", "--fold-in-lambda", "--fold-in-reg", NULL}},
         {"fold-in", {"--out", "--lambda", "--reg", "--threads", NULL}},
+        {"explain", {"--user", "--item", "-n", "--lambda", "--reg", "--json", NULL}},
         {"similar", {"--item", "--items", "--all-items", "-n", "--json", "--out", "--threads", NULL}},
         {"gen", {"--users", "--items", "--ratings", "--rank", "--noise", "--seed", "--zipf", "--round", "--no-clip",
                  "--mnar", "--out", NULL}},

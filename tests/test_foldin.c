@@ -8,7 +8,9 @@
  * in from the training ratings, has the rows of the same training run N + 1 iterations,
  * bit for bit (biases on and off, both schemes, 1 and 2 threads); on random models with λ
  * overridden the rows satisfy the normal equations formed here the plain way; a singular
- * system names its user; cancelling; bad arguments.
+ * system names its user; cancelling; bad arguments. cf_model_explain: the hand case's terms
+ * on paper; on random models the terms against z_jᵀ A⁻¹ z_i computed here by Gaussian
+ * elimination, their sum against the score, the score against the fold-in model's.
  */
 #include <criterion/criterion.h>
 
@@ -326,4 +328,143 @@ Test(fold_in, cancel_and_bad_arguments) {
     cr_assert_eq(cf_model_fold_in(m, ds, NULL, NULL, NULL, &err), CF_ERR_INVALID);
     cf_dataset_destroy(&ds);
     cf_model_destroy(&m);
+}
+
+/* The hand case: A = [[6, 3], [3, 3]], A⁻¹ = [[3, -3], [-3, 6]] / 9. Item "1" (z = (2, 1)):
+ * w = A⁻¹ z = (1/3, 0); item 0's term t_0 · z_0·w = 0.5 · 1/3 = 1/6, item 1's 2.5 · 2/3 = 5/3;
+ * their sum 11/6 = z_1·x = 2·5/6 + 1/6, and the score μ + b_1 + 11/6 = 2.5 + 11/6. */
+Test(explain, hand_case) {
+    const double Q[] = {1, 2}, bi[] = {0.5, -0.5};
+    const char *const u[] = {"a", "a", "a", "b"}, *const it[] = {"0", "x", "1", "x"};
+    const float r[] = {4, 3, 5, 2};
+    cf_dataset *ds = dataset_str(u, it, r, 4);
+    cf_model *m = model_of(3, 2, 1, 1, 3.0, Q, bi, 1.0, CF_REG_PLAIN);
+    cf_explain_term t[3];
+    int32_t got = -1;
+    cf_explanation ex;
+    cf_error err = {0};
+    cr_assert_eq(cf_model_explain(m, ds, NULL, "a", "1", 3, t, &got, &ex, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(got, 2);
+    cr_assert_eq(ex.ratings, 2);
+    cr_assert_eq(ex.base, 2.5);
+    cr_assert_float_eq(ex.score, 2.5 + 11.0 / 6, 1e-13);
+    cr_assert_str_eq(t[0].item, "1");
+    cr_assert_eq(t[0].rating, 5.0);
+    cr_assert_float_eq(t[0].contribution, 5.0 / 3, 1e-14);
+    cr_assert_str_eq(t[1].item, "0");
+    cr_assert_float_eq(t[1].contribution, 1.0 / 6, 1e-14);
+    /* n = 1: the largest term only */
+    cr_assert_eq(cf_model_explain(m, ds, NULL, "a", "1", 1, t, &got, &ex, &err), CF_OK);
+    cr_assert(got == 1 && strcmp(t[0].item, "1") == 0);
+    /* "b" rated no known item: the base alone */
+    cr_assert_eq(cf_model_explain(m, ds, NULL, "b", "0", 3, t, &got, &ex, &err), CF_OK);
+    cr_assert(got == 0 && ex.ratings == 0 && ex.score == 3.5 && ex.base == 3.5);
+    /* unknown user, unknown item, bad arguments */
+    cr_assert_eq(cf_model_explain(m, ds, NULL, "zz", "0", 3, t, &got, &ex, &err), CF_ERR_NOT_FOUND);
+    cr_assert(strstr(err.msg, "user 'zz'"), "%s", err.msg);
+    cr_assert_eq(cf_model_explain(m, ds, NULL, "a", "x", 3, t, &got, &ex, &err), CF_ERR_NOT_FOUND);
+    cr_assert(strstr(err.msg, "item ID 'x'"), "%s", err.msg);
+    cr_assert_eq(cf_model_explain(m, ds, NULL, "a", "0", -1, t, &got, &ex, &err), CF_ERR_INVALID);
+    cr_assert_eq(cf_model_explain(m, ds, NULL, "a", "0", 3, NULL, &got, &ex, &err), CF_ERR_INVALID);
+    cf_model_destroy(&m);
+    cf_dataset_destroy(&ds);
+}
+
+/* Solves A w = z (d ≤ 10) by Gaussian elimination with partial pivoting. */
+static void gauss(double *A, double *z, int d) {
+    for (int c = 0; c < d; c++) {
+        int p = c;
+        for (int r = c + 1; r < d; r++)
+            if (fabs(A[r * d + c]) > fabs(A[p * d + c])) p = r;
+        for (int k = 0; k < d; k++) {
+            double t = A[c * d + k];
+            A[c * d + k] = A[p * d + k], A[p * d + k] = t;
+        }
+        double t = z[c];
+        z[c] = z[p], z[p] = t;
+        for (int r = c + 1; r < d; r++) {
+            const double f = A[r * d + c] / A[c * d + c];
+            for (int k = c; k < d; k++) A[r * d + k] -= f * A[c * d + k];
+            z[r] -= f * z[c];
+        }
+    }
+    for (int c = d - 1; c >= 0; c--) {
+        for (int k = c + 1; k < d; k++) z[c] -= A[c * d + k] * z[k];
+        z[c] /= A[c * d + c];
+    }
+}
+
+/* Random models and users: every term equals t_j · z_jᵀ A⁻¹ z_i with A⁻¹ z_i by Gaussian
+ * elimination here (1e-10 relative to the largest term: both double precision on systems
+ * with Λ ≥ 0.1), the terms are sorted, their sum is score − base (1e-11 · the sum of their
+ * magnitudes), and the score is the fold-in model's prediction bit for bit. */
+Test(explain, terms_are_the_linear_split_of_the_score) {
+    uint64_t s = 17;
+    for (int trial = 0; trial < 10; trial++) {
+        const int K = 1 + trial % 9, bias = trial % 2, ni = 25, d = K + bias;
+        double *Q = malloc(sizeof(double) * (size_t)(ni * K)), bi[25];
+        for (int k = 0; k < ni * K; k++) Q[k] = urand(&s) - 0.5;
+        for (int k = 0; k < ni; k++) bi[k] = urand(&s) - 0.5;
+        cf_model *m = model_of(2, ni, K, bias, 3.4, Q, bi, 0.1 + urand(&s), trial % 3 ? CF_REG_WEIGHTED : CF_REG_PLAIN);
+        char ib[12][8];
+        const char *us[12], *is[12];
+        float rs[12];
+        for (int k = 0; k < 12; k++) {
+            snprintf(ib[k], 8, "%d", (k * 7 + trial) % 27); /* 25, 26: unknown items */
+            us[k] = "u", is[k] = ib[k], rs[k] = (float)(1 + 4 * urand(&s));
+        }
+        cf_dataset *ds = dataset_str(us, is, rs, 12);
+        cf_model *f = NULL;
+        cf_error err = {0};
+        cr_assert_eq(cf_model_fold_in(m, ds, NULL, &f, NULL, &err), CF_OK, "%s", err.msg);
+        for (int target = 0; target < ni; target += 6) {
+            char tid[8];
+            snprintf(tid, sizeof tid, "%d", target);
+            cf_explain_term t[12];
+            int32_t got;
+            cf_explanation ex;
+            cr_assert_eq(cf_model_explain(m, ds, NULL, "u", tid, 12, t, &got, &ex, &err), CF_OK, "%s", err.msg);
+            double want_score;
+            cr_assert_eq(cf_model_predict(f, "u", tid, &want_score, &err), CF_OK);
+            cr_assert_eq(ex.score, want_score, "trial %d item %d: score %.17g, fold-in model %.17g", trial, target,
+                         ex.score, want_score);
+            cr_assert_eq(ex.base, bias ? 3.4 + bi[target] : 0.0);
+            cr_assert_eq(got, (int32_t)ex.ratings);
+            /* A and A⁻¹ z_i the plain way */
+            double A[100] = {0}, w[10];
+            const double lam = trial % 3 ? cf_model_config(m)->lambda * (double)ex.ratings : cf_model_config(m)->lambda;
+            for (int64_t j = 0; j < ds->all.n; j++) {
+                size_t len;
+                const char *id = cf_idmap_name(ds->items, ds->all.i[j], &len);
+                const int64_t row = cf_idmap_find(m->items, id, len);
+                if (row < 0) continue;
+                double z[10];
+                for (int k = 0; k < K; k++) z[k] = Q[row * K + k];
+                if (bias) z[K] = 1;
+                for (int a = 0; a < d; a++)
+                    for (int b = 0; b < d; b++) A[a * d + b] += z[a] * z[b];
+            }
+            for (int a = 0; a < d; a++) A[a * d + a] += lam;
+            for (int k = 0; k < K; k++) w[k] = Q[target * K + k];
+            if (bias) w[K] = 1;
+            gauss(A, w, d);
+            double sum = 0, mag = 0, big = 0;
+            for (int32_t j = 0; j < got; j++) big = fmax(big, fabs(t[j].contribution));
+            for (int32_t j = 0; j < got; j++) {
+                const int64_t row = cf_idmap_find(m->items, t[j].item, strlen(t[j].item));
+                double zw = bias ? w[K] : 0;
+                for (int k = 0; k < K; k++) zw += Q[row * K + k] * w[k];
+                const double tj = bias ? t[j].rating - 3.4 - bi[row] : t[j].rating;
+                cr_assert(fabs(t[j].contribution - tj * zw) <= 1e-10 * big, "trial %d item %d term %d: %.17g vs %.17g",
+                          trial, target, (int)j, t[j].contribution, tj * zw);
+                if (j) cr_assert_geq(t[j - 1].contribution, t[j].contribution);
+                sum += t[j].contribution, mag += fabs(t[j].contribution);
+            }
+            cr_assert(fabs(sum - (ex.score - ex.base)) <= 1e-11 * (mag + 1), "trial %d: terms sum %.17g, score - base %.17g",
+                      trial, sum, ex.score - ex.base);
+        }
+        cf_model_destroy(&f), cf_model_destroy(&m);
+        cf_dataset_destroy(&ds);
+        free(Q);
+    }
 }

@@ -479,15 +479,9 @@ class Factorizer:
         out = self._item_ids_of(rows)
         return (out[0], scores[0]) if single else (out, scores)
 
-    def fold_in(self, X, regularization=None, reg=None, threads=0):
-        """A fitted copy of this estimator for the users of X (any form ``fit`` takes), each
-        user's factors and bias solved from that user's ratings in X with this model's items
-        fixed: one ALS step for those users, no retraining (``cufactor fold-in``). For users
-        the model never saw, or whose ratings changed. Its ``recommend`` leaves out what each
-        rated in X (``exclude_seen``). ``regularization`` (λ) and ``reg`` ("plain" or
-        "weighted") default to the model's. ``fold_in_`` holds the counts: users, users_empty
-        (no rating of a known item: zero factors), ratings, ratings_unknown (ignored)."""
-        self._check_fitted()
+    @staticmethod
+    def _fold_in_options(regularization, reg, threads):
+        """cf_fold_in_options for fold_in and explain: λ and the scheme (None: the model's)."""
         o = _lib.FoldInOptions()
         lib.cf_fold_in_options_default(C.byref(o))
         if regularization is not None:
@@ -500,6 +494,18 @@ class Factorizer:
                 raise ValueError(f"reg: expected 'plain', 'weighted' or None (the model's), got {reg!r}")
             o.reg = 0 if reg == "plain" else 1
         o.threads = int(threads)
+        return o
+
+    def fold_in(self, X, regularization=None, reg=None, threads=0):
+        """A fitted copy of this estimator for the users of X (any form ``fit`` takes), each
+        user's factors and bias solved from that user's ratings in X with this model's items
+        fixed: one ALS step for those users, no retraining (``cufactor fold-in``). For users
+        the model never saw, or whose ratings changed. Its ``recommend`` leaves out what each
+        rated in X (``exclude_seen``). ``regularization`` (λ) and ``reg`` ("plain" or
+        "weighted") default to the model's. ``fold_in_`` holds the counts: users, users_empty
+        (no rating of a known item: zero factors), ratings, ratings_unknown (ignored)."""
+        self._check_fitted()
+        o = self._fold_in_options(regularization, reg, threads)
         ds = _dataset(X, "X")
         p = C.c_void_p()
         rep = _lib.FoldInReport()
@@ -509,6 +515,29 @@ class Factorizer:
         new.history_ = {}
         new.fold_in_ = {name: getattr(rep, name) for name in ("users", "users_empty", "ratings", "ratings_unknown")}
         return new
+
+    def explain(self, user, item, X, n=10, regularization=None, reg=None):
+        """Why ``item`` scores what it does for ``user``: the user's row solved from the user's
+        ratings in X (any form ``fit`` takes: a new user's, or the training ratings) with the
+        items fixed, and its score split over those ratings (``cufactor explain``). Returns a
+        dict: ``score``, ``base`` (μ + b_i), ``ratings`` (how many terms) and ``terms``, the n
+        largest as ``(item, rating, contribution)`` tuples, largest first; all contributions
+        sum to ``score - base``."""
+        self._check_fitted()
+        _check_n(n)
+        o = self._fold_in_options(regularization, reg, 0)
+        ds = _dataset(X, "X")
+        terms = (_lib.ExplainTerm * int(n))()
+        got = C.c_int32()
+        ex = _lib.Explanation()
+        check(lib.cf_model_explain, self._model.value, ds.value, C.byref(o), str(user).encode(), str(item).encode(),
+              int(n), terms, C.byref(got), C.byref(ex))
+        as_int = self.item_ids_.dtype != object
+        out = []
+        for t in terms[:got.value]:
+            name = t.item.decode("utf-8", "surrogateescape")
+            out.append((int(name) if as_int else name, float(t.rating), float(t.contribution)))
+        return {"score": float(ex.score), "base": float(ex.base), "ratings": int(ex.ratings), "terms": out}
 
     def _item_ids_of(self, rows):
         """Item IDs of model rows (-1: padding, as -1 or None for string IDs)."""

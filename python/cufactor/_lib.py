@@ -154,6 +154,14 @@ class FoldInReport(C.Structure):
                 ("ratings_unknown", C.c_int64)]
 
 
+class Explanation(C.Structure):
+    _fields_ = [("score", C.c_double), ("base", C.c_double), ("ratings", C.c_int64)]
+
+
+class ExplainTerm(C.Structure):
+    _fields_ = [("item", C.c_char_p), ("rating", C.c_double), ("contribution", C.c_double)]
+
+
 class Ids(C.Structure):
     _fields_ = [("n", C.c_int64), ("ints", C.c_void_p), ("chars", C.c_void_p), ("offsets", C.c_void_p)]
 
@@ -199,6 +207,8 @@ _PROTOS = {
     "cf_model_rank_evaluate": (_i, [_vp, _vp, _vp, _i32, _d, _i, _vp, _vp, C.POINTER(RankReport), _E]),
     "cf_fold_in_options_default": (None, [C.POINTER(FoldInOptions)]),
     "cf_model_fold_in": (_i, [_vp, _vp, C.POINTER(FoldInOptions), C.POINTER(_vp), C.POINTER(FoldInReport), _E]),
+    "cf_model_explain": (_i, [_vp, _vp, C.POINTER(FoldInOptions), _s, _s, _i32, C.POINTER(ExplainTerm),
+                              C.POINTER(_i32), C.POINTER(Explanation), _E]),
 }
 for _name, (_res, _args) in _PROTOS.items():
     _f = getattr(lib, _name)
@@ -208,7 +218,8 @@ for _struct, _name in [(Error, "cf_error"), (IterInfo, "cf_iter_info"), (TrainRe
                        (TrainOptions, "cf_train_options"), (ReadOptions, "cf_read_options"),
                        (ReadReport, "cf_read_report"), (DatasetInfo, "cf_dataset_info"),
                        (RankReport, "cf_rank_report"), (FoldInOptions, "cf_fold_in_options"),
-                       (FoldInReport, "cf_fold_in_report")]:
+                       (FoldInReport, "cf_fold_in_report"), (Explanation, "cf_explanation"),
+                       (ExplainTerm, "cf_explain_term")]:
     if C.sizeof(_struct) != lib.cf_struct_size(_name.encode()):  # pragma: no cover - a stale binding
         raise ImportError(f"cufactor: the binding's {_name} ({C.sizeof(_struct)} bytes) does not match "
                           f"the library's ({lib.cf_struct_size(_name.encode())} bytes): rebuild the package")

@@ -181,6 +181,25 @@ def test_fold_in_solves_each_new_user_by_least_squares(planted):
     for bad in (dict(regularization=-1), dict(regularization=float("inf")), dict(reg="mean"), dict(reg="x")):
         with pytest.raises(ValueError):
             m.fold_in(X, **bad)
+    # explain: the folded score split over the user's ratings, t_j · z_jᵀ A⁻¹ z_i
+    uid, target = f"new-{picked[1]}", m.item_ids_[7]
+    e = m.explain(uid, target, X, n=1000)
+    assert e["score"] == f.predict([uid], [target])[0]
+    assert e["ratings"] == len(e["terms"]) == int((u == picked[1]).sum())
+    rows = np.array([item_row[x] for x in i[u == picked[1]]])
+    Z = np.hstack([m.item_factors_[rows], np.ones((len(rows), 1))])
+    A = Z.T @ Z + 0.05 * len(rows) * np.eye(4)
+    w = np.linalg.solve(A, np.append(m.item_factors_[item_row[target]], 1.0))
+    t = r[u == picked[1]].astype(np.float64) - m.global_mean_ - m.item_bias_[rows]
+    want = dict(zip(i[u == picked[1]].tolist(), (t * (Z @ w)).tolist()))
+    got = {item: c for item, _, c in e["terms"]}
+    assert got.keys() == want.keys()
+    np.testing.assert_allclose([got[k] for k in want], list(want.values()), rtol=1e-9, atol=1e-12)
+    assert sum(got.values()) == pytest.approx(e["score"] - e["base"], rel=1e-10, abs=1e-12)
+    assert [c for _, _, c in e["terms"]] == sorted(got.values(), reverse=True)
+    assert len(m.explain(uid, target, X, n=3)["terms"]) == 3
+    with pytest.raises(LookupError):
+        m.explain("nobody", target, X)
 
 
 def test_input_forms_agree(planted):

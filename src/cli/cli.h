@@ -30,6 +30,7 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2, CLI_EXIT_INTERRU
     X(recommend, "recommend", "top-N items for a user, a list of users or all")                         \
     X(similar, "similar", "the items most similar to an item (cosine of the factors), a list or all")   \
     X(fold_in, "fold-in", "a model for new users from their ratings, the items fixed (no retraining)")  \
+    X(explain, "explain", "why a user gets an item: the score split over the user's ratings")           \
     X(gen, "gen", "write a synthetic ratings file with a planted low-rank structure")                   \
     X(export, "export", "write a model's factors and biases as NumPy .npy files")                       \
     X(convert, "convert", "write a ratings file as a binary dataset that every command loads fast")     \

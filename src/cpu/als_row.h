@@ -30,7 +30,8 @@ int cf_als_row_ws_alloc(cf_als_row_ws *ws, int K, int bias);
 void cf_als_row_ws_free(cf_als_row_ws *ws);
 
 /* Solves the row's system (n >= 1) into ws->x (d values: x[0..K) the factors, x[K] the
- * bias when on). Returns 0 when solved, > 0 when the system is not positive definite
+ * bias when on); ws->A then holds its Cholesky factor U (A = UᵀU, upper triangle,
+ * column-major, as LAPACK's dpotrs takes it). Returns 0 when solved, > 0 when the system is not positive definite
  * (LAPACK's info), -1 when `stop` (may be NULL) was set between two chunks of a long row
  * (the system is then incomplete and x meaningless). */
 int cf_als_row_solve(cf_als_row_ws *ws, const double *Y, const double *by, double mu, const uint32_t *idx,
