@@ -177,6 +177,12 @@ extern const char *const cli_fold_in_reg_names[];
      .no_default = 1, .help = "with --fold-in: λ of those rows (default: the model's)"},                        \
     {.name = "fold-in-reg", .kind = CLI_CHOICE, .dest = &(fi).reg_choice, .choices = cli_fold_in_reg_names,    \
      .help = "with --fold-in: their regularization: the model's, plain (Λ = λ) or weighted (Λ = λ·n_u)"}
+/* --lambda and --reg of the fold-in and explain commands (the user's row's own) */
+#define CLI_ROW_REG_OPTS(fi)                                                                                     \
+    {.name = "lambda", .kind = CLI_DOUBLE, .dest = &(fi).lambda, .metavar = "L", .dlo = 0, .dhi = 1e300,         \
+     .no_default = 1, .help = "λ of the users' rows (default: the model's)"},                                   \
+    {.name = "reg", .kind = CLI_CHOICE, .dest = &(fi).reg_choice, .choices = cli_fold_in_reg_names,              \
+     .help = "their regularization: the model's, plain (Λ = λ) or weighted (Λ = λ·n_u)"}
 cf_status cli_fold_in_apply(const cli_fold_in *fi, const cf_read_options *ropt, int threads, int quiet,
                             cf_model **model, cf_dataset **data, cf_fold_in_report *rep, cf_error *err);
 /* "--fold-in-lambda" or "--fold-in-reg" when given without --fold-in (a usage error), else NULL. */

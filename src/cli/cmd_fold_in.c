@@ -71,10 +71,7 @@ int cmd_fold_in(int argc, char **argv) {
     cli_opt opts[] = {
         {.name = "out", .kind = CLI_STR, .dest = &out_path, .metavar = "FILE", .required = 1,
          .help = "the new model (.cfm, written atomically)"},
-        {.name = "lambda", .kind = CLI_DOUBLE, .dest = &fi.lambda, .metavar = "L", .dlo = 0, .dhi = 1e300,
-         .no_default = 1, .help = "λ of the users' rows (default: the model's)"},
-        {.name = "reg", .kind = CLI_CHOICE, .dest = &fi.reg_choice, .choices = cli_fold_in_reg_names,
-         .help = "their regularization: the model's, plain (Λ = λ) or weighted (Λ = λ·n_u)"},
+        CLI_ROW_REG_OPTS(fi),
         {.name = "format", .kind = CLI_CHOICE, .dest = &format, .choices = cli_format_names,
          .help = "input format of DATA"},
         {.name = "skip-bad-lines", .kind = CLI_FLAG, .dest = &ropt.skip_bad_lines, .flag_value = 1,
