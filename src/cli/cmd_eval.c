@@ -94,10 +94,10 @@ int cmd_eval(int argc, char **argv) {
     /* HISTORY's users in place of the model's; with --top their ratings there excluded unless --exclude */
     if (fi.path && cli_fold_in_apply(&fi, &ropt, threads, quiet, &model, top && !exclude ? &ex : NULL, &fr, &err) != CF_OK)
         goto fail;
-    if (fi.path && top && !exclude) exclude = fi.path;
+    const char *excluded = exclude ? exclude : ex ? fi.path : NULL; /* the file the lists leave out */
     if (cli_dataset_read(pos[1], &ropt, quiet, &ds, &rrep, &err) != CF_OK) goto fail;
     if (!quiet) cli_print_read("read", pos[1], &rrep);
-    if (exclude && !ex) { /* (with --fold-in and no --exclude, ex is HISTORY already) */
+    if (exclude) {
         if (cli_dataset_read(exclude, &ropt, quiet, &ex, &xrep, &err) != CF_OK) goto fail;
         if (!quiet) cli_print_read("exclude", exclude, &xrep);
     }
@@ -134,7 +134,7 @@ int cmd_eval(int argc, char **argv) {
         json_key(stdout, &first, "count"), printf("%lld", (long long)ev.count);
         json_key(stdout, &first, "unseen"), printf("%lld", (long long)ev.unseen);
         json_key(stdout, &first, "skipped"), printf("%lld", (long long)rrep.skipped);
-        if (top) json_key(stdout, &first, "ranking"), cli_rank_json(stdout, &rk, relevant_min, exclude, exclude != NULL);
+        if (top) json_key(stdout, &first, "ranking"), cli_rank_json(stdout, &rk, relevant_min, excluded, ex != NULL);
         if (fi.path) {
             int f2 = 1;
             json_key(stdout, &first, "fold_in"), putchar('{');
@@ -151,7 +151,7 @@ int cmd_eval(int argc, char **argv) {
         printf("MAE     %.6f\n", ev.mae);
         printf("count   %lld\n", (long long)ev.count);
         printf("unseen  %lld\n", (long long)ev.unseen);
-        if (top) cli_rank_print(stdout, &rk, relevant_min, exclude, exclude != NULL);
+        if (top) cli_rank_print(stdout, &rk, relevant_min, excluded, ex != NULL);
     }
     cf_dataset_destroy(&ds);
     cf_dataset_destroy(&ex);

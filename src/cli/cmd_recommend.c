@@ -112,20 +112,17 @@ int cmd_recommend(int argc, char **argv) {
         return rc;
     }
     if (cf_model_recommend(model, user, n, ex, rec, &got, &err) != CF_OK) {
-        if (err.status == CF_ERR_NOT_FOUND && fi.path) {
+        if (err.status == CF_ERR_NOT_FOUND && fi.path) { /* the model's users are DATA's now: say so */
             char shown[CF_SHOW_CAP];
-            free(rec);
-            cf_dataset_destroy(&ex);
-            cf_model_destroy(&model);
-            return cli_failf("user '%s' is not in %s (with --fold-in the users are those of DATA)",
-                             cf_text_show(shown, sizeof shown, user, strlen(user)), fi.path);
+            snprintf(err.msg, sizeof err.msg, "user '%s' is not in %s (with --fold-in the users are those of DATA)",
+                     cf_text_show(shown, sizeof shown, user, strlen(user)), fi.path);
         }
         goto fail_rec;
     }
     if (got < n) {
         char shown[CF_SHOW_CAP];
         fprintf(stderr, "note: only %d item%s left to recommend to '%s'%s\n", (int)got, got == 1 ? "" : "s",
-                cf_text_show(shown, sizeof shown, user, strlen(user)), exclude ? " after the exclusions" : "");
+                cf_text_show(shown, sizeof shown, user, strlen(user)), ex ? " after the exclusions" : "");
     }
 
     cli_topn_open(stdout, json, "user", user);
