@@ -443,37 +443,49 @@ cf_status cf_model_rank_evaluate_split(const cf_model *m, const cf_dataset *ds, 
 
 /* Fold-in: rows for users from their ratings with the model's items fixed, so that a
  * trained model serves users it was not trained on (or whose ratings changed) without
- * retraining. For each user u of `ratings` (both parts), with I_u its ratings of items
- * the model has rows for, x_u = [p_u; b_u] minimizes the model's own objective with Q,
- * b_i and μ fixed (one ALS half-step for these users; foldin.c):
+ * retraining. For each user u of `ratings` (both parts), with I_u its ratings of items the
+ * model has rows for, x_u = [p_u; b_u] minimizes the model's own objective with Q, b_i and
+ * μ fixed (one ALS half-step for these users; foldin.c):
  *     Σ_{i∈I_u} (r_ui − μ − b_i − q_i·p_u − b_u)² + Λ_u (‖p_u‖² + b_u²)
  *     (without biases: Σ (r_ui − q_i·p_u)² + Λ_u ‖p_u‖²),   Λ_u = λ (plain) or λ·|I_u| (weighted)
  * in double precision by Cholesky, as the CPU ALS solves its rows. A user with no rating
- * of a known item gets zeros (predicted μ + b_i, like a user the model never saw). */
+ * of a known item gets zeros (predicted μ + b_i, like a user the model never saw).
+ * With `items` the roles swap: rows x_i = [q_i; b_i] for the items of `ratings` from their
+ * ratings by users the model knows, P, b_u and μ fixed (ALS's item half-step): new items
+ * (a film just released, rated by a few known users) join the catalogue. */
 typedef struct cf_fold_in_options {
     double lambda;  /* λ; NaN (the default): the model's */
     int reg;        /* a cf_reg; -1 (the default): the model's. A model trained with `mean`
                        (Λ = λ·|Ω|) needs plain or weighted here: the model does not keep |Ω| */
     int threads;    /* 0 (the default): all cores; the result does not depend on it */
-    cf_read_progress_fn progress; /* ("fold-in", users done, users, progress_user); non-zero
+    int items;      /* 0 (the default): rows for the users of `ratings`, the items fixed;
+                       1: rows for its items, the users fixed */
+    int merge;      /* 0 (the default): the new model's rows on that side are those of
+                       `ratings` alone; 1: the model's, those of `ratings` replaced by their
+                       fold-in (one with no usable rating keeps its row), then the new ones
+                       of `ratings` in its ID order: one model serving everybody */
+    cf_read_progress_fn progress; /* ("fold-in", rows done, rows, progress_user); non-zero
                                      stops it (CF_ERR_INTERRUPTED); NULL: none */
     void *progress_user;
 } cf_fold_in_options;
 
 void cf_fold_in_options_default(cf_fold_in_options *o);
 
+/* Rows are users (items with `items`) throughout. */
 typedef struct cf_fold_in_report {
-    int64_t users;           /* rows of the new model: the users of `ratings` */
-    int64_t users_empty;     /* of which with no rating of a known item (zero rows) */
+    int64_t rows;            /* the users of `ratings`: the rows solved */
+    int64_t rows_empty;      /* of which with no rating of a known item: zeros (under merge m's row if any) */
+    int64_t rows_new;        /* of which the model had no row for */
     int64_t ratings;         /* ratings the rows were solved from */
     int64_t ratings_unknown; /* ratings of items the model has no row for (not used) */
 } cf_fold_in_report;
 
-/* A new model *out whose users are those of `ratings`, in its ID order, with the rows
- * above, and whose items, Q, b_i, μ and training config are m's; m is not changed.
+/* A new model *out whose users are those of `ratings`, in its ID order (under merge: m's,
+ * then the new ones), with the rows above, and whose items, Q, b_i, μ and training config
+ * are m's (with `items`, the same with users and items swapped); m is not changed.
  * Everything that takes a model (predict, recommend, evaluate, rank, save) takes it.
  * opt may be NULL (the defaults), rep too. A system that is not positive definite (λ = 0
- * and fewer ratings than unknowns) is CF_ERR_NUMERIC naming the user. */
+ * and fewer ratings than unknowns) is CF_ERR_NUMERIC naming the row. */
 cf_status cf_model_fold_in(const cf_model *m, const cf_dataset *ratings, const cf_fold_in_options *opt,
                            cf_model **out, cf_fold_in_report *rep, cf_error *err);
 
@@ -500,7 +512,7 @@ typedef struct cf_explain_term {
  * (both parts; the training file for a trained user, or a new user's ratings): fills *ex
  * and the n terms of largest contribution into terms (room for n; *n_terms gets how many:
  * min(n, ex->ratings)), largest first, ties by the item's row. opt (may be NULL): λ and the
- * scheme as cf_model_fold_in takes them (threads, progress unused). CF_ERR_NOT_FOUND for a
+ * scheme as cf_model_fold_in takes them (threads, items, merge, progress unused). CF_ERR_NOT_FOUND for a
  * user not in `ratings` or an item the model does not know. */
 cf_status cf_model_explain(const cf_model *m, const cf_dataset *ratings, const cf_fold_in_options *opt,
                            const char *user, const char *item, int32_t n, cf_explain_term *terms, int32_t *n_terms,

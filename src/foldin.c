@@ -18,6 +18,12 @@
  * Users are independent: batches of them (about twenty, for progress and Ctrl-C) are
  * spread over threads, each row computed by one thread the same way whatever the count.
  *
+ * Items (o.items) are the same with the roles swapped: x_i = [q_i; b_i] from the ratings of
+ * item i, z_u = [p_u; 1], t = r − μ − b_u, P and b_u fixed (ALS's item half-step); a
+ * fold_side names which side is which. Under o.merge the new model starts from m's rows
+ * and each row of the ratings replaces m's (or is appended when m has none), so users
+ * then items, merged, on the training ratings is one whole ALS iteration.
+ *
  * Explanation (cf_model_explain): the row is linear in the targets, x_u = A⁻¹ Σ_j t_j z_j,
  * so a score splits over the user's ratings,
  *
@@ -60,6 +66,29 @@ static cf_status fold_in_reg(const cf_model *m, const cf_fold_in_options *o, dou
     return CF_OK;
 }
 
+/* The fold-in's two sides: the rows it solves (the users, or the items with o.items) and
+ * the other side, fixed. A user fold-in reads the ratings as they are; an item fold-in
+ * the same with the roles swapped (x_i = [q_i; b_i] from the ratings of item i, P and b_u
+ * fixed), so one routine does both. */
+typedef struct fold_side {
+    const char *what;                       /* "user" or "item": the solved rows, for messages */
+    const cf_idmap *model_rows, *model_fixed; /* m's maps of the solved and the fixed side */
+    const cf_idmap *data_rows, *data_fixed;   /* the ratings' maps of the same */
+    const uint32_t *row_key, *fixed_key;      /* each rating's row on either side, in the ratings' maps */
+    const double *X0, *bx0;                   /* m's rows of the solved side (kept or replaced under merge) */
+    const double *Y, *by;                     /* m's rows of the fixed side */
+    int64_t n_model_rows, n_fixed;
+} fold_side;
+
+static fold_side fold_side_of(const cf_model *m, const cf_dataset *ds, int items) {
+    const cf_factors *f = &m->f;
+    if (!items)
+        return (fold_side){"user", m->users, m->items, ds->users, ds->items, ds->all.u, ds->all.i,
+                           f->P, f->bu, f->Q, f->bi, f->n_users, f->n_items};
+    return (fold_side){"item", m->items, m->users, ds->items, ds->users, ds->all.i, ds->all.u,
+                       f->Q, f->bi, f->P, f->bu, f->n_items, f->n_users};
+}
+
 cf_status cf_model_fold_in(const cf_model *m, const cf_dataset *ratings, const cf_fold_in_options *opt,
                            cf_model **out, cf_fold_in_report *rep, cf_error *err) {
     if (!out) return cf_fail(err, CF_ERR_INVALID, "cf_model_fold_in: out is NULL");
@@ -69,58 +98,93 @@ cf_status cf_model_fold_in(const cf_model *m, const cf_dataset *ratings, const c
     if (opt) o = *opt;
     else cf_fold_in_options_default(&o);
     if (o.threads < 0) return cf_fail(err, CF_ERR_INVALID, "fold-in: threads %d, must be >= 0", o.threads);
+    if (o.items != 0 && o.items != 1) return cf_fail(err, CF_ERR_INVALID, "fold-in: items %d, must be 0 or 1", o.items);
+    if (o.merge != 0 && o.merge != 1) return cf_fail(err, CF_ERR_INVALID, "fold-in: merge %d, must be 0 or 1", o.merge);
     double lambda;
     cf_reg reg;
     cf_status st = fold_in_reg(m, &o, &lambda, &reg, err);
     if (st) return st;
 
+    const fold_side s = fold_side_of(m, ratings, o.items);
     const int K = m->f.k, bias = m->f.bias;
-    const int64_t nu = cf_idmap_size(ratings->users), nr = ratings->all.n;
-    cf_fold_in_report r = {.users = nu};
+    const int64_t nu = cf_idmap_size(s.data_rows), nr = ratings->all.n;
+    cf_fold_in_report r = {.rows = nu};
     cf_factors f = {0};
-    cf_idmap *users = NULL, *items = NULL;
-    int64_t *to = NULL, *ptr = NULL;
+    cf_idmap *rows = NULL, *fixed = NULL;
+    int64_t *to = NULL, *dest = NULL, *ptr = NULL;
     uint32_t *idx = NULL;
     float *val = NULL;
     uint8_t *known = NULL;
     st = CF_ERR_NOMEM;
 
-    /* the ratings of known items grouped by user, in dataset order; items as model rows */
-    to = cf_idmap_translate(ratings->items, m->items, err, "fold-in item map");
+    /* the ratings of known fixed rows grouped by solved row, in dataset order; the fixed
+     * side as model rows */
+    to = cf_idmap_translate(s.data_fixed, s.model_fixed, err, "fold-in map of the fixed side");
+    dest = cf_idmap_translate(s.data_rows, s.model_rows, err, "fold-in map of the rows");
     known = cf_malloc((size_t)(nr > 0 ? nr : 1), err, "fold-in rating mask");
-    ptr = cf_malloc((size_t)(nu + 1) * sizeof *ptr, err, "fold-in user offsets");
-    if (!to || !known || !ptr) goto done;
+    ptr = cf_malloc((size_t)(nu + 1) * sizeof *ptr, err, "fold-in row offsets");
+    if (!to || !dest || !known || !ptr) goto done;
     for (int64_t t = 0; t < nr; t++) {
-        known[t] = to[ratings->all.i[t]] >= 0;
+        known[t] = to[s.fixed_key[t]] >= 0;
         r.ratings += known[t];
     }
     r.ratings_unknown = nr - r.ratings;
-    idx = cf_malloc((size_t)(r.ratings > 0 ? r.ratings : 1) * sizeof *idx, err, "fold-in item rows");
+    idx = cf_malloc((size_t)(r.ratings > 0 ? r.ratings : 1) * sizeof *idx, err, "fold-in fixed rows");
     val = cf_malloc((size_t)(r.ratings > 0 ? r.ratings : 1) * sizeof *val, err, "fold-in ratings");
     if (!idx || !val) goto done;
-    const cf_bucket_move mv = {.carry = ratings->all.i, .carry_out = idx, .val = ratings->all.r, .val_out = val,
+    const cf_bucket_move mv = {.carry = s.fixed_key, .carry_out = idx, .val = ratings->all.r, .val_out = val,
                                .sel = known, .sel_want = 1};
-    if ((st = cf_bucket_sort_threads(nr, ratings->all.u, NULL, nu, &mv, o.threads, ptr, err)) != CF_OK) goto done;
+    if ((st = cf_bucket_sort_threads(nr, s.row_key, NULL, nu, &mv, o.threads, ptr, err)) != CF_OK) goto done;
     st = CF_ERR_NOMEM;
     for (int64_t e = 0; e < r.ratings; e++) idx[e] = (uint32_t)to[idx[e]];
-    for (int64_t u = 0; u < nu; u++) r.users_empty += ptr[u + 1] == ptr[u];
+    for (int64_t u = 0; u < nu; u++) r.rows_empty += ptr[u + 1] == ptr[u], r.rows_new += dest[u] < 0;
 
-    /* the new model: the dataset's users, the model's items */
-    if (cf_factors_alloc(&f, nu, m->f.n_items, K, bias, err) != CF_OK) goto done;
-    f.mu = m->f.mu;
-    memcpy(f.Q, m->f.Q, sizeof(double) * (size_t)m->f.n_items * (size_t)K);
-    memcpy(f.bi, m->f.bi, sizeof(double) * (size_t)m->f.n_items);
-    users = cf_idmap_clone(ratings->users);
-    items = cf_idmap_clone(m->items);
-    if (!users || !items) {
+    /* the new model's rows of the solved side: the ratings' (dest[u] = u), or under merge
+     * m's followed by the ratings' new ones in their order (dest[u] = m's row or the next) */
+    rows = o.merge ? cf_idmap_clone(s.model_rows) : cf_idmap_clone(s.data_rows);
+    fixed = cf_idmap_clone(s.model_fixed);
+    if (!rows || !fixed) {
         cf_fail(err, CF_ERR_NOMEM, "fold-in: out of memory for the ID maps");
         goto done;
     }
+    for (int64_t u = 0; u < nu; u++) {
+        if (!o.merge) {
+            dest[u] = u;
+        } else if (dest[u] < 0) {
+            size_t len;
+            const char *id = cf_idmap_name(s.data_rows, (uint32_t)u, &len);
+            uint32_t at;
+            int added;
+            if (cf_idmap_intern(rows, id, len, &at, &added) != 0) {
+                cf_fail(err, CF_ERR_NOMEM, "fold-in: out of memory merging the %s IDs", s.what);
+                goto done;
+            }
+            dest[u] = at;
+        }
+    }
+    const int64_t n_out = cf_idmap_size(rows);
+    double *X, *bx;
+    if (o.items) {
+        if (cf_factors_alloc(&f, s.n_fixed, n_out, K, bias, err) != CF_OK) goto done;
+        X = f.Q, bx = f.bi;
+        memcpy(f.P, s.Y, sizeof(double) * (size_t)s.n_fixed * (size_t)K);
+        memcpy(f.bu, s.by, sizeof(double) * (size_t)s.n_fixed);
+    } else {
+        if (cf_factors_alloc(&f, n_out, s.n_fixed, K, bias, err) != CF_OK) goto done;
+        X = f.P, bx = f.bu;
+        memcpy(f.Q, s.Y, sizeof(double) * (size_t)s.n_fixed * (size_t)K);
+        memcpy(f.bi, s.by, sizeof(double) * (size_t)s.n_fixed);
+    }
+    f.mu = m->f.mu;
+    if (o.merge) { /* m's rows stay where the ratings give nothing to solve from */
+        memcpy(X, s.X0, sizeof(double) * (size_t)s.n_model_rows * (size_t)K);
+        memcpy(bx, s.bx0, sizeof(double) * (size_t)s.n_model_rows);
+    }
 
-    /* the rows, in about twenty batches of users */
+    /* the rows, in about twenty batches (progress and Ctrl-C between them) */
     const int threads = cf_threads(o.threads);
     const int64_t B = nu / 20 > 256 ? nu / 20 : 256;
-    int64_t bad = -1; /* the first user whose system is not positive definite */
+    int64_t bad = -1; /* the first row whose system is not positive definite */
     int oom = 0;
     if (o.progress && o.progress("fold-in", 0, nu, o.progress_user)) goto cancelled;
     for (int64_t u0 = 0; u0 < nu && bad < 0 && !oom; u0 += B) {
@@ -137,15 +201,15 @@ cf_status cf_model_fold_in(const cf_model *m, const cf_dataset *ratings, const c
 #pragma omp for schedule(dynamic, 16)
                 for (int64_t u = u0; u < u1; u++) {
                     const int64_t lo = ptr[u], n = ptr[u + 1] - lo;
-                    if (n == 0) continue; /* zero row: cf_factors_alloc zeroed it */
+                    if (n == 0) continue; /* m's row under merge, else the zeros of cf_factors_alloc */
                     const double lam = cf_reg_lambda(reg, lambda, n, 0);
-                    if (cf_als_row_solve(&ws, m->f.Q, m->f.bi, m->f.mu, idx + lo, val + lo, n, lam, NULL) != 0) {
+                    if (cf_als_row_solve(&ws, s.Y, s.by, m->f.mu, idx + lo, val + lo, n, lam, NULL) != 0) {
 #pragma omp critical(cf_fold_in_bad)
                         if (bad < 0 || u < bad) bad = u;
                         continue;
                     }
-                    memcpy(f.P + u * K, ws.x, sizeof(double) * (size_t)K);
-                    if (bias) f.bu[u] = ws.x[K];
+                    memcpy(X + dest[u] * K, ws.x, sizeof(double) * (size_t)K);
+                    if (bias) bx[dest[u]] = ws.x[K];
                 }
             }
             cf_als_row_ws_free(&ws);
@@ -160,21 +224,21 @@ cf_status cf_model_fold_in(const cf_model *m, const cf_dataset *ratings, const c
     if (bad >= 0) {
         char shown[CF_SHOW_CAP];
         size_t len;
-        const char *id = cf_idmap_name(ratings->users, (uint32_t)bad, &len);
+        const char *id = cf_idmap_name(s.data_rows, (uint32_t)bad, &len);
         cf_fail(err, CF_ERR_NUMERIC,
-                "fold-in: the normal equations of user '%s' (%lld ratings of known items) are not positive definite "
+                "fold-in: the normal equations of %s '%s' (%lld ratings of known %ss) are not positive definite "
                 "(λ = %g, %s); use a larger lambda",
-                cf_text_show(shown, sizeof shown, id, len), (long long)(ptr[bad + 1] - ptr[bad]), lambda,
-                cf_reg_name(reg));
+                s.what, cf_text_show(shown, sizeof shown, id, len), (long long)(ptr[bad + 1] - ptr[bad]),
+                o.items ? "user" : "item", lambda, cf_reg_name(reg));
         st = CF_ERR_NUMERIC;
         goto done;
     }
-    cf_model *nm = cf_model_wrap(&f, users, items, &m->config);
+    cf_model *nm = o.items ? cf_model_wrap(&f, fixed, rows, &m->config) : cf_model_wrap(&f, rows, fixed, &m->config);
     if (!nm) {
         cf_fail(err, CF_ERR_NOMEM, "fold-in: out of memory for the model");
         goto done;
     }
-    users = items = NULL;
+    rows = fixed = NULL;
     *out = nm;
     if (rep) *rep = r;
     st = CF_OK;
@@ -183,8 +247,8 @@ cancelled:
     st = cf_fail(err, CF_ERR_INTERRUPTED, "fold-in: interrupted");
 done:
     cf_factors_free(&f);
-    cf_idmap_destroy(&users), cf_idmap_destroy(&items);
-    free(to), free(ptr), free(idx), free(val), free(known);
+    cf_idmap_destroy(&rows), cf_idmap_destroy(&fixed);
+    free(to), free(dest), free(ptr), free(idx), free(val), free(known);
     return st;
 }
 

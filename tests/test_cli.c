@@ -646,6 +646,76 @@ Test(cli, similar_items_single_many_and_all) {
     cf_model_destroy(&m);
 }
 
+/* fold-in --items --merge: item "n17" with the ratings item 17 has in data.tsv, and "nz"
+ * rated only by a user the model does not know. The saved model is cf_model_fold_in's with
+ * the same options, bit for bit: the model's users and items, then the two new items. */
+Test(cli, fold_in_items_merged) {
+    free(gen_and_train());
+    char *dp = data_path();
+    rows t = read_rows(dp);
+    char buf[65536];
+    size_t w = 0;
+    int n17 = 0;
+    for (int j = 0; j < t.n; j++)
+        if (strcmp(t.item[j], "17") == 0) {
+            w += (size_t)snprintf(buf + w, sizeof buf - w, "%s\tn17\t%.17g\n", t.user[j], t.r[j]);
+            n17++;
+            cr_assert_lt(w, sizeof buf - 100);
+        }
+    rows_free(&t);
+    cr_assert_gt(n17, 0);
+    w += (size_t)snprintf(buf + w, sizeof buf - w, "stranger\tnz\t4\n");
+    char *fp = cf_test_write(dir, "films.tsv", buf, w);
+    run_result r = cli("fold-in", "model.cfm", "films.tsv", "--items", "--merge", "--out", "films.cfm", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    char want[256];
+    snprintf(want, sizeof want,
+             "fold-in: 2 items (2 new to the model) from %d ratings of films.tsv; 1 without a rating by a user the "
+             "model knows (kept as they were, or zeros if new); 1 ratings of users the model does not know ignored",
+             n17);
+    cr_assert(strstr(r.err, want), "want '%s' in: %s", want, r.err);
+    run_free(&r);
+    cf_model *m = load_model(), *mine = NULL, *saved = NULL;
+    cf_dataset *ds = NULL;
+    cf_read_options ro;
+    cf_read_options_default(&ro);
+    cf_error err = {0};
+    cr_assert_eq(cf_dataset_read(fp, &ro, &ds, NULL, &err), CF_OK, "%s", err.msg);
+    cf_fold_in_options o;
+    cf_fold_in_options_default(&o);
+    o.items = o.merge = 1;
+    cr_assert_eq(cf_model_fold_in(m, ds, &o, &mine, NULL, &err), CF_OK, "%s", err.msg);
+    char *sp = cf_test_path(dir, "films.cfm");
+    cr_assert_eq(cf_model_load(sp, &saved, &err), CF_OK, "%s", err.msg);
+    cf_model_info a, b, m0;
+    cf_model_info_get(mine, &a), cf_model_info_get(saved, &b), cf_model_info_get(m, &m0);
+    cr_assert(a.n_items == m0.n_items + 2 && b.n_items == a.n_items && b.n_users == m0.n_users);
+    const size_t nq = (size_t)a.n_items * (size_t)a.factors;
+    double *Q1 = malloc(sizeof(double) * nq), *Q2 = malloc(sizeof(double) * nq);
+    double *b1 = malloc(sizeof(double) * (size_t)a.n_items), *b2 = malloc(sizeof(double) * (size_t)a.n_items);
+    cr_assert(Q1 && Q2 && b1 && b2);
+    cf_model_params(mine, NULL, Q1, NULL, b1), cf_model_params(saved, NULL, Q2, NULL, b2);
+    cr_assert(memcmp(Q1, Q2, sizeof(double) * nq) == 0 && memcmp(b1, b2, sizeof(double) * (size_t)a.n_items) == 0,
+              "the saved rows differ from cf_model_fold_in's");
+    double x17, xn;
+    cr_assert_eq(cf_model_predict(saved, "8", "17", &x17, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_model_predict(saved, "8", "n17", &xn, &err), CF_OK, "%s", err.msg);
+    cr_assert(isfinite(x17) && isfinite(xn));
+    /* --out may be MODEL itself: read whole first, written atomically */
+    size_t len0, len1;
+    char *mp = cf_test_path(dir, "model.cfm"), *bytes0 = cf_test_read(mp, &len0);
+    free(cf_test_write(dir, "inplace.cfm", bytes0, len0));
+    r = cli("fold-in", "inplace.cfm", "films.tsv", "--items", "--merge", "--out", "inplace.cfm", "--quiet", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    run_free(&r);
+    char *ip = cf_test_path(dir, "inplace.cfm"), *bytes1 = cf_test_read(ip, &len1), *want1 = cf_test_read(sp, &len0);
+    cr_assert(len0 == len1 && memcmp(bytes1, want1, len0) == 0, "in place: not the same model as films.cfm");
+    free(mp), free(bytes0), free(ip), free(bytes1), free(want1);
+    free(fp), free(sp), free(dp), free(Q1), free(Q2), free(b1), free(b2);
+    cf_dataset_destroy(&ds);
+    cf_model_destroy(&m), cf_model_destroy(&mine), cf_model_destroy(&saved);
+}
+
 /* fold-in: users "n8", "n7" with the ratings users 8 and 7 have in data.tsv, and "nx"
  * with one rating of an item the model does not know. The fold-in command saves what
  * cf_model_fold_in makes of the same file, bit for bit; recommend, predict and eval with
@@ -664,6 +734,7 @@ Test(cli, fold_in_serves_users_the_model_never_saw) {
             n_hist++;
             cr_assert_lt(w, sizeof hist - 100);
         }
+    rows_free(&t);
     w += (size_t)snprintf(hist + w, sizeof hist - w, "nx\tzzz\t4\n");
     char *hp = cf_test_write(dir, "hist.tsv", hist, w);
 
@@ -671,8 +742,8 @@ Test(cli, fold_in_serves_users_the_model_never_saw) {
     cr_assert_eq(r.code, 0, "%s", r.err);
     char want[256];
     snprintf(want, sizeof want,
-             "fold-in: 3 users from %d ratings of hist.tsv; 1 without a rating of an item the model knows "
-             "(ranked by μ + b_i); 1 ratings of items the model does not know ignored",
+             "fold-in: 3 users (3 new to the model) from %d ratings of hist.tsv; 1 without a rating of an item the "
+             "model knows (zero factors: ranked by μ + b_i); 1 ratings of items the model does not know ignored",
              n_hist);
     cr_assert(strstr(r.err, want), "want '%s' in: %s", want, r.err);
     run_free(&r);
@@ -734,7 +805,7 @@ Test(cli, fold_in_serves_users_the_model_never_saw) {
     const char *rm1 = strstr(direct.out, "\"rmse\":"), *rm2 = strstr(via.out, "\"rmse\":");
     cr_assert(rm1 && rm2 && strncmp(rm1, rm2, (size_t)(strstr(rm2, ",\"skipped\"") - rm2)) == 0, "%s\n%s",
               direct.out, via.out);
-    snprintf(want, sizeof want, "\"fold_in\":{\"data\":\"hist.tsv\",\"users\":3,\"users_empty\":1,\"ratings\":%d,"
+    snprintf(want, sizeof want, "\"fold_in\":{\"data\":\"hist.tsv\",\"users\":3,\"users_empty\":1,\"users_new\":3,\"ratings\":%d,"
                                 "\"ratings_unknown\":1}", n_hist);
     cr_assert(strstr(direct.out, want), "want %s in %s", want, direct.out);
     run_free(&direct), run_free(&via);
@@ -1377,7 +1448,7 @@ Test(cli, every_help_lists_every_flag) {
         {"eval", {"--format", "--skip-bad-lines", "--json", "--top", "--exclude", "--relevant-min", "--threads", NULL}},
         {"predict", {"--out", "--fold-in", NULL}},
         {"recommend", {"--user", "-n", "--exclude", "--json", "--fold-in", "--fold-in-lambda", "--fold-in-reg", NULL}},
-        {"fold-in", {"--out", "--lambda", "--reg", "--threads", NULL}},
+        {"fold-in", {"--out", "--items", "--merge", "--lambda", "--reg", "--threads", NULL}},
         {"explain", {"--user", "--item", "-n", "--lambda", "--reg", "--json", NULL}},
         {"similar", {"--item", "--items", "--all-items", "-n", "--json", "--out", "--threads", NULL}},
         {"gen", {"--users", "--items", "--ratings", "--rank", "--noise", "--seed", "--zipf", "--round", "--no-clip",

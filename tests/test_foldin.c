@@ -6,7 +6,9 @@
  * an unknown item, a user with none of known items, the model left as it was); the
  * fold-in is exactly ALS's user half-step: a model trained N iterations, its users folded
  * in from the training ratings, has the rows of the same training run N + 1 iterations,
- * bit for bit (biases on and off, both schemes, 1 and 2 threads); on random models with λ
+ * bit for bit (biases on and off, both schemes, 1 and 2 threads), and the items folded in
+ * after them (with merge) its item rows too; merge replaces, appends and keeps rows; the
+ * item fold-in's hand case (the user one transposed); on random models with λ
  * overridden the rows satisfy the normal equations formed here the plain way; a singular
  * system names its user; cancelling; bad arguments. cf_model_explain: the hand case's terms
  * on paper; on random models the terms against z_jᵀ A⁻¹ z_i computed here by Gaussian
@@ -91,8 +93,9 @@ Test(fold_in, hand_case) {
             cf_fold_in_report rep;
             cf_error err = {0};
             cr_assert_eq(cf_model_fold_in(m, ds, &o, &f, &rep, &err), CF_OK, "%s", err.msg);
-            cr_assert_eq(rep.users, 2);
-            cr_assert_eq(rep.users_empty, 1);
+            cr_assert_eq(rep.rows, 2);
+            cr_assert_eq(rep.rows_empty, 1);
+            cr_assert_eq(rep.rows_new, 2); /* the model's users are "0".."2" */
             cr_assert_eq(rep.ratings, 2);
             cr_assert_eq(rep.ratings_unknown, 2);
             cf_model_info mi;
@@ -149,8 +152,9 @@ Test(fold_in, is_the_als_user_half_step) {
                 cf_model *f = NULL;
                 cf_fold_in_report rep;
                 cr_assert_eq(cf_model_fold_in(m3, ds, &o, &f, &rep, &err), CF_OK, "%s", err.msg);
-                cr_assert_eq(rep.users, 300);
-                cr_assert_eq(rep.users_empty, 0);
+                cr_assert_eq(rep.rows, 300);
+                cr_assert_eq(rep.rows_empty, 0);
+                cr_assert_eq(rep.rows_new, 0);
                 cr_assert_eq(rep.ratings, 6000);
                 cr_assert_eq(rep.ratings_unknown, 0);
                 cr_assert_eq(f->f.n_users, m4->f.n_users);
@@ -168,6 +172,131 @@ Test(fold_in, is_the_als_user_half_step) {
             }
             cf_model_destroy(&m3), cf_model_destroy(&m4);
         }
+    cf_dataset_destroy(&ds);
+}
+
+/* Under merge, a user of the ratings the model has gets its row replaced, a new one is
+ * appended, one with no rating of a known item keeps its row; the rest stay. The hand
+ * case's numbers: user "1" and the new "n" rate as "a" there (p = 5/6, b = 1/6); "2" rates
+ * only the unknown "x". Without merge the same rows, alone. */
+Test(fold_in, merge_replaces_appends_and_keeps) {
+    const double Q[] = {1, 2}, bi[] = {0.5, -0.5};
+    cf_model *m = model_of(3, 2, 1, 1, 3.0, Q, bi, 1.0, CF_REG_PLAIN);
+    const double P0[] = {0.1, 0.2, 0.3}, bu0[] = {0.01, 0.02, 0.03};
+    memcpy(m->f.P, P0, sizeof P0), memcpy(m->f.bu, bu0, sizeof bu0);
+    const char *const u[] = {"1", "n", "1", "2", "n"}, *const it[] = {"0", "0", "1", "x", "1"};
+    const float r[] = {4, 4, 5, 2, 5};
+    cf_dataset *ds = dataset_str(u, it, r, 5);
+    for (int merge = 0; merge <= 1; merge++)
+        for (int threads = 1; threads <= 2; threads++) {
+            cf_fold_in_options o;
+            cf_fold_in_options_default(&o);
+            o.threads = threads, o.merge = merge;
+            cf_model *f = NULL;
+            cf_fold_in_report rep;
+            cf_error err = {0};
+            cr_assert_eq(cf_model_fold_in(m, ds, &o, &f, &rep, &err), CF_OK, "%s", err.msg);
+            cr_assert(rep.rows == 3 && rep.rows_empty == 1 && rep.rows_new == 1 && rep.ratings == 4 &&
+                      rep.ratings_unknown == 1);
+            static const char *const merged[] = {"0", "1", "2", "n"}, *const alone[] = {"1", "n", "2"};
+            const char *const *want = merge ? merged : alone;
+            const int64_t n = merge ? 4 : 3;
+            const double Pm[] = {0.1, 5.0 / 6, 0.3, 5.0 / 6}, bum[] = {0.01, 1.0 / 6, 0.03, 1.0 / 6};
+            const double Pa[] = {5.0 / 6, 5.0 / 6, 0}, bua[] = {1.0 / 6, 1.0 / 6, 0};
+            cr_assert_eq(f->f.n_users, n);
+            cr_assert_eq(f->f.n_items, 2);
+            for (int64_t k = 0; k < n; k++) {
+                size_t len;
+                const char *id = cf_idmap_name(f->users, (uint32_t)k, &len);
+                cr_assert(len == strlen(want[k]) && memcmp(id, want[k], len) == 0, "row %lld (merge %d)",
+                          (long long)k, merge);
+                cr_assert_float_eq(f->f.P[k], (merge ? Pm : Pa)[k], 1e-14, "P row %lld (merge %d)", (long long)k,
+                                   merge);
+                cr_assert_float_eq(f->f.bu[k], (merge ? bum : bua)[k], 1e-14, "b_u row %lld (merge %d)",
+                                   (long long)k, merge);
+            }
+            cr_assert(f->f.Q[1] == 2.0 && f->f.bi[1] == -0.5 && f->f.mu == 3.0);
+            cf_model_destroy(&f);
+        }
+    cr_assert(memcmp(m->f.P, P0, sizeof P0) == 0 && memcmp(m->f.bu, bu0, sizeof bu0) == 0, "m is not changed");
+    cf_dataset_destroy(&ds);
+    cf_model_destroy(&m);
+}
+
+/* With items the roles swap: the hand case transposed. Users "0", "1" with p = (1, 2),
+ * b_u = (0.5, -0.5), μ = 3; new item "a" rated 4 by "0" and 5 by "1" (and 3 by "zz", whom
+ * the model does not know): q_a = 5/6, b_a = 1/6 as p_a was. Item "b", rated only by "zz",
+ * gets zeros. Merged: the model's item "0" first, its row kept. */
+Test(fold_in, items_hand_case) {
+    const double Q[] = {0.7};
+    cf_model *m = model_of(2, 1, 1, 1, 3.0, Q, (const double[]){0.07}, 1.0, CF_REG_PLAIN);
+    m->f.P[0] = 1, m->f.P[1] = 2, m->f.bu[0] = 0.5, m->f.bu[1] = -0.5;
+    const char *const u[] = {"0", "zz", "1", "zz"}, *const it[] = {"a", "a", "a", "b"};
+    const float r[] = {4, 3, 5, 1};
+    cf_dataset *ds = dataset_str(u, it, r, 4);
+    for (int merge = 0; merge <= 1; merge++) {
+        cf_fold_in_options o;
+        cf_fold_in_options_default(&o);
+        o.items = 1, o.merge = merge;
+        cf_model *f = NULL;
+        cf_fold_in_report rep;
+        cf_error err = {0};
+        cr_assert_eq(cf_model_fold_in(m, ds, &o, &f, &rep, &err), CF_OK, "%s", err.msg);
+        cr_assert(rep.rows == 2 && rep.rows_empty == 1 && rep.rows_new == 2 && rep.ratings == 2 &&
+                  rep.ratings_unknown == 2);
+        const int64_t a = merge ? 1 : 0; /* item "a"'s row */
+        cr_assert_eq(f->f.n_items, merge ? 3 : 2);
+        cr_assert_eq(f->f.n_users, 2);
+        cr_assert(f->f.P[1] == 2.0 && f->f.bu[1] == -0.5, "the users are the model's");
+        cr_assert_float_eq(f->f.Q[a], 5.0 / 6, 1e-14);
+        cr_assert_float_eq(f->f.bi[a], 1.0 / 6, 1e-14);
+        cr_assert(f->f.Q[a + 1] == 0 && f->f.bi[a + 1] == 0, "item b: zeros");
+        if (merge) cr_assert(f->f.Q[0] == 0.7 && f->f.bi[0] == 0.07, "item 0 kept");
+        double pred;
+        cr_assert_eq(cf_model_predict(f, "1", "a", &pred, &err), CF_OK, "%s", err.msg);
+        cr_assert_float_eq(pred, 3.0 - 0.5 + 1.0 / 6 + 2 * 5.0 / 6, 1e-13);
+        cr_assert_eq(cf_model_predict(f, "1", "0", &pred, &err), merge ? CF_OK : CF_ERR_NOT_FOUND);
+        cf_model_destroy(&f);
+    }
+    cf_dataset_destroy(&ds);
+    cf_model_destroy(&m);
+}
+
+/* The users folded in (merged) and then the items (merged) from the training ratings is
+ * one whole ALS iteration: the model trained N + 1 iterations, bit for bit. */
+Test(fold_in, users_then_items_is_one_als_iteration) {
+    cf_gen_options g;
+    cf_gen_options_default(&g);
+    g.users = 300, g.items = 200, g.ratings = 6000, g.rank = 4, g.noise = 0.3, g.seed = 12;
+    cf_dataset *ds = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_generate(&g, &ds, &err), CF_OK, "%s", err.msg);
+    for (int bias = 0; bias <= 1; bias++) {
+        cf_config c;
+        cf_config_default(&c);
+        c.algo = CF_ALGO_ALS, c.factors = 5, c.bias = bias, c.device = CF_DEVICE_CPU;
+        c.precision = CF_PRECISION_FP64, c.threads = 2, c.reg = CF_REG_WEIGHTED, c.lambda = 0.05;
+        cf_model *m2 = NULL, *m3 = NULL, *fu = NULL, *fi = NULL;
+        c.iters = 2;
+        cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m2, NULL, &err), CF_OK, "%s", err.msg);
+        c.iters = 3;
+        cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m3, NULL, &err), CF_OK, "%s", err.msg);
+        cf_fold_in_options o;
+        cf_fold_in_options_default(&o);
+        o.merge = 1;
+        cr_assert_eq(cf_model_fold_in(m2, ds, &o, &fu, NULL, &err), CF_OK, "%s", err.msg);
+        o.items = 1;
+        cf_fold_in_report rep;
+        cr_assert_eq(cf_model_fold_in(fu, ds, &o, &fi, &rep, &err), CF_OK, "%s", err.msg);
+        cr_assert(rep.rows == 200 && rep.rows_new == 0 && rep.ratings == 6000);
+        const cf_factors *a = &fi->f, *b = &m3->f;
+        cr_assert(a->n_users == b->n_users && a->n_items == b->n_items);
+        cr_assert(memcmp(a->P, b->P, sizeof(double) * (size_t)(a->n_users * 5)) == 0, "P (bias %d)", bias);
+        cr_assert(memcmp(a->bu, b->bu, sizeof(double) * (size_t)a->n_users) == 0, "b_u (bias %d)", bias);
+        cr_assert(memcmp(a->Q, b->Q, sizeof(double) * (size_t)(a->n_items * 5)) == 0, "Q (bias %d)", bias);
+        cr_assert(memcmp(a->bi, b->bi, sizeof(double) * (size_t)a->n_items) == 0, "b_i (bias %d)", bias);
+        cf_model_destroy(&m2), cf_model_destroy(&m3), cf_model_destroy(&fu), cf_model_destroy(&fi);
+    }
     cf_dataset_destroy(&ds);
 }
 
@@ -302,14 +431,16 @@ Test(fold_in, cancel_and_bad_arguments) {
     cf_model_destroy(&f);
     const struct {
         double lambda;
-        int reg, threads;
+        int reg, threads, items, merge;
         const char *msg;
     } bad[] = {
-        {-1, 0, 0, "lambda -1"}, {INFINITY, 0, 0, "lambda inf"}, {0.1, 3, 0, "reg 3"}, {0.1, -2, 0, "reg -2"},
-        {0.1, 0, -1, "threads -1"},
+        {-1, 0, 0, 0, 0, "lambda -1"}, {INFINITY, 0, 0, 0, 0, "lambda inf"}, {0.1, 3, 0, 0, 0, "reg 3"},
+        {0.1, -2, 0, 0, 0, "reg -2"},  {0.1, 0, -1, 0, 0, "threads -1"},      {0.1, 0, 0, 2, 0, "items 2"},
+        {0.1, 0, 0, 0, -1, "merge -1"},
     };
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         o.lambda = bad[k].lambda, o.reg = bad[k].reg, o.threads = bad[k].threads;
+        o.items = bad[k].items, o.merge = bad[k].merge;
         cr_assert_eq(cf_model_fold_in(m, ds, &o, &f, NULL, &err), CF_ERR_INVALID, "%s", bad[k].msg);
         cr_assert(strstr(err.msg, bad[k].msg), "%s: %s", bad[k].msg, err.msg);
         cr_assert_null(f);
@@ -318,9 +449,9 @@ Test(fold_in, cancel_and_bad_arguments) {
     cf_dataset *empty = NULL;
     cr_assert_eq(cf_dataset_new(&empty, &err), CF_OK);
     cf_fold_in_report rep;
-    o.lambda = NAN, o.reg = CF_REG_PLAIN, o.threads = 0;
+    o.lambda = NAN, o.reg = CF_REG_PLAIN, o.threads = 0, o.items = o.merge = 0;
     cr_assert_eq(cf_model_fold_in(m, empty, &o, &f, &rep, &err), CF_OK, "%s", err.msg);
-    cr_assert(rep.users == 0 && rep.ratings == 0 && f && f->f.n_users == 0 && f->f.n_items == 2);
+    cr_assert(rep.rows == 0 && rep.ratings == 0 && f && f->f.n_users == 0 && f->f.n_items == 2);
     cf_model_destroy(&f);
     cf_dataset_destroy(&empty);
     cr_assert_eq(cf_model_fold_in(NULL, ds, NULL, &f, NULL, &err), CF_ERR_INVALID);

@@ -496,24 +496,36 @@ class Factorizer:
         o.threads = int(threads)
         return o
 
-    def fold_in(self, X, regularization=None, reg=None, threads=0):
+    def fold_in(self, X, regularization=None, reg=None, threads=0, items=False, merge=False):
         """A fitted copy of this estimator for the users of X (any form ``fit`` takes), each
         user's factors and bias solved from that user's ratings in X with this model's items
         fixed: one ALS step for those users, no retraining (``cufactor fold-in``). For users
-        the model never saw, or whose ratings changed. Its ``recommend`` leaves out what each
-        rated in X (``exclude_seen``). ``regularization`` (λ) and ``reg`` ("plain" or
-        "weighted") default to the model's. ``fold_in_`` holds the counts: users, users_empty
-        (no rating of a known item: zero factors), ratings, ratings_unknown (ignored)."""
+        the model never saw, or whose ratings changed. ``items=True`` does the same for the
+        items of X (new items rated by users the model knows), the users fixed. ``merge=True``
+        keeps this model's users (items) too: those in X get the new rows, new ones are
+        appended, and one with no usable rating in X keeps its row. Its ``recommend`` leaves
+        out what X holds (with ``merge``, the training ratings as well: ``exclude_seen``).
+        ``regularization`` (λ) and ``reg`` ("plain" or "weighted") default to the model's.
+        ``fold_in_`` holds the counts, named after the side folded in (here users): users,
+        users_empty (no rating of a known item: zero factors, or kept under merge), users_new
+        (not in the model), ratings, ratings_unknown (ignored)."""
         self._check_fitted()
         o = self._fold_in_options(regularization, reg, threads)
+        o.items, o.merge = bool(items), bool(merge)
         ds = _dataset(X, "X")
         p = C.c_void_p()
         rep = _lib.FoldInReport()
         check(lib.cf_model_fold_in, self._model.value, ds.value, C.byref(o), C.byref(p), C.byref(rep))
+        seen = ds
+        if merge and getattr(self, "_seen", None) is not None:
+            a, b = _ratings_of(self._seen), _ratings_of(ds)
+            seen = _dataset(tuple(np.concatenate([np.asarray(x), np.asarray(y)]) for x, y in zip(a, b)), "X")
         new = type(self)(**self.get_params())
-        new._adopt(_lib.Handle(p.value, lib.cf_model_destroy), ds)
+        new._adopt(_lib.Handle(p.value, lib.cf_model_destroy), seen)
         new.history_ = {}
-        new.fold_in_ = {name: getattr(rep, name) for name in ("users", "users_empty", "ratings", "ratings_unknown")}
+        side = "items" if items else "users"
+        new.fold_in_ = {side: rep.rows, f"{side}_empty": rep.rows_empty, f"{side}_new": rep.rows_new,
+                        "ratings": rep.ratings, "ratings_unknown": rep.ratings_unknown}
         return new
 
     def explain(self, user, item, X, n=10, regularization=None, reg=None):

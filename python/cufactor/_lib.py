@@ -145,12 +145,12 @@ class RankReport(C.Structure):
 
 
 class FoldInOptions(C.Structure):
-    _fields_ = [("lambda_", C.c_double), ("reg", C.c_int), ("threads", C.c_int),
-                ("progress", READ_PROGRESS_FN), ("progress_user", C.c_void_p)]
+    _fields_ = [("lambda_", C.c_double), ("reg", C.c_int), ("threads", C.c_int), ("items", C.c_int),
+                ("merge", C.c_int), ("progress", READ_PROGRESS_FN), ("progress_user", C.c_void_p)]
 
 
 class FoldInReport(C.Structure):
-    _fields_ = [("users", C.c_int64), ("users_empty", C.c_int64), ("ratings", C.c_int64),
+    _fields_ = [("rows", C.c_int64), ("rows_empty", C.c_int64), ("rows_new", C.c_int64), ("ratings", C.c_int64),
                 ("ratings_unknown", C.c_int64)]
 
 

@@ -160,7 +160,8 @@ def test_fold_in_solves_each_new_user_by_least_squares(planted):
     X = (np.append(new_u, "empty"), np.append(i[sel], 10**9), np.append(r[sel], 3.0))
     f = m.fold_in(X, threads=2)
     assert f is not m and isinstance(f, cufactor.ALS)
-    assert f.fold_in_ == {"users": 4, "users_empty": 1, "ratings": int(sel.sum()), "ratings_unknown": 1}
+    assert f.fold_in_ == {"users": 4, "users_empty": 1, "users_new": 4, "ratings": int(sel.sum()),
+                          "ratings_unknown": 1}
     assert f.user_ids_.tolist() == [f"new-{x}" for x in picked] + ["empty"]
     np.testing.assert_array_equal(f.item_factors_, m.item_factors_)
     item_row = {x: k for k, x in enumerate(m.item_ids_.tolist())}
@@ -201,6 +202,45 @@ def test_fold_in_solves_each_new_user_by_least_squares(planted):
     with pytest.raises(LookupError):
         m.explain("nobody", target, X)
 
+
+
+def test_fold_in_items_merged_solves_each_new_item_by_least_squares(planted):
+    # New items with the training ratings of three items, folded in with the users fixed
+    # and merged: each new row minimizes Σ (r − μ − b_u − p_u·q − b)² + Λ (‖q‖² + b²), the
+    # normal equations solved here with numpy (1e-10, as for users); the model's own items
+    # and users keep their rows; recommend leaves out the training ratings and X's.
+    m = cufactor.ALS(factors=3, iterations=4, device="cpu", regularization=0.05).fit(planted.train)
+    u, i, r = planted.train
+    picked = m.item_ids_[:3]
+    sel = np.isin(i, picked)
+    X = (u[sel], np.array([f"new-{x}" for x in i[sel]], dtype=object), r[sel])
+    f = m.fold_in(X, items=True, merge=True)
+    assert f.fold_in_ == {"items": 3, "items_empty": 0, "items_new": 3, "ratings": int(sel.sum()),
+                          "ratings_unknown": 0}
+    ni = len(m.item_ids_)
+    assert [str(x) for x in f.item_ids_.tolist()] == [str(x) for x in m.item_ids_.tolist()] + \
+        [f"new-{x}" for x in picked]
+    np.testing.assert_array_equal(f.item_factors_[:ni], m.item_factors_)
+    np.testing.assert_array_equal(f.item_bias_[:ni], m.item_bias_)
+    np.testing.assert_array_equal(f.user_factors_, m.user_factors_)
+    user_row = {x: k for k, x in enumerate(m.user_ids_.tolist())}
+    for k, iid in enumerate(picked):
+        rows = np.array([user_row[x] for x in u[i == iid]])
+        Z = np.hstack([m.user_factors_[rows], np.ones((len(rows), 1))])
+        t = r[i == iid].astype(np.float64) - m.global_mean_ - m.user_bias_[rows]
+        x = np.linalg.solve(Z.T @ Z + 0.05 * len(rows) * np.eye(4), Z.T @ t)
+        np.testing.assert_allclose(np.append(f.item_factors_[ni + k], f.item_bias_[ni + k]), x, rtol=1e-10,
+                                   atol=1e-12)
+    # a user who rated a picked item: neither its training items nor the new copy come back
+    who = u[sel][0]
+    ids, _ = f.recommend(who, n=len(f.item_ids_))
+    rated = set(str(x) for x in i[u == who]) | {f"new-{x}" for x in i[sel & (u == who)]}
+    got = set(str(x) for x in ids.tolist() if x is not None and x != -1)
+    assert got and not got & rated
+    # not merged: the new items alone
+    alone = m.fold_in(X, items=True)
+    assert alone.item_ids_.tolist() == [f"new-{x}" for x in picked]
+    np.testing.assert_array_equal(alone.item_factors_, f.item_factors_[ni:])
 
 def test_input_forms_agree(planted):
     pd = pytest.importorskip("pandas")

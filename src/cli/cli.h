@@ -168,6 +168,7 @@ typedef struct cli_fold_in {
     const char *path; /* DATA; NULL: no fold-in */
     double lambda;    /* NaN: the model's */
     int reg_choice;   /* index in cli_fold_in_reg_names: 0 the model's, 1 plain, 2 weighted */
+    int items, merge; /* cf_fold_in_options' (the fold-in command's --items and --merge) */
 } cli_fold_in;
 extern const char *const cli_fold_in_reg_names[];
 #define CLI_FOLD_IN_OPTS(fi)                                                                                     \
@@ -180,9 +181,9 @@ extern const char *const cli_fold_in_reg_names[];
 /* --lambda and --reg of the fold-in and explain commands (the user's row's own) */
 #define CLI_ROW_REG_OPTS(fi)                                                                                     \
     {.name = "lambda", .kind = CLI_DOUBLE, .dest = &(fi).lambda, .metavar = "L", .dlo = 0, .dhi = 1e300,         \
-     .no_default = 1, .help = "λ of the users' rows (default: the model's)"},                                   \
+     .no_default = 1, .help = "λ of the rows folded in (default: the model's)"},                                   \
     {.name = "reg", .kind = CLI_CHOICE, .dest = &(fi).reg_choice, .choices = cli_fold_in_reg_names,              \
-     .help = "their regularization: the model's, plain (Λ = λ) or weighted (Λ = λ·n_u)"}
+     .help = "their regularization: the model's, plain (Λ = λ) or weighted (Λ = λ·n, n the row's ratings)"}
 cf_status cli_fold_in_apply(const cli_fold_in *fi, const cf_read_options *ropt, int threads, int quiet,
                             cf_model **model, cf_dataset **data, cf_fold_in_report *rep, cf_error *err);
 /* "--fold-in-lambda" or "--fold-in-reg" when given without --fold-in (a usage error), else NULL. */

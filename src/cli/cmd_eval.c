@@ -139,8 +139,9 @@ int cmd_eval(int argc, char **argv) {
             int f2 = 1;
             json_key(stdout, &first, "fold_in"), putchar('{');
             json_key(stdout, &f2, "data"), json_string(stdout, fi.path);
-            json_key(stdout, &f2, "users"), printf("%lld", (long long)fr.users);
-            json_key(stdout, &f2, "users_empty"), printf("%lld", (long long)fr.users_empty);
+            json_key(stdout, &f2, "users"), printf("%lld", (long long)fr.rows);
+            json_key(stdout, &f2, "users_empty"), printf("%lld", (long long)fr.rows_empty);
+            json_key(stdout, &f2, "users_new"), printf("%lld", (long long)fr.rows_new);
             json_key(stdout, &f2, "ratings"), printf("%lld", (long long)fr.ratings);
             json_key(stdout, &f2, "ratings_unknown"), printf("%lld", (long long)fr.ratings_unknown);
             putchar('}');

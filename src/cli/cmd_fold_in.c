@@ -14,13 +14,17 @@
 const char *const cli_fold_in_reg_names[] = {"model", "plain", "weighted", NULL};
 
 /* One stderr line: what the fold-in solved from what. */
-static void print_fold_in(const char *path, const cf_fold_in_report *r) {
-    fprintf(stderr, "fold-in: %lld users from %lld ratings of %s", (long long)r->users, (long long)r->ratings, path);
-    if (r->users_empty)
-        fprintf(stderr, "; %lld without a rating of an item the model knows (ranked by μ + b_i)",
-                (long long)r->users_empty);
+static void print_fold_in(const char *path, const cli_fold_in *fi, const cf_fold_in_report *r) {
+    const char *rows = fi->items ? "items" : "users", *other = fi->items ? "user" : "item";
+    fprintf(stderr, "fold-in: %lld %s (%lld new to the model) from %lld ratings of %s", (long long)r->rows, rows,
+            (long long)r->rows_new, (long long)r->ratings, path);
+    if (r->rows_empty)
+        fprintf(stderr, "; %lld without a rating %s the model knows (%s)", (long long)r->rows_empty,
+                fi->items ? "by a user" : "of an item",
+                fi->merge ? "kept as they were, or zeros if new"
+                          : fi->items ? "zero factors: scored μ + b_u" : "zero factors: ranked by μ + b_i");
     if (r->ratings_unknown)
-        fprintf(stderr, "; %lld ratings of items the model does not know ignored", (long long)r->ratings_unknown);
+        fprintf(stderr, "; %lld ratings of %ss the model does not know ignored", (long long)r->ratings_unknown, other);
     fputc('\n', stderr);
 }
 
@@ -33,7 +37,7 @@ cf_status cli_fold_in_apply(const cli_fold_in *fi, const cf_read_options *ropt, 
     if (!quiet) cli_print_read("fold-in", fi->path, &rrep);
     cf_fold_in_options o;
     cf_fold_in_options_default(&o);
-    o.lambda = fi->lambda, o.reg = fi->reg_choice - 1, o.threads = threads;
+    o.lambda = fi->lambda, o.reg = fi->reg_choice - 1, o.threads = threads, o.items = fi->items, o.merge = fi->merge;
     cli_rank_progress p;
     cli_rank_progress_start(&p, fi->cmd, quiet);
     o.progress = cli_rank_progress_fn, o.progress_user = &p;
@@ -45,7 +49,7 @@ cf_status cli_fold_in_apply(const cli_fold_in *fi, const cf_read_options *ropt, 
         cf_dataset_destroy(&ds);
         return st;
     }
-    if (!quiet) print_fold_in(fi->path, &r);
+    if (!quiet) print_fold_in(fi->path, fi, &r);
     cf_model_destroy(model);
     *model = out;
     if (rep) *rep = r;
@@ -71,6 +75,10 @@ int cmd_fold_in(int argc, char **argv) {
     cli_opt opts[] = {
         {.name = "out", .kind = CLI_STR, .dest = &out_path, .metavar = "FILE", .required = 1,
          .help = "the new model (.cfm, written atomically)"},
+        {.name = "items", .kind = CLI_FLAG, .dest = &fi.items, .flag_value = 1,
+         .help = "fold in the items of DATA from their ratings by MODEL's users, the users fixed"},
+        {.name = "merge", .kind = CLI_FLAG, .dest = &fi.merge, .flag_value = 1,
+         .help = "NEW keeps MODEL's users (items) too: DATA's replace theirs, new ones are appended"},
         CLI_ROW_REG_OPTS(fi),
         {.name = "format", .kind = CLI_CHOICE, .dest = &format, .choices = cli_format_names,
          .help = "input format of DATA"},
@@ -89,11 +97,14 @@ int cmd_fold_in(int argc, char **argv) {
                    "from that user's ratings in DATA with MODEL's items fixed (one ALS step for those users:\n"
                    "the least-squares fit of MODEL's own objective, in double precision). For users MODEL\n"
                    "was not trained on (new sign-ups) or whose ratings changed; NEW has DATA's users and\n"
-                   "MODEL's items, and recommend, predict and eval take it like any model.",
+                   "MODEL's items, and recommend, predict and eval take it like any model. With --items the\n"
+                   "same for new items (rated by users MODEL knows), the users fixed; with --merge NEW\n"
+                   "serves MODEL's users (items) as well.",
         .notes = "A user of DATA with no rating of an item MODEL knows gets zeros (μ + b_i, as an unknown\n"
-                 "user); ratings of unknown items are ignored and counted. recommend, predict and eval\n"
-                 "do the same in memory with --fold-in DATA.\n"
-                 "Typical: cufactor fold-in m.cfm new_users.tsv --out m_new.cfm",
+                 "user; under --merge a user MODEL has keeps its row); ratings of unknown items are ignored\n"
+                 "and counted. recommend, predict and eval do the same in memory with --fold-in DATA.\n"
+                 "Typical: cufactor fold-in m.cfm new_users.tsv --out m_new.cfm\n"
+                 "         cufactor fold-in m.cfm new_films.tsv --items --merge --out m.cfm",
         .positional = positional,
         .opts = opts,
         .n_opts = (int)(sizeof opts / sizeof *opts),
