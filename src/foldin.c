@@ -39,7 +39,6 @@
 
 #include <lapacke.h>
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -182,44 +181,22 @@ cf_status cf_model_fold_in(const cf_model *m, const cf_dataset *ratings, const c
     }
 
     /* the rows, in about twenty batches (progress and Ctrl-C between them) */
-    const int threads = cf_threads(o.threads);
+    const cf_als_rows job = {.ptr = ptr, .idx = idx, .val = val, .Y = s.Y, .by = s.by, .mu = m->f.mu, .K = K,
+                             .bias = bias, .reg = reg, .lambda = lambda, .nnz = 0, .X = X, .bx = bx, .dest = dest,
+                             .zero_empty = 0, .threads = cf_threads(o.threads), .stop = NULL};
     const int64_t B = nu / 20 > 256 ? nu / 20 : 256;
     int64_t bad = -1; /* the first row whose system is not positive definite */
-    int oom = 0;
     if (o.progress && o.progress("fold-in", 0, nu, o.progress_user)) goto cancelled;
-    for (int64_t u0 = 0; u0 < nu && bad < 0 && !oom; u0 += B) {
+    for (int64_t u0 = 0; u0 < nu; u0 += B) {
         const int64_t u1 = nu - u0 < B ? nu : u0 + B;
-#pragma omp parallel num_threads(threads)
-        {
-            cf_als_row_ws ws;
-            if (cf_als_row_ws_alloc(&ws, K, bias)) {
-#pragma omp atomic write
-                oom = 1;
-            }
-#pragma omp barrier
-            if (!oom) {
-#pragma omp for schedule(dynamic, 16)
-                for (int64_t u = u0; u < u1; u++) {
-                    const int64_t lo = ptr[u], n = ptr[u + 1] - lo;
-                    if (n == 0) continue; /* m's row under merge, else the zeros of cf_factors_alloc */
-                    const double lam = cf_reg_lambda(reg, lambda, n, 0);
-                    if (cf_als_row_solve(&ws, s.Y, s.by, m->f.mu, idx + lo, val + lo, n, lam, NULL) != 0) {
-#pragma omp critical(cf_fold_in_bad)
-                        if (bad < 0 || u < bad) bad = u;
-                        continue;
-                    }
-                    memcpy(X + dest[u] * K, ws.x, sizeof(double) * (size_t)K);
-                    if (bias) bx[dest[u]] = ws.x[K];
-                }
-            }
-            cf_als_row_ws_free(&ws);
+        const int rc = cf_als_rows_solve(&job, u0, u1, &bad);
+        if (rc < 0) {
+            cf_fail(err, CF_ERR_NOMEM, "fold-in: out of memory for the %d×%d per-thread workspace", K + bias,
+                    CF_ALS_CHUNK);
+            goto done;
         }
-        if (!oom && bad < 0 && o.progress && o.progress("fold-in", u1, nu, o.progress_user)) goto cancelled;
-    }
-    if (oom) {
-        cf_fail(err, CF_ERR_NOMEM, "fold-in: out of memory for the %d×%d per-thread workspace", K + bias,
-                CF_ALS_CHUNK);
-        goto done;
+        if (rc > 0) break;
+        if (o.progress && o.progress("fold-in", u1, nu, o.progress_user)) goto cancelled;
     }
     if (bad >= 0) {
         char shown[CF_SHOW_CAP];

@@ -734,7 +734,6 @@ Test(cli, fold_in_serves_users_the_model_never_saw) {
             n_hist++;
             cr_assert_lt(w, sizeof hist - 100);
         }
-    rows_free(&t);
     w += (size_t)snprintf(hist + w, sizeof hist - w, "nx\tzzz\t4\n");
     char *hp = cf_test_write(dir, "hist.tsv", hist, w);
 
@@ -885,6 +884,7 @@ Test(cli, fold_in_serves_users_the_model_never_saw) {
                                                              "plain", NULL));
     expect_usage("--out", cli("fold-in", "model.cfm", "hist.tsv", NULL));
     free(op), free(np), free(hp), free(dp), free(P1), free(P2);
+    rows_free(&t);
     cf_dataset_destroy(&ds);
     cf_model_destroy(&m), cf_model_destroy(&mine), cf_model_destroy(&saved);
 }

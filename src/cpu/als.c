@@ -76,34 +76,30 @@ int cf_als_row_solve(cf_als_row_ws *ws, const double *Y, const double *by, doubl
     return (int)LAPACKE_dposv(LAPACK_COL_MAJOR, 'U', d, 1, A, d, x, d);
 }
 
-cf_status cf_cpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
-    cf_side_view v = cf_cpu_side(b, side);
-    const int K = b->f.k, bias = b->f.bias;
-    const int64_t nnz = b->R->nnz;
+int cf_als_rows_solve(const cf_als_rows *j, int64_t r0, int64_t r1, int64_t *bad) {
+    const int K = j->K;
     int64_t bad_row = -1; /* smallest row whose system is not positive definite */
     int oom = 0;
-
-#pragma omp parallel num_threads(b->threads)
+#pragma omp parallel num_threads(j->threads)
     {
         cf_als_row_ws ws;
-        if (cf_als_row_ws_alloc(&ws, K, bias)) {
+        if (cf_als_row_ws_alloc(&ws, K, j->bias)) {
 #pragma omp atomic write
             oom = 1;
         }
 #pragma omp barrier
         if (!oom) {
-#pragma omp for schedule(dynamic, 64)
-            for (int64_t r = 0; r < v.n_rows; r++) {
-                if (cf_cpu_stop_poll(b->stop)) continue; /* Ctrl-C: skip the rest of the half-step */
-                int64_t lo = v.ptr[r], n = v.ptr[r + 1] - lo;
-                double *xr = v.X + r * K;
-                if (n == 0) { /* no ratings: zero factors */
-                    memset(xr, 0, sizeof(double) * (size_t)K);
-                    v.bx[r] = 0.0;
+#pragma omp for schedule(dynamic, 16)
+            for (int64_t r = r0; r < r1; r++) {
+                if (cf_cpu_stop_poll(j->stop)) continue; /* Ctrl-C: skip the rest */
+                const int64_t lo = j->ptr[r], n = j->ptr[r + 1] - lo, to = j->dest ? j->dest[r] : r;
+                double *xr = j->X + to * K;
+                if (n == 0) { /* no ratings: zero factors, or the row as it is */
+                    if (j->zero_empty) memset(xr, 0, sizeof(double) * (size_t)K), j->bx[to] = 0.0;
                     continue;
                 }
-                double lam = cf_reg_lambda(b->cfg.reg, b->cfg.lambda, n, nnz);
-                int info = cf_als_row_solve(&ws, v.Y, v.by, b->f.mu, v.idx + lo, v.val + lo, n, lam, b->stop);
+                const double lam = cf_reg_lambda(j->reg, j->lambda, n, j->nnz);
+                const int info = cf_als_row_solve(&ws, j->Y, j->by, j->mu, j->idx + lo, j->val + lo, n, lam, j->stop);
                 if (info < 0) continue; /* stopped inside a long row: its system is incomplete */
                 if (info != 0) {
 #pragma omp critical(cf_als_bad_row)
@@ -111,16 +107,30 @@ cf_status cf_cpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
                     continue;
                 }
                 memcpy(xr, ws.x, sizeof(double) * (size_t)K);
-                v.bx[r] = bias ? ws.x[K] : 0.0;
+                j->bx[to] = j->bias ? ws.x[K] : 0.0;
             }
         }
         cf_als_row_ws_free(&ws);
     }
+    if (oom) return -1;
+    if (bad_row < 0) return 0;
+    *bad = bad_row;
+    return 1;
+}
+
+cf_status cf_cpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
+    const cf_side_view v = cf_cpu_side(b, side);
+    const int K = b->f.k, bias = b->f.bias;
+    const cf_als_rows job = {.ptr = v.ptr, .idx = v.idx, .val = v.val, .Y = v.Y, .by = v.by, .mu = b->f.mu,
+                             .K = K, .bias = bias, .reg = b->cfg.reg, .lambda = b->cfg.lambda, .nnz = b->R->nnz,
+                             .X = v.X, .bx = v.bx, .zero_empty = 1, .threads = b->threads, .stop = b->stop};
+    int64_t bad_row = -1;
+    const int rc = cf_als_rows_solve(&job, 0, v.n_rows, &bad_row);
     const char *what = side == CF_SIDE_USERS ? "user" : "item";
     cf_status ist = cf_cpu_interrupted(b->stop, "als", err);
     if (ist) return ist;
-    if (oom) return cf_fail(err, CF_ERR_NOMEM, "als: out of memory for the %d×%d per-thread workspace", K + bias, CF_ALS_CHUNK);
-    if (bad_row >= 0)
+    if (rc < 0) return cf_fail(err, CF_ERR_NOMEM, "als: out of memory for the %d×%d per-thread workspace", K + bias, CF_ALS_CHUNK);
+    if (rc > 0)
         return cf_fail(err, CF_ERR_NUMERIC,
                        "als: the normal equations of %s row %lld are not positive definite "
                        "(λ = %g with --reg %s); use a larger --lambda",

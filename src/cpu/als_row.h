@@ -1,6 +1,7 @@
 /*
- * als_row.h — one row's ALS system in double precision (als.c), shared by the CPU ALS
- * half-step and the fold-in of new users (foldin.c), so both solve exactly the same way.
+ * als_row.h — one row's ALS system in double precision (als.c), and many rows over
+ * threads, shared by the CPU ALS half-step and the fold-in (foldin.c), so both solve
+ * exactly the same way.
  *
  * With the other side's factors Y (n_other × K, row-major) and biases by fixed, the row
  * with ratings (idx[j], val[j]), j < n, gets x minimizing
@@ -13,6 +14,7 @@
 #ifndef CF_CPU_ALS_ROW_H
 #define CF_CPU_ALS_ROW_H
 
+#include "cufactor.h"
 #include "stop.h"
 
 #include <stdint.h>
@@ -36,5 +38,30 @@ void cf_als_row_ws_free(cf_als_row_ws *ws);
  * (the system is then incomplete and x meaningless). */
 int cf_als_row_solve(cf_als_row_ws *ws, const double *Y, const double *by, double mu, const uint32_t *idx,
                      const float *val, int64_t n, double lambda_row, const volatile sig_atomic_t *stop);
+
+/* Many rows at once, spread over threads (one workspace each): rows r0 ≤ r < r1 of a CSR
+ * (row r's ratings are idx/val[ptr[r] .. ptr[r + 1])) solved by cf_als_row_solve with
+ * Λ = cf_reg_lambda(reg, lambda, n_r, nnz), each written to row dest[r] (dest NULL: r) of
+ * X (K per row) and bx (the bias, 0 without biases). A row with no ratings is zeroed
+ * when zero_empty, else left as it is. `stop` (may be NULL) is polled per row and inside
+ * long rows; rows skipped after it are left as they are. The same result for any thread
+ * count. Returns 0, -1 when out of memory for the workspaces (nothing written), or 1 with
+ * *bad the smallest row whose system is not positive definite (the others written). */
+typedef struct cf_als_rows {
+    const int64_t *ptr;
+    const uint32_t *idx;
+    const float *val;
+    const double *Y, *by; /* the fixed side */
+    double mu;
+    int K, bias;
+    cf_reg reg;
+    double lambda;
+    int64_t nnz;
+    double *X, *bx;       /* the solved side */
+    const int64_t *dest;
+    int zero_empty, threads;
+    const volatile sig_atomic_t *stop;
+} cf_als_rows;
+int cf_als_rows_solve(const cf_als_rows *job, int64_t r0, int64_t r1, int64_t *bad);
 
 #endif
