@@ -776,13 +776,16 @@ void cf_config_destroy(cf_config **cfg);
  * "lambda", "reg", "bias" (0 or 1), "tol", "seed", "threads", "init-scale", "device",
  * "gpu-id", "gpu-mem-limit" (bytes), "lr", "lr-schedule", "lr-decay", "schedule",
  * "blocks", "batch", "optimizer", "inner", "early-stop", "restarts", "precision",
- * "als-solver". Values as the CLI takes them (numbers in full, choices by name). An
+ * "als-solver", "als-gram". Values as the CLI takes them (numbers in full, choices by name). An
  * unknown name or a value that does not parse is CF_ERR_INVALID naming both; ranges
  * are cf_config_validate's (cf_train checks them). */
 cf_status cf_config_set(cf_config *cfg, const char *name, const char *value, cf_error *err);
 /* The field's value as text (the form cf_config_set takes back) into buf (cap bytes,
  * NUL-terminated; 64 is enough). CF_ERR_INVALID for an unknown name. */
 cf_status cf_config_get(const cf_config *cfg, const char *name, char *buf, size_t cap, cf_error *err);
+/* The name of field k (0, 1, ...) that cf_config_set and cf_config_get take, in the order
+ * above; NULL past the last. For listing a whole configuration. */
+const char *cf_config_field(int k);
 
 /* An empty dataset (no IDs, no ratings). */
 cf_status cf_dataset_new(cf_dataset **out, cf_error *err);

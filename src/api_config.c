@@ -96,6 +96,10 @@ static const field fields[] = {
     {"als-gram", F_CHOICE, OFF(als_gram), als_gram_names, NULL, NULL},
 };
 
+const char *cf_config_field(int k) {
+    return k >= 0 && (size_t)k < sizeof fields / sizeof *fields ? fields[k].name : NULL;
+}
+
 static const field *find_field(const char *name) {
     for (size_t k = 0; name && k < sizeof fields / sizeof *fields; k++)
         if (strcmp(fields[k].name, name) == 0) return &fields[k];
@@ -213,7 +217,10 @@ cf_status cf_config_get(const cf_config *cfg, const char *name, char *buf, size_
     case F_DOUBLE: {
         double v;
         memcpy(&v, at, sizeof v);
-        snprintf(buf, cap, "%.17g", v);
+        for (int digits = 15; digits <= 17; digits++) { /* the shortest that reads back as v */
+            snprintf(buf, cap, "%.*g", digits, v);
+            if (strtod(buf, NULL) == v) break;
+        }
         break;
     }
     case F_BOOL:

@@ -1022,6 +1022,131 @@ static int index_of(char **v, int n, const char *s) {
     return -1;
 }
 
+/* info on a model: the dimensions and μ are cf_model_info's, the config's fields its own,
+ * the norms' extremes those of the rows computed here in the same order (so equal). */
+Test(cli, info_tells_what_a_model_holds) {
+    free(gen_and_train());
+    run_result r = cli("info", "model.cfm", "--json", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    assert_one_json_object(r.out);
+    cf_model *m = load_model();
+    cf_model_info mi;
+    cf_model_info_get(m, &mi);
+    char kind[32];
+    cr_assert(json_str(r.out, "kind", kind, sizeof kind) && strcmp(kind, "model") == 0, "%s", r.out);
+    cr_assert_eq(json_num(r.out, "users"), (double)mi.n_users);
+    cr_assert_eq(json_num(r.out, "items"), (double)mi.n_items);
+    cr_assert_eq(json_num(r.out, "factors"), 3.0);
+    cr_assert_eq(json_num(r.out, "mu"), mi.mu);
+    const char *cfg = json_value(r.out, "config");
+    cr_assert(cfg && json_num(cfg, "factors") == 3.0 && json_num(cfg, "seed") == 11.0 && json_num(cfg, "iters") == 8.0,
+              "%s", r.out);
+    double *P = malloc(sizeof(double) * (size_t)mi.n_users * 3), *bu = malloc(sizeof(double) * (size_t)mi.n_users);
+    cr_assert(P && bu);
+    cf_model_params(m, P, NULL, bu, NULL);
+    double pmax = 0, bmin = INFINITY;
+    for (int64_t u = 0; u < mi.n_users; u++) {
+        double sq = 0;
+        for (int k = 0; k < 3; k++) sq += P[u * 3 + k] * P[u * 3 + k];
+        pmax = fmax(pmax, sqrt(sq)), bmin = fmin(bmin, bu[u]);
+    }
+    cr_assert_eq(json_num(json_value(r.out, "user_norm"), "max"), pmax);
+    cr_assert_eq(json_num(json_value(r.out, "user_bias"), "min"), bmin);
+    run_free(&r);
+    r = cli("info", "model.cfm", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    char want[128];
+    snprintf(want, sizeof want, "users        %lld\nitems        %lld\nfactors      3, biases on", (long long)mi.n_users,
+             (long long)mi.n_items);
+    cr_assert(strstr(r.out, want) && strstr(r.out, "checksum verified") && strstr(r.out, "seed=11"), "%s", r.out);
+    run_free(&r);
+    /* a damaged model names the file; no FILE is a usage error */
+    size_t len;
+    char *mp = model_file(), *bytes = cf_test_read(mp, &len);
+    bytes[len / 2] ^= 0x40;
+    free(cf_test_write(dir, "bad.cfm", bytes, len));
+    r = cli("info", "bad.cfm", NULL);
+    cr_assert_eq(r.code, 1);
+    cr_assert(strstr(r.err, "bad.cfm") && strstr(r.err, "checksum"), "%s", r.err);
+    cr_assert_str_empty(r.out);
+    run_free(&r);
+    expect_usage("FILE", cli("info", NULL));
+    free(mp), free(bytes), free(P), free(bu);
+    cf_model_destroy(&m);
+}
+
+/* info on ratings, text and binary: a hand file whose numbers are known. u1 rates i1 twice
+ * (the last, 2, kept): ratings 2, 3, 4, 1 over 3 users and 3 items. */
+Test(cli, info_tells_what_a_ratings_file_holds) {
+    static const char text[] = "u1\ti1\t5\nu1\ti2\t3\nu2\ti1\t4\nu3\ti3\t1\nu1\ti1\t2\n";
+    free(cf_test_write(dir, "tiny.tsv", text, sizeof text - 1));
+    run_result c = cli("convert", "tiny.tsv", "tiny.cfd", "--quiet", NULL);
+    cr_assert_eq(c.code, 0, "%s", c.err);
+    run_free(&c);
+    for (int bin = 0; bin <= 1; bin++) {
+        run_result r = cli("info", bin ? "tiny.cfd" : "tiny.tsv", "--json", NULL);
+        cr_assert_eq(r.code, 0, "%s", r.err);
+        assert_one_json_object(r.out);
+        char fmt[32];
+        cr_assert(json_str(r.out, "format", fmt, sizeof fmt) && strcmp(fmt, bin ? "binary" : "delimited") == 0);
+        cr_assert(json_num(r.out, "users") == 3 && json_num(r.out, "items") == 3 && json_num(r.out, "ratings") == 4,
+                  "%s", r.out);
+        cr_assert_eq(json_num(r.out, "duplicates"), bin ? 0.0 : 1.0);
+        cr_assert_eq(json_num(r.out, "density"), 4.0 / 9.0);
+        const char *rt = json_value(r.out, "rating");
+        cr_assert(json_num(rt, "min") == 1 && json_num(rt, "mean") == 2.5 && json_num(rt, "max") == 4, "%s", r.out);
+        cr_assert(strstr(r.out, "\"values\":[1,2,3,4]"), "%s", r.out);
+        for (int side = 0; side < 2; side++) {
+            const char *o = json_value(r.out, side ? "per_item" : "per_user");
+            cr_assert(json_num(o, "min") == 1 && json_num(o, "median") == 1 && json_num(o, "mean") == 4.0 / 3 &&
+                          json_num(o, "max") == 2,
+                      "%s", r.out);
+        }
+        run_free(&r);
+    }
+    run_result r = cli("info", "tiny.tsv", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "delimited (tab)") && strstr(r.out, "ratings      4 (density 44.44 %)") &&
+                  strstr(r.out, "values       1 2 3 4\n") &&
+                  strstr(r.out, "per user     min 1  median 1  mean 1.33333  max 2"),
+              "%s", r.out);
+    run_free(&r);
+    static const char bad[] = "u1\ti1\t5\nu2\ti1\tfive\n";
+    free(cf_test_write(dir, "bad.tsv", bad, sizeof bad - 1));
+    r = cli("info", "bad.tsv", NULL);
+    cr_assert_eq(r.code, 1);
+    cr_assert(strstr(r.err, "bad.tsv:2"), "%s", r.err);
+    run_free(&r);
+}
+
+/* info on a checkpoint: the iterations done and the training's data and config. */
+Test(cli, info_tells_where_a_checkpoint_stands) {
+    gen_data();
+    run_result r = cli("train", "data.tsv", "--factors", "3", "--iters", "3", "--checkpoint", "c.cfc",
+                       "--checkpoint-every", "1", "--threads", "1", "--quiet", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    run_free(&r);
+    char *cp = cf_test_path(dir, "c.cfc");
+    cf_checkpoint_info ci;
+    cf_error err = {0};
+    cr_assert_eq(cf_checkpoint_info_get(cp, &ci, &err), CF_OK, "%s", err.msg);
+    r = cli("info", "c.cfc", "--json", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    assert_one_json_object(r.out);
+    char kind[32];
+    cr_assert(json_str(r.out, "kind", kind, sizeof kind) && strcmp(kind, "checkpoint") == 0);
+    cr_assert(json_num(r.out, "iter") == ci.iter && json_num(r.out, "train") == (double)ci.n_train &&
+                  json_num(r.out, "users") == (double)ci.n_users,
+              "%s", r.out);
+    cr_assert_eq(json_num(json_value(r.out, "config"), "factors"), 3.0);
+    run_free(&r);
+    r = cli("info", "c.cfc", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "--resume c.cfc") && strstr(r.out, "factors=3"), "%s", r.out);
+    run_free(&r);
+    free(cp);
+}
+
 Test(cli, export_npy_reproduces_the_predictions) {
     free(gen_and_train());
     run_result r = cli("export", "model.cfm", "--npy", "npy", NULL);
@@ -1449,6 +1574,7 @@ Test(cli, every_help_lists_every_flag) {
         {"predict", {"--out", "--fold-in", NULL}},
         {"recommend", {"--user", "-n", "--exclude", "--json", "--fold-in", "--fold-in-lambda", "--fold-in-reg", NULL}},
         {"fold-in", {"--out", "--items", "--merge", "--lambda", "--reg", "--threads", NULL}},
+        {"info", {"--json", "--format", "--threads", NULL}},
         {"explain", {"--user", "--item", "-n", "--lambda", "--reg", "--json", NULL}},
         {"similar", {"--item", "--items", "--all-items", "-n", "--json", "--out", "--threads", NULL}},
         {"gen", {"--users", "--items", "--ratings", "--rank", "--noise", "--seed", "--zipf", "--round", "--no-clip",

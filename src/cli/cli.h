@@ -29,10 +29,11 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2, CLI_EXIT_INTERRU
     X(predict, "predict", "predicted ratings for a file of (user, item) pairs")                         \
     X(recommend, "recommend", "top-N items for a user, a list of users or all")                         \
     X(similar, "similar", "the items most similar to an item (cosine of the factors), a list or all")   \
-    X(fold_in, "fold-in", "a model for new users from their ratings, the items fixed (no retraining)")  \
+    X(fold_in, "fold-in", "a model for new users (or items) from their ratings, no retraining")          \
     X(explain, "explain", "why a user gets an item: the score split over the user's ratings")           \
     X(gen, "gen", "write a synthetic ratings file with a planted low-rank structure")                   \
     X(export, "export", "write a model's factors and biases as NumPy .npy files")                       \
+    X(info, "info", "what a model, checkpoint or ratings file holds: sizes, configuration, statistics")  \
     X(convert, "convert", "write a ratings file as a binary dataset that every command loads fast")     \
     X(demo, "demo", "generate a MovieLens-sized set, train, evaluate and recommend (no input)")         \
     X(bench, "bench", "throughput benchmark suites: run, compare with the history, plot data")
@@ -80,6 +81,9 @@ const char *const *cli_device_names(void);
 
 /* One stderr line describing a read: file, format, delimiter, counts, skips. */
 void cli_print_read(const char *what, const char *path, const cf_read_report *rep);
+/* How the file was read: "binary dataset", "Matrix Market" or "delimited (tab)[, header
+ * skipped]" (the last written into buf, cap bytes; 64 is enough). */
+const char *cli_read_format(const cf_read_report *rep, char *buf, size_t cap);
 
 /* The CLI's readers of ratings files: cf_dataset_read / cf_dataset_read_test, with a
  * one-line progress bar on stderr when stderr is a terminal and not `quiet` (percent,

@@ -89,14 +89,16 @@ static const char *delimiter_name(const char *d) {
     return d[0] ? d : "?";
 }
 
+const char *cli_read_format(const cf_read_report *rep, char *buf, size_t cap) {
+    if (rep->format == CF_FORMAT_BINARY) return "binary dataset";
+    if (rep->format == CF_FORMAT_MM) return "Matrix Market";
+    snprintf(buf, cap, "delimited (%s)%s", delimiter_name(rep->delimiter), rep->header ? ", header skipped" : "");
+    return buf;
+}
+
 void cli_print_read(const char *what, const char *path, const cf_read_report *rep) {
-    if (rep->format == CF_FORMAT_BINARY)
-        fprintf(stderr, "%s %s: binary dataset", what, path);
-    else if (rep->format == CF_FORMAT_MM)
-        fprintf(stderr, "%s %s: Matrix Market", what, path);
-    else
-        fprintf(stderr, "%s %s: delimited (%s)%s", what, path, delimiter_name(rep->delimiter),
-                rep->header ? ", header skipped" : "");
+    char fmt[64];
+    fprintf(stderr, "%s %s: %s", what, path, cli_read_format(rep, fmt, sizeof fmt));
     fprintf(stderr, ", %lld ratings, %lld duplicates removed (last kept), %lld bad lines skipped\n",
             (long long)rep->ratings, (long long)rep->duplicates, (long long)rep->skipped);
     if (rep->skipped > 0 && rep->first_bad[0]) fprintf(stderr, "  first skipped line: %s\n", rep->first_bad);
