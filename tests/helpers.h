@@ -59,8 +59,6 @@ void cf_test_rmtree(const char *dir);
     }                                                                                              \
     TestSuite(name, .init = cf_test_dir_setup_, .fini = cf_test_dir_teardown_, .timeout = (timeout_s))
 
-#endif
-
 /* ---- a planted problem: r = μ + b_u + b_i + p*_u·q*_i + N(0, σ²), unclipped, with
  * every (u, i) pair kept with probability `density`; a fraction `test_ratio` of the
  * ratings goes to *test. Everything from `seed`. */
@@ -88,3 +86,5 @@ void cf_test_long_rows(cf_rng *rng, double (*rating)(uint32_t u, uint32_t i, cf_
 /* ---- an ID map of the decimal tokens "0" .. "n-1" (what integer IDs intern as) */
 #include "idmap.h"
 cf_idmap *cf_test_decimal_map(int64_t n);
+
+#endif
