@@ -257,7 +257,7 @@ static int run(bench_common *bc, const sgd_opts *o) {
                 printf("%-23s %-5s %11s %9s %7s %8s %6s %7s %8s %6s  test RMSE per epoch\n", "schedule/D/write/runs", "prec",
                        "updates/s", "s/epoch", "L2 B/u", "L2 GB/s", "of L2", "DRAM B/u", "DRAM GB/s", "of copy");
             /* warm-up epoch (state upload, first launches), then reset the timers */
-            if (cf_gpu_backend()->sgd_epoch(b, 0, cf_train_lr(&c, 0), &err)) bench_die(bc, "warm-up epoch", &err);
+            if (cf_gpu_backend()->sgd_epoch(b, 0, cf_config_lr(&c, 0), &err)) bench_die(bc, "warm-up epoch", &err);
             cf_gpu_stats st0;
             cf_gpu_stats_get(b, &st0);
             /* each epoch as the trainer runs it (train.c): cf_train_step, then the

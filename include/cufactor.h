@@ -550,6 +550,7 @@ typedef struct cf_train_report {
                                 * the solver's own layouts (CPU); and downloads of the result */
     double seconds_iterations; /* the updates (cf_iter_info.seconds summed) */
     double seconds_eval;       /* RMSE / objective after each iteration */
+    int64_t init_users, init_items; /* rows taken from cf_train_options.init (0 without) */
 } cf_train_report;
 
 /* Trains on ds's training part, reports on its test part. `progress` may be NULL. */
@@ -600,6 +601,13 @@ typedef struct cf_train_options {
      * application shows where a long run is before its first iteration. */
     cf_read_progress_fn phase;
     void *phase_user;
+    /* Warm start (NULL, the default: none): the rows this model has for the data's users
+     * and items (by ID) replace the seeded initialization of theirs, the others keep
+     * their draws; the model's K and biases must be cfg's. For a retraining after new
+     * ratings arrive: it starts near where the last one ended. ALS recomputes P from Q
+     * first, so ALS from a model trained N iterations on the same data is, bit for bit,
+     * N more iterations of that training. Not with restarts > 1 or resume. */
+    const cf_model *init;
 } cf_train_options;
 
 void cf_train_options_default(cf_train_options *opt);
@@ -786,6 +794,9 @@ cf_status cf_config_get(const cf_config *cfg, const char *name, char *buf, size_
 /* The name of field k (0, 1, ...) that cf_config_set and cf_config_get take, in the order
  * above; NULL past the last. For listing a whole configuration. */
 const char *cf_config_field(int k);
+/* The step size of epoch `epoch` (0-based) under cfg's schedule, as cf_train uses it: lr
+ * (const), or lr / (1 + lr_decay·epoch^1.5) (invscale). */
+double cf_config_lr(const cf_config *cfg, int32_t epoch);
 
 /* An empty dataset (no IDs, no ratings). */
 cf_status cf_dataset_new(cf_dataset **out, cf_error *err);

@@ -24,6 +24,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static double lr_at(const cf_config *c, int32_t epoch) {
@@ -149,6 +150,7 @@ typedef struct train_ctx {
     cf_train_state *st;
     int resuming;        /* st holds a run in progress loaded from opt->resume */
     int ready;           /* st->cur holds the first run's initialization (drawn while preparing) */
+    const int64_t *init_u, *init_i; /* warm start: each data row's row in opt->init (< 0: none) */
     cf_train_report *rep;
     /* without biases: the test pairs with a user or item unseen in training are predicted
      * by the training mean μ whatever the factors (as the model does, model.c), so they
@@ -260,11 +262,50 @@ cf_status cf_train_data(const cf_dataset *ds, int threads, const char *who, cf_r
     return st;
 }
 
-/* The seeded initialization of st->cur (counted as preparation). */
+/* Copies row `from` of the warm-start model's side into row `to` of f's (P/b_u or Q/b_i). */
+static void warm_row(cf_factors *f, const cf_factors *w, int items, int64_t to, int64_t from) {
+    const int K = f->k;
+    memcpy((items ? f->Q : f->P) + to * K, (items ? w->Q : w->P) + from * K, sizeof(double) * (size_t)K);
+    (items ? f->bi : f->bu)[to] = (items ? w->bi : w->bu)[from];
+}
+
+/* The seeded initialization of st->cur, then the warm start's rows over it (counted as
+ * preparation). */
 static void init_factors(train_ctx *c, uint64_t seed) {
     const double t_init = cf_now();
-    cf_factors_init_random_threads(&c->st->cur, c->cfg->init_scale, seed, c->cfg->threads);
+    cf_factors *f = &c->st->cur;
+    cf_factors_init_random_threads(f, c->cfg->init_scale, seed, c->cfg->threads);
+    if (c->opt->init) {
+        const cf_factors *w = &c->opt->init->f;
+        for (int64_t u = 0; u < f->n_users; u++)
+            if (c->init_u[u] >= 0) warm_row(f, w, 0, u, c->init_u[u]);
+        for (int64_t i = 0; i < f->n_items; i++)
+            if (c->init_i[i] >= 0) warm_row(f, w, 1, i, c->init_i[i]);
+    }
     c->rep->seconds_prepare += cf_now() - t_init;
+}
+
+/* The warm start's checks and row maps (cf_train_options.init). */
+static cf_status warm_start_prepare(train_ctx *c, const cf_dataset *ds, int64_t **iu, int64_t **ii, cf_error *err) {
+    const cf_model *m = c->opt->init;
+    const cf_config *cfg = c->cfg;
+    if (m->f.k != cfg->factors || m->f.bias != cfg->bias)
+        return cf_fail(err, CF_ERR_INVALID,
+                       "init: the model has K = %d with biases %s; this training has K = %d with biases %s",
+                       (int)m->f.k, m->f.bias ? "on" : "off", (int)cfg->factors, cfg->bias ? "on" : "off");
+    if (cfg->restarts > 1)
+        return cf_fail(err, CF_ERR_INVALID,
+                       "init: a warm start is one start; restarts %d would draw the others at random",
+                       (int)cfg->restarts);
+    if (c->opt->resume)
+        return cf_fail(err, CF_ERR_INVALID, "init: a resumed training continues from its checkpoint, not a model");
+    *iu = cf_idmap_translate(ds->users, m->users, err, "warm-start user map");
+    *ii = *iu ? cf_idmap_translate(ds->items, m->items, err, "warm-start item map") : NULL;
+    if (!*iu || !*ii) return CF_ERR_NOMEM;
+    c->init_u = *iu, c->init_i = *ii;
+    for (int64_t u = 0; u < cf_idmap_size(ds->users); u++) c->rep->init_users += (*iu)[u] >= 0;
+    for (int64_t i = 0; i < cf_idmap_size(ds->items); i++) c->rep->init_items += (*ii)[i] >= 0;
+    return CF_OK;
 }
 
 /* One training run of restart st->restart, from the initialization of `seed` or, when
@@ -536,6 +577,7 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     cf_triplets test = {0};
     cf_ratings R = {0};
     cf_factors trial = {0};
+    int64_t *init_u = NULL, *init_i = NULL;
     cf_config resolved;
     cf_train_state S;
     memset(&S, 0, sizeof S);
@@ -549,6 +591,7 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
      * data: everything below, the backends, the model and the checkpoint see these */
     cf_config_resolve_ratings(cfg, &R, &resolved);
     cfg = c.cfg = &resolved;
+    if (opt->init && (st = warm_start_prepare(&c, ds, &init_u, &init_i, err))) goto done;
     int64_t n_train = R.nnz;
     /* the report's counts from the parts (what cf_dataset_info_get counts, without two
      * more passes over all ratings): a test pair is unseen when its user or item has no
@@ -671,12 +714,13 @@ done:
     cf_ratings_free(&R);
     cf_factors_free(&trial);
     cf_train_state_free(&S);
+    free(init_u), free(init_i);
     return st;
 }
 
 int cf_backend_implements(const cf_backend_ops *ops, cf_algo a) { return implements(ops, a); }
 
-double cf_train_lr(const cf_config *cfg, int32_t epoch) { return lr_at(cfg, epoch); }
+double cf_config_lr(const cf_config *cfg, int32_t epoch) { return lr_at(cfg, epoch); }
 
 cf_status cf_train_step(const cf_backend_ops *ops, cf_backend *b, const cf_config *cfg, int32_t epoch,
                         cf_error *err) {

@@ -14,9 +14,6 @@
 /* 1 when `ops` implements algorithm `a`. */
 int cf_backend_implements(const cf_backend_ops *ops, cf_algo a);
 
-/* The learning rate of 0-based epoch t: η_0 (const) or η_0 / (1 + β t^1.5) (invscale). */
-double cf_train_lr(const cf_config *cfg, int32_t epoch);
-
 /* What a training runs on, on `threads` threads: the dataset's test part copied into
  * *test, its training part as CSR/CSC in *R (built straight from the dataset,
  * cf_ratings_build_part). CF_ERR_INVALID "<who>no training ratings (the test part holds

@@ -221,6 +221,74 @@ Test(cli, train_with_a_test_file) {
     free(a), free(b), free(dp);
 }
 
+/* train --init: ALS from a model trained 3 iterations is iterations 4 and 5 of the same
+ * training (the library's bit-for-bit property, through the files); MODEL's settings are
+ * the defaults (K = 3 without --factors); a decaying SGD step starts where the model's
+ * schedule ended; conflicts are errors. */
+Test(cli, train_init_continues_from_a_model) {
+    gen_data();
+    run_result r = cli("train", "data.tsv", "--factors", "3", "--iters", "3", "--threads", "2", "--seed", "11",
+                       "--model", "m3.cfm", "--quiet", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    run_free(&r);
+    r = cli("train", "data.tsv", "--factors", "3", "--iters", "5", "--threads", "2", "--seed", "11", "--model",
+            "m5.cfm", "--quiet", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    run_free(&r);
+    r = cli("train", "data.tsv", "--init", "m3.cfm", "--iters", "2", "--model", "w.cfm", "--json", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    assert_one_json_object(r.out);
+    cr_assert(strstr(r.out, "\"init\":{\"model\":\"m3.cfm\",\"users\":200,\"items\":150}") &&
+                  strstr(r.out, "\"factors\":3,"),
+              "%s", r.out);
+    cr_assert(strstr(r.err, "init: m3.cfm: its rows start"), "%s", r.err);
+    run_free(&r);
+    cf_model *a = NULL, *b = NULL;
+    cf_error err = {0};
+    char *pa = cf_test_path(dir, "w.cfm"), *pb = cf_test_path(dir, "m5.cfm");
+    cr_assert_eq(cf_model_load(pa, &a, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_model_load(pb, &b, &err), CF_OK, "%s", err.msg);
+    cf_model_info ia, ib;
+    cf_model_info_get(a, &ia), cf_model_info_get(b, &ib);
+    cr_assert(ia.n_users == ib.n_users && ia.n_items == ib.n_items && ia.factors == 3 && ib.factors == 3);
+    const size_t np = (size_t)ia.n_users * 3, nq = (size_t)ia.n_items * 3;
+    double *P1 = malloc(sizeof(double) * np), *P2 = malloc(sizeof(double) * np);
+    double *Q1 = malloc(sizeof(double) * nq), *Q2 = malloc(sizeof(double) * nq);
+    cr_assert(P1 && P2 && Q1 && Q2);
+    cf_model_params(a, P1, Q1, NULL, NULL), cf_model_params(b, P2, Q2, NULL, NULL);
+    cr_assert(memcmp(P1, P2, sizeof(double) * np) == 0 && memcmp(Q1, Q2, sizeof(double) * nq) == 0,
+              "train --init m3 --iters 2 is not train --iters 5");
+    /* SGD's invscale step continues from the model's last epoch */
+    r = cli("train", "data.tsv", "--algo", "sgd", "--factors", "3", "--iters", "4", "--model", "s4.cfm", "--quiet",
+            NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    run_free(&r);
+    cf_model *s4 = NULL;
+    char *ps = cf_test_path(dir, "s4.cfm");
+    cr_assert_eq(cf_model_load(ps, &s4, &err), CF_OK, "%s", err.msg);
+    char want[64];
+    snprintf(want, sizeof want, "step: lr %g\n", cf_config_lr(cf_model_config(s4), 3));
+    r = cli("train", "data.tsv", "--init", "s4.cfm", "--iters", "1", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.err, want) && strstr(r.err, "continues where its schedule ended"), "want '%s' in %s", want,
+              r.err);
+    run_free(&r);
+    r = cli("train", "data.tsv", "--init", "s4.cfm", "--iters", "1", "--lr", "0.05", NULL);
+    cr_assert(r.code == 0 && strstr(r.err, "step: lr 0.05\n") && !strstr(r.err, "continues"), "%s", r.err);
+    run_free(&r);
+    /* conflicts */
+    r = cli("train", "data.tsv", "--init", "m3.cfm", "--factors", "4", NULL);
+    cr_assert_eq(r.code, 1);
+    cr_assert(strstr(r.err, "init: the model has K = 3") && strstr(r.err, "K = 4"), "%s", r.err);
+    run_free(&r);
+    expect_usage("--init and --resume", cli("train", "data.tsv", "--init", "m3.cfm", "--resume", "x.cfc", NULL));
+    r = cli("train", "data.tsv", "--init", "nothing.cfm", NULL);
+    cr_assert(r.code == 1 && strstr(r.err, "nothing.cfm"), "%s", r.err);
+    run_free(&r);
+    free(pa), free(pb), free(ps), free(P1), free(P2), free(Q1), free(Q2);
+    cf_model_destroy(&a), cf_model_destroy(&b), cf_model_destroy(&s4);
+}
+
 /* ------------------------------------------------------------------ errors */
 
 Test(cli, usage_errors_exit_2) {
@@ -514,7 +582,7 @@ Test(cli, every_help_lists_every_flag) {
                    "--init-scale", "--lr", "--lr-schedule", "--lr-decay", "--schedule", "--blocks", "--batch",
                    "--optimizer", "--inner", "--early-stop", "--restarts", "--precision", "--model", "--json",
                    "--quiet", "--checkpoint", "--checkpoint-every", "--resume", "--gpu-mem-limit", "--als-solver",
-                   "--als-gram", "--top", "--relevant-min", NULL}},
+                   "--als-gram", "--top", "--relevant-min", "--init", NULL}},
         {"eval", {"--format", "--skip-bad-lines", "--json", "--top", "--exclude", "--relevant-min", "--threads", NULL}},
         {"predict", {"--out", "--fold-in", NULL}},
         {"recommend", {"--user", "-n", "--exclude", "--json", "--fold-in", "--fold-in-lambda", "--fold-in-reg", NULL}},

@@ -582,3 +582,121 @@ Test(train, auto_with_checkpoints_trains_on_the_cpu_and_gpu_refuses) {
     free(ck), free(dir);
     cf_dataset_destroy(&ds);
 }
+
+/* ------------------------------------------------------------------ warm start */
+
+static void same_factors(const cf_model *a, const cf_model *b, const char *what) {
+    cr_assert(a->f.n_users == b->f.n_users && a->f.n_items == b->f.n_items && a->f.k == b->f.k, "%s: shapes", what);
+    const size_t K = (size_t)a->f.k, nu = (size_t)a->f.n_users, ni = (size_t)a->f.n_items;
+    cr_assert(memcmp(a->f.P, b->f.P, sizeof(double) * nu * K) == 0, "%s: P", what);
+    cr_assert(memcmp(a->f.Q, b->f.Q, sizeof(double) * ni * K) == 0, "%s: Q", what);
+    cr_assert(memcmp(a->f.bu, b->f.bu, sizeof(double) * nu) == 0, "%s: b_u", what);
+    cr_assert(memcmp(a->f.bi, b->f.bi, sizeof(double) * ni) == 0, "%s: b_i", what);
+}
+
+/* ALS recomputes P from Q first, so a training started from a model trained N iterations
+ * on the same data runs iterations N + 1, N + 2, ... of that training, bit for bit
+ * (fp64 and the fp32 path, biases on and off). */
+Test(train, warm_start_als_continues_the_training) {
+    cf_dataset *ds = planted(41);
+    cf_dataset_info di;
+    cf_dataset_info_get(ds, &di);
+    for (int prec = 0; prec < 2; prec++)
+        for (int bias = 0; bias <= 1; bias++) {
+            cf_config c = cpu_cfg(2);
+            c.algo = CF_ALGO_ALS, c.bias = bias, c.precision = prec ? CF_PRECISION_FP32 : CF_PRECISION_FP64;
+            cf_model *m3 = NULL, *m5 = NULL, *w = NULL;
+            cf_error err = {0};
+            c.iters = 3;
+            cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m3, NULL, &err), CF_OK, "%s", err.msg);
+            c.iters = 5;
+            cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m5, NULL, &err), CF_OK, "%s", err.msg);
+            cf_train_options o;
+            cf_train_options_default(&o);
+            o.init = m3;
+            c.iters = 2;
+            cf_train_report rep;
+            cr_assert_eq(cf_train_ex(ds, &c, &o, NULL, NULL, &w, &rep, &err), CF_OK, "%s", err.msg);
+            cr_assert(rep.init_users == di.n_users && rep.init_items == m3->f.n_items, "%lld %lld",
+                      (long long)rep.init_users, (long long)rep.init_items);
+            same_factors(w, m5, prec ? "fp32" : "fp64");
+            cf_model_destroy(&m3), cf_model_destroy(&m5), cf_model_destroy(&w);
+        }
+    cf_dataset_destroy(&ds);
+}
+
+/* The rows of IDs the model has start from the model's rows, the others from the seeded
+ * draws: seen through SGD with a learning rate (1e-300) too small to move anything, whose
+ * result is its initialization (but for biases drawn as 0, which move by ~1e-300). The model comes from other data (users 1..200, items
+ * 1..100 of their own) so that only some IDs are shared. */
+Test(train, warm_start_takes_the_shared_rows) {
+    cf_dataset *ds = planted(42), *other = NULL;
+    cf_gen_options g;
+    cf_gen_options_default(&g);
+    g.users = 200, g.items = 100, g.ratings = 5000, g.rank = 4, g.noise = 0.2, g.seed = 9;
+    cf_error err = {0};
+    cr_assert_eq(cf_generate(&g, &other, &err), CF_OK, "%s", err.msg);
+    cf_config c = cpu_cfg(1);
+    c.algo = CF_ALGO_ALS, c.iters = 2, c.precision = CF_PRECISION_FP64;
+    cf_model *init = NULL, *cold = NULL, *warm = NULL;
+    cr_assert_eq(cf_train(other, &c, NULL, NULL, &init, NULL, &err), CF_OK, "%s", err.msg);
+    c.algo = CF_ALGO_SGD, c.iters = 1, c.lr = 1e-300;
+    cr_assert_eq(cf_train(ds, &c, NULL, NULL, &cold, NULL, &err), CF_OK, "%s", err.msg);
+    cf_train_options o;
+    cf_train_options_default(&o);
+    o.init = init;
+    cf_train_report rep;
+    cr_assert_eq(cf_train_ex(ds, &c, &o, NULL, NULL, &warm, &rep, &err), CF_OK, "%s", err.msg);
+    const int K = c.factors;
+    int64_t shared[2] = {0, 0};
+    for (int side = 0; side < 2; side++) {
+        const cf_idmap *map = side ? warm->items : warm->users;
+        const int64_t n = side ? warm->f.n_items : warm->f.n_users;
+        for (int64_t r = 0; r < n; r++) {
+            size_t len;
+            const char *id = cf_idmap_name(map, (uint32_t)r, &len);
+            const int64_t at = cf_idmap_find(side ? init->items : init->users, id, len);
+            const cf_model *want = at >= 0 ? init : cold;
+            const int64_t wr = at >= 0 ? at : r;
+            const double *x = (side ? warm->f.Q : warm->f.P) + r * K, *y = (side ? want->f.Q : want->f.P) + wr * K;
+            const double bx = (side ? warm->f.bi : warm->f.bu)[r], by = (side ? want->f.bi : want->f.bu)[wr];
+            /* a drawn bias starts at 0, so even 1e-300 steps show: ≈ 0 on both sides */
+            cr_assert(memcmp(x, y, sizeof(double) * (size_t)K) == 0 && (at >= 0 ? bx == by : fabs(bx - by) < 1e-290),
+                      "%s row %lld (%s)", side ? "item" : "user", (long long)r, at >= 0 ? "from the model" : "drawn");
+            shared[side] += at >= 0;
+        }
+    }
+    cr_assert(shared[0] > 0 && shared[0] < warm->f.n_users && shared[1] > 0 && shared[1] < warm->f.n_items,
+              "the test needs both kinds of rows: %lld %lld", (long long)shared[0], (long long)shared[1]);
+    cr_assert(rep.init_users >= shared[0] && rep.init_items >= shared[1]); /* test-only IDs count too */
+    cf_model_destroy(&init), cf_model_destroy(&cold), cf_model_destroy(&warm);
+    cf_dataset_destroy(&ds), cf_dataset_destroy(&other);
+}
+
+Test(train, warm_start_errors) {
+    cf_dataset *ds = planted(43);
+    cf_config c = cpu_cfg(1);
+    c.iters = 1;
+    cf_model *m = NULL, *out = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m, NULL, &err), CF_OK, "%s", err.msg);
+    cf_train_options o;
+    cf_train_options_default(&o);
+    o.init = m;
+    c.factors = 5;
+    cr_assert_eq(cf_train_ex(ds, &c, &o, NULL, NULL, &out, NULL, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "K = 4 with biases on") && strstr(err.msg, "K = 5"), "%s", err.msg);
+    c.factors = 4, c.bias = 0;
+    cr_assert_eq(cf_train_ex(ds, &c, &o, NULL, NULL, &out, NULL, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "biases off"), "%s", err.msg);
+    c.bias = 1, c.restarts = 2;
+    cr_assert_eq(cf_train_ex(ds, &c, &o, NULL, NULL, &out, NULL, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "restarts 2"), "%s", err.msg);
+    c.restarts = 1;
+    o.resume = "nowhere.cfc";
+    cr_assert_eq(cf_train_ex(ds, &c, &o, NULL, NULL, &out, NULL, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "resumed"), "%s", err.msg);
+    cr_assert_null(out);
+    cf_model_destroy(&m);
+    cf_dataset_destroy(&ds);
+}

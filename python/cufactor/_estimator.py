@@ -295,11 +295,17 @@ class Factorizer:
 
     # ---- training
 
-    def fit(self, X, y=None, *, X_test=None):
+    def fit(self, X, y=None, *, X_test=None, init=None):
         """Trains on X: a scipy.sparse matrix (rows users, columns items, every stored entry a
         rating), a ``(users, items, ratings)`` tuple of arrays (integer or string IDs), a pandas
         DataFrame with user, item and rating columns, or ``cufactor.read_ratings``'s result.
         ``X_test`` (the same forms) is evaluated after each iteration into ``history_``.
+
+        ``init`` (a fitted estimator, e.g. yesterday's model): a warm start. The users and
+        items it has start from its rows, the others from the seeded draws (``train --init``);
+        its factors and bias setting must be this estimator's. ALS from a model trained N
+        iterations on the same X runs iterations N + 1, ... of that training. Unless ``lr`` is
+        set, a decaying SGD step (invscale) starts where ``init``'s schedule ended.
 
         Bad parameters or data raise ValueError before anything changes. When the training
         itself fails, or Ctrl-C (KeyboardInterrupt) stops it — the C trainer sees the request
@@ -307,6 +313,16 @@ class Factorizer:
         left unfitted, whatever it held before, and the exception propagates. Returns self."""
         del y  # scikit-learn's signature; the ratings are in X
         cfg = self._config()
+        if init is not None:
+            if not isinstance(init, Factorizer):
+                raise ValueError(f"init: expected a fitted cufactor estimator, got {type(init).__name__}")
+            init._check_fitted()
+            mc = lib.cf_model_config(init._model.value)
+            iters = int(_config_get(mc, "iters"))
+            if getattr(self, "lr", None) is None and getattr(self, "lr_schedule", None) in (None, "invscale") and \
+                    _config_get(mc, "lr-schedule") == "invscale" and iters > 0:
+                cfg.set("lr", "lr", repr(lib.cf_config_lr(mc, iters - 1)))
+                cfg.set("lr_schedule", "lr-schedule", "invscale")
         ds = _dataset(X, "X", X_test)
         seen = ds if X_test is None else _dataset(X, "X")  # exclude_seen: the training part only
 
@@ -326,6 +342,8 @@ class Factorizer:
         opts = _lib.TrainOptions()
         lib.cf_train_options_default(C.byref(opts))
         opts.stop = C.pointer(stop)
+        if init is not None:
+            opts.init = init._model.value
         model = C.c_void_p()
         report = _lib.TrainReport()
         err = Error()

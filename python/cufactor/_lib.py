@@ -93,7 +93,8 @@ class TrainReport(C.Structure):
                 ("notice", C.c_char * (512 + 64)), ("stop_reason", C.c_char * 64),
                 ("resumed_from", C.c_int32), ("checkpoints", C.c_int32),
                 ("seconds_prepare", C.c_double), ("seconds_upload", C.c_double),
-                ("seconds_iterations", C.c_double), ("seconds_eval", C.c_double)]
+                ("seconds_iterations", C.c_double), ("seconds_eval", C.c_double), ("init_users", C.c_int64),
+                ("init_items", C.c_int64)]
 
 
 PROGRESS_FN = C.CFUNCTYPE(C.c_int, C.POINTER(IterInfo), C.c_void_p)
@@ -102,7 +103,8 @@ READ_PROGRESS_FN = C.CFUNCTYPE(C.c_int, C.c_char_p, C.c_int64, C.c_int64, C.c_vo
 
 class TrainOptions(C.Structure):
     _fields_ = [("checkpoint", C.c_char_p), ("checkpoint_every", C.c_int32), ("resume", C.c_char_p),
-                ("stop", C.POINTER(C.c_int)), ("phase", READ_PROGRESS_FN), ("phase_user", C.c_void_p)]
+                ("stop", C.POINTER(C.c_int)), ("phase", READ_PROGRESS_FN), ("phase_user", C.c_void_p),
+                ("init", C.c_void_p)]
 
 
 class ReadOptions(C.Structure):
@@ -178,6 +180,7 @@ _PROTOS = {
     "cf_config_destroy": (None, [C.POINTER(_vp)]),
     "cf_config_set": (_i, [_vp, _s, _s, _E]),
     "cf_config_get": (_i, [_vp, _s, C.c_char_p, _sz, _E]),
+    "cf_config_lr": (C.c_double, [_vp, _i32]),
     "cf_config_validate": (_i, [_vp, _E]),
     "cf_dataset_new": (_i, [C.POINTER(_vp), _E]),
     "cf_dataset_destroy": (None, [C.POINTER(_vp)]),

@@ -349,3 +349,26 @@ def test_pickle_round_trip(planted):
         np.testing.assert_array_equal(a, b)
     # an unfitted one too
     assert pickle.loads(pickle.dumps(cufactor.SGD(lr=0.01))).lr == 0.01
+
+
+def test_fit_init_warm_start_continues_als(planted):
+    # ALS recomputes P from Q first: a fit started from a model fitted 3 iterations on the
+    # same data is iterations 4 and 5 of that training, to the last bit.
+    kw = dict(factors=3, device="cpu", regularization=0.05, seed=5, threads=2)
+    m3 = cufactor.ALS(iterations=3, **kw).fit(planted.train)
+    m5 = cufactor.ALS(iterations=5, **kw).fit(planted.train)
+    w = cufactor.ALS(iterations=2, **kw).fit(planted.train, init=m3)
+    np.testing.assert_array_equal(w.user_factors_, m5.user_factors_)
+    np.testing.assert_array_equal(w.item_factors_, m5.item_factors_)
+    np.testing.assert_array_equal(w.item_bias_, m5.item_bias_)
+    with pytest.raises(ValueError, match="K = 3"):
+        cufactor.ALS(iterations=1, factors=4, device="cpu").fit(planted.train, init=m3)
+    with pytest.raises(ValueError, match="init"):
+        cufactor.ALS(iterations=1, factors=3, device="cpu").fit(planted.train, init="m3.cfm")
+    # an SGD model's decaying step: the warm fit starts at its last rate, so one epoch stays
+    # near it (the first rate, 0.2, would throw it off)
+    s = cufactor.SGD(factors=3, iterations=6, device="cpu", seed=5).fit(planted.train)
+    ws = cufactor.SGD(factors=3, iterations=1, device="cpu", seed=5).fit(planted.train, init=s)
+    cold_big_step = cufactor.SGD(factors=3, iterations=1, device="cpu", seed=5, lr=0.2,
+                                 lr_schedule="invscale").fit(planted.train, init=s)
+    assert abs(ws.train_rmse_ - s.train_rmse_) < abs(cold_big_step.train_rmse_ - s.train_rmse_)

@@ -279,17 +279,17 @@ static cf_status step(const cf_backend_ops *ops, cf_backend *b, const cf_config 
     case CF_ALGO_ALS:
     case CF_ALGO_ALSGD:
         st = c->algo == CF_ALGO_ALS ? ops->als_half(b, CF_SIDE_USERS, err)
-                                    : ops->alsgd_half(b, CF_SIDE_USERS, cf_train_lr(c, epoch), err);
+                                    : ops->alsgd_half(b, CF_SIDE_USERS, cf_config_lr(c, epoch), err);
         if (st) return st;
         ph[0] = cf_now() - t0;
         t0 = cf_now();
         st = c->algo == CF_ALGO_ALS ? ops->als_half(b, CF_SIDE_ITEMS, err)
-                                    : ops->alsgd_half(b, CF_SIDE_ITEMS, cf_train_lr(c, epoch), err);
+                                    : ops->alsgd_half(b, CF_SIDE_ITEMS, cf_config_lr(c, epoch), err);
         ph[1] = cf_now() - t0;
         return st;
-    case CF_ALGO_SGD: st = ops->sgd_epoch(b, epoch, cf_train_lr(c, epoch), err); break;
+    case CF_ALGO_SGD: st = ops->sgd_epoch(b, epoch, cf_config_lr(c, epoch), err); break;
     case CF_ALGO_GD:
-    case CF_ALGO_MINIBATCH: st = ops->gd_epoch(b, epoch, cf_train_lr(c, epoch), err); break;
+    case CF_ALGO_MINIBATCH: st = ops->gd_epoch(b, epoch, cf_config_lr(c, epoch), err); break;
     case CF_ALGO_CCD: st = ops->ccd_sweep(b, err); break;
     default: return cf_fail(err, CF_ERR_INVALID, "algo: unknown value %d", (int)c->algo);
     }

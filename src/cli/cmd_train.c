@@ -41,6 +41,8 @@ int cmd_train(int argc, char **argv) {
     cf_read_options_default(&ropt);
 
     cli_split split = {.test_file = NULL, .test_ratio = 0.1};
+    const char *init_path = NULL;
+    int lr_continued = 0; /* --init: the step set from MODEL's last one */
     cf_train_options topt;
     cf_train_options_default(&topt);
     cli_output_opts oo = {NULL, 0, 0};
@@ -63,6 +65,10 @@ int cmd_train(int argc, char **argv) {
          .hi = 1000000, .help = "iterations between checkpoints (0 = only on Ctrl-C / SIGTERM)"},
         {.name = "resume", .kind = CLI_STR, .dest = &topt.resume, .metavar = "FILE",
          .help = "continue the training saved in FILE with its settings (only --iters, --threads, --device, --gpu-id may change)"},
+        {.kind = CLI_SECTION, .name = "warm start"},
+        {.name = "init", .kind = CLI_STR, .dest = &init_path, .metavar = "MODEL",
+         .help = "start from MODEL's rows for the users and items it has, the others drawn; MODEL's settings "
+                 "are the defaults (a retraining after new ratings)"},
     };
     memcpy(opts + n, out_opts, sizeof out_opts);
     n += (int)(sizeof out_opts / sizeof *out_opts);
@@ -106,6 +112,8 @@ int cmd_train(int argc, char **argv) {
     if (top && !split.test_file && split.test_ratio == 0)
         return cli_usage_error(&spec, "--top ranks the test part: give --test FILE or a --test-ratio above 0");
     cf_error err = {0};
+    if (init_path && topt.resume)
+        return cli_usage_error(&spec, "--init and --resume: a resumed training continues from its checkpoint");
     if (topt.resume) {
         /* the checkpoint's settings, then the options given here on top of them */
         cf_checkpoint_info ck;
@@ -123,17 +131,41 @@ int cmd_train(int argc, char **argv) {
             fprintf(stderr, "resume: %s: run %d of %d at iteration %d\n", topt.resume, (int)ck.restart + 1,
                     (int)ck.config.restarts, (int)ck.iter);
     }
+    cf_model *init = NULL;
+    if (init_path) {
+        /* MODEL's settings, then the options given here on top of them (as --resume) */
+        if (cf_model_load(init_path, &init, &err) != CF_OK) return cli_fail(&err);
+        cfg = *cf_model_config(init);
+        cli_config_opts_init(&co, &cfg, &ropt);
+        if ((rc = cli_parse(&spec, argc, argv, &data)) >= 0) {
+            cf_model_destroy(&init);
+            return rc;
+        }
+        topt.init = init;
+        /* a decaying step continues where MODEL's schedule ended, unless --lr is given: its
+         * first rate would throw the warm rows far off (the schedule's point) */
+        const cf_config *mc = cf_model_config(init);
+        if (!cli_find(&spec, "lr")->seen && cfg.lr_schedule == CF_LR_INVSCALE && mc->iters > 0)
+            cfg.lr = cf_config_lr(mc, mc->iters - 1), lr_continued = 1;
+    }
+#define EARLY(x) \
+    do {         \
+        rc = (x); \
+        goto early; \
+    } while (0)
     if (cli_find(&spec, "checkpoint-every")->seen && !topt.checkpoint)
-        return cli_usage_error(&spec, "--checkpoint-every needs --checkpoint FILE (or --resume FILE)");
+        EARLY(cli_usage_error(&spec, "--checkpoint-every needs --checkpoint FILE (or --resume FILE)"));
     cli_config_opts_apply(&co);
-    if (cf_config_validate(&cfg, &err) != CF_OK) return cli_usage_error(&spec, "%s", err.msg);
-    if (cli_check_device(cfg.device) != CLI_EXIT_OK) return CLI_EXIT_ERROR;
+    if (cf_config_validate(&cfg, &err) != CF_OK) EARLY(cli_usage_error(&spec, "%s", err.msg));
+    if (cli_check_device(cfg.device) != CLI_EXIT_OK) EARLY(CLI_EXIT_ERROR);
     if (oo.model && topt.checkpoint && cli_same_file(oo.model, topt.checkpoint))
-        return cli_usage_error(&spec, "--model %s and the checkpoint %s%s are the same file: give them different paths",
-                               oo.model, topt.checkpoint, topt.resume && topt.checkpoint == topt.resume ? " (from --resume)" : "");
+        EARLY(cli_usage_error(&spec, "--model %s and the checkpoint %s%s are the same file: give them different paths",
+                              oo.model, topt.checkpoint,
+                              topt.resume && topt.checkpoint == topt.resume ? " (from --resume)" : ""));
     /* an unwritable --model fails now, not after the training */
-    if (oo.model && cli_check_writable(oo.model, "--model") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
-    if (topt.checkpoint && cli_check_writable(topt.checkpoint, "--checkpoint") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
+    if (oo.model && cli_check_writable(oo.model, "--model") != CLI_EXIT_OK) EARLY(CLI_EXIT_ERROR);
+    if (topt.checkpoint && cli_check_writable(topt.checkpoint, "--checkpoint") != CLI_EXIT_OK) EARLY(CLI_EXIT_ERROR);
+#undef EARLY
 
     /* ---- data */
     cf_dataset *ds = NULL;
@@ -161,6 +193,9 @@ int cmd_train(int argc, char **argv) {
                 cfg.algo == CF_ALGO_SGD ? "" : cfg.optimizer == CF_OPT_ADAM ? ", adam" : ", plain",
                 cfg.algo == CF_ALGO_MINIBATCH ? "" : "\n");
     if (!oo.quiet && cfg.algo == CF_ALGO_MINIBATCH) fprintf(stderr, ", batch %lld\n", (long long)cfg.batch);
+    if (!oo.quiet && init_path)
+        fprintf(stderr, "init: %s: its rows start the users and items it has; its settings are the defaults%s\n",
+                init_path, lr_continued ? "; the step continues where its schedule ended (--lr sets another)" : "");
 
     /* ---- train, then save */
     cf_train_report rep;
@@ -182,6 +217,7 @@ int cmd_train(int argc, char **argv) {
             fprintf(stderr, "cufactor: continue with: cufactor train %s --resume %s%s%s (same data options)\n", data,
                     topt.checkpoint, oo.model ? " --model " : "", oo.model ? oo.model : "");
         cf_dataset_destroy(&ds);
+        cf_model_destroy(&init);
         return CLI_EXIT_INTERRUPTED;
     }
     if (st != CF_OK) goto fail;
@@ -255,6 +291,17 @@ int cmd_train(int argc, char **argv) {
         json_key(o, &first, "checkpoint"), json_string(o, topt.checkpoint);
         json_key(o, &first, "checkpoints_written"), fprintf(o, "%d", (int)rep.checkpoints);
         json_key(o, &first, "resumed_from"), fprintf(o, "%d", (int)rep.resumed_from);
+        json_key(o, &first, "init");
+        if (init_path) {
+            int f2 = 1;
+            fputc('{', o);
+            json_key(o, &f2, "model"), json_string(o, init_path);
+            json_key(o, &f2, "users"), fprintf(o, "%lld", (long long)rep.init_users);
+            json_key(o, &f2, "items"), fprintf(o, "%lld", (long long)rep.init_items);
+            fputc('}', o);
+        } else {
+            fputs("null", o);
+        }
         if (top) json_key(o, &first, "ranking"), cli_rank_json(o, &rk, relevant_min, NULL, 1);
         fputs("}\n", o);
     } else {
@@ -276,6 +323,10 @@ int cmd_train(int argc, char **argv) {
                t_read, t_split + rep.seconds_prepare, rep.seconds_upload, rep.seconds_iterations, rep.seconds_eval,
                t_save);
         printf("model       %s\n", oo.model ? oo.model : "not saved (use --model OUT)");
+        if (init_path)
+            printf("init        %s: %lld of %lld users and %lld of %lld items started from it\n", init_path,
+                   (long long)rep.init_users, (long long)info.n_users, (long long)rep.init_items,
+                   (long long)info.n_items);
         if (topt.checkpoint)
             printf("checkpoint  %s (%d written this run)\n", topt.checkpoint, (int)rep.checkpoints);
         if (top) {
@@ -286,10 +337,15 @@ int cmd_train(int argc, char **argv) {
     fflush(stdout);
     cf_model_destroy(&model);
     cf_dataset_destroy(&ds);
+    cf_model_destroy(&init);
     return CLI_EXIT_OK;
 
 fail:
     cf_model_destroy(&model);
     cf_dataset_destroy(&ds);
+    cf_model_destroy(&init);
     return cli_fail(&err);
+early: /* a usage or setup error before the data is read */
+    cf_model_destroy(&init);
+    return rc;
 }
