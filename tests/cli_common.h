@@ -204,4 +204,24 @@ CLI_HELPER void same_ranking_json(const char *rk, const char *pop, const cf_rank
     }
 }
 
+/* Two models hold the same dimensions and the same P, Q, b_u, b_i, bit for bit (through the
+ * public API). */
+CLI_HELPER void same_model_params(const cf_model *a, const cf_model *b, const char *what) {
+    cf_model_info ia, ib;
+    cf_model_info_get(a, &ia), cf_model_info_get(b, &ib);
+    cr_assert(ia.n_users == ib.n_users && ia.n_items == ib.n_items && ia.factors == ib.factors, "%s: shapes", what);
+    const size_t np = (size_t)ia.n_users * (size_t)ia.factors, nq = (size_t)ia.n_items * (size_t)ia.factors;
+    const size_t total = 2 * (np + nq + (size_t)ia.n_users + (size_t)ia.n_items) + 1;
+    double *x = malloc(sizeof(double) * total);
+    cr_assert_not_null(x);
+    double *P1 = x, *Q1 = P1 + np, *u1 = Q1 + nq, *i1 = u1 + ia.n_users, *P2 = i1 + ia.n_items, *Q2 = P2 + np,
+           *u2 = Q2 + nq, *i2 = u2 + ia.n_users;
+    cf_model_params(a, P1, Q1, u1, i1), cf_model_params(b, P2, Q2, u2, i2);
+    cr_assert(memcmp(P1, P2, sizeof(double) * np) == 0, "%s: P", what);
+    cr_assert(memcmp(Q1, Q2, sizeof(double) * nq) == 0, "%s: Q", what);
+    cr_assert(memcmp(u1, u2, sizeof(double) * (size_t)ia.n_users) == 0, "%s: b_u", what);
+    cr_assert(memcmp(i1, i2, sizeof(double) * (size_t)ia.n_items) == 0, "%s: b_i", what);
+    free(x);
+}
+
 #endif

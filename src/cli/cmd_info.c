@@ -35,6 +35,14 @@ static long long file_bytes(const char *path) {
     return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
 
+/* The JSON object's opening: '{', "file", "kind" and "bytes". */
+static void json_head(int *first, const char *path, const char *kind, long long bytes) {
+    putchar('{');
+    json_key(stdout, first, "file"), json_string(stdout, path);
+    json_key(stdout, first, "kind"), json_string(stdout, kind);
+    json_key(stdout, first, "bytes"), printf("%lld", bytes);
+}
+
 /* The configuration, every field cf_config_get knows: "name=value ..." or a JSON object
  * (values that read as numbers as numbers, the rest as strings). */
 static void print_config(const cf_config *c, int json) {
@@ -138,10 +146,7 @@ static int info_model(const char *path, int json) {
     const long long bytes = file_bytes(path);
     int first = 1;
     if (json) {
-        putchar('{');
-        json_key(stdout, &first, "file"), json_string(stdout, path);
-        json_key(stdout, &first, "kind"), json_string(stdout, "model");
-        json_key(stdout, &first, "bytes"), printf("%lld", bytes);
+        json_head(&first, path, "model", bytes);
         json_key(stdout, &first, "users"), printf("%lld", (long long)nu);
         json_key(stdout, &first, "items"), printf("%lld", (long long)ni);
         json_key(stdout, &first, "factors"), printf("%d", K);
@@ -180,10 +185,7 @@ static int info_checkpoint(const char *path, int json) {
     const long long bytes = file_bytes(path);
     int first = 1;
     if (json) {
-        putchar('{');
-        json_key(stdout, &first, "file"), json_string(stdout, path);
-        json_key(stdout, &first, "kind"), json_string(stdout, "checkpoint");
-        json_key(stdout, &first, "bytes"), printf("%lld", bytes);
+        json_head(&first, path, "checkpoint", bytes);
         json_key(stdout, &first, "restart"), printf("%d", (int)ci.restart);
         json_key(stdout, &first, "iter"), printf("%d", (int)ci.iter);
         json_key(stdout, &first, "users"), printf("%lld", (long long)ci.n_users);
@@ -254,11 +256,8 @@ static int info_ratings(const char *path, const cf_read_options *ropt, int json,
     const char *fmt = rr.format == CF_FORMAT_BINARY ? "binary" : rr.format == CF_FORMAT_MM ? "mm" : "delimited";
     int first = 1;
     if (json) {
-        putchar('{');
-        json_key(stdout, &first, "file"), json_string(stdout, path);
-        json_key(stdout, &first, "kind"), json_string(stdout, "ratings");
+        json_head(&first, path, "ratings", (long long)rr.bytes);
         json_key(stdout, &first, "format"), json_string(stdout, fmt);
-        json_key(stdout, &first, "bytes"), printf("%lld", (long long)rr.bytes);
         json_key(stdout, &first, "users"), printf("%lld", (long long)nu);
         json_key(stdout, &first, "items"), printf("%lld", (long long)ni);
         json_key(stdout, &first, "ratings"), printf("%lld", (long long)nr);
