@@ -71,6 +71,7 @@
 #include "gpu/gpu.h"
 #include "ratings.h"
 #include "gpu_test.h"
+#include "model.h"
 
 #ifdef CUFACTOR_HAVE_CUDA
 #include "gpu/gpu_impl.h" /* the work lists, tested on the host */
@@ -1744,6 +1745,43 @@ Test(gpu_train, no_bias_unseen_test_pairs_match_the_cpu) {
         cf_model_destroy(&m);
     }
     cr_assert_float_eq(rmse[1], rmse[0], 1e-4 * rmse[0], "GPU %.8g, CPU %.8g", rmse[1], rmse[0]);
+    cf_dataset_destroy(&ds);
+}
+
+/* A warm start on the GPU: ALS from a model trained 3 iterations there is iterations 4
+ * and 5 of the same training, bit for bit (the start is uploaded like a random one; P is
+ * recomputed from Q first; the GPU ALS is reproducible run to run; the model's doubles are
+ * the fp32 factors widened, so they narrow back exactly). */
+Test(gpu_train, warm_start_als_continues_the_training) {
+    REQUIRE_GPU();
+    cf_gen_options g;
+    cf_gen_options_default(&g);
+    g.users = 150, g.items = 90, g.ratings = 3000, g.rank = 3, g.noise = 0.3, g.seed = 4;
+    cf_dataset *ds = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_generate(&g, &ds, &err), CF_OK, "%s", err.msg);
+    cf_config c;
+    cf_config_default(&c);
+    c.algo = CF_ALGO_ALS, c.factors = 4, c.device = CF_DEVICE_GPU;
+    cf_model *m3 = NULL, *m5 = NULL, *w = NULL;
+    c.iters = 3;
+    cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m3, NULL, &err), CF_OK, "%s", err.msg);
+    c.iters = 5;
+    cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m5, NULL, &err), CF_OK, "%s", err.msg);
+    cf_train_options o;
+    cf_train_options_default(&o);
+    o.init = m3;
+    c.iters = 2;
+    cf_train_report rep;
+    cr_assert_eq(cf_train_ex(ds, &c, &o, NULL, NULL, &w, &rep, &err), CF_OK, "%s", err.msg);
+    cr_assert(strncmp(rep.device, "cpu", 3) != 0, "trained on the GPU: %s", rep.device);
+    const cf_factors *a = &w->f, *b = &m5->f;
+    cr_assert(a->n_users == b->n_users && a->n_items == b->n_items);
+    cr_assert(memcmp(a->P, b->P, sizeof(double) * (size_t)(a->n_users * 4)) == 0, "P");
+    cr_assert(memcmp(a->Q, b->Q, sizeof(double) * (size_t)(a->n_items * 4)) == 0, "Q");
+    cr_assert(memcmp(a->bu, b->bu, sizeof(double) * (size_t)a->n_users) == 0, "b_u");
+    cr_assert(memcmp(a->bi, b->bi, sizeof(double) * (size_t)a->n_items) == 0, "b_i");
+    cf_model_destroy(&m3), cf_model_destroy(&m5), cf_model_destroy(&w);
     cf_dataset_destroy(&ds);
 }
 
