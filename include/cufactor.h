@@ -360,6 +360,17 @@ cf_status cf_model_load(const char *path, cf_model **out, cf_error *err);
  * temporary is left, and a directory created by the call is removed again. */
 cf_status cf_model_export_npy(const cf_model *m, const char *dir, cf_error *err);
 
+/* m with users and items exchanged: its users are m's items and its items m's users (P
+ * and Q, b_u and b_i swapped; μ and the config kept), so that what ranks items for a user
+ * (cf_model_recommend, cf_model_recommend_batch, cf_model_similar_items) ranks users for
+ * an item: who to show a new item to (`cufactor recommend --item`). Its r̂(i, u) is m's
+ * r̂(u, i) but for the order of one addition (μ + b_i + b_u instead of μ + b_u + b_i):
+ * equal up to its rounding. */
+cf_status cf_model_transpose(const cf_model *m, cf_model **out, cf_error *err);
+/* ds with users and items exchanged, the same ratings in the same parts, sorted by (its
+ * user, its item): the exclusions for a transposed model. */
+cf_status cf_dataset_transpose(const cf_dataset *ds, cf_dataset **out, cf_error *err);
+
 /* r̂ for external IDs. An unknown user or item is CF_ERR_NOT_FOUND. */
 cf_status cf_model_predict(const cf_model *m, const char *user, const char *item, double *out,
                            cf_error *err);

@@ -476,3 +476,37 @@ void cf_dataset_info_get_threads(const cf_dataset *ds, int threads, cf_dataset_i
     free((void *)seen_u);
     free((void *)seen_i);
 }
+
+cf_status cf_dataset_transpose(const cf_dataset *ds, cf_dataset **out, cf_error *err) {
+    if (!out) return cf_fail(err, CF_ERR_INVALID, "cf_dataset_transpose: out is NULL");
+    *out = NULL;
+    if (!ds) return cf_fail(err, CF_ERR_INVALID, "cf_dataset_transpose: dataset is NULL");
+    const int64_t n = ds->all.n, nu = cf_idmap_size(ds->items), ni = cf_idmap_size(ds->users);
+    cf_dataset *t = calloc(1, sizeof *t);
+    int64_t *cnt = calloc((size_t)(nu > ni ? nu : ni) + 1, sizeof *cnt);
+    int64_t *tmp = malloc(sizeof *tmp * (size_t)(n > 0 ? n : 1)), *ord = malloc(sizeof *ord * (size_t)(n > 0 ? n : 1));
+    if (!t || !cnt || !tmp || !ord || !(t->users = cf_idmap_clone(ds->items)) || !(t->items = cf_idmap_clone(ds->users)) ||
+        cf_dataset_reserve(t, n) != 0) {
+        free(cnt), free(tmp), free(ord);
+        cf_dataset_destroy(&t);
+        return cf_fail(err, CF_ERR_NOMEM, "cf_dataset_transpose: out of memory for %lld ratings", (long long)n);
+    }
+    /* sorted by (new user, new item) = (old item, old user): a stable counting sort by the
+     * old user, then one by the old item */
+    for (int64_t e = 0; e < n; e++) cnt[ds->all.u[e] + 1]++;
+    for (int64_t k = 0; k < ni; k++) cnt[k + 1] += cnt[k];
+    for (int64_t e = 0; e < n; e++) tmp[cnt[ds->all.u[e]]++] = e;
+    memset(cnt, 0, sizeof *cnt * (size_t)((nu > ni ? nu : ni) + 1));
+    for (int64_t e = 0; e < n; e++) cnt[ds->all.i[e] + 1]++;
+    for (int64_t k = 0; k < nu; k++) cnt[k + 1] += cnt[k];
+    for (int64_t j = 0; j < n; j++) ord[cnt[ds->all.i[tmp[j]]]++] = tmp[j];
+    for (int64_t j = 0; j < n; j++) {
+        const int64_t e = ord[j];
+        t->all.u[j] = ds->all.i[e], t->all.i[j] = ds->all.u[e], t->all.r[j] = ds->all.r[e];
+        t->is_test[j] = ds->is_test[e];
+    }
+    t->all.n = n;
+    free(cnt), free(tmp), free(ord);
+    *out = t;
+    return CF_OK;
+}

@@ -46,6 +46,27 @@ cf_model *cf_model_wrap(cf_factors *f, cf_idmap *users, cf_idmap *items, const c
     return m;
 }
 
+cf_status cf_model_transpose(const cf_model *m, cf_model **out, cf_error *err) {
+    if (!out) return cf_fail(err, CF_ERR_INVALID, "cf_model_transpose: out is NULL");
+    *out = NULL;
+    if (!m) return cf_fail(err, CF_ERR_INVALID, "cf_model_transpose: model is NULL");
+    const cf_factors *f = &m->f;
+    cf_factors t = {.n_users = f->n_items, .n_items = f->n_users, .k = f->k, .bias = f->bias, .mu = f->mu,
+                    .P = f->Q, .Q = f->P, .bu = f->bi, .bi = f->bu}; /* a view: copied below */
+    cf_factors c;
+    cf_status st = cf_factors_copy(&c, &t, err);
+    if (st) return st;
+    cf_idmap *users = cf_idmap_clone(m->items), *items = cf_idmap_clone(m->users);
+    cf_model *tm = users && items ? cf_model_wrap(&c, users, items, &m->config) : NULL;
+    if (!tm) {
+        cf_factors_free(&c);
+        cf_idmap_destroy(&users), cf_idmap_destroy(&items);
+        return cf_fail(err, CF_ERR_NOMEM, "cf_model_transpose: out of memory");
+    }
+    *out = tm;
+    return CF_OK;
+}
+
 void cf_model_destroy(cf_model **pm) {
     if (!pm || !*pm) return;
     cf_model *m = *pm;

@@ -287,6 +287,76 @@ Test(cli, recommend_returns_the_top_unrated_items) {
     free(dp);
 }
 
+/* recommend --item: the users of the model but those who rated the item in --exclude,
+ * best first, each with the score cf_model_predict gives the pair (printed to 10
+ * decimals); --items FILE: each item's lines with the item in front; --json names them
+ * item and users; an unknown item is an error. */
+Test(cli, recommend_users_for_an_item) {
+    free(gen_and_train());
+    char *dp = data_path();
+    rows t = read_rows(dp);
+    cf_model *m = load_model();
+    cf_model_info mi;
+    cf_model_info_get(m, &mi);
+    run_result r = cli("recommend", "model.cfm", "--item", "17", "-n", "1000", "--exclude", "data.tsv", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    int raters = 0, lines = 0;
+    for (int j = 0; j < t.n; j++) raters += strcmp(t.item[j], "17") == 0;
+    cr_assert_gt(raters, 0);
+    double prev = INFINITY;
+    for (char *line = r.out; *line; line = strchr(line, '\n') + 1) {
+        int rank;
+        char user[64];
+        double score;
+        cr_assert_eq(sscanf(line, "%d\t%63[^\t]\t%lf", &rank, user, &score), 3, "%s", line);
+        cr_assert_eq(rank, ++lines);
+        for (int j = 0; j < t.n; j++)
+            cr_assert(strcmp(t.item[j], "17") != 0 || strcmp(t.user[j], user) != 0, "user %s rated 17", user);
+        const double want = predict_or_nan(m, user, "17");
+        cr_assert(fabs(score - want) <= 1e-10, "user %s: %.10f against %.12f", user, score, want);
+        cr_assert_leq(score, prev + 1e-10);
+        prev = score;
+    }
+    cr_assert_eq(lines, (int)mi.n_users - raters, "%d users listed, %lld in the model, %d rated it", lines,
+                 (long long)mi.n_users, raters);
+    run_free(&r);
+    /* --items FILE: the same lines behind the item; JSON */
+    free(cf_test_write(dir, "films.txt", "17\n23\n", 6));
+    run_result many = cli("recommend", "model.cfm", "--items", "films.txt", "-n", "3", "--exclude", "data.tsv", NULL);
+    cr_assert_eq(many.code, 0, "%s", many.err);
+    size_t at = 0;
+    const char *films[] = {"17", "23"};
+    for (int k = 0; k < 2; k++) {
+        run_result one = cli("recommend", "model.cfm", "--item", films[k], "-n", "3", "--exclude", "data.tsv", NULL);
+        cr_assert_eq(one.code, 0, "%s", one.err);
+        for (char *line = one.out; *line; line = strchr(line, '\n') + 1) {
+            char expect[256];
+            const int len = snprintf(expect, sizeof expect, "%s\t%.*s", films[k], (int)(strchr(line, '\n') - line + 1),
+                                     line);
+            cr_assert_eq(strncmp(many.out + at, expect, (size_t)len), 0, "item %s: wanted %s at:\n%s", films[k],
+                         expect, many.out + at);
+            at += (size_t)len;
+        }
+        run_free(&one);
+    }
+    cr_assert_eq(many.out[at], '\0');
+    run_free(&many);
+    r = cli("recommend", "model.cfm", "--item", "17", "-n", "2", "--json", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    assert_one_json_object(r.out);
+    static const char head[] = "{\"item\":\"17\",\"users\":[{\"rank\":1,\"user\":";
+    cr_assert(strncmp(r.out, head, sizeof head - 1) == 0, "%s", r.out);
+    run_free(&r);
+    r = cli("recommend", "model.cfm", "--item", "nothing", NULL);
+    cr_assert(r.code == 1 && strstr(r.err, "unknown item ID 'nothing'"), "%s", r.err);
+    run_free(&r);
+    expect_usage("give one of", cli("recommend", "model.cfm", "--item", "17", "--user", "3", NULL));
+    expect_usage("--out is for many items", cli("recommend", "model.cfm", "--item", "17", "--out", "x", NULL));
+    rows_free(&t);
+    free(dp);
+    cf_model_destroy(&m);
+}
+
 /* ------------------------------------------------------------------ similar */
 
 /* similar --item: the library's list (cf_model_similar_items) with cosines as %.10f;

@@ -1313,3 +1313,80 @@ Test(factors, init_random_is_the_serial_stream_on_any_thread_count) {
         cf_factors_free(&ref), cf_factors_free(&got);
     }
 }
+
+/* ------------------------------------------------------------------ transpose */
+
+/* cf_model_transpose exchanges the two sides: twice is the model bit for bit (the maps
+ * too), r̂ of the transpose is m's but for the rounding of μ + b_i + b_u added in the
+ * other order (bounded by the terms' size), and
+ * recommending to an item of the transpose lists the users of m by m's scores, without
+ * those who rated it in the transposed exclusions. cf_dataset_transpose: the same
+ * ratings and parts with the roles exchanged, sorted by (its user, its item). */
+Test(model, transpose_exchanges_the_sides) {
+    cf_model *m = odd_model(37, 23, 5, 77), *t = NULL, *tt = NULL;
+    cf_error err = {0};
+    for (int64_t j = 0; j < 7; j++) m->f.P[j] = m->f.Q[j] = m->f.bu[j] = m->f.bi[j] = 0.25 * (double)j; /* finite */
+    cr_assert_eq(cf_model_transpose(m, &t, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_model_transpose(t, &tt, &err), CF_OK, "%s", err.msg);
+    cr_assert(t->f.n_users == 23 && t->f.n_items == 37 && t->f.mu == m->f.mu);
+    cr_assert(memcmp(tt->f.P, m->f.P, sizeof(double) * 37 * 5) == 0 && memcmp(tt->f.Q, m->f.Q, sizeof(double) * 23 * 5) == 0 &&
+              memcmp(tt->f.bu, m->f.bu, sizeof(double) * 37) == 0 && memcmp(tt->f.bi, m->f.bi, sizeof(double) * 23) == 0);
+    for (uint32_t u = 0; u < 37; u++)
+        for (uint32_t i = 0; i < 23; i++) {
+            size_t lu, li;
+            char un[1100], in[1100];
+            const char *pu = cf_idmap_name(m->users, u, &lu), *pi = cf_idmap_name(m->items, i, &li);
+            memcpy(un, pu, lu), un[lu] = 0, memcpy(in, pi, li), in[li] = 0;
+            double a, b;
+            cr_assert_eq(cf_model_predict(m, un, in, &a, &err), CF_OK, "%s", err.msg);
+            cr_assert_eq(cf_model_predict(t, in, un, &b, &err), CF_OK, "%s", err.msg);
+            /* (μ + b_u) + b_i against (μ + b_i) + b_u: each rounds once at the scale of its terms */
+            const double scale = fabs(m->f.mu) + fabs(m->f.bu[u]) + fabs(m->f.bi[i]) + fabs(a);
+            cr_assert(a == b || fabs(a - b) <= 4 * 1.2e-16 * scale, "(%u, %u): %.17g vs %.17g", u, i, a, b);
+            if (u == 0) {
+                size_t l2;
+                const char *back = cf_idmap_name(tt->items, i, &l2);
+                cr_assert(l2 == li && memcmp(back, pi, li) == 0, "item map twice transposed");
+            }
+        }
+    /* the hand model: users for item i2 without alice (who rated it), by m's scores */
+    cf_model *h = hand_model(1), *ht = NULL;
+    cr_assert_eq(cf_model_transpose(h, &ht, &err), CF_OK, "%s", err.msg);
+    cf_dataset *ds = cf_dataset_create(), *dt = NULL;
+    uint32_t ua, ub, i2, i3;
+    cf_idmap_intern(ds->users, "alice", 5, &ua, NULL), cf_idmap_intern(ds->users, "bob", 3, &ub, NULL);
+    cf_idmap_intern(ds->items, "i3", 2, &i3, NULL), cf_idmap_intern(ds->items, "i2", 2, &i2, NULL);
+    cr_assert_eq(cf_dataset_push(ds, ub, i3, 1.0f, 0), 0);
+    cr_assert_eq(cf_dataset_push(ds, ua, i2, 5.0f, 1), 0);
+    cr_assert_eq(cf_dataset_push(ds, ua, i3, 2.0f, 0), 0);
+    cr_assert_eq(cf_dataset_transpose(ds, &dt, &err), CF_OK, "%s", err.msg);
+    cf_dataset_info di;
+    cf_dataset_info_get(dt, &di);
+    cr_assert(di.n_users == 2 && di.n_items == 2 && di.n_train == 2 && di.n_test == 1);
+    /* sorted by (its user, its item): i3 (index 0) by alice (0) then bob (1), then i2 by alice */
+    const uint32_t wu[] = {0, 0, 1}, wi[] = {0, 1, 0};
+    const float wr[] = {2.0f, 1.0f, 5.0f};
+    const uint8_t wt[] = {0, 0, 1};
+    for (int j = 0; j < 3; j++)
+        cr_assert(dt->all.u[j] == wu[j] && dt->all.i[j] == wi[j] && dt->all.r[j] == wr[j] && dt->is_test[j] == wt[j],
+                  "rating %d", j);
+    cf_recommendation out[5];
+    int32_t n = 0;
+    cr_assert_eq(cf_model_recommend(ht, "i2", 5, dt, out, &n, &err), CF_OK, "%s", err.msg);
+    cf_model_info hi;
+    cf_model_info_get(h, &hi);
+    cr_assert_eq(n, (int32_t)hi.n_users - 1, "every user but alice");
+    for (int32_t k = 0; k < n; k++) {
+        double want;
+        cr_assert_str_neq(out[k].item, "alice");
+        cr_assert_eq(cf_model_predict(h, out[k].item, "i2", &want, &err), CF_OK, "%s", err.msg);
+        cr_assert(fabs(out[k].score - want) <= 1e-15 * fmax(fabs(want), 1.0), "%s", out[k].item);
+        if (k) cr_assert_geq(out[k - 1].score, out[k].score);
+    }
+    cf_model *none = NULL;
+    cr_assert_eq(cf_model_transpose(NULL, &none, &err), CF_ERR_INVALID);
+    cr_assert_null(none);
+    cr_assert_eq(cf_dataset_transpose(ds, NULL, &err), CF_ERR_INVALID);
+    cf_dataset_destroy(&ds), cf_dataset_destroy(&dt);
+    cf_model_destroy(&m), cf_model_destroy(&t), cf_model_destroy(&tt), cf_model_destroy(&h), cf_model_destroy(&ht);
+}

@@ -481,6 +481,35 @@ class Factorizer:
         out = self._item_ids_of(rows)
         return (out[0], scores[0]) if single else (out, scores)
 
+    def recommend_users(self, items, n=10, exclude_seen=True):
+        """The other way round: the top n users by r̂ for each item (who to show it to):
+        ``(ids, scores)`` as ``recommend`` returns them, user IDs. ``exclude_seen`` leaves out
+        the users who rated the item in the training data. An unknown item raises
+        LookupError (``cufactor recommend --item``). The scores are ``predict``'s but for the
+        order of one addition (μ + b_i + b_u)."""
+        self._check_fitted()
+        _check_n(n)
+        seen = self._seen_ratings(exclude_seen)
+        single = np.ndim(items) == 0
+        q = _lib.IdArray(items, "items")
+        n = int(n)
+        t = C.c_void_p()
+        check(lib.cf_model_transpose, self._model.value, C.byref(t))
+        model_t = _lib.Handle(t.value, lib.cf_model_destroy)
+        seen_t = None
+        if seen is not None:
+            d = C.c_void_p()
+            check(lib.cf_dataset_transpose, seen.value, C.byref(d))
+            seen_t = _lib.Handle(d.value, lib.cf_dataset_destroy)
+        rows = np.empty((q.n, n), dtype=np.int64)
+        scores = np.empty((q.n, n), dtype=np.float64)
+        check(lib.cf_model_recommend_batch, model_t.value, q.ref, n, seen_t.value if seen_t else None,
+              _UNKNOWN["error"], 0, _lib.ptr(rows), _lib.ptr(scores), None)
+        ids = self.user_ids_
+        out = np.full(rows.shape, None, dtype=object) if ids.dtype == object else np.full(rows.shape, -1, dtype=ids.dtype)
+        out[rows >= 0] = ids[rows[rows >= 0]]
+        return (out[0], scores[0]) if single else (out, scores)
+
     def similar_items(self, items, n=10):
         """The n items most similar to each item by the cosine of their factors,
         q_i·q_j / (‖q_i‖‖q_j‖), the item itself left out: ``(ids, scores)`` as ``recommend``

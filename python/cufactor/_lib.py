@@ -200,6 +200,8 @@ _PROTOS = {
     "cf_model_load": (_i, [_s, C.POINTER(_vp), _E]),
     "cf_model_info_get": (None, [_vp, _vp]),
     "cf_model_config": (_vp, [_vp]),
+    "cf_model_transpose": (_i, [_vp, C.POINTER(_vp), _E]),
+    "cf_dataset_transpose": (_i, [_vp, C.POINTER(_vp), _E]),
     "cf_model_params": (None, [_vp, _vp, _vp, _vp, _vp]),
     "cf_model_ids": (_i, [_vp, _i, _vp, _sz, _vp, C.POINTER(_sz), _E]),
     "cf_model_ids_int": (_i, [_vp, _i, _vp, _E]),

@@ -372,3 +372,23 @@ def test_fit_init_warm_start_continues_als(planted):
     cold_big_step = cufactor.SGD(factors=3, iterations=1, device="cpu", seed=5, lr=0.2,
                                  lr_schedule="invscale").fit(planted.train, init=s)
     assert abs(ws.train_rmse_ - s.train_rmse_) < abs(cold_big_step.train_rmse_ - s.train_rmse_)
+
+
+def test_recommend_users_ranks_users_for_an_item(planted):
+    # The top users for an item are the users by predict()'s score for that item (up to the
+    # order of one addition), without those who rated it in training.
+    m = cufactor.ALS(factors=3, iterations=4, device="cpu", seed=5).fit(planted.train)
+    u, i, _ = planted.train
+    item = m.item_ids_[2]
+    ids, scores = m.recommend_users(item, n=len(m.user_ids_))
+    raters = set(u[i == item].tolist())
+    got = [x for x in ids.tolist() if x != -1]
+    assert got and not set(got) & raters
+    assert len(got) == len(m.user_ids_) - len(raters & set(m.user_ids_.tolist()))
+    want = m.predict(got, [item] * len(got))
+    np.testing.assert_allclose(scores[:len(got)], want, rtol=0, atol=1e-13)
+    assert np.all(np.diff(scores[:len(got)]) <= 1e-13)
+    ids2, _ = m.recommend_users([item, m.item_ids_[3]], n=4, exclude_seen=False)
+    assert ids2.shape == (2, 4)
+    with pytest.raises(LookupError):
+        m.recommend_users(10**9)

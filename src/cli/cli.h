@@ -27,7 +27,7 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2, CLI_EXIT_INTERRU
     X(verify, "verify", "run the GPU and the CPU reference side by side, compare per iteration")        \
     X(eval, "eval", "RMSE and MAE of a saved model on a ratings file")                                  \
     X(predict, "predict", "predicted ratings for a file of (user, item) pairs")                         \
-    X(recommend, "recommend", "top-N items for a user, a list of users or all")                         \
+    X(recommend, "recommend", "top-N items for a user, a list of users or all (or users for an item)")  \
     X(similar, "similar", "the items most similar to an item (cosine of the factors), a list or all")   \
     X(fold_in, "fold-in", "a model for new users (or items) from their ratings, no retraining")          \
     X(explain, "explain", "why a user gets an item: the score split over the user's ratings")           \
@@ -133,14 +133,16 @@ typedef struct cli_topn {
     int threads, json;
     const char *out_path;       /* NULL: stdout */
     size_t max_line;
+    int transposed;             /* the model is cf_model_transpose's (recommend --item): the
+                                   queries are called items and the lists' entries users */
 } cli_topn;
 int cli_topn_many(const cli_topn *t);
 /* One query's list as output: "[query<TAB>]rank<TAB>item<TAB>score" lines (the score as
  * printf's %.10f; the query column for many queries: query non-NULL), or one JSON object
  * {KEY: query, "items": [{"rank", "item", "score"}, ...]} and a newline. */
-void cli_topn_open(FILE *f, int json, const char *key, const char *query);
-void cli_topn_put(FILE *f, int json, const char *query, size_t qlen, int rank, const char *item, size_t ilen,
-                  double score);
+void cli_topn_open(FILE *f, int json, const char *key, const char *query, const char *list);
+void cli_topn_put(FILE *f, int json, const char *elem, const char *query, size_t qlen, int rank, const char *item,
+                  size_t ilen, double score);
 void cli_topn_close(FILE *f, int json);
 
 /* The ranking measures (eval --top, train --top; rank_out.c). The progress: "CMD: ranking

@@ -112,22 +112,22 @@ static const char *id_at(const id_list *l, int64_t k, char *buf, size_t *len) {
     return buf;
 }
 
-void cli_topn_open(FILE *f, int json, const char *key, const char *query) {
+void cli_topn_open(FILE *f, int json, const char *key, const char *query, const char *list) {
     if (!json) return;
     int first = 1;
     fputc('{', f);
     json_key(f, &first, key), json_string(f, query);
-    json_key(f, &first, "items");
+    json_key(f, &first, list);
     fputc('[', f);
 }
 
-void cli_topn_put(FILE *f, int json, const char *query, size_t qlen, int rank, const char *item, size_t ilen,
-                  double score) {
+void cli_topn_put(FILE *f, int json, const char *elem, const char *query, size_t qlen, int rank, const char *item,
+                  size_t ilen, double score) {
     if (json) {
         int first = 1;
         fputs(rank > 1 ? ",{" : "{", f);
         json_key(f, &first, "rank"), fprintf(f, "%d", rank);
-        json_key(f, &first, "item"), json_string(f, item);
+        json_key(f, &first, elem), json_string(f, item);
         json_key(f, &first, "score"), json_number(f, score);
         fputc('}', f);
         return;
@@ -151,7 +151,9 @@ int cli_topn_many(const cli_topn *t) {
     const char *ids_path = t->ids_path, *out_path = t->out_path;
     const int32_t n = t->n;
     const int threads = t->threads, json = t->json, by_user = t->side == CF_USERS;
-    const char *noun = by_user ? "user" : "item";
+    /* what the queries and the lists' entries are called (a transposed model's users are items) */
+    const char *noun = by_user && !t->transposed ? "user" : "item", *elem = t->transposed ? "user" : "item";
+    const char *list = t->transposed ? "users" : "items";
     cf_error err = {0};
     id_list queries, items; /* the queries (users or items), the model's items */
     int rc = CLI_EXIT_OK;
@@ -241,11 +243,11 @@ int cli_topn_many(const cli_topn *t) {
             size_t ul;
             id_at(&queries, b0 + k, name, &ul);
             short_lists += counts[k] < n;
-            cli_topn_open(out.f, json, noun, name);
+            cli_topn_open(out.f, json, noun, name, list);
             for (int32_t j = 0; j < counts[k]; j++) {
                 size_t il;
                 id_at(&items, items_k[k * n + j], iname, &il);
-                cli_topn_put(out.f, json, t->one ? NULL : name, ul, (int)j + 1, iname, il, scores[k * n + j]);
+                cli_topn_put(out.f, json, elem, t->one ? NULL : name, ul, (int)j + 1, iname, il, scores[k * n + j]);
             }
             cli_topn_close(out.f, json);
         }
@@ -261,8 +263,8 @@ int cli_topn_many(const cli_topn *t) {
     if (short_lists && t->one) /* similar --item: fewer items than n besides the query */
         fprintf(stderr, "note: only %d other item%s in the model\n", (int)counts[0], counts[0] == 1 ? "" : "s");
     else if (short_lists)
-        fprintf(stderr, "note: %lld of %lld %ss have fewer than %d items left to %s%s\n", (long long)short_lists,
-                (long long)nq, noun, (int)n, by_user ? "recommend" : "list", t->exclude ? " after the exclusions" : "");
+        fprintf(stderr, "note: %lld of %lld %ss have fewer than %d %s left to %s%s\n", (long long)short_lists,
+                (long long)nq, noun, (int)n, list, by_user ? "recommend" : "list", t->exclude ? " after the exclusions" : "");
 done:
     if (out_open) cli_out_abort(&out);
     free(name), free(items_k), free(boffs), free(scores), free(counts);
