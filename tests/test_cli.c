@@ -223,7 +223,8 @@ Test(cli, train_with_a_test_file) {
 
 /* train --init: ALS from a model trained 3 iterations is iterations 4 and 5 of the same
  * training (the library's bit-for-bit property, through the files); MODEL's settings are
- * the defaults (K = 3 without --factors); a decaying SGD step starts where the model's
+ * the defaults (K = 3 without --factors, its seed) but for where to run (threads); a
+ * decaying SGD step starts where the model's
  * schedule ended; conflicts are errors. */
 Test(cli, train_init_continues_from_a_model) {
     gen_data();
@@ -239,8 +240,9 @@ Test(cli, train_init_continues_from_a_model) {
     cr_assert_eq(r.code, 0, "%s", r.err);
     assert_one_json_object(r.out);
     cr_assert(strstr(r.out, "\"init\":{\"model\":\"m3.cfm\",\"users\":200,\"items\":150}") &&
-                  strstr(r.out, "\"factors\":3,"),
+                  strstr(r.out, "\"factors\":3,") && strstr(r.out, "\"seed\":11,"),
               "%s", r.out);
+    cr_assert(strstr(r.out, "\"threads\":0,"), "where to run is not the model's (it had --threads 2): %s", r.out);
     cr_assert(strstr(r.err, "init: m3.cfm: its rows start"), "%s", r.err);
     run_free(&r);
     cf_model *a = NULL, *b = NULL;

@@ -68,7 +68,7 @@ int cmd_train(int argc, char **argv) {
         {.kind = CLI_SECTION, .name = "warm start"},
         {.name = "init", .kind = CLI_STR, .dest = &init_path, .metavar = "MODEL",
          .help = "start from MODEL's rows for the users and items it has, the others drawn; MODEL's settings "
-                 "are the defaults (a retraining after new ratings)"},
+                 "but where to run (--device, --threads, ...) are the defaults (a retraining after new ratings)"},
     };
     memcpy(opts + n, out_opts, sizeof out_opts);
     n += (int)(sizeof out_opts / sizeof *out_opts);
@@ -135,7 +135,12 @@ int cmd_train(int argc, char **argv) {
     if (init_path) {
         /* MODEL's settings, then the options given here on top of them (as --resume) */
         if (cf_model_load(init_path, &init, &err) != CF_OK) return cli_fail(&err);
+        /* the model's, but where to run is this machine's (the defaults, or as given) */
+        cf_config here;
+        cf_config_default(&here);
         cfg = *cf_model_config(init);
+        cfg.device = here.device, cfg.gpu_id = here.gpu_id, cfg.gpu_mem_limit = here.gpu_mem_limit;
+        cfg.threads = here.threads;
         cli_config_opts_init(&co, &cfg, &ropt);
         if ((rc = cli_parse(&spec, argc, argv, &data)) >= 0) {
             cf_model_destroy(&init);
