@@ -1,5 +1,6 @@
 /* helpers.c — shared test helpers (see helpers.h). */
 #include "helpers.h"
+#include "model.h"
 
 #include <criterion/criterion.h>
 #include <stdarg.h>
@@ -233,4 +234,27 @@ cf_idmap *cf_test_decimal_map(int64_t n) {
         cr_assert_eq(cf_idmap_intern(m, tok, (size_t)len, &idx, NULL), 0);
     }
     return m;
+}
+
+void cf_test_warm_start_continues(const cf_dataset *ds, cf_config c, const char *what, cf_train_report *rep) {
+    cf_model *m3 = NULL, *m5 = NULL, *w = NULL;
+    cf_error err = {0};
+    c.iters = 3;
+    cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m3, NULL, &err), CF_OK, "%s: %s", what, err.msg);
+    c.iters = 5;
+    cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m5, NULL, &err), CF_OK, "%s: %s", what, err.msg);
+    cf_train_options o;
+    cf_train_options_default(&o);
+    o.init = m3;
+    c.iters = 2;
+    cf_train_report local;
+    cr_assert_eq(cf_train_ex(ds, &c, &o, NULL, NULL, &w, rep ? rep : &local, &err), CF_OK, "%s: %s", what, err.msg);
+    const cf_factors *a = &w->f, *b = &m5->f;
+    const size_t K = (size_t)a->k, nu = (size_t)a->n_users, ni = (size_t)a->n_items;
+    cr_assert(a->n_users == b->n_users && a->n_items == b->n_items && a->k == b->k, "%s: shapes", what);
+    cr_assert(memcmp(a->P, b->P, sizeof(double) * nu * K) == 0, "%s: P", what);
+    cr_assert(memcmp(a->Q, b->Q, sizeof(double) * ni * K) == 0, "%s: Q", what);
+    cr_assert(memcmp(a->bu, b->bu, sizeof(double) * nu) == 0, "%s: b_u", what);
+    cr_assert(memcmp(a->bi, b->bi, sizeof(double) * ni) == 0, "%s: b_i", what);
+    cf_model_destroy(&m3), cf_model_destroy(&m5), cf_model_destroy(&w);
 }

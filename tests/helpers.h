@@ -87,4 +87,9 @@ void cf_test_long_rows(cf_rng *rng, double (*rating)(uint32_t u, uint32_t i, cf_
 #include "idmap.h"
 cf_idmap *cf_test_decimal_map(int64_t n);
 
+/* ---- a warm start continues ALS: cfg (algo ALS) trained 3 iterations, then 2 more from
+ * that model through cf_train_options.init, is cfg trained 5 iterations, bit for bit (P,
+ * Q, b_u, b_i); *rep (may be NULL) gets the warm run's report. `what` names the case. */
+void cf_test_warm_start_continues(const cf_dataset *ds, cf_config cfg, const char *what, cf_train_report *rep);
+
 #endif

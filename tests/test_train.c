@@ -585,15 +585,6 @@ Test(train, auto_with_checkpoints_trains_on_the_cpu_and_gpu_refuses) {
 
 /* ------------------------------------------------------------------ warm start */
 
-static void same_factors(const cf_model *a, const cf_model *b, const char *what) {
-    cr_assert(a->f.n_users == b->f.n_users && a->f.n_items == b->f.n_items && a->f.k == b->f.k, "%s: shapes", what);
-    const size_t K = (size_t)a->f.k, nu = (size_t)a->f.n_users, ni = (size_t)a->f.n_items;
-    cr_assert(memcmp(a->f.P, b->f.P, sizeof(double) * nu * K) == 0, "%s: P", what);
-    cr_assert(memcmp(a->f.Q, b->f.Q, sizeof(double) * ni * K) == 0, "%s: Q", what);
-    cr_assert(memcmp(a->f.bu, b->f.bu, sizeof(double) * nu) == 0, "%s: b_u", what);
-    cr_assert(memcmp(a->f.bi, b->f.bi, sizeof(double) * ni) == 0, "%s: b_i", what);
-}
-
 /* ALS recomputes P from Q first, so a training started from a model trained N iterations
  * on the same data runs iterations N + 1, N + 2, ... of that training, bit for bit
  * (fp64 and the fp32 path, biases on and off). */
@@ -605,22 +596,10 @@ Test(train, warm_start_als_continues_the_training) {
         for (int bias = 0; bias <= 1; bias++) {
             cf_config c = cpu_cfg(2);
             c.algo = CF_ALGO_ALS, c.bias = bias, c.precision = prec ? CF_PRECISION_FP32 : CF_PRECISION_FP64;
-            cf_model *m3 = NULL, *m5 = NULL, *w = NULL;
-            cf_error err = {0};
-            c.iters = 3;
-            cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m3, NULL, &err), CF_OK, "%s", err.msg);
-            c.iters = 5;
-            cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m5, NULL, &err), CF_OK, "%s", err.msg);
-            cf_train_options o;
-            cf_train_options_default(&o);
-            o.init = m3;
-            c.iters = 2;
             cf_train_report rep;
-            cr_assert_eq(cf_train_ex(ds, &c, &o, NULL, NULL, &w, &rep, &err), CF_OK, "%s", err.msg);
-            cr_assert(rep.init_users == di.n_users && rep.init_items == m3->f.n_items, "%lld %lld",
+            cf_test_warm_start_continues(ds, c, prec ? "fp32" : "fp64", &rep);
+            cr_assert(rep.init_users == di.n_users && rep.init_items == di.n_items, "%lld %lld",
                       (long long)rep.init_users, (long long)rep.init_items);
-            same_factors(w, m5, prec ? "fp32" : "fp64");
-            cf_model_destroy(&m3), cf_model_destroy(&m5), cf_model_destroy(&w);
         }
     cf_dataset_destroy(&ds);
 }

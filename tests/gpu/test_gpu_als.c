@@ -1763,25 +1763,9 @@ Test(gpu_train, warm_start_als_continues_the_training) {
     cf_config c;
     cf_config_default(&c);
     c.algo = CF_ALGO_ALS, c.factors = 4, c.device = CF_DEVICE_GPU;
-    cf_model *m3 = NULL, *m5 = NULL, *w = NULL;
-    c.iters = 3;
-    cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m3, NULL, &err), CF_OK, "%s", err.msg);
-    c.iters = 5;
-    cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m5, NULL, &err), CF_OK, "%s", err.msg);
-    cf_train_options o;
-    cf_train_options_default(&o);
-    o.init = m3;
-    c.iters = 2;
     cf_train_report rep;
-    cr_assert_eq(cf_train_ex(ds, &c, &o, NULL, NULL, &w, &rep, &err), CF_OK, "%s", err.msg);
+    cf_test_warm_start_continues(ds, c, "gpu", &rep);
     cr_assert(strncmp(rep.device, "cpu", 3) != 0, "trained on the GPU: %s", rep.device);
-    const cf_factors *a = &w->f, *b = &m5->f;
-    cr_assert(a->n_users == b->n_users && a->n_items == b->n_items);
-    cr_assert(memcmp(a->P, b->P, sizeof(double) * (size_t)(a->n_users * 4)) == 0, "P");
-    cr_assert(memcmp(a->Q, b->Q, sizeof(double) * (size_t)(a->n_items * 4)) == 0, "Q");
-    cr_assert(memcmp(a->bu, b->bu, sizeof(double) * (size_t)a->n_users) == 0, "b_u");
-    cr_assert(memcmp(a->bi, b->bi, sizeof(double) * (size_t)a->n_items) == 0, "b_i");
-    cf_model_destroy(&m3), cf_model_destroy(&m5), cf_model_destroy(&w);
     cf_dataset_destroy(&ds);
 }
 
