@@ -349,6 +349,11 @@ typedef struct cf_model_info {
 void cf_model_info_get(const cf_model *m, cf_model_info *info);
 void cf_model_destroy(cf_model **m);
 
+/* The first 8 bytes of a model file (.cfm) and of a checkpoint (.cfc): what tells them
+ * apart from each other and from ratings (`cufactor info`). */
+#define CF_MODEL_MAGIC "CUFACTOR"
+#define CF_CHECKPOINT_MAGIC "CFCKPT\r\n"
+
 /* Atomic save: written to a temporary file in the same directory, fsync'ed, renamed. */
 cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err);
 /* Validates magic, version, dimensions, sizes, checksum and finiteness. */

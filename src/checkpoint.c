@@ -63,7 +63,6 @@
 #error "checkpoint.c writes a little-endian format by memcpy: port it before using a big-endian host"
 #endif
 
-#define CKPT_MAGIC "CFCKPT\r\n"
 #define CKPT_VERSION 1u
 #define CKPT_HEADER_SIZE 344
 #define CKPT_MAX_ROWS ((int64_t)UINT32_MAX - 1)
@@ -134,7 +133,7 @@ cf_status cf_checkpoint_save(const cf_train_state *s, const char *path, cf_error
     unsigned char hdr[CKPT_HEADER_SIZE];
     memset(hdr, 0, sizeof hdr);
     cf_cursor c = {hdr, 0};
-    cf_put_bytes(&c, CKPT_MAGIC, 8);
+    cf_put_bytes(&c, CF_CHECKPOINT_MAGIC, 8);
     cf_put_u32(&c, CKPT_VERSION);
     cf_put_u32(&c, CKPT_HEADER_SIZE);
     cf_put_i64(&c, f->n_users);
@@ -225,7 +224,7 @@ cf_status cf_checkpoint_load(const char *path, cf_train_state *s, cf_error *err)
         goto done;
     }
     if (r > 0) CORRUPT("%s: file shrank while reading: truncated", path);
-    if (hlen < 8 || memcmp(hdr, CKPT_MAGIC, 8) != 0)
+    if (hlen < 8 || memcmp(hdr, CF_CHECKPOINT_MAGIC, 8) != 0)
         CORRUPT("%s: not a cufactor checkpoint (bad magic)", path);
     if (hlen < 16) CORRUPT("%s: truncated checkpoint header (%zu bytes)", path, hlen);
     cf_cursor c = {hdr, 8};

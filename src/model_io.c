@@ -67,7 +67,6 @@
 #error "model_io.c writes the little-endian .cfm format by memcpy: port it before using a big-endian host"
 #endif
 
-#define CFM_MAGIC "CUFACTOR"
 #define CFM_VERSION 1u
 #define CFM_CONFIG_SIZE 116
 #define CFM_HEADER_SIZE (48 + CFM_CONFIG_SIZE)
@@ -164,7 +163,7 @@ cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err) {
 
     unsigned char hdr[CFM_HEADER_SIZE];
     cf_cursor c = {hdr, 0};
-    cf_put_bytes(&c, CFM_MAGIC, 8);
+    cf_put_bytes(&c, CF_MODEL_MAGIC, 8);
     cf_put_u32(&c, CFM_VERSION);
     cf_put_u32(&c, CFM_HEADER_SIZE);
     cf_put_i64(&c, f->n_users);
@@ -347,7 +346,7 @@ static cf_status load_from(const char *path, uint64_t size, cfm_source *src, cf_
     }
     if (r > 0) CORRUPT("%s: file shrank while reading: truncated", path);
     if (hlen < 8) CORRUPT("%s: not a cufactor model (%zu bytes, too short for the magic)", path, hlen);
-    if (memcmp(hdr, CFM_MAGIC, 8) != 0) CORRUPT("%s: not a cufactor model (bad magic)", path);
+    if (memcmp(hdr, CF_MODEL_MAGIC, 8) != 0) CORRUPT("%s: not a cufactor model (bad magic)", path);
     if (hlen < 16) CORRUPT("%s: truncated header (%zu bytes)", path, hlen);
     cf_cursor c = {hdr, 8};
     uint32_t version = cf_get_u32(&c), header_size = cf_get_u32(&c);

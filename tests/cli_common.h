@@ -185,6 +185,16 @@ CLI_HELPER cf_model *load_model(void) {
     return m;
 }
 
+/* The ratings file at `path` read as the CLI reads it by default. */
+CLI_HELPER cf_dataset *read_dataset(const char *path) {
+    cf_read_options ro;
+    cf_read_options_default(&ro);
+    cf_dataset *ds = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_dataset_read(path, &ro, &ds, NULL, &err), CF_OK, "%s: %s", path, err.msg);
+    return ds;
+}
+
 CLI_HELPER double predict_or_nan(const cf_model *m, const char *u, const char *i) {
     double x;
     cf_error err = {0};

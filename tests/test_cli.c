@@ -547,12 +547,9 @@ Test(cli, train_top_ranks_the_test_part) {
     assert_one_json_object(r.out);
     cf_error err = {0};
     cf_model *m = NULL;
-    cf_dataset *ds = NULL;
-    cf_read_options ro;
-    cf_read_options_default(&ro);
     char *mp = cf_test_path(dir, "mt.cfm"), *dp = data_path();
     cr_assert_eq(cf_model_load(mp, &m, &err), CF_OK, "%s", err.msg);
-    cr_assert_eq(cf_dataset_read(dp, &ro, &ds, NULL, &err), CF_OK, "%s", err.msg);
+    cf_dataset *ds = read_dataset(dp);
     cr_assert_eq(cf_dataset_split(ds, 0.1, 5, &err), CF_OK, "%s", err.msg);
     cf_rank_report want;
     cr_assert_eq(cf_model_rank_evaluate_split(m, ds, 6, 3.0, 0, NULL, NULL, &want, &err), CF_OK, "%s", err.msg);

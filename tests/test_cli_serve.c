@@ -459,11 +459,8 @@ Test(cli, fold_in_items_merged) {
     cr_assert(strstr(r.err, want), "want '%s' in: %s", want, r.err);
     run_free(&r);
     cf_model *m = load_model(), *mine = NULL, *saved = NULL;
-    cf_dataset *ds = NULL;
-    cf_read_options ro;
-    cf_read_options_default(&ro);
+    cf_dataset *ds = read_dataset(fp);
     cf_error err = {0};
-    cr_assert_eq(cf_dataset_read(fp, &ro, &ds, NULL, &err), CF_OK, "%s", err.msg);
     cf_fold_in_options o;
     cf_fold_in_options_default(&o);
     o.items = o.merge = 1;
@@ -524,11 +521,8 @@ Test(cli, fold_in_serves_users_the_model_never_saw) {
     cr_assert(strstr(r.err, want), "want '%s' in: %s", want, r.err);
     run_free(&r);
     cf_model *m = load_model(), *mine = NULL, *saved = NULL;
-    cf_dataset *ds = NULL;
-    cf_read_options ro;
-    cf_read_options_default(&ro);
+    cf_dataset *ds = read_dataset(hp);
     cf_error err = {0};
-    cr_assert_eq(cf_dataset_read(hp, &ro, &ds, NULL, &err), CF_OK, "%s", err.msg);
     cr_assert_eq(cf_model_fold_in(m, ds, NULL, &mine, NULL, &err), CF_OK, "%s", err.msg);
     char *np = cf_test_path(dir, "new.cfm");
     cr_assert_eq(cf_model_load(np, &saved, &err), CF_OK, "%s", err.msg);
@@ -797,13 +791,9 @@ Test(cli, eval_top_is_the_library_ranking) {
 
     cf_error err = {0};
     cf_model *m = NULL;
-    cf_dataset *test = NULL, *ex = NULL;
-    cf_read_options ro;
-    cf_read_options_default(&ro);
     char *mp = cf_test_path(dir, "m.cfm");
     cr_assert_eq(cf_model_load(mp, &m, &err), CF_OK, "%s", err.msg);
-    cr_assert_eq(cf_dataset_read(b, &ro, &test, NULL, &err), CF_OK, "%s", err.msg);
-    cr_assert_eq(cf_dataset_read(a, &ro, &ex, NULL, &err), CF_OK, "%s", err.msg);
+    cf_dataset *test = read_dataset(b), *ex = read_dataset(a);
     cf_rank_report want;
     cr_assert_eq(cf_model_rank_evaluate(m, test, ex, 7, 3.5, 1, NULL, NULL, &want, &err), CF_OK, "%s", err.msg);
     cr_assert_gt(want.users, 50, "a ranking over many users");

@@ -478,7 +478,7 @@ class Factorizer:
         scores = np.empty((u.n, n), dtype=np.float64)
         check(lib.cf_model_recommend_batch, self._model.value, u.ref, n, seen.value if seen else None,
               _UNKNOWN[unknown], 0, _lib.ptr(rows), _lib.ptr(scores), None)
-        out = self._item_ids_of(rows)
+        out = self._ids_of(rows)
         return (out[0], scores[0]) if single else (out, scores)
 
     def recommend_users(self, items, n=10, exclude_seen=True):
@@ -505,9 +505,7 @@ class Factorizer:
         scores = np.empty((q.n, n), dtype=np.float64)
         check(lib.cf_model_recommend_batch, model_t.value, q.ref, n, seen_t.value if seen_t else None,
               _UNKNOWN["error"], 0, _lib.ptr(rows), _lib.ptr(scores), None)
-        ids = self.user_ids_
-        out = np.full(rows.shape, None, dtype=object) if ids.dtype == object else np.full(rows.shape, -1, dtype=ids.dtype)
-        out[rows >= 0] = ids[rows[rows >= 0]]
+        out = self._ids_of(rows, self.user_ids_)
         return (out[0], scores[0]) if single else (out, scores)
 
     def similar_items(self, items, n=10):
@@ -523,7 +521,7 @@ class Factorizer:
         rows = np.empty((q.n, n), dtype=np.int64)
         scores = np.empty((q.n, n), dtype=np.float64)
         check(lib.cf_model_similar_items, self._model.value, q.ref, n, 0, _lib.ptr(rows), _lib.ptr(scores), None)
-        out = self._item_ids_of(rows)
+        out = self._ids_of(rows)
         return (out[0], scores[0]) if single else (out, scores)
 
     @staticmethod
@@ -598,9 +596,10 @@ class Factorizer:
             out.append((int(name) if as_int else name, float(t.rating), float(t.contribution)))
         return {"score": float(ex.score), "base": float(ex.base), "ratings": int(ex.ratings), "terms": out}
 
-    def _item_ids_of(self, rows):
-        """Item IDs of model rows (-1: padding, as -1 or None for string IDs)."""
-        ids = self.item_ids_
+    def _ids_of(self, rows, ids=None):
+        """Item IDs (or those of ``ids``, e.g. ``user_ids_``) of model rows (-1: padding, as -1
+        or None for string IDs)."""
+        ids = self.item_ids_ if ids is None else ids
         if ids.dtype == object:
             out = np.full(rows.shape, None, dtype=object)
         else:

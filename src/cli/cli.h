@@ -68,6 +68,13 @@ double cli_now(void);
 /* Names of enums the public API has no name function for, indexed by the enum value
  * (NULL-terminated, for CLI_CHOICE). */
 extern const char *const cli_format_names[];      /* cf_format */
+/* --format and --skip-bad-lines of a command reading one ratings file: `format` an int
+ * (a cf_format), `ropt` its cf_read_options, `what` the file in the help ("DATA"). */
+#define CLI_READ_OPTS(format, ropt, what)                                                          \
+    {.name = "format", .kind = CLI_CHOICE, .dest = &(format), .choices = cli_format_names,        \
+     .help = "input format of " what},                                                            \
+    {.name = "skip-bad-lines", .kind = CLI_FLAG, .dest = &(ropt).skip_bad_lines, .flag_value = 1, \
+     .help = "skip and count malformed lines instead of failing"}
 extern const char *const cli_lr_schedule_names[]; /* cf_lr_schedule */
 extern const char *const cli_schedule_names[];    /* cf_sgd_schedule */
 extern const char *const cli_optimizer_names[];   /* cf_optimizer */

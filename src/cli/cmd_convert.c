@@ -14,10 +14,7 @@ int cmd_convert(int argc, char **argv) {
     cf_read_options_default(&ropt);
     int format = (int)ropt.format, quiet = 0, threads = 0;
     cli_opt opts[] = {
-        {.name = "format", .kind = CLI_CHOICE, .dest = &format, .choices = cli_format_names,
-         .help = "input format of DATA"},
-        {.name = "skip-bad-lines", .kind = CLI_FLAG, .dest = &ropt.skip_bad_lines, .flag_value = 1,
-         .help = "skip and count malformed lines instead of failing"},
+        CLI_READ_OPTS(format, ropt, "DATA"),
         {.name = "threads", .kind = CLI_I32, .dest = &threads, .metavar = "T", .lo = 0, .hi = 4096,
          .help = "threads reading and checksumming (0 = all cores)"},
         {.name = "quiet", .kind = CLI_FLAG, .dest = &quiet, .flag_value = 1, .help = "no progress bar, no summary"},

@@ -30,10 +30,7 @@ int cmd_eval(int argc, char **argv) {
     const char *exclude = NULL;
     cli_fold_in fi = {.cmd = "eval", .lambda = NAN};
     cli_opt opts[] = {
-        {.name = "format", .kind = CLI_CHOICE, .dest = &format, .choices = cli_format_names,
-         .help = "input format of DATA"},
-        {.name = "skip-bad-lines", .kind = CLI_FLAG, .dest = &ropt.skip_bad_lines, .flag_value = 1,
-         .help = "skip and count malformed lines instead of failing"},
+        CLI_READ_OPTS(format, ropt, "DATA"),
         {.name = "top", .kind = CLI_I32, .dest = &top, .metavar = "N", .lo = 0, .hi = 1000000,
          .help = "also rank: precision, recall, NDCG, MAP, hit rate and coverage of each user's top N (0 = off)"},
         {.name = "exclude", .kind = CLI_STR, .dest = &exclude, .metavar = "DATA",

@@ -14,9 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define MODEL_MAGIC "CUFACTOR" /* model_io.c */
-#define CKPT_MAGIC "CFCKPT\r\n" /* checkpoint.c */
-
 /* What the first 8 bytes say: 'm' model, 'c' checkpoint, 'r' anything else (ratings; a
  * file that cannot be opened goes there too, for the reader's own message). */
 static int sniff(const char *path) {
@@ -25,8 +22,8 @@ static int sniff(const char *path) {
     if (!f) return 'r';
     const size_t got = fread(magic, 1, sizeof magic, f);
     fclose(f);
-    if (got == 8 && memcmp(magic, MODEL_MAGIC, 8) == 0) return 'm';
-    if (got == 8 && memcmp(magic, CKPT_MAGIC, 8) == 0) return 'c';
+    if (got == 8 && memcmp(magic, CF_MODEL_MAGIC, 8) == 0) return 'm';
+    if (got == 8 && memcmp(magic, CF_CHECKPOINT_MAGIC, 8) == 0) return 'c';
     return 'r';
 }
 
@@ -307,10 +304,7 @@ int cmd_info(int argc, char **argv) {
     int format = (int)ropt.format, json = 0, quiet = 0, threads = 0;
     cli_opt opts[] = {
         {.name = "json", .kind = CLI_FLAG, .dest = &json, .flag_value = 1, .help = "one JSON object on stdout"},
-        {.name = "format", .kind = CLI_CHOICE, .dest = &format, .choices = cli_format_names,
-         .help = "input format of a ratings FILE"},
-        {.name = "skip-bad-lines", .kind = CLI_FLAG, .dest = &ropt.skip_bad_lines, .flag_value = 1,
-         .help = "skip and count malformed lines instead of failing"},
+        CLI_READ_OPTS(format, ropt, "a ratings FILE"),
         {.name = "threads", .kind = CLI_I32, .dest = &threads, .metavar = "T", .lo = 0, .hi = 4096,
          .help = "threads reading a ratings FILE (0 = all cores)"},
         {.name = "quiet", .kind = CLI_FLAG, .dest = &quiet, .flag_value = 1, .help = "no progress bar"},
