@@ -813,6 +813,14 @@ const char *cf_config_field(int k);
 /* The step size of epoch `epoch` (0-based) under cfg's schedule, as cf_train uses it: lr
  * (const), or lr / (1 + lr_decay·epoch^1.5) (invscale). */
 double cf_config_lr(const cf_config *cfg, int32_t epoch);
+/* A warm start's step (cf_train_options.init): when the training that made the model,
+ * `from` (its config, cf_model_config), decayed its step (invscale) over at least one
+ * iteration, sets cfg's schedule to invscale and cfg->lr to from's last step,
+ * cf_config_lr(from, from->iters − 1), and returns 1: the warm rows go on at the step
+ * they ended with (a decaying schedule's first step, 0.2 by default, throws them far
+ * off). Otherwise changes nothing and returns 0. For a caller whose user set neither
+ * the step nor another schedule (train --init, Python fit(init=)). */
+int cf_config_continue_lr(cf_config *cfg, const cf_config *from);
 
 /* An empty dataset (no IDs, no ratings). */
 cf_status cf_dataset_new(cf_dataset **out, cf_error *err);

@@ -722,6 +722,12 @@ int cf_backend_implements(const cf_backend_ops *ops, cf_algo a) { return impleme
 
 double cf_config_lr(const cf_config *cfg, int32_t epoch) { return lr_at(cfg, epoch); }
 
+int cf_config_continue_lr(cf_config *cfg, const cf_config *from) {
+    if (from->lr_schedule != CF_LR_INVSCALE || from->iters < 1) return 0;
+    cfg->lr = lr_at(from, from->iters - 1), cfg->lr_schedule = CF_LR_INVSCALE;
+    return 1;
+}
+
 cf_status cf_train_step(const cf_backend_ops *ops, cf_backend *b, const cf_config *cfg, int32_t epoch,
                         cf_error *err) {
     return step(ops, b, cfg, epoch, err);

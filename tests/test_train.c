@@ -679,3 +679,24 @@ Test(train, warm_start_errors) {
     cf_model_destroy(&m);
     cf_dataset_destroy(&ds);
 }
+
+/* The warm start's step rule: an invscale training's last step, cf_config_lr at its last
+ * epoch; nothing from a constant step or a model of no iterations. */
+Test(train, warm_start_step_continues_a_decaying_schedule) {
+    cf_config from, cfg;
+    cf_config_default(&from);
+    from.lr = 0.2, from.lr_decay = 0.3, from.lr_schedule = CF_LR_INVSCALE, from.iters = 5;
+    cf_config_default(&cfg);
+    cfg.lr = 0.05, cfg.lr_schedule = CF_LR_CONST;
+    cr_assert_eq(cf_config_continue_lr(&cfg, &from), 1);
+    /* epoch 4 of η_t = 0.2 / (1 + 0.3 t^1.5): 0.2 / (1 + 0.3 · 8) */
+    cr_assert_float_eq(cfg.lr, 0.2 / 3.4, 1e-15, "lr %.17g", cfg.lr);
+    cr_assert_eq(cfg.lr, cf_config_lr(&from, 4));
+    cr_assert_eq(cfg.lr_schedule, CF_LR_INVSCALE);
+    cfg.lr = 0.05, cfg.lr_schedule = CF_LR_CONST;
+    from.lr_schedule = CF_LR_CONST;
+    cr_assert_eq(cf_config_continue_lr(&cfg, &from), 0);
+    from.lr_schedule = CF_LR_INVSCALE, from.iters = 0;
+    cr_assert_eq(cf_config_continue_lr(&cfg, &from), 0);
+    cr_assert(cfg.lr == 0.05 && cfg.lr_schedule == CF_LR_CONST, "a refused continuation changed the step");
+}

@@ -317,12 +317,8 @@ class Factorizer:
             if not isinstance(init, Factorizer):
                 raise ValueError(f"init: expected a fitted cufactor estimator, got {type(init).__name__}")
             init._check_fitted()
-            mc = lib.cf_model_config(init._model.value)
-            iters = int(_config_get(mc, "iters"))
-            if getattr(self, "lr", None) is None and getattr(self, "lr_schedule", None) in (None, "invscale") and \
-                    _config_get(mc, "lr-schedule") == "invscale" and iters > 0:
-                cfg.set("lr", "lr", repr(lib.cf_config_lr(mc, iters - 1)))
-                cfg.set("lr_schedule", "lr-schedule", "invscale")
+            if getattr(self, "lr", None) is None and getattr(self, "lr_schedule", None) in (None, "invscale"):
+                lib.cf_config_continue_lr(cfg.handle.value, lib.cf_model_config(init._model.value))
         ds = _dataset(X, "X", X_test)
         seen = ds if X_test is None else _dataset(X, "X")  # exclude_seen: the training part only
 

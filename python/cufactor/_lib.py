@@ -181,6 +181,7 @@ _PROTOS = {
     "cf_config_set": (_i, [_vp, _s, _s, _E]),
     "cf_config_get": (_i, [_vp, _s, C.c_char_p, _sz, _E]),
     "cf_config_lr": (C.c_double, [_vp, _i32]),
+    "cf_config_continue_lr": (C.c_int, [_vp, _vp]),
     "cf_config_validate": (_i, [_vp, _E]),
     "cf_dataset_new": (_i, [C.POINTER(_vp), _E]),
     "cf_dataset_destroy": (None, [C.POINTER(_vp)]),

@@ -149,9 +149,8 @@ int cmd_train(int argc, char **argv) {
         topt.init = init;
         /* a decaying step continues where MODEL's schedule ended, unless --lr is given: its
          * first rate would throw the warm rows far off (the schedule's point) */
-        const cf_config *mc = cf_model_config(init);
-        if (!cli_find(&spec, "lr")->seen && cfg.lr_schedule == CF_LR_INVSCALE && mc->iters > 0)
-            cfg.lr = cf_config_lr(mc, mc->iters - 1), lr_continued = 1;
+        if (!cli_find(&spec, "lr")->seen && cfg.lr_schedule == CF_LR_INVSCALE)
+            lr_continued = cf_config_continue_lr(&cfg, cf_model_config(init));
     }
 #define EARLY(x) \
     do {         \
