@@ -383,8 +383,12 @@ class Factorizer:
     _LEARNED = ("user_factors_", "item_factors_", "user_bias_", "item_bias_", "global_mean_", "user_ids_",
                 "item_ids_", "history_", "n_iter_", "train_rmse_", "device_", "notice_", "stop_reason_", "fold_in_")
 
+    # the C objects behind the learned attributes: never pickled (the model travels as its
+    # .cfm bytes, the ratings as arrays); _swapped caches recommend_users' transposes
+    _HANDLES = ("_model", "_seen", "_swapped")
+
     def _forget(self):
-        for name in self._LEARNED + ("_model", "_seen"):
+        for name in self._LEARNED + self._HANDLES:
             self.__dict__.pop(name, None)
 
     def _adopt(self, model, seen):
@@ -398,6 +402,7 @@ class Factorizer:
         lib.cf_model_params(model.value, _lib.ptr(P), _lib.ptr(Q), _lib.ptr(bu), _lib.ptr(bi))
         self._model = model
         self._seen = seen
+        self.__dict__.pop("_swapped", None)
         self.user_factors_, self.item_factors_ = P, Q
         self.user_bias_, self.item_bias_ = bu, bi
         self.global_mean_ = float(info.mu)
@@ -412,7 +417,7 @@ class Factorizer:
     # training ratings kept for exclude_seen as arrays
 
     def __getstate__(self):
-        state = {k: v for k, v in self.__dict__.items() if k not in ("_model", "_seen")}
+        state = {k: v for k, v in self.__dict__.items() if k not in self._HANDLES}
         if getattr(self, "_model", None) is not None:
             with tempfile.TemporaryDirectory(prefix="cufactor-") as d:
                 path = os.path.join(d, "model.cfm")
@@ -485,24 +490,32 @@ class Factorizer:
         order of one addition (μ + b_i + b_u)."""
         self._check_fitted()
         _check_n(n)
-        seen = self._seen_ratings(exclude_seen)
+        seen_t = self._transposed("seen") if self._seen_ratings(exclude_seen) is not None else None
+        model_t = self._transposed("model")
         single = np.ndim(items) == 0
         q = _lib.IdArray(items, "items")
         n = int(n)
-        t = C.c_void_p()
-        check(lib.cf_model_transpose, self._model.value, C.byref(t))
-        model_t = _lib.Handle(t.value, lib.cf_model_destroy)
-        seen_t = None
-        if seen is not None:
-            d = C.c_void_p()
-            check(lib.cf_dataset_transpose, seen.value, C.byref(d))
-            seen_t = _lib.Handle(d.value, lib.cf_dataset_destroy)
         rows = np.empty((q.n, n), dtype=np.int64)
         scores = np.empty((q.n, n), dtype=np.float64)
         check(lib.cf_model_recommend_batch, model_t.value, q.ref, n, seen_t.value if seen_t else None,
               _UNKNOWN["error"], 0, _lib.ptr(rows), _lib.ptr(scores), None)
         out = self._ids_of(rows, self.user_ids_)
         return (out[0], scores[0]) if single else (out, scores)
+
+    def _transposed(self, what):
+        """The model ("model") or the training ratings ("seen") with users and items exchanged,
+        made on first use and kept until the model changes: a loop over items pays the copy
+        once."""
+        cache = self.__dict__.setdefault("_swapped", {})
+        if what not in cache:
+            h = C.c_void_p()
+            if what == "model":
+                check(lib.cf_model_transpose, self._model.value, C.byref(h))
+                cache[what] = _lib.Handle(h.value, lib.cf_model_destroy)
+            else:
+                check(lib.cf_dataset_transpose, self._seen.value, C.byref(h))
+                cache[what] = _lib.Handle(h.value, lib.cf_dataset_destroy)
+        return cache[what]
 
     def similar_items(self, items, n=10):
         """The n items most similar to each item by the cosine of their factors,

@@ -1,5 +1,7 @@
 """Fit, predict, recommend and the scikit-learn conventions on a planted model."""
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -335,7 +337,6 @@ def test_gil_is_released_during_fit(planted, monkeypatch):
 
 
 def test_pickle_round_trip(planted):
-    import pickle
     m = cufactor.ALS(factors=3, iterations=3, device="cpu").fit(planted.train)
     back = pickle.loads(pickle.dumps(m))
     assert back.get_params() == m.get_params()
@@ -392,3 +393,14 @@ def test_recommend_users_ranks_users_for_an_item(planted):
     assert ids2.shape == (2, 4)
     with pytest.raises(LookupError):
         m.recommend_users(10**9)
+    # the transposed model is kept between calls and dropped when the model changes: a
+    # refit on fewer ratings ranks as a fresh estimator does, with the new exclusions
+    half = tuple(np.asarray(a)[: len(u) // 2] for a in planted.train)
+    m.fit(half)
+    fresh = cufactor.ALS(factors=3, iterations=4, device="cpu", seed=5).fit(half)
+    for exclude in (True, False):
+        a, sa = m.recommend_users(item, n=7, exclude_seen=exclude)
+        b, sb = fresh.recommend_users(item, n=7, exclude_seen=exclude)
+        assert a.tolist() == b.tolist() and np.array_equal(sa, sb)
+    assert pickle.loads(pickle.dumps(m)).recommend_users(item, n=7)[0].tolist() == \
+        fresh.recommend_users(item, n=7)[0].tolist()
