@@ -272,6 +272,15 @@ cf_status cf_dataset_split(cf_dataset *ds, double ratio, uint64_t seed, cf_error
 /* The same on `threads` threads (0: all, as cf_dataset_split): the same split whatever
  * the count (the seeded draws are one serial stream; the threads gather and flag). */
 cf_status cf_dataset_split_threads(cf_dataset *ds, double ratio, uint64_t seed, int threads, cf_error *err);
+/* A per-user holdout: moves a seeded random share `ratio` of each user's training ratings
+ * into the test part (⌊ratio·n_u + U⌋ of the user's n_u, U uniform on [0, 1), so the
+ * expected share is ratio), but never all of them: every user keeps at least one
+ * training rating, and one with a single rating keeps it. So every test rating's user is
+ * known to the model, and ranking measures see each user's held-out share (users with
+ * one rating are not tested: the test part's share is a little below ratio). The draws
+ * of each user come from a stream of seed and the user's index: the same split whatever
+ * `threads` (0: all cores). A different split from cf_dataset_split's at the same seed. */
+cf_status cf_dataset_split_per_user(cf_dataset *ds, double ratio, uint64_t seed, int threads, cf_error *err);
 
 typedef struct cf_dataset_info {
     int64_t n_users, n_items;   /* distinct IDs in the maps */

@@ -197,6 +197,32 @@ Test(cli, train_prints_one_progress_line_per_iteration) {
     run_free(&r);
 }
 
+/* --test-split user holds out the library's per-user split of the file (the same count
+ * at the same seed), every test user known; the summary and JSON say which split. */
+Test(cli, train_test_split_user_is_the_per_user_split) {
+    gen_data();
+    run_result r = cli("train", "data.tsv", "--iters", "2", "--factors", "3", "--test-ratio", "0.3", "--test-split",
+                       "user", "--seed", "5", "--json", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.err, "test (per user 0.3, seed 5)"), "%s", r.err);
+    char s[64];
+    cr_assert(json_str(r.out, "test_split", s, sizeof s) && strcmp(s, "user") == 0, "%s", r.out);
+    char *dp = data_path();
+    cf_dataset *ds = read_dataset(dp);
+    free(dp);
+    cf_error err;
+    cr_assert_eq(cf_dataset_split_per_user(ds, 0.3, 5, 0, &err), CF_OK, "%s", err.msg);
+    cf_dataset_info info;
+    cf_dataset_info_get(ds, &info);
+    cr_assert_eq(json_num(r.out, "n_test"), (double)info.n_test, "%s", r.out);
+    cr_assert_eq(json_num(r.out, "n_train"), (double)info.n_train);
+    cf_dataset_destroy(&ds);
+    run_free(&r);
+    r = cli("train", "data.tsv", "--iters", "1", "--json", "--quiet", NULL);
+    cr_assert(json_str(r.out, "test_split", s, sizeof s) && strcmp(s, "random") == 0, "%s", r.out);
+    run_free(&r);
+}
+
 Test(cli, train_with_a_test_file) {
     gen_data();
     /* split the data file by line parity into two files */
@@ -303,6 +329,9 @@ Test(cli, usage_errors_exit_2) {
     expect_usage("--json takes no value", cli("train", "data.tsv", "--json=yes", NULL));
     expect_usage("exclude each other", cli("train", "data.tsv", "--test", "t.tsv", "--test-ratio", "0.2", NULL));
     expect_usage("--test-ratio", cli("train", "data.tsv", "--test-ratio", "1", NULL));
+    expect_usage("--test and --test-split exclude each other",
+                 cli("train", "data.tsv", "--test", "t.tsv", "--test-split", "user", NULL));
+    expect_usage("--test-split", cli("train", "data.tsv", "--test-split", "users", NULL));
     expect_usage("factors", cli("train", "data.tsv", "--factors", "0", NULL)); /* cf_config_validate */
     expect_usage("missing MODEL", cli("eval", NULL));
     expect_usage("missing PAIRS", cli("predict", "model.cfm", NULL));
@@ -462,7 +491,7 @@ Test(cli, device_gpu_without_a_gpu_is_a_clear_error) {
 
 typedef struct help_case {
     const char *cmd;
-    const char *flags[40];
+    const char *flags[48];
 } help_case;
 
 /* --precision fp16 is GPU SGD only: refused with a message naming the field. */
@@ -570,7 +599,7 @@ Test(cli, train_top_ranks_the_test_part) {
 
 Test(cli, every_help_lists_every_flag) {
     static const help_case cases[] = {
-        {"train", {"--test", "--test-ratio", "--format", "--skip-bad-lines", "--algo", "--factors", "--iters",
+        {"train", {"--test", "--test-ratio", "--test-split", "--format", "--skip-bad-lines", "--algo", "--factors", "--iters",
                    "--lambda", "--reg", "--no-bias", "--tol", "--device", "--gpu-id", "--seed", "--threads",
                    "--init-scale", "--lr", "--lr-schedule", "--lr-decay", "--schedule", "--blocks", "--batch",
                    "--optimizer", "--inner", "--early-stop", "--restarts", "--precision", "--model", "--json",
@@ -588,7 +617,7 @@ Test(cli, every_help_lists_every_flag) {
                  "--mnar", "--out", NULL}},
         {"export", {"--npy", NULL}},
         {"demo", {"--threads", "--device", "--gpu-id", "--gpu-mem-limit", "--seed", "--keep", NULL}},
-        {"verify", {"--test", "--test-ratio", "--algo", "--factors", "--iters", "--lambda", "--reg", "--no-bias",
+        {"verify", {"--test", "--test-ratio", "--test-split", "--algo", "--factors", "--iters", "--lambda", "--reg", "--no-bias",
                     "--schedule", "--candidate", "--rtol", "--max-rtol", "--rmse-rtol", "--json", "--device",
                     "--gpu-id", "--gpu-mem-limit", "--als-solver", "--als-gram", NULL}},
         {"cv", {"--grid", "--folds", "--select", "--relevant-min", "--algo", "--iters", "--reg", "--seed", "--model", "--svg", "--als-solver",

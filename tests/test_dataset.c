@@ -474,3 +474,118 @@ Test(dataset, split_is_the_same_on_any_thread_count) {
     }
     free(ref);
 }
+
+/* ------------------------------------------------------------------ per-user split */
+
+/* users 0..nu-1, user u with count(u) ratings (items 0, 1, ...), rating value = its
+ * number in push order; every 13th pushed rating already in the test part when pretest */
+static cf_dataset *per_user_set(int nu, int (*count)(int), int pretest) {
+    int most = 0;
+    for (int u = 0; u < nu; u++) most = count(u) > most ? count(u) : most;
+    cf_dataset *ds = make_dataset(nu, most);
+    int k = 0;
+    for (int u = 0; u < nu; u++)
+        for (int j = 0; j < count(u); j++, k++) push(ds, (uint32_t)u, (uint32_t)j, (float)k, pretest && k % 13 == 0);
+    return ds;
+}
+static int count_mixed(int u) { return 1 + u % 23; }         /* 1 .. 23 ratings */
+static int count_heavy(int u) { return u < 4 ? 40000 : 1 + u % 5; } /* > 2^16 ratings in all */
+
+/* Each user with n_u training ratings has ⌊ratio·n_u⌋ or ⌈ratio·n_u⌉ of them moved, at most
+ * n_u − 1 (a user with one keeps it); the ratings already in the test part stay there and
+ * nothing else moves. */
+Test(dataset, per_user_split_holds_out_each_users_share) {
+    const int nu = 460;
+    const double ratios[] = {0.1, 0.5, 0.9};
+    for (int pretest = 0; pretest <= 1; pretest++)
+        for (size_t r = 0; r < sizeof ratios / sizeof *ratios; r++) {
+            cf_dataset *ds = per_user_set(nu, count_mixed, pretest);
+            const int64_t n = ds->all.n;
+            uint8_t *before = malloc((size_t)n);
+            memcpy(before, ds->is_test, (size_t)n);
+            cf_error err;
+            cr_assert_eq(cf_dataset_split_per_user(ds, ratios[r], 11, 2, &err), CF_OK, "%s", err.msg);
+            int64_t train[460] = {0}, moved[460] = {0};
+            for (int64_t k = 0; k < n; k++) {
+                const uint32_t u = ds->all.u[k];
+                if (before[k]) cr_assert(ds->is_test[k], "rating %lld was in the test part", (long long)k);
+                else if (ds->is_test[k]) moved[u]++;
+                else train[u]++;
+            }
+            int64_t total = 0;
+            for (int u = 0; u < nu; u++) {
+                const int64_t m = train[u] + moved[u];
+                const double share = ratios[r] * (double)m;
+                int64_t lo = (int64_t)floor(share), hi = (int64_t)ceil(share);
+                if (hi > m - 1) hi = m - 1 < 0 ? 0 : m - 1;
+                if (lo > hi) lo = hi;
+                cr_assert(moved[u] >= lo && moved[u] <= hi, "ratio %g, user %d of %lld: %lld moved", ratios[r], u,
+                          (long long)m, (long long)moved[u]);
+                if (m >= 1) cr_assert_geq(train[u], 1, "user %d lost its training ratings", u);
+                total += moved[u];
+            }
+            cr_assert_gt(total, 0);
+            free(before);
+            cf_dataset_destroy(&ds);
+        }
+}
+
+/* The same seed gives the same split on 1, 2 and 3 threads (users dealt in parallel from
+ * their own streams; > 2^16 ratings, so the threads are used), another seed another one;
+ * a ratio of 0 moves nothing and one outside [0, 1) is refused. */
+Test(dataset, per_user_split_is_seeded_and_the_same_on_any_thread_count) {
+    uint8_t *ref = NULL;
+    int64_t n = 0;
+    for (int threads = 1; threads <= 4; threads++) {
+        cf_dataset *ds = per_user_set(3000, count_heavy, 1);
+        n = ds->all.n;
+        cr_assert_gt(n, (int64_t)1 << 16);
+        omp_set_num_threads(5 - threads);
+        cf_error err;
+        const uint64_t seed = threads == 4 ? 8 : 7;
+        cr_assert_eq(cf_dataset_split_per_user(ds, 0.25, seed, threads == 4 ? 2 : threads, &err), CF_OK, "%s",
+                     err.msg);
+        if (!ref) {
+            ref = malloc((size_t)n);
+            memcpy(ref, ds->is_test, (size_t)n);
+        } else if (threads < 4) {
+            cr_assert(!memcmp(ref, ds->is_test, (size_t)n), "%d threads", threads);
+        } else {
+            cr_assert(memcmp(ref, ds->is_test, (size_t)n), "seed 8 split as seed 7");
+        }
+        cf_dataset_destroy(&ds);
+    }
+    free(ref);
+    cf_dataset *ds = per_user_set(40, count_mixed, 0);
+    cf_error err;
+    cr_assert_eq(cf_dataset_split_per_user(ds, 0.0, 1, 0, &err), CF_OK);
+    for (int64_t k = 0; k < ds->all.n; k++) cr_assert(!ds->is_test[k]);
+    cr_assert_eq(cf_dataset_split_per_user(ds, 1.0, 1, 0, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "ratio"), "%s", err.msg);
+    cr_assert_eq(cf_dataset_split_per_user(ds, NAN, 1, 0, &err), CF_ERR_INVALID);
+    cf_dataset_destroy(&ds);
+}
+
+/* Over 4,000 seeds, a user of 3 ratings at ratio 0.5 gives up 1 or 2 (1.5 on average:
+ * the stochastic rounding), and each of its ratings is held out half the time (the
+ * partial shuffle picks uniformly). Bounds 5σ: the mean of h ∈ {1, 2} has σ = 0.5/√4000
+ * = 0.0079; a rating's count σ = √(4000·¼) = 31.6. */
+Test(dataset, per_user_split_draws_are_unbiased) {
+    const int seeds = 4000;
+    int64_t sum_h = 0, held[3] = {0};
+    for (int s = 0; s < seeds; s++) {
+        cf_dataset *ds = make_dataset(1, 3);
+        for (int j = 0; j < 3; j++) push(ds, 0, (uint32_t)j, (float)j, 0);
+        cf_error err;
+        cr_assert_eq(cf_dataset_split_per_user(ds, 0.5, (uint64_t)s, 1, &err), CF_OK);
+        int h = 0;
+        for (int64_t k = 0; k < 3; k++) h += ds->is_test[k], held[(int)ds->all.r[k]] += ds->is_test[k];
+        cr_assert(h == 1 || h == 2, "seed %d: %d held out", s, h);
+        sum_h += h;
+        cf_dataset_destroy(&ds);
+    }
+    cr_assert(fabs((double)sum_h / seeds - 1.5) < 5 * 0.0079, "mean %g held out", (double)sum_h / seeds);
+    for (int j = 0; j < 3; j++)
+        cr_assert(fabs((double)held[j] - seeds / 2.0) < 5 * 31.6, "rating %d held out %lld times of %d", j,
+                  (long long)held[j], seeds);
+}

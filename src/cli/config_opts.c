@@ -142,12 +142,17 @@ int cli_output_opts_add(cli_output_opts *o, cli_opt *out, const char *model_help
     return n;
 }
 
+static const char *const split_names[] = {"random", "user", NULL};
+
 int cli_split_opts(cli_split *s, cli_opt *out) {
     const cli_opt t[] = {
         {.name = "test", .kind = CLI_STR, .dest = &s->test_file, .metavar = "FILE",
          .help = "held-out ratings from a file instead of a random split"},
         {.name = "test-ratio", .kind = CLI_DOUBLE, .dest = &s->test_ratio, .metavar = "F",
          .help = "fraction of DATA held out at random, seeded by --seed (0 = no test part)"},
+        {.name = "test-split", .kind = CLI_CHOICE, .dest = &s->per_user, .choices = split_names,
+         .help = "random: that fraction of all ratings; user: of each user's ratings, every user keeping at "
+                 "least one in training (so every test user is known)"},
     };
     memcpy(out, t, sizeof t);
     return (int)(sizeof t / sizeof *t);
@@ -156,6 +161,8 @@ int cli_split_opts(cli_split *s, cli_opt *out) {
 int cli_split_check(const cli_split *s, const cli_spec *spec) {
     if (cli_find(spec, "test")->seen && cli_find(spec, "test-ratio")->seen)
         return cli_usage_error(spec, "--test and --test-ratio exclude each other");
+    if (cli_find(spec, "test")->seen && cli_find(spec, "test-split")->seen)
+        return cli_usage_error(spec, "--test and --test-split exclude each other (the file is the test part)");
     if (!(s->test_ratio >= 0.0 && s->test_ratio < 1.0))
         return cli_usage_error(spec, "--test-ratio: %g is out of range: must be in [0, 1)", s->test_ratio);
     return -1;
@@ -176,7 +183,9 @@ cf_status cli_read_split(const char *data, const cli_split *s, const cf_read_opt
     }
     double t_split = cli_now();
     if (!s->test_file && s->test_ratio > 0) {
-        if ((st = cf_dataset_split_threads(ds, s->test_ratio, seed, ropt->threads, err))) goto fail;
+        st = s->per_user ? cf_dataset_split_per_user(ds, s->test_ratio, seed, ropt->threads, err)
+                         : cf_dataset_split_threads(ds, s->test_ratio, seed, ropt->threads, err);
+        if (st) goto fail;
     }
     cf_dataset_info_get_threads(ds, ropt->threads, info);
     if (split_seconds) *split_seconds = cli_now() - t_split;
@@ -187,8 +196,9 @@ cf_status cli_read_split(const char *data, const cli_split *s, const cf_read_opt
             fprintf(stderr, "split: %lld train, %lld test from %s", (long long)info->n_train,
                     (long long)info->n_test, s->test_file);
         else if (s->test_ratio > 0)
-            fprintf(stderr, "split: %lld train, %lld test (random %g, seed %llu)", (long long)info->n_train,
-                    (long long)info->n_test, s->test_ratio, (unsigned long long)seed);
+            fprintf(stderr, "split: %lld train, %lld test (%s %g, seed %llu)", (long long)info->n_train,
+                    (long long)info->n_test, s->per_user ? "per user" : "random", s->test_ratio,
+                    (unsigned long long)seed);
         else
             fprintf(stderr, "split: %lld train, no test part", (long long)info->n_train);
         if (info->n_test > 0)

@@ -63,16 +63,19 @@ typedef struct cli_output_opts {
 int cli_output_opts_add(cli_output_opts *o, cli_opt *out, const char *model_help, const cli_opt *own, int n_own,
                         const char *json_help);
 
-/* The held-out part of a training run: a second file, or a seeded random fraction. */
+/* The held-out part of a training run: a second file, or a seeded random fraction of
+ * all ratings or of each user's (cf_dataset_split_per_user). */
 typedef struct cli_split {
     const char *test_file; /* --test FILE (NULL: none) */
     double test_ratio;     /* --test-ratio F, default 0.1 */
+    int per_user;          /* --test-split: 0 random (the default), 1 user */
 } cli_split;
 
-/* Appends --test and --test-ratio (s must hold the defaults); returns how many entries. */
+/* Appends --test, --test-ratio and --test-split (s must hold the defaults); returns how
+ * many entries. */
 int cli_split_opts(cli_split *s, cli_opt *out);
 
-/* After parsing: --test and --test-ratio exclude each other, the ratio lies in [0, 1).
+/* After parsing: --test excludes --test-ratio and --test-split, the ratio lies in [0, 1).
  * Returns -1 when fine, else the usage exit code (the message printed). */
 int cli_split_check(const cli_split *s, const cli_spec *spec);
 
