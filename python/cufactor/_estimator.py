@@ -801,17 +801,40 @@ def read_ratings(path, format="auto", skip_bad_lines=False):
     return ratings
 
 
-def _ratings_of(ds):
-    """The training part of a C dataset as a Ratings, its IDs in the dataset's order (so that
-    fitting it rebuilds the same dataset)."""
+def _ratings_of(ds, part=0):
+    """One part (0 training, 1 test) of a C dataset as a Ratings, its IDs in the dataset's
+    order (so that fitting it rebuilds the same dataset)."""
     info = _lib.dataset_info(ds)
     uid = _lib.dataset_ids(ds.value, _lib.CF_USERS, info.n_users)
     iid = _lib.dataset_ids(ds.value, _lib.CF_ITEMS, info.n_items)
-    u = np.empty(info.n_train, dtype=np.int64)
-    i = np.empty(info.n_train, dtype=np.int64)
-    r = np.empty(info.n_train, dtype=np.float32)
-    check(lib.cf_dataset_ratings, ds.value, 0, _lib.ptr(u), _lib.ptr(i), _lib.ptr(r))
+    n = info.n_test if part else info.n_train
+    u = np.empty(n, dtype=np.int64)
+    i = np.empty(n, dtype=np.int64)
+    r = np.empty(n, dtype=np.float32)
+    check(lib.cf_dataset_ratings, ds.value, part, _lib.ptr(u), _lib.ptr(i), _lib.ptr(r))
     return Ratings(uid[u], iid[i], r, uid, iid)
+
+
+_SPLITS = ("random", "user")
+
+
+def train_test_split(X, test_size=0.1, split="random", seed=42, threads=0):
+    """Splits ratings (any form ``fit`` takes) into ``(train, test)`` Ratings with the C
+    library's seeded split, as ``cufactor train`` splits a file: ``split="random"`` holds out
+    a random share ``test_size`` of all ratings (``--test-ratio``), ``"user"`` that share of
+    each user's ratings, every user keeping at least one in training (``--test-split
+    user``). ``read_ratings(path)`` split at ``seed`` is the split ``cufactor train path
+    --seed S`` makes, and ``fit(train, X_test=test)`` trains as it does. Both parts list
+    every ID, so a model fitted on ``train`` orders its rows as the CLI's. The same split
+    whatever ``threads`` (0: all cores)."""
+    if split not in _SPLITS:
+        raise ValueError(f"split: expected one of {', '.join(_SPLITS)}, got {split!r}")
+    if not (isinstance(seed, (int, np.integer)) and 0 <= seed < 2**64):
+        raise ValueError(f"seed: expected an integer in [0, 2**64), got {seed!r}")
+    ds = _dataset(X, "X")
+    fn = lib.cf_dataset_split_per_user if split == "user" else lib.cf_dataset_split_threads
+    check(fn, ds.value, float(test_size), int(seed), int(threads))
+    return _ratings_of(ds, 0), _ratings_of(ds, 1)
 
 
 def device_info():

@@ -188,6 +188,8 @@ _PROTOS = {
     "cf_dataset_add": (_i, [_vp, C.POINTER(Ids), C.POINTER(Ids), _vp, _i, _E]),
     "cf_dataset_add_ids": (_i, [_vp, _i, C.POINTER(Ids), _E]),
     "cf_dataset_ratings": (_i, [_vp, _i, _vp, _vp, _vp, _E]),
+    "cf_dataset_split_threads": (_i, [_vp, C.c_double, C.c_uint64, _i, _E]),
+    "cf_dataset_split_per_user": (_i, [_vp, C.c_double, C.c_uint64, _i, _E]),
     "cf_dataset_ids": (_i, [_vp, _i, _vp, _sz, _vp, C.POINTER(_sz), _E]),
     "cf_dataset_ids_int": (_i, [_vp, _i, _vp, _E]),
     "cf_dataset_info_get": (None, [_vp, C.POINTER(DatasetInfo)]),

@@ -3,6 +3,7 @@ package (cufactor.cli_path(), built from the same library sources in the same bu
 on a file, the package on the same ratings in the same order; on the CPU the factors are
 the same doubles. And .cfm files go both ways."""
 
+import json
 import os
 import subprocess
 
@@ -93,3 +94,34 @@ def test_console_script_runs_the_cli():
         pytest.skip("the cufactor console script is not installed next to this Python")
     p = subprocess.run([exe, "--version"], capture_output=True, text=True)
     assert p.returncode == 0 and p.stdout.startswith("cufactor 0.1.0")
+
+
+@pytest.mark.parametrize("split", ["random", "user"])
+def test_train_test_split_is_the_clis(planted, tmp_path, split):
+    # cufactor train DATA --test-ratio 0.2 --test-split S --seed 9 against train_test_split of
+    # the same file's ratings, then fit(train, X_test=test): the same parts (counts, and
+    # every user of the test part known under "user"), the same model bit for bit, the
+    # same test RMSE.
+    data = planted.write(tmp_path / "all.tsv", planted.train)
+    p = cli("train", data, "--factors", 4, "--iters", 3, "--seed", 9, "--device", "cpu", "--threads", 2,
+            "--test-ratio", 0.2, "--test-split", split, "--json", "--quiet", "--model", tmp_path / "cli.cfm")
+    summary = json.loads(p.stdout)
+    train, test = cufactor.train_test_split(cufactor.read_ratings(data), test_size=0.2, split=split, seed=9)
+    assert (len(train), len(test)) == (summary["n_train"], summary["n_test"])
+    assert len(train) + len(test) == len(planted.train[2]) and len(test) > 0
+    if split == "user":
+        assert set(test.users.tolist()) <= set(train.users.tolist())
+    m = cufactor.ALS(factors=4, iterations=3, seed=9, device="cpu", threads=2).fit(train, X_test=test)
+    assert_same_model(cufactor.load(tmp_path / "cli.cfm"), m)
+    assert m.history_["test_rmse"][-1] == pytest.approx(summary["test_rmse"], rel=1e-12)
+    # the same seed, the same parts; another, other parts; the share checked by the library
+    again, _ = cufactor.train_test_split(cufactor.read_ratings(data), test_size=0.2, split=split, seed=9, threads=1)
+    assert np.array_equal(again.ratings, train.ratings) and np.array_equal(again.users, train.users)
+    other, _ = cufactor.train_test_split(planted.train, test_size=0.2, split=split, seed=10)
+    assert not (np.array_equal(other.users, train.users) and np.array_equal(other.items, train.items))
+    with pytest.raises(ValueError, match="ratio"):
+        cufactor.train_test_split(planted.train, test_size=1.0, split=split)
+    with pytest.raises(ValueError, match="split"):
+        cufactor.train_test_split(planted.train, split="users")
+    with pytest.raises(ValueError, match="seed"):
+        cufactor.train_test_split(planted.train, seed=-1)
