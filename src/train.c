@@ -150,7 +150,7 @@ typedef struct train_ctx {
     cf_train_state *st;
     int resuming;        /* st holds a run in progress loaded from opt->resume */
     int ready;           /* st->cur holds the first run's initialization (drawn while preparing) */
-    const int64_t *init_u, *init_i; /* warm start: each data row's row in opt->init (< 0: none) */
+    int64_t *init_u, *init_i; /* warm start: each data row's row in opt->init (< 0: none); owned */
     cf_train_report *rep;
     /* without biases: the test pairs with a user or item unseen in training are predicted
      * by the training mean μ whatever the factors (as the model does, model.c), so they
@@ -285,8 +285,8 @@ static void init_factors(train_ctx *c, uint64_t seed) {
     c->rep->seconds_prepare += cf_now() - t_init;
 }
 
-/* The warm start's checks and row maps (cf_train_options.init). */
-static cf_status warm_start_prepare(train_ctx *c, const cf_dataset *ds, int64_t **iu, int64_t **ii, cf_error *err) {
+/* The warm start's checks and row maps (cf_train_options.init) into c->init_u, c->init_i. */
+static cf_status warm_start_prepare(train_ctx *c, const cf_dataset *ds, cf_error *err) {
     const cf_model *m = c->opt->init;
     const cf_config *cfg = c->cfg;
     if (m->f.k != cfg->factors || m->f.bias != cfg->bias)
@@ -299,12 +299,11 @@ static cf_status warm_start_prepare(train_ctx *c, const cf_dataset *ds, int64_t 
                        (int)cfg->restarts);
     if (c->opt->resume)
         return cf_fail(err, CF_ERR_INVALID, "init: a resumed training continues from its checkpoint, not a model");
-    *iu = cf_idmap_translate(ds->users, m->users, err, "warm-start user map");
-    *ii = *iu ? cf_idmap_translate(ds->items, m->items, err, "warm-start item map") : NULL;
-    if (!*iu || !*ii) return CF_ERR_NOMEM;
-    c->init_u = *iu, c->init_i = *ii;
-    for (int64_t u = 0; u < cf_idmap_size(ds->users); u++) c->rep->init_users += (*iu)[u] >= 0;
-    for (int64_t i = 0; i < cf_idmap_size(ds->items); i++) c->rep->init_items += (*ii)[i] >= 0;
+    c->init_u = cf_idmap_translate(ds->users, m->users, err, "warm-start user map");
+    c->init_i = c->init_u ? cf_idmap_translate(ds->items, m->items, err, "warm-start item map") : NULL;
+    if (!c->init_u || !c->init_i) return CF_ERR_NOMEM;
+    for (int64_t u = 0; u < cf_idmap_size(ds->users); u++) c->rep->init_users += c->init_u[u] >= 0;
+    for (int64_t i = 0; i < cf_idmap_size(ds->items); i++) c->rep->init_items += c->init_i[i] >= 0;
     return CF_OK;
 }
 
@@ -577,7 +576,6 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     cf_triplets test = {0};
     cf_ratings R = {0};
     cf_factors trial = {0};
-    int64_t *init_u = NULL, *init_i = NULL;
     cf_config resolved;
     cf_train_state S;
     memset(&S, 0, sizeof S);
@@ -591,7 +589,7 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
      * data: everything below, the backends, the model and the checkpoint see these */
     cf_config_resolve_ratings(cfg, &R, &resolved);
     cfg = c.cfg = &resolved;
-    if (opt->init && (st = warm_start_prepare(&c, ds, &init_u, &init_i, err))) goto done;
+    if (opt->init && (st = warm_start_prepare(&c, ds, err))) goto done;
     int64_t n_train = R.nnz;
     /* the report's counts from the parts (what cf_dataset_info_get counts, without two
      * more passes over all ratings): a test pair is unseen when its user or item has no
@@ -714,7 +712,7 @@ done:
     cf_ratings_free(&R);
     cf_factors_free(&trial);
     cf_train_state_free(&S);
-    free(init_u), free(init_i);
+    free(c.init_u), free(c.init_i);
     return st;
 }
 

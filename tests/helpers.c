@@ -236,6 +236,18 @@ cf_idmap *cf_test_decimal_map(int64_t n) {
     return m;
 }
 
+cf_dataset *cf_test_generate(int64_t users, int64_t items, int64_t ratings, int rank, double noise, uint64_t seed,
+                             int clip) {
+    cf_gen_options g;
+    cf_gen_options_default(&g);
+    g.users = users, g.items = items, g.ratings = ratings, g.rank = rank, g.noise = noise, g.seed = seed;
+    g.clip = clip;
+    cf_dataset *ds = NULL;
+    cf_error err;
+    cr_assert_eq(cf_generate(&g, &ds, &err), CF_OK, "%s", err.msg);
+    return ds;
+}
+
 void cf_test_warm_start_continues(const cf_dataset *ds, cf_config c, const char *what, cf_train_report *rep) {
     cf_model *m3 = NULL, *m5 = NULL, *w = NULL;
     cf_error err = {0};

@@ -87,6 +87,11 @@ void cf_test_long_rows(cf_rng *rng, double (*rating)(uint32_t u, uint32_t i, cf_
 #include "idmap.h"
 cf_idmap *cf_test_decimal_map(int64_t n);
 
+/* ---- gen's data in memory (cf_generate with its defaults but these fields; clip 1: to
+ * [1, 5] as gen's default, 0: the raw planted values), asserted to succeed. */
+cf_dataset *cf_test_generate(int64_t users, int64_t items, int64_t ratings, int rank, double noise, uint64_t seed,
+                             int clip);
+
 /* ---- a warm start continues ALS: cfg (algo ALS) trained 3 iterations, then 2 more from
  * that model through cf_train_options.init, is cfg trained 5 iterations, bit for bit (P,
  * Q, b_u, b_i); *rep (may be NULL) gets the warm run's report. `what` names the case. */

@@ -21,13 +21,8 @@
 CF_TEST_SUITE_WITH_TMPDIR(ckpt, 300);
 
 static cf_dataset *planted(uint64_t seed, double density_ratings) {
-    cf_gen_options g;
-    cf_gen_options_default(&g);
-    g.users = 150, g.items = 100, g.ratings = (int64_t)density_ratings, g.rank = 3, g.noise = 0.3, g.seed = seed;
-    g.clip = 0;
-    cf_dataset *ds = NULL;
+    cf_dataset *ds = cf_test_generate(150, 100, (int64_t)density_ratings, 3, 0.3, seed, 0);
     cf_error err;
-    cr_assert_eq(cf_generate(&g, &ds, &err), CF_OK, "%s", err.msg);
     cr_assert_eq(cf_dataset_split(ds, 0.15, 5, &err), CF_OK);
     return ds;
 }

@@ -394,12 +394,8 @@ Test(cpu32, long_rows_agree_with_fp64) {
 /* ------------------------------------------------------------------ the option */
 
 static cf_dataset *small_set(void) {
-    cf_gen_options g;
-    cf_gen_options_default(&g);
-    g.users = 120, g.items = 80, g.ratings = 3000, g.rank = 3, g.noise = 0.3, g.seed = 3, g.clip = 0;
-    cf_dataset *ds = NULL;
+    cf_dataset *ds = cf_test_generate(120, 80, 3000, 3, 0.3, 3, 0);
     cf_error err;
-    cr_assert_eq(cf_generate(&g, &ds, &err), CF_OK, "%s", err.msg);
     cr_assert_eq(cf_dataset_split(ds, 0.1, 3, &err), CF_OK);
     return ds;
 }

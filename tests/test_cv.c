@@ -24,13 +24,7 @@ static const int32_t KS[2] = {2, 4};
 static const double LS[2] = {0.05, 0.5};
 
 static cf_dataset *make_data(void) {
-    cf_gen_options g;
-    cf_gen_options_default(&g);
-    g.users = 250, g.items = 120, g.ratings = N_RATINGS, g.rank = 3, g.noise = 0.3, g.seed = 11;
-    cf_dataset *ds = NULL;
-    cf_error err;
-    cr_assert_eq(cf_generate(&g, &ds, &err), CF_OK, "%s", err.msg);
-    return ds;
+    return cf_test_generate(250, 120, N_RATINGS, 3, 0.3, 11, 1);
 }
 
 static cf_config base_cfg(void) {

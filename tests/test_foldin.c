@@ -127,12 +127,8 @@ Test(fold_in, hand_case) {
  * its own λ and scheme, has the user rows that iteration N + 1 computes: the same
  * system, solved the same way (cf_als_row_solve), bit for bit. */
 Test(fold_in, is_the_als_user_half_step) {
-    cf_gen_options g;
-    cf_gen_options_default(&g);
-    g.users = 300, g.items = 200, g.ratings = 6000, g.rank = 4, g.noise = 0.3, g.seed = 11;
-    cf_dataset *ds = NULL;
+    cf_dataset *ds = cf_test_generate(300, 200, 6000, 4, 0.3, 11, 1);
     cf_error err = {0};
-    cr_assert_eq(cf_generate(&g, &ds, &err), CF_OK, "%s", err.msg);
     for (int bias = 0; bias <= 1; bias++)
         for (int weighted = 0; weighted <= 1; weighted++) {
             cf_config c;
@@ -265,12 +261,8 @@ Test(fold_in, items_hand_case) {
 /* The users folded in (merged) and then the items (merged) from the training ratings is
  * one whole ALS iteration: the model trained N + 1 iterations, bit for bit. */
 Test(fold_in, users_then_items_is_one_als_iteration) {
-    cf_gen_options g;
-    cf_gen_options_default(&g);
-    g.users = 300, g.items = 200, g.ratings = 6000, g.rank = 4, g.noise = 0.3, g.seed = 12;
-    cf_dataset *ds = NULL;
+    cf_dataset *ds = cf_test_generate(300, 200, 6000, 4, 0.3, 12, 1);
     cf_error err = {0};
-    cr_assert_eq(cf_generate(&g, &ds, &err), CF_OK, "%s", err.msg);
     for (int bias = 0; bias <= 1; bias++) {
         cf_config c;
         cf_config_default(&c);

@@ -42,12 +42,8 @@ static int record_end(const cf_iter_info *info, void *user) {
 }
 
 static cf_dataset *planted(void) {
-    cf_gen_options g;
-    cf_gen_options_default(&g);
-    g.users = 150, g.items = 100, g.ratings = 9000, g.rank = 3, g.noise = 0.3, g.seed = 21, g.clip = 0;
-    cf_dataset *ds = NULL;
+    cf_dataset *ds = cf_test_generate(150, 100, 9000, 3, 0.3, 21, 0);
     cf_error err;
-    cr_assert_eq(cf_generate(&g, &ds, &err), CF_OK, "%s", err.msg);
     cr_assert_eq(cf_dataset_split(ds, 0.15, 5, &err), CF_OK);
     return ds;
 }

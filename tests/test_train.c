@@ -18,12 +18,8 @@
 #include <sys/stat.h>
 
 static cf_dataset *planted(uint64_t seed) {
-    cf_gen_options g;
-    cf_gen_options_default(&g);
-    g.users = 300, g.items = 200, g.ratings = 15000, g.rank = 4, g.noise = 0.2, g.seed = seed, g.clip = 0;
-    cf_dataset *ds = NULL;
+    cf_dataset *ds = cf_test_generate(300, 200, 15000, 4, 0.2, seed, 0);
     cf_error err;
-    cr_assert_eq(cf_generate(&g, &ds, &err), CF_OK, "%s", err.msg);
     cr_assert_eq(cf_dataset_split(ds, 0.1, 3, &err), CF_OK);
     return ds;
 }

@@ -11,6 +11,7 @@
 
 #include "cufactor.h"
 #include "factors.h"
+#include "helpers.h"
 #include "verify.h"
 
 static cf_factors make(int64_t nu, int64_t ni, int32_t k) {
@@ -137,12 +138,8 @@ Test(verify, defaults_accept_the_recorded_h200_run_with_headroom) {
 }
 
 static cf_dataset *planted(void) {
-    cf_gen_options g;
-    cf_gen_options_default(&g);
-    g.users = 200, g.items = 120, g.ratings = 6000, g.rank = 3, g.noise = 0.3, g.seed = 5, g.clip = 0;
-    cf_dataset *ds = NULL;
+    cf_dataset *ds = cf_test_generate(200, 120, 6000, 3, 0.3, 5, 0);
     cf_error err;
-    cr_assert_eq(cf_generate(&g, &ds, &err), CF_OK, "%s", err.msg);
     cr_assert_eq(cf_dataset_split(ds, 0.1, 3, &err), CF_OK);
     return ds;
 }

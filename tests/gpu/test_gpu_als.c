@@ -1582,12 +1582,8 @@ Test(host_plan, planner_offsets_beyond_2_31) {
  * back to the CPU under --device auto; a workable limit trains on the GPU in batches. */
 Test(gpu_als, mem_limit_through_the_trainer) {
     REQUIRE_GPU();
-    cf_gen_options g;
-    cf_gen_options_default(&g);
-    g.users = 300, g.items = 200, g.ratings = 6000, g.rank = 3, g.noise = 0.2, g.seed = 4;
-    cf_dataset *ds = NULL;
+    cf_dataset *ds = cf_test_generate(300, 200, 6000, 3, 0.2, 4, 1);
     cf_error err = {0};
-    cr_assert_eq(cf_generate(&g, &ds, &err), CF_OK, "%s", err.msg);
     cf_config c = config_of(8, 1, CF_REG_WEIGHTED, 0.05);
     c.iters = 2, c.device = CF_DEVICE_GPU, c.gpu_mem_limit = (uint64_t)1 << 20;
     cf_model *m = NULL;
@@ -1754,12 +1750,7 @@ Test(gpu_train, no_bias_unseen_test_pairs_match_the_cpu) {
  * the fp32 factors widened, so they narrow back exactly). */
 Test(gpu_train, warm_start_als_continues_the_training) {
     REQUIRE_GPU();
-    cf_gen_options g;
-    cf_gen_options_default(&g);
-    g.users = 150, g.items = 90, g.ratings = 3000, g.rank = 3, g.noise = 0.3, g.seed = 4;
-    cf_dataset *ds = NULL;
-    cf_error err = {0};
-    cr_assert_eq(cf_generate(&g, &ds, &err), CF_OK, "%s", err.msg);
+    cf_dataset *ds = cf_test_generate(150, 90, 3000, 3, 0.3, 4, 1);
     cf_config c;
     cf_config_default(&c);
     c.algo = CF_ALGO_ALS, c.factors = 4, c.device = CF_DEVICE_GPU;
@@ -2091,12 +2082,8 @@ Test(gpu_als_tc, gram_K100_truncating_mma) {
 Test(gpu_als_tc, train_report_has_the_notice) {
     REQUIRE_GPU();
     cf_sim_set_compute_capability(7, 5);
-    cf_gen_options g;
-    cf_gen_options_default(&g);
-    g.users = 300, g.items = 200, g.ratings = 6000, g.rank = 3, g.noise = 0.2, g.seed = 4;
-    cf_dataset *ds = NULL;
+    cf_dataset *ds = cf_test_generate(300, 200, 6000, 3, 0.2, 4, 1);
     cf_error err = {0};
-    cr_assert_eq(cf_generate(&g, &ds, &err), CF_OK, "%s", err.msg);
     cf_config c = config_of(8, 1, CF_REG_WEIGHTED, 0.05);
     c.als_gram = CF_ALS_GRAM_TC, c.device = CF_DEVICE_GPU, c.iters = 1;
     cf_model *m = NULL;
