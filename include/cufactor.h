@@ -668,8 +668,9 @@ int cf_gpu_warm_up(int gpu_id);
 /* ------------------------------------------------------------------ cross-validation */
 
 /* k-fold cross-validation over a grid of K × λ: every rating of the dataset (both
- * parts) gets a seeded fold; for each cell and fold f the cell is trained with
- * cf_train on the other folds and scored by the RMSE on fold f. */
+ * parts) gets a seeded fold (cf_cv_folds, or with by_user cf_cv_folds_per_user); for
+ * each cell and fold f the cell is trained with cf_train on the other folds and scored
+ * by the RMSE on fold f. */
 typedef struct cf_cv_options {
     const int32_t *factors; /* the K axis, strictly increasing, n_factors ≥ 1 values */
     int32_t n_factors;
@@ -690,6 +691,8 @@ typedef struct cf_cv_options {
      * the ranking measure (NaN when rank_n is 0). */
     void (*on_fold)(int32_t il, int32_t ik, int32_t fold, double rmse, double score, void *user);
     void *user;
+    int by_user;            /* 1: per-user folds (cf_cv_folds_per_user: every validated user is
+                               known to the fold's model); 0 (default): cf_cv_folds */
 } cf_cv_options;
 
 void cf_cv_options_default(cf_cv_options *opt);
@@ -704,11 +707,25 @@ typedef struct cf_cv_result {
     int border;          /* 1: the best cell is on the grid's border (see cf_cv_pick_best) */
     cf_model *model;     /* the refit of the best cell on all the data (NULL without refit) */
     cf_train_report refit_report;
+    int64_t unvalidated; /* ratings in no fold, always in training (per-user folds: of users with
+                            one rating; 0 otherwise) */
 } cf_cv_result;
 
 /* Fold of each of n ratings: a seeded permutation dealt round-robin, so fold sizes
  * differ by at most one. `fold` has room for n. */
 cf_status cf_cv_folds(int64_t n, int32_t folds, uint64_t seed, int32_t *fold, cf_error *err);
+
+/* Per-user folds of the dataset's ratings (both parts, fold[k] for rating k; room for
+ * every rating): each user's ratings in a seeded order of the user's own, dealt
+ * round-robin over the folds from a seeded first fold. So each user has ⌊n_u/F⌋ or
+ * ⌈n_u/F⌉ of its n_u ratings in each fold, and with n_u ≥ 2 at least one outside every
+ * fold: every validated user is known to the model trained without that fold. A user
+ * with one rating gets fold −1: always in training, never validated. Fold sizes are
+ * even in expectation, not exactly. The draws of each user come from a stream of seed
+ * and the user's index: the same folds whatever `threads` (0: all cores). CF_ERR_INVALID
+ * when a fold would be empty (too few users with two ratings). */
+cf_status cf_cv_folds_per_user(const cf_dataset *ds, int32_t folds, uint64_t seed, int threads, int32_t *fold,
+                               cf_error *err);
 
 /* The argmin of mean[il·n_factors + ik] (first on ties) into *best_l, *best_k; returns
  * 1 when it lies on the border of an axis with more than one value (its K or λ is the

@@ -71,6 +71,11 @@ void cf_rng_seed(cf_rng *r, uint64_t seed) {
     for (int k = 0; k < 4; k++) r->s[k] = cf_splitmix64(&s);
 }
 
+void cf_rng_seed_stream(cf_rng *r, uint64_t seed, uint64_t stream) {
+    uint64_t h = stream;
+    cf_rng_seed(r, seed ^ cf_splitmix64(&h));
+}
+
 double cf_rng_uniform(cf_rng *r) { return (double)(cf_rng_next(r) >> 11) * 0x1.0p-53; }
 
 double cf_normal_from_bits(uint64_t a, uint64_t b) {

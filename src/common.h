@@ -38,6 +38,10 @@ void *cf_calloc(size_t n, size_t size, cf_error *err, const char *what);
 /* ---- RNG: xoshiro256** seeded by splitmix64. Deterministic across platforms. */
 typedef struct cf_rng { uint64_t s[4]; } cf_rng;
 void cf_rng_seed(cf_rng *r, uint64_t seed);
+/* One of many independent seeded streams (a user's draws in the per-user split and
+ * folds): seeded with seed ^ splitmix64(stream), so a stream's draws depend on the seed
+ * and its number only, not on which thread makes them. */
+void cf_rng_seed_stream(cf_rng *r, uint64_t seed, uint64_t stream);
 /* xoshiro256** (Blackman & Vigna): inline, as the draws of the initialization and the
  * split run serially, about a nanosecond each. */
 static inline uint64_t cf_rng_next(cf_rng *r) {

@@ -4,6 +4,14 @@
  * Folds: the n ratings of the dataset (both parts) are permuted with a seeded
  * Fisher–Yates shuffle and dealt round-robin, rating perm[j] to fold j mod F, so every
  * rating is in exactly one fold and fold sizes differ by at most one.
+ * Per-user folds (by_user): each user's n_u ratings are permuted with the user's own
+ * seeded stream and dealt round-robin from a seeded first fold o_u, the j-th to fold
+ * (o_u + j) mod F: the user has ⌊n_u/F⌋ or ⌈n_u/F⌉ ratings in each fold, so with
+ * n_u ≥ 2 never all of them in one, and every validated user keeps a training rating
+ * (the per-user split's guarantee, cf_dataset_split_per_user). A user with one rating is
+ * never validated (fold −1: in every fold's training part). The random first fold
+ * spreads the remainders ⌈n_u/F⌉ − ⌊n_u/F⌋ over the folds, so fold sizes are even in
+ * expectation.
  *
  * For each cell (λ_l, K_k) and fold f, cf_train runs on a view of the dataset that
  * shares its ratings and ID maps but has its own part flags (fold f = test part, the
@@ -66,6 +74,51 @@ cf_status cf_cv_folds(int64_t n, int32_t folds, uint64_t seed, int32_t *fold, cf
     }
     for (int64_t j = 0; j < n; j++) fold[perm[j]] = (int32_t)(j % folds);
     free(perm);
+    return CF_OK;
+}
+
+cf_status cf_cv_folds_per_user(const cf_dataset *ds, int32_t folds, uint64_t seed, int threads, int32_t *fold,
+                               cf_error *err) {
+    if (folds < 2) return cf_fail(err, CF_ERR_INVALID, "folds %d: must be at least 2", (int)folds);
+    const int64_t n = ds->all.n, nu = cf_idmap_size(ds->users);
+    if (n > (int64_t)UINT32_MAX)
+        return cf_fail(err, CF_ERR_INVALID, "%lld ratings; per-user folds take at most %u", (long long)n,
+                       UINT32_MAX);
+    uint32_t *idx;
+    int64_t *end = cf_dataset_group_users(ds, 0, &idx, err);
+    if (!end) return CF_ERR_NOMEM;
+    const int T = n < ((int64_t)1 << 16) ? 1 : cf_threads(threads);
+#pragma omp parallel for num_threads(T) schedule(dynamic, 1024)
+    for (int64_t u = 0; u < nu; u++) {
+        const int64_t lo = u ? end[u - 1] : 0, m = end[u] - lo;
+        uint32_t *x = idx + lo;
+        if (m == 1) fold[x[0]] = -1; /* never validated: the user would be unknown */
+        if (m < 2) continue;
+        cf_rng rng;
+        cf_rng_seed_stream(&rng, seed, (uint64_t)u ^ 0xcf0f01d5b7a1ULL);
+        const int64_t first = (int64_t)cf_rng_below(&rng, (uint64_t)folds);
+        for (int64_t j = 0; j < m; j++) {
+            const int64_t s = j + (int64_t)cf_rng_below(&rng, (uint64_t)(m - j));
+            const uint32_t t = x[j];
+            x[j] = x[s], x[s] = t;
+            fold[x[j]] = (int32_t)((first + j) % folds);
+        }
+    }
+    free(idx), free(end);
+    /* every fold must validate something */
+    int64_t *size = cf_calloc((size_t)folds, sizeof *size, err, "cv folds");
+    if (!size) return CF_ERR_NOMEM;
+    for (int64_t k = 0; k < n; k++)
+        if (fold[k] >= 0) size[fold[k]]++;
+    int32_t empty = -1;
+    for (int32_t f = 0; f < folds && empty < 0; f++)
+        if (size[f] == 0) empty = f;
+    free(size);
+    if (empty >= 0)
+        return cf_fail(err, CF_ERR_INVALID,
+                       "per-user folds: fold %d of %d is empty (%lld ratings of %lld users; a user needs two "
+                       "ratings to be validated)",
+                       (int)empty + 1, (int)folds, (long long)n, (long long)nu);
     return CF_OK;
 }
 
@@ -148,7 +201,10 @@ cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_opt
         goto fail;
     }
     res->n_factors = NK, res->n_lambdas = NL, res->folds = F;
-    if ((st = cf_cv_folds(n, F, opt->seed, fold, err))) goto fail;
+    st = opt->by_user ? cf_cv_folds_per_user(ds, F, opt->seed, base->threads, fold, err)
+                      : cf_cv_folds(n, F, opt->seed, fold, err);
+    if (st) goto fail;
+    for (int64_t j = 0; j < n; j++) res->unvalidated += fold[j] < 0;
 
     /* a view sharing ds's ratings and maps, with its own part flags */
     cf_dataset view = *ds;

@@ -57,4 +57,12 @@ cf_status cf_dataset_part_threads(const cf_dataset *ds, int part, int threads, c
 
 void cf_triplets_free(cf_triplets *t);
 
+/* The ratings grouped by user (a stable counting sort): returns end[] of n_users + 1
+ * entries, user u's rating indices being idx[u ? end[u − 1] : 0 .. end[u]) in index
+ * order, *idx_out (all.n entries; the caller frees both). train_only: the training
+ * part's ratings only, else every rating. NULL when out of memory. Indices are 32-bit:
+ * the caller checks all.n <= UINT32_MAX. */
+int64_t *cf_dataset_group_users(const cf_dataset *ds, int train_only, uint32_t **idx_out, cf_error *err);
+
+
 #endif

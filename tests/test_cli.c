@@ -620,7 +620,7 @@ Test(cli, every_help_lists_every_flag) {
         {"verify", {"--test", "--test-ratio", "--test-split", "--algo", "--factors", "--iters", "--lambda", "--reg", "--no-bias",
                     "--schedule", "--candidate", "--rtol", "--max-rtol", "--rmse-rtol", "--json", "--device",
                     "--gpu-id", "--gpu-mem-limit", "--als-solver", "--als-gram", NULL}},
-        {"cv", {"--grid", "--folds", "--select", "--relevant-min", "--algo", "--iters", "--reg", "--seed", "--model", "--svg", "--als-solver",
+        {"cv", {"--grid", "--folds", "--fold-split", "--select", "--relevant-min", "--algo", "--iters", "--reg", "--seed", "--model", "--svg", "--als-solver",
                 "--als-gram", NULL}},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {

@@ -12,6 +12,7 @@
 
 #include <fcntl.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,153 @@ static cf_model *train_fold(cf_dataset *view, const int32_t *fold, int f, const 
     cf_error err;
     cr_assert_eq(cf_train(view, &c, NULL, NULL, &m, rep, &err), CF_OK, "%s", err.msg);
     return m;
+}
+
+/* Per-user folds: a dataset of many light users (most have one to three ratings) and some
+ * test-part ratings (the folds take both parts). Each user with m >= 2 ratings has
+ * floor(m/F) or ceil(m/F) of them in every fold, so never all of them in one; a user with
+ * one rating is in no fold (-1). The same folds on 1, 2 and 3 threads (past the 2^16
+ * ratings from which the users are dealt in parallel) and with another OpenMP default
+ * meanwhile; another seed other folds. */
+static int32_t *user_folds(const cf_dataset *ds, int32_t F, uint64_t seed, int threads) {
+    int32_t *fold = malloc((size_t)ds->all.n * sizeof *fold);
+    for (int64_t k = 0; k < ds->all.n; k++) fold[k] = -7;
+    cf_error err;
+    cr_assert_eq(cf_cv_folds_per_user(ds, F, seed, threads, fold, &err), CF_OK, "%s", err.msg);
+    return fold;
+}
+
+Test(cv, per_user_folds_deal_each_users_ratings_evenly, .timeout = 60) {
+    cf_dataset *ds = cf_test_generate(40000, 3000, 70000, 3, 0.3, 21, 1);
+    cf_error err;
+    cr_assert_eq(cf_dataset_split(ds, 0.1, 3, &err), CF_OK, "%s", err.msg);
+    const int64_t n = ds->all.n, nu = cf_idmap_size(ds->users);
+    cr_assert_gt(n, 1 << 16);
+    for (int32_t F = 2; F <= 5; F += 3) {
+        int32_t *fold = user_folds(ds, F, 8, 1);
+        int64_t *cnt = calloc((size_t)(nu * F), sizeof *cnt), *m = calloc((size_t)nu, sizeof *m), ones = 0, none = 0;
+        for (int64_t k = 0; k < n; k++) {
+            const uint32_t u = ds->all.u[k];
+            m[u]++;
+            cr_assert(fold[k] >= -1 && fold[k] < F, "rating %lld: fold %d", (long long)k, (int)fold[k]);
+            if (fold[k] >= 0) cnt[(int64_t)u * F + fold[k]]++;
+            else none++;
+        }
+        for (int64_t u = 0; u < nu; u++) {
+            if (m[u] == 1) ones++;
+            for (int32_t f = 0; f < F; f++) {
+                const int64_t c = cnt[u * F + f];
+                if (m[u] == 1) cr_assert_eq(c, 0, "user %lld with one rating is validated", (long long)u);
+                else
+                    cr_assert(c == m[u] / F || c == (m[u] + F - 1) / F, "user %lld: %lld of %lld ratings in fold %d",
+                              (long long)u, (long long)c, (long long)m[u], (int)f);
+                if (m[u] >= 2) cr_assert_lt(c, m[u]);
+            }
+        }
+        cr_assert_gt(ones, 1000, "the data should have many one-rating users");
+        cr_assert_eq(none, ones, "exactly the one-rating users' ratings are in no fold");
+        /* the same on more threads, with another OpenMP default meanwhile */
+        for (int threads = 2; threads <= 3; threads++) {
+            omp_set_num_threads(5 - threads);
+            int32_t *again = user_folds(ds, F, 8, threads);
+            cr_assert(!memcmp(again, fold, (size_t)n * sizeof *fold), "F=%d, %d threads", (int)F, threads);
+            free(again);
+        }
+        int32_t *other = user_folds(ds, F, 9, 2);
+        int64_t differ = 0;
+        for (int64_t k = 0; k < n; k++) differ += other[k] != fold[k];
+        cr_assert_gt(differ, (n - none) / 4, "only %lld ratings changed fold with the seed", (long long)differ);
+        free(other), free(fold), free(cnt), free(m);
+    }
+    cf_dataset_destroy(&ds);
+}
+
+/* The seeded first fold spreads the remainders: over the users of two ratings each (in
+ * 2 of the F = 5 folds), each fold holds a uniform share, 2/5 of those users, within five
+ * standard deviations of the binomial count. Without it fold 0 and 1 would hold all. */
+Test(cv, per_user_folds_spread_light_users_over_every_fold) {
+    cf_dataset *ds = cf_test_generate(20000, 2000, 30000, 3, 0.3, 5, 1);
+    const int64_t n = ds->all.n, nu = cf_idmap_size(ds->users);
+    enum { F = 5 };
+    int32_t *fold = user_folds(ds, F, 4, 1);
+    int64_t *m = calloc((size_t)nu, sizeof *m), size[F] = {0}, twos = 0;
+    for (int64_t k = 0; k < n; k++) m[ds->all.u[k]]++;
+    for (int64_t u = 0; u < nu; u++) twos += m[u] == 2;
+    for (int64_t k = 0; k < n; k++)
+        if (m[ds->all.u[k]] == 2) size[fold[k]]++;
+    cr_assert_gt(twos, 500);
+    const double p = 2.0 / F, mean = p * (double)twos, sd = sqrt((double)twos * p * (1 - p));
+    for (int f = 0; f < F; f++)
+        cr_assert_lt(fabs((double)size[f] - mean), 5 * sd, "fold %d: %lld of %lld two-rating users (expected %.0f)",
+                     f, (long long)size[f], (long long)twos, mean);
+    free(m), free(fold);
+    cf_dataset_destroy(&ds);
+}
+
+Test(cv, per_user_folds_refuse_bad_arguments_and_empty_folds) {
+    cf_dataset *ds = cf_test_generate(50, 40, 300, 2, 0.3, 1, 1);
+    int32_t *fold = malloc((size_t)ds->all.n * sizeof *fold);
+    cf_error err;
+    cr_assert_eq(cf_cv_folds_per_user(ds, 1, 1, 1, fold, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "at least 2"), "%s", err.msg);
+    free(fold);
+    cf_dataset_destroy(&ds);
+    /* users of one rating each: nothing to validate */
+    ds = cf_dataset_create();
+    cr_assert_not_null(ds);
+    for (int u = 0; u < 6; u++) {
+        char id[8];
+        uint32_t ui, ii;
+        int added;
+        snprintf(id, sizeof id, "u%d", u);
+        cr_assert_eq(cf_idmap_intern(ds->users, id, strlen(id), &ui, &added), 0);
+        cr_assert_eq(cf_idmap_intern(ds->items, "i", 1, &ii, &added), 0);
+        cr_assert_eq(cf_dataset_push(ds, ui, ii, 3.0f, 0), 0);
+    }
+    fold = malloc(6 * sizeof *fold);
+    cr_assert_eq(cf_cv_folds_per_user(ds, 2, 1, 1, fold, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "fold 1 of 2 is empty") && strstr(err.msg, "two ratings"), "%s", err.msg);
+    free(fold);
+    cf_dataset_destroy(&ds);
+}
+
+/* cf_cv_run with by_user: each fold's RMSE is cf_train's on the folds of
+ * cf_cv_folds_per_user (retrained here), no validation rating's user is unseen, and the
+ * result counts the ratings in no fold. */
+Test(cv, per_user_run_scores_the_per_user_folds, .timeout = 60) {
+    cf_dataset *ds = cf_test_generate(1500, 120, N_RATINGS, 3, 0.3, 11, 1);
+    cf_config base = base_cfg();
+    cf_cv_options o = grid_opts();
+    o.n_factors = 1, o.n_lambdas = 1, o.by_user = 1, o.refit = 0;
+    cf_cv_result res;
+    cf_error err;
+    cr_assert_eq(cf_cv_run(ds, &base, &o, &res, &err), CF_OK, "%s", err.msg);
+    int32_t *fold = user_folds(ds, FOLDS, o.seed, 1);
+    int64_t none = 0;
+    for (int64_t j = 0; j < N_RATINGS; j++) none += fold[j] < 0;
+    cr_assert_gt(none, 0, "the data should have users of one rating");
+    cr_assert_eq(res.unvalidated, none);
+    uint8_t *mask = calloc((size_t)ds->all.cap, 1);
+    cf_dataset view = *ds;
+    view.is_test = mask;
+    for (int f = 0; f < FOLDS; f++) {
+        cf_train_report rep;
+        cf_model *m = train_fold(&view, fold, f, &base, 0, 0, &rep);
+        cr_assert_eq(rep.test_unseen, 0, "fold %d: %lld unseen", f, (long long)rep.test_unseen);
+        cr_assert_gt(rep.n_test, N_RATINGS / FOLDS / 2);
+        cr_assert_eq(res.fold_rmse[f], rep.test_rmse, "fold %d", f);
+        cf_model_destroy(&m);
+    }
+    /* the random folds of the same data leave some validation users unseen: what by_user avoids */
+    int32_t *rfold = malloc(N_RATINGS * sizeof *rfold);
+    cr_assert_eq(cf_cv_folds(N_RATINGS, FOLDS, o.seed, rfold, &err), CF_OK);
+    cf_train_report rep;
+    cf_model *m = train_fold(&view, rfold, 0, &base, 0, 0, &rep);
+    cr_assert_gt(rep.test_unseen, 0);
+    cf_model_destroy(&m);
+    cf_cv_result_free(&res);
+    free(mask), free(fold), free(rfold);
+    cf_dataset_destroy(&ds);
 }
 
 Test(cv, cell_means_equal_folds_retrained_with_cf_train, .timeout = 60) {
@@ -441,6 +589,62 @@ Test(cv, cli_table_svg_and_usage_error, .timeout = 60) {
     cr_assert_eq(rc, 2, "stderr: %s", errs);
     free(out), free(errs);
 
+    free(data);
+    cf_test_rmtree(dir);
+    free(dir);
+}
+
+/* cv --fold-split user: the per-user folds' table title and count line, the JSON's
+ * fold_split and unvalidated (the library's count of one-rating users' ratings), the
+ * same validation RMSEs as cf_cv_run with by_user; a bad value is a usage error. */
+Test(cv, cli_fold_split_user, .timeout = 60) {
+    char *dir = cf_test_tmpdir();
+    cf_dataset *ds = cf_test_generate(1500, 120, N_RATINGS, 3, 0.3, 11, 1);
+    char *data = cf_test_path(dir, "d.tsv");
+    cf_error err;
+    cr_assert_eq(cf_dataset_write(ds, data, &err), CF_OK, "%s", err.msg);
+    cf_dataset_destroy(&ds);
+    /* the file read back (its own ID order) is what the CLI folds */
+    cf_read_options ro;
+    cf_read_options_default(&ro);
+    cr_assert_eq(cf_dataset_read(data, &ro, &ds, NULL, &err), CF_OK, "%s", err.msg);
+    cf_config base = base_cfg();
+    base.iters = 2;
+    cf_cv_options o = grid_opts();
+    o.n_factors = 1, o.n_lambdas = 1, o.folds = 2, o.seed = 5, o.by_user = 1, o.refit = 0; /* --seed 5: both */
+    cf_cv_result res;
+    cr_assert_eq(cf_cv_run(ds, &base, &o, &res, &err), CF_OK, "%s", err.msg);
+
+    const char *tab[] = {"cv", data, "--factors", "2", "--lambda", "0.05", "--folds", "2", "--iters", "2",
+                         "--seed", "5", "--device", "cpu", "--threads", "1", "--fold-split", "user", NULL};
+    char *out, *errs;
+    cr_assert_eq(run_cli(dir, tab, &out, &errs), 0, "stderr: %s", errs);
+    cr_assert(strstr(out, "2-fold per-user CV"), "%s", out);
+    char line[160];
+    snprintf(line, sizeof line, "folds       per user: %lld ratings of users with one rating never validated",
+             (long long)res.unvalidated);
+    cr_assert(strstr(out, line), "want '%s' in:\n%s", line, out);
+    cr_assert(strstr(errs, "2 per-user folds (seed 5)"), "%s", errs);
+    free(out), free(errs);
+    const char *js[] = {"cv", data, "--factors", "2", "--lambda", "0.05", "--folds", "2", "--iters", "2",
+                        "--seed", "5", "--device", "cpu", "--threads", "1", "--fold-split", "user", "--json",
+                        "--quiet", NULL};
+    cr_assert_eq(run_cli(dir, js, &out, &errs), 0, "stderr: %s", errs);
+    cr_assert(strstr(out, "\"fold_split\":\"user\""), "%s", out);
+    snprintf(line, sizeof line, "\"unvalidated\":%lld,", (long long)res.unvalidated);
+    cr_assert(strstr(out, line), "want %s in %s", line, out);
+    const char *fr = strstr(out, "\"fold_rmse\":[");
+    double f0, f1;
+    cr_assert(fr && sscanf(fr, "\"fold_rmse\":[%lf,%lf]", &f0, &f1) == 2, "%s", out);
+    cr_assert_float_eq(f0, res.fold_rmse[0], 1e-12 * f0, "%.17g vs %.17g", f0, res.fold_rmse[0]);
+    cr_assert_float_eq(f1, res.fold_rmse[1], 1e-12 * f1, "%.17g vs %.17g", f1, res.fold_rmse[1]);
+    free(out), free(errs);
+    const char *bad[] = {"cv", data, "--factors", "2", "--lambda", "0.05", "--fold-split", "items", NULL};
+    cr_assert_eq(run_cli(dir, bad, &out, &errs), 2, "stderr: %s", errs);
+    cr_assert(strstr(errs, "--fold-split"), "%s", errs);
+    free(out), free(errs);
+    cf_cv_result_free(&res);
+    cf_dataset_destroy(&ds);
     free(data);
     cf_test_rmtree(dir);
     free(dir);

@@ -239,6 +239,11 @@ int cmd_cv(int argc, char **argv) {
                           .no_default = 1, .help = "the same as --grid lambda=L1,L2,..."};
     opts[n++] = (cli_opt){.name = "folds", .kind = CLI_I32, .dest = &cvo.folds, .metavar = "F", .lo = 2,
                           .hi = 1000, .help = "number of folds"};
+    static const char *const fold_split_names[] = {"random", "user", NULL};
+    opts[n++] = (cli_opt){.name = "fold-split", .kind = CLI_CHOICE, .dest = &cvo.by_user, .choices = fold_split_names,
+                          .help = "random: ratings dealt to the folds at random; user: each user's ratings dealt over "
+                                  "the folds, a user with one rating never validated (so every validated user is "
+                                  "known, as train --test-split user)"};
     const char *select = "rmse";
     opts[n++] = (cli_opt){.name = "select", .kind = CLI_STR, .dest = &select, .metavar = "MEASURE",
                           .help = "pick the best cell by rmse (lowest), or by precision|recall|ndcg|map|hit_rate@N "
@@ -369,8 +374,9 @@ int cmd_cv(int argc, char **argv) {
     if (!oo.quiet) cli_print_read("read", data, &rrep);
     if (!oo.quiet) {
         cli_device_notice(cfg.device, stderr, "");
-        fprintf(stderr, "cv: %s, %d folds (seed %llu), %d×%d cells, %d iterations, %s λ, bias %s\n",
-                cf_algo_name(cfg.algo), (int)cvo.folds, (unsigned long long)cvo.seed, g.n_lambdas, g.n_factors,
+        fprintf(stderr, "cv: %s, %d %sfolds (seed %llu), %d×%d cells, %d iterations, %s λ, bias %s\n",
+                cf_algo_name(cfg.algo), (int)cvo.folds, cvo.by_user ? "per-user " : "", (unsigned long long)cvo.seed,
+                g.n_lambdas, g.n_factors,
                 (int)cv_iters(&cfg), cf_reg_name(cfg.reg), cfg.bias ? "on" : "off");
     }
     fold_log lg = {.g = &g, .folds = cvo.folds, .quiet = oo.quiet, .select = select_name};
@@ -400,6 +406,8 @@ int cmd_cv(int argc, char **argv) {
         json_key(o, &first, "data"), json_string(o, data);
         json_key(o, &first, "algo"), json_string(o, cf_algo_name(cfg.algo));
         json_key(o, &first, "folds"), fprintf(o, "%d", (int)cvo.folds);
+        json_key(o, &first, "fold_split"), json_string(o, cvo.by_user ? "user" : "random");
+        json_key(o, &first, "unvalidated"), fprintf(o, "%lld", (long long)res.unvalidated);
         json_key(o, &first, "seed"), fprintf(o, "%llu", (unsigned long long)cvo.seed);
         json_key(o, &first, "iters"), fprintf(o, "%d", (int)cv_iters(&cfg));
         json_key(o, &first, "reg"), json_string(o, cf_reg_name(cfg.reg));
@@ -457,8 +465,8 @@ int cmd_cv(int argc, char **argv) {
     } else {
         /* the table of the measure that selects: RMSE, or the ranking measure */
         const double *tmean = select_name ? res.mean_score : res.mean, *tstd = select_name ? res.std_score : res.std;
-        printf("mean ± std validation %s, %d-fold CV (%s, %d iterations)\n", select_name ? select_name : "RMSE",
-               (int)cvo.folds, cf_algo_name(cfg.algo), (int)cv_iters(&cfg));
+        printf("mean ± std validation %s, %d-fold%s CV (%s, %d iterations)\n", select_name ? select_name : "RMSE",
+               (int)cvo.folds, cvo.by_user ? " per-user" : "", cf_algo_name(cfg.algo), (int)cv_iters(&cfg));
         printf("%-10s", "lambda\\K");
         for (int k = 0; k < g.n_factors; k++) printf("  %19d", (int)g.factors[k]);
         putchar('\n');
@@ -476,6 +484,10 @@ int cmd_cv(int argc, char **argv) {
                    bstd);
         else
             printf("best        K=%d lambda=%g: RMSE %.6f ± %.6f\n", bk, bl, bmean, bstd);
+        if (cvo.by_user)
+            printf("folds       per user: %lld ratings of users with one rating never validated (always in "
+                   "training)\n",
+                   (long long)res.unvalidated);
         if (res.border) printf("warning     the best cell is on the border of the grid: enlarge the grid\n");
         printf("refit       K=%d lambda=%g on all %lld ratings: train RMSE %.6f\n", bk, bl,
                (long long)res.refit_report.n_train, res.refit_report.train_rmse);
