@@ -11,11 +11,11 @@ Estimators follow scikit-learn's conventions; see README.md ("Python") for the d
 from ._lib import (CufactorError, CufactorIOError, CufactorLookupError, CufactorMemoryError,
                    CufactorValueError)
 from ._estimator import (ALS, ALSGD, CCD, GD, SGD, Factorizer, MiniBatch, NotFittedError, Ratings,
-                         device_info, load, read_ratings, train_test_split)
+                         device_info, kfold, load, read_ratings, train_test_split)
 from ._cli import cli_path
 
 __version__ = "0.1.0"
 
 __all__ = ["ALS", "SGD", "GD", "MiniBatch", "ALSGD", "CCD", "Factorizer", "Ratings", "load", "read_ratings",
-           "train_test_split", "device_info", "cli_path", "CufactorError", "CufactorValueError", "CufactorLookupError",
+           "train_test_split", "kfold", "device_info", "cli_path", "CufactorError", "CufactorValueError", "CufactorLookupError",
            "CufactorIOError", "CufactorMemoryError", "NotFittedError", "__version__"]

@@ -837,6 +837,37 @@ def train_test_split(X, test_size=0.1, split="random", seed=42, threads=0):
     return _ratings_of(ds, 0), _ratings_of(ds, 1)
 
 
+def kfold(X, folds=5, split="random", seed=42, threads=0):
+    """The folds of ``cufactor cv``: yields ``folds`` pairs ``(train, test)`` of Ratings, fold f
+    the test part and the other folds the training part. ``split="random"`` deals every
+    rating to a fold at random, fold sizes within one (``--fold-split random``); ``"user"``
+    deals each user's ratings over the folds, so every test user has training ratings and
+    a user with one rating is in every training part and no test part (``--fold-split
+    user``). Of ``read_ratings(path)`` at ``seed`` these are the folds ``cufactor cv path
+    --seed S`` trains on: ``fit(train, X_test=test)`` gives its fold's validation RMSE. The
+    arguments are checked and the folds dealt at the call; the pairs are made as iterated."""
+    if split not in _SPLITS:
+        raise ValueError(f"split: expected one of {', '.join(_SPLITS)}, got {split!r}")
+    if not (isinstance(seed, (int, np.integer)) and 0 <= seed < 2**64):
+        raise ValueError(f"seed: expected an integer in [0, 2**64), got {seed!r}")
+    if not (isinstance(folds, (int, np.integer)) and 2 <= folds <= 1000):
+        raise ValueError(f"folds: expected an integer in [2, 1000], got {folds!r}")
+    ds = _dataset(X, "X")
+    whole = _ratings_of(ds, 0)
+    fold = np.empty(len(whole), dtype=np.int32)
+    if split == "user":
+        check(lib.cf_cv_folds_per_user, ds.value, int(folds), int(seed), int(threads), _lib.ptr(fold))
+    else:
+        check(lib.cf_cv_folds, len(whole), int(folds), int(seed), _lib.ptr(fold))
+
+    def pairs():
+        for f in range(folds):
+            out = fold == f
+            yield tuple(Ratings(whole.users[part], whole.items[part], whole.ratings[part], whole.user_ids,
+                                whole.item_ids) for part in (~out, out))
+    return pairs()
+
+
 def device_info():
     """Which device ``device="auto"`` trains on: ``{"device": "gpu" or "cpu", "gpu": bool,
     "reason": why not the GPU (None when it is used)}`` — e.g. "this cufactor was built

@@ -125,3 +125,41 @@ def test_train_test_split_is_the_clis(planted, tmp_path, split):
         cufactor.train_test_split(planted.train, split="users")
     with pytest.raises(ValueError, match="seed"):
         cufactor.train_test_split(planted.train, seed=-1)
+
+
+@pytest.mark.parametrize("split", ["random", "user"])
+def test_kfold_is_the_clis_cv(planted, tmp_path, split):
+    # cufactor cv DATA --folds 3 --fold-split S --seed 9 --json against kfold of the same
+    # file's ratings, each pair fitted with fit(train, X_test=test): the same validation
+    # RMSE per fold; the parts cover every rating once (per user: but the one-rating
+    # users', in every training part), per user every test user is known. Five users of one
+    # rating each are added to the planted ratings.
+    u, i, r = planted.train
+    light = np.arange(9000, 9005)
+    data = planted.write(tmp_path / "all.tsv", (np.append(u, light), np.append(i, i[:5]), np.append(r, r[:5])))
+    p = cli("cv", data, "--factors", 4, "--lambda", 0.1, "--iters", 3, "--folds", 3, "--fold-split", split, "--seed", 9,
+            "--device", "cpu", "--threads", 2, "--json", "--quiet")
+    summary = json.loads(p.stdout)
+    X = cufactor.read_ratings(data)
+    pairs = list(cufactor.kfold(X, folds=3, split=split, seed=9))
+    assert len(pairs) == 3
+    rmse = []
+    for train, test in pairs:
+        assert len(train) + len(test) == len(X) and len(test) > 0
+        if split == "user":
+            assert set(test.users.tolist()) <= set(train.users.tolist())
+        m = cufactor.ALS(factors=4, regularization=0.1, iterations=3, seed=9, device="cpu", threads=2)
+        rmse.append(m.fit(train, X_test=test).history_["test_rmse"][-1])
+    np.testing.assert_allclose(rmse, summary["cells"][0]["fold_rmse"], rtol=1e-12)
+    tested = sum(len(test) for _, test in pairs)
+    assert tested == len(X) - (summary["unvalidated"] if split == "user" else 0)
+    assert summary["unvalidated"] == (5 if split == "user" else 0)
+    # the same seed the same folds, whatever the threads; errors at the call
+    again = next(iter(cufactor.kfold(X, folds=3, split=split, seed=9, threads=1)))[1]
+    assert np.array_equal(again.users, pairs[0][1].users) and np.array_equal(again.items, pairs[0][1].items)
+    with pytest.raises(ValueError, match="folds"):
+        cufactor.kfold(X, folds=1, split=split)
+    with pytest.raises(ValueError, match="split"):
+        cufactor.kfold(X, split="users")
+    with pytest.raises(ValueError, match="seed"):
+        cufactor.kfold(X, seed=-1)
