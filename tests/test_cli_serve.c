@@ -432,19 +432,31 @@ Test(cli, similar_items_single_many_and_all) {
 /* fold-in --items --merge: item "n17" with the ratings item 17 has in data.tsv, and "nz"
  * rated only by a user the model does not know. The saved model is cf_model_fold_in's with
  * the same options, bit for bit: the model's users and items, then the two new items. */
+/* A fold-in input from data.tsv's ratings (t): those whose user (column 0) or item (1)
+ * is one of keys, that ID renamed "n" + ID (new to the model), the other kept, appended
+ * to buf at *w as "user<TAB>item<TAB>rating" lines; returns how many. */
+static int renamed_ratings(const rows *t, int column, const char *const *keys, char *buf, size_t cap, size_t *w) {
+    int n = 0;
+    for (int j = 0; j < t->n; j++) {
+        const char *id = column ? t->item[j] : t->user[j];
+        int hit = 0;
+        for (int k = 0; keys[k] && !hit; k++) hit = strcmp(id, keys[k]) == 0;
+        if (!hit) continue;
+        *w += (size_t)snprintf(buf + *w, cap - *w, column ? "%s\tn%s\t%.17g\n" : "n%s\t%s\t%.17g\n",
+                               column ? t->user[j] : id, column ? id : t->item[j], t->r[j]);
+        n++;
+        cr_assert_lt(*w, cap - 100);
+    }
+    return n;
+}
+
 Test(cli, fold_in_items_merged) {
     free(gen_and_train());
     char *dp = data_path();
     rows t = read_rows(dp);
     char buf[65536];
     size_t w = 0;
-    int n17 = 0;
-    for (int j = 0; j < t.n; j++)
-        if (strcmp(t.item[j], "17") == 0) {
-            w += (size_t)snprintf(buf + w, sizeof buf - w, "%s\tn17\t%.17g\n", t.user[j], t.r[j]);
-            n17++;
-            cr_assert_lt(w, sizeof buf - 100);
-        }
+    const int n17 = renamed_ratings(&t, 1, (const char *const[]){"17", NULL}, buf, sizeof buf, &w);
     rows_free(&t);
     cr_assert_gt(n17, 0);
     w += (size_t)snprintf(buf + w, sizeof buf - w, "stranger\tnz\t4\n");
@@ -501,13 +513,7 @@ Test(cli, fold_in_serves_users_the_model_never_saw) {
     rows t = read_rows(dp);
     char hist[65536];
     size_t w = 0;
-    int n_hist = 0;
-    for (int j = 0; j < t.n; j++)
-        if (strcmp(t.user[j], "8") == 0 || strcmp(t.user[j], "7") == 0) {
-            w += (size_t)snprintf(hist + w, sizeof hist - w, "n%s\t%s\t%.17g\n", t.user[j], t.item[j], t.r[j]);
-            n_hist++;
-            cr_assert_lt(w, sizeof hist - 100);
-        }
+    const int n_hist = renamed_ratings(&t, 0, (const char *const[]){"8", "7", NULL}, hist, sizeof hist, &w);
     w += (size_t)snprintf(hist + w, sizeof hist - w, "nx\tzzz\t4\n");
     char *hp = cf_test_write(dir, "hist.tsv", hist, w);
 
