@@ -77,34 +77,34 @@ cf_status cf_cv_folds(int64_t n, int32_t folds, uint64_t seed, int32_t *fold, cf
     return CF_OK;
 }
 
+typedef struct user_folds {
+    int32_t folds;
+    uint64_t seed;
+    int32_t *fold;
+} user_folds;
+
+static void deal_user(int64_t u, uint32_t *x, int64_t m, void *ctx) {
+    const user_folds *d = ctx;
+    if (m == 1) d->fold[x[0]] = -1; /* never validated: the user would be unknown */
+    if (m < 2) return;
+    cf_rng rng;
+    cf_rng_seed_stream(&rng, d->seed, (uint64_t)u ^ 0xcf0f01d5b7a1ULL);
+    const int64_t first = (int64_t)cf_rng_below(&rng, (uint64_t)d->folds);
+    for (int64_t j = 0; j < m; j++) {
+        const int64_t s = j + (int64_t)cf_rng_below(&rng, (uint64_t)(m - j));
+        const uint32_t t = x[j];
+        x[j] = x[s], x[s] = t;
+        d->fold[x[j]] = (int32_t)((first + j) % d->folds);
+    }
+}
+
 cf_status cf_cv_folds_per_user(const cf_dataset *ds, int32_t folds, uint64_t seed, int threads, int32_t *fold,
                                cf_error *err) {
     if (folds < 2) return cf_fail(err, CF_ERR_INVALID, "folds %d: must be at least 2", (int)folds);
     const int64_t n = ds->all.n, nu = cf_idmap_size(ds->users);
-    if (n > (int64_t)UINT32_MAX)
-        return cf_fail(err, CF_ERR_INVALID, "%lld ratings; per-user folds take at most %u", (long long)n,
-                       UINT32_MAX);
-    uint32_t *idx;
-    int64_t *end = cf_dataset_group_users(ds, 0, &idx, err);
-    if (!end) return CF_ERR_NOMEM;
-    const int T = n < ((int64_t)1 << 16) ? 1 : cf_threads(threads);
-#pragma omp parallel for num_threads(T) schedule(dynamic, 1024)
-    for (int64_t u = 0; u < nu; u++) {
-        const int64_t lo = u ? end[u - 1] : 0, m = end[u] - lo;
-        uint32_t *x = idx + lo;
-        if (m == 1) fold[x[0]] = -1; /* never validated: the user would be unknown */
-        if (m < 2) continue;
-        cf_rng rng;
-        cf_rng_seed_stream(&rng, seed, (uint64_t)u ^ 0xcf0f01d5b7a1ULL);
-        const int64_t first = (int64_t)cf_rng_below(&rng, (uint64_t)folds);
-        for (int64_t j = 0; j < m; j++) {
-            const int64_t s = j + (int64_t)cf_rng_below(&rng, (uint64_t)(m - j));
-            const uint32_t t = x[j];
-            x[j] = x[s], x[s] = t;
-            fold[x[j]] = (int32_t)((first + j) % folds);
-        }
-    }
-    free(idx), free(end);
+    user_folds d = {folds, seed, fold};
+    cf_status st = cf_dataset_each_user(ds, 0, threads, "per-user folds", deal_user, &d, err);
+    if (st) return st;
     /* every fold must validate something */
     int64_t *size = cf_calloc((size_t)folds, sizeof *size, err, "cv folds");
     if (!size) return CF_ERR_NOMEM;

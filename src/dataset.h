@@ -57,12 +57,15 @@ cf_status cf_dataset_part_threads(const cf_dataset *ds, int part, int threads, c
 
 void cf_triplets_free(cf_triplets *t);
 
-/* The ratings grouped by user (a stable counting sort): returns end[] of n_users + 1
- * entries, user u's rating indices being idx[u ? end[u − 1] : 0 .. end[u]) in index
- * order, *idx_out (all.n entries; the caller frees both). train_only: the training
- * part's ratings only, else every rating. NULL when out of memory. Indices are 32-bit:
- * the caller checks all.n <= UINT32_MAX. */
-int64_t *cf_dataset_group_users(const cf_dataset *ds, int train_only, uint32_t **idx_out, cf_error *err);
+/* Calls fn(u, x, m, ctx) once for every user u, x the indices of its m ratings (the
+ * training part's only when train_only, else every rating) in index order, which fn may
+ * permute. Users run in parallel on `threads` threads (0: all cores; one below 2^16
+ * ratings), so fn touches only what belongs to its user's ratings. The grouping is a
+ * serial counting sort (two passes over the ratings). `what` names the caller in the
+ * errors: more than 2^32 − 1 ratings (the indices are 32-bit), out of memory. */
+typedef void (*cf_user_fn)(int64_t u, uint32_t *x, int64_t m, void *ctx);
+cf_status cf_dataset_each_user(const cf_dataset *ds, int train_only, int threads, const char *what, cf_user_fn fn,
+                               void *ctx, cf_error *err);
 
 
 #endif
