@@ -67,5 +67,4 @@ typedef void (*cf_user_fn)(int64_t u, uint32_t *x, int64_t m, void *ctx);
 cf_status cf_dataset_each_user(const cf_dataset *ds, int train_only, int threads, const char *what, cf_user_fn fn,
                                void *ctx, cf_error *err);
 
-
 #endif

@@ -376,8 +376,7 @@ int cmd_cv(int argc, char **argv) {
         cli_device_notice(cfg.device, stderr, "");
         fprintf(stderr, "cv: %s, %d %sfolds (seed %llu), %d×%d cells, %d iterations, %s λ, bias %s\n",
                 cf_algo_name(cfg.algo), (int)cvo.folds, cvo.by_user ? "per-user " : "", (unsigned long long)cvo.seed,
-                g.n_lambdas, g.n_factors,
-                (int)cv_iters(&cfg), cf_reg_name(cfg.reg), cfg.bias ? "on" : "off");
+                g.n_lambdas, g.n_factors, (int)cv_iters(&cfg), cf_reg_name(cfg.reg), cfg.bias ? "on" : "off");
     }
     fold_log lg = {.g = &g, .folds = cvo.folds, .quiet = oo.quiet, .select = select_name};
     cvo.on_fold = on_fold, cvo.user = &lg;
@@ -485,8 +484,7 @@ int cmd_cv(int argc, char **argv) {
         else
             printf("best        K=%d lambda=%g: RMSE %.6f ± %.6f\n", bk, bl, bmean, bstd);
         if (cvo.by_user)
-            printf("folds       per user: %lld ratings of users with one rating never validated (always in "
-                   "training)\n",
+            printf("folds       per user: %lld ratings of users with one rating never validated (always in training)\n",
                    (long long)res.unvalidated);
         if (res.border) printf("warning     the best cell is on the border of the grid: enlarge the grid\n");
         printf("refit       K=%d lambda=%g on all %lld ratings: train RMSE %.6f\n", bk, bl,
