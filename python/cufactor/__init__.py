@@ -17,5 +17,5 @@ from ._cli import cli_path
 __version__ = "0.1.0"
 
 __all__ = ["ALS", "SGD", "GD", "MiniBatch", "ALSGD", "CCD", "Factorizer", "Ratings", "load", "read_ratings",
-           "train_test_split", "kfold", "device_info", "cli_path", "CufactorError", "CufactorValueError", "CufactorLookupError",
-           "CufactorIOError", "CufactorMemoryError", "NotFittedError", "__version__"]
+           "train_test_split", "kfold", "device_info", "cli_path", "CufactorError", "CufactorValueError",
+           "CufactorLookupError", "CufactorIOError", "CufactorMemoryError", "NotFittedError", "__version__"]
