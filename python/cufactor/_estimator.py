@@ -818,6 +818,13 @@ def _ratings_of(ds, part=0):
 _SPLITS = ("random", "user")
 
 
+def _check_split(split, seed):
+    if split not in _SPLITS:
+        raise ValueError(f"split: expected one of {', '.join(_SPLITS)}, got {split!r}")
+    if not (isinstance(seed, (int, np.integer)) and 0 <= seed < 2**64):
+        raise ValueError(f"seed: expected an integer in [0, 2**64), got {seed!r}")
+
+
 def train_test_split(X, test_size=0.1, split="random", seed=42, threads=0):
     """Splits ratings (any form ``fit`` takes) into ``(train, test)`` Ratings with the C
     library's seeded split, as ``cufactor train`` splits a file: ``split="random"`` holds out
@@ -827,10 +834,7 @@ def train_test_split(X, test_size=0.1, split="random", seed=42, threads=0):
     --seed S`` makes, and ``fit(train, X_test=test)`` trains as it does. Both parts list
     every ID, so a model fitted on ``train`` orders its rows as the CLI's. The same split
     whatever ``threads`` (0: all cores)."""
-    if split not in _SPLITS:
-        raise ValueError(f"split: expected one of {', '.join(_SPLITS)}, got {split!r}")
-    if not (isinstance(seed, (int, np.integer)) and 0 <= seed < 2**64):
-        raise ValueError(f"seed: expected an integer in [0, 2**64), got {seed!r}")
+    _check_split(split, seed)
     ds = _dataset(X, "X")
     fn = lib.cf_dataset_split_per_user if split == "user" else lib.cf_dataset_split_threads
     check(fn, ds.value, float(test_size), int(seed), int(threads))
@@ -846,10 +850,7 @@ def kfold(X, folds=5, split="random", seed=42, threads=0):
     user``). Of ``read_ratings(path)`` at ``seed`` these are the folds ``cufactor cv path
     --seed S`` trains on: ``fit(train, X_test=test)`` gives its fold's validation RMSE. The
     arguments are checked and the folds dealt at the call; the pairs are made as iterated."""
-    if split not in _SPLITS:
-        raise ValueError(f"split: expected one of {', '.join(_SPLITS)}, got {split!r}")
-    if not (isinstance(seed, (int, np.integer)) and 0 <= seed < 2**64):
-        raise ValueError(f"seed: expected an integer in [0, 2**64), got {seed!r}")
+    _check_split(split, seed)
     if not (isinstance(folds, (int, np.integer)) and 2 <= folds <= 1000):
         raise ValueError(f"folds: expected an integer in [2, 1000], got {folds!r}")
     ds = _dataset(X, "X")

@@ -142,15 +142,13 @@ int cli_output_opts_add(cli_output_opts *o, cli_opt *out, const char *model_help
     return n;
 }
 
-static const char *const split_names[] = {"random", "user", NULL};
-
 int cli_split_opts(cli_split *s, cli_opt *out) {
     const cli_opt t[] = {
         {.name = "test", .kind = CLI_STR, .dest = &s->test_file, .metavar = "FILE",
          .help = "held-out ratings from a file instead of a random split"},
         {.name = "test-ratio", .kind = CLI_DOUBLE, .dest = &s->test_ratio, .metavar = "F",
          .help = "fraction of DATA held out at random, seeded by --seed (0 = no test part)"},
-        {.name = "test-split", .kind = CLI_CHOICE, .dest = &s->per_user, .choices = split_names,
+        {.name = "test-split", .kind = CLI_CHOICE, .dest = &s->per_user, .choices = cli_split_names,
          .help = "random: that fraction of all ratings; user: of each user's ratings, every user keeping at "
                  "least one in training (so every test user is known)"},
     };
