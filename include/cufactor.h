@@ -213,6 +213,13 @@ typedef struct cf_read_options {
     void *progress_user;          /* passed to progress as `user` */
     int threads;        /* parser threads; 0 (the default): all cores. The result (ratings, ID
                          * order, report, every message) is the same whatever the count. */
+    int timestamps;     /* 1: delimited text's fourth field is each rating's timestamp, an
+                         * integer (e.g. Unix seconds, as MovieLens has), kept with the rating
+                         * (a missing or malformed one is a bad line); a binary dataset must
+                         * have been converted with them; Matrix Market has none (an error).
+                         * All ratings of a dataset have timestamps or none: reading a test
+                         * file into a dataset must ask as its first read did. Default 0:
+                         * later fields ignored, as ever. */
 } cf_read_options;
 
 void cf_read_options_default(cf_read_options *opt);
@@ -282,6 +289,22 @@ cf_status cf_dataset_split_threads(cf_dataset *ds, double ratio, uint64_t seed, 
  * `threads` (0: all cores). A different split from cf_dataset_split's at the same seed. */
 cf_status cf_dataset_split_per_user(cf_dataset *ds, double ratio, uint64_t seed, int threads, cf_error *err);
 
+/* Time splits, for a dataset read with timestamps (cf_read_options.timestamps): the test
+ * part is the future of the training part, as a deployed model meets it. Ratings with the
+ * same timestamp are ordered by their index (after a text file's deduplication: by user,
+ * then item, in order of first appearance). CF_ERR_INVALID when ds has no timestamps.
+ * cf_dataset_split_time: the latest llround(ratio·n_train) training ratings, as many as
+ * cf_dataset_split moves, into the test part: every training rating is no later than
+ * every test one. *cutoff (may be NULL) = the earliest test rating's timestamp
+ * (INT64_MAX when none moved). Unseeded: the latest are the latest. */
+cf_status cf_dataset_split_time(cf_dataset *ds, double ratio, int threads, int64_t *cutoff, cf_error *err);
+/* cf_dataset_split_per_user_time: each user's latest ratings, as many per user as
+ * cf_dataset_split_per_user holds out at the same seed (⌊ratio·n_u + U⌋, at most n_u − 1:
+ * every test user is known); the same split whatever `threads`. */
+cf_status cf_dataset_split_per_user_time(cf_dataset *ds, double ratio, uint64_t seed, int threads, cf_error *err);
+/* 1 when ds carries a timestamp per rating, else 0. */
+int cf_dataset_has_timestamps(const cf_dataset *ds);
+
 typedef struct cf_dataset_info {
     int64_t n_users, n_items;   /* distinct IDs in the maps */
     int64_t n_train, n_test;    /* ratings in each part */
@@ -317,8 +340,9 @@ typedef struct cf_gen_options {
 void cf_gen_options_default(cf_gen_options *opt);
 /* Generates into memory (all ratings in the training part). Duplicate pairs are drawn again. */
 cf_status cf_generate(const cf_gen_options *opt, cf_dataset **out, cf_error *err);
-/* Writes a dataset's training part as delimited text "user<TAB>item<TAB>rating\n",
- * atomically (temporary file + rename). */
+/* Writes a dataset's training part as delimited text "user<TAB>item<TAB>rating\n" (a
+ * dataset with timestamps: "user<TAB>item<TAB>rating<TAB>time\n"), atomically (temporary
+ * file + rename). */
 cf_status cf_dataset_write(const cf_dataset *ds, const char *path, cf_error *err);
 /* Writes a dataset (every rating, both ID maps) in cufactor's binary dataset format,
  * atomically, with a checksum computed on `threads` threads (0: all cores). Every reader

@@ -21,8 +21,10 @@
  * the header checksum of bytes 0..79, the payload starts at 88. Flag 1 (CF_BIN_UNSORTED):
  * the ratings are in the writer's order (the bench cache keeps its generator's order, on
  * which its seeded split depends); distinct pairs are then the writer's promise, and
- * the text-equivalent readers (read.c) deduplicate after loading, which sorts. Other
- * flag bits are refused.
+ * the text-equivalent readers (read.c) deduplicate after loading, which sorts. Flag 2
+ * (CF_BIN_TIMED): a sixth section follows the item names, i64 timestamp[n] (rating k's
+ * time; convert --timestamps), covered by the checksum like the others; file size
+ * 88 + 20 n + UB + IB. Other flag bits are refused.
  *
  * Name k of a section is the ID of index k; names are non-empty, without NUL, distinct.
  * Without CF_BIN_UNSORTED the ratings are sorted by (user index, item index), strictly: no (user, item) pair
@@ -164,7 +166,7 @@ typedef struct section {
 /* The payload checksum of the sections, blocks of `block` bytes hashed on `threads`
  * threads (copying each block to dst first where there is one). -1: out of memory. */
 static int payload_hash(const section *s, int ns, uint64_t block, int threads, uint64_t *out) {
-    int64_t nb = 0, first[6];
+    int64_t nb = 0, first[7];
     for (int k = 0; k < ns; k++) first[k] = nb, nb += (int64_t)((s[k].len + block - 1) / block);
     first[ns] = nb;
     uint64_t *bh = malloc((size_t)(nb ? nb : 1) * sizeof *bh);
@@ -273,16 +275,20 @@ cf_status cf_bin_load(cf_dataset *ds, int part, const char *name, const void *da
     if (rd64(h + hlen - 8) != header_hash(h, hlen - 8))
         return cf_fail(err, CF_ERR_PARSE, "%s: corrupt binary dataset: header checksum mismatch", name);
     const uint64_t flags = version == CF_BIN_VERSION ? 0 : rd64(h + 72);
-    if (flags & ~(uint64_t)CF_BIN_UNSORTED)
+    if (flags & ~(uint64_t)(CF_BIN_UNSORTED | CF_BIN_TIMED))
         return cf_fail(err, CF_ERR_PARSE, "%s: binary dataset with flags %llx this cufactor does not know", name,
                        (unsigned long long)flags);
-    const int unsorted = (flags & CF_BIN_UNSORTED) != 0;
+    const int unsorted = (flags & CF_BIN_UNSORTED) != 0, timed = (flags & CF_BIN_TIMED) != 0;
+    if (ds->timed && !timed)
+        return cf_fail(err, CF_ERR_PARSE, "%s: binary dataset without timestamps (convert it again with --timestamps)",
+                       name);
     uint64_t n = rd64(h + 16), nu = rd64(h + 24), ni = rd64(h + 32), ub = rd64(h + 40), ib = rd64(h + 48);
     uint64_t block = rd64(h + 56), want = rd64(h + 64);
     if (hsize != hlen || block < 4096 || block % 4 || block > ((uint64_t)1 << 30) || nu > UINT32_MAX || ni > UINT32_MAX ||
         n > (uint64_t)size / 12 || ub > size || ib > size)
         return cf_fail(err, CF_ERR_PARSE, "%s: corrupt binary dataset: impossible header values", name);
-    uint64_t expect = hlen + 12 * n + ub + ib;
+    const uint64_t tb = timed ? 8 * n : 0; /* the timestamps section */
+    uint64_t expect = hlen + 12 * n + ub + ib + tb;
     if (expect != size)
         return cf_fail(err, CF_ERR_PARSE, "%s: %s binary dataset: %zu bytes, the header promises %llu", name,
                        size < expect ? "truncated" : "corrupt", size, (unsigned long long)expect);
@@ -292,24 +298,26 @@ cf_status cf_bin_load(cf_dataset *ds, int part, const char *name, const void *da
     if (cf_dataset_reserve(ds, from + (int64_t)n))
         return cf_fail(err, CF_ERR_NOMEM, "%s: out of memory storing %llu ratings", name, (unsigned long long)n);
     const unsigned char *pay = h + hlen;
-    section s[5] = {
+    section s[6] = {
         {pay, (unsigned char *)(ds->all.u + from), 4 * n},
         {pay + 4 * n, (unsigned char *)(ds->all.i + from), 4 * n},
         {pay + 8 * n, (unsigned char *)(ds->all.r + from), 4 * n},
         {pay + 12 * n, NULL, ub},
         {pay + 12 * n + ub, NULL, ib},
+        {pay + 12 * n + ub + ib, ds->timed ? (unsigned char *)(ds->all.t + from) : NULL, tb},
     };
     /* One parallel pass: each unit copies and hashes one block of each rating section
      * (the same ratings k0..k1 in all three) and checks them (indices in range, (user,
-     * item) strictly increasing, finite) and sets their part; the name blocks are hashed
-     * as units of their own. With empty maps (a fresh dataset, the usual case) thread 0
+     * item) strictly increasing, finite) and sets their part; the name blocks and the
+     * timestamp blocks (copied when the dataset keeps them) are hashed as units of their own. With empty maps (a fresh dataset, the usual case) thread 0
      * interns the names first, meanwhile: name k becomes index k. Errors are reported in
      * the order header, checksum, names, ratings; a failure leaves the maps empty again. */
     const int fresh = cf_idmap_size(ds->users) == 0 && cf_idmap_size(ds->items) == 0;
     const uint64_t per = block / 4; /* ratings per block */
     const int64_t nrb = (int64_t)((n + per - 1) / per), nb3 = (int64_t)((ub + block - 1) / block);
-    const int64_t nb4 = (int64_t)((ib + block - 1) / block), units = nrb + nb3 + nb4;
-    uint64_t *bh = malloc((size_t)(3 * nrb + nb3 + nb4 + 1) * sizeof *bh);
+    const int64_t nb4 = (int64_t)((ib + block - 1) / block), nb5 = (int64_t)((tb + block - 1) / block);
+    const int64_t units = nrb + nb3 + nb4 + nb5;
+    uint64_t *bh = malloc((size_t)(3 * nrb + nb3 + nb4 + nb5 + 1) * sizeof *bh);
     uint32_t *ut = malloc((size_t)(nu ? nu : 1) * sizeof *ut), *it = malloc((size_t)(ni ? ni : 1) * sizeof *it);
     if (!bh || !ut || !it) {
         free(bh), free(ut), free(it);
@@ -367,10 +375,11 @@ cf_status cf_bin_load(cf_dataset *ds, int part, const char *name, const void *da
                 }
                 memset(ds->is_test + from + (int64_t)k0, pt, k1 - k0);
             } else {
-                int sec = x < nrb + nb3 ? 3 : 4;
-                int64_t j = sec == 3 ? x - nrb : x - nrb - nb3;
+                int sec = x < nrb + nb3 ? 3 : x < nrb + nb3 + nb4 ? 4 : 5;
+                int64_t j = x - nrb - (sec > 3 ? nb3 : 0) - (sec > 4 ? nb4 : 0);
                 uint64_t off = (uint64_t)j * block, len = s[sec].len - off < block ? s[sec].len - off : block;
-                bh[3 * nrb + (sec == 4 ? nb3 : 0) + j] = block_hash(s[sec].src + off, len);
+                if (s[sec].dst) memcpy(s[sec].dst + off, s[sec].src + off, len);
+                bh[x + 2 * nrb] = block_hash(s[sec].src + off, len); /* sections in order after the ratings' */
             }
         }
 #pragma omp critical(cf_bin_bad)
@@ -378,7 +387,7 @@ cf_status cf_bin_load(cf_dataset *ds, int part, const char *name, const void *da
     }
     cf_hash64 hs;
     cf_hash64_init(&hs);
-    for (int64_t b = 0; b < 3 * nrb + nb3 + nb4; b++) {
+    for (int64_t b = 0; b < 3 * nrb + nb3 + nb4 + nb5; b++) {
         unsigned char w[8];
         wr64(w, bh[b]);
         cf_hash64_update(&hs, w, 8);
@@ -457,7 +466,8 @@ cf_status cf_bin_write_ordered(const cf_dataset *ds, const char *path, int threa
                                path, (long long)k);
             unsorted = 1;
         }
-    const size_t hlen = unsorted ? CF_BIN_HEADER2 : CF_BIN_HEADER;
+    const uint64_t flags = (unsorted ? CF_BIN_UNSORTED : 0) | (ds->timed ? CF_BIN_TIMED : 0);
+    const size_t hlen = flags ? CF_BIN_HEADER2 : CF_BIN_HEADER; /* version 1 when it says all */
     struct stat sb;
     if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) /* the rename would replace a device or a directory */
         return cf_fail(err, CF_ERR_IO, "%s: exists and is not a regular file; not replacing it", path);
@@ -468,29 +478,31 @@ cf_status cf_bin_write_ordered(const cf_dataset *ds, const char *path, int threa
         st = cf_fail(err, CF_ERR_NOMEM, "%s: out of memory preparing the ID sections", path);
         goto done;
     }
-    section s[5] = {{(const unsigned char *)ds->all.u, NULL, 4 * (uint64_t)n},
+    section s[6] = {{(const unsigned char *)ds->all.u, NULL, 4 * (uint64_t)n},
                     {(const unsigned char *)ds->all.i, NULL, 4 * (uint64_t)n},
                     {(const unsigned char *)ds->all.r, NULL, 4 * (uint64_t)n},
                     {us, NULL, ub},
-                    {is, NULL, ib}};
+                    {is, NULL, ib},
+                    {(const unsigned char *)ds->all.t, NULL, ds->timed ? 8 * (uint64_t)n : 0}};
+    const int ns = ds->timed ? 6 : 5;
     uint64_t sum;
-    if (payload_hash(s, 5, BLOCK, nthreads(threads), &sum)) {
+    if (payload_hash(s, ns, BLOCK, nthreads(threads), &sum)) {
         st = cf_fail(err, CF_ERR_NOMEM, "%s: out of memory computing the checksum", path);
         goto done;
     }
     unsigned char h[CF_BIN_HEADER2];
     memset(h, 0, sizeof h);
     memcpy(h, CF_BIN_MAGIC, CF_BIN_MAGIC_LEN);
-    wr32(h + 8, unsorted ? CF_BIN_VERSION2 : CF_BIN_VERSION), wr32(h + 12, (uint32_t)hlen);
+    wr32(h + 8, flags ? CF_BIN_VERSION2 : CF_BIN_VERSION), wr32(h + 12, (uint32_t)hlen);
     wr64(h + 16, (uint64_t)n), wr64(h + 24, (uint64_t)cf_idmap_size(ds->users));
     wr64(h + 32, (uint64_t)cf_idmap_size(ds->items)), wr64(h + 40, ub), wr64(h + 48, ib);
     wr64(h + 56, BLOCK), wr64(h + 64, sum);
-    if (unsorted) wr64(h + 72, CF_BIN_UNSORTED);
+    if (flags) wr64(h + 72, flags);
     wr64(h + hlen - 8, header_hash(h, hlen - 8));
     cf_afile f;
     if ((st = cf_afile_open(&f, path, 0, err))) goto done;
     cf_afile_write(&f, h, hlen);
-    for (int k = 0; k < 5; k++) cf_afile_write(&f, s[k].src, (size_t)s[k].len);
+    for (int k = 0; k < ns; k++) cf_afile_write(&f, s[k].src, (size_t)s[k].len);
     st = cf_afile_commit(&f, err);
 done:
     free(us);

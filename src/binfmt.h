@@ -21,6 +21,7 @@
 #define CF_BIN_VERSION2 2u /* adds a flags word: header 88 bytes */
 #define CF_BIN_HEADER2 88
 #define CF_BIN_UNSORTED 1u /* flag: the ratings in the writer's order (a bench cache) */
+#define CF_BIN_TIMED 2u    /* flag: a timestamp per rating (convert --timestamps) */
 
 /* Whether `size` bytes at data start with the magic. */
 int cf_bin_is(const void *data, size_t size);
@@ -32,7 +33,8 @@ int cf_bin_is(const void *data, size_t size);
  * leaves ds's ratings as they were. Fills rep (format CF_FORMAT_BINARY). *sorted (may be
  * NULL) = 1 for a file sorted by (user, item) (no repeated pair: nothing to deduplicate),
  * 0 for one flagged CF_BIN_UNSORTED (in the writer's order; the caller deduplicates
- * where it needs distinct pairs). */
+ * where it needs distinct pairs). A timed ds (cf_dataset_set_timed) takes the file's
+ * timestamps and refuses a file without them; an untimed one skips them (still checked). */
 cf_status cf_bin_load(cf_dataset *ds, int part, const char *name, const void *data, size_t size, int threads,
                       cf_read_report *rep, int *sorted, cf_error *err);
 

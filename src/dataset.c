@@ -25,6 +25,7 @@ void cf_triplets_free(cf_triplets *t) {
     free(t->u);
     free(t->i);
     free(t->r);
+    free(t->t);
     memset(t, 0, sizeof *t);
 }
 
@@ -53,6 +54,11 @@ static int reserve(cf_dataset *ds, int64_t need) {
     float *r = realloc(t->r, (size_t)cap * sizeof *r);
     if (!r) return -1;
     t->r = r;
+    if (ds->timed) {
+        int64_t *ts = realloc(t->t, (size_t)cap * sizeof *ts);
+        if (!ts) return -1;
+        t->t = ts;
+    }
     uint8_t *p = realloc(ds->is_test, (size_t)cap);
     if (!p) return -1;
     ds->is_test = p;
@@ -65,13 +71,29 @@ static int reserve(cf_dataset *ds, int64_t need) {
 
 int cf_dataset_reserve(cf_dataset *ds, int64_t need) { return reserve(ds, need); }
 
-int cf_dataset_push(cf_dataset *ds, uint32_t u, uint32_t i, float r, int part) {
+int cf_dataset_push_timed(cf_dataset *ds, uint32_t u, uint32_t i, float r, int64_t ts, int part) {
     if (ds->all.n == ds->all.cap && reserve(ds, ds->all.n + 1)) return -1;
     int64_t k = ds->all.n++;
     ds->all.u[k] = u;
     ds->all.i[k] = i;
     ds->all.r[k] = r;
+    if (ds->timed) ds->all.t[k] = ts;
     ds->is_test[k] = (uint8_t)(part != 0);
+    return 0;
+}
+
+int cf_dataset_push(cf_dataset *ds, uint32_t u, uint32_t i, float r, int part) {
+    return cf_dataset_push_timed(ds, u, i, r, 0, part);
+}
+
+int cf_dataset_set_timed(cf_dataset *ds) {
+    if (ds->timed) return 0;
+    if (ds->all.n > 0) return -1;
+    if (ds->all.cap > 0) {
+        ds->all.t = malloc((size_t)ds->all.cap * sizeof *ds->all.t);
+        if (!ds->all.t) return -1;
+    }
+    ds->timed = 1;
     return 0;
 }
 
@@ -87,12 +109,15 @@ static int group_by_user(cf_dataset *ds, int64_t from, int threads) {
     float *r = malloc((size_t)m * sizeof *r);
     uint8_t *p = malloc((size_t)m);
     int64_t *ptr = malloc(((size_t)nkeys + 1) * sizeof *ptr);
+    int64_t *ts = ds->timed ? malloc((size_t)m * sizeof *ts) : NULL; /* the timestamps ride as `in` */
     cf_error err;
-    const cf_bucket_move mv = {.carry = t->i + from, .carry_out = it, .val = t->r + from, .val_out = r,
-                               .byte = ds->is_test + from, .byte_out = p};
+    const cf_bucket_move mv = {.in = ds->timed ? t->t + from : NULL, .out = ts, .carry = t->i + from,
+                               .carry_out = it, .val = t->r + from, .val_out = r, .byte = ds->is_test + from,
+                               .byte_out = p};
     const int T = m < ((int64_t)1 << 16) ? 1 : threads > 0 ? threads : omp_get_num_procs();
-    if (!it || !r || !p || !ptr || cf_bucket_sort_threads(m, t->u + from, NULL, nkeys, &mv, T, ptr, &err)) {
-        free(it), free(r), free(p), free(ptr);
+    if (!it || !r || !p || !ptr || (ds->timed && !ts) ||
+        cf_bucket_sort_threads(m, t->u + from, NULL, nkeys, &mv, T, ptr, &err)) {
+        free(it), free(r), free(p), free(ptr), free(ts);
         return -1;
     }
     /* the users are the buckets, in order; the rest copied back */
@@ -104,7 +129,8 @@ static int group_by_user(cf_dataset *ds, int64_t from, int threads) {
 #pragma omp for schedule(static)
         for (int64_t x = 0; x < m; x++) t->i[from + x] = it[x], t->r[from + x] = r[x], ds->is_test[from + x] = p[x];
     }
-    free(it), free(r), free(p), free(ptr);
+    if (ts) memcpy(t->t + from, ts, (size_t)m * sizeof *ts);
+    free(it), free(r), free(p), free(ptr), free(ts);
     return 0;
 }
 
@@ -184,10 +210,11 @@ static int64_t dedup_segment(cf_dataset *ds, int64_t from, int64_t s0, int64_t e
     uint64_t *key = NULL, *tmp = NULL;
     float *r = NULL;
     uint8_t *p = NULL;
+    int64_t *ts = NULL; /* a timed dataset's timestamps ride along */
     int64_t cap = 0, out = s0, published = s0, next_pub = s0 + DEDUP_PUBLISH;
     for (int64_t s = s0; s < e0;) {
         if (!par && pg && cf_progress_at(pg, s - from)) {
-            free(key), free(tmp), free(r), free(p);
+            free(key), free(tmp), free(r), free(p), free(ts);
             return -2;
         }
         if (par && s >= next_pub) {
@@ -199,7 +226,7 @@ static int64_t dedup_segment(cf_dataset *ds, int64_t from, int64_t s0, int64_t e
                 if (d < par->pg->total && cf_progress_at(par->pg, d)) stop = 1, atomic_store(&par->cancel, 1);
             }
             if (stop) {
-                free(key), free(tmp), free(r), free(p);
+                free(key), free(tmp), free(r), free(p), free(ts);
                 return -2;
             }
         }
@@ -213,17 +240,19 @@ static int64_t dedup_segment(cf_dataset *ds, int64_t from, int64_t s0, int64_t e
                 memmove(t->i + out, t->i + s, (size_t)m * sizeof *t->i);
                 memmove(t->r + out, t->r + s, (size_t)m * sizeof *t->r);
                 memmove(ds->is_test + out, ds->is_test + s, (size_t)m);
+                if (ds->timed) memmove(t->t + out, t->t + s, (size_t)m * sizeof *t->t);
             }
             out += m, s = e;
             continue;
         }
         if (m > cap) {
-            free(key), free(tmp), free(r), free(p);
+            free(key), free(tmp), free(r), free(p), free(ts);
             cap = m * 2;
             key = malloc((size_t)cap * sizeof *key), tmp = malloc((size_t)cap * sizeof *tmp);
             r = malloc((size_t)cap * sizeof *r), p = malloc((size_t)cap);
-            if (!key || !tmp || !r || !p) {
-                free(key), free(tmp), free(r), free(p);
+            ts = ds->timed ? malloc((size_t)cap * sizeof *ts) : NULL;
+            if (!key || !tmp || !r || !p || (ds->timed && !ts)) {
+                free(key), free(tmp), free(r), free(p), free(ts);
                 return -1;
             }
         }
@@ -233,6 +262,7 @@ static int64_t dedup_segment(cf_dataset *ds, int64_t from, int64_t s0, int64_t e
             any |= t->i[s + k];
             r[k] = t->r[s + k];
             p[k] = ds->is_test[s + k];
+            if (ts) ts[k] = t->t[s + k];
         }
         sort_run(key, tmp, m, any ? 32 - __builtin_clz(any) : 0);
         uint32_t u = t->u[s];
@@ -241,11 +271,12 @@ static int64_t dedup_segment(cf_dataset *ds, int64_t from, int64_t s0, int64_t e
             uint32_t pos = (uint32_t)key[k];
             t->u[out] = u, t->i[out] = (uint32_t)(key[k] >> 32), t->r[out] = r[pos];
             ds->is_test[out] = p[pos];
+            if (ts) t->t[out] = ts[pos];
             out++;
         }
         s = e;
     }
-    free(key), free(tmp), free(r), free(p);
+    free(key), free(tmp), free(r), free(p), free(ts);
     if (par) atomic_fetch_add_explicit(&par->done, e0 - published, memory_order_relaxed);
     return out;
 }
@@ -292,6 +323,7 @@ static int64_t dedup_user_grouped(cf_dataset *ds, int64_t from, cf_progress *pg,
             memmove(t->i + out, t->i + b[k], (size_t)len * sizeof *t->i);
             memmove(t->r + out, t->r + b[k], (size_t)len * sizeof *t->r);
             memmove(ds->is_test + out, ds->is_test + b[k], (size_t)len);
+            if (ds->timed) memmove(t->t + out, t->t + b[k], (size_t)len * sizeof *t->t);
         }
         out += len;
     }
@@ -477,7 +509,15 @@ typedef struct holdout {
     double ratio;
     uint64_t seed;
     uint8_t *is_test;
+    const int64_t *time; /* the time split: the user's latest ratings, not random ones */
 } holdout;
+
+/* (time, index) order of two rating indices: ratings of the same second in index order. */
+static int by_time(const void *a, const void *b, void *ctx) {
+    const int64_t *t = ctx;
+    const uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return t[x] != t[y] ? (t[x] < t[y] ? -1 : 1) : (x > y) - (x < y);
+}
 
 static void hold_out_user(int64_t u, uint32_t *x, int64_t m, void *ctx) {
     const holdout *h = ctx;
@@ -486,6 +526,12 @@ static void hold_out_user(int64_t u, uint32_t *x, int64_t m, void *ctx) {
     cf_rng_seed_stream(&rng, h->seed, (uint64_t)u ^ 0x5e7d05e711ULL);
     int64_t take = (int64_t)(h->ratio * (double)m + cf_rng_uniform(&rng));
     if (take > m - 1) take = m - 1;
+    if (h->time) { /* the same count; the latest `take` in (time, index) order */
+        if (take == 0) return;
+        qsort_r(x, (size_t)m, sizeof *x, by_time, (void *)h->time);
+        for (int64_t j = m - take; j < m; j++) h->is_test[x[j]] = 1;
+        return;
+    }
     for (int64_t j = 0; j < take; j++) {
         const int64_t s = j + (int64_t)cf_rng_below(&rng, (uint64_t)(m - j));
         const uint32_t t = x[j];
@@ -498,8 +544,76 @@ cf_status cf_dataset_split_per_user(cf_dataset *ds, double ratio, uint64_t seed,
     if (!(ratio >= 0.0 && ratio < 1.0))
         return cf_fail(err, CF_ERR_INVALID, "test ratio %g: must be in [0, 1)", ratio);
     if (ratio == 0.0 || ds->all.n == 0) return CF_OK;
-    holdout h = {ratio, seed, ds->is_test};
+    holdout h = {ratio, seed, ds->is_test, NULL};
     return cf_dataset_each_user(ds, 1, threads, "per-user split", hold_out_user, &h, err);
+}
+
+int cf_dataset_has_timestamps(const cf_dataset *ds) { return ds && ds->timed; }
+
+static cf_status need_time(const cf_dataset *ds, double ratio, const char *what, cf_error *err) {
+    if (!ds) return cf_fail(err, CF_ERR_INVALID, "%s: dataset is NULL", what);
+    if (!(ratio >= 0.0 && ratio < 1.0))
+        return cf_fail(err, CF_ERR_INVALID, "test ratio %g: must be in [0, 1)", ratio);
+    if (!ds->timed)
+        return cf_fail(err, CF_ERR_INVALID,
+                       "%s: the dataset has no timestamps (read it with cf_read_options.timestamps = 1: "
+                       "a fourth column of integer times)", what);
+    return CF_OK;
+}
+
+cf_status cf_dataset_split_per_user_time(cf_dataset *ds, double ratio, uint64_t seed, int threads, cf_error *err) {
+    cf_status st = need_time(ds, ratio, "per-user time split", err);
+    if (st || ratio == 0.0 || ds->all.n == 0) return st;
+    holdout h = {ratio, seed, ds->is_test, ds->all.t};
+    return cf_dataset_each_user(ds, 1, threads, "per-user time split", hold_out_user, &h, err);
+}
+
+/* The global time split. The test part is the `want` largest (time, index) keys of the
+ * training ratings: a unique set, found by a quickselect (pivots drawn from a fixed
+ * stream: expected O(n) on any order, time-sorted files included) that leaves position
+ * k = n_train − want holding the k-th smallest key and the larger ones after it. */
+static void select_by_time(uint32_t *x, int64_t n, int64_t k, const int64_t *t) {
+    cf_rng rng;
+    cf_rng_seed(&rng, 0x7133c07ULL);
+    int64_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        const int64_t pick = lo + (int64_t)cf_rng_below(&rng, (uint64_t)(hi - lo + 1));
+        uint32_t tmp = x[pick];
+        x[pick] = x[hi], x[hi] = tmp;
+        const uint32_t piv = x[hi];
+        int64_t store = lo; /* Lomuto: [lo, store) below the pivot */
+        for (int64_t j = lo; j < hi; j++)
+            if (by_time(&x[j], &piv, (void *)t) < 0) tmp = x[j], x[j] = x[store], x[store++] = tmp;
+        x[hi] = x[store], x[store] = piv;
+        if (store == k) return;
+        if (store < k) lo = store + 1;
+        else hi = store - 1;
+    }
+}
+
+cf_status cf_dataset_split_time(cf_dataset *ds, double ratio, int threads, int64_t *cutoff, cf_error *err) {
+    if (cutoff) *cutoff = INT64_MAX;
+    cf_status st = need_time(ds, ratio, "time split", err);
+    if (st) return st;
+    const int64_t n = ds->all.n;
+    if (n > (int64_t)UINT32_MAX)
+        return cf_fail(err, CF_ERR_INVALID, "time split: %lld ratings; at most %u", (long long)n, UINT32_MAX);
+    int64_t n_train = 0;
+    for (int64_t k = 0; k < n; k++) n_train += !ds->is_test[k];
+    const int64_t want = (int64_t)llround(ratio * (double)n_train);
+    if (want == 0) return CF_OK;
+    uint32_t *idx = cf_malloc((size_t)n_train * sizeof *idx, err, "time split");
+    if (!idx) return CF_ERR_NOMEM;
+    for (int64_t k = 0, j = 0; k < n; k++)
+        if (!ds->is_test[k]) idx[j++] = (uint32_t)k;
+    const int64_t first = n_train - want;
+    select_by_time(idx, n_train, first, ds->all.t);
+    if (cutoff) *cutoff = ds->all.t[idx[first]];
+    const int T = n < ((int64_t)1 << 16) ? 1 : cf_threads(threads);
+#pragma omp parallel for num_threads(T) schedule(static)
+    for (int64_t k = first; k < n_train; k++) ds->is_test[idx[k]] = 1;
+    free(idx);
+    return CF_OK;
 }
 
 void cf_dataset_info_get(const cf_dataset *ds, cf_dataset_info *info) { cf_dataset_info_get_threads(ds, 0, info); }

@@ -15,12 +15,14 @@ typedef struct cf_triplets {
     uint32_t *u;   /* user index */
     uint32_t *i;   /* item index */
     float *r;      /* rating */
+    int64_t *t;    /* timestamp (the dataset's `all` when it is timed; else NULL) */
 } cf_triplets;
 
 struct cf_dataset {
     cf_idmap *users, *items;
     cf_triplets all;     /* every rating, train and test */
     uint8_t *is_test;    /* all.cap entries: 1 = test part */
+    int timed;           /* 1: all.t holds a timestamp per rating (cf_dataset_set_timed) */
 };
 
 /* An empty dataset with empty maps; NULL when out of memory. */
@@ -29,8 +31,16 @@ cf_dataset *cf_dataset_create(void);
 /* Room for `need` ratings in all (and is_test) without a reallocation. 0 ok, -1 out of memory. */
 int cf_dataset_reserve(cf_dataset *ds, int64_t need);
 
-/* Appends one rating (part = 0 train, 1 test). 0 ok, -1 out of memory. */
+/* Appends one rating (part = 0 train, 1 test), at time 0 in a timed dataset. 0 ok, -1
+ * out of memory. */
 int cf_dataset_push(cf_dataset *ds, uint32_t u, uint32_t i, float r, int part);
+/* The same with its timestamp ts (kept only when ds is timed). */
+int cf_dataset_push_timed(cf_dataset *ds, uint32_t u, uint32_t i, float r, int64_t ts, int part);
+
+/* Makes an empty dataset timed (a timed one stays so): from now on every rating carries a timestamp (all.t),
+ * which deduplication, the binary format and the time splits keep. 0 ok, -1 out of
+ * memory or ratings already there. */
+int cf_dataset_set_timed(cf_dataset *ds);
 
 /* Removes duplicate (user, item) pairs within the ratings of `part` appended at or
  * after index `from`, keeping the last one in file order; returns how many were removed.

@@ -566,14 +566,19 @@ static int format_rating(float r, char *buf) {
     return format_slow(r, buf);
 }
 
-/* One rating's line "user<TAB>item<TAB>rating\n" at p (room for lu + li + 40 bytes); its length. */
-static size_t format_line(unsigned char *p, const char *un, size_t lu, const char *in, size_t li, float r) {
+/* One rating's line "user<TAB>item<TAB>rating\n", or with its timestamp (ts not NULL)
+ * "user<TAB>item<TAB>rating<TAB>time\n", at p (room for lu + li + LINE_EXTRA bytes); its
+ * length. */
+#define LINE_EXTRA 64
+static size_t format_line(unsigned char *p, const char *un, size_t lu, const char *in, size_t li, float r,
+                          const int64_t *ts) {
     size_t n = 0;
     memcpy(p, un, lu), n += lu;
     p[n++] = '\t';
     memcpy(p + n, in, li), n += li;
     p[n++] = '\t';
     n += (size_t)format_rating(r, (char *)p + n);
+    if (ts) n += (size_t)sprintf((char *)p + n, "\t%lld", (long long)*ts);
     p[n++] = '\n';
     return n;
 }
@@ -598,9 +603,9 @@ static void format_block(const cf_dataset *ds, int64_t lo, int64_t hi, write_blo
             b->bad = k;
             return;
         }
-        if (b->cap - b->len < lu + li + 40) {
+        if (b->cap - b->len < lu + li + LINE_EXTRA) {
             size_t cap = b->cap ? b->cap : (size_t)1 << 20;
-            while (cap - b->len < lu + li + 40) cap *= 2;
+            while (cap - b->len < lu + li + LINE_EXTRA) cap *= 2;
             unsigned char *nb = realloc(b->buf, cap);
             if (!nb) {
                 b->nomem = 1;
@@ -608,7 +613,7 @@ static void format_block(const cf_dataset *ds, int64_t lo, int64_t hi, write_blo
             }
             b->buf = nb, b->cap = cap;
         }
-        b->len += format_line(b->buf + b->len, un, lu, in, li, t->r[k]);
+        b->len += format_line(b->buf + b->len, un, lu, in, li, t->r[k], ds->timed ? &t->t[k] : NULL);
     }
 }
 
@@ -665,8 +670,8 @@ cf_status cf_dataset_write(const cf_dataset *ds, const char *path, cf_error *err
             return cf_fail(err, CF_ERR_INVALID, "%s: rating %lld has an index without an ID", path,
                            (long long)k);
         }
-        unsigned char *p = cf_afile_space(&f, lu + li + 40);
-        cf_afile_advance(&f, format_line(p, un, lu, in, li, t->r[k]));
+        unsigned char *p = cf_afile_space(&f, lu + li + LINE_EXTRA);
+        cf_afile_advance(&f, format_line(p, un, lu, in, li, t->r[k], ds->timed ? &t->t[k] : NULL));
     }
     return cf_afile_commit(&f, err);
 }

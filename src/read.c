@@ -59,6 +59,7 @@ void cf_read_options_default(cf_read_options *opt) {
     opt->progress = NULL;
     opt->progress_user = NULL;
     opt->threads = 0;
+    opt->timestamps = 0;
 }
 
 /* ------------------------------------------------------------------ file in memory */
@@ -266,6 +267,24 @@ static cf_status read_binary(cf_dataset *ds, int part, const char *name, const c
     return CF_OK;
 }
 
+/* Timestamps asked for (opt->timestamps) and kept (ds->timed) agree: an empty dataset
+ * becomes timed when asked; otherwise a mismatch is an error, as is asking a Matrix
+ * Market file, which has no timestamp column. */
+static cf_status time_setup(cf_dataset *ds, const char *name, const cf_read_options *opt, cf_format fmt,
+                            cf_error *err) {
+    if (opt->timestamps && fmt == CF_FORMAT_MM)
+        return cf_fail(err, CF_ERR_PARSE, "%s: a Matrix Market file has no timestamps (a time split needs them)", name);
+    if (!opt->timestamps && ds->timed)
+        return cf_fail(err, CF_ERR_INVALID, "%s: the dataset has timestamps: read this file with them too "
+                       "(cf_read_options.timestamps = 1)", name);
+    if (opt->timestamps && !ds->timed && ds->all.n > 0)
+        return cf_fail(err, CF_ERR_INVALID, "%s: the dataset's ratings were read without timestamps: read this "
+                       "file without them too", name);
+    if (opt->timestamps && cf_dataset_set_timed(ds))
+        return cf_fail(err, CF_ERR_NOMEM, "%s: out of memory for the timestamps", name);
+    return CF_OK;
+}
+
 /* The readers proper, on bytes in memory (see read.h). On failure ds->all is cut back to
  * the ratings it had before, so no half-read file remains; IDs interned on the way stay
  * in the maps (a map entry without ratings is harmless: it is an ID with no ratings,
@@ -274,13 +293,18 @@ static cf_status read_bytes(cf_dataset *ds, int part, const char *name, const ch
                             const cf_read_options *opt, cf_read_report *rep, cf_error *err) {
     rep->bytes = (int64_t)size;
     cf_read_last_chunks = 0;
-    if (opt->format == CF_FORMAT_AUTO && cf_bin_is(data, size)) return read_binary(ds, part, name, data, size, opt, rep, err);
+    if (opt->format == CF_FORMAT_AUTO && cf_bin_is(data, size)) {
+        cf_status st = time_setup(ds, name, opt, CF_FORMAT_BINARY, err);
+        return st ? st : read_binary(ds, part, name, data, size, opt, rep, err);
+    }
     const char *p = data, *end = data + size;
     if (end - p >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3; /* UTF-8 byte-order mark */
     cf_format fmt = opt->format;
     if (fmt == CF_FORMAT_AUTO)
         fmt = (end - p >= 14 && strncasecmp(p, "%%MatrixMarket", 14) == 0) ? CF_FORMAT_MM : CF_FORMAT_DELIM;
     rep->format = fmt;
+    cf_status tst = time_setup(ds, name, opt, fmt, err);
+    if (tst) return tst;
 
     reader r = {.path = name, .opt = opt, .rep = rep, .err = err, .ds = ds, .part = part, .base = data,
                 .users = ds->users, .items = ds->items};

@@ -225,22 +225,24 @@ cf_status cf_read_chunk_progress(reader *r, int64_t at);
 
 /* Stores a rating of a chunk: the first chunk's into ds, the others' in their slots of
  * ds->all, in chunk-local indices (read_par.c turns them into global ones). */
-static inline int chunk_push(reader *r, uint32_t u, uint32_t i, float v) {
+static inline int chunk_push(reader *r, uint32_t u, uint32_t i, float v, int64_t ts) {
     chunk *c = r->ck;
-    if (c->direct) return cf_dataset_push(r->ds, u, i, v, r->part);
+    if (c->direct) return cf_dataset_push_timed(r->ds, u, i, v, ts, r->part);
     if (c->n == c->cap) return -1; /* cannot happen: a line holds at most one rating */
     int64_t o = c->base + c->n++;
     r->ds->all.u[o] = u, r->ds->all.i[o] = i, r->ds->all.r[o] = v;
+    if (r->ds->timed) r->ds->all.t[o] = ts;
     return 0;
 }
 
-/* Appends a rating in the reader's indices: to ds, or to the chunk's own triplets. */
-static inline int push_rating(reader *r, uint32_t u, uint32_t i, float v) {
-    return r->ck ? chunk_push(r, u, i, v) : cf_dataset_push(r->ds, u, i, v, r->part);
+/* Appends a rating (timestamp ts, kept when the dataset is timed) in the reader's
+ * indices: to ds, or to the chunk's own triplets. */
+static inline int push_rating(reader *r, uint32_t u, uint32_t i, float v, int64_t ts) {
+    return r->ck ? chunk_push(r, u, i, v, ts) : cf_dataset_push_timed(r->ds, u, i, v, ts, r->part);
 }
 
 /* Interns user and item tokens and appends the rating. 0 ok, -1 out of memory. */
-static inline int add_rating(reader *r, const char *ut, size_t ul, const char *it, size_t il, float v) {
+static inline int add_rating(reader *r, const char *ut, size_t ul, const char *it, size_t il, float v, int64_t ts) {
     uint32_t u, i;
     if (r->prev_user && ul == r->prev_user_len && memcmp(ut, r->prev_user, ul) == 0) {
         u = r->prev_user_idx;
@@ -249,7 +251,7 @@ static inline int add_rating(reader *r, const char *ut, size_t ul, const char *i
         r->prev_user = ut, r->prev_user_len = ul, r->prev_user_idx = u;
     }
     if (intern(r->items, &r->icache, r->iseq, it, il, &i)) return -1;
-    return push_rating(r, u, i, v);
+    return push_rating(r, u, i, v, ts);
 }
 
 /* Next line of [p, end): sets *ls and *ll to the line without its '\n' and trailing

@@ -186,7 +186,7 @@ cf_status cf_read_parse_mm(reader *r, const char *p, const char *end, mm_state *
         }
         uint32_t u, it;
         if (mm_intern(r->users, &r->ucache, r->useq, i, &u) || mm_intern(r->items, &r->icache, r->iseq, j, &it) ||
-            push_rating(r, u, it, v))
+            push_rating(r, u, it, v, 0))
             return cf_read_nomem(r);
     }
     return CF_OK;

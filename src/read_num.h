@@ -116,4 +116,28 @@ static inline int cf_parse_float(const char *s, size_t len, float *out) {
     return CF_NUM_OK;
 }
 
+/* cf_parse_time parses a timestamp field: [+-]? digits, within int64 (Unix seconds or any
+ * integer clock; a trailing ".0…" — zeros only — is accepted, as some exports write
+ * integers as floats). CF_NUM_OK, or CF_NUM_SYNTAX for anything else (an overflow
+ * included). */
+static inline int cf_parse_time(const char *s, size_t len, int64_t *out) {
+    size_t k = 0;
+    int neg = 0;
+    if (k < len && (s[k] == '+' || s[k] == '-')) neg = s[k++] == '-';
+    const size_t d0 = k;
+    uint64_t v = 0;
+    for (; k < len && (unsigned)(unsigned char)s[k] - '0' <= 9; k++) {
+        const unsigned d = (unsigned)(unsigned char)s[k] - '0';
+        if (v > (UINT64_MAX - d) / 10) return CF_NUM_SYNTAX;
+        v = v * 10 + d;
+    }
+    if (k == d0) return CF_NUM_SYNTAX;
+    if (k < len && s[k] == '.')
+        for (k++; k < len && s[k] == '0'; k++) {
+        }
+    if (k != len || v > (uint64_t)INT64_MAX + (uint64_t)neg) return CF_NUM_SYNTAX;
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return CF_NUM_OK;
+}
+
 #endif

@@ -388,6 +388,7 @@ cf_status cf_read_parse_body(reader *r, const char *p, const char *end, int mm, 
                     memmove(ds->all.i + o, ds->all.i + ck[k].base, (size_t)ck[k].n * sizeof *ds->all.i);
                     memmove(ds->all.r + o, ds->all.r + ck[k].base, (size_t)ck[k].n * sizeof *ds->all.r);
                     memmove(ds->is_test + o, ds->is_test + ck[k].base, (size_t)ck[k].n);
+                    if (ds->timed) memmove(ds->all.t + o, ds->all.t + ck[k].base, (size_t)ck[k].n * sizeof *ds->all.t);
                 }
                 o += ck[k].n;
             }

@@ -7,7 +7,8 @@
  * cf_read_parse_delim again. The reader state and the per-line helpers are in
  * read_impl.h.
  *
- * Format: `user item rating [ignored columns...]`. The delimiter comes from the first
+ * Format: `user item rating [ignored columns...]`, or with cf_read_options.timestamps
+ * `user item rating timestamp [ignored...]` (an integer: cf_parse_time, read_num.h). The delimiter comes from the first
  * data line: "::" if present (MovieLens ratings.dat), else tab (u.data), else comma
  * (ratings.csv), else runs of spaces/tabs (LIBMF text). If that line's rating field is
  * not a number it is a header and is skipped. Blank lines and '#' lines are skipped,
@@ -47,9 +48,9 @@ static int has_separator(const char *s, size_t n) {
 }
 
 typedef struct fields {
-    const char *s[3];
-    size_t n[3];
-    int count;           /* fields found, at most 3 */
+    const char *s[4];
+    size_t n[4];
+    int count;           /* fields found, at most the `nf` asked for (3, or 4 with timestamps) */
     const char *error;   /* a quoting error, or NULL */
 } fields;
 
@@ -67,12 +68,12 @@ static inline void trim_field(const char **s, size_t *n, int quotes) {
  * a NUL byte in the first three fields is an error. */
 #define NUL_FIELD "NUL byte in a field"
 
-/* Splits a line (non-empty, no trailing whitespace) into its first three fields. */
-static inline void split_fields(const char *p, const char *e, enum delim d, fields *f) {
+/* Splits a line (non-empty, no trailing whitespace) into its first nf (3 or 4) fields. */
+static inline void split_fields(const char *p, const char *e, enum delim d, int nf, fields *f) {
     f->count = 0;
     f->error = NULL;
     if (d == D_SPACE) {
-        while (f->count < 3) {
+        while (f->count < nf) {
             while (p < e && (*p == ' ' || *p == '\t')) p++;
             if (p == e) return;
             const char *t = p;
@@ -119,7 +120,7 @@ static inline void split_fields(const char *p, const char *e, enum delim d, fiel
         f->n[f->count] = (size_t)(p - t);
         trim_field(&f->s[f->count], &f->n[f->count], d == D_COMMA);
         f->count++;
-        if (f->count == 3 || p == e) return;
+        if (f->count == nf || p == e) return;
         p += d == D_COLONS ? 2 : 1;
     }
 }
@@ -138,10 +139,10 @@ static inline uint32_t eq_mask32(__m128i a, __m128i b, char c) {
 /* The common line of a tab or comma file, "u<d>i<d>r[<d>ignored]\n", found with two
  * 16-byte compares instead of byte loops (32 bytes at p must be readable). Takes only
  * lines the general path would split the same way: shorter than 32 bytes and max_line,
- * no space, CR, NUL or quote (nor tab in comma files), not starting with '#', three
- * non-empty fields. Fills f and returns the line length without its '\n', or -1 for
- * "use the general path". */
-static inline int fast_line(const char *p, char d, size_t max_line, fields *f) {
+ * no space, CR, NUL or quote (nor tab in comma files), not starting with '#', nf (3, or
+ * 4 with timestamps: "u<d>i<d>r<d>t[<d>ignored]") non-empty fields. Fills f and returns
+ * the line length without its '\n', or -1 for "use the general path". */
+static inline int fast_line(const char *p, char d, int nf, size_t max_line, fields *f) {
     const __m128i a = _mm_loadu_si128((const __m128i *)p), b = _mm_loadu_si128((const __m128i *)(p + 16));
     uint32_t nl = eq_mask32(a, b, '\n');
     if (!nl) return -1;
@@ -163,6 +164,14 @@ static inline int fast_line(const char *p, char d, size_t max_line, fields *f) {
     f->s[1] = p + d1 + 1, f->n[1] = (size_t)(d2 - d1 - 1);
     f->s[2] = p + d2 + 1, f->n[2] = (size_t)(d3 - d2 - 1);
     f->count = 3;
+    if (nf == 4) {
+        if (d3 == len) return -1; /* no timestamp: the general path says so */
+        dm &= dm - 1;
+        const int d4 = dm ? __builtin_ctz(dm) : len;
+        if (d4 == d3 + 1) return -1;
+        f->s[3] = p + d3 + 1, f->n[3] = (size_t)(d4 - d3 - 1);
+        f->count = 4;
+    }
     return len;
 }
 #endif
@@ -171,11 +180,11 @@ static inline int fast_line(const char *p, char d, size_t max_line, fields *f) {
  * rating: usually the culprit), e.g. "line longer than max_line (65536 bytes, this one
  * 65540): its longest field is the user ID (65536 bytes)". */
 static void long_line_reason(char *why, size_t cap, const char *ls, size_t ll, size_t raw, size_t max_line,
-                             enum delim d) {
-    static const char *const names[3] = {"user ID", "item ID", "rating"};
+                             enum delim d, int nf) {
+    static const char *const names[4] = {"user ID", "item ID", "rating", "timestamp"};
     int n = snprintf(why, cap, "line longer than max_line (%zu bytes, this one %zu)", max_line, raw);
     fields f;
-    split_fields(ls, ls + ll, d, &f);
+    split_fields(ls, ls + ll, d, nf, &f);
     if (f.error || f.count == 0 || n < 0 || (size_t)n >= cap) return;
     int longest = 0;
     for (int k = 1; k < f.count; k++)
@@ -191,6 +200,7 @@ cf_status cf_read_parse_delim(reader *r, const char *p, const char *end, int *ha
                               int head, const char **stop) {
     cf_read_report *rep = r->rep;
     const size_t max_line = r->opt->max_line;
+    const int nf = r->opt->timestamps ? 4 : 3; /* fields read: the timestamp is the fourth */
     int have_delim = *have_delim_io;
     enum delim d = *d_io;
     fields f;
@@ -203,11 +213,13 @@ cf_status cf_read_parse_delim(reader *r, const char *p, const char *end, int *ha
         PROGRESS_AT(r, p);
 #ifdef HAVE_FAST_LINE
         if (have_delim && (d == D_TAB || d == D_COMMA) && end - p >= 32) {
-            int len = fast_line(p, d == D_TAB ? '\t' : ',', max_line, &f);
+            int len = fast_line(p, d == D_TAB ? '\t' : ',', nf, max_line, &f);
             float v;
-            if (len >= 0 && cf_parse_float(f.s[2], f.n[2], &v) == CF_NUM_OK) {
+            int64_t ts = 0;
+            if (len >= 0 && cf_parse_float(f.s[2], f.n[2], &v) == CF_NUM_OK &&
+                (nf == 3 || cf_parse_time(f.s[3], f.n[3], &ts) == CF_NUM_OK)) {
                 r->line++;
-                if (add_rating(r, f.s[0], f.n[0], f.s[1], f.n[1], v)) return cf_read_nomem(r);
+                if (add_rating(r, f.s[0], f.n[0], f.s[1], f.n[1], v, ts)) return cf_read_nomem(r);
                 p += len + 1;
                 continue;
             }
@@ -220,7 +232,7 @@ cf_status cf_read_parse_delim(reader *r, const char *p, const char *end, int *ha
         r->line++;
         if (raw > max_line) {
             char why[160];
-            long_line_reason(why, sizeof why, ls, ll, raw, max_line, have_delim ? d : detect_delim(ls, ll));
+            long_line_reason(why, sizeof why, ls, ll, raw, max_line, have_delim ? d : detect_delim(ls, ll), nf);
             if (cf_read_bad_line(r, ls, ll, why)) return CF_ERR_PARSE;
             continue;
         }
@@ -237,7 +249,7 @@ cf_status cf_read_parse_delim(reader *r, const char *p, const char *end, int *ha
             *d_io = d;
             memcpy(rep->delimiter, delim_text[d], strlen(delim_text[d]) + 1);
         }
-        split_fields(ls, ls + ll, d, &f);
+        split_fields(ls, ls + ll, d, nf, &f);
         char id_why[96];
         const char *why = f.error;
         if (!why) {
@@ -258,6 +270,7 @@ cf_status cf_read_parse_delim(reader *r, const char *p, const char *end, int *ha
             }
         }
         float v = 0.0f;
+        int64_t ts = 0;
         if (!why) {
             int st = cf_parse_float(f.s[2], f.n[2], &v);
             if (st == CF_NUM_SYNTAX && first) {
@@ -266,12 +279,15 @@ cf_status cf_read_parse_delim(reader *r, const char *p, const char *end, int *ha
             }
             if (st == CF_NUM_SYNTAX) why = "rating is not a number";
             else if (st == CF_NUM_NONFINITE) why = "rating is not finite (NaN, Inf or beyond the float range)";
+            else if (nf == 4 && (f.count < 4 || f.n[3] == 0)) why = "missing timestamp field (the fourth)";
+            else if (nf == 4 && cf_parse_time(f.s[3], f.n[3], &ts))
+                why = "timestamp is not an integer (e.g. Unix seconds)";
         }
         if (why) {
             if (cf_read_bad_line(r, ls, ll, why)) return CF_ERR_PARSE;
             continue;
         }
-        if (add_rating(r, f.s[0], f.n[0], f.s[1], f.n[1], v)) return cf_read_nomem(r);
+        if (add_rating(r, f.s[0], f.n[0], f.s[1], f.n[1], v, ts)) return cf_read_nomem(r);
     }
     return CF_OK;
 }
@@ -288,7 +304,7 @@ int cf_line_split(const char *line, size_t len, size_t max_line, int *delim, cf_
     next_line(line, line + len, &ls, &ll, &raw);
     enum delim d = *delim >= 0 && *delim <= D_SPACE ? (enum delim)*delim : detect_delim(ls, ll);
     if (raw > max_line) {
-        if (why) long_line_reason(why, why_cap, ls, ll, raw, max_line, d);
+        if (why) long_line_reason(why, why_cap, ls, ll, raw, max_line, d, 3);
         return -1;
     }
     size_t lead = 0;
@@ -296,7 +312,7 @@ int cf_line_split(const char *line, size_t len, size_t max_line, int *delim, cf_
     if (lead == ll || ls[lead] == '#') return 0;
     *delim = (int)d;
     fields f;
-    split_fields(ls, ls + ll, d, &f);
+    split_fields(ls, ls + ll, d, 3, &f);
     if (f.error) {
         if (why) snprintf(why, why_cap, "%s", f.error);
         return -1;

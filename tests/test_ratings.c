@@ -12,6 +12,7 @@ static void random_triplets(cf_triplets *t, int64_t n, int64_t nu, int64_t ni, u
     cf_rng_seed(&rng, seed);
     t->u = malloc(sizeof(uint32_t) * (size_t)n), t->i = malloc(sizeof(uint32_t) * (size_t)n);
     t->r = malloc(sizeof(float) * (size_t)n);
+    t->t = NULL;
     for (int64_t k = 0; k < n; k++) {
         t->u[k] = (uint32_t)cf_rng_below(&rng, (uint64_t)nu);
         t->i[k] = (uint32_t)cf_rng_below(&rng, (uint64_t)ni);

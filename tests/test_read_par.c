@@ -5,7 +5,8 @@
  * skip_bad_lines), Matrix Market bodies with too many or too few entries, and a read
  * into the test part of a dataset that already has IDs, the result of 2, 3 and 7
  * threads — the status, the message, the whole report, the ratings in order, the part
- * flags and both ID maps in order — is byte for byte the result of 1 thread.
+ * flags and both ID maps in order — is byte for byte the result of 1 thread; and so are
+ * the timestamps of a read that keeps them (cf_read_options.timestamps).
  * cf_read_chunk_min is set to 1 so that these small files really are cut into four
  * chunks per thread (a check below makes sure the cuts happen).
  */
@@ -30,13 +31,19 @@ typedef struct outcome {
     int chunks; /* the body's chunks (cf_read_last_chunks) */
 } outcome;
 
+/* 1: the reads keep timestamps (and make() writes them in every delimited format). */
+static int timed;
+
 /* A dataset that already holds some IDs and training ratings (the read_test case). */
 static cf_dataset *seeded(void) {
     cf_dataset *ds = cf_dataset_create();
     cr_assert(ds);
     cf_error err;
-    const char *text = "u7\tx1\t1\nu3\tx9\t2\n42\t17\t3\n";
-    cr_assert_eq(cf_read_memory(ds, 0, "seed", text, strlen(text), NULL, NULL, &err), CF_OK, "%s", err.msg);
+    cf_read_options opt;
+    cf_read_options_default(&opt);
+    opt.timestamps = timed;
+    const char *text = "u7\tx1\t1\t5\nu3\tx9\t2\t6\n42\t17\t3\t7\n";
+    cr_assert_eq(cf_read_memory(ds, 0, "seed", text, strlen(text), &opt, NULL, &err), CF_OK, "%s", err.msg);
     return ds;
 }
 
@@ -45,6 +52,7 @@ static void run(outcome *o, const char *text, size_t len, int threads, int skip,
     cf_read_options_default(&opt);
     opt.threads = threads;
     opt.skip_bad_lines = skip;
+    opt.timestamps = timed;
     cf_error err;
     memset(&err, 0, sizeof err);
     o->ds = part ? seeded() : cf_dataset_create();
@@ -94,6 +102,9 @@ static cf_status same_for_all_threads(const char *text, size_t len, int skip, in
             cr_assert_eq(memcmp(a->i, b->i, (size_t)a->n * sizeof *a->i), 0, "%d threads: item indices differ", counts[c]);
             cr_assert_eq(memcmp(a->r, b->r, (size_t)a->n * sizeof *a->r), 0, "%d threads: ratings differ", counts[c]);
             cr_assert_eq(memcmp(one.ds->is_test, o.ds->is_test, (size_t)a->n), 0, "%d threads: parts differ", counts[c]);
+            cr_assert_eq(!a->t, !timed);
+            if (timed)
+                cr_assert_eq(memcmp(a->t, b->t, (size_t)a->n * sizeof *a->t), 0, "%d threads: times differ", counts[c]);
         }
         same_map(one.ds->users, o.ds->users, "user", counts[c]);
         same_map(one.ds->items, o.ds->items, "item", counts[c]);
@@ -133,14 +144,17 @@ static char *make(kind k, int lines, const int *bad, int bom, int crlf, int head
             else n += (size_t)sprintf(t + n, "%d%s", u, eol);                    /* missing item field */
             continue;
         }
+        const long long ts = 881250949 + (long long)((s >> 20) % 100000); /* a time; repeats too */
+        char tc[32] = "", tsp[32] = "";
+        if (timed) snprintf(tc, sizeof tc, ",%lld", ts), snprintf(tsp, sizeof tsp, " %lld", ts);
         switch (k) {
-        case K_TAB: n += (size_t)sprintf(t + n, "%d\tm%d\t%d\t881250949%s", u, i, r, eol); break;
+        case K_TAB: n += (size_t)sprintf(t + n, "%d\tm%d\t%d\t%lld%s", u, i, r, ts, eol); break;
         case K_COMMA:
-            n += (size_t)(l % 3 ? sprintf(t + n, "u%d,\"it %d\",%d.5%s", u, i, r, eol)
-                                : sprintf(t + n, "\"u%d\",%d,%d%s", u, i, r, eol));
+            n += (size_t)(l % 3 ? sprintf(t + n, "u%d,\"it %d\",%d.5%s%s", u, i, r, tc, eol)
+                                : sprintf(t + n, "\"u%d\",%d,%d%s%s", u, i, r, tc, eol));
             break;
-        case K_SPACE: n += (size_t)sprintf(t + n, "%d  %d %d%s", u, i, r, eol); break;
-        case K_COLONS: n += (size_t)sprintf(t + n, "%d::%d::%d::978300760%s", u, i, r, eol); break;
+        case K_SPACE: n += (size_t)sprintf(t + n, "%d  %d %d%s%s", u, i, r, tsp, eol); break;
+        case K_COLONS: n += (size_t)sprintf(t + n, "%d::%d::%d::%lld%s", u, i, r, ts, eol); break;
         case K_MM: n += (size_t)sprintf(t + n, "%d %d %d.25%s", u, i, r, eol); break;
         }
     }
@@ -164,6 +178,31 @@ Test(read_par, good_files_of_every_format_are_identical) {
             cr_assert_eq(same_for_all_threads(t, len, 0, 1), CF_OK, "%s q=%d into the test part", kind_name[k], q);
             free(t);
         }
+}
+
+/* The same with timestamps kept: every delimited format (good files, files with bad
+ * lines strict and skipped, into the test part of a timed dataset), the times in order
+ * the same bytes on any thread count; Matrix Market the same error. */
+Test(read_par, timestamps_are_identical) {
+    timed = 1;
+    static const int bad[] = {3, 150, 151, 299, -1};
+    for (int k = K_TAB; k <= K_COLONS; k++)
+        for (int q = 0; q < 8; q++) {
+            size_t len;
+            char *t = make((kind)k, 300, NULL, q & 1, q & 2, q & 4, 0, &len);
+            cr_assert_eq(same_for_all_threads(t, len, 0, 0), CF_OK, "%s q=%d", kind_name[k], q);
+            cr_assert_eq(same_for_all_threads(t, len, 0, 1), CF_OK, "%s q=%d into the test part", kind_name[k], q);
+            free(t);
+            t = make((kind)k, 300, bad, q & 1, q & 2, q & 4, 0, &len);
+            cr_assert_eq(same_for_all_threads(t, len, 0, 0), CF_ERR_PARSE, "%s q=%d with bad lines", kind_name[k], q);
+            cr_assert_eq(same_for_all_threads(t, len, 1, 0), CF_OK, "%s q=%d bad lines skipped", kind_name[k], q);
+            free(t);
+        }
+    size_t len;
+    char *t = make(K_MM, 300, NULL, 0, 0, 0, 0, &len);
+    cr_assert_eq(same_for_all_threads(t, len, 0, 0), CF_ERR_PARSE, "Matrix Market has no timestamps");
+    free(t);
+    timed = 0;
 }
 
 /* IDs of every kind, lines in no order (every chunk meets most IDs, and again after other

@@ -109,7 +109,8 @@ class TrainOptions(C.Structure):
 
 class ReadOptions(C.Structure):
     _fields_ = [("format", C.c_int), ("skip_bad_lines", C.c_int), ("max_line", C.c_size_t),
-                ("progress", READ_PROGRESS_FN), ("progress_user", C.c_void_p), ("threads", C.c_int)]
+                ("progress", READ_PROGRESS_FN), ("progress_user", C.c_void_p), ("threads", C.c_int),
+                ("timestamps", C.c_int)]
 
 
 class ReadReport(C.Structure):

@@ -12,11 +12,14 @@
 int cmd_convert(int argc, char **argv) {
     cf_read_options ropt;
     cf_read_options_default(&ropt);
-    int format = (int)ropt.format, quiet = 0, threads = 0;
+    int format = (int)ropt.format, quiet = 0, threads = 0, timestamps = 0;
     cli_opt opts[] = {
         CLI_READ_OPTS(format, ropt, "DATA"),
         {.name = "threads", .kind = CLI_I32, .dest = &threads, .metavar = "T", .lo = 0, .hi = 4096,
          .help = "threads reading and checksumming (0 = all cores)"},
+        {.name = "timestamps", .kind = CLI_FLAG, .dest = &timestamps, .flag_value = 1,
+         .help = "keep DATA's fourth column, an integer timestamp per rating, for the time splits "
+                 "(train --test-split time|user-time)"},
         {.name = "quiet", .kind = CLI_FLAG, .dest = &quiet, .flag_value = 1, .help = "no progress bar, no summary"},
     };
     static const char *const positional[] = {"DATA", "OUT", NULL};
@@ -36,6 +39,7 @@ int cmd_convert(int argc, char **argv) {
     if (rc >= 0) return rc;
     ropt.format = (cf_format)format;
     ropt.threads = threads;
+    ropt.timestamps = timestamps;
 
     cf_error err = {0};
     cf_dataset *ds = NULL;
@@ -49,9 +53,9 @@ int cmd_convert(int argc, char **argv) {
     if (!quiet) {
         cf_dataset_info info;
         cf_dataset_info_get(ds, &info);
-        fprintf(stderr, "wrote %s: %lld ratings, %lld users, %lld items (read %.2f s, write %.2f s)\n", pos[1],
-                (long long)(info.n_train + info.n_test), (long long)info.n_users, (long long)info.n_items, t1 - t0,
-                t2 - t1);
+        fprintf(stderr, "wrote %s: %lld ratings%s, %lld users, %lld items (read %.2f s, write %.2f s)\n", pos[1],
+                (long long)(info.n_train + info.n_test), timestamps ? " with timestamps" : "",
+                (long long)info.n_users, (long long)info.n_items, t1 - t0, t2 - t1);
     }
     cf_dataset_destroy(&ds);
     return CLI_EXIT_OK;

@@ -239,7 +239,7 @@ int cmd_cv(int argc, char **argv) {
                           .no_default = 1, .help = "the same as --grid lambda=L1,L2,..."};
     opts[n++] = (cli_opt){.name = "folds", .kind = CLI_I32, .dest = &cvo.folds, .metavar = "F", .lo = 2,
                           .hi = 1000, .help = "number of folds"};
-    opts[n++] = (cli_opt){.name = "fold-split", .kind = CLI_CHOICE, .dest = &cvo.by_user, .choices = cli_split_names,
+    opts[n++] = (cli_opt){.name = "fold-split", .kind = CLI_CHOICE, .dest = &cvo.by_user, .choices = cli_fold_split_names,
                           .help = "random: ratings dealt to the folds at random; user: each user's ratings dealt over "
                                   "the folds, a user with one rating never validated (so every validated user is "
                                   "known, as train --test-split user)"};

@@ -286,7 +286,9 @@ int cmd_train(int argc, char **argv) {
         json_key(o, &first, "data"), json_string(o, data);
         json_key(o, &first, "test_file"), json_string(o, split.test_file);
         json_key(o, &first, "test_ratio"), json_number(o, split.test_file ? NAN : split.test_ratio);
-        json_key(o, &first, "test_split"), json_string(o, split.test_file ? NULL : split.per_user ? "user" : "random");
+        json_key(o, &first, "test_split"), json_string(o, split.test_file ? NULL : cli_split_names[split.mode]);
+        if (split.mode == CLI_SPLIT_TIME && cli_split_timed(&split)) /* the earliest test rating's time */
+            json_key(o, &first, "test_cutoff"), fprintf(o, "%lld", (long long)split.cutoff);
         json_key(o, &first, "n_users"), fprintf(o, "%lld", (long long)info.n_users);
         json_key(o, &first, "n_items"), fprintf(o, "%lld", (long long)info.n_items);
         json_key(o, &first, "n_train"), fprintf(o, "%lld", (long long)rep.n_train);

@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 void cli_config_opts_init(cli_config_opts *c, cf_config *cfg, cf_read_options *ropt) {
     memset(c, 0, sizeof *c);
@@ -148,9 +149,11 @@ int cli_split_opts(cli_split *s, cli_opt *out) {
          .help = "held-out ratings from a file instead of a random split"},
         {.name = "test-ratio", .kind = CLI_DOUBLE, .dest = &s->test_ratio, .metavar = "F",
          .help = "fraction of DATA held out at random, seeded by --seed (0 = no test part)"},
-        {.name = "test-split", .kind = CLI_CHOICE, .dest = &s->per_user, .choices = cli_split_names,
+        {.name = "test-split", .kind = CLI_CHOICE, .dest = &s->mode, .choices = cli_split_names,
          .help = "random: that fraction of all ratings; user: of each user's ratings, every user keeping at "
-                 "least one in training (so every test user is known)"},
+                 "least one in training (so every test user is known); time: the latest fraction of all "
+                 "ratings; user-time: each user's latest (the time splits read DATA's fourth column as an "
+                 "integer timestamp)"},
     };
     memcpy(out, t, sizeof t);
     return (int)(sizeof t / sizeof *t);
@@ -166,13 +169,28 @@ int cli_split_check(const cli_split *s, const cli_spec *spec) {
     return -1;
 }
 
-cf_status cli_read_split(const char *data, const cli_split *s, const cf_read_options *ropt, uint64_t seed,
+int cli_split_timed(const cli_split *s) {
+    return !s->test_file && s->test_ratio > 0 && (s->mode == CLI_SPLIT_TIME || s->mode == CLI_SPLIT_USER_TIME);
+}
+
+/* " (2000-11-20 03:40:15 UTC)" for a timestamp that reads as Unix seconds of 1973..2100, else "". */
+static const char *utc_text(int64_t t, char buf[40]) {
+    buf[0] = 0;
+    struct tm tm;
+    const time_t x = (time_t)t;
+    if (t >= 100000000 && t < 4102444800LL && gmtime_r(&x, &tm)) strftime(buf, 40, " (%Y-%m-%d %H:%M:%S UTC)", &tm);
+    return buf;
+}
+
+cf_status cli_read_split(const char *data, cli_split *s, const cf_read_options *ropt, uint64_t seed,
                          int quiet, cf_dataset **out, cf_dataset_info *info, double *split_seconds,
                          cf_error *err) {
     cf_dataset *ds = NULL;
     cf_read_report rrep;
     double t0 = cli_now();
-    cf_status st = cli_dataset_read(data, ropt, quiet, &ds, &rrep, err);
+    cf_read_options timed = *ropt; /* a time split reads the fourth column */
+    timed.timestamps = cli_split_timed(s);
+    cf_status st = cli_dataset_read(data, &timed, quiet, &ds, &rrep, err);
     if (st) return st;
     if (!quiet) cli_print_read("read", data, &rrep);
     if (s->test_file) {
@@ -181,8 +199,14 @@ cf_status cli_read_split(const char *data, const cli_split *s, const cf_read_opt
     }
     double t_split = cli_now();
     if (!s->test_file && s->test_ratio > 0) {
-        st = s->per_user ? cf_dataset_split_per_user(ds, s->test_ratio, seed, ropt->threads, err)
-                         : cf_dataset_split_threads(ds, s->test_ratio, seed, ropt->threads, err);
+        switch (s->mode) {
+        case CLI_SPLIT_USER: st = cf_dataset_split_per_user(ds, s->test_ratio, seed, ropt->threads, err); break;
+        case CLI_SPLIT_TIME: st = cf_dataset_split_time(ds, s->test_ratio, ropt->threads, &s->cutoff, err); break;
+        case CLI_SPLIT_USER_TIME:
+            st = cf_dataset_split_per_user_time(ds, s->test_ratio, seed, ropt->threads, err);
+            break;
+        default: st = cf_dataset_split_threads(ds, s->test_ratio, seed, ropt->threads, err);
+        }
         if (st) goto fail;
     }
     cf_dataset_info_get_threads(ds, ropt->threads, info);
@@ -193,10 +217,16 @@ cf_status cli_read_split(const char *data, const cli_split *s, const cf_read_opt
         if (s->test_file)
             fprintf(stderr, "split: %lld train, %lld test from %s", (long long)info->n_train,
                     (long long)info->n_test, s->test_file);
-        else if (s->test_ratio > 0)
+        else if (s->test_ratio > 0 && s->mode == CLI_SPLIT_TIME) {
+            char when[40];
+            fprintf(stderr, "split: %lld train, %lld test (the latest %g: from time %lld%s on)",
+                    (long long)info->n_train, (long long)info->n_test, s->test_ratio, (long long)s->cutoff,
+                    utc_text(s->cutoff, when));
+        } else if (s->test_ratio > 0)
             fprintf(stderr, "split: %lld train, %lld test (%s %g, seed %llu)", (long long)info->n_train,
-                    (long long)info->n_test, s->per_user ? "per user" : "random", s->test_ratio,
-                    (unsigned long long)seed);
+                    (long long)info->n_test,
+                    s->mode == CLI_SPLIT_USER ? "per user" : s->mode == CLI_SPLIT_USER_TIME ? "latest per user" : "random",
+                    s->test_ratio, (unsigned long long)seed);
         else
             fprintf(stderr, "split: %lld train, no test part", (long long)info->n_train);
         if (info->n_test > 0)

@@ -63,13 +63,18 @@ typedef struct cli_output_opts {
 int cli_output_opts_add(cli_output_opts *o, cli_opt *out, const char *model_help, const cli_opt *own, int n_own,
                         const char *json_help);
 
-/* The held-out part of a training run: a second file, or a seeded random fraction of
- * all ratings or of each user's (cf_dataset_split_per_user). */
+/* The held-out part of a training run: a second file, or a fraction of all ratings or of
+ * each user's, at random (seeded) or the latest by timestamp (cf_dataset_split_*). */
+enum { CLI_SPLIT_RANDOM, CLI_SPLIT_USER, CLI_SPLIT_TIME, CLI_SPLIT_USER_TIME };
 typedef struct cli_split {
     const char *test_file; /* --test FILE (NULL: none) */
     double test_ratio;     /* --test-ratio F, default 0.1 */
-    int per_user;          /* --test-split: 0 random (the default), 1 user */
+    int mode;              /* --test-split: CLI_SPLIT_*, index into cli_split_names */
+    int64_t cutoff;        /* after cli_read_split with CLI_SPLIT_TIME: the earliest test time */
 } cli_split;
+
+/* Whether the split reads timestamps (a time split that takes a share). */
+int cli_split_timed(const cli_split *s);
 
 /* Appends --test, --test-ratio and --test-split (s must hold the defaults); returns how
  * many entries. */
@@ -84,7 +89,7 @@ int cli_split_check(const cli_split *s, const cli_spec *spec);
  * dataset and *info its shape, and *split_seconds (when not NULL) the seconds of the
  * split and of counting the shape: preparation, not reading (the phase times put them
  * under "prepare"). */
-cf_status cli_read_split(const char *data, const cli_split *s, const cf_read_options *ropt, uint64_t seed,
+cf_status cli_read_split(const char *data, cli_split *s, const cf_read_options *ropt, uint64_t seed,
                          int quiet, cf_dataset **out, cf_dataset_info *info, double *split_seconds,
                          cf_error *err);
 

@@ -107,9 +107,11 @@ static int one_read(cf_fuzz_outcome *o, const char *what, cf_dataset *ds, int pa
     return check_read_ok(o, what, ds, before, part, rep, opt->format);
 }
 
+/* The first n ratings of a and b agree (and their timestamps, where both have them). */
 static int same_triplets(const cf_triplets *a, const cf_triplets *b, int64_t n) {
     return n == 0 || (memcmp(a->u, b->u, (size_t)n * 4) == 0 && memcmp(a->i, b->i, (size_t)n * 4) == 0 &&
-                      memcmp(a->r, b->r, (size_t)n * 4) == 0);
+                      memcmp(a->r, b->r, (size_t)n * 4) == 0 &&
+                      (!a->t || !b->t || memcmp(a->t, b->t, (size_t)n * sizeof *a->t) == 0));
 }
 
 /* ------------------------------------------------------------------ cancel */
@@ -248,7 +250,7 @@ static int same_with_threads(cf_fuzz_outcome *o, const char *what, const uint8_t
         bad = violated(o, "%s with 3 threads: the report differs (lines %lld vs %lld, skipped %lld vs %lld)", what,
                        (long long)rep.lines, (long long)ref_rep->lines, (long long)rep.skipped,
                        (long long)ref_rep->skipped);
-    else if (ds->all.n != ref->all.n || !same_triplets(&ds->all, &ref->all, ds->all.n))
+    else if (ds->all.n != ref->all.n || !ds->all.t != !ref->all.t || !same_triplets(&ds->all, &ref->all, ds->all.n))
         bad = violated(o, "%s with 3 threads: %lld ratings differ from 1 thread's %lld", what, (long long)ds->all.n,
                        (long long)ref->all.n);
     else if (cf_idmap_size(ds->users) != cf_idmap_size(ref->users) || cf_idmap_size(ds->items) != cf_idmap_size(ref->items))
@@ -336,6 +338,32 @@ void cf_fuzz_read(const uint8_t *data, size_t size, cf_format fmt, cf_fuzz_outco
                      (long long)nu, (long long)ni);
     }
     if (!o->violation[0]) cancel_reads(o, data, size, fmt, o->status == CF_OK ? lenient : strict, strict);
+    /* 6. timestamps kept (cf_read_options.timestamps): 3 threads give the 1-thread result,
+     *    times included; a timed read that succeeds holds exactly the strict read's
+     *    ratings (the fourth field changes nothing in the first three) */
+    if (!o->violation[0]) {
+        cf_dataset *td = cf_dataset_create();
+        if (!td) {
+            violated(o, "out of memory creating a dataset");
+            goto done;
+        }
+        opt.skip_bad_lines = 0;
+        opt.max_line = 65536;
+        opt.timestamps = 1;
+        cf_read_report trep;
+        cf_status tst = cf_read_memory(td, 0, CF_FUZZ_NAME, data, size, &opt, &trep, &err);
+        char tmsg[sizeof err.msg];
+        snprintf(tmsg, sizeof tmsg, "%s", tst ? err.msg : "");
+        if (!same_with_threads(o, "timed read", data, size, &opt, td, tst, tmsg, &trep)) {
+            if (tst != CF_OK) check_error(o, "timed read", tst, &err, CF_ERR_PARSE);
+            else if (o->status != CF_OK)
+                violated(o, "timed read succeeded, the strict read failed (%s)", o->msg);
+            else if (!td->all.t || td->all.n != lenient->all.n || !same_triplets(&td->all, &lenient->all, td->all.n))
+                violated(o, "timed read: %lld ratings differ from the strict read's %lld", (long long)td->all.n,
+                         (long long)lenient->all.n);
+        }
+        cf_dataset_destroy(&td);
+    }
     /* 5. bytes that start with the binary dataset's magic, read under CF_FORMAT_AUTO, go to
      *    its loader: a clean error naming the input and no ratings, or a valid dataset,
      *    with 1 thread and with 3 alike */
