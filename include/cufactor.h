@@ -885,6 +885,13 @@ cf_status cf_dataset_new(cf_dataset **out, cf_error *err);
  * ratings are those it had (IDs interned on the way may stay, as with the reader). */
 cf_status cf_dataset_add(cf_dataset *ds, const cf_ids *users, const cf_ids *items, const float *ratings,
                          int part, cf_error *err);
+/* The same with each rating's timestamp (times[k]; the time splits' input): an empty
+ * dataset becomes timed, as a read with cf_read_options.timestamps makes it; a timed
+ * dataset takes ratings only with times (times NULL: cf_dataset_add), an untimed one
+ * with ratings only without (CF_ERR_INVALID otherwise). A repeated pair keeps the last
+ * rating and its time. */
+cf_status cf_dataset_add_timed(cf_dataset *ds, const cf_ids *users, const cf_ids *items, const float *ratings,
+                               const int64_t *times, int part, cf_error *err);
 /* Interns IDs of one side in the given order without ratings (IDs the dataset has stay
  * where they are): declaring a dataset's IDs (cf_dataset_ids) before its ratings
  * rebuilds its maps in their order, whatever the order of the ratings. An ID without
@@ -896,6 +903,9 @@ cf_status cf_dataset_add_ids(cf_dataset *ds, cf_which side, const cf_ids *ids, c
  * may be NULL). */
 cf_status cf_dataset_ratings(const cf_dataset *ds, int part, int64_t *users, int64_t *items, float *ratings,
                              cf_error *err);
+/* The timestamps of one part, in the order of cf_dataset_ratings; CF_ERR_INVALID when the
+ * dataset has none (cf_dataset_has_timestamps). */
+cf_status cf_dataset_times(const cf_dataset *ds, int part, int64_t *times, cf_error *err);
 
 /* The IDs of one side in index order (a model's row order) into caller buffers: *bytes
  * receives the total length of the IDs (chars NULL: only that); with chars (cap bytes)

@@ -135,8 +135,17 @@ cf_status cf_dataset_new(cf_dataset **out, cf_error *err) {
 
 cf_status cf_dataset_add(cf_dataset *ds, const cf_ids *users, const cf_ids *items, const float *ratings,
                          int part, cf_error *err) {
+    return cf_dataset_add_timed(ds, users, items, ratings, NULL, part, err);
+}
+
+cf_status cf_dataset_add_timed(cf_dataset *ds, const cf_ids *users, const cf_ids *items, const float *ratings,
+                               const int64_t *times, int part, cf_error *err) {
     cf_error_clear(err);
     if (!ds) return cf_fail(err, CF_ERR_INVALID, "cf_dataset_add: dataset is NULL");
+    if (!times && ds->timed)
+        return cf_fail(err, CF_ERR_INVALID, "times: NULL, but the dataset has a timestamp for every rating");
+    if (times && !ds->timed && ds->all.n > 0)
+        return cf_fail(err, CF_ERR_INVALID, "times: the dataset's ratings have no timestamps; add these without");
     if (part != 0 && part != 1) return cf_fail(err, CF_ERR_INVALID, "part: %d, must be 0 (training) or 1 (test)", part);
     if (!users) return cf_fail(err, CF_ERR_INVALID, "users: NULL");
     int64_t n = users->n;
@@ -144,6 +153,7 @@ cf_status cf_dataset_add(cf_dataset *ds, const cf_ids *users, const cf_ids *item
     if (!st) st = check_ids(items, "items", n, err);
     if (st) return st;
     if (n > 0 && !ratings) return cf_fail(err, CF_ERR_INVALID, "ratings: NULL");
+    if (times && cf_dataset_set_timed(ds) != 0) return cf_fail(err, CF_ERR_NOMEM, "out of memory for the timestamps");
     for (int64_t k = 0; k < n; k++)
         if (!isfinite(ratings[k]))
             return cf_fail(err, CF_ERR_INVALID, "ratings[%" PRId64 "]: not finite (%g)", k, (double)ratings[k]);
@@ -156,7 +166,7 @@ cf_status cf_dataset_add(cf_dataset *ds, const cf_ids *users, const cf_ids *item
         const char *tu = id_token(users, k, bu, &lu), *ti = id_token(items, k, bi, &li);
         uint32_t u, i;
         if (cf_idmap_intern(ds->users, tu, lu, &u, NULL) != 0 || cf_idmap_intern(ds->items, ti, li, &i, NULL) != 0 ||
-            cf_dataset_push(ds, u, i, ratings[k], part) != 0) {
+            cf_dataset_push_timed(ds, u, i, ratings[k], times ? times[k] : 0, part) != 0) {
             ds->all.n = from;
             return cf_fail(err, CF_ERR_NOMEM, "out of memory adding rating %" PRId64 " of %" PRId64, k, n);
         }
@@ -183,6 +193,16 @@ cf_status cf_dataset_add_ids(cf_dataset *ds, cf_which side, const cf_ids *ids, c
         if (cf_idmap_intern(map, tok, len, &idx, NULL) != 0)
             return cf_fail(err, CF_ERR_NOMEM, "out of memory interning %s[%" PRId64 "]", what, k);
     }
+    return CF_OK;
+}
+
+cf_status cf_dataset_times(const cf_dataset *ds, int part, int64_t *times, cf_error *err) {
+    if (!ds) return cf_fail(err, CF_ERR_INVALID, "cf_dataset_times: dataset is NULL");
+    if (part != 0 && part != 1) return cf_fail(err, CF_ERR_INVALID, "part: %d, must be 0 (training) or 1 (test)", part);
+    if (!ds->timed) return cf_fail(err, CF_ERR_INVALID, "cf_dataset_times: the dataset has no timestamps");
+    int64_t j = 0;
+    for (int64_t k = 0; k < ds->all.n; k++)
+        if ((ds->is_test[k] != 0) == part && times) times[j++] = ds->all.t[k];
     return CF_OK;
 }
 

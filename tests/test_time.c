@@ -241,6 +241,38 @@ Test(time, duplicates_keep_the_last_time) {
     free(text), free(last);
 }
 
+/* The arrays door (bindings): cf_dataset_add_timed makes an empty dataset timed, keeps
+ * the last time of a repeated pair, refuses to mix; cf_dataset_times copies a part's
+ * times out in cf_dataset_ratings' order. */
+Test(time, arrays_add_and_copy_out_times) {
+    const int64_t us[] = {7, 7, 8, 7}, is[] = {1, 2, 1, 1}, ts[] = {100, 200, 300, 400};
+    const float rs[] = {1, 2, 3, 4};
+    const cf_ids U = {.n = 4, .ints = us}, I = {.n = 4, .ints = is};
+    cf_dataset *ds = NULL;
+    cf_error err;
+    cr_assert_eq(cf_dataset_new(&ds, &err), CF_OK);
+    cr_assert_eq(cf_dataset_add_timed(ds, &U, &I, rs, ts, 0, &err), CF_OK, "%s", err.msg);
+    cr_assert(cf_dataset_has_timestamps(ds));
+    int64_t u[3], i[3], t[3];
+    float r[3];
+    cr_assert_eq(cf_dataset_ratings(ds, 0, u, i, r, &err), CF_OK);
+    cr_assert_eq(cf_dataset_times(ds, 0, t, &err), CF_OK, "%s", err.msg);
+    /* sorted by (user, item): (7,1) its last rating 4 at 400, (7,2) 2 at 200, (8,1) 3 at 300 */
+    cr_assert(r[0] == 4 && t[0] == 400 && r[1] == 2 && t[1] == 200 && r[2] == 3 && t[2] == 300,
+              "%g@%lld %g@%lld %g@%lld", r[0], (long long)t[0], r[1], (long long)t[1], r[2], (long long)t[2]);
+    cr_assert_eq(cf_dataset_add(ds, &U, &I, rs, 1, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "times: NULL, but the dataset has a timestamp for every rating"), "%s", err.msg);
+    cr_assert_eq(cf_dataset_times(ds, 2, t, &err), CF_ERR_INVALID);
+    cf_dataset_destroy(&ds);
+    cr_assert_eq(cf_dataset_new(&ds, &err), CF_OK);
+    cr_assert_eq(cf_dataset_add(ds, &U, &I, rs, 0, &err), CF_OK);
+    cr_assert_eq(cf_dataset_add_timed(ds, &U, &I, rs, ts, 1, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "times: the dataset's ratings have no timestamps"), "%s", err.msg);
+    cr_assert_eq(cf_dataset_times(ds, 0, t, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "the dataset has no timestamps"), "%s", err.msg);
+    cf_dataset_destroy(&ds);
+}
+
 /* ------------------------------------------------------------------ the binary format and the text writer */
 
 /* A timed dataset through convert's format: the times come back (with the option), or

@@ -127,13 +127,16 @@ def _config_get(cfg_ptr, field):
 class Ratings:
     """Ratings as ``cufactor.read_ratings`` returns them: ``users``, ``items`` (the IDs of each
     rating), ``ratings`` (float32), and ``user_ids`` / ``item_ids``, every ID in the order the
-    file introduced it. Unpacks as ``users, items, ratings = read_ratings(path)``; ``fit`` on a
-    Ratings declares the IDs in that order first, so it trains exactly as the CLI on the file."""
+    file introduced it; ``times`` (int64) each rating's timestamp when read with
+    ``timestamps=True``, else None. Unpacks as ``users, items, ratings = read_ratings(path)``;
+    ``fit`` on a Ratings declares the IDs in that order first, so it trains exactly as the CLI
+    on the file."""
 
-    def __init__(self, users, items, ratings, user_ids=None, item_ids=None, report=None):
+    def __init__(self, users, items, ratings, user_ids=None, item_ids=None, report=None, times=None):
         self.users, self.items, self.ratings = users, items, ratings
         self.user_ids, self.item_ids = user_ids, item_ids
         self.report = report or {}
+        self.times = times
 
     def __len__(self):
         return len(self.ratings)
@@ -149,6 +152,7 @@ class Ratings:
 _USER_COLUMNS = ("user", "user_id", "userId", "userID", "users")
 _ITEM_COLUMNS = ("item", "item_id", "itemId", "itemID", "items", "movie", "movie_id", "movieId")
 _RATING_COLUMNS = ("rating", "ratings", "score", "value")
+_TIME_COLUMNS = ("timestamp", "time", "times", "ts")
 
 
 def _column(df, names, what, name):
@@ -183,7 +187,27 @@ def _triples(X, name):
                      f"tuple of arrays, a pandas DataFrame or cufactor.Ratings, got {type(X).__name__}")
 
 
-def _add(ds, X, name, part):
+def _times(X, name, n):
+    """X's timestamps as int64 (Ratings.times, or a DataFrame's timestamp column), for a time
+    split; a ValueError saying how to get them when X has none."""
+    t = X.times if isinstance(X, Ratings) else None
+    if t is None and hasattr(X, "columns") and hasattr(X, "iloc"):
+        t = next((X[c].to_numpy() for c in _TIME_COLUMNS if c in X.columns), None)
+    if t is None:
+        raise ValueError(f"{name}: a time split needs timestamps: read_ratings(path, timestamps=True), or a "
+                         f"DataFrame with a column named one of {', '.join(_TIME_COLUMNS)}")
+    t = np.asarray(t)
+    if np.issubdtype(t.dtype, np.datetime64):
+        t = t.astype("datetime64[s]").astype(np.int64)
+    if not np.issubdtype(t.dtype, np.integer):
+        raise ValueError(f"{name}: timestamps must be integers (e.g. Unix seconds) or datetime64, got {t.dtype}")
+    t = np.ascontiguousarray(t.astype(np.int64).reshape(-1))
+    if len(t) != n:
+        raise ValueError(f"{name}: {len(t)} timestamps for {n} ratings")
+    return t
+
+
+def _add(ds, X, name, part, times=False):
     users, items, ratings, declared = _triples(X, name)
     try:
         r = np.ascontiguousarray(np.asarray(ratings, dtype=np.float32).reshape(-1))
@@ -198,12 +222,15 @@ def _add(ds, X, name, part):
             if ids is not None:
                 d = _lib.IdArray(ids, f"{name} {what}")
                 check(lib.cf_dataset_add_ids, ds.value, side, d.ref)
-    check(lib.cf_dataset_add, ds.value, u.ref, i.ref, _lib.ptr(r), part)
+    if times:
+        check(lib.cf_dataset_add_timed, ds.value, u.ref, i.ref, _lib.ptr(r), _lib.ptr(_times(X, name, len(r))), part)
+    else:
+        check(lib.cf_dataset_add, ds.value, u.ref, i.ref, _lib.ptr(r), part)
 
 
-def _dataset(X, name="X", X_test=None):
+def _dataset(X, name="X", X_test=None, times=False):
     ds = _lib.new_dataset()
-    _add(ds, X, name, 0)
+    _add(ds, X, name, 0, times)
     if X_test is not None:
         _add(ds, X_test, "X_test", 1)
     return ds
@@ -781,16 +808,20 @@ def load(path):
 _FORMATS = {"auto": 0, "delim": 1, "mm": 2}
 
 
-def read_ratings(path, format="auto", skip_bad_lines=False):
+def read_ratings(path, format="auto", skip_bad_lines=False, timestamps=False):
     """Reads a ratings file with the C reader (delimited "user item rating" lines separated by
     tab, comma, space or '::', Matrix Market, or cufactor's binary dataset), as the CLI reads
-    it: a repeated (user, item) pair keeps its last rating. Returns a ``Ratings``."""
+    it: a repeated (user, item) pair keeps its last rating. With ``timestamps=True`` the
+    fourth column is each rating's integer timestamp, in ``Ratings.times`` (for
+    ``train_test_split(split="time")``; a line without one is an error naming it). Returns a
+    ``Ratings``."""
     if format not in _FORMATS:
         raise ValueError(f"format: expected one of {', '.join(_FORMATS)}, got {format!r}")
     opts = _lib.ReadOptions()
     lib.cf_read_options_default(C.byref(opts))
     opts.format = _FORMATS[format]
     opts.skip_bad_lines = 1 if skip_bad_lines else 0
+    opts.timestamps = 1 if timestamps else 0
     p = C.c_void_p()
     rep = _lib.ReadReport()
     check(lib.cf_dataset_read, os.fsencode(path), C.byref(opts), C.byref(p), C.byref(rep))
@@ -812,15 +843,19 @@ def _ratings_of(ds, part=0):
     i = np.empty(n, dtype=np.int64)
     r = np.empty(n, dtype=np.float32)
     check(lib.cf_dataset_ratings, ds.value, part, _lib.ptr(u), _lib.ptr(i), _lib.ptr(r))
-    return Ratings(uid[u], iid[i], r, uid, iid)
+    t = None
+    if lib.cf_dataset_has_timestamps(ds.value):
+        t = np.empty(n, dtype=np.int64)
+        check(lib.cf_dataset_times, ds.value, part, _lib.ptr(t))
+    return Ratings(uid[u], iid[i], r, uid, iid, times=t)
 
 
-_SPLITS = ("random", "user")
+_SPLITS = ("random", "user", "time", "user-time")
 
 
-def _check_split(split, seed):
-    if split not in _SPLITS:
-        raise ValueError(f"split: expected one of {', '.join(_SPLITS)}, got {split!r}")
+def _check_split(split, seed, splits=_SPLITS):
+    if split not in splits:
+        raise ValueError(f"split: expected one of {', '.join(splits)}, got {split!r}")
     if not (isinstance(seed, (int, np.integer)) and 0 <= seed < 2**64):
         raise ValueError(f"seed: expected an integer in [0, 2**64), got {seed!r}")
 
@@ -833,11 +868,19 @@ def train_test_split(X, test_size=0.1, split="random", seed=42, threads=0):
     user``). ``read_ratings(path)`` split at ``seed`` is the split ``cufactor train path
     --seed S`` makes, and ``fit(train, X_test=test)`` trains as it does. Both parts list
     every ID, so a model fitted on ``train`` orders its rows as the CLI's. The same split
-    whatever ``threads`` (0: all cores)."""
+    whatever ``threads`` (0: all cores). ``"time"`` holds out the latest share of all ratings
+    and ``"user-time"`` each user's latest (``--test-split time|user-time``), from X's
+    timestamps (``read_ratings(path, timestamps=True)``, or a DataFrame's ``timestamp``
+    column); both parts then carry ``times``."""
     _check_split(split, seed)
-    ds = _dataset(X, "X")
-    fn = lib.cf_dataset_split_per_user if split == "user" else lib.cf_dataset_split_threads
-    check(fn, ds.value, float(test_size), int(seed), int(threads))
+    timed = split in ("time", "user-time")
+    ds = _dataset(X, "X", times=timed)
+    if split == "time":
+        check(lib.cf_dataset_split_time, ds.value, float(test_size), int(threads), C.byref(C.c_int64()))
+    else:
+        fn = {"user": lib.cf_dataset_split_per_user, "user-time": lib.cf_dataset_split_per_user_time}.get(
+            split, lib.cf_dataset_split_threads)
+        check(fn, ds.value, float(test_size), int(seed), int(threads))
     return _ratings_of(ds, 0), _ratings_of(ds, 1)
 
 
@@ -850,7 +893,7 @@ def kfold(X, folds=5, split="random", seed=42, threads=0):
     user``). Of ``read_ratings(path)`` at ``seed`` these are the folds ``cufactor cv path
     --seed S`` trains on: ``fit(train, X_test=test)`` gives its fold's validation RMSE. The
     arguments are checked and the folds dealt at the call; the pairs are made as iterated."""
-    _check_split(split, seed)
+    _check_split(split, seed, _SPLITS[:2])
     if not (isinstance(folds, (int, np.integer)) and 2 <= folds <= 1000):
         raise ValueError(f"folds: expected an integer in [2, 1000], got {folds!r}")
     ds = _dataset(X, "X")

@@ -127,6 +127,43 @@ def test_train_test_split_is_the_clis(planted, tmp_path, split):
         cufactor.train_test_split(planted.train, seed=-1)
 
 
+@pytest.mark.parametrize("split", ["time", "user-time"])
+def test_time_split_is_the_clis(planted, tmp_path, split):
+    # cufactor train DATA --test-split time|user-time against read_ratings(timestamps=True)
+    # split by train_test_split: the same parts (the cut under "time", every test user known
+    # under "user-time"), the same model and test RMSE; the parts carry their times.
+    u, i, r = planted.train
+    times = np.random.default_rng(3).integers(10**9, 10**9 + 5000, len(r))  # many ties
+    data = tmp_path / "timed.tsv"
+    with open(data, "w") as f:
+        for a, b, c, t in zip(u, i, r, times):
+            f.write(f"{a}\t{b}\t{float(c)!r}\t{t}\n")
+    p = cli("train", data, "--factors", 4, "--iters", 3, "--seed", 9, "--device", "cpu", "--threads", 2,
+            "--test-ratio", 0.2, "--test-split", split, "--json", "--quiet", "--model", tmp_path / "cli.cfm")
+    summary = json.loads(p.stdout)
+    X = cufactor.read_ratings(data, timestamps=True)
+    assert X.times is not None and len(X.times) == len(X)
+    train, test = cufactor.train_test_split(X, test_size=0.2, split=split, seed=9)
+    assert (len(train), len(test)) == (summary["n_train"], summary["n_test"]) and len(test) > 0
+    assert len(train.times) == len(train) and len(test.times) == len(test)
+    if split == "time":
+        assert train.times.max() <= test.times.min() == summary["test_cutoff"]
+    else:
+        assert set(test.users.tolist()) <= set(train.users.tolist())
+        for user in sorted(set(test.users.tolist()))[:50]:
+            assert train.times[train.users == user].max() <= test.times[test.users == user].min()
+    m = cufactor.ALS(factors=4, iterations=3, seed=9, device="cpu", threads=2).fit(train, X_test=test)
+    assert_same_model(cufactor.load(tmp_path / "cli.cfm"), m)
+    assert m.history_["test_rmse"][-1] == pytest.approx(summary["test_rmse"], rel=1e-12)
+    # the time splits need times; cv has no time folds
+    with pytest.raises(ValueError, match="timestamps=True"):
+        cufactor.train_test_split(cufactor.read_ratings(data), split=split)
+    with pytest.raises(ValueError, match="timestamps"):
+        cufactor.train_test_split((u, i, r), split=split)
+    with pytest.raises(ValueError, match="split"):
+        cufactor.kfold(X, split=split)
+
+
 @pytest.mark.parametrize("split", ["random", "user"])
 def test_kfold_is_the_clis_cv(planted, tmp_path, split):
     # cufactor cv DATA --folds 3 --fold-split S --seed 9 --json against kfold of the same

@@ -404,3 +404,18 @@ def test_recommend_users_ranks_users_for_an_item(planted):
         assert a.tolist() == b.tolist() and np.array_equal(sa, sb)
     assert pickle.loads(pickle.dumps(m)).recommend_users(item, n=7)[0].tolist() == \
         fresh.recommend_users(item, n=7)[0].tolist()
+
+
+def test_time_split_of_a_dataframe(planted):
+    # a DataFrame's timestamp column (integers, or datetime64 taken as Unix seconds) gives
+    # the split of the same ratings with those times as arrays
+    pd = pytest.importorskip("pandas")
+    u, i, r = planted.train
+    t = np.random.default_rng(5).integers(10**9, 10**9 + 10**6, len(r))
+    ref_train, ref_test = cufactor.train_test_split(
+        pd.DataFrame({"user": u, "item": i, "rating": r, "timestamp": t}), test_size=0.25, split="time")
+    dated = pd.DataFrame({"user": u, "item": i, "rating": r, "timestamp": pd.to_datetime(t, unit="s")})
+    train, test = cufactor.train_test_split(dated, test_size=0.25, split="time")
+    np.testing.assert_array_equal(test.times, ref_test.times)
+    np.testing.assert_array_equal(train.ratings, ref_train.ratings)
+    assert train.times.max() <= test.times.min()
