@@ -9,7 +9,9 @@
  * Formats (CF_FORMAT_AUTO: Matrix Market when the first line starts with
  * "%%MatrixMarket", else delimited): delimited text `user item rating [ignored
  * columns...]` (read_text.c) and Matrix Market coordinate (read_mm.c); the top of each
- * file says what it accepts. A UTF-8 byte-order mark at the start is ignored.
+ * file says what it accepts. A UTF-8 byte-order mark at the start is ignored. With
+ * cf_read_options.timestamps the fourth delimited field is kept as each rating's time
+ * (the dataset becomes timed: time_setup below; Matrix Market has none).
  *
  * cf_read_memory (read.h) runs the same parsers on bytes already in memory: the path
  * readers map their file and call it, so tests and fuzz targets that feed bytes exercise
