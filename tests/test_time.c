@@ -517,8 +517,8 @@ static double json_num(const char *js, const char *key) {
 
 /* train --test-split time: the library's split (n_test, cutoff) in the JSON and the
  * "split:" line; the same from the binary file convert --timestamps writes; user-time
- * holds out as many as user; a file without the column is an error naming line and
- * field; cv offers no time folds. */
+ * holds out as many as user; info --timestamps names the span and the default cut; a
+ * file without the column is an error naming line and field; cv offers no time folds. */
 Test(time, cli_time_splits, .timeout = 120) {
     char *data = cf_test_path(dir, "d.tsv"), *bin = cf_test_path(dir, "d.cfd");
     cf_dataset *ds = timed_generated(20000, 1000000, 0, 5);
@@ -569,6 +569,21 @@ Test(time, cli_time_splits, .timeout = 120) {
                     "--device", "cpu", "--json", NULL);
     cr_assert_eq(r.code, 0, "%s", r.err);
     cr_assert_eq(json_num(r.out, "n_test"), n_user_time, "user-time holds out as many as user");
+    cf_test_run_free(&r);
+
+    /* info --timestamps: the span, and where the default time split (0.1) cuts */
+    cr_assert_eq(cf_dataset_read(data, &o, &ds, NULL, &err), CF_OK, "%s", err.msg);
+    int64_t first = INT64_MAX, last = INT64_MIN, tenth;
+    for (int64_t k = 0; k < ds->all.n; k++)
+        first = ds->all.t[k] < first ? ds->all.t[k] : first, last = ds->all.t[k] > last ? ds->all.t[k] : last;
+    cr_assert_eq(cf_dataset_split_time(ds, 0.1, 1, &tenth, &err), CF_OK, "%s", err.msg);
+    cf_dataset_destroy(&ds);
+    r = cf_test_cli(dir, "info", data, "--timestamps", "--json", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    char want[160];
+    snprintf(want, sizeof want, "\"times\":{\"first\":%lld,\"last\":%lld,\"latest_tenth_from\":%lld}",
+             (long long)first, (long long)last, (long long)tenth);
+    cr_assert(strstr(r.out, want), "want %s in %s", want, r.out);
     cf_test_run_free(&r);
 
     const char *three = "1\t2\t3\n2\t2\t4\n";

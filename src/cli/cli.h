@@ -93,6 +93,9 @@ void cli_print_read(const char *what, const char *path, const cf_read_report *re
 /* How the file was read: "binary dataset", "Matrix Market" or "delimited (tab)[, header
  * skipped]" (the last written into buf, cap bytes; 64 is enough). */
 const char *cli_read_format(const cf_read_report *rep, char *buf, size_t cap);
+/* " (2000-11-20 03:40:15 UTC)" for a timestamp that reads as Unix seconds of 1973..2100
+ * (into buf), else "": how a time split's cut and info's times are shown. */
+const char *cli_utc_text(int64_t t, char buf[40]);
 
 /* The CLI's readers of ratings files: cf_dataset_read / cf_dataset_read_test, with a
  * one-line progress bar on stderr when stderr is a terminal and not `quiet` (percent,

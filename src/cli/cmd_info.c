@@ -247,6 +247,24 @@ static int info_ratings(const char *path, const cf_read_options *ropt, int json,
         }
     }
     if (nv <= DISTINCT_CAP) qsort(values, (size_t)nv, sizeof *values, cmp_double);
+    /* --timestamps: the first and last time, and where train --test-split time's default
+     * 0.1 would cut (the split itself, on this dataset that is thrown away after) */
+    int64_t t_first = INT64_MAX, t_last = INT64_MIN, t_cut = INT64_MAX;
+    if (ropt->timestamps) {
+        for (int part = 0; part < 2; part++) { /* it (the items, counted) holds the times now */
+            const int64_t off = part ? di.n_train : 0;
+            if ((part ? di.n_test : di.n_train) && cf_dataset_times(ds, part, it + off, &err) != CF_OK) {
+                rc = cli_fail(&err);
+                goto done;
+            }
+        }
+        for (int64_t k = 0; k < nr; k++)
+            t_first = it[k] < t_first ? it[k] : t_first, t_last = it[k] > t_last ? it[k] : t_last;
+        if (cf_dataset_split_time(ds, 0.1, ropt->threads, &t_cut, &err) != CF_OK) {
+            rc = cli_fail(&err);
+            goto done;
+        }
+    }
     const stat5 su = stats_of(cu, nu), sit = stats_of(ci, ni);
     const stat5 sr = {lo, nr ? sum / (double)nr : NAN, hi, NAN, 0};
     const double density = nu && ni ? (double)nr / ((double)nu * (double)ni) : NAN;
@@ -272,6 +290,14 @@ static int info_ratings(const char *path, const cf_read_options *ropt, int json,
         }
         print_stat("per_user", &su, 1, 1, &first);
         print_stat("per_item", &sit, 1, 1, &first);
+        if (ropt->timestamps) {
+            int f2 = 1;
+            json_key(stdout, &first, "times"), putchar('{');
+            json_key(stdout, &f2, "first"), printf("%lld", (long long)t_first);
+            json_key(stdout, &f2, "last"), printf("%lld", (long long)t_last);
+            json_key(stdout, &f2, "latest_tenth_from"), printf("%lld", (long long)t_cut);
+            putchar('}');
+        }
         puts("}");
     } else {
         char how[64];
@@ -290,6 +316,12 @@ static int info_ratings(const char *path, const cf_read_options *ropt, int json,
         }
         print_stat("per user", &su, 1, 0, &first);
         print_stat("per item", &sit, 1, 0, &first);
+        if (ropt->timestamps) {
+            char a[40], b[40], c[40];
+            printf("%-12s first %lld%s, last %lld%s; the latest tenth from %lld%s\n", "times", (long long)t_first,
+                   cli_utc_text(t_first, a), (long long)t_last, cli_utc_text(t_last, b), (long long)t_cut,
+                   cli_utc_text(t_cut, c));
+        }
     }
     rc = CLI_EXIT_OK;
 done:
@@ -301,12 +333,15 @@ done:
 int cmd_info(int argc, char **argv) {
     cf_read_options ropt;
     cf_read_options_default(&ropt);
-    int format = (int)ropt.format, json = 0, quiet = 0, threads = 0;
+    int format = (int)ropt.format, json = 0, quiet = 0, threads = 0, timestamps = 0;
     cli_opt opts[] = {
         {.name = "json", .kind = CLI_FLAG, .dest = &json, .flag_value = 1, .help = "one JSON object on stdout"},
         CLI_READ_OPTS(format, ropt, "a ratings FILE"),
         {.name = "threads", .kind = CLI_I32, .dest = &threads, .metavar = "T", .lo = 0, .hi = 4096,
          .help = "threads reading a ratings FILE (0 = all cores)"},
+        {.name = "timestamps", .kind = CLI_FLAG, .dest = &timestamps, .flag_value = 1,
+         .help = "read a ratings FILE's fourth column as timestamps: their first and last, and where "
+                 "train --test-split time (0.1) cuts"},
         {.name = "quiet", .kind = CLI_FLAG, .dest = &quiet, .flag_value = 1, .help = "no progress bar"},
     };
     static const char *const positional[] = {"FILE", NULL};
@@ -328,6 +363,7 @@ int cmd_info(int argc, char **argv) {
     if (rc >= 0) return rc;
     ropt.format = (cf_format)format;
     ropt.threads = threads;
+    ropt.timestamps = timestamps;
 
     const int kind = sniff(path);
     return kind == 'm' ? info_model(path, json) : kind == 'c' ? info_checkpoint(path, json)

@@ -9,7 +9,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 void cli_config_opts_init(cli_config_opts *c, cf_config *cfg, cf_read_options *ropt) {
     memset(c, 0, sizeof *c);
@@ -173,14 +172,6 @@ int cli_split_timed(const cli_split *s) {
     return !s->test_file && s->test_ratio > 0 && (s->mode == CLI_SPLIT_TIME || s->mode == CLI_SPLIT_USER_TIME);
 }
 
-/* " (2000-11-20 03:40:15 UTC)" for a timestamp that reads as Unix seconds of 1973..2100, else "". */
-static const char *utc_text(int64_t t, char buf[40]) {
-    buf[0] = 0;
-    struct tm tm;
-    const time_t x = (time_t)t;
-    if (t >= 100000000 && t < 4102444800LL && gmtime_r(&x, &tm)) strftime(buf, 40, " (%Y-%m-%d %H:%M:%S UTC)", &tm);
-    return buf;
-}
 
 cf_status cli_read_split(const char *data, cli_split *s, const cf_read_options *ropt, uint64_t seed,
                          int quiet, cf_dataset **out, cf_dataset_info *info, double *split_seconds,
@@ -221,7 +212,7 @@ cf_status cli_read_split(const char *data, cli_split *s, const cf_read_options *
             char when[40];
             fprintf(stderr, "split: %lld train, %lld test (the latest %g: from time %lld%s on)",
                     (long long)info->n_train, (long long)info->n_test, s->test_ratio, (long long)s->cutoff,
-                    utc_text(s->cutoff, when));
+                    cli_utc_text(s->cutoff, when));
         } else if (s->test_ratio > 0)
             fprintf(stderr, "split: %lld train, %lld test (%s %g, seed %llu)", (long long)info->n_train,
                     (long long)info->n_test,

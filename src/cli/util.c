@@ -91,6 +91,14 @@ static const char *delimiter_name(const char *d) {
     return d[0] ? d : "?";
 }
 
+const char *cli_utc_text(int64_t t, char buf[40]) {
+    buf[0] = 0;
+    struct tm tm;
+    const time_t x = (time_t)t;
+    if (t >= 100000000 && t < 4102444800LL && gmtime_r(&x, &tm)) strftime(buf, 40, " (%Y-%m-%d %H:%M:%S UTC)", &tm);
+    return buf;
+}
+
 const char *cli_read_format(const cf_read_report *rep, char *buf, size_t cap) {
     if (rep->format == CF_FORMAT_BINARY) return "binary dataset";
     if (rep->format == CF_FORMAT_MM) return "Matrix Market";
