@@ -250,7 +250,7 @@ static int same_with_threads(cf_fuzz_outcome *o, const char *what, const uint8_t
         bad = violated(o, "%s with 3 threads: the report differs (lines %lld vs %lld, skipped %lld vs %lld)", what,
                        (long long)rep.lines, (long long)ref_rep->lines, (long long)rep.skipped,
                        (long long)ref_rep->skipped);
-    else if (ds->all.n != ref->all.n || !ds->all.t != !ref->all.t || !same_triplets(&ds->all, &ref->all, ds->all.n))
+    else if (ds->all.n != ref->all.n || ds->timed != ref->timed || !same_triplets(&ds->all, &ref->all, ds->all.n))
         bad = violated(o, "%s with 3 threads: %lld ratings differ from 1 thread's %lld", what, (long long)ds->all.n,
                        (long long)ref->all.n);
     else if (cf_idmap_size(ds->users) != cf_idmap_size(ref->users) || cf_idmap_size(ds->items) != cf_idmap_size(ref->items))
@@ -358,7 +358,7 @@ void cf_fuzz_read(const uint8_t *data, size_t size, cf_format fmt, cf_fuzz_outco
             if (tst != CF_OK) check_error(o, "timed read", tst, &err, CF_ERR_PARSE);
             else if (o->status != CF_OK)
                 violated(o, "timed read succeeded, the strict read failed (%s)", o->msg);
-            else if (!td->all.t || td->all.n != lenient->all.n || !same_triplets(&td->all, &lenient->all, td->all.n))
+            else if (!td->timed || td->all.n != lenient->all.n || !same_triplets(&td->all, &lenient->all, td->all.n))
                 violated(o, "timed read: %lld ratings differ from the strict read's %lld", (long long)td->all.n,
                          (long long)lenient->all.n);
         }
