@@ -335,6 +335,14 @@ typedef struct cf_gen_options {
                           a_ui = (b*_i + p*_u·q*_i) / sd, σ the logistic function, so users rate
                           more of what they like, as real users do; 0 (default): popularity alone,
                           the same data as before this option */
+    int64_t time_span; /* S > 0: every rating gets a timestamp uniform in [T0, T0 + S), T0 =
+                          1e9 (2001-09-09 UTC, Unix seconds), from a stream of its own (the
+                          ratings are those of S = 0); the dataset is timed. 0 (default): none */
+    double drift;      /* D >= 0 (needs time_span): item i's bias moves linearly over the span,
+                          b_i(t) = b*_i + D·z_i·(2τ − 1), τ = (t − T0)/S, z_i ~ N(0, 1) from a
+                          stream of its own, so an item's mean changes by 2·D·z_i from the
+                          first rating to the last: data on which a random split, unlike a
+                          time split, lets the model see the future. 0 (default): no drift */
 } cf_gen_options;
 
 void cf_gen_options_default(cf_gen_options *opt);

@@ -57,6 +57,8 @@
 #define GEN_MAX_RANK 4096
 #define GEN_MAX_ZIPF 10.0
 #define GEN_MAX_MNAR 100.0
+#define GEN_T0 1000000000LL /* the first timestamp of time_span: 2001-09-09 01:46:40 UTC */
+#define GEN_MAX_DRIFT 100.0
 
 void cf_gen_options_default(cf_gen_options *o) {
     memset(o, 0, sizeof *o);
@@ -93,6 +95,11 @@ static cf_status validate(const cf_gen_options *o, cf_error *err) {
     if (!isfinite(o->mu)) BAD("mu: %g, must be finite", o->mu);
     if (!isfinite(o->mnar) || o->mnar < 0 || o->mnar > GEN_MAX_MNAR)
         BAD("mnar: %g, must be in [0, %g]", o->mnar, GEN_MAX_MNAR);
+    if (o->time_span < 0 || o->time_span > INT64_MAX - GEN_T0)
+        BAD("time_span: %lld, must be in 0..%lld seconds", (long long)o->time_span, (long long)(INT64_MAX - GEN_T0));
+    if (!isfinite(o->drift) || o->drift < 0 || o->drift > GEN_MAX_DRIFT)
+        BAD("drift: %g, must be in [0, %g]", o->drift, GEN_MAX_DRIFT);
+    if (o->drift > 0 && o->time_span == 0) BAD("drift: %g needs a time span (timestamps) to drift over", o->drift);
     return CF_OK;
 }
 
@@ -314,7 +321,7 @@ cf_status cf_generate(const cf_gen_options *opt, cf_dataset **out, cf_error *err
     const int32_t rank = opt->rank;
 
     cf_dataset *ds = NULL;
-    double *wu = NULL, *wi = NULL, *wi_idx = NULL, *Pst = NULL, *Qst = NULL, *bu = NULL, *bi = NULL;
+    double *wu = NULL, *wi = NULL, *wi_idx = NULL, *Pst = NULL, *Qst = NULL, *bu = NULL, *bi = NULL, *zi = NULL;
     uint32_t *perm_u = NULL, *perm_i = NULL, *stamp = NULL;
     int64_t *deg_rank = NULL, *deg = NULL;
     keyed *work = NULL;
@@ -386,14 +393,32 @@ cf_status cf_generate(const cf_gen_options *opt, cf_dataset **out, cf_error *err
     for (size_t k = 0; k < (size_t)I * (size_t)rank; k++) Qst[k] = sf * next_normal(&g_fact);
     for (int64_t k = 0; k < U; k++) bu[k] = 0.25 * next_normal(&g_fact);
     for (int64_t k = 0; k < I; k++) bi[k] = 0.35 * next_normal(&g_fact);
+    /* time: each rating's timestamp from stream 4, the items' drift directions from stream
+     * 5 (streams of their own: the ratings of time_span 0 are unchanged) */
+    cf_rng rng_time;
+    cf_rng_seed(&rng_time, stream_seed(opt->seed, 4));
+    if (opt->drift > 0) {
+        normal_gen g_drift = {{{0}}, 0, 0};
+        cf_rng_seed(&g_drift.rng, stream_seed(opt->seed, 5));
+        if (!(zi = malloc((size_t)I * sizeof *zi))) {
+            cf_fail(err, CF_ERR_NOMEM, "out of memory for the items' drift");
+            goto done;
+        }
+        for (int64_t k = 0; k < I; k++) zi[k] = next_normal(&g_drift);
+    }
+    if (opt->time_span > 0 && cf_dataset_set_timed(ds)) {
+        cf_fail(err, CF_ERR_NOMEM, "out of memory for the timestamps");
+        goto done;
+    }
 
     /* the triplets, allocated once at their final size */
     cf_triplets *t = &ds->all;
     t->u = malloc((size_t)R * sizeof *t->u);
     t->i = malloc((size_t)R * sizeof *t->i);
     t->r = malloc((size_t)R * sizeof *t->r);
+    if (ds->timed) t->t = malloc((size_t)R * sizeof *t->t);
     ds->is_test = calloc((size_t)R, 1);
-    if (!t->u || !t->i || !t->r || !ds->is_test) {
+    if (!t->u || !t->i || !t->r || !ds->is_test || (ds->timed && !t->t)) {
         cf_fail(err, CF_ERR_NOMEM, "out of memory for %lld ratings", (long long)R);
         goto done;
     }
@@ -454,6 +479,11 @@ cf_status cf_generate(const cf_gen_options *opt, cf_dataset **out, cf_error *err
             double dot = 0;
             for (int32_t c = 0; c < rank; c++) dot += p[c] * q[c];
             double r = opt->mu + bu[u] + bi[i] + dot;
+            if (ds->timed) {
+                const int64_t dt = (int64_t)cf_rng_below(&rng_time, (uint64_t)opt->time_span);
+                t->t[pos + k] = GEN_T0 + dt;
+                if (zi) r += opt->drift * zi[i] * (2.0 * (double)dt / (double)opt->time_span - 1.0);
+            }
             if (opt->noise > 0) r += opt->noise * next_normal(&g_noise);
             if (opt->round == 2) { /* half stars 0.5 .. 5 */
                 if (opt->clip) r = r < 0.5 ? 0.5 : r > 5.0 ? 5.0 : r;
@@ -480,7 +510,7 @@ cf_status cf_generate(const cf_gen_options *opt, cf_dataset **out, cf_error *err
 done:
     cf_dataset_destroy(&ds);
     free(wu), free(wi), free(wi_idx), free(perm_u), free(perm_i), free(deg_rank), free(deg);
-    free(Pst), free(Qst), free(bu), free(bi), free(stamp), free(work);
+    free(Pst), free(Qst), free(bu), free(bi), free(zi), free(stamp), free(work);
     alias_free(&at);
     return st;
 }

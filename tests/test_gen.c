@@ -530,11 +530,73 @@ Test(gen, invalid_options_name_the_field) {
     b = o, b.round = -1;           expect_invalid(b, "round");
     b = o, b.clip = -1;            expect_invalid(b, "clip");
     b = o, b.mu = NAN;             expect_invalid(b, "mu");
+    b = o, b.time_span = -1;       expect_invalid(b, "time_span");
+    b = o, b.drift = 0.5;          expect_invalid(b, "drift: 0.5 needs a time span");
+    b = o, b.time_span = 10, b.drift = -1;  expect_invalid(b, "drift");
+    b = o, b.time_span = 10, b.drift = NAN; expect_invalid(b, "drift");
+    b = o, b.time_span = 10, b.drift = 101; expect_invalid(b, "drift");
     /* the edge that is allowed: every pair */
     b = o, b.ratings = 100;
     cf_dataset *ds = gen(&b);
     cr_assert_eq(ds->all.n, 100);
     cf_dataset_destroy(&ds);
+}
+
+/* time_span: a timed dataset whose times lie in [1e9, 1e9 + S) and spread over it, the
+ * ratings exactly those of S = 0 (the times come from a stream of their own), the same
+ * times for the same seed. */
+Test(gen, time_span_adds_times_and_changes_nothing_else) {
+    cf_gen_options o = opts(400, 120, 8000);
+    cf_dataset *plain = gen(&o);
+    o.time_span = 1000000;
+    cf_dataset *a = gen(&o), *b = gen(&o);
+    cr_assert(cf_dataset_has_timestamps(a) && !cf_dataset_has_timestamps(plain));
+    cr_assert_eq(a->all.n, plain->all.n);
+    cr_assert_eq(memcmp(a->all.u, plain->all.u, (size_t)a->all.n * 4), 0);
+    cr_assert_eq(memcmp(a->all.i, plain->all.i, (size_t)a->all.n * 4), 0);
+    cr_assert_eq(memcmp(a->all.r, plain->all.r, (size_t)a->all.n * 4), 0);
+    cr_assert_eq(memcmp(a->all.t, b->all.t, (size_t)a->all.n * 8), 0, "the same seed, other times");
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    double sum = 0;
+    for (int64_t k = 0; k < a->all.n; k++) {
+        const int64_t t = a->all.t[k];
+        cr_assert(t >= 1000000000 && t < 1000000000 + o.time_span, "time %lld outside the span", (long long)t);
+        lo = t < lo ? t : lo, hi = t > hi ? t : hi, sum += (double)(t - 1000000000);
+    }
+    /* uniform over [0, S): the mean within 5 standard errors of S/2, the ends near the span's */
+    const double mean = sum / (double)a->all.n, se = (double)o.time_span / sqrt(12.0 * (double)a->all.n);
+    cr_assert(fabs(mean - 0.5 * (double)o.time_span) < 5 * se, "mean offset %g, expected %g ± %g", mean,
+              0.5 * (double)o.time_span, 5 * se);
+    cr_assert(lo < 1000000000 + o.time_span / 100 && hi > 1000000000 + o.time_span / 100 * 99);
+    cf_dataset_destroy(&plain), cf_dataset_destroy(&a), cf_dataset_destroy(&b);
+}
+
+/* drift: without noise, clipping or rounding, a rating with drift D minus the same rating
+ * without is D·z_i·(2τ − 1): per item, that difference over (2τ − 1) is one constant
+ * (D·z_i), the same for all of the item's ratings, and not zero for every item. */
+Test(gen, drift_moves_each_items_bias_linearly) {
+    cf_gen_options o = opts(300, 40, 6000);
+    o.noise = 0, o.clip = 0, o.time_span = 3600;
+    cf_dataset *still = gen(&o);
+    o.drift = 0.5;
+    cf_dataset *moving = gen(&o);
+    cr_assert_eq(memcmp(still->all.t, moving->all.t, (size_t)still->all.n * 8), 0);
+    double slope[40];
+    int seen[40] = {0}, nonzero = 0;
+    for (int64_t k = 0; k < still->all.n; k++) {
+        const double w = 2.0 * (double)(still->all.t[k] - 1000000000) / 3600.0 - 1.0;
+        if (fabs(w) < 0.2) continue; /* float rounding of r over a small w */
+        const uint32_t i = still->all.i[k];
+        const double s = ((double)moving->all.r[k] - (double)still->all.r[k]) / w;
+        if (!seen[i]) {
+            seen[i] = 1, slope[i] = s;
+            nonzero += fabs(s) > 1e-3;
+            continue;
+        }
+        cr_assert(fabs(s - slope[i]) < 1e-4, "item %u: slope %.7g, earlier %.7g", i, s, slope[i]);
+    }
+    cr_assert_gt(nonzero, 30, "only %d items drift", nonzero);
+    cf_dataset_destroy(&still), cf_dataset_destroy(&moving);
 }
 
 /* ---- writer */

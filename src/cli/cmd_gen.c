@@ -1,7 +1,8 @@
 /*
  * cmd_gen.c — `cufactor gen`: write a synthetic ratings file with a planted rank-k
  * model, biases, power-law popularity and Gaussian noise (cf_generate), as
- * "user<TAB>item<TAB>rating" lines (cf_dataset_write, atomic).
+ * "user<TAB>item<TAB>rating" lines, with --time-span a fourth column of timestamps
+ * (cf_dataset_write, atomic).
  */
 #include "args.h"
 #include "cli.h"
@@ -29,6 +30,12 @@ int cmd_gen(int argc, char **argv) {
         {.name = "mu", .kind = CLI_DOUBLE, .dest = &g.mu, .metavar = "M", .help = "planted global mean"},
         {.name = "mnar", .kind = CLI_DOUBLE, .dest = &g.mnar, .metavar = "B", .dlo = 0, .dhi = 100,
          .help = "users rate what they like more often: item weight popularity × σ(B × planted affinity) (0 = at random)"},
+        {.name = "time-span", .kind = CLI_I64, .dest = &g.time_span, .metavar = "S", .lo = 0, .hi = INT64_MAX,
+         .help = "give every rating a timestamp uniform over S seconds from 2001-09-09 (a fourth column; "
+                 "0 = none)"},
+        {.name = "drift", .kind = CLI_DOUBLE, .dest = &g.drift, .metavar = "D", .dlo = 0, .dhi = 100,
+         .help = "with --time-span: each item's bias moves linearly by 2·D·z_i (z_i ~ N(0, 1)) over the span, "
+                 "so the future differs from the past (0 = none)"},
         {.name = "round", .kind = CLI_FLAG, .dest = &g.round, .flag_value = 1,
          .help = "round ratings to whole stars (MovieLens-like)"},
         {.name = "half-stars", .kind = CLI_FLAG, .dest = &g.round, .flag_value = 2,
@@ -69,8 +76,10 @@ int cmd_gen(int argc, char **argv) {
     double t2 = cli_now();
     cf_dataset_info info;
     cf_dataset_info_get(ds, &info);
-    char mnar[48] = "";
-    if (g.mnar > 0) snprintf(mnar, sizeof mnar, ", mnar %g", g.mnar);
+    char mnar[96] = "";
+    int at = g.mnar > 0 ? snprintf(mnar, sizeof mnar, ", mnar %g", g.mnar) : 0;
+    if (g.time_span > 0)
+        snprintf(mnar + at, sizeof mnar - (size_t)at, ", times over %lld s, drift %g", (long long)g.time_span, g.drift);
     printf("wrote %s: %lld ratings, %lld users, %lld items (rank %d, noise %g%s, seed %llu) in %.2f s "
            "(generate %.2f s, write %.2f s)\n",
            out, (long long)info.n_train, (long long)info.n_users, (long long)info.n_items, (int)g.rank, g.noise, mnar,
