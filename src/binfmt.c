@@ -309,8 +309,9 @@ cf_status cf_bin_load(cf_dataset *ds, int part, const char *name, const void *da
     /* One parallel pass: each unit copies and hashes one block of each rating section
      * (the same ratings k0..k1 in all three) and checks them (indices in range, (user,
      * item) strictly increasing, finite) and sets their part; the name blocks and the
-     * timestamp blocks (copied when the dataset keeps them) are hashed as units of their own. With empty maps (a fresh dataset, the usual case) thread 0
-     * interns the names first, meanwhile: name k becomes index k. Errors are reported in
+     * timestamp blocks (copied when the dataset keeps them) are hashed as units of their
+     * own. With empty maps (a fresh dataset, the usual case) thread 0 interns the names
+     * first, meanwhile: name k becomes index k. Errors are reported in
      * the order header, checksum, names, ratings; a failure leaves the maps empty again. */
     const int fresh = cf_idmap_size(ds->users) == 0 && cf_idmap_size(ds->items) == 0;
     const uint64_t per = block / 4; /* ratings per block */

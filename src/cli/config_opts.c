@@ -147,7 +147,7 @@ int cli_split_opts(cli_split *s, cli_opt *out) {
         {.name = "test", .kind = CLI_STR, .dest = &s->test_file, .metavar = "FILE",
          .help = "held-out ratings from a file instead of a random split"},
         {.name = "test-ratio", .kind = CLI_DOUBLE, .dest = &s->test_ratio, .metavar = "F",
-         .help = "fraction of DATA held out at random, seeded by --seed (0 = no test part)"},
+         .help = "fraction of DATA held out as --test-split says, seeded by --seed (0 = no test part)"},
         {.name = "test-split", .kind = CLI_CHOICE, .dest = &s->mode, .choices = cli_split_names,
          .help = "random: that fraction of all ratings; user: of each user's ratings, every user keeping at "
                  "least one in training (so every test user is known); time: the latest fraction of all "
@@ -171,7 +171,6 @@ int cli_split_check(const cli_split *s, const cli_spec *spec) {
 int cli_split_timed(const cli_split *s) {
     return !s->test_file && s->test_ratio > 0 && (s->mode == CLI_SPLIT_TIME || s->mode == CLI_SPLIT_USER_TIME);
 }
-
 
 cf_status cli_read_split(const char *data, cli_split *s, const cf_read_options *ropt, uint64_t seed,
                          int quiet, cf_dataset **out, cf_dataset_info *info, double *split_seconds,
