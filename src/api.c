@@ -201,8 +201,8 @@ cf_status cf_dataset_times(const cf_dataset *ds, int part, int64_t *times, cf_er
     if (part != 0 && part != 1) return cf_fail(err, CF_ERR_INVALID, "part: %d, must be 0 (training) or 1 (test)", part);
     if (!ds->timed) return cf_fail(err, CF_ERR_INVALID, "cf_dataset_times: the dataset has no timestamps");
     int64_t j = 0;
-    for (int64_t k = 0; k < ds->all.n; k++)
-        if ((ds->is_test[k] != 0) == part && times) times[j++] = ds->all.t[k];
+    for (int64_t k = 0; times && k < ds->all.n; k++)
+        if ((ds->is_test[k] != 0) == part) times[j++] = ds->all.t[k];
     return CF_OK;
 }
 

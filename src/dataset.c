@@ -409,15 +409,17 @@ cf_status cf_dataset_split(cf_dataset *ds, double ratio, uint64_t seed, cf_error
     return cf_dataset_split_threads(ds, ratio, seed, 0, err);
 }
 
-cf_status cf_dataset_split_threads(cf_dataset *ds, double ratio, uint64_t seed, int threads, cf_error *err) {
+static cf_status check_ratio(double ratio, cf_error *err) {
     if (!(ratio >= 0.0 && ratio < 1.0))
         return cf_fail(err, CF_ERR_INVALID, "test ratio %g: must be in [0, 1)", ratio);
-    /* the training ratings' indices in order, gathered on `threads` threads (0: all;
-     * ranges counted, then filled at their prefix: the serial order) */
+    return CF_OK;
+}
+
+/* The training ratings' indices in order, gathered on T threads (ranges counted into
+ * cnt[0..T], then filled at their prefix: the serial order), for the splits that pick
+ * among them. train_count returns n_train; train_gather fills idx (n_train entries). */
+static int64_t train_count(const cf_dataset *ds, int T, int64_t *cnt) {
     const int64_t n = ds->all.n;
-    int T = cf_threads(threads);
-    if (n < ((int64_t)1 << 16)) T = 1;
-    int64_t cnt[T + 1];
     cnt[0] = 0;
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int t = 0; t < T; t++) { /* range t of T, whatever the team's size */
@@ -426,7 +428,26 @@ cf_status cf_dataset_split_threads(cf_dataset *ds, double ratio, uint64_t seed, 
         cnt[t + 1] = m;
     }
     for (int t = 0; t < T; t++) cnt[t + 1] += cnt[t];
-    const int64_t n_train = cnt[T];
+    return cnt[T];
+}
+
+static void train_gather(const cf_dataset *ds, int T, const int64_t *cnt, uint32_t *idx) {
+    const int64_t n = ds->all.n;
+#pragma omp parallel for num_threads(T) schedule(static)
+    for (int t = 0; t < T; t++) {
+        int64_t j = cnt[t];
+        for (int64_t k = n * t / T; k < n * (t + 1) / T; k++)
+            if (!ds->is_test[k]) idx[j++] = (uint32_t)k;
+    }
+}
+
+cf_status cf_dataset_split_threads(cf_dataset *ds, double ratio, uint64_t seed, int threads, cf_error *err) {
+    cf_status st = check_ratio(ratio, err);
+    if (st) return st;
+    const int64_t n = ds->all.n;
+    const int T = n < ((int64_t)1 << 16) ? 1 : cf_threads(threads);
+    int64_t cnt[T + 1];
+    const int64_t n_train = train_count(ds, T, cnt);
     int64_t want = (int64_t)llround(ratio * (double)n_train);
     if (want == 0) return CF_OK;
     /* 32-bit positions: half the bytes to fault in, gather and swap at random (a file
@@ -436,12 +457,7 @@ cf_status cf_dataset_split_threads(cf_dataset *ds, double ratio, uint64_t seed, 
                        (long long)n, UINT32_MAX);
     uint32_t *idx = cf_malloc((size_t)n_train * sizeof *idx, err, "split");
     if (!idx) return CF_ERR_NOMEM;
-#pragma omp parallel for num_threads(T) schedule(static)
-    for (int t = 0; t < T; t++) {
-        int64_t j = cnt[t];
-        for (int64_t k = n * t / T; k < n * (t + 1) / T; k++)
-            if (!ds->is_test[k]) idx[j++] = (uint32_t)k;
-    }
+    train_gather(ds, T, cnt, idx);
     /* partial Fisher–Yates: the first `want` positions become a uniform random subset.
      * Serial: one seeded stream of draws, each swap depending on the ones before; this
      * is what keeps every seeded split (and result) of earlier versions. */
@@ -541,9 +557,8 @@ static void hold_out_user(int64_t u, uint32_t *x, int64_t m, void *ctx) {
 }
 
 cf_status cf_dataset_split_per_user(cf_dataset *ds, double ratio, uint64_t seed, int threads, cf_error *err) {
-    if (!(ratio >= 0.0 && ratio < 1.0))
-        return cf_fail(err, CF_ERR_INVALID, "test ratio %g: must be in [0, 1)", ratio);
-    if (ratio == 0.0 || ds->all.n == 0) return CF_OK;
+    cf_status st = check_ratio(ratio, err);
+    if (st || ratio == 0.0 || ds->all.n == 0) return st;
     holdout h = {ratio, seed, ds->is_test, NULL};
     return cf_dataset_each_user(ds, 1, threads, "per-user split", hold_out_user, &h, err);
 }
@@ -552,8 +567,7 @@ int cf_dataset_has_timestamps(const cf_dataset *ds) { return ds && ds->timed; }
 
 static cf_status need_time(const cf_dataset *ds, double ratio, const char *what, cf_error *err) {
     if (!ds) return cf_fail(err, CF_ERR_INVALID, "%s: dataset is NULL", what);
-    if (!(ratio >= 0.0 && ratio < 1.0))
-        return cf_fail(err, CF_ERR_INVALID, "test ratio %g: must be in [0, 1)", ratio);
+    if (check_ratio(ratio, err)) return CF_ERR_INVALID;
     if (!ds->timed)
         return cf_fail(err, CF_ERR_INVALID,
                        "%s: the dataset has no timestamps (read it with cf_read_options.timestamps = 1: "
@@ -598,18 +612,17 @@ cf_status cf_dataset_split_time(cf_dataset *ds, double ratio, int threads, int64
     const int64_t n = ds->all.n;
     if (n > (int64_t)UINT32_MAX)
         return cf_fail(err, CF_ERR_INVALID, "time split: %lld ratings; at most %u", (long long)n, UINT32_MAX);
-    int64_t n_train = 0;
-    for (int64_t k = 0; k < n; k++) n_train += !ds->is_test[k];
+    const int T = n < ((int64_t)1 << 16) ? 1 : cf_threads(threads);
+    int64_t cnt[T + 1];
+    const int64_t n_train = train_count(ds, T, cnt);
     const int64_t want = (int64_t)llround(ratio * (double)n_train);
     if (want == 0) return CF_OK;
     uint32_t *idx = cf_malloc((size_t)n_train * sizeof *idx, err, "time split");
     if (!idx) return CF_ERR_NOMEM;
-    for (int64_t k = 0, j = 0; k < n; k++)
-        if (!ds->is_test[k]) idx[j++] = (uint32_t)k;
+    train_gather(ds, T, cnt, idx);
     const int64_t first = n_train - want;
     select_by_time(idx, n_train, first, ds->all.t);
     if (cutoff) *cutoff = ds->all.t[idx[first]];
-    const int T = n < ((int64_t)1 << 16) ? 1 : cf_threads(threads);
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int64_t k = first; k < n_train; k++) ds->is_test[idx[k]] = 1;
     free(idx);

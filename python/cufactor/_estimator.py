@@ -155,10 +155,12 @@ _RATING_COLUMNS = ("rating", "ratings", "score", "value")
 _TIME_COLUMNS = ("timestamp", "time", "times", "ts")
 
 
-def _column(df, names, what, name):
+def _column(df, names, what, name, required=True):
     for c in names:
         if c in df.columns:
             return df[c].to_numpy()
+    if not required:
+        return None
     raise ValueError(f"{name}: a DataFrame needs a {what} column named one of {', '.join(names)}; "
                      f"it has {', '.join(map(str, df.columns))}")
 
@@ -192,7 +194,7 @@ def _times(X, name, n):
     split; a ValueError saying how to get them when X has none."""
     t = X.times if isinstance(X, Ratings) else None
     if t is None and hasattr(X, "columns") and hasattr(X, "iloc"):
-        t = next((X[c].to_numpy() for c in _TIME_COLUMNS if c in X.columns), None)
+        t = _column(X, _TIME_COLUMNS, "timestamp", name, required=False)
     if t is None:
         raise ValueError(f"{name}: a time split needs timestamps: read_ratings(path, timestamps=True), or a "
                          f"DataFrame with a column named one of {', '.join(_TIME_COLUMNS)}")

@@ -404,7 +404,7 @@ int cmd_cv(int argc, char **argv) {
         json_key(o, &first, "data"), json_string(o, data);
         json_key(o, &first, "algo"), json_string(o, cf_algo_name(cfg.algo));
         json_key(o, &first, "folds"), fprintf(o, "%d", (int)cvo.folds);
-        json_key(o, &first, "fold_split"), json_string(o, cvo.by_user ? "user" : "random");
+        json_key(o, &first, "fold_split"), json_string(o, cli_fold_split_names[cvo.by_user]);
         json_key(o, &first, "unvalidated"), fprintf(o, "%lld", (long long)res.unvalidated);
         json_key(o, &first, "seed"), fprintf(o, "%llu", (unsigned long long)cvo.seed);
         json_key(o, &first, "iters"), fprintf(o, "%d", (int)cv_iters(&cfg));

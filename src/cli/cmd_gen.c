@@ -76,13 +76,13 @@ int cmd_gen(int argc, char **argv) {
     double t2 = cli_now();
     cf_dataset_info info;
     cf_dataset_info_get(ds, &info);
-    char mnar[96] = "";
-    int at = g.mnar > 0 ? snprintf(mnar, sizeof mnar, ", mnar %g", g.mnar) : 0;
+    char extra[96] = ""; /* the options beyond the planted model's, when set */
+    int at = g.mnar > 0 ? snprintf(extra, sizeof extra, ", mnar %g", g.mnar) : 0;
     if (g.time_span > 0)
-        snprintf(mnar + at, sizeof mnar - (size_t)at, ", times over %lld s, drift %g", (long long)g.time_span, g.drift);
+        snprintf(extra + at, sizeof extra - (size_t)at, ", times over %lld s, drift %g", (long long)g.time_span, g.drift);
     printf("wrote %s: %lld ratings, %lld users, %lld items (rank %d, noise %g%s, seed %llu) in %.2f s "
            "(generate %.2f s, write %.2f s)\n",
-           out, (long long)info.n_train, (long long)info.n_users, (long long)info.n_items, (int)g.rank, g.noise, mnar,
+           out, (long long)info.n_train, (long long)info.n_users, (long long)info.n_items, (int)g.rank, g.noise, extra,
            (unsigned long long)g.seed, t2 - t0, t1 - t0, t2 - t1);
     cf_dataset_destroy(&ds);
     return CLI_EXIT_OK;
