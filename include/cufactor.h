@@ -702,7 +702,8 @@ int cf_gpu_warm_up(int gpu_id);
 /* k-fold cross-validation over a grid of K × λ: every rating of the dataset (both
  * parts) gets a seeded fold (cf_cv_folds, or with by_user cf_cv_folds_per_user); for
  * each cell and fold f the cell is trained with cf_train on the other folds and scored
- * by the RMSE on fold f. */
+ * by the RMSE on fold f. With by_time the folds are in time (cf_cv_folds_time) and fold
+ * f's model is trained on the earlier folds only. */
 typedef struct cf_cv_options {
     const int32_t *factors; /* the K axis, strictly increasing, n_factors ≥ 1 values */
     int32_t n_factors;
@@ -725,6 +726,9 @@ typedef struct cf_cv_options {
     void *user;
     int by_user;            /* 1: per-user folds (cf_cv_folds_per_user: every validated user is
                                known to the fold's model); 0 (default): cf_cv_folds */
+    int by_time;            /* 1: rolling-origin folds in time (cf_cv_folds_time, with by_user per
+                               user; the dataset needs timestamps): fold f is validated on a model
+                               trained on the ratings before it only, the later folds left out */
 } cf_cv_options;
 
 void cf_cv_options_default(cf_cv_options *opt);
@@ -740,12 +744,28 @@ typedef struct cf_cv_result {
     cf_model *model;     /* the refit of the best cell on all the data (NULL without refit) */
     cf_train_report refit_report;
     int64_t unvalidated; /* ratings in no fold, always in training (per-user folds: of users with
-                            one rating; 0 otherwise) */
+                            one rating; time folds: the first block; 0 otherwise) */
+    int64_t *fold_from;  /* by_time: the earliest time among each fold's validation ratings
+                            (folds entries); NULL otherwise */
 } cf_cv_result;
 
 /* Fold of each of n ratings: a seeded permutation dealt round-robin, so fold sizes
  * differ by at most one. `fold` has room for n. */
 cf_status cf_cv_folds(int64_t n, int32_t folds, uint64_t seed, int32_t *fold, cf_error *err);
+
+/* Rolling-origin folds in time ("forward chaining"; the dataset must have timestamps). The
+ * ratings (both parts), in (time, index) order, are cut into F + 1 blocks of sizes within
+ * one, the j-th of n in block ⌊j·(F+1)/n⌋; fold[k] = block − 1. Fold f is
+ * validated on a model trained on the folds before it (fold[k] < f, the first block −1
+ * included) and the folds after it take no part, so every model predicts ratings later
+ * than all it was trained on. With by_user the same per user: user u's m ratings in
+ * (time, index) order, the j-th in block ⌊j·(F+1)/m⌋, so the user's first rating is always
+ * in training (every validated user is known) and a user with one rating is never
+ * validated. No seed: the order decides. The same folds whatever `threads` (0: all
+ * cores). CF_ERR_INVALID without timestamps, with fewer than F + 1 ratings, or (by_user)
+ * when a fold would be empty. */
+cf_status cf_cv_folds_time(const cf_dataset *ds, int32_t folds, int by_user, int threads, int32_t *fold,
+                           cf_error *err);
 
 /* Per-user folds of the dataset's ratings (both parts, fold[k] for rating k; room for
  * every rating): each user's ratings in a seeded order of the user's own, dealt

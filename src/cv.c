@@ -13,9 +13,22 @@
  * spreads the remainders ⌈n_u/F⌉ − ⌊n_u/F⌋ over the folds, so fold sizes are even in
  * expectation.
  *
+ * Rolling-origin folds in time (by_time; "forward chaining", scikit-learn's
+ * TimeSeriesSplit): the ratings in (time, index) order are cut into F + 1 blocks of sizes
+ * within one, the j-th of n in block ⌊j·(F+1)/n⌋, fold[k] = block − 1; fold f is validated on a model trained on the earlier
+ * folds (and the first block, fold −1) only, the later ones left out, so no model sees a
+ * rating later than one it is scored on — what a deployed recommender faces, and what a
+ * random fold hides when tastes drift. The training part grows from 1/(F+1) of the data
+ * to F/(F+1); the folds are not exchangeable, and their spread mixes that growth with the
+ * drift. The blocks: F nested quickselects (cf_select_by_time) from the last cut down,
+ * each on the part below the cut before it: expected O(n·(F+1)/2) comparisons, serial.
+ * Per user (by_user too): user u's m ratings in (time, index) order, the j-th in block
+ * ⌊j·(F+1)/m⌋, so each user's first rating trains every fold.
+ *
  * For each cell (λ_l, K_k) and fold f, cf_train runs on a view of the dataset that
  * shares its ratings and ID maps but has its own part flags (fold f = test part, the
- * other folds = training part); the validation RMSE of the cell and fold is the
+ * other folds = training part; time folds: a compacted copy of the ratings of folds ≤ f
+ * in index order); the validation RMSE of the cell and fold is the
  * trainer's test RMSE (validation pairs whose user or item has no training rating in
  * that fold are predicted with μ and the known bias, as in cf_train). The cell's score
  * is the mean over the folds, with the sample standard deviation
@@ -98,14 +111,10 @@ static void deal_user(int64_t u, uint32_t *x, int64_t m, void *ctx) {
     }
 }
 
-cf_status cf_cv_folds_per_user(const cf_dataset *ds, int32_t folds, uint64_t seed, int threads, int32_t *fold,
-                               cf_error *err) {
-    if (folds < 2) return cf_fail(err, CF_ERR_INVALID, "folds %d: must be at least 2", (int)folds);
+/* Every fold must validate something (per-user folds can leave one empty). */
+static cf_status check_filled(const cf_dataset *ds, int32_t folds, const int32_t *fold, const char *what,
+                              cf_error *err) {
     const int64_t n = ds->all.n, nu = cf_idmap_size(ds->users);
-    user_folds d = {folds, seed, fold};
-    cf_status st = cf_dataset_each_user(ds, 0, threads, "per-user folds", deal_user, &d, err);
-    if (st) return st;
-    /* every fold must validate something */
     int64_t *size = cf_calloc((size_t)folds, sizeof *size, err, "cv folds");
     if (!size) return CF_ERR_NOMEM;
     for (int64_t k = 0; k < n; k++)
@@ -116,9 +125,64 @@ cf_status cf_cv_folds_per_user(const cf_dataset *ds, int32_t folds, uint64_t see
     free(size);
     if (empty >= 0)
         return cf_fail(err, CF_ERR_INVALID,
-                       "per-user folds: fold %d of %d is empty (%lld ratings of %lld users; a user needs two "
-                       "ratings to be validated)",
-                       (int)empty + 1, (int)folds, (long long)n, (long long)nu);
+                       "%s: fold %d of %d is empty (%lld ratings of %lld users; a user needs two ratings to be "
+                       "validated)",
+                       what, (int)empty + 1, (int)folds, (long long)n, (long long)nu);
+    return CF_OK;
+}
+
+cf_status cf_cv_folds_per_user(const cf_dataset *ds, int32_t folds, uint64_t seed, int threads, int32_t *fold,
+                               cf_error *err) {
+    if (folds < 2) return cf_fail(err, CF_ERR_INVALID, "folds %d: must be at least 2", (int)folds);
+    user_folds d = {folds, seed, fold};
+    cf_status st = cf_dataset_each_user(ds, 0, threads, "per-user folds", deal_user, &d, err);
+    return st ? st : check_filled(ds, folds, fold, "per-user folds", err);
+}
+
+typedef struct time_folds {
+    int32_t folds;
+    const int64_t *t;
+    int32_t *fold;
+} time_folds;
+
+static void deal_user_in_time(int64_t u, uint32_t *x, int64_t m, void *ctx) {
+    (void)u;
+    const time_folds *d = ctx;
+    cf_sort_by_time(x, m, d->t);
+    for (int64_t j = 0; j < m; j++) d->fold[x[j]] = (int32_t)(j * (d->folds + 1) / m) - 1;
+}
+
+cf_status cf_cv_folds_time(const cf_dataset *ds, int32_t folds, int by_user, int threads, int32_t *fold,
+                           cf_error *err) {
+    const char *what = by_user ? "per-user time folds" : "time folds";
+    if (folds < 2) return cf_fail(err, CF_ERR_INVALID, "folds %d: must be at least 2", (int)folds);
+    if (!ds->timed)
+        return cf_fail(err, CF_ERR_INVALID,
+                       "%s: the dataset has no timestamps (read it with cf_read_options.timestamps = 1: a fourth "
+                       "column of integer times)", what);
+    const int64_t n = ds->all.n, B = (int64_t)folds + 1;
+    if (n < B)
+        return cf_fail(err, CF_ERR_INVALID, "%s: %lld ratings cannot fill the %lld blocks of %d folds", what,
+                       (long long)n, (long long)B, (int)folds);
+    if (by_user) {
+        time_folds d = {folds, ds->all.t, fold};
+        cf_status st = cf_dataset_each_user(ds, 0, threads, what, deal_user_in_time, &d, err);
+        return st ? st : check_filled(ds, folds, fold, what, err);
+    }
+    if (n > (int64_t)UINT32_MAX)
+        return cf_fail(err, CF_ERR_INVALID, "%s: %lld ratings; at most %u", what, (long long)n, UINT32_MAX);
+    uint32_t *x = cf_malloc((size_t)n * sizeof *x, err, what);
+    if (!x) return CF_ERR_NOMEM;
+    for (int64_t k = 0; k < n; k++) x[k] = (uint32_t)k;
+    /* block c is the ranks j with ⌊j·B/n⌋ = c, from ⌈c·n/B⌉ on: from the last cut down, each
+     * select on what lies below the cut before it */
+    for (int64_t c = B - 1, end = n; c >= 1; c--) {
+        const int64_t cut = (c * n + B - 1) / B;
+        cf_select_by_time(x, end, cut, ds->all.t);
+        end = cut;
+    }
+    for (int64_t j = 0; j < n; j++) fold[x[j]] = (int32_t)(j * B / n) - 1;
+    free(x);
     return CF_OK;
 }
 
@@ -145,6 +209,7 @@ void cf_cv_result_free(cf_cv_result *res) {
     free(res->fold_score);
     free(res->mean_score);
     free(res->std_score);
+    free(res->fold_from);
     cf_model_destroy(&res->model);
     memset(res, 0, sizeof *res);
 }
@@ -184,6 +249,7 @@ cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_opt
     int64_t n = ds->all.n;
     int32_t F = opt->folds, NL = opt->n_lambdas, NK = opt->n_factors;
     int64_t cells = (int64_t)NL * NK;
+    cf_triplets sub = {0}; /* time folds: the ratings of the folds up to f */
     int32_t *fold = cf_malloc((size_t)(n > 0 ? n : 1) * sizeof *fold, err, "cv folds");
     uint8_t *mask = cf_calloc((size_t)(ds->all.cap > 0 ? ds->all.cap : 1), 1, err, "cv part flags");
     res->fold_rmse = cf_malloc((size_t)(cells * F) * sizeof(double), err, "cv results");
@@ -201,16 +267,40 @@ cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_opt
         goto fail;
     }
     res->n_factors = NK, res->n_lambdas = NL, res->folds = F;
-    st = opt->by_user ? cf_cv_folds_per_user(ds, F, opt->seed, base->threads, fold, err)
-                      : cf_cv_folds(n, F, opt->seed, fold, err);
+    st = opt->by_time   ? cf_cv_folds_time(ds, F, opt->by_user, base->threads, fold, err)
+         : opt->by_user ? cf_cv_folds_per_user(ds, F, opt->seed, base->threads, fold, err)
+                        : cf_cv_folds(n, F, opt->seed, fold, err);
     if (st) goto fail;
     for (int64_t j = 0; j < n; j++) res->unvalidated += fold[j] < 0;
+    if (opt->by_time) { /* each fold's earliest validation time; room for the compacted views */
+        res->fold_from = cf_malloc((size_t)F * sizeof *res->fold_from, err, "cv results");
+        sub.u = cf_malloc((size_t)(n > 0 ? n : 1) * sizeof *sub.u, err, "cv time folds");
+        sub.i = cf_malloc((size_t)(n > 0 ? n : 1) * sizeof *sub.i, err, "cv time folds");
+        sub.r = cf_malloc((size_t)(n > 0 ? n : 1) * sizeof *sub.r, err, "cv time folds");
+        if (!res->fold_from || !sub.u || !sub.i || !sub.r) {
+            st = CF_ERR_NOMEM;
+            goto fail;
+        }
+        for (int32_t f = 0; f < F; f++) res->fold_from[f] = INT64_MAX;
+        for (int64_t j = 0; j < n; j++)
+            if (fold[j] >= 0 && ds->all.t[j] < res->fold_from[fold[j]]) res->fold_from[fold[j]] = ds->all.t[j];
+    }
 
-    /* a view sharing ds's ratings and maps, with its own part flags */
+    /* a view sharing ds's ratings and maps, with its own part flags; for time folds its
+     * ratings are those of the folds up to f, copied in index order */
     cf_dataset view = *ds;
     view.is_test = mask;
     for (int32_t f = 0; f < F; f++) {
-        for (int64_t j = 0; j < n; j++) mask[j] = fold[j] == f;
+        if (opt->by_time) {
+            int64_t m = 0;
+            for (int64_t j = 0; j < n; j++)
+                if (fold[j] <= f) sub.u[m] = ds->all.u[j], sub.i[m] = ds->all.i[j], sub.r[m] = ds->all.r[j],
+                    mask[m++] = fold[j] == f;
+            sub.n = sub.cap = m;
+            view.all = sub, view.timed = 0;
+        } else {
+            for (int64_t j = 0; j < n; j++) mask[j] = fold[j] == f;
+        }
         for (int32_t l = 0; l < NL; l++)
             for (int32_t k = 0; k < NK; k++) {
                 cf_config c = *base;
@@ -253,17 +343,20 @@ cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_opt
 
     if (opt->refit) {
         memset(mask, 0, (size_t)(ds->all.cap > 0 ? ds->all.cap : 1));
+        view.all = ds->all, view.timed = ds->timed;
         cf_config c = *base;
         c.factors = opt->factors[res->best_k], c.lambda = opt->lambdas[res->best_l];
         if ((st = cf_train(&view, &c, NULL, NULL, &res->model, &res->refit_report, err))) goto fail;
     }
     free(fold);
     free(mask);
+    free(sub.u), free(sub.i), free(sub.r);
     return CF_OK;
 
 fail:
     free(fold);
     free(mask);
+    free(sub.u), free(sub.i), free(sub.r);
     cf_cv_result_free(res);
     return st;
 }

@@ -528,11 +528,14 @@ typedef struct holdout {
     const int64_t *time; /* the time split: the user's latest ratings, not random ones */
 } holdout;
 
-/* (time, index) order of two rating indices: ratings of the same second in index order. */
-static int by_time(const void *a, const void *b, void *ctx) {
+int cf_by_time(const void *a, const void *b, void *ctx) {
     const int64_t *t = ctx;
     const uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return t[x] != t[y] ? (t[x] < t[y] ? -1 : 1) : (x > y) - (x < y);
+}
+
+void cf_sort_by_time(uint32_t *x, int64_t m, const int64_t *t) {
+    qsort_r(x, (size_t)m, sizeof *x, cf_by_time, (void *)t);
 }
 
 static void hold_out_user(int64_t u, uint32_t *x, int64_t m, void *ctx) {
@@ -544,7 +547,7 @@ static void hold_out_user(int64_t u, uint32_t *x, int64_t m, void *ctx) {
     if (take > m - 1) take = m - 1;
     if (h->time) { /* the same count; the latest `take` in (time, index) order */
         if (take == 0) return;
-        qsort_r(x, (size_t)m, sizeof *x, by_time, (void *)h->time);
+        cf_sort_by_time(x, m, h->time);
         for (int64_t j = m - take; j < m; j++) h->is_test[x[j]] = 1;
         return;
     }
@@ -586,7 +589,7 @@ cf_status cf_dataset_split_per_user_time(cf_dataset *ds, double ratio, uint64_t 
  * training ratings: a unique set, found by a quickselect (pivots drawn from a fixed
  * stream: expected O(n) on any order, time-sorted files included) that leaves position
  * k = n_train − want holding the k-th smallest key and the larger ones after it. */
-static void select_by_time(uint32_t *x, int64_t n, int64_t k, const int64_t *t) {
+void cf_select_by_time(uint32_t *x, int64_t n, int64_t k, const int64_t *t) {
     cf_rng rng;
     cf_rng_seed(&rng, 0x7133c07ULL);
     int64_t lo = 0, hi = n - 1;
@@ -597,7 +600,7 @@ static void select_by_time(uint32_t *x, int64_t n, int64_t k, const int64_t *t) 
         const uint32_t piv = x[hi];
         int64_t store = lo; /* Lomuto: [lo, store) below the pivot */
         for (int64_t j = lo; j < hi; j++)
-            if (by_time(&x[j], &piv, (void *)t) < 0) tmp = x[j], x[j] = x[store], x[store++] = tmp;
+            if (cf_by_time(&x[j], &piv, (void *)t) < 0) tmp = x[j], x[j] = x[store], x[store++] = tmp;
         x[hi] = x[store], x[store] = piv;
         if (store == k) return;
         if (store < k) lo = store + 1;
@@ -621,7 +624,7 @@ cf_status cf_dataset_split_time(cf_dataset *ds, double ratio, int threads, int64
     if (!idx) return CF_ERR_NOMEM;
     train_gather(ds, T, cnt, idx);
     const int64_t first = n_train - want;
-    select_by_time(idx, n_train, first, ds->all.t);
+    cf_select_by_time(idx, n_train, first, ds->all.t);
     if (cutoff) *cutoff = ds->all.t[idx[first]];
 #pragma omp parallel for num_threads(T) schedule(static)
     for (int64_t k = first; k < n_train; k++) ds->is_test[idx[k]] = 1;

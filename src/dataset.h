@@ -77,4 +77,14 @@ typedef void (*cf_user_fn)(int64_t u, uint32_t *x, int64_t m, void *ctx);
 cf_status cf_dataset_each_user(const cf_dataset *ds, int train_only, int threads, const char *what, cf_user_fn fn,
                                void *ctx, cf_error *err);
 
+/* Time order of rating indices (t: the timed dataset's all.t). cf_by_time is the qsort_r
+ * comparison of two uint32_t indices by (time, index): ratings of the same second in
+ * index order, so the order is total and any sort gives one result. cf_sort_by_time sorts
+ * x[0..m) by it; cf_select_by_time is a quickselect (pivots from a fixed stream: expected
+ * O(n) on any order, time-sorted input included) that leaves x[k] the k-th smallest of
+ * x[0..n) with the smaller ones before it and the larger after. */
+int cf_by_time(const void *a, const void *b, void *t);
+void cf_sort_by_time(uint32_t *x, int64_t m, const int64_t *t);
+void cf_select_by_time(uint32_t *x, int64_t n, int64_t k, const int64_t *t);
+
 #endif

@@ -248,6 +248,22 @@ cf_dataset *cf_test_generate(int64_t users, int64_t items, int64_t ratings, int 
     return ds;
 }
 
+cf_dataset *cf_test_generate_timed(int64_t ratings, int64_t span, int pre_test, uint64_t seed) {
+    cf_dataset *g = cf_test_generate(2000, 300, ratings, 3, 0.3, seed, 1);
+    cf_dataset *ds = cf_dataset_create();
+    cr_assert(ds && cf_dataset_set_timed(ds) == 0 && cf_dataset_reserve(ds, g->all.n) == 0);
+    cf_idmap_destroy(&ds->users), cf_idmap_destroy(&ds->items);
+    ds->users = cf_idmap_clone(g->users), ds->items = cf_idmap_clone(g->items);
+    cf_rng rng;
+    cf_rng_seed(&rng, seed);
+    for (int64_t k = 0; k < g->all.n; k++)
+        cr_assert_eq(cf_dataset_push_timed(ds, g->all.u[k], g->all.i[k], g->all.r[k],
+                                           (int64_t)cf_rng_below(&rng, (uint64_t)span), pre_test && k % 11 == 0),
+                     0);
+    cf_dataset_destroy(&g);
+    return ds;
+}
+
 void cf_test_warm_start_continues(const cf_dataset *ds, cf_config c, const char *what, cf_train_report *rep) {
     cf_model *m3 = NULL, *m5 = NULL, *w = NULL;
     cf_error err = {0};

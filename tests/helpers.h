@@ -92,6 +92,11 @@ cf_idmap *cf_test_decimal_map(int64_t n);
 cf_dataset *cf_test_generate(int64_t users, int64_t items, int64_t ratings, int rank, double noise, uint64_t seed,
                              int clip);
 
+/* A generated dataset with timestamps: cf_test_generate's ratings (2000 users × 300
+ * items, rank 3, σ 0.3, clipped) with times drawn from [0, span) (span small: many ties),
+ * every 11th rating already in the test part when `pre_test`. */
+cf_dataset *cf_test_generate_timed(int64_t ratings, int64_t span, int pre_test, uint64_t seed);
+
 /* ---- a warm start continues ALS: cfg (algo ALS) trained 3 iterations, then 2 more from
  * that model through cf_train_options.init, is cfg trained 5 iterations, bit for bit (P,
  * Q, b_u, b_i); *rep (may be NULL) gets the warm run's report. `what` names the case. */

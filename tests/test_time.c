@@ -356,24 +356,6 @@ Test(time, unsorted_binary_keeps_times_through_the_sort) {
 
 /* ------------------------------------------------------------------ the splits */
 
-/* A generated dataset with timestamps: gen's ratings with time drawn from [0, span) (span
- * small: many ties), some ratings already in the test part when `pre_test`. */
-static cf_dataset *timed_generated(int64_t ratings, int64_t span, int pre_test, uint64_t seed) {
-    cf_dataset *g = cf_test_generate(2000, 300, ratings, 3, 0.3, seed, 1);
-    cf_dataset *ds = cf_dataset_create();
-    cr_assert(ds && cf_dataset_set_timed(ds) == 0 && cf_dataset_reserve(ds, g->all.n) == 0);
-    cf_idmap_destroy(&ds->users), cf_idmap_destroy(&ds->items);
-    ds->users = cf_idmap_clone(g->users), ds->items = cf_idmap_clone(g->items);
-    cf_rng rng;
-    cf_rng_seed(&rng, seed);
-    for (int64_t k = 0; k < g->all.n; k++)
-        cr_assert_eq(cf_dataset_push_timed(ds, g->all.u[k], g->all.i[k], g->all.r[k],
-                                           (int64_t)cf_rng_below(&rng, (uint64_t)span), pre_test && k % 11 == 0),
-                     0);
-    cf_dataset_destroy(&g);
-    return ds;
-}
-
 static cf_dataset *copy_of(const cf_dataset *ds) {
     cf_dataset *c = cf_dataset_create();
     cr_assert(c && cf_dataset_set_timed(c) == 0 && cf_dataset_reserve(c, ds->all.n) == 0);
@@ -395,7 +377,7 @@ static int key_below(const cf_dataset *ds, int64_t a, int64_t b) {
  * holds out its tail. */
 Test(time, split_time_holds_out_the_latest) {
     for (int pre = 0; pre < 2; pre++) {
-        cf_dataset *ds = timed_generated(100000, 500, pre, 3 + (uint64_t)pre), *two = copy_of(ds);
+        cf_dataset *ds = cf_test_generate_timed(100000, 500, pre, 3 + (uint64_t)pre), *two = copy_of(ds);
         uint8_t *before = malloc((size_t)ds->all.n);
         memcpy(before, ds->is_test, (size_t)ds->all.n);
         int64_t n_train = 0;
@@ -445,7 +427,7 @@ Test(time, split_time_holds_out_the_latest) {
  * seed, each user's training keys below its test keys, one-rating users untouched; the
  * same on 1, 2 and 3 threads (past the 2^16 ratings where users go parallel). */
 Test(time, split_per_user_time_holds_out_each_users_latest) {
-    cf_dataset *ds = timed_generated(90000, 50, 0, 9), *rnd = copy_of(ds);
+    cf_dataset *ds = cf_test_generate_timed(90000, 50, 0, 9), *rnd = copy_of(ds);
     cf_error err;
     cr_assert_eq(cf_dataset_split_per_user_time(ds, 0.25, 17, 1, &err), CF_OK, "%s", err.msg);
     cr_assert_eq(cf_dataset_split_per_user(rnd, 0.25, 17, 1, &err), CF_OK, "%s", err.msg);
@@ -518,10 +500,10 @@ static double json_num(const char *js, const char *key) {
 /* train --test-split time: the library's split (n_test, cutoff) in the JSON and the
  * "split:" line; the same from the binary file convert --timestamps writes; user-time
  * holds out as many as user; info --timestamps names the span and the default cut; a
- * file without the column is an error naming line and field; cv offers no time folds. */
+ * file without the column is an error naming line and field. */
 Test(time, cli_time_splits, .timeout = 120) {
     char *data = cf_test_path(dir, "d.tsv"), *bin = cf_test_path(dir, "d.cfd");
-    cf_dataset *ds = timed_generated(20000, 1000000, 0, 5);
+    cf_dataset *ds = cf_test_generate_timed(20000, 1000000, 0, 5);
     cf_error err;
     cr_assert_eq(cf_dataset_write(ds, data, &err), CF_OK, "%s", err.msg);
     cf_dataset_destroy(&ds);
@@ -591,9 +573,6 @@ Test(time, cli_time_splits, .timeout = 120) {
     r = cf_test_cli(dir, "train", p3, "--test-split", "time", NULL);
     cr_assert_eq(r.code, 1, "%s", r.err);
     cr_assert(strstr(r.err, "three.tsv:1: missing timestamp field (the fourth)"), "%s", r.err);
-    cf_test_run_free(&r);
-    r = cf_test_cli(dir, "cv", data, "--fold-split", "time", NULL);
-    cr_assert_eq(r.code, 2, "%s", r.err);
     cf_test_run_free(&r);
     free(data), free(bin), free(p3);
 }

@@ -892,25 +892,37 @@ def kfold(X, folds=5, split="random", seed=42, threads=0):
     rating to a fold at random, fold sizes within one (``--fold-split random``); ``"user"``
     deals each user's ratings over the folds, so every test user has training ratings and
     a user with one rating is in every training part and no test part (``--fold-split
-    user``). Of ``read_ratings(path)`` at ``seed`` these are the folds ``cufactor cv path
-    --seed S`` trains on: ``fit(train, X_test=test)`` gives its fold's validation RMSE. The
-    arguments are checked and the folds dealt at the call; the pairs are made as iterated."""
-    _check_split(split, seed, _SPLITS[:2])
+    user``). ``"time"`` is rolling origin (``--fold-split time``): the ratings in time order
+    cut into ``folds + 1`` blocks, fold f the block f + 1 and its training part the blocks
+    before it only (the later ones in neither); ``"user-time"`` the same per user; both
+    need timestamps (``read_ratings(path, timestamps=True)``, or a DataFrame's
+    ``timestamp`` column) and ignore ``seed``. Of ``read_ratings(path)`` at ``seed`` these
+    are the folds ``cufactor cv path --seed S`` trains on: ``fit(train, X_test=test)`` gives
+    its fold's validation RMSE. The arguments are checked and the folds dealt at the call;
+    the pairs are made as iterated."""
+    _check_split(split, seed)
     if not (isinstance(folds, (int, np.integer)) and 2 <= folds <= 1000):
         raise ValueError(f"folds: expected an integer in [2, 1000], got {folds!r}")
-    ds = _dataset(X, "X")
+    timed = split in ("time", "user-time")
+    ds = _dataset(X, "X", times=timed)
     whole = _ratings_of(ds, 0)
     fold = np.empty(len(whole), dtype=np.int32)
-    if split == "user":
+    if timed:
+        check(lib.cf_cv_folds_time, ds.value, int(folds), int(split == "user-time"), int(threads), _lib.ptr(fold))
+    elif split == "user":
         check(lib.cf_cv_folds_per_user, ds.value, int(folds), int(seed), int(threads), _lib.ptr(fold))
     else:
         check(lib.cf_cv_folds, len(whole), int(folds), int(seed), _lib.ptr(fold))
 
+    def part(mask):
+        t = None if whole.times is None else whole.times[mask]
+        return Ratings(whole.users[mask], whole.items[mask], whole.ratings[mask], whole.user_ids, whole.item_ids,
+                       times=t)
+
     def pairs():
         for f in range(folds):
-            out = fold == f
-            yield tuple(Ratings(whole.users[part], whole.items[part], whole.ratings[part], whole.user_ids,
-                                whole.item_ids) for part in (~out, out))
+            test = fold == f
+            yield part((fold < f) if timed else ~test), part(test)
     return pairs()
 
 

@@ -198,6 +198,7 @@ _PROTOS = {
     "cf_dataset_split_per_user_time": (_i, [_vp, C.c_double, C.c_uint64, _i, _E]),
     "cf_cv_folds": (_i, [C.c_int64, C.c_int32, C.c_uint64, _vp, _E]),
     "cf_cv_folds_per_user": (_i, [_vp, C.c_int32, C.c_uint64, _i, _vp, _E]),
+    "cf_cv_folds_time": (_i, [_vp, C.c_int32, _i, _i, _vp, _E]),
     "cf_dataset_ids": (_i, [_vp, _i, _vp, _sz, _vp, C.POINTER(_sz), _E]),
     "cf_dataset_ids_int": (_i, [_vp, _i, _vp, _E]),
     "cf_dataset_info_get": (None, [_vp, C.POINTER(DatasetInfo)]),

@@ -155,13 +155,52 @@ def test_time_split_is_the_clis(planted, tmp_path, split):
     m = cufactor.ALS(factors=4, iterations=3, seed=9, device="cpu", threads=2).fit(train, X_test=test)
     assert_same_model(cufactor.load(tmp_path / "cli.cfm"), m)
     assert m.history_["test_rmse"][-1] == pytest.approx(summary["test_rmse"], rel=1e-12)
-    # the time splits need times; cv has no time folds
+    # the time splits need times
     with pytest.raises(ValueError, match="timestamps=True"):
         cufactor.train_test_split(cufactor.read_ratings(data), split=split)
     with pytest.raises(ValueError, match="timestamps"):
         cufactor.train_test_split((u, i, r), split=split)
-    with pytest.raises(ValueError, match="split"):
-        cufactor.kfold(X, split=split)
+    with pytest.raises(ValueError, match="timestamps"):
+        cufactor.kfold(cufactor.read_ratings(data), split=split)
+
+
+@pytest.mark.parametrize("split", ["time", "user-time"])
+def test_time_kfold_is_the_clis_cv(planted, tmp_path, split):
+    # cufactor cv DATA --fold-split time|user-time --json against kfold of the same file read
+    # with timestamps: the same validation RMSE per fold from fit(train, X_test=test); every
+    # training rating earlier (time, then file order) than the fold's test ratings (per user
+    # under "user-time"), the later folds in neither part; the first block never tested.
+    u, i, r = planted.train
+    times = np.random.default_rng(4).integers(10**9, 10**9 + 3000, len(r))  # many ties
+    data = tmp_path / "timed.tsv"
+    with open(data, "w") as f:
+        for a, b, c, t in zip(u, i, r, times):
+            f.write(f"{a}\t{b}\t{float(c)!r}\t{t}\n")
+    p = cli("cv", data, "--factors", 4, "--lambda", 0.1, "--iters", 3, "--folds", 3, "--fold-split", split,
+            "--device", "cpu", "--threads", 2, "--json", "--quiet")
+    summary = json.loads(p.stdout)
+    assert summary["fold_split"] == split
+    X = cufactor.read_ratings(data, timestamps=True)
+    pairs = list(cufactor.kfold(X, folds=3, split=split))
+    rmse, tested = [], 0
+    for f, (train, test) in enumerate(pairs):
+        assert len(test) > 0 and len(train) + len(test) <= len(X)
+        assert test.times.min() == summary["fold_from"][f]
+        if split == "time":
+            assert train.times.max() <= test.times.min()
+            assert len(train) == -(-(f + 1) * len(X) // 4) and len(test) == -(-(f + 2) * len(X) // 4) - len(train)
+        else:
+            assert set(test.users.tolist()) <= set(train.users.tolist())
+            for user in sorted(set(test.users.tolist()))[:50]:
+                assert train.times[train.users == user].max() <= test.times[test.users == user].min()
+        tested += len(test)
+        m = cufactor.ALS(factors=4, regularization=0.1, iterations=3, seed=42, device="cpu", threads=2)
+        rmse.append(m.fit(train, X_test=test).history_["test_rmse"][-1])
+    np.testing.assert_allclose(rmse, summary["cells"][0]["fold_rmse"], rtol=1e-12)
+    assert tested == len(X) - summary["unvalidated"] and summary["unvalidated"] > 0
+    # the seed plays no part: the order decides
+    again = next(iter(cufactor.kfold(X, folds=3, split=split, seed=5, threads=1)))[1]
+    assert np.array_equal(again.users, pairs[0][1].users) and np.array_equal(again.items, pairs[0][1].items)
 
 
 @pytest.mark.parametrize("split", ["random", "user"])

@@ -81,9 +81,9 @@ extern const char *const cli_optimizer_names[];   /* cf_optimizer */
 extern const char *const cli_precision_names[];   /* cf_precision */
 extern const char *const cli_als_solver_names[];  /* cf_als_solver */
 extern const char *const cli_als_gram_names[];    /* cf_als_gram */
-/* train --test-split (CLI_SPLIT_*: random, user, time, user-time) and cv --fold-split
- * (its first two: 0 random, 1 per user); the index is the int they set */
-extern const char *const cli_split_names[], *const cli_fold_split_names[];
+/* train --test-split and cv --fold-split (CLI_SPLIT_*: random, user, time, user-time); the
+ * index is the int they set */
+extern const char *const cli_split_names[];
 /* Names from the library's own name functions (cf_algo_name, ...), NULL-terminated. */
 const char *const *cli_algo_names(void);
 const char *const *cli_reg_names(void);

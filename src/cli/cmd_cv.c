@@ -121,6 +121,9 @@ static int parse_select(const char *text, int32_t *n, cf_rank_measure *measure) 
     return -1;
 }
 
+/* the folds in the header lines, by --fold-split (CLI_SPLIT_*) */
+static const char *const fold_kind[] = {"", "per-user", "rolling-origin time", "rolling-origin per-user time"};
+
 typedef struct fold_log {
     const grid *g;
     int32_t folds;
@@ -239,10 +242,13 @@ int cmd_cv(int argc, char **argv) {
                           .no_default = 1, .help = "the same as --grid lambda=L1,L2,..."};
     opts[n++] = (cli_opt){.name = "folds", .kind = CLI_I32, .dest = &cvo.folds, .metavar = "F", .lo = 2,
                           .hi = 1000, .help = "number of folds"};
-    opts[n++] = (cli_opt){.name = "fold-split", .kind = CLI_CHOICE, .dest = &cvo.by_user, .choices = cli_fold_split_names,
+    int fold_split = CLI_SPLIT_RANDOM;
+    opts[n++] = (cli_opt){.name = "fold-split", .kind = CLI_CHOICE, .dest = &fold_split, .choices = cli_split_names,
                           .help = "random: ratings dealt to the folds at random; user: each user's ratings dealt over "
                                   "the folds, a user with one rating never validated (so every validated user is "
-                                  "known, as train --test-split user)"};
+                                  "known, as train --test-split user); time: rolling origin, the ratings in time "
+                                  "order cut into F+1 blocks, fold f validated on a model of the blocks before it "
+                                  "(needs a timestamp column); user-time: the same per user"};
     const char *select = "rmse";
     opts[n++] = (cli_opt){.name = "select", .kind = CLI_STR, .dest = &select, .metavar = "MEASURE",
                           .help = "pick the best cell by rmse (lowest), or by precision|recall|ndcg|map|hit_rate@N "
@@ -270,7 +276,10 @@ int cmd_cv(int argc, char **argv) {
         .opts = opts,
         .n_opts = n,
         .notes = "The std is the sample standard deviation over the folds. When the best cell has the\n"
-                 "smallest or largest K or λ of its axis, the optimum may lie outside: enlarge the grid.",
+                 "smallest or largest K or λ of its axis, the optimum may lie outside: enlarge the grid.\n"
+                 "With --fold-split time the folds are in time (rolling origin): no model is scored on\n"
+                 "ratings older than some it was trained on, as in use; DATA needs a fourth column of\n"
+                 "integer timestamps.",
     };
 
     /* take the --grid arguments out of argv (they may repeat); --factors V and --lambda V,
@@ -358,6 +367,9 @@ int cmd_cv(int argc, char **argv) {
     if (cli_check_device(cfg.device) != CLI_EXIT_OK) return CLI_EXIT_ERROR;
     if (oo.model && cli_check_writable(oo.model, "--model") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
     if (svg_path && cli_check_writable(svg_path, "--svg") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
+    cvo.by_user = fold_split == CLI_SPLIT_USER || fold_split == CLI_SPLIT_USER_TIME;
+    cvo.by_time = fold_split == CLI_SPLIT_TIME || fold_split == CLI_SPLIT_USER_TIME;
+    ropt.timestamps = cvo.by_time; /* the fourth column: a missing one names its line */
 
     cf_dataset *ds = NULL;
     cf_cv_result res;
@@ -373,9 +385,11 @@ int cmd_cv(int argc, char **argv) {
     if (!oo.quiet) cli_print_read("read", data, &rrep);
     if (!oo.quiet) {
         cli_device_notice(cfg.device, stderr, "");
-        fprintf(stderr, "cv: %s, %d %sfolds (seed %llu), %d×%d cells, %d iterations, %s λ, bias %s\n",
-                cf_algo_name(cfg.algo), (int)cvo.folds, cvo.by_user ? "per-user " : "", (unsigned long long)cvo.seed,
-                g.n_lambdas, g.n_factors, (int)cv_iters(&cfg), cf_reg_name(cfg.reg), cfg.bias ? "on" : "off");
+        char seed[40] = "in time order";
+        if (!cvo.by_time) snprintf(seed, sizeof seed, "seed %llu", (unsigned long long)cvo.seed);
+        fprintf(stderr, "cv: %s, %d %s%sfolds (%s), %d×%d cells, %d iterations, %s λ, bias %s\n",
+                cf_algo_name(cfg.algo), (int)cvo.folds, fold_kind[fold_split], fold_split ? " " : "", seed, g.n_lambdas, g.n_factors,
+                (int)cv_iters(&cfg), cf_reg_name(cfg.reg), cfg.bias ? "on" : "off");
     }
     fold_log lg = {.g = &g, .folds = cvo.folds, .quiet = oo.quiet, .select = select_name};
     cvo.on_fold = on_fold, cvo.user = &lg;
@@ -404,8 +418,13 @@ int cmd_cv(int argc, char **argv) {
         json_key(o, &first, "data"), json_string(o, data);
         json_key(o, &first, "algo"), json_string(o, cf_algo_name(cfg.algo));
         json_key(o, &first, "folds"), fprintf(o, "%d", (int)cvo.folds);
-        json_key(o, &first, "fold_split"), json_string(o, cli_fold_split_names[cvo.by_user]);
+        json_key(o, &first, "fold_split"), json_string(o, cli_split_names[fold_split]);
         json_key(o, &first, "unvalidated"), fprintf(o, "%lld", (long long)res.unvalidated);
+        if (res.fold_from) {
+            json_key(o, &first, "fold_from"), fputc('[', o);
+            for (int f = 0; f < cvo.folds; f++) fprintf(o, "%s%lld", f ? "," : "", (long long)res.fold_from[f]);
+            fputc(']', o);
+        }
         json_key(o, &first, "seed"), fprintf(o, "%llu", (unsigned long long)cvo.seed);
         json_key(o, &first, "iters"), fprintf(o, "%d", (int)cv_iters(&cfg));
         json_key(o, &first, "reg"), json_string(o, cf_reg_name(cfg.reg));
@@ -463,8 +482,9 @@ int cmd_cv(int argc, char **argv) {
     } else {
         /* the table of the measure that selects: RMSE, or the ranking measure */
         const double *tmean = select_name ? res.mean_score : res.mean, *tstd = select_name ? res.std_score : res.std;
-        printf("mean ± std validation %s, %d-fold%s CV (%s, %d iterations)\n", select_name ? select_name : "RMSE",
-               (int)cvo.folds, cvo.by_user ? " per-user" : "", cf_algo_name(cfg.algo), (int)cv_iters(&cfg));
+        printf("mean ± std validation %s, %d-fold%s%s CV (%s, %d iterations)\n", select_name ? select_name : "RMSE",
+               (int)cvo.folds, fold_split ? " " : "", fold_kind[fold_split], cf_algo_name(cfg.algo),
+               (int)cv_iters(&cfg));
         printf("%-10s", "lambda\\K");
         for (int k = 0; k < g.n_factors; k++) printf("  %19d", (int)g.factors[k]);
         putchar('\n');
@@ -482,9 +502,24 @@ int cmd_cv(int argc, char **argv) {
                    bstd);
         else
             printf("best        K=%d lambda=%g: RMSE %.6f ± %.6f\n", bk, bl, bmean, bstd);
-        if (cvo.by_user)
+        if (cvo.by_time) { /* the folds grow: the last one trains on the most, as the refit will */
+            const int64_t c = (int64_t)res.best_l * g.n_factors + res.best_k, F = cvo.folds;
+            printf("last fold   K=%d lambda=%g: %s %.6f (trained on %s earliest %lld/%lld: the nearest to the "
+                   "refit)\n",
+                   bk, bl, select_name ? select_name : "RMSE", (select_name ? res.fold_score : res.fold_rmse)[c * F + F - 1],
+                   cvo.by_user ? "each user's" : "the", (long long)F, (long long)F + 1);
+            printf("folds       rolling origin%s: each fold validated on a model of the ratings before it; "
+                   "%lld ratings (%s first block) never validated\n",
+                   cvo.by_user ? " per user" : "", (long long)res.unvalidated, cvo.by_user ? "each user's" : "the");
+            for (int f = 0; f < cvo.folds && !cvo.by_user; f++) { /* per user there is no one cut */
+                char when[40];
+                printf("fold %-7dfrom time %lld%s\n", f + 1, (long long)res.fold_from[f],
+                       cli_utc_text(res.fold_from[f], when));
+            }
+        } else if (cvo.by_user) {
             printf("folds       per user: %lld ratings of users with one rating never validated (always in training)\n",
                    (long long)res.unvalidated);
+        }
         if (res.border) printf("warning     the best cell is on the border of the grid: enlarge the grid\n");
         printf("refit       K=%d lambda=%g on all %lld ratings: train RMSE %.6f\n", bk, bl,
                (long long)res.refit_report.n_train, res.refit_report.train_rmse);

@@ -51,7 +51,6 @@ const char *const cli_precision_names[] = {"fp32", "fp16", "fp64", NULL};
 const char *const cli_als_solver_names[] = {"cusolver", "fused", NULL};
 const char *const cli_als_gram_names[] = {"simt", "tc", NULL};
 const char *const cli_split_names[] = {"random", "user", "time", "user-time", NULL};
-const char *const cli_fold_split_names[] = {"random", "user", NULL}; /* cv: the first two */
 
 /* Fills names[] from a library name function until it answers "?" (unknown value). */
 #define NAME_LIST(fn, type, names)                                          \
