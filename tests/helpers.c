@@ -3,8 +3,8 @@
 #include "model.h"
 
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdarg.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +60,19 @@ char *cf_test_read(const char *path, size_t *len) {
     return buf;
 }
 
+double cf_test_json_num(const char *js, const char *key) {
+    char k[128];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *v = strstr(js, k);
+    cr_assert_not_null(v, "no \"%s\" in %s", key, js);
+    v += strlen(k);
+    if (strncmp(v, "null", 4) == 0) return NAN;
+    char *end = NULL;
+    double x = strtod(v, &end);
+    cr_assert(end != v && (*end == ',' || *end == '}'), "\"%s\" is not a number in %s", key, js);
+    return x;
+}
+
 void cf_test_rmtree(const char *dir) {
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -68,8 +81,6 @@ void cf_test_rmtree(const char *dir) {
 
 /* ---- planted problem (see helpers.h) */
 #include "common.h"
-
-#include <math.h>
 
 void cf_test_make_planted(const cf_test_planted *p, cf_ratings *train, cf_triplets *test) {
     cf_rng rng;

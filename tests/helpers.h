@@ -37,6 +37,9 @@ typedef struct cf_test_run {
  * dir/stdout.txt and dir/stderr.txt after reading them. */
 cf_test_run cf_test_cli(const char *dir, const char *first, ...);
 void cf_test_run_free(cf_test_run *r);
+/* The number after "key": (its first occurrence) in a JSON text, a CLI's --json output;
+ * NAN for null. Fails the test when the key is absent or its value not a number. */
+double cf_test_json_num(const char *js, const char *key);
 /* Entries of directory d (not "." and "..") whose name contains `part`; -1 when d
  * cannot be opened. */
 int cf_test_count_entries(const char *d, const char *part);

@@ -237,14 +237,6 @@ Test(cv_time, run_scores_each_fold_on_a_model_of_the_past, .timeout = 60) {
     cf_dataset_destroy(&ds);
 }
 
-static double json_num(const char *js, const char *key) {
-    char k[64];
-    snprintf(k, sizeof k, "\"%s\":", key);
-    const char *p = strstr(js, k);
-    cr_assert(p, "no %s in %s", key, js);
-    return strtod(p + strlen(k), NULL);
-}
-
 /* cufactor cv --fold-split time: the library's fold RMSEs, fold_from and unvalidated in
  * the JSON; the table names the folds, each one's first time and the best cell's last
  * fold; the same from the
@@ -283,7 +275,7 @@ Test(cv_time, cli_time_folds, .timeout = 120) {
                                     "--json", "--quiet", NULL);
         cr_assert_eq(r.code, 0, "%s", r.err);
         cr_assert(strstr(r.out, "\"fold_split\":\"time\""), "%s", r.out);
-        cr_assert_eq((int64_t)json_num(r.out, "unvalidated"), res.unvalidated);
+        cr_assert_eq((int64_t)cf_test_json_num(r.out, "unvalidated"), res.unvalidated);
         char want[96];
         snprintf(want, sizeof want, "\"fold_from\":[%lld,%lld]", (long long)res.fold_from[0],
                  (long long)res.fold_from[1]);

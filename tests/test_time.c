@@ -489,14 +489,6 @@ Test(time, splits_need_timestamps_and_a_ratio) {
 
 /* ------------------------------------------------------------------ the CLI */
 
-static double json_num(const char *js, const char *key) {
-    char k[64];
-    snprintf(k, sizeof k, "\"%s\":", key);
-    const char *p = strstr(js, k);
-    cr_assert(p, "no %s in %s", key, js);
-    return strtod(p + strlen(k), NULL);
-}
-
 /* train --test-split time: the library's split (n_test, cutoff) in the JSON and the
  * "split:" line; the same from the binary file convert --timestamps writes; user-time
  * holds out as many as user; info --timestamps names the span and the default cut; a
@@ -519,9 +511,9 @@ Test(time, cli_time_splits, .timeout = 120) {
                                 "--iters", "2", "--device", "cpu", "--json", NULL);
     cr_assert_eq(r.code, 0, "%s", r.err);
     cr_assert(strstr(r.out, "\"test_split\":\"time\""), "%s", r.out);
-    cr_assert_eq((int64_t)json_num(r.out, "test_cutoff"), cutoff);
-    cr_assert_eq((int64_t)json_num(r.out, "n_test"), info.n_test);
-    const double rmse = json_num(r.out, "test_rmse");
+    cr_assert_eq((int64_t)cf_test_json_num(r.out, "test_cutoff"), cutoff);
+    cr_assert_eq((int64_t)cf_test_json_num(r.out, "n_test"), info.n_test);
+    const double rmse = cf_test_json_num(r.out, "test_rmse");
     char line[160];
     snprintf(line, sizeof line, "split: %lld train, %lld test (the latest 0.2: from time %lld on)",
              (long long)info.n_train, (long long)info.n_test, (long long)cutoff);
@@ -535,8 +527,8 @@ Test(time, cli_time_splits, .timeout = 120) {
     r = cf_test_cli(dir, "train", bin, "--test-split", "time", "--test-ratio", "0.2", "--factors", "2", "--iters", "2",
                     "--device", "cpu", "--json", NULL);
     cr_assert_eq(r.code, 0, "%s", r.err);
-    cr_assert_eq((int64_t)json_num(r.out, "test_cutoff"), cutoff);
-    cr_assert_eq(json_num(r.out, "test_rmse"), rmse, "the binary file trains as the text");
+    cr_assert_eq((int64_t)cf_test_json_num(r.out, "test_cutoff"), cutoff);
+    cr_assert_eq(cf_test_json_num(r.out, "test_rmse"), rmse, "the binary file trains as the text");
     cf_test_run_free(&r);
 
     r = cf_test_cli(dir, "train", data, "--test-split", "user-time", "--factors", "2", "--iters", "2", "--seed", "3",
@@ -544,13 +536,13 @@ Test(time, cli_time_splits, .timeout = 120) {
     cr_assert_eq(r.code, 0, "%s", r.err);
     cr_assert(strstr(r.out, "\"test_split\":\"user-time\""), "%s", r.out);
     cr_assert(!strstr(r.out, "test_cutoff"), "%s", r.out);
-    cr_assert_eq(json_num(r.out, "test_unseen"), 0, "every user-time test user is known");
-    const double n_user_time = json_num(r.out, "n_test");
+    cr_assert_eq(cf_test_json_num(r.out, "test_unseen"), 0, "every user-time test user is known");
+    const double n_user_time = cf_test_json_num(r.out, "n_test");
     cf_test_run_free(&r);
     r = cf_test_cli(dir, "train", data, "--test-split", "user", "--factors", "2", "--iters", "2", "--seed", "3",
                     "--device", "cpu", "--json", NULL);
     cr_assert_eq(r.code, 0, "%s", r.err);
-    cr_assert_eq(json_num(r.out, "n_test"), n_user_time, "user-time holds out as many as user");
+    cr_assert_eq(cf_test_json_num(r.out, "n_test"), n_user_time, "user-time holds out as many as user");
     cf_test_run_free(&r);
 
     /* info --timestamps: the span, and where the default time split (0.1) cuts */

@@ -127,17 +127,24 @@ def test_train_test_split_is_the_clis(planted, tmp_path, split):
         cufactor.train_test_split(planted.train, seed=-1)
 
 
+def write_timed(planted, path, seed, span):
+    # the planted training ratings as a four-column file, times drawn from a short span
+    # after 10**9 (many ties); returns the path
+    u, i, r = planted.train
+    times = np.random.default_rng(seed).integers(10**9, 10**9 + span, len(r))
+    with open(path, "w") as f:
+        for a, b, c, t in zip(u, i, r, times):
+            f.write(f"{a}\t{b}\t{float(c)!r}\t{t}\n")
+    return path
+
+
 @pytest.mark.parametrize("split", ["time", "user-time"])
 def test_time_split_is_the_clis(planted, tmp_path, split):
     # cufactor train DATA --test-split time|user-time against read_ratings(timestamps=True)
     # split by train_test_split: the same parts (the cut under "time", every test user known
     # under "user-time"), the same model and test RMSE; the parts carry their times.
     u, i, r = planted.train
-    times = np.random.default_rng(3).integers(10**9, 10**9 + 5000, len(r))  # many ties
-    data = tmp_path / "timed.tsv"
-    with open(data, "w") as f:
-        for a, b, c, t in zip(u, i, r, times):
-            f.write(f"{a}\t{b}\t{float(c)!r}\t{t}\n")
+    data = write_timed(planted, tmp_path / "timed.tsv", seed=3, span=5000)
     p = cli("train", data, "--factors", 4, "--iters", 3, "--seed", 9, "--device", "cpu", "--threads", 2,
             "--test-ratio", 0.2, "--test-split", split, "--json", "--quiet", "--model", tmp_path / "cli.cfm")
     summary = json.loads(p.stdout)
@@ -170,12 +177,7 @@ def test_time_kfold_is_the_clis_cv(planted, tmp_path, split):
     # with timestamps: the same validation RMSE per fold from fit(train, X_test=test); every
     # training rating earlier (time, then file order) than the fold's test ratings (per user
     # under "user-time"), the later folds in neither part; the first block never tested.
-    u, i, r = planted.train
-    times = np.random.default_rng(4).integers(10**9, 10**9 + 3000, len(r))  # many ties
-    data = tmp_path / "timed.tsv"
-    with open(data, "w") as f:
-        for a, b, c, t in zip(u, i, r, times):
-            f.write(f"{a}\t{b}\t{float(c)!r}\t{t}\n")
+    data = write_timed(planted, tmp_path / "timed.tsv", seed=4, span=3000)
     p = cli("cv", data, "--factors", 4, "--lambda", 0.1, "--iters", 3, "--folds", 3, "--fold-split", split,
             "--device", "cpu", "--threads", 2, "--json", "--quiet")
     summary = json.loads(p.stdout)
