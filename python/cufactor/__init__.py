@@ -10,8 +10,8 @@ Estimators follow scikit-learn's conventions; see README.md ("Python") for the d
 
 from ._lib import (CufactorError, CufactorIOError, CufactorLookupError, CufactorMemoryError,
                    CufactorValueError)
-from ._estimator import (ALS, ALSGD, CCD, GD, SGD, Factorizer, MiniBatch, NotFittedError, Ratings,
-                         device_info, kfold, load, read_ratings, train_test_split)
+from ._data import Ratings, kfold, read_ratings, train_test_split
+from ._estimator import ALS, ALSGD, CCD, GD, SGD, Factorizer, MiniBatch, NotFittedError, device_info, load
 from ._cli import cli_path
 
 __version__ = "0.1.0"
