@@ -443,10 +443,26 @@ typedef struct cf_eval_report {
     int64_t count;     /* ratings evaluated (all ratings of both parts of the dataset) */
     int64_t unseen;    /* of which user or item unknown to the model: predicted by μ (+ the known
                           bias; μ alone without biases, 0 for a model saved by an earlier build without) */
+    double rmse_se, mae_se; /* their standard errors, clustered by user (metrics.c: users independent,
+                               a user's ratings not); NaN with fewer than two users */
+    int64_t users;     /* users with ratings in the dataset */
 } cf_eval_report;
 
 cf_status cf_model_evaluate(const cf_model *m, const cf_dataset *ds, cf_eval_report *rep,
                             cf_error *err);
+
+/* Two models on the same ratings: each one's report, and the paired difference of their
+ * RMSEs with its standard error clustered by user (the pairing cancels what the models
+ * share: for two models that find the same ratings hard it is far smaller than either
+ * RMSE's own; metrics.c). */
+typedef struct cf_compare_report {
+    cf_eval_report a, b;
+    double rmse_diff;    /* b.rmse − a.rmse: negative when b predicts the ratings better */
+    double rmse_diff_se; /* its standard error; NaN with fewer than two users */
+} cf_compare_report;
+
+cf_status cf_model_compare(const cf_model *a, const cf_model *b, const cf_dataset *ds, cf_compare_report *rep,
+                           cf_error *err);
 
 /* Top-n ranking quality on held-out ratings (cf_model_rank_evaluate), the measures a
  * recommender is used by; RMSE says how close the scores are, these whether the items a
@@ -986,7 +1002,7 @@ cf_status cf_model_similar_items(const cf_model *m, const cf_ids *items, int32_t
 /* sizeof of a public struct by name ("cf_error", "cf_iter_info", "cf_train_report",
  * "cf_read_report", "cf_train_options", "cf_read_options", "cf_model_info",
  * "cf_dataset_info", "cf_rank_report", "cf_fold_in_report", "cf_fold_in_options", "cf_explanation",
- * "cf_explain_term"), 0 for another name:
+ * "cf_explain_term", "cf_eval_report", "cf_compare_report"), 0 for another name:
  * bindings that mirror a struct check their layout against it. */
 size_t cf_struct_size(const char *name);
 

@@ -528,6 +528,8 @@ size_t cf_struct_size(const char *name) {
         {"cf_fold_in_options", sizeof(cf_fold_in_options)},
         {"cf_explanation", sizeof(cf_explanation)},
         {"cf_explain_term", sizeof(cf_explain_term)},
+        {"cf_eval_report", sizeof(cf_eval_report)},
+        {"cf_compare_report", sizeof(cf_compare_report)},
     };
     for (size_t k = 0; name && k < sizeof t / sizeof *t; k++)
         if (strcmp(name, t[k].name) == 0) return t[k].size;

@@ -1,5 +1,5 @@
 /*
- * model.c — using a trained model: info, predict, recommend, evaluate.
+ * model.c — using a trained model: info, predict, recommend (evaluate: metrics.c).
  *
  *   r̂(u, i) = μ + b_u + b_i + p_u·q_i     (bias = 1; cf_predict of factors.h)
  *   r̂(u, i) = p_u·q_i                     (bias = 0)
@@ -18,7 +18,6 @@
  * this stored μ = 0 without biases and predicts 0) — what the trainer reports for test
  * pairs with no training ratings. The model has rows for the IDs with training ratings
  * only (train.c), so train, eval, predict and recommend agree on what is unseen.
- *     RMSE = sqrt(Σ e² / n),  MAE = Σ |e| / n,  e = r − r̂, over both parts.
  */
 #include "model.h"
 
@@ -245,44 +244,4 @@ cf_status cf_model_recommend(const cf_model *m, const char *user, int32_t n,
     if (st == CF_OK) *n_out = got;
     free(items), free(scores);
     return st;
-}
-
-/* ---------------------------------------------------------------- evaluate */
-
-cf_status cf_model_evaluate(const cf_model *m, const cf_dataset *ds, cf_eval_report *rep,
-                            cf_error *err) {
-    if (!m || !ds || !rep)
-        return cf_fail(err, CF_ERR_INVALID, "cf_model_evaluate: %s is NULL",
-                       !m ? "model" : !ds ? "dataset" : "report");
-    memset(rep, 0, sizeof *rep);
-    int64_t *tu = cf_idmap_translate(ds->users, m->users, err, "evaluate user map");
-    if (!tu) return CF_ERR_NOMEM;
-    int64_t *ti = cf_idmap_translate(ds->items, m->items, err, "evaluate item map");
-    if (!ti) {
-        free(tu);
-        return CF_ERR_NOMEM;
-    }
-    const cf_factors *f = &m->f;
-    double sse = 0, sae = 0;
-    int64_t unseen = 0;
-    for (int64_t k = 0; k < ds->all.n; k++) {
-        int64_t u = tu[ds->all.u[k]], i = ti[ds->all.i[k]];
-        double pred;
-        if (u >= 0 && i >= 0) {
-            pred = cf_predict(f, (uint32_t)u, (uint32_t)i);
-        } else {
-            unseen++;
-            pred = f->mu + (f->bias && u >= 0 ? f->bu[u] : 0.0) + (f->bias && i >= 0 ? f->bi[i] : 0.0);
-        }
-        double e = (double)ds->all.r[k] - pred;
-        sse += e * e;
-        sae += fabs(e);
-    }
-    free(tu);
-    free(ti);
-    rep->count = ds->all.n;
-    rep->unseen = unseen;
-    rep->rmse = rep->count ? sqrt(sse / (double)rep->count) : NAN;
-    rep->mae = rep->count ? sae / (double)rep->count : NAN;
-    return CF_OK;
 }

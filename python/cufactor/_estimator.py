@@ -534,11 +534,35 @@ class Factorizer:
     def rmse(self, X):
         """Root mean squared error of the model on the ratings X (any form ``fit`` takes);
         pairs unknown to the model are predicted as ``predict(unknown="mean")`` does."""
+        return float(self.evaluate(X)["rmse"])
+
+    def evaluate(self, X):
+        """RMSE and MAE on the ratings X (any form ``fit`` takes) with their standard errors,
+        clustered by user (a user's errors go together; users independent), as ``cufactor
+        eval`` reports them: a dict of ``rmse``, ``rmse_se``, ``mae``, ``mae_se``, ``count``,
+        ``users`` and ``unseen`` (pairs the model does not know, predicted as
+        ``predict(unknown="mean")`` does). The errors are NaN with fewer than two users."""
         self._check_fitted()
         ds = _dataset(X, "X")
         rep = _lib.EvalReport()
         check(lib.cf_model_evaluate, self._model.value, ds.value, C.byref(rep))
-        return float(rep.rmse)
+        return _eval_dict(rep)
+
+    def compare(self, other, X):
+        """This model against ``other`` (fitted) on the same ratings X, as ``cufactor eval
+        --compare``: a dict with ``self`` and ``other`` (``evaluate``'s dicts), ``rmse_diff``
+        (other's RMSE − this one's: negative when other predicts X better) and
+        ``rmse_diff_se``, its standard error, paired and clustered by user; the 95 %
+        interval is ``rmse_diff ± 1.96·rmse_diff_se``."""
+        self._check_fitted()
+        if not isinstance(other, Factorizer):
+            raise TypeError(f"other: expected a fitted cufactor model, got {type(other).__name__}")
+        other._check_fitted()
+        ds = _dataset(X, "X")
+        rep = _lib.CompareReport()
+        check(lib.cf_model_compare, self._model.value, other._model.value, ds.value, C.byref(rep))
+        return {"self": _eval_dict(rep.a), "other": _eval_dict(rep.b), "rmse_diff": rep.rmse_diff,
+                "rmse_diff_se": rep.rmse_diff_se}
 
     def _seen_ratings(self, exclude_seen):
         """The training ratings kept from fit (a dataset handle) when exclude_seen, else None."""
@@ -662,6 +686,10 @@ class CCD(Factorizer):
                  init_scale=0.1, seed=42, threads=0, device="auto", gpu_id=0, gpu_mem_limit=0, restarts=1,
                  early_stopping=0, verbose=False):
         _init(self, locals())
+
+
+def _eval_dict(rep):
+    return {name: getattr(rep, name) for name in ("rmse", "rmse_se", "mae", "mae_se", "count", "users", "unseen")}
 
 
 def _init(self, given):

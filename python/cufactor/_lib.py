@@ -131,7 +131,12 @@ class ModelInfoHead(C.Structure):
 
 
 class EvalReport(C.Structure):
-    _fields_ = [("rmse", C.c_double), ("mae", C.c_double), ("count", C.c_int64), ("unseen", C.c_int64)]
+    _fields_ = [("rmse", C.c_double), ("mae", C.c_double), ("count", C.c_int64), ("unseen", C.c_int64),
+                ("rmse_se", C.c_double), ("mae_se", C.c_double), ("users", C.c_int64)]
+
+
+class CompareReport(C.Structure):
+    _fields_ = [("a", EvalReport), ("b", EvalReport), ("rmse_diff", C.c_double), ("rmse_diff_se", C.c_double)]
 
 
 RANK_MEASURES = ("precision", "recall", "ndcg", "map", "hit_rate", "coverage")
@@ -220,6 +225,7 @@ _PROTOS = {
     "cf_model_predict_batch": (_i, [_vp, C.POINTER(Ids), C.POINTER(Ids), _i, _vp, _vp, _E]),
     "cf_model_recommend_batch": (_i, [_vp, C.POINTER(Ids), _i32, _vp, _i, _i, _vp, _vp, _vp, _E]),
     "cf_model_evaluate": (_i, [_vp, _vp, C.POINTER(EvalReport), _E]),
+    "cf_model_compare": (_i, [_vp, _vp, _vp, C.POINTER(CompareReport), _E]),
     "cf_model_similar_items": (_i, [_vp, C.POINTER(Ids), _i32, _i, _vp, _vp, _vp, _E]),
     "cf_model_rank_evaluate": (_i, [_vp, _vp, _vp, _i32, _d, _i, _vp, _vp, C.POINTER(RankReport), _E]),
     "cf_fold_in_options_default": (None, [C.POINTER(FoldInOptions)]),
@@ -236,7 +242,8 @@ for _struct, _name in [(Error, "cf_error"), (IterInfo, "cf_iter_info"), (TrainRe
                        (ReadReport, "cf_read_report"), (DatasetInfo, "cf_dataset_info"),
                        (RankReport, "cf_rank_report"), (FoldInOptions, "cf_fold_in_options"),
                        (FoldInReport, "cf_fold_in_report"), (Explanation, "cf_explanation"),
-                       (ExplainTerm, "cf_explain_term")]:
+                       (ExplainTerm, "cf_explain_term"), (EvalReport, "cf_eval_report"),
+                       (CompareReport, "cf_compare_report")]:
     if C.sizeof(_struct) != lib.cf_struct_size(_name.encode()):  # pragma: no cover - a stale binding
         raise ImportError(f"cufactor: the binding's {_name} ({C.sizeof(_struct)} bytes) does not match "
                           f"the library's ({lib.cf_struct_size(_name.encode())} bytes): rebuild the package")

@@ -241,3 +241,31 @@ def test_kfold_is_the_clis_cv(planted, tmp_path, split):
         cufactor.kfold(X, split="users")
     with pytest.raises(ValueError, match="seed"):
         cufactor.kfold(X, seed=-1)
+
+
+def test_evaluate_and_compare_are_the_clis_eval(planted, tmp_path):
+    # model.evaluate and model.compare against cufactor eval MODEL TEST --compare OTHER --json
+    # on the same files: the same figures, standard errors included; evaluate's rmse is rmse()'s;
+    # swapped models swap the sign; a model against itself differs by exactly nothing.
+    a = cufactor.ALS(factors=4, iterations=5, seed=1, device="cpu", threads=2).fit(planted.train)
+    b = cufactor.ALS(factors=2, iterations=5, seed=1, device="cpu", threads=2).fit(planted.train)
+    a.save(tmp_path / "a.cfm"), b.save(tmp_path / "b.cfm")
+    test = planted.write(tmp_path / "test.tsv", planted.test)
+    js = json.loads(cli("eval", tmp_path / "a.cfm", test, "--compare", tmp_path / "b.cfm", "--json", "--quiet").stdout)
+    X = cufactor.read_ratings(test)
+    ev, cmp = a.evaluate(X), a.compare(b, X)
+    for key in ("rmse", "rmse_se", "mae", "mae_se", "count", "users", "unseen"):
+        assert ev[key] == pytest.approx(js[key], rel=1e-12), key
+        assert cmp["self"][key] == ev[key], key
+        assert cmp["other"][key] == pytest.approx(js["compare"][key] if key in js["compare"] else b.evaluate(X)[key],
+                                                  rel=1e-12), key
+    assert cmp["rmse_diff"] == pytest.approx(js["compare"]["rmse_diff"], rel=1e-12)
+    assert cmp["rmse_diff_se"] == pytest.approx(js["compare"]["rmse_diff_se"], rel=1e-12)
+    assert cmp["rmse_diff_se"] > 0
+    assert ev["rmse"] == a.rmse(X) and ev["users"] == len(set(planted.test[0].tolist()))
+    back = b.compare(a, X)
+    assert back["rmse_diff"] == -cmp["rmse_diff"] and back["rmse_diff_se"] == pytest.approx(cmp["rmse_diff_se"])
+    same = a.compare(a, X)
+    assert same["rmse_diff"] == 0 and same["rmse_diff_se"] == 0
+    with pytest.raises(TypeError, match="other"):
+        a.compare("b.cfm", X)

@@ -14,6 +14,10 @@
  * --fold-in HISTORY evaluates users the model was not trained on: their rows solved from
  * their ratings in HISTORY (cli_fold_in_apply, cmd_fold_in.c) replace the model's users;
  * with --top, HISTORY is also what is excluded unless --exclude names another file.
+ *
+ * RMSE and MAE come with standard errors clustered by user (metrics.c). --compare OTHER
+ * evaluates a second model on the same ratings (cf_model_compare) and prints the paired
+ * difference of the RMSEs with its standard error and a 95 % interval (±1.96 SE).
  */
 #include "args.h"
 #include "cli.h"
@@ -21,13 +25,27 @@
 #include <math.h>
 #include <stdio.h>
 
+/* The second model's lines: its RMSE, and the paired difference with a 95 % interval,
+ * read as "better", "worse" or "no clear difference" (the interval holds 0). */
+static void print_compare(const char *other, const cf_compare_report *c) {
+    const double d = c->rmse_diff, se = c->rmse_diff_se, lo = d - 1.96 * se, hi = d + 1.96 * se;
+    printf("compare %s: RMSE %.6f ± %.6f, MAE %.6f ± %.6f, unseen %lld\n", other, c->b.rmse, c->b.rmse_se, c->b.mae,
+           c->b.mae_se, (long long)c->b.unseen);
+    const char *verdict = !(se >= 0) ? "no standard error (fewer than two users)"
+                          : hi < 0   ? "it predicts DATA better"
+                          : lo > 0   ? "it predicts DATA worse"
+                                     : "no clear difference: the interval holds 0";
+    printf("        RMSE difference (it − MODEL) %+.6f ± %.6f (paired), 95 %% interval [%+.6f, %+.6f]: %s\n", d, se,
+           lo, hi, verdict);
+}
+
 int cmd_eval(int argc, char **argv) {
     cf_read_options ropt;
     cf_read_options_default(&ropt);
     int format = (int)ropt.format, json = 0, quiet = 0;
     int32_t top = 0, threads = 0;
     double relevant_min = NAN;
-    const char *exclude = NULL;
+    const char *exclude = NULL, *other = NULL;
     cli_fold_in fi = {.cmd = "eval", .lambda = NAN};
     cli_opt opts[] = {
         CLI_READ_OPTS(format, ropt, "DATA"),
@@ -40,9 +58,13 @@ int cmd_eval(int argc, char **argv) {
          .help = "with --top: a test rating counts as relevant when >= R (e.g. 4 of 5 stars; default: every rating)"},
         {.name = "threads", .kind = CLI_I32, .dest = &threads, .metavar = "T", .lo = 0, .hi = 4096,
          .help = "with --top or --fold-in: threads ranking the users, solving their rows (0 = all cores)"},
+        {.name = "compare", .kind = CLI_STR, .dest = &other, .metavar = "MODEL",
+         .help = "also evaluate this model on DATA: the difference of the RMSEs, its standard error (paired, "
+                 "by user) and 95 % interval"},
         CLI_FOLD_IN_OPTS(fi),
         {.name = "json", .kind = CLI_FLAG, .dest = &json, .flag_value = 1,
-         .help = "print one JSON object: model, data, rmse, mae, count, unseen, skipped (and ranking with --top)"},
+         .help = "print one JSON object: model, data, rmse, mae (and their standard errors), count, users, "
+                 "unseen, skipped (and ranking with --top, compare with --compare)"},
         {.name = "quiet", .kind = CLI_FLAG, .dest = &quiet, .flag_value = 1,
          .help = "print nothing to stderr but errors (no read line, no load bar)"},
     };
@@ -79,15 +101,18 @@ int cmd_eval(int argc, char **argv) {
                                exclude ? "exclude" : !isnan(relevant_min) ? "relevant-min" : "threads");
     const char *stray = cli_fold_in_stray(&spec);
     if (stray) return cli_usage_error(&spec, "%s needs --fold-in HISTORY", stray);
+    if (other && fi.path) return cli_usage_error(&spec, "--compare and --fold-in do not go together");
 
     cf_error err = {0};
-    cf_model *model = NULL;
+    cf_model *model = NULL, *model_b = NULL;
     cf_dataset *ds = NULL, *ex = NULL;
     cf_read_report rrep, xrep;
-    cf_eval_report ev;
+    cf_compare_report cmp;
+    cf_eval_report *const ev = &cmp.a;
     cf_rank_report rk;
     cf_fold_in_report fr;
     if (cf_model_load(pos[0], &model, &err) != CF_OK) goto fail;
+    if (other && cf_model_load(other, &model_b, &err) != CF_OK) goto fail;
     /* HISTORY's users in place of the model's; with --top their ratings there excluded unless --exclude */
     if (fi.path && cli_fold_in_apply(&fi, &ropt, threads, quiet, &model, top && !exclude ? &ex : NULL, &fr, &err) != CF_OK)
         goto fail;
@@ -98,7 +123,8 @@ int cmd_eval(int argc, char **argv) {
         if (cli_dataset_read(exclude, &ropt, quiet, &ex, &xrep, &err) != CF_OK) goto fail;
         if (!quiet) cli_print_read("exclude", exclude, &xrep);
     }
-    if (cf_model_evaluate(model, ds, &ev, &err) != CF_OK) goto fail;
+    if ((model_b ? cf_model_compare(model, model_b, ds, &cmp, &err) : cf_model_evaluate(model, ds, ev, &err)) != CF_OK)
+        goto fail;
     if (top) {
         cli_rank_progress rp;
         cli_rank_progress_start(&rp, "eval", quiet);
@@ -108,17 +134,17 @@ int cmd_eval(int argc, char **argv) {
         if (st != CF_OK) goto fail;
     }
     /* most pairs unknown to the model: probably data from another set (other IDs) */
-    if (ev.count > 0 && 2 * ev.unseen > ev.count && fi.path)
+    if (ev->count > 0 && 2 * ev->unseen > ev->count && fi.path)
         fprintf(stderr,
                 "warning: %lld of %lld ratings (%.0f %%) have a user not in %s or an item the model has no training "
                 "rating for; they are predicted by the mean: are the users of %s those of %s?\n",
-                (long long)ev.unseen, (long long)ev.count, 100.0 * (double)ev.unseen / (double)ev.count, fi.path,
+                (long long)ev->unseen, (long long)ev->count, 100.0 * (double)ev->unseen / (double)ev->count, fi.path,
                 pos[1], fi.path);
-    else if (ev.count > 0 && 2 * ev.unseen > ev.count)
+    else if (ev->count > 0 && 2 * ev->unseen > ev->count)
         fprintf(stderr,
                 "warning: %lld of %lld ratings (%.0f %%) have a user or item the model has no training rating "
                 "for; they are predicted by the mean: is %s from the data %s was trained on?\n",
-                (long long)ev.unseen, (long long)ev.count, 100.0 * (double)ev.unseen / (double)ev.count, pos[1],
+                (long long)ev->unseen, (long long)ev->count, 100.0 * (double)ev->unseen / (double)ev->count, pos[1],
                 pos[0]);
 
     if (json) {
@@ -126,12 +152,28 @@ int cmd_eval(int argc, char **argv) {
         putchar('{');
         json_key(stdout, &first, "model"), json_string(stdout, pos[0]);
         json_key(stdout, &first, "data"), json_string(stdout, pos[1]);
-        json_key(stdout, &first, "rmse"), json_number(stdout, ev.rmse);
-        json_key(stdout, &first, "mae"), json_number(stdout, ev.mae);
-        json_key(stdout, &first, "count"), printf("%lld", (long long)ev.count);
-        json_key(stdout, &first, "unseen"), printf("%lld", (long long)ev.unseen);
+        json_key(stdout, &first, "rmse"), json_number(stdout, ev->rmse);
+        json_key(stdout, &first, "rmse_se"), json_number(stdout, ev->rmse_se);
+        json_key(stdout, &first, "mae"), json_number(stdout, ev->mae);
+        json_key(stdout, &first, "mae_se"), json_number(stdout, ev->mae_se);
+        json_key(stdout, &first, "count"), printf("%lld", (long long)ev->count);
+        json_key(stdout, &first, "users"), printf("%lld", (long long)ev->users);
+        json_key(stdout, &first, "unseen"), printf("%lld", (long long)ev->unseen);
         json_key(stdout, &first, "skipped"), printf("%lld", (long long)rrep.skipped);
         if (top) json_key(stdout, &first, "ranking"), cli_rank_json(stdout, &rk, relevant_min, excluded, ex != NULL);
+        if (model_b) {
+            int f2 = 1;
+            json_key(stdout, &first, "compare"), putchar('{');
+            json_key(stdout, &f2, "model"), json_string(stdout, other);
+            json_key(stdout, &f2, "rmse"), json_number(stdout, cmp.b.rmse);
+            json_key(stdout, &f2, "rmse_se"), json_number(stdout, cmp.b.rmse_se);
+            json_key(stdout, &f2, "mae"), json_number(stdout, cmp.b.mae);
+            json_key(stdout, &f2, "mae_se"), json_number(stdout, cmp.b.mae_se);
+            json_key(stdout, &f2, "unseen"), printf("%lld", (long long)cmp.b.unseen);
+            json_key(stdout, &f2, "rmse_diff"), json_number(stdout, cmp.rmse_diff);
+            json_key(stdout, &f2, "rmse_diff_se"), json_number(stdout, cmp.rmse_diff_se);
+            putchar('}');
+        }
         if (fi.path) {
             int f2 = 1;
             json_key(stdout, &first, "fold_in"), putchar('{');
@@ -145,19 +187,21 @@ int cmd_eval(int argc, char **argv) {
         }
         puts("}");
     } else {
-        printf("RMSE    %.6f\n", ev.rmse);
-        printf("MAE     %.6f\n", ev.mae);
-        printf("count   %lld\n", (long long)ev.count);
-        printf("unseen  %lld\n", (long long)ev.unseen);
+        printf("RMSE    %.6f ± %.6f\n", ev->rmse, ev->rmse_se);
+        printf("MAE     %.6f ± %.6f\n", ev->mae, ev->mae_se);
+        printf("count   %lld ratings of %lld users (±: standard errors, clustered by user)\n", (long long)ev->count,
+               (long long)ev->users);
+        printf("unseen  %lld\n", (long long)ev->unseen);
+        if (model_b) print_compare(other, &cmp);
         if (top) cli_rank_print(stdout, &rk, relevant_min, excluded, ex != NULL);
     }
     cf_dataset_destroy(&ds);
     cf_dataset_destroy(&ex);
-    cf_model_destroy(&model);
+    cf_model_destroy(&model), cf_model_destroy(&model_b);
     return CLI_EXIT_OK;
 fail:
     cf_dataset_destroy(&ds);
     cf_dataset_destroy(&ex);
-    cf_model_destroy(&model);
+    cf_model_destroy(&model), cf_model_destroy(&model_b);
     return cli_fail(&err);
 }
