@@ -450,6 +450,10 @@ typedef struct cf_eval_report {
 
 cf_status cf_model_evaluate(const cf_model *m, const cf_dataset *ds, cf_eval_report *rep,
                             cf_error *err);
+/* The same over the ratings of one part of ds only (0 training, 1 test; −1 all): e.g. the
+ * test part's RMSE with its standard error after cf_train on ds. */
+cf_status cf_model_evaluate_part(const cf_model *m, const cf_dataset *ds, int part, cf_eval_report *rep,
+                                 cf_error *err);
 
 /* Two models on the same ratings: each one's report, and the paired difference of their
  * RMSEs with its standard error clustered by user (the pairing cancels what the models

@@ -39,9 +39,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Per-user sums of e² and |e| for model m over ds's ratings (s2, s1: room for ds's users,
- * zeroed); sse, sae the totals in rating order; *unseen the pairs m does not know. */
-static cf_status user_sums(const cf_model *m, const cf_dataset *ds, double *s2, double *s1, double *sse,
+/* Per-user sums of e² and |e| for model m over ds's ratings of `part` (−1: all; s2, s1:
+ * room for ds's users, zeroed); sse, sae the totals in rating order; *unseen the pairs m
+ * does not know. */
+static cf_status user_sums(const cf_model *m, const cf_dataset *ds, int part, double *s2, double *s1, double *sse,
                            double *sae, int64_t *unseen, cf_error *err) {
     int64_t *tu = cf_idmap_translate(ds->users, m->users, err, "evaluate user map");
     if (!tu) return CF_ERR_NOMEM;
@@ -54,6 +55,7 @@ static cf_status user_sums(const cf_model *m, const cf_dataset *ds, double *s2, 
     double a2 = 0, a1 = 0;
     int64_t un = 0;
     for (int64_t k = 0; k < ds->all.n; k++) {
+        if (part >= 0 && ds->is_test[k] != part) continue;
         const uint32_t g = ds->all.u[k];
         const int64_t u = tu[g], i = ti[ds->all.i[k]];
         double pred;
@@ -99,24 +101,27 @@ static void fill_report(cf_eval_report *rep, const double *s2, const double *s1,
     if (rep->rmse == 0) rep->rmse_se = 0; /* every rating predicted exactly */
 }
 
-/* Evaluates a (and b when not NULL) on ds: the reports, and with b the paired difference. */
-static cf_status evaluate(const cf_model *a, const cf_model *b, const cf_dataset *ds, cf_eval_report *ra,
+/* Evaluates a (and b when not NULL) on ds's ratings of `part` (−1: all): the reports, and
+ * with b the paired difference. */
+static cf_status evaluate(const cf_model *a, const cf_model *b, const cf_dataset *ds, int part, cf_eval_report *ra,
                           cf_eval_report *rb, double *diff, double *diff_se, cf_error *err) {
-    const int64_t n = ds->all.n, nu = cf_idmap_size(ds->users), cap = nu > 0 ? nu : 1;
+    const int64_t nu = cf_idmap_size(ds->users), cap = nu > 0 ? nu : 1;
     double *s = cf_calloc((size_t)(cap * (b ? 4 : 2)), sizeof *s, err, "evaluate sums");
     int64_t *cnt = cf_calloc((size_t)cap, sizeof *cnt, err, "evaluate sums");
     if (!s || !cnt) {
         free(s), free(cnt);
         return CF_ERR_NOMEM;
     }
-    for (int64_t k = 0; k < n; k++) cnt[ds->all.u[k]]++;
+    int64_t n = 0;
+    for (int64_t k = 0; k < ds->all.n; k++)
+        if (part < 0 || ds->is_test[k] == part) cnt[ds->all.u[k]]++, n++;
     double sse, sae;
     int64_t unseen;
-    cf_status st = user_sums(a, ds, s, s + cap, &sse, &sae, &unseen, err);
+    cf_status st = user_sums(a, ds, part, s, s + cap, &sse, &sae, &unseen, err);
     if (st == CF_OK) fill_report(ra, s, s + cap, cnt, nu, n, sse, sae, unseen);
     if (st == CF_OK && b) {
         double *s2b = s + 2 * cap;
-        st = user_sums(b, ds, s2b, s + 3 * cap, &sse, &sae, &unseen, err);
+        st = user_sums(b, ds, part, s2b, s + 3 * cap, &sse, &sae, &unseen, err);
         if (st == CF_OK) {
             fill_report(rb, s2b, s + 3 * cap, cnt, nu, n, sse, sae, unseen);
             double dsum = 0;
@@ -135,7 +140,17 @@ cf_status cf_model_evaluate(const cf_model *m, const cf_dataset *ds, cf_eval_rep
     if (!m || !ds || !rep)
         return cf_fail(err, CF_ERR_INVALID, "cf_model_evaluate: %s is NULL", !m ? "model" : !ds ? "dataset" : "report");
     memset(rep, 0, sizeof *rep);
-    return evaluate(m, NULL, ds, rep, NULL, NULL, NULL, err);
+    return evaluate(m, NULL, ds, -1, rep, NULL, NULL, NULL, err);
+}
+
+cf_status cf_model_evaluate_part(const cf_model *m, const cf_dataset *ds, int part, cf_eval_report *rep,
+                                 cf_error *err) {
+    if (!m || !ds || !rep)
+        return cf_fail(err, CF_ERR_INVALID, "cf_model_evaluate_part: %s is NULL",
+                       !m ? "model" : !ds ? "dataset" : "report");
+    if (part < -1 || part > 1) return cf_fail(err, CF_ERR_INVALID, "cf_model_evaluate_part: part %d", part);
+    memset(rep, 0, sizeof *rep);
+    return evaluate(m, NULL, ds, part, rep, NULL, NULL, NULL, err);
 }
 
 cf_status cf_model_compare(const cf_model *a, const cf_model *b, const cf_dataset *ds, cf_compare_report *rep,
@@ -144,5 +159,5 @@ cf_status cf_model_compare(const cf_model *a, const cf_model *b, const cf_datase
         return cf_fail(err, CF_ERR_INVALID, "cf_model_compare: %s is NULL",
                        !a ? "model a" : !b ? "model b" : !ds ? "dataset" : "report");
     memset(rep, 0, sizeof *rep);
-    return evaluate(a, b, ds, &rep->a, &rep->b, &rep->rmse_diff, &rep->rmse_diff_se, err);
+    return evaluate(a, b, ds, -1, &rep->a, &rep->b, &rep->rmse_diff, &rep->rmse_diff_se, err);
 }

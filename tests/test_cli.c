@@ -143,6 +143,9 @@ Test(cli, train_json_reports_a_fit_near_the_noise) {
     double test_rmse = json_num(json, "test_rmse"), train_rmse = json_num(json, "train_rmse");
     cr_assert(isfinite(test_rmse) && test_rmse < bound, "test RMSE %g, bound %g", test_rmse, bound);
     cr_assert(isfinite(train_rmse) && train_rmse < test_rmse + 0.05, "train %g test %g", train_rmse, test_rmse);
+    /* its standard error (test_metrics checks the value): of the order σ/√(2·n_test) */
+    const double se = json_num(json, "test_rmse_se");
+    cr_assert(se > 0.3 * SIGMA / sqrt(2 * n_test) && se < 3 * SIGMA / sqrt(2 * n_test), "test RMSE ± %g", se);
 
     /* ... and far better than predicting the mean: the spread of the ratings */
     char *dp = data_path();

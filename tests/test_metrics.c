@@ -235,6 +235,33 @@ Test(metrics, standard_errors_match_the_spread_over_fresh_test_sets) {
     cf_model_destroy(&truth), cf_model_destroy(&a), cf_model_destroy(&b);
 }
 
+/* After cf_train on a split dataset, the test part's evaluation is the trainer's test
+ * RMSE (the CPU reference: the same sums), so train's standard error belongs to the RMSE
+ * it prints; −1 is every rating, as cf_model_evaluate. */
+Test(metrics, evaluate_part_is_the_trainers_test_rmse) {
+    cf_dataset *ds = cf_test_generate(300, 100, 6000, 3, 0.3, 17, 1);
+    cf_error err;
+    cr_assert_eq(cf_dataset_split(ds, 0.2, 3, &err), CF_OK, "%s", err.msg);
+    cf_config c;
+    cf_config_default(&c);
+    c.device = CF_DEVICE_CPU, c.threads = 1, c.iters = 4, c.factors = 3;
+    cf_model *m = NULL;
+    cf_train_report rep;
+    cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
+    cf_eval_report te, all, whole;
+    cr_assert_eq(cf_model_evaluate_part(m, ds, 1, &te, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(te.count, rep.n_test);
+    cr_assert_eq(te.unseen, rep.test_unseen);
+    cr_assert_float_eq(te.rmse, rep.test_rmse, 1e-12 * rep.test_rmse, "%.17g vs %.17g", te.rmse, rep.test_rmse);
+    cr_assert(te.rmse_se > 0 && te.rmse_se < 0.1 * te.rmse, "%g", te.rmse_se);
+    cr_assert_eq(cf_model_evaluate_part(m, ds, -1, &all, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_model_evaluate(m, ds, &whole, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(memcmp(&all, &whole, sizeof all), 0);
+    cr_assert_eq(cf_model_evaluate_part(m, ds, 2, &te, &err), CF_ERR_INVALID);
+    cf_model_destroy(&m);
+    cf_dataset_destroy(&ds);
+}
+
 /* eval --compare: the library's figures in the JSON and the table; the verdict line;
  * --compare with --fold-in is a usage error; a missing model an error naming it. */
 Test(metrics, cli_eval_compare, .timeout = 60) {

@@ -233,6 +233,10 @@ int cmd_train(int argc, char **argv) {
     if (st != CF_OK) goto fail;
     t_save = oo.model ? cli_now() - t_save : 0.0;
 
+    /* ---- the test RMSE's standard error (clustered by user; the RMSE is the trainer's) */
+    cf_eval_report tev = {.rmse_se = NAN};
+    if (rep.n_test > 0 && cf_model_evaluate_part(model, ds, 1, &tev, &err) != CF_OK) goto fail;
+
     /* ---- ranking of the test part (--top) */
     cf_rank_report rk;
     double t_rank = cli_now();
@@ -265,6 +269,7 @@ int cmd_train(int argc, char **argv) {
         json_key(o, &first, "threads"), fprintf(o, "%d", (int)cfg.threads);
         json_key(o, &first, "train_rmse"), json_number(o, rep.train_rmse);
         json_key(o, &first, "test_rmse"), json_number(o, rep.n_test > 0 ? rep.test_rmse : NAN);
+        json_key(o, &first, "test_rmse_se"), json_number(o, tev.rmse_se);
         json_key(o, &first, "objective"), json_number(o, rep.objective);
         /* from the split to the model: prepare (the split included), upload, iterations and
          * evaluation lie within it */
@@ -320,8 +325,9 @@ int cmd_train(int argc, char **argv) {
         printf("bias        %s\n", cfg.bias ? "on" : "off");
         printf("train RMSE  %.6f on %lld ratings\n", rep.train_rmse, (long long)rep.n_train);
         if (rep.n_test > 0)
-            printf("test RMSE   %.6f on %lld ratings (%lld with a user or item unseen in training)\n", rep.test_rmse,
-                   (long long)rep.n_test, (long long)rep.test_unseen);
+            printf("test RMSE   %.6f ± %.6f on %lld ratings of %lld users (%lld with a user or item unseen in "
+                   "training; ± one standard error, by user)\n",
+                   rep.test_rmse, tev.rmse_se, (long long)rep.n_test, (long long)tev.users, (long long)rep.test_unseen);
         else
             printf("test RMSE   - (no test part)\n");
         printf("objective   %.6e\n", rep.objective);
