@@ -501,6 +501,9 @@ typedef struct cf_rank_report {
     int64_t relevant_unknown;  /* of which items the model has no row for */
     int64_t relevant_excluded; /* relevant test ratings left out because exclude has the pair */
     cf_rank_metrics model, popular;
+    /* standard errors of the means above (s/√users, users independent; coverage NaN),
+     * and of the paired per-user difference model − popular (NaN without exclude) */
+    cf_rank_metrics model_se, popular_se, difference_se;
 } cf_rank_report;
 
 /* Ranks the top n for every user of `test` (both parts) with a relevant rating, on

@@ -9,7 +9,9 @@
  *   ndcg = DCG / IDCG,   DCG = Σ_{j: L_u[j] ∈ R_u} 1/log2(j + 2),   IDCG = Σ_{j<m} 1/log2(j + 2)
  *   map  = (1/m) Σ_{j: L_u[j] ∈ R_u} (hits among L_u[0..j]) / (j + 1)
  *
- * and each reported figure is the mean over the evaluated users.
+ * and each reported figure is the mean over the evaluated users, with its standard error
+ * s/√U (s the sample standard deviation of the per-user values over the U users: each user
+ * is one independent draw), and that of the paired per-user difference model − popular.
  *
  * 1. Relevant sets: the test ratings grouped by test user (the project's counting sort),
  *    users and items mapped to model rows (item -1: unknown, kept: it counts in |R_u| and
@@ -190,7 +192,7 @@ cf_status cf_rank_parts(const cf_model *m, const cf_dataset *test, int tpart, co
 
     int64_t done_users = 0; /* progress: once at the start, then after every batch */
     if (progress && progress("rank", 0, ne, progress_user)) goto cancelled;
-    double sum[2][M_COUNT] = {{0}};
+    double sum[3][M_COUNT] = {{0}}, sq[3][M_COUNT] = {{0}}; /* model, popular, model − popular */
     for (int64_t b0 = 0; b0 < ne; b0 += B) {
         const int64_t nb = ne - b0 < B ? ne - b0 : B;
         for (int64_t k = 0; k < nb; k++) {
@@ -238,8 +240,11 @@ cf_status cf_rank_parts(const cf_model *m, const cf_dataset *test, int tpart, co
             r.relevant += nrel[k];
             const int64_t *rel = ritem + rptr[b0 + k];
             for (int64_t j = 0; j < nrel[k]; j++) r.relevant_unknown += rel[j] < 0;
-            for (int s = 0; s < (pop ? 2 : 1); s++)
-                for (int q = 0; q < M_COUNT; q++) sum[s][q] += vals[(size_t)k * 2 * M_COUNT + (size_t)s * M_COUNT + q];
+            const double *v = vals + (size_t)k * 2 * M_COUNT;
+            for (int q = 0; q < M_COUNT; q++) {
+                const double x[3] = {v[q], pop ? v[M_COUNT + q] : 0, pop ? v[q] - v[M_COUNT + q] : 0};
+                for (int s = 0; s < 3; s++) sum[s][q] += x[s], sq[s][q] += x[s] * x[s];
+            }
             for (int64_t j = 0; j < counts[k]; j++) seen[lists[k * ld + j]] = 1;
             for (int64_t j = 0; pop && j < ld && plists[k * ld + j] >= 0; j++) pseen[plists[k * ld + j]] = 1;
         }
@@ -247,11 +252,19 @@ cf_status cf_rank_parts(const cf_model *m, const cf_dataset *test, int tpart, co
         if (progress && progress("rank", done_users, ne, progress_user)) goto cancelled;
     }
 
-    cf_rank_metrics *out[2] = {&r.model, &r.popular};
-    for (int s = 0; s < 2; s++) {
-        double *o[M_COUNT] = {&out[s]->precision, &out[s]->recall, &out[s]->ndcg, &out[s]->map, &out[s]->hit_rate};
+    cf_rank_metrics *out[2] = {&r.model, &r.popular}, *se[3] = {&r.model_se, &r.popular_se, &r.difference_se};
+    const double U = (double)r.users;
+    for (int s = 0; s < 3; s++) {
         const int have = r.users > 0 && (s == 0 || pop);
-        for (int q = 0; q < M_COUNT; q++) *o[q] = have ? sum[s][q] / (double)r.users : NAN;
+        double *o[M_COUNT] = {&se[s]->precision, &se[s]->recall, &se[s]->ndcg, &se[s]->map, &se[s]->hit_rate};
+        for (int q = 0; q < M_COUNT; q++) { /* s/√U; the variance from the sums, never below 0 */
+            const double var = (sq[s][q] - sum[s][q] * sum[s][q] / U) / (U - 1);
+            *o[q] = have && r.users > 1 ? sqrt(var > 0 ? var : 0) / sqrt(U) : NAN;
+        }
+        se[s]->coverage = NAN; /* a share of the items, not a mean over users */
+        if (s == 2) break;
+        double *m[M_COUNT] = {&out[s]->precision, &out[s]->recall, &out[s]->ndcg, &out[s]->map, &out[s]->hit_rate};
+        for (int q = 0; q < M_COUNT; q++) *m[q] = have ? sum[s][q] / U : NAN;
         int64_t covered = 0;
         for (int64_t i = 0; i < n_items; i++) covered += (s ? pseen : seen)[i];
         out[s]->coverage = have && n_items > 0 ? (double)covered / (double)n_items : NAN;

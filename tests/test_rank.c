@@ -112,6 +112,22 @@ Test(rank, hand_case_every_measure_and_counter) {
         NEAR(r.popular.map, (0.25 + 1) / 2);
         NEAR(r.popular.hit_rate, 1.0);
         NEAR(r.popular.coverage, 0.6);
+        /* standard errors s/√U: of two users' values a, b that is |a − b|/2 */
+        NEAR(r.model_se.precision, 0.25);
+        NEAR(r.model_se.recall, 1.0 / 6);
+        NEAR(r.model_se.ndcg, 1 / (1 + D1) / 2);
+        NEAR(r.model_se.hit_rate, 0.5);
+        NEAR(r.popular_se.precision, 0);
+        NEAR(r.popular_se.recall, (1 - 1.0 / 3) / 2);
+        NEAR(r.popular_se.map, (1 - 0.25) / 2);
+        /* the paired difference model − popular per user: user 0 (0, 0, (1 − D1)/(1 + D1), 0.25, 0),
+         * user 1 (−1/2, −1, −1, −1, −1) */
+        NEAR(r.difference_se.precision, 0.25);
+        NEAR(r.difference_se.recall, 0.5);
+        NEAR(r.difference_se.ndcg, ((1 - D1) / (1 + D1) + 1) / 2);
+        NEAR(r.difference_se.map, (0.25 + 1) / 2);
+        NEAR(r.difference_se.hit_rate, 0.5);
+        cr_assert(isnan(r.model_se.coverage) && isnan(r.difference_se.coverage), "coverage: no standard error");
     }
     /* without exclude: nothing dropped, no baseline; user 0's R = {0, 1, 4, 9}, L = (0, 1):
      * hits at 0 and 1 → P 1, R 1/2, NDCG 1, AP (1 + 1)/2; user 1 L = (4, 3): none */
@@ -124,6 +140,8 @@ Test(rank, hand_case_every_measure_and_counter) {
     NEAR(r.model.ndcg, 0.5);
     NEAR(r.model.map, 0.5);
     cr_assert(isnan(r.popular.precision) && isnan(r.popular.coverage), "no baseline without exclude");
+    cr_assert(isnan(r.popular_se.precision) && isnan(r.difference_se.ndcg), "no baseline: no errors of it");
+    NEAR(r.model_se.precision, 0.5); /* users 0 and 1: precision 1 and 0 */
     /* every rating relevant (NaN): user 3 is evaluated too (R = {1}, L = (0, 1): hit at 1) */
     cr_assert_eq(cf_model_rank_evaluate(m, test, NULL, 2, NAN, 0, NULL, NULL, &r, &err), CF_OK, "%s", err.msg);
     cr_assert_eq(r.users, 3);

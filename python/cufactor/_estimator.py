@@ -582,8 +582,10 @@ class Factorizer:
         ``users_unknown``, ``users_no_relevant``, ``relevant``, ``relevant_unknown``,
         ``relevant_excluded`` and ``model`` (precision, recall, ndcg, map, hit_rate, coverage)
         beside ``popular``, the same measures for ranking by popularity in the training data
-        (None when ``exclude_seen`` is False). ``exclude_seen`` leaves the training ratings
-        (kept from ``fit``) out of every list."""
+        (None when ``exclude_seen`` is False); ``model_se``, ``popular_se`` and
+        ``difference_se`` their standard errors over the users and that of the paired
+        difference model − popular (coverage: NaN). ``exclude_seen`` leaves the training
+        ratings (kept from ``fit``) out of every list."""
         self._check_fitted()
         _check_n(n)
         if relevant_min is None:
@@ -598,8 +600,10 @@ class Factorizer:
               float(relevant_min), int(threads), None, None, C.byref(rep))
         out = {name: getattr(rep, name) for name in ("n", "users", "users_unknown", "users_no_relevant", "relevant",
                                                      "relevant_unknown", "relevant_excluded")}
-        out["model"] = {m: getattr(rep.model, m) for m in _lib.RANK_MEASURES}
-        out["popular"] = {m: getattr(rep.popular, m) for m in _lib.RANK_MEASURES} if seen else None
+        for part in ("model", "popular", "model_se", "popular_se", "difference_se"):
+            got = getattr(rep, part)
+            out[part] = {m: getattr(got, m) for m in _lib.RANK_MEASURES} if seen or part == "model" or \
+                part == "model_se" else None
         return out
 
     def score(self, X, y=None):

@@ -149,7 +149,8 @@ class RankMetrics(C.Structure):
 class RankReport(C.Structure):
     _fields_ = [("n", C.c_int32), ("users", C.c_int64), ("users_unknown", C.c_int64),
                 ("users_no_relevant", C.c_int64), ("relevant", C.c_int64), ("relevant_unknown", C.c_int64),
-                ("relevant_excluded", C.c_int64), ("model", RankMetrics), ("popular", RankMetrics)]
+                ("relevant_excluded", C.c_int64), ("model", RankMetrics), ("popular", RankMetrics),
+                ("model_se", RankMetrics), ("popular_se", RankMetrics), ("difference_se", RankMetrics)]
 
 
 class FoldInOptions(C.Structure):

@@ -104,7 +104,7 @@ def test_rank_metrics_from_recommend(planted):
     known = set(m.user_ids_.tolist())
     users = sorted({u for u, r in zip(su.tolist(), sr.tolist()) if r >= relevant_min and u in known})
     lists, _ = m.recommend(users, n=n)
-    sums = np.zeros(5)
+    sums, per_user = np.zeros(5), []
     evaluated = 0
     for user, lst in zip(users, lists):
         seen = set(ti[tu == user].tolist())
@@ -118,13 +118,18 @@ def test_rank_metrics_from_recommend(planted):
         dcg = sum(1 / np.log2(j + 2) for j in hits)
         idcg = sum(1 / np.log2(j + 2) for j in range(mm))
         ap = sum((h + 1) / (j + 1) for h, j in enumerate(hits)) / mm
-        sums += [len(hits) / n, len(hits) / len(rel), dcg / idcg, ap, len(hits) > 0]
+        per_user.append([len(hits) / n, len(hits) / len(rel), dcg / idcg, ap, len(hits) > 0])
+        sums += per_user[-1]
     assert got["n"] == n and got["users"] == evaluated > 20
-    for name, want in zip(("precision", "recall", "ndcg", "map", "hit_rate"), sums / evaluated):
-        assert got["model"][name] == pytest.approx(want, rel=1e-12, abs=1e-15), name
+    se = np.std(np.array(per_user, dtype=float), axis=0, ddof=1) / np.sqrt(evaluated)  # s/√U
+    for q, name in enumerate(("precision", "recall", "ndcg", "map", "hit_rate")):
+        assert got["model"][name] == pytest.approx(sums[q] / evaluated, rel=1e-12, abs=1e-15), name
+        assert got["model_se"][name] == pytest.approx(se[q], rel=1e-9, abs=1e-15), name
+    assert np.isnan(got["model_se"]["coverage"]) and set(got["difference_se"]) == set(got["model"])
     assert 0 < got["model"]["coverage"] <= 1
     assert set(got["popular"]) == set(got["model"])
-    assert m.rank_metrics(planted.test, n=n, exclude_seen=False)["popular"] is None
+    alone = m.rank_metrics(planted.test, n=n, exclude_seen=False)
+    assert alone["popular"] is None and alone["popular_se"] is None and alone["difference_se"] is None
     for bad in (dict(n=0), dict(n=True), dict(relevant_min=float("nan")), dict(relevant_min="4")):
         with pytest.raises(ValueError):
             m.rank_metrics(planted.test, **bad)

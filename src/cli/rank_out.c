@@ -51,15 +51,22 @@ void cli_rank_print(FILE *f, const cf_rank_report *rk, double relevant_min, cons
     if (rk->relevant_unknown) fprintf(f, ", %lld of items the model does not know", (long long)rk->relevant_unknown);
     if (rk->relevant_excluded) fprintf(f, "; %lld also in %s left out", (long long)rk->relevant_excluded, excluded);
     fputc('\n', f);
-    const double *mv = &rk->model.precision, *pv = &rk->popular.precision;
-    fprintf(f, "%-14s %10s%s\n", "", "model", popular ? "    popular" : "");
+    const double *mv = &rk->model.precision, *pv = &rk->popular.precision, *ms = &rk->model_se.precision,
+                 *ps = &rk->popular_se.precision, *ds = &rk->difference_se.precision;
+    fprintf(f, "%-14s %21s%s\n", "", "model", popular ? "               popular        model − popular" : "");
     for (int q = 0; q < 6; q++) {
         char label[32];
         snprintf(label, sizeof label, q < 5 ? "%s@%d" : "%s", cli_rank_measure_names[q], (int)rk->n);
-        fprintf(f, "%-14s %10.6f", label, mv[q]);
-        if (popular) fprintf(f, " %10.6f", pv[q]);
+        if (q == 5) { /* a share of the items: no mean over users, no standard error */
+            fprintf(f, "%-14s %10.6f", label, mv[q]);
+            if (popular) fprintf(f, "%11s %10.6f", "", pv[q]);
+        } else {
+            fprintf(f, "%-14s %10.6f ± %.6f", label, mv[q], ms[q]);
+            if (popular) fprintf(f, " %10.6f ± %.6f  %+10.6f ± %.6f", pv[q], ps[q], mv[q] - pv[q], ds[q]);
+        }
         fputc('\n', f);
     }
+    fprintf(f, "(± one standard error over the users%s)\n", popular ? "; the difference paired by user" : "");
 }
 
 void cli_rank_json(FILE *f, const cf_rank_report *rk, double relevant_min, const char *exclude, int popular) {
@@ -74,10 +81,11 @@ void cli_rank_json(FILE *f, const cf_rank_report *rk, double relevant_min, const
     json_key(f, &first, "relevant"), fprintf(f, "%lld", (long long)rk->relevant);
     json_key(f, &first, "relevant_unknown"), fprintf(f, "%lld", (long long)rk->relevant_unknown);
     json_key(f, &first, "relevant_excluded"), fprintf(f, "%lld", (long long)rk->relevant_excluded);
-    const cf_rank_metrics *ms[2] = {&rk->model, &rk->popular};
-    for (int s = 0; s < 2; s++) {
-        json_key(f, &first, s ? "popular" : "model");
-        if (s && !popular) {
+    const cf_rank_metrics *ms[5] = {&rk->model, &rk->popular, &rk->model_se, &rk->popular_se, &rk->difference_se};
+    static const char *const key[5] = {"model", "popular", "model_se", "popular_se", "difference_se"};
+    for (int s = 0; s < 5; s++) {
+        json_key(f, &first, key[s]);
+        if (!popular && (s == 1 || s >= 3)) { /* the baseline's, without --exclude */
             fputs("null", f);
             continue;
         }
