@@ -266,8 +266,14 @@ int cmd_demo(int argc, char **argv) {
     double base_sse = t_sumsq - 2.0 * mu * t_sum + (double)n_test * mu * mu;
     double base_rmse = n_test > 0 ? sqrt(fmax(base_sse, 0.0) / (double)n_test) : NAN;
     double floor_rmse = sqrt(demo_noise * demo_noise + 1.0 / 12.0);
+    cf_eval_report tev; /* the model's standard error (clustered by user, as eval gives it) */
+    if (cf_model_evaluate_part(model, ds, 1, &tev, &err) != CF_OK) {
+        rc = cli_fail(&err);
+        goto done;
+    }
     printf("4. held-out RMSE on %lld test ratings:\n", n_test);
-    printf("   model (ALS)                          %.4f\n", rep.test_rmse);
+    printf("   model (ALS)                          %.4f  (± %.4f, one standard error over the users)\n",
+           rep.test_rmse, tev.rmse_se);
     printf("   baseline: predict the training mean  %.4f  (μ = %.4f)\n", base_rmse, mu);
     printf("   planted noise σ                      %.4f  (about %.4f with rounding to whole stars:\n"
            "                                                no model can do better on average)\n",
