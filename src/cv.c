@@ -15,8 +15,9 @@
  *
  * Rolling-origin folds in time (by_time; "forward chaining", scikit-learn's
  * TimeSeriesSplit): the ratings in (time, index) order are cut into F + 1 blocks of sizes
- * within one, the j-th of n in block ⌊j·(F+1)/n⌋, fold[k] = block − 1; fold f is validated on a model trained on the earlier
- * folds (and the first block, fold −1) only, the later ones left out, so no model sees a
+ * within one, the j-th of n in block ⌊j·(F+1)/n⌋, fold[k] = block − 1; fold f is
+ * validated on a model trained on the earlier folds (and the first block, fold −1) only,
+ * the later ones left out, so no model sees a
  * rating later than one it is scored on — what a deployed recommender faces, and what a
  * random fold hides when tastes drift. The training part grows from 1/(F+1) of the data
  * to F/(F+1); the folds are not exchangeable, and their spread mixes that growth with the
@@ -28,9 +29,9 @@
  * For each cell (λ_l, K_k) and fold f, cf_train runs on a view of the dataset that
  * shares its ratings and ID maps but has its own part flags (fold f = test part, the
  * other folds = training part; time folds: a compacted copy of the ratings of folds ≤ f
- * in index order); the validation RMSE of the cell and fold is the
- * trainer's test RMSE (validation pairs whose user or item has no training rating in
- * that fold are predicted with μ and the known bias, as in cf_train). The cell's score
+ * in index order, 12 bytes a rating); the validation RMSE of the cell and fold is the
+ * trainer's test RMSE (validation pairs whose user or item has no training rating in that
+ * fold are predicted with μ and the known bias, as in cf_train). The cell's score
  * is the mean over the folds, with the sample standard deviation
  *     s = sqrt( Σ_f (rmse_f − mean)² / (F − 1) ).
  * The best cell is the argmin of the mean; it is "on the border" when its K or λ is the

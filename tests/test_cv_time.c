@@ -57,8 +57,8 @@ Test(cv_time, folds_cut_the_time_order_into_blocks) {
             if (hi[c] < 0 || key_below(ds, hi[c], k)) hi[c] = k;
         }
         for (int64_t c = 0; c < B; c++) {
-            cr_assert_eq(size[c], ((c + 1) * n + B - 1) / B - (c * n + B - 1) / B, "F %d block %lld: %lld ratings", (int)F,
-                         (long long)c, (long long)size[c]);
+            const int64_t want = ((c + 1) * n + B - 1) / B - (c * n + B - 1) / B; /* ⌈(c+1)n/B⌉ − ⌈cn/B⌉ */
+            cr_assert_eq(size[c], want, "F %d block %lld: %lld ratings", (int)F, (long long)c, (long long)size[c]);
             if (c > 0) cr_assert(key_below(ds, hi[c - 1], lo[c]), "F %d: block %lld reaches into the next", (int)F,
                                  (long long)c - 1);
         }
@@ -295,7 +295,8 @@ Test(cv_time, cli_time_folds, .timeout = 120) {
     char line[128];
     snprintf(line, sizeof line, "fold 2      from time %lld", (long long)res.fold_from[1]);
     cr_assert(strstr(r.out, line), "want '%s' in %s", line, r.out);
-    snprintf(line, sizeof line, "last fold   K=2 lambda=0.05: RMSE %.6f (trained on the earliest 2/3", res.fold_rmse[1]);
+    snprintf(line, sizeof line, "last fold   K=2 lambda=0.05: RMSE %.6f (trained on the earliest 2/3",
+             res.fold_rmse[1]);
     cr_assert(strstr(r.out, line), "want '%s' in %s", line, r.out);
     cf_test_run_free(&r);
     r = cf_test_cli(dir, "cv", data, "--factors", "2", "--lambda", "0.05", "--folds", "2", "--iters", "2", "--device",

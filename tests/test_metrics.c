@@ -302,7 +302,8 @@ Test(metrics, cli_eval_compare, .timeout = 60) {
     snprintf(want, sizeof want, "RMSE    %.6f ± %.6f\n", c.a.rmse, c.a.rmse_se);
     cr_assert(strstr(r.out, want), "want '%s' in %s", want, r.out);
     const double lo = c.rmse_diff - 1.96 * c.rmse_diff_se, hi = c.rmse_diff + 1.96 * c.rmse_diff_se;
-    snprintf(want, sizeof want, "RMSE difference (it − MODEL) %+.6f ± %.6f (paired), 95 %% interval [%+.6f, %+.6f]: %s",
+    snprintf(want, sizeof want,
+             "RMSE difference (it − MODEL) %+.6f ± %.6f (paired), 95 %% interval [%+.6f, %+.6f]: %s",
              c.rmse_diff, c.rmse_diff_se, lo, hi,
              hi < 0 ? "it predicts DATA better" : lo > 0 ? "it predicts DATA worse" : "no clear difference");
     cr_assert(strstr(r.out, want), "want '%s' in %s", want, r.out);

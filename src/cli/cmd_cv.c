@@ -388,8 +388,8 @@ int cmd_cv(int argc, char **argv) {
         char seed[40] = "in time order";
         if (!cvo.by_time) snprintf(seed, sizeof seed, "seed %llu", (unsigned long long)cvo.seed);
         fprintf(stderr, "cv: %s, %d %s%sfolds (%s), %d×%d cells, %d iterations, %s λ, bias %s\n",
-                cf_algo_name(cfg.algo), (int)cvo.folds, fold_kind[fold_split], fold_split ? " " : "", seed, g.n_lambdas, g.n_factors,
-                (int)cv_iters(&cfg), cf_reg_name(cfg.reg), cfg.bias ? "on" : "off");
+                cf_algo_name(cfg.algo), (int)cvo.folds, fold_kind[fold_split], fold_split ? " " : "", seed,
+                g.n_lambdas, g.n_factors, (int)cv_iters(&cfg), cf_reg_name(cfg.reg), cfg.bias ? "on" : "off");
     }
     fold_log lg = {.g = &g, .folds = cvo.folds, .quiet = oo.quiet, .select = select_name};
     cvo.on_fold = on_fold, cvo.user = &lg;
@@ -504,10 +504,11 @@ int cmd_cv(int argc, char **argv) {
             printf("best        K=%d lambda=%g: RMSE %.6f ± %.6f\n", bk, bl, bmean, bstd);
         if (cvo.by_time) { /* the folds grow: the last one trains on the most, as the refit will */
             const int64_t c = (int64_t)res.best_l * g.n_factors + res.best_k, F = cvo.folds;
+            const double last = (select_name ? res.fold_score : res.fold_rmse)[c * F + F - 1];
             printf("last fold   K=%d lambda=%g: %s %.6f (trained on %s earliest %lld/%lld: the nearest to the "
                    "refit)\n",
-                   bk, bl, select_name ? select_name : "RMSE", (select_name ? res.fold_score : res.fold_rmse)[c * F + F - 1],
-                   cvo.by_user ? "each user's" : "the", (long long)F, (long long)F + 1);
+                   bk, bl, select_name ? select_name : "RMSE", last, cvo.by_user ? "each user's" : "the", (long long)F,
+                   (long long)F + 1);
             printf("folds       rolling origin%s: each fold validated on a model of the ratings before it; "
                    "%lld ratings (%s first block) never validated\n",
                    cvo.by_user ? " per user" : "", (long long)res.unvalidated, cvo.by_user ? "each user's" : "the");
