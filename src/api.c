@@ -288,14 +288,9 @@ cf_status cf_model_predict_batch(const cf_model *m, const cf_ids *users, const c
     for (int64_t k = 0; k < n; k++) {
         int64_t u = find_row(m->users, users, k), i = find_row(m->items, items, k);
         if (unseen) unseen[k] = u < 0 || i < 0;
-        if (u >= 0 && i >= 0) {
-            out[k] = cf_predict(f, (uint32_t)u, (uint32_t)i);
-        } else if (unknown == CF_UNKNOWN_ERROR) {
+        if ((u < 0 || i < 0) && unknown == CF_UNKNOWN_ERROR)
             return unknown_id(err, "pair", k, u < 0 ? "user" : "item", u < 0 ? users : items);
-        } else {
-            /* the fallback of cf_model_predict_or_mean */
-            out[k] = f->mu + (f->bias && u >= 0 ? f->bu[u] : 0.0) + (f->bias && i >= 0 ? f->bi[i] : 0.0);
-        }
+        out[k] = cf_predict_or_mean(f, u, i);
     }
     return CF_OK;
 }

@@ -157,17 +157,15 @@ cf_status cf_cv_folds_time(const cf_dataset *ds, int32_t folds, int by_user, int
                            cf_error *err) {
     const char *what = by_user ? "per-user time folds" : "time folds";
     if (folds < 2) return cf_fail(err, CF_ERR_INVALID, "folds %d: must be at least 2", (int)folds);
-    if (!ds->timed)
-        return cf_fail(err, CF_ERR_INVALID,
-                       "%s: the dataset has no timestamps (read it with cf_read_options.timestamps = 1: a fourth "
-                       "column of integer times)", what);
+    cf_status st = cf_dataset_need_times(ds, what, err);
+    if (st) return st;
     const int64_t n = ds->all.n, B = (int64_t)folds + 1;
     if (n < B)
         return cf_fail(err, CF_ERR_INVALID, "%s: %lld ratings cannot fill the %lld blocks of %d folds", what,
                        (long long)n, (long long)B, (int)folds);
     if (by_user) {
         time_folds d = {folds, ds->all.t, fold};
-        cf_status st = cf_dataset_each_user(ds, 0, threads, what, deal_user_in_time, &d, err);
+        st = cf_dataset_each_user(ds, 0, threads, what, deal_user_in_time, &d, err);
         return st ? st : check_filled(ds, folds, fold, what, err);
     }
     if (n > (int64_t)UINT32_MAX)

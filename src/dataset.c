@@ -568,14 +568,18 @@ cf_status cf_dataset_split_per_user(cf_dataset *ds, double ratio, uint64_t seed,
 
 int cf_dataset_has_timestamps(const cf_dataset *ds) { return ds && ds->timed; }
 
-static cf_status need_time(const cf_dataset *ds, double ratio, const char *what, cf_error *err) {
+cf_status cf_dataset_need_times(const cf_dataset *ds, const char *what, cf_error *err) {
     if (!ds) return cf_fail(err, CF_ERR_INVALID, "%s: dataset is NULL", what);
-    if (check_ratio(ratio, err)) return CF_ERR_INVALID;
     if (!ds->timed)
         return cf_fail(err, CF_ERR_INVALID,
                        "%s: the dataset has no timestamps (read it with cf_read_options.timestamps = 1: "
                        "a fourth column of integer times)", what);
     return CF_OK;
+}
+
+static cf_status need_time(const cf_dataset *ds, double ratio, const char *what, cf_error *err) {
+    if (ds && check_ratio(ratio, err)) return CF_ERR_INVALID;
+    return cf_dataset_need_times(ds, what, err);
 }
 
 cf_status cf_dataset_split_per_user_time(cf_dataset *ds, double ratio, uint64_t seed, int threads, cf_error *err) {

@@ -77,6 +77,10 @@ typedef void (*cf_user_fn)(int64_t u, uint32_t *x, int64_t m, void *ctx);
 cf_status cf_dataset_each_user(const cf_dataset *ds, int train_only, int threads, const char *what, cf_user_fn fn,
                                void *ctx, cf_error *err);
 
+/* CF_OK when ds is timed; else CF_ERR_INVALID "WHAT: the dataset has no timestamps (read
+ * it with cf_read_options.timestamps = 1 ...)" — the check of every time split and fold. */
+cf_status cf_dataset_need_times(const cf_dataset *ds, const char *what, cf_error *err);
+
 /* Time order of rating indices (t: the timed dataset's all.t). cf_by_time is the qsort_r
  * comparison of two uint32_t indices by (time, index): ratings of the same second in
  * index order, so the order is total and any sort gives one result. cf_sort_by_time sorts

@@ -115,6 +115,11 @@ double cf_predict(const cf_factors *f, uint32_t u, uint32_t i) {
     return f->bias ? f->mu + f->bu[u] + f->bi[i] + dot : dot;
 }
 
+double cf_predict_or_mean(const cf_factors *f, int64_t u, int64_t i) {
+    if (u >= 0 && i >= 0) return cf_predict(f, (uint32_t)u, (uint32_t)i);
+    return f->mu + (f->bias && u >= 0 ? f->bu[u] : 0.0) + (f->bias && i >= 0 ? f->bi[i] : 0.0);
+}
+
 size_t cf_score_qt_doubles(const cf_factors *f) { return (size_t)(f->k > 0 ? f->k : 1) * CF_SCORE_ITEMS; }
 
 /* acc[a][b] = Σ_k p_a[k] · qt[k·ld + b] for four users and eight items of a k-major

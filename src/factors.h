@@ -36,6 +36,10 @@ void cf_factors_init_random_threads(cf_factors *f, double scale, uint64_t seed, 
 
 /* r̂(u, i) */
 double cf_predict(const cf_factors *f, uint32_t u, uint32_t i);
+/* The same for rows that may be unknown (u or i −1): r̂ when both are known, else zero
+ * factors for the unknown side, i.e. μ plus whichever bias is known (μ alone without
+ * biases) — how evaluate, predict and train score an unseen pair. */
+double cf_predict_or_mean(const cf_factors *f, int64_t u, int64_t i);
 /* Scores of a few users for a block of items, as recommend's ranking needs them:
  * out[a·CF_SCORE_ITEMS + j] = cf_predict(f, users[a], i0 + j) for a < m, j < n
  * (n ≤ CF_SCORE_ITEMS), bit for bit — each dot product summed in cf_predict's order

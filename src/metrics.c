@@ -52,21 +52,14 @@ static cf_status user_sums(const cf_model *m, const cf_dataset *ds, int part, do
         free(tu);
         return CF_ERR_NOMEM;
     }
-    const cf_factors *f = &m->f;
     double a2 = 0, a1 = 0;
     int64_t un = 0;
     for (int64_t k = 0; k < ds->all.n; k++) {
         if (part >= 0 && ds->is_test[k] != part) continue;
         const uint32_t g = ds->all.u[k];
         const int64_t u = tu[g], i = ti[ds->all.i[k]];
-        double pred;
-        if (u >= 0 && i >= 0) {
-            pred = cf_predict(f, (uint32_t)u, (uint32_t)i);
-        } else {
-            un++;
-            pred = f->mu + (f->bias && u >= 0 ? f->bu[u] : 0.0) + (f->bias && i >= 0 ? f->bi[i] : 0.0);
-        }
-        const double e = (double)ds->all.r[k] - pred;
+        un += u < 0 || i < 0;
+        const double e = (double)ds->all.r[k] - cf_predict_or_mean(&m->f, u, i);
         a2 += e * e, a1 += fabs(e);
         s2[g] += e * e, s1[g] += fabs(e);
     }

@@ -117,12 +117,8 @@ cf_status cf_model_predict_or_mean(const cf_model *m, const char *user, const ch
         return cf_fail(err, CF_ERR_INVALID, "cf_model_predict_or_mean: %s is NULL",
                        !m ? "model" : !user ? "user" : !item ? "item" : "out");
     int64_t u = find_id(m->users, user), i = find_id(m->items, item);
-    const cf_factors *f = &m->f;
     if (unseen) *unseen = u < 0 || i < 0;
-    if (u >= 0 && i >= 0)
-        *out = cf_predict(f, (uint32_t)u, (uint32_t)i);
-    else
-        *out = f->mu + (f->bias && u >= 0 ? f->bu[u] : 0.0) + (f->bias && i >= 0 ? f->bi[i] : 0.0);
+    *out = cf_predict_or_mean(&m->f, u, i);
     return CF_OK;
 }
 

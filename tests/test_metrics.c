@@ -96,6 +96,19 @@ static double clustered_var_by_hand(const cf_dataset *ds, const double *x, doubl
     return (double)G / (double)(G - 1) * acc / (n * n);
 }
 
+/* The n values x_k = e_k² (squared) or |e_k| taken as independent: their mean into *mean,
+ * and the textbook standard error of it, s/√n with s² the sample variance (n − 1). */
+static double iid_se(const double *e, int64_t n, int squared, double *mean) {
+    double m = 0, v = 0;
+    for (int64_t k = 0; k < n; k++) m += (squared ? e[k] * e[k] : fabs(e[k])) / n;
+    for (int64_t k = 0; k < n; k++) {
+        const double d = (squared ? e[k] * e[k] : fabs(e[k])) - m;
+        v += d * d / (n - 1);
+    }
+    *mean = m;
+    return sqrt(v / n);
+}
+
 static void errors_of(const cf_model *m, const cf_dataset *ds, double *e) {
     for (int64_t k = 0; k < ds->all.n; k++) e[k] = ds->all.r[k] - cf_predict(&m->f, ds->all.u[k], ds->all.i[k]);
 }
@@ -165,16 +178,13 @@ Test(metrics, one_rating_a_user_is_the_textbook_error) {
     cr_assert_eq(n, 100);
     double *e = malloc((size_t)n * sizeof *e);
     errors_of(a, ds, e);
-    double m2 = 0, m1 = 0;
-    for (int64_t k = 0; k < n; k++) m2 += e[k] * e[k] / n, m1 += fabs(e[k]) / n;
-    double v2 = 0, v1 = 0;
-    for (int64_t k = 0; k < n; k++)
-        v2 += (e[k] * e[k] - m2) * (e[k] * e[k] - m2) / (n - 1), v1 += (fabs(e[k]) - m1) * (fabs(e[k]) - m1) / (n - 1);
+    double m2, m1;
+    const double se2 = iid_se(e, n, 1, &m2), se1 = iid_se(e, n, 0, &m1);
     cf_eval_report rep;
     cf_error err;
     cr_assert_eq(cf_model_evaluate(a, ds, &rep, &err), CF_OK, "%s", err.msg);
-    cr_assert_float_eq(rep.rmse_se, sqrt(v2 / n) / (2 * sqrt(m2)), 1e-9 * rep.rmse_se);
-    cr_assert_float_eq(rep.mae_se, sqrt(v1 / n), 1e-9 * rep.mae_se);
+    cr_assert_float_eq(rep.rmse_se, se2 / (2 * sqrt(m2)), 1e-9 * rep.rmse_se);
+    cr_assert_float_eq(rep.mae_se, se1, 1e-9 * rep.mae_se);
     free(e);
     cf_dataset_destroy(&ds);
 
@@ -213,11 +223,9 @@ Test(metrics, standard_errors_match_the_spread_over_fresh_test_sets) {
         s_diff += c.rmse_diff, s2_diff += c.rmse_diff * c.rmse_diff, se_diff += c.rmse_diff_se;
         /* the error that treats the ratings as independent: s(e²)/√n/(2·RMSE) */
         const int64_t n = ds->all.n;
-        double *e = malloc((size_t)n * sizeof *e), m2 = 0, v2 = 0;
+        double *e = malloc((size_t)n * sizeof *e), m2;
         errors_of(a, ds, e);
-        for (int64_t k = 0; k < n; k++) m2 += e[k] * e[k] / n;
-        for (int64_t k = 0; k < n; k++) v2 += (e[k] * e[k] - m2) * (e[k] * e[k] - m2) / (n - 1);
-        se_iid += sqrt(v2 / n) / (2 * sqrt(m2));
+        se_iid += iid_se(e, n, 1, &m2) / (2 * sqrt(m2));
         free(e);
         cf_dataset_destroy(&ds);
     }

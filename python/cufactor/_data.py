@@ -176,6 +176,7 @@ def _ratings_of(ds, part=0):
 
 
 _SPLITS = ("random", "user", "time", "user-time")
+_TIMED = ("time", "user-time")  # the splits and folds that need timestamps
 
 
 def _check_split(split, seed, splits=_SPLITS):
@@ -198,8 +199,7 @@ def train_test_split(X, test_size=0.1, split="random", seed=42, threads=0):
     timestamps (``read_ratings(path, timestamps=True)``, or a DataFrame's ``timestamp``
     column); both parts then carry ``times``."""
     _check_split(split, seed)
-    timed = split in ("time", "user-time")
-    ds = _dataset(X, "X", times=timed)
+    ds = _dataset(X, "X", times=split in _TIMED)
     if split == "time":
         check(lib.cf_dataset_split_time, ds.value, float(test_size), int(threads), C.byref(C.c_int64()))
     else:
@@ -226,7 +226,7 @@ def kfold(X, folds=5, split="random", seed=42, threads=0):
     _check_split(split, seed)
     if not (isinstance(folds, (int, np.integer)) and 2 <= folds <= 1000):
         raise ValueError(f"folds: expected an integer in [2, 1000], got {folds!r}")
-    timed = split in ("time", "user-time")
+    timed = split in _TIMED
     ds = _dataset(X, "X", times=timed)
     whole = _ratings_of(ds, 0)
     fold = np.empty(len(whole), dtype=np.int32)
