@@ -9,8 +9,10 @@
 # lease arithmetic, the budget table, what to do with what comes back.
 #
 #   bench/gpu_session.sh pack           here (no GPU needed): builds the GPU tests, cufactor,
-#                                       the two GPU benches and bench_load for sm_90 (H100/H200)
-#                                       and packs them into build-gpu/bin.tar.xz (the CMake
+#                                       the two GPU benches, bench_load and bench_peer for sm_90
+#                                       (H100/H200), with CUMF_SGD_SRC=DIR also the peer cuMF_SGD
+#                                       (bench/build_cumf_sgd.sh), and packs them into
+#                                       build-gpu/bin.tar.xz (the CMake
 #                                       build stays in build-gpu-cmake), records the commit in
 #                                       build-gpu/COMMIT and packs the shared libraries the
 #                                       device image lacks into build-gpu/libs.tar.xz;
@@ -47,7 +49,8 @@
 # log instead of running it. CF_GPU_SESSION_BIN=DIR runs the programs of DIR instead of
 # build-gpu/bin (e.g. build: the CPU build), CF_GPU_SESSION_BUDGET=SECONDS the budget,
 # CF_GPU_SESSION_DEVICE=cpu the end-to-end trainings on the CPU, CF_GPU_SESSION_NF="USERS
-# ITEMS RATINGS" a smaller Netflix-shaped file (default "480189 17770 100000000"):
+# ITEMS RATINGS" a smaller Netflix-shaped file (default "480189 17770 100000000"),
+# CF_GPU_SESSION_PEER_ARGS="--users N ... --cache DIR" a smaller set for peer-cumf-sgd. E.g.:
 #   CF_GPU_SESSION_BIN=build CF_GPU_SESSION_DEVICE=cpu CF_GPU_SESSION_NF="48019 17770 2000000" \
 #       bench/gpu_session.sh rerun e2e-train-text e2e-train-bin bench_load-nf
 #
@@ -104,16 +107,17 @@ e2e-gen extra 60 15 20
 e2e-train-text extra 60 12 15
 e2e-convert extra 30 5 6
 e2e-train-bin extra 45 8 10
+peer-cumf-sgd extra 60 20 18
 slot-tc-memcheck extra 60 15 20
 slot-tc-racecheck extra 75 15 30
 slot-tc-verify extra 40 10 13
 slot-tc-verify-k128-fused extra 40 10 15
 slot-tc-bench_als extra 60 20 22
 slot-ring-blocks extra 50 20 25
-slot-ring-hogwild extra 45 20 20
 bench_load-nf extra 100 40 62
 ncu-kernels profile 90 30 40
 slot-runs-hogwild profile 40 15 20
+slot-ring-hogwild profile 45 20 20
 "
 
 # What a step makes for later ones (STEP PATH; a path with * is a glob) and which step a
@@ -478,6 +482,38 @@ run_e2e_train_bin() {
         --factors 100 --iters 10 --json
 }
 
+# ---- issue 15's peer on this card (bench/build_cumf_sgd.sh, packed when CUMF_SGD_SRC was set):
+# the bench set (bench_peer reads or makes the cache itself) as cuMF_SGD's input, cuMF_SGD at
+# the settings of 2026-12-04 (K 128, λ 0.05, α 0.08, β 0.3, 6,864 workers) for 10 iterations,
+# its model scored on the bench's test 1 % (a peer_cumf_sgd line in bench_sgd.jsonl: its
+# update_per_sec and test RMSE), then bench_sgd hogwild fp16 at the same settings (--no-bias,
+# invscale) for the same 10 epochs (a warm-up and 9 timed): updates/s and test RMSE side by side,
+# on the same card in the same call. CF_GPU_SESSION_PEER_ARGS: the data options of both
+# programs (a test's small shape and cache; default: the Netflix shape in bench/cache).
+run_peer_cumf_sgd() {
+    # shellcheck disable=SC2016,SC2086 # the inner script's own variables; the data options split into words
+    step peer-cumf-sgd bash -c '
+        bin=$1 stage=$2 d=$3/cumf commit=$4 iters=10; shift 4
+        if [ ! -x "$bin/cumf_sgd" ]; then
+            echo "peer-cumf-sgd: no cumf_sgd in the pack (bench/gpu_session.sh pack with CUMF_SGD_SRC set): no peer to run"
+            exit 0
+        fi
+        gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1)
+        rm -rf "$d" && mkdir -p "$d" || exit 1
+        "$bin/bench_peer" "$@" --export "$d" --files 16 || exit 1
+        "$bin/cumf_sgd" -g 0 -k 128 -l 0.05 -a 0.08 -b 0.3 -s 6864 -t $iters "$d/train.bin" "$d/model" >"$d/log" 2>&1
+        rc=$?
+        grep -v "^$" "$d/log" | tail -n 40
+        rm -f "$d"/train.bin*
+        [ $rc -eq 0 ] || exit $rc
+        "$bin/bench_peer" "$@" --score "$d/model" --peer-log "$d/log" --peer-iters $iters --device "${gpu:-unknown}" \
+            --commit "$commit" --json "$stage/bench_sgd.jsonl" || exit 1
+        rm -f "$d/model" "$d/test.bin"
+        "$bin/bench_sgd" "$@" --schedule hogwild --precision fp16 --no-bias --lambda 0.05 --lr 0.08 \
+            --lr-schedule invscale --lr-beta 0.3 --epochs $((iters - 1)) --commit "$commit" --json "$stage/bench_sgd.jsonl"
+        ' _ "$bin" "$stage" "$work" "$commit" ${CF_GPU_SESSION_PEER_ARGS:-}
+}
+
 # ==== SLOT (a): the tensor-core Gram (--als-gram tc, kernels/gram_tc.cu). Its GPU tests run
 # in `all` (test_gpu_als runs every test of the binary, the 21 gpu_als_tc ones included:
 # read their "long rows (tc Gram …)" line, median ≤ 1e-6 on real tensor cores is the key
@@ -615,7 +651,7 @@ pack)
     # The CMake build lives beside build-gpu (in build-gpu-cmake, also git-ignored) so that
     # it is incremental and does not travel: only build-gpu/ is carried.
     cm=build-gpu-cmake
-    progs="test_gpu_als test_gpu_sgd cufactor bench_als bench_sgd bench_load"
+    progs="test_gpu_als test_gpu_sgd cufactor bench_als bench_sgd bench_load bench_peer"
     rm -rf build-gpu
     mkdir -p build-gpu/bin
     cmake -S . -B "$cm" -DCMAKE_BUILD_TYPE=Release -DCUFACTOR_CUDA=ON -DCUFACTOR_WERROR=ON \
@@ -623,6 +659,12 @@ pack)
     # shellcheck disable=SC2086 # progs: the targets
     cmake --build "$cm" -j"${CF_PACK_JOBS:-$(nproc)}" --target $progs
     for p in $progs; do cp "$cm/$p" build-gpu/bin/; done
+    # The peer of issue 15 (step peer-cumf-sgd), from a copy of its source outside the tree.
+    if [ -n "${CUMF_SGD_SRC:-}" ]; then
+        bench/build_cumf_sgd.sh "$CUMF_SGD_SRC" build-gpu/bin/cumf_sgd
+    else
+        echo "gpu_session: CUMF_SGD_SRC not set: no cuMF_SGD in the pack (step peer-cumf-sgd will say so)"
+    fi
     # The commit the binaries were built from: the device's copy of the tree has no .git.
     c=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
     [ -z "$(git status --porcelain --untracked-files=no -- . ':!bench/results' 2>/dev/null)" ] || c="$c+dirty"
@@ -679,7 +721,7 @@ all | extra | profile | rerun)
     exit $failed
     ;;
 *)
-    sed -n '2,53p' "$0"
+    sed -n '2,57p' "$0"
     exit 2
     ;;
 esac

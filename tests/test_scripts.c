@@ -441,6 +441,55 @@ Test(scripts, gpu_session_end_to_end_steps_run_on_the_cpu, .timeout = 240) {
     free(bin);
 }
 
+#if defined(CF_BENCH_PEER_PATH) && defined(CF_BENCH_SGD_PATH)
+/* Issue 15's peer step for real with this build's bench_peer and bench_sgd on a small set and
+ * a stand-in for cumf_sgd that checks its input files and writes a model in cuMF_SGD's layout
+ * (1 × 1, K = 1: nearly every test rating unseen) and a log with its rate: the step's wiring,
+ * from the export to the peer_cumf_sgd record; bench_sgd then says there is no GPU here. */
+Test(scripts, gpu_session_peer_step_runs_with_a_stand_in_peer, .timeout = 120) {
+    char *bin = fake_bin();
+    char link[4300];
+    snprintf(link, sizeof link, "%s/bench_peer", bin);
+    cr_assert_eq(symlink(CF_BENCH_PEER_PATH, link), 0);
+    snprintf(link, sizeof link, "%s/bench_sgd", bin);
+    cr_assert_eq(symlink(CF_BENCH_SGD_PATH, link), 0);
+    const char *peer = "#!/bin/bash\n"
+                       "for a; do tr=$model; model=$a; done\n" /* the last two arguments */
+                       "echo \"$*\" > \"$(dirname \"$model\")/args\"\n"
+                       "for k in $(seq 0 15); do [ -s \"$tr$k\" ] || { echo \"file $tr$k open failed\"; exit 0; }; done\n"
+                       "printf '\\x00\\x00\\x00\\x00\\x01\\x00\\x00\\x00\\x01\\x00\\x00\\x00\\x01\\x00\\x00\\x00"
+                       "\\x00\\x00\\x40\\x40\\x00\\x00\\x80\\x3f\\x00\\x00\\x80\\x3f' > \"$model\"\n"
+                       "echo update_per_sec:123.5\n";
+    char *pp = cf_test_write(dir, "fakebin/cumf_sgd", peer, (size_t)-1);
+    cr_assert_eq(chmod(pp, 0755), 0);
+    free(pp);
+    char binenv[4200], args[4400];
+    snprintf(binenv, sizeof binenv, "CF_GPU_SESSION_BIN=%s", bin);
+    snprintf(args, sizeof args, "CF_GPU_SESSION_PEER_ARGS=--users 300 --items 120 --ratings 6000 --cache %s/cache", dir);
+    const char *env[] = {binenv, args, NULL};
+    char *out, *err;
+    int code = sh(GS " rerun peer-cumf-sgd", env, &out, &err);
+    char *summary = read_out("summary.txt");
+    cr_assert_eq(code, 0, "exit %d: %s%s\n%s", code, out, err, summary ? summary : "");
+    cr_assert(has_status(summary, "peer-cumf-sgd", "ok"), "%s", summary);
+    free(out), free(err), free(summary);
+    cr_assert_eq(sh("rm -rf x && mkdir x && tar xzf out/results.tar.gz -C x && cat x/bench_sgd.jsonl x/logs/peer-cumf-sgd.log "
+                    "cf-gpu-session/cumf/args",
+                    NULL, &out, &err),
+                 0, "%s", err);
+    cr_assert(strstr(out, "{\"bench\":\"peer_cumf_sgd\"") && strstr(out, "\"device\":\"unknown\""), "%s", out);
+    cr_assert(strstr(out, "\"factors\":1,\"iters\":10,\"updates_per_sec\":123.5,\"test_rmse\":"), "%s", out);
+    cr_assert(strstr(out, "-g 0 -k 128 -l 0.05 -a 0.08 -b 0.3 -s 6864 -t 10 "), "%s", out);
+    cr_assert(strstr(out, "bench_sgd: no usable GPU"), "%s", out);
+    free(out), free(err);
+    /* the 1.2 GB of input, the test part and the model are removed once read: only the log
+     * (and the stand-in's args) left */
+    cr_assert_eq(sh("ls cf-gpu-session/cumf", NULL, &out, &err), 0, "%s", err);
+    cr_assert_str_eq(out, "args\nlog\n");
+    free(out), free(err), free(bin);
+}
+#endif
+
 Test(scripts, gpu_session_failed_prints_the_rerun_command) {
     char *s = cf_test_write(dir, "summary.txt",
                             "step                       status      exit wall s  limit  est s\n"
