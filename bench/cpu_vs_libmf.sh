@@ -8,6 +8,13 @@
 #                          whole-star ratings, planted rank 10, noise 0.7); 10m = 100 000 ×
 #                          10 000, 10 M whole-star ratings (rank 16, noise 0.5); both from
 #                          `cufactor gen --seed 1`, split 90/10 by awk's srand(7)
+#   --file PATH           the set `file` (--sets "file ..."): a real ratings file (MovieLens u.data, ratings.dat,
+#                          ratings.csv; LIBMF text): its first three fields (user, item, rating;
+#                          a header line skipped) as "user item rating" lines, the IDs numbered
+#                          densely from 0 in order of appearance (LIBMF takes IDs as row
+#                          numbers: MovieLens' sparse movie IDs, up to 193,609 for 9,742 movies,
+#                          would cost it a factor row for every unused number), split 90/10 as
+#                          the generated sets; made again when PATH is newer than the split
 #   --ks "64 128"         factors K
 #   --threads "1 2"       thread counts (LIBMF -s, cufactor --threads)
 #   --reps 3              repetitions of every run (medians are reported)
@@ -48,6 +55,7 @@ als=small
 als_iters="10 5"
 work=$root/bench/cache/cpu_vs_libmf
 out=
+file=
 while [ $# -gt 0 ]; do
     case "$1" in
     --sets) sets=${2:?}; shift 2 ;;
@@ -60,8 +68,9 @@ while [ $# -gt 0 ]; do
     --als) als=${2:?}; shift 2 ;;
     --als-iters) als_iters=${2:?}; shift 2 ;;
     --work) work=${2:?}; shift 2 ;;
+    --file) file=${2:?}; shift 2 ;;
     --out) out=${2:?}; shift 2 ;;
-    -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,43p' "$0"; exit 0 ;;
     *) echo "cpu_vs_libmf.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -88,6 +97,21 @@ num() { # num JSON KEY: the number after "KEY":
 make_set() { # make_set NAME: $work/NAME.train, NAME.test
     local name=$1 args
     case "$name" in
+    file)
+        if [ -z "$file" ] || [ ! -r "$file" ]; then
+            echo "cpu_vs_libmf.sh: set 'file' needs --file PATH (readable)" >&2
+            exit 2
+        fi
+        if [ ! -s "$work/file.train" ] || [ "$file" -nt "$work/file.train" ]; then
+            # the first three fields of every line whose rating is a number (a header is not),
+            # the IDs as dense row numbers
+            awk -F'::|[,\t ]+' -v tr="$work/file.train" -v te="$work/file.test" 'BEGIN { srand(7) }
+                $3 ~ /^[-+]?[0-9.]+([eE][-+]?[0-9]+)?$/ {
+                    if (!($1 in U)) U[$1] = nu++
+                    if (!($2 in I)) I[$2] = ni++
+                    if (rand() < 0.1) print U[$1], I[$2], $3 > te; else print U[$1], I[$2], $3 > tr }' "$file"
+        fi
+        return 0 ;;
     ml100k) args="--users 943 --items 1682 --ratings 100000 --rank 10 --noise 0.7" ;;
     10m) args="--users 100000 --items 10000 --ratings 10000000 --rank 16 --noise 0.5" ;;
     *) echo "cpu_vs_libmf.sh: unknown set '$name'" >&2; exit 2 ;;
