@@ -10,14 +10,19 @@
 #        `fetch` tool leaves: /work/.mirror/cuMF+cumf_sgd/repo), its HEAD archived
 #   OUT  the binary to write
 #
-# Two changes to how it is built, none to its source, both needed by today's toolchain:
+# Two changes to how it is built, both needed by today's toolchain, and one line of its source:
 #   - CUDA 13 has no unsynchronized warp shuffles (__shfl, __shfl_down: removed for sm_70
 #     and later); a header forced in front of each .cu (-include) defines them for the int,
 #     long long and float arguments its kernel passes, as the _sync forms over the full
 #     warp (every lane of its warp runs each shuffle it makes);
 #   - its Makefile's -gencode flags (sm_35..50) become sm_90, and its -march=native
 #     becomes x86-64-v2, so that the host code runs on the device machine's CPU, not only
-#     on the one that built it.
+#     on the one that built it;
+#   - its reader of a split input (PATH0, PATH1, ... on a thread each, what bench_peer
+#     --export writes) leaves offset_list[0] uninitialized (sgd.cu: `long long
+#     offset_list[128];`, then offset_list[i] = offset_list[i-1] + ... from i = 1): the
+#     declaration gets "= {0}", so that the first file lands at record 0 and not wherever
+#     the stack's garbage points. (2026-12-04's run read one file, a path without it.)
 set -euo pipefail
 src=${1:?usage: bench/build_cumf_sgd.sh SRC OUT}
 out=${2:?usage: bench/build_cumf_sgd.sh SRC OUT}
@@ -52,6 +57,9 @@ static __device__ __forceinline__ float __shfl_down(float v, int d, int w = 32) 
 #endif
 EOF
 sed -i 's/-march=native/-march=x86-64-v2/g' "$tmp/singleGPU/Makefile"
+sed -i 's/^\( *\)long long offset_list\[128\];/\1long long offset_list[128] = {0};/' "$tmp/singleGPU/sgd.cu"
+grep -q 'long long offset_list\[128\] = {0};' "$tmp/singleGPU/sgd.cu" ||
+    { echo "build_cumf_sgd: sgd.cu: the offset_list declaration was not found to initialize" >&2; exit 1; }
 make -C "$tmp/singleGPU" -s CU_FLAG="-gencode arch=compute_90,code=sm_90 -include $tmp/shfl_compat.h" \
     >"$tmp/build.log" 2>&1 || { grep -v "ptxas info\|bytes stack frame\|Used .* registers\|Compiling entry\|Function properties" "$tmp/build.log" | tail -30 >&2; exit 1; }
 mkdir -p "$(dirname "$out")"
