@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # gpu_session.sh — the checks and benchmarks that need a GPU, as TWO prepared calls on the
-# lent GPU machine (one H200, 16 host cores; a 15-minute lease per session, all calls
+# lent GPU machine (one H100 or H200, 16 host cores; a 15-minute lease per session, all calls
 # together, ≈ 30 s to start a machine): `all`, the must-have steps, within 320 s; then
 # `extra`, issue 16's end-to-end runs and the slots of work merged later, within 300 s,
 # made only when `all` came back clean (otherwise that call is a `rerun` of what failed).
@@ -721,7 +721,7 @@ all | extra | profile | rerun)
     exit $failed
     ;;
 *)
-    sed -n '2,57p' "$0"
+    awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" # the header comment
     exit 2
     ;;
 esac
