@@ -26,6 +26,7 @@
 #include "bench/bench_impl.h"
 #include "bench_common.h"
 #include "dataset.h"
+#include "ratings.h"
 
 #include <errno.h>
 #include <math.h>
@@ -76,8 +77,7 @@ static void export_peer(const bench_common *c, const peer_opts *o, const cf_benc
         fprintf(stderr, "%s: out of memory for %lld ratings\n", c->prog, (long long)R->nnz);
         exit(1);
     }
-    for (int64_t x = 0; x < R->n_users; x++)
-        for (int64_t k = R->row_ptr[x]; k < R->row_ptr[x + 1]; k++) u[k] = (uint32_t)x;
+    cf_ratings_entry_users(R, 0, u);
     char path[4096];
     for (int32_t f = 0; f < o->files; f++) {
         const int64_t a = R->nnz * f / o->files, b = R->nnz * (f + 1) / o->files;
