@@ -972,6 +972,21 @@ cf_status cf_model_ids(const cf_model *m, cf_which side, char *chars, size_t cap
 cf_status cf_dataset_ids_int(const cf_dataset *ds, cf_which side, int64_t *out, cf_error *err);
 cf_status cf_model_ids_int(const cf_model *m, cf_which side, int64_t *out, cf_error *err);
 
+/* The ratings behind each row of one side, in row order, into out (n_users or n_items
+ * entries): for a trained model its training ratings (the test part left out), for a
+ * folded-in row its ratings of rows the model knew. A row solved from a handful of
+ * ratings is mostly its prior: its bias can put it at the top of every list
+ * (cf_model_subset with these counts sets a floor). CF_ERR_UNSUPPORTED for a model
+ * loaded from a file of version 1, which did not keep them. */
+cf_status cf_model_rating_counts(const cf_model *m, cf_which side, int64_t *out, cf_error *err);
+/* m with the kept rows only: user u where keep_users[u] != 0, item i where
+ * keep_items[i] != 0 (NULL: every row of that side), in m's order, with their factors,
+ * biases, IDs and rating counts; μ and the config kept. What a ranking should choose
+ * from: e.g. the items with at least N ratings (`recommend --min-ratings N`), or those in
+ * stock; every call that takes a model takes it (a dropped row is then unknown to it). */
+cf_status cf_model_subset(const cf_model *m, const uint8_t *keep_users, const uint8_t *keep_items, cf_model **out,
+                          cf_error *err);
+
 /* Copies of the model's parameters (any pointer may be NULL): P (n_users × K) and Q
  * (n_items × K) row-major, b_u, b_i (zeros without biases); μ is cf_model_info's. */
 void cf_model_params(const cf_model *m, double *P, double *Q, double *bu, double *bi);

@@ -114,6 +114,7 @@ cf_status cf_model_fold_in(const cf_model *m, const cf_dataset *ratings, const c
     uint32_t *idx = NULL;
     float *val = NULL;
     uint8_t *known = NULL;
+    int64_t *cnt[2] = {NULL, NULL};
     st = CF_ERR_NOMEM;
 
     /* the ratings of known fixed rows grouped by solved row, in dataset order; the fixed
@@ -210,11 +211,29 @@ cf_status cf_model_fold_in(const cf_model *m, const cf_dataset *ratings, const c
         st = CF_ERR_NUMERIC;
         goto done;
     }
+    /* the rating counts, when m has them: the fixed side's m's, a solved row's its known
+     * ratings here (under merge a row the ratings give nothing to solve from keeps m's) */
+    if (m->n_ratings[0] && m->n_ratings[1]) {
+        const int sr = o.items ? 1 : 0; /* the solved side */
+        cnt[sr] = malloc((size_t)(n_out > 0 ? n_out : 1) * sizeof(int64_t));
+        cnt[1 - sr] = malloc((size_t)(s.n_fixed > 0 ? s.n_fixed : 1) * sizeof(int64_t));
+        if (!cnt[0] || !cnt[1]) {
+            cf_fail(err, CF_ERR_NOMEM, "fold-in: out of memory for the rating counts");
+            goto done;
+        }
+        memcpy(cnt[1 - sr], m->n_ratings[1 - sr], (size_t)s.n_fixed * sizeof(int64_t));
+        if (o.merge) memcpy(cnt[sr], m->n_ratings[sr], (size_t)s.n_model_rows * sizeof(int64_t));
+        for (int64_t u = s.n_model_rows; o.merge && u < n_out; u++) cnt[sr][u] = 0;
+        for (int64_t u = 0; u < nu; u++)
+            if (!o.merge || ptr[u + 1] > ptr[u] || dest[u] >= s.n_model_rows) cnt[sr][dest[u]] = ptr[u + 1] - ptr[u];
+    }
     cf_model *nm = o.items ? cf_model_wrap(&f, fixed, rows, &m->config) : cf_model_wrap(&f, rows, fixed, &m->config);
     if (!nm) {
         cf_fail(err, CF_ERR_NOMEM, "fold-in: out of memory for the model");
         goto done;
     }
+    nm->n_ratings[0] = cnt[0], nm->n_ratings[1] = cnt[1];
+    cnt[0] = cnt[1] = NULL;
     rows = fixed = NULL;
     *out = nm;
     if (rep) *rep = r;
@@ -225,7 +244,7 @@ cancelled:
 done:
     cf_factors_free(&f);
     cf_idmap_destroy(&rows), cf_idmap_destroy(&fixed);
-    free(to), free(dest), free(ptr), free(idx), free(val), free(known);
+    free(to), free(dest), free(ptr), free(idx), free(val), free(known), free(cnt[0]), free(cnt[1]);
     return st;
 }
 

@@ -62,8 +62,87 @@ cf_status cf_model_transpose(const cf_model *m, cf_model **out, cf_error *err) {
         cf_idmap_destroy(&users), cf_idmap_destroy(&items);
         return cf_fail(err, CF_ERR_NOMEM, "cf_model_transpose: out of memory");
     }
+    if (m->n_ratings[0] && m->n_ratings[1]) { /* the counts change sides with the rows */
+        for (int sd = 0; sd < 2; sd++) {
+            const int64_t n = sd ? f->n_users : f->n_items;
+            tm->n_ratings[sd] = malloc((size_t)(n > 0 ? n : 1) * sizeof(int64_t));
+            if (tm->n_ratings[sd]) memcpy(tm->n_ratings[sd], m->n_ratings[1 - sd], (size_t)n * sizeof(int64_t));
+        }
+        if (!tm->n_ratings[0] || !tm->n_ratings[1]) {
+            cf_model_destroy(&tm);
+            return cf_fail(err, CF_ERR_NOMEM, "cf_model_transpose: out of memory");
+        }
+    }
     *out = tm;
     return CF_OK;
+}
+
+cf_status cf_model_rating_counts(const cf_model *m, cf_which side, int64_t *out, cf_error *err) {
+    if (!m || !out) return cf_fail(err, CF_ERR_INVALID, "cf_model_rating_counts: %s is NULL", m ? "out" : "model");
+    if (side != CF_USERS && side != CF_ITEMS)
+        return cf_fail(err, CF_ERR_INVALID, "cf_model_rating_counts: side %d, must be CF_USERS or CF_ITEMS", (int)side);
+    if (!m->n_ratings[side])
+        return cf_fail(err, CF_ERR_UNSUPPORTED,
+                       "the model has no rating counts (a model file of version 1, saved before they were kept): "
+                       "train it again to have them");
+    memcpy(out, m->n_ratings[side], (size_t)(side ? m->f.n_items : m->f.n_users) * sizeof *out);
+    return CF_OK;
+}
+
+cf_status cf_model_subset(const cf_model *m, const uint8_t *keep_users, const uint8_t *keep_items, cf_model **out,
+                          cf_error *err) {
+    if (!out) return cf_fail(err, CF_ERR_INVALID, "cf_model_subset: out is NULL");
+    *out = NULL;
+    if (!m) return cf_fail(err, CF_ERR_INVALID, "cf_model_subset: model is NULL");
+    const cf_factors *f = &m->f;
+    const uint8_t *keep[2] = {keep_users, keep_items};
+    const int64_t n[2] = {f->n_users, f->n_items};
+    int64_t kept[2] = {0, 0};
+    for (int sd = 0; sd < 2; sd++)
+        for (int64_t r = 0; r < n[sd]; r++) kept[sd] += !keep[sd] || keep[sd][r];
+    const int counts = m->n_ratings[0] && m->n_ratings[1];
+    cf_factors g = {0};
+    cf_idmap *maps[2] = {cf_idmap_create(), cf_idmap_create()};
+    cf_model *sm = NULL;
+    cf_status st = maps[0] && maps[1] ? cf_factors_alloc(&g, kept[0], kept[1], f->k, f->bias, err) : CF_ERR_NOMEM;
+    if (st) goto fail;
+    g.mu = f->mu;
+    int64_t *cnt[2] = {NULL, NULL};
+    for (int sd = 0; sd < 2 && counts; sd++)
+        if (!(cnt[sd] = malloc((size_t)(kept[sd] > 0 ? kept[sd] : 1) * sizeof(int64_t)))) st = CF_ERR_NOMEM;
+    const size_t K = (size_t)f->k;
+    for (int sd = 0; sd < 2 && !st; sd++) {
+        const cf_idmap *src = sd ? m->items : m->users;
+        const double *X = sd ? f->Q : f->P, *bx = sd ? f->bi : f->bu;
+        double *Y = sd ? g.Q : g.P, *by = sd ? g.bi : g.bu;
+        for (int64_t r = 0, o = 0; r < n[sd] && !st; r++) {
+            if (keep[sd] && !keep[sd][r]) continue;
+            size_t len;
+            const char *name = cf_idmap_name(src, (uint32_t)r, &len);
+            uint32_t idx;
+            int added;
+            if (cf_idmap_intern(maps[sd], name, len, &idx, &added) != 0) {
+                st = CF_ERR_NOMEM;
+                break;
+            }
+            memcpy(Y + (size_t)o * K, X + (size_t)r * K, K * sizeof(double));
+            by[o] = bx[r];
+            if (cnt[sd]) cnt[sd][o] = m->n_ratings[sd][r];
+            o++;
+        }
+    }
+    if (!st && !(sm = cf_model_wrap(&g, maps[0], maps[1], &m->config))) st = CF_ERR_NOMEM;
+    if (st) {
+        free(cnt[0]), free(cnt[1]);
+        goto fail;
+    }
+    sm->n_ratings[0] = cnt[0], sm->n_ratings[1] = cnt[1];
+    *out = sm;
+    return CF_OK;
+fail:
+    cf_factors_free(&g);
+    cf_idmap_destroy(&maps[0]), cf_idmap_destroy(&maps[1]);
+    return st == CF_ERR_NOMEM ? cf_fail(err, CF_ERR_NOMEM, "cf_model_subset: out of memory") : st;
 }
 
 void cf_model_destroy(cf_model **pm) {
@@ -72,6 +151,7 @@ void cf_model_destroy(cf_model **pm) {
     cf_factors_free(&m->f);
     cf_idmap_destroy(&m->users);
     cf_idmap_destroy(&m->items);
+    free(m->n_ratings[0]), free(m->n_ratings[1]);
     free(m);
     *pm = NULL;
 }

@@ -16,10 +16,15 @@ struct cf_model {
     cf_factors f;
     cf_idmap *users, *items;  /* row u of P is users[u]; row i of Q is items[i] */
     cf_config config;
+    /* n_ratings[CF_USERS][u], n_ratings[CF_ITEMS][i]: the ratings each row was solved from
+     * (training ratings; a folded-in row's ratings of known rows of the other side). Both
+     * NULL when not known: a model file of version 1 (model_io.c). */
+    int64_t *n_ratings[2];
 };
 
 /* Takes ownership of the arrays in *f (left zeroed) and of the two maps. NULL on OOM
- * (ownership then stays with the caller). */
+ * (ownership then stays with the caller). The rating counts start unknown (NULL): the
+ * caller sets both, allocated with malloc, owned by the model from then on. */
 cf_model *cf_model_wrap(cf_factors *f, cf_idmap *users, cf_idmap *items, const cf_config *cfg);
 
 /* The training config in the .cfm encoding (model_io.c: 116 bytes, field by field,

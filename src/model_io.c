@@ -1,11 +1,12 @@
 /*
  * model_io.c — the .cfm model file (save / load) and the NumPy export.
  *
- * .cfm format, version 1. All integers and floats little-endian; f64 = IEEE-754 binary64.
+ * .cfm format, version 2 (and 1). All integers and floats little-endian; f64 = IEEE-754
+ * binary64.
  *
  *   offset  size  field
  *        0     8  magic "CUFACTOR"
- *        8     4  u32 version = 1
+ *        8     4  u32 version = 2 (1: no rating counts; both are read)
  *       12     4  u32 header size = 164 (bytes from offset 0 to the first array)
  *       16     8  i64 n_users
  *       24     8  i64 n_items
@@ -22,6 +23,8 @@
  *                 i32 restarts
  *      164        f64 P[n_users][K], f64 Q[n_items][K], f64 b_u[n_users], f64 b_i[n_items]
  *                 (row-major; biases are stored, as zeros, also when flags bit 0 is 0)
+ *                 version 2 only: i64 user_ratings[n_users], i64 item_ratings[n_items],
+ *                 the ratings each row was solved from (model.h n_ratings; each >= 0)
  *                 user IDs: u64 count (= n_users), then per ID: u32 length + bytes
  *                 item IDs: u64 count (= n_items), then per ID: u32 length + bytes
  *                 (IDs in row order; length <= 65535; no NUL byte; no duplicates)
@@ -67,7 +70,7 @@
 #error "model_io.c writes the little-endian .cfm format by memcpy: port it before using a big-endian host"
 #endif
 
-#define CFM_VERSION 1u
+#define CFM_VERSION 2u /* what a model with rating counts is saved as; without: 1 */
 #define CFM_CONFIG_SIZE 116
 #define CFM_HEADER_SIZE (48 + CFM_CONFIG_SIZE)
 #define CFM_MAX_ROWS ((int64_t)UINT32_MAX - 1) /* what an idmap can hold */
@@ -163,8 +166,9 @@ cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err) {
 
     unsigned char hdr[CFM_HEADER_SIZE];
     cf_cursor c = {hdr, 0};
+    const int counts = m->n_ratings[0] && m->n_ratings[1];
     cf_put_bytes(&c, CF_MODEL_MAGIC, 8);
-    cf_put_u32(&c, CFM_VERSION);
+    cf_put_u32(&c, counts ? CFM_VERSION : 1u);
     cf_put_u32(&c, CFM_HEADER_SIZE);
     cf_put_i64(&c, f->n_users);
     cf_put_i64(&c, f->n_items);
@@ -173,8 +177,8 @@ cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err) {
     cf_put_f64(&c, f->mu);
     encode_config(&c, &m->config);
 
-    /* The file's pieces in order: the header, P, Q, b_u, b_i (from the model's memory)
-     * and the two ID sections (serialized once). The checksum is one serial chain
+    /* The file's pieces in order: the header, P, Q, b_u, b_i, the rating counts (from the
+     * model's memory; none in a version-1 file) and the two ID sections (serialized once). The checksum is one serial chain
      * (≈ 2.2 GB/s): it runs on a second thread while the first writes the same pieces
      * (large ones straight from the arrays, atomic_file.c) and waits for them to reach
      * the disk (cf_afile_sync_data), so a save costs about a write + fsync of its bytes
@@ -192,11 +196,13 @@ cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err) {
     const struct {
         const void *p;
         size_t n;
-    } piece[6] = {{hdr, sizeof hdr},
+    } piece[8] = {{hdr, sizeof hdr},
                   {f->P, (size_t)f->n_users * k * sizeof(double)},
                   {f->Q, (size_t)f->n_items * k * sizeof(double)},
                   {f->bu, (size_t)f->n_users * sizeof(double)},
                   {f->bi, (size_t)f->n_items * sizeof(double)},
+                  {m->n_ratings[0], counts ? (size_t)f->n_users * sizeof(int64_t) : 0},
+                  {m->n_ratings[1], counts ? (size_t)f->n_items * sizeof(int64_t) : 0},
                   {ids, ids_len}};
     /* The values' checks (finite; predictions bounded: load refuses what they refuse)
      * are two more passes over the arrays: they too run while the bytes are written —
@@ -213,7 +219,8 @@ cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err) {
         {
 #pragma omp section
             { /* the disk's part of the fsync overlaps the hash and the checks */
-                for (int j = 0; j < 6; j++) cf_afile_write(&af, piece[j].p, piece[j].n);
+                for (int j = 0; j < 8; j++)
+                    if (piece[j].n) cf_afile_write(&af, piece[j].p, piece[j].n);
                 cf_afile_sync_data(&af);
             }
 #pragma omp section
@@ -225,7 +232,8 @@ cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err) {
             {
                 cf_hash64 h;
                 cf_hash64_init(&h);
-                for (int j = 0; j < 6; j++) cf_hash64_update(&h, piece[j].p, piece[j].n);
+                for (int j = 0; j < 8; j++)
+                    if (piece[j].n) cf_hash64_update(&h, piece[j].p, piece[j].n);
                 sum = cf_hash64_final(&h);
             }
         }
@@ -335,6 +343,7 @@ static cf_status load_from(const char *path, uint64_t size, cfm_source *src, cf_
     memset(&f, 0, sizeof f);
     cf_idmap *users = NULL, *items = NULL;
     unsigned char *rest = NULL;
+    int64_t *cnt[2] = {NULL, NULL};
 
     /* ---- fixed header */
     unsigned char hdr[CFM_HEADER_SIZE];
@@ -350,11 +359,11 @@ static cf_status load_from(const char *path, uint64_t size, cfm_source *src, cf_
     if (hlen < 16) CORRUPT("%s: truncated header (%zu bytes)", path, hlen);
     cf_cursor c = {hdr, 8};
     uint32_t version = cf_get_u32(&c), header_size = cf_get_u32(&c);
-    if (version != CFM_VERSION)
-        CORRUPT("%s: model file version %u not supported (this build reads version %u)", path,
+    if (version < 1 || version > CFM_VERSION)
+        CORRUPT("%s: model file version %u not supported (this build reads versions 1 to %u)", path,
                 version, CFM_VERSION);
     if (header_size != CFM_HEADER_SIZE)
-        CORRUPT("%s: header size %u, version 1 has %d", path, header_size, CFM_HEADER_SIZE);
+        CORRUPT("%s: header size %u, version %u has %d", path, header_size, version, CFM_HEADER_SIZE);
     if (hlen < CFM_HEADER_SIZE) CORRUPT("%s: truncated header (%zu bytes)", path, hlen);
     int64_t nu = cf_get_i64(&c), ni = cf_get_i64(&c);
     int32_t K = cf_get_i32(&c), flags = cf_get_i32(&c);
@@ -373,7 +382,8 @@ static cf_status load_from(const char *path, uint64_t size, cfm_source *src, cf_
     /* ---- sizes implied by the dimensions, checked against the file before allocating.
      * nu, ni < 2^32 and K <= 4096, so every product below stays under 2^60. */
     uint64_t unu = (uint64_t)nu, uni = (uint64_t)ni, uk = (uint64_t)K;
-    uint64_t array_bytes = 8 * (unu * uk + uni * uk + unu + uni);
+    const int counts = version >= 2;
+    uint64_t array_bytes = 8 * (unu * uk + uni * uk + unu + uni + (counts ? unu + uni : 0));
     uint64_t arrays_end = CFM_HEADER_SIZE + array_bytes;
     uint64_t min_size = arrays_end + 8 + 4 * unu + 8 + 4 * uni + 8;
     uint64_t max_size = min_size + CFM_MAX_ID * (unu + uni);
@@ -392,10 +402,19 @@ static cf_status load_from(const char *path, uint64_t size, cfm_source *src, cf_
     st = cf_factors_alloc(&f, nu, ni, K, flags & 1, err);
     if (st) goto done;
     f.mu = mu;
-    struct { void *p; size_t n; } arr[4] = {
+    if (counts) {
+        cnt[0] = cf_malloc((size_t)(nu > 0 ? nu : 1) * 8, err, "model rating counts");
+        cnt[1] = cf_malloc((size_t)(ni > 0 ? ni : 1) * 8, err, "model rating counts");
+        if (!cnt[0] || !cnt[1]) {
+            st = CF_ERR_NOMEM;
+            goto done;
+        }
+    }
+    struct { void *p; size_t n; } arr[6] = {
         {f.P, (size_t)(unu * uk) * 8}, {f.Q, (size_t)(uni * uk) * 8},
-        {f.bu, (size_t)unu * 8}, {f.bi, (size_t)uni * 8}};
-    for (int a = 0; a < 4; a++) {
+        {f.bu, (size_t)unu * 8}, {f.bi, (size_t)uni * 8},
+        {cnt[0], counts ? (size_t)unu * 8 : 0}, {cnt[1], counts ? (size_t)uni * 8 : 0}};
+    for (int a = 0; a < 6; a++) {
         r = read_full(src, arr[a].p, arr[a].n);
         if (r < 0) {
             st = cf_fail(err, CF_ERR_IO, "%s: read failed: %s", path, strerror(errno));
@@ -430,6 +449,11 @@ static cf_status load_from(const char *path, uint64_t size, cfm_source *src, cf_
     if (!(bound <= CF_PREDICTION_LIMIT))
         CORRUPT("%s: factor values so large that predictions may reach %.3g (limit %g)", path, bound,
                 CF_PREDICTION_LIMIT);
+    for (int sd = 0; sd < 2 && counts; sd++)
+        for (int64_t r = 0; r < (sd ? ni : nu); r++)
+            if (cnt[sd][r] < 0)
+                CORRUPT("%s: %s row %lld: rating count %lld < 0", path, sd ? "item" : "user", (long long)r,
+                        (long long)cnt[sd][r]);
 
     size_t at = 0, ids_len = rest_len - 8;
     st = parse_ids(path, "user", rest, ids_len, &at, nu, &users, err);
@@ -444,8 +468,11 @@ static cf_status load_from(const char *path, uint64_t size, cfm_source *src, cf_
         st = cf_fail(err, CF_ERR_NOMEM, "%s: out of memory for the model", path);
         goto done;
     }
+    (*out)->n_ratings[0] = cnt[0], (*out)->n_ratings[1] = cnt[1];
+    cnt[0] = cnt[1] = NULL;
     users = items = NULL;
 done:
+    free(cnt[0]), free(cnt[1]);
     free(rest);
     cf_factors_free(&f);
     cf_idmap_destroy(&users);

@@ -488,14 +488,16 @@ static cf_status check_resume(const train_ctx *c, const cf_train_state *S, uint6
  * training). Rows keep the dataset's order. Without biases μ is still stored, as the
  * prediction of an unseen pair (cf_predict ignores it then). */
 static cf_status trained_rows(const cf_ratings *R, const cf_idmap *du, const cf_idmap *di, cf_factors *f,
-                              cf_idmap **ou, cf_idmap **oi, cf_error *err) {
+                              cf_idmap **ou, cf_idmap **oi, int64_t *counts[2], cf_error *err) {
     int64_t nu = 0, ni = 0;
     for (int64_t u = 0; u < R->n_users; u++) nu += R->row_ptr[u + 1] > R->row_ptr[u];
     for (int64_t i = 0; i < R->n_items; i++) ni += R->col_ptr[i + 1] > R->col_ptr[i];
     if (!f->bias) f->mu = R->mean;
     cf_factors g = {0};
     cf_idmap *mu = cf_idmap_create(), *mi = cf_idmap_create();
-    cf_status st = mu && mi ? cf_factors_alloc(&g, nu, ni, f->k, f->bias, err) : CF_ERR_NOMEM;
+    counts[0] = malloc((size_t)(nu > 0 ? nu : 1) * sizeof(int64_t));
+    counts[1] = malloc((size_t)(ni > 0 ? ni : 1) * sizeof(int64_t));
+    cf_status st = mu && mi && counts[0] && counts[1] ? cf_factors_alloc(&g, nu, ni, f->k, f->bias, err) : CF_ERR_NOMEM;
     if (st) goto fail;
     g.mu = f->mu;
     size_t K = (size_t)f->k;
@@ -516,6 +518,7 @@ static cf_status trained_rows(const cf_ratings *R, const cf_idmap *du, const cf_
             }
             memcpy((sd ? g.Q : g.P) + (size_t)out * K, (sd ? f->Q : f->P) + (size_t)r * K, K * sizeof(double));
             (sd ? g.bi : g.bu)[out] = (sd ? f->bi : f->bu)[r];
+            counts[sd][out] = ptr[r + 1] - ptr[r];
             out++;
         }
     }
@@ -526,6 +529,8 @@ static cf_status trained_rows(const cf_ratings *R, const cf_idmap *du, const cf_
 fail:
     cf_factors_free(&g);
     cf_idmap_destroy(&mu), cf_idmap_destroy(&mi);
+    free(counts[0]), free(counts[1]);
+    counts[0] = counts[1] = NULL;
     return st == CF_ERR_NOMEM ? cf_fail(err, CF_ERR_NOMEM, "out of memory building the model") : st;
 }
 
@@ -691,14 +696,17 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
 
     cf_idmap *users = NULL, *items = NULL;
     cf_model *m = NULL;
-    if ((st = trained_rows(&R, ds->users, ds->items, &S.result, &users, &items, err))) goto done;
+    int64_t *counts[2];
+    if ((st = trained_rows(&R, ds->users, ds->items, &S.result, &users, &items, counts, err))) goto done;
     m = cf_model_wrap(&S.result, users, items, cfg);
     if (!m) {
         cf_idmap_destroy(&users);
         cf_idmap_destroy(&items);
+        free(counts[0]), free(counts[1]);
         st = cf_fail(err, CF_ERR_NOMEM, "out of memory building the model");
         goto done;
     }
+    m->n_ratings[0] = counts[0], m->n_ratings[1] = counts[1];
     *out = m;
     rep->seconds = cf_now() - t_start;
 done:

@@ -212,8 +212,30 @@ Test(fold_in, merge_replaces_appends_and_keeps) {
                                    (long long)k, merge);
             }
             cr_assert(f->f.Q[1] == 2.0 && f->f.bi[1] == -0.5 && f->f.mu == 3.0);
+            /* rating counts: m has none, so neither has its fold-in */
+            cr_assert(!f->n_ratings[0] && !f->n_ratings[1]);
             cf_model_destroy(&f);
         }
+    /* with counts (users 7, 8, 9; items 10, 11): a solved row's are its ratings of known
+     * items ("1" and "n" two each, "2" none), a kept row (merge: "0", and "2", which had
+     * nothing to solve from) keeps m's, the items keep theirs */
+    int64_t *cu = malloc(3 * sizeof *cu), *ci = malloc(2 * sizeof *ci);
+    cr_assert(cu && ci);
+    cu[0] = 7, cu[1] = 8, cu[2] = 9, ci[0] = 10, ci[1] = 11;
+    m->n_ratings[0] = cu, m->n_ratings[1] = ci;
+    for (int merge = 0; merge <= 1; merge++) {
+        cf_fold_in_options o;
+        cf_fold_in_options_default(&o);
+        o.merge = merge;
+        cf_model *f = NULL;
+        cf_error err = {0};
+        cr_assert_eq(cf_model_fold_in(m, ds, &o, &f, NULL, &err), CF_OK, "%s", err.msg);
+        const int64_t wm[] = {7, 2, 9, 2}, wa[] = {2, 2, 0}; /* rows "0" "1" "2" "n" / "1" "n" "2" */
+        for (int64_t k = 0; k < f->f.n_users; k++)
+            cr_assert_eq(f->n_ratings[0][k], (merge ? wm : wa)[k], "user row %lld (merge %d)", (long long)k, merge);
+        cr_assert(f->n_ratings[1][0] == 10 && f->n_ratings[1][1] == 11, "items keep theirs (merge %d)", merge);
+        cf_model_destroy(&f);
+    }
     cr_assert(memcmp(m->f.P, P0, sizeof P0) == 0 && memcmp(m->f.bu, bu0, sizeof bu0) == 0, "m is not changed");
     cf_dataset_destroy(&ds);
     cf_model_destroy(&m);
@@ -287,6 +309,26 @@ Test(fold_in, users_then_items_is_one_als_iteration) {
         cr_assert(memcmp(a->bu, b->bu, sizeof(double) * (size_t)a->n_users) == 0, "b_u (bias %d)", bias);
         cr_assert(memcmp(a->Q, b->Q, sizeof(double) * (size_t)(a->n_items * 5)) == 0, "Q (bias %d)", bias);
         cr_assert(memcmp(a->bi, b->bi, sizeof(double) * (size_t)a->n_items) == 0, "b_i (bias %d)", bias);
+        /* the rating counts: each row's training ratings (all of ds), counted here, which the
+         * fold-in from those ratings gives again */
+        for (int sd = 0; sd < 2; sd++) {
+            const cf_idmap *dmap = sd ? ds->items : ds->users, *mmap = sd ? m3->items : m3->users;
+            const uint32_t *key = sd ? ds->all.i : ds->all.u;
+            const int64_t nd = cf_idmap_size(dmap), nm = cf_idmap_size(mmap);
+            int64_t *want = calloc((size_t)nd, sizeof *want);
+            cr_assert_not_null(want);
+            for (int64_t t = 0; t < ds->all.n; t++) want[key[t]]++;
+            for (int64_t r = 0; r < nm; r++) {
+                size_t len;
+                const char *id = cf_idmap_name(mmap, (uint32_t)r, &len);
+                const int64_t d = cf_idmap_find(dmap, id, len);
+                cr_assert(d >= 0 && m3->n_ratings[sd][r] == want[d], "side %d row %lld: %lld ratings, counted %lld",
+                          sd, (long long)r, (long long)m3->n_ratings[sd][r], (long long)want[d]);
+                cr_assert_eq(fi->n_ratings[sd][r], m3->n_ratings[sd][r], "fold-in's count, side %d row %lld", sd,
+                             (long long)r);
+            }
+            free(want);
+        }
         cf_model_destroy(&m2), cf_model_destroy(&m3), cf_model_destroy(&fu), cf_model_destroy(&fi);
     }
     cf_dataset_destroy(&ds);

@@ -127,17 +127,23 @@ static cf_model *model_seed(int64_t nu, int64_t ni, int32_t k, int bias, const c
 }
 
 Test(fuzz_regress, model_seeds_are_what_the_library_writes) {
-    static const struct { const char *file; int64_t nu, ni; int32_t k; int bias; const char *prefix; } seeds[] = {
-        {"ok-tiny.cfm", 2, 3, 2, 1, ""},
-        {"ok-nobias.cfm", 1, 1, 1, 0, "x"},
-        {"ok-empty.cfm", 0, 0, 1, 1, ""},
-        {"ok-users-only.cfm", 3, 0, 4, 1, "user-"},
+    static const struct { const char *file; int64_t nu, ni; int32_t k; int bias; const char *prefix; int counted; } seeds[] = {
+        {"ok-tiny.cfm", 2, 3, 2, 1, "", 0},
+        {"ok-nobias.cfm", 1, 1, 1, 0, "x", 0},
+        {"ok-empty.cfm", 0, 0, 1, 1, "", 0},
+        {"ok-users-only.cfm", 3, 0, 4, 1, "user-", 0},
+        {"ok-counted.cfm", 3, 4, 2, 1, "c", 1}, /* version 2: rating counts */
     };
     char *tmp = cf_test_tmpdir();
     cr_assert_not_null(tmp);
     int write = getenv("CF_FUZZ_WRITE_SEEDS") && !strcmp(getenv("CF_FUZZ_WRITE_SEEDS"), "1");
     for (size_t s = 0; s < sizeof seeds / sizeof *seeds; s++) {
         cf_model *m = model_seed(seeds[s].nu, seeds[s].ni, seeds[s].k, seeds[s].bias, seeds[s].prefix);
+        for (int sd = 0; sd < 2 && seeds[s].counted; sd++) { /* users 1, 2, 3; items 0, 2, 4, 6 */
+            const int64_t n = sd ? seeds[s].ni : seeds[s].nu;
+            cr_assert_not_null(m->n_ratings[sd] = malloc(sizeof(int64_t) * (size_t)n));
+            for (int64_t r = 0; r < n; r++) m->n_ratings[sd][r] = sd ? 2 * r : r + 1;
+        }
         char *path = cf_test_path(tmp, seeds[s].file), committed[4096];
         snprintf(committed, sizeof committed, "%s/corpus/model/%s", CF_FUZZ_DIR, seeds[s].file);
         cf_error err;
@@ -172,6 +178,11 @@ Test(fuzz_regress, model_seeds_are_what_the_library_writes) {
         cr_expect(np == 0 || memcmp(back->f.P, m->f.P, np * sizeof(double)) == 0, "%s: P differs", committed);
         cr_expect(nq == 0 || memcmp(back->f.Q, m->f.Q, nq * sizeof(double)) == 0, "%s: Q differs", committed);
         cr_expect(memcmp(&back->f.mu, &m->f.mu, sizeof(double)) == 0, "%s: mu differs", committed);
+        for (int sd = 0; sd < 2; sd++)
+            cr_expect(m->n_ratings[sd] ? back->n_ratings[sd] && memcmp(back->n_ratings[sd], m->n_ratings[sd],
+                                                                        sizeof(int64_t) * (size_t)(sd ? m->f.n_items : m->f.n_users)) == 0
+                                       : !back->n_ratings[sd],
+                      "%s: rating counts of side %d differ", committed, sd);
         cf_model_destroy(&back);
         free(a);
         free(b);

@@ -170,6 +170,12 @@ static cf_model *odd_model(int64_t nu, int64_t ni, int32_t k, uint64_t seed) {
     cfg.restarts = 2;
     cf_model *m = cf_model_wrap(&f, users, items, &cfg);
     cr_assert_not_null(m);
+    /* rating counts (a version-2 file): 0, the largest i64, then small ones */
+    for (int sd = 0; sd < 2; sd++) {
+        const int64_t n = sd ? ni : nu;
+        cr_assert_not_null(m->n_ratings[sd] = malloc(sizeof(int64_t) * (size_t)(n > 0 ? n : 1)));
+        for (int64_t r = 0; r < n; r++) m->n_ratings[sd][r] = r == 0 ? 0 : r == 1 ? INT64_MAX : (r * 7 + sd) % 13;
+    }
     return m;
 }
 
@@ -469,6 +475,12 @@ static void assert_same_model(const cf_model *a, const cf_model *b) {
     cr_assert_eq(memcmp(fa->Q, fb->Q, (size_t)fa->n_items * k * 8), 0, "Q bit-exact");
     cr_assert_eq(memcmp(fa->bu, fb->bu, (size_t)fa->n_users * 8), 0, "b_u bit-exact");
     cr_assert_eq(memcmp(fa->bi, fb->bi, (size_t)fa->n_items * 8), 0, "b_i bit-exact");
+    for (int s = 0; s < 2; s++) {
+        cr_assert_eq(!a->n_ratings[s], !b->n_ratings[s], "rating counts of side %d both kept or both absent", s);
+        if (a->n_ratings[s])
+            cr_assert_eq(memcmp(a->n_ratings[s], b->n_ratings[s], sizeof(int64_t) * (size_t)(s ? fa->n_items : fa->n_users)),
+                         0, "rating counts of side %d", s);
+    }
     const cf_idmap *ma[2] = {a->users, a->items}, *mb[2] = {b->users, b->items};
     for (int s = 0; s < 2; s++) {
         cr_assert_eq(cf_idmap_size(ma[s]), cf_idmap_size(mb[s]));
@@ -573,7 +585,7 @@ Test(model_io, file_layout_is_as_documented) {
     unsigned char *b = (unsigned char *)cf_test_read(path, &n);
     cr_assert_not_null(b);
     cr_assert_eq(memcmp(b, "CUFACTOR", 8), 0);
-    cr_assert_eq(le32(b + 8), 1u, "version");
+    cr_assert_eq(le32(b + 8), 2u, "version 2: with rating counts");
     cr_assert_eq(le32(b + 12), 164u, "header size");
     cr_assert_eq(le64(b + 16), 5u);
     cr_assert_eq(le64(b + 24), 4u);
@@ -591,6 +603,9 @@ Test(model_io, file_layout_is_as_documented) {
     for (int64_t j = 0; j < 12; j++, at += 8) cr_assert_eq(memcmp(b + at, &m->f.Q[j], 8), 0);
     for (int64_t j = 0; j < 5; j++, at += 8) cr_assert_eq(memcmp(b + at, &m->f.bu[j], 8), 0);
     for (int64_t j = 0; j < 4; j++, at += 8) cr_assert_eq(memcmp(b + at, &m->f.bi[j], 8), 0);
+    /* rating counts, users then items */
+    for (int64_t j = 0; j < 5; j++, at += 8) cr_assert_eq(le64(b + at), (uint64_t)m->n_ratings[0][j], "user count %lld", (long long)j);
+    for (int64_t j = 0; j < 4; j++, at += 8) cr_assert_eq(le64(b + at), (uint64_t)m->n_ratings[1][j]);
     /* IDs */
     cr_assert_eq(le64(b + at), 5u, "user count");
     at += 8;
@@ -736,11 +751,12 @@ typedef struct spec {
     uint64_t user_count;        /* as stored */
     uint32_t bad_len;           /* if non-zero: stored length of the last item ID */
     size_t trailing;            /* extra zero bytes before the checksum */
+    int64_t count0;             /* version 2: the first user's rating count (the others fixed) */
 } spec;
 
 static spec good_spec(void) {
     spec s = {"CUFACTOR", 1, 164, 2, 3, 2, 1, 3.5, 2, CF_REG_WEIGHTED, 0.25,
-              {"u1", "u2", NULL}, {"a", "b", "c", NULL}, 2, 0, 0};
+              {"u1", "u2", NULL}, {"a", "b", "c", NULL}, 2, 0, 0, 3};
     return s;
 }
 
@@ -785,6 +801,10 @@ static buf build(const spec *s) {
     for (int j = 0; j < 3 * 2; j++) b_f64(&b, -0.25 * j);
     for (int j = 0; j < 2; j++) b_f64(&b, 0.1 * j);
     for (int j = 0; j < 3; j++) b_f64(&b, -0.1 * j);
+    if (s->version >= 2) { /* rating counts: users {count0, 1}, items {2, 1, 1} */
+        const int64_t cnt[5] = {s->count0, 1, 2, 1, 1};
+        for (int j = 0; j < 5; j++) b_u64(&b, (uint64_t)cnt[j]);
+    }
     b_u64(&b, s->user_count);
     for (int j = 0; s->users[j]; j++) {
         b_u32(&b, (uint32_t)strlen(s->users[j]));
@@ -876,8 +896,15 @@ Test(model_io, hostile_headers) {
     s.magic = "CUFACTOX";
     expect_corrupt(&s, "not a cufactor model");
     s = good_spec();
+    s.version = 3;
+    expect_corrupt(&s, "version 3 not supported");
+    s = good_spec();
+    s.version = 0;
+    expect_corrupt(&s, "version 0 not supported");
+    s = good_spec();
     s.version = 2;
-    expect_corrupt(&s, "version 2 not supported");
+    s.count0 = -1;
+    expect_corrupt(&s, "user row 0: rating count -1 < 0");
     s = good_spec();
     s.header_size = 200;
     expect_corrupt(&s, "header size");
@@ -1389,4 +1416,149 @@ Test(model, transpose_exchanges_the_sides) {
     cr_assert_eq(cf_dataset_transpose(ds, NULL, &err), CF_ERR_INVALID);
     cf_dataset_destroy(&ds), cf_dataset_destroy(&dt);
     cf_model_destroy(&m), cf_model_destroy(&t), cf_model_destroy(&tt), cf_model_destroy(&h), cf_model_destroy(&ht);
+}
+
+/* ---- rating counts and subsets */
+
+/* The hand model with rating counts: alice 5, bob 1, carol 2; i1..i5 4, 1, 2, 1, 0. */
+static cf_model *hand_model_counted(void) {
+    cf_model *m = hand_model(1);
+    static const int64_t cu[] = {5, 1, 2}, ci[] = {4, 1, 2, 1, 0};
+    m->n_ratings[0] = malloc(sizeof cu), m->n_ratings[1] = malloc(sizeof ci);
+    cr_assert(m->n_ratings[0] && m->n_ratings[1]);
+    memcpy(m->n_ratings[0], cu, sizeof cu), memcpy(m->n_ratings[1], ci, sizeof ci);
+    return m;
+}
+
+/* A model without counts saves as version 1 and loads without them (counts:
+ * CF_ERR_UNSUPPORTED, saying why); with counts, version 2 and back bit for bit; a
+ * hand-built version-2 file loads with its counts. */
+Test(model_io, rating_counts_travel_in_version_2) {
+    char *dir = cf_test_tmpdir();
+    char *path = cf_test_path(dir, "m.cfm");
+    cf_error err = {0};
+    int64_t got[5];
+    for (int counted = 0; counted <= 1; counted++) {
+        cf_model *m = counted ? hand_model_counted() : hand_model(1), *back = NULL;
+        cr_assert_eq(cf_model_save(m, path, &err), CF_OK, "%s", err.msg);
+        size_t n;
+        unsigned char *b = (unsigned char *)cf_test_read(path, &n);
+        cr_assert(b && n > 12);
+        cr_assert_eq(le32(b + 8), counted ? 2u : 1u, "version");
+        free(b);
+        cr_assert_eq(cf_model_load(path, &back, &err), CF_OK, "%s", err.msg);
+        assert_same_model(m, back);
+        if (counted) {
+            cr_assert_eq(cf_model_rating_counts(back, CF_ITEMS, got, &err), CF_OK, "%s", err.msg);
+            cr_assert(got[0] == 4 && got[1] == 1 && got[2] == 2 && got[3] == 1 && got[4] == 0);
+            cr_assert_eq(cf_model_rating_counts(back, CF_USERS, got, &err), CF_OK, "%s", err.msg);
+            cr_assert(got[0] == 5 && got[1] == 1 && got[2] == 2);
+        } else {
+            cr_assert_eq(cf_model_rating_counts(back, CF_ITEMS, got, &err), CF_ERR_UNSUPPORTED);
+            cr_assert(strstr(err.msg, "version 1"), "%s", err.msg);
+        }
+        cr_assert_eq(cf_model_rating_counts(back, (cf_which)2, got, &err), CF_ERR_INVALID);
+        cr_assert_eq(cf_model_rating_counts(back, CF_USERS, NULL, &err), CF_ERR_INVALID);
+        cf_model_destroy(&back), cf_model_destroy(&m);
+    }
+    spec s = good_spec();
+    s.version = 2;
+    cf_model *h = NULL;
+    cr_assert_eq(load_spec(&s, &err, &h), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_model_rating_counts(h, CF_USERS, got, &err), CF_OK, "%s", err.msg);
+    cr_assert(got[0] == 3 && got[1] == 1);
+    cr_assert_eq(cf_model_rating_counts(h, CF_ITEMS, got, &err), CF_OK, "%s", err.msg);
+    cr_assert(got[0] == 2 && got[1] == 1 && got[2] == 1);
+    cf_model_destroy(&h);
+    s = good_spec(); /* a version-1 body under a version-2 header is short by the counts */
+    s.version = 2;
+    s.count0 = 3;
+    buf b = build(&s);
+    cf_test_rmtree(dir), free(dir), free(path);
+    dir = cf_test_tmpdir();
+    /* drop the five counts (40 bytes after the 164 + 8·(4 + 6 + 2 + 3) of header and arrays),
+     * keep the checksum right: the ID lists no longer line up */
+    const size_t at = 164 + 8 * 15;
+    memmove(b.p + at, b.p + at + 40, b.n - at - 40);
+    b.n -= 40;
+    uint64_t sum = doc_checksum(b.p, b.n - 8);
+    memcpy(b.p + b.n - 8, &sum, 8);
+    path = cf_test_write(dir, "h.cfm", (const char *)b.p, b.n);
+    cr_assert_eq(cf_model_load(path, &h, &err), CF_ERR_CORRUPT);
+    cr_assert(strstr(err.msg, "h.cfm"), "%s", err.msg);
+    free(b.p);
+    cf_test_rmtree(dir);
+    free(path), free(dir);
+}
+
+/* A subset keeps the chosen rows in order with their factors, biases, IDs and counts:
+ * every prediction of a kept pair is the full model's, bit for bit; a dropped ID is
+ * unknown; each user's top-N from the subset is the full model's complete ranking with
+ * the dropped items left out; the transpose swaps the counts. */
+Test(model, subset_keeps_the_chosen_rows) {
+    cf_model *m = hand_model_counted(), *s = NULL, *t = NULL;
+    cf_error err = {0};
+    const uint8_t keep_i[] = {1, 0, 1, 1, 0}, keep_u[] = {1, 0, 1};
+    for (int users_too = 0; users_too <= 1; users_too++) {
+        cr_assert_eq(cf_model_subset(m, users_too ? keep_u : NULL, keep_i, &s, &err), CF_OK, "%s", err.msg);
+        cr_assert(s->f.n_users == (users_too ? 2 : 3) && s->f.n_items == 3 && s->f.k == 2 && s->f.mu == m->f.mu);
+        const int64_t wi[] = {4, 2, 1}, wu[] = {5, 2}, wu3[] = {5, 1, 2};
+        cr_assert(memcmp(s->n_ratings[1], wi, sizeof wi) == 0, "item counts follow their rows");
+        cr_assert(memcmp(s->n_ratings[0], users_too ? wu : wu3, sizeof(int64_t) * (size_t)s->f.n_users) == 0);
+        for (int u = 0; u < 3; u++)
+            for (int i = 0; i < 5; i++) {
+                double a, b;
+                const cf_status st = cf_model_predict(s, USERS[u], ITEMS[i], &b, &err);
+                if (!keep_i[i] || (users_too && !keep_u[u])) {
+                    cr_assert_eq(st, CF_ERR_NOT_FOUND, "%s × %s dropped", USERS[u], ITEMS[i]);
+                    continue;
+                }
+                cr_assert_eq(st, CF_OK, "%s", err.msg);
+                cr_assert_eq(cf_model_predict(m, USERS[u], ITEMS[i], &a, &err), CF_OK);
+                cr_assert(memcmp(&a, &b, 8) == 0, "%s × %s: %.17g vs %.17g", USERS[u], ITEMS[i], a, b);
+            }
+        for (int u = 0; u < 3; u++) {
+            if (users_too && !keep_u[u]) continue;
+            cf_recommendation full[5], sub[3];
+            int32_t nf = 0, ns = 0;
+            cr_assert_eq(cf_model_recommend(m, USERS[u], 5, NULL, full, &nf, &err), CF_OK, "%s", err.msg);
+            cr_assert_eq(cf_model_recommend(s, USERS[u], 2, NULL, sub, &ns, &err), CF_OK, "%s", err.msg);
+            int32_t k = 0;
+            for (int32_t j = 0; j < nf && k < ns; j++) {
+                int kept = 0;
+                for (int i = 0; i < 5; i++) kept |= keep_i[i] && strcmp(full[j].item, ITEMS[i]) == 0;
+                if (!kept) continue;
+                cr_assert_str_eq(sub[k].item, full[j].item, "%s's #%d", USERS[u], k + 1);
+                cr_assert(sub[k].score == full[j].score);
+                k++;
+            }
+            cr_assert_eq(k, 2, "%s: the subset's two best are the full list's first two kept", USERS[u]);
+        }
+        cf_model_destroy(&s);
+    }
+    cr_assert_eq(cf_model_transpose(m, &t, &err), CF_OK, "%s", err.msg);
+    int64_t got[5];
+    cr_assert_eq(cf_model_rating_counts(t, CF_USERS, got, &err), CF_OK, "%s", err.msg);
+    cr_assert(got[0] == 4 && got[1] == 1 && got[4] == 0, "the transpose's users are m's items");
+    cr_assert_eq(cf_model_rating_counts(t, CF_ITEMS, got, &err), CF_OK, "%s", err.msg);
+    cr_assert(got[0] == 5 && got[1] == 1 && got[2] == 2);
+    cf_model_destroy(&t);
+    /* everything dropped: an empty side, still a model; no counts stay no counts */
+    const uint8_t none[5] = {0};
+    cr_assert_eq(cf_model_subset(m, NULL, none, &s, &err), CF_OK, "%s", err.msg);
+    cr_assert(s->f.n_items == 0 && s->f.n_users == 3);
+    cf_recommendation r1[1];
+    int32_t n1 = -1;
+    cr_assert_eq(cf_model_recommend(s, "alice", 1, NULL, r1, &n1, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(n1, 0);
+    cf_model_destroy(&s);
+    cf_model *h = hand_model(1);
+    cr_assert_eq(cf_model_subset(h, NULL, keep_i, &s, &err), CF_OK, "%s", err.msg);
+    cr_assert(!s->n_ratings[0] && !s->n_ratings[1]);
+    cr_assert_eq(cf_model_rating_counts(s, CF_USERS, got, &err), CF_ERR_UNSUPPORTED);
+    cf_model_destroy(&s), cf_model_destroy(&h);
+    cr_assert_eq(cf_model_subset(NULL, NULL, NULL, &s, &err), CF_ERR_INVALID);
+    cr_assert_null(s);
+    cr_assert_eq(cf_model_subset(m, NULL, NULL, NULL, &err), CF_ERR_INVALID);
+    cf_model_destroy(&m);
 }

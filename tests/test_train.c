@@ -49,6 +49,24 @@ Test(train, als_end_to_end_reaches_the_noise_level) {
     cf_train_report rep;
     cf_error err;
     cr_assert_eq(cf_train(ds, &c, on_iter, &log, &m, &rep, &err), CF_OK, "%s", err.msg);
+    /* the model's rating counts are each row's ratings in the training part, the test
+     * part left out (the ratings each row was fit to) */
+    for (int sd = 0; sd < 2; sd++) {
+        const cf_idmap *mm = sd ? m->items : m->users, *dm = sd ? ds->items : ds->users;
+        int64_t *want = calloc((size_t)cf_idmap_size(dm), sizeof *want), total = 0;
+        cr_assert_not_null(want);
+        for (int64_t t = 0; t < ds->all.n; t++)
+            if (!ds->is_test[t]) want[sd ? ds->all.i[t] : ds->all.u[t]]++;
+        for (int64_t r = 0; r < cf_idmap_size(mm); r++) {
+            size_t len;
+            const char *id = cf_idmap_name(mm, (uint32_t)r, &len);
+            const int64_t d = cf_idmap_find(dm, id, len);
+            cr_assert(d >= 0 && m->n_ratings[sd][r] == want[d] && want[d] > 0, "side %d row %lld", sd, (long long)r);
+            total += m->n_ratings[sd][r];
+        }
+        cr_assert_eq(total, rep.n_train, "side %d: every training rating once", sd);
+        free(want);
+    }
     cr_assert_eq(log.calls, 6);
     cr_assert_eq(rep.iters, 6);
     cr_assert_str_eq(rep.stop_reason, "iters");
