@@ -4,13 +4,14 @@
  * recommend → export checked against independent computations (the test reads the
  * generated file itself, loads the saved model with cf_model_load and recomputes RMSE,
  * predictions, rankings and r̂ = μ + b_u + b_i + P[u]·Q[i] from the exported .npy files);
- * similar, fold-in, explain and eval --top against the library; info on models,
+ * similar, fold-in, explain, eval --top and --min-ratings against the library; info on models,
  * checkpoints and ratings files.
  */
 #include <criterion/criterion.h>
 
 #include "cufactor.h"
 #include "helpers.h"
+#include "model.h" /* n_ratings: a version-1 model file made from a new one */
 
 #include <math.h>
 #include <stdio.h>
@@ -833,6 +834,168 @@ Test(cli, eval_top_is_the_library_ranking) {
     free(a), free(b), free(dp), free(mp);
 }
 
+/* recommend / eval --min-ratings M: the model's rating counts are each row's ratings in
+ * the training file (counted here); the lists of --user, --all-users and --item are the
+ * full lists (-n all) with the rows below M left out; eval's ranking is the library's on
+ * cf_model_subset of those items while its RMSE stays the whole model's; a model file of
+ * version 1 (no counts) is an error naming it; --min-ratings needs --top. */
+Test(cli, min_ratings_ranks_only_rows_fit_to_enough_ratings) {
+    gen_data();
+    char *dp = data_path();
+    rows t = read_rows(dp);
+    char *a = cf_test_path(dir, "a.tsv"), *b = cf_test_path(dir, "b.tsv");
+    FILE *fa = fopen(a, "w"), *fb = fopen(b, "w");
+    for (int k = 0; k < t.n; k++) fprintf(k % 5 == 0 ? fb : fa, "%s\t%s\t%.17g\n", t.user[k], t.item[k], t.r[k]);
+    fclose(fa), fclose(fb);
+    run_result r = cli("train", "a.tsv", "--test-ratio", "0", "--factors", "3", "--iters", "5", "--model", "m.cfm",
+                       "--quiet", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    run_free(&r);
+    cf_error err = {0};
+    cf_model *m = NULL;
+    char *mp = cf_test_path(dir, "m.cfm");
+    cr_assert_eq(cf_model_load(mp, &m, &err), CF_OK, "%s", err.msg);
+    cf_model_info mi;
+    cf_model_info_get(m, &mi);
+    cf_dataset *ds = read_dataset(a), *test = read_dataset(b);
+    int64_t *cnt[2];
+    for (int sd = 0; sd < 2; sd++) { /* the counts are the rows' ratings in a.tsv */
+        const int64_t n = sd ? mi.n_items : mi.n_users;
+        cnt[sd] = malloc(sizeof(int64_t) * (size_t)n);
+        cr_assert_eq(cf_model_rating_counts(m, sd ? CF_ITEMS : CF_USERS, cnt[sd], &err), CF_OK, "%s", err.msg);
+        const cf_idmap *mm = sd ? m->items : m->users, *dm = sd ? ds->items : ds->users;
+        for (int64_t row = 0; row < n; row++) {
+            size_t len;
+            const char *id = cf_idmap_name(mm, (uint32_t)row, &len);
+            const int64_t d = cf_idmap_find(dm, id, len);
+            int64_t c = 0;
+            for (int64_t j = 0; j < ds->all.n; j++) c += (sd ? ds->all.i[j] : ds->all.u[j]) == (uint32_t)d;
+            cr_assert_eq(cnt[sd][row], c, "side %d row %lld", sd, (long long)row);
+        }
+    }
+    /* M: the median item count, so that about half the items drop out */
+    int64_t M = 0;
+    for (int64_t i = 0; i < mi.n_items; i++) {
+        int64_t below = 0;
+        for (int64_t j = 0; j < mi.n_items; j++) below += cnt[1][j] < cnt[1][i];
+        if (2 * below <= mi.n_items && cnt[1][i] > M) M = cnt[1][i];
+    }
+    int64_t kept = 0;
+    for (int64_t i = 0; i < mi.n_items; i++) kept += cnt[1][i] >= M;
+    cr_assert(kept > 10 && kept < mi.n_items, "M = %lld keeps %lld of %lld", (long long)M, (long long)kept,
+              (long long)mi.n_items);
+    char ms[32], all[32], line[128];
+    snprintf(ms, sizeof ms, "%lld", (long long)M);
+    snprintf(all, sizeof all, "%lld", (long long)mi.n_items);
+    /* one user: the first 5 of the full list that are fit to >= M ratings */
+    const char *user = t.user[0];
+    run_result full = cli("recommend", "m.cfm", "--user", user, "-n", all, "--exclude", "a.tsv", NULL);
+    r = cli("recommend", "m.cfm", "--user", user, "-n", "5", "--exclude", "a.tsv", "--min-ratings", ms, NULL);
+    cr_assert(full.code == 0 && r.code == 0, "%s%s", full.err, r.err);
+    snprintf(line, sizeof line, "min-ratings: %lld of %lld items were fit to at least %lld ratings", (long long)kept,
+             (long long)mi.n_items, (long long)M);
+    cr_assert(strstr(r.err, line), "%s", r.err);
+    char *want = calloc(1, strlen(full.out) + 1), *text = strdup(full.out);
+    int k = 0;
+    for (char *ln = strtok(text, "\n"); ln && k < 5; ln = strtok(NULL, "\n")) {
+        int rank;
+        char item[64];
+        double sc;
+        cr_assert_eq(sscanf(ln, "%d\t%63[^\t]\t%lf", &rank, item, &sc), 3, "%s", ln);
+        const int64_t row = cf_idmap_find(m->items, item, strlen(item));
+        cr_assert_geq(row, 0);
+        if (cnt[1][row] < M) continue;
+        const char *tab = strchr(ln, '\t');
+        sprintf(want + strlen(want), "%d%s\n", ++k, tab);
+    }
+    cr_assert_eq(k, 5);
+    cr_assert_str_eq(r.out, want, "floored list\n%s\nfull list\n%s", r.out, full.out);
+    free(want), free(text), run_free(&r), run_free(&full);
+    /* every user: no item below M in any list */
+    r = cli("recommend", "m.cfm", "--all-users", "-n", "4", "--exclude", "a.tsv", "--min-ratings", ms, NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    text = strdup(r.out);
+    int lines = 0;
+    for (char *ln = strtok(text, "\n"); ln; ln = strtok(NULL, "\n"), lines++) {
+        char u[64], item[64];
+        int rank;
+        cr_assert_eq(sscanf(ln, "%63[^\t]\t%d\t%63[^\t]", u, &rank, item), 3, "%s", ln);
+        const int64_t row = cf_idmap_find(m->items, item, strlen(item));
+        cr_assert(row >= 0 && cnt[1][row] >= M, "%s: item %s fit to %lld ratings", u, item,
+                  (long long)(row >= 0 ? cnt[1][row] : -1));
+    }
+    cr_assert_eq(lines, 4 * (int)mi.n_users);
+    free(text), run_free(&r);
+    /* users for an item: the floor is on the users */
+    r = cli("recommend", "m.cfm", "--item", t.item[0], "-n", "200", "--min-ratings", "30", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.err, "users were fit to at least 30 ratings and may be listed"), "%s", r.err);
+    text = strdup(r.out);
+    lines = 0;
+    for (char *ln = strtok(text, "\n"); ln; ln = strtok(NULL, "\n"), lines++) {
+        char u[64];
+        int rank;
+        cr_assert_eq(sscanf(ln, "%d\t%63[^\t]", &rank, u), 2, "%s", ln);
+        const int64_t row = cf_idmap_find(m->users, u, strlen(u));
+        cr_assert(row >= 0 && cnt[0][row] >= 30, "user %s", u);
+    }
+    int64_t users30 = 0;
+    for (int64_t u = 0; u < mi.n_users; u++) users30 += cnt[0][u] >= 30;
+    cr_assert_eq(lines, (int)users30, "every user fit to >= 30 ratings, no other");
+    free(text), run_free(&r);
+
+    /* eval --top: the library's ranking on the subset; the RMSE the whole model's */
+    uint8_t *keep = malloc((size_t)mi.n_items);
+    for (int64_t i = 0; i < mi.n_items; i++) keep[i] = cnt[1][i] >= M;
+    cf_model *sub = NULL;
+    cr_assert_eq(cf_model_subset(m, NULL, keep, &sub, &err), CF_OK, "%s", err.msg);
+    cf_rank_report rk;
+    cr_assert_eq(cf_model_rank_evaluate(sub, test, ds, 7, NAN, 1, NULL, NULL, &rk, &err), CF_OK, "%s", err.msg);
+    cf_eval_report ev;
+    cr_assert_eq(cf_model_evaluate(m, test, &ev, &err), CF_OK, "%s", err.msg);
+    r = cli("eval", "m.cfm", "b.tsv", "--top", "7", "--exclude", "a.tsv", "--min-ratings", ms, "--json", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    assert_one_json_object(r.out);
+    const char *rj = strstr(r.out, "\"ranking\":"), *pop = rj ? strstr(rj, "\"popular\":") : NULL;
+    cr_assert(rj && pop, "%s", r.out);
+    cr_assert_eq(json_num(r.out, "rmse"), ev.rmse, "the RMSE is the whole model's");
+    cr_assert_eq(json_num(r.out, "min_ratings"), (double)M);
+    cr_assert_eq(json_num(rj, "relevant_unknown"), (double)rk.relevant_unknown);
+    cr_assert_gt(rk.relevant_unknown, 0, "relevant items below M count as unknown");
+    same_ranking_json(rj, pop, &rk);
+    run_free(&r);
+    r = cli("eval", "m.cfm", "b.tsv", "--top", "7", "--exclude", "a.tsv", "--min-ratings", ms, "--quiet", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "only items fit to at least") && r.err[0] == '\0', "%s%s", r.out, r.err);
+    run_free(&r);
+    expect_usage("--min-ratings needs --top N", cli("eval", "m.cfm", "b.tsv", "--min-ratings", "3", NULL));
+    expect_usage("--min-ratings", cli("recommend", "m.cfm", "--user", user, "--min-ratings", "-1", NULL));
+
+    /* a version-1 file: no counts; the floor says which file and what to do; info says so */
+    free(m->n_ratings[0]), free(m->n_ratings[1]);
+    m->n_ratings[0] = m->n_ratings[1] = NULL;
+    char *v1 = cf_test_path(dir, "v1.cfm");
+    cr_assert_eq(cf_model_save(m, v1, &err), CF_OK, "%s", err.msg);
+    r = cli("recommend", "v1.cfm", "--user", user, "--min-ratings", "2", NULL);
+    cr_assert_eq(r.code, 1);
+    cr_assert(strstr(r.err, "v1.cfm: --min-ratings needs the rating counts") && strstr(r.err, "train it again"), "%s",
+              r.err);
+    cr_assert_str_empty(r.out);
+    run_free(&r);
+    r = cli("recommend", "v1.cfm", "--user", user, "-n", "3", NULL); /* without the floor: as before */
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    run_free(&r);
+    r = cli("info", "v1.cfm", NULL);
+    cr_assert(r.code == 0 && strstr(r.out, "not kept (a model file of version 1)"), "%s", r.out);
+    run_free(&r);
+
+    cf_model_destroy(&sub), cf_model_destroy(&m);
+    cf_dataset_destroy(&ds), cf_dataset_destroy(&test);
+    free(cnt[0]), free(cnt[1]), free(keep), free(v1);
+    rows_free(&t);
+    free(a), free(b), free(dp), free(mp);
+}
+
 /* ------------------------------------------------------------------ info */
 
 /* info on a model: the dimensions and μ are cf_model_info's, the config's fields its own,
@@ -865,13 +1028,20 @@ Test(cli, info_tells_what_a_model_holds) {
     }
     cr_assert_eq(json_num(json_value(r.out, "user_norm"), "max"), pmax);
     cr_assert_eq(json_num(json_value(r.out, "user_bias"), "min"), bmin);
+    int64_t *cnt = malloc(sizeof(int64_t) * (size_t)mi.n_items), cmax = 0;
+    cr_assert_eq(cf_model_rating_counts(m, CF_ITEMS, cnt, &(cf_error){0}), CF_OK);
+    for (int64_t i = 0; i < mi.n_items; i++) cmax = cnt[i] > cmax ? cnt[i] : cmax;
+    cr_assert_eq(json_num(json_value(r.out, "item_ratings"), "max"), (double)cmax);
+    free(cnt);
     run_free(&r);
     r = cli("info", "model.cfm", NULL);
     cr_assert_eq(r.code, 0, "%s", r.err);
     char want[128];
     snprintf(want, sizeof want, "users        %lld\nitems        %lld\nfactors      3, biases on", (long long)mi.n_users,
              (long long)mi.n_items);
-    cr_assert(strstr(r.out, want) && strstr(r.out, "checksum verified") && strstr(r.out, "seed=11"), "%s", r.out);
+    cr_assert(strstr(r.out, want) && strstr(r.out, "checksum verified") && strstr(r.out, "seed=11") &&
+                  strstr(r.out, "ratings/item min"),
+              "%s", r.out);
     run_free(&r);
     /* a damaged model names the file; no FILE is a usage error */
     size_t len;

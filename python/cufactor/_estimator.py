@@ -64,6 +64,23 @@ def _check_n(n):
         raise ValueError(f"n: expected an integer >= 1, got {n!r}")
 
 
+def _check_min_ratings(m):
+    """A support floor: an integer >= 0 (0: none), else ValueError."""
+    if isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 0:
+        raise ValueError(f"min_ratings: expected an integer >= 0, got {m!r}")
+    return int(m)
+
+
+def _unfloor(rows, rowmap):
+    """Rows of a floored model (``Factorizer._floored``) as the model's rows; -1 stays."""
+    if rowmap is None:
+        return rows
+    out = np.full(rows.shape, -1, dtype=np.int64)
+    real = rows >= 0
+    out[real] = rowmap[rows[real]]
+    return out
+
+
 def _param_text(name, value, kind):
     """The text cf_config_set takes for a parameter value, or ValueError naming it."""
     if kind == "bool":
@@ -295,10 +312,12 @@ class Factorizer:
         return self
 
     _LEARNED = ("user_factors_", "item_factors_", "user_bias_", "item_bias_", "global_mean_", "user_ids_",
-                "item_ids_", "history_", "n_iter_", "train_rmse_", "device_", "notice_", "stop_reason_", "fold_in_")
+                "item_ids_", "user_counts_", "item_counts_", "history_", "n_iter_", "train_rmse_", "device_",
+                "notice_", "stop_reason_", "fold_in_")
 
     # the C objects behind the learned attributes: never pickled (the model travels as its
-    # .cfm bytes, the ratings as arrays); _swapped caches recommend_users' transposes
+    # .cfm bytes, the ratings as arrays); _swapped caches recommend_users' transposes and
+    # the last min_ratings subsets
     _HANDLES = ("_model", "_seen", "_swapped")
 
     def _forget(self):
@@ -322,6 +341,8 @@ class Factorizer:
         self.global_mean_ = float(info.mu)
         self.user_ids_ = _lib.model_ids(model.value, _lib.CF_USERS, nu)
         self.item_ids_ = _lib.model_ids(model.value, _lib.CF_ITEMS, ni)
+        self.user_counts_ = _lib.model_rating_counts(model.value, _lib.CF_USERS, nu)
+        self.item_counts_ = _lib.model_rating_counts(model.value, _lib.CF_ITEMS, ni)
 
     def _check_fitted(self):
         if getattr(self, "_model", None) is None:
@@ -374,38 +395,41 @@ class Factorizer:
         check(lib.cf_model_predict_batch, self._model.value, u.ref, i.ref, _UNKNOWN[unknown], _lib.ptr(out), None)
         return out
 
-    def recommend(self, users, n=10, exclude_seen=True, unknown="mean"):
+    def recommend(self, users, n=10, exclude_seen=True, unknown="mean", min_ratings=0):
         """The top n items by r̂ for each user: ``(ids, scores)``, each of shape (len(users), n)
         (shape (n,) for a single user), best first. ``exclude_seen`` leaves out the items the
         user rated in the training data (kept from ``fit``; a loaded model has none). Where
         fewer than n items remain, the row ends with score NaN and ID -1 (None for string IDs).
         A user without training ratings is ranked by μ + b_i (``unknown="mean"``) or raises
-        LookupError (``unknown="error"``)."""
+        LookupError (``unknown="error"``). ``min_ratings`` M > 0 ranks only the items fit to
+        at least M ratings (``item_counts_``; ``cufactor recommend --min-ratings``)."""
         self._check_fitted()
         _check_n(n)
         if unknown not in _UNKNOWN:
             raise ValueError(f"unknown: expected 'mean' or 'error', got {unknown!r}")
+        model, rowmap = self._floored(False, _check_min_ratings(min_ratings))
         seen = self._seen_ratings(exclude_seen)
         single = np.ndim(users) == 0
         u = _lib.IdArray(users, "users")
         n = int(n)
         rows = np.empty((u.n, n), dtype=np.int64)
         scores = np.empty((u.n, n), dtype=np.float64)
-        check(lib.cf_model_recommend_batch, self._model.value, u.ref, n, seen.value if seen else None,
+        check(lib.cf_model_recommend_batch, model.value, u.ref, n, seen.value if seen else None,
               _UNKNOWN[unknown], 0, _lib.ptr(rows), _lib.ptr(scores), None)
-        out = self._ids_of(rows)
+        out = self._ids_of(_unfloor(rows, rowmap))
         return (out[0], scores[0]) if single else (out, scores)
 
-    def recommend_users(self, items, n=10, exclude_seen=True):
+    def recommend_users(self, items, n=10, exclude_seen=True, min_ratings=0):
         """The other way round: the top n users by r̂ for each item (who to show it to):
         ``(ids, scores)`` as ``recommend`` returns them, user IDs. ``exclude_seen`` leaves out
         the users who rated the item in the training data. An unknown item raises
         LookupError (``cufactor recommend --item``). The scores are ``predict``'s but for the
-        order of one addition (μ + b_i + b_u)."""
+        order of one addition (μ + b_i + b_u). ``min_ratings`` M > 0 lists only the users fit
+        to at least M ratings (``user_counts_``)."""
         self._check_fitted()
         _check_n(n)
+        model_t, rowmap = self._floored(True, _check_min_ratings(min_ratings))
         seen_t = self._transposed("seen") if self._seen_ratings(exclude_seen) is not None else None
-        model_t = self._transposed("model")
         single = np.ndim(items) == 0
         q = _lib.IdArray(items, "items")
         n = int(n)
@@ -413,8 +437,29 @@ class Factorizer:
         scores = np.empty((q.n, n), dtype=np.float64)
         check(lib.cf_model_recommend_batch, model_t.value, q.ref, n, seen_t.value if seen_t else None,
               _UNKNOWN["error"], 0, _lib.ptr(rows), _lib.ptr(scores), None)
-        out = self._ids_of(rows, self.user_ids_)
+        out = self._ids_of(_unfloor(rows, rowmap), self.user_ids_)
         return (out[0], scores[0]) if single else (out, scores)
+
+    def _floored(self, transposed, min_ratings):
+        """The model (its transpose when ``transposed``) and, with ``min_ratings`` > 0, only
+        the candidates fit to at least that many ratings (cf_model_subset), with the array
+        that maps the subset's rows back to the model's (None: no floor). The last floor of
+        either kind is kept until the model changes: a loop over users pays the copy once."""
+        base = self._transposed("model") if transposed else self._model
+        if not min_ratings:
+            return base, None
+        counts = self.user_counts_ if transposed else self.item_counts_
+        if counts is None:
+            raise ValueError("min_ratings: this model has no rating counts (it was loaded from a model file of "
+                             "version 1, saved before they were kept): train it again, or pass min_ratings=0")
+        cache = self.__dict__.setdefault("_swapped", {})
+        key = ("floor", transposed)
+        if key not in cache or cache[key][0] != min_ratings:
+            keep = np.ascontiguousarray(counts >= min_ratings, dtype=np.uint8)
+            h = C.c_void_p()
+            check(lib.cf_model_subset, base.value, None, _lib.ptr(keep), C.byref(h))
+            cache[key] = (min_ratings, _lib.Handle(h.value, lib.cf_model_destroy), np.flatnonzero(keep))
+        return cache[key][1], cache[key][2]
 
     def _transposed(self, what):
         """The model ("model") or the training ratings ("seen") with users and items exchanged,
@@ -574,7 +619,7 @@ class Factorizer:
                              "a file); pass exclude_seen=False")
         return seen
 
-    def rank_metrics(self, X, n=10, relevant_min=None, exclude_seen=True, threads=0):
+    def rank_metrics(self, X, n=10, relevant_min=None, exclude_seen=True, threads=0, min_ratings=0):
         """How well the model ranks, on held-out ratings X (any form ``fit`` takes): for each
         user of X with a relevant rating (``relevant_min`` None: every rating; e.g. 4 for
         4-5 stars), the top n of ``recommend`` against the items that user rated in X, as
@@ -585,7 +630,9 @@ class Factorizer:
         (None when ``exclude_seen`` is False); ``model_se``, ``popular_se`` and
         ``difference_se`` their standard errors over the users and that of the paired
         difference model − popular (coverage: NaN). ``exclude_seen`` leaves the training
-        ratings (kept from ``fit``) out of every list."""
+        ratings (kept from ``fit``) out of every list. ``min_ratings`` M > 0 ranks only the
+        items fit to at least M ratings, in both lists, as ``recommend`` does (relevant items
+        below it count in ``relevant_unknown``; coverage is a share of those left)."""
         self._check_fitted()
         _check_n(n)
         if relevant_min is None:
@@ -593,10 +640,11 @@ class Factorizer:
         elif isinstance(relevant_min, bool) or not isinstance(relevant_min, numbers.Real) or \
                 not math.isfinite(relevant_min):
             raise ValueError(f"relevant_min: expected a finite number or None, got {relevant_min!r}")
+        model, _ = self._floored(False, _check_min_ratings(min_ratings))
         seen = self._seen_ratings(exclude_seen)
         ds = _dataset(X, "X")
         rep = _lib.RankReport()
-        check(lib.cf_model_rank_evaluate, self._model.value, ds.value, seen.value if seen else None, int(n),
+        check(lib.cf_model_rank_evaluate, model.value, ds.value, seen.value if seen else None, int(n),
               float(relevant_min), int(threads), None, None, C.byref(rep))
         out = {name: getattr(rep, name) for name in ("n", "users", "users_unknown", "users_no_relevant", "relevant",
                                                      "relevant_unknown", "relevant_excluded")}

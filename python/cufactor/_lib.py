@@ -29,7 +29,7 @@ except OSError as e:  # pragma: no cover - an installation problem
 STATUS_NAMES = ["ok", "invalid", "nomem", "io", "parse", "corrupt", "numeric", "unsupported",
                 "device", "not_found", "interrupted"]
 CF_OK, CF_ERR_INVALID, CF_ERR_NOMEM, CF_ERR_IO, CF_ERR_PARSE = 0, 1, 2, 3, 4
-CF_ERR_NOT_FOUND, CF_ERR_INTERRUPTED = 9, 10
+CF_ERR_UNSUPPORTED, CF_ERR_NOT_FOUND, CF_ERR_INTERRUPTED = 7, 9, 10
 
 
 class CufactorError(Exception):
@@ -223,6 +223,8 @@ _PROTOS = {
     "cf_model_params": (None, [_vp, _vp, _vp, _vp, _vp]),
     "cf_model_ids": (_i, [_vp, _i, _vp, _sz, _vp, C.POINTER(_sz), _E]),
     "cf_model_ids_int": (_i, [_vp, _i, _vp, _E]),
+    "cf_model_rating_counts": (_i, [_vp, _i, _vp, _E]),
+    "cf_model_subset": (_i, [_vp, _vp, _vp, C.POINTER(_vp), _E]),
     "cf_model_predict_batch": (_i, [_vp, C.POINTER(Ids), C.POINTER(Ids), _i, _vp, _vp, _E]),
     "cf_model_recommend_batch": (_i, [_vp, C.POINTER(Ids), _i32, _vp, _i, _i, _vp, _vp, _vp, _E]),
     "cf_model_evaluate": (_i, [_vp, _vp, C.POINTER(EvalReport), _E]),
@@ -328,6 +330,19 @@ def dataset_ids(ds, side, n):
 
 def model_ids(m, side, n):
     return _ids_from(lib.cf_model_ids_int, lib.cf_model_ids, m, side, n)
+
+
+def model_rating_counts(m, side, n):
+    """The ratings each row of one side was fit to (int64), or None for a model loaded from a
+    version-1 file, which did not keep them."""
+    out = np.empty(n, dtype=np.int64)
+    err = Error()
+    st = lib.cf_model_rating_counts(m, side, ptr(out), C.byref(err))
+    if st == CF_ERR_UNSUPPORTED:
+        return None
+    if st != CF_OK:
+        raise error_from(st, err)
+    return out
 
 
 # ---------------------------------------------------------------- handles

@@ -1,6 +1,7 @@
 """Fit, predict, recommend and the scikit-learn conventions on a planted model."""
 
 import pickle
+import struct
 
 import numpy as np
 import pytest
@@ -424,3 +425,85 @@ def test_time_split_of_a_dataframe(planted):
     np.testing.assert_array_equal(test.times, ref_test.times)
     np.testing.assert_array_equal(train.ratings, ref_train.ratings)
     assert train.times.max() <= test.times.min()
+
+
+def _as_version_1(data):
+    """A version-2 .cfm (bytes) rewritten as version 1 by the documented layout: the rating
+    counts cut out, the version set to 1, the checksum computed again."""
+    nu, ni, k = struct.unpack_from("<qqi", data, 16)
+    at = 164 + 8 * (nu * k + ni * k + nu + ni)
+    body = bytearray(data[:at] + data[at + 8 * (nu + ni):-8])
+    struct.pack_into("<I", body, 8, 1)
+    mask = (1 << 64) - 1
+
+    def mix(h, w):
+        h = ((h ^ w) * 0x100000001B3) & mask
+        return h ^ (h >> 32)
+
+    h, n = 0xCBF29CE484222325, len(body)
+    for (w,) in struct.iter_unpack("<Q", body[: n - n % 8]):
+        h = mix(h, w)
+    for b in body[n - n % 8:]:
+        h = mix(h, b)
+    return bytes(body) + struct.pack("<Q", mix(h, n))
+
+
+def test_min_ratings_ranks_only_rows_fit_to_enough_ratings(planted, tmp_path):
+    """user_counts_ / item_counts_ are each row's training ratings; recommend(min_ratings=M)
+    is the full ranking with the items fit to fewer than M left out (recommend_users: the
+    users), rank_metrics measures those lists (relevant items below M unknown to them); a
+    model file of version 1 has no counts and refuses the floor."""
+    m = cufactor.ALS(factors=4, iterations=5, device="cpu").fit(planted.train)
+    tu, ti, _ = planted.train
+    for ids, counts, col in ((m.user_ids_, m.user_counts_, tu), (m.item_ids_, m.item_counts_, ti)):
+        values, want = np.unique(col, return_counts=True)
+        assert counts.dtype == np.int64 and dict(zip(ids.tolist(), counts.tolist())) == \
+            dict(zip(values.tolist(), want.tolist()))
+    M = int(np.median(m.item_counts_))
+    allowed = set(m.item_ids_[m.item_counts_ >= M].tolist())
+    assert 10 < len(allowed) < len(m.item_ids_)
+    users = m.user_ids_[:5]
+    full, full_scores = m.recommend(users, n=len(m.item_ids_))
+    got, got_scores = m.recommend(users, n=6, min_ratings=M)
+    for k in range(len(users)):
+        keep = [j for j, x in enumerate(full[k].tolist()) if x in allowed][:6]
+        assert got[k].tolist() == full[k][keep].tolist()
+        np.testing.assert_array_equal(got_scores[k], full_scores[k][keep])
+    assert m.recommend(users[0], n=6, min_ratings=M)[0].tolist() == got[0].tolist()  # the kept subset
+    item, Mu = m.item_ids_[0], int(np.median(m.user_counts_))
+    fu, _ = m.recommend_users(item, n=len(m.user_ids_))
+    gu, _ = m.recommend_users(item, n=5, min_ratings=Mu)
+    ok_users = set(m.user_ids_[m.user_counts_ >= Mu].tolist())
+    assert gu.tolist() == [x for x in fu.tolist() if x in ok_users][:5]
+    # rank_metrics: precision of recommend(min_ratings=M)'s lists against the test ratings
+    n = 5
+    floored, plain = m.rank_metrics(planted.test, n=n, min_ratings=M), m.rank_metrics(planted.test, n=n)
+    su, si, _ = planted.test
+    known = set(m.user_ids_.tolist())
+    test_users = sorted(u for u in set(su.tolist()) if u in known)
+    lists, _ = m.recommend(test_users, n=n, min_ratings=M)
+    precision, evaluated, unknown = 0.0, 0, 0
+    for user, lst in zip(test_users, lists):
+        seen = set(ti[tu == user].tolist())
+        rel = {i for u, i in zip(su.tolist(), si.tolist()) if u == user and i not in seen}
+        if rel:
+            evaluated += 1
+            precision += len(rel & set(lst.tolist())) / n
+            unknown += len(rel - allowed)
+    assert floored["users"] == evaluated and floored["relevant_unknown"] == unknown > plain["relevant_unknown"]
+    assert floored["model"]["precision"] == pytest.approx(precision / evaluated, rel=1e-12)
+    for bad in (-1, True, 2.0, "3"):
+        with pytest.raises(ValueError):
+            m.recommend(users, min_ratings=bad)
+    assert pickle.loads(pickle.dumps(m)).recommend(users, n=6, min_ratings=M)[0].tolist() == got.tolist()
+    # a model file of version 1: loads, no counts, no floor
+    path = tmp_path / "m.cfm"
+    m.save(str(path))
+    v1 = tmp_path / "v1.cfm"
+    v1.write_bytes(_as_version_1(path.read_bytes()))
+    old = cufactor.load(str(v1))
+    assert old.user_counts_ is None and old.item_counts_ is None
+    assert old.recommend(users, n=6, exclude_seen=False)[0].tolist() == \
+        m.recommend(users, n=6, exclude_seen=False)[0].tolist()
+    with pytest.raises(ValueError, match="version 1"):
+        old.recommend(users, exclude_seen=False, min_ratings=2)

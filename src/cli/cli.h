@@ -157,6 +157,12 @@ void cli_topn_open(FILE *f, int json, const char *key, const char *query, const 
 void cli_topn_put(FILE *f, int json, const char *elem, const char *query, size_t qlen, int rank, const char *item,
                   size_t ilen, double score);
 void cli_topn_close(FILE *f, int json);
+/* --min-ratings N of recommend and eval --top: *model replaced by its subset of the items
+ * with at least N rating counts (cf_model_subset; the transposed model of recommend --item:
+ * its items are users), and a stderr line saying how many are left unless quiet. N <= 0:
+ * nothing done. A model without counts (version-1 file) is an error naming model_path. */
+cf_status cli_min_ratings(cf_model **model, int64_t min, const char *model_path, int transposed, int quiet,
+                          cf_error *err);
 
 /* The ranking measures (eval --top, train --top; rank_out.c). The progress: "CMD: ranking
  * U of N users ..." (the fold-in's: "CMD: folding in U of N users ...") on a terminal (not

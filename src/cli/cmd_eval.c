@@ -44,6 +44,7 @@ int cmd_eval(int argc, char **argv) {
     cf_read_options_default(&ropt);
     int format = (int)ropt.format, json = 0, quiet = 0;
     int32_t top = 0, threads = 0;
+    int64_t min_ratings = 0;
     double relevant_min = NAN;
     const char *exclude = NULL, *other = NULL;
     cli_fold_in fi = {.cmd = "eval", .lambda = NAN};
@@ -56,6 +57,9 @@ int cmd_eval(int argc, char **argv) {
         {.name = "relevant-min", .kind = CLI_DOUBLE, .dest = &relevant_min, .metavar = "R",
          .no_default = 1,
          .help = "with --top: a test rating counts as relevant when >= R (e.g. 4 of 5 stars; default: every rating)"},
+        {.name = "min-ratings", .kind = CLI_I64, .dest = &min_ratings, .metavar = "M", .lo = 0, .hi = INT64_MAX,
+         .help = "with --top: rank only the items the model fit to at least M ratings, as recommend --min-ratings "
+                 "(0 = every item)"},
         {.name = "threads", .kind = CLI_I32, .dest = &threads, .metavar = "T", .lo = 0, .hi = 4096,
          .help = "with --top or --fold-in: threads ranking the users, solving their rows (0 = all cores)"},
         {.name = "compare", .kind = CLI_STR, .dest = &other, .metavar = "MODEL",
@@ -96,9 +100,12 @@ int cmd_eval(int argc, char **argv) {
     int rc = cli_parse(&spec, argc, argv, pos);
     if (rc >= 0) return rc;
     ropt.format = (cf_format)format;
-    if (!top && (exclude || !isnan(relevant_min) || (threads && !fi.path)))
+    if (!top && (exclude || !isnan(relevant_min) || min_ratings || (threads && !fi.path)))
         return cli_usage_error(&spec, "--%s needs --top N",
-                               exclude ? "exclude" : !isnan(relevant_min) ? "relevant-min" : "threads");
+                               exclude                ? "exclude"
+                               : !isnan(relevant_min) ? "relevant-min"
+                               : min_ratings          ? "min-ratings"
+                                                      : "threads");
     const char *stray = cli_fold_in_stray(&spec);
     if (stray) return cli_usage_error(&spec, "%s needs --fold-in HISTORY", stray);
     if (other && fi.path) return cli_usage_error(&spec, "--compare and --fold-in do not go together");
@@ -125,6 +132,8 @@ int cmd_eval(int argc, char **argv) {
     }
     if ((model_b ? cf_model_compare(model, model_b, ds, &cmp, &err) : cf_model_evaluate(model, ds, ev, &err)) != CF_OK)
         goto fail;
+    /* the ranking's candidates only: the RMSE above is the whole model's */
+    if (top && cli_min_ratings(&model, min_ratings, pos[0], 0, quiet, &err) != CF_OK) goto fail;
     if (top) {
         cli_rank_progress rp;
         cli_rank_progress_start(&rp, "eval", quiet);
@@ -161,6 +170,7 @@ int cmd_eval(int argc, char **argv) {
         json_key(stdout, &first, "unseen"), printf("%lld", (long long)ev->unseen);
         json_key(stdout, &first, "skipped"), printf("%lld", (long long)rrep.skipped);
         if (top) json_key(stdout, &first, "ranking"), cli_rank_json(stdout, &rk, relevant_min, excluded, ex != NULL);
+        if (top && min_ratings) json_key(stdout, &first, "min_ratings"), printf("%lld", (long long)min_ratings);
         if (model_b) {
             int f2 = 1;
             json_key(stdout, &first, "compare"), putchar('{');
@@ -194,6 +204,10 @@ int cmd_eval(int argc, char **argv) {
         printf("unseen  %lld\n", (long long)ev->unseen);
         if (model_b) print_compare(other, &cmp);
         if (top) cli_rank_print(stdout, &rk, relevant_min, excluded, ex != NULL);
+        if (top && min_ratings)
+            printf("(--min-ratings %lld: only items fit to at least %lld ratings ranked, for both columns; the "
+                   "relevant items below it count as items the model does not know)\n",
+                   (long long)min_ratings, (long long)min_ratings);
     }
     cf_dataset_destroy(&ds);
     cf_dataset_destroy(&ex);

@@ -140,6 +140,20 @@ static int info_model(const char *path, int json) {
     const stat5 sbu = stats_of(w, nu);
     memcpy(w, bi, sizeof(double) * (size_t)ni);
     const stat5 sbi = stats_of(w, ni);
+    /* the ratings behind each row (none in a version-1 file) */
+    int64_t *cnt = (int64_t *)(void *)P; /* P's statistics are done: room for n counts */
+    stat5 sc[2];
+    int counted = 1;
+    for (int sd = 0; sd < 2 && counted; sd++) {
+        const int64_t rows = sd ? ni : nu;
+        if (cf_model_rating_counts(m, sd ? CF_ITEMS : CF_USERS, sd ? (int64_t *)(void *)Q : cnt, &err) != CF_OK) {
+            counted = 0;
+            break;
+        }
+        const int64_t *c = sd ? (const int64_t *)(const void *)Q : cnt;
+        for (int64_t r = 0; r < rows; r++) w[r] = (double)c[r];
+        sc[sd] = stats_of(w, rows);
+    }
     const long long bytes = file_bytes(path);
     int first = 1;
     if (json) {
@@ -155,6 +169,9 @@ static int info_model(const char *path, int json) {
         print_stat("item_norm", &qn, 1, 1, &first);
         json_key(stdout, &first, "items_zero"), printf("%lld", (long long)qn.zero);
         if (mi.bias) print_stat("user_bias", &sbu, 1, 1, &first), print_stat("item_bias", &sbi, 1, 1, &first);
+        if (counted) print_stat("user_ratings", &sc[0], 1, 1, &first), print_stat("item_ratings", &sc[1], 1, 1, &first);
+        else json_key(stdout, &first, "user_ratings"), fputs("null", stdout), json_key(stdout, &first, "item_ratings"),
+             fputs("null", stdout);
         puts("}");
     } else {
         printf("%-12s %s: cufactor model, %lld bytes, checksum verified\n", "file", path, bytes);
@@ -169,6 +186,8 @@ static int info_model(const char *path, int json) {
         print_stat("|q_i|", &qn, 1, 0, &first);
         if (qn.zero) printf("%-12s %lld items with zero factors\n", "", (long long)qn.zero);
         if (mi.bias) print_stat("b_u", &sbu, 1, 0, &first), print_stat("b_i", &sbi, 1, 0, &first);
+        if (counted) print_stat("ratings/user", &sc[0], 1, 0, &first), print_stat("ratings/item", &sc[1], 1, 0, &first);
+        else printf("%-12s not kept (a model file of version 1)\n", "ratings/row");
     }
     free(P), free(Q), free(bu), free(bi), free(w);
     cf_model_destroy(&m);

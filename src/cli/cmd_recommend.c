@@ -45,6 +45,7 @@ int cmd_recommend(int argc, char **argv) {
     const char *user = NULL, *exclude = NULL, *users_path = NULL, *out_path = NULL;
     const char *item = NULL, *items_path = NULL;
     int32_t n = 10, threads = 0;
+    int64_t min_ratings = 0;
     int all_users = 0, all_items = 0;
     int json = 0, format = (int)ropt.format;
     cli_fold_in fi = {.cmd = "recommend", .lambda = NAN};
@@ -65,6 +66,8 @@ int cmd_recommend(int argc, char **argv) {
          .help = "how many items (users with --item)"},
         {.name = "exclude", .kind = CLI_STR, .dest = &exclude, .metavar = "DATA",
          .help = "ratings file: leave out the items the user rated there (with --item: the users who rated it)"},
+        {.name = "min-ratings", .kind = CLI_I64, .dest = &min_ratings, .metavar = "M", .lo = 0, .hi = INT64_MAX,
+         .help = "only items the model fit to at least M ratings (with --item: users); 0 = every one"},
         {.name = "format", .kind = CLI_CHOICE, .dest = &format, .choices = cli_format_names,
          .help = "input format of the --exclude file"},
         {.name = "skip-bad-lines", .kind = CLI_FLAG, .dest = &ropt.skip_bad_lines, .flag_value = 1,
@@ -92,6 +95,9 @@ int cmd_recommend(int argc, char **argv) {
                  "The other way round, --item ID (--items FILE, --all-items) lists the users most likely\n"
                  "to rate the item highly, \"rank<TAB>user<TAB>score\", without those who rated it in\n"
                  "--exclude: who to show a new item to (fold it in first: cufactor fold-in --items).\n"
+                 "An item fit to one or two ratings is mostly its bias and can top every list: --min-ratings M\n"
+                 "ranks only the items the model fit to at least M ratings (its training ratings, kept in\n"
+                 "the model file).\n"
                  "Typical: cufactor recommend m.cfm --fold-in new_users.tsv -n 10\n"
                  "         cufactor recommend m.cfm --item 4711 -n 1000 --exclude train.tsv",
         .positional = positional,
@@ -126,6 +132,7 @@ int cmd_recommend(int argc, char **argv) {
     if (fi.path && cli_fold_in_apply(&fi, &ropt, threads, 0, &model, exclude ? NULL : &ex, NULL, &err) != CF_OK)
         goto fail;
     if (by_item && transpose_model(&model, &err) != CF_OK) goto fail;
+    if (cli_min_ratings(&model, min_ratings, model_path, by_item, 0, &err) != CF_OK) goto fail;
     cf_model_info_get(model, &mi);
     if ((int64_t)n > mi.n_items) n = (int32_t)mi.n_items;
     cf_recommendation *rec = calloc(n > 0 ? (size_t)n : 1, sizeof *rec);
@@ -163,7 +170,11 @@ int cmd_recommend(int argc, char **argv) {
         char shown[CF_SHOW_CAP];
         fprintf(stderr, "note: only %d %s%s left to %s '%s'%s\n", (int)got, by_item ? "user" : "item",
                 got == 1 ? "" : "s", by_item ? "rank for" : "recommend to",
-                cf_text_show(shown, sizeof shown, user, strlen(user)), ex ? " after the exclusions" : "");
+                cf_text_show(shown, sizeof shown, user, strlen(user)),
+                ex && min_ratings ? " after the exclusions and --min-ratings"
+                : ex              ? " after the exclusions"
+                : min_ratings     ? " with --min-ratings"
+                                  : "");
     }
 
     cli_topn_open(stdout, json, by_item ? "item" : "user", user, by_item ? "users" : "items");
