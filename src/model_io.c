@@ -177,8 +177,15 @@ cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err) {
     cf_put_f64(&c, f->mu);
     encode_config(&c, &m->config);
 
-    /* The file's pieces in order: the header, P, Q, b_u, b_i, the rating counts (from the
-     * model's memory; none in a version-1 file) and the two ID sections (serialized once). The checksum is one serial chain
+    for (int sd = 0; sd < 2 && counts; sd++) /* load refuses a negative count: so does save */
+        for (int64_t r = 0; r < (sd ? f->n_items : f->n_users); r++)
+            if (m->n_ratings[sd][r] < 0)
+                return cf_fail(err, CF_ERR_INVALID, "%s: not saved: %s row %lld: rating count %lld < 0", path,
+                               sd ? "item" : "user", (long long)r, (long long)m->n_ratings[sd][r]);
+
+    /* The file's pieces in order: the header, P, Q, b_u, b_i, the rating counts (none in a
+     * version-1 file; all from the model's memory) and the two ID sections (serialized
+     * once). The checksum is one serial chain
      * (≈ 2.2 GB/s): it runs on a second thread while the first writes the same pieces
      * (large ones straight from the arrays, atomic_file.c) and waits for them to reach
      * the disk (cf_afile_sync_data), so a save costs about a write + fsync of its bytes

@@ -776,23 +776,31 @@ Test(cli, export_npy_reproduces_the_predictions) {
 
 /* ------------------------------------------------------------------ eval --top */
 
-/* eval --top: the JSON's ranking is the library's (cf_model_rank_evaluate on the same
- * files, read with the CLI's defaults), the text form has the table, and the ranking
- * options without --top are usage errors. */
-Test(cli, eval_top_is_the_library_ranking) {
+/* The generated data split into a.tsv (4 of 5 lines) and b.tsv (every 5th), and m.cfm
+ * trained on a.tsv alone (no test part); *t the file's lines, *a and *b the two paths. */
+static void split_and_train(rows *t, char **dp, char **a, char **b) {
     gen_data();
-    char *dp = data_path();
-    rows t = read_rows(dp);
-    char *a = cf_test_path(dir, "a.tsv"), *b = cf_test_path(dir, "b.tsv");
-    FILE *fa = fopen(a, "w"), *fb = fopen(b, "w");
-    for (int k = 0; k < t.n; k++) fprintf(k % 5 == 0 ? fb : fa, "%s\t%s\t%.17g\n", t.user[k], t.item[k], t.r[k]);
+    *dp = data_path();
+    *t = read_rows(*dp);
+    *a = cf_test_path(dir, "a.tsv"), *b = cf_test_path(dir, "b.tsv");
+    FILE *fa = fopen(*a, "w"), *fb = fopen(*b, "w");
+    for (int k = 0; k < t->n; k++) fprintf(k % 5 == 0 ? fb : fa, "%s\t%s\t%.17g\n", t->user[k], t->item[k], t->r[k]);
     fclose(fa), fclose(fb);
     run_result r = cli("train", "a.tsv", "--test-ratio", "0", "--factors", "3", "--iters", "5", "--model", "m.cfm",
                        "--quiet", NULL);
     cr_assert_eq(r.code, 0, "%s", r.err);
     run_free(&r);
-    r = cli("eval", "m.cfm", "b.tsv", "--top", "7", "--exclude", "a.tsv", "--relevant-min", "3.5", "--threads", "2",
-            "--json", NULL);
+}
+
+/* eval --top: the JSON's ranking is the library's (cf_model_rank_evaluate on the same
+ * files, read with the CLI's defaults), the text form has the table, and the ranking
+ * options without --top are usage errors. */
+Test(cli, eval_top_is_the_library_ranking) {
+    rows t;
+    char *dp, *a, *b;
+    split_and_train(&t, &dp, &a, &b);
+    run_result r = cli("eval", "m.cfm", "b.tsv", "--top", "7", "--exclude", "a.tsv", "--relevant-min", "3.5",
+                       "--threads", "2", "--json", NULL);
     cr_assert_eq(r.code, 0, "%s", r.err);
     assert_one_json_object(r.out);
 
@@ -840,17 +848,10 @@ Test(cli, eval_top_is_the_library_ranking) {
  * cf_model_subset of those items while its RMSE stays the whole model's; a model file of
  * version 1 (no counts) is an error naming it; --min-ratings needs --top. */
 Test(cli, min_ratings_ranks_only_rows_fit_to_enough_ratings) {
-    gen_data();
-    char *dp = data_path();
-    rows t = read_rows(dp);
-    char *a = cf_test_path(dir, "a.tsv"), *b = cf_test_path(dir, "b.tsv");
-    FILE *fa = fopen(a, "w"), *fb = fopen(b, "w");
-    for (int k = 0; k < t.n; k++) fprintf(k % 5 == 0 ? fb : fa, "%s\t%s\t%.17g\n", t.user[k], t.item[k], t.r[k]);
-    fclose(fa), fclose(fb);
-    run_result r = cli("train", "a.tsv", "--test-ratio", "0", "--factors", "3", "--iters", "5", "--model", "m.cfm",
-                       "--quiet", NULL);
-    cr_assert_eq(r.code, 0, "%s", r.err);
-    run_free(&r);
+    rows t;
+    char *dp, *a, *b;
+    split_and_train(&t, &dp, &a, &b);
+    run_result r;
     cf_error err = {0};
     cf_model *m = NULL;
     char *mp = cf_test_path(dir, "m.cfm");

@@ -1457,6 +1457,14 @@ Test(model_io, rating_counts_travel_in_version_2) {
             cr_assert_eq(cf_model_rating_counts(back, CF_ITEMS, got, &err), CF_ERR_UNSUPPORTED);
             cr_assert(strstr(err.msg, "version 1"), "%s", err.msg);
         }
+        if (counted) { /* what load refuses, save refuses: a negative count */
+            char *bad = cf_test_path(dir, "bad.cfm");
+            m->n_ratings[1][3] = -1;
+            cr_assert_eq(cf_model_save(m, bad, &err), CF_ERR_INVALID);
+            cr_assert(strstr(err.msg, "not saved: item row 3: rating count -1 < 0"), "%s", err.msg);
+            cr_assert_eq(count_entries(dir), 1, "nothing written beside m.cfm");
+            free(bad);
+        }
         cr_assert_eq(cf_model_rating_counts(back, (cf_which)2, got, &err), CF_ERR_INVALID);
         cr_assert_eq(cf_model_rating_counts(back, CF_USERS, NULL, &err), CF_ERR_INVALID);
         cf_model_destroy(&back), cf_model_destroy(&m);

@@ -126,8 +126,9 @@ static int info_model(const char *path, int json) {
     double *P = malloc(sizeof(double) * (size_t)(nu * K + 1)), *Q = malloc(sizeof(double) * (size_t)(ni * K + 1));
     double *bu = malloc(sizeof(double) * (size_t)(nu + 1)), *bi = malloc(sizeof(double) * (size_t)(ni + 1));
     double *w = malloc(sizeof(double) * (size_t)(n + 1));
-    if (!P || !Q || !bu || !bi || !w) {
-        free(P), free(Q), free(bu), free(bi), free(w);
+    int64_t *cnt = malloc(sizeof(int64_t) * (size_t)(n + 1));
+    if (!P || !Q || !bu || !bi || !w || !cnt) {
+        free(P), free(Q), free(bu), free(bi), free(w), free(cnt);
         cf_model_destroy(&m);
         return cli_failf("info: out of memory for the statistics of %s", path);
     }
@@ -141,18 +142,13 @@ static int info_model(const char *path, int json) {
     memcpy(w, bi, sizeof(double) * (size_t)ni);
     const stat5 sbi = stats_of(w, ni);
     /* the ratings behind each row (none in a version-1 file) */
-    int64_t *cnt = (int64_t *)(void *)P; /* P's statistics are done: room for n counts */
     stat5 sc[2];
     int counted = 1;
     for (int sd = 0; sd < 2 && counted; sd++) {
         const int64_t rows = sd ? ni : nu;
-        if (cf_model_rating_counts(m, sd ? CF_ITEMS : CF_USERS, sd ? (int64_t *)(void *)Q : cnt, &err) != CF_OK) {
-            counted = 0;
-            break;
-        }
-        const int64_t *c = sd ? (const int64_t *)(const void *)Q : cnt;
-        for (int64_t r = 0; r < rows; r++) w[r] = (double)c[r];
-        sc[sd] = stats_of(w, rows);
+        counted = cf_model_rating_counts(m, sd ? CF_ITEMS : CF_USERS, cnt, &err) == CF_OK;
+        for (int64_t r = 0; counted && r < rows; r++) w[r] = (double)cnt[r];
+        if (counted) sc[sd] = stats_of(w, rows);
     }
     const long long bytes = file_bytes(path);
     int first = 1;
@@ -189,7 +185,7 @@ static int info_model(const char *path, int json) {
         if (counted) print_stat("ratings/user", &sc[0], 1, 0, &first), print_stat("ratings/item", &sc[1], 1, 0, &first);
         else printf("%-12s not kept (a model file of version 1)\n", "ratings/row");
     }
-    free(P), free(Q), free(bu), free(bi), free(w);
+    free(P), free(Q), free(bu), free(bi), free(w), free(cnt);
     cf_model_destroy(&m);
     return CLI_EXIT_OK;
 }

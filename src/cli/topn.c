@@ -272,7 +272,6 @@ done:
     return rc;
 }
 
-
 /* ---------------------------------------------------------------- --min-ratings */
 
 cf_status cli_min_ratings(cf_model **model, int64_t min, const char *model_path, int transposed, int quiet,
