@@ -752,6 +752,9 @@ typedef struct cf_cv_options {
     int by_time;            /* 1: rolling-origin folds in time (cf_cv_folds_time, with by_user per
                                user; the dataset needs timestamps): fold f is validated on a model
                                trained on the ratings before it only, the later folds left out */
+    int64_t rank_min_ratings; /* with rank_n: each fold's lists hold only the items its model was fit
+                                 to at least this many ratings (cf_model_subset_min_ratings; 0, the
+                                 default: every item), as `recommend --min-ratings` ranks */
 } cf_cv_options;
 
 void cf_cv_options_default(cf_cv_options *opt);
@@ -986,6 +989,12 @@ cf_status cf_model_rating_counts(const cf_model *m, cf_which side, int64_t *out,
  * stock; every call that takes a model takes it (a dropped row is then unknown to it). */
 cf_status cf_model_subset(const cf_model *m, const uint8_t *keep_users, const uint8_t *keep_items, cf_model **out,
                           cf_error *err);
+/* cf_model_subset of the rows fit to at least min_users (users) and min_items (items)
+ * ratings (0: every row of that side): what `recommend --min-ratings M` ranks from
+ * (min_items = M). CF_ERR_UNSUPPORTED, as cf_model_rating_counts, for a model without
+ * counts when a floor is set. */
+cf_status cf_model_subset_min_ratings(const cf_model *m, int64_t min_users, int64_t min_items, cf_model **out,
+                                      cf_error *err);
 
 /* Copies of the model's parameters (any pointer may be NULL): P (n_users × K) and Q
  * (n_items × K) row-major, b_u, b_i (zeros without biases); μ is cf_model_info's. */

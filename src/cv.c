@@ -228,6 +228,9 @@ static cf_status check_options(const cf_cv_options *opt, cf_error *err) {
                            opt->lambdas[l], opt->lambdas[l - 1]);
     if (opt->folds < 2) return cf_fail(err, CF_ERR_INVALID, "cv folds %d: must be at least 2", (int)opt->folds);
     if (opt->rank_n < 0) return cf_fail(err, CF_ERR_INVALID, "cv rank_n %d: must be >= 0", (int)opt->rank_n);
+    if (opt->rank_min_ratings < 0 || (opt->rank_min_ratings > 0 && opt->rank_n == 0))
+        return cf_fail(err, CF_ERR_INVALID, "cv rank_min_ratings %lld: must be >= 0, and 0 without rank_n",
+                       (long long)opt->rank_min_ratings);
     if (opt->rank_n > 0 && !((int)opt->rank_measure >= CF_RANK_PRECISION && opt->rank_measure <= CF_RANK_HIT_RATE))
         return cf_fail(err, CF_ERR_INVALID, "cv rank_measure %d: not a cf_rank_measure", (int)opt->rank_measure);
     return opt->rank_n > 0 ? cf_rank_check(opt->rank_n, opt->relevant_min, 0, err) : CF_OK;
@@ -310,8 +313,15 @@ cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_opt
                 double score = NAN;
                 if (ranked) {
                     cf_rank_report rk;
-                    st = cf_model_rank_evaluate_split(m, &view, opt->rank_n, opt->relevant_min, base->threads, NULL,
-                                                      NULL, &rk, err);
+                    cf_model *sub = NULL; /* the candidates fit to enough ratings, with a floor */
+                    if (opt->rank_min_ratings > 0 &&
+                        (st = cf_model_subset_min_ratings(m, 0, opt->rank_min_ratings, &sub, err))) {
+                        cf_model_destroy(&m);
+                        goto fail;
+                    }
+                    st = cf_model_rank_evaluate_split(sub ? sub : m, &view, opt->rank_n, opt->relevant_min,
+                                                      base->threads, NULL, NULL, &rk, err);
+                    cf_model_destroy(&sub);
                     if (st) {
                         cf_model_destroy(&m);
                         goto fail;

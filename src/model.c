@@ -77,14 +77,17 @@ cf_status cf_model_transpose(const cf_model *m, cf_model **out, cf_error *err) {
     return CF_OK;
 }
 
+static cf_status no_counts(cf_error *err) {
+    return cf_fail(err, CF_ERR_UNSUPPORTED,
+                   "the model has no rating counts (a model file of version 1, saved before they were kept): "
+                   "train it again to have them");
+}
+
 cf_status cf_model_rating_counts(const cf_model *m, cf_which side, int64_t *out, cf_error *err) {
     if (!m || !out) return cf_fail(err, CF_ERR_INVALID, "cf_model_rating_counts: %s is NULL", m ? "out" : "model");
     if (side != CF_USERS && side != CF_ITEMS)
         return cf_fail(err, CF_ERR_INVALID, "cf_model_rating_counts: side %d, must be CF_USERS or CF_ITEMS", (int)side);
-    if (!m->n_ratings[side])
-        return cf_fail(err, CF_ERR_UNSUPPORTED,
-                       "the model has no rating counts (a model file of version 1, saved before they were kept): "
-                       "train it again to have them");
+    if (!m->n_ratings[side]) return no_counts(err);
     memcpy(out, m->n_ratings[side], (size_t)(side ? m->f.n_items : m->f.n_users) * sizeof *out);
     return CF_OK;
 }
@@ -143,6 +146,31 @@ fail:
     cf_factors_free(&g);
     cf_idmap_destroy(&maps[0]), cf_idmap_destroy(&maps[1]);
     return st == CF_ERR_NOMEM ? cf_fail(err, CF_ERR_NOMEM, "cf_model_subset: out of memory") : st;
+}
+
+cf_status cf_model_subset_min_ratings(const cf_model *m, int64_t min_users, int64_t min_items, cf_model **out,
+                                      cf_error *err) {
+    if (!out) return cf_fail(err, CF_ERR_INVALID, "cf_model_subset_min_ratings: out is NULL");
+    *out = NULL;
+    if (!m) return cf_fail(err, CF_ERR_INVALID, "cf_model_subset_min_ratings: model is NULL");
+    const int64_t min[2] = {min_users, min_items}, n[2] = {m->f.n_users, m->f.n_items};
+    uint8_t *keep[2] = {NULL, NULL};
+    cf_status st = CF_OK;
+    for (int sd = 0; sd < 2 && !st; sd++) {
+        if (min[sd] <= 0) continue;
+        if (!m->n_ratings[sd]) {
+            st = no_counts(err);
+            break;
+        }
+        if (!(keep[sd] = malloc((size_t)(n[sd] > 0 ? n[sd] : 1)))) {
+            st = cf_fail(err, CF_ERR_NOMEM, "cf_model_subset_min_ratings: out of memory");
+            break;
+        }
+        for (int64_t r = 0; r < n[sd]; r++) keep[sd][r] = m->n_ratings[sd][r] >= min[sd];
+    }
+    if (!st) st = cf_model_subset(m, keep[0], keep[1], out, err);
+    free(keep[0]), free(keep[1]);
+    return st;
 }
 
 void cf_model_destroy(cf_model **pm) {

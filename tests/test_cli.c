@@ -570,7 +570,8 @@ Test(cli, als_gram_option) {
 
 
 /* train --top: the ranking of the test part is the library's on the same split
- * (cf_model_rank_evaluate_split on the file split with the same seed and the saved model). */
+ * (cf_model_rank_evaluate_split on the file split with the same seed and the saved model);
+ * with --min-ratings on that model's subset of the items fit to enough ratings. */
 Test(cli, train_top_ranks_the_test_part) {
     gen_data();
     run_result r = cli("train", "data.tsv", "--factors", "3", "--iters", "4", "--seed", "5", "--top", "6",
@@ -593,6 +594,25 @@ Test(cli, train_top_ranks_the_test_part) {
     same_ranking_json(rk, pop, &want);
     cr_assert(json_num(strstr(r.out, "\"phase_seconds\""), "ranking") >= 0);
     run_free(&r);
+    /* --min-ratings 40: the same ranking on the items fit to at least 40 training ratings */
+    r = cli("train", "data.tsv", "--factors", "3", "--iters", "4", "--seed", "5", "--top", "6", "--relevant-min", "3",
+            "--min-ratings", "40", "--json", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cf_model *sub = NULL;
+    cr_assert_eq(cf_model_subset_min_ratings(m, 0, 40, &sub, &err), CF_OK, "%s", err.msg);
+    cf_model_info full, part;
+    cf_model_info_get(m, &full), cf_model_info_get(sub, &part);
+    cr_assert(part.n_items > 10 && part.n_items < full.n_items, "%lld of %lld items", (long long)part.n_items,
+              (long long)full.n_items);
+    cr_assert_eq(cf_model_rank_evaluate_split(sub, ds, 6, 3.0, 0, NULL, NULL, &want, &err), CF_OK, "%s", err.msg);
+    rk = strstr(r.out, "\"ranking\":{"), pop = rk ? strstr(rk, "\"popular\":") : NULL;
+    cr_assert(rk && pop, "%s", r.out);
+    cr_assert_eq(json_num(rk, "relevant_unknown"), (double)want.relevant_unknown);
+    cr_assert_eq(json_num(r.out, "min_ratings"), 40.0);
+    same_ranking_json(rk, pop, &want);
+    cf_model_destroy(&sub);
+    run_free(&r);
+    expect_usage("--min-ratings needs --top N", cli("train", "data.tsv", "--min-ratings", "3", NULL));
     expect_usage("--relevant-min needs --top N", cli("train", "data.tsv", "--relevant-min", "3", NULL));
     expect_usage("--top ranks the test part", cli("train", "data.tsv", "--top", "5", "--test-ratio", "0", NULL));
     cf_dataset_destroy(&ds);
@@ -607,11 +627,12 @@ Test(cli, every_help_lists_every_flag) {
                    "--init-scale", "--lr", "--lr-schedule", "--lr-decay", "--schedule", "--blocks", "--batch",
                    "--optimizer", "--inner", "--early-stop", "--restarts", "--precision", "--model", "--json",
                    "--quiet", "--checkpoint", "--checkpoint-every", "--resume", "--gpu-mem-limit", "--als-solver",
-                   "--als-gram", "--top", "--relevant-min", "--init", NULL}},
-        {"eval", {"--format", "--skip-bad-lines", "--json", "--top", "--exclude", "--relevant-min", "--threads", NULL}},
+                   "--als-gram", "--top", "--relevant-min", "--min-ratings", "--init", NULL}},
+        {"eval", {"--format", "--skip-bad-lines", "--json", "--top", "--exclude", "--relevant-min", "--min-ratings",
+                  "--threads", NULL}},
         {"predict", {"--out", "--fold-in", NULL}},
         {"recommend", {"--user", "-n", "--exclude", "--json", "--fold-in", "--fold-in-lambda", "--fold-in-reg", "--item",
-                       "--items", "--all-items", NULL}},
+                       "--items", "--all-items", "--min-ratings", NULL}},
         {"fold-in", {"--out", "--items", "--merge", "--lambda", "--reg", "--threads", NULL}},
         {"info", {"--json", "--format", "--threads", NULL}},
         {"explain", {"--user", "--item", "-n", "--lambda", "--reg", "--json", NULL}},
@@ -623,8 +644,8 @@ Test(cli, every_help_lists_every_flag) {
         {"verify", {"--test", "--test-ratio", "--test-split", "--algo", "--factors", "--iters", "--lambda", "--reg", "--no-bias",
                     "--schedule", "--candidate", "--rtol", "--max-rtol", "--rmse-rtol", "--json", "--device",
                     "--gpu-id", "--gpu-mem-limit", "--als-solver", "--als-gram", NULL}},
-        {"cv", {"--grid", "--folds", "--fold-split", "--select", "--relevant-min", "--algo", "--iters", "--reg", "--seed", "--model", "--svg", "--als-solver",
-                "--als-gram", NULL}},
+        {"cv", {"--grid", "--folds", "--fold-split", "--select", "--relevant-min", "--min-ratings", "--algo", "--iters",
+                "--reg", "--seed", "--model", "--svg", "--als-solver", "--als-gram", NULL}},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         run_result r = cli(cases[c].cmd, "--help", NULL);
@@ -656,7 +677,7 @@ Test(cli, every_help_lists_every_flag) {
 
 /* The "output" section of train, cv and verify comes from one table (config_opts.c):
  * each command's section, line for line, in its order (the command's own entries, train's
- * --top and --relevant-min, cv's --svg, after --model). */
+ * --top, --relevant-min and --min-ratings, cv's --svg, after --model). */
 Test(cli, output_sections_of_the_training_commands) {
     static const struct {
         const char *cmd, *section;
@@ -667,6 +688,8 @@ Test(cli, output_sections_of_the_training_commands) {
                   "popularity (as eval --top; 0 = off) [default: 0]\n"
                   "  --relevant-min R            with --top: a test rating counts as relevant when >= R (default: "
                   "every rating)\n"
+                  "  --min-ratings M             with --top: rank only the items fit to at least M training ratings, "
+                  "as recommend --min-ratings (0 = every item) [default: 0]\n"
                   "  --json                      print one JSON object to stdout instead of the summary\n"
                   "  --quiet                     print nothing to stderr but errors\n"
                   "  -h, --help"},

@@ -327,8 +327,9 @@ Test(cv, cell_means_equal_folds_retrained_with_cf_train, .timeout = 60) {
 
 /* Selection by a ranking measure: each fold's score is the measure of
  * cf_model_rank_evaluate_split on the fold's view with the model cf_train makes there
- * (retrained here), the means and stds are over the folds, and the best cell is the
- * argmax of the mean score, which here differs from the argmin of RMSE's mean or not. */
+ * (retrained here; with rank_min_ratings its subset of the items fit to that many
+ * ratings), the means and stds are over the folds, and the best cell is the argmax of the
+ * mean score, which here differs from the argmin of RMSE's mean or not. */
 Test(cv, ranking_selection_scores_folds_as_rank_evaluate_split, .timeout = 60) {
     cf_dataset *ds = make_data();
     cf_config base = base_cfg();
@@ -336,45 +337,59 @@ Test(cv, ranking_selection_scores_folds_as_rank_evaluate_split, .timeout = 60) {
     o.rank_n = 5, o.rank_measure = CF_RANK_NDCG, o.relevant_min = 3.5;
     cf_cv_result res;
     cf_error err;
-    cr_assert_eq(cf_cv_run(ds, &base, &o, &res, &err), CF_OK, "%s", err.msg);
-    cr_assert_not_null(res.fold_score);
-    int32_t *fold = malloc(N_RATINGS * sizeof *fold);
-    cr_assert_eq(cf_cv_folds(N_RATINGS, FOLDS, o.seed, fold, &err), CF_OK);
-    uint8_t *mask = calloc((size_t)ds->all.cap, 1);
-    cf_dataset view = *ds;
-    view.is_test = mask;
-    double best = -1;
-    int bl = -1, bk = -1;
-    for (int l = 0; l < 2; l++)
-        for (int k = 0; k < 2; k++) {
-            double sc[FOLDS], sum = 0;
-            for (int f = 0; f < FOLDS; f++) {
-                cf_train_report rep;
-                cf_model *m = train_fold(&view, fold, f, &base, l, k, &rep);
-                cf_rank_report rk;
-                cr_assert_eq(cf_model_rank_evaluate_split(m, &view, 5, 3.5, 1, NULL, NULL, &rk, &err), CF_OK, "%s",
-                             err.msg);
-                cr_assert_gt(rk.users, 20);
-                sc[f] = rk.model.ndcg;
-                sum += sc[f];
-                cr_assert_eq(res.fold_score[(l * 2 + k) * FOLDS + f], sc[f], "cell (%d,%d) fold %d", l, k, f);
-                cr_assert_eq(res.fold_rmse[(l * 2 + k) * FOLDS + f], rep.test_rmse);
-                cf_model_destroy(&m);
+    for (int floored = 0; floored <= 1; floored++) {
+        o.rank_min_ratings = floored ? 20 : 0;
+        cr_assert_eq(cf_cv_run(ds, &base, &o, &res, &err), CF_OK, "%s", err.msg);
+        cr_assert_not_null(res.fold_score);
+        int32_t *fold = malloc(N_RATINGS * sizeof *fold);
+        cr_assert_eq(cf_cv_folds(N_RATINGS, FOLDS, o.seed, fold, &err), CF_OK);
+        uint8_t *mask = calloc((size_t)ds->all.cap, 1);
+        cf_dataset view = *ds;
+        view.is_test = mask;
+        double best = -1;
+        int bl = -1, bk = -1;
+        for (int l = 0; l < 2; l++)
+            for (int k = 0; k < 2; k++) {
+                double sc[FOLDS], sum = 0;
+                for (int f = 0; f < FOLDS; f++) {
+                    cf_train_report rep;
+                    cf_model *m = train_fold(&view, fold, f, &base, l, k, &rep), *sub = NULL;
+                    cf_rank_report rk;
+                    cr_assert_eq(cf_model_subset_min_ratings(m, 0, o.rank_min_ratings, &sub, &err), CF_OK, "%s", err.msg);
+                    cf_model_info mf, ms;
+                    cf_model_info_get(m, &mf), cf_model_info_get(sub, &ms);
+                    if (floored) cr_assert(ms.n_items > 5 && ms.n_items < mf.n_items, "%lld items of %lld",
+                                           (long long)ms.n_items, (long long)mf.n_items);
+                    cr_assert_eq(cf_model_rank_evaluate_split(sub, &view, 5, 3.5, 1, NULL, NULL, &rk, &err), CF_OK, "%s",
+                                 err.msg);
+                    cf_model_destroy(&sub);
+                    cr_assert_gt(rk.users, 20);
+                    sc[f] = rk.model.ndcg;
+                    sum += sc[f];
+                    cr_assert_eq(res.fold_score[(l * 2 + k) * FOLDS + f], sc[f], "cell (%d,%d) fold %d", l, k, f);
+                    cr_assert_eq(res.fold_rmse[(l * 2 + k) * FOLDS + f], rep.test_rmse);
+                    cf_model_destroy(&m);
+                }
+                double mean = sum / FOLDS, v = 0;
+                for (int f = 0; f < FOLDS; f++) v += (sc[f] - mean) * (sc[f] - mean);
+                cr_assert_float_eq(res.mean_score[l * 2 + k], mean, 1e-15);
+                cr_assert_float_eq(res.std_score[l * 2 + k], sqrt(v / (FOLDS - 1)), 1e-15);
+                if (mean > best) best = mean, bl = l, bk = k;
             }
-            double mean = sum / FOLDS, v = 0;
-            for (int f = 0; f < FOLDS; f++) v += (sc[f] - mean) * (sc[f] - mean);
-            cr_assert_float_eq(res.mean_score[l * 2 + k], mean, 1e-15);
-            cr_assert_float_eq(res.std_score[l * 2 + k], sqrt(v / (FOLDS - 1)), 1e-15);
-            if (mean > best) best = mean, bl = l, bk = k;
-        }
-    cr_assert_eq(res.best_l, bl);
-    cr_assert_eq(res.best_k, bk);
-    cf_model_info mi;
-    cf_model_info_get(res.model, &mi);
-    cr_assert_eq(mi.factors, KS[bk], "the refit is the best cell by the score");
-    cf_cv_result_free(&res);
-    cr_assert_null(res.fold_score);
+        cr_assert_eq(res.best_l, bl);
+        cr_assert_eq(res.best_k, bk);
+        cf_model_info mi;
+        cf_model_info_get(res.model, &mi);
+        cr_assert_eq(mi.factors, KS[bk], "the refit is the best cell by the score");
+        cf_cv_result_free(&res);
+        cr_assert_null(res.fold_score);
+        free(mask), free(fold);
+    }
     /* bad selection options */
+    o.rank_min_ratings = -1;
+    cr_assert_eq(cf_cv_run(ds, &base, &o, &res, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "rank_min_ratings"), "%s", err.msg);
+    o.rank_min_ratings = 0;
     o.rank_measure = (cf_rank_measure)7;
     cr_assert_eq(cf_cv_run(ds, &base, &o, &res, &err), CF_ERR_INVALID);
     o.rank_measure = CF_RANK_MAP, o.rank_n = -1;
@@ -382,7 +397,6 @@ Test(cv, ranking_selection_scores_folds_as_rank_evaluate_split, .timeout = 60) {
     o.rank_n = 3, o.relevant_min = INFINITY; /* refused before any training, as the ranking refuses it */
     cr_assert_eq(cf_cv_run(ds, &base, &o, &res, &err), CF_ERR_INVALID);
     cr_assert(strstr(err.msg, "relevant_min"), "%s", err.msg);
-    free(mask), free(fold);
     cf_dataset_destroy(&ds);
 }
 
@@ -570,8 +584,20 @@ Test(cv, cli_table_svg_and_usage_error, .timeout = 60) {
     rc = run_cli(dir, selj, &out, &errs);
     cr_assert_eq(rc, 0, "stderr: %s", errs);
     cr_assert(strstr(out, "\"select\":\"precision@3\"") && strstr(out, "\"relevant_min\":4") &&
-                  strstr(out, "\"fold_score\":[") && strstr(out, "\"mean_score\":"),
+                  strstr(out, "\"min_ratings\":0") && strstr(out, "\"fold_score\":[") && strstr(out, "\"mean_score\":"),
               "%s", out);
+    free(out), free(errs);
+    /* --min-ratings: said in the table's title and the JSON; only with a ranking --select */
+    const char *floor_[] = {"cv", data, "--grid", "factors=2", "--grid", "lambda=0.1", "--folds", "2", "--iters", "2",
+                            "--device", "cpu", "--threads", "1", "--select", "ndcg@5", "--min-ratings", "10", NULL};
+    rc = run_cli(dir, floor_, &out, &errs);
+    cr_assert_eq(rc, 0, "stderr: %s", errs);
+    cr_assert(strstr(out, "lists of the items fit to at least 10 ratings)"), "%s", out);
+    free(out), free(errs);
+    const char *nofloor[] = {"cv", data, "--grid", "factors=2", "--grid", "lambda=0.1", "--min-ratings", "10", NULL};
+    rc = run_cli(dir, nofloor, &out, &errs);
+    cr_assert_eq(rc, 2, "stderr: %s", errs);
+    cr_assert(strstr(errs, "--min-ratings needs a ranking --select"), "%s", errs);
     free(out), free(errs);
     const char *bads[] = {"cv", data, "--grid", "factors=2", "--grid", "lambda=0.1", "--select", "ndcg@0", NULL};
     rc = run_cli(dir, bads, &out, &errs);

@@ -1560,10 +1560,25 @@ Test(model, subset_keeps_the_chosen_rows) {
     cr_assert_eq(cf_model_recommend(s, "alice", 1, NULL, r1, &n1, &err), CF_OK, "%s", err.msg);
     cr_assert_eq(n1, 0);
     cf_model_destroy(&s);
+    /* by the counts: items fit to >= 2 ratings (i1 4, i3 2), users to >= 2 (alice 5, carol 2) */
+    cr_assert_eq(cf_model_subset_min_ratings(m, 2, 2, &s, &err), CF_OK, "%s", err.msg);
+    cr_assert(s->f.n_users == 2 && s->f.n_items == 2);
+    double x;
+    cr_assert(cf_model_predict(s, "carol", "i3", &x, &err) == CF_OK && cf_model_predict(s, "alice", "i1", &x, &err) == CF_OK);
+    cr_assert_eq(cf_model_predict(s, "bob", "i1", &x, &err), CF_ERR_NOT_FOUND);
+    cf_model_destroy(&s);
+    cr_assert_eq(cf_model_subset_min_ratings(m, 0, 5, &s, &err), CF_OK, "%s", err.msg);
+    cr_assert(s->f.n_users == 3 && s->f.n_items == 0, "no item has 5");
+    cf_model_destroy(&s);
     cf_model *h = hand_model(1);
     cr_assert_eq(cf_model_subset(h, NULL, keep_i, &s, &err), CF_OK, "%s", err.msg);
     cr_assert(!s->n_ratings[0] && !s->n_ratings[1]);
     cr_assert_eq(cf_model_rating_counts(s, CF_USERS, got, &err), CF_ERR_UNSUPPORTED);
+    cf_model_destroy(&s);
+    cr_assert_eq(cf_model_subset_min_ratings(h, 0, 1, &s, &err), CF_ERR_UNSUPPORTED, "a floor needs counts");
+    cr_assert(strstr(err.msg, "version 1") && !s, "%s", err.msg);
+    cr_assert_eq(cf_model_subset_min_ratings(h, 0, 0, &s, &err), CF_OK, "no floor: a copy");
+    cr_assert(s->f.n_users == 3 && s->f.n_items == 5);
     cf_model_destroy(&s), cf_model_destroy(&h);
     cr_assert_eq(cf_model_subset(NULL, NULL, NULL, &s, &err), CF_ERR_INVALID);
     cr_assert_null(s);

@@ -256,6 +256,10 @@ int cmd_cv(int argc, char **argv) {
     opts[n++] = (cli_opt){.name = "relevant-min", .kind = CLI_DOUBLE, .dest = &cvo.relevant_min, .metavar = "R",
                           .no_default = 1,
                           .help = "with a ranking --select: a rating counts as relevant when >= R (default: every rating)"};
+    opts[n++] = (cli_opt){.name = "min-ratings", .kind = CLI_I64, .dest = &cvo.rank_min_ratings, .metavar = "M",
+                          .lo = 0, .hi = INT64_MAX,
+                          .help = "with a ranking --select: rank only the items each fold's model was fit to at least "
+                                  "M ratings, as recommend --min-ratings (0 = every item)"};
     opts[n++] = (cli_opt){.kind = CLI_SECTION, .name = "data"};
     n += cli_config_read_opts(&co, opts + n);
     n += cli_config_train_opts(&co, opts + n, 0, "model (every cell)");
@@ -350,8 +354,9 @@ int cmd_cv(int argc, char **argv) {
     if (parse_select(select, &cvo.rank_n, &cvo.rank_measure) != 0)
         return cli_usage_error(&spec, "--select: '%s' is not rmse or precision|recall|ndcg|map|hit_rate@N (e.g. ndcg@10)",
                                select);
-    if (!cvo.rank_n && !isnan(cvo.relevant_min))
-        return cli_usage_error(&spec, "--relevant-min needs a ranking --select (e.g. --select ndcg@10)");
+    if (!cvo.rank_n && (!isnan(cvo.relevant_min) || cvo.rank_min_ratings))
+        return cli_usage_error(&spec, "--%s needs a ranking --select (e.g. --select ndcg@10)",
+                               cvo.rank_min_ratings ? "min-ratings" : "relevant-min");
     const char *select_name = cvo.rank_n ? select : NULL;
     cli_config_opts_apply(&co);
     cvo.seed = cfg.seed;
@@ -430,6 +435,7 @@ int cmd_cv(int argc, char **argv) {
         json_key(o, &first, "reg"), json_string(o, cf_reg_name(cfg.reg));
         json_key(o, &first, "select"), json_string(o, select_name ? select_name : "rmse");
         json_key(o, &first, "relevant_min"), json_number(o, cvo.relevant_min);
+        json_key(o, &first, "min_ratings"), fprintf(o, "%lld", (long long)cvo.rank_min_ratings);
         json_key(o, &first, "factors"), fputc('[', o);
         for (int k = 0; k < g.n_factors; k++) fprintf(o, "%s%d", k ? "," : "", (int)g.factors[k]);
         fputc(']', o);
@@ -482,9 +488,12 @@ int cmd_cv(int argc, char **argv) {
     } else {
         /* the table of the measure that selects: RMSE, or the ranking measure */
         const double *tmean = select_name ? res.mean_score : res.mean, *tstd = select_name ? res.std_score : res.std;
-        printf("mean ± std validation %s, %d-fold%s%s CV (%s, %d iterations)\n", select_name ? select_name : "RMSE",
+        printf("mean ± std validation %s, %d-fold%s%s CV (%s, %d iterations", select_name ? select_name : "RMSE",
                (int)cvo.folds, fold_split ? " " : "", fold_kind[fold_split], cf_algo_name(cfg.algo),
                (int)cv_iters(&cfg));
+        if (cvo.rank_min_ratings)
+            printf("; lists of the items fit to at least %lld ratings", (long long)cvo.rank_min_ratings);
+        printf(")\n");
         printf("%-10s", "lambda\\K");
         for (int k = 0; k < g.n_factors; k++) printf("  %19d", (int)g.factors[k]);
         putchar('\n');

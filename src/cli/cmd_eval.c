@@ -204,10 +204,7 @@ int cmd_eval(int argc, char **argv) {
         printf("unseen  %lld\n", (long long)ev->unseen);
         if (model_b) print_compare(other, &cmp);
         if (top) cli_rank_print(stdout, &rk, relevant_min, excluded, ex != NULL);
-        if (top && min_ratings)
-            printf("(--min-ratings %lld: only items fit to at least %lld ratings ranked, for both columns; the "
-                   "relevant items below it count as items the model does not know)\n",
-                   (long long)min_ratings, (long long)min_ratings);
+        if (top) cli_rank_print_floor(stdout, min_ratings);
     }
     cf_dataset_destroy(&ds);
     cf_dataset_destroy(&ex);

@@ -74,11 +74,15 @@ int cmd_train(int argc, char **argv) {
     n += (int)(sizeof out_opts / sizeof *out_opts);
     int32_t top = 0;
     double relevant_min = NAN;
+    int64_t min_ratings = 0;
     const cli_opt rank_opts[] = {
         {.name = "top", .kind = CLI_I32, .dest = &top, .metavar = "N", .lo = 0, .hi = 1000000,
          .help = "after training, rank the test part by each user's top N, beside popularity (as eval --top; 0 = off)"},
         {.name = "relevant-min", .kind = CLI_DOUBLE, .dest = &relevant_min, .metavar = "R", .no_default = 1,
          .help = "with --top: a test rating counts as relevant when >= R (default: every rating)"},
+        {.name = "min-ratings", .kind = CLI_I64, .dest = &min_ratings, .metavar = "M", .lo = 0, .hi = INT64_MAX,
+         .help = "with --top: rank only the items fit to at least M training ratings, as recommend --min-ratings "
+                 "(0 = every item)"},
     };
     n += cli_output_opts_add(&oo, opts + n, "save the trained model here (.cfm, written atomically)", rank_opts,
                              (int)(sizeof rank_opts / sizeof *rank_opts),
@@ -109,6 +113,7 @@ int cmd_train(int argc, char **argv) {
 
     if ((rc = cli_split_check(&split, &spec)) >= 0) return rc;
     if (!top && !isnan(relevant_min)) return cli_usage_error(&spec, "--relevant-min needs --top N");
+    if (!top && min_ratings) return cli_usage_error(&spec, "--min-ratings needs --top N");
     if (top && !split.test_file && split.test_ratio == 0)
         return cli_usage_error(&spec, "--top ranks the test part: give --test FILE or a --test-ratio above 0");
     cf_error err = {0};
@@ -243,8 +248,12 @@ int cmd_train(int argc, char **argv) {
     if (top) {
         cli_rank_progress rp;
         cli_rank_progress_start(&rp, "train", oo.quiet);
-        st = cf_model_rank_evaluate_split(model, ds, top, relevant_min, cfg.threads, cli_rank_progress_fn, &rp, &rk,
-                                          &err);
+        cf_model *ranked = NULL; /* with --min-ratings: the items fit to enough ratings; the saved model is whole */
+        st = min_ratings ? cf_model_subset_min_ratings(model, 0, min_ratings, &ranked, &err) : CF_OK;
+        if (st == CF_OK)
+            st = cf_model_rank_evaluate_split(ranked ? ranked : model, ds, top, relevant_min, cfg.threads,
+                                              cli_rank_progress_fn, &rp, &rk, &err);
+        cf_model_destroy(&ranked);
         cli_rank_progress_end(&rp);
         if (st != CF_OK) goto fail;
     }
@@ -315,6 +324,7 @@ int cmd_train(int argc, char **argv) {
             fputs("null", o);
         }
         if (top) json_key(o, &first, "ranking"), cli_rank_json(o, &rk, relevant_min, NULL, 1);
+        if (top && min_ratings) json_key(o, &first, "min_ratings"), fprintf(o, "%lld", (long long)min_ratings);
         fputs("}\n", o);
     } else {
         printf("algo        %s\n", cf_algo_name(cfg.algo));
@@ -345,6 +355,7 @@ int cmd_train(int argc, char **argv) {
         if (top) {
             printf("ranking     %.3f s\n", t_rank);
             cli_rank_print(stdout, &rk, relevant_min, "the training part", 1);
+            cli_rank_print_floor(stdout, min_ratings);
         }
     }
     fflush(stdout);

@@ -69,6 +69,13 @@ void cli_rank_print(FILE *f, const cf_rank_report *rk, double relevant_min, cons
     fprintf(f, "(± one standard error over the users%s)\n", popular ? "; the difference paired by user" : "");
 }
 
+void cli_rank_print_floor(FILE *f, int64_t min_ratings) {
+    if (min_ratings > 0)
+        fprintf(f, "(--min-ratings %lld: only items fit to at least %lld ratings ranked, in both columns; the "
+                   "relevant items below it count as items the model does not know)\n",
+                (long long)min_ratings, (long long)min_ratings);
+}
+
 void cli_rank_json(FILE *f, const cf_rank_report *rk, double relevant_min, const char *exclude, int popular) {
     int first = 1;
     fputc('{', f);

@@ -277,30 +277,18 @@ done:
 cf_status cli_min_ratings(cf_model **model, int64_t min, const char *model_path, int transposed, int quiet,
                           cf_error *err) {
     if (min <= 0) return CF_OK;
-    cf_model_info mi;
-    cf_model_info_get(*model, &mi);
-    int64_t *cnt = malloc((size_t)(mi.n_items > 0 ? mi.n_items : 1) * sizeof *cnt);
-    uint8_t *keep = malloc((size_t)(mi.n_items > 0 ? mi.n_items : 1));
-    cf_status st = CF_ERR_NOMEM;
-    if (!cnt || !keep) {
-        err->status = st;
-        snprintf(err->msg, sizeof err->msg, "out of memory for --min-ratings");
-    } else if ((st = cf_model_rating_counts(*model, CF_ITEMS, cnt, err)) == CF_ERR_UNSUPPORTED) {
+    cf_model *sub = NULL;
+    const cf_status st = cf_model_subset_min_ratings(*model, 0, min, &sub, err);
+    if (st == CF_ERR_UNSUPPORTED) /* say which file and what to do */
         snprintf(err->msg, sizeof err->msg, "%.200s: --min-ratings needs the rating counts of a model file of version 2 "
                  "(this one is version 1, saved before they were kept): train it again", model_path);
-    }
-    int64_t kept = 0;
-    for (int64_t i = 0; st == CF_OK && i < mi.n_items; i++) kept += keep[i] = cnt[i] >= min;
-    cf_model *sub = NULL;
-    if (st == CF_OK) st = cf_model_subset(*model, NULL, keep, &sub, err);
-    free(cnt), free(keep);
     if (st != CF_OK) return st;
-    if (!quiet) {
-        const char *what = transposed ? "users" : "items";
+    cf_model_info before, after;
+    cf_model_info_get(*model, &before), cf_model_info_get(sub, &after);
+    if (!quiet)
         fprintf(stderr, "min-ratings: %lld of %lld %s were fit to at least %lld rating%s and may be %s\n",
-                (long long)kept, (long long)mi.n_items, what, (long long)min, min == 1 ? "" : "s",
-                transposed ? "listed" : "recommended");
-    }
+                (long long)after.n_items, (long long)before.n_items, transposed ? "users" : "items", (long long)min,
+                min == 1 ? "" : "s", transposed ? "listed" : "recommended");
     cf_model_destroy(model);
     *model = sub;
     return CF_OK;
