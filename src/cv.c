@@ -40,8 +40,10 @@
  *
  * With rank_n > 0 each fold's model also ranks the fold (cf_model_rank_evaluate_split on
  * the view: the fold's users' top rank_n without their training items, against their
- * ratings in the fold), its rank_measure is the cell and fold's score, averaged likewise,
- * and the best cell is the argmax of the mean score (argmin of its negation).
+ * ratings in the fold; with rank_min_ratings from the items the fold's model was fit to
+ * that many ratings, cf_model_subset_min_ratings), its rank_measure is the cell and fold's
+ * score, averaged likewise, and the best cell is the argmax of the mean score (argmin of
+ * its negation).
  */
 #include "common.h"
 #include "dataset.h"
