@@ -1029,6 +1029,11 @@ cf_status cf_model_recommend_batch(const cf_model *m, const cf_ids *users, int32
  * does not depend on it. */
 cf_status cf_model_similar_items(const cf_model *m, const cf_ids *items, int32_t n, int threads, int64_t *out,
                                  double *scores, int32_t *counts, cf_error *err);
+/* The same among the candidates only: item i may be listed when candidates[i] != 0
+ * (n_items flags; NULL: every item, as cf_model_similar_items); a query need not be one.
+ * `similar --min-ratings M`: the items fit to at least M ratings (cf_model_rating_counts). */
+cf_status cf_model_similar_items_among(const cf_model *m, const cf_ids *items, int32_t n, const uint8_t *candidates,
+                                       int threads, int64_t *out, double *scores, int32_t *counts, cf_error *err);
 
 /* sizeof of a public struct by name ("cf_error", "cf_iter_info", "cf_train_report",
  * "cf_read_report", "cf_train_options", "cf_read_options", "cf_model_info",

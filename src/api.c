@@ -458,12 +458,13 @@ cf_status cf_model_topn_rows(const cf_model *m, const int64_t *row, int64_t nq, 
 
 /* ---------------------------------------------------------------- similar items */
 
-/* cos(q_i, q_j) through the ranking of recommend: a cf_factors whose "users" and items
- * are both the unit rows q_i / ‖q_i‖ (a zero row stays zero: similarity 0 to every
- * item), without biases, so that cf_score_block's score is the dot product of unit rows;
- * each query excludes itself (a one-entry exclusion CSR). */
-cf_status cf_model_similar_items(const cf_model *m, const cf_ids *items, int32_t n, int threads, int64_t *out,
-                                 double *scores, int32_t *counts, cf_error *err) {
+/* cos(q_i, q_j) through the ranking of recommend: a cf_factors whose "users" are the unit
+ * rows q_i / ‖q_i‖ of every item (a zero row stays zero: similarity 0 to every item) and
+ * whose items are those of the candidates, without biases, so that cf_score_block's score
+ * is the dot product of unit rows; each query that is a candidate excludes itself (a
+ * one-entry exclusion CSR), and the candidates' positions are mapped back to item rows. */
+cf_status cf_model_similar_items_among(const cf_model *m, const cf_ids *items, int32_t n, const uint8_t *candidates,
+                                       int threads, int64_t *out, double *scores, int32_t *counts, cf_error *err) {
     cf_error_clear(err);
     if (!m || !items || !out || !scores)
         return cf_fail(err, CF_ERR_INVALID, "cf_model_similar_items: %s is NULL",
@@ -473,22 +474,33 @@ cf_status cf_model_similar_items(const cf_model *m, const cf_ids *items, int32_t
     const int64_t nq = items->n, ni = m->f.n_items, K = m->f.k;
     cf_status st = check_ids(items, "items", nq, err);
     if (st) return st;
-    int64_t *row = cf_malloc((size_t)(nq > 0 ? 3 * nq + 1 : 1) * sizeof *row, err, "similar item rows");
+    int64_t nc = 0; /* the candidates: pos[i] their index (-1: not one), cand[c] their rows */
+    for (int64_t i = 0; i < ni; i++) nc += !candidates || candidates[i];
+    int64_t *row = cf_malloc((size_t)(3 * nq + 1 + 2 * ni + 1) * sizeof *row, err, "similar item rows");
     double *unit = cf_malloc((size_t)(ni * K > 0 ? ni * K : 1) * sizeof *unit, err, "similar unit rows");
-    if (!row || !unit) {
+    double *cunit = candidates ? cf_malloc((size_t)(nc * K > 0 ? nc * K : 1) * sizeof *cunit, err, "similar candidates")
+                               : unit;
+    if (!row || !unit || !cunit) {
         free(row), free(unit);
+        if (candidates) free(cunit);
         return CF_ERR_NOMEM;
     }
-    int64_t *eptr = row + nq, *eidx = eptr + nq + 1;
+    int64_t *eptr = row + nq, *eidx = eptr + nq + 1, *pos = eidx + nq, *cand = pos + ni;
+    for (int64_t i = 0, c = 0; i < ni; i++) {
+        pos[i] = !candidates || candidates[i] ? c : -1;
+        if (pos[i] >= 0) cand[c++] = i;
+    }
+    eptr[0] = 0;
     for (int64_t k = 0; k < nq; k++) {
         row[k] = find_row(m->items, items, k);
         if (row[k] < 0) {
             free(row), free(unit);
+            if (candidates) free(cunit);
             return unknown_id(err, "items", k, "item", items);
         }
-        eptr[k] = k, eidx[k] = row[k];
+        eptr[k + 1] = eptr[k];
+        if (pos[row[k]] >= 0) eidx[eptr[k + 1]++] = pos[row[k]];
     }
-    eptr[nq] = nq;
     for (int64_t i = 0; i < ni; i++) {
         const double *q = m->f.Q + i * K;
         double ss = 0;
@@ -496,11 +508,21 @@ cf_status cf_model_similar_items(const cf_model *m, const cf_ids *items, int32_t
         const double inv = ss > 0 ? 1.0 / sqrt(ss) : 0.0;
         for (int64_t d = 0; d < K; d++) unit[i * K + d] = q[d] * inv;
     }
+    if (candidates)
+        for (int64_t c = 0; c < nc; c++) memcpy(cunit + c * K, unit + cand[c] * K, (size_t)K * sizeof *cunit);
     cf_model view = *m;
-    view.f = (cf_factors){.n_users = ni, .n_items = ni, .k = m->f.k, .bias = 0, .mu = 0, .P = unit, .Q = unit};
+    view.f = (cf_factors){.n_users = ni, .n_items = nc, .k = m->f.k, .bias = 0, .mu = 0, .P = unit, .Q = cunit};
     st = cf_model_topn_rows(&view, row, nq, n, eptr, eidx, threads, out, scores, counts, err);
+    for (int64_t e = 0; st == CF_OK && candidates && e < nq * (int64_t)n; e++)
+        if (out[e] >= 0) out[e] = cand[out[e]];
     free(row), free(unit);
+    if (candidates) free(cunit);
     return st;
+}
+
+cf_status cf_model_similar_items(const cf_model *m, const cf_ids *items, int32_t n, int threads, int64_t *out,
+                                 double *scores, int32_t *counts, cf_error *err) {
+    return cf_model_similar_items_among(m, items, n, NULL, threads, out, scores, counts, err);
 }
 
 /* ---------------------------------------------------------------- layouts */

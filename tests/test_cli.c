@@ -636,7 +636,7 @@ Test(cli, every_help_lists_every_flag) {
         {"fold-in", {"--out", "--items", "--merge", "--lambda", "--reg", "--threads", NULL}},
         {"info", {"--json", "--format", "--threads", NULL}},
         {"explain", {"--user", "--item", "-n", "--lambda", "--reg", "--json", NULL}},
-        {"similar", {"--item", "--items", "--all-items", "-n", "--json", "--out", "--threads", NULL}},
+        {"similar", {"--item", "--items", "--all-items", "-n", "--json", "--out", "--threads", "--min-ratings", NULL}},
         {"gen", {"--users", "--items", "--ratings", "--rank", "--noise", "--seed", "--zipf", "--round", "--no-clip",
                  "--mnar", "--out", NULL}},
         {"export", {"--npy", NULL}},

@@ -842,9 +842,9 @@ Test(cli, eval_top_is_the_library_ranking) {
     free(a), free(b), free(dp), free(mp);
 }
 
-/* recommend / eval --min-ratings M: the model's rating counts are each row's ratings in
- * the training file (counted here); the lists of --user, --all-users and --item are the
- * full lists (-n all) with the rows below M left out; eval's ranking is the library's on
+/* recommend / similar / eval --min-ratings M: the model's rating counts are each row's
+ * ratings in the training file (counted here); the lists of --user, --all-users, --item and
+ * similar's are the full lists (-n all) with the rows below M left out; eval's ranking is the library's on
  * cf_model_subset of those items while its RMSE stays the whole model's; a model file of
  * version 1 (no counts) is an error naming it; --min-ratings needs --top. */
 Test(cli, min_ratings_ranks_only_rows_fit_to_enough_ratings) {
@@ -944,6 +944,30 @@ Test(cli, min_ratings_ranks_only_rows_fit_to_enough_ratings) {
     for (int64_t u = 0; u < mi.n_users; u++) users30 += cnt[0][u] >= 30;
     cr_assert_eq(lines, (int)users30, "every user fit to >= 30 ratings, no other");
     free(text), run_free(&r);
+
+    /* similar: the full list without the items below M; the query itself may be below it */
+    int64_t low = -1;
+    for (int64_t i = 0; i < mi.n_items && low < 0; i++)
+        if (cnt[1][i] < M) low = i;
+    size_t qlen;
+    const char *qp = cf_idmap_name(m->items, (uint32_t)low, &qlen);
+    char query[64];
+    snprintf(query, sizeof query, "%.*s", (int)qlen, qp);
+    full = cli("similar", "m.cfm", "--item", query, "-n", all, NULL);
+    r = cli("similar", "m.cfm", "--item", query, "-n", "5", "--min-ratings", ms, NULL);
+    cr_assert(full.code == 0 && r.code == 0, "%s%s", full.err, r.err);
+    cr_assert(strstr(r.err, "items were fit to at least") && strstr(r.err, "may be listed"), "%s", r.err);
+    want = calloc(1, strlen(full.out) + 1), text = strdup(full.out);
+    k = 0;
+    for (char *ln = strtok(text, "\n"); ln && k < 5; ln = strtok(NULL, "\n")) {
+        int rank;
+        char item[64];
+        cr_assert_eq(sscanf(ln, "%d\t%63[^\t]", &rank, item), 2, "%s", ln);
+        if (cnt[1][cf_idmap_find(m->items, item, strlen(item))] < M) continue;
+        sprintf(want + strlen(want), "%d%s\n", ++k, strchr(ln, '\t'));
+    }
+    cr_assert_str_eq(r.out, want, "floored list\n%s\nfull list\n%s", r.out, full.out);
+    free(want), free(text), run_free(&r), run_free(&full);
 
     /* eval --top: the library's ranking on the subset; the RMSE the whole model's */
     uint8_t *keep = malloc((size_t)mi.n_items);

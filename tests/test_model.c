@@ -82,7 +82,8 @@ static cf_model *hand_model(int bias) {
 /* cf_model_similar_items on hand-picked item factors (K = 2, no users needed):
  *   i1 (1, 0)   i2 (0, 1)   i3 (1, 1)   i4 (0, 0)   i5 (-2, 0)
  * similar to i1: i3 cos 1/√2, then i2 and i4 at 0 (i4 has no direction: 0 by definition;
- * the tie goes to the lower row), then i5 at -1; i1 itself is never listed. */
+ * the tie goes to the lower row), then i5 at -1; i1 itself is never listed.
+ * cf_model_similar_items_among: the same lists without the items that are not candidates. */
 Test(model, similar_items_hand_case) {
     cf_factors f;
     cf_error err;
@@ -112,6 +113,19 @@ Test(model, similar_items_hand_case) {
     const int64_t want4[] = {0, 1, 2, 4, -1};
     for (int j = 0; j < 5; j++) cr_assert_eq(out[5 + j], want4[j]);
     for (int j = 0; j < 4; j++) cr_assert_eq(sc[5 + j], 0.0);
+    /* among candidates i1, i2, i5 (not i3, i4): i1's list is the full one without i3 and i4,
+     * and i4, not a candidate itself, still has its list (of all three) */
+    const uint8_t cand[] = {1, 1, 0, 0, 1};
+    cr_assert_eq(cf_model_similar_items_among(m, &q, 5, cand, 2, out, sc, counts, &err), CF_OK, "%s", err.msg);
+    cr_assert(counts[0] == 2 && out[0] == 1 && out[1] == 4 && out[2] == -1, "i1: i2, i5");
+    cr_assert(sc[0] == 0.0 && sc[1] == -1.0 && isnan(sc[2]));
+    cr_assert(counts[1] == 3 && out[5] == 0 && out[6] == 1 && out[7] == 4 && out[8] == -1, "i4: i1, i2, i5");
+    const uint8_t all[] = {1, 1, 1, 1, 1};
+    int64_t out2[2 * 5];
+    double sc2[2 * 5];
+    cr_assert_eq(cf_model_similar_items_among(m, &q, 5, all, 1, out2, sc2, NULL, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_model_similar_items(m, &q, 5, 1, out, sc, NULL, &err), CF_OK, "%s", err.msg);
+    cr_assert(memcmp(out, out2, sizeof out) == 0 && memcmp(sc, sc2, 9 * sizeof *sc) == 0, "every item a candidate");
     cf_model_destroy(&m);
 }
 

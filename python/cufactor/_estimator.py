@@ -71,6 +71,14 @@ def _check_min_ratings(m):
     return int(m)
 
 
+def _counts_for_floor(counts):
+    """A side's rating counts for a min_ratings floor; ValueError for a model without them."""
+    if counts is None:
+        raise ValueError("min_ratings: this model has no rating counts (it was loaded from a model file of "
+                         "version 1, saved before they were kept): train it again, or pass min_ratings=0")
+    return counts
+
+
 def _unfloor(rows, rowmap):
     """Rows of a floored model (``Factorizer._floored``) as the model's rows; -1 stays."""
     if rowmap is None:
@@ -448,10 +456,7 @@ class Factorizer:
         base = self._transposed("model") if transposed else self._model
         if not min_ratings:
             return base, None
-        counts = self.user_counts_ if transposed else self.item_counts_
-        if counts is None:
-            raise ValueError("min_ratings: this model has no rating counts (it was loaded from a model file of "
-                             "version 1, saved before they were kept): train it again, or pass min_ratings=0")
+        counts = _counts_for_floor(self.user_counts_ if transposed else self.item_counts_)
         cache = self.__dict__.setdefault("_swapped", {})
         key = ("floor", transposed)
         if key not in cache or cache[key][0] != min_ratings:
@@ -476,19 +481,26 @@ class Factorizer:
                 cache[what] = _lib.Handle(h.value, lib.cf_dataset_destroy)
         return cache[what]
 
-    def similar_items(self, items, n=10):
+    def similar_items(self, items, n=10, min_ratings=0):
         """The n items most similar to each item by the cosine of their factors,
         q_i·q_j / (‖q_i‖‖q_j‖), the item itself left out: ``(ids, scores)`` as ``recommend``
         returns them (best first; -1 / None and NaN past the other items; shape (n,) for a
-        single item). An unknown item raises LookupError (``cufactor similar``)."""
+        single item). An unknown item raises LookupError (``cufactor similar``).
+        ``min_ratings`` M > 0 lists only items fit to at least M ratings (the queries may
+        have fewer; ``cufactor similar --min-ratings``)."""
         self._check_fitted()
         _check_n(n)
+        min_ratings = _check_min_ratings(min_ratings)
+        candidates = None
+        if min_ratings:
+            candidates = np.ascontiguousarray(_counts_for_floor(self.item_counts_) >= min_ratings, dtype=np.uint8)
         single = np.ndim(items) == 0
         q = _lib.IdArray(items, "items")
         n = int(n)
         rows = np.empty((q.n, n), dtype=np.int64)
         scores = np.empty((q.n, n), dtype=np.float64)
-        check(lib.cf_model_similar_items, self._model.value, q.ref, n, 0, _lib.ptr(rows), _lib.ptr(scores), None)
+        check(lib.cf_model_similar_items_among, self._model.value, q.ref, n,
+              None if candidates is None else _lib.ptr(candidates), 0, _lib.ptr(rows), _lib.ptr(scores), None)
         out = self._ids_of(rows)
         return (out[0], scores[0]) if single else (out, scores)
 

@@ -230,6 +230,7 @@ _PROTOS = {
     "cf_model_evaluate": (_i, [_vp, _vp, C.POINTER(EvalReport), _E]),
     "cf_model_compare": (_i, [_vp, _vp, _vp, C.POINTER(CompareReport), _E]),
     "cf_model_similar_items": (_i, [_vp, C.POINTER(Ids), _i32, _i, _vp, _vp, _vp, _E]),
+    "cf_model_similar_items_among": (_i, [_vp, C.POINTER(Ids), _i32, _vp, _i, _vp, _vp, _vp, _E]),
     "cf_model_rank_evaluate": (_i, [_vp, _vp, _vp, _i32, _d, _i, _vp, _vp, C.POINTER(RankReport), _E]),
     "cf_fold_in_options_default": (None, [C.POINTER(FoldInOptions)]),
     "cf_model_fold_in": (_i, [_vp, _vp, C.POINTER(FoldInOptions), C.POINTER(_vp), C.POINTER(FoldInReport), _E]),

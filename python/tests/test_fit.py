@@ -475,6 +475,14 @@ def test_min_ratings_ranks_only_rows_fit_to_enough_ratings(planted, tmp_path):
     gu, _ = m.recommend_users(item, n=5, min_ratings=Mu)
     ok_users = set(m.user_ids_[m.user_counts_ >= Mu].tolist())
     assert gu.tolist() == [x for x in fu.tolist() if x in ok_users][:5]
+    # similar_items: the full list without the items below M, for a query below M too
+    low = m.item_ids_[np.argmin(m.item_counts_)]
+    fs, fss = m.similar_items([low, m.item_ids_[1]], n=len(m.item_ids_))
+    gs, gss = m.similar_items([low, m.item_ids_[1]], n=4, min_ratings=M)
+    for k in range(2):
+        keep = [j for j, x in enumerate(fs[k].tolist()) if x in allowed][:4]
+        assert gs[k].tolist() == fs[k][keep].tolist()
+        np.testing.assert_array_equal(gss[k], fss[k][keep])
     # rank_metrics: precision of recommend(min_ratings=M)'s lists against the test ratings
     n = 5
     floored, plain = m.rank_metrics(planted.test, n=n, min_ratings=M), m.rank_metrics(planted.test, n=n)
@@ -507,3 +515,5 @@ def test_min_ratings_ranks_only_rows_fit_to_enough_ratings(planted, tmp_path):
         m.recommend(users, n=6, exclude_seen=False)[0].tolist()
     with pytest.raises(ValueError, match="version 1"):
         old.recommend(users, exclude_seen=False, min_ratings=2)
+    with pytest.raises(ValueError, match="version 1"):
+        old.similar_items(m.item_ids_[0], min_ratings=2)

@@ -148,6 +148,7 @@ typedef struct cli_topn {
     size_t max_line;
     int transposed;             /* the model is cf_model_transpose's (recommend --item): the
                                    queries are called items and the lists' entries users */
+    const uint8_t *candidates;  /* similar only: the items that may be listed (NULL: all) */
 } cli_topn;
 int cli_topn_many(const cli_topn *t);
 /* One query's list as output: "[query<TAB>]rank<TAB>item<TAB>score" lines (the score as
@@ -163,6 +164,10 @@ void cli_topn_close(FILE *f, int json);
  * nothing done. A model without counts (version-1 file) is an error naming model_path. */
 cf_status cli_min_ratings(cf_model **model, int64_t min, const char *model_path, int transposed, int quiet,
                           cf_error *err);
+/* similar --min-ratings N: the candidates as n_items flags (*candidates, malloc'ed; NULL
+ * when N <= 0) for cf_model_similar_items_among, the same stderr line and error. */
+cf_status cli_min_ratings_flags(const cf_model *model, int64_t min, const char *model_path, uint8_t **candidates,
+                                cf_error *err);
 
 /* The ranking measures (eval --top, train --top; rank_out.c). The progress: "CMD: ranking
  * U of N users ..." (the fold-in's: "CMD: folding in U of N users ...") on a terminal (not

@@ -4,15 +4,19 @@
  * the item itself left out), as "rank<TAB>item<TAB>score" lines or one JSON object;
  * many items (--items FILE, --all-items) as recommend's many users: "item<TAB>rank<TAB>
  * similar<TAB>score" lines or JSON Lines, --out all or nothing. Both through topn.c.
+ * --min-ratings M: only items fit to at least M ratings listed
+ * (cf_model_similar_items_among).
  */
 #include "args.h"
 #include "cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 int cmd_similar(int argc, char **argv) {
     const char *item = NULL, *items_path = NULL, *out_path = NULL;
     int32_t n = 10, threads = 0;
+    int64_t min_ratings = 0;
     int all_items = 0, json = 0;
     cf_read_options ropt;
     cf_read_options_default(&ropt);
@@ -25,6 +29,8 @@ int cmd_similar(int argc, char **argv) {
          .help = "every item of the model, in its order, as --items"},
         {.name = "n", .short_name = 'n', .kind = CLI_I32, .dest = &n, .metavar = "N", .lo = 1, .hi = 1000000,
          .help = "how many similar items"},
+        {.name = "min-ratings", .kind = CLI_I64, .dest = &min_ratings, .metavar = "M", .lo = 0, .hi = INT64_MAX,
+         .help = "list only items the model fit to at least M ratings (the query may have fewer); 0 = every one"},
         {.name = "json", .kind = CLI_FLAG, .dest = &json, .flag_value = 1,
          .help = "print one JSON object: item, items [{rank, item, score}] (many items: one per line)"},
         {.name = "out", .kind = CLI_STR, .dest = &out_path, .metavar = "FILE", .no_default = 1,
@@ -58,10 +64,16 @@ int cmd_similar(int argc, char **argv) {
     cf_model_info mi;
     if (cf_model_load(model_path, &model, &err) != CF_OK) return cli_fail(&err);
     cf_model_info_get(model, &mi);
+    uint8_t *candidates = NULL;
+    if (cli_min_ratings_flags(model, min_ratings, model_path, &candidates, &err) != CF_OK) {
+        cf_model_destroy(&model);
+        return cli_fail(&err);
+    }
     const cli_topn t = {.model = model, .mi = &mi, .side = CF_ITEMS, .one = item, .ids_path = items_path,
                         .model_path = model_path, .n = n, .threads = threads, .json = json, .out_path = out_path,
-                        .max_line = ropt.max_line};
+                        .max_line = ropt.max_line, .candidates = candidates};
     rc = cli_topn_many(&t);
+    free(candidates);
     cf_model_destroy(&model);
     return rc;
 }

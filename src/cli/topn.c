@@ -233,7 +233,8 @@ int cli_topn_many(const cli_topn *t) {
         const cf_ids ids = {.n = bn, .chars = queries.chars + queries.offsets[b0], .offsets = boffs};
         const cf_status st = by_user ? cf_model_recommend_batch(model, &ids, n, t->exclude, CF_UNKNOWN_ERROR, threads,
                                                                 items_k, scores, counts, &err)
-                                     : cf_model_similar_items(model, &ids, n, threads, items_k, scores, counts, &err);
+                                     : cf_model_similar_items_among(model, &ids, n, t->candidates, threads, items_k,
+                                                                    scores, counts, &err);
         if (st != CF_OK) {
             cli_phase_clear(&pl);
             rc = cli_fail(&err);
@@ -261,7 +262,8 @@ int cli_topn_many(const cli_topn *t) {
     out_open = 0;
     if (out_path) fprintf(stderr, "wrote the top %d of %lld %ss to %s\n", (int)n, (long long)nq, noun, out_path);
     if (short_lists && t->one) /* similar --item: fewer items than n besides the query */
-        fprintf(stderr, "note: only %d other item%s in the model\n", (int)counts[0], counts[0] == 1 ? "" : "s");
+        fprintf(stderr, "note: only %d other item%s %s\n", (int)counts[0], counts[0] == 1 ? "" : "s",
+                t->candidates ? "fit to enough ratings (--min-ratings)" : "in the model");
     else if (short_lists)
         fprintf(stderr, "note: %lld of %lld %ss have fewer than %d %s left to %s%s\n", (long long)short_lists,
                 (long long)nq, noun, (int)n, list, by_user ? "recommend" : "list", t->exclude ? " after the exclusions" : "");
@@ -274,22 +276,53 @@ done:
 
 /* ---------------------------------------------------------------- --min-ratings */
 
+/* The items of m fit to at least min ratings as n_items flags (*keep, malloc'ed), the
+ * stderr line saying how many unless quiet ("may be <verb>"); a model without counts is an
+ * error naming model_path. */
+static cf_status floor_flags(const cf_model *m, int64_t min, const char *model_path, const char *what, const char *verb,
+                             int quiet, uint8_t **keep, cf_error *err) {
+    cf_model_info mi;
+    cf_model_info_get(m, &mi);
+    int64_t *cnt = malloc((size_t)(mi.n_items > 0 ? mi.n_items : 1) * sizeof *cnt);
+    *keep = malloc((size_t)(mi.n_items > 0 ? mi.n_items : 1));
+    cf_status st = CF_ERR_NOMEM;
+    if (!cnt || !*keep) {
+        err->status = st;
+        snprintf(err->msg, sizeof err->msg, "out of memory for --min-ratings");
+    } else if ((st = cf_model_rating_counts(m, CF_ITEMS, cnt, err)) == CF_ERR_UNSUPPORTED) {
+        snprintf(err->msg, sizeof err->msg, "%.200s: --min-ratings needs the rating counts of a model file of version 2 "
+                 "(this one is version 1, saved before they were kept): train it again", model_path);
+    }
+    int64_t kept = 0;
+    for (int64_t i = 0; st == CF_OK && i < mi.n_items; i++) kept += (*keep)[i] = cnt[i] >= min;
+    free(cnt);
+    if (st != CF_OK) {
+        free(*keep), *keep = NULL;
+        return st;
+    }
+    if (!quiet)
+        fprintf(stderr, "min-ratings: %lld of %lld %s were fit to at least %lld rating%s and may be %s\n",
+                (long long)kept, (long long)mi.n_items, what, (long long)min, min == 1 ? "" : "s", verb);
+    return CF_OK;
+}
+
 cf_status cli_min_ratings(cf_model **model, int64_t min, const char *model_path, int transposed, int quiet,
                           cf_error *err) {
     if (min <= 0) return CF_OK;
+    uint8_t *keep = NULL;
     cf_model *sub = NULL;
-    const cf_status st = cf_model_subset_min_ratings(*model, 0, min, &sub, err);
-    if (st == CF_ERR_UNSUPPORTED) /* say which file and what to do */
-        snprintf(err->msg, sizeof err->msg, "%.200s: --min-ratings needs the rating counts of a model file of version 2 "
-                 "(this one is version 1, saved before they were kept): train it again", model_path);
+    cf_status st = floor_flags(*model, min, model_path, transposed ? "users" : "items",
+                               transposed ? "listed" : "recommended", quiet, &keep, err);
+    if (st == CF_OK) st = cf_model_subset(*model, NULL, keep, &sub, err);
+    free(keep);
     if (st != CF_OK) return st;
-    cf_model_info before, after;
-    cf_model_info_get(*model, &before), cf_model_info_get(sub, &after);
-    if (!quiet)
-        fprintf(stderr, "min-ratings: %lld of %lld %s were fit to at least %lld rating%s and may be %s\n",
-                (long long)after.n_items, (long long)before.n_items, transposed ? "users" : "items", (long long)min,
-                min == 1 ? "" : "s", transposed ? "listed" : "recommended");
     cf_model_destroy(model);
     *model = sub;
     return CF_OK;
+}
+
+cf_status cli_min_ratings_flags(const cf_model *model, int64_t min, const char *model_path, uint8_t **candidates,
+                                cf_error *err) {
+    *candidates = NULL;
+    return min > 0 ? floor_flags(model, min, model_path, "items", "listed", 0, candidates, err) : CF_OK;
 }
