@@ -90,6 +90,8 @@ void bench_die(const bench_common *c, const char *what, const cf_error *err);
  * `ratings` ratings (rank 10, σ 0.5, whole stars, as bench/suites.conf), `test_ratio` of
  * it held out by a split seeded with `split_seed`, through the bench cache. Prints one
  * line (shape, longest user and item, seconds, cached or generated). */
+/* bench_sgd's held-out share (its test RMSE per epoch); bench_peer scores cuMF_SGD on the same */
+#define BENCH_SGD_TEST_RATIO 0.01
 cf_bench_data *bench_data(const bench_common *c, int64_t users, int64_t ratings, double test_ratio,
                           uint64_t split_seed);
 

@@ -185,7 +185,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_peer: give --export DIR or --score MODEL (see --help)\n");
         return 2;
     }
-    cf_bench_data *d = bench_data(&bc, bc.users, bc.ratings, 0.01, bc.seed + 1); /* bench_sgd's set and split */
+    cf_bench_data *d = bench_data(&bc, bc.users, bc.ratings, BENCH_SGD_TEST_RATIO, bc.seed + 1); /* bench_sgd's set and split */
     if (o.export_dir) export_peer(&bc, &o, d);
     if (o.score) score_peer(&bc, &o, d);
     cf_bench_data_destroy(&d);

@@ -173,7 +173,8 @@ static cf_config config_for(const bench_common *bc, const sgd_opts *o, cf_sgd_sc
  * magnitude is above 1e-3 of the largest. */
 static double validate(const bench_common *bc, const sgd_opts *o) {
     int64_t users = bc->users / 100 > 1000 ? bc->users / 100 : 1000;
-    cf_bench_data *d = bench_data(bc, users, bc->ratings / 100 > 20000 ? bc->ratings / 100 : 20000, 0.01, bc->seed + 1);
+    cf_bench_data *d = bench_data(bc, users, bc->ratings / 100 > 20000 ? bc->ratings / 100 : 20000, BENCH_SGD_TEST_RATIO,
+                                  bc->seed + 1);
     const cf_ratings *R = cf_bench_data_train(d);
     const cf_triplets *test = cf_bench_data_test(d);
     cf_config c = config_for(bc, o, CF_SCHED_BLOCKS, CF_PRECISION_FP32);
@@ -215,7 +216,7 @@ static int run(bench_common *bc, const sgd_opts *o) {
         return 1;
     }
 
-    cf_bench_data *data = bench_data(bc, bc->users, bc->ratings, 0.01, bc->seed + 1);
+    cf_bench_data *data = bench_data(bc, bc->users, bc->ratings, BENCH_SGD_TEST_RATIO, bc->seed + 1);
     const cf_ratings *R = cf_bench_data_train(data);
     const cf_triplets *test = cf_bench_data_test(data);
     const cf_sgd_schedule scheds[2] = {CF_SCHED_HOGWILD, CF_SCHED_BLOCKS};
@@ -363,7 +364,7 @@ int main(int argc, char **argv) {
     sgd_opts o;
     parse(argc, argv, &bc, &o);
     if (bc.data_only) {
-        cf_bench_data *d = bench_data(&bc, bc.users, bc.ratings, 0.01, bc.seed + 1);
+        cf_bench_data *d = bench_data(&bc, bc.users, bc.ratings, BENCH_SGD_TEST_RATIO, bc.seed + 1);
         cf_bench_data_destroy(&d);
         return 0;
     }

@@ -92,30 +92,24 @@ cf_status cf_model_rating_counts(const cf_model *m, cf_which side, int64_t *out,
     return CF_OK;
 }
 
-cf_status cf_model_subset(const cf_model *m, const uint8_t *keep_users, const uint8_t *keep_items, cf_model **out,
-                          cf_error *err) {
-    if (!out) return cf_fail(err, CF_ERR_INVALID, "cf_model_subset: out is NULL");
+cf_status cf_model_from_rows(const cf_factors *f, const cf_idmap *users, const cf_idmap *items,
+                             const int64_t *const counts[2], const uint8_t *const keep[2], const cf_config *cfg,
+                             cf_model **out, cf_error *err) {
     *out = NULL;
-    if (!m) return cf_fail(err, CF_ERR_INVALID, "cf_model_subset: model is NULL");
-    const cf_factors *f = &m->f;
-    const uint8_t *keep[2] = {keep_users, keep_items};
     const int64_t n[2] = {f->n_users, f->n_items};
     int64_t kept[2] = {0, 0};
     for (int sd = 0; sd < 2; sd++)
         for (int64_t r = 0; r < n[sd]; r++) kept[sd] += !keep[sd] || keep[sd][r];
-    const int counts = m->n_ratings[0] && m->n_ratings[1];
     cf_factors g = {0};
     cf_idmap *maps[2] = {cf_idmap_create(), cf_idmap_create()};
-    cf_model *sm = NULL;
-    cf_status st = maps[0] && maps[1] ? cf_factors_alloc(&g, kept[0], kept[1], f->k, f->bias, err) : CF_ERR_NOMEM;
-    if (st) goto fail;
-    g.mu = f->mu;
     int64_t *cnt[2] = {NULL, NULL};
-    for (int sd = 0; sd < 2 && counts; sd++)
-        if (!(cnt[sd] = malloc((size_t)(kept[sd] > 0 ? kept[sd] : 1) * sizeof(int64_t)))) st = CF_ERR_NOMEM;
+    for (int sd = 0; sd < 2 && counts; sd++) cnt[sd] = malloc((size_t)(kept[sd] > 0 ? kept[sd] : 1) * sizeof(int64_t));
+    cf_status st = maps[0] && maps[1] && (!counts || (cnt[0] && cnt[1])) ? CF_OK : CF_ERR_NOMEM;
+    if (!st) st = cf_factors_alloc(&g, kept[0], kept[1], f->k, f->bias, err);
+    g.mu = f->mu;
     const size_t K = (size_t)f->k;
     for (int sd = 0; sd < 2 && !st; sd++) {
-        const cf_idmap *src = sd ? m->items : m->users;
+        const cf_idmap *src = sd ? items : users;
         const double *X = sd ? f->Q : f->P, *bx = sd ? f->bi : f->bu;
         double *Y = sd ? g.Q : g.P, *by = sd ? g.bi : g.bu;
         for (int64_t r = 0, o = 0; r < n[sd] && !st; r++) {
@@ -124,28 +118,34 @@ cf_status cf_model_subset(const cf_model *m, const uint8_t *keep_users, const ui
             const char *name = cf_idmap_name(src, (uint32_t)r, &len);
             uint32_t idx;
             int added;
-            if (cf_idmap_intern(maps[sd], name, len, &idx, &added) != 0) {
-                st = CF_ERR_NOMEM;
-                break;
-            }
+            if (cf_idmap_intern(maps[sd], name, len, &idx, &added) != 0) st = CF_ERR_NOMEM;
             memcpy(Y + (size_t)o * K, X + (size_t)r * K, K * sizeof(double));
             by[o] = bx[r];
-            if (cnt[sd]) cnt[sd][o] = m->n_ratings[sd][r];
+            if (cnt[sd]) cnt[sd][o] = counts[sd][r];
             o++;
         }
     }
-    if (!st && !(sm = cf_model_wrap(&g, maps[0], maps[1], &m->config))) st = CF_ERR_NOMEM;
-    if (st) {
+    cf_model *m = st ? NULL : cf_model_wrap(&g, maps[0], maps[1], cfg);
+    if (!m) {
+        cf_factors_free(&g);
+        cf_idmap_destroy(&maps[0]), cf_idmap_destroy(&maps[1]);
         free(cnt[0]), free(cnt[1]);
-        goto fail;
+        return !st || st == CF_ERR_NOMEM ? cf_fail(err, CF_ERR_NOMEM, "out of memory building the model") : st;
     }
-    sm->n_ratings[0] = cnt[0], sm->n_ratings[1] = cnt[1];
-    *out = sm;
+    m->n_ratings[0] = cnt[0], m->n_ratings[1] = cnt[1];
+    *out = m;
     return CF_OK;
-fail:
-    cf_factors_free(&g);
-    cf_idmap_destroy(&maps[0]), cf_idmap_destroy(&maps[1]);
-    return st == CF_ERR_NOMEM ? cf_fail(err, CF_ERR_NOMEM, "cf_model_subset: out of memory") : st;
+}
+
+cf_status cf_model_subset(const cf_model *m, const uint8_t *keep_users, const uint8_t *keep_items, cf_model **out,
+                          cf_error *err) {
+    if (!out) return cf_fail(err, CF_ERR_INVALID, "cf_model_subset: out is NULL");
+    *out = NULL;
+    if (!m) return cf_fail(err, CF_ERR_INVALID, "cf_model_subset: model is NULL");
+    const int64_t *const counts[2] = {m->n_ratings[0], m->n_ratings[1]};
+    const uint8_t *const keep[2] = {keep_users, keep_items};
+    return cf_model_from_rows(&m->f, m->users, m->items, counts[0] && counts[1] ? counts : NULL, keep, &m->config,
+                              out, err);
 }
 
 cf_status cf_model_subset_min_ratings(const cf_model *m, int64_t min_users, int64_t min_items, cf_model **out,

@@ -27,6 +27,15 @@ struct cf_model {
  * caller sets both, allocated with malloc, owned by the model from then on. */
 cf_model *cf_model_wrap(cf_factors *f, cf_idmap *users, cf_idmap *items, const cf_config *cfg);
 
+/* A new model (*out) of the kept rows of f: user u where keep[0] is NULL or keep[0][u] != 0,
+ * item i likewise with keep[1], in f's order, with their factors, biases and IDs (from
+ * users / items) and, with counts (both sides, or NULL: none), their rating counts; μ
+ * from f, cfg copied. cf_model_subset, and the trainer's model (train.c: the rows with
+ * training ratings), are this. f and the maps are not changed. */
+cf_status cf_model_from_rows(const cf_factors *f, const cf_idmap *users, const cf_idmap *items,
+                             const int64_t *const counts[2], const uint8_t *const keep[2], const cf_config *cfg,
+                             cf_model **out, cf_error *err);
+
 /* The training config in the .cfm encoding (model_io.c: 116 bytes, field by field,
  * little-endian), shared with the checkpoint file. decode does not validate. */
 #define CF_CFM_CONFIG_SIZE 116

@@ -485,53 +485,31 @@ static cf_status check_resume(const train_ctx *c, const cf_train_state *S, uint6
 
 /* The model holds the users and items with training ratings only: an ID seen only in
  * the test part has no row (it is unseen to eval, predict and recommend as it was to the
- * training). Rows keep the dataset's order. Without biases μ is still stored, as the
- * prediction of an unseen pair (cf_predict ignores it then). */
-static cf_status trained_rows(const cf_ratings *R, const cf_idmap *du, const cf_idmap *di, cf_factors *f,
-                              cf_idmap **ou, cf_idmap **oi, int64_t *counts[2], cf_error *err) {
-    int64_t nu = 0, ni = 0;
-    for (int64_t u = 0; u < R->n_users; u++) nu += R->row_ptr[u + 1] > R->row_ptr[u];
-    for (int64_t i = 0; i < R->n_items; i++) ni += R->col_ptr[i + 1] > R->col_ptr[i];
+ * training). Rows keep the dataset's order, each with its count of training ratings.
+ * Without biases μ is still stored, as the prediction of an unseen pair (cf_predict
+ * ignores it then). */
+static cf_status trained_model(const cf_ratings *R, const cf_idmap *du, const cf_idmap *di, cf_factors *f,
+                               const cf_config *cfg, cf_model **out, cf_error *err) {
     if (!f->bias) f->mu = R->mean;
-    cf_factors g = {0};
-    cf_idmap *mu = cf_idmap_create(), *mi = cf_idmap_create();
-    counts[0] = malloc((size_t)(nu > 0 ? nu : 1) * sizeof(int64_t));
-    counts[1] = malloc((size_t)(ni > 0 ? ni : 1) * sizeof(int64_t));
-    cf_status st = mu && mi && counts[0] && counts[1] ? cf_factors_alloc(&g, nu, ni, f->k, f->bias, err) : CF_ERR_NOMEM;
-    if (st) goto fail;
-    g.mu = f->mu;
-    size_t K = (size_t)f->k;
-    for (int sd = 0; sd < 2; sd++) {
-        int64_t n = sd ? R->n_items : R->n_users, out = 0;
-        const int64_t *ptr = sd ? R->col_ptr : R->row_ptr;
-        const cf_idmap *src = sd ? di : du;
-        cf_idmap *dst = sd ? mi : mu;
-        for (int64_t r = 0; r < n; r++) {
-            if (ptr[r + 1] == ptr[r]) continue;
-            size_t len;
-            const char *name = cf_idmap_name(src, (uint32_t)r, &len);
-            uint32_t idx;
-            int added;
-            if (cf_idmap_intern(dst, name, len, &idx, &added) != 0) {
-                st = CF_ERR_NOMEM;
-                goto fail;
-            }
-            memcpy((sd ? g.Q : g.P) + (size_t)out * K, (sd ? f->Q : f->P) + (size_t)r * K, K * sizeof(double));
-            (sd ? g.bi : g.bu)[out] = (sd ? f->bi : f->bu)[r];
-            counts[sd][out] = ptr[r + 1] - ptr[r];
-            out++;
+    const int64_t n[2] = {R->n_users, R->n_items};
+    const int64_t *const ptr[2] = {R->row_ptr, R->col_ptr};
+    int64_t *counts[2] = {NULL, NULL};
+    uint8_t *keep[2] = {NULL, NULL};
+    cf_status st = CF_OK;
+    for (int sd = 0; sd < 2 && !st; sd++) {
+        counts[sd] = malloc((size_t)(n[sd] > 0 ? n[sd] : 1) * sizeof(int64_t));
+        keep[sd] = malloc((size_t)(n[sd] > 0 ? n[sd] : 1));
+        if (!counts[sd] || !keep[sd]) {
+            st = cf_fail(err, CF_ERR_NOMEM, "out of memory building the model");
+            break;
         }
+        for (int64_t r = 0; r < n[sd]; r++) keep[sd][r] = (counts[sd][r] = ptr[sd][r + 1] - ptr[sd][r]) > 0;
     }
-    cf_factors_free(f);
-    *f = g;
-    *ou = mu, *oi = mi;
-    return CF_OK;
-fail:
-    cf_factors_free(&g);
-    cf_idmap_destroy(&mu), cf_idmap_destroy(&mi);
-    free(counts[0]), free(counts[1]);
-    counts[0] = counts[1] = NULL;
-    return st == CF_ERR_NOMEM ? cf_fail(err, CF_ERR_NOMEM, "out of memory building the model") : st;
+    if (!st)
+        st = cf_model_from_rows(f, du, di, (const int64_t *const *)counts, (const uint8_t *const *)keep, cfg, out,
+                                err);
+    free(counts[0]), free(counts[1]), free(keep[0]), free(keep[1]);
+    return st;
 }
 
 cf_status cf_train(const cf_dataset *ds, const cf_config *cfg, cf_progress_fn progress, void *user,
@@ -694,19 +672,8 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     snprintf(rep->stop_reason, sizeof rep->stop_reason, "%s", cf_stop_names[S.result_stop]);
     snprintf(rep->device, sizeof rep->device, "%s", res.device);
 
-    cf_idmap *users = NULL, *items = NULL;
     cf_model *m = NULL;
-    int64_t *counts[2];
-    if ((st = trained_rows(&R, ds->users, ds->items, &S.result, &users, &items, counts, err))) goto done;
-    m = cf_model_wrap(&S.result, users, items, cfg);
-    if (!m) {
-        cf_idmap_destroy(&users);
-        cf_idmap_destroy(&items);
-        free(counts[0]), free(counts[1]);
-        st = cf_fail(err, CF_ERR_NOMEM, "out of memory building the model");
-        goto done;
-    }
-    m->n_ratings[0] = counts[0], m->n_ratings[1] = counts[1];
+    if ((st = trained_model(&R, ds->users, ds->items, &S.result, cfg, &m, err))) goto done;
     *out = m;
     rep->seconds = cf_now() - t_start;
 done:

@@ -276,46 +276,32 @@ done:
 
 /* ---------------------------------------------------------------- --min-ratings */
 
-/* The items of m fit to at least min ratings as n_items flags (*keep, malloc'ed), the
- * stderr line saying how many unless quiet ("may be <verb>"); a model without counts is an
- * error naming model_path. */
-static cf_status floor_flags(const cf_model *m, int64_t min, const char *model_path, const char *what, const char *verb,
-                             int quiet, uint8_t **keep, cf_error *err) {
-    cf_model_info mi;
-    cf_model_info_get(m, &mi);
-    int64_t *cnt = malloc((size_t)(mi.n_items > 0 ? mi.n_items : 1) * sizeof *cnt);
-    *keep = malloc((size_t)(mi.n_items > 0 ? mi.n_items : 1));
-    cf_status st = CF_ERR_NOMEM;
-    if (!cnt || !*keep) {
-        err->status = st;
-        snprintf(err->msg, sizeof err->msg, "out of memory for --min-ratings");
-    } else if ((st = cf_model_rating_counts(m, CF_ITEMS, cnt, err)) == CF_ERR_UNSUPPORTED) {
+/* The floor's error for a model without counts, naming its file. */
+static void floor_error(const char *model_path, cf_error *err) {
+    if (err->status == CF_ERR_UNSUPPORTED)
         snprintf(err->msg, sizeof err->msg, "%.200s: --min-ratings needs the rating counts of a model file of version 2 "
                  "(this one is version 1, saved before they were kept): train it again", model_path);
-    }
-    int64_t kept = 0;
-    for (int64_t i = 0; st == CF_OK && i < mi.n_items; i++) kept += (*keep)[i] = cnt[i] >= min;
-    free(cnt);
-    if (st != CF_OK) {
-        free(*keep), *keep = NULL;
-        return st;
-    }
-    if (!quiet)
-        fprintf(stderr, "min-ratings: %lld of %lld %s were fit to at least %lld rating%s and may be %s\n",
-                (long long)kept, (long long)mi.n_items, what, (long long)min, min == 1 ? "" : "s", verb);
-    return CF_OK;
+}
+
+/* The stderr line: how many of the total are left ("may be <verb>"). */
+static void floor_note(int64_t kept, int64_t total, int64_t min, const char *what, const char *verb) {
+    fprintf(stderr, "min-ratings: %lld of %lld %s were fit to at least %lld rating%s and may be %s\n", (long long)kept,
+            (long long)total, what, (long long)min, min == 1 ? "" : "s", verb);
 }
 
 cf_status cli_min_ratings(cf_model **model, int64_t min, const char *model_path, int transposed, int quiet,
                           cf_error *err) {
     if (min <= 0) return CF_OK;
-    uint8_t *keep = NULL;
     cf_model *sub = NULL;
-    cf_status st = floor_flags(*model, min, model_path, transposed ? "users" : "items",
-                               transposed ? "listed" : "recommended", quiet, &keep, err);
-    if (st == CF_OK) st = cf_model_subset(*model, NULL, keep, &sub, err);
-    free(keep);
-    if (st != CF_OK) return st;
+    if (cf_model_subset_min_ratings(*model, 0, min, &sub, err) != CF_OK) {
+        floor_error(model_path, err);
+        return err->status;
+    }
+    cf_model_info before, after;
+    cf_model_info_get(*model, &before), cf_model_info_get(sub, &after);
+    if (!quiet)
+        floor_note(after.n_items, before.n_items, min, transposed ? "users" : "items",
+                   transposed ? "listed" : "recommended");
     cf_model_destroy(model);
     *model = sub;
     return CF_OK;
@@ -324,5 +310,26 @@ cf_status cli_min_ratings(cf_model **model, int64_t min, const char *model_path,
 cf_status cli_min_ratings_flags(const cf_model *model, int64_t min, const char *model_path, uint8_t **candidates,
                                 cf_error *err) {
     *candidates = NULL;
-    return min > 0 ? floor_flags(model, min, model_path, "items", "listed", 0, candidates, err) : CF_OK;
+    if (min <= 0) return CF_OK;
+    cf_model_info mi;
+    cf_model_info_get(model, &mi);
+    int64_t *cnt = malloc((size_t)(mi.n_items > 0 ? mi.n_items : 1) * sizeof *cnt);
+    uint8_t *keep = malloc((size_t)(mi.n_items > 0 ? mi.n_items : 1));
+    if (!cnt || !keep) {
+        free(cnt), free(keep);
+        err->status = CF_ERR_NOMEM;
+        snprintf(err->msg, sizeof err->msg, "out of memory for --min-ratings");
+        return CF_ERR_NOMEM;
+    }
+    if (cf_model_rating_counts(model, CF_ITEMS, cnt, err) != CF_OK) {
+        free(cnt), free(keep);
+        floor_error(model_path, err);
+        return err->status;
+    }
+    int64_t kept = 0;
+    for (int64_t i = 0; i < mi.n_items; i++) kept += keep[i] = cnt[i] >= min;
+    free(cnt);
+    floor_note(kept, mi.n_items, min, "items", "listed");
+    *candidates = keep;
+    return CF_OK;
 }
