@@ -842,6 +842,52 @@ Test(cli, eval_top_is_the_library_ranking) {
     free(a), free(b), free(dp), free(mp);
 }
 
+/* The hint under eval --top's table: on stderr exactly when the model's precision is more
+ * than two paired standard errors below popularity's (the rule, read back from the same
+ * run's JSON); a case of each kind is checked to be one. Never with --quiet, nor without
+ * --exclude (no popularity column). */
+static int hint_expected(const char *json) {
+    const char *rk = strstr(json, "\"ranking\":"), *mo = rk ? strstr(rk, "\"model\":{") : NULL,
+               *po = rk ? strstr(rk, "\"popular\":{") : NULL, *dse = rk ? strstr(rk, "\"difference_se\":{") : NULL;
+    cr_assert(mo && po && dse, "%s", json);
+    return json_num(mo, "precision") - json_num(po, "precision") < -2 * json_num(dse, "precision");
+}
+
+Test(cli, eval_top_hints_when_the_model_ranks_below_popularity) {
+    rows t;
+    char *dp, *a, *b;
+    split_and_train(&t, &dp, &a, &b); /* m.cfm: every rating relevant, popularity far ahead */
+    run_result r = cli("train", "data.tsv", "--test-ratio", "0", "--factors", "3", "--iters", "5", "--model",
+                       "seen.cfm", "--quiet", NULL); /* has seen b.tsv: ahead on its high ratings */
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    run_free(&r);
+    const struct { const char *model, *relevant_min; int want; } cases[] = {{"m.cfm", "0", 1}, {"seen.cfm", "4.5", 0}};
+    for (int c = 0; c < 2; c++) {
+        r = cli("eval", cases[c].model, "b.tsv", "--top", "7", "--exclude", "a.tsv", "--json",
+                cases[c].relevant_min[0] == '0' ? NULL : "--relevant-min", cases[c].relevant_min, NULL);
+        cr_assert_eq(r.code, 0, "%s", r.err);
+        const int want = hint_expected(r.out);
+        cr_assert_eq(want, cases[c].want, "case %d is not the kind it stands for: %s", c, r.out);
+        const char *h = strstr(r.err, "hint: the model ranks below popularity (precision@7 ");
+        cr_assert_eq(h != NULL, want, "case %d: hint %s expected:\n%s", c, want ? "" : "not", r.err);
+        if (want)
+            cr_assert(strstr(h, "--min-ratings M") && strstr(h, "cufactor cv DATA --reg plain") &&
+                          strstr(h, "--select precision@7"),
+                      "the hint names the remedies: %s", h);
+        run_free(&r);
+    }
+    r = cli("eval", "m.cfm", "b.tsv", "--top", "7", "--exclude", "a.tsv", "--quiet", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_eq(r.err[0], '\0', "--quiet: no hint: %s", r.err);
+    run_free(&r);
+    r = cli("eval", "m.cfm", "b.tsv", "--top", "7", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_null(strstr(r.err, "hint:"), "no popularity column, no hint: %s", r.err);
+    run_free(&r);
+    rows_free(&t);
+    free(a), free(b), free(dp);
+}
+
 /* recommend / similar / eval --min-ratings M: the model's rating counts are each row's
  * ratings in the training file (counted here); the lists of --user, --all-users, --item and
  * similar's are the full lists (-n all) with the rows below M left out; eval's ranking is the library's on

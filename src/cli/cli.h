@@ -188,6 +188,9 @@ void cli_rank_progress_end(cli_rank_progress *p);
 void cli_rank_print(FILE *f, const cf_rank_report *rk, double relevant_min, const char *excluded, int popular);
 /* The line under that table saying what --min-ratings M did (nothing when M is 0). */
 void cli_rank_print_floor(FILE *f, int64_t min_ratings);
+/* On stderr (not with quiet; only with the popularity column): a hint when the model's
+ * lists are significantly worse than popularity's, naming --min-ratings and cv. */
+void cli_rank_hint(const cf_rank_report *rk, const cf_config *cfg, int64_t min_ratings, int popular, int quiet);
 /* `--fold-in DATA` of recommend, eval and predict, and the fold-in command
  * (cmd_fold_in.c): DATA's users get rows solved from their ratings there with the model's
  * items fixed (cf_model_fold_in). CLI_FOLD_IN_OPTS(fi) are the three options of a

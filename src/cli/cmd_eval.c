@@ -206,6 +206,8 @@ int cmd_eval(int argc, char **argv) {
         if (top) cli_rank_print(stdout, &rk, relevant_min, excluded, ex != NULL);
         if (top) cli_rank_print_floor(stdout, min_ratings);
     }
+    fflush(stdout);
+    if (top) cli_rank_hint(&rk, cf_model_config(model), min_ratings, ex != NULL, quiet);
     cf_dataset_destroy(&ds);
     cf_dataset_destroy(&ex);
     cf_model_destroy(&model), cf_model_destroy(&model_b);

@@ -359,6 +359,7 @@ int cmd_train(int argc, char **argv) {
         }
     }
     fflush(stdout);
+    if (top) cli_rank_hint(&rk, cf_model_config(model), min_ratings, 1, oo.quiet);
     cf_model_destroy(&model);
     cf_dataset_destroy(&ds);
     cf_model_destroy(&init);
