@@ -773,6 +773,13 @@ typedef struct cf_cv_result {
                             one rating; time folds: the first block; 0 otherwise) */
     int64_t *fold_from;  /* by_time: the earliest time among each fold's validation ratings
                             (folds entries); NULL otherwise */
+    /* With rank_n: the popularity baseline's rank_measure on each fold (cf_rank_report.popular
+     * of the fold's ranking: the most rated items of the fold's training ratings, among the same
+     * candidates; the same for every cell), folds entries, and its mean and sample std; NULL
+     * and NaN when rank_n is 0. A cell that does not beat it ranks no better than a
+     * best-seller list. */
+    double *fold_popular;
+    double mean_popular, std_popular;
 } cf_cv_result;
 
 /* Fold of each of n ratings: a seeded permutation dealt round-robin, so fold sizes

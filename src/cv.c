@@ -43,7 +43,10 @@
  * ratings in the fold; with rank_min_ratings from the items the fold's model was fit to
  * that many ratings, cf_model_subset_min_ratings), its rank_measure is the cell and fold's
  * score, averaged likewise, and the best cell is the argmax of the mean score (argmin of
- * its negation).
+ * its negation). The popularity baseline of each fold's ranking (cf_rank_report.popular:
+ * it depends on the fold's training ratings and candidates only, so every cell's is the
+ * same) is kept beside, with its mean and std, so a caller can say whether the best cell
+ * ranks better than a best-seller list.
  */
 #include "common.h"
 #include "dataset.h"
@@ -211,6 +214,7 @@ void cf_cv_result_free(cf_cv_result *res) {
     free(res->mean_score);
     free(res->std_score);
     free(res->fold_from);
+    free(res->fold_popular);
     cf_model_destroy(&res->model);
     memset(res, 0, sizeof *res);
 }
@@ -264,9 +268,11 @@ cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_opt
         res->fold_score = cf_malloc((size_t)(cells * F) * sizeof(double), err, "cv results");
         res->mean_score = cf_malloc((size_t)cells * sizeof(double), err, "cv results");
         res->std_score = cf_malloc((size_t)cells * sizeof(double), err, "cv results");
+        res->fold_popular = cf_malloc((size_t)F * sizeof(double), err, "cv results");
     }
+    res->mean_popular = res->std_popular = NAN;
     if (!fold || !mask || !res->fold_rmse || !res->mean || !res->std ||
-        (ranked && (!res->fold_score || !res->mean_score || !res->std_score))) {
+        (ranked && (!res->fold_score || !res->mean_score || !res->std_score || !res->fold_popular))) {
         st = CF_ERR_NOMEM;
         goto fail;
     }
@@ -330,6 +336,7 @@ cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_opt
                     }
                     score = (&rk.model.precision)[opt->rank_measure];
                     res->fold_score[((int64_t)l * NK + k) * F + f] = score;
+                    res->fold_popular[f] = (&rk.popular.precision)[opt->rank_measure]; /* any cell's */
                 }
                 cf_model_destroy(&m);
                 res->fold_rmse[((int64_t)l * NK + k) * F + f] = rep.test_rmse;
@@ -339,6 +346,7 @@ cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_opt
     cell_stats(res->fold_rmse, cells, F, res->mean, res->std);
     if (ranked) {
         cell_stats(res->fold_score, cells, F, res->mean_score, res->std_score);
+        cell_stats(res->fold_popular, 1, F, &res->mean_popular, &res->std_popular);
         /* the argmax of the mean score: the argmin of its negation (NaN, no user to rank, never wins) */
         double *neg = cf_malloc((size_t)cells * sizeof *neg, err, "cv scores");
         if (!neg) {

@@ -266,6 +266,7 @@ Test(cv, cell_means_equal_folds_retrained_with_cf_train, .timeout = 60) {
     cr_assert_eq(res.n_factors, 2);
     cr_assert_eq(res.n_lambdas, 2);
     cr_assert_eq(res.folds, FOLDS);
+    cr_assert(!res.fold_score && !res.fold_popular && isnan(res.mean_popular), "no ranking without rank_n");
 
     /* the folds of the run, recomputed, and a view of ds with fold f as the test part */
     int32_t *fold = malloc(N_RATINGS * sizeof *fold);
@@ -346,7 +347,7 @@ Test(cv, ranking_selection_scores_folds_as_rank_evaluate_split, .timeout = 60) {
         uint8_t *mask = calloc((size_t)ds->all.cap, 1);
         cf_dataset view = *ds;
         view.is_test = mask;
-        double best = -1;
+        double best = -1, pop[FOLDS];
         int bl = -1, bk = -1;
         for (int l = 0; l < 2; l++)
             for (int k = 0; k < 2; k++) {
@@ -367,6 +368,8 @@ Test(cv, ranking_selection_scores_folds_as_rank_evaluate_split, .timeout = 60) {
                     sc[f] = rk.model.ndcg;
                     sum += sc[f];
                     cr_assert_eq(res.fold_score[(l * 2 + k) * FOLDS + f], sc[f], "cell (%d,%d) fold %d", l, k, f);
+                    cr_assert_eq(res.fold_popular[f], rk.popular.ndcg, "popularity of fold %d, cell (%d,%d)", f, l, k);
+                    pop[f] = rk.popular.ndcg;
                     cr_assert_eq(res.fold_rmse[(l * 2 + k) * FOLDS + f], rep.test_rmse);
                     cf_model_destroy(&m);
                 }
@@ -378,6 +381,12 @@ Test(cv, ranking_selection_scores_folds_as_rank_evaluate_split, .timeout = 60) {
             }
         cr_assert_eq(res.best_l, bl);
         cr_assert_eq(res.best_k, bk);
+        double pm = 0, pv = 0;
+        for (int f = 0; f < FOLDS; f++) pm += pop[f] / FOLDS;
+        for (int f = 0; f < FOLDS; f++) pv += (pop[f] - pm) * (pop[f] - pm);
+        cr_assert_float_eq(res.mean_popular, pm, 1e-15);
+        cr_assert_float_eq(res.std_popular, sqrt(pv / (FOLDS - 1)), 1e-15);
+        cr_assert_gt(res.std_popular, 0, "the folds' baselines differ");
         cf_model_info mi;
         cf_model_info_get(res.model, &mi);
         cr_assert_eq(mi.factors, KS[bk], "the refit is the best cell by the score");
@@ -576,6 +585,7 @@ Test(cv, cli_table_svg_and_usage_error, .timeout = 60) {
     cr_assert_eq(rc, 0, "stderr: %s", errs);
     cr_assert(strstr(out, "mean ± std validation hit_rate@4, 2-fold CV"), "%s", out);
     cr_assert(strstr(out, ": hit_rate@4 ") && strstr(out, "(RMSE "), "%s", out);
+    cr_assert(strstr(out, "\npopular     hit_rate@4 ") && strstr(out, "best − popular "), "%s", out);
     cr_assert_eq(count(errs, "hit_rate@4 "), 2 * 2, "%s", errs);
     free(out), free(errs);
     const char *selj[] = {"cv", data, "--grid", "factors=2", "--grid", "lambda=0.1", "--folds", "2", "--iters", "2",
@@ -586,6 +596,14 @@ Test(cv, cli_table_svg_and_usage_error, .timeout = 60) {
     cr_assert(strstr(out, "\"select\":\"precision@3\"") && strstr(out, "\"relevant_min\":4") &&
                   strstr(out, "\"min_ratings\":0") && strstr(out, "\"fold_score\":[") && strstr(out, "\"mean_score\":"),
               "%s", out);
+    /* the baseline beside the best cell: best − popular is the paired mean over the folds */
+    const char *pj = strstr(out, "\"popular\":{"), *bj = strstr(out, "\"best\":{");
+    cr_assert(pj && bj && strstr(pj, "\"fold_score\":["), "%s", out);
+    double fs[2], fp[2];
+    const char *cs = strstr(strstr(out, "\"cells\":"), "\"fold_score\":["); /* the one cell's */
+    cr_assert(cs && cs < pj && sscanf(cs, "\"fold_score\":[%lf,%lf", &fs[0], &fs[1]) == 2, "%s", out);
+    cr_assert_eq(sscanf(strstr(pj, "\"fold_score\":["), "\"fold_score\":[%lf,%lf", &fp[0], &fp[1]), 2, "%s", out);
+    cr_assert_float_eq(cf_test_json_num(bj, "mean_minus_popular"), (fs[0] - fp[0] + fs[1] - fp[1]) / 2, 1e-12, "%s", out);
     free(out), free(errs);
     /* --min-ratings: said in the table's title and the JSON; only with a ranking --select */
     const char *floor_[] = {"cv", data, "--grid", "factors=2", "--grid", "lambda=0.1", "--folds", "2", "--iters", "2",
