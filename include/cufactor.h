@@ -400,10 +400,13 @@ cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err);
 /* Validates magic, version, dimensions, sizes, checksum and finiteness. */
 cf_status cf_model_load(const char *path, cf_model **out, cf_error *err);
 /* Writes P.npy (n_users×K), Q.npy (n_items×K), user_bias.npy, item_bias.npy (float64),
- * users.txt, items.txt (one ID per line, in row order) and meta.json (μ, dims), creating
- * `dir` if missing. All seven are written as temporaries and renamed into place only when
- * all were written: on failure none of an earlier export's files is replaced, no
- * temporary is left, and a directory created by the call is removed again. */
+ * users.txt, items.txt (one ID per line, in row order), meta.json (μ, dims, "ratings":
+ * whether the counts are there) and, when the model keeps its rating counts
+ * (cf_model_rating_counts), user_ratings.npy and item_ratings.npy (int64), creating `dir`
+ * if missing. All are written as temporaries and renamed into place only when all were
+ * written: on failure none of an earlier export's files is replaced, no temporary is
+ * left, and a directory created by the call is removed again. A model without counts
+ * removes an earlier export's count files. */
 cf_status cf_model_export_npy(const cf_model *m, const char *dir, cf_error *err);
 
 /* m with users and items exchanged: its users are m's items and its items m's users (P

@@ -530,14 +530,16 @@ static char *join(const char *dir, const char *name, cf_error *err) {
 }
 
 /* A float64 array (cols = 0: 1-D of `rows`) as dir/name in NPY 1.0. */
-static cf_status write_npy(cf_afile *f, const char *dir, const char *name, const double *data,
+/* An NPY v1.0 file of rows × cols (cols 0: a vector) 8-byte elements of type descr
+ * ("<f8" float64, "<i8" int64; the host is little-endian, as the .cfm code assumes). */
+static cf_status write_npy(cf_afile *f, const char *dir, const char *name, const char *descr, const void *data,
                            int64_t rows, int32_t cols, cf_error *err) {
     char dict[160];
     int dl = cols ? snprintf(dict, sizeof dict,
-                             "{'descr': '<f8', 'fortran_order': False, 'shape': (%lld, %d), }",
+                             "{'descr': '%s', 'fortran_order': False, 'shape': (%lld, %d), }", descr,
                              (long long)rows, (int)cols)
                   : snprintf(dict, sizeof dict,
-                             "{'descr': '<f8', 'fortran_order': False, 'shape': (%lld,), }",
+                             "{'descr': '%s', 'fortran_order': False, 'shape': (%lld,), }", descr,
                              (long long)rows);
     /* preamble: magic (6) + version (2) + u16 header length (2) */
     size_t total = 10 + (size_t)dl + 1; /* + the final '\n' */
@@ -556,7 +558,7 @@ static cf_status write_npy(cf_afile *f, const char *dir, const char *name, const
     cf_afile_write(f, dict, (size_t)dl);
     for (size_t k = total; k < padded; k++) cf_afile_write(f, " ", 1);
     cf_afile_write(f, "\n", 1);
-    cf_afile_write(f, data, (size_t)rows * (size_t)(cols ? cols : 1) * sizeof(double));
+    cf_afile_write(f, data, (size_t)rows * (size_t)(cols ? cols : 1) * 8);
     return cf_afile_finish(f, err);
 }
 
@@ -577,13 +579,13 @@ static cf_status write_ids_txt(cf_afile *f, const char *dir, const char *name, c
     return cf_afile_finish(f, err);
 }
 
-static cf_status write_meta(cf_afile *f, const char *dir, const cf_factors *fa, cf_error *err) {
+static cf_status write_meta(cf_afile *f, const char *dir, const cf_factors *fa, int counted, cf_error *err) {
     char json[256];
     int jl = snprintf(json, sizeof json,
                       "{\"mu\": %.17g, \"n_users\": %lld, \"n_items\": %lld, \"factors\": %d, "
-                      "\"bias\": %s}\n",
+                      "\"bias\": %s, \"ratings\": %s}\n",
                       fa->mu, (long long)fa->n_users, (long long)fa->n_items, (int)fa->k,
-                      fa->bias ? "true" : "false");
+                      fa->bias ? "true" : "false", counted ? "true" : "false");
     char *path = join(dir, "meta.json", err);
     if (!path) return CF_ERR_NOMEM;
     cf_status st = cf_afile_open(f, path, 0, err);
@@ -610,28 +612,40 @@ cf_status cf_model_export_npy(const cf_model *m, const char *dir, cf_error *err)
         if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
             return cf_fail(err, CF_ERR_IO, "%s: exists and is not a directory", dir);
     }
-    /* All seven files are written and synced as temporaries first and renamed into place
-     * only then: a failure while writing (disk full) replaces none of an earlier export's
-     * files and leaves no temporary behind. */
-    enum { N_FILES = 7 };
-    cf_afile af[N_FILES];
+    /* All files are written and synced as temporaries first and renamed into place only
+     * then: a failure while writing (disk full) replaces none of an earlier export's files
+     * and leaves no temporary behind. The rating counts (two more files) only when the
+     * model keeps them; otherwise an earlier export's count files are removed, so that the
+     * directory never pairs these factors with another model's counts. */
+    const int counted = m->n_ratings[0] && m->n_ratings[1];
+    const int n_files = counted ? 9 : 7;
+    cf_afile af[9];
     int n = 0;
     cf_status st = CF_OK;
-    for (; n < N_FILES && !st; n++) {
+    for (; n < n_files && !st; n++) {
         switch (n) {
-        case 0: st = write_npy(&af[n], dir, "P.npy", f->P, f->n_users, f->k, err); break;
-        case 1: st = write_npy(&af[n], dir, "Q.npy", f->Q, f->n_items, f->k, err); break;
-        case 2: st = write_npy(&af[n], dir, "user_bias.npy", f->bu, f->n_users, 0, err); break;
-        case 3: st = write_npy(&af[n], dir, "item_bias.npy", f->bi, f->n_items, 0, err); break;
+        case 0: st = write_npy(&af[n], dir, "P.npy", "<f8", f->P, f->n_users, f->k, err); break;
+        case 1: st = write_npy(&af[n], dir, "Q.npy", "<f8", f->Q, f->n_items, f->k, err); break;
+        case 2: st = write_npy(&af[n], dir, "user_bias.npy", "<f8", f->bu, f->n_users, 0, err); break;
+        case 3: st = write_npy(&af[n], dir, "item_bias.npy", "<f8", f->bi, f->n_items, 0, err); break;
         case 4: st = write_ids_txt(&af[n], dir, "users.txt", m->users, err); break;
         case 5: st = write_ids_txt(&af[n], dir, "items.txt", m->items, err); break;
-        default: st = write_meta(&af[n], dir, f, err); break;
+        case 6: st = write_meta(&af[n], dir, f, counted, err); break;
+        case 7: st = write_npy(&af[n], dir, "user_ratings.npy", "<i8", m->n_ratings[0], f->n_users, 0, err); break;
+        default: st = write_npy(&af[n], dir, "item_ratings.npy", "<i8", m->n_ratings[1], f->n_items, 0, err); break;
         }
     }
     if (st) n--; /* the failed one cleaned up after itself */
     for (int k = 0; k < n; k++) {
         if (!st) st = cf_afile_publish(&af[k], err);
         else cf_afile_abort(&af[k]);
+    }
+    for (int k = 0; k < 2 && !st && !counted; k++) {
+        char *path = join(dir, k ? "item_ratings.npy" : "user_ratings.npy", err);
+        if (!path) return CF_ERR_NOMEM;
+        if (unlink(path) != 0 && errno != ENOENT)
+            st = cf_fail(err, CF_ERR_IO, "%s: cannot remove an earlier export's counts: %s", path, strerror(errno));
+        free(path);
     }
     if (st && created) rmdir(dir); /* only removes it when empty */
     return st;

@@ -728,6 +728,8 @@ Test(cli, export_npy_reproduces_the_predictions) {
     free(gen_and_train());
     run_result r = cli("export", "model.cfm", "--npy", "npy", NULL);
     cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "{P,Q,user_bias,item_bias,user_ratings,item_ratings}.npy"),
+              "a trained model keeps its counts, and they are exported: %s", r.out);
     run_free(&r);
     cf_model *m = load_model();
     cf_model_info mi;

@@ -1138,8 +1138,9 @@ Test(model_io, save_refuses_non_finite_and_bad_config) {
 
 /* ------------------------------------------------------------------ NumPy export */
 
-/* Parses an NPY v1.0 float64 file; returns the data (malloc'ed) and the shape text. */
-static double *read_npy(const char *path, char *shape, size_t shape_len, size_t *count) {
+/* Parses an NPY v1.0 file of 8-byte elements of type descr ("<f8", "<i8"); returns the
+ * data (malloc'ed) and the shape text. */
+static void *read_npy_typed(const char *path, const char *descr, char *shape, size_t shape_len, size_t *count) {
     size_t n;
     unsigned char *b = (unsigned char *)cf_test_read(path, &n);
     cr_assert_not_null(b, "%s", path);
@@ -1150,7 +1151,9 @@ static double *read_npy(const char *path, char *shape, size_t shape_len, size_t 
     cr_assert(10 + hl <= n);
     cr_assert_eq(b[10 + hl - 1], '\n', "header ends in a newline");
     char *hdr = strndup((const char *)b + 10, hl);
-    cr_assert(strstr(hdr, "'descr': '<f8'"), "%s", hdr);
+    char want[32];
+    snprintf(want, sizeof want, "'descr': '%s'", descr);
+    cr_assert(strstr(hdr, want), "%s", hdr);
     cr_assert(strstr(hdr, "'fortran_order': False"), "%s", hdr);
     const char *sh = strstr(hdr, "'shape': (");
     cr_assert_not_null(sh, "%s", hdr);
@@ -1160,11 +1163,17 @@ static double *read_npy(const char *path, char *shape, size_t shape_len, size_t 
     free(hdr);
     *count = (n - 10 - hl) / 8;
     cr_assert_eq((n - 10 - hl) % 8, 0u);
-    double *d = malloc(*count * 8 + 8);
+    unsigned char *d = malloc(*count * 8 + 8);
     memcpy(d, b + 10 + hl, *count * 8);
     free(b);
     return d;
 }
+
+static double *read_npy(const char *path, char *shape, size_t shape_len, size_t *count) {
+    return read_npy_typed(path, "<f8", shape, shape_len, count);
+}
+
+static cf_model *hand_model_counted(void);
 
 Test(model_io, export_npy_reads_back) {
     char *dir = cf_test_tmpdir();
@@ -1205,9 +1214,37 @@ Test(model_io, export_npy_reads_back) {
                   strstr(txt, "\"factors\": 2") && strstr(txt, "\"bias\": true"),
               "%s", txt);
     free(txt), free(p);
+    cr_assert(strstr(txt = cf_test_read(p = cf_test_path(out, "meta.json"), NULL), "\"ratings\": false"), "%s", txt);
+    free(txt), free(p);
     cr_assert_eq(count_entries(out), 7, "seven files, no temporaries");
     /* exporting again into the existing directory works */
     cr_assert_eq(cf_model_export_npy(m, out, &err), CF_OK, "%s", err.msg);
+    cf_model_destroy(&m);
+
+    /* a model that keeps its rating counts: two more files, int64, in row order */
+    m = hand_model_counted();
+    cr_assert_eq(cf_model_export_npy(m, out, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(count_entries(out), 9);
+    static const int64_t cu[] = {5, 1, 2}, ci[] = {4, 1, 2, 1, 0};
+    const struct { const char *name, *shape; const int64_t *want; size_t n; } counts[] = {
+        {"user_ratings.npy", "(3,)", cu, 3}, {"item_ratings.npy", "(5,)", ci, 5}};
+    for (int f = 0; f < 2; f++) {
+        p = cf_test_path(out, counts[f].name);
+        char shape[64];
+        size_t count;
+        int64_t *d = read_npy_typed(p, "<i8", shape, sizeof shape, &count);
+        cr_assert_str_eq(shape, counts[f].shape, "%s", counts[f].name);
+        cr_assert_eq(count, counts[f].n);
+        cr_assert_eq(memcmp(d, counts[f].want, count * 8), 0, "%s values", counts[f].name);
+        free(d), free(p);
+    }
+    cr_assert(strstr(txt = cf_test_read(p = cf_test_path(out, "meta.json"), NULL), "\"ratings\": true"), "%s", txt);
+    free(txt), free(p);
+    cf_model_destroy(&m);
+    /* a model without them afterwards removes them: no other model's counts are left beside its factors */
+    m = hand_model(1);
+    cr_assert_eq(cf_model_export_npy(m, out, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(count_entries(out), 7, "the earlier export's count files are gone");
     cf_model_destroy(&m);
     cf_test_rmtree(dir);
     free(out), free(dir);
