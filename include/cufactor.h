@@ -758,6 +758,10 @@ typedef struct cf_cv_options {
     int64_t rank_min_ratings; /* with rank_n: each fold's lists hold only the items its model was fit
                                  to at least this many ratings (cf_model_subset_min_ratings; 0, the
                                  default: every item), as `recommend --min-ratings` ranks */
+    int select_last;        /* with by_time: 1 picks the best cell by the last fold alone (its model
+                               trained on the most data, the nearest to the refit) instead of the
+                               mean over the folds, whose early folds are trained on little; 0 (the
+                               default): the mean. CF_ERR_INVALID without by_time */
 } cf_cv_options;
 
 void cf_cv_options_default(cf_cv_options *opt);
@@ -768,7 +772,7 @@ typedef struct cf_cv_result {
     double *mean, *std;  /* [il·n_factors + ik]: mean and sample std (n−1) over the folds */
     double *fold_score, *mean_score, *std_score; /* the same for the ranking measure (NULL when rank_n is 0) */
     int32_t best_l, best_k; /* indices of the cell of least mean RMSE, or with rank_n of greatest mean
-                               score (first on ties) */
+                               score (first on ties); with select_last of the last fold's */
     int border;          /* 1: the best cell is on the grid's border (see cf_cv_pick_best) */
     cf_model *model;     /* the refit of the best cell on all the data (NULL without refit) */
     cf_train_report refit_report;

@@ -43,7 +43,10 @@
  * ratings in the fold; with rank_min_ratings from the items the fold's model was fit to
  * that many ratings, cf_model_subset_min_ratings), its rank_measure is the cell and fold's
  * score, averaged likewise, and the best cell is the argmax of the mean score (argmin of
- * its negation). The popularity baseline of each fold's ranking (cf_rank_report.popular:
+ * its negation). With select_last (time folds only) the last fold's value decides instead of
+ * the mean: that fold's model is trained on the most data, the nearest to the refit, while
+ * the mean also weighs the early folds, trained on little (which tend to favour more
+ * regularization). The popularity baseline of each fold's ranking (cf_rank_report.popular:
  * it depends on the fold's training ratings and candidates only, so every cell's is the
  * same) is kept beside, with its mean and std, so a caller can say whether the best cell
  * ranks better than a best-seller list.
@@ -237,6 +240,9 @@ static cf_status check_options(const cf_cv_options *opt, cf_error *err) {
     if (opt->rank_min_ratings < 0 || (opt->rank_min_ratings > 0 && opt->rank_n == 0))
         return cf_fail(err, CF_ERR_INVALID, "cv rank_min_ratings %lld: must be >= 0, and 0 without rank_n",
                        (long long)opt->rank_min_ratings);
+    if (opt->select_last && !opt->by_time)
+        return cf_fail(err, CF_ERR_INVALID, "cv select_last: only with by_time (folds in time, the last one the "
+                                            "latest); other folds are exchangeable");
     if (opt->rank_n > 0 && !((int)opt->rank_measure >= CF_RANK_PRECISION && opt->rank_measure <= CF_RANK_HIT_RATE))
         return cf_fail(err, CF_ERR_INVALID, "cv rank_measure %d: not a cf_rank_measure", (int)opt->rank_measure);
     return opt->rank_n > 0 ? cf_rank_check(opt->rank_n, opt->relevant_min, 0, err) : CF_OK;
@@ -347,17 +353,22 @@ cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_opt
     if (ranked) {
         cell_stats(res->fold_score, cells, F, res->mean_score, res->std_score);
         cell_stats(res->fold_popular, 1, F, &res->mean_popular, &res->std_popular);
-        /* the argmax of the mean score: the argmin of its negation (NaN, no user to rank, never wins) */
-        double *neg = cf_malloc((size_t)cells * sizeof *neg, err, "cv scores");
-        if (!neg) {
+    }
+    {
+        /* what is minimized per cell: the mean RMSE, or the negated mean score (the argmax; NaN, no
+         * user to rank, never wins); with select_last the last fold's value instead of the mean */
+        double *key = cf_malloc((size_t)cells * sizeof *key, err, "cv selection");
+        if (!key) {
             st = CF_ERR_NOMEM;
             goto fail;
         }
-        for (int64_t c = 0; c < cells; c++) neg[c] = isnan(res->mean_score[c]) ? INFINITY : -res->mean_score[c];
-        res->border = cf_cv_pick_best(neg, NL, NK, &res->best_l, &res->best_k);
-        free(neg);
-    } else {
-        res->border = cf_cv_pick_best(res->mean, NL, NK, &res->best_l, &res->best_k);
+        for (int64_t c = 0; c < cells; c++) {
+            const double v = opt->select_last ? (ranked ? res->fold_score : res->fold_rmse)[c * F + F - 1]
+                                              : (ranked ? res->mean_score : res->mean)[c];
+            key[c] = !ranked ? v : isnan(v) ? INFINITY : -v;
+        }
+        res->border = cf_cv_pick_best(key, NL, NK, &res->best_l, &res->best_k);
+        free(key);
     }
 
     if (opt->refit) {

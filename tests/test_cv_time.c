@@ -237,6 +237,52 @@ Test(cv_time, run_scores_each_fold_on_a_model_of_the_past, .timeout = 60) {
     cf_dataset_destroy(&ds);
 }
 
+/* The cell of least value among cells entries of v[c·F + F − 1] (last) or of mean[c]. */
+static int argmin_cell(const double *v, int64_t cells, int32_t F, int last) {
+    int best = 0;
+    for (int64_t c = 1; c < cells; c++)
+        if ((last ? v[c * F + F - 1] : v[c]) < (last ? v[best * F + F - 1] : v[best])) best = (int)c;
+    return best;
+}
+
+/* select_last: the best cell is the argmin of the last fold's RMSE (the argmax of its score
+ * with a ranking measure) instead of the mean's; the fold values themselves do not change.
+ * The fixture is one where the two picks differ (checked), so ignoring the option fails.
+ * Refused without by_time. */
+Test(cv_time, select_last_picks_by_the_last_fold, .timeout = 60) {
+    cf_dataset *ds = cf_test_generate_timed(6000, 100000, 0, 5);
+    const int32_t KS[3] = {1, 3, 6};
+    const double LS[3] = {0.02, 0.1, 0.5};
+    cf_cv_options o;
+    cf_cv_options_default(&o);
+    o.factors = KS, o.n_factors = 3, o.lambdas = LS, o.n_lambdas = 3, o.folds = 3, o.by_time = 1, o.refit = 0;
+    cf_config base = base_cfg();
+    cf_cv_result mean, last;
+    cf_error err;
+    cr_assert_eq(cf_cv_run(ds, &base, &o, &mean, &err), CF_OK, "%s", err.msg);
+    o.select_last = 1;
+    cr_assert_eq(cf_cv_run(ds, &base, &o, &last, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(memcmp(mean.fold_rmse, last.fold_rmse, 9 * 3 * sizeof(double)), 0, "the same folds, the same values");
+    const int bm = argmin_cell(mean.mean, 9, 3, 0), bl = argmin_cell(last.fold_rmse, 9, 3, 1);
+    cr_assert_eq(mean.best_l * 3 + mean.best_k, bm, "by the mean");
+    cr_assert_eq(last.best_l * 3 + last.best_k, bl, "by the last fold");
+    cr_assert_neq(bm, bl, "a fixture where the picks differ (mean %d, last %d)", bm, bl);
+    cf_cv_result_free(&mean), cf_cv_result_free(&last);
+
+    /* a ranking measure: the argmax of the last fold's score */
+    o.rank_n = 5, o.rank_measure = CF_RANK_NDCG;
+    cr_assert_eq(cf_cv_run(ds, &base, &o, &last, &err), CF_OK, "%s", err.msg);
+    double neg[9 * 3];
+    for (int k = 0; k < 9 * 3; k++) neg[k] = -last.fold_score[k];
+    cr_assert_eq(last.best_l * 3 + last.best_k, argmin_cell(neg, 9, 3, 1));
+    cf_cv_result_free(&last);
+
+    o.by_time = 0, o.rank_n = 0;
+    cr_assert_eq(cf_cv_run(ds, &base, &o, &last, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "select_last"), "%s", err.msg);
+    cf_dataset_destroy(&ds);
+}
+
 /* cufactor cv --fold-split time: the library's fold RMSEs, fold_from and unvalidated in
  * the JSON; the table names the folds, each one's first time and the best cell's last
  * fold; the same from the
@@ -304,6 +350,22 @@ Test(cv_time, cli_time_folds, .timeout = 120) {
     cr_assert_eq(r.code, 0, "%s", r.err);
     cr_assert(strstr(r.out, "rolling origin per user"), "%s", r.out);
     cr_assert(!strstr(r.out, "from time"), "per user there is no one cut: %s", r.out);
+    cf_test_run_free(&r);
+    /* --select-on last: said in the title and the JSON (the library's choice is checked above);
+     * with folds that are not in time it is a usage error */
+    r = cf_test_cli(dir, "cv", data, "--factors", "2", "--lambda", "0.05,0.5", "--folds", "2", "--iters", "2",
+                    "--device", "cpu", "--fold-split", "time", "--select-on", "last", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "; * the best by the last fold)"), "%s", r.out);
+    cf_test_run_free(&r);
+    r = cf_test_cli(dir, "cv", data, "--factors", "2", "--lambda", "0.05", "--folds", "2", "--iters", "2", "--device",
+                    "cpu", "--fold-split", "time", "--select-on", "last", "--json", "--quiet", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "\"select_on\":\"last\""), "%s", r.out);
+    cf_test_run_free(&r);
+    r = cf_test_cli(dir, "cv", data, "--factors", "2", "--lambda", "0.05", "--select-on", "last", NULL);
+    cr_assert_eq(r.code, 2, "%s", r.err);
+    cr_assert(strstr(r.err, "--select-on last needs --fold-split time or user-time"), "%s", r.err);
     cf_test_run_free(&r);
 
     const char *three = "1\t2\t3\n2\t2\t4\n3\t1\t5\n";

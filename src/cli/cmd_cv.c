@@ -260,6 +260,12 @@ int cmd_cv(int argc, char **argv) {
                           .lo = 0, .hi = INT64_MAX,
                           .help = "with a ranking --select: rank only the items each fold's model was fit to at least "
                                   "M ratings, as recommend --min-ratings (0 = every item)"};
+    static const char *const select_on_names[] = {"mean", "last", NULL};
+    int select_on = 0;
+    opts[n++] = (cli_opt){.name = "select-on", .kind = CLI_CHOICE, .dest = &select_on, .choices = select_on_names,
+                          .help = "with --fold-split time|user-time: pick by the mean over the folds, or by the "
+                                  "last fold alone (trained on the most data, the nearest to the refit; the early "
+                                  "folds, trained on little, tend to favour more regularization)"};
     opts[n++] = (cli_opt){.kind = CLI_SECTION, .name = "data"};
     n += cli_config_read_opts(&co, opts + n);
     n += cli_config_train_opts(&co, opts + n, 0, "model (every cell)");
@@ -375,6 +381,10 @@ int cmd_cv(int argc, char **argv) {
     cvo.by_user = fold_split == CLI_SPLIT_USER || fold_split == CLI_SPLIT_USER_TIME;
     cvo.by_time = fold_split == CLI_SPLIT_TIME || fold_split == CLI_SPLIT_USER_TIME;
     ropt.timestamps = cvo.by_time; /* the fourth column: a missing one names its line */
+    if (select_on && !cvo.by_time)
+        return cli_usage_error(&spec, "--select-on last needs --fold-split time or user-time (other folds are "
+                                      "exchangeable: none is the last)");
+    cvo.select_last = select_on;
 
     cf_dataset *ds = NULL;
     cf_cv_result res;
@@ -447,6 +457,7 @@ int cmd_cv(int argc, char **argv) {
         json_key(o, &first, "iters"), fprintf(o, "%d", (int)cv_iters(&cfg));
         json_key(o, &first, "reg"), json_string(o, cf_reg_name(cfg.reg));
         json_key(o, &first, "select"), json_string(o, select_name ? select_name : "rmse");
+        json_key(o, &first, "select_on"), json_string(o, select_on_names[select_on]);
         json_key(o, &first, "relevant_min"), json_number(o, cvo.relevant_min);
         json_key(o, &first, "min_ratings"), fprintf(o, "%lld", (long long)cvo.rank_min_ratings);
         json_key(o, &first, "factors"), fputc('[', o);
@@ -514,6 +525,7 @@ int cmd_cv(int argc, char **argv) {
                (int)cv_iters(&cfg));
         if (cvo.rank_min_ratings)
             printf("; lists of the items fit to at least %lld ratings", (long long)cvo.rank_min_ratings);
+        if (cvo.select_last) printf("; * the best by the last fold");
         printf(")\n");
         printf("%-10s", "lambda\\K");
         for (int k = 0; k < g.n_factors; k++) printf("  %19d", (int)g.factors[k]);
