@@ -286,8 +286,7 @@ __device__ __forceinline__ void sgd_run_regs(const cf_sgd_args &a, int64_t begin
                         q.f[x] = stored<T>(qk + eta * (e * pk - li * qk));
                         dq[v] = q.f[x] - qk; /* exact where the two are within a factor 2 */
                     }
-                    const int at = (32 * c + lane) * VEC;
-                    if (ADD && at < K) slice<T, VEC>::add(Q + i * ld + at, dq);
+                    if (ADD) add_chunk<T, VEC>(Q + i * ld, (32 * c + lane) * VEC, K, ld, dq);
                 }
                 if (bias) {
                     const float step_i = eta * (e - li * bi);

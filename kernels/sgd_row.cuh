@@ -134,6 +134,29 @@ template <> struct slice<__half, 8> {
     }
 };
 
+/* Hogwild's add mode: a lane's chunk d of q_i's change, added at element `at` of `row`
+ * (chunks at or past K add nothing). Every lane of the warp calls it (fp16 shuffles).
+ * fp16 with one half a lane (K ≤ 32): lanes 2w and 2w + 1 hold the two halves of one
+ * 32-bit word, so the even lane takes its neighbour's change by shuffle and issues one
+ * __half2 reduction (native red.add.noftz.f16x2; each half rounded once, as before) —
+ * a scalar __half atomicAdd is a compare-and-swap loop on sm_90, and the two lanes would
+ * collide on the word. It needs K and ld even (the pair in one aligned word of the row);
+ * otherwise one scalar add per lane, as every other shape does through slice::add. */
+template <typename T, int VEC>
+__device__ __forceinline__ void add_chunk(T *row, int at, int K, int ld, const float *d) {
+    (void)ld;
+    if (at < K) slice<T, VEC>::add(row + at, d);
+}
+template <> __device__ __forceinline__ void add_chunk<__half, 1>(__half *row, int at, int K, int ld, const float *d) {
+    const float next = __shfl_down_sync(0xffffffffu, d[0], 1);
+    if (((K | ld) & 1) == 0) {
+        const float two[2] = {d[0], next};
+        if (!(threadIdx.x & 1) && at < K) red_f16(row + at, two, 2);
+    } else if (at < K) {
+        red_f16(row + at, d, 1);
+    }
+}
+
 /* A row held by a warp: lane l has NV chunks of VEC elements, chunk c at element
  * (32c + l)·VEC; chunks at or past K hold 0 and are neither loaded nor stored (K and the
  * row stride are multiples of VEC: the host's choice, regs_of). */
