@@ -350,16 +350,17 @@ __device__ __forceinline__ void sgd_run_mem(const cf_sgd_args &a, int64_t begin,
             for (int c = lane; c < K; c += 32) dot = fmaf(to_f(__ldcg(p + c)), to_f(__ldcg(q + c)), dot);
             dot = cf_warp_sum(dot);
             const float e = r - cf_dev_predict(a.mu, bu, bi, dot, a.use_bias);
-            for (int c = lane; c < K; c += 32) {
-                const float pk = to_f(__ldcg(p + c)), qk = to_f(__ldcg(q + c));
-                p[c] = from_f<T>(pk + eta * (e * qk - lu * pk));
-                const T qn = from_f<T>(qk + eta * (e * pk - li * qk));
-                if (ADD) {
-                    const float d = to_f(qn) - qk;
-                    slice<T, 1>::add(q + c, &d);
-                } else {
-                    q[c] = qn;
+            for (int c0 = 0; c0 < K; c0 += 32) { /* warp-uniform: add_chunk shuffles */
+                const int c = c0 + lane;
+                float d = 0.0f; /* add mode: this rating's change of q_i[c] */
+                if (c < K) {
+                    const float pk = to_f(__ldcg(p + c)), qk = to_f(__ldcg(q + c));
+                    p[c] = from_f<T>(pk + eta * (e * qk - lu * pk));
+                    const T qn = from_f<T>(qk + eta * (e * pk - li * qk));
+                    if (ADD) d = to_f(qn) - qk;
+                    else q[c] = qn;
                 }
+                if (ADD) add_chunk<T, 1>(q, c, K, a.ld, &d);
             }
             if (a.use_bias && lane == 0) {
                 const float step_i = eta * (e - li * bi);

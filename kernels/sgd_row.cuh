@@ -136,7 +136,8 @@ template <> struct slice<__half, 8> {
 
 /* Hogwild's add mode: a lane's chunk d of q_i's change, added at element `at` of `row`
  * (chunks at or past K add nothing). Every lane of the warp calls it (fp16 shuffles).
- * fp16 with one half a lane (K ≤ 32): lanes 2w and 2w + 1 hold the two halves of one
+ * fp16 with one half a lane (K ≤ 32, and the memory path of any K, lane l at elements
+ * l, l + 32, ...): lanes 2w and 2w + 1 hold the two halves of one
  * 32-bit word, so the even lane takes its neighbour's change by shuffle and issues one
  * __half2 reduction (native red.add.noftz.f16x2; each half rounded once, as before) —
  * a scalar __half atomicAdd is a compare-and-swap loop on sm_90, and the two lanes would

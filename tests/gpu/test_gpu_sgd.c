@@ -1270,11 +1270,16 @@ static void adds_equal_stores_one_warp(int K, cf_precision prec, double rtol) {
 Test(gpu_sgd, adds_equal_stores_one_warp_K32) { adds_equal_stores_one_warp(32, CF_PRECISION_FP32, 1e-6); }
 Test(gpu_sgd, adds_equal_stores_one_warp_K128_fp16) { adds_equal_stores_one_warp(128, CF_PRECISION_FP16, 2e-3); }
 /* fp16 with one half a lane: K and ld even pair the lanes into __half2 reductions (K = 32,
- * and 18 with lanes 18–31 idle); K = 17 takes the scalar half adds. The same rounding either
+ * 18 with lanes 18–31 idle, and 300 on the memory path, its last 12 lanes idle on the
+ * last pass); K = 17 takes the scalar half adds. The same rounding either
  * way (each half rounded once), so the same tolerance as K = 128. */
 Test(gpu_sgd, adds_equal_stores_one_warp_K32_fp16_paired) { adds_equal_stores_one_warp(32, CF_PRECISION_FP16, 2e-3); }
 Test(gpu_sgd, adds_equal_stores_one_warp_K18_fp16_paired) { adds_equal_stores_one_warp(18, CF_PRECISION_FP16, 2e-3); }
 Test(gpu_sgd, adds_equal_stores_one_warp_K17_fp16_scalar) { adds_equal_stores_one_warp(17, CF_PRECISION_FP16, 2e-3); }
+/* the memory path (K beyond the register shapes) pairs its lanes the same way */
+Test(gpu_sgd, adds_equal_stores_one_warp_K300_fp16_from_memory) {
+    adds_equal_stores_one_warp(300, CF_PRECISION_FP16, 2e-3);
+}
 Test(gpu_sgd, adds_equal_stores_one_warp_K300_from_memory) {
     adds_equal_stores_one_warp(300, CF_PRECISION_FP32, 1e-6);
 }
