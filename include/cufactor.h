@@ -610,6 +610,7 @@ typedef struct cf_iter_info {
     double objective;       /* L of DESIGN.md §1 (sum form) */
     double seconds;         /* wall time of this iteration's update */
     double ratings_per_sec; /* training ratings processed per second of update */
+    int32_t restart;        /* 0-based run of cf_config.restarts this iteration belongs to */
 } cf_iter_info;
 
 /* Called once per iteration; return non-zero to stop after it. */
@@ -634,6 +635,9 @@ typedef struct cf_train_report {
     double seconds_iterations; /* the updates (cf_iter_info.seconds summed) */
     double seconds_eval;       /* RMSE / objective after each iteration */
     int64_t init_users, init_items; /* rows taken from cf_train_options.init (0 without) */
+    /* The run kept (0-based; restarts keep the best); -1 when a resume from a version 1
+     * checkpoint no longer knows which earlier run it was. */
+    int32_t restart;
 } cf_train_report;
 
 /* Trains on ds's training part, reports on its test part. `progress` may be NULL. */

@@ -2,14 +2,14 @@
  * checkpoint.c — the checkpoint file (".cfc"): save / load of cf_train_state, the data
  * identity hash and the config comparison of a resume.
  *
- * Format, version 1. Little-endian; f64 = IEEE-754 binary64; "info" = the metrics of an
+ * Format, version 2 (version 1, without the kept run's index, is still read). Little-endian; f64 = IEEE-754 binary64; "info" = the metrics of an
  * iteration as i32 iter, f64 train_rmse, f64 test_rmse, f64 objective, f64 seconds,
  * f64 ratings_per_sec (44 bytes).
  *
  *   offset  size  field
  *        0     8  magic "CFCKPT\r\n" (the CR LF catches text-mode mangling)
- *        8     4  u32 version = 1
- *       12     4  u32 header size = 344 (bytes from offset 0 to the first array)
+ *        8     4  u32 version = 2
+ *       12     4  u32 header size = 348 (bytes from offset 0 to the first array; 344 in version 1)
  *       16     8  i64 n_users
  *       24     8  i64 n_items
  *       32     4  i32 K
@@ -32,7 +32,9 @@
  *      288     4  i32 result_stop (0 iters, 1 tol, 2 early-stop, 3 callback)
  *      292    44  info: the metrics of the kept finished run
  *      336     8  i64 solver counter (backend.h: cf_solver_state)
- *      344        factor sets, each f64 P[n_users][K], Q[n_items][K], b_u[n_users],
+ *      344     4  i32 the kept finished run's index (0-based; version 2 only: version 1
+ *                 files load with -1, "unknown", when they hold a finished run)
+ *      348        factor sets, each f64 P[n_users][K], Q[n_items][K], b_u[n_users],
  *                 b_i[n_items] (row-major): the current factors; then `result` (bit 1),
  *                 `best` (bit 2), the Adam moments m and v (bit 3)
  *    end-8     8  u64 checksum of every preceding byte (hash64.h)
@@ -63,8 +65,9 @@
 #error "checkpoint.c writes a little-endian format by memcpy: port it before using a big-endian host"
 #endif
 
-#define CKPT_VERSION 1u
-#define CKPT_HEADER_SIZE 344
+#define CKPT_VERSION 2u
+#define CKPT_HEADER_SIZE 348
+#define CKPT_HEADER_SIZE_V1 344
 #define CKPT_MAX_ROWS ((int64_t)UINT32_MAX - 1)
 #define CKPT_MAX_K 4096
 
@@ -160,6 +163,7 @@ cf_status cf_checkpoint_save(const cf_train_state *s, const char *path, cf_error
     cf_put_i32(&c, s->result_stop);
     put_info(&c, &s->result_last);
     cf_put_i64(&c, s->solver.counter);
+    cf_put_i32(&c, s->result_last.restart);
     if (c.at != CKPT_HEADER_SIZE) /* a layout edit that forgot the header size */
         return cf_fail(err, CF_ERR_INVALID, "%s: checkpoint header is %zu bytes, expected %d", path, c.at,
                        CKPT_HEADER_SIZE);
@@ -229,12 +233,17 @@ cf_status cf_checkpoint_load(const char *path, cf_train_state *s, cf_error *err)
     if (hlen < 16) CORRUPT("%s: truncated checkpoint header (%zu bytes)", path, hlen);
     cf_cursor c = {hdr, 8};
     uint32_t version = cf_get_u32(&c), header_size = cf_get_u32(&c);
-    if (version != CKPT_VERSION)
-        CORRUPT("%s: checkpoint version %u not supported (this build reads version %u)", path, version,
+    if (version != CKPT_VERSION && version != 1)
+        CORRUPT("%s: checkpoint version %u not supported (this build reads versions 1 and %u)", path, version,
                 CKPT_VERSION);
-    if (header_size != CKPT_HEADER_SIZE)
-        CORRUPT("%s: header size %u, version 1 has %d", path, header_size, CKPT_HEADER_SIZE);
-    if (hlen < CKPT_HEADER_SIZE) CORRUPT("%s: truncated checkpoint header (%zu bytes)", path, hlen);
+    const uint32_t hsize = version == 1 ? CKPT_HEADER_SIZE_V1 : CKPT_HEADER_SIZE;
+    if (header_size != hsize)
+        CORRUPT("%s: header size %u, version %u has %u", path, header_size, version, hsize);
+    if (hlen < hsize) CORRUPT("%s: truncated checkpoint header (%zu bytes)", path, hlen);
+    if (hlen > hsize && lseek(fd, hsize, SEEK_SET) != (off_t)hsize) { /* version 1: the arrays start earlier */
+        st = cf_fail(err, CF_ERR_IO, "%s: seek failed: %s", path, strerror(errno));
+        goto done;
+    }
     int64_t nu = cf_get_i64(&c), ni = cf_get_i64(&c);
     int32_t K = cf_get_i32(&c);
     uint32_t flags = cf_get_u32(&c);
@@ -243,7 +252,7 @@ cf_status cf_checkpoint_load(const char *path, cf_train_state *s, cf_error *err)
     if (K < 1 || K > CKPT_MAX_K) CORRUPT("%s: K = %d, must be in 1..%d", path, (int)K, CKPT_MAX_K);
     if (flags & ~15u) CORRUPT("%s: unknown flags 0x%x", path, flags);
     /* nu, ni < 2^32, K <= 4096, at most 5 sets: every product stays under 2^63 */
-    uint64_t want = CKPT_HEADER_SIZE + (uint64_t)n_sets(flags) * set_bytes(nu, ni, K) + 8;
+    uint64_t want = hsize + (uint64_t)n_sets(flags) * set_bytes(nu, ni, K) + 8;
     if (size != want)
         CORRUPT("%s: %llu bytes, but its header (%lld × %lld × K=%d, %d factor sets) needs %llu: %s", path,
                 (unsigned long long)size, (long long)nu, (long long)ni, (int)K, n_sets(flags),
@@ -267,6 +276,8 @@ cf_status cf_checkpoint_load(const char *path, cf_train_state *s, cf_error *err)
     s->result_stop = cf_get_i32(&c);
     get_info(&c, &s->result_last);
     s->solver.counter = cf_get_i64(&c);
+    s->result_last.restart = version == 1 ? (flags & F_RESULT ? -1 : 0) : cf_get_i32(&c);
+    s->last.restart = s->restart;
     s->have_result = !!(flags & F_RESULT);
     s->have_best = !!(flags & F_BEST);
     s->solver.has_moments = !!(flags & F_MOMENTS);
@@ -274,7 +285,7 @@ cf_status cf_checkpoint_load(const char *path, cf_train_state *s, cf_error *err)
     /* ---- arrays, then the checksum over everything */
     cf_hash64 h;
     cf_hash64_init(&h);
-    cf_hash64_update(&h, hdr, CKPT_HEADER_SIZE);
+    cf_hash64_update(&h, hdr, hsize);
     int bias = flags & F_BIAS;
     cf_factors *sets[5] = {&s->cur, s->have_result ? &s->result : NULL, s->have_best ? &s->best : NULL,
                            s->solver.has_moments ? &s->solver.m : NULL, s->solver.has_moments ? &s->solver.v : NULL};
@@ -312,6 +323,9 @@ cf_status cf_checkpoint_load(const char *path, cf_train_state *s, cf_error *err)
     if (s->have_result && (s->result_iters < 1 || s->result_stop < 0 || s->result_stop >= CF_STOP_COUNT ||
                            isnan(s->best_score)))
         CORRUPT("%s: the kept finished run has bad counters", path);
+    if (version != 1 && (s->have_result ? s->result_last.restart < 0 || s->result_last.restart >= s->restart
+                                        : s->result_last.restart != 0))
+        CORRUPT("%s: kept run %d out of range", path, (int)s->result_last.restart);
     if (s->solver.counter < 0) CORRUPT("%s: solver counter %lld < 0", path, (long long)s->solver.counter);
     if (!finite_info(&s->last) || !finite_info(&s->result_last) || isinf(s->prev_obj) || isnan(s->best_test))
         CORRUPT("%s: non-finite training metrics", path);

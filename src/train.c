@@ -328,6 +328,7 @@ static cf_status run_once(train_ctx *c, uint64_t seed, cf_factors *out, run_resu
         S->cur.mu = cfg->bias ? R->mean : 0.0;
         S->iter = 0, S->prev_obj = NAN, S->best_test = INFINITY, S->since_best = 0, S->have_best = 0;
         memset(&S->last, 0, sizeof S->last);
+        S->last.restart = S->restart;
         cf_solver_state_free(&S->solver);
     }
     double t_open = cf_now();
@@ -405,6 +406,7 @@ static cf_status run_once(train_ctx *c, uint64_t seed, cf_factors *out, run_resu
             .objective = tr.sse + tr.reg,
             .seconds = secs,
             .ratings_per_sec = secs > 0 ? (double)R->nnz / secs : 0,
+            .restart = S->restart,
         };
         if (!isfinite(info.objective) || (te.n && !isfinite(info.test_rmse))) {
             st = diverged(ops, b, R, c->test, cfg, c->users, c->items, it + 1, out, err);
@@ -669,6 +671,7 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     rep->train_rmse = S.result_last.train_rmse;
     rep->test_rmse = S.result_last.test_rmse;
     rep->objective = S.result_last.objective;
+    rep->restart = S.result_last.restart;
     snprintf(rep->stop_reason, sizeof rep->stop_reason, "%s", cf_stop_names[S.result_stop]);
     snprintf(rep->device, sizeof rep->device, "%s", res.device);
 

@@ -15,6 +15,7 @@
 
 #include "checkpoint.h"
 #include "cufactor.h"
+#include "hash64.h"
 #include "helpers.h"
 #include "model.h"
 
@@ -68,6 +69,7 @@ static void assert_same_report(const cf_train_report *a, const cf_train_report *
               a->objective, b->objective);
     cr_assert(memcmp(&a->train_rmse, &b->train_rmse, sizeof(double)) == 0);
     cr_assert(memcmp(&a->test_rmse, &b->test_rmse, sizeof(double)) == 0);
+    cr_assert_eq(a->restart, b->restart, "kept run %d vs %d", a->restart, b->restart);
 }
 
 /* Trains `c` uninterrupted; trains it again stopped after `stop_calls` progress calls
@@ -228,15 +230,81 @@ Test(ckpt, tol_resumes_bit_identical) {
 }
 
 /* Restarts: stopped in the second of three runs; the first run's model, score and
- * report are in the checkpoint. */
+ * report are in the checkpoint. Then stopped in the third run, after the run that is
+ * kept in the end: which run that was comes from the checkpoint (the report's restart). */
 Test(ckpt, restarts_resume_bit_identical) {
     cf_dataset *ds = planted(14, 5000);
     cf_config c = base(CF_ALGO_SGD);
     c.restarts = 3, c.iters = 4, c.lr = 0.02;
     cf_checkpoint_info ck;
-    resume_matches(ds, c, 6, 2, &ck); /* 4 calls of run 0, 2 of run 1 */
+    cf_train_report r = resume_matches(ds, c, 6, 2, &ck); /* 4 calls of run 0, 2 of run 1 */
     cr_assert_eq(ck.restart, 1);
     cr_assert_eq(ck.iter, 2);
+    cf_dataset_destroy(&ds);
+    ds = planted(15, 5000); /* keeps run 1 of 3 */
+    r = resume_matches(ds, c, 9, 1, &ck); /* stopped in run 2 */
+    cr_assert_eq(ck.restart, 2);
+    cr_assert_eq(r.restart, 1, "this fixture keeps run %d; the case needs run 1", r.restart);
+    cf_dataset_destroy(&ds);
+}
+
+/* Rewrites a version 2 checkpoint as version 1 wrote it: no kept-run index (bytes 344 ..
+ * 347 of the header), version 1, header size 344, the checksum over the new bytes. */
+static char *as_version_1(const char *path, const char *name) {
+    size_t len;
+    char *v2 = cf_test_read(path, &len);
+    cr_assert_not_null(v2);
+    cr_assert_gt(len, 348 + 8);
+    char *v1 = malloc(len - 4);
+    memcpy(v1, v2, 344);
+    memcpy(v1 + 344, v2 + 348, len - 348);
+    uint32_t version = 1, hsize = 344;
+    memcpy(v1 + 8, &version, 4), memcpy(v1 + 12, &hsize, 4);
+    cf_hash64 h;
+    cf_hash64_init(&h);
+    cf_hash64_update(&h, v1, len - 4 - 8);
+    uint64_t sum = cf_hash64_final(&h);
+    memcpy(v1 + len - 4 - 8, &sum, 8);
+    char *out = cf_test_write(dir, name, v1, len - 4);
+    free(v1), free(v2);
+    return out;
+}
+
+/* A version 1 checkpoint (from before the kept run's index) still resumes to the same
+ * model; the report's kept run is 0 with one run and -1 ("unknown") when a finished run
+ * came from the file. */
+Test(ckpt, version_1_checkpoints_still_resume) {
+    cf_dataset *ds = planted(14, 5000);
+    for (int restarts = 1; restarts <= 3; restarts += 2) {
+        cf_config c = base(CF_ALGO_ALS);
+        c.restarts = restarts, c.iters = 4;
+        cf_error err;
+        cf_model *a = NULL, *b = NULL, *none = NULL;
+        cf_train_report ra, ri, rb;
+        cr_assert_eq(cf_train(ds, &c, NULL, NULL, &a, &ra, &err), CF_OK, "%s", err.msg);
+        char *path = cf_test_path(dir, "two.cfc");
+        volatile sig_atomic_t flag = 0;
+        stopper s = {0, restarts == 1 ? 2 : 6, &flag}; /* in run 0, or in run 1 after run 0 finished */
+        cf_train_options opt;
+        cf_train_options_default(&opt);
+        opt.checkpoint = path, opt.checkpoint_every = 0, opt.stop = &flag;
+        cr_assert_eq(cf_train_ex(ds, &c, &opt, stop_cb, &s, &none, &ri, &err), CF_ERR_INTERRUPTED, "%s", err.msg);
+        char *old = as_version_1(path, "one.cfc");
+        cf_train_options ropt;
+        cf_train_options_default(&ropt);
+        ropt.resume = old;
+        cr_assert_eq(cf_train_ex(ds, &c, &ropt, NULL, NULL, &b, &rb, &err), CF_OK, "%s", err.msg);
+        assert_same_model(a, b);
+        cr_assert_eq(rb.iters, ra.iters);
+        cr_assert(memcmp(&ra.test_rmse, &rb.test_rmse, sizeof(double)) == 0);
+        if (restarts == 1)
+            cr_assert_eq(rb.restart, 0);
+        else /* run 0 finished before the checkpoint: kept, if it won, as an unknown run */
+            cr_assert_eq(rb.restart, ra.restart == 0 ? -1 : ra.restart, "kept %d, resumed %d", ra.restart,
+                         rb.restart);
+        cf_model_destroy(&a), cf_model_destroy(&b);
+        free(path), free(old);
+    }
     cf_dataset_destroy(&ds);
 }
 
@@ -341,7 +409,7 @@ Test(ckpt, damaged_files_are_clear_errors) {
     size_t len;
     char *good = cf_test_read(path, &len);
     cr_assert_not_null(good);
-    cr_assert_gt(len, 344);
+    cr_assert_gt(len, 348);
     cf_error err;
     cr_assert_eq(resume_with(ds, &c, path, &err), CF_OK, "%s", err.msg);
 
@@ -364,10 +432,10 @@ Test(ckpt, damaged_files_are_clear_errors) {
     free(p);
     /* another version */
     memcpy(bad, good, len);
-    bad[8] = 2;
-    p = cf_test_write(dir, "v2.cfc", bad, len);
+    bad[8] = 3;
+    p = cf_test_write(dir, "v3.cfc", bad, len);
     cr_assert_eq(resume_with(ds, &c, p, &err), CF_ERR_CORRUPT);
-    cr_assert(strstr(err.msg, "version 2 not supported"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "version 3 not supported"), "%s", err.msg);
     free(p);
     /* not a checkpoint: a model file */
     cf_model *m = NULL;

@@ -1058,3 +1058,127 @@ Test(cli, demo_beats_the_mean_baseline_and_cleans_up) {
     cr_assert_eq(listed, 5, "%s", nu);
     run_free(&r);
 }
+
+/* ------------------------------------------------------------------ history, best iteration */
+
+/* The demo's table of iterations (lines "iter train test ..."): test RMSEs into t[1..n]. */
+static int demo_table(const char *out, double *t, int cap) {
+    int n = 0;
+    const char *p = strstr(out, " iter  train_rmse");
+    cr_assert_not_null(p, "%s", out);
+    for (p = strchr(p, '\n'); p && p[1] == ' '; p = strchr(p + 1, '\n')) {
+        int it;
+        double tr, te;
+        if (sscanf(p + 1, "%d %lf %lf", &it, &tr, &te) != 3) break;
+        cr_assert(it == n + 1 && it < cap, "iteration %d after %d", it, n);
+        t[++n] = te;
+    }
+    return n;
+}
+
+/* The iteration of the lowest of t[1..n] (the first on ties). */
+static int lowest(const double *t, int n) {
+    int b = 1;
+    for (int k = 2; k <= n; k++)
+        if (t[k] < t[b]) b = k;
+    return b;
+}
+
+/* The demo's data (kept) overfits with the default K:
+ * the test RMSE is lowest at an early iteration and rises. The demo says so, train's
+ * summary names the best iteration, its --json has every iteration and the best, and the
+ * hint on stderr says what to do. The rule (rose more than 0.5 %) is checked against the
+ * printed numbers; the fixture is checked to be a case of it, and K = 10 (the planted rank)
+ * not to be. */
+Test(cli, train_reports_the_best_iteration_and_overfitting) {
+    run_result r = cli("demo", "--threads", "2", "--device", "cpu", "--keep", "demo", NULL);
+    cr_assert_eq(r.code, 0, "demo failed (%d): %s\n%s", r.code, r.err, r.out);
+    double t[64];
+    int n = demo_table(r.out, t, 64), b = lowest(t, n);
+    cr_assert(n >= 10 && b < n && t[n] > t[b] * 1.005, "the fixture should overfit: best %d of %d, %g then %g", b, n,
+              t[b], t[n]);
+    char want[128];
+    snprintf(want, sizeof want, "its test RMSE was lowest at iteration %d (%.4f)", b, t[b]);
+    cr_assert(strstr(r.out, want), "'%s' not in: %s", want, r.out);
+    run_free(&r);
+
+    /* the same data, split and training through train (its defaults: --test-ratio 0.1,
+     * --seed 42): the JSON history */
+    r = cli("train", "demo/ratings.tsv", "--threads", "2", "--device", "cpu", "--json", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    assert_one_json_object(r.out);
+    const char *h = json_value(r.out, "history");
+    cr_assert(h && *h == '[', "%s", r.out);
+    int iters = (int)json_num(r.out, "iters"), k = 0;
+    cr_assert_eq(iters, n);
+    for (const char *p = h; (p = strstr(p, "{\"run\":")); p++) {
+        k++;
+        cr_assert_eq(json_num(p, "run"), 1.0);
+        cr_assert_eq(json_num(p, "iter"), (double)k);
+        cr_assert(fabs(json_num(p, "test_rmse") - t[k]) <= 5e-7, "iteration %d: %.9g in the JSON, %.6f printed", k,
+                  json_num(p, "test_rmse"), t[k]);
+        t[k] = json_num(p, "test_rmse");
+        cr_assert(isfinite(json_num(p, "train_rmse")) && json_num(p, "objective") > 0 && json_num(p, "seconds") >= 0);
+    }
+    cr_assert_eq(k, iters, "%d history entries for %d iterations", k, iters);
+    cr_assert_eq(json_num(r.out, "test_rmse"), t[n], "the model is the last iteration's");
+    b = lowest(t, n);
+    const char *best = json_value(r.out, "best_test");
+    cr_assert(best && *best == '{', "%s", r.out);
+    cr_assert_eq(json_num(best, "iter"), (double)b);
+    cr_assert_eq(json_num(best, "test_rmse"), t[b]);
+    cr_assert(strncmp(json_value(best, "rose"), "true", 4) == 0, "%s", best);
+    cr_assert_eq(json_num(r.out, "run"), 1.0);
+    snprintf(want, sizeof want, "hint: the test RMSE was lowest at iteration %d (%.6f)", b, t[b]);
+    cr_assert(strstr(r.err, want) && strstr(r.err, "cufactor cv demo/ratings.tsv --factors"), "'%s' not in: %s", want,
+              r.err);
+    run_free(&r);
+
+    /* the summary */
+    r = cli("train", "demo/ratings.tsv", "--threads", "2", "--device", "cpu", NULL);
+    snprintf(want, sizeof want, "best test   %.6f at iteration %d (the model is iteration %d's)", t[b], b, n);
+    cr_assert(strstr(r.out, want), "'%s' not in: %s", want, r.out);
+    cr_assert(strstr(r.err, "hint: the test RMSE was lowest"), "%s", r.err);
+    run_free(&r);
+    /* --quiet: no hint; --early-stop: the model is the best iteration, nothing to say */
+    r = cli("train", "demo/ratings.tsv", "--threads", "2", "--device", "cpu", "--quiet", NULL);
+    cr_assert_str_empty(r.err);
+    run_free(&r);
+    r = cli("train", "demo/ratings.tsv", "--threads", "2", "--device", "cpu", "--early-stop",
+            "3", "--json", NULL);
+    best = json_value(r.out, "best_test");
+    cr_assert(best && json_num(best, "iter") == (double)b && json_num(r.out, "test_rmse") == t[b], "%s", r.out);
+    cr_assert(strncmp(json_value(best, "rose"), "false", 5) == 0, "%s", best);
+    cr_assert_null(strstr(r.err, "hint:"), "%s", r.err);
+    run_free(&r);
+
+    /* K = 10, the planted rank: no rise past the rule, no hint */
+    r = cli("train", "demo/ratings.tsv", "--threads", "2", "--device", "cpu", "--factors",
+            "10", "--json", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    best = json_value(r.out, "best_test");
+    cr_assert(best && strncmp(json_value(best, "rose"), "false", 5) == 0, "%s", r.out);
+    cr_assert(json_num(r.out, "test_rmse") <= json_num(best, "test_rmse") * 1.005, "%s", r.out);
+    cr_assert_null(strstr(r.err, "hint:"), "%s", r.err);
+    run_free(&r);
+
+    /* restarts: every run in the history, the kept one named */
+    r = cli("train", "demo/ratings.tsv", "--threads", "2", "--device", "cpu", "--iters", "2",
+            "--restarts", "3", "--json", "--quiet", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    h = json_value(r.out, "history");
+    double last[4] = {0};
+    k = 0;
+    for (const char *p = h; (p = strstr(p, "{\"run\":")); p++, k++) {
+        cr_assert_eq(json_num(p, "run"), (double)(k / 2 + 1));
+        cr_assert_eq(json_num(p, "iter"), (double)(k % 2 + 1));
+        last[k / 2 + 1] = json_num(p, "test_rmse");
+    }
+    cr_assert_eq(k, 6);
+    int kept = 1;
+    for (int q = 2; q <= 3; q++)
+        if (last[q] < last[kept]) kept = q;
+    cr_assert_eq(json_num(r.out, "run"), (double)kept);
+    cr_assert_eq(json_num(r.out, "test_rmse"), last[kept]);
+    run_free(&r);
+}

@@ -325,6 +325,15 @@ Test(train, early_stop_keeps_the_best_model_seen) {
     cf_dataset_destroy(&ds);
 }
 
+/* The progress calls of a training with restarts: each names its run. */
+typedef struct { int calls; int32_t restart[16], iter[16]; } run_log;
+static int log_runs(const cf_iter_info *info, void *user) {
+    run_log *l = user;
+    if (l->calls < 16) l->restart[l->calls] = info->restart, l->iter[l->calls] = info->iter;
+    l->calls++;
+    return 0;
+}
+
 Test(train, restarts_keep_the_best_initialization) {
     cf_dataset *ds = planted(9);
     cf_config c = cpu_cfg(2);
@@ -332,9 +341,15 @@ Test(train, restarts_keep_the_best_initialization) {
     cf_model *m = NULL;
     cf_train_report rep;
     cf_error err;
-    cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
+    run_log log = {0};
+    cr_assert_eq(cf_train(ds, &c, log_runs, &log, &m, &rep, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(log.calls, 6);
+    for (int k = 0; k < 6; k++) /* runs 0, 0, 1, 1, 2, 2 with iterations 1, 2 each */
+        cr_assert(log.restart[k] == k / 2 && log.iter[k] == k % 2 + 1, "call %d: run %d iteration %d", k,
+                  log.restart[k], log.iter[k]);
     /* the same three runs one by one: restart r uses seed + r·0x9e3779b97f4a7c15 */
     double best = INFINITY;
+    int kept = -1;
     for (int r = 0; r < 3; r++) {
         cf_config one = c;
         one.restarts = 1;
@@ -342,10 +357,12 @@ Test(train, restarts_keep_the_best_initialization) {
         cf_model *mr = NULL;
         cf_train_report rr;
         cr_assert_eq(cf_train(ds, &one, NULL, NULL, &mr, &rr, &err), CF_OK);
-        if (rr.test_rmse < best) best = rr.test_rmse;
+        cr_assert_eq(rr.restart, 0);
+        if (rr.test_rmse < best) best = rr.test_rmse, kept = r;
         cf_model_destroy(&mr);
     }
     cr_assert_eq(rep.test_rmse, best);
+    cr_assert_eq(rep.restart, kept, "reported run %d, the best is %d", rep.restart, kept);
     cr_assert_float_eq(model_test_rmse(m, ds), best, 1e-12);
     cf_model_destroy(&m);
     cf_dataset_destroy(&ds);

@@ -266,7 +266,7 @@ class Factorizer:
 
         def on_iter(info_p, _user):
             it = info_p.contents
-            history.append((it.iter, it.train_rmse, it.test_rmse, it.objective, it.seconds))
+            history.append((it.iter, it.train_rmse, it.test_rmse, it.objective, it.seconds, it.restart + 1))
             if verbose:
                 print(f"cufactor: iteration {it.iter}: train RMSE {it.train_rmse:.6f}, test RMSE "
                       f"{it.test_rmse:.6f}, {it.seconds:.3f} s", file=sys.stderr, flush=True)
@@ -309,9 +309,10 @@ class Factorizer:
             self._forget()
             raise _lib.error_from(status, err)
         self._adopt(_lib.Handle(model.value, lib.cf_model_destroy), seen)
-        cols = list(zip(*history)) if history else [[]] * 5
-        self.history_ = {key: np.asarray(col, dtype=np.int64 if key == "iteration" else np.float64)
-                         for key, col in zip(("iteration", "train_rmse", "test_rmse", "objective", "seconds"), cols)}
+        keys = ("iteration", "train_rmse", "test_rmse", "objective", "seconds", "run")
+        cols = list(zip(*history)) if history else [[]] * len(keys)
+        self.history_ = {key: np.asarray(col, dtype=np.int64 if key in ("iteration", "run") else np.float64)
+                         for key, col in zip(keys, cols)}
         self.n_iter_ = int(report.iters)
         self.train_rmse_ = float(report.train_rmse)
         self.device_ = report.device.decode("utf-8", "replace")

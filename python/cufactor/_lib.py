@@ -83,7 +83,8 @@ def check(fn, *args):
 
 class IterInfo(C.Structure):
     _fields_ = [("iter", C.c_int32), ("train_rmse", C.c_double), ("test_rmse", C.c_double),
-                ("objective", C.c_double), ("seconds", C.c_double), ("ratings_per_sec", C.c_double)]
+                ("objective", C.c_double), ("seconds", C.c_double), ("ratings_per_sec", C.c_double),
+                ("restart", C.c_int32)]
 
 
 class TrainReport(C.Structure):
@@ -94,7 +95,7 @@ class TrainReport(C.Structure):
                 ("resumed_from", C.c_int32), ("checkpoints", C.c_int32),
                 ("seconds_prepare", C.c_double), ("seconds_upload", C.c_double),
                 ("seconds_iterations", C.c_double), ("seconds_eval", C.c_double), ("init_users", C.c_int64),
-                ("init_items", C.c_int64)]
+                ("init_items", C.c_int64), ("restart", C.c_int32)]
 
 
 PROGRESS_FN = C.CFUNCTYPE(C.c_int, C.POINTER(IterInfo), C.c_void_p)

@@ -101,19 +101,27 @@ def test_train_test_split_is_the_clis(planted, tmp_path, split):
     # cufactor train DATA --test-ratio 0.2 --test-split S --seed 9 against train_test_split of
     # the same file's ratings, then fit(train, X_test=test): the same parts (counts, and
     # every user of the test part known under "user"), the same model bit for bit, the
-    # same test RMSE.
+    # same test RMSE; two restarts, so the same history of both runs (JSON "history" and
+    # history_) and the same kept run.
     data = planted.write(tmp_path / "all.tsv", planted.train)
     p = cli("train", data, "--factors", 4, "--iters", 3, "--seed", 9, "--device", "cpu", "--threads", 2,
-            "--test-ratio", 0.2, "--test-split", split, "--json", "--quiet", "--model", tmp_path / "cli.cfm")
+            "--restarts", 2, "--test-ratio", 0.2, "--test-split", split, "--json", "--quiet",
+            "--model", tmp_path / "cli.cfm")
     summary = json.loads(p.stdout)
     train, test = cufactor.train_test_split(cufactor.read_ratings(data), test_size=0.2, split=split, seed=9)
     assert (len(train), len(test)) == (summary["n_train"], summary["n_test"])
     assert len(train) + len(test) == len(planted.train[2]) and len(test) > 0
     if split == "user":
         assert set(test.users.tolist()) <= set(train.users.tolist())
-    m = cufactor.ALS(factors=4, iterations=3, seed=9, device="cpu", threads=2).fit(train, X_test=test)
+    m = cufactor.ALS(factors=4, iterations=3, seed=9, device="cpu", threads=2, restarts=2).fit(train, X_test=test)
     assert_same_model(cufactor.load(tmp_path / "cli.cfm"), m)
-    assert m.history_["test_rmse"][-1] == pytest.approx(summary["test_rmse"], rel=1e-12)
+    hist = summary["history"]
+    assert [h["run"] for h in hist] == m.history_["run"].tolist() == [1, 1, 1, 2, 2, 2]
+    assert [h["iter"] for h in hist] == m.history_["iteration"].tolist() == [1, 2, 3, 1, 2, 3]
+    for key in ("train_rmse", "test_rmse", "objective"):
+        assert [h[key] for h in hist] == m.history_[key].tolist(), key  # the same numbers, to the last bit
+    kept = [h for h in hist if h["run"] == summary["run"]]
+    assert kept[-1]["test_rmse"] == summary["test_rmse"] == min(h["test_rmse"] for h in hist if h["iter"] == 3)
     # the same seed, the same parts; another, other parts; the share checked by the library
     again, _ = cufactor.train_test_split(cufactor.read_ratings(data), test_size=0.2, split=split, seed=9, threads=1)
     assert np.array_equal(again.ratings, train.ratings) and np.array_equal(again.users, train.users)

@@ -232,6 +232,35 @@ void cli_rank_json(FILE *f, const cf_rank_report *rk, double relevant_min, const
  * iteration to the FILE * in `user` (NULL: stderr). Never stops training. */
 int cli_progress(const cf_iter_info *info, void *user);
 
+/* The iterations of a training (history.c): cli_history_record is a progress callback
+ * that keeps every cf_iter_info and, when `print` is set, prints its line there
+ * (cli_progress). An allocation failure leaves the training alone and sets `lost`. */
+typedef struct cli_history {
+    cf_iter_info *it;
+    int n, cap;
+    int lost;
+    FILE *print;
+} cli_history;
+int cli_history_record(const cf_iter_info *info, void *user);
+void cli_history_free(cli_history *h);
+/* The kept run's (rep->restart) iteration with the lowest test RMSE into *best: 1 when
+ * the history holds that whole run (iterations 1 .. rep->iters, so not a resumed one)
+ * and a test part, else 0. */
+int cli_history_best(const cli_history *h, const cf_train_report *rep, cf_iter_info *best);
+/* The "history" array of train --json: one object per iteration (run 1-based). */
+void cli_history_json(FILE *o, const cli_history *h);
+/* The test RMSE counts as having risen after the best iteration when the last is more
+ * than this fraction above the best: a converged run's test RMSE moves by far less from
+ * one iteration to the next (the demo's ALS, iterations 14 to 15: 0.04 %), an
+ * overfitting one by more (the demo: 1.1 % from iteration 5 to 15). */
+#define CLI_HISTORY_ROSE 0.005
+int cli_history_rose(const cf_iter_info *best, double last_test_rmse);
+/* On stderr (not with quiet): when the model, the last iteration, has a test RMSE that
+ * rose above the best (cli_history_rose), what it means and the remedies (a cv command
+ * for DATA with cfg's algorithm and regularization). */
+void cli_overfit_hint(const cf_iter_info *best, const cf_train_report *rep, const cf_config *cfg, const char *data,
+                      int quiet);
+
 /* --device gpu where no GPU is usable: prints the error and returns CLI_EXIT_ERROR;
  * otherwise returns CLI_EXIT_OK. */
 int cli_check_device(cf_device dev);

@@ -200,6 +200,7 @@ int cmd_demo(int argc, char **argv) {
     char *all_path = join(dir, "ratings.tsv"), *train_path = join(dir, "train.tsv"), *model_path = join(dir, "model.cfm");
     cf_dataset *ds = NULL;
     cf_model *model = NULL;
+    cli_history hist = {.print = stdout}; /* the iterations, printed as they come */
     rc = CLI_EXIT_OK;
     if (!all_path || !train_path || !model_path) {
         rc = cli_failf("out of memory");
@@ -251,7 +252,7 @@ int cmd_demo(int argc, char **argv) {
     fflush(stdout);
     cf_train_report rep;
     memset(&rep, 0, sizeof rep);
-    if (cf_train(ds, &cfg, cli_progress, stdout, &model, &rep, &err) != CF_OK ||
+    if (cf_train(ds, &cfg, cli_history_record, &hist, &model, &rep, &err) != CF_OK ||
         cf_model_save(model, model_path, &err) != CF_OK) {
         rc = cli_fail(&err);
         goto done;
@@ -280,6 +281,12 @@ int cmd_demo(int argc, char **argv) {
            demo_noise, floor_rmse);
     printf("   the model closes %.0f %% of the gap between the baseline and that floor\n",
            100.0 * (base_rmse - rep.test_rmse) / (base_rmse - floor_rmse));
+    cf_iter_info best;
+    if (cli_history_best(&hist, &rep, &best) && best.iter != rep.iters && cli_history_rose(&best, rep.test_rmse))
+        printf("   its test RMSE was lowest at iteration %d (%.4f): the later iterations fit noise of the training\n"
+               "   ratings with K = %d factors where %d were planted; `cufactor cv DATA --factors 8,16,32 --lambda\n"
+               "   0.05,0.1,0.2` chooses K and lambda by held-out folds\n",
+               (int)best.iter, best.test_rmse, (int)cfg.factors, DEMO_RANK);
 
     /* 5. recommendations */
     printf("5. top %d recommendations (items each user has not rated):\n", DEMO_TOP);
@@ -309,6 +316,7 @@ int cmd_demo(int argc, char **argv) {
 done:
     cf_model_destroy(&model);
     cf_dataset_destroy(&ds);
+    cli_history_free(&hist);
     if (!keep) {
         /* only the files this command made, then the directory */
         if (all_path) unlink(all_path);

@@ -18,20 +18,22 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The progress printer, preceded once by the library's device notice (set before the
- * first iteration: auto fell back to the CPU), so that it shows before the iterations. */
+/* The history of the iterations (printed unless --quiet), preceded once by the library's
+ * device notice (set before the first iteration: auto fell back to the CPU), so that it
+ * shows before the iterations. */
 typedef struct train_progress {
     const cf_train_report *rep;
     int notice_shown;
+    cli_history hist;
 } train_progress;
 
 static int progress_with_notice(const cf_iter_info *info, void *user) {
     train_progress *p = user;
-    if (!p->notice_shown && p->rep->notice[0]) {
+    if (p->hist.print && !p->notice_shown && p->rep->notice[0]) {
         fprintf(stderr, "notice: %s\n", p->rep->notice);
         p->notice_shown = 1;
     }
-    return cli_progress(info, NULL);
+    return cli_history_record(info, &p->hist);
 }
 
 int cmd_train(int argc, char **argv) {
@@ -179,6 +181,9 @@ int cmd_train(int argc, char **argv) {
     /* ---- data */
     cf_dataset *ds = NULL;
     cf_model *model = NULL;
+    cf_train_report rep;
+    memset(&rep, 0, sizeof rep);
+    train_progress tp = {&rep, 0, {.print = oo.quiet ? NULL : stderr}};
     cf_dataset_info info;
     double t_read = cli_now(), t_split = 0; /* the split is preparation (with cf_train's) */
     /* CUDA starts while the file is read (checkpoints train on the CPU) */
@@ -207,16 +212,14 @@ int cmd_train(int argc, char **argv) {
                 init_path, lr_continued ? "; the step continues where its schedule ended (--lr sets another)" : "");
 
     /* ---- train, then save */
-    cf_train_report rep;
-    memset(&rep, 0, sizeof rep);
     topt.stop = cli_interrupt_install(
         oo.quiet ? NULL
                  : "\ncufactor: interrupt: stopping; the current iteration is abandoned (once more to abort at once)\n");
-    train_progress tp = {&rep, notice_shown};
+    tp.notice_shown = notice_shown;
     cli_phase_line phase;
     cli_phase_line_init(&phase, oo.quiet);
     topt.phase = cli_phase_progress, topt.phase_user = &phase;
-    cf_status st = cf_train_ex(ds, &cfg, &topt, oo.quiet ? NULL : progress_with_notice, &tp, &model, &rep, &err);
+    cf_status st = cf_train_ex(ds, &cfg, &topt, progress_with_notice, &tp, &model, &rep, &err);
     cli_phase_clear(&phase); /* a phase that failed (no end call) */
     notice_shown = tp.notice_shown;
     cli_interrupt_restore();
@@ -227,6 +230,7 @@ int cmd_train(int argc, char **argv) {
                     topt.checkpoint, oo.model ? " --model " : "", oo.model ? oo.model : "");
         cf_dataset_destroy(&ds);
         cf_model_destroy(&init);
+        cli_history_free(&tp.hist);
         return CLI_EXIT_INTERRUPTED;
     }
     if (st != CF_OK) goto fail;
@@ -259,7 +263,11 @@ int cmd_train(int argc, char **argv) {
     }
     t_rank = top ? cli_now() - t_rank : 0.0;
 
-    /* ---- report */
+    /* ---- report; the iteration with the lowest test RMSE when the model is the last one
+     * (with --early-stop it is the best already) */
+    cf_iter_info best;
+    const int has_best = cli_history_best(&tp.hist, &rep, &best);
+    const int best_earlier = has_best && cfg.early_stop == 0 && best.iter != rep.iters;
     if (oo.json) {
         int first = 1;
         FILE *o = stdout;
@@ -280,6 +288,22 @@ int cmd_train(int argc, char **argv) {
         json_key(o, &first, "test_rmse"), json_number(o, rep.n_test > 0 ? rep.test_rmse : NAN);
         json_key(o, &first, "test_rmse_se"), json_number(o, tev.rmse_se);
         json_key(o, &first, "objective"), json_number(o, rep.objective);
+        json_key(o, &first, "run");
+        if (rep.restart >= 0)
+            fprintf(o, "%d", (int)rep.restart + 1);
+        else
+            fputs("null", o);
+        json_key(o, &first, "best_test");
+        if (has_best) {
+            int f2 = 1;
+            fputc('{', o);
+            json_key(o, &f2, "iter"), fprintf(o, "%d", (int)best.iter);
+            json_key(o, &f2, "test_rmse"), json_number(o, best.test_rmse);
+            json_key(o, &f2, "rose"), fputs(best_earlier && cli_history_rose(&best, rep.test_rmse) ? "true" : "false", o);
+            fputc('}', o);
+        } else {
+            fputs("null", o);
+        }
         /* from the split to the model: prepare (the split included), upload, iterations and
          * evaluation lie within it */
         json_key(o, &first, "seconds"), json_number(o, t_split + rep.seconds);
@@ -325,6 +349,7 @@ int cmd_train(int argc, char **argv) {
         }
         if (top) json_key(o, &first, "ranking"), cli_rank_json(o, &rk, relevant_min, NULL, 1);
         if (top && min_ratings) json_key(o, &first, "min_ratings"), fprintf(o, "%lld", (long long)min_ratings);
+        json_key(o, &first, "history"), cli_history_json(o, &tp.hist);
         fputs("}\n", o);
     } else {
         printf("algo        %s\n", cf_algo_name(cfg.algo));
@@ -340,6 +365,12 @@ int cmd_train(int argc, char **argv) {
                    rep.test_rmse, tev.rmse_se, (long long)rep.n_test, (long long)tev.users, (long long)rep.test_unseen);
         else
             printf("test RMSE   - (no test part)\n");
+        if (best_earlier)
+            printf("best test   %.6f at iteration %d (the model is iteration %d's)\n", best.test_rmse, (int)best.iter,
+                   (int)rep.iters);
+        if (cfg.restarts > 1 && rep.restart >= 0)
+            printf("run         %d of %d kept (the lowest %s)\n", (int)rep.restart + 1, (int)cfg.restarts,
+                   rep.n_test > 0 ? "test RMSE" : "objective");
         printf("objective   %.6e\n", rep.objective);
         printf("seconds     %.3f\n", t_split + rep.seconds);
         printf("phases      read %.3f, prepare %.3f, upload %.3f, iterations %.3f, evaluation %.3f, save %.3f s\n",
@@ -359,16 +390,19 @@ int cmd_train(int argc, char **argv) {
         }
     }
     fflush(stdout);
+    if (best_earlier) cli_overfit_hint(&best, &rep, &cfg, data, oo.quiet);
     if (top) cli_rank_hint(&rk, cf_model_config(model), min_ratings, 1, oo.quiet);
     cf_model_destroy(&model);
     cf_dataset_destroy(&ds);
     cf_model_destroy(&init);
+    cli_history_free(&tp.hist);
     return CLI_EXIT_OK;
 
 fail:
     cf_model_destroy(&model);
     cf_dataset_destroy(&ds);
     cf_model_destroy(&init);
+    cli_history_free(&tp.hist);
     return cli_fail(&err);
 early: /* a usage or setup error before the data is read */
     cf_model_destroy(&init);
