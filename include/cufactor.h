@@ -791,6 +791,9 @@ typedef struct cf_cv_result {
      * best-seller list. */
     double *fold_popular;
     double mean_popular, std_popular;
+    /* With rank_n: the best cell's score minus the baseline's, paired by fold: mean and sample
+     * std of the folds' differences (NaN when rank_n is 0). */
+    double mean_minus_popular, std_minus_popular;
 } cf_cv_result;
 
 /* Fold of each of n ratings: a seeded permutation dealt round-robin, so fold sizes

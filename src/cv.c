@@ -370,6 +370,18 @@ cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_opt
         res->border = cf_cv_pick_best(key, NL, NK, &res->best_l, &res->best_k);
         free(key);
     }
+    res->mean_minus_popular = res->std_minus_popular = NAN;
+    if (ranked) { /* the best cell against popularity, fold by fold */
+        double *gain = cf_malloc((size_t)F * sizeof *gain, err, "cv selection");
+        if (!gain) {
+            st = CF_ERR_NOMEM;
+            goto fail;
+        }
+        const double *sc = res->fold_score + ((int64_t)res->best_l * NK + res->best_k) * F;
+        for (int32_t f = 0; f < F; f++) gain[f] = sc[f] - res->fold_popular[f];
+        cell_stats(gain, 1, F, &res->mean_minus_popular, &res->std_minus_popular);
+        free(gain);
+    }
 
     if (opt->refit) {
         memset(mask, 0, (size_t)(ds->all.cap > 0 ? ds->all.cap : 1));

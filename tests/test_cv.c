@@ -266,7 +266,8 @@ Test(cv, cell_means_equal_folds_retrained_with_cf_train, .timeout = 60) {
     cr_assert_eq(res.n_factors, 2);
     cr_assert_eq(res.n_lambdas, 2);
     cr_assert_eq(res.folds, FOLDS);
-    cr_assert(!res.fold_score && !res.fold_popular && isnan(res.mean_popular), "no ranking without rank_n");
+    cr_assert(!res.fold_score && !res.fold_popular && isnan(res.mean_popular) && isnan(res.mean_minus_popular),
+              "no ranking without rank_n");
 
     /* the folds of the run, recomputed, and a view of ds with fold f as the test part */
     int32_t *fold = malloc(N_RATINGS * sizeof *fold);
@@ -387,6 +388,13 @@ Test(cv, ranking_selection_scores_folds_as_rank_evaluate_split, .timeout = 60) {
         cr_assert_float_eq(res.mean_popular, pm, 1e-15);
         cr_assert_float_eq(res.std_popular, sqrt(pv / (FOLDS - 1)), 1e-15);
         cr_assert_gt(res.std_popular, 0, "the folds' baselines differ");
+        /* the best cell against popularity, paired by fold */
+        double gm = 0, gv = 0;
+        const double *bs = res.fold_score + (bl * 2 + bk) * FOLDS;
+        for (int f = 0; f < FOLDS; f++) gm += (bs[f] - pop[f]) / FOLDS;
+        for (int f = 0; f < FOLDS; f++) gv += (bs[f] - pop[f] - gm) * (bs[f] - pop[f] - gm);
+        cr_assert_float_eq(res.mean_minus_popular, gm, 1e-15);
+        cr_assert_float_eq(res.std_minus_popular, sqrt(gv / (FOLDS - 1)), 1e-15);
         cf_model_info mi;
         cf_model_info_get(res.model, &mi);
         cr_assert_eq(mi.factors, KS[bk], "the refit is the best cell by the score");

@@ -426,19 +426,6 @@ int cmd_cv(int argc, char **argv) {
     double bl = g.lambdas[res.best_l];
     double bmean = res.mean[res.best_l * g.n_factors + res.best_k];
     double bstd = res.std[res.best_l * g.n_factors + res.best_k];
-    /* with a ranking --select: the best cell's score minus popularity's, per fold (paired) */
-    struct { double mean, std; } best_gain = {NAN, NAN};
-    if (select_name) {
-        const double *sc = res.fold_score + ((int64_t)res.best_l * g.n_factors + res.best_k) * res.folds;
-        double s = 0, v = 0;
-        for (int f = 0; f < res.folds; f++) s += sc[f] - res.fold_popular[f];
-        best_gain.mean = s / res.folds;
-        for (int f = 0; f < res.folds; f++) {
-            const double d = sc[f] - res.fold_popular[f] - best_gain.mean;
-            v += d * d;
-        }
-        best_gain.std = sqrt(v / (res.folds - 1));
-    }
     if (oo.json) {
         int first = 1;
         FILE *o = stdout;
@@ -491,8 +478,8 @@ int cmd_cv(int argc, char **argv) {
             if (select_name) {
                 json_key(o, &f2, "mean_score"), json_number(o, res.mean_score[res.best_l * g.n_factors + res.best_k]);
                 json_key(o, &f2, "std_score"), json_number(o, res.std_score[res.best_l * g.n_factors + res.best_k]);
-                json_key(o, &f2, "mean_minus_popular"), json_number(o, best_gain.mean);
-                json_key(o, &f2, "std_minus_popular"), json_number(o, best_gain.std);
+                json_key(o, &f2, "mean_minus_popular"), json_number(o, res.mean_minus_popular);
+                json_key(o, &f2, "std_minus_popular"), json_number(o, res.std_minus_popular);
             }
         }
         fputc('}', o);
@@ -544,7 +531,7 @@ int cmd_cv(int argc, char **argv) {
                    bstd);
             printf("popular     %s %.6f ± %.6f: each fold's most rated items (eval --top's baseline); best − "
                    "popular %+.6f ± %.6f (paired by fold)\n",
-                   select_name, res.mean_popular, res.std_popular, best_gain.mean, best_gain.std);
+                   select_name, res.mean_popular, res.std_popular, res.mean_minus_popular, res.std_minus_popular);
         } else
             printf("best        K=%d lambda=%g: RMSE %.6f ± %.6f\n", bk, bl, bmean, bstd);
         if (cvo.by_time) { /* the folds grow: the last one trains on the most, as the refit will */
