@@ -1161,6 +1161,9 @@ Test(cli, train_reports_the_best_iteration_and_overfitting) {
     cr_assert(json_num(r.out, "test_rmse") <= json_num(best, "test_rmse") * 1.005, "%s", r.out);
     cr_assert_null(strstr(r.err, "hint:"), "%s", r.err);
     run_free(&r);
+    r = cli("train", "demo/ratings.tsv", "--threads", "2", "--device", "cpu", "--factors", "10", NULL);
+    cr_assert(r.code == 0 && strstr(r.out, "test RMSE") && !strstr(r.out, "best test"), "%s", r.out);
+    run_free(&r);
 
     /* restarts: every run in the history, the kept one named */
     r = cli("train", "demo/ratings.tsv", "--threads", "2", "--device", "cpu", "--iters", "2",

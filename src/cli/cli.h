@@ -255,9 +255,9 @@ void cli_history_json(FILE *o, const cli_history *h);
  * overfitting one by more (the demo: 1.1 % from iteration 5 to 15). */
 #define CLI_HISTORY_ROSE 0.005
 int cli_history_rose(const cf_iter_info *best, double last_test_rmse);
-/* On stderr (not with quiet): when the model, the last iteration, has a test RMSE that
- * rose above the best (cli_history_rose), what it means and the remedies (a cv command
- * for DATA with cfg's algorithm and regularization). */
+/* On stderr (not with quiet), for a model (the last iteration) whose test RMSE rose
+ * above the best (cli_history_rose): what it means and the remedies (a cv command for
+ * DATA with cfg's algorithm and regularization). */
 void cli_overfit_hint(const cf_iter_info *best, const cf_train_report *rep, const cf_config *cfg, const char *data,
                       int quiet);
 

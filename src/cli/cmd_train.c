@@ -268,6 +268,7 @@ int cmd_train(int argc, char **argv) {
     cf_iter_info best;
     const int has_best = cli_history_best(&tp.hist, &rep, &best);
     const int best_earlier = has_best && cfg.early_stop == 0 && best.iter != rep.iters;
+    const int rose = best_earlier && cli_history_rose(&best, rep.test_rmse); /* worth a line and a hint */
     if (oo.json) {
         int first = 1;
         FILE *o = stdout;
@@ -299,7 +300,7 @@ int cmd_train(int argc, char **argv) {
             fputc('{', o);
             json_key(o, &f2, "iter"), fprintf(o, "%d", (int)best.iter);
             json_key(o, &f2, "test_rmse"), json_number(o, best.test_rmse);
-            json_key(o, &f2, "rose"), fputs(best_earlier && cli_history_rose(&best, rep.test_rmse) ? "true" : "false", o);
+            json_key(o, &f2, "rose"), fputs(rose ? "true" : "false", o);
             fputc('}', o);
         } else {
             fputs("null", o);
@@ -365,7 +366,7 @@ int cmd_train(int argc, char **argv) {
                    rep.test_rmse, tev.rmse_se, (long long)rep.n_test, (long long)tev.users, (long long)rep.test_unseen);
         else
             printf("test RMSE   - (no test part)\n");
-        if (best_earlier)
+        if (rose)
             printf("best test   %.6f at iteration %d (the model is iteration %d's)\n", best.test_rmse, (int)best.iter,
                    (int)rep.iters);
         if (cfg.restarts > 1 && rep.restart >= 0)
@@ -390,7 +391,7 @@ int cmd_train(int argc, char **argv) {
         }
     }
     fflush(stdout);
-    if (best_earlier) cli_overfit_hint(&best, &rep, &cfg, data, oo.quiet);
+    if (rose) cli_overfit_hint(&best, &rep, &cfg, data, oo.quiet);
     if (top) cli_rank_hint(&rk, cf_model_config(model), min_ratings, 1, oo.quiet);
     cf_model_destroy(&model);
     cf_dataset_destroy(&ds);

@@ -70,7 +70,7 @@ int cli_history_rose(const cf_iter_info *best, double last_test_rmse) {
 
 void cli_overfit_hint(const cf_iter_info *best, const cf_train_report *rep, const cf_config *cfg, const char *data,
                       int quiet) {
-    if (quiet || !cli_history_rose(best, rep->test_rmse)) return;
+    if (quiet) return;
     char same[64] = ""; /* the settings cv does not default to, so that it searches this model */
     if (cfg->algo != CF_ALGO_ALS) snprintf(same, sizeof same, " --algo %s", cf_algo_name(cfg->algo));
     if (cfg->reg != CF_REG_WEIGHTED)
