@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # fuzz.sh [SECONDS_PER_TARGET] — builds the libFuzzer targets (clang, ASan + UBSan) in
-# build-fuzz and runs each of fuzz_delim, fuzz_mm, fuzz_model for SECONDS_PER_TARGET
+# build-fuzz and runs each of fuzz_delim, fuzz_mm, fuzz_model, fuzz_checkpoint for SECONDS_PER_TARGET
 # (default 60) on a scratch copy of its seed corpus and regression inputs
 # (tests/fuzz/corpus/<target>, tests/fuzz/regress/<target>). Prints the executions per
 # target; exits 1 if a target crashes or breaks a harness invariant, printing the path
@@ -16,13 +16,13 @@ command -v clang >/dev/null || { echo "fuzz.sh: clang not found (Debian: apt-get
 work=$(mktemp -d "${TMPDIR:-/tmp}/cufactor-fuzz.XXXXXX")
 if ! { cmake -S "$root" -B "$dir" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCUFACTOR_CUDA=OFF \
          -DCUFACTOR_FUZZ=ON -DCUFACTOR_TESTS=OFF -DCUFACTOR_BENCH=OFF -DCUFACTOR_WERROR=ON &&
-       cmake --build "$dir" -j"$(nproc)" --target fuzz_delim fuzz_mm fuzz_model; } >"$work/build.log" 2>&1; then
+       cmake --build "$dir" -j"$(nproc)" --target fuzz_delim fuzz_mm fuzz_model fuzz_checkpoint; } >"$work/build.log" 2>&1; then
   tail -40 "$work/build.log"
   echo "fuzz.sh: building the fuzz targets failed; log: $work/build.log" >&2
   exit 1
 fi
 failed=0
-for t in delim mm model; do
+for t in delim mm model checkpoint; do
   corpus=$work/$t/corpus
   mkdir -p "$corpus" "$work/$t/crashes"
   cp "$root/tests/fuzz/corpus/$t/"* "$corpus/"

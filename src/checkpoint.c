@@ -32,8 +32,8 @@
  *      288     4  i32 result_stop (0 iters, 1 tol, 2 early-stop, 3 callback)
  *      292    44  info: the metrics of the kept finished run
  *      336     8  i64 solver counter (backend.h: cf_solver_state)
- *      344     4  i32 the kept finished run's index (0-based; version 2 only: version 1
- *                 files load with -1, "unknown", when they hold a finished run)
+ *      344     4  i32 the kept finished run's index (0-based; -1, "unknown", when it came
+ *                 from a version 1 file, which has no such field; 0 without a finished run)
  *      348        factor sets, each f64 P[n_users][K], Q[n_items][K], b_u[n_users],
  *                 b_i[n_items] (row-major): the current factors; then `result` (bit 1),
  *                 `best` (bit 2), the Adam moments m and v (bit 3)
@@ -310,7 +310,10 @@ cf_status cf_checkpoint_load(const char *path, cf_train_state *s, cf_error *err)
     if (s->cfg.factors != K) CORRUPT("%s: config K = %d but the factors have K = %d", path, s->cfg.factors, (int)K);
     if (s->cfg.bias != bias) CORRUPT("%s: config bias %d but flags bias %d", path, s->cfg.bias, bias);
     if (!isfinite(mu)) CORRUPT("%s: global mean is not finite", path);
-    if (memchr(s->backend, '\0', 16) == NULL || !s->backend[0]) CORRUPT("%s: bad backend name", path);
+    const char *nul = memchr(s->backend, '\0', 16);
+    if (!nul || !s->backend[0]) CORRUPT("%s: bad backend name", path);
+    for (const char *p = nul; p < s->backend + 16; p++) /* NUL-padded: one encoding per name */
+        if (*p) CORRUPT("%s: bad backend name (bytes after its end)", path);
     if (s->n_train < 1 || s->n_test < 0) CORRUPT("%s: rating counts %lld / %lld out of range", path,
                                                  (long long)s->n_train, (long long)s->n_test);
     if (s->restart < 0 || s->restart >= s->cfg.restarts)
@@ -323,7 +326,8 @@ cf_status cf_checkpoint_load(const char *path, cf_train_state *s, cf_error *err)
     if (s->have_result && (s->result_iters < 1 || s->result_stop < 0 || s->result_stop >= CF_STOP_COUNT ||
                            isnan(s->best_score)))
         CORRUPT("%s: the kept finished run has bad counters", path);
-    if (version != 1 && (s->have_result ? s->result_last.restart < 0 || s->result_last.restart >= s->restart
+    /* -1: unknown, a run kept by a version 1 checkpoint this training resumed from */
+    if (version != 1 && (s->have_result ? s->result_last.restart < -1 || s->result_last.restart >= s->restart
                                         : s->result_last.restart != 0))
         CORRUPT("%s: kept run %d out of range", path, (int)s->result_last.restart);
     if (s->solver.counter < 0) CORRUPT("%s: solver counter %lld < 0", path, (long long)s->solver.counter);

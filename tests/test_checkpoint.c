@@ -302,6 +302,23 @@ Test(ckpt, version_1_checkpoints_still_resume) {
         else /* run 0 finished before the checkpoint: kept, if it won, as an unknown run */
             cr_assert_eq(rb.restart, ra.restart == 0 ? -1 : ra.restart, "kept %d, resumed %d", ra.restart,
                          rb.restart);
+        if (restarts == 3) { /* resumed from version 1, stopped again in run 2: the new checkpoint resumes too */
+            cf_model *c2 = NULL;
+            char *again = cf_test_path(dir, "again.cfc");
+            flag = 0;
+            stopper s2 = {0, 4, &flag}; /* the rest of run 1 (2 calls), then 2 of run 2 */
+            cf_train_options aopt;
+            cf_train_options_default(&aopt);
+            aopt.resume = old, aopt.checkpoint = again, aopt.checkpoint_every = 0, aopt.stop = &flag;
+            cr_assert_eq(cf_train_ex(ds, &c, &aopt, stop_cb, &s2, &none, &ri, &err), CF_ERR_INTERRUPTED, "%s",
+                         err.msg);
+            cf_train_options_default(&ropt);
+            ropt.resume = again;
+            cr_assert_eq(cf_train_ex(ds, &c, &ropt, NULL, NULL, &c2, &rb, &err), CF_OK, "%s", err.msg);
+            assert_same_model(a, c2);
+            cf_model_destroy(&c2);
+            free(again);
+        }
         cf_model_destroy(&a), cf_model_destroy(&b);
         free(path), free(old);
     }

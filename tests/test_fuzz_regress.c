@@ -7,28 +7,32 @@
  * result, or a clean error naming the input), and its name states the exact outcome:
  *   ok-*       success
  *   parse-*    CF_ERR_PARSE   (readers)
- *   corrupt-*  CF_ERR_CORRUPT (model loader)
+ *   corrupt-*  CF_ERR_CORRUPT (model and checkpoint loaders)
  * A file with any other name fails the test, so no input escapes the status check.
  * Model files are also saved again when they load and must come back byte for byte.
  *
- * The model seeds are produced by the library (model_seed below); the test checks that
- * the committed bytes are still exactly what cf_model_save writes, and rewrites them
- * when CF_FUZZ_WRITE_SEEDS=1 is set in the environment.
+ * The model and checkpoint seeds named ok-* are produced by the library (model_seed,
+ * checkpoint_seed below); the tests check that the committed bytes are still exactly what
+ * cf_model_save / cf_checkpoint_save write, and rewrite them when CF_FUZZ_WRITE_SEEDS=1
+ * is set in the environment.
  */
 #include <criterion/criterion.h>
 
+#include "checkpoint.h"
 #include "harness.h"
+#include "hash64.h"
 #include "helpers.h"
 #include "model.h"
 #include "read.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { T_DELIM, T_MM, T_MODEL } target;
-static const char *const target_dir[] = {"delim", "mm", "model"};
+typedef enum { T_DELIM, T_MM, T_MODEL, T_CHECKPOINT } target;
+static const char *const target_dir[] = {"delim", "mm", "model", "checkpoint"};
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
@@ -63,6 +67,7 @@ static int run_dir(target t, const char *kind, const char *tmpdir) {
         cr_assert_not_null(data, "cannot read %s", path);
         cf_fuzz_outcome o;
         if (t == T_MODEL) cf_fuzz_model((const uint8_t *)data, len, tmpdir, &o);
+        else if (t == T_CHECKPOINT) cf_fuzz_checkpoint((const uint8_t *)data, len, tmpdir, &o);
         else cf_fuzz_read((const uint8_t *)data, len, t == T_MM ? CF_FORMAT_MM : CF_FORMAT_DELIM, &o);
         cr_expect_str_empty(o.violation, "%s: %s", path, o.violation);
         int want = expected_status(names[k]);
@@ -70,7 +75,7 @@ static int run_dir(target t, const char *kind, const char *tmpdir) {
         if (want >= 0)
             cr_expect_eq(o.status, (cf_status)want, "%s: status %s, the name says %s (message: %s)", path,
                          cf_status_name(o.status), cf_status_name((cf_status)want), o.msg);
-        if (t != T_MODEL && o.status == CF_OK) cr_expect_gt(o.count, 0, "%s: success with nothing read", path);
+        if (t <= T_MM && o.status == CF_OK) cr_expect_gt(o.count, 0, "%s: success with nothing read", path);
         free(data);
         free(names[k]);
     }
@@ -89,6 +94,7 @@ static void run_target(target t, int min_files) {
 Test(fuzz_regress, delim) { run_target(T_DELIM, 20); }
 Test(fuzz_regress, mm) { run_target(T_MM, 15); }
 Test(fuzz_regress, model) { run_target(T_MODEL, 5); }
+Test(fuzz_regress, checkpoint) { run_target(T_CHECKPOINT, 8); }
 
 /* ------------------------------------------------------------------ model seeds */
 
@@ -126,6 +132,31 @@ static cf_model *model_seed(int64_t nu, int64_t ni, int32_t k, int bias, const c
     return m;
 }
 
+/* Today's bytes of a seed (written to `scratch` by `writer`) against the committed file:
+ * always compared (writing the seed first and comparing it with itself could never fail);
+ * with `write`, a committed file that differs is replaced, then checked like any other. */
+static void seed_is_today(const char *scratch, const char *committed, int write, const char *writer) {
+    size_t n1 = 0, n2 = 0;
+    char *a = cf_test_read(scratch, &n1), *b = cf_test_read(committed, &n2);
+    cr_assert_not_null(a, "cannot read %s", scratch);
+    int same = b && n1 == n2 && memcmp(a, b, n1) == 0;
+    if (write && !same) {
+        FILE *f = fopen(committed, "wb");
+        cr_assert_not_null(f, "cannot write %s", committed);
+        cr_assert_eq(fwrite(a, 1, n1, f), n1);
+        cr_assert_eq(fclose(f), 0);
+        cr_log_info("rewrote %s (%zu bytes, was %zu)", committed, n1, n2);
+        free(b);
+        b = cf_test_read(committed, &n2);
+        same = b && n1 == n2 && memcmp(a, b, n1) == 0;
+    }
+    cr_expect(same,
+              "%s is not what %s writes today (%zu vs %zu bytes): rerun with CF_FUZZ_WRITE_SEEDS=1 if the format "
+              "changed on purpose", committed, writer, n2, n1);
+    free(a);
+    free(b);
+}
+
 Test(fuzz_regress, model_seeds_are_what_the_library_writes) {
     static const struct { const char *file; int64_t nu, ni; int32_t k; int bias; const char *prefix; int counted; } seeds[] = {
         {"ok-tiny.cfm", 2, 3, 2, 1, "", 0},
@@ -147,26 +178,8 @@ Test(fuzz_regress, model_seeds_are_what_the_library_writes) {
         char *path = cf_test_path(tmp, seeds[s].file), committed[4096];
         snprintf(committed, sizeof committed, "%s/corpus/model/%s", CF_FUZZ_DIR, seeds[s].file);
         cf_error err;
-        /* always today's bytes in a scratch file, compared with the committed ones (writing
-         * the seed first and comparing it with itself could never fail) */
         cr_assert_eq(cf_model_save(m, path, &err), CF_OK, "%s", err.msg);
-        size_t n1 = 0, n2 = 0;
-        char *a = cf_test_read(path, &n1), *b = cf_test_read(committed, &n2);
-        cr_assert_not_null(a, "cannot read %s", path);
-        int same = b && n1 == n2 && memcmp(a, b, n1) == 0;
-        if (write && !same) { /* regeneration: replace the committed seed, then check it like any other */
-            FILE *f = fopen(committed, "wb");
-            cr_assert_not_null(f, "cannot write %s", committed);
-            cr_assert_eq(fwrite(a, 1, n1, f), n1);
-            cr_assert_eq(fclose(f), 0);
-            cr_log_info("rewrote %s (%zu bytes, was %zu)", committed, n1, n2);
-            free(b);
-            b = cf_test_read(committed, &n2);
-            same = b && n1 == n2 && memcmp(a, b, n1) == 0;
-        }
-        cr_expect(same,
-                  "%s is not what cf_model_save writes today (%zu vs %zu bytes): rerun with CF_FUZZ_WRITE_SEEDS=1 "
-                  "if the format changed on purpose", committed, n2, n1);
+        seed_is_today(path, committed, write, "cf_model_save");
         /* and the committed seed loads back to the model it was made from */
         cf_model *back = NULL;
         cr_assert_eq(cf_model_load(committed, &back, &err), CF_OK, "%s", err.msg);
@@ -184,10 +197,112 @@ Test(fuzz_regress, model_seeds_are_what_the_library_writes) {
                                        : !back->n_ratings[sd],
                       "%s: rating counts of side %d differ", committed, sd);
         cf_model_destroy(&back);
-        free(a);
-        free(b);
         free(path);
         cf_model_destroy(&m);
+    }
+    cf_test_rmtree(tmp);
+    free(tmp);
+}
+
+/* ------------------------------------------------------------------ checkpoint seeds */
+
+/* Factors filled with a fixed function of the position (as model_seed). */
+static void fill_set(cf_factors *f, int64_t nu, int64_t ni, int32_t k, int bias, double scale) {
+    cf_error err;
+    cr_assert_eq(cf_factors_alloc(f, nu, ni, k, bias, &err), CF_OK, "%s", err.msg);
+    for (int64_t x = 0; x < nu * k; x++) f->P[x] = scale * (0.25 * (double)(x % 7) - 0.5);
+    for (int64_t x = 0; x < ni * k; x++) f->Q[x] = scale * (0.125 * (double)(x % 5) - 0.25);
+    for (int64_t x = 0; bias && x < nu; x++) f->bu[x] = scale * 0.1 * (double)x;
+    for (int64_t x = 0; bias && x < ni; x++) f->bi[x] = -scale * 0.2 * (double)x;
+    f->mu = bias ? 3.5 : 0.0;
+}
+
+/* A training state built directly (no training: the bytes do not depend on BLAS or the
+ * CPU). kind 0: run 0 at iteration 2; 1: run 2 of 3, run 1 kept; 2: gd with Adam moments
+ * and the early-stopping best; 3: no biases, K = 1. */
+static void checkpoint_seed(int kind, cf_train_state *s) {
+    memset(s, 0, sizeof *s);
+    cf_config_default(&s->cfg);
+    const int bias = kind != 3;
+    const int64_t nu = kind == 3 ? 1 : 2, ni = kind == 3 ? 1 : 3;
+    const int32_t k = kind == 3 ? 1 : 2;
+    s->cfg.factors = k, s->cfg.bias = bias;
+    s->cfg.iters = 15, s->cfg.lr = 0.01, s->cfg.batch = 10000, s->cfg.optimizer = CF_OPT_PLAIN;
+    s->data_hash = 0x0123456789abcdefULL, s->n_train = 10, s->n_test = 2;
+    snprintf(s->backend, sizeof s->backend, "cpu");
+    fill_set(&s->cur, nu, ni, k, bias, 1.0);
+    s->iter = 2, s->prev_obj = 12.5, s->best_test = INFINITY, s->best_score = INFINITY;
+    s->last = (cf_iter_info){.iter = 2, .train_rmse = 0.9, .test_rmse = 1.0, .objective = 12.5, .seconds = 0.01,
+                             .ratings_per_sec = 1000};
+    if (kind == 1) {
+        s->cfg.restarts = 3, s->restart = 2, s->have_result = 1;
+        fill_set(&s->result, nu, ni, k, bias, 0.5);
+        s->best_score = 0.95, s->result_iters = 15, s->result_stop = CF_STOP_ITERS;
+        s->result_last = (cf_iter_info){.iter = 15, .train_rmse = 0.8, .test_rmse = 0.95, .objective = 10.25,
+                                        .seconds = 0.02, .ratings_per_sec = 500, .restart = 1};
+        s->last.restart = 2;
+    }
+    if (kind == 2) {
+        s->cfg.algo = CF_ALGO_GD, s->cfg.optimizer = CF_OPT_ADAM, s->cfg.early_stop = 3, s->cfg.iters = 50;
+        s->have_best = 1, s->best_test = 0.97, s->since_best = 1;
+        fill_set(&s->best, nu, ni, k, bias, 0.75);
+        s->solver.has_moments = 1, s->solver.counter = 5;
+        fill_set(&s->solver.m, nu, ni, k, bias, 0.01);
+        fill_set(&s->solver.v, nu, ni, k, bias, 0.001);
+    }
+}
+
+/* The bytes of a version 2 checkpoint as version 1 wrote the same state: no kept-run index
+ * (bytes 344 .. 347), version 1, header size 344, the checksum over the new bytes. */
+static char *as_version_1(const char *v2, size_t len, size_t *out_len) {
+    cr_assert_gt(len, 348 + 8);
+    char *v1 = malloc(len - 4);
+    memcpy(v1, v2, 344);
+    memcpy(v1 + 344, v2 + 348, len - 348);
+    uint32_t version = 1, hsize = 344;
+    memcpy(v1 + 8, &version, 4), memcpy(v1 + 12, &hsize, 4);
+    cf_hash64 h;
+    cf_hash64_init(&h);
+    cf_hash64_update(&h, v1, len - 4 - 8);
+    uint64_t sum = cf_hash64_final(&h);
+    memcpy(v1 + len - 4 - 8, &sum, 8);
+    *out_len = len - 4;
+    return v1;
+}
+
+Test(fuzz_regress, checkpoint_seeds_are_what_the_library_writes) {
+    static const char *const files[] = {"ok-run-0.cfc", "ok-restart-kept-1.cfc", "ok-adam-best.cfc", "ok-nobias.cfc"};
+    char *tmp = cf_test_tmpdir();
+    cr_assert_not_null(tmp);
+    int write = getenv("CF_FUZZ_WRITE_SEEDS") && !strcmp(getenv("CF_FUZZ_WRITE_SEEDS"), "1");
+    for (int kind = 0; kind < 4; kind++) {
+        cf_train_state s, back;
+        checkpoint_seed(kind, &s);
+        char *path = cf_test_path(tmp, files[kind]), committed[4096];
+        snprintf(committed, sizeof committed, "%s/corpus/checkpoint/%s", CF_FUZZ_DIR, files[kind]);
+        cf_error err;
+        cr_assert_eq(cf_checkpoint_save(&s, path, &err), CF_OK, "%s", err.msg);
+        seed_is_today(path, committed, write, "cf_checkpoint_save");
+        cr_assert_eq(cf_checkpoint_load(committed, &back, &err), CF_OK, "%s", err.msg);
+        cr_expect(back.restart == s.restart && back.iter == s.iter && back.have_result == s.have_result &&
+                      back.have_best == s.have_best && back.solver.has_moments == s.solver.has_moments &&
+                      back.result_last.restart == s.result_last.restart,
+                  "%s: the state differs", committed);
+        cf_train_state_free(&back);
+        if (kind == 1) { /* the same state as version 1 wrote it: the kept run unknown */
+            size_t n, n1;
+            char *v2 = cf_test_read(path, &n), *v1 = as_version_1(v2, n, &n1);
+            char *p1 = cf_test_write(tmp, "ok-version-1.cfc", v1, n1);
+            snprintf(committed, sizeof committed, "%s/corpus/checkpoint/ok-version-1.cfc", CF_FUZZ_DIR);
+            seed_is_today(p1, committed, write, "a version 1 writer");
+            cr_assert_eq(cf_checkpoint_load(committed, &back, &err), CF_OK, "%s", err.msg);
+            cr_expect_eq(back.result_last.restart, -1);
+            cr_expect_eq(back.restart, 2);
+            cf_train_state_free(&back);
+            free(v1), free(v2), free(p1);
+        }
+        cf_train_state_free(&s);
+        free(path);
     }
     cf_test_rmtree(tmp);
     free(tmp);

@@ -9,6 +9,8 @@
 #include "idmap.h"
 #include "model.h"
 #include "binfmt.h"
+#include "checkpoint.h"
+#include "hash64.h"
 #include "read.h"
 
 #include <math.h>
@@ -35,8 +37,8 @@ void cf_fuzz_check(const cf_fuzz_outcome *o) {
 }
 
 /* A failed call: an expected status and a message that starts with the input's name. */
-static int check_error(cf_fuzz_outcome *o, const char *what, cf_status st, const cf_error *err,
-                       cf_status expected) {
+static int check_error_named(cf_fuzz_outcome *o, const char *what, cf_status st, const cf_error *err,
+                             cf_status expected, const char *name) {
     if (st != expected && st != CF_ERR_NOMEM)
         return violated(o, "%s: status %s, expected OK, %s or NOMEM", what, cf_status_name(st),
                         cf_status_name(expected));
@@ -44,9 +46,14 @@ static int check_error(cf_fuzz_outcome *o, const char *what, cf_status st, const
                                            cf_status_name(err->status));
     size_t n = strnlen(err->msg, sizeof err->msg);
     if (n == 0 || n == sizeof err->msg) return violated(o, "%s: empty or unterminated message", what);
-    if (strncmp(err->msg, CF_FUZZ_NAME, strlen(CF_FUZZ_NAME)) != 0)
+    if (strncmp(err->msg, name, strlen(name)) != 0)
         return violated(o, "%s: message does not start with the file name: %s", what, err->msg);
     return 0;
+}
+
+static int check_error(cf_fuzz_outcome *o, const char *what, cf_status st, const cf_error *err,
+                       cf_status expected) {
+    return check_error_named(o, what, st, err, expected, CF_FUZZ_NAME);
 }
 
 /* ------------------------------------------------------------------ readers */
@@ -488,6 +495,115 @@ void cf_fuzz_model(const uint8_t *data, size_t size, const char *tmpdir, cf_fuzz
     memcpy(fixed + size - 8, &sum, 8);
     if (!one_load(o, "load with the checksum fixed", fixed, size, tmpdir, &o->status2, NULL) &&
         o->status == CF_OK && o->status2 != CF_OK)
+        violated(o, "loads as given, but not with its own checksum rewritten");
+    free(fixed);
+}
+
+/* ------------------------------------------------------------------ checkpoint loader */
+
+/* The bytes of a file at `path`, at most cap + 1 of them (to see a longer file); -1 when
+ * it cannot be read. */
+static long read_back(const char *path, uint8_t *buf, size_t cap) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, cap + 1, f);
+    fclose(f);
+    return (long)n;
+}
+
+/* What a loaded checkpoint promises: counters in range, the factor sets of its flags with
+ * the header's dimensions; saved again, the same bytes (version 2: one encoding per
+ * state), or for version 1 a version 2 file that loads. */
+static int check_state(cf_fuzz_outcome *o, const char *what, const cf_train_state *s, const uint8_t *data,
+                       size_t size, const char *dir) {
+    const cf_factors *f = &s->cur;
+    if (f->n_users < 0 || f->n_items < 0 || f->k != s->cfg.factors || f->bias != s->cfg.bias)
+        return violated(o, "%s: current factors %lld x %lld, K %d, bias %d against the config's K %d, bias %d", what,
+                        (long long)f->n_users, (long long)f->n_items, (int)f->k, f->bias, (int)s->cfg.factors,
+                        s->cfg.bias);
+    if (s->restart < 0 || s->restart >= s->cfg.restarts || s->iter < 0 || s->iter > s->cfg.iters)
+        return violated(o, "%s: run %d of %d, iteration %d of %d", what, (int)s->restart, (int)s->cfg.restarts,
+                        (int)s->iter, (int)s->cfg.iters);
+    if (s->have_result != (s->restart > 0) || (s->have_result && !s->result.P && f->n_users > 0))
+        return violated(o, "%s: kept run %d with restart %d", what, s->have_result, (int)s->restart);
+    if (s->result_last.restart < -1 || (s->have_result && s->result_last.restart >= s->restart))
+        return violated(o, "%s: kept run index %d with restart %d", what, (int)s->result_last.restart,
+                        (int)s->restart);
+    const cf_factors *sets[4] = {s->have_result ? &s->result : NULL, s->have_best ? &s->best : NULL,
+                                 s->solver.has_moments ? &s->solver.m : NULL,
+                                 s->solver.has_moments ? &s->solver.v : NULL};
+    for (int k = 0; k < 4; k++)
+        if (sets[k] && (sets[k]->n_users != f->n_users || sets[k]->n_items != f->n_items || sets[k]->k != f->k))
+            return violated(o, "%s: factor set %d has other dimensions", what, k);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/resaved.cfc", dir);
+    cf_error err;
+    if (cf_checkpoint_save(s, path, &err) != CF_OK) return violated(o, "%s: saving it again failed: %s", what, err.msg);
+    uint32_t version;
+    memcpy(&version, data + 8, 4); /* a loaded file has its header */
+    int bad = 0;
+    if (version != 1) {
+        uint8_t *back = malloc(size + 1);
+        long n = back ? read_back(path, back, size) : -1;
+        if (n != (long)size || memcmp(back, data, size) != 0)
+            bad = violated(o, "%s: saved again, %ld bytes that differ from the %zu loaded", what, n, size);
+        free(back);
+    } else {
+        cf_train_state again;
+        if (cf_checkpoint_load(path, &again, &err) != CF_OK)
+            bad = violated(o, "%s: a version 1 file saved as version 2 does not load: %s", what, err.msg);
+        else
+            cf_train_state_free(&again);
+    }
+    unlink(path);
+    return bad;
+}
+
+static int one_checkpoint(cf_fuzz_outcome *o, const char *what, const uint8_t *data, size_t size, const char *dir,
+                          cf_status *st_out) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/" CF_FUZZ_NAME, dir);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, size, f) != size || fclose(f) != 0) {
+        if (f) fclose(f);
+        return violated(o, "%s: cannot write the input to %s", what, path);
+    }
+    cf_train_state s;
+    cf_error err;
+    cf_status st = cf_checkpoint_load(path, &s, &err);
+    *st_out = st;
+    int bad;
+    if (st != CF_OK) {
+        if (o->msg[0] == '\0') snprintf(o->msg, sizeof o->msg, "%s", err.msg);
+        bad = check_error_named(o, what, st, &err, CF_ERR_CORRUPT, path);
+        if (!bad && (s.cur.P || s.result.P || s.best.P || s.solver.m.P))
+            bad = violated(o, "%s: failed but left factors allocated", what);
+    } else {
+        bad = check_state(o, what, &s, data, size, dir);
+        cf_train_state_free(&s);
+    }
+    unlink(path);
+    return bad;
+}
+
+void cf_fuzz_checkpoint(const uint8_t *data, size_t size, const char *dir, cf_fuzz_outcome *o) {
+    memset(o, 0, sizeof *o);
+    if (one_checkpoint(o, "load", data, size, dir, &o->status)) return;
+    o->status2 = o->status;
+    if (size < 8) return;
+    uint8_t *fixed = malloc(size);
+    if (!fixed) {
+        violated(o, "out of memory copying the input");
+        return;
+    }
+    memcpy(fixed, data, size);
+    cf_hash64 h;
+    cf_hash64_init(&h);
+    cf_hash64_update(&h, fixed, size - 8);
+    uint64_t sum = cf_hash64_final(&h);
+    memcpy(fixed + size - 8, &sum, 8);
+    if (!one_checkpoint(o, "load with the checksum fixed", fixed, size, dir, &o->status2) && o->status == CF_OK &&
+        o->status2 != CF_OK)
         violated(o, "loads as given, but not with its own checksum rewritten");
     free(fixed);
 }

@@ -6,7 +6,8 @@
  * status the file's name promises.
  *
  * Each harness feeds the bytes to the library through its in-memory entry points
- * (cf_read_memory, cf_model_load_memory: the same parsers that files go through) and
+ * (cf_read_memory, cf_model_load_memory: the same parsers that files go through; the
+ * checkpoint loader, which has none, through a file) and
  * checks what the library promises for any input: either success with a consistent
  * result, or a clean error — one of the expected statuses, a non-empty message that
  * starts with the file name, and nothing left behind.
@@ -45,6 +46,13 @@ void cf_fuzz_read(const uint8_t *data, size_t size, cf_format fmt, cf_fuzz_outco
  * checks behind it. With tmpdir set, a model that loads is also saved to tmpdir and must
  * come back byte for byte (the format has one encoding per model). */
 void cf_fuzz_model(const uint8_t *data, size_t size, const char *tmpdir, cf_fuzz_outcome *o);
+
+/* The checkpoint loader (cf_checkpoint_load, which reads a path): the bytes written to
+ * dir/fuzz-input and loaded, as given and (size >= 8) with the right checksum in the
+ * last 8 bytes. A checkpoint that loads has consistent counters and factor sets and,
+ * saved again, gives the same bytes (a version 1 file: a version 2 file that loads); a
+ * failure is CF_ERR_CORRUPT (or NOMEM) with a message that starts with the path. */
+void cf_fuzz_checkpoint(const uint8_t *data, size_t size, const char *dir, cf_fuzz_outcome *o);
 
 /* For the libFuzzer targets: prints the violation and aborts, if there is one. */
 void cf_fuzz_check(const cf_fuzz_outcome *o);
