@@ -1,5 +1,6 @@
 /* helpers.c — shared test helpers (see helpers.h). */
 #include "helpers.h"
+#include "hash64.h"
 #include "model.h"
 
 #include <criterion/criterion.h>
@@ -296,4 +297,21 @@ void cf_test_warm_start_continues(const cf_dataset *ds, cf_config c, const char 
     cr_assert(memcmp(a->bu, b->bu, sizeof(double) * nu) == 0, "%s: b_u", what);
     cr_assert(memcmp(a->bi, b->bi, sizeof(double) * ni) == 0, "%s: b_i", what);
     cf_model_destroy(&m3), cf_model_destroy(&m5), cf_model_destroy(&w);
+}
+
+char *cf_test_checkpoint_as_v1(const char *v2, size_t len, size_t *out_len) {
+    cr_assert_gt(len, 348 + 8, "not a version 2 checkpoint: %zu bytes", len);
+    char *v1 = malloc(len - 4);
+    cr_assert_not_null(v1);
+    memcpy(v1, v2, 344);
+    memcpy(v1 + 344, v2 + 348, len - 348);
+    uint32_t version = 1, hsize = 344;
+    memcpy(v1 + 8, &version, 4), memcpy(v1 + 12, &hsize, 4);
+    cf_hash64 h;
+    cf_hash64_init(&h);
+    cf_hash64_update(&h, v1, len - 4 - 8);
+    uint64_t sum = cf_hash64_final(&h);
+    memcpy(v1 + len - 4 - 8, &sum, 8);
+    *out_len = len - 4;
+    return v1;
 }

@@ -13,6 +13,10 @@ char *cf_test_write(const char *dir, const char *name, const char *data, size_t 
 char *cf_test_path(const char *dir, const char *name);
 /* Whole file contents (malloc'ed, NUL-terminated), NULL if unreadable; *len may be NULL. */
 char *cf_test_read(const char *path, size_t *len);
+/* The bytes of a version 2 checkpoint (len of them) as version 1 wrote the same state: no
+ * kept-run index (header bytes 344 .. 347), version 1, header size 344, the checksum over
+ * the new bytes; malloc'ed, *out_len bytes. */
+char *cf_test_checkpoint_as_v1(const char *v2, size_t len, size_t *out_len);
 /* The first line of a sanitizer report (ASan, LSan, UBSan) in `text` (a spawned CLI's
  * stderr), or NULL. In the CUFACTOR_SANITIZE build the CLI that tests run is sanitized
  * too; its reports must fail the test even when the exit code looks like an expected one. */

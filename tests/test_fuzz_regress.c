@@ -20,7 +20,6 @@
 
 #include "checkpoint.h"
 #include "harness.h"
-#include "hash64.h"
 #include "helpers.h"
 #include "model.h"
 #include "read.h"
@@ -252,24 +251,6 @@ static void checkpoint_seed(int kind, cf_train_state *s) {
     }
 }
 
-/* The bytes of a version 2 checkpoint as version 1 wrote the same state: no kept-run index
- * (bytes 344 .. 347), version 1, header size 344, the checksum over the new bytes. */
-static char *as_version_1(const char *v2, size_t len, size_t *out_len) {
-    cr_assert_gt(len, 348 + 8);
-    char *v1 = malloc(len - 4);
-    memcpy(v1, v2, 344);
-    memcpy(v1 + 344, v2 + 348, len - 348);
-    uint32_t version = 1, hsize = 344;
-    memcpy(v1 + 8, &version, 4), memcpy(v1 + 12, &hsize, 4);
-    cf_hash64 h;
-    cf_hash64_init(&h);
-    cf_hash64_update(&h, v1, len - 4 - 8);
-    uint64_t sum = cf_hash64_final(&h);
-    memcpy(v1 + len - 4 - 8, &sum, 8);
-    *out_len = len - 4;
-    return v1;
-}
-
 Test(fuzz_regress, checkpoint_seeds_are_what_the_library_writes) {
     static const char *const files[] = {"ok-run-0.cfc", "ok-restart-kept-1.cfc", "ok-adam-best.cfc", "ok-nobias.cfc"};
     char *tmp = cf_test_tmpdir();
@@ -291,7 +272,7 @@ Test(fuzz_regress, checkpoint_seeds_are_what_the_library_writes) {
         cf_train_state_free(&back);
         if (kind == 1) { /* the same state as version 1 wrote it: the kept run unknown */
             size_t n, n1;
-            char *v2 = cf_test_read(path, &n), *v1 = as_version_1(v2, n, &n1);
+            char *v2 = cf_test_read(path, &n), *v1 = cf_test_checkpoint_as_v1(v2, n, &n1);
             char *p1 = cf_test_write(tmp, "ok-version-1.cfc", v1, n1);
             snprintf(committed, sizeof committed, "%s/corpus/checkpoint/ok-version-1.cfc", CF_FUZZ_DIR);
             seed_is_today(p1, committed, write, "a version 1 writer");

@@ -480,19 +480,30 @@ static int one_load(cf_fuzz_outcome *o, const char *what, const uint8_t *data, s
     return bad;
 }
 
+/* A copy of the input whose last 8 bytes are the checksum of the rest (hash64.h, the
+ * .cfm's and the .cfc's), so that mutations reach the checks behind it; NULL (and a
+ * violation) when out of memory. size >= 8. */
+static uint8_t *with_own_checksum(cf_fuzz_outcome *o, const uint8_t *data, size_t size) {
+    uint8_t *fixed = malloc(size);
+    if (!fixed) {
+        violated(o, "out of memory copying the input");
+        return NULL;
+    }
+    memcpy(fixed, data, size);
+    cf_hash64 h;
+    cf_hash64_init(&h);
+    cf_hash64_update(&h, fixed, size - 8);
+    uint64_t sum = cf_hash64_final(&h);
+    memcpy(fixed + size - 8, &sum, 8);
+    return fixed;
+}
+
 void cf_fuzz_model(const uint8_t *data, size_t size, const char *tmpdir, cf_fuzz_outcome *o) {
     memset(o, 0, sizeof *o);
     if (one_load(o, "load", data, size, tmpdir, &o->status, &o->count)) return;
     o->status2 = o->status;
-    if (size < 8) return;
-    uint8_t *fixed = malloc(size);
-    if (!fixed) {
-        violated(o, "out of memory copying the input");
-        return;
-    }
-    memcpy(fixed, data, size);
-    uint64_t sum = cf_cfm_checksum(fixed, size - 8);
-    memcpy(fixed + size - 8, &sum, 8);
+    uint8_t *fixed = size >= 8 ? with_own_checksum(o, data, size) : NULL;
+    if (!fixed) return;
     if (!one_load(o, "load with the checksum fixed", fixed, size, tmpdir, &o->status2, NULL) &&
         o->status == CF_OK && o->status2 != CF_OK)
         violated(o, "loads as given, but not with its own checksum rewritten");
@@ -590,18 +601,8 @@ void cf_fuzz_checkpoint(const uint8_t *data, size_t size, const char *dir, cf_fu
     memset(o, 0, sizeof *o);
     if (one_checkpoint(o, "load", data, size, dir, &o->status)) return;
     o->status2 = o->status;
-    if (size < 8) return;
-    uint8_t *fixed = malloc(size);
-    if (!fixed) {
-        violated(o, "out of memory copying the input");
-        return;
-    }
-    memcpy(fixed, data, size);
-    cf_hash64 h;
-    cf_hash64_init(&h);
-    cf_hash64_update(&h, fixed, size - 8);
-    uint64_t sum = cf_hash64_final(&h);
-    memcpy(fixed + size - 8, &sum, 8);
+    uint8_t *fixed = size >= 8 ? with_own_checksum(o, data, size) : NULL;
+    if (!fixed) return;
     if (!one_checkpoint(o, "load with the checksum fixed", fixed, size, dir, &o->status2) && o->status == CF_OK &&
         o->status2 != CF_OK)
         violated(o, "loads as given, but not with its own checksum rewritten");
