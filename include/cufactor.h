@@ -766,6 +766,15 @@ typedef struct cf_cv_options {
                                trained on the most data, the nearest to the refit) instead of the
                                mean over the folds, whose early folds are trained on little; 0 (the
                                default): the mean. CF_ERR_INVALID without by_time */
+    int select_iters;       /* 1: the iteration count is chosen too. Every cell's validation RMSE
+                               is recorded after each of its iterations (the progress of cf_train,
+                               so no extra training); each cell is scored at its iteration of least
+                               mean RMSE (cf_cv_result.cell_iters; fold_rmse, mean, std are then
+                               that iteration's), the best cell picked by those scores, and the
+                               refit runs that many iterations. By RMSE only (rank_n 0), and with
+                               a config without tol, early_stop or restarts (CF_ERR_INVALID):
+                               every cell runs all its iterations once. 0 (the default): the
+                               config's iterations for every cell */
 } cf_cv_options;
 
 void cf_cv_options_default(cf_cv_options *opt);
@@ -794,6 +803,13 @@ typedef struct cf_cv_result {
     /* With rank_n: the best cell's score minus the baseline's, paired by fold: mean and sample
      * std of the folds' differences (NaN when rank_n is 0). */
     double mean_minus_popular, std_minus_popular;
+    /* With select_iters: the iterations every cell trained (the config's, resolved), the mean
+     * over the folds of the validation RMSE after each ([cell·iters + t], cell = il·n_factors
+     * + ik, t = 0 for the first iteration), and each cell's chosen iteration count (1-based,
+     * the first of least mean; its folds' RMSEs are in fold_rmse). 0 and NULL otherwise. */
+    int32_t iters;
+    double *mean_curve;
+    int32_t *cell_iters;
 } cf_cv_result;
 
 /* Fold of each of n ratings: a seeded permutation dealt round-robin, so fold sizes

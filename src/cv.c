@@ -218,6 +218,8 @@ void cf_cv_result_free(cf_cv_result *res) {
     free(res->std_score);
     free(res->fold_from);
     free(res->fold_popular);
+    free(res->mean_curve);
+    free(res->cell_iters);
     cf_model_destroy(&res->model);
     memset(res, 0, sizeof *res);
 }
@@ -243,9 +245,42 @@ static cf_status check_options(const cf_cv_options *opt, cf_error *err) {
     if (opt->select_last && !opt->by_time)
         return cf_fail(err, CF_ERR_INVALID, "cv select_last: only with by_time (folds in time, the last one the "
                                             "latest); other folds are exchangeable");
+    if (opt->select_iters && opt->rank_n > 0)
+        return cf_fail(err, CF_ERR_INVALID, "cv select_iters: by RMSE only (a ranking measure after every "
+                                            "iteration would rank every fold's users at each one)");
     if (opt->rank_n > 0 && !((int)opt->rank_measure >= CF_RANK_PRECISION && opt->rank_measure <= CF_RANK_HIT_RATE))
         return cf_fail(err, CF_ERR_INVALID, "cv rank_measure %d: not a cf_rank_measure", (int)opt->rank_measure);
     return opt->rank_n > 0 ? cf_rank_check(opt->rank_n, opt->relevant_min, 0, err) : CF_OK;
+}
+
+/* select_iters: the validation RMSE (the fold is the test part) after each iteration of
+ * one training, into curve[0 .. iters). */
+typedef struct curve_rec {
+    double *curve;
+    int32_t iters;
+} curve_rec;
+
+static int record_curve(const cf_iter_info *info, void *user) {
+    const curve_rec *c = user;
+    if (info->iter >= 1 && info->iter <= c->iters) c->curve[info->iter - 1] = info->test_rmse;
+    return 0;
+}
+
+/* select_iters: each cell's mean curve over the folds, its iteration of least mean (the
+ * first; NaN never wins), and that iteration's fold RMSEs into fold_rmse. */
+static void pick_iters(const double *curve, int64_t cells, int32_t F, int32_t T, cf_cv_result *res) {
+    for (int64_t c = 0; c < cells; c++) {
+        double *mc = res->mean_curve + c * T;
+        int32_t best = 0;
+        for (int32_t t = 0; t < T; t++) {
+            double s = 0;
+            for (int32_t f = 0; f < F; f++) s += curve[(c * F + f) * T + t];
+            mc[t] = s / F;
+            if (isnan(mc[best]) || mc[t] < mc[best]) best = t;
+        }
+        res->cell_iters[c] = best + 1;
+        for (int32_t f = 0; f < F; f++) res->fold_rmse[c * F + f] = curve[(c * F + f) * T + best];
+    }
 }
 
 cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_options *opt,
@@ -260,9 +295,29 @@ cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_opt
             c.factors = opt->factors[k], c.lambda = opt->lambdas[l];
             if ((st = cf_config_validate(&c, err))) return st;
         }
+    if (opt->select_iters && (base->tol > 0 || base->early_stop > 0 || base->restarts > 1))
+        return cf_fail(err, CF_ERR_INVALID, "cv select_iters: every cell must run all its iterations once "
+                                            "(no tol, early_stop or restarts)");
     int64_t n = ds->all.n;
     int32_t F = opt->folds, NL = opt->n_lambdas, NK = opt->n_factors;
     int64_t cells = (int64_t)NL * NK;
+    double *curve = NULL; /* select_iters: [(cell·F + f)·T + t] */
+    int32_t T = 0;
+    if (opt->select_iters) {
+        cf_config r;
+        cf_config_resolve(base, NULL, &r); /* the iteration count depends on the algorithm only */
+        T = r.iters;
+        curve = cf_malloc((size_t)(cells * F * T) * sizeof *curve, err, "cv curves");
+        res->mean_curve = cf_malloc((size_t)(cells * T) * sizeof *res->mean_curve, err, "cv curves");
+        res->cell_iters = cf_malloc((size_t)cells * sizeof *res->cell_iters, err, "cv curves");
+        if (!curve || !res->mean_curve || !res->cell_iters) {
+            free(curve);
+            cf_cv_result_free(res);
+            return CF_ERR_NOMEM;
+        }
+        for (int64_t x = 0; x < cells * F * T; x++) curve[x] = NAN;
+        res->iters = T;
+    }
     cf_triplets sub = {0}; /* time folds: the ratings of the folds up to f */
     int32_t *fold = cf_malloc((size_t)(n > 0 ? n : 1) * sizeof *fold, err, "cv folds");
     uint8_t *mask = cf_calloc((size_t)(ds->all.cap > 0 ? ds->all.cap : 1), 1, err, "cv part flags");
@@ -323,7 +378,8 @@ cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_opt
                 c.factors = opt->factors[k], c.lambda = opt->lambdas[l];
                 cf_model *m = NULL;
                 cf_train_report rep;
-                if ((st = cf_train(&view, &c, NULL, NULL, &m, &rep, err))) goto fail;
+                curve_rec rec = {curve ? curve + (((int64_t)l * NK + k) * F + f) * T : NULL, T};
+                if ((st = cf_train(&view, &c, curve ? record_curve : NULL, &rec, &m, &rep, err))) goto fail;
                 double score = NAN;
                 if (ranked) {
                     cf_rank_report rk;
@@ -349,6 +405,7 @@ cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_opt
                 if (opt->on_fold) opt->on_fold(l, k, f, rep.test_rmse, score, opt->user);
             }
     }
+    if (curve) pick_iters(curve, cells, F, T, res);
     cell_stats(res->fold_rmse, cells, F, res->mean, res->std);
     if (ranked) {
         cell_stats(res->fold_score, cells, F, res->mean_score, res->std_score);
@@ -388,14 +445,17 @@ cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_opt
         view.all = ds->all, view.timed = ds->timed;
         cf_config c = *base;
         c.factors = opt->factors[res->best_k], c.lambda = opt->lambdas[res->best_l];
+        if (curve) c.iters = res->cell_iters[(int64_t)res->best_l * NK + res->best_k];
         if ((st = cf_train(&view, &c, NULL, NULL, &res->model, &res->refit_report, err))) goto fail;
     }
+    free(curve);
     free(fold);
     free(mask);
     free(sub.u), free(sub.i), free(sub.r);
     return CF_OK;
 
 fail:
+    free(curve);
     free(fold);
     free(mask);
     free(sub.u), free(sub.i), free(sub.r);

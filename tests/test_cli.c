@@ -1132,6 +1132,18 @@ Test(cli, train_reports_the_best_iteration_and_overfitting) {
     snprintf(want, sizeof want, "hint: the test RMSE was lowest at iteration %d (%.6f)", b, t[b]);
     cr_assert(strstr(r.err, want) && strstr(r.err, "cufactor cv demo/ratings.tsv --factors"), "'%s' not in: %s", want,
               r.err);
+    /* the cv command it suggests runs (here on 2 folds of 2 iterations, to be quick) */
+    const char *cmd = strstr(r.err, "cufactor cv "), *end = cmd ? strstr(cmd, " chooses") : NULL;
+    cr_assert(cmd && end, "%s", r.err);
+    char line[256], *w[8];
+    snprintf(line, sizeof line, "%.*s", (int)(end - cmd - strlen("cufactor ")), cmd + strlen("cufactor "));
+    int nw = 0;
+    for (char *tok = strtok(line, " "); tok && nw < 8; tok = strtok(NULL, " ")) w[nw++] = tok;
+    cr_assert(nw == 7 && !strcmp(w[0], "cv") && !strcmp(w[6], "--select-iters"), "%.*s", (int)(end - cmd), cmd);
+    run_free(&r);
+    r = cli(w[0], w[1], w[2], w[3], w[4], w[5], w[6], "--folds", "2", "--iters", "2", "--device", "cpu", "--threads",
+            "2", "--quiet", NULL);
+    cr_assert(r.code == 0 && strstr(r.out, "best        K="), "exit %d: %s%s", r.code, r.out, r.err);
     run_free(&r);
 
     /* the summary */

@@ -442,6 +442,117 @@ Test(cv, refit_follows_the_best_cell_with_one_cell_grid) {
     cf_dataset_destroy(&ds);
 }
 
+/* select_iters: the validation RMSE after every iteration of a fold's training. */
+typedef struct { double *rmse; int n; } curve_log;
+static int log_curve(const cf_iter_info *info, void *user) {
+    curve_log *c = user;
+    cr_assert_eq(info->iter, c->n + 1);
+    c->rmse[c->n++] = info->test_rmse;
+    return 0;
+}
+
+/* select_iters: each cell's mean curve is that of the folds retrained here with a progress
+ * callback, the cell is scored at its iteration of least mean, a fold trained for just that
+ * many iterations scores what fold_rmse holds (an iteration's model does not depend on the
+ * ones after it), and the refit runs that many. The fixture has cells that overfit (their
+ * best iteration before the last) and cells that do not. */
+Test(cv, select_iters_scores_each_cell_at_its_best_iteration, .timeout = 60) {
+    enum { T = 12 };
+    cf_dataset *ds = make_data();
+    cf_config base = base_cfg();
+    base.iters = T;
+    cf_cv_options o = grid_opts();
+    o.select_iters = 1;
+    cf_cv_result res;
+    cf_error err;
+    cr_assert_eq(cf_cv_run(ds, &base, &o, &res, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(res.iters, T);
+    cr_assert(res.mean_curve && res.cell_iters);
+    int32_t *fold = malloc(N_RATINGS * sizeof *fold);
+    cr_assert_eq(cf_cv_folds(N_RATINGS, FOLDS, o.seed, fold, &err), CF_OK);
+    uint8_t *mask = calloc((size_t)ds->all.cap, 1);
+    cf_dataset view = *ds;
+    view.is_test = mask;
+    int early = 0, late = 0;
+    for (int l = 0; l < 2; l++)
+        for (int k = 0; k < 2; k++) {
+            const int c = l * 2 + k;
+            double curve[FOLDS][T], mean[T];
+            for (int f = 0; f < FOLDS; f++) {
+                for (int64_t j = 0; j < N_RATINGS; j++) mask[j] = fold[j] == f;
+                cf_config cc = base;
+                cc.factors = KS[k], cc.lambda = LS[l];
+                curve_log lg = {curve[f], 0};
+                cf_model *m = NULL;
+                cf_train_report rep;
+                cr_assert_eq(cf_train(&view, &cc, log_curve, &lg, &m, &rep, &err), CF_OK, "%s", err.msg);
+                cr_assert_eq(lg.n, T);
+                cf_model_destroy(&m);
+            }
+            int best = 0;
+            for (int t = 0; t < T; t++) {
+                double sum = 0;
+                for (int f = 0; f < FOLDS; f++) sum += curve[f][t];
+                mean[t] = sum / FOLDS;
+                cr_assert_float_eq(res.mean_curve[c * T + t], mean[t], 1e-15, "cell %d iteration %d", c, t + 1);
+                if (mean[t] < mean[best]) best = t;
+            }
+            cr_assert_eq(res.cell_iters[c], best + 1, "cell %d: best iteration %d, cv says %d", c, best + 1,
+                         res.cell_iters[c]);
+            early += best + 1 < T, late += best + 1 == T;
+            for (int f = 0; f < FOLDS; f++) {
+                cr_assert_eq(res.fold_rmse[c * FOLDS + f], curve[f][best]);
+                /* trained for just that many iterations: the same validation RMSE */
+                cf_config cb = base;
+                cb.iters = best + 1;
+                cf_train_report rep;
+                cf_model *m = train_fold(&view, fold, f, &cb, l, k, &rep);
+                cr_assert_eq(rep.test_rmse, curve[f][best], "cell %d fold %d", c, f);
+                cf_model_destroy(&m);
+            }
+        }
+    cr_assert(early > 0 && late > 0, "the fixture should have cells of both kinds: %d early, %d at the last", early,
+              late);
+    /* the best cell by the means at each cell's best iteration; its refit runs that many */
+    int bl = 0, bk = 0;
+    for (int l = 0; l < 2; l++)
+        for (int k = 0; k < 2; k++)
+            if (res.mean[l * 2 + k] < res.mean[bl * 2 + bk]) bl = l, bk = k;
+    cr_assert(res.best_l == bl && res.best_k == bk);
+    cr_assert_eq(res.refit_report.iters, res.cell_iters[bl * 2 + bk]);
+    cf_config rc = base;
+    rc.factors = KS[bk], rc.lambda = LS[bl], rc.iters = res.cell_iters[bl * 2 + bk];
+    for (int64_t j = 0; j < N_RATINGS; j++) mask[j] = 0;
+    cf_model *m = NULL;
+    cf_train_report rep;
+    cr_assert_eq(cf_train(&view, &rc, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(rep.train_rmse, res.refit_report.train_rmse, "the refit is the best cell at its iterations");
+    cf_model_destroy(&m);
+    cf_cv_result_free(&res);
+    cr_assert(!res.mean_curve && !res.cell_iters);
+
+    /* what it cannot do: rank, or runs that end early or repeat */
+    o.rank_n = 10;
+    cr_assert_eq(cf_cv_run(ds, &base, &o, &res, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "select_iters"), "%s", err.msg);
+    o.rank_n = 0;
+    cf_config bad = base;
+    bad.tol = 1e-4;
+    cr_assert_eq(cf_cv_run(ds, &bad, &o, &res, &err), CF_ERR_INVALID);
+    bad = base, bad.early_stop = 2;
+    cr_assert_eq(cf_cv_run(ds, &bad, &o, &res, &err), CF_ERR_INVALID);
+    bad = base, bad.restarts = 2;
+    cr_assert_eq(cf_cv_run(ds, &bad, &o, &res, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "restarts"), "%s", err.msg);
+    /* without it: no curves */
+    o.select_iters = 0;
+    cr_assert_eq(cf_cv_run(ds, &base, &o, &res, &err), CF_OK, "%s", err.msg);
+    cr_assert(!res.mean_curve && !res.cell_iters && res.iters == 0);
+    cf_cv_result_free(&res);
+    free(mask), free(fold);
+    cf_dataset_destroy(&ds);
+}
+
 Test(cv, run_refuses_unsorted_or_empty_grids_and_bad_configs) {
     cf_dataset *ds = make_data();
     cf_config base = base_cfg();
@@ -649,6 +760,74 @@ Test(cv, cli_table_svg_and_usage_error, .timeout = 60) {
 /* cv --fold-split user: the per-user folds' table title and count line, the JSON's
  * fold_split and unvalidated (the library's count of one-rating users' ratings), the
  * same validation RMSEs as cf_cv_run with by_user; a bad value is a usage error. */
+/* --select-iters through the CLI: each cell's iterations are the argmin of its mean curve
+ * in the JSON, the best cell's refit runs that many; the text says so; and what it cannot
+ * be combined with is a usage error. */
+Test(cv, cli_select_iters, .timeout = 60) {
+    char *dir = cf_test_tmpdir();
+    cf_dataset *ds = make_data();
+    char *data = cf_test_path(dir, "d.tsv");
+    cf_error err;
+    cr_assert_eq(cf_dataset_write(ds, data, &err), CF_OK, "%s", err.msg);
+    cf_dataset_destroy(&ds);
+    const char *js[] = {"cv", data, "--factors", "2,4", "--lambda", "0.05,0.5", "--folds", "3", "--iters", "12",
+                        "--seed", "5", "--device", "cpu", "--threads", "1", "--select-iters", "--json", "--quiet", NULL};
+    char *out, *errs;
+    int rc = run_cli(dir, js, &out, &errs);
+    cr_assert_eq(rc, 0, "stderr: %s", errs);
+    cr_assert(strstr(out, "\"select_iters\":true"), "%s", out);
+    int cells = 0, early = 0;
+    for (const char *c = strstr(out, "\"cells\":"); (c = strstr(c, "\"mean_curve\":[")); c++, cells++) {
+        const char *it = c;
+        while (it > out && strncmp(it, "\"iters\":", 8) != 0) it--; /* the cell's "iters", just before */
+        int iters = (int)cf_test_json_num(it, "iters"), best = 0;
+        double v[12];
+        const char *p = c + strlen("\"mean_curve\":[");
+        for (int t = 0; t < 12; t++) {
+            char *end;
+            v[t] = strtod(p, &end);
+            cr_assert(end != p && (*end == ',' || (*end == ']' && t == 11)), "mean_curve %d: %s", t, c);
+            p = end + 1;
+            if (v[t] < v[best]) best = t;
+        }
+        cr_assert_eq(iters, best + 1, "cell %d: iters %d, the curve's least at %d", cells, iters, best + 1);
+        early += iters < 12;
+    }
+    cr_assert_eq(cells, 4, "%s", out);
+    cr_assert_gt(early, 0, "the fixture (seed 5) should have a cell best before its last iteration: %s", out);
+    const char *bj = strstr(out, "\"best\":{");
+    cr_assert(bj, "%s", out);
+    int bi = (int)cf_test_json_num(bj, "iters");
+    cr_assert_eq(cf_test_json_num(out, "refit_iters"), (double)bi, "%s", out);
+    free(out), free(errs);
+    /* the text: the iterations table and the best line */
+    const char *tx[] = {"cv", data, "--factors", "2,4", "--lambda", "0.05,0.5", "--folds", "3", "--iters", "12",
+                        "--seed", "5", "--device", "cpu", "--threads", "1", "--select-iters", "--quiet", NULL};
+    rc = run_cli(dir, tx, &out, &errs);
+    cr_assert_eq(rc, 0, "stderr: %s", errs);
+    char want[64];
+    snprintf(want, sizeof want, ", %d iterations: RMSE ", bi);
+    cr_assert(strstr(out, "each cell at its best of 12 iterations") && strstr(out, "\niterations") &&
+                  strstr(out, want),
+              "%s", out);
+    snprintf(want, sizeof want, ", %d iterations, on all ", bi);
+    cr_assert(strstr(out, want), "%s", out);
+    free(out), free(errs);
+    /* not with a ranking selection or --tol (cv has no --early-stop or --restarts) */
+    const char *bad[][3] = {{"--select", "ndcg@5", "--select ndcg@5"}, {"--tol", "0.001", "--tol"}};
+    for (int b = 0; b < 2; b++) {
+        const char *a[] = {"cv", data, "--factors", "2", "--lambda", "0.1", "--select-iters", bad[b][0], bad[b][1],
+                           NULL};
+        rc = run_cli(dir, a, &out, &errs);
+        cr_assert_eq(rc, 2, "%s: exit %d, %s", bad[b][0], rc, errs);
+        cr_assert(strstr(errs, "--select-iters") && strstr(errs, bad[b][2]), "%s", errs);
+        free(out), free(errs);
+    }
+    free(data);
+    cf_test_rmtree(dir);
+    free(dir);
+}
+
 Test(cv, cli_fold_split_user, .timeout = 60) {
     char *dir = cf_test_tmpdir();
     cf_dataset *ds = cf_test_generate(1500, 120, N_RATINGS, 3, 0.3, 11, 1);

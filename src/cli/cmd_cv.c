@@ -266,6 +266,10 @@ int cmd_cv(int argc, char **argv) {
                           .help = "with --fold-split time|user-time: pick by the mean over the folds, or by the "
                                   "last fold alone (trained on the most data, the nearest to the refit; the early "
                                   "folds, trained on little, tend to favour more regularization)"};
+    opts[n++] = (cli_opt){.name = "select-iters", .kind = CLI_FLAG, .dest = &cvo.select_iters, .flag_value = 1,
+                          .help = "choose the iteration count too: each cell is scored at its iteration of least mean "
+                                  "validation RMSE (recorded after every iteration: no extra training) and the "
+                                  "refit runs that many (RMSE only; not with --tol)"};
     opts[n++] = (cli_opt){.kind = CLI_SECTION, .name = "data"};
     n += cli_config_read_opts(&co, opts + n);
     n += cli_config_train_opts(&co, opts + n, 0, "model (every cell)");
@@ -385,6 +389,10 @@ int cmd_cv(int argc, char **argv) {
         return cli_usage_error(&spec, "--select-on last needs --fold-split time or user-time (other folds are "
                                       "exchangeable: none is the last)");
     cvo.select_last = select_on;
+    if (cvo.select_iters && select_name)
+        return cli_usage_error(&spec, "--select-iters chooses by RMSE: not with --select %s", select_name);
+    if (cvo.select_iters && cfg.tol > 0) /* cv has no --early-stop or --restarts */
+        return cli_usage_error(&spec, "--select-iters runs every cell's iterations: not with --tol");
 
     cf_dataset *ds = NULL;
     cf_cv_result res;
@@ -424,8 +432,9 @@ int cmd_cv(int argc, char **argv) {
 
     int bk = g.factors[res.best_k];
     double bl = g.lambdas[res.best_l];
-    double bmean = res.mean[res.best_l * g.n_factors + res.best_k];
-    double bstd = res.std[res.best_l * g.n_factors + res.best_k];
+    const int64_t bc = (int64_t)res.best_l * g.n_factors + res.best_k; /* the best cell */
+    double bmean = res.mean[bc];
+    double bstd = res.std[bc];
     if (oo.json) {
         int first = 1;
         FILE *o = stdout;
@@ -445,6 +454,7 @@ int cmd_cv(int argc, char **argv) {
         json_key(o, &first, "reg"), json_string(o, cf_reg_name(cfg.reg));
         json_key(o, &first, "select"), json_string(o, select_name ? select_name : "rmse");
         json_key(o, &first, "select_on"), json_string(o, select_on_names[select_on]);
+        json_key(o, &first, "select_iters"), fputs(cvo.select_iters ? "true" : "false", o);
         json_key(o, &first, "relevant_min"), json_number(o, cvo.relevant_min);
         json_key(o, &first, "min_ratings"), fprintf(o, "%lld", (long long)cvo.rank_min_ratings);
         json_key(o, &first, "factors"), fputc('[', o);
@@ -465,6 +475,13 @@ int cmd_cv(int argc, char **argv) {
                 if (select_name)
                     json_cell_stats(o, &f2, "score", res.mean_score[c], res.std_score[c],
                                     res.fold_score + (int64_t)c * res.folds, res.folds);
+                if (res.cell_iters) {
+                    json_key(o, &f2, "iters"), fprintf(o, "%d", (int)res.cell_iters[c]);
+                    json_key(o, &f2, "mean_curve"), fputc('[', o);
+                    for (int t = 0; t < res.iters; t++)
+                        fputs(t ? "," : "", o), json_number(o, res.mean_curve[(int64_t)c * res.iters + t]);
+                    fputc(']', o);
+                }
                 fputc('}', o);
             }
         fputc(']', o);
@@ -473,11 +490,12 @@ int cmd_cv(int argc, char **argv) {
             int f2 = 1;
             json_key(o, &f2, "factors"), fprintf(o, "%d", bk);
             json_key(o, &f2, "lambda"), json_number(o, bl);
+            if (res.cell_iters) json_key(o, &f2, "iters"), fprintf(o, "%d", (int)res.cell_iters[bc]);
             json_key(o, &f2, "mean_rmse"), json_number(o, bmean);
             json_key(o, &f2, "std_rmse"), json_number(o, bstd);
             if (select_name) {
-                json_key(o, &f2, "mean_score"), json_number(o, res.mean_score[res.best_l * g.n_factors + res.best_k]);
-                json_key(o, &f2, "std_score"), json_number(o, res.std_score[res.best_l * g.n_factors + res.best_k]);
+                json_key(o, &f2, "mean_score"), json_number(o, res.mean_score[bc]);
+                json_key(o, &f2, "std_score"), json_number(o, res.std_score[bc]);
                 json_key(o, &f2, "mean_minus_popular"), json_number(o, res.mean_minus_popular);
                 json_key(o, &f2, "std_minus_popular"), json_number(o, res.std_minus_popular);
             }
@@ -490,6 +508,7 @@ int cmd_cv(int argc, char **argv) {
             fputc('}', o);
         }
         json_key(o, &first, "border"), fputs(res.border ? "true" : "false", o);
+        json_key(o, &first, "refit_iters"), fprintf(o, "%d", (int)res.refit_report.iters);
         json_key(o, &first, "refit_train_rmse"), json_number(o, res.refit_report.train_rmse);
         json_key(o, &first, "seconds"), json_number(o, secs);
         json_key(o, &first, "phase_seconds"), fputc('{', o);
@@ -507,9 +526,9 @@ int cmd_cv(int argc, char **argv) {
     } else {
         /* the table of the measure that selects: RMSE, or the ranking measure */
         const double *tmean = select_name ? res.mean_score : res.mean, *tstd = select_name ? res.std_score : res.std;
-        printf("mean ± std validation %s, %d-fold%s%s CV (%s, %d iterations", select_name ? select_name : "RMSE",
+        printf("mean ± std validation %s, %d-fold%s%s CV (%s, %s%d iterations", select_name ? select_name : "RMSE",
                (int)cvo.folds, fold_split ? " " : "", fold_kind[fold_split], cf_algo_name(cfg.algo),
-               (int)cv_iters(&cfg));
+               res.cell_iters ? "each cell at its best of " : "", (int)cv_iters(&cfg));
         if (cvo.rank_min_ratings)
             printf("; lists of the items fit to at least %lld ratings", (long long)cvo.rank_min_ratings);
         if (cvo.select_last) printf("; * the best by the last fold");
@@ -525,6 +544,14 @@ int cmd_cv(int argc, char **argv) {
             }
             putchar('\n');
         }
+        if (res.cell_iters) { /* the iterations each cell's figure is at */
+            printf("iterations  of each cell's least mean validation RMSE (the figures above)\n");
+            for (int l = 0; l < g.n_lambdas; l++) {
+                printf("%-10g", g.lambdas[l]);
+                for (int k = 0; k < g.n_factors; k++) printf("  %19d", (int)res.cell_iters[l * g.n_factors + k]);
+                putchar('\n');
+            }
+        }
         if (select_name) {
             printf("best        K=%d lambda=%g: %s %.6f ± %.6f (RMSE %.6f ± %.6f)\n", bk, bl, select_name,
                    tmean[res.best_l * g.n_factors + res.best_k], tstd[res.best_l * g.n_factors + res.best_k], bmean,
@@ -532,7 +559,10 @@ int cmd_cv(int argc, char **argv) {
             printf("popular     %s %.6f ± %.6f: each fold's most rated items (eval --top's baseline); best − "
                    "popular %+.6f ± %.6f (paired by fold)\n",
                    select_name, res.mean_popular, res.std_popular, res.mean_minus_popular, res.std_minus_popular);
-        } else
+        } else if (res.cell_iters)
+            printf("best        K=%d lambda=%g, %d iterations: RMSE %.6f ± %.6f\n", bk, bl, (int)res.cell_iters[bc],
+                   bmean, bstd);
+        else
             printf("best        K=%d lambda=%g: RMSE %.6f ± %.6f\n", bk, bl, bmean, bstd);
         if (cvo.by_time) { /* the folds grow: the last one trains on the most, as the refit will */
             const int64_t c = (int64_t)res.best_l * g.n_factors + res.best_k, F = cvo.folds;
@@ -554,8 +584,8 @@ int cmd_cv(int argc, char **argv) {
                    (long long)res.unvalidated);
         }
         if (res.border) printf("warning     the best cell is on the border of the grid: enlarge the grid\n");
-        printf("refit       K=%d lambda=%g on all %lld ratings: train RMSE %.6f\n", bk, bl,
-               (long long)res.refit_report.n_train, res.refit_report.train_rmse);
+        printf("refit       K=%d lambda=%g, %d iterations, on all %lld ratings: train RMSE %.6f\n", bk, bl,
+               (int)res.refit_report.iters, (long long)res.refit_report.n_train, res.refit_report.train_rmse);
         printf("seconds     %.3f\n", secs);
         printf("phases      read %.3f, folds %.3f, refit %.3f, save %.3f s\n", t_read, t_folds, t_refit, t_save);
         printf("model       %s\n", oo.model ? oo.model : "not saved (use --model OUT)");

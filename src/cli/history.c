@@ -79,8 +79,8 @@ void cli_overfit_hint(const cf_iter_info *best, const cf_train_report *rep, cons
     fprintf(stderr,
             "hint: the test RMSE was lowest at iteration %d (%.6f) and is %.1f %% higher at iteration %d: the later "
             "iterations fit noise of the training ratings. cufactor cv %s%s --factors 8,16,32 --lambda "
-            "0.05,0.1,0.2 chooses K and lambda by held-out folds; --early-stop 3 keeps the best iteration (chosen "
-            "on this test part, so its test RMSE is then optimistic)\n",
+            "0.05,0.1,0.2 --select-iters chooses K, lambda and the iterations by held-out folds; --early-stop 3 keeps "
+            "the best iteration (chosen on this test part, so its test RMSE is then optimistic)\n",
             (int)best->iter, best->test_rmse, 100.0 * (rep->test_rmse / best->test_rmse - 1.0), (int)rep->iters,
             data ? data : "DATA", same);
 }
