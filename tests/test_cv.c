@@ -643,13 +643,19 @@ static int count(const char *s, const char *part) {
     return n;
 }
 
-Test(cv, cli_table_svg_and_usage_error, .timeout = 60) {
-    char *dir = cf_test_tmpdir();
+/* The fixture's ratings written to dir/d.tsv for the CLI; the path, malloc'ed. */
+static char *write_data(const char *dir) {
     cf_dataset *ds = make_data();
     char *data = cf_test_path(dir, "d.tsv");
     cf_error err;
     cr_assert_eq(cf_dataset_write(ds, data, &err), CF_OK, "%s", err.msg);
     cf_dataset_destroy(&ds);
+    return data;
+}
+
+Test(cv, cli_table_svg_and_usage_error, .timeout = 60) {
+    char *dir = cf_test_tmpdir(), *data = write_data(dir);
+    cf_error err;
 
     const char *ok[] = {"cv", data, "--grid", "factors=4,2", "--grid=lambda=0.05,0.5,0.2", "--folds", "3",
                         "--iters", "3", "--device", "cpu", "--threads", "1", "--svg", "h.svg", "--model", "m.cfm",
@@ -764,12 +770,7 @@ Test(cv, cli_table_svg_and_usage_error, .timeout = 60) {
  * in the JSON, the best cell's refit runs that many; the text says so; and what it cannot
  * be combined with is a usage error. */
 Test(cv, cli_select_iters, .timeout = 60) {
-    char *dir = cf_test_tmpdir();
-    cf_dataset *ds = make_data();
-    char *data = cf_test_path(dir, "d.tsv");
-    cf_error err;
-    cr_assert_eq(cf_dataset_write(ds, data, &err), CF_OK, "%s", err.msg);
-    cf_dataset_destroy(&ds);
+    char *dir = cf_test_tmpdir(), *data = write_data(dir);
     const char *js[] = {"cv", data, "--factors", "2,4", "--lambda", "0.05,0.5", "--folds", "3", "--iters", "12",
                         "--seed", "5", "--device", "cpu", "--threads", "1", "--select-iters", "--json", "--quiet", NULL};
     char *out, *errs;
