@@ -318,11 +318,12 @@ class Factorizer:
         self.device_ = report.device.decode("utf-8", "replace")
         self.notice_ = report.notice.decode("utf-8", "replace") or None
         self.stop_reason_ = report.stop_reason.decode("utf-8", "replace")
+        self.run_ = int(report.restart) + 1 if report.restart >= 0 else None  # the restart kept, from 1
         return self
 
     _LEARNED = ("user_factors_", "item_factors_", "user_bias_", "item_bias_", "global_mean_", "user_ids_",
                 "item_ids_", "user_counts_", "item_counts_", "history_", "n_iter_", "train_rmse_", "device_",
-                "notice_", "stop_reason_", "fold_in_")
+                "notice_", "stop_reason_", "run_", "fold_in_")
 
     # the C objects behind the learned attributes: never pickled (the model travels as its
     # .cfm bytes, the ratings as arrays); _swapped caches recommend_users' transposes and

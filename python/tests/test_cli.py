@@ -120,6 +120,7 @@ def test_train_test_split_is_the_clis(planted, tmp_path, split):
     assert [h["iter"] for h in hist] == m.history_["iteration"].tolist() == [1, 2, 3, 1, 2, 3]
     for key in ("train_rmse", "test_rmse", "objective"):
         assert [h[key] for h in hist] == m.history_[key].tolist(), key  # the same numbers, to the last bit
+    assert m.run_ == summary["run"]
     kept = [h for h in hist if h["run"] == summary["run"]]
     assert kept[-1]["test_rmse"] == summary["test_rmse"] == min(h["test_rmse"] for h in hist if h["iter"] == 3)
     # the same seed, the same parts; another, other parts; the share checked by the library
