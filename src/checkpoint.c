@@ -2,9 +2,10 @@
  * checkpoint.c — the checkpoint file (".cfc"): save / load of cf_train_state, the data
  * identity hash and the config comparison of a resume.
  *
- * Format, version 2 (version 1, without the kept run's index, is still read). Little-endian; f64 = IEEE-754 binary64; "info" = the metrics of an
- * iteration as i32 iter, f64 train_rmse, f64 test_rmse, f64 objective, f64 seconds,
- * f64 ratings_per_sec (44 bytes).
+ * Format, version 2 (version 1, without the kept run's index, is still read).
+ * Little-endian; f64 = IEEE-754 binary64; "info" = the metrics of an iteration as i32
+ * iter, f64 train_rmse, f64 test_rmse, f64 objective, f64 seconds, f64 ratings_per_sec
+ * (44 bytes).
  *
  *   offset  size  field
  *        0     8  magic "CFCKPT\r\n" (the CR LF catches text-mode mangling)

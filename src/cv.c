@@ -37,6 +37,10 @@
  * The best cell is the argmin of the mean; it is "on the border" when its K or λ is the
  * first or last value of an axis that has more than one value. The best cell is then
  * refit on all the ratings (no test part).
+ * With select_iters the iteration count t is a third axis, read off each training's
+ * progress (the test RMSE after every iteration; the model after t iterations is the
+ * same whatever the count to come): the cell's score is min_t of the mean over the folds
+ * of rmse_f(t), its folds' values and std those at that t, and the refit runs t.
  *
  * With rank_n > 0 each fold's model also ranks the fold (cf_model_rank_evaluate_split on
  * the view: the fold's users' top rank_n without their training items, against their
