@@ -254,7 +254,9 @@ void cli_history_json(FILE *o, const cli_history *h);
  * one iteration to the next (the demo's ALS, iterations 14 to 15: 0.04 %), an
  * overfitting one by more (the demo: 1.1 % from iteration 5 to 15). */
 #define CLI_HISTORY_ROSE 0.005
-int cli_history_rose(const cf_iter_info *best, double last_test_rmse);
+/* 1 when the model is its run's last iteration (cfg without early stopping, which keeps the
+ * best) and its test RMSE rose past the rule above the best (from cli_history_best). */
+int cli_history_rose(const cf_iter_info *best, const cf_train_report *rep, const cf_config *cfg);
 /* On stderr (not with quiet), for a model (the last iteration) whose test RMSE rose
  * above the best (cli_history_rose): what it means and the remedies (a cv command for
  * DATA with cfg's algorithm and regularization). */

@@ -282,10 +282,10 @@ int cmd_demo(int argc, char **argv) {
     printf("   the model closes %.0f %% of the gap between the baseline and that floor\n",
            100.0 * (base_rmse - rep.test_rmse) / (base_rmse - floor_rmse));
     cf_iter_info best;
-    if (cli_history_best(&hist, &rep, &best) && best.iter != rep.iters && cli_history_rose(&best, rep.test_rmse))
+    if (cli_history_best(&hist, &rep, &best) && cli_history_rose(&best, &rep, &cfg))
         printf("   its test RMSE was lowest at iteration %d (%.4f): the later iterations fit noise of the training\n"
                "   ratings with K = %d factors where %d were planted; `cufactor cv DATA --factors 8,16,32 --lambda\n"
-               "   0.05,0.1,0.2` chooses K and lambda by held-out folds\n",
+               "   0.05,0.1,0.2 --select-iters` chooses K, lambda and the iterations by held-out folds\n",
                (int)best.iter, best.test_rmse, (int)cfg.factors, DEMO_RANK);
 
     /* 5. recommendations */

@@ -267,8 +267,7 @@ int cmd_train(int argc, char **argv) {
      * (with --early-stop it is the best already) */
     cf_iter_info best;
     const int has_best = cli_history_best(&tp.hist, &rep, &best);
-    const int best_earlier = has_best && cfg.early_stop == 0 && best.iter != rep.iters;
-    const int rose = best_earlier && cli_history_rose(&best, rep.test_rmse); /* worth a line and a hint */
+    const int rose = has_best && cli_history_rose(&best, &rep, &cfg); /* worth a line and a hint */
     if (oo.json) {
         int first = 1;
         FILE *o = stdout;

@@ -64,8 +64,9 @@ void cli_history_json(FILE *o, const cli_history *h) {
     fputc(']', o);
 }
 
-int cli_history_rose(const cf_iter_info *best, double last_test_rmse) {
-    return last_test_rmse > best->test_rmse * (1.0 + CLI_HISTORY_ROSE);
+int cli_history_rose(const cf_iter_info *best, const cf_train_report *rep, const cf_config *cfg) {
+    return cfg->early_stop == 0 && best->iter != rep->iters &&
+           rep->test_rmse > best->test_rmse * (1.0 + CLI_HISTORY_ROSE);
 }
 
 void cli_overfit_hint(const cf_iter_info *best, const cf_train_report *rep, const cf_config *cfg, const char *data,
