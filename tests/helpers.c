@@ -128,27 +128,54 @@ const char *cf_test_sanitizer_report(const char *text) {
     return hit;
 }
 
+char **cf_test_environ(const char *const *set) {
+    size_t n = 0, m = 0;
+    while (environ[n]) n++;
+    for (; set && set[m]; m++) {}
+    char **env = calloc(n + m + 1, sizeof *env);
+    if (!env) return NULL;
+    size_t k = 0;
+    for (size_t j = 0; j < n; j++) env[k++] = environ[j];
+    for (size_t s = 0; s < m; s++) {
+        const char *eq = strchr(set[s], '=');
+        size_t name = eq ? (size_t)(eq - set[s]) : strlen(set[s]);
+        size_t out = 0; /* drop what set[s] replaces or unsets */
+        for (size_t j = 0; j < k; j++)
+            if (!(strncmp(env[j], set[s], name) == 0 && env[j][name] == '=')) env[out++] = env[j];
+        k = out;
+        if (eq) env[k++] = (char *)set[s];
+    }
+    env[k] = NULL;
+    return env;
+}
+
 int cf_test_start(const char *dir, const char *const *argv, const char *const *env) {
     char *op = cf_test_path(dir, "stdout.txt"), *ep = cf_test_path(dir, "stderr.txt");
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fo = open(op, O_WRONLY | O_CREAT | O_TRUNC, 0644), fe = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0 || chdir(dir) != 0) _exit(127);
-        setenv("TMPDIR", dir, 1);
-        for (; env && *env; env++) {
-            const char *eq = strchr(*env, '=');
-            if (!eq) {
-                unsetenv(*env);
-                continue;
-            }
-            char name[128];
-            snprintf(name, sizeof name, "%.*s", (int)(eq - *env), *env);
-            setenv(name, eq + 1, 1);
-        }
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
+    char *tmpdir = malloc(strlen(dir) + 8);
+    size_t m = 0;
+    for (; env && env[m]; m++) {}
+    const char **set = calloc(m + 2, sizeof *set);
+    char **envp = NULL;
+    pid_t pid = -1;
+    if (tmpdir && set) {
+        sprintf(tmpdir, "TMPDIR=%s", dir);
+        set[0] = tmpdir;
+        for (size_t j = 0; j < m; j++) set[j + 1] = env[j];
+        envp = cf_test_environ(set);
     }
+    if (envp) {
+        fflush(NULL);
+        pid = fork();
+        if (pid == 0) { /* only async-signal-safe calls until exec: the test has threads */
+            int fo = open(op, O_WRONLY | O_CREAT | O_TRUNC, 0644), fe = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0 || chdir(dir) != 0) _exit(127);
+            execve(argv[0], (char *const *)argv, envp);
+            _exit(127);
+        }
+    }
+    free(envp);
+    free(set);
+    free(tmpdir);
     free(op);
     free(ep);
     return pid > 0 ? (int)pid : -1;

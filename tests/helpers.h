@@ -26,6 +26,11 @@ const char *cf_test_sanitizer_report(const char *text);
  * (NULL-terminated, or NULL) adds "NAME=value" settings, and "NAME" alone unsets NAME.
  * Returns the child's pid (not waited for), or -1. */
 int cf_test_start(const char *dir, const char *const *argv, const char *const *env);
+/* This process's environment with `set` applied ("NAME=value" sets, "NAME" alone unsets;
+ * NULL-terminated, or NULL): a malloc'ed array of pointers into environ and set, for
+ * execve in a forked child (setenv there is not async-signal-safe: the tests have
+ * threads). Free the array only. */
+char **cf_test_environ(const char *const *set);
 /* cf_test_start without env, waited for: dir/stdout.txt and dir/stderr.txt come back in
  * *out and *err (malloc'ed, NUL-terminated). Returns the exit status, 128 + the signal for
  * a killed child, or -1 when it could not be started, waited for or read back. */

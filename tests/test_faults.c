@@ -16,6 +16,7 @@
 #include <criterion/logging.h>
 
 #include "atomic_file.h"
+#include "big_model.h"
 #include "common.h"
 #include "cufactor.h"
 #include "factors.h"
@@ -76,10 +77,14 @@ static run_result cli(rlim_t fsize, const char *stdout_path, const char *first, 
     argv[n] = NULL;
     int po[2], pe[2];
     cr_assert(pipe(po) == 0 && pipe(pe) == 0);
+    char tmpdir[4200];
+    snprintf(tmpdir, sizeof tmpdir, "TMPDIR=%s", dir);
+    char **envp = cf_test_environ((const char *[]){tmpdir, "OMP_NUM_THREADS=1", NULL});
+    cr_assert_not_null(envp);
     fflush(NULL);
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
-    if (pid == 0) {
+    if (pid == 0) { /* only async-signal-safe calls until exec: the test has threads */
         int fo = stdout_path ? open(stdout_path, O_WRONLY) : po[1];
         if (fo < 0 || dup2(fo, 1) < 0 || dup2(pe[1], 2) < 0 || chdir(dir) != 0) _exit(127);
         close(po[0]), close(pe[0]);
@@ -88,11 +93,10 @@ static run_result cli(rlim_t fsize, const char *stdout_path, const char *first, 
             struct rlimit lim = {fsize, fsize};
             if (setrlimit(RLIMIT_FSIZE, &lim) != 0) _exit(126);
         }
-        setenv("TMPDIR", dir, 1);
-        setenv("OMP_NUM_THREADS", "1", 1);
-        execv(CF_CLI_PATH, (char *const *)argv);
+        execve(CF_CLI_PATH, (char *const *)argv, envp);
         _exit(127);
     }
+    free(envp);
     close(po[1]), close(pe[1]);
     run_result r = {0, calloc(1, 1), calloc(1, 1)};
     size_t lo = 0, le = 0;
@@ -327,38 +331,49 @@ Test(faults, unwritable_destinations_for_every_writer) {
 
 /* ------------------------------------------------------------------ kill during save */
 
-/* A model of n_users × K = 24000 × 32 doubles (6 MB of P alone), filled from `seed`. */
-static cf_model *big_model(uint64_t seed) {
-    const int64_t nu = 24000, ni = 3000;
-    const int32_t k = 32;
-    cf_factors f;
-    cf_error err;
-    cr_assert_eq(cf_factors_alloc(&f, nu, ni, k, 1, &err), CF_OK);
-    cf_rng rng;
-    cf_rng_seed(&rng, seed);
-    for (int64_t j = 0; j < nu * k; j++) f.P[j] = cf_rng_normal(&rng);
-    for (int64_t j = 0; j < ni * k; j++) f.Q[j] = cf_rng_normal(&rng);
-    for (int64_t j = 0; j < nu; j++) f.bu[j] = cf_rng_normal(&rng);
-    for (int64_t j = 0; j < ni; j++) f.bi[j] = cf_rng_normal(&rng);
-    f.mu = 3.0 + (double)seed;
-    cf_idmap *users = cf_idmap_create(), *items = cf_idmap_create();
-    char tok[32];
-    uint32_t idx;
-    int added;
-    for (int64_t u = 0; u < nu; u++) {
-        int len = snprintf(tok, sizeof tok, "u%lld", (long long)u);
-        cr_assert_eq(cf_idmap_intern(users, tok, (size_t)len, &idx, &added), 0);
+/* The saving child: tests/fault_saver (fork and an immediate exec: the test process has
+ * threads, and a child that only forked could hang on a lock one of them held). Its fd 3
+ * is the write end of a pipe whose read end comes back in *rd. argv: NULL-terminated,
+ * after the program's name. */
+static pid_t start_saver(int *rd, const char *const *args) {
+    const char *argv[8] = {CF_FAULT_SAVER_PATH};
+    int n = 1;
+    for (; args[n - 1]; n++) argv[n] = args[n - 1];
+    argv[n] = NULL;
+    int p[2];
+    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) { /* only async-signal-safe calls until exec */
+        if (p[1] == 3 ? fcntl(3, F_SETFD, 0) != 0 : dup2(p[1], 3) != 3) _exit(127);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
     }
-    for (int64_t i = 0; i < ni; i++) {
-        int len = snprintf(tok, sizeof tok, "i%lld", (long long)i);
-        cr_assert_eq(cf_idmap_intern(items, tok, (size_t)len, &idx, &added), 0);
-    }
-    cf_config cfg;
-    cf_config_default(&cfg);
-    cfg.factors = k;
-    cf_model *m = cf_model_wrap(&f, users, items, &cfg);
-    cr_assert_not_null(m);
-    return m;
+    close(p[1]);
+    *rd = p[0];
+    return pid;
+}
+
+/* The saver's next report byte; -1 at end of file or after 60 s without one (the saver
+ * is then killed, so that a stuck one cannot hold the test's pipes open). */
+static int saver_report(int rd, pid_t pid) {
+    struct pollfd pf = {rd, POLLIN, 0};
+    int r;
+    while ((r = poll(&pf, 1, 60000)) < 0 && errno == EINTR) {}
+    char c;
+    if (r == 1 && read(rd, &c, 1) == 1) return (unsigned char)c;
+    kill(pid, SIGKILL);
+    return -1;
+}
+
+/* SIGKILLs the saver and reaps it; its wait status. */
+static int kill_saver(pid_t pid, int rd) {
+    close(rd);
+    cr_assert_eq(kill(pid, SIGKILL), 0);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    return status;
 }
 
 static int same_factors(const cf_model *a, const cf_model *b) {
@@ -376,26 +391,21 @@ static int same_factors(const cf_model *a, const cf_model *b) {
  * finished file and its rename (counted and logged); the next save does not remove
  * other saves' temporaries (they may belong to a live writer). */
 Test(faults, kill_during_save_leaves_old_or_new_model, .timeout = 300) {
-    cf_model *A = big_model(1), *B = big_model(2);
+    cf_model *A = cf_test_big_model(1), *B = cf_test_big_model(2);
+    cr_assert(A && B);
     char *path = at("m.cfm");
     cf_error err;
     cr_assert_eq(cf_model_save(A, path, &err), CF_OK, "%s", err.msg);
     const int delays_us[] = {500, 3000, 10000, 25000, 50000, 80000, 120000, 200000, 300000};
     int n_a = 0, n_b = 0, left_temps = 0;
     for (int d = 0; d < 9; d++) {
-        fflush(NULL);
-        pid_t pid = fork();
-        cr_assert_neq(pid, -1);
-        if (pid == 0) {
-            for (int k = 0;; k++)
-                if (cf_model_save(k % 2 ? A : B, path, NULL) != CF_OK) _exit(1);
-        }
+        int rd;
+        pid_t pid = start_saver(&rd, (const char *[]){"loop", path, NULL});
+        cr_assert_eq(saver_report(rd, pid), 'R', "the saver did not start");
         struct timespec ts = {0, delays_us[d] * 1000L};
         nanosleep(&ts, NULL);
-        cr_assert_eq(kill(pid, SIGKILL), 0);
-        int status;
-        cr_assert_eq(waitpid(pid, &status, 0), pid);
-        cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the child ended otherwise: %d", status);
+        int status = kill_saver(pid, rd);
+        cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the saver ended otherwise: 0x%x", status);
         cf_model *m = NULL;
         cr_assert_eq(cf_model_load(path, &m, &err), CF_OK, "after a kill at %d us: %s", delays_us[d], err.msg);
         int is_a = same_factors(m, A), is_b = same_factors(m, B);
@@ -426,41 +436,18 @@ static int entries_starting(const char *d, const char *prefix) {
     return n;
 }
 
-/* The child's cf_afile_after_flush: reports 'U' (unnamed O_TMPFILE) or 'N' (named
- * temporary) on the pipe once the first 4 MiB are in the file, then waits to be killed. */
-static int hook_fd = -1;
-static void report_and_wait(const cf_afile *f) {
-    char c = f->anon ? 'U' : 'N';
-    if (write(hook_fd, &c, 1) != 1) _exit(3);
-    for (;;) pause();
-}
-
-/* Saves `m` to path in a child stopped after its first 4 MiB and SIGKILLs it there;
- * returns what the child reported ('U' or 'N'). */
-static char kill_save_mid_write(const cf_model *m, const char *path, int use_tmpfile) {
-    int p[2];
-    cr_assert_eq(pipe(p), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1);
-    if (pid == 0) {
-        close(p[0]);
-        hook_fd = p[1];
-        cf_afile_use_tmpfile(use_tmpfile);
-        cf_afile_after_flush = report_and_wait;
-        cf_model_save(m, path, NULL);
-        _exit(2); /* the save finished without a flush: the model is too small for this test */
-    }
-    close(p[1]);
-    char c = 0;
-    ssize_t got = read(p[0], &c, 1);
-    close(p[0]);
-    cr_assert_eq(kill(pid, SIGKILL), 0);
-    int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert_eq(got, 1, "the child never reached a flush (status 0x%x)", status);
-    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the child ended otherwise: 0x%x", status);
-    return c;
+/* Saves model `seed` to path in a saver stopped after its first 4 MiB and SIGKILLs it
+ * there; returns what the saver reported ('U' unnamed O_TMPFILE, 'N' named temporary). */
+static char kill_save_mid_write(uint64_t seed, const char *path, int use_tmpfile) {
+    char s[24];
+    snprintf(s, sizeof s, "%llu", (unsigned long long)seed);
+    int rd;
+    pid_t pid = start_saver(&rd, (const char *[]){"stop", path, s, use_tmpfile ? "1" : "0", NULL});
+    int c = saver_report(rd, pid);
+    int status = kill_saver(pid, rd);
+    cr_assert_neq(c, -1, "the saver never reached a flush (status 0x%x)", status);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the saver ended otherwise: 0x%x", status);
+    return (char)c;
 }
 
 /* 1 when the filesystem of d accepts O_TMPFILE. */
@@ -475,12 +462,13 @@ static int tmpfile_supported(const char *d) {
  * living in an unnamed O_TMPFILE inode, no m.cfm.tmp.* is left in the directory. */
 Test(faults, save_killed_mid_write_leaves_no_temporary) {
     if (!tmpfile_supported(dir)) cr_skip_test("O_TMPFILE is refused in %s", dir);
-    cf_model *A = big_model(1), *B = big_model(2);
+    cf_model *A = cf_test_big_model(1), *B = cf_test_big_model(2);
+    cr_assert(A && B);
     char *path = at("m.cfm");
     cf_error err;
     cr_assert_eq(cf_model_save(A, path, &err), CF_OK, "%s", err.msg);
     for (int k = 0; k < 3; k++) {
-        cr_assert_eq(kill_save_mid_write(B, path, 1), 'U', "the save did not write to an unnamed file");
+        cr_assert_eq(kill_save_mid_write(2, path, 1), 'U', "the save did not write to an unnamed file");
         cr_assert_eq(entries_starting(dir, "m.cfm.tmp."), 0, "kill %d left a temporary", k + 1);
         cr_assert_eq(entries_in(dir), 1, "only m.cfm");
     }
@@ -504,12 +492,13 @@ Test(faults, save_killed_mid_write_leaves_no_temporary) {
  * and the old model; a finished save replaces the model and leaves no temporary of its
  * own, keeping the permission bits of the file it replaces. */
 Test(faults, mkstemp_fallback_saves_atomically) {
-    cf_model *A = big_model(1), *B = big_model(2);
+    cf_model *A = cf_test_big_model(1), *B = cf_test_big_model(2);
+    cr_assert(A && B);
     char *path = at("m.cfm");
     cf_error err;
     cr_assert_eq(cf_model_save(A, path, &err), CF_OK, "%s", err.msg);
     cr_assert_eq(chmod(path, 0640), 0);
-    cr_assert_eq(kill_save_mid_write(B, path, 0), 'N', "the fallback wrote to an unnamed file");
+    cr_assert_eq(kill_save_mid_write(2, path, 0), 'N', "the fallback wrote to an unnamed file");
     cr_assert_eq(entries_starting(dir, "m.cfm.tmp."), 1, "a named temporary is what the fallback leaves");
     cf_model *m = NULL;
     cr_assert_eq(cf_model_load(path, &m, &err), CF_OK, "%s", err.msg);

@@ -19,6 +19,7 @@
 #include "read_num.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -323,15 +324,24 @@ Test(read, forced_formats) {
 Test(read, fifo_is_read_without_mmap) {
     char *path = cf_test_path(dir, "pipe");
     cr_assert_eq(mkfifo(path, 0600), 0, "mkfifo: %s", strerror(errno));
+    size_t cap = 5000 * 16, len = 0;
+    char *text = malloc(cap);
+    cr_assert_not_null(text);
+    for (int k = 0; k < 5000; k++)
+        len += (size_t)snprintf(text + len, cap - len, "u%d\ti%d\t%d\n", k % 97, k % 89, 1 + k % 5);
+    fflush(NULL);
     pid_t pid = fork();
     cr_assert(pid >= 0);
-    if (pid == 0) {
-        FILE *f = fopen(path, "w");
-        if (!f) _exit(1);
-        for (int k = 0; k < 5000; k++) fprintf(f, "u%d\ti%d\t%d\n", k % 97, k % 89, 1 + k % 5);
-        fclose(f);
-        _exit(0);
+    if (pid == 0) { /* the writer: only async-signal-safe calls (the test has threads) */
+        int fd = open(path, O_WRONLY);
+        for (size_t at = 0; fd >= 0 && at < len;) {
+            ssize_t n = write(fd, text + at, len - at);
+            if (n <= 0) _exit(1);
+            at += (size_t)n;
+        }
+        _exit(fd < 0);
     }
+    free(text);
     cf_dataset *ds;
     cf_read_report rep;
     cf_error err;
