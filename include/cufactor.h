@@ -129,7 +129,7 @@ typedef struct cf_config {
     int64_t batch;         /* mini-batch size; 0 (default): ⌈|Ω|/20⌉, 20 steps per epoch */
     cf_optimizer optimizer;/* default CF_OPT_AUTO */
     int32_t inner;         /* ALS+GD inner steps L, default 5 */
-    int32_t early_stop;    /* patience P on the test split, 0 disables (default 0) */
+    int32_t early_stop;    /* patience P on the dataset's test part, 0 disables (default 0) */
     int32_t restarts;      /* random initializations, keep best (default 1) */
     cf_precision precision;/* default CF_PRECISION_FP32 (fp16: GPU SGD only; fp64: the CPU reference).
                               fp64 is not stored in the model file (a property of the run) */
@@ -304,6 +304,12 @@ cf_status cf_dataset_split_time(cf_dataset *ds, double ratio, int threads, int64
 cf_status cf_dataset_split_per_user_time(cf_dataset *ds, double ratio, uint64_t seed, int threads, cf_error *err);
 /* 1 when ds carries a timestamp per rating, else 0. */
 int cf_dataset_has_timestamps(const cf_dataset *ds);
+/* A new dataset of ds's training ratings only, every one in its training part, in ds's
+ * order, with their timestamps when ds has them, and copies of ds's ID maps (the same
+ * indices; IDs of the test part alone stay, without ratings). A split of the copy carves
+ * a validation part out of the training part, leaving ds's test part untouched (`cufactor
+ * train --validation`): train on the copy, then evaluate the model on ds's test part. */
+cf_status cf_dataset_train_copy(const cf_dataset *ds, int threads, cf_dataset **out, cf_error *err);
 
 typedef struct cf_dataset_info {
     int64_t n_users, n_items;   /* distinct IDs in the maps */
@@ -962,6 +968,10 @@ double cf_config_lr(const cf_config *cfg, int32_t epoch);
  * off). Otherwise changes nothing and returns 0. For a caller whose user set neither
  * the step nor another schedule (train --init, Python fit(init=)). */
 int cf_config_continue_lr(cf_config *cfg, const cf_config *from);
+/* The seed that draws restart `restart`'s initialization (0-based; restart 0's is
+ * cfg->seed): a training of that seed with restarts 1 starts where that restart started
+ * (train --refit retrains the run it kept). */
+uint64_t cf_config_restart_seed(const cf_config *cfg, int32_t restart);
 
 /* An empty dataset (no IDs, no ratings). */
 cf_status cf_dataset_new(cf_dataset **out, cf_error *err);

@@ -363,7 +363,9 @@ int64_t cf_dataset_dedup_threads(cf_dataset *ds, int64_t from, cf_progress *pg, 
  * ratings, the counts' prefix gives its place in out, each copies its range. The same
  * bytes whatever T. Bytes: is_test read twice, 12 bytes per copied rating read and
  * written; bound by memory bandwidth, on every core. */
-cf_status cf_dataset_part_threads(const cf_dataset *ds, int part, int threads, cf_triplets *out, cf_error *err) {
+/* The ratings of part `part` into out, in index order, their timestamps too when
+ * with_t (ds timed); the same bytes for any thread count. */
+static cf_status copy_part(const cf_dataset *ds, int part, int threads, int with_t, cf_triplets *out, cf_error *err) {
     memset(out, 0, sizeof *out);
     const uint8_t want = (uint8_t)(part != 0);
     const int64_t n = ds->all.n;
@@ -382,7 +384,8 @@ cf_status cf_dataset_part_threads(const cf_dataset *ds, int part, int threads, c
     out->u = cf_malloc((size_t)m * sizeof *out->u, err, "ratings part");
     out->i = cf_malloc((size_t)m * sizeof *out->i, err, "ratings part");
     out->r = cf_malloc((size_t)m * sizeof *out->r, err, "ratings part");
-    if (!out->u || !out->i || !out->r) {
+    if (with_t) out->t = cf_malloc((size_t)m * sizeof *out->t, err, "ratings part");
+    if (!out->u || !out->i || !out->r || (with_t && !out->t)) {
         free(cnt);
         cf_triplets_free(out);
         return CF_ERR_NOMEM;
@@ -393,11 +396,36 @@ cf_status cf_dataset_part_threads(const cf_dataset *ds, int part, int threads, c
         for (int64_t k = n * t / T; k < n * (t + 1) / T; k++) {
             if (ds->is_test[k] != want) continue;
             out->u[j] = ds->all.u[k], out->i[j] = ds->all.i[k], out->r[j] = ds->all.r[k];
+            if (with_t) out->t[j] = ds->all.t[k];
             j++;
         }
     }
     free(cnt);
     out->n = out->cap = m;
+    return CF_OK;
+}
+
+cf_status cf_dataset_part_threads(const cf_dataset *ds, int part, int threads, cf_triplets *out, cf_error *err) {
+    return copy_part(ds, part, threads, 0, out, err);
+}
+
+cf_status cf_dataset_train_copy(const cf_dataset *ds, int threads, cf_dataset **out, cf_error *err) {
+    *out = NULL;
+    if (!ds) return cf_fail(err, CF_ERR_INVALID, "cf_dataset_train_copy: dataset is NULL");
+    cf_dataset *c = calloc(1, sizeof *c);
+    if (!c) return cf_fail(err, CF_ERR_NOMEM, "out of memory copying the training part");
+    c->users = cf_idmap_clone(ds->users);
+    c->items = cf_idmap_clone(ds->items);
+    c->timed = ds->timed;
+    cf_status st = c->users && c->items ? CF_OK : cf_fail(err, CF_ERR_NOMEM, "out of memory copying the ID maps");
+    if (st == CF_OK) st = copy_part(ds, 0, threads, ds->timed, &c->all, err);
+    if (st == CF_OK && !(c->is_test = calloc((size_t)(c->all.cap > 0 ? c->all.cap : 1), 1)))
+        st = cf_fail(err, CF_ERR_NOMEM, "out of memory copying the training part");
+    if (st) {
+        cf_dataset_destroy(&c);
+        return st;
+    }
+    *out = c;
     return CF_OK;
 }
 

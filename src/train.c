@@ -636,7 +636,7 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     /* Restarts: independent initializations; keep the best by test RMSE (by the
      * objective when there is no test part) in S.result. */
     for (; S.restart < cfg->restarts; S.restart++) {
-        uint64_t seed = cfg->seed + (uint64_t)S.restart * 0x9e3779b97f4a7c15ULL;
+        uint64_t seed = cf_config_restart_seed(cfg, S.restart);
         memset(&res, 0, sizeof res);
         st = run_once(&c, seed, &trial, &res, err);
         if (st && res.open_failed && !cf_backend_is_cpu(c.ops) && cf_train_falls_back(cfg->device, st)) {
@@ -697,6 +697,10 @@ done:
 int cf_backend_implements(const cf_backend_ops *ops, cf_algo a) { return implements(ops, a); }
 
 double cf_config_lr(const cf_config *cfg, int32_t epoch) { return lr_at(cfg, epoch); }
+
+uint64_t cf_config_restart_seed(const cf_config *cfg, int32_t restart) {
+    return cfg->seed + (uint64_t)restart * 0x9e3779b97f4a7c15ULL;
+}
 
 int cf_config_continue_lr(cf_config *cfg, const cf_config *from) {
     if (from->lr_schedule != CF_LR_INVSCALE || from->iters < 1) return 0;

@@ -1197,3 +1197,173 @@ Test(cli, train_reports_the_best_iteration_and_overfitting) {
     cr_assert_eq(json_num(r.out, "test_rmse"), last[kept]);
     run_free(&r);
 }
+
+/* The first "history" array in out: each entry's `key` (the held-out RMSE) into v and its
+ * train_rmse into train; returns the entries. */
+static int history_column(const char *out, const char *key, double *v, double *train, int cap) {
+    const char *h = json_value(out, "history"), *end = h;
+    cr_assert(h && *h == '[', "%s", out);
+    for (int depth = 0; *end && (depth += (*end == '[') - (*end == ']')) > 0; end++) {}
+    int n = 0;
+    for (const char *p = h; (p = strstr(p, "{\"run\":")) && p < end && n < cap; p++, n++) {
+        v[n] = json_num(p, key), train[n] = json_num(p, "train_rmse");
+        cr_assert(isfinite(v[n]), "entry %d has no %s: %.80s", n, key, p);
+    }
+    return n;
+}
+
+/* The demo's data in dir (kept as demo/) split by line: train.tsv 9 of every 10 lines,
+ * test.tsv the 10th; test2.tsv test.tsv's pairs, each rating r replaced by 6 - r. */
+static void write_demo_split(void) {
+    run_result r = cli("demo", "--threads", "2", "--device", "cpu", "--keep", "demo", NULL);
+    cr_assert_eq(r.code, 0, "demo failed (%d): %s\n%s", r.code, r.err, r.out);
+    run_free(&r);
+    size_t len;
+    char *path = cf_test_path(dir, "demo/ratings.tsv");
+    char *text = cf_test_read(path, &len), *p = text;
+    free(path);
+    cr_assert_not_null(text);
+    char *parts[3] = {malloc(len + 1), malloc(len + 1), malloc(len + 1)};
+    size_t at[3] = {0, 0, 0};
+    int lines = 0;
+    for (char *nl; (nl = memchr(p, '\n', len - (size_t)(p - text))); p = nl + 1, lines++) {
+        const size_t m = (size_t)(nl + 1 - p);
+        const int test = lines % 10 == 9;
+        memcpy(parts[test] + at[test], p, m), at[test] += m;
+        if (!test) continue;
+        char *t2 = parts[2] + at[2], *tab = t2 + m - 1;
+        memcpy(t2, p, m), at[2] += m;
+        while (tab > t2 && tab[-1] != '\t') tab--;
+        cr_assert(tab > t2 && t2 + m - 1 - tab == 1 && *tab >= '1' && *tab <= '5', "line %d", lines + 1);
+        *tab = (char)('0' + 6 - (*tab - '0'));
+    }
+    cr_assert_eq(lines, 100000);
+    const char *names[3] = {"train.tsv", "test.tsv", "test2.tsv"};
+    for (int k = 0; k < 3; k++) free(cf_test_write(dir, names[k], parts[k], at[k])), free(parts[k]);
+    free(text);
+}
+
+/* --validation: the iterations are scored on a share of the training part, so the test
+ * part is not seen until the end. The proof: the same training with a second test file,
+ * the same pairs with other ratings, runs the same iterations to the same early stop
+ * (the history and the model's training figures equal) while the test RMSE differs; and
+ * the test RMSE is what `eval` gives the saved model on the test file. The shares: the
+ * validation part is a tenth of the training file's ratings, the test part the file's. */
+Test(cli, train_validation_keeps_the_test_part_unseen) {
+    write_demo_split();
+    run_result r;
+    const char *args[] = {"train", "train.tsv", "--test", NULL, "--validation", "0.1", "--early-stop", "2",
+                          "--threads", "2", "--device", "cpu", "--json", "--model", NULL, NULL};
+    double v[2][64], tr[2][64], test_rmse[2];
+    int n[2];
+    for (int run = 0; run < 2; run++) {
+        args[3] = run ? "test2.tsv" : "test.tsv", args[14] = run ? "b.cfm" : "a.cfm";
+        r = cli(args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[10],
+                args[11], args[12], args[13], args[14], NULL);
+        cr_assert_eq(r.code, 0, "%s", r.err);
+        assert_one_json_object(r.out);
+        n[run] = history_column(r.out, "valid_rmse", v[run], tr[run], 64);
+        cr_assert_null(strstr(json_value(r.out, "history"), "\"test_rmse\""), "the history has test figures");
+        cr_assert_eq(json_num(r.out, "iters"), (double)n[run]);
+        cr_assert(!strncmp(json_value(r.out, "stop_reason"), "\"early-stop\"", 12), "%s", r.out);
+        const char *va = json_value(r.out, "validation"), *best = json_value(r.out, "best_valid");
+        cr_assert(va && *va == '{' && best && *best == '{', "%s", r.out);
+        cr_assert_null(strstr(r.out, "\"best_test\""));
+        cr_assert_eq(json_num(va, "n"), 9000.0, "a tenth of the 90000 training ratings");
+        const char *shape = strstr(r.out, "\"n_users\""); /* past "validation", which has an n_train of its own */
+        cr_assert_not_null(shape);
+        cr_assert_eq(json_num(shape, "n_train"), 81000.0);
+        cr_assert_eq(json_num(shape, "n_test"), 10000.0);
+        cr_assert_eq(json_num(va, "n_train"), 81000.0);
+        /* early stop keeps the best validation iteration: its figure is the model's */
+        cr_assert_eq(json_num(va, "rmse"), json_num(best, "valid_rmse"), "%s", r.out);
+        cr_assert_eq(json_num(best, "valid_rmse"), v[run][(int)json_num(best, "iter") - 1]);
+        test_rmse[run] = json_num(r.out, "test_rmse");
+        run_free(&r);
+        r = cli("eval", args[14], args[3], "--json", NULL);
+        cr_assert_eq(r.code, 0, "%s", r.err);
+        cr_assert(fabs(json_num(r.out, "rmse") - test_rmse[run]) <= 1e-12 * test_rmse[run], "eval %.17g, train %.17g",
+                  json_num(r.out, "rmse"), test_rmse[run]);
+        run_free(&r);
+    }
+    cr_assert_eq(n[0], n[1], "the test file changed the early stop: %d vs %d iterations", n[0], n[1]);
+    for (int k = 0; k < n[0]; k++)
+        cr_assert(v[0][k] == v[1][k] && tr[0][k] == tr[1][k], "iteration %d differs with another test file", k + 1);
+    cr_assert(fabs(test_rmse[0] - test_rmse[1]) > 0.1, "%g vs %g", test_rmse[0], test_rmse[1]);
+
+    /* the summary names both; the per-iteration column is the validation's */
+    r = cli("train", "train.tsv", "--test", "test.tsv", "--validation", "0.1", "--threads", "2", "--device",
+            "cpu", "--iters", "3", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "\nvalid RMSE  ") && strstr(r.out, "on 9000 ratings (--validation 0.1 of the training part"),
+              "%s", r.out);
+    cr_assert(strstr(r.out, "\ntest RMSE   ") && strstr(r.out, "on 10000 ratings of "), "%s", r.out);
+    cr_assert(strstr(r.err, "valid_rmse") && !strstr(r.err, "test_rmse"), "%s", r.err);
+    cr_assert(strstr(r.err, "validation: 9000 of the 90000 training ratings (random 0.1)"), "%s", r.err);
+    run_free(&r);
+    expect_usage("--validation: 1 is out of range",
+                 cli("train", "train.tsv", "--validation", "1", "--device", "cpu", NULL));
+    expect_usage("--validation: -0.1 is out of range",
+                 cli("train", "train.tsv", "--validation", "-0.1", "--device", "cpu", NULL));
+}
+
+/* --refit: after the choice on the validation part (here the best iteration of an early
+ * stop, and the best of 3 restarts), the model is a training of the whole training part
+ * for that many iterations from the kept run's initialization: the same figures as
+ * `train --iters N --seed S` with the seed that draws that run's start, and a model file
+ * with the same factors. */
+Test(cli, train_refit_retrains_the_chosen_iterations) {
+    write_demo_split();
+    for (int restarts = 1; restarts <= 3; restarts += 2) {
+        char rs[8];
+        snprintf(rs, sizeof rs, "%d", restarts);
+        run_result r = cli("train", "train.tsv", "--test", "test.tsv", "--validation", "0.1", "--early-stop", "2",
+                           "--restarts", rs, "--refit", "--threads", "2", "--device", "cpu", "--json", "--model", "r.cfm",
+                           NULL);
+        cr_assert_eq(r.code, 0, "%s", r.err);
+        assert_one_json_object(r.out);
+        const char *ref = json_value(r.out, "refit"), *va = json_value(r.out, "validation");
+        const char *best = json_value(r.out, "best_valid");
+        cr_assert(ref && *ref == '{' && va && *va == '{' && best && *best == '{', "%s", r.out);
+        const int iters = (int)json_num(ref, "iters"), run = (int)json_num(ref, "run");
+        cr_assert_eq(iters, (int)json_num(best, "iter"), "the refit runs the best iteration's count: %s", r.out);
+        cr_assert(iters < (int)json_num(va, "iters"), "the early stop ran past the best: %s", va);
+        const char *after = ref; /* past the refit object, which has a "run" of its own */
+        for (int depth = 0; *after && (depth += (*after == '{') - (*after == '}')) > 0; after++) {}
+        cr_assert_eq(run, (int)json_num(after, "run"), "the kept run");
+        cr_assert(run >= 1 && run <= restarts);
+        cr_assert(restarts == 1 || run > 1, "the fixture should keep a later run (so the seed rule is tested): %d", run);
+        cr_assert_eq((int)json_num(r.out, "iters"), iters);
+        cr_assert_eq(json_num(strstr(r.out, "\"n_users\""), "n_train"), 90000.0, "the refit trains on the whole training part");
+        cr_assert_eq(json_num(va, "n_train"), 81000.0);
+        double hv[64], ht[64];
+        cr_assert_eq(history_column(ref, "test_rmse", hv, ht, 64), iters);
+        cr_assert_eq(hv[iters - 1], json_num(r.out, "test_rmse"));
+        char seed[24];
+        snprintf(seed, sizeof seed, "%llu", strtoull(json_value(ref, "seed"), NULL, 10)); /* beyond a double's 53 bits */
+        cf_config c;
+        cf_config_default(&c);
+        cr_assert_eq(strtoull(seed, NULL, 10), cf_config_restart_seed(&c, run - 1));
+        char its[8];
+        snprintf(its, sizeof its, "%d", iters);
+        run_result d = cli("train", "train.tsv", "--test", "test.tsv", "--iters", its, "--seed", seed, "--threads", "2",
+                           "--device", "cpu", "--json", "--model", "d.cfm", NULL);
+        cr_assert_eq(d.code, 0, "%s", d.err);
+        cr_assert(json_num(d.out, "test_rmse") == json_num(r.out, "test_rmse") &&
+                      json_num(d.out, "train_rmse") == json_num(r.out, "train_rmse"),
+                  "refit %s\ndirect %s", r.out, d.out);
+        run_free(&d);
+        run_free(&r);
+        /* the same model file, byte for byte (the same settings: the refit's are written as
+         * the direct run's) */
+        char *pa = cf_test_path(dir, "r.cfm"), *pb = cf_test_path(dir, "d.cfm");
+        size_t la, lb;
+        char *fa = cf_test_read(pa, &la), *fb = cf_test_read(pb, &lb);
+        cr_assert(fa && fb && la == lb && memcmp(fa, fb, la) == 0, "the refit's model file differs from the direct run's");
+        free(fa), free(fb), free(pa), free(pb);
+    }
+    expect_usage("--refit retrains after a choice on --validation F",
+                 cli("train", "train.tsv", "--refit", "--device", "cpu", NULL));
+    expect_usage("not with --checkpoint or --resume", cli("train", "train.tsv", "--validation", "0.1", "--refit",
+                                                          "--checkpoint", "c.cfc", "--device", "cpu", NULL));
+}

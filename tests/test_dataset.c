@@ -10,6 +10,7 @@
 #include "common.h"
 #include "cufactor.h"
 #include "dataset.h"
+#include "helpers.h"
 #include "idmap.h"
 
 #include <math.h>
@@ -318,6 +319,53 @@ Test(dataset, part_copies_each_part_in_order) {
     cr_assert_eq(info.n_train, 2);
     cr_assert_eq(info.n_test, 2);
     cr_assert_eq(info.test_unseen, 2, "(1,2): user 1 and item 2 untrained; (2,2): item 2");
+    cf_dataset_destroy(&ds);
+}
+
+/* cf_dataset_train_copy: the training ratings of a timed dataset (1 in 11 pre-set to
+ * test), in order with their timestamps, all in the copy's training part, the maps the
+ * same (test-only IDs too); the same on 1 and 2 threads; the original unchanged. A split
+ * of the copy (train --validation) leaves the original's parts alone. */
+Test(dataset, train_copy_holds_the_training_part_with_the_same_maps) {
+    cf_dataset *ds = cf_test_generate_timed(90000, 500, 1, 5);
+    cf_error err;
+    cf_dataset_info before;
+    cf_dataset_info_get(ds, &before);
+    cr_assert(before.n_test > 0 && before.n_train > 0);
+    cf_dataset *c[2] = {NULL, NULL};
+    for (int t = 0; t < 2; t++) cr_assert_eq(cf_dataset_train_copy(ds, t + 1, &c[t], &err), CF_OK, "%s", err.msg);
+    for (int t = 0; t < 2; t++) {
+        cf_dataset *x = c[t];
+        cr_assert_eq(x->all.n, before.n_train);
+        cr_assert(x->timed && cf_dataset_has_timestamps(x));
+        int64_t j = 0;
+        for (int64_t k = 0; k < ds->all.n; k++) {
+            if (ds->is_test[k]) continue;
+            cr_assert(x->all.u[j] == ds->all.u[k] && x->all.i[j] == ds->all.i[k] && x->all.r[j] == ds->all.r[k] &&
+                          x->all.t[j] == ds->all.t[k] && x->is_test[j] == 0,
+                      "rating %lld of the copy (%lld of the original)", (long long)j, (long long)k);
+            j++;
+        }
+        cr_assert_eq(cf_idmap_size(x->users), cf_idmap_size(ds->users));
+        cr_assert_eq(cf_idmap_size(x->items), cf_idmap_size(ds->items));
+        for (int64_t u = 0; u < cf_idmap_size(ds->users); u++) {
+            size_t la, lb;
+            const char *a = cf_idmap_name(ds->users, (uint32_t)u, &la), *b = cf_idmap_name(x->users, (uint32_t)u, &lb);
+            cr_assert(la == lb && memcmp(a, b, la) == 0, "user %lld", (long long)u);
+        }
+        for (int64_t i = 0; i < cf_idmap_size(ds->items); i++) {
+            size_t la, lb;
+            const char *a = cf_idmap_name(ds->items, (uint32_t)i, &la), *b = cf_idmap_name(x->items, (uint32_t)i, &lb);
+            cr_assert(la == lb && memcmp(a, b, la) == 0, "item %lld", (long long)i);
+        }
+    }
+    cr_assert_eq(cf_dataset_split_time(c[0], 0.2, 2, NULL, &err), CF_OK, "%s", err.msg);
+    cf_dataset_info after, ci;
+    cf_dataset_info_get(ds, &after);
+    cf_dataset_info_get(c[0], &ci);
+    cr_assert(after.n_train == before.n_train && after.n_test == before.n_test);
+    cr_assert_eq(ci.n_test, llround(0.2 * (double)before.n_train));
+    cf_dataset_destroy(&c[0]), cf_dataset_destroy(&c[1]);
     cf_dataset_destroy(&ds);
 }
 

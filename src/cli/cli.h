@@ -231,6 +231,8 @@ void cli_rank_json(FILE *f, const cf_rank_report *rk, double relevant_min, const
 /* The progress callback: prints the header before iteration 1 and one line per
  * iteration to the FILE * in `user` (NULL: stderr). Never stops training. */
 int cli_progress(const cf_iter_info *info, void *user);
+/* The same with the held-out column named `held` ("test_rmse", "valid_rmse"). */
+int cli_progress_named(const cf_iter_info *info, FILE *f, const char *held);
 
 /* The iterations of a training (history.c): cli_history_record is a progress callback
  * that keeps every cf_iter_info and, when `print` is set, prints its line there
@@ -240,6 +242,7 @@ typedef struct cli_history {
     int n, cap;
     int lost;
     FILE *print;
+    int validation; /* the held-out figures are a validation part's (train --validation), not the test part's */
 } cli_history;
 int cli_history_record(const cf_iter_info *info, void *user);
 void cli_history_free(cli_history *h);
@@ -247,7 +250,8 @@ void cli_history_free(cli_history *h);
  * the history holds that whole run (iterations 1 .. rep->iters, so not a resumed one)
  * and a test part, else 0. */
 int cli_history_best(const cli_history *h, const cf_train_report *rep, cf_iter_info *best);
-/* The "history" array of train --json: one object per iteration (run 1-based). */
+/* The "history" array of train --json: one object per iteration (run 1-based; the held-out
+ * RMSE under "valid_rmse" with h->validation, else "test_rmse"). */
 void cli_history_json(FILE *o, const cli_history *h);
 /* The test RMSE counts as having risen after the best iteration when the last is more
  * than this fraction above the best: a converged run's test RMSE moves by far less from
@@ -259,9 +263,10 @@ void cli_history_json(FILE *o, const cli_history *h);
 int cli_history_rose(const cf_iter_info *best, const cf_train_report *rep, const cf_config *cfg);
 /* On stderr (not with quiet), for a model (the last iteration) whose test RMSE rose
  * above the best (cli_history_rose): what it means and the remedies (a cv command for
- * DATA with cfg's algorithm and regularization). */
+ * DATA with cfg's algorithm and regularization; --early-stop with --validation). With
+ * validation the figures are the validation part's. */
 void cli_overfit_hint(const cf_iter_info *best, const cf_train_report *rep, const cf_config *cfg, const char *data,
-                      int quiet);
+                      int validation, int quiet);
 
 /* --device gpu where no GPU is usable: prints the error and returns CLI_EXIT_ERROR;
  * otherwise returns CLI_EXIT_OK. */

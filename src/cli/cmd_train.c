@@ -55,6 +55,17 @@ int cmd_train(int argc, char **argv) {
     int n = 0;
     opts[n++] = (cli_opt){.kind = CLI_SECTION, .name = "data"};
     n += cli_split_opts(&split, opts + n);
+    double validation = 0;
+    opts[n++] = (cli_opt){.name = "validation", .kind = CLI_DOUBLE, .dest = &validation, .metavar = "F",
+                          .help = "fraction of the training part held out, split as --test-split says (random with "
+                                  "--test FILE), to choose --early-stop's iteration and --restarts' run: the test "
+                                  "part then stays unseen until the final figures (0 = off: they are chosen on the "
+                                  "test part)"};
+    int refit = 0;
+    opts[n++] = (cli_opt){.name = "refit", .kind = CLI_FLAG, .dest = &refit, .flag_value = 1,
+                          .help = "with --validation: then train again on the whole training part for the iterations "
+                                  "chosen (the best with --early-stop, else those run) from the kept run's "
+                                  "initialization; the model is that one"};
     n += cli_config_read_opts(&co, opts + n);
     n += cli_config_train_opts(&co, opts + n, CLI_CFG_ALL, "model");
     const cli_opt out_opts[] = {
@@ -114,6 +125,13 @@ int cmd_train(int argc, char **argv) {
     if (rc >= 0) return rc;
 
     if ((rc = cli_split_check(&split, &spec)) >= 0) return rc;
+    if (!(validation >= 0.0 && validation < 1.0))
+        return cli_usage_error(&spec, "--validation: %g is out of range: must be in [0, 1)", validation);
+    if (refit && validation == 0)
+        return cli_usage_error(&spec, "--refit retrains after a choice on --validation F: give --validation");
+    if (refit && (cli_find(&spec, "checkpoint")->seen || cli_find(&spec, "resume")->seen))
+        return cli_usage_error(&spec, "--refit trains twice; a checkpoint holds one training: not with --checkpoint "
+                                      "or --resume");
     if (!top && !isnan(relevant_min)) return cli_usage_error(&spec, "--relevant-min needs --top N");
     if (!top && min_ratings) return cli_usage_error(&spec, "--min-ratings needs --top N");
     if (top && !split.test_file && split.test_ratio == 0)
@@ -179,11 +197,15 @@ int cmd_train(int argc, char **argv) {
 #undef EARLY
 
     /* ---- data */
-    cf_dataset *ds = NULL;
+    cf_dataset *ds = NULL, *fit = NULL; /* fit: with --validation, the training part less the validation part */
     cf_model *model = NULL;
-    cf_train_report rep;
+    cf_train_report rep, sel; /* the model's training; with --refit, sel is the choosing run's */
     memset(&rep, 0, sizeof rep);
-    train_progress tp = {&rep, 0, {.print = oo.quiet ? NULL : stderr}};
+    memset(&sel, 0, sizeof sel);
+    train_progress tp = {&rep, 0, {.print = oo.quiet ? NULL : stderr, .validation = validation > 0}};
+    cli_history refit_hist = {.print = oo.quiet ? NULL : stderr};
+    int32_t refit_iters = 0, refit_run = 0;
+    uint64_t refit_seed = 0;
     cf_dataset_info info;
     double t_read = cli_now(), t_split = 0; /* the split is preparation (with cf_train's) */
     /* CUDA starts while the file is read (checkpoints train on the CPU) */
@@ -191,10 +213,17 @@ int cmd_train(int argc, char **argv) {
     cli_gpu_warm_start(&warm, topt.checkpoint ? CF_DEVICE_CPU : cfg.device, cfg.gpu_id);
     cf_status read_st = cli_read_split(data, &split, &ropt, cfg.seed, oo.quiet, &ds, &info, &t_split, &err);
     t_read = cli_now() - t_read - t_split;
+    if (read_st == CF_OK && validation > 0) {
+        double t = cli_now();
+        read_st = cli_validation_split(ds, &split, validation, cfg.seed, ropt.threads, oo.quiet, &fit, &err);
+        t_split += cli_now() - t;
+    }
     cli_gpu_warm_wait(&warm);
     if (read_st != CF_OK) goto fail;
+    /* what the trainer sees: its test part is the validation part with --validation */
+    const cf_dataset *tds = fit ? fit : ds;
     /* the settings left to be chosen (iters, lr, batch, optimizer), as cf_train chooses them */
-    cf_config_resolve(&cfg, ds, &cfg);
+    cf_config_resolve(&cfg, tds, &cfg);
 
     /* ---- device notice, before the iterations (the library repeats it in rep.notice) */
     int notice_shown = oo.quiet ? 0 : cli_device_notice(cfg.device, stderr, "");
@@ -219,7 +248,7 @@ int cmd_train(int argc, char **argv) {
     cli_phase_line phase;
     cli_phase_line_init(&phase, oo.quiet);
     topt.phase = cli_phase_progress, topt.phase_user = &phase;
-    cf_status st = cf_train_ex(ds, &cfg, &topt, progress_with_notice, &tp, &model, &rep, &err);
+    cf_status st = cf_train_ex(tds, &cfg, &topt, progress_with_notice, &tp, &model, &rep, &err);
     cli_phase_clear(&phase); /* a phase that failed (no end call) */
     notice_shown = tp.notice_shown;
     cli_interrupt_restore();
@@ -229,12 +258,56 @@ int cmd_train(int argc, char **argv) {
             fprintf(stderr, "cufactor: continue with: cufactor train %s --resume %s%s%s (same data options)\n", data,
                     topt.checkpoint, oo.model ? " --model " : "", oo.model ? oo.model : "");
         cf_dataset_destroy(&ds);
+        cf_dataset_destroy(&fit);
         cf_model_destroy(&init);
         cli_history_free(&tp.hist);
         return CLI_EXIT_INTERRUPTED;
     }
     if (st != CF_OK) goto fail;
     if (!oo.quiet && !notice_shown && rep.notice[0]) fprintf(stderr, "notice: %s\n", rep.notice);
+    sel = rep;
+    if (refit) {
+        /* the iterations chosen on the validation part: the kept model's (with --early-stop
+         * the best one's, which the history names), from the kept run's initialization */
+        cf_iter_info chosen;
+        refit_iters = rep.iters, refit_run = rep.restart;
+        if (cfg.early_stop > 0 && rep.n_test > 0) {
+            if (!cli_history_best(&tp.hist, &rep, &chosen)) {
+                err.status = CF_ERR_NOMEM;
+                snprintf(err.msg, sizeof err.msg, "--refit: the choosing run's iterations were not kept (out of memory)");
+                goto fail;
+            }
+            refit_iters = chosen.iter;
+        }
+        cf_config rc = cfg;
+        rc.iters = refit_iters, rc.early_stop = 0, rc.tol = 0, rc.restarts = 1;
+        rc.seed = refit_seed = cf_config_restart_seed(&cfg, refit_run);
+        if (!oo.quiet)
+            fprintf(stderr, "refit: the whole training part (%lld ratings), %d iterations, run %d's initialization\n",
+                    (long long)info.n_train, (int)refit_iters, (int)refit_run + 1);
+        cf_model_destroy(&model);
+        cf_train_options ro = topt;
+        ro.checkpoint = NULL;
+        topt.stop = cli_interrupt_install(oo.quiet ? NULL : "\ncufactor: interrupt: stopping the refit\n");
+        ro.stop = topt.stop;
+        st = cf_train_ex(ds, &rc, &ro, cli_history_record, &refit_hist, &model, &rep, &err);
+        cli_phase_clear(&phase);
+        cli_interrupt_restore();
+        if (st == CF_ERR_INTERRUPTED) {
+            fprintf(stderr, "cufactor: %s\n", err.msg);
+            cf_dataset_destroy(&ds);
+            cf_dataset_destroy(&fit);
+            cf_model_destroy(&init);
+            cli_history_free(&tp.hist);
+            cli_history_free(&refit_hist);
+            return CLI_EXIT_INTERRUPTED;
+        }
+        if (st != CF_OK) goto fail;
+        /* the phases of both trainings */
+        rep.seconds += sel.seconds, rep.seconds_prepare += sel.seconds_prepare;
+        rep.seconds_upload += sel.seconds_upload, rep.seconds_iterations += sel.seconds_iterations;
+        rep.seconds_eval += sel.seconds_eval;
+    }
     double t_save = cli_now();
     if (oo.model) cli_phase_show(&phase, "saving %s ...", oo.model);
     st = oo.model ? cf_model_save(model, oo.model, &err) : CF_OK;
@@ -242,9 +315,14 @@ int cmd_train(int argc, char **argv) {
     if (st != CF_OK) goto fail;
     t_save = oo.model ? cli_now() - t_save : 0.0;
 
-    /* ---- the test RMSE's standard error (clustered by user; the RMSE is the trainer's) */
+    /* ---- the test RMSE's standard error (clustered by user; the RMSE is the trainer's);
+     * with --validation the trainer's held-out figures are the validation part's, and the
+     * test part is evaluated here, once, on the model trained */
+    const int by_trainer = !fit || refit; /* the model's training saw the test part (and chose nothing on it) */
     cf_eval_report tev = {.rmse_se = NAN};
-    if (rep.n_test > 0 && cf_model_evaluate_part(model, ds, 1, &tev, &err) != CF_OK) goto fail;
+    if (info.n_test > 0 && cf_model_evaluate_part(model, ds, 1, &tev, &err) != CF_OK) goto fail;
+    const double test_rmse = info.n_test == 0 ? NAN : by_trainer ? rep.test_rmse : tev.rmse;
+    const int64_t n_test = info.n_test, test_unseen = by_trainer ? rep.test_unseen : tev.unseen;
 
     /* ---- ranking of the test part (--top) */
     cf_rank_report rk;
@@ -266,8 +344,8 @@ int cmd_train(int argc, char **argv) {
     /* ---- report; the iteration with the lowest test RMSE when the model is the last one
      * (with --early-stop it is the best already) */
     cf_iter_info best;
-    const int has_best = cli_history_best(&tp.hist, &rep, &best);
-    const int rose = has_best && cli_history_rose(&best, &rep, &cfg); /* worth a line and a hint */
+    const int has_best = cli_history_best(&tp.hist, &sel, &best);
+    const int rose = has_best && cli_history_rose(&best, &sel, &cfg); /* worth a line and a hint */
     if (oo.json) {
         int first = 1;
         FILE *o = stdout;
@@ -285,20 +363,47 @@ int cmd_train(int argc, char **argv) {
         json_key(o, &first, "seed"), fprintf(o, "%llu", (unsigned long long)cfg.seed);
         json_key(o, &first, "threads"), fprintf(o, "%d", (int)cfg.threads);
         json_key(o, &first, "train_rmse"), json_number(o, rep.train_rmse);
-        json_key(o, &first, "test_rmse"), json_number(o, rep.n_test > 0 ? rep.test_rmse : NAN);
+        json_key(o, &first, "test_rmse"), json_number(o, test_rmse);
         json_key(o, &first, "test_rmse_se"), json_number(o, tev.rmse_se);
+        json_key(o, &first, "validation");
+        if (fit) {
+            int f2 = 1;
+            fputc('{', o);
+            json_key(o, &f2, "ratio"), json_number(o, validation);
+            json_key(o, &f2, "n"), fprintf(o, "%lld", (long long)sel.n_test);
+            json_key(o, &f2, "rmse"), json_number(o, sel.n_test > 0 ? sel.test_rmse : NAN);
+            json_key(o, &f2, "unseen"), fprintf(o, "%lld", (long long)sel.test_unseen);
+            json_key(o, &f2, "iters"), fprintf(o, "%d", (int)sel.iters);
+            json_key(o, &f2, "stop_reason"), json_string(o, sel.stop_reason);
+            json_key(o, &f2, "n_train"), fprintf(o, "%lld", (long long)sel.n_train);
+            fputc('}', o);
+        } else {
+            fputs("null", o);
+        }
+        json_key(o, &first, "refit");
+        if (refit) {
+            int f2 = 1;
+            fputc('{', o);
+            json_key(o, &f2, "iters"), fprintf(o, "%d", (int)refit_iters);
+            json_key(o, &f2, "run"), fprintf(o, "%d", (int)refit_run + 1);
+            json_key(o, &f2, "seed"), fprintf(o, "%llu", (unsigned long long)refit_seed);
+            json_key(o, &f2, "history"), cli_history_json(o, &refit_hist);
+            fputc('}', o);
+        } else {
+            fputs("null", o);
+        }
         json_key(o, &first, "objective"), json_number(o, rep.objective);
         json_key(o, &first, "run");
-        if (rep.restart >= 0)
-            fprintf(o, "%d", (int)rep.restart + 1);
+        if (sel.restart >= 0)
+            fprintf(o, "%d", (int)sel.restart + 1);
         else
             fputs("null", o);
-        json_key(o, &first, "best_test");
+        json_key(o, &first, fit ? "best_valid" : "best_test");
         if (has_best) {
             int f2 = 1;
             fputc('{', o);
             json_key(o, &f2, "iter"), fprintf(o, "%d", (int)best.iter);
-            json_key(o, &f2, "test_rmse"), json_number(o, best.test_rmse);
+            json_key(o, &f2, fit ? "valid_rmse" : "test_rmse"), json_number(o, best.test_rmse);
             json_key(o, &f2, "rose"), fputs(rose ? "true" : "false", o);
             fputc('}', o);
         } else {
@@ -330,8 +435,8 @@ int cmd_train(int argc, char **argv) {
         json_key(o, &first, "n_users"), fprintf(o, "%lld", (long long)info.n_users);
         json_key(o, &first, "n_items"), fprintf(o, "%lld", (long long)info.n_items);
         json_key(o, &first, "n_train"), fprintf(o, "%lld", (long long)rep.n_train);
-        json_key(o, &first, "n_test"), fprintf(o, "%lld", (long long)rep.n_test);
-        json_key(o, &first, "test_unseen"), fprintf(o, "%lld", (long long)rep.test_unseen);
+        json_key(o, &first, "n_test"), fprintf(o, "%lld", (long long)n_test);
+        json_key(o, &first, "test_unseen"), fprintf(o, "%lld", (long long)test_unseen);
         json_key(o, &first, "model"), json_string(o, oo.model);
         json_key(o, &first, "checkpoint"), json_string(o, topt.checkpoint);
         json_key(o, &first, "checkpoints_written"), fprintf(o, "%d", (int)rep.checkpoints);
@@ -359,18 +464,26 @@ int cmd_train(int argc, char **argv) {
         printf("lambda      %g (%s)\n", cfg.lambda, cf_reg_name(cfg.reg));
         printf("bias        %s\n", cfg.bias ? "on" : "off");
         printf("train RMSE  %.6f on %lld ratings\n", rep.train_rmse, (long long)rep.n_train);
-        if (rep.n_test > 0)
+        if (fit && sel.n_test > 0)
+            printf("valid RMSE  %.6f on %lld ratings (--validation %g of the training part; %lld with a user or item "
+                   "unseen in the rest)\n",
+                   sel.test_rmse, (long long)sel.n_test, validation, (long long)sel.test_unseen);
+        if (refit)
+            printf("refit       %d iterations on the whole training part, from run %d's initialization (the choosing "
+                   "run: %d iterations, stop: %s)\n",
+                   (int)refit_iters, (int)refit_run + 1, (int)sel.iters, sel.stop_reason);
+        if (n_test > 0)
             printf("test RMSE   %.6f ± %.6f on %lld ratings of %lld users (%lld with a user or item unseen in "
                    "training; ± one standard error, by user)\n",
-                   rep.test_rmse, tev.rmse_se, (long long)rep.n_test, (long long)tev.users, (long long)rep.test_unseen);
+                   test_rmse, tev.rmse_se, (long long)n_test, (long long)tev.users, (long long)test_unseen);
         else
             printf("test RMSE   - (no test part)\n");
         if (rose)
-            printf("best test   %.6f at iteration %d (the model is iteration %d's)\n", best.test_rmse, (int)best.iter,
-                   (int)rep.iters);
-        if (cfg.restarts > 1 && rep.restart >= 0)
-            printf("run         %d of %d kept (the lowest %s)\n", (int)rep.restart + 1, (int)cfg.restarts,
-                   rep.n_test > 0 ? "test RMSE" : "objective");
+            printf("best %-6s %.6f at iteration %d (the %s is iteration %d's)\n", fit ? "valid" : "test",
+                   best.test_rmse, (int)best.iter, refit ? "refit" : "model", (int)sel.iters);
+        if (cfg.restarts > 1 && sel.restart >= 0)
+            printf("run         %d of %d kept (the lowest %s)\n", (int)sel.restart + 1, (int)cfg.restarts,
+                   sel.n_test > 0 ? (fit ? "validation RMSE" : "test RMSE") : "objective");
         printf("objective   %.6e\n", rep.objective);
         printf("seconds     %.3f\n", t_split + rep.seconds);
         printf("phases      read %.3f, prepare %.3f, upload %.3f, iterations %.3f, evaluation %.3f, save %.3f s\n",
@@ -390,19 +503,23 @@ int cmd_train(int argc, char **argv) {
         }
     }
     fflush(stdout);
-    if (rose) cli_overfit_hint(&best, &rep, &cfg, data, oo.quiet);
+    if (rose) cli_overfit_hint(&best, &sel, &cfg, data, fit != NULL, oo.quiet);
     if (top) cli_rank_hint(&rk, cf_model_config(model), min_ratings, 1, oo.quiet);
     cf_model_destroy(&model);
     cf_dataset_destroy(&ds);
+    cf_dataset_destroy(&fit);
     cf_model_destroy(&init);
     cli_history_free(&tp.hist);
+    cli_history_free(&refit_hist);
     return CLI_EXIT_OK;
 
 fail:
     cf_model_destroy(&model);
     cf_dataset_destroy(&ds);
+    cf_dataset_destroy(&fit);
     cf_model_destroy(&init);
     cli_history_free(&tp.hist);
+    cli_history_free(&refit_hist);
     return cli_fail(&err);
 early: /* a usage or setup error before the data is read */
     cf_model_destroy(&init);

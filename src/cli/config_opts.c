@@ -76,9 +76,9 @@ int cli_config_train_opts(cli_config_opts *c, cli_opt *out, unsigned groups, con
         .help = "seed of the initialization and of the split / folds");
     if (groups & CLI_CFG_SELECTION) {
         ADD(.name = "restarts", .kind = CLI_I32, .dest = &cfg->restarts, .metavar = "R",
-            .help = "random initializations, the best is kept");
+            .help = "random initializations, the best is kept (by the held-out RMSE: --validation's part, else the test part)");
         ADD(.name = "early-stop", .kind = CLI_I32, .dest = &cfg->early_stop, .metavar = "P",
-            .help = "stop after P iterations without a better test RMSE (0 = off)");
+            .help = "stop after P iterations without a better held-out RMSE (--validation's part, else the test part), keeping the best (0 = off)");
     }
     ADD(.kind = CLI_SECTION, .name = "gradient methods (sgd, gd, minibatch; alsgd uses its own safe step)");
     ADD(.name = "lr", .kind = CLI_DOUBLE, .dest = &cfg->lr, .metavar = "E",
@@ -172,6 +172,17 @@ int cli_split_timed(const cli_split *s) {
     return !s->test_file && s->test_ratio > 0 && (s->mode == CLI_SPLIT_TIME || s->mode == CLI_SPLIT_USER_TIME);
 }
 
+/* Moves `ratio` of ds's training part into its test part as `mode` (CLI_SPLIT_*) says. */
+static cf_status split_by(cf_dataset *ds, int mode, double ratio, uint64_t seed, int threads, int64_t *cutoff,
+                          cf_error *err) {
+    switch (mode) {
+    case CLI_SPLIT_USER: return cf_dataset_split_per_user(ds, ratio, seed, threads, err);
+    case CLI_SPLIT_TIME: return cf_dataset_split_time(ds, ratio, threads, cutoff, err);
+    case CLI_SPLIT_USER_TIME: return cf_dataset_split_per_user_time(ds, ratio, seed, threads, err);
+    default: return cf_dataset_split_threads(ds, ratio, seed, threads, err);
+    }
+}
+
 cf_status cli_read_split(const char *data, cli_split *s, const cf_read_options *ropt, uint64_t seed,
                          int quiet, cf_dataset **out, cf_dataset_info *info, double *split_seconds,
                          cf_error *err) {
@@ -188,17 +199,9 @@ cf_status cli_read_split(const char *data, cli_split *s, const cf_read_options *
         if (!quiet) cli_print_read("test", s->test_file, &rrep);
     }
     double t_split = cli_now();
-    if (!s->test_file && s->test_ratio > 0) {
-        switch (s->mode) {
-        case CLI_SPLIT_USER: st = cf_dataset_split_per_user(ds, s->test_ratio, seed, ropt->threads, err); break;
-        case CLI_SPLIT_TIME: st = cf_dataset_split_time(ds, s->test_ratio, ropt->threads, &s->cutoff, err); break;
-        case CLI_SPLIT_USER_TIME:
-            st = cf_dataset_split_per_user_time(ds, s->test_ratio, seed, ropt->threads, err);
-            break;
-        default: st = cf_dataset_split_threads(ds, s->test_ratio, seed, ropt->threads, err);
-        }
-        if (st) goto fail;
-    }
+    if (!s->test_file && s->test_ratio > 0 &&
+        (st = split_by(ds, s->mode, s->test_ratio, seed, ropt->threads, &s->cutoff, err)))
+        goto fail;
     cf_dataset_info_get_threads(ds, ropt->threads, info);
     if (split_seconds) *split_seconds = cli_now() - t_split;
     if (!quiet) {
@@ -228,4 +231,30 @@ cf_status cli_read_split(const char *data, cli_split *s, const cf_read_options *
 fail:
     cf_dataset_destroy(&ds);
     return st;
+}
+
+cf_status cli_validation_split(const cf_dataset *ds, const cli_split *s, double ratio, uint64_t seed, int threads,
+                               int quiet, cf_dataset **fit, cf_error *err) {
+    const int mode = s->test_file ? CLI_SPLIT_RANDOM : s->mode;
+    int64_t cutoff = INT64_MAX;
+    cf_status st = cf_dataset_train_copy(ds, threads, fit, err);
+    if (st == CF_OK) st = split_by(*fit, mode, ratio, seed ^ CLI_VALIDATION_STREAM, threads, &cutoff, err);
+    if (st) {
+        cf_dataset_destroy(fit);
+        return st;
+    }
+    if (!quiet) {
+        cf_dataset_info in;
+        cf_dataset_info_get_threads(*fit, threads, &in);
+        fprintf(stderr, "validation: %lld of the %lld training ratings (", (long long)in.n_test,
+                (long long)(in.n_train + in.n_test));
+        if (mode == CLI_SPLIT_TIME) {
+            char when[40];
+            fprintf(stderr, "the latest %g: from time %lld%s on", ratio, (long long)cutoff, cli_utc_text(cutoff, when));
+        } else {
+            fprintf(stderr, "%s %g", mode == CLI_SPLIT_USER ? "per user" : mode == CLI_SPLIT_USER_TIME ? "latest per user" : "random", ratio);
+        }
+        fprintf(stderr, ") held out to choose the iteration and the run; the test part is not seen until the end\n");
+    }
+    return CF_OK;
 }

@@ -93,6 +93,15 @@ cf_status cli_read_split(const char *data, cli_split *s, const cf_read_options *
                          int quiet, cf_dataset **out, cf_dataset_info *info, double *split_seconds,
                          cf_error *err);
 
+/* train --validation F: a new dataset *fit of ds's training part (cf_dataset_train_copy)
+ * with `ratio` of it moved into its test part — the validation part — split as s says
+ * (--test-split's mode; random after --test FILE), seeded by seed ^ CLI_VALIDATION_STREAM
+ * (a stream of its own: not the test split's draws again). ds is untouched. Unless quiet,
+ * prints a "validation:" line to stderr. */
+#define CLI_VALIDATION_STREAM 0x76616c6964617465ull /* "validate" */
+cf_status cli_validation_split(const cf_dataset *ds, const cli_split *s, double ratio, uint64_t seed, int threads,
+                               int quiet, cf_dataset **fit, cf_error *err);
+
 /* Copies the parsed CLI_CHOICE indices into cfg and ropt. */
 void cli_config_opts_apply(const cli_config_opts *c);
 

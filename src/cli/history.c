@@ -21,7 +21,7 @@ int cli_history_record(const cf_iter_info *info, void *user) {
             h->lost = 1; /* the training goes on; the JSON says the history is missing */
     }
     if (h->n < h->cap) h->it[h->n++] = *info;
-    return h->print ? cli_progress(info, h->print) : 0;
+    return h->print ? cli_progress_named(info, h->print, h->validation ? "valid_rmse" : "test_rmse") : 0;
 }
 
 void cli_history_free(cli_history *h) {
@@ -55,7 +55,7 @@ void cli_history_json(FILE *o, const cli_history *h) {
         json_key(o, &first, "run"), fprintf(o, "%d", (int)it->restart + 1);
         json_key(o, &first, "iter"), fprintf(o, "%d", (int)it->iter);
         json_key(o, &first, "train_rmse"), json_number(o, it->train_rmse);
-        json_key(o, &first, "test_rmse"), json_number(o, it->test_rmse);
+        json_key(o, &first, h->validation ? "valid_rmse" : "test_rmse"), json_number(o, it->test_rmse);
         json_key(o, &first, "objective"), json_number(o, it->objective);
         json_key(o, &first, "seconds"), json_number(o, it->seconds);
         json_key(o, &first, "ratings_per_sec"), json_number(o, it->ratings_per_sec);
@@ -70,7 +70,7 @@ int cli_history_rose(const cf_iter_info *best, const cf_train_report *rep, const
 }
 
 void cli_overfit_hint(const cf_iter_info *best, const cf_train_report *rep, const cf_config *cfg, const char *data,
-                      int quiet) {
+                      int validation, int quiet) {
     if (quiet) return;
     char same[64] = ""; /* the settings cv does not default to, so that it searches this model */
     if (cfg->algo != CF_ALGO_ALS) snprintf(same, sizeof same, " --algo %s", cf_algo_name(cfg->algo));
@@ -78,10 +78,13 @@ void cli_overfit_hint(const cf_iter_info *best, const cf_train_report *rep, cons
         snprintf(same + strlen(same), sizeof same - strlen(same), " --reg %s", cf_reg_name(cfg->reg));
     if (!cfg->bias) snprintf(same + strlen(same), sizeof same - strlen(same), " --no-bias");
     fprintf(stderr,
-            "hint: the test RMSE was lowest at iteration %d (%.6f) and is %.1f %% higher at iteration %d: the later "
+            "hint: the %s RMSE was lowest at iteration %d (%.6f) and is %.1f %% higher at iteration %d: the later "
             "iterations fit noise of the training ratings. cufactor cv %s%s --factors 8,16,32 --lambda "
-            "0.05,0.1,0.2 --select-iters chooses K, lambda and the iterations by held-out folds; --early-stop 3 keeps "
-            "the best iteration (chosen on this test part, so its test RMSE is then optimistic)\n",
-            (int)best->iter, best->test_rmse, 100.0 * (rep->test_rmse / best->test_rmse - 1.0), (int)rep->iters,
-            data ? data : "DATA", same);
+            "0.05,0.1,0.2 --select-iters chooses K, lambda and the iterations by held-out folds; %s\n",
+            validation ? "validation" : "test", (int)best->iter, best->test_rmse,
+            100.0 * (rep->test_rmse / best->test_rmse - 1.0), (int)rep->iters, data ? data : "DATA", same,
+            validation ? "--early-stop 3 keeps the best iteration by this validation part"
+                       : "--early-stop 3 --validation 0.1 keeps the best iteration by a validation part of the "
+                         "training data (--early-stop alone chooses it on this test part, whose RMSE is then "
+                         "optimistic)");
 }

@@ -114,10 +114,13 @@ void cli_print_read(const char *what, const char *path, const cf_read_report *re
 }
 
 int cli_progress(const cf_iter_info *it, void *user) {
-    FILE *f = user ? (FILE *)user : stderr;
+    return cli_progress_named(it, user ? (FILE *)user : stderr, "test_rmse");
+}
+
+int cli_progress_named(const cf_iter_info *it, FILE *f, const char *held) {
     static int header_shown; /* one training per process; a resumed run starts past iter 1 */
     if (it->iter == 1 || !header_shown)
-        fprintf(f, "%5s  %10s  %10s  %14s  %8s  %10s\n", "iter", "train_rmse", "test_rmse", "objective", "seconds",
+        fprintf(f, "%5s  %10s  %10s  %14s  %8s  %10s\n", "iter", "train_rmse", held, "objective", "seconds",
                 "ratings/s");
     char test[32];
     if (isnan(it->test_rmse))
