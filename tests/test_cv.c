@@ -814,6 +814,16 @@ Test(cv, cli_select_iters, .timeout = 60) {
     snprintf(want, sizeof want, ", %d iterations, on all ", bi);
     cr_assert(strstr(out, want), "%s", out);
     free(out), free(errs);
+    /* the per-fold progress lines: a fold's RMSE there is its last iteration's, and says so */
+    for (int sel = 0; sel < 2; sel++) {
+        const char *pg[] = {"cv", data, "--factors", "2", "--lambda", "0.1", "--folds", "2", "--iters", "3", "--device",
+                            "cpu", "--threads", "1", sel ? "--select-iters" : NULL, NULL};
+        rc = run_cli(dir, pg, &out, &errs);
+        cr_assert_eq(rc, 0, "stderr: %s", errs);
+        cr_assert(strstr(errs, "fold 2/2  validation RMSE "), "%s", errs);
+        cr_assert_eq(strstr(errs, " (last iteration)\n") != NULL, sel, "%s", errs);
+        free(out), free(errs);
+    }
     /* not with a ranking selection or --tol (cv has no --early-stop or --restarts) */
     const char *bad[][3] = {{"--select", "ndcg@5", "--select ndcg@5"}, {"--tol", "0.001", "--tol"}};
     for (int b = 0; b < 2; b++) {

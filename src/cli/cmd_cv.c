@@ -129,13 +129,14 @@ typedef struct fold_log {
     int32_t folds;
     int quiet;
     const char *select; /* the measure's name ("ndcg@10"), NULL: RMSE */
+    int select_iters;   /* --select-iters: a fold's RMSE here is its last iteration's, not the one scored */
 } fold_log;
 
 static void on_fold(int32_t il, int32_t ik, int32_t fold, double rmse, double score, void *user) {
     const fold_log *lg = user;
     if (lg->quiet) return;
-    fprintf(stderr, "cv: K=%-5d lambda=%-8g fold %d/%d  validation RMSE %.6f", (int)lg->g->factors[ik],
-            lg->g->lambdas[il], (int)fold + 1, (int)lg->folds, rmse);
+    fprintf(stderr, "cv: K=%-5d lambda=%-8g fold %d/%d  validation RMSE %.6f%s", (int)lg->g->factors[ik],
+            lg->g->lambdas[il], (int)fold + 1, (int)lg->folds, rmse, lg->select_iters ? " (last iteration)" : "");
     if (lg->select) fprintf(stderr, "  %s %.6f", lg->select, score);
     fputc('\n', stderr);
 }
@@ -414,7 +415,7 @@ int cmd_cv(int argc, char **argv) {
                 cf_algo_name(cfg.algo), (int)cvo.folds, fold_kind[fold_split], fold_split ? " " : "", seed,
                 g.n_lambdas, g.n_factors, (int)cv_iters(&cfg), cf_reg_name(cfg.reg), cfg.bias ? "on" : "off");
     }
-    fold_log lg = {.g = &g, .folds = cvo.folds, .quiet = oo.quiet, .select = select_name};
+    fold_log lg = {.g = &g, .folds = cvo.folds, .quiet = oo.quiet, .select = select_name, .select_iters = cvo.select_iters};
     cvo.on_fold = on_fold, cvo.user = &lg;
     double t0 = cli_now();
     if (cf_cv_run(ds, &cfg, &cvo, &res, &err) != CF_OK) goto fail;
