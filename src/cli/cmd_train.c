@@ -257,11 +257,8 @@ int cmd_train(int argc, char **argv) {
         if (topt.checkpoint) /* the command that finishes the job, --model included */
             fprintf(stderr, "cufactor: continue with: cufactor train %s --resume %s%s%s (same data options)\n", data,
                     topt.checkpoint, oo.model ? " --model " : "", oo.model ? oo.model : "");
-        cf_dataset_destroy(&ds);
-        cf_dataset_destroy(&fit);
-        cf_model_destroy(&init);
-        cli_history_free(&tp.hist);
-        return CLI_EXIT_INTERRUPTED;
+        rc = CLI_EXIT_INTERRUPTED;
+        goto done;
     }
     if (st != CF_OK) goto fail;
     if (!oo.quiet && !notice_shown && rep.notice[0]) fprintf(stderr, "notice: %s\n", rep.notice);
@@ -279,9 +276,9 @@ int cmd_train(int argc, char **argv) {
             }
             refit_iters = chosen.iter;
         }
-        cf_config rc = cfg;
-        rc.iters = refit_iters, rc.early_stop = 0, rc.tol = 0, rc.restarts = 1;
-        rc.seed = refit_seed = cf_config_restart_seed(&cfg, refit_run);
+        cf_config rcfg = cfg;
+        rcfg.iters = refit_iters, rcfg.early_stop = 0, rcfg.tol = 0, rcfg.restarts = 1;
+        rcfg.seed = refit_seed = cf_config_restart_seed(&cfg, refit_run);
         if (!oo.quiet)
             fprintf(stderr, "refit: the whole training part (%lld ratings), %d iterations, run %d's initialization\n",
                     (long long)info.n_train, (int)refit_iters, (int)refit_run + 1);
@@ -290,17 +287,13 @@ int cmd_train(int argc, char **argv) {
         ro.checkpoint = NULL;
         topt.stop = cli_interrupt_install(oo.quiet ? NULL : "\ncufactor: interrupt: stopping the refit\n");
         ro.stop = topt.stop;
-        st = cf_train_ex(ds, &rc, &ro, cli_history_record, &refit_hist, &model, &rep, &err);
+        st = cf_train_ex(ds, &rcfg, &ro, cli_history_record, &refit_hist, &model, &rep, &err);
         cli_phase_clear(&phase);
         cli_interrupt_restore();
         if (st == CF_ERR_INTERRUPTED) {
             fprintf(stderr, "cufactor: %s\n", err.msg);
-            cf_dataset_destroy(&ds);
-            cf_dataset_destroy(&fit);
-            cf_model_destroy(&init);
-            cli_history_free(&tp.hist);
-            cli_history_free(&refit_hist);
-            return CLI_EXIT_INTERRUPTED;
+            rc = CLI_EXIT_INTERRUPTED;
+            goto done;
         }
         if (st != CF_OK) goto fail;
         /* the phases of both trainings */
@@ -505,22 +498,19 @@ int cmd_train(int argc, char **argv) {
     fflush(stdout);
     if (rose) cli_overfit_hint(&best, &sel, &cfg, data, fit != NULL, oo.quiet);
     if (top) cli_rank_hint(&rk, cf_model_config(model), min_ratings, 1, oo.quiet);
-    cf_model_destroy(&model);
-    cf_dataset_destroy(&ds);
-    cf_dataset_destroy(&fit);
-    cf_model_destroy(&init);
-    cli_history_free(&tp.hist);
-    cli_history_free(&refit_hist);
-    return CLI_EXIT_OK;
+    rc = CLI_EXIT_OK;
+    goto done;
 
 fail:
+    rc = cli_fail(&err);
+done:
     cf_model_destroy(&model);
     cf_dataset_destroy(&ds);
     cf_dataset_destroy(&fit);
     cf_model_destroy(&init);
     cli_history_free(&tp.hist);
     cli_history_free(&refit_hist);
-    return cli_fail(&err);
+    return rc;
 early: /* a usage or setup error before the data is read */
     cf_model_destroy(&init);
     return rc;
