@@ -285,7 +285,8 @@ int cmd_demo(int argc, char **argv) {
     if (cli_history_best(&hist, &rep, &best) && cli_history_rose(&best, &rep, &cfg))
         printf("   its test RMSE was lowest at iteration %d (%.4f): the later iterations fit noise of the training\n"
                "   ratings with K = %d factors where %d were planted; `cufactor cv DATA --factors 8,16,32 --lambda\n"
-               "   0.05,0.1,0.2 --select-iters` chooses K, lambda and the iterations by held-out folds\n",
+               "   0.05,0.1,0.2 --select-iters` chooses K, lambda and the iterations by held-out folds, and\n"
+               "   `cufactor train DATA --validation 0.1 --early-stop 3 --refit` the iterations alone\n",
                (int)best.iter, best.test_rmse, (int)cfg.factors, DEMO_RANK);
 
     /* 5. recommendations */
