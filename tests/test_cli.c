@@ -1301,6 +1301,10 @@ Test(cli, train_validation_keeps_the_test_part_unseen) {
     cr_assert(strstr(r.err, "valid_rmse") && !strstr(r.err, "test_rmse"), "%s", r.err);
     cr_assert(strstr(r.err, "validation: 9000 of the 90000 training ratings (random 0.1)"), "%s", r.err);
     run_free(&r);
+    r = cli("train", "train.tsv", "--validation", "0.000001", "--device", "cpu", NULL);
+    cr_assert(r.code == 1 && strstr(r.err, "--validation 1e-06 holds out no rating of the 81000 in the training part"),
+              "exit %d: %s", r.code, r.err);
+    run_free(&r);
     expect_usage("--validation: 1 is out of range",
                  cli("train", "train.tsv", "--validation", "1", "--device", "cpu", NULL));
     expect_usage("--validation: -0.1 is out of range",

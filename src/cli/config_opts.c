@@ -243,9 +243,18 @@ cf_status cli_validation_split(const cf_dataset *ds, const cli_split *s, double 
         cf_dataset_destroy(fit);
         return st;
     }
+    cf_dataset_info in;
+    cf_dataset_info_get_threads(*fit, threads, &in);
+    if (in.n_test == 0) {
+        cf_dataset_destroy(fit);
+        err->status = CF_ERR_INVALID;
+        snprintf(err->msg, sizeof err->msg,
+                 "--validation %g holds out no rating of the %lld in the training part: nothing to choose on; give a "
+                 "larger fraction",
+                 ratio, (long long)in.n_train);
+        return CF_ERR_INVALID;
+    }
     if (!quiet) {
-        cf_dataset_info in;
-        cf_dataset_info_get_threads(*fit, threads, &in);
         fprintf(stderr, "validation: %lld of the %lld training ratings (", (long long)in.n_test,
                 (long long)(in.n_train + in.n_test));
         if (mode == CLI_SPLIT_TIME) {

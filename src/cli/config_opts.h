@@ -97,7 +97,7 @@ cf_status cli_read_split(const char *data, cli_split *s, const cf_read_options *
  * with `ratio` of it moved into its test part — the validation part — split as s says
  * (--test-split's mode; random after --test FILE), seeded by seed ^ CLI_VALIDATION_STREAM
  * (a stream of its own: not the test split's draws again). ds is untouched. Unless quiet,
- * prints a "validation:" line to stderr. */
+ * prints a "validation:" line to stderr. CF_ERR_INVALID when no rating is held out. */
 #define CLI_VALIDATION_STREAM 0x76616c6964617465ull /* "validate" */
 cf_status cli_validation_split(const cf_dataset *ds, const cli_split *s, double ratio, uint64_t seed, int threads,
                                int quiet, cf_dataset **fit, cf_error *err);
