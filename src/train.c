@@ -478,7 +478,7 @@ static cf_status check_resume(const train_ctx *c, const cf_train_state *S, uint6
         return cf_fail(err, CF_ERR_INVALID,
                        "%s: the checkpoint was written for other data (%lld users, %lld items, %lld train and "
                        "%lld test ratings%s; here %lld, %lld, %lld, %lld): resume with the same ratings file, "
-                       "the same --test / --test-ratio and the same --seed",
+                       "the same --test / --test-ratio / --test-split / --validation and the same --seed",
                        path, (long long)S->cur.n_users, (long long)S->cur.n_items, (long long)S->n_train,
                        (long long)S->n_test, S->data_hash != data_hash ? ", other contents" : "",
                        (long long)c->R->n_users, (long long)c->R->n_items, (long long)n_train, (long long)n_test);

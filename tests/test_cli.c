@@ -1301,6 +1301,27 @@ Test(cli, train_validation_keeps_the_test_part_unseen) {
     cr_assert(strstr(r.err, "valid_rmse") && !strstr(r.err, "test_rmse"), "%s", r.err);
     cr_assert(strstr(r.err, "validation: 9000 of the 90000 training ratings (random 0.1)"), "%s", r.err);
     run_free(&r);
+    /* a checkpoint of a training on the rest resumes with the same --validation (the same
+     * result as one training), and another fraction is other data */
+    double straight = 0, resumed = 0;
+    r = cli("train", "train.tsv", "--validation", "0.1", "--iters", "4", "--threads", "2", "--device", "cpu", "--json",
+            "--quiet", NULL);
+    straight = json_num(json_value(r.out, "validation"), "rmse");
+    run_free(&r);
+    r = cli("train", "train.tsv", "--validation", "0.1", "--iters", "4", "--checkpoint", "v.cfc", "--checkpoint-every",
+            "2", "--threads", "2", "--device", "cpu", "--quiet", NULL); /* its checkpoint: after iteration 2 */
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    run_free(&r);
+    r = cli("train", "train.tsv", "--validation", "0.1", "--iters", "4", "--resume", "v.cfc", "--threads", "2",
+            "--device", "cpu", "--json", "--quiet", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    resumed = json_num(json_value(r.out, "validation"), "rmse");
+    cr_assert_eq(json_num(r.out, "resumed_from"), 2.0, "%s", r.out);
+    run_free(&r);
+    cr_assert_eq(resumed, straight);
+    r = cli("train", "train.tsv", "--validation", "0.2", "--iters", "4", "--resume", "v.cfc", "--device", "cpu", NULL);
+    cr_assert(r.code == 1 && strstr(r.err, "written for other data") && strstr(r.err, "--validation"), "%s", r.err);
+    run_free(&r);
     r = cli("train", "train.tsv", "--validation", "0.000001", "--device", "cpu", NULL);
     cr_assert(r.code == 1 && strstr(r.err, "--validation 1e-06 holds out no rating of the 81000 in the training part"),
               "exit %d: %s", r.code, r.err);
