@@ -238,7 +238,9 @@ class Factorizer:
         """Trains on X: a scipy.sparse matrix (rows users, columns items, every stored entry a
         rating), a ``(users, items, ratings)`` tuple of arrays (integer or string IDs), a pandas
         DataFrame with user, item and rating columns, or ``cufactor.read_ratings``'s result.
-        ``X_test`` (the same forms) is evaluated after each iteration into ``history_``.
+        ``X_test`` (the same forms) is evaluated after each iteration into ``history_``;
+        ``early_stopping`` and ``restarts`` choose by it, so for an honest test score pass a
+        validation part here and score the test part afterwards (``train --validation``).
 
         ``init`` (a fitted estimator, e.g. yesterday's model): a warm start. The users and
         items it has start from its rows, the others from the seeded draws (``train --init``);
