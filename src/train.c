@@ -13,7 +13,8 @@
  * device (the data does not fit its free memory or --gpu-mem-limit) trains on the CPU
  * instead, with the GPU's error in cf_train_report.notice (cf_train_falls_back).
  * Checkpoints (--checkpoint, --resume) need a backend with state_export/state_import:
- * auto then takes the CPU when the GPU backend lacks them (with a notice), gpu fails.
+ * auto then takes the CPU when the GPU backend lacks them (with a notice), gpu fails. A
+ * resume continues on the backend that wrote the checkpoint (auto follows it).
  */
 #include "backend.h"
 #include "checkpoint.h"
@@ -342,11 +343,15 @@ static cf_status run_once(train_ctx *c, uint64_t seed, cf_factors *out, run_resu
     }
     if (c->resuming && (st = ops->state_import(b, &S->solver, err))) goto done;
     c->resuming = 0;
-    if (c->opt->stop && ops->set_stop) ops->set_stop(b, c->opt->stop);
     /* A stop inside a step abandons it; a checkpoint then needs the state from before the
-     * step: kept in S->cur / S->solver before every step (a copy of the factors and the
-     * solver state, small beside an iteration) when both a flag and a checkpoint exist. */
-    int keep_before = c->opt->stop && c->opt->checkpoint && ops->set_stop;
+     * step: on the CPU kept in S->cur / S->solver before every step (a copy of the factors
+     * and the solver state, small beside an iteration) when both a flag and a checkpoint
+     * exist. On the GPU that copy would be a transfer of the factors to the host every
+     * iteration: there a run that checkpoints sees the stop at the iteration's end instead
+     * (the step is not handed the flag), and the checkpoint holds that iteration. */
+    const int in_step = c->opt->stop && ops->set_stop && (!c->opt->checkpoint || cf_backend_is_cpu(ops));
+    if (in_step) ops->set_stop(b, c->opt->stop);
+    int keep_before = in_step && c->opt->checkpoint;
     snprintf(res->device, sizeof res->device, "%s", ops->device_name(b));
     if (ops->notice) { /* once, also over restarts */
         const char *note = ops->notice(b);
@@ -552,7 +557,16 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     rep->seconds_prepare = rep->seconds_upload = rep->seconds_iterations = rep->seconds_eval = 0;
 
     const cf_backend_ops *ops = NULL;
-    if ((st = pick_backend(gpu, cfg, opt->checkpoint || opt->resume, &ops, rep, err))) return st;
+    cf_config pick = *cfg;
+    cf_checkpoint_info ck;
+    if (opt->resume && cfg->device == CF_DEVICE_AUTO && cf_checkpoint_info_get(opt->resume, &ck, NULL) == CF_OK &&
+        strcmp(ck.backend, "gpu") != 0 && gpu->usable && gpu->ops && can_checkpoint(gpu->ops)) {
+        /* auto would take the GPU, but the checkpoint was written on the CPU: resume there */
+        pick.device = CF_DEVICE_CPU;
+        add_notice(rep, "--device auto: the checkpoint was written by the %s backend; resuming on the CPU",
+                   ck.backend);
+    }
+    if ((st = pick_backend(gpu, &pick, opt->checkpoint || opt->resume, &ops, rep, err))) return st;
     if ((opt->checkpoint || opt->resume) && !can_checkpoint(ops))
         return cf_fail(err, CF_ERR_UNSUPPORTED,
                        "the %s backend cannot %s checkpoints yet; use --device cpu", ops->name,
@@ -606,13 +620,18 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     if (opt->resume) {
         if ((st = cf_checkpoint_load(opt->resume, &S, err))) goto done;
         if ((st = check_resume(&c, &S, data_hash, n_train, test.n, err))) goto done;
-        if (strcmp(S.backend, ops->name) != 0 && cf_backend_is_cpu(ops)) {
-            /* the CPU's two paths round differently: a resume continues on the one that wrote it */
-            const int was64 = strcmp(S.backend, cf_cpu_backend.name) == 0;
+        if (strcmp(S.backend, ops->name) != 0) {
+            /* backends round differently (the CPU's two paths too): a resume continues on the
+             * one that wrote the checkpoint, as a run without the stop would have */
+            const int was_gpu = strcmp(S.backend, "gpu") == 0, was64 = strcmp(S.backend, cf_cpu_backend.name) == 0;
             st = cf_fail(err, CF_ERR_INVALID,
                          "%s: the checkpoint was written by the %s backend and this run would use %s; "
-                         "resume with --precision %s",
-                         opt->resume, S.backend, ops->name, was64 ? "fp64" : "fp32");
+                         "resume with %s",
+                         opt->resume, S.backend, ops->name,
+                         was_gpu                   ? "--device gpu (where a GPU is usable)"
+                         : cf_backend_is_cpu(ops) ? (was64 ? "--precision fp64" : "--precision fp32")
+                         : was64                  ? "--device cpu --precision fp64"
+                                                  : "--device cpu");
             goto done;
         }
         c.resuming = 1;

@@ -342,3 +342,97 @@ char *cf_test_checkpoint_as_v1(const char *v2, size_t len, size_t *out_len) {
     *out_len = len - 4;
     return v1;
 }
+
+/* ---- checkpoint and resume */
+
+int cf_test_stop_cb(const cf_iter_info *info, void *user) {
+    (void)info;
+    cf_test_stopper *s = user;
+    if (++s->calls == s->at) *s->flag = 1;
+    return 0;
+}
+
+/* |x − y| ≤ tol · max |x| over n values (tol 0: the same bits). */
+static void close_array(const double *x, const double *y, size_t n, double tol, const char *what) {
+    if (tol == 0) {
+        cr_assert(n == 0 || memcmp(x, y, n * sizeof(double)) == 0, "%s differs", what);
+        return;
+    }
+    double scale = 0, worst = 0;
+    for (size_t j = 0; j < n; j++) scale = fmax(scale, fabs(x[j]));
+    for (size_t j = 0; j < n; j++) worst = fmax(worst, fabs(x[j] - y[j]));
+    cr_assert(worst <= tol * scale, "%s differs by %.3g (tolerance %.3g of %.3g)", what, worst, tol, scale);
+}
+
+void cf_test_assert_close_model(const cf_model *a, const cf_model *b, double tol) {
+    const cf_factors *x = &a->f, *y = &b->f;
+    cr_assert_eq(x->n_users, y->n_users);
+    cr_assert_eq(x->n_items, y->n_items);
+    cr_assert_eq(x->k, y->k);
+    size_t nu = (size_t)x->n_users, ni = (size_t)x->n_items, k = (size_t)x->k;
+    close_array(x->P, y->P, nu * k, tol, "P");
+    close_array(x->Q, y->Q, ni * k, tol, "Q");
+    close_array(x->bu, y->bu, nu, tol, "b_u");
+    close_array(x->bi, y->bi, ni, tol, "b_i");
+    cr_assert(memcmp(&x->mu, &y->mu, sizeof(double)) == 0, "mu differs");
+}
+
+void cf_test_assert_same_model(const cf_model *a, const cf_model *b) { cf_test_assert_close_model(a, b, 0.0); }
+
+static void close_value(double x, double y, double tol, const char *what) {
+    if (tol == 0)
+        cr_assert(memcmp(&x, &y, sizeof(double)) == 0, "%s %.17g vs %.17g", what, x, y);
+    else
+        cr_assert(fabs(x - y) <= tol * fabs(x), "%s %.17g vs %.17g (relative tolerance %.3g)", what, x, y, tol);
+}
+
+void cf_test_assert_close_report(const cf_train_report *a, const cf_train_report *b, double tol) {
+    cr_assert_eq(a->iters, b->iters, "iters %d vs %d", a->iters, b->iters);
+    cr_assert_str_eq(a->stop_reason, b->stop_reason);
+    close_value(a->objective, b->objective, tol, "objective");
+    close_value(a->train_rmse, b->train_rmse, tol, "train RMSE");
+    close_value(a->test_rmse, b->test_rmse, tol, "test RMSE");
+    cr_assert_eq(a->restart, b->restart, "kept run %d vs %d", a->restart, b->restart);
+}
+
+void cf_test_assert_same_report(const cf_train_report *a, const cf_train_report *b) {
+    cf_test_assert_close_report(a, b, 0.0);
+}
+
+cf_train_report cf_test_resume_matches(const char *dir, const cf_dataset *ds, cf_config c, int stop_calls,
+                                       int resume_threads, double tol, cf_checkpoint_info *ck) {
+    cf_error err;
+    cf_model *a = NULL, *b = NULL, *none = NULL;
+    cf_train_report ra, ri, rb;
+    cr_assert_eq(cf_train(ds, &c, NULL, NULL, &a, &ra, &err), CF_OK, "%s", err.msg);
+
+    char *path = cf_test_path(dir, "run.cfc");
+    volatile sig_atomic_t flag = 0;
+    cf_test_stopper s = {0, stop_calls, &flag};
+    cf_train_options opt;
+    cf_train_options_default(&opt);
+    opt.checkpoint = path, opt.checkpoint_every = 0, opt.stop = &flag;
+    cr_assert_eq(cf_train_ex(ds, &c, &opt, cf_test_stop_cb, &s, &none, &ri, &err), CF_ERR_INTERRUPTED, "%s", err.msg);
+    cr_assert_null(none);
+    cr_assert_eq(ri.checkpoints, 1);
+    cr_assert_str_eq(ri.stop_reason, "interrupted");
+    cr_assert(strstr(err.msg, "interrupted after iteration") && strstr(err.msg, path), "%s", err.msg);
+    cr_assert_eq(cf_checkpoint_info_get(path, ck, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(ck->iter, ri.iters);
+
+    cf_config c2 = c;
+    c2.threads = resume_threads;
+    cf_train_options ropt;
+    cf_train_options_default(&ropt);
+    ropt.resume = path;
+    cr_assert_eq(cf_train_ex(ds, &c2, &ropt, NULL, NULL, &b, &rb, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(rb.resumed_from, ck->iter);
+    const size_t dl = strcspn(ra.device, "("); /* "cpu fp32 avx512 (2 threads)": the threads may differ */
+    cr_assert(strncmp(rb.device, ra.device, dl) == 0, "resumed on %s, trained on %s", rb.device, ra.device);
+    cf_test_assert_close_model(a, b, tol);
+    cf_test_assert_close_report(&ra, &rb, tol);
+    cf_model_destroy(&a);
+    cf_model_destroy(&b);
+    free(path);
+    return ra;
+}

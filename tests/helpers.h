@@ -114,4 +114,29 @@ cf_dataset *cf_test_generate_timed(int64_t ratings, int64_t span, int pre_test, 
  * Q, b_u, b_i); *rep (may be NULL) gets the warm run's report. `what` names the case. */
 void cf_test_warm_start_continues(const cf_dataset *ds, cf_config cfg, const char *what, cf_train_report *rep);
 
+/* ---- checkpoint and resume (cf_train_ex). cf_test_stop_cb raises *flag when the
+ * progress callback has been called `at` times (over all restarts), as a signal arriving
+ * during that iteration would. */
+#include <signal.h>
+typedef struct cf_test_stopper {
+    int calls, at;
+    volatile sig_atomic_t *flag;
+} cf_test_stopper;
+int cf_test_stop_cb(const cf_iter_info *info, void *user);
+/* The factors of two models: the same bits (μ too), or with tol > 0 each array within tol
+ * × its largest magnitude (μ still the same bits). */
+struct cf_model;
+void cf_test_assert_same_model(const struct cf_model *a, const struct cf_model *b);
+void cf_test_assert_close_model(const struct cf_model *a, const struct cf_model *b, double tol);
+/* Iterations, stop reason and kept run equal; objective and RMSEs the same bits (tol 0)
+ * or within the relative tol. */
+void cf_test_assert_same_report(const cf_train_report *a, const cf_train_report *b);
+void cf_test_assert_close_report(const cf_train_report *a, const cf_train_report *b, double tol);
+/* Trains c uninterrupted; trains it again stopped after `stop_calls` progress calls
+ * (checkpoint written to dir/run.cfc, no model); resumes with `resume_threads` threads;
+ * asserts the same device and the same result (tol as above). Returns the uninterrupted
+ * report; *ck receives the checkpoint's position. */
+cf_train_report cf_test_resume_matches(const char *dir, const cf_dataset *ds, cf_config c, int stop_calls,
+                                       int resume_threads, double tol, cf_checkpoint_info *ck);
+
 #endif

@@ -34,86 +34,10 @@ static cf_config base(cf_algo algo) {
     return c;
 }
 
-/* Raises the stop flag when the progress callback has been called `at` times (over all
- * restarts), as a signal arriving during that iteration would. */
-typedef struct stopper {
-    int calls, at;
-    volatile sig_atomic_t *flag;
-} stopper;
-
-static int stop_cb(const cf_iter_info *info, void *user) {
-    (void)info;
-    stopper *s = user;
-    if (++s->calls == s->at) *s->flag = 1;
-    return 0;
-}
-
-static void assert_same_model(const cf_model *a, const cf_model *b) {
-    const cf_factors *x = &a->f, *y = &b->f;
-    cr_assert_eq(x->n_users, y->n_users);
-    cr_assert_eq(x->n_items, y->n_items);
-    cr_assert_eq(x->k, y->k);
-    size_t nu = (size_t)x->n_users, ni = (size_t)x->n_items, k = (size_t)x->k;
-    cr_assert(memcmp(x->P, y->P, nu * k * sizeof(double)) == 0, "P differs");
-    cr_assert(memcmp(x->Q, y->Q, ni * k * sizeof(double)) == 0, "Q differs");
-    cr_assert(memcmp(x->bu, y->bu, nu * sizeof(double)) == 0, "b_u differs");
-    cr_assert(memcmp(x->bi, y->bi, ni * sizeof(double)) == 0, "b_i differs");
-    cr_assert(memcmp(&x->mu, &y->mu, sizeof(double)) == 0, "mu differs");
-}
-
-static void assert_same_report(const cf_train_report *a, const cf_train_report *b) {
-    cr_assert_eq(a->iters, b->iters, "iters %d vs %d", a->iters, b->iters);
-    cr_assert_str_eq(a->stop_reason, b->stop_reason);
-    cr_assert(memcmp(&a->objective, &b->objective, sizeof(double)) == 0, "objective %.17g vs %.17g",
-              a->objective, b->objective);
-    cr_assert(memcmp(&a->train_rmse, &b->train_rmse, sizeof(double)) == 0);
-    cr_assert(memcmp(&a->test_rmse, &b->test_rmse, sizeof(double)) == 0);
-    cr_assert_eq(a->restart, b->restart, "kept run %d vs %d", a->restart, b->restart);
-}
-
-/* Trains `c` uninterrupted; trains it again stopped after `stop_calls` progress calls
- * (checkpoint written, no model); resumes with `resume_threads` threads; compares.
- * Returns the uninterrupted report; *stopped_at receives the checkpoint's iteration. */
-static cf_train_report resume_matches(const cf_dataset *ds, cf_config c, int stop_calls, int resume_threads,
-                                      cf_checkpoint_info *ck) {
-    cf_error err;
-    cf_model *a = NULL, *b = NULL, *none = NULL;
-    cf_train_report ra, ri, rb;
-    cr_assert_eq(cf_train(ds, &c, NULL, NULL, &a, &ra, &err), CF_OK, "%s", err.msg);
-
-    char *path = cf_test_path(dir, "run.cfc");
-    volatile sig_atomic_t flag = 0;
-    stopper s = {0, stop_calls, &flag};
-    cf_train_options opt;
-    cf_train_options_default(&opt);
-    opt.checkpoint = path, opt.checkpoint_every = 0, opt.stop = &flag;
-    cr_assert_eq(cf_train_ex(ds, &c, &opt, stop_cb, &s, &none, &ri, &err), CF_ERR_INTERRUPTED, "%s", err.msg);
-    cr_assert_null(none);
-    cr_assert_eq(ri.checkpoints, 1);
-    cr_assert_str_eq(ri.stop_reason, "interrupted");
-    cr_assert(strstr(err.msg, "interrupted after iteration") && strstr(err.msg, path), "%s", err.msg);
-    cr_assert_eq(cf_checkpoint_info_get(path, ck, &err), CF_OK, "%s", err.msg);
-    cr_assert_eq(ck->iter, ri.iters);
-
-    cf_config c2 = c;
-    c2.threads = resume_threads;
-    cf_train_options ropt;
-    cf_train_options_default(&ropt);
-    ropt.resume = path;
-    cr_assert_eq(cf_train_ex(ds, &c2, &ropt, NULL, NULL, &b, &rb, &err), CF_OK, "%s", err.msg);
-    cr_assert_eq(rb.resumed_from, ck->iter);
-    assert_same_model(a, b);
-    assert_same_report(&ra, &rb);
-    cf_model_destroy(&a);
-    cf_model_destroy(&b);
-    free(path);
-    return ra;
-}
-
 static void algo_case(cf_config c) {
     cf_dataset *ds = planted(11, 5000);
     cf_checkpoint_info ck;
-    cf_train_report r = resume_matches(ds, c, 3, 1, &ck);
+    cf_train_report r = cf_test_resume_matches(dir, ds, c, 3, 1, 0.0, &ck);
     cr_assert_eq(ck.iter, 3);
     cr_assert_eq(ck.restart, 0);
     cr_assert_eq(r.iters, c.iters);
@@ -158,7 +82,7 @@ Test(ckpt, adam_moments_are_in_the_checkpoint) {
     cf_config c = base(CF_ALGO_GD);
     c.optimizer = CF_OPT_ADAM;
     cf_checkpoint_info ck;
-    resume_matches(ds, c, 3, 2, &ck);
+    cf_test_resume_matches(dir, ds, c, 3, 2, 0.0, &ck);
     char *path = cf_test_path(dir, "run.cfc");
     cf_train_state s;
     cf_error err;
@@ -203,7 +127,7 @@ Test(ckpt, early_stop_resumes_bit_identical) {
     int stop_at = ra.iters - c.early_stop + 1;
     cr_assert_gt(stop_at, 1);
     cf_checkpoint_info ck;
-    cf_train_report r = resume_matches(ds, c, stop_at, 2, &ck);
+    cf_train_report r = cf_test_resume_matches(dir, ds, c, stop_at, 2, 0.0, &ck);
     cr_assert_str_eq(r.stop_reason, "early-stop");
     char *path = cf_test_path(dir, "run.cfc");
     cf_train_state s;
@@ -221,7 +145,7 @@ Test(ckpt, tol_resumes_bit_identical) {
     cf_config c = base(CF_ALGO_ALS);
     c.iters = 40, c.tol = 1e-4;
     cf_checkpoint_info ck;
-    cf_train_report r = resume_matches(ds, c, 2, 2, &ck);
+    cf_train_report r = cf_test_resume_matches(dir, ds, c, 2, 2, 0.0, &ck);
     cr_assert_str_eq(r.stop_reason, "tol");
     cr_assert_gt(r.iters, 2);
     cr_assert_lt(r.iters, 40);
@@ -236,12 +160,12 @@ Test(ckpt, restarts_resume_bit_identical) {
     cf_config c = base(CF_ALGO_SGD);
     c.restarts = 3, c.iters = 4, c.lr = 0.02;
     cf_checkpoint_info ck;
-    cf_train_report r = resume_matches(ds, c, 6, 2, &ck); /* 4 calls of run 0, 2 of run 1 */
+    cf_train_report r = cf_test_resume_matches(dir, ds, c, 6, 2, 0.0, &ck); /* 4 calls of run 0, 2 of run 1 */
     cr_assert_eq(ck.restart, 1);
     cr_assert_eq(ck.iter, 2);
     cf_dataset_destroy(&ds);
     ds = planted(15, 5000); /* keeps run 1 of 3 */
-    r = resume_matches(ds, c, 9, 1, &ck); /* stopped in run 2 */
+    r = cf_test_resume_matches(dir, ds, c, 9, 1, 0.0, &ck); /* stopped in run 2 */
     cr_assert_eq(ck.restart, 2);
     cr_assert_eq(r.restart, 1, "this fixture keeps run %d; the case needs run 1", r.restart);
     cf_dataset_destroy(&ds);
@@ -272,17 +196,17 @@ Test(ckpt, version_1_checkpoints_still_resume) {
         cr_assert_eq(cf_train(ds, &c, NULL, NULL, &a, &ra, &err), CF_OK, "%s", err.msg);
         char *path = cf_test_path(dir, "two.cfc");
         volatile sig_atomic_t flag = 0;
-        stopper s = {0, restarts == 1 ? 2 : 6, &flag}; /* in run 0, or in run 1 after run 0 finished */
+        cf_test_stopper s = {0, restarts == 1 ? 2 : 6, &flag}; /* in run 0, or in run 1 after run 0 finished */
         cf_train_options opt;
         cf_train_options_default(&opt);
         opt.checkpoint = path, opt.checkpoint_every = 0, opt.stop = &flag;
-        cr_assert_eq(cf_train_ex(ds, &c, &opt, stop_cb, &s, &none, &ri, &err), CF_ERR_INTERRUPTED, "%s", err.msg);
+        cr_assert_eq(cf_train_ex(ds, &c, &opt, cf_test_stop_cb, &s, &none, &ri, &err), CF_ERR_INTERRUPTED, "%s", err.msg);
         char *old = as_version_1(path, "one.cfc");
         cf_train_options ropt;
         cf_train_options_default(&ropt);
         ropt.resume = old;
         cr_assert_eq(cf_train_ex(ds, &c, &ropt, NULL, NULL, &b, &rb, &err), CF_OK, "%s", err.msg);
-        assert_same_model(a, b);
+        cf_test_assert_same_model(a, b);
         cr_assert_eq(rb.iters, ra.iters);
         cr_assert(memcmp(&ra.test_rmse, &rb.test_rmse, sizeof(double)) == 0);
         if (restarts == 1)
@@ -294,16 +218,16 @@ Test(ckpt, version_1_checkpoints_still_resume) {
             cf_model *c2 = NULL;
             char *again = cf_test_path(dir, "again.cfc");
             flag = 0;
-            stopper s2 = {0, 4, &flag}; /* the rest of run 1 (2 calls), then 2 of run 2 */
+            cf_test_stopper s2 = {0, 4, &flag}; /* the rest of run 1 (2 calls), then 2 of run 2 */
             cf_train_options aopt;
             cf_train_options_default(&aopt);
             aopt.resume = old, aopt.checkpoint = again, aopt.checkpoint_every = 0, aopt.stop = &flag;
-            cr_assert_eq(cf_train_ex(ds, &c, &aopt, stop_cb, &s2, &none, &ri, &err), CF_ERR_INTERRUPTED, "%s",
+            cr_assert_eq(cf_train_ex(ds, &c, &aopt, cf_test_stop_cb, &s2, &none, &ri, &err), CF_ERR_INTERRUPTED, "%s",
                          err.msg);
             cf_train_options_default(&ropt);
             ropt.resume = again;
             cr_assert_eq(cf_train_ex(ds, &c, &ropt, NULL, NULL, &c2, &rb, &err), CF_OK, "%s", err.msg);
-            assert_same_model(a, c2);
+            cf_test_assert_same_model(a, c2);
             cf_model_destroy(&c2);
             free(again);
         }
@@ -337,7 +261,7 @@ Test(ckpt, stop_before_the_first_iteration) {
     r.resume = path;
     cr_assert_eq(cf_train(ds, &c, NULL, NULL, &a, NULL, &err), CF_OK);
     cr_assert_eq(cf_train_ex(ds, &c, &r, NULL, NULL, &b, NULL, &err), CF_OK, "%s", err.msg);
-    assert_same_model(a, b);
+    cf_test_assert_same_model(a, b);
     cf_model_destroy(&a), cf_model_destroy(&b);
     free(path);
     cf_dataset_destroy(&ds);
@@ -367,14 +291,14 @@ Test(ckpt, periodic_checkpoints_and_a_longer_resume) {
     r.resume = path;
     cr_assert_eq(cf_train_ex(ds, &c, &r, NULL, NULL, &b, &rb, &err), CF_OK, "%s", err.msg);
     cr_assert_eq(rb.resumed_from, 6);
-    assert_same_model(a, b);
-    assert_same_report(&ra, &rb);
+    cf_test_assert_same_model(a, b);
+    cf_test_assert_same_report(&ra, &rb);
     /* 7 → 10 iterations from the checkpoint at 6 equals 10 uninterrupted */
     cf_config c10 = c;
     c10.iters = 10;
     cr_assert_eq(cf_train(ds, &c10, NULL, NULL, &l, NULL, &err), CF_OK);
     cr_assert_eq(cf_train_ex(ds, &c10, &r, NULL, NULL, &l2, NULL, &err), CF_OK, "%s", err.msg);
-    assert_same_model(l, l2);
+    cf_test_assert_same_model(l, l2);
     cf_model_destroy(&a), cf_model_destroy(&b), cf_model_destroy(&l), cf_model_destroy(&l2);
     free(path);
     cf_dataset_destroy(&ds);
@@ -386,13 +310,13 @@ Test(ckpt, periodic_checkpoints_and_a_longer_resume) {
 static char *make_checkpoint(const cf_dataset *ds, const cf_config *c, const char *name) {
     char *path = cf_test_path(dir, name);
     volatile sig_atomic_t flag = 0;
-    stopper s = {0, 2, &flag};
+    cf_test_stopper s = {0, 2, &flag};
     cf_train_options o;
     cf_train_options_default(&o);
     o.checkpoint = path, o.stop = &flag;
     cf_model *m = NULL;
     cf_error err;
-    cr_assert_eq(cf_train_ex(ds, c, &o, stop_cb, &s, &m, NULL, &err), CF_ERR_INTERRUPTED, "%s", err.msg);
+    cr_assert_eq(cf_train_ex(ds, c, &o, cf_test_stop_cb, &s, &m, NULL, &err), CF_ERR_INTERRUPTED, "%s", err.msg);
     return path;
 }
 
@@ -503,14 +427,14 @@ Test(ckpt, stop_without_checkpoint_and_unwritable_checkpoint) {
     cf_dataset *ds = planted(20, 3000);
     cf_config c = base(CF_ALGO_ALS);
     volatile sig_atomic_t flag = 0;
-    stopper s = {0, 2, &flag};
+    cf_test_stopper s = {0, 2, &flag};
     cf_train_options o;
     cf_train_options_default(&o);
     o.stop = &flag;
     cf_model *m = NULL;
     cf_train_report rep;
     cf_error err;
-    cr_assert_eq(cf_train_ex(ds, &c, &o, stop_cb, &s, &m, &rep, &err), CF_ERR_INTERRUPTED);
+    cr_assert_eq(cf_train_ex(ds, &c, &o, cf_test_stop_cb, &s, &m, &rep, &err), CF_ERR_INTERRUPTED);
     cr_assert_null(m);
     cr_assert_eq(rep.iters, 2);
     cr_assert_eq(rep.checkpoints, 0);

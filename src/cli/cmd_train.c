@@ -5,8 +5,9 @@
  * training succeeded (cf_model_save writes atomically).
  *
  * Checkpoints: --checkpoint FILE [--checkpoint-every N] writes the training state every
- * N iterations and when stopped by Ctrl-C / SIGTERM (interrupt.c: exit 130, the partial
- * iteration abandoned and the last completed one checkpointed, --model not written then); --resume FILE continues from one: the settings come from the
+ * N iterations and when stopped by Ctrl-C / SIGTERM (interrupt.c: exit 130; on the CPU the
+ * partial iteration abandoned and the last completed one checkpointed, on the GPU the
+ * iteration finished and checkpointed; --model not written then); --resume FILE continues from one: the settings come from the
  * checkpoint, and the options given on the command line override them (the library
  * refuses any change but --iters, --threads, --device, --gpu-id).
  */
@@ -70,8 +71,8 @@ int cmd_train(int argc, char **argv) {
     n += cli_config_train_opts(&co, opts + n, CLI_CFG_ALL, "model");
     const cli_opt out_opts[] = {
         {.kind = CLI_SECTION,
-         .name = "checkpoints (CPU only: --device auto then uses the CPU; Ctrl-C abandons the current "
-                 "iteration and checkpoints the last completed one, exit 130)"},
+         .name = "checkpoints (Ctrl-C: the CPU abandons the current iteration and checkpoints the last completed "
+                 "one, the GPU finishes the iteration and checkpoints it; exit 130)"},
         {.name = "checkpoint", .kind = CLI_STR, .dest = &topt.checkpoint, .metavar = "FILE",
          .help = "write the training state here (atomically) every N iterations and on Ctrl-C"},
         {.name = "checkpoint-every", .kind = CLI_I32, .dest = &topt.checkpoint_every, .metavar = "N", .lo = 0,
@@ -208,9 +209,9 @@ int cmd_train(int argc, char **argv) {
     uint64_t refit_seed = 0;
     cf_dataset_info info;
     double t_read = cli_now(), t_split = 0; /* the split is preparation (with cf_train's) */
-    /* CUDA starts while the file is read (checkpoints train on the CPU) */
+    /* CUDA starts while the file is read */
     cli_gpu_warm warm;
-    cli_gpu_warm_start(&warm, topt.checkpoint ? CF_DEVICE_CPU : cfg.device, cfg.gpu_id);
+    cli_gpu_warm_start(&warm, cfg.device, cfg.gpu_id);
     cf_status read_st = cli_read_split(data, &split, &ropt, cfg.seed, oo.quiet, &ds, &info, &t_split, &err);
     t_read = cli_now() - t_read - t_split;
     if (read_st == CF_OK && validation > 0) {

@@ -30,7 +30,8 @@
  *   COO product the first version used is avoided: the algorithm table documents no
  *   transposed row-major COO case, and COO row-major support only dates from 11.7u1.
  * Adam: β1 = 0.9, β2 = 0.999, ε = 1e-8, bias correction from the host's step count
- * (moments and count persist across epochs and batches), as on the CPU.
+ * (moments and count persist across epochs and batches), as on the CPU. Checkpoints carry
+ * the count and the moments (n_rows × ld per side, column K the bias's) in the CPU's form.
  * Rows without ratings are set to zero at each epoch; the NaN guard runs after each.
  * cuSPARSE takes 32-bit offsets here: more than 2^31 − 1 ratings is a clear error.
  */
@@ -276,5 +277,104 @@ cf_status cf_gpu_gd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *err
     b->stats.gd_epochs++;
     st = cf_gpu_check_finite(b, algo, (int64_t)epoch + 1, "try a smaller --lr", err);
 cleanup:
+    return st;
+}
+
+/* ---------------------------------------------------------------- checkpoints */
+
+/* Device moments (n_rows × ld, column k the bias's) ↔ the rows of X (n_rows × k) and bx. */
+static cf_status moments_down(cf_backend *b, const float *d, int64_t n, double *X, double *bx, float *h,
+                              cf_error *err) {
+    cf_status st = CF_OK;
+    const size_t k = (size_t)b->k, ld = (size_t)b->ld;
+    if (!n) return CF_OK;
+    CF_CUDA(cudaMemcpy(h, d, (size_t)n * ld * sizeof(float), cudaMemcpyDeviceToHost));
+    for (int64_t r = 0; r < n; r++) {
+        for (size_t c = 0; c < k; c++) X[(size_t)r * k + c] = (double)h[(size_t)r * ld + c];
+        if (bx) bx[r] = b->bias ? (double)h[(size_t)r * ld + k] : 0.0;
+    }
+cleanup:
+    return st;
+}
+
+static cf_status moments_up(cf_backend *b, float *d, int64_t n, const double *X, const double *bx, float *h,
+                            cf_error *err) {
+    cf_status st = CF_OK;
+    const size_t k = (size_t)b->k, ld = (size_t)b->ld;
+    if (!n) return CF_OK;
+    memset(h, 0, (size_t)n * ld * sizeof(float));
+    for (int64_t r = 0; r < n; r++) {
+        for (size_t c = 0; c < k; c++) h[(size_t)r * ld + c] = (float)X[(size_t)r * k + c];
+        if (b->bias && bx) h[(size_t)r * ld + k] = (float)bx[r];
+    }
+    CF_CUDA(cudaMemcpy(d, h, (size_t)n * ld * sizeof(float), cudaMemcpyHostToDevice));
+cleanup:
+    return st;
+}
+
+static float *moment_staging(const cf_backend *b, cf_error *err) {
+    const int64_t n = b->side[0].n_rows > b->side[1].n_rows ? b->side[0].n_rows : b->side[1].n_rows;
+    return cf_malloc(((size_t)n * (size_t)b->ld + 1) * sizeof(float), err, "Adam moment staging");
+}
+
+cf_status cf_gpu_gd_state_export(cf_backend *b, cf_solver_state *out, cf_error *err) {
+    memset(out, 0, sizeof *out);
+    const cf_gpu_gd *g = b->gd;
+    if (!g) return CF_OK; /* no step taken yet */
+    out->counter = g->adam_t;
+    if (!g->d_m[0]) return CF_OK;
+    const int64_t nu = b->side[CF_SIDE_USERS].n_rows, ni = b->side[CF_SIDE_ITEMS].n_rows;
+    cf_status st;
+    float *h = NULL;
+    if ((st = cf_factors_alloc(&out->m, nu, ni, b->k, b->bias, err)) ||
+        (st = cf_factors_alloc(&out->v, nu, ni, b->k, b->bias, err)))
+        goto fail;
+    if (!(h = moment_staging(b, err))) {
+        st = CF_ERR_NOMEM;
+        goto fail;
+    }
+    if ((st = moments_down(b, g->d_m[0], nu, out->m.P, out->m.bu, h, err)) ||
+        (st = moments_down(b, g->d_m[1], ni, out->m.Q, out->m.bi, h, err)) ||
+        (st = moments_down(b, g->d_v[0], nu, out->v.P, out->v.bu, h, err)) ||
+        (st = moments_down(b, g->d_v[1], ni, out->v.Q, out->v.bi, h, err)))
+        goto fail;
+    free(h);
+    out->has_moments = 1;
+    return CF_OK;
+fail:
+    free(h);
+    cf_solver_state_free(out);
+    return st;
+}
+
+cf_status cf_gpu_gd_state_import(cf_backend *b, const cf_solver_state *in, cf_error *err) {
+    if (in->counter < 0) return cf_fail(err, CF_ERR_INVALID, "gd state: step count %lld < 0", (long long)in->counter);
+    if (in->counter == 0 && !in->has_moments) return CF_OK; /* the state of a fresh start */
+    if (in->has_moments && b->cfg.optimizer != CF_OPT_ADAM)
+        return cf_fail(err, CF_ERR_INVALID, "gd state: Adam moments, but the optimizer is plain");
+    const int64_t nu = b->side[CF_SIDE_USERS].n_rows, ni = b->side[CF_SIDE_ITEMS].n_rows;
+    if (in->has_moments &&
+        (in->m.n_users != nu || in->m.n_items != ni || in->m.k != b->k || in->v.n_users != nu ||
+         in->v.n_items != ni || in->v.k != b->k))
+        return cf_fail(err, CF_ERR_INVALID, "gd state: the Adam moments have other dimensions than the factors");
+    cf_status st;
+    if (!b->gd && (st = make_state(b, err))) return st;
+    cf_gpu_gd *g = b->gd;
+    g->adam_t = in->counter;
+    if (!in->has_moments) return CF_OK;
+    for (int s = 0; s < 2; s++) {
+        if (g->d_m[s]) continue;
+        size_t bytes = (size_t)b->side[s].n_rows * (size_t)b->ld * sizeof(float);
+        if ((st = gd_alloc(b, (void **)&g->d_m[s], bytes, "Adam first moments", err)) ||
+            (st = gd_alloc(b, (void **)&g->d_v[s], bytes, "Adam second moments", err)))
+            return st;
+    }
+    float *h = moment_staging(b, err);
+    if (!h) return CF_ERR_NOMEM;
+    if (!(st = moments_up(b, g->d_m[0], nu, in->m.P, in->m.bu, h, err)) &&
+        !(st = moments_up(b, g->d_m[1], ni, in->m.Q, in->m.bi, h, err)) &&
+        !(st = moments_up(b, g->d_v[0], nu, in->v.P, in->v.bu, h, err)))
+        st = moments_up(b, g->d_v[1], ni, in->v.Q, in->v.bi, h, err);
+    free(h);
     return st;
 }

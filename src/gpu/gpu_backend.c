@@ -408,6 +408,25 @@ static cf_status gpu_open(const cf_ratings *train, const cf_triplets *test, cons
 
 static void gpu_set_stop(cf_backend *b, const volatile sig_atomic_t *stop) { b->stop = stop; }
 
+/* Checkpoints: ALS and SGD keep nothing beyond the factors (SGD's orders come from (seed,
+ * epoch); with fp16 storage F holds the halves' values after every epoch, so the factors a
+ * checkpoint downloads are the halves exactly and an upload rebuilds the same halves); GD
+ * and mini-batch hand over their Adam state (gd.c). The factors themselves travel through
+ * download / upload: fp32 on the device, exact in the checkpoint's doubles. */
+static cf_status gpu_state_export(cf_backend *b, cf_solver_state *out, cf_error *err) {
+    if (b->cfg.algo == CF_ALGO_GD || b->cfg.algo == CF_ALGO_MINIBATCH) return cf_gpu_gd_state_export(b, out, err);
+    memset(out, 0, sizeof *out);
+    return CF_OK;
+}
+
+static cf_status gpu_state_import(cf_backend *b, const cf_solver_state *in, cf_error *err) {
+    if (b->cfg.algo == CF_ALGO_GD || b->cfg.algo == CF_ALGO_MINIBATCH) return cf_gpu_gd_state_import(b, in, err);
+    if (in->counter != 0 || in->has_moments)
+        return cf_fail(err, CF_ERR_INVALID, "gpu backend: %s keeps no solver state, the checkpoint has one",
+                       cf_algo_name(b->cfg.algo));
+    return CF_OK;
+}
+
 cf_status cf_gpu_stop_poll(cf_backend *b, const char *algo, cf_error *err) {
     if (!b->stop || !*b->stop) return CF_OK;
     cudaStreamSynchronize(b->stream); /* nothing of the abandoned step still runs */
@@ -427,6 +446,8 @@ static const cf_backend_ops gpu_ops = {
     .evaluate_all = cf_gpu_evaluate_all,
     .download = gpu_download,
     .upload = gpu_upload,
+    .state_export = gpu_state_export,
+    .state_import = gpu_state_import,
     .device_name = gpu_device_name,
     .notice = gpu_notice,
     .close = gpu_close,

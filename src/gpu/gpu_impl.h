@@ -245,6 +245,10 @@ int cf_gpu_sgd_halves(cf_backend *b, const void **P, const void **Q);
 /* The gd_epoch entry, full batch or mini-batch by cfg.algo (gd.c), and its release. */
 cf_status cf_gpu_gd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *err);
 void cf_gpu_gd_free(cf_backend *b);
+/* Checkpoints (backend.h cf_solver_state): the Adam step count and moments of GD /
+ * mini-batch, as the CPU's solver state holds them (moments shaped like the factors). */
+cf_status cf_gpu_gd_state_export(cf_backend *b, cf_solver_state *out, cf_error *err);
+cf_status cf_gpu_gd_state_import(cf_backend *b, const cf_solver_state *in, cf_error *err);
 /* NaN guard after an epoch (sgd.c): CF_ERR_NUMERIC "<algo>: non-finite value at epoch
  * <epoch> in <user|item> <factor|bias> row <r>; <hint>", naming the first bad row in the
  * CPU's order (user factors, item factors, user biases, item biases). */

@@ -64,6 +64,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "checkpoint.h"
 #include "common.h"
 #include "helpers.h"
 #include "dataset.h"
@@ -1758,6 +1759,60 @@ Test(gpu_train, warm_start_als_continues_the_training) {
     cf_test_warm_start_continues(ds, c, "gpu", &rep);
     cr_assert(strncmp(rep.device, "cpu", 3) != 0, "trained on the GPU: %s", rep.device);
     cf_dataset_destroy(&ds);
+}
+
+/* Checkpoints on the GPU: ALS stopped at the boundary after iteration 3 of 6 and resumed
+ * there ends bit-identical to an uninterrupted run (the factors are the state: fp32 on the
+ * device, exact in the checkpoint's doubles; the GPU ALS is reproducible run to run). A
+ * checkpoint resumes on the backend that wrote it: the GPU's with --device cpu is an error
+ * naming --device gpu, and a CPU checkpoint under --device auto resumes on the CPU (with a
+ * notice) although the GPU could checkpoint. */
+Test(gpu_train, checkpoint_resume_als_and_the_backend_rule) {
+    REQUIRE_GPU();
+    char *dir = cf_test_tmpdir();
+    cr_assert_not_null(dir);
+    cf_dataset *ds = cf_test_generate(150, 90, 3000, 3, 0.3, 4, 1);
+    cf_error err;
+    cr_assert_eq(cf_dataset_split(ds, 0.15, 5, &err), CF_OK);
+    cf_config c;
+    cf_config_default(&c);
+    c.algo = CF_ALGO_ALS, c.factors = 4, c.iters = 6, c.device = CF_DEVICE_GPU;
+    cf_checkpoint_info ck;
+    cf_train_report r = cf_test_resume_matches(dir, ds, c, 3, 1, 0.0, &ck);
+    cr_assert(strncmp(r.device, "cpu", 3) != 0, "trained on %s", r.device);
+    cr_assert_eq(ck.iter, 3);
+    cr_assert_str_eq(ck.backend, "gpu");
+
+    char *path = cf_test_path(dir, "run.cfc"); /* the GPU's checkpoint after iteration 3 */
+    cf_train_options o;
+    cf_train_options_default(&o);
+    o.resume = path;
+    cf_model *m = NULL;
+    cf_train_report rep;
+    c.device = CF_DEVICE_CPU;
+    cr_assert_eq(cf_train_ex(ds, &c, &o, NULL, NULL, &m, &rep, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "written by the gpu backend") && strstr(err.msg, "resume with --device gpu"), "%s",
+              err.msg);
+    cr_assert_null(m);
+
+    /* a CPU checkpoint (fp32 path), resumed under auto: on the CPU, as it was written */
+    volatile sig_atomic_t flag = 0;
+    cf_test_stopper s = {0, 2, &flag};
+    cf_train_options w;
+    cf_train_options_default(&w);
+    w.checkpoint = path, w.stop = &flag;
+    cr_assert_eq(cf_train_ex(ds, &c, &w, cf_test_stop_cb, &s, &m, NULL, &err), CF_ERR_INTERRUPTED, "%s", err.msg);
+    c.device = CF_DEVICE_AUTO;
+    cr_assert_eq(cf_train_ex(ds, &c, &o, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
+    cr_assert(strncmp(rep.device, "cpu", 3) == 0, "resumed on %s", rep.device);
+    cr_assert(strstr(rep.notice, "the checkpoint was written by the cpu-fp32 backend; resuming on the CPU"), "%s",
+              rep.notice);
+    cr_assert_eq(rep.resumed_from, 2);
+    cf_model_destroy(&m);
+    free(path);
+    cf_dataset_destroy(&ds);
+    cf_test_rmtree(dir);
+    free(dir);
 }
 
 /* Issue 14 item 2: the normal equations of long rows agree with fp64, and so does the

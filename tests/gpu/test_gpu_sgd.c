@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "checkpoint.h"
 #include "common.h"
 #include "dataset.h"
 #include "factors.h"
@@ -1472,6 +1473,77 @@ Test(gpu_sgd, trainer_runs_sgd_on_the_gpu) {
     cr_assert_lt(rep.test_rmse, 0.6, "planted σ = 0.3: %g", rep.test_rmse);
     cf_model_destroy(&m);
     cf_dataset_destroy(&ds);
+}
+
+/* ------------------------------------------------------------------ checkpoints */
+
+/* A training on the GPU stopped at an iteration boundary after 3 of 6 epochs (the stop
+ * flag, as Ctrl-C raises it; the checkpoint written then, by the GPU backend) and resumed
+ * there ends as the uninterrupted one (tests/helpers.c cf_test_resume_matches): the state
+ * is the factors (fp32 on the device, exact in the checkpoint's doubles; with fp16 storage
+ * the halves' values) and, for GD, Adam's step count and moments. `tol` 0: the same bits
+ * (the blocks schedule is reproducible run to run); GD's SpMM is not documented
+ * bit-reproducible on a GPU, and Adam divides by √v, which makes last-bit differences of
+ * near-zero gradients steps of up to lr: there the factors must agree within 1 % of their
+ * magnitude (under the CPU simulation they are the same bits anyway), and the checkpoint
+ * must hold the step count and non-zero second moments. */
+static void gpu_resume_case(cf_config c, double tol) {
+    REQUIRE_GPU();
+    char *dir = cf_test_tmpdir();
+    cr_assert_not_null(dir);
+    cf_dataset *ds = cf_test_generate(150, 90, 3000, 3, 0.3, 4, 1);
+    cf_error err;
+    cr_assert_eq(cf_dataset_split(ds, 0.15, 5, &err), CF_OK);
+    c.device = CF_DEVICE_GPU, c.iters = 6;
+    cf_checkpoint_info ck;
+    cf_train_report r = cf_test_resume_matches(dir, ds, c, 3, 1, tol, &ck);
+    cr_assert(strncmp(r.device, "cpu", 3) != 0, "trained on %s", r.device);
+    cr_assert_eq(ck.iter, 3);
+    cr_assert_str_eq(ck.backend, "gpu");
+    if (c.optimizer == CF_OPT_ADAM) {
+        char *path = cf_test_path(dir, "run.cfc");
+        cf_train_state s;
+        cr_assert_eq(cf_checkpoint_load(path, &s, &err), CF_OK, "%s", err.msg);
+        /* one step an epoch (GD), one a mini-batch: as many in each of the 3 epochs */
+        const int64_t t = s.solver.counter;
+        cr_assert(c.algo == CF_ALGO_GD ? t == 3 : t > 3 && t % 3 == 0, "Adam steps %lld", (long long)t);
+        cr_assert(s.solver.has_moments);
+        double vsum = 0;
+        for (int64_t k = 0; k < s.solver.v.n_items * s.solver.v.k; k++) vsum += s.solver.v.Q[k];
+        cr_assert_gt(vsum, 0.0, "the second moments are all zero");
+        cf_train_state_free(&s);
+        free(path);
+    }
+    cf_dataset_destroy(&ds);
+    cf_test_rmtree(dir);
+    free(dir);
+}
+
+Test(gpu_train, checkpoint_resume_sgd_blocks_fp32) {
+    cf_config c = sgd_config(8, CF_SCHED_BLOCKS, 4);
+    c.lr_schedule = CF_LR_INVSCALE; /* the step depends on the epoch */
+    gpu_resume_case(c, 0.0);
+}
+
+Test(gpu_train, checkpoint_resume_sgd_blocks_fp16) {
+    cf_config c = sgd_config(8, CF_SCHED_BLOCKS, 4);
+    c.precision = CF_PRECISION_FP16;
+    gpu_resume_case(c, 0.0);
+}
+
+Test(gpu_train, checkpoint_resume_gd_adam) {
+    cf_config c;
+    cf_config_default(&c);
+    c.algo = CF_ALGO_GD, c.factors = 5, c.optimizer = CF_OPT_ADAM, c.lr = 0.01, c.lambda = 0.05;
+    gpu_resume_case(c, 1e-2);
+}
+
+Test(gpu_train, checkpoint_resume_minibatch_adam) {
+    cf_config c;
+    cf_config_default(&c);
+    c.algo = CF_ALGO_MINIBATCH, c.factors = 5, c.optimizer = CF_OPT_ADAM, c.lr = 0.01, c.lambda = 0.05,
+    c.batch = 700;
+    gpu_resume_case(c, 1e-2);
 }
 
 #else
