@@ -162,19 +162,25 @@ cleanup:
     return st;
 }
 
+/* Adam's moments, both sides (zero at first; kept once made). */
+static cf_status alloc_moments(cf_backend *b, cf_gpu_gd *g, cf_error *err) {
+    cf_status st = CF_OK;
+    for (int s = 0; s < 2 && !st; s++) {
+        if (g->d_m[s]) continue;
+        size_t bytes = (size_t)b->side[s].n_rows * (size_t)b->ld * sizeof(float);
+        if (!(st = gd_alloc(b, (void **)&g->d_m[s], bytes, "Adam first moments", err)))
+            st = gd_alloc(b, (void **)&g->d_v[s], bytes, "Adam second moments", err);
+    }
+    return st;
+}
+
 /* Both sides step along C_u, C_i (scale: the regularization's share, 1 for full batch). */
 static cf_status step_both(cf_backend *b, cf_gpu_gd *g, double lr, double scale, cf_error *err) {
     cf_status st = CF_OK;
     const int adam = b->cfg.optimizer == CF_OPT_ADAM;
     float c1 = 1.0f, c2 = 1.0f;
     if (adam) {
-        for (int s = 0; s < 2; s++) {
-            if (g->d_m[s]) continue;
-            size_t bytes = (size_t)b->side[s].n_rows * (size_t)b->ld * sizeof(float);
-            if ((st = gd_alloc(b, (void **)&g->d_m[s], bytes, "Adam first moments", err)) ||
-                (st = gd_alloc(b, (void **)&g->d_v[s], bytes, "Adam second moments", err)))
-                return st;
-        }
+        if ((st = alloc_moments(b, g, err))) return st;
         g->adam_t++;
         c1 = (float)(1.0 - pow(0.9, (double)g->adam_t));
         c2 = (float)(1.0 - pow(0.999, (double)g->adam_t));
@@ -362,13 +368,7 @@ cf_status cf_gpu_gd_state_import(cf_backend *b, const cf_solver_state *in, cf_er
     cf_gpu_gd *g = b->gd;
     g->adam_t = in->counter;
     if (!in->has_moments) return CF_OK;
-    for (int s = 0; s < 2; s++) {
-        if (g->d_m[s]) continue;
-        size_t bytes = (size_t)b->side[s].n_rows * (size_t)b->ld * sizeof(float);
-        if ((st = gd_alloc(b, (void **)&g->d_m[s], bytes, "Adam first moments", err)) ||
-            (st = gd_alloc(b, (void **)&g->d_v[s], bytes, "Adam second moments", err)))
-            return st;
-    }
+    if ((st = alloc_moments(b, g, err))) return st;
     float *h = moment_staging(b, err);
     if (!h) return CF_ERR_NOMEM;
     if (!(st = moments_up(b, g->d_m[0], nu, in->m.P, in->m.bu, h, err)) &&
