@@ -659,12 +659,14 @@ cf_status cf_train(const cf_dataset *ds, const cf_config *cfg, cf_progress_fn pr
  * objective (tol), the best finished restart, and the solver's own state (Adam moments
  * and step count, step counters). The random streams of the solvers are functions of
  * (seed, stream, epoch) (schedule.h), so the iteration number is their state. On the
- * CPU a resumed run ends bit-identical to an uninterrupted one.
+ * CPU a resumed run ends bit-identical to an uninterrupted one; on the GPU too where its
+ * kernels are reproducible run to run (ALS, SGD blocks; not hogwild, GD's SpMM). A resume
+ * continues on the backend that wrote the checkpoint (cf_checkpoint_info.backend): device
+ * auto follows it, another one is CF_ERR_INVALID naming the option to give.
  *
  * The file (".cfc") is little-endian with a magic, a version and a checksum, written
  * atomically (temporary file + rename): a crash leaves the previous checkpoint intact.
- * A truncated, corrupt or other-version file is CF_ERR_CORRUPT naming the path.
- * The GPU backend cannot write or resume checkpoints yet (CF_ERR_UNSUPPORTED). */
+ * A truncated, corrupt or other-version file is CF_ERR_CORRUPT naming the path. */
 typedef struct cf_train_options {
     /* Where to write checkpoints (NULL: never). */
     const char *checkpoint;
@@ -682,7 +684,8 @@ typedef struct cf_train_options {
      * abandons a partial iteration, writes the checkpoint of the last completed one (if
      * configured; resuming from it is bit-identical to an uninterrupted run) and returns
      * CF_ERR_INTERRUPTED without a model; rep->iters tells how far it got. The GPU
-     * backend sees the flag at iteration boundaries only. */
+     * backend sees it between kernel batches without a checkpoint, and with one at
+     * iteration boundaries only (it finishes the iteration and checkpoints that). */
     const volatile sig_atomic_t *stop;
     /* The phases around the iterations (NULL, the default: no calls), with the protocol of
      * cf_read_progress_fn: phase(name, 0, 1, phase_user) when one starts, phase(name, 1,
@@ -716,7 +719,7 @@ typedef struct cf_checkpoint_info {
     int32_t restart;         /* 0-based index of the run in progress */
     int32_t iter;            /* iterations of that run done */
     int64_t n_users, n_items, n_train, n_test;
-    char backend[16];        /* "cpu" */
+    char backend[16];        /* the backend that wrote it: "cpu", "cpu-fp32", "gpu" */
 } cf_checkpoint_info;
 
 cf_status cf_checkpoint_info_get(const char *path, cf_checkpoint_info *info, cf_error *err);
