@@ -5,8 +5,8 @@
 # tests, runs every GPU test (none may skip there: the simulated device always exists),
 # then `cufactor verify` — the simulated GPU against the CPU reference — on a small
 # generated set for ALS (both --als-solver, and --als-gram tc), SGD (blocks, and hogwild
-# with its blocks co-resident), GD and mini-batch GD, and a `train --json` whose CUDA
-# start overlaps the read. Set
+# with its blocks co-resident), GD and mini-batch GD, a `train --json` whose CUDA
+# start overlaps the read, and a GPU checkpoint resumed from the CLI. Set
 # CUFACTOR_SIM_SANITIZE=OFF for a plain build (about 3× faster). Takes ≈ 18 min on 2
 # cores with the sanitizers.
 set -euo pipefail
@@ -60,4 +60,19 @@ grep -Eo '"device_start_seconds":[0-9][^,]*' sim-train.json || {
   echo "sim.sh: train did not start the simulated device during the read: $(cat sim-train.json)" >&2
   exit 1
 }
+# a checkpoint from the CLI on the simulated device (the GPU backend writes it), resumed
+# there: the same model as one training (the test RMSE to the last digit printed)
+echo "== cufactor train --device gpu --checkpoint, then --resume (the same as one training)"
+ck=(--device gpu --algo als --factors 8 --iters 4 --json --quiet)
+./cufactor train "$data" "${ck[@]}" >sim-straight.json
+rm -f sim.cfc
+./cufactor train "$data" "${ck[@]}" --checkpoint sim.cfc --checkpoint-every 2 >/dev/null
+./cufactor train "$data" "${ck[@]}" --resume sim.cfc >sim-resumed.json
+model_rmse() { awk -F'"test_rmse":' '{ split($2, v, ","); print v[1] }' "$1"; } # the first: the model's
+straight=$(model_rmse sim-straight.json) resumed=$(model_rmse sim-resumed.json)
+if ! grep -q '"resumed_from":2' sim-resumed.json || [ -z "$straight" ] || [ "$straight" != "$resumed" ]; then
+  echo "sim.sh: the resumed GPU training differs: $straight, resumed $resumed ($(cat sim-resumed.json))" >&2
+  exit 1
+fi
+echo "resumed from iteration 2: $resumed, as one training"
 echo "sim.sh: GPU tests and verify passed on the simulated device"
