@@ -644,6 +644,9 @@ typedef struct cf_train_report {
     /* The run kept (0-based; restarts keep the best); -1 when a resume from a version 1
      * checkpoint no longer knows which earlier run it was. */
     int32_t restart;
+    /* The iteration of that run the model is (1-based): with early stopping the best one,
+     * else the last; what a retraining of the run for as many iterations reproduces. */
+    int32_t model_iter;
 } cf_train_report;
 
 /* Trains on ds's training part, reports on its test part. `progress` may be NULL. */

@@ -298,8 +298,6 @@ static cf_status warm_start_prepare(train_ctx *c, const cf_dataset *ds, cf_error
         return cf_fail(err, CF_ERR_INVALID,
                        "init: a warm start is one start; restarts %d would draw the others at random",
                        (int)cfg->restarts);
-    if (c->opt->resume)
-        return cf_fail(err, CF_ERR_INVALID, "init: a resumed training continues from its checkpoint, not a model");
     c->init_u = cf_idmap_translate(ds->users, m->users, err, "warm-start user map");
     c->init_i = c->init_u ? cf_idmap_translate(ds->items, m->items, err, "warm-start item map") : NULL;
     if (!c->init_u || !c->init_i) return CF_ERR_NOMEM;
@@ -553,25 +551,12 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
         return cf_fail(err, CF_ERR_INVALID, "checkpoint_every: %d, must be >= 0", opt->checkpoint_every);
     if ((opt->checkpoint && !*opt->checkpoint) || (opt->resume && !*opt->resume))
         return cf_fail(err, CF_ERR_INVALID, "%s: empty path", opt->resume && !*opt->resume ? "resume" : "checkpoint");
+    if (opt->init && opt->resume)
+        return cf_fail(err, CF_ERR_INVALID, "init: a resumed training continues from its checkpoint, not a model");
     double t_start = cf_now();
     rep->seconds_prepare = rep->seconds_upload = rep->seconds_iterations = rep->seconds_eval = 0;
 
     const cf_backend_ops *ops = NULL;
-    cf_config pick = *cfg;
-    cf_checkpoint_info ck;
-    if (opt->resume && cfg->device == CF_DEVICE_AUTO && cf_checkpoint_info_get(opt->resume, &ck, NULL) == CF_OK &&
-        strcmp(ck.backend, "gpu") != 0 && gpu->usable && gpu->ops && can_checkpoint(gpu->ops)) {
-        /* auto would take the GPU, but the checkpoint was written on the CPU: resume there */
-        pick.device = CF_DEVICE_CPU;
-        add_notice(rep, "--device auto: the checkpoint was written by the %s backend; resuming on the CPU",
-                   ck.backend);
-    }
-    if ((st = pick_backend(gpu, &pick, opt->checkpoint || opt->resume, &ops, rep, err))) return st;
-    if ((opt->checkpoint || opt->resume) && !can_checkpoint(ops))
-        return cf_fail(err, CF_ERR_UNSUPPORTED,
-                       "the %s backend cannot %s checkpoints yet; use --device cpu", ops->name,
-                       opt->resume ? "resume from" : "write");
-
     cf_triplets test = {0};
     cf_ratings R = {0};
     cf_factors trial = {0};
@@ -579,9 +564,25 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     cf_train_state S;
     memset(&S, 0, sizeof S);
     run_result res = {0};
-    train_ctx c = {.ops = ops, .R = &R, .test = &test, .cfg = cfg, .opt = opt, .progress = progress,
+    train_ctx c = {.R = &R, .test = &test, .cfg = cfg, .opt = opt, .progress = progress,
                    .user = user, .users = ds->users, .items = ds->items, .st = &S, .rep = rep};
     phase_mark(opt, "preparing", 0);
+    /* a resume: the checkpoint first (checked against the data below), so that --device
+     * auto follows the backend that wrote it where it would take the GPU */
+    if (opt->resume && (st = cf_checkpoint_load(opt->resume, &S, err))) goto done;
+    cf_config pick = *cfg;
+    if (opt->resume && cfg->device == CF_DEVICE_AUTO && strcmp(S.backend, "gpu") != 0 && gpu->usable && gpu->ops &&
+        can_checkpoint(gpu->ops)) {
+        pick.device = CF_DEVICE_CPU;
+        add_notice(rep, "--device auto: the checkpoint was written by the %s backend; resuming on the CPU", S.backend);
+    }
+    if ((st = pick_backend(gpu, &pick, opt->checkpoint || opt->resume, &ops, rep, err))) goto done;
+    if ((opt->checkpoint || opt->resume) && !can_checkpoint(ops)) {
+        st = cf_fail(err, CF_ERR_UNSUPPORTED, "the %s backend cannot %s checkpoints yet; use --device cpu", ops->name,
+                     opt->resume ? "resume from" : "write");
+        goto done;
+    }
+    c.ops = ops;
     if ((st = cf_train_data(ds, cfg->threads, "", &R, &test, err))) goto done;
     int64_t n_users = R.n_users, n_items = R.n_items;
     /* the settings left to be chosen (iters, lr, batch, optimizer 0 / auto), from the
@@ -618,7 +619,6 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
         test.n = kept;
     }
     if (opt->resume) {
-        if ((st = cf_checkpoint_load(opt->resume, &S, err))) goto done;
         if ((st = check_resume(&c, &S, data_hash, n_train, test.n, err))) goto done;
         if (strcmp(S.backend, ops->name) != 0) {
             /* backends round differently (the CPU's two paths too): a resume continues on the
@@ -691,6 +691,7 @@ cf_status cf_train_with(const cf_gpu_seam *gpu, const cf_dataset *ds, const cf_c
     rep->test_rmse = S.result_last.test_rmse;
     rep->objective = S.result_last.objective;
     rep->restart = S.result_last.restart;
+    rep->model_iter = S.result_last.iter;
     snprintf(rep->stop_reason, sizeof rep->stop_reason, "%s", cf_stop_names[S.result_stop]);
     snprintf(rep->device, sizeof rep->device, "%s", res.device);
 

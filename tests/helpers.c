@@ -399,24 +399,34 @@ void cf_test_assert_same_report(const cf_train_report *a, const cf_train_report 
     cf_test_assert_close_report(a, b, 0.0);
 }
 
-cf_train_report cf_test_resume_matches(const char *dir, const cf_dataset *ds, cf_config c, int stop_calls,
-                                       int resume_threads, double tol, cf_checkpoint_info *ck) {
-    cf_error err;
-    cf_model *a = NULL, *b = NULL, *none = NULL;
-    cf_train_report ra, ri, rb;
-    cr_assert_eq(cf_train(ds, &c, NULL, NULL, &a, &ra, &err), CF_OK, "%s", err.msg);
-
-    char *path = cf_test_path(dir, "run.cfc");
+char *cf_test_stopped_checkpoint(const char *dir, const char *name, const cf_dataset *ds, const cf_config *c,
+                                  int stop_calls, cf_train_report *rep) {
+    char *path = cf_test_path(dir, name);
     volatile sig_atomic_t flag = 0;
     cf_test_stopper s = {0, stop_calls, &flag};
     cf_train_options opt;
     cf_train_options_default(&opt);
     opt.checkpoint = path, opt.checkpoint_every = 0, opt.stop = &flag;
-    cr_assert_eq(cf_train_ex(ds, &c, &opt, cf_test_stop_cb, &s, &none, &ri, &err), CF_ERR_INTERRUPTED, "%s", err.msg);
+    cf_model *none = NULL;
+    cf_train_report local;
+    cf_error err;
+    if (!rep) rep = &local;
+    cr_assert_eq(cf_train_ex(ds, c, &opt, cf_test_stop_cb, &s, &none, rep, &err), CF_ERR_INTERRUPTED, "%s", err.msg);
     cr_assert_null(none);
-    cr_assert_eq(ri.checkpoints, 1);
-    cr_assert_str_eq(ri.stop_reason, "interrupted");
+    cr_assert_eq(rep->checkpoints, 1);
+    cr_assert_str_eq(rep->stop_reason, "interrupted");
     cr_assert(strstr(err.msg, "interrupted after iteration") && strstr(err.msg, path), "%s", err.msg);
+    return path;
+}
+
+cf_train_report cf_test_resume_matches(const char *dir, const cf_dataset *ds, cf_config c, int stop_calls,
+                                       int resume_threads, double tol, cf_checkpoint_info *ck) {
+    cf_error err;
+    cf_model *a = NULL, *b = NULL;
+    cf_train_report ra, ri, rb;
+    cr_assert_eq(cf_train(ds, &c, NULL, NULL, &a, &ra, &err), CF_OK, "%s", err.msg);
+
+    char *path = cf_test_stopped_checkpoint(dir, "run.cfc", ds, &c, stop_calls, &ri);
     cr_assert_eq(cf_checkpoint_info_get(path, ck, &err), CF_OK, "%s", err.msg);
     cr_assert_eq(ck->iter, ri.iters);
 

@@ -132,6 +132,12 @@ void cf_test_assert_close_model(const struct cf_model *a, const struct cf_model 
  * or within the relative tol. */
 void cf_test_assert_same_report(const cf_train_report *a, const cf_train_report *b);
 void cf_test_assert_close_report(const cf_train_report *a, const cf_train_report *b, double tol);
+/* Trains c with a checkpoint to dir/NAME (written only when stopped) and the stop flag
+ * raised after `stop_calls` progress calls: asserts the interruption (no model, one
+ * checkpoint, the message naming the file); returns the path (free it); *rep (may be NULL)
+ * gets the stopped run's report. */
+char *cf_test_stopped_checkpoint(const char *dir, const char *name, const cf_dataset *ds, const cf_config *c,
+                                  int stop_calls, cf_train_report *rep);
 /* Trains c uninterrupted; trains it again stopped after `stop_calls` progress calls
  * (checkpoint written to dir/run.cfc, no model); resumes with `resume_threads` threads;
  * asserts the same device and the same result (tol as above). Returns the uninterrupted

@@ -194,13 +194,8 @@ Test(ckpt, version_1_checkpoints_still_resume) {
         cf_model *a = NULL, *b = NULL, *none = NULL;
         cf_train_report ra, ri, rb;
         cr_assert_eq(cf_train(ds, &c, NULL, NULL, &a, &ra, &err), CF_OK, "%s", err.msg);
-        char *path = cf_test_path(dir, "two.cfc");
-        volatile sig_atomic_t flag = 0;
-        cf_test_stopper s = {0, restarts == 1 ? 2 : 6, &flag}; /* in run 0, or in run 1 after run 0 finished */
-        cf_train_options opt;
-        cf_train_options_default(&opt);
-        opt.checkpoint = path, opt.checkpoint_every = 0, opt.stop = &flag;
-        cr_assert_eq(cf_train_ex(ds, &c, &opt, cf_test_stop_cb, &s, &none, &ri, &err), CF_ERR_INTERRUPTED, "%s", err.msg);
+        /* stopped in run 0, or in run 1 after run 0 finished */
+        char *path = cf_test_stopped_checkpoint(dir, "two.cfc", ds, &c, restarts == 1 ? 2 : 6, NULL);
         char *old = as_version_1(path, "one.cfc");
         cf_train_options ropt;
         cf_train_options_default(&ropt);
@@ -217,7 +212,7 @@ Test(ckpt, version_1_checkpoints_still_resume) {
         if (restarts == 3) { /* resumed from version 1, stopped again in run 2: the new checkpoint resumes too */
             cf_model *c2 = NULL;
             char *again = cf_test_path(dir, "again.cfc");
-            flag = 0;
+            volatile sig_atomic_t flag = 0;
             cf_test_stopper s2 = {0, 4, &flag}; /* the rest of run 1 (2 calls), then 2 of run 2 */
             cf_train_options aopt;
             cf_train_options_default(&aopt);
@@ -308,16 +303,7 @@ Test(ckpt, periodic_checkpoints_and_a_longer_resume) {
 
 /* A checkpoint after 2 ALS iterations, for the error tests. */
 static char *make_checkpoint(const cf_dataset *ds, const cf_config *c, const char *name) {
-    char *path = cf_test_path(dir, name);
-    volatile sig_atomic_t flag = 0;
-    cf_test_stopper s = {0, 2, &flag};
-    cf_train_options o;
-    cf_train_options_default(&o);
-    o.checkpoint = path, o.stop = &flag;
-    cf_model *m = NULL;
-    cf_error err;
-    cr_assert_eq(cf_train_ex(ds, c, &o, cf_test_stop_cb, &s, &m, NULL, &err), CF_ERR_INTERRUPTED, "%s", err.msg);
-    return path;
+    return cf_test_stopped_checkpoint(dir, name, ds, c, 2, NULL);
 }
 
 static cf_status resume_with(const cf_dataset *ds, const cf_config *c, const char *path, cf_error *err) {

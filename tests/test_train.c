@@ -289,10 +289,10 @@ Test(train, all_ratings_in_test_is_an_error) {
     cf_dataset_destroy(&ds);
 }
 
-typedef struct { double best_test; int calls; } best_log;
+typedef struct { double best_test; int calls, best_iter; } best_log;
 static int track_best(const cf_iter_info *info, void *user) {
     best_log *b = user;
-    if (b->calls++ == 0 || info->test_rmse < b->best_test) b->best_test = info->test_rmse;
+    if (b->calls++ == 0 || info->test_rmse < b->best_test) b->best_test = info->test_rmse, b->best_iter = info->iter;
     return 0;
 }
 
@@ -321,6 +321,13 @@ Test(train, early_stop_keeps_the_best_model_seen) {
     cr_assert_lt(log.calls, 40);
     cr_assert_eq(rep.test_rmse, log.best_test, "reported %.6f, best seen %.6f", rep.test_rmse, log.best_test);
     cr_assert_float_eq(model_test_rmse(m, ds), log.best_test, 1e-12, "the kept model is not the best one");
+    cr_assert_eq(rep.model_iter, log.best_iter, "the model is iteration %d's", log.best_iter);
+    cr_assert_lt(rep.model_iter, rep.iters, "patience ran past the best");
+    cf_model_destroy(&m);
+    /* without early stopping the model is the last iteration */
+    c.early_stop = 0, c.iters = 5;
+    cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m, &rep, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(rep.model_iter, 5);
     cf_model_destroy(&m);
     cf_dataset_destroy(&ds);
 }

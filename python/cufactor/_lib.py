@@ -95,7 +95,7 @@ class TrainReport(C.Structure):
                 ("resumed_from", C.c_int32), ("checkpoints", C.c_int32),
                 ("seconds_prepare", C.c_double), ("seconds_upload", C.c_double),
                 ("seconds_iterations", C.c_double), ("seconds_eval", C.c_double), ("init_users", C.c_int64),
-                ("init_items", C.c_int64), ("restart", C.c_int32)]
+                ("init_items", C.c_int64), ("restart", C.c_int32), ("model_iter", C.c_int32)]
 
 
 PROGRESS_FN = C.CFUNCTYPE(C.c_int, C.POINTER(IterInfo), C.c_void_p)

@@ -266,17 +266,8 @@ int cmd_train(int argc, char **argv) {
     sel = rep;
     if (refit) {
         /* the iterations chosen on the validation part: the kept model's (with --early-stop
-         * the best one's, which the history names), from the kept run's initialization */
-        cf_iter_info chosen;
-        refit_iters = rep.iters, refit_run = rep.restart;
-        if (cfg.early_stop > 0 && rep.n_test > 0) {
-            if (!cli_history_best(&tp.hist, &rep, &chosen)) {
-                err.status = CF_ERR_NOMEM;
-                snprintf(err.msg, sizeof err.msg, "--refit: the choosing run's iterations were not kept (out of memory)");
-                goto fail;
-            }
-            refit_iters = chosen.iter;
-        }
+         * the best one), from the kept run's initialization */
+        refit_iters = rep.model_iter, refit_run = rep.restart;
         cf_config rcfg = cfg;
         rcfg.iters = refit_iters, rcfg.early_stop = 0, rcfg.tol = 0, rcfg.restarts = 1;
         rcfg.seed = refit_seed = cf_config_restart_seed(&cfg, refit_run);
@@ -286,8 +277,7 @@ int cmd_train(int argc, char **argv) {
         cf_model_destroy(&model);
         cf_train_options ro = topt;
         ro.checkpoint = NULL;
-        topt.stop = cli_interrupt_install(oo.quiet ? NULL : "\ncufactor: interrupt: stopping the refit\n");
-        ro.stop = topt.stop;
+        ro.stop = cli_interrupt_install(oo.quiet ? NULL : "\ncufactor: interrupt: stopping the refit\n");
         st = cf_train_ex(ds, &rcfg, &ro, cli_history_record, &refit_hist, &model, &rep, &err);
         cli_phase_clear(&phase);
         cli_interrupt_restore();

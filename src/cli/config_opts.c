@@ -183,6 +183,19 @@ static cf_status split_by(cf_dataset *ds, int mode, double ratio, uint64_t seed,
     }
 }
 
+/* How a share was held out, for the "split:" and "validation:" lines: "the latest F: from
+ * time T (UTC) on" for CLI_SPLIT_TIME (cutoff: the earliest held-out time), else "random F",
+ * "per user F" or "latest per user F". */
+static void print_split_kind(FILE *f, int mode, double ratio, int64_t cutoff) {
+    if (mode == CLI_SPLIT_TIME) {
+        char when[40];
+        fprintf(f, "the latest %g: from time %lld%s on", ratio, (long long)cutoff, cli_utc_text(cutoff, when));
+        return;
+    }
+    fprintf(f, "%s %g", mode == CLI_SPLIT_USER ? "per user" : mode == CLI_SPLIT_USER_TIME ? "latest per user" : "random",
+            ratio);
+}
+
 cf_status cli_read_split(const char *data, cli_split *s, const cf_read_options *ropt, uint64_t seed,
                          int quiet, cf_dataset **out, cf_dataset_info *info, double *split_seconds,
                          cf_error *err) {
@@ -210,17 +223,12 @@ cf_status cli_read_split(const char *data, cli_split *s, const cf_read_options *
         if (s->test_file)
             fprintf(stderr, "split: %lld train, %lld test from %s", (long long)info->n_train,
                     (long long)info->n_test, s->test_file);
-        else if (s->test_ratio > 0 && s->mode == CLI_SPLIT_TIME) {
-            char when[40];
-            fprintf(stderr, "split: %lld train, %lld test (the latest %g: from time %lld%s on)",
-                    (long long)info->n_train, (long long)info->n_test, s->test_ratio, (long long)s->cutoff,
-                    cli_utc_text(s->cutoff, when));
-        } else if (s->test_ratio > 0)
-            fprintf(stderr, "split: %lld train, %lld test (%s %g, seed %llu)", (long long)info->n_train,
-                    (long long)info->n_test,
-                    s->mode == CLI_SPLIT_USER ? "per user" : s->mode == CLI_SPLIT_USER_TIME ? "latest per user" : "random",
-                    s->test_ratio, (unsigned long long)seed);
-        else
+        else if (s->test_ratio > 0) {
+            fprintf(stderr, "split: %lld train, %lld test (", (long long)info->n_train, (long long)info->n_test);
+            print_split_kind(stderr, s->mode, s->test_ratio, s->cutoff);
+            if (s->mode != CLI_SPLIT_TIME) fprintf(stderr, ", seed %llu", (unsigned long long)seed);
+            fputc(')', stderr);
+        } else
             fprintf(stderr, "split: %lld train, no test part", (long long)info->n_train);
         if (info->n_test > 0)
             fprintf(stderr, "; %lld test ratings have a user or item unseen in training", (long long)info->test_unseen);
@@ -257,12 +265,7 @@ cf_status cli_validation_split(const cf_dataset *ds, const cli_split *s, double 
     if (!quiet) {
         fprintf(stderr, "validation: %lld of the %lld training ratings (", (long long)in.n_test,
                 (long long)(in.n_train + in.n_test));
-        if (mode == CLI_SPLIT_TIME) {
-            char when[40];
-            fprintf(stderr, "the latest %g: from time %lld%s on", ratio, (long long)cutoff, cli_utc_text(cutoff, when));
-        } else {
-            fprintf(stderr, "%s %g", mode == CLI_SPLIT_USER ? "per user" : mode == CLI_SPLIT_USER_TIME ? "latest per user" : "random", ratio);
-        }
+        print_split_kind(stderr, mode, ratio, cutoff);
         fprintf(stderr, ") held out to choose the iteration and the run; the test part is not seen until the end\n");
     }
     return CF_OK;

@@ -17,6 +17,13 @@
  *                  warps race on purpose (hogwild's quality); 0: one block at a time
  *                  again. A no-op on a GPU, where blocks are co-resident anyway.
  *
+ *   gpu_test_resume(dir, c, tol)  the GPU checkpoint tests' case: on a small planted set
+ *                  (returned; the caller destroys it), c trained on the GPU for 6 iterations,
+ *                  stopped after 3 and resumed, ends as the uninterrupted run
+ *                  (cf_test_resume_matches with tol); the checkpoint, dir/run.cfc, was
+ *                  written by the GPU backend after iteration 3. The test calls
+ *                  REQUIRE_GPU() itself first (before making dir).
+ *
  *   Suites: tests that need a device are in suites named gpu_*, tests of the host side
  *   of the GPU code (planner, work lists, fp16 conversions, SGD work lists) in host_*;
  *   CMakeLists.txt registers the two as separate ctest entries (NAME_host, NAME), so the
@@ -31,8 +38,10 @@
 #include <criterion/hooks.h>
 
 #include <stdio.h>
+#include <string.h>
 
 #include "gpu/gpu.h"
+#include "helpers.h"
 
 #ifdef CUFACTOR_GPU_SIM
 #include <cuda_runtime_api.h>
@@ -54,6 +63,19 @@ static inline void gpu_test_co_resident(int on) { (void)on; }
         char why_[256] = "";                                                  \
         if (!cf_gpu_available(why_, sizeof why_)) CF_TEST_NO_GPU_(why_);       \
     } while (0)
+
+static inline cf_dataset *gpu_test_resume(const char *dir, cf_config c, double tol) {
+    cf_dataset *ds = cf_test_generate(150, 90, 3000, 3, 0.3, 4, 1);
+    cf_error err;
+    cr_assert_eq(cf_dataset_split(ds, 0.15, 5, &err), CF_OK);
+    c.device = CF_DEVICE_GPU, c.iters = 6;
+    cf_checkpoint_info ck;
+    cf_train_report r = cf_test_resume_matches(dir, ds, c, 3, 1, tol, &ck);
+    cr_assert(strncmp(r.device, "cpu", 3) != 0, "trained on %s", r.device);
+    cr_assert_eq(ck.iter, 3);
+    cr_assert_str_eq(ck.backend, "gpu");
+    return ds;
+}
 
 ReportHook(POST_ALL)(struct criterion_global_stats *st) {
     if (st->tests_skipped > 0 && st->tests_passed == 0 && st->tests_failed == 0 && st->tests_crashed == 0) {
