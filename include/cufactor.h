@@ -190,8 +190,15 @@ typedef enum cf_format {
                          * magic under CF_FORMAT_AUTO; only reported, never chosen */
 } cf_format;
 
-/* Progress of a read, for a bar on a terminal. `phase` is one of two static strings:
- *   "reading"       done, total: bytes of the file parsed so far, its size;
+/* Every reader takes a gzip-compressed file (gzip, pigz, bgzip; recognized by its magic,
+ * whatever its name) as the text or binary dataset inside: decompressed into memory
+ * whole (libdeflate, one core), then parsed as that.
+ *
+ * Progress of a read, for a bar on a terminal. `phase` is one of these static strings:
+ *   "decompressing" (a gzip file only, first) done, total: compressed bytes done, the
+ *                   file's size; reported between gzip members, so a file of one member
+ *                   (plain gzip) gets just the calls with 0 and total;
+ *   "reading"       done, total: bytes of the file (decompressed) parsed so far, its size;
  *   "deduplicating" done, total: ratings checked for repeated (user, item) pairs so far,
  *                   the ratings read (sorting them by user and item; after "reading").
  * Each phase calls it once with done = 0, then at most every max(1 % of total, 2^22)
@@ -225,7 +232,7 @@ typedef struct cf_read_options {
 void cf_read_options_default(cf_read_options *opt);
 
 typedef struct cf_read_report {
-    int64_t bytes;        /* size of the file */
+    int64_t bytes;        /* size of the file (decompressed, when it is gzip-compressed) */
     int64_t lines;        /* lines seen (including header and comments) */
     int64_t ratings;      /* ratings kept */
     int64_t skipped;      /* malformed lines skipped (skip_bad_lines) */
@@ -234,6 +241,7 @@ typedef struct cf_read_report {
     cf_format format;     /* the format used */
     char delimiter[4];    /* "\t", ",", " ", "::" (delimited only) */
     char first_bad[160];  /* with skip_bad_lines: "file:line: reason" of the first skipped line */
+    int64_t compressed;   /* a gzip-compressed file: its size (bytes is what it holds); else 0 */
 } cf_read_report;
 
 /* The delimited reader's tokenizer, for other line-oriented inputs (predict's pairs), so
@@ -260,6 +268,12 @@ int cf_line_split(const char *line, size_t len, size_t max_line, int *delim, cf_
  * cap >= CF_SHOW_CAP holds any result. Returns dst. */
 #define CF_SHOW_CAP 332
 char *cf_text_show(char *dst, size_t cap, const char *s, size_t len);
+
+/* Opens a line-oriented text input (predict's pairs, a list of IDs) for reading: the
+ * file itself, or, when it is gzip-compressed, its text decompressed into memory (a
+ * stream that fclose frees). Errors: "PATH: cannot open: reason", or the
+ * decompression's ("PATH: byte N: corrupt or truncated gzip data ..."). */
+cf_status cf_text_open(const char *path, FILE **out, cf_error *err);
 
 /* A set of ratings with the user and item ID maps (external token <-> dense index).
  * Each rating is in the training part or the test part. */

@@ -7,7 +7,7 @@
 # attempts (default 30) CUFACTOR_APT_WAIT seconds apart (default 10), saying so each
 # time; any other apt failure stops at once.
 set -euo pipefail
-pkgs=(cmake make gcc g++ pkg-config libopenblas-dev liblapacke-dev libcriterion-dev libcjson-dev)
+pkgs=(cmake make gcc g++ pkg-config libopenblas-dev liblapacke-dev libcriterion-dev libcjson-dev libdeflate-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -42,6 +42,7 @@
  * leaves no ratings behind (see read_into).
  */
 #include "binfmt.h"
+#include "gunzip.h"
 #include "read_impl.h"
 
 #include <errno.h>
@@ -291,7 +292,7 @@ static cf_status time_setup(cf_dataset *ds, const char *name, const cf_read_opti
  * the ratings it had before, so no half-read file remains; IDs interned on the way stay
  * in the maps (a map entry without ratings is harmless: it is an ID with no ratings,
  * like an unseen test ID). */
-static cf_status read_bytes(cf_dataset *ds, int part, const char *name, const char *data, size_t size,
+static cf_status read_plain(cf_dataset *ds, int part, const char *name, const char *data, size_t size,
                             const cf_read_options *opt, cf_read_report *rep, cf_error *err) {
     rep->bytes = (int64_t)size;
     cf_read_last_chunks = 0;
@@ -370,6 +371,22 @@ static cf_status read_bytes(cf_dataset *ds, int part, const char *name, const ch
     }
     rep->ratings = ds->all.n - from;
     return CF_OK;
+}
+
+/* read_plain, on the text (or binary dataset) inside when data is gzip-compressed. */
+static cf_status read_bytes(cf_dataset *ds, int part, const char *name, const char *data, size_t size,
+                            const cf_read_options *opt, cf_read_report *rep, cf_error *err) {
+    const char *other = cf_compressed_other(data, size);
+    if (other) return cf_fail(err, CF_ERR_PARSE, "%s: %s", name, other);
+    if (!cf_gz_is(data, size)) return read_plain(ds, part, name, data, size, opt, rep, err);
+    char *text;
+    size_t n;
+    cf_status st = cf_gunzip(name, data, size, opt->progress, opt->progress_user, &text, &n, err);
+    if (st) return st;
+    st = read_plain(ds, part, name, text, n, opt, rep, err);
+    rep->compressed = (int64_t)size;
+    free(text);
+    return st;
 }
 
 /* The public readers' options (NULL: defaults, put in *defaults) and report (NULL: *local),

@@ -4,6 +4,7 @@
 #include "model.h"
 
 #include <criterion/criterion.h>
+#include <libdeflate.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,6 +60,28 @@ char *cf_test_read(const char *path, size_t *len) {
     buf[n] = '\0';
     if (len) *len = (size_t)n;
     return buf;
+}
+
+int cf_test_gzip_file(const char *from, const char *to, int members) {
+    size_t n;
+    char *data = cf_test_read(from, &n);
+    struct libdeflate_compressor *c = libdeflate_alloc_compressor(6);
+    FILE *f = data && c ? fopen(to, "wb") : NULL;
+    int ok = f != NULL;
+    size_t at = 0;
+    for (int m = 0; ok && m < members; m++) { /* members cut at equal byte distances */
+        const size_t take = m == members - 1 ? n - at : n / (size_t)members;
+        const size_t cap = libdeflate_gzip_compress_bound(c, take);
+        char *z = malloc(cap);
+        const size_t got = z ? libdeflate_gzip_compress(c, data + at, take, z, cap) : 0;
+        ok = got > 0 && fwrite(z, 1, got, f) == got;
+        free(z);
+        at += take;
+    }
+    if (f && fclose(f) != 0) ok = 0;
+    libdeflate_free_compressor(c);
+    free(data);
+    return ok ? 0 : -1;
 }
 
 double cf_test_json_num(const char *js, const char *key) {

@@ -13,6 +13,9 @@ char *cf_test_write(const char *dir, const char *name, const char *data, size_t 
 char *cf_test_path(const char *dir, const char *name);
 /* Whole file contents (malloc'ed, NUL-terminated), NULL if unreadable; *len may be NULL. */
 char *cf_test_read(const char *path, size_t *len);
+/* Writes file `from` gzip-compressed to `to`, as `members` gzip members (1: as gzip
+ * writes it). 0 ok, -1 failed. */
+int cf_test_gzip_file(const char *from, const char *to, int members);
 /* The bytes of a version 2 checkpoint (len of them) as version 1 wrote the same state: no
  * kept-run index (header bytes 344 .. 347), version 1, header size 344, the checksum over
  * the new bytes; malloc'ed, *out_len bytes. */

@@ -1175,6 +1175,74 @@ Test(cli, info_tells_what_a_ratings_file_holds) {
     run_free(&r);
 }
 
+/* Every input of the CLI may be gzip-compressed (recognized by its magic, whatever the
+ * name): train, eval, info and recommend --exclude read the ratings inside, predict its
+ * pairs and recommend --users its list, with the plain file's results. */
+Test(cli, gzip_inputs_read_as_their_text) {
+    char *plain_json = gen_and_train();
+    char *dp = data_path(), *gz = cf_test_path(dir, "data.gz");
+    cr_assert_eq(cf_test_gzip_file(dp, gz, 3), 0);
+    run_result r = cli("train", "data.gz", "--factors", "3", "--iters", "8", "--threads", "2", "--seed", "11",
+                       "--json", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.err, "read data.gz: gzip: delimited (tab), 6000 ratings"), "%s", r.err);
+    cr_assert_eq(json_num(r.out, "test_rmse"), json_num(plain_json, "test_rmse"));
+    cr_assert_eq(json_num(r.out, "train_rmse"), json_num(plain_json, "train_rmse"));
+    run_free(&r);
+
+    run_result a = cli("eval", "model.cfm", "data.tsv", "--json", NULL), b = cli("eval", "model.cfm", "data.gz", "--json", NULL);
+    cr_assert(a.code == 0 && b.code == 0, "%s | %s", a.err, b.err);
+    cr_assert_eq(json_num(b.out, "rmse"), json_num(a.out, "rmse"));
+    run_free(&a), run_free(&b);
+
+    struct stat st;
+    cr_assert_eq(stat(gz, &st), 0);
+    r = cli("info", "data.gz", "--json", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert_eq(json_num(r.out, "compressed"), (double)st.st_size);
+    cr_assert_eq(stat(dp, &st), 0);
+    cr_assert_eq(json_num(r.out, "bytes"), (double)st.st_size);
+    run_free(&r);
+    r = cli("info", "data.tsv", "--json", NULL);
+    cr_assert(strstr(r.out, "\"compressed\":null"), "%s", r.out);
+    run_free(&r);
+
+    /* predict's pairs and recommend's --users list, compressed: the same output */
+    rows t = read_rows(dp);
+    char *pairs = cf_test_path(dir, "pairs.tsv"), *users = cf_test_path(dir, "users.txt");
+    FILE *fp = fopen(pairs, "w"), *fu = fopen(users, "w");
+    for (int k = 0; k < 50; k++) fprintf(fp, "%s\t%s\n", t.user[k], t.item[k]), fprintf(fu, "%s\n", t.user[k]);
+    fclose(fp), fclose(fu);
+    char *pairs_gz = cf_test_path(dir, "pairs.gz"), *users_gz = cf_test_path(dir, "users.gz");
+    cr_assert(cf_test_gzip_file(pairs, pairs_gz, 1) == 0 && cf_test_gzip_file(users, users_gz, 2) == 0);
+    a = cli("predict", "model.cfm", "pairs.tsv", NULL), b = cli("predict", "model.cfm", "pairs.gz", NULL);
+    cr_assert(a.code == 0 && b.code == 0, "%s | %s", a.err, b.err);
+    cr_assert_str_eq(b.out, a.out);
+    cr_assert_gt(strlen(a.out), 50 * 5);
+    run_free(&a), run_free(&b);
+    a = cli("recommend", "model.cfm", "--users", "users.txt", "-n", "3", "--exclude", "data.tsv", NULL);
+    b = cli("recommend", "model.cfm", "--users", "users.gz", "-n", "3", "--exclude", "data.gz", NULL);
+    cr_assert(a.code == 0 && b.code == 0, "%s | %s", a.err, b.err);
+    cr_assert_str_eq(b.out, a.out);
+    run_free(&a), run_free(&b);
+
+    /* a damaged one: exit 1, the file and the byte named, nothing written */
+    size_t len;
+    char *bytes = cf_test_read(gz, &len);
+    free(cf_test_write(dir, "cut.gz", bytes, len - 100));
+    r = cli("train", "cut.gz", "--model", "cut.cfm", NULL);
+    cr_assert_eq(r.code, 1);
+    cr_assert(strstr(r.err, "cut.gz: byte ") && strstr(r.err, "corrupt or truncated gzip data"), "%s", r.err);
+    cr_assert_eq(cf_test_count_entries(dir, "cut.cfm"), 0);
+    run_free(&r);
+    r = cli("predict", "model.cfm", "cut.gz", NULL);
+    cr_assert_eq(r.code, 1);
+    cr_assert(strstr(r.err, "cut.gz: byte "), "%s", r.err);
+    run_free(&r);
+    rows_free(&t);
+    free(bytes), free(pairs), free(users), free(pairs_gz), free(users_gz), free(dp), free(gz), free(plain_json);
+}
+
 /* info on a checkpoint: the iterations done and the training's data and config. */
 Test(cli, info_tells_where_a_checkpoint_stands) {
     gen_data();

@@ -135,8 +135,8 @@ _FORMATS = {"auto": 0, "delim": 1, "mm": 2}
 
 def read_ratings(path, format="auto", skip_bad_lines=False, timestamps=False):
     """Reads a ratings file with the C reader (delimited "user item rating" lines separated by
-    tab, comma, space or '::', Matrix Market, or cufactor's binary dataset), as the CLI reads
-    it: a repeated (user, item) pair keeps its last rating. With ``timestamps=True`` the
+    tab, comma, space or '::', Matrix Market, or cufactor's binary dataset; any of them may be
+    gzip-compressed), as the CLI reads it: a repeated (user, item) pair keeps its last rating. With ``timestamps=True`` the
     fourth column is each rating's integer timestamp, in ``Ratings.times`` (for
     ``train_test_split(split="time")``; a line without one is an error naming it). Returns a
     ``Ratings``."""
@@ -153,7 +153,8 @@ def read_ratings(path, format="auto", skip_bad_lines=False, timestamps=False):
     ratings = _ratings_of(_lib.Handle(p.value, lib.cf_dataset_destroy))
     ratings.report = {"lines": rep.lines, "ratings": rep.ratings, "skipped": rep.skipped,
                       "duplicates": rep.duplicates, "header": bool(rep.header),
-                      "first_bad": rep.first_bad.decode("utf-8", "replace") or None}
+                      "first_bad": rep.first_bad.decode("utf-8", "replace") or None,
+                      "compressed": rep.compressed or None}
     return ratings
 
 

@@ -117,7 +117,8 @@ class ReadOptions(C.Structure):
 class ReadReport(C.Structure):
     _fields_ = [("bytes", C.c_int64), ("lines", C.c_int64), ("ratings", C.c_int64),
                 ("skipped", C.c_int64), ("duplicates", C.c_int64), ("header", C.c_int),
-                ("format", C.c_int), ("delimiter", C.c_char * 4), ("first_bad", C.c_char * 160)]
+                ("format", C.c_int), ("delimiter", C.c_char * 4), ("first_bad", C.c_char * 160),
+                ("compressed", C.c_int64)]
 
 
 class DatasetInfo(C.Structure):

@@ -3,6 +3,7 @@ package (cufactor.cli_path(), built from the same library sources in the same bu
 on a file, the package on the same ratings in the same order; on the CPU the factors are
 the same doubles. And .cfm files go both ways."""
 
+import gzip
 import json
 import os
 import subprocess
@@ -52,6 +53,13 @@ def test_read_ratings_is_the_readers(tmp_path):
     users, items, ratings = r
     assert list(zip(users.tolist(), items.tolist(), ratings.tolist())) == [("ann", "x", 4.0), ("ann", "z", 5.0),
                                                                           ("bob", "y", 2.0)]
+    assert r.report["compressed"] is None
+    # the same file gzip-compressed, whatever its name: the same ratings, its size reported
+    gz = tmp_path / "r.bin"
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    z = cufactor.read_ratings(gz)
+    assert z.report["compressed"] == gz.stat().st_size and z.report["duplicates"] == 1
+    assert [a.tolist() for a in z] == [a.tolist() for a in r]
 
 
 def test_save_load_round_trip_with_the_cli(planted, tmp_path):

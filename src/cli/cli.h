@@ -92,7 +92,8 @@ const char *const *cli_device_names(void);
 /* One stderr line describing a read: file, format, delimiter, counts, skips. */
 void cli_print_read(const char *what, const char *path, const cf_read_report *rep);
 /* How the file was read: "binary dataset", "Matrix Market" or "delimited (tab)[, header
- * skipped]" (the last written into buf, cap bytes; 64 is enough). */
+ * skipped]", after "gzip: " when it was compressed (written into buf, cap bytes; 64 is
+ * enough; returns buf). */
 const char *cli_read_format(const cf_read_report *rep, char *buf, size_t cap);
 /* " (2000-11-20 03:40:15 UTC)" for a timestamp that reads as Unix seconds of 1973..2100
  * (into buf), else "": how a time split's cut and info's times are shown. */

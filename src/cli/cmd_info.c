@@ -288,6 +288,7 @@ static int info_ratings(const char *path, const cf_read_options *ropt, int json,
     if (json) {
         json_head(&first, path, "ratings", (long long)rr.bytes);
         json_key(stdout, &first, "format"), json_string(stdout, fmt);
+        json_key(stdout, &first, "compressed"), rr.compressed ? printf("%lld", (long long)rr.compressed) : printf("null");
         json_key(stdout, &first, "users"), printf("%lld", (long long)nu);
         json_key(stdout, &first, "items"), printf("%lld", (long long)ni);
         json_key(stdout, &first, "ratings"), printf("%lld", (long long)nr);
@@ -317,6 +318,7 @@ static int info_ratings(const char *path, const cf_read_options *ropt, int json,
     } else {
         char how[64];
         printf("%-12s %s: %s", "file", path, cli_read_format(&rr, how, sizeof how));
+        if (rr.compressed) printf(", %lld bytes compressed", (long long)rr.compressed);
         printf(", %lld bytes; %lld duplicates removed (last kept), %lld bad lines skipped\n", (long long)rr.bytes,
                (long long)rr.duplicates, (long long)rr.skipped);
         printf("%-12s %lld\n%-12s %lld\n", "users", (long long)nu, "items", (long long)ni);

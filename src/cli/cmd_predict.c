@@ -22,7 +22,6 @@
 #include "cli.h"
 #include "fmt.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,10 +88,9 @@ int cmd_predict(int argc, char **argv) {
         cf_model_destroy(&model);
         return cli_fail(&err);
     }
-    in = fopen(pairs, "r");
-    if (!in) {
+    if (cf_text_open(pairs, &in, &err) != CF_OK) {
         cf_model_destroy(&model);
-        return cli_failf("%s: cannot open: %s", pairs, strerror(errno));
+        return cli_fail(&err);
     }
     if (cli_out_open(&out, out_path, &err) != 0) {
         fclose(in);

@@ -15,7 +15,6 @@
 #include "cli.h"
 #include "fmt.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,8 +82,9 @@ static int id_list_push(id_list *l, const char *s, size_t len, int64_t line) {
  * that is not blank or a comment. Exit code (CLI_EXIT_OK, or the error printed). */
 static int read_ids(const char *path, const char *noun, size_t max_line, id_list *l) {
     memset(l, 0, sizeof *l);
-    FILE *in = fopen(path, "r");
-    if (!in) return cli_failf("%s: cannot open: %s", path, strerror(errno));
+    FILE *in;
+    cf_error err;
+    if (cf_text_open(path, &in, &err) != CF_OK) return cli_fail(&err);
     cli_lines lines = {.in = in, .path = path, .max_line = max_line, .delim = -1};
     cf_line_fields lf;
     int got = 0, rc = CLI_EXIT_OK;

@@ -99,9 +99,12 @@ const char *cli_utc_text(int64_t t, char buf[40]) {
 }
 
 const char *cli_read_format(const cf_read_report *rep, char *buf, size_t cap) {
-    if (rep->format == CF_FORMAT_BINARY) return "binary dataset";
-    if (rep->format == CF_FORMAT_MM) return "Matrix Market";
-    snprintf(buf, cap, "delimited (%s)%s", delimiter_name(rep->delimiter), rep->header ? ", header skipped" : "");
+    const char *gz = rep->compressed ? "gzip: " : "";
+    if (rep->format == CF_FORMAT_BINARY) snprintf(buf, cap, "%sbinary dataset", gz);
+    else if (rep->format == CF_FORMAT_MM) snprintf(buf, cap, "%sMatrix Market", gz);
+    else
+        snprintf(buf, cap, "%sdelimited (%s)%s", gz, delimiter_name(rep->delimiter),
+                 rep->header ? ", header skipped" : "");
     return buf;
 }
 
@@ -379,8 +382,9 @@ typedef struct load_bar {
     const char *name;            /* the file's base name */
     int draw;                    /* 1: draw the bar (stderr is a terminal, not quiet) */
     int cols;                    /* terminal width */
-    double t0, last_draw, read_end;
-    int64_t bytes, bytes_total;  /* phase "reading" */
+    double t0, last_draw, read_end; /* t0: the start of the phase shown */
+    const char *verb;            /* "reading", or "decompressing" (a gzip file, first) */
+    int64_t bytes, bytes_total;  /* phase "reading" or "decompressing" */
     int64_t dedup, dedup_total;  /* phase "deduplicating" (dedup_total < 0: not started) */
     int shown;                   /* characters of the line now on screen (0: none) */
     const volatile sig_atomic_t *stop; /* set by SIGINT / SIGTERM (interrupt.c) */
@@ -426,8 +430,9 @@ static int bar_percent(int64_t done, int64_t total) {
 }
 
 /* Redraws the line: "reading NAME  37%  73.8 / 199.4 MB  172.3 MB/s" (MB = 10^6 bytes),
- * then during the duplicate removal "..., removing duplicates  45%". The name is cut
- * at its start to fit the terminal; a line shorter than the last is padded over it. */
+ * then during the duplicate removal "..., removing duplicates  45%"; for a gzip file
+ * first "decompressing NAME ..." over its compressed bytes. The name is cut at its start
+ * to fit the terminal; a line shorter than the last is padded over it. */
 static void bar_draw(load_bar *b, double now) {
     char tail[160];
     size_t n = 0;
@@ -438,16 +443,16 @@ static void bar_draw(load_bar *b, double now) {
         n += (size_t)snprintf(tail + n, sizeof tail - n, "  %.1f MB/s", (double)b->bytes / 1e6 / secs);
     if (b->dedup_total >= 0 && n < sizeof tail)
         snprintf(tail + n, sizeof tail - n, ", removing duplicates %3d%%", bar_percent(b->dedup, b->dedup_total));
-    int room = b->cols - 1 - (int)strlen("reading  ") - (int)strlen(tail); /* for the name */
+    int room = b->cols - 3 - (int)strlen(b->verb) - (int)strlen(tail); /* for the name */
     int len = (int)strlen(b->name);
     char line[512];
     int w;
     if (room >= len)
-        w = snprintf(line, sizeof line, "reading %s %s", b->name, tail);
+        w = snprintf(line, sizeof line, "%s %s %s", b->verb, b->name, tail);
     else if (room >= 8)
-        w = snprintf(line, sizeof line, "reading ...%s %s", b->name + len - (room - 3), tail);
+        w = snprintf(line, sizeof line, "%s ...%s %s", b->verb, b->name + len - (room - 3), tail);
     else
-        w = snprintf(line, sizeof line, "reading %s", tail);
+        w = snprintf(line, sizeof line, "%s %s", b->verb, tail);
     if (w < 0) return;
     if ((size_t)w >= sizeof line) w = (int)sizeof line - 1;
     fprintf(stderr, "\r%s%*s", line, b->shown > w ? b->shown - w : 0, "");
@@ -467,7 +472,8 @@ static int read_progress(const char *phase, int64_t done, int64_t total, void *u
     }
     if (b->hook) test_hook_run(b);
     int end_of_reading = 0;
-    if (strcmp(phase, "reading") == 0) {
+    if (strcmp(phase, "reading") == 0 || strcmp(phase, "decompressing") == 0) {
+        if (strcmp(phase, b->verb) != 0) b->verb = phase, b->t0 = cli_now(), b->read_end = 0; /* the next phase */
         b->bytes = done, b->bytes_total = total;
         end_of_reading = done == total;
     } else {
@@ -486,8 +492,8 @@ static int read_progress(const char *phase, int64_t done, int64_t total, void *u
 static cf_status read_with_bar(cf_dataset *ds, const char *path, const cf_read_options *ropt, int quiet,
                                cf_dataset **out, cf_read_report *rep, cf_error *err) {
     const char *slash = strrchr(path, '/');
-    load_bar b = {.name = slash && slash[1] ? slash + 1 : path, .cols = 80, .t0 = cli_now(), .dedup_total = -1,
-                 .waited = -1};
+    load_bar b = {.name = slash && slash[1] ? slash + 1 : path, .cols = 80, .t0 = cli_now(), .verb = "reading",
+                 .dedup_total = -1, .waited = -1};
     b.draw = !quiet && isatty(STDERR_FILENO);
     struct winsize ws;
     if (b.draw && ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20) b.cols = ws.ws_col;
@@ -520,7 +526,7 @@ static cf_status read_with_bar(cf_dataset *ds, const char *path, const cf_read_o
             else if (b.dedup_total >= 0)
                 snprintf(err->msg, sizeof err->msg, "interrupted while reading %s (removing duplicates)", path);
             else
-                snprintf(err->msg, sizeof err->msg, "interrupted while reading %s (at byte %lld of %lld)", path,
+                snprintf(err->msg, sizeof err->msg, "interrupted while %s %s (at byte %lld of %lld)", b.verb, path,
                          (long long)b.bytes, (long long)b.bytes_total);
         }
     }

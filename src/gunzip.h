@@ -1,0 +1,34 @@
+/*
+ * gunzip.h — gzip-compressed input (private to the library). A ratings file, a test
+ * file or a binary dataset compressed with gzip (`gzip`, `pigz`, `bgzip`: one member or
+ * many, concatenated) is decompressed into memory whole before it is parsed; every
+ * reader of the library (read.c) and the CLI's line readers (cf_text_open in cufactor.h)
+ * go through here, recognizing it by its magic, whatever the file is called.
+ */
+#ifndef CF_GUNZIP_H
+#define CF_GUNZIP_H
+
+#include "cufactor.h"
+
+#include <stddef.h>
+
+/* 1 when data starts as a gzip member does (1f 8b, method 8: deflate). */
+int cf_gz_is(const void *data, size_t size);
+
+/* A compressed or archive format that is not read (ZIP, xz, zstd, bzip2), recognized by
+ * its magic: the message's tail ("a ZIP archive, which is not read: extract ...");
+ * NULL for anything else. */
+const char *cf_compressed_other(const void *data, size_t size);
+
+/* Decompresses every gzip member of data[0..size) into a new malloc'ed buffer: *out
+ * (*out_size bytes, followed by one NUL that is not counted). Trailing zero bytes after
+ * the last member (padding some tools write) are ignored; anything else after it is an
+ * error. Progress, when progress is not NULL: phase "decompressing", done and total in
+ * bytes of data, called with 0, after members (at most every max(total/100, 2^22)
+ * bytes) and with total at the end; a non-zero return cancels (CF_ERR_INTERRUPTED).
+ * A member cannot be interrupted: a file of one member (plain `gzip`) is one step.
+ * Errors name `name` and the byte offset of the member at fault; *out is NULL then. */
+cf_status cf_gunzip(const char *name, const void *data, size_t size, cf_read_progress_fn progress, void *user,
+                    char **out, size_t *out_size, cf_error *err);
+
+#endif
