@@ -33,6 +33,10 @@
  * every epoch (cf_minibatch_entries: the scatter permutation, the batches in entry order
  * and each sorted by item, as CSR entry numbers; 20 batches as the default --batch), at 1 and N threads on the
  * prepared training matrix, compared byte for byte.
+ * With --gzip, one more: the text compressed once (libdeflate level 6, as gzip's default)
+ * read at N threads in every round (decompressing it whole, then the parallel parse),
+ * reported in MB/s of the text and against the plain N-thread read, its dataset checked
+ * against the plain one's counts.
  */
 #include "cufactor.h"
 
@@ -45,6 +49,7 @@
 #include "train.h"
 
 #include <fcntl.h>
+#include <libdeflate.h>
 
 #include <math.h>
 #include <stdint.h>
@@ -138,7 +143,7 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static const char usage[] = "usage: bench_load [FILE | --mb MB] [--runs R] [--threads N] [--model-users U] [--minibatch] [--json]\n"
+static const char usage[] = "usage: bench_load [FILE | --mb MB] [--runs R] [--threads N] [--model-users U] [--minibatch] [--gzip] [--json]\n"
                             "  FILE         read this ratings file\n"
                             "  --mb MB      no file: generate a Netflix-like text file of about MB megabytes\n"
                             "               (default 300) in $TMPDIR and delete it at the end\n"
@@ -147,6 +152,7 @@ static const char usage[] = "usage: bench_load [FILE | --mb MB] [--runs R] [--th
                             "  --model-users U  users of the saved model (x 17770 items x K=128), default 120000\n"
                             "  --minibatch  also time an epoch's mini-batch lists (GPU mini-batch GD's host work)\n"
                             "               at 1 and N threads\n"
+                            "  --gzip       also read a gzip -6 copy of the text (made once, untimed) at N threads\n"
                             "  --json       also print the medians as one JSON line\n";
 
 static double median(double *v, int n) {
@@ -181,6 +187,28 @@ static int timed_read(const char *path, int threads, double *secs, cf_read_repor
     if (keep) *keep = ds;
     else cf_dataset_destroy(&ds);
     return 0;
+}
+
+/* Writes `from` gzip-compressed (level 6, one member) to `to`. 0 ok, -1 failed. */
+static int gzip_copy(const char *from, const char *to) {
+    FILE *f = fopen(from, "rb");
+    if (!f) return -1;
+    fseek(f, 0, SEEK_END);
+    const long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = n > 0 ? malloc((size_t)n) : NULL;
+    const int read_ok = text && fread(text, 1, (size_t)n, f) == (size_t)n;
+    fclose(f);
+    struct libdeflate_compressor *c = read_ok ? libdeflate_alloc_compressor(6) : NULL;
+    const size_t cap = c ? libdeflate_gzip_compress_bound(c, (size_t)n) : 0;
+    char *z = c ? malloc(cap) : NULL;
+    const size_t zn = z ? libdeflate_gzip_compress(c, text, (size_t)n, z, cap) : 0;
+    FILE *o = zn ? fopen(to, "wb") : NULL;
+    int ok = o && fwrite(z, 1, zn, o) == zn;
+    if (o && fclose(o) != 0) ok = 0;
+    libdeflate_free_compressor(c);
+    free(text), free(z);
+    return ok ? 0 : -1;
 }
 
 /* The preparation of training on `threads` threads, as cf_train does it: split, then
@@ -298,7 +326,7 @@ int main(int argc, char **argv) {
     char path[4096], bin[4200];
     const char *file = NULL;
     double mb = 300.0;
-    int runs = 5, threads = 0, json = 0, minibatch = 0;
+    int runs = 5, threads = 0, json = 0, minibatch = 0, gz = 0;
     long model_users = 120000;
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
@@ -328,6 +356,8 @@ int main(int argc, char **argv) {
             }
         } else if (!strcmp(argv[a], "--minibatch")) {
             minibatch = 1;
+        } else if (!strcmp(argv[a], "--gzip")) {
+            gz = 1;
         } else if (!strcmp(argv[a], "--json")) {
             json = 1;
         } else if (argv[a][0] == '-' || file) {
@@ -354,6 +384,19 @@ int main(int argc, char **argv) {
         printf("generated %s in %.2f s\n", path, now() - t);
     }
     snprintf(bin, sizeof bin, "%s/cufactor-bench-load-%d.cfd", dir, (int)getpid());
+    char gzpath[4300];
+    snprintf(gzpath, sizeof gzpath, "%s/cufactor-bench-load-%d.tsv.gz", dir, (int)getpid());
+    if (gz) {
+        double t = now();
+        struct stat zs;
+        if (gzip_copy(path, gzpath) || stat(gzpath, &zs)) {
+            fprintf(stderr, "bench_load: cannot write %s\n", gzpath);
+            remove(gzpath);
+            if (generated) remove(path);
+            return 1;
+        }
+        printf("gzip -6 copy %s: %lld bytes, made in %.2f s\n", gzpath, (long long)zs.st_size, now() - t);
+    }
     int nt = threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     double *t1 = calloc((size_t)runs, sizeof *t1), *tn = calloc((size_t)runs, sizeof *tn);
     double *tc = calloc((size_t)runs, sizeof *tc), *tb = calloc((size_t)runs, sizeof *tb);
@@ -364,6 +407,7 @@ int main(int argc, char **argv) {
     double *tsr = calloc((size_t)runs, sizeof *tsr), *twr = calloc((size_t)runs, sizeof *twr);
     double *b1 = calloc((size_t)runs, sizeof *b1), *bn = calloc((size_t)runs, sizeof *bn);
     double *i1 = calloc((size_t)runs, sizeof *i1), *in = calloc((size_t)runs, sizeof *in);
+    double *tg = calloc((size_t)runs, sizeof *tg);
     char mpath[4300], rpath[4300];
     snprintf(mpath, sizeof mpath, "%s/cufactor-bench-load-%d.cfm", dir, (int)getpid());
     snprintf(rpath, sizeof rpath, "%s/cufactor-bench-load-%d.raw", dir, (int)getpid());
@@ -389,7 +433,7 @@ int main(int argc, char **argv) {
     }
     printf("model %ld x 17770 x K=128: %zu bytes, made in %.2f s\n", model_users, model_bytes, now() - tm);
     int64_t prep_n = 0, init_shape[2] = {0, 0};
-    cf_read_report rep, brep;
+    cf_read_report rep, brep, zrep = {0};
     cf_dataset_info info = {0};
     int rc = 1;
     struct stat_size { long long b; } bsize = {0};
@@ -400,6 +444,15 @@ int main(int argc, char **argv) {
         c1[k] = last_cpu;
         if (timed_read(path, nt, &tn[k], &rep, &ds)) goto out;
         cn[k] = last_cpu;
+        if (gz && timed_read(gzpath, nt, &tg[k], &zrep, NULL)) {
+            cf_dataset_destroy(&ds);
+            goto out;
+        }
+        if (gz && (zrep.ratings != rep.ratings || zrep.bytes != rep.bytes || zrep.compressed == 0)) {
+            fprintf(stderr, "bench_load: the gzip copy read differs from the text read\n");
+            cf_dataset_destroy(&ds);
+            goto out;
+        }
         double t = now();
         cf_status st = cf_dataset_write_binary(ds, bin, nt, &err);
         tc[k] = now() - t;
@@ -499,6 +552,7 @@ int main(int argc, char **argv) {
                k + 1, t1[k], c1[k], nt, tn[k], cn[k], tc[k], tb[k], p1[k], nt, pn[k], i1[k], nt, in[k], tsn[k], twn[k],
                tsr[k], twr[k]);
         if (minibatch) printf(", mini-batch lists 1 thread %.3f s, %d threads %.3f s", b1[k], nt, bn[k]);
+        if (gz) printf(", gzip text %d threads %.3f s", nt, tg[k]);
         printf("\n");
         fflush(stdout);
     }
@@ -513,6 +567,10 @@ int main(int argc, char **argv) {
     printf("  CPU seconds (user+sys) of the text read: 1 thread %.3f, %d threads %.3f (%.2fx: the work added by\n"
            "  splitting; with %d free cores the wall-time speedup would be at most %.2fx)\n",
            mc1, nt, mcn, mcn / mc1, nt, nt * mc1 / mcn);
+    const double mg = gz ? median(tg, runs) : NAN;
+    if (gz)
+        printf("  gzip text, %d threads %.3f s  %7.1f MB/s of text (%lld bytes compressed)  %.2fx the plain %d-thread read\n",
+               nt, mg, mbs / mg, (long long)zrep.compressed, mg / mn, nt);
     printf("  convert (write)    %.3f s  %7.1f MB/s of binary\n", mc, (double)bsize.b / 1e6 / mc);
     printf("  binary load        %.3f s  %7.1f MB/s of binary (%.1f MB/s text-equivalent)  %.2fx the %d-thread text read\n",
            mbin, (double)bsize.b / 1e6 / mbin, mbs / mbin, mn / mbin, nt);
@@ -553,14 +611,18 @@ int main(int argc, char **argv) {
                "\"speedup_nt\":%.3f,\"binary_vs_nt\":%.3f,\"cpu_1t_s\":%.4f,\"cpu_nt_s\":%.4f}\n",
                (long long)rep.bytes, bsize.b, (long long)rep.ratings, runs, nt, m1, mn, mc, mbin, mbs / m1, mbs / mn,
                (double)bsize.b / 1e6 / mbin, m1 / mn, mn / mbin, mc1, mcn);
+    if (json && gz)
+        printf("{\"gzip_bytes\":%lld,\"gzip_read_nt_s\":%.4f,\"gzip_read_nt_mbs\":%.1f,\"gzip_vs_plain_nt\":%.3f}\n",
+               (long long)zrep.compressed, mg, mbs / mg, mg / mn);
     rc = 0;
 out:
     if (generated) remove(path);
+    if (gz) remove(gzpath);
     remove(bin);
     remove(mpath), remove(rpath);
     cf_model_destroy(&model);
     free(raw);
     free(p1), free(pn), free(tsn), free(twn), free(tsr), free(twr), free(b1), free(bn), free(i1), free(in);
-    free(t1), free(tn), free(tc), free(tb), free(c1), free(cn);
+    free(t1), free(tn), free(tc), free(tb), free(c1), free(cn), free(tg);
     return rc;
 }
