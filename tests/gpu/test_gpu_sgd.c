@@ -1524,6 +1524,21 @@ Test(gpu_train, checkpoint_resume_sgd_blocks_fp16) {
     gpu_resume_case(c, 0.0);
 }
 
+/* hogwild keeps no state beyond the factors either, but its epochs draw a new order from
+ * (seed, epoch): a resume must draw epoch 4's, not epoch 1's again. Under the simulation
+ * every launch's warp order is seeded, so the resumed run is the same bits; on a GPU
+ * hogwild's races make two runs differ, so there the factors and figures must agree
+ * within 2 % (a resume that restarted the epochs' orders or schedule misses it). */
+Test(gpu_train, checkpoint_resume_sgd_hogwild) {
+    cf_config c = sgd_config(8, CF_SCHED_HOGWILD, 8);
+    c.lr_schedule = CF_LR_INVSCALE;
+#ifdef CUFACTOR_GPU_SIM
+    gpu_resume_case(c, 0.0);
+#else
+    gpu_resume_case(c, 2e-2);
+#endif
+}
+
 Test(gpu_train, checkpoint_resume_gd_adam) {
     cf_config c;
     cf_config_default(&c);
