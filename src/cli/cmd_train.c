@@ -106,8 +106,9 @@ int cmd_train(int argc, char **argv) {
         .cmd = "train",
         .args = "DATA [options]",
         .summary = "Train a matrix-factorization model r̂ = μ + b_u + b_i + p_u·q_i on the ratings in DATA\n"
-                   "(lines \"user item rating [ignored...]\" separated by tab, comma, space or '::', or\n"
-                   "Matrix Market). Prints one line per iteration to stderr and a summary to stdout.",
+                   "(lines \"user item rating [ignored...]\" separated by tab, comma, space or '::', Matrix\n"
+                   "Market, or a binary dataset from convert; any of them may be gzip-compressed). Prints one\n"
+                   "line per iteration to stderr and a summary to stdout.",
         .positional = positional,
         .opts = opts,
         .n_opts = n,

@@ -29,7 +29,8 @@ void cli_config_opts_init(cli_config_opts *c, cf_config *cfg, cf_read_options *r
 int cli_config_read_opts(cli_config_opts *c, cli_opt *out) {
     const cli_opt t[] = {
         {.name = "format", .kind = CLI_CHOICE, .dest = &c->format, .choices = cli_format_names,
-         .help = "input format (auto: Matrix Market if the banner says so, else delimited)"},
+         .help = "input format (auto: Matrix Market if the banner says so, else delimited; a gzip-compressed file is "
+                 "decompressed first whatever the choice)"},
         {.name = "skip-bad-lines", .kind = CLI_FLAG, .dest = &c->ropt->skip_bad_lines, .flag_value = 1,
          .help = "skip and count malformed lines instead of failing"},
     };
