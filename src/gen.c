@@ -47,6 +47,7 @@
 #include "common.h"
 #include "dataset.h"
 
+#include <libdeflate.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -613,13 +614,39 @@ static size_t format_line(unsigned char *p, const char *un, size_t lu, const cha
     return n;
 }
 
-/* A block of the parallel writer: the text of ratings [lo, hi) (training part only). */
+/* A block of the parallel writer: the text of ratings [lo, hi) (training part only), and
+ * for a .gz path that text as one gzip member. */
 typedef struct write_block {
     unsigned char *buf;
     size_t cap, len;
+    unsigned char *z; /* the gzip member (gz only) */
+    size_t zcap, zlen;
     int64_t bad; /* the first rating with an index without an ID, -1: none */
     int nomem;
 } write_block;
+
+/* Level of the gzip members of a .gz output: libdeflate's level 1 packs this text 2.46×
+ * at 144 MB/s a core here, level 6 (gzip's default) 2.7× at ≈ 30 MB/s. */
+#define WRITE_GZ_LEVEL 1
+
+/* b's text compressed into b->z as one gzip member. */
+static void compress_block(write_block *b) {
+    struct libdeflate_compressor *c = libdeflate_alloc_compressor(WRITE_GZ_LEVEL);
+    const size_t need = c ? libdeflate_gzip_compress_bound(c, b->len) : 0;
+    if (c && need > b->zcap) {
+        free(b->z);
+        b->z = malloc(need);
+        b->zcap = b->z ? need : 0;
+    }
+    b->zlen = c && b->z ? libdeflate_gzip_compress(c, b->buf, b->len, b->z, b->zcap) : 0;
+    if (!b->zlen) b->nomem = 1;
+    libdeflate_free_compressor(c);
+}
+
+static int ends_with_gz(const char *path) {
+    const size_t n = strlen(path);
+    return n >= 3 && strcmp(path + n - 3, ".gz") == 0;
+}
 
 static void format_block(const cf_dataset *ds, int64_t lo, int64_t hi, write_block *b) {
     const cf_triplets *t = &ds->all;
@@ -652,7 +679,10 @@ static void format_block(const cf_dataset *ds, int64_t lo, int64_t hi, write_blo
 
 /* Formatting the text is the writer's cost (≈ 160 MB/s on one core), so past two blocks
  * the ratings are formatted on all threads, T blocks at a time, and the blocks written in
- * order: the same bytes as one thread (tested), the same first bad rating named. */
+ * order: the same bytes as one thread (tested), the same first bad rating named. A path
+ * ending in ".gz" is written gzip-compressed, always by blocks: each block one gzip
+ * member (as bgzip and pigz --independent do), compressed on the thread that formatted
+ * it; `gzip -d` and every reader here read the members as one text. */
 cf_status cf_dataset_write(const cf_dataset *ds, const char *path, cf_error *err) {
     if (!ds || !path || !*path)
         return cf_fail(err, CF_ERR_INVALID, "cf_dataset_write: %s", !ds ? "dataset is NULL" : "empty path");
@@ -662,7 +692,8 @@ cf_status cf_dataset_write(const cf_dataset *ds, const char *path, cf_error *err
     const cf_triplets *t = &ds->all;
     int T = omp_get_max_threads();
     if (T > 64) T = 64;
-    if (T > 1 && t->n >= 2 * WRITE_BLOCK) {
+    const int gz = ends_with_gz(path);
+    if (gz || (T > 1 && t->n >= 2 * WRITE_BLOCK)) {
         write_block blk[64];
         memset(blk, 0, sizeof blk);
         const int64_t nblocks = (t->n + WRITE_BLOCK - 1) / WRITE_BLOCK;
@@ -674,14 +705,16 @@ cf_status cf_dataset_write(const cf_dataset *ds, const char *path, cf_error *err
             for (int j = 0; j < m; j++) {
                 int64_t lo = (b0 + j) * WRITE_BLOCK, hi = lo + WRITE_BLOCK < t->n ? lo + WRITE_BLOCK : t->n;
                 format_block(ds, lo, hi, &blk[j]);
+                if (gz && blk[j].bad < 0 && !blk[j].nomem) compress_block(&blk[j]);
             }
             for (int j = 0; j < m && bad < 0 && !nomem; j++) {
                 if (blk[j].bad >= 0) bad = blk[j].bad;
                 else if (blk[j].nomem) nomem = 1;
+                else if (gz) cf_afile_write(&f, blk[j].z, blk[j].zlen);
                 else cf_afile_write(&f, blk[j].buf, blk[j].len);
             }
         }
-        for (int j = 0; j < T; j++) free(blk[j].buf);
+        for (int j = 0; j < T; j++) free(blk[j].buf), free(blk[j].z);
         if (bad >= 0 || nomem) {
             cf_afile_abort(&f);
             return nomem ? cf_fail(err, CF_ERR_NOMEM, "%s: out of memory writing the ratings", path)

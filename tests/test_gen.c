@@ -653,6 +653,20 @@ static void assert_file_matches(const char *path, const cf_dataset *ds, int inte
     fclose(f);
 }
 
+/* All of the (gzip-compressed) file at path, through cf_text_open. */
+static char *gunzip_file(const char *path, size_t *n) {
+    FILE *f;
+    cf_error err;
+    cr_assert_eq(cf_text_open(path, &f, &err), CF_OK, "%s", err.msg);
+    size_t cap = 1 << 16;
+    char *b = malloc(cap);
+    *n = 0;
+    for (size_t k; (k = fread(b + *n, 1, cap - *n, f)) > 0;)
+        if ((*n += k) == cap) b = realloc(b, cap *= 2);
+    fclose(f);
+    return b;
+}
+
 Test(gen, write_reads_back) {
     char *dir = cf_test_tmpdir();
     char *path = cf_test_path(dir, "r.tsv");
@@ -668,6 +682,15 @@ Test(gen, write_reads_back) {
     ds = gen(&o);
     cr_assert_eq(cf_dataset_write(ds, path, &err), CF_OK, "%s", err.msg);
     assert_file_matches(path, ds, 1);
+    /* one block, one thread, a .gz path: one gzip member of the same text */
+    size_t len, got;
+    char *text = cf_test_read(path, &len), *gz = cf_test_path(dir, "r.tsv.gz");
+    omp_set_num_threads(1);
+    cr_assert_eq(cf_dataset_write(ds, gz, &err), CF_OK, "%s", err.msg);
+    omp_set_num_threads(omp_get_num_procs());
+    char *back = gunzip_file(gz, &got);
+    cr_assert(got == len && memcmp(back, text, len) == 0, "the .gz holds other text");
+    free(text), free(back), free(gz);
     cf_dataset_destroy(&ds);
     cf_test_rmtree(dir);
     free(path), free(dir);
@@ -733,8 +756,9 @@ Test(gen, write_errors_leave_nothing) {
 
 /* The writer formats on all threads past two blocks of 2^18 ratings, T blocks at a time:
  * the file is the same bytes on 1, 2 and 3 threads (with a test part to skip and block
- * ends inside it), it reads back as the training part, and a rating whose index has no
- * ID is named (the first one in file order) with no file left behind. */
+ * ends inside it), it reads back as the training part, a .gz path holds that text in gzip
+ * members, and a rating whose index has no ID is named (the first one in file order) with
+ * no file left behind. */
 Test(gen, write_is_the_same_on_any_thread_count, .timeout = 60) {
     char *dir = cf_test_tmpdir();
     cf_error err;
@@ -760,6 +784,17 @@ Test(gen, write_is_the_same_on_any_thread_count, .timeout = 60) {
             free(text);
         }
         free(path);
+        /* a .gz path: gzip members of the same text, whatever the thread count */
+        snprintf(name, sizeof name, "r%d.tsv.gz", threads);
+        path = cf_test_path(dir, name);
+        cr_assert_eq(cf_dataset_write(ds, path, &err), CF_OK, "%s", err.msg);
+        size_t zlen, got;
+        char *z = cf_test_read(path, &zlen);
+        cr_assert(z && zlen > 3 && (unsigned char)z[0] == 0x1f && (unsigned char)z[1] == 0x8b, "%s is not gzip", name);
+        cr_assert_lt(zlen, ref_len / 2);
+        char *plain = gunzip_file(path, &got);
+        cr_assert(got == ref_len && memcmp(plain, ref, got) == 0, "%d threads: the .gz holds other text", threads);
+        free(plain), free(z), free(path);
     }
     /* an index without an ID in the fifth block and another in the sixth (one round of 2
      * and of 3 threads): the first is named */
@@ -769,7 +804,7 @@ Test(gen, write_is_the_same_on_any_thread_count, .timeout = 60) {
     ds->all.i[bad1] = 1000000, ds->all.u[bad2] = 2000000;
     for (int threads = 1; threads <= 3; threads++) {
         omp_set_num_threads(threads);
-        char *path = cf_test_path(dir, "bad.tsv");
+        char *path = cf_test_path(dir, threads == 2 ? "bad.tsv.gz" : "bad.tsv");
         cr_assert_eq(cf_dataset_write(ds, path, &err), CF_ERR_INVALID, "%d threads", threads);
         char want[128];
         snprintf(want, sizeof want, "rating %lld has an index without an ID", (long long)bad1);

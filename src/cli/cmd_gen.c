@@ -43,7 +43,7 @@ int cmd_gen(int argc, char **argv) {
         {.name = "no-clip", .kind = CLI_FLAG, .dest = &g.clip, .flag_value = 0,
          .help = "keep the raw planted values instead of clipping to [1, 5]"},
         {.name = "out", .kind = CLI_STR, .dest = &out, .metavar = "FILE", .required = 1,
-         .help = "output file (written atomically)"},
+         .help = "output file (written atomically; gzip-compressed when its name ends in .gz)"},
     };
     cli_spec spec = {
         .cmd = "gen",
