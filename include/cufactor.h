@@ -271,8 +271,8 @@ char *cf_text_show(char *dst, size_t cap, const char *s, size_t len);
 
 /* Opens a line-oriented text input (predict's pairs, a list of IDs) for reading: the
  * file itself, or, when it is gzip-compressed, its text decompressed into memory (a
- * stream that fclose frees). Errors: "PATH: cannot open: reason", or the
- * decompression's ("PATH: byte N: corrupt or truncated gzip data ..."). */
+ * stream that fclose frees). Errors: "PATH: cannot open: reason" (CF_ERR_IO, errno
+ * kept), or the decompression's ("PATH: byte N: corrupt or truncated gzip data ..."). */
 cf_status cf_text_open(const char *path, FILE **out, cf_error *err);
 
 /* A set of ratings with the user and item ID maps (external token <-> dense index).

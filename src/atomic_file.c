@@ -11,6 +11,7 @@
 #include "atomic_file.h"
 
 #include "common.h"
+#include "gz.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -331,19 +332,49 @@ cf_status cf_afile_commit(cf_afile *f, cf_error *err) {
 
 /* ------------------------------------------------------------------ cf_output (cufactor.h) */
 
+/* A path ending in ".gz" (cf_gz_name): the text is gathered in blocks of GZ_BLOCK bytes,
+ * each written as one gzip member (gz.c), the last at commit. */
+#define GZ_BLOCK ((size_t)4 << 20)
+
 struct cf_output {
     cf_afile af;
-    FILE *stream; /* fopencookie stream whose writes go into af */
+    FILE *stream;      /* fopencookie stream whose writes go into af */
+    int gz;            /* 1: gzip members */
+    unsigned char *text, *z; /* gz: the block being gathered (GZ_BLOCK bytes), a member */
+    size_t len, zcap;
+    int members;
 };
 
+/* The gathered block as one member into af. */
+static void output_member(cf_output *o) {
+    const size_t n = cf_gz_member(o->text, o->len, &o->z, &o->zcap);
+    if (!n && !o->af.err_no) o->af.err_no = ENOMEM, o->af.what = "compress";
+    if (n) cf_afile_write(&o->af, o->z, n);
+    o->len = 0, o->members++;
+}
+
 static ssize_t output_write(void *cookie, const char *buf, size_t size) {
-    cf_afile *af = cookie;
-    cf_afile_write(af, buf, size);
-    if (af->err_no) {
-        errno = af->err_no;
+    cf_output *o = cookie;
+    if (!o->gz) {
+        cf_afile_write(&o->af, buf, size);
+    } else {
+        for (size_t done = 0; done < size;) {
+            const size_t k = size - done < GZ_BLOCK - o->len ? size - done : GZ_BLOCK - o->len;
+            memcpy(o->text + o->len, buf + done, k);
+            o->len += k, done += k;
+            if (o->len == GZ_BLOCK) output_member(o);
+        }
+    }
+    if (o->af.err_no) {
+        errno = o->af.err_no;
         return -1;
     }
     return (ssize_t)size;
+}
+
+static void output_free(cf_output *o) {
+    free(o->text), free(o->z);
+    free(o);
 }
 
 cf_status cf_output_open(const char *path, cf_output **out, FILE **stream, cf_error *err) {
@@ -351,17 +382,23 @@ cf_status cf_output_open(const char *path, cf_output **out, FILE **stream, cf_er
     *stream = NULL;
     cf_output *o = cf_malloc(sizeof *o, err, "output file");
     if (!o) return CF_ERR_NOMEM;
+    memset(o, 0, sizeof *o);
+    o->gz = cf_gz_name(path);
+    if (o->gz && !(o->text = cf_malloc(GZ_BLOCK, err, "output file's compression block"))) {
+        free(o);
+        return CF_ERR_NOMEM;
+    }
     cf_status st = cf_afile_open(&o->af, path, 0, err);
     if (st) {
-        free(o);
+        output_free(o);
         return st;
     }
     cookie_io_functions_t io = {.read = NULL, .write = output_write, .seek = NULL, .close = NULL};
-    o->stream = fopencookie(&o->af, "w", io);
+    o->stream = fopencookie(o, "w", io);
     if (!o->stream) {
         int e = errno;
         cf_afile_abort(&o->af);
-        free(o);
+        output_free(o);
         return cf_fail(err, CF_ERR_NOMEM, "%s: cannot open an output stream: %s", path, strerror(e));
     }
     *out = o;
@@ -375,8 +412,9 @@ cf_status cf_output_commit(cf_output **f, cf_error *err) {
     *f = NULL;
     /* fclose hands the stdio buffer to af; a write error there is af's sticky error */
     if (fclose(o->stream) != 0 && !o->af.err_no) o->af.err_no = errno ? errno : EIO, o->af.what = "write";
+    if (o->gz && !o->af.err_no && (o->len > 0 || o->members == 0)) output_member(o); /* empty: one empty member */
     cf_status st = cf_afile_commit(&o->af, err);
-    free(o);
+    output_free(o);
     return st;
 }
 
@@ -385,7 +423,8 @@ void cf_output_abort(cf_output **f) {
     if (!o) return;
     *f = NULL;
     o->af.err_no = EIO; /* nothing more reaches the file while the stream closes */
+    o->gz = 0;
     fclose(o->stream);
     cf_afile_abort(&o->af);
-    free(o);
+    output_free(o);
 }

@@ -46,8 +46,8 @@
 #include "atomic_file.h"
 #include "common.h"
 #include "dataset.h"
+#include "gz.h"
 
-#include <libdeflate.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -625,27 +625,10 @@ typedef struct write_block {
     int nomem;
 } write_block;
 
-/* Level of the gzip members of a .gz output: libdeflate's level 1 packs this text 2.46×
- * at 144 MB/s a core here, level 6 (gzip's default) 2.7× at ≈ 30 MB/s. */
-#define WRITE_GZ_LEVEL 1
-
 /* b's text compressed into b->z as one gzip member. */
 static void compress_block(write_block *b) {
-    struct libdeflate_compressor *c = libdeflate_alloc_compressor(WRITE_GZ_LEVEL);
-    const size_t need = c ? libdeflate_gzip_compress_bound(c, b->len) : 0;
-    if (c && need > b->zcap) {
-        free(b->z);
-        b->z = malloc(need);
-        b->zcap = b->z ? need : 0;
-    }
-    b->zlen = c && b->z ? libdeflate_gzip_compress(c, b->buf, b->len, b->z, b->zcap) : 0;
+    b->zlen = cf_gz_member(b->buf, b->len, &b->z, &b->zcap);
     if (!b->zlen) b->nomem = 1;
-    libdeflate_free_compressor(c);
-}
-
-static int ends_with_gz(const char *path) {
-    const size_t n = strlen(path);
-    return n >= 3 && strcmp(path + n - 3, ".gz") == 0;
 }
 
 static void format_block(const cf_dataset *ds, int64_t lo, int64_t hi, write_block *b) {
@@ -682,7 +665,8 @@ static void format_block(const cf_dataset *ds, int64_t lo, int64_t hi, write_blo
  * order: the same bytes as one thread (tested), the same first bad rating named. A path
  * ending in ".gz" is written gzip-compressed, always by blocks: each block one gzip
  * member (as bgzip and pigz --independent do), compressed on the thread that formatted
- * it; `gzip -d` and every reader here read the members as one text. */
+ * it (gz.c, level CF_GZ_LEVEL); `gzip -d` and every reader here read the members as one
+ * text. */
 cf_status cf_dataset_write(const cf_dataset *ds, const char *path, cf_error *err) {
     if (!ds || !path || !*path)
         return cf_fail(err, CF_ERR_INVALID, "cf_dataset_write: %s", !ds ? "dataset is NULL" : "empty path");
@@ -692,7 +676,7 @@ cf_status cf_dataset_write(const cf_dataset *ds, const char *path, cf_error *err
     const cf_triplets *t = &ds->all;
     int T = omp_get_max_threads();
     if (T > 64) T = 64;
-    const int gz = ends_with_gz(path);
+    const int gz = cf_gz_name(path);
     if (gz || (T > 1 && t->n >= 2 * WRITE_BLOCK)) {
         write_block blk[64];
         memset(blk, 0, sizeof blk);

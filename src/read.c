@@ -42,7 +42,7 @@
  * leaves no ratings behind (see read_into).
  */
 #include "binfmt.h"
-#include "gunzip.h"
+#include "gz.h"
 #include "read_impl.h"
 
 #include <errno.h>

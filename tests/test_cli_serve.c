@@ -1177,7 +1177,8 @@ Test(cli, info_tells_what_a_ratings_file_holds) {
 
 /* Every input of the CLI may be gzip-compressed (recognized by its magic, whatever the
  * name): train, eval, info and recommend --exclude read the ratings inside, predict its
- * pairs and recommend --users its list, with the plain file's results. */
+ * pairs and recommend --users its list, with the plain file's results; an --out named
+ * *.gz is written compressed. */
 Test(cli, gzip_inputs_read_as_their_text) {
     char *plain_json = gen_and_train();
     char *dp = data_path(), *gz = cf_test_path(dir, "data.gz");
@@ -1219,6 +1220,23 @@ Test(cli, gzip_inputs_read_as_their_text) {
     cr_assert(a.code == 0 && b.code == 0, "%s | %s", a.err, b.err);
     cr_assert_str_eq(b.out, a.out);
     cr_assert_gt(strlen(a.out), 50 * 5);
+    run_free(&b);
+    /* and an --out named *.gz is written gzip-compressed: the same text inside */
+    b = cli("predict", "model.cfm", "pairs.gz", "--out", "pred.tsv.gz", NULL);
+    cr_assert_eq(b.code, 0, "%s", b.err);
+    char *pred = cf_test_path(dir, "pred.tsv.gz");
+    size_t plen;
+    char *pz = cf_test_read(pred, &plen);
+    cr_assert(pz && plen > 2 && (unsigned char)pz[0] == 0x1f && (unsigned char)pz[1] == 0x8b);
+    FILE *pf;
+    cf_error perr;
+    cr_assert_eq(cf_text_open(pred, &pf, &perr), CF_OK, "%s", perr.msg);
+    char back[8192];
+    const size_t nback = fread(back, 1, sizeof back - 1, pf);
+    fclose(pf);
+    back[nback] = '\0';
+    cr_assert_str_eq(back, a.out);
+    free(pz), free(pred);
     run_free(&a), run_free(&b);
     a = cli("recommend", "model.cfm", "--users", "users.txt", "-n", "3", "--exclude", "data.tsv", NULL);
     b = cli("recommend", "model.cfm", "--users", "users.gz", "-n", "3", "--exclude", "data.gz", NULL);

@@ -1,11 +1,12 @@
 /*
- * test_read_gz.c — gzip-compressed input (src/gunzip.c): a compressed file reads as the
+ * test_read_gz.c — gzip-compressed input (src/gz.c): a compressed file reads as the
  * text (or binary dataset) inside — the same ratings, ID maps, parts and report but for
  * `compressed` — in one member (gzip) and in many (pigz / bgzip style, cut anywhere,
  * even inside a line), with 1 and 2 threads; zero padding after the last member is
  * accepted; trailing data, a truncated file and a corrupt one are errors that name the
  * file and the member's byte and add no ratings; ZIP, xz, zstd and bzip2 are named; the progress phases and a cancel while
- * decompressing; cf_text_open for the CLI's line readers. The test data is compressed
+ * decompressing; cf_text_open for the CLI's line readers; and the outputs named *.gz
+ * (cf_output), written as gzip members. The test data is compressed
  * here with libdeflate's compressor, the round trip checked against the plain bytes.
  */
 #include <criterion/criterion.h>
@@ -401,4 +402,62 @@ Test(gz, text_open_plain_compressed_and_errors) {
     cr_assert(strstr(err.msg, "none.tsv: cannot open: "), "%s", err.msg);
     cr_assert_eq(cf_text_open(NULL, &f, &err), CF_ERR_INVALID);
     free(none), free(plain), free(gz), free(bad), free(short1), free(z);
+}
+
+/* The members of a gzip file and its text (libdeflate, member by member). */
+static int members_of(const char *z, size_t zlen, char *text, size_t cap, size_t *n) {
+    struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+    int m = 0;
+    size_t at = 0;
+    *n = 0;
+    while (at < zlen) {
+        size_t used, got;
+        cr_assert_eq(libdeflate_gzip_decompress_ex(d, z + at, zlen - at, text + *n, cap - *n, &used, &got),
+                     LIBDEFLATE_SUCCESS, "member %d at byte %zu", m, at);
+        at += used, *n += got, m++;
+    }
+    libdeflate_free_decompressor(d);
+    return m;
+}
+
+/* cf_output (predict --out, recommend --out, ...) to a name ending in ".gz": the text in
+ * gzip members of 4 MiB, compressed as it goes; an empty output is one empty member (a
+ * valid gzip file); an abort leaves nothing. */
+Test(gz, outputs_named_gz_are_written_compressed) {
+    char *path = cf_test_path(dir, "out.tsv.gz");
+    cf_output *o;
+    FILE *f;
+    cf_error err;
+    cr_assert_eq(cf_output_open(path, &o, &f, &err), CF_OK, "%s", err.msg);
+    size_t want = 0;
+    for (int k = 0; k < 700000; k++) want += (size_t)fprintf(f, "user%d\titem%d\t%d.5\n", k, k % 977, k % 5);
+    cr_assert_gt(want, (size_t)9 << 20);
+    cr_assert_eq(cf_output_commit(&o, &err), CF_OK, "%s", err.msg);
+    size_t zlen, n;
+    char *z = cf_test_read(path, &zlen);
+    char *text = malloc(want + 1);
+    cr_assert(z && text);
+    const int m = members_of(z, zlen, text, want + 1, &n);
+    cr_assert_eq(n, want);
+    cr_assert_eq(m, (int)((want + (4u << 20) - 1) / (4u << 20)), "%d members for %zu bytes", m, want);
+    cr_assert_eq(memcmp(text, "user0\titem0\t0.5\nuser1\t", 22), 0);
+    char last[64];
+    const int ll = snprintf(last, sizeof last, "user%d\titem%d\t%d.5\n", 699999, 699999 % 977, 699999 % 5);
+    cr_assert_eq(memcmp(text + n - ll, last, (size_t)ll), 0, "%.*s", ll, text + n - ll);
+    free(z), free(text);
+
+    cr_assert_eq(cf_output_open(path, &o, &f, &err), CF_OK, "%s", err.msg); /* nothing written */
+    cr_assert_eq(cf_output_commit(&o, &err), CF_OK, "%s", err.msg);
+    z = cf_test_read(path, &zlen);
+    char none[4];
+    cr_assert_eq(members_of(z, zlen, none, sizeof none, &n), 1);
+    cr_assert_eq(n, 0);
+    free(z);
+
+    char *other = cf_test_path(dir, "gone.gz");
+    cr_assert_eq(cf_output_open(other, &o, &f, &err), CF_OK, "%s", err.msg);
+    for (int k = 0; k < 400000; k++) fprintf(f, "%d\n", k); /* past a block: a member reached the file */
+    cf_output_abort(&o);
+    cr_assert_eq(cf_test_count_entries(dir, "gone"), 0);
+    free(other), free(path);
 }

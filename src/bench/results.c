@@ -403,10 +403,14 @@ static void recs_free(rec *r, int n) {
  * missing_ok. Errors name the file and the line. */
 static cf_status read_records(const char *path, int missing_ok, rec **out, int *n_out, cf_error *err) {
     *out = NULL, *n_out = 0;
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        if (missing_ok && errno == ENOENT) return CF_OK;
-        return cf_fail(err, CF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    cf_status ost = cf_text_open(path, &f, err); /* a results file named *.gz was written compressed */
+    if (ost) {
+        if (missing_ok && ost == CF_ERR_IO && errno == ENOENT) {
+            cf_error_clear(err);
+            return CF_OK;
+        }
+        return ost;
     }
     rec *r = NULL;
     int n = 0, cap = 0;

@@ -357,8 +357,9 @@ static int bench_validate(int argc, char **argv) {
     const char *pos[1];
     int rc = cli_parse(&spec, argc, argv, pos);
     if (rc >= 0) return rc;
-    FILE *f = fopen(pos[0], "r");
-    if (!f) return cli_failf("%s: cannot open", pos[0]);
+    FILE *f;
+    cf_error oerr;
+    if (cf_text_open(pos[0], &f, &oerr) != CF_OK) return cli_fail(&oerr);
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;

@@ -1,6 +1,7 @@
 /*
- * gunzip.c — gzip-compressed input, decompressed whole into memory with libdeflate
- * (gunzip.h). libdeflate decompresses a whole member in one call, 2.4 times as fast as
+ * gz.c — gzip in and out with libdeflate (gz.h).
+ *
+ * In: decompressed whole into memory. libdeflate decompresses a whole member in one call, 2.4 times as fast as
  * zlib's streaming inflate here (600 against 250 MB/s of output on this 2-core VM), and
  * checks each member's CRC-32 and length. The price is that it needs the output's room
  * in advance and cannot report progress inside a member:
@@ -17,7 +18,7 @@
  * Parsing needs the whole text anyway (the parallel reader cuts it into chunks at line
  * starts), so decompressing first costs memory equal to the text, as reading a pipe does.
  */
-#include "gunzip.h"
+#include "gz.h"
 
 #include "common.h"
 #include "progress.h"
@@ -28,6 +29,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+int cf_gz_name(const char *path) {
+    const size_t n = strlen(path);
+    return n >= 3 && strcmp(path + n - 3, ".gz") == 0;
+}
+
+size_t cf_gz_member(const void *in, size_t n, unsigned char **out, size_t *cap) {
+    struct libdeflate_compressor *c = libdeflate_alloc_compressor(CF_GZ_LEVEL);
+    if (!c) return 0;
+    const size_t need = libdeflate_gzip_compress_bound(c, n);
+    if (need > *cap) {
+        unsigned char *b = realloc(*out, need);
+        if (!b) {
+            libdeflate_free_compressor(c);
+            return 0;
+        }
+        *out = b, *cap = need;
+    }
+    const size_t got = libdeflate_gzip_compress(c, in, n, *out, *cap);
+    libdeflate_free_compressor(c);
+    return got;
+}
 
 int cf_gz_is(const void *data, size_t size) {
     const unsigned char *p = data;
@@ -208,7 +231,12 @@ cf_status cf_text_open(const char *path, FILE **out, cf_error *err) {
     if (out) *out = NULL;
     if (!path || !out) return cf_fail(err, CF_ERR_INVALID, "cf_text_open: %s is NULL", !path ? "path" : "out");
     FILE *f = fopen(path, "r");
-    if (!f) return cf_fail(err, CF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) {
+        const int e = errno;
+        cf_fail(err, CF_ERR_IO, "%s: cannot open: %s", path, strerror(e));
+        errno = e; /* for a caller that treats a missing file as empty */
+        return CF_ERR_IO;
+    }
     unsigned char head[10];
     const size_t got = fread(head, 1, sizeof head, f);
     const char *other = cf_compressed_other(head, got);
