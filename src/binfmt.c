@@ -52,6 +52,7 @@
 
 #include "atomic_file.h"
 #include "common.h"
+#include "gz.h"
 #include "hash64.h"
 #include "idmap.h"
 
@@ -513,5 +514,6 @@ done:
 
 cf_status cf_dataset_write_binary(const cf_dataset *ds, const char *path, int threads, cf_error *err) {
     cf_error_clear(err);
+    if (path && cf_gz_refuse(path, "a binary dataset", err)) return CF_ERR_INVALID;
     return cf_bin_write(ds, path, threads, err);
 }

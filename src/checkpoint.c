@@ -49,6 +49,7 @@
 #include "atomic_file.h"
 #include "bytecodec.h"
 #include "common.h"
+#include "gz.h"
 #include "hash64.h"
 #include "idmap.h"
 #include "model.h"
@@ -124,6 +125,7 @@ static int same_dims(const cf_factors *a, const cf_factors *b) {
 cf_status cf_checkpoint_save(const cf_train_state *s, const char *path, cf_error *err) {
     if (!s || !path || !*path)
         return cf_fail(err, CF_ERR_INVALID, "checkpoint: %s", !s ? "state is NULL" : "empty path");
+    if (cf_gz_refuse(path, "a checkpoint", err)) return CF_ERR_INVALID;
     const cf_factors *f = &s->cur;
     if (!f->P || f->n_users < 0 || f->n_users > CKPT_MAX_ROWS || f->n_items < 0 ||
         f->n_items > CKPT_MAX_ROWS || f->k < 1 || f->k > CKPT_MAX_K)

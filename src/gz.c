@@ -35,6 +35,14 @@ int cf_gz_name(const char *path) {
     return n >= 3 && strcmp(path + n - 3, ".gz") == 0;
 }
 
+cf_status cf_gz_refuse(const char *path, const char *what, cf_error *err) {
+    if (!cf_gz_name(path)) return CF_OK;
+    return cf_fail(err, CF_ERR_INVALID,
+                   "%s: %s is written uncompressed (it loads at memory speed), and the name's .gz would say it "
+                   "was gzip: name it without .gz",
+                   path, what);
+}
+
 size_t cf_gz_member(const void *in, size_t n, unsigned char **out, size_t *cap) {
     struct libdeflate_compressor *c = libdeflate_alloc_compressor(CF_GZ_LEVEL);
     if (!c) return 0;

@@ -36,6 +36,11 @@ cf_status cf_gunzip(const char *name, const void *data, size_t size, cf_read_pro
 /* 1 when path ends in ".gz": the outputs to write gzip-compressed. */
 int cf_gz_name(const char *path);
 
+/* For the binary outputs (a model, a checkpoint, a binary dataset), which are written
+ * uncompressed: CF_ERR_INVALID "PATH: WHAT is written uncompressed ...; name it without
+ * .gz" when path ends in ".gz", else CF_OK. */
+cf_status cf_gz_refuse(const char *path, const char *what, cf_error *err);
+
 /* The level of the members written: libdeflate's level 1 packs rating text 2.46× at
  * 144 MB/s a core on the 2-core VM; level 6 (gzip's default) 2.7× at ≈ 30 MB/s. */
 #define CF_GZ_LEVEL 1

@@ -53,6 +53,7 @@
 #include "atomic_file.h"
 #include "bytecodec.h"
 #include "common.h"
+#include "gz.h"
 #include "hash64.h"
 #include "model.h"
 
@@ -150,6 +151,7 @@ static void wr_ids(unsigned char *buf, size_t *at, const cf_idmap *map) {
 cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err) {
     if (!m || !path || !*path)
         return cf_fail(err, CF_ERR_INVALID, "cf_model_save: %s", !m ? "model is NULL" : "empty path");
+    if (cf_gz_refuse(path, "a model", err)) return CF_ERR_INVALID;
     const cf_factors *f = &m->f;
     if (f->n_users < 0 || f->n_users > CFM_MAX_ROWS || f->n_items < 0 || f->n_items > CFM_MAX_ROWS ||
         f->k < 1 || f->k > CFM_MAX_K)

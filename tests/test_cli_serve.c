@@ -1244,6 +1244,19 @@ Test(cli, gzip_inputs_read_as_their_text) {
     cr_assert_str_eq(b.out, a.out);
     run_free(&a), run_free(&b);
 
+    /* a model or checkpoint named *.gz: refused before any training (they are written
+     * uncompressed) */
+    const char *bin_out[][2] = {{"--model", "m.cfm.gz"}, {"--checkpoint", "c.cfc.gz"}};
+    for (int k = 0; k < 2; k++) {
+        r = cli("train", "data.gz", bin_out[k][0], bin_out[k][1], NULL);
+        cr_assert_eq(r.code, 1, "%s", r.err);
+        cr_assert(strstr(r.err, "is written uncompressed") && strstr(r.err, "name it without .gz") &&
+                      !strstr(r.err, "train_rmse"),
+                  "%s", r.err);
+        cr_assert_eq(cf_test_count_entries(dir, bin_out[k][1]), 0);
+        run_free(&r);
+    }
+
     /* a damaged one: exit 1, the file and the byte named, nothing written */
     size_t len;
     char *bytes = cf_test_read(gz, &len);

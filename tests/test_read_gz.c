@@ -461,3 +461,28 @@ Test(gz, outputs_named_gz_are_written_compressed) {
     cr_assert_eq(cf_test_count_entries(dir, "gone"), 0);
     free(other), free(path);
 }
+
+/* The binary outputs are written uncompressed: a model, a checkpoint or a binary dataset
+ * named *.gz is refused (CF_ERR_INVALID, the name and the reason), nothing written. */
+Test(gz, binary_outputs_named_gz_are_refused) {
+    const char *text = "u1\ti1\t4\nu2\ti2\t3\nu1\ti2\t5\n";
+    outcome o = read_bytes(text, strlen(text), 1);
+    cr_assert_eq(o.st, CF_OK, "%s", o.msg);
+    cf_error err;
+    char *bin = cf_test_path(dir, "d.cfd.gz");
+    cr_assert_eq(cf_dataset_write_binary(o.ds, bin, 1, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "d.cfd.gz: a binary dataset is written uncompressed"), "%s", err.msg);
+    cf_config c;
+    cf_config_default(&c);
+    c.factors = 2, c.iters = 1, c.device = CF_DEVICE_CPU, c.threads = 1;
+    cf_model *m = NULL;
+    cr_assert_eq(cf_train(o.ds, &c, NULL, NULL, &m, NULL, &err), CF_OK, "%s", err.msg);
+    char *mp = cf_test_path(dir, "m.cfm.gz");
+    cr_assert_eq(cf_model_save(m, mp, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "m.cfm.gz: a model is written uncompressed") && strstr(err.msg, "without .gz"), "%s",
+              err.msg);
+    cr_assert_eq(cf_test_count_entries(dir, ".gz"), 0);
+    cf_model_destroy(&m);
+    cf_dataset_destroy(&o.ds);
+    free(bin), free(mp);
+}

@@ -297,6 +297,9 @@ int cli_device_notice(cf_device dev, FILE *f, const char *indent);
  * directory, device, FIFO or socket; a symbolic link is followed to its target).
  * `flag` names the option in the message ("--model"). Else CLI_EXIT_OK. */
 int cli_check_writable(const char *path, const char *flag);
+/* cli_check_writable for a model or checkpoint (`what`: "a model"), which is written
+ * uncompressed: a name ending in ".gz" is refused first, before any training. */
+int cli_check_binary_output(const char *path, const char *flag, const char *what);
 /* "a FIFO", "a character device", ... for a st_mode (messages). */
 const char *cli_file_kind(unsigned mode);
 /* 1 when paths a and b name the same file: the same inode when both exist, else the

@@ -381,7 +381,7 @@ int cmd_cv(int argc, char **argv) {
             if (cf_config_validate(&c, &err) != CF_OK) return cli_usage_error(&spec, "%s", err.msg);
         }
     if (cli_check_device(cfg.device) != CLI_EXIT_OK) return CLI_EXIT_ERROR;
-    if (oo.model && cli_check_writable(oo.model, "--model") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
+    if (oo.model && cli_check_binary_output(oo.model, "--model", "a model") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
     if (svg_path && cli_check_writable(svg_path, "--svg") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
     cvo.by_user = fold_split == CLI_SPLIT_USER || fold_split == CLI_SPLIT_USER_TIME;
     cvo.by_time = fold_split == CLI_SPLIT_TIME || fold_split == CLI_SPLIT_USER_TIME;

@@ -194,8 +194,9 @@ int cmd_train(int argc, char **argv) {
                               oo.model, topt.checkpoint,
                               topt.resume && topt.checkpoint == topt.resume ? " (from --resume)" : ""));
     /* an unwritable --model fails now, not after the training */
-    if (oo.model && cli_check_writable(oo.model, "--model") != CLI_EXIT_OK) EARLY(CLI_EXIT_ERROR);
-    if (topt.checkpoint && cli_check_writable(topt.checkpoint, "--checkpoint") != CLI_EXIT_OK) EARLY(CLI_EXIT_ERROR);
+    if (oo.model && cli_check_binary_output(oo.model, "--model", "a model") != CLI_EXIT_OK) EARLY(CLI_EXIT_ERROR);
+    if (topt.checkpoint && cli_check_binary_output(topt.checkpoint, "--checkpoint", "a checkpoint") != CLI_EXIT_OK)
+        EARLY(CLI_EXIT_ERROR);
 #undef EARLY
 
     /* ---- data */

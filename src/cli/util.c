@@ -173,6 +173,15 @@ int cli_check_device(cf_device dev) {
     return cli_failf("--device gpu: no usable GPU: %s", why[0] ? why : "unknown reason");
 }
 
+int cli_check_binary_output(const char *path, const char *flag, const char *what) {
+    const size_t n = strlen(path);
+    if (n >= 3 && strcmp(path + n - 3, ".gz") == 0)
+        return cli_failf("%s %s: %s is written uncompressed (it loads at memory speed), and the name's .gz would "
+                         "say it was gzip: name it without .gz",
+                         flag, path, what);
+    return cli_check_writable(path, flag);
+}
+
 int cli_check_writable(const char *path, const char *flag) {
     /* the target first: a non-regular file is the reason, whatever its directory allows */
     struct stat st, lst;
