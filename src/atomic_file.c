@@ -333,7 +333,7 @@ cf_status cf_afile_commit(cf_afile *f, cf_error *err) {
 /* ------------------------------------------------------------------ cf_output (cufactor.h) */
 
 /* A path ending in ".gz" (cf_gz_name): the text is gathered in blocks of GZ_BLOCK bytes,
- * each written as one gzip member (gz.c), the last at commit. */
+ * each written as BGZF blocks (gz.c), the last at commit with BGZF's end marker. */
 #define GZ_BLOCK ((size_t)4 << 20)
 
 struct cf_output {
@@ -342,7 +342,6 @@ struct cf_output {
     int gz;            /* 1: gzip members */
     unsigned char *text, *z; /* gz: the block being gathered (GZ_BLOCK bytes), a member */
     size_t len, zcap;
-    int members;
 };
 
 /* The gathered block as one member into af. */
@@ -350,7 +349,7 @@ static void output_member(cf_output *o) {
     const size_t n = cf_gz_member(o->text, o->len, &o->z, &o->zcap);
     if (!n && !o->af.err_no) o->af.err_no = ENOMEM, o->af.what = "compress";
     if (n) cf_afile_write(&o->af, o->z, n);
-    o->len = 0, o->members++;
+    o->len = 0;
 }
 
 static ssize_t output_write(void *cookie, const char *buf, size_t size) {
@@ -412,7 +411,10 @@ cf_status cf_output_commit(cf_output **f, cf_error *err) {
     *f = NULL;
     /* fclose hands the stdio buffer to af; a write error there is af's sticky error */
     if (fclose(o->stream) != 0 && !o->af.err_no) o->af.err_no = errno ? errno : EIO, o->af.what = "write";
-    if (o->gz && !o->af.err_no && (o->len > 0 || o->members == 0)) output_member(o); /* empty: one empty member */
+    if (o->gz && !o->af.err_no) {
+        if (o->len > 0) output_member(o);
+        cf_afile_write(&o->af, cf_gz_eof, CF_GZ_EOF_SIZE); /* also all of an empty output */
+    }
     cf_status st = cf_afile_commit(&o->af, err);
     output_free(o);
     return st;

@@ -625,7 +625,7 @@ typedef struct write_block {
     int nomem;
 } write_block;
 
-/* b's text compressed into b->z as one gzip member. */
+/* b's text compressed into b->z as BGZF blocks (gz.c). */
 static void compress_block(write_block *b) {
     b->zlen = cf_gz_member(b->buf, b->len, &b->z, &b->zcap);
     if (!b->zlen) b->nomem = 1;
@@ -663,10 +663,10 @@ static void format_block(const cf_dataset *ds, int64_t lo, int64_t hi, write_blo
 /* Formatting the text is the writer's cost (≈ 160 MB/s on one core), so past two blocks
  * the ratings are formatted on all threads, T blocks at a time, and the blocks written in
  * order: the same bytes as one thread (tested), the same first bad rating named. A path
- * ending in ".gz" is written gzip-compressed, always by blocks: each block one gzip
- * member (as bgzip and pigz --independent do), compressed on the thread that formatted
- * it (gz.c, level CF_GZ_LEVEL); `gzip -d` and every reader here read the members as one
- * text. */
+ * ending in ".gz" is written gzip-compressed, always by blocks: each block's text as
+ * BGZF blocks (gz.c, level CF_GZ_LEVEL; bgzip's format: gzip members of 64 KiB whose
+ * headers give their sizes), compressed on the thread that formatted it, then BGZF's
+ * end marker; `gzip -d` reads it as one text, the readers here on all threads. */
 cf_status cf_dataset_write(const cf_dataset *ds, const char *path, cf_error *err) {
     if (!ds || !path || !*path)
         return cf_fail(err, CF_ERR_INVALID, "cf_dataset_write: %s", !ds ? "dataset is NULL" : "empty path");
@@ -699,6 +699,7 @@ cf_status cf_dataset_write(const cf_dataset *ds, const char *path, cf_error *err
             }
         }
         for (int j = 0; j < T; j++) free(blk[j].buf), free(blk[j].z);
+        if (gz && bad < 0 && !nomem) cf_afile_write(&f, cf_gz_eof, CF_GZ_EOF_SIZE);
         if (bad >= 0 || nomem) {
             cf_afile_abort(&f);
             return nomem ? cf_fail(err, CF_ERR_NOMEM, "%s: out of memory writing the ratings", path)

@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <libdeflate.h>
+#include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,22 +44,66 @@ cf_status cf_gz_refuse(const char *path, const char *what, cf_error *err) {
                    path, what);
 }
 
+/* ------------------------------------------------------------------ out: BGZF */
+
+/* A BGZF block (the SAM/BAM specification's blocked gzip, what bgzip writes): a gzip
+ * member whose header carries the extra subfield 'B' 'C' with the member's size − 1, so
+ * that a reader finds every member without decompressing; at most BGZF_IN bytes of
+ * input and 64 KiB of member. */
+#define BGZF_IN 65280
+#define BGZF_HEAD 18
+#define BGZF_TAIL 8
+#define BGZF_MAX 65536
+
+const unsigned char cf_gz_eof[CF_GZ_EOF_SIZE] = {0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, 'B', 'C', 2, 0,
+                                                 0x1b, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+
+static void put32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8), p[2] = (unsigned char)(v >> 16),
+    p[3] = (unsigned char)(v >> 24);
+}
+
+/* One block of in[0..n) (n <= BGZF_IN) at out (BGZF_MAX bytes of room): its size, 0 when
+ * out of memory. Data that does not compress into a block is stored (level 0). */
+static size_t bgzf_block(struct libdeflate_compressor *c, const unsigned char *in, size_t n, unsigned char *out) {
+    const size_t room = BGZF_MAX - BGZF_HEAD - BGZF_TAIL;
+    size_t z = libdeflate_deflate_compress(c, in, n, out + BGZF_HEAD, room);
+    if (!z) {
+        struct libdeflate_compressor *stored = libdeflate_alloc_compressor(0);
+        z = stored ? libdeflate_deflate_compress(stored, in, n, out + BGZF_HEAD, room) : 0;
+        libdeflate_free_compressor(stored);
+        if (!z) return 0;
+    }
+    const size_t total = BGZF_HEAD + z + BGZF_TAIL;
+    memcpy(out, cf_gz_eof, 16); /* magic, deflate, FEXTRA, mtime 0, OS unknown, XLEN 6, 'B' 'C', 2 */
+    out[16] = (unsigned char)((total - 1) & 0xff), out[17] = (unsigned char)((total - 1) >> 8);
+    put32(out + BGZF_HEAD + z, (uint32_t)libdeflate_crc32(0, in, n));
+    put32(out + BGZF_HEAD + z + 4, (uint32_t)n);
+    return total;
+}
+
 size_t cf_gz_member(const void *in, size_t n, unsigned char **out, size_t *cap) {
-    struct libdeflate_compressor *c = libdeflate_alloc_compressor(CF_GZ_LEVEL);
-    if (!c) return 0;
-    const size_t need = libdeflate_gzip_compress_bound(c, n);
+    const size_t blocks = n ? (n + BGZF_IN - 1) / BGZF_IN : 1, need = blocks * BGZF_MAX;
     if (need > *cap) {
         unsigned char *b = realloc(*out, need);
-        if (!b) {
-            libdeflate_free_compressor(c);
-            return 0;
-        }
+        if (!b) return 0;
         *out = b, *cap = need;
     }
-    const size_t got = libdeflate_gzip_compress(c, in, n, *out, *cap);
+    struct libdeflate_compressor *c = libdeflate_alloc_compressor(CF_GZ_LEVEL);
+    size_t len = 0;
+    for (size_t at = 0, b = 0; c && b < blocks; b++, at += BGZF_IN) {
+        const size_t k = bgzf_block(c, (const unsigned char *)in + at, n - at < BGZF_IN ? n - at : BGZF_IN, *out + len);
+        if (!k) {
+            len = 0;
+            break;
+        }
+        len += k;
+    }
     libdeflate_free_compressor(c);
-    return got;
+    return len;
 }
+
+/* ------------------------------------------------------------------ in */
 
 int cf_gz_is(const void *data, size_t size) {
     const unsigned char *p = data;
@@ -105,10 +150,123 @@ static size_t first_room(const unsigned char *in, size_t size) {
     return room < SIZE_MAX - 64 ? room + 64 : room;
 }
 
-cf_status cf_gunzip(const char *name, const void *data, size_t size, cf_read_progress_fn progress, void *user,
-                    char **out, size_t *out_size, cf_error *err) {
+/* A BGZF file (every member a BGZF block, then at most zero padding): the members'
+ * offsets, malloc'ed (*m, *n), and the text's size; 0 when data is anything else (or a
+ * BGZF file cut short: the serial path names the member at fault). */
+typedef struct bgzf_member {
+    size_t at, size, out; /* where in data, its size, where its text goes */
+    uint32_t isize;
+} bgzf_member;
+
+static size_t get16(const unsigned char *p) { return (size_t)p[0] | (size_t)p[1] << 8; }
+static uint32_t get32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The size of the BGZF block at p (left bytes on), 0 when it is not one. */
+static size_t bgzf_size(const unsigned char *p, size_t left) {
+    if (left < BGZF_HEAD + BGZF_TAIL || p[0] != 0x1f || p[1] != 0x8b || p[2] != 8 || p[3] != 4) return 0;
+    const size_t xlen = get16(p + 10);
+    if (xlen != 6 || p[12] != 'B' || p[13] != 'C' || get16(p + 14) != 2) return 0;
+    const size_t size = get16(p + 16) + 1;
+    return size >= BGZF_HEAD + BGZF_TAIL && size <= left ? size : 0;
+}
+
+_Thread_local size_t cf_gz_last_bgzf;
+
+static int bgzf_index(const unsigned char *in, size_t size, bgzf_member **m, size_t *n, size_t *text) {
+    *m = NULL, *n = 0, *text = 0;
+    size_t cap = 0, at = 0;
+    while (at < size) {
+        if (*n > 0 && all_zero(in + at, size - at)) break;
+        const size_t k = bgzf_size(in + at, size - at);
+        if (!k) break;
+        if (*n == cap) {
+            bgzf_member *b = realloc(*m, (cap = cap ? 2 * cap : 1024) * sizeof *b);
+            if (!b) break;
+            *m = b;
+        }
+        const uint32_t isize = get32(in + at + k - 4);
+        (*m)[(*n)++] = (bgzf_member){.at = at, .size = k, .out = *text, .isize = isize};
+        *text += isize, at += k;
+    }
+    if (*n > 0 && (at == size || all_zero(in + at, size - at))) return 1;
+    free(*m);
+    *m = NULL, *n = 0;
+    return 0;
+}
+
+/* The members of a BGZF file decompressed on `threads` threads into buf, each into its
+ * place, its CRC-32 checked, in batches of about a progress step of input with a
+ * progress call after each. The first bad member in file order is the error. */
+static cf_status bgzf_decompress(const char *name, const unsigned char *in, size_t size, const bgzf_member *m,
+                                 size_t n, char *buf, int threads, cf_progress *pg, cf_error *err) {
+    int64_t first_bad = -1;
+    for (size_t b0 = 0; b0 < n && first_bad < 0;) {
+        size_t b1 = b0, bytes = 0;
+        while (b1 < n && (bytes < (size_t)pg->step || b1 == b0)) bytes += m[b1++].size;
+        int64_t bad = INT64_MAX; /* the first bad member of the batch */
+#pragma omp parallel num_threads(threads)
+        {
+            struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+#pragma omp for schedule(dynamic, 16) reduction(min : bad)
+            for (size_t j = b0; j < b1; j++) {
+                const bgzf_member *x = &m[j];
+                size_t got = 0;
+                int ok = d && libdeflate_deflate_decompress(d, in + x->at + BGZF_HEAD, x->size - BGZF_HEAD - BGZF_TAIL,
+                                                            buf + x->out, x->isize, &got) == LIBDEFLATE_SUCCESS &&
+                         got == x->isize &&
+                         (uint32_t)libdeflate_crc32(0, buf + x->out, x->isize) == get32(in + x->at + x->size - 8);
+                if (!ok && (int64_t)j < bad) bad = (int64_t)j;
+            }
+            libdeflate_free_decompressor(d);
+        }
+        if (bad != INT64_MAX) first_bad = bad;
+        b0 = b1;
+        if (first_bad < 0 && b0 < n && cf_progress_at(pg, (int64_t)m[b0].at))
+            return cf_fail(err, CF_ERR_INTERRUPTED, "reading %s: cancelled while decompressing (at byte %zu of %zu)",
+                           name, m[b0].at, size);
+    }
+    if (first_bad >= 0)
+        return cf_fail(err, CF_ERR_PARSE,
+                       "%s: byte %zu: corrupt or truncated gzip data (the member starting there fails its "
+                       "decompression or its CRC-32 / length check; the file is %zu bytes)",
+                       name, m[first_bad].at, size);
+    return CF_OK;
+}
+
+cf_status cf_gunzip(const char *name, const void *data, size_t size, int threads, cf_read_progress_fn progress,
+                    void *user, char **out, size_t *out_size, cf_error *err) {
     *out = NULL, *out_size = 0;
     const unsigned char *in = data;
+    bgzf_member *m;
+    size_t nm, text;
+    cf_gz_last_bgzf = 0;
+    if (bgzf_index(in, size, &m, &nm, &text)) { /* every member's place known: all threads */
+        cf_gz_last_bgzf = nm;
+        char *buf = malloc(text + 1);
+        if (!buf) {
+            free(m);
+            return cf_fail(err, CF_ERR_NOMEM, "%s: out of memory allocating %zu bytes to decompress it", name,
+                           text + 1);
+        }
+        cf_progress pg;
+        cf_status st = CF_OK;
+        if (cf_progress_start(&pg, progress, user, "decompressing", (int64_t)size))
+            st = cf_fail(err, CF_ERR_INTERRUPTED, "reading %s: cancelled while decompressing (at byte 0)", name);
+        if (st == CF_OK)
+            st = bgzf_decompress(name, in, size, m, nm, buf, threads > 0 ? threads : omp_get_num_procs(), &pg, err);
+        if (st == CF_OK && cf_progress_end(&pg))
+            st = cf_fail(err, CF_ERR_INTERRUPTED, "reading %s: cancelled after decompressing", name);
+        free(m);
+        if (st != CF_OK) {
+            free(buf);
+            return st;
+        }
+        buf[text] = '\0';
+        *out = buf, *out_size = text;
+        return CF_OK;
+    }
     struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
     size_t cap = first_room(in, size);
     char *buf = d ? malloc(cap) : NULL;
@@ -283,7 +441,7 @@ cf_status cf_text_open(const char *path, FILE **out, cf_error *err) {
         free(raw);
         raw = all, nraw += got;
     }
-    if (st == CF_OK) st = cf_gunzip(path, raw, nraw, NULL, NULL, &text, &ntext, err);
+    if (st == CF_OK) st = cf_gunzip(path, raw, nraw, 0, NULL, NULL, &text, &ntext, err);
     free(raw);
     if (st != CF_OK) return st;
     mem_text *m = malloc(sizeof *m);

@@ -23,15 +23,22 @@ int cf_gz_is(const void *data, size_t size);
 const char *cf_compressed_other(const void *data, size_t size);
 
 /* Decompresses every gzip member of data[0..size) into a new malloc'ed buffer: *out
- * (*out_size bytes, followed by one NUL that is not counted). Trailing zero bytes after
+ * (*out_size bytes, followed by one NUL that is not counted). A BGZF file (bgzip's, or
+ * this library's *.gz outputs: every member says its size) is decompressed on `threads`
+ * threads (0: all cores), each member into its place; anything else member by member on
+ * the calling thread. The result is the same either way. Trailing zero bytes after
  * the last member (padding some tools write) are ignored; anything else after it is an
  * error. Progress, when progress is not NULL: phase "decompressing", done and total in
  * bytes of data, called with 0, after members (at most every max(total/100, 2^22)
  * bytes) and with total at the end; a non-zero return cancels (CF_ERR_INTERRUPTED).
  * A member cannot be interrupted: a file of one member (plain `gzip`) is one step.
  * Errors name `name` and the byte offset of the member at fault; *out is NULL then. */
-cf_status cf_gunzip(const char *name, const void *data, size_t size, cf_read_progress_fn progress, void *user,
-                    char **out, size_t *out_size, cf_error *err);
+cf_status cf_gunzip(const char *name, const void *data, size_t size, int threads, cf_read_progress_fn progress,
+                    void *user, char **out, size_t *out_size, cf_error *err);
+
+/* The BGZF blocks the calling thread's latest cf_gunzip decompressed on the parallel path
+ * (0: it went member by member). For tests. */
+extern _Thread_local size_t cf_gz_last_bgzf;
 
 /* 1 when path ends in ".gz": the outputs to write gzip-compressed. */
 int cf_gz_name(const char *path);
@@ -45,8 +52,15 @@ cf_status cf_gz_refuse(const char *path, const char *what, cf_error *err);
  * 144 MB/s a core on the 2-core VM; level 6 (gzip's default) 2.7× at ≈ 30 MB/s. */
 #define CF_GZ_LEVEL 1
 
-/* in[0..n) compressed as one gzip member into *out (grown as needed; *cap its size).
- * Returns the member's size, 0 when out of memory. */
+/* in[0..n) compressed into *out (grown as needed; *cap its size) as BGZF blocks: gzip
+ * members of at most 65,280 bytes of input whose headers carry their sizes (as bgzip
+ * writes), so that a reader (here, bgzip, htslib) finds and decompresses them in
+ * parallel, and gzip -d reads them as one text. Returns the bytes written, 0 when out
+ * of memory. Independent calls may run on different threads. */
 size_t cf_gz_member(const void *in, size_t n, unsigned char **out, size_t *cap);
+
+/* BGZF's end-of-file marker, an empty block: what a writer appends after the last block. */
+#define CF_GZ_EOF_SIZE 28
+extern const unsigned char cf_gz_eof[CF_GZ_EOF_SIZE];
 
 #endif

@@ -381,7 +381,7 @@ static cf_status read_bytes(cf_dataset *ds, int part, const char *name, const ch
     if (!cf_gz_is(data, size)) return read_plain(ds, part, name, data, size, opt, rep, err);
     char *text;
     size_t n;
-    cf_status st = cf_gunzip(name, data, size, opt->progress, opt->progress_user, &text, &n, err);
+    cf_status st = cf_gunzip(name, data, size, opt->threads, opt->progress, opt->progress_user, &text, &n, err);
     if (st) return st;
     st = read_plain(ds, part, name, text, n, opt, rep, err);
     rep->compressed = (int64_t)size;

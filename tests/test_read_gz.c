@@ -13,6 +13,7 @@
 
 #include "cufactor.h"
 #include "dataset.h"
+#include "gz.h"
 #include "helpers.h"
 #include "idmap.h"
 #include "read.h"
@@ -259,6 +260,69 @@ Test(gz, other_compressions_are_named) {
     free(zip);
 }
 
+/* text as a BGZF file, as this library writes one (cf_gz_member, the end marker). */
+static char *bgzf_of(const char *text, size_t len, size_t *zlen) {
+    unsigned char *z = NULL;
+    size_t cap = 0;
+    const size_t n = cf_gz_member(text, len, &z, &cap);
+    cr_assert_gt(n, 0);
+    z = realloc(z, n + CF_GZ_EOF_SIZE);
+    memcpy(z + n, cf_gz_eof, CF_GZ_EOF_SIZE);
+    *zlen = n + CF_GZ_EOF_SIZE;
+    return (char *)z;
+}
+
+/* The byte where BGZF block k starts (its header's size field). */
+static size_t bgzf_at(const char *z, int k) {
+    size_t at = 0;
+    for (int j = 0; j < k; j++) at += (size_t)((unsigned char)z[at + 16] | (unsigned char)z[at + 17] << 8) + 1;
+    return at;
+}
+
+/* BGZF (bgzip's format, this library's .gz outputs): decompressed on all threads into
+ * place, the same text as the serial path and the plain file, with 1 and 2 threads; two
+ * corrupt members: the first in file order is named, whatever thread met it first; a file
+ * cut inside a member, or one with a plain gzip member after the blocks, goes the serial
+ * way (still read, or the cut named); a cancel between batches. */
+Test(gz, bgzf_decompressed_in_parallel) {
+    size_t len, zlen;
+    char *text = text_of(40000, &len), *z = bgzf_of(text, len, &zlen);
+    for (int threads = 1; threads <= 2; threads++) {
+        outcome plain = read_bytes(text, len, threads), gz = read_bytes(z, zlen, threads);
+        cr_assert_eq(cf_gz_last_bgzf, (len + 65279) / 65280 + 1, "the parallel path took %zu blocks",
+                     cf_gz_last_bgzf);
+        expect_same(&plain, &gz, zlen, threads == 1 ? "BGZF, 1 thread" : "BGZF, 2 threads");
+        cf_dataset_destroy(&plain.ds), cf_dataset_destroy(&gz.ds);
+    }
+    char *w = malloc(zlen + 40);
+    const size_t b2 = bgzf_at(z, 2), b5 = bgzf_at(z, 5);
+    cr_assert_lt(b5, zlen - 100);
+    memcpy(w, z, zlen);
+    w[b5 + 30] ^= 0x11, w[b2 + 40] ^= 0x22; /* blocks 5 and 2: 2 is named */
+    char want[64];
+    snprintf(want, sizeof want, "r.gz: byte %zu: corrupt or truncated gzip data", b2);
+    expect_fail(w, zlen, CF_ERR_PARSE, want, NULL);
+    memcpy(w, z, zlen);
+    w[b5 + 30] ^= 0x11;
+    snprintf(want, sizeof want, "r.gz: byte %zu: corrupt or truncated gzip data", b5);
+    expect_fail(w, zlen, CF_ERR_PARSE, want, NULL);
+    snprintf(want, sizeof want, "r.gz: byte %zu: corrupt or truncated", b5); /* cut inside block 5 */
+    expect_fail(z, b5 + 100, CF_ERR_PARSE, want, NULL);
+
+    /* a plain gzip member after the blocks (and the end marker): read member by member */
+    const char *more = "extra,1,2\n";
+    size_t mlen;
+    char *mz = gz_members(more, strlen(more), 1, &mlen);
+    char *cat = malloc(zlen + mlen), *both = malloc(len + strlen(more));
+    memcpy(cat, z, zlen), memcpy(cat + zlen, mz, mlen);
+    memcpy(both, text, len), memcpy(both + len, more, strlen(more));
+    outcome plain = read_bytes(both, len + strlen(more), 2), gz = read_bytes(cat, zlen + mlen, 2);
+    cr_assert_eq(cf_gz_last_bgzf, 0);
+    expect_same(&plain, &gz, zlen + mlen, "BGZF then gzip");
+    cf_dataset_destroy(&plain.ds), cf_dataset_destroy(&gz.ds);
+    free(w), free(mz), free(cat), free(both), free(z), free(text);
+}
+
 /* Progress: "decompressing" in compressed bytes (0 first, non-decreasing, total last),
  * then "reading" over the text's bytes; a cancel returned while decompressing. */
 typedef struct seen {
@@ -304,6 +368,24 @@ Test(gz, progress_phases_and_cancel) {
     s = (seen){.order_ok = 1, .cancel_at = 1};
     cr_assert_eq(cf_dataset_read(path, &opt, &ds, NULL, &err), CF_ERR_INTERRUPTED);
     cr_assert_null(ds);
+    cr_assert(strstr(err.msg, "cancelled while decompressing"), "%s", err.msg);
+    cr_assert_eq(s.calls[1], 0, "reading began after a cancel");
+    free(path), free(z);
+
+    /* the same text as BGZF: progress between the parallel batches, and a cancel there */
+    z = bgzf_of(text, len, &zlen);
+    cr_assert_gt(zlen, (size_t)1 << 22, "one batch boundary at least");
+    path = cf_test_write(dir, "r.bgz", z, zlen);
+    s = (seen){.order_ok = 1, .cancel_at = -1};
+    cr_assert_eq(cf_dataset_read(path, &opt, &ds, NULL, &err), CF_OK, "%s", err.msg);
+    cr_assert_gt(cf_gz_last_bgzf, 0);
+    cr_assert(s.order_ok);
+    cr_assert_gt(s.calls[0], 2);
+    cr_assert_eq(s.last[0], (int64_t)zlen);
+    cr_assert_eq(s.last[1], (int64_t)len);
+    cf_dataset_destroy(&ds);
+    s = (seen){.order_ok = 1, .cancel_at = 1};
+    cr_assert_eq(cf_dataset_read(path, &opt, &ds, NULL, &err), CF_ERR_INTERRUPTED);
     cr_assert(strstr(err.msg, "cancelled while decompressing"), "%s", err.msg);
     cr_assert_eq(s.calls[1], 0, "reading began after a cancel");
     free(path), free(z), free(text);
@@ -404,7 +486,9 @@ Test(gz, text_open_plain_compressed_and_errors) {
     free(none), free(plain), free(gz), free(bad), free(short1), free(z);
 }
 
-/* The members of a gzip file and its text (libdeflate, member by member). */
+/* The members of a gzip file and its text (libdeflate, member by member, as a plain
+ * gzip reader sees them), each checked to be a BGZF block: the 'BC' subfield giving its
+ * size, at most 64 KiB. */
 static int members_of(const char *z, size_t zlen, char *text, size_t cap, size_t *n) {
     struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
     int m = 0;
@@ -414,6 +498,10 @@ static int members_of(const char *z, size_t zlen, char *text, size_t cap, size_t
         size_t used, got;
         cr_assert_eq(libdeflate_gzip_decompress_ex(d, z + at, zlen - at, text + *n, cap - *n, &used, &got),
                      LIBDEFLATE_SUCCESS, "member %d at byte %zu", m, at);
+        const unsigned char *h = (const unsigned char *)z + at;
+        cr_assert(h[3] == 4 && h[10] == 6 && h[11] == 0 && h[12] == 'B' && h[13] == 'C' &&
+                      (size_t)(h[16] | h[17] << 8) + 1 == used && used <= 65536,
+                  "member %d at byte %zu is no BGZF block", m, at);
         at += used, *n += got, m++;
     }
     libdeflate_free_decompressor(d);
@@ -421,8 +509,10 @@ static int members_of(const char *z, size_t zlen, char *text, size_t cap, size_t
 }
 
 /* cf_output (predict --out, recommend --out, ...) to a name ending in ".gz": the text in
- * gzip members of 4 MiB, compressed as it goes; an empty output is one empty member (a
- * valid gzip file); an abort leaves nothing. */
+ * BGZF blocks (gzip members of at most 65,280 bytes of text, sizes in their headers),
+ * compressed as it goes, then BGZF's end marker; an empty output is that marker alone (a
+ * valid gzip file); an abort leaves nothing. Read back it is the text, on 1 and 2
+ * threads (the parallel path). */
 Test(gz, outputs_named_gz_are_written_compressed) {
     char *path = cf_test_path(dir, "out.tsv.gz");
     cf_output *o;
@@ -439,7 +529,15 @@ Test(gz, outputs_named_gz_are_written_compressed) {
     cr_assert(z && text);
     const int m = members_of(z, zlen, text, want + 1, &n);
     cr_assert_eq(n, want);
-    cr_assert_eq(m, (int)((want + (4u << 20) - 1) / (4u << 20)), "%d members for %zu bytes", m, want);
+    cr_assert_geq(m, (int)(want / 65280) + 1, "%d members for %zu bytes", m, want);
+    cr_assert_eq(memcmp(z + zlen - CF_GZ_EOF_SIZE, cf_gz_eof, CF_GZ_EOF_SIZE), 0, "no end marker");
+    for (int threads = 1; threads <= 2; threads++) {
+        outcome r = read_bytes(z, zlen, threads);
+        cr_assert_eq(r.st, CF_OK, "%s", r.msg);
+        cr_assert_eq(r.rep.bytes, (int64_t)want);
+        cr_assert_eq(r.rep.ratings, 700000);
+        cf_dataset_destroy(&r.ds);
+    }
     cr_assert_eq(memcmp(text, "user0\titem0\t0.5\nuser1\t", 22), 0);
     char last[64];
     const int ll = snprintf(last, sizeof last, "user%d\titem%d\t%d.5\n", 699999, 699999 % 977, 699999 % 5);
@@ -452,6 +550,7 @@ Test(gz, outputs_named_gz_are_written_compressed) {
     char none[4];
     cr_assert_eq(members_of(z, zlen, none, sizeof none, &n), 1);
     cr_assert_eq(n, 0);
+    cr_assert(zlen == CF_GZ_EOF_SIZE && memcmp(z, cf_gz_eof, zlen) == 0);
     free(z);
 
     char *other = cf_test_path(dir, "gone.gz");
