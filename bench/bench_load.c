@@ -33,15 +33,17 @@
  * every epoch (cf_minibatch_entries: the scatter permutation, the batches in entry order
  * and each sorted by item, as CSR entry numbers; 20 batches as the default --batch), at 1 and N threads on the
  * prepared training matrix, compared byte for byte.
- * With --gzip, one more: the text compressed once (libdeflate level 6, as gzip's default)
- * read at N threads in every round (decompressing it whole, then the parallel parse),
- * reported in MB/s of the text and against the plain N-thread read, its dataset checked
- * against the plain one's counts.
+ * With --gzip, two more: the text compressed once as gzip writes it (one member, libdeflate
+ * level 6) and once as cufactor's .gz outputs and bgzip do (BGZF blocks, level 1), each
+ * read at N threads in every round (one member: decompressed on one core, then the
+ * parallel parse; BGZF: decompressed on N threads), reported in MB/s of the text and
+ * against the plain N-thread read, their datasets checked against the plain one's counts.
  */
 #include "cufactor.h"
 
 #include "dataset.h"
 #include "factors.h"
+#include "gz.h"
 #include "idmap.h"
 #include "model.h"
 #include "ratings.h"
@@ -152,7 +154,8 @@ static const char usage[] = "usage: bench_load [FILE | --mb MB] [--runs R] [--th
                             "  --model-users U  users of the saved model (x 17770 items x K=128), default 120000\n"
                             "  --minibatch  also time an epoch's mini-batch lists (GPU mini-batch GD's host work)\n"
                             "               at 1 and N threads\n"
-                            "  --gzip       also read a gzip -6 copy of the text (made once, untimed) at N threads\n"
+                            "  --gzip       also read a gzip -6 copy and a BGZF copy of the text (made once, untimed)\n"
+                            "               at N threads\n"
                             "  --json       also print the medians as one JSON line\n";
 
 static double median(double *v, int n) {
@@ -189,8 +192,9 @@ static int timed_read(const char *path, int threads, double *secs, cf_read_repor
     return 0;
 }
 
-/* Writes `from` gzip-compressed (level 6, one member) to `to`. 0 ok, -1 failed. */
-static int gzip_copy(const char *from, const char *to) {
+/* Writes `from` gzip-compressed to `to`: bgzf 0, one member at level 6 (as gzip); 1, BGZF
+ * blocks at level 1 and the end marker (as the .gz outputs). 0 ok, -1 failed. */
+static int gzip_copy(const char *from, const char *to, int bgzf) {
     FILE *f = fopen(from, "rb");
     if (!f) return -1;
     fseek(f, 0, SEEK_END);
@@ -202,9 +206,18 @@ static int gzip_copy(const char *from, const char *to) {
     struct libdeflate_compressor *c = read_ok ? libdeflate_alloc_compressor(6) : NULL;
     const size_t cap = c ? libdeflate_gzip_compress_bound(c, (size_t)n) : 0;
     char *z = c ? malloc(cap) : NULL;
-    const size_t zn = z ? libdeflate_gzip_compress(c, text, (size_t)n, z, cap) : 0;
+    size_t zn = 0;
+    if (!bgzf) {
+        zn = z ? libdeflate_gzip_compress(c, text, (size_t)n, z, cap) : 0;
+    } else if (read_ok) {
+        unsigned char *b = NULL;
+        size_t bcap = 0;
+        zn = cf_gz_member(text, (size_t)n, &b, &bcap);
+        free(z);
+        z = (char *)b;
+    }
     FILE *o = zn ? fopen(to, "wb") : NULL;
-    int ok = o && fwrite(z, 1, zn, o) == zn;
+    int ok = o && fwrite(z, 1, zn, o) == zn && (!bgzf || fwrite(cf_gz_eof, 1, CF_GZ_EOF_SIZE, o) == CF_GZ_EOF_SIZE);
     if (o && fclose(o) != 0) ok = 0;
     libdeflate_free_compressor(c);
     free(text), free(z);
@@ -384,18 +397,20 @@ int main(int argc, char **argv) {
         printf("generated %s in %.2f s\n", path, now() - t);
     }
     snprintf(bin, sizeof bin, "%s/cufactor-bench-load-%d.cfd", dir, (int)getpid());
-    char gzpath[4300];
-    snprintf(gzpath, sizeof gzpath, "%s/cufactor-bench-load-%d.tsv.gz", dir, (int)getpid());
-    if (gz) {
+    char gzpath[2][4300];
+    for (int b = 0; b < 2; b++)
+        snprintf(gzpath[b], sizeof gzpath[b], "%s/cufactor-bench-load-%d.%s", dir, (int)getpid(), b ? "bgz" : "tsv.gz");
+    for (int b = 0; gz && b < 2; b++) {
         double t = now();
         struct stat zs;
-        if (gzip_copy(path, gzpath) || stat(gzpath, &zs)) {
-            fprintf(stderr, "bench_load: cannot write %s\n", gzpath);
-            remove(gzpath);
+        if (gzip_copy(path, gzpath[b], b) || stat(gzpath[b], &zs)) {
+            fprintf(stderr, "bench_load: cannot write %s\n", gzpath[b]);
+            remove(gzpath[0]), remove(gzpath[1]);
             if (generated) remove(path);
             return 1;
         }
-        printf("gzip -6 copy %s: %lld bytes, made in %.2f s\n", gzpath, (long long)zs.st_size, now() - t);
+        printf("%s copy %s: %lld bytes, made in %.2f s\n", b ? "BGZF level 1" : "gzip -6", gzpath[b],
+               (long long)zs.st_size, now() - t);
     }
     int nt = threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     double *t1 = calloc((size_t)runs, sizeof *t1), *tn = calloc((size_t)runs, sizeof *tn);
@@ -407,7 +422,7 @@ int main(int argc, char **argv) {
     double *tsr = calloc((size_t)runs, sizeof *tsr), *twr = calloc((size_t)runs, sizeof *twr);
     double *b1 = calloc((size_t)runs, sizeof *b1), *bn = calloc((size_t)runs, sizeof *bn);
     double *i1 = calloc((size_t)runs, sizeof *i1), *in = calloc((size_t)runs, sizeof *in);
-    double *tg = calloc((size_t)runs, sizeof *tg);
+    double *tg = calloc((size_t)runs, sizeof *tg), *tz = calloc((size_t)runs, sizeof *tz);
     char mpath[4300], rpath[4300];
     snprintf(mpath, sizeof mpath, "%s/cufactor-bench-load-%d.cfm", dir, (int)getpid());
     snprintf(rpath, sizeof rpath, "%s/cufactor-bench-load-%d.raw", dir, (int)getpid());
@@ -433,7 +448,7 @@ int main(int argc, char **argv) {
     }
     printf("model %ld x 17770 x K=128: %zu bytes, made in %.2f s\n", model_users, model_bytes, now() - tm);
     int64_t prep_n = 0, init_shape[2] = {0, 0};
-    cf_read_report rep, brep, zrep = {0};
+    cf_read_report rep, brep, zrep[2] = {{0}, {0}};
     cf_dataset_info info = {0};
     int rc = 1;
     struct stat_size { long long b; } bsize = {0};
@@ -444,14 +459,17 @@ int main(int argc, char **argv) {
         c1[k] = last_cpu;
         if (timed_read(path, nt, &tn[k], &rep, &ds)) goto out;
         cn[k] = last_cpu;
-        if (gz && timed_read(gzpath, nt, &tg[k], &zrep, NULL)) {
-            cf_dataset_destroy(&ds);
-            goto out;
-        }
-        if (gz && (zrep.ratings != rep.ratings || zrep.bytes != rep.bytes || zrep.compressed == 0)) {
-            fprintf(stderr, "bench_load: the gzip copy read differs from the text read\n");
-            cf_dataset_destroy(&ds);
-            goto out;
+        for (int b = 0; gz && b < 2; b++) { /* alternating which goes first */
+            const int w = (b + k) % 2;
+            if (timed_read(gzpath[w], nt, w ? &tz[k] : &tg[k], &zrep[w], NULL)) {
+                cf_dataset_destroy(&ds);
+                goto out;
+            }
+            if (zrep[w].ratings != rep.ratings || zrep[w].bytes != rep.bytes || zrep[w].compressed == 0) {
+                fprintf(stderr, "bench_load: the %s copy read differs from the text read\n", w ? "BGZF" : "gzip");
+                cf_dataset_destroy(&ds);
+                goto out;
+            }
         }
         double t = now();
         cf_status st = cf_dataset_write_binary(ds, bin, nt, &err);
@@ -552,7 +570,7 @@ int main(int argc, char **argv) {
                k + 1, t1[k], c1[k], nt, tn[k], cn[k], tc[k], tb[k], p1[k], nt, pn[k], i1[k], nt, in[k], tsn[k], twn[k],
                tsr[k], twr[k]);
         if (minibatch) printf(", mini-batch lists 1 thread %.3f s, %d threads %.3f s", b1[k], nt, bn[k]);
-        if (gz) printf(", gzip text %d threads %.3f s", nt, tg[k]);
+        if (gz) printf(", gzip text %d threads %.3f s, BGZF %.3f s", nt, tg[k], tz[k]);
         printf("\n");
         fflush(stdout);
     }
@@ -567,10 +585,13 @@ int main(int argc, char **argv) {
     printf("  CPU seconds (user+sys) of the text read: 1 thread %.3f, %d threads %.3f (%.2fx: the work added by\n"
            "  splitting; with %d free cores the wall-time speedup would be at most %.2fx)\n",
            mc1, nt, mcn, mcn / mc1, nt, nt * mc1 / mcn);
-    const double mg = gz ? median(tg, runs) : NAN;
-    if (gz)
-        printf("  gzip text, %d threads %.3f s  %7.1f MB/s of text (%lld bytes compressed)  %.2fx the plain %d-thread read\n",
-               nt, mg, mbs / mg, (long long)zrep.compressed, mg / mn, nt);
+    const double mg = gz ? median(tg, runs) : NAN, mz = gz ? median(tz, runs) : NAN;
+    if (gz) {
+        printf("  gzip -6 text, %d threads %.3f s  %7.1f MB/s of text (%lld bytes compressed)  %.2fx the plain %d-thread read\n",
+               nt, mg, mbs / mg, (long long)zrep[0].compressed, mg / mn, nt);
+        printf("  BGZF text, %d threads    %.3f s  %7.1f MB/s of text (%lld bytes compressed)  %.2fx the plain %d-thread read\n",
+               nt, mz, mbs / mz, (long long)zrep[1].compressed, mz / mn, nt);
+    }
     printf("  convert (write)    %.3f s  %7.1f MB/s of binary\n", mc, (double)bsize.b / 1e6 / mc);
     printf("  binary load        %.3f s  %7.1f MB/s of binary (%.1f MB/s text-equivalent)  %.2fx the %d-thread text read\n",
            mbin, (double)bsize.b / 1e6 / mbin, mbs / mbin, mn / mbin, nt);
@@ -612,17 +633,19 @@ int main(int argc, char **argv) {
                (long long)rep.bytes, bsize.b, (long long)rep.ratings, runs, nt, m1, mn, mc, mbin, mbs / m1, mbs / mn,
                (double)bsize.b / 1e6 / mbin, m1 / mn, mn / mbin, mc1, mcn);
     if (json && gz)
-        printf("{\"gzip_bytes\":%lld,\"gzip_read_nt_s\":%.4f,\"gzip_read_nt_mbs\":%.1f,\"gzip_vs_plain_nt\":%.3f}\n",
-               (long long)zrep.compressed, mg, mbs / mg, mg / mn);
+        printf("{\"gzip_bytes\":%lld,\"gzip_read_nt_s\":%.4f,\"gzip_read_nt_mbs\":%.1f,\"gzip_vs_plain_nt\":%.3f,"
+               "\"bgzf_bytes\":%lld,\"bgzf_read_nt_s\":%.4f,\"bgzf_read_nt_mbs\":%.1f,\"bgzf_vs_plain_nt\":%.3f}\n",
+               (long long)zrep[0].compressed, mg, mbs / mg, mg / mn, (long long)zrep[1].compressed, mz, mbs / mz,
+               mz / mn);
     rc = 0;
 out:
     if (generated) remove(path);
-    if (gz) remove(gzpath);
+    if (gz) remove(gzpath[0]), remove(gzpath[1]);
     remove(bin);
     remove(mpath), remove(rpath);
     cf_model_destroy(&model);
     free(raw);
     free(p1), free(pn), free(tsn), free(twn), free(tsr), free(twr), free(b1), free(bn), free(i1), free(in);
-    free(t1), free(tn), free(tc), free(tb), free(c1), free(cn), free(tg);
+    free(t1), free(tn), free(tc), free(tb), free(c1), free(cn), free(tg), free(tz);
     return rc;
 }
