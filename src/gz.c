@@ -146,7 +146,9 @@ static size_t first_room(const unsigned char *in, size_t size) {
         isize = (size_t)in[size - 4] | (size_t)in[size - 3] << 8 | (size_t)in[size - 2] << 16 |
                 (size_t)in[size - 1] << 24;
     size_t room = size <= SIZE_MAX / 4 ? 4 * size : size;
-    if (isize > room) room = isize;
+    /* DEFLATE expands at most 1032:1: a larger ISIZE is a damaged (or hostile) trailer,
+     * no reason to allocate gigabytes for a few bytes of input */
+    if (isize > room && (size > SIZE_MAX / 1032 || isize <= 1032 * size)) room = isize;
     return room < SIZE_MAX - 64 ? room + 64 : room;
 }
 
@@ -187,6 +189,7 @@ static int bgzf_index(const unsigned char *in, size_t size, bgzf_member **m, siz
             *m = b;
         }
         const uint32_t isize = get32(in + at + k - 4);
+        if (isize > BGZF_MAX) break; /* a BGZF block holds at most 64 KiB of text */
         (*m)[(*n)++] = (bgzf_member){.at = at, .size = k, .out = *text, .isize = isize};
         *text += isize, at += k;
     }

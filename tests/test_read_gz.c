@@ -229,6 +229,9 @@ Test(gz, padding_trailing_data_truncation_and_corruption) {
     memcpy(w, z, zlen); /* a byte of the first member's compressed data */
     w[40] ^= 0x20;
     expect_fail(w, zlen, CF_ERR_PARSE, "r.gz: byte 0: corrupt or truncated gzip data", NULL);
+    memcpy(w, z, zlen); /* a length field of 4 GiB - 1 in the last trailer: no 4 GiB buffer, the check fails */
+    memset(w + zlen - 4, 0xff, 4);
+    expect_fail(w, zlen, CF_ERR_PARSE, "corrupt or truncated gzip data", NULL);
     free(w), free(z), free(text);
 }
 
@@ -308,6 +311,11 @@ Test(gz, bgzf_decompressed_in_parallel) {
     expect_fail(w, zlen, CF_ERR_PARSE, want, NULL);
     snprintf(want, sizeof want, "r.gz: byte %zu: corrupt or truncated", b5); /* cut inside block 5 */
     expect_fail(z, b5 + 100, CF_ERR_PARSE, want, NULL);
+    memcpy(w, z, zlen); /* block 5 says it holds 16 MiB of text: not BGZF, and its check fails */
+    const size_t b6 = bgzf_at(z, 6);
+    w[b6 - 1] = 1;
+    expect_fail(w, zlen, CF_ERR_PARSE, want, NULL);
+    cr_assert_eq(cf_gz_last_bgzf, 0);
 
     /* a plain gzip member after the blocks (and the end marker): read member by member */
     const char *more = "extra,1,2\n";
