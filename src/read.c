@@ -315,6 +315,8 @@ static cf_status read_plain(cf_dataset *ds, int part, const char *name, const ch
     cf_status st = CF_OK;
     if (cf_progress_start(&r.pg, opt->progress, opt->progress_user, "reading", (int64_t)size))
         st = cf_read_cancelled(&r, 0);
+    const char *other = st == CF_OK ? cf_compressed_other(data, size) : NULL; /* ZIP, xz, ...: named, not parsed */
+    if (other) st = cf_fail(err, CF_ERR_PARSE, "%s: %s", name, other);
     if (st == CF_OK) {
         const char *body = end;
         if (fmt == CF_FORMAT_MM) {
@@ -376,8 +378,6 @@ static cf_status read_plain(cf_dataset *ds, int part, const char *name, const ch
 /* read_plain, on the text (or binary dataset) inside when data is gzip-compressed. */
 static cf_status read_bytes(cf_dataset *ds, int part, const char *name, const char *data, size_t size,
                             const cf_read_options *opt, cf_read_report *rep, cf_error *err) {
-    const char *other = cf_compressed_other(data, size);
-    if (other) return cf_fail(err, CF_ERR_PARSE, "%s: %s", name, other);
     if (!cf_gz_is(data, size)) return read_plain(ds, part, name, data, size, opt, rep, err);
     char *text;
     size_t n;
