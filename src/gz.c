@@ -1,22 +1,29 @@
 /*
  * gz.c — gzip in and out with libdeflate (gz.h).
  *
- * In: decompressed whole into memory. libdeflate decompresses a whole member in one call, 2.4 times as fast as
- * zlib's streaming inflate here (600 against 250 MB/s of output on this 2-core VM), and
- * checks each member's CRC-32 and length. The price is that it needs the output's room
- * in advance and cannot report progress inside a member:
+ * In: the file decompressed whole into memory, then parsed as text (the parallel reader
+ * cuts the whole text into chunks at line starts, so it needs all of it anyway; memory
+ * as for reading a pipe). libdeflate decompresses a whole member per call, 2.4 times as
+ * fast as zlib's streaming inflate here (600 against 250 MB/s of text on this 2-core VM),
+ * and checks each member's CRC-32 and length; it needs the output's room in advance and
+ * reports nothing inside a member. Two paths, the same text:
  *
- *   - room: the last member's trailer holds its length mod 2^32 (ISIZE), exact for the
- *     usual file of one member below 4 GiB; the buffer starts at the larger of that and
- *     4 × the compressed size (text compresses 3–5×; pages never written cost nothing),
- *     and a member that does not fit is decompressed again into a buffer twice as big.
- *   - progress: between members only. `gzip` writes one member, so its file is one step
- *     of the phase "decompressing" (≈ 1.7 s per GB of text here); `bgzip` writes 64 KiB
- *     members and gets a moving bar. A cancel is seen between members, and by the CLI at
- *     the first call of the next phase.
+ *   - BGZF (bgzip's blocked gzip; this library's outputs): every member's header carries
+ *     its size and its trailer the size of its text (at most 64 KiB), so the members are
+ *     indexed without decompressing, each text's place is the sum of those before it,
+ *     and the members are decompressed on all threads straight into place, in batches
+ *     of about a progress step of input with a progress call (and a cancel) after each.
+ *   - anything else (gzip, pigz: usually one member): member by member on the calling
+ *     thread. Room: the last trailer's ISIZE (the text's length mod 2^32, exact for one
+ *     member under 4 GiB; trusted only within DEFLATE's 1032:1), at least 4 × the input
+ *     (pages never written cost nothing); a member that does not fit is decompressed
+ *     again into twice the room. Progress between members only: a plain gzip file is one
+ *     step (≈ 1.7 s per GB of text here); a cancel is seen at the next call.
  *
- * Parsing needs the whole text anyway (the parallel reader cuts it into chunks at line
- * starts), so decompressing first costs memory equal to the text, as reading a pipe does.
+ * Out: text outputs named *.gz (cf_gz_name) are written as BGZF blocks (cf_gz_member,
+ * level CF_GZ_LEVEL) and BGZF's end marker, so that they are read back on all threads
+ * here and by bgzip/htslib, and as one text by gzip. Binary outputs (models, checkpoints,
+ * binary datasets) stay uncompressed and refuse a .gz name (cf_gz_refuse).
  */
 #include "gz.h"
 
