@@ -192,7 +192,9 @@ typedef enum cf_format {
 
 /* Every reader takes a gzip-compressed file (gzip, pigz, bgzip; recognized by its magic,
  * whatever its name) as the text or binary dataset inside: decompressed into memory
- * whole (libdeflate, one core), then parsed as that.
+ * whole (libdeflate; a BGZF file, as bgzip and this library's *.gz outputs write, on
+ * `threads` threads, any other on one), then parsed as that. ZIP, xz, zstd and bzip2
+ * files are refused with a message that names the format (CF_ERR_PARSE).
  *
  * Progress of a read, for a bar on a terminal. `phase` is one of these static strings:
  *   "decompressing" (a gzip file only, first) done, total: compressed bytes done, the
