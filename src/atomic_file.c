@@ -339,12 +339,12 @@ cf_status cf_afile_commit(cf_afile *f, cf_error *err) {
 struct cf_output {
     cf_afile af;
     FILE *stream;      /* fopencookie stream whose writes go into af */
-    int gz;            /* 1: gzip members */
-    unsigned char *text, *z; /* gz: the block being gathered (GZ_BLOCK bytes), a member */
+    int gz;            /* 1: a *.gz path, written as BGZF */
+    unsigned char *text, *z; /* gz: the text being gathered (GZ_BLOCK bytes), its blocks */
     size_t len, zcap;
 };
 
-/* The gathered block as one member into af. */
+/* The gathered text as BGZF blocks into af. */
 static void output_member(cf_output *o) {
     const size_t n = cf_gz_member(o->text, o->len, &o->z, &o->zcap);
     if (!n && !o->af.err_no) o->af.err_no = ENOMEM, o->af.what = "compress";

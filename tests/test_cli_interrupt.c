@@ -161,6 +161,25 @@ Test(cli_interrupt, sigint_during_the_read_of_every_command_exits_130_and_writes
     free(r.out), free(r.err);
 }
 
+/* A gzip-compressed file: the first progress call is the decompression's, and the
+ * message says so ("interrupted while decompressing PATH (at byte 0 of SIZE)", SIZE the
+ * compressed file's). */
+Test(cli_interrupt, sigint_while_decompressing_names_the_phase) {
+    write_ratings("data.tsv", 900, 0);
+    char *plain = cf_test_path(dir, "data.tsv"), *gz = cf_test_path(dir, "data.gz");
+    cr_assert_eq(cf_test_gzip_file(plain, gz, 2), 0);
+    const char *args[] = {"train", "data.gz", "--iters", "1", "--model", "out.cfm", NULL};
+    result r = run("raise", args);
+    char want[512];
+    snprintf(want, sizeof want, "cufactor: interrupted while decompressing data.gz (at byte 0 of %lld)\n",
+             size_of("data.gz"));
+    cr_assert_eq(r.code, 130, "exit %d, stderr: %s", r.code, r.err);
+    size_t le = strlen(r.err), lw = strlen(want);
+    cr_assert(le >= lw && strcmp(r.err + le - lw, want) == 0, "stderr does not end with\n%s---\n%s", want, r.err);
+    cr_assert(!exists("out.cfm"));
+    free(r.out), free(r.err), free(plain), free(gz);
+}
+
 /* A signal from outside (kill) while the read waits in its first progress call. */
 static void signal_from_outside(int sig) {
     write_ratings("data.tsv", 900, 0);
