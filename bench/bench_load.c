@@ -203,23 +203,20 @@ static int gzip_copy(const char *from, const char *to, int bgzf) {
     char *text = n > 0 ? malloc((size_t)n) : NULL;
     const int read_ok = text && fread(text, 1, (size_t)n, f) == (size_t)n;
     fclose(f);
-    struct libdeflate_compressor *c = read_ok ? libdeflate_alloc_compressor(6) : NULL;
-    const size_t cap = c ? libdeflate_gzip_compress_bound(c, (size_t)n) : 0;
-    char *z = c ? malloc(cap) : NULL;
-    size_t zn = 0;
-    if (!bgzf) {
-        zn = z ? libdeflate_gzip_compress(c, text, (size_t)n, z, cap) : 0;
+    unsigned char *z = NULL;
+    size_t zn = 0, cap = 0;
+    if (read_ok && bgzf) {
+        zn = cf_gz_blocks(text, (size_t)n, &z, &cap);
     } else if (read_ok) {
-        unsigned char *b = NULL;
-        size_t bcap = 0;
-        zn = cf_gz_member(text, (size_t)n, &b, &bcap);
-        free(z);
-        z = (char *)b;
+        struct libdeflate_compressor *c = libdeflate_alloc_compressor(6);
+        cap = c ? libdeflate_gzip_compress_bound(c, (size_t)n) : 0;
+        z = c ? malloc(cap) : NULL;
+        zn = z ? libdeflate_gzip_compress(c, text, (size_t)n, z, cap) : 0;
+        libdeflate_free_compressor(c);
     }
     FILE *o = zn ? fopen(to, "wb") : NULL;
     int ok = o && fwrite(z, 1, zn, o) == zn && (!bgzf || fwrite(cf_gz_eof, 1, CF_GZ_EOF_SIZE, o) == CF_GZ_EOF_SIZE);
     if (o && fclose(o) != 0) ok = 0;
-    libdeflate_free_compressor(c);
     free(text), free(z);
     return ok ? 0 : -1;
 }

@@ -346,7 +346,7 @@ struct cf_output {
 
 /* The gathered text as BGZF blocks into af. */
 static void output_member(cf_output *o) {
-    const size_t n = cf_gz_member(o->text, o->len, &o->z, &o->zcap);
+    const size_t n = cf_gz_blocks(o->text, o->len, &o->z, &o->zcap);
     if (!n && !o->af.err_no) o->af.err_no = ENOMEM, o->af.what = "compress";
     if (n) cf_afile_write(&o->af, o->z, n);
     o->len = 0;
@@ -354,6 +354,10 @@ static void output_member(cf_output *o) {
 
 static ssize_t output_write(void *cookie, const char *buf, size_t size) {
     cf_output *o = cookie;
+    if (o->af.err_no) { /* failed, or aborted: nothing more reaches the file (nor the compressor) */
+        errno = o->af.err_no;
+        return -1;
+    }
     if (!o->gz) {
         cf_afile_write(&o->af, buf, size);
     } else {
@@ -425,7 +429,6 @@ void cf_output_abort(cf_output **f) {
     if (!o) return;
     *f = NULL;
     o->af.err_no = EIO; /* nothing more reaches the file while the stream closes */
-    o->gz = 0;
     fclose(o->stream);
     cf_afile_abort(&o->af);
     output_free(o);

@@ -627,7 +627,7 @@ typedef struct write_block {
 
 /* b's text compressed into b->z as BGZF blocks (gz.c). */
 static void compress_block(write_block *b) {
-    b->zlen = cf_gz_member(b->buf, b->len, &b->z, &b->zcap);
+    b->zlen = cf_gz_blocks(b->buf, b->len, &b->z, &b->zcap);
     if (!b->zlen) b->nomem = 1;
 }
 

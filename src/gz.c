@@ -20,7 +20,7 @@
  *     again into twice the room. Progress between members only: a plain gzip file is one
  *     step (≈ 1.7 s per GB of text here); a cancel is seen at the next call.
  *
- * Out: text outputs named *.gz (cf_gz_name) are written as BGZF blocks (cf_gz_member,
+ * Out: text outputs named *.gz (cf_gz_name) are written as BGZF blocks (cf_gz_blocks,
  * level CF_GZ_LEVEL) and BGZF's end marker, so that they are read back on all threads
  * here and by bgzip/htslib, and as one text by gzip. Binary outputs (models, checkpoints,
  * binary datasets) stay uncompressed and refuse a .gz name (cf_gz_refuse).
@@ -89,7 +89,7 @@ static size_t bgzf_block(struct libdeflate_compressor *c, const unsigned char *i
     return total;
 }
 
-size_t cf_gz_member(const void *in, size_t n, unsigned char **out, size_t *cap) {
+size_t cf_gz_blocks(const void *in, size_t n, unsigned char **out, size_t *cap) {
     const size_t blocks = n ? (n + BGZF_IN - 1) / BGZF_IN : 1, need = blocks * BGZF_MAX;
     if (need > *cap) {
         unsigned char *b = realloc(*out, need);
@@ -145,13 +145,28 @@ static int all_zero(const unsigned char *p, size_t n) {
     return 1;
 }
 
+static size_t get16(const unsigned char *p) { return (size_t)p[0] | (size_t)p[1] << 8; }
+static uint32_t get32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* "NAME: byte AT: corrupt or truncated gzip data ...": the member starting at `at`. */
+static cf_status corrupt(cf_error *err, const char *name, size_t at, size_t size) {
+    return cf_fail(err, CF_ERR_PARSE,
+                   "%s: byte %zu: corrupt or truncated gzip data (the member starting there fails its "
+                   "decompression or its CRC-32 / length check; the file is %zu bytes)",
+                   name, at, size);
+}
+
+static cf_status cancelled(cf_error *err, const char *name, size_t at, size_t size) {
+    return cf_fail(err, CF_ERR_INTERRUPTED, "reading %s: cancelled while decompressing (at byte %zu of %zu)", name,
+                   at, size);
+}
+
 /* The first buffer size to try: the last member's ISIZE (its length mod 2^32), at least
  * 4 × the compressed size, plus the NUL. */
 static size_t first_room(const unsigned char *in, size_t size) {
-    size_t isize = 0;
-    if (size >= 18) /* a member is at least 10 bytes of header, 2 of data, 8 of trailer */
-        isize = (size_t)in[size - 4] | (size_t)in[size - 3] << 8 | (size_t)in[size - 2] << 16 |
-                (size_t)in[size - 1] << 24;
+    const size_t isize = size >= 18 ? get32(in + size - 4) : 0; /* a member: >= 10 header, 2 data, 8 trailer */
     size_t room = size <= SIZE_MAX / 4 ? 4 * size : size;
     /* DEFLATE expands at most 1032:1: a larger ISIZE is a damaged (or hostile) trailer,
      * no reason to allocate gigabytes for a few bytes of input */
@@ -166,11 +181,6 @@ typedef struct bgzf_member {
     size_t at, size, out; /* where in data, its size, where its text goes */
     uint32_t isize;
 } bgzf_member;
-
-static size_t get16(const unsigned char *p) { return (size_t)p[0] | (size_t)p[1] << 8; }
-static uint32_t get32(const unsigned char *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 /* The size of the BGZF block at p (left bytes on), 0 when it is not one. */
 static size_t bgzf_size(const unsigned char *p, size_t left) {
@@ -202,7 +212,7 @@ static int bgzf_index(const unsigned char *in, size_t size, bgzf_member **m, siz
     }
     if (*n > 0 && (at == size || all_zero(in + at, size - at))) return 1;
     free(*m);
-    *m = NULL, *n = 0;
+    *m = NULL, *n = 0, *text = 0;
     return 0;
 }
 
@@ -234,61 +244,24 @@ static cf_status bgzf_decompress(const char *name, const unsigned char *in, size
         if (bad != INT64_MAX) first_bad = bad;
         b0 = b1;
         if (first_bad < 0 && b0 < n && cf_progress_at(pg, (int64_t)m[b0].at))
-            return cf_fail(err, CF_ERR_INTERRUPTED, "reading %s: cancelled while decompressing (at byte %zu of %zu)",
-                           name, m[b0].at, size);
+            return cancelled(err, name, m[b0].at, size);
     }
-    if (first_bad >= 0)
-        return cf_fail(err, CF_ERR_PARSE,
-                       "%s: byte %zu: corrupt or truncated gzip data (the member starting there fails its "
-                       "decompression or its CRC-32 / length check; the file is %zu bytes)",
-                       name, m[first_bad].at, size);
-    return CF_OK;
+    return first_bad >= 0 ? corrupt(err, name, m[first_bad].at, size) : CF_OK;
 }
 
-cf_status cf_gunzip(const char *name, const void *data, size_t size, int threads, cf_read_progress_fn progress,
-                    void *user, char **out, size_t *out_size, cf_error *err) {
-    *out = NULL, *out_size = 0;
-    const unsigned char *in = data;
-    bgzf_member *m;
-    size_t nm, text;
-    cf_gz_last_bgzf = 0;
-    if (bgzf_index(in, size, &m, &nm, &text)) { /* every member's place known: all threads */
-        cf_gz_last_bgzf = nm;
-        char *buf = malloc(text + 1);
-        if (!buf) {
-            free(m);
-            return cf_fail(err, CF_ERR_NOMEM, "%s: out of memory allocating %zu bytes to decompress it", name,
-                           text + 1);
-        }
-        cf_progress pg;
-        cf_status st = CF_OK;
-        if (cf_progress_start(&pg, progress, user, "decompressing", (int64_t)size))
-            st = cf_fail(err, CF_ERR_INTERRUPTED, "reading %s: cancelled while decompressing (at byte 0)", name);
-        if (st == CF_OK)
-            st = bgzf_decompress(name, in, size, m, nm, buf, threads > 0 ? threads : omp_get_num_procs(), &pg, err);
-        if (st == CF_OK && cf_progress_end(&pg))
-            st = cf_fail(err, CF_ERR_INTERRUPTED, "reading %s: cancelled after decompressing", name);
-        free(m);
-        if (st != CF_OK) {
-            free(buf);
-            return st;
-        }
-        buf[text] = '\0';
-        *out = buf, *out_size = text;
-        return CF_OK;
-    }
+/* Any gzip file, member by member on this thread into *buf (grown as needed; *n the text's
+ * bytes), a progress call after each member. */
+static cf_status serial_decompress(const char *name, const unsigned char *in, size_t size, char **buf, size_t *n,
+                                   cf_progress *pg, cf_error *err) {
     struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
     size_t cap = first_room(in, size);
-    char *buf = d ? malloc(cap) : NULL;
-    if (!buf) {
+    *buf = d ? malloc(cap) : NULL;
+    if (!*buf) {
         libdeflate_free_decompressor(d);
         return cf_fail(err, CF_ERR_NOMEM, "%s: out of memory allocating %zu bytes to decompress it", name, cap);
     }
-    cf_progress pg;
     cf_status st = CF_OK;
-    if (cf_progress_start(&pg, progress, user, "decompressing", (int64_t)size))
-        st = cf_fail(err, CF_ERR_INTERRUPTED, "reading %s: cancelled while decompressing (at byte 0)", name);
-    size_t at = 0, n = 0; /* input consumed, output written */
+    size_t at = 0; /* input consumed */
     int members = 0;
     while (st == CF_OK && at < size) {
         if (members > 0 && all_zero(in + at, size - at)) break; /* padding after the last member */
@@ -300,29 +273,47 @@ cf_status cf_gunzip(const char *name, const void *data, size_t size, int threads
         }
         size_t used = 0, got = 0;
         enum libdeflate_result r;
-        while ((r = libdeflate_gzip_decompress_ex(d, in + at, size - at, buf + n, cap - 1 - n, &used, &got)) ==
+        while ((r = libdeflate_gzip_decompress_ex(d, in + at, size - at, *buf + *n, cap - 1 - *n, &used, &got)) ==
                LIBDEFLATE_INSUFFICIENT_SPACE) {
-            char *b = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+            char *b = cap <= SIZE_MAX / 2 ? realloc(*buf, cap * 2) : NULL;
             if (!b) {
                 st = cf_fail(err, CF_ERR_NOMEM, "%s: out of memory decompressing it (more than %zu bytes)", name, cap);
                 break;
             }
-            buf = b, cap *= 2;
+            *buf = b, cap *= 2;
         }
         if (st != CF_OK) break;
         if (r != LIBDEFLATE_SUCCESS) {
-            st = cf_fail(err, CF_ERR_PARSE,
-                         "%s: byte %zu: corrupt or truncated gzip data (the member starting there fails its "
-                         "decompression or its CRC-32 / length check; the file is %zu bytes)",
-                         name, at, size);
+            st = corrupt(err, name, at, size);
             break;
         }
-        at += used, n += got, members++;
-        if (at < size && cf_progress_at(&pg, (int64_t)at))
-            st = cf_fail(err, CF_ERR_INTERRUPTED, "reading %s: cancelled while decompressing (at byte %zu of %zu)",
-                         name, at, size);
+        at += used, *n += got, members++;
+        if (at < size && cf_progress_at(pg, (int64_t)at)) st = cancelled(err, name, at, size);
     }
     libdeflate_free_decompressor(d);
+    return st;
+}
+
+cf_status cf_gunzip(const char *name, const void *data, size_t size, int threads, cf_read_progress_fn progress,
+                    void *user, char **out, size_t *out_size, cf_error *err) {
+    *out = NULL, *out_size = 0;
+    cf_gz_last_bgzf = 0;
+    const unsigned char *in = data;
+    cf_progress pg;
+    if (cf_progress_start(&pg, progress, user, "decompressing", (int64_t)size)) return cancelled(err, name, 0, size);
+    bgzf_member *m;
+    size_t nm, n = 0;
+    char *buf = NULL;
+    cf_status st;
+    if (bgzf_index(in, size, &m, &nm, &n)) { /* every member's place known: all threads */
+        cf_gz_last_bgzf = nm;
+        buf = malloc(n + 1);
+        st = !buf ? cf_fail(err, CF_ERR_NOMEM, "%s: out of memory allocating %zu bytes to decompress it", name, n + 1)
+                  : bgzf_decompress(name, in, size, m, nm, buf, threads > 0 ? threads : omp_get_num_procs(), &pg, err);
+        free(m);
+    } else {
+        st = serial_decompress(name, in, size, &buf, &n, &pg, err);
+    }
     if (st == CF_OK && cf_progress_end(&pg))
         st = cf_fail(err, CF_ERR_INTERRUPTED, "reading %s: cancelled after decompressing", name);
     if (st != CF_OK) {
@@ -382,10 +373,12 @@ static int prefixed_close(void *cookie) {
     return r;
 }
 
-/* The whole of f (from where it is) in a malloc'ed buffer. */
-static cf_status slurp(FILE *f, const char *path, char **out, size_t *size, cf_error *err) {
-    size_t cap = 1 << 16, n = 0;
+/* head[0..got), then the rest of f, in a malloc'ed buffer. */
+static cf_status slurp(FILE *f, const unsigned char *head, size_t got, const char *path, char **out, size_t *size,
+                       cf_error *err) {
+    size_t cap = 1 << 16, n = got;
     char *buf = malloc(cap);
+    if (buf) memcpy(buf, head, got);
     while (buf) {
         n += fread(buf + n, 1, cap - n, f);
         if (n < cap) break;
@@ -442,15 +435,8 @@ cf_status cf_text_open(const char *path, FILE **out, cf_error *err) {
     }
     char *raw = NULL, *text = NULL;
     size_t nraw = 0, ntext = 0;
-    cf_status st = slurp(f, path, &raw, &nraw, err);
+    cf_status st = slurp(f, head, got, path, &raw, &nraw, err);
     fclose(f);
-    if (st == CF_OK) { /* raw is the file after its first `got` bytes */
-        char *all = malloc(nraw + got);
-        if (!all) st = cf_fail(err, CF_ERR_NOMEM, "%s: out of memory reading it", path);
-        else memcpy(all, head, got), memcpy(all + got, raw, nraw);
-        free(raw);
-        raw = all, nraw += got;
-    }
     if (st == CF_OK) st = cf_gunzip(path, raw, nraw, 0, NULL, NULL, &text, &ntext, err);
     free(raw);
     if (st != CF_OK) return st;

@@ -5,7 +5,7 @@
  * the library (read.c) and the CLI's line readers (cf_text_open in cufactor.h) go
  * through here, recognizing it by its magic, whatever the file is called. Out: a text
  * output whose name ends in ".gz" (cf_dataset_write, cf_output) is written as a sequence
- * of gzip members, each compressed on its own (cf_gz_member).
+ * of gzip members, each compressed on its own (cf_gz_blocks).
  */
 #ifndef CF_GZ_H
 #define CF_GZ_H
@@ -57,7 +57,7 @@ cf_status cf_gz_refuse(const char *path, const char *what, cf_error *err);
  * writes), so that a reader (here, bgzip, htslib) finds and decompresses them in
  * parallel, and gzip -d reads them as one text. Returns the bytes written, 0 when out
  * of memory. Independent calls may run on different threads. */
-size_t cf_gz_member(const void *in, size_t n, unsigned char **out, size_t *cap);
+size_t cf_gz_blocks(const void *in, size_t n, unsigned char **out, size_t *cap);
 
 /* BGZF's end-of-file marker, an empty block: what a writer appends after the last block. */
 #define CF_GZ_EOF_SIZE 28

@@ -62,26 +62,57 @@ char *cf_test_read(const char *path, size_t *len) {
     return buf;
 }
 
-int cf_test_gzip_file(const char *from, const char *to, int members) {
-    size_t n;
-    char *data = cf_test_read(from, &n);
-    struct libdeflate_compressor *c = libdeflate_alloc_compressor(6);
-    FILE *f = data && c ? fopen(to, "wb") : NULL;
-    int ok = f != NULL;
-    size_t at = 0;
-    for (int m = 0; ok && m < members; m++) { /* members cut at equal byte distances */
-        const size_t take = m == members - 1 ? n - at : n / (size_t)members;
-        const size_t cap = libdeflate_gzip_compress_bound(c, take);
-        char *z = malloc(cap);
-        const size_t got = z ? libdeflate_gzip_compress(c, data + at, take, z, cap) : 0;
-        ok = got > 0 && fwrite(z, 1, got, f) == got;
-        free(z);
-        at += take;
+char *cf_test_gzip(const char *data, size_t len, int members, int level, size_t *out_len) {
+    struct libdeflate_compressor *c = libdeflate_alloc_compressor(level);
+    cr_assert(c);
+    size_t cap = len + 64 * (size_t)members + 1024, n = 0, at = 0;
+    char *out = malloc(cap);
+    cr_assert(out);
+    for (int m = 0; m < members; m++) { /* members cut at equal byte distances */
+        const size_t take = m == members - 1 ? len - at : len / (size_t)members;
+        const size_t bound = libdeflate_gzip_compress_bound(c, take);
+        if (n + bound > cap) {
+            cap = 2 * (n + bound);
+            out = realloc(out, cap);
+            cr_assert(out);
+        }
+        const size_t got = libdeflate_gzip_compress(c, data + at, take, out + n, cap - n);
+        cr_assert_gt(got, 0);
+        n += got, at += take;
     }
-    if (f && fclose(f) != 0) ok = 0;
     libdeflate_free_compressor(c);
-    free(data);
+    *out_len = n;
+    return out;
+}
+
+int cf_test_gzip_file(const char *from, const char *to, int members) {
+    size_t n, zn;
+    char *data = cf_test_read(from, &n);
+    if (!data) return -1;
+    char *z = cf_test_gzip(data, n, members, 6, &zn);
+    FILE *f = fopen(to, "wb");
+    int ok = f && fwrite(z, 1, zn, f) == zn;
+    if (f && fclose(f) != 0) ok = 0;
+    free(data), free(z);
     return ok ? 0 : -1;
+}
+
+char *cf_test_read_text(const char *path, size_t *n) {
+    FILE *f;
+    cf_error err;
+    cr_assert_eq(cf_text_open(path, &f, &err), CF_OK, "%s", err.msg);
+    size_t cap = 1 << 16;
+    char *b = malloc(cap);
+    cr_assert(b);
+    *n = 0;
+    for (size_t k; (k = fread(b + *n, 1, cap - 1 - *n, f)) > 0;) {
+        if ((*n += k) < cap - 1) continue;
+        b = realloc(b, cap *= 2);
+        cr_assert(b);
+    }
+    cr_assert_eq(fclose(f), 0);
+    b[*n] = '\0';
+    return b;
 }
 
 double cf_test_json_num(const char *js, const char *key) {

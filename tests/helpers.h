@@ -13,9 +13,15 @@ char *cf_test_write(const char *dir, const char *name, const char *data, size_t 
 char *cf_test_path(const char *dir, const char *name);
 /* Whole file contents (malloc'ed, NUL-terminated), NULL if unreadable; *len may be NULL. */
 char *cf_test_read(const char *path, size_t *len);
-/* Writes file `from` gzip-compressed to `to`, as `members` gzip members (1: as gzip
- * writes it). 0 ok, -1 failed. */
+/* data[0..len) gzip-compressed at libdeflate `level` (0: stored) as `members` members cut
+ * at equal byte distances, concatenated (1 member: as gzip writes it); malloc'ed,
+ * *out_len its size. */
+char *cf_test_gzip(const char *data, size_t len, int members, int level, size_t *out_len);
+/* Writes file `from` gzip-compressed to `to` (level 6, `members` members). 0 ok, -1 failed. */
 int cf_test_gzip_file(const char *from, const char *to, int members);
+/* All of the file at path as cf_text_open gives it (decompressed when gzip), NUL-terminated
+ * (*n bytes before the NUL); asserts that it opens. */
+char *cf_test_read_text(const char *path, size_t *n);
 /* The bytes of a version 2 checkpoint (len of them) as version 1 wrote the same state: no
  * kept-run index (header bytes 344 .. 347), version 1, header size 344, the checksum over
  * the new bytes; malloc'ed, *out_len bytes. */

@@ -1228,15 +1228,10 @@ Test(cli, gzip_inputs_read_as_their_text) {
     size_t plen;
     char *pz = cf_test_read(pred, &plen);
     cr_assert(pz && plen > 2 && (unsigned char)pz[0] == 0x1f && (unsigned char)pz[1] == 0x8b);
-    FILE *pf;
-    cf_error perr;
-    cr_assert_eq(cf_text_open(pred, &pf, &perr), CF_OK, "%s", perr.msg);
-    char back[8192];
-    const size_t nback = fread(back, 1, sizeof back - 1, pf);
-    fclose(pf);
-    back[nback] = '\0';
+    size_t nback;
+    char *back = cf_test_read_text(pred, &nback);
     cr_assert_str_eq(back, a.out);
-    free(pz), free(pred);
+    free(back), free(pz), free(pred);
     run_free(&a), run_free(&b);
     a = cli("recommend", "model.cfm", "--users", "users.txt", "-n", "3", "--exclude", "data.tsv", NULL);
     b = cli("recommend", "model.cfm", "--users", "users.gz", "-n", "3", "--exclude", "data.gz", NULL);

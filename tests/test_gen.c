@@ -653,20 +653,6 @@ static void assert_file_matches(const char *path, const cf_dataset *ds, int inte
     fclose(f);
 }
 
-/* All of the (gzip-compressed) file at path, through cf_text_open. */
-static char *gunzip_file(const char *path, size_t *n) {
-    FILE *f;
-    cf_error err;
-    cr_assert_eq(cf_text_open(path, &f, &err), CF_OK, "%s", err.msg);
-    size_t cap = 1 << 16;
-    char *b = malloc(cap);
-    *n = 0;
-    for (size_t k; (k = fread(b + *n, 1, cap - *n, f)) > 0;)
-        if ((*n += k) == cap) b = realloc(b, cap *= 2);
-    fclose(f);
-    return b;
-}
-
 Test(gen, write_reads_back) {
     char *dir = cf_test_tmpdir();
     char *path = cf_test_path(dir, "r.tsv");
@@ -688,7 +674,7 @@ Test(gen, write_reads_back) {
     omp_set_num_threads(1);
     cr_assert_eq(cf_dataset_write(ds, gz, &err), CF_OK, "%s", err.msg);
     omp_set_num_threads(omp_get_num_procs());
-    char *back = gunzip_file(gz, &got);
+    char *back = cf_test_read_text(gz, &got);
     cr_assert(got == len && memcmp(back, text, len) == 0, "the .gz holds other text");
     free(text), free(back), free(gz);
     cf_dataset_destroy(&ds);
@@ -792,7 +778,7 @@ Test(gen, write_is_the_same_on_any_thread_count, .timeout = 60) {
         char *z = cf_test_read(path, &zlen);
         cr_assert(z && zlen > 3 && (unsigned char)z[0] == 0x1f && (unsigned char)z[1] == 0x8b, "%s is not gzip", name);
         cr_assert_lt(zlen, ref_len / 2);
-        char *plain = gunzip_file(path, &got);
+        char *plain = cf_test_read_text(path, &got);
         cr_assert(got == ref_len && memcmp(plain, ref, got) == 0, "%d threads: the .gz holds other text", threads);
         free(plain), free(z), free(path);
     }

@@ -26,35 +26,8 @@
 
 CF_TEST_SUITE_WITH_TMPDIR(gz, 60);
 
-/* data[0..len) gzip-compressed at `level` (0: stored, as large as the data) as
- * `members` members cut at equal byte distances (the last takes the rest),
- * concatenated; malloc'ed, *out_len its size. */
-static char *gz_level(const char *data, size_t len, int members, int level, size_t *out_len) {
-    struct libdeflate_compressor *c = libdeflate_alloc_compressor(level);
-    cr_assert(c);
-    size_t cap = len + 64 * (size_t)members + 1024, n = 0;
-    char *out = malloc(cap);
-    cr_assert(out);
-    size_t at = 0, piece = len / (size_t)members;
-    for (int m = 0; m < members; m++) {
-        size_t take = m == members - 1 ? len - at : piece;
-        size_t bound = libdeflate_gzip_compress_bound(c, take);
-        if (n + bound > cap) {
-            cap = 2 * (n + bound);
-            out = realloc(out, cap);
-            cr_assert(out);
-        }
-        size_t got = libdeflate_gzip_compress(c, data + at, take, out + n, cap - n);
-        cr_assert_gt(got, 0);
-        n += got, at += take;
-    }
-    libdeflate_free_compressor(c);
-    *out_len = n;
-    return out;
-}
-
 static char *gz_members(const char *data, size_t len, int members, size_t *out_len) {
-    return gz_level(data, len, members, 6, out_len);
+    return cf_test_gzip(data, len, members, 6, out_len);
 }
 
 typedef struct outcome {
@@ -229,7 +202,8 @@ Test(gz, padding_trailing_data_truncation_and_corruption) {
     memcpy(w, z, zlen); /* a byte of the first member's compressed data */
     w[40] ^= 0x20;
     expect_fail(w, zlen, CF_ERR_PARSE, "r.gz: byte 0: corrupt or truncated gzip data", NULL);
-    memcpy(w, z, zlen); /* a length field of 4 GiB - 1 in the last trailer: no 4 GiB buffer, the check fails */
+    memcpy(w, z, zlen); /* a length field of 4 GiB - 1 in the last trailer: the member's check fails (that no
+                          * 4 GiB buffer is allocated for it, only the fuzzers' malloc limit sees) */
     memset(w + zlen - 4, 0xff, 4);
     expect_fail(w, zlen, CF_ERR_PARSE, "corrupt or truncated gzip data", NULL);
     free(w), free(z), free(text);
@@ -263,11 +237,11 @@ Test(gz, other_compressions_are_named) {
     free(zip);
 }
 
-/* text as a BGZF file, as this library writes one (cf_gz_member, the end marker). */
+/* text as a BGZF file, as this library writes one (cf_gz_blocks, the end marker). */
 static char *bgzf_of(const char *text, size_t len, size_t *zlen) {
     unsigned char *z = NULL;
     size_t cap = 0;
-    const size_t n = cf_gz_member(text, len, &z, &cap);
+    const size_t n = cf_gz_blocks(text, len, &z, &cap);
     cr_assert_gt(n, 0);
     z = realloc(z, n + CF_GZ_EOF_SIZE);
     memcpy(z + n, cf_gz_eof, CF_GZ_EOF_SIZE);
@@ -354,7 +328,7 @@ Test(gz, progress_phases_and_cancel) {
     size_t len;
     char *text = text_of(1300000, &len);
     size_t zlen; /* stored, so that the compressed bytes pass several steps of 2^22 */
-    char *z = gz_level(text, len, 400, 0, &zlen);
+    char *z = cf_test_gzip(text, len, 400, 0, &zlen);
     cr_assert_gt(zlen, (size_t)3 << 22);
     cf_read_options opt;
     cf_read_options_default(&opt);
@@ -423,19 +397,6 @@ Test(gz, a_file_on_disk_and_its_report) {
     free(path), free(z), free(text);
 }
 
-/* All of f's bytes. */
-static char *slurp(FILE *f, size_t *n) {
-    size_t cap = 1 << 12;
-    char *b = malloc(cap);
-    *n = 0;
-    size_t k;
-    while ((k = fread(b + *n, 1, cap - *n, f)) > 0) {
-        *n += k;
-        if (*n == cap) b = realloc(b, cap *= 2);
-    }
-    return b;
-}
-
 Test(gz, text_open_plain_compressed_and_errors) {
     const char *text = "u1\ti1\nu2\ti2\n";
     size_t zlen;
@@ -446,14 +407,10 @@ Test(gz, text_open_plain_compressed_and_errors) {
     char *short1 = cf_test_write(dir, "s.tsv", "x", 1); /* shorter than the magic */
     const char *files[] = {plain, gz};
     for (int k = 0; k < 2; k++) {
-        FILE *f;
-        cf_error err;
-        cr_assert_eq(cf_text_open(files[k], &f, &err), CF_OK, "%s", err.msg);
         size_t n;
-        char *got = slurp(f, &n);
+        char *got = cf_test_read_text(files[k], &n);
         cr_assert_eq(n, strlen(text), "%s: %zu bytes", files[k], n);
         cr_assert_eq(memcmp(got, text, n), 0);
-        cr_assert_eq(fclose(f), 0);
         free(got);
     }
     /* a pipe (not seekable): the plain text through the bytes read to look for the magic,
@@ -467,14 +424,10 @@ Test(gz, text_open_plain_compressed_and_errors) {
         close(fd[1]);
         char name[32];
         snprintf(name, sizeof name, "/dev/fd/%d", fd[0]);
-        FILE *f;
-        cf_error err;
-        cr_assert_eq(cf_text_open(name, &f, &err), CF_OK, "%s", err.msg);
         size_t got_n;
-        char *got = slurp(f, &got_n);
+        char *got = cf_test_read_text(name, &got_n);
         cr_assert_eq(got_n, strlen(text), "pipe %d: %zu bytes", k, got_n);
         cr_assert_eq(memcmp(got, text, got_n), 0);
-        fclose(f);
         close(fd[0]);
         free(got);
     }
