@@ -66,7 +66,8 @@ typedef enum cf_algo {
 typedef enum cf_reg {
     CF_REG_PLAIN = 0, /* w = 1 */
     CF_REG_WEIGHTED,  /* w = n_row (ALS-WR) */
-    CF_REG_MEAN       /* (1/|Ω|)Σ(...)² + λΣ‖·‖²  ≡  plain with λ·|Ω| */
+    CF_REG_MEAN,      /* (1/|Ω|)Σ(...)² + λΣ‖·‖²  ≡  plain with λ·|Ω| */
+    CF_REG_SAME       /* cf_config.bias_reg only: the factors' mode (reg) */
 } cf_reg;
 
 typedef enum cf_device { CF_DEVICE_AUTO = 0, CF_DEVICE_CPU, CF_DEVICE_GPU } cf_device;
@@ -108,6 +109,13 @@ typedef struct cf_config {
                               see cf_config_resolve */
     double lambda;         /* λ, default 0.1 (weighted), see cf_reg */
     cf_reg reg;            /* default CF_REG_WEIGHTED */
+    /* The biases' own regularization: b_u² and b_i² are charged λ_b·w_b instead of λ·w
+     * (the objective in README, "The math"), e.g. a plain λ_b that shrinks a bias fit to
+     * few ratings (Koren's baseline b_i = Σ(r − μ)/(λ_b + n_i)) beside weighted factors.
+     * NaN (default): λ; CF_REG_SAME (default): reg. cf_config_resolve makes both
+     * explicit, so a trained model stores the values it used. */
+    double bias_lambda;
+    cf_reg bias_reg;
     int bias;              /* 1: r̂ = μ + b_u + b_i + p·q (default); 0: r̂ = p·q */
     double tol;            /* stop when |ΔL|/L < tol; 0 disables (default 0) */
     uint64_t seed;         /* default 42 */
@@ -552,8 +560,10 @@ cf_status cf_model_rank_evaluate_split(const cf_model *m, const cf_dataset *ds, 
  * retraining. For each user u of `ratings` (both parts), with I_u its ratings of items the
  * model has rows for, x_u = [p_u; b_u] minimizes the model's own objective with Q, b_i and
  * μ fixed (one ALS half-step for these users; foldin.c):
- *     Σ_{i∈I_u} (r_ui − μ − b_i − q_i·p_u − b_u)² + Λ_u (‖p_u‖² + b_u²)
- *     (without biases: Σ (r_ui − q_i·p_u)² + Λ_u ‖p_u‖²),   Λ_u = λ (plain) or λ·|I_u| (weighted)
+ *     Σ_{i∈I_u} (r_ui − μ − b_i − q_i·p_u − b_u)² + Λ_u ‖p_u‖² + Λb_u b_u²
+ *     (without biases: Σ (r_ui − q_i·p_u)² + Λ_u ‖p_u‖²),   Λ_u = λ (plain) or λ·|I_u| (weighted),
+ *     Λb_u = Λ_u, or the model's own bias_lambda / bias_reg where it was trained with them
+ *     (the options below do not change those)
  * in double precision by Cholesky, as the CPU ALS solves its rows. A user with no rating
  * of a known item gets zeros (predicted μ + b_i, like a user the model never saw).
  * With `items` the roles swap: rows x_i = [q_i; b_i] for the items of `ratings` from their

@@ -2,7 +2,8 @@
  * eval.cu — the per-iteration figures of the trainer (DESIGN.md §1) in one launch:
  *
  *     train: sse = Σ (r − r̂)²,  sae = Σ |r − r̂|,  n    over the training ratings (CSR by user)
- *     reg   = Σ_rows Λ_row (‖x_row‖² + b_row²)            both sides, Λ_row = cf_reg_lambda(...)
+ *     reg   = Σ_rows (Λ_row ‖x_row‖² + Λb_row b_row²)      both sides, Λ_row = cf_reg_lambda(...),
+ *                                                         Λb_row the biases' (cf_bias_reg_lambda)
  *     test:  sse, sae, n                                   over the test triplets
  *     r̂ = μ + b_u + b_i + p_u·q_i  (p_u·q_i without biases)
  *
@@ -29,7 +30,8 @@
  *
  * Determinism: a fixed grid of CF_REDUCE_BLOCKS blocks, each rating/row given to a fixed
  * warp and group, e formed in fp32, e², |e|, the counts and Λ·(‖x‖² + b²) (squares of
- * floats, exact in double) summed in double in a fixed order: per group leader in its
+ * floats, exact in double; Λ·‖x‖² + Λb·b² where the biases have a λ_b or mode of their
+ * own) summed in double in a fixed order: per group leader in its
  * order, the warp by a butterfly, the block in warp order; the host adds the blocks'
  * partials in block order. The same factors give the same bits whatever the block order.
  * The dot product's fp32 order differs from the CPU's (and from the previous kernel's):
@@ -155,7 +157,9 @@ __global__ void __launch_bounds__(EVAL_THREADS) eval_all_kernel(cf_eval_args a, 
                 }
             }
         }
-        /* regularization: a group per row, users then items */
+        /* regularization: a group per row, users then items; Λ (‖x‖² + b²) as one product
+         * where Λb = Λ (the sum as before the biases' own λ_b existed), else two */
+        const bool bias_same = a.bias_reg_mode == a.reg_mode && a.bias_lambda == a.lambda;
         for (int sd = 0; sd < 2; sd++) {
             const int64_t n = sd ? a.n_items : a.n_users;
             const int64_t *ptr = sd ? a.ptr_i : a.ptr_u;
@@ -167,8 +171,13 @@ __global__ void __launch_bounds__(EVAL_THREADS) eval_all_kernel(cf_eval_args a, 
                 double sq = ok ? lane_sq(F + r * ld, a.k, gl, G) : 0.0;
                 sq = group_sum(sq, G);
                 if (lead && ok) {
-                    if (a.use_bias) sq += (double)bias[r] * (double)bias[r];
-                    acc[3] += cf_dev_reg_lambda(a.reg_mode, a.lambda, ptr[r + 1] - ptr[r], a.nnz) * sq;
+                    const int64_t n_r = ptr[r + 1] - ptr[r];
+                    const double b2 = a.use_bias ? (double)bias[r] * (double)bias[r] : 0.0;
+                    if (bias_same || !a.use_bias)
+                        acc[3] += cf_dev_reg_lambda(a.reg_mode, a.lambda, n_r, a.nnz) * (sq + b2);
+                    else
+                        acc[3] += cf_dev_reg_lambda(a.reg_mode, a.lambda, n_r, a.nnz) * sq +
+                                  cf_dev_reg_lambda(a.bias_reg_mode, a.bias_lambda, n_r, a.nnz) * b2;
                 }
             }
         }

@@ -122,15 +122,18 @@ extern "C" int launch_gather_coo(uint32_t *d_io, int64_t n, const uint32_t *d_en
 __global__ void gd_step_kernel(const int64_t *__restrict__ ptr, int64_t n_rows,
                                const float *__restrict__ C, float *__restrict__ F,
                                float *__restrict__ b, float *__restrict__ m, float *__restrict__ v,
-                               int k, int ld, int use_bias, double lambda, int reg_mode, int64_t nnz,
-                               double scale, float lr, float c1, float c2) {
+                               int k, int ld, int use_bias, double lambda, int reg_mode,
+                               double bias_lambda, int bias_reg_mode, int64_t nnz, double scale, float lr,
+                               float c1, float c2) {
     const int w = k + (use_bias ? 1 : 0); /* parameters per row */
     const int64_t total = n_rows * (int64_t)w;
     for (int64_t x = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; x < total;
          x += (int64_t)gridDim.x * blockDim.x) {
         const int64_t r = x / w;
         const int c = (int)(x - r * w);
-        const double lam = cf_dev_reg_lambda(reg_mode, lambda, ptr[r + 1] - ptr[r], nnz);
+        /* Λ_r for a factor, the biases' Λb_r (their own λ_b and mode) for the bias */
+        const double lam = c < k ? cf_dev_reg_lambda(reg_mode, lambda, ptr[r + 1] - ptr[r], nnz)
+                                 : cf_dev_reg_lambda(bias_reg_mode, bias_lambda, ptr[r + 1] - ptr[r], nnz);
         float *theta = c < k ? &F[r * ld + c] : &b[r];
         const float g = -2.0f * C[r * ld + c] + (float)(2.0 * scale * lam) * *theta;
         if (!m) {
@@ -147,12 +150,12 @@ __global__ void gd_step_kernel(const int64_t *__restrict__ ptr, int64_t n_rows,
 
 extern "C" int launch_gd_step(const int64_t *d_ptr, int64_t n_rows, const float *d_C, float *d_F,
                               float *d_b, float *d_m, float *d_v, int k, int ld, int use_bias,
-                              double lambda, int reg_mode, int64_t nnz, double scale, float lr,
-                              float c1, float c2, cf_stream_t stream) {
+                              double lambda, int reg_mode, double bias_lambda, int bias_reg_mode,
+                              int64_t nnz, double scale, float lr, float c1, float c2, cf_stream_t stream) {
     if (n_rows <= 0) return (int)cudaSuccess;
     const int64_t total = n_rows * (int64_t)(k + (use_bias ? 1 : 0));
     CF_LAUNCH_KERNEL(gd_step_kernel, grid_for(total, GD_THREADS), GD_THREADS, 0, stream,
-        d_ptr, n_rows, d_C, d_F, d_b, d_m, d_v, k, ld, use_bias, lambda, reg_mode, nnz, scale, lr,
-        c1, c2);
+        d_ptr, n_rows, d_C, d_F, d_b, d_m, d_v, k, ld, use_bias, lambda, reg_mode, bias_lambda, bias_reg_mode,
+        nnz, scale, lr, c1, c2);
     return (int)cudaGetLastError();
 }

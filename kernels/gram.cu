@@ -6,7 +6,8 @@
  * For each row of the side being solved, with the other side's vectors z = [y; 1]
  * fixed (columns 0..d-1 of F_other, see kernels.h):
  *
- *     A_r = Σ_{e ∈ row r} z_{c(e)} z_{c(e)}ᵀ + Λ_r I            (d × d, symmetric)
+ *     A_r = Σ_{e ∈ row r} z_{c(e)} z_{c(e)}ᵀ + diag(Λ_r, …, Λ_r, Λb_r)   (d × d, symmetric;
+ *           Λb_r, the bias's own (cf_bias_reg_lambda), at the bias unknown d − 1)
  *     b_r = Σ_{e ∈ row r} t_e z_{c(e)},  t_e = r_e − μ − b_other[c(e)]  (t_e = r_e without
  *           biases), formed in double and rounded once: μ rounded to fp32 shifted every t
  *           by up to 1.2e-7, most of t where r − μ − b nearly cancels (the H200's
@@ -26,11 +27,12 @@
  *     staged vector 4 LDS.128 feed 64 FMA; the thread of a diagonal tile (ti = tj) also
  *     accumulates its 8 entries of b: accb[r] += t · z[ti·T + r] (8 FMA more, one LDS);
  *   - Output: only the lower triangle (row ≥ col) of the column-major d × d matrix is
- *     written, plus λ on the diagonal: that is all cusolverDnSpotrfBatched reads with
- *     CUBLAS_FILL_MODE_LOWER. The upper triangle of a slot is left as it was. The
- *     right-hand side of a unit whose `row` is ≥ 0 (a row's first or only segment) goes to
- *     row `row` of the batch's RHS buffer (where potrs and the scatter read it); a further
- *     segment's (row = −1) to its slot of the partial RHS buffer, `slot`·ld floats in.
+ *     written, plus the unit's lam (lam_b at the bias unknown) on the diagonal: that is
+ *     all cusolverDnSpotrfBatched reads with CUBLAS_FILL_MODE_LOWER. The upper triangle
+ *     of a slot is left as it was. The right-hand side of a unit whose `row` is ≥ 0 (a
+ *     row's first or only segment) goes to row `row` of the batch's RHS buffer (where
+ *     potrs and the scatter read it); a further segment's (row = −1) to its slot of the
+ *     partial RHS buffer, `slot`·ld floats in.
  *
  * Accuracy (issue 14 item 2: rows of up to 500 k ratings within 1e-6 relative of fp64,
  * median, 1e-5 max). A plain fp32 running sum over n terms drifts by ~u·√n relative
@@ -204,7 +206,12 @@ __global__ void __launch_bounds__(GRAM_MAX_THREADS)
 
         /* Element (p, q) = sum[r][c] with p = ti·T + r ≤ q = tj·T + c lands in the lower
          * triangle as row q, column p: A[p·d + q] (column-major). Consecutive c (and
-         * consecutive threads' tj) are consecutive addresses. λ is added in double. */
+         * consecutive threads' tj) are consecutive addresses. λ is added in double: lam,
+         * or lam_b at the bias unknown d − 1 (kernels.h cf_gram_unit; equal to lam where the
+         * biases have no λ of their own, so the same sum as before lam_b existed). lam_b
+         * is read here rather than kept from the unit's load above: one more register
+         * across the accumulation loop spilled (ptxas, sm_90, at 255 registers). */
+        const double lam = (double)u.lam, lam_b = use_bias ? (double)__ldg(&units[blockIdx.x].lam_b) : lam;
         if (active) {
 #pragma unroll
             for (int r = 0; r < GRAM_T; r++) {
@@ -214,7 +221,7 @@ __global__ void __launch_bounds__(GRAM_MAX_THREADS)
                     const int q = tj * GRAM_T + c;
                     if (p < d && q < d && q >= p)
                         Ad[(size_t)p * (size_t)d + (size_t)q] =
-                            (float)(sum[r][c] + (p == q ? (double)u.lam : 0.0));
+                            (float)(sum[r][c] + (p == q ? (p == d - 1 ? lam_b : lam) : 0.0));
                 }
                 if (diag && p < d) bd[p] = (float)sumb[r];
             }

@@ -3,8 +3,9 @@
  * accuracy (3×TF32; issue 14 item 4). The same contract as launch_gram (gram.cu), unit
  * for unit: for each cf_gram_unit, with z = F_other[idx[e]][0..d-1],
  *
- *     A_slot = Σ_e z_e z_eᵀ + lam·I   (lower triangle of the column-major d × d slot; the
- *                                      upper triangle is left as it was)
+ *     A_slot = Σ_e z_e z_eᵀ + diag(lam, …, lam, lam_b)   (lower triangle of the column-major
+ *              d × d slot, the upper left as it was; lam_b at the bias unknown d − 1 when
+ *              use_bias: kernels.h cf_gram_unit)
  *     b      = Σ_e t_e z_e,  t_e = r_e − μ − b_other[c(e)] in double, rounded once (use_bias),
  *              t_e = r_e otherwise; to d_rhs + row·ld (row ≥ 0) or d_rhs_part + slot·ld
  *
@@ -289,6 +290,8 @@ __global__ void __launch_bounds__(TC_MAX_WARPS * 32, 1)
             }
         }
         __syncthreads(); /* every warp is done with the staging buffer: obuf may reuse it */
+        /* the diagonal's λ: lam, or lam_b at the bias unknown d − 1 (gram.cu) */
+        const double lam = (double)u.lam, lam_b = use_bias ? (double)u.lam_b : lam;
         if (active) {
 #pragma unroll
             for (int q = 0; q < TC_TPW; q++) {
@@ -309,7 +312,7 @@ __global__ void __launch_bounds__(TC_MAX_WARPS * 32, 1)
                     const int p = ti * TC_W + x / TC_W, c = tj * TC_W + x % TC_W;
                     const double v = (double)obuf[x] + (double)obuf[TC_W * TC_W + x];
                     if (p < d && c < d && c >= p)
-                        Ad[(size_t)p * (size_t)d + (size_t)c] = (float)(v + (p == c ? (double)u.lam : 0.0));
+                        Ad[(size_t)p * (size_t)d + (size_t)c] = (float)(v + (p == c ? (p == d - 1 ? lam_b : lam) : 0.0));
                     else if (c == d && p < d)
                         bd[p] = (float)v;
                 }

@@ -32,15 +32,20 @@ struct CUstream_st;
 typedef struct CUstream_st *cf_stream_t;
 
 /* One block of Gram work: the entries [begin, end) of one row (or a segment of a long
- * row) accumulated into Gram slot `slot`; `lam` is added to the diagonal (Λ of the row
- * for its first segment, 0 for further segments). begin == end writes lam·I and b = 0.
- * The unit's right-hand side goes to row `row` of the RHS buffer when row ≥ 0 (the first
- * or only segment of a row), to slot `slot` of the partial RHS buffer when row = −1. */
+ * row) accumulated into Gram slot `slot`; Λ = diag(lam, …, lam, lam_b) is added to the
+ * diagonal: `lam` at the factors' unknowns 0..K−1 (Λ of the row for its first segment, 0
+ * for further segments) and `lam_b` at the bias's, d − 1 (Λb of the row, the biases' own
+ * λ_b and mode: cf_bias_reg_lambda; 0 for further segments). Without biases every
+ * unknown is a factor: lam_b = lam. begin == end writes Λ and b = 0. The unit's
+ * right-hand side goes to row `row` of the RHS buffer when row ≥ 0 (the first or only
+ * segment of a row), to slot `slot` of the partial RHS buffer when row = −1.
+ * 32 bytes, as before it: lam_b takes what was the padding after row. */
 typedef struct cf_gram_unit {
     int64_t begin, end;
     int32_t slot;
     float lam;
     int32_t row;
+    float lam_b;
 } cf_gram_unit;
 
 /* A long row's partial Grams: slots [src, src + count) are added, in order, into `dst`,
@@ -60,7 +65,9 @@ size_t cf_gram_shared_bytes(int d);
 int cf_gram_block_threads(int d);
 
 /* The normal equations of each unit in one pass (gram.cu), z_e = F_other[idx[e]][0..d-1]:
- *   A_slot = Σ_{e ∈ [begin,end)} z_e z_eᵀ + lam·I          (lower triangle, column-major)
+ *   A_slot = Σ_{e ∈ [begin,end)} z_e z_eᵀ + diag(lam, …, lam, lam_b)
+ *            (lower triangle, column-major; lam_b at the bias unknown d − 1 when use_bias,
+ *            lam there otherwise; each added to its diagonal sum in double, then rounded)
  *   b      = Σ_{e ∈ [begin,end)} t_e z_e,  t_e = val[e] − μ − b_other[idx[e]] (use_bias; in
  *            double, then rounded), t_e = val[e] otherwise
  * with b written to d_rhs + row·ld (row ≥ 0) or d_rhs_part + slot·ld (row = −1).
@@ -72,7 +79,7 @@ int launch_gram(const cf_gram_unit *d_units, int64_t n_units, const uint32_t *d_
                 cf_stream_t stream);
 
 /* The same contract on tensor cores with 3×TF32 (gram_tc.cu, --als-gram tc): identical
- * outputs (layout, units, λ, RHS placement) to fp32-grade accuracy. Needs sm_80 and
+ * outputs (layout, units, lam and lam_b, RHS placement) to fp32-grade accuracy. Needs sm_80 and
  * d ≤ CF_GRAM_TC_MAX_D: cudaErrorNotSupported below sm_80, cudaErrorInvalidValue beyond
  * the largest d (the host then uses launch_gram). */
 #define CF_GRAM_TC_MAX_D 767
@@ -133,9 +140,11 @@ int launch_keep_failed(const int *d_info, float *const *d_B, int64_t n_sys, cons
 /* The trainer's figures in one launch (eval.cu):
  *   train (a->train): over the training ratings, CSR by user (ptr_u, idx_u, val_u) —
  *            Σe², Σ|e|, n with e = v − r̂(u, i), r̂ = μ + b_u + b_i + p_u·q_i (k terms; μ
- *            and the biases only when use_bias) — and reg = Σ_rows Λ_r (‖x_r‖² + b_r²)
+ *            and the biases only when use_bias) — and reg = Σ_rows (Λ_r ‖x_r‖² + Λb_r b_r²)
  *            over users (n_r from ptr_u) and items (n_r from ptr_i), Λ_r = lambda · (reg_mode:
- *            0 plain → 1, 1 weighted → n_r, 2 mean → nnz), as cf_reg_lambda();
+ *            0 plain → 1, 1 weighted → n_r, 2 mean → nnz), as cf_reg_lambda(), and Λb_r the
+ *            same of bias_lambda and bias_reg_mode (cf_bias_reg_lambda); where the two pairs
+ *            are equal the term is summed as Λ_r (‖x_r‖² + b_r²), as before they existed;
  *   test (a->test): Σe², Σ|e|, n over the triplets (tu[j], ti[j], tr[j]), j < n_test.
  * Factors: P (n_users rows) and Q (n_items rows), float with row stride ld (a multiple
  * of 4; columns ≥ k ignored) or, fp16 = 1, __half with row stride ld = k (a multiple of
@@ -160,6 +169,8 @@ typedef struct cf_eval_args {
     float mu;
     int reg_mode;
     double lambda;
+    int bias_reg_mode;  /* the biases' mode and λ_b (equal to reg_mode, lambda by default) */
+    double bias_lambda;
     int64_t nnz;
 } cf_eval_args;
 
@@ -172,11 +183,14 @@ int cf_eval_group_lanes(int k);
 
 /* Everything one SGD update reads and writes (DESIGN.md §2, src/cpu/sgd.c):
  *   e = r − (μ + b_u + b_i + p_u·q_i)      (r − p_u·q_i without biases)
- *   b_u += η (e − λ'_u b_u),  b_i += η (e − λ'_i b_i),
+ *   b_u += η (e − λ'b_u b_u),  b_i += η (e − λ'b_i b_i),
  *   p_u += η (e q_i − λ'_u p_u),  q_i += η (e p_u_old − λ'_i q_i).
  * Ratings in schedule order as three arrays (su, si, sr). P and Q hold the factors in
  * `half` (fp16 = 1: IEEE binary16, row stride ld_half) or in float (fp16 = 0: the
- * side's F with row stride ld); biases and λ' (per-rating shares Λ_row / n_row) are fp32. */
+ * side's F with row stride ld); biases and λ' (per-rating shares Λ_row / n_row) are fp32,
+ * and so are the biases' λ'b = Λb_row / n_row (lamb_u, lamb_i) where the biases have
+ * their own λ_b or mode; lamb_u = lamb_i = NULL where they do not (λ'b = λ': nothing more
+ * is read, and the update is the one before λ_b existed, bit for bit). */
 typedef struct cf_sgd_args {
     const uint32_t *su, *si;
     const float *sr;
@@ -185,6 +199,7 @@ typedef struct cf_sgd_args {
     int fp16;
     float *bu, *bi;
     const float *lam_u, *lam_i;
+    const float *lamb_u, *lamb_i; /* the biases' λ'b per row (both or neither); NULL: λ'b = λ' */
     float mu;
     int use_bias;
     int k;
@@ -356,14 +371,15 @@ int launch_gather_coo(uint32_t *d_io, int64_t n, const uint32_t *d_entry_user, c
 
 /* One gradient step on every row of a side (src/cpu/gd.c). C = E·Z_other from SpMM (row
  * stride ld; column k is Σ e when use_bias). For x = F[r][c] (c < k) or b[r] (c = k):
- *   g = −2 C[r][c] + 2 · scale · Λ_r · x,   Λ_r = cf_reg_lambda(reg_mode, λ, n_r, nnz)
+ *   g = −2 C[r][c] + 2 · scale · Λ · x,   Λ = Λ_r = cf_reg_lambda(reg_mode, λ, n_r, nnz) for a
+ *   factor, Λb_r = cf_reg_lambda(bias_reg_mode, bias_lambda, n_r, nnz) for the bias
  *   plain: x −= η g;  Adam (m, v not NULL, row stride ld, column k for the bias):
  *   m = β1 m + (1−β1) g, v = β2 v + (1−β2) g², x −= η (m/c1) / (√(v/c2) + ε)
  * with β1 = 0.9, β2 = 0.999, ε = 1e-8, c1 = 1 − β1^t, c2 = 1 − β2^t from the host. */
 int launch_gd_step(const int64_t *d_ptr, int64_t n_rows, const float *d_C, float *d_F, float *d_b,
                    float *d_m, float *d_v, int k, int ld, int use_bias, double lambda,
-                   int reg_mode, int64_t nnz, double scale, float lr, float c1, float c2,
-                   cf_stream_t stream);
+                   int reg_mode, double bias_lambda, int bias_reg_mode, int64_t nnz, double scale,
+                   float lr, float c1, float c2, cf_stream_t stream);
 
 #ifdef __cplusplus
 }

@@ -3,10 +3,17 @@
  * (DESIGN.md §2; the CPU reference and the derivation are in src/cpu/sgd.c):
  *
  *     e   = r − (μ + b_u + b_i + p_u·q_i)                  (r − p_u·q_i without biases)
- *     b_u += η (e − λ'_u b_u)          b_i += η (e − λ'_i b_i)
+ *     b_u += η (e − λ'b_u b_u)         b_i += η (e − λ'b_i b_i)
  *     p_u += η (e q_i − λ'_u p_u)      q_i += η (e p_u_old − λ'_i q_i)
  *
- * λ' = Λ_row / n_row is the per-rating share of the row's regularization.
+ * λ' = Λ_row / n_row is the per-rating share of the row's regularization, λ'b = Λb_row /
+ * n_row the biases' (their own λ_b and mode, cf_bias_reg_lambda). By default λ'b = λ': the
+ * host passes no λ'b arrays (a.lamb_u = NULL), the kernels use λ' and read nothing more
+ * per rating, and the update is bit for bit the one before λ_b existed. With arrays, the
+ * two λ'b of a rating are read (__ldg, read-only path; n_rows floats a side, L2- and
+ * L1-resident) as the biases are updated: kept per row in the ring's slots or beside
+ * lu / li they cost 1–5 registers in every instantiation (ptxas, sm_90), which cut the
+ * default fp32 K = 100/128 and fp16 K = 128 hogwild kernels a block an SM each.
  *
  * A warp applies one rating at a time (sgd_run_regs). Lane l holds NV chunks of VEC
  * consecutive elements of p_u and q_i, chunk c at element (32c + l)·VEC, loaded and
@@ -289,8 +296,10 @@ __device__ __forceinline__ void sgd_run_regs(const cf_sgd_args &a, int64_t begin
                     if (ADD) add_chunk<T, VEC>(Q + i * ld, (32 * c + lane) * VEC, K, ld, dq);
                 }
                 if (bias) {
-                    const float step_i = eta * (e - li * bi);
-                    bu = bu + eta * (e - lu * bu), bi = bi + step_i;
+                    float lbu = lu, lbi = li;
+                    if (a.lamb_u) lbu = __ldg(a.lamb_u + u), lbi = __ldg(a.lamb_i + i);
+                    const float step_i = eta * (e - lbi * bi);
+                    bu = bu + eta * (e - lbu * bu), bi = bi + step_i;
                     if (ADD && lane == 0) atomicAdd(a.bi + i, step_i);
                 }
                 /* Store mode: a row is written back when rating x + 1 (in the next slot) has
@@ -363,8 +372,10 @@ __device__ __forceinline__ void sgd_run_mem(const cf_sgd_args &a, int64_t begin,
                 if (ADD) add_chunk<T, 1>(q, c, K, a.ld, &d);
             }
             if (a.use_bias && lane == 0) {
-                const float step_i = eta * (e - li * bi);
-                a.bu[u] = bu + eta * (e - lu * bu);
+                float lbu = lu, lbi = li;
+                if (a.lamb_u) lbu = __ldg(a.lamb_u + u), lbi = __ldg(a.lamb_i + i);
+                const float step_i = eta * (e - lbi * bi);
+                a.bu[u] = bu + eta * (e - lbu * bu);
                 if (ADD)
                     atomicAdd(a.bi + i, step_i);
                 else

@@ -2,7 +2,7 @@
  * the dot product of two factor rows and the residual of one rating (sgd.cu, gd.cu; the
  * cf_warp_* functions must be called by all 32 lanes of a warp together: full-mask
  * shuffles, so callers keep their loops warp-uniform), the prediction (sgd.cu, eval.cu),
- * Λ_r (gd.cu, eval.cu) and the ALS target t (gram.cu, gram_tc.cu). */
+ * Λ_r and Λb_r (gd.cu, eval.cu) and the ALS target t (gram.cu, gram_tc.cu). */
 #ifndef CF_WARP_CUH
 #define CF_WARP_CUH
 
@@ -47,7 +47,8 @@ __device__ __forceinline__ float cf_warp_residual(float r, const float *__restri
 }
 
 /* Λ_r as cf_reg_lambda() (DESIGN.md §1) for the kernels' mode code (gpu_impl.h
- * cf_gpu_reg_mode): 0 plain λ, 1 weighted λ·n_r, 2 mean λ·|Ω|. */
+ * cf_gpu_reg_mode): 0 plain λ, 1 weighted λ·n_r, 2 mean λ·|Ω|. The biases' Λb_r
+ * (cf_bias_reg_lambda) is the same function of their own mode and λ_b. */
 __device__ __forceinline__ double cf_dev_reg_lambda(int reg_mode, double lambda, int64_t n_r,
                                                     int64_t nnz) {
     return reg_mode == 0 ? lambda : reg_mode == 1 ? lambda * (double)n_r : lambda * (double)nnz;

@@ -34,13 +34,17 @@ _Static_assert(sizeof(cf_algo) == sizeof(int) && sizeof(cf_reg) == sizeof(int) &
                    sizeof(cf_optimizer) == sizeof(int),
                "cf_config's enum fields are int-sized");
 
-typedef enum { F_I32, F_I64, F_U64, F_DOUBLE, F_BOOL, F_CHOICE } kind;
+/* F_DOUBLE_SAME: a double that may be "same" (NaN: another field's value) */
+typedef enum { F_I32, F_I64, F_U64, F_DOUBLE, F_DOUBLE_SAME, F_BOOL, F_CHOICE } kind;
 
 /* The choices not covered by a public *_parse function, as the CLI names them. */
 static const char *const lr_schedule_names[] = {"const", "invscale", NULL};
 static const char *const schedule_names[] = {"shuffle", "blocks", "hogwild", NULL};
 static const char *const optimizer_names[] = {"plain", "adam", "auto", NULL};
 static const char *const als_gram_names[] = {"simt", "tc", NULL}; /* cf_als_gram */
+/* cf_reg: reg takes the first three, bias_reg also "same" (CF_REG_SAME) */
+static const char *const reg_names[] = {"plain", "weighted", "mean", NULL};
+static const char *const bias_reg_names[] = {"plain", "weighted", "mean", "same", NULL};
 
 typedef struct field {
     const char *name;
@@ -61,7 +65,6 @@ typedef struct field {
     }                                                                                                      \
     static const char *show_##fn(int v) { return cf_##fn##_name((T)v); }
 ADAPT(cf_algo, algo)
-ADAPT(cf_reg, reg)
 ADAPT(cf_device, device)
 ADAPT(cf_precision, precision)
 ADAPT(cf_als_solver, als_solver)
@@ -72,7 +75,9 @@ static const field fields[] = {
     {"factors", F_I32, OFF(factors), NULL, NULL, NULL},
     {"iters", F_I32, OFF(iters), NULL, NULL, NULL},
     {"lambda", F_DOUBLE, OFF(lambda), NULL, NULL, NULL},
-    {"reg", F_CHOICE, OFF(reg), NULL, parse_reg, show_reg},
+    {"reg", F_CHOICE, OFF(reg), reg_names, NULL, NULL},
+    {"bias-lambda", F_DOUBLE_SAME, OFF(bias_lambda), NULL, NULL, NULL},
+    {"bias-reg", F_CHOICE, OFF(bias_reg), bias_reg_names, NULL, NULL},
     {"bias", F_BOOL, OFF(bias), NULL, NULL, NULL},
     {"tol", F_DOUBLE, OFF(tol), NULL, NULL, NULL},
     {"seed", F_U64, OFF(seed), NULL, NULL, NULL},
@@ -145,9 +150,16 @@ cf_status cf_config_set(cf_config *cfg, const char *name, const char *value, cf_
         memcpy(at, &x, sizeof x);
         return CF_OK;
     }
-    case F_DOUBLE: {
+    case F_DOUBLE:
+    case F_DOUBLE_SAME: {
+        if (f->k == F_DOUBLE_SAME && strcmp(value, "same") == 0) {
+            double nan = NAN;
+            memcpy(at, &nan, sizeof nan);
+            return CF_OK;
+        }
         double v = strtod(value, &end);
-        if (!*value || *end || !isfinite(v)) return bad(err, name, value, "a finite number");
+        if (!*value || *end || !isfinite(v))
+            return bad(err, name, value, f->k == F_DOUBLE ? "a finite number" : "a finite number or 'same'");
         memcpy(at, &v, sizeof v);
         return CF_OK;
     }
@@ -214,9 +226,14 @@ cf_status cf_config_get(const cf_config *cfg, const char *name, char *buf, size_
         snprintf(buf, cap, "%" PRIu64, v);
         break;
     }
-    case F_DOUBLE: {
+    case F_DOUBLE:
+    case F_DOUBLE_SAME: {
         double v;
         memcpy(&v, at, sizeof v);
+        if (f->k == F_DOUBLE_SAME && isnan(v)) {
+            snprintf(buf, cap, "same");
+            break;
+        }
         for (int digits = 15; digits <= 17; digits++) { /* the shortest that reads back as v */
             snprintf(buf, cap, "%.*g", digits, v);
             if (strtod(buf, NULL) == v) break;

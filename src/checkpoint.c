@@ -2,15 +2,18 @@
  * checkpoint.c — the checkpoint file (".cfc"): save / load of cf_train_state, the data
  * identity hash and the config comparison of a resume.
  *
- * Format, version 2 (version 1, without the kept run's index, is still read).
+ * Format, version 3 (versions 2 and 1 are still read; 1 lacks the kept run's index). A
+ * state is written in version 2 unless its config regularizes the biases apart from the
+ * factors (bias_lambda / bias_reg other than lambda / reg), which version 3 adds.
  * Little-endian; f64 = IEEE-754 binary64; "info" = the metrics of an iteration as i32
  * iter, f64 train_rmse, f64 test_rmse, f64 objective, f64 seconds, f64 ratings_per_sec
  * (44 bytes).
  *
  *   offset  size  field
  *        0     8  magic "CFCKPT\r\n" (the CR LF catches text-mode mangling)
- *        8     4  u32 version = 2
- *       12     4  u32 header size = 348 (bytes from offset 0 to the first array; 344 in version 1)
+ *        8     4  u32 version = 3 or 2
+ *       12     4  u32 header size = 360 in version 3, 348 in 2 (bytes from offset 0 to the
+ *                 first array; 344 in version 1)
  *       16     8  i64 n_users
  *       24     8  i64 n_items
  *       32     4  i32 K
@@ -35,7 +38,9 @@
  *      336     8  i64 solver counter (backend.h: cf_solver_state)
  *      344     4  i32 the kept finished run's index (0-based; -1, "unknown", when it came
  *                 from a version 1 file, which has no such field; 0 without a finished run)
- *      348        factor sets, each f64 P[n_users][K], Q[n_items][K], b_u[n_users],
+ *      348    12  version 3 only: f64 bias_lambda, i32 bias_reg (model_io.c's bias block;
+ *                 versions 1 and 2 mean lambda and reg)
+ *  348/360        factor sets, each f64 P[n_users][K], Q[n_items][K], b_u[n_users],
  *                 b_i[n_items] (row-major): the current factors; then `result` (bit 1),
  *                 `best` (bit 2), the Adam moments m and v (bit 3)
  *    end-8     8  u64 checksum of every preceding byte (hash64.h)
@@ -67,8 +72,9 @@
 #error "checkpoint.c writes a little-endian format by memcpy: port it before using a big-endian host"
 #endif
 
-#define CKPT_VERSION 2u
-#define CKPT_HEADER_SIZE 348
+#define CKPT_VERSION 3u
+#define CKPT_HEADER_SIZE_V2 348
+#define CKPT_HEADER_SIZE (CKPT_HEADER_SIZE_V2 + CF_CFM_BIAS_REG_SIZE) /* version 3 */
 #define CKPT_HEADER_SIZE_V1 344
 #define CKPT_MAX_ROWS ((int64_t)UINT32_MAX - 1)
 #define CKPT_MAX_K 4096
@@ -139,9 +145,11 @@ cf_status cf_checkpoint_save(const cf_train_state *s, const char *path, cf_error
     unsigned char hdr[CKPT_HEADER_SIZE];
     memset(hdr, 0, sizeof hdr);
     cf_cursor c = {hdr, 0};
+    const int v3 = !cf_bias_reg_same(&s->cfg);
+    const size_t hsize = v3 ? CKPT_HEADER_SIZE : CKPT_HEADER_SIZE_V2;
     cf_put_bytes(&c, CF_CHECKPOINT_MAGIC, 8);
-    cf_put_u32(&c, CKPT_VERSION);
-    cf_put_u32(&c, CKPT_HEADER_SIZE);
+    cf_put_u32(&c, v3 ? 3u : 2u);
+    cf_put_u32(&c, (uint32_t)hsize);
     cf_put_i64(&c, f->n_users);
     cf_put_i64(&c, f->n_items);
     cf_put_i32(&c, f->k);
@@ -167,14 +175,17 @@ cf_status cf_checkpoint_save(const cf_train_state *s, const char *path, cf_error
     put_info(&c, &s->result_last);
     cf_put_i64(&c, s->solver.counter);
     cf_put_i32(&c, s->result_last.restart);
-    if (c.at != CKPT_HEADER_SIZE) /* a layout edit that forgot the header size */
-        return cf_fail(err, CF_ERR_INVALID, "%s: checkpoint header is %zu bytes, expected %d", path, c.at,
-                       CKPT_HEADER_SIZE);
+    if (v3) {
+        cf_cfm_bias_reg_encode(hdr + c.at, &s->cfg);
+        c.at += CF_CFM_BIAS_REG_SIZE;
+    }
+    if (c.at != hsize) /* a layout edit that forgot the header size */
+        return cf_fail(err, CF_ERR_INVALID, "%s: checkpoint header is %zu bytes, expected %zu", path, c.at, hsize);
 
     cf_sumfile w;
     cf_status st = cf_sumfile_open(&w, path, err);
     if (st) return st;
-    cf_sumfile_write(&w, hdr, sizeof hdr);
+    cf_sumfile_write(&w, hdr, hsize);
     cf_sumfile_write_factors(&w, f);
     if (s->have_result) cf_sumfile_write_factors(&w, &s->result);
     if (s->have_best) cf_sumfile_write_factors(&w, &s->best);
@@ -236,14 +247,14 @@ cf_status cf_checkpoint_load(const char *path, cf_train_state *s, cf_error *err)
     if (hlen < 16) CORRUPT("%s: truncated checkpoint header (%zu bytes)", path, hlen);
     cf_cursor c = {hdr, 8};
     uint32_t version = cf_get_u32(&c), header_size = cf_get_u32(&c);
-    if (version != CKPT_VERSION && version != 1)
-        CORRUPT("%s: checkpoint version %u not supported (this build reads versions 1 and %u)", path, version,
+    if (version < 1 || version > CKPT_VERSION)
+        CORRUPT("%s: checkpoint version %u not supported (this build reads versions 1 to %u)", path, version,
                 CKPT_VERSION);
-    const uint32_t hsize = version == 1 ? CKPT_HEADER_SIZE_V1 : CKPT_HEADER_SIZE;
+    const uint32_t hsize = version == 1 ? CKPT_HEADER_SIZE_V1 : version == 2 ? CKPT_HEADER_SIZE_V2 : CKPT_HEADER_SIZE;
     if (header_size != hsize)
         CORRUPT("%s: header size %u, version %u has %u", path, header_size, version, hsize);
     if (hlen < hsize) CORRUPT("%s: truncated checkpoint header (%zu bytes)", path, hlen);
-    if (hlen > hsize && lseek(fd, hsize, SEEK_SET) != (off_t)hsize) { /* version 1: the arrays start earlier */
+    if (hlen > hsize && lseek(fd, hsize, SEEK_SET) != (off_t)hsize) { /* versions 1, 2: the arrays start earlier */
         st = cf_fail(err, CF_ERR_IO, "%s: seek failed: %s", path, strerror(errno));
         goto done;
     }
@@ -280,6 +291,15 @@ cf_status cf_checkpoint_load(const char *path, cf_train_state *s, cf_error *err)
     get_info(&c, &s->result_last);
     s->solver.counter = cf_get_i64(&c);
     s->result_last.restart = version == 1 ? (flags & F_RESULT ? -1 : 0) : cf_get_i32(&c);
+    if (version >= 3) {
+        cf_cfm_bias_reg_decode(hdr + c.at, &s->cfg);
+        c.at += CF_CFM_BIAS_REG_SIZE;
+        /* one encoding per state: version 3 only for biases regularized apart */
+        if (s->cfg.bias_reg == CF_REG_SAME || isnan(s->cfg.bias_lambda) || cf_bias_reg_same(&s->cfg))
+            CORRUPT("%s: version 3 whose biases are regularized as the factors, or not explicitly (version 2 "
+                    "holds that)",
+                    path);
+    }
     s->last.restart = s->restart;
     s->have_result = !!(flags & F_RESULT);
     s->have_best = !!(flags & F_BEST);
@@ -427,6 +447,8 @@ cf_status cf_checkpoint_config_check(const cf_config *saved, const cf_config *no
     SAME_I(factors);
     SAME_D(lambda);
     SAME_I(reg);
+    SAME_D(bias_lambda);
+    SAME_I(bias_reg);
     SAME_I(bias);
     SAME_D(tol);
     if (saved->seed != now->seed)

@@ -116,9 +116,17 @@ double cf_reg_lambda(cf_reg reg, double lambda, int64_t n_row, int64_t nnz) {
     case CF_REG_PLAIN: return lambda;
     case CF_REG_WEIGHTED: return lambda * (double)n_row;
     case CF_REG_MEAN: return lambda * (double)nnz;
+    case CF_REG_SAME: break; /* a bias_reg before cf_config_resolve: callers use cf_bias_reg */
     }
     return lambda;
 }
+
+double cf_bias_lambda(const cf_config *cfg) { return isnan(cfg->bias_lambda) ? cfg->lambda : cfg->bias_lambda; }
+cf_reg cf_bias_reg(const cf_config *cfg) { return cfg->bias_reg == CF_REG_SAME ? cfg->reg : cfg->bias_reg; }
+double cf_bias_reg_lambda(const cf_config *cfg, int64_t n_row, int64_t nnz) {
+    return cf_reg_lambda(cf_bias_reg(cfg), cf_bias_lambda(cfg), n_row, nnz);
+}
+int cf_bias_reg_same(const cf_config *cfg) { return cf_bias_lambda(cfg) == cfg->lambda && cf_bias_reg(cfg) == cfg->reg; }
 
 int cf_read_full(int fd, void *buf, size_t n) {
     unsigned char *p = buf;

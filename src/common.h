@@ -75,5 +75,13 @@ int cf_threads(int threads);
  *   weighted: λ · n_row
  *   mean:     λ · |Ω|   (nnz = |Ω|, the number of training ratings)          */
 double cf_reg_lambda(cf_reg reg, double lambda, int64_t n_row, int64_t nnz);
+/* The biases' λ and mode (cf_config.bias_lambda, bias_reg: λ and reg where left "same"),
+ * and their effective Λ_b = cf_reg_lambda(bias mode, λ_b, n_row, nnz) for one row: what
+ * b_u² (b_i²) is charged where ‖p_u‖² is charged cf_reg_lambda(reg, λ, ...). */
+double cf_bias_lambda(const cf_config *cfg);
+cf_reg cf_bias_reg(const cf_config *cfg);
+double cf_bias_reg_lambda(const cf_config *cfg, int64_t n_row, int64_t nnz);
+/* 1 when the biases are regularized as the factors are (Λ_b = Λ for every row). */
+int cf_bias_reg_same(const cf_config *cfg);
 
 #endif

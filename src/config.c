@@ -14,6 +14,8 @@ void cf_config_default(cf_config *c) {
     c->iters = 0; /* the algorithm's own (cf_config_resolve) */
     c->lambda = 0.1;
     c->reg = CF_REG_WEIGHTED;
+    c->bias_lambda = NAN; /* λ (cf_config_resolve) */
+    c->bias_reg = CF_REG_SAME;
     c->bias = 1;
     c->tol = 0.0;
     c->seed = 42;
@@ -47,6 +49,11 @@ cf_status cf_config_validate(const cf_config *c, cf_error *err) {
         BAD("iters: %d, must be in 1..1000000 (0 = the algorithm's default)", c->iters);
     if (!isfinite(c->lambda) || c->lambda < 0) BAD("lambda: %g, must be a finite value >= 0", c->lambda);
     if ((unsigned)c->reg > CF_REG_MEAN) BAD("reg: unknown value %d", (int)c->reg);
+    if (isinf(c->bias_lambda) || c->bias_lambda < 0)
+        BAD("bias_lambda: %g, must be a finite value >= 0 (NaN: lambda's)", c->bias_lambda);
+    if ((unsigned)c->bias_reg > CF_REG_SAME) BAD("bias_reg: unknown value %d", (int)c->bias_reg);
+    if (!c->bias && !cf_bias_reg_same(c))
+        BAD("bias_lambda / bias_reg: set, but the biases are off (bias 0, --no-bias): they regularize b_u and b_i");
     if (c->bias != 0 && c->bias != 1) BAD("bias: %d, must be 0 or 1", c->bias);
     if (!isfinite(c->tol) || c->tol < 0) BAD("tol: %g, must be a finite value >= 0", c->tol);
     if (c->threads < 0 || c->threads > 4096) BAD("threads: %d, must be in 0..4096 (0 = all cores)", c->threads);
@@ -106,11 +113,13 @@ cf_status cf_config_validate(const cf_config *c, cf_error *err) {
  *    where 0.1 stopped 6.9 % above ALS on the power-law one. It takes the invscale
  *    schedule when lr_schedule is left const (the default); an explicit lr keeps the
  *    schedule asked for.
- *  - plain gd / minibatch with no --lr: η = 1 / (2 C) with C = 2 max_row (2 n_row + Λ_row),
+ *  - plain gd / minibatch with no --lr: η = 1 / (2 C) with C = 2 max_row (2 n_row + max(Λ_row, Λb_row)),
  *    a Gershgorin bound of the Hessian of L on the biases at small factors. */
 static void resolve_counts(const cf_config *in, int64_t n_train, int64_t max_user, int64_t max_item,
                            cf_config *out) {
     *out = *in;
+    out->bias_lambda = cf_bias_lambda(in);
+    out->bias_reg = cf_bias_reg(in);
     const int grad = in->algo == CF_ALGO_GD || in->algo == CF_ALGO_MINIBATCH;
     if (out->iters == 0) {
         switch (in->algo) {
@@ -133,8 +142,9 @@ static void resolve_counts(const cf_config *in, int64_t n_train, int64_t max_use
             out->lr = 0.02;
         } else if (grad) {
             int64_t nn = n_train > 0 ? n_train : 1, mu = max_user > 0 ? max_user : 1, mi = max_item > 0 ? max_item : 1;
-            double cu = 2.0 * (double)mu + cf_reg_lambda(in->reg, in->lambda, mu, nn);
-            double ci = 2.0 * (double)mi + cf_reg_lambda(in->reg, in->lambda, mi, nn);
+            /* the larger of the two regularizations (Λb = Λ unless the biases have their own) */
+            double cu = 2.0 * (double)mu + fmax(cf_reg_lambda(in->reg, in->lambda, mu, nn), cf_bias_reg_lambda(in, mu, nn));
+            double ci = 2.0 * (double)mi + fmax(cf_reg_lambda(in->reg, in->lambda, mi, nn), cf_bias_reg_lambda(in, mi, nn));
             out->lr = 1.0 / (4.0 * (cu > ci ? cu : ci));
         } else {
             out->lr = 0.01; /* unused by als, alsgd, ccd; the value of earlier versions */
@@ -170,7 +180,7 @@ void cf_config_resolve_ratings(const cf_config *in, const cf_ratings *R, cf_conf
 }
 
 static const char *const algo_names[] = {"als", "sgd", "gd", "minibatch", "alsgd", "ccd"};
-static const char *const reg_names[] = {"plain", "weighted", "mean"};
+static const char *const reg_names[] = {"plain", "weighted", "mean", "same"}; /* "same": bias_reg only */
 static const char *const device_names[] = {"auto", "cpu", "gpu"};
 static const char *const precision_names[] = {"fp32", "fp16", "fp64"};
 static const char *const als_solver_names[] = {"cusolver", "fused"};

@@ -7,11 +7,12 @@
  * x_u = [p_u; b_u] minimizes the model's own objective (DESIGN.md §1) with Q, b_i and μ
  * fixed:
  *
- *     f(x) = Σ_{i∈I_u} (r_ui − μ − b_i − z_iᵀ x)² + Λ_u ‖x‖²,   z_i = [q_i; 1]
+ *     f(x) = Σ_{i∈I_u} (r_ui − μ − b_i − z_iᵀ x)² + Λ_u ‖p_u‖² + Λb_u b_u²,   z_i = [q_i; 1]
  *     (biases off: (r_ui − q_iᵀ p_u)² + Λ_u ‖p_u‖², z_i = q_i, x = p_u)
- *     Λ_u = cf_reg_lambda(reg, λ, |I_u|, ·)
+ *     Λ_u = cf_reg_lambda(reg, λ, |I_u|, ·),  Λb_u = the model's own bias regularization
+ *     (bias_reg, bias_lambda) where it was trained with one, else Λ_u
  *
- * which is one ALS half-step for these users alone: (Σ z zᵀ + Λ_u I) x = Σ (r − μ − b_i) z,
+ * which is one ALS half-step for these users alone: (Σ z zᵀ + diag(Λ_u, …, Λb_u)) x = Σ (r − μ − b_i) z,
  * solved by cf_als_row_solve (cpu/als_row.h), the CPU ALS's own row solve, in double
  * precision, the ratings of each user in the dataset's order. A user with no rating of a
  * known item gets x = 0 (its predictions are μ + b_i, as for a user the model never saw).
@@ -48,9 +49,18 @@ void cf_fold_in_options_default(cf_fold_in_options *o) {
     o->reg = -1;
 }
 
-/* The fold-in's λ and scheme: the options' where given, else the model's. */
+/* The fold-in's λ and scheme: the options' where given, else the model's; the biases'
+ * (*bias_own = 1) where the model was trained with a regularization of their own, which
+ * the options do not change. */
 static cf_status fold_in_reg(const cf_model *m, const cf_fold_in_options *o, double *lambda, cf_reg *reg,
-                             cf_error *err) {
+                             int *bias_own, double *bias_lambda, cf_reg *bias_reg, cf_error *err) {
+    *bias_own = m->f.bias && !cf_bias_reg_same(&m->config);
+    *bias_lambda = cf_bias_lambda(&m->config);
+    *bias_reg = cf_bias_reg(&m->config);
+    if (*bias_own && *bias_reg == CF_REG_MEAN)
+        return cf_fail(err, CF_ERR_INVALID,
+                       "fold-in: the model's biases were regularized with 'mean' (Λb = λ_b·|Ω|), which needs the "
+                       "training set's size, which a model does not keep; train it with --bias-reg plain or weighted");
     *lambda = isnan(o->lambda) ? m->config.lambda : o->lambda;
     if (!isfinite(*lambda) || *lambda < 0)
         return cf_fail(err, CF_ERR_INVALID, "fold-in: lambda %g, must be a finite value >= 0 (or NaN: the model's)",
@@ -99,9 +109,10 @@ cf_status cf_model_fold_in(const cf_model *m, const cf_dataset *ratings, const c
     if (o.threads < 0) return cf_fail(err, CF_ERR_INVALID, "fold-in: threads %d, must be >= 0", o.threads);
     if (o.items != 0 && o.items != 1) return cf_fail(err, CF_ERR_INVALID, "fold-in: items %d, must be 0 or 1", o.items);
     if (o.merge != 0 && o.merge != 1) return cf_fail(err, CF_ERR_INVALID, "fold-in: merge %d, must be 0 or 1", o.merge);
-    double lambda;
-    cf_reg reg;
-    cf_status st = fold_in_reg(m, &o, &lambda, &reg, err);
+    double lambda, bias_lambda;
+    cf_reg reg, bias_reg;
+    int bias_own;
+    cf_status st = fold_in_reg(m, &o, &lambda, &reg, &bias_own, &bias_lambda, &bias_reg, err);
     if (st) return st;
 
     const fold_side s = fold_side_of(m, ratings, o.items);
@@ -183,7 +194,8 @@ cf_status cf_model_fold_in(const cf_model *m, const cf_dataset *ratings, const c
 
     /* the rows, in about twenty batches (progress and Ctrl-C between them) */
     const cf_als_rows job = {.ptr = ptr, .idx = idx, .val = val, .Y = s.Y, .by = s.by, .mu = m->f.mu, .K = K,
-                             .bias = bias, .reg = reg, .lambda = lambda, .nnz = 0, .X = X, .bx = bx, .dest = dest,
+                             .bias = bias, .reg = reg, .lambda = lambda, .bias_own = bias_own,
+                             .bias_reg = bias_reg, .bias_lambda = bias_lambda, .nnz = 0, .X = X, .bx = bx, .dest = dest,
                              .zero_empty = 0, .threads = cf_threads(o.threads), .stop = NULL};
     const int64_t B = nu / 20 > 256 ? nu / 20 : 256;
     int64_t bad = -1; /* the first row whose system is not positive definite */
@@ -271,9 +283,10 @@ cf_status cf_model_explain(const cf_model *m, const cf_dataset *ratings, const c
     cf_fold_in_options o;
     if (opt) o = *opt;
     else cf_fold_in_options_default(&o);
-    double lambda;
-    cf_reg reg;
-    cf_status st = fold_in_reg(m, &o, &lambda, &reg, err);
+    double lambda, bias_lambda;
+    cf_reg reg, bias_reg;
+    int bias_own;
+    cf_status st = fold_in_reg(m, &o, &lambda, &reg, &bias_own, &bias_lambda, &bias_reg, err);
     if (st) return st;
     char shown[CF_SHOW_CAP];
     const int64_t du = cf_idmap_find(ratings->users, user, strlen(user));
@@ -312,7 +325,8 @@ cf_status cf_model_explain(const cf_model *m, const cf_dataset *ratings, const c
         r.score = bias ? mu + 0.0 + bi[it] + 0.0 : 0.0;
     } else {
         const double lam = cf_reg_lambda(reg, lambda, cnt, 0);
-        if (cf_als_row_solve(&ws, Q, bi, mu, idx, val, cnt, lam, NULL) != 0) {
+        const double lamb = bias_own ? cf_reg_lambda(bias_reg, bias_lambda, cnt, 0) : lam;
+        if (cf_als_row_solve_b(&ws, Q, bi, mu, idx, val, cnt, lam, lamb, NULL) != 0) {
             st = cf_fail(err, CF_ERR_NUMERIC,
                          "explain: the normal equations of user '%s' (%lld ratings of known items) are not positive "
                          "definite (λ = %g, %s); use a larger lambda",

@@ -41,6 +41,12 @@ cf_status cf_model_from_rows(const cf_factors *f, const cf_idmap *users, const c
 #define CF_CFM_CONFIG_SIZE 116
 void cf_cfm_config_encode(unsigned char out[CF_CFM_CONFIG_SIZE], const cf_config *cfg);
 void cf_cfm_config_decode(const unsigned char in[CF_CFM_CONFIG_SIZE], cf_config *cfg);
+/* The biases' regularization (f64 bias_lambda, i32 bias_reg; explicit values) that a
+ * version-3 .cfm and checkpoint add after the config block; config_decode sets both to
+ * lambda / reg, as a file without the block means. */
+#define CF_CFM_BIAS_REG_SIZE 12
+void cf_cfm_bias_reg_encode(unsigned char out[CF_CFM_BIAS_REG_SIZE], const cf_config *cfg);
+void cf_cfm_bias_reg_decode(const unsigned char in[CF_CFM_BIAS_REG_SIZE], cf_config *cfg);
 
 /* cf_model_load on the `size` bytes at `data` (the contents of a .cfm file); `name`
  * stands for the path in messages. The same parser and checks as cf_model_load. */

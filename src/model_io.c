@@ -1,19 +1,23 @@
 /*
  * model_io.c — the .cfm model file (save / load) and the NumPy export.
  *
- * .cfm format, version 2 (and 1). All integers and floats little-endian; f64 = IEEE-754
- * binary64.
+ * .cfm format, version 3 (and 2, 1). All integers and floats little-endian; f64 = IEEE-754
+ * binary64. A model is written in the oldest version that holds it: 1 without rating
+ * counts, 2 with them, 3 when its biases are regularized apart from its factors
+ * (config bias_lambda / bias_reg other than lambda / reg; the three are read).
  *
  *   offset  size  field
  *        0     8  magic "CUFACTOR"
- *        8     4  u32 version = 2 (1: no rating counts; both are read)
- *       12     4  u32 header size = 164 (bytes from offset 0 to the first array)
+ *        8     4  u32 version = 3, 2 or 1
+ *       12     4  u32 header size = 176 in version 3, 164 in 1 and 2 (bytes from offset 0
+ *                 to the first array)
  *       16     8  i64 n_users
  *       24     8  i64 n_items
  *       32     4  i32 K (factors)
  *       36     4  i32 flags: bit 0 = biases on; bit 1 = trained with fp16 factor storage
  *                 (config.precision, which has no slot in the config block below: files
- *                 written before it existed have bit 1 = 0, i.e. fp32); other bits 0
+ *                 written before it existed have bit 1 = 0, i.e. fp32); bit 2 (version 3
+ *                 only) = the rating counts are there; other bits 0
  *       40     8  f64 μ
  *       48   116  the training cf_config, field by field in declaration order:
  *                 i32 algo, i32 factors, i32 iters, f64 lambda, i32 reg, i32 bias,
@@ -21,10 +25,13 @@
  *                 i32 gpu_id, f64 lr, i32 lr_schedule, f64 lr_decay, i32 schedule,
  *                 i32 blocks, i64 batch, i32 optimizer, i32 inner, i32 early_stop,
  *                 i32 restarts
- *      164        f64 P[n_users][K], f64 Q[n_items][K], f64 b_u[n_users], f64 b_i[n_items]
+ *      164    12  version 3 only: f64 bias_lambda, i32 bias_reg (explicit: never NaN or
+ *                 "same"); versions 1 and 2 mean bias_lambda = lambda, bias_reg = reg
+ *  164/176        f64 P[n_users][K], f64 Q[n_items][K], f64 b_u[n_users], f64 b_i[n_items]
  *                 (row-major; biases are stored, as zeros, also when flags bit 0 is 0)
- *                 version 2 only: i64 user_ratings[n_users], i64 item_ratings[n_items],
- *                 the ratings each row was solved from (model.h n_ratings; each >= 0)
+ *                 version 2, and 3 with flags bit 2: i64 user_ratings[n_users], i64
+ *                 item_ratings[n_items], the ratings each row was solved from (model.h
+ *                 n_ratings; each >= 0)
  *                 user IDs: u64 count (= n_users), then per ID: u32 length + bytes
  *                 item IDs: u64 count (= n_items), then per ID: u32 length + bytes
  *                 (IDs in row order; length <= 65535; no NUL byte; no duplicates)
@@ -71,9 +78,10 @@
 #error "model_io.c writes the little-endian .cfm format by memcpy: port it before using a big-endian host"
 #endif
 
-#define CFM_VERSION 2u /* what a model with rating counts is saved as; without: 1 */
+#define CFM_VERSION 3u /* the newest: a model whose biases have their own λ (see above) */
 #define CFM_CONFIG_SIZE 116
-#define CFM_HEADER_SIZE (48 + CFM_CONFIG_SIZE)
+#define CFM_HEADER_SIZE_V2 (48 + CFM_CONFIG_SIZE)                 /* versions 1 and 2 */
+#define CFM_HEADER_SIZE (CFM_HEADER_SIZE_V2 + CF_CFM_BIAS_REG_SIZE) /* version 3 */
 #define CFM_MAX_ROWS ((int64_t)UINT32_MAX - 1) /* what an idmap can hold */
 #define CFM_MAX_K 4096
 #define CFM_MAX_ID 65535
@@ -129,6 +137,20 @@ static void decode_config(cf_cursor *c, cf_config *g) {
     g->inner = cf_get_i32(c);
     g->early_stop = cf_get_i32(c);
     g->restarts = cf_get_i32(c);
+    /* a file without the bias block: the biases were regularized as the factors */
+    g->bias_lambda = g->lambda;
+    g->bias_reg = g->reg;
+}
+
+/* The version-3 bias block: cf_config_resolve has made both fields explicit. */
+static void encode_bias_reg(cf_cursor *c, const cf_config *g) {
+    cf_put_f64(c, cf_bias_lambda(g));
+    cf_put_i32(c, (int32_t)cf_bias_reg(g));
+}
+
+static void decode_bias_reg(cf_cursor *c, cf_config *g) {
+    g->bias_lambda = cf_get_f64(c);
+    g->bias_reg = (cf_reg)cf_get_i32(c);
 }
 
 /* ---------------------------------------------------------------- save */
@@ -168,16 +190,18 @@ cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err) {
 
     unsigned char hdr[CFM_HEADER_SIZE];
     cf_cursor c = {hdr, 0};
-    const int counts = m->n_ratings[0] && m->n_ratings[1];
+    const int counts = m->n_ratings[0] && m->n_ratings[1], v3 = !cf_bias_reg_same(&m->config);
+    const size_t hsize = v3 ? CFM_HEADER_SIZE : CFM_HEADER_SIZE_V2;
     cf_put_bytes(&c, CF_MODEL_MAGIC, 8);
-    cf_put_u32(&c, counts ? CFM_VERSION : 1u);
-    cf_put_u32(&c, CFM_HEADER_SIZE);
+    cf_put_u32(&c, v3 ? 3u : counts ? 2u : 1u);
+    cf_put_u32(&c, (uint32_t)hsize);
     cf_put_i64(&c, f->n_users);
     cf_put_i64(&c, f->n_items);
     cf_put_i32(&c, f->k);
-    cf_put_i32(&c, (f->bias ? 1 : 0) | (m->config.precision == CF_PRECISION_FP16 ? 2 : 0));
+    cf_put_i32(&c, (f->bias ? 1 : 0) | (m->config.precision == CF_PRECISION_FP16 ? 2 : 0) | (v3 && counts ? 4 : 0));
     cf_put_f64(&c, f->mu);
     encode_config(&c, &m->config);
+    if (v3) encode_bias_reg(&c, &m->config);
 
     for (int sd = 0; sd < 2 && counts; sd++) /* load refuses a negative count: so does save */
         for (int64_t r = 0; r < (sd ? f->n_items : f->n_users); r++)
@@ -205,7 +229,7 @@ cf_status cf_model_save(const cf_model *m, const char *path, cf_error *err) {
     const struct {
         const void *p;
         size_t n;
-    } piece[8] = {{hdr, sizeof hdr},
+    } piece[8] = {{hdr, hsize},
                   {f->P, (size_t)f->n_users * k * sizeof(double)},
                   {f->Q, (size_t)f->n_items * k * sizeof(double)},
                   {f->bu, (size_t)f->n_users * sizeof(double)},
@@ -355,8 +379,9 @@ static cf_status load_from(const char *path, uint64_t size, cfm_source *src, cf_
     int64_t *cnt[2] = {NULL, NULL};
 
     /* ---- fixed header */
+    /* the magic, version and header size first: they say how long the header is */
     unsigned char hdr[CFM_HEADER_SIZE];
-    size_t hlen = size < CFM_HEADER_SIZE ? (size_t)size : CFM_HEADER_SIZE;
+    size_t hlen = size < 16 ? (size_t)size : 16;
     int r = read_full(src, hdr, hlen);
     if (r < 0) {
         st = cf_fail(err, CF_ERR_IO, "%s: read failed: %s", path, strerror(errno));
@@ -371,19 +396,35 @@ static cf_status load_from(const char *path, uint64_t size, cfm_source *src, cf_
     if (version < 1 || version > CFM_VERSION)
         CORRUPT("%s: model file version %u not supported (this build reads versions 1 to %u)", path,
                 version, CFM_VERSION);
-    if (header_size != CFM_HEADER_SIZE)
-        CORRUPT("%s: header size %u, version %u has %d", path, header_size, version, CFM_HEADER_SIZE);
-    if (hlen < CFM_HEADER_SIZE) CORRUPT("%s: truncated header (%zu bytes)", path, hlen);
+    const size_t hsize = version >= 3 ? CFM_HEADER_SIZE : CFM_HEADER_SIZE_V2;
+    if (header_size != hsize) CORRUPT("%s: header size %u, version %u has %zu", path, header_size, version, hsize);
+    hlen = size < hsize ? (size_t)size : hsize;
+    r = read_full(src, hdr + 16, hlen - 16);
+    if (r < 0) {
+        st = cf_fail(err, CF_ERR_IO, "%s: read failed: %s", path, strerror(errno));
+        goto done;
+    }
+    if (r > 0) CORRUPT("%s: file shrank while reading: truncated", path);
+    if (hlen < hsize) CORRUPT("%s: truncated header (%zu bytes)", path, hlen);
     int64_t nu = cf_get_i64(&c), ni = cf_get_i64(&c);
     int32_t K = cf_get_i32(&c), flags = cf_get_i32(&c);
     double mu = cf_get_f64(&c);
     if (nu < 0 || nu > CFM_MAX_ROWS) CORRUPT("%s: n_users %lld out of range", path, (long long)nu);
     if (ni < 0 || ni > CFM_MAX_ROWS) CORRUPT("%s: n_items %lld out of range", path, (long long)ni);
     if (K < 1 || K > CFM_MAX_K) CORRUPT("%s: K = %d, must be in 1..%d", path, (int)K, CFM_MAX_K);
-    if (flags & ~3) CORRUPT("%s: unknown flags 0x%x", path, (unsigned)flags);
+    if (flags & ~(version >= 3 ? 7 : 3)) CORRUPT("%s: unknown flags 0x%x", path, (unsigned)flags);
     if (!isfinite(mu)) CORRUPT("%s: global mean is not finite", path);
     cf_config cfg;
     decode_config(&c, &cfg);
+    if (version >= 3) {
+        decode_bias_reg(&c, &cfg);
+        /* one encoding per model: version 3 only for biases regularized apart */
+        if (cfg.bias_reg == CF_REG_SAME || isnan(cfg.bias_lambda))
+            CORRUPT("%s: stored config: bias_lambda / bias_reg not explicit", path);
+        if (cf_bias_reg_same(&cfg))
+            CORRUPT("%s: version 3 with the biases regularized as the factors (version %d holds that)", path,
+                    (flags & 4) ? 2 : 1);
+    }
     cfg.precision = (flags & 2) ? CF_PRECISION_FP16 : CF_PRECISION_FP32;
     cf_error cerr;
     if (cf_config_validate(&cfg, &cerr)) CORRUPT("%s: stored config: %s", path, cerr.msg);
@@ -391,9 +432,9 @@ static cf_status load_from(const char *path, uint64_t size, cfm_source *src, cf_
     /* ---- sizes implied by the dimensions, checked against the file before allocating.
      * nu, ni < 2^32 and K <= 4096, so every product below stays under 2^60. */
     uint64_t unu = (uint64_t)nu, uni = (uint64_t)ni, uk = (uint64_t)K;
-    const int counts = version >= 2;
+    const int counts = version >= 3 ? (flags & 4) != 0 : version >= 2;
     uint64_t array_bytes = 8 * (unu * uk + uni * uk + unu + uni + (counts ? unu + uni : 0));
-    uint64_t arrays_end = CFM_HEADER_SIZE + array_bytes;
+    uint64_t arrays_end = hsize + array_bytes;
     uint64_t min_size = arrays_end + 8 + 4 * unu + 8 + 4 * uni + 8;
     uint64_t max_size = min_size + CFM_MAX_ID * (unu + uni);
     if (size < min_size)
@@ -407,7 +448,7 @@ static cf_status load_from(const char *path, uint64_t size, cfm_source *src, cf_
     /* ---- arrays, straight into the factors */
     cf_hash64 h;
     cf_hash64_init(&h);
-    cf_hash64_update(&h, hdr, CFM_HEADER_SIZE);
+    cf_hash64_update(&h, hdr, hsize);
     st = cf_factors_alloc(&f, nu, ni, K, flags & 1, err);
     if (st) goto done;
     f.mu = mu;
@@ -663,4 +704,14 @@ void cf_cfm_config_encode(unsigned char out[CF_CFM_CONFIG_SIZE], const cf_config
 void cf_cfm_config_decode(const unsigned char in[CF_CFM_CONFIG_SIZE], cf_config *cfg) {
     cf_cursor c = {(unsigned char *)in, 0};
     decode_config(&c, cfg);
+}
+
+void cf_cfm_bias_reg_encode(unsigned char out[CF_CFM_BIAS_REG_SIZE], const cf_config *cfg) {
+    cf_cursor c = {out, 0};
+    encode_bias_reg(&c, cfg);
+}
+
+void cf_cfm_bias_reg_decode(const unsigned char in[CF_CFM_BIAS_REG_SIZE], cf_config *cfg) {
+    cf_cursor c = {(unsigned char *)in, 0};
+    decode_bias_reg(&c, cfg);
 }

@@ -199,15 +199,20 @@ int cf_objective_nonfinite_term(const cf_ratings *R, const cf_triplets *test, co
             return snprintf(buf, len, "(r - r^)^2 of user row %lld%s and item row %u%s (r = %g, r^ = %g)",
                             (long long)u, a, i, b, (double)R->row_val[e], pred), 1;
         }
-    /* λ_row w_row (‖x_row‖² + b_row²) of each side */
+    /* Λ_row ‖x_row‖² + Λb_row b_row² of each side (Λ = λ w_row, Λb = λ_b w_b,row) */
     for (int sd = 0; sd < 2; sd++) {
         int64_t n = sd ? R->n_items : R->n_users;
         const int64_t *ptr = sd ? R->col_ptr : R->row_ptr;
         const double *F = sd ? f->Q : f->P, *bias = sd ? f->bi : f->bu;
         for (int64_t r = 0; r < n; r++) {
-            double sq = f->bias ? bias[r] * bias[r] : 0.0;
-            for (int32_t k = 0; k < f->k; k++) sq += F[r * f->k + k] * F[r * f->k + k];
-            double term = cf_reg_lambda(cfg->reg, cfg->lambda, ptr[r + 1] - ptr[r], R->nnz) * sq;
+            double b2 = f->bias ? bias[r] * bias[r] : 0.0, sq = b2, x2 = 0.0; /* sq = b² + ‖x‖² */
+            for (int32_t k = 0; k < f->k; k++) {
+                const double x = F[r * f->k + k];
+                sq += x * x, x2 += x * x;
+            }
+            double lam = cf_reg_lambda(cfg->reg, cfg->lambda, ptr[r + 1] - ptr[r], R->nnz),
+                   lamb = cf_bias_reg_lambda(cfg, ptr[r + 1] - ptr[r], R->nnz);
+            double term = lamb == lam ? lam * sq : lam * x2 + lamb * b2;
             if (isfinite(term)) continue;
             id_of(sd ? items : users, (uint32_t)r, a, sizeof a);
             return snprintf(buf, len, "the regularization of %s row %lld%s (squared norm %g)",

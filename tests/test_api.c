@@ -492,7 +492,7 @@ Test(api, config_set_get_round_trip) {
         {"bias", "0"},       {"seed", "18446744073709551615"},            {"lr", "0.125"},     {"schedule", "blocks"},
         {"lr-schedule", "invscale"},              {"optimizer", "adam"}, {"batch", "123456789012"},
         {"precision", "fp16"}, {"device", "cpu"}, {"als-solver", "fused"}, {"gpu-mem-limit", "1048576"},
-        {"als-gram", "tc"},
+        {"als-gram", "tc"}, {"bias-lambda", "2.5"}, {"bias-reg", "plain"},
     };
     for (size_t k = 0; k < sizeof set / sizeof *set; k++) {
         cr_assert_eq(cf_config_set(c, set[k][0], set[k][1], &err), CF_OK, "%s", err.msg);
@@ -540,7 +540,7 @@ Test(api, config_fields_list_every_field) {
         {"gpu-id", "2"}, {"gpu-mem-limit", "1048576"}, {"lr", "0.125"}, {"lr-schedule", "invscale"},
         {"lr-decay", "0.3"}, {"schedule", "hogwild"}, {"blocks", "7"}, {"batch", "12345"}, {"optimizer", "adam"},
         {"inner", "4"}, {"early-stop", "2"}, {"restarts", "3"}, {"precision", "fp16"}, {"als-solver", "fused"},
-        {"als-gram", "tc"},
+        {"als-gram", "tc"}, {"bias-lambda", "2.5"}, {"bias-reg", "plain"},
     };
     for (size_t k = 0; k < sizeof set / sizeof *set; k++)
         cr_assert_eq(cf_config_set(a, set[k][0], set[k][1], &err), CF_OK, "%s", err.msg);
@@ -554,6 +554,18 @@ Test(api, config_fields_list_every_field) {
     cr_assert_eq(n, (int)(sizeof set / sizeof *set));
     cr_assert(memcmp(a, b, sizeof *a) == 0, "a value did not round-trip through get and set");
     cr_assert_null(cf_config_field(-1));
+    /* the biases' defaults read "same" and set back to it (NaN, CF_REG_SAME) */
+    cf_config *d = cf_config_new();
+    char buf[64];
+    cr_assert(d && cf_config_get(d, "bias-lambda", buf, sizeof buf, &err) == CF_OK && !strcmp(buf, "same"), "%s", buf);
+    cr_assert(cf_config_get(d, "bias-reg", buf, sizeof buf, &err) == CF_OK && !strcmp(buf, "same"), "%s", buf);
+    cr_assert_eq(cf_config_set(a, "bias-lambda", "same", &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(cf_config_set(a, "bias-reg", "same", &err), CF_OK, "%s", err.msg);
+    cr_assert(isnan(a->bias_lambda) && a->bias_reg == CF_REG_SAME);
+    cr_assert_eq(cf_config_set(a, "reg", "same", &err), CF_ERR_INVALID, "reg itself has no 'same'");
+    cr_assert_eq(cf_config_set(a, "bias-lambda", "x", &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "a finite number or 'same'"), "%s", err.msg);
+    cf_config_destroy(&d);
     cf_config_destroy(&a), cf_config_destroy(&b);
 }
 

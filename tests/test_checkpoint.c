@@ -347,10 +347,16 @@ Test(ckpt, damaged_files_are_clear_errors) {
     free(p);
     /* another version */
     memcpy(bad, good, len);
+    bad[8] = 4;
+    p = cf_test_write(dir, "v4.cfc", bad, len);
+    cr_assert_eq(resume_with(ds, &c, p, &err), CF_ERR_CORRUPT);
+    cr_assert(strstr(err.msg, "version 4 not supported"), "%s", err.msg);
+    /* version 3 says its header is 360 bytes: a version-2 header under that number is refused */
     bad[8] = 3;
+    free(p);
     p = cf_test_write(dir, "v3.cfc", bad, len);
     cr_assert_eq(resume_with(ds, &c, p, &err), CF_ERR_CORRUPT);
-    cr_assert(strstr(err.msg, "version 3 not supported"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "header size 348, version 3 has 360"), "%s", err.msg);
     free(p);
     /* not a checkpoint: a model file */
     cf_model *m = NULL;
@@ -406,6 +412,54 @@ Test(ckpt, other_settings_or_data_are_refused) {
     cr_assert(strstr(err.msg, "other contents"), "%s", err.msg);
     cf_dataset_destroy(&other);
     free(path);
+    cf_dataset_destroy(&ds);
+}
+
+static uint32_t le32_at(const char *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Biases regularized apart (bias_lambda / bias_reg): the checkpoint is version 3 (header
+ * 360, the bias block last) and an ALS and an SGD run resume bit-identical; a resume
+ * with another bias λ or mode, or with "same" (λ's), is refused naming the field; the
+ * default stays version 2 (header 348). */
+Test(ckpt, bias_regularization_is_kept_and_checked) {
+    cf_config c = base(CF_ALGO_ALS);
+    c.bias_lambda = 3.0, c.bias_reg = CF_REG_PLAIN;
+    algo_case(c);
+    cf_config s = base(CF_ALGO_SGD);
+    s.bias_lambda = 0.5, s.bias_reg = CF_REG_PLAIN;
+    algo_case(s);
+
+    cf_dataset *ds = planted(18, 3000);
+    size_t len;
+    char *path = make_checkpoint(ds, &c, "b.cfc"), *bytes = cf_test_read(path, &len);
+    cr_assert(bytes && len > 360 && le32_at(bytes + 8) == 3u && le32_at(bytes + 12) == 360u, "version 3");
+    double lam;
+    memcpy(&lam, bytes + 348, 8);
+    cr_assert(lam == 3.0 && le32_at(bytes + 356) == (uint32_t)CF_REG_PLAIN, "the bias block");
+    free(bytes);
+    cf_error err;
+    cr_assert_eq(resume_with(ds, &c, path, &err), CF_OK, "%s", err.msg);
+    cf_config d = c;
+    d.bias_lambda = 4.0;
+    cr_assert_eq(resume_with(ds, &d, path, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "bias_lambda is 4 here but 3"), "%s", err.msg);
+    d = c;
+    d.bias_reg = CF_REG_WEIGHTED;
+    cr_assert_eq(resume_with(ds, &d, path, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "bias_reg"), "%s", err.msg);
+    d = base(CF_ALGO_ALS);
+    cr_assert_eq(resume_with(ds, &d, path, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "bias_lambda is 0.05 here but 3"), "%s", err.msg);
+    free(path);
+
+    path = make_checkpoint(ds, &d, "same.cfc");
+    bytes = cf_test_read(path, &len);
+    cr_assert(bytes && le32_at(bytes + 8) == 2u && le32_at(bytes + 12) == 348u, "the default: version 2");
+    free(bytes), free(path);
     cf_dataset_destroy(&ds);
 }
 

@@ -543,6 +543,50 @@ Test(cli, als_solver_option) {
     run_free(&r);
 }
 
+/* --bias-lambda / --bias-reg: the model keeps them (info lists them; the summary and
+ * --json say them), a huge plain λ_b leaves every bias near 0 while the default fits them,
+ * --no-bias with them is refused naming the fields, --reg does not take "same". */
+Test(cli, bias_lambda_option) {
+    gen_data();
+    run_result r = cli("train", "data.tsv", "--device", "cpu", "--factors", "2", "--iters", "3", "--bias-reg", "plain",
+                       "--bias-lambda", "1e9", "--model", "b.cfm", "--json", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    char s[64];
+    cr_assert(json_num(r.out, "bias_lambda") == 1e9 && json_str(r.out, "bias_reg", s, sizeof s) &&
+                  strcmp(s, "plain") == 0,
+              "%s", r.out);
+    run_free(&r);
+    r = cli("info", "b.cfm", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "bias-lambda=1000000000") && strstr(r.out, "bias-reg=plain"), "%s", r.out);
+    /* b_u, b_i min / max: all within 1e-6 of 0 (a bias is then ≈ Σ residual / 1e9) */
+    const char *bu = strstr(r.out, "\nb_u"), *bi = strstr(r.out, "\nb_i");
+    cr_assert(bu && bi, "%s", r.out);
+    double lo, hi;
+    cr_assert(sscanf(strstr(bu, "min"), "min %lf", &lo) == 1 && sscanf(strstr(bu, "max"), "max %lf", &hi) == 1);
+    cr_assert(fabs(lo) < 1e-6 && fabs(hi) < 1e-6, "b_u in [%g, %g]", lo, hi);
+    cr_assert(sscanf(strstr(bi, "min"), "min %lf", &lo) == 1 && sscanf(strstr(bi, "max"), "max %lf", &hi) == 1);
+    cr_assert(fabs(lo) < 1e-6 && fabs(hi) < 1e-6, "b_i in [%g, %g]", lo, hi);
+    run_free(&r);
+    r = cli("train", "data.tsv", "--device", "cpu", "--factors", "2", "--iters", "3", "--bias-reg", "plain",
+            "--bias-lambda", "25", NULL);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "bias        on, regularized apart: 25 (plain)"), "%s", r.out);
+    run_free(&r);
+    r = cli("train", "data.tsv", "--no-bias", "--bias-lambda", "5", NULL);
+    cr_assert_eq(r.code, 2, "exit %d: %s", r.code, r.err);
+    cr_assert(strstr(r.err, "bias_lambda / bias_reg") && strstr(r.err, "--no-bias"), "%s", r.err);
+    run_free(&r);
+    r = cli("train", "data.tsv", "--reg", "same", NULL);
+    cr_assert_eq(r.code, 2, "exit %d: %s", r.code, r.err);
+    cr_assert(strstr(r.err, "--reg: 'same' is not one of plain|weighted|mean"), "%s", r.err);
+    run_free(&r);
+    r = cli("train", "data.tsv", "--bias-lambda", "-1", NULL);
+    cr_assert_eq(r.code, 2, "exit %d: %s", r.code, r.err);
+    cr_assert(strstr(r.err, "bias_lambda: -1"), "%s", r.err);
+    run_free(&r);
+}
+
 /* --als-gram simt|tc (GPU ALS; the CPU ignores it): train and verify accept both, the help
  * names the default (simt), anything else is refused naming the choices. */
 Test(cli, als_gram_option) {

@@ -11,7 +11,8 @@
  *   - SGD blocks (the same order on both paths): after one epoch per-row median ≤ 1e-5 and
  *     max ≤ 1e-3 (each update's rounding is ≈ u relative, and the rows' errors grow over the
  *     ≈ 50 updates per row of the epoch, still far below these); after 10 epochs the test
- *     RMSEs within 1e-4 relative;
+ *     RMSEs and the train objectives within 1e-4 relative;
+ *   - ALS and SGD with the biases' own λ_b (plain, beside weighted λ): the same bounds;
  *   - SGD in the fp32 path's default order (`shuffle`: blocks on its own grid) against the
  *     reference's sequential shuffle: another order, so the test RMSE after 15 epochs within
  *     1 % (the order's effect; rounding alone is ~1e-6);
@@ -111,11 +112,12 @@ static double test_rmse(const cf_backend_ops *ops, cf_backend *b) {
 
 /* ------------------------------------------------------------------ fp32 vs fp64 */
 
-static void als_against_reference(int K, int bias) {
+/* c.factors, c.bias: K and bias; the rest of cfg_of's, but any λ_b and bias mode. */
+static void als_against_reference_cfg(cf_config c) {
+    const int K = c.factors, bias = c.bias;
     cf_ratings R;
     cf_triplets test;
     cf_test_make_planted(&prob, &R, &test);
-    cf_config c = cfg_of(CF_ALGO_ALS, K, bias, 2);
     cf_backend *r = open_with(&cf_cpu_backend, &R, &test, &c, 5), *f = open_with(&cf_cpu32_backend, &R, &test, &c, 5);
     cf_error err;
     for (int side = 0; side < 2; side++) {
@@ -127,8 +129,8 @@ static void als_against_reference(int K, int bias) {
     download(&cf_cpu32_backend, f, &R, K, bias, &b);
     double med, max;
     row_diffs(&a, &b, &med, &max);
-    cr_log_info("als K=%d bias=%d (%s): per-row relative difference median %.3g max %.3g", K, bias,
-                cf_cpu32_backend.device_name(f), med, max);
+    cr_log_info("als K=%d bias=%d λ_b %g %s (%s): per-row relative difference median %.3g max %.3g", K, bias,
+                cf_bias_lambda(&c), cf_reg_name(cf_bias_reg(&c)), cf_cpu32_backend.device_name(f), med, max);
     cr_assert_leq(med, 1e-5, "median %g", med);
     cr_assert_leq(max, 1e-3, "max %g", max);
     cr_assert_gt(max, 0.0, "identical to the reference: is it the fp32 path?");
@@ -143,15 +145,27 @@ static void als_against_reference(int K, int bias) {
     cf_triplets_free(&test);
 }
 
+static void als_against_reference(int K, int bias) { als_against_reference_cfg(cfg_of(CF_ALGO_ALS, K, bias, 2)); }
+
 Test(cpu32, als_matches_fp64_K8_bias) { als_against_reference(8, 1); }
 Test(cpu32, als_matches_fp64_K33_nobias) { als_against_reference(33, 0); }
 Test(cpu32, als_matches_fp64_K64_bias) { als_against_reference(64, 1); }
 
-Test(cpu32, sgd_blocks_matches_fp64) {
+/* the biases' own λ_b (plain 25 beside λ 0.05 weighted: a bias of a row with n ≈ 27
+ * ratings shrunk by about n/(n + 25)), the same bounds: the fp32 path forms the bias's
+ * diagonal entry (ALS) and its per-rating share λ'b (SGD) in double as the reference does,
+ * so only the rounding argued above is left; the train objectives (Λb b² included) within
+ * 1e-5 after the ALS sweep, 1e-4 after the 10 SGD epochs (as the RMSEs). */
+Test(cpu32, als_matches_fp64_bias_lambda) {
+    cf_config c = cfg_of(CF_ALGO_ALS, 8, 1, 2);
+    c.bias_lambda = 25, c.bias_reg = CF_REG_PLAIN;
+    als_against_reference_cfg(c);
+}
+
+static void sgd_blocks_against_reference(cf_config c) {
     cf_ratings R;
     cf_triplets test;
     cf_test_make_planted(&prob, &R, &test);
-    cf_config c = cfg_of(CF_ALGO_SGD, 16, 1, 2);
     c.schedule = CF_SCHED_BLOCKS, c.blocks = 5;
     cf_backend *r = open_with(&cf_cpu_backend, &R, &test, &c, 5), *f = open_with(&cf_cpu32_backend, &R, &test, &c, 5);
     cf_error err;
@@ -162,7 +176,8 @@ Test(cpu32, sgd_blocks_matches_fp64) {
     download(&cf_cpu32_backend, f, &R, 16, 1, &b);
     double med, max;
     row_diffs(&a, &b, &med, &max);
-    cr_log_info("sgd blocks, 1 epoch: per-row relative difference median %.3g max %.3g", med, max);
+    cr_log_info("sgd blocks, λ_b %g %s, 1 epoch: per-row relative difference median %.3g max %.3g",
+                cf_bias_lambda(&c), cf_reg_name(cf_bias_reg(&c)), med, max);
     cr_assert_leq(med, 1e-5, "median %g", med);
     cr_assert_leq(max, 1e-3, "max %g", max);
     for (int t = 1; t < 10; t++) {
@@ -172,10 +187,21 @@ Test(cpu32, sgd_blocks_matches_fp64) {
     double ta = test_rmse(&cf_cpu_backend, r), tb = test_rmse(&cf_cpu32_backend, f);
     cr_log_info("sgd blocks, 10 epochs: test RMSE fp64 %.8f fp32 %.8f", ta, tb);
     cr_assert_float_eq(tb, ta, 1e-4 * ta);
+    cf_eval ea, eb;
+    cr_assert_eq(cf_cpu_backend.evaluate(r, CF_EVAL_TRAIN, &ea, &err), CF_OK);
+    cr_assert_eq(cf_cpu32_backend.evaluate(f, CF_EVAL_TRAIN, &eb, &err), CF_OK);
+    cr_assert_float_eq(eb.sse + eb.reg, ea.sse + ea.reg, 1e-4 * (ea.sse + ea.reg)); /* as the RMSEs */
     cf_factors_free(&a), cf_factors_free(&b);
     cf_cpu_backend.close(r), cf_cpu32_backend.close(f);
     cf_ratings_free(&R);
     cf_triplets_free(&test);
+}
+
+Test(cpu32, sgd_blocks_matches_fp64) { sgd_blocks_against_reference(cfg_of(CF_ALGO_SGD, 16, 1, 2)); }
+Test(cpu32, sgd_blocks_matches_fp64_bias_lambda) {
+    cf_config c = cfg_of(CF_ALGO_SGD, 16, 1, 2);
+    c.bias_lambda = 25, c.bias_reg = CF_REG_PLAIN;
+    sgd_blocks_against_reference(c);
 }
 
 Test(cpu32, sgd_default_order_reaches_the_reference_rmse) {

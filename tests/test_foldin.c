@@ -130,12 +130,14 @@ Test(fold_in, is_the_als_user_half_step) {
     cf_dataset *ds = cf_test_generate(300, 200, 6000, 4, 0.3, 11, 1);
     cf_error err = {0};
     for (int bias = 0; bias <= 1; bias++)
-        for (int weighted = 0; weighted <= 1; weighted++) {
+        for (int mode = 0; mode <= 1 + bias; mode++) { /* plain, weighted, weighted with plain biases */
+            const int weighted = mode >= 1;
             cf_config c;
             cf_config_default(&c);
             c.algo = CF_ALGO_ALS, c.factors = 6, c.bias = bias, c.device = CF_DEVICE_CPU;
             c.precision = CF_PRECISION_FP64, c.threads = 2;
             c.reg = weighted ? CF_REG_WEIGHTED : CF_REG_PLAIN, c.lambda = weighted ? 0.05 : 2.0;
+            if (mode == 2) c.bias_lambda = 3.0, c.bias_reg = CF_REG_PLAIN;
             cf_model *m3 = NULL, *m4 = NULL;
             c.iters = 3;
             cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m3, NULL, &err), CF_OK, "%s", err.msg);
@@ -164,6 +166,34 @@ Test(fold_in, is_the_als_user_half_step) {
                           weighted, threads);
                 cr_assert(memcmp(f->f.bu, m4->f.bu, sizeof(double) * (size_t)f->f.n_users) == 0, "b_u differs");
                 cr_assert(memcmp(f->f.Q, m3->f.Q, sizeof(double) * (size_t)(f->f.n_items * 6)) == 0, "Q is m3's");
+                cf_model_destroy(&f);
+            }
+            if (mode == 2) {
+                /* another λ for the factors: the biases keep the model's Λb = 3 (plain), so each
+                 * row's last normal equation, (n_u + 3) b_u = Σ_i (t_i − q_i·p_u), holds */
+                cf_fold_in_options o;
+                cf_fold_in_options_default(&o);
+                o.lambda = 0.5;
+                cf_model *f = NULL;
+                cr_assert_eq(cf_model_fold_in(m3, ds, &o, &f, NULL, &err), CF_OK, "%s", err.msg);
+                double *lhs = calloc((size_t)f->f.n_users, sizeof *lhs), *rhs = calloc((size_t)f->f.n_users, sizeof *rhs);
+                cr_assert(lhs && rhs);
+                int64_t *to = cf_idmap_translate(ds->items, f->items, &err, "test item map");
+                cr_assert_not_null(to);
+                for (int64_t t = 0; t < ds->all.n; t++) {
+                    const int64_t u = ds->all.u[t], i = to[ds->all.i[t]]; /* f's users are ds's, in its order */
+                    cr_assert_geq(i, 0);
+                    double dot = 0;
+                    for (int k = 0; k < 6; k++) dot += f->f.P[u * 6 + k] * f->f.Q[i * 6 + k];
+                    rhs[u] += (double)ds->all.r[t] - f->f.mu - f->f.bi[i] - dot;
+                    lhs[u] += f->f.bu[u];
+                }
+                for (int64_t u = 0; u < f->f.n_users; u++) {
+                    lhs[u] += 3.0 * f->f.bu[u];
+                    cr_assert(fabs(lhs[u] - rhs[u]) <= 1e-9 * (1 + fabs(rhs[u])), "user %lld: (n+Λb) b = %.17g, Σ = %.17g",
+                              (long long)u, lhs[u], rhs[u]);
+                }
+                free(lhs), free(rhs), free(to);
                 cf_model_destroy(&f);
             }
             cf_model_destroy(&m3), cf_model_destroy(&m4);
@@ -285,11 +315,12 @@ Test(fold_in, items_hand_case) {
 Test(fold_in, users_then_items_is_one_als_iteration) {
     cf_dataset *ds = cf_test_generate(300, 200, 6000, 4, 0.3, 12, 1);
     cf_error err = {0};
-    for (int bias = 0; bias <= 1; bias++) {
+    for (int bias = 0; bias <= 2; bias++) { /* off, on, on with plain biases of their own */
         cf_config c;
         cf_config_default(&c);
-        c.algo = CF_ALGO_ALS, c.factors = 5, c.bias = bias, c.device = CF_DEVICE_CPU;
+        c.algo = CF_ALGO_ALS, c.factors = 5, c.bias = bias > 0, c.device = CF_DEVICE_CPU;
         c.precision = CF_PRECISION_FP64, c.threads = 2, c.reg = CF_REG_WEIGHTED, c.lambda = 0.05;
+        if (bias == 2) c.bias_lambda = 3.0, c.bias_reg = CF_REG_PLAIN;
         cf_model *m2 = NULL, *m3 = NULL, *fu = NULL, *fi = NULL;
         c.iters = 2;
         cr_assert_eq(cf_train(ds, &c, NULL, NULL, &m2, NULL, &err), CF_OK, "%s", err.msg);

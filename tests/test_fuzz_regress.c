@@ -163,6 +163,7 @@ Test(fuzz_regress, model_seeds_are_what_the_library_writes) {
         {"ok-empty.cfm", 0, 0, 1, 1, "", 0},
         {"ok-users-only.cfm", 3, 0, 4, 1, "user-", 0},
         {"ok-counted.cfm", 3, 4, 2, 1, "c", 1}, /* version 2: rating counts */
+        {"ok-bias-own.cfm", 3, 4, 2, 1, "b", 1}, /* version 3: the biases' own λ (below) */
     };
     char *tmp = cf_test_tmpdir();
     cr_assert_not_null(tmp);
@@ -174,6 +175,7 @@ Test(fuzz_regress, model_seeds_are_what_the_library_writes) {
             cr_assert_not_null(m->n_ratings[sd] = malloc(sizeof(int64_t) * (size_t)n));
             for (int64_t r = 0; r < n; r++) m->n_ratings[sd][r] = sd ? 2 * r : r + 1;
         }
+        if (strstr(seeds[s].file, "bias-own")) m->config.bias_lambda = 2.5, m->config.bias_reg = CF_REG_PLAIN;
         char *path = cf_test_path(tmp, seeds[s].file), committed[4096];
         snprintf(committed, sizeof committed, "%s/corpus/model/%s", CF_FUZZ_DIR, seeds[s].file);
         cf_error err;
@@ -218,7 +220,8 @@ static void fill_set(cf_factors *f, int64_t nu, int64_t ni, int32_t k, int bias,
 
 /* A training state built directly (no training: the bytes do not depend on BLAS or the
  * CPU). kind 0: run 0 at iteration 2; 1: run 2 of 3, run 1 kept; 2: gd with Adam moments
- * and the early-stopping best; 3: no biases, K = 1. */
+ * and the early-stopping best; 3: no biases, K = 1; 4: kind 0 with the biases regularized
+ * apart (version 3). */
 static void checkpoint_seed(int kind, cf_train_state *s) {
     memset(s, 0, sizeof *s);
     cf_config_default(&s->cfg);
@@ -229,6 +232,7 @@ static void checkpoint_seed(int kind, cf_train_state *s) {
     s->cfg.iters = 15, s->cfg.lr = 0.01, s->cfg.batch = 10000, s->cfg.optimizer = CF_OPT_PLAIN;
     s->data_hash = 0x0123456789abcdefULL, s->n_train = 10, s->n_test = 2;
     snprintf(s->backend, sizeof s->backend, "cpu");
+    if (kind == 4) s->cfg.bias_lambda = 2.5, s->cfg.bias_reg = CF_REG_PLAIN;
     fill_set(&s->cur, nu, ni, k, bias, 1.0);
     s->iter = 2, s->prev_obj = 12.5, s->best_test = INFINITY, s->best_score = INFINITY;
     s->last = (cf_iter_info){.iter = 2, .train_rmse = 0.9, .test_rmse = 1.0, .objective = 12.5, .seconds = 0.01,
@@ -252,11 +256,12 @@ static void checkpoint_seed(int kind, cf_train_state *s) {
 }
 
 Test(fuzz_regress, checkpoint_seeds_are_what_the_library_writes) {
-    static const char *const files[] = {"ok-run-0.cfc", "ok-restart-kept-1.cfc", "ok-adam-best.cfc", "ok-nobias.cfc"};
+    static const char *const files[] = {"ok-run-0.cfc", "ok-restart-kept-1.cfc", "ok-adam-best.cfc", "ok-nobias.cfc",
+                                        "ok-bias-own.cfc"};
     char *tmp = cf_test_tmpdir();
     cr_assert_not_null(tmp);
     int write = getenv("CF_FUZZ_WRITE_SEEDS") && !strcmp(getenv("CF_FUZZ_WRITE_SEEDS"), "1");
-    for (int kind = 0; kind < 4; kind++) {
+    for (int kind = 0; kind < 5; kind++) {
         cf_train_state s, back;
         checkpoint_seed(kind, &s);
         char *path = cf_test_path(tmp, files[kind]), committed[4096];
@@ -267,7 +272,8 @@ Test(fuzz_regress, checkpoint_seeds_are_what_the_library_writes) {
         cr_assert_eq(cf_checkpoint_load(committed, &back, &err), CF_OK, "%s", err.msg);
         cr_expect(back.restart == s.restart && back.iter == s.iter && back.have_result == s.have_result &&
                       back.have_best == s.have_best && back.solver.has_moments == s.solver.has_moments &&
-                      back.result_last.restart == s.result_last.restart,
+                      back.result_last.restart == s.result_last.restart &&
+                      back.cfg.bias_lambda == (kind == 4 ? 2.5 : s.cfg.lambda),
                   "%s: the state differs", committed);
         cf_train_state_free(&back);
         if (kind == 1) { /* the same state as version 1 wrote it: the kept run unknown */

@@ -512,6 +512,10 @@ static void assert_same_model(const cf_model *a, const cf_model *b) {
     SAME(lr_schedule); SAME(lr_decay); SAME(schedule); SAME(blocks); SAME(batch);
     SAME(optimizer); SAME(inner); SAME(early_stop); SAME(restarts); SAME(precision);
 #undef SAME
+    /* a file keeps the biases' λ and mode explicit where the model may say "same" */
+    cr_assert(cf_bias_lambda(ca) == cf_bias_lambda(cb) && cf_bias_reg(ca) == cf_bias_reg(cb),
+              "config bias regularization: %g %s vs %g %s", cf_bias_lambda(ca), cf_reg_name(cf_bias_reg(ca)),
+              cf_bias_lambda(cb), cf_reg_name(cf_bias_reg(cb)));
 }
 
 Test(model_io, round_trip_is_bit_exact) {
@@ -644,11 +648,13 @@ Test(model_io, file_layout_is_as_documented) {
 
 /* ---- corruption and truncation of a real file */
 
-static char *saved_small_model(char **dir, size_t *len, unsigned char **bytes) {
+/* v3: with the biases regularized apart (a version-3 file) */
+static char *saved_small_model(char **dir, size_t *len, unsigned char **bytes, int v3) {
     *dir = cf_test_tmpdir();
     char *path = cf_test_path(*dir, "m.cfm");
     cf_error err;
     cf_model *m = odd_model(4, 3, 2, 5);
+    if (v3) m->config.bias_lambda = 25.0, m->config.bias_reg = CF_REG_PLAIN;
     cr_assert_eq(cf_model_save(m, path, &err), CF_OK, "%s", err.msg);
     cf_model_destroy(&m);
     *bytes = (unsigned char *)cf_test_read(path, len);
@@ -657,10 +663,12 @@ static char *saved_small_model(char **dir, size_t *len, unsigned char **bytes) {
 }
 
 Test(model_io, every_flipped_byte_is_corrupt) {
+  for (int v3 = 0; v3 <= 1; v3++) {
     char *dir;
     size_t n;
     unsigned char *orig;
-    char *path = saved_small_model(&dir, &n, &orig);
+    char *path = saved_small_model(&dir, &n, &orig, v3);
+    cr_assert_eq(le32(orig + 8), v3 ? 3u : 2u, "version");
     char *bad = cf_test_path(dir, "bad.cfm");
     cf_error err;
     static const unsigned char masks[] = {0x01, 0x80, 0xff};
@@ -689,13 +697,15 @@ Test(model_io, every_flipped_byte_is_corrupt) {
     free(orig), free(bad), free(path);
     cf_test_rmtree(dir);
     free(dir);
+  }
 }
 
 Test(model_io, every_truncation_fails_cleanly) {
+  for (int v3 = 0; v3 <= 1; v3++) {
     char *dir;
     size_t n;
     unsigned char *orig;
-    char *path = saved_small_model(&dir, &n, &orig);
+    char *path = saved_small_model(&dir, &n, &orig, v3);
     char *bad = cf_test_path(dir, "short.cfm");
     cf_error err;
     free(cf_test_write(dir, "short.cfm", (const char *)orig, n));
@@ -718,6 +728,7 @@ Test(model_io, every_truncation_fails_cleanly) {
     free(longer), free(orig), free(bad), free(path);
     cf_test_rmtree(dir);
     free(dir);
+  }
 }
 
 /* ---- hostile files assembled here, with valid checksums */
@@ -910,8 +921,11 @@ Test(model_io, hostile_headers) {
     s.magic = "CUFACTOX";
     expect_corrupt(&s, "not a cufactor model");
     s = good_spec();
+    s.version = 4;
+    expect_corrupt(&s, "version 4 not supported");
+    s = good_spec(); /* version 3's header is 176 bytes */
     s.version = 3;
-    expect_corrupt(&s, "version 3 not supported");
+    expect_corrupt(&s, "header size 164, version 3 has 176");
     s = good_spec();
     s.version = 0;
     expect_corrupt(&s, "version 0 not supported");
@@ -1546,6 +1560,74 @@ Test(model_io, rating_counts_travel_in_version_2) {
     cr_assert_eq(cf_model_load(path, &h, &err), CF_ERR_CORRUPT);
     cr_assert(strstr(err.msg, "h.cfm"), "%s", err.msg);
     free(b.p);
+    cf_test_rmtree(dir);
+    free(path), free(dir);
+}
+
+/* A model whose biases have their own λ and mode saves as version 3 (header 176: the
+ * bias block after the config; flags bit 2 = counts), with or without counts, and loads
+ * back bit for bit with both; the same regularization written out explicitly is still
+ * version 2 (one encoding per model); a version-3 file that names "same", NaN, or the
+ * factors' own values is corrupt. */
+Test(model_io, bias_regularization_travels_in_version_3) {
+    char *dir = cf_test_tmpdir();
+    char *path = cf_test_path(dir, "m.cfm");
+    cf_error err = {0};
+    for (int counted = 0; counted <= 1; counted++) {
+        cf_model *m = counted ? hand_model_counted() : hand_model(1), *back = NULL;
+        m->config.bias_lambda = 25.0, m->config.bias_reg = CF_REG_PLAIN;
+        cr_assert_eq(cf_model_save(m, path, &err), CF_OK, "%s", err.msg);
+        size_t n;
+        unsigned char *b = (unsigned char *)cf_test_read(path, &n);
+        cr_assert(b && n > 176);
+        cr_assert_eq(le32(b + 8), 3u, "version");
+        cr_assert_eq(le32(b + 12), 176u, "header size");
+        cr_assert_eq(le32(b + 36), counted ? 5u : 1u, "flags: bias, counts in bit 2");
+        cr_assert_eq(lef64(b + 164), 25.0, "bias_lambda");
+        cr_assert_eq(le32(b + 172), (uint32_t)CF_REG_PLAIN, "bias_reg");
+        cr_assert_eq(le64(b + 176), le64((const unsigned char *)&m->f.P[0]), "P starts after the block");
+        cr_assert_eq(le64(b + n - 8), doc_checksum(b, n - 8), "checksum as documented");
+        cr_assert_eq(cf_model_load(path, &back, &err), CF_OK, "%s", err.msg);
+        assert_same_model(m, back);
+        cr_assert(back->config.bias_lambda == 25.0 && back->config.bias_reg == CF_REG_PLAIN);
+        int64_t got[5];
+        cr_assert_eq(cf_model_rating_counts(back, CF_ITEMS, got, &err), counted ? CF_OK : CF_ERR_UNSUPPORTED);
+        cf_model_destroy(&back);
+
+        /* hostile version-3 blocks, checksums fixed: "same", NaN, the factors' values */
+        const struct { double lam; uint32_t reg; const char *words; } bad[] = {
+            {25.0, (uint32_t)CF_REG_SAME, "not explicit"},
+            {NAN, (uint32_t)CF_REG_PLAIN, "not explicit"},
+            {m->config.lambda, (uint32_t)m->config.reg, "regularized as the factors"},
+            {25.0, 7u, "bias_reg: unknown value 7"},
+            {-1.0, (uint32_t)CF_REG_PLAIN, "bias_lambda: -1"},
+        };
+        for (size_t j = 0; j < sizeof bad / sizeof *bad; j++) {
+            memcpy(b + 164, &bad[j].lam, 8), memcpy(b + 172, &bad[j].reg, 4);
+            uint64_t sum = doc_checksum(b, n - 8);
+            memcpy(b + n - 8, &sum, 8);
+            char *hp = cf_test_write(dir, "h.cfm", (const char *)b, n);
+            cr_assert_eq(cf_model_load(hp, &back, &err), CF_ERR_CORRUPT, "case %zu", j);
+            cr_assert(strstr(err.msg, bad[j].words) && strstr(err.msg, "h.cfm"), "case %zu: %s", j, err.msg);
+            cr_assert_null(back);
+            free(hp);
+        }
+        free(b);
+
+        /* the factors' regularization written out explicitly: version 2 (1 without counts) */
+        m->config.bias_lambda = m->config.lambda, m->config.bias_reg = m->config.reg;
+        cr_assert_eq(cf_model_save(m, path, &err), CF_OK, "%s", err.msg);
+        b = (unsigned char *)cf_test_read(path, &n);
+        cr_assert(b && le32(b + 8) == (counted ? 2u : 1u) && le32(b + 12) == 164u, "an older version");
+        free(b);
+        cf_model_destroy(&m);
+    }
+    /* biases off with their own λ: the config is refused before anything is written */
+    cf_model *m = hand_model(0);
+    m->config.bias = 0, m->config.bias_lambda = 5.0;
+    cr_assert_eq(cf_model_save(m, path, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "biases are off"), "%s", err.msg);
+    cf_model_destroy(&m);
     cf_test_rmtree(dir);
     free(path), free(dir);
 }

@@ -2,8 +2,10 @@
  * ALS+GD, CCD): recovery of a planted model with a decreasing objective, a hand-computed
  * SGD update, the GD gradient against finite differences, ALS+GD against the exact block
  * solve (LAPACK), one CCD sweep against brute-force coordinate minimization, thread-count
- * invariance, and the non-finite guard. The expectations are computed here from the
- * formulas of DESIGN.md §1–2, independently of the solvers. */
+ * invariance, and the non-finite guard; each of the exact checks also with the biases'
+ * own λ_b, and per solver: the default bit for bit an explicit λ_b = λ, and a large λ_b
+ * shrinking every bias. The expectations are computed here from the formulas of
+ * DESIGN.md §1–2, independently of the solvers. */
 #include <criterion/criterion.h>
 #include <lapacke.h>
 #include <math.h>
@@ -54,17 +56,20 @@ static double objective_direct(const cf_ratings *R, const cf_factors *f, const c
             double d = R->row_val[e] - cf_predict(f, (uint32_t)u, R->row_col[e]);
             L += d * d;
         }
+    /* Λ ‖x‖² + Λb b², Λb the biases' own (bias_reg, bias_lambda; Λ where "same") */
     for (int64_t u = 0; u < R->n_users; u++) {
-        double lam = cf_reg_lambda(c->reg, c->lambda, R->row_ptr[u + 1] - R->row_ptr[u], R->nnz);
-        double s = f->bu[u] * f->bu[u];
+        int64_t n = R->row_ptr[u + 1] - R->row_ptr[u];
+        double lam = cf_reg_lambda(c->reg, c->lambda, n, R->nnz), lamb = cf_bias_reg_lambda(c, n, R->nnz);
+        double s = 0;
         for (int k = 0; k < f->k; k++) s += f->P[u * f->k + k] * f->P[u * f->k + k];
-        L += lam * s;
+        L += lam * s + lamb * f->bu[u] * f->bu[u];
     }
     for (int64_t i = 0; i < R->n_items; i++) {
-        double lam = cf_reg_lambda(c->reg, c->lambda, R->col_ptr[i + 1] - R->col_ptr[i], R->nnz);
-        double s = f->bi[i] * f->bi[i];
+        int64_t n = R->col_ptr[i + 1] - R->col_ptr[i];
+        double lam = cf_reg_lambda(c->reg, c->lambda, n, R->nnz), lamb = cf_bias_reg_lambda(c, n, R->nnz);
+        double s = 0;
         for (int k = 0; k < f->k; k++) s += f->Q[i * f->k + k] * f->Q[i * f->k + k];
-        L += lam * s;
+        L += lam * s + lamb * f->bi[i] * f->bi[i];
     }
     return L;
 }
@@ -211,15 +216,16 @@ static void tiny_factors(cf_factors *f, int bias, double mu) {
     if (bias) f->bu[0] = 0.1, f->bu[1] = -0.3, f->bi[0] = 0.2, f->bi[1] = 0.05;
 }
 
-/* The SGD rule of DESIGN.md §2 with per-rating λ' = Λ_row / n_row, written for K = 2. */
+/* The SGD rule of DESIGN.md §2 with per-rating λ' = Λ_row / n_row (the biases' λ'b =
+ * Λb_row / n_row), written for K = 2. */
 static void hand_sgd(double *pu, double *qi, double *bu, double *bi, double mu, int bias, double r,
-                     double eta, double lu, double li) {
+                     double eta, double lu, double li, double lbu, double lbi) {
     double pred = pu[0] * qi[0] + pu[1] * qi[1] + (bias ? mu + *bu + *bi : 0.0);
     double e = r - pred;
     double p0 = pu[0], p1 = pu[1];
     if (bias) {
-        *bu = *bu + eta * (e - lu * *bu);
-        *bi = *bi + eta * (e - li * *bi);
+        *bu = *bu + eta * (e - lbu * *bu);
+        *bi = *bi + eta * (e - lbi * *bi);
     }
     pu[0] = p0 + eta * (e * qi[0] - lu * p0);
     pu[1] = p1 + eta * (e * qi[1] - lu * p1);
@@ -227,12 +233,21 @@ static void hand_sgd(double *pu, double *qi, double *bu, double *bi, double mu, 
     qi[1] = qi[1] + eta * (e * p1 - li * qi[1]);
 }
 
-static void check_sgd_by_hand(cf_reg reg, double lambda, int bias) {
+/* Λ of a row with n ratings out of |Ω| = 3, written out per mode. */
+static double hand_lambda(cf_reg reg, double lambda, double n) {
+    return reg == CF_REG_PLAIN ? lambda : reg == CF_REG_WEIGHTED ? lambda * n : lambda * 3;
+}
+
+/* bias_lambda NaN and bias_reg CF_REG_SAME: the biases' λ and mode are the factors'. */
+static void check_sgd_by_hand(cf_reg reg, double lambda, int bias, double bias_lambda, cf_reg bias_reg) {
     cf_ratings R;
     tiny_ratings(&R);
     cf_factors init;
     tiny_factors(&init, bias, bias ? 2.5 : 0.0);
     cf_config c = cfg_with(CF_ALGO_SGD, 2, lambda, reg, bias, 1);
+    c.bias_lambda = bias_lambda, c.bias_reg = bias_reg;
+    const double lb = isnan(bias_lambda) ? lambda : bias_lambda;
+    const cf_reg rb = bias_reg == CF_REG_SAME ? reg : bias_reg;
     cf_backend *b = open_with(&R, NULL, &c, &init);
     const double eta = 0.07;
     cf_error err;
@@ -250,9 +265,10 @@ static void check_sgd_by_hand(cf_reg reg, double lambda, int bias) {
     for (int t = 0; t < 3; t++) {
         int64_t e = order[t];
         uint32_t u = eu[e], i = ei[e];
-        double Lu = reg == CF_REG_PLAIN ? lambda : reg == CF_REG_WEIGHTED ? lambda * nu[u] : lambda * 3;
-        double Li = reg == CF_REG_PLAIN ? lambda : reg == CF_REG_WEIGHTED ? lambda * ni[i] : lambda * 3;
-        hand_sgd(P + 2 * u, Q + 2 * i, bu + u, bi + i, init.mu, bias, er[e], eta, Lu / nu[u], Li / ni[i]);
+        double Lu = hand_lambda(reg, lambda, nu[u]), Li = hand_lambda(reg, lambda, ni[i]);
+        double Lbu = hand_lambda(rb, lb, nu[u]), Lbi = hand_lambda(rb, lb, ni[i]);
+        hand_sgd(P + 2 * u, Q + 2 * i, bu + u, bi + i, init.mu, bias, er[e], eta, Lu / nu[u], Li / ni[i],
+                 Lbu / nu[u], Lbi / ni[i]);
     }
     for (int k = 0; k < 4; k++) {
         cr_assert_float_eq(b->f.P[k], P[k], 1e-12, "P[%d]: %.17g vs %.17g", k, b->f.P[k], P[k]);
@@ -269,9 +285,15 @@ static void check_sgd_by_hand(cf_reg reg, double lambda, int bias) {
     cf_ratings_free(&R);
 }
 
-Test(sgd, update_matches_hand_computation_plain_bias) { check_sgd_by_hand(CF_REG_PLAIN, 0.3, 1); }
-Test(sgd, update_matches_hand_computation_weighted_bias) { check_sgd_by_hand(CF_REG_WEIGHTED, 0.2, 1); }
-Test(sgd, update_matches_hand_computation_mean_nobias) { check_sgd_by_hand(CF_REG_MEAN, 0.1, 0); }
+Test(sgd, update_matches_hand_computation_plain_bias) { check_sgd_by_hand(CF_REG_PLAIN, 0.3, 1, NAN, CF_REG_SAME); }
+Test(sgd, update_matches_hand_computation_weighted_bias) {
+    check_sgd_by_hand(CF_REG_WEIGHTED, 0.2, 1, NAN, CF_REG_SAME);
+}
+Test(sgd, update_matches_hand_computation_mean_nobias) { check_sgd_by_hand(CF_REG_MEAN, 0.1, 0, NAN, CF_REG_SAME); }
+/* the biases' own λ_b and mode: b moves by η(e − λ'b b), the factors still by λ' */
+Test(sgd, update_matches_hand_computation_bias_lambda) {
+    check_sgd_by_hand(CF_REG_WEIGHTED, 0.2, 1, 3.0, CF_REG_PLAIN);
+}
 
 /* On the CPU, hogwild is the shuffle order (sgd.c): the same factors, bit for bit. */
 Test(sgd, hogwild_on_cpu_is_the_shuffle_order) {
@@ -366,12 +388,13 @@ static void gradient_problem(cf_ratings *R, cf_factors *f, int K, int bias) {
     for (int i = 0; bias && i < 15; i++) f->bi[i] = 0.5 * cf_rng_normal(&rng);
 }
 
-static void check_gradient(cf_reg reg, double lambda, int bias) {
+static void check_gradient(cf_reg reg, double lambda, int bias, double bias_lambda, cf_reg bias_reg) {
     const int K = 3;
     cf_ratings R;
     cf_factors f;
     gradient_problem(&R, &f, K, bias);
     cf_config c = cfg_with(CF_ALGO_GD, K, lambda, reg, bias, 2);
+    c.bias_lambda = bias_lambda, c.bias_reg = bias_reg;
     cf_backend *b = open_with(&R, NULL, &c, &f);
     cf_factors g;
     cr_assert_eq(cf_factors_alloc(&g, 20, 15, K, bias, NULL), CF_OK);
@@ -406,9 +429,15 @@ static void check_gradient(cf_reg reg, double lambda, int bias) {
     cf_ratings_free(&R);
 }
 
-Test(gd, gradient_matches_finite_differences_weighted) { check_gradient(CF_REG_WEIGHTED, 0.1, 1); }
-Test(gd, gradient_matches_finite_differences_plain) { check_gradient(CF_REG_PLAIN, 0.7, 1); }
-Test(gd, gradient_matches_finite_differences_mean_nobias) { check_gradient(CF_REG_MEAN, 0.002, 0); }
+Test(gd, gradient_matches_finite_differences_weighted) { check_gradient(CF_REG_WEIGHTED, 0.1, 1, NAN, CF_REG_SAME); }
+Test(gd, gradient_matches_finite_differences_plain) { check_gradient(CF_REG_PLAIN, 0.7, 1, NAN, CF_REG_SAME); }
+Test(gd, gradient_matches_finite_differences_mean_nobias) {
+    check_gradient(CF_REG_MEAN, 0.002, 0, NAN, CF_REG_SAME);
+}
+/* ∇b = −2 Σ e + 2 Λb b with the biases' own Λb (plain 5 beside weighted 0.1 factors) */
+Test(gd, gradient_matches_finite_differences_bias_lambda) {
+    check_gradient(CF_REG_WEIGHTED, 0.1, 1, 5.0, CF_REG_PLAIN);
+}
 
 /* One full-batch epoch is θ − η ∇L(θ); one Adam epoch from fresh moments is
  * θ − η g/(|g| + ε) (m̂ = g, v̂ = g² after bias correction). */
@@ -477,8 +506,9 @@ Test(gd, minibatch_with_one_batch_is_full_batch) {
 /* ------------------------------------------------------------------ ALS+GD */
 
 /* After a half-step with many inner steps, each row equals the exact block solve
- * (ZᵀZ + Λ I) x = Zᵀ t, solved here with LAPACK. */
-static void check_alsgd_exact(cf_side side, int bias) {
+ * (ZᵀZ + diag(Λ, …, Λ, Λb)) x = Zᵀ t, solved here with LAPACK; Λ weighted 0.05, Λb = Λ or
+ * (bias_lambda > 0) plain bias_lambda. */
+static void check_alsgd_exact(cf_side side, int bias, double bias_lambda) {
     const int K = 3, D = K + bias;
     cf_test_planted p = {.n_users = 40, .n_items = 30, .rank = 3, .density = 0.4, .sigma = 0.1,
                          .mu = 3.0, .test_ratio = 0, .bias = bias, .seed = 21};
@@ -487,6 +517,7 @@ static void check_alsgd_exact(cf_side side, int bias) {
     cf_test_make_planted(&p, &R, &test);
     cf_config c = cfg_with(CF_ALGO_ALSGD, K, 0.05, CF_REG_WEIGHTED, bias, 2);
     c.init_scale = 1.0, c.inner = 4000;
+    if (bias_lambda > 0) c.bias_lambda = bias_lambda, c.bias_reg = CF_REG_PLAIN;
     cf_backend *b = open_cpu(&R, &test, &c, 4);
     for (int64_t u = 0; bias && u < R.n_users; u++) b->f.bu[u] = 0.1 * (double)(u % 5) - 0.2;
     for (int64_t i = 0; bias && i < R.n_items; i++) b->f.bi[i] = 0.05 * (double)(i % 7) - 0.15;
@@ -512,7 +543,8 @@ static void check_alsgd_exact(cf_side side, int bias) {
                 for (int y = 0; y < D; y++) A[x * D + y] += z[x] * z[y];
             }
         }
-        for (int x = 0; x < D; x++) A[x * D + x] += lam;
+        for (int x = 0; x < K; x++) A[x * D + x] += lam;
+        if (bias) A[K * D + K] += bias_lambda > 0 ? bias_lambda : lam;
         cr_assert_eq(LAPACKE_dposv(LAPACK_ROW_MAJOR, 'U', D, 1, A, D, rhs, 1), 0);
         double num = 0, den = 0;
         for (int x = 0; x < D; x++) {
@@ -533,9 +565,17 @@ static void check_alsgd_exact(cf_side side, int bias) {
     cf_triplets_free(&test);
 }
 
-Test(alsgd, many_inner_steps_reach_exact_block_solve_users) { check_alsgd_exact(CF_SIDE_USERS, 1); }
-Test(alsgd, many_inner_steps_reach_exact_block_solve_items) { check_alsgd_exact(CF_SIDE_ITEMS, 1); }
-Test(alsgd, many_inner_steps_reach_exact_block_solve_nobias) { check_alsgd_exact(CF_SIDE_USERS, 0); }
+Test(alsgd, many_inner_steps_reach_exact_block_solve_users) { check_alsgd_exact(CF_SIDE_USERS, 1, 0); }
+Test(alsgd, many_inner_steps_reach_exact_block_solve_items) { check_alsgd_exact(CF_SIDE_ITEMS, 1, 0); }
+Test(alsgd, many_inner_steps_reach_exact_block_solve_nobias) { check_alsgd_exact(CF_SIDE_USERS, 0, 0); }
+/* a plain Λb on the bias beside Λ = 0.05·n on the factors: 8 (the step's max(Λ, Λb) is
+ * Λb), 1e4 (the rescaled bias, s² < 1) */
+Test(alsgd, many_inner_steps_reach_exact_block_solve_bias_lambda) {
+    check_alsgd_exact(CF_SIDE_USERS, 1, 8.0);
+}
+Test(alsgd, many_inner_steps_reach_exact_block_solve_large_bias_lambda) {
+    check_alsgd_exact(CF_SIDE_ITEMS, 1, 1e4);
+}
 
 /* ------------------------------------------------------------------ CCD */
 
@@ -554,7 +594,7 @@ static double brute_min(const cf_ratings *R, cf_factors *f, const cf_config *c, 
     return a > 1e-12 ? -bcoef / (2 * a) : 0.0;
 }
 
-static void check_ccd_sweep(cf_reg reg, double lambda, int bias) {
+static void check_ccd_sweep(cf_reg reg, double lambda, int bias, double bias_lambda, cf_reg bias_reg) {
     const int K = 2;
     /* 5 users × 4 items, user 4 without ratings */
     uint32_t us[] = {0, 0, 0, 1, 1, 2, 2, 2, 3, 3, 3, 0};
@@ -564,7 +604,7 @@ static void check_ccd_sweep(cf_reg reg, double lambda, int bias) {
     cf_ratings R;
     cr_assert_eq(cf_ratings_build(&t, 5, 4, &R, NULL), CF_OK);
     cf_config c = cfg_with(CF_ALGO_CCD, K, lambda, reg, bias, 2);
-    c.init_scale = 1.0;
+    c.init_scale = 1.0, c.bias_lambda = bias_lambda, c.bias_reg = bias_reg;
     cf_backend *b = open_cpu(&R, NULL, &c, 17);
     for (int u = 0; bias && u < 5; u++) b->f.bu[u] = 0.1 * u - 0.2;
     for (int i = 0; bias && i < 4; i++) b->f.bi[i] = 0.3 - 0.1 * i;
@@ -592,9 +632,19 @@ static void check_ccd_sweep(cf_reg reg, double lambda, int bias) {
     cf_ratings_free(&R);
 }
 
-Test(ccd, sweep_equals_brute_force_minimizers_plain_bias) { check_ccd_sweep(CF_REG_PLAIN, 0.4, 1); }
-Test(ccd, sweep_equals_brute_force_minimizers_weighted_bias) { check_ccd_sweep(CF_REG_WEIGHTED, 0.1, 1); }
-Test(ccd, sweep_equals_brute_force_minimizers_mean_nobias) { check_ccd_sweep(CF_REG_MEAN, 0.05, 0); }
+Test(ccd, sweep_equals_brute_force_minimizers_plain_bias) {
+    check_ccd_sweep(CF_REG_PLAIN, 0.4, 1, NAN, CF_REG_SAME);
+}
+Test(ccd, sweep_equals_brute_force_minimizers_weighted_bias) {
+    check_ccd_sweep(CF_REG_WEIGHTED, 0.1, 1, NAN, CF_REG_SAME);
+}
+Test(ccd, sweep_equals_brute_force_minimizers_mean_nobias) {
+    check_ccd_sweep(CF_REG_MEAN, 0.05, 0, NAN, CF_REG_SAME);
+}
+/* b ← (Σ e + n b)/(Λb + n) with the biases' own Λb (plain 2 beside weighted 0.1) */
+Test(ccd, sweep_equals_brute_force_minimizers_bias_lambda) {
+    check_ccd_sweep(CF_REG_WEIGHTED, 0.1, 1, 2.0, CF_REG_PLAIN);
+}
 
 /* ------------------------------------------------------------------ threads */
 
@@ -670,4 +720,122 @@ Test(guard, minibatch_large_lr_is_a_numeric_error) {
     cf_config c = cfg_with(CF_ALGO_MINIBATCH, 4, 0.05, CF_REG_WEIGHTED, 1, 2);
     c.batch = 50;
     check_diverges(c, 1.0, "minibatch: non-finite value at epoch");
+}
+
+/* ------------------------------------------------------------------ the biases' own λ */
+
+static double max_abs_bias(const cf_factors *f) {
+    double m = 0;
+    for (int64_t u = 0; u < f->n_users; u++) m = fmax(m, fabs(f->bu[u]));
+    for (int64_t i = 0; i < f->n_items; i++) m = fmax(m, fabs(f->bi[i]));
+    return m;
+}
+
+static cf_backend *trained(cf_config c, const cf_ratings *R, const cf_triplets *test, int iters, double lr) {
+    cf_backend *b = open_cpu(R, test, &c, 5);
+    cf_error err;
+    for (int it = 0; it < iters; it++) cr_assert_eq(iterate(b, it, lr, &err), CF_OK, "%s", err.msg);
+    return b;
+}
+
+/* The default (bias λ and mode "same") trains bit for bit as an explicit bias_lambda = λ,
+ * bias_reg = reg; and reg mean λ as bias_reg plain λ·|Ω|, the same Λb through the
+ * solvers' separate per-bias path (cf_bias_reg_same is false there). */
+static void check_bias_same(cf_config c, int iters, double lr) {
+    cf_ratings R;
+    cf_triplets test;
+    cf_test_planted p = planted;
+    p.n_users = 80, p.n_items = 60;
+    cf_test_make_planted(&p, &R, &test);
+    cr_assert(isnan(c.bias_lambda) && c.bias_reg == CF_REG_SAME, "cfg_with leaves the defaults");
+    cf_backend *def = trained(c, &R, &test, iters, lr);
+    cf_config e = c;
+    e.bias_lambda = c.lambda, e.bias_reg = c.reg;
+    cf_backend *expl = trained(e, &R, &test, iters, lr);
+    cr_assert(same_factors(&def->f, &expl->f), "%s: explicit λ_b = λ, bias_reg = reg differs from the default",
+              cf_algo_name(c.algo));
+    cf_config m = c;
+    m.reg = CF_REG_MEAN, m.lambda = 1e-4;
+    cf_backend *mean = trained(m, &R, &test, iters, lr);
+    m.bias_reg = CF_REG_PLAIN, m.bias_lambda = 1e-4 * (double)R.nnz;
+    cf_backend *plain = trained(m, &R, &test, iters, lr);
+    cr_assert(same_factors(&mean->f, &plain->f), "%s: biases plain λ|Ω| differ from mean λ", cf_algo_name(c.algo));
+    cr_assert(!same_factors(&def->f, &mean->f), "the two λ gave the same factors: the check tells nothing");
+    cf_cpu_backend.close(def), cf_cpu_backend.close(expl), cf_cpu_backend.close(mean), cf_cpu_backend.close(plain);
+    cf_ratings_free(&R);
+    cf_triplets_free(&test);
+}
+
+Test(bias_lambda, sgd_default_is_explicit_same) {
+    check_bias_same(cfg_with(CF_ALGO_SGD, 4, 0.05, CF_REG_WEIGHTED, 1, 1), 3, 0.01);
+}
+Test(bias_lambda, sgd_blocks_default_is_explicit_same) {
+    cf_config c = cfg_with(CF_ALGO_SGD, 4, 0.05, CF_REG_WEIGHTED, 1, 2);
+    c.schedule = CF_SCHED_BLOCKS, c.blocks = 4;
+    check_bias_same(c, 3, 0.01);
+}
+Test(bias_lambda, gd_default_is_explicit_same) {
+    check_bias_same(cfg_with(CF_ALGO_GD, 4, 0.05, CF_REG_WEIGHTED, 1, 2), 3, 0.002);
+}
+Test(bias_lambda, minibatch_adam_default_is_explicit_same) {
+    cf_config c = cfg_with(CF_ALGO_MINIBATCH, 4, 0.05, CF_REG_WEIGHTED, 1, 2);
+    c.batch = 100, c.optimizer = CF_OPT_ADAM;
+    check_bias_same(c, 3, 0.01);
+}
+Test(bias_lambda, alsgd_default_is_explicit_same) {
+    check_bias_same(cfg_with(CF_ALGO_ALSGD, 4, 0.05, CF_REG_WEIGHTED, 1, 2), 3, 0);
+}
+Test(bias_lambda, ccd_default_is_explicit_same) {
+    check_bias_same(cfg_with(CF_ALGO_CCD, 4, 0.05, CF_REG_WEIGHTED, 1, 2), 3, 0);
+}
+
+/* Training with a large Λb shrinks every bias toward 0: max |b| < ratio · max |b| with
+ * Λb = Λ. At a minimizer of L, b_u = Σ_i (r − μ − b_i − p·q)/(n_u + Λb_u), so a Λb far
+ * above n_u scales b by about n_u/(n_u + Λb); the ratio asked of each solver is that
+ * with a margin, or what its fixed step allows (see the calls). A diverged run cannot
+ * pass with b = 0: the solvers' non-finite guard fails the iteration. */
+static void check_bias_shrinks(cf_config c, int iters, double lr, double bias_lambda, cf_reg bias_reg, double ratio) {
+    cf_ratings R;
+    cf_triplets test;
+    cf_test_make_planted(&planted, &R, &test);
+    cf_backend *same = trained(c, &R, &test, iters, lr);
+    c.bias_lambda = bias_lambda, c.bias_reg = bias_reg;
+    cf_backend *own = trained(c, &R, &test, iters, lr);
+    double m0 = max_abs_bias(&same->f), m1 = max_abs_bias(&own->f);
+    double t0 = test_rmse(&test, &same->f), t1 = test_rmse(&test, &own->f);
+    cr_log_info("%s: max |b| %.4g with λ_b = λ, %.4g with λ_b = %g %s (ratio %.3g); test RMSE %.4f, %.4f",
+                cf_algo_name(c.algo), m0, m1, bias_lambda, cf_reg_name(bias_reg), m1 / m0, t0, t1);
+    cr_assert_gt(m0, 0.1, "%s: the biases did not move with λ_b = λ (max |b| %g)", cf_algo_name(c.algo), m0);
+    cr_assert_lt(m1, ratio * m0, "%s: max |b| %g with λ_b = %g, %g with λ_b = λ: ratio %g, want < %g",
+                 cf_algo_name(c.algo), m1, bias_lambda, m0, m1 / m0, ratio);
+    cf_cpu_backend.close(same), cf_cpu_backend.close(own);
+    cf_ratings_free(&R);
+    cf_triplets_free(&test);
+}
+
+/* ηλ'b = 1 (weighted λ_b = 1/η): each update sets b = η e, so |b| ≤ η max |e| ≈ 0.01·1.5
+ * against max |b| ≈ 0.9 with λ_b = λ: expected ≈ 0.02 */
+Test(bias_lambda, sgd_large_lambda_shrinks_biases) {
+    check_bias_shrinks(cfg_with(CF_ALGO_SGD, 4, 0.005, CF_REG_WEIGHTED, 1, 1), 60, 0.01, 100, CF_REG_WEIGHTED, 0.05);
+}
+/* the step η = 0.003 bounds Λb (the bias's step is stable for 2η(n + Λb) < 2, n ≤ ~110):
+ * plain 100, expected n/(n + Λb) ≤ 0.5 */
+Test(bias_lambda, gd_large_lambda_shrinks_biases) {
+    check_bias_shrinks(cfg_with(CF_ALGO_GD, 4, 0.005, CF_REG_WEIGHTED, 1, 2), 300, 0.003, 100, CF_REG_PLAIN, 0.6);
+}
+/* a batch's share of Λb, (|S|/|Ω|) Λb ≈ 60, is what the step must handle: plain 1000,
+ * expected n/(n + Λb) ≤ 0.1 */
+Test(bias_lambda, minibatch_large_lambda_shrinks_biases) {
+    cf_config c = cfg_with(CF_ALGO_MINIBATCH, 4, 0.005, CF_REG_WEIGHTED, 1, 2);
+    c.batch = 1000;
+    check_bias_shrinks(c, 80, 0.005, 1000, CF_REG_PLAIN, 0.2);
+}
+/* exact block steps (ccd) or ones that fit any Λb (alsgd): plain 1e6, expected n/Λb ≈ 1e-4 */
+Test(bias_lambda, alsgd_large_lambda_shrinks_biases) {
+    cf_config c = cfg_with(CF_ALGO_ALSGD, 4, 0.005, CF_REG_WEIGHTED, 1, 2);
+    c.inner = 5;
+    check_bias_shrinks(c, 30, 0, 1e6, CF_REG_PLAIN, 1e-3);
+}
+Test(bias_lambda, ccd_large_lambda_shrinks_biases) {
+    check_bias_shrinks(cfg_with(CF_ALGO_CCD, 4, 0.005, CF_REG_WEIGHTED, 1, 2), 30, 0, 1e6, CF_REG_PLAIN, 1e-3);
 }

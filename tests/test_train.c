@@ -738,3 +738,72 @@ Test(train, warm_start_step_continues_a_decaying_schedule) {
     cr_assert_eq(cf_config_continue_lr(&cfg, &from), 0);
     cr_assert(cfg.lr == 0.05 && cfg.lr_schedule == CF_LR_CONST, "a refused continuation changed the step");
 }
+
+/* ------------------------------------------------------------------ the biases' own λ_b */
+
+static int keep_last(const cf_iter_info *info, void *user) {
+    *(double *)user = info->objective;
+    return 0;
+}
+
+/* The objective the trainer reports after each iteration is L with the biases charged
+ * their own Λb: Σ_train (r − r̂)² + Σ_rows (Λ ‖x‖² + Λb b²), Λ = 0.05·n (weighted), Λb = 25
+ * (plain), written out here from the returned model and the training part. fp64: the
+ * same sums in another order, 1e-10 relative; fp32: the backend forms p·q in fp32 where
+ * this uses the model's doubles (≈ 1e-7 relative per prediction), 1e-5 as test_cpu32's
+ * objective bound. With Λb = Λ the figure would differ by far more (asserted, so that the
+ * check tells). */
+static void check_reported_objective(cf_algo algo, cf_precision prec) {
+    cf_dataset *ds = planted(4);
+    cf_config c = cpu_cfg(2);
+    c.algo = algo, c.precision = prec, c.iters = 3, c.lambda = 0.05, c.reg = CF_REG_WEIGHTED;
+    c.bias_lambda = 25, c.bias_reg = CF_REG_PLAIN;
+    if (algo == CF_ALGO_SGD) c.lr = 0.01;
+    double reported = NAN;
+    cf_model *m = NULL;
+    cf_train_report rep;
+    cf_error err;
+    cr_assert_eq(cf_train(ds, &c, keep_last, &reported, &m, &rep, &err), CF_OK, "%s", err.msg);
+    cr_assert_float_eq(rep.objective, reported, 0.0);
+    const cf_factors *f = &m->f;
+    double sse = 0, reg = 0, reg_same = 0;
+    for (int64_t t = 0; t < ds->all.n; t++) {
+        if (ds->is_test[t]) continue;
+        size_t lu, li;
+        const char *su = cf_idmap_name(ds->users, ds->all.u[t], &lu);
+        const char *si = cf_idmap_name(ds->items, ds->all.i[t], &li);
+        const int64_t u = cf_idmap_find(m->users, su, lu), i = cf_idmap_find(m->items, si, li);
+        cr_assert(u >= 0 && i >= 0, "a training rating's row is not in the model");
+        const double d = (double)ds->all.r[t] - cf_predict(f, (uint32_t)u, (uint32_t)i);
+        sse += d * d;
+    }
+    for (int sd = 0; sd < 2; sd++) {
+        const int64_t n = sd ? f->n_items : f->n_users;
+        for (int64_t r = 0; r < n; r++) {
+            const double *x = (sd ? f->Q : f->P) + r * f->k, bx = sd ? f->bi[r] : f->bu[r];
+            double xx = 0;
+            for (int k = 0; k < f->k; k++) xx += x[k] * x[k];
+            const double lam = 0.05 * (double)m->n_ratings[sd][r];
+            reg += lam * xx + 25.0 * bx * bx;
+            reg_same += lam * (xx + bx * bx);
+        }
+    }
+    const double L = sse + reg, tol = prec == CF_PRECISION_FP64 ? 1e-10 : 1e-5;
+    cr_log_info("%s %s: reported L %.10g, written out %.10g (with Λb = Λ: %.10g)", cf_algo_name(algo),
+                cf_precision_name(prec), reported, L, sse + reg_same);
+    cr_assert_float_eq(reported, L, tol * L, "reported %.12g, L with Λb %.12g", reported, L);
+    cr_assert_gt(fabs(sse + reg_same - L), 100 * tol * L, "Λb b² and Λ b² too close for the check to tell");
+    cf_model_destroy(&m);
+    cf_dataset_destroy(&ds);
+}
+
+Test(train, objective_charges_the_biases_own_lambda_als_fp64) {
+    check_reported_objective(CF_ALGO_ALS, CF_PRECISION_FP64);
+}
+Test(train, objective_charges_the_biases_own_lambda_als_fp32) {
+    check_reported_objective(CF_ALGO_ALS, CF_PRECISION_FP32);
+}
+Test(train, objective_charges_the_biases_own_lambda_sgd_fp32) {
+    check_reported_objective(CF_ALGO_SGD, CF_PRECISION_FP32);
+}
+Test(train, objective_charges_the_biases_own_lambda_ccd) { check_reported_objective(CF_ALGO_CCD, CF_PRECISION_FP64); }

@@ -29,6 +29,8 @@ _PARAMS = {
     "factors": ("factors", "int"),
     "regularization": ("lambda", "float"),
     "reg": ("reg", "str"),
+    "bias_regularization": ("bias-lambda", "float"),
+    "bias_reg": ("bias-reg", "str"),
     "bias": ("bias", "bool"),
     "iterations": ("iters", "int"),
     "tol": ("tol", "float"),
@@ -160,7 +162,8 @@ class Factorizer:
 
     _algo = None
 
-    def __init__(self, algo="als", factors=32, regularization=0.1, reg="weighted", bias=True, iterations=None,
+    def __init__(self, algo="als", factors=32, regularization=0.1, reg="weighted", bias_regularization=None,
+                 bias_reg=None, bias=True, iterations=None,
                  tol=0.0, init_scale=0.1, seed=42, threads=0, device="auto", gpu_id=0, gpu_mem_limit=0,
                  restarts=1, early_stopping=0, lr=None, lr_schedule=None, lr_decay=None, schedule=None,
                  blocks=None, precision=None, optimizer=None, batch_size=None, inner_steps=None, solver=None,
@@ -169,6 +172,8 @@ class Factorizer:
         self.factors = factors
         self.regularization = regularization
         self.reg = reg
+        self.bias_regularization = bias_regularization
+        self.bias_reg = bias_reg
         self.bias = bias
         self.iterations = iterations
         self.tol = tol
@@ -682,7 +687,8 @@ class Factorizer:
         check(lib.cf_model_save, self._model.value, os.fsencode(path))
 
 
-_COMMON = ("factors", "regularization", "reg", "bias", "iterations", "tol", "init_scale", "seed", "threads",
+_COMMON = ("factors", "regularization", "reg", "bias_regularization", "bias_reg", "bias", "iterations", "tol",
+           "init_scale", "seed", "threads",
            "device", "gpu_id", "gpu_mem_limit", "restarts", "early_stopping", "verbose")
 
 
@@ -691,7 +697,8 @@ class ALS(Factorizer):
 
     _algo = "als"
 
-    def __init__(self, factors=32, regularization=0.1, reg="weighted", bias=True, iterations=15, tol=0.0,
+    def __init__(self, factors=32, regularization=0.1, reg="weighted", bias_regularization=None, bias_reg=None,
+                 bias=True, iterations=15, tol=0.0,
                  init_scale=0.1, seed=42, threads=0, device="auto", gpu_id=0, gpu_mem_limit=0, restarts=1,
                  early_stopping=0, solver=None, gram=None, verbose=False):
         _init(self, locals())
@@ -703,7 +710,8 @@ class SGD(Factorizer):
 
     _algo = "sgd"
 
-    def __init__(self, factors=32, regularization=0.1, reg="weighted", bias=True, iterations=15, tol=0.0,
+    def __init__(self, factors=32, regularization=0.1, reg="weighted", bias_regularization=None, bias_reg=None,
+                 bias=True, iterations=15, tol=0.0,
                  init_scale=0.1, seed=42, threads=0, device="auto", gpu_id=0, gpu_mem_limit=0, restarts=1,
                  early_stopping=0, lr=None, lr_schedule=None, lr_decay=None, schedule=None, blocks=None,
                  precision=None, verbose=False):
@@ -715,7 +723,8 @@ class GD(Factorizer):
 
     _algo = "gd"
 
-    def __init__(self, factors=32, regularization=0.1, reg="weighted", bias=True, iterations=50, tol=0.0,
+    def __init__(self, factors=32, regularization=0.1, reg="weighted", bias_regularization=None, bias_reg=None,
+                 bias=True, iterations=50, tol=0.0,
                  init_scale=0.1, seed=42, threads=0, device="auto", gpu_id=0, gpu_mem_limit=0, restarts=1,
                  early_stopping=0, lr=None, lr_schedule=None, lr_decay=None, optimizer=None, verbose=False):
         _init(self, locals())
@@ -727,7 +736,8 @@ class MiniBatch(Factorizer):
 
     _algo = "minibatch"
 
-    def __init__(self, factors=32, regularization=0.1, reg="weighted", bias=True, iterations=5, tol=0.0,
+    def __init__(self, factors=32, regularization=0.1, reg="weighted", bias_regularization=None, bias_reg=None,
+                 bias=True, iterations=5, tol=0.0,
                  init_scale=0.1, seed=42, threads=0, device="auto", gpu_id=0, gpu_mem_limit=0, restarts=1,
                  early_stopping=0, lr=None, lr_schedule=None, lr_decay=None, optimizer=None, batch_size=None,
                  verbose=False):
@@ -739,7 +749,8 @@ class ALSGD(Factorizer):
 
     _algo = "alsgd"
 
-    def __init__(self, factors=32, regularization=0.1, reg="weighted", bias=True, iterations=15, tol=0.0,
+    def __init__(self, factors=32, regularization=0.1, reg="weighted", bias_regularization=None, bias_reg=None,
+                 bias=True, iterations=15, tol=0.0,
                  init_scale=0.1, seed=42, threads=0, device="auto", gpu_id=0, gpu_mem_limit=0, restarts=1,
                  early_stopping=0, inner_steps=None, verbose=False):
         _init(self, locals())
@@ -750,7 +761,8 @@ class CCD(Factorizer):
 
     _algo = "ccd"
 
-    def __init__(self, factors=32, regularization=0.1, reg="weighted", bias=True, iterations=15, tol=0.0,
+    def __init__(self, factors=32, regularization=0.1, reg="weighted", bias_regularization=None, bias_reg=None,
+                 bias=True, iterations=15, tol=0.0,
                  init_scale=0.1, seed=42, threads=0, device="auto", gpu_id=0, gpu_mem_limit=0, restarts=1,
                  early_stopping=0, verbose=False):
         _init(self, locals())

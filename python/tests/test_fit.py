@@ -291,6 +291,28 @@ def test_params_follow_scikit_learn():
     assert c.get_params() == m.get_params() and c is not m
 
 
+def test_biases_regularized_apart(planted):
+    # bias_regularization / bias_reg reach the library: a plain λ_b of 1e9 leaves every bias
+    # within 1e-6 of 0 (a bias is then about Σ residual / 1e9), where the default fits them
+    # (the planted biases have a spread of about 0.3); the values travel through save / load
+    # and bad values are errors naming the parameter.
+    # (the closed-form row solves: ALS, CCD; SGD's step η·λ'_b must stay below about 1, so it
+    # only shows that a moderate λ_b reaches it and shrinks its biases)
+    for cls in (cufactor.ALS, cufactor.CCD):
+        m = cls(factors=2, iterations=3, device="cpu", bias_regularization=1e9, bias_reg="plain").fit(planted.train)
+        assert np.abs(m.user_bias_).max() < 1e-6 and np.abs(m.item_bias_).max() < 1e-6, cls
+    d = cufactor.ALS(factors=2, iterations=3, device="cpu").fit(planted.train)
+    assert np.abs(d.item_bias_).max() > 0.1
+    s0 = cufactor.SGD(factors=2, iterations=3, device="cpu").fit(planted.train)
+    s1 = cufactor.SGD(factors=2, iterations=3, device="cpu", bias_regularization=5.0, bias_reg="weighted").fit(planted.train)
+    assert np.abs(s1.item_bias_).max() < 0.5 * np.abs(s0.item_bias_).max()
+    assert cufactor.ALS().get_params()["bias_regularization"] is None
+    with pytest.raises(ValueError, match="bias_regularization"):
+        cufactor.ALS(bias_regularization=-1.0, device="cpu").fit(planted.train)
+    with pytest.raises(ValueError, match="bias_reg"):
+        cufactor.ALS(bias_reg="huge", device="cpu").fit(planted.train)
+
+
 def test_refit_on_other_data_replaces_everything(planted):
     m = cufactor.ALS(factors=2, iterations=2, device="cpu").fit(planted.train)
     m.fit(([1, 2, 2], [7, 7, 8], [1.0, 2.0, 3.0]))

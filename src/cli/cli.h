@@ -87,6 +87,7 @@ extern const char *const cli_split_names[];
 /* Names from the library's own name functions (cf_algo_name, ...), NULL-terminated. */
 const char *const *cli_algo_names(void);
 const char *const *cli_reg_names(void);
+const char *const *cli_bias_reg_names(void); /* cli_reg_names and "same" */
 const char *const *cli_device_names(void);
 
 /* One stderr line describing a read: file, format, delimiter, counts, skips. */

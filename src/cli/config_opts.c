@@ -17,6 +17,7 @@ void cli_config_opts_init(cli_config_opts *c, cf_config *cfg, cf_read_options *r
     c->format = (int)ropt->format;
     c->algo = (int)cfg->algo;
     c->reg = (int)cfg->reg;
+    c->bias_reg = (int)cfg->bias_reg;
     c->device = (int)cfg->device;
     c->lr_schedule = (int)cfg->lr_schedule;
     c->schedule = (int)cfg->schedule;
@@ -67,6 +68,11 @@ int cli_config_train_opts(cli_config_opts *c, cli_opt *out, unsigned groups, con
             .help = "regularization strength λ");
     ADD(.name = "reg", .kind = CLI_CHOICE, .dest = &c->reg, .choices = cli_reg_names(),
         .help = "λ weighting: plain λ (SGD: λ/n_row per rating), weighted λ·n_row (= LIBMF's per-rating l2), mean λ·|Ω|");
+    ADD(.name = "bias-lambda", .kind = CLI_DOUBLE, .dest = &cfg->bias_lambda, .metavar = "L", .no_default = 1,
+        .help = "λ_b of the biases b_u, b_i (default: --lambda); e.g. --bias-reg plain --bias-lambda 25 shrinks a bias "
+                "fit to few ratings toward 0 (b_i ≈ Σ(r − μ)/(λ_b + n_i)), which keeps rarely rated items out of top-N lists");
+    ADD(.name = "bias-reg", .kind = CLI_CHOICE, .dest = &c->bias_reg, .choices = cli_bias_reg_names(),
+        .help = "weighting of λ_b, as --reg (same: --reg's)");
     ADD(.name = "no-bias", .kind = CLI_FLAG, .dest = &cfg->bias, .flag_value = 0,
         .help = "no μ, b_u, b_i: r̂ = p_u·q_i (biases are on by default)");
     ADD(.name = "tol", .kind = CLI_DOUBLE, .dest = &cfg->tol, .metavar = "T",
@@ -121,6 +127,7 @@ void cli_config_opts_apply(const cli_config_opts *c) {
     c->ropt->threads = c->cfg->threads; /* --threads also sets the reader's (0: all cores) */
     c->cfg->algo = (cf_algo)c->algo;
     c->cfg->reg = (cf_reg)c->reg;
+    c->cfg->bias_reg = (cf_reg)c->bias_reg;
     c->cfg->device = (cf_device)c->device;
     c->cfg->lr_schedule = (cf_lr_schedule)c->lr_schedule;
     c->cfg->schedule = (cf_sgd_schedule)c->schedule;

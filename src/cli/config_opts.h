@@ -27,7 +27,7 @@ typedef struct cli_config_opts {
     cf_config *cfg;
     cf_read_options *ropt;
     /* CLI_CHOICE destinations (an int index each), copied into cfg / ropt by apply */
-    int format, algo, reg, device, lr_schedule, schedule, optimizer, precision, als_solver, als_gram;
+    int format, algo, reg, bias_reg, device, lr_schedule, schedule, optimizer, precision, als_solver, als_gram;
 } cli_config_opts;
 
 /* Which optional groups of cli_config_train_opts to include. */

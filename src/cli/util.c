@@ -71,9 +71,15 @@ const char *const *cli_algo_names(void) {
     static const char *names[16];
     NAME_LIST(cf_algo_name, cf_algo, names);
 }
-const char *const *cli_reg_names(void) {
+const char *const *cli_bias_reg_names(void) {
     static const char *names[16];
     NAME_LIST(cf_reg_name, cf_reg, names);
+}
+const char *const *cli_reg_names(void) { /* --reg's: the same but "same" */
+    static const char *names[CF_REG_SAME + 1];
+    if (!names[0])
+        for (int k = 0; k < CF_REG_SAME; k++) names[k] = cf_reg_name((cf_reg)k);
+    return names;
 }
 const char *const *cli_device_names(void) {
     static const char *names[16];

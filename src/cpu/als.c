@@ -5,14 +5,15 @@
  * With the other side fixed, each row of side S (a user: x = [p_u; b_u]; an item:
  * x = [q_i; b_i]) minimizes its own part of L (DESIGN.md §1):
  *
- *     f(x) = Σ_{j∈row} (t_j − z_jᵀ x)² + Λ ‖x‖²
+ *     f(x) = Σ_{j∈row} (t_j − z_jᵀ x)² + Λ ‖p‖² + Λb b²      (x = [p; b])
  *     z_j = [y_j; 1],  t_j = r_j − μ − b_j       (biases on, d = K + 1)
- *     z_j = y_j,       t_j = r_j                 (biases off, d = K)
+ *     z_j = y_j,       t_j = r_j                 (biases off, d = K, x = p, no Λb)
  *     Λ  = cf_reg_lambda(reg, λ, n_row, |Ω|)     (plain λ, weighted λ·n_row, mean λ·|Ω|)
+ *     Λb = cf_bias_reg_lambda(cfg, n_row, |Ω|)   (bias_reg with λ_b; Λ by default)
  *
  * ∇f = 0 gives the normal equations
  *
- *     (Σ_j z_j z_jᵀ + Λ I) x = Σ_j t_j z_j
+ *     (Σ_j z_j z_jᵀ + D) x = Σ_j t_j z_j,        D = diag(Λ, …, Λ, Λb)  (= Λ I when Λb = Λ)
  *
  * formed with BLAS (dsyrk for the Gram matrix over chunks of the row's ratings, dgemv
  * for the right side) and solved by LAPACK's Cholesky (dposv): cf_als_row_solve
@@ -28,6 +29,7 @@
 
 #include <cblas.h>
 #include <lapacke.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,8 +50,9 @@ void cf_als_row_ws_free(cf_als_row_ws *ws) {
     ws->Zt = ws->t = ws->A = ws->x = NULL;
 }
 
-int cf_als_row_solve(cf_als_row_ws *ws, const double *Y, const double *by, double mu, const uint32_t *idx,
-                     const float *val, int64_t n, double lambda_row, const volatile sig_atomic_t *stop) {
+int cf_als_row_solve_b(cf_als_row_ws *ws, const double *Y, const double *by, double mu, const uint32_t *idx,
+                       const float *val, int64_t n, double lambda_row, double bias_lambda_row,
+                       const volatile sig_atomic_t *stop) {
     const int K = ws->K, bias = ws->bias, d = ws->d;
     double *Zt = ws->Zt, *t = ws->t, *A = ws->A, *x = ws->x;
     memset(A, 0, sizeof(double) * (size_t)d * (size_t)d);
@@ -71,9 +74,15 @@ int cf_als_row_solve(cf_als_row_ws *ws, const double *Y, const double *by, doubl
         cblas_dsyrk(CblasColMajor, CblasUpper, CblasNoTrans, d, m, 1.0, Zt, d, 1.0, A, d);
         cblas_dgemv(CblasColMajor, CblasNoTrans, d, m, 1.0, Zt, d, t, 1, 1.0, x, 1);
     }
-    for (int k = 0; k < d; k++) A[(size_t)k * d + k] += lambda_row; /* + Λ I */
+    for (int k = 0; k < K; k++) A[(size_t)k * d + k] += lambda_row; /* + D: Λ on the factors */
+    if (bias) A[(size_t)K * d + K] += bias_lambda_row;                 /* and Λb on the bias */
     /* (A) x = rhs by Cholesky; x holds the solution afterwards */
     return (int)LAPACKE_dposv(LAPACK_COL_MAJOR, 'U', d, 1, A, d, x, d);
+}
+
+int cf_als_row_solve(cf_als_row_ws *ws, const double *Y, const double *by, double mu, const uint32_t *idx,
+                     const float *val, int64_t n, double lambda_row, const volatile sig_atomic_t *stop) {
+    return cf_als_row_solve_b(ws, Y, by, mu, idx, val, n, lambda_row, lambda_row, stop);
 }
 
 int cf_als_rows_solve(const cf_als_rows *j, int64_t r0, int64_t r1, int64_t *bad) {
@@ -99,7 +108,10 @@ int cf_als_rows_solve(const cf_als_rows *j, int64_t r0, int64_t r1, int64_t *bad
                     continue;
                 }
                 const double lam = cf_reg_lambda(j->reg, j->lambda, n, j->nnz);
-                const int info = cf_als_row_solve(&ws, j->Y, j->by, j->mu, j->idx + lo, j->val + lo, n, lam, j->stop);
+                const double lamb = j->bias_own ? cf_reg_lambda(j->bias_reg, j->bias_lambda, n, j->nnz)
+                                                : lam; /* Λb */
+                const int info =
+                    cf_als_row_solve_b(&ws, j->Y, j->by, j->mu, j->idx + lo, j->val + lo, n, lam, lamb, j->stop);
                 if (info < 0) continue; /* stopped inside a long row: its system is incomplete */
                 if (info != 0) {
 #pragma omp critical(cf_als_bad_row)
@@ -122,7 +134,8 @@ cf_status cf_cpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
     const cf_side_view v = cf_cpu_side(b, side);
     const int K = b->f.k, bias = b->f.bias;
     const cf_als_rows job = {.ptr = v.ptr, .idx = v.idx, .val = v.val, .Y = v.Y, .by = v.by, .mu = b->f.mu,
-                             .K = K, .bias = bias, .reg = b->cfg.reg, .lambda = b->cfg.lambda, .nnz = b->R->nnz,
+                             .K = K, .bias = bias, .reg = b->cfg.reg, .lambda = b->cfg.lambda, .bias_own = 1,
+                             .bias_reg = cf_bias_reg(&b->cfg), .bias_lambda = cf_bias_lambda(&b->cfg), .nnz = b->R->nnz,
                              .X = v.X, .bx = v.bx, .zero_empty = 1, .threads = b->threads, .stop = b->stop};
     int64_t bad_row = -1;
     const int rc = cf_als_rows_solve(&job, 0, v.n_rows, &bad_row);
@@ -130,10 +143,15 @@ cf_status cf_cpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
     cf_status ist = cf_cpu_interrupted(b->stop, "als", err);
     if (ist) return ist;
     if (rc < 0) return cf_fail(err, CF_ERR_NOMEM, "als: out of memory for the %d×%d per-thread workspace", K + bias, CF_ALS_CHUNK);
-    if (rc > 0)
+    if (rc > 0) {
+        char bl[96] = "";
+        if (bias && !cf_bias_reg_same(&b->cfg))
+            snprintf(bl, sizeof bl, ", λ_b = %g with --bias-reg %s", cf_bias_lambda(&b->cfg),
+                     cf_reg_name(cf_bias_reg(&b->cfg)));
         return cf_fail(err, CF_ERR_NUMERIC,
                        "als: the normal equations of %s row %lld are not positive definite "
-                       "(λ = %g with --reg %s); use a larger --lambda",
-                       what, (long long)bad_row, b->cfg.lambda, cf_reg_name(b->cfg.reg));
+                       "(λ = %g with --reg %s%s); use a larger --lambda",
+                       what, (long long)bad_row, b->cfg.lambda, cf_reg_name(b->cfg.reg), bl);
+    }
     return CF_OK;
 }

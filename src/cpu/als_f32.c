@@ -3,7 +3,10 @@
  * reference (src/cpu/als.c): for each row, with z_j = [y_j; 1] and t_j = r_j − μ − b_j
  * (biases on, d = K + 1) or z_j = y_j, t_j = r_j (d = K),
  *
- *     (Σ_j z_j z_jᵀ + Λ I) x = Σ_j t_j z_j,       Λ = cf_reg_lambda(reg, λ, n_row, |Ω|)
+ *     (Σ_j z_j z_jᵀ + D) x = Σ_j t_j z_j,   D = diag(Λ, …, Λ, Λb)  (Λ I without biases)
+ *     Λ = cf_reg_lambda(reg, λ, n_row, |Ω|),  Λb = cf_bias_reg_lambda(cfg, n_row, |Ω|)
+ *
+ * (x = [p; b] minimizes Σ_j (t_j − z_jᵀ x)² + Λ ‖p‖² + Λb b²; Λb = Λ by default)
  *
  * formed and solved as follows (kernels_f32.inc, one SIMD level chosen at open):
  *   - Gram Σ y_j y_jᵀ: the row's ratings in chunks of CF_ALS32_CHUNK (64); each chunk is
@@ -26,6 +29,7 @@
 
 #include "common.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,7 +74,8 @@ static int ws_alloc(ws32 *w, int32_t ld) {
     return -1;
 }
 
-/* Forms row r's system into w->G (upper triangle, Λ on the diagonal, stride ldg) and w->rhs.
+/* Forms row r's system into w->G (upper triangle, D = diag(Λ, …, Λ, Λb) added to the
+ * diagonal, stride ldg) and w->rhs.
  * Returns 1 when the stop flag cut a long row short (the system is then incomplete). */
 static int form_row(const cf_backend *b, const side32 *v, int64_t r, ws32 *w) {
     const int32_t K = b->K, ld = b->ld, ldg = w->ldg;
@@ -99,7 +104,8 @@ static int form_row(const cf_backend *b, const side32 *v, int64_t r, ws32 *w) {
         w->rhs[K] = tsum;
     }
     const double lam = cf_reg_lambda(b->cfg.reg, b->cfg.lambda, n, b->R->nnz);
-    for (int32_t k = 0; k < K + bias; k++) w->G[(size_t)k * ldg + k] += lam;
+    for (int32_t k = 0; k < K; k++) w->G[(size_t)k * ldg + k] += lam; /* Λ on the factors */
+    if (bias) w->G[(size_t)K * ldg + K] += cf_bias_reg_lambda(&b->cfg, n, b->R->nnz); /* Λb on the bias */
     return 0;
 }
 
@@ -212,12 +218,17 @@ cf_status cf_cpu32_als_half(cf_backend *b, cf_side side, cf_error *err) {
     cf_status ist = cf_cpu_interrupted(b->stop, "als", err);
     if (ist) return ist;
     if (oom) return cf_fail(err, CF_ERR_NOMEM, "als: out of memory for the per-thread workspace (d = %d)", d);
-    if (bad_row >= 0)
+    if (bad_row >= 0) {
+        char bl[96] = "";
+        if (b->bias && !cf_bias_reg_same(&b->cfg))
+            snprintf(bl, sizeof bl, ", λ_b = %g with --bias-reg %s", cf_bias_lambda(&b->cfg),
+                     cf_reg_name(cf_bias_reg(&b->cfg)));
         return cf_fail(err, CF_ERR_NUMERIC,
                        "als: the normal equations of %s row %lld are not positive definite "
-                       "(λ = %g with --reg %s); use a larger --lambda",
+                       "(λ = %g with --reg %s%s); use a larger --lambda",
                        side == CF_SIDE_USERS ? "user" : "item", (long long)bad_row, b->cfg.lambda,
-                       cf_reg_name(b->cfg.reg));
+                       cf_reg_name(b->cfg.reg), bl);
+    }
     return CF_OK;
 }
 

@@ -5,12 +5,16 @@
  *
  * Block problem of one row (other side fixed), DESIGN.md §2, for a user u:
  *   x = [p_u; b_u],  z_j = [q_j; 1],  t_j = r_uj − μ − b_j   (j ∈ I_u, the row's items)
- *   f(x) = Σ_j (t_j − z_jᵀx)² + Λ_u ‖x‖²  =  xᵀA x − 2 cᵀx + const,
- *   A = ZᵀZ + Λ_u I,  c = Zᵀt,  ∇f(x) = 2(A x − c) = −2 Σ_j (t_j − z_jᵀx) z_j + 2 Λ_u x.
- * Without biases x = p_u, z_j = q_j, t_j = r_uj. Items are the same with the roles swapped.
+ *   f(x) = Σ_j (t_j − z_jᵀx)² + Λ_u ‖p_u‖² + Λb_u b_u²  =  xᵀA x − 2 cᵀx + const,
+ *   A = ZᵀZ + D_u,  D_u = diag(Λ_u, …, Λ_u, Λb_u),  c = Zᵀt,
+ *   ∇f(x) = 2(A x − c) = −2 Σ_j (t_j − z_jᵀx) z_j + 2 D_u x,
+ * Λ_u = cf_reg_lambda(reg, λ, n_u, |Ω|), Λb_u = cf_bias_reg_lambda(cfg, n_u, |Ω|) (Λ_u by
+ * default, D_u = Λ_u I). Without biases x = p_u, z_j = q_j, t_j = r_uj, D_u = Λ_u I. Items
+ * are the same with the roles swapped.
  * The exact minimizer A⁻¹c is the ALS update; here x ← x − h ∇f(x), cfg.inner times.
  *
- * Step size. ∇f is Lipschitz with constant 2‖A‖₂ ≤ 2(‖Z‖_F² + Λ_u), so the per-row step
+ * Step size. ∇f is Lipschitz with constant 2‖A‖₂ ≤ 2(‖Z‖_F² + max(Λ_u, Λb_u)), so where
+ * Λb_u ≤ Λ_u (by default Λb = Λ) the per-row step
  *   h = 1 / (2 (Σ_j ‖z_j‖² + Λ_u))
  * decreases f at every step whatever the data, and the sweep never increases L (like
  * ALS). One --lr cannot fit every row of the sum objective (a row's curvature grows
@@ -18,6 +22,17 @@
  * Against the exact Lipschitz step h* = 1/(2‖A‖₂), h = h* · ‖A‖₂/(‖Z‖_F² + Λ) ≤ h*;
  * with biases the constant column of Z carries much of ‖Z‖_F², so little is lost, and
  * h costs O(n_row·K) where ‖A‖₂ would need A itself or a power iteration.
+ * Where Λb_u > Λ_u, that bound's max(Λ_u, Λb_u) would shrink the factors' step with the
+ * bias's curvature (a large λ_b would all but stop p_u). There the steps are those of
+ * gradient descent in the rescaled unknowns [p; β], b = s β, whose matrix is A' = S A S,
+ * S = diag(1, …, 1, s), D' = S D_u S:
+ *   s² = min(1, (‖Z‖_F² + Λ_u) / (n_u + Λb_u))     (the bias's curvature cut to the
+ *                                                     factors' bound)
+ *   h  = 1 / (2 (Σ_j ‖y_j‖² + s² n_u + max(Λ_u, s² Λb_u)))  = 1 / (2 (‖Z S‖_F² + max D'))
+ *   p ← p − h ∇_p f,   b ← b − h s² ∂f/∂b              (β ← β − h ∂f/∂β)
+ * It is the same f in other coordinates, so every step still decreases it; and as
+ * s²Λb_u ≤ ‖Z‖_F² + Λ_u − s² n_u, h ≥ 1 / (4 (‖Z‖_F² + Λ_u)): at least half the factors'
+ * step of Λb = Λ, however large λ_b.
  * As cfg.inner → ∞ the update converges to the exact ALS block solve.
  *
  * Rows without ratings are set to zero. Rows are independent: OpenMP over rows, each
@@ -95,17 +110,30 @@ cf_status cf_cpu_alsgd_half(cf_backend *b, cf_side side, double lr, cf_error *er
                 continue;
             }
             double lam = cf_reg_lambda(b->cfg.reg, b->cfg.lambda, hi - lo, nnz);
+            double lamb = bias ? cf_bias_reg_lambda(&b->cfg, hi - lo, nnz) : lam; /* Λb */
             /* h = 1 / (2 (‖Z‖_F² + Λ)) */
             double fro = bias ? (double)(hi - lo) : 0.0;
             for (int64_t e = lo; e < hi; e++) {
                 const double *y = v.Y + (size_t)v.idx[e] * (size_t)K;
                 for (int32_t k = 0; k < K; k++) fro += y[k] * y[k];
             }
-            double h = 1.0 / (2.0 * (fro + lam));
+            double s2 = 1.0, dmax = lam; /* s², max(Λ, s²Λb) */
+            if (lamb > lam) { /* rescaled bias (the header): h = 1 / (2 (Σ‖y‖² + s²n + max(Λ, s²Λb))) */
+                double yy = 0.0, n = (double)(hi - lo);
+                for (int64_t e = lo; e < hi; e++) {
+                    const double *y = v.Y + (size_t)v.idx[e] * (size_t)K;
+                    for (int32_t k = 0; k < K; k++) yy += y[k] * y[k];
+                }
+                s2 = (fro + lam) / (n + lamb);
+                if (s2 > 1.0) s2 = 1.0;
+                fro = yy + s2 * n;
+                dmax = s2 * lamb > lam ? s2 * lamb : lam;
+            }
+            double h = 1.0 / (2.0 * (fro + dmax)), hb = h * s2; /* the steps of p and of b */
             for (int64_t step = 0; step < inner; step++) {
-                /* ∇f = 2Λx − 2 Σ_j (t_j − z_jᵀx) z_j */
+                /* ∇f = 2Dx − 2 Σ_j (t_j − z_jᵀx) z_j,  D = diag(Λ, …, Λ, Λb) */
                 for (int32_t k = 0; k < K; k++) grad[k] = 2.0 * lam * x[k];
-                if (bias) grad[K] = 2.0 * lam * xb;
+                if (bias) grad[K] = 2.0 * lamb * xb;
                 for (int64_t e = lo; e < hi; e++) {
                     const double *y = v.Y + (size_t)v.idx[e] * (size_t)K;
                     double t = (double)v.val[e] - (bias ? f->mu + v.by[v.idx[e]] : 0.0);
@@ -116,7 +144,7 @@ cf_status cf_cpu_alsgd_half(cf_backend *b, cf_side side, double lr, cf_error *er
                     if (bias) grad[K] -= res2;
                 }
                 for (int32_t k = 0; k < K; k++) x[k] -= h * grad[k];
-                if (bias) xb -= h * grad[K];
+                if (bias) xb -= hb * grad[K];
             }
             if (bias) v.bx[r] = xb;
             int finite = isfinite(xb);

@@ -4,7 +4,9 @@
  *
  * Evaluation (DESIGN.md §1):
  *   sse = Σ_{(u,i)} (r_ui − r̂_ui)²,  sae = Σ |r_ui − r̂_ui|
- *   reg = Σ_u Λ_u (‖p_u‖² + b_u²) + Σ_i Λ_i (‖q_i‖² + b_i²),  Λ = cf_reg_lambda(...)
+ *   reg = Σ_u (Λ_u ‖p_u‖² + Λb_u b_u²) + Σ_i (Λ_i ‖q_i‖² + Λb_i b_i²),
+ *   Λ = cf_reg_lambda(reg, λ, n_row, |Ω|), Λb = cf_bias_reg_lambda(cfg, n_row, |Ω|)
+ *   (a row with Λb = Λ, every row by default, is summed as Λ (‖x‖² + b²))
  * Sums are formed per fixed chunk of rows and the chunks added in order, so the result
  * does not depend on the number of threads.
  */
@@ -132,7 +134,7 @@ static cf_status cpu_upload(cf_backend *b, const cf_factors *in, cf_error *err) 
     return CF_OK;
 }
 
-/* Σ_rows Λ_row (‖x_row‖² + b_row²) over one side, chunked for determinism. */
+/* Σ_rows (Λ_row ‖x_row‖² + Λb_row b_row²) over one side, chunked for determinism. */
 static double side_reg(cf_backend *b, cf_side side) {
     cf_side_view v = cf_cpu_side(b, side);
     int64_t K = b->f.k, nnz = b->R->nnz;
@@ -143,10 +145,17 @@ static double side_reg(cf_backend *b, cf_side side) {
         double s = 0;
         for (int64_t r = lo; r < hi; r++) {
             double lam = cf_reg_lambda(b->cfg.reg, b->cfg.lambda, v.ptr[r + 1] - v.ptr[r], nnz);
+            double lamb = cf_bias_reg_lambda(&b->cfg, v.ptr[r + 1] - v.ptr[r], nnz);
             const double *x = v.X + r * K;
-            double sq = v.bx[r] * v.bx[r];
-            for (int64_t k = 0; k < K; k++) sq += x[k] * x[k];
-            s += lam * sq;
+            if (lamb == lam) { /* Λ (‖x‖² + b²) */
+                double sq = v.bx[r] * v.bx[r];
+                for (int64_t k = 0; k < K; k++) sq += x[k] * x[k];
+                s += lam * sq;
+            } else { /* Λ ‖x‖² + Λb b² */
+                double sq = 0;
+                for (int64_t k = 0; k < K; k++) sq += x[k] * x[k];
+                s += lam * sq + lamb * (v.bx[r] * v.bx[r]);
+            }
         }
         part[c] = s;
     }

@@ -154,7 +154,8 @@ static cf_status cpu32_upload(cf_backend *b, const cf_factors *in, cf_error *err
     return CF_OK;
 }
 
-/* Σ_rows Λ_row (‖x_row‖² + b_row²) over one side, in double, chunked. */
+/* Σ_rows (Λ_row ‖x_row‖² + Λb_row b_row²) over one side, in double, chunked (a row with
+ * Λb = Λ, every row by default, summed as Λ (‖x‖² + b²)). */
 static double side_reg(const cf_backend *b, cf_side side) {
     const cf_ratings *R = b->R;
     const int64_t n = side == CF_SIDE_USERS ? R->n_users : R->n_items;
@@ -167,10 +168,12 @@ static double side_reg(const cf_backend *b, cf_side side) {
         double s = 0;
         for (int64_t r = lo; r < hi; r++) {
             const double lam = cf_reg_lambda(b->cfg.reg, b->cfg.lambda, ptr[r + 1] - ptr[r], R->nnz);
+            const double lamb = cf_bias_reg_lambda(&b->cfg, ptr[r + 1] - ptr[r], R->nnz);
             const float *x = X + (size_t)r * (size_t)b->ld;
-            double sq = (double)bx[r] * (double)bx[r];
+            const double b2 = (double)bx[r] * (double)bx[r];
+            double sq = lamb == lam ? b2 : 0.0; /* Λ (‖x‖² + b²), or Λ ‖x‖² + Λb b² */
             for (int32_t k = 0; k < b->K; k++) sq += (double)x[k] * (double)x[k];
-            s += lam * sq;
+            s += lamb == lam ? lam * sq : lam * sq + lamb * b2;
         }
         part[c] = s;
     }

@@ -2,8 +2,9 @@
  * ccd.c — cyclic coordinate descent (CPU reference): one coordinate of one row at a
  * time, minimized exactly with everything else fixed.
  *
- * Objective (DESIGN.md §1, sum form), Λ_u = cf_reg_lambda(reg, λ, n_u, |Ω|):
- *   L = Σ_{(u,i)∈Ω} e_ui² + Σ_u Λ_u (‖p_u‖² + b_u²) + Σ_i Λ_i (‖q_i‖² + b_i²),
+ * Objective (DESIGN.md §1, sum form), Λ_u = cf_reg_lambda(reg, λ, n_u, |Ω|) on the
+ * factors, Λb_u = cf_bias_reg_lambda(cfg, n_u, |Ω|) on the bias (Λb = Λ by default):
+ *   L = Σ_{(u,i)∈Ω} e_ui² + Σ_u (Λ_u ‖p_u‖² + Λb_u b_u²) + Σ_i (Λ_i ‖q_i‖² + Λb_i b_i²),
  *   e_ui = r_ui − r̂_ui.
  * As a function of one coordinate p_uk alone, e_ui = (e_ui + p_uk q_ik) − p_uk q_ik, so
  *   L(p_uk) = Σ_{i∈I_u} (ê_ui − p_uk q_ik)² + Λ_u p_uk² + const,  ê_ui = e_ui + p_uk q_ik,
@@ -11,7 +12,7 @@
  *   p_uk ← Σ_i ê_ui q_ik / (Λ_u + Σ_i q_ik²)
  *        = (Σ_i e_ui q_ik + p_uk Σ_i q_ik²) / (Λ_u + Σ_i q_ik²),
  * then every e_ui of the row moves by −(p_uk_new − p_uk_old) q_ik. The bias is its own
- * coordinate (its "q_ik" is 1):  b_u ← (Σ_i e_ui + n_u b_u) / (Λ_u + n_u).
+ * coordinate (its "q_ik" is 1, its weight Λb_u):  b_u ← (Σ_i e_ui + n_u b_u) / (Λb_u + n_u).
  * Where the denominator is 0 (Λ = 0 and the column of the other side is all zero) the
  * coordinate does not enter L and is set to 0.
  *
@@ -59,6 +60,7 @@ static void ccd_half(cf_backend *b, cf_side side, double *res) {
         double *x = v.X + (size_t)r * (size_t)K;
         int64_t lo = v.ptr[r], hi = v.ptr[r + 1];
         double lam = cf_reg_lambda(b->cfg.reg, b->cfg.lambda, hi - lo, nnz);
+        double lamb = bias ? cf_bias_reg_lambda(&b->cfg, hi - lo, nnz) : lam; /* Λb */
         /* e = r − r̂ for this row's entries */
         for (int64_t e = lo; e < hi; e++) {
             uint32_t j = v.idx[e];
@@ -83,10 +85,10 @@ static void ccd_half(cf_backend *b, cf_side side, double *res) {
                 res[e] -= delta * v.Y[(size_t)v.idx[e] * (size_t)K + (size_t)k];
         }
         if (bias) {
-            /* b ← (Σ e + n b) / (Λ + n) */
+            /* b ← (Σ e + n b) / (Λb + n) */
             double esum = 0.0, n = (double)(hi - lo);
             for (int64_t e = lo; e < hi; e++) esum += res[e];
-            double den = lam + n;
+            double den = lamb + n;
             double xb = den > 0.0 ? (esum + n * v.bx[r]) / den : 0.0;
             double delta = xb - v.bx[r];
             v.bx[r] = xb;

@@ -2,12 +2,13 @@
  * gd.c — full-batch and mini-batch gradient descent through the sparse residual
  * matrix (CPU reference), with a plain or an Adam step.
  *
- * Objective (DESIGN.md §1, sum form), Λ_u = cf_reg_lambda(reg, λ, n_u, |Ω|):
- *   L = Σ_{(u,i)∈Ω} e_ui² + Σ_u Λ_u (‖p_u‖² + b_u²) + Σ_i Λ_i (‖q_i‖² + b_i²),
+ * Objective (DESIGN.md §1, sum form), Λ_u = cf_reg_lambda(reg, λ, n_u, |Ω|) on the
+ * factors, Λb_u = cf_bias_reg_lambda(cfg, n_u, |Ω|) on the bias (Λb = Λ by default):
+ *   L = Σ_{(u,i)∈Ω} e_ui² + Σ_u (Λ_u ‖p_u‖² + Λb_u b_u²) + Σ_i (Λ_i ‖q_i‖² + Λb_i b_i²),
  *   e_ui = r_ui − r̂_ui, the sparse residual matrix E (the pattern of R).
  * Gradient (Λ_u, Λ_i as diagonal matrices):
- *   ∇_P L = −2 E Q + 2 Λ_u P          ∇b_u = −2 Σ_{i∈I_u} e_ui + 2 Λ_u b_u
- *   ∇_Q L = −2 Eᵀ P + 2 Λ_i Q         ∇b_i = −2 Σ_{u∈U_i} e_ui + 2 Λ_i b_i
+ *   ∇_P L = −2 E Q + 2 Λ_u P          ∇b_u = −2 Σ_{i∈I_u} e_ui + 2 Λb_u b_u
+ *   ∇_Q L = −2 Eᵀ P + 2 Λ_i Q         ∇b_i = −2 Σ_{u∈U_i} e_ui + 2 Λb_i b_i
  * E is computed once per step (one pass over the CSR); E Q row by row over the CSR,
  * Eᵀ P row by row over the CSC (through a CSC → CSR index map): every gradient row is
  * summed by one thread in a fixed order, so the result is the same for any thread count.
@@ -21,7 +22,8 @@
  * (the scatter permutation of schedule.h, drawn on cfg.threads with the same result for
  * any count; stream CF_STREAM_MINIBATCH, index = epoch) cut into batches of cfg.batch
  * (the last one may be shorter). A batch S takes one step with
- *   g_S = −2 Σ_{(u,i)∈S} e_ui ∂r̂_ui/∂θ  +  (|S| / |Ω|) · 2 Λ θ   (every row, every batch),
+ *   g_S = −2 Σ_{(u,i)∈S} e_ui ∂r̂_ui/∂θ  +  (|S| / |Ω|) · 2 Λ θ   (every row, every batch;
+ *   Λb for a bias),
  * an unbiased estimate of (|S|/|Ω|) ∇L: over one epoch the regularization adds up to
  * exactly one full-batch worth. The residuals of a batch are computed in parallel; their
  * data terms are added to the gradient rows sequentially in batch order (deterministic).
@@ -50,6 +52,7 @@
 
 typedef struct gd_state {
     double *lam_u, *lam_i;  /* Λ per row */
+    double *lam_bu, *lam_bi; /* Λb per row (lam_u, lam_i when the same) */
     int64_t *csc_to_csr;    /* CSC entry → CSR entry */
     uint32_t *entry_user;   /* mini-batch: the user of each CSR entry */
     int64_t *order;         /* mini-batch: this epoch's permutation of the CSR entries */
@@ -62,6 +65,8 @@ typedef struct gd_state {
 static void gd_state_free(void *p) {
     gd_state *s = p;
     if (!s) return;
+    if (s->lam_bu != s->lam_u) free(s->lam_bu);
+    if (s->lam_bi != s->lam_i) free(s->lam_bi);
     free(s->lam_u), free(s->lam_i), free(s->csc_to_csr), free(s->entry_user), free(s->order);
     free(s->E);
     cf_factors_free(&s->grad), cf_factors_free(&s->m), cf_factors_free(&s->v);
@@ -80,8 +85,15 @@ static cf_status gd_state_get(cf_backend *b, gd_state **out, cf_error *err) {
     if (!s) return CF_ERR_NOMEM;
     cf_status st;
     if ((st = cf_cpu_row_lambdas(b, CF_SIDE_USERS, 0, &s->lam_u, err)) ||
-        (st = cf_cpu_row_lambdas(b, CF_SIDE_ITEMS, 0, &s->lam_i, err)) ||
-        (st = cf_cpu_csc_to_csr(R, &s->csc_to_csr, err)) ||
+        (st = cf_cpu_row_lambdas(b, CF_SIDE_ITEMS, 0, &s->lam_i, err)))
+        goto fail;
+    if (cf_bias_reg_same(&b->cfg)) {
+        s->lam_bu = s->lam_u, s->lam_bi = s->lam_i;
+    } else if ((st = cf_cpu_row_bias_lambdas(b, CF_SIDE_USERS, 0, &s->lam_bu, err)) ||
+               (st = cf_cpu_row_bias_lambdas(b, CF_SIDE_ITEMS, 0, &s->lam_bi, err))) {
+        goto fail;
+    }
+    if ((st = cf_cpu_csc_to_csr(R, &s->csc_to_csr, err)) ||
         (st = cf_cpu_entry_users(R, &s->entry_user, err)) ||
         (st = cf_factors_alloc(&s->grad, f->n_users, f->n_items, f->k, f->bias, err)))
         goto fail;
@@ -125,7 +137,7 @@ static void full_gradient(cf_backend *b, gd_state *s) {
             E[e] = (double)R->row_val[e] - pred;
         }
     }
-    /* ∇P = −2 E Q + 2 Λ_u P, ∇b_u = −2 Σ_i e_ui + 2 Λ_u b_u */
+    /* ∇P = −2 E Q + 2 Λ_u P, ∇b_u = −2 Σ_i e_ui + 2 Λb_u b_u */
 #pragma omp parallel for num_threads(b->threads) schedule(dynamic, 64)
     for (int64_t u = 0; u < R->n_users; u++) {
         if (cf_cpu_stop_poll(b->stop)) continue;
@@ -137,9 +149,9 @@ static void full_gradient(cf_backend *b, gd_state *s) {
             for (int32_t k = 0; k < K; k++) gp[k] -= 2.0 * E[e] * q[k];
             esum += E[e];
         }
-        g->bu[u] = f->bias ? -2.0 * esum + 2.0 * lam * f->bu[u] : 0.0;
+        g->bu[u] = f->bias ? -2.0 * esum + 2.0 * s->lam_bu[u] * f->bu[u] : 0.0;
     }
-    /* ∇Q = −2 Eᵀ P + 2 Λ_i Q, ∇b_i = −2 Σ_u e_ui + 2 Λ_i b_i */
+    /* ∇Q = −2 Eᵀ P + 2 Λ_i Q, ∇b_i = −2 Σ_u e_ui + 2 Λb_i b_i */
 #pragma omp parallel for num_threads(b->threads) schedule(dynamic, 64)
     for (int64_t i = 0; i < R->n_items; i++) {
         if (cf_cpu_stop_poll(b->stop)) continue;
@@ -152,7 +164,7 @@ static void full_gradient(cf_backend *b, gd_state *s) {
             for (int32_t k = 0; k < K; k++) gq[k] -= 2.0 * e * p[k];
             esum += e;
         }
-        g->bi[i] = f->bias ? -2.0 * esum + 2.0 * lam * f->bi[i] : 0.0;
+        g->bi[i] = f->bias ? -2.0 * esum + 2.0 * s->lam_bi[i] * f->bi[i] : 0.0;
     }
 }
 
@@ -227,18 +239,18 @@ static void batch_gradient(cf_backend *b, gd_state *s, int64_t from, int64_t n) 
     cf_factors *g = &s->grad;
     int32_t K = f->k;
     double scale = (double)n / (double)R->nnz;
-    /* regularization share of every row: (|S|/|Ω|) · 2 Λ θ */
+    /* regularization share of every row: (|S|/|Ω|) · 2 Λ θ (Λb for the bias) */
 #pragma omp parallel for num_threads(b->threads) schedule(static)
     for (int64_t u = 0; u < R->n_users; u++) {
         double c = 2.0 * scale * s->lam_u[u];
         for (int32_t k = 0; k < K; k++) g->P[u * K + k] = c * f->P[u * K + k];
-        g->bu[u] = f->bias ? c * f->bu[u] : 0.0;
+        g->bu[u] = f->bias ? 2.0 * scale * s->lam_bu[u] * f->bu[u] : 0.0;
     }
 #pragma omp parallel for num_threads(b->threads) schedule(static)
     for (int64_t i = 0; i < R->n_items; i++) {
         double c = 2.0 * scale * s->lam_i[i];
         for (int32_t k = 0; k < K; k++) g->Q[i * K + k] = c * f->Q[i * K + k];
-        g->bi[i] = f->bias ? c * f->bi[i] : 0.0;
+        g->bi[i] = f->bias ? 2.0 * scale * s->lam_bi[i] * f->bi[i] : 0.0;
     }
     /* the batch's residuals, from the same parameters */
     double *E = s->E;

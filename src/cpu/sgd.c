@@ -1,19 +1,22 @@
 /*
  * sgd.c — stochastic gradient descent, one rating at a time (CPU reference).
  *
- * Objective (DESIGN.md §1, sum form), with Λ_u = cf_reg_lambda(reg, λ, n_u, |Ω|):
- *   L = Σ_{(u,i)∈Ω} (r_ui − r̂_ui)² + Σ_u Λ_u (‖p_u‖² + b_u²) + Σ_i Λ_i (‖q_i‖² + b_i²).
- * Split the regularization evenly over a row's n_u ratings, λ'_u = Λ_u / n_u, so that
- *   L = Σ_{(u,i)∈Ω} ℓ_ui,  ℓ_ui = e_ui² + λ'_u (‖p_u‖² + b_u²) + λ'_i (‖q_i‖² + b_i²),
+ * Objective (DESIGN.md §1, sum form), with Λ_u = cf_reg_lambda(reg, λ, n_u, |Ω|) on the
+ * factors and Λb_u = cf_bias_reg_lambda(cfg, n_u, |Ω|) on the bias (Λb = Λ by default):
+ *   L = Σ_{(u,i)∈Ω} (r_ui − r̂_ui)² + Σ_u (Λ_u ‖p_u‖² + Λb_u b_u²) + Σ_i (Λ_i ‖q_i‖² + Λb_i b_i²).
+ * Split the regularization evenly over a row's n_u ratings, λ'_u = Λ_u / n_u and
+ * λ'b_u = Λb_u / n_u, so that
+ *   L = Σ_{(u,i)∈Ω} ℓ_ui,  ℓ_ui = e_ui² + λ'_u ‖p_u‖² + λ'b_u b_u² + λ'_i ‖q_i‖² + λ'b_i b_i²,
  * e_ui = r_ui − r̂_ui: summing ℓ over the ratings of row u gives back Λ_u‖p_u‖² exactly.
- *   ∂ℓ/∂p_u = −2 e q_i + 2 λ'_u p_u      ∂ℓ/∂b_u = −2 e + 2 λ'_u b_u
- *   ∂ℓ/∂q_i = −2 e p_u + 2 λ'_i q_i      ∂ℓ/∂b_i = −2 e + 2 λ'_i b_i
+ *   ∂ℓ/∂p_u = −2 e q_i + 2 λ'_u p_u      ∂ℓ/∂b_u = −2 e + 2 λ'b_u b_u
+ *   ∂ℓ/∂q_i = −2 e p_u + 2 λ'_i q_i      ∂ℓ/∂b_i = −2 e + 2 λ'b_i b_i
  * A step of −(η/2)∇ℓ (the factor 2 is absorbed in η, as in DESIGN.md §2) gives, for
  * each rating in the epoch's order, with e computed once before the step:
- *   b_u += η (e − λ'_u b_u)          b_i += η (e − λ'_i b_i)
+ *   b_u += η (e − λ'b_u b_u)         b_i += η (e − λ'b_i b_i)
  *   p_u += η (e q_i − λ'_u p_u)      q_i += η (e p_u_old − λ'_i q_i)
  * With `weighted` regularization λ'_u = λ (the usual SGD rule), with `plain` λ/n_u,
- * with `mean` λ|Ω|/n_u. Biases move only when cfg.bias = 1; μ is fixed.
+ * with `mean` λ|Ω|/n_u (λ'b likewise from λ_b and bias_reg). Biases move only when
+ * cfg.bias = 1; μ is fixed.
  *
  * Orders (schedule.h): CF_SCHED_SHUFFLE, a fresh seeded permutation of all ratings per
  * epoch, run sequentially; CF_SCHED_BLOCKS, B waves of B independent blocks, each wave's
@@ -29,11 +32,14 @@
 #include "schedule.h"
 #include "solvers.h"
 
+#include "common.h"
+
 #include <stdlib.h>
 
 typedef struct sgd_state {
     cf_sgd_schedule schedule;
     double *lam_u, *lam_i;  /* per-rating shares λ'_u = Λ_u/n_u, λ'_i = Λ_i/n_i */
+    double *lam_bu, *lam_bi; /* the biases' λ'b_u = Λb_u/n_u, λ'b_i (lam_u, lam_i when the same) */
     uint32_t *entry_user;   /* shuffle: the user of each CSR entry */
     int64_t *order;         /* shuffle: this epoch's permutation of the CSR entries */
     cf_blocks blocks;       /* blocks: the schedule */
@@ -42,6 +48,8 @@ typedef struct sgd_state {
 static void sgd_state_free(void *p) {
     sgd_state *s = p;
     if (!s) return;
+    if (s->lam_bu != s->lam_u) free(s->lam_bu);
+    if (s->lam_bi != s->lam_i) free(s->lam_bi);
     free(s->lam_u), free(s->lam_i), free(s->entry_user), free(s->order);
     cf_blocks_free(&s->blocks);
     free(s);
@@ -55,6 +63,12 @@ static cf_status sgd_state_make(cf_backend *b, sgd_state **out, cf_error *err) {
     if ((st = cf_cpu_row_lambdas(b, CF_SIDE_USERS, 1, &s->lam_u, err)) ||
         (st = cf_cpu_row_lambdas(b, CF_SIDE_ITEMS, 1, &s->lam_i, err)))
         goto fail;
+    if (cf_bias_reg_same(&b->cfg)) {
+        s->lam_bu = s->lam_u, s->lam_bi = s->lam_i;
+    } else if ((st = cf_cpu_row_bias_lambdas(b, CF_SIDE_USERS, 1, &s->lam_bu, err)) ||
+               (st = cf_cpu_row_bias_lambdas(b, CF_SIDE_ITEMS, 1, &s->lam_bi, err))) {
+        goto fail;
+    }
     if (s->schedule == CF_SCHED_SHUFFLE) {
         if ((st = cf_cpu_entry_users(b->R, &s->entry_user, err))) goto fail;
         s->order = cf_malloc((size_t)b->R->nnz * sizeof *s->order, err, "sgd order");
@@ -74,15 +88,15 @@ fail:
 
 /* One SGD step on rating r of (u, i): the update rule at the top of this file. */
 static inline void sgd_update(cf_factors *f, uint32_t u, uint32_t i, double r, double eta,
-                              double lu, double li) {
+                              double lu, double li, double lbu, double lbi) {
     int32_t K = f->k;
     double *p = f->P + (size_t)u * (size_t)K, *q = f->Q + (size_t)i * (size_t)K;
     double dot = 0.0;
     for (int32_t k = 0; k < K; k++) dot += p[k] * q[k];
     double e = r - (f->bias ? f->mu + f->bu[u] + f->bi[i] + dot : dot);
     if (f->bias) {
-        f->bu[u] += eta * (e - lu * f->bu[u]);
-        f->bi[i] += eta * (e - li * f->bi[i]);
+        f->bu[u] += eta * (e - lbu * f->bu[u]);
+        f->bi[i] += eta * (e - lbi * f->bi[i]);
     }
     for (int32_t k = 0; k < K; k++) {
         double pk = p[k];
@@ -116,7 +130,7 @@ cf_status cf_cpu_sgd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *er
             if (t % CF_CPU_STOP_EVERY == 0 && cf_cpu_stop_poll(b->stop)) break; /* Ctrl-C */
             int64_t e = s->order[t];
             uint32_t u = s->entry_user[e], i = R->row_col[e];
-            sgd_update(f, u, i, R->row_val[e], lr, s->lam_u[u], s->lam_i[i]);
+            sgd_update(f, u, i, R->row_val[e], lr, s->lam_u[u], s->lam_i[i], s->lam_bu[u], s->lam_bi[i]);
         }
     } else {
         const cf_blocks *bl = &s->blocks;
@@ -133,7 +147,7 @@ cf_status cf_cpu_sgd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *er
                 for (int64_t t = bl->block_ptr[blk]; t < bl->block_ptr[blk + 1]; t++) {
                     int64_t e = bl->entry[t];
                     uint32_t u = bl->user[t], i = R->row_col[e];
-                    sgd_update(f, u, i, R->row_val[e], lr, s->lam_u[u], s->lam_i[i]);
+                    sgd_update(f, u, i, R->row_val[e], lr, s->lam_u[u], s->lam_i[i], s->lam_bu[u], s->lam_bi[i]);
                 }
             }
         }

@@ -2,8 +2,9 @@
  * sgd_f32.c — SGD on the fp32 CPU path: the reference's update rule (src/cpu/sgd.c) in
  * fp32 SIMD, over the blocks schedule (src/schedule.h), in parallel and reproducibly.
  *
- * Update, for each rating in order (λ'_row = Λ_row / n_row, the row's share, as in sgd.c):
- *   e = r − r̂;  b_u += η(e − λ'_u b_u);  b_i += η(e − λ'_i b_i)      (biases on)
+ * Update, for each rating in order (λ'_row = Λ_row / n_row, the row's share, and the
+ * bias's λ'b_row = Λb_row / n_row, Λb = cf_bias_reg_lambda(cfg, n_row, |Ω|), as in sgd.c):
+ *   e = r − r̂;  b_u += η(e − λ'b_u b_u);  b_i += η(e − λ'b_i b_i)    (biases on)
  *   p_u ← p_u (1 − ηλ'_u) + (ηe) q_i;   q_i ← q_i (1 − ηλ'_i) + (ηe) p_u_old
  * (the reference's p_u += η(e q_i − λ'_u p_u) with the factors regrouped for FMA), in fp32
  * over the padded rows (pads stay 0), with the rows of the ratings a few steps ahead
@@ -54,6 +55,7 @@ typedef struct sgd32_state {
     cf_blocks bl;             /* B, seed and block_ptr (the per-rating arrays are freed) */
     cf_sgd_item *items;       /* the ratings in schedule order (block a·B + c at block_ptr) */
     float *lam_u, *lam_i;     /* λ'_row = Λ_row / n_row */
+    float *lam_bu, *lam_bi;   /* λ'b_row = Λb_row / n_row (lam_u, lam_i when the same) */
     int32_t *shift;           /* B: this epoch's wave shifts */
     atomic_int *row_done, *col_done; /* B each: waves finished per user / item band */
     atomic_int *row_next;            /* B: the next wave of each user band to be taken */
@@ -63,6 +65,8 @@ static void sgd32_state_free(void *p) {
     sgd32_state *s = p;
     if (!s) return;
     cf_blocks_free(&s->bl);
+    if (s->lam_bu != s->lam_u) free(s->lam_bu);
+    if (s->lam_bi != s->lam_i) free(s->lam_bi);
     free(s->items), free(s->lam_u), free(s->lam_i), free(s->shift), free(s->row_done), free(s->col_done);
     free(s->row_next);
     free(s);
@@ -83,7 +87,8 @@ int32_t cf_cpu32_sgd_grid(const cf_ratings *R, int32_t K) {
     return (int32_t)B;
 }
 
-static cf_status lambdas(const cf_backend *b, cf_side side, float **out, cf_error *err) {
+/* λ'_row of every row of `side`: of the factors (reg, lambda), or of the biases. */
+static cf_status lambdas(const cf_backend *b, cf_side side, int of_bias, float **out, cf_error *err) {
     const cf_ratings *R = b->R;
     const int64_t n = side == CF_SIDE_USERS ? R->n_users : R->n_items;
     const int64_t *ptr = side == CF_SIDE_USERS ? R->row_ptr : R->col_ptr;
@@ -91,7 +96,8 @@ static cf_status lambdas(const cf_backend *b, cf_side side, float **out, cf_erro
     if (!lam) return CF_ERR_NOMEM;
     for (int64_t r = 0; r < n; r++) {
         const int64_t cnt = ptr[r + 1] - ptr[r];
-        const double L = cf_reg_lambda(b->cfg.reg, b->cfg.lambda, cnt, R->nnz);
+        const double L = of_bias ? cf_bias_reg_lambda(&b->cfg, cnt, R->nnz)
+                                 : cf_reg_lambda(b->cfg.reg, b->cfg.lambda, cnt, R->nnz);
         lam[r] = cnt > 0 ? (float)(L / (double)cnt) : 0.0f;
     }
     *out = lam;
@@ -105,8 +111,14 @@ static cf_status sgd32_state_make(cf_backend *b, sgd32_state **out, cf_error *er
     s->schedule = b->cfg.schedule;
     s->B = s->schedule == CF_SCHED_BLOCKS ? b->cfg.blocks : cf_cpu32_sgd_grid(R, b->K);
     cf_status st;
-    if ((st = lambdas(b, CF_SIDE_USERS, &s->lam_u, err)) || (st = lambdas(b, CF_SIDE_ITEMS, &s->lam_i, err)))
+    if ((st = lambdas(b, CF_SIDE_USERS, 0, &s->lam_u, err)) || (st = lambdas(b, CF_SIDE_ITEMS, 0, &s->lam_i, err)))
         goto fail;
+    if (cf_bias_reg_same(&b->cfg)) {
+        s->lam_bu = s->lam_u, s->lam_bi = s->lam_i;
+    } else if ((st = lambdas(b, CF_SIDE_USERS, 1, &s->lam_bu, err)) ||
+               (st = lambdas(b, CF_SIDE_ITEMS, 1, &s->lam_bi, err))) {
+        goto fail;
+    }
     if ((st = cf_blocks_build_threads(R, s->B, b->cfg.seed, b->threads, &s->bl, err))) goto fail;
     s->items = cf_malloc((size_t)(R->nnz > 0 ? R->nnz : 1) * sizeof *s->items, err, "sgd schedule");
     s->shift = cf_malloc((size_t)s->B * sizeof *s->shift, err, "sgd wave shifts");
@@ -159,8 +171,8 @@ cf_status cf_cpu32_sgd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *
         atomic_init(&s->row_next[a], 0);
     }
     const cf_sgd_args args = {.P = b->P, .Q = b->Q, .bu = b->bu, .bi = b->bi, .lam_u = s->lam_u,
-                              .lam_i = s->lam_i, .eta = (float)lr, .mu = b->bias ? (float)b->mu : 0.0f,
-                              .ld = b->ld, .bias = b->bias};
+                              .lam_i = s->lam_i, .lam_bu = s->lam_bu, .lam_bi = s->lam_bi, .eta = (float)lr,
+                              .mu = b->bias ? (float)b->mu : 0.0f, .ld = b->ld, .bias = b->bias};
     const cf_f32_kernels *kn = b->kern;
     const int threads = b->threads < B ? b->threads : B;
     atomic_int left;

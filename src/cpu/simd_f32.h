@@ -48,7 +48,8 @@ typedef struct cf_sgd_item {
 /* What an SGD run reads and updates (sgd_f32.c fills it per epoch). */
 typedef struct cf_sgd_args {
     float *P, *Q, *bu, *bi;          /* factors (ld floats per row) and biases */
-    const float *lam_u, *lam_i;      /* per-rating regularization shares λ'_row */
+    const float *lam_u, *lam_i;      /* per-rating regularization shares λ'_row of the factors */
+    const float *lam_bu, *lam_bi;    /* and of the biases, λ'b_row (may be lam_u, lam_i) */
     float eta, mu;                   /* learning rate of the epoch, global mean (0 without biases) */
     int32_t ld, bias;
 } cf_sgd_args;

@@ -1,7 +1,8 @@
 /*
  * solvers.c — helpers shared by the CPU gradient and coordinate solvers: per-row
- * regularization weights, entry → user and CSC → CSR index maps, zeroing of rows
- * without ratings, the non-finite guard, and solver-state ownership (see solvers.h).
+ * regularization weights (Λ of the factors, Λb of the biases), entry → user and CSC → CSR
+ * index maps, zeroing of rows without ratings, the non-finite guard, and solver-state
+ * ownership (see solvers.h).
  */
 #include "solvers.h"
 
@@ -11,8 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-cf_status cf_cpu_row_lambdas(const cf_backend *b, cf_side side, int per_rating, double **out,
-                             cf_error *err) {
+/* Λ (reg, lambda) or Λb (bias_reg, bias_lambda: the factors' where "same") per row. */
+static cf_status row_lambdas(const cf_backend *b, cf_side side, int per_rating, cf_reg reg, double lambda,
+                             double **out, cf_error *err) {
     const cf_ratings *R = b->R;
     int64_t n = side == CF_SIDE_USERS ? R->n_users : R->n_items;
     const int64_t *ptr = side == CF_SIDE_USERS ? R->row_ptr : R->col_ptr;
@@ -20,11 +22,21 @@ cf_status cf_cpu_row_lambdas(const cf_backend *b, cf_side side, int per_rating, 
     if (!lam) return CF_ERR_NOMEM;
     for (int64_t r = 0; r < n; r++) {
         int64_t cnt = ptr[r + 1] - ptr[r];
-        double L = cf_reg_lambda(b->cfg.reg, b->cfg.lambda, cnt, R->nnz);
+        double L = cf_reg_lambda(reg, lambda, cnt, R->nnz);
         lam[r] = per_rating ? (cnt > 0 ? L / (double)cnt : 0.0) : L;
     }
     *out = lam;
     return CF_OK;
+}
+
+cf_status cf_cpu_row_lambdas(const cf_backend *b, cf_side side, int per_rating, double **out,
+                             cf_error *err) {
+    return row_lambdas(b, side, per_rating, b->cfg.reg, b->cfg.lambda, out, err);
+}
+
+cf_status cf_cpu_row_bias_lambdas(const cf_backend *b, cf_side side, int per_rating, double **out,
+                                  cf_error *err) {
+    return row_lambdas(b, side, per_rating, cf_bias_reg(&b->cfg), cf_bias_lambda(&b->cfg), out, err);
 }
 
 cf_status cf_cpu_entry_users(const cf_ratings *R, uint32_t **out, cf_error *err) {

@@ -5,8 +5,10 @@
  *
  * Conventions common to these solvers:
  *   - Λ_row = cf_reg_lambda(cfg.reg, cfg.lambda, n_row, nnz) is the effective
- *     regularization weight of a row in the sum objective of DESIGN.md §1
- *       L = Σ_Ω (r − r̂)² + Σ_u Λ_u (‖p_u‖² + b_u²) + Σ_i Λ_i (‖q_i‖² + b_i²).
+ *     regularization weight of a row's factors, Λb_row = cf_bias_reg_lambda(&cfg, n_row,
+ *     nnz) that of its bias (bias_reg with λ_b; Λb = Λ by default), in the sum objective
+ *     of DESIGN.md §1
+ *       L = Σ_Ω (r − r̂)² + Σ_u (Λ_u ‖p_u‖² + Λb_u b_u²) + Σ_i (Λ_i ‖q_i‖² + Λb_i b_i²).
  *   - Rows with no training rating do not enter the data term; their minimizer of L
  *     is 0 (any value when Λ = 0), so every solver sets them to zero on each call,
  *     as ALS does. A test user or item unseen in training is then predicted by
@@ -27,6 +29,10 @@
  * *out is malloc'ed and owned by the caller. */
 cf_status cf_cpu_row_lambdas(const cf_backend *b, cf_side side, int per_rating, double **out,
                              cf_error *err);
+/* The same for the biases: Λb_row (per_rating: Λb_row / n_row) for every row of `side`.
+ * Equal to cf_cpu_row_lambdas's values bit for bit when cf_bias_reg_same(&b->cfg). */
+cf_status cf_cpu_row_bias_lambdas(const cf_backend *b, cf_side side, int per_rating, double **out,
+                                  cf_error *err);
 
 /* The user of each CSR entry (nnz values), malloc'ed and owned by the caller. */
 cf_status cf_cpu_entry_users(const cf_ratings *R, uint32_t **out, cf_error *err);
@@ -53,8 +59,8 @@ void cf_cpu_state_set(cf_backend *b, void *state, void (*free_fn)(void *));
 /* ∇L of the sum objective at the current factors (DESIGN.md §1), into `grad`, which
  * the caller allocates with the dimensions of b->f (cf_factors_alloc). With bias = 0
  * the bias gradients are 0. Defined in gd.c:
- *   ∇p_u = −2 Σ_{i∈I_u} e_ui q_i + 2 Λ_u p_u     ∇b_u = −2 Σ_{i∈I_u} e_ui + 2 Λ_u b_u
- *   ∇q_i = −2 Σ_{u∈U_i} e_ui p_u + 2 Λ_i q_i     ∇b_i = −2 Σ_{u∈U_i} e_ui + 2 Λ_i b_i */
+ *   ∇p_u = −2 Σ_{i∈I_u} e_ui q_i + 2 Λ_u p_u     ∇b_u = −2 Σ_{i∈I_u} e_ui + 2 Λb_u b_u
+ *   ∇q_i = −2 Σ_{u∈U_i} e_ui p_u + 2 Λ_i q_i     ∇b_i = −2 Σ_{u∈U_i} e_ui + 2 Λb_i b_i */
 cf_status cf_cpu_gd_gradient(cf_backend *b, cf_factors *grad, cf_error *err);
 
 #endif

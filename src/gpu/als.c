@@ -3,13 +3,16 @@
  * other side fixed (DESIGN.md §2).
  *
  * Objective (sum form, DESIGN.md §1):
- *     L = Σ_{(u,i)∈Ω} (r_ui − μ − b_u − b_i − p_u·q_i)² + Σ_u Λ_u (‖p_u‖² + b_u²)
- *                                                       + Σ_i Λ_i (‖q_i‖² + b_i²)
- * with Λ_row = cf_reg_lambda(reg, λ, n_row, |Ω|). With the other side fixed, row x's
- * unknowns [p; b] (just p without biases, d = K + bias) solve
- *     (Σ_{e∈row} z_e z_eᵀ + Λ I) x = Σ_{e∈row} (r_e − μ − b_other(e)) z_e,   z_e = [y_e; 1]
- * and a row without ratings gets x = 0 (its minimizer for Λ > 0, and the convention
- * otherwise).
+ *     L = Σ_{(u,i)∈Ω} (r_ui − μ − b_u − b_i − p_u·q_i)² + Σ_u (Λ_u ‖p_u‖² + Λb_u b_u²)
+ *                                                       + Σ_i (Λ_i ‖q_i‖² + Λb_i b_i²)
+ * with Λ_row = cf_reg_lambda(reg, λ, n_row, |Ω|) and the biases' Λb_row =
+ * cf_bias_reg_lambda(cfg, n_row, |Ω|) (their own λ_b and mode; Λb = Λ by default). With the
+ * other side fixed, row x's unknowns [p; b] (just p without biases, d = K + bias) solve
+ *     (Σ_{e∈row} z_e z_eᵀ + D) x = Σ_{e∈row} (r_e − μ − b_other(e)) z_e,   z_e = [y_e; 1],
+ *     D = diag(Λ, …, Λ, Λb)   (Λ I without biases)
+ * (plan.c puts Λ and Λb in each row's Gram unit, the Gram kernels add them to the
+ * diagonal) and a row without ratings gets x = 0 (its minimizer for Λ, Λb > 0, and the
+ * convention otherwise).
  *
  * Per batch of rows (plan.c), on one stream:
  *   1. Gram and RHS in one pass (kernels/gram.cu): A_r (lower triangle) and

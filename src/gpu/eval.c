@@ -1,8 +1,9 @@
 /*
  * eval.c — the evaluate entries of the GPU backend: error sums over the training ratings
  * (CSR by user) and the test triplets, and for the training set the regularization term,
- *     sse = Σ (r − r̂)²,  sae = Σ |r − r̂|,  n,   reg = Σ_rows Λ_row (‖x_row‖² + b_row²)
- * so that the objective is L = sse + reg (DESIGN.md §1, backend.h).
+ *     sse = Σ (r − r̂)²,  sae = Σ |r − r̂|,  n,   reg = Σ_rows (Λ_row ‖x_row‖² + Λb_row b_row²)
+ * (Λb_row: the biases' own λ_b and mode, cf_bias_reg_lambda; Λ_row by default) so that the
+ * objective is L = sse + reg (DESIGN.md §1, backend.h).
  *
  * One launch of kernels/eval.cu computes whichever of the two sets is asked — both for
  * evaluate_all, the trainer's call after every iteration — then one copy of the partials
@@ -29,7 +30,9 @@ static cf_status eval_sets(cf_backend *b, int train, int test, cf_eval *tr, cf_e
         .tu = b->d_test_u, .ti = b->d_test_i, .tr = b->d_test_r, .n_test = b->n_test,
         .P = U->d_F, .Q = I->d_F, .fp16 = 0, .ld = b->ld, .k = b->k, .use_bias = b->bias,
         .bu = U->d_b, .bi = I->d_b, .mu = (float)b->mu,
-        .reg_mode = cf_gpu_reg_mode(b->cfg.reg), .lambda = b->cfg.lambda, .nnz = b->nnz,
+        .reg_mode = cf_gpu_reg_mode(b->cfg.reg), .lambda = b->cfg.lambda,
+        .bias_reg_mode = cf_gpu_reg_mode(cf_bias_reg(&b->cfg)), .bias_lambda = cf_bias_lambda(&b->cfg),
+        .nnz = b->nnz,
     };
     const void *Ph, *Qh;
     if (b->k % 4 == 0 && cf_gpu_sgd_halves(b, &Ph, &Qh)) a.P = Ph, a.Q = Qh, a.fp16 = 1, a.ld = b->k;

@@ -2,17 +2,18 @@
  * gd.c — full-batch and mini-batch gradient descent on the GPU through cuSPARSE
  * (DESIGN.md §2; the CPU reference, its derivation and its conventions are src/cpu/gd.c).
  *
- * Objective (sum form), Λ_row = cf_reg_lambda(reg, λ, n_row, |Ω|), e_ui = r_ui − r̂_ui:
- *     L = Σ_Ω e_ui² + Σ_u Λ_u (‖p_u‖² + b_u²) + Σ_i Λ_i (‖q_i‖² + b_i²)
- *     ∇P = −2 E Q + 2 Λ_u P     ∇b_u = −2 Σ_i e_ui + 2 Λ_u b_u
- *     ∇Q = −2 Eᵀ P + 2 Λ_i Q    ∇b_i = −2 Σ_u e_ui + 2 Λ_i b_i
+ * Objective (sum form), Λ_row = cf_reg_lambda(reg, λ, n_row, |Ω|), the biases' Λb_row =
+ * cf_bias_reg_lambda(cfg, n_row, |Ω|) (Λ_row by default), e_ui = r_ui − r̂_ui:
+ *     L = Σ_Ω e_ui² + Σ_u (Λ_u ‖p_u‖² + Λb_u b_u²) + Σ_i (Λ_i ‖q_i‖² + Λb_i b_i²)
+ *     ∇P = −2 E Q + 2 Λ_u P     ∇b_u = −2 Σ_i e_ui + 2 Λb_u b_u
+ *     ∇Q = −2 Eᵀ P + 2 Λ_i Q    ∇b_i = −2 Σ_u e_ui + 2 Λb_i b_i
  *
  * Full batch (CF_ALGO_GD), one step per epoch from the same parameters:
  *   1. E in both layouts by a kernel: e per CSR entry (users) and per CSC entry (items),
  *      the same arithmetic in the same order, so both hold the same values;
  *   2. C_u = E · [Q | 1] and C_i = Eᵀ · [P | 1] by cuSPARSE SpMM over the CSR and the CSC
  *      (as CSR of Rᵀ), both with opA = NON_TRANSPOSE; column K is Σ e with biases;
- *   3. both sides step (kernel): θ −= η g or Adam, g = −2 C + 2 Λ θ.
+ *   3. both sides step (kernel): θ −= η g or Adam, g = −2 C + 2 Λ θ (Λb for a bias).
  * Mini-batch (CF_ALGO_MINIBATCH): the CPU's batches of the epoch (src/sgd_work.h) as CSR
  *   entry numbers twice, sorted by user and sorted by item, uploaded once per epoch (4
  *   bytes a rating and list) and turned into COO on the device (kernels/gd.cu gather_coo,
@@ -190,7 +191,9 @@ static cf_status step_both(cf_backend *b, cf_gpu_gd *g, double lr, double scale,
         cf_gpu_side *S = &b->side[s];
         CF_LAUNCH(launch_gd_step(S->d_ptr, S->n_rows, C[s], S->d_F, S->d_b, adam ? g->d_m[s] : NULL,
                                  adam ? g->d_v[s] : NULL, b->k, b->ld, b->bias, b->cfg.lambda,
-                                 cf_gpu_reg_mode(b->cfg.reg), b->nnz, scale, (float)lr, c1, c2, b->stream));
+                                 cf_gpu_reg_mode(b->cfg.reg), cf_bias_lambda(&b->cfg),
+                                 cf_gpu_reg_mode(cf_bias_reg(&b->cfg)), b->nnz, scale, (float)lr, c1, c2,
+                                 b->stream));
     }
 cleanup:
     return st;

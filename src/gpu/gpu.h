@@ -140,7 +140,8 @@ void cf_gpu_stats_reset_timers(cf_backend *b);
 /* Dimension of the per-row systems (K + bias) of an open GPU backend. */
 int cf_gpu_system_dim(cf_backend *b);
 
-/* Test hook: forms the Gram matrices A_r = Σ z zᵀ + Λ_r I of `n_rows` rows of `side` (any
+/* Test hook: forms the Gram matrices A_r = Σ z zᵀ + diag(Λ_r, …, Λ_r, Λb_r) (Λb_r at the
+ * bias unknown, kernels.h cf_gram_unit) of `n_rows` rows of `side` (any
  * rows, also without ratings) with the backend's own kernels and current factors, and
  * copies them into h_out (n_rows × d × d floats, column-major, d = cf_gpu_system_dim()).
  * The kernels write the lower triangle (what the solver reads); it is mirrored here. */

@@ -207,7 +207,7 @@ int cf_gpu_launch_gram(cf_backend *b, const cf_gram_unit *d_units, int64_t n_uni
 
 /* Gram work of a set of rows: the rows `rows[0..n)` (or, with rows == NULL, the range
  * [first, first + n)) become systems 0, 1, ... in that order; rows without ratings are
- * skipped unless keep_empty (then they get a unit writing Λ·I). Rows longer than `seg`
+ * skipped unless keep_empty (then they get a unit writing Λ, Λb at the bias). Rows longer than `seg`
  * are cut into equal segments whose partial Grams go to extra slots after the systems,
  * with one reduction each. Units come out longest first (ties by slot, then entry), so
  * long rows start early. Output arrays need room for cf_gpu_work_count()'s figures. */

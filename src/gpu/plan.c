@@ -24,10 +24,11 @@
  * slots and rows ≤ INT32_MAX (cuSOLVER's batch count, the units' 32-bit slots and rows).
  *
  * Work lists. For each batch the Gram units (cf_gram_unit: an entry range, its slot,
- * the Λ added to the diagonal) are made once at open and uploaded: rows longer than the
- * segment length are split into equal segments, each accumulated by its own block into
- * its own slot and summed afterwards in slot order (deterministic); units are ordered
- * longest first so that the long rows of a power-law side start first. A row's first
+ * the Λ added to the diagonal: Λ_row at the factors, Λb_row at the bias) are made once at
+ * open and uploaded: rows longer than the segment length are split into equal segments,
+ * each accumulated by its own block into its own slot and summed afterwards in slot order
+ * (deterministic); units are ordered longest first so that the long rows of a power-law
+ * side start first. A row's first
  * segment writes its right-hand side straight into the row's place in the RHS buffer
  * (unit.row = the row's index in the batch); the further segments write partial
  * right-hand sides (unit.row = −1) that the reduction adds into it.
@@ -40,6 +41,8 @@
 #include <string.h>
 
 #define MIB ((size_t)1 << 20)
+
+_Static_assert(sizeof(cf_gram_unit) == 32, "cf_gram_unit: lam_b fills the padding, the lists keep their size");
 
 static int64_t row_len(const cf_gpu_side *s, int64_t r) { return s->h_ptr[r + 1] - s->h_ptr[r]; }
 
@@ -81,8 +84,11 @@ void cf_gpu_work_make(const cf_gpu_side *s, const int64_t *rows, int64_t first, 
         int64_t len = row_len(s, r);
         int64_t nseg = row_segments(len, keep_empty, seg);
         if (nseg == 0) continue;
-        /* Λ_r of DESIGN.md §1, exactly as the CPU reference computes it */
+        /* Λ_r of DESIGN.md §1, exactly as the CPU reference computes it, and the bias's
+         * Λb_r (cf_bias_reg_lambda): the same value where the biases have no λ_b or mode of
+         * their own, or there is no bias (every unknown a factor: kernels.h cf_gram_unit) */
         float lam = (float)cf_reg_lambda(cfg->reg, cfg->lambda, len, nnz);
+        float lam_b = cfg->bias && !cf_bias_reg_same(cfg) ? (float)cf_bias_reg_lambda(cfg, len, nnz) : lam;
         int64_t b0 = s->h_ptr[r];
         /* nseg = ceil(len/seg) equal parts of ceil(len/nseg) ≤ seg entries, none empty:
          * (nseg−1)·part ≤ (nseg−1)·seg < len. */
@@ -93,6 +99,7 @@ void cf_gpu_work_make(const cf_gpu_side *s, const int64_t *rows, int64_t first, 
             u->end = k == nseg - 1 ? b0 + len : b0 + (k + 1) * part;
             u->slot = (int32_t)(k == 0 ? sys : extra + k - 1);
             u->lam = k == 0 ? lam : 0.0f;
+            u->lam_b = k == 0 ? lam_b : 0.0f;
             u->row = k == 0 ? (int32_t)j : -1;
         }
         if (nseg > 1) {

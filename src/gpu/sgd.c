@@ -2,10 +2,14 @@
  * sgd.c — one SGD epoch on the GPU (DESIGN.md §2), and the NaN guard shared with gd.c.
  *
  * Objective and update rule: as the CPU reference src/cpu/sgd.c (sum form, per-rating
- * shares λ'_row = Λ_row / n_row of the row's regularization), one rating at a time:
- *     e = r − r̂,  b_u += η(e − λ'_u b_u),  b_i += η(e − λ'_i b_i),
+ * shares λ'_row = Λ_row / n_row of the row's regularization, and λ'b_row = Λb_row / n_row
+ * of the biases', Λb_row = cf_bias_reg_lambda: their own λ_b and mode), one rating at a
+ * time:
+ *     e = r − r̂,  b_u += η(e − λ'b_u b_u),  b_i += η(e − λ'b_i b_i),
  *     p_u += η(e q_i − λ'_u p_u),  q_i += η(e p_u_old − λ'_i q_i),
- * with the trainer's learning rate of the epoch (const or η_0/(1 + β t^1.5)).
+ * with the trainer's learning rate of the epoch (const or η_0/(1 + β t^1.5)). λ' and λ'b
+ * are uploaded per row once (fp32); λ'b only where the biases have their own λ_b or mode
+ * (cf_bias_reg_same false): otherwise λ'b = λ' and the kernels read nothing more.
  *
  * Schedules (kernels/sgd.cu has the kernels, src/sgd_work.h the orders):
  *   blocks  — the CPU's block/wave schedule (schedule.h): the ratings uploaded once in
@@ -54,6 +58,7 @@ typedef struct cf_gpu_sgd {
     uint32_t *d_su, *d_si;
     float *d_sr;
     float *d_lam_u, *d_lam_i;   /* λ' per row */
+    float *d_lamb_u, *d_lamb_i; /* λ'b per row, where the biases have their own λ_b or mode; else NULL */
     cf_blocks blocks;           /* blocks: the host schedule (for the wave shifts) */
     int64_t *d_block_ptr;
     int32_t *h_shift;
@@ -78,6 +83,7 @@ void cf_gpu_sgd_free(cf_backend *b) {
     if (!s) return;
     cudaFree(s->d_su), cudaFree(s->d_si), cudaFree(s->d_sr);
     cudaFree(s->d_lam_u), cudaFree(s->d_lam_i), cudaFree(s->d_block_ptr);
+    cudaFree(s->d_lamb_u), cudaFree(s->d_lamb_i);
     cudaFree(s->d_Ph), cudaFree(s->d_Qh), cudaFree(s->d_heavy), cudaFree(s->d_next);
     b->alloc_bytes -= s->bytes < b->alloc_bytes ? s->bytes : b->alloc_bytes;
     cf_blocks_free(&s->blocks);
@@ -130,17 +136,20 @@ static cf_status state_alloc(cf_backend *b, cf_gpu_sgd *s, void **p, size_t byte
     return st;
 }
 
-/* λ'_row = Λ_row / n_row (0 for an empty row) of one side, uploaded as floats. */
-static cf_status upload_lambdas(cf_backend *b, cf_gpu_sgd *s, const cf_gpu_side *S, float **d_out,
+/* λ'_row = Λ_row / n_row (0 for an empty row) of one side, uploaded as floats; with
+ * bias = 1 the biases' λ'b_row = Λb_row / n_row instead (cf_bias_reg_lambda). */
+static cf_status upload_lambdas(cf_backend *b, cf_gpu_sgd *s, const cf_gpu_side *S, int bias, float **d_out,
                                 cf_error *err) {
     cf_status st = CF_OK;
-    float *h = cf_malloc((size_t)(S->n_rows > 0 ? S->n_rows : 1) * sizeof *h, err, "SGD lambdas");
+    const char *what = bias ? "SGD bias lambdas" : "SGD lambdas";
+    float *h = cf_malloc((size_t)(S->n_rows > 0 ? S->n_rows : 1) * sizeof *h, err, what);
     if (!h) return CF_ERR_NOMEM;
     for (int64_t r = 0; r < S->n_rows; r++) {
         int64_t n = S->h_ptr[r + 1] - S->h_ptr[r];
-        h[r] = n ? (float)(cf_reg_lambda(b->cfg.reg, b->cfg.lambda, n, b->nnz) / (double)n) : 0.0f;
+        const double lam = bias ? cf_bias_reg_lambda(&b->cfg, n, b->nnz) : cf_reg_lambda(b->cfg.reg, b->cfg.lambda, n, b->nnz);
+        h[r] = n ? (float)(lam / (double)n) : 0.0f;
     }
-    if ((st = state_alloc(b, s, (void **)d_out, (size_t)S->n_rows * sizeof(float), "SGD lambdas", err)))
+    if ((st = state_alloc(b, s, (void **)d_out, (size_t)S->n_rows * sizeof(float), what, err)))
         goto cleanup;
     if (S->n_rows)
         CF_CUDA(cudaMemcpy(*d_out, h, (size_t)S->n_rows * sizeof(float), cudaMemcpyHostToDevice));
@@ -236,8 +245,14 @@ static cf_status make_state(cf_backend *b, const cf_ratings *R, cf_gpu_sgd **out
         CF_CUDA(cudaMemcpy(s->d_si, w.i, n * sizeof(uint32_t), cudaMemcpyHostToDevice));
         CF_CUDA(cudaMemcpy(s->d_sr, w.r, n * sizeof(float), cudaMemcpyHostToDevice));
     }
-    if ((st = upload_lambdas(b, s, &b->side[CF_SIDE_USERS], &s->d_lam_u, err)) ||
-        (st = upload_lambdas(b, s, &b->side[CF_SIDE_ITEMS], &s->d_lam_i, err)))
+    if ((st = upload_lambdas(b, s, &b->side[CF_SIDE_USERS], 0, &s->d_lam_u, err)) ||
+        (st = upload_lambdas(b, s, &b->side[CF_SIDE_ITEMS], 0, &s->d_lam_i, err)))
+        goto cleanup;
+    /* the biases' own λ'b only where it differs from λ' (kernels.h cf_sgd_args: NULL, the
+     * kernels read nothing more and update as before bias_lambda existed) */
+    if (b->bias && !cf_bias_reg_same(&b->cfg) &&
+        ((st = upload_lambdas(b, s, &b->side[CF_SIDE_USERS], 1, &s->d_lamb_u, err)) ||
+         (st = upload_lambdas(b, s, &b->side[CF_SIDE_ITEMS], 1, &s->d_lamb_i, err))))
         goto cleanup;
     if (b->cfg.precision == CF_PRECISION_FP16) {
         const size_t half = 2; /* sizeof(__half) */
@@ -313,6 +328,7 @@ cf_status cf_gpu_sgd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *er
         .P = fp16 ? s->d_Ph : (void *)U->d_F, .Q = fp16 ? s->d_Qh : (void *)I->d_F,
         .ld = fp16 ? b->k : b->ld, .fp16 = fp16,
         .bu = U->d_b, .bi = I->d_b, .lam_u = s->d_lam_u, .lam_i = s->d_lam_i,
+        .lamb_u = s->d_lamb_u, .lamb_i = s->d_lamb_i,
         .mu = (float)b->mu, .use_bias = b->bias, .k = b->k, .lr = (float)lr, .depth = s->depth,
         .item_add = s->item_add,
     };

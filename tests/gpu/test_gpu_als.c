@@ -51,6 +51,11 @@
  *     checks with the same tolerances, which its 3×TF32 accuracy argument meets with room
  *     (measured under the simulation: Gram ≤ 4.6e-8, RHS ≤ 3.7e-7 relative over gram_*'s
  *     rows; long rows median 9e-8); tc against simt ≤ 2e-5 (the two bounds added).
+ *   - The biases' own regularization (*bias_lambda* tests: cf_config.bias_lambda, bias_reg;
+ *     Λb on the bias unknown's diagonal, Λ on the factors'): the tolerances of the tests
+ *     they vary. Λb changes one diagonal entry, added in double and rounded once as Λ is,
+ *     not the sums' length or precision; with λ_b = 25 plain the bias diagonal grows and
+ *     cond(A) does not (the 10 000-rating row's is set by its factors).
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -165,10 +170,18 @@ static void fixture_free(fixture *fx) {
  * checks that the kernel asked for is the one that ran (stats.gram_tc) use it too. */
 static cf_als_gram test_gram = CF_ALS_GRAM_SIMT;
 
+/* The biases' own λ_b and mode in the configurations config_of makes: λ's and reg's (the
+ * defaults, NaN and CF_REG_SAME) unless a *bias_lambda* test sets them first with
+ * use_bias_lambda (each test runs in its own process). */
+static double test_bias_lambda = NAN;
+static cf_reg test_bias_reg = CF_REG_SAME;
+static void use_bias_lambda(double lambda_b, cf_reg mode) { test_bias_lambda = lambda_b, test_bias_reg = mode; }
+
 static cf_config config_of(int K, int bias, cf_reg reg, double lambda) {
     cf_config c;
     cf_config_default(&c);
     c.factors = K, c.bias = bias, c.reg = reg, c.lambda = lambda;
+    c.bias_lambda = test_bias_lambda, c.bias_reg = test_bias_reg;
     c.als_gram = test_gram;
     return c;
 }
@@ -251,8 +264,10 @@ static void normal_equations(const fixture *fx, const cf_config *c, const cf_fac
             for (int q = 0; q < d; q++) A[p * d + q] += z[p] * z[q];
         }
     }
+    /* Λ on the factors' diagonal, the biases' own Λb on the bias unknown's (K) */
     double lam = cf_reg_lambda(c->reg, c->lambda, ptr[r + 1] - ptr[r], fx->R.nnz);
-    for (int p = 0; p < d; p++) A[p * d + p] += lam;
+    double lam_b = cf_bias_reg_lambda(c, ptr[r + 1] - ptr[r], fx->R.nnz);
+    for (int p = 0; p < d; p++) A[p * d + p] += f->bias && p == K ? lam_b : lam;
 }
 
 /* ‖b − A x‖ / (‖A‖_F ‖x‖) of a solution x of the d × d system A x = b (A in double, all
@@ -391,6 +406,33 @@ Test(gpu_als, half_step_many_batches_K128_nobias) {
     half_step_case(128, 0, CF_REG_PLAIN, &t);
 }
 
+/* The biases' own regularization (cf_config.bias_lambda, bias_reg): each row's system
+ * carries Λb = cf_bias_reg_lambda on the bias unknown's diagonal and Λ on the factors'
+ * (plan.c, the Gram kernels). Checked as the half-steps above, with their tolerances
+ * (the per-row comparison with the CPU's solution, and the residual in the double normal
+ * equations formed here with Λb: a GPU that left Λ on the bias would miss that system by
+ * (Λb − Λ)·|b| on one row, e.g. 25 against 0.05 for the user with one rating). λ_b = 25
+ * plain beside λ = 0.05 weighted is the Koren-style bias shrinkage the option is for;
+ * λ_b = 1e-3 mean beside λ = 5 plain exercises the third mode (Λb = λ_b·|Ω| ≈ 17). */
+Test(gpu_als, half_step_bias_lambda_plain) {
+    use_bias_lambda(25.0, CF_REG_PLAIN);
+    half_step_case(32, 1, CF_REG_WEIGHTED, NULL);
+}
+Test(gpu_als, half_step_bias_lambda_mean_K7) {
+    use_bias_lambda(1e-3, CF_REG_MEAN);
+    half_step_case(7, 1, CF_REG_PLAIN, NULL);
+}
+/* Λb on a row's first segment only (its further segments' units carry 0, as Λ does): the
+ * 10 000-rating row in 3 334 segments, many batches. */
+Test(gpu_als, half_step_bias_lambda_many_batches_short_segments) {
+    use_bias_lambda(25.0, CF_REG_PLAIN);
+    cf_gpu_tuning t;
+    cf_gpu_tuning_default(&t);
+    t.batch_bytes = 64 * 1024;
+    t.segment = 3;
+    half_step_case(32, 1, CF_REG_WEIGHTED, &t);
+}
+
 /* Gram matrices and right-hand sides of chosen rows (none, one, 10 000 ratings, a few
  * ordinary ones, an item without ratings) equal Σ z zᵀ + Λ I and Σ (r − μ − b) z formed
  * here in double. */
@@ -468,6 +510,15 @@ Test(gpu_als, gram_K100) { gram_case(100, 1, CF_REG_WEIGHTED, 0); }
 Test(gpu_als, gram_K128_nobias) { gram_case(128, 0, CF_REG_PLAIN, 0); }
 Test(gpu_als, gram_K200) { gram_case(200, 1, CF_REG_WEIGHTED, 0); }
 Test(gpu_als, gram_K256_short_segments) { gram_case(256, 1, CF_REG_WEIGHTED, 37); }
+/* Λb (the biases' own) on the last diagonal entry, Λ on the others (normal_equations) */
+Test(gpu_als, gram_bias_lambda_K32) {
+    use_bias_lambda(25.0, CF_REG_PLAIN);
+    gram_case(32, 1, CF_REG_WEIGHTED, 0);
+}
+Test(gpu_als, gram_bias_lambda_weighted_K7_short_segments) {
+    use_bias_lambda(0.5, CF_REG_WEIGHTED);
+    gram_case(7, 1, CF_REG_PLAIN, 37);
+}
 
 /* Train/test error sums and the regularization term equal the CPU's from the same
  * factors, before and after a half-step. */
@@ -512,6 +563,15 @@ static void eval_case(int bias, cf_reg reg) {
 Test(gpu_als, evaluate_bias_weighted) { eval_case(1, CF_REG_WEIGHTED); }
 Test(gpu_als, evaluate_nobias_plain) { eval_case(0, CF_REG_PLAIN); }
 Test(gpu_als, evaluate_bias_mean) { eval_case(1, CF_REG_MEAN); }
+/* reg = Σ (Λ‖x‖² + Λb b²): the biases' own term, as the CPU sums it */
+Test(gpu_als, evaluate_bias_lambda) {
+    use_bias_lambda(25.0, CF_REG_PLAIN);
+    eval_case(1, CF_REG_WEIGHTED);
+}
+Test(gpu_als, evaluate_bias_lambda_mean) {
+    use_bias_lambda(1e-3, CF_REG_MEAN);
+    eval_case(1, CF_REG_PLAIN);
+}
 
 /* Three full iterations on each: the objectives agree to 1e-4 relative and never rise. */
 static void three_iterations_case(void) {
@@ -546,6 +606,11 @@ static void three_iterations_case(void) {
     fixture_free(&fx);
 }
 Test(gpu_als, three_iterations_track_cpu) { three_iterations_case(); }
+/* training with the biases' own λ_b: the objective (with Λb b²) tracks the CPU's */
+Test(gpu_als, three_iterations_bias_lambda_track_cpu) {
+    use_bias_lambda(25.0, CF_REG_PLAIN);
+    three_iterations_case();
+}
 
 /* Two runs from the same start give bit-identical factors (DESIGN.md §7); under the
  * simulation the two runs take their blocks in different orders. */
@@ -798,6 +863,11 @@ Test(gpu_als, solver_fused_K100) { solver_case(100, 1, 1); }
 Test(gpu_als, solver_fused_K100_nobias) { solver_case(100, 0, 1); }
 Test(gpu_als, solver_fused_K128) { solver_case(128, 1, 1); }          /* d = 129, the limit */
 Test(gpu_als, solver_fused_K128_nobias) { solver_case(128, 0, 1); }
+/* the biases' own λ_b through both solvers (the same systems: Λb from the Gram kernel) */
+Test(gpu_als, solver_fused_bias_lambda_K32) {
+    use_bias_lambda(25.0, CF_REG_PLAIN);
+    solver_case(32, 1, 1);
+}
 /* d = 130, one beyond the fused limit: --als-solver fused solves with cuSOLVER. */
 Test(gpu_als, solver_fused_beyond_limit_uses_cusolver) { solver_case(129, 1, 0); }
 
@@ -1097,7 +1167,10 @@ Test(gpu_als, stats_count_gram_flops) {
  * by exactly one unit, no unit is longer than the segment length, the first segment of
  * a row carries Λ_row into the row's own slot and the others go to extra slots that one
  * reduction adds back, and units come longest first. */
-Test(host_plan, work_lists_cover_every_entry_once) {
+/* Every entry in exactly one unit; each row's first unit carries its Λ (lam) and the
+ * biases' Λb (lam_b: cf_bias_reg_lambda with biases, Λ without, equal to Λ by default),
+ * further segments 0 for both. */
+static void work_lists_case(int bias) {
     const int64_t len[] = {0, 1, 5, 10000, 3, 0, 4097, 4096, 8193, 2};
     const int n_rows = 10;
     int64_t ptr[11] = {0};
@@ -1105,7 +1178,7 @@ Test(host_plan, work_lists_cover_every_entry_once) {
     cf_gpu_side s;
     memset(&s, 0, sizeof s);
     s.name = "user", s.n_rows = n_rows, s.nnz = ptr[n_rows], s.h_ptr = ptr;
-    cf_config c = config_of(8, 1, CF_REG_WEIGHTED, 0.25);
+    cf_config c = config_of(8, bias, CF_REG_WEIGHTED, 0.25);
     const int64_t segs[] = {1, 3, 4096, 100000};
     for (int si = 0; si < 4; si++)
         for (int keep = 0; keep < 2; keep++) {
@@ -1140,9 +1213,12 @@ Test(host_plan, work_lists_cover_every_entry_once) {
                 if (g->slot < w.n_sys) { /* a row's own slot: Λ_row on the diagonal, its RHS row */
                     row = (int)w.sys_row[g->slot];
                     cr_assert_eq(g->lam, (float)cf_reg_lambda(c.reg, c.lambda, len[row], s.nnz));
+                    cr_assert_eq(g->lam_b, bias ? (float)cf_bias_reg_lambda(&c, len[row], s.nnz) : g->lam,
+                                 "row %d: Λb %g", row, g->lam_b);
                     cr_assert_eq(g->row, row, "unit of row %d writes RHS row %d", row, g->row);
                 } else { /* a further segment: its partial RHS in its slot */
                     cr_assert_eq(g->lam, 0.0f);
+                    cr_assert_eq(g->lam_b, 0.0f);
                     cr_assert_eq(g->row, -1);
                     for (int64_t q = 0; q < w.n_red; q++)
                         if (g->slot >= w.red[q].src && g->slot < w.red[q].src + w.red[q].count)
@@ -1165,6 +1241,19 @@ Test(host_plan, work_lists_cover_every_entry_once) {
                 cr_assert_eq(w.red[q].row, w.sys_row[w.red[q].dst]);
             free(w.units), free(w.red), free(w.sys_row), free(hit), free(slot_row);
         }
+}
+
+Test(host_plan, work_lists_cover_every_entry_once) { work_lists_case(1); }
+Test(host_plan, work_lists_cover_every_entry_once_nobias) { work_lists_case(0); }
+/* λ_b = 3 plain beside λ = 0.25 weighted: lam_b = 3 on every row's first unit with
+ * biases; without biases λ_b is unused (lam_b = lam). */
+Test(host_plan, work_lists_carry_the_bias_lambda) {
+    use_bias_lambda(3.0, CF_REG_PLAIN);
+    work_lists_case(1);
+}
+Test(host_plan, work_lists_carry_the_bias_lambda_nobias) {
+    use_bias_lambda(3.0, CF_REG_PLAIN);
+    work_lists_case(0);
 }
 
 /* The memory planner (host code, no device needed): batches tile each side's rows in
@@ -1404,9 +1493,13 @@ static void check_plan_tables(int K, int bias, int64_t seg, size_t batch_bytes) 
                     cr_assert_eq(g->lam, (float)cf_reg_lambda(b->cfg.reg, b->cfg.lambda,
                                                               S->h_ptr[row + 1] - S->h_ptr[row], b->nnz));
                     cr_assert_gt(g->lam, 0.0f, "row %lld with ratings gets Λ %g", (long long)row, g->lam);
+                    cr_assert_eq(g->lam_b, bias ? (float)cf_bias_reg_lambda(&b->cfg, S->h_ptr[row + 1] - S->h_ptr[row],
+                                                                           b->nnz)
+                                                : g->lam);
                     cr_assert_eq(g->row, row - bt->r0, "its RHS: row %lld of the batch", (long long)(row - bt->r0));
                 } else {
                     cr_assert_eq(g->lam, 0.0f);
+                    cr_assert_eq(g->lam_b, 0.0f);
                     cr_assert_eq(g->row, -1);
                 }
                 for (int64_t e = g->begin; e < g->end; e++) hit[e]++;
@@ -1449,6 +1542,10 @@ Test(host_plan, plan_tables_many_batches_short_segments) { check_plan_tables(32,
 Test(host_plan, plan_tables_K1_nobias) { check_plan_tables(1, 0, 5, 4096); }
 Test(host_plan, plan_tables_K128_nobias) { check_plan_tables(128, 0, 700, 1 << 20); }
 Test(host_plan, plan_tables_K200) { check_plan_tables(200, 1, 4096, 4 << 20); }
+Test(host_plan, plan_tables_bias_lambda_short_segments) {
+    use_bias_lambda(25.0, CF_REG_PLAIN);
+    check_plan_tables(32, 1, 3, 64 * 1024);
+}
 
 /* The Gram kernel's launch shape (host code in gram.cu, no device needed): for every d up
  * to 1 024 (K up to 1 023 with a bias) the block is whole warps, within the kernel's
@@ -2003,6 +2100,17 @@ Test(gpu_als_tc, half_step_many_batches_short_segments) {
 }
 Test(gpu_als_tc, three_iterations_track_cpu) { test_gram = CF_ALS_GRAM_TC; three_iterations_case(); }
 Test(gpu_als_tc, reproducible_run_to_run) { test_gram = CF_ALS_GRAM_TC; reproducible_case(48, 2, NULL); }
+/* the biases' own λ_b (gpu_als's *_bias_lambda* tests) through the tensor-core Gram */
+Test(gpu_als_tc, gram_bias_lambda_K32) {
+    test_gram = CF_ALS_GRAM_TC;
+    use_bias_lambda(25.0, CF_REG_PLAIN);
+    gram_case(32, 1, CF_REG_WEIGHTED, 0);
+}
+Test(gpu_als_tc, half_step_bias_lambda_K32) {
+    test_gram = CF_ALS_GRAM_TC;
+    use_bias_lambda(25.0, CF_REG_PLAIN);
+    half_step_case(32, 1, CF_REG_WEIGHTED, NULL);
+}
 Test(gpu_als_tc, reproducible_run_to_run_K128_many_batches) {
     test_gram = CF_ALS_GRAM_TC;
     cf_gpu_tuning t;

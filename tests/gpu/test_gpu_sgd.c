@@ -19,6 +19,9 @@
  *     significant bits: relative 5e-4 per stored factor, far below the noise σ).
  *   - full-batch GD, one step from the same factors: sums of ≤ 300 terms in fp32 (SpMM)
  *     vs double: per parameter ≤ 1e-4·|cpu| + 1e-6·max|cpu|.
+ *   - the *bias_lambda* tests (the biases' own λ_b and mode, cf_config.bias_lambda /
+ *     bias_reg) keep the tolerances of the tests they vary: λ_b changes the value of one
+ *     per-row coefficient (λ'b, Λb), not the number or the precision of the operations.
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -494,11 +497,19 @@ Test(host_sgd_work, minibatch_batches_are_the_same_on_any_thread_count) {
 /* ------------------------------------------------------------------ GPU */
 
 
+/* The biases' own λ_b and mode in the configurations sgd_config makes: λ's and reg's (the
+ * defaults, NaN and CF_REG_SAME) unless a *bias_lambda* test sets them first with
+ * use_bias_lambda (each test runs in its own process). */
+static double test_bias_lambda = NAN;
+static cf_reg test_bias_reg = CF_REG_SAME;
+static void use_bias_lambda(double lambda_b, cf_reg mode) { test_bias_lambda = lambda_b, test_bias_reg = mode; }
+
 static cf_config sgd_config(int K, cf_sgd_schedule sched, int B) {
     cf_config c;
     cf_config_default(&c);
     c.algo = CF_ALGO_SGD, c.factors = K, c.schedule = sched, c.blocks = B;
     c.lambda = 0.05, c.lr = 0.02, c.reg = CF_REG_WEIGHTED, c.seed = 5;
+    c.bias_lambda = test_bias_lambda, c.bias_reg = test_bias_reg;
     return c;
 }
 
@@ -598,6 +609,27 @@ Test(gpu_sgd, blocks_vs_cpu_K100) { blocks_vs_cpu(100, 1); }
 Test(gpu_sgd, blocks_vs_cpu_K128) { blocks_vs_cpu(128, 1); }
 Test(gpu_sgd, blocks_vs_cpu_K256) { blocks_vs_cpu(256, 1); }
 Test(gpu_sgd, blocks_vs_cpu_K300_from_memory) { blocks_vs_cpu(300, 1); }
+/* The biases' own regularization: b += η (e − λ'b b) with λ'b = Λb/n, Λb = 25 plain, beside
+ * λ = 0.05 weighted (λ'b ≈ 1 on a 25-rating row, 25 on a row of one: η λ'b ≤ 0.5, stable),
+ * with the same tolerance: the same sequence of updates as the CPU's blocks run. Register
+ * paths (K = 32: one float a lane; K = 100: 4 a lane) and the memory path (K = 300). */
+Test(gpu_sgd, blocks_vs_cpu_bias_lambda_K32) {
+    use_bias_lambda(25.0, CF_REG_PLAIN);
+    blocks_vs_cpu(32, 1);
+}
+Test(gpu_sgd, blocks_vs_cpu_bias_lambda_K100) {
+    use_bias_lambda(25.0, CF_REG_PLAIN);
+    blocks_vs_cpu(100, 1);
+}
+Test(gpu_sgd, blocks_vs_cpu_bias_lambda_K300_from_memory) {
+    use_bias_lambda(25.0, CF_REG_PLAIN);
+    blocks_vs_cpu(300, 1);
+}
+/* λ_b = 1e-4 mean (Λb = λ_b·|Ω| ≈ 0.7) beside the weighted factors */
+Test(gpu_sgd, blocks_vs_cpu_bias_lambda_mean_K31) {
+    use_bias_lambda(1e-4, CF_REG_MEAN);
+    blocks_vs_cpu(31, 1);
+}
 
 /* One rating: the kernel's single update against the rule of DESIGN.md §2 in double. */
 static void single_update(int K, int fp16) {
@@ -630,8 +662,11 @@ static void single_update(int K, int fp16) {
         if (fp16) cr_assert_eq(cf_half_round((float)g.P[K + k]), (float)g.P[K + k], "stored in fp16");
         worst = fmax(worst, fabs(g.P[K + k] - pk) / fmax(fabs(pk), 1e-12));
     }
-    double bu = init.bu[1] + eta * (e - lam * init.bu[1]);
+    /* the biases with their own λ'b = Λb/1 (= λ unless a *bias_lambda* test set λ_b) */
+    const double lamb = cf_bias_reg_lambda(&c, 1, R.nnz);
+    double bu = init.bu[1] + eta * (e - lamb * init.bu[1]), bi = init.bi[0] + eta * (e - lamb * init.bi[0]);
     cr_assert_float_eq(g.bu[1], bu, 1e-5 * fabs(bu) + 1e-7);
+    cr_assert_float_eq(g.bi[0], bi, 1e-5 * fabs(bi) + 1e-7);
     cr_assert_float_eq(g.bu[0], 0.0, 0.0, "user 0 has no rating: zero");
     cr_assert_float_eq(g.P[0], 0.0, 0.0, "user 0 has no rating: zero");
     cr_log_info("single update K=%d fp16=%d: max relative difference of p_u %.3g", K, fp16, worst);
@@ -644,6 +679,24 @@ Test(gpu_sgd, single_update_K33) { single_update(33, 0); }
 Test(gpu_sgd, single_update_K128) { single_update(128, 0); }
 Test(gpu_sgd, single_update_K256_fp16) { single_update(256, 1); }
 Test(gpu_sgd, single_update_K100_fp16) { single_update(100, 1); }
+/* λ'b = Λb = 0.7 (weighted, one rating) against λ' = 0.1 (plain): the blocks register
+ * (K = 33) and memory (K = 300) paths, and hogwild's (fp16 K = 128, K = 300 from memory) */
+Test(gpu_sgd, single_update_bias_lambda_K33) {
+    use_bias_lambda(0.7, CF_REG_WEIGHTED);
+    single_update(33, 0);
+}
+Test(gpu_sgd, single_update_bias_lambda_K300) {
+    use_bias_lambda(0.7, CF_REG_WEIGHTED);
+    single_update(300, 0);
+}
+Test(gpu_sgd, single_update_bias_lambda_K128_fp16) {
+    use_bias_lambda(0.7, CF_REG_WEIGHTED);
+    single_update(128, 1);
+}
+Test(gpu_sgd, single_update_bias_lambda_K300_fp16) {
+    use_bias_lambda(0.7, CF_REG_WEIGHTED);
+    single_update(300, 1);
+}
 
 /* ------------------------------------------------------------------ evaluation (issue 15 item 4) */
 
@@ -729,6 +782,15 @@ Test(gpu_eval, K100_fp32_bias) { eval_vs_cpu(100, 1, CF_PRECISION_FP32, CF_REG_W
 Test(gpu_eval, K128_fp16_bias) { eval_vs_cpu(128, 1, CF_PRECISION_FP16, CF_REG_WEIGHTED); }
 Test(gpu_eval, K128_fp32_nobias) { eval_vs_cpu(128, 0, CF_PRECISION_FP32, CF_REG_PLAIN); }
 Test(gpu_eval, K300_fp32_bias) { eval_vs_cpu(300, 1, CF_PRECISION_FP32, CF_REG_WEIGHTED); }
+/* reg = Σ (Λ‖x‖² + Λb b²) with the biases' own λ_b, against the CPU's (same tolerance) */
+Test(gpu_eval, K32_fp32_bias_lambda_plain) {
+    use_bias_lambda(25.0, CF_REG_PLAIN);
+    eval_vs_cpu(32, 1, CF_PRECISION_FP32, CF_REG_WEIGHTED);
+}
+Test(gpu_eval, K7_fp16_bias_lambda_weighted) {
+    use_bias_lambda(0.3, CF_REG_WEIGHTED);
+    eval_vs_cpu(7, 1, CF_PRECISION_FP16, CF_REG_PLAIN);
+}
 
 /* Without a test set: evaluate_all fills the training figures and a zero test set. */
 Test(gpu_eval, no_test_set) {
@@ -812,6 +874,30 @@ Test(gpu_sgd, blocks_is_bit_reproducible) {
     cr_assert_eq(memcmp(a.bi, b.bi, (size_t)a.n_items * sizeof(double)), 0);
     cr_assert(memcmp(a.P, init.P, (size_t)a.n_users * 64 * sizeof(double)) != 0);
     cf_factors_free(&init), cf_factors_free(&a), cf_factors_free(&b);
+    fixture_free(&fx);
+}
+
+Test(gpu_sgd, blocks_is_bit_reproducible_bias_lambda) {
+    use_bias_lambda(25.0, CF_REG_PLAIN);
+    REQUIRE_GPU();
+    fixture fx;
+    fixture_make(&fx, 22);
+    cf_config c = sgd_config(64, CF_SCHED_BLOCKS, 8);
+    cf_factors init, a, b, same;
+    init_factors(&init, &fx.R, &c, 9);
+    gpu_test_order_seed(1);
+    run_epochs(cf_gpu_backend(), &fx.R, &fx.test, &c, &init, 3, &a, NULL);
+    gpu_test_order_seed(2);
+    run_epochs(cf_gpu_backend(), &fx.R, &fx.test, &c, &init, 3, &b, NULL);
+    cr_assert_eq(memcmp(a.P, b.P, (size_t)a.n_users * 64 * sizeof(double)), 0);
+    cr_assert_eq(memcmp(a.Q, b.Q, (size_t)a.n_items * 64 * sizeof(double)), 0);
+    cr_assert_eq(memcmp(a.bu, b.bu, (size_t)a.n_users * sizeof(double)), 0);
+    cr_assert_eq(memcmp(a.bi, b.bi, (size_t)a.n_items * sizeof(double)), 0);
+    /* and λ_b did act: the run with the biases regularized as the factors differs */
+    c.bias_lambda = NAN, c.bias_reg = CF_REG_SAME;
+    run_epochs(cf_gpu_backend(), &fx.R, &fx.test, &c, &init, 3, &same, NULL);
+    cr_assert(memcmp(a.bu, same.bu, (size_t)a.n_users * sizeof(double)) != 0);
+    cf_factors_free(&init), cf_factors_free(&a), cf_factors_free(&b), cf_factors_free(&same);
     fixture_free(&fx);
 }
 
@@ -1433,6 +1519,20 @@ static void gd_vs_cpu(cf_algo algo, cf_optimizer opt, int epochs, double rtol) {
 Test(gpu_gd, full_batch_step_equals_cpu) { gd_vs_cpu(CF_ALGO_GD, CF_OPT_PLAIN, 1, 1e-4); }
 Test(gpu_gd, full_batch_adam_equals_cpu) { gd_vs_cpu(CF_ALGO_GD, CF_OPT_ADAM, 2, 1e-3); }
 Test(gpu_gd, minibatch_equals_cpu) { gd_vs_cpu(CF_ALGO_MINIBATCH, CF_OPT_PLAIN, 2, 1e-3); }
+/* the biases' gradient 2 Λb b with their own λ_b (25 plain beside 0.05 weighted), same
+ * tolerances */
+Test(gpu_gd, full_batch_step_bias_lambda_equals_cpu) {
+    use_bias_lambda(25.0, CF_REG_PLAIN);
+    gd_vs_cpu(CF_ALGO_GD, CF_OPT_PLAIN, 1, 1e-4);
+}
+Test(gpu_gd, full_batch_adam_bias_lambda_equals_cpu) {
+    use_bias_lambda(25.0, CF_REG_PLAIN);
+    gd_vs_cpu(CF_ALGO_GD, CF_OPT_ADAM, 2, 1e-3);
+}
+Test(gpu_gd, minibatch_bias_lambda_mean_equals_cpu) {
+    use_bias_lambda(1e-4, CF_REG_MEAN);
+    gd_vs_cpu(CF_ALGO_MINIBATCH, CF_OPT_PLAIN, 2, 1e-3);
+}
 /* d = K + bias = 1 (one dense column, row stride 4: cuSPARSE may route n = 1 to SpMV) and
  * batches of 97 ratings (batch slices start at 4-byte but not 16-byte boundaries). */
 Test(gpu_gd, full_batch_K1_nobias_equals_cpu) { gd_vs_cpu_shape(CF_ALGO_GD, CF_OPT_PLAIN, 1, 1e-4, 1, 0, 500); }

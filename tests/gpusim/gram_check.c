@@ -1,8 +1,10 @@
 /*
  * gram_check.c — a small program that runs launch_gram (kernels/gram.cu, or a copy of it
  * with a planted bug) on the simulated device and compares every Gram matrix and
- * right-hand side b = Σ (r − μ − b_other) z with the sums formed here in double. Exit 0: all agree; 1: a matrix differs (printed); the simulation
- * itself aborts on a synchronization fault and AddressSanitizer on an out-of-bounds access.
+ * right-hand side b = Σ (r − μ − b_other) z with the sums formed here in double (the
+ * diagonal: λ = 0.5 at the factors, the bias unknown's own λ_b = 0.75 at d − 1). Exit 0:
+ * all agree; 1: a matrix differs (printed); the simulation itself aborts on a
+ * synchronization fault and AddressSanitizer on an out-of-bounds access.
  * test_gpusim runs it on the real kernel (must pass) and on planted copies (must fail).
  *
  * Data: d = 8 and d = 21 (one and several 8×8 tiles per thread), rows of 1, 127, 128, 300
@@ -53,6 +55,7 @@ static int run(int d) {
     int64_t at = 0;
     for (int j = 0; j < n_units; j++) {
         units[j].begin = at, units[j].end = at + lens[j], units[j].slot = j, units[j].lam = 0.5f, units[j].row = j;
+        units[j].lam_b = 0.75f; /* the bias unknown's (d − 1) own λ */
         at += lens[j];
     }
     float *dF, *dA, *dval, *dbo, *drhs;
@@ -90,7 +93,7 @@ static int run(int d) {
     for (int j = 0; j < n_units; j++)
         for (int p = 0; p < d; p++)
             for (int q = p; q < d; q++) { /* lower triangle: row q, column p */
-                double s = p == q ? 0.5 : 0.0;
+                double s = p == q ? (p == d - 1 ? 0.75 : 0.5) : 0.0;
                 for (int64_t e = units[j].begin; e < units[j].end; e++)
                     s += (double)F[idx[e] * ld + p] * F[idx[e] * ld + q];
                 const double g = A[j * dd + (size_t)p * d + q];
