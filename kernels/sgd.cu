@@ -257,9 +257,13 @@ __device__ __forceinline__ void sgd_run_regs(const cf_sgd_args &a, int64_t begin
                 const float r = sl[s].r;
                 take_row(q, bi, li, sl[s].q, sl[s].bi, sl[s].li, fl & RF_SAME_Q, fl & RF_STALE_Q, Q, a.bi, i, ld,
                          bias, K);
-                if (ADD && !(fl & RF_SAME_Q)) bi = __shfl_sync(CF_FULL_MASK, bi, 0); /* lane 0's: it adds */
+                /* the biases as lane 0 read them: each lane loaded its own copy, and another warp's
+                 * store may land between two lanes' loads (hogwild), which would give the lanes
+                 * different e; with ADD lane 0 also adds b_i's change */
+                if (!(fl & RF_SAME_Q)) bi = __shfl_sync(CF_FULL_MASK, bi, 0);
                 take_row(p, bu, lu, sl[s].p, sl[s].bu, sl[s].lu, fl & RF_SAME_P, fl & RF_STALE_P, P, a.bu, u, ld,
                          bias, K);
+                if (!(fl & RF_SAME_P)) bu = __shfl_sync(CF_FULL_MASK, bu, 0);
                 /* the slot takes rating x + D */
                 const int64_t y = x + D;
                 if (y < end) {

@@ -62,6 +62,11 @@ __device__ __forceinline__ void red_f16(__half *p, const float *d, int n) {
                      : "memory");
         return;
     }
+    if (n == 2) { /* atomicAdd(__half2 *) takes a generic pointer: an ATOM with a shared-memory
+                     test and a wait for its result, where a fire-and-forget RED will do */
+        asm volatile("red.relaxed.gpu.global.add.noftz.f16x2 [%0], %1;" ::"l"(p), "r"(pack2(d)) : "memory");
+        return;
+    }
 #endif
     for (int v = 0; v < n; v += 2) atomicAdd((__half2 *)(p + v), __floats2half2_rn(d[v], d[v + 1]));
 }
@@ -156,6 +161,10 @@ template <> __device__ __forceinline__ void add_chunk<__half, 1>(__half *row, in
     } else if (at < K) {
         red_f16(row + at, d, 1);
     }
+    /* the odd lane reads its element again (a STALE reload, the memory path's next rating of
+     * this item) though the even lane added to it: a shuffle orders no memory on a GPU, a
+     * warp barrier does (the simulation orders at the shuffle and cannot show the lack) */
+    __syncwarp();
 }
 
 /* A row held by a warp: lane l has NV chunks of VEC elements, chunk c at element
