@@ -500,3 +500,27 @@ cf_train_report cf_test_resume_matches(const char *dir, const cf_dataset *ds, cf
     free(path);
     return ra;
 }
+
+/* cf_test_gauss_solve (helpers.h) */
+void cf_test_gauss_solve(double *A, double *x, int d) {
+    for (int c = 0; c < d; c++) {
+        int piv = c;
+        for (int r = c + 1; r < d; r++)
+            if (fabs(A[r * d + c]) > fabs(A[piv * d + c])) piv = r;
+        for (int k = 0; k < d; k++) {
+            double t = A[c * d + k];
+            A[c * d + k] = A[piv * d + k], A[piv * d + k] = t;
+        }
+        double t = x[c];
+        x[c] = x[piv], x[piv] = t;
+        for (int r = c + 1; r < d; r++) {
+            double m = A[r * d + c] / A[c * d + c];
+            for (int k = c; k < d; k++) A[r * d + k] -= m * A[c * d + k];
+            x[r] -= m * x[c];
+        }
+    }
+    for (int c = d - 1; c >= 0; c--) {
+        for (int k = c + 1; k < d; k++) x[c] -= A[c * d + k] * x[k];
+        x[c] /= A[c * d + c];
+    }
+}

@@ -154,4 +154,8 @@ char *cf_test_stopped_checkpoint(const char *dir, const char *name, const cf_dat
 cf_train_report cf_test_resume_matches(const char *dir, const cf_dataset *ds, cf_config c, int stop_calls,
                                        int resume_threads, double tol, cf_checkpoint_info *ck);
 
+/* x ← A⁻¹ x for a small dense A (row-major d × d, overwritten) by Gaussian elimination with
+ * partial pivoting: a solve of the tests' own, independent of the library's BLAS / LAPACK. */
+void cf_test_gauss_solve(double *A, double *x, int d);
+
 #endif

@@ -272,31 +272,6 @@ Test(als, singular_system_is_an_error_naming_the_row) {
 
 /* ------------------------------------------------------------------ the biases' own λ_b */
 
-/* x = A⁻¹ rhs for a small dense A (row-major d × d, overwritten), by Gaussian elimination
- * with partial pivoting: independent of the solver's dsyrk / dposv. */
-static void dense_solve(double *A, double *x, int d) {
-    for (int c = 0; c < d; c++) {
-        int piv = c;
-        for (int r = c + 1; r < d; r++)
-            if (fabs(A[r * d + c]) > fabs(A[piv * d + c])) piv = r;
-        for (int k = 0; k < d; k++) {
-            double t = A[c * d + k];
-            A[c * d + k] = A[piv * d + k], A[piv * d + k] = t;
-        }
-        double t = x[c];
-        x[c] = x[piv], x[piv] = t;
-        for (int r = c + 1; r < d; r++) {
-            double m = A[r * d + c] / A[c * d + c];
-            for (int k = c; k < d; k++) A[r * d + k] -= m * A[c * d + k];
-            x[r] -= m * x[c];
-        }
-    }
-    for (int c = d - 1; c >= 0; c--) {
-        for (int k = c + 1; k < d; k++) x[c] -= A[c * d + k] * x[k];
-        x[c] /= A[c * d + c];
-    }
-}
-
 /* One half-step with λ 0.1 weighted on the factors and λ_b 25 plain on the biases: each
  * row x = [p; b] solves (Σ z zᵀ + diag(Λ, …, Λ, Λb)) x = Σ (r − μ − b_other) z, Λ = 0.1·n,
  * Λb = 25. Checked (1) against that system formed and solved densely here, per row
@@ -344,7 +319,7 @@ static void check_bias_lambda_half(cf_side side) {
         }
         for (int k = 0; k < K; k++) A[k * d + k] += lam;
         A[K * d + K] += lamb;
-        dense_solve(A, rhs, d);
+        cf_test_gauss_solve(A, rhs, d); /* independent of the solver's dsyrk / dposv */
         double num = 0, den = 0;
         for (int p = 0; p < d; p++) {
             const double got = p < K ? v.X[(size_t)r * K + p] : v.bx[r];

@@ -566,30 +566,6 @@ Test(explain, hand_case) {
     cf_dataset_destroy(&ds);
 }
 
-/* Solves A w = z (d ≤ 10) by Gaussian elimination with partial pivoting. */
-static void gauss(double *A, double *z, int d) {
-    for (int c = 0; c < d; c++) {
-        int p = c;
-        for (int r = c + 1; r < d; r++)
-            if (fabs(A[r * d + c]) > fabs(A[p * d + c])) p = r;
-        for (int k = 0; k < d; k++) {
-            double t = A[c * d + k];
-            A[c * d + k] = A[p * d + k], A[p * d + k] = t;
-        }
-        double t = z[c];
-        z[c] = z[p], z[p] = t;
-        for (int r = c + 1; r < d; r++) {
-            const double f = A[r * d + c] / A[c * d + c];
-            for (int k = c; k < d; k++) A[r * d + k] -= f * A[c * d + k];
-            z[r] -= f * z[c];
-        }
-    }
-    for (int c = d - 1; c >= 0; c--) {
-        for (int k = c + 1; k < d; k++) z[c] -= A[c * d + k] * z[k];
-        z[c] /= A[c * d + c];
-    }
-}
-
 /* Random models and users: every term equals t_j · z_jᵀ A⁻¹ z_i with A⁻¹ z_i by Gaussian
  * elimination here (1e-10 relative to the largest term: both double precision on systems
  * with Λ ≥ 0.1), the terms are sorted, their sum is score − base (1e-11 · the sum of their
@@ -643,7 +619,7 @@ Test(explain, terms_are_the_linear_split_of_the_score) {
             for (int a = 0; a < d; a++) A[a * d + a] += lam;
             for (int k = 0; k < K; k++) w[k] = Q[target * K + k];
             if (bias) w[K] = 1;
-            gauss(A, w, d);
+            cf_test_gauss_solve(A, w, d);
             double sum = 0, mag = 0, big = 0;
             for (int32_t j = 0; j < got; j++) big = fmax(big, fabs(t[j].contribution));
             for (int32_t j = 0; j < got; j++) {
