@@ -49,7 +49,7 @@ static inline void cf_hash64_update(cf_hash64 *s, const void *data, size_t len) 
         h = cf_hash64_mix(h, w);
     }
     s->h = h;
-    memcpy(s->tail, p, len);
+    if (len) memcpy(s->tail, p, len); /* data may be NULL when len is 0 (an absent array) */
     s->ntail = (unsigned)len;
 }
 
