@@ -292,13 +292,9 @@ cf_status cf_checkpoint_load(const char *path, cf_train_state *s, cf_error *err)
     s->solver.counter = cf_get_i64(&c);
     s->result_last.restart = version == 1 ? (flags & F_RESULT ? -1 : 0) : cf_get_i32(&c);
     if (version >= 3) {
-        cf_cfm_bias_reg_decode(hdr + c.at, &s->cfg);
+        const int bad = cf_cfm_bias_reg_decode(hdr + c.at, &s->cfg);
         c.at += CF_CFM_BIAS_REG_SIZE;
-        /* one encoding per state: version 3 only for biases regularized apart */
-        if (s->cfg.bias_reg == CF_REG_SAME || isnan(s->cfg.bias_lambda) || cf_bias_reg_same(&s->cfg))
-            CORRUPT("%s: version 3 whose biases are regularized as the factors, or not explicitly (version 2 "
-                    "holds that)",
-                    path);
+        if (bad) CORRUPT("%s: " CF_CFM_BIAS_REG_BAD, path);
     }
     s->last.restart = s->restart;
     s->have_result = !!(flags & F_RESULT);

@@ -127,6 +127,12 @@ double cf_bias_reg_lambda(const cf_config *cfg, int64_t n_row, int64_t nnz) {
     return cf_reg_lambda(cf_bias_reg(cfg), cf_bias_lambda(cfg), n_row, nnz);
 }
 int cf_bias_reg_same(const cf_config *cfg) { return cf_bias_lambda(cfg) == cfg->lambda && cf_bias_reg(cfg) == cfg->reg; }
+const char *cf_bias_reg_note(const cf_config *cfg, int bias, char *buf, size_t cap) {
+    buf[0] = '\0';
+    if (bias && !cf_bias_reg_same(cfg))
+        snprintf(buf, cap, ", λ_b = %g with --bias-reg %s", cf_bias_lambda(cfg), cf_reg_name(cf_bias_reg(cfg)));
+    return buf;
+}
 
 int cf_read_full(int fd, void *buf, size_t n) {
     unsigned char *p = buf;

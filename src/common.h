@@ -83,5 +83,8 @@ cf_reg cf_bias_reg(const cf_config *cfg);
 double cf_bias_reg_lambda(const cf_config *cfg, int64_t n_row, int64_t nnz);
 /* 1 when the biases are regularized as the factors are (Λ_b = Λ for every row). */
 int cf_bias_reg_same(const cf_config *cfg);
+/* ", λ_b = 25 with --bias-reg plain" where the biases are on (bias) and regularized apart,
+ * else "": what an ALS not-positive-definite message adds after λ (buf of cap bytes). */
+const char *cf_bias_reg_note(const cf_config *cfg, int bias, char *buf, size_t cap);
 
 #endif

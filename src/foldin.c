@@ -49,15 +49,17 @@ void cf_fold_in_options_default(cf_fold_in_options *o) {
     o->reg = -1;
 }
 
-/* The fold-in's λ and scheme: the options' where given, else the model's; the biases'
- * (*bias_own = 1) where the model was trained with a regularization of their own, which
- * the options do not change. */
-static cf_status fold_in_reg(const cf_model *m, const cf_fold_in_options *o, double *lambda, cf_reg *reg,
-                             int *bias_own, double *bias_lambda, cf_reg *bias_reg, cf_error *err) {
-    *bias_own = m->f.bias && !cf_bias_reg_same(&m->config);
-    *bias_lambda = cf_bias_lambda(&m->config);
-    *bias_reg = cf_bias_reg(&m->config);
-    if (*bias_own && *bias_reg == CF_REG_MEAN)
+/* The fold-in's λ and scheme into rg's reg, lambda (nnz 0): the options' where given, else
+ * the model's; the biases' (bias_own = 1, bias_reg, bias_lambda) where the model was trained
+ * with a regularization of their own, which the options do not change. */
+static cf_status fold_in_reg(const cf_model *m, const cf_fold_in_options *o, cf_als_rows *rg, cf_error *err) {
+    memset(rg, 0, sizeof *rg);
+    double *lambda = &rg->lambda;
+    cf_reg *reg = &rg->reg;
+    rg->bias_own = m->f.bias && !cf_bias_reg_same(&m->config);
+    rg->bias_lambda = cf_bias_lambda(&m->config);
+    rg->bias_reg = cf_bias_reg(&m->config);
+    if (rg->bias_own && rg->bias_reg == CF_REG_MEAN)
         return cf_fail(err, CF_ERR_INVALID,
                        "fold-in: the model's biases were regularized with 'mean' (Λb = λ_b·|Ω|), which needs the "
                        "training set's size, which a model does not keep; train it with --bias-reg plain or weighted");
@@ -109,10 +111,8 @@ cf_status cf_model_fold_in(const cf_model *m, const cf_dataset *ratings, const c
     if (o.threads < 0) return cf_fail(err, CF_ERR_INVALID, "fold-in: threads %d, must be >= 0", o.threads);
     if (o.items != 0 && o.items != 1) return cf_fail(err, CF_ERR_INVALID, "fold-in: items %d, must be 0 or 1", o.items);
     if (o.merge != 0 && o.merge != 1) return cf_fail(err, CF_ERR_INVALID, "fold-in: merge %d, must be 0 or 1", o.merge);
-    double lambda, bias_lambda;
-    cf_reg reg, bias_reg;
-    int bias_own;
-    cf_status st = fold_in_reg(m, &o, &lambda, &reg, &bias_own, &bias_lambda, &bias_reg, err);
+    cf_als_rows rg;
+    cf_status st = fold_in_reg(m, &o, &rg, err);
     if (st) return st;
 
     const fold_side s = fold_side_of(m, ratings, o.items);
@@ -194,8 +194,8 @@ cf_status cf_model_fold_in(const cf_model *m, const cf_dataset *ratings, const c
 
     /* the rows, in about twenty batches (progress and Ctrl-C between them) */
     const cf_als_rows job = {.ptr = ptr, .idx = idx, .val = val, .Y = s.Y, .by = s.by, .mu = m->f.mu, .K = K,
-                             .bias = bias, .reg = reg, .lambda = lambda, .bias_own = bias_own,
-                             .bias_reg = bias_reg, .bias_lambda = bias_lambda, .nnz = 0, .X = X, .bx = bx, .dest = dest,
+                             .bias = bias, .reg = rg.reg, .lambda = rg.lambda, .bias_own = rg.bias_own,
+                             .bias_reg = rg.bias_reg, .bias_lambda = rg.bias_lambda, .nnz = 0, .X = X, .bx = bx, .dest = dest,
                              .zero_empty = 0, .threads = cf_threads(o.threads), .stop = NULL};
     const int64_t B = nu / 20 > 256 ? nu / 20 : 256;
     int64_t bad = -1; /* the first row whose system is not positive definite */
@@ -219,7 +219,7 @@ cf_status cf_model_fold_in(const cf_model *m, const cf_dataset *ratings, const c
                 "fold-in: the normal equations of %s '%s' (%lld ratings of known %ss) are not positive definite "
                 "(λ = %g, %s); use a larger lambda",
                 s.what, cf_text_show(shown, sizeof shown, id, len), (long long)(ptr[bad + 1] - ptr[bad]),
-                o.items ? "user" : "item", lambda, cf_reg_name(reg));
+                o.items ? "user" : "item", rg.lambda, cf_reg_name(rg.reg));
         st = CF_ERR_NUMERIC;
         goto done;
     }
@@ -283,10 +283,8 @@ cf_status cf_model_explain(const cf_model *m, const cf_dataset *ratings, const c
     cf_fold_in_options o;
     if (opt) o = *opt;
     else cf_fold_in_options_default(&o);
-    double lambda, bias_lambda;
-    cf_reg reg, bias_reg;
-    int bias_own;
-    cf_status st = fold_in_reg(m, &o, &lambda, &reg, &bias_own, &bias_lambda, &bias_reg, err);
+    cf_als_rows rg;
+    cf_status st = fold_in_reg(m, &o, &rg, err);
     if (st) return st;
     char shown[CF_SHOW_CAP];
     const int64_t du = cf_idmap_find(ratings->users, user, strlen(user));
@@ -324,14 +322,14 @@ cf_status cf_model_explain(const cf_model *m, const cf_dataset *ratings, const c
     if (cnt == 0) { /* a zero row: the base alone */
         r.score = bias ? mu + 0.0 + bi[it] + 0.0 : 0.0;
     } else {
-        const double lam = cf_reg_lambda(reg, lambda, cnt, 0);
-        const double lamb = bias_own ? cf_reg_lambda(bias_reg, bias_lambda, cnt, 0) : lam;
+        double lamb;
+        const double lam = cf_als_rows_lambda(&rg, cnt, &lamb);
         if (cf_als_row_solve_b(&ws, Q, bi, mu, idx, val, cnt, lam, lamb, NULL) != 0) {
             st = cf_fail(err, CF_ERR_NUMERIC,
                          "explain: the normal equations of user '%s' (%lld ratings of known items) are not positive "
                          "definite (λ = %g, %s); use a larger lambda",
-                         cf_text_show(shown, sizeof shown, user, strlen(user)), (long long)cnt, lambda,
-                         cf_reg_name(reg));
+                         cf_text_show(shown, sizeof shown, user, strlen(user)), (long long)cnt, rg.lambda,
+                         cf_reg_name(rg.reg));
             goto done;
         }
         double dot = 0; /* cf_predict's order: μ + b_u + b_i + Σ_k p_k q_k */

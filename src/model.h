@@ -46,7 +46,13 @@ void cf_cfm_config_decode(const unsigned char in[CF_CFM_CONFIG_SIZE], cf_config 
  * lambda / reg, as a file without the block means. */
 #define CF_CFM_BIAS_REG_SIZE 12
 void cf_cfm_bias_reg_encode(unsigned char out[CF_CFM_BIAS_REG_SIZE], const cf_config *cfg);
-void cf_cfm_bias_reg_decode(const unsigned char in[CF_CFM_BIAS_REG_SIZE], cf_config *cfg);
+/* Returns 0 when the block names explicit values other than the factors' (what the writers
+ * put there: one encoding per state), -1 otherwise (the file is then corrupt). */
+int cf_cfm_bias_reg_decode(const unsigned char in[CF_CFM_BIAS_REG_SIZE], cf_config *cfg);
+/* The loaders' message for a block that fails that check. */
+#define CF_CFM_BIAS_REG_BAD                                                                      \
+    "version 3 with a bias block that is not explicit or repeats the factors' regularization " \
+    "(biases regularized as the factors: an older version holds that)"
 
 /* cf_model_load on the `size` bytes at `data` (the contents of a .cfm file); `name`
  * stands for the path in messages. The same parser and checks as cf_model_load. */

@@ -148,9 +148,10 @@ static void encode_bias_reg(cf_cursor *c, const cf_config *g) {
     cf_put_i32(c, (int32_t)cf_bias_reg(g));
 }
 
-static void decode_bias_reg(cf_cursor *c, cf_config *g) {
+static int decode_bias_reg(cf_cursor *c, cf_config *g) {
     g->bias_lambda = cf_get_f64(c);
     g->bias_reg = (cf_reg)cf_get_i32(c);
+    return g->bias_reg == CF_REG_SAME || isnan(g->bias_lambda) || cf_bias_reg_same(g) ? -1 : 0;
 }
 
 /* ---------------------------------------------------------------- save */
@@ -417,13 +418,7 @@ static cf_status load_from(const char *path, uint64_t size, cfm_source *src, cf_
     cf_config cfg;
     decode_config(&c, &cfg);
     if (version >= 3) {
-        decode_bias_reg(&c, &cfg);
-        /* one encoding per model: version 3 only for biases regularized apart */
-        if (cfg.bias_reg == CF_REG_SAME || isnan(cfg.bias_lambda))
-            CORRUPT("%s: stored config: bias_lambda / bias_reg not explicit", path);
-        if (cf_bias_reg_same(&cfg))
-            CORRUPT("%s: version 3 with the biases regularized as the factors (version %d holds that)", path,
-                    (flags & 4) ? 2 : 1);
+        if (decode_bias_reg(&c, &cfg)) CORRUPT("%s: " CF_CFM_BIAS_REG_BAD, path);
     }
     cfg.precision = (flags & 2) ? CF_PRECISION_FP16 : CF_PRECISION_FP32;
     cf_error cerr;
@@ -711,7 +706,7 @@ void cf_cfm_bias_reg_encode(unsigned char out[CF_CFM_BIAS_REG_SIZE], const cf_co
     encode_bias_reg(&c, cfg);
 }
 
-void cf_cfm_bias_reg_decode(const unsigned char in[CF_CFM_BIAS_REG_SIZE], cf_config *cfg) {
+int cf_cfm_bias_reg_decode(const unsigned char in[CF_CFM_BIAS_REG_SIZE], cf_config *cfg) {
     cf_cursor c = {(unsigned char *)in, 0};
-    decode_bias_reg(&c, cfg);
+    return decode_bias_reg(&c, cfg);
 }

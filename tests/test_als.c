@@ -362,3 +362,20 @@ static void check_bias_lambda_half(cf_side side) {
 
 Test(als, bias_lambda_users_solve_their_normal_equations) { check_bias_lambda_half(CF_SIDE_USERS); }
 Test(als, bias_lambda_items_solve_their_normal_equations) { check_bias_lambda_half(CF_SIDE_ITEMS); }
+
+/* The part of the ALS not-positive-definite messages (CPU fp64, fp32 and GPU) that names
+ * the biases' own regularization: present only with biases on and a λ_b or mode of their
+ * own, "same" resolved to λ's and reg's. */
+Test(als, bias_note_of_the_not_positive_definite_messages) {
+    cf_config c;
+    cf_config_default(&c);
+    char buf[96];
+    cr_assert_str_empty(cf_bias_reg_note(&c, 1, buf, sizeof buf), "default: the biases as the factors");
+    c.bias_lambda = c.lambda, c.bias_reg = c.reg;
+    cr_assert_str_empty(cf_bias_reg_note(&c, 1, buf, sizeof buf), "explicit, but the factors' values");
+    c.bias_lambda = 25.0, c.bias_reg = CF_REG_PLAIN;
+    cr_assert_str_eq(cf_bias_reg_note(&c, 1, buf, sizeof buf), ", λ_b = 25 with --bias-reg plain");
+    cr_assert_str_empty(cf_bias_reg_note(&c, 0, buf, sizeof buf), "no biases: nothing to name");
+    c.bias_lambda = NAN, c.bias_reg = CF_REG_MEAN; /* λ_b "same": λ's value, its own mode */
+    cr_assert_str_eq(cf_bias_reg_note(&c, 1, buf, sizeof buf), ", λ_b = 0.1 with --bias-reg mean");
+}

@@ -332,9 +332,6 @@ int cmd_train(int argc, char **argv) {
     cf_iter_info best;
     const int has_best = cli_history_best(&tp.hist, &sel, &best);
     const int rose = has_best && cli_history_rose(&best, &sel, &cfg); /* worth a line and a hint */
-    /* the biases' λ and mode as cf_config_resolve makes them explicit ("same": λ's, reg's) */
-    const double bias_lambda = isnan(cfg.bias_lambda) ? cfg.lambda : cfg.bias_lambda;
-    const cf_reg bias_reg = cfg.bias_reg == CF_REG_SAME ? cfg.reg : cfg.bias_reg;
     if (oo.json) {
         int first = 1;
         FILE *o = stdout;
@@ -349,8 +346,8 @@ int cmd_train(int argc, char **argv) {
         json_key(o, &first, "lambda"), json_number(o, cfg.lambda);
         json_key(o, &first, "reg"), json_string(o, cf_reg_name(cfg.reg));
         json_key(o, &first, "bias"), fputs(cfg.bias ? "true" : "false", o);
-        json_key(o, &first, "bias_lambda"), json_number(o, bias_lambda);
-        json_key(o, &first, "bias_reg"), json_string(o, cf_reg_name(bias_reg));
+        json_key(o, &first, "bias_lambda"), json_number(o, cfg.bias_lambda); /* explicit: resolved above */
+        json_key(o, &first, "bias_reg"), json_string(o, cf_reg_name(cfg.bias_reg));
         json_key(o, &first, "seed"), fprintf(o, "%llu", (unsigned long long)cfg.seed);
         json_key(o, &first, "threads"), fprintf(o, "%d", (int)cfg.threads);
         json_key(o, &first, "train_rmse"), json_number(o, rep.train_rmse);
@@ -453,8 +450,8 @@ int cmd_train(int argc, char **argv) {
         printf("factors     %d\n", (int)cfg.factors);
         printf("iterations  %d (stop: %s)\n", (int)rep.iters, rep.stop_reason[0] ? rep.stop_reason : "?");
         printf("lambda      %g (%s)\n", cfg.lambda, cf_reg_name(cfg.reg));
-        if (cfg.bias && (bias_lambda != cfg.lambda || bias_reg != cfg.reg))
-            printf("bias        on, regularized apart: %g (%s)\n", bias_lambda, cf_reg_name(bias_reg));
+        if (cfg.bias && (cfg.bias_lambda != cfg.lambda || cfg.bias_reg != cfg.reg))
+            printf("bias        on, regularized apart: %g (%s)\n", cfg.bias_lambda, cf_reg_name(cfg.bias_reg));
         else
             printf("bias        %s\n", cfg.bias ? "on" : "off");
         printf("train RMSE  %.6f on %lld ratings\n", rep.train_rmse, (long long)rep.n_train);

@@ -85,6 +85,12 @@ int cf_als_row_solve(cf_als_row_ws *ws, const double *Y, const double *by, doubl
     return cf_als_row_solve_b(ws, Y, by, mu, idx, val, n, lambda_row, lambda_row, stop);
 }
 
+double cf_als_rows_lambda(const cf_als_rows *j, int64_t n, double *bias_lambda_row) {
+    const double lam = cf_reg_lambda(j->reg, j->lambda, n, j->nnz);
+    *bias_lambda_row = j->bias_own ? cf_reg_lambda(j->bias_reg, j->bias_lambda, n, j->nnz) : lam;
+    return lam;
+}
+
 int cf_als_rows_solve(const cf_als_rows *j, int64_t r0, int64_t r1, int64_t *bad) {
     const int K = j->K;
     int64_t bad_row = -1; /* smallest row whose system is not positive definite */
@@ -107,9 +113,8 @@ int cf_als_rows_solve(const cf_als_rows *j, int64_t r0, int64_t r1, int64_t *bad
                     if (j->zero_empty) memset(xr, 0, sizeof(double) * (size_t)K), j->bx[to] = 0.0;
                     continue;
                 }
-                const double lam = cf_reg_lambda(j->reg, j->lambda, n, j->nnz);
-                const double lamb = j->bias_own ? cf_reg_lambda(j->bias_reg, j->bias_lambda, n, j->nnz)
-                                                : lam; /* Λb */
+                double lamb;
+                const double lam = cf_als_rows_lambda(j, n, &lamb);
                 const int info =
                     cf_als_row_solve_b(&ws, j->Y, j->by, j->mu, j->idx + lo, j->val + lo, n, lam, lamb, j->stop);
                 if (info < 0) continue; /* stopped inside a long row: its system is incomplete */
@@ -144,14 +149,12 @@ cf_status cf_cpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
     if (ist) return ist;
     if (rc < 0) return cf_fail(err, CF_ERR_NOMEM, "als: out of memory for the %d×%d per-thread workspace", K + bias, CF_ALS_CHUNK);
     if (rc > 0) {
-        char bl[96] = "";
-        if (bias && !cf_bias_reg_same(&b->cfg))
-            snprintf(bl, sizeof bl, ", λ_b = %g with --bias-reg %s", cf_bias_lambda(&b->cfg),
-                     cf_reg_name(cf_bias_reg(&b->cfg)));
+        char bl[96];
         return cf_fail(err, CF_ERR_NUMERIC,
                        "als: the normal equations of %s row %lld are not positive definite "
                        "(λ = %g with --reg %s%s); use a larger --lambda",
-                       what, (long long)bad_row, b->cfg.lambda, cf_reg_name(b->cfg.reg), bl);
+                       what, (long long)bad_row, b->cfg.lambda, cf_reg_name(b->cfg.reg),
+                       cf_bias_reg_note(&b->cfg, bias, bl, sizeof bl));
     }
     return CF_OK;
 }

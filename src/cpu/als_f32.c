@@ -219,15 +219,12 @@ cf_status cf_cpu32_als_half(cf_backend *b, cf_side side, cf_error *err) {
     if (ist) return ist;
     if (oom) return cf_fail(err, CF_ERR_NOMEM, "als: out of memory for the per-thread workspace (d = %d)", d);
     if (bad_row >= 0) {
-        char bl[96] = "";
-        if (b->bias && !cf_bias_reg_same(&b->cfg))
-            snprintf(bl, sizeof bl, ", λ_b = %g with --bias-reg %s", cf_bias_lambda(&b->cfg),
-                     cf_reg_name(cf_bias_reg(&b->cfg)));
+        char bl[96];
         return cf_fail(err, CF_ERR_NUMERIC,
                        "als: the normal equations of %s row %lld are not positive definite "
                        "(λ = %g with --reg %s%s); use a larger --lambda",
                        side == CF_SIDE_USERS ? "user" : "item", (long long)bad_row, b->cfg.lambda,
-                       cf_reg_name(b->cfg.reg), bl);
+                       cf_reg_name(b->cfg.reg), cf_bias_reg_note(&b->cfg, b->bias, bl, sizeof bl));
     }
     return CF_OK;
 }

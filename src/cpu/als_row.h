@@ -73,6 +73,10 @@ typedef struct cf_als_rows {
     int zero_empty, threads;
     const volatile sig_atomic_t *stop;
 } cf_als_rows;
+
+/* Λ of a row of n ratings under j's settings (reg, lambda, nnz); its bias's Λb into
+ * *bias_lambda_row (Λ unless bias_own). */
+double cf_als_rows_lambda(const cf_als_rows *j, int64_t n, double *bias_lambda_row);
 int cf_als_rows_solve(const cf_als_rows *job, int64_t r0, int64_t r1, int64_t *bad);
 
 #endif

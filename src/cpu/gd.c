@@ -51,8 +51,7 @@
 #define ADAM_EPS 1e-8
 
 typedef struct gd_state {
-    double *lam_u, *lam_i;  /* Λ per row */
-    double *lam_bu, *lam_bi; /* Λb per row (lam_u, lam_i when the same) */
+    cf_cpu_lambdas lam;     /* Λ per row, and the biases' Λb */
     int64_t *csc_to_csr;    /* CSC entry → CSR entry */
     uint32_t *entry_user;   /* mini-batch: the user of each CSR entry */
     int64_t *order;         /* mini-batch: this epoch's permutation of the CSR entries */
@@ -65,9 +64,8 @@ typedef struct gd_state {
 static void gd_state_free(void *p) {
     gd_state *s = p;
     if (!s) return;
-    if (s->lam_bu != s->lam_u) free(s->lam_bu);
-    if (s->lam_bi != s->lam_i) free(s->lam_bi);
-    free(s->lam_u), free(s->lam_i), free(s->csc_to_csr), free(s->entry_user), free(s->order);
+    cf_cpu_lambdas_free(&s->lam);
+    free(s->csc_to_csr), free(s->entry_user), free(s->order);
     free(s->E);
     cf_factors_free(&s->grad), cf_factors_free(&s->m), cf_factors_free(&s->v);
     free(s);
@@ -84,16 +82,7 @@ static cf_status gd_state_get(cf_backend *b, gd_state **out, cf_error *err) {
     s = cf_calloc(1, sizeof *s, err, "gd state");
     if (!s) return CF_ERR_NOMEM;
     cf_status st;
-    if ((st = cf_cpu_row_lambdas(b, CF_SIDE_USERS, 0, &s->lam_u, err)) ||
-        (st = cf_cpu_row_lambdas(b, CF_SIDE_ITEMS, 0, &s->lam_i, err)))
-        goto fail;
-    if (cf_bias_reg_same(&b->cfg)) {
-        s->lam_bu = s->lam_u, s->lam_bi = s->lam_i;
-    } else if ((st = cf_cpu_row_bias_lambdas(b, CF_SIDE_USERS, 0, &s->lam_bu, err)) ||
-               (st = cf_cpu_row_bias_lambdas(b, CF_SIDE_ITEMS, 0, &s->lam_bi, err))) {
-        goto fail;
-    }
-    if ((st = cf_cpu_csc_to_csr(R, &s->csc_to_csr, err)) ||
+    if ((st = cf_cpu_lambdas_make(b, 0, &s->lam, err)) || (st = cf_cpu_csc_to_csr(R, &s->csc_to_csr, err)) ||
         (st = cf_cpu_entry_users(R, &s->entry_user, err)) ||
         (st = cf_factors_alloc(&s->grad, f->n_users, f->n_items, f->k, f->bias, err)))
         goto fail;
@@ -142,21 +131,21 @@ static void full_gradient(cf_backend *b, gd_state *s) {
     for (int64_t u = 0; u < R->n_users; u++) {
         if (cf_cpu_stop_poll(b->stop)) continue;
         const double *p = f->P + (size_t)u * (size_t)K;
-        double *gp = g->P + (size_t)u * (size_t)K, lam = s->lam_u[u], esum = 0.0;
+        double *gp = g->P + (size_t)u * (size_t)K, lam = s->lam.u[u], esum = 0.0;
         for (int32_t k = 0; k < K; k++) gp[k] = 2.0 * lam * p[k];
         for (int64_t e = R->row_ptr[u]; e < R->row_ptr[u + 1]; e++) {
             const double *q = f->Q + (size_t)R->row_col[e] * (size_t)K;
             for (int32_t k = 0; k < K; k++) gp[k] -= 2.0 * E[e] * q[k];
             esum += E[e];
         }
-        g->bu[u] = f->bias ? -2.0 * esum + 2.0 * s->lam_bu[u] * f->bu[u] : 0.0;
+        g->bu[u] = f->bias ? -2.0 * esum + 2.0 * s->lam.bu[u] * f->bu[u] : 0.0;
     }
     /* ∇Q = −2 Eᵀ P + 2 Λ_i Q, ∇b_i = −2 Σ_u e_ui + 2 Λb_i b_i */
 #pragma omp parallel for num_threads(b->threads) schedule(dynamic, 64)
     for (int64_t i = 0; i < R->n_items; i++) {
         if (cf_cpu_stop_poll(b->stop)) continue;
         const double *q = f->Q + (size_t)i * (size_t)K;
-        double *gq = g->Q + (size_t)i * (size_t)K, lam = s->lam_i[i], esum = 0.0;
+        double *gq = g->Q + (size_t)i * (size_t)K, lam = s->lam.i[i], esum = 0.0;
         for (int32_t k = 0; k < K; k++) gq[k] = 2.0 * lam * q[k];
         for (int64_t c = R->col_ptr[i]; c < R->col_ptr[i + 1]; c++) {
             double e = E[s->csc_to_csr[c]];
@@ -164,7 +153,7 @@ static void full_gradient(cf_backend *b, gd_state *s) {
             for (int32_t k = 0; k < K; k++) gq[k] -= 2.0 * e * p[k];
             esum += e;
         }
-        g->bi[i] = f->bias ? -2.0 * esum + 2.0 * s->lam_bi[i] * f->bi[i] : 0.0;
+        g->bi[i] = f->bias ? -2.0 * esum + 2.0 * s->lam.bi[i] * f->bi[i] : 0.0;
     }
 }
 
@@ -242,15 +231,15 @@ static void batch_gradient(cf_backend *b, gd_state *s, int64_t from, int64_t n) 
     /* regularization share of every row: (|S|/|Ω|) · 2 Λ θ (Λb for the bias) */
 #pragma omp parallel for num_threads(b->threads) schedule(static)
     for (int64_t u = 0; u < R->n_users; u++) {
-        double c = 2.0 * scale * s->lam_u[u];
+        double c = 2.0 * scale * s->lam.u[u];
         for (int32_t k = 0; k < K; k++) g->P[u * K + k] = c * f->P[u * K + k];
-        g->bu[u] = f->bias ? 2.0 * scale * s->lam_bu[u] * f->bu[u] : 0.0;
+        g->bu[u] = f->bias ? 2.0 * scale * s->lam.bu[u] * f->bu[u] : 0.0;
     }
 #pragma omp parallel for num_threads(b->threads) schedule(static)
     for (int64_t i = 0; i < R->n_items; i++) {
-        double c = 2.0 * scale * s->lam_i[i];
+        double c = 2.0 * scale * s->lam.i[i];
         for (int32_t k = 0; k < K; k++) g->Q[i * K + k] = c * f->Q[i * K + k];
-        g->bi[i] = f->bias ? 2.0 * scale * s->lam_bi[i] * f->bi[i] : 0.0;
+        g->bi[i] = f->bias ? 2.0 * scale * s->lam.bi[i] * f->bi[i] : 0.0;
     }
     /* the batch's residuals, from the same parameters */
     double *E = s->E;

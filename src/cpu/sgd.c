@@ -32,14 +32,11 @@
 #include "schedule.h"
 #include "solvers.h"
 
-#include "common.h"
-
 #include <stdlib.h>
 
 typedef struct sgd_state {
     cf_sgd_schedule schedule;
-    double *lam_u, *lam_i;  /* per-rating shares λ'_u = Λ_u/n_u, λ'_i = Λ_i/n_i */
-    double *lam_bu, *lam_bi; /* the biases' λ'b_u = Λb_u/n_u, λ'b_i (lam_u, lam_i when the same) */
+    cf_cpu_lambdas lam;     /* per-rating shares λ'_u = Λ_u/n_u, λ'_i = Λ_i/n_i; the biases' λ'b */
     uint32_t *entry_user;   /* shuffle: the user of each CSR entry */
     int64_t *order;         /* shuffle: this epoch's permutation of the CSR entries */
     cf_blocks blocks;       /* blocks: the schedule */
@@ -48,9 +45,8 @@ typedef struct sgd_state {
 static void sgd_state_free(void *p) {
     sgd_state *s = p;
     if (!s) return;
-    if (s->lam_bu != s->lam_u) free(s->lam_bu);
-    if (s->lam_bi != s->lam_i) free(s->lam_bi);
-    free(s->lam_u), free(s->lam_i), free(s->entry_user), free(s->order);
+    cf_cpu_lambdas_free(&s->lam);
+    free(s->entry_user), free(s->order);
     cf_blocks_free(&s->blocks);
     free(s);
 }
@@ -60,15 +56,7 @@ static cf_status sgd_state_make(cf_backend *b, sgd_state **out, cf_error *err) {
     if (!s) return CF_ERR_NOMEM;
     s->schedule = b->cfg.schedule == CF_SCHED_HOGWILD ? CF_SCHED_SHUFFLE : b->cfg.schedule;
     cf_status st;
-    if ((st = cf_cpu_row_lambdas(b, CF_SIDE_USERS, 1, &s->lam_u, err)) ||
-        (st = cf_cpu_row_lambdas(b, CF_SIDE_ITEMS, 1, &s->lam_i, err)))
-        goto fail;
-    if (cf_bias_reg_same(&b->cfg)) {
-        s->lam_bu = s->lam_u, s->lam_bi = s->lam_i;
-    } else if ((st = cf_cpu_row_bias_lambdas(b, CF_SIDE_USERS, 1, &s->lam_bu, err)) ||
-               (st = cf_cpu_row_bias_lambdas(b, CF_SIDE_ITEMS, 1, &s->lam_bi, err))) {
-        goto fail;
-    }
+    if ((st = cf_cpu_lambdas_make(b, 1, &s->lam, err))) goto fail;
     if (s->schedule == CF_SCHED_SHUFFLE) {
         if ((st = cf_cpu_entry_users(b->R, &s->entry_user, err))) goto fail;
         s->order = cf_malloc((size_t)b->R->nnz * sizeof *s->order, err, "sgd order");
@@ -130,7 +118,7 @@ cf_status cf_cpu_sgd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *er
             if (t % CF_CPU_STOP_EVERY == 0 && cf_cpu_stop_poll(b->stop)) break; /* Ctrl-C */
             int64_t e = s->order[t];
             uint32_t u = s->entry_user[e], i = R->row_col[e];
-            sgd_update(f, u, i, R->row_val[e], lr, s->lam_u[u], s->lam_i[i], s->lam_bu[u], s->lam_bi[i]);
+            sgd_update(f, u, i, R->row_val[e], lr, s->lam.u[u], s->lam.i[i], s->lam.bu[u], s->lam.bi[i]);
         }
     } else {
         const cf_blocks *bl = &s->blocks;
@@ -147,7 +135,7 @@ cf_status cf_cpu_sgd_epoch(cf_backend *b, int32_t epoch, double lr, cf_error *er
                 for (int64_t t = bl->block_ptr[blk]; t < bl->block_ptr[blk + 1]; t++) {
                     int64_t e = bl->entry[t];
                     uint32_t u = bl->user[t], i = R->row_col[e];
-                    sgd_update(f, u, i, R->row_val[e], lr, s->lam_u[u], s->lam_i[i], s->lam_bu[u], s->lam_bi[i]);
+                    sgd_update(f, u, i, R->row_val[e], lr, s->lam.u[u], s->lam.i[i], s->lam.bu[u], s->lam.bi[i]);
                 }
             }
         }

@@ -29,14 +29,31 @@ static cf_status row_lambdas(const cf_backend *b, cf_side side, int per_rating, 
     return CF_OK;
 }
 
-cf_status cf_cpu_row_lambdas(const cf_backend *b, cf_side side, int per_rating, double **out,
-                             cf_error *err) {
-    return row_lambdas(b, side, per_rating, b->cfg.reg, b->cfg.lambda, out, err);
+cf_status cf_cpu_lambdas_make(const cf_backend *b, int per_rating, cf_cpu_lambdas *out, cf_error *err) {
+    memset(out, 0, sizeof *out);
+    const cf_reg breg = cf_bias_reg(&b->cfg);
+    const double blam = cf_bias_lambda(&b->cfg);
+    cf_status st;
+    if ((st = row_lambdas(b, CF_SIDE_USERS, per_rating, b->cfg.reg, b->cfg.lambda, &out->u, err)) ||
+        (st = row_lambdas(b, CF_SIDE_ITEMS, per_rating, b->cfg.reg, b->cfg.lambda, &out->i, err)))
+        goto fail;
+    if (cf_bias_reg_same(&b->cfg)) {
+        out->bu = out->u, out->bi = out->i;
+    } else if ((st = row_lambdas(b, CF_SIDE_USERS, per_rating, breg, blam, &out->bu, err)) ||
+               (st = row_lambdas(b, CF_SIDE_ITEMS, per_rating, breg, blam, &out->bi, err))) {
+        goto fail;
+    }
+    return CF_OK;
+fail:
+    cf_cpu_lambdas_free(out);
+    return st;
 }
 
-cf_status cf_cpu_row_bias_lambdas(const cf_backend *b, cf_side side, int per_rating, double **out,
-                                  cf_error *err) {
-    return row_lambdas(b, side, per_rating, cf_bias_reg(&b->cfg), cf_bias_lambda(&b->cfg), out, err);
+void cf_cpu_lambdas_free(cf_cpu_lambdas *l) {
+    if (l->bu != l->u) free(l->bu);
+    if (l->bi != l->i) free(l->bi);
+    free(l->u), free(l->i);
+    memset(l, 0, sizeof *l);
 }
 
 cf_status cf_cpu_entry_users(const cf_ratings *R, uint32_t **out, cf_error *err) {

@@ -24,15 +24,15 @@
 
 #include <stdint.h>
 
-/* Λ_row for every row of `side` (n_rows values). With per_rating = 1 each value is
- * divided by the row's count n_row (the share of one rating; 0 for an empty row).
- * *out is malloc'ed and owned by the caller. */
-cf_status cf_cpu_row_lambdas(const cf_backend *b, cf_side side, int per_rating, double **out,
-                             cf_error *err);
-/* The same for the biases: Λb_row (per_rating: Λb_row / n_row) for every row of `side`.
- * Equal to cf_cpu_row_lambdas's values bit for bit when cf_bias_reg_same(&b->cfg). */
-cf_status cf_cpu_row_bias_lambdas(const cf_backend *b, cf_side side, int per_rating, double **out,
-                                  cf_error *err);
+/* Λ_row for every row of both sides: the factors' of the users (u) and items (i), and the
+ * biases' Λb_row (bu, bi), which are the arrays u and i themselves when the biases are
+ * regularized as the factors (cf_bias_reg_same). With per_rating = 1 each value is divided
+ * by the row's count n_row (the share of one rating; 0 for an empty row). */
+typedef struct cf_cpu_lambdas {
+    double *u, *i, *bu, *bi;
+} cf_cpu_lambdas;
+cf_status cf_cpu_lambdas_make(const cf_backend *b, int per_rating, cf_cpu_lambdas *out, cf_error *err);
+void cf_cpu_lambdas_free(cf_cpu_lambdas *l);
 
 /* The user of each CSR entry (nnz values), malloc'ed and owned by the caller. */
 cf_status cf_cpu_entry_users(const cf_ratings *R, uint32_t **out, cf_error *err);

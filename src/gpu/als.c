@@ -130,11 +130,13 @@ cf_status cf_gpu_als_half(cf_backend *b, cf_side side, cf_error *err) {
     for (int64_t j = 0; j < S->n_sys; j++) {
         if (b->h_info[j] > 0) {
             int64_t row = S->h_sys_row[j];
+            char bl[96];
             st = cf_fail(err, CF_ERR_NUMERIC,
                          "ALS %s %lld (%lld ratings): the %d×%d system is not positive definite "
-                         "(%s: leading minor of order %d); raise lambda",
+                         "(%s: leading minor of order %d; λ = %g with --reg %s%s); raise lambda",
                          S->name, (long long)row, (long long)(S->h_ptr[row + 1] - S->h_ptr[row]),
-                         b->d, b->d, potrf, b->h_info[j]);
+                         b->d, b->d, potrf, b->h_info[j], b->cfg.lambda, cf_reg_name(b->cfg.reg),
+                         cf_bias_reg_note(&b->cfg, b->bias, bl, sizeof bl));
             goto cleanup;
         }
         if (b->h_info[j] < 0) {

@@ -1058,7 +1058,7 @@ static void npd_case(cf_als_solver solver, const char *solver_name) {
     cr_assert_eq(st, CF_ERR_NUMERIC, "status %d: %s", (int)st, err.msg);
     cr_assert(strstr(err.msg, "user 1 ") != NULL, "message does not name user 1: %s", err.msg);
     cr_assert(strstr(err.msg, "(1 ratings): the 4×4 system is not positive definite") != NULL, "%s", err.msg);
-    cr_assert(strstr(err.msg, solver_name) != NULL && strstr(err.msg, "leading minor of order 1); raise lambda"),
+    cr_assert(strstr(err.msg, solver_name) != NULL && strstr(err.msg, "leading minor of order 1; λ = 0 with --reg plain); raise lambda"),
               "%s", err.msg);
     cf_gpu_stats stats;
     cf_gpu_stats_get(gb, &stats);
