@@ -768,7 +768,8 @@ int cf_gpu_warm_up(int gpu_id);
 
 /* ------------------------------------------------------------------ cross-validation */
 
-/* k-fold cross-validation over a grid of K × λ: every rating of the dataset (both
+/* k-fold cross-validation over a grid of K × λ (× λ_b, the biases' own λ, when
+ * bias_lambdas is given): every rating of the dataset (both
  * parts) gets a seeded fold (cf_cv_folds, or with by_user cf_cv_folds_per_user); for
  * each cell and fold f the cell is trained with cf_train on the other folds and scored
  * by the RMSE on fold f. With by_time the folds are in time (cf_cv_folds_time) and fold
@@ -789,9 +790,9 @@ typedef struct cf_cv_options {
     int32_t rank_n;
     cf_rank_measure rank_measure;
     double relevant_min;    /* default NaN */
-    /* Called after each fold of each cell (may be NULL): il, ik index the grid; score is
-     * the ranking measure (NaN when rank_n is 0). */
-    void (*on_fold)(int32_t il, int32_t ik, int32_t fold, double rmse, double score, void *user);
+    /* Called after each fold of each cell (may be NULL): ib, il, ik index the grid (ib 0
+     * without the λ_b axis); score is the ranking measure (NaN when rank_n is 0). */
+    void (*on_fold)(int32_t ib, int32_t il, int32_t ik, int32_t fold, double rmse, double score, void *user);
     void *user;
     int by_user;            /* 1: per-user folds (cf_cv_folds_per_user: every validated user is
                                known to the fold's model); 0 (default): cf_cv_folds */
@@ -814,17 +815,25 @@ typedef struct cf_cv_options {
                                a config without tol, early_stop or restarts (CF_ERR_INVALID):
                                every cell runs all its iterations once. 0 (the default): the
                                config's iterations for every cell */
+    const double *bias_lambdas; /* a third axis, the biases' λ_b (cf_config.bias_lambda; the biases'
+                               weighting stays the config's bias_reg): finite, >= 0, strictly
+                               increasing, n_bias_lambdas values. NULL and 0 (the default): no
+                               axis, every cell keeps the config's bias_lambda. Cells with it need
+                               the config's biases (cf_config_validate) */
+    int32_t n_bias_lambdas;
 } cf_cv_options;
 
 void cf_cv_options_default(cf_cv_options *opt);
 
 typedef struct cf_cv_result {
     int32_t n_factors, n_lambdas, folds;
-    double *fold_rmse;   /* [(il·n_factors + ik)·folds + f]: validation RMSE of fold f */
-    double *mean, *std;  /* [il·n_factors + ik]: mean and sample std (n−1) over the folds */
+    int32_t n_bias_lambdas; /* the λ_b axis' values, 1 without it (the config's λ_b) */
+    /* cell c = (ib·n_lambdas + il)·n_factors + ik (cf_cv_cell_index; ib 0 without the λ_b axis) */
+    double *fold_rmse;   /* [c·folds + f]: validation RMSE of fold f */
+    double *mean, *std;  /* [c]: mean and sample std (n−1) over the folds */
     double *fold_score, *mean_score, *std_score; /* the same for the ranking measure (NULL when rank_n is 0) */
-    int32_t best_l, best_k; /* indices of the cell of least mean RMSE, or with rank_n of greatest mean
-                               score (first on ties); with select_last of the last fold's */
+    int32_t best_b, best_l, best_k; /* indices of the cell of least mean RMSE, or with rank_n of greatest
+                               mean score (first on ties); with select_last of the last fold's */
     int border;          /* 1: the best cell is on the grid's border (see cf_cv_pick_best) */
     cf_model *model;     /* the refit of the best cell on all the data (NULL without refit) */
     cf_train_report refit_report;
@@ -843,8 +852,8 @@ typedef struct cf_cv_result {
      * std of the folds' differences (NaN when rank_n is 0). */
     double mean_minus_popular, std_minus_popular;
     /* With select_iters: the iterations every cell trained (the config's, resolved), the mean
-     * over the folds of the validation RMSE after each ([cell·iters + t], cell = il·n_factors
-     * + ik, t = 0 for the first iteration), and each cell's chosen iteration count (1-based,
+     * over the folds of the validation RMSE after each ([c·iters + t], t = 0 for the first
+     * iteration), and each cell's chosen iteration count (1-based,
      * the first of least mean; its folds' RMSEs are in fold_rmse). 0 and NULL otherwise. */
     int32_t iters;
     double *mean_curve;
@@ -881,14 +890,22 @@ cf_status cf_cv_folds_time(const cf_dataset *ds, int32_t folds, int by_user, int
 cf_status cf_cv_folds_per_user(const cf_dataset *ds, int32_t folds, uint64_t seed, int threads, int32_t *fold,
                                cf_error *err);
 
-/* The argmin of mean[il·n_factors + ik] (first on ties) into *best_l, *best_k; returns
- * 1 when it lies on the border of an axis with more than one value (its K or λ is the
- * axis' first or last value: "enlarge the grid"), else 0. */
-int cf_cv_pick_best(const double *mean, int32_t n_lambdas, int32_t n_factors, int32_t *best_l,
-                    int32_t *best_k);
+/* The argmin of mean[(ib·n_lambdas + il)·n_factors + ik] (first on ties) into *best_b
+ * (may be NULL), *best_l, *best_k; returns 1 when it lies on the border of an axis with
+ * more than one value (its K, λ or λ_b is the axis' first or last value: "enlarge the
+ * grid"), else 0. */
+int cf_cv_pick_best(const double *mean, int32_t n_bias_lambdas, int32_t n_lambdas, int32_t n_factors,
+                    int32_t *best_b, int32_t *best_l, int32_t *best_k);
 
-/* Runs the grid with `base` for every other setting (its factors and lambda are
- * replaced per cell). On success `res` owns arrays to release with cf_cv_result_free. */
+/* The index of cell (ib, il, ik) in the result's per-cell arrays. */
+int64_t cf_cv_cell_index(const cf_cv_result *res, int32_t ib, int32_t il, int32_t ik);
+
+/* CF_OK when cf_cv_run would accept base and opt: the options, and every cell's
+ * configuration (cf_config_validate); no data is needed. */
+cf_status cf_cv_check(const cf_config *base, const cf_cv_options *opt, cf_error *err);
+
+/* Runs the grid with `base` for every other setting (its factors, lambda and, with the
+ * λ_b axis, bias_lambda are replaced per cell). On success `res` owns arrays to release with cf_cv_result_free. */
 cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_options *opt,
                     cf_cv_result *res, cf_error *err);
 

@@ -1,5 +1,6 @@
 /*
- * cv.c — k-fold cross-validation over a grid of K × λ (cf_cv_run).
+ * cv.c — k-fold cross-validation over a grid of K × λ, with a third axis of the biases'
+ * λ_b when given (cf_cv_run).
  *
  * Folds: the n ratings of the dataset (both parts) are permuted with a seeded
  * Fisher–Yates shuffle and dealt round-robin, rating perm[j] to fold j mod F, so every
@@ -26,7 +27,8 @@
  * Per user (by_user too): user u's m ratings in (time, index) order, the j-th in block
  * ⌊j·(F+1)/m⌋, so each user's first rating trains every fold.
  *
- * For each cell (λ_l, K_k) and fold f, cf_train runs on a view of the dataset that
+ * For each cell (λ_b, λ_l, K_k) and fold f (the λ_b axis has the base's one value unless
+ * bias_lambdas is given; cells are numbered c = (b·n_lambdas + l)·n_factors + k), cf_train runs on a view of the dataset that
  * shares its ratings and ID maps but has its own part flags (fold f = test part, the
  * other folds = training part; time folds: a compacted copy of the ratings of folds ≤ f
  * in index order, 12 bytes a rating); the validation RMSE of the cell and fold is the
@@ -34,8 +36,8 @@
  * fold are predicted with μ and the known bias, as in cf_train). The cell's score
  * is the mean over the folds, with the sample standard deviation
  *     s = sqrt( Σ_f (rmse_f − mean)² / (F − 1) ).
- * The best cell is the argmin of the mean; it is "on the border" when its K or λ is the
- * first or last value of an axis that has more than one value. The best cell is then
+ * The best cell is the argmin of the mean; it is "on the border" when its K, λ or λ_b is
+ * the first or last value of an axis that has more than one value. The best cell is then
  * refit on all the ratings (no test part).
  * With select_iters the iteration count t is a third axis, read off each training's
  * progress (the test RMSE after every iteration; the model after t iterations is the
@@ -197,19 +199,22 @@ cf_status cf_cv_folds_time(const cf_dataset *ds, int32_t folds, int by_user, int
     return CF_OK;
 }
 
-int cf_cv_pick_best(const double *mean, int32_t n_lambdas, int32_t n_factors, int32_t *best_l,
-                    int32_t *best_k) {
-    int32_t bl = 0, bk = 0;
+int cf_cv_pick_best(const double *mean, int32_t n_bias_lambdas, int32_t n_lambdas, int32_t n_factors,
+                    int32_t *best_b, int32_t *best_l, int32_t *best_k) {
+    int32_t bb = 0, bl = 0, bk = 0;
     double best = INFINITY;
-    for (int32_t l = 0; l < n_lambdas; l++)
-        for (int32_t k = 0; k < n_factors; k++) {
-            double v = mean[(int64_t)l * n_factors + k];
-            if (v < best) best = v, bl = l, bk = k;
-        }
+    for (int32_t b = 0; b < n_bias_lambdas; b++)
+        for (int32_t l = 0; l < n_lambdas; l++)
+            for (int32_t k = 0; k < n_factors; k++) {
+                double v = mean[((int64_t)b * n_lambdas + l) * n_factors + k];
+                if (v < best) best = v, bb = b, bl = l, bk = k;
+            }
+    if (best_b) *best_b = bb;
     *best_l = bl, *best_k = bk;
     int on_k = n_factors > 1 && (bk == 0 || bk == n_factors - 1);
     int on_l = n_lambdas > 1 && (bl == 0 || bl == n_lambdas - 1);
-    return on_k || on_l;
+    int on_b = n_bias_lambdas > 1 && (bb == 0 || bb == n_bias_lambdas - 1);
+    return on_k || on_l || on_b;
 }
 
 void cf_cv_result_free(cf_cv_result *res) {
@@ -241,6 +246,16 @@ static cf_status check_options(const cf_cv_options *opt, cf_error *err) {
         if (!(opt->lambdas[l] > opt->lambdas[l - 1]))
             return cf_fail(err, CF_ERR_INVALID, "cv grid: lambda must be strictly increasing (%g after %g)",
                            opt->lambdas[l], opt->lambdas[l - 1]);
+    if (opt->n_bias_lambdas < 0 || (opt->n_bias_lambdas > 0 && !opt->bias_lambdas))
+        return cf_fail(err, CF_ERR_INVALID, "cv grid: %d bias_lambda values and no array", (int)opt->n_bias_lambdas);
+    for (int32_t b = 0; b < opt->n_bias_lambdas; b++) {
+        if (!(opt->bias_lambdas[b] >= 0) || isinf(opt->bias_lambdas[b]))
+            return cf_fail(err, CF_ERR_INVALID, "cv grid: bias_lambda %g: must be finite and >= 0",
+                           opt->bias_lambdas[b]);
+        if (b > 0 && !(opt->bias_lambdas[b] > opt->bias_lambdas[b - 1]))
+            return cf_fail(err, CF_ERR_INVALID, "cv grid: bias_lambda must be strictly increasing (%g after %g)",
+                           opt->bias_lambdas[b], opt->bias_lambdas[b - 1]);
+    }
     if (opt->folds < 2) return cf_fail(err, CF_ERR_INVALID, "cv folds %d: must be at least 2", (int)opt->folds);
     if (opt->rank_n < 0) return cf_fail(err, CF_ERR_INVALID, "cv rank_n %d: must be >= 0", (int)opt->rank_n);
     if (opt->rank_min_ratings < 0 || (opt->rank_min_ratings > 0 && opt->rank_n == 0))
@@ -255,6 +270,38 @@ static cf_status check_options(const cf_cv_options *opt, cf_error *err) {
     if (opt->rank_n > 0 && !((int)opt->rank_measure >= CF_RANK_PRECISION && opt->rank_measure <= CF_RANK_HIT_RATE))
         return cf_fail(err, CF_ERR_INVALID, "cv rank_measure %d: not a cf_rank_measure", (int)opt->rank_measure);
     return opt->rank_n > 0 ? cf_rank_check(opt->rank_n, opt->relevant_min, 0, err) : CF_OK;
+}
+
+int64_t cf_cv_cell_index(const cf_cv_result *res, int32_t b, int32_t l, int32_t k) {
+    return ((int64_t)b * res->n_lambdas + l) * res->n_factors + k;
+}
+
+static int64_t best_cell(const cf_cv_result *res) {
+    return cf_cv_cell_index(res, res->best_b, res->best_l, res->best_k);
+}
+
+/* The configuration of cell (b, l, k): base with the cell's K, λ and, when the axis is
+ * given, λ_b. */
+static cf_config cell_config(const cf_config *base, const cf_cv_options *opt, int32_t b, int32_t l, int32_t k) {
+    cf_config c = *base;
+    c.factors = opt->factors[k], c.lambda = opt->lambdas[l];
+    if (opt->n_bias_lambdas > 0) c.bias_lambda = opt->bias_lambdas[b];
+    return c;
+}
+
+cf_status cf_cv_check(const cf_config *base, const cf_cv_options *opt, cf_error *err) {
+    cf_status st = check_options(opt, err);
+    if (st) return st;
+    for (int32_t b = 0; b < (opt->n_bias_lambdas > 0 ? opt->n_bias_lambdas : 1); b++)
+        for (int32_t l = 0; l < opt->n_lambdas; l++)
+            for (int32_t k = 0; k < opt->n_factors; k++) {
+                cf_config c = cell_config(base, opt, b, l, k);
+                if ((st = cf_config_validate(&c, err))) return st;
+            }
+    if (opt->select_iters && (base->tol > 0 || base->early_stop > 0 || base->restarts > 1))
+        return cf_fail(err, CF_ERR_INVALID, "cv select_iters: every cell must run all its iterations once "
+                                            "(no tol, early_stop or restarts)");
+    return CF_OK;
 }
 
 /* select_iters: the validation RMSE (the fold is the test part) after each iteration of
@@ -290,21 +337,12 @@ static void pick_iters(const double *curve, int64_t cells, int32_t F, int32_t T,
 cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_options *opt,
                     cf_cv_result *res, cf_error *err) {
     memset(res, 0, sizeof *res);
-    cf_status st = check_options(opt, err);
+    cf_status st = cf_cv_check(base, opt, err); /* every cell valid before any training */
     if (st) return st;
-    /* every cell's configuration must be valid before any training */
-    for (int32_t l = 0; l < opt->n_lambdas; l++)
-        for (int32_t k = 0; k < opt->n_factors; k++) {
-            cf_config c = *base;
-            c.factors = opt->factors[k], c.lambda = opt->lambdas[l];
-            if ((st = cf_config_validate(&c, err))) return st;
-        }
-    if (opt->select_iters && (base->tol > 0 || base->early_stop > 0 || base->restarts > 1))
-        return cf_fail(err, CF_ERR_INVALID, "cv select_iters: every cell must run all its iterations once "
-                                            "(no tol, early_stop or restarts)");
+    const int32_t NB = opt->n_bias_lambdas > 0 ? opt->n_bias_lambdas : 1;
     int64_t n = ds->all.n;
     int32_t F = opt->folds, NL = opt->n_lambdas, NK = opt->n_factors;
-    int64_t cells = (int64_t)NL * NK;
+    int64_t cells = (int64_t)NB * NL * NK;
     double *curve = NULL; /* select_iters: [(cell·F + f)·T + t] */
     int32_t T = 0;
     if (opt->select_iters) {
@@ -341,7 +379,7 @@ cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_opt
         st = CF_ERR_NOMEM;
         goto fail;
     }
-    res->n_factors = NK, res->n_lambdas = NL, res->folds = F;
+    res->n_factors = NK, res->n_lambdas = NL, res->n_bias_lambdas = NB, res->folds = F;
     st = opt->by_time   ? cf_cv_folds_time(ds, F, opt->by_user, base->threads, fold, err)
          : opt->by_user ? cf_cv_folds_per_user(ds, F, opt->seed, base->threads, fold, err)
                         : cf_cv_folds(n, F, opt->seed, fold, err);
@@ -376,38 +414,37 @@ cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_opt
         } else {
             for (int64_t j = 0; j < n; j++) mask[j] = fold[j] == f;
         }
-        for (int32_t l = 0; l < NL; l++)
-            for (int32_t k = 0; k < NK; k++) {
-                cf_config c = *base;
-                c.factors = opt->factors[k], c.lambda = opt->lambdas[l];
-                cf_model *m = NULL;
-                cf_train_report rep;
-                curve_rec rec = {curve ? curve + (((int64_t)l * NK + k) * F + f) * T : NULL, T};
-                if ((st = cf_train(&view, &c, curve ? record_curve : NULL, &rec, &m, &rep, err))) goto fail;
-                double score = NAN;
-                if (ranked) {
-                    cf_rank_report rk;
-                    cf_model *sub = NULL; /* the candidates fit to enough ratings, with a floor */
-                    if (opt->rank_min_ratings > 0 &&
-                        (st = cf_model_subset_min_ratings(m, 0, opt->rank_min_ratings, &sub, err))) {
-                        cf_model_destroy(&m);
-                        goto fail;
-                    }
-                    st = cf_model_rank_evaluate_split(sub ? sub : m, &view, opt->rank_n, opt->relevant_min,
-                                                      base->threads, NULL, NULL, &rk, err);
-                    cf_model_destroy(&sub);
-                    if (st) {
-                        cf_model_destroy(&m);
-                        goto fail;
-                    }
-                    score = (&rk.model.precision)[opt->rank_measure];
-                    res->fold_score[((int64_t)l * NK + k) * F + f] = score;
-                    res->fold_popular[f] = (&rk.popular.precision)[opt->rank_measure]; /* any cell's */
+        for (int64_t cell = 0; cell < cells; cell++) {
+            const int32_t k = (int32_t)(cell % NK), l = (int32_t)(cell / NK % NL), b = (int32_t)(cell / NK / NL);
+            cf_config c = cell_config(base, opt, b, l, k);
+            cf_model *m = NULL;
+            cf_train_report rep;
+            curve_rec rec = {curve ? curve + (cell * F + f) * T : NULL, T};
+            if ((st = cf_train(&view, &c, curve ? record_curve : NULL, &rec, &m, &rep, err))) goto fail;
+            double score = NAN;
+            if (ranked) {
+                cf_rank_report rk;
+                cf_model *sub = NULL; /* the candidates fit to enough ratings, with a floor */
+                if (opt->rank_min_ratings > 0 &&
+                    (st = cf_model_subset_min_ratings(m, 0, opt->rank_min_ratings, &sub, err))) {
+                    cf_model_destroy(&m);
+                    goto fail;
                 }
-                cf_model_destroy(&m);
-                res->fold_rmse[((int64_t)l * NK + k) * F + f] = rep.test_rmse;
-                if (opt->on_fold) opt->on_fold(l, k, f, rep.test_rmse, score, opt->user);
+                st = cf_model_rank_evaluate_split(sub ? sub : m, &view, opt->rank_n, opt->relevant_min,
+                                                  base->threads, NULL, NULL, &rk, err);
+                cf_model_destroy(&sub);
+                if (st) {
+                    cf_model_destroy(&m);
+                    goto fail;
+                }
+                score = (&rk.model.precision)[opt->rank_measure];
+                res->fold_score[cell * F + f] = score;
+                res->fold_popular[f] = (&rk.popular.precision)[opt->rank_measure]; /* any cell's */
             }
+            cf_model_destroy(&m);
+            res->fold_rmse[cell * F + f] = rep.test_rmse;
+            if (opt->on_fold) opt->on_fold(b, l, k, f, rep.test_rmse, score, opt->user);
+        }
     }
     if (curve) pick_iters(curve, cells, F, T, res);
     cell_stats(res->fold_rmse, cells, F, res->mean, res->std);
@@ -428,7 +465,7 @@ cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_opt
                                               : (ranked ? res->mean_score : res->mean)[c];
             key[c] = !ranked ? v : isnan(v) ? INFINITY : -v;
         }
-        res->border = cf_cv_pick_best(key, NL, NK, &res->best_l, &res->best_k);
+        res->border = cf_cv_pick_best(key, NB, NL, NK, &res->best_b, &res->best_l, &res->best_k);
         free(key);
     }
     res->mean_minus_popular = res->std_minus_popular = NAN;
@@ -438,7 +475,7 @@ cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_opt
             st = CF_ERR_NOMEM;
             goto fail;
         }
-        const double *sc = res->fold_score + ((int64_t)res->best_l * NK + res->best_k) * F;
+        const double *sc = res->fold_score + best_cell(res) * F;
         for (int32_t f = 0; f < F; f++) gain[f] = sc[f] - res->fold_popular[f];
         cell_stats(gain, 1, F, &res->mean_minus_popular, &res->std_minus_popular);
         free(gain);
@@ -447,9 +484,8 @@ cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_opt
     if (opt->refit) {
         memset(mask, 0, (size_t)(ds->all.cap > 0 ? ds->all.cap : 1));
         view.all = ds->all, view.timed = ds->timed;
-        cf_config c = *base;
-        c.factors = opt->factors[res->best_k], c.lambda = opt->lambdas[res->best_l];
-        if (curve) c.iters = res->cell_iters[(int64_t)res->best_l * NK + res->best_k];
+        cf_config c = cell_config(base, opt, res->best_b, res->best_l, res->best_k);
+        if (curve) c.iters = res->cell_iters[best_cell(res)];
         if ((st = cf_train(&view, &c, NULL, NULL, &res->model, &res->refit_report, err))) goto fail;
     }
     free(curve);

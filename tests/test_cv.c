@@ -577,49 +577,155 @@ Test(cv, run_refuses_unsorted_or_empty_grids_and_bad_configs) {
     cf_dataset_destroy(&ds);
 }
 
+/* The λ_b axis: every cell (b, l, k) and fold is scored as cf_train scores the fold with
+ * that cell's K, λ and λ_b (retrained here; plain λ_b, so 0 and 30 differ plainly), cells
+ * in the order c = (b·n_lambdas + l)·n_factors + k (cf_cv_cell_index); the best cell is
+ * the argmin over all three axes, the refit carries its λ_b; without the axis the run
+ * equals the first table of one with the config's λ_b as its only value. Bad axes, and an
+ * axis with biases off, are refused before any training. */
+Test(cv, bias_lambda_axis_scores_each_cell_as_cf_train, .timeout = 60) {
+    cf_dataset *ds = make_data();
+    cf_config base = base_cfg();
+    base.bias_reg = CF_REG_PLAIN;
+    static const double BS[2] = {0.0, 30.0};
+    cf_cv_options o = grid_opts();
+    o.bias_lambdas = BS, o.n_bias_lambdas = 2;
+    cf_cv_result res;
+    cf_error err;
+    cr_assert_eq(cf_cv_run(ds, &base, &o, &res, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(res.n_bias_lambdas, 2);
+    int32_t *fold = malloc(N_RATINGS * sizeof *fold);
+    cr_assert_eq(cf_cv_folds(N_RATINGS, FOLDS, o.seed, fold, &err), CF_OK);
+    uint8_t *mask = calloc((size_t)ds->all.cap, 1);
+    cf_dataset view = *ds;
+    view.is_test = mask;
+    int64_t best = 0;
+    for (int b = 0; b < 2; b++)
+        for (int l = 0; l < 2; l++)
+            for (int k = 0; k < 2; k++) {
+                const int64_t c = cf_cv_cell_index(&res, b, l, k);
+                cr_assert_eq(c, (b * 2 + l) * 2 + k);
+                cf_config cb = base;
+                cb.bias_lambda = BS[b];
+                for (int f = 0; f < FOLDS; f++) {
+                    cf_train_report rep;
+                    cf_model *m = train_fold(&view, fold, f, &cb, l, k, &rep);
+                    cr_assert_eq(res.fold_rmse[c * FOLDS + f], rep.test_rmse, "cell (%d,%d,%d) fold %d", b, l, k, f);
+                    cf_model_destroy(&m);
+                }
+                if (res.mean[c] < res.mean[best]) best = c;
+            }
+    /* λ_b changes the scores: the axis is not ignored */
+    cr_assert_neq(res.mean[cf_cv_cell_index(&res, 0, 0, 0)], res.mean[cf_cv_cell_index(&res, 1, 0, 0)]);
+    cr_assert_eq(cf_cv_cell_index(&res, res.best_b, res.best_l, res.best_k), best);
+    cr_assert_eq(res.border, 1); /* 2 values per axis: every cell is on the border */
+    cf_model_info mi;
+    cf_model_info_get(res.model, &mi);
+    cr_assert_eq(mi.config.bias_lambda, BS[res.best_b]);
+    cr_assert_eq(mi.config.bias_reg, CF_REG_PLAIN);
+    cr_assert_eq(mi.config.lambda, LS[res.best_l]);
+    cr_assert_eq(mi.factors, KS[res.best_k]);
+
+    /* no axis, the config's λ_b 30: the second table of the run above */
+    cf_cv_result one;
+    cf_config b30 = base;
+    b30.bias_lambda = 30.0;
+    cf_cv_options o1 = grid_opts();
+    o1.refit = 0;
+    cr_assert_eq(cf_cv_run(ds, &b30, &o1, &one, &err), CF_OK, "%s", err.msg);
+    cr_assert_eq(one.n_bias_lambdas, 1);
+    cr_assert_eq(one.best_b, 0);
+    for (int c = 0; c < 4 * FOLDS; c++) cr_assert_eq(one.fold_rmse[c], res.fold_rmse[4 * FOLDS + c], "%d", c);
+    cf_cv_result_free(&one);
+    cf_cv_result_free(&res);
+
+    /* refused: unsorted, repeated, negative, infinite, NaN, no array; biases off */
+    static const double down[2] = {30.0, 0.0}, rep2[2] = {5.0, 5.0}, neg[1] = {-1.0}, inf[1] = {INFINITY},
+                        nan1[1] = {NAN};
+    const double *bad[] = {down, rep2, neg, inf, nan1};
+    const int32_t nbad[] = {2, 2, 1, 1, 1};
+    for (int j = 0; j < 5; j++) {
+        cf_cv_options ob = grid_opts();
+        ob.bias_lambdas = bad[j], ob.n_bias_lambdas = nbad[j];
+        cr_assert_eq(cf_cv_check(&base, &ob, &err), CF_ERR_INVALID, "case %d", j);
+        cr_assert(strstr(err.msg, "bias_lambda"), "case %d: %s", j, err.msg);
+        cr_assert_eq(cf_cv_run(ds, &base, &ob, &res, &err), CF_ERR_INVALID, "case %d", j);
+        cr_assert_null(res.mean);
+    }
+    cf_cv_options on = grid_opts();
+    on.n_bias_lambdas = 1;
+    cr_assert_eq(cf_cv_check(&base, &on, &err), CF_ERR_INVALID);
+    on.bias_lambdas = BS;
+    cf_config nb = base;
+    nb.bias = 0, nb.bias_reg = CF_REG_SAME;
+    cr_assert_eq(cf_cv_check(&nb, &on, &err), CF_ERR_INVALID);
+    cr_assert_eq(cf_cv_check(&base, &on, &err), CF_OK, "%s", err.msg);
+    free(mask);
+    free(fold);
+    cf_dataset_destroy(&ds);
+}
+
 /* ------------------------------------------------------------------ argmin and border on given numbers */
 
 Test(cv, pick_best_and_border_on_given_numbers) {
     int32_t bl, bk;
     /* 3 λ × 3 K, least in the middle: not on the border */
     const double mid[9] = {0.9, 0.8, 0.95, 0.85, 0.70, 0.81, 0.99, 0.9, 0.92};
-    cr_assert_eq(cf_cv_pick_best(mid, 3, 3, &bl, &bk), 0);
+    cr_assert_eq(cf_cv_pick_best(mid, 1, 3, 3, NULL, &bl, &bk), 0);
     cr_assert_eq(bl, 1);
     cr_assert_eq(bk, 1);
     /* least at the first λ, middle K: border */
     const double top[9] = {0.9, 0.6, 0.95, 0.85, 0.70, 0.81, 0.99, 0.9, 0.92};
-    cr_assert_eq(cf_cv_pick_best(top, 3, 3, &bl, &bk), 1);
+    cr_assert_eq(cf_cv_pick_best(top, 1, 3, 3, NULL, &bl, &bk), 1);
     cr_assert_eq(bl, 0);
     cr_assert_eq(bk, 1);
     /* least at the middle λ, last K: border */
     const double right[9] = {0.9, 0.8, 0.95, 0.85, 0.70, 0.61, 0.99, 0.9, 0.92};
-    cr_assert_eq(cf_cv_pick_best(right, 3, 3, &bl, &bk), 1);
+    cr_assert_eq(cf_cv_pick_best(right, 1, 3, 3, NULL, &bl, &bk), 1);
     cr_assert_eq(bl, 1);
     cr_assert_eq(bk, 2);
     /* one λ (an axis of one value is never a border), K in the middle */
     const double row[3] = {0.8, 0.7, 0.75};
-    cr_assert_eq(cf_cv_pick_best(row, 1, 3, &bl, &bk), 0);
+    cr_assert_eq(cf_cv_pick_best(row, 1, 1, 3, NULL, &bl, &bk), 0);
     cr_assert_eq(bl, 0);
     cr_assert_eq(bk, 1);
     /* one λ, K at the end */
     const double row2[3] = {0.8, 0.7, 0.65};
-    cr_assert_eq(cf_cv_pick_best(row2, 1, 3, &bl, &bk), 1);
+    cr_assert_eq(cf_cv_pick_best(row2, 1, 1, 3, NULL, &bl, &bk), 1);
     cr_assert_eq(bk, 2);
     /* one K, λ in the middle; then λ last */
     const double col[3] = {0.8, 0.7, 0.75}, col2[3] = {0.8, 0.7, 0.6};
-    cr_assert_eq(cf_cv_pick_best(col, 3, 1, &bl, &bk), 0);
+    cr_assert_eq(cf_cv_pick_best(col, 1, 3, 1, NULL, &bl, &bk), 0);
     cr_assert_eq(bl, 1);
     cr_assert_eq(bk, 0);
-    cr_assert_eq(cf_cv_pick_best(col2, 3, 1, &bl, &bk), 1);
+    cr_assert_eq(cf_cv_pick_best(col2, 1, 3, 1, NULL, &bl, &bk), 1);
     cr_assert_eq(bl, 2);
     /* a single cell */
     const double one[1] = {0.5};
-    cr_assert_eq(cf_cv_pick_best(one, 1, 1, &bl, &bk), 0);
+    cr_assert_eq(cf_cv_pick_best(one, 1, 1, 1, NULL, &bl, &bk), 0);
     /* ties: the first in row order */
     const double tie[4] = {0.9, 0.5, 0.5, 0.9};
-    cf_cv_pick_best(tie, 2, 2, &bl, &bk);
+    cf_cv_pick_best(tie, 1, 2, 2, NULL, &bl, &bk);
     cr_assert_eq(bl, 0);
     cr_assert_eq(bk, 1);
+    /* a third axis, λ_b (outermost): 3 λ_b × 3 λ × 3 K, least at the centre of the cube:
+     * not on the border; the same λ, K least at the first λ_b: border */
+    double cube[27];
+    for (int c = 0; c < 27; c++) cube[c] = 1.0 + 0.01 * c;
+    int32_t bb;
+    cube[13] = 0.5; /* (1, 1, 1) */
+    cr_assert_eq(cf_cv_pick_best(cube, 3, 3, 3, &bb, &bl, &bk), 0);
+    cr_assert(bb == 1 && bl == 1 && bk == 1, "(%d, %d, %d)", bb, bl, bk);
+    cube[13] = 1.13, cube[4] = 0.5; /* (0, 1, 1) */
+    cr_assert_eq(cf_cv_pick_best(cube, 3, 3, 3, &bb, &bl, &bk), 1);
+    cr_assert(bb == 0 && bl == 1 && bk == 1, "(%d, %d, %d)", bb, bl, bk);
+    cube[4] = 1.04, cube[22] = 0.5; /* (2, 1, 1) */
+    cr_assert_eq(cf_cv_pick_best(cube, 3, 3, 3, &bb, &bl, &bk), 1);
+    cr_assert_eq(bb, 2);
+    /* two λ_b of one λ and one K: the second wins, on the border of the λ_b axis */
+    const double pair[2] = {0.8, 0.7};
+    cr_assert_eq(cf_cv_pick_best(pair, 2, 1, 1, &bb, &bl, &bk), 1);
+    cr_assert(bb == 1 && bl == 0 && bk == 0);
 }
 
 /* ------------------------------------------------------------------ the CLI */
@@ -758,6 +864,107 @@ Test(cv, cli_table_svg_and_usage_error, .timeout = 60) {
     cr_assert_eq(rc, 2, "stderr: %s", errs);
     free(out), free(errs);
 
+    free(data);
+    cf_test_rmtree(dir);
+    free(dir);
+}
+
+/* --bias-lambda B1,B2 (= --grid bias-lambda=...): one table per λ_b, its cells those of
+ * cf_cv_run with the axis; the best line and the refit name the λ_b; the SVG has a panel
+ * per λ_b (one rect per cell); --json has the axis, each cell's and the best's λ_b and the
+ * biases' weighting; the saved model carries the best λ_b. Usage errors: a bad value, the
+ * axis twice, with --no-bias; "same" alone is no axis. */
+Test(cv, cli_bias_lambda_axis, .timeout = 60) {
+    char *dir = cf_test_tmpdir(), *data = write_data(dir);
+    cf_error err;
+    cf_dataset *ds;
+    cf_read_options ro;
+    cf_read_options_default(&ro);
+    cr_assert_eq(cf_dataset_read(data, &ro, &ds, NULL, &err), CF_OK, "%s", err.msg);
+    cf_config base = base_cfg();
+    base.iters = 2, base.seed = 42, base.bias_reg = CF_REG_PLAIN;
+    static const double BS[2] = {0.0, 30.0};
+    cf_cv_options o = grid_opts();
+    o.n_factors = 1, o.folds = 2, o.seed = 42, o.bias_lambdas = BS, o.n_bias_lambdas = 2;
+    cf_cv_result res;
+    cr_assert_eq(cf_cv_run(ds, &base, &o, &res, &err), CF_OK, "%s", err.msg);
+
+    const char *tx[] = {"cv", data, "--factors", "2", "--lambda", "0.5,0.05", "--bias-lambda", "30,0", "--bias-reg",
+                        "plain", "--folds", "2", "--iters", "2", "--device", "cpu", "--threads", "1", "--svg", "h.svg",
+                        "--model", "m.cfm", NULL};
+    char *out, *errs;
+    int rc = run_cli(dir, tx, &out, &errs);
+    cr_assert_eq(rc, 0, "stderr: %s", errs);
+    const char *t0 = strstr(out, "\nbias-lambda 0\n"), *t1 = strstr(out, "\nbias-lambda 30\n");
+    cr_assert(t0 && t1 && t0 < t1, "a table per λ_b, sorted: %s", out);
+    cr_assert_eq(count(out, "lambda\\K"), 2, "%s", out);
+    cr_assert_eq(count(out, " ± "), 1 + 4 + 1, "%s", out); /* the title, four cells, the best line */
+    for (int b = 0; b < 2; b++) /* each table's cells are the library's, in the same order */
+        for (int l = 0; l < 2; l++) {
+            char want[64];
+            const int64_t c = cf_cv_cell_index(&res, b, l, 0);
+            snprintf(want, sizeof want, "%c%.6f ± %.6f", c == cf_cv_cell_index(&res, res.best_b, res.best_l, 0) ? '*' : ' ',
+                     res.mean[c], res.std[c]);
+            const char *at = strstr(b ? t1 : t0, want);
+            cr_assert(at && (b || at < t1), "cell (%d, %d) %s: %s", b, l, want, out);
+        }
+    char want[96];
+    snprintf(want, sizeof want, "best        K=2 lambda=%g bias-lambda=%g: RMSE ", LS[res.best_l], BS[res.best_b]);
+    cr_assert(strstr(out, want), "%s in %s", want, out);
+    snprintf(want, sizeof want, "refit       K=2 lambda=%g bias-lambda=%g, ", LS[res.best_l], BS[res.best_b]);
+    cr_assert(strstr(out, want), "%s in %s", want, out);
+    cr_assert(strstr(errs, "2×2×1 cells") && strstr(errs, "own λ_b (plain)"), "%s", errs);
+    cr_assert_eq(count(errs, " bias-lambda=30 fold "), 2 * 2, "%s", errs);
+    char *svg_path = cf_test_path(dir, "h.svg"), *svg = cf_test_read(svg_path, NULL);
+    cr_assert_not_null(svg);
+    cr_assert_eq(count(svg, "<rect"), 4, "%s", svg);
+    cr_assert(strstr(svg, ">λ_b = 0<") && strstr(svg, ">λ_b = 30<"), "%s", svg);
+    char *model_path = cf_test_path(dir, "m.cfm");
+    cf_model *m = NULL;
+    cr_assert_eq(cf_model_load(model_path, &m, &err), CF_OK, "%s", err.msg);
+    cf_model_info mi;
+    cf_model_info_get(m, &mi);
+    cr_assert_eq(mi.config.bias_lambda, BS[res.best_b]);
+    cf_model_destroy(&m);
+    free(out), free(errs), free(svg), free(svg_path), free(model_path);
+
+    const char *js[] = {"cv", data, "--factors", "2", "--lambda", "0.5,0.05", "--grid", "bias-lambda=30,0",
+                        "--bias-reg", "plain", "--folds", "2", "--iters", "2", "--device", "cpu", "--threads", "1",
+                        "--json", "--quiet", NULL};
+    rc = run_cli(dir, js, &out, &errs);
+    cr_assert_eq(rc, 0, "stderr: %s", errs);
+    cr_assert(strstr(out, "\"bias_lambda\":[0,30]") && strstr(out, "\"bias_reg\":\"plain\""), "%s", out);
+    cr_assert_eq(count(out, "\"bias_lambda\":"), 1 + 4 + 1, "%s", out); /* the axis, four cells, the best */
+    const char *bj = strstr(out, "\"best\":{");
+    cr_assert(bj && cf_test_json_num(bj, "bias_lambda") == BS[res.best_b], "%s", out);
+    cr_assert_float_eq(cf_test_json_num(bj, "mean_rmse"), res.mean[cf_cv_cell_index(&res, res.best_b, res.best_l, 0)],
+                       1e-6, "%s", out);
+    free(out), free(errs);
+    cf_cv_result_free(&res);
+    cf_dataset_destroy(&ds);
+
+    /* "same" alone: no axis, the output of a run without it */
+    const char *same[] = {"cv", data, "--factors", "2", "--lambda", "0.1", "--bias-lambda", "same", "--folds", "2",
+                          "--iters", "2", "--device", "cpu", "--threads", "1", "--quiet", NULL};
+    rc = run_cli(dir, same, &out, &errs);
+    cr_assert_eq(rc, 0, "stderr: %s", errs);
+    cr_assert(!strstr(out, "bias-lambda"), "%s", out);
+    free(out), free(errs);
+
+    const char *bad[][4] = {{"--bias-lambda", "-1", NULL, NULL},
+                            {"--bias-lambda", "0,same", NULL, NULL},
+                            {"--bias-lambda", "1,1", NULL, NULL},
+                            {"--bias-lambda", "1", "--grid", "bias-lambda=2"},
+                            {"--bias-lambda", "1", "--no-bias", NULL}};
+    const char *why[] = {"bias-lambda ≥ 0", "'same'", "a value is repeated", "given twice", "needs biases"};
+    for (int b = 0; b < 5; b++) { /* the extra arguments end at the first NULL */
+        const char *a[] = {"cv", data, "--factors", "2", "--lambda", "0.1", bad[b][0], bad[b][1], bad[b][2], bad[b][3],
+                           NULL};
+        rc = run_cli(dir, a, &out, &errs);
+        cr_assert_eq(rc, 2, "case %d: exit %d, %s", b, rc, errs);
+        cr_assert(strstr(errs, why[b]), "case %d: %s", b, errs);
+        free(out), free(errs);
+    }
     free(data);
     cf_test_rmtree(dir);
     free(dir);

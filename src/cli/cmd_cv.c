@@ -1,8 +1,9 @@
 /*
- * cmd_cv.c — `cufactor cv DATA --grid factors=... --grid lambda=...`: k-fold
- * cross-validation over a grid of K × λ (cf_cv_run). Prints one line per cell and fold
- * to stderr, then a table of mean ± std validation RMSE (rows λ, columns K; with
- * --select MEASURE@N the ranking measure, which then picks the best cell), the best
+ * cmd_cv.c — `cufactor cv DATA --grid factors=... --grid lambda=... [--grid bias-lambda=...]`:
+ * k-fold cross-validation over a grid of K × λ (× the biases' λ_b; cf_cv_run). Prints one
+ * line per cell and fold to stderr, then a table of mean ± std validation RMSE (rows λ,
+ * columns K, one table per λ_b; with --select MEASURE@N the ranking measure, which then
+ * picks the best cell), the best
  * cell and a warning when it lies on the border of the grid; or one JSON object with
  * --json. --svg writes a heatmap of the table (atomically), --model saves the refit of
  * the best cell on all the data.
@@ -26,7 +27,14 @@ typedef struct grid {
     int n_factors;
     double lambdas[GRID_MAX];
     int n_lambdas;
+    double bias_lambdas[GRID_MAX]; /* the λ_b axis; n_bias_lambdas 0: none (the config's λ_b) */
+    int n_bias_lambdas;
+    int bias_given;                /* --grid bias-lambda given (once at most) */
 } grid;
+
+/* the axes as --grid names them */
+enum { AXIS_FACTORS, AXIS_LAMBDA, AXIS_BIAS_LAMBDA, N_AXES };
+static const char *const axis_names[N_AXES] = {"factors", "lambda", "bias-lambda"};
 
 static int cmp_i32(const void *a, const void *b) {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
@@ -37,26 +45,34 @@ static int cmp_dbl(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Parses "factors=8,16" or "lambda=0.01,0.1" into g (values sorted). 0 ok, else
- * writes a message into msg and returns -1. */
+/* Parses "factors=8,16", "lambda=0.01,0.1" or "bias-lambda=0,5,25" (or "bias-lambda=same":
+ * no axis, the λ_b of --lambda) into g (values sorted). 0 ok, else writes a message into
+ * msg and returns -1. */
 static int parse_grid(const char *text, grid *g, char *msg, size_t msg_len) {
     const char *eq = strchr(text, '=');
     if (!eq || eq == text || !eq[1]) {
-        snprintf(msg, msg_len, "--grid %s: expected AXIS=V1,V2,... with AXIS factors or lambda", text);
+        snprintf(msg, msg_len, "--grid %s: expected AXIS=V1,V2,... with AXIS factors, lambda or bias-lambda", text);
         return -1;
     }
     size_t name_len = (size_t)(eq - text);
-    int is_k;
-    if (name_len == 7 && strncmp(text, "factors", 7) == 0) is_k = 1;
-    else if (name_len == 6 && strncmp(text, "lambda", 6) == 0) is_k = 0;
-    else {
-        snprintf(msg, msg_len, "--grid %s: unknown axis '%.*s' (factors or lambda)", text, (int)name_len, text);
+    int axis = -1;
+    for (int x = 0; x < N_AXES; x++)
+        if (strlen(axis_names[x]) == name_len && strncmp(text, axis_names[x], name_len) == 0) axis = x;
+    if (axis < 0) {
+        snprintf(msg, msg_len, "--grid %s: unknown axis '%.*s' (factors, lambda or bias-lambda)", text,
+                 (int)name_len, text);
         return -1;
     }
-    if ((is_k ? g->n_factors : g->n_lambdas) > 0) {
+    int *count = axis == AXIS_FACTORS ? &g->n_factors : axis == AXIS_LAMBDA ? &g->n_lambdas : &g->n_bias_lambdas;
+    if (*count > 0 || (axis == AXIS_BIAS_LAMBDA && g->bias_given)) {
         snprintf(msg, msg_len, "--grid %.*s given twice", (int)name_len, text);
         return -1;
     }
+    if (axis == AXIS_BIAS_LAMBDA) {
+        g->bias_given = 1;
+        if (strcmp(eq + 1, "same") == 0) return 0; /* the default: λ_b = λ in every cell */
+    }
+    double *dv = axis == AXIS_LAMBDA ? g->lambdas : g->bias_lambdas;
     int n = 0;
     const char *p = eq + 1;
     for (;;) {
@@ -73,7 +89,7 @@ static int parse_grid(const char *text, grid *g, char *msg, size_t msg_len) {
             snprintf(msg, msg_len, "--grid %s: more than %d values", text, GRID_MAX);
             return -1;
         }
-        if (is_k) {
+        if (axis == AXIS_FACTORS) {
             int64_t v;
             if (cli_parse_i64(buf, &v) != 0 || v < 1 || v > 100000) {
                 snprintf(msg, msg_len, "--grid %s: '%s' is not a factor count in [1, 100000]", text, buf);
@@ -82,23 +98,32 @@ static int parse_grid(const char *text, grid *g, char *msg, size_t msg_len) {
             g->factors[n++] = (int32_t)v;
         } else {
             double v;
-            if (cli_parse_double(buf, &v) != 0 || !(v >= 0)) {
-                snprintf(msg, msg_len, "--grid %s: '%s' is not a lambda ≥ 0", text, buf);
+            if (cli_parse_double(buf, &v) != 0 || !(v >= 0) || isinf(v)) {
+                snprintf(msg, msg_len, "--grid %s: '%s' is not a %s ≥ 0%s", text, buf, axis_names[axis],
+                         axis == AXIS_BIAS_LAMBDA ? " (or the single value same)" : "");
                 return -1;
             }
-            g->lambdas[n++] = v;
+            dv[n++] = v;
         }
         if (!comma) break;
         p = comma + 1;
     }
-    if (is_k) qsort(g->factors, (size_t)n, sizeof *g->factors, cmp_i32), g->n_factors = n;
-    else qsort(g->lambdas, (size_t)n, sizeof *g->lambdas, cmp_dbl), g->n_lambdas = n;
+    if (axis == AXIS_FACTORS) qsort(g->factors, (size_t)n, sizeof *g->factors, cmp_i32);
+    else qsort(dv, (size_t)n, sizeof *dv, cmp_dbl);
+    *count = n;
     for (int j = 1; j < n; j++)
-        if (is_k ? g->factors[j] == g->factors[j - 1] : g->lambdas[j] == g->lambdas[j - 1]) {
+        if (axis == AXIS_FACTORS ? g->factors[j] == g->factors[j - 1] : dv[j] == dv[j - 1]) {
             snprintf(msg, msg_len, "--grid %s: a value is repeated", text);
             return -1;
         }
     return 0;
+}
+
+/* " bias-lambda=V" of cell b into buf when the grid has a λ_b axis, else "" */
+static const char *bias_text(const grid *g, int32_t b, char *buf, size_t len) {
+    if (g->n_bias_lambdas > 0) snprintf(buf, len, " bias-lambda=%g", g->bias_lambdas[b]);
+    else buf[0] = 0;
+    return buf;
 }
 
 /* --select: "rmse" (n = 0) or MEASURE@N, MEASURE one of cf_rank_measure's names. 0 ok, -1 bad. */
@@ -132,11 +157,13 @@ typedef struct fold_log {
     int select_iters;   /* --select-iters: a fold's RMSE here is its last iteration's, not the one scored */
 } fold_log;
 
-static void on_fold(int32_t il, int32_t ik, int32_t fold, double rmse, double score, void *user) {
+static void on_fold(int32_t ib, int32_t il, int32_t ik, int32_t fold, double rmse, double score, void *user) {
     const fold_log *lg = user;
     if (lg->quiet) return;
-    fprintf(stderr, "cv: K=%-5d lambda=%-8g fold %d/%d  validation RMSE %.6f%s", (int)lg->g->factors[ik],
-            lg->g->lambdas[il], (int)fold + 1, (int)lg->folds, rmse, lg->select_iters ? " (last iteration)" : "");
+    char bt[48];
+    fprintf(stderr, "cv: K=%-5d lambda=%-8g%s fold %d/%d  validation RMSE %.6f%s", (int)lg->g->factors[ik],
+            lg->g->lambdas[il], bias_text(lg->g, ib, bt, sizeof bt), (int)fold + 1, (int)lg->folds, rmse,
+            lg->select_iters ? " (last iteration)" : "");
     if (lg->select) fprintf(stderr, "  %s %.6f", lg->select, score);
     fputc('\n', stderr);
 }
@@ -152,16 +179,19 @@ static void ramp(double t, int *r, int *g, int *b) {
     *r = (int)lround(r0 + (r1 - r0) * s), *g = (int)lround(g0 + (g1 - g0) * s), *b = (int)lround(b0 + (b1 - b0) * s);
 }
 
+/* One panel (rows λ, columns K) per value of the λ_b axis, stacked; one rect per cell. */
 static int write_svg(const char *path, const grid *gr, const cf_cv_result *res, const char *select, cf_error *err) {
     /* the table shown: the selected measure (higher is better: green at the top) or RMSE */
     const double *mean = select ? res->mean_score : res->mean;
     cli_out o;
     if (cli_out_open(&o, path, err) != 0) return -1;
     FILE *f = o.f;
-    const int cw = 90, ch = 40, left = 90, top = 50;
-    int w = left + cw * gr->n_factors + 20, h = top + ch * gr->n_lambdas + 50;
+    const int NB = res->n_bias_lambdas, titled = gr->n_bias_lambdas > 0;
+    const int cw = 90, ch = 40, left = 90, top = 50, panel_gap = titled ? 30 : 0;
+    const int panel_h = ch * gr->n_lambdas + panel_gap; /* a panel's cells and its title above */
+    int w = left + cw * gr->n_factors + 20, h = top + panel_h * NB - panel_gap + 50;
     double lo = INFINITY, hi = -INFINITY;
-    for (int c = 0; c < gr->n_factors * gr->n_lambdas; c++) {
+    for (int64_t c = 0; c < (int64_t)NB * gr->n_factors * gr->n_lambdas; c++) {
         if (mean[c] < lo) lo = mean[c];
         if (mean[c] > hi) hi = mean[c];
     }
@@ -172,25 +202,30 @@ static int write_svg(const char *path, const grid *gr, const cf_cv_result *res, 
             select ? select : "RMSE", (int)res->folds);
     fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">K</text>\n", left + cw * gr->n_factors / 2, h - 10);
     fprintf(f, "<text x=\"15\" y=\"%d\" text-anchor=\"middle\" transform=\"rotate(-90 15 %d)\">λ</text>\n",
-            top + ch * gr->n_lambdas / 2, top + ch * gr->n_lambdas / 2);
+            top + (h - 50 - top) / 2, top + (h - 50 - top) / 2);
     for (int k = 0; k < gr->n_factors; k++)
         fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%d</text>\n", left + cw * k + cw / 2,
-                top + ch * gr->n_lambdas + 18, (int)gr->factors[k]);
-    for (int l = 0; l < gr->n_lambdas; l++) {
-        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%g</text>\n", left - 8, top + ch * l + ch / 2 + 4,
-                gr->lambdas[l]);
-        for (int k = 0; k < gr->n_factors; k++) {
-            double v = mean[l * gr->n_factors + k];
-            int r, g, b;
-            ramp(hi > lo ? (select ? hi - v : v - lo) / (hi - lo) : 0.0, &r, &g, &b);
-            fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"rgb(%d,%d,%d)\"/>\n", left + cw * k,
-                    top + ch * l, cw, ch, r, g, b);
-            fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%.4f</text>\n", left + cw * k + cw / 2,
-                    top + ch * l + ch / 2 + 4, v);
+                h - 32, (int)gr->factors[k]);
+    for (int b = 0; b < NB; b++) {
+        const int y0 = top + panel_h * b; /* the panel's first row */
+        if (titled)
+            fprintf(f, "<text x=\"%d\" y=\"%d\">λ_b = %g</text>\n", left, y0 - 8, gr->bias_lambdas[b]);
+        for (int l = 0; l < gr->n_lambdas; l++) {
+            fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%g</text>\n", left - 8, y0 + ch * l + ch / 2 + 4,
+                    gr->lambdas[l]);
+            for (int k = 0; k < gr->n_factors; k++) {
+                double v = mean[cf_cv_cell_index(res, b, l, k)];
+                int r, g, bl;
+                ramp(hi > lo ? (select ? hi - v : v - lo) / (hi - lo) : 0.0, &r, &g, &bl);
+                fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"rgb(%d,%d,%d)\"/>\n",
+                        left + cw * k, y0 + ch * l, cw, ch, r, g, bl);
+                fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%.4f</text>\n", left + cw * k + cw / 2,
+                        y0 + ch * l + ch / 2 + 4, v);
+            }
         }
     }
     /* the best cell outlined (a polyline, so that the file holds exactly one rect per cell) */
-    int bx = left + cw * res->best_k, by = top + ch * res->best_l;
+    int bx = left + cw * res->best_k, by = top + panel_h * res->best_b + ch * res->best_l;
     fprintf(f, "<polyline points=\"%d,%d %d,%d %d,%d %d,%d %d,%d\" fill=\"none\" stroke=\"black\" "
                "stroke-width=\"3\"/>\n", bx, by, bx + cw, by, bx + cw, by + ch, bx, by + ch, bx, by);
     fprintf(f, "</svg>\n");
@@ -236,11 +271,16 @@ int cmd_cv(int argc, char **argv) {
     int n = 0;
     opts[n++] = (cli_opt){.kind = CLI_SECTION, .name = "grid"};
     opts[n++] = (cli_opt){.name = "grid", .kind = CLI_STR, .dest = &grid_help, .metavar = "AXIS=V,...",
-                          .no_default = 1, .help = "factors=8,16,32 or lambda=0.01,0.1 (give both; required)"};
+                          .no_default = 1,
+                          .help = "factors=8,16,32 or lambda=0.01,0.1 (give both; required), bias-lambda=0,5,25 (a third "
+                                  "axis, the biases' own λ_b; default: λ's in every cell)"};
     opts[n++] = (cli_opt){.name = "factors", .kind = CLI_STR, .dest = &grid_help, .metavar = "K1,K2,...",
                           .no_default = 1, .help = "the same as --grid factors=K1,K2,..."};
     opts[n++] = (cli_opt){.name = "lambda", .kind = CLI_STR, .dest = &grid_help, .metavar = "L1,L2,...",
                           .no_default = 1, .help = "the same as --grid lambda=L1,L2,..."};
+    opts[n++] = (cli_opt){.name = "bias-lambda", .kind = CLI_STR, .dest = &grid_help, .metavar = "B1,B2,...",
+                          .no_default = 1, .help = "the same as --grid bias-lambda=B1,B2,... (with --bias-reg plain "
+                                                   "it keeps rarely rated items out of top-N lists)"};
     opts[n++] = (cli_opt){.name = "folds", .kind = CLI_I32, .dest = &cvo.folds, .metavar = "F", .lo = 2,
                           .hi = 1000, .help = "number of folds"};
     int fold_split = CLI_SPLIT_RANDOM;
@@ -281,8 +321,8 @@ int cmd_cv(int argc, char **argv) {
     static const char *const positional[] = {"DATA", NULL};
     cli_spec spec = {
         .cmd = "cv",
-        .args = "DATA --grid factors=K1,K2,... --grid lambda=L1,L2,... [options]",
-        .summary = "k-fold cross-validation over a grid of K × λ: every rating of DATA is put in one of F\n"
+        .args = "DATA --grid factors=K1,K2,... --grid lambda=L1,L2,... [--grid bias-lambda=B1,B2,...] [options]",
+        .summary = "k-fold cross-validation over a grid of K × λ (× λ_b): every rating of DATA is put in one of F\n"
                    "seeded folds; each cell is trained F times on F−1 folds and scored by the RMSE on the\n"
                    "fold left out (or, with --select ndcg@10 etc., by how it ranks that fold's items).\n"
                    "Prints the mean and std per cell, the best cell, then refits it on all the data\n"
@@ -297,8 +337,8 @@ int cmd_cv(int argc, char **argv) {
                  "integer timestamps.",
     };
 
-    /* take the --grid arguments out of argv (they may repeat); --factors V and --lambda V,
-     * what a user of train types, become --grid factors=V and --grid lambda=V (in arena) */
+    /* take the --grid arguments out of argv (they may repeat); --factors V, --lambda V and
+     * --bias-lambda V, what a user of train types, become --grid factors=V etc. (in arena) */
     char **rest = malloc(((size_t)argc + 1) * sizeof *rest);
     const char **grid_args = malloc(((size_t)argc + 1) * sizeof *grid_args);
     size_t arena_len = 0;
@@ -312,11 +352,11 @@ int cmd_cv(int argc, char **argv) {
     }
     int n_rest = 0, n_grid = 0, ended = 0;
     for (int a = 0; a < argc; a++) {
-        static const char *const axes[] = {"grid", "factors", "lambda"};
+        static const char *const axes[] = {"grid", "factors", "lambda", "bias-lambda"};
         int axis = -1;
         const char *val = NULL;
         if (a > 0 && !ended && strcmp(argv[a], "--") == 0) ended = 1;
-        for (int x = 0; a > 0 && !ended && x < 3 && axis < 0; x++) {
+        for (int x = 0; a > 0 && !ended && x < 4 && axis < 0; x++) {
             size_t l = strlen(axes[x]);
             if (strncmp(argv[a], "--", 2) || strncmp(argv[a] + 2, axes[x], l)) continue;
             if (argv[a][2 + l] == '=') axis = x, val = argv[a] + 3 + l;
@@ -373,13 +413,10 @@ int cmd_cv(int argc, char **argv) {
     cvo.seed = cfg.seed;
     cvo.factors = g.factors, cvo.n_factors = g.n_factors;
     cvo.lambdas = g.lambdas, cvo.n_lambdas = g.n_lambdas;
+    cvo.bias_lambdas = g.bias_lambdas, cvo.n_bias_lambdas = g.n_bias_lambdas;
     cf_error err = {0};
-    for (int l = 0; l < g.n_lambdas; l++)
-        for (int k = 0; k < g.n_factors; k++) {
-            cf_config c = cfg;
-            c.factors = g.factors[k], c.lambda = g.lambdas[l];
-            if (cf_config_validate(&c, &err) != CF_OK) return cli_usage_error(&spec, "%s", err.msg);
-        }
+    if (g.n_bias_lambdas > 0 && !cfg.bias)
+        return cli_usage_error(&spec, "--grid bias-lambda: the biases' λ_b needs biases (not with --no-bias)");
     if (cli_check_device(cfg.device) != CLI_EXIT_OK) return CLI_EXIT_ERROR;
     if (oo.model && cli_check_binary_output(oo.model, "--model", "a model") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
     if (svg_path && cli_check_writable(svg_path, "--svg") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
@@ -394,6 +431,7 @@ int cmd_cv(int argc, char **argv) {
         return cli_usage_error(&spec, "--select-iters chooses by RMSE: not with --select %s", select_name);
     if (cvo.select_iters && cfg.tol > 0) /* cv has no --early-stop or --restarts */
         return cli_usage_error(&spec, "--select-iters runs every cell's iterations: not with --tol");
+    if (cf_cv_check(&cfg, &cvo, &err) != CF_OK) return cli_usage_error(&spec, "%s", err.msg); /* every cell */
 
     cf_dataset *ds = NULL;
     cf_cv_result res;
@@ -411,9 +449,17 @@ int cmd_cv(int argc, char **argv) {
         cli_device_notice(cfg.device, stderr, "");
         char seed[40] = "in time order";
         if (!cvo.by_time) snprintf(seed, sizeof seed, "seed %llu", (unsigned long long)cvo.seed);
-        fprintf(stderr, "cv: %s, %d %s%sfolds (%s), %d×%d cells, %d iterations, %s λ, bias %s\n",
-                cf_algo_name(cfg.algo), (int)cvo.folds, fold_kind[fold_split], fold_split ? " " : "", seed,
-                g.n_lambdas, g.n_factors, (int)cv_iters(&cfg), cf_reg_name(cfg.reg), cfg.bias ? "on" : "off");
+        char cells[48], bias[64] = "";
+        snprintf(cells, sizeof cells, "%d×%d", g.n_lambdas, g.n_factors);
+        if (g.n_bias_lambdas > 0) {
+            cf_config r;
+            cf_config_resolve(&cfg, NULL, &r); /* the biases' weighting, explicit */
+            snprintf(cells, sizeof cells, "%d×%d×%d", g.n_bias_lambdas, g.n_lambdas, g.n_factors);
+            snprintf(bias, sizeof bias, ", own λ_b (%s)", cf_reg_name(r.bias_reg));
+        }
+        fprintf(stderr, "cv: %s, %d %s%sfolds (%s), %s cells, %d iterations, %s λ, bias %s%s\n",
+                cf_algo_name(cfg.algo), (int)cvo.folds, fold_kind[fold_split], fold_split ? " " : "", seed, cells,
+                (int)cv_iters(&cfg), cf_reg_name(cfg.reg), cfg.bias ? "on" : "off", bias);
     }
     fold_log lg = {.g = &g, .folds = cvo.folds, .quiet = oo.quiet, .select = select_name, .select_iters = cvo.select_iters};
     cvo.on_fold = on_fold, cvo.user = &lg;
@@ -433,7 +479,9 @@ int cmd_cv(int argc, char **argv) {
 
     int bk = g.factors[res.best_k];
     double bl = g.lambdas[res.best_l];
-    const int64_t bc = (int64_t)res.best_l * g.n_factors + res.best_k; /* the best cell */
+    const int64_t bc = cf_cv_cell_index(&res, res.best_b, res.best_l, res.best_k); /* the best cell */
+    char bb[48]; /* " bias-lambda=V" of the best cell, or "" */
+    bias_text(&g, res.best_b, bb, sizeof bb);
     double bmean = res.mean[bc];
     double bstd = res.std[bc];
     if (oo.json) {
@@ -453,6 +501,11 @@ int cmd_cv(int argc, char **argv) {
         json_key(o, &first, "seed"), fprintf(o, "%llu", (unsigned long long)cvo.seed);
         json_key(o, &first, "iters"), fprintf(o, "%d", (int)cv_iters(&cfg));
         json_key(o, &first, "reg"), json_string(o, cf_reg_name(cfg.reg));
+        if (g.n_bias_lambdas > 0) {
+            cf_config r;
+            cf_config_resolve(&cfg, NULL, &r);
+            json_key(o, &first, "bias_reg"), json_string(o, cf_reg_name(r.bias_reg));
+        }
         json_key(o, &first, "select"), json_string(o, select_name ? select_name : "rmse");
         json_key(o, &first, "select_on"), json_string(o, select_on_names[select_on]);
         json_key(o, &first, "select_iters"), fputs(cvo.select_iters ? "true" : "false", o);
@@ -464,33 +517,41 @@ int cmd_cv(int argc, char **argv) {
         json_key(o, &first, "lambda"), fputc('[', o);
         for (int l = 0; l < g.n_lambdas; l++) fputs(l ? "," : "", o), json_number(o, g.lambdas[l]);
         fputc(']', o);
+        if (g.n_bias_lambdas > 0) {
+            json_key(o, &first, "bias_lambda"), fputc('[', o);
+            for (int b = 0; b < g.n_bias_lambdas; b++) fputs(b ? "," : "", o), json_number(o, g.bias_lambdas[b]);
+            fputc(']', o);
+        }
         json_key(o, &first, "cells"), fputc('[', o);
-        for (int l = 0; l < g.n_lambdas; l++)
-            for (int k = 0; k < g.n_factors; k++) {
-                int c = l * g.n_factors + k, f2 = 1;
-                fputs(c ? ",{" : "{", o);
-                json_key(o, &f2, "factors"), fprintf(o, "%d", (int)g.factors[k]);
-                json_key(o, &f2, "lambda"), json_number(o, g.lambdas[l]);
-                json_cell_stats(o, &f2, "rmse", res.mean[c], res.std[c], res.fold_rmse + (int64_t)c * res.folds,
-                                res.folds);
-                if (select_name)
-                    json_cell_stats(o, &f2, "score", res.mean_score[c], res.std_score[c],
-                                    res.fold_score + (int64_t)c * res.folds, res.folds);
-                if (res.cell_iters) {
-                    json_key(o, &f2, "iters"), fprintf(o, "%d", (int)res.cell_iters[c]);
-                    json_key(o, &f2, "mean_curve"), fputc('[', o);
-                    for (int t = 0; t < res.iters; t++)
-                        fputs(t ? "," : "", o), json_number(o, res.mean_curve[(int64_t)c * res.iters + t]);
-                    fputc(']', o);
-                }
-                fputc('}', o);
+        for (int64_t c = 0; c < (int64_t)res.n_bias_lambdas * g.n_lambdas * g.n_factors; c++) {
+            const int k = (int)(c % g.n_factors), l = (int)(c / g.n_factors % g.n_lambdas);
+            const int b = (int)(c / g.n_factors / g.n_lambdas);
+            int f2 = 1;
+            fputs(c ? ",{" : "{", o);
+            json_key(o, &f2, "factors"), fprintf(o, "%d", (int)g.factors[k]);
+            json_key(o, &f2, "lambda"), json_number(o, g.lambdas[l]);
+            if (g.n_bias_lambdas > 0) json_key(o, &f2, "bias_lambda"), json_number(o, g.bias_lambdas[b]);
+            json_cell_stats(o, &f2, "rmse", res.mean[c], res.std[c], res.fold_rmse + (int64_t)c * res.folds,
+                            res.folds);
+            if (select_name)
+                json_cell_stats(o, &f2, "score", res.mean_score[c], res.std_score[c],
+                                res.fold_score + (int64_t)c * res.folds, res.folds);
+            if (res.cell_iters) {
+                json_key(o, &f2, "iters"), fprintf(o, "%d", (int)res.cell_iters[c]);
+                json_key(o, &f2, "mean_curve"), fputc('[', o);
+                for (int t = 0; t < res.iters; t++)
+                    fputs(t ? "," : "", o), json_number(o, res.mean_curve[(int64_t)c * res.iters + t]);
+                fputc(']', o);
             }
+            fputc('}', o);
+        }
         fputc(']', o);
         json_key(o, &first, "best"), fputc('{', o);
         {
             int f2 = 1;
             json_key(o, &f2, "factors"), fprintf(o, "%d", bk);
             json_key(o, &f2, "lambda"), json_number(o, bl);
+            if (g.n_bias_lambdas > 0) json_key(o, &f2, "bias_lambda"), json_number(o, g.bias_lambdas[res.best_b]);
             if (res.cell_iters) json_key(o, &f2, "iters"), fprintf(o, "%d", (int)res.cell_iters[bc]);
             json_key(o, &f2, "mean_rmse"), json_number(o, bmean);
             json_key(o, &f2, "std_rmse"), json_number(o, bstd);
@@ -534,43 +595,49 @@ int cmd_cv(int argc, char **argv) {
             printf("; lists of the items fit to at least %lld ratings", (long long)cvo.rank_min_ratings);
         if (cvo.select_last) printf("; * the best by the last fold");
         printf(")\n");
-        printf("%-10s", "lambda\\K");
-        for (int k = 0; k < g.n_factors; k++) printf("  %19d", (int)g.factors[k]);
-        putchar('\n');
-        for (int l = 0; l < g.n_lambdas; l++) {
-            printf("%-10g", g.lambdas[l]);
-            for (int k = 0; k < g.n_factors; k++) {
-                int c = l * g.n_factors + k;
-                printf("  %c%.6f ± %.6f", (l == res.best_l && k == res.best_k) ? '*' : ' ', tmean[c], tstd[c]);
-            }
+        for (int b = 0; b < res.n_bias_lambdas; b++) { /* one table per λ_b */
+            if (g.n_bias_lambdas > 0) printf("bias-lambda %g\n", g.bias_lambdas[b]);
+            printf("%-10s", "lambda\\K");
+            for (int k = 0; k < g.n_factors; k++) printf("  %19d", (int)g.factors[k]);
             putchar('\n');
-        }
-        if (res.cell_iters) { /* the iterations each cell's figure is at */
-            printf("iterations  of each cell's least mean validation RMSE (the figures above)\n");
             for (int l = 0; l < g.n_lambdas; l++) {
                 printf("%-10g", g.lambdas[l]);
-                for (int k = 0; k < g.n_factors; k++) printf("  %19d", (int)res.cell_iters[l * g.n_factors + k]);
+                for (int k = 0; k < g.n_factors; k++) {
+                    const int64_t c = cf_cv_cell_index(&res, b, l, k);
+                    printf("  %c%.6f ± %.6f", c == bc ? '*' : ' ', tmean[c], tstd[c]);
+                }
                 putchar('\n');
             }
         }
+        if (res.cell_iters) { /* the iterations each cell's figure is at */
+            printf("iterations  of each cell's least mean validation RMSE (the figures above)\n");
+            for (int b = 0; b < res.n_bias_lambdas; b++) {
+                if (g.n_bias_lambdas > 0) printf("bias-lambda %g\n", g.bias_lambdas[b]);
+                for (int l = 0; l < g.n_lambdas; l++) {
+                    printf("%-10g", g.lambdas[l]);
+                    for (int k = 0; k < g.n_factors; k++)
+                        printf("  %19d", (int)res.cell_iters[cf_cv_cell_index(&res, b, l, k)]);
+                    putchar('\n');
+                }
+            }
+        }
         if (select_name) {
-            printf("best        K=%d lambda=%g: %s %.6f ± %.6f (RMSE %.6f ± %.6f)\n", bk, bl, select_name,
-                   tmean[res.best_l * g.n_factors + res.best_k], tstd[res.best_l * g.n_factors + res.best_k], bmean,
-                   bstd);
+            printf("best        K=%d lambda=%g%s: %s %.6f ± %.6f (RMSE %.6f ± %.6f)\n", bk, bl, bb, select_name,
+                   tmean[bc], tstd[bc], bmean, bstd);
             printf("popular     %s %.6f ± %.6f: each fold's most rated items (eval --top's baseline); best − "
                    "popular %+.6f ± %.6f (paired by fold)\n",
                    select_name, res.mean_popular, res.std_popular, res.mean_minus_popular, res.std_minus_popular);
         } else if (res.cell_iters)
-            printf("best        K=%d lambda=%g, %d iterations: RMSE %.6f ± %.6f\n", bk, bl, (int)res.cell_iters[bc],
-                   bmean, bstd);
+            printf("best        K=%d lambda=%g%s, %d iterations: RMSE %.6f ± %.6f\n", bk, bl, bb,
+                   (int)res.cell_iters[bc], bmean, bstd);
         else
-            printf("best        K=%d lambda=%g: RMSE %.6f ± %.6f\n", bk, bl, bmean, bstd);
+            printf("best        K=%d lambda=%g%s: RMSE %.6f ± %.6f\n", bk, bl, bb, bmean, bstd);
         if (cvo.by_time) { /* the folds grow: the last one trains on the most, as the refit will */
-            const int64_t c = (int64_t)res.best_l * g.n_factors + res.best_k, F = cvo.folds;
-            const double last = (select_name ? res.fold_score : res.fold_rmse)[c * F + F - 1];
-            printf("last fold   K=%d lambda=%g: %s %.6f (trained on %s earliest %lld/%lld: the nearest to the "
+            const int64_t F = cvo.folds;
+            const double last = (select_name ? res.fold_score : res.fold_rmse)[bc * F + F - 1];
+            printf("last fold   K=%d lambda=%g%s: %s %.6f (trained on %s earliest %lld/%lld: the nearest to the "
                    "refit)\n",
-                   bk, bl, select_name ? select_name : "RMSE", last, cvo.by_user ? "each user's" : "the", (long long)F,
+                   bk, bl, bb, select_name ? select_name : "RMSE", last, cvo.by_user ? "each user's" : "the", (long long)F,
                    (long long)F + 1);
             printf("folds       rolling origin%s: each fold validated on a model of the ratings before it; "
                    "%lld ratings (%s first block) never validated\n",
@@ -585,7 +652,7 @@ int cmd_cv(int argc, char **argv) {
                    (long long)res.unvalidated);
         }
         if (res.border) printf("warning     the best cell is on the border of the grid: enlarge the grid\n");
-        printf("refit       K=%d lambda=%g, %d iterations, on all %lld ratings: train RMSE %.6f\n", bk, bl,
+        printf("refit       K=%d lambda=%g%s, %d iterations, on all %lld ratings: train RMSE %.6f\n", bk, bl, bb,
                (int)res.refit_report.iters, (long long)res.refit_report.n_train, res.refit_report.train_rmse);
         printf("seconds     %.3f\n", secs);
         printf("phases      read %.3f, folds %.3f, refit %.3f, save %.3f s\n", t_read, t_folds, t_refit, t_save);

@@ -68,9 +68,10 @@ int cli_config_train_opts(cli_config_opts *c, cli_opt *out, unsigned groups, con
             .help = "regularization strength λ");
     ADD(.name = "reg", .kind = CLI_CHOICE, .dest = &c->reg, .choices = cli_reg_names(),
         .help = "λ weighting: plain λ (SGD: λ/n_row per rating), weighted λ·n_row (= LIBMF's per-rating l2), mean λ·|Ω|");
-    ADD(.name = "bias-lambda", .kind = CLI_DOUBLE, .dest = &cfg->bias_lambda, .metavar = "L", .no_default = 1,
-        .help = "λ_b of the biases b_u, b_i (default: --lambda); e.g. --bias-reg plain --bias-lambda 25 shrinks a bias "
-                "fit to few ratings toward 0 (b_i ≈ Σ(r − μ)/(λ_b + n_i)), which keeps rarely rated items out of top-N lists");
+    if (groups & CLI_CFG_FACTORS_LAMBDA)
+        ADD(.name = "bias-lambda", .kind = CLI_DOUBLE, .dest = &cfg->bias_lambda, .metavar = "L", .no_default = 1,
+            .help = "λ_b of the biases b_u, b_i (default: --lambda); e.g. --bias-reg plain --bias-lambda 25 shrinks a bias "
+                    "fit to few ratings toward 0 (b_i ≈ Σ(r − μ)/(λ_b + n_i)), which keeps rarely rated items out of top-N lists");
     ADD(.name = "bias-reg", .kind = CLI_CHOICE, .dest = &c->bias_reg, .choices = cli_bias_reg_names(),
         .help = "weighting of λ_b, as --reg (same: --reg's)");
     ADD(.name = "no-bias", .kind = CLI_FLAG, .dest = &cfg->bias, .flag_value = 0,

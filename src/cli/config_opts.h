@@ -32,7 +32,7 @@ typedef struct cli_config_opts {
 
 /* Which optional groups of cli_config_train_opts to include. */
 enum {
-    CLI_CFG_FACTORS_LAMBDA = 1u << 0, /* --factors, --lambda (cv takes them from its grid) */
+    CLI_CFG_FACTORS_LAMBDA = 1u << 0, /* --factors, --lambda, --bias-lambda (cv takes them from its grid) */
     CLI_CFG_SELECTION = 1u << 1,      /* --restarts, --early-stop */
     CLI_CFG_ALL = CLI_CFG_FACTORS_LAMBDA | CLI_CFG_SELECTION
 };
