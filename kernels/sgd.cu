@@ -106,6 +106,14 @@
 #define SGD_THREADS 128
 #define SGD_WARPS (SGD_THREADS / 32)
 
+/* The biases' λ'b of rating (u, i): their own arrays when the host set them, else the
+ * factors' λ' (lu, li), read from nothing more. */
+__device__ __forceinline__ void bias_lambdas(const cf_sgd_args &a, uint32_t u, uint32_t i, float lu, float li,
+                                             float &lbu, float &lbi) {
+    lbu = a.lamb_u ? __ldg(a.lamb_u + u) : lu;
+    lbi = a.lamb_u ? __ldg(a.lamb_i + i) : li;
+}
+
 /* Lane l's rating of the batch at position `at` (l's own position; nothing past end). */
 __device__ __forceinline__ void load_ids(const cf_sgd_args &a, int64_t at, int64_t end, int64_t off, int64_t n,
                                          uint32_t &u, uint32_t &i, float &r) {
@@ -300,8 +308,8 @@ __device__ __forceinline__ void sgd_run_regs(const cf_sgd_args &a, int64_t begin
                     if (ADD) add_chunk<T, VEC>(Q + i * ld, (32 * c + lane) * VEC, K, ld, dq);
                 }
                 if (bias) {
-                    float lbu = lu, lbi = li;
-                    if (a.lamb_u) lbu = __ldg(a.lamb_u + u), lbi = __ldg(a.lamb_i + i);
+                    float lbu, lbi;
+                    bias_lambdas(a, u, i, lu, li, lbu, lbi);
                     const float step_i = eta * (e - lbi * bi);
                     bu = bu + eta * (e - lbu * bu), bi = bi + step_i;
                     if (ADD && lane == 0) atomicAdd(a.bi + i, step_i);
@@ -376,8 +384,8 @@ __device__ __forceinline__ void sgd_run_mem(const cf_sgd_args &a, int64_t begin,
                 if (ADD) add_chunk<T, 1>(q, c, K, a.ld, &d);
             }
             if (a.use_bias && lane == 0) {
-                float lbu = lu, lbi = li;
-                if (a.lamb_u) lbu = __ldg(a.lamb_u + u), lbi = __ldg(a.lamb_i + i);
+                float lbu, lbi;
+                bias_lambdas(a, u, i, lu, li, lbu, lbi);
                 const float step_i = eta * (e - lbi * bi);
                 a.bu[u] = bu + eta * (e - lbu * bu);
                 if (ADD)
