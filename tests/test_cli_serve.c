@@ -873,7 +873,7 @@ Test(cli, eval_top_hints_when_the_model_ranks_below_popularity) {
         const char *h = strstr(r.err, "hint: the model ranks below popularity (precision@7 ");
         cr_assert_eq(h != NULL, want, "case %d: hint %s expected:\n%s", c, want ? "" : "not", r.err);
         if (want)
-            cr_assert(strstr(h, "--min-ratings M") && strstr(h, "cufactor cv DATA --reg plain") &&
+            cr_assert(strstr(h, "--min-ratings M") && strstr(h, "cufactor cv DATA --grid lambda=... --bias-reg plain --grid bias-lambda=") &&
                           strstr(h, "--select precision@7"),
                       "the hint names the remedies: %s", h);
         run_free(&r);

@@ -77,21 +77,27 @@ void cli_rank_print_floor(FILE *f, int64_t min_ratings) {
 }
 
 /* When the model's lists are significantly worse than popularity's (precision more than two
- * paired standard errors below), says so on stderr and names the two remedies that the
- * measurement in bench/results/regularization-2026-12-07-movielens.md found: a support
- * floor, and a regularization chosen by a ranking measure (with weighted λ·n, items with
- * few ratings keep extreme biases at every λ). Nothing with quiet or without the baseline. */
+ * paired standard errors below), says so on stderr and names the remedies that the
+ * measurements in bench/results/regularization-2026-12-07-movielens.md and
+ * cv-bias-axis-2026-12-07-movielens.md found: a support floor, and a regularization chosen
+ * by a ranking measure — with biases, their own plain λ_b searched beside λ (it shrinks a
+ * bias fit to few ratings whatever λ the factors take); without, plain λ (with weighted
+ * λ·n, items with few ratings keep extreme values at every λ). Nothing with quiet or
+ * without the baseline. */
 void cli_rank_hint(const cf_rank_report *rk, const cf_config *cfg, int64_t min_ratings, int popular, int quiet) {
     const double d = rk->model.precision - rk->popular.precision, se = rk->difference_se.precision;
     if (quiet || !popular || rk->users == 0 || !(d < -2 * se)) return;
     const int n = (int)rk->n;
+    const char *how = cfg->bias                    ? " --grid lambda=... --bias-reg plain --grid bias-lambda=5,10,25"
+                      : cfg->reg == CF_REG_WEIGHTED ? " --reg plain --grid lambda=..."
+                                                    : " --grid lambda=...";
     fprintf(stderr,
             "hint: the model ranks below popularity (precision@%d %.4f against %.4f, %+.4f ± %.4f). A model fit "
             "to rating values ranks items by predicted rating, which favours items with few, high ratings. For "
             "lists, rank with %s, or choose the regularization by a ranking measure: cufactor cv DATA%s "
-            "--grid lambda=... --select precision@%d (README, \"Regularization for lists\")\n",
+            "--select precision@%d (README, \"Regularization for lists\")\n",
             n, rk->model.precision, rk->popular.precision, d, se, min_ratings > 0 ? "a higher --min-ratings" : "--min-ratings M",
-            cfg->reg == CF_REG_WEIGHTED ? " --reg plain" : "", n);
+            how, n);
 }
 
 void cli_rank_json(FILE *f, const cf_rank_report *rk, double relevant_min, const char *exclude, int popular) {
