@@ -915,6 +915,8 @@ Test(cv, cli_bias_lambda_axis, .timeout = 60) {
     cr_assert(strstr(out, want), "%s in %s", want, out);
     cr_assert(strstr(errs, "2×2×1 cells") && strstr(errs, "own λ_b (plain)"), "%s", errs);
     cr_assert_eq(count(errs, " bias-lambda=30 fold "), 2 * 2, "%s", errs);
+    /* the trainings counted, fold by fold, with the time left at the pace so far */
+    cr_assert(strstr(errs, "cv: [1/8, ~") && strstr(errs, "cv: [8/8, ~0 s left] K=2 "), "%s", errs);
     char *svg_path = cf_test_path(dir, "h.svg"), *svg = cf_test_read(svg_path, NULL);
     cr_assert_not_null(svg);
     cr_assert_eq(count(svg, "<rect"), 4, "%s", svg);

@@ -155,14 +155,22 @@ typedef struct fold_log {
     int quiet;
     const char *select; /* the measure's name ("ndcg@10"), NULL: RMSE */
     int select_iters;   /* --select-iters: a fold's RMSE here is its last iteration's, not the one scored */
+    double t0;          /* when the first training started (cli_now) */
 } fold_log;
 
+/* One line per training: which of all (they run fold by fold, every cell in each), the
+ * cell and fold, the validation figures, and the time left at the mean pace so far. */
 static void on_fold(int32_t ib, int32_t il, int32_t ik, int32_t fold, double rmse, double score, void *user) {
     const fold_log *lg = user;
     if (lg->quiet) return;
+    const grid *g = lg->g;
+    const int64_t cells = (int64_t)(g->n_bias_lambdas > 0 ? g->n_bias_lambdas : 1) * g->n_lambdas * g->n_factors;
+    const int64_t total = cells * lg->folds, done = fold * cells + ((int64_t)ib * g->n_lambdas + il) * g->n_factors + ik + 1;
+    const double spent = cli_now() - lg->t0;
     char bt[48];
-    fprintf(stderr, "cv: K=%-5d lambda=%-8g%s fold %d/%d  validation RMSE %.6f%s", (int)lg->g->factors[ik],
-            lg->g->lambdas[il], bias_text(lg->g, ib, bt, sizeof bt), (int)fold + 1, (int)lg->folds, rmse,
+    fprintf(stderr, "cv: [%lld/%lld, ~%.0f s left] K=%-5d lambda=%-8g%s fold %d/%d  validation RMSE %.6f%s",
+            (long long)done, (long long)total, spent / (double)done * (double)(total - done), (int)g->factors[ik],
+            g->lambdas[il], bias_text(g, ib, bt, sizeof bt), (int)fold + 1, (int)lg->folds, rmse,
             lg->select_iters ? " (last iteration)" : "");
     if (lg->select) fprintf(stderr, "  %s %.6f", lg->select, score);
     fputc('\n', stderr);
@@ -464,6 +472,7 @@ int cmd_cv(int argc, char **argv) {
     fold_log lg = {.g = &g, .folds = cvo.folds, .quiet = oo.quiet, .select = select_name, .select_iters = cvo.select_iters};
     cvo.on_fold = on_fold, cvo.user = &lg;
     double t0 = cli_now();
+    lg.t0 = t0;
     if (cf_cv_run(ds, &cfg, &cvo, &res, &err) != CF_OK) goto fail;
     double secs = cli_now() - t0;
     /* the phases: the folds' trainings, the refit of the best cell, the save */
