@@ -769,11 +769,11 @@ int cf_gpu_warm_up(int gpu_id);
 /* ------------------------------------------------------------------ cross-validation */
 
 /* k-fold cross-validation over a grid of K × λ (× λ_b, the biases' own λ, when
- * bias_lambdas is given): every rating of the dataset (both
- * parts) gets a seeded fold (cf_cv_folds, or with by_user cf_cv_folds_per_user); for
- * each cell and fold f the cell is trained with cf_train on the other folds and scored
- * by the RMSE on fold f. With by_time the folds are in time (cf_cv_folds_time) and fold
- * f's model is trained on the earlier folds only. */
+ * bias_lambdas is given): every rating of the dataset (both parts) gets a seeded fold
+ * (cf_cv_folds, or with by_user cf_cv_folds_per_user); for each cell and fold f the cell
+ * is trained with cf_train on the other folds and scored by the RMSE on fold f. With
+ * by_time the folds are in time (cf_cv_folds_time) and fold f's model is trained on the
+ * earlier folds only. */
 typedef struct cf_cv_options {
     const int32_t *factors; /* the K axis, strictly increasing, n_factors ≥ 1 values */
     int32_t n_factors;
@@ -905,7 +905,8 @@ int64_t cf_cv_cell_index(const cf_cv_result *res, int32_t ib, int32_t il, int32_
 cf_status cf_cv_check(const cf_config *base, const cf_cv_options *opt, cf_error *err);
 
 /* Runs the grid with `base` for every other setting (its factors, lambda and, with the
- * λ_b axis, bias_lambda are replaced per cell). On success `res` owns arrays to release with cf_cv_result_free. */
+ * λ_b axis, bias_lambda are replaced per cell). On success `res` owns arrays to release
+ * with cf_cv_result_free. */
 cf_status cf_cv_run(const cf_dataset *ds, const cf_config *base, const cf_cv_options *opt,
                     cf_cv_result *res, cf_error *err);
 

@@ -28,13 +28,14 @@
  * ⌊j·(F+1)/m⌋, so each user's first rating trains every fold.
  *
  * For each cell (λ_b, λ_l, K_k) and fold f (the λ_b axis has the base's one value unless
- * bias_lambdas is given; cells are numbered c = (b·n_lambdas + l)·n_factors + k), cf_train runs on a view of the dataset that
- * shares its ratings and ID maps but has its own part flags (fold f = test part, the
- * other folds = training part; time folds: a compacted copy of the ratings of folds ≤ f
- * in index order, 12 bytes a rating); the validation RMSE of the cell and fold is the
- * trainer's test RMSE (validation pairs whose user or item has no training rating in that
- * fold are predicted with μ and the known bias, as in cf_train). The cell's score
- * is the mean over the folds, with the sample standard deviation
+ * bias_lambdas is given; cells are numbered c = (b·n_lambdas + l)·n_factors + k),
+ * cf_train runs on a view of the dataset that shares its ratings and ID maps but has its
+ * own part flags (fold f = test part, the other folds = training part; time folds: a
+ * compacted copy of the ratings of folds ≤ f in index order, 12 bytes a rating); the
+ * validation RMSE of the cell and fold is the trainer's test RMSE (validation pairs whose
+ * user or item has no training rating in that fold are predicted with μ and the known
+ * bias, as in cf_train). The cell's score is the mean over the folds, with the sample
+ * standard deviation
  *     s = sqrt( Σ_f (rmse_f − mean)² / (F − 1) ).
  * The best cell is the argmin of the mean; it is "on the border" when its K, λ or λ_b is
  * the first or last value of an axis that has more than one value. The best cell is then

@@ -165,7 +165,8 @@ static void on_fold(int32_t ib, int32_t il, int32_t ik, int32_t fold, double rms
     if (lg->quiet) return;
     const grid *g = lg->g;
     const int64_t cells = (int64_t)(g->n_bias_lambdas > 0 ? g->n_bias_lambdas : 1) * g->n_lambdas * g->n_factors;
-    const int64_t total = cells * lg->folds, done = fold * cells + ((int64_t)ib * g->n_lambdas + il) * g->n_factors + ik + 1;
+    const int64_t total = cells * lg->folds;
+    const int64_t done = fold * cells + ((int64_t)ib * g->n_lambdas + il) * g->n_factors + ik + 1;
     const double spent = cli_now() - lg->t0;
     char bt[48];
     fprintf(stderr, "cv: [%lld/%lld, ~%.0f s left] K=%-5d lambda=%-8g%s fold %d/%d  validation RMSE %.6f%s",
