@@ -818,8 +818,8 @@ typedef struct cf_cv_options {
     const double *bias_lambdas; /* a third axis, the biases' λ_b (cf_config.bias_lambda; the biases'
                                weighting stays the config's bias_reg): finite, >= 0, strictly
                                increasing, n_bias_lambdas values. NULL and 0 (the default): no
-                               axis, every cell keeps the config's bias_lambda. Cells with it need
-                               the config's biases (cf_config_validate) */
+                               axis, every cell keeps the config's bias_lambda. An axis needs the
+                               config's biases (bias 1; CF_ERR_INVALID otherwise) */
     int32_t n_bias_lambdas;
 } cf_cv_options;
 

@@ -293,6 +293,9 @@ static cf_config cell_config(const cf_config *base, const cf_cv_options *opt, in
 cf_status cf_cv_check(const cf_config *base, const cf_cv_options *opt, cf_error *err) {
     cf_status st = check_options(opt, err);
     if (st) return st;
+    if (opt->n_bias_lambdas > 0 && !base->bias) /* also where a value equals λ, which validate allows */
+        return cf_fail(err, CF_ERR_INVALID, "cv grid: the bias_lambda axis needs biases (the config has bias 0, "
+                                            "--no-bias: no b_u, b_i to regularize)");
     for (int32_t b = 0; b < (opt->n_bias_lambdas > 0 ? opt->n_bias_lambdas : 1); b++)
         for (int32_t l = 0; l < opt->n_lambdas; l++)
             for (int32_t k = 0; k < opt->n_factors; k++) {

@@ -215,11 +215,13 @@ cf_status cf_model_fold_in(const cf_model *m, const cf_dataset *ratings, const c
         char shown[CF_SHOW_CAP];
         size_t len;
         const char *id = cf_idmap_name(s.data_rows, (uint32_t)bad, &len);
+        char bl[96];
         cf_fail(err, CF_ERR_NUMERIC,
                 "fold-in: the normal equations of %s '%s' (%lld ratings of known %ss) are not positive definite "
-                "(λ = %g, %s); use a larger lambda",
+                "(λ = %g, %s%s); use a larger lambda",
                 s.what, cf_text_show(shown, sizeof shown, id, len), (long long)(ptr[bad + 1] - ptr[bad]),
-                o.items ? "user" : "item", rg.lambda, cf_reg_name(rg.reg));
+                o.items ? "user" : "item", rg.lambda, cf_reg_name(rg.reg),
+                cf_bias_reg_note(&m->config, m->f.bias, bl, sizeof bl));
         st = CF_ERR_NUMERIC;
         goto done;
     }
@@ -325,11 +327,12 @@ cf_status cf_model_explain(const cf_model *m, const cf_dataset *ratings, const c
         double lamb;
         const double lam = cf_als_rows_lambda(&rg, cnt, &lamb);
         if (cf_als_row_solve_b(&ws, Q, bi, mu, idx, val, cnt, lam, lamb, NULL) != 0) {
+            char bl[96];
             st = cf_fail(err, CF_ERR_NUMERIC,
                          "explain: the normal equations of user '%s' (%lld ratings of known items) are not positive "
-                         "definite (λ = %g, %s); use a larger lambda",
+                         "definite (λ = %g, %s%s); use a larger lambda",
                          cf_text_show(shown, sizeof shown, user, strlen(user)), (long long)cnt, rg.lambda,
-                         cf_reg_name(rg.reg));
+                         cf_reg_name(rg.reg), cf_bias_reg_note(&m->config, m->f.bias, bl, sizeof bl));
             goto done;
         }
         double dot = 0; /* cf_predict's order: μ + b_u + b_i + Σ_k p_k q_k */

@@ -659,7 +659,14 @@ Test(cv, bias_lambda_axis_scores_each_cell_as_cf_train, .timeout = 60) {
     cf_config nb = base;
     nb.bias = 0, nb.bias_reg = CF_REG_SAME;
     cr_assert_eq(cf_cv_check(&nb, &on, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "needs biases"), "%s", err.msg);
     cr_assert_eq(cf_cv_check(&base, &on, &err), CF_OK, "%s", err.msg);
+    /* biases off and an axis whose one value is λ's, with the factors' mode: every cell's
+     * config is valid (λ_b = λ), but the axis would search nothing */
+    on.lambdas = LS, on.n_lambdas = 1, on.bias_lambdas = LS, on.n_bias_lambdas = 1;
+    nb.reg = CF_REG_WEIGHTED;
+    cr_assert_eq(cf_cv_check(&nb, &on, &err), CF_ERR_INVALID);
+    cr_assert(strstr(err.msg, "needs biases"), "%s", err.msg);
     free(mask);
     free(fold);
     cf_dataset_destroy(&ds);

@@ -461,6 +461,28 @@ Test(fold_in, singular_system_names_the_user) {
     cr_assert_null(f);
     cr_assert(strstr(err.msg, "user 'solo' (1 ratings of known items)") && strstr(err.msg, "larger lambda"), "%s",
               err.msg);
+    cr_assert_null(strstr(err.msg, "λ_b"), "no biases, no note of theirs: %s", err.msg);
+    cf_model_destroy(&m);
+    /* with biases regularized apart (λ 0 plain on the factors, λ_b 5 plain on the bias):
+     * A = z zᵀ + diag(0, 0, 5), z = (1, 0, 1), has a zero row; fold-in and explain name
+     * the biases' regularization beside λ, as the ALS messages do */
+    cf_factors fb;
+    cr_assert_eq(cf_factors_alloc(&fb, 1, 2, 2, 1, &err), CF_OK);
+    memcpy(fb.Q, Q, sizeof Q);
+    cf_config cfg;
+    cf_config_default(&cfg);
+    cfg.factors = 2, cfg.lambda = 0.0, cfg.reg = CF_REG_PLAIN, cfg.bias_lambda = 5.0, cfg.bias_reg = CF_REG_PLAIN;
+    m = cf_model_wrap(&fb, cf_test_decimal_map(1), cf_test_decimal_map(2), &cfg);
+    cr_assert_not_null(m);
+    cr_assert_eq(cf_model_fold_in(m, ds, NULL, &f, NULL, &err), CF_ERR_NUMERIC);
+    cr_assert(strstr(err.msg, "user 'solo'") && strstr(err.msg, "(λ = 0, plain, λ_b = 5 with --bias-reg plain)"), "%s",
+              err.msg);
+    cf_explain_term t[2];
+    int32_t got;
+    cf_explanation ex;
+    cr_assert_eq(cf_model_explain(m, ds, NULL, "solo", "1", 2, t, &got, &ex, &err), CF_ERR_NUMERIC);
+    cr_assert(strstr(err.msg, "explain: ") && strstr(err.msg, "(λ = 0, plain, λ_b = 5 with --bias-reg plain)"), "%s",
+              err.msg);
     cf_dataset_destroy(&ds);
     cf_model_destroy(&m);
 }

@@ -424,8 +424,6 @@ int cmd_cv(int argc, char **argv) {
     cvo.lambdas = g.lambdas, cvo.n_lambdas = g.n_lambdas;
     cvo.bias_lambdas = g.bias_lambdas, cvo.n_bias_lambdas = g.n_bias_lambdas;
     cf_error err = {0};
-    if (g.n_bias_lambdas > 0 && !cfg.bias)
-        return cli_usage_error(&spec, "--grid bias-lambda: the biases' λ_b needs biases (not with --no-bias)");
     if (cli_check_device(cfg.device) != CLI_EXIT_OK) return CLI_EXIT_ERROR;
     if (oo.model && cli_check_binary_output(oo.model, "--model", "a model") != CLI_EXIT_OK) return CLI_EXIT_ERROR;
     if (svg_path && cli_check_writable(svg_path, "--svg") != CLI_EXIT_OK) return CLI_EXIT_ERROR;

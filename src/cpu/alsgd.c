@@ -111,19 +111,18 @@ cf_status cf_cpu_alsgd_half(cf_backend *b, cf_side side, double lr, cf_error *er
             }
             double lam = cf_reg_lambda(b->cfg.reg, b->cfg.lambda, hi - lo, nnz);
             double lamb = bias ? cf_bias_reg_lambda(&b->cfg, hi - lo, nnz) : lam; /* Λb */
-            /* h = 1 / (2 (‖Z‖_F² + Λ)) */
-            double fro = bias ? (double)(hi - lo) : 0.0;
+            /* h = 1 / (2 (‖Z‖_F² + Λ)); yy = Σ‖y‖² alone, for the rescaled bias */
+            double fro = bias ? (double)(hi - lo) : 0.0, yy = 0.0;
             for (int64_t e = lo; e < hi; e++) {
                 const double *y = v.Y + (size_t)v.idx[e] * (size_t)K;
-                for (int32_t k = 0; k < K; k++) fro += y[k] * y[k];
+                for (int32_t k = 0; k < K; k++) {
+                    const double y2 = y[k] * y[k];
+                    fro += y2, yy += y2;
+                }
             }
             double s2 = 1.0, dmax = lam; /* s², max(Λ, s²Λb) */
             if (lamb > lam) { /* rescaled bias (the header): h = 1 / (2 (Σ‖y‖² + s²n + max(Λ, s²Λb))) */
-                double yy = 0.0, n = (double)(hi - lo);
-                for (int64_t e = lo; e < hi; e++) {
-                    const double *y = v.Y + (size_t)v.idx[e] * (size_t)K;
-                    for (int32_t k = 0; k < K; k++) yy += y[k] * y[k];
-                }
+                const double n = (double)(hi - lo);
                 s2 = (fro + lam) / (n + lamb);
                 if (s2 > 1.0) s2 = 1.0;
                 fro = yy + s2 * n;
