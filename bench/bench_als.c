@@ -30,10 +30,10 @@
  * exits 0.
  *
  * --als-solver cusolver|fused (default cusolver, as cf_config) chooses the GPU solve
- * (README "GPU ALS solver"); the JSON records it as "als_solver" and the path the half-steps
+ * (docs/USAGE.md "GPU ALS solver"); the JSON records it as "als_solver" and the path the half-steps
  * took as "solve_fused" (fused falls back to cuSOLVER beyond d = 129).
  *
- * --als-gram simt|tc (default simt, as cf_config) chooses the Gram kernel (README "GPU ALS
+ * --als-gram simt|tc (default simt, as cf_config) chooses the Gram kernel (docs/USAGE.md "GPU ALS
  * Gram"): tc is the 3×TF32 tensor-core kernel (kernels/gram_tc.cu). The JSON records it as
  * "als_gram" and the kernel that ran as "gram_tc" (tc falls back to simt below sm_80).
  * With tc it also reports the tensor-core FLOPs the kernel executes ("gram_executed_gflops":

@@ -419,7 +419,7 @@ run_bench_als() {
         --json "$stage/bench_als.jsonl"
 }
 # The same with the fused solve (kernels/chol.cu), GPU only: which solver is faster
-# decides the default of --als-solver (README "GPU ALS solver").
+# decides the default of --als-solver (docs/USAGE.md "GPU ALS solver").
 run_bench_als_fused() {
     step bench_als-fused "$bin/bench_als" --factors 100,128 --iters 3 --no-cpu --als-solver fused \
         --commit "$commit" --json "$stage/bench_als.jsonl"
@@ -520,7 +520,7 @@ run_peer_cumf_sgd() {
 # accuracy check). Here: memcheck and racecheck of a few of its tests (the kernel stages its
 # tiles in shared memory), `verify --als-gram tc` against the CPU at K = 100 (cuSOLVER) and
 # K = 128 (the fused solve), and `bench_als --als-gram tc` beside `all`'s simt bench_als:
-# the faster Gram becomes the default (README "GPU ALS Gram").
+# the faster Gram becomes the default (docs/USAGE.md "GPU ALS Gram").
 tc_memcheck_tests="test_gpu_als:gpu_als_tc/gram_K15 test_gpu_als:gpu_als_tc/gram_K256_short_segments test_gpu_als:gpu_als_tc/half_step_K32"
 tc_racecheck_tests="test_gpu_als:gpu_als_tc/gram_K100 test_gpu_als:gpu_als_tc/half_step_K128"
 run_slot_tc_memcheck() {

@@ -198,8 +198,8 @@ int cf_bench_parse_nvidia_driver(const char *text, char *out, size_t len);
 /* The same on this machine: /proc/driver/nvidia/version, else nvidia-smi; "" when neither. */
 void cf_bench_nvidia_driver(char *out, size_t len);
 
-/* One JSON object (no newline), malloc'ed into *out. Schema in bench/README of
- * README.md "Performance"; checked by cf_bench_validate_record. */
+/* One JSON object (no newline), malloc'ed into *out. Schema in docs/BENCHMARKS.md; checked by
+ * cf_bench_validate_record. */
 cf_status cf_bench_result_json(const cf_bench_meta *meta, const cf_bench_case *c,
                                const cf_bench_data_info *data, const cf_bench_result *res,
                                char **out, cf_error *err);

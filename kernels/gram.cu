@@ -11,7 +11,7 @@
  *     b_r = Σ_{e ∈ row r} t_e z_{c(e)},  t_e = r_e − μ − b_other[c(e)]  (t_e = r_e without
  *           biases), formed in double and rounded once: μ rounded to fp32 shifted every t
  *           by up to 1.2e-7, most of t where r − μ − b nearly cancels (the H200's
- *           half_step failures, see the README's H200 notes).
+ *           half_step failures, see docs/PERFORMANCE.md's H200 notes).
  *
  * Shape of the work (one thread block per cf_gram_unit, i.e. per row or per segment of a
  * long row; the host orders units longest first and cuts long rows into segments, so a

@@ -10,7 +10,7 @@
  *              t_e = r_e otherwise; to d_rhs + row·ld (row ≥ 0) or d_rhs_part + slot·ld
  *
  * so gram_reduce, cuSOLVER and the fused Cholesky read what they read from gram.cu.
- * Selected by --als-gram tc (README "GPU ALS Gram"); needs sm_80 (TF32 wmma): below that
+ * Selected by --als-gram tc (docs/USAGE.md "GPU ALS Gram"); needs sm_80 (TF32 wmma): below that
  * launch_gram_tc returns cudaErrorNotSupported and the host keeps the SIMT kernel.
  *
  * The trick: the right-hand side is one more column of the same Gram. Each staged vector

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # sim.sh [BUILD_DIR] — the GPU code on the CPU simulation of a CUDA device (src/gpusim;
-# README "GPU tests without a GPU"): configures CUFACTOR_GPU_SIM=ON (no CUDA toolkit
+# docs/RELIABILITY.md "GPU tests without a GPU"): configures CUFACTOR_GPU_SIM=ON (no CUDA toolkit
 # needed) under AddressSanitizer + UndefinedBehaviorSanitizer, builds the CLI and the GPU
 # tests, runs every GPU test (none may skip there: the simulated device always exists),
 # then `cufactor verify` — the simulated GPU against the CPU reference — on a small

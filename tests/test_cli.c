@@ -992,27 +992,48 @@ Test(cli, help_shows_only_accepted_values) {
     run_free(&r);
 }
 
-/* README.md documents every option that some `cufactor ... --help` lists: each long
- * name the help prints at the start of an option line appears in README as `--name`
- * followed by something that cannot continue a name (so --lr is not found in --lr-decay). */
-static int readme_mentions(const char *readme, const char *flag) {
+/* The user's documentation: README.md, docs/USAGE.md (the reference of every command) and
+ * docs/BENCHMARKS.md (`bench`'s), read as one NUL-terminated text. */
+static char *user_docs(void) {
+    static const char *const files[] = {"README.md", "docs/USAGE.md", "docs/BENCHMARKS.md"};
+    size_t cap = 0, len = 0;
+    char *all = NULL;
+    for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
+        char *path = NULL;
+        cr_assert(asprintf(&path, "%s/%s", CF_SOURCE_DIR, files[f]) > 0);
+        size_t n = 0;
+        char *text = cf_test_read(path, &n);
+        cr_assert_not_null(text, "cannot read %s", path);
+        if (len + n + 2 > cap) {
+            cap = 2 * (len + n + 2);
+            all = realloc(all, cap);
+            cr_assert_not_null(all);
+        }
+        memcpy(all + len, text, n);
+        len += n;
+        all[len++] = '\n';
+        all[len] = '\0';
+        free(text);
+        free(path);
+    }
+    return all;
+}
+
+/* The user's documentation mentions every option that some `cufactor ... --help` lists:
+ * each long name the help prints at the start of an option line appears in one of them as
+ * `--name` followed by something that cannot continue a name (so --lr is not found in
+ * --lr-decay). */
+static int docs_mention(const char *docs, const char *flag) {
     size_t n = strlen(flag);
-    for (const char *p = strstr(readme, flag); p; p = strstr(p + 1, flag)) {
+    for (const char *p = strstr(docs, flag); p; p = strstr(p + 1, flag)) {
         char c = p[n];
         if (!(islower((unsigned char)c) || isdigit((unsigned char)c) || c == '-')) return 1;
     }
     return 0;
 }
 
-Test(cli, readme_documents_every_flag_of_every_help) {
-    char *path = NULL;
-    cr_assert(asprintf(&path, "%s/README.md", CF_SOURCE_DIR) > 0);
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s", path);
-    static char readme[1 << 20];
-    size_t len = fread(readme, 1, sizeof readme - 1, f);
-    fclose(f);
-    readme[len] = '\0';
+Test(cli, docs_mention_every_flag_of_every_help) {
+    char *docs = user_docs();
     static const char *const cmds[][2] = {{"train", NULL}, {"cv", NULL},      {"verify", NULL},  {"eval", NULL},
                                           {"predict", NULL}, {"recommend", NULL}, {"gen", NULL},  {"export", NULL},
                                           {"demo", NULL},  {"bench", "run"},  {"bench", "compare"},
@@ -1030,13 +1051,72 @@ Test(cli, readme_documents_every_flag_of_every_help) {
             char flag[64];
             snprintf(flag, sizeof flag, "--%.*s", (int)n, dash + 2);
             if (strcmp(flag, "--help") == 0) continue;
-            cr_assert(readme_mentions(readme, flag), "README.md does not mention %s (cufactor %s%s%s --help)", flag,
-                      cmds[c][0], cmds[c][1] ? " " : "", cmds[c][1] ? cmds[c][1] : "");
+            cr_assert(docs_mention(docs, flag), "README.md and docs/ do not mention %s (cufactor %s%s%s --help)",
+                      flag, cmds[c][0], cmds[c][1] ? " " : "", cmds[c][1] ? cmds[c][1] : "");
             checked++;
         }
         run_free(&r);
     }
     cr_assert_gt(checked, 60, "only %d option lines found in the helps", checked);
+    free(docs);
+}
+
+/* README's "A session" runs as written: its indented command lines, with `cufactor` this
+ * build's program, as one `sh -e` script in an empty directory. Each step's result is
+ * checked for what the README's text says it makes (the files, a list for the new user). */
+Test(cli, readme_session_runs_as_written) {
+    char *path = NULL;
+    cr_assert(asprintf(&path, "%s/README.md", CF_SOURCE_DIR) > 0);
+    char *readme = cf_test_read(path, NULL);
+    cr_assert_not_null(readme, "cannot read %s", path);
+    const char *sec = strstr(readme, "\n### A session\n");
+    cr_assert_not_null(sec, "README.md has no '### A session' section");
+    sec = strchr(sec + 1, '\n') + 1;
+    const char *end = strstr(sec, "\n#");
+    cr_assert_not_null(end);
+    /* the script: a function standing for the program, then every indented line */
+    size_t cap = strlen(CF_CLI_PATH) + (size_t)(end - sec) + 64, len = 0;
+    char *script = malloc(cap);
+    cr_assert_not_null(script);
+    len += (size_t)snprintf(script, cap, "cufactor() { '%s' \"$@\"; }\n", CF_CLI_PATH);
+    int lines = 0;
+    for (const char *p = sec; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (n > 4 && strncmp(p, "    ", 4) == 0) {
+            memcpy(script + len, p + 4, n - 4);
+            len += n - 4;
+            script[len++] = '\n';
+            lines++;
+        }
+        p += n + 1;
+    }
+    script[len] = '\0';
+    cr_assert_geq(lines, 5, "the session has %d command lines", lines);
+    char *file = cf_test_write(dir, "session.sh", script, len);
+    char *out = NULL, *err = NULL;
+    const char *argv[] = {"/bin/sh", "-e", file, NULL};
+    int code = cf_test_spawn(dir, argv, &out, &err);
+    cr_assert_eq(code, 0, "README's session exited %d:\n%s\nstderr:\n%s", code, script, err);
+    cr_assert_null(cf_test_sanitizer_report(err), "%s", err);
+    static const char *const made[] = {"ratings.tsv", "ratings.cfd", "best.cfm", "model.cfm", "model2.cfm"};
+    for (size_t k = 0; k < sizeof made / sizeof *made; k++) {
+        char *m = cf_test_path(dir, made[k]);
+        cr_assert(exists(m), "the session made no %s", made[k]);
+        free(m);
+    }
+    /* the last command: three "rank<TAB>item<TAB>score" lines for the new user */
+    size_t n = strlen(out);
+    cr_assert(n > 0 && out[n - 1] == '\n', "stdout: %s", out);
+    const char *last = out + n - 1;
+    for (int nl = 0; last > out && nl < 3;) nl += *--last == '\n';
+    last += *last == '\n';
+    cr_assert(strncmp(last, "1\t", 2) == 0 && strstr(last, "\n2\t") && strstr(last, "\n3\t"), "stdout ends: %s", last);
+    free(out);
+    free(err);
+    free(file);
+    free(script);
+    free(readme);
     free(path);
 }
 

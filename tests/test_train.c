@@ -468,7 +468,7 @@ Test(train, gpu_mem_limit_is_validated) {
     cr_assert_eq(cf_config_validate(&c, &err), CF_OK, "%s", err.msg);
 }
 
-/* --als-solver: cuSOLVER by default (README "GPU ALS solver": the fused solve is not yet
+/* --als-solver: cuSOLVER by default (docs/USAGE.md "GPU ALS solver": the fused solve is not yet
  * measured on a GPU), names round-trip, an unknown value is refused naming the field; the
  * CPU ignores the choice, so it is valid with any device. */
 Test(train, als_solver_is_validated) {

@@ -1,7 +1,7 @@
 /* test_verify.c — cf_verify and `cufactor verify` without a GPU: the row comparison and
  * the tolerance judgement on hand-made factors, the CPU self-check of every algorithm
  * (its reference run must be the trainer's run, to the bit), and the clear error where
- * no GPU is usable. The GPU-against-CPU figures come from the GPU session (README). */
+ * no GPU is usable. The GPU-against-CPU figures come from the GPU session (docs/PERFORMANCE.md). */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@ trained by the cufactor C library on the GPU when one is usable, else on the CPU
     >>> model = cufactor.ALS(factors=32, iterations=15).fit(cufactor.read_ratings("u.data"))
     >>> model.predict([196], [242]), model.recommend(196, n=5)
 
-Estimators follow scikit-learn's conventions; see README.md ("Python") for the details.
+Estimators follow scikit-learn's conventions; see docs/PYTHON.md for the details.
 """
 
 from ._lib import (CufactorError, CufactorIOError, CufactorLookupError, CufactorMemoryError,

@@ -104,7 +104,7 @@ int cmd_verify(int argc, char **argv) {
                  "median rel ≤ rtol, max rel ≤ max-rtol, |ΔL|/L ≤ rtol and |ΔRMSE|/RMSE ≤ rmse-rtol. SGD\n"
                  "schedules other than blocks are judged by the test RMSE alone (hogwild against the\n"
                  "CPU's shuffle). The defaults come from the first GPU run (H200, 2026-12-04;\n"
-                 "src/verify.c, README).",
+                 "src/verify.c, docs/PERFORMANCE.md).",
     };
     const char *data = NULL;
     int rc = cli_parse(&spec, argc, argv, &data);

@@ -95,7 +95,7 @@ void cli_rank_hint(const cf_rank_report *rk, const cf_config *cfg, int64_t min_r
             "hint: the model ranks below popularity (precision@%d %.4f against %.4f, %+.4f ± %.4f). A model fit "
             "to rating values ranks items by predicted rating, which favours items with few, high ratings. For "
             "lists, rank with %s, or choose the regularization by a ranking measure: cufactor cv DATA%s "
-            "--select precision@%d (README, \"Regularization for lists\")\n",
+            "--select precision@%d (docs/USAGE.md, \"Regularization for lists\")\n",
             n, rk->model.precision, rk->popular.precision, d, se, min_ratings > 0 ? "a higher --min-ratings" : "--min-ratings M",
             how, n);
 }

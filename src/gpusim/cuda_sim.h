@@ -21,7 +21,7 @@
  *
  * The TF32 subset of nvcuda::wmma is in include/mma.h (its own header: the model there).
  *
- * What this proves and what it does not is in README ("GPU tests without a GPU").
+ * What this proves and what it does not is in docs/RELIABILITY.md ("GPU tests without a GPU").
  * Only what the kernels use is here; add to it with the documented CUDA semantics.
  */
 #ifndef CF_GPUSIM_CUDA_SIM_H

@@ -2,7 +2,7 @@
  * runtime.cpp — the simulated CUDA device of the CPU simulation build: the runtime API of
  * include/cuda_runtime_api.h (memory, copies, streams, events, device properties, errors)
  * and the execution of kernels (launch checks, block order, the threads' scheduler, the
- * barrier and warp-collective rules). cuda_sim.h explains the model; README's "GPU tests
+ * barrier and warp-collective rules). cuda_sim.h explains the model; docs/RELIABILITY.md's "GPU tests
  * without a GPU" says what it proves.
  *
  * The simulated device (environment variables, read once):
