@@ -1,6 +1,7 @@
 /* test_cv.c — k-fold cross-validation (cf_cv_run) through the public API: the fold
  * assignment, the per-cell means against folds retrained here with cf_train, the
- * argmin and border logic, the refit; and `cufactor cv` through the real binary.
+ * argmin and border logic, the refit; `cufactor cv` through the real binary; and the time
+ * left its progress lines show (src/cli/eta.c, compiled into this test) on given timings.
  *
  * Data: cf_generate, 3000 ratings (250 users × 120 items, planted rank 3, σ = 0.3);
  * grid K ∈ {2, 4} × λ ∈ {0.05, 0.5}, 3 folds, 3 ALS sweeps on one CPU thread. */
@@ -8,6 +9,7 @@
 
 #include "cufactor.h"
 #include "dataset.h"
+#include "eta.h"
 #include "helpers.h"
 
 #include <fcntl.h>
@@ -764,6 +766,65 @@ static char *write_data(const char *dir) {
     cr_assert_eq(cf_dataset_write(ds, data, &err), CF_OK, "%s", err.msg);
     cf_dataset_destroy(&ds);
     return data;
+}
+
+/* ---- the time left (eta.h), on given timings: what each training took is set here, so
+ * every figure is exact arithmetic. */
+
+/* cells × folds trainings of the given modelled costs, run with the given seconds each
+ * (took, in run order: fold by fold); returns the time left after `n` of them. */
+static double eta_after(const double *cost, int64_t cells, int32_t folds, const double *took, int64_t n) {
+    double mem[16];
+    cr_assert_leq(cells, 16);
+    cli_eta e;
+    cli_eta_init(&e, cells, folds, cost, mem);
+    double now = 0, left = NAN;
+    for (int64_t j = 0; j < n; j++) {
+        now += took[j];
+        left = cli_eta_done(&e, (int32_t)(j / cells), j % cells, now);
+    }
+    return left;
+}
+
+Test(cv, eta_counts_cells_equal_until_two_costs_have_run) {
+    const double cost[4] = {1, 4, 16, 64}, took[1] = {2};
+    /* one cell measured: the other 3 of this fold and 2 folds of 4 at its 2 s */
+    cr_assert_float_eq(eta_after(cost, 4, 3, took, 1), 3 * 2.0 + 2 * 4 * 2.0, 1e-12);
+    const double same[4] = {5, 5, 5, 5}, took2[2] = {2, 4};
+    /* two cells of one cost: equal cells at their mean, 3 s */
+    cr_assert_float_eq(eta_after(same, 4, 3, took2, 2), 2 * 3.0 + 2 * (2 + 4 + 3 + 3.0), 1e-12);
+}
+
+Test(cv, eta_fits_a_fixed_part_and_seconds_per_unit_of_work) {
+    /* t = 0.5 + 0.1·m: after two cells the fit is exact, and the unrun cells (m 16, 64)
+     * are predicted at 2.1 and 6.9 s */
+    const double cost[4] = {1, 4, 16, 64}, took[3] = {0.6, 0.9, 2.1};
+    cr_assert_float_eq(eta_after(cost, 4, 2, took, 2), 2.1 + 6.9 + (0.6 + 0.9 + 2.1 + 6.9), 1e-9);
+    cr_assert_float_eq(eta_after(cost, 4, 2, took, 3), 6.9 + (0.6 + 0.9 + 2.1 + 6.9), 1e-9);
+    /* t = 0.2·m (no fixed part): a line through the origin */
+    const double took0[2] = {0.2, 0.8};
+    cr_assert_float_eq(eta_after(cost, 4, 1, took0, 2), 0.2 * 16 + 0.2 * 64, 1e-9);
+    /* a fitted negative fixed part is refused: the line through the origin, b = Σmt/Σm² */
+    const double took_neg[2] = {0.1, 1.0}; /* the line through both: a = -0.2, b = 0.3 */
+    const double b0 = (1 * 0.1 + 4 * 1.0) / (1 + 16.0);
+    cr_assert_float_eq(eta_after(cost, 4, 1, took_neg, 2), b0 * 16 + b0 * 64, 1e-9);
+}
+
+Test(cv, eta_takes_what_a_cell_took_once_it_has_run) {
+    /* the model says the second cell costs 4×; it took a fifth of the first: from then on
+     * each cell is predicted at what it took in the first fold */
+    const double cost[2] = {1, 4}, took[3] = {5, 1, 7};
+    cr_assert_float_eq(eta_after(cost, 2, 3, took, 2), 2 * (5 + 1.0), 1e-12);
+    cr_assert_float_eq(eta_after(cost, 2, 3, took, 3), 1 + 1 * (5 + 1.0), 1e-12);
+}
+
+Test(cv, eta_cost_model_grows_with_K_as_each_algorithm_works) {
+    const double nnz = 1e6, rows = 2e4;
+    /* ALS: 2·nnz·(K+1)² + rows·(K+1)³/3 */
+    cr_assert_float_eq(cli_eta_cost(CF_ALGO_ALS, 9, nnz, rows), 2 * nnz * 100 + rows * 1000 / 3.0, 1e-6);
+    /* the others: nnz·(K+1) */
+    cr_assert_float_eq(cli_eta_cost(CF_ALGO_SGD, 9, nnz, rows), nnz * 10, 1e-6);
+    cr_assert_float_eq(cli_eta_cost(CF_ALGO_CCD, 31, nnz, rows), nnz * 32, 1e-6);
 }
 
 Test(cv, cli_table_svg_and_usage_error, .timeout = 60) {

@@ -14,6 +14,7 @@
 #include "args.h"
 #include "cli.h"
 #include "config_opts.h"
+#include "eta.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -156,21 +157,22 @@ typedef struct fold_log {
     const char *select; /* the measure's name ("ndcg@10"), NULL: RMSE */
     int select_iters;   /* --select-iters: a fold's RMSE here is its last iteration's, not the one scored */
     double t0;          /* when the first training started (cli_now) */
+    cli_eta eta;        /* the time left, cell by cell */
 } fold_log;
 
 /* One line per training: which of all (they run fold by fold, every cell in each), the
- * cell and fold, the validation figures, and the time left at the mean pace so far. */
+ * cell and fold, the validation figures, and the time left (eta.h: each cell's cost by its
+ * K until it has run once, then what it took). */
 static void on_fold(int32_t ib, int32_t il, int32_t ik, int32_t fold, double rmse, double score, void *user) {
-    const fold_log *lg = user;
+    fold_log *lg = user;
     if (lg->quiet) return;
     const grid *g = lg->g;
-    const int64_t cells = (int64_t)(g->n_bias_lambdas > 0 ? g->n_bias_lambdas : 1) * g->n_lambdas * g->n_factors;
-    const int64_t total = cells * lg->folds;
-    const int64_t done = fold * cells + ((int64_t)ib * g->n_lambdas + il) * g->n_factors + ik + 1;
-    const double spent = cli_now() - lg->t0;
+    const int64_t cells = lg->eta.cells, total = cells * lg->folds;
+    const int64_t cell = ((int64_t)ib * g->n_lambdas + il) * g->n_factors + ik, done = fold * cells + cell + 1;
+    const double left = cli_eta_done(&lg->eta, fold, cell, cli_now() - lg->t0);
     char bt[48];
     fprintf(stderr, "cv: [%lld/%lld, ~%.0f s left] K=%-5d lambda=%-8g%s fold %d/%d  validation RMSE %.6f%s",
-            (long long)done, (long long)total, spent / (double)done * (double)(total - done), (int)g->factors[ik],
+            (long long)done, (long long)total, left, (int)g->factors[ik],
             g->lambdas[il], bias_text(g, ib, bt, sizeof bt), (int)fold + 1, (int)lg->folds, rmse,
             lg->select_iters ? " (last iteration)" : "");
     if (lg->select) fprintf(stderr, "  %s %.6f", lg->select, score);
@@ -441,6 +443,7 @@ int cmd_cv(int argc, char **argv) {
     if (cf_cv_check(&cfg, &cvo, &err) != CF_OK) return cli_usage_error(&spec, "%s", err.msg); /* every cell */
 
     cf_dataset *ds = NULL;
+    double *eta_mem = NULL; /* the cells' modelled costs, then what each took */
     cf_cv_result res;
     memset(&res, 0, sizeof res);
     cf_read_report rrep;
@@ -469,6 +472,18 @@ int cmd_cv(int argc, char **argv) {
                 (int)cv_iters(&cfg), cf_reg_name(cfg.reg), cfg.bias ? "on" : "off", bias);
     }
     fold_log lg = {.g = &g, .folds = cvo.folds, .quiet = oo.quiet, .select = select_name, .select_iters = cvo.select_iters};
+    const int64_t n_cells = (int64_t)(g.n_bias_lambdas > 0 ? g.n_bias_lambdas : 1) * g.n_lambdas * g.n_factors;
+    if (!(eta_mem = malloc(2 * (size_t)n_cells * sizeof *eta_mem))) {
+        err.status = CF_ERR_NOMEM;
+        snprintf(err.msg, sizeof err.msg, "out of memory for the grid's timings");
+        goto fail;
+    }
+    cf_dataset_info dinfo;
+    cf_dataset_info_get(ds, &dinfo);
+    for (int64_t c = 0; c < n_cells; c++)
+        eta_mem[c] = cli_eta_cost(cfg.algo, g.factors[c % g.n_factors], (double)(dinfo.n_train + dinfo.n_test),
+                                  (double)(dinfo.n_users + dinfo.n_items));
+    cli_eta_init(&lg.eta, n_cells, cvo.folds, eta_mem, eta_mem + n_cells);
     cvo.on_fold = on_fold, cvo.user = &lg;
     double t0 = cli_now();
     lg.t0 = t0;
@@ -668,11 +683,13 @@ int cmd_cv(int argc, char **argv) {
         if (svg_path) printf("heatmap     %s\n", svg_path);
     }
     fflush(stdout);
+    free(eta_mem);
     cf_cv_result_free(&res);
     cf_dataset_destroy(&ds);
     return CLI_EXIT_OK;
 
 fail:
+    free(eta_mem);
     cf_cv_result_free(&res);
     cf_dataset_destroy(&ds);
     return cli_fail(&err);
