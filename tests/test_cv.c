@@ -773,17 +773,21 @@ static char *write_data(const char *dir) {
 
 /* cells × folds trainings of the given modelled costs, run with the given seconds each
  * (took, in run order: fold by fold); returns the time left after `n` of them. */
-static double eta_after(const double *cost, int64_t cells, int32_t folds, const double *took, int64_t n) {
+static double eta_shared(const double *cost, int64_t cells, int32_t folds, const double *share, const double *took,
+                         int64_t n) {
     double mem[16];
     cr_assert_leq(cells, 16);
     cli_eta e;
-    cli_eta_init(&e, cells, folds, cost, mem);
+    cli_eta_init(&e, cells, folds, cost, share, mem);
     double now = 0, left = NAN;
     for (int64_t j = 0; j < n; j++) {
         now += took[j];
         left = cli_eta_done(&e, (int32_t)(j / cells), j % cells, now);
     }
     return left;
+}
+static double eta_after(const double *cost, int64_t cells, int32_t folds, const double *took, int64_t n) {
+    return eta_shared(cost, cells, folds, NULL, took, n);
 }
 
 Test(cv, eta_counts_cells_equal_until_two_costs_have_run) {
@@ -816,6 +820,15 @@ Test(cv, eta_takes_what_a_cell_took_once_it_has_run) {
     const double cost[2] = {1, 4}, took[3] = {5, 1, 7};
     cr_assert_float_eq(eta_after(cost, 2, 3, took, 2), 2 * (5 + 1.0), 1e-12);
     cr_assert_float_eq(eta_after(cost, 2, 3, took, 3), 1 + 1 * (5 + 1.0), 1e-12);
+}
+
+Test(cv, eta_scales_the_folds_by_their_share_of_the_ratings) {
+    /* rolling origin, 3 folds on 1, 2, 3 blocks: after the first fold (2 s + 4 s) the second
+     * is predicted at twice that, the third at three times */
+    const double cost[2] = {1, 1}, share[3] = {1, 2, 3}, took[3] = {2, 4, 4.5};
+    cr_assert_float_eq(eta_shared(cost, 2, 3, share, took, 2), (2 + 3) * 6.0, 1e-12);
+    /* one training into the second fold: its other cell at 2 × 4 s, then the third fold */
+    cr_assert_float_eq(eta_shared(cost, 2, 3, share, took, 3), 2 * 4.0 + 3 * 6.0, 1e-12);
 }
 
 Test(cv, eta_cost_model_grows_with_K_as_each_algorithm_works) {

@@ -443,7 +443,7 @@ int cmd_cv(int argc, char **argv) {
     if (cf_cv_check(&cfg, &cvo, &err) != CF_OK) return cli_usage_error(&spec, "%s", err.msg); /* every cell */
 
     cf_dataset *ds = NULL;
-    double *eta_mem = NULL; /* the cells' modelled costs, then what each took */
+    double *eta_mem = NULL; /* the cells' modelled costs, what each took, the folds' shares */
     cf_cv_result res;
     memset(&res, 0, sizeof res);
     cf_read_report rrep;
@@ -473,7 +473,7 @@ int cmd_cv(int argc, char **argv) {
     }
     fold_log lg = {.g = &g, .folds = cvo.folds, .quiet = oo.quiet, .select = select_name, .select_iters = cvo.select_iters};
     const int64_t n_cells = (int64_t)(g.n_bias_lambdas > 0 ? g.n_bias_lambdas : 1) * g.n_lambdas * g.n_factors;
-    if (!(eta_mem = malloc(2 * (size_t)n_cells * sizeof *eta_mem))) {
+    if (!(eta_mem = malloc((2 * (size_t)n_cells + (size_t)cvo.folds) * sizeof *eta_mem))) {
         err.status = CF_ERR_NOMEM;
         snprintf(err.msg, sizeof err.msg, "out of memory for the grid's timings");
         goto fail;
@@ -483,7 +483,9 @@ int cmd_cv(int argc, char **argv) {
     for (int64_t c = 0; c < n_cells; c++)
         eta_mem[c] = cli_eta_cost(cfg.algo, g.factors[c % g.n_factors], (double)(dinfo.n_train + dinfo.n_test),
                                   (double)(dinfo.n_users + dinfo.n_items));
-    cli_eta_init(&lg.eta, n_cells, cvo.folds, eta_mem, eta_mem + n_cells);
+    double *share = eta_mem + 2 * n_cells; /* rolling origin: fold f trains on f + 1 of F + 1 blocks */
+    for (int32_t f = 0; f < cvo.folds; f++) share[f] = f + 1.0;
+    cli_eta_init(&lg.eta, n_cells, cvo.folds, eta_mem, cvo.by_time ? share : NULL, eta_mem + n_cells);
     cvo.on_fold = on_fold, cvo.user = &lg;
     double t0 = cli_now();
     lg.t0 = t0;

@@ -9,8 +9,8 @@ double cli_eta_cost(cf_algo algo, int32_t K, double nnz, double rows) {
     return nnz * k;
 }
 
-void cli_eta_init(cli_eta *e, int64_t cells, int32_t folds, const double *cost, double *took) {
-    *e = (cli_eta){.cells = cells, .folds = folds, .cost = cost, .took = took, .last = 0};
+void cli_eta_init(cli_eta *e, int64_t cells, int32_t folds, const double *cost, const double *share, double *took) {
+    *e = (cli_eta){.cells = cells, .folds = folds, .cost = cost, .share = share, .took = took, .last = 0};
     for (int64_t c = 0; c < cells; c++) took[c] = NAN;
 }
 
@@ -39,11 +39,14 @@ double cli_eta_done(cli_eta *e, int32_t fold, int64_t cell, double now) {
     e->last = now;
     double a, b;
     fit(e, &a, &b);
-    double rest = 0, round = 0; /* the rest of this fold; one whole fold */
+    double rest = 0, round = 0; /* the rest of this fold; one whole fold; both as in the first */
     for (int64_t c = 0; c < e->cells; c++) {
         const double t = isnan(e->took[c]) ? a + b * e->cost[c] : e->took[c];
         round += t;
         if (c > cell) rest += t;
     }
-    return rest + (double)(e->folds - 1 - fold) * round;
+    /* the later folds, each scaled by its share of the ratings against the first's */
+    double later = 0;
+    for (int32_t f = fold + 1; f < e->folds; f++) later += e->share ? e->share[f] / e->share[0] : 1.0;
+    return rest * (e->share ? e->share[fold] / e->share[0] : 1.0) + later * round;
 }

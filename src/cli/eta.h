@@ -8,7 +8,9 @@
  * then; before that a + b·m, with m the cell's modelled work (cli_eta_cost) and a, b
  * fitted by least squares (a, b ≥ 0) to the cells measured so far: a is what a training
  * costs whatever its K (the fold's data, the evaluation), b the seconds per unit of work.
- * No model constants are assumed: with one K measured the cells count as equal.
+ * No model constants are assumed: with one K measured the cells count as equal. Where the
+ * folds train on different amounts (rolling origin in time: fold f on f + 1 of F + 1
+ * blocks), a fold's trainings scale with its share of the ratings.
  */
 #ifndef CF_CLI_ETA_H
 #define CF_CLI_ETA_H
@@ -27,12 +29,13 @@ typedef struct cli_eta {
     int64_t cells;      /* trainings per fold */
     int32_t folds;
     const double *cost; /* cli_eta_cost of each cell, `cells` values */
+    const double *share; /* each fold's training ratings, relative (NULL: the folds are equal) */
     double *took;       /* seconds each cell took in the first fold, NaN until it ran */
     double last;        /* when the last training finished (seconds since the start) */
 } cli_eta;
 
-/* took: room for `cells` values (set to NaN here). */
-void cli_eta_init(cli_eta *e, int64_t cells, int32_t folds, const double *cost, double *took);
+/* took: room for `cells` values (set to NaN here); share: `folds` values > 0, or NULL. */
+void cli_eta_init(cli_eta *e, int64_t cells, int32_t folds, const double *cost, const double *share, double *took);
 /* Training `cell` of `fold` finished `now` seconds after the start (calls in order); returns
  * the estimated seconds the remaining trainings will take. */
 double cli_eta_done(cli_eta *e, int32_t fold, int64_t cell, double now);
