@@ -153,7 +153,6 @@ static const char *const fold_kind[] = {"", "per-user", "rolling-origin time", "
 typedef struct fold_log {
     const grid *g;
     int32_t folds;
-    int quiet;
     const char *select; /* the measure's name ("ndcg@10"), NULL: RMSE */
     int select_iters;   /* --select-iters: a fold's RMSE here is its last iteration's, not the one scored */
     double t0;          /* when the first training started (cli_now) */
@@ -165,7 +164,6 @@ typedef struct fold_log {
  * K until it has run once, then what it took). */
 static void on_fold(int32_t ib, int32_t il, int32_t ik, int32_t fold, double rmse, double score, void *user) {
     fold_log *lg = user;
-    if (lg->quiet) return;
     const grid *g = lg->g;
     const int64_t cells = lg->eta.cells, total = cells * lg->folds;
     const int64_t cell = ((int64_t)ib * g->n_lambdas + il) * g->n_factors + ik, done = fold * cells + cell + 1;
@@ -471,22 +469,24 @@ int cmd_cv(int argc, char **argv) {
                 cf_algo_name(cfg.algo), (int)cvo.folds, fold_kind[fold_split], fold_split ? " " : "", seed, cells,
                 (int)cv_iters(&cfg), cf_reg_name(cfg.reg), cfg.bias ? "on" : "off", bias);
     }
-    fold_log lg = {.g = &g, .folds = cvo.folds, .quiet = oo.quiet, .select = select_name, .select_iters = cvo.select_iters};
-    const int64_t n_cells = (int64_t)(g.n_bias_lambdas > 0 ? g.n_bias_lambdas : 1) * g.n_lambdas * g.n_factors;
-    if (!(eta_mem = malloc((2 * (size_t)n_cells + (size_t)cvo.folds) * sizeof *eta_mem))) {
-        err.status = CF_ERR_NOMEM;
-        snprintf(err.msg, sizeof err.msg, "out of memory for the grid's timings");
-        goto fail;
+    fold_log lg = {.g = &g, .folds = cvo.folds, .select = select_name, .select_iters = cvo.select_iters};
+    if (!oo.quiet) { /* the progress lines and their time left (the cost model reads the data's counts) */
+        const int64_t n_cells = (int64_t)(g.n_bias_lambdas > 0 ? g.n_bias_lambdas : 1) * g.n_lambdas * g.n_factors;
+        if (!(eta_mem = malloc((2 * (size_t)n_cells + (size_t)cvo.folds) * sizeof *eta_mem))) {
+            err.status = CF_ERR_NOMEM;
+            snprintf(err.msg, sizeof err.msg, "out of memory for the grid's timings");
+            goto fail;
+        }
+        cf_dataset_info dinfo;
+        cf_dataset_info_get(ds, &dinfo);
+        for (int64_t c = 0; c < n_cells; c++)
+            eta_mem[c] = cli_eta_cost(cfg.algo, g.factors[c % g.n_factors], (double)(dinfo.n_train + dinfo.n_test),
+                                      (double)(dinfo.n_users + dinfo.n_items));
+        double *share = eta_mem + 2 * n_cells; /* rolling origin: fold f trains on f + 1 of F + 1 blocks */
+        for (int32_t f = 0; f < cvo.folds; f++) share[f] = f + 1.0;
+        cli_eta_init(&lg.eta, n_cells, cvo.folds, eta_mem, cvo.by_time ? share : NULL, eta_mem + n_cells);
+        cvo.on_fold = on_fold, cvo.user = &lg;
     }
-    cf_dataset_info dinfo;
-    cf_dataset_info_get(ds, &dinfo);
-    for (int64_t c = 0; c < n_cells; c++)
-        eta_mem[c] = cli_eta_cost(cfg.algo, g.factors[c % g.n_factors], (double)(dinfo.n_train + dinfo.n_test),
-                                  (double)(dinfo.n_users + dinfo.n_items));
-    double *share = eta_mem + 2 * n_cells; /* rolling origin: fold f trains on f + 1 of F + 1 blocks */
-    for (int32_t f = 0; f < cvo.folds; f++) share[f] = f + 1.0;
-    cli_eta_init(&lg.eta, n_cells, cvo.folds, eta_mem, cvo.by_time ? share : NULL, eta_mem + n_cells);
-    cvo.on_fold = on_fold, cvo.user = &lg;
     double t0 = cli_now();
     lg.t0 = t0;
     if (cf_cv_run(ds, &cfg, &cvo, &res, &err) != CF_OK) goto fail;
